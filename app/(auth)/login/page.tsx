@@ -1,0 +1,23 @@
+import { loadConfig } from "@/lib/config/env";
+import { LoginForm } from "./login-form";
+
+export const dynamic = "force-dynamic";
+
+export default async function LoginPage({ searchParams }: { searchParams: Promise<Record<string, string | undefined>> }) {
+  const params = await searchParams;
+  const oidc = loadConfig().oidc;
+  return (
+    <main className="flex min-h-full items-center justify-center p-6">
+      <div className="w-full max-w-sm rounded-xl border border-slate-200 bg-white p-6 shadow-sm">
+        <h1 className="text-xl font-semibold">Gatehouse</h1>
+        <p className="mb-5 text-sm text-slate-600">Sign in to the access gateway console.</p>
+        <LoginForm callbackUrl={safeCallback(params.callbackUrl)} error={params.error} oidcName={oidc?.name ?? null} />
+      </div>
+    </main>
+  );
+}
+
+/** Only same-site relative paths: "/x" but never "//evil" or "/\\evil". */
+function safeCallback(url: string | undefined): string {
+  return url && /^\/(?![/\\])/.test(url) ? url : "/connections";
+}

@@ -1,0 +1,31 @@
+import { asc, desc, gt } from "drizzle-orm";
+import type { Db } from "../client";
+import { auditLog } from "../schema";
+import type { AuditRow } from "@/lib/services/audit/chain";
+
+const columns = {
+  seq: auditLog.seq,
+  at: auditLog.at,
+  actorId: auditLog.actorId,
+  actorEmail: auditLog.actorEmail,
+  action: auditLog.action,
+  subject: auditLog.subject,
+  detail: auditLog.detail,
+  prevHash: auditLog.prevHash,
+  hash: auditLog.hash,
+};
+
+export function recentAudit(db: Db, params: { limit?: number }) {
+  return db.select(columns).from(auditLog).orderBy(desc(auditLog.seq)).limit(Math.min(params.limit ?? 200, 1000));
+}
+
+/** The whole log in pages, in seq order, for verification and export without loading it all. */
+export async function* walkAudit(db: Db, pageSize = 1000): AsyncGenerator<AuditRow> {
+  let after = 0;
+  for (;;) {
+    const page = await db.select(columns).from(auditLog).where(gt(auditLog.seq, after)).orderBy(asc(auditLog.seq)).limit(pageSize);
+    for (const row of page) yield row;
+    if (page.length < pageSize) return;
+    after = page[page.length - 1].seq;
+  }
+}

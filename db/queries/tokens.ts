@@ -1,0 +1,24 @@
+import { and, desc, eq, isNull } from "drizzle-orm";
+import type { Db } from "../client";
+import { tokens } from "../schema";
+
+const columns = {
+  id: tokens.id,
+  userId: tokens.userId,
+  name: tokens.name,
+  kind: tokens.kind,
+  parentTokenId: tokens.parentTokenId,
+  chain: tokens.chain,
+  depth: tokens.depth,
+  scopeConnections: tokens.scopeConnections,
+  scopeActions: tokens.scopeActions,
+  expiresAt: tokens.expiresAt,
+  revokedAt: tokens.revokedAt,
+  createdAt: tokens.createdAt,
+};
+
+/** Tokens of one user (or all, for admins), newest first; never the hash. */
+export function listTokens(db: Db, params: { userId?: string; includeRevoked?: boolean }) {
+  const conds = [params.userId ? eq(tokens.userId, params.userId) : undefined, params.includeRevoked ? undefined : isNull(tokens.revokedAt)].filter(Boolean);
+  return db.select(columns).from(tokens).where(and(...conds)).orderBy(desc(tokens.createdAt)).limit(500);
+}

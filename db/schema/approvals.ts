@@ -1,0 +1,52 @@
+import { index, integer, jsonb, pgTable, serial, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { connections } from "./connections";
+import { users } from "./users";
+import type { StoredActor } from "./tokens";
+
+export const approvalRequests = pgTable(
+  "approval_requests",
+  {
+    id: serial("id").primaryKey(),
+    /** statement | access (just-in-time access grant) */
+    kind: text("kind").notNull().default("statement"),
+    /** sha256 over exactly what will run; see lib/gateway/approvals/binding.ts */
+    bindingHash: text("binding_hash").notNull(),
+    connectionId: uuid("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+    requesterId: uuid("requester_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    chain: jsonb("chain").$type<StoredActor[]>().notNull(),
+    sessionId: uuid("session_id"),
+    request: jsonb("request").$type<Record<string, unknown>>().notNull(),
+    reason: text("reason").notNull().default(""),
+    approverGroups: jsonb("approver_groups").$type<string[]>().notNull(),
+    minApprovals: integer("min_approvals").notNull().default(1),
+    /** pending | approved | denied | expired | cancelled | used */
+    status: text("status").notNull().default("pending"),
+    /** approved time window: until then the same binding is approved again without a new request */
+    windowUntil: timestamp("window_until", { withTimezone: true }),
+    /** for access requests: how long the grant lasts once approved */
+    durationSeconds: integer("duration_seconds"),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    decidedAt: timestamp("decided_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("approval_requests_status_idx").on(t.status), index("approval_requests_binding_idx").on(t.bindingHash)],
+);
+
+export const approvalDecisions = pgTable("approval_decisions", {
+  id: serial("id").primaryKey(),
+  requestId: integer("request_id").notNull().references(() => approvalRequests.id, { onDelete: "cascade" }),
+  approverId: uuid("approver_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  decision: text("decision", { enum: ["approve", "deny"] }).notNull(),
+  comment: text("comment").notNull().default(""),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const accessGrants = pgTable("access_grants", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+  connectionId: uuid("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+  requestId: integer("request_id").references(() => approvalRequests.id, { onDelete: "set null" }),
+  expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+  revokedAt: timestamp("revoked_at", { withTimezone: true }),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});

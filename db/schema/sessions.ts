@@ -1,0 +1,44 @@
+import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import type { StoredActor } from "./tokens";
+
+export const sessions = pgTable(
+  "sessions",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id"),
+    userEmail: text("user_email").notNull(),
+    chain: jsonb("chain").$type<StoredActor[]>().notNull(),
+    tokenId: uuid("token_id"),
+    parentSessionId: uuid("parent_session_id"),
+    connectionId: uuid("connection_id"),
+    connectionName: text("connection_name").notNull(),
+    protocol: text("protocol").notNull(),
+    origin: text("origin").notNull().default("native"),
+    clientAddress: text("client_address").notNull().default(""),
+    applicationName: text("application_name").notNull().default(""),
+    /** live | ended | killed | failed */
+    status: text("status").notNull().default("live"),
+    endReason: text("end_reason"),
+    /** the gateway process serving it, so a kill can reach it */
+    nodeId: text("node_id").notNull().default(""),
+    counters: jsonb("counters").$type<Record<string, number>>().notNull().default({}),
+    startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+    endedAt: timestamp("ended_at", { withTimezone: true }),
+  },
+  (t) => [index("sessions_started_idx").on(t.startedAt), index("sessions_token_idx").on(t.tokenId)],
+);
+
+/** Append-only, batched. The single recording format for every protocol. */
+export const sessionEvents = pgTable(
+  "session_events",
+  {
+    id: bigserial("id", { mode: "number" }).primaryKey(),
+    sessionId: uuid("session_id").notNull(),
+    seq: integer("seq").notNull(),
+    /** milliseconds since session start */
+    tMs: bigint("t_ms", { mode: "number" }).notNull(),
+    kind: text("kind").notNull(),
+    payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+  },
+  (t) => [index("session_events_session_idx").on(t.sessionId, t.seq)],
+);

@@ -1,0 +1,107 @@
+import { createHmac } from "node:crypto";
+import type { AuthOptions } from "next-auth";
+import CredentialsProvider from "next-auth/providers/credentials";
+import { getDb } from "@/db/client";
+import { loadConfig } from "@/lib/config/env";
+import { masterKey } from "@/lib/crypto/secrets";
+import { syncOidcUser } from "@/lib/services/users/oidc-sync";
+import { checkPassword } from "@/lib/services/tokens/login";
+import { clientAddressOf } from "@/lib/http/client-address";
+
+/**
+ * Console login. Local accounts through the credentials provider (throttled in checkPassword),
+ * and one OIDC provider when GATEHOUSE_OIDC_ISSUER is set. Sessions are JWT cookies that carry
+ * only the user id and session version; every request re-reads the user (lib/auth/session.ts),
+ * so disabling a user or changing their role ends their console sessions at once.
+ */
+export function authOptions(): AuthOptions {
+  const cfg = loadConfig();
+  const secure = cfg.publicUrl.startsWith("https://");
+  const providers: AuthOptions["providers"] = [
+    CredentialsProvider({
+      id: "credentials",
+      name: "Email and password",
+      credentials: { email: { label: "Email", type: "email" }, password: { label: "Password", type: "password" } },
+      async authorize(credentials, req) {
+        if (!credentials?.email || !credentials.password) return null;
+        const db = await getDb();
+        const address = clientAddressOf(req?.headers as Record<string, string | string[] | undefined> | undefined);
+        try {
+          const user = await checkPassword(db, credentials.email, credentials.password, address);
+          return { id: user.id, email: user.email, sv: user.sessionVersion } as never;
+        } catch (err) {
+          // RATE_LIMITED surfaces as its own error code on the login page.
+          if ((err as { code?: string }).code === "RATE_LIMITED") throw new Error("RATE_LIMITED");
+          return null;
+        }
+      },
+    }),
+  ];
+  if (cfg.oidc) {
+    providers.push({
+      id: "oidc",
+      name: cfg.oidc.name,
+      type: "oauth",
+      wellKnown: `${cfg.oidc.issuer.replace(/\/$/, "")}/.well-known/openid-configuration`,
+      clientId: cfg.oidc.clientId,
+      clientSecret: cfg.oidc.clientSecret,
+      authorization: { params: { scope: "openid email profile" } },
+      idToken: true,
+      checks: ["pkce", "state"],
+      profile(profile: Record<string, unknown>) {
+        return { id: String(profile.sub), email: String(profile.email ?? ""), name: String(profile.name ?? ""), groups: profile[cfg.oidc!.groupsClaim] } as never;
+      },
+    });
+  }
+  return {
+    providers,
+    secret: sessionSecret(),
+    session: { strategy: "jwt", maxAge: 12 * 3600 },
+    pages: { signIn: "/login", error: "/login" },
+    useSecureCookies: secure,
+    cookies: {
+      sessionToken: {
+        name: secure ? "__Secure-gatehouse.session" : "gatehouse.session",
+        options: { httpOnly: true, sameSite: "lax", path: "/", secure },
+      },
+    },
+    callbacks: {
+      async signIn({ user, account }) {
+        if (account?.provider !== "oidc") return true;
+        const db = await getDb();
+        const synced = await syncOidcUser(db, { email: user.email ?? "", name: user.name ?? "", groups: (user as { groups?: unknown }).groups });
+        if (!synced) return false;
+        (user as { id: string; sv?: number }).id = synced.id;
+        (user as { sv?: number }).sv = synced.sessionVersion;
+        return true;
+      },
+      async jwt({ token, user }) {
+        if (user) {
+          token.uid = user.id;
+          token.sv = (user as { sv?: number }).sv ?? 1;
+        }
+        return token;
+      },
+      async session({ session, token }) {
+        (session as { uid?: unknown }).uid = token.uid;
+        return session;
+      },
+      // Only same-origin relative redirects after login: no open redirect.
+      async redirect({ url, baseUrl }) {
+        if (url.startsWith("/") && !url.startsWith("//")) return `${baseUrl}${url}`;
+        try {
+          if (new URL(url).origin === baseUrl) return url;
+        } catch {
+          /* fall through */
+        }
+        return baseUrl;
+      },
+    },
+  };
+}
+
+/** The cookie-signing secret: NEXTAUTH_SECRET, else derived from the master key. */
+function sessionSecret(): string {
+  if (process.env.NEXTAUTH_SECRET) return process.env.NEXTAUTH_SECRET;
+  return createHmac("sha256", masterKey()).update("nextauth-session").digest("base64url");
+}

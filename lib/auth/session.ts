@@ -1,0 +1,54 @@
+import { decode } from "next-auth/jwt";
+import { getDb } from "@/db/client";
+import { getUserForSession } from "@/db/queries/users";
+import { GatehouseError, type Role } from "@/lib/gateway/core/types";
+import { groupNamesOf, verifyToken } from "@/lib/identity/tokens";
+import { authOptions } from "./options";
+import type { Caller } from "./caller";
+
+/**
+ * Resolves who is asking: a bearer token (CLI, agents) or the console session cookie. The user
+ * row is re-read every time, so a disabled user or a bumped session version (role or password
+ * change) makes an existing cookie worthless immediately.
+ */
+export async function callerFromRequest(req: Request): Promise<Caller | null> {
+  const auth = req.headers.get("authorization");
+  if (auth) return callerFromBearer(auth);
+  return callerFromCookieHeader(req.headers.get("cookie"));
+}
+
+export async function callerFromBearer(auth: string): Promise<Caller> {
+  const m = /^Bearer\s+(\S+)$/i.exec(auth);
+  if (!m) throw new GatehouseError("UNAUTHENTICATED", "Authorization must be 'Bearer <token>'");
+  const principal = await verifyToken(await getDb(), m[1]);
+  return { userId: principal.userId, email: principal.email, role: principal.role, groups: principal.groups, via: "token", principal };
+}
+
+/** Server components and WebSocket upgrades use the raw Cookie header. */
+export async function callerFromCookieHeader(cookieHeader: string | null | undefined): Promise<Caller | null> {
+  const raw = readCookie(cookieHeader ?? "", cookieName());
+  if (!raw) return null;
+  const claims = (await decode({ token: raw, secret: authOptions().secret! }).catch(() => null)) as { uid?: string; sv?: number } | null;
+  if (!claims?.uid) return null;
+  const db = await getDb();
+  const user = await getUserForSession(db, claims.uid);
+  if (!user || user.disabled || user.sessionVersion !== claims.sv) return null;
+  return { userId: user.id, email: user.email, role: user.role as Role, groups: await groupNamesOf(db, user.id), via: "session" };
+}
+
+export async function callerFromServerComponent(): Promise<Caller | null> {
+  const { headers } = await import("next/headers");
+  return callerFromCookieHeader((await headers()).get("cookie"));
+}
+
+function readCookie(header: string, name: string): string | null {
+  for (const part of header.split(";")) {
+    const eq = part.indexOf("=");
+    if (eq > 0 && part.slice(0, eq).trim() === name) return decodeURIComponent(part.slice(eq + 1).trim());
+  }
+  return null;
+}
+
+export function cookieName() {
+  return authOptions().cookies?.sessionToken?.name ?? "gatehouse.session";
+}

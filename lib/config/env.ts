@@ -1,0 +1,47 @@
+import path from "node:path";
+
+/** The external contract's environment, read once. Keep in sync with README "Configuration". */
+function int(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (!raw) return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0 || n > 65535) throw new Error(`${name} must be a port number, got "${raw}"`);
+  return n;
+}
+
+export function loadConfig() {
+  const dataDir = path.resolve(process.env.GATEHOUSE_DATA_DIR ?? "./data");
+  const bind = process.env.GATEHOUSE_BIND ?? "127.0.0.1";
+  const port = int("PORT", 3000);
+  return {
+    dataDir,
+    bind,
+    port,
+    databaseUrl: process.env.DATABASE_URL || null,
+    publicUrl: (process.env.GATEHOUSE_PUBLIC_URL ?? `http://${bind === "0.0.0.0" ? "127.0.0.1" : bind}:${port}`).replace(/\/$/, ""),
+    ports: {
+      postgres: int("GATEHOUSE_PG_PORT", 15432),
+      mysql: int("GATEHOUSE_MYSQL_PORT", 13306),
+      ssh: int("GATEHOUSE_SSH_PORT", 2222),
+      kubernetes: int("GATEHOUSE_K8S_PORT", 16443),
+      http: int("GATEHOUSE_HTTP_PORT", 18080),
+    },
+    adminEmail: process.env.GATEHOUSE_ADMIN_EMAIL ?? "admin@gatehouse.local",
+    adminPassword: process.env.GATEHOUSE_ADMIN_PASSWORD ?? null,
+    /** base64 32-byte key for upstream secrets; otherwise generated into the data dir */
+    secretKey: process.env.GATEHOUSE_SECRET_KEY ?? null,
+    demo: process.env.GATEHOUSE_DEMO !== "0",
+    demoPort: int("GATEHOUSE_DEMO_PG_PORT", 15499),
+    oidc: process.env.GATEHOUSE_OIDC_ISSUER
+      ? {
+          issuer: process.env.GATEHOUSE_OIDC_ISSUER,
+          clientId: process.env.GATEHOUSE_OIDC_CLIENT_ID ?? "",
+          clientSecret: process.env.GATEHOUSE_OIDC_CLIENT_SECRET ?? "",
+          groupsClaim: process.env.GATEHOUSE_OIDC_GROUPS_CLAIM ?? "groups",
+          name: process.env.GATEHOUSE_OIDC_NAME ?? "SSO",
+        }
+      : null,
+  };
+}
+
+export type GatehouseConfig = ReturnType<typeof loadConfig>;

@@ -1,0 +1,119 @@
+import { EventEmitter } from "node:events";
+import { randomUUID } from "node:crypto";
+import type { DbHandle } from "@/db/client";
+
+/**
+ * Publish/subscribe for everything that must reach other parts of Gatehouse at once: policy
+ * changes, approval decisions, revocations, live session events. In-process always; on
+ * PostgreSQL also over LISTEN/NOTIFY so several Gatehouse processes on one database behave as one.
+ */
+export interface BusMessage<T = unknown> {
+  topic: string;
+  data: T;
+  /** node that published it */
+  origin: string;
+}
+
+const CHANNEL = "gatehouse_events";
+/** NOTIFY payloads are limited to 8000 bytes; larger messages stay local (callers keep them small). */
+const MAX_NOTIFY_BYTES = 7900;
+
+export class EventBus {
+  readonly nodeId = `${process.pid}-${randomUUID().slice(0, 8)}`;
+  private emitter = new EventEmitter();
+  private unlisten: (() => Promise<void>) | null = null;
+  private handle: DbHandle | null = null;
+
+  constructor() {
+    this.emitter.setMaxListeners(0);
+  }
+
+  /** Bridge to other processes through the database, when it can (postgres-js, not PGlite). */
+  async attach(handle: DbHandle): Promise<void> {
+    if (!handle.listen || !handle.notify || this.handle === handle) return;
+    this.handle = handle;
+    this.unlisten = await handle.listen(CHANNEL, (payload) => {
+      let msg: BusMessage;
+      try {
+        msg = JSON.parse(payload);
+      } catch {
+        return;
+      }
+      if (msg.origin === this.nodeId) return; // already delivered locally
+      this.deliver(msg);
+    });
+  }
+
+  async detach(): Promise<void> {
+    await this.unlisten?.().catch(() => {});
+    this.unlisten = null;
+    this.handle = null;
+  }
+
+  /** Delivers locally now; remote delivery is best effort and never blocks the caller's path. */
+  async publish<T>(topic: string, data: T): Promise<void> {
+    const msg: BusMessage<T> = { topic, data, origin: this.nodeId };
+    this.deliver(msg);
+    if (this.handle?.notify) {
+      const payload = JSON.stringify(msg);
+      if (Buffer.byteLength(payload) <= MAX_NOTIFY_BYTES) {
+        await this.handle.notify(CHANNEL, payload).catch((err) => console.error("[events] notify failed:", err.message));
+      }
+    }
+  }
+
+  /** Subscribe to a topic, or to a prefix with a trailing "*" ("session.*"). Returns unsubscribe. */
+  subscribe<T = unknown>(pattern: string, fn: (data: T, msg: BusMessage<T>) => void): () => void {
+    const listener = (msg: BusMessage<T>) => {
+      if (pattern.endsWith("*") ? msg.topic.startsWith(pattern.slice(0, -1)) : msg.topic === pattern) {
+        try {
+          fn(msg.data, msg);
+        } catch (err) {
+          console.error(`[events] subscriber for ${pattern} failed:`, err);
+        }
+      }
+    };
+    this.emitter.on("message", listener);
+    return () => this.emitter.off("message", listener);
+  }
+
+  /** Resolves with the first message on `topic` that matches, or null after timeoutMs. */
+  waitFor<T>(topic: string, match: (data: T) => boolean, timeoutMs: number): Promise<T | null> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        off();
+        resolve(null);
+      }, timeoutMs);
+      const off = this.subscribe<T>(topic, (data) => {
+        if (!match(data)) return;
+        clearTimeout(timer);
+        off();
+        resolve(data);
+      });
+    });
+  }
+
+  private deliver(msg: BusMessage) {
+    this.emitter.emit("message", msg);
+  }
+}
+
+const g = globalThis as { __gatehouseBus?: EventBus };
+/** One bus per process, shared by Next's bundle and server.ts. */
+export function getBus(): EventBus {
+  return (g.__gatehouseBus ??= new EventBus());
+}
+
+export const Topics = {
+  policyChanged: "policy.changed",
+  maskingChanged: "masking.changed",
+  approvalCreated: "approval.created",
+  approvalDecided: "approval.decided",
+  tokenRevoked: "token.revoked",
+  userDisabled: "user.disabled",
+  sessionStarted: "session.started",
+  sessionEnded: "session.ended",
+  sessionKill: "session.kill",
+  sessionEvent: "session.event",
+  connectionChanged: "connection.changed",
+} as const;

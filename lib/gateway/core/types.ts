@@ -1,0 +1,103 @@
+/**
+ * The protocol-independent vocabulary of the core pipeline. Protocol adapters build a
+ * `GatewayRequest`, the policy engine answers with a `Verdict`, and the adapter obeys it.
+ * `Verdict` is a closed union: there is no "continue on error" member on purpose.
+ */
+
+export type ActorKind = "user" | "service" | "agent";
+
+/** One link of a delegation chain. chain[0] is the root (a human or service account). */
+export interface Actor {
+  kind: ActorKind;
+  /** user id for users, agent name for agents */
+  id: string;
+  name: string;
+  tokenId?: string;
+}
+
+export type Role = "admin" | "approver" | "auditor" | "member";
+
+export interface Principal {
+  userId: string;
+  email: string;
+  role: Role;
+  groups: string[];
+  /** root first, current actor last; length 1 for a plain user token */
+  chain: Actor[];
+  tokenId: string | null;
+  /** connection names this credential may reach; ["*"] = any */
+  scopeConnections: string[];
+  /** actions this credential may perform; ["*"] = any */
+  scopeActions: string[];
+}
+
+export type Protocol = "postgres" | "mysql" | "ssh" | "kubernetes" | "http" | "mcp";
+export type Origin = "native" | "web-console" | "mcp";
+
+export type RequestKind = "read" | "write" | "ddl" | "admin" | "unknown";
+
+export type PolicyAction = "connect" | "read" | "write" | "ddl" | "admin" | "exec" | "http" | "tool";
+
+export interface ConnectionRef {
+  id: string;
+  name: string;
+  type: "postgres" | "mysql" | "ssh" | "kubernetes" | "http";
+  tags: string[];
+}
+
+export interface ClassifiedRequest {
+  action: PolicyAction;
+  kind: RequestKind;
+  tables: string[];
+  functions: string[];
+  /** exactly what will run (statement text, command line, method + path) */
+  text: string;
+  /** bound parameters, if any; part of the approval binding */
+  params?: (string | null)[];
+}
+
+export interface ClientInfo {
+  address: string;
+  protocol: Protocol;
+  origin: Origin;
+}
+
+export interface AccessGrant {
+  id: string;
+  connectionId: string;
+  expiresAt: Date;
+}
+
+export interface GatewayRequest {
+  principal: Principal;
+  connection: ConnectionRef;
+  client: ClientInfo;
+  request: ClassifiedRequest;
+  grants?: AccessGrant[];
+  now?: Date;
+}
+
+export interface HoldRequirement {
+  approverGroups: string[];
+  minApprovals: number;
+}
+
+export type Verdict =
+  | { type: "allow"; policies: string[] }
+  | { type: "mask"; ruleSets: string[]; policies: string[] }
+  | { type: "hold"; requirement: HoldRequirement; maskRuleSets: string[]; policies: string[] }
+  | { type: "deny"; reason: string; policies: string[] };
+
+export type ErrorCode = "NOT_FOUND" | "FORBIDDEN" | "UNAUTHENTICATED" | "HELD" | "DENIED" | "INVALID" | "CONFLICT" | "RATE_LIMITED" | "UNAVAILABLE";
+
+/** The one error type that crosses module boundaries; each edge maps `code` once. */
+export class GatehouseError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly detail?: Record<string, unknown>,
+  ) {
+    super(message);
+    this.name = "GatehouseError";
+  }
+}

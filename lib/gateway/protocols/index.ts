@@ -1,0 +1,5 @@
+/**
+ * Importing this module registers every protocol gateway with lib/gateway/core/registry.
+ * Each protocol folder adds one import line here when it lands.
+ */
+export {};

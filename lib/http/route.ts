@@ -1,0 +1,91 @@
+import { NextResponse } from "next/server";
+import { ZodError } from "zod";
+import { authorize, type Permission } from "@/lib/auth/authorize";
+import type { Caller } from "@/lib/auth/caller";
+import { callerFromRequest } from "@/lib/auth/session";
+import { GatehouseError, type ErrorCode } from "@/lib/gateway/core/types";
+
+/**
+ * The one wrapper for every route handler under /api/v1: authenticate, check the permission,
+ * refuse cross-site state changes, then run the handler and map errors once. A route whose
+ * exported method does not go through `route(...)` or `publicRoute(...)` fails the route test.
+ */
+type Ctx<P> = { params: Promise<P> };
+type Handler<P> = (req: Request, caller: Caller, params: P) => Promise<unknown>;
+
+export function route<P = Record<string, string>>(permission: Permission, handler: Handler<P>) {
+  return async (req: Request, ctx: Ctx<P>) => {
+    try {
+      const caller = await callerFromRequest(req);
+      authorize(caller, permission);
+      if (caller!.via === "session") assertSameOrigin(req);
+      return toResponse(await handler(req, caller!, (await ctx?.params) ?? ({} as P)));
+    } catch (err) {
+      return errorResponse(err);
+    }
+  };
+}
+
+/** For the few endpoints that authenticate themselves (login, token exchange). */
+export function publicRoute<P = Record<string, string>>(handler: (req: Request, params: P) => Promise<unknown>) {
+  return async (req: Request, ctx: Ctx<P>) => {
+    try {
+      return toResponse(await handler(req, (await ctx?.params) ?? ({} as P)));
+    } catch (err) {
+      return errorResponse(err);
+    }
+  };
+}
+
+const UNSAFE = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+
+/** CSRF: a cookie-authenticated state change must come from our own origin. */
+function assertSameOrigin(req: Request) {
+  if (!UNSAFE.has(req.method)) return;
+  const origin = req.headers.get("origin");
+  const host = req.headers.get("host");
+  if (!origin || !host) throw new GatehouseError("FORBIDDEN", "cross-site request refused (missing Origin)");
+  let originHost: string;
+  try {
+    originHost = new URL(origin).host;
+  } catch {
+    throw new GatehouseError("FORBIDDEN", "cross-site request refused");
+  }
+  if (originHost !== host) throw new GatehouseError("FORBIDDEN", "cross-site request refused");
+}
+
+function toResponse(result: unknown): Response {
+  if (result instanceof Response) return result;
+  return NextResponse.json(result ?? { ok: true });
+}
+
+const STATUS: Record<ErrorCode, number> = {
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  INVALID: 400,
+  CONFLICT: 409,
+  HELD: 202,
+  DENIED: 403,
+  RATE_LIMITED: 429,
+  UNAVAILABLE: 503,
+};
+
+export function errorResponse(err: unknown): Response {
+  if (err instanceof GatehouseError) {
+    return NextResponse.json({ error: { code: err.code, message: err.message, ...(err.detail ? { detail: err.detail } : {}) } }, { status: STATUS[err.code] });
+  }
+  if (err instanceof ZodError) {
+    return NextResponse.json({ error: { code: "INVALID", message: err.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ") } }, { status: 400 });
+  }
+  if (err instanceof SyntaxError) return NextResponse.json({ error: { code: "INVALID", message: "request body is not valid JSON" } }, { status: 400 });
+  // Internal causes are logged, never shown.
+  console.error("[api] unexpected error:", err);
+  return NextResponse.json({ error: { code: "INTERNAL", message: "internal error" } }, { status: 500 });
+}
+
+export async function jsonBody(req: Request): Promise<unknown> {
+  const text = await req.text();
+  if (text.length > 1_000_000) throw new GatehouseError("INVALID", "request body too large");
+  return text ? JSON.parse(text) : {};
+}

@@ -1,0 +1,41 @@
+import { z } from "zod";
+import type { Db } from "@/db/client";
+import { authorize } from "@/lib/auth/authorize";
+import type { Caller } from "@/lib/auth/caller";
+import { GatehouseError } from "@/lib/gateway/core/types";
+import { getSigningKeys } from "@/lib/identity/keys";
+import { issueToken } from "@/lib/identity/tokens";
+import { appendAudit } from "../audit/append";
+import { mutate } from "../tx";
+
+export const MAX_PERSONAL_TTL = 90 * 24 * 3600;
+
+export const tokenInput = z.object({
+  name: z.string().max(100).default(""),
+  ttlSeconds: z.number().int().min(60).max(MAX_PERSONAL_TTL).default(30 * 24 * 3600),
+  connections: z.array(z.string().min(1).max(63)).max(100).default(["*"]),
+  actions: z.array(z.enum(["*", "connect", "read", "write", "ddl", "admin", "exec", "http", "tool"])).max(16).default(["*"]),
+});
+
+/** A personal token for the caller (console "Agents & tokens", `gatehouse tokens create`). */
+export async function createPersonalToken(db: Db, caller: Caller | null, input: unknown) {
+  const who = authorize(caller, "tokens:own");
+  const data = tokenInput.parse(input);
+  // A token can only be minted from a plain user credential; agents use token exchange.
+  if (who.principal && who.principal.chain.length > 1) throw new GatehouseError("FORBIDDEN", "a delegated token cannot create personal tokens; use token exchange");
+  const keys = await getSigningKeys(db);
+  return mutate(db, async (tx) => {
+    const issued = await issueToken(tx, keys, {
+      userId: who.userId,
+      email: who.email,
+      kind: "personal",
+      name: data.name,
+      ttlSeconds: data.ttlSeconds,
+      chain: [{ kind: "user", id: who.userId, name: who.email }],
+      scopeConnections: data.connections,
+      scopeActions: data.actions,
+    });
+    await appendAudit(tx, who, { action: "token.create", subject: `token:${issued.id}`, detail: { name: data.name, ttlSeconds: data.ttlSeconds, connections: data.connections, actions: data.actions } });
+    return { ...issued, expiresAt: issued.expiresAt.toISOString(), name: data.name };
+  });
+}

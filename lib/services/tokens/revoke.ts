@@ -1,0 +1,55 @@
+import { and, eq, inArray, isNull } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { tokens } from "@/db/schema";
+import { authorize } from "@/lib/auth/authorize";
+import type { Caller } from "@/lib/auth/caller";
+import { Topics } from "@/lib/events/bus";
+import { GatehouseError } from "@/lib/gateway/core/types";
+import { descendantTokenIds, hashToken } from "@/lib/identity/tokens";
+import { appendAudit } from "../audit/append";
+import { mutate } from "../tx";
+
+/**
+ * Revokes a token and, through the delegation tree, every token exchanged from it. Gateways
+ * subscribed to `token.revoked` end the live sessions of all of them.
+ */
+export async function revokeToken(db: Db, caller: Caller | null, ref: { id?: string; token?: string }) {
+  const who = authorize(caller, "tokens:own");
+  const where = ref.id ? eq(tokens.id, ref.id) : ref.token ? eq(tokens.tokenHash, hashToken(ref.token)) : null;
+  if (!where) throw new GatehouseError("INVALID", "give a token id or the token itself");
+  const [target] = await db.select({ id: tokens.id, userId: tokens.userId, chain: tokens.chain }).from(tokens).where(where);
+  // Not-found and not-yours look the same, so token ids cannot be probed.
+  if (!target) throw new GatehouseError("NOT_FOUND", "no such token");
+  authorizeTarget(who, target);
+  return mutate(db, async (tx, emit) => {
+    const ids = await descendantTokenIds(tx, [target.id]);
+    const revoked = await tx
+      .update(tokens)
+      .set({ revokedAt: new Date() })
+      .where(and(inArray(tokens.id, ids), isNull(tokens.revokedAt)))
+      .returning({ id: tokens.id });
+    await appendAudit(tx, who, { action: "token.revoke", subject: `token:${target.id}`, detail: { cascade: ids.length - 1, revoked: revoked.length } });
+    emit(Topics.tokenRevoked, { tokenIds: ids });
+    return { id: target.id, revoked: revoked.map((r) => r.id) };
+  });
+}
+
+function authorizeTarget(who: Caller, target: { userId: string; chain: { tokenId?: string }[] }) {
+  const chain = who.principal?.chain;
+  if (chain && chain.length > 1) {
+    // An agent may only revoke its own token or tokens delegated below it.
+    const own = who.principal!.tokenId;
+    if (!target.chain.some((a) => a.tokenId === own)) throw new GatehouseError("NOT_FOUND", "no such token");
+    return;
+  }
+  if (!authorizeOwner(who, target.userId)) throw new GatehouseError("NOT_FOUND", "no such token");
+}
+
+function authorizeOwner(who: Caller, ownerId: string) {
+  try {
+    authorize(who, "tokens:own", { ownerId });
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,57 @@
+import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { tokens, users } from "@/db/schema";
+import { authorize } from "@/lib/auth/authorize";
+import type { Caller } from "@/lib/auth/caller";
+import { hashPassword } from "@/lib/crypto/password";
+import { Topics } from "@/lib/events/bus";
+import { GatehouseError } from "@/lib/gateway/core/types";
+import { appendAudit } from "../audit/append";
+import { mutate } from "../tx";
+import { userPatch } from "./input";
+import { setMemberships } from "./memberships";
+
+/**
+ * Role, name, password, groups and the disabled flag. Disabling (or demoting) bumps the
+ * session version, which kills console sessions; disabling also revokes every token the user
+ * holds and tells every gateway process to end the user's live sessions.
+ */
+export async function updateUser(db: Db, caller: Caller | null, id: string, input: unknown) {
+  const who = authorize(caller, "users:write");
+  const patch = userPatch.parse(input);
+  if (id === who.userId && (patch.disabled || (patch.role && patch.role !== "admin"))) {
+    throw new GatehouseError("INVALID", "you cannot disable or demote yourself; ask another admin");
+  }
+  const passwordHash = patch.password ? await hashPassword(patch.password) : undefined;
+  return mutate(db, async (tx, emit) => {
+    const [before] = await tx.select({ role: users.role, disabled: users.disabled, email: users.email }).from(users).where(eq(users.id, id));
+    if (!before) throw new GatehouseError("NOT_FOUND", "no such user");
+    const killsSessions = (patch.disabled === true && !before.disabled) || (patch.role !== undefined && patch.role !== before.role) || passwordHash !== undefined;
+    await tx
+      .update(users)
+      .set({
+        ...(patch.name !== undefined ? { name: patch.name } : {}),
+        ...(patch.role !== undefined ? { role: patch.role as never } : {}),
+        ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
+        ...(passwordHash ? { passwordHash } : {}),
+        ...(killsSessions ? { sessionVersion: sql`${users.sessionVersion} + 1` } : {}),
+      })
+      .where(eq(users.id, id));
+    if (patch.groups) await setMemberships(tx, id, patch.groups);
+    let revoked: string[] = [];
+    if (patch.disabled === true && !before.disabled) {
+      revoked = (
+        await tx.update(tokens).set({ revokedAt: new Date() }).where(and(eq(tokens.userId, id), isNull(tokens.revokedAt))).returning({ id: tokens.id })
+      ).map((r) => r.id);
+      emit(Topics.userDisabled, { userId: id });
+      if (revoked.length) emit(Topics.tokenRevoked, { tokenIds: revoked });
+    }
+    const changed = Object.keys(patch).map((k) => (k === "password" ? "password" : k));
+    await appendAudit(tx, who, { action: patch.disabled === true ? "user.disable" : "user.update", subject: `user:${before.email}`, detail: { changed, role: patch.role, groups: patch.groups, revokedTokens: revoked.length } });
+    return { id, revokedTokens: revoked.length };
+  });
+}
+
+export async function userIdsByEmail(db: Db, emails: string[]) {
+  return db.select({ id: users.id, email: users.email }).from(users).where(inArray(users.email, emails));
+}

@@ -1,0 +1,4 @@
+// Registers every WebSocket route. New routes add one import line here.
+import "./events-route";
+
+export { handleWsUpgrade, closeAllSockets } from "./router";

@@ -1,0 +1,103 @@
+/**
+ * Gatehouse: ONE process — the Next.js console and API, the WebSocket router (/ws/...), and the
+ * protocol gateways. They share state only through the database and the event bus, so the same
+ * code runs alone on a laptop (embedded PGlite) or as many processes on one PostgreSQL.
+ */
+import http from "node:http";
+import next from "next";
+import { getDbHandle } from "@/db/client";
+import { loadConfig } from "@/lib/config/env";
+import { getBus } from "@/lib/events/bus";
+import { GatewayRegistry } from "@/lib/gateway/core/registry";
+import "@/lib/gateway/protocols";
+import { ensureDemoConnection, ensureFirstAdmin } from "@/lib/services/bootstrap";
+import { startSampleDb, type SampleDb } from "@/lib/demo/sample-db";
+import { closeAllSockets, handleWsUpgrade } from "@/lib/ws";
+
+const dev = process.argv.includes("--dev");
+const cfg = loadConfig();
+
+async function main() {
+  const dbHandle = await getDbHandle().catch((err: Error) => {
+    console.error(`[gatehouse] cannot open the database: ${err.message}`);
+    process.exit(1);
+  });
+  const bus = getBus();
+  await bus.attach(dbHandle);
+
+  const admin = await ensureFirstAdmin(dbHandle.db, cfg);
+  if (admin?.password) {
+    console.log(`\n  First admin created: ${admin.email}\n  Password (shown once): ${admin.password}\n`);
+  } else if (admin) {
+    console.log(`[gatehouse] first admin ${admin.email} created from GATEHOUSE_ADMIN_PASSWORD`);
+  }
+
+  let sample: SampleDb | null = null;
+  if (cfg.demo) {
+    try {
+      sample = await startSampleDb(cfg.dataDir, cfg.demoPort, "demo");
+      await ensureDemoConnection(dbHandle.db, sample.port, "demo");
+    } catch (err) {
+      console.warn(`[gatehouse] demo database not started: ${(err as Error).message}`);
+    }
+  }
+
+  const app = next({ dev, hostname: cfg.bind, port: cfg.port, dir: process.cwd() });
+  const handle = app.getRequestHandler();
+  await app.prepare();
+  const nextUpgrade = app.getUpgradeHandler();
+
+  const server = http.createServer((req, res) => {
+    // The peer address comes from the socket, never from the client.
+    req.headers["x-gatehouse-peer"] = req.socket.remoteAddress ?? "unknown";
+    handle(req, res).catch((err) => {
+      console.error("[http] handler failed:", err);
+      if (!res.headersSent) res.writeHead(500).end("internal error");
+    });
+  });
+  server.on("upgrade", (req, socket, head) => {
+    req.headers["x-gatehouse-peer"] = req.socket.remoteAddress ?? "unknown";
+    if (req.url?.startsWith("/ws/")) {
+      handleWsUpgrade(req, socket, head).catch(() => socket.destroy());
+    } else if (dev) {
+      nextUpgrade(req, socket, head); // Next's HMR socket
+    } else {
+      socket.destroy();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(cfg.port, cfg.bind, resolve);
+  });
+
+  const gateways = new GatewayRegistry();
+  const started = await gateways.startAll({ config: cfg, db: dbHandle, bus });
+  console.log(`[gatehouse] console on ${cfg.publicUrl} (${dev ? "dev" : "production"}), database: ${dbHandle.kind}, node ${bus.nodeId}`);
+  for (const s of started) console.log(`[gatehouse] ${s.protocol} gateway on port ${s.port}`);
+  if (sample) console.log(`[gatehouse] demo upstream (connection "demo-postgres") on 127.0.0.1:${sample.port}`);
+
+  let stopping = false;
+  const shutdown = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`[gatehouse] ${signal}: stopping`);
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    server.close();
+    closeAllSockets();
+    await gateways.stopAll(`Gatehouse is shutting down (${signal})`);
+    server.closeAllConnections();
+    await sample?.stop().catch(() => {});
+    await bus.detach();
+    await dbHandle.close().catch(() => {});
+    console.log("[gatehouse] stopped");
+    process.exit(0);
+  };
+  process.on("SIGTERM", () => void shutdown("SIGTERM"));
+  process.on("SIGINT", () => void shutdown("SIGINT"));
+}
+
+main().catch((err) => {
+  console.error("[gatehouse] failed to start:", err);
+  process.exit(1);
+});
