@@ -16,6 +16,8 @@ import { closeAllSockets, handleWsUpgrade } from "@/lib/ws";
 
 const dev = process.argv.includes("--dev");
 const cfg = loadConfig();
+// next-auth builds its callback URLs from this; without it, it warns and trusts the Host header.
+process.env.NEXTAUTH_URL ??= cfg.publicUrl;
 
 async function main() {
   const dbHandle = await getDbHandle().catch((err: Error) => {

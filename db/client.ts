@@ -20,7 +20,7 @@ export interface DbHandle {
   close(): Promise<void>;
 }
 
-const MIGRATIONS = process.env.GATEHOUSE_MIGRATIONS_DIR ?? path.join(path.dirname(fileURLToPath(import.meta.url)), "migrations");
+const MIGRATIONS = process.env.GATEHOUSE_MIGRATIONS_DIR ?? path.join(/*turbopackIgnore: true*/ path.dirname(fileURLToPath(import.meta.url)), "migrations");
 
 type Holder = { handle?: DbHandle; opening?: Promise<DbHandle> };
 const holder: Holder = ((globalThis as Record<string, unknown>).__gatehouseDb ??= {}) as Holder;
@@ -44,7 +44,7 @@ export function setDbHandle(handle: DbHandle | undefined) {
 async function openFromEnv(): Promise<DbHandle> {
   const url = process.env.DATABASE_URL;
   if (url) return openPostgres(url);
-  const dataDir = path.resolve(process.env.GATEHOUSE_DATA_DIR ?? "./data");
+  const dataDir = path.resolve(/*turbopackIgnore: true*/ process.env.GATEHOUSE_DATA_DIR ?? "./data");
   return openPglite(path.join(dataDir, "db"));
 }
 

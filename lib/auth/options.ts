@@ -1,12 +1,14 @@
-import { createHmac } from "node:crypto";
 import type { AuthOptions } from "next-auth";
-import CredentialsProvider from "next-auth/providers/credentials";
+import CredentialsProviderImport from "next-auth/providers/credentials";
 import { getDb } from "@/db/client";
 import { loadConfig } from "@/lib/config/env";
-import { masterKey } from "@/lib/crypto/secrets";
 import { syncOidcUser } from "@/lib/services/users/oidc-sync";
 import { checkPassword } from "@/lib/services/tokens/login";
 import { clientAddressOf } from "@/lib/http/client-address";
+import { sessionCookie, sessionSecret } from "./cookie";
+
+// next-auth ships CommonJS: under tsx (server.ts) the default import is the module object.
+const CredentialsProvider = ((CredentialsProviderImport as unknown as { default?: typeof CredentialsProviderImport }).default ?? CredentialsProviderImport);
 
 /**
  * Console login. Local accounts through the credentials provider (throttled in checkPassword),
@@ -16,7 +18,7 @@ import { clientAddressOf } from "@/lib/http/client-address";
  */
 export function authOptions(): AuthOptions {
   const cfg = loadConfig();
-  const secure = cfg.publicUrl.startsWith("https://");
+  const cookie = sessionCookie();
   const providers: AuthOptions["providers"] = [
     CredentialsProvider({
       id: "credentials",
@@ -58,13 +60,8 @@ export function authOptions(): AuthOptions {
     secret: sessionSecret(),
     session: { strategy: "jwt", maxAge: 12 * 3600 },
     pages: { signIn: "/login", error: "/login" },
-    useSecureCookies: secure,
-    cookies: {
-      sessionToken: {
-        name: secure ? "__Secure-gatehouse.session" : "gatehouse.session",
-        options: { httpOnly: true, sameSite: "lax", path: "/", secure },
-      },
-    },
+    useSecureCookies: cookie.secure,
+    cookies: { sessionToken: { name: cookie.name, options: { httpOnly: true, sameSite: "lax", path: "/", secure: cookie.secure } } },
     callbacks: {
       async signIn({ user, account }) {
         if (account?.provider !== "oidc") return true;
@@ -98,10 +95,4 @@ export function authOptions(): AuthOptions {
       },
     },
   };
-}
-
-/** The cookie-signing secret: NEXTAUTH_SECRET, else derived from the master key. */
-function sessionSecret(): string {
-  if (process.env.NEXTAUTH_SECRET) return process.env.NEXTAUTH_SECRET;
-  return createHmac("sha256", masterKey()).update("nextauth-session").digest("base64url");
 }

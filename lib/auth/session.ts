@@ -3,7 +3,7 @@ import { getDb } from "@/db/client";
 import { getUserForSession } from "@/db/queries/users";
 import { GatehouseError, type Role } from "@/lib/gateway/core/types";
 import { groupNamesOf, verifyToken } from "@/lib/identity/tokens";
-import { authOptions } from "./options";
+import { sessionCookie, sessionSecret } from "./cookie";
 import type { Caller } from "./caller";
 
 /**
@@ -28,7 +28,7 @@ export async function callerFromBearer(auth: string): Promise<Caller> {
 export async function callerFromCookieHeader(cookieHeader: string | null | undefined): Promise<Caller | null> {
   const raw = readCookie(cookieHeader ?? "", cookieName());
   if (!raw) return null;
-  const claims = (await decode({ token: raw, secret: authOptions().secret! }).catch(() => null)) as { uid?: string; sv?: number } | null;
+  const claims = (await decode({ token: raw, secret: sessionSecret() }).catch(() => null)) as { uid?: string; sv?: number } | null;
   if (!claims?.uid) return null;
   const db = await getDb();
   const user = await getUserForSession(db, claims.uid);
@@ -49,6 +49,6 @@ function readCookie(header: string, name: string): string | null {
   return null;
 }
 
-export function cookieName() {
-  return authOptions().cookies?.sessionToken?.name ?? "gatehouse.session";
+function cookieName() {
+  return sessionCookie().name;
 }

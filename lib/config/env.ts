@@ -10,7 +10,7 @@ function int(name: string, fallback: number): number {
 }
 
 export function loadConfig() {
-  const dataDir = path.resolve(process.env.GATEHOUSE_DATA_DIR ?? "./data");
+  const dataDir = path.resolve(/*turbopackIgnore: true*/ process.env.GATEHOUSE_DATA_DIR ?? "./data");
   const bind = process.env.GATEHOUSE_BIND ?? "127.0.0.1";
   const port = int("PORT", 3000);
   return {

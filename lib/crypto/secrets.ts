@@ -17,7 +17,7 @@ export function masterKey(): Buffer {
     key = Buffer.from(fromEnv, "base64");
     if (key.length !== 32) throw new Error("GATEHOUSE_SECRET_KEY must be 32 bytes, base64-encoded (openssl rand -base64 32)");
   } else {
-    const dir = path.resolve(process.env.GATEHOUSE_DATA_DIR ?? "./data");
+    const dir = path.resolve(/*turbopackIgnore: true*/ process.env.GATEHOUSE_DATA_DIR ?? "./data");
     const file = path.join(dir, "master.key");
     fs.mkdirSync(dir, { recursive: true });
     if (!fs.existsSync(file)) {

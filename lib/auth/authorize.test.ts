@@ -1,0 +1,34 @@
+import { describe, expect, it } from "vitest";
+import { can } from "./authorize";
+import type { Caller } from "./caller";
+
+const caller = (role: Caller["role"], extra: Partial<Caller> = {}): Caller => ({ userId: "u1", email: "u@x", role, groups: [], via: "session", ...extra });
+
+describe("authorize", () => {
+  it("denies anonymous callers everything", () => {
+    expect(can(null, "connections:read")).toBe(false);
+  });
+  it("members cannot administer", () => {
+    expect(can(caller("member"), "connections:write")).toBe(false);
+    expect(can(caller("member"), "users:write")).toBe(false);
+    expect(can(caller("member"), "audit:read")).toBe(false);
+    expect(can(caller("member"), "approvals:decide")).toBe(false);
+  });
+  it("own-object permissions check the owner", () => {
+    expect(can(caller("member"), "tokens:own", { ownerId: "u1" })).toBe(true);
+    expect(can(caller("member"), "tokens:own", { ownerId: "someone-else" })).toBe(false);
+    expect(can(caller("admin"), "tokens:own", { ownerId: "someone-else" })).toBe(true);
+    expect(can(caller("auditor"), "sessions:read-own", { ownerId: "someone-else" })).toBe(true);
+    expect(can(caller("member"), "sessions:read-own", { ownerId: "someone-else" })).toBe(false);
+  });
+  it("a delegated agent token of an admin cannot administer the console", () => {
+    const agent = caller("admin", {
+      via: "token",
+      principal: { userId: "u1", email: "u@x", role: "admin", groups: [], tokenId: "t2", scopeConnections: ["*"], scopeActions: ["*"], chain: [{ kind: "user", id: "u1", name: "u@x" }, { kind: "agent", id: "a", name: "bot" }] },
+    });
+    expect(can(agent, "connections:write")).toBe(false);
+    expect(can(agent, "users:write")).toBe(false);
+    expect(can(agent, "approvals:decide")).toBe(false);
+    expect(can(agent, "connections:read")).toBe(true);
+  });
+});

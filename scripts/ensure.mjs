@@ -1,0 +1,77 @@
+// Shared by `npm start` and `npm test`: install what is missing, never download binaries.
+import { createHash } from "node:crypto";
+import { execFileSync, spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+
+function run(cmd, args, opts = {}) {
+  console.log(`$ ${cmd} ${args.join(" ")}`);
+  const r = spawnSync(cmd, args, { stdio: "inherit", cwd: root, ...opts });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} failed with exit code ${r.status}`);
+}
+
+/** `npm ci` when node_modules is absent or older than package-lock.json. */
+export function ensureNodeModules() {
+  const lock = path.join(root, "package-lock.json");
+  const stamp = path.join(root, "node_modules", ".gatehouse-lock-hash");
+  const want = createHash("sha256").update(fs.readFileSync(lock)).digest("hex");
+  const have = fs.existsSync(stamp) ? fs.readFileSync(stamp, "utf8") : "";
+  if (have === want && fs.existsSync(path.join(root, "node_modules", "next"))) return;
+  run("npm", ["ci", "--no-audit", "--no-fund"]);
+  fs.writeFileSync(stamp, want);
+}
+
+const SOURCE_DIRS = ["app", "components", "lib", "db"];
+const SOURCE_FILES = ["next.config.ts", "package-lock.json", "postcss.config.mjs", "tsconfig.json"];
+
+function newestSource() {
+  let newest = 0;
+  const walk = (p) => {
+    const st = fs.statSync(p);
+    if (st.isDirectory()) {
+      for (const e of fs.readdirSync(p)) if (e !== "node_modules" && !e.startsWith(".")) walk(path.join(p, e));
+    } else newest = Math.max(newest, st.mtimeMs);
+  };
+  for (const d of SOURCE_DIRS) if (fs.existsSync(path.join(root, d))) walk(path.join(root, d));
+  for (const f of SOURCE_FILES) if (fs.existsSync(path.join(root, f))) newest = Math.max(newest, fs.statSync(path.join(root, f)).mtimeMs);
+  return newest;
+}
+
+/** `next build` when there is no build, or sources changed since it was made. */
+export function ensureBuild() {
+  const buildId = path.join(root, ".next", "BUILD_ID");
+  if (fs.existsSync(buildId) && fs.statSync(buildId).mtimeMs > newestSource()) return;
+  run("npx", ["next", "build"], { env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+}
+
+const SYSTEM_PACKAGES = [
+  { bin: "/usr/lib/postgresql/15/bin/initdb", pkg: "postgresql-15" },
+  { bin: "/usr/bin/chromium", pkg: "chromium" },
+  { bin: "/usr/sbin/sshd", pkg: "openssh-server" },
+  { bin: "/usr/bin/ssh", pkg: "openssh-client" },
+  { bin: "/usr/sbin/mariadbd", pkg: "mariadb-server" },
+  { bin: "/usr/bin/tmux", pkg: "tmux" },
+  { bin: "/usr/bin/psql", pkg: "postgresql-client-15" },
+];
+
+/** The servers and clients the tests drive for real, from Debian's packages. */
+export function ensureSystemPackages() {
+  const missing = SYSTEM_PACKAGES.filter((p) => !fs.existsSync(p.bin)).map((p) => p.pkg);
+  if (!missing.length) return;
+  if (process.getuid?.() !== 0) {
+    throw new Error(`missing system packages: ${missing.join(" ")}. Install them with: sudo apt-get install -y ${missing.join(" ")}`);
+  }
+  run("apt-get", ["update", "-qq"]);
+  run("apt-get", ["install", "-y", "-qq", "--no-install-recommends", ...missing], { env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" } });
+}
+
+export function has(cmd) {
+  try {
+    execFileSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" });
+    return true;
+  } catch {
+    return false;
+  }
+}

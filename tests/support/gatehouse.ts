@@ -1,0 +1,108 @@
+import { spawn, type ChildProcess } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort } from "./ports";
+
+/**
+ * Starts a real Gatehouse process (server.ts, production build) on free ports with its own data
+ * dir, exactly as `npm start` would, and gives the test its URL and a way to stop it.
+ */
+export interface GatehouseProcess {
+  url: string;
+  port: number;
+  ports: { postgres: number; mysql: number; ssh: number; kubernetes: number; http: number; demo: number };
+  dataDir: string;
+  adminEmail: string;
+  adminPassword: string;
+  proc: ChildProcess;
+  output(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+export const ROOT = path.resolve(import.meta.dirname, "../..");
+
+export async function startGatehouse(opts: { dataDir?: string; env?: Record<string, string>; demo?: boolean } = {}): Promise<GatehouseProcess> {
+  const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gh-test-"));
+  const port = await freePort();
+  const ports = { postgres: await freePort(), mysql: await freePort(), ssh: await freePort(), kubernetes: await freePort(), http: await freePort(), demo: await freePort() };
+  const adminEmail = "admin@example.test";
+  const adminPassword = "correct-horse-battery";
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_ENV: "production",
+    NEXT_TELEMETRY_DISABLED: "1",
+    PORT: String(port),
+    GATEHOUSE_BIND: "127.0.0.1",
+    GATEHOUSE_DATA_DIR: dataDir,
+    GATEHOUSE_PG_PORT: String(ports.postgres),
+    GATEHOUSE_MYSQL_PORT: String(ports.mysql),
+    GATEHOUSE_SSH_PORT: String(ports.ssh),
+    GATEHOUSE_K8S_PORT: String(ports.kubernetes),
+    GATEHOUSE_HTTP_PORT: String(ports.http),
+    GATEHOUSE_DEMO_PG_PORT: String(ports.demo),
+    GATEHOUSE_DEMO: opts.demo === false ? "0" : "1",
+    GATEHOUSE_ADMIN_EMAIL: adminEmail,
+    GATEHOUSE_ADMIN_PASSWORD: adminPassword,
+    ...opts.env,
+  };
+  const proc = spawn(process.execPath, ["--import", "tsx", "server.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  let out = "";
+  proc.stdout!.on("data", (d) => (out += d));
+  proc.stderr!.on("data", (d) => (out += d));
+  const url = `http://127.0.0.1:${port}`;
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`gatehouse did not start in 60 s:\n${out}`)), 60_000);
+    const check = () => {
+      if (out.includes("[gatehouse] console on")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    proc.stdout!.on("data", check);
+    proc.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`gatehouse exited with ${code}:\n${out}`));
+    });
+  });
+  return {
+    url,
+    port,
+    ports,
+    dataDir,
+    adminEmail,
+    adminPassword,
+    proc,
+    output: () => out,
+    stop: (signal = "SIGTERM") =>
+      new Promise((resolve) => {
+        if (proc.exitCode !== null) return resolve(proc.exitCode);
+        proc.once("exit", (code) => resolve(code));
+        proc.kill(signal);
+      }),
+  };
+}
+
+/** Logs in through the REST API like `gatehouse login` and returns the bearer token. */
+export async function login(url: string, email: string, password: string): Promise<string> {
+  const res = await fetch(`${url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email, password }) });
+  const body = await res.json();
+  if (!res.ok) throw new Error(`login failed: ${res.status} ${JSON.stringify(body)}`);
+  return body.token;
+}
+
+export async function apiCall(url: string, token: string | null, method: string, pathname: string, body?: unknown) {
+  const res = await fetch(`${url}/api/v1${pathname}`, {
+    method,
+    headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { "content-type": "application/json" } : {}) },
+    body: body !== undefined ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json: unknown = null;
+  try {
+    json = text ? JSON.parse(text) : null;
+  } catch {
+    json = text;
+  }
+  return { status: res.status, body: json as Record<string, any> };
+}

@@ -1,0 +1,51 @@
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { freePort, waitForPort } from "./ports";
+
+/**
+ * A real PostgreSQL 15 (Debian's binaries) in a temp dir on a free high port. As root, initdb
+ * and the server run as the `postgres` OS user, as PostgreSQL insists.
+ */
+export interface Postgres15 {
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+const BIN = "/usr/lib/postgresql/15/bin";
+
+export async function startPostgres15(): Promise<Postgres15> {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gh-pg15-"));
+  const port = await freePort();
+  const asRoot = process.getuid?.() === 0;
+  if (asRoot) execFileSync("chown", ["-R", "postgres:postgres", dir]);
+  const as = (cmd: string, args: string[]) => (asRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args]) as [string, string[]];
+  const pwFile = path.join(dir, "pw");
+  fs.writeFileSync(pwFile, "gatehouse-test\n");
+  if (asRoot) execFileSync("chown", ["postgres:postgres", pwFile]);
+  execFileSync(...as(`${BIN}/initdb`, ["-D", path.join(dir, "data"), "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwFile}`, "-E", "UTF8", "--no-sync"]), { stdio: "ignore" });
+  const [cmd, args] = as(`${BIN}/postgres`, ["-D", path.join(dir, "data"), "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]);
+  const proc = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  proc.stderr!.on("data", (d) => (err += d));
+  await waitForPort(port, 30_000).catch((e) => {
+    throw new Error(`${e.message}\n${err}`);
+  });
+  // The port opens slightly before the server accepts logins.
+  await new Promise((r) => setTimeout(r, 300));
+  return {
+    url: `postgres://postgres:gatehouse-test@127.0.0.1:${port}/postgres`,
+    port,
+    stop: async () => {
+      if (proc.exitCode === null) {
+        const exited = new Promise((r) => proc.once("exit", r));
+        // runuser does not forward signals: ask the postmaster itself for a fast shutdown.
+        execFileSync(...as(`${BIN}/pg_ctl`, ["-D", path.join(dir, "data"), "stop", "-m", "fast", "-w"]), { stdio: "ignore" });
+        await exited;
+      }
+      fs.rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
