@@ -9,6 +9,7 @@ ensureBuild();
 
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
 const steps = [
+  ["typecheck", ["npx", "tsc", "--noEmit", "-p", "tsconfig.json"]],
   ["vitest", ["npx", "vitest", "run"]],
   ["playwright", ["npx", "playwright", "test"]],
 ];
