@@ -1,0 +1,56 @@
+/**
+ * The no-match fast path. Every built-in detector needs some evidence that is cheap to look for
+ * with native string search: a digit (phone, SSN, card, IBAN, IPv4), '@' (email), ':' (IPv6) or
+ * a fixed prefix (secrets). A text with none of the evidence for the enabled detectors skips
+ * the scanner; V8 runs a one-class regex and `includes` at well over 1 GB/s, several times the
+ * speed of any JavaScript loop over the characters.
+ *
+ * Only worth it for longer texts: for a short cell value the scan itself is cheaper than the
+ * extra native calls.
+ */
+import { K_AWS, K_EMAIL, K_GITHUB, K_GOOGLE, K_IBAN, K_IPV6, K_JWT, K_PRIVATE_KEY, K_SLACK, K_STRIPE, bit } from "./chars";
+import { NUMBER_KINDS } from "./numbers";
+
+export const PREFILTER_MIN_LENGTH = 96;
+
+/**
+ * Secret prefixes, each behind a "gate": a single character that is rare in prose. V8 finds a
+ * single character at memchr speed (~20 GB/s here) but a literal that starts with a common
+ * letter ("eyJ", "k_live_") an order of magnitude slower, so we look for the gate first.
+ */
+const LITERALS: [kind: number, gate: string, prefixes: string[]][] = [
+  [K_JWT, "J", ["eyJ"]],
+  [K_AWS, "A", ["AKIA", "ASIA"]],
+  [K_GITHUB, "_", ["ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"]],
+  [K_SLACK, "-", ["xox"]],
+  [K_STRIPE, "_", ["k_live_"]],
+  [K_GOOGLE, "A", ["AIza"]],
+  [K_PRIVATE_KEY, "-", ["-----BEGIN "]],
+];
+
+export class Prefilter {
+  private readonly chars: RegExp | null;
+  private readonly gates: string[];
+  private readonly literals: string[];
+
+  constructor(mask: number) {
+    let cls = "";
+    if (mask & (NUMBER_KINDS | bit(K_IBAN))) cls += "0-9";
+    if (mask & bit(K_EMAIL)) cls += "@";
+    if (mask & bit(K_IPV6)) cls += ":";
+    this.chars = cls ? new RegExp(`[${cls}]`) : null;
+    const enabled = LITERALS.filter(([kind]) => mask & bit(kind)).flatMap(([, gate, prefixes]) => prefixes.map((p) => [gate, p]));
+    this.gates = enabled.map(([gate]) => gate);
+    this.literals = enabled.map(([, literal]) => literal);
+  }
+
+  /** False only when no enabled detector can match anywhere in `text`. */
+  mayMatch(text: string): boolean {
+    if (text.length < PREFILTER_MIN_LENGTH) return true;
+    if (this.chars !== null && this.chars.test(text)) return true;
+    for (let i = 0; i < this.literals.length; i++) {
+      if (text.includes(this.gates[i]) && text.includes(this.literals[i])) return true;
+    }
+    return false;
+  }
+}

@@ -1,0 +1,155 @@
+/**
+ * Masking for byte streams that arrive in arbitrary chunks (SSH channel data, kubectl exec).
+ *
+ * A secret can be split across chunks ("4111 1111" + " 1111 1111"), so the stream masker holds
+ * back the tail of the buffered text that could still grow into a match, and emits the rest
+ * masked. What is held:
+ *
+ * - Never anything before the last line break: every built-in match except a private-key block
+ *   lies within one line, so a newline always releases the text before it.
+ * - From the last line break, the trailing run of characters that can occur inside a match
+ *   (ASCII letters and digits, "_-.%+@:()/=", spaces, non-ASCII letters), minus leading spaces.
+ *   Every other character (",;$#>\"'", control characters) cannot be inside a built-in match,
+ *   so text up to it is final: a prompt ending in "$ " is emitted at once. Because the emitted
+ *   part always ends at such a character, masking it alone gives the same result as masking
+ *   the whole text (a property test checks this for arbitrary chunkings). When the masker has
+ *   admin regexes or dictionaries, which may match any character, the whole line tail is held
+ *   instead, and those patterns are matched within lines.
+ * - At most `maxHold` (default 2048) characters: enough for long JWTs; a single unbroken run
+ *   longer than that may be split and then masked best-effort.
+ * - An incomplete ANSI CSI sequence is held whole, so escape sequences are never split and
+ *   never masked (the scanner skips CSI sequences). A value interrupted by an escape sequence
+ *   ("4111 \x1b[1m1111 ...") is not recognised: best effort, as for any reformatted value.
+ *
+ * Callers must call `flush()` when the stream goes idle (e.g. 20–50 ms without data) and at the
+ * end: held text is only delayed, never dropped. Characters typed one per chunk are therefore
+ * echoed after the idle flush, each unmasked on its own; echo of the user's own input is not a
+ * disclosure we try to prevent.
+ *
+ * Private keys span lines: once an emitted part ends inside a "-----BEGIN ... PRIVATE KEY-----"
+ * block, following lines that look like key material (base64, PEM headers, the END line) are
+ * swallowed: the marker already printed stands for the whole block.
+ */
+import { F_B64, F_ENTITY, has } from "./detectors/chars";
+import { isIntlLetter } from "./detectors/email";
+import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
+import { maskerInternals } from "./masker";
+import type { Masker } from "./types";
+
+export const STREAM_MAX_HOLD = 2048;
+const SPACE = 32;
+
+export interface StreamMasker {
+  /** Mask what can be decided now; the rest is held back (bounded). */
+  push(chunk: string): string;
+  /** Emit everything held, masked as if the stream ended here. */
+  flush(): string;
+}
+
+export function createStreamMasker(masker: Masker, opts: { maxHold?: number } = {}): StreamMasker {
+  const maxHold = opts.maxHold ?? STREAM_MAX_HOLD;
+  const facts = maskerInternals(masker);
+  if (!facts.masksText) return { push: (chunk) => chunk, flush: () => "" };
+  let pending = "";
+  let inKey = false;
+
+  /** Emit `text` masked and note whether it leaves us inside a key block. */
+  const emit = (text: string): string => {
+    if (text.length === 0) return "";
+    if (facts.textDetectsPrivateKeys && endsInsideKeyBlock(text)) inKey = true;
+    return masker.maskText(text);
+  };
+
+  return {
+    push(chunk: string): string {
+      let buf = pending + chunk;
+      pending = "";
+      if (inKey) {
+        let pos = 0;
+        for (;;) {
+          const nl = buf.indexOf("\n", pos);
+          if (nl < 0) break;
+          const kind = classifyKeyLine(buf, pos, nl);
+          if (kind === KEY_LINE_OTHER) {
+            inKey = false;
+            break;
+          }
+          pos = nl + 1;
+          if (kind === KEY_LINE_FOOTER) {
+            inKey = false;
+            break;
+          }
+        }
+        if (inKey) {
+          const rest = buf.slice(pos);
+          if (rest.length <= maxHold && couldBeKeyLine(rest)) {
+            pending = rest;
+            return "";
+          }
+          inKey = false;
+        }
+        buf = buf.slice(pos);
+      }
+      const cut = holdPoint(buf, facts.textHasCustomPatterns, maxHold);
+      pending = buf.slice(cut);
+      return emit(buf.slice(0, cut));
+    },
+    flush(): string {
+      const rest = pending;
+      pending = "";
+      if (inKey) return ""; // a partial line of key material
+      return emit(rest);
+    },
+  };
+}
+
+/** Index from which `buf` must be held back (buf.length = emit everything). */
+function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number {
+  const n = buf.length;
+  const lineStart = buf.lastIndexOf("\n") + 1;
+  if (lineStart === n) return n;
+  let p = lineStart;
+  if (!holdWholeLine) {
+    p = n;
+    while (p > lineStart && mayBeInMatch(buf.charCodeAt(p - 1))) p--;
+  }
+  // The run may start inside the parameters of the last escape sequence ("\x1b[0m ok"): those
+  // characters are never part of a match, so start after the sequence; or the sequence may be
+  // incomplete, and then it is held whole.
+  const esc = buf.lastIndexOf("\x1b");
+  if (esc >= lineStart) {
+    const end = escapeEnd(buf, esc);
+    if (end < 0) p = Math.min(p, esc);
+    else if (p > esc && p < end) p = end;
+  }
+  if (!holdWholeLine) while (p < n && buf.charCodeAt(p) === SPACE) p++;
+  return n - p > maxHold ? n - maxHold : p;
+}
+
+/** Characters that can occur inside a built-in match (non-ASCII letters: in email addresses). */
+function mayBeInMatch(c: number): boolean {
+  return c < 128 ? has(c, F_ENTITY) : isIntlLetter(c);
+}
+
+/** End of the escape sequence at `esc`, or -1 while it is incomplete. Only CSI is tracked. */
+function escapeEnd(buf: string, esc: number): number {
+  if (esc + 1 >= buf.length) return -1;
+  if (buf.charCodeAt(esc + 1) !== 91) return esc + 1;
+  for (let p = esc + 2; p < buf.length; p++) {
+    const c = buf.charCodeAt(p);
+    if (c >= 0x40 && c <= 0x7e) return p + 1;
+    if (c < 0x20 || c > 0x3f) return p; // malformed: not ours to protect
+  }
+  return -1;
+}
+
+/** A partial line that may still turn out to be key material or the END line. */
+function couldBeKeyLine(rest: string): boolean {
+  if (rest.length === 0) return true;
+  if ("-----END ".startsWith(rest) || rest.startsWith("-----END ")) return true;
+  for (let p = 0; p < rest.length; p++) {
+    const c = rest.charCodeAt(p);
+    if (!has(c, F_B64) && c !== 13 && c !== 45 && c !== 58 && c !== SPACE && c !== 44) return false;
+  }
+  return true;
+}
