@@ -9,6 +9,8 @@ import { getDbHandle } from "@/db/client";
 import { loadConfig } from "@/lib/config/env";
 import { getBus } from "@/lib/events/bus";
 import { GatewayRegistry } from "@/lib/gateway/core/registry";
+import { startPolicySync } from "@/lib/gateway/policy/sync";
+import { startMaskingSync } from "@/lib/gateway/core/masking-runtime";
 import "@/lib/gateway/protocols";
 import { ensureDemoConnection, ensureFirstAdmin } from "@/lib/services/bootstrap";
 import { startSampleDb, type SampleDb } from "@/lib/demo/sample-db";
@@ -26,6 +28,8 @@ async function main() {
   });
   const bus = getBus();
   await bus.attach(dbHandle);
+  const stopPolicySync = await startPolicySync(dbHandle.db, bus);
+  const stopMaskingSync = await startMaskingSync(dbHandle.db, bus);
 
   const admin = await ensureFirstAdmin(dbHandle.db, cfg);
   if (admin?.password) {
@@ -90,6 +94,8 @@ async function main() {
     await gateways.stopAll(`Gatehouse is shutting down (${signal})`);
     server.closeAllConnections();
     await sample?.stop().catch(() => {});
+    stopPolicySync();
+    stopMaskingSync();
     await bus.detach();
     await dbHandle.close().catch(() => {});
     console.log("[gatehouse] stopped");

@@ -1,9 +1,12 @@
 import fs from "node:fs";
 import { parse, peekGlobals, str, UsageError } from "./args";
 import { commandHelp, findCommand, groupHelp, isGroup, topHelp, type Command, type Context, type Entry, type Group } from "./command";
+import { access, approvals } from "./commands/approvals";
 import { audit } from "./commands/audit";
 import { connections } from "./commands/connections";
 import { login } from "./commands/login";
+import { masking } from "./commands/masking";
+import { policies } from "./commands/policies";
 import { tokens } from "./commands/tokens";
 import { users } from "./commands/users";
 import { whoami } from "./commands/whoami";
@@ -11,8 +14,8 @@ import { resolveTarget } from "./credentials";
 import { ApiClient } from "./http";
 import { Output } from "./output";
 
-/** Order here is the order in `gatehouse help`. Later groups (policies, masking, approvals, sessions) slot in. */
-const ENTRIES: Entry[] = [login, whoami, connections, tokens, users, audit];
+/** Order here is the order in `gatehouse help`. Later groups (sessions) slot in. */
+const ENTRIES: Entry[] = [login, whoami, connections, tokens, users, policies, masking, approvals, access, audit];
 
 export interface Io {
   argv: string[];

@@ -29,7 +29,7 @@ test("log in, create a connection, create a token, log out", async ({ page, requ
 });
 
 test("a wrong password is refused with a clear message", async ({ page }) => {
-  await new LoginPage(page).signIn(E2E.adminEmail, "not-the-password");
+  await new LoginPage(page).attempt(E2E.adminEmail, "not-the-password");
   await expect(page.getByRole("alert").filter({ hasText: "Wrong" })).toHaveText("Wrong email or password.");
   await expect(page).toHaveURL(/\/login/);
 });

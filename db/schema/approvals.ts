@@ -1,4 +1,4 @@
-import { index, integer, jsonb, pgTable, serial, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { connections } from "./connections";
 import { users } from "./users";
 import type { StoredActor } from "./tokens";
@@ -32,21 +32,32 @@ export const approvalRequests = pgTable(
   (t) => [index("approval_requests_status_idx").on(t.status), index("approval_requests_binding_idx").on(t.bindingHash)],
 );
 
-export const approvalDecisions = pgTable("approval_decisions", {
-  id: serial("id").primaryKey(),
-  requestId: integer("request_id").notNull().references(() => approvalRequests.id, { onDelete: "cascade" }),
-  approverId: uuid("approver_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-  decision: text("decision", { enum: ["approve", "deny"] }).notNull(),
-  comment: text("comment").notNull().default(""),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-});
+export const approvalDecisions = pgTable(
+  "approval_decisions",
+  {
+    id: serial("id").primaryKey(),
+    requestId: integer("request_id").notNull().references(() => approvalRequests.id, { onDelete: "cascade" }),
+    approverId: uuid("approver_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    decision: text("decision", { enum: ["approve", "deny"] }).notNull(),
+    comment: text("comment").notNull().default(""),
+    /** the time window this approver agreed to; the request gets the smallest of its approvers' */
+    windowSeconds: integer("window_seconds"),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  // One decision per approver: N-of-M must count N different people, even under a race.
+  (t) => [uniqueIndex("approval_decisions_request_approver_idx").on(t.requestId, t.approverId)],
+);
 
-export const accessGrants = pgTable("access_grants", {
-  id: uuid("id").primaryKey().defaultRandom(),
-  userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-  connectionId: uuid("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
-  requestId: integer("request_id").references(() => approvalRequests.id, { onDelete: "set null" }),
-  expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
-  revokedAt: timestamp("revoked_at", { withTimezone: true }),
-  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
-});
+export const accessGrants = pgTable(
+  "access_grants",
+  {
+    id: uuid("id").primaryKey().defaultRandom(),
+    userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
+    connectionId: uuid("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+    requestId: integer("request_id").references(() => approvalRequests.id, { onDelete: "set null" }),
+    expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
+    revokedAt: timestamp("revoked_at", { withTimezone: true }),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index("access_grants_user_connection_idx").on(t.userId, t.connectionId)],
+);

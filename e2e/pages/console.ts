@@ -3,7 +3,12 @@ import { expect, type Page } from "@playwright/test";
 /** Page objects: what a person does in the console, in their words. */
 export class LoginPage {
   constructor(private page: Page) {}
+  /** Signs in and waits until the console shell shows who is signed in. */
   async signIn(email: string, password: string) {
+    await this.attempt(email, password);
+    await expect(this.page.getByTestId("whoami")).toHaveText(email);
+  }
+  async attempt(email: string, password: string) {
     await this.page.goto("/login");
     await this.page.getByLabel("Email").fill(email);
     await this.page.getByLabel("Password").fill(password);

@@ -116,4 +116,5 @@ export const Topics = {
   sessionKill: "session.kill",
   sessionEvent: "session.event",
   connectionChanged: "connection.changed",
+  grantRevoked: "grant.revoked",
 } as const;

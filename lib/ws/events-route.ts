@@ -10,6 +10,7 @@ import { registerWsRoute } from "./router";
 const TOPIC_PERMISSION: Record<string, Permission> = {
   [Topics.approvalCreated]: "approvals:read",
   [Topics.approvalDecided]: "approvals:read",
+  [Topics.grantRevoked]: "approvals:read",
   [Topics.sessionStarted]: "sessions:read-all",
   [Topics.sessionEnded]: "sessions:read-all",
   [Topics.connectionChanged]: "connections:read",

@@ -1,4 +1,5 @@
 // Registers every WebSocket route. New routes add one import line here.
 import "./events-route";
+import "./session-route";
 
 export { handleWsUpgrade, closeAllSockets } from "./router";

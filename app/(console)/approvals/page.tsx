@@ -1,12 +1,8 @@
-import { PageHeader } from "@/components/ui";
+import { can } from "@/lib/auth/authorize";
 import { requirePage } from "@/lib/auth/page";
+import { ApprovalsClient } from "./client";
 
 export default async function ApprovalsPage() {
-  await requirePage("approvals:read", "/approvals");
-  return (
-    <div>
-      <PageHeader title="Approvals" description="Held statements and just-in-time access requests waiting for an approver." />
-      <p className="text-sm text-slate-600">The approval queue is not built yet. See the README's “Not supported yet”.</p>
-    </div>
-  );
+  const caller = await requirePage("approvals:read", "/approvals");
+  return <ApprovalsClient canDecide={can(caller, "approvals:decide")} />;
 }

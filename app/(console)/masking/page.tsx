@@ -1,12 +1,12 @@
-import { PageHeader } from "@/components/ui";
+import { getDb } from "@/db/client";
+import { listMaskingRules } from "@/db/queries/masking";
+import { can } from "@/lib/auth/authorize";
 import { requirePage } from "@/lib/auth/page";
+import { DETECTORS } from "@/lib/gateway/masking/catalog";
+import { MaskingClient } from "./client";
 
 export default async function MaskingPage() {
-  await requirePage("masking:read", "/masking");
-  return (
-    <div>
-      <PageHeader title="Masking" description="Rules that mask sensitive values inline before any client sees them." />
-      <p className="text-sm text-slate-600">The masking rule editor is not built yet. See the README's “Not supported yet”.</p>
-    </div>
-  );
+  const caller = await requirePage("masking:read", "/masking");
+  const rules = await listMaskingRules(await getDb());
+  return <MaskingClient initial={rules.map((r) => ({ ...r, updatedAt: r.updatedAt.toISOString() }))} detectors={[...DETECTORS]} canWrite={can(caller, "masking:write")} />;
 }

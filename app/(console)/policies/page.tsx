@@ -1,12 +1,22 @@
-import { PageHeader } from "@/components/ui";
+import { getDb } from "@/db/client";
+import { listConnections } from "@/db/queries/connections";
+import { currentPolicy } from "@/db/queries/policies";
+import { can } from "@/lib/auth/authorize";
 import { requirePage } from "@/lib/auth/page";
+import { PoliciesClient } from "./client";
 
 export default async function PoliciesPage() {
-  await requirePage("policies:read", "/policies");
+  const caller = await requirePage("policies:read", "/policies");
+  const db = await getDb();
+  const current = await currentPolicy(db);
+  const connections = (await listConnections(db)).map((c) => c.name);
   return (
-    <div>
-      <PageHeader title="Policies" description="Cedar policies decide every connection and every statement." />
-      <p className="text-sm text-slate-600">The policy editor is not built yet. See the README's “Not supported yet”.</p>
-    </div>
+    <PoliciesClient
+      initialText={current?.text ?? ""}
+      initialVersion={current?.version ?? 0}
+      canWrite={can(caller, "policies:write")}
+      connections={connections}
+      me={caller.email}
+    />
   );
 }

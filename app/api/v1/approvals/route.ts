@@ -1,0 +1,28 @@
+import { z } from "zod";
+import { getDb } from "@/db/client";
+import { listApprovals } from "@/db/queries/approvals";
+import { can } from "@/lib/auth/authorize";
+import { route } from "@/lib/http/route";
+import { expireOverdue } from "@/lib/services/approvals/expire";
+import { toPublicApproval } from "@/lib/services/approvals/public";
+import { seesAllApprovals } from "@/lib/services/approvals/visibility";
+
+const listQuery = z.object({
+  status: z.enum(["pending", "decided", "all", "approved", "denied", "expired", "cancelled", "used"]).default("all"),
+  /** 1 = only requests waiting for MY decision (approvers); members always see only their own */
+  mine: z.enum(["0", "1"]).default("0"),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+});
+
+export const GET = route("approvals:read", async (req, caller) => {
+  const q = listQuery.parse(Object.fromEntries(new URL(req.url).searchParams));
+  const db = await getDb();
+  await expireOverdue(db);
+  const rows = await listApprovals(db, {
+    status: q.status,
+    requesterId: seesAllApprovals(caller) ? undefined : caller.userId,
+    mineToDecide: q.mine === "1" && can(caller, "approvals:decide") ? { userId: caller.userId, groups: caller.groups } : undefined,
+    limit: q.limit,
+  });
+  return { approvals: rows.map(toPublicApproval) };
+});

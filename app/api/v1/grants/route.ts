@@ -1,0 +1,15 @@
+import { z } from "zod";
+import { getDb } from "@/db/client";
+import { listGrants } from "@/db/queries/approvals";
+import { route } from "@/lib/http/route";
+import { seesAllApprovals } from "@/lib/services/approvals/visibility";
+
+const grantsQuery = z.object({ active: z.enum(["0", "1"]).default("0") });
+
+/** Own grants; approvers, admins and auditors see everyone's. ?active=1 for unexpired, unrevoked only. */
+export const GET = route("approvals:read", async (req, caller) => {
+  const q = grantsQuery.parse(Object.fromEntries(new URL(req.url).searchParams));
+  const grants = await listGrants(await getDb(), { userId: seesAllApprovals(caller) ? undefined : caller.userId, activeOnly: q.active === "1" });
+  const now = Date.now();
+  return { grants: grants.map((g) => ({ ...g, active: !g.revokedAt && g.expiresAt.getTime() > now })) };
+});

@@ -1,0 +1,19 @@
+import { getDb } from "@/db/client";
+import { listSessions } from "@/db/queries/sessions";
+import { can } from "@/lib/auth/authorize";
+import { route } from "@/lib/http/route";
+
+/** Members see their own sessions; auditors, approvers and admins see all. */
+export const GET = route("sessions:read-own", async (req, caller) => {
+  const p = new URL(req.url).searchParams;
+  const all = can(caller, "sessions:read-all");
+  const rows = await listSessions(await getDb(), {
+    userId: all ? undefined : caller.userId,
+    status: p.get("status") ?? undefined,
+    protocol: p.get("protocol") ?? undefined,
+    connection: p.get("connection") ?? undefined,
+    q: p.get("q")?.slice(0, 200) ?? undefined,
+    limit: Number(p.get("limit") ?? 200) || 200,
+  });
+  return { sessions: rows };
+});

@@ -1,0 +1,64 @@
+"use client";
+import { Badge } from "@/components/ui";
+
+export interface SessionEvent { seq: number; tMs: number; kind: string; payload: Record<string, unknown> }
+
+const VERDICT_TONE: Record<string, "green" | "red" | "amber" | "blue"> = { allow: "green", deny: "red", hold: "amber", mask: "blue" };
+
+function fmt(ms: number) {
+  const s = ms / 1000;
+  return s < 60 ? `${s.toFixed(2)}s` : `${Math.floor(s / 60)}m${(s % 60).toFixed(0).padStart(2, "0")}s`;
+}
+
+/**
+ * Requests with their verdicts and results, grouped by request. All text is rendered as React
+ * text nodes (never HTML), so anything a client sent is shown, not executed.
+ */
+export function EventTimeline({ events }: { events: SessionEvent[] }) {
+  const byRequest = new Map<number, SessionEvent[]>();
+  for (const e of events) {
+    const ref = typeof e.payload.requestSeq === "number" ? (e.payload.requestSeq as number) : null;
+    if (ref !== null) byRequest.set(ref, [...(byRequest.get(ref) ?? []), e]);
+  }
+  const top = events.filter((e) => typeof e.payload.requestSeq !== "number" && e.kind !== "output" && e.kind !== "input" && e.kind !== "resize");
+  return (
+    <ol className="space-y-2 text-sm" data-testid="event-timeline">
+      {top.map((e) => {
+        const related = byRequest.get(e.seq) ?? [];
+        const verdict = related.find((r) => r.kind === "verdict")?.payload;
+        const result = related.find((r) => r.kind === "result")?.payload;
+        const approval = related.filter((r) => r.kind === "held" || r.kind === "approval").map((r) => r.payload);
+        return (
+          <li key={e.seq} className="rounded border border-slate-100 p-2" data-testid={`event-${e.seq}`}>
+            <div className="flex items-center gap-2 text-xs text-slate-500">
+              <span className="font-mono">{fmt(e.tMs)}</span>
+              <Badge>{e.kind}</Badge>
+              {verdict && <Badge tone={VERDICT_TONE[String(verdict.verdict)] ?? "slate"}>{String(verdict.verdict)}</Badge>}
+              {typeof e.payload.kind === "string" && e.kind === "request" && <span>{String(e.payload.action)} · {String(e.payload.kind)}</span>}
+              {approval.map((a, i) => <span key={i}>{a.approvalId ? `approval #${String(a.approvalId)}` : ""} {a.status ? String(a.status) : "held"}</span>)}
+            </div>
+            {typeof e.payload.text === "string" && e.payload.text && <pre className="mt-1 whitespace-pre-wrap font-mono text-xs">{e.payload.text}</pre>}
+            {e.kind !== "request" && e.kind !== "connect" && <pre className="mt-1 whitespace-pre-wrap font-mono text-[11px] text-slate-600">{JSON.stringify(e.payload)}</pre>}
+            {verdict?.reason ? <p className="mt-1 text-xs text-red-700">{String(verdict.reason)}</p> : null}
+            {result && <ResultSummary r={result} />}
+          </li>
+        );
+      })}
+    </ol>
+  );
+}
+
+function ResultSummary({ r }: { r: Record<string, unknown> }) {
+  const sample = r.sample as { columns?: string[]; rows?: (string | null)[][] } | undefined;
+  return (
+    <div className="mt-1 text-xs text-slate-600">
+      {r.error ? <span className="text-red-700">error: {String(r.error)}</span> : <span>{String(r.tag ?? "")} {r.rows !== undefined ? `· ${String(r.rows)} rows` : ""} {r.durationMs !== undefined ? `· ${String(r.durationMs)} ms` : ""} {r.maskedCells ? `· ${String(r.maskedCells)} cells masked` : ""}</span>}
+      {sample?.columns && (
+        <table className="mt-1 border border-slate-200 font-mono text-[11px]">
+          <thead><tr>{sample.columns.map((c, i) => <th key={i} className="border border-slate-200 px-1 text-left">{c}</th>)}</tr></thead>
+          <tbody>{(sample.rows ?? []).slice(0, 20).map((row, i) => <tr key={i}>{row.map((v, j) => <td key={j} className="border border-slate-200 px-1">{v ?? "NULL"}</td>)}</tr>)}</tbody>
+        </table>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,165 @@
+import { and, desc, eq, gt, inArray, isNull, ne, notInArray, sql, type SQL } from "drizzle-orm";
+import type { Db, Tx } from "../client";
+import { accessGrants, approvalDecisions, approvalRequests, connections, users } from "../schema";
+
+export const DECIDED_STATUSES = ["approved", "denied", "expired", "cancelled", "used"] as const;
+export type ApprovalStatusFilter = "pending" | "decided" | "all" | (typeof DECIDED_STATUSES)[number];
+
+const listColumns = {
+  id: approvalRequests.id,
+  kind: approvalRequests.kind,
+  status: approvalRequests.status,
+  connectionId: approvalRequests.connectionId,
+  connection: connections.name,
+  requesterId: approvalRequests.requesterId,
+  requester: users.email,
+  chain: approvalRequests.chain,
+  sessionId: approvalRequests.sessionId,
+  request: approvalRequests.request,
+  reason: approvalRequests.reason,
+  approverGroups: approvalRequests.approverGroups,
+  minApprovals: approvalRequests.minApprovals,
+  durationSeconds: approvalRequests.durationSeconds,
+  windowUntil: approvalRequests.windowUntil,
+  expiresAt: approvalRequests.expiresAt,
+  decidedAt: approvalRequests.decidedAt,
+  createdAt: approvalRequests.createdAt,
+  approvals: sql<number>`(select count(*)::int from ${approvalDecisions} d where d.request_id = ${approvalRequests.id} and d.decision = 'approve')`,
+};
+
+export type ApprovalRow = Awaited<ReturnType<typeof listApprovals>>[number];
+
+/** A jsonb array containing one object with this id: matches a chain that includes the user. */
+function chainContains(userId: string) {
+  return sql`${approvalRequests.chain} @> jsonb_build_array(jsonb_build_object('id', ${userId}::text))`;
+}
+
+/**
+ * Approval requests, newest first. `mineToDecide` narrows to pending requests this user may
+ * still decide: one of its groups approves, it is not the requester nor in the chain, and it has
+ * not decided yet. Object filtering (members see only their own) is the caller's job via requesterId.
+ */
+export function listApprovals(
+  db: Db,
+  params: { status?: ApprovalStatusFilter; mineToDecide?: { userId: string; groups: string[] }; requesterId?: string; limit?: number },
+) {
+  const conds: (SQL | undefined)[] = [];
+  const status = params.status ?? "all";
+  if (status === "decided") conds.push(inArray(approvalRequests.status, [...DECIDED_STATUSES]));
+  else if (status !== "all") conds.push(eq(approvalRequests.status, status));
+  if (params.requesterId) conds.push(eq(approvalRequests.requesterId, params.requesterId));
+  const mine = params.mineToDecide;
+  if (mine) {
+    if (!mine.groups.length) conds.push(sql`false`);
+    else {
+      const groups = sql.join(mine.groups.map((g) => sql`${g}`), sql`, `);
+      conds.push(sql`${approvalRequests.approverGroups} ?| array[${groups}]::text[]`);
+    }
+    conds.push(eq(approvalRequests.status, "pending"), ne(approvalRequests.requesterId, mine.userId), sql`not (${chainContains(mine.userId)})`);
+    conds.push(notInArray(approvalRequests.id, db.select({ id: approvalDecisions.requestId }).from(approvalDecisions).where(eq(approvalDecisions.approverId, mine.userId))));
+  }
+  return db
+    .select(listColumns)
+    .from(approvalRequests)
+    .innerJoin(connections, eq(connections.id, approvalRequests.connectionId))
+    .innerJoin(users, eq(users.id, approvalRequests.requesterId))
+    .where(and(...conds))
+    .orderBy(desc(approvalRequests.id))
+    .limit(Math.min(Math.max(params.limit ?? 100, 1), 500));
+}
+
+/** One request with its decisions (approver emails), connection name and the grant it produced. */
+export async function getApproval(db: Db | Tx, id: number) {
+  const [row] = await db
+    .select(listColumns)
+    .from(approvalRequests)
+    .innerJoin(connections, eq(connections.id, approvalRequests.connectionId))
+    .innerJoin(users, eq(users.id, approvalRequests.requesterId))
+    .where(eq(approvalRequests.id, id));
+  if (!row) return null;
+  const decisions = await db
+    .select({
+      approverId: approvalDecisions.approverId,
+      approver: users.email,
+      decision: approvalDecisions.decision,
+      comment: approvalDecisions.comment,
+      windowSeconds: approvalDecisions.windowSeconds,
+      createdAt: approvalDecisions.createdAt,
+    })
+    .from(approvalDecisions)
+    .innerJoin(users, eq(users.id, approvalDecisions.approverId))
+    .where(eq(approvalDecisions.requestId, id))
+    .orderBy(approvalDecisions.id);
+  const [grant] = await db.select(grantColumns).from(accessGrants).where(eq(accessGrants.requestId, id));
+  return { ...row, decisions, grant: grant ?? null };
+}
+
+export type ApprovalDetail = NonNullable<Awaited<ReturnType<typeof getApproval>>>;
+
+/** Status and the fields a waiting hold needs; cheap enough to poll. */
+export async function getApprovalState(db: Db, id: number) {
+  const [row] = await db
+    .select({ id: approvalRequests.id, status: approvalRequests.status, expiresAt: approvalRequests.expiresAt, windowUntil: approvalRequests.windowUntil })
+    .from(approvalRequests)
+    .where(eq(approvalRequests.id, id));
+  return row ?? null;
+}
+
+const grantColumns = {
+  id: accessGrants.id,
+  userId: accessGrants.userId,
+  connectionId: accessGrants.connectionId,
+  requestId: accessGrants.requestId,
+  expiresAt: accessGrants.expiresAt,
+  revokedAt: accessGrants.revokedAt,
+  createdAt: accessGrants.createdAt,
+};
+
+/** Grants newest first, with user email and connection name; `userId` narrows to one user. */
+export function listGrants(db: Db, params: { userId?: string; activeOnly?: boolean; limit?: number }) {
+  const now = new Date();
+  return db
+    .select({ ...grantColumns, user: users.email, connection: connections.name })
+    .from(accessGrants)
+    .innerJoin(users, eq(users.id, accessGrants.userId))
+    .innerJoin(connections, eq(connections.id, accessGrants.connectionId))
+    .where(and(params.userId ? eq(accessGrants.userId, params.userId) : undefined, params.activeOnly ? and(isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, now)) : undefined))
+    .orderBy(desc(accessGrants.createdAt))
+    .limit(Math.min(Math.max(params.limit ?? 200, 1), 500));
+}
+
+/** Unexpired, unrevoked grants of one user on one connection: feeds the policy's `grants.active`. */
+export function activeGrantsOf(db: Db, userId: string, connectionId: string) {
+  return db
+    .select({ id: accessGrants.id, connectionId: accessGrants.connectionId, expiresAt: accessGrants.expiresAt })
+    .from(accessGrants)
+    .where(and(eq(accessGrants.userId, userId), eq(accessGrants.connectionId, connectionId), isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, new Date())));
+}
+
+export async function getGrant(db: Db, id: string) {
+  const [row] = await db.select(grantColumns).from(accessGrants).where(eq(accessGrants.id, id));
+  return row ?? null;
+}
+
+/**
+ * Approved, still-open time windows for exactly this binding (the hash covers everything),
+ * newest first; the caller checks that each still satisfies the current requirement.
+ */
+export function findApprovedWindows(db: Db, params: { bindingHash: string; requesterId: string; connectionId: string }) {
+  return db
+    .select({ id: approvalRequests.id, windowUntil: approvalRequests.windowUntil, approverGroups: approvalRequests.approverGroups, minApprovals: approvalRequests.minApprovals })
+    .from(approvalRequests)
+    .where(
+      and(
+        eq(approvalRequests.bindingHash, params.bindingHash),
+        // Redundant with the hash, but cheap: a window is never used by someone else or elsewhere.
+        eq(approvalRequests.requesterId, params.requesterId),
+        eq(approvalRequests.connectionId, params.connectionId),
+        eq(approvalRequests.kind, "statement"),
+        eq(approvalRequests.status, "approved"),
+        gt(approvalRequests.windowUntil, new Date()),
+      ),
+    )
+    .orderBy(desc(approvalRequests.windowUntil))
+    .limit(20);
+}

@@ -1,0 +1,35 @@
+import type { Db } from "@/db/client";
+import { can } from "@/lib/auth/authorize";
+import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
+import { verifyToken } from "@/lib/identity/tokens";
+import { appendAudit } from "@/lib/services/audit/append";
+import { mutate } from "@/lib/services/tx";
+
+/**
+ * Step 1 of the pipeline for every protocol: a Gatehouse token (psql password, SSH password,
+ * bearer header) → Principal. `claimedUser`, when the protocol carries one (PostgreSQL `user`,
+ * MySQL user), must name the token's owner. Failures are audited with the client address and
+ * never echo the token.
+ */
+export async function authenticateToken(db: Db, token: string, ctx: { protocol: string; address: string; claimedUser?: string; connection?: string }): Promise<Principal> {
+  try {
+    const principal = await verifyToken(db, token);
+    if (ctx.claimedUser && ctx.claimedUser.toLowerCase() !== principal.email.toLowerCase()) {
+      throw new GatehouseError("UNAUTHENTICATED", `user "${ctx.claimedUser}" does not own this token`);
+    }
+    if (!can({ userId: principal.userId, email: principal.email, role: principal.role, groups: principal.groups, via: "token", principal }, "gateway:use")) {
+      throw new GatehouseError("FORBIDDEN", "this account may not use the gateway");
+    }
+    return principal;
+  } catch (err) {
+    const message = err instanceof GatehouseError ? err.message : "authentication failed";
+    await mutate(db, (tx) =>
+      appendAudit(tx, null, {
+        action: "gateway.auth_failed",
+        subject: `connection:${ctx.connection ?? "?"}`,
+        detail: { protocol: ctx.protocol, address: ctx.address, user: ctx.claimedUser ?? null, reason: message },
+      }),
+    ).catch(() => {});
+    throw err instanceof GatehouseError ? err : new GatehouseError("UNAUTHENTICATED", "authentication failed");
+  }
+}

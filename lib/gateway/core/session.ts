@@ -1,0 +1,194 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { sessions } from "@/db/schema";
+import { getBus, Topics } from "@/lib/events/bus";
+import { holdForApproval } from "@/lib/gateway/approvals/hold";
+import type { MaskChannel, Masker } from "@/lib/gateway/masking";
+import { getPolicyRuntime } from "@/lib/gateway/policy";
+import { SessionRecorder } from "@/lib/gateway/recorder/recorder";
+import { activeGrantsOf } from "@/db/queries/approvals";
+import { getMaskingRuntime } from "./masking-runtime";
+import { liveSessions } from "./live-sessions";
+import { GatehouseError, type AccessGrant, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
+
+/**
+ * The core pipeline for one client session, written once for every protocol. An adapter
+ * authenticates (authenticate.ts), opens a GatewaySession (which decides `connect`), then for
+ * every statement/command calls `decide()` and obeys the Decision. Holding, masking selection
+ * and recording of decisions happen here, never in adapters.
+ */
+export type Decision =
+  | { type: "allow"; verdict: Verdict; masker: Masker | null; requestSeq: number; approvalId?: number }
+  | { type: "deny"; verdict: Verdict | null; reason: string; requestSeq: number; approvalId?: number };
+
+export interface HeldNotice {
+  approvalId: number;
+  url: string;
+}
+
+export interface DecideOptions {
+  /** called as soon as a request is held, so the client can be told where to get it approved */
+  onHeld?: (notice: HeldNotice) => void;
+  signal?: AbortSignal;
+  /** max time to wait for an approval (default: until the request expires) */
+  holdTimeoutMs?: number;
+}
+
+const CHANNEL: Record<ClientInfo["protocol"], MaskChannel> = { postgres: "sql", mysql: "sql", ssh: "terminal", kubernetes: "terminal", http: "http", mcp: "mcp" };
+const GRANTS_TTL_MS = 5_000;
+
+export class GatewaySession {
+  readonly recorder: SessionRecorder;
+  private grants: { at: number; list: AccessGrant[] } | null = null;
+  private ended = false;
+  private terminateHandlers: ((reason: string) => void)[] = [];
+  readonly startedAt = Date.now();
+
+  private constructor(
+    private readonly db: Db,
+    readonly id: string,
+    readonly principal: Principal,
+    readonly connection: ConnectionRef,
+    readonly client: ClientInfo,
+  ) {
+    this.recorder = new SessionRecorder(db, id);
+    this.recorder.onOverflow = () => this.terminate("recording backlog exceeded: the database is not accepting session events");
+  }
+
+  /** Records the session and decides `connect`. Throws DENIED when policy refuses the session. */
+  static async open(db: Db, input: { principal: Principal; connection: ConnectionRef; client: ClientInfo; applicationName?: string; parentSessionId?: string | null }, opts: DecideOptions = {}): Promise<GatewaySession> {
+    const [row] = await db
+      .insert(sessions)
+      .values({
+        userId: input.principal.userId,
+        userEmail: input.principal.email,
+        chain: input.principal.chain,
+        tokenId: input.principal.tokenId,
+        parentSessionId: input.parentSessionId ?? null,
+        connectionId: input.connection.id,
+        connectionName: input.connection.name,
+        protocol: input.client.protocol,
+        origin: input.client.origin,
+        clientAddress: input.client.address,
+        applicationName: input.applicationName ?? "",
+        nodeId: getBus().nodeId,
+      })
+      .returning({ id: sessions.id });
+    const session = new GatewaySession(db, row.id, input.principal, input.connection, input.client);
+    liveSessions().add(session);
+    const decision = await session.decide({ action: "connect", kind: "read", tables: [], functions: [], text: "" }, opts);
+    if (decision.type === "deny") {
+      await session.end("failed", decision.reason);
+      throw new GatehouseError("DENIED", decision.reason);
+    }
+    void getBus().publish(Topics.sessionStarted, { id: row.id, connection: input.connection.name, user: input.principal.email, protocol: input.client.protocol });
+    return session;
+  }
+
+  /** Policy decision for one request, with holds resolved. Never throws: errors deny. */
+  async decide(request: ClassifiedRequest, opts: DecideOptions = {}): Promise<Decision> {
+    const event = this.recorder.record(request.action === "connect" ? "connect" : "request", {
+      action: request.action,
+      kind: request.kind,
+      tables: request.tables,
+      functions: request.functions,
+      text: request.text,
+      ...(request.params ? { params: request.params } : {}),
+    });
+    try {
+      if (this.ended) return this.deny(event.seq, null, "session has ended");
+      const req: GatewayRequest = { principal: this.principal, connection: this.connection, client: this.client, request, grants: await this.currentGrants(), now: new Date() };
+      const verdict = getPolicyRuntime().decide(req);
+      this.recorder.record("verdict", { requestSeq: event.seq, verdict: verdict.type, policies: verdict.policies, ...(verdict.type === "deny" ? { reason: verdict.reason } : {}) });
+      switch (verdict.type) {
+        case "allow":
+          return { type: "allow", verdict, masker: null, requestSeq: event.seq };
+        case "mask":
+          return { type: "allow", verdict, masker: getMaskingRuntime().maskerFor(verdict.ruleSets, CHANNEL[this.client.protocol]), requestSeq: event.seq };
+        case "deny":
+          return this.deny(event.seq, verdict, verdict.reason);
+        case "hold":
+          return await this.hold(event.seq, req, verdict, opts);
+      }
+    } catch (err) {
+      console.error(`[gateway] session ${this.id}: decision failed, denying:`, err);
+      return this.deny(event.seq, null, "policy decision failed");
+    }
+  }
+
+  private async hold(seq: number, req: GatewayRequest, verdict: Extract<Verdict, { type: "hold" }>, opts: DecideOptions): Promise<Decision> {
+    const outcome = await holdForApproval(
+      this.db,
+      { request: req, requirement: verdict.requirement, sessionId: this.id, onCreated: (a) => {
+        this.recorder.record("held", { requestSeq: seq, approvalId: a.id, url: a.url, requirement: verdict.requirement });
+        opts.onHeld?.({ approvalId: a.id, url: a.url });
+      } },
+      { timeoutMs: opts.holdTimeoutMs, signal: opts.signal },
+    );
+    if (outcome.status !== "approved") {
+      const reason = outcome.status === "denied" ? `denied by approver${outcome.reason ? `: ${outcome.reason}` : ""}` : `approval ${outcome.status}`;
+      this.recorder.record("approval", { requestSeq: seq, status: outcome.status, approvalId: outcome.approvalId });
+      return this.deny(seq, verdict, reason, outcome.approvalId);
+    }
+    this.recorder.record("approval", { requestSeq: seq, status: "approved", approvalId: outcome.approvalId });
+    const masker = verdict.maskRuleSets.length ? getMaskingRuntime().maskerFor(verdict.maskRuleSets, CHANNEL[this.client.protocol]) : null;
+    return { type: "allow", verdict, masker, requestSeq: seq, approvalId: outcome.approvalId };
+  }
+
+  private deny(seq: number, verdict: Verdict | null, reason: string, approvalId?: number): Decision {
+    return { type: "deny", verdict, reason, requestSeq: seq, approvalId };
+  }
+
+  /** The adapter reports what happened upstream (rows, duration, masked cells, error). */
+  recordResult(requestSeq: number, result: Record<string, unknown>) {
+    this.recorder.record("result", { requestSeq, ...result });
+  }
+
+  private async currentGrants(): Promise<AccessGrant[]> {
+    if (this.grants && Date.now() - this.grants.at < GRANTS_TTL_MS) return this.grants.list;
+    const list = await activeGrantsOf(this.db, this.principal.userId, this.connection.id);
+    this.grants = { at: Date.now(), list };
+    return list;
+  }
+
+  invalidateGrants() {
+    this.grants = null;
+  }
+
+  /** Register how the adapter closes its client (with a protocol-native message). */
+  onTerminate(fn: (reason: string) => void) {
+    this.terminateHandlers.push(fn);
+  }
+
+  /** Ends the session from outside (admin kill, token revoked, user disabled, shutdown). */
+  terminate(reason: string) {
+    if (this.ended) return;
+    this.recorder.record("terminated", { reason });
+    for (const fn of this.terminateHandlers) {
+      try {
+        fn(reason);
+      } catch (err) {
+        console.error(`[gateway] terminate handler of ${this.id} failed:`, err);
+      }
+    }
+    void this.end("killed", reason);
+  }
+
+  get isEnded() {
+    return this.ended;
+  }
+
+  async end(status: "ended" | "killed" | "failed" = "ended", reason?: string): Promise<void> {
+    if (this.ended) return;
+    this.ended = true;
+    liveSessions().remove(this);
+    this.recorder.record("end", { status, ...(reason ? { reason } : {}) });
+    const unwritten = await this.recorder.close();
+    await this.db
+      .update(sessions)
+      .set({ status, endReason: reason ?? (unwritten ? `${unwritten} events could not be recorded` : null), endedAt: new Date() })
+      .where(eq(sessions.id, this.id))
+      .catch((err) => console.error(`[gateway] could not close session ${this.id}:`, err.message));
+    void getBus().publish(Topics.sessionEnded, { id: this.id, status });
+  }
+}

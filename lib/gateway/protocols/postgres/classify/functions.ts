@@ -1,0 +1,126 @@
+import type { RequestKind } from "@/lib/gateway/core/types";
+
+/**
+ * Functions that make an innocent-looking SELECT do something else. A statement that calls
+ * one is classified at least as the rule's kind, wherever the call sits (select list, WHERE,
+ * a CTE, a subquery, a DEFAULT, EXECUTE parameters).
+ *
+ * Matching is on the function's own name, lower-cased, ignoring the schema: `pg_catalog.set_config`,
+ * `set_config` and `"SET_CONFIG"` all match. That over-matches a user function that merely
+ * shares a name, which is the safe direction. A trailing `*` matches a prefix.
+ *
+ * What no list can cover: user-defined functions, views, triggers, rules and operators run
+ * arbitrary code without naming it in the statement. `functions` in the classification lists
+ * every call so policies can narrow further.
+ */
+export interface FunctionRule {
+  /** lower-case function name; `prefix*` matches a prefix */
+  name: string;
+  kind: RequestKind;
+  why: string;
+}
+
+const admin = (why: string, names: string[]): FunctionRule[] => names.map((name) => ({ name, kind: "admin", why }));
+const write = (why: string, names: string[]): FunctionRule[] => names.map((name) => ({ name, kind: "write", why }));
+
+export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
+  ...admin("connects to another database and runs SQL there", ["dblink*"]),
+  ...admin("runs the SQL text it is given (or reads a whole table by name), which the gateway never sees parsed", [
+    "query_to_xml*",
+    "table_to_xml*",
+    "cursor_to_xml*",
+    "schema_to_xml*",
+    "database_to_xml*",
+    "ts_stat",
+    "ts_rewrite",
+    "crosstab*",
+    "connectby",
+    "pg_background_*",
+  ]),
+  ...admin("reads or writes server files", [
+    "pg_read_file",
+    "pg_read_binary_file",
+    "pg_stat_file",
+    "pg_ls_*",
+    "pg_file_*",
+    "pg_logdir_ls",
+    "lo_import",
+    "lo_export",
+  ]),
+  ...admin("changes session settings (role, search_path, ...)", ["set_config"]),
+  ...admin("signals or controls other backends or the server", [
+    "pg_terminate_backend",
+    "pg_cancel_backend",
+    "pg_reload_conf",
+    "pg_rotate_logfile",
+    "pg_log_backend_memory_contexts",
+    "pg_promote",
+    "pg_switch_wal",
+    "pg_create_restore_point",
+    "pg_backup_start",
+    "pg_backup_stop",
+    "pg_wal_replay_*",
+    "pg_stat_reset*",
+    "pg_import_system_collations",
+  ]),
+  ...admin("takes session-level advisory locks that outlive the statement", ["pg_advisory_*", "pg_try_advisory_*"]),
+  ...admin("reads the change stream or manages replication", [
+    "pg_logical_slot_*",
+    "pg_create_*_replication_slot",
+    "pg_copy_*_replication_slot",
+    "pg_drop_replication_slot",
+    "pg_replication_slot_advance",
+    "pg_replication_origin_*",
+    "pg_sync_replication_slots",
+  ]),
+  ...write("advances or sets a sequence", ["nextval", "setval"]),
+  ...write("sends a notification other sessions receive", ["pg_notify"]),
+  ...write("writes WAL messages", ["pg_logical_emit_message"]),
+  ...write("creates, changes or deletes large objects", [
+    "lo_create",
+    "lo_creat",
+    "lo_unlink",
+    "lo_put",
+    "lo_from_bytea",
+    "lowrite",
+    "lo_truncate",
+    "lo_truncate64",
+  ]),
+];
+
+export interface FunctionMatcher {
+  match(baseName: string): FunctionRule | null;
+}
+
+const compiled = new WeakMap<readonly FunctionRule[], FunctionMatcher>();
+
+/** Compiled once per rules array (by identity), so passing the same array costs nothing. */
+export function functionMatcher(rules: readonly FunctionRule[]): FunctionMatcher {
+  let m = compiled.get(rules);
+  if (m) return m;
+  const exact = new Map<string, FunctionRule>();
+  const prefixes: [string, FunctionRule][] = [];
+  const globs: [RegExp, FunctionRule][] = [];
+  for (const rule of rules) {
+    const name = rule.name.toLowerCase();
+    const star = name.indexOf("*");
+    if (star < 0) exact.set(name, rule);
+    else if (star === name.length - 1) prefixes.push([name.slice(0, -1), rule]);
+    else globs.push([new RegExp(`^${name.split("*").map(escapeRe).join(".*")}$`), rule]);
+  }
+  m = {
+    match(baseName) {
+      const hit = exact.get(baseName);
+      if (hit) return hit;
+      for (const [p, rule] of prefixes) if (baseName.startsWith(p)) return rule;
+      for (const [re, rule] of globs) if (re.test(baseName)) return rule;
+      return null;
+    },
+  };
+  compiled.set(rules, m);
+  return m;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.+?^${}()|[\]\\]/g, "\\$&");
+}

@@ -1,0 +1,163 @@
+import type { RequestKind } from "@/lib/gateway/core/types";
+import { defElemIsTrue, findDefElem, isObject, str, unwrap, type AstObject } from "./ast";
+import { collectFacts } from "./facts";
+import type { FunctionMatcher } from "./functions";
+import { BASE_KIND, maxKind } from "./kinds";
+import type { StatementClass } from "./types";
+
+/**
+ * Classifies one parsed statement: a base kind from its node type, then raised by what its
+ * tree contains. See README.md ("Classification") for the table this implements.
+ */
+
+const DML = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"]);
+
+const TRANSACTION_ADMIN = new Set(["TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED"]);
+
+export function unresolvedExecuteReason(name: string): string {
+  return `EXECUTE ${name}: the prepared statement is not resolved (unknown until the gateway's prepared-statement map says what it is)`;
+}
+
+export function classifyStatement(type: string, node: AstObject, text: string, functions: FunctionMatcher): StatementClass {
+  const facts = collectFacts(type, node);
+  const reasons: string[] = [];
+  const out: StatementClass = {
+    kind: "read",
+    ownKind: "read",
+    node: type,
+    text,
+    tables: [...facts.tables].sort(),
+    functions: [...facts.functions].sort(),
+    dataModifying: DML.has(type) || facts.nestedDml || type === "TruncateStmt",
+    transactionControl: false,
+    reasons,
+    executes: facts.executes,
+  };
+  // Whether the statement's subtree runs now. EXPLAIN without ANALYZE only plans.
+  let executes = true;
+  let applyFacts = true;
+  let base: RequestKind;
+
+  const inner = (field: unknown): StatementClass | null => {
+    const u = unwrap(field);
+    return u ? classifyStatement(u[0], u[1], text, functions) : null;
+  };
+
+  switch (type) {
+    case "SelectStmt":
+      base = isObject(node.intoClause) ? "ddl" : "read";
+      if (base === "ddl") reasons.push("SELECT INTO creates a table");
+      break;
+    case "ExplainStmt": {
+      const analyze = findDefElem(node.options, "analyze");
+      const query = inner(node.query);
+      if (analyze && defElemIsTrue(analyze)) {
+        base = query?.ownKind ?? "unknown";
+        reasons.push("EXPLAIN ANALYZE executes the statement");
+      } else {
+        base = "read";
+        executes = false;
+        out.dataModifying = false;
+        out.executes = [];
+        reasons.push("EXPLAIN without ANALYZE only plans the statement (function rules still apply: the planner may evaluate functions)");
+      }
+      break;
+    }
+    case "PrepareStmt": {
+      // Classified as what it prepares, so policy can refuse to let a write be prepared at
+      // all; the inner class already holds every nested fact, hence no second pass below.
+      const query = inner(node.query);
+      base = query?.kind ?? "unknown";
+      applyFacts = false;
+      if (query) {
+        out.prepare = { name: str(node.name) ?? "", statement: query };
+        out.dataModifying = query.dataModifying;
+        reasons.push("PREPARE is classified as the statement it prepares", ...query.reasons);
+      }
+      break;
+    }
+    case "DeclareCursorStmt":
+      base = inner(node.query)?.ownKind ?? "unknown";
+      break;
+    case "CopyStmt":
+      base = classifyCopy(node, inner, reasons);
+      if (node.is_from === true) out.dataModifying = true;
+      break;
+    case "VariableSetStmt": {
+      const name = (str(node.name) ?? "").toLowerCase();
+      out.setting = node.kind === "VAR_RESET_ALL" ? "all" : name;
+      if (node.kind === "VAR_SET_MULTI" && name === "transaction") {
+        base = "read";
+        out.transactionControl = true;
+      } else {
+        base = "admin";
+        reasons.push(`SET/RESET ${out.setting} changes session state`);
+      }
+      break;
+    }
+    case "VariableShowStmt":
+      base = "read";
+      out.setting = (str(node.name) ?? "").toLowerCase();
+      break;
+    case "TransactionStmt":
+      out.transactionControl = true;
+      base = TRANSACTION_ADMIN.has(String(node.kind)) ? "admin" : "read";
+      if (base === "admin") reasons.push("two-phase commit statements act on prepared transactions of any session");
+      break;
+    case "ConstraintsSetStmt":
+      out.transactionControl = true;
+      base = "read";
+      break;
+    case "ExecuteStmt":
+      base = "read";
+      break;
+    case "DeallocateStmt":
+      base = "read";
+      out.deallocates = node.isall === true ? { all: true } : { all: false, name: str(node.name) ?? "" };
+      break;
+    case "DiscardStmt":
+      base = "admin";
+      if (node.target === "DISCARD_ALL") out.deallocates = { all: true };
+      break;
+    default:
+      base = BASE_KIND.get(type) ?? "unknown";
+      if (!BASE_KIND.has(type)) reasons.push(`statement type ${type} is not recognized`);
+      else if (base === "unknown") reasons.push(`${type} runs code the gateway cannot see`);
+  }
+
+  let kind = base;
+  const raise = (k: RequestKind, why: string) => {
+    if (k !== "read") reasons.push(why);
+    kind = maxKind(kind, k);
+  };
+  if (applyFacts) {
+    if (executes && facts.nestedDml) raise("write", "runs a data-modifying statement (INSERT/UPDATE/DELETE/MERGE, e.g. in a WITH clause)");
+    if (executes && facts.rowLocks) raise("write", "FOR UPDATE/SHARE takes row locks that block other writers");
+    for (const name of facts.functionBases) {
+      const rule = functions.match(name);
+      if (rule) raise(rule.kind, `${name}(): ${rule.why}`);
+    }
+  }
+  out.ownKind = kind;
+  for (const name of out.executes) {
+    reasons.push(unresolvedExecuteReason(name));
+    kind = "unknown";
+  }
+  out.kind = kind;
+  return out;
+}
+
+function classifyCopy(node: AstObject, inner: (f: unknown) => StatementClass | null, reasons: string[]): RequestKind {
+  if (node.is_program === true) {
+    reasons.push("COPY ... PROGRAM runs a shell command on the database server");
+    return "admin";
+  }
+  if (typeof node.filename === "string") {
+    reasons.push("COPY with a file name reads or writes files on the database server");
+    return "admin";
+  }
+  if (node.is_from === true) return "write";
+  // COPY (query) TO STDOUT runs the query: COPY (DELETE ... RETURNING *) TO STDOUT is a write.
+  const query = node.query === undefined ? null : inner(node.query);
+  return query ? maxKind("read", query.ownKind) : "read";
+}

@@ -1,0 +1,87 @@
+import { and, count, eq, gt } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { approvalRequests, type StoredActor } from "@/db/schema";
+import type { Caller } from "@/lib/auth/caller";
+import { Topics } from "@/lib/events/bus";
+import { approvalTtlSeconds, approvalUrl, MAX_PENDING_PER_REQUESTER } from "@/lib/gateway/approvals/config";
+import { GatehouseError } from "@/lib/gateway/core/types";
+import { appendAudit } from "../audit/append";
+import { mutate } from "../tx";
+import { announceApproval } from "./public";
+
+export interface NewApprovalRequest {
+  kind: "statement" | "access";
+  bindingHash: string;
+  connection: { id: string; name: string };
+  requester: Pick<Caller, "userId" | "email">;
+  chain: StoredActor[];
+  sessionId?: string | null;
+  /** what the approver is shown: action, text, params, classification, client */
+  request: Record<string, unknown>;
+  reason?: string;
+  approverGroups: string[];
+  minApprovals: number;
+  durationSeconds?: number | null;
+  ttlSeconds?: number;
+}
+
+/**
+ * Inserts a pending approval request (audited) and announces it: approval.created on the bus
+ * after commit, and the webhook. Not a caller-facing service: the gateway (holds) and
+ * requestAccess have already decided that the requester may ask.
+ */
+export async function createApprovalRequest(db: Db, input: NewApprovalRequest): Promise<{ id: number; url: string; expiresAt: Date }> {
+  const groups = [...new Set(input.approverGroups.filter(Boolean))].sort();
+  // A requirement nobody can satisfy would just hang until expiry; refuse it loudly instead.
+  if (!groups.length) throw new GatehouseError("INVALID", "the approval requirement names no approver group");
+  if (!Number.isInteger(input.minApprovals) || input.minApprovals < 1 || input.minApprovals > 10) {
+    throw new GatehouseError("INVALID", "minApprovals must be between 1 and 10");
+  }
+  const now = new Date();
+  const expiresAt = new Date(now.getTime() + (input.ttlSeconds ?? approvalTtlSeconds()) * 1000);
+  const created = await mutate(db, async (tx, emit) => {
+    const [{ pending }] = await tx
+      .select({ pending: count() })
+      .from(approvalRequests)
+      .where(and(eq(approvalRequests.requesterId, input.requester.userId), eq(approvalRequests.status, "pending"), gt(approvalRequests.expiresAt, now)));
+    if (pending >= MAX_PENDING_PER_REQUESTER) {
+      throw new GatehouseError("RATE_LIMITED", `you already have ${pending} approval requests waiting; wait for a decision first`);
+    }
+    const [row] = await tx
+      .insert(approvalRequests)
+      .values({
+        kind: input.kind,
+        bindingHash: input.bindingHash,
+        connectionId: input.connection.id,
+        requesterId: input.requester.userId,
+        chain: input.chain,
+        sessionId: input.sessionId ?? null,
+        request: input.request,
+        reason: input.reason ?? "",
+        approverGroups: groups,
+        minApprovals: input.minApprovals,
+        durationSeconds: input.durationSeconds ?? null,
+        expiresAt,
+      })
+      .returning({ id: approvalRequests.id });
+    await appendAudit(tx, input.requester, {
+      action: "approval.request",
+      subject: `approval:${row.id}`,
+      detail: {
+        kind: input.kind,
+        connection: input.connection.name,
+        chain: input.chain.map((a) => a.name),
+        action: input.request.action,
+        bindingHash: input.bindingHash,
+        approverGroups: groups,
+        minApprovals: input.minApprovals,
+        sessionId: input.sessionId ?? null,
+      },
+    });
+    // Bus payloads reach every console viewer with approvals:read: ids and status only.
+    emit(Topics.approvalCreated, { id: row.id, status: "pending" });
+    return row;
+  });
+  void announceApproval(db, "approval.created", created.id);
+  return { id: created.id, url: approvalUrl(created.id), expiresAt };
+}
