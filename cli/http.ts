@@ -16,7 +16,7 @@ export class CliError extends Error {
   }
 }
 
-type Method = "GET" | "POST" | "PATCH" | "DELETE";
+type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 export interface RequestOptions {
   body?: unknown;
@@ -38,6 +38,9 @@ export class ApiClient {
   }
   post<T>(path: string, body: unknown, opts: Omit<RequestOptions, "body"> = {}) {
     return this.request<T>("POST", path, { ...opts, body });
+  }
+  put<T>(path: string, body: unknown) {
+    return this.request<T>("PUT", path, { body });
   }
   patch<T>(path: string, body: unknown) {
     return this.request<T>("PATCH", path, { body });

@@ -7,6 +7,7 @@ import { connections } from "./commands/connections";
 import { login } from "./commands/login";
 import { masking } from "./commands/masking";
 import { policies } from "./commands/policies";
+import { sessions } from "./commands/sessions";
 import { tokens } from "./commands/tokens";
 import { users } from "./commands/users";
 import { whoami } from "./commands/whoami";
@@ -15,7 +16,7 @@ import { ApiClient } from "./http";
 import { Output } from "./output";
 
 /** Order here is the order in `gatehouse help`. Later groups (sessions) slot in. */
-const ENTRIES: Entry[] = [login, whoami, connections, tokens, users, policies, masking, approvals, access, audit];
+const ENTRIES: Entry[] = [login, whoami, connections, tokens, users, policies, masking, approvals, access, sessions, audit];
 
 export interface Io {
   argv: string[];

@@ -1,10 +1,7 @@
-import fs from "node:fs";
-import path from "node:path";
-import { Readable, Transform } from "node:stream";
-import { pipeline } from "node:stream/promises";
 import { positionals, str } from "../args";
 import type { Command, Group } from "../command";
 import { CliError } from "../http";
+import { writeStream } from "../stream-out";
 
 type Verdict = { ok: true; rows: number; head: string } | { ok: false; rows: number; seq: number; problem: string };
 
@@ -35,35 +32,8 @@ const exportCmd: Command = {
     positionals(args);
     const out = str(args.values, "out");
     const body = await ctx.api().stream("/audit/export");
-    let rows = 0;
-    let bytes = 0;
-    const counter = new Transform({
-      transform(chunk: Buffer, _enc, done) {
-        bytes += chunk.length;
-        for (const b of chunk) if (b === 10) rows++;
-        done(null, chunk);
-      },
-    });
-    const source = Readable.fromWeb(body as import("node:stream/web").ReadableStream<Uint8Array>);
-    if (!out) {
-      await pipeline(source, counter, ctx.out.stdout as NodeJS.WritableStream).catch((err: NodeJS.ErrnoException) => {
-        // `gatehouse audit export | head` closes the pipe early: the reader's choice, not an error.
-        if (err.code === "EPIPE" || err.code === "ERR_STREAM_PREMATURE_CLOSE") return;
-        throw new CliError("EXPORT_FAILED", `audit export interrupted after ${rows} rows: ${err.message}`);
-      });
-      return;
-    }
-    // Write beside the target and rename, so an interrupted export never leaves a truncated file
-    // that looks like a complete (and verifiable-but-short) audit log.
-    const tmp = path.join(path.dirname(out), `.${path.basename(out)}.${process.pid}.partial`);
-    try {
-      await pipeline(source, counter, fs.createWriteStream(tmp, { mode: 0o600 }));
-      fs.renameSync(tmp, out);
-    } catch (err) {
-      fs.rmSync(tmp, { force: true });
-      const e = err as NodeJS.ErrnoException;
-      throw new CliError("EXPORT_FAILED", e.syscall ? `cannot write ${out}: ${e.code}` : `audit export interrupted after ${rows} rows: ${e.message}`);
-    }
+    const { rows, bytes } = await writeStream(ctx, body, out, "audit export");
+    if (!out) return;
     ctx.out.result({ out, rows, bytes }, () => ctx.out.note(`wrote ${rows} audit rows to ${out}`));
   },
 };

@@ -57,12 +57,6 @@ const ACTIONS = ["connect", "read", "write", "ddl", "admin", "exec", "http", "to
 const KINDS = ["read", "write", "ddl", "admin", "unknown"];
 const ORIGINS = ["native", "web-console", "mcp"];
 
-/**
- * http.ts's method union predates the PUT routes; `request` hands the method straight to fetch.
- * (Replace with `api.put` once http.ts grows one.)
- */
-const PUT = "PUT" as string as Parameters<ApiClient["request"]>[0];
-
 function versionNumber(text: string, what: string): number {
   if (!/^\d+$/.test(text) || Number(text) < 1 || !Number.isSafeInteger(Number(text))) throw new UsageError(`${what}: '${text}' is not a version number (1, 2, ...)`);
   return Number(text);
@@ -145,7 +139,7 @@ The file is validated first; problems are printed as FILE:LINE:COLUMN and nothin
       );
     }
     for (const w of check.warnings) ctx.out.note(problemLine(label, w));
-    const saved = await api.request<Saved>(PUT, "/policies", { body: { text, ...(comment !== undefined ? { comment } : {}) } });
+    const saved = await api.put<Saved>("/policies", { text, ...(comment !== undefined ? { comment } : {}) });
     ctx.out.result(saved, () => ctx.out.line(`applied ${label} as policy version ${saved.version} (${check.policies.length} polic${check.policies.length === 1 ? "y" : "ies"})`));
   },
 };

@@ -222,9 +222,12 @@ describe("gatehouse CLI: policies, masking, approvals", () => {
       const add = await admin(["masking", "add", "--name", "cli-ids", "--detectors", "ssn,card", "--style", "partial", "--keep-last", "4", "--set", "cli-test"]);
       expect(add.code, add.stderr).toBe(0);
       expect(add.stdout).toMatch(/added masking rule cli-ids/);
-      const add2 = await admin(["masking", "add", "--name", "cli-col", "--columns", "users.secret_note", "--set", "cli-test", "--regex", "TICKET-\\d+", "--regex", "REF-[A-Z]+", "--json"]);
+      const add2 = await admin(["masking", "add", "--name", "cli-col", "--columns", "users.secret_note", "--set", "cli-test", "--json"]);
       expect(add2.code, add2.stderr).toBe(0);
       expect(jsonOf(add2.stdout).rule.name).toBe("cli-col");
+      // --regex repeats; a rule without --columns applies its patterns anywhere in the text.
+      const add3 = await admin(["masking", "add", "--name", "cli-regex", "--set", "cli-test", "--regex", "TICKET-\\d+", "--regex", "REF-[A-Z]+", "--style", "hash"]);
+      expect(add3.code, add3.stderr).toBe(0);
       const dup = await admin(["masking", "add", "--name", "cli-ids", "--detectors", "ssn", "--json"]);
       expect(dup.code).toBe(1);
       expect(jsonOf(dup.stderr).error.code).toBe("CONFLICT");
@@ -232,7 +235,8 @@ describe("gatehouse CLI: policies, masking, approvals", () => {
       const list = await admin(["masking", "list", "--json"]);
       const rules = jsonOf(list.stdout).rules as { name: string; ruleSet: string; definition: Record<string, unknown> }[];
       expect(rules.find((r) => r.name === "cli-ids")).toMatchObject({ ruleSet: "cli-test", definition: { detectors: ["ssn", "card"], style: "partial", keepLast: 4 } });
-      expect(rules.find((r) => r.name === "cli-col")).toMatchObject({ definition: { columns: ["users.secret_note"], style: "redact", regexes: ["TICKET-\\d+", "REF-[A-Z]+"] } });
+      expect(rules.find((r) => r.name === "cli-col")).toMatchObject({ definition: { columns: ["users.secret_note"], style: "redact" } });
+      expect(rules.find((r) => r.name === "cli-regex")).toMatchObject({ definition: { style: "hash", regexes: ["TICKET-\\d+", "REF-[A-Z]+"] } });
       expect((await admin(["masking", "list"])).stdout).toMatch(/^cli-ids\s+cli-test\s+partial\(4\)/m);
 
       const t = await admin(["masking", "test", "--text", SAMPLE, "--sets", "cli-test"]);
@@ -251,12 +255,13 @@ describe("gatehouse CLI: policies, masking, approvals", () => {
       const pii = await admin(["masking", "test", "--text", SAMPLE, "--sets", "pii"]);
       expect(pii.stdout).not.toMatch(/123-45-6789|4111 1111 1111 1111|jane@corp\.example/);
 
-      for (const name of ["cli-ids", "cli-col"]) {
+      for (const name of ["cli-ids", "cli-col", "cli-regex"]) {
         const rm = await admin(["masking", "rm", name]);
         expect(rm.code, rm.stderr).toBe(0);
         expect(rm.stdout).toContain(`removed masking rule ${name}`);
       }
       expect((jsonOf((await admin(["masking", "list", "--json"])).stdout).rules as { name: string }[]).map((r) => r.name)).not.toContain("cli-ids");
+      expect((await admin(["masking", "list"])).stdout).not.toMatch(/cli-(ids|col|regex)/);
       // With its rules gone, the set masks nothing.
       expect((await admin(["masking", "test", "--text", SAMPLE, "--sets", "cli-test"])).stdout.trimEnd()).toBe(SAMPLE);
       const again = await admin(["masking", "rm", "cli-ids", "--json"]);

@@ -1,0 +1,108 @@
+import { positionals, str, UsageError } from "../args";
+import type { Command, Group } from "../command";
+import { formatTime } from "../output";
+import { writeStream } from "../stream-out";
+
+interface Session {
+  id: string;
+  userEmail: string;
+  chain: { kind: string; name: string }[];
+  connectionName: string;
+  protocol: string;
+  origin: string;
+  clientAddress: string;
+  applicationName: string;
+  status: string;
+  endReason: string | null;
+  startedAt: string;
+  endedAt: string | null;
+}
+
+const list: Command = {
+  name: "list",
+  aliases: ["ls"],
+  summary: "list sessions (yours, or all for auditors and admins)",
+  usage: "list [--status live|ended|killed|failed] [--protocol P] [--connection NAME] [--search TEXT]",
+  options: { status: { type: "string" }, protocol: { type: "string" }, connection: { type: "string" }, search: { type: "string" } },
+  async run(ctx, args) {
+    positionals(args);
+    const res = await ctx.api().get<{ sessions: Session[] }>("/sessions", {
+      status: str(args.values, "status"),
+      protocol: str(args.values, "protocol"),
+      connection: str(args.values, "connection"),
+      q: str(args.values, "search"),
+    });
+    ctx.out.result(res, () =>
+      ctx.out.table(
+        res.sessions,
+        [
+          { header: "ID", value: (s) => s.id },
+          { header: "STARTED", value: (s) => formatTime(s.startedAt) },
+          { header: "CHAIN", value: (s) => s.chain.map((a) => a.name).join(" → ") },
+          { header: "CONNECTION", value: (s) => s.connectionName },
+          { header: "PROTOCOL", value: (s) => s.protocol },
+          { header: "STATUS", value: (s) => s.status },
+        ],
+        "no sessions",
+      ),
+    );
+  },
+};
+
+const show: Command = {
+  name: "show",
+  aliases: ["get"],
+  summary: "show one session",
+  usage: "show ID",
+  async run(ctx, args) {
+    const [id] = positionals(args, "ID");
+    const res = await ctx.api().get<{ session: Session }>(`/sessions/${encodeURIComponent(id)}`);
+    const s = res.session;
+    ctx.out.result(res, () =>
+      ctx.out.fields([
+        ["id", s.id],
+        ["chain", s.chain.map((a) => `${a.name} (${a.kind})`).join(" → ")],
+        ["connection", s.connectionName],
+        ["protocol", `${s.protocol} (${s.origin})`],
+        ["client", `${s.clientAddress}${s.applicationName ? ` · ${s.applicationName}` : ""}`],
+        ["status", s.endReason ? `${s.status}: ${s.endReason}` : s.status],
+        ["started", formatTime(s.startedAt)],
+        ["ended", formatTime(s.endedAt)],
+      ]),
+    );
+  },
+};
+
+const exportCmd: Command = {
+  name: "export",
+  summary: "download a session's recording",
+  usage: "export ID [--format jsonl|asciicast] [--out FILE]",
+  options: { format: { type: "string" }, out: { type: "string" } },
+  async run(ctx, args) {
+    const [id] = positionals(args, "ID");
+    const format = str(args.values, "format") ?? "jsonl";
+    if (!["jsonl", "asciicast"].includes(format)) throw new UsageError("--format must be jsonl or asciicast");
+    const out = str(args.values, "out");
+    const body = await ctx.api().stream(`/sessions/${encodeURIComponent(id)}/export`, { format });
+    const { rows, bytes } = await writeStream(ctx, body, out, "session export");
+    if (out) ctx.out.result({ out, rows, bytes }, () => ctx.out.note(`wrote ${rows} lines to ${out}`));
+  },
+};
+
+const kill: Command = {
+  name: "kill",
+  summary: "end a live session now (admins)",
+  usage: "kill ID [--reason R]",
+  options: { reason: { type: "string" } },
+  async run(ctx, args) {
+    const [id] = positionals(args, "ID");
+    const res = await ctx.api().post<{ id: string; killed: boolean }>(`/sessions/${encodeURIComponent(id)}/kill`, { reason: str(args.values, "reason") });
+    ctx.out.result(res, () => ctx.out.line(`ended session ${id}`));
+  },
+};
+
+export const sessions: Group = {
+  name: "sessions",
+  summary: "live and recorded sessions",
+  commands: [list, show, exportCmd, kill],
+};
