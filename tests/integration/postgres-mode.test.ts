@@ -60,6 +60,24 @@ describe("two processes on a shared PostgreSQL 15", () => {
     expect(list.body.connections.map((c: { name: string }) => c.name)).toContain("shared-db");
   });
 
+  it("a policy saved on one process is in force on the other within a second", async () => {
+    const token = await login(a.url, a.adminEmail, a.adminPassword);
+    const current = await apiCall(a.url, token, "GET", "/policies");
+    const text = `${current.body.policy.text}\n@id("no-drop")\n@reason("no DROP through the gateway")\nforbid(principal, action, resource) when { context.request.text like "*DROP*" };`;
+    const saved = await apiCall(a.url, token, "PUT", "/policies", { text, comment: "cross-process" });
+    expect(saved.status).toBe(200);
+    const deadline = Date.now() + 1000;
+    let loaded: string | null = null;
+    while (Date.now() < deadline) {
+      loaded = (await apiCall(b.url, token, "GET", "/policies")).body.loadedVersion;
+      if (loaded === String(saved.body.version)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    expect(loaded).toBe(String(saved.body.version));
+    const sim = await apiCall(b.url, token, "POST", "/policies/simulate", { principal: a.adminEmail, connection: "shared-db", statement: "DROP TABLE t" });
+    expect(sim.body.simulation.verdict).toMatchObject({ type: "deny", reason: "no DROP through the gateway" });
+  });
+
   it("audit verify fails, naming the row, after one row is edited in PostgreSQL", async () => {
     const token = await login(a.url, a.adminEmail, a.adminPassword);
     expect((await apiCall(b.url, token, "GET", "/audit/verify")).body).toMatchObject({ ok: true });
