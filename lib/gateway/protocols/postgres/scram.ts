@@ -174,13 +174,13 @@ function saslName(name: string): string {
  * the server does the same when it stores the verifier, so both sides agree.
  */
 function saslPrep(password: string): string {
-  // eslint-disable-next-line no-control-regex
   if (/^[\x20-\x7e]*$/.test(password)) return password;
   const mapped = password
     .replace(/[\u00a0\u1680\u2000-\u200b\u202f\u205f\u3000]/g, " ")
     .replace(/[\u00ad\u034f\u1806\u180b-\u180d\u200c\u200d\u2060\ufe00-\ufe0f\ufeff]/g, "")
     .normalize("NFKC");
   // Prohibited output (RFC 4013 §2.3, abridged): controls, private use, non-characters, surrogates.
+  // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f\ue000-\uf8ff\ufff9-\ufffd\ud800-\udfff]/u.test(mapped)) return password;
   return mapped;
 }

@@ -23,8 +23,11 @@ export interface StatementFacts {
 
 const DML = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"]);
 
-/** DML targets are always real tables: PostgreSQL never resolves them to a CTE of that name. */
-const TARGET_KEYS = new Set(["relation"]);
+/**
+ * DML targets (`relation`) and SELECT INTO / CREATE TABLE AS targets (`rel`) are always real
+ * tables: PostgreSQL never resolves them to a CTE of that name.
+ */
+const TARGET_KEYS = new Set(["relation", "rel"]);
 
 type Scope = ReadonlySet<string>;
 const EMPTY_SCOPE: Scope = new Set();

@@ -1,5 +1,5 @@
 import type { RequestKind } from "@/lib/gateway/core/types";
-import { defElemIsTrue, findDefElem, isObject, str, unwrap, type AstObject } from "./ast";
+import { asArray, defElemIsTrue, dottedName, findDefElem, isObject, str, unwrap, type AstObject } from "./ast";
 import { collectFacts } from "./facts";
 import type { FunctionMatcher } from "./functions";
 import { BASE_KIND, maxKind } from "./kinds";
@@ -11,6 +11,14 @@ import type { StatementClass } from "./types";
  */
 
 const DML = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"]);
+
+/**
+ * Statements that run their whole subtree now. In the others (CREATE VIEW/RULE/FUNCTION ...) a
+ * nested DELETE or FOR UPDATE is a definition that runs later, under its own classification.
+ */
+const RUNS_SUBTREE = new Set([...DML, "SelectStmt", "ExplainStmt", "CopyStmt", "DeclareCursorStmt", "CreateTableAsStmt", "ExecuteStmt"]);
+
+const RELATION_OBJECTS = new Set(["OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE", "OBJECT_SEQUENCE", "OBJECT_INDEX"]);
 
 const TRANSACTION_ADMIN = new Set(["TRANS_STMT_PREPARE", "TRANS_STMT_COMMIT_PREPARED", "TRANS_STMT_ROLLBACK_PREPARED"]);
 
@@ -28,13 +36,13 @@ export function classifyStatement(type: string, node: AstObject, text: string, f
     text,
     tables: [...facts.tables].sort(),
     functions: [...facts.functions].sort(),
-    dataModifying: DML.has(type) || facts.nestedDml || type === "TruncateStmt",
+    dataModifying: DML.has(type) || (facts.nestedDml && RUNS_SUBTREE.has(type)) || type === "TruncateStmt",
     transactionControl: false,
     reasons,
     executes: facts.executes,
   };
   // Whether the statement's subtree runs now. EXPLAIN without ANALYZE only plans.
-  let executes = true;
+  let executes = RUNS_SUBTREE.has(type);
   let applyFacts = true;
   let base: RequestKind;
 
@@ -114,6 +122,14 @@ export function classifyStatement(type: string, node: AstObject, text: string, f
     case "DeallocateStmt":
       base = "read";
       out.deallocates = node.isall === true ? { all: true } : { all: false, name: str(node.name) ?? "" };
+      break;
+    case "DropStmt":
+      base = "ddl";
+      // DROP names its relations as plain name lists, not RangeVars: report them as tables.
+      if (RELATION_OBJECTS.has(String(node.removeType))) {
+        const dropped = asArray(node.objects).map((o) => dottedName(unwrap(o)?.[1].items)).filter((n): n is string => n !== null);
+        out.tables = [...new Set([...out.tables, ...dropped])].sort();
+      }
       break;
     case "DiscardStmt":
       base = "admin";

@@ -113,6 +113,6 @@ export const backendMessage: fc.Arbitrary<BackendMessage> = fc.oneof(
     .tuple(fc.constantFrom("CopyInResponse", "CopyOutResponse", "CopyBothResponse") as fc.Arbitrary<"CopyInResponse">, fc.constantFrom(0, 1), fc.array(int16, { maxLength: 5 }))
     .map(([type, format, columnFormats]): BackendMessage => ({ type, format, columnFormats })),
   bytes.map((data): BackendMessage => ({ type: "CopyData", data })),
-  fc.tuple(int32, fc.array(cstr, { maxLength: 3 })).map(([newestMinorVersion, unrecognized]): BackendMessage => ({ type: "NegotiateProtocolVersion", newestMinorVersion, unrecognized })),
+  fc.tuple(int32, fc.array(cstr, { maxLength: 3 })).map(([newestVersion, unrecognized]): BackendMessage => ({ type: "NegotiateProtocolVersion", newestVersion, unrecognized })),
   nullable.map((value): BackendMessage => ({ type: "FunctionCallResponse", value })),
 );

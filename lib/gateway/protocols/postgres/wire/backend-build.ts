@@ -70,8 +70,8 @@ export const backendBuilders = {
   copyInResponse: (format: number, columnFormats: readonly number[]): Buffer => copyResponse("G", format, columnFormats),
   copyOutResponse: (format: number, columnFormats: readonly number[]): Buffer => copyResponse("H", format, columnFormats),
   copyBothResponse: (format: number, columnFormats: readonly number[]): Buffer => copyResponse("W", format, columnFormats),
-  negotiateProtocolVersion(newestMinorVersion: number, unrecognized: readonly string[]): Buffer {
-    const w = new MessageWriter("v").int32(newestMinorVersion).int32(unrecognized.length);
+  negotiateProtocolVersion(newestVersion: number, unrecognized: readonly string[]): Buffer {
+    const w = new MessageWriter("v").int32(newestVersion).int32(unrecognized.length);
     for (const u of unrecognized) w.cstring(u);
     return w.finish();
   },
@@ -148,7 +148,7 @@ export function encodeBackend(m: BackendMessage): Buffer {
     case "CopyDone":
       return new MessageWriter("c", 0).finish();
     case "NegotiateProtocolVersion":
-      return b.negotiateProtocolVersion(m.newestMinorVersion, m.unrecognized);
+      return b.negotiateProtocolVersion(m.newestVersion, m.unrecognized);
     case "FunctionCallResponse":
       return b.functionCallResponse(m.value);
   }

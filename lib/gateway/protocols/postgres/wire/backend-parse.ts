@@ -88,11 +88,11 @@ export function parseBackendMessage(frame: Frame): BackendMessage {
       msg = { type: "CopyData", data: r.rest() };
       break;
     case "v": {
-      const newestMinorVersion = r.int32();
+      const newestVersion = r.int32();
       const n = r.count(r.int32(), 1);
       const unrecognized: string[] = new Array(n);
       for (let i = 0; i < n; i++) unrecognized[i] = r.cstring();
-      msg = { type: "NegotiateProtocolVersion", newestMinorVersion, unrecognized };
+      msg = { type: "NegotiateProtocolVersion", newestVersion, unrecognized };
       break;
     }
     case "V":

@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { afterEach, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   BACKEND_TAGS,
   build,
@@ -34,6 +34,33 @@ function split(bytes: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
+/**
+ * Records every Buffer allocation made while `fn` runs (vi.spyOn keeps every call and slows
+ * thousands of runs to a crawl; this keeps two numbers).
+ */
+function trackAllocations(fn: () => void): { largest: number; count: number } {
+  const seen = { largest: 0, count: 0 };
+  const real = { alloc: Buffer.alloc, allocUnsafe: Buffer.allocUnsafe, allocUnsafeSlow: Buffer.allocUnsafeSlow, concat: Buffer.concat };
+  const note = (n: number) => {
+    seen.largest = Math.max(seen.largest, n);
+    seen.count++;
+  };
+  Buffer.alloc = ((n: number, ...rest: never[]) => (note(n), real.alloc(n, ...rest))) as typeof Buffer.alloc;
+  Buffer.allocUnsafe = ((n: number) => (note(n), real.allocUnsafe(n))) as typeof Buffer.allocUnsafe;
+  Buffer.allocUnsafeSlow = ((n: number) => (note(n), real.allocUnsafeSlow(n))) as typeof Buffer.allocUnsafeSlow;
+  Buffer.concat = ((list: readonly Uint8Array[], n?: number) => {
+    const out = real.concat(list, n);
+    note(out.length);
+    return out;
+  }) as typeof Buffer.concat;
+  try {
+    fn();
+  } finally {
+    Object.assign(Buffer, real);
+  }
+  return seen;
+}
+
 /** Feeds chunks, parses every frame; returns the parsed messages or the ProtocolError. */
 function consume(chunks: Buffer[], opts: FrameReaderOptions, side: "frontend" | "backend"): unknown[] | ProtocolError {
   const r = new FrameReader(opts);
@@ -60,44 +87,53 @@ const readerOptions = fc.record({
 });
 
 describe("fuzz", () => {
-  afterEach(() => vi.restoreAllMocks());
+  /**
+   * Streams mixing raw garbage with frame-shaped pieces whose length words are right, a little
+   * off, negative, or huge — random bytes alone almost never form a complete frame.
+   */
+  const tags = (FRONTEND_TAGS + BACKEND_TAGS).split("");
+  const piece = fc.oneof(
+    fc.uint8Array({ maxLength: 64 }).map((b) => Buffer.from(b)),
+    fc
+      .tuple(fc.constantFrom(...tags, "\0", "\xff"), fc.uint8Array({ maxLength: 700, size: "max" }), fc.oneof(fc.constant(0), fc.integer({ min: -8, max: 8 }), fc.integer({ min: -0x80000000, max: 0x7fffffff })))
+      .map(([tag, body, skew]) => {
+        const b = Buffer.alloc(5 + body.length);
+        b[0] = tag.charCodeAt(0);
+        b.writeInt32BE((4 + body.length + skew) | 0, 1);
+        b.set(body, 5);
+        return b;
+      }),
+    fc.tuple(fc.uint8Array({ maxLength: 40 }), fc.integer({ min: -16, max: 16 })).map(([body, skew]) => {
+      const b = Buffer.alloc(4 + body.length); // untyped startup-phase shape
+      b.writeInt32BE(4 + body.length + skew, 0);
+      b.set(body, 4);
+      return b;
+    }),
+  );
 
-  it("random bytes in random segments: only ProtocolError, allocations bounded by the maximum", () => {
-    const allocUnsafe = vi.spyOn(Buffer, "allocUnsafe");
-    const alloc = vi.spyOn(Buffer, "alloc");
-    const concat = vi.spyOn(Buffer, "concat");
+  it("hostile streams in random segments: only ProtocolError, allocations bounded by the maximum", () => {
+    let largest = 0;
+    let copies = 0;
     fc.assert(
       fc.property(
-        fc.uint8Array({ maxLength: 2048 }),
+        fc.array(piece, { maxLength: 8 }),
         fc.array(fc.nat(), { maxLength: 12 }),
         readerOptions,
         fc.constantFrom("frontend" as const, "backend" as const),
-        (bytes, cuts, opts, side) => {
-          consume(split(Buffer.from(bytes), cuts), { ...opts, maxMessageSize: MAX, maxStartupSize: MAX }, side);
+        (pieces, cuts, opts, side) => {
+          const chunks = split(Buffer.concat(pieces), cuts);
+          const seen = trackAllocations(() => consume(chunks, { ...opts, maxMessageSize: MAX, maxStartupSize: MAX }, side));
+          expect(seen.largest).toBeLessThanOrEqual(MAX);
+          largest = Math.max(largest, seen.largest);
+          copies += seen.count;
         },
       ),
-      { numRuns: 3000 },
+      // Shrinking kilobyte streams takes minutes; the first counterexample is readable enough.
+      { numRuns: 3000, endOnFailure: true },
     );
-    const sizes = [...allocUnsafe.mock.calls, ...alloc.mock.calls].map((c) => c[0] as number);
-    expect(Math.max(0, ...sizes)).toBeLessThanOrEqual(MAX);
-    expect(concat).not.toHaveBeenCalled();
-  });
-
-  it("plausible headers with random bodies (lengths that match) still fail only with ProtocolError", () => {
-    const tags = (FRONTEND_TAGS + BACKEND_TAGS).split("");
-    const frame = fc.tuple(fc.constantFrom(...tags), fc.uint8Array({ maxLength: 64 })).map(([tag, body]) => {
-      const b = Buffer.alloc(5 + body.length);
-      b[0] = tag.charCodeAt(0);
-      b.writeInt32BE(4 + body.length, 1);
-      b.set(body, 5);
-      return b;
-    });
-    fc.assert(
-      fc.property(fc.array(frame, { maxLength: 8 }), fc.array(fc.nat(), { maxLength: 8 }), fc.constantFrom("frontend" as const, "backend" as const), (frames, cuts, side) => {
-        consume(split(Buffer.concat(frames), cuts), {}, side);
-      }),
-      { numRuns: 3000 },
-    );
+    // The tracker sees the reader's copies of frames that span segments: these checks can fail.
+    expect(copies).toBeGreaterThan(0);
+    expect(largest).toBeGreaterThan(MAX / 2);
   });
 
   it("a valid frontend stream parses the same however it is segmented", () => {

@@ -150,7 +150,11 @@ export type BackendMessage =
   | CopyResponse
   | { type: "CopyData"; data: Buffer }
   | { type: "CopyDone" }
-  | { type: "NegotiateProtocolVersion"; newestMinorVersion: number; unrecognized: string[] }
+  /**
+   * newestVersion is the whole version word, major << 16 | minor (196608 = 3.0): the protocol
+   * docs say "newest minor version", but servers send — and libpq compares — the full number.
+   */
+  | { type: "NegotiateProtocolVersion"; newestVersion: number; unrecognized: string[] }
   | { type: "FunctionCallResponse"; value: Buffer | null };
 
 /** Authentication request codes ('R' messages). */

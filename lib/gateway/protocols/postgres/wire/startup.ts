@@ -1,4 +1,5 @@
 import { backendBuilders } from "./backend-build";
+import { STARTUP_CODES } from "./frame-reader";
 import type { StartupMessage } from "./messages";
 
 /**
@@ -7,7 +8,7 @@ import type { StartupMessage } from "./messages";
  *
  * Protocol version. The gateway speaks 3.0 on both sides. A client asking for 3.x (x > 0 — 3.2
  * is PostgreSQL 18's, and PostgreSQL 19 betas "grease" with 3.9999 plus `_pq_.*` options) gets
- * NegotiateProtocolVersion(newest minor = 0, unrecognized `_pq_.*` names) and continues at 3.0,
+ * NegotiateProtocolVersion(3.0, unrecognized `_pq_.*` names) and continues at 3.0,
  * exactly as a 3.0-only server answers. 3.2's only wire change is the longer cancel key
  * (BackendKeyData/CancelRequest); the gateway issues its own keys to clients anyway (a client
  * must never learn or spoof the upstream's), so nothing is lost by staying at 3.0. A major
@@ -28,7 +29,7 @@ export function negotiateStartup(msg: StartupMessage): StartupNegotiation {
     if (k.startsWith("_pq_.")) unrecognized.push(k);
     else params[k] = v;
   }
-  const negotiate = msg.minorVersion > 0 || unrecognized.length > 0 ? backendBuilders.negotiateProtocolVersion(0, unrecognized) : null;
+  const negotiate = msg.minorVersion > 0 || unrecognized.length > 0 ? backendBuilders.negotiateProtocolVersion(STARTUP_CODES.protocol30, unrecognized) : null;
   return { negotiate, params };
 }
 
