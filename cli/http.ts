@@ -122,6 +122,11 @@ function parseJson(text: string): unknown {
 function errorOf(body: unknown): { code: string; message: string; detail?: unknown } | null {
   if (!body || typeof body !== "object" || !("error" in body)) return null;
   const e = (body as { error: unknown }).error;
+  // RFC 6749 §5.2 errors (token exchange): { error: "invalid_scope", error_description }
+  if (typeof e === "string") {
+    const d = (body as { error_description?: unknown }).error_description;
+    return { code: e.toUpperCase(), message: typeof d === "string" ? d : e };
+  }
   if (!e || typeof e !== "object") return null;
   const { code, message, detail } = e as Record<string, unknown>;
   if (typeof code !== "string") return null;

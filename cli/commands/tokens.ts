@@ -1,3 +1,4 @@
+import fs from "node:fs";
 import { flag, parseDuration, parseList, str, UsageError } from "../args";
 import type { Command, Group } from "../command";
 import { formatTime } from "../output";
@@ -120,8 +121,66 @@ const revoke: Command = {
   },
 };
 
+const exchange: Command = {
+  name: "exchange",
+  summary: "mint a child token for an agent from GATEHOUSE_TOKEN (RFC 8693 token exchange)",
+  usage: "exchange --actor NAME [--scope conn1,conn2] [--actions read,write] [--ttl 30m] [--out FILE]",
+  help: `  --actor NAME     the agent's name, as sessions and policies will see it
+  --scope a,b      connections (must be within the parent's)
+  --actions a,b    actions (must be within the parent's)
+  --ttl D          lifetime (never longer than the parent's remaining lifetime; default min(1h, parent))
+  --out FILE       write the token to FILE (mode 0600) instead of stdout`,
+  options: { actor: { type: "string" }, scope: { type: "string" }, actions: { type: "string" }, ttl: { type: "string" }, out: { type: "string" } },
+  async run(ctx, args) {
+    if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+    const actor = str(args.values, "actor");
+    if (!actor) throw new UsageError("--actor is required");
+    const { token } = ctx.target();
+    if (!token) throw new UsageError("set GATEHOUSE_TOKEN (or log in) to the parent token first");
+    const scope = [
+      ...(str(args.values, "scope") !== undefined ? nonEmptyList(str(args.values, "scope")!, "--scope").map((c) => `connection:${c}`) : []),
+      ...(str(args.values, "actions") !== undefined ? nonEmptyList(str(args.values, "actions")!, "--actions").map((a) => `action:${a}`) : []),
+    ];
+    const ttl = str(args.values, "ttl");
+    const res = await ctx.api().post<{ access_token: string; expires_in: number; scope: string; token_id: string; depth: number }>(
+      "/token",
+      {
+        grant_type: "urn:ietf:params:oauth:grant-type:token-exchange",
+        subject_token: token,
+        subject_token_type: "urn:ietf:params:oauth:token-type:jwt",
+        actor,
+        ...(scope.length ? { scope: scope.join(" ") } : {}),
+        ...(ttl !== undefined ? { expires_in: parseDuration(ttl, "--ttl") } : {}),
+      },
+      { auth: false },
+    );
+    const out = str(args.values, "out");
+    if (out) fs.writeFileSync(out, res.access_token + "\n", { mode: 0o600 });
+    ctx.out.result(out ? { ...res, access_token: undefined, out } : res, () => {
+      if (!out) ctx.out.line(res.access_token);
+      ctx.out.note(`child token ${res.token_id} for ${actor} (depth ${res.depth}, ${res.expires_in} s, ${res.scope || "parent's scope"})${out ? ` written to ${out}` : ""}`);
+    });
+  },
+};
+
+const ticket: Command = {
+  name: "ticket",
+  summary: "mint a single-use 60-second connection ticket from GATEHOUSE_TOKEN",
+  usage: "ticket [--connection NAME]",
+  options: { connection: { type: "string" } },
+  async run(ctx, args) {
+    if (args.positionals.length) throw new UsageError(`unexpected argument '${args.positionals[0]}'`);
+    const connection = str(args.values, "connection");
+    const res = await ctx.api().post<{ ticket: string; id: string; expiresAt: string }>("/tokens/ticket", connection ? { connection } : {});
+    ctx.out.result(res, () => {
+      ctx.out.line(res.ticket);
+      ctx.out.note(`ticket ${res.id}: one connection, until ${formatTime(res.expiresAt)}`);
+    });
+  },
+};
+
 export const tokens: Group = {
   name: "tokens",
   summary: "personal access tokens",
-  commands: [create, list, revoke],
+  commands: [create, list, revoke, exchange, ticket],
 };

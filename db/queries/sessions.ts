@@ -57,3 +57,18 @@ export function sessionEventsPage(db: Db, sessionId: string, afterSeq = 0, limit
     .orderBy(asc(sessionEvents.seq))
     .limit(Math.min(limit, 5000));
 }
+
+/**
+ * Lineage: a child agent's session hangs under the newest live session of the token it was
+ * exchanged from, so the console can show human → agent → sub-agent as a tree.
+ */
+export async function liveParentSession(db: Db, parentTokenId: string | null | undefined): Promise<string | null> {
+  if (!parentTokenId) return null;
+  const [row] = await db
+    .select({ id: sessions.id })
+    .from(sessions)
+    .where(and(eq(sessions.tokenId, parentTokenId), eq(sessions.status, "live")))
+    .orderBy(desc(sessions.startedAt))
+    .limit(1);
+  return row?.id ?? null;
+}

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { and, eq, inArray } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Db, Tx } from "@/db/client";
 import { groups, memberships, tokens, users, type StoredActor } from "@/db/schema";
@@ -78,7 +78,7 @@ function nestActors(chain: StoredActor[]): Record<string, unknown> | undefined {
  * expiry, disabled owner). The principal is built from the STORED chain and scope, never from
  * claims, so a forged `act` claim changes nothing.
  */
-export async function verifyToken(db: Db, token: string, opts: { audience?: string } = {}): Promise<Principal> {
+export async function verifyToken(db: Db, token: string, opts: { audience?: string; allowTicket?: boolean } = {}): Promise<Principal> {
   if (typeof token !== "string" || token.length < 20 || token.length > 8192) throw new GatehouseError("UNAUTHENTICATED", "malformed token");
   const keys = await getSigningKeys(db);
   let claims;
@@ -96,6 +96,9 @@ export async function verifyToken(db: Db, token: string, opts: { audience?: stri
     .select({
       id: tokens.id,
       userId: tokens.userId,
+      kind: tokens.kind,
+      parentTokenId: tokens.parentTokenId,
+      lastUsedAt: tokens.lastUsedAt,
       chain: tokens.chain,
       scopeConnections: tokens.scopeConnections,
       scopeActions: tokens.scopeActions,
@@ -112,6 +115,7 @@ export async function verifyToken(db: Db, token: string, opts: { audience?: stri
   if (row.revokedAt) throw new GatehouseError("UNAUTHENTICATED", "token revoked");
   if (row.expiresAt.getTime() <= Date.now()) throw new GatehouseError("UNAUTHENTICATED", "token expired");
   if (row.disabled) throw new GatehouseError("UNAUTHENTICATED", "account disabled");
+  if (row.kind === "ticket") await consumeTicket(db, row, opts.allowTicket === true);
   return {
     userId: row.userId,
     email: row.email,
@@ -119,9 +123,25 @@ export async function verifyToken(db: Db, token: string, opts: { audience?: stri
     groups: await groupNamesOf(db, row.userId),
     chain: row.chain.map((a) => ({ ...a })),
     tokenId: row.id,
+    parentTokenId: row.parentTokenId,
     scopeConnections: row.scopeConnections,
     scopeActions: row.scopeActions,
   };
+}
+
+/**
+ * A connection ticket is good for exactly one gateway connection: the first use flips
+ * last_used_at in one conditional UPDATE, so two racing uses cannot both succeed. Tickets are
+ * refused everywhere else (REST API, token exchange), so one cannot be turned into a session.
+ */
+async function consumeTicket(db: Db, row: { id: string; lastUsedAt: Date | null }, allowed: boolean) {
+  if (!allowed) throw new GatehouseError("UNAUTHENTICATED", "connection tickets are accepted only by the gateways");
+  const used = await db
+    .update(tokens)
+    .set({ lastUsedAt: new Date() })
+    .where(and(eq(tokens.id, row.id), isNull(tokens.lastUsedAt)))
+    .returning({ id: tokens.id });
+  if (!used.length) throw new GatehouseError("UNAUTHENTICATED", "connection ticket already used");
 }
 
 export async function groupNamesOf(db: Db | Tx, userId: string): Promise<string[]> {

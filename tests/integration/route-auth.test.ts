@@ -14,7 +14,7 @@ import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../
 const APP = path.join(ROOT, "app");
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
 /** Public by design: they authenticate the caller themselves. */
-const PUBLIC_ROUTES = new Set(["/api/auth/[...nextauth]", "/api/v1/login"]);
+const PUBLIC_ROUTES = new Set(["/api/auth/[...nextauth]", "/api/v1/login", "/api/v1/token"]);
 const PUBLIC_PAGES = new Set(["/login", "/"]);
 
 function walk(dir: string, out: string[] = []) {

@@ -13,7 +13,7 @@ import { mutate } from "@/lib/services/tx";
  */
 export async function authenticateToken(db: Db, token: string, ctx: { protocol: string; address: string; claimedUser?: string; connection?: string }): Promise<Principal> {
   try {
-    const principal = await verifyToken(db, token);
+    const principal = await verifyToken(db, token, { allowTicket: true });
     if (ctx.claimedUser && ctx.claimedUser.toLowerCase() !== principal.email.toLowerCase()) {
       throw new GatehouseError("UNAUTHENTICATED", `user "${ctx.claimedUser}" does not own this token`);
     }

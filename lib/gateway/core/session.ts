@@ -1,6 +1,7 @@
 import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { sessions } from "@/db/schema";
+import { liveParentSession } from "@/db/queries/sessions";
 import { getBus, Topics } from "@/lib/events/bus";
 import { holdForApproval } from "@/lib/gateway/approvals/hold";
 import type { MaskChannel, Masker } from "@/lib/gateway/masking";
@@ -57,6 +58,7 @@ export class GatewaySession {
 
   /** Records the session and decides `connect`. Throws DENIED when policy refuses the session. */
   static async open(db: Db, input: { principal: Principal; connection: ConnectionRef; client: ClientInfo; applicationName?: string; parentSessionId?: string | null }, opts: DecideOptions = {}): Promise<GatewaySession> {
+    const parentSessionId = input.parentSessionId ?? (await liveParentSession(db, input.principal.parentTokenId));
     const [row] = await db
       .insert(sessions)
       .values({
@@ -64,7 +66,7 @@ export class GatewaySession {
         userEmail: input.principal.email,
         chain: input.principal.chain,
         tokenId: input.principal.tokenId,
-        parentSessionId: input.parentSessionId ?? null,
+        parentSessionId,
         connectionId: input.connection.id,
         connectionName: input.connection.name,
         protocol: input.client.protocol,
@@ -192,3 +194,4 @@ export class GatewaySession {
     void getBus().publish(Topics.sessionEnded, { id: this.id, status });
   }
 }
+

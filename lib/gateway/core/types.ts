@@ -25,6 +25,8 @@ export interface Principal {
   /** root first, current actor last; length 1 for a plain user token */
   chain: Actor[];
   tokenId: string | null;
+  /** the token this one was exchanged from (delegation), for session lineage */
+  parentTokenId?: string | null;
   /** connection names this credential may reach; ["*"] = any */
   scopeConnections: string[];
   /** actions this credential may perform; ["*"] = any */
