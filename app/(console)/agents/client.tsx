@@ -6,6 +6,7 @@ import { Badge, Button, Card, ErrorText, Field, Input, PageHeader, Select, Table
 
 interface TokenRow {
   id: string;
+  parentTokenId: string | null;
   name: string;
   kind: string;
   depth: number;
@@ -68,17 +69,21 @@ export function TokensClient() {
           </div>
         )}
       </Card>
-      <Card title="Your tokens">
-        <Table head={["Name", "Kind", "Chain", "Scope", "Expires", ""]}>
-          {(tokens.data ?? []).map((t) => (
+      <Card title="Your tokens and their delegations">
+        <p className="mb-2 text-xs text-slate-500">Agents get child tokens by token exchange (<code>gatehouse tokens exchange --actor NAME</code>). A child never holds more than its parent; revoking a token revokes its whole branch and ends its live sessions.</p>
+        <Table head={["Token", "Kind", "Chain", "Scope", "Expires", ""]}>
+          {tree(tokens.data ?? []).map(({ t, depth }) => (
             <tr key={t.id} data-testid={`token-${t.name}`}>
-              <td className="px-2 py-2 font-medium">{t.name || <span className="text-slate-400">(unnamed)</span>}</td>
-              <td className="px-2 py-2"><Badge>{t.kind}</Badge></td>
+              <td className="px-2 py-2 font-medium" style={{ paddingLeft: `${0.5 + depth * 1.25}rem` }}>
+                {depth > 0 && <span className="text-slate-400">└ </span>}
+                {t.name || <span className="text-slate-400">(unnamed)</span>}
+              </td>
+              <td className="px-2 py-2"><Badge tone={t.kind === "delegated" ? "blue" : "slate"}>{t.kind}</Badge></td>
               <td className="px-2 py-2 text-xs">{t.chain.map((a) => a.name).join(" → ")}</td>
               <td className="px-2 py-2 text-xs">{t.scopeConnections.join(", ")} · {t.scopeActions.join(", ")}</td>
               <td className="px-2 py-2 text-xs">{new Date(t.expiresAt).toLocaleString()}</td>
               <td className="px-2 py-2 text-right">
-                <Button variant="ghost" className="text-red-700" onClick={() => revoke.mutate(t.id)}>Revoke</Button>
+                <Button variant="ghost" className="text-red-700" onClick={() => revoke.mutate(t.id)}>{t.kind === "delegated" || tokens.data?.some((c) => c.parentTokenId === t.id) ? "Revoke branch" : "Revoke"}</Button>
               </td>
             </tr>
           ))}
@@ -87,4 +92,23 @@ export function TokensClient() {
       </Card>
     </div>
   );
+}
+
+/** Depth-first order of the delegation tree: each token followed by the tokens exchanged from it. */
+function tree(rows: TokenRow[]): { t: TokenRow; depth: number }[] {
+  const ids = new Set(rows.map((r) => r.id));
+  const children = new Map<string | null, TokenRow[]>();
+  for (const r of rows) {
+    const parent = r.parentTokenId && ids.has(r.parentTokenId) ? r.parentTokenId : null;
+    children.set(parent, [...(children.get(parent) ?? []), r]);
+  }
+  const out: { t: TokenRow; depth: number }[] = [];
+  const walk = (parent: string | null, depth: number) => {
+    for (const t of children.get(parent) ?? []) {
+      out.push({ t, depth });
+      walk(t.id, depth + 1);
+    }
+  };
+  walk(null, 0);
+  return out;
 }
