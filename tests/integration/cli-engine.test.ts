@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { jsonOf, runCli, type Run } from "../support/cli";
 import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 
 /**
@@ -12,38 +12,6 @@ import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../
  * the masked output, the approval's status and grant), not just that something was printed.
  */
 
-const BIN = path.join(ROOT, "bin", "gatehouse.mjs");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], opts: { env?: Record<string, string | undefined>; input?: string } = {}): Promise<Run> {
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith("GATEHOUSE_") || k === "XDG_CONFIG_HOME") delete env[k];
-  Object.assign(env, opts.env);
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, env: env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? "");
-  });
-}
-
-function jsonOf(text: string) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new Error(`not JSON: ${JSON.stringify(text)}`);
-  }
-}
 
 const MEMBER = { email: "member@example.test", password: "member-password-1" };
 const APPROVER = { email: "approver@example.test", password: "approver-password-1" };

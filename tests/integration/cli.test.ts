@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import http from "node:http";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { BIN, jsonOf, runCli, type Run } from "../support/cli";
 import { freePort } from "../support/ports";
 import { login, ROOT, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 
@@ -14,39 +14,6 @@ import { login, ROOT, startGatehouse, type GatehouseProcess } from "../support/g
  * was printed.
  */
 
-const BIN = path.join(ROOT, "bin", "gatehouse.mjs");
-
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function runCli(args: string[], opts: { env?: Record<string, string | undefined>; input?: string; cwd?: string; bin?: string[] } = {}): Promise<Run> {
-  // Start from a clean slate: nothing from the developer's own Gatehouse setup leaks in.
-  const env: Record<string, string | undefined> = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith("GATEHOUSE_") || k === "XDG_CONFIG_HOME") delete env[k];
-  Object.assign(env, opts.env);
-  for (const [k, v] of Object.entries(env)) if (v === undefined) delete env[k];
-  return new Promise((resolve, reject) => {
-    const child = spawn(opts.bin?.[0] ?? process.execPath, [...(opts.bin?.slice(1) ?? [BIN]), ...args], { cwd: opts.cwd ?? ROOT, env: env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d) => (stdout += d));
-    child.stderr.on("data", (d) => (stderr += d));
-    child.once("error", reject);
-    child.once("close", (code) => resolve({ code, stdout, stderr }));
-    child.stdin.end(opts.input ?? "");
-  });
-}
-
-function jsonOf(text: string) {
-  try {
-    return JSON.parse(text);
-  } catch {
-    throw new Error(`not JSON: ${JSON.stringify(text)}`);
-  }
-}
 
 describe("gatehouse CLI", () => {
   let gh: GatehouseProcess;

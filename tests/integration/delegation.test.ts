@@ -1,11 +1,8 @@
-import { execFile } from "node:child_process";
 import fs from "node:fs";
-import path from "node:path";
-import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { runCli } from "../support/cli";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 
-const run = promisify(execFile);
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /**
@@ -26,15 +23,7 @@ describe("delegation chains", () => {
     return { status: res.status, body: await res.json() };
   }
 
-  async function cli(args: string[], token: string) {
-    try {
-      const r = await run(process.execPath, [path.join(ROOT, "bin/gatehouse.mjs"), ...args], { env: { ...process.env, GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: token, HOME: gh.dataDir } });
-      return { code: 0, stdout: r.stdout, stderr: r.stderr };
-    } catch (err) {
-      const e = err as { code: number; stdout: string; stderr: string };
-      return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-    }
-  }
+  const cli = (args: string[], token: string) => runCli(args, { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: token, HOME: gh.dataDir } });
 
   beforeAll(async () => {
     gh = await startGatehouse();

@@ -1,0 +1,321 @@
+import { execFile, spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+
+/**
+ * The PostgreSQL gateway with real clients (psql, pgbench, postgres-js) against a real
+ * Gatehouse process and two real upstreams: the demo PGlite and a PostgreSQL 15 with SCRAM.
+ * Assertions check what the client saw AND what was recorded.
+ */
+
+const POLICIES = DEFAULT_POLICIES.replace('when { context.request.kind == "ddl" };', 'when { context.request.kind == "ddl" && !resource.tags.contains("bench") };')
+  .replace('when { context.request.kind == "admin" };', 'when { context.request.kind == "admin" && !resource.tags.contains("bench") };')
+  .concat(`
+@id("bench-ddl-admin")
+permit (principal, action in [Gatehouse::Action::"ddl", Gatehouse::Action::"admin"], resource)
+when { resource.tags.contains("bench") };
+
+@id("mask-demo-masked")
+@mask("pii")
+permit (principal, action == Gatehouse::Action::"read", resource)
+when { resource.name == "demo-masked" };
+
+@id("no-secrets")
+@reason("the secrets table is off limits")
+forbid (principal, action, resource)
+when { context.request.tables.contains("secrets") };
+`);
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe("PostgreSQL gateway", () => {
+  let gh: GatehouseProcess;
+  let pg: Postgres15;
+  const tokens = { admin: "", member: "", approver: "" };
+  const MEMBER = "dev@example.test";
+  let raw: { emails: string[]; ssns: string[]; cards: string[] };
+
+  const dsn = (db: string, user = MEMBER, ssl = "disable") => `host=127.0.0.1 port=${gh.ports.postgres} dbname=${db} user=${user} sslmode=${ssl}`;
+  function psql(db: string, sql: string, opts: { token?: string; user?: string; ssl?: string; onStderr?: (s: string) => void } = {}): Promise<Run> {
+    return new Promise((resolve) => {
+      const p = spawn("psql", [dsn(db, opts.user, opts.ssl), "-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-c", sql], { env: { ...process.env, PGPASSWORD: opts.token ?? tokens.member, PGCONNECT_TIMEOUT: "10" } });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (d) => (stdout += d));
+      p.stderr.on("data", (d) => {
+        stderr += d;
+        opts.onStderr?.(stderr);
+      });
+      p.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+  }
+  const client = (db: string, token = tokens.member, extra: Partial<postgres.Options<{}>> = {}) =>
+    postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: db, username: MEMBER, password: token, ssl: false, max: 1, onnotice: () => {}, ...extra });
+
+  async function pendingApproval(match: (a: Record<string, any>) => boolean): Promise<Record<string, any>> {
+    for (let i = 0; i < 400; i++) {
+      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
+      const hit = (list.body.approvals as Record<string, any>[]).find(match);
+      if (hit) return hit;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("no pending approval");
+  }
+  async function sessionsOf(filter: (s: Record<string, any>) => boolean) {
+    const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=postgres");
+    return (res.body.sessions as Record<string, any>[]).filter(filter);
+  }
+  async function eventsOf(id: string): Promise<Record<string, any>[]> {
+    return (await apiCall(gh.url, tokens.admin, "GET", `/sessions/${id}/events`)).body.events;
+  }
+
+  beforeAll(async () => {
+    [gh, pg] = await Promise.all([startGatehouse(), startPostgres15()]);
+    tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [key, email, role, groups] of [["member", MEMBER, "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
+      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
+      tokens[key] = await login(gh.url, email, "a-long-password-1");
+    }
+    const upstream = `postgres://127.0.0.1:${pg.port}/postgres`;
+    for (const [name, tags] of [["prod-pg", ["prod"]], ["bench-pg", ["bench"]]] as const) {
+      const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "postgres", upstream, username: "postgres", secret: "gatehouse-test", tags });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    const demo = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "demo-masked", type: "postgres", upstream: `postgres://127.0.0.1:${gh.ports.demo}/postgres`, username: "postgres", secret: "demo", tags: ["demo"] });
+    expect(demo.status, JSON.stringify(demo.body)).toBe(200);
+    const put = await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: POLICIES, comment: "postgres gateway test" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await new Promise((r) => setTimeout(r, 500));
+
+    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await direct.unsafe("create table items (id int primary key, note text); create table secrets (k text)");
+    await direct.end();
+    const demoDirect = postgres({ host: "127.0.0.1", port: gh.ports.demo, database: "postgres", username: "postgres", password: "demo", max: 1 });
+    const rows = await demoDirect<{ email: string; ssn: string; card_number: string }[]>`select email, ssn, card_number from customers`;
+    await demoDirect.end();
+    raw = { emails: rows.map((r) => r.email), ssns: rows.map((r) => r.ssn), cards: rows.map((r) => r.card_number) };
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    await pg?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("psql SELECT on demo-postgres returns rows, without and with TLS", async () => {
+    const plain = await psql("demo-postgres", "select id, name from customers order by id limit 3", { token: tokens.admin, user: gh.adminEmail });
+    expect(plain.stderr).toBe("");
+    expect(plain.stdout).toContain("Ada Lovelace");
+    expect(plain.stdout).toContain("(3 rows)");
+    const tls = await psql("demo-postgres", "select count(*) from customers", { token: tokens.admin, user: gh.adminEmail, ssl: "require" });
+    expect(tls.stdout).toMatch(/48/);
+  });
+
+  it("reaches a PostgreSQL 15 upstream with SCRAM credentials", async () => {
+    const r = await psql("prod-pg", "select current_user, version()");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("PostgreSQL 15");
+  });
+
+  it("holds a write on prod: the client sees the notice, an approver approves, the statement completes", async () => {
+    let sawNotice = false;
+    const running = psql("prod-pg", "insert into items values (1, 'approved')", { onStderr: (s) => (sawNotice ||= /held for approval #\d+/.test(s)) });
+    const a = await pendingApproval((x) => String(x.text ?? x.statement ?? JSON.stringify(x)).includes("insert into items values (1"));
+    await new Promise((r) => setTimeout(r, 200));
+    expect(sawNotice).toBe(true);
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${a.id}/approve`, {})).status).toBe(200);
+    const r = await running;
+    expect(r.stdout).toContain("INSERT 0 1");
+    expect(r.code).toBe(0);
+  });
+
+  it("a denied hold gives 42501 and the session stays usable", async () => {
+    const sql = client("prod-pg");
+    try {
+      const held = sql`insert into items values (2, 'nope')`.catch((e) => e);
+      const a = await pendingApproval((x) => JSON.stringify(x).includes("insert into items values"));
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${a.id}/deny`, { reason: "not now" })).status).toBe(200);
+      const err = await held;
+      expect(err.code).toBe("42501");
+      expect(err.message).toMatch(/gatehouse: denied by approver/);
+      expect(await sql`select count(*)::int as n from items`).toEqual([{ n: 1 }]);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("a forbid policy's @reason reaches the client", async () => {
+    const r = await psql("prod-pg", "select * from secrets");
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toContain("42501");
+    expect(r.stderr).toContain("the secrets table is off limits");
+  });
+
+  it("decides a multi-statement query as a whole: nothing of `select 1; delete ...` runs while held", async () => {
+    let notice = false;
+    const running = psql("prod-pg", "select 4242; delete from items", { onStderr: (s) => (notice ||= s.includes("held for approval")) });
+    const a = await pendingApproval((x) => JSON.stringify(x).includes("delete from items"));
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${a.id}/deny`, { reason: "no" })).status).toBe(200);
+    const r = await running;
+    expect(notice).toBe(true);
+    expect(r.stdout).not.toContain("4242");
+    expect(r.stderr).toContain("42501");
+  });
+
+  it("masks PII through transformations, aggregates, row_to_json and named prepared statements", async () => {
+    const queries = [
+      "select email, ssn, card_number from customers",
+      "select encode(ssn::bytea, 'hex') as h from customers",
+      "select upper(email) as e, reverse(ssn) as r from customers",
+      "select row_to_json(c) from customers c",
+      "select string_agg(email, ',') from customers",
+      "select ssn || '' as s, replace(card_number, '1', 'x') as c from customers",
+    ];
+    const hex = raw.ssns.map((s) => Buffer.from(s).toString("hex"));
+    for (const q of queries) {
+      const r = await psql("demo-masked", q);
+      expect(r.stderr, q).toBe("");
+      const out = r.stdout;
+      expect(out.length, q).toBeGreaterThan(50);
+      for (const v of [...raw.emails, ...raw.ssns, ...raw.cards, ...hex, ...raw.emails.map((e) => e.toUpperCase()), ...raw.ssns.map((s) => [...s].reverse().join(""))]) {
+        expect(out.includes(v), `${q} leaked ${v}`).toBe(false);
+      }
+    }
+    const sql = client("demo-masked", tokens.member, { prepare: true });
+    try {
+      for (let i = 0; i < 3; i++) {
+        const rows = await sql<{ email: string; ssn: string; h: string }[]>`select email, ssn, encode(ssn::bytea, 'hex') as h from customers where id = ${i + 1}`;
+        expect(rows).toHaveLength(1);
+        expect(raw.emails).not.toContain(rows[0].email);
+        expect(raw.ssns).not.toContain(rows[0].ssn);
+        expect(hex).not.toContain(rows[0].h);
+      }
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("records statements with verdicts and results (rows, masked counts, sample)", async () => {
+    await psql("demo-masked", "select id, email from customers order by id limit 5");
+    await new Promise((r) => setTimeout(r, 1500));
+    const list = await sessionsOf((s) => s.connectionName === "demo-masked");
+    expect(list.length).toBeGreaterThan(0);
+    const events = await eventsOf(list[0].id);
+    const req = events.find((e) => e.kind === "request" && e.payload.text?.includes("limit 5"));
+    expect(req).toBeTruthy();
+    expect(events.find((e) => e.kind === "verdict" && e.payload.requestSeq === req!.seq)?.payload.verdict).toBe("mask");
+    const result = events.find((e) => e.kind === "result" && e.payload.requestSeq === req!.seq)!;
+    expect(result.payload).toMatchObject({ rows: 5, tag: "SELECT 5" });
+    expect(result.payload.maskedCells).toBeGreaterThanOrEqual(5);
+    expect(result.payload.sample.rows).toHaveLength(5);
+    expect(JSON.stringify(result.payload.sample)).not.toContain(raw.emails[0]);
+    expect(list[0].applicationName).toBe("psql");
+  });
+
+  it("refuses a wrong token and a wrong user with 28P01", async () => {
+    const bad = client("prod-pg", "not-a-token");
+    await expect(bad`select 1`).rejects.toMatchObject({ code: "28P01" });
+    await bad.end();
+    const wrongUser = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "prod-pg", username: "approver@example.test", password: tokens.member, max: 1 });
+    await expect(wrongUser`select 1`).rejects.toMatchObject({ code: "28P01" });
+    await wrongUser.end();
+    const unknown = client("no-such-connection");
+    await expect(unknown`select 1`).rejects.toMatchObject({ code: "3D000" });
+    await unknown.end();
+  });
+
+  it("cancels a running statement through the gateway's own cancel key", async () => {
+    const sql = client("prod-pg");
+    try {
+      const q = sql`select pg_sleep(10)`;
+      const err = q.catch((e) => e);
+      await new Promise((r) => setTimeout(r, 500));
+      q.cancel();
+      expect((await err).code).toBe("57014");
+      expect(await sql`select 1 as x`).toEqual([{ x: 1 }]);
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("revoking the token ends a live session within a second (57P01)", async () => {
+    const issued = await apiCall(gh.url, tokens.member, "POST", "/tokens", { name: "short", ttlSeconds: 3600 });
+    expect(issued.status).toBe(200);
+    let ended = 0;
+    const running = psql("prod-pg", "select pg_sleep(20)", { token: issued.body.token }).then((r) => ((ended = Date.now()), r));
+    await new Promise((r) => setTimeout(r, 1000));
+    const at = Date.now();
+    expect((await apiCall(gh.url, tokens.member, "DELETE", `/tokens/${issued.body.id}`)).status).toBe(200);
+    const r = await running;
+    expect(r.stderr).toContain("57P01");
+    expect(r.stderr).toContain("revoked");
+    expect(ended - at).toBeLessThan(1500);
+  });
+
+  it("POST /sessions/:id/kill ends a session", async () => {
+    const running = psql("prod-pg", "select pg_sleep(20)");
+    let live: Record<string, any>[] = [];
+    for (let i = 0; i < 50 && live.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      live = await sessionsOf((s) => s.connectionName === "prod-pg" && s.status === "active");
+    }
+    expect(live.length).toBeGreaterThan(0);
+    for (const s of live) await apiCall(gh.url, tokens.admin, "POST", `/sessions/${s.id}/kill`, {});
+    const r = await running;
+    expect(r.stderr).toContain("57P01");
+  });
+
+  it("runs pgbench -i and short pgbench runs (simple, extended, prepared)", async () => {
+    const env = { ...process.env, PGPASSWORD: tokens.member, PGHOST: "127.0.0.1", PGPORT: String(gh.ports.postgres), PGUSER: MEMBER, PGDATABASE: "bench-pg", PGSSLMODE: "disable" };
+    const run = (args: string[]) =>
+      new Promise<Run>((resolve) => execFile("pgbench", args, { env, timeout: 120_000 }, (e, stdout, stderr) => resolve({ code: e ? ((e as { code?: number }).code ?? 1) : 0, stdout, stderr })));
+    const init = await run(["-i", "-s", "1", "-q"]);
+    expect(init.code, init.stderr).toBe(0);
+    for (const mode of ["simple", "extended", "prepared"]) {
+      const r = await run(["-T", "3", "-c", "4", "-M", mode]);
+      expect(r.code, `${mode}: ${r.stderr}`).toBe(0);
+      const tps = Number(/tps = ([\d.]+)/.exec(r.stdout)?.[1] ?? 0);
+      console.info(`[pgbench ${mode}] ${tps} tps`);
+      expect(tps).toBeGreaterThan(10);
+    }
+  }, 120_000);
+
+  it("survives garbage, huge and zero lengths and a never-finishing startup while psql keeps working", async () => {
+    const send = (bytes: Buffer, keepOpen = false) =>
+      new Promise<string>((resolve) => {
+        const s = net.connect(gh.ports.postgres, "127.0.0.1");
+        let got = "";
+        s.on("data", (d) => (got += d.toString("latin1")));
+        s.on("error", () => resolve(got));
+        s.on("close", () => resolve(got));
+        s.on("connect", () => {
+          s.write(bytes);
+          if (keepOpen) setTimeout(() => (s.destroy(), resolve(got)), 3000);
+        });
+      });
+    const huge = Buffer.alloc(8);
+    huge.writeInt32BE(0x7fffffff, 0);
+    huge.writeInt32BE(196608, 4);
+    const results = await Promise.all([
+      send(Buffer.from("GET / HTTP/1.1\r\nHost: x\r\n\r\n")),
+      send(huge),
+      send(Buffer.alloc(8)),
+      send(Buffer.from([0, 0, 0, 20, 0, 3, 0, 0, 0x75]), true), // half a startup packet, then silence
+      psql("demo-postgres", "select 'still serving' as s", { token: tokens.admin, user: gh.adminEmail }).then((r) => r.stdout),
+    ]);
+    expect(results[0]).toContain("08P01");
+    expect(results[1]).toContain("invalid length of startup packet");
+    expect(results[2]).toContain("08P01");
+    expect(results[4]).toContain("still serving");
+    const after = await psql("demo-postgres", "select 1 as ok", { token: tokens.admin, user: gh.adminEmail });
+    expect(after.stdout).toContain("ok");
+  });
+});
