@@ -4,6 +4,7 @@ import net from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
+import { build, FrameReader, parseBackendMessage } from "@/lib/gateway/protocols/postgres/wire";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
@@ -23,7 +24,7 @@ when { resource.tags.contains("bench") };
 @id("mask-demo-masked")
 @mask("pii")
 permit (principal, action == Gatehouse::Action::"read", resource)
-when { resource.name == "demo-masked" };
+when { ["demo-masked", "pg-masked"].contains(resource.name) };
 
 @id("no-secrets")
 @reason("the secrets table is off limits")
@@ -86,7 +87,7 @@ describe("PostgreSQL gateway", () => {
       tokens[key] = await login(gh.url, email, "a-long-password-1");
     }
     const upstream = `postgres://127.0.0.1:${pg.port}/postgres`;
-    for (const [name, tags] of [["prod-pg", ["prod"]], ["bench-pg", ["bench"]]] as const) {
+    for (const [name, tags] of [["prod-pg", ["prod"]], ["bench-pg", ["bench"]], ["pg-masked", ["staging"]]] as const) {
       const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "postgres", upstream, username: "postgres", secret: "gatehouse-test", tags });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     }
@@ -159,6 +160,13 @@ describe("PostgreSQL gateway", () => {
     expect(r.stderr).toContain("the secrets table is off limits");
   });
 
+  it("refuses changing client_encoding / standard_conforming_strings (the classifier's reading must match the server's)", async () => {
+    const r = await psql("bench-pg", "set client_encoding = 'SJIS'");
+    expect(r.stderr).toContain("0A000");
+    const ok = await psql("bench-pg", "select 1 as still_fine");
+    expect(ok.stdout).toContain("still_fine");
+  });
+
   it("decides a multi-statement query as a whole: nothing of `select 1; delete ...` runs while held", async () => {
     let notice = false;
     const running = psql("prod-pg", "select 4242; delete from items", { onStderr: (s) => (notice ||= s.includes("held for approval")) });
@@ -218,6 +226,94 @@ describe("PostgreSQL gateway", () => {
     expect(result.payload.sample.rows).toHaveLength(5);
     expect(JSON.stringify(result.payload.sample)).not.toContain(raw.emails[0]);
     expect(list[0].applicationName).toBe("psql");
+    // Literals in recorded statements are masked too: the recording must not become the leak.
+    await psql("demo-masked", `select id from customers where ssn = '${raw.ssns[1]}'`);
+    await new Promise((r) => setTimeout(r, 1000));
+    const sessions = await sessionsOf((s) => s.connectionName === "demo-masked");
+    const all = (await Promise.all(sessions.map((s) => eventsOf(s.id)))).flat();
+    const lookup = all.find((e) => e.kind === "request" && e.payload.text?.includes("where ssn"));
+    expect(lookup).toBeTruthy();
+    expect(JSON.stringify(all)).not.toContain(raw.ssns[1]);
+  });
+
+  it("masks COPY TO STDOUT rows and error messages", async () => {
+    const copy = await psql("demo-masked", "copy (select email, ssn, card_number from customers) to stdout");
+    expect(copy.stderr).toBe("");
+    expect(copy.stdout.split("\n").length).toBeGreaterThan(40);
+    for (const v of [...raw.emails, ...raw.ssns, ...raw.cards]) expect(copy.stdout.includes(v), `COPY leaked ${v}`).toBe(false);
+    const copyTable = await psql("demo-masked", "copy customers to stdout");
+    for (const v of [...raw.emails, ...raw.ssns]) expect(copyTable.stdout.includes(v), `COPY table leaked ${v}`).toBe(false);
+    const err = await psql("demo-masked", `select '${raw.emails[0]}'::int`);
+    // psql echoes the client's own statement as "LINE 1: ..."; the server's message must be masked
+    const first = err.stderr.split("\n")[0];
+    expect(first).toContain("22P02");
+    expect(first).not.toContain(raw.emails[0]);
+  });
+
+  it("masks NOTIFY payloads on a masked connection", async () => {
+    const sql = client("pg-masked");
+    const got: string[] = [];
+    try {
+      await sql.listen("gh_chan", (payload) => got.push(payload));
+      const direct = postgres(pg.url, { max: 1 });
+      await direct`select pg_notify('gh_chan', 'contact ada.lovelace@example.com now')`;
+      await direct.end();
+      for (let i = 0; i < 50 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(got).toHaveLength(1);
+      expect(got[0]).toContain("contact");
+      expect(got[0]).not.toContain("ada.lovelace@example.com");
+    } finally {
+      await sql.end();
+    }
+  });
+
+  it("relays COPY FROM STDIN after the decision", async () => {
+    const direct = postgres(pg.url, { max: 1 });
+    await direct`create table if not exists copy_in (a int, b text)`;
+    const r = await new Promise<Run>((resolve) => {
+      const p = spawn("psql", [dsn("bench-pg"), "-X", "-c", "copy copy_in from stdin"], { env: { ...process.env, PGPASSWORD: tokens.member } });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (d) => (stdout += d));
+      p.stderr.on("data", (d) => (stderr += d));
+      p.on("close", (code) => resolve({ code, stdout, stderr }));
+      p.stdin.end("1\tone\n2\ttwo\n\\.\n");
+    });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toContain("COPY 2");
+    expect(await direct`select count(*)::int as n from copy_in`).toEqual([{ n: 2 }]);
+    await direct.end();
+  });
+
+  it("refuses binary result columns on a masked connection (0A000) and stays in sync", async () => {
+    const s = net.connect(gh.ports.postgres, "127.0.0.1");
+    const reader = new FrameReader();
+    const msgs: any[] = [];
+    let wake: (() => void) | null = null;
+    s.on("data", (d) => {
+      reader.push(d);
+      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
+      wake?.();
+    });
+    const until = async (pred: () => boolean) => {
+      for (let i = 0; i < 100 && !pred(); i++) await new Promise<void>((r) => ((wake = r), setTimeout(r, 50)));
+      expect(pred()).toBe(true);
+    };
+    await new Promise((r) => s.once("connect", r));
+    s.write(build.startupMessage({ user: MEMBER, database: "demo-masked" }));
+    await until(() => msgs.some((m) => m.type === "AuthenticationCleartextPassword"));
+    s.write(build.password(tokens.member));
+    await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
+    msgs.length = 0;
+    s.write(Buffer.concat([build.parse({ text: "select ssn from customers limit 1" }), build.bind({ resultFormats: [1] }), build.execute(), build.sync()]));
+    await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
+    expect(msgs.map((m) => m.type)).toEqual(["ErrorResponse", "ReadyForQuery"]);
+    expect(msgs[0].fields.code).toBe("0A000");
+    msgs.length = 0;
+    s.write(Buffer.concat([build.parse({ text: "select 7 as n" }), build.bind({}), build.execute(), build.sync()]));
+    await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
+    expect(msgs.map((m) => m.type)).toEqual(["ParseComplete", "BindComplete", "DataRow", "CommandComplete", "ReadyForQuery"]);
+    s.end(build.terminate());
   });
 
   it("refuses a wrong token and a wrong user with 28P01", async () => {
@@ -265,7 +361,7 @@ describe("PostgreSQL gateway", () => {
     let live: Record<string, any>[] = [];
     for (let i = 0; i < 50 && live.length === 0; i++) {
       await new Promise((r) => setTimeout(r, 100));
-      live = await sessionsOf((s) => s.connectionName === "prod-pg" && s.status === "active");
+      live = await sessionsOf((s) => s.connectionName === "prod-pg" && s.status === "live");
     }
     expect(live.length).toBeGreaterThan(0);
     for (const s of live) await apiCall(gh.url, tokens.admin, "POST", `/sessions/${s.id}/kill`, {});

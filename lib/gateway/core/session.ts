@@ -89,36 +89,50 @@ export class GatewaySession {
 
   /** Policy decision for one request, with holds resolved. Never throws: errors deny. */
   async decide(request: ClassifiedRequest, opts: DecideOptions = {}): Promise<Decision> {
+    let verdict: Verdict | null = null;
+    let req: GatewayRequest | null = null;
+    let failure: string | null = this.ended ? "session has ended" : null;
+    if (!failure) {
+      try {
+        req = { principal: this.principal, connection: this.connection, client: this.client, request, grants: await this.currentGrants(), now: new Date() };
+        verdict = getPolicyRuntime().decide(req);
+      } catch (err) {
+        console.error(`[gateway] session ${this.id}: decision failed, denying:`, err);
+        failure = "policy decision failed";
+      }
+    }
+    const ruleSets = verdict?.type === "mask" ? verdict.ruleSets : verdict?.type === "hold" ? verdict.maskRuleSets : [];
+    const masker = ruleSets.length ? getMaskingRuntime().maskerFor(ruleSets, CHANNEL[this.client.protocol]) : null;
+    // Recorded after the decision so that, under masking, literals in the statement and its
+    // parameters are masked in the recording too (the recording is read by more people than the data).
     const event = this.recorder.record(request.action === "connect" ? "connect" : "request", {
       action: request.action,
       kind: request.kind,
       tables: request.tables,
       functions: request.functions,
-      text: request.text,
-      ...(request.params ? { params: request.params } : {}),
+      text: masker ? masker.maskText(request.text) : request.text,
+      ...(request.params ? { params: masker ? request.params.map((p) => (p === null ? null : masker.maskText(p))) : request.params } : {}),
     });
-    try {
-      if (this.ended) return this.deny(event.seq, null, "session has ended");
-      const req: GatewayRequest = { principal: this.principal, connection: this.connection, client: this.client, request, grants: await this.currentGrants(), now: new Date() };
-      const verdict = getPolicyRuntime().decide(req);
-      this.recorder.record("verdict", { requestSeq: event.seq, verdict: verdict.type, policies: verdict.policies, ...(verdict.type === "deny" ? { reason: verdict.reason } : {}) });
-      switch (verdict.type) {
-        case "allow":
-          return { type: "allow", verdict, masker: null, requestSeq: event.seq };
-        case "mask":
-          return { type: "allow", verdict, masker: getMaskingRuntime().maskerFor(verdict.ruleSets, CHANNEL[this.client.protocol]), requestSeq: event.seq };
-        case "deny":
-          return this.deny(event.seq, verdict, verdict.reason);
-        case "hold":
-          return await this.hold(event.seq, req, verdict, opts);
-      }
-    } catch (err) {
-      console.error(`[gateway] session ${this.id}: decision failed, denying:`, err);
-      return this.deny(event.seq, null, "policy decision failed");
+    if (!verdict || !req) return this.deny(event.seq, null, failure ?? "policy decision failed");
+    this.recorder.record("verdict", { requestSeq: event.seq, verdict: verdict.type, policies: verdict.policies, ...(verdict.type === "deny" ? { reason: verdict.reason } : {}) });
+    switch (verdict.type) {
+      case "allow":
+        return { type: "allow", verdict, masker: null, requestSeq: event.seq };
+      case "mask":
+        return { type: "allow", verdict, masker, requestSeq: event.seq };
+      case "deny":
+        return this.deny(event.seq, verdict, verdict.reason);
+      case "hold":
+        try {
+          return await this.hold(event.seq, req, verdict, masker, opts);
+        } catch (err) {
+          console.error(`[gateway] session ${this.id}: hold failed, denying:`, err);
+          return this.deny(event.seq, verdict, "approval could not be obtained");
+        }
     }
   }
 
-  private async hold(seq: number, req: GatewayRequest, verdict: Extract<Verdict, { type: "hold" }>, opts: DecideOptions): Promise<Decision> {
+  private async hold(seq: number, req: GatewayRequest, verdict: Extract<Verdict, { type: "hold" }>, masker: Masker | null, opts: DecideOptions): Promise<Decision> {
     const outcome = await holdForApproval(
       this.db,
       { request: req, requirement: verdict.requirement, sessionId: this.id, onCreated: (a) => {
@@ -133,7 +147,6 @@ export class GatewaySession {
       return this.deny(seq, verdict, reason, outcome.approvalId);
     }
     this.recorder.record("approval", { requestSeq: seq, status: "approved", approvalId: outcome.approvalId });
-    const masker = verdict.maskRuleSets.length ? getMaskingRuntime().maskerFor(verdict.maskRuleSets, CHANNEL[this.client.protocol]) : null;
     return { type: "allow", verdict, masker, requestSeq: seq, approvalId: outcome.approvalId };
   }
 

@@ -2,4 +2,6 @@
  * Importing this module registers every protocol gateway with lib/gateway/core/registry.
  * Each protocol folder adds one import line here when it lands.
  */
+import "./postgres";
+
 export {};

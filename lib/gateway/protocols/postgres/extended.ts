@@ -1,0 +1,187 @@
+import { actionOf } from "@/lib/gateway/core/classify";
+import type { ClassifiedRequest } from "@/lib/gateway/core/types";
+import { classifySql, maxKind, type Classification } from "./classify";
+import type { OutputColumn } from "./column-sources";
+import type { BindMessage, FieldDescription, FrontendMessage } from "./wire";
+
+/**
+ * Extended-protocol state of one client connection: prepared statements (Parse) and portals
+ * (Bind), exactly as far as the gateway has let them reach the upstream. A batch (messages up
+ * to Sync or Flush) is planned against a copy of the maps and committed only when the batch
+ * is allowed, so a denied Parse never defines anything a later Bind could run.
+ *
+ * Statement names share one namespace with SQL `PREPARE` (PostgreSQL keeps one list), which
+ * is why `prepared` (name → classification) is fed by both and handed to the classifier to
+ * resolve `EXECUTE name`.
+ */
+
+export interface PreparedStatement {
+  name: string;
+  text: string;
+  classification: Classification;
+  paramTypes: number[];
+  /** RowDescription from Describe S: a driver that cached it never asks again (postgres-js) */
+  fields: FieldDescription[] | null;
+  /** output-column derivations, computed on first masked use */
+  sources?: OutputColumn[] | null;
+}
+
+export interface Portal {
+  name: string;
+  /** null: Bind named a statement the gateway does not know (upstream will refuse it) */
+  statement: PreparedStatement | null;
+  params: (string | null)[];
+  resultFormats: number[];
+  /** RowDescription from Describe P */
+  fields: FieldDescription[] | null;
+}
+
+export type BatchOp =
+  | { t: "parse" }
+  | { t: "bind" }
+  | { t: "close" }
+  | { t: "describeS"; stmt: PreparedStatement | null }
+  | { t: "describeP"; portal: Portal | null }
+  | { t: "execute"; portal: Portal | null }
+  | { t: "sync" };
+
+export interface BatchPlan {
+  /** null when nothing in the batch runs anything (only Parse/Describe/Close): no decision */
+  request: ClassifiedRequest | null;
+  /** a Bind asked for binary result columns (refused under an active masker) */
+  wantsBinary: boolean;
+  ops: BatchOp[];
+  /** statement texts parsed in this batch, for recording */
+  parsed: string[];
+  /** settings the executed statements change (SET x / set_config is the classifier's business) */
+  settings: string[];
+  commit(): void;
+}
+
+const CLASSIFY_CACHE = 512;
+
+export class ExtendedState {
+  statements = new Map<string, PreparedStatement>();
+  portals = new Map<string, Portal>();
+  /** SQL PREPARE and named Parse statements, for resolving EXECUTE */
+  readonly prepared = new Map<string, Classification>();
+  private readonly cache = new Map<string, Classification>();
+
+  /** Classifies SQL text; results without EXECUTE are cached (pgbench re-parses the same text). */
+  classify(text: string): Classification {
+    const hit = this.cache.get(text);
+    if (hit) return hit;
+    const c = classifySql(text, { prepared: this.prepared });
+    if (!c.statements.some((s) => s.executes.length > 0)) {
+      if (this.cache.size >= CLASSIFY_CACHE) this.cache.delete(this.cache.keys().next().value!);
+      this.cache.set(text, c);
+    }
+    return c;
+  }
+
+  plan(batch: readonly FrontendMessage[]): BatchPlan {
+    const statements = new Map(this.statements);
+    const portals = new Map(this.portals);
+    const prepared = new Map(this.prepared);
+    const ops: BatchOp[] = [];
+    const parsed: string[] = [];
+    const runs: { c: Classification; text: string; params: (string | null)[] }[] = [];
+    let wantsBinary = false;
+    const settings: string[] = [];
+    for (const m of batch) {
+      switch (m.type) {
+        case "Parse": {
+          const classification = this.classify(m.text);
+          const stmt: PreparedStatement = { name: m.name, text: m.text, classification, paramTypes: m.paramTypes, fields: null };
+          statements.set(m.name, stmt);
+          if (m.name) prepared.set(m.name, classification);
+          parsed.push(m.text);
+          ops.push({ t: "parse" });
+          break;
+        }
+        case "Bind": {
+          const stmt = statements.get(m.statement) ?? null;
+          if (m.resultFormats.some((f) => f !== 0)) wantsBinary = true;
+          portals.set(m.portal, { name: m.portal, statement: stmt, params: decodeParams(m), resultFormats: m.resultFormats, fields: null });
+          ops.push({ t: "bind" });
+          break;
+        }
+        case "Describe":
+          ops.push(m.target === "S" ? { t: "describeS", stmt: statements.get(m.name) ?? null } : { t: "describeP", portal: portals.get(m.name) ?? null });
+          break;
+        case "Execute": {
+          const portal = portals.get(m.portal) ?? null;
+          for (const st of portal?.statement?.classification.statements ?? []) if (st.setting) settings.push(st.setting);
+          runs.push(
+            portal?.statement
+              ? { c: portal.statement.classification, text: portal.statement.text, params: portal.params }
+              : { c: { kind: "unknown", statements: [], tables: [], functions: [] }, text: `EXECUTE PORTAL "${m.portal}" (unknown to the gateway)`, params: portal?.params ?? [] },
+          );
+          ops.push({ t: "execute", portal });
+          break;
+        }
+        case "Close":
+          if (m.target === "S") {
+            statements.delete(m.name);
+            prepared.delete(m.name);
+          } else portals.delete(m.name);
+          ops.push({ t: "close" });
+          break;
+        case "Sync":
+          ops.push({ t: "sync" });
+          break;
+        default:
+          break; // Flush: no response
+      }
+    }
+    return {
+      request: runs.length ? combineRuns(runs) : null,
+      wantsBinary,
+      ops,
+      parsed,
+      settings,
+      commit: () => {
+        this.statements = statements;
+        this.portals = portals;
+        this.prepared.clear();
+        for (const [k, v] of prepared) this.prepared.set(k, v);
+      },
+    };
+  }
+}
+
+/** Several Executes before one Sync are decided as one request: the riskiest kind wins. */
+export function combineRuns(runs: readonly { c: Classification; text: string; params: (string | null)[] }[]): ClassifiedRequest {
+  let kind = runs[0].c.kind;
+  const tables = new Set<string>();
+  const functions = new Set<string>();
+  for (const r of runs) {
+    kind = maxKind(kind, r.c.kind);
+    r.c.tables.forEach((t) => tables.add(t));
+    r.c.functions.forEach((f) => functions.add(f));
+  }
+  return {
+    action: actionOf(kind),
+    kind,
+    tables: [...tables].sort(),
+    functions: [...functions].sort(),
+    text: runs.map((r) => r.text).join(";\n"),
+    params: runs.flatMap((r) => r.params),
+  };
+}
+
+/** Bind parameters as the approval binding and the recording see them: text as is, binary as \x-hex. */
+export function decodeParams(m: BindMessage): (string | null)[] {
+  return m.params.map((p, i) => {
+    if (p === null) return null;
+    const format = m.paramFormats.length === 0 ? 0 : m.paramFormats.length === 1 ? m.paramFormats[0] : m.paramFormats[i];
+    if (format === 0) {
+      try {
+        return new TextDecoder("utf-8", { fatal: true }).decode(p);
+      } catch {
+        return `\\x${p.toString("hex")}`;
+      }
+    }
+    return `\\x${p.toString("hex")}`;
+  });
+}

@@ -1,0 +1,135 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { compileMasker } from "@/lib/gateway/masking";
+import { CancelRegistry } from "./cancel";
+import { initClassifier } from "./classify";
+import { decodeParams, ExtendedState } from "./extended";
+import { alignSources, maskRow, splitSource } from "./masking";
+import { fieldsOfPortal, maskErrorFields } from "./relay";
+import { sampleLimitsOf } from "./unit";
+
+/** Pure helpers of the gateway: source alignment, row masking, batch planning, cancel keys. */
+
+const masker = compileMasker(
+  [
+    { id: "cols", name: "cols", enabled: true, detectors: [], columns: ["*.ssn"], style: "redact" },
+    { id: "det", name: "det", enabled: true, detectors: ["email"], columns: [], style: "redact" },
+  ],
+  { hashKey: "k" },
+);
+
+beforeAll(() => initClassifier());
+
+describe("alignSources", () => {
+  it("matches by position without stars and refuses a length mismatch", () => {
+    expect(alignSources(2, [{ name: "a", sources: ["t.a"] }, { name: "b", sources: ["t.b"] }])).toEqual([["t.a"], ["t.b"]]);
+    expect(alignSources(3, [{ name: "a", sources: ["t.a"] }])).toEqual([null, null, null]);
+  });
+  it("aligns before the first star from the start and after the last star from the end", () => {
+    const src = [{ name: "x", sources: ["t.x"] }, { name: "*", sources: ["t.*"], star: true as const }, { name: "y", sources: ["t.y"] }];
+    expect(alignSources(5, src)).toEqual([["t.x"], null, null, null, ["t.y"]]);
+  });
+});
+
+describe("splitSource", () => {
+  it("splits table.column and schema.table.column", () => {
+    expect(splitSource("customers.ssn")).toEqual({ table: "customers", column: "ssn" });
+    expect(splitSource("public.customers.*")).toEqual({ schema: "public", table: "customers", column: "*" });
+    expect(splitSource("unknown")).toBeNull();
+  });
+});
+
+describe("maskRow", () => {
+  it("masks whole columns by plan, runs detectors everywhere, withholds binary values", () => {
+    const ssnPlan = masker.columnPlan({ table: "customers", column: "ssn" })!;
+    const plans = [
+      { plans: [ssnPlan], binary: false, label: "ssn" },
+      { plans: [], binary: false, label: "note" },
+      { plans: [], binary: true, label: "bin" },
+      { plans: [], binary: false, label: "plain" },
+    ];
+    const out = maskRow([Buffer.from("123-45-6789"), Buffer.from("mail ada@example.com"), Buffer.from([1, 2]), Buffer.from("ok")], plans, masker)!;
+    expect(out.masked).toBe(3);
+    expect(out.values[0]!.toString()).not.toContain("6789");
+    expect(out.values[1]!.toString()).not.toContain("ada@example.com");
+    expect(out.values[2]).toBeNull();
+    expect(out.values[3]!.toString()).toBe("ok");
+  });
+  it("returns null when nothing changed (the raw frame is forwarded)", () => {
+    expect(maskRow([Buffer.from("hello"), null], [{ plans: [], binary: false, label: "a" }, { plans: [], binary: false, label: "b" }], masker)).toBeNull();
+  });
+});
+
+describe("maskErrorFields", () => {
+  it("masks message, detail and hint", () => {
+    const f = maskErrorFields({ severity: "ERROR", code: "23505", message: "dup ada@example.com", detail: "Key (email)=(ada@example.com)" }, masker);
+    expect(JSON.stringify(f)).not.toContain("ada@example.com");
+    expect(f.code).toBe("23505");
+  });
+});
+
+describe("ExtendedState.plan", () => {
+  it("classifies Executes with their Bind parameters and commits only when told", () => {
+    const st = new ExtendedState();
+    const plan = st.plan([
+      { type: "Parse", name: "s1", text: "delete from items where id = $1", paramTypes: [] },
+      { type: "Bind", portal: "", statement: "s1", paramFormats: [], params: [Buffer.from("7")], resultFormats: [] },
+      { type: "Execute", portal: "", maxRows: 0 },
+      { type: "Sync" },
+    ]);
+    expect(plan.request).toMatchObject({ kind: "write", action: "write", tables: ["items"], text: "delete from items where id = $1", params: ["7"] });
+    expect(plan.ops.map((o) => o.t)).toEqual(["parse", "bind", "execute", "sync"]);
+    expect(st.statements.has("s1")).toBe(false); // not committed: a denied Parse defines nothing
+    plan.commit();
+    expect(st.statements.has("s1")).toBe(true);
+    expect(st.prepared.get("s1")?.kind).toBe("write");
+  });
+  it("combines several Executes before one Sync (the riskiest kind wins) and fails closed on unknown portals", () => {
+    const st = new ExtendedState();
+    const plan = st.plan([
+      { type: "Parse", name: "", text: "select 1", paramTypes: [] },
+      { type: "Bind", portal: "", statement: "", paramFormats: [], params: [], resultFormats: [1] },
+      { type: "Execute", portal: "", maxRows: 0 },
+      { type: "Execute", portal: "nope", maxRows: 0 },
+      { type: "Sync" },
+    ]);
+    expect(plan.request?.kind).toBe("unknown");
+    expect(plan.wantsBinary).toBe(true);
+  });
+  it("needs no decision for Parse/Describe-only batches", () => {
+    const plan = new ExtendedState().plan([{ type: "Parse", name: "a", text: "select 1", paramTypes: [] }, { type: "Describe", target: "S", name: "a" }, { type: "Sync" }]);
+    expect(plan.request).toBeNull();
+    expect(plan.parsed).toEqual(["select 1"]);
+  });
+});
+
+describe("decodeParams / fieldsOfPortal", () => {
+  it("keeps text params, hex-encodes binary ones", () => {
+    expect(decodeParams({ type: "Bind", portal: "", statement: "", paramFormats: [0, 1], params: [Buffer.from("a"), Buffer.from([255]), ], resultFormats: [] })).toEqual(["a", "\\xff"]);
+  });
+  it("applies Bind result formats to a statement's cached description", () => {
+    const field = { name: "a", tableOid: 1, columnAttr: 1, typeOid: 25, typeSize: -1, typeMod: -1, format: 0 };
+    const stmt = { name: "s", text: "select a from t", classification: { kind: "read" as const, statements: [], tables: [], functions: [] }, paramTypes: [], fields: [field] };
+    expect(fieldsOfPortal({ name: "", statement: stmt, params: [], resultFormats: [1], fields: null })![0].format).toBe(1);
+    expect(fieldsOfPortal(null)).toBeNull();
+  });
+});
+
+describe("CancelRegistry", () => {
+  it("cancels only with the exact key and forgets released sessions", () => {
+    const reg = new CancelRegistry();
+    let n = 0;
+    const key = reg.issue({ cancel: () => n++ });
+    expect(reg.cancel(key.pid, Buffer.from([0, 0, 0, 0]))).toBe(false);
+    expect(reg.cancel(key.pid, key.secretKey)).toBe(true);
+    reg.release(key.pid);
+    expect(reg.cancel(key.pid, key.secretKey)).toBe(false);
+    expect(n).toBe(1);
+  });
+});
+
+describe("sampleLimitsOf", () => {
+  it("reads sampleRows/sampleBytes from connection options with caps", () => {
+    expect(sampleLimitsOf({})).toEqual({ rows: 100, bytes: 65536 });
+    expect(sampleLimitsOf({ sampleRows: 5, sampleBytes: 10 ** 9 })).toEqual({ rows: 5, bytes: 4 * 1024 * 1024 });
+  });
+});

@@ -1,0 +1,130 @@
+import type { ColumnMaskPlan, Masker } from "@/lib/gateway/masking";
+import type { OutputColumn } from "./column-sources";
+import type { FieldDescription } from "./wire";
+import type { ColumnName, UpstreamMetadata } from "./metadata";
+
+/**
+ * Masking of result sets. A RowDescription names plain table columns by (table OID, attnum);
+ * expressions (tableOid 0: `upper(email)`, `encode(ssn::bytea,'hex')`, `row_to_json(c)`) carry
+ * no origin, so their sources come from columnSourcesOfSelect(statement text). A column
+ * derived from a column whose rule masks whole values is masked whole (a transformed SSN is
+ * still an SSN); detectors run on every text value as the backstop.
+ */
+
+export interface FieldPlan {
+  /** plans applied in order; an empty list still runs the detector backstop */
+  plans: ColumnMaskPlan[];
+  /** binary-format value: cannot be masked as text, so it is withheld (sent as NULL) */
+  binary: boolean;
+  label: string;
+}
+
+/**
+ * Aligns output-column sources with RowDescription fields. Without stars the lists match by
+ * position; a star expands to an unknown number of fields, so fields before the first star
+ * align from the start and fields after the last star from the end (columns inside a star
+ * carry their table OID, which is preferred anyway).
+ */
+export function alignSources(fieldCount: number, sources: readonly OutputColumn[] | null): (string[] | null)[] {
+  const out: (string[] | null)[] = new Array(fieldCount).fill(null);
+  if (!sources) return out;
+  const firstStar = sources.findIndex((s) => s.star);
+  if (firstStar < 0) {
+    if (sources.length !== fieldCount) return out;
+    return sources.map((s) => s.sources);
+  }
+  for (let i = 0; i < firstStar && i < fieldCount; i++) out[i] = sources[i].sources;
+  let lastStar = -1;
+  sources.forEach((s, i) => s.star && (lastStar = i));
+  const tail = sources.length - 1 - lastStar;
+  for (let k = 1; k <= tail && fieldCount - k >= firstStar; k++) out[fieldCount - k] = sources[sources.length - k].sources;
+  return out;
+}
+
+/** Splits "schema.table.column" / "table.column" / "table.*" as column-sources writes them. */
+export function splitSource(src: string): { table: string; column: string; schema?: string } | null {
+  const parts = src.split(".");
+  if (parts.length < 2) return null;
+  const column = parts.pop()!;
+  const table = parts.pop()!;
+  return { table, column, ...(parts.length ? { schema: parts.join(".") } : {}) };
+}
+
+export async function buildFieldPlans(
+  fields: readonly FieldDescription[],
+  ctx: { masker: Masker; metadata: UpstreamMetadata | null; sources: readonly OutputColumn[] | null; connection: string },
+): Promise<FieldPlan[]> {
+  const { masker, metadata, connection } = ctx;
+  let names = new Map<string, ColumnName | null>();
+  const tableCols = fields.filter((f) => f.tableOid !== 0 && f.columnAttr > 0).map((f) => ({ oid: f.tableOid, attnum: f.columnAttr }));
+  if (tableCols.length && metadata) {
+    try {
+      names = await metadata.columns(tableCols);
+    } catch (err) {
+      // Without names only detectors apply; say so rather than stop the client's session.
+      console.warn(`[postgres] metadata lookup failed on ${connection}: ${(err as Error).message}`);
+    }
+  }
+  const aligned = alignSources(fields.length, ctx.sources);
+  const plans: FieldPlan[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
+    const list: ColumnMaskPlan[] = [];
+    const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
+    if (named) {
+      const p = masker.columnPlan({ connection, schema: named.schema, table: named.table, column: named.column });
+      if (p) list.push(p);
+    }
+    for (const src of aligned[i] ?? []) list.push(...(await sourcePlans(src, masker, metadata, connection)));
+    plans.push({ plans: wholeFirst(list), binary: f.format === 1, label: named ? `${named.table}.${named.column}` : f.name });
+  }
+  return plans;
+}
+
+async function sourcePlans(src: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string): Promise<ColumnMaskPlan[]> {
+  const s = splitSource(src);
+  if (!s) return [];
+  if (s.column !== "*") {
+    const p = masker.columnPlan({ connection, ...s });
+    return p ? [p] : [];
+  }
+  // A whole row (row_to_json(c), c::text): every column of the table counts as a source.
+  const cols = metadata ? await metadata.tableColumns(s.schema ? `${s.schema}.${s.table}` : s.table).catch(() => null) : null;
+  if (!cols) return [];
+  return cols.columns.map((column) => masker.columnPlan({ connection, schema: cols.schema, table: cols.table, column })).filter((p): p is ColumnMaskPlan => p !== null);
+}
+
+/** A whole-value plan first: once it replaced the value, the rest has nothing left to find. */
+function wholeFirst(list: ColumnMaskPlan[]): ColumnMaskPlan[] {
+  const whole = list.find((p) => p.masksWholeValue);
+  return whole ? [whole] : list;
+}
+
+/** Masks one DataRow's values; returns null when nothing changed (forward the raw frame). */
+export function maskRow(values: readonly (Buffer | null)[], plans: readonly FieldPlan[], masker: Masker): { values: (Buffer | null)[]; masked: number } | null {
+  let out: (Buffer | null)[] | null = null;
+  let masked = 0;
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (v === null) continue;
+    const plan = plans[i];
+    let next: Buffer | null;
+    if (!plan || plan.binary) {
+      next = null; // binary (or undescribed) value under a masker: withheld, never guessed at
+    } else {
+      const text = v.toString("utf8");
+      let m: string | null = text;
+      for (const p of plan.plans) {
+        if (m === null) break;
+        m = masker.maskValue(m, p);
+      }
+      if (m !== null) m = masker.maskValue(m);
+      if (m === text) continue;
+      next = m === null ? null : Buffer.from(m, "utf8");
+    }
+    out ??= values.slice();
+    out[i] = next;
+    masked++;
+  }
+  return out ? { values: out, masked } : null;
+}

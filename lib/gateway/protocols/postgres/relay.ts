@@ -1,0 +1,351 @@
+import type net from "node:net";
+import type { Masker } from "@/lib/gateway/masking";
+import type { Classification } from "./classify";
+import { columnSourcesOfSelect, type OutputColumn } from "./column-sources";
+import type { BatchOp, Portal } from "./extended";
+import { buildFieldPlans, maskRow, type FieldPlan } from "./masking";
+import type { UpstreamMetadata } from "./metadata";
+import type { ResultUnit } from "./unit";
+import { build, parseBackendMessage, ProtocolError, type ErrorFields, type FieldDescription, type Frame, type FrameReader, type TransactionStatus } from "./wire";
+
+/**
+ * The response path, upstream → client, message by message (results are never buffered
+ * whole). The relay keeps a FIFO of what each forwarded frontend message will produce, so it
+ * knows which request a RowDescription, DataRow or ErrorResponse belongs to — also when
+ * several Syncs are pipelined, and for named statements whose RowDescription the driver
+ * cached (it came from an earlier Describe and is kept on the statement).
+ *
+ * Fast path: no masker → every frame is forwarded as the bytes received. With a masker,
+ * DataRows are rebuilt, and notices, errors, NOTIFY payloads and COPY OUT rows are masked.
+ */
+
+export type RelayOp =
+  | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null })
+  | { t: "query"; unit: ResultUnit; classification: Classification; prepared: ReadonlyMap<string, Classification>; rd: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
+  | { t: "call"; unit: ResultUnit };
+
+export interface RelayContext {
+  metadata: UpstreamMetadata | null;
+  connection: string;
+  /** a simple-query CommandComplete: PREPARE/DEALLOCATE change the prepared-statement map */
+  onQueryComplete(op: Extract<RelayOp, { t: "query" }>, tag: string): void;
+  onUnitDone(unit: ResultUnit): void;
+}
+
+export class Relay {
+  private readonly queue: RelayOp[] = [];
+  txStatus: TransactionStatus = "I";
+  /** once any request of the session was masked, async channels (NOTIFY, notices) stay masked */
+  stickyMasker: Masker | null = null;
+  private idleWaiters: (() => void)[] = [];
+  private readonly orphans = new Set<ResultUnit>();
+  private pumping = false;
+  private waiting = false;
+  private congested = false;
+
+  constructor(
+    private readonly client: net.Socket,
+    private readonly upstream: net.Socket,
+    private readonly reader: FrameReader,
+    private readonly ctx: RelayContext,
+    private readonly onFatal: (err: Error) => void,
+  ) {
+    upstream.on("data", (d: Buffer) => {
+      try {
+        this.reader.push(d);
+      } catch (err) {
+        return this.onFatal(err as Error);
+      }
+      void this.pump();
+    });
+    client.on("drain", () => {
+      this.congested = false;
+      this.flow();
+    });
+  }
+
+  /** Begin relaying (frames that arrived with the handshake are processed first). */
+  start() {
+    void this.pump();
+  }
+
+  enqueue(ops: RelayOp[]) {
+    for (const op of ops) {
+      this.queue.push(op);
+      if (op.unit?.masker?.active) this.stickyMasker = op.unit.masker;
+    }
+    // A batch ended by Flush has no ReadyForQuery of its own: record it at the next one.
+    if (!ops.some((o) => o.t === "sync" || o.t === "query" || o.t === "call")) for (const o of ops) if (o.unit) this.orphans.add(o.unit);
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  /** Resolves when every forwarded request got its ReadyForQuery (before injecting our own). */
+  idle(): Promise<void> {
+    if (this.queue.length === 0) return Promise.resolve();
+    return new Promise((r) => this.idleWaiters.push(r));
+  }
+
+  write(buf: Buffer) {
+    if (!this.client.write(buf)) {
+      this.congested = true;
+      this.flow();
+    }
+  }
+
+  private flow() {
+    if (this.congested || this.waiting) this.upstream.pause();
+    else this.upstream.resume();
+  }
+
+  private async pump() {
+    if (this.pumping) return;
+    this.pumping = true;
+    this.client.cork();
+    try {
+      for (let f = this.reader.next(); f; f = this.reader.next()) {
+        const p = this.handle(f);
+        if (p) {
+          this.client.uncork();
+          this.waiting = true;
+          this.flow();
+          await p;
+          this.waiting = false;
+          this.flow();
+          this.client.cork();
+        }
+      }
+    } catch (err) {
+      this.onFatal(err as Error);
+    } finally {
+      this.client.uncork();
+      this.pumping = false;
+    }
+  }
+
+  /** Handles one backend frame; returns a promise only when masking needs catalog lookups. */
+  private handle(f: Frame): Promise<void> | void {
+    const op = this.queue[0];
+    switch (f.tag) {
+      case "D":
+        return this.dataRow(f, op);
+      case "T": {
+        const msg = parseBackendMessage(f);
+        if (msg.type !== "RowDescription") break;
+        if (op?.t === "describeS") {
+          if (op.stmt) op.stmt.fields = msg.fields;
+          this.queue.shift();
+        } else if (op?.t === "describeP") {
+          if (op.portal) op.portal.fields = msg.fields;
+          this.queue.shift();
+        } else if (op?.t === "query") {
+          op.fields = msg.fields;
+          op.plans = null;
+          op.rd++;
+          op.unit.columns = msg.fields.map((x) => x.name);
+        }
+        break;
+      }
+      case "n":
+        if (op?.t === "describeS" || op?.t === "describeP") this.queue.shift();
+        break;
+      case "1":
+      case "2":
+      case "3":
+        if (op && (op.t === "parse" || op.t === "bind" || op.t === "close")) this.queue.shift();
+        break;
+      case "C":
+      case "I":
+      case "s": {
+        const tag = f.tag === "C" ? (parseBackendMessage(f) as { tag: string }).tag : f.tag === "I" ? "EMPTY" : "SUSPENDED";
+        if (op && op.unit && f.tag !== "s") op.unit.tags.push(tag);
+        if (op?.t === "execute") this.queue.shift();
+        else if (op?.t === "query") {
+          op.fields = null;
+          op.plans = null;
+          this.ctx.onQueryComplete(op, tag);
+        }
+        break;
+      }
+      case "E":
+      case "N":
+        return this.errorOrNotice(f, op);
+      case "A":
+        if (this.stickyMasker) {
+          const m = parseBackendMessage(f);
+          if (m.type === "NotificationResponse") return void this.write(build.notificationResponse(m.pid, m.channel, this.stickyMasker.maskText(m.payload)));
+        }
+        break;
+      case "H":
+        if (op?.unit?.masker?.active) return this.copyOut(f, op);
+        break;
+      case "d":
+        if (op?.unit?.masker?.active) return void this.copyData(f, op);
+        break;
+      case "V":
+        if (op?.unit?.masker?.active) return void this.write(build.functionCallResponse(null)); // an unknown function's result cannot be masked: withheld
+        break;
+      case "Z":
+        this.readyForQuery(f);
+        break;
+      case "S": {
+        const m = parseBackendMessage(f);
+        const problem = m.type === "ParameterStatus" ? unsafeParameter(m.name, m.value) : null;
+        // The classifier reads UTF-8 with standard strings; a server reading bytes differently
+        // could run text the gateway never classified.
+        if (problem) return void this.onFatal(new ProtocolError(problem, "0A000"));
+        break;
+      }
+    }
+    this.write(f.raw);
+  }
+
+  private dataRow(f: Frame, op: RelayOp | undefined): Promise<void> | void {
+    const unit = op?.unit ?? null;
+    if (unit) unit.rows++;
+    const masker = unit?.masker;
+    if (!masker?.active || !op) {
+      if (unit?.wantsSample()) unit.addSample(rowValues(f), this.formatsOf(op));
+      return void this.write(f.raw);
+    }
+    const plans = "plans" in op ? op.plans : null;
+    if (!plans) return this.planFor(op, masker).then(() => this.maskAndSend(f, op, masker));
+    this.maskAndSend(f, op, masker);
+  }
+
+  private maskAndSend(f: Frame, op: RelayOp, masker: Masker) {
+    const values = rowValues(f);
+    const plans = ("plans" in op && op.plans) || [];
+    const out = maskRow(values, plans, masker);
+    const sent = out ? out.values : values;
+    if (out) op.unit!.maskedCells += out.masked;
+    if (op.unit!.wantsSample()) op.unit!.addSample(sent, plans.map((p) => (p.binary ? 1 : 0)));
+    this.write(out ? build.dataRow(out.values) : f.raw);
+  }
+
+  private formatsOf(op: RelayOp | undefined): number[] {
+    const fields = op?.t === "query" ? op.fields : op?.t === "execute" ? fieldsOfPortal(op.portal) : null;
+    return fields?.map((x) => x.format) ?? [];
+  }
+
+  private async planFor(op: RelayOp, masker: Masker) {
+    let fields: FieldDescription[] | null = null;
+    let sources: OutputColumn[] | null = null;
+    if (op.t === "query") {
+      fields = op.fields;
+      sources = querySources(op);
+    } else if (op.t === "execute" && op.portal) {
+      fields = fieldsOfPortal(op.portal);
+      const stmt = op.portal.statement;
+      if (stmt) sources = stmt.sources === undefined ? (stmt.sources = columnSourcesOfSelect(stmt.text)) : stmt.sources;
+      if (op.unit && fields) op.unit.columns = fields.map((x) => x.name);
+    }
+    // No description at all (a portal we never saw described): every value is withheld.
+    const plans = fields ? await buildFieldPlans(fields, { masker, metadata: this.ctx.metadata, sources, connection: this.ctx.connection }) : [];
+    (op as { plans?: FieldPlan[] | null }).plans = plans;
+  }
+
+  private errorOrNotice(f: Frame, op: RelayOp | undefined) {
+    const msg = parseBackendMessage(f);
+    if (msg.type !== "ErrorResponse" && msg.type !== "NoticeResponse") return void this.write(f.raw);
+    const masker = op?.unit?.masker?.active ? op.unit.masker : this.stickyMasker;
+    if (msg.type === "ErrorResponse") {
+      if (op?.unit) op.unit.error = { code: msg.fields.code, message: masker ? masker.maskText(msg.fields.message) : msg.fields.message };
+      // After an error the server skips to Sync: drop the responses we will not get.
+      if (op && op.t !== "query" && op.t !== "call") while (this.queue.length && this.queue[0].t !== "sync") this.queue.shift();
+    }
+    if (!masker) return void this.write(f.raw);
+    const fields = maskErrorFields(msg.fields, masker);
+    this.write(msg.type === "ErrorResponse" ? build.errorResponse(fields) : build.noticeResponse(fields));
+  }
+
+  private async copyOut(f: Frame, op: RelayOp) {
+    if (op.t === "query") {
+      const msg = parseBackendMessage(f);
+      const count = msg.type === "CopyOutResponse" ? msg.columnFormats.length : 0;
+      const fields = Array.from({ length: count }, (_, i): FieldDescription => ({ name: `column${i + 1}`, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1, format: msg.type === "CopyOutResponse" ? msg.format : 0 }));
+      op.fields = fields;
+      op.plans = await buildFieldPlans(fields, { masker: op.unit.masker!, metadata: this.ctx.metadata, sources: querySources(op, true), connection: this.ctx.connection });
+    }
+    this.write(f.raw);
+  }
+
+  /** COPY TO STDOUT text rows: tab-separated fields, masked per column, detectors as backstop. */
+  private copyData(f: Frame, op: RelayOp) {
+    const masker = op.unit!.masker!;
+    const plans = ("plans" in op && op.plans) || [];
+    if (plans.some((p) => p.binary)) return; // binary COPY under a masker: withheld (see README)
+    const line = f.body.toString("utf8");
+    const nl = line.endsWith("\n") ? "\n" : "";
+    const cells = (nl ? line.slice(0, -1) : line).split("\t");
+    const masked = cells.map((c, i) => {
+      if (c === "\\N") return c;
+      let v: string | null = c;
+      for (const p of plans[i]?.plans ?? []) v = v === null ? null : masker.maskValue(v, p);
+      v = v === null ? "\\N" : masker.maskValue(v);
+      return v ?? "\\N";
+    });
+    op.unit!.rows++;
+    this.write(build.copyData(Buffer.from(masked.join("\t") + nl, "utf8")));
+  }
+
+  private readyForQuery(f: Frame) {
+    this.txStatus = String.fromCharCode(f.body[0]) as TransactionStatus;
+    while (this.queue.length) {
+      const op = this.queue.shift()!;
+      if (op.t === "sync" || op.t === "query" || op.t === "call") {
+        if (op.unit) this.ctx.onUnitDone(op.unit);
+        break;
+      }
+    }
+    for (const u of this.orphans) this.ctx.onUnitDone(u);
+    this.orphans.clear();
+    if (this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+  }
+}
+
+function rowValues(f: Frame): (Buffer | null)[] {
+  const m = parseBackendMessage(f);
+  return m.type === "DataRow" ? m.values : [];
+}
+
+/** A portal's columns: from Describe P, else the statement's cached description with Bind's formats. */
+export function fieldsOfPortal(portal: Portal | null): FieldDescription[] | null {
+  if (!portal) return null;
+  if (portal.fields) return portal.fields;
+  const base = portal.statement?.fields;
+  if (!base) return null;
+  const rf = portal.resultFormats;
+  return base.map((f, i) => ({ ...f, format: rf.length === 0 ? 0 : rf.length === 1 ? rf[0] : (rf[i] ?? 0) }));
+}
+
+/** Sources for the n-th result set of a simple Query: the n-th statement that has output columns. */
+function querySources(op: Extract<RelayOp, { t: "query" }>, copy = false): OutputColumn[] | null {
+  const lists: OutputColumn[][] = [];
+  for (const s of op.classification.statements) {
+    let text = s.text;
+    if (s.executes.length === 1) text = op.prepared.get(s.executes[0])?.statements[0]?.text ?? text;
+    if (copy && s.node !== "CopyStmt") continue;
+    const cols = columnSourcesOfSelect(text);
+    if (cols) lists.push(cols);
+  }
+  return lists[Math.max(0, (copy ? 1 : op.rd) - 1)] ?? null;
+}
+
+const MASKED_FIELDS = ["message", "detail", "hint", "where", "internalQuery"] as const;
+
+export function maskErrorFields(fields: ErrorFields, masker: Masker): ErrorFields {
+  const out: ErrorFields = { ...fields };
+  for (const k of MASKED_FIELDS) if (out[k]) out[k] = masker.maskText(out[k]!);
+  return out;
+}
+
+/** A server setting under which the gateway's reading of SQL text would differ from the server's. */
+export function unsafeParameter(name: string, value: string): string | null {
+  const n = name.toLowerCase();
+  if (n === "client_encoding" && !/^(utf8|utf-8|unicode)$/i.test(value.trim())) return `client_encoding ${value} is not supported through the gateway`;
+  if (n === "standard_conforming_strings" && value.trim().toLowerCase() === "off") return "standard_conforming_strings=off is not supported through the gateway";
+  return null;
+}

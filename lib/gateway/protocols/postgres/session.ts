@@ -1,0 +1,261 @@
+import { actionOf } from "@/lib/gateway/core/classify";
+import type { Decision } from "@/lib/gateway/core/session";
+import type { ClassifiedRequest } from "@/lib/gateway/core/types";
+import type { CancelKey, CancelRegistry } from "./cancel";
+import { sendUpstreamCancel } from "./cancel";
+import { preparedDefinitions } from "./classify";
+import { ExtendedState } from "./extended";
+import type { Established } from "./handshake";
+import { metadataFor } from "./metadata";
+import { Relay, type RelayOp } from "./relay";
+import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
+import { build, parseFrontendMessage, ProtocolError, type Frame, type FrontendMessage } from "./wire";
+
+/**
+ * One client connection after authentication: the frontend → upstream state machine. Client
+ * messages are handled strictly in order; each unit of work (a simple Query, an extended
+ * batch up to Sync/Flush, a FunctionCall) is classified and decided BEFORE any of its bytes
+ * reach the upstream. A denied unit is answered by the gateway itself (42501 + ReadyForQuery,
+ * or error-until-Sync for extended batches) and the session stays usable.
+ */
+
+/** A batch this large is decided and forwarded without waiting for its Sync (bounded memory). */
+const MAX_BATCH_MESSAGES = 1000;
+const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+/** Settings that change how the server reads bytes (see README "Traps", 2): refused outright. */
+const REFUSED_SETTINGS = new Set(["client_encoding", "standard_conforming_strings", "names"]);
+
+export class PgSession {
+  readonly key: CancelKey;
+  private readonly relay: Relay;
+  private readonly state = new ExtendedState();
+  private readonly limits: SampleLimits;
+  private batch: { msg: FrontendMessage; raw: Buffer }[] = [];
+  private batchBytes = 0;
+  private skippingToSync = false;
+  private busy = false;
+  private holdAbort: AbortController | null = null;
+  private closed = false;
+  private readonly done: Promise<void>;
+  private resolveDone!: () => void;
+
+  constructor(
+    private readonly est: Established,
+    private readonly cancels: CancelRegistry,
+  ) {
+    this.done = new Promise((r) => (this.resolveDone = r));
+    this.key = cancels.issue({ cancel: () => this.cancel() });
+    this.limits = sampleLimitsOf(est.target.options);
+    const { client, upstream, session } = est;
+    this.relay = new Relay(client, upstream.socket, upstream.reader, {
+      metadata: metadataFor(est.target),
+      connection: est.target.ref.name,
+      onQueryComplete: (op, tag) => this.afterQuery(op, tag),
+      onUnitDone: (unit) => unit.record(session),
+    }, (err) => this.fail(err));
+    session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
+  }
+
+  get id() {
+    return this.est.session.id;
+  }
+
+  /** Finish the client's login (ParameterStatus, our BackendKeyData, ReadyForQuery) and start relaying. */
+  start(): Promise<void> {
+    const { client, upstream } = this.est;
+    client.cork();
+    client.write(build.authenticationOk());
+    for (const f of upstream.startupFrames) client.write(f);
+    client.write(build.backendKeyData(this.key.pid, this.key.secretKey));
+    client.write(build.readyForQuery("I"));
+    client.uncork();
+    client.on("data", (d: Buffer) => {
+      try {
+        this.est.clientReader.push(d);
+      } catch (err) {
+        return this.fail(err as Error);
+      }
+      void this.pump();
+    });
+    upstream.socket.on("drain", () => client.resume());
+    client.on("close", () => this.close(null, "ended"));
+    upstream.socket.on("close", () => this.close(null, "ended", "the upstream closed the connection"));
+    this.relay.start();
+    void this.pump();
+    return this.done;
+  }
+
+  /** Kill/revocation/shutdown from outside. */
+  terminate(reason: string) {
+    this.est.session.terminate(reason);
+  }
+
+  private cancel() {
+    if (this.holdAbort) this.holdAbort.abort();
+    else if (this.est.upstream.backendKey) sendUpstreamCancel(this.est.upstream.address, this.est.upstream.backendKey);
+  }
+
+  private async pump() {
+    if (this.busy || this.closed) return;
+    this.busy = true;
+    try {
+      for (let f = this.est.clientReader.next(); f && !this.closed; f = this.est.clientReader.next()) await this.handle(f);
+    } catch (err) {
+      this.fail(err as Error);
+    } finally {
+      this.busy = false;
+    }
+  }
+
+  private async handle(f: Frame) {
+    const msg = parseFrontendMessage(f);
+    switch (msg.type) {
+      case "Query":
+        await this.flushBatch(false);
+        return this.query(msg.text, f.raw);
+      case "Parse":
+      case "Bind":
+      case "Describe":
+      case "Execute":
+      case "Close":
+        if (this.skippingToSync) return;
+        this.batch.push({ msg, raw: f.raw });
+        this.batchBytes += f.raw.length;
+        if (this.batch.length >= MAX_BATCH_MESSAGES || this.batchBytes >= MAX_BATCH_BYTES) await this.flushBatch(false);
+        return;
+      case "Sync":
+        if (this.skippingToSync) {
+          this.skippingToSync = false;
+          await this.relay.idle();
+          return void this.est.client.write(build.readyForQuery(this.relay.txStatus));
+        }
+        this.batch.push({ msg, raw: f.raw });
+        return this.flushBatch(true);
+      case "Flush":
+        if (this.skippingToSync) return;
+        this.batch.push({ msg, raw: f.raw });
+        return this.flushBatch(false);
+      case "CopyData":
+      case "CopyDone":
+      case "CopyFail":
+        // Part of a COPY FROM STDIN the gateway already allowed; the server ignores them otherwise.
+        return this.toUpstream(f.raw);
+      case "FunctionCall":
+        return this.functionCall(msg.functionOid, f.raw);
+      case "Terminate":
+        this.est.upstream.socket.end(build.terminate());
+        return this.close(null, "ended");
+      default:
+        throw new ProtocolError(`unexpected ${msg.type} message after authentication`);
+    }
+  }
+
+  private async query(text: string, raw: Buffer) {
+    const c = this.state.classify(text);
+    if (c.statements.some((s) => s.setting && REFUSED_SETTINGS.has(s.setting))) return this.reject("0A000", "gatehouse: changing client_encoding or standard_conforming_strings is not supported through the gateway", true);
+    const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text });
+    if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
+    const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
+    this.relay.enqueue([{ t: "query", unit, classification: c, prepared: this.state.prepared, rd: 0, fields: null }]);
+    this.toUpstream(raw);
+  }
+
+  private afterQuery(op: Extract<RelayOp, { t: "query" }>, tag: string) {
+    if (tag === "PREPARE") for (const [name, c] of preparedDefinitions(op.classification)) this.state.prepared.set(name, c);
+    if (tag.startsWith("DEALLOCATE") || tag === "DISCARD ALL") {
+      for (const s of op.classification.statements) {
+        if (s.deallocates?.all) this.state.prepared.clear();
+        else if (s.deallocates) this.state.prepared.delete(s.deallocates.name);
+      }
+    }
+  }
+
+  private async flushBatch(synced: boolean) {
+    if (this.batch.length === 0) return;
+    const batch = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    const plan = this.state.plan(batch.map((b) => b.msg));
+    const raw = Buffer.concat(batch.map((b) => b.raw));
+    if (!plan.request) {
+      // Only Parse/Describe/Close: nothing runs. Forwarded undecided, but what was parsed is recorded.
+      if (plan.parsed.length) this.est.session.recorder.record("parse", { statements: plan.parsed });
+      plan.commit();
+      this.relay.enqueue(plan.ops.map((op) => ({ ...op, unit: null })));
+      return this.toUpstream(raw);
+    }
+    if (plan.settings.some((x) => REFUSED_SETTINGS.has(x))) return this.reject("0A000", "gatehouse: changing client_encoding or standard_conforming_strings is not supported through the gateway", synced);
+    const decision = await this.decide(plan.request);
+    if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
+    const masker = decision.masker?.active ? decision.masker : null;
+    if (masker && plan.wantsBinary) {
+      this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: "binary results refused under masking" } });
+      return this.reject("0A000", "binary results are not available on a masked connection", synced);
+    }
+    plan.commit();
+    const unit = new ResultUnit(decision.requestSeq, masker, this.limits);
+    this.relay.enqueue(plan.ops.map((op) => ({ ...op, unit })));
+    this.toUpstream(raw);
+  }
+
+  private async functionCall(oid: number, raw: Buffer) {
+    await this.flushBatch(false);
+    // The fast-path function interface runs any function by OID: the gateway cannot tell what it does.
+    const decision = await this.decide({ action: actionOf("unknown"), kind: "unknown", tables: [], functions: [`oid:${oid}`], text: `FunctionCall ${oid}` });
+    if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
+    this.relay.enqueue([{ t: "call", unit: new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits) }]);
+    this.toUpstream(raw);
+  }
+
+  private async decide(req: ClassifiedRequest): Promise<Decision> {
+    this.holdAbort = new AbortController();
+    try {
+      return await this.est.session.decide(req, {
+        signal: this.holdAbort.signal,
+        onHeld: (h) => this.est.client.write(build.noticeResponse({ severity: "NOTICE", code: "00000", message: `held for approval #${h.approvalId}: ${h.url}` })),
+      });
+    } finally {
+      this.holdAbort = null;
+    }
+  }
+
+  /** The gateway's own refusal, after everything already forwarded has been answered. */
+  private async reject(code: string, message: string, synced: boolean) {
+    await this.relay.idle();
+    if (this.closed) return;
+    this.est.client.write(build.errorResponse({ severity: "ERROR", code, message }));
+    if (synced) this.est.client.write(build.readyForQuery(this.relay.txStatus));
+    else this.skippingToSync = true;
+  }
+
+  private toUpstream(raw: Buffer) {
+    // Backpressure: stop reading the client while the upstream cannot take more.
+    if (!this.est.upstream.socket.write(raw)) this.est.client.pause();
+  }
+
+  private fail(err: Error) {
+    if (err instanceof ProtocolError) return this.close(build.errorResponse(err.toErrorFields()), "failed", err.message);
+    console.error(`[postgres] session ${this.id} failed:`, err);
+    this.close(build.errorResponse({ severity: "FATAL", code: "XX000", message: "internal error in the gateway" }), "failed", "internal error");
+  }
+
+  /** Closes both sides once; `last` is a final message for the client (FATAL ErrorResponse). */
+  close(last: Buffer | null, status: "ended" | "killed" | "failed", reason?: string) {
+    if (this.closed) return;
+    this.closed = true;
+    this.holdAbort?.abort();
+    this.cancels.release(this.key.pid);
+    const { client, upstream, session } = this.est;
+    if (last && client.writable) client.end(last);
+    else client.end();
+    setTimeout(() => client.destroy(), 1000).unref();
+    if (!upstream.socket.destroyed) upstream.socket.end(build.terminate());
+    setTimeout(() => upstream.socket.destroy(), 1000).unref();
+    void session.end(status === "killed" ? "killed" : status, reason).finally(() => this.resolveDone());
+  }
+
+  /** Resolves when the session is closed and its recording flushed. */
+  closedPromise(): Promise<void> {
+    return this.done;
+  }
+}
