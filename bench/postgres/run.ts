@@ -49,6 +49,9 @@ async function main() {
     console.log("workload                          direct tps   via gatehouse tps   ratio");
     for (const [label, d, g] of rows) console.log(`${label.padEnd(34)}${d.toFixed(0).padStart(10)}${g.toFixed(0).padStart(20)}${(g / d).toFixed(2).padStart(8)}`);
     console.log("\nratio = gatehouse / direct (1.00 = no overhead). Every statement through Gatehouse is classified, decided by policy and recorded.");
+  } catch (err) {
+    console.error(gh.output().split("\n").filter((l) => !l.includes("GET ")).slice(-40).join("\n"));
+    throw err;
   } finally {
     await gh.stop();
     await pg.stop();

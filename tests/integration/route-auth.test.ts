@@ -13,8 +13,12 @@ import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../
  */
 const APP = path.join(ROOT, "app");
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
-/** Public by design: they authenticate the caller themselves. */
-const PUBLIC_ROUTES = new Set(["/api/auth/[...nextauth]", "/api/v1/login", "/api/v1/token"]);
+/**
+ * Public by design: they authenticate the caller themselves. /api/mcp takes bearer tokens only
+ * (never cookies) and must answer 401 with a WWW-Authenticate challenge, which route() does not
+ * do; tests/integration/mcp.test.ts covers its refusals.
+ */
+const PUBLIC_ROUTES = new Set(["/api/auth/[...nextauth]", "/api/v1/login", "/api/v1/token", "/api/mcp"]);
 const PUBLIC_PAGES = new Set(["/login", "/"]);
 
 function walk(dir: string, out: string[] = []) {

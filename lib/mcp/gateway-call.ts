@@ -1,0 +1,98 @@
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import { GatewaySession, type Decision, type HeldNotice } from "@/lib/gateway/core/session";
+import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
+import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
+import { errorResult, textResult, type McpContext } from "./context";
+import { parkHeldCall, within } from "./held-calls";
+
+/**
+ * One MCP tool call through the core pipeline, exactly as a native client's request goes:
+ * open a GatewaySession (decides `connect`), decide the classified request (holds resolved
+ * inside), run it only on allow, record the result, end the session. The session is per tool
+ * call because stateless MCP has no connection to hang a longer one on; the recording still
+ * shows the whole chain, client address and origin "mcp".
+ *
+ * Holds: the call waits up to `waitSeconds` for the decision. If it is still pending then, the
+ * tool answers "held for approval #N" and the hold continues in the background (held-calls.ts);
+ * `wait_for_approval` returns the outcome. A denied or expired hold never runs anything.
+ */
+export type Allowed = Extract<Decision, { type: "allow" }>;
+
+export interface GatewayCall {
+  tool: string;
+  connection: string;
+  type: ConnectionRef["type"];
+  classify(target: UpstreamTarget): Promise<ClassifiedRequest>;
+  execute(run: { session: GatewaySession; decision: Allowed; target: UpstreamTarget; request: ClassifiedRequest }): Promise<CallToolResult>;
+  waitSeconds: number;
+  /** tells the live MCP request (a log notification) that the call is waiting for an approver */
+  notify?(text: string): Promise<void>;
+}
+
+export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promise<CallToolResult> {
+  const target = await loadUpstream(ctx.db, call.connection);
+  if (!target) return errorResult(`NOT_FOUND: no connection named "${call.connection}"`);
+  if (target.ref.type !== call.type) return errorResult(`INVALID: ${call.connection} is a ${target.ref.type} connection, not ${call.type}`);
+  const request = await call.classify(target);
+
+  let announce: (n: HeldNotice) => void = () => {};
+  const held = new Promise<HeldNotice>((resolve) => (announce = resolve));
+  // The URL is what a human needs; the approval id is what the agent needs.
+  const log = (n: HeldNotice) => console.info(`[mcp] ${call.tool} by ${ctx.principal.chain.map((a) => a.name).join(" > ")} on ${call.connection} held for approval #${n.approvalId}: ${n.url}`);
+  const onHeld = (n: HeldNotice) => {
+    log(n);
+    announce(n);
+  };
+
+  let session: GatewaySession;
+  try {
+    session = await GatewaySession.open(
+      ctx.db,
+      { principal: ctx.principal, connection: target.ref, client: { address: ctx.address, protocol: "mcp", origin: "mcp" }, applicationName: `mcp:${call.tool}` },
+      // A held `connect` waits in-band only: there is no call yet to resume in the background.
+      { onHeld: log, holdTimeoutMs: call.waitSeconds * 1000 },
+    );
+  } catch (err) {
+    if (err instanceof GatehouseError && err.code === "DENIED") return errorResult(`DENIED: ${err.message}`);
+    throw err;
+  }
+
+  // Revoking the token, disabling the user or an admin kill ends the session: stop waiting too.
+  const cancel = new AbortController();
+  session.onTerminate(() => cancel.abort());
+
+  const job = (async (): Promise<CallToolResult> => {
+    try {
+      const decision = await session.decide(request, { onHeld, signal: cancel.signal });
+      const note = decision.approvalId ? `held for approval #${decision.approvalId}; ` : "";
+      if (decision.type === "deny") return errorResult(`DENIED: ${note}${decision.reason}`, { status: "denied", reason: decision.reason, ...(decision.approvalId ? { approvalId: decision.approvalId } : {}) });
+      if (session.isEnded) return errorResult(`DENIED: ${note}the session ended before the request could run`);
+      const result = await call.execute({ session, decision, target, request });
+      return note ? prefixed(result, note.replace(/; $/, ", approved. ")) : result;
+    } catch (err) {
+      console.error(`[mcp] ${call.tool} on ${call.connection} failed:`, err);
+      return errorResult("internal error");
+    } finally {
+      await session.end();
+    }
+  })();
+
+  const first = await Promise.race([job.then((r) => ({ done: r })), held.then((n) => ({ held: n }))]);
+  if ("done" in first) return first.done;
+  const notice = first.held;
+  parkHeldCall(notice.approvalId, ctx.principal, job);
+  await call.notify?.(`held for approval #${notice.approvalId}: ${notice.url}`).catch(() => {});
+  const settled = await within(job, call.waitSeconds * 1000);
+  if (settled) return settled;
+  return textResult(
+    `held for approval #${notice.approvalId} (${notice.url}). Nothing has run yet. An approver must decide; ` +
+      `call wait_for_approval with approval_id ${notice.approvalId} to wait for the outcome and get the result.`,
+    { status: "held", approvalId: notice.approvalId, url: notice.url },
+  );
+}
+
+function prefixed(result: CallToolResult, note: string): CallToolResult {
+  const [first, ...rest] = result.content;
+  if (first?.type !== "text") return { ...result, content: [{ type: "text", text: note.trim() }, ...result.content] };
+  return { ...result, content: [{ ...first, text: note + first.text }, ...rest] };
+}

@@ -1,0 +1,82 @@
+import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { z } from "zod";
+import { classifyForConnection } from "@/lib/gateway/core/classify";
+import type { Masker } from "@/lib/gateway/masking";
+import { errorResult, safely, textResult, type McpContext } from "../context";
+import { runGatewayCall } from "../gateway-call";
+import { MAX_ROWS, runSqlUpstream, sampleOf, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
+import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, notifier } from "./shared";
+
+const input = {
+  connection: z.string().min(1).max(128).describe("connection name, as list_connections shows it"),
+  sql: z.string().min(1).max(100_000).describe("the SQL to run; several statements are allowed without params"),
+  params: z.array(z.union([z.string(), z.number(), z.boolean(), z.null()])).max(1000).optional().describe("values for $1, $2, ... (single statement only)"),
+  wait_seconds: z.number().int().min(0).max(MAX_WAIT_SECONDS).optional().describe(`if held for approval, how long this call waits for the decision (default ${DEFAULT_WAIT_SECONDS})`),
+};
+
+/**
+ * run_sql: classify with the real PostgreSQL parser, decide, run on allow. The text that runs
+ * upstream is byte-for-byte the text that was classified, decided and (if held) approved, with
+ * the same parameters, so an approval binds exactly what executes.
+ */
+export function registerRunSql(server: McpServer, ctx: McpContext) {
+  server.registerTool(
+    "run_sql",
+    {
+      title: "Run SQL",
+      description:
+        `Runs SQL on a postgres connection through Gatehouse. Policy may allow, mask (values come back masked), deny, or hold the statement for a human approver. ` +
+        `Returns up to ${MAX_ROWS} rows per result as JSON; statements time out after ${STATEMENT_TIMEOUT_MS / 1000} s. ` +
+        `If it stays held longer than wait_seconds, the result says "held for approval #N": call wait_for_approval with that id.`,
+      inputSchema: input,
+    },
+    (args, extra) =>
+      safely("run_sql", () => {
+        const params = args.params?.map((p) => (p === null ? null : String(p)));
+        return runGatewayCall(ctx, {
+          tool: "run_sql",
+          connection: args.connection,
+          type: "postgres",
+          waitSeconds: args.wait_seconds ?? DEFAULT_WAIT_SECONDS,
+          notify: notifier(extra),
+          classify: async () => ({ ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}) }),
+          execute: async ({ session, decision, target }) => {
+            let outcome: SqlOutcome;
+            try {
+              outcome = await runSqlUpstream(target, args.sql, params, decision.masker);
+            } catch (err) {
+              const message = upstreamMessage(err, decision.masker);
+              session.recordResult(decision.requestSeq, { error: message });
+              return errorResult(`UPSTREAM: ${message.code ? `${message.code} ` : ""}${message.message}`);
+            }
+            const rows = outcome.sets.reduce((n, s) => n + s.rowCount, 0);
+            session.recordResult(decision.requestSeq, {
+              tag: outcome.sets.map((s) => s.command).join("; "),
+              rows,
+              durationMs: outcome.durationMs,
+              maskedCells: outcome.maskedCells,
+              maskCounts: decision.masker?.counts() ?? [],
+              sample: sampleOf(outcome),
+            });
+            const results = outcome.sets.map((s) => ({ command: s.command, rowCount: s.rowCount, columns: s.columns, rows: s.rows.map((r) => Object.fromEntries(s.columns.map((c, i) => [c, r[i]]))), ...(s.truncated ? { truncated: true } : {}) }));
+            const note = outcome.maskedCells ? `${outcome.maskedCells} values masked by policy. ` : "";
+            return textResult(`${note}${JSON.stringify(results.length === 1 ? results[0] : results)}`);
+          },
+        });
+      }),
+  );
+}
+
+/**
+ * An upstream error as the agent may see it: PostgreSQL's own message (masked — an error can
+ * quote a value, e.g. a unique violation's DETAIL) or, for connection failures, a generic line;
+ * the cause with host and port goes to the log only.
+ */
+function upstreamMessage(err: unknown, masker: Masker | null): { code?: string; message: string } {
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e?.name === "PostgresError" && typeof e.message === "string") {
+    return { code: e.code, message: masker ? masker.maskText(e.message) : e.message };
+  }
+  console.warn(`[mcp] upstream failure: ${e?.message ?? String(err)}`);
+  return { message: "the upstream database could not be reached or closed the connection" };
+}
