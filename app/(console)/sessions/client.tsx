@@ -8,6 +8,7 @@ import { useLiveEvents } from "@/components/use-live-events";
 
 export interface SessionRow {
   id: string;
+  parentSessionId: string | null;
   userEmail: string;
   chain: { kind: string; name: string }[];
   connectionName: string;
@@ -49,10 +50,13 @@ export function SessionsClient({ all }: { all: boolean }) {
       </div>
       <Card>
         <Table head={["Started", "User / chain", "Connection", "Protocol", "Client", "Duration", "Status"]}>
-          {(list.data ?? []).map((s) => (
+          {lineage(list.data ?? []).map(({ s, depth }) => (
             <tr key={s.id} data-testid={`session-${s.id}`}>
               <td className="px-2 py-2 text-xs"><Link className="text-brand underline" href={`/sessions/${s.id}`}>{new Date(s.startedAt).toLocaleString()}</Link></td>
-              <td className="px-2 py-2 text-xs">{s.chain.map((a) => a.name).join(" → ")}</td>
+              <td className="px-2 py-2 text-xs" style={{ paddingLeft: `${0.5 + depth * 1.25}rem` }}>
+                {depth > 0 && <span className="text-slate-400">└ </span>}
+                {s.chain.map((a) => a.name).join(" → ")}
+              </td>
               <td className="px-2 py-2">{s.connectionName}</td>
               <td className="px-2 py-2"><Badge tone="blue">{s.protocol}</Badge> <span className="text-xs text-slate-500">{s.origin}</span></td>
               <td className="px-2 py-2 text-xs">{s.clientAddress} {s.applicationName && `· ${s.applicationName}`}</td>
@@ -65,4 +69,26 @@ export function SessionsClient({ all }: { all: boolean }) {
       </Card>
     </div>
   );
+}
+
+/**
+ * Sessions as a lineage tree: a child agent's session (opened with a token exchanged from a
+ * token that had a live session) is listed under its parent's session.
+ */
+function lineage(rows: SessionRow[]): { s: SessionRow; depth: number }[] {
+  const ids = new Set(rows.map((r) => r.id));
+  const kids = new Map<string | null, SessionRow[]>();
+  for (const r of rows) {
+    const p = r.parentSessionId && ids.has(r.parentSessionId) ? r.parentSessionId : null;
+    kids.set(p, [...(kids.get(p) ?? []), r]);
+  }
+  const out: { s: SessionRow; depth: number }[] = [];
+  const walk = (p: string | null, depth: number) => {
+    for (const s of kids.get(p) ?? []) {
+      out.push({ s, depth });
+      walk(s.id, depth + 1);
+    }
+  };
+  walk(null, 0);
+  return out;
 }

@@ -1,0 +1,109 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+
+const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/**
+ * The nested-agent scenario end to end with real clients: a user's token → an agent token →
+ * two child tokens; the agent and both children connect with psql/postgres-js; the children's
+ * sessions hang under the agent's; a depth-2 write is held; a reused ticket is refused; and
+ * revoking the agent's token ends both children's live sessions.
+ */
+describe("nested agents through the PostgreSQL gateway", () => {
+  let gh: GatehouseProcess;
+  let admin: string;
+  const USER = "dev@example.test";
+  const open: postgres.Sql[] = [];
+
+  const connect = (token: string) => {
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: USER, password: token, ssl: false, max: 1, onnotice: () => {}, connection: { application_name: "agent" } });
+    open.push(sql);
+    return sql;
+  };
+  const psql = (token: string, statement: string) =>
+    new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=demo-postgres user=${USER} sslmode=disable`, "-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-c", statement], { env: { ...process.env, PGPASSWORD: token } });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (d) => (stdout += d));
+      p.stderr.on("data", (d) => (stderr += d));
+      p.on("close", (code) => resolve({ code, stdout, stderr }));
+    });
+  async function exchange(subject: string, actor: string) {
+    const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: subject, actor }) });
+    const body = await res.json();
+    if (res.status !== 200) throw new Error(JSON.stringify(body));
+    return body as { access_token: string; token_id: string; depth: number };
+  }
+
+  beforeAll(async () => {
+    gh = await startGatehouse();
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    await apiCall(gh.url, admin, "POST", "/users", { email: USER, password: "dev-password-123", role: "member" });
+  });
+  afterAll(async () => {
+    await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
+    await gh?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("children sessions form a tree under the agent, depth-2 writes are held, revoking the agent ends them", async () => {
+    const user = (await apiCall(gh.url, await login(gh.url, USER, "dev-password-123"), "POST", "/tokens", { name: "root", ttlSeconds: 7200 })).body.token as string;
+    const agent = await exchange(user, "claude");
+    const agentSql = connect(agent.access_token);
+    expect((await agentSql`select count(*)::int as n from customers`)[0].n).toBe(48);
+
+    const [c1, c2] = [await exchange(agent.access_token, "researcher"), await exchange(agent.access_token, "writer")];
+    expect([c1.depth, c2.depth]).toEqual([2, 2]);
+    const s1 = connect(c1.access_token);
+    const s2 = connect(c2.access_token);
+    const rows = await s1`select email, ssn from customers order by id limit 2`;
+    // Agents' reads are masked by the shipped policies (rule set "pii").
+    expect(rows[0].ssn).not.toMatch(/^\d{3}-\d{2}-\d{4}$/);
+    await s2`select 1`;
+
+    // Lineage: both children's sessions hang under the agent's live session.
+    await new Promise((r) => setTimeout(r, 300));
+    const sessions = (await apiCall(gh.url, admin, "GET", "/sessions?protocol=postgres&status=live")).body.sessions as { id: string; chain: { name: string }[]; parentSessionId: string | null }[];
+    const agentSession = sessions.find((s) => s.chain.map((a) => a.name).join("/") === `${USER}/claude`)!;
+    const children = sessions.filter((s) => s.parentSessionId === agentSession.id);
+    expect(children.map((s) => s.chain.at(-1)!.name).sort()).toEqual(["researcher", "writer"]);
+
+    // A write from depth 2 is held (psql prints the notice); deny it from the API.
+    const held = psql(c2.access_token, "update customers set country = 'XX' where id = 1");
+    let approvalId: number | undefined;
+    for (let i = 0; i < 100 && !approvalId; i++) {
+      const pending = (await apiCall(gh.url, admin, "GET", "/approvals?status=pending")).body.approvals as { id: number; chain: { name: string }[] }[];
+      approvalId = pending.find((a) => a.chain.some((c) => c.name === "writer"))?.id;
+      if (!approvalId) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(approvalId).toBeTruthy();
+    await apiCall(gh.url, admin, "PATCH", `/users/${gh.adminEmail}`, { groups: ["approvers"] });
+    const denied = await apiCall(gh.url, admin, "POST", `/approvals/${approvalId}/deny`, { reason: "agents do not write customers" });
+    expect(denied.status).toBe(200);
+    const out = await held;
+    expect(out.stderr).toContain(`held for approval #${approvalId}`);
+    expect(out.stderr).toMatch(/ERROR:.*denied by approver/);
+
+    // A connection ticket works once; the second connection with it is refused and audited.
+    const ticket = (await apiCall(gh.url, c1.access_token, "POST", "/tokens/ticket", { connection: "demo-postgres" })).body.ticket as string;
+    expect((await psql(ticket, "select 1")).code).toBe(0);
+    const reuse = await psql(ticket, "select 1");
+    expect(reuse.code).not.toBe(0);
+    expect(reuse.stderr).toContain("password authentication failed");
+    const audit = (await apiCall(gh.url, admin, "GET", "/audit?limit=50")).body.entries as { action: string; detail: { reason?: string } }[];
+    expect(audit.some((e) => e.action === "gateway.auth_failed" && e.detail.reason?.includes("already used"))).toBe(true);
+
+    // Revoking the agent's token ends both children's live sessions (and the agent's) within a second.
+    const t0 = Date.now();
+    expect((await apiCall(gh.url, user, "DELETE", `/tokens/${agent.token_id}`)).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 1000));
+    for (const sql of [agentSql, s1, s2]) await expect(sql`select 1`).rejects.toThrow();
+    const after = (await apiCall(gh.url, admin, "GET", "/sessions?protocol=postgres")).body.sessions as { id: string; status: string }[];
+    for (const id of [agentSession.id, ...children.map((c) => c.id)]) expect(after.find((s) => s.id === id)?.status).toBe("killed");
+    expect(Date.now() - t0).toBeLessThan(5000);
+  });
+});
