@@ -1,6 +1,7 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
 import postgres from "postgres";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 
@@ -71,6 +72,25 @@ describe("nested agents through the PostgreSQL gateway", () => {
     const agentSession = sessions.find((s) => s.chain.map((a) => a.name).join("/") === `${USER}/claude`)!;
     const children = sessions.filter((s) => s.parentSessionId === agentSession.id);
     expect(children.map((s) => s.chain.at(-1)!.name).sort()).toEqual(["researcher", "writer"]);
+
+    // Live view is checked per object: the session's own user and auditors may follow it, others may not.
+    await apiCall(gh.url, admin, "POST", "/users", { email: "other@example.test", password: "other-password-1", role: "member" });
+    const other = await login(gh.url, "other@example.test", "other-password-1");
+    const owner = await login(gh.url, USER, "dev-password-123");
+    const follow = (token: string) =>
+      new Promise<number | string>((resolve) => {
+        const ws = new WebSocket(`ws://127.0.0.1:${gh.port}/ws/sessions/${agentSession.id}`, { headers: { authorization: `Bearer ${token}` } });
+        ws.on("unexpected-response", (_q, res) => resolve(res.statusCode ?? 0));
+        ws.on("open", () => ws.once("message", (m) => (ws.close(), resolve(String(m)))));
+        ws.on("error", () => resolve(-1));
+      });
+    expect(await follow(other)).toBe(403);
+    const live = follow(owner);
+    await new Promise((r) => setTimeout(r, 200));
+    const t = Date.now();
+    await agentSql`select 'live-view-probe'`;
+    expect(await live).toContain("live-view-probe");
+    expect(Date.now() - t).toBeLessThan(200);
 
     // A write from depth 2 is held (psql prints the notice); deny it from the API.
     const held = psql(c2.access_token, "update customers set country = 'XX' where id = 1");
