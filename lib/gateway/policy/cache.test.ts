@@ -63,6 +63,20 @@ describe("decisionCacheKey: everything Cedar sees is in the key", () => {
     expect(decisionCacheKey("engine-1", built.request, "none")).not.toEqual(decisionCacheKey("engine-2", built.request, "none"));
   });
 
+  it("leaves the statement text out only when no policy reads it", () => {
+    const req = (text: string) => {
+      const r = makeRequest({ text });
+      const built = buildCedarRequest(r, r.now!);
+      if (!built.ok) throw new Error(built.reason);
+      return built.request;
+    };
+    const a = req("SELECT * FROM t WHERE id = 1");
+    const b = req("SELECT * FROM t WHERE id = 2");
+    expect(decisionCacheKey("engine-1", a, "none", false)).toEqual(decisionCacheKey("engine-1", b, "none", false));
+    expect(decisionCacheKey("engine-1", a, "none", true)).not.toEqual(decisionCacheKey("engine-1", b, "none", true));
+    expect(decisionCacheKey("engine-1", a, "none")).not.toEqual(decisionCacheKey("engine-1", b, "none"));
+  });
+
   it("leaves time out only as far as the policies ignore it", () => {
     const morning = { now: new Date("2025-03-04T08:00:00Z") };
     const morningLater = { now: new Date("2025-03-04T08:59:00Z") };

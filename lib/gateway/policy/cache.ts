@@ -10,6 +10,9 @@
  *   coarse -> hour and weekday in the key (epoch left out: no policy reads it)
  *   exact  -> not cached at all
  *
+ * The same holds for `context.request.text` (compile.ts `readsRequestText`): it is left out of
+ * the key only when no policy can read it, so one entry serves every literal of a statement.
+ *
  * Only clean decisions are stored: denies caused by timeouts or evaluation errors are
  * recomputed next time rather than pinned.
  */
@@ -25,9 +28,11 @@ export function decisionCacheKey(
   engineId: string,
   input: CedarRequest,
   time: TimeSensitivity,
+  readsText = true,
 ): string | null {
   if (time === "exact") return null;
-  const parts: unknown[] = [engineId, input.principal, input.action, input.resource, input.entities, input.context];
+  const context = readsText ? input.context : { ...input.context, request: { ...input.context.request, text: null } };
+  const parts: unknown[] = [engineId, input.principal, input.action, input.resource, input.entities, context];
   if (time === "coarse") parts.push(input.time.hour, input.time.weekday);
   const key = JSON.stringify(parts);
   return key.length > MAX_CACHE_KEY_LENGTH ? null : key;

@@ -139,3 +139,21 @@ describe("compilePolicySet: time sensitivity", () => {
     expect(ts(`context == context`)).toBe("exact");
   });
 });
+
+describe("compilePolicySet: reads the statement text", () => {
+  const reads = (cond: string) => compilePolicySet(`permit (principal, action, resource) when { ${cond} };`).readsRequestText;
+
+  it("finds every way a policy can see context.request.text", () => {
+    expect(reads(`context.request.kind == "read" && context.chain.depth == 0`)).toBe(false);
+    expect(reads(`context.request.tables.contains("t")`)).toBe(false);
+    expect(reads(`context.request.text like "*DROP*"`)).toBe(true);
+    expect(reads(`context["request"]["text"] == "x"`)).toBe(true);
+    expect(reads(`context.request has text`)).toBe(true);
+    expect(reads(`context.request == {kind: "read", tables: [], functions: [], text: ""}`)).toBe(true);
+    expect(reads(`context == context`)).toBe(true);
+  });
+
+  it("is conservative when the set does not compile", () => {
+    expect(compilePolicySet(`permit (`).readsRequestText).toBe(true);
+  });
+});

@@ -40,10 +40,12 @@ export interface CompileResult {
   warnings: PolicyProblem[];
   policies: CompiledPolicy[];
   timeSensitivity: TimeSensitivity;
+  /** whether any policy can see `context.request.text` (if not, the cache key leaves it out) */
+  readsRequestText: boolean;
 }
 
 export function compilePolicySet(text: string): CompileResult {
-  const result: CompileResult = { ok: false, errors: [], warnings: [], policies: [], timeSensitivity: "none" };
+  const result: CompileResult = { ok: false, errors: [], warnings: [], policies: [], timeSensitivity: "none", readsRequestText: true };
   const where = locator(text);
 
   const parts = cedar.policySetTextToParts(text);
@@ -123,6 +125,7 @@ export function compilePolicySet(text: string): CompileResult {
   result.errors.sort(byLine);
   result.warnings.sort(byLine);
   result.timeSensitivity = timeSensitivity([...asts.values()]);
+  result.readsRequestText = readsRequestText([...asts.values()]);
   result.ok = result.errors.length === 0;
   return result;
 }
@@ -192,4 +195,40 @@ export function timeSensitivity(policies: PolicyJson[]): TimeSensitivity {
   };
   for (const p of policies) visit(p.conditions, false);
   return level;
+}
+
+/**
+ * Sound over-approximation of whether a policy can observe `context.request.text`. The text
+ * differs for every simple-protocol statement (literals are inlined), so keeping it in the
+ * decision-cache key when no policy reads it turns every such statement into a Cedar
+ * evaluation. Any `.text` / `has text`, a bare `context.request` (compared or used as a whole
+ * record) or a bare `context` counts as reading it. Same walk as `timeSensitivity`: attribute
+ * names appear only in these nodes, escapes decoded.
+ */
+export function readsRequestText(policies: PolicyJson[]): boolean {
+  let reads = false;
+  const isContext = (n: unknown) => !!n && typeof n === "object" && (n as { Var?: unknown }).Var === "context";
+  const visit = (node: unknown, accessed: boolean): void => {
+    if (reads) return;
+    if (Array.isArray(node)) return node.forEach((n) => visit(n, false));
+    if (!node || typeof node !== "object") return;
+    for (const [op, body] of Object.entries(node)) {
+      if (op === "Value") continue; // literals cannot read the context
+      if (op === "Var") {
+        if (body === "context" && !accessed) reads = true;
+        continue;
+      }
+      if ((op === "." || op === "has") && body && typeof body === "object") {
+        const { left, attr } = body as { left: unknown; attr: string | string[] };
+        const attrs = Array.isArray(attr) ? attr : [attr];
+        if (attrs.includes("text")) reads = true;
+        if (op === "." && attrs[0] === "request" && isContext(left) && !accessed) reads = true;
+        visit(left, true);
+        continue;
+      }
+      visit(body, false);
+    }
+  };
+  for (const p of policies) visit(p.conditions, false);
+  return reads;
 }

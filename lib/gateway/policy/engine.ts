@@ -79,6 +79,7 @@ const WARM_UP_REQUEST: GatewayRequest = {
 export class PolicyEngine {
   readonly policies: readonly CompiledPolicy[];
   readonly timeSensitivity: TimeSensitivity;
+  readonly readsRequestText: boolean;
   readonly warnings: CompileResult["warnings"];
   /** version + nonce: identifies this instance in Cedar's preparsed store and in cache keys */
   readonly id: string;
@@ -103,6 +104,7 @@ export class PolicyEngine {
     }
     this.policies = compiled.policies;
     this.timeSensitivity = compiled.timeSensitivity;
+    this.readsRequestText = compiled.readsRequestText;
     this.warnings = compiled.warnings;
     this.byCedarId = new Map(compiled.policies.map((p) => [p.cedarId, p]));
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
@@ -154,7 +156,7 @@ export class PolicyEngine {
       // A request missing whole parts (no principal, no connection) is a caller bug: refuse it.
       build = { ok: false, reason: "malformed policy request" };
     }
-    const cacheKey = build.ok ? decisionCacheKey(this.id, build.request, this.timeSensitivity) : null;
+    const cacheKey = build.ok ? decisionCacheKey(this.id, build.request, this.timeSensitivity, this.readsRequestText) : null;
     return { req, build, cacheKey };
   }
 

@@ -52,14 +52,14 @@ export class PolicyRuntime {
   setPolicies(text: string, version: string): CompileResult {
     const current = this.active;
     if (current.state === "ready" && current.engine.version === version && current.engine.text === text) {
-      return { ok: true, errors: [], warnings: current.engine.warnings, policies: [...current.engine.policies], timeSensitivity: current.engine.timeSensitivity };
+      return { ok: true, errors: [], warnings: current.engine.warnings, policies: [...current.engine.policies], timeSensitivity: current.engine.timeSensitivity, readsRequestText: current.engine.readsRequestText };
     }
     let next: Active;
     let result: CompileResult;
     try {
       const engine = new PolicyEngine(text, version, this.options);
       next = { state: "ready", engine };
-      result = { ok: true, errors: [], warnings: engine.warnings, policies: [...engine.policies], timeSensitivity: engine.timeSensitivity };
+      result = { ok: true, errors: [], warnings: engine.warnings, policies: [...engine.policies], timeSensitivity: engine.timeSensitivity, readsRequestText: engine.readsRequestText };
     } catch {
       next = { state: "broken", version, text };
       result = compilePolicySet(text);

@@ -1,11 +1,13 @@
 import type { Db } from "@/db/client";
-import { sessionEvents } from "@/db/schema";
 import { getBus, Topics } from "@/lib/events/bus";
+import { appendSessionEvents, type SessionEventRow } from "@/lib/services/sessions/append-events";
 
 /**
  * Batches a session's events into `session_events` (the single recording format) and publishes
- * each one on the bus for live viewers. Writes are batched (every FLUSH_MS or MAX_BATCH events)
- * because PGlite serializes everything and PostgreSQL round trips cost more than the events.
+ * each one on the bus for live viewers. Writes are batched (every FLUSH_MS or MAX_BATCH events,
+ * one statement per batch: append-events.ts) because PGlite serializes everything and
+ * PostgreSQL round trips cost more than the events. Each payload is serialized once, when
+ * recorded: the same JSON decides the live-view size and goes into the batch insert.
  *
  * Nothing is dropped silently: if the database is unavailable the batch is kept and retried;
  * when the backlog passes MAX_BACKLOG the recorder reports `overflow`, and the session owner must
@@ -19,14 +21,14 @@ export interface RecordedEvent {
 }
 
 const FLUSH_MS = 100;
-const MAX_BATCH = 500;
+const MAX_BATCH = 1_000;
 const MAX_BACKLOG = 50_000;
 /** Live-view messages larger than this are announced without payload; viewers fetch them. */
 const MAX_LIVE_PAYLOAD = 6_000;
 
 export class SessionRecorder {
   private seq = 0;
-  private queue: RecordedEvent[] = [];
+  private queue: SessionEventRow[] = [];
   private timer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
   private readonly startedAt = Date.now();
@@ -40,8 +42,11 @@ export class SessionRecorder {
 
   record(kind: string, payload: Record<string, unknown>): RecordedEvent {
     const event: RecordedEvent = { seq: ++this.seq, tMs: Date.now() - this.startedAt, kind, payload };
-    this.queue.push(event);
-    const live = JSON.stringify(payload).length <= MAX_LIVE_PAYLOAD ? event : { ...event, payload: { truncated: true } };
+    // PostgreSQL's jsonb rejects U+0000; one NUL in a Bind parameter would otherwise poison every
+    // retry of its batch. Stored as U+2400 (SYMBOL FOR NULL) so the recording still shows it was there.
+    const payloadJson = JSON.stringify(payload, (_k, v) => (typeof v === "string" && v.includes("\0") ? v.replaceAll("\0", "\u2400") : v));
+    this.queue.push({ seq: event.seq, tMs: event.tMs, kind, payloadJson });
+    const live = payloadJson.length <= MAX_LIVE_PAYLOAD ? event : { ...event, payload: { truncated: true } };
     void getBus().publish(Topics.sessionEvent, { sessionId: this.sessionId, event: live });
     if (this.queue.length >= MAX_BACKLOG) this.onOverflow?.();
     if (this.queue.length >= MAX_BATCH) void this.flush();
@@ -62,9 +67,7 @@ export class SessionRecorder {
     while (this.flushing) await this.flushing;
     if (!this.queue.length) return;
     const batch = this.queue.splice(0, MAX_BATCH);
-    this.flushing = this.db
-      .insert(sessionEvents)
-      .values(batch.map((e) => ({ sessionId: this.sessionId, seq: e.seq, tMs: e.tMs, kind: e.kind, payload: e.payload })))
+    this.flushing = appendSessionEvents(this.db, this.sessionId, batch)
       .then(() => {
         this.failures = 0;
       })
