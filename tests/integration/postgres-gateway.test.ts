@@ -316,6 +316,77 @@ describe("PostgreSQL gateway", () => {
     s.end(build.terminate());
   });
 
+  it("decides a Bind by what the name means now: SQL DEALLOCATE/PREPARE cannot launder a held write", async () => {
+    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await direct`create table if not exists gh_victim (id int)`;
+    await direct`insert into gh_victim values (1)`;
+    await direct.end();
+    const s = net.connect(gh.ports.postgres, "127.0.0.1");
+    const reader = new FrameReader();
+    const msgs: any[] = [];
+    s.on("data", (d) => {
+      reader.push(d);
+      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
+    });
+    const until = async (pred: () => boolean) => {
+      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(pred()).toBe(true);
+    };
+    const ready = async () => {
+      await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
+      const got = msgs.splice(0);
+      return got;
+    };
+    await new Promise((r) => s.once("connect", r));
+    s.write(build.startupMessage({ user: MEMBER, database: "prod-pg" }));
+    await until(() => msgs.some((m) => m.type === "AuthenticationCleartextPassword"));
+    s.write(build.password(tokens.member));
+    await ready();
+    s.write(Buffer.concat([build.parse({ name: "s1", text: "select 1" }), build.sync()]));
+    await ready();
+    s.write(build.query("DEALLOCATE s1"));
+    await ready();
+    // PREPARE of a write on prod is held; approve it once.
+    s.write(build.query("PREPARE s1 AS DELETE FROM gh_victim"));
+    const first = await pendingApproval((a) => String(a.request?.text ?? "").includes("PREPARE s1"));
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${first.id}/approve`, {})).status).toBe(200);
+    await ready();
+    // Executing s1 is a DELETE now, not "select 1": it needs its own approval.
+    s.write(Buffer.concat([build.bind({ statement: "s1" }), build.execute(), build.sync()]));
+    const second = await pendingApproval((a) => a.id !== first.id && String(a.request?.text ?? "").includes("DELETE FROM gh_victim"));
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${second.id}/deny`, { reason: "no" })).status).toBe(200);
+    const out = await ready();
+    expect(out.some((m) => m.type === "ErrorResponse" && m.fields.code === "42501")).toBe(true);
+    s.end(build.terminate());
+    const check = postgres(pg.url, { max: 1, onnotice: () => {} });
+    expect((await check`select count(*)::int as n from gh_victim`)[0].n).toBe(1);
+    await check.end();
+  });
+
+  it("refuses COPY through the extended protocol on a masked connection", async () => {
+    const s = net.connect(gh.ports.postgres, "127.0.0.1");
+    const reader = new FrameReader();
+    const msgs: any[] = [];
+    s.on("data", (d) => {
+      reader.push(d);
+      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
+    });
+    const ready = async () => {
+      for (let i = 0; i < 200 && !msgs.some((m) => m.type === "ReadyForQuery"); i++) await new Promise((r) => setTimeout(r, 50));
+      return msgs.splice(0);
+    };
+    await new Promise((r) => s.once("connect", r));
+    s.write(build.startupMessage({ user: MEMBER, database: "demo-masked" }));
+    for (let i = 0; i < 100 && !msgs.some((m) => m.type === "AuthenticationCleartextPassword"); i++) await new Promise((r) => setTimeout(r, 50));
+    s.write(build.password(tokens.member));
+    await ready();
+    s.write(Buffer.concat([build.parse({ text: "copy (select name, email from customers) to stdout" }), build.bind({}), build.execute(), build.sync()]));
+    const out = await ready();
+    expect(out.map((m) => m.type)).toEqual(["ErrorResponse", "ReadyForQuery"]);
+    expect(out[0].fields.code).toBe("0A000");
+    s.end(build.terminate());
+  });
+
   it("refuses a wrong token and a wrong user with 28P01", async () => {
     const bad = client("prod-pg", "not-a-token");
     await expect(bad`select 1`).rejects.toMatchObject({ code: "28P01" });

@@ -1,3 +1,4 @@
+import { preparedDefinitions } from "./classify";
 import { actionOf } from "@/lib/gateway/core/classify";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import { classifySql, maxKind, type Classification } from "./classify";
@@ -50,6 +51,8 @@ export interface BatchPlan {
   request: ClassifiedRequest | null;
   /** a Bind asked for binary result columns (refused under an active masker) */
   wantsBinary: boolean;
+  /** an Execute runs COPY (its CopyOut rows have no RowDescription to plan masking from) */
+  runsCopy: boolean;
   ops: BatchOp[];
   /** statement texts parsed in this batch, for recording */
   parsed: string[];
@@ -77,6 +80,31 @@ export class ExtendedState {
       this.cache.set(text, c);
     }
     return c;
+  }
+
+  /**
+   * SQL-level PREPARE / DEALLOCATE / DISCARD share PostgreSQL's one namespace with protocol-level
+   * Parse. Applied when the simple query is ALLOWED, before it is forwarded — not when it
+   * completes — so a Bind pipelined right behind it can never be decided from a stale entry
+   * (e.g. "s1" = SELECT 1 while upstream s1 is now a DELETE). If the statement then fails
+   * upstream, the gateway's map is stricter than upstream's, which only fails closed.
+   */
+  applySqlNamespaceChanges(c: Classification, text: string) {
+    for (const s of c.statements) {
+      if (s.deallocates?.all) {
+        // DISCARD ALL also closes portals; clearing them after DEALLOCATE ALL only fails closed.
+        this.prepared.clear();
+        this.statements.clear();
+        this.portals.clear();
+      } else if (s.deallocates) {
+        this.prepared.delete(s.deallocates.name);
+        this.statements.delete(s.deallocates.name);
+      }
+    }
+    for (const [name, inner] of preparedDefinitions(c)) {
+      this.prepared.set(name, inner);
+      this.statements.set(name, { name, text, classification: inner, paramTypes: [], fields: null });
+    }
   }
 
   plan(batch: readonly FrontendMessage[]): BatchPlan {
@@ -137,6 +165,7 @@ export class ExtendedState {
     return {
       request: runs.length ? combineRuns(runs) : null,
       wantsBinary,
+      runsCopy: runs.some((r) => r.c.statements.some((st) => st.node === "CopyStmt")),
       ops,
       parsed,
       settings,

@@ -155,19 +155,14 @@ export class PgSession {
     if (c.statements.some((s) => s.setting && REFUSED_SETTINGS.has(s.setting))) return this.reject("0A000", "gatehouse: changing client_encoding or standard_conforming_strings is not supported through the gateway", true);
     const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
+    this.state.applySqlNamespaceChanges(c, text);
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     this.relay.enqueue([{ t: "query", unit, classification: c, prepared: this.state.prepared, rd: 0, fields: null }]);
     this.toUpstream(raw);
   }
 
-  private afterQuery(op: Extract<RelayOp, { t: "query" }>, tag: string) {
-    if (tag === "PREPARE") for (const [name, c] of preparedDefinitions(op.classification)) this.state.prepared.set(name, c);
-    if (tag.startsWith("DEALLOCATE") || tag === "DISCARD ALL") {
-      for (const s of op.classification.statements) {
-        if (s.deallocates?.all) this.state.prepared.clear();
-        else if (s.deallocates) this.state.prepared.delete(s.deallocates.name);
-      }
-    }
+  private afterQuery(_op: Extract<RelayOp, { t: "query" }>, _tag: string) {
+    // Name changes were applied when the query was allowed (ExtendedState.applySqlNamespaceChanges).
   }
 
   private async flushBatch(synced: boolean) {
@@ -188,6 +183,12 @@ export class PgSession {
     const decision = await this.decide(plan.request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
+    if (masker && plan.runsCopy) {
+      // COPY through Parse/Execute carries no RowDescription and possibly binary format: column
+      // masking could not follow it, so under masking it is refused rather than half-masked.
+      this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: "COPY via extended protocol refused under masking" } });
+      return this.reject("0A000", "gatehouse: COPY through the extended protocol is not available on a masked connection (use a simple query)", synced);
+    }
     if (masker && plan.wantsBinary) {
       this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: "binary results refused under masking" } });
       return this.reject("0A000", "binary results are not available on a masked connection", synced);
