@@ -111,6 +111,8 @@ export const Topics = {
   approvalDecided: "approval.decided",
   tokenRevoked: "token.revoked",
   userDisabled: "user.disabled",
+  /** role, password or session version changed: console sessions and sockets must re-authenticate */
+  userChanged: "user.changed",
   sessionStarted: "session.started",
   sessionEnded: "session.ended",
   sessionKill: "session.kill",

@@ -29,4 +29,18 @@ describe("connection tickets", () => {
     const results = await Promise.allSettled([authenticateToken(h.db, second, ctx), authenticateToken(h.db, second, ctx)]);
     expect(results.filter((r) => r.status === "fulfilled")).toHaveLength(1);
   });
+
+  it("a child whose ancestor was revoked is refused, even if the cascade missed it (exchange/revoke race)", async () => {
+    const [u] = await h.db.insert(users).values({ email: "race@example.test", role: "member" }).returning();
+    const keys = await getSigningKeys(h.db);
+    const root = [{ kind: "user" as const, id: u.id, name: u.email }];
+    const parent = await h.db.transaction((tx) => issueToken(tx, keys, { userId: u.id, email: u.email, kind: "personal", ttlSeconds: 600, chain: root }));
+    const child = await h.db.transaction((tx) =>
+      issueToken(tx, keys, { userId: u.id, email: u.email, kind: "delegated", ttlSeconds: 300, parentTokenId: parent.id, chain: [{ ...root[0], tokenId: parent.id }, { kind: "agent", id: "bot", name: "bot" }] }),
+    );
+    const ctx = { protocol: "postgres", address: "127.0.0.1", claimedUser: u.email, connection: "db" };
+    await expect(authenticateToken(h.db, child.token, ctx)).resolves.toMatchObject({ tokenId: child.id });
+    await h.query("update tokens set revoked_at = now() where id = $1", [parent.id]);
+    await expect(authenticateToken(h.db, child.token, ctx)).rejects.toThrow("revoked");
+  });
 });

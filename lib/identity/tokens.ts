@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Db, Tx } from "@/db/client";
 import { groups, memberships, tokens, users, type StoredActor } from "@/db/schema";
@@ -115,6 +115,14 @@ export async function verifyToken(db: Db, token: string, opts: { audience?: stri
   if (row.revokedAt) throw new GatehouseError("UNAUTHENTICATED", "token revoked");
   if (row.expiresAt.getTime() <= Date.now()) throw new GatehouseError("UNAUTHENTICATED", "token expired");
   if (row.disabled) throw new GatehouseError("UNAUTHENTICATED", "account disabled");
+  // A child exchanged while its parent was being revoked could otherwise outlive it: every
+  // ancestor in the stored chain must still be unrevoked.
+  const ancestors = row.chain.map((a) => a.tokenId).filter((id): id is string => !!id && id !== row.id);
+  if (row.parentTokenId && !ancestors.includes(row.parentTokenId)) ancestors.push(row.parentTokenId);
+  if (ancestors.length) {
+    const revoked = await db.select({ id: tokens.id }).from(tokens).where(and(inArray(tokens.id, ancestors), isNotNull(tokens.revokedAt))).limit(1);
+    if (revoked.length) throw new GatehouseError("UNAUTHENTICATED", "token revoked");
+  }
   if (row.kind === "ticket") await consumeTicket(db, row, opts.allowTicket === true);
   return {
     userId: row.userId,

@@ -4,6 +4,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { callerFromBearer, callerFromCookieHeader } from "@/lib/auth/session";
+import { getBus, Topics } from "@/lib/events/bus";
 
 /**
  * WebSocket upgrades under /ws/... . Every route declares the permission it needs; the router
@@ -46,10 +47,28 @@ export async function handleWsUpgrade(req: IncomingMessage, socket: Duplex, head
     if (caller.via === "session" && !sameOrigin(req)) return refuse(403, "Forbidden");
     if (!can(caller, route.permission)) return refuse(403, "Forbidden");
     if (route.authorizeObject && !(await route.authorizeObject(caller, match, url).catch(() => false))) return refuse(403, "Forbidden");
-    wss.handleUpgrade(req, socket, head, (ws) => route.onConnection(ws, caller!, match, url));
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      closeOnRevocation(ws, caller!);
+      route.onConnection(ws, caller!, match, url);
+    });
     return;
   }
   refuse(404, "Not Found");
+}
+
+/**
+ * Authorization was checked at upgrade; a socket must not outlive it. Disabling the user,
+ * changing their role or password (session version), or revoking the token closes it at once.
+ */
+function closeOnRevocation(ws: WebSocket, caller: Caller) {
+  const bus = getBus();
+  const close = () => ws.close(4401, "authorization ended");
+  const offs = [
+    bus.subscribe<{ userId: string }>(Topics.userDisabled, (d) => d.userId === caller.userId && close()),
+    bus.subscribe<{ userId: string }>(Topics.userChanged, (d) => d.userId === caller.userId && close()),
+    bus.subscribe<{ tokenIds: string[] }>(Topics.tokenRevoked, (d) => !!caller.principal?.tokenId && d.tokenIds.includes(caller.principal.tokenId) && close()),
+  ];
+  ws.on("close", () => offs.forEach((off) => off()));
 }
 
 function sameOrigin(req: IncomingMessage): boolean {

@@ -1,4 +1,5 @@
 import fs from "node:fs";
+import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
@@ -69,10 +70,15 @@ describe("delegation chains", () => {
     // A delegated agent cannot administer anything, even when its human could.
     expect((await apiCall(gh.url, child1, "POST", "/tokens", { name: "escape" })).status).toBe(403);
 
-    // Revoking the agent's token revokes both children (and the grandchild) at once.
+    // Revoking the agent's token revokes both children (and the grandchild) at once, and closes
+    // their open WebSockets (authorization ended).
+    const ws = new WebSocket(`ws://127.0.0.1:${gh.port}/ws/events`, { headers: { authorization: `Bearer ${child1}` } });
+    await new Promise((resolve, reject) => (ws.once("open", resolve), ws.once("error", reject)));
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
     const agentId = agent.body.token_id as string;
     expect((await apiCall(gh.url, user, "DELETE", `/tokens/${agentId}`)).status).toBe(200);
     for (const t of [agent.body.access_token, child1, child2, d3.body.access_token]) expect((await apiCall(gh.url, t, "GET", "/me")).status).toBe(401);
+    expect(await Promise.race([closed, new Promise((r) => setTimeout(() => r("still open"), 2000))])).toBe(4401);
     expect((await apiCall(gh.url, user, "GET", "/me")).status).toBe(200);
   });
 

@@ -38,6 +38,7 @@ export async function updateUser(db: Db, caller: Caller | null, id: string, inpu
       })
       .where(eq(users.id, id));
     if (patch.groups) await setMemberships(tx, id, patch.groups);
+    if (killsSessions || patch.groups) emit(Topics.userChanged, { userId: id });
     let revoked: string[] = [];
     if (patch.disabled === true && !before.disabled) {
       revoked = (
