@@ -1,9 +1,8 @@
 import { WebStandardStreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/webStandardStreamableHttp.js";
 import { getDb } from "@/db/client";
-import { can } from "@/lib/auth/authorize";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
 import { clientAddressOf } from "@/lib/http/client-address";
-import { verifyToken } from "@/lib/identity/tokens";
+import { authenticateToken } from "@/lib/gateway/core/authenticate";
 import { createMcpServer } from "./server";
 
 /**
@@ -52,15 +51,12 @@ async function authenticate(req: Request): Promise<Principal | Response> {
   const m = /^Bearer\s+(\S+)$/i.exec(header);
   if (!m) return unauthorized("missing bearer token", false);
   try {
-    // Default audience: a token minted for another audience is refused by verifyToken. Tickets
-    // are refused too (they are single-use gateway connections, and MCP re-authenticates per request).
-    const principal = await verifyToken(await getDb(), m[1]);
-    if (!can({ userId: principal.userId, email: principal.email, role: principal.role, groups: principal.groups, via: "token", principal }, "gateway:use")) {
-      return Response.json({ error: { code: "FORBIDDEN", message: "this account may not use the gateway" } }, { status: 403 });
-    }
-    return principal;
+    // The same authentication step as every gateway (audited failures, gateway:use), with the
+    // default audience; tickets are refused because MCP re-authenticates every request.
+    return await authenticateToken(await getDb(), m[1], { protocol: "mcp", address: clientAddressOf(req.headers), allowTicket: false });
   } catch (err) {
     if (err instanceof GatehouseError && err.code === "UNAUTHENTICATED") return unauthorized(err.message, true);
+    if (err instanceof GatehouseError && err.code === "FORBIDDEN") return Response.json({ error: { code: "FORBIDDEN", message: err.message } }, { status: 403 });
     console.error("[mcp] authentication failed unexpectedly:", err);
     return Response.json({ error: { code: "UNAVAILABLE", message: "authentication is unavailable" } }, { status: 503 });
   }

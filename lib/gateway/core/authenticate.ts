@@ -11,9 +11,15 @@ import { mutate } from "@/lib/services/tx";
  * MySQL user), must name the token's owner. Failures are audited with the client address and
  * never echo the token.
  */
-export async function authenticateToken(db: Db, token: string, ctx: { protocol: string; address: string; claimedUser?: string; connection?: string }): Promise<Principal> {
+export async function authenticateToken(
+  db: Db,
+  token: string,
+  ctx: { protocol: string; address: string; claimedUser?: string; connection?: string; allowTicket?: boolean },
+): Promise<Principal> {
   try {
-    const principal = await verifyToken(db, token, { allowTicket: true });
+    // Connection tickets are for gateways that open one connection per credential (default);
+    // MCP re-authenticates every request, so it refuses them.
+    const principal = await verifyToken(db, token, { allowTicket: ctx.allowTicket ?? true });
     if (ctx.claimedUser && ctx.claimedUser.toLowerCase() !== principal.email.toLowerCase()) {
       throw new GatehouseError("UNAUTHENTICATED", `user "${ctx.claimedUser}" does not own this token`);
     }
