@@ -363,6 +363,39 @@ describe("PostgreSQL gateway", () => {
     await check.end();
   });
 
+  it("a denied part after earlier pipelined parts ran ends the connection, so they roll back", async () => {
+    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await direct`create table if not exists gh_pipe (id int)`;
+    const s = net.connect(gh.ports.postgres, "127.0.0.1");
+    const reader = new FrameReader();
+    const msgs: any[] = [];
+    let ended = false;
+    s.on("data", (d) => {
+      reader.push(d);
+      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
+    });
+    s.on("close", () => (ended = true));
+    const until = async (pred: () => boolean) => {
+      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(pred()).toBe(true);
+    };
+    await new Promise((r) => s.once("connect", r));
+    s.write(build.startupMessage({ user: MEMBER, database: "bench-pg" }));
+    await until(() => msgs.some((m) => m.type === "AuthenticationCleartextPassword"));
+    s.write(build.password(tokens.member));
+    await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
+    msgs.length = 0;
+    s.write(Buffer.concat([build.parse({ text: "insert into gh_pipe values (1)" }), build.bind({}), build.execute(), build.flush()]));
+    await until(() => msgs.some((m) => m.type === "CommandComplete"));
+    s.write(Buffer.concat([build.parse({ text: "select * from secrets" }), build.bind({}), build.execute(), build.sync()]));
+    await until(() => ended);
+    const fatal = msgs.find((m) => m.type === "ErrorResponse");
+    expect(fatal.fields).toMatchObject({ severity: "FATAL", code: "42501" });
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await direct`select count(*)::int as n from gh_pipe`)[0].n).toBe(0);
+    await direct.end();
+  });
+
   it("refuses COPY through the extended protocol on a masked connection", async () => {
     const s = net.connect(gh.ports.postgres, "127.0.0.1");
     const reader = new FrameReader();

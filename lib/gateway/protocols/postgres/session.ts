@@ -33,6 +33,8 @@ export class PgSession {
   private batch: { msg: FrontendMessage; raw: Buffer }[] = [];
   private batchBytes = 0;
   private skippingToSync = false;
+  /** statements of the current pipeline already ran upstream, in its open implicit transaction */
+  private ranSinceSync = false;
   private busy = false;
   private holdAbort: AbortController | null = null;
   private closed = false;
@@ -156,6 +158,7 @@ export class PgSession {
     const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
     this.state.applySqlNamespaceChanges(c, text);
+    this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     this.relay.enqueue([{ t: "query", unit, classification: c, prepared: this.state.prepared, rd: 0, fields: null }]);
     this.toUpstream(raw);
@@ -177,6 +180,7 @@ export class PgSession {
       if (plan.parsed.length) this.est.session.recorder.record("parse", { statements: plan.parsed });
       plan.commit();
       this.relay.enqueue(plan.ops.map((op) => ({ ...op, unit: null })));
+      if (synced) this.ranSinceSync = false;
       return this.toUpstream(raw);
     }
     if (plan.settings.some((x) => REFUSED_SETTINGS.has(x))) return this.reject("0A000", "gatehouse: changing client_encoding or standard_conforming_strings is not supported through the gateway", synced);
@@ -196,6 +200,7 @@ export class PgSession {
     plan.commit();
     const unit = new ResultUnit(decision.requestSeq, masker, this.limits);
     this.relay.enqueue(plan.ops.map((op) => ({ ...op, unit })));
+    this.ranSinceSync = !synced;
     this.toUpstream(raw);
   }
 
@@ -222,6 +227,12 @@ export class PgSession {
 
   /** The gateway's own refusal, after everything already forwarded has been answered. */
   private async reject(code: string, message: string, synced: boolean) {
+    if (this.ranSinceSync) {
+      // Earlier parts of this pipeline already ran upstream in an implicit transaction that the
+      // next Sync would COMMIT. PostgreSQL would roll them back on an error; the only way to make
+      // the upstream do that is to drop its connection, so the session ends with a clear reason.
+      return this.close(build.errorResponse({ severity: "FATAL", code, message: `${message} (part of this pipeline was refused after earlier parts ran; the connection is closed so they roll back)` }), "failed", message);
+    }
     await this.relay.idle();
     if (this.closed) return;
     this.est.client.write(build.errorResponse({ severity: "ERROR", code, message }));
