@@ -132,6 +132,8 @@ export async function verifyToken(db: Db, token: string, opts: { audience?: stri
     chain: row.chain.map((a) => ({ ...a })),
     tokenId: row.id,
     parentTokenId: row.parentTokenId,
+    expiresAt: row.expiresAt,
+    credentialKind: row.kind,
     scopeConnections: row.scopeConnections,
     scopeActions: row.scopeActions,
   };

@@ -126,4 +126,17 @@ describe("nested agents through the PostgreSQL gateway", () => {
     for (const id of [agentSession.id, ...children.map((c) => c.id)]) expect(after.find((s) => s.id === id)?.status).toBe("killed");
     expect(Date.now() - t0).toBeLessThan(5000);
   });
+
+  it("a gateway session ends when its token expires", async () => {
+    const user = (await apiCall(gh.url, await login(gh.url, USER, "dev-password-123"), "POST", "/tokens", { name: "short", ttlSeconds: 600 })).body.token as string;
+    const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: user, actor: "brief", expires_in: "3" }) });
+    const short = (await res.json()).access_token as string;
+    const sql = connect(short);
+    await sql`select 1`;
+    await new Promise((r) => setTimeout(r, 4000));
+    await expect(sql`select 1`).rejects.toThrow();
+    const sessions = (await apiCall(gh.url, admin, "GET", "/sessions?protocol=postgres")).body.sessions as { chain: { name: string }[]; status: string; endReason: string | null }[];
+    const ended = sessions.find((s) => s.chain.at(-1)?.name === "brief");
+    expect(ended).toMatchObject({ status: "killed", endReason: "the token of this session expired" });
+  });
 });

@@ -42,6 +42,7 @@ export class GatewaySession {
   readonly recorder: SessionRecorder;
   private grants: { at: number; list: AccessGrant[] } | null = null;
   private ended = false;
+  private expiryTimer: NodeJS.Timeout | null = null;
   private terminateHandlers: ((reason: string) => void)[] = [];
   readonly startedAt = Date.now();
 
@@ -83,6 +84,7 @@ export class GatewaySession {
       await session.end("failed", decision.reason);
       throw new GatehouseError("DENIED", decision.reason);
     }
+    session.endAtExpiry(input.principal.expiresAt);
     void getBus().publish(Topics.sessionStarted, { id: row.id, connection: input.connection.name, user: input.principal.email, protocol: input.client.protocol });
     return session;
   }
@@ -170,6 +172,20 @@ export class GatewaySession {
     this.grants = null;
   }
 
+  /**
+   * A session never outlives its credential: at the token's expiry it is terminated like a
+   * revocation. (Tickets expire after 60 s but only gate the connection, so they are exempt.)
+   */
+  private endAtExpiry(expiresAt: Date | undefined) {
+    if (!expiresAt || this.principal.credentialKind === "ticket") return;
+    const ms = expiresAt.getTime() - Date.now();
+    if (ms > 2 ** 31 - 1) return; // beyond setTimeout's range (> 24 days): revocation still applies
+    const timer = setTimeout(() => this.terminate("the token of this session expired"), Math.max(0, ms));
+    timer.unref();
+    this.onTerminate(() => clearTimeout(timer));
+    this.expiryTimer = timer;
+  }
+
   /** Register how the adapter closes its client (with a protocol-native message). */
   onTerminate(fn: (reason: string) => void) {
     this.terminateHandlers.push(fn);
@@ -196,6 +212,7 @@ export class GatewaySession {
   async end(status: "ended" | "killed" | "failed" = "ended", reason?: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    if (this.expiryTimer) clearTimeout(this.expiryTimer);
     liveSessions().remove(this);
     this.recorder.record("end", { status, ...(reason ? { reason } : {}) });
     const unwritten = await this.recorder.close();

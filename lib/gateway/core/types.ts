@@ -25,6 +25,10 @@ export interface Principal {
   /** root first, current actor last; length 1 for a plain user token */
   chain: Actor[];
   tokenId: string | null;
+  /** when the presented credential expires; gateway sessions end then (except tickets) */
+  expiresAt?: Date;
+  /** personal | login | delegated | ticket */
+  credentialKind?: string;
   /** the token this one was exchanged from (delegation), for session lineage */
   parentTokenId?: string | null;
   /** connection names this credential may reach; ["*"] = any */
