@@ -26,7 +26,7 @@ export async function startPostgres15(): Promise<Postgres15> {
   fs.writeFileSync(pwFile, "gatehouse-test\n");
   if (asRoot) execFileSync("chown", ["postgres:postgres", pwFile]);
   execFileSync(...as(`${BIN}/initdb`, ["-D", path.join(dir, "data"), "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwFile}`, "-E", "UTF8", "--no-sync"]), { stdio: "ignore" });
-  const [cmd, args] = as(`${BIN}/postgres`, ["-D", path.join(dir, "data"), "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=200"]);
+  const [cmd, args] = as(`${BIN}/postgres`, ["-D", path.join(dir, "data"), "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300"]);
   const proc = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
   proc.stderr!.on("data", (d) => (err += d));
