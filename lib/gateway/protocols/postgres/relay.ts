@@ -27,8 +27,6 @@ export type RelayOp =
 export interface RelayContext {
   metadata: UpstreamMetadata | null;
   connection: string;
-  /** a simple-query CommandComplete: PREPARE/DEALLOCATE change the prepared-statement map */
-  onQueryComplete(op: Extract<RelayOp, { t: "query" }>, tag: string): void;
   onUnitDone(unit: ResultUnit): void;
 }
 
@@ -165,7 +163,6 @@ export class Relay {
         else if (op?.t === "query") {
           op.fields = null;
           op.plans = null;
-          this.ctx.onQueryComplete(op, tag);
         }
         break;
       }

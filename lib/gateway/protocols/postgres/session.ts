@@ -3,11 +3,10 @@ import type { Decision } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import type { CancelKey, CancelRegistry } from "./cancel";
 import { sendUpstreamCancel } from "./cancel";
-import { preparedDefinitions } from "./classify";
 import { ExtendedState } from "./extended";
 import type { Established } from "./handshake";
 import { metadataFor } from "./metadata";
-import { Relay, type RelayOp } from "./relay";
+import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
 import { build, parseFrontendMessage, ProtocolError, type Frame, type FrontendMessage } from "./wire";
 
@@ -52,7 +51,6 @@ export class PgSession {
     this.relay = new Relay(client, upstream.socket, upstream.reader, {
       metadata: metadataFor(est.target),
       connection: est.target.ref.name,
-      onQueryComplete: (op, tag) => this.afterQuery(op, tag),
       onUnitDone: (unit) => unit.record(session),
     }, (err) => this.fail(err));
     session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
@@ -162,10 +160,6 @@ export class PgSession {
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     this.relay.enqueue([{ t: "query", unit, classification: c, prepared: this.state.prepared, rd: 0, fields: null }]);
     this.toUpstream(raw);
-  }
-
-  private afterQuery(_op: Extract<RelayOp, { t: "query" }>, _tag: string) {
-    // Name changes were applied when the query was allowed (ExtendedState.applySqlNamespaceChanges).
   }
 
   private async flushBatch(synced: boolean) {
