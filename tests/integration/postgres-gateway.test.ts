@@ -285,87 +285,11 @@ describe("PostgreSQL gateway", () => {
     await direct.end();
   });
 
-  it("refuses binary result columns on a masked connection (0A000) and stays in sync", async () => {
-    const s = net.connect(gh.ports.postgres, "127.0.0.1");
-    const reader = new FrameReader();
-    const msgs: any[] = [];
-    let wake: (() => void) | null = null;
-    s.on("data", (d) => {
-      reader.push(d);
-      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
-      wake?.();
-    });
-    const until = async (pred: () => boolean) => {
-      for (let i = 0; i < 100 && !pred(); i++) await new Promise<void>((r) => ((wake = r), setTimeout(r, 50)));
-      expect(pred()).toBe(true);
-    };
-    await new Promise((r) => s.once("connect", r));
-    s.write(build.startupMessage({ user: MEMBER, database: "demo-masked" }));
-    await until(() => msgs.some((m) => m.type === "AuthenticationCleartextPassword"));
-    s.write(build.password(tokens.member));
-    await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
-    msgs.length = 0;
-    s.write(Buffer.concat([build.parse({ text: "select ssn from customers limit 1" }), build.bind({ resultFormats: [1] }), build.execute(), build.sync()]));
-    await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
-    expect(msgs.map((m) => m.type)).toEqual(["ErrorResponse", "ReadyForQuery"]);
-    expect(msgs[0].fields.code).toBe("0A000");
-    msgs.length = 0;
-    s.write(Buffer.concat([build.parse({ text: "select 7 as n" }), build.bind({}), build.execute(), build.sync()]));
-    await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
-    expect(msgs.map((m) => m.type)).toEqual(["ParseComplete", "BindComplete", "DataRow", "CommandComplete", "ReadyForQuery"]);
-    s.end(build.terminate());
-  });
-
-  it("decides a Bind by what the name means now: SQL DEALLOCATE/PREPARE cannot launder a held write", async () => {
-    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
-    await direct`create table if not exists gh_victim (id int)`;
-    await direct`insert into gh_victim values (1)`;
-    await direct.end();
-    const s = net.connect(gh.ports.postgres, "127.0.0.1");
-    const reader = new FrameReader();
-    const msgs: any[] = [];
-    s.on("data", (d) => {
-      reader.push(d);
-      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
-    });
-    const until = async (pred: () => boolean) => {
-      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(pred()).toBe(true);
-    };
-    const ready = async () => {
-      await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
-      const got = msgs.splice(0);
-      return got;
-    };
-    await new Promise((r) => s.once("connect", r));
-    s.write(build.startupMessage({ user: MEMBER, database: "prod-pg" }));
-    await until(() => msgs.some((m) => m.type === "AuthenticationCleartextPassword"));
-    s.write(build.password(tokens.member));
-    await ready();
-    s.write(Buffer.concat([build.parse({ name: "s1", text: "select 1" }), build.sync()]));
-    await ready();
-    s.write(build.query("DEALLOCATE s1"));
-    await ready();
-    // PREPARE of a write on prod is held; approve it once.
-    s.write(build.query("PREPARE s1 AS DELETE FROM gh_victim"));
-    const first = await pendingApproval((a) => String(a.request?.text ?? "").includes("PREPARE s1"));
-    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${first.id}/approve`, {})).status).toBe(200);
-    await ready();
-    // Executing s1 is a DELETE now, not "select 1": it needs its own approval.
-    s.write(Buffer.concat([build.bind({ statement: "s1" }), build.execute(), build.sync()]));
-    const second = await pendingApproval((a) => a.id !== first.id && String(a.request?.text ?? "").includes("DELETE FROM gh_victim"));
-    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${second.id}/deny`, { reason: "no" })).status).toBe(200);
-    const out = await ready();
-    expect(out.some((m) => m.type === "ErrorResponse" && m.fields.code === "42501")).toBe(true);
-    s.end(build.terminate());
-    const check = postgres(pg.url, { max: 1, onnotice: () => {} });
-    expect((await check`select count(*)::int as n from gh_victim`)[0].n).toBe(1);
-    await check.end();
-  });
-
-  it("a denied part after earlier pipelined parts ran ends the connection, so they roll back", async () => {
-    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
-    await direct`create table if not exists gh_pipe (id int)`;
+  /**
+   * A raw wire-protocol client, logged in as the member: for what libpq-style drivers cannot
+   * express (named statements reused across SQL PREPARE, Flush-split pipelines, binary formats).
+   */
+  async function rawSession(database: string) {
     const s = net.connect(gh.ports.postgres, "127.0.0.1");
     const reader = new FrameReader();
     const msgs: any[] = [];
@@ -379,17 +303,66 @@ describe("PostgreSQL gateway", () => {
       for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
       expect(pred()).toBe(true);
     };
+    /** waits for ReadyForQuery and returns (and clears) everything received since the last call */
+    const ready = async () => {
+      await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
+      return msgs.splice(0);
+    };
     await new Promise((r) => s.once("connect", r));
-    s.write(build.startupMessage({ user: MEMBER, database: "bench-pg" }));
+    s.write(build.startupMessage({ user: MEMBER, database }));
     await until(() => msgs.some((m) => m.type === "AuthenticationCleartextPassword"));
     s.write(build.password(tokens.member));
-    await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
-    msgs.length = 0;
-    s.write(Buffer.concat([build.parse({ text: "insert into gh_pipe values (1)" }), build.bind({}), build.execute(), build.flush()]));
-    await until(() => msgs.some((m) => m.type === "CommandComplete"));
-    s.write(Buffer.concat([build.parse({ text: "select * from secrets" }), build.bind({}), build.execute(), build.sync()]));
-    await until(() => ended);
-    const fatal = msgs.find((m) => m.type === "ErrorResponse");
+    await ready();
+    return { write: (...parts: Buffer[]) => s.write(Buffer.concat(parts)), msgs, until, ready, ended: () => ended, end: () => s.end(build.terminate()) };
+  }
+
+  it("refuses binary result columns on a masked connection (0A000) and stays in sync", async () => {
+    const raw = await rawSession("demo-masked");
+    raw.write(build.parse({ text: "select ssn from customers limit 1" }), build.bind({ resultFormats: [1] }), build.execute(), build.sync());
+    const refused = await raw.ready();
+    expect(refused.map((m) => m.type)).toEqual(["ErrorResponse", "ReadyForQuery"]);
+    expect(refused[0].fields.code).toBe("0A000");
+    raw.write(build.parse({ text: "select 7 as n" }), build.bind({}), build.execute(), build.sync());
+    expect((await raw.ready()).map((m) => m.type)).toEqual(["ParseComplete", "BindComplete", "DataRow", "CommandComplete", "ReadyForQuery"]);
+    raw.end();
+  });
+
+  it("decides a Bind by what the name means now: SQL DEALLOCATE/PREPARE cannot launder a held write", async () => {
+    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await direct`create table if not exists gh_victim (id int)`;
+    await direct`insert into gh_victim values (1)`;
+    await direct.end();
+    const raw = await rawSession("prod-pg");
+    raw.write(build.parse({ name: "s1", text: "select 1" }), build.sync());
+    await raw.ready();
+    raw.write(build.query("DEALLOCATE s1"));
+    await raw.ready();
+    // PREPARE of a write on prod is held; approve it once.
+    raw.write(build.query("PREPARE s1 AS DELETE FROM gh_victim"));
+    const first = await pendingApproval((a) => String(a.request?.text ?? "").includes("PREPARE s1"));
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${first.id}/approve`, {})).status).toBe(200);
+    await raw.ready();
+    // Executing s1 is a DELETE now, not "select 1": it needs its own approval.
+    raw.write(build.bind({ statement: "s1" }), build.execute(), build.sync());
+    const second = await pendingApproval((a) => a.id !== first.id && String(a.request?.text ?? "").includes("DELETE FROM gh_victim"));
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${second.id}/deny`, { reason: "no" })).status).toBe(200);
+    const out = await raw.ready();
+    expect(out.some((m) => m.type === "ErrorResponse" && m.fields.code === "42501")).toBe(true);
+    raw.end();
+    const check = postgres(pg.url, { max: 1, onnotice: () => {} });
+    expect((await check`select count(*)::int as n from gh_victim`)[0].n).toBe(1);
+    await check.end();
+  });
+
+  it("a denied part after earlier pipelined parts ran ends the connection, so they roll back", async () => {
+    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await direct`create table if not exists gh_pipe (id int)`;
+    const raw = await rawSession("bench-pg");
+    raw.write(build.parse({ text: "insert into gh_pipe values (1)" }), build.bind({}), build.execute(), build.flush());
+    await raw.until(() => raw.msgs.some((m) => m.type === "CommandComplete"));
+    raw.write(build.parse({ text: "select * from secrets" }), build.bind({}), build.execute(), build.sync());
+    await raw.until(raw.ended);
+    const fatal = raw.msgs.find((m) => m.type === "ErrorResponse");
     expect(fatal.fields).toMatchObject({ severity: "FATAL", code: "42501" });
     await new Promise((r) => setTimeout(r, 300));
     expect((await direct`select count(*)::int as n from gh_pipe`)[0].n).toBe(0);
@@ -397,27 +370,12 @@ describe("PostgreSQL gateway", () => {
   });
 
   it("refuses COPY through the extended protocol on a masked connection", async () => {
-    const s = net.connect(gh.ports.postgres, "127.0.0.1");
-    const reader = new FrameReader();
-    const msgs: any[] = [];
-    s.on("data", (d) => {
-      reader.push(d);
-      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
-    });
-    const ready = async () => {
-      for (let i = 0; i < 200 && !msgs.some((m) => m.type === "ReadyForQuery"); i++) await new Promise((r) => setTimeout(r, 50));
-      return msgs.splice(0);
-    };
-    await new Promise((r) => s.once("connect", r));
-    s.write(build.startupMessage({ user: MEMBER, database: "demo-masked" }));
-    for (let i = 0; i < 100 && !msgs.some((m) => m.type === "AuthenticationCleartextPassword"); i++) await new Promise((r) => setTimeout(r, 50));
-    s.write(build.password(tokens.member));
-    await ready();
-    s.write(Buffer.concat([build.parse({ text: "copy (select name, email from customers) to stdout" }), build.bind({}), build.execute(), build.sync()]));
-    const out = await ready();
+    const raw = await rawSession("demo-masked");
+    raw.write(build.parse({ text: "copy (select name, email from customers) to stdout" }), build.bind({}), build.execute(), build.sync());
+    const out = await raw.ready();
     expect(out.map((m) => m.type)).toEqual(["ErrorResponse", "ReadyForQuery"]);
     expect(out[0].fields.code).toBe("0A000");
-    s.end(build.terminate());
+    raw.end();
   });
 
   it("refuses a wrong token and a wrong user with 28P01", async () => {
