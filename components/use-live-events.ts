@@ -3,7 +3,7 @@ import { useEffect, useRef } from "react";
 
 /**
  * Subscribes to /ws/events (server-filtered by the caller's permissions) and calls `onEvent`
- * for matching topics, reconnecting with backoff. Pages use it to refetch through the REST API,
+ * for matching topics, and with topic "connected" on every (re)connect, reconnecting with backoff. Pages use it to refetch through the REST API,
  * so lists update without reload while all data still goes through authorized routes.
  */
 export function useLiveEvents(topics: string[], onEvent: (topic: string, data: unknown) => void) {
@@ -18,7 +18,12 @@ export function useLiveEvents(topics: string[], onEvent: (topic: string, data: u
     const wanted = new Set(key.split(","));
     const connect = () => {
       ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/events`);
-      ws.onopen = () => (delay = 500);
+      ws.onopen = () => {
+        delay = 500;
+        // Anything published between the page's first fetch and this subscription (or while
+        // disconnected) was missed: tell the page to refetch.
+        handler.current("connected", null);
+      };
       ws.onmessage = (m) => {
         try {
           const { topic, data } = JSON.parse(String(m.data));
