@@ -2,7 +2,9 @@ import type { NextConfig } from "next";
 
 const config: NextConfig = {
   // Native/WASM packages and anything holding process-wide state stay outside Next's bundle.
-  serverExternalPackages: ["@electric-sql/pglite", "@electric-sql/pglite-socket", "libpg-query", "ssh2", "@cedar-policy/cedar-wasm", "postgres", "ws"],
+  serverExternalPackages: ["@electric-sql/pglite", "@electric-sql/pglite-socket", "libpg-query", "ssh2", "@xterm/headless", "@node-saml/node-saml", "@cedar-policy/cedar-wasm", "postgres", "ws"],
+  // A separate build directory lets parallel work (or a second checkout) build without clobbering .next.
+  distDir: process.env.GATEHOUSE_NEXT_DIST_DIR || ".next",
   poweredByHeader: false,
   experimental: { authInterrupts: true },
   // The console build checks what it bundles; `npm run typecheck` (part of `npm test`) checks everything.

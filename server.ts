@@ -11,6 +11,7 @@ import { getBus } from "@/lib/events/bus";
 import { GatewayRegistry } from "@/lib/gateway/core/registry";
 import { startPolicySync } from "@/lib/gateway/policy/sync";
 import { startMaskingSync } from "@/lib/gateway/core/masking-runtime";
+import { startReplayIndexer } from "@/lib/gateway/recorder/replay/service";
 import "@/lib/gateway/protocols";
 import { ensureDemoConnection, ensureFirstAdmin } from "@/lib/services/bootstrap";
 import { startSampleDb, type SampleDb } from "@/lib/demo/sample-db";
@@ -30,6 +31,7 @@ async function main() {
   await bus.attach(dbHandle);
   const stopPolicySync = await startPolicySync(dbHandle.db, bus);
   const stopMaskingSync = await startMaskingSync(dbHandle.db, bus);
+  const stopReplayIndexer = startReplayIndexer(dbHandle.db, bus);
 
   const admin = await ensureFirstAdmin(dbHandle.db, cfg);
   if (admin?.password) {
@@ -91,6 +93,7 @@ async function main() {
     force.unref();
     server.close();
     closeAllSockets();
+    stopReplayIndexer();
     await gateways.stopAll(`Gatehouse is shutting down (${signal})`);
     server.closeAllConnections();
     await sample?.stop().catch(() => {});

@@ -8,6 +8,7 @@ import { login } from "./commands/login";
 import { masking } from "./commands/masking";
 import { policies } from "./commands/policies";
 import { sessions } from "./commands/sessions";
+import { sshKeys } from "./commands/ssh-keys";
 import { tokens } from "./commands/tokens";
 import { users } from "./commands/users";
 import { whoami } from "./commands/whoami";
@@ -16,7 +17,7 @@ import { ApiClient } from "./http";
 import { Output } from "./output";
 
 /** Order here is the order in `gatehouse help`. Later groups (sessions) slot in. */
-const ENTRIES: Entry[] = [login, whoami, connections, tokens, users, policies, masking, approvals, access, sessions, audit];
+const ENTRIES: Entry[] = [login, whoami, connections, tokens, sshKeys, users, policies, masking, approvals, access, sessions, audit];
 
 export interface Io {
   argv: string[];

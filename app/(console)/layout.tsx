@@ -13,6 +13,7 @@ const ITEMS: { href: string; label: string; permission: Permission }[] = [
   { href: "/masking", label: "Masking", permission: "masking:read" },
   { href: "/connections", label: "Connections", permission: "connections:read" },
   { href: "/agents", label: "Agents & tokens", permission: "tokens:own" },
+  { href: "/ssh-keys", label: "SSH keys", permission: "ssh-keys:own" },
   { href: "/audit", label: "Audit", permission: "audit:read" },
   { href: "/users", label: "Users", permission: "users:read" },
 ];

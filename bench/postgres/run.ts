@@ -2,94 +2,181 @@
  * PostgreSQL gateway throughput: pgbench against a real PostgreSQL 15 directly and through
  * Gatehouse, in the same run, printing the ratio. Also: fetching 500k rows with three masked
  * columns, and the process memory with 200 idle connections.
- * Usage: npx tsx bench/postgres/run.ts [--seconds 10] [--clients 8]
+ *
+ * Gatehouse records into its own database; both stores are measured (`--store both`, default):
+ * the embedded PGlite (on the gateway's thread) and a real PostgreSQL via DATABASE_URL (a
+ * separate database `gatehouse` on the same PostgreSQL 15 server).
+ *
+ * Usage: npx tsx bench/postgres/run.ts [--seconds 10] [--clients 8] [--store pglite|postgres|both]
+ *          [--only simple,extended,prepared,tpcb,fetch,memory] [--profile DIR]
+ * --profile writes a V8 CPU profile of the Gatehouse process per store into DIR.
  */
-import { execFileSync } from "node:child_process";
-import postgres from "postgres";
+import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
-import { apiCall, login, startGatehouse } from "../../tests/support/gatehouse";
-import { startPostgres15 } from "../../tests/support/postgres";
+import path from "node:path";
+import postgres from "postgres";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../../tests/support/gatehouse";
+import { freePort, waitForPort } from "../../tests/support/ports";
+import { startPostgres15, type Postgres15 } from "../../tests/support/postgres";
+import { cpuMs, idleConnectionsMemory } from "./memory";
 
-const arg = (name: string, fallback: number) => {
+const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
-  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+  return i > 0 ? process.argv[i + 1] : fallback;
 };
-const SECONDS = arg("seconds", 10);
+const SECONDS = Number(arg("seconds", "10"));
 /** as the issue specifies: select-only with 8 clients, TPC-B-like with 4 */
-const SELECT_CLIENTS = arg("clients", 8);
+const SELECT_CLIENTS = Number(arg("clients", "8"));
 const TPCB_CLIENTS = 4;
+const ONLY = new Set(arg("only", "simple,extended,prepared,tpcb,fetch,memory").split(","));
+const STORES = (arg("store", "both") === "both" ? ["pglite", "postgres"] : [arg("store", "both")]) as Store[];
+const PROFILE = arg("profile", "");
 const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";
 
-function pgbench(args: string[], env: Record<string, string>): number {
+type Store = "pglite" | "postgres";
+type Env = Record<string, string>;
+
+const WORKLOADS = [
+  ["simple", "select-only, simple protocol", ["-S", "-M", "simple"], SELECT_CLIENTS],
+  ["extended", "select-only, extended protocol", ["-S", "-M", "extended"], SELECT_CLIENTS],
+  ["prepared", "select-only, prepared", ["-S", "-M", "prepared"], SELECT_CLIENTS],
+  ["tpcb", "tpc-b (writes), simple", ["-M", "simple"], TPCB_CLIENTS],
+] as const;
+
+/** tps, and the Gatehouse process's CPU time per transaction (µs) when `gh` is given */
+function pgbench(args: readonly string[], env: Env, gh?: GatehouseProcess): { tps: number; userUs: number; sysUs: number } {
+  const cpu0 = gh ? cpuMs(gh) : { user: 0, sys: 0 };
   const out = execFileSync(PGBENCH, args, { env: { ...process.env, ...env }, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
+  const cpu1 = gh ? cpuMs(gh) : { user: 0, sys: 0 };
   const m = /tps = ([\d.]+) \((?:without initial connection time|excluding connections establishing)\)/.exec(out);
-  if (!m) throw new Error(`could not read tps from pgbench:\n${out}`);
-  return Number(m[1]);
+  const n = /number of transactions actually processed: (\d+)/.exec(out);
+  if (!m || !n) throw new Error(`could not read tps from pgbench:\n${out}`);
+  return { tps: Number(m[1]), userUs: ((cpu1.user - cpu0.user) * 1000) / Number(n[1]), sysUs: ((cpu1.sys - cpu0.sys) * 1000) / Number(n[1]) };
+}
+
+function fetchSecs(env: Env): number {
+  const t = process.hrtime.bigint();
+  execFileSync("psql", ["-X", "-q", "-c", "select id, email, ssn, card_number from people"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"], maxBuffer: 1 << 30 });
+  return Number(process.hrtime.bigint() - t) / 1e9;
+}
+
+/** A Gatehouse on the given store, with a connection "bench" to the PostgreSQL 15 under test. */
+async function gatehouseOn(store: Store, pg: Postgres15): Promise<{ gh: GatehouseProcess; env: Env; agentEnv: Env }> {
+  const env: Env = {};
+  if (store === "postgres") env.DATABASE_URL = pg.url.replace(/\/postgres$/, "/gatehouse");
+  if (PROFILE) {
+    fs.mkdirSync(path.join(PROFILE, store), { recursive: true });
+    env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ""} --import ${path.resolve(import.meta.dirname, "cpu-profile.mjs")}`;
+    env.GATEHOUSE_CPU_PROFILE_DIR = path.resolve(PROFILE, store);
+  }
+  const gh = await startGatehouse({ demo: false, env });
+  const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+  const created = await apiCall(gh.url, admin, "POST", "/connections", { name: "bench", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+  if (created.status !== 200) throw new Error(`create connection: ${JSON.stringify(created.body)}`);
+  // The shipped policies mask agents' reads with rule set "pii": the masked fetch runs as an agent.
+  const agent = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: admin, actor: "bench-agent" }) }).then((r) => r.json());
+  const base = { PGHOST: "127.0.0.1", PGPORT: String(gh.ports.postgres), PGUSER: gh.adminEmail, PGDATABASE: "bench", PGSSLMODE: "disable" };
+  return { gh, env: { ...base, PGPASSWORD: admin }, agentEnv: { ...base, PGPASSWORD: agent.access_token } };
 }
 
 async function main() {
   const pg = await startPostgres15();
-  const gh = await startGatehouse({ demo: false });
+  const results: Record<string, Record<string, number>> = {};
+  const put = (key: string, col: string, v: number) => ((results[key] ??= {})[col] = v);
+  const gates: { store: Store; gh: GatehouseProcess; env: Env; agentEnv: Env }[] = [];
+  let relay: ReturnType<typeof spawn> | null = null;
   try {
-    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    const created = await apiCall(gh.url, admin, "POST", "/connections", { name: "bench", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
-    if (created.status !== 200) throw new Error(`create connection: ${JSON.stringify(created.body)}`);
-    const direct = { PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: "postgres", PGPASSWORD: "gatehouse-test", PGDATABASE: "postgres", PGSSLMODE: "disable" };
-    const gated = { PGHOST: "127.0.0.1", PGPORT: String(gh.ports.postgres), PGUSER: gh.adminEmail, PGPASSWORD: admin, PGDATABASE: "bench", PGSSLMODE: "disable" };
+    const direct: Env = { PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: "postgres", PGPASSWORD: "gatehouse-test", PGDATABASE: "postgres", PGSSLMODE: "disable" };
     execFileSync(PGBENCH, ["-i", "-s", "2", "-q"], { env: { ...process.env, ...direct }, stdio: "ignore" });
-
-    const rows: [string, number, number][] = [];
-    for (const [label, extra] of [
-      ["select-only, simple protocol", ["-S", "-M", "simple"]],
-      ["select-only, extended protocol", ["-S", "-M", "extended"]],
-      ["select-only, prepared", ["-S", "-M", "prepared"]],
-      ["tpc-b (writes), simple", ["-M", "simple"]],
-    ] as const) {
-      const clients = (extra as readonly string[]).includes("-S") ? SELECT_CLIENTS : TPCB_CLIENTS;
-      const args = [...extra, "-c", String(clients), "-j", "2", "-T", String(SECONDS), "-n"];
-      const d = pgbench(args, direct);
-      const g = pgbench(args, gated);
-      rows.push([label, d, g]);
-    }
-    // Masked fetch: 500k rows with three masked columns, read by an agent (the shipped policies
-    // mask agents' reads with rule set "pii"), timed against the same query direct.
     const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await setup.unsafe("create database gatehouse");
     await setup.unsafe(`create table people as select g as id, 'user' || g || '@example.com' as email,
       lpad((100 + g % 800)::text, 3, '0') || '-' || lpad((10 + g % 89)::text, 2, '0') || '-' || lpad((1000 + g % 8999)::text, 4, '0') as ssn,
       '4111111111111111' as card_number from generate_series(1, 500000) g`);
     await setup.end();
-    const agent = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: admin, actor: "bench-agent" }) }).then((r) => r.json());
-    const fetchSecs = (env: Record<string, string>) => {
-      const t = process.hrtime.bigint();
-      execFileSync("psql", ["-X", "-q", "-c", "select id, email, ssn, card_number from people"], { env: { ...process.env, ...env }, stdio: ["ignore", "ignore", "inherit"], maxBuffer: 1 << 30 });
-      return Number(process.hrtime.bigint() - t) / 1e9;
-    };
-    const fetchDirect = fetchSecs(direct);
-    const fetchMasked = fetchSecs({ ...gated, PGPASSWORD: agent.access_token });
-
-    // Memory: 200 idle client connections through the gateway.
-    const rss = () => Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${gh.proc.pid}/status`, "utf8"))![1]) / 1024;
-    const before = rss();
-    const idle = Array.from({ length: 200 }, () => postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "bench", username: gh.adminEmail, password: admin, ssl: false, max: 1, idle_timeout: 0, onnotice: () => {} }));
-    await Promise.all(idle.map((c) => c`select 1`));
-    await new Promise((r) => setTimeout(r, 1000));
-    const after = rss();
-    await Promise.all(idle.map((c) => c.end({ timeout: 5 })));
-
-    console.log(`\npgbench, ${SECONDS} s each (select-only ${SELECT_CLIENTS} clients, TPC-B ${TPCB_CLIENTS}), PostgreSQL 15 upstream on loopback\n`);
-    console.log("workload                          direct tps   via gatehouse tps   ratio");
-    for (const [label, d, g] of rows) console.log(`${label.padEnd(34)}${d.toFixed(0).padStart(10)}${g.toFixed(0).padStart(20)}${(g / d).toFixed(2).padStart(8)}`);
-    console.log(`\nfetch 500k rows, 3 masked columns (agent):  direct ${fetchDirect.toFixed(2)} s, via gatehouse ${fetchMasked.toFixed(2)} s, ratio ${(fetchDirect / fetchMasked).toFixed(2)}`);
-    console.log(`200 idle connections: gatehouse RSS ${before.toFixed(0)} MB → ${after.toFixed(0)} MB`);
-    console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead). Every statement through Gatehouse is classified, decided by policy and recorded.");
+    // Every Gatehouse runs for the whole benchmark (idle when not measured), so each workload is
+    // measured direct and through every store back to back, under the same machine load.
+    for (const store of STORES) gates.push({ store, ...(await gatehouseOn(store, pg)) });
+    // The ceiling for any Node.js proxy here: a process that only copies bytes (noop-proxy.ts).
+    const relayPort = await freePort();
+    relay = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "noop-proxy.ts"), String(relayPort), String(pg.port)], { stdio: "ignore" });
+    await waitForPort(relayPort);
+    const relayed: Env = { ...direct, PGPORT: String(relayPort) };
+    if (ONLY.has("memory")) {
+      // In fresh processes first: the idle-connection figure the issue asks for.
+      for (const g of gates) {
+        const m = await idleConnectionsMemory(g.gh, g.env.PGPASSWORD, 200);
+        put("memory", `${g.store}:before`, m.before);
+        put("memory", `${g.store}:after`, m.after);
+      }
+    }
+    for (const [key, , args, clients] of WORKLOADS) {
+      if (!ONLY.has(key)) continue;
+      const argv = [...args, "-c", String(clients), "-j", "2", "-T", String(SECONDS), "-n"];
+      put(key, "direct", pgbench(argv, direct).tps);
+      put(key, "relay", pgbench(argv, relayed).tps);
+      for (const g of gates) {
+        const r = pgbench(argv, g.env, g.gh);
+        put(key, g.store, r.tps);
+        put(key, `${g.store}:user`, r.userUs);
+        put(key, `${g.store}:sys`, r.sysUs);
+      }
+    }
+    if (ONLY.has("fetch")) {
+      // Best of three, interleaved: one psql run is short enough for machine noise to dominate.
+      const best: Record<string, number> = {};
+      for (let round = 0; round < 3; round++) {
+        best.direct = Math.min(best.direct ?? Infinity, fetchSecs(direct));
+        for (const g of gates) best[g.store] = Math.min(best[g.store] ?? Infinity, fetchSecs(g.agentEnv));
+      }
+      for (const [k, v] of Object.entries(best)) put("fetch", k, v);
+    }
+    if (ONLY.has("memory")) {
+      for (const g of gates) put("memory", `${g.store}:afterLoad`, (await idleConnectionsMemory(g.gh, g.env.PGPASSWORD, 200)).after);
+      // PGlite's first start runs initdb, whose WebAssembly memory stays mapped: every later start
+      // of the same data dir is the steady state, so measure that too.
+      const pglite = gates.find((g) => g.store === "pglite");
+      if (pglite) {
+        await pglite.gh.stop();
+        pglite.gh = await startGatehouse({ demo: false, dataDir: pglite.gh.dataDir });
+        const token = await login(pglite.gh.url, pglite.gh.adminEmail, pglite.gh.adminPassword);
+        const m = await idleConnectionsMemory(pglite.gh, token, 200);
+        put("memory", "pglite:restartBefore", m.before);
+        put("memory", "pglite:restartAfter", m.after);
+      }
+    }
   } catch (err) {
-    console.error(gh.output().split("\n").filter((l) => !l.includes("GET ")).slice(-40).join("\n"));
+    for (const g of gates) console.error(`--- gatehouse (${g.store}) output:\n` + g.gh.output().split("\n").filter((l) => !l.includes("GET ")).slice(-40).join("\n"));
     throw err;
   } finally {
-    await gh.stop();
+    for (const g of gates) {
+      await g.gh.stop();
+      fs.rmSync(g.gh.dataDir, { recursive: true, force: true });
+    }
+    relay?.kill();
     await pg.stop();
-    fs.rmSync(gh.dataDir, { recursive: true, force: true });
   }
+
+  console.log(`\npgbench, ${SECONDS} s each (select-only ${SELECT_CLIENTS} clients, TPC-B ${TPCB_CLIENTS}), PostgreSQL 15 upstream on loopback`);
+  console.log(`Gatehouse recording into: ${STORES.map((s) => (s === "pglite" ? "pglite = embedded PGlite" : "postgres = PostgreSQL via DATABASE_URL")).join(", ")}\n`);
+  console.log(["workload".padEnd(34), "direct".padStart(10), "relay-only".padStart(11), ...STORES.flatMap((s) => [s.padStart(12), "ratio".padStart(7), "cpu µs/tx".padStart(14)])].join(""));
+  for (const [key, label] of WORKLOADS) {
+    const r = results[key];
+    if (!r) continue;
+    console.log([label.padEnd(34), r.direct.toFixed(0).padStart(10), (r.relay / r.direct).toFixed(2).padStart(11), ...STORES.flatMap((s) => [r[s].toFixed(0).padStart(12), (r[s] / r.direct).toFixed(2).padStart(7), `${r[`${s}:user`].toFixed(0)}+${r[`${s}:sys`].toFixed(0)}`.padStart(14)])].join(""));
+  }
+  if (results.fetch) {
+    const r = results.fetch;
+    console.log(["fetch 500k rows, 3 masked (s, best of 3)".padEnd(34), r.direct.toFixed(2).padStart(10), "".padStart(11), ...STORES.flatMap((s) => [r[s].toFixed(2).padStart(12), (r.direct / r[s]).toFixed(2).padStart(7), "".padStart(14)])].join(""));
+  }
+  if (results.memory) {
+    const r = results.memory;
+    for (const s of STORES) console.log(`RSS with 200 idle connections (${s}): fresh process ${r[`${s}:before`].toFixed(0)} MB → ${r[`${s}:after`].toFixed(0)} MB; after the workloads ${r[`${s}:afterLoad`]?.toFixed(0) ?? "–"} MB`);
+    if (r["pglite:restartBefore"]) console.log(`RSS with 200 idle connections (pglite, restarted on its data dir): ${r["pglite:restartBefore"].toFixed(0)} MB → ${r["pglite:restartAfter"].toFixed(0)} MB`);
+  }
+  console.log("\nrelay-only = a Node.js process that only copies bytes (noop-proxy.ts), as a ratio: the ceiling for any Node proxy on this machine.");
+  console.log("ratio = gatehouse / direct throughput (1.00 = no overhead); cpu µs/tx = Gatehouse process CPU time (user+system) per pgbench transaction");
+  console.log("(select-only: 1 statement, TPC-B: 7). Every statement through Gatehouse is classified, decided by policy and recorded.");
 }
 
 main().catch((err) => {

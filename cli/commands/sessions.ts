@@ -75,15 +75,17 @@ const show: Command = {
 
 const exportCmd: Command = {
   name: "export",
-  summary: "download a session's recording",
-  usage: "export ID [--format jsonl|asciicast] [--out FILE]",
-  options: { format: { type: "string" }, out: { type: "string" } },
+  summary: "download a session's recording (asciicast v2 for terminal sessions, JSON lines for all)",
+  usage: "export ID [--format jsonl|asciicast] [--channel N] [-o|--out FILE]",
+  options: { format: { type: "string" }, channel: { type: "string" }, out: { type: "string", short: "o" } },
   async run(ctx, args) {
     const [id] = positionals(args, "ID");
     const format = str(args.values, "format") ?? "jsonl";
     if (!["jsonl", "asciicast"].includes(format)) throw new UsageError("--format must be jsonl or asciicast");
+    const channel = str(args.values, "channel");
+    if (channel !== undefined && (format !== "asciicast" || !/^\d{1,7}$/.test(channel))) throw new UsageError("--channel takes a channel number and goes with --format asciicast");
     const out = str(args.values, "out");
-    const body = await ctx.api().stream(`/sessions/${encodeURIComponent(id)}/export`, { format });
+    const body = await ctx.api().stream(`/sessions/${encodeURIComponent(id)}/export`, { format, ch: channel });
     const { rows, bytes } = await writeStream(ctx, body, out, "session export");
     if (out) ctx.out.result({ out, rows, bytes }, () => ctx.out.note(`wrote ${rows} lines to ${out}`));
   },

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, ilike, or, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, ilike, inArray, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client";
 import { sessionEvents, sessions } from "../schema";
 
@@ -26,9 +26,15 @@ export interface SessionFilter {
   status?: string;
   protocol?: string;
   connection?: string;
+  /** part of the user's email (case-insensitive) */
+  user?: string;
+  /** native | web-console | mcp | ... */
+  origin?: string;
   q?: string;
   limit?: number;
 }
+
+const likePattern = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
 export function listSessions(db: Db, f: SessionFilter) {
   const conds: SQL[] = [];
@@ -36,9 +42,12 @@ export function listSessions(db: Db, f: SessionFilter) {
   if (f.status) conds.push(eq(sessions.status, f.status));
   if (f.protocol) conds.push(eq(sessions.protocol, f.protocol));
   if (f.connection) conds.push(eq(sessions.connectionName, f.connection));
+  if (f.user) conds.push(ilike(sessions.userEmail, likePattern(f.user)));
+  if (f.origin) conds.push(eq(sessions.origin, f.origin));
   if (f.q) {
-    const like = `%${f.q.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
-    conds.push(or(ilike(sessions.userEmail, like), ilike(sessions.connectionName, like), ilike(sessions.clientAddress, like), ilike(sessions.applicationName, like))!);
+    const like = likePattern(f.q);
+    // The chain's actor names too, so "researcher" finds that sub-agent's sessions.
+    conds.push(or(ilike(sessions.userEmail, like), ilike(sessions.connectionName, like), ilike(sessions.clientAddress, like), ilike(sessions.applicationName, like), ilike(sql`jsonb_path_query_array(${sessions.chain}, '$[*].name')::text`, like), ilike(sql`${sessions.id}::text`, like))!);
   }
   return db.select(columns).from(sessions).where(and(...conds)).orderBy(desc(sessions.startedAt)).limit(Math.min(f.limit ?? 200, 1000));
 }
@@ -56,6 +65,50 @@ export function sessionEventsPage(db: Db, sessionId: string, afterSeq = 0, limit
     .where(and(eq(sessionEvents.sessionId, sessionId), gt(sessionEvents.seq, afterSeq)))
     .orderBy(asc(sessionEvents.seq))
     .limit(Math.min(limit, 5000));
+}
+
+/**
+ * A session's events of some kinds only (`include`) or all but some (`exclude`), in order:
+ * the replay timeline and the terminal channels, without reading the output they sit between.
+ */
+export function sessionEventsOfKinds(db: Db, sessionId: string, kinds: { include?: string[]; exclude?: string[] }, afterSeq = 0, limit = 1000) {
+  const conds: SQL[] = [eq(sessionEvents.sessionId, sessionId), gt(sessionEvents.seq, afterSeq)];
+  if (kinds.include) conds.push(inArray(sessionEvents.kind, kinds.include));
+  if (kinds.exclude) conds.push(notInArray(sessionEvents.kind, kinds.exclude));
+  return db
+    .select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs, kind: sessionEvents.kind, payload: sessionEvents.payload })
+    .from(sessionEvents)
+    .where(and(...conds))
+    .orderBy(asc(sessionEvents.seq))
+    .limit(Math.min(limit, 5000));
+}
+
+/**
+ * Seq, time and kind of a session's events of some kinds, without their payloads (which stay in
+ * TOAST): what replay needs to plan keyframes and idle compression for a long recording. One row
+ * of text for the whole page, because per-row overhead, not the scan, dominates on PGlite
+ * (measured on 14k events: 46 ms this way, 160–470 ms as rows).
+ */
+export async function sessionEventSkeleton(db: Db, sessionId: string, kinds: string[], afterSeq = 0, limit = 50_000): Promise<{ seq: number; tMs: number; kind: string }[]> {
+  const page = db
+    .select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs, kind: sessionEvents.kind })
+    .from(sessionEvents)
+    .where(and(eq(sessionEvents.sessionId, sessionId), gt(sessionEvents.seq, afterSeq), inArray(sessionEvents.kind, kinds)))
+    .orderBy(asc(sessionEvents.seq))
+    .limit(limit)
+    .as("page");
+  const [row] = await db.select({ text: sql<string | null>`string_agg(${page.seq}::text || ',' || ${page.tMs}::text || ',' || ${page.kind}, ';' order by ${page.seq})` }).from(page);
+  if (!row?.text) return [];
+  return row.text.split(";").map((r) => {
+    const a = r.indexOf(",");
+    const b = r.indexOf(",", a + 1);
+    return { seq: Number(r.slice(0, a)), tMs: Number(r.slice(a + 1, b)), kind: r.slice(b + 1) };
+  });
+}
+
+export async function lastSessionEvent(db: Db, sessionId: string) {
+  const [row] = await db.select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs }).from(sessionEvents).where(eq(sessionEvents.sessionId, sessionId)).orderBy(desc(sessionEvents.seq)).limit(1);
+  return row ?? null;
 }
 
 /**

@@ -6,3 +6,4 @@ export * from "./approvals";
 export * from "./sessions";
 export * from "./audit";
 export * from "./misc";
+export * from "./ssh-keys";

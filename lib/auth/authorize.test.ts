@@ -32,3 +32,18 @@ describe("authorize", () => {
     expect(can(agent, "connections:read")).toBe(true);
   });
 });
+
+describe("ssh-keys:own", () => {
+  it("everyone manages their own keys; only users:write manages another user's; agents none", () => {
+    for (const role of ["member", "auditor", "approver", "admin"] as const) expect(can(caller(role), "ssh-keys:own", { ownerId: "u1" })).toBe(true);
+    for (const role of ["member", "auditor", "approver"] as const) expect(can(caller(role), "ssh-keys:own", { ownerId: "someone-else" })).toBe(false);
+    expect(can(caller("admin"), "ssh-keys:own", { ownerId: "someone-else" })).toBe(true);
+    const agent = caller("admin", {
+      via: "token",
+      principal: { userId: "u1", email: "u@x", role: "admin", groups: [], tokenId: "t2", scopeConnections: ["*"], scopeActions: ["*"], chain: [{ kind: "user", id: "u1", name: "u@x" }, { kind: "agent", id: "a", name: "bot" }] },
+    });
+    // A key added by an agent would outlive the agent's token.
+    expect(can(agent, "ssh-keys:own")).toBe(false);
+    expect(can(agent, "ssh-keys:own", { ownerId: "u1" })).toBe(false);
+  });
+});

@@ -14,6 +14,7 @@ export type Permission =
   | "groups:write"
   | "tokens:own" // create / list / revoke one's own tokens
   | "tokens:any" // list / revoke anyone's
+  | "ssh-keys:own" // add / list / remove one's own SSH public keys; another user's needs users:write
   | "audit:read"
   | "policies:read"
   | "policies:write"
@@ -28,11 +29,11 @@ export type Permission =
   | "gateway:use";
 
 const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
-  member: new Set(["connections:read", "tokens:own", "approvals:request", "sessions:read-own", "gateway:use", "approvals:read", "policies:read", "masking:read"]),
-  auditor: new Set(["connections:read", "tokens:own", "approvals:request", "sessions:read-own", "gateway:use", "approvals:read", "policies:read", "masking:read", "audit:read", "sessions:read-all", "users:read"]),
-  approver: new Set(["connections:read", "tokens:own", "approvals:request", "sessions:read-own", "gateway:use", "approvals:read", "policies:read", "masking:read", "approvals:decide", "sessions:read-all", "users:read"]),
+  member: new Set(["connections:read", "tokens:own", "ssh-keys:own", "approvals:request", "sessions:read-own", "gateway:use", "approvals:read", "policies:read", "masking:read"]),
+  auditor: new Set(["connections:read", "tokens:own", "ssh-keys:own", "approvals:request", "sessions:read-own", "gateway:use", "approvals:read", "policies:read", "masking:read", "audit:read", "sessions:read-all", "users:read"]),
+  approver: new Set(["connections:read", "tokens:own", "ssh-keys:own", "approvals:request", "sessions:read-own", "gateway:use", "approvals:read", "policies:read", "masking:read", "approvals:decide", "sessions:read-all", "users:read"]),
   admin: new Set<Permission>([
-    "connections:read", "connections:write", "users:read", "users:write", "groups:write", "tokens:own", "tokens:any", "audit:read",
+    "connections:read", "connections:write", "users:read", "users:write", "groups:write", "tokens:own", "tokens:any", "ssh-keys:own", "audit:read",
     "policies:read", "policies:write", "masking:read", "masking:write", "approvals:read", "approvals:decide", "approvals:request",
     "sessions:read-own", "sessions:read-all", "sessions:kill", "gateway:use",
   ]),
@@ -55,6 +56,11 @@ export function can(caller: Caller | null, permission: Permission, object?: Obje
       return perms.has(permission === "tokens:own" ? "tokens:any" : "sessions:read-all");
     }
     return true;
+  }
+  if (permission === "ssh-keys:own") {
+    // A key opens SSH sessions as its owner: registering one for someone else is user administration.
+    if (!perms.has(permission)) return false;
+    return !object || object.ownerId === caller.userId || perms.has("users:write");
   }
   return perms.has(permission);
 }

@@ -1,7 +1,10 @@
 import type { AuthOptions } from "next-auth";
 import CredentialsProviderImport from "next-auth/providers/credentials";
 import { getDb } from "@/db/client";
+import { getUserForSession } from "@/db/queries/users";
 import { loadConfig } from "@/lib/config/env";
+import { redeemLoginCode } from "@/lib/identity/login-code";
+import { readCookie, samlCookieNames } from "@/lib/identity/saml-cookies";
 import { syncOidcUser } from "@/lib/services/users/oidc-sync";
 import { checkPassword } from "@/lib/services/tokens/login";
 import { clientAddressOf } from "@/lib/http/client-address";
@@ -12,7 +15,8 @@ const CredentialsProvider = ((CredentialsProviderImport as unknown as { default?
 
 /**
  * Console login. Local accounts through the credentials provider (throttled in checkPassword),
- * and one OIDC provider when GATEHOUSE_OIDC_ISSUER is set. Sessions are JWT cookies that carry
+ * one OIDC provider when GATEHOUSE_OIDC_ISSUER and a client id are set, and SAML when
+ * GATEHOUSE_SAML_* is set (the ACS issues a login code that the "saml" provider redeems). Sessions are JWT cookies that carry
  * only the user id and session version; every request re-reads the user (lib/auth/session.ts),
  * so disabling a user or changing their role ends their console sessions at once.
  */
@@ -39,7 +43,28 @@ export function authOptions(): AuthOptions {
       },
     }),
   ];
-  if (cfg.oidc) {
+  if (cfg.saml) {
+    providers.push(
+      CredentialsProvider({
+        id: "saml",
+        name: cfg.saml.name,
+        credentials: {},
+        // Both cookies are HttpOnly and reach us only on this same-origin POST; the code is
+        // single-use and bound to the request id, so it works only in the browser that began the login.
+        async authorize(_credentials, req) {
+          const cookieHeader = (req?.headers as Record<string, string | undefined> | undefined)?.cookie;
+          const names = samlCookieNames();
+          const db = await getDb();
+          const userId = await redeemLoginCode(db, readCookie(cookieHeader, names.code) ?? "", readCookie(cookieHeader, names.request) ?? "");
+          if (!userId) return null;
+          const user = await getUserForSession(db, userId);
+          if (!user || user.disabled) return null;
+          return { id: user.id, email: user.email, sv: user.sessionVersion } as never;
+        },
+      }),
+    );
+  }
+  if (cfg.oidc?.clientId) {
     providers.push({
       id: "oidc",
       name: cfg.oidc.name,

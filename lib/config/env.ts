@@ -39,8 +39,30 @@ export function loadConfig() {
           clientSecret: process.env.GATEHOUSE_OIDC_CLIENT_SECRET ?? "",
           groupsClaim: process.env.GATEHOUSE_OIDC_GROUPS_CLAIM ?? "groups",
           name: process.env.GATEHOUSE_OIDC_NAME ?? "SSO",
+          /** `aud` that external tokens presented to /api/v1/token must carry; ID tokens carry the client id */
+          audience: process.env.GATEHOUSE_OIDC_AUDIENCE || process.env.GATEHOUSE_OIDC_CLIENT_ID || "",
+          /** otherwise discovered from <issuer>/.well-known/openid-configuration */
+          jwksUrl: process.env.GATEHOUSE_OIDC_JWKS_URL || null,
+          /** token exchange only: create an unknown user on first use (console OIDC login always does) */
+          autoCreateUsers: process.env.GATEHOUSE_OIDC_AUTO_CREATE_USERS === "1",
         }
       : null,
+    saml:
+      process.env.GATEHOUSE_SAML_ENTRY_POINT && process.env.GATEHOUSE_SAML_ISSUER && process.env.GATEHOUSE_SAML_IDP_CERT
+        ? {
+            entryPoint: process.env.GATEHOUSE_SAML_ENTRY_POINT,
+            /** our SP entity id, and the Audience every assertion must name */
+            issuer: process.env.GATEHOUSE_SAML_ISSUER,
+            /** PEM text, or a path to a PEM file */
+            idpCert: process.env.GATEHOUSE_SAML_IDP_CERT,
+            /** the IdP's entity id; when set, assertions from any other issuer are refused */
+            idpIssuer: process.env.GATEHOUSE_SAML_IDP_ISSUER || null,
+            name: process.env.GATEHOUSE_SAML_NAME ?? "SAML",
+            emailAttribute: process.env.GATEHOUSE_SAML_EMAIL_ATTRIBUTE ?? "email",
+            groupsAttribute: process.env.GATEHOUSE_SAML_GROUPS_ATTRIBUTE ?? "groups",
+            autoCreateUsers: process.env.GATEHOUSE_SAML_AUTO_CREATE_USERS !== "0",
+          }
+        : null,
   };
 }
 

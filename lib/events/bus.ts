@@ -12,6 +12,8 @@ export interface BusMessage<T = unknown> {
   data: T;
   /** node that published it */
   origin: string;
+  /** over NOTIFY only: several messages of `topic` in one (publishMany) */
+  batch?: T[];
 }
 
 const CHANNEL = "gatehouse_events";
@@ -32,7 +34,11 @@ export class EventBus {
   async attach(handle: DbHandle): Promise<void> {
     if (!handle.listen || !handle.notify || this.handle === handle) return;
     this.handle = handle;
+    // publishMany's payloads start with topic and origin: our own come back, skip them unparsed.
+    const ownBatch = `","origin":${JSON.stringify(this.nodeId)},"batch":[`;
     this.unlisten = await handle.listen(CHANNEL, (payload) => {
+      const at = payload.startsWith('{"topic":"') ? payload.indexOf('","origin":') : -1;
+      if (at > 0 && payload.startsWith(ownBatch, at)) return;
       let msg: BusMessage;
       try {
         msg = JSON.parse(payload);
@@ -40,7 +46,8 @@ export class EventBus {
         return;
       }
       if (msg.origin === this.nodeId) return; // already delivered locally
-      this.deliver(msg);
+      if (Array.isArray(msg.batch)) for (const data of msg.batch) this.deliver({ topic: msg.topic, data, origin: msg.origin });
+      else this.deliver(msg);
     });
   }
 
@@ -60,6 +67,35 @@ export class EventBus {
         await this.handle.notify(CHANNEL, payload).catch((err) => console.error("[events] notify failed:", err.message));
       }
     }
+  }
+
+  /**
+   * Many messages of one topic at once (live session events): each is delivered locally now;
+   * other processes get them packed into as few NOTIFYs as fit, not one database round trip each.
+   * Subscribers see the same single messages either way.
+   */
+  async publishMany<T>(topic: string, items: readonly T[]): Promise<void> {
+    for (const data of items) this.deliver({ topic, data, origin: this.nodeId });
+    if (!this.handle?.notify || items.length === 0) return;
+    const head = JSON.stringify({ topic, origin: this.nodeId, batch: [] }).length;
+    let pack: string[] = [];
+    let bytes = head;
+    const send = async () => {
+      if (!pack.length) return;
+      const payload = `{"topic":${JSON.stringify(topic)},"origin":${JSON.stringify(this.nodeId)},"batch":[${pack.join(",")}]}`;
+      pack = [];
+      bytes = head;
+      await this.handle?.notify?.(CHANNEL, payload).catch((err) => console.error("[events] notify failed:", err.message));
+    };
+    for (const data of items) {
+      const json = JSON.stringify(data);
+      const size = Buffer.byteLength(json) + 1;
+      if (head + size > MAX_NOTIFY_BYTES) continue; // too large for NOTIFY: stays local, as with publish()
+      if (bytes + size > MAX_NOTIFY_BYTES) await send();
+      pack.push(json);
+      bytes += size;
+    }
+    await send();
   }
 
   /** Subscribe to a topic, or to a prefix with a trailing "*" ("session.*"). Returns unsubscribe. */

@@ -18,7 +18,7 @@ const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
  * (never cookies) and must answer 401 with a WWW-Authenticate challenge, which route() does not
  * do; tests/integration/mcp.test.ts covers its refusals.
  */
-const PUBLIC_ROUTES = new Set(["/api/auth/[...nextauth]", "/api/v1/login", "/api/v1/token", "/api/mcp"]);
+const PUBLIC_ROUTES = new Set(["/api/auth/[...nextauth]", "/api/v1/login", "/api/v1/token", "/api/mcp", "/api/auth/saml/login", "/api/auth/saml/acs"]);
 const PUBLIC_PAGES = new Set(["/login", "/"]);
 
 function walk(dir: string, out: string[] = []) {

@@ -1,17 +1,38 @@
 "use client";
 import { signIn } from "next-auth/react";
-import { useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Button, ErrorText, Field, Input } from "@/components/ui";
 
 const MESSAGES: Record<string, string> = {
   CredentialsSignin: "Wrong email or password.",
   RATE_LIMITED: "Too many failed attempts. Try again in 15 minutes.",
   AccessDenied: "Your account is disabled or not allowed.",
+  SamlRefused: "The identity provider's answer was refused. Try again; if it keeps failing, ask an admin to check the audit log.",
 };
 
-export function LoginForm({ callbackUrl, error, oidcName }: { callbackUrl: string; error?: string; oidcName: string | null }) {
-  const [busy, setBusy] = useState(false);
+interface Props {
+  callbackUrl: string;
+  error?: string;
+  oidcName: string | null;
+  samlName: string | null;
+  /** back from the SAML ACS: finish the sign-in with the login code it left in a cookie */
+  samlPending?: boolean;
+}
+
+export function LoginForm({ callbackUrl, error, oidcName, samlName, samlPending }: Props) {
+  const [busy, setBusy] = useState(!!samlPending);
   const [message, setMessage] = useState(error ? MESSAGES[error] ?? "Sign-in failed." : "");
+  const started = useRef(false);
+
+  useEffect(() => {
+    if (!samlPending || started.current) return;
+    started.current = true;
+    signIn("saml", { redirect: false, callbackUrl }).then((res) => {
+      if (res && !res.error) return window.location.assign(callbackUrl);
+      setBusy(false);
+      setMessage(MESSAGES.SamlRefused);
+    });
+  }, [samlPending, callbackUrl]);
 
   async function submit(e: React.FormEvent<HTMLFormElement>) {
     e.preventDefault();
@@ -38,6 +59,11 @@ export function LoginForm({ callbackUrl, error, oidcName }: { callbackUrl: strin
           {busy ? "Signing in…" : "Sign in"}
         </Button>
       </form>
+      {samlName && (
+        <Button variant="secondary" className="w-full" disabled={busy} onClick={() => window.location.assign(`/api/auth/saml/login?callbackUrl=${encodeURIComponent(callbackUrl)}`)}>
+          {samlPending && busy ? `Signing in with ${samlName}…` : `Sign in with ${samlName}`}
+        </Button>
+      )}
       {oidcName && (
         <Button variant="secondary" className="w-full" onClick={() => signIn("oidc", { callbackUrl })}>
           Sign in with {oidcName}

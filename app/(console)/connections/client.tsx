@@ -1,5 +1,6 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import Link from "next/link";
 import { useState } from "react";
 import { api } from "@/components/api";
 import { Badge, Button, Card, ErrorText, PageHeader, Table } from "@/components/ui";
@@ -54,6 +55,9 @@ export function ConnectionsClient({ initial, canWrite }: { initial: PublicConnec
               <td className="px-2 py-2 space-x-1">{c.tags.map((t) => <Badge key={t}>{t}</Badge>)}</td>
               <td className="px-2 py-2">{c.hasSecret ? <Badge tone="green">stored, encrypted</Badge> : <Badge>none</Badge>}</td>
               <td className="px-2 py-2 text-right space-x-1">
+                {c.type === "ssh" && (
+                  <Link className="inline-block rounded-md px-3 py-1.5 text-sm font-medium text-brand hover:bg-slate-100" href={`/connections/${encodeURIComponent(c.name)}/terminal`}>Open terminal</Link>
+                )}
                 {canWrite && (
                   <>
                     <Button variant="ghost" onClick={() => setEditing(c)}>Edit</Button>

@@ -19,5 +19,5 @@ export async function classifyForConnection(type: string, text: string): Promise
 
 /** An unknown statement is asked as `write` with kind unknown (see lib/gateway/policy/README.md). */
 export function actionOf(kind: ClassifiedRequest["kind"]): ClassifiedRequest["action"] {
-  return kind === "unknown" ? "write" : kind;
+  return kind === "unknown" ? "write" : kind === "interactive" ? "exec" : kind;
 }

@@ -40,9 +40,11 @@ export interface Principal {
 export type Protocol = "postgres" | "mysql" | "ssh" | "kubernetes" | "http" | "mcp";
 export type Origin = "native" | "web-console" | "mcp";
 
-export type RequestKind = "read" | "write" | "ddl" | "admin" | "unknown";
+/** `interactive`: a shell, whose commands cannot be decided one by one (decided when it opens). */
+export type RequestKind = "read" | "write" | "ddl" | "admin" | "interactive" | "unknown";
 
-export type PolicyAction = "connect" | "read" | "write" | "ddl" | "admin" | "exec" | "http" | "tool";
+/** `forward`: SSH port, agent or X11 forwarding (refused unless a policy permits it). */
+export type PolicyAction = "connect" | "read" | "write" | "ddl" | "admin" | "exec" | "http" | "tool" | "forward";
 
 export interface ConnectionRef {
   id: string;

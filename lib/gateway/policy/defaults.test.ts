@@ -89,6 +89,14 @@ describe("default policies", () => {
     expect(engine.decide(makeRequest({ action: "tool", kind: "read", depth: 0 })).type).toBe("allow");
   });
 
+  it("people get shells, agents' shells are held; forwarding is refused to everyone", () => {
+    expect(engine.decide(makeRequest({ action: "exec", kind: "interactive", text: "shell" })).type).toBe("allow");
+    expect(engine.decide(makeRequest({ action: "exec", kind: "interactive", text: "shell", depth: 1 }))).toMatchObject({ type: "hold", policies: ["exec", "agent-shell-approval"] });
+    for (const depth of [0, 1, 2]) {
+      expect(engine.decide(makeRequest({ action: "forward", kind: "admin", text: "local 127.0.0.1:5432", depth }))).toMatchObject({ type: "deny", reason: "no policy permits forward on orders-db" });
+    }
+  });
+
   it("a write classified as read by mistake is not a way around the action permits", () => {
     // action ddl but kind read: no permit grants action ddl without the ddl hold's kind check.
     expect(engine.decide(makeRequest({ action: "ddl", kind: "read" })).type).toBe("deny");

@@ -13,6 +13,8 @@
  *   ddl      | hold 2                 | hold 2                 | hold 2
  *   admin    | hold 1                 | hold 1                 | hold 1
  *   unknown  | hold 1                 | hold 1                 | hold 1
+ *   shell    | allow                  | hold 1                 | hold 1   (exec, kind interactive)
+ *   forward  | deny                   | deny                   | deny     (nothing permits it)
  *   (any, depth > 3)                                            deny
  *
  * An active access grant on a prod connection lifts the prod write hold (not the others).
@@ -69,7 +71,9 @@ when { context.request.kind == "ddl" };
 @id("admin-approval")
 @hold("approvers")
 permit (principal, action, resource)
-when { context.request.kind == "admin" };
+when { context.request.kind == "admin" }
+// forwarding (kind admin) is refused by default, not held: see below
+unless { action == Gatehouse::Action::"forward" };
 
 // A sub-agent (depth >= 2) is furthest from the human who answers for it: every change waits.
 @id("deep-agent-change-approval")
@@ -78,13 +82,26 @@ permit (principal is Gatehouse::Agent, action, resource)
 when {
   context.chain.depth >= 2 &&
   ["write", "ddl", "admin"].contains(context.request.kind)
-};
+}
+unless { action == Gatehouse::Action::"forward" };
+
+// A shell cannot be decided command by command (its commands are only recorded): an agent's
+// interactive shell waits for a human. People's shells are allowed by the "exec" permit.
+@id("agent-shell-approval")
+@hold("approvers")
+permit (principal is Gatehouse::Agent, action == Gatehouse::Action::"exec", resource)
+when { context.request.kind == "interactive" };
 
 // The classifier could not tell what this does: a human decides.
 @id("unknown-statement-approval")
 @hold("approvers")
 permit (principal, action, resource)
 when { context.request.kind == "unknown" };
+
+// SSH port forwarding (-L, -R, -D, -W), agent and X11 forwarding are refused: nothing here
+// permits the action "forward". To allow one kind of forward, e.g. local forwards to a database:
+//   permit (principal in Gatehouse::Group::"dba", action == Gatehouse::Action::"forward", resource)
+//   when { context.request.text like "local db.internal:5432" };
 
 // --- hard limits -------------------------------------------------------------------------
 

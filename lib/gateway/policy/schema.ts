@@ -41,7 +41,7 @@ export const POLICY_SCHEMA = `namespace Gatehouse {
   };
 
   type RequestInfo = {
-    kind: String,           // read | write | ddl | admin | unknown (classifier output)
+    kind: String,           // read | write | ddl | admin | interactive | unknown (classifier output)
     tables: Set<String>,
     functions: Set<String>,
     text: String,           // exactly what will run
@@ -80,7 +80,7 @@ export const POLICY_SCHEMA = `namespace Gatehouse {
   };
 
   action mutate;
-  action connect, read, exec, http, tool appliesTo {
+  action connect, read, exec, http, tool, forward appliesTo {
     principal: [User, Agent],
     resource: [Connection],
     context: RequestContext,
@@ -102,8 +102,8 @@ export const ENTITY = {
   action: `${CEDAR_NAMESPACE}::Action`,
 } as const;
 
-export const POLICY_ACTIONS = ["connect", "read", "write", "ddl", "admin", "exec", "http", "tool"] as const;
-export const REQUEST_KINDS = ["read", "write", "ddl", "admin", "unknown"] as const;
+export const POLICY_ACTIONS = ["connect", "read", "write", "ddl", "admin", "exec", "http", "tool", "forward"] as const;
+export const REQUEST_KINDS = ["read", "write", "ddl", "admin", "interactive", "unknown"] as const;
 
 export function isPolicyAction(value: unknown): value is (typeof POLICY_ACTIONS)[number] {
   return typeof value === "string" && (POLICY_ACTIONS as readonly string[]).includes(value);

@@ -48,7 +48,7 @@ export function makeRequest(spec: RequestSpec = {}): GatewayRequest {
     connection: { id: connectionId, name: spec.connection ?? "orders-db", type: "postgres", tags: spec.tags ?? [] },
     client: { address: spec.address ?? "127.0.0.1", protocol: "postgres", origin: spec.origin ?? "native" },
     request: {
-      action: spec.action ?? (kind === "unknown" ? "write" : kind),
+      action: spec.action ?? (kind === "unknown" ? "write" : kind === "interactive" ? "exec" : kind),
       kind,
       tables: spec.tables ?? ["orders"],
       functions: spec.functions ?? [],

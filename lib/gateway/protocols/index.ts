@@ -3,5 +3,6 @@
  * Each protocol folder adds one import line here when it lands.
  */
 import "./postgres";
+import "./ssh";
 
 export {};

@@ -1,24 +1,143 @@
-import { eq } from "drizzle-orm";
+import { asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPglite, type DbHandle } from "@/db/client";
+import { openPglite, openPostgres, type Db, type DbHandle } from "@/db/client";
 import { sessionEvents } from "@/db/schema";
+import { EventBus, getBus, Topics } from "@/lib/events/bus";
+import { startPostgres15, type Postgres15 } from "@/tests/support/postgres";
 import { SessionRecorder } from "./recorder";
+
+const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
 
 describe("SessionRecorder", () => {
   let handle: DbHandle;
+  const rowsOf = async (id: string) => handle.db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, id)).orderBy(asc(sessionEvents.id));
   beforeAll(async () => {
     handle = await openPglite(null);
   });
   afterAll(() => handle.close());
 
-  it("records a NUL byte (which jsonb refuses) visibly instead of losing the batch", async () => {
-    const id = "00000000-0000-4000-8000-0000000000aa";
+  it("records a NUL byte and an unpaired surrogate (which jsonb refuses) visibly instead of losing the batch", async () => {
+    const id = uuid(0xaa);
     const rec = new SessionRecorder(handle.db, id);
-    rec.record("request", { text: "select $1", params: ["a\0b"] });
+    rec.record("request", { text: "select $1", params: ["a\0b", "x\ud800y"] });
     rec.record("result", { rows: 1 });
     expect(await rec.close()).toBe(0);
-    const rows = await handle.db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, id));
+    const rows = await rowsOf(id);
     expect(rows.map((r) => r.kind)).toEqual(["request", "result"]);
-    expect(rows[0].payload).toEqual({ text: "select $1", params: ["a\u2400b"] });
+    expect(rows[0].payload).toEqual({ text: "select $1", params: ["a\u2400b", "x\ufffdy"] });
+  });
+
+  it("writes many sessions' events together, each session complete and in order", async () => {
+    const recs = Array.from({ length: 30 }, (_, i) => new SessionRecorder(handle.db, uuid(0x100 + i)));
+    for (let n = 0; n < 200; n++) for (const r of recs) r.record(n % 3 === 0 ? "request" : n % 3 === 1 ? "verdict" : "result", { n, text: `select ${n}` });
+    await Promise.all(recs.map((r) => r.flush()));
+    for (const [i, r] of recs.entries()) {
+      expect(r.pending).toBe(0);
+      const rows = await rowsOf(uuid(0x100 + i));
+      expect(rows.map((x) => x.seq)).toEqual(Array.from({ length: 200 }, (_, n) => n + 1));
+      expect(rows.map((x) => (x.payload as { n: number }).n)).toEqual(Array.from({ length: 200 }, (_, n) => n));
+    }
+    await Promise.all(recs.map((r) => r.close()));
+  });
+
+  it("flush() returns once everything recorded before it is in the database (the terminal tail relies on it)", async () => {
+    const id = uuid(0x200);
+    const rec = new SessionRecorder(handle.db, id);
+    for (let n = 0; n < 7; n++) rec.record("term.o", { ch: 0, d: `line ${n}\n` });
+    await rec.flush();
+    expect((await rowsOf(id)).length).toBe(7);
+    await rec.close();
+  });
+
+  it("a session whose rows the database refuses does not hold back the others, and its rows stay queued", async () => {
+    const bad = new SessionRecorder(handle.db, "not-a-uuid");
+    const good = new SessionRecorder(handle.db, uuid(0x300));
+    bad.record("request", { text: "x" });
+    good.record("request", { text: "y" });
+    await good.flush();
+    expect((await rowsOf(uuid(0x300))).length).toBe(1);
+    expect(good.pending).toBe(0);
+    expect(bad.pending).toBe(1);
+    expect(await bad.close(300)).toBe(1);
+    await good.close();
+  });
+
+  it("keeps everything while the database is down and writes it, in order, when it returns", async () => {
+    let down = true;
+    const flaky = new Proxy(handle.db, {
+      get(target, prop, receiver) {
+        if (prop === "execute" && down) return () => Promise.reject(new Error("connection refused"));
+        return Reflect.get(target, prop, receiver);
+      },
+    }) as Db;
+    const id = uuid(0x400);
+    const rec = new SessionRecorder(flaky, id);
+    let overflowed = false;
+    rec.onOverflow = () => (overflowed = true);
+    for (let n = 0; n < 50; n++) rec.record("request", { n });
+    await rec.flush();
+    expect(rec.pending).toBe(50);
+    await new Promise((r) => setTimeout(r, 300));
+    for (let n = 50; n < 60; n++) rec.record("request", { n });
+    down = false;
+    expect(await rec.close()).toBe(0);
+    const rows = await rowsOf(id);
+    expect(rows.map((x) => (x.payload as { n: number }).n)).toEqual(Array.from({ length: 60 }, (_, n) => n));
+    expect(overflowed).toBe(false);
+  });
+
+  it("publishes every event for live viewers within 200 ms, as single messages", async () => {
+    const id = uuid(0x500);
+    const got: { seq: number; at: number }[] = [];
+    const off = getBus().subscribe<{ sessionId: string; event: { seq: number } }>(Topics.sessionEvent, (d) => {
+      if (d.sessionId === id) got.push({ seq: d.event.seq, at: Date.now() });
+    });
+    const rec = new SessionRecorder(handle.db, id);
+    const t0 = Date.now();
+    for (let n = 0; n < 5; n++) rec.record("request", { n });
+    rec.record("result", { big: "x".repeat(10_000) });
+    for (let i = 0; i < 20 && got.length < 6; i++) await new Promise((r) => setTimeout(r, 20));
+    off();
+    expect(got.map((g) => g.seq)).toEqual([1, 2, 3, 4, 5, 6]);
+    expect(Math.max(...got.map((g) => g.at - t0))).toBeLessThan(200);
+    await rec.close();
+  });
+});
+
+describe("EventBus.publishMany over PostgreSQL LISTEN/NOTIFY", () => {
+  let pg: Postgres15;
+  let a: DbHandle;
+  let b: DbHandle;
+  const busA = new EventBus();
+  const busB = new EventBus();
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    a = await openPostgres(pg.url);
+    b = await openPostgres(pg.url);
+    await busA.attach(a);
+    await busB.attach(b);
+  });
+  afterAll(async () => {
+    await busA.detach();
+    await busB.detach();
+    await a?.close();
+    await b?.close();
+    await pg?.stop();
+  });
+
+  it("delivers each message once, in order, in the other process (packed into few NOTIFYs)", async () => {
+    const got: number[] = [];
+    const local: number[] = [];
+    busB.subscribe<{ n: number }>("test.many", (d) => got.push(d.n));
+    busA.subscribe<{ n: number }>("test.many", (d) => local.push(d.n));
+    const items = Array.from({ length: 500 }, (_, n) => ({ n, pad: "p".repeat(n % 50) }));
+    await busA.publishMany("test.many", [...items, { n: 500, pad: "x".repeat(20_000) }]);
+    for (let i = 0; i < 100 && got.length < 500; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(got).toEqual(Array.from({ length: 500 }, (_, n) => n)); // the 20 kB one stays local, as publish() does
+    expect(local).toEqual(Array.from({ length: 501 }, (_, n) => n));
+    // single messages from an older process still arrive
+    await b.query(`select pg_notify('gatehouse_events', $1)`, [JSON.stringify({ topic: "test.many", data: { n: 1000 }, origin: "elsewhere" })]);
+    for (let i = 0; i < 50 && !got.includes(1000); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(got.at(-1)).toBe(1000);
   });
 });

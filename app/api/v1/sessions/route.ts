@@ -12,6 +12,8 @@ export const GET = route("sessions:read-own", async (req, caller) => {
     status: p.get("status") ?? undefined,
     protocol: p.get("protocol") ?? undefined,
     connection: p.get("connection") ?? undefined,
+    user: all ? (p.get("user")?.slice(0, 200) ?? undefined) : undefined,
+    origin: p.get("origin") ?? undefined,
     q: p.get("q")?.slice(0, 200) ?? undefined,
     limit: Number(p.get("limit") ?? 200) || 200,
   });

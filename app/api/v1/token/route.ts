@@ -5,7 +5,8 @@ import { publicRoute } from "@/lib/http/route";
 import { exchangeToken, OAuthError } from "@/lib/services/tokens/exchange";
 
 /**
- * RFC 8693 token exchange endpoint. Public by nature: the subject_token authenticates the call.
+ * RFC 8693 token exchange endpoint. Public by nature: the subject_token authenticates the call —
+ * a Gatehouse token, or an OIDC ID/access token from the configured issuer.
  * Accepts application/x-www-form-urlencoded (the RFC) or JSON; errors in RFC 6749 §5.2 form.
  */
 export const POST = publicRoute(async (req) => {
@@ -21,7 +22,10 @@ export const POST = publicRoute(async (req) => {
   try {
     return NextResponse.json(await exchangeToken(await getDb(), input, clientAddressOf(req.headers)), { headers: { "cache-control": "no-store" } });
   } catch (err) {
-    if (err instanceof OAuthError) return NextResponse.json({ error: err.error, error_description: err.description }, { status: 400, headers: { "cache-control": "no-store" } });
+    if (err instanceof OAuthError) {
+      const status = err.error === "temporarily_unavailable" ? 503 : 400;
+      return NextResponse.json({ error: err.error, error_description: err.description }, { status, headers: { "cache-control": "no-store" } });
+    }
     throw err;
   }
 });

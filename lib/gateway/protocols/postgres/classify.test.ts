@@ -61,17 +61,13 @@ const KINDS: [string, RequestKind][] = [
   ["REVOKE ALL ON t FROM bob", "ddl"],
   ["COMMENT ON TABLE t IS 'x'", "ddl"],
   ["CREATE SCHEMA s", "ddl"],
-  // admin: session, server, roles, maintenance
-  ["SET search_path = evil, public", "admin"],
-  ["SET LOCAL search_path = evil", "admin"],
+  // admin: session identity and unlisted settings, server, roles, maintenance (harmless SETs: see below)
   ["SET ROLE postgres", "admin"],
   ["SET SESSION AUTHORIZATION postgres", "admin"],
   ["RESET role", "admin"],
   ["RESET ALL", "admin"],
   ["DISCARD ALL", "admin"],
-  ["SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "admin"],
   ["SELECT set_config('role', 'postgres', false)", "admin"],
-  ["SELECT set_config('search_path', 'evil', false)", "admin"],
   ["VACUUM t", "admin"],
   ["ANALYZE", "admin"],
   ["CLUSTER t USING t_pkey", "admin"],
@@ -127,6 +123,87 @@ const KINDS: [string, RequestKind][] = [
 describe("classifySql kinds", () => {
   it.each(KINDS)("%s → %s", (sql, kind) => {
     expect(kindOf(sql)).toBe(kind);
+  });
+});
+
+/** Session settings: harmless ones are read-kind session changes, identity and unknown ones admin. */
+const SETTINGS: [string, RequestKind][] = [
+  ["SET application_name = 'etl'", "read"],
+  ["SET search_path = evil, public", "read"],
+  ["SET LOCAL search_path = evil", "read"],
+  ["SET SCHEMA 'app'", "read"],
+  ["SET search_path TO DEFAULT", "read"],
+  ["SET TIME ZONE 'UTC'", "read"],
+  ["SET TIME ZONE LOCAL", "read"],
+  ["SET timezone = 'Europe/Berlin'", "read"],
+  ["SET DateStyle = 'ISO, MDY'", "read"],
+  ["SET IntervalStyle = iso_8601", "read"],
+  ["SET extra_float_digits = 3", "read"],
+  ["SET extra_float_digits = -3", "read"],
+  ["SET client_encoding = 'UTF8'", "read"],
+  ["SET NAMES 'UTF8'", "read"],
+  ["SET standard_conforming_strings = on", "read"],
+  ["SET statement_timeout = 5000", "read"],
+  ["SET statement_timeout TO '5s'", "read"],
+  ["SET lock_timeout = '1s'", "read"],
+  ["SET idle_in_transaction_session_timeout = 60000", "read"],
+  ["SET client_min_messages = warning", "read"],
+  ["SET bytea_output = 'escape'", "read"],
+  ["SET default_transaction_isolation = 'serializable'", "read"],
+  ["SET default_transaction_read_only = on", "read"],
+  ["SET transaction_read_only = off", "read"],
+  ["SET SESSION CHARACTERISTICS AS TRANSACTION READ WRITE", "read"],
+  ["RESET application_name", "read"],
+  ["RESET TimeZone", "read"],
+  ["SHOW DateStyle", "read"],
+  ["SHOW ALL", "read"],
+  ["SELECT set_config('search_path', 'evil', false)", "read"],
+  ["SELECT pg_catalog.set_config('application_name', 'x', true)", "read"],
+  ["SELECT set_config('TimeZone', 'UTC', false), current_setting('TimeZone')", "read"],
+  // identity, privileges, resources and anything unlisted stay admin
+  ["SET ROLE NONE", "admin"],
+  ["RESET SESSION AUTHORIZATION", "admin"],
+  ["SET session_authorization = 'postgres'", "admin"],
+  ["SET role = 'postgres'", "admin"],
+  ["SET work_mem = '64GB'", "admin"],
+  ["SET row_security = off", "admin"],
+  ["SET session_replication_role = replica", "admin"],
+  ["SET my.custom_setting = 'x'", "admin"],
+  ["SET application_name = 'a'; SET ROLE postgres", "admin"],
+  ["SELECT set_config('role', 'postgres', false)", "admin"],
+  ["SELECT set_config('ROLE', 'postgres', false)", "admin"],
+  ["SELECT set_config('search_path', 'x', false), set_config('role', 'postgres', false)", "admin"],
+  ["SELECT set_config(name, 'x', false) FROM settings_to_apply", "admin"],
+  ["SELECT set_config('search_' || 'path', 'x', false)", "admin"],
+  ["SELECT set_config(setting_name => 'search_path', new_value => 'x', is_local => false)", "admin"],
+  ["SELECT set_config('client_encoding', 'SJIS', false)", "admin"],
+  ["SELECT set_config('work_mem', '64GB', false)", "admin"],
+];
+
+describe("session settings", () => {
+  it.each(SETTINGS)("%s → %s", (sql, kind) => {
+    expect(kindOf(sql)).toBe(kind);
+  });
+
+  it("flags the SETs that would make the server read SQL differently (the session refuses them)", () => {
+    const problem = (sql: string) => classifySql(sql).statements[0].settingProblem;
+    expect(problem("SET client_encoding = 'SJIS'")).toMatch(/client_encoding SJIS/);
+    expect(problem("SET NAMES 'LATIN1'")).toMatch(/client_encoding LATIN1/);
+    expect(problem("SET standard_conforming_strings = off")).toMatch(/standard_conforming_strings off/);
+    expect(problem("SET standard_conforming_strings = 0")).toMatch(/standard_conforming_strings 0/);
+    expect(problem("SET client_encoding = 'UTF8'")).toBeUndefined();
+    expect(problem("SET NAMES 'utf8'")).toBeUndefined();
+    expect(problem("SET standard_conforming_strings TO on")).toBeUndefined();
+    expect(problem("RESET client_encoding")).toBeUndefined();
+    expect(problem("SET client_encoding TO DEFAULT")).toBeUndefined();
+    expect(problem("SET application_name = 'SJIS'")).toBeUndefined();
+  });
+
+  it("records the setting and its value", () => {
+    const [a, b, c] = classifySql("SET statement_timeout = 5000; SET search_path = a, b; RESET DateStyle").statements;
+    expect([a.setting, a.settingValue, b.setting, b.settingValue, c.setting, c.settingValue]).toEqual(["statement_timeout", "5000", "search_path", "a, b", "datestyle", undefined]);
+    expect(a.reasons.join(" ")).toMatch(/only changes how this session/);
+    expect(classifySql("SELECT set_config('search_path', 'x', false)").statements[0].reasons.join(" ")).toMatch(/set_config\(search_path\)/);
   });
 });
 

@@ -1,7 +1,8 @@
 import { preparedDefinitions } from "./classify";
 import { actionOf } from "@/lib/gateway/core/classify";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
-import { classifySql, maxKind, type Classification } from "./classify";
+import { maxKind, type Classification } from "./classify";
+import { classifyCached } from "./classify-cache";
 import type { OutputColumn } from "./column-sources";
 import type { BindMessage, FieldDescription, FrontendMessage } from "./wire";
 
@@ -32,8 +33,14 @@ export interface Portal {
   /** null: Bind named a statement the gateway does not know (upstream will refuse it) */
   statement: PreparedStatement | null;
   params: (string | null)[];
+  /** result formats as the client asked for them in Bind */
   resultFormats: number[];
-  /** RowDescription from Describe P */
+  /**
+   * Bound under masking with binary result columns: the Bind that reached the upstream asked
+   * for text (masking reads text), and the relay converts to the formats above (binary-results.ts).
+   */
+  textUpstream?: boolean;
+  /** RowDescription from Describe P, as the upstream sent it */
   fields: FieldDescription[] | null;
 }
 
@@ -42,44 +49,37 @@ export type BatchOp =
   | { t: "bind" }
   | { t: "close" }
   | { t: "describeS"; stmt: PreparedStatement | null }
-  | { t: "describeP"; portal: Portal | null }
+  /** internal: sent by the gateway itself (the client did not ask); its answer is not forwarded */
+  | { t: "describeP"; portal: Portal | null; internal?: boolean }
   | { t: "execute"; portal: Portal | null }
   | { t: "sync" };
 
 export interface BatchPlan {
   /** null when nothing in the batch runs anything (only Parse/Describe/Close): no decision */
   request: ClassifiedRequest | null;
-  /** a Bind asked for binary result columns (refused under an active masker) */
-  wantsBinary: boolean;
+  /** Binds asking for binary result columns (position in the batch and in ops): under masking they are sent asking for text */
+  binaryBinds: { index: number; op: number; portal: Portal }[];
+  /** an Execute of a portal bound earlier, unmasked, with binary result columns (refused under masking) */
+  runsBinaryPortal: boolean;
   /** an Execute runs COPY (its CopyOut rows have no RowDescription to plan masking from) */
   runsCopy: boolean;
   ops: BatchOp[];
   /** statement texts parsed in this batch, for recording */
   parsed: string[];
-  /** settings the executed statements change (SET x / set_config is the classifier's business) */
-  settings: string[];
+  /** SETs among the executed statements that the session must refuse (classify/settings.ts byteReadingProblem) */
+  settingProblems: string[];
   commit(): void;
 }
-
-const CLASSIFY_CACHE = 512;
 
 export class ExtendedState {
   statements = new Map<string, PreparedStatement>();
   portals = new Map<string, Portal>();
   /** SQL PREPARE and named Parse statements, for resolving EXECUTE */
   readonly prepared = new Map<string, Classification>();
-  private readonly cache = new Map<string, Classification>();
 
-  /** Classifies SQL text; results without EXECUTE are cached (pgbench re-parses the same text). */
+  /** Classifies SQL text (through the process-wide cache: pgbench re-sends the same statements). */
   classify(text: string): Classification {
-    const hit = this.cache.get(text);
-    if (hit) return hit;
-    const c = classifySql(text, { prepared: this.prepared });
-    if (!c.statements.some((s) => s.executes.length > 0)) {
-      if (this.cache.size >= CLASSIFY_CACHE) this.cache.delete(this.cache.keys().next().value!);
-      this.cache.set(text, c);
-    }
-    return c;
+    return classifyCached(text, this.prepared);
   }
 
   /**
@@ -114,9 +114,11 @@ export class ExtendedState {
     const ops: BatchOp[] = [];
     const parsed: string[] = [];
     const runs: { c: Classification; text: string; params: (string | null)[] }[] = [];
-    let wantsBinary = false;
-    const settings: string[] = [];
-    for (const m of batch) {
+    const binaryBinds: { index: number; op: number; portal: Portal }[] = [];
+    let runsBinaryPortal = false;
+    const settingProblems: string[] = [];
+    for (let index = 0; index < batch.length; index++) {
+      const m = batch[index];
       switch (m.type) {
         case "Parse": {
           const classification = this.classify(m.text);
@@ -129,8 +131,9 @@ export class ExtendedState {
         }
         case "Bind": {
           const stmt = statements.get(m.statement) ?? null;
-          if (m.resultFormats.some((f) => f !== 0)) wantsBinary = true;
-          portals.set(m.portal, { name: m.portal, statement: stmt, params: decodeParams(m), resultFormats: m.resultFormats, fields: null });
+          const portal: Portal = { name: m.portal, statement: stmt, params: decodeParams(m), resultFormats: m.resultFormats, fields: null };
+          if (m.resultFormats.some((f) => f !== 0)) binaryBinds.push({ index, op: ops.length, portal });
+          portals.set(m.portal, portal);
           ops.push({ t: "bind" });
           break;
         }
@@ -139,7 +142,8 @@ export class ExtendedState {
           break;
         case "Execute": {
           const portal = portals.get(m.portal) ?? null;
-          for (const st of portal?.statement?.classification.statements ?? []) if (st.setting) settings.push(st.setting);
+          if (portal && !portal.textUpstream && portal.resultFormats.some((f) => f !== 0) && !binaryBinds.some((b) => b.portal === portal)) runsBinaryPortal = true;
+          for (const st of portal?.statement?.classification.statements ?? []) if (st.settingProblem) settingProblems.push(st.settingProblem);
           runs.push(
             portal?.statement
               ? { c: portal.statement.classification, text: portal.statement.text, params: portal.params }
@@ -164,11 +168,12 @@ export class ExtendedState {
     }
     return {
       request: runs.length ? combineRuns(runs) : null,
-      wantsBinary,
+      binaryBinds,
+      runsBinaryPortal,
       runsCopy: runs.some((r) => r.c.statements.some((st) => st.node === "CopyStmt")),
       ops,
       parsed,
-      settings,
+      settingProblems,
       commit: () => {
         this.statements = statements;
         this.portals = portals;
@@ -181,6 +186,10 @@ export class ExtendedState {
 
 /** Several Executes before one Sync are decided as one request: the riskiest kind wins. */
 export function combineRuns(runs: readonly { c: Classification; text: string; params: (string | null)[] }[]): ClassifiedRequest {
+  if (runs.length === 1) {
+    const [{ c, text, params }] = runs; // the common case; the classification's lists are already sorted
+    return { action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text, params };
+  }
   let kind = runs[0].c.kind;
   const tables = new Set<string>();
   const functions = new Set<string>();
@@ -199,6 +208,8 @@ export function combineRuns(runs: readonly { c: Classification; text: string; pa
   };
 }
 
+const UTF8 = new TextDecoder("utf-8", { fatal: true });
+
 /** Bind parameters as the approval binding and the recording see them: text as is, binary as \x-hex. */
 export function decodeParams(m: BindMessage): (string | null)[] {
   return m.params.map((p, i) => {
@@ -206,7 +217,7 @@ export function decodeParams(m: BindMessage): (string | null)[] {
     const format = m.paramFormats.length === 0 ? 0 : m.paramFormats.length === 1 ? m.paramFormats[0] : m.paramFormats[i];
     if (format === 0) {
       try {
-        return new TextDecoder("utf-8", { fatal: true }).decode(p);
+        return UTF8.decode(p);
       } catch {
         return `\\x${p.toString("hex")}`;
       }

@@ -93,7 +93,8 @@ describe("ExtendedState.plan", () => {
       { type: "Sync" },
     ]);
     expect(plan.request?.kind).toBe("unknown");
-    expect(plan.wantsBinary).toBe(true);
+    expect(plan.binaryBinds.map((b) => b.index)).toEqual([1]);
+    expect(plan.runsBinaryPortal).toBe(false);
   });
   it("needs no decision for Parse/Describe-only batches", () => {
     const plan = new ExtendedState().plan([{ type: "Parse", name: "a", text: "select 1", paramTypes: [] }, { type: "Describe", target: "S", name: "a" }, { type: "Sync" }]);

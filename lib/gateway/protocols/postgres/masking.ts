@@ -118,7 +118,9 @@ export function maskRow(values: readonly (Buffer | null)[], plans: readonly Fiel
         if (m === null) break;
         m = masker.maskValue(m, p);
       }
-      if (m !== null) m = masker.maskValue(m);
+      // The detector backstop, except after a whole-value rule (alone in its list, wholeFirst):
+      // what that rule left (a redaction, a hash token, the last digits) is no longer the data.
+      if (m !== null && !plan.plans[0]?.masksWholeValue) m = masker.maskValue(m);
       if (m === text) continue;
       next = m === null ? null : Buffer.from(m, "utf8");
     }

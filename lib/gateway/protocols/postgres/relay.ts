@@ -6,6 +6,7 @@ import type { BatchOp, Portal } from "./extended";
 import { buildFieldPlans, maskRow, type FieldPlan } from "./masking";
 import type { UpstreamMetadata } from "./metadata";
 import type { ResultUnit } from "./unit";
+import { binaryConvertible, textToBinary } from "./binary-results";
 import { build, parseBackendMessage, ProtocolError, type ErrorFields, type FieldDescription, type Frame, type FrameReader, type TransactionStatus } from "./wire";
 
 /**
@@ -19,14 +20,19 @@ import { build, parseBackendMessage, ProtocolError, type ErrorFields, type Field
  * DataRows are rebuilt, and notices, errors, NOTIFY payloads and COPY OUT rows are masked.
  */
 
+/** Bytes gathered before a socket write during one pump run. */
+const OUT_CHUNK = 256 * 1024;
+
 export type RelayOp =
-  | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null })
+  | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
   | { t: "query"; unit: ResultUnit; classification: Classification; prepared: ReadonlyMap<string, Classification>; rd: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
   | { t: "call"; unit: ResultUnit };
 
 export interface RelayContext {
   metadata: UpstreamMetadata | null;
   connection: string;
+  /** the upstream's DateStyle at startup (binary conversion of dates reads ISO text only) */
+  dateStyle?: string;
   onUnitDone(unit: ResultUnit): void;
 }
 
@@ -40,6 +46,10 @@ export class Relay {
   private pumping = false;
   private waiting = false;
   private congested = false;
+  /** DateStyle is ISO: date/timestamp text can be converted to binary */
+  private isoDates: boolean;
+  private out: Buffer[] = [];
+  private outBytes = 0;
 
   constructor(
     private readonly client: net.Socket,
@@ -48,6 +58,7 @@ export class Relay {
     private readonly ctx: RelayContext,
     private readonly onFatal: (err: Error) => void,
   ) {
+    this.isoDates = isIsoDateStyle(ctx.dateStyle ?? "ISO");
     upstream.on("data", (d: Buffer) => {
       try {
         this.reader.push(d);
@@ -86,8 +97,29 @@ export class Relay {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
+  /**
+   * Queues bytes for the client; they leave in one socket write per batch of upstream frames
+   * (at the end of each pump run, before it awaits, or every OUT_CHUNK bytes). Frames forwarded
+   * unchanged are views into the received chunk, so consecutive ones merge back into a single
+   * view without copying; rebuilt (masked) rows are concatenated once. One write per row cost
+   * more than the masking itself on large results.
+   */
   write(buf: Buffer) {
-    if (!this.client.write(buf)) {
+    const last = this.out.length ? this.out[this.out.length - 1] : null;
+    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
+      // Physically adjacent in memory: the merged view holds exactly last's bytes then buf's.
+      this.out[this.out.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + buf.length);
+    } else this.out.push(buf);
+    this.outBytes += buf.length;
+    if (this.outBytes >= OUT_CHUNK) this.flushOut();
+  }
+
+  private flushOut() {
+    if (this.outBytes === 0) return;
+    const data = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out, this.outBytes);
+    this.out = [];
+    this.outBytes = 0;
+    if (!this.client.write(data)) {
       this.congested = true;
       this.flow();
     }
@@ -101,24 +133,24 @@ export class Relay {
   private async pump() {
     if (this.pumping) return;
     this.pumping = true;
-    this.client.cork();
     try {
       for (let f = this.reader.next(); f; f = this.reader.next()) {
         const p = this.handle(f);
         if (p) {
-          this.client.uncork();
+          this.flushOut();
           this.waiting = true;
           this.flow();
           await p;
           this.waiting = false;
           this.flow();
-          this.client.cork();
         }
       }
     } catch (err) {
+      this.flushOut(); // what was relayed before the failure goes out ahead of the FATAL
       this.onFatal(err as Error);
     } finally {
-      this.client.uncork();
+      // Always before anything else can write to the client (the session's own replies).
+      this.flushOut();
       this.pumping = false;
     }
   }
@@ -136,8 +168,11 @@ export class Relay {
           if (op.stmt) op.stmt.fields = msg.fields;
           this.queue.shift();
         } else if (op?.t === "describeP") {
-          if (op.portal) op.portal.fields = msg.fields;
           this.queue.shift();
+          if (op.portal) op.portal.fields = msg.fields;
+          if (op.internal) return;
+          // The upstream describes the text it was asked for; the client must see its own formats.
+          if (op.portal?.textUpstream) return void this.write(build.rowDescription(msg.fields.map((x, i) => ({ ...x, format: clientFormat(op.portal!.resultFormats, i) }))));
         } else if (op?.t === "query") {
           op.fields = msg.fields;
           op.plans = null;
@@ -148,6 +183,7 @@ export class Relay {
       }
       case "n":
         if (op?.t === "describeS" || op?.t === "describeP") this.queue.shift();
+        if (op?.t === "describeP" && op.internal) return;
         break;
       case "1":
       case "2":
@@ -189,10 +225,11 @@ export class Relay {
         break;
       case "S": {
         const m = parseBackendMessage(f);
+        if (m.type === "ParameterStatus" && m.name.toLowerCase() === "datestyle") this.isoDates = isIsoDateStyle(m.value);
         const problem = m.type === "ParameterStatus" ? unsafeParameter(m.name, m.value) : null;
         // The classifier reads UTF-8 with standard strings; a server reading bytes differently
         // could run text the gateway never classified.
-        if (problem) return void this.onFatal(new ProtocolError(problem, "0A000"));
+        if (problem) throw new ProtocolError(problem, "0A000");
         break;
       }
     }
@@ -202,24 +239,58 @@ export class Relay {
   private dataRow(f: Frame, op: RelayOp | undefined): Promise<void> | void {
     const unit = op?.unit ?? null;
     if (unit) unit.rows++;
-    const masker = unit?.masker;
-    if (!masker?.active || !op) {
+    const masker = unit?.masker?.active ? unit.masker : null;
+    const convert = op?.t === "execute" && op.portal?.textUpstream === true;
+    if ((!masker && !convert) || !op) {
       if (unit?.wantsSample()) unit.addSample(rowValues(f), this.formatsOf(op));
       return void this.write(f.raw);
     }
-    const plans = "plans" in op ? op.plans : null;
-    if (!plans) return this.planFor(op, masker).then(() => this.maskAndSend(f, op, masker));
+    if (masker && !("plans" in op && op.plans)) return this.planFor(op, masker).then(() => this.maskAndSend(f, op, masker));
     this.maskAndSend(f, op, masker);
   }
 
-  private maskAndSend(f: Frame, op: RelayOp, masker: Masker) {
+  private maskAndSend(f: Frame, op: RelayOp, masker: Masker | null) {
     const values = rowValues(f);
     const plans = ("plans" in op && op.plans) || [];
-    const out = maskRow(values, plans, masker);
-    const sent = out ? out.values : values;
+    const out = masker ? maskRow(values, plans, masker) : null;
+    let sent = out ? out.values : values;
     if (out) op.unit!.maskedCells += out.masked;
-    if (op.unit!.wantsSample()) op.unit!.addSample(sent, plans.map((p) => (p.binary ? 1 : 0)));
-    this.write(out ? build.dataRow(out.values) : f.raw);
+    if (op.unit?.wantsSample()) op.unit.addSample(sent, plans.map((p) => (p.binary ? 1 : 0)));
+    if (op.t === "execute" && op.portal?.textUpstream) {
+      sent = this.toClientFormats(op, sent, values);
+      return void this.write(build.dataRow(sent));
+    }
+    this.write(out ? build.dataRow(sent) : f.raw);
+  }
+
+  /** Masked text values → the formats the client bound (binary-results.ts); see Portal.textUpstream. */
+  private toClientFormats(op: Extract<RelayOp, { t: "execute" }>, masked: (Buffer | null)[], original: readonly (Buffer | null)[]): (Buffer | null)[] {
+    const portal = op.portal!;
+    const conv = (op.conversion ??= this.conversionFor(portal));
+    const out = masked.slice();
+    for (let i = 0; i < out.length; i++) {
+      const v = out[i];
+      if (v === null || conv[i] === null) continue;
+      const b = textToBinary(conv[i]!, v.toString("utf8"));
+      if (b) out[i] = b;
+      else if (v === original[i]) throw new ProtocolError(`gatehouse: a value of type oid ${conv[i]} could not be converted to binary; request text results on this masked connection`, "0A000");
+      else out[i] = null; // masked into something that is no longer of the column's type: withheld
+    }
+    return out;
+  }
+
+  /** Per column: the type OID to encode in binary, or null to keep text. Refuses types it cannot encode. */
+  private conversionFor(portal: Portal): (number | null)[] {
+    const fields = fieldsOfPortal(portal);
+    if (!fields) throw new ProtocolError("gatehouse: binary results of a portal that was never described cannot be converted on a masked connection; request text results", "0A000");
+    return fields.map((x, i) => {
+      if (clientFormat(portal.resultFormats, i) === 0) return null;
+      if (!binaryConvertible(x.typeOid, this.isoDates)) {
+        const why = binaryConvertible(x.typeOid, true) ? " while DateStyle is not ISO" : "";
+        throw new ProtocolError(`gatehouse: binary results for column "${x.name}" (type oid ${x.typeOid}) are not available on a masked connection${why}; request text results`, "0A000");
+      }
+      return x.typeOid;
+    });
   }
 
   private formatsOf(op: RelayOp | undefined): number[] {
@@ -314,8 +385,13 @@ export function fieldsOfPortal(portal: Portal | null): FieldDescription[] | null
   if (portal.fields) return portal.fields;
   const base = portal.statement?.fields;
   if (!base) return null;
-  const rf = portal.resultFormats;
-  return base.map((f, i) => ({ ...f, format: rf.length === 0 ? 0 : rf.length === 1 ? rf[0] : (rf[i] ?? 0) }));
+  // The upstream sends what it was asked for: text when the gateway rewrote the Bind.
+  return base.map((f, i) => ({ ...f, format: portal.textUpstream ? 0 : clientFormat(portal.resultFormats, i) }));
+}
+
+/** Bind's result-format rule: none = all text, one = for all columns, else one per column. */
+export function clientFormat(rf: readonly number[], i: number): number {
+  return rf.length === 0 ? 0 : rf.length === 1 ? rf[0] : (rf[i] ?? 0);
 }
 
 /** Sources for the n-th result set of a simple Query: the n-th statement that has output columns. */
@@ -345,4 +421,9 @@ export function unsafeParameter(name: string, value: string): string | null {
   if (n === "client_encoding" && !/^(utf8|utf-8|unicode)$/i.test(value.trim())) return `client_encoding ${value} is not supported through the gateway`;
   if (n === "standard_conforming_strings" && value.trim().toLowerCase() === "off") return "standard_conforming_strings=off is not supported through the gateway";
   return null;
+}
+
+/** "ISO, MDY" → true; "SQL, DMY", "German", "Postgres" → false */
+export function isIsoDateStyle(value: string): boolean {
+  return value.trim().toUpperCase().startsWith("ISO");
 }

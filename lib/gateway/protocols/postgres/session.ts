@@ -8,7 +8,7 @@ import type { Established } from "./handshake";
 import { metadataFor } from "./metadata";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
-import { build, parseFrontendMessage, ProtocolError, type Frame, type FrontendMessage } from "./wire";
+import { build, encodeFrontend, parseFrontendMessage, ProtocolError, type BindMessage, type Frame, type FrontendMessage } from "./wire";
 
 /**
  * One client connection after authentication: the frontend → upstream state machine. Client
@@ -21,8 +21,8 @@ import { build, parseFrontendMessage, ProtocolError, type Frame, type FrontendMe
 /** A batch this large is decided and forwarded without waiting for its Sync (bounded memory). */
 const MAX_BATCH_MESSAGES = 1000;
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
-/** Settings that change how the server reads bytes (see README "Traps", 2): refused outright. */
-const REFUSED_SETTINGS = new Set(["client_encoding", "standard_conforming_strings", "names"]);
+/** A SET that would make the server read bytes differently from the classifier (README "Traps", 2). */
+const refusedSetting = (problem: string) => `gatehouse: ${problem} is not supported through the gateway (the gateway reads SQL as UTF8 with standard_conforming_strings on)`;
 
 export class PgSession {
   readonly key: CancelKey;
@@ -35,7 +35,9 @@ export class PgSession {
   /** statements of the current pipeline already ran upstream, in its open implicit transaction */
   private ranSinceSync = false;
   private busy = false;
-  private holdAbort: AbortController | null = null;
+  /** aborts a decision waiting for approval (client cancel, close); replaced once used */
+  private holdAbort = new AbortController();
+  private deciding = false;
   private closed = false;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
@@ -51,6 +53,7 @@ export class PgSession {
     this.relay = new Relay(client, upstream.socket, upstream.reader, {
       metadata: metadataFor(est.target),
       connection: est.target.ref.name,
+      dateStyle: upstream.parameters.DateStyle,
       onUnitDone: (unit) => unit.record(session),
     }, (err) => this.fail(err));
     session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
@@ -91,7 +94,7 @@ export class PgSession {
   }
 
   private cancel() {
-    if (this.holdAbort) this.holdAbort.abort();
+    if (this.deciding) this.holdAbort.abort();
     else if (this.est.upstream.backendKey) sendUpstreamCancel(this.est.upstream.address, this.est.upstream.backendKey);
   }
 
@@ -99,7 +102,11 @@ export class PgSession {
     if (this.busy || this.closed) return;
     this.busy = true;
     try {
-      for (let f = this.est.clientReader.next(); f && !this.closed; f = this.est.clientReader.next()) await this.handle(f);
+      for (let f = this.est.clientReader.next(); f && !this.closed; f = this.est.clientReader.next()) {
+        // Most frames (Bind, Execute, ...) only join the batch: no promise for them.
+        const pending = this.handle(f);
+        if (pending) await pending;
+      }
     } catch (err) {
       this.fail(err as Error);
     } finally {
@@ -107,11 +114,11 @@ export class PgSession {
     }
   }
 
-  private async handle(f: Frame) {
+  private handle(f: Frame): Promise<void> | void {
     const msg = parseFrontendMessage(f);
     switch (msg.type) {
       case "Query":
-        await this.flushBatch(false);
+        if (this.batch.length) return this.flushBatch(false).then(() => this.query(msg.text, f.raw));
         return this.query(msg.text, f.raw);
       case "Parse":
       case "Bind":
@@ -121,13 +128,12 @@ export class PgSession {
         if (this.skippingToSync) return;
         this.batch.push({ msg, raw: f.raw });
         this.batchBytes += f.raw.length;
-        if (this.batch.length >= MAX_BATCH_MESSAGES || this.batchBytes >= MAX_BATCH_BYTES) await this.flushBatch(false);
+        if (this.batch.length >= MAX_BATCH_MESSAGES || this.batchBytes >= MAX_BATCH_BYTES) return this.flushBatch(false);
         return;
       case "Sync":
         if (this.skippingToSync) {
           this.skippingToSync = false;
-          await this.relay.idle();
-          return void this.est.client.write(build.readyForQuery(this.relay.txStatus));
+          return this.relay.idle().then(() => void this.est.client.write(build.readyForQuery(this.relay.txStatus)));
         }
         this.batch.push({ msg, raw: f.raw });
         return this.flushBatch(true);
@@ -152,7 +158,8 @@ export class PgSession {
 
   private async query(text: string, raw: Buffer) {
     const c = this.state.classify(text);
-    if (c.statements.some((s) => s.setting && REFUSED_SETTINGS.has(s.setting))) return this.reject("0A000", "gatehouse: changing client_encoding or standard_conforming_strings is not supported through the gateway", true);
+    const problem = c.statements.find((s) => s.settingProblem)?.settingProblem;
+    if (problem) return this.reject("0A000", refusedSetting(problem), true);
     const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
     this.state.applySqlNamespaceChanges(c, text);
@@ -177,7 +184,7 @@ export class PgSession {
       if (synced) this.ranSinceSync = false;
       return this.toUpstream(raw);
     }
-    if (plan.settings.some((x) => REFUSED_SETTINGS.has(x))) return this.reject("0A000", "gatehouse: changing client_encoding or standard_conforming_strings is not supported through the gateway", synced);
+    if (plan.settingProblems.length) return this.reject("0A000", refusedSetting(plan.settingProblems[0]), synced);
     const decision = await this.decide(plan.request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
@@ -187,15 +194,30 @@ export class PgSession {
       this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: "COPY via extended protocol refused under masking" } });
       return this.reject("0A000", "gatehouse: COPY through the extended protocol is not available on a masked connection (use a simple query)", synced);
     }
-    if (masker && plan.wantsBinary) {
-      this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: "binary results refused under masking" } });
-      return this.reject("0A000", "binary results are not available on a masked connection", synced);
+    if (masker && plan.runsBinaryPortal) {
+      this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: "binary portal bound before masking applied" } });
+      return this.reject("0A000", "gatehouse: this portal was bound with binary results before masking applied; bind it again", synced);
+    }
+    let out = raw;
+    let ops = plan.ops;
+    if (masker && plan.binaryBinds.length) {
+      // Masking reads text: the upstream is asked for text and the relay converts the masked
+      // values to the binary formats the client asked for (binary-results.ts). The column types
+      // come from a Describe P the gateway adds behind each such Bind (answered to the gateway only).
+      const parts = batch.map((b) => b.raw);
+      ops = ops.slice();
+      for (const { index, op, portal } of [...plan.binaryBinds].reverse()) {
+        portal.textUpstream = true;
+        parts[index] = Buffer.concat([encodeFrontend({ ...(batch[index].msg as BindMessage), resultFormats: [] }), build.describe("P", portal.name)]);
+        ops.splice(op + 1, 0, { t: "describeP", portal, internal: true });
+      }
+      out = Buffer.concat(parts);
     }
     plan.commit();
     const unit = new ResultUnit(decision.requestSeq, masker, this.limits);
-    this.relay.enqueue(plan.ops.map((op) => ({ ...op, unit })));
+    this.relay.enqueue(ops.map((op) => ({ ...op, unit })));
     this.ranSinceSync = !synced;
-    this.toUpstream(raw);
+    this.toUpstream(out);
   }
 
   private async functionCall(oid: number, raw: Buffer) {
@@ -208,16 +230,18 @@ export class PgSession {
   }
 
   private async decide(req: ClassifiedRequest): Promise<Decision> {
-    this.holdAbort = new AbortController();
+    // One controller for every decision until it is used: allocating one per statement showed up in profiles.
+    if (this.holdAbort.signal.aborted && !this.closed) this.holdAbort = new AbortController();
+    this.deciding = true;
     try {
-      return await this.est.session.decide(req, {
-        signal: this.holdAbort.signal,
-        onHeld: (h) => this.est.client.write(build.noticeResponse({ severity: "NOTICE", code: "00000", message: `held for approval #${h.approvalId}: ${h.url}` })),
-      });
+      return await this.est.session.decide(req, { signal: this.holdAbort.signal, onHeld: this.onHeld });
     } finally {
-      this.holdAbort = null;
+      this.deciding = false;
     }
   }
+
+  private readonly onHeld = (h: { approvalId: number; url: string }) =>
+    this.est.client.write(build.noticeResponse({ severity: "NOTICE", code: "00000", message: `held for approval #${h.approvalId}: ${h.url}` }));
 
   /** The gateway's own refusal, after everything already forwarded has been answered. */
   private async reject(code: string, message: string, synced: boolean) {
@@ -249,7 +273,7 @@ export class PgSession {
   close(last: Buffer | null, status: "ended" | "killed" | "failed", reason?: string) {
     if (this.closed) return;
     this.closed = true;
-    this.holdAbort?.abort();
+    this.holdAbort.abort();
     this.cancels.release(this.key.pid);
     const { client, upstream, session } = this.est;
     if (last && client.writable) client.end(last);

@@ -18,6 +18,8 @@ export interface UpstreamConnection {
   reader: FrameReader;
   /** ParameterStatus and NoticeResponse frames of the handshake, to relay to the client */
   startupFrames: Buffer[];
+  /** the server's parameters as reported at startup (DateStyle, TimeZone, server_version, ...) */
+  parameters: Record<string, string>;
   backendKey: { pid: number; secretKey: Buffer } | null;
   /** for CancelRequest: where to open the cancel socket */
   address: { host: string; port: number; tls: boolean };
@@ -132,6 +134,7 @@ function frameSource(socket: net.Socket, reader: FrameReader) {
 async function authenticate(socket: net.Socket, reader: FrameReader, target: UpstreamTarget, channelBinding: Buffer | null, address: UpstreamConnection["address"]): Promise<UpstreamConnection> {
   const src = frameSource(socket, reader);
   const startupFrames: Buffer[] = [];
+  const parameters: Record<string, string> = Object.create(null);
   let backendKey: UpstreamConnection["backendKey"] = null;
   let scram: ScramClient | null = null;
   let authenticated = false;
@@ -172,6 +175,7 @@ async function authenticate(socket: net.Socket, reader: FrameReader, target: Ups
         case "ParameterStatus":
         case "NoticeResponse":
           if (authenticated || msg.type === "NoticeResponse") startupFrames.push(Buffer.from(frame.raw));
+          if (authenticated && msg.type === "ParameterStatus") parameters[msg.name] = msg.value;
           break;
         case "BackendKeyData":
           backendKey = { pid: msg.pid, secretKey: Buffer.from(msg.secretKey) };
@@ -183,7 +187,7 @@ async function authenticate(socket: net.Socket, reader: FrameReader, target: Ups
         case "ReadyForQuery":
           if (!authenticated) throw new UpstreamError("the upstream was ready before authentication completed");
           src.detach();
-          return { socket, reader, startupFrames, backendKey, address };
+          return { socket, reader, startupFrames, parameters, backendKey, address };
         default:
           throw new UpstreamError(`unexpected ${msg.type} from the upstream during startup`);
       }

@@ -1,4 +1,5 @@
 import { asArray, dottedName, isObject, isRangeVar, rangeVarName, str, unwrap, type AstObject } from "./ast";
+import { constantText } from "./settings";
 
 /**
  * One pass over a statement's whole parse tree collecting what matters for policy, wherever it
@@ -19,6 +20,8 @@ export interface StatementFacts {
   rowLocks: boolean;
   /** names of prepared statements EXECUTEd below the root */
   executes: string[];
+  /** per set_config() call, the setting it names (lower-cased), or null when not a constant */
+  setConfigs: (string | null)[];
 }
 
 const DML = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt"]);
@@ -41,6 +44,7 @@ export function collectFacts(rootType: string, root: AstObject): StatementFacts 
     nestedDml: false,
     rowLocks: false,
     executes: [],
+    setConfigs: [],
   };
   // [value, key it was found under, CTE names visible here]
   const stack: [unknown, string, Scope][] = [[root, rootType, EMPTY_SCOPE]];
@@ -58,7 +62,7 @@ export function collectFacts(rootType: string, root: AstObject): StatementFacts 
       const name = str(o.name);
       if (name !== undefined) facts.executes.push(name);
     }
-    if (key === "FuncCall" || key === "funccall") recordFunction(facts, o.funcname);
+    if (key === "FuncCall" || key === "funccall") recordFunction(facts, o);
     if (isRangeVar(o)) recordTable(facts, o, key, scope);
 
     let inner = scope;
@@ -74,13 +78,20 @@ export function collectFacts(rootType: string, root: AstObject): StatementFacts 
   return facts;
 }
 
-function recordFunction(facts: StatementFacts, funcname: unknown): void {
-  const name = dottedName(funcname);
+function recordFunction(facts: StatementFacts, call: AstObject): void {
+  const name = dottedName(call.funcname);
   if (name === null) return;
   facts.functions.add(name);
-  const parts = asArray(funcname);
+  const parts = asArray(call.funcname);
   const last = unwrap(parts[parts.length - 1]);
-  if (last) facts.functionBases.add((str(last[1].sval) ?? "").toLowerCase());
+  const base = last ? (str(last[1].sval) ?? "").toLowerCase() : "";
+  if (last) facts.functionBases.add(base);
+  if (base === "set_config") {
+    // Only a plain positional constant names the setting for sure (not a cast, a variable, a named argument).
+    const first = asArray(call.args)[0];
+    const setting = call.agg_star !== true && call.func_variadic !== true ? constantText(first) : undefined;
+    facts.setConfigs.push(setting === undefined ? null : setting.toLowerCase());
+  }
 }
 
 function recordTable(facts: StatementFacts, rv: AstObject, key: string, scope: Scope): void {

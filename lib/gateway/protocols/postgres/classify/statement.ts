@@ -3,6 +3,7 @@ import { asArray, defElemIsTrue, dottedName, findDefElem, isObject, str, unwrap,
 import { collectFacts } from "./facts";
 import type { FunctionMatcher } from "./functions";
 import { BASE_KIND, maxKind } from "./kinds";
+import { byteReadingProblem, HARMLESS_SET_CONFIG, HARMLESS_SETTINGS, settingValue } from "./settings";
 import type { StatementClass } from "./types";
 
 /**
@@ -94,9 +95,19 @@ export function classifyStatement(type: string, node: AstObject, text: string, f
     case "VariableSetStmt": {
       const name = (str(node.name) ?? "").toLowerCase();
       out.setting = node.kind === "VAR_RESET_ALL" ? "all" : name;
+      const value = settingValue(node);
+      if (value !== undefined) out.settingValue = value;
+      const problem = byteReadingProblem(name, value, node.kind);
+      if (problem) out.settingProblem = problem;
       if (node.kind === "VAR_SET_MULTI" && name === "transaction") {
         base = "read";
         out.transactionControl = true;
+      } else if (node.kind === "VAR_SET_MULTI" && name === "session characteristics") {
+        base = "read";
+        reasons.push("SET SESSION CHARACTERISTICS only sets this session's transaction defaults");
+      } else if (node.kind !== "VAR_RESET_ALL" && HARMLESS_SETTINGS.has(name)) {
+        base = "read";
+        reasons.push(`SET/RESET ${name} only changes how this session formats, limits or labels its own work`);
       } else {
         base = "admin";
         reasons.push(`SET/RESET ${out.setting} changes session state`);
@@ -151,6 +162,11 @@ export function classifyStatement(type: string, node: AstObject, text: string, f
     if (executes && facts.rowLocks) raise("write", "FOR UPDATE/SHARE takes row locks that block other writers");
     for (const name of facts.functionBases) {
       const rule = functions.match(name);
+      // set_config of a harmless setting named by a constant is the same as that SET.
+      if (name === "set_config" && facts.setConfigs.length && facts.setConfigs.every((x) => x !== null && HARMLESS_SET_CONFIG.has(x))) {
+        reasons.push(`set_config(${facts.setConfigs.join(", ")}) only changes how this session formats, limits or labels its own work`);
+        continue;
+      }
       if (rule) raise(rule.kind, `${name}(): ${rule.why}`);
     }
   }

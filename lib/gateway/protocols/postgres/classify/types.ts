@@ -24,6 +24,10 @@ export interface StatementClass {
   reasons: string[];
   /** the setting a SET/RESET/SHOW names, lower-cased ("role", "search_path", "all") */
   setting?: string;
+  /** the constant a SET assigns, as text ("UTF8", "5000") */
+  settingValue?: string;
+  /** set when this SET would make the server read SQL bytes differently from the gateway (refused) */
+  settingProblem?: string;
   /** PREPARE name AS <statement>: the prepared statement's own class */
   prepare?: { name: string; statement: StatementClass };
   /** names of prepared statements this statement runs (EXECUTE x, EXPLAIN ANALYZE EXECUTE x) */

@@ -1,31 +1,68 @@
-import { getDb } from "@/db/client";
+import { z } from "zod";
+import { getDb, type Db } from "@/db/client";
 import { sessionEventsPage } from "@/db/queries/sessions";
 import { GatehouseError } from "@/lib/gateway/core/types";
+import { encodeAsciicast } from "@/lib/gateway/recorder/asciicast";
+import { terminalChannels } from "@/lib/gateway/recorder/replay/build";
 import { readableSession } from "@/lib/http/session-access";
 import { route } from "@/lib/http/route";
 
+const Query = z.object({
+  format: z.enum(["jsonl", "asciicast"]).default("jsonl"),
+  ch: z.coerce.number().int().min(0).max(1_000_000).optional(),
+});
+
+const PAGE = 2000;
+
+async function* pages(db: Db, id: string, afterSeq: number) {
+  let after = afterSeq;
+  for (;;) {
+    const page = await sessionEventsPage(db, id, after, PAGE);
+    if (page.length) yield page;
+    if (page.length < PAGE) return;
+    after = page[page.length - 1].seq;
+  }
+}
+
+function streamOf(source: AsyncIterable<string>): ReadableStream<Uint8Array> {
+  const enc = new TextEncoder();
+  const it = source[Symbol.asyncIterator]();
+  // Pull-based: the next page is read from the database only when the client has taken the last one.
+  return new ReadableStream({
+    async pull(controller) {
+      const { value, done } = await it.next();
+      if (done) controller.close();
+      else controller.enqueue(enc.encode(value));
+    },
+    async cancel() {
+      await it.return?.();
+    },
+  });
+}
+
 /**
  * ?format=jsonl: every event as one JSON line (query sessions: statement, classification,
- * verdict, rows, masked cells, timing). Streamed page by page.
+ * verdict, rows, masked cells, timing).
+ * ?format=asciicast[&ch=N]: terminal channel N (default: the first) as asciicast v2.
+ * Both streamed page by page.
  */
 export const GET = route<{ id: string }>("sessions:read-own", async (req, caller, { id }) => {
   const session = await readableSession(caller, id);
-  const format = new URL(req.url).searchParams.get("format") ?? "jsonl";
-  if (format !== "jsonl") throw new GatehouseError("INVALID", `format ${format} is not supported for this session (jsonl is)`);
+  const q = Query.parse(Object.fromEntries(new URL(req.url).searchParams));
   const db = await getDb();
-  const enc = new TextEncoder();
-  const stream = new ReadableStream({
-    async start(controller) {
-      controller.enqueue(enc.encode(JSON.stringify({ kind: "session", session }) + "\n"));
-      let after = 0;
-      for (;;) {
-        const page = await sessionEventsPage(db, id, after, 2000);
-        for (const e of page) controller.enqueue(enc.encode(JSON.stringify(e) + "\n"));
-        if (page.length < 2000) break;
-        after = page[page.length - 1].seq;
-      }
-      controller.close();
-    },
-  });
-  return new Response(stream, { headers: { "content-type": "application/x-ndjson", "content-disposition": `attachment; filename="session-${id}.jsonl"` } });
+  if (q.format === "asciicast") {
+    // Checked before the response starts: once streaming, an error can no longer be a 404.
+    const channels = await terminalChannels(db, id);
+    const channel = q.ch === undefined ? channels[0] : channels.find((c) => c.ch === q.ch);
+    if (!channel) throw new GatehouseError(channels.length ? "NOT_FOUND" : "INVALID", channels.length ? `this session has no terminal channel ${q.ch}` : "this session has no terminal recording (asciicast is for terminal sessions; jsonl is for all)");
+    const lines = encodeAsciicast(pages(db, id, channel.seq - 1), session, { ch: channel.ch });
+    return new Response(streamOf(lines), {
+      headers: { "content-type": "application/x-asciicast", "content-disposition": `attachment; filename="session-${id}-ch${channel.ch}.cast"` },
+    });
+  }
+  async function* jsonl() {
+    yield JSON.stringify({ kind: "session", session }) + "\n";
+    for await (const page of pages(db, id, 0)) yield page.map((e) => JSON.stringify(e) + "\n").join("");
+  }
+  return new Response(streamOf(jsonl()), { headers: { "content-type": "application/x-ndjson", "content-disposition": `attachment; filename="session-${id}.jsonl"` } });
 });

@@ -1,0 +1,30 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import type { GatehouseProcess } from "../../tests/support/gatehouse";
+
+/** Resident memory of the Gatehouse process, in MB (the whole process: console, database, gateways). */
+export function rssMb(gh: GatehouseProcess): number {
+  return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${gh.proc.pid}/status`, "utf8"))![1]) / 1024;
+}
+
+/** RSS before and while `count` client connections (each ran one statement) sit idle. */
+export async function idleConnectionsMemory(gh: GatehouseProcess, token: string, count: number): Promise<{ before: number; after: number }> {
+  const before = rssMb(gh);
+  const idle = Array.from({ length: count }, () =>
+    postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "bench", username: gh.adminEmail, password: token, ssl: false, max: 1, idle_timeout: 0, onnotice: () => {} }),
+  );
+  try {
+    await Promise.all(idle.map((c) => c`select 1`));
+    await new Promise((r) => setTimeout(r, 1000));
+    return { before, after: rssMb(gh) };
+  } finally {
+    await Promise.all(idle.map((c) => c.end({ timeout: 5 })));
+  }
+}
+
+/** CPU time the Gatehouse process (all threads) has used so far, user and system, in ms. */
+export function cpuMs(gh: GatehouseProcess): { user: number; sys: number } {
+  const fields = fs.readFileSync(`/proc/${gh.proc.pid}/stat`, "utf8").split(") ")[1].split(" ");
+  // after "comm)": state is [0], utime [11], stime [12], in clock ticks (100 Hz on Linux)
+  return { user: Number(fields[11]) * 10, sys: Number(fields[12]) * 10 };
+}

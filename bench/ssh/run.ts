@@ -1,0 +1,218 @@
+/**
+ * SSH gateway overhead: a real OpenSSH sshd measured directly and through Gatehouse, in the same
+ * run, printing the ratios against the targets.
+ *   - bulk output: `head -c 256M /dev/zero` over exec with the real `ssh` client (MB/s), plus a
+ *     random (incompressible, non-UTF-8) file, the worst case for output recording/masking;
+ *   - keystroke round trip: an ssh2 shell with a pty running `cat` in raw mode; one byte sent,
+ *     its echo awaited, N samples, p50/p95. Added latency = gateway p50 - direct p50.
+ * Targets (issue 5): throughput ≥ 0.5 of direct; added round-trip p50 ≤ 2 ms.
+ *
+ * Needs root (the sshd test account) and a production build (`npm run build`, or
+ * GATEHOUSE_NEXT_DIST_DIR pointing at one). Exits 1 when the gateway half cannot run.
+ * Direct and gateway runs alternate per measure, so a change in machine load hits both alike.
+ * Usage: npm run bench:ssh -- [--mb 256] [--random-mb 64] [--samples 200] [--gap-ms 10]
+ */
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import { Client } from "ssh2";
+import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../../tests/support/gatehouse";
+import { spawnClient, COMMON_OPTIONS, authOptions, type SshTarget } from "../../tests/support/ssh-client";
+import { startSshd, type Sshd } from "../../tests/support/sshd";
+
+const arg = (name: string, fallback: number) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : fallback;
+};
+const BULK_MB = arg("mb", 256);
+const RANDOM_MB = arg("random-mb", 64);
+const SAMPLES = arg("samples", 200);
+const WARMUP = 20;
+/** typing cadence: back-to-back bytes keep every process hot and report an unrealistically low floor */
+const GAP_MS = arg("gap-ms", 10);
+const TARGET_THROUGHPUT_RATIO = 0.5;
+const TARGET_ADDED_P50_MS = 2;
+
+interface Side {
+  zeros?: number;
+  random?: number;
+  rtt?: { p50: number; p95: number };
+  error?: string;
+}
+
+/** Streams `command`'s stdout over the real ssh client and returns MB/s (1 MB = 2^20 bytes). */
+async function throughput(t: SshTarget, command: string, expectBytes: number): Promise<number> {
+  const args = ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-T", `${t.user}@${t.host ?? "127.0.0.1"}`, "--", command];
+  const child = spawnClient("ssh", args, t);
+  child.stdin!.end();
+  let bytes = 0;
+  let stderr = "";
+  let start = 0n;
+  child.stdout!.on("data", (d: Buffer) => {
+    // The clock starts at the first byte: connection setup and login are not throughput.
+    if (!start) start = process.hrtime.bigint();
+    bytes += d.length;
+  });
+  child.stderr!.on("data", (d) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
+  const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  if (code !== 0 || bytes !== expectBytes) throw new Error(`ssh exited ${code} after ${bytes} of ${expectBytes} bytes: ${stderr.trim() || "(no stderr)"}`);
+  return bytes / 2 ** 20 / secs;
+}
+
+function connect(t: SshTarget): Promise<Client> {
+  return new Promise((resolve, reject) => {
+    const c = new Client();
+    c.once("ready", () => resolve(c));
+    c.once("error", reject);
+    c.on("keyboard-interactive", (_n, _i, _l, prompts, finish) => finish(prompts.map(() => t.password ?? "")));
+    c.connect({ host: t.host ?? "127.0.0.1", port: t.port, username: t.user, password: t.password, tryKeyboard: true, readyTimeout: 15_000 });
+  });
+}
+
+/** One byte out, its echo back, `SAMPLES` times, through a pty running `cat` in raw mode. */
+async function roundTrip(t: SshTarget): Promise<{ p50: number; p95: number }> {
+  const client = await connect(t);
+  try {
+    const stream = await new Promise<import("ssh2").ClientChannel>((resolve, reject) =>
+      client.shell({ term: "xterm", cols: 80, rows: 24 }, (err, s) => (err ? reject(err) : resolve(s))),
+    );
+    let buf = "";
+    let waiter: (() => void) | null = null;
+    stream.on("data", (d: Buffer) => {
+      buf += d.toString("latin1");
+      waiter?.();
+    });
+    const waitFor = (needle: string, ms: number) =>
+      new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`no ${JSON.stringify(needle)} within ${ms} ms; got ${JSON.stringify(buf.slice(-200))}`)), ms);
+        waiter = () => {
+          if (!buf.includes(needle)) return;
+          clearTimeout(timer);
+          waiter = null;
+          resolve();
+        };
+        waiter();
+      });
+    // Raw mode and no tty echo: each byte comes back exactly once, from cat, as with an editor.
+    // RE""ADY is the tty echoing the typed line; READY appears once the shell ran it (raw mode: no CR).
+    stream.write(`stty raw -echo; echo RE""ADY; exec cat\r`);
+    await waitFor("READY\n", 15_000);
+    await new Promise((r) => setTimeout(r, 200));
+    const times: number[] = [];
+    for (let i = 0; i < WARMUP + SAMPLES; i++) {
+      buf = "";
+      const ch = String.fromCharCode(97 + (i % 26));
+      const t0 = process.hrtime.bigint();
+      stream.write(ch);
+      await waitFor(ch, 5_000);
+      if (i >= WARMUP) times.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      if (GAP_MS) await new Promise((r) => setTimeout(r, GAP_MS));
+    }
+    stream.close();
+    times.sort((a, b) => a - b);
+    const pct = (p: number) => times[Math.min(times.length - 1, Math.floor((p / 100) * times.length))];
+    return { p50: pct(50), p95: pct(95) };
+  } finally {
+    client.end();
+  }
+}
+
+type Step = (t: SshTarget, randomFile: string, side: Side) => Promise<void>;
+const STEPS: Step[] = [
+  async (t, _f, side) => void (side.zeros = await throughput(t, `head -c ${BULK_MB}M /dev/zero`, BULK_MB * 2 ** 20)),
+  async (t, f, side) => void (side.random = await throughput(t, `cat ${f}`, RANDOM_MB * 2 ** 20)),
+  async (t, _f, side) => void (side.rtt = await roundTrip(t)),
+];
+
+/** Runs one step on one side; after a side's first failure it is skipped (no repeated timeouts). */
+async function step(fn: Step, t: SshTarget | null, randomFile: string, side: Side) {
+  if (!t || side.error) return;
+  try {
+    await fn(t, randomFile, side);
+  } catch (err) {
+    side.error = (err as Error).message;
+  }
+}
+
+async function gatewayTarget(gh: GatehouseProcess, sshd: Sshd): Promise<SshTarget> {
+  const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+  const created = await apiCall(gh.url, admin, "POST", "/connections", {
+    name: "bench-ssh",
+    type: "ssh",
+    upstream: `ssh://127.0.0.1:${sshd.port}`,
+    username: sshd.user,
+    secret: sshd.password,
+    options: { hostKey: sshd.hostKeyFingerprint },
+  });
+  if (created.status !== 200) throw new Error(`creating the ssh connection failed: ${created.status} ${JSON.stringify(created.body)}`);
+  const token = await apiCall(gh.url, admin, "POST", "/tokens", { name: "bench-ssh", ttlSeconds: 3600 });
+  if (token.status !== 200 || typeof token.body.token !== "string") throw new Error(`creating a token failed: ${token.status} ${JSON.stringify(token.body)}`);
+  return { port: gh.ports.ssh, user: "bench-ssh", password: token.body.token };
+}
+
+const fmt = (n: number | undefined, digits = 1) => (n === undefined ? "—" : n.toFixed(digits));
+
+function report(direct: Side, gated: Side) {
+  console.log(`\nSSH, OpenSSH sshd upstream on loopback; bulk ${BULK_MB} MB zeros / ${RANDOM_MB} MB random via exec (ssh client), round trip ${SAMPLES} keystrokes ${GAP_MS} ms apart (ssh2, pty, raw cat)\n`);
+  console.log("measure                              direct   via gatehouse    ratio   target");
+  const row = (label: string, d: number | undefined, g: number | undefined, ratio: string, target: string) =>
+    console.log(`${label.padEnd(35)}${fmt(d).padStart(8)}${fmt(g).padStart(16)}${ratio.padStart(9)}   ${target}`);
+  const ratio = (d?: number, g?: number) => (d && g !== undefined ? (g / d).toFixed(2) : "—");
+  const verdict = (ok: boolean | undefined) => (ok === undefined ? "" : ok ? "ok" : "MISSED");
+  row("bulk output, zeros (MB/s)", direct.zeros, gated.zeros, ratio(direct.zeros, gated.zeros), `≥ ${TARGET_THROUGHPUT_RATIO} ${verdict(gated.zeros !== undefined ? gated.zeros / direct.zeros! >= TARGET_THROUGHPUT_RATIO : undefined)}`);
+  row("bulk output, random (MB/s)", direct.random, gated.random, ratio(direct.random, gated.random), `≥ ${TARGET_THROUGHPUT_RATIO} ${verdict(gated.random !== undefined ? gated.random / direct.random! >= TARGET_THROUGHPUT_RATIO : undefined)}`);
+  const added = direct.rtt && gated.rtt ? gated.rtt.p50 - direct.rtt.p50 : undefined;
+  console.log(`${"keystroke round trip p50 (ms)".padEnd(35)}${fmt(direct.rtt?.p50, 2).padStart(8)}${fmt(gated.rtt?.p50, 2).padStart(16)}${`+${fmt(added, 2)}`.padStart(9)}   added ≤ ${TARGET_ADDED_P50_MS} ms ${verdict(added !== undefined ? added <= TARGET_ADDED_P50_MS : undefined)}`);
+  console.log(`${"keystroke round trip p95 (ms)".padEnd(35)}${fmt(direct.rtt?.p95, 2).padStart(8)}${fmt(gated.rtt?.p95, 2).padStart(16)}${`+${fmt(direct.rtt && gated.rtt ? gated.rtt.p95 - direct.rtt.p95 : undefined, 2)}`.padStart(9)}`);
+  console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead). SSH compression is off on both legs, so zeros and random differ only in what the gateway's recording and masking do with them.");
+  if (direct.error) console.log(`\ndirect measurement FAILED: ${direct.error}`);
+  // startGatehouse's error carries the whole server log: its tail is what explains a failure.
+  if (gated.error) console.log(`\ngateway measurement FAILED: ${gated.error.length > 3000 ? "…" + gated.error.slice(-3000) : gated.error}`);
+}
+
+async function main() {
+  const distDir = process.env.GATEHOUSE_NEXT_DIST_DIR || ".next";
+  const haveBuild = fs.existsSync(path.join(ROOT, distDir, "BUILD_ID"));
+  if (!haveBuild) console.error(`No production build in ${distDir}/ (no BUILD_ID): run \`npm run build\` (or set GATEHOUSE_NEXT_DIST_DIR to a built dir). Measuring the direct half only.`);
+
+  const sshd = await startSshd();
+  let gh: GatehouseProcess | null = null;
+  const direct: Side = {};
+  const gated: Side = {};
+  try {
+    // Served from a file, not /dev/urandom: the kernel's generator would be the bottleneck.
+    const randomFile = path.join(sshd.dir, "random.bin");
+    fs.writeFileSync(randomFile, crypto.randomBytes(RANDOM_MB * 2 ** 20), { mode: 0o644 });
+    const directTarget: SshTarget = { port: sshd.port, user: sshd.user, password: sshd.password };
+    let gatedTarget: SshTarget | null = null;
+    if (!haveBuild) gated.error = `no production build in ${distDir}/`;
+    else {
+      try {
+        gh = await startGatehouse({ demo: false });
+        gatedTarget = await gatewayTarget(gh, sshd);
+      } catch (err) {
+        gated.error = (err as Error).message;
+      }
+    }
+    for (const fn of STEPS) {
+      await step(fn, directTarget, randomFile, direct);
+      await step(fn, gatedTarget, randomFile, gated);
+    }
+    if (gh && gated.error && /ECONNREFUSED|Connection refused/.test(gated.error)) {
+      gated.error = `nothing accepts SSH on the gateway port ${gh.ports.ssh} (is the SSH gateway of issue 5 in this build?): ${gated.error}`;
+    }
+    report(direct, gated);
+    if (gated.error && gh) console.error(`\nlast gatehouse output:\n${gh.output().split("\n").filter((l) => !l.includes("GET ")).slice(-30).join("\n")}`);
+  } finally {
+    await gh?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await sshd.stop();
+  }
+  process.exit(direct.error || gated.error ? 1 : 0);
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,185 @@
+import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
+
+/**
+ * Classifies an SSH exec command line for policy. A shell command can do anything its program
+ * can, so the classifier only vouches for what it understands: a short list of programs known
+ * to be read-only (with their writing flags checked), known writers, and privileged programs.
+ * Everything else — unknown programs, command/process substitution, eval, scripts — is
+ * `unknown`, which the default policies hold for a human.
+ *
+ * A compound line (`a; b && c | d`) is classified as its most dangerous part, in the order
+ * read < write < unknown < admin: one unknown part makes the whole line unknown.
+ */
+
+const RANK: Record<RequestKind, number> = { read: 0, write: 1, ddl: 1, interactive: 2, unknown: 2, admin: 3 };
+
+const READ = new Set(
+  (
+    "ls cat head tail less more grep egrep fgrep zgrep zcat rg stat file wc du df free uptime w who whoami id groups " +
+    "hostname uname date pwd echo printf true false exit ps pgrep env printenv which type test [ sort uniq cut tr column " +
+    "diff cmp md5sum sha1sum sha256sum sha512sum base64 od hexdump xxd jq basename dirname realpath readlink nproc lscpu " +
+    "lsblk lsof ss netstat dmesg journalctl last locale tty sleep seq yes getent nslookup dig ping cal vmstat iostat top"
+  ).split(" "),
+);
+
+const WRITE = new Set("rm rmdir mv cp touch mkdir ln chmod chown chgrp truncate tee dd install shred unlink mkfifo patch".split(" "));
+
+const ADMIN = new Set(
+  (
+    "sudo su doas pkexec systemctl service kill killall pkill reboot shutdown halt poweroff init telinit useradd userdel " +
+    "usermod groupadd groupdel passwd chpasswd visudo mount umount iptables ip6tables nft ufw apt apt-get dpkg yum dnf rpm " +
+    "snap crontab at modprobe insmod rmmod sysctl swapon swapoff mkfs fdisk parted chroot nsenter setcap"
+  ).split(" "),
+);
+
+/** Programs that run another command given as their arguments. */
+const WRAPPERS = new Set(["nice", "nohup", "time", "timeout", "stdbuf", "ionice", "xargs", "command"]);
+
+export function classifyCommand(command: string): ClassifiedRequest {
+  return { action: "exec", kind: classifyLine(command, 0), tables: [], functions: [], text: command };
+}
+
+function classifyLine(line: string, depth: number): RequestKind {
+  if (depth > 3) return "unknown";
+  // Substitutions and here-documents run code we would have to evaluate to understand.
+  if (/\$\(|`|<\(|>\(|<<|\$\{[^}]*[:@][^}]*\}/.test(line)) return "unknown";
+  const parts = splitCommands(line);
+  if (parts === null) return "unknown";
+  let worst: RequestKind = "read";
+  for (const words of parts) {
+    const kind = classifySimple(words, depth);
+    if (RANK[kind] > RANK[worst]) worst = kind;
+  }
+  return worst;
+}
+
+/** A simple command: its words after redirections were taken out. */
+function classifySimple(tokens: Token[], depth: number): RequestKind {
+  let redirectWrite = false;
+  const words: string[] = [];
+  for (const t of tokens) {
+    if (t.redirect) {
+      if (t.redirect === ">" && !/^(\/dev\/null|&[12])$/.test(t.value)) redirectWrite = true;
+      continue;
+    }
+    words.push(t.value);
+  }
+  while (words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) words.shift(); // VAR=value cmd
+  if (!words.length) return redirectWrite ? "write" : "read";
+  const kind = classifyProgram(words, depth);
+  return redirectWrite && RANK[kind] < RANK.write ? "write" : kind;
+}
+
+function classifyProgram(words: string[], depth: number): RequestKind {
+  const prog = words[0].replace(/^.*\//, "");
+  const args = words.slice(1);
+  if (ADMIN.has(prog)) return "admin";
+  if (prog === "env") {
+    const i = args.findIndex((a) => !a.startsWith("-") && !a.includes("="));
+    return i < 0 ? "read" : classifyProgram(args.slice(i), depth);
+  }
+  if (WRAPPERS.has(prog)) {
+    const rest = args.filter((a) => !a.startsWith("-"));
+    if (prog === "timeout") rest.shift(); // the duration
+    if (prog === "command" && args[0] === "-v") return "read";
+    return rest.length ? classifyProgram(rest, depth) : "read";
+  }
+  if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1);
+  if (prog === "sed") return args.some((a) => /^-[a-zA-Z]*i/.test(a) || a.startsWith("--in-place")) || args.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*[wWe](\s|$)/.test(a)) ? "write" : "read";
+  if (prog === "find") return args.some((a) => /^-(delete|exec|execdir|ok|okdir|fprint|fprintf|fls)$/.test(a)) ? "unknown" : "read";
+  if (prog === "sort") return args.some((a) => a === "-o" || a.startsWith("--output")) ? "write" : "read";
+  if (prog === "top") return args.includes("-b") ? "read" : "unknown";
+  if (prog === "tar") return /^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list") ? "read" : "write";
+  if (prog === "git") return ["status", "log", "diff", "show", "branch", "remote", "rev-parse", "ls-files", "blame"].includes(args[0] ?? "") ? "read" : "write";
+  if (prog === "scp") return args.includes("-f") ? "read" : args.includes("-t") ? "write" : "unknown";
+  if (prog === "rsync") return args.includes("--server") && args.includes("--sender") ? "read" : "write";
+  if (prog === "echo" || prog === "printf" || READ.has(prog)) return "read";
+  if (WRITE.has(prog)) return "write";
+  return "unknown";
+}
+
+interface Token {
+  value: string;
+  /** set for the target of a redirection: ">" (write) or "<" (read) */
+  redirect?: ">" | "<";
+}
+
+/**
+ * Splits a command line into simple commands (at ; & && || | and newlines) and words, with
+ * POSIX quoting. Returns null for what it cannot lex (unterminated quotes).
+ */
+export function splitCommands(line: string): Token[][] | null {
+  const commands: Token[][] = [];
+  let words: Token[] = [];
+  let cur = "";
+  let inWord = false;
+  let pendingRedirect: Token["redirect"] | null = null;
+  const endWord = () => {
+    if (!inWord) return;
+    words.push(pendingRedirect ? { value: cur, redirect: pendingRedirect } : { value: cur });
+    pendingRedirect = null;
+    cur = "";
+    inWord = false;
+  };
+  const endCommand = () => {
+    endWord();
+    if (words.length) commands.push(words);
+    words = [];
+  };
+  for (let i = 0; i < line.length; i++) {
+    const c = line[i];
+    if (c === "'") {
+      const end = line.indexOf("'", i + 1);
+      if (end < 0) return null;
+      cur += line.slice(i + 1, end);
+      inWord = true;
+      i = end;
+    } else if (c === '"') {
+      let j = i + 1;
+      for (; j < line.length && line[j] !== '"'; j++) {
+        if (line[j] === "\\" && j + 1 < line.length) cur += line[++j];
+        else cur += line[j];
+      }
+      if (j >= line.length) return null;
+      inWord = true;
+      i = j;
+    } else if (c === "\\") {
+      if (i + 1 < line.length && line[i + 1] !== "\n") cur += line[i + 1];
+      inWord = true;
+      i++;
+    } else if (c === " " || c === "\t") {
+      endWord();
+    } else if (c === ";" || c === "&" || c === "|" || c === "\n" || c === "(" || c === ")") {
+      if (c === "&" && line[i + 1] === ">") {
+        endWord();
+        pendingRedirect = ">";
+        i++;
+        if (line[i + 1] === ">") i++;
+        continue;
+      }
+      endCommand();
+    } else if (c === ">" || c === "<") {
+      // "2>&1", "2>/dev/null", "> file", ">> file": an fd number before it belongs to the operator.
+      if (/^[0-9]+$/.test(cur) && inWord) {
+        cur = "";
+        inWord = false;
+      } else endWord();
+      pendingRedirect = c;
+      if (line[i + 1] === ">" || line[i + 1] === "|") i++;
+      if (line[i + 1] === "&") {
+        // >&2 duplicates a descriptor: not a file
+        i++;
+        let j = i + 1;
+        while (j < line.length && /[0-9-]/.test(line[j])) j++;
+        words.push({ value: `&${line.slice(i + 1, j)}`, redirect: ">" });
+        pendingRedirect = null;
+        i = j - 1;
+      }
+    } else {
+      cur += c;
+      inWord = true;
+    }
+  }
+  endCommand();
+  return commands;
+}

@@ -1,0 +1,246 @@
+import type { Client as UpstreamClient, Connection, ServerChannel, Session } from "ssh2";
+import type { Db } from "@/db/client";
+import { GatewaySession } from "@/lib/gateway/core/session";
+import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
+import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
+import type { Masker } from "@/lib/gateway/masking";
+import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
+import { AUTH_METHODS, authenticateSsh, isAcceptableKeyQuery } from "./auth";
+import { Forwarding } from "./forward";
+import { SftpRelay } from "./sftp";
+import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
+import { connectUpstream } from "./upstream";
+
+/**
+ * One client SSH connection: authentication, then one GatewaySession (decided `connect`) and
+ * one upstream SSH connection shared by all the client's channels (shells, execs, sftp,
+ * forwards), each channel decided and recorded on its own.
+ *
+ *   client ──auth──► authenticateSsh ──► GatewaySession.open (connect) ──► connectUpstream
+ *   client ──session channel──► pty/env/window-change ──► shell|exec|sftp ──► TerminalChannel / SftpRelay
+ *   client ──direct-tcpip / tcpip-forward / agent / x11──► Forwarding (policy action "forward")
+ */
+const AUTH_TIMEOUT_MS = Number(process.env.GATEHOUSE_SSH_AUTH_TIMEOUT_MS ?? 30_000);
+const MAX_AUTH_ATTEMPTS = 6;
+const ENV_ALLOWED = /^(LANG|LC_[A-Z]+|TERM|COLORTERM|TZ)$/;
+
+export class SshConnection {
+  private principal: Principal | null = null;
+  private target: UpstreamTarget | null = null;
+  private opening: Promise<{ gw: GatewaySession; upstream: UpstreamClient }> | null = null;
+  private gw: GatewaySession | null = null;
+  private upstream: UpstreamClient | null = null;
+  private nextChannel = 0;
+  private readonly terminals = new Set<TerminalChannel>();
+  /** a held `connect`: told to every channel waiting for the session, and to later ones */
+  private heldNotice: string | null = null;
+  private readonly waiting = new Set<ClientSide>();
+  private ended = false;
+  private masker: Masker | null = null;
+  private term: TerminalRecorder | null = null;
+  readonly closed: Promise<void>;
+  private resolveClosed!: () => void;
+
+  constructor(
+    private readonly db: Db,
+    private readonly client: Connection,
+    private readonly address: string,
+  ) {
+    this.closed = new Promise((r) => (this.resolveClosed = r));
+  }
+
+  start() {
+    const { client } = this;
+    let attempts = 0;
+    const authTimer = setTimeout(() => client.end(), AUTH_TIMEOUT_MS);
+    client.on("error", () => {});
+    client.on("close", () => {
+      clearTimeout(authTimer);
+      void this.end("client disconnected");
+    });
+    client.on("authentication", (ctx) => {
+      if (ctx.method === "none") return ctx.reject(AUTH_METHODS);
+      if (++attempts > MAX_AUTH_ATTEMPTS) {
+        ctx.reject([]);
+        return client.end();
+      }
+      void (async () => {
+        if (ctx.method === "publickey" && !ctx.signature) return (await isAcceptableKeyQuery(this.db, ctx)) ? ctx.accept() : ctx.reject(AUTH_METHODS);
+        const principal = await authenticateSsh(this.db, ctx, this.address);
+        if (!principal) return ctx.reject(AUTH_METHODS);
+        const target = await loadUpstream(this.db, ctx.username);
+        if (!target || target.ref.type !== "ssh") {
+          console.error(`[ssh] ${principal.email}: no ssh connection named "${ctx.username}"`);
+          return ctx.reject(AUTH_METHODS);
+        }
+        this.principal = principal;
+        this.target = target;
+        ctx.accept();
+      })().catch((err) => {
+        console.error("[ssh] authentication error:", err);
+        ctx.reject(AUTH_METHODS);
+      });
+    });
+    client.on("ready", () => {
+      clearTimeout(authTimer);
+      this.opening = this.open();
+      this.opening.catch(() => {}); // reported to each channel
+      client.on("session", (accept) => this.onSession(accept()));
+      const forwarding = new Forwarding(client, () => this.opening!, this.address);
+      client.on("tcpip", (accept, reject, info) => forwarding.onDirectTcpip(accept, reject, info));
+      client.on("request", (accept, reject, name, info) => forwarding.onGlobalRequest(accept, reject, name, info));
+      client.on("openssh.streamlocal", (_accept, reject, info) => forwarding.refuse(reject, "local", `unix socket ${info.socketPath}`));
+    });
+  }
+
+  private async open(): Promise<{ gw: GatewaySession; upstream: UpstreamClient }> {
+    const principal = this.principal!;
+    const target = this.target!;
+    const gw = await GatewaySession.open(
+      this.db,
+      { principal, connection: target.ref, client: { address: this.address, protocol: "ssh", origin: "native" }, applicationName: clientSoftware(this.client) },
+      {
+        onHeld: (n) => {
+          this.heldNotice = `connection held for approval #${n.approvalId}: ${n.url}`;
+          for (const side of this.waiting) side.writeStderr(Buffer.from(`gatehouse: ${this.heldNotice}\r\n`));
+        },
+      },
+    );
+    this.gw = gw;
+    this.heldNotice = null;
+    this.term = new TerminalRecorder(gw.recorder, () => this.masker);
+    gw.onTerminate((reason) => this.kill(reason));
+    try {
+      this.upstream = await connectUpstream(this.db, target);
+    } catch (err) {
+      gw.recorder.record("error", { message: (err as Error).message });
+      await gw.end("failed", (err as Error).message);
+      throw err;
+    }
+    this.upstream.on("close", () => this.kill("the upstream host closed the connection"));
+    if (this.ended) this.upstream.end();
+    return { gw, upstream: this.upstream };
+  }
+
+  private onSession(session: Session) {
+    const ch = this.nextChannel++;
+    let pty: PtyInfo | null = null;
+    const env: Record<string, string> = {};
+    let terminal: TerminalChannel | null = null;
+    session.on("pty", (accept, _reject, info) => {
+      pty = { term: info.term || "xterm", cols: info.cols || 80, rows: info.rows || 24, width: info.width, height: info.height, modes: info.modes };
+      accept?.();
+    });
+    session.on("env", (accept, reject, info) => (ENV_ALLOWED.test(info.key) ? (env[info.key] = info.val, accept?.()) : reject?.()));
+    session.on("window-change", (accept, _reject, info) => {
+      accept?.();
+      if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
+      terminal?.resize(info.cols, info.rows, info.width, info.height);
+    });
+    session.on("signal", (accept, _reject, info) => {
+      accept?.();
+      terminal?.signal(info.name);
+    });
+    session.on("auth-agent", (_accept, reject) => void this.refuseInSession(reject, "agent", ch));
+    session.on("x11", (_accept, reject) => void this.refuseInSession(reject, "x11", ch));
+    const run = async (mode: "shell" | "exec", channel: ServerChannel, command?: string) => {
+      const side = clientSide(channel);
+      let opened: { gw: GatewaySession; upstream: UpstreamClient };
+      if (this.heldNotice) side.writeStderr(Buffer.from(`gatehouse: ${this.heldNotice}${pty ? "\r\n" : "\n"}`));
+      this.waiting.add(side);
+      try {
+        opened = await this.opening!;
+      } catch (err) {
+        this.waiting.delete(side);
+        const why = err instanceof GatehouseError ? err.message : "the session could not be opened";
+        side.writeStderr(Buffer.from(`gatehouse: ${why}${pty ? "\r\n" : "\n"}`));
+        side.exit({ code: EXIT_DENIED });
+        side.end();
+        setTimeout(() => this.client.end(), 100);
+        return;
+      }
+      this.waiting.delete(side);
+      terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, setMasker: (m) => (this.masker = m) });
+      this.terminals.add(terminal);
+      side.onClose(() => this.terminals.delete(terminal!));
+      await terminal.run();
+    };
+    session.on("shell", (accept) => void run("shell", accept()));
+    session.on("exec", (accept, _reject, info) => void run("exec", accept(), info.command));
+    session.on("subsystem", (accept, reject, info) => {
+      if (info.name !== "sftp") return reject();
+      void this.startSftp(accept(), ch);
+    });
+  }
+
+  private async startSftp(channel: ServerChannel, ch: number) {
+    try {
+      const { gw, upstream } = await this.opening!;
+      const up = await new Promise<import("ssh2").ClientChannel>((resolve, reject) => upstream.subsys("sftp", (err, s) => (err ? reject(err) : resolve(s))));
+      gw.recorder.record("sftp", { ch, op: "start", path: "" });
+      new SftpRelay(gw, ch, channel, up).start();
+    } catch (err) {
+      channel.stderr.write(`gatehouse: ${(err as Error).message}\n`);
+      channel.exit(EXIT_DENIED);
+      channel.end();
+    }
+  }
+
+  private async refuseInSession(reject: (() => void) | undefined, type: "agent" | "x11", ch: number) {
+    reject?.();
+    try {
+      const { gw } = await this.opening!;
+      const decision = await gw.decide({ action: "forward", kind: "admin", tables: [], functions: [], text: type });
+      const allowed = decision.type === "allow";
+      gw.recorder.record("forward", { ch, type, allowed: false, reason: allowed ? `${type} forwarding is not supported by Gatehouse yet` : decision.reason });
+    } catch {
+      // the session never opened; nothing to record
+    }
+  }
+
+  /** Admin kill, revocation, expiry, upstream loss: tell every channel why, then disconnect. */
+  private kill(reason: string) {
+    for (const t of this.terminals) t.terminate(reason);
+    setTimeout(() => this.client.end(), 200).unref();
+  }
+
+  async end(reason: string) {
+    if (this.ended) return;
+    this.ended = true;
+    this.term?.flushAll();
+    this.upstream?.end();
+    if (this.gw && !this.gw.isEnded) await this.gw.end("ended", reason);
+    this.resolveClosed();
+  }
+
+  /** Server shutdown / registry: end with a message. */
+  terminate(reason: string) {
+    if (this.gw) this.gw.terminate(reason);
+    else this.client.end();
+  }
+}
+
+function clientSoftware(client: Connection): string {
+  // ssh2 exposes the client's identification string after the handshake
+  const ident = (client as unknown as { _protocol?: { _remoteIdentRaw?: string } })._protocol?._remoteIdentRaw;
+  return typeof ident === "string" ? ident.replace(/^SSH-2\.0-/, "").slice(0, 64) : "";
+}
+
+/** Adapts an ssh2 server channel to the ClientSide interface of TerminalChannel. */
+function clientSide(channel: ServerChannel): ClientSide {
+  return {
+    write: (d) => channel.write(d),
+    writeStderr: (d) => void channel.stderr.write(d),
+    onData: (fn) => void channel.on("data", fn),
+    onEof: (fn) => void channel.on("end", fn),
+    onClose: (fn) => void channel.on("close", fn),
+    onDrain: (fn) => void channel.on("drain", fn),
+    pause: () => void channel.pause(),
+    resume: () => void channel.resume(),
+    exit: ({ code, signal }) => {
+      if (signal) channel.exit(signal.replace(/^SIG/, ""), false, "");
+      else channel.exit(code ?? 255);
+    },
+    end: () => void channel.end(),
+  };
+}

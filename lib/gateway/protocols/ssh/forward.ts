@@ -1,0 +1,90 @@
+import type { AcceptConnection, Client as UpstreamClient, ClientChannel, Connection, RejectConnection, ServerChannel, TcpipBindInfo, TcpipRequestInfo } from "ssh2";
+import type { GatewaySession } from "@/lib/gateway/core/session";
+
+/**
+ * Port forwarding through the gateway, refused unless policy permits the action `forward` for
+ * the connection (the defaults permit none). What reaches policy is `local HOST:PORT` (ssh -L,
+ * -D and -W all arrive as direct-tcpip channels; the protocol does not tell them apart) or
+ * `remote HOST:PORT` (ssh -R). Every request is recorded with its outcome. When permitted, the
+ * forward is carried by the same upstream SSH connection, so the target is reached from the
+ * upstream host's network, as with a direct `ssh -L` to that host.
+ */
+type Opened = () => Promise<{ gw: GatewaySession; upstream: UpstreamClient }>;
+
+export class Forwarding {
+  private remoteBound = false;
+
+  constructor(
+    private readonly client: Connection,
+    private readonly opened: Opened,
+    private readonly address: string,
+  ) {}
+
+  private async decide(type: "local" | "remote", target: string): Promise<{ gw: GatewaySession; upstream: UpstreamClient; allowed: boolean; reason?: string } | null> {
+    let o;
+    try {
+      o = await this.opened();
+    } catch {
+      return null;
+    }
+    const decision = await o.gw.decide({ action: "forward", kind: "admin", tables: [], functions: [], text: `${type} ${target}` });
+    const allowed = decision.type === "allow";
+    o.gw.recorder.record("forward", { type, target, allowed, ...(allowed ? {} : { reason: decision.type === "deny" ? decision.reason : "" }) });
+    return { ...o, allowed, ...(decision.type === "deny" ? { reason: decision.reason } : {}) };
+  }
+
+  /** Refusal without a policy question (kinds Gatehouse does not carry), still recorded. */
+  refuse(reject: RejectConnection | (() => void), type: string, target: string) {
+    reject();
+    this.opened()
+      .then(({ gw }) => gw.recorder.record("forward", { type, target, allowed: false, reason: "not supported" }))
+      .catch(() => {});
+  }
+
+  onDirectTcpip(accept: AcceptConnection<ServerChannel>, reject: RejectConnection, info: TcpipRequestInfo) {
+    void (async () => {
+      const d = await this.decide("local", `${info.destIP}:${info.destPort}`);
+      if (!d?.allowed) return reject();
+      d.upstream.forwardOut(info.srcIP || "127.0.0.1", info.srcPort || 0, info.destIP, info.destPort, (err, up) => {
+        if (err) return reject();
+        pipe(accept(), up);
+      });
+    })().catch(() => reject());
+  }
+
+  onGlobalRequest(accept: ((port?: number) => void) | undefined, reject: (() => void) | undefined, name: string, info: TcpipBindInfo | unknown) {
+    if (name !== "tcpip-forward" && name !== "cancel-tcpip-forward") return reject?.();
+    const bind = info as TcpipBindInfo;
+    void (async () => {
+      if (name === "cancel-tcpip-forward") {
+        const o = await this.opened();
+        return o.upstream.unforwardIn(bind.bindAddr, bind.bindPort, () => accept?.());
+      }
+      const d = await this.decide("remote", `${bind.bindAddr}:${bind.bindPort}`);
+      if (!d?.allowed) return reject?.();
+      d.upstream.forwardIn(bind.bindAddr, bind.bindPort, (err, port) => {
+        if (err) return reject?.();
+        accept?.(port);
+        if (this.remoteBound) return;
+        this.remoteBound = true;
+        // Connections arriving at the upstream's listener come back to the client as forwarded-tcpip.
+        d.upstream.on("tcp connection", (details, acceptUp, rejectUp) => {
+          this.client.forwardOut(details.destIP, details.destPort, details.srcIP, details.srcPort, (e, ch) => {
+            if (e) return rejectUp();
+            pipe(ch, acceptUp());
+          });
+        });
+      });
+    })().catch(() => reject?.());
+  }
+}
+
+function pipe(a: ServerChannel | ClientChannel, b: ServerChannel | ClientChannel) {
+  a.pipe(b).pipe(a);
+  const close = () => {
+    a.close();
+    b.close();
+  };
+  a.on("close", close);
+  b.on("close", close);
+}

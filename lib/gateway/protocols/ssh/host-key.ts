@@ -1,0 +1,32 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import path from "node:path";
+import ssh2 from "ssh2";
+
+const { utils } = ssh2; // CommonJS: named exports are not visible to Node's ESM loader
+
+/**
+ * The gateway's SSH host key: GATEHOUSE_SSH_HOST_KEY (a PEM/OpenSSH private key file) when set,
+ * otherwise an Ed25519 key generated once into the data dir. It must persist: a new key on every
+ * start would teach users to ignore "REMOTE HOST IDENTIFICATION HAS CHANGED".
+ */
+export function ensureHostKey(dataDir: string): { key: Buffer; fingerprint: string } {
+  const file = process.env.GATEHOUSE_SSH_HOST_KEY ?? path.join(dataDir, "ssh", "ssh_host_ed25519_key");
+  if (!fs.existsSync(file)) {
+    if (process.env.GATEHOUSE_SSH_HOST_KEY) throw new Error(`GATEHOUSE_SSH_HOST_KEY points at a missing file (${file})`);
+    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+    const pair = utils.generateKeyPairSync("ed25519", { comment: "gatehouse" });
+    fs.writeFileSync(file, pair.private, { mode: 0o600 });
+    fs.writeFileSync(`${file}.pub`, pair.public + "\n");
+  }
+  const key = fs.readFileSync(file);
+  const parsed = utils.parseKey(key);
+  if (parsed instanceof Error) throw new Error(`cannot read the SSH host key ${file}: ${parsed.message}`);
+  const pub = (Array.isArray(parsed) ? parsed[0] : parsed).getPublicSSH();
+  return { key, fingerprint: sshFingerprint(pub) };
+}
+
+/** OpenSSH's fingerprint format: "SHA256:" + unpadded base64 of the wire-format public key. */
+export function sshFingerprint(publicKeyBlob: Buffer): string {
+  return "SHA256:" + crypto.createHash("sha256").update(publicKeyBlob).digest("base64").replace(/=+$/, "");
+}

@@ -1,0 +1,299 @@
+import type { ClientChannel as UpstreamChannel, ServerChannel } from "ssh2";
+import type { GatewaySession } from "@/lib/gateway/core/session";
+import type { ClassifiedRequest } from "@/lib/gateway/core/types";
+
+/**
+ * SFTP pass-through with inspection. ssh2 has no raw SFTP proxy, so the gateway relays the
+ * subsystem's bytes itself and parses the packet framing (uint32 length, type, request id) in
+ * both directions. Every request that changes the remote file system (open for writing,
+ * remove, rename, mkdir, rmdir, setstat, symlink, unknown extensions) is decided by policy
+ * before it is forwarded; a refusal is answered to the client as SSH_FX_PERMISSION_DENIED with
+ * the reason, and a hold parks the packet stream (in order) until the approver decides.
+ * Reads are recorded, not decided. File contents are not masked.
+ */
+const MAX_PACKET = 1 << 20; // OpenSSH sends ≤ 256 KiB; anything far larger is an attack or a bug
+
+const T = {
+  INIT: 1, OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, FSETSTAT: 10, OPENDIR: 11, REMOVE: 13, MKDIR: 14, RMDIR: 15,
+  RENAME: 18, SYMLINK: 20, EXTENDED: 200, STATUS: 101, HANDLE: 102, DATA: 103,
+} as const;
+const FX_PERMISSION_DENIED = 3;
+const FX_OK = 0;
+const PFLAGS = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 0x10, EXCL: 0x20 };
+/** extensions that only read; any other extension is decided as unknown */
+const READ_EXTENSIONS = new Set(["statvfs@openssh.com", "fstatvfs@openssh.com", "limits@openssh.com", "expand-path@openssh.com", "home-directory", "users-groups-by-id@openssh.com"]);
+
+export interface SftpEvent {
+  op: string;
+  path: string;
+  path2?: string;
+  flags?: string;
+  bytes?: number;
+  status?: string;
+}
+
+interface HandleInfo {
+  path: string;
+  read: number;
+  written: number;
+}
+
+export class SftpRelay {
+  private fromClient: Buffer = Buffer.alloc(0);
+  private fromServer: Buffer = Buffer.alloc(0);
+  private queue: Buffer[] = [];
+  private busy = false;
+  private closed = false;
+  /** request id → what it was, to label replies */
+  private readonly requests = new Map<number, { op: string; path: string; handle?: string }>();
+  private readonly handles = new Map<string, HandleInfo>();
+
+  constructor(
+    private readonly gw: GatewaySession,
+    private readonly ch: number,
+    private readonly client: ServerChannel,
+    private readonly upstream: UpstreamChannel,
+  ) {}
+
+  start() {
+    const { client, upstream } = this;
+    client.on("data", (d: Buffer) => this.onClientData(d));
+    upstream.on("data", (d: Buffer) => this.onServerData(d));
+    upstream.on("drain", () => client.resume());
+    client.on("drain", () => upstream.resume());
+    client.on("end", () => upstream.end());
+    client.on("close", () => this.close());
+    upstream.on("close", () => {
+      this.close();
+      client.end();
+    });
+  }
+
+  private close() {
+    if (this.closed) return;
+    this.closed = true;
+    for (const [, h] of this.handles) this.record({ op: "close", path: h.path, bytes: h.read + h.written, status: "connection closed" });
+    this.handles.clear();
+    this.upstream.close();
+  }
+
+  private record(e: SftpEvent) {
+    this.gw.recorder.record("sftp", { ch: this.ch, ...e });
+  }
+
+  private onClientData(d: Buffer) {
+    this.fromClient = this.fromClient.length ? Buffer.concat([this.fromClient, d]) : d;
+    while (this.fromClient.length >= 4) {
+      const len = this.fromClient.readUInt32BE(0);
+      if (len < 1 || len > MAX_PACKET) return this.protocolError(`client sent an SFTP packet of ${len} bytes`);
+      if (this.fromClient.length < 4 + len) break;
+      this.queue.push(this.fromClient.subarray(0, 4 + len));
+      this.fromClient = this.fromClient.subarray(4 + len);
+    }
+    this.pump();
+  }
+
+  private protocolError(why: string) {
+    this.record({ op: "error", path: "", status: why });
+    this.client.close();
+    this.close();
+  }
+
+  /** Packets are handled strictly in order; only a decision makes the pump wait. */
+  private pump() {
+    if (this.busy) return;
+    this.busy = true;
+    const step = async () => {
+      while (this.queue.length && !this.closed) {
+        const packet = this.queue.shift()!;
+        const request = this.inspect(packet);
+        if (request) {
+          const decision = await this.gw.decide(request.req);
+          if (decision.type === "deny") {
+            this.record({ ...request.event, status: `denied: ${decision.reason}` });
+            this.reply(request.id, FX_PERMISSION_DENIED, `gatehouse: denied: ${decision.reason}`);
+            continue;
+          }
+          if (decision.approvalId) this.record({ ...request.event, status: `approved #${decision.approvalId}` });
+        }
+        if (!this.upstream.write(packet)) this.client.pause();
+      }
+    };
+    step()
+      .catch((err) => this.protocolError(err instanceof RangeError ? "malformed SFTP packet from the client" : `sftp relay failed: ${(err as Error).message}`))
+      .finally(() => {
+        this.busy = false;
+        if (this.queue.length && !this.closed) this.pump();
+      });
+  }
+
+  /**
+   * Reads one client packet; returns the policy request when it needs a decision. Records the
+   * operations that do not need one.
+   */
+  private inspect(p: Buffer): { id: number; req: ClassifiedRequest; event: SftpEvent } | null {
+    const type = p[4];
+    if (type === T.INIT) return null;
+    const r = new Reader(p, 5);
+    const id = r.u32();
+    const decideWrite = (op: string, path: string, path2?: string, kind: ClassifiedRequest["kind"] = "write") => {
+      this.requests.set(id, { op, path });
+      const text = `sftp ${op} ${path}${path2 !== undefined ? ` ${path2}` : ""}`;
+      return { id, req: { action: "write" as const, kind, tables: [], functions: [], text }, event: { op, path, ...(path2 !== undefined ? { path2 } : {}) } };
+    };
+    switch (type) {
+      case T.OPEN: {
+        const path = r.string();
+        const flags = r.u32();
+        const writes = (flags & (PFLAGS.WRITE | PFLAGS.APPEND | PFLAGS.CREAT | PFLAGS.TRUNC)) !== 0;
+        const label = flagLabel(flags);
+        this.requests.set(id, { op: "open", path });
+        this.record({ op: "open", path, flags: label });
+        return writes ? decideWrite("write", path) : null;
+      }
+      case T.OPENDIR:
+        this.requests.set(id, { op: "opendir", path: r.string() });
+        return null;
+      case T.READ: {
+        const handle = r.str().toString("hex");
+        this.requests.set(id, { op: "read", path: this.handles.get(handle)?.path ?? "", handle });
+        return null;
+      }
+      case T.WRITE: {
+        const h = this.handles.get(r.str().toString("hex"));
+        r.skip(8);
+        if (h) h.written += r.u32();
+        return null;
+      }
+      case T.CLOSE: {
+        const handle = r.str().toString("hex");
+        const h = this.handles.get(handle);
+        if (h) {
+          this.handles.delete(handle);
+          this.record({ op: "close", path: h.path, ...(h.read ? { bytes: h.read, flags: "read" } : {}), ...(h.written ? { bytes: h.written, flags: "written" } : {}) });
+        }
+        return null;
+      }
+      case T.REMOVE:
+        return decideWrite("remove", r.string());
+      case T.RMDIR:
+        return decideWrite("rmdir", r.string());
+      case T.MKDIR:
+        return decideWrite("mkdir", r.string());
+      case T.SETSTAT:
+        return decideWrite("setstat", r.string());
+      case T.FSETSTAT:
+        return decideWrite("setstat", this.handles.get(r.str().toString("hex"))?.path ?? "(handle)");
+      case T.RENAME: {
+        const from = r.string();
+        return decideWrite("rename", from, r.string());
+      }
+      case T.SYMLINK: {
+        const a = r.string();
+        return decideWrite("symlink", a, r.string());
+      }
+      case T.EXTENDED: {
+        const name = r.string();
+        if (READ_EXTENSIONS.has(name)) return null;
+        if (name === "posix-rename@openssh.com" || name === "hardlink@openssh.com") {
+          const from = r.string();
+          return decideWrite(name.startsWith("posix") ? "rename" : "hardlink", from, r.string());
+        }
+        if (name === "fsync@openssh.com") return null;
+        return decideWrite(name, "", undefined, "unknown");
+      }
+      default:
+        return null; // stat, lstat, fstat, readdir, realpath, readlink: reads
+    }
+  }
+
+  private onServerData(d: Buffer) {
+    this.fromServer = this.fromServer.length ? Buffer.concat([this.fromServer, d]) : d;
+    let offset = 0;
+    while (this.fromServer.length - offset >= 5) {
+      const len = this.fromServer.readUInt32BE(offset);
+      if (len > MAX_PACKET) {
+        this.protocolError(`upstream sent an SFTP packet of ${len} bytes`);
+        return;
+      }
+      if (this.fromServer.length - offset < 4 + len) break;
+      this.observeReply(this.fromServer.subarray(offset, offset + 4 + len));
+      offset += 4 + len;
+    }
+    // Forward bytes as they came; parsing only observes.
+    this.fromServer = this.fromServer.subarray(offset);
+    if (!this.client.write(d)) this.upstream.pause();
+  }
+
+  private observeReply(p: Buffer) {
+    const type = p[4];
+    if (type !== T.HANDLE && type !== T.DATA && type !== T.STATUS) return;
+    const r = new Reader(p, 5);
+    const id = r.u32();
+    const req = this.requests.get(id);
+    if (!req) return;
+    this.requests.delete(id);
+    if (type === T.HANDLE && (req.op === "open" || req.op === "write")) this.handles.set(r.str().toString("hex"), { path: req.path, read: 0, written: 0 });
+    else if (type === T.DATA && req.handle) {
+      const h = this.handles.get(req.handle);
+      if (h) h.read += r.u32();
+    } else if (type === T.STATUS && !["open", "opendir", "read"].includes(req.op)) {
+      const code = r.u32();
+      this.record({ op: req.op, path: req.path, status: code === FX_OK ? "ok" : `error ${code}: ${safe(() => r.string())}` });
+    }
+  }
+
+  private reply(id: number, code: number, message: string) {
+    const msg = Buffer.from(message, "utf8");
+    const body = Buffer.alloc(1 + 4 + 4 + 4 + msg.length + 4);
+    let o = body.writeUInt8(T.STATUS, 0);
+    o = body.writeUInt32BE(id, o);
+    o = body.writeUInt32BE(code, o);
+    o = body.writeUInt32BE(msg.length, o);
+    o += msg.copy(body, o);
+    body.writeUInt32BE(0, o); // language tag ""
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(body.length);
+    this.client.write(Buffer.concat([len, body]));
+  }
+
+}
+
+function flagLabel(flags: number): string {
+  return [flags & PFLAGS.READ && "read", flags & PFLAGS.WRITE && "write", flags & PFLAGS.APPEND && "append", flags & PFLAGS.CREAT && "create", flags & PFLAGS.TRUNC && "truncate", flags & PFLAGS.EXCL && "excl"].filter(Boolean).join(",");
+}
+
+function safe(fn: () => string): string {
+  try {
+    return fn();
+  } catch {
+    return "";
+  }
+}
+
+/** Bounds-checked reader: a short or lying packet throws, and the relay treats it as a protocol error. */
+class Reader {
+  constructor(
+    private readonly b: Buffer,
+    private o: number,
+  ) {}
+  u32(): number {
+    if (this.o + 4 > this.b.length) throw new RangeError("short SFTP packet");
+    const v = this.b.readUInt32BE(this.o);
+    this.o += 4;
+    return v;
+  }
+  str(): Buffer {
+    const n = this.u32();
+    if (this.o + n > this.b.length) throw new RangeError("short SFTP packet");
+    const v = this.b.subarray(this.o, this.o + n);
+    this.o += n;
+    return v;
+  }
+  string(): string {
+    return this.str().toString("utf8");
+  }
+  skip(n: number) {
+    this.o += n;
+  }
+}

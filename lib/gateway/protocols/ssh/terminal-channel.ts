@@ -1,0 +1,242 @@
+import type { Client, ClientChannel as UpstreamChannel, PseudoTtyOptions } from "ssh2";
+import type { Decision, GatewaySession } from "@/lib/gateway/core/session";
+import type { ClassifiedRequest } from "@/lib/gateway/core/types";
+import { createStreamMasker, type Masker, type StreamMasker } from "@/lib/gateway/masking";
+import { completeUtf8Length, type TerminalRecorder } from "@/lib/gateway/recorder/terminal";
+import { classifyCommand } from "./classify";
+
+/**
+ * One terminal channel (interactive shell or exec) through the core pipeline: decide, then
+ * relay between the client and the upstream channel with masking and recording. The client
+ * side is an interface so the same code serves native SSH channels and the browser terminal.
+ */
+export interface ClientSide {
+  write(data: Buffer): boolean;
+  writeStderr(data: Buffer): void;
+  onData(fn: (data: Buffer) => void): void;
+  /** the client sent EOF (exec with stdin closed) */
+  onEof(fn: () => void): void;
+  onClose(fn: () => void): void;
+  onDrain(fn: () => void): void;
+  pause(): void;
+  resume(): void;
+  exit(status: { code: number | null; signal?: string | null }): void;
+  end(): void;
+}
+
+export interface PtyInfo {
+  term: string;
+  cols: number;
+  rows: number;
+  width: number;
+  height: number;
+  modes?: PseudoTtyOptions["modes"];
+}
+
+export interface TerminalChannelOptions {
+  gw: GatewaySession;
+  upstream: Client;
+  client: ClientSide;
+  term: TerminalRecorder;
+  ch: number;
+  mode: "shell" | "exec";
+  command?: string;
+  pty: PtyInfo | null;
+  env: Record<string, string>;
+  /** the decision's masker, shared with the TerminalRecorder for input */
+  setMasker(m: Masker | null): void;
+}
+
+export const EXIT_DENIED = 126;
+const MASK_IDLE_FLUSH_MS = 30;
+
+export function requestOf(mode: "shell" | "exec", command?: string): ClassifiedRequest {
+  return mode === "shell" ? { action: "exec", kind: "interactive", tables: [], functions: [], text: "shell" } : classifyCommand(command ?? "");
+}
+
+export class TerminalChannel {
+  private upstreamChannel: UpstreamChannel | null = null;
+  private closed = false;
+  private readonly nl: string;
+
+  constructor(private readonly o: TerminalChannelOptions) {
+    this.nl = o.pty ? "\r\n" : "\n";
+    o.client.onClose(() => {
+      this.closed = true;
+      this.abort.abort();
+      this.upstreamChannel?.close();
+    });
+  }
+
+  private readonly abort = new AbortController();
+
+  /** Tells the client something on stderr (held notices, refusals, the kill reason). */
+  notice(text: string) {
+    if (!this.closed) this.o.client.writeStderr(Buffer.from(`gatehouse: ${text}${this.nl}`));
+  }
+
+  resize(cols: number, rows: number, width = 0, height = 0) {
+    if (this.o.pty) Object.assign(this.o.pty, { cols, rows });
+    this.upstreamChannel?.setWindow(rows, cols, height, width);
+    this.o.term.resize(this.o.ch, cols, rows);
+  }
+
+  signal(name: string) {
+    this.upstreamChannel?.signal(name);
+  }
+
+  /** Ends the channel from outside (admin kill, revocation, shutdown) with a visible reason. */
+  terminate(reason: string) {
+    if (this.closed) return;
+    this.notice(`session ended: ${reason}`);
+    this.o.client.exit({ code: 255 });
+    this.o.client.end();
+    this.upstreamChannel?.close();
+  }
+
+  async run(): Promise<void> {
+    const { gw, client, mode, command } = this.o;
+    const request = requestOf(mode, command);
+    const decision: Decision = await gw.decide(request, {
+      signal: this.abort.signal,
+      onHeld: (n) => this.notice(`held for approval #${n.approvalId}: ${n.url} (waiting; Ctrl-C to give up)`),
+    });
+    if (this.closed) return;
+    if (decision.type === "deny") {
+      this.notice(`denied: ${decision.reason}`);
+      gw.recordResult(decision.requestSeq, { exitCode: EXIT_DENIED, denied: true });
+      client.exit({ code: EXIT_DENIED });
+      client.end();
+      return;
+    }
+    if (decision.approvalId) this.notice(`approved (#${decision.approvalId}), running`);
+    this.o.setMasker(decision.masker);
+    const started = Date.now();
+    let upstream: UpstreamChannel;
+    try {
+      upstream = await this.openUpstream();
+    } catch (err) {
+      this.notice(`the upstream refused the ${mode}: ${(err as Error).message}`);
+      gw.recordResult(decision.requestSeq, { error: (err as Error).message });
+      client.exit({ code: 255 });
+      client.end();
+      return;
+    }
+    if (this.closed) return void upstream.close();
+    this.upstreamChannel = upstream;
+    this.relay(upstream, decision, started);
+  }
+
+  private openUpstream(): Promise<UpstreamChannel> {
+    const { upstream, mode, command, pty, env } = this.o;
+    const ptyOpts = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : undefined;
+    return new Promise((resolve, reject) => {
+      const cb = (err: Error | undefined, ch: UpstreamChannel) => (err ? reject(err) : resolve(ch));
+      const opts = { env: env as NodeJS.ProcessEnv };
+      if (mode === "shell") upstream.shell(ptyOpts ?? false, opts, cb);
+      else upstream.exec(command ?? "", { ...opts, ...(ptyOpts ? { pty: ptyOpts } : {}) }, cb);
+    });
+  }
+
+  private relay(up: UpstreamChannel, decision: Extract<Decision, { type: "allow" }>, started: number) {
+    const { client, term, ch, gw, pty, mode, command } = this.o;
+    term.start(ch, { mode, cols: pty?.cols ?? 80, rows: pty?.rows ?? 24, term: pty?.term ?? "", ...(command ? { command } : {}) });
+    const out = new MaskedStream(decision.masker, (buf) => {
+      term.output(ch, buf);
+      return client.write(buf);
+    });
+    const err = new MaskedStream(decision.masker, (buf) => {
+      term.output(ch, buf, true);
+      client.writeStderr(buf);
+      return true;
+    });
+    up.on("data", (chunk: Buffer) => {
+      if (!out.push(chunk)) up.pause();
+    });
+    up.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    client.onDrain(() => up.resume());
+    client.onData((data) => {
+      term.input(ch, data);
+      if (!up.write(data)) client.pause();
+    });
+    up.on("drain", () => client.resume());
+    client.onEof(() => up.end());
+    let status: { code: number | null; signal?: string | null } = { code: null };
+    up.on("exit", (code: number | null, signal?: string) => {
+      status = { code: code ?? null, signal: signal ?? null };
+    });
+    up.on("close", () => {
+      out.end();
+      err.end();
+      term.exit(ch, status);
+      gw.recordResult(decision.requestSeq, {
+        exitCode: status.code,
+        ...(status.signal ? { signal: status.signal } : {}),
+        durationMs: Date.now() - started,
+        ...term.bytes(ch),
+        maskedSpans: decision.masker ? decision.masker.counts().reduce((n, c) => n + c.matches, 0) : 0,
+      });
+      term.close(ch);
+      if (!this.closed) {
+        // ssh2: exit-status must be sent before the channel is ended
+        client.exit(status);
+        client.end();
+      }
+    });
+  }
+}
+
+/**
+ * Output through the stream masker when masking applies (holding back what could still grow
+ * into a secret, released after an idle pause), raw otherwise. Returns false for backpressure.
+ */
+class MaskedStream {
+  private readonly masker: StreamMasker | null;
+  private readonly carry = new Map<string, Buffer>();
+  private idle: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly base: Masker | null,
+    private readonly sink: (buf: Buffer) => boolean,
+  ) {
+    this.masker = base ? createStreamMasker(base) : null;
+  }
+
+  push(chunk: Buffer): boolean {
+    if (!this.masker) return this.sink(chunk);
+    const text = decodeLossy(this.carry, chunk);
+    const masked = this.masker.push(text);
+    this.restartIdle();
+    return masked ? this.emit(masked) : true;
+  }
+
+  end() {
+    if (this.idle) clearTimeout(this.idle);
+    if (!this.masker) return;
+    const rest = this.carry.get("x");
+    const text = this.masker.push(rest ? rest.toString("utf8") : "") + this.masker.flush();
+    if (text) this.emit(text);
+  }
+
+  private restartIdle() {
+    if (this.idle) clearTimeout(this.idle);
+    this.idle = setTimeout(() => {
+      const text = this.masker!.flush();
+      if (text) this.emit(text);
+    }, MASK_IDLE_FLUSH_MS);
+  }
+
+  private emit(masked: string): boolean {
+    return this.sink(Buffer.from(masked, "utf8"));
+  }
+}
+
+/** Masking works on text: decode the complete characters, carry an incomplete one over. */
+function decodeLossy(carry: Map<string, Buffer>, chunk: Buffer): string {
+  const prev = carry.get("x");
+  const buf = prev ? Buffer.concat([prev, chunk]) : chunk;
+  const end = completeUtf8Length(buf);
+  if (end < buf.length) carry.set("x", Buffer.from(buf.subarray(end)));
+  else carry.delete("x");
+  return buf.subarray(0, end).toString("utf8");
+}

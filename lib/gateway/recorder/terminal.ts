@@ -1,0 +1,215 @@
+import type { Masker } from "@/lib/gateway/masking";
+import type { SessionRecorder } from "./recorder";
+
+/**
+ * Records terminal channels into session events in the format of TERMINAL.md. Output is
+ * coalesced (one event per COALESCE_MS or COALESCE_BYTES per channel and stream), because a
+ * busy terminal writes thousands of tiny chunks a second and every event costs a row.
+ *
+ * Lossless: bytes are split only at UTF-8 character boundaries; a chunk that is not valid
+ * UTF-8 is recorded as base64 rather than through a lossy decode, so a recording's bytes equal
+ * the bytes the client received.
+ *
+ * Input is recorded too, except while the terminal shows a password prompt: then only the
+ * number of keystrokes is kept. Command lines are reconstructed from input best effort (line
+ * editing, history and completion are not understood; such lines are marked `edited`).
+ */
+const COALESCE_MS = 25;
+const COALESCE_BYTES = 32 * 1024;
+const PASSWORD_PROMPT = /(password|passphrase|passcode|pin)( for [^\n]*)?: *$/i;
+
+interface PendingOutput {
+  parts: string[];
+  bytes: number;
+  timer: NodeJS.Timeout | null;
+}
+
+interface ChannelState {
+  out: Map<"o" | "e", PendingOutput>;
+  carry: Map<"o" | "e" | "i", Buffer>;
+  /** last printable output, to notice password prompts */
+  tail: string;
+  line: string;
+  edited: boolean;
+  escape: boolean;
+  hidden: number;
+  bytesOut: number;
+  bytesIn: number;
+}
+
+export class TerminalRecorder {
+  private readonly channels = new Map<number, ChannelState>();
+
+  constructor(
+    private readonly recorder: SessionRecorder,
+    private readonly masker: () => Masker | null = () => null,
+  ) {}
+
+  start(ch: number, info: { mode: "shell" | "exec"; cols: number; rows: number; term: string; command?: string }) {
+    this.channels.set(ch, { out: new Map(), carry: new Map(), tail: "", line: "", edited: false, escape: false, hidden: 0, bytesOut: 0, bytesIn: 0 });
+    this.recorder.record("term.start", { ch, ...info });
+  }
+
+  /** Output exactly as sent to the client (already masked when masking applies). */
+  output(ch: number, data: Buffer, stderr = false) {
+    const st = this.channels.get(ch);
+    if (!st || data.length === 0) return;
+    st.bytesOut += data.length;
+    const key = stderr ? "e" : "o";
+    const { text, raw } = decodeChunk(st.carry, key, data);
+    if (raw) {
+      this.flushOutput(ch, key);
+      this.recorder.record("term.o", { ch, b64: raw.toString("base64"), ...(stderr ? { err: true } : {}) });
+    }
+    if (text) {
+      st.tail = (st.tail + text).slice(-200);
+      let p = st.out.get(key);
+      if (!p) st.out.set(key, (p = { parts: [], bytes: 0, timer: null }));
+      p.parts.push(text);
+      p.bytes += text.length;
+      if (p.bytes >= COALESCE_BYTES) this.flushOutput(ch, key);
+      else p.timer ??= setTimeout(() => this.flushOutput(ch, key), COALESCE_MS);
+    }
+  }
+
+  input(ch: number, data: Buffer) {
+    const st = this.channels.get(ch);
+    if (!st || data.length === 0) return;
+    st.bytesIn += data.length;
+    // Keep the order of events: output shown before this keystroke is recorded before it.
+    this.flushOutput(ch, "o");
+    this.flushOutput(ch, "e");
+    const secret = st.hidden > 0 || PASSWORD_PROMPT.test(stripAnsi(st.tail));
+    const { text, raw } = decodeChunk(st.carry, "i", data);
+    if (secret) {
+      st.hidden += data.length;
+      if (/[\r\n]/.test(text)) {
+        this.recorder.record("term.i", { ch, hidden: st.hidden });
+        st.hidden = 0;
+        st.tail = "";
+        st.line = "";
+      }
+      return;
+    }
+    const masker = this.masker();
+    if (raw) this.recorder.record("term.i", { ch, b64: raw.toString("base64") });
+    if (text) this.recorder.record("term.i", { ch, d: masker ? masker.maskText(text) : text });
+    for (const line of this.reconstruct(st, text)) {
+      this.recorder.record("term.cmd", { ch, text: masker ? masker.maskText(line.text) : line.text, reconstructed: true, ...(line.edited ? { edited: true } : {}) });
+    }
+  }
+
+  resize(ch: number, cols: number, rows: number) {
+    if (!this.channels.has(ch)) return;
+    this.flushOutput(ch, "o");
+    this.recorder.record("term.r", { ch, cols, rows });
+  }
+
+  exit(ch: number, status: { code?: number | null; signal?: string | null }) {
+    const st = this.channels.get(ch);
+    if (!st) return;
+    this.flushChannel(ch);
+    this.recorder.record("term.exit", { ch, ...(status.code != null ? { code: status.code } : {}), ...(status.signal ? { signal: status.signal } : {}) });
+  }
+
+  /** Counters for the channel's result event. */
+  bytes(ch: number): { bytesOut: number; bytesIn: number } {
+    const st = this.channels.get(ch);
+    return { bytesOut: st?.bytesOut ?? 0, bytesIn: st?.bytesIn ?? 0 };
+  }
+
+  /** Flush the channel's coalesced output and forget it. */
+  close(ch: number) {
+    this.flushChannel(ch);
+    this.channels.delete(ch);
+  }
+
+  flushAll() {
+    for (const ch of this.channels.keys()) this.flushChannel(ch);
+  }
+
+  private flushChannel(ch: number) {
+    const st = this.channels.get(ch);
+    if (!st) return;
+    for (const key of ["o", "e"] as const) {
+      const rest = st.carry.get(key);
+      if (rest?.length) {
+        st.carry.delete(key);
+        this.flushOutput(ch, key);
+        this.recorder.record("term.o", { ch, b64: rest.toString("base64"), ...(key === "e" ? { err: true } : {}) });
+      }
+      this.flushOutput(ch, key);
+    }
+  }
+
+  private flushOutput(ch: number, key: "o" | "e") {
+    const p = this.channels.get(ch)?.out.get(key);
+    if (!p || p.parts.length === 0) return;
+    if (p.timer) clearTimeout(p.timer);
+    p.timer = null;
+    const d = p.parts.join("");
+    p.parts = [];
+    p.bytes = 0;
+    this.recorder.record("term.o", { ch, d, ...(key === "e" ? { err: true } : {}) });
+  }
+
+  private *reconstruct(st: ChannelState, text: string): Generator<{ text: string; edited: boolean }> {
+    for (const c of text) {
+      if (st.escape) {
+        // CSI/SS3 sequences (arrows, Home, F-keys) end with a letter or "~"
+        if (/[A-Za-z~]/.test(c)) st.escape = false;
+        continue;
+      }
+      if (c === "\r" || c === "\n") {
+        if (st.line.trim()) yield { text: st.line, edited: st.edited };
+        st.line = "";
+        st.edited = false;
+      } else if (c === "\x7f" || c === "\b") st.line = st.line.slice(0, -1);
+      else if (c === "\x03" || c === "\x15") {
+        st.line = "";
+        st.edited = false;
+      } else if (c === "\x1b") {
+        st.escape = true;
+        st.edited = true;
+      } else if (c === "\t") st.edited = true;
+      else if (c >= " ") st.line += c;
+    }
+  }
+}
+
+/**
+ * Decodes the complete UTF-8 prefix of carry+data; an incomplete character at the end waits for
+ * the next chunk. Returns `raw` instead of text when the bytes are not valid UTF-8.
+ */
+export function decodeChunk(carry: Map<string, Buffer>, key: string, data: Buffer): { text: string; raw: Buffer | null } {
+  const prev = carry.get(key);
+  const buf = prev?.length ? Buffer.concat([prev, data]) : data;
+  const end = completeUtf8Length(buf);
+  if (end < buf.length) carry.set(key, Buffer.from(buf.subarray(end)));
+  else carry.delete(key);
+  const body = buf.subarray(0, end);
+  if (body.length === 0) return { text: "", raw: null };
+  try {
+    return { text: STRICT.decode(body), raw: null };
+  } catch {
+    return { text: "", raw: Buffer.from(body) };
+  }
+}
+
+const STRICT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Length of buf without a trailing, incomplete (but so far valid-looking) UTF-8 sequence. */
+export function completeUtf8Length(buf: Buffer): number {
+  const n = buf.length;
+  for (let back = 1; back <= Math.min(3, n); back++) {
+    const b = buf[n - back];
+    if ((b & 0xc0) === 0x80) continue; // continuation byte: look further back
+    const need = (b & 0xe0) === 0xc0 ? 2 : (b & 0xf0) === 0xe0 ? 3 : (b & 0xf8) === 0xf0 ? 4 : 1;
+    return need > back ? n - back : n;
+  }
+  return n;
+}
+
+function stripAnsi(s: string): string {
+  return s.replace(/\x1b\[[0-9;?]*[ -\/]*[@-~]/g, "").replace(/\x1b\][^\x07]*(\x07|\x1b\\)/g, "");
+}

@@ -1,0 +1,34 @@
+import { eq } from "drizzle-orm";
+import { z } from "zod";
+import type { Db } from "@/db/client";
+import { userSshKeys, users } from "@/db/schema";
+import { authorize, can } from "@/lib/auth/authorize";
+import type { Caller } from "@/lib/auth/caller";
+import { GatehouseError } from "@/lib/gateway/core/types";
+import { appendAudit } from "../audit/append";
+import { mutate } from "../tx";
+
+/** Published after commit; an SSH gateway may end the live sessions that logged in with the key. */
+export const SSH_KEY_REMOVED = "ssh-key.removed";
+
+const keyId = z.string().uuid();
+
+export async function removeSshKey(db: Db, caller: Caller | null, id: string) {
+  const who = authorize(caller, "ssh-keys:own");
+  // Not-found, not-yours and not-an-id look the same, so key ids cannot be probed.
+  const notFound = () => new GatehouseError("NOT_FOUND", "no such SSH key");
+  if (!keyId.safeParse(id).success) throw notFound();
+  return mutate(db, async (tx, emit) => {
+    const [row] = await tx
+      .select({ id: userSshKeys.id, userId: userSshKeys.userId, name: userSshKeys.name, fingerprint: userSshKeys.fingerprint, owner: users.email })
+      .from(userSshKeys)
+      .innerJoin(users, eq(users.id, userSshKeys.userId))
+      .where(eq(userSshKeys.id, id))
+      .for("update");
+    if (!row || !can(who, "ssh-keys:own", { ownerId: row.userId })) throw notFound();
+    await tx.delete(userSshKeys).where(eq(userSshKeys.id, id));
+    await appendAudit(tx, who, { action: "ssh-key.remove", subject: `ssh-key:${id}`, detail: { owner: row.owner, name: row.name, fingerprint: row.fingerprint } });
+    emit(SSH_KEY_REMOVED, { keyId: id, userId: row.userId });
+    return { id, removed: true };
+  });
+}

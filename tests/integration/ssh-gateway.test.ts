@@ -1,0 +1,241 @@
+import { createHash } from "node:crypto";
+import fs from "node:fs";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { scp, sftpBatch, spawnClient, sshCommand, sshExec, type SshTarget } from "../support/ssh-client";
+import { startSshd, type Sshd } from "../support/sshd";
+import { startTmux } from "../support/tmux";
+
+/**
+ * The SSH gateway end to end: real OpenSSH sshd upstream, real ssh/sftp/scp clients (and tmux
+ * for the interactive shell) through a real Gatehouse process. Assertions check what the client
+ * saw and what was recorded.
+ */
+describe("SSH gateway", () => {
+  let gh: GatehouseProcess;
+  let sshd: Sshd;
+  const tokens = { admin: "", member: "", approver: "" };
+  const MEMBER = "ops@example.test";
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gh-ssh-gw-"));
+
+  const target = (connection = "box", password = tokens.member): SshTarget => ({ port: gh.ports.ssh, user: connection, password });
+
+  async function sessionsOf(filter: (s: Record<string, any>) => boolean) {
+    const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=ssh");
+    return (res.body.sessions as Record<string, any>[]).filter(filter);
+  }
+  async function allEvents(id: string): Promise<Record<string, any>[]> {
+    const res = await fetch(`${gh.url}/api/v1/sessions/${id}/export?format=jsonl`, { headers: { authorization: `Bearer ${tokens.admin}` } });
+    const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l));
+    return lines.filter((l) => l.kind !== "session");
+  }
+  async function latestSession(): Promise<Record<string, any>> {
+    const [s] = await sessionsOf(() => true);
+    return s;
+  }
+  async function eventsOfLatest(kind?: string, waitMs = 3000) {
+    const until = Date.now() + waitMs;
+    for (;;) {
+      const s = await latestSession();
+      const events = await allEvents(s.id);
+      if (s.status !== "live" || Date.now() > until) return { session: s, events: kind ? events.filter((e) => e.kind === kind) : events };
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+  async function pendingApproval(): Promise<Record<string, any>> {
+    for (let i = 0; i < 200; i++) {
+      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
+      const [hit] = list.body.approvals as Record<string, any>[];
+      if (hit) return hit;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    throw new Error("no pending approval");
+  }
+
+  beforeAll(async () => {
+    [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
+    tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [key, email, role, groups] of [["member", MEMBER, "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
+      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
+      tokens[key] = await login(gh.url, email, "a-long-password-1");
+    }
+    const upstream = `ssh://127.0.0.1:${sshd.port}`;
+    const add = async (name: string, extra: Record<string, unknown>) => {
+      const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "ssh", upstream, username: sshd.user, tags: ["staging"], ...extra });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    };
+    await add("box", { secret: sshd.password });
+    await add("box-key", { secret: sshd.privateKeyPem, options: { hostKey: sshd.hostKeyFingerprint } });
+    await add("box-wrong-pin", { secret: sshd.password, options: { hostKey: "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA" } });
+  }, 120_000);
+
+  afterAll(async () => {
+    await gh?.stop();
+    await sshd?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
+  });
+
+  it("runs exec commands with exit status, stdout and stderr preserved, and records them", async () => {
+    const r = await sshExec(target(), "echo hello; ls /nonexistent-dir; exit 3");
+    expect(r.code).toBe(3);
+    expect(r.stdout).toBe("hello\n");
+    expect(r.stderr).toMatch(/No such file or directory/);
+    const { session, events } = await eventsOfLatest();
+    expect(session).toMatchObject({ connectionName: "box", userEmail: MEMBER, protocol: "ssh", origin: "native" });
+    const req = events.find((e) => e.kind === "request" && e.payload.action === "exec");
+    expect(req?.payload).toMatchObject({ text: "echo hello; ls /nonexistent-dir; exit 3", kind: "read" });
+    expect(events.find((e) => e.kind === "result" && e.payload.requestSeq === req!.seq)?.payload).toMatchObject({ exitCode: 3 });
+    const out = events.filter((e) => e.kind === "term.o");
+    expect(out.filter((e) => !e.payload.err).map((e) => e.payload.d).join("")).toBe("hello\n");
+    expect(out.filter((e) => e.payload.err).map((e) => e.payload.d).join("")).toMatch(/No such file/);
+    // the host key was pinned on first use
+    const conn = (await apiCall(gh.url, tokens.admin, "GET", "/connections")).body.connections.find((c: any) => c.name === "box");
+    expect(conn.options.hostKey).toBe(sshd.hostKeyFingerprint);
+  });
+
+  it("uses a stored private key upstream and keyboard-interactive with a token downstream", async () => {
+    const r = await sshExec({ ...target("box-key"), passwordMethod: "keyboard-interactive" }, "whoami");
+    expect(r.stderr).toBe("");
+    expect(r.stdout.trim()).toBe(sshd.user);
+  });
+
+  it("refuses a wrong token and an upstream whose host key does not match the pin", async () => {
+    const bad = await sshExec(target("box", "not-a-token-at-all-xxxxxxxxxxxxxxxx"), "true");
+    expect(bad.code).not.toBe(0);
+    expect(bad.stderr).toMatch(/Permission denied/i);
+    const pinned = await sshExec(target("box-wrong-pin"), "true");
+    expect(pinned.code).toBe(126);
+    expect(pinned.stderr).toMatch(/host key changed/);
+  });
+
+  it("holds an unclassifiable command until an approver approves it, and a denied one exits 126", async () => {
+    let stderr = "";
+    const child = spawnClient("ssh", ["-p", String(gh.ports.ssh), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "box@127.0.0.1", "--", "my-deploy-tool --now"], target());
+    child.stderr!.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    const a = await pendingApproval();
+    expect(a.request.text).toBe("my-deploy-tool --now");
+    await expect.poll(() => stderr).toMatch(new RegExp(`held for approval #${a.id}`));
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${a.id}/approve`, {})).status).toBe(200);
+    expect(await exited).toBe(127); // it ran: the upstream shell did not find the program
+    expect(stderr).toMatch(/command not found|not found/);
+
+    const denied = sshExec(target(), "another-tool");
+    const b = await pendingApproval();
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${b.id}/deny`, { reason: "not today" })).status).toBe(200);
+    const r = await denied;
+    expect(r.code).toBe(126);
+    expect(r.stderr).toMatch(/gatehouse: denied: denied by approver: not today/);
+  });
+
+  it("refuses local, dynamic-style (-W) and remote forwarding by default and records the refusals", async () => {
+    const w = await sshExec(target(), "", { extraArgs: ["-W", `127.0.0.1:${sshd.port}`] });
+    expect(w.code).not.toBe(0);
+    expect(w.stderr).toMatch(/administratively prohibited|open failed/i);
+    const { events } = await eventsOfLatest("forward");
+    expect(events[0]?.payload).toMatchObject({ type: "local", target: `127.0.0.1:${sshd.port}`, allowed: false });
+    const r = await sshExec(target(), "true", { extraArgs: ["-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:22"] });
+    expect(r.code).not.toBe(0);
+    expect(r.stderr).toMatch(/remote port forwarding failed/i);
+  });
+
+  it("passes sftp put/get/rm and scp (sftp and legacy protocols) through, recording the file operations", async () => {
+    const local = path.join(tmp, "up.txt");
+    fs.writeFileSync(local, "x".repeat(100_000));
+    const r = await sftpBatch(target(), [`put ${local} /tmp/gh-sftp-up.txt`, `get /tmp/gh-sftp-up.txt ${path.join(tmp, "down.txt")}`, "rm /tmp/gh-sftp-up.txt"]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(fs.readFileSync(path.join(tmp, "down.txt"), "utf8")).toBe("x".repeat(100_000));
+    const { events } = await eventsOfLatest();
+    const ops = events.filter((e) => e.kind === "sftp").map((e) => `${e.payload.op} ${e.payload.path}`);
+    expect(ops).toEqual(expect.arrayContaining(["open /tmp/gh-sftp-up.txt", "remove /tmp/gh-sftp-up.txt"]));
+    expect(events.filter((e) => e.kind === "request").map((e) => e.payload.text)).toEqual(expect.arrayContaining(["sftp write /tmp/gh-sftp-up.txt", "sftp remove /tmp/gh-sftp-up.txt"]));
+    const written = events.find((e) => e.kind === "sftp" && e.payload.op === "close" && e.payload.flags === "written");
+    expect(written?.payload.bytes).toBe(100_000);
+
+    const s1 = await scp(target(), local, "box@127.0.0.1:/tmp/gh-scp-new.txt");
+    expect(s1.code, s1.stderr).toBe(0);
+    const s2 = await scp(target(), local, "box@127.0.0.1:/tmp/gh-scp-legacy.txt", { legacy: true });
+    expect(s2.code, s2.stderr).toBe(0);
+    const check = await sshExec(target(), "wc -c /tmp/gh-scp-new.txt /tmp/gh-scp-legacy.txt");
+    expect(check.stdout).toMatch(/100000 \/tmp\/gh-scp-new.txt/);
+    expect(check.stdout).toMatch(/100000 \/tmp\/gh-scp-legacy.txt/);
+  });
+
+  it("records an interactive shell driven through tmux: output, input, resize and reconstructed commands", async () => {
+    const cmd = sshCommand(target(), [], ["-tt"]);
+    const tmux = await startTmux(cmd.argv, { cols: 100, rows: 30, env: cmd.env });
+    try {
+      await tmux.waitFor(/\$ $/m, 15_000);
+      await tmux.sendLine("echo $((6*7))");
+      await tmux.waitFor(/^42$/m);
+      await tmux.resize(120, 40);
+      await tmux.sendLine("exit");
+      await expect.poll(() => tmux.exited(), { timeout: 10_000 }).toBe(true);
+    } finally {
+      await tmux.kill();
+      cmd.cleanup();
+    }
+    const { events } = await eventsOfLatest();
+    expect(events.find((e) => e.kind === "request")?.payload).toMatchObject({ action: "exec", kind: "interactive", text: "shell" });
+    expect(events.find((e) => e.kind === "term.start")?.payload).toMatchObject({ mode: "shell", cols: 100 });
+    expect(events.filter((e) => e.kind === "term.o").map((e) => e.payload.d).join("")).toMatch(/\r\n42\r\n/);
+    expect(events.filter((e) => e.kind === "term.cmd").map((e) => e.payload.text)).toEqual(expect.arrayContaining(["echo $((6*7))", "exit"]));
+    expect(events.find((e) => e.kind === "term.r")?.payload).toMatchObject({ cols: 120, rows: 40 });
+  });
+
+  it("ends a live session when an admin kills it, with a clear message", async () => {
+    let stderr = "";
+    const child = spawnClient("ssh", ["-p", String(gh.ports.ssh), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "box@127.0.0.1", "--", "sleep 60"], target());
+    child.stderr!.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    let live: Record<string, any> | undefined;
+    await expect.poll(async () => (live = (await sessionsOf((s) => s.status === "live"))[0]), { timeout: 10_000 }).toBeTruthy();
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await apiCall(gh.url, tokens.admin, "POST", `/sessions/${live!.id}/kill`, { reason: "incident 42" })).status).toBe(200);
+    expect(await exited).not.toBe(0);
+    expect(stderr).toMatch(/gatehouse: session ended: .*incident 42/);
+  });
+
+  it("loses nothing: 50 MB of output arrive and are recorded byte for byte", async () => {
+    const cmd = sshCommand(target(), ["head -c 37500000 /dev/zero | tr '\\0' 'a' | fold -w 100"]);
+    const { spawn } = await import("node:child_process");
+    const child = spawn(cmd.argv[0], cmd.argv.slice(1), { env: { ...process.env, ...cmd.env } });
+    const hash = createHash("sha256");
+    let bytes = 0;
+    child.stdout.on("data", (d: Buffer) => {
+      hash.update(d);
+      bytes += d.length;
+    });
+    const code = await new Promise<number | null>((r) => child.on("close", r));
+    cmd.cleanup();
+    expect(code).toBe(0);
+    expect(bytes).toBe(37_500_000 + 375_000);
+    const { events } = await eventsOfLatest("term.o", 30_000);
+    const rec = createHash("sha256");
+    let recBytes = 0;
+    for (const e of events) {
+      const b = e.payload.b64 ? Buffer.from(e.payload.b64, "base64") : Buffer.from(e.payload.d, "utf8");
+      rec.update(b);
+      recBytes += b.length;
+    }
+    expect(recBytes).toBe(bytes);
+    expect(rec.digest("hex")).toBe(hash.digest("hex"));
+  }, 120_000);
+
+  it("garbage before the banner and a never-finishing handshake do not stall other users", async () => {
+    const garbage = net.connect(gh.ports.ssh, "127.0.0.1", () => garbage.write("GET / HTTP/1.1\r\n\r\n" + "\x00\xff".repeat(5000)));
+    garbage.on("error", () => {});
+    const silent = net.connect(gh.ports.ssh, "127.0.0.1", () => silent.write("SSH-2.0-slowloris\r\n"));
+    silent.on("error", () => {});
+    const started = Date.now();
+    const r = await sshExec(target(), "echo fine");
+    expect(r.stdout).toBe("fine\n");
+    expect(Date.now() - started).toBeLessThan(5000);
+    garbage.destroy();
+    silent.destroy();
+  });
+});
