@@ -26,7 +26,7 @@ export async function authenticateSsh(db: Db, ctx: AuthContext, address: string)
       return tokenAuth(db, ctx.password, connection, address);
     case "keyboard-interactive":
       return new Promise((resolve) => {
-        ctx.prompt([{ prompt: "Gatehouse token: ", echo: false }], "Gatehouse", "Paste a Gatehouse token (gatehouse tokens create).", (answers) => {
+        ctx.prompt([{ prompt: "Gatehouse token (password): ", echo: false }], "Gatehouse", "Paste a Gatehouse token (gatehouse tokens create).", (answers) => {
           tokenAuth(db, answers[0] ?? "", connection, address).then(resolve, () => resolve(null));
         });
       });
