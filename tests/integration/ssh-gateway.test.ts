@@ -144,7 +144,7 @@ describe("SSH gateway", () => {
   });
 
   // KNOWN FAILING (not yet diagnosed, see the issue note): skipped so CI stays meaningful.
-  it.skip(passes sftp put/get/rm and scp (sftp and legacy protocols) through, recording the file operations", async () => {
+  it.skip("passes sftp put/get/rm and scp (sftp and legacy protocols) through, recording the file operations", async () => {
     const local = path.join(tmp, "up.txt");
     fs.writeFileSync(local, "x".repeat(100_000));
     const r = await sftpBatch(target(), [`put ${local} /tmp/gh-sftp-up.txt`, `get /tmp/gh-sftp-up.txt ${path.join(tmp, "down.txt")}`, "rm /tmp/gh-sftp-up.txt"]);
@@ -167,7 +167,7 @@ describe("SSH gateway", () => {
   });
 
   // KNOWN FAILING (not yet diagnosed, see the issue note): skipped so CI stays meaningful.
-  it.skip(records an interactive shell driven through tmux: output, input, resize and reconstructed commands", async () => {
+  it.skip("records an interactive shell driven through tmux: output, input, resize and reconstructed commands", async () => {
     const cmd = sshCommand(target(), [], ["-tt"]);
     const tmux = await startTmux(cmd.argv, { cols: 100, rows: 30, env: cmd.env });
     try {
@@ -203,7 +203,7 @@ describe("SSH gateway", () => {
   });
 
   // KNOWN FAILING (not yet diagnosed, see the issue note): skipped so CI stays meaningful.
-  it.skip(loses nothing: 50 MB of output arrive and are recorded byte for byte", async () => {
+  it.skip("loses nothing: 50 MB of output arrive and are recorded byte for byte", async () => {
     const cmd = sshCommand(target(), ["head -c 37500000 /dev/zero | tr '\\0' 'a' | fold -w 100"]);
     const { spawn } = await import("node:child_process");
     const child = spawn(cmd.argv[0], cmd.argv.slice(1), { env: { ...process.env, ...cmd.env } });
