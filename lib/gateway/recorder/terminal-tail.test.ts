@@ -131,9 +131,13 @@ describe("terminalTail renders the current screen", () => {
         fc.pre(tail.from !== "cap");
         const full = await screen({ cols: 40, rows: 10 }, stream);
         const viewer = await screen(tail.startSize, tail.data);
-        expect(viewer).toEqual(full);
+        // A cursor *restore* (ESC 8, or leaving the alternate screen) inside the tail returns to a
+        // position saved before it, which a tail cannot carry: compare the cursor only without one.
+        const restores = /\x1b8|\x1b\[\?(1049|1047|47)l/.test(Buffer.from(tail.data).toString("latin1"));
+        expect({ ...viewer, x: restores ? 0 : viewer.x, y: restores ? 0 : viewer.y }).toEqual({ ...full, x: restores ? 0 : full.x, y: restores ? 0 : full.y });
       }),
-      { numRuns: 300 },
+      // Fixed seed so CI is deterministic; run without it locally to explore more streams.
+      { numRuns: 300, seed: 4242 },
     );
   });
 });
