@@ -116,7 +116,7 @@ describe("sshd + ssh client support", () => {
       await term.sendLine("exit 3");
       const deadline = Date.now() + 5000;
       while (!(await term.exited()) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      expect(await term.exitStatus()).toBe(3);
+      await expect.poll(() => term.exitStatus(), { timeout: 5000 }).toBe(3);
     } finally {
       await term.kill();
       cmd.cleanup();

@@ -83,7 +83,8 @@ export async function startTmux(command: string | string[], opts: { cols?: numbe
     exited: async () => (await paneInfo("#{pane_dead}")) === "1",
     exitStatus: async () => {
       const [dead, status] = (await paneInfo("#{pane_dead} #{pane_dead_status}")).split(" ");
-      return dead === "1" && status !== "" ? Number(status) : null;
+      // tmux may report the pane dead a moment before it knows the status
+      return dead === "1" && status ? Number(status) : null;
     },
     kill: async () => {
       if (killed) return;

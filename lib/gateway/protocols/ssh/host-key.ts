@@ -15,9 +15,18 @@ export function ensureHostKey(dataDir: string): { key: Buffer; fingerprint: stri
   if (!fs.existsSync(file)) {
     if (process.env.GATEHOUSE_SSH_HOST_KEY) throw new Error(`GATEHOUSE_SSH_HOST_KEY points at a missing file (${file})`);
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    const pair = utils.generateKeyPairSync("ed25519", { comment: "gatehouse" });
-    fs.writeFileSync(file, pair.private, { mode: 0o600 });
-    fs.writeFileSync(`${file}.pub`, pair.public + "\n");
+    // Seen on CI: an ssh2-generated key that ssh2 itself then could not parse. Check before keeping
+    // it, and write through a temp file so a crash never leaves half a key behind.
+    for (let attempt = 1; ; attempt++) {
+      const pair = utils.generateKeyPairSync("ed25519", { comment: "gatehouse" });
+      if (!(utils.parseKey(pair.private) instanceof Error)) {
+        fs.writeFileSync(`${file}.tmp`, pair.private, { mode: 0o600 });
+        fs.renameSync(`${file}.tmp`, file);
+        fs.writeFileSync(`${file}.pub`, pair.public + "\n");
+        break;
+      }
+      if (attempt === 5) throw new Error("could not generate a readable SSH host key");
+    }
   }
   const key = fs.readFileSync(file);
   const parsed = utils.parseKey(key);
