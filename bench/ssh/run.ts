@@ -1,7 +1,8 @@
 /**
  * SSH gateway overhead: a real OpenSSH sshd measured directly and through Gatehouse, in the same
  * run, printing the ratios against the targets.
- *   - bulk output: `head -c 256M /dev/zero` over exec with the real `ssh` client (MB/s), plus a
+ *   - bulk output: `head -c 256M /dev/zero` over exec with the real `ssh` client (MB/s), the same
+ *     amount of text lines (`yes`, recorded as text rather than base64), plus a
  *     random (incompressible, non-UTF-8) file, the worst case for output recording/masking;
  *   - keystroke round trip: an ssh2 shell with a pty running `cat` in raw mode; one byte sent,
  *     its echo awaited, N samples, p50/p95. Added latency = gateway p50 - direct p50.
@@ -10,14 +11,18 @@
  * Needs root (the sshd test account) and a production build (`npm run build`, or
  * GATEHOUSE_NEXT_DIST_DIR pointing at one). Exits 1 when the gateway half cannot run.
  * Direct and gateway runs alternate per measure, so a change in machine load hits both alike.
- * Usage: npm run bench:ssh -- [--mb 256] [--random-mb 64] [--samples 200] [--gap-ms 10]
+ * The gateway runs twice, recording into the embedded PGlite and into a real PostgreSQL 15 via
+ * DATABASE_URL (the scale-out setup), since recording is most of what bulk output costs.
+ * Usage: npm run bench:ssh -- [--mb 256] [--random-mb 64] [--samples 200] [--gap-ms 10] [--store pglite|postgres|both]
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
+import postgres from "postgres";
 import { Client } from "ssh2";
 import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../../tests/support/gatehouse";
 import { spawnClient, COMMON_OPTIONS, authOptions, type SshTarget } from "../../tests/support/ssh-client";
+import { startPostgres15 } from "../../tests/support/postgres";
 import { startSshd, type Sshd } from "../../tests/support/sshd";
 
 const arg = (name: string, fallback: number) => {
@@ -35,6 +40,7 @@ const TARGET_ADDED_P50_MS = 2;
 
 interface Side {
   zeros?: number;
+  text?: number;
   random?: number;
   rtt?: { p50: number; p95: number };
   error?: string;
@@ -121,6 +127,8 @@ async function roundTrip(t: SshTarget): Promise<{ p50: number; p95: number }> {
 type Step = (t: SshTarget, randomFile: string, side: Side) => Promise<void>;
 const STEPS: Step[] = [
   async (t, _f, side) => void (side.zeros = await throughput(t, `head -c ${BULK_MB}M /dev/zero`, BULK_MB * 2 ** 20)),
+  // Lines of printable text, what a terminal mostly carries: recorded as JSON text, not base64.
+  async (t, _f, side) => void (side.text = await throughput(t, `yes '${"log line 0123456789 ".repeat(5).trim()}' | head -c ${BULK_MB}M`, BULK_MB * 2 ** 20)),
   async (t, f, side) => void (side.random = await throughput(t, `cat ${f}`, RANDOM_MB * 2 ** 20)),
   async (t, _f, side) => void (side.rtt = await roundTrip(t)),
 ];
@@ -153,22 +161,37 @@ async function gatewayTarget(gh: GatehouseProcess, sshd: Sshd): Promise<SshTarge
 
 const fmt = (n: number | undefined, digits = 1) => (n === undefined ? "—" : n.toFixed(digits));
 
-function report(direct: Side, gated: Side) {
-  console.log(`\nSSH, OpenSSH sshd upstream on loopback; bulk ${BULK_MB} MB zeros / ${RANDOM_MB} MB random via exec (ssh client), round trip ${SAMPLES} keystrokes ${GAP_MS} ms apart (ssh2, pty, raw cat)\n`);
-  console.log("measure                              direct   via gatehouse    ratio   target");
-  const row = (label: string, d: number | undefined, g: number | undefined, ratio: string, target: string) =>
-    console.log(`${label.padEnd(35)}${fmt(d).padStart(8)}${fmt(g).padStart(16)}${ratio.padStart(9)}   ${target}`);
-  const ratio = (d?: number, g?: number) => (d && g !== undefined ? (g / d).toFixed(2) : "—");
+type Store = "pglite" | "postgres";
+const STORES = (() => {
+  const i = process.argv.indexOf("--store");
+  const v = i > 0 ? process.argv[i + 1] : "both";
+  return (v === "both" ? ["pglite", "postgres"] : [v]) as Store[];
+})();
+
+function report(direct: Side, gated: { store: Store; side: Side }[]) {
+  console.log(`\nSSH, OpenSSH sshd upstream on loopback; bulk ${BULK_MB} MB zeros and text / ${RANDOM_MB} MB random via exec (ssh client), round trip ${SAMPLES} keystrokes ${GAP_MS} ms apart (ssh2, pty, raw cat)`);
+  console.log("Gatehouse recording into: pglite = embedded PGlite (on the gateway's thread), postgres = PostgreSQL 15 via DATABASE_URL\n");
+  console.log(`${"measure".padEnd(35)}${"direct".padStart(8)}${gated.map((g) => `${g.store.padStart(10)}  ratio`).join("")}   target`);
   const verdict = (ok: boolean | undefined) => (ok === undefined ? "" : ok ? "ok" : "MISSED");
-  row("bulk output, zeros (MB/s)", direct.zeros, gated.zeros, ratio(direct.zeros, gated.zeros), `≥ ${TARGET_THROUGHPUT_RATIO} ${verdict(gated.zeros !== undefined ? gated.zeros / direct.zeros! >= TARGET_THROUGHPUT_RATIO : undefined)}`);
-  row("bulk output, random (MB/s)", direct.random, gated.random, ratio(direct.random, gated.random), `≥ ${TARGET_THROUGHPUT_RATIO} ${verdict(gated.random !== undefined ? gated.random / direct.random! >= TARGET_THROUGHPUT_RATIO : undefined)}`);
-  const added = direct.rtt && gated.rtt ? gated.rtt.p50 - direct.rtt.p50 : undefined;
-  console.log(`${"keystroke round trip p50 (ms)".padEnd(35)}${fmt(direct.rtt?.p50, 2).padStart(8)}${fmt(gated.rtt?.p50, 2).padStart(16)}${`+${fmt(added, 2)}`.padStart(9)}   added ≤ ${TARGET_ADDED_P50_MS} ms ${verdict(added !== undefined ? added <= TARGET_ADDED_P50_MS : undefined)}`);
-  console.log(`${"keystroke round trip p95 (ms)".padEnd(35)}${fmt(direct.rtt?.p95, 2).padStart(8)}${fmt(gated.rtt?.p95, 2).padStart(16)}${`+${fmt(direct.rtt && gated.rtt ? gated.rtt.p95 - direct.rtt.p95 : undefined, 2)}`.padStart(9)}`);
-  console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead). SSH compression is off on both legs, so zeros and random differ only in what the gateway's recording and masking do with them.");
+  const throughputRow = (label: string, key: "zeros" | "text" | "random") => {
+    const d = direct[key];
+    const cells = gated.map((g) => `${fmt(g.side[key]).padStart(10)}${(d && g.side[key] !== undefined ? (g.side[key]! / d).toFixed(2) : "—").padStart(7)}`);
+    const ok = gated.every((g) => g.side[key] !== undefined) && d ? gated.every((g) => g.side[key]! / d >= TARGET_THROUGHPUT_RATIO) : undefined;
+    console.log(`${label.padEnd(35)}${fmt(d).padStart(8)}${cells.join("")}   ≥ ${TARGET_THROUGHPUT_RATIO} ${verdict(ok)}`);
+  };
+  throughputRow("bulk output, zeros (MB/s)", "zeros");
+  throughputRow("bulk output, text lines (MB/s)", "text");
+  throughputRow("bulk output, random (MB/s)", "random");
+  for (const p of ["p50", "p95"] as const) {
+    const d = direct.rtt?.[p];
+    const cells = gated.map((g) => `${fmt(g.side.rtt?.[p], 2).padStart(10)}${(d !== undefined && g.side.rtt ? `+${(g.side.rtt[p] - d).toFixed(2)}` : "—").padStart(7)}`);
+    const ok = p === "p50" && d !== undefined && gated.every((g) => g.side.rtt) ? gated.every((g) => g.side.rtt!.p50 - d <= TARGET_ADDED_P50_MS) : undefined;
+    console.log(`${`keystroke round trip ${p} (ms)`.padEnd(35)}${fmt(d, 2).padStart(8)}${cells.join("")}   ${p === "p50" ? `added ≤ ${TARGET_ADDED_P50_MS} ms ${verdict(ok)}` : ""}`);
+  }
+  console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead); for round trips, the added milliseconds. SSH compression is off on both legs, so zeros, text and random differ only in what the gateway's recording and masking do with them.");
   if (direct.error) console.log(`\ndirect measurement FAILED: ${direct.error}`);
   // startGatehouse's error carries the whole server log: its tail is what explains a failure.
-  if (gated.error) console.log(`\ngateway measurement FAILED: ${gated.error.length > 3000 ? "…" + gated.error.slice(-3000) : gated.error}`);
+  for (const g of gated) if (g.side.error) console.log(`\ngateway (${g.store}) measurement FAILED: ${g.side.error.length > 3000 ? "…" + g.side.error.slice(-3000) : g.side.error}`);
 }
 
 async function main() {
@@ -177,39 +200,50 @@ async function main() {
   if (!haveBuild) console.error(`No production build in ${distDir}/ (no BUILD_ID): run \`npm run build\` (or set GATEHOUSE_NEXT_DIST_DIR to a built dir). Measuring the direct half only.`);
 
   const sshd = await startSshd();
-  let gh: GatehouseProcess | null = null;
+  const pg = STORES.includes("postgres") ? await startPostgres15() : null;
+  const gates: { store: Store; gh: GatehouseProcess | null; target: SshTarget | null; side: Side }[] = STORES.map((store) => ({ store, gh: null, target: null, side: {} }));
   const direct: Side = {};
-  const gated: Side = {};
   try {
+    if (pg) {
+      const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
+      await setup.unsafe("create database gatehouse");
+      await setup.end();
+    }
     // Served from a file, not /dev/urandom: the kernel's generator would be the bottleneck.
     const randomFile = path.join(sshd.dir, "random.bin");
     fs.writeFileSync(randomFile, crypto.randomBytes(RANDOM_MB * 2 ** 20), { mode: 0o644 });
     const directTarget: SshTarget = { port: sshd.port, user: sshd.user, password: sshd.password };
-    let gatedTarget: SshTarget | null = null;
-    if (!haveBuild) gated.error = `no production build in ${distDir}/`;
-    else {
-      try {
-        gh = await startGatehouse({ demo: false });
-        gatedTarget = await gatewayTarget(gh, sshd);
-      } catch (err) {
-        gated.error = (err as Error).message;
+    for (const g of gates) {
+      if (!haveBuild) g.side.error = `no production build in ${distDir}/`;
+      else {
+        try {
+          g.gh = await startGatehouse({ demo: false, env: g.store === "postgres" ? { DATABASE_URL: pg!.url.replace(/\/postgres$/, "/gatehouse") } : {} });
+          g.target = await gatewayTarget(g.gh, sshd);
+        } catch (err) {
+          g.side.error = (err as Error).message;
+        }
       }
     }
     for (const fn of STEPS) {
       await step(fn, directTarget, randomFile, direct);
-      await step(fn, gatedTarget, randomFile, gated);
+      for (const g of gates) await step(fn, g.target, randomFile, g.side);
     }
-    if (gh && gated.error && /ECONNREFUSED|Connection refused/.test(gated.error)) {
-      gated.error = `nothing accepts SSH on the gateway port ${gh.ports.ssh} (is the SSH gateway of issue 5 in this build?): ${gated.error}`;
+    for (const g of gates) {
+      if (g.gh && g.side.error && /ECONNREFUSED|Connection refused/.test(g.side.error)) {
+        g.side.error = `nothing accepts SSH on the gateway port ${g.gh.ports.ssh} (is the SSH gateway of issue 5 in this build?): ${g.side.error}`;
+      }
     }
-    report(direct, gated);
-    if (gated.error && gh) console.error(`\nlast gatehouse output:\n${gh.output().split("\n").filter((l) => !l.includes("GET ")).slice(-30).join("\n")}`);
+    report(direct, gates);
+    for (const g of gates) if (g.side.error && g.gh) console.error(`\nlast gatehouse (${g.store}) output:\n${g.gh.output().split("\n").filter((l) => !l.includes("GET ")).slice(-30).join("\n")}`);
   } finally {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    for (const g of gates) {
+      await g.gh?.stop();
+      if (g.gh) fs.rmSync(g.gh.dataDir, { recursive: true, force: true });
+    }
+    await pg?.stop();
     await sshd.stop();
   }
-  process.exit(direct.error || gated.error ? 1 : 0);
+  process.exit(direct.error || gates.some((g) => g.side.error) ? 1 : 0);
 }
 
 main().catch((err) => {

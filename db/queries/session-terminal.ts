@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, lt, max, sql } from "drizzle-orm";
 import type { Db } from "../client";
 import { sessionEvents } from "../schema";
+import { unpackEvents } from "@/lib/gateway/recorder/packed-output";
 
 /** Reads behind the live terminal view (lib/gateway/recorder/load-terminal-tail.ts). */
 const TERMINAL_KINDS = ["term.start", "term.o", "term.r", "term.exit"];
@@ -11,13 +12,14 @@ export async function sessionMaxSeq(db: Db, sessionId: string): Promise<number> 
 }
 
 /** One channel's terminal events with seq < beforeSeq, newest first. */
-export function terminalEventsBefore(db: Db, sessionId: string, ch: number, beforeSeq: number, limit = 500) {
-  return db
+export async function terminalEventsBefore(db: Db, sessionId: string, ch: number, beforeSeq: number, limit = 500) {
+  const rows = await db
     .select({ seq: sessionEvents.seq, kind: sessionEvents.kind, payload: sessionEvents.payload })
     .from(sessionEvents)
     .where(and(eq(sessionEvents.sessionId, sessionId), lt(sessionEvents.seq, beforeSeq), inArray(sessionEvents.kind, TERMINAL_KINDS), sql`${sessionEvents.payload}->>'ch' = ${String(ch)}`))
     .orderBy(desc(sessionEvents.seq))
     .limit(limit);
+  return unpackEvents(rows);
 }
 
 /** The channel's pty size as of the last start or window change before beforeSeq. */

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, ilike, inArray, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client";
 import { sessionEvents, sessions } from "../schema";
+import { unpackEvents } from "@/lib/gateway/recorder/packed-output";
 
 const columns = {
   id: sessions.id,
@@ -58,29 +59,31 @@ export async function getSession(db: Db, id: string) {
 }
 
 /** Events after `afterSeq`, in order, in pages (replay streams them). */
-export function sessionEventsPage(db: Db, sessionId: string, afterSeq = 0, limit = 1000) {
-  return db
+export async function sessionEventsPage(db: Db, sessionId: string, afterSeq = 0, limit = 1000) {
+  const rows = await db
     .select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs, kind: sessionEvents.kind, payload: sessionEvents.payload })
     .from(sessionEvents)
     .where(and(eq(sessionEvents.sessionId, sessionId), gt(sessionEvents.seq, afterSeq)))
     .orderBy(asc(sessionEvents.seq))
     .limit(Math.min(limit, 5000));
+  return unpackEvents(rows);
 }
 
 /**
  * A session's events of some kinds only (`include`) or all but some (`exclude`), in order:
  * the replay timeline and the terminal channels, without reading the output they sit between.
  */
-export function sessionEventsOfKinds(db: Db, sessionId: string, kinds: { include?: string[]; exclude?: string[] }, afterSeq = 0, limit = 1000) {
+export async function sessionEventsOfKinds(db: Db, sessionId: string, kinds: { include?: string[]; exclude?: string[] }, afterSeq = 0, limit = 1000) {
   const conds: SQL[] = [eq(sessionEvents.sessionId, sessionId), gt(sessionEvents.seq, afterSeq)];
   if (kinds.include) conds.push(inArray(sessionEvents.kind, kinds.include));
   if (kinds.exclude) conds.push(notInArray(sessionEvents.kind, kinds.exclude));
-  return db
+  const rows = await db
     .select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs, kind: sessionEvents.kind, payload: sessionEvents.payload })
     .from(sessionEvents)
     .where(and(...conds))
     .orderBy(asc(sessionEvents.seq))
     .limit(Math.min(limit, 5000));
+  return unpackEvents(rows);
 }
 
 /**

@@ -46,7 +46,10 @@ export async function startGatehouse(opts: { dataDir?: string; env?: Record<stri
     GATEHOUSE_ADMIN_PASSWORD: adminPassword,
     ...opts.env,
   };
-  const proc = spawn(process.execPath, ["--import", "tsx", "server.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  // GH_NODE_ARGS: extra node flags for the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
+  // to profile it under a test or benchmark (NODE_OPTIONS refuses --cpu-prof).
+  const nodeArgs = (process.env.GH_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
+  const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "server.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));

@@ -47,11 +47,16 @@ export class SessionRecorder implements EventSource {
     this.writer = eventWriterFor(db);
   }
 
-  record(kind: string, payload: Record<string, unknown>): RecordedEvent {
+  /**
+   * `live: false` announces the event to live viewers without its payload (they fetch it from
+   * the database, unpacked): for payloads in a storage-only encoding.
+   */
+  record(kind: string, payload: Record<string, unknown>, opts: { live?: boolean } = {}): RecordedEvent {
     const event: RecordedEvent = { seq: ++this.seq, tMs: Date.now() - this.startedAt, kind, payload };
     const payloadJson = serialize(payload);
     this.queue.push({ seq: event.seq, tMs: event.tMs, kind, payloadJson });
-    publishLive({ sessionId: this.sessionId, event: payloadJson.length <= MAX_LIVE_PAYLOAD ? event : { ...event, payload: { truncated: true } } });
+    const whole = opts.live !== false && payloadJson.length <= MAX_LIVE_PAYLOAD;
+    publishLive({ sessionId: this.sessionId, event: whole ? event : { ...event, payload: { truncated: true } } });
     if (this.pending >= MAX_BACKLOG) this.onOverflow?.();
     this.writer.schedule(this);
     return event;

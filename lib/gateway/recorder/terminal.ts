@@ -1,4 +1,5 @@
 import type { Masker } from "@/lib/gateway/masking";
+import { asTextOrBase64, OutputPacker } from "./packed-output";
 import type { SessionRecorder } from "./recorder";
 
 /**
@@ -7,7 +8,7 @@ import type { SessionRecorder } from "./recorder";
  * busy terminal writes thousands of tiny chunks a second and every event costs a row.
  *
  * Lossless: bytes are split only at UTF-8 character boundaries; a chunk that is not valid
- * UTF-8 is recorded as base64 rather than through a lossy decode, so a recording's bytes equal
+ * UTF-8 (or holds a NUL, which jsonb cannot store) is recorded as base64 rather than through a lossy decode, so a recording's bytes equal
  * the bytes the client received.
  *
  * Input is recorded too, except while the terminal shows a password prompt: then only the
@@ -19,13 +20,14 @@ const COALESCE_BYTES = 32 * 1024;
 const PASSWORD_PROMPT = /(password|passphrase|passcode|pin)( for [^\n]*)?: *$/i;
 
 interface PendingOutput {
-  parts: string[];
+  parts: Buffer[];
   bytes: number;
   timer: NodeJS.Timeout | null;
 }
 
 interface ChannelState {
   out: Map<"o" | "e", PendingOutput>;
+  packer: OutputPacker;
   carry: Map<"o" | "e" | "i", Buffer>;
   /** last printable output, to notice password prompts */
   tail: string;
@@ -46,7 +48,7 @@ export class TerminalRecorder {
   ) {}
 
   start(ch: number, info: { mode: "shell" | "exec"; cols: number; rows: number; term: string; command?: string }) {
-    this.channels.set(ch, { out: new Map(), carry: new Map(), tail: "", line: "", edited: false, escape: false, hidden: 0, bytesOut: 0, bytesIn: 0 });
+    this.channels.set(ch, { out: new Map(), packer: new OutputPacker(), carry: new Map(), tail: "", line: "", edited: false, escape: false, hidden: 0, bytesOut: 0, bytesIn: 0 });
     this.recorder.record("term.start", { ch, ...info });
   }
 
@@ -56,20 +58,14 @@ export class TerminalRecorder {
     if (!st || data.length === 0) return;
     st.bytesOut += data.length;
     const key = stderr ? "e" : "o";
-    const { text, raw } = decodeChunk(st.carry, key, data);
-    if (raw) {
-      this.flushOutput(ch, key);
-      this.recorder.record("term.o", { ch, b64: raw.toString("base64"), ...(stderr ? { err: true } : {}) });
-    }
-    if (text) {
-      st.tail = (st.tail + text).slice(-200);
-      let p = st.out.get(key);
-      if (!p) st.out.set(key, (p = { parts: [], bytes: 0, timer: null }));
-      p.parts.push(text);
-      p.bytes += text.length;
-      if (p.bytes >= COALESCE_BYTES) this.flushOutput(ch, key);
-      else p.timer ??= setTimeout(() => this.flushOutput(ch, key), COALESCE_MS);
-    }
+    // Only the end matters for noticing a password prompt; a character cut at the front is harmless.
+    st.tail = (st.tail + data.subarray(-200).toString("utf8")).slice(-200);
+    let p = st.out.get(key);
+    if (!p) st.out.set(key, (p = { parts: [], bytes: 0, timer: null }));
+    p.parts.push(data);
+    p.bytes += data.length;
+    if (p.bytes >= COALESCE_BYTES) this.flushOutput(ch, key);
+    else p.timer ??= setTimeout(() => this.flushOutput(ch, key), COALESCE_MS);
   }
 
   input(ch: number, data: Buffer) {
@@ -132,25 +128,41 @@ export class TerminalRecorder {
     const st = this.channels.get(ch);
     if (!st) return;
     for (const key of ["o", "e"] as const) {
+      this.flushOutput(ch, key);
+      // An incomplete character at the very end of the output: recorded as the bytes it was.
       const rest = st.carry.get(key);
       if (rest?.length) {
         st.carry.delete(key);
-        this.flushOutput(ch, key);
         this.recorder.record("term.o", { ch, b64: rest.toString("base64"), ...(key === "e" ? { err: true } : {}) });
       }
-      this.flushOutput(ch, key);
     }
   }
 
+  /**
+   * One `term.o` event for the output coalesced so far: packed when large and compressible
+   * (packed-output.ts), else text, or base64 when the bytes are not text. A character split at
+   * the end waits for the next chunk.
+   */
   private flushOutput(ch: number, key: "o" | "e") {
-    const p = this.channels.get(ch)?.out.get(key);
-    if (!p || p.parts.length === 0) return;
+    const st = this.channels.get(ch);
+    const p = st?.out.get(key);
+    if (!st || !p || p.parts.length === 0) return;
     if (p.timer) clearTimeout(p.timer);
     p.timer = null;
-    const d = p.parts.join("");
+    const prev = st.carry.get(key);
+    const buf = Buffer.concat(prev?.length ? [prev, ...p.parts] : p.parts);
     p.parts = [];
     p.bytes = 0;
-    this.recorder.record("term.o", { ch, d, ...(key === "e" ? { err: true } : {}) });
+    const end = completeUtf8Length(buf);
+    if (end < buf.length) st.carry.set(key, Buffer.from(buf.subarray(end)));
+    else st.carry.delete(key);
+    if (end === 0) return;
+    const body = buf.subarray(0, end);
+    const err = key === "e" ? { err: true } : {};
+    const packed = st.packer.pack(body);
+    // Packed events go to live viewers as "fetch me": they never see the storage encoding.
+    if (packed) this.recorder.record("term.o", { ch, ...packed, ...err }, { live: false });
+    else this.recorder.record("term.o", { ch, ...asTextOrBase64(body), ...err });
   }
 
   private *reconstruct(st: ChannelState, text: string): Generator<{ text: string; edited: boolean }> {
@@ -189,6 +201,9 @@ export function decodeChunk(carry: Map<string, Buffer>, key: string, data: Buffe
   else carry.delete(key);
   const body = buf.subarray(0, end);
   if (body.length === 0) return { text: "", raw: null };
+  // NUL is valid UTF-8 but jsonb cannot store it (serialize() would substitute U+2400): bytes
+  // with a NUL are recorded as base64, so the recording stays byte-exact.
+  if (body.includes(0)) return { text: "", raw: Buffer.from(body) };
   try {
     return { text: STRICT.decode(body), raw: null };
   } catch {

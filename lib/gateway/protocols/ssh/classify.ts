@@ -18,7 +18,8 @@ const READ = new Set(
     "ls cat head tail less more grep egrep fgrep zgrep zcat rg stat file wc du df free uptime w who whoami id groups " +
     "hostname uname date pwd echo printf true false exit ps pgrep env printenv which type test [ sort uniq cut tr column " +
     "diff cmp md5sum sha1sum sha256sum sha512sum base64 od hexdump xxd jq basename dirname realpath readlink nproc lscpu " +
-    "lsblk lsof ss netstat dmesg journalctl last locale tty sleep seq yes getent nslookup dig ping cal vmstat iostat top"
+    "lsblk lsof ss netstat dmesg journalctl last locale tty sleep seq yes getent nslookup dig ping cal vmstat iostat top " +
+    "fold fmt nl expand unexpand paste join comm rev tac"
   ).split(" "),
 );
 

@@ -63,7 +63,14 @@ export class SftpRelay {
     client.on("drain", () => upstream.resume());
     client.on("end", () => upstream.end());
     client.on("close", () => this.close());
+    // scp (sftp mode) checks the subsystem's exit status. ssh2 drops exit-status on a channel
+    // already ended, so the status is sent first, at close, and then the client side is ended.
+    let exit: { code: number | null; signal?: string } | undefined;
+    upstream.on("exit", (code: number | null, signal?: string) => (exit = { code, signal }));
+    upstream.stderr.on("data", (d: Buffer) => client.stderr.write(d));
     upstream.on("close", () => {
+      if (exit?.signal) client.exit(exit.signal, false, "");
+      else if (exit) client.exit(exit.code ?? 255);
       this.close();
       client.end();
     });
