@@ -155,4 +155,5 @@ export const Topics = {
   sessionEvent: "session.event",
   connectionChanged: "connection.changed",
   grantRevoked: "grant.revoked",
+  sshKeyRemoved: "ssh-key.removed",
 } as const;

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import fs from "node:fs";
 import net from "node:net";
@@ -5,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { scp, sftpBatch, spawnClient, sshCommand, sshExec, type SshTarget } from "../support/ssh-client";
+import { authOptions, COMMON_OPTIONS, scp, sftpBatch, spawnClient, sshCommand, sshExec, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 import { startTmux } from "../support/tmux";
 
@@ -228,6 +229,32 @@ describe("SSH gateway", () => {
     expect(recBytes).toBe(bytes);
     expect(rec.digest("hex")).toBe(hash.digest("hex"));
   }, 120_000);
+
+  it("logs in with a public key the user registered; removing the key ends the live session", async () => {
+    const file = path.join(tmp, "member-key");
+    execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-C", "member@test", "-f", file]);
+    const added = await apiCall(gh.url, tokens.member, "POST", "/ssh-keys", { name: "laptop", publicKey: fs.readFileSync(`${file}.pub`, "utf8") });
+    expect(added.status).toBe(200);
+    const keyTarget: SshTarget = { port: gh.ports.ssh, user: "box", identityFile: file };
+    const r = await sshExec(keyTarget, "echo key-login");
+    expect(r.stdout, r.stderr).toBe("key-login\n");
+    expect((await latestSession())).toMatchObject({ userEmail: MEMBER, connectionName: "box" });
+    // An unregistered key is refused.
+    const stranger = path.join(tmp, "stranger-key");
+    execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-f", stranger]);
+    expect((await sshExec({ ...keyTarget, identityFile: stranger }, "echo no")).code).toBe(255);
+
+    let stderr = "";
+    const child = spawnClient("ssh", ["-p", String(gh.ports.ssh), ...COMMON_OPTIONS, ...authOptions(keyTarget), "box@127.0.0.1", "--", "sleep 60"], keyTarget);
+    child.stderr!.on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((r) => child.on("close", r));
+    await expect.poll(async () => (await sessionsOf((s) => s.status === "live")).length, { timeout: 10_000 }).toBe(1);
+    await new Promise((r) => setTimeout(r, 300)); // the exec is running upstream
+    expect((await apiCall(gh.url, tokens.member, "DELETE", `/ssh-keys/${added.body.key.id}`)).status).toBe(200);
+    expect(await exited).not.toBe(0);
+    expect(stderr).toMatch(/gatehouse: session ended: the SSH key this session logged in with was removed/);
+    expect((await sshExec(keyTarget, "echo again")).code).toBe(255);
+  });
 
   it("garbage before the banner and a never-finishing handshake do not stall other users", async () => {
     const garbage = net.connect(gh.ports.ssh, "127.0.0.1", () => garbage.write("GET / HTTP/1.1\r\n\r\n" + "\x00\xff".repeat(5000)));

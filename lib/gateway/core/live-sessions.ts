@@ -45,6 +45,10 @@ class LiveSessions {
     bus.subscribe<{ userId: string }>(Topics.userDisabled, ({ userId }) => {
       for (const s of this.all()) if (s.principal.userId === userId) s.terminate("the account was disabled");
     });
+    // Published after commit by removeSshKey (in any process): sessions that logged in with it end.
+    bus.subscribe<{ keyId: string }>(Topics.sshKeyRemoved, ({ keyId }) => {
+      for (const s of this.all()) if (s.principal.sshKeyId === keyId) s.terminate("the SSH key this session logged in with was removed");
+    });
     // A decided access request or a revoked grant changes `grants.active` for policy at once.
     const refreshGrants = () => {
       for (const s of this.all()) s.invalidateGrants();

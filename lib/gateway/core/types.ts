@@ -29,6 +29,8 @@ export interface Principal {
   expiresAt?: Date;
   /** personal | login | delegated | ticket */
   credentialKind?: string;
+  /** the registered SSH key the session logged in with (no token then); removing it ends the session */
+  sshKeyId?: string;
   /** the token this one was exchanged from (delegation), for session lineage */
   parentTokenId?: string | null;
   /** connection names this credential may reach; ["*"] = any */

@@ -4,12 +4,11 @@ import type { Db } from "@/db/client";
 import { userSshKeys, users } from "@/db/schema";
 import { authorize, can } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
+import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
 
-/** Published after commit; an SSH gateway may end the live sessions that logged in with the key. */
-export const SSH_KEY_REMOVED = "ssh-key.removed";
 
 const keyId = z.string().uuid();
 
@@ -28,7 +27,7 @@ export async function removeSshKey(db: Db, caller: Caller | null, id: string) {
     if (!row || !can(who, "ssh-keys:own", { ownerId: row.userId })) throw notFound();
     await tx.delete(userSshKeys).where(eq(userSshKeys.id, id));
     await appendAudit(tx, who, { action: "ssh-key.remove", subject: `ssh-key:${id}`, detail: { owner: row.owner, name: row.name, fingerprint: row.fingerprint } });
-    emit(SSH_KEY_REMOVED, { keyId: id, userId: row.userId });
+    emit(Topics.sshKeyRemoved, { keyId: id, userId: row.userId });
     return { id, removed: true };
   });
 }

@@ -47,7 +47,7 @@ export async function authenticateSsh(db: Db, ctx: AuthContext, address: string)
       try {
         const principal = await principalForUser(db, owner.userId);
         await touchSshKey(db, owner.keyId).catch(() => {});
-        return principal;
+        return { ...principal, sshKeyId: owner.keyId };
       } catch (err) {
         await auditFailure(db, connection, address, (err as Error).message);
         return null;
