@@ -20,11 +20,10 @@ registerWsRoute({
   pattern: /^\/ws\/terminal\/([a-z0-9][a-z0-9_-]{0,62})$/,
   permission: "gateway:use",
   async authorizeObject(caller, match, url) {
-    const resume = url.searchParams.get("resume");
-    if (resume) {
-      const t = browserTerminals.get(resume);
-      return !!t && !t.isFinished && t.userId === caller.userId;
-    }
+    // A resume names a terminal, not a connection: it is checked on connection (below) and an
+    // unknown, ended or foreign token closes with 4404, so the browser stops retrying at once
+    // (a refused upgrade looks like a network loss and would be retried for the whole grace).
+    if (url.searchParams.get("resume")) return true;
     const c = await getConnection(await getDb(), { name: match[1] });
     return c?.type === "ssh";
   },
@@ -32,7 +31,7 @@ registerWsRoute({
     const resume = url.searchParams.get("resume");
     const address = (ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress ?? "";
     let terminal = resume ? browserTerminals.get(resume) : undefined;
-    if (terminal && (terminal.isFinished || terminal.userId !== caller.userId)) return ws.close(4404, "terminal session is gone");
+    if (resume && (!terminal || terminal.isFinished || terminal.userId !== caller.userId)) return ws.close(4404, "terminal session is gone");
     const socket = { send: (d: Buffer | string) => ws.readyState === ws.OPEN && ws.send(d), close: (code: number, reason: string) => ws.close(code, reason), get bufferedAmount() { return ws.bufferedAmount; } };
     if (!terminal) {
       const t = new BrowserTerminal(caller.userId, { cols: size(url.searchParams.get("cols"), 80, 500), rows: size(url.searchParams.get("rows"), 24, 200) });

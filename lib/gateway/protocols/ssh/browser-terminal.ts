@@ -22,6 +22,8 @@ import { connectUpstream } from "./upstream";
 const GRACE_MS = Number(process.env.GATEHOUSE_TERMINAL_GRACE_MS ?? 60_000);
 const RING_BYTES = 1 << 20;
 const HIGH_WATER = 1 << 20;
+/** input typed before the shell exists (connecting, held): kept and delivered when it starts */
+const TYPE_AHEAD_BYTES = 64 * 1024;
 
 export interface TerminalSocket {
   send(data: Buffer | string): void;
@@ -41,6 +43,8 @@ export class BrowserTerminal {
   private graceTimer: NodeJS.Timeout | null = null;
   private finished = false;
   private dataHandler: ((d: Buffer) => void) | null = null;
+  private typeAhead: Buffer[] = [];
+  private typeAheadBytes = 0;
   private closeHandlers: (() => void)[] = [];
   private drainHandlers: (() => void)[] = [];
   private drainTimer: NodeJS.Timeout | null = null;
@@ -91,7 +95,10 @@ export class BrowserTerminal {
   }
 
   input(data: Buffer) {
-    this.dataHandler?.(data);
+    if (this.dataHandler) return this.dataHandler(data);
+    if (this.typeAheadBytes + data.length > TYPE_AHEAD_BYTES) return; // a paste into a terminal that never started
+    this.typeAhead.push(data);
+    this.typeAheadBytes += data.length;
   }
 
   /** Attach a (re)connected browser; replays output after `offset` when resuming. */
@@ -161,7 +168,11 @@ export class BrowserTerminal {
         return ok;
       },
       writeStderr: (d) => void this.output(d),
-      onData: (fn) => (this.dataHandler = fn),
+      onData: (fn) => {
+        this.dataHandler = fn;
+        for (const d of this.typeAhead.splice(0)) fn(d);
+        this.typeAheadBytes = 0;
+      },
       onEof: () => {},
       onClose: (fn) => this.closeHandlers.push(fn),
       onDrain: (fn) => this.drainHandlers.push(fn),

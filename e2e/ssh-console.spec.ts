@@ -1,0 +1,187 @@
+import crypto from "node:crypto";
+import fs from "node:fs";
+import { expect, test, type Browser, type Page } from "@playwright/test";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../tests/support/gatehouse";
+import { authOptions, COMMON_OPTIONS, spawnClient, sshCommand, type SshTarget } from "../tests/support/ssh-client";
+import { startSshd, type Sshd } from "../tests/support/sshd";
+import { startTmux } from "../tests/support/tmux";
+import { LoginPage } from "./pages/console";
+
+/**
+ * The console against the real SSH path: a member's OpenSSH client (driven through tmux, or
+ * spawned for an exec) goes through a real Gatehouse to a real sshd, while an admin or approver
+ * works in real Chromium. Nothing is written into the database by the test: every session,
+ * event and approval here was made by the gateway itself.
+ */
+test.describe.configure({ mode: "serial" });
+
+const MEMBER = { email: "ops@example.test", password: "a-long-password-1" };
+const APPROVER = { email: "approver@example.test", password: "a-long-password-2" };
+
+let gh: GatehouseProcess;
+let sshd: Sshd;
+let memberToken: string;
+
+test.beforeAll(async () => {
+  test.setTimeout(120_000);
+  [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
+  const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+  for (const [u, role, groups] of [[MEMBER, "member", []], [APPROVER, "approver", ["approvers"]]] as const) {
+    const res = await apiCall(gh.url, admin, "POST", "/users", { email: u.email, password: u.password, role, groups });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }
+  memberToken = await login(gh.url, MEMBER.email, MEMBER.password);
+  const res = await apiCall(gh.url, admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password });
+  expect(res.status, JSON.stringify(res.body)).toBe(200);
+});
+
+test.afterAll(async () => {
+  if (process.env.GH_DEBUG) console.log(gh?.output());
+  await gh?.stop();
+  await sshd?.stop();
+  if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+});
+
+const box = (): SshTarget => ({ port: gh.ports.ssh, user: "box", password: memberToken });
+
+async function signedIn(browser: Browser, who: { email: string; password: string }): Promise<Page> {
+  const context = await browser.newContext({ baseURL: gh.url });
+  const page = await context.newPage();
+  await new LoginPage(page).signIn(who.email, who.password);
+  return page;
+}
+
+const liveScreen = (page: Page) => page.getByTestId("live-terminal").locator(".xterm-rows");
+const replayScreen = (page: Page) => page.locator('[data-testid="replay-player"] .ap-term-text');
+
+/**
+ * Resolves (in the page) with Date.now() once a row of the live terminal reads exactly `line`:
+ * the output of `echo X` rather than the echoed keystrokes of the command line.
+ */
+function lineAppearsAt(page: Page, line: string): Promise<number> {
+  return page.evaluate(
+    (want) =>
+      new Promise<number>((resolve) => {
+        const rows = document.querySelector('[data-testid="live-terminal"] .xterm-rows')!;
+        const check = () => {
+          if ([...rows.children].some((r) => r.textContent?.trim() === want)) {
+            obs.disconnect();
+            resolve(Date.now());
+          }
+        };
+        const obs = new MutationObserver(check);
+        obs.observe(rows, { subtree: true, childList: true, characterData: true });
+        check();
+      }),
+    line,
+  );
+}
+
+test("watch a live SSH session while tmux types into it, then replay it with seek", async ({ browser }) => {
+  const admin = await signedIn(browser, { email: gh.adminEmail, password: gh.adminPassword });
+  await admin.goto("/sessions");
+  await expect(admin.getByText("No sessions match.")).toBeVisible();
+
+  const marker = `live-${crypto.randomBytes(4).toString("hex")}`;
+  const cmd = sshCommand(box(), [], ["-tt"]);
+  const tmux = await startTmux(cmd.argv, { cols: 90, rows: 24, env: cmd.env });
+  try {
+    let sessionId = "";
+    await test.step("the session appears in the list without a reload and opens live", async () => {
+      const row = admin.locator('tr[data-testid^="session-"]', { hasText: MEMBER.email });
+      await expect(row).toContainText("box");
+      await expect(row).toHaveAttribute("data-status", "live");
+      sessionId = (await row.getAttribute("data-testid"))!.slice("session-".length);
+      await tmux.waitFor(/\$$/m, 15_000); // capture-pane trims the space after the prompt
+      await row.getByRole("link", { name: "Watch" }).click();
+      await expect(admin).toHaveURL(new RegExp(`/sessions/${sessionId}$`));
+      await expect(admin.getByTestId("live-badge")).toBeVisible();
+      await expect(liveScreen(admin)).toContainText(`${sshd.user}@`);
+    });
+
+    await test.step("what tmux types shows up in the browser", async () => {
+      const seen = lineAppearsAt(admin, marker);
+      const typed = Date.now();
+      await tmux.sendLine(`echo ${marker}`);
+      const delay = (await seen) - typed;
+      await tmux.waitFor(new RegExp(`^${marker}$`, "m"));
+      console.log(`[ssh e2e] tmux keystrokes → output on the live view: ${delay} ms`);
+      expect(delay).toBeLessThan(2_000);
+    });
+
+    await test.step("the live view follows a resize of the tmux window", async () => {
+      await expect(admin.getByTestId("live-terminal")).toContainText("90×24");
+      await tmux.resize(110, 32);
+      await expect(admin.getByTestId("live-terminal")).toContainText("110×32");
+      await expect(liveScreen(admin).locator(":scope > div")).toHaveCount(32);
+      // The upstream pty got the new size too: the shell sees it.
+      const seen = lineAppearsAt(admin, "cols=110");
+      await tmux.sendLine("echo cols=$(tput cols)");
+      await seen;
+    });
+
+    await test.step("exit ends the session and the same page turns into the replay", async () => {
+      await tmux.sendLine("exit");
+      await expect.poll(() => tmux.exitStatus(), { timeout: 10_000 }).toBe(0);
+      await expect(admin.getByTestId("ended-badge").or(admin.getByTestId("replay-player"))).toBeVisible();
+      const player = admin.getByTestId("replay-player");
+      await expect(player).toHaveAttribute("data-first-frame-ms", /\d+/, { timeout: 5_000 });
+      await expect(admin.getByTestId("live-terminal")).toHaveCount(0);
+    });
+
+    await test.step("seeking to the echo from the timeline shows that moment", async () => {
+      const player = admin.getByTestId("replay-player");
+      const timeline = admin.getByTestId("terminal-timeline");
+      await expect(timeline.locator('[data-kind="term.cmd"]')).toHaveText([new RegExp(`echo ${marker}`), /echo cols=\$\(tput cols\)/, /exit/]);
+      await timeline.locator('[data-kind="term.cmd"]', { hasText: `echo ${marker}` }).getByRole("button").click();
+      await expect(player).toHaveAttribute("data-seeks", "1");
+      await expect(replayScreen(admin)).toContainText(`echo ${marker}`);
+      // That moment, not the end of the recording: the later command is not on the screen yet.
+      await expect(replayScreen(admin)).not.toContainText("tput cols");
+      await expect(timeline.locator('[aria-current="true"]')).toContainText(`echo ${marker}`);
+      // Played on from there, the echo's output follows.
+      await admin.locator('[data-testid="replay-player"] .ap-playback-button').click();
+      await expect(replayScreen(admin)).toContainText(new RegExp(`\\n?${marker}\\s`), { timeout: 10_000 });
+      await expect(replayScreen(admin)).toContainText("cols=110", { timeout: 10_000 });
+    });
+  } finally {
+    await tmux.kill();
+    cmd.cleanup();
+    await admin.context().close();
+  }
+});
+
+test("a held exec is approved from the console and then runs", async ({ browser }) => {
+  const approver = await signedIn(browser, APPROVER);
+  await approver.goto("/approvals");
+  await expect(approver.getByText("Nothing here.")).toBeVisible();
+
+  const t = box();
+  const args = ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-T", "box@127.0.0.1", "--", "my-deploy-tool --now"];
+  const child = spawnClient("ssh", args, t);
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (d) => (stderr += d));
+  child.stdout!.resume();
+  child.stdin!.end();
+  const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+  try {
+    // Appears live, without a reload, showing exactly what will run and who asks.
+    const card = approver.locator('article[data-testid^="approval-"]', { hasText: "my-deploy-tool --now" });
+    await expect(card).toBeVisible();
+    await expect(card.getByTestId("approval-chain")).toHaveText(MEMBER.email);
+    await expect(card).toContainText("box");
+    const id = (await card.getAttribute("data-testid"))!.slice("approval-".length);
+    // The client is told it waits, and on what, before anyone decides.
+    await expect.poll(() => stderr).toContain(`held for approval #${id}`);
+    expect(child.exitCode).toBeNull();
+
+    await card.getByRole("button", { name: "Approve" }).click();
+    // It ran upstream: the login shell did not find the program.
+    expect(await exited).toBe(127);
+    expect(stderr).toMatch(/my-deploy-tool: (command )?not found/);
+    await expect(card).toBeHidden();
+  } finally {
+    if (child.exitCode === null) child.kill();
+    await approver.context().close();
+  }
+});

@@ -1,0 +1,92 @@
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startSshd, type Sshd } from "../support/sshd";
+
+/**
+ * The browser terminal's WebSocket (TERMINAL.md) spoken directly, as the browser would, against a
+ * real Gatehouse and a real sshd: typing before the shell exists, resuming after a drop, and the
+ * 4404 answer for resume tokens that are unknown, ended or someone else's.
+ */
+describe("browser terminal WebSocket", () => {
+  let gh: GatehouseProcess;
+  let sshd: Sshd;
+  const tokens = { alice: "", bob: "" };
+
+  beforeAll(async () => {
+    [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const name of ["alice", "bob"] as const) {
+      expect((await apiCall(gh.url, admin, "POST", "/users", { email: `${name}@example.test`, password: "a-long-password-1", role: "member" })).status).toBe(200);
+      tokens[name] = await login(gh.url, `${name}@example.test`, "a-long-password-1");
+    }
+    const res = await apiCall(gh.url, admin, "POST", "/connections", { name: "web-box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
+    expect(res.status).toBe(200);
+  }, 120_000);
+
+  afterAll(async () => {
+    await gh?.stop();
+    await sshd?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  /** A terminal socket with everything it received: output bytes, JSON messages, the close. */
+  function open(token: string, query = "cols=100&rows=30") {
+    const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}/ws/terminal/web-box?${query}`, { headers: { authorization: `Bearer ${token}` } });
+    const got = { out: "", bytes: 0, messages: [] as Record<string, any>[], closed: null as { code: number; reason: string } | null };
+    ws.on("message", (data, isBinary) => {
+      if (isBinary) {
+        got.out += data.toString();
+        got.bytes += (data as Buffer).length;
+      } else got.messages.push(JSON.parse(data.toString()));
+    });
+    ws.on("close", (code, reason) => (got.closed = { code, reason: reason.toString() }));
+    ws.on("error", () => {});
+    const opened = new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    });
+    return { ws, got, opened };
+  }
+
+  it("keeps what is typed before the shell exists and runs it once the shell starts", async () => {
+    const t = open(tokens.alice);
+    await t.opened;
+    // Sent at once, before `ready`: the session, the upstream and the shell are still being set up.
+    t.ws.send(Buffer.from("echo typed-$((40+2))-ahead\r"));
+    await expect.poll(() => t.got.out, { timeout: 15_000 }).toMatch(/typed-42-ahead/);
+    t.ws.send(JSON.stringify({ type: "close" }));
+    t.ws.close();
+  });
+
+  it("resumes after a drop with the output missed meanwhile; a foreign, unknown or ended token gets 4404", async () => {
+    const first = open(tokens.alice);
+    await first.opened;
+    await expect.poll(() => first.got.messages.find((m) => m.type === "ready"), { timeout: 15_000 }).toBeTruthy();
+    const { resumeToken } = first.got.messages.find((m) => m.type === "ready")!;
+    await expect.poll(() => first.got.out, { timeout: 10_000 }).toMatch(/\$ $/);
+    first.ws.send(Buffer.from("sleep 0.5; echo while-away\r"));
+    first.ws.terminate(); // a network loss: no close frame
+    await new Promise((r) => setTimeout(r, 1200));
+
+    // Someone else holding the token, and a token that never existed: the same answer.
+    for (const [token, resume] of [[tokens.bob, resumeToken], [tokens.alice, "no-such-terminal-token-xxxxxxxxxxxx"]]) {
+      const other = open(token, `resume=${resume}&offset=0`);
+      await other.opened;
+      await expect.poll(() => other.got.closed, { timeout: 5_000 }).toEqual({ code: 4404, reason: "terminal session is gone" });
+      expect(other.got.bytes).toBe(0);
+    }
+
+    const back = open(tokens.alice, `resume=${resumeToken}&offset=${first.got.bytes}`);
+    await back.opened;
+    await expect.poll(() => back.got.out, { timeout: 10_000 }).toMatch(/while-away/);
+    expect(back.got.messages).toContainEqual(expect.objectContaining({ type: "ready", resumed: true }));
+    back.ws.send(Buffer.from("exit\r"));
+    await expect.poll(() => back.got.closed?.code, { timeout: 10_000 }).toBe(1000);
+
+    const late = open(tokens.alice, `resume=${resumeToken}&offset=0`);
+    await late.opened;
+    await expect.poll(() => late.got.closed?.code, { timeout: 5_000 }).toBe(4404);
+  });
+});
