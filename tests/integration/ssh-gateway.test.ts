@@ -256,6 +256,45 @@ describe("SSH gateway", () => {
     expect((await sshExec(keyTarget, "echo again")).code).toBe(255);
   });
 
+  it("forwards the client's agent when policy permits it for the connection (ssh -A), and only then", async () => {
+    const current = (await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy as { text: string };
+    const permit = `\n@id("agent-forwarding-ok")\npermit (principal, action == Gatehouse::Action::"forward", resource)\nwhen { resource.tags.contains("agent-ok") && context.request.text == "agent" };\n`;
+    expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: current.text + permit, comment: "agent forwarding test" })).status).toBe(200);
+    const added = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-agent", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["agent-ok"] });
+    expect(added.status).toBe(200);
+
+    // A real ssh-agent holding a key only the client has.
+    const sock = path.join(tmp, "agent.sock");
+    const agentPid = /SSH_AGENT_PID=(\d+)/.exec(execFileSync("ssh-agent", ["-a", sock], { encoding: "utf8" }))![1];
+    try {
+      const key = path.join(tmp, "agent-key");
+      execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-C", "in-the-agent", "-f", key]);
+      execFileSync("ssh-add", [key], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" });
+      const env = { SSH_AUTH_SOCK: sock };
+      // ssh-add is not a command the classifier knows: held, and approved here.
+      const approveNext = async () => expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${(await pendingApproval()).id}/approve`, {})).status).toBe(200);
+      const allowedRun = sshExec(target("box-agent"), "ssh-add -l", { extraArgs: ["-A"], env });
+      await approveNext();
+      const allowed = await allowedRun;
+      expect(allowed.code, allowed.stderr).toBe(0);
+      expect(allowed.stdout).toMatch(/in-the-agent \(ED25519\)/);
+      const { events } = await eventsOfLatest("forward");
+      expect(events.map((e) => e.payload)).toEqual([
+        expect.objectContaining({ ch: 0, type: "agent", allowed: true }),
+        expect.objectContaining({ type: "agent", target: "agent channel opened by the upstream host", allowed: true }),
+      ]);
+
+      const refusedRun = sshExec(target("box"), "ssh-add -l", { extraArgs: ["-A"], env });
+      await approveNext();
+      const refused = await refusedRun;
+      expect(refused.code, refused.stdout + refused.stderr).toBe(2); // ssh-add: no agent upstream
+      expect(refused.stderr).toMatch(/Could not open a connection to your authentication agent|Error connecting to agent/);
+      expect((await eventsOfLatest("forward")).events[0]?.payload).toMatchObject({ type: "agent", allowed: false, reason: expect.stringMatching(/no policy permits forward/) });
+    } finally {
+      process.kill(Number(agentPid));
+    }
+  });
+
   it("garbage before the banner and a never-finishing handshake do not stall other users", async () => {
     const garbage = net.connect(gh.ports.ssh, "127.0.0.1", () => garbage.write("GET / HTTP/1.1\r\n\r\n" + "\x00\xff".repeat(5000)));
     garbage.on("error", () => {});

@@ -5,6 +5,7 @@ import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
 import type { Masker } from "@/lib/gateway/masking";
 import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
+import { ClientAgentBridge } from "./agent-forward";
 import { AUTH_METHODS, authenticateSsh, isAcceptableKeyQuery } from "./auth";
 import { Forwarding } from "./forward";
 import { SftpRelay } from "./sftp";
@@ -38,6 +39,7 @@ export class SshConnection {
   private ended = false;
   private masker: Masker | null = null;
   private term: TerminalRecorder | null = null;
+  private agent: ClientAgentBridge | null = null;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
 
@@ -110,8 +112,9 @@ export class SshConnection {
     this.heldNotice = null;
     this.term = new TerminalRecorder(gw.recorder, () => this.masker);
     gw.onTerminate((reason) => this.kill(reason));
+    this.agent = new ClientAgentBridge(this.client, () => gw.recorder.record("forward", { type: "agent", target: "agent channel opened by the upstream host", allowed: true }));
     try {
-      this.upstream = await connectUpstream(this.db, target);
+      this.upstream = await connectUpstream(this.db, target, { agent: this.agent });
     } catch (err) {
       gw.recorder.record("error", { message: (err as Error).message });
       await gw.end("failed", (err as Error).message);
@@ -141,10 +144,20 @@ export class SshConnection {
       accept?.();
       terminal?.signal(info.name);
     });
-    session.on("auth-agent", (_accept, reject) => void this.refuseInSession(reject, "agent", ch));
+    // OpenSSH asks for the agent without waiting for the answer, then sends exec/shell at once:
+    // the command waits for this decision so it knows whether to ask upstream for the agent.
+    let agentAllowed: Promise<boolean> | null = null;
+    session.on("auth-agent", (accept, reject) => {
+      agentAllowed = this.decideAgent(ch).then((ok) => {
+        if (ok) accept?.();
+        else reject?.();
+        return ok;
+      });
+    });
     session.on("x11", (_accept, reject) => void this.refuseInSession(reject, "x11", ch));
     const run = async (mode: "shell" | "exec", channel: ServerChannel, command?: string) => {
       const side = clientSide(channel);
+      const agentForward = agentAllowed ? await agentAllowed : false;
       let opened: { gw: GatewaySession; upstream: UpstreamClient };
       if (this.heldNotice) side.writeStderr(Buffer.from(`gatehouse: ${this.heldNotice}${pty ? "\r\n" : "\n"}`));
       this.waiting.add(side);
@@ -160,7 +173,7 @@ export class SshConnection {
         return;
       }
       this.waiting.delete(side);
-      terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, setMasker: (m) => (this.masker = m) });
+      terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, setMasker: (m) => (this.masker = m) });
       this.terminals.add(terminal);
       side.onClose(() => this.terminals.delete(terminal!));
       await terminal.run();
@@ -186,7 +199,21 @@ export class SshConnection {
     }
   }
 
-  private async refuseInSession(reject: (() => void) | undefined, type: "agent" | "x11", ch: number) {
+  /** Agent forwarding for one session channel: policy action `forward`, text "agent". */
+  private async decideAgent(ch: number): Promise<boolean> {
+    try {
+      const { gw } = await this.opening!;
+      const decision = await gw.decide({ action: "forward", kind: "admin", tables: [], functions: [], text: "agent" });
+      const allowed = decision.type === "allow";
+      gw.recorder.record("forward", { ch, type: "agent", allowed, ...(decision.type === "deny" ? { reason: decision.reason } : {}) });
+      if (allowed) this.agent?.allow();
+      return allowed;
+    } catch {
+      return false; // the session never opened
+    }
+  }
+
+  private async refuseInSession(reject: (() => void) | undefined, type: "x11", ch: number) {
     reject?.();
     try {
       const { gw } = await this.opening!;

@@ -43,6 +43,8 @@ export interface TerminalChannelOptions {
   command?: string;
   pty: PtyInfo | null;
   env: Record<string, string>;
+  /** ask the upstream to forward the client's agent (policy allowed it for this channel) */
+  agentForward?: boolean;
   /** the decision's masker, shared with the TerminalRecorder for input */
   setMasker(m: Masker | null): void;
 }
@@ -128,11 +130,11 @@ export class TerminalChannel {
   }
 
   private openUpstream(): Promise<UpstreamChannel> {
-    const { upstream, mode, command, pty, env } = this.o;
+    const { upstream, mode, command, pty, env, agentForward } = this.o;
     const ptyOpts = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : undefined;
     return new Promise((resolve, reject) => {
       const cb = (err: Error | undefined, ch: UpstreamChannel) => (err ? reject(err) : resolve(ch));
-      const opts = { env: env as NodeJS.ProcessEnv };
+      const opts = { env: env as NodeJS.ProcessEnv, ...(agentForward ? { agentForward: true } : {}) };
       if (mode === "shell") upstream.shell(ptyOpts ?? false, opts, cb);
       else upstream.exec(command ?? "", { ...opts, ...(ptyOpts ? { pty: ptyOpts } : {}) }, cb);
     });

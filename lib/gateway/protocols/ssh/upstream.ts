@@ -14,7 +14,7 @@ const CONNECT_TIMEOUT_MS = Number(process.env.GATEHOUSE_SSH_UPSTREAM_TIMEOUT_MS 
  * (trust on first use, audited). A mismatch refuses the session: that is the one moment a
  * man in the middle could take over every session to that host.
  */
-export async function connectUpstream(db: Db, target: UpstreamTarget): Promise<SshClient> {
+export async function connectUpstream(db: Db, target: UpstreamTarget, opts: { agent?: InstanceType<typeof ssh2.BaseAgent> } = {}): Promise<SshClient> {
   const client = new ssh2.Client();
   const secret = target.secret ?? "";
   const isKey = /^-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(secret.trim());
@@ -26,6 +26,11 @@ export async function connectUpstream(db: Db, target: UpstreamTarget): Promise<S
     readyTimeout: CONNECT_TIMEOUT_MS,
     keepaliveInterval: 15_000,
     ...(isKey ? { privateKey: secret } : { password: secret, tryKeyboard: true }),
+    // The client's forwarded agent (agent-forward.ts) serves only the upstream's sessions:
+    // Gatehouse authenticates with its own credential, never with the user's keys.
+    // (Not `agentForward: true` here: ssh2 would then ask for the agent on every channel; the
+    // channels the policy allowed ask for it themselves.)
+    ...(opts.agent ? { agent: opts.agent, authHandler: isKey ? ["publickey"] : ["password", "keyboard-interactive"] } : {}),
     hostVerifier: (key: Buffer, verify: (ok: boolean) => void) => {
       const seen = sshFingerprint(key);
       const pinned = typeof target.options.hostKey === "string" && target.options.hostKey ? target.options.hostKey : null;

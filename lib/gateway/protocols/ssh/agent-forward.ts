@@ -1,0 +1,66 @@
+import ssh2, { type Connection, type ServerChannel } from "ssh2";
+
+const { BaseAgent } = ssh2; // CommonJS: named exports are not visible to Node's ESM loader
+
+/**
+ * SSH agent forwarding through the gateway (`ssh -A`), when policy permits the action `forward`
+ * with text "agent" for the connection. The upstream connection is given this agent: when a
+ * program on the upstream host (say `git` or a further `ssh`) asks for the user's agent, sshd
+ * opens an agent channel to Gatehouse, and Gatehouse opens one to the user's client, which
+ * answers from the real agent. Keys never leave the user's machine; Gatehouse only relays.
+ *
+ * It is never used to authenticate Gatehouse itself upstream (no identities, no signing): that
+ * uses the credential Gatehouse holds. Until a session channel of this connection was allowed
+ * to forward the agent, every request for it is refused.
+ */
+export class ClientAgentBridge extends BaseAgent {
+  private allowed = false;
+
+  constructor(
+    private readonly client: Connection,
+    private readonly onOpen: () => void,
+  ) {
+    super();
+  }
+
+  allow() {
+    this.allowed = true;
+  }
+
+  getIdentities(cb: (err: Error | null, keys?: never[]) => void) {
+    cb(null, []);
+  }
+
+  sign(_pubKey: unknown, _data: Buffer, _options: unknown, cb?: (err: Error) => void) {
+    (typeof _options === "function" ? (_options as (err: Error) => void) : cb)?.(new Error("Gatehouse does not sign with a forwarded agent"));
+  }
+
+  getStream(cb: (err: Error | null, stream?: ServerChannel) => void) {
+    if (!this.allowed) return cb(new Error("agent forwarding was not allowed for this session"));
+    openAgentChannel(this.client).then((ch) => {
+      this.onOpen();
+      cb(null, ch);
+    }, cb);
+  }
+}
+
+interface ServerInternals {
+  _chanMgr: { add(wrapper: unknown): number };
+  _protocol: { openssh_authAgent(chan: number, initWindow: number, maxPacket: number): void };
+}
+
+/**
+ * Opens an `auth-agent@openssh.com` channel to the client. ssh2 (1.17) has the protocol message
+ * but no public server method for it; this does what its own `x11()`/`forwardOut()` do (register
+ * a pending channel, send CHANNEL_OPEN). The agent-forwarding test fails if an ssh2 upgrade
+ * changes these internals.
+ */
+function openAgentChannel(client: Connection): Promise<ServerChannel> {
+  const internals = client as unknown as ServerInternals;
+  return new Promise((resolve, reject) => {
+    const wrapper = Object.assign((err: Error | undefined, channel: ServerChannel) => (err ? reject(err) : resolve(channel)), { type: "auth-agent@openssh.com" });
+    const id = internals._chanMgr.add(wrapper);
+    if (id === -1) return reject(new Error("no free channels"));
+    internals._protocol.openssh_authAgent(id, 2 * 1024 * 1024, 32 * 1024);
+  });
+}
