@@ -60,6 +60,26 @@ describe("browser terminal WebSocket", () => {
     t.ws.close();
   });
 
+  it("pushes session start/end on /ws/events to the session's owner, not to other members", async () => {
+    const listen = (token: string) => {
+      const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}/ws/events`, { headers: { authorization: `Bearer ${token}` } });
+      const topics: { topic: string; data: Record<string, any> }[] = [];
+      ws.on("message", (d) => topics.push(JSON.parse(d.toString())));
+      return { ws, topics, opened: new Promise((r) => ws.once("open", r)) };
+    };
+    const [alice, bob] = [listen(tokens.alice), listen(tokens.bob)];
+    await Promise.all([alice.opened, bob.opened]);
+    const t = open(tokens.alice);
+    await t.opened;
+    await expect.poll(() => t.got.messages.find((m) => m.type === "ready"), { timeout: 15_000 }).toBeTruthy();
+    const { sessionId } = t.got.messages.find((m) => m.type === "ready")!;
+    t.ws.send(Buffer.from("exit\r"));
+    await expect.poll(() => alice.topics.map((m) => `${m.topic} ${m.data.id}`), { timeout: 10_000 }).toEqual([`session.started ${sessionId}`, `session.ended ${sessionId}`]);
+    expect(bob.topics.filter((m) => m.topic.startsWith("session."))).toEqual([]);
+    alice.ws.close();
+    bob.ws.close();
+  });
+
   it("resumes after a drop with the output missed meanwhile; a foreign, unknown or ended token gets 4404", async () => {
     const first = open(tokens.alice);
     await first.opened;

@@ -85,7 +85,7 @@ export class GatewaySession {
       throw new GatehouseError("DENIED", decision.reason);
     }
     session.endAtExpiry(input.principal.expiresAt);
-    void getBus().publish(Topics.sessionStarted, { id: row.id, connection: input.connection.name, user: input.principal.email, protocol: input.client.protocol });
+    void getBus().publish(Topics.sessionStarted, { id: row.id, userId: input.principal.userId, connection: input.connection.name, user: input.principal.email, protocol: input.client.protocol });
     return session;
   }
 
@@ -221,7 +221,7 @@ export class GatewaySession {
       .set({ status, endReason: reason ?? (unwritten ? `${unwritten} events could not be recorded` : null), endedAt: new Date() })
       .where(eq(sessions.id, this.id))
       .catch((err) => console.error(`[gateway] could not close session ${this.id}:`, err.message));
-    void getBus().publish(Topics.sessionEnded, { id: this.id, status });
+    void getBus().publish(Topics.sessionEnded, { id: this.id, userId: this.principal.userId, status });
   }
 }
 
