@@ -22,6 +22,13 @@ export interface GatewayCall {
   tool: string;
   connection: string;
   type: ConnectionRef["type"];
+  /**
+   * The session's protocol (default "mcp"). SSH commands record as "ssh" with origin "mcp", like
+   * the browser terminal records as "ssh" with origin "web-console": policies on
+   * `client.protocol`, terminal masking rules and the console's terminal views then treat
+   * them as the SSH execs they are.
+   */
+  protocol?: "mcp" | "ssh";
   classify(target: UpstreamTarget): Promise<ClassifiedRequest>;
   execute(run: { session: GatewaySession; decision: Allowed; target: UpstreamTarget; request: ClassifiedRequest }): Promise<CallToolResult>;
   waitSeconds: number;
@@ -48,7 +55,7 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
   try {
     session = await GatewaySession.open(
       ctx.db,
-      { principal: ctx.principal, connection: target.ref, client: { address: ctx.address, protocol: "mcp", origin: "mcp" }, applicationName: `mcp:${call.tool}` },
+      { principal: ctx.principal, connection: target.ref, client: { address: ctx.address, protocol: call.protocol ?? "mcp", origin: "mcp" }, applicationName: `mcp:${call.tool}` },
       // A held `connect` waits in-band only: there is no call yet to resume in the background.
       { onHeld: log, holdTimeoutMs: call.waitSeconds * 1000 },
     );

@@ -170,17 +170,14 @@ describe("MCP endpoint (/api/mcp)", () => {
     expect(text(res!)).toContain("orders are off limits to agents");
   });
 
-  it("run_ssh_command goes through policy and says honestly that SSH is not available", async () => {
+  it("run_ssh_command is for ssh connections; an unreachable upstream is an UPSTREAM error (execution: mcp-ssh.test.ts)", async () => {
     expect((await apiCall(gh.url, t.admin, "POST", "/connections", { name: "web-1", type: "ssh", upstream: "ssh://127.0.0.1:22", username: "deploy" })).status).toBe(200);
     const c = await mcp(t.agent);
-    // A shell command is classified `unknown`, which the default policies hold for a human.
-    const pending = call(c, "run_ssh_command", { connection: "web-1", command: "uptime" });
-    const id = await pendingApproval((a) => a.request.text === "uptime");
-    expect((await apiCall(gh.url, t.approver, "POST", `/approvals/${id}/approve`, {})).status).toBe(200);
-    const res = await pending;
+    // `uptime` is a read for the SSH command classifier: allowed, then the upstream is tried.
+    const res = await call(c, "run_ssh_command", { connection: "web-1", command: "uptime" });
     expect(res.isError).toBe(true);
-    expect(text(res)).toContain(`held for approval #${id}, approved`);
-    expect(text(res)).toContain("SSH execution through MCP is not available yet in this build");
+    expect(text(res)).toMatch(/^UPSTREAM: /);
+    expect(text(res)).not.toContain("127.0.0.1");
     expect(text(await call(c, "run_ssh_command", { connection: "demo-postgres", command: "uptime" }))).toMatch(/INVALID/);
   });
 

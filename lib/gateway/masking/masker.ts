@@ -63,7 +63,11 @@ export interface MaskerInternals {
   textHasCustomPatterns: boolean;
   textDetectsPrivateKeys: boolean;
 }
-const internals = new WeakMap<Masker, MaskerInternals>();
+// Process-wide, like the masking runtime that builds maskers: server.ts and the Next bundle load
+// this module separately, and a masker compiled by one is streamed by the other (MCP
+// run_ssh_command runs TerminalChannel inside the bundle with the runtime's masker).
+const g = globalThis as { __gatehouseMaskerInternals?: WeakMap<Masker, MaskerInternals> };
+const internals: WeakMap<Masker, MaskerInternals> = (g.__gatehouseMaskerInternals ??= new WeakMap());
 
 /** Facts the stream masker needs about a masker; not part of the public API. */
 export function maskerInternals(masker: Masker): MaskerInternals {
