@@ -54,6 +54,7 @@ const SYSTEM_PACKAGES = [
   { bin: "/usr/sbin/mariadbd", pkg: "mariadb-server" },
   { bin: "/usr/bin/tmux", pkg: "tmux" },
   { bin: "/usr/bin/sshpass", pkg: "sshpass" },
+  { bin: "/usr/bin/xauth", pkg: "xauth" },
   { bin: "/usr/bin/psql", pkg: "postgresql-client-15" },
   { bin: "/usr/bin/openssl", pkg: "openssl" },
   { bin: "/usr/lib/postgresql/15/bin/pgbench", pkg: "postgresql-15" },

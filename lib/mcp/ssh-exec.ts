@@ -189,8 +189,8 @@ function sendSignal(upstream: UpstreamClient, channel: ClientChannel, name: stri
 }
 
 /**
- * Knows whether the channel got as far as running the command upstream, and records the
- * command in `term.start` masked like the `request` event (TerminalChannel passes it raw).
+ * Knows whether the channel got as far as running the command upstream, and how many masked
+ * spans were counted before any output.
  */
 class ExecRecorder extends TerminalRecorder {
   started = false;
@@ -207,9 +207,8 @@ class ExecRecorder extends TerminalRecorder {
 
   override start(ch: number, info: Parameters<TerminalRecorder["start"]>[1]) {
     this.started = true;
-    const command = info.command && this.decided ? this.decided.maskText(info.command) : info.command;
-    this.spansAtStart = spans(this.decided);
-    super.start(ch, { ...info, ...(command !== undefined ? { command } : {}) });
+    this.spansAtStart = spans(this.decided); // TerminalChannel masked the command just before
+    super.start(ch, info);
   }
 }
 

@@ -295,6 +295,108 @@ describe("SSH gateway", () => {
     }
   });
 
+  it("forwards X11 to the client's display when policy permits it (ssh -Y), and only then", async () => {
+    const current = (await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy as { text: string };
+    const permit = `\n@id("x11-forwarding-ok")\npermit (principal, action == Gatehouse::Action::"forward", resource)\nwhen { resource.tags.contains("x11-ok") && context.request.text == "x11" };\n`;
+    expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: current.text + permit, comment: "x11 forwarding test" })).status).toBe(200);
+    const added = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-x11", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["x11-ok"] });
+    expect(added.status).toBe(200);
+
+    // A stand-in X server on the client's side (display 127.0.0.1:N = TCP 6000+N): it keeps the
+    // connection setup it receives and answers "Failed" with a reason the upstream program prints.
+    const REASON = "gatehouse-test-x-server";
+    const pad4 = (b: Buffer) => Buffer.concat([b, Buffer.alloc(-b.length & 3)]);
+    const setups: Buffer[] = [];
+    const xserver = net.createServer((sock) => {
+      let buf = Buffer.alloc(0);
+      sock.on("error", () => {});
+      sock.on("data", (d) => {
+        buf = Buffer.concat([buf, d]);
+        const padded = (n: number) => (n + 3) & ~3;
+        if (buf.length < 12 || buf.length < 12 + padded(buf.readUInt16LE(6)) + padded(buf.readUInt16LE(8))) return;
+        setups.push(buf);
+        const reason = pad4(Buffer.from(REASON));
+        const head = Buffer.alloc(8);
+        head.writeUInt8(0, 0); // Failed
+        head.writeUInt8(REASON.length, 1);
+        head.writeUInt16LE(11, 2);
+        head.writeUInt16LE(reason.length / 4, 6);
+        sock.end(Buffer.concat([head, reason]));
+      });
+    });
+    let display = 0;
+    for (let n = 40; n < 100 && !display; n++) {
+      display = await new Promise<number>((resolve) => {
+        xserver.once("error", () => resolve(0));
+        xserver.listen(6000 + n, "127.0.0.1", () => resolve(n));
+      });
+    }
+    expect(display).toBeGreaterThan(0);
+    try {
+      // The client's real cookie, which only the client's xauth file holds: OpenSSH sends sshd a
+      // fake one and puts this one back into the bytes that reach the display.
+      const realCookie = "0123456789abcdef0f1e2d3c4b5a6978";
+      const xauthority = path.join(tmp, "Xauthority");
+      fs.writeFileSync(xauthority, "");
+      execFileSync("xauth", ["-f", xauthority, "add", `127.0.0.1:${display}`, "MIT-MAGIC-COOKIE-1", realCookie]);
+      const env = { DISPLAY: `127.0.0.1:${display}`, XAUTHORITY: xauthority };
+      // Upstream: an X client by hand. It takes the cookie sshd stored for its DISPLAY, sends a
+      // connection setup to that display and prints the server's answer.
+      const program = [
+        "import os, socket, struct, subprocess",
+        "d = os.environ.get(\"DISPLAY\", \"\")",
+        "print(\"DISPLAY=\" + d, flush=True)",
+        "d or exit(3)",
+        "name, cookie = subprocess.run([\"xauth\", \"list\", d], capture_output=True, text=True).stdout.split()[1:3]",
+        "pad = lambda b: b + bytes(-len(b) % 4)",
+        "s = socket.create_connection((\"127.0.0.1\", 6000 + int(d.split(\":\")[1].split(\".\")[0])))",
+        "s.sendall(struct.pack(\"<cxHHHHxx\", b\"l\", 11, 0, len(name), len(cookie) // 2) + pad(name.encode()) + pad(bytes.fromhex(cookie)))",
+        "r = b\"\"",
+        "while len(r) < 8 or len(r) < 8 + 4 * struct.unpack(\"<H\", r[6:8])[0]:",
+        "  c = s.recv(4096)",
+        "  if not c: break",
+        "  r += c",
+        "print(\"x11 reply\", r[0], r[8:8 + r[1]].decode(), flush=True)",
+      ].join("\n");
+      const command = `python3 -c '${program}'`;
+      const approveNext = async () => expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${(await pendingApproval()).id}/approve`, {})).status).toBe(200);
+
+      // -Y (trusted): for -X, OpenSSH first has xauth ask the X server itself for an untrusted
+      // cookie (SECURITY extension), which this stand-in does not speak.
+      const allowedRun = sshExec(target("box-x11"), command, { extraArgs: ["-Y"], env });
+      await approveNext();
+      const allowed = await allowedRun;
+      expect(allowed.code, allowed.stderr).toBe(0);
+      expect(allowed.stdout).toMatch(/^DISPLAY=localhost:\d+\.0\n/);
+      expect(allowed.stdout).toContain(`x11 reply 0 ${REASON}\n`);
+      const name = Buffer.from("MIT-MAGIC-COOKIE-1");
+      const head = Buffer.alloc(12);
+      head.write("l", 0);
+      head.writeUInt16LE(11, 2);
+      head.writeUInt16LE(name.length, 6);
+      head.writeUInt16LE(16, 8);
+      expect(setups.map((b) => b.toString("hex"))).toEqual([Buffer.concat([head, pad4(name), Buffer.from(realCookie, "hex")]).toString("hex")]);
+      const { events } = await eventsOfLatest("forward");
+      expect(events.map((e) => e.payload)).toEqual([
+        expect.objectContaining({ ch: 0, type: "x11", allowed: true }),
+        expect.objectContaining({ type: "x11", target: "x11 channel opened by the upstream host", allowed: true }),
+      ]);
+
+      const refusedRun = sshExec(target("box"), command, { extraArgs: ["-Y"], env });
+      await approveNext();
+      const refused = await refusedRun;
+      expect(refused.code, refused.stdout + refused.stderr).toBe(3);
+      expect(refused.stdout).toBe("DISPLAY=\n");
+      expect(refused.stderr).toMatch(/gatehouse: X11 forwarding refused: .*no policy permits forward/);
+      expect(setups).toHaveLength(1);
+      expect((await eventsOfLatest("forward")).events.map((e) => e.payload)).toEqual([
+        expect.objectContaining({ ch: 0, type: "x11", allowed: false, reason: expect.stringMatching(/no policy permits forward/) }),
+      ]);
+    } finally {
+      await new Promise((r) => xserver.close(r));
+    }
+  });
+
   it("garbage before the banner and a never-finishing handshake do not stall other users", async () => {
     const garbage = net.connect(gh.ports.ssh, "127.0.0.1", () => garbage.write("GET / HTTP/1.1\r\n\r\n" + "\x00\xff".repeat(5000)));
     garbage.on("error", () => {});

@@ -102,8 +102,8 @@ when { context.request.kind == "unknown" };
 // permits the action "forward". To allow one kind of forward, e.g. local forwards to a database:
 //   permit (principal in Gatehouse::Group::"dba", action == Gatehouse::Action::"forward", resource)
 //   when { context.request.text like "local db.internal:5432" };
-// Request texts: "local HOST:PORT" (-L, -D, -W), "remote HOST:PORT" (-R), "agent" (-A).
-// X11 forwarding is not carried by Gatehouse at all.
+// Request texts: "local HOST:PORT" (-L, -D, -W), "remote HOST:PORT" (-R), "agent" (-A),
+// "x11" (-X, -Y).
 
 // --- hard limits -------------------------------------------------------------------------
 

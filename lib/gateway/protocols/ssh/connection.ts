@@ -11,6 +11,7 @@ import { Forwarding } from "./forward";
 import { SftpRelay } from "./sftp";
 import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
 import { connectUpstream } from "./upstream";
+import { X11Relay, x11ForwardOf, type X11Forward } from "./x11-forward";
 
 /**
  * One client SSH connection: authentication, then one GatewaySession (decided `connect`) and
@@ -19,7 +20,8 @@ import { connectUpstream } from "./upstream";
  *
  *   client ──auth──► authenticateSsh ──► GatewaySession.open (connect) ──► connectUpstream
  *   client ──session channel──► pty/env/window-change ──► shell|exec|sftp ──► TerminalChannel / SftpRelay
- *   client ──direct-tcpip / tcpip-forward / agent / x11──► Forwarding (policy action "forward")
+ *   client ──direct-tcpip / tcpip-forward──► Forwarding (policy action "forward")
+ *   client ──auth-agent / x11 on a session channel──► decideForward ──► ClientAgentBridge / X11Relay
  */
 const AUTH_TIMEOUT_MS = Number(process.env.GATEHOUSE_SSH_AUTH_TIMEOUT_MS ?? 30_000);
 const MAX_AUTH_ATTEMPTS = 6;
@@ -40,6 +42,7 @@ export class SshConnection {
   private masker: Masker | null = null;
   private term: TerminalRecorder | null = null;
   private agent: ClientAgentBridge | null = null;
+  private x11: X11Relay | null = null;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
 
@@ -120,6 +123,7 @@ export class SshConnection {
       await gw.end("failed", (err as Error).message);
       throw err;
     }
+    this.x11 = new X11Relay(this.client, this.upstream, () => gw.recorder.record("forward", { type: "x11", target: "x11 channel opened by the upstream host", allowed: true }));
     this.upstream.on("close", () => this.kill("the upstream host closed the connection"));
     if (this.ended) this.upstream.end();
     return { gw, upstream: this.upstream };
@@ -148,16 +152,24 @@ export class SshConnection {
     // the command waits for this decision so it knows whether to ask upstream for the agent.
     let agentAllowed: Promise<boolean> | null = null;
     session.on("auth-agent", (accept, reject) => {
-      agentAllowed = this.decideAgent(ch).then((ok) => {
-        if (ok) accept?.();
+      agentAllowed = this.decideForward(ch, "agent").then((refusal) => {
+        if (refusal === null) accept?.();
         else reject?.();
-        return ok;
+        return refusal === null;
       });
     });
-    session.on("x11", (_accept, reject) => void this.refuseInSession(reject, "x11", ch));
+    // OpenSSH sends x11-req with want-reply, then exec/shell and (stdin at its end) EOF at once.
+    // The reply cannot wait for the decision: replies go out in request order, so the command
+    // would have to wait too, and ssh2 no longer accepts a command after that EOF. So the request
+    // is acknowledged at once; a refusal is told on the channel's stderr and recorded, and then
+    // nothing asks the upstream for X11 (no DISPLAY there) and no X11 channel is relayed.
+    let x11: Promise<X11Forward | { refused: string }> | null = null;
+    session.on("x11", (accept, _reject, info) => {
+      accept?.();
+      x11 = this.decideForward(ch, "x11").then((refusal) => (refusal === null ? x11ForwardOf(info) : { refused: refusal }));
+    });
     const run = async (mode: "shell" | "exec", channel: ServerChannel, command?: string) => {
       const side = clientSide(channel);
-      const agentForward = agentAllowed ? await agentAllowed : false;
       let opened: { gw: GatewaySession; upstream: UpstreamClient };
       if (this.heldNotice) side.writeStderr(Buffer.from(`gatehouse: ${this.heldNotice}${pty ? "\r\n" : "\n"}`));
       this.waiting.add(side);
@@ -173,7 +185,12 @@ export class SshConnection {
         return;
       }
       this.waiting.delete(side);
-      terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, setMasker: (m) => (this.masker = m) });
+      const agentForward = agentAllowed ? await agentAllowed : false;
+      const x11Decided = x11 ? await x11 : null;
+      let x11Forward: X11Forward | null = null;
+      if (x11Decided && "refused" in x11Decided) side.writeStderr(Buffer.from(`gatehouse: X11 forwarding refused: ${x11Decided.refused}${pty ? "\r\n" : "\n"}`));
+      else x11Forward = x11Decided;
+      terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, x11Forward, setMasker: (m) => (this.masker = m) });
       this.terminals.add(terminal);
       side.onClose(() => this.terminals.delete(terminal!));
       await terminal.run();
@@ -199,29 +216,20 @@ export class SshConnection {
     }
   }
 
-  /** Agent forwarding for one session channel: policy action `forward`, text "agent". */
-  private async decideAgent(ch: number): Promise<boolean> {
-    try {
-      const { gw } = await this.opening!;
-      const decision = await gw.decide({ action: "forward", kind: "admin", tables: [], functions: [], text: "agent" });
-      const allowed = decision.type === "allow";
-      gw.recorder.record("forward", { ch, type: "agent", allowed, ...(decision.type === "deny" ? { reason: decision.reason } : {}) });
-      if (allowed) this.agent?.allow();
-      return allowed;
-    } catch {
-      return false; // the session never opened
-    }
-  }
-
-  private async refuseInSession(reject: (() => void) | undefined, type: "x11", ch: number) {
-    reject?.();
+  /**
+   * Agent or X11 forwarding for one session channel: policy action `forward`, text "agent" or
+   * "x11". Resolves to null when allowed, else to the reason it was refused.
+   */
+  private async decideForward(ch: number, type: "agent" | "x11"): Promise<string | null> {
     try {
       const { gw } = await this.opening!;
       const decision = await gw.decide({ action: "forward", kind: "admin", tables: [], functions: [], text: type });
-      const allowed = decision.type === "allow";
-      gw.recorder.record("forward", { ch, type, allowed: false, reason: allowed ? `${type} forwarding is not supported by Gatehouse yet` : decision.reason });
+      gw.recorder.record("forward", { ch, type, allowed: decision.type === "allow", ...(decision.type === "deny" ? { reason: decision.reason } : {}) });
+      if (decision.type === "deny") return decision.reason;
+      (type === "agent" ? this.agent : this.x11)?.allow();
+      return null;
     } catch {
-      // the session never opened; nothing to record
+      return "the session could not be opened";
     }
   }
 

@@ -79,7 +79,8 @@ export class Forwarding {
   }
 }
 
-function pipe(a: ServerChannel | ClientChannel, b: ServerChannel | ClientChannel) {
+/** Relays two channels both ways; either closing closes both. */
+export function pipe(a: ServerChannel | ClientChannel, b: ServerChannel | ClientChannel) {
   a.pipe(b).pipe(a);
   const close = () => {
     a.close();

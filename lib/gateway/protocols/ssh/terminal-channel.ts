@@ -4,6 +4,7 @@ import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import { createStreamMasker, type Masker, type StreamMasker } from "@/lib/gateway/masking";
 import { completeUtf8Length, type TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { classifyCommand } from "./classify";
+import type { X11Forward } from "./x11-forward";
 
 /**
  * One terminal channel (interactive shell or exec) through the core pipeline: decide, then
@@ -45,6 +46,8 @@ export interface TerminalChannelOptions {
   env: Record<string, string>;
   /** ask the upstream to forward the client's agent (policy allowed it for this channel) */
   agentForward?: boolean;
+  /** ask the upstream for X11 with the client's own x11-req (policy allowed it for this channel) */
+  x11Forward?: X11Forward | null;
   /** the decision's masker, shared with the TerminalRecorder for input */
   setMasker(m: Masker | null): void;
 }
@@ -129,12 +132,27 @@ export class TerminalChannel {
     this.relay(upstream, decision, started);
   }
 
-  private openUpstream(): Promise<UpstreamChannel> {
+  private async openUpstream(): Promise<UpstreamChannel> {
+    const { x11Forward } = this.o;
+    if (!x11Forward) return this.openUpstreamWith(null);
+    try {
+      return await this.openUpstreamWith(x11Forward);
+    } catch (err) {
+      // ssh2 fails the whole exec/shell when the upstream refuses X11 (the command has not been
+      // sent yet); OpenSSH would warn and go on, and so does Gatehouse.
+      if ((err as Error).message !== "Unable to request X11") throw err;
+      this.notice("the upstream host refused X11 forwarding");
+      this.o.gw.recorder.record("forward", { ch: this.o.ch, type: "x11", allowed: false, reason: "refused by the upstream host" });
+      return this.openUpstreamWith(null);
+    }
+  }
+
+  private openUpstreamWith(x11: X11Forward | null): Promise<UpstreamChannel> {
     const { upstream, mode, command, pty, env, agentForward } = this.o;
     const ptyOpts = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : undefined;
     return new Promise((resolve, reject) => {
       const cb = (err: Error | undefined, ch: UpstreamChannel) => (err ? reject(err) : resolve(ch));
-      const opts = { env: env as NodeJS.ProcessEnv, ...(agentForward ? { agentForward: true } : {}) };
+      const opts = { env: env as NodeJS.ProcessEnv, ...(agentForward ? { agentForward: true } : {}), ...(x11 ? { x11 } : {}) };
       if (mode === "shell") upstream.shell(ptyOpts ?? false, opts, cb);
       else upstream.exec(command ?? "", { ...opts, ...(ptyOpts ? { pty: ptyOpts } : {}) }, cb);
     });
@@ -142,7 +160,9 @@ export class TerminalChannel {
 
   private relay(up: UpstreamChannel, decision: Extract<Decision, { type: "allow" }>, started: number) {
     const { client, term, ch, gw, pty, mode, command } = this.o;
-    term.start(ch, { mode, cols: pty?.cols ?? 80, rows: pty?.rows ?? 24, term: pty?.term ?? "", ...(command ? { command } : {}) });
+    // The command is recorded masked, as its `request` event is (a secret on a command line).
+    const shown = command && decision.masker ? decision.masker.maskText(command) : command;
+    term.start(ch, { mode, cols: pty?.cols ?? 80, rows: pty?.rows ?? 24, term: pty?.term ?? "", ...(shown ? { command: shown } : {}) });
     const out = new MaskedStream(decision.masker, (buf) => {
       term.output(ch, buf);
       return client.write(buf);
