@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import ssh2, { type ClientChannel, type ConnectConfig, type ExecOptions } from "ssh2";
 
 /**
  * Runs the real OpenSSH clients (`ssh`, `sftp`, `scp`) non-interactively, as a user or an agent
@@ -143,5 +144,89 @@ function run(child: ChildProcess, opts: RunOptions): Promise<RunResult> {
     // The remote side may close stdin early (exec that ignores input): not an error.
     child.stdin!.on("error", () => {});
     child.stdin!.end(opts.input ?? "");
+  });
+}
+
+/*
+ * The ssh2 npm client, for what the OpenSSH client will not send on purpose: requests on a
+ * channel that already runs a command, replies observed for requests OpenSSH sends without
+ * want-reply (agent forwarding), made-up subsystem names.
+ */
+export type Ssh2Client = InstanceType<typeof ssh2.Client>;
+
+export async function ssh2Connect(t: SshTarget, extra: Partial<ConnectConfig> = {}): Promise<Ssh2Client> {
+  const client = new ssh2.Client();
+  await new Promise<void>((resolve, reject) => {
+    client.once("ready", () => resolve());
+    client.once("error", reject);
+    client.connect({ host: t.host ?? "127.0.0.1", port: t.port, username: t.user, password: t.password, readyTimeout: 15_000, ...extra });
+  });
+  client.on("error", () => {});
+  return client;
+}
+
+export interface Ssh2Run {
+  channel: ClientChannel;
+  stdout(): string;
+  stderr(): string;
+  /** resolves when the channel closes: the exit code, or the signal name */
+  done: Promise<number | string | null>;
+}
+
+/** Opens an exec channel; rejects when the server refuses the channel or one of its requests. */
+export function ssh2Exec(client: Ssh2Client, command: string, opts: ExecOptions = {}): Promise<Ssh2Run> {
+  return new Promise((resolve, reject) =>
+    client.exec(command, opts, (err, channel) => {
+      if (err) return reject(err);
+      resolve(collect(channel));
+    }),
+  );
+}
+
+export function ssh2Subsystem(client: Ssh2Client, name: string): Promise<Ssh2Run> {
+  return new Promise((resolve, reject) => client.subsys(name, (err, channel) => (err ? reject(err) : resolve(collect(channel)))));
+}
+
+function collect(channel: ClientChannel): Ssh2Run {
+  let stdout = "";
+  let stderr = "";
+  let status: number | string | null = null;
+  channel.on("data", (d: Buffer) => (stdout += d));
+  channel.stderr.on("data", (d: Buffer) => (stderr += d));
+  channel.on("exit", (code: number | null, signal?: string) => (status = code ?? signal ?? null));
+  const done = new Promise<number | string | null>((r) => channel.on("close", () => r(status)));
+  return { channel, stdout: () => stdout, stderr: () => stderr, done };
+}
+
+/**
+ * Sends one more "real session start" request (exec, shell, subsystem) on a channel that is
+ * already running something, as a hostile client could; ssh2's API only sends one per channel.
+ * Resolves with the server's reply, or "no reply" when none came within `timeoutMs`.
+ */
+export function ssh2ChannelRequest(
+  channel: ClientChannel,
+  req: { type: "exec"; command: string } | { type: "shell" } | { type: "subsystem"; name: string },
+  timeoutMs = 3000,
+): Promise<"success" | "failure" | "no reply"> {
+  const ch = channel as unknown as {
+    outgoing: { id: number };
+    _callbacks: ((failed: boolean) => void)[];
+    _client: { _protocol: { exec(id: number, cmd: string, wantReply: boolean): void; shell(id: number, wantReply: boolean): void; subsystem(id: number, name: string, wantReply: boolean): void } };
+  };
+  return new Promise((resolve) => {
+    const onReply = (failed: boolean) => {
+      clearTimeout(timer);
+      resolve(failed ? "failure" : "success");
+    };
+    const timer = setTimeout(() => {
+      // a late reply must not be taken for the answer to a later request
+      ch._callbacks.splice(ch._callbacks.indexOf(onReply), 1);
+      resolve("no reply");
+    }, timeoutMs);
+    ch._callbacks.push(onReply);
+    const proto = ch._client._protocol;
+    if (req.type === "exec") proto.exec(ch.outgoing.id, req.command, true);
+    else if (req.type === "shell") proto.shell(ch.outgoing.id, true);
+    else proto.subsystem(ch.outgoing.id, req.name, true);
   });
 }

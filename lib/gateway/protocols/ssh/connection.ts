@@ -195,11 +195,29 @@ export class SshConnection {
       side.onClose(() => this.terminals.delete(terminal!));
       await terminal.run();
     };
-    session.on("shell", (accept) => void run("shell", accept()));
-    session.on("exec", (accept, _reject, info) => void run("exec", accept(), info.command));
+    // A channel runs one shell, command or subsystem. ssh2 hands out no channel for a second
+    // request on a started one (accept() returns nothing) and its reject() is then a no-op.
+    const started = (channel: ServerChannel | undefined, reject: (() => void) | undefined, what: string): channel is ServerChannel => {
+      if (channel) return true;
+      if (reject) channelFailure(this.client, session);
+      this.gw?.recorder.record("error", { ch, message: `refused a second ${what} on a channel already running one` });
+      return false;
+    };
+    session.on("shell", (accept, reject) => {
+      const channel = accept();
+      if (started(channel, reject, "shell")) void run("shell", channel);
+    });
+    session.on("exec", (accept, reject, info) => {
+      const channel = accept();
+      if (started(channel, reject, "exec")) void run("exec", channel, info.command);
+    });
     session.on("subsystem", (accept, reject, info) => {
-      if (info.name !== "sftp") return reject();
-      void this.startSftp(accept(), ch);
+      if (info.name !== "sftp") {
+        this.gw?.recorder.record("error", { ch, message: `refused subsystem ${JSON.stringify(info.name.slice(0, 100))}` });
+        return reject?.();
+      }
+      const channel = accept();
+      if (started(channel, reject, "subsystem")) void this.startSftp(channel, ch);
     });
   }
 
@@ -259,6 +277,16 @@ function clientSoftware(client: Connection): string {
   // ssh2 exposes the client's identification string after the handshake
   const ident = (client as unknown as { _protocol?: { _remoteIdentRaw?: string } })._protocol?._remoteIdentRaw;
   return typeof ident === "string" ? ident.replace(/^SSH-2\.0-/, "").slice(0, 64) : "";
+}
+
+/**
+ * CHANNEL_FAILURE for a request on a session channel whose reject() ssh2 has disabled (the
+ * channel already started), as RFC 4254 requires for a request that wants a reply.
+ */
+function channelFailure(client: Connection, session: Session) {
+  const id = (session as unknown as { _chanInfo?: { outgoing?: { id?: number } } })._chanInfo?.outgoing?.id;
+  const protocol = (client as unknown as { _protocol?: { channelFailure(id: number): void } })._protocol;
+  if (typeof id === "number") protocol?.channelFailure(id);
 }
 
 /** Adapts an ssh2 server channel to the ClientSide interface of TerminalChannel. */

@@ -44,12 +44,12 @@ export class Forwarding {
   onDirectTcpip(accept: AcceptConnection<ServerChannel>, reject: RejectConnection, info: TcpipRequestInfo) {
     void (async () => {
       const d = await this.decide("local", `${info.destIP}:${info.destPort}`);
-      if (!d?.allowed) return reject();
+      if (!d?.allowed) return prohibited(this.client, reject, d?.reason ?? "the session is not open");
       d.upstream.forwardOut(info.srcIP || "127.0.0.1", info.srcPort || 0, info.destIP, info.destPort, (err, up) => {
         if (err) return reject();
         pipe(accept(), up);
       });
-    })().catch(() => reject());
+    })().catch(() => prohibited(this.client, reject, "forwarding failed"));
   }
 
   onGlobalRequest(accept: ((port?: number) => void) | undefined, reject: (() => void) | undefined, name: string, info: TcpipBindInfo | unknown) {
@@ -76,6 +76,25 @@ export class Forwarding {
         });
       });
     })().catch(() => reject?.());
+  }
+}
+
+/**
+ * Refuses a channel open as "administratively prohibited" with Gatehouse's reason, as sshd does
+ * for a forward its configuration forbids. ssh2's reject() always says "connect failed" with no
+ * text, which tells the user the target is down; its one call to channelOpenFail is redirected.
+ */
+const ADMINISTRATIVELY_PROHIBITED = 1;
+
+function prohibited(client: Connection, reject: RejectConnection, reason: string) {
+  const protocol = (client as unknown as { _protocol?: { channelOpenFail(recipient: number, reason: number, description: string): void } })._protocol;
+  if (!protocol) return reject();
+  const original = protocol.channelOpenFail;
+  protocol.channelOpenFail = (recipient) => original.call(protocol, recipient, ADMINISTRATIVELY_PROHIBITED, `gatehouse: ${reason}`);
+  try {
+    reject();
+  } finally {
+    protocol.channelOpenFail = original;
   }
 }
 
