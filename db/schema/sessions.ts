@@ -1,4 +1,4 @@
-import { bigint, bigserial, index, integer, jsonb, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import type { StoredActor } from "./tokens";
 
 export const sessions = pgTable(
@@ -41,4 +41,23 @@ export const sessionEvents = pgTable(
     payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
   },
   (t) => [index("session_events_session_idx").on(t.sessionId, t.seq)],
+);
+
+/**
+ * Replay keyframes of an ended terminal channel (lib/gateway/recorder/replay), kept so the first
+ * seek into a long recording is fast in every process, not only the one that prepared them. A
+ * cache: derivable from `session_events` at any time, so never audited and safe to delete.
+ */
+export const replayKeyframes = pgTable(
+  "replay_keyframes",
+  {
+    sessionId: uuid("session_id").notNull(),
+    ch: integer("ch").notNull(),
+    /** the replay store's format version; other versions are ignored and rebuilt */
+    format: integer("format").notNull(),
+    /** the keyframes as JSON, deflated, base64 */
+    data: text("data").notNull(),
+    createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.sessionId, t.ch] })],
 );

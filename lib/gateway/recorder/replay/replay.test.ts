@@ -14,6 +14,7 @@ import type { PlayerIndex, PlayerSegment } from "./plan";
 import { ScreenModel } from "./screen";
 import { replayIndex, replayWindow, startReplayIndexer, terminalTimeline } from "./service";
 import { clearReplayMemory, replayEntry } from "./store";
+import { storedKeyframes } from "@/db/queries/replay-keyframes";
 
 let handle: DbHandle;
 let dataDir: string;
@@ -116,12 +117,13 @@ describe("terminal replay windows", () => {
     expect(seg.end).toBeGreaterThanOrEqual((third + 1234 + 25_000) / 1000);
   });
 
-  it("keeps finished keyframes in the data dir (0600) and reuses them after a restart", async () => {
+  it("keeps finished keyframes in the database and reuses them after a restart (or in another process)", async () => {
     const entry = (await replayEntry(handle.db, ended(id), 0))!;
     await entry.building;
     expect(entry.complete).toBe(true);
-    const file = path.join(dataDir, "replay", `${id}.0.json`);
-    expect(fs.statSync(file).mode & 0o777).toBe(0o600);
+    const stored = await storedKeyframes(handle.db, id, 0);
+    expect(stored?.data.length).toBeGreaterThan(0);
+    expect(fs.existsSync(path.join(dataDir, "replay"))).toBe(false); // nothing per process on disk
     clearReplayMemory();
     const again = (await replayEntry(handle.db, ended(id), 0))!;
     expect(again).not.toBe(entry);
@@ -193,10 +195,9 @@ describe("replay of small and unusual recordings", () => {
     try {
       await bus.publish(Topics.sessionEnded, { id: mine.id, status: "ended" });
       bus["deliver"]({ topic: Topics.sessionEnded, data: { id: theirs.id, status: "ended" }, origin: "another-node" });
-      const file = path.join(dataDir, "replay", `${mine.id}.0.json`);
-      for (let i = 0; i < 100 && !fs.existsSync(file); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(fs.existsSync(file)).toBe(true);
-      expect(fs.existsSync(path.join(dataDir, "replay", `${theirs.id}.0.json`))).toBe(false);
+      for (let i = 0; i < 100 && !(await storedKeyframes(handle.db, mine.id, 0)); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(await storedKeyframes(handle.db, mine.id, 0)).not.toBeNull();
+      expect(await storedKeyframes(handle.db, theirs.id, 0)).toBeNull();
     } finally {
       stop();
     }

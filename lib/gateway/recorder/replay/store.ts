@@ -1,17 +1,18 @@
-import fs from "node:fs";
-import path from "node:path";
+import { promisify } from "node:util";
+import { deflateRaw, inflateRaw } from "node:zlib";
 import type { Db } from "@/db/client";
+import { storedKeyframes } from "@/db/queries/replay-keyframes";
 import { lastSessionEvent } from "@/db/queries/sessions";
-import { loadConfig } from "@/lib/config/env";
 import { GatehouseError } from "@/lib/gateway/core/types";
+import { keepKeyframes } from "@/lib/services/replay/keep-keyframes";
 import { buildKeyframes, planChannel, terminalChannels } from "./build";
 import type { ReplayPlan, Snapshot } from "./plan";
 
 /**
  * Replay plans and keyframes, computed once per recorded channel and kept: in memory (LRU by
- * size) and, once a session has ended, in the data dir (`replay/<session>.<ch>.json`, 0600 —
- * keyframes hold the same masked screen content as the recording). No database table: the
- * cache can always be rebuilt from `session_events`.
+ * size) and, once a session has ended, in the database (`replay_keyframes`, deflated JSON), so
+ * that every process sharing the database replays it at full speed from the first seek, not only
+ * the one that prepared it. A cache: it can always be rebuilt from `session_events`.
  *
  * Keyframes are built by one pass per channel, started by the first replay request or by
  * `indexEndedSession` when a session ends; a window request waits only until that pass has
@@ -51,9 +52,8 @@ interface Store {
 // Next bundles its own copy of lib/: one store per process, shared through globalThis.
 const store: Store = ((globalThis as Record<string, unknown>).__gatehouseReplayStore ??= { entries: new Map(), bytes: 0, running: 0, queue: [], planning: new Map() }) as Store;
 
-function cacheFile(sessionId: string, ch: number) {
-  return path.join(loadConfig().dataDir, "replay", `${sessionId}.${ch}.json`);
-}
+const deflate = promisify(deflateRaw);
+const inflate = promisify(inflateRaw);
 
 function remember(entry: Entry) {
   const old = store.entries.get(entry.key);
@@ -67,7 +67,7 @@ function remember(entry: Entry) {
   for (const [key, e] of store.entries) {
     if (store.bytes <= MAX_BYTES && store.entries.size <= MAX_ENTRIES) break;
     if (e === entry) continue;
-    // An evicted pass still finishes and lands on disk; only the memory copy goes.
+    // An evicted pass still finishes and lands in the database; only the memory copy goes.
     store.entries.delete(key);
     store.bytes -= e.bytes;
   }
@@ -77,10 +77,12 @@ function newEntry(sessionId: string, plan: ReplayPlan, lastSeq: number, live: bo
   return { key: `${sessionId}:${plan.ch}`, sessionId, ch: plan.ch, plan, lastSeq, live, snapshots: new Array(plan.bounds.length), complete: false, error: null, building: null, cancelled: false, listeners: new Set(), bytes: 64 * (plan.bounds.length + plan.gaps.length + plan.markers.length) };
 }
 
-async function readCached(sessionId: string, ch: number): Promise<Entry | null> {
+async function readCached(db: Db, sessionId: string, ch: number): Promise<Entry | null> {
   try {
-    const data = JSON.parse(await fs.promises.readFile(cacheFile(sessionId, ch), "utf8"));
-    if (data.format !== FORMAT || data.plan?.ch !== ch || !Array.isArray(data.snapshots) || data.snapshots.length !== data.plan.bounds.length) return null;
+    const row = await storedKeyframes(db, sessionId, ch);
+    if (!row || row.format !== FORMAT) return null;
+    const data = JSON.parse((await inflate(Buffer.from(row.data, "base64"))).toString("utf8"));
+    if (data.plan?.ch !== ch || !Array.isArray(data.snapshots) || data.snapshots.length !== data.plan.bounds.length) return null;
     const entry = newEntry(sessionId, data.plan, data.lastSeq, false);
     entry.snapshots = data.snapshots;
     entry.complete = true;
@@ -91,15 +93,12 @@ async function readCached(sessionId: string, ch: number): Promise<Entry | null> 
   }
 }
 
-function writeCached(entry: Entry) {
-  const file = cacheFile(entry.sessionId, entry.ch);
-  const tmp = `${file}.${process.pid}.tmp`;
+/** Compressed off the event loop (zlib's thread pool); consecutive equal keyframes are one string in memory but not in JSON, which deflate folds back. */
+async function writeCached(db: Db, entry: Entry): Promise<void> {
   try {
-    fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
-    fs.writeFileSync(tmp, JSON.stringify({ format: FORMAT, lastSeq: entry.lastSeq, plan: entry.plan, snapshots: entry.snapshots }), { mode: 0o600 });
-    fs.renameSync(tmp, file);
+    const json = JSON.stringify({ lastSeq: entry.lastSeq, plan: entry.plan, snapshots: entry.snapshots });
+    await keepKeyframes(db, entry.sessionId, entry.ch, FORMAT, (await deflate(json)).toString("base64"));
   } catch (err) {
-    fs.rmSync(tmp, { force: true });
     console.error(`[replay] could not keep keyframes of ${entry.key}:`, (err as Error).message);
   }
 }
@@ -121,7 +120,7 @@ export async function replayEntry(db: Db, session: { id: string; status: string 
     if (last?.seq === known.lastSeq && known.live === live) return touch(known);
   }
   if (!live) {
-    const cached = await readCached(session.id, ch);
+    const cached = await readCached(db, session.id, ch);
     if (cached) {
       remember(cached);
       return cached;
@@ -174,7 +173,7 @@ export function startBuild(db: Db, entry: Entry): Promise<void> {
       if (entry.cancelled) return;
       entry.complete = entry.snapshots.every(Boolean);
       if (!entry.complete) throw new Error("keyframe pass ended early");
-      if (!entry.live) writeCached(entry);
+      if (!entry.live) await writeCached(db, entry);
     } catch (err) {
       entry.error = err;
       console.error(`[replay] keyframes of ${entry.key} failed:`, (err as Error).message);
