@@ -8,8 +8,9 @@ import type { SessionRecorder } from "./recorder";
  * busy terminal writes thousands of tiny chunks a second and every event costs a row.
  *
  * Lossless: bytes are split only at UTF-8 character boundaries; a chunk that is not valid
- * UTF-8 (or holds a NUL, which jsonb cannot store) is recorded as base64 rather than through a lossy decode, so a recording's bytes equal
- * the bytes the client received.
+ * UTF-8 (or holds a NUL, which jsonb cannot store) is recorded as base64 rather than through a
+ * lossy decode, so a recording's bytes equal the bytes the client received. Large compressible
+ * chunks are stored packed (packed-output.ts) and read back as text/base64.
  *
  * Input is recorded too, except while the terminal shows a password prompt: then only the
  * number of keystrokes is kept. Command lines are reconstructed from input best effort (line
