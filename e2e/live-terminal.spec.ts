@@ -10,7 +10,8 @@ import { appendTerminalEvents, endTerminalSession, insertTerminalSession, publis
  * real PostgreSQL 15. This test plays the gateway: it writes a terminal session into the
  * database and publishes its events over LISTEN/NOTIFY, exactly what a gateway process on the
  * same database does (the embedded database's bus is in-process only, so this spec brings its
- * own Gatehouse on PostgreSQL). The SSH + tmux end-to-end tests drive the real gateway.
+ * own Gatehouse on PostgreSQL). e2e/ssh-console.spec.ts watches and replays a session made by
+ * the real SSH gateway, with a real ssh client driven through tmux.
  */
 test.describe.configure({ mode: "serial" });
 

@@ -1,10 +1,11 @@
+import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
 import fs from "node:fs";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../tests/support/gatehouse";
 import { authOptions, COMMON_OPTIONS, spawnClient, sshCommand, type SshTarget } from "../tests/support/ssh-client";
 import { startSshd, type Sshd } from "../tests/support/sshd";
-import { startTmux } from "../tests/support/tmux";
+import { startTmux, type TmuxSession } from "../tests/support/tmux";
 import { LoginPage } from "./pages/console";
 
 /**
@@ -77,6 +78,20 @@ function lineAppearsAt(page: Page, line: string): Promise<number> {
   );
 }
 
+/** The exit status of the client in tmux; on a timeout, fails with the pane's state and screen. */
+async function paneExitStatus(tmux: TmuxSession, timeoutMs = 10_000): Promise<number> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const status = await tmux.exitStatus();
+    if (status !== null) return status;
+    if (Date.now() > until) {
+      const pane = execFileSync("tmux", ["-L", tmux.socket, "display-message", "-p", "-t", "main", "dead=#{pane_dead} status=#{pane_dead_status} signal=#{pane_dead_signal}"], { encoding: "utf8" }).trim();
+      throw new Error(`the client in tmux did not exit within ${timeoutMs} ms (${pane}); the screen was:\n${await tmux.capture()}`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 test("watch a live SSH session while tmux types into it, then replay it with seek", async ({ browser }) => {
   const admin = await signedIn(browser, { email: gh.adminEmail, password: gh.adminPassword });
   await admin.goto("/sessions");
@@ -85,6 +100,18 @@ test("watch a live SSH session while tmux types into it, then replay it with see
   const marker = `live-${crypto.randomBytes(4).toString("hex")}`;
   const cmd = sshCommand(box(), [], ["-tt"]);
   const tmux = await startTmux(cmd.argv, { cols: 90, rows: 24, env: cmd.env });
+  /**
+   * Types a command line the way a person does: the shell has echoed it before Enter is pressed
+   * (tmux would otherwise send the line and Enter at once, faster than the echo comes back).
+   * Resolves with the time Enter was sent.
+   */
+  const typeCommand = async (line: string) => {
+    await tmux.sendText(line);
+    await tmux.waitFor(`$ ${line}`);
+    const at = Date.now();
+    await tmux.send("Enter");
+    return at;
+  };
   try {
     let sessionId = "";
     await test.step("the session appears in the list without a reload and opens live", async () => {
@@ -101,12 +128,13 @@ test("watch a live SSH session while tmux types into it, then replay it with see
 
     await test.step("what tmux types shows up in the browser", async () => {
       const seen = lineAppearsAt(admin, marker);
-      const typed = Date.now();
-      await tmux.sendLine(`echo ${marker}`);
-      const delay = (await seen) - typed;
+      const entered = await typeCommand(`echo ${marker}`);
+      const delay = (await seen) - entered;
       await tmux.waitFor(new RegExp(`^${marker}$`, "m"));
-      console.log(`[ssh e2e] tmux keystrokes → output on the live view: ${delay} ms`);
+      console.log(`[ssh e2e] Enter in tmux → output on the live view: ${delay} ms`);
       expect(delay).toBeLessThan(2_000);
+      // The timeline beside the live view lists the command too (it polls, every 5 s).
+      await expect(admin.getByTestId("terminal-timeline").locator('[data-kind="term.cmd"]', { hasText: `echo ${marker}` })).toBeVisible({ timeout: 10_000 });
     });
 
     await test.step("the live view follows a resize of the tmux window", async () => {
@@ -116,16 +144,18 @@ test("watch a live SSH session while tmux types into it, then replay it with see
       await expect(liveScreen(admin).locator(":scope > div")).toHaveCount(32);
       // The upstream pty got the new size too: the shell sees it.
       const seen = lineAppearsAt(admin, "cols=110");
-      await tmux.sendLine("echo cols=$(tput cols)");
+      await typeCommand("echo cols=$(tput cols)");
       await seen;
     });
 
     await test.step("exit ends the session and the same page turns into the replay", async () => {
-      await tmux.sendLine("exit");
-      await expect.poll(() => tmux.exitStatus(), { timeout: 10_000 }).toBe(0);
-      await expect(admin.getByTestId("ended-badge").or(admin.getByTestId("replay-player"))).toBeVisible();
+      await typeCommand("exit");
+      await tmux.waitFor(/^logout$/m); // on a timeout, shows the screen
+      expect(await paneExitStatus(tmux)).toBe(0);
+      await expect(admin.getByTestId("ended-badge")).toContainText("session ended");
+      // The page learns that the session ended from its 10 s poll of the session.
       const player = admin.getByTestId("replay-player");
-      await expect(player).toHaveAttribute("data-first-frame-ms", /\d+/, { timeout: 5_000 });
+      await expect(player).toHaveAttribute("data-first-frame-ms", /\d+/, { timeout: 15_000 });
       await expect(admin.getByTestId("live-terminal")).toHaveCount(0);
     });
 
@@ -141,7 +171,7 @@ test("watch a live SSH session while tmux types into it, then replay it with see
       await expect(timeline.locator('[aria-current="true"]')).toContainText(`echo ${marker}`);
       // Played on from there, the echo's output follows.
       await admin.locator('[data-testid="replay-player"] .ap-playback-button').click();
-      await expect(replayScreen(admin)).toContainText(new RegExp(`\\n?${marker}\\s`), { timeout: 10_000 });
+      await expect(replayScreen(admin).locator(".ap-line").filter({ hasText: new RegExp(`^\\s*${marker}\\s*$`) })).toHaveCount(1, { timeout: 10_000 });
       await expect(replayScreen(admin)).toContainText("cols=110", { timeout: 10_000 });
     });
   } finally {
@@ -177,7 +207,7 @@ test("a held exec is approved from the console and then runs", async ({ browser 
 
     await card.getByRole("button", { name: "Approve" }).click();
     // It ran upstream: the login shell did not find the program.
-    expect(await exited).toBe(127);
+    expect(await exited, stderr).toBe(127);
     expect(stderr).toMatch(/my-deploy-tool: (command )?not found/);
     await expect(card).toBeHidden();
   } finally {

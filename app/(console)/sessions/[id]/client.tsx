@@ -1,6 +1,6 @@
 "use client";
-import { useMutation, useQuery } from "@tanstack/react-query";
-import { useCallback, useEffect, useState } from "react";
+import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
+import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "@/components/api";
 import { EventTimeline, type SessionEvent } from "@/components/sessions/event-timeline";
 import { LiveTerminal } from "@/components/terminal/live-terminal";
@@ -21,6 +21,7 @@ interface TerminalTimelineData {
 
 /** A session: its facts, then its terminal (live or replayed, with a timeline) or its query events. */
 export function SessionDetailClient({ id, canKill }: { id: string; canKill: boolean }) {
+  const qc = useQueryClient();
   const session = useQuery({ queryKey: ["session", id], queryFn: () => api<{ session: SessionRow }>(`/sessions/${id}`).then((r) => r.session), refetchInterval: 10_000 });
   const s = session.data;
   const maybeTerminal = !!s && !QUERY_PROTOCOLS.has(s.protocol);
@@ -30,6 +31,15 @@ export function SessionDetailClient({ id, canKill }: { id: string; canKill: bool
     queryFn: () => api<TerminalTimelineData>(`/sessions/${id}/replay/timeline`),
     refetchInterval: s?.status === "live" ? 5_000 : false,
   });
+  // The timeline stops polling when the session ends; fetch it once more so it has the last commands.
+  const wasLive = useRef(false);
+  useEffect(() => {
+    if (s?.status === "live") wasLive.current = true;
+    else if (s && wasLive.current) {
+      wasLive.current = false;
+      void qc.invalidateQueries({ queryKey: ["session-terminal", id] });
+    }
+  }, [s, qc, id]);
   const channels = terminal.data?.channels ?? [];
   const [ch, setCh] = useState<number | null>(null);
   const channel = channels.find((c) => c.ch === ch) ?? channels[0];

@@ -61,6 +61,7 @@ export function requestOf(mode: "shell" | "exec", command?: string): ClassifiedR
 
 export class TerminalChannel {
   private upstreamChannel: UpstreamChannel | null = null;
+  private exitStatus: { code: number | null; signal?: string | null } = { code: null };
   private closed = false;
   private readonly nl: string;
 
@@ -151,7 +152,13 @@ export class TerminalChannel {
     const { upstream, mode, command, pty, env, agentForward } = this.o;
     const ptyOpts = pty ? { term: pty.term, cols: pty.cols, rows: pty.rows, width: pty.width, height: pty.height, modes: pty.modes } : undefined;
     return new Promise((resolve, reject) => {
-      const cb = (err: Error | undefined, ch: UpstreamChannel) => (err ? reject(err) : resolve(ch));
+      const cb = (err: Error | undefined, ch: UpstreamChannel) => {
+        if (err) return reject(err);
+        // A command that fails at once can exit before relay() runs (ssh2 emits "exit" while
+        // reading the socket, and `exit` is an event, not buffered stream data): listen now.
+        ch.on("exit", (code: number | null, signal?: string) => (this.exitStatus = { code: code ?? null, signal: signal ?? null }));
+        resolve(ch);
+      };
       const opts = { env: env as NodeJS.ProcessEnv, ...(agentForward ? { agentForward: true } : {}), ...(x11 ? { x11 } : {}) };
       if (mode === "shell") upstream.shell(ptyOpts ?? false, opts, cb);
       else upstream.exec(command ?? "", { ...opts, ...(ptyOpts ? { pty: ptyOpts } : {}) }, cb);
@@ -183,11 +190,8 @@ export class TerminalChannel {
     });
     up.on("drain", () => client.resume());
     client.onEof(() => up.end());
-    let status: { code: number | null; signal?: string | null } = { code: null };
-    up.on("exit", (code: number | null, signal?: string) => {
-      status = { code: code ?? null, signal: signal ?? null };
-    });
     up.on("close", () => {
+      const status = this.exitStatus;
       out.end();
       err.end();
       term.exit(ch, status);
