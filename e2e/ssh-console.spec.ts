@@ -215,3 +215,30 @@ test("a held exec is approved from the console and then runs", async ({ browser 
     await approver.context().close();
   }
 });
+
+test("an admin ends a live SSH session from the console; the user reads why", async ({ browser }) => {
+  const admin = await signedIn(browser, { email: gh.adminEmail, password: gh.adminPassword });
+  const t = box();
+  const args = ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-T", "box@127.0.0.1", "--", "sleep 300"];
+  const child = spawnClient("ssh", args, t);
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (d) => (stderr += d));
+  child.stdout!.resume();
+  child.stdin!.end();
+  const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+  try {
+    await admin.goto("/sessions");
+    const row = admin.locator('tr[data-testid^="session-"][data-status="live"]', { hasText: MEMBER.email });
+    await expect(row).toBeVisible(); // pushed live, no reload
+    await row.getByRole("link", { name: "Watch" }).click();
+    admin.once("dialog", (d) => void d.accept());
+    await admin.getByRole("button", { name: "End session" }).click();
+    expect(await exited).not.toBe(0);
+    expect(stderr).toMatch(/gatehouse: session ended: .*session ended by an administrator/);
+    await admin.goto("/sessions");
+    await expect(admin.locator('tr[data-testid^="session-"][data-status="killed"]', { hasText: MEMBER.email })).toBeVisible();
+  } finally {
+    if (child.exitCode === null) child.kill();
+    await admin.context().close();
+  }
+});
