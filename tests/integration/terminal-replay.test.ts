@@ -186,9 +186,8 @@ describe("terminal replay and export through the HTTP API", () => {
     expect((await get(`/sessions/${small}/replay?ch=0&from=-5`)).status).toBe(400);
   });
 
-  it("keeps keyframes across a restart (data dir), so the first seek after it is warm", async () => {
+  it("keeps keyframes across a restart (in the database), so the first seek after it is warm", async () => {
     await gh.stop();
-    expect(fs.existsSync(path.join(dataDir, "replay", `${big.id}.0.json`))).toBe(true);
     gh = await startGatehouse({ dataDir, demo: false });
     token = await login(gh.url, gh.adminEmail, gh.adminPassword);
     const t0 = performance.now();
@@ -199,6 +198,6 @@ describe("terminal replay and export through the HTTP API", () => {
     timings.restartIndex = Math.round(index.ms);
     timings.restartSeekNearEnd = Math.round(w.ms);
     timings.restartFirstSeekTotal = Math.round(performance.now() - t0);
-    expect(timings.restartSeekNearEnd).toBeLessThan(1_500);
+    expect(timings.restartSeekNearEnd).toBeLessThan(1_500); // a cold pass over this recording takes seconds
   }, 120_000);
 });
