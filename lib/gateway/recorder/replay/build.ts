@@ -24,6 +24,13 @@ export interface TerminalChannelInfo extends TerminalStart {
  */
 const WINDOW_PAGE = 64;
 const PASS_PAGE = 256;
+/**
+ * The pass a session's end starts on its own has nobody waiting: on PGlite every read blocks
+ * the gateway's thread (a 256-row page of bulk output ~100 ms, felt as keystroke lag by every
+ * live session), so it reads small pages and pauses between them until a viewer asks.
+ */
+const BACKGROUND_PAGE = 16;
+const BACKGROUND_PAUSE_MS = 20;
 /** Longer labels are cut: a pasted script should not become a 1 MB tooltip. */
 const MAX_LABEL = 200;
 
@@ -89,9 +96,10 @@ async function channelMarkers(db: Db, sessionId: string, start: TerminalStart, d
 }
 
 /** The channel's rows with seq in (afterSeq, untilSeq], page by page. */
-async function* channelPages(db: Db, sessionId: string, afterSeq: number, untilSeq: number | null, pageSize: number): AsyncGenerator<{ seq: number; tMs: number; kind: string; payload: Record<string, unknown> }[]> {
+async function* channelPages(db: Db, sessionId: string, afterSeq: number, untilSeq: number | null, size: number | (() => number)): AsyncGenerator<{ seq: number; tMs: number; kind: string; payload: Record<string, unknown> }[]> {
   let after = afterSeq;
   for (;;) {
+    const pageSize = typeof size === "number" ? size : size();
     const page = await sessionEventsPage(db, sessionId, after, pageSize);
     const within = untilSeq === null ? page : page.filter((r) => r.seq <= untilSeq);
     if (within.length) yield within;
@@ -104,7 +112,15 @@ async function* channelPages(db: Db, sessionId: string, afterSeq: number, untilS
  * One pass through the channel's output: the screen after bounds[k].afterSeq is keyframe k.
  * Reports each keyframe as soon as it exists, so a seek waits only for the pass to reach it.
  */
-export async function buildKeyframes(db: Db, sessionId: string, plan: ReplayPlan, onSnapshot: (k: number, s: Snapshot) => void, isCancelled: () => boolean = () => false): Promise<void> {
+export async function buildKeyframes(
+  db: Db,
+  sessionId: string,
+  plan: ReplayPlan,
+  onSnapshot: (k: number, s: Snapshot) => void,
+  isCancelled: () => boolean = () => false,
+  /** true while nobody waits for this pass (see BACKGROUND_PAGE); read before every page */
+  inBackground: () => boolean = () => false,
+): Promise<void> {
   onSnapshot(0, { cols: plan.start.cols, rows: plan.start.rows, init: "" });
   const { bounds } = plan;
   if (bounds.length < 2) return;
@@ -112,8 +128,9 @@ export async function buildKeyframes(db: Db, sessionId: string, plan: ReplayPlan
   const channel = new TerminalChannel(plan.start);
   let k = 1;
   try {
-    for await (const page of channelPages(db, sessionId, plan.start.seq, plan.endSeq, PASS_PAGE)) {
+    for await (const page of channelPages(db, sessionId, plan.start.seq, plan.endSeq, () => (inBackground() ? BACKGROUND_PAGE : PASS_PAGE))) {
       if (isCancelled()) return;
+      if (inBackground()) await new Promise((r) => setTimeout(r, BACKGROUND_PAUSE_MS));
       for (const row of page) {
         while (k < bounds.length && row.seq > bounds[k].afterSeq) onSnapshot(k++, await screen.snapshot());
         if (k >= bounds.length) return;

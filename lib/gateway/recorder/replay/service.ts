@@ -76,7 +76,7 @@ export function startReplayIndexer(db: Db, bus: EventBus): () => void {
       if (!session || session.protocol === "postgres" || session.protocol === "mysql") return;
       for (const c of await terminalChannels(db, session.id)) {
         const entry = await replayEntry(db, session, c.ch);
-        if (entry) await startBuild(db, entry);
+        if (entry) await startBuild(db, entry, { background: true });
       }
     })().catch((err) => console.error(`[replay] indexing session ${data.id} failed:`, (err as Error).message));
   });

@@ -39,6 +39,8 @@ interface Entry {
   cancelled: boolean;
   listeners: Set<() => void>;
   bytes: number;
+  /** the pass runs at background pace until someone asks for this replay */
+  background: boolean;
 }
 
 interface Store {
@@ -74,7 +76,7 @@ function remember(entry: Entry) {
 }
 
 function newEntry(sessionId: string, plan: ReplayPlan, lastSeq: number, live: boolean): Entry {
-  return { key: `${sessionId}:${plan.ch}`, sessionId, ch: plan.ch, plan, lastSeq, live, snapshots: new Array(plan.bounds.length), complete: false, error: null, building: null, cancelled: false, listeners: new Set(), bytes: 64 * (plan.bounds.length + plan.gaps.length + plan.markers.length) };
+  return { key: `${sessionId}:${plan.ch}`, sessionId, ch: plan.ch, plan, lastSeq, live, snapshots: new Array(plan.bounds.length), complete: false, error: null, building: null, cancelled: false, listeners: new Set(), bytes: 64 * (plan.bounds.length + plan.gaps.length + plan.markers.length), background: true };
 }
 
 async function readCached(db: Db, sessionId: string, ch: number): Promise<Entry | null> {
@@ -150,7 +152,8 @@ function touch(entry: Entry): Entry {
 }
 
 /** Starts the keyframe pass of an entry unless it ran or is running. */
-export function startBuild(db: Db, entry: Entry): Promise<void> {
+export function startBuild(db: Db, entry: Entry, opts: { background?: boolean } = {}): Promise<void> {
+  if (!opts.background) entry.background = false;
   if (entry.complete) return Promise.resolve();
   entry.building ??= (async () => {
     await acquire();
@@ -169,6 +172,7 @@ export function startBuild(db: Db, entry: Entry): Promise<void> {
           for (const fn of entry.listeners) fn();
         },
         () => entry.cancelled,
+        () => entry.background,
       );
       if (entry.cancelled) return;
       entry.complete = entry.snapshots.every(Boolean);
