@@ -40,7 +40,8 @@ export class ScreenModel {
     private readonly skipScrolledOff = true,
   ) {
     // No scrollback: the player shows the screen only, and scrolled-off lines cost memory and time.
-    this.term = new headless.Terminal({ cols, rows, scrollback: 0, allowProposedApi: true });
+    // logLevel off: recorded binary output makes xterm log a parser warning per bad sequence.
+    this.term = new headless.Terminal({ cols, rows, scrollback: 0, allowProposedApi: true, logLevel: "off" });
     this.serializer = new serialize.SerializeAddon();
     this.term.loadAddon(this.serializer as never);
   }
