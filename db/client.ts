@@ -1,3 +1,4 @@
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -74,18 +75,30 @@ export async function openPostgres(url: string): Promise<DbHandle> {
   };
 }
 
+/**
+ * PostgreSQL allocates its whole buffer pool at start, and inside PGlite's WebAssembly memory all
+ * of it is written then: the default 128 MB were resident from the first second. Gatehouse's
+ * tables are small except the append-only recordings, whose hot part is their tail, and a page
+ * evicted from the pool is still in the OS page cache: with 32 MB, recording through the
+ * PostgreSQL gateway cost the same CPU per statement in bench/postgres (TPC-B) as with 128 MB.
+ */
+const PGLITE_SHARED_BUFFERS = process.env.GATEHOUSE_PGLITE_SHARED_BUFFERS ?? "32MB";
+
 /** Embedded PostgreSQL. dir = null → in memory (tests). */
 export async function openPglite(dir: string | null): Promise<DbHandle> {
   const { PGlite } = await import("@electric-sql/pglite");
   const { drizzle } = await import("drizzle-orm/pglite");
   const { migrate } = await import("drizzle-orm/pglite/migrator");
+  if (!/^\d+(kB|MB|GB)?$/.test(PGLITE_SHARED_BUFFERS)) throw new Error(`GATEHOUSE_PGLITE_SHARED_BUFFERS must be a size such as 32MB, not "${PGLITE_SHARED_BUFFERS}"`);
+  const startParams = [...PGlite.defaultStartParams, "-c", `shared_buffers=${PGLITE_SHARED_BUFFERS}`];
   let releaseLock = () => {};
   if (dir) {
     fs.mkdirSync(dir, { recursive: true });
     releaseLock = acquireDataDirLock(path.dirname(dir));
   }
   try {
-    const client = dir ? await PGlite.create(dir) : await PGlite.create();
+    if (dir && fs.readdirSync(dir).length === 0) await initClusterInChild(dir, startParams);
+    const client = await PGlite.create(dir ?? undefined, { startParams });
     const db = drizzle(client, { schema });
     await migrate(db, { migrationsFolder: MIGRATIONS });
     return {
@@ -100,6 +113,39 @@ export async function openPglite(dir: string | null): Promise<DbHandle> {
   } catch (err) {
     releaseLock();
     throw err;
+  }
+}
+
+/**
+ * A new data dir: initdb runs in a child process, which creates the cluster in a sibling dir and
+ * exits; it is then renamed into place (a failed initdb leaves no half-made cluster behind).
+ * In this process, PGlite's initdb runs a second PostgreSQL instance whose memory is freed
+ * afterwards, but what the C allocator handed out meanwhile (100–450 MB measured) stayed
+ * resident for the life of the process. When the child cannot run, initdb runs here as before.
+ */
+async function initClusterInChild(dir: string, startParams: string[]): Promise<void> {
+  const staging = `${dir}.initdb`; // ours alone: the caller holds the data dir's lock
+  fs.rmSync(staging, { recursive: true, force: true });
+  let specifier = "@electric-sql/pglite";
+  try {
+    specifier = import.meta.resolve(specifier);
+  } catch {
+    /* bundled: the child resolves the package from the working directory */
+  }
+  const code = `const { PGlite } = await import(process.argv[1]); const db = await PGlite.create(process.argv[2], { startParams: JSON.parse(process.argv[3]) }); await db.close();`;
+  const env = { ...process.env };
+  delete env.NODE_OPTIONS; // preloads meant for the server (profilers, loaders) are not for initdb
+  try {
+    await new Promise<void>((resolve, reject) =>
+      execFile(process.execPath, ["--input-type=module", "-e", code, specifier, staging, JSON.stringify(startParams)], { env, timeout: 120_000 }, (err, _out, stderr) =>
+        err ? reject(new Error(`exit ${err.code ?? err.signal}${stderr ? `: ${stderr.trim().slice(-500)}` : ""}`)) : resolve(),
+      ),
+    );
+    fs.rmdirSync(dir);
+    fs.renameSync(staging, dir);
+  } catch (err) {
+    fs.rmSync(staging, { recursive: true, force: true });
+    console.warn(`[db] initdb in a child process failed, running it in this process: ${(err as Error).message}`);
   }
 }
 

@@ -7,8 +7,13 @@ export function rssMb(gh: GatehouseProcess): number {
   return Number(/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${gh.proc.pid}/status`, "utf8"))![1]) / 1024;
 }
 
-/** RSS before and while `count` client connections (each ran one statement) sit idle. */
-export async function idleConnectionsMemory(gh: GatehouseProcess, token: string, count: number): Promise<{ before: number; after: number }> {
+/**
+ * RSS before and while `count` client connections (each ran one statement) sit idle: 1 s after
+ * they logged in (`after`), and after `idleSeconds` more without traffic (`idle`, null when 0).
+ * The 200 logins come at once; what they allocate is garbage until V8 collects and shrinks its
+ * heap, which it does on its own once the process is idle, after tens of seconds.
+ */
+export async function idleConnectionsMemory(gh: GatehouseProcess, token: string, count: number, idleSeconds = 0): Promise<{ before: number; after: number; idle: number | null }> {
   const before = rssMb(gh);
   const idle = Array.from({ length: count }, () =>
     postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "bench", username: gh.adminEmail, password: token, ssl: false, max: 1, idle_timeout: 0, onnotice: () => {} }),
@@ -16,7 +21,9 @@ export async function idleConnectionsMemory(gh: GatehouseProcess, token: string,
   try {
     await Promise.all(idle.map((c) => c`select 1`));
     await new Promise((r) => setTimeout(r, 1000));
-    return { before, after: rssMb(gh) };
+    const after = rssMb(gh);
+    if (idleSeconds > 0) await new Promise((r) => setTimeout(r, idleSeconds * 1000));
+    return { before, after, idle: idleSeconds > 0 ? rssMb(gh) : null };
   } finally {
     await Promise.all(idle.map((c) => c.end({ timeout: 5 })));
   }
