@@ -30,7 +30,7 @@ const PASS_PAGE = 256;
  * live session), so it reads small pages and pauses between them until a viewer asks.
  */
 const BACKGROUND_PAGE = 16;
-const BACKGROUND_PAUSE_MS = 20;
+const BACKGROUND_PAUSE_MS = 60;
 /** Longer labels are cut: a pasted script should not become a 1 MB tooltip. */
 const MAX_LABEL = 200;
 
