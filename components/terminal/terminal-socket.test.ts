@@ -112,7 +112,9 @@ describe("TerminalSocket", () => {
     expect(s.conns.flatMap((k) => k.input.map(String))).toEqual(["x"]);
     // a second drop resumes with the newest token and the total byte count
     s.conns[1].ws.terminate();
-    await until(() => s.conns.length === 3);
+    // Generous: under a loaded CI run this reconnect once took over 5 s (cause not found; see the stop note).
+    await until(() => s.conns.length >= 3, 20_000);
+    expect(s.conns.length).toBe(3);
     expect(s.conns[2].query.get("resume")).toBe("tok-3");
     expect(s.conns[2].query.get("offset")).toBe("11");
     // the server had dropped 100 bytes: they count, so the next offset matches the server's count
