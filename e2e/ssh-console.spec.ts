@@ -3,7 +3,7 @@ import crypto from "node:crypto";
 import fs from "node:fs";
 import { expect, test, type Browser, type Page } from "@playwright/test";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../tests/support/gatehouse";
-import { authOptions, COMMON_OPTIONS, spawnClient, sshCommand, type SshTarget } from "../tests/support/ssh-client";
+import { sshCommand, startSsh, type SshTarget } from "../tests/support/ssh-client";
 import { startSshd, type Sshd } from "../tests/support/sshd";
 import { startTmux, type TmuxSession } from "../tests/support/tmux";
 import { LoginPage } from "./pages/console";
@@ -186,14 +186,7 @@ test("a held exec is approved from the console and then runs", async ({ browser 
   await approver.goto("/approvals");
   await expect(approver.getByText("Nothing here.")).toBeVisible();
 
-  const t = box();
-  const args = ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-T", "box@127.0.0.1", "--", "my-deploy-tool --now"];
-  const child = spawnClient("ssh", args, t);
-  let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (d) => (stderr += d));
-  child.stdout!.resume();
-  child.stdin!.end();
-  const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+  const { child, stderr, exited } = startSsh(box(), "my-deploy-tool --now");
   try {
     // Appears live, without a reload, showing exactly what will run and who asks.
     const card = approver.locator('article[data-testid^="approval-"]', { hasText: "my-deploy-tool --now" });
@@ -202,13 +195,13 @@ test("a held exec is approved from the console and then runs", async ({ browser 
     await expect(card).toContainText("box");
     const id = (await card.getAttribute("data-testid"))!.slice("approval-".length);
     // The client is told it waits, and on what, before anyone decides.
-    await expect.poll(() => stderr).toContain(`held for approval #${id}`);
+    await expect.poll(() => stderr()).toContain(`held for approval #${id}`);
     expect(child.exitCode).toBeNull();
 
     await card.getByRole("button", { name: "Approve" }).click();
     // It ran upstream: the login shell did not find the program.
-    expect(await exited, stderr).toBe(127);
-    expect(stderr).toMatch(/my-deploy-tool: (command )?not found/);
+    expect(await exited, stderr()).toBe(127);
+    expect(stderr()).toMatch(/my-deploy-tool: (command )?not found/);
     await expect(card).toBeHidden();
   } finally {
     if (child.exitCode === null) child.kill();
@@ -218,14 +211,7 @@ test("a held exec is approved from the console and then runs", async ({ browser 
 
 test("an admin ends a live SSH session from the console; the user reads why", async ({ browser }) => {
   const admin = await signedIn(browser, { email: gh.adminEmail, password: gh.adminPassword });
-  const t = box();
-  const args = ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-T", "box@127.0.0.1", "--", "sleep 300"];
-  const child = spawnClient("ssh", args, t);
-  let stderr = "";
-  child.stderr!.setEncoding("utf8").on("data", (d) => (stderr += d));
-  child.stdout!.resume();
-  child.stdin!.end();
-  const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+  const { child, stderr, exited } = startSsh(box(), "sleep 300");
   try {
     await admin.goto("/sessions");
     const row = admin.locator('tr[data-testid^="session-"][data-status="live"]', { hasText: MEMBER.email });
@@ -234,7 +220,7 @@ test("an admin ends a live SSH session from the console; the user reads why", as
     admin.once("dialog", (d) => void d.accept());
     await admin.getByRole("button", { name: "End session" }).click();
     expect(await exited).not.toBe(0);
-    expect(stderr).toMatch(/gatehouse: session ended: .*session ended by an administrator/);
+    expect(stderr()).toMatch(/gatehouse: session ended: .*session ended by an administrator/);
     await admin.goto("/sessions");
     await expect(admin.locator('tr[data-testid^="session-"][data-status="killed"]', { hasText: MEMBER.email })).toBeVisible();
   } finally {

@@ -6,7 +6,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { authOptions, COMMON_OPTIONS, scp, sftpBatch, spawnClient, sshCommand, sshExec, type SshTarget } from "../support/ssh-client";
+import { scp, sftpBatch, sshCommand, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 import { startTmux } from "../support/tmux";
 
@@ -54,6 +54,15 @@ describe("SSH gateway", () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     throw new Error("no pending approval");
+  }
+
+  /** A new connection `name` tagged so that an added policy permits `forward` with this request text (e.g. "agent"). */
+  async function connectionPermittingForward(name: string, text: string) {
+    const current = (await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy as { text: string };
+    const permit = `\n@id("${name}-forward-ok")\npermit (principal, action == Gatehouse::Action::"forward", resource)\nwhen { resource.tags.contains("${name}-forward") && context.request.text == "${text}" };\n`;
+    expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: current.text + permit, comment: `${text} forwarding test` })).status).toBe(200);
+    const added = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: [`${name}-forward`] });
+    expect(added.status).toBe(200);
   }
 
   beforeAll(async () => {
@@ -114,16 +123,13 @@ describe("SSH gateway", () => {
   });
 
   it("holds an unclassifiable command until an approver approves it, and a denied one exits 126", async () => {
-    let stderr = "";
-    const child = spawnClient("ssh", ["-p", String(gh.ports.ssh), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "box@127.0.0.1", "--", "my-deploy-tool --now"], target());
-    child.stderr!.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => child.on("close", r));
+    const { stderr, exited } = startSsh(target(), "my-deploy-tool --now");
     const a = await pendingApproval();
     expect(a.request.text).toBe("my-deploy-tool --now");
-    await expect.poll(() => stderr).toMatch(new RegExp(`held for approval #${a.id}`));
+    await expect.poll(() => stderr()).toMatch(new RegExp(`held for approval #${a.id}`));
     expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${a.id}/approve`, {})).status).toBe(200);
     expect(await exited).toBe(127); // it ran: the upstream shell did not find the program
-    expect(stderr).toMatch(/command not found|not found/);
+    expect(stderr()).toMatch(/command not found|not found/);
 
     const denied = sshExec(target(), "another-tool");
     const b = await pendingApproval();
@@ -189,16 +195,13 @@ describe("SSH gateway", () => {
   });
 
   it("ends a live session when an admin kills it, with a clear message", async () => {
-    let stderr = "";
-    const child = spawnClient("ssh", ["-p", String(gh.ports.ssh), "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null", "-o", "LogLevel=ERROR", "box@127.0.0.1", "--", "sleep 60"], target());
-    child.stderr!.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => child.on("close", r));
+    const { stderr, exited } = startSsh(target(), "sleep 60");
     let live: Record<string, any> | undefined;
     await expect.poll(async () => (live = (await sessionsOf((s) => s.status === "live"))[0]), { timeout: 10_000 }).toBeTruthy();
     await new Promise((r) => setTimeout(r, 300));
     expect((await apiCall(gh.url, tokens.admin, "POST", `/sessions/${live!.id}/kill`, { reason: "incident 42" })).status).toBe(200);
     expect(await exited).not.toBe(0);
-    expect(stderr).toMatch(/gatehouse: session ended: .*incident 42/);
+    expect(stderr()).toMatch(/gatehouse: session ended: .*incident 42/);
   });
 
   it("loses nothing: 50 MB of output arrive and are recorded byte for byte", async () => {
@@ -244,24 +247,17 @@ describe("SSH gateway", () => {
     execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-f", stranger]);
     expect((await sshExec({ ...keyTarget, identityFile: stranger }, "echo no")).code).toBe(255);
 
-    let stderr = "";
-    const child = spawnClient("ssh", ["-p", String(gh.ports.ssh), ...COMMON_OPTIONS, ...authOptions(keyTarget), "box@127.0.0.1", "--", "sleep 60"], keyTarget);
-    child.stderr!.on("data", (d) => (stderr += d));
-    const exited = new Promise<number | null>((r) => child.on("close", r));
+    const { stderr, exited } = startSsh(keyTarget, "sleep 60");
     await expect.poll(async () => (await sessionsOf((s) => s.status === "live")).length, { timeout: 10_000 }).toBe(1);
     await new Promise((r) => setTimeout(r, 300)); // the exec is running upstream
     expect((await apiCall(gh.url, tokens.member, "DELETE", `/ssh-keys/${added.body.key.id}`)).status).toBe(200);
     expect(await exited).not.toBe(0);
-    expect(stderr).toMatch(/gatehouse: session ended: the SSH key this session logged in with was removed/);
+    expect(stderr()).toMatch(/gatehouse: session ended: the SSH key this session logged in with was removed/);
     expect((await sshExec(keyTarget, "echo again")).code).toBe(255);
   });
 
   it("forwards the client's agent when policy permits it for the connection (ssh -A), and only then", async () => {
-    const current = (await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy as { text: string };
-    const permit = `\n@id("agent-forwarding-ok")\npermit (principal, action == Gatehouse::Action::"forward", resource)\nwhen { resource.tags.contains("agent-ok") && context.request.text == "agent" };\n`;
-    expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: current.text + permit, comment: "agent forwarding test" })).status).toBe(200);
-    const added = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-agent", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["agent-ok"] });
-    expect(added.status).toBe(200);
+    await connectionPermittingForward("box-agent", "agent");
 
     // A real ssh-agent holding a key only the client has.
     const sock = path.join(tmp, "agent.sock");
@@ -296,11 +292,7 @@ describe("SSH gateway", () => {
   });
 
   it("forwards X11 to the client's display when policy permits it (ssh -Y), and only then", async () => {
-    const current = (await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy as { text: string };
-    const permit = `\n@id("x11-forwarding-ok")\npermit (principal, action == Gatehouse::Action::"forward", resource)\nwhen { resource.tags.contains("x11-ok") && context.request.text == "x11" };\n`;
-    expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: current.text + permit, comment: "x11 forwarding test" })).status).toBe(200);
-    const added = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-x11", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["x11-ok"] });
-    expect(added.status).toBe(200);
+    await connectionPermittingForward("box-x11", "x11");
 
     // A stand-in X server on the client's side (display 127.0.0.1:N = TCP 6000+N): it keeps the
     // connection setup it receives and answers "Failed" with a reason the upstream program prints.

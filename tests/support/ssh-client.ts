@@ -98,6 +98,20 @@ export function sshCommand(t: SshTarget, remoteArgs: string[] = [], extraArgs: s
   return withPassword("ssh", args, t);
 }
 
+/**
+ * An `ssh ... -- command` left running, for tests that act while it runs (approve a hold, kill
+ * the session): its stderr so far and its exit code. Stdin is closed, stdout discarded.
+ */
+export function startSsh(t: SshTarget, command: string): { child: ChildProcess; stderr(): string; exited: Promise<number | null> } {
+  const args = ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-T", `${t.user}@${t.host ?? "127.0.0.1"}`, "--", command];
+  const child = spawnClient("ssh", args, t);
+  let stderr = "";
+  child.stderr!.setEncoding("utf8").on("data", (d) => (stderr += d));
+  child.stdout!.resume();
+  child.stdin!.end();
+  return { child, stderr: () => stderr, exited: new Promise((resolve) => child.once("close", resolve)) };
+}
+
 /** Spawns one OpenSSH client with the password plumbing; stdio are pipes. */
 export function spawnClient(bin: "ssh" | "sftp" | "scp", args: string[], t: SshTarget, opts: { env?: Record<string, string>; cwd?: string } = {}): ChildProcess {
   const { argv, env, cleanup } = withPassword(bin, args, t);
