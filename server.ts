@@ -12,6 +12,8 @@ import { GatewayRegistry } from "@/lib/gateway/core/registry";
 import { startPolicySync } from "@/lib/gateway/policy/sync";
 import { startMaskingSync } from "@/lib/gateway/core/masking-runtime";
 import { startReplayIndexer } from "@/lib/gateway/recorder/replay/service";
+import { recoverSpools } from "@/lib/gateway/recorder/recover-spool";
+import { processSpool } from "@/lib/gateway/recorder/spool";
 import "@/lib/gateway/protocols";
 import { ensureDemoConnection, ensureFirstAdmin } from "@/lib/services/bootstrap";
 import { startSampleDb, type SampleDb } from "@/lib/demo/sample-db";
@@ -32,6 +34,8 @@ async function main() {
   const stopPolicySync = await startPolicySync(dbHandle.db, bus);
   const stopMaskingSync = await startMaskingSync(dbHandle.db, bus);
   const stopReplayIndexer = startReplayIndexer(dbHandle.db, bus);
+  // Output a killed process spooled but never stored (lib/gateway/recorder/spool.ts).
+  void recoverSpools(dbHandle.db).catch((err: Error) => console.error(`[recorder] spool recovery failed:`, err.message));
 
   const admin = await ensureFirstAdmin(dbHandle.db, cfg);
   if (admin?.password) {
@@ -104,6 +108,7 @@ async function main() {
     stopMaskingSync();
     await bus.detach();
     await dbHandle.close().catch(() => {});
+    processSpool().close();
     console.log("[gatehouse] stopped");
     process.exit(0);
   };

@@ -1,4 +1,5 @@
 import { defineConfig } from "vitest/config";
+import os from "node:os";
 import path from "node:path";
 
 export default defineConfig({
@@ -10,5 +11,7 @@ export default defineConfig({
     testTimeout: 60_000,
     hookTimeout: 120_000,
     pool: "forks",
+    // In-process recorders spool bulk output here rather than into ./data (lib/gateway/recorder/spool.ts).
+    env: { GATEHOUSE_SPOOL_DIR: path.join(os.tmpdir(), "gatehouse-test-spool") },
   },
 });

@@ -2,18 +2,20 @@
  * SSH gateway overhead: a real OpenSSH sshd measured directly and through Gatehouse, in the same
  * run, printing the ratios against the targets.
  *   - bulk output: `head -c 256M /dev/zero` over exec with the real `ssh` client (MB/s), the same
- *     amount of text lines (`yes`, recorded as text rather than base64), plus a
- *     random (incompressible, non-UTF-8) file, the worst case for output recording/masking;
+ *     amount of text lines (`yes`), and a random (incompressible, non-UTF-8) file, the worst case
+ *     for output recording; each a few times, the median reported;
  *   - keystroke round trip: an ssh2 shell with a pty running `cat` in raw mode; one byte sent,
  *     its echo awaited, N samples, p50/p95. Added latency = gateway p50 - direct p50.
  * Targets (issue 5): throughput ≥ 0.5 of direct; added round-trip p50 ≤ 2 ms.
  *
  * Needs root (the sshd test account) and a production build (`npm run build`, or
  * GATEHOUSE_NEXT_DIST_DIR pointing at one). Exits 1 when the gateway half cannot run.
- * Direct and gateway runs alternate per measure, so a change in machine load hits both alike.
+ * Direct and gateway runs alternate, each starting on an idle machine (the gateway stores the
+ * recording after a transfer; the time it takes is reported too).
  * The gateway runs twice, recording into the embedded PGlite and into a real PostgreSQL 15 via
  * DATABASE_URL (the scale-out setup), since recording is most of what bulk output costs.
- * Usage: npm run bench:ssh -- [--mb 256] [--random-mb 64] [--samples 200] [--gap-ms 10] [--store pglite|postgres|both]
+ * Usage: npm run bench:ssh -- [--mb 256] [--random-mb 256] [--reps 3] [--samples 200] [--gap-ms 10] [--store pglite|postgres|both]
+ *   [--only rtt,zeros,text,random,rttBusy]
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -30,7 +32,9 @@ const arg = (name: string, fallback: number) => {
   return i > 0 ? Number(process.argv[i + 1]) : fallback;
 };
 const BULK_MB = arg("mb", 256);
-const RANDOM_MB = arg("random-mb", 64);
+const RANDOM_MB = arg("random-mb", 256);
+/** each bulk measure runs this many times per side, alternating; the median is reported */
+const REPS = arg("reps", 3);
 const SAMPLES = arg("samples", 200);
 const WARMUP = 20;
 /** typing cadence: back-to-back bytes keep every process hot and report an unrealistically low floor */
@@ -38,10 +42,12 @@ const GAP_MS = arg("gap-ms", 10);
 const TARGET_THROUGHPUT_RATIO = 0.5;
 const TARGET_ADDED_P50_MS = 2;
 
+type Bulk = "zeros" | "text" | "random";
 interface Side {
-  zeros?: number;
-  text?: number;
-  random?: number;
+  /** seconds from the end of a bulk transfer until the machine was idle again (the recording stored), the longest */
+  settle?: Partial<Record<Bulk, number>>;
+  /** MB/s of each run */
+  bulk: Partial<Record<Bulk, number[]>>;
   rtt?: { p50: number; p95: number };
   /** measured again right after the bulk sessions, while the gateway prepares their replay keyframes */
   rttBusy?: { p50: number; p95: number };
@@ -127,14 +133,49 @@ async function roundTrip(t: SshTarget): Promise<{ p50: number; p95: number }> {
 }
 
 type Step = (t: SshTarget, randomFile: string, side: Side) => Promise<void>;
-const STEPS: Step[] = [
-  async (t, _f, side) => void (side.rtt = await roundTrip(t)),
-  async (t, _f, side) => void (side.zeros = await throughput(t, `head -c ${BULK_MB}M /dev/zero`, BULK_MB * 2 ** 20)),
-  // Lines of printable text, what a terminal mostly carries: recorded as JSON text, not base64.
-  async (t, _f, side) => void (side.text = await throughput(t, `yes '${"log line 0123456789 ".repeat(5).trim()}' | head -c ${BULK_MB}M`, BULK_MB * 2 ** 20)),
-  async (t, f, side) => void (side.random = await throughput(t, `cat ${f}`, RANDOM_MB * 2 ** 20)),
-  async (t, _f, side) => void (side.rttBusy = await roundTrip(t)),
+const bulkStep =
+  (key: Bulk, command: (file: string) => string, mb: number): Step =>
+  async (t, f, side) =>
+    void (side.bulk[key] ??= []).push(await throughput(t, command(f), mb * 2 ** 20));
+const ALL_STEPS: [string, Step][] = [
+  ["rtt", async (t, _f, side) => void (side.rtt = await roundTrip(t))],
+  ["zeros", bulkStep("zeros", () => `head -c ${BULK_MB}M /dev/zero`, BULK_MB)],
+  // Lines of printable text, what a terminal mostly carries.
+  ["text", bulkStep("text", () => `yes '${"log line 0123456789 ".repeat(5).trim()}' | head -c ${BULK_MB}M`, BULK_MB)],
+  ["random", bulkStep("random", (f) => `cat ${f}`, RANDOM_MB)],
+  ["rttBusy", async (t, _f, side) => void (side.rttBusy = await roundTrip(t))],
 ];
+const isBulk = (name: string): name is Bulk => name === "zeros" || name === "text" || name === "random";
+const median = (xs: number[] | undefined) => (xs?.length ? [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] : undefined);
+/** `--only zeros,random` runs those measures alone (e.g. to profile one of them). */
+const ONLY = (() => {
+  const i = process.argv.indexOf("--only");
+  return i > 0 ? process.argv[i + 1].split(",") : null;
+})();
+const STEPS = ALL_STEPS.filter(([name]) => !ONLY || ONLY.includes(name));
+
+/**
+ * Waits until the whole machine is idle (< 15% of the CPUs busy over 500 ms), at most 120 s.
+ * The gateway stores spooled output after a transfer and prepares replay keyframes; measuring
+ * the next step (direct or not) while it does would compare against a slowed-down machine. The
+ * wait is reported: it is how long a bulk recording takes to land.
+ */
+async function machineIdle(): Promise<void> {
+  const busy = () => {
+    const [, ...f] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
+    const idle = f[3] + f[4];
+    return { total: f.reduce((a, b) => a + b, 0), idle };
+  };
+  const t0 = Date.now();
+  let prev = busy();
+  for (;;) {
+    await new Promise((r) => setTimeout(r, 500));
+    const now = busy();
+    const share = 1 - (now.idle - prev.idle) / Math.max(1, now.total - prev.total);
+    prev = now;
+    if (share < 0.15 || Date.now() - t0 > 120_000) return;
+  }
+}
 
 /** Runs one step on one side; after a side's first failure it is skipped (no repeated timeouts). */
 async function step(fn: Step, t: SshTarget | null, randomFile: string, side: Side) {
@@ -172,19 +213,22 @@ const STORES = (() => {
 })();
 
 function report(direct: Side, gated: { store: Store; side: Side }[]) {
-  console.log(`\nSSH, OpenSSH sshd upstream on loopback; bulk ${BULK_MB} MB zeros and text / ${RANDOM_MB} MB random via exec (ssh client), round trip ${SAMPLES} keystrokes ${GAP_MS} ms apart (ssh2, pty, raw cat)`);
+  console.log(`\nSSH, OpenSSH sshd upstream on loopback; bulk ${BULK_MB} MB zeros and text / ${RANDOM_MB} MB random via exec (ssh client), median of ${REPS} runs each, round trip ${SAMPLES} keystrokes ${GAP_MS} ms apart (ssh2, pty, raw cat)`);
   console.log("Gatehouse recording into: pglite = embedded PGlite (on the gateway's thread), postgres = PostgreSQL 15 via DATABASE_URL\n");
   console.log(`${"measure".padEnd(35)}${"direct".padStart(8)}${gated.map((g) => `${g.store.padStart(10)}  ratio`).join("")}   target`);
   const verdict = (ok: boolean | undefined) => (ok === undefined ? "" : ok ? "ok" : "MISSED");
-  const throughputRow = (label: string, key: "zeros" | "text" | "random") => {
-    const d = direct[key];
-    const cells = gated.map((g) => `${fmt(g.side[key]).padStart(10)}${(d && g.side[key] !== undefined ? (g.side[key]! / d).toFixed(2) : "—").padStart(7)}`);
-    const ok = gated.every((g) => g.side[key] !== undefined) && d ? gated.every((g) => g.side[key]! / d >= TARGET_THROUGHPUT_RATIO) : undefined;
+  const throughputRow = (label: string, key: Bulk) => {
+    const d = median(direct.bulk[key]);
+    const gs = gated.map((g) => median(g.side.bulk[key]));
+    const cells = gs.map((v) => `${fmt(v).padStart(10)}${(d && v !== undefined ? (v / d).toFixed(2) : "—").padStart(7)}`);
+    const ok = gs.every((v) => v !== undefined) && d ? gs.every((v) => v! / d >= TARGET_THROUGHPUT_RATIO) : undefined;
     console.log(`${label.padEnd(35)}${fmt(d).padStart(8)}${cells.join("")}   ≥ ${TARGET_THROUGHPUT_RATIO} ${verdict(ok)}`);
   };
   throughputRow("bulk output, zeros (MB/s)", "zeros");
   throughputRow("bulk output, text lines (MB/s)", "text");
   throughputRow("bulk output, random (MB/s)", "random");
+  const settled = gated.map((g) => `${(["zeros", "text", "random"] as const).map((k) => fmt(g.side.settle?.[k])).join("/").padStart(10)}       `);
+  console.log(`${"… recording stored after (s)".padEnd(35)}${"".padStart(8)}${settled.join("")}   zeros/text/random`);
   for (const [key, label] of [["rtt", "keystroke round trip"], ["rttBusy", "… after bulk, keyframing"]] as const) {
     for (const p of ["p50", "p95"] as const) {
       const d = direct[key]?.[p];
@@ -193,7 +237,7 @@ function report(direct: Side, gated: { store: Store; side: Side }[]) {
       console.log(`${`${label} ${p} (ms)`.padEnd(35)}${fmt(d, 2).padStart(8)}${cells.join("")}   ${key === "rtt" && p === "p50" ? `added ≤ ${TARGET_ADDED_P50_MS} ms ${verdict(ok)}` : ""}`);
     }
   }
-  console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead); for round trips, the added milliseconds (the second pair runs right after the bulk sessions, while the gateway prepares their replay keyframes in the background). SSH compression is off on both legs, so zeros, text and random differ only in what the gateway's recording and masking do with them.");
+  console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead); “recording stored after” = seconds from the client having every byte until the machine was idle again (the recording in the database, replay keyframes prepared; an upper bound, it includes the 0.5 s idle probe): bulk output is spooled to disk during the transfer and stored from there (lib/gateway/recorder/spool.ts). Each measure starts on an idle machine. For round trips, the added milliseconds; the second pair runs through the gateway right after the bulk transfers, while it still stores and indexes them. SSH compression is off on both legs, so zeros, text and random differ only in what the gateway's recording and masking do with them.");
   if (direct.error) console.log(`\ndirect measurement FAILED: ${direct.error}`);
   // startGatehouse's error carries the whole server log: its tail is what explains a failure.
   for (const g of gated) if (g.side.error) console.log(`\ngateway (${g.store}) measurement FAILED: ${g.side.error.length > 3000 ? "…" + g.side.error.slice(-3000) : g.side.error}`);
@@ -206,8 +250,8 @@ async function main() {
 
   const sshd = await startSshd();
   const pg = STORES.includes("postgres") ? await startPostgres15() : null;
-  const gates: { store: Store; gh: GatehouseProcess | null; target: SshTarget | null; side: Side }[] = STORES.map((store) => ({ store, gh: null, target: null, side: {} }));
-  const direct: Side = {};
+  const gates: { store: Store; gh: GatehouseProcess | null; target: SshTarget | null; side: Side }[] = STORES.map((store) => ({ store, gh: null, target: null, side: { bulk: {} } }));
+  const direct: Side = { bulk: {} };
   try {
     if (pg) {
       const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
@@ -229,10 +273,33 @@ async function main() {
         }
       }
     }
-    for (const fn of STEPS) {
-      await step(fn, directTarget, randomFile, direct);
-      for (const g of gates) await step(fn, g.target, randomFile, g.side);
+    // Every measure starts on an idle machine, except the keystrokes right after the bulk
+    // transfers: those run through the gateway first, while it still stores and indexes.
+    let transferred: { side: Side; key: Bulk; at: number }[] = [];
+    const settle = async () => {
+      await machineIdle();
+      const settle = (side: Side) => (side.settle ??= {});
+      for (const t of transferred) settle(t.side)[t.key] = Math.max(settle(t.side)[t.key] ?? 0, (Date.now() - t.at) / 1000);
+      transferred = [];
+    };
+    for (const [name, fn] of STEPS) {
+      for (let rep = 0; rep < (isBulk(name) ? REPS : 1); rep++) {
+        if (name !== "rttBusy") {
+          await settle();
+          await step(fn, directTarget, randomFile, direct);
+        }
+        for (const g of gates) {
+          if (name !== "rttBusy") await settle();
+          await step(fn, g.target, randomFile, g.side);
+          if (isBulk(name)) transferred.push({ side: g.side, key: name, at: Date.now() });
+        }
+        if (name === "rttBusy") {
+          await settle();
+          await step(fn, directTarget, randomFile, direct);
+        }
+      }
     }
+    await settle();
     for (const g of gates) {
       if (g.gh && g.side.error && /ECONNREFUSED|Connection refused/.test(g.side.error)) {
         g.side.error = `nothing accepts SSH on the gateway port ${g.gh.ports.ssh} (is the SSH gateway of issue 5 in this build?): ${g.side.error}`;

@@ -14,7 +14,7 @@ export async function sessionMaxSeq(db: Db, sessionId: string): Promise<number> 
 /** One channel's terminal events with seq < beforeSeq, newest first. */
 export async function terminalEventsBefore(db: Db, sessionId: string, ch: number, beforeSeq: number, limit = 500) {
   const rows = await db
-    .select({ seq: sessionEvents.seq, kind: sessionEvents.kind, payload: sessionEvents.payload })
+    .select({ seq: sessionEvents.seq, kind: sessionEvents.kind, payload: sessionEvents.payload, data: sessionEvents.data })
     .from(sessionEvents)
     .where(and(eq(sessionEvents.sessionId, sessionId), lt(sessionEvents.seq, beforeSeq), inArray(sessionEvents.kind, TERMINAL_KINDS), sql`${sessionEvents.payload}->>'ch' = ${String(ch)}`))
     .orderBy(desc(sessionEvents.seq))

@@ -61,7 +61,7 @@ export async function getSession(db: Db, id: string) {
 /** Events after `afterSeq`, in order, in pages (replay streams them). */
 export async function sessionEventsPage(db: Db, sessionId: string, afterSeq = 0, limit = 1000) {
   const rows = await db
-    .select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs, kind: sessionEvents.kind, payload: sessionEvents.payload })
+    .select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs, kind: sessionEvents.kind, payload: sessionEvents.payload, data: sessionEvents.data })
     .from(sessionEvents)
     .where(and(eq(sessionEvents.sessionId, sessionId), gt(sessionEvents.seq, afterSeq)))
     .orderBy(asc(sessionEvents.seq))
@@ -78,7 +78,7 @@ export async function sessionEventsOfKinds(db: Db, sessionId: string, kinds: { i
   if (kinds.include) conds.push(inArray(sessionEvents.kind, kinds.include));
   if (kinds.exclude) conds.push(notInArray(sessionEvents.kind, kinds.exclude));
   const rows = await db
-    .select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs, kind: sessionEvents.kind, payload: sessionEvents.payload })
+    .select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs, kind: sessionEvents.kind, payload: sessionEvents.payload, data: sessionEvents.data })
     .from(sessionEvents)
     .where(and(...conds))
     .orderBy(asc(sessionEvents.seq))

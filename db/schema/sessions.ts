@@ -1,4 +1,4 @@
-import { bigint, bigserial, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
+import { bigint, bigserial, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import type { StoredActor } from "./tokens";
 
 export const sessions = pgTable(
@@ -28,6 +28,11 @@ export const sessions = pgTable(
   (t) => [index("sessions_started_idx").on(t.startedAt), index("sessions_token_idx").on(t.tokenId)],
 );
 
+const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => "bytea",
+  fromDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v.buffer, v.byteOffset, v.byteLength)),
+});
+
 /** Append-only, batched. The single recording format for every protocol. */
 export const sessionEvents = pgTable(
   "session_events",
@@ -39,6 +44,12 @@ export const sessionEvents = pgTable(
     tMs: bigint("t_ms", { mode: "number" }).notNull(),
     kind: text("kind").notNull(),
     payload: jsonb("payload").$type<Record<string, unknown>>().notNull(),
+    /**
+     * Bulk terminal output as bytes (lib/gateway/recorder/packed-output.ts): storage only, never
+     * seen by readers, which get it unpacked into `payload`. Stored EXTERNAL (no TOAST compression:
+     * the recorder deflates what compresses).
+     */
+    data: bytea("data"),
   },
   (t) => [index("session_events_session_idx").on(t.sessionId, t.seq)],
 );

@@ -35,6 +35,8 @@ export async function startGatehouse(opts: { dataDir?: string; env?: Record<stri
     PORT: String(port),
     GATEHOUSE_BIND: "127.0.0.1",
     GATEHOUSE_DATA_DIR: dataDir,
+    // the recording spool lives in the server's own data dir, not the test runner's
+    GATEHOUSE_SPOOL_DIR: path.join(dataDir, "spool"),
     GATEHOUSE_PG_PORT: String(ports.postgres),
     GATEHOUSE_MYSQL_PORT: String(ports.mysql),
     GATEHOUSE_SSH_PORT: String(ports.ssh),

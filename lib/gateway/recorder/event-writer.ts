@@ -1,5 +1,9 @@
+import { performance } from "node:perf_hooks";
 import type { Db } from "@/db/client";
 import { appendEvents, type SessionEventRow } from "@/lib/services/sessions/append-events";
+import { serialize } from "./serialize";
+import type { OutputPacker } from "./packed-output";
+import { processSpool, type SpoolRef } from "./spool";
 
 /**
  * The process's one writer of session events per database: every FLUSH_MS it writes what all
@@ -11,6 +15,10 @@ import { appendEvents, type SessionEventRow } from "@/lib/services/sessions/appe
  * return to the front of the queue when the write fails. A shared write that fails is retried
  * per session at once, so one session whose events the database refuses cannot hold back the
  * others; that session alone backs off, and its recorder reports overflow if the backlog grows.
+ *
+ * Bulk output waits in the spool (spool.ts) and is packed and stored from there, at a pace that
+ * leaves the thread to the relay: while the process is busy with other work, spooled output gets
+ * BUSY_SHARE of the time (more as the spool fills); when it is not, the writer catches up at full speed.
  */
 
 /** Interval between writes; also the most a killed process can lose (see SECURITY.md, Faults). */
@@ -18,21 +26,39 @@ export const FLUSH_MS = 100;
 /** One statement carries at most this many rows / this much JSON; more is written right after. */
 const MAX_ROWS = 5_000;
 const MAX_BYTES = 8 * 1024 * 1024;
+/** Spooled bytes per statement: one statement then holds the thread for ~5–15 ms on PGlite. */
+const MAX_BULK_BYTES = 1024 * 1024;
+/** Above this event-loop utilization (not counting the writer), the process is busy relaying... */
+const BUSY_UTILIZATION = 0.5;
+/** ...and the writer takes at most this share of the thread for spooled output... */
+const BUSY_SHARE = 0.05;
+/** ...rising to this share as the spool grows from SPOOL_EASY to SPOOL_FULL: a stream that never
+ * pauses then slows down to what the database stores, instead of filling the disk. */
+const MAX_SHARE = 0.5;
+const SPOOL_EASY = 256 * 2 ** 20;
+const SPOOL_FULL = 2 * 2 ** 30;
+
+/** A recorded row: serialized, or bytes in the spool that the writer reads back and packs when it takes them. */
+export interface QueuedEvent extends SessionEventRow {
+  spooled?: { ref: SpoolRef; fields: Record<string, unknown>; packer: OutputPacker };
+}
 
 /** What the writer needs from a recorder. */
 export interface EventSource {
   readonly sessionId: string;
   /** rows recorded and not yet taken by a write, oldest first (the writer splices from the front) */
-  readonly queue: SessionEventRow[];
+  readonly queue: QueuedEvent[];
   /** the writer maintains these: rows taken by the write in progress, consecutive failures, backoff */
   inFlight: number;
+  /** rows whose bytes are in the spool, until stored */
+  spooled: number;
   failures: number;
   retryAt: number;
 }
 
 interface Part {
   src: EventSource;
-  rows: SessionEventRow[];
+  rows: QueuedEvent[];
 }
 
 export class EventWriter {
@@ -40,12 +66,20 @@ export class EventWriter {
   private readonly forgotten = new WeakSet<EventSource>();
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  /** one drain loop at a time: while it paces, rows that arrive wait for it, not for a second loop */
+  private draining = false;
+  /** event-loop utilization at the last pacing decision, and the writer's own time since */
+  private elu = performance.eventLoopUtilization();
+  private ownMs = 0;
+  private othersBusy = false;
 
   constructor(private readonly db: Db) {}
 
   /** A source has new rows: write them within FLUSH_MS (at once when a statement's worth is waiting). */
   schedule(src: EventSource) {
     this.sources.add(src);
+    // A drain in progress (writing, or pacing between statements) takes new rows as it goes.
+    if (this.draining) return;
     if (src.queue.length >= MAX_ROWS && !this.running) void this.drain();
     else this.timer ??= setTimeout(() => void this.drain(), FLUSH_MS);
   }
@@ -54,18 +88,25 @@ export class EventWriter {
   forget(src: EventSource) {
     this.sources.delete(src);
     this.forgotten.add(src);
+    for (const row of src.queue) release(src, row);
   }
 
-  /** Writes until `done()` or until a round writes nothing; ignores backoff (a caller is waiting). */
+  /**
+   * Writes until `done()` or until a round writes nothing; ignores backoff and pacing (a caller is
+   * waiting), but yields to the relay between statements.
+   */
   async flushUntil(done: () => boolean): Promise<void> {
-    for (let round = 0; round < 1_000 && !done(); round++) {
+    for (let round = 0; round < 100_000 && !done(); round++) {
       while (this.running) await this.running;
       if (done()) return;
       if ((await this.run(true)) === "none") return;
+      await new Promise((r) => setImmediate(r));
     }
   }
 
   private async drain(): Promise<void> {
+    if (this.draining) return;
+    this.draining = true;
     if (this.timer) {
       clearTimeout(this.timer);
       this.timer = null;
@@ -73,15 +114,46 @@ export class EventWriter {
     // A full statement's worth written: more is probably waiting, and waiting FLUSH_MS per
     // MAX_ROWS would cap the gateway's throughput at the timer instead of the database.
     // One write at a time (a flush() may have started one meanwhile): a session's rows stay in order.
-    for (;;) {
-      while (this.running) await this.running;
-      if ((await this.run(false)) !== "full") break;
+    try {
+      for (;;) {
+        while (this.running) await this.running;
+        const t0 = performance.now();
+        if ((await this.run(false)) !== "full") break;
+        await this.pace(performance.now() - t0);
+      }
+    } catch (err) {
+      console.error(`[recorder] event writer:`, (err as Error).message);
+    } finally {
+      this.draining = false;
     }
     this.reschedule();
   }
 
+  /**
+   * Between two statements: yield to the relay, and while the process is busy, wait long enough
+   * that the writer's share of the thread stays at BUSY_SHARE (more as the spool fills). Busy =
+   * output is being spooled right now (a bulk stream is running), or, over the last ≥ 100 ms, the
+   * thread spent more than BUSY_UTILIZATION on work other than this writer.
+   */
+  private async pace(statementMs: number) {
+    this.ownMs += statementMs;
+    const now = performance.eventLoopUtilization();
+    const d = performance.eventLoopUtilization(now, this.elu);
+    if (d.idle + d.active >= 100) {
+      this.othersBusy = Math.max(0, d.active - this.ownMs) / (d.idle + d.active) > BUSY_UTILIZATION;
+      this.elu = now;
+      this.ownMs = 0;
+    }
+    const spool = processSpool();
+    const busy = this.othersBusy || performance.now() - spool.lastAppendAt < 100;
+    const fill = Math.min(1, Math.max(0, (spool.pendingBytes - SPOOL_EASY) / (SPOOL_FULL - SPOOL_EASY)));
+    const share = BUSY_SHARE + (MAX_SHARE - BUSY_SHARE) * fill;
+    const wait = busy ? statementMs * (1 / share - 1) : 0;
+    await new Promise((r) => (wait >= 1 ? setTimeout(r, Math.min(wait, 1_000)) : setImmediate(r)));
+  }
+
   private reschedule() {
-    if (this.timer || this.running) return;
+    if (this.timer || this.draining) return;
     let next = Infinity;
     for (const s of this.sources) if (s.queue.length) next = Math.min(next, s.failures ? s.retryAt : 0);
     if (next === Infinity) return;
@@ -109,6 +181,7 @@ export class EventWriter {
     const parts: Part[] = [];
     let rows = 0;
     let bytes = 0;
+    let bulk = 0;
     for (const src of this.sources) {
       if (!src.queue.length) {
         this.sources.delete(src);
@@ -116,16 +189,20 @@ export class EventWriter {
       }
       if (src.failures && src.retryAt > now && !ignoreBackoff) continue;
       let n = 0;
-      while (n < src.queue.length && rows < MAX_ROWS && (bytes < MAX_BYTES || rows === 0)) {
-        bytes += src.queue[n].payloadJson.length + 64;
+      while (n < src.queue.length && rows < MAX_ROWS && ((bytes < MAX_BYTES && bulk < MAX_BULK_BYTES) || rows === 0)) {
+        const row = src.queue[n];
+        if (row.spooled) bulk += row.spooled.ref.len;
+        bytes += row.payloadJson.length + 64;
         rows++;
         n++;
       }
       if (n) {
-        parts.push({ src, rows: src.queue.splice(0, n) });
+        const taken = src.queue.splice(0, n);
+        for (const row of taken) if (row.spooled && !row.payloadJson) unspool(row);
+        parts.push({ src, rows: taken });
         src.inFlight += n;
       }
-      if (rows >= MAX_ROWS || bytes >= MAX_BYTES) return { parts, full: true };
+      if (rows >= MAX_ROWS || bytes >= MAX_BYTES || bulk >= MAX_BULK_BYTES) return { parts, full: true };
     }
     return { parts, full: false };
   }
@@ -159,6 +236,7 @@ export class EventWriter {
   private succeeded(p: Part) {
     p.src.inFlight -= p.rows.length;
     p.src.failures = 0;
+    for (const row of p.rows) release(p.src, row);
   }
 
   private failed(p: Part, err: Error) {
@@ -169,6 +247,29 @@ export class EventWriter {
     p.src.retryAt = Date.now() + Math.min(5_000, 200 * 2 ** p.src.failures);
     console.error(`[recorder] session ${p.src.sessionId}: write failed (${p.src.failures}), retrying:`, err.message);
   }
+}
+
+/**
+ * A spooled row becomes a storable one: its bytes read back from the spool and packed (deflated
+ * when that pays). It keeps its spool reference until stored, so a failed write retries from memory.
+ */
+function unspool(row: QueuedEvent) {
+  const { ref, fields, packer } = row.spooled!;
+  try {
+    const packed = packer.pack(ref.segment.read(ref));
+    row.data = packed.data;
+    row.payloadJson = serialize({ ...fields, n: ref.len, bin: packed.bin });
+  } catch (err) {
+    // The spool file was damaged or removed under us: the loss is recorded, not silent.
+    row.payloadJson = serialize({ ...fields, error: `${ref.len} bytes of output lost from the spool: ${(err as Error).message}` });
+  }
+}
+
+function release(src: EventSource, row: QueuedEvent) {
+  if (!row.spooled) return;
+  row.spooled.ref.segment.stored();
+  row.spooled = undefined;
+  src.spooled--;
 }
 
 const writers = new WeakMap<Db, EventWriter>();

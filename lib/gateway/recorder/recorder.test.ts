@@ -1,9 +1,12 @@
+import crypto from "node:crypto";
 import { asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPglite, openPostgres, type Db, type DbHandle } from "@/db/client";
 import { sessionEvents } from "@/db/schema";
 import { EventBus, getBus, Topics } from "@/lib/events/bus";
 import { startPostgres15, type Postgres15 } from "@/tests/support/postgres";
+import { sessionEventsPage } from "@/db/queries/sessions";
+import { OutputPacker } from "./packed-output";
 import { SessionRecorder } from "./recorder";
 
 const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
@@ -139,5 +142,26 @@ describe("EventBus.publishMany over PostgreSQL LISTEN/NOTIFY", () => {
     await b.query(`select pg_notify('gatehouse_events', $1)`, [JSON.stringify({ topic: "test.many", data: { n: 1000 }, origin: "elsewhere" })]);
     for (let i = 0; i < 50 && !got.includes(1000); i++) await new Promise((r) => setTimeout(r, 20));
     expect(got.at(-1)).toBe(1000);
+  });
+
+  it("stores bulk output as bytes on PostgreSQL too (postgres.js binds Buffers as bytea), read back byte for byte", async () => {
+    const id = uuid(0x600);
+    const rec = new SessionRecorder(a.db, id);
+    const chunks = [crypto.randomBytes(64 * 1024), Buffer.from("compressible line\n".repeat(3000)), Buffer.from([0, 1, 2, 255])];
+    // one packer per stream, as the terminal recorder keeps (one that just missed skips a while)
+    rec.recordBulk("term.o", { ch: 0 }, chunks[0], new OutputPacker());
+    rec.recordBulk("term.o", { ch: 0, err: true }, chunks[1], new OutputPacker());
+    rec.record("term.o", { ch: 0, b64: chunks[2].toString("base64") });
+    expect(await rec.close()).toBe(0);
+    const stored = await a.db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, id)).orderBy(asc(sessionEvents.seq));
+    expect(stored.map((r) => [r.payload.bin ?? null, r.data?.length ?? null])).toEqual([
+      ["raw", 64 * 1024],
+      ["z", expect.any(Number)],
+      [null, null],
+    ]);
+    const read = await sessionEventsPage(a.db, id);
+    expect(read[1].payload).toEqual({ ch: 0, err: true, d: chunks[1].toString() });
+    const bytes = read.map((e) => (typeof e.payload.d === "string" ? Buffer.from(e.payload.d) : Buffer.from(String(e.payload.b64), "base64")));
+    expect(Buffer.concat(bytes).equals(Buffer.concat(chunks))).toBe(true);
   });
 });

@@ -1,7 +1,9 @@
 import type { Db } from "@/db/client";
 import { getBus, Topics } from "@/lib/events/bus";
-import type { SessionEventRow } from "@/lib/services/sessions/append-events";
-import { eventWriterFor, type EventSource, type EventWriter } from "./event-writer";
+import { eventWriterFor, type EventSource, type EventWriter, type QueuedEvent } from "./event-writer";
+import type { OutputPacker } from "./packed-output";
+import { serialize } from "./serialize";
+import { MAX_SPOOL_BYTES, processSpool } from "./spool";
 
 /**
  * Records a session's events into `session_events` (the single recording format) and publishes
@@ -13,9 +15,13 @@ import { eventWriterFor, type EventSource, type EventWriter } from "./event-writ
  * FLUSH_MS for every session), live events leave every LIVE_MS as one bus publication (on
  * PostgreSQL one NOTIFY per ~8 kB instead of one per event).
  *
+ * Bulk output (`recordBulk`) goes to the process's spool on disk and is stored by the writer at
+ * its own pace (spool.ts explains why), so memory stays bounded however fast a session prints.
+ *
  * Nothing is dropped silently: if the database is unavailable the rows are kept and retried;
- * when the backlog passes MAX_BACKLOG the recorder reports `overflow`, and the session owner must
- * end the session rather than keep serving unrecorded traffic.
+ * when the backlog passes MAX_BACKLOG rows in memory (or MAX_SPOOL_BYTES on disk) the recorder
+ * reports `overflow`, and the session owner must end the session rather than keep serving
+ * unrecorded traffic.
  */
 export interface RecordedEvent {
   seq: number;
@@ -32,8 +38,9 @@ const LIVE_MS = 40;
 
 export class SessionRecorder implements EventSource {
   private seq = 0;
-  readonly queue: SessionEventRow[] = [];
+  readonly queue: QueuedEvent[] = [];
   inFlight = 0;
+  spooled = 0;
   failures = 0;
   retryAt = 0;
   private readonly writer: EventWriter;
@@ -47,19 +54,42 @@ export class SessionRecorder implements EventSource {
     this.writer = eventWriterFor(db);
   }
 
-  /**
-   * `live: false` announces the event to live viewers without its payload (they fetch it from
-   * the database, unpacked): for payloads in a storage-only encoding.
-   */
-  record(kind: string, payload: Record<string, unknown>, opts: { live?: boolean } = {}): RecordedEvent {
+  record(kind: string, payload: Record<string, unknown>): RecordedEvent {
     const event: RecordedEvent = { seq: ++this.seq, tMs: Date.now() - this.startedAt, kind, payload };
     const payloadJson = serialize(payload);
     this.queue.push({ seq: event.seq, tMs: event.tMs, kind, payloadJson });
-    const whole = opts.live !== false && payloadJson.length <= MAX_LIVE_PAYLOAD;
+    const whole = payloadJson.length <= MAX_LIVE_PAYLOAD;
     publishLive({ sessionId: this.sessionId, event: whole ? event : { ...event, payload: { truncated: true } } });
-    if (this.pending >= MAX_BACKLOG) this.onOverflow?.();
-    this.writer.schedule(this);
+    this.queued();
     return event;
+  }
+
+  /**
+   * An event whose payload is `fields` plus `bytes`, stored in the `data` column as `packer`
+   * decides (packed-output.ts). The bytes go to the spool now; the writer packs and stores them at
+   * its pace. Live viewers get the announcement and fetch the event once stored.
+   */
+  recordBulk(kind: string, fields: Record<string, unknown>, bytes: Buffer, packer: OutputPacker): RecordedEvent {
+    const event: RecordedEvent = { seq: ++this.seq, tMs: Date.now() - this.startedAt, kind, payload: fields };
+    const row: QueuedEvent = { seq: event.seq, tMs: event.tMs, kind, payloadJson: "" };
+    try {
+      row.spooled = { ref: processSpool().append({ s: this.sessionId, seq: row.seq, t: row.tMs, k: kind, p: fields }, bytes), fields, packer };
+      this.spooled++;
+    } catch (err) {
+      console.error(`[recorder] spool unavailable, keeping output in memory:`, (err as Error).message);
+      const packed = packer.pack(bytes);
+      row.payloadJson = serialize({ ...fields, n: bytes.length, bin: packed.bin });
+      row.data = packed.bin === "raw" ? Buffer.from(packed.data) : packed.data;
+    }
+    this.queue.push(row);
+    publishLive({ sessionId: this.sessionId, event: { ...event, payload: { truncated: true } } });
+    this.queued();
+    return event;
+  }
+
+  private queued() {
+    if (this.pending - this.spooled >= MAX_BACKLOG || processSpool().pendingBytes >= MAX_SPOOL_BYTES) this.onOverflow?.();
+    this.writer.schedule(this);
   }
 
   /** Events recorded and not yet in the database. */
@@ -73,33 +103,26 @@ export class SessionRecorder implements EventSource {
     await this.writer.flushUntil(() => this.inFlight === 0 && (this.queue.length === 0 || this.queue[0].seq > upTo));
   }
 
-  /** Flush until empty or until the deadline; returns how many events could not be written. */
+  /**
+   * Flush until empty, or until the database made no progress for `deadlineMs` (a large spooled
+   * backlog takes as long as it takes); returns how many events could not be written.
+   */
   async close(deadlineMs = 5_000): Promise<number> {
     flushLive();
-    const until = Date.now() + deadlineMs;
+    let until = Date.now() + deadlineMs;
+    let left = this.pending;
     while (this.pending && Date.now() < until) {
       await this.flush();
+      if (this.pending < left) {
+        left = this.pending;
+        until = Date.now() + deadlineMs;
+      }
       if (this.pending) await new Promise((r) => setTimeout(r, 200));
     }
     this.writer.forget(this);
     return this.pending;
   }
 }
-
-/**
- * JSON for jsonb. PostgreSQL's jsonb refuses U+0000 and unpaired surrogates; one such string in
- * a Bind parameter would otherwise poison every retry of its batch. NUL is stored as U+2400
- * (SYMBOL FOR NULL) so the recording still shows it was there; a lone surrogate becomes U+FFFD.
- * JSON.stringify writes both as \u escapes, so the plain result tells whether the slow path is needed.
- */
-export function serialize(payload: Record<string, unknown>): string {
-  const json = JSON.stringify(payload);
-  if (!NEEDS_CLEANING.test(json)) return json;
-  return JSON.stringify(payload, (_k, v) => (typeof v === "string" ? v.replaceAll("\0", "\u2400").replace(LONE_SURROGATE, "\ufffd") : v));
-}
-
-const NEEDS_CLEANING = /\\u(0000|d[89a-f])/i;
-const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
 
 let live: { sessionId: string; event: RecordedEvent }[] = [];
 let liveTimer: NodeJS.Timeout | null = null;

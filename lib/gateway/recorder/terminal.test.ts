@@ -1,4 +1,5 @@
 import crypto from "node:crypto";
+import { deflateRawSync } from "node:zlib";
 import fc from "fast-check";
 import { asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -24,7 +25,8 @@ describe("TerminalRecorder", () => {
   });
   afterAll(() => handle.close());
 
-  async function roundTrip(chunks: Buffer[]): Promise<{ bytes: Buffer; stored: Record<string, unknown>[]; read: Record<string, unknown>[] }> {
+  type Stored = { payload: Record<string, unknown>; data: Buffer | null };
+  async function roundTrip(chunks: Buffer[]): Promise<{ bytes: Buffer; stored: Stored[]; read: Record<string, unknown>[] }> {
     const id = uuid(++n);
     const rec = new SessionRecorder(handle.db, id);
     const term = new TerminalRecorder(rec);
@@ -33,7 +35,9 @@ describe("TerminalRecorder", () => {
     term.exit(0, { code: 0 });
     term.close(0);
     expect(await rec.close()).toBe(0);
-    const stored = (await handle.db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, id)).orderBy(asc(sessionEvents.seq))).filter((r) => r.kind === "term.o").map((r) => r.payload as Record<string, unknown>);
+    const stored = (await handle.db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, id)).orderBy(asc(sessionEvents.seq)))
+      .filter((r) => r.kind === "term.o")
+      .map((r) => ({ payload: r.payload, data: r.data }));
     const read: Record<string, unknown>[] = [];
     for (let after = 0; ; ) {
       const page = await sessionEventsPage(handle.db, id, after, 500);
@@ -45,15 +49,26 @@ describe("TerminalRecorder", () => {
     return { bytes, stored, read };
   }
 
-  it("stores large text output packed and reads it back as the exact text, never as z", async () => {
+  it("stores large text output deflated as bytes and reads it back as the exact text, never as bytes", async () => {
     const line = Buffer.from("build step 17: compiling module ü€ — ok\n");
     const chunks = Array.from({ length: 2000 }, () => line);
     const { bytes, stored, read } = await roundTrip(chunks);
     expect(bytes.equals(Buffer.concat(chunks))).toBe(true);
-    expect(stored.some((p) => typeof p.z === "string")).toBe(true);
-    const storedSize = stored.reduce((s, p) => s + JSON.stringify(p).length, 0);
+    expect(stored.some((r) => r.payload.bin === "z" && r.data)).toBe(true);
+    const storedSize = stored.reduce((s, r) => s + JSON.stringify(r.payload).length + (r.data?.length ?? 0), 0);
     expect(storedSize).toBeLessThan(Buffer.concat(chunks).length / 5);
-    expect(read.every((p) => p.z === undefined && p.n === undefined)).toBe(true);
+    expect(read.every((p) => p.bin === undefined && p.n === undefined && typeof p.d === "string")).toBe(true);
+  });
+
+  it("stores output that does not compress as raw bytes, not base64, and reads it back as base64", async () => {
+    const random = crypto.randomBytes(256 * 1024);
+    const { bytes, stored, read } = await roundTrip([random]);
+    expect(bytes.equals(random)).toBe(true);
+    const bulk = stored.filter((r) => r.data);
+    expect(bulk.every((r) => r.payload.bin === "raw" && r.payload.b64 === undefined)).toBe(true);
+    // all but an incomplete-looking UTF-8 sequence at the very end (≤ 3 bytes, recorded on its own)
+    expect(bulk.reduce((n, r) => n + r.data!.length, 0)).toBeGreaterThanOrEqual(random.length - 3);
+    expect(read.every((p) => typeof p.b64 === "string" && p.bin === undefined)).toBe(true);
   });
 
   it("records output with NUL bytes and invalid UTF-8 byte for byte (base64, not U+2400)", async () => {
@@ -87,6 +102,13 @@ describe("TerminalRecorder", () => {
 
   it("a damaged packed payload reads as an error on that event, not as a failed page", () => {
     expect(unpackPayload("term.o", { ch: 0, z: "not deflate at all", n: 5 })).toMatchObject({ ch: 0, error: expect.stringMatching(/damaged/) });
+    expect(unpackPayload("term.o", { ch: 0, bin: "z", n: 5 }, Buffer.from("not deflate"))).toMatchObject({ ch: 0, error: expect.stringMatching(/damaged/) });
+    expect(unpackPayload("term.o", { ch: 0, bin: "raw", n: 5 }, Buffer.from("abc"))).toMatchObject({ ch: 0, error: expect.stringMatching(/3 of 5/) });
     expect(unpackPayload("request", { z: "left alone" })).toEqual({ z: "left alone" });
+  });
+
+  it("reads rows stored before bytea storage (base64 deflate in the payload)", () => {
+    const z = deflateRawSync(Buffer.from("old recording\n")).toString("base64");
+    expect(unpackPayload("term.o", { ch: 1, z, n: 14 })).toEqual({ ch: 1, d: "old recording\n" });
   });
 });

@@ -1,5 +1,5 @@
 import type { Masker } from "@/lib/gateway/masking";
-import { asTextOrBase64, OutputPacker } from "./packed-output";
+import { asTextOrBase64, OutputPacker, PACK_MIN } from "./packed-output";
 import type { SessionRecorder } from "./recorder";
 
 /**
@@ -9,8 +9,8 @@ import type { SessionRecorder } from "./recorder";
  *
  * Lossless: bytes are split only at UTF-8 character boundaries; a chunk that is not valid
  * UTF-8 (or holds a NUL, which jsonb cannot store) is recorded as base64 rather than through a
- * lossy decode, so a recording's bytes equal the bytes the client received. Large compressible
- * chunks are stored packed (packed-output.ts) and read back as text/base64.
+ * lossy decode, so a recording's bytes equal the bytes the client received. Large chunks are
+ * stored as bytes (spooled, deflated when that pays: packed-output.ts) and read back as text/base64.
  *
  * Input is recorded too, except while the terminal shows a password prompt: then only the
  * number of keystrokes is kept. Command lines are reconstructed from input best effort (line
@@ -151,7 +151,10 @@ export class TerminalRecorder {
     if (p.timer) clearTimeout(p.timer);
     p.timer = null;
     const prev = st.carry.get(key);
-    const buf = Buffer.concat(prev?.length ? [prev, ...p.parts] : p.parts);
+    const parts = prev?.length ? [prev, ...p.parts] : p.parts;
+    // One chunk (bulk output arrives in ≥ 32 KiB packets) needs no copy: nothing below keeps `buf`
+    // beyond this call except as copies (carry, spool, packed or in-memory rows).
+    const buf = parts.length === 1 ? parts[0] : Buffer.concat(parts);
     p.parts = [];
     p.bytes = 0;
     const end = completeUtf8Length(buf);
@@ -160,9 +163,8 @@ export class TerminalRecorder {
     if (end === 0) return;
     const body = buf.subarray(0, end);
     const err = key === "e" ? { err: true } : {};
-    const packed = st.packer.pack(body);
-    // Packed events go to live viewers as "fetch me": they never see the storage encoding.
-    if (packed) this.recorder.record("term.o", { ch, ...packed, ...err }, { live: false });
+    // Bulk output is stored as bytes (deflated, or spooled raw when it does not compress); live viewers fetch it.
+    if (body.length >= PACK_MIN) this.recorder.recordBulk("term.o", { ch, ...err }, body, st.packer);
     else this.recorder.record("term.o", { ch, ...asTextOrBase64(body), ...err });
   }
 
