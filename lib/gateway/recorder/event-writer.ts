@@ -1,5 +1,6 @@
 import { performance } from "node:perf_hooks";
 import type { Db } from "@/db/client";
+import { asPgliteRaw } from "@/db/pglite-binary";
 import { appendEvents, type SessionEventRow } from "@/lib/services/sessions/append-events";
 import { serialize } from "./serialize";
 import type { OutputPacker } from "./packed-output";
@@ -26,8 +27,11 @@ export const FLUSH_MS = 100;
 /** One statement carries at most this many rows / this much JSON; more is written right after. */
 const MAX_ROWS = 5_000;
 const MAX_BYTES = 8 * 1024 * 1024;
-/** Spooled bytes per statement: one statement then holds the thread for ~5–15 ms on PGlite. */
-const MAX_BULK_BYTES = 1024 * 1024;
+/**
+ * Spooled bytes per statement. On PGlite a statement holds the gateway's thread (1 MiB: ~5–15 ms);
+ * on PostgreSQL it does not, and each commit waits for a WAL flush, so statements are larger.
+ */
+const MAX_BULK_BYTES = { pglite: 1024 * 1024, postgres: 8 * 1024 * 1024 };
 /** Above this event-loop utilization (not counting the writer), the process is busy relaying... */
 const BUSY_UTILIZATION = 0.5;
 /** ...and the writer takes at most this share of the thread for spooled output... */
@@ -65,6 +69,7 @@ export class EventWriter {
   private readonly sources = new Set<EventSource>();
   private readonly forgotten = new WeakSet<EventSource>();
   private timer: NodeJS.Timeout | null = null;
+  private timerAt = 0;
   private running: Promise<void> | null = null;
   /** one drain loop at a time: while it paces, rows that arrive wait for it, not for a second loop */
   private draining = false;
@@ -72,8 +77,14 @@ export class EventWriter {
   private elu = performance.eventLoopUtilization();
   private ownMs = 0;
   private othersBusy = false;
+  /** Date.now() before which spooled rows stay in the spool (pacing); other rows are not paced */
+  private bulkResumeAt = 0;
 
-  constructor(private readonly db: Db) {}
+  private readonly maxBulkBytes: number;
+
+  constructor(private readonly db: Db) {
+    this.maxBulkBytes = MAX_BULK_BYTES[asPgliteRaw((db as unknown as { $client?: unknown }).$client) ? "pglite" : "postgres"];
+  }
 
   /** A source has new rows: write them within FLUSH_MS (at once when a statement's worth is waiting). */
   schedule(src: EventSource) {
@@ -81,7 +92,14 @@ export class EventWriter {
     // A drain in progress (writing, or pacing between statements) takes new rows as it goes.
     if (this.draining) return;
     if (src.queue.length >= MAX_ROWS && !this.running) void this.drain();
-    else this.timer ??= setTimeout(() => void this.drain(), FLUSH_MS);
+    // a timer set for paced spooled rows may be far off: these rows are due within FLUSH_MS
+    else if (!this.timer || this.timerAt > Date.now() + FLUSH_MS) this.setTimer(FLUSH_MS);
+  }
+
+  private setTimer(ms: number) {
+    if (this.timer) clearTimeout(this.timer);
+    this.timerAt = Date.now() + ms;
+    this.timer = setTimeout(() => void this.drain(), ms);
   }
 
   /** The source is gone (its session closed): whatever it still holds is no longer retried. */
@@ -99,7 +117,7 @@ export class EventWriter {
     for (let round = 0; round < 100_000 && !done(); round++) {
       while (this.running) await this.running;
       if (done()) return;
-      if ((await this.run(true)) === "none") return;
+      if ((await this.run(true, true)).outcome === "none") return;
       await new Promise((r) => setImmediate(r));
     }
   }
@@ -118,8 +136,10 @@ export class EventWriter {
       for (;;) {
         while (this.running) await this.running;
         const t0 = performance.now();
-        if ((await this.run(false)) !== "full") break;
-        await this.pace(performance.now() - t0);
+        const { outcome, bulk } = await this.run(false, false);
+        this.pace(performance.now() - t0, bulk);
+        if (outcome !== "full") break;
+        await new Promise((r) => setImmediate(r));
       }
     } catch (err) {
       console.error(`[recorder] event writer:`, (err as Error).message);
@@ -130,12 +150,12 @@ export class EventWriter {
   }
 
   /**
-   * Between two statements: yield to the relay, and while the process is busy, wait long enough
-   * that the writer's share of the thread stays at BUSY_SHARE (more as the spool fills). Busy =
-   * output is being spooled right now (a bulk stream is running), or, over the last ≥ 100 ms, the
-   * thread spent more than BUSY_UTILIZATION on work other than this writer.
+   * After a statement: while the process is busy, spooled rows wait long enough that storing
+   * them takes BUSY_SHARE of the thread (more as the spool fills); other rows are never held back.
+   * Busy = output is being spooled right now (a bulk stream is running), or, over the last
+   * ≥ 100 ms, the thread spent more than BUSY_UTILIZATION on work other than this writer.
    */
-  private async pace(statementMs: number) {
+  private pace(statementMs: number, bulkBytes: number) {
     this.ownMs += statementMs;
     const now = performance.eventLoopUtilization();
     const d = performance.eventLoopUtilization(now, this.elu);
@@ -144,26 +164,33 @@ export class EventWriter {
       this.elu = now;
       this.ownMs = 0;
     }
+    if (!bulkBytes) return;
     const spool = processSpool();
     const busy = this.othersBusy || performance.now() - spool.lastAppendAt < 100;
     const fill = Math.min(1, Math.max(0, (spool.pendingBytes - SPOOL_EASY) / (SPOOL_FULL - SPOOL_EASY)));
     const share = BUSY_SHARE + (MAX_SHARE - BUSY_SHARE) * fill;
-    const wait = busy ? statementMs * (1 / share - 1) : 0;
-    await new Promise((r) => (wait >= 1 ? setTimeout(r, Math.min(wait, 1_000)) : setImmediate(r)));
+    this.bulkResumeAt = busy ? Date.now() + Math.min(statementMs * (1 / share - 1), 1_000) : 0;
   }
 
   private reschedule() {
     if (this.timer || this.draining) return;
     let next = Infinity;
-    for (const s of this.sources) if (s.queue.length) next = Math.min(next, s.failures ? s.retryAt : 0);
+    for (const s of this.sources) {
+      if (!s.queue.length) continue;
+      const paced = s.queue[0].spooled && this.bulkResumeAt > Date.now() ? this.bulkResumeAt : 0;
+      next = Math.min(next, Math.max(s.failures ? s.retryAt : 0, paced));
+    }
     if (next === Infinity) return;
-    this.timer = setTimeout(() => void this.drain(), Math.max(next === 0 ? FLUSH_MS : next - Date.now(), 0));
+    this.setTimer(Math.max(next === 0 ? FLUSH_MS : next - Date.now(), 0));
   }
 
-  /** One write of everything due, at most one statement's worth: whether none, some or a full statement's worth was written. */
-  private run(ignoreBackoff: boolean): Promise<"none" | "some" | "full"> {
-    const { parts, full } = this.take(ignoreBackoff);
-    if (!parts.length) return Promise.resolve("none");
+  /**
+   * One write of everything due, at most one statement's worth: whether none, some or a full
+   * statement's worth was written, and how many spooled bytes it took.
+   */
+  private run(ignoreBackoff: boolean, ignorePacing: boolean): Promise<{ outcome: "none" | "some" | "full"; bulk: number }> {
+    const { parts, full, bulk } = this.take(ignoreBackoff, ignorePacing);
+    if (!parts.length) return Promise.resolve({ outcome: "none", bulk });
     let outcome: "none" | "some" | "full" = "none";
     const p = this.write(parts)
       .then((n) => {
@@ -173,15 +200,17 @@ export class EventWriter {
         this.running = null;
       });
     this.running = p;
-    return p.then(() => outcome);
+    return p.then(() => ({ outcome, bulk }));
   }
 
-  private take(ignoreBackoff: boolean): { parts: Part[]; full: boolean } {
+  private take(ignoreBackoff: boolean, ignorePacing: boolean): { parts: Part[]; full: boolean; bulk: number } {
     const now = Date.now();
     const parts: Part[] = [];
     let rows = 0;
     let bytes = 0;
     let bulk = 0;
+    // While paced, a session's rows are taken up to its next spooled one (its order is kept).
+    const bulkBudget = ignorePacing || this.bulkResumeAt <= now ? this.maxBulkBytes : 0;
     for (const src of this.sources) {
       if (!src.queue.length) {
         this.sources.delete(src);
@@ -189,8 +218,9 @@ export class EventWriter {
       }
       if (src.failures && src.retryAt > now && !ignoreBackoff) continue;
       let n = 0;
-      while (n < src.queue.length && rows < MAX_ROWS && ((bytes < MAX_BYTES && bulk < MAX_BULK_BYTES) || rows === 0)) {
+      while (n < src.queue.length && rows < MAX_ROWS && (bytes < MAX_BYTES || rows === 0)) {
         const row = src.queue[n];
+        if (row.spooled && bulk >= bulkBudget && (bulk > 0 || bulkBudget === 0)) break;
         if (row.spooled) bulk += row.spooled.ref.len;
         bytes += row.payloadJson.length + 64;
         rows++;
@@ -202,9 +232,9 @@ export class EventWriter {
         parts.push({ src, rows: taken });
         src.inFlight += n;
       }
-      if (rows >= MAX_ROWS || bytes >= MAX_BYTES || bulk >= MAX_BULK_BYTES) return { parts, full: true };
+      if (rows >= MAX_ROWS || bytes >= MAX_BYTES || (bulkBudget > 0 && bulk >= bulkBudget)) return { parts, full: true, bulk };
     }
-    return { parts, full: false };
+    return { parts, full: false, bulk };
   }
 
   /** Returns how many rows were written; failed rows are back at the front of their queues. */

@@ -89,6 +89,28 @@ describe("SessionRecorder", () => {
     expect(overflowed).toBe(false);
   });
 
+  it("while bulk output streams in, its storing is paced, and other sessions' events are not held back", async () => {
+    const streaming = new SessionRecorder(handle.db, uuid(0x700));
+    const other = new SessionRecorder(handle.db, uuid(0x701));
+    const packer = new OutputPacker();
+    // ~25 MB/s of output that does not compress, for a second: the spool keeps getting appends
+    const stream = setInterval(() => streaming.recordBulk("term.o", { ch: 0 }, crypto.randomBytes(512 * 1024), packer), 20);
+    await new Promise((r) => setTimeout(r, 300));
+    for (let n = 0; n < 200; n++) other.record("request", { n });
+    await new Promise((r) => setTimeout(r, 250));
+    const otherPending = other.pending;
+    const streamingPending = streaming.pending;
+    clearInterval(stream);
+    expect(otherPending).toBe(0);
+    expect((await rowsOf(uuid(0x701))).length).toBe(200);
+    // paced: most of what streamed is still spooled (stored at ~5% of the thread meanwhile)
+    expect(streamingPending).toBeGreaterThan(10);
+    expect(await streaming.close()).toBe(0);
+    expect(streaming.spooled).toBe(0);
+    expect((await rowsOf(uuid(0x700))).length).toBeGreaterThan(20);
+    await other.close();
+  });
+
   it("publishes every event for live viewers within 200 ms, as single messages", async () => {
     const id = uuid(0x500);
     const got: { seq: number; at: number }[] = [];
