@@ -24,7 +24,7 @@ export function ensureNodeModules() {
 }
 
 const SOURCE_DIRS = ["app", "components", "lib", "db"];
-const SOURCE_FILES = ["next.config.ts", "package-lock.json", "postcss.config.mjs", "tsconfig.json"];
+const SOURCE_FILES = ["next.config.mjs", "package-lock.json", "postcss.config.mjs", "tsconfig.json"];
 
 function newestSource() {
   let newest = 0;

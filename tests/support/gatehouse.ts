@@ -29,6 +29,7 @@ export async function startGatehouse(opts: { dataDir?: string; env?: Record<stri
   const adminEmail = "admin@example.test";
   const adminPassword = "correct-horse-battery";
   const env: NodeJS.ProcessEnv = {
+    MALLOC_ARENA_MAX: "2", // as scripts/start.mjs sets it
     ...process.env,
     NODE_ENV: "production",
     NEXT_TELEMETRY_DISABLED: "1",
