@@ -5,6 +5,7 @@ import { api } from "@/components/api";
 import { EventTimeline, type SessionEvent } from "@/components/sessions/event-timeline";
 import { LiveTerminal } from "@/components/terminal/live-terminal";
 import { Badge, Button, Card, ErrorText, PageHeader, Select } from "@/components/ui";
+import { useLiveEvents } from "@/components/use-live-events";
 import { duration, type SessionRow } from "../client";
 import { ReplayPlayer, type ReplayControl } from "./replay-player";
 import { TerminalTimeline, type TerminalChannelSummary, type TimelineEvent } from "./terminal-timeline";
@@ -23,6 +24,11 @@ interface TerminalTimelineData {
 export function SessionDetailClient({ id, canKill }: { id: string; canKill: boolean }) {
   const qc = useQueryClient();
   const session = useQuery({ queryKey: ["session", id], queryFn: () => api<{ session: SessionRow }>(`/sessions/${id}`).then((r) => r.session), refetchInterval: 10_000 });
+  // The end of the session is pushed (to whoever may see it): the live view turns into the replay
+  // at once; the poll above stays as the fallback while the socket reconnects.
+  useLiveEvents(["session.ended"], (topic, data) => {
+    if (topic === "connected" || (data as { id?: string } | null)?.id === id) void qc.invalidateQueries({ queryKey: ["session", id] });
+  });
   const s = session.data;
   const maybeTerminal = !!s && !QUERY_PROTOCOLS.has(s.protocol);
   const terminal = useQuery({
