@@ -424,6 +424,21 @@ describe("SSH escapes through the gateway", () => {
     expect(ofKind(events, "result").filter((p) => p.denied).map((p) => p.requestSeq)).toEqual([requests[1].seq, requests[2].seq]);
   });
 
+  it("an env request after a held exec is refused: the approved command runs with the environment it was asked with", async () => {
+    const line = "printenv LANG; my-deploy-tool --env";
+    const client = await ssh2Connect(gw());
+    try {
+      const run = await ssh2Exec(client, line, { env: { LANG: "C.UTF-8" } as unknown as NodeJS.ProcessEnv });
+      const a = await pendingApproval(line);
+      expect(await ssh2ChannelRequest(run.channel, { type: "env", key: "LANG", value: "xx_EVIL.UTF-8" }, 1500)).toBe("failure");
+      await decideApproval(a.id, "approve");
+      await run.done;
+      expect(run.stdout()).toBe("C.UTF-8\n");
+    } finally {
+      client.end();
+    }
+  });
+
   it("a compound exec line with one held part is held whole: nothing in it runs before the decision", async () => {
     const file = `/tmp/gh-escape-${process.pid}-${Date.now()}`;
     const line = `echo ran > ${file}; my-deploy-tool`;

@@ -213,19 +213,27 @@ function collect(channel: ClientChannel): Ssh2Run {
 }
 
 /**
- * Sends one more "real session start" request (exec, shell, subsystem) on a channel that is
- * already running something, as a hostile client could; ssh2's API only sends one per channel.
+ * Sends one more "real session start" request (exec, shell, subsystem), or an env request, on a
+ * channel that is already running something, as a hostile client could; ssh2's API sends these
+ * only before the channel starts.
  * Resolves with the server's reply, or "no reply" when none came within `timeoutMs`.
  */
 export function ssh2ChannelRequest(
   channel: ClientChannel,
-  req: { type: "exec"; command: string } | { type: "shell" } | { type: "subsystem"; name: string },
+  req: { type: "exec"; command: string } | { type: "shell" } | { type: "subsystem"; name: string } | { type: "env"; key: string; value: string },
   timeoutMs = 3000,
 ): Promise<"success" | "failure" | "no reply"> {
   const ch = channel as unknown as {
     outgoing: { id: number };
     _callbacks: ((failed: boolean) => void)[];
-    _client: { _protocol: { exec(id: number, cmd: string, wantReply: boolean): void; shell(id: number, wantReply: boolean): void; subsystem(id: number, name: string, wantReply: boolean): void } };
+    _client: {
+      _protocol: {
+        exec(id: number, cmd: string, wantReply: boolean): void;
+        shell(id: number, wantReply: boolean): void;
+        subsystem(id: number, name: string, wantReply: boolean): void;
+        env(id: number, key: string, value: string, wantReply: boolean): void;
+      };
+    };
   };
   return new Promise((resolve) => {
     const onReply = (failed: boolean) => {
@@ -241,6 +249,7 @@ export function ssh2ChannelRequest(
     const proto = ch._client._protocol;
     if (req.type === "exec") proto.exec(ch.outgoing.id, req.command, true);
     else if (req.type === "shell") proto.shell(ch.outgoing.id, true);
+    else if (req.type === "env") proto.env(ch.outgoing.id, req.key, req.value, true);
     else proto.subsystem(ch.outgoing.id, req.name, true);
   });
 }

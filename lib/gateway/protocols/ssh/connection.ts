@@ -138,7 +138,18 @@ export class SshConnection {
       pty = { term: info.term || "xterm", cols: info.cols || 80, rows: info.rows || 24, width: info.width, height: info.height, modes: info.modes };
       accept?.();
     });
-    session.on("env", (accept, reject, info) => (ENV_ALLOWED.test(info.key) ? (env[info.key] = info.val, accept?.()) : reject?.()));
+    // The environment is what the client set before its command: a later env request (while the
+    // command waits for approval, say) would change what was approved, and is refused.
+    let commandRequested = false;
+    session.on("env", (accept, reject, info) => {
+      if (!commandRequested && ENV_ALLOWED.test(info.key)) {
+        env[info.key] = info.val;
+        accept?.();
+      } else if (commandRequested) {
+        // ssh2 disables reject() once the channel started (and passes none when no reply is wanted)
+        if ((reject as (() => void) | undefined) !== undefined) channelFailure(this.client, session);
+      } else reject?.();
+    });
     session.on("window-change", (accept, _reject, info) => {
       accept?.();
       if (pty) Object.assign(pty, { cols: info.cols, rows: info.rows, width: info.width, height: info.height });
@@ -169,6 +180,7 @@ export class SshConnection {
       x11 = this.decideForward(ch, "x11").then((refusal) => (refusal === null ? x11ForwardOf(info) : { refused: refusal }));
     });
     const run = async (mode: "shell" | "exec", channel: ServerChannel, command?: string) => {
+      commandRequested = true;
       const side = clientSide(channel);
       let opened: { gw: GatewaySession; upstream: UpstreamClient };
       if (this.heldNotice) side.writeStderr(Buffer.from(`gatehouse: ${this.heldNotice}${pty ? "\r\n" : "\n"}`));
