@@ -57,9 +57,9 @@ describe("SSH gateway", () => {
   }
 
   /** A new connection `name` tagged so that an added policy permits `forward` with this request text (e.g. "agent"). */
-  async function connectionPermittingForward(name: string, text: string) {
+  async function connectionPermittingForward(name: string, text: string, annotations = "") {
     const current = (await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy as { text: string };
-    const permit = `\n@id("${name}-forward-ok")\npermit (principal, action == Gatehouse::Action::"forward", resource)\nwhen { resource.tags.contains("${name}-forward") && context.request.text == "${text}" };\n`;
+    const permit = `\n@id("${name}-forward-ok")${annotations}\npermit (principal, action == Gatehouse::Action::"forward", resource)\nwhen { resource.tags.contains("${name}-forward") && context.request.text == "${text}" };\n`;
     expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: current.text + permit, comment: `${text} forwarding test` })).status).toBe(200);
     const added = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: [`${name}-forward`] });
     expect(added.status).toBe(200);
@@ -268,7 +268,7 @@ describe("SSH gateway", () => {
       execFileSync("ssh-add", [key], { env: { ...process.env, SSH_AUTH_SOCK: sock }, stdio: "ignore" });
       const env = { SSH_AUTH_SOCK: sock };
       // ssh-add is not a command the classifier knows: held, and approved here.
-      const approveNext = async () => expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${(await pendingApproval()).id}/approve`, {})).status).toBe(200);
+      const approveNext = async (id?: number) => expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${id ?? (await pendingApproval()).id}/approve`, {})).status).toBe(200);
       const allowedRun = sshExec(target("box-agent"), "ssh-add -l", { extraArgs: ["-A"], env });
       await approveNext();
       const allowed = await allowedRun;
@@ -286,6 +286,18 @@ describe("SSH gateway", () => {
       expect(refused.code, refused.stdout + refused.stderr).toBe(2); // ssh-add: no agent upstream
       expect(refused.stderr).toMatch(/Could not open a connection to your authentication agent|Error connecting to agent/);
       expect((await eventsOfLatest("forward")).events[0]?.payload).toMatchObject({ type: "agent", allowed: false, reason: expect.stringMatching(/no policy permits forward/) });
+
+      // Held by policy: the user is told where to get it approved, and it forwards once approved.
+      await connectionPermittingForward("box-agent-held", "agent", '\n@hold("approvers")');
+      const heldRun = sshExec(target("box-agent-held"), "ssh-add -l", { extraArgs: ["-A"], env });
+      const forward = await pendingApproval();
+      expect(forward.request).toMatchObject({ action: "forward", text: "agent" });
+      await approveNext(forward.id);
+      await approveNext(); // the command
+      const held = await heldRun;
+      expect(held.code, held.stderr).toBe(0);
+      expect(held.stderr).toMatch(new RegExp(`gatehouse: agent forwarding held for approval #${forward.id}: http\\S+ \\(waiting\\)`));
+      expect(held.stdout).toMatch(/in-the-agent \(ED25519\)/);
     } finally {
       process.kill(Number(agentPid));
     }

@@ -159,11 +159,15 @@ export class SshConnection {
       accept?.();
       terminal?.signal(info.name);
     });
+    // A forwarding request held for approval is decided before the channel's command exists: its
+    // notice waits for the command's stderr, where an exec's own hold notice goes too.
+    const notices: { queued: string[]; write: ((text: string) => void) | null } = { queued: [], write: null };
+    const notify = (text: string) => (notices.write ? notices.write(text) : notices.queued.push(text));
     // OpenSSH asks for the agent without waiting for the answer, then sends exec/shell at once:
     // the command waits for this decision so it knows whether to ask upstream for the agent.
     let agentAllowed: Promise<boolean> | null = null;
     session.on("auth-agent", (accept, reject) => {
-      agentAllowed = this.decideForward(ch, "agent").then((refusal) => {
+      agentAllowed = this.decideForward(ch, "agent", notify).then((refusal) => {
         if (refusal === null) accept?.();
         else reject?.();
         return refusal === null;
@@ -177,11 +181,13 @@ export class SshConnection {
     let x11: Promise<X11Forward | { refused: string }> | null = null;
     session.on("x11", (accept, _reject, info) => {
       accept?.();
-      x11 = this.decideForward(ch, "x11").then((refusal) => (refusal === null ? x11ForwardOf(info) : { refused: refusal }));
+      x11 = this.decideForward(ch, "x11", notify).then((refusal) => (refusal === null ? x11ForwardOf(info) : { refused: refusal }));
     });
     const run = async (mode: "shell" | "exec", channel: ServerChannel, command?: string) => {
       commandRequested = true;
       const side = clientSide(channel);
+      notices.write = (text) => side.writeStderr(Buffer.from(`gatehouse: ${text}${pty ? "\r\n" : "\n"}`));
+      for (const text of notices.queued.splice(0)) notices.write(text);
       let opened: { gw: GatewaySession; upstream: UpstreamClient };
       if (this.heldNotice) side.writeStderr(Buffer.from(`gatehouse: ${this.heldNotice}${pty ? "\r\n" : "\n"}`));
       this.waiting.add(side);
@@ -250,10 +256,13 @@ export class SshConnection {
    * Agent or X11 forwarding for one session channel: policy action `forward`, text "agent" or
    * "x11". Resolves to null when allowed, else to the reason it was refused.
    */
-  private async decideForward(ch: number, type: "agent" | "x11"): Promise<string | null> {
+  private async decideForward(ch: number, type: "agent" | "x11", notify: (text: string) => void): Promise<string | null> {
     try {
       const { gw } = await this.opening!;
-      const decision = await gw.decide({ action: "forward", kind: "admin", tables: [], functions: [], text: type });
+      const decision = await gw.decide(
+        { action: "forward", kind: "admin", tables: [], functions: [], text: type },
+        { onHeld: (n) => notify(`${type === "agent" ? "agent" : "X11"} forwarding held for approval #${n.approvalId}: ${n.url} (waiting)`) },
+      );
       gw.recorder.record("forward", { ch, type, allowed: decision.type === "allow", ...(decision.type === "deny" ? { reason: decision.reason } : {}) });
       if (decision.type === "deny") return decision.reason;
       (type === "agent" ? this.agent : this.x11)?.allow();
