@@ -33,3 +33,13 @@ export async function terminalSizeBefore(db: Db, sessionId: string, ch: number, 
   const { cols, rows } = (row?.payload ?? {}) as { cols?: unknown; rows?: unknown };
   return typeof cols === "number" && typeof rows === "number" ? { cols, rows } : null;
 }
+
+/** The events of one kind among the given seqs (e.g. the input right before each command). */
+export async function eventsOfKindAt(db: Db, sessionId: string, kind: string, seqs: number[]) {
+  if (!seqs.length) return [];
+  const rows = await db
+    .select({ seq: sessionEvents.seq, kind: sessionEvents.kind, payload: sessionEvents.payload, data: sessionEvents.data })
+    .from(sessionEvents)
+    .where(and(eq(sessionEvents.sessionId, sessionId), eq(sessionEvents.kind, kind), inArray(sessionEvents.seq, seqs)));
+  return unpackEvents(rows);
+}

@@ -4,6 +4,8 @@ import { Badge } from "@/components/ui";
 export interface TimelineEvent {
   seq: number;
   tMs: number;
+  /** for a command: when its line was on screen (its echo), which may be after `tMs` (the Enter) */
+  seekMs?: number;
   kind: string;
   payload: Record<string, unknown>;
 }
@@ -23,6 +25,7 @@ export interface TerminalChannelSummary {
 interface Entry {
   seq: number;
   tMs: number;
+  seekMs: number;
   ch: number | null;
   kind: string;
   label: string;
@@ -45,7 +48,7 @@ export function timelineEntries(events: TimelineEvent[]): Entry[] {
   for (const e of events) {
     const p = e.payload;
     const ch = typeof p.ch === "number" ? p.ch : null;
-    const base = { seq: e.seq, tMs: e.tMs, ch, kind: e.kind };
+    const base = { seq: e.seq, tMs: e.tMs, seekMs: e.seekMs ?? e.tMs, ch, kind: e.kind };
     switch (e.kind) {
       case "term.cmd":
         out.push({ ...base, label: str(p.text), detail: p.reconstructed ? "reconstructed from input" : undefined });
@@ -127,7 +130,7 @@ export function TerminalTimeline({ events, channel, currentMs, onSeek, truncated
           return (
             <li key={e.seq} data-testid={`timeline-entry-${e.seq}`} data-kind={e.kind} aria-current={i === current ? "true" : undefined} className={`rounded border ${i === current ? "border-brand bg-sky-50" : "border-slate-100"} ${other ? "opacity-60" : ""}`}>
               {onSeek ? (
-                <button type="button" className="w-full p-1.5 text-left hover:bg-slate-50" title="Jump the replay here" onClick={() => onSeek(Math.max(0, rel))}>
+                <button type="button" className="w-full p-1.5 text-left hover:bg-slate-50" title="Jump the replay here" onClick={() => onSeek(Math.max(0, e.seekMs - channel.startMs))}>
                   {body}
                 </button>
               ) : (

@@ -165,6 +165,39 @@ describe("replay of small and unusual recordings", () => {
     await expect(replayIndex(handle.db, ended(sql), undefined, null)).rejects.toMatchObject({ code: "NOT_FOUND" });
   });
 
+  it("a command in the timeline seeks to when its line was on screen: the Enter, or the echo of a line typed ahead", async () => {
+    const s = new RecordingScript();
+    s.add(0, "term.start", { ch: 0, mode: "shell", cols: 80, rows: 24, term: "xterm" });
+    s.output(10, "$ ");
+    // typed ahead: the whole line and its Enter arrive at once, the echo follows
+    s.add(1_000, "term.i", { ch: 0, d: "make deploy\r" });
+    const typedAhead = s.add(1_000, "term.cmd", { ch: 0, text: "make deploy", reconstructed: true });
+    s.output(1_040, "make deploy\r\ndeploying\r\n$ ");
+    // typed key by key: echoed as typed, so the Enter is the moment (the output after it is the command's)
+    for (const [i, c] of [..."top"].entries()) {
+      s.add(2_000 + i * 100, "term.i", { ch: 0, d: c });
+      s.output(2_005 + i * 100, c);
+    }
+    s.add(2_400, "term.i", { ch: 0, d: "\r" });
+    const typed = s.add(2_400, "term.cmd", { ch: 0, text: "top", reconstructed: true });
+    s.output(2_410, "\x1b[?1049h\x1b[Htop - up 12 days");
+    // typed ahead, and nothing printed for a while
+    s.add(3_000, "term.i", { ch: 0, d: "sleep 10\r" });
+    const quiet = s.add(3_000, "term.cmd", { ch: 0, text: "sleep 10", reconstructed: true });
+    s.output(13_000, "$ ");
+    // two lines pasted at once: both arrived with their Enter
+    s.add(14_000, "term.i", { ch: 0, d: "cd /srv\rls\r" });
+    const pasted = [s.add(14_000, "term.cmd", { ch: 0, text: "cd /srv", reconstructed: true }), s.add(14_000, "term.cmd", { ch: 0, text: "ls", reconstructed: true })];
+    s.output(14_020, "cd /srv\r\n$ ls\r\napp\r\n$ ");
+    const { id } = await seedTerminalSession(handle.db, {}, s.rows);
+    const { events } = await terminalTimeline(handle.db, id);
+    const cmd = (seq: number) => events.find((e) => e.seq === seq) as { tMs: number; seekMs?: number };
+    expect(cmd(typedAhead.seq)).toMatchObject({ tMs: 1_000, seekMs: 1_040 });
+    expect(cmd(typed.seq).seekMs).toBeUndefined();
+    expect(cmd(quiet.seq).seekMs).toBeUndefined();
+    expect(pasted.map((p) => cmd(p.seq).seekMs)).toEqual([14_020, 14_020]);
+  });
+
   it("re-plans a live session as its recording grows", async () => {
     const s = new RecordingScript();
     s.add(0, "term.start", { ch: 0, cols: 80, rows: 24 });

@@ -1,5 +1,6 @@
 import type { Db } from "@/db/client";
-import { getSession, sessionEventsOfKinds } from "@/db/queries/sessions";
+import { eventsOfKindAt } from "@/db/queries/session-terminal";
+import { getSession, sessionEventSkeleton, sessionEventsOfKinds } from "@/db/queries/sessions";
 import { Topics, type EventBus } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { readWindow, terminalChannels } from "./build";
@@ -54,12 +55,40 @@ function clip(value: unknown, depth = 0): unknown {
   return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, clip(v, depth + 1)]));
 }
 
-/** Channels and every event that is not terminal I/O (commands, requests, verdicts, holds, sftp, forwards). */
+/** A command's moment on screen: the echo of a line typed ahead comes after its Enter, within this. */
+const ECHO_WITHIN_MS = 1000;
+
+/**
+ * Channels and every event that is not terminal I/O (commands, requests, verdicts, holds, sftp,
+ * forwards). A command carries `seekMs`: when its line was on screen. It is recorded at the
+ * Enter. A line typed key by key was echoed before that; a line that arrived whole with its
+ * Enter (pasted, or sent by a program) is echoed only after it, so seeking to the Enter would
+ * show the prompt without it: its `seekMs` is the first output after it (within ECHO_WITHIN_MS).
+ */
 export async function terminalTimeline(db: Db, sessionId: string) {
   const [channels, events] = await Promise.all([terminalChannels(db, sessionId), sessionEventsOfKinds(db, sessionId, { exclude: SKELETON_KINDS }, 0, TIMELINE_LIMIT)]);
+  const commands = events.filter((e) => e.kind === "term.cmd");
+  // The terminal recorder records an input event, then the command(s) it ended.
+  const cmdSeqs = new Set(commands.map((c) => c.seq));
+  const inputSeqOf = (seq: number) => {
+    while (cmdSeqs.has(seq - 1)) seq--;
+    return seq - 1;
+  };
+  const inputs = new Map((await eventsOfKindAt(db, sessionId, "term.i", commands.map((c) => inputSeqOf(c.seq)))).map((i) => [i.seq, i.payload]));
+  const typedAhead = commands.filter((c) => {
+    const input = inputs.get(inputSeqOf(c.seq));
+    return typeof input?.d === "string" && typeof c.payload.text === "string" && input.d.includes(c.payload.text);
+  });
+  const outputs = typedAhead.length ? await sessionEventSkeleton(db, sessionId, ["term.o"], typedAhead[0].seq) : [];
+  const seekMs = new Map<number, number>();
+  let o = 0;
+  for (const c of typedAhead) {
+    while (o < outputs.length && outputs[o].seq < c.seq) o++;
+    if (outputs[o] && outputs[o].tMs - c.tMs <= ECHO_WITHIN_MS) seekMs.set(c.seq, outputs[o].tMs);
+  }
   return {
     channels: channels.map((c) => ({ ch: c.ch, mode: c.mode, cols: c.cols, rows: c.rows, term: c.term, command: c.command ?? null, startMs: c.startMs, endMs: c.endMs, exit: c.exit })),
-    events: events.map((e) => ({ ...e, payload: clip(e.payload) as Record<string, unknown> })),
+    events: events.map((e) => ({ ...e, payload: clip(e.payload) as Record<string, unknown>, ...(seekMs.has(e.seq) ? { seekMs: seekMs.get(e.seq) } : {}) })),
     truncated: events.length === TIMELINE_LIMIT,
   };
 }
