@@ -1,15 +1,10 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { freePort } from "../support/ports";
 import {
-  authOptions,
-  COMMON_OPTIONS,
-  spawnClient,
   ssh2ChannelRequest,
   ssh2Connect,
   ssh2Exec,
@@ -19,6 +14,7 @@ import {
   type SshTarget,
 } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
+import { tcpTarget, throughForward } from "../support/ssh-forward";
 
 /**
  * SECURITY.md "SSH escapes": every way an SSH client can reach past the command it was allowed
@@ -86,80 +82,6 @@ describe("SSH escapes through the gateway", () => {
     expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${id}/${verb}`, verb === "deny" ? { reason: "escape test" } : {})).status).toBe(200);
 
   /** A TCP service the forwards aim at: it counts connections and greets each one. */
-  async function tcpTarget() {
-    let connections = 0;
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((s) => {
-      connections++;
-      sockets.add(s);
-      s.on("error", () => {});
-      s.end("TARGET-HELLO\n");
-    });
-    await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-    return {
-      port: (server.address() as net.AddressInfo).port,
-      connections: () => connections,
-      close: () => new Promise<void>((r) => (sockets.forEach((s) => s.destroy()), server.close(() => r()))),
-    };
-  }
-
-  /**
-   * Runs `ssh -N -L|-D` against `t` and makes one real connection through the local port
-   * (through SOCKS5 CONNECT for -D) to the target: what came back, and whether it was closed.
-   */
-  async function throughForward(t: SshTarget, flag: "-L" | "-D", targetPort: number) {
-    const local = await freePort();
-    const spec = flag === "-L" ? `127.0.0.1:${local}:127.0.0.1:${targetPort}` : `127.0.0.1:${local}`;
-    // LogLevel INFO: ssh reports a refused channel open ("channel N: open failed: ...") at INFO.
-    const options = COMMON_OPTIONS.map((o) => (o === "LogLevel=ERROR" ? "LogLevel=INFO" : o));
-    const child = spawnClient("ssh", ["-p", String(t.port), ...options, ...authOptions(t), "-N", "-o", "ExitOnForwardFailure=yes", flag, spec, `${t.user}@127.0.0.1`], t);
-    let stderr = "";
-    child.stderr!.on("data", (d) => (stderr += d));
-    let result: { received: string; closed: boolean };
-    try {
-      // Retry until ssh listens; a refused connect never reaches ssh, so it opens no channel.
-      let sock: net.Socket | null = null;
-      for (let i = 0; !sock; i++) {
-        sock = await new Promise<net.Socket | null>((resolve) => {
-          const s = net.connect(local, "127.0.0.1", () => resolve(s));
-          s.once("error", () => resolve(null));
-        });
-        if (!sock && i > 150) throw new Error(`ssh ${flag} never listened:\n${stderr}`);
-        if (!sock) await sleep(100);
-      }
-      const chunks: Buffer[] = [];
-      sock.on("data", (d: Buffer) => chunks.push(d));
-      const closed = new Promise<boolean>((r) => {
-        sock.once("close", () => r(true));
-        setTimeout(() => r(false), 5000);
-      });
-      if (flag === "-D") {
-        sock.write(Buffer.from([5, 1, 0])); // SOCKS5, one method: no authentication
-        for (let i = 0; i < 50 && Buffer.concat(chunks).length < 2; i++) await sleep(20);
-        chunks.length = 0;
-        sock.write(Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, targetPort >> 8, targetPort & 255])); // CONNECT 127.0.0.1:port
-      }
-      const wasClosed = await closed;
-      sock.destroy();
-      result = { received: Buffer.concat(chunks).toString("latin1"), closed: wasClosed };
-    } finally {
-      await stopClient(child);
-    }
-    return { ...result, stderr }; // all of it: read once ssh has exited
-  }
-
-  /** Ends an ssh spawned through sshpass: ssh itself first (sshpass does not pass SIGTERM on). */
-  async function stopClient(child: ChildProcess) {
-    if (child.exitCode !== null || child.signalCode !== null) return;
-    const exited = new Promise((r) => child.once("close", r));
-    try {
-      const kids = fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, "utf8").trim().split(/\s+/).filter(Boolean);
-      for (const pid of kids) process.kill(Number(pid), "SIGTERM");
-    } catch {}
-    child.kill("SIGTERM");
-    await Promise.race([exited, sleep(3000).then(() => child.kill("SIGKILL"))]);
-  }
-
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([
       startGatehouse({ demo: false }),

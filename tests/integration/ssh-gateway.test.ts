@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { scp, sftpBatch, sshCommand, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
+import { tcpTarget, throughForward } from "../support/ssh-forward";
 import { startTmux } from "../support/tmux";
 
 /**
@@ -148,6 +149,25 @@ describe("SSH gateway", () => {
     const r = await sshExec(target(), "true", { extraArgs: ["-o", "ExitOnForwardFailure=yes", "-R", "0:127.0.0.1:22"] });
     expect(r.code).not.toBe(0);
     expect(r.stderr).toMatch(/remote port forwarding failed/i);
+  });
+
+  it("relays a local forward (-L) a policy permits for the connection, recording its bytes each way, not its contents", async () => {
+    const echo = await tcpTarget({ echo: true });
+    try {
+      await connectionPermittingForward("box-fwd", `local 127.0.0.1:${echo.port}`);
+      const message = "through the tunnel\n".repeat(500);
+      const r = await throughForward(target("box-fwd"), "-L", echo.port, { send: message });
+      expect(r.received).toBe(message);
+      expect(r.closed).toBe(true);
+      const { events } = await eventsOfLatest();
+      expect(events.filter((e) => e.kind.startsWith("forward")).map((e) => [e.kind, e.payload])).toEqual([
+        ["forward", { type: "local", target: `127.0.0.1:${echo.port}`, allowed: true }],
+        ["forward.end", { type: "local", target: `127.0.0.1:${echo.port}`, fromClient: message.length, toClient: message.length, durationMs: expect.any(Number) }],
+      ]);
+      expect(JSON.stringify(events)).not.toContain("through the tunnel");
+    } finally {
+      await echo.close();
+    }
   });
 
   it("passes sftp put/get/rm and scp (sftp and legacy protocols) through, recording the file operations", async () => {

@@ -47,7 +47,7 @@ export class Forwarding {
       if (!d?.allowed) return prohibited(this.client, reject, d?.reason ?? "the session is not open");
       d.upstream.forwardOut(info.srcIP || "127.0.0.1", info.srcPort || 0, info.destIP, info.destPort, (err, up) => {
         if (err) return reject();
-        pipe(accept(), up);
+        pipe(accept(), up, forwardEnded(d.gw, "local", `${info.destIP}:${info.destPort}`));
       });
     })().catch(() => prohibited(this.client, reject, "forwarding failed"));
   }
@@ -71,7 +71,7 @@ export class Forwarding {
         d.upstream.on("tcp connection", (details, acceptUp, rejectUp) => {
           this.client.forwardOut(details.destIP, details.destPort, details.srcIP, details.srcPort, (e, ch) => {
             if (e) return rejectUp();
-            pipe(ch, acceptUp());
+            pipe(ch, acceptUp(), forwardEnded(d.gw, "remote", `${details.destIP}:${details.destPort} from ${details.srcIP}:${details.srcPort}`));
           });
         });
       });
@@ -98,13 +98,34 @@ function prohibited(client: Connection, reject: RejectConnection, reason: string
   }
 }
 
-/** Relays two channels both ways; either closing closes both. */
-export function pipe(a: ServerChannel | ClientChannel, b: ServerChannel | ClientChannel) {
-  a.pipe(b).pipe(a);
+/**
+ * Relays two channels both ways, `client` being the one to the user's client; either closing
+ * closes both. `onEnd` learns how many bytes went each way.
+ */
+export function pipe(client: ServerChannel | ClientChannel, other: ServerChannel | ClientChannel, onEnd?: (bytes: { fromClient: number; toClient: number }) => void) {
+  let fromClient = 0;
+  let toClient = 0;
+  if (onEnd) {
+    client.on("data", (d: Buffer) => (fromClient += d.length));
+    other.on("data", (d: Buffer) => (toClient += d.length));
+  }
+  client.pipe(other).pipe(client);
+  let ended = false;
   const close = () => {
-    a.close();
-    b.close();
+    client.close();
+    other.close();
+    if (ended) return;
+    ended = true;
+    onEnd?.({ fromClient, toClient });
   };
-  a.on("close", close);
-  b.on("close", close);
+  client.on("close", close);
+  other.on("close", close);
+}
+
+/** Records how a forwarded connection ended: its bytes each way and how long it lasted (the contents are not recorded). */
+function forwardEnded(gw: GatewaySession, type: "local" | "remote", target: string) {
+  const started = Date.now();
+  return (bytes: { fromClient: number; toClient: number }) => {
+    if (!gw.isEnded) gw.recorder.record("forward.end", { type, target, ...bytes, durationMs: Date.now() - started });
+  };
 }
