@@ -10,7 +10,10 @@ import { parkHeldCall, within } from "./held-calls";
  * open a GatewaySession (decides `connect`), decide the classified request (holds resolved
  * inside), run it only on allow, record the result, end the session. The session is per tool
  * call because stateless MCP has no connection to hang a longer one on; the recording still
- * shows the whole chain, client address and origin "mcp".
+ * shows the whole chain, client address and origin "mcp". Its protocol is the connection's, as
+ * for the browser terminal (protocol "ssh", origin "web-console"): policies on
+ * `context.client.protocol`, masking rules and the console's views treat an agent's SQL and
+ * commands as the statements and execs they are.
  *
  * Holds: the call waits up to `waitSeconds` for the decision. If it is still pending then, the
  * tool answers "held for approval #N" and the hold continues in the background (held-calls.ts);
@@ -22,13 +25,6 @@ export interface GatewayCall {
   tool: string;
   connection: string;
   type: ConnectionRef["type"];
-  /**
-   * The session's protocol (default "mcp"). SSH commands record as "ssh" with origin "mcp", like
-   * the browser terminal records as "ssh" with origin "web-console": policies on
-   * `client.protocol`, terminal masking rules and the console's terminal views then treat
-   * them as the SSH execs they are.
-   */
-  protocol?: "mcp" | "ssh";
   classify(target: UpstreamTarget): Promise<ClassifiedRequest>;
   execute(run: { session: GatewaySession; decision: Allowed; target: UpstreamTarget; request: ClassifiedRequest }): Promise<CallToolResult>;
   waitSeconds: number;
@@ -55,7 +51,7 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
   try {
     session = await GatewaySession.open(
       ctx.db,
-      { principal: ctx.principal, connection: target.ref, client: { address: ctx.address, protocol: call.protocol ?? "mcp", origin: "mcp" }, applicationName: `mcp:${call.tool}` },
+      { principal: ctx.principal, connection: target.ref, client: { address: ctx.address, protocol: target.ref.type, origin: "mcp" }, applicationName: `mcp:${call.tool}` },
       // A held `connect` waits in-band only: there is no call yet to resume in the background.
       { onHeld: log, holdTimeoutMs: call.waitSeconds * 1000 },
     );

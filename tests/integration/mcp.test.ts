@@ -194,11 +194,12 @@ describe("MCP endpoint (/api/mcp)", () => {
   });
 
   it("records MCP sessions with their events", async () => {
-    const list = await apiCall(gh.url, t.admin, "GET", "/sessions?protocol=mcp");
+    const list = await apiCall(gh.url, t.admin, "GET", "/sessions?origin=mcp");
     expect(list.status).toBe(200);
     const sessions = list.body.sessions as { id: string; protocol: string; origin: string; connectionName: string; chain: { name: string }[]; status: string }[];
     expect(sessions.length).toBeGreaterThan(3);
-    expect(sessions.every((s) => s.protocol === "mcp" && s.origin === "mcp")).toBe(true);
+    // the connection's protocol, as a native client's session (policies on client.protocol apply alike)
+    expect(sessions.every((s) => s.origin === "mcp" && s.protocol === (s.connectionName === "web-1" ? "ssh" : "postgres"))).toBe(true);
     const held = sessions.filter((s) => s.chain.map((a) => a.name).join(">") === "dev@example.test>claude>helper");
     expect(held.length).toBeGreaterThanOrEqual(2);
     const events = (await apiCall(gh.url, t.admin, "GET", `/sessions/${held[held.length - 1].id}/events`)).body.events as { kind: string; payload: Record<string, unknown> }[];

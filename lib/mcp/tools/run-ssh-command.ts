@@ -51,7 +51,6 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
           tool: "run_ssh_command",
           connection: args.connection,
           type: "ssh",
-          protocol: "ssh",
           waitSeconds: args.wait_seconds ?? DEFAULT_WAIT_SECONDS,
           notify: notifier(extra),
           // exactly the request the SSH gateway builds for an exec channel
