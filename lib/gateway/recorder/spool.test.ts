@@ -55,8 +55,11 @@ describe("recording spool", () => {
     const own = path.join(dir, "orphans");
     fs.mkdirSync(own);
     const dead = deadPid();
-    for (const name of [`${dead}-5-1.spool`, `${dead}-5-0.spool`, `${process.pid}-5-0.spool`, `${process.ppid}-4-0.spool`, "notes.txt"]) fs.writeFileSync(path.join(own, name), "");
-    expect(orphanedSpools(own).map((f) => path.basename(f))).toEqual([`${dead}-5-0.spool`, `${dead}-5-1.spool`]);
+    const mine = path.basename(processSpool().prefix);
+    // an earlier process with this process's pid (a container restarts with the same pid) is gone too
+    const names = [`${dead}-5-1.spool`, `${dead}-5-0.spool`, `${mine}-0.spool`, `${process.pid}-3-0.spool`, `${process.ppid}-4-0.spool`, "notes.txt"];
+    for (const name of names) fs.writeFileSync(path.join(own, name), "");
+    expect(orphanedSpools(own).map((f) => path.basename(f))).toEqual([`${process.pid}-3-0.spool`, `${dead}-5-0.spool`, `${dead}-5-1.spool`]);
   });
 });
 

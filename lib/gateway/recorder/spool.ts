@@ -53,7 +53,7 @@ export class Spool {
   /** performance.now() of the last append: the event writer slows down while output streams in */
   lastAppendAt = -Infinity;
 
-  constructor(private readonly prefix: string) {}
+  constructor(readonly prefix: string) {}
 
   /** Bytes on disk awaiting the database. */
   get pendingBytes(): number {
@@ -253,7 +253,11 @@ export function* readSpoolFile(file: string): Generator<{ header: SpoolHeader; d
   }
 }
 
-/** Spool files left by processes that are gone (a live process's file is its own business). */
+/**
+ * Spool files left by processes that are gone (a live process's files are its own business). A
+ * file with this process's pid but not its start time is a previous process's: in a container
+ * the gateway gets the same small pid on every start.
+ */
 export function orphanedSpools(dir = spoolDir()): string[] {
   let names: string[];
   try {
@@ -264,9 +268,14 @@ export function orphanedSpools(dir = spoolDir()): string[] {
   // oldest first, and a process's segments in order: a session's records are recovered in seq order
   return names
     .map((n) => ({ n, m: FILE.exec(n) }))
-    .filter((f): f is { n: string; m: RegExpExecArray } => !!f.m && Number(f.m[1]) !== process.pid && !alive(Number(f.m[1])))
+    .filter((f): f is { n: string; m: RegExpExecArray } => !!f.m && (Number(f.m[1]) === process.pid ? !ownFile(f.n) : !alive(Number(f.m[1]))))
     .sort((a, b) => Number(a.m[2]) - Number(b.m[2]) || Number(a.m[1]) - Number(b.m[1]) || Number(a.m[3]) - Number(b.m[3]))
     .map((f) => path.join(dir, f.n));
+}
+
+function ownFile(name: string): boolean {
+  const own = (globalThis as { __gatehouseSpool?: Spool }).__gatehouseSpool;
+  return !!own && name.startsWith(`${path.basename(own.prefix)}-`);
 }
 
 function alive(pid: number): boolean {
