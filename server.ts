@@ -13,6 +13,7 @@ import { startPolicySync } from "@/lib/gateway/policy/sync";
 import { startMaskingSync } from "@/lib/gateway/core/masking-runtime";
 import { startReplayIndexer } from "@/lib/gateway/recorder/replay/service";
 import { recoverSpools } from "@/lib/gateway/recorder/recover-spool";
+import { endOrphanedSessions } from "@/lib/services/sessions/end-orphaned";
 import { processSpool } from "@/lib/gateway/recorder/spool";
 import "@/lib/gateway/protocols";
 import { ensureDemoConnection, ensureFirstAdmin } from "@/lib/services/bootstrap";
@@ -34,6 +35,10 @@ async function main() {
   const stopPolicySync = await startPolicySync(dbHandle.db, bus);
   const stopMaskingSync = await startMaskingSync(dbHandle.db, bus);
   const stopReplayIndexer = startReplayIndexer(dbHandle.db, bus);
+  if (dbHandle.kind === "pglite") {
+    const orphaned = await endOrphanedSessions(dbHandle.db);
+    if (orphaned) console.log(`[gatehouse] ${orphaned} session(s) left live by the previous process marked failed`);
+  }
   // Output a killed process spooled but never stored (lib/gateway/recorder/spool.ts).
   void recoverSpools(dbHandle.db).catch((err: Error) => console.error(`[recorder] spool recovery failed:`, err.message));
 

@@ -11,7 +11,8 @@ import { startSshd, type Sshd } from "../support/sshd";
  * SECURITY.md "Faults": the gateway killed mid-session loses at most the last batch interval of
  * the recording. Bulk output waits in the recording spool on disk before it is stored
  * (lib/gateway/recorder/spool.ts); a process killed with SIGKILL while a large output streams
- * leaves it there, and the next start on the same data dir stores it.
+ * leaves it there, and the next start on the same data dir stores it (and marks the session it
+ * left live as failed).
  */
 describe("recording when the gateway is killed", () => {
   let gh: GatehouseProcess;
@@ -57,7 +58,9 @@ describe("recording when the gateway is killed", () => {
     gh = await startGatehouse({ demo: false, dataDir });
     await expect.poll(() => /\[recorder\] recovered .*: [1-9]\d* events stored/.test(gh.output()), { timeout: 30_000 }).toBe(true);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    const [session] = (await apiCall(gh.url, admin, "GET", "/sessions?protocol=ssh")).body.sessions as { id: string }[];
+    const [session] = (await apiCall(gh.url, admin, "GET", "/sessions?protocol=ssh")).body.sessions as { id: string; status: string; endReason: string | null }[];
+    // the killed process's session is not shown live forever
+    expect(session).toMatchObject({ status: "failed", endReason: expect.stringMatching(/process serving it stopped/) });
     const res = await fetch(`${gh.url}/api/v1/sessions/${session.id}/export?format=jsonl`, { headers: { authorization: `Bearer ${admin}` } });
     const events = (await res.text()).trim().split("\n").map((l) => JSON.parse(l)) as { kind: string; payload: { d?: string; b64?: string } }[];
     const recorded = Buffer.concat(events.filter((e) => e.kind === "term.o").map((e) => (e.payload.d !== undefined ? Buffer.from(e.payload.d) : Buffer.from(e.payload.b64 ?? "", "base64"))));
