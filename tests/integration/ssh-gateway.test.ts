@@ -405,6 +405,9 @@ describe("SSH gateway", () => {
         expect.objectContaining({ ch: 0, type: "x11", allowed: true }),
         expect.objectContaining({ type: "x11", target: "x11 channel opened by the upstream host", allowed: true }),
       ]);
+      // its bytes each way are recorded when it closes, not its contents
+      const ended = (await eventsOfLatest("forward.end")).events.map((e) => e.payload);
+      expect(ended).toEqual([{ type: "x11", target: "x11 channel opened by the upstream host", toClient: setups[0].length, fromClient: 8 + pad4(Buffer.from(REASON)).length, durationMs: expect.any(Number) }]);
 
       const refusedRun = sshExec(target("box"), command, { extraArgs: ["-Y"], env });
       await approveNext();

@@ -7,7 +7,7 @@ import type { Masker } from "@/lib/gateway/masking";
 import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { ClientAgentBridge } from "./agent-forward";
 import { AUTH_METHODS, authenticateSsh, isAcceptableKeyQuery } from "./auth";
-import { Forwarding } from "./forward";
+import { Forwarding, forwardEnded } from "./forward";
 import { SftpRelay } from "./sftp";
 import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
 import { connectUpstream } from "./upstream";
@@ -123,7 +123,11 @@ export class SshConnection {
       await gw.end("failed", (err as Error).message);
       throw err;
     }
-    this.x11 = new X11Relay(this.client, this.upstream, () => gw.recorder.record("forward", { type: "x11", target: "x11 channel opened by the upstream host", allowed: true }));
+    this.x11 = new X11Relay(this.client, this.upstream, () => {
+      const target = "x11 channel opened by the upstream host";
+      gw.recorder.record("forward", { type: "x11", target, allowed: true });
+      return forwardEnded(gw, "x11", target);
+    });
     this.upstream.on("close", () => this.kill("the upstream host closed the connection"));
     if (this.ended) this.upstream.end();
     return { gw, upstream: this.upstream };

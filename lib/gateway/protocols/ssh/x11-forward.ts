@@ -41,14 +41,14 @@ export class X11Relay {
   constructor(
     private readonly client: Connection,
     upstream: UpstreamClient,
-    private readonly onOpen: () => void,
+    /** an X11 channel is being relayed: returns what to call with its byte counts when it closes */
+    private readonly onOpen: () => (bytes: { fromClient: number; toClient: number }) => void,
   ) {
     upstream.on("x11", (details, accept, reject) => {
       if (!this.allowed) return reject();
       this.client.x11(details.srcIP, details.srcPort, (err, channel) => {
         if (err) return reject();
-        this.onOpen();
-        pipe(channel, accept());
+        pipe(channel, accept(), this.onOpen());
       });
     });
   }
