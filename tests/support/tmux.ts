@@ -47,7 +47,10 @@ export async function startTmux(command: string | string[], opts: { cols?: numbe
       execFile(TMUX, ["-L", socket, "-f", conf, ...args], { env, encoding: "utf8" }, (err, stdout, stderr) => (err ? reject(new Error(`tmux ${args[0]}: ${stderr || err.message}`)) : resolve(stdout))),
     );
   const size = ["-x", String(opts.cols ?? 120), "-y", String(opts.rows ?? 40)];
-  await tmux(["new-session", "-d", "-s", "main", ...size, ...(opts.cwd ? ["-c", opts.cwd] : []), cmd]);
+  // The exit status, written by the pane's shell: tmux can mark the pane dead and never learn
+  // its status (seen once in CI with tmux 3.3a: pane_dead=1, pane_dead_status empty for 10 s).
+  const statusFile = path.join(os.tmpdir(), `${socket}.status`);
+  await tmux(["new-session", "-d", "-s", "main", ...size, ...(opts.cwd ? ["-c", opts.cwd] : []), `${cmd}; echo $? > ${shellQuote(statusFile)}`]);
   // Keep the pane (and its last screen) when the command exits, so tests can read both.
   await tmux(["set-option", "-t", "main", "remain-on-exit", "on"]);
   await tmux(["set-option", "-t", "main", "status", "off"]);
@@ -82,8 +85,13 @@ export async function startTmux(command: string | string[], opts: { cols?: numbe
     resize: async (cols, rows) => void (await tmux(["resize-window", "-t", "main", "-x", String(cols), "-y", String(rows)])),
     exited: async () => (await paneInfo("#{pane_dead}")) === "1",
     exitStatus: async () => {
+      try {
+        const written = fs.readFileSync(statusFile, "utf8").trim();
+        if (written) return Number(written);
+      } catch {
+        // not exited yet
+      }
       const [dead, status] = (await paneInfo("#{pane_dead} #{pane_dead_status}")).split(" ");
-      // tmux may report the pane dead a moment before it knows the status
       return dead === "1" && status ? Number(status) : null;
     },
     kill: async () => {
@@ -95,6 +103,7 @@ export async function startTmux(command: string | string[], opts: { cols?: numbe
         // already gone
       }
       fs.rmSync(conf, { force: true });
+      fs.rmSync(statusFile, { force: true });
     },
   };
 }
