@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { isProcessAlive } from "../lib/util/process-alive";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import * as schema from "./schema";
 
@@ -174,7 +175,7 @@ export function acquireDataDirLock(dataDir: string): () => void {
       } catch {
         /* unreadable lock: treat as stale */
       }
-      if (holderInfo.pid && holderInfo.pid !== process.pid && isAlive(holderInfo.pid)) {
+      if (holderInfo.pid && holderInfo.pid !== process.pid && isProcessAlive(holderInfo.pid)) {
         throw new Error(
           `The data directory ${dataDir} is in use by another Gatehouse process (pid ${holderInfo.pid}, started ${holderInfo.startedAt}). ` +
             `Stop it first, or point GATEHOUSE_DATA_DIR elsewhere, or use DATABASE_URL to share a PostgreSQL between processes.`,
@@ -184,13 +185,4 @@ export function acquireDataDirLock(dataDir: string): () => void {
     }
   }
   throw new Error(`could not take the lock ${lockPath}`);
-}
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

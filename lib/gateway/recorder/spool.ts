@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import { performance } from "node:perf_hooks";
 import path from "node:path";
+import { isProcessAlive } from "@/lib/util/process-alive";
 
 /**
  * The recording spool: bulk terminal output waits here, on local disk, between the moment the
@@ -268,7 +269,7 @@ export function orphanedSpools(dir = spoolDir()): string[] {
   // oldest first, and a process's segments in order: a session's records are recovered in seq order
   return names
     .map((n) => ({ n, m: FILE.exec(n) }))
-    .filter((f): f is { n: string; m: RegExpExecArray } => !!f.m && (Number(f.m[1]) === process.pid ? !ownFile(f.n) : !alive(Number(f.m[1]))))
+    .filter((f): f is { n: string; m: RegExpExecArray } => !!f.m && (Number(f.m[1]) === process.pid ? !ownFile(f.n) : !isProcessAlive(Number(f.m[1]))))
     .sort((a, b) => Number(a.m[2]) - Number(b.m[2]) || Number(a.m[1]) - Number(b.m[1]) || Number(a.m[3]) - Number(b.m[3]))
     .map((f) => path.join(dir, f.n));
 }
@@ -276,13 +277,4 @@ export function orphanedSpools(dir = spoolDir()): string[] {
 function ownFile(name: string): boolean {
   const own = (globalThis as { __gatehouseSpool?: Spool }).__gatehouseSpool;
   return !!own && name.startsWith(`${path.basename(own.prefix)}-`);
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === "EPERM";
-  }
 }

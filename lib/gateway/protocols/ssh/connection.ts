@@ -146,13 +146,11 @@ export class SshConnection {
     // command waits for approval, say) would change what was approved, and is refused.
     let commandRequested = false;
     session.on("env", (accept, reject, info) => {
-      if (!commandRequested && ENV_ALLOWED.test(info.key)) {
-        env[info.key] = info.val;
-        accept?.();
-      } else if (commandRequested) {
-        // ssh2 disables reject() once the channel started (and passes none when no reply is wanted)
-        if ((reject as (() => void) | undefined) !== undefined) channelFailure(this.client, session);
-      } else reject?.();
+      // ssh2 disables reject() once the channel started (and passes none when no reply is wanted)
+      if (commandRequested) return void ((reject as (() => void) | undefined) && channelFailure(this.client, session));
+      if (!ENV_ALLOWED.test(info.key)) return reject?.();
+      env[info.key] = info.val;
+      accept?.();
     });
     session.on("window-change", (accept, _reject, info) => {
       accept?.();
@@ -190,17 +188,18 @@ export class SshConnection {
     const run = async (mode: "shell" | "exec", channel: ServerChannel, command?: string) => {
       commandRequested = true;
       const side = clientSide(channel);
-      notices.write = (text) => side.writeStderr(Buffer.from(`gatehouse: ${text}${pty ? "\r\n" : "\n"}`));
-      for (const text of notices.queued.splice(0)) notices.write(text);
+      const tell = (text: string) => side.writeStderr(Buffer.from(`gatehouse: ${text}${pty ? "\r\n" : "\n"}`));
+      notices.write = tell;
+      for (const text of notices.queued.splice(0)) tell(text);
       let opened: { gw: GatewaySession; upstream: UpstreamClient };
-      if (this.heldNotice) side.writeStderr(Buffer.from(`gatehouse: ${this.heldNotice}${pty ? "\r\n" : "\n"}`));
+      if (this.heldNotice) tell(this.heldNotice);
       this.waiting.add(side);
       try {
         opened = await this.opening!;
       } catch (err) {
         this.waiting.delete(side);
         const why = err instanceof GatehouseError ? err.message : "the session could not be opened";
-        side.writeStderr(Buffer.from(`gatehouse: ${why}${pty ? "\r\n" : "\n"}`));
+        tell(why);
         side.exit({ code: EXIT_DENIED });
         side.end();
         setTimeout(() => this.client.end(), 100);
@@ -210,7 +209,7 @@ export class SshConnection {
       const agentForward = agentAllowed ? await agentAllowed : false;
       const x11Decided = x11 ? await x11 : null;
       let x11Forward: X11Forward | null = null;
-      if (x11Decided && "refused" in x11Decided) side.writeStderr(Buffer.from(`gatehouse: X11 forwarding refused: ${x11Decided.refused}${pty ? "\r\n" : "\n"}`));
+      if (x11Decided && "refused" in x11Decided) tell(`X11 forwarding refused: ${x11Decided.refused}`);
       else x11Forward = x11Decided;
       terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, x11Forward, setMasker: (m) => (this.masker = m) });
       this.terminals.add(terminal);
