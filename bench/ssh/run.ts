@@ -15,7 +15,7 @@
  * The gateway runs twice, recording into the embedded PGlite and into a real PostgreSQL 15 via
  * DATABASE_URL (the scale-out setup), since recording is most of what bulk output costs.
  * Usage: npm run bench:ssh -- [--mb 256] [--random-mb 256] [--reps 3] [--samples 200] [--gap-ms 10] [--store pglite|postgres|both]
- *   [--only rtt,zeros,text,random,rttBusy]
+ *   [--only rtt,zeros,text,random,rttBusy] [--verbose]
  */
 import crypto from "node:crypto";
 import fs from "node:fs";
@@ -39,6 +39,8 @@ const SAMPLES = arg("samples", 200);
 const WARMUP = 20;
 /** typing cadence: back-to-back bytes keep every process hot and report an unrealistically low floor */
 const GAP_MS = arg("gap-ms", 10);
+/** `--verbose`: each run's figures on stderr as it ends */
+const VERBOSE = process.argv.includes("--verbose");
 const TARGET_THROUGHPUT_RATIO = 0.5;
 const TARGET_ADDED_P50_MS = 2;
 
@@ -48,30 +50,53 @@ interface Side {
   settle?: Partial<Record<Bulk, number>>;
   /** MB/s of each run */
   bulk: Partial<Record<Bulk, number[]>>;
+  /** CPU ms per MB during each run: the whole machine (every process and the kernel), and the gateway process alone */
+  cpu?: Partial<Record<Bulk, { machine: number[]; gateway: number[] }>>;
   rtt?: { p50: number; p95: number };
   /** measured again right after the bulk sessions, while the gateway prepares their replay keyframes */
   rttBusy?: { p50: number; p95: number };
   error?: string;
 }
 
-/** Streams `command`'s stdout over the real ssh client and returns MB/s (1 MB = 2^20 bytes). */
-async function throughput(t: SshTarget, command: string, expectBytes: number): Promise<number> {
+/** CPU time used so far, in ms: by the whole machine (all CPUs, busy), or by one process (all threads). */
+function cpuMs(pid?: number): number {
+  if (pid === undefined) {
+    const [, ...f] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
+    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait, in 100 Hz ticks
+    return (f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4]) * 10;
+  }
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/**
+ * Streams `command`'s stdout over the real ssh client: MB/s (1 MB = 2^20 bytes), and the CPU ms
+ * per MB the machine and the gateway process (`gatewayPid`) spent meanwhile: where the cost is.
+ * The gateway's thread is the bottleneck of a transfer through it (MB/s ≈ 1000 / its ms per MB).
+ */
+async function throughput(t: SshTarget, command: string, expectBytes: number, gatewayPid?: number): Promise<{ mbps: number; machine: number; gateway: number }> {
   const args = ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-T", `${t.user}@${t.host ?? "127.0.0.1"}`, "--", command];
   const child = spawnClient("ssh", args, t);
   child.stdin!.end();
   let bytes = 0;
   let stderr = "";
   let start = 0n;
+  let cpu0 = { machine: 0, gateway: 0 };
   child.stdout!.on("data", (d: Buffer) => {
     // The clock starts at the first byte: connection setup and login are not throughput.
-    if (!start) start = process.hrtime.bigint();
+    if (!start) {
+      start = process.hrtime.bigint();
+      cpu0 = { machine: cpuMs(), gateway: gatewayPid ? cpuMs(gatewayPid) : 0 };
+    }
     bytes += d.length;
   });
   child.stderr!.on("data", (d) => (stderr += d));
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
   const secs = Number(process.hrtime.bigint() - start) / 1e9;
+  const mb = bytes / 2 ** 20;
+  const cpu = { machine: (cpuMs() - cpu0.machine) / mb, gateway: gatewayPid ? (cpuMs(gatewayPid) - cpu0.gateway) / mb : 0 };
   if (code !== 0 || bytes !== expectBytes) throw new Error(`ssh exited ${code} after ${bytes} of ${expectBytes} bytes: ${stderr.trim() || "(no stderr)"}`);
-  return bytes / 2 ** 20 / secs;
+  return { mbps: mb / secs, ...cpu };
 }
 
 function connect(t: SshTarget): Promise<Client> {
@@ -132,11 +157,19 @@ async function roundTrip(t: SshTarget): Promise<{ p50: number; p95: number }> {
   }
 }
 
-type Step = (t: SshTarget, randomFile: string, side: Side) => Promise<void>;
+/** the gateway's: with its process id, for the CPU it spends */
+type Target = SshTarget & { pid?: number };
+type Step = (t: Target, randomFile: string, side: Side) => Promise<void>;
 const bulkStep =
   (key: Bulk, command: (file: string) => string, mb: number): Step =>
-  async (t, f, side) =>
-    void (side.bulk[key] ??= []).push(await throughput(t, command(f), mb * 2 ** 20));
+  async (t, f, side) => {
+    const r = await throughput(t, command(f), mb * 2 ** 20, t.pid);
+    (side.bulk[key] ??= []).push(r.mbps);
+    const cpu = ((side.cpu ??= {})[key] ??= { machine: [], gateway: [] });
+    cpu.machine.push(r.machine);
+    cpu.gateway.push(r.gateway);
+    if (VERBOSE) console.error(`${key} ${t.pid ? "gateway" : "direct"}: ${r.mbps.toFixed(1)} MB/s, machine ${r.machine.toFixed(2)} ms/MB, gateway ${r.gateway.toFixed(2)} ms/MB${t.pid ? `, rss ${/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${t.pid}/status`, "utf8"))![1]} kB` : ""}`);
+  };
 const ALL_STEPS: [string, Step][] = [
   ["rtt", async (t, _f, side) => void (side.rtt = await roundTrip(t))],
   ["zeros", bulkStep("zeros", () => `head -c ${BULK_MB}M /dev/zero`, BULK_MB)],
@@ -178,7 +211,7 @@ async function machineIdle(): Promise<void> {
 }
 
 /** Runs one step on one side; after a side's first failure it is skipped (no repeated timeouts). */
-async function step(fn: Step, t: SshTarget | null, randomFile: string, side: Side) {
+async function step(fn: Step, t: Target | null, randomFile: string, side: Side) {
   if (!t || side.error) return;
   try {
     await fn(t, randomFile, side);
@@ -187,7 +220,7 @@ async function step(fn: Step, t: SshTarget | null, randomFile: string, side: Sid
   }
 }
 
-async function gatewayTarget(gh: GatehouseProcess, sshd: Sshd): Promise<SshTarget> {
+async function gatewayTarget(gh: GatehouseProcess, sshd: Sshd): Promise<Target> {
   const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
   const created = await apiCall(gh.url, admin, "POST", "/connections", {
     name: "bench-ssh",
@@ -200,7 +233,7 @@ async function gatewayTarget(gh: GatehouseProcess, sshd: Sshd): Promise<SshTarge
   if (created.status !== 200) throw new Error(`creating the ssh connection failed: ${created.status} ${JSON.stringify(created.body)}`);
   const token = await apiCall(gh.url, admin, "POST", "/tokens", { name: "bench-ssh", ttlSeconds: 3600 });
   if (token.status !== 200 || typeof token.body.token !== "string") throw new Error(`creating a token failed: ${token.status} ${JSON.stringify(token.body)}`);
-  return { port: gh.ports.ssh, user: "bench-ssh", password: token.body.token };
+  return { port: gh.ports.ssh, user: "bench-ssh", password: token.body.token, pid: gh.proc.pid };
 }
 
 const fmt = (n: number | undefined, digits = 1) => (n === undefined ? "—" : n.toFixed(digits));
@@ -227,6 +260,8 @@ function report(direct: Side, gated: { store: Store; side: Side }[]) {
   throughputRow("bulk output, zeros (MB/s)", "zeros");
   throughputRow("bulk output, text lines (MB/s)", "text");
   throughputRow("bulk output, random (MB/s)", "random");
+  const cpu = (side: Side, pick: "machine" | "gateway") => (["zeros", "text", "random"] as const).map((k) => fmt(median(side.cpu?.[k]?.[pick]))).join("/");
+  console.log(`${"… CPU per MB, zeros/text/random (ms)".padEnd(35)} machine: direct ${cpu(direct, "machine")}, ${gated.map((g) => `${g.store} ${cpu(g.side, "machine")}`).join(", ")}; gateway process: ${gated.map((g) => `${g.store} ${cpu(g.side, "gateway")}`).join(", ")}`);
   const settled = gated.map((g) => `${(["zeros", "text", "random"] as const).map((k) => fmt(g.side.settle?.[k])).join("/").padStart(10)}       `);
   console.log(`${"… recording stored after (s)".padEnd(35)}${"".padStart(8)}${settled.join("")}   zeros/text/random`);
   for (const [key, label] of [["rtt", "keystroke round trip"], ["rttBusy", "… after bulk, keyframing"]] as const) {
@@ -237,7 +272,7 @@ function report(direct: Side, gated: { store: Store; side: Side }[]) {
       console.log(`${`${label} ${p} (ms)`.padEnd(35)}${fmt(d, 2).padStart(8)}${cells.join("")}   ${key === "rtt" && p === "p50" ? `added ≤ ${TARGET_ADDED_P50_MS} ms ${verdict(ok)}` : ""}`);
     }
   }
-  console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead); “recording stored after” = seconds from the client having every byte until the machine was idle again (the recording in the database, replay keyframes prepared; an upper bound, it includes the 0.5 s idle probe): bulk output is spooled to disk during the transfer and stored from there (lib/gateway/recorder/spool.ts). Each measure starts on an idle machine. For round trips, the added milliseconds; the second pair runs through the gateway right after the bulk transfers, while it still stores and indexes them. SSH compression is off on both legs, so zeros, text and random differ only in what the gateway's recording and masking do with them.");
+  console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead); CPU per MB = CPU time spent during the transfer (the machine: every process and the kernel, 2 cores; the gateway: its process), medians; “recording stored after” = seconds from the client having every byte until the machine was idle again (the recording in the database, replay keyframes prepared; an upper bound, it includes the 0.5 s idle probe): bulk output is spooled to disk during the transfer and stored from there (lib/gateway/recorder/spool.ts). Each measure starts on an idle machine. For round trips, the added milliseconds; the second pair runs through the gateway right after the bulk transfers, while it still stores and indexes them. SSH compression is off on both legs, so zeros, text and random differ only in what the gateway's recording and masking do with them.");
   if (direct.error) console.log(`\ndirect measurement FAILED: ${direct.error}`);
   // startGatehouse's error carries the whole server log: its tail is what explains a failure.
   for (const g of gated) if (g.side.error) console.log(`\ngateway (${g.store}) measurement FAILED: ${g.side.error.length > 3000 ? "…" + g.side.error.slice(-3000) : g.side.error}`);
@@ -250,7 +285,7 @@ async function main() {
 
   const sshd = await startSshd();
   const pg = STORES.includes("postgres") ? await startPostgres15() : null;
-  const gates: { store: Store; gh: GatehouseProcess | null; target: SshTarget | null; side: Side }[] = STORES.map((store) => ({ store, gh: null, target: null, side: { bulk: {} } }));
+  const gates: { store: Store; gh: GatehouseProcess | null; target: Target | null; side: Side }[] = STORES.map((store) => ({ store, gh: null, target: null, side: { bulk: {} } }));
   const direct: Side = { bulk: {} };
   try {
     if (pg) {
