@@ -1,10 +1,11 @@
 import crypto from "node:crypto";
 import { asc, eq } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPglite, openPostgres, type Db, type DbHandle } from "@/db/client";
+import { openPglite, openPostgres, type DbHandle } from "@/db/client";
 import { sessionEvents } from "@/db/schema";
 import { EventBus, getBus, Topics } from "@/lib/events/bus";
 import { startPostgres15, type Postgres15 } from "@/tests/support/postgres";
+import { flakyDb } from "@/tests/support/flaky-db";
 import { sessionEventsPage } from "@/db/queries/sessions";
 import { OutputPacker } from "./packed-output";
 import { SessionRecorder } from "./recorder";
@@ -13,7 +14,7 @@ const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(1
 
 describe("SessionRecorder", () => {
   let handle: DbHandle;
-  const rowsOf = async (id: string) => handle.db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, id)).orderBy(asc(sessionEvents.id));
+  const rowsOf = async (id: string) => handle.db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, id)).orderBy(asc(sessionEvents.seq));
   beforeAll(async () => {
     handle = await openPglite(null);
   });
@@ -67,12 +68,7 @@ describe("SessionRecorder", () => {
 
   it("keeps everything while the database is down and writes it, in order, when it returns", async () => {
     let down = true;
-    const flaky = new Proxy(handle.db, {
-      get(target, prop, receiver) {
-        if (prop === "execute" && down) return () => Promise.reject(new Error("connection refused"));
-        return Reflect.get(target, prop, receiver);
-      },
-    }) as Db;
+    const flaky = flakyDb(handle.db, () => down);
     const id = uuid(0x400);
     const rec = new SessionRecorder(flaky, id);
     let overflowed = false;

@@ -12,6 +12,7 @@ import { OutputPacker } from "./packed-output";
 import { SessionRecorder } from "./recorder";
 import { recoverSpools } from "./recover-spool";
 import { orphanedSpools, processSpool, readSpoolFile, Spool } from "./spool";
+import { flakyDb } from "@/tests/support/flaky-db";
 
 const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
 
@@ -123,22 +124,7 @@ describe("spool recovery and bulk recording against a real (embedded) database",
 
   it("bulk output recorded while the database is down is kept in the spool and stored, in order, when it returns", async () => {
     let down = true;
-    const client = (handle.db as unknown as { $client: object }).$client;
-    const flakyClient = new Proxy(client, {
-      get(target, prop, receiver) {
-        if (down && (prop === "execProtocolRaw" || prop === "query")) return () => Promise.reject(new Error("connection refused"));
-        // PGlite's methods use private fields: call them on PGlite itself, not on the proxy
-        const value = Reflect.get(target, prop, receiver);
-        return typeof value === "function" ? value.bind(target) : value;
-      },
-    });
-    const flaky = new Proxy(handle.db, {
-      get(target, prop, receiver) {
-        if (prop === "$client") return flakyClient;
-        if (prop === "execute" && down) return () => Promise.reject(new Error("connection refused"));
-        return Reflect.get(target, prop, receiver);
-      },
-    }) as Db;
+    const flaky = flakyDb(handle.db, () => down);
     const id = await newSession(handle.db);
     const rec = new SessionRecorder(flaky, id);
     const packer = new OutputPacker();

@@ -1,0 +1,50 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { PGlite } from "@electric-sql/pglite";
+import { drizzle } from "drizzle-orm/pglite";
+import { migrate } from "drizzle-orm/pglite/migrator";
+import { describe, expect, it } from "vitest";
+
+const FOLDER = path.join(import.meta.dirname, "migrations");
+
+/** The migrations folder as it was up to `tag`: its files and a journal that ends there. */
+function folderUpTo(tag: string): string {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gh-migrations-"));
+  const journal = JSON.parse(fs.readFileSync(path.join(FOLDER, "meta/_journal.json"), "utf8")) as { entries: { tag: string }[] };
+  const entries = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag === tag) + 1);
+  fs.mkdirSync(path.join(dir, "meta"));
+  fs.writeFileSync(path.join(dir, "meta/_journal.json"), JSON.stringify({ ...journal, entries }));
+  for (const e of entries) fs.copyFileSync(path.join(FOLDER, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
+  return dir;
+}
+
+describe("migrations on existing data", () => {
+  it("0005 keys session events by (session, seq), keeping every event once", async () => {
+    const client = new PGlite();
+    const db = drizzle(client);
+    const before = folderUpTo("0004_session_event_data");
+    try {
+      await migrate(db, { migrationsFolder: before });
+      const s = "00000000-0000-4000-8000-0000000000aa";
+      // seq 2 stored twice, as a spool re-stored after a crash could have done
+      await client.query(
+        `insert into session_events (session_id, seq, t_ms, kind, payload, data) values
+         ($1, 1, 0, 'request', '{"text":"one"}', null), ($1, 2, 5, 'term.o', '{"bin":"raw"}', '\\x0102'),
+         ($1, 2, 5, 'term.o', '{"bin":"raw"}', '\\x0102'), ($1, 3, 9, 'result', '{"rows":1}', null)`,
+        [s],
+      );
+      await migrate(db, { migrationsFolder: FOLDER });
+      const rows = await client.query<{ seq: number; kind: string; data: Uint8Array | null }>("select seq, kind, data from session_events order by seq");
+      expect(rows.rows.map((r) => [r.seq, r.kind, r.data ? Buffer.from(r.data).toString("hex") : null])).toEqual([
+        [1, "request", null],
+        [2, "term.o", "0102"],
+        [3, "result", null],
+      ]);
+      await expect(client.query(`insert into session_events (session_id, seq, t_ms, kind, payload) values ($1, 3, 0, 'x', '{}')`, [s])).rejects.toThrow(/duplicate key/);
+    } finally {
+      await client.close();
+      fs.rmSync(before, { recursive: true, force: true });
+    }
+  });
+});
