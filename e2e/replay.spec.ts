@@ -32,8 +32,7 @@ function recording() {
   s.output(t + 500, ATTACK);
   // Enough output between the two commands for several replay windows.
   for (let i = 0; i < 120; i++) s.output(6_000 + i * 500, `filler line ${i}\r\n`);
-  const req = s.add(40_000, "request", { action: "exec", kind: "write", text: "sudo reboot" });
-  s.add(40_001, "verdict", { requestSeq: req.seq, verdict: "deny", reason: "no sudo here" });
+  s.add(40_000, "request", { action: "exec", kind: "write", text: "sudo reboot", verdict: "deny", policies: ["no-sudo"], reason: "no sudo here" });
   s.add(41_000, "sftp", { ch: 1, op: "open", path: "/etc/passwd", flags: "r" });
   s.add(42_000, "forward", { type: "local", target: "db:5432", allowed: false, reason: "forwarding is not allowed" });
   s.output(66_000, "$ ");

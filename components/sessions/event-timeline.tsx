@@ -1,5 +1,6 @@
 "use client";
 import { Badge } from "@/components/ui";
+import { requestVerdict } from "@/lib/gateway/recorder/request-verdict";
 
 export interface SessionEvent { seq: number; tMs: number; kind: string; payload: Record<string, unknown> }
 
@@ -25,7 +26,7 @@ export function EventTimeline({ events }: { events: SessionEvent[] }) {
     <ol className="space-y-2 text-sm" data-testid="event-timeline">
       {top.map((e) => {
         const related = byRequest.get(e.seq) ?? [];
-        const verdict = related.find((r) => r.kind === "verdict")?.payload;
+        const verdict = e.kind === "request" || e.kind === "connect" ? requestVerdict(e, related) : undefined;
         const result = related.find((r) => r.kind === "result")?.payload;
         const approval = related.filter((r) => r.kind === "held" || r.kind === "approval").map((r) => r.payload);
         return (

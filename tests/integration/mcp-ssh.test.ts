@@ -109,8 +109,7 @@ describe("MCP run_ssh_command", () => {
     expect(s).toMatchObject({ connectionName: "box", userEmail: "dev@example.test", protocol: "ssh", origin: "mcp", status: "ended", applicationName: "mcp:run_ssh_command" });
     const events = await eventsOf(s.id);
     const req = events.find((e) => e.kind === "request");
-    expect(req?.payload).toMatchObject({ action: "exec", kind: "read", text: command });
-    expect(events.find((e) => e.kind === "verdict" && e.payload.requestSeq === req!.seq)?.payload).toMatchObject({ verdict: "allow" });
+    expect(req?.payload).toMatchObject({ action: "exec", kind: "read", text: command, verdict: "allow" });
     expect(events.find((e) => e.kind === "term.start")?.payload).toMatchObject({ ch: 0, mode: "exec", command });
     expect(termText(events, false)).toBe(`hello\n${SSH_TEST_USER}\n`);
     expect(events.find((e) => e.kind === "term.exit")?.payload).toMatchObject({ code: 0 });
@@ -161,8 +160,8 @@ describe("MCP run_ssh_command", () => {
     expect(outputOf(done)).toEqual({ exitCode: 0, stdout: "42\n", stderr: "" });
 
     const events = await eventsOf((await latestSession("origin=mcp")).id);
-    expect(events.map((e) => e.kind)).toEqual(expect.arrayContaining(["request", "verdict", "held", "approval", "term.start", "term.exit", "result"]));
-    expect(events.find((e) => e.kind === "request")?.payload).toMatchObject({ kind: "unknown", text: command });
+    expect(events.map((e) => e.kind)).toEqual(expect.arrayContaining(["request", "held", "approval", "term.start", "term.exit", "result"]));
+    expect(events.find((e) => e.kind === "request")?.payload).toMatchObject({ kind: "unknown", text: command, verdict: "hold" });
     expect(termText(events, false)).toBe("42\n");
   });
 

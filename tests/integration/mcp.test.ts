@@ -203,8 +203,8 @@ describe("MCP endpoint (/api/mcp)", () => {
     const held = sessions.filter((s) => s.chain.map((a) => a.name).join(">") === "dev@example.test>claude>helper");
     expect(held.length).toBeGreaterThanOrEqual(2);
     const events = (await apiCall(gh.url, t.admin, "GET", `/sessions/${held[held.length - 1].id}/events`)).body.events as { kind: string; payload: Record<string, unknown> }[];
-    expect(events.map((e) => e.kind)).toEqual(expect.arrayContaining(["connect", "request", "verdict", "held", "approval", "result", "end"]));
-    expect(events.find((e) => e.kind === "request")?.payload).toMatchObject({ kind: "write", text: "update customers set country = 'NL' where id = 1" });
+    expect(events.map((e) => e.kind)).toEqual(expect.arrayContaining(["connect", "request", "held", "approval", "result", "end"]));
+    expect(events.find((e) => e.kind === "request")?.payload).toMatchObject({ kind: "write", text: "update customers set country = 'NL' where id = 1", verdict: "hold" });
     // the agent's masked read recorded masked values only
     const reads = await Promise.all(sessions.map((s) => apiCall(gh.url, t.admin, "GET", `/sessions/${s.id}/events`)));
     const recorded = JSON.stringify(reads.map((r) => r.body.events));

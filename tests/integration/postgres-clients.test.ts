@@ -132,7 +132,7 @@ describe("PostgreSQL gateway with real client libraries", () => {
     const byId = events.filter((e) => e.kind === "request" && e.payload.text === "select id, name, balance, active from customers where id = $1");
     expect(byId.map((e) => e.payload.params)).toEqual([["1"], ["2"], ["2"]]);
     for (const req of byId) {
-      expect(events.find((e) => e.kind === "verdict" && e.payload.requestSeq === req.seq)?.payload.verdict).toBe("allow");
+      expect(req.payload.verdict).toBe("allow");
       expect(events.find((e) => e.kind === "result" && e.payload.requestSeq === req.seq)?.payload).toMatchObject({ rows: 1, tag: "SELECT 1" });
     }
     const orders = events.filter((e) => e.kind === "request" && e.payload.text?.startsWith("insert into orders"));
@@ -215,7 +215,7 @@ describe("PostgreSQL gateway with real client libraries", () => {
     const events = (await eventsBySession("pg15")).find((list) => list.some((e) => e.payload.text?.startsWith("SET application_name = 'etl-job'")))!;
     const sets = events.filter((e) => e.kind === "request" && e.payload.action !== "connect");
     expect(sets.map((e) => e.payload.kind)).toEqual(["read", "read", "read"]);
-    for (const req of sets) expect(events.find((e) => e.kind === "verdict" && e.payload.requestSeq === req.seq)?.payload.verdict).toBe("allow");
+    for (const req of sets) expect(req.payload.verdict).toBe("allow");
     expect(events.some((e) => e.kind === "held")).toBe(false);
 
     // SET ROLE is admin: held, and refused here when the approver denies it.

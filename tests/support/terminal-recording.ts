@@ -127,8 +127,7 @@ export function* syntheticShellRecording(opts: { durationMs: number; bytes: numb
     const cmd = COMMANDS[n++ % COMMANDS.length];
     t = script.type(t + 300, cmd, 0, 60 + Math.floor(rand() * 60));
     if (n % 7 === 3) {
-      const req = script.add(t, "request", { action: "exec", kind: "write", tables: [], functions: [], text: `sudo systemctl restart nginx #${n}` });
-      script.add(t + 1, "verdict", { requestSeq: req.seq, verdict: "deny", policies: ["no-sudo"], reason: "sudo is not allowed" });
+      script.add(t, "request", { action: "exec", kind: "write", tables: [], functions: [], text: `sudo systemctl restart nginx #${n}`, verdict: "deny", policies: ["no-sudo"], reason: "sudo is not allowed" });
       t += 2; // the recorder's clock never runs backwards across events
     }
     if (n % 10 === 0) {

@@ -47,11 +47,13 @@ const shell = rows([
   [1601, "term.cmd", { ch: 0, text: "ls", reconstructed: true }],
   [1700, "term.o", { ch: 0, d: "file\r\n", err: true }],
   [1800, "term.r", { ch: 0, cols: 120, rows: 40 }],
+  // recorded before requests carried their verdict: a separate verdict event
   [1900, "request", { action: "exec", text: "rm -rf /" }],
   [1901, "verdict", { requestSeq: 10, verdict: "deny", reason: "no" }],
   [1950, "request", { action: "exec", text: "reboot" }],
   [1951, "verdict", { requestSeq: 12, verdict: "hold" }],
   [1952, "held", { requestSeq: 12, approvalId: 7 }],
+  [1960, "request", { action: "exec", text: "halt", verdict: "deny", policies: ["no-halt"], reason: "no" }],
   [2000, "term.exit", { ch: 0, code: 0 }],
   [2100, "term.o", { ch: 0, d: "after exit" }],
   [2200, "end", { status: "ended" }],
@@ -71,6 +73,7 @@ describe("encodeAsciicast", () => {
       [0.8, "r", "120x40"],
       [0.901, "m", "denied: rm -rf /"],
       [0.952, "m", "held: reboot"],
+      [0.96, "m", "denied: halt"],
     ]);
   });
 

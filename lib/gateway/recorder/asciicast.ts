@@ -185,7 +185,7 @@ export class TerminalChannel {
     if (row.kind === "request" && typeof row.payload.text === "string") {
       this.requests.set(row.seq, row.payload.text);
       if (this.requests.size > 1000) this.requests.delete(this.requests.keys().next().value!);
-      return [];
+      return row.payload.verdict === "deny" ? [[this.time(row), "m", `denied: ${row.payload.text}`]] : [];
     }
     const label = markerLabel(row, this.requests);
     return label === null ? [] : [[this.time(row), "m", label]];
@@ -197,6 +197,7 @@ function markerLabel(row: TerminalEventRow, requests: Map<number, string>): stri
   if (ref === null) return null;
   const text = requests.get(ref) ?? `request #${ref}`;
   if (row.kind === "held") return `held: ${text}`;
+  // recordings made before requests carried their verdict
   if (row.kind === "verdict" && row.payload.verdict === "deny") return `denied: ${text}`;
   return null;
 }

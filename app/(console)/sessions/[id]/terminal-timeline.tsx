@@ -1,5 +1,6 @@
 "use client";
 import { Badge } from "@/components/ui";
+import { requestVerdict } from "@/lib/gateway/recorder/request-verdict";
 
 export interface TimelineEvent {
   seq: number;
@@ -55,7 +56,7 @@ export function timelineEntries(events: TimelineEvent[]): Entry[] {
         break;
       case "request": {
         const related = byRequest.get(e.seq) ?? [];
-        const verdict = related.find((r) => r.kind === "verdict")?.payload;
+        const verdict = requestVerdict(e, related);
         const approval = [...related].reverse().find((r) => r.kind === "approval")?.payload;
         const held = related.some((r) => r.kind === "held");
         out.push({

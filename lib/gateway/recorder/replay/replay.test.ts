@@ -136,7 +136,7 @@ describe("terminal replay windows", () => {
     const t = await terminalTimeline(handle.db, id);
     expect(t.channels).toEqual([expect.objectContaining({ ch: 0, cols: 100, rows: 30, mode: "shell", exit: { code: 0 } })]);
     expect(t.events.some((e) => e.kind === "term.cmd")).toBe(true);
-    expect(t.events.some((e) => e.kind === "verdict")).toBe(true);
+    expect(t.events.some((e) => e.kind === "request" && e.payload.verdict === "deny")).toBe(true);
     expect(t.events.every((e) => !["term.o", "term.i", "term.r"].includes(e.kind))).toBe(true);
   });
 });
