@@ -96,6 +96,12 @@ describe("phone detector", () => {
     }
   });
 
+  it("a '+' that starts no phone does not hide what follows it (found by the idempotence property)", () => {
+    // The '+' trigger tries the phone format alone; it used to take a later phone-shaped group of
+    // the chain and resume after it, skipping the card between.
+    expect(found("+0 400000000000006 001-01-0001", ["card", "ssn", "phone"])).toEqual(["card:400000000000006", "ssn:001-01-0001"]);
+  });
+
   it("does not treat ids, dates, times, amounts or IPs as phones", () => {
     for (const v of ["5551234567", "12345678901", "2024-03-05", "01.02.2024", "12:34:56", "1,234,567.89", "10.0.0.1", "+1 23", "155-123-4567", "555-123-4567-89", "v555-123-4567"]) {
       expect(found(`x ${v} y`, phone), v).toEqual([]);

@@ -46,8 +46,11 @@ function isDigit(c: number): boolean {
  * Try the number detectors at `i` (a digit, or '+'/'(' followed by a digit, at a word
  * boundary). On success fills `out` (start, end, kind) and returns true. On failure returns
  * false and sets `out.end` to the index the scanner should resume at (always > i).
+ * `fromStartOnly`: only sub-chains starting at `i` (the scanner's '+'/'(' trigger, which tries the
+ * phone format alone: a later sub-chain is left to the digit scan, which tries every format, so a
+ * card between "+0" and a phone-like group is still found).
  */
-export function matchNumber(text: string, u: Uint16Array, i: number, n: number, mask: number, out: MatchOut): boolean {
+export function matchNumber(text: string, u: Uint16Array, i: number, n: number, mask: number, out: MatchOut, fromStartOnly = false): boolean {
   let pos = i;
   let plus = false;
   let paren = false;
@@ -62,7 +65,7 @@ export function matchNumber(text: string, u: Uint16Array, i: number, n: number, 
   const groups = parseChain(u, pos, n, paren);
   out.end = groups > 0 ? gEnd[groups - 1] : i + 1;
   if (groups === 0 || digitsBefore[groups] < MIN_DIGITS) return false;
-  for (let s = 0; s < groups; s++) {
+  for (let s = 0; s < (fromStartOnly ? 1 : groups); s++) {
     if (s > 0 && gSep[s] !== SPACE) continue;
     if (digitsBefore[groups] - digitsBefore[s] < MIN_DIGITS) break;
     const start = s === 0 ? i : gParen[s] ? gStart[s] - 1 : gStart[s];

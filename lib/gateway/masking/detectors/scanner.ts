@@ -148,7 +148,7 @@ export function scanBuiltins(text: string, mask: number, table: Uint8Array, out:
           found = matchEmail(u, i, n, guard, match);
           break;
         case T_PHONE_START:
-          found = startsNumber(u, i, n) && matchNumber(text, u, i, n, mask & bit(K_PHONE), match);
+          found = startsNumber(u, i, n) && matchNumber(text, u, i, n, mask & bit(K_PHONE), match, true);
           break;
         case T_DASH:
           found = u[i + 1] === 45 && matchPrivateKey(text, i, n, match);
