@@ -100,6 +100,10 @@ describe("phone detector", () => {
     // The '+' trigger tries the phone format alone; it used to take a later phone-shaped group of
     // the chain and resume after it, skipping the card between.
     expect(found("+0 400000000000006 001-01-0001", ["card", "ssn", "phone"])).toEqual(["card:400000000000006", "ssn:001-01-0001"]);
+    // an international number ends where a card begins (15 digits would fit it otherwise)
+    expect(found("+1 555-123-4567 4111 1111 1111 1111", ["card", "phone"])).toEqual(["phone:+1 555-123-4567", "card:4111 1111 1111 1111"]);
+    expect(found("+0 4111 1111 1111 1111", ["card", "phone"])).toEqual(["card:4111 1111 1111 1111"]);
+    expect(found("call +44 20 7946 0958 now", ["card", "phone"])).toEqual(["phone:+44 20 7946 0958"]);
   });
 
   it("does not treat ids, dates, times, amounts or IPs as phones", () => {

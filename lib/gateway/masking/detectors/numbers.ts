@@ -76,6 +76,9 @@ export function matchNumber(text: string, u: Uint16Array, i: number, n: number, 
       if (digits > MAX_DIGITS) continue;
       if (digits < MIN_DIGITS) break;
       if (!rightBoundaryOk(u, gEnd[g - 1], n)) continue;
+      // "+1 555-123-4567 4111 1111 1111 1111": up to 15 digits fit an international number, but
+      // the groups that begin a card are the card's.
+      if (fromStartOnly && cardRunsPast(text, u, s, g, groups, n)) continue;
       const kind = classify(text, u, s, g, digits, s === 0 && plus, prev, mask);
       if (kind >= 0) {
         out.start = start;
@@ -127,6 +130,21 @@ function parseChain(u: Uint16Array, pos: number, n: number, paren: boolean): num
       pos += 2;
     } else return groups;
   }
+}
+
+/** A payment card starts at a space-separated group inside [s, g) and ends after group g - 1. */
+function cardRunsPast(text: string, u: Uint16Array, s: number, g: number, groups: number, n: number): boolean {
+  for (let k = s + 1; k < g; k++) {
+    if (gSep[k] !== SPACE) continue;
+    for (let h = groups; h > g; h--) {
+      if (h < groups && gSep[h] !== SPACE) continue;
+      const digits = digitsBefore[h] - digitsBefore[k];
+      if (digits > MAX_DIGITS) continue;
+      if (digits < 13) break;
+      if (rightBoundaryOk(u, gEnd[h - 1], n) && classify(text, u, k, h, digits, false, SPACE, bit(K_CARD)) === K_CARD) return true;
+    }
+  }
+  return false;
 }
 
 function rightBoundaryOk(u: Uint16Array, end: number, n: number): boolean {
