@@ -143,7 +143,9 @@ test("an auditor watches the browser terminal live, joining mid-session", async 
   await run(page, "echo while-watched-$((50+5))");
   await expect(live).toContainText("while-watched-55");
   await run(page, "exit");
-  await expect(watcher.getByTestId("ended-badge")).toBeVisible();
+  // The live view says the session ended; the pushed end can turn the page into the replay
+  // before that badge was ever drawn: either shows the watcher the end.
+  await expect(watcher.getByTestId("ended-badge").or(watcher.getByTestId("replay-player")).first()).toBeVisible();
   await watcherContext.close();
 });
 
