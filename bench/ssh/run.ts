@@ -26,6 +26,7 @@ import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../
 import { spawnClient, COMMON_OPTIONS, authOptions, type SshTarget } from "../../tests/support/ssh-client";
 import { startPostgres15 } from "../../tests/support/postgres";
 import { startSshd, type Sshd } from "../../tests/support/sshd";
+import { processCpuMs } from "../postgres/memory";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -58,15 +59,22 @@ interface Side {
   error?: string;
 }
 
+/** The machine's CPU time so far (all CPUs), in ms: in total and idle (idle and iowait). */
+function machineCpuMs(): { total: number; idle: number } {
+  const [, ...f] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is counted in user), 100 Hz ticks
+  const ticks = f.slice(0, 8);
+  return { total: ticks.reduce((a, b) => a + b, 0) * 10, idle: (ticks[3] + ticks[4]) * 10 };
+}
+
 /** CPU time used so far, in ms: by the whole machine (all CPUs, busy), or by one process (all threads). */
 function cpuMs(pid?: number): number {
   if (pid === undefined) {
-    const [, ...f] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
-    // user nice system idle iowait irq softirq steal: busy = all but idle and iowait, in 100 Hz ticks
-    return (f.slice(0, 8).reduce((a, b) => a + b, 0) - f[3] - f[4]) * 10;
+    const m = machineCpuMs();
+    return m.total - m.idle;
   }
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
-  return (Number(fields[11]) + Number(fields[12])) * 10;
+  const p = processCpuMs(pid);
+  return p.user + p.sys;
 }
 
 /**
@@ -168,7 +176,7 @@ const bulkStep =
     const cpu = ((side.cpu ??= {})[key] ??= { machine: [], gateway: [] });
     cpu.machine.push(r.machine);
     cpu.gateway.push(r.gateway);
-    if (VERBOSE) console.error(`${key} ${t.pid ? "gateway" : "direct"}: ${r.mbps.toFixed(1)} MB/s, machine ${r.machine.toFixed(2)} ms/MB, gateway ${r.gateway.toFixed(2)} ms/MB${t.pid ? `, rss ${/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${t.pid}/status`, "utf8"))![1]} kB` : ""}`);
+    if (VERBOSE) console.error(`${key} ${t.pid ? "gateway" : "direct"}: ${r.mbps.toFixed(1)} MB/s, machine ${r.machine.toFixed(2)} ms/MB${t.pid ? `, gateway ${r.gateway.toFixed(2)} ms/MB, rss ${/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${t.pid}/status`, "utf8"))![1]} kB` : ""}`);
   };
 const ALL_STEPS: [string, Step][] = [
   ["rtt", async (t, _f, side) => void (side.rtt = await roundTrip(t))],
@@ -194,16 +202,11 @@ const STEPS = ALL_STEPS.filter(([name]) => !ONLY || ONLY.includes(name));
  * wait is reported: it is how long a bulk recording takes to land.
  */
 async function machineIdle(): Promise<void> {
-  const busy = () => {
-    const [, ...f] = fs.readFileSync("/proc/stat", "utf8").split("\n")[0].trim().split(/\s+/).map(Number);
-    const idle = f[3] + f[4];
-    return { total: f.reduce((a, b) => a + b, 0), idle };
-  };
   const t0 = Date.now();
-  let prev = busy();
+  let prev = machineCpuMs();
   for (;;) {
     await new Promise((r) => setTimeout(r, 500));
-    const now = busy();
+    const now = machineCpuMs();
     const share = 1 - (now.idle - prev.idle) / Math.max(1, now.total - prev.total);
     prev = now;
     if (share < 0.15 || Date.now() - t0 > 120_000) return;
