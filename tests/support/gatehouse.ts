@@ -22,10 +22,29 @@ export interface GatehouseProcess {
 
 export const ROOT = path.resolve(import.meta.dirname, "../..");
 
+type Ports = GatehouseProcess["ports"];
+
+/** An attempt whose child exited because another process took one of its ports meanwhile. */
+class PortTaken extends Error {}
+
+/**
+ * `freePort()` only says a port was free a moment ago: a suite running in parallel can bind it
+ * before the child does. Such a start is retried on fresh ports; any other failure is not.
+ */
 export async function startGatehouse(opts: { dataDir?: string; env?: Record<string, string>; demo?: boolean } = {}): Promise<GatehouseProcess> {
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gh-test-"));
-  const port = await freePort();
-  const ports = { postgres: await freePort(), mysql: await freePort(), ssh: await freePort(), kubernetes: await freePort(), http: await freePort(), demo: await freePort() };
+  for (let attempt = 1; ; attempt++) {
+    const port = await freePort();
+    const ports: Ports = { postgres: await freePort(), mysql: await freePort(), ssh: await freePort(), kubernetes: await freePort(), http: await freePort(), demo: await freePort() };
+    try {
+      return await launch(dataDir, port, ports, opts);
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 5) throw err;
+    }
+  }
+}
+
+async function launch(dataDir: string, port: number, ports: Ports, opts: { env?: Record<string, string>; demo?: boolean }): Promise<GatehouseProcess> {
   const adminEmail = "admin@example.test";
   const adminPassword = "correct-horse-battery";
   const env: NodeJS.ProcessEnv = {
@@ -58,7 +77,10 @@ export async function startGatehouse(opts: { dataDir?: string; env?: Record<stri
   proc.stderr!.on("data", (d) => (out += d));
   const url = `http://127.0.0.1:${port}`;
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`gatehouse did not start in 60 s:\n${out}`)), 60_000);
+    const timer = setTimeout(() => {
+      proc.kill("SIGKILL");
+      reject(new Error(`gatehouse did not start in 60 s:\n${out}`));
+    }, 60_000);
     const check = () => {
       if (out.includes("[gatehouse] console on")) {
         clearTimeout(timer);
@@ -68,7 +90,8 @@ export async function startGatehouse(opts: { dataDir?: string; env?: Record<stri
     proc.stdout!.on("data", check);
     proc.once("exit", (code) => {
       clearTimeout(timer);
-      reject(new Error(`gatehouse exited with ${code}:\n${out}`));
+      const Failure = /EADDRINUSE/.test(out) ? PortTaken : Error;
+      reject(new Failure(`gatehouse exited with ${code}:\n${out}`));
     });
   });
   return {
