@@ -31,7 +31,7 @@ export default defineConfig({
   },
   projects: [{ name: "chromium", use: { browserName: "chromium" } }],
   webServer: {
-    command: `rm -rf ${E2E.dataDir} && node --import tsx server.ts`,
+    command: `rm -rf ${E2E.dataDir} && node scripts/build-server.mjs --if-stale && node dist/server.mjs`,
     url: `${E2E.url}/login`,
     reuseExistingServer: false,
     timeout: 120_000,

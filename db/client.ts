@@ -22,7 +22,13 @@ export interface DbHandle {
   close(): Promise<void>;
 }
 
-const MIGRATIONS = process.env.GATEHOUSE_MIGRATIONS_DIR ?? path.join(/*turbopackIgnore: true*/ path.dirname(fileURLToPath(import.meta.url)), "migrations");
+/** db/migrations: beside this file, or, from the server bundle (dist/server.mjs), in ../db. */
+function migrationsDir(): string {
+  if (process.env.GATEHOUSE_MIGRATIONS_DIR) return process.env.GATEHOUSE_MIGRATIONS_DIR;
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  const beside = path.join(/*turbopackIgnore: true*/ here, "migrations");
+  return fs.existsSync(beside) ? beside : path.join(/*turbopackIgnore: true*/ here, "..", "db", "migrations");
+}
 
 type Holder = { handle?: DbHandle; opening?: Promise<DbHandle> };
 const holder: Holder = ((globalThis as Record<string, unknown>).__gatehouseDb ??= {}) as Holder;
@@ -59,7 +65,7 @@ export async function openPostgres(url: string): Promise<DbHandle> {
   // Several processes may start together against one database: serialize migrations.
   await client.begin(async (tx) => {
     await tx`select pg_advisory_xact_lock(7347001)`;
-    await migrate(db, { migrationsFolder: MIGRATIONS });
+    await migrate(db, { migrationsFolder: migrationsDir() });
   });
   return {
     db: db as unknown as Db,
@@ -101,7 +107,7 @@ export async function openPglite(dir: string | null): Promise<DbHandle> {
     if (dir && fs.readdirSync(dir).length === 0) await initClusterInChild(dir, startParams);
     const client = await PGlite.create(dir ?? undefined, { startParams });
     const db = drizzle(client, { schema });
-    await migrate(db, { migrationsFolder: MIGRATIONS });
+    await migrate(db, { migrationsFolder: migrationsDir() });
     return {
       db: db as unknown as Db,
       kind: "pglite",

@@ -3,6 +3,7 @@ import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
+import { ensureServerBundle } from "./build-server.mjs";
 
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 
@@ -39,11 +40,13 @@ function newestSource() {
   return newest;
 }
 
-/** `next build` when there is no build, or sources changed since it was made. */
-export function ensureBuild() {
+/** `next build` and the server bundle, each when missing or older than its sources. */
+export async function ensureBuild() {
   const buildId = path.join(root, ".next", "BUILD_ID");
-  if (fs.existsSync(buildId) && fs.statSync(buildId).mtimeMs > newestSource()) return;
-  run("npx", ["next", "build"], { env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+  if (!fs.existsSync(buildId) || fs.statSync(buildId).mtimeMs <= newestSource()) {
+    run("npx", ["next", "build"], { env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+  }
+  await ensureServerBundle();
 }
 
 const SYSTEM_PACKAGES = [

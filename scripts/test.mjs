@@ -5,7 +5,7 @@ import { ensureBuild, ensureNodeModules, ensureSystemPackages, root } from "./en
 
 ensureSystemPackages();
 ensureNodeModules();
-ensureBuild();
+await ensureBuild();
 
 const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
 const steps = [

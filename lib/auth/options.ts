@@ -10,7 +10,8 @@ import { checkPassword } from "@/lib/services/tokens/login";
 import { clientAddressOf } from "@/lib/http/client-address";
 import { sessionCookie, sessionSecret } from "./cookie";
 
-// next-auth ships CommonJS: under tsx (server.ts) the default import is the module object.
+// next-auth ships CommonJS: loaded by Node itself (dist/server.mjs, or server.ts under tsx) the
+// default import is the module object.
 const CredentialsProvider = ((CredentialsProviderImport as unknown as { default?: typeof CredentialsProviderImport }).default ?? CredentialsProviderImport);
 
 /**

@@ -2,10 +2,11 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { ensureServerBundle, SERVER_BUNDLE } from "../../scripts/build-server.mjs";
 import { freePort } from "./ports";
 
 /**
- * Starts a real Gatehouse process (server.ts, production build) on free ports with its own data
+ * Starts a real Gatehouse process (dist/server.mjs and the Next production build) on free ports with its own data
  * dir, exactly as `npm start` would, and gives the test its URL and a way to stop it.
  */
 export interface GatehouseProcess {
@@ -24,6 +25,9 @@ export const ROOT = path.resolve(import.meta.dirname, "../..");
 
 type Ports = GatehouseProcess["ports"];
 
+/** The server runs as `npm start` runs it: dist/server.mjs, rebuilt first when sources changed. */
+let bundled: Promise<void> | undefined;
+
 /** An attempt whose child exited because another process took one of its ports meanwhile. */
 class PortTaken extends Error {}
 
@@ -32,6 +36,7 @@ class PortTaken extends Error {}
  * before the child does. Such a start is retried on fresh ports; any other failure is not.
  */
 export async function startGatehouse(opts: { dataDir?: string; env?: Record<string, string>; demo?: boolean } = {}): Promise<GatehouseProcess> {
+  await (bundled ??= ensureServerBundle());
   const dataDir = opts.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "gh-test-"));
   for (let attempt = 1; ; attempt++) {
     const port = await freePort();
@@ -71,7 +76,7 @@ async function launch(dataDir: string, port: number, ports: Ports, opts: { env?:
   // GH_NODE_ARGS: extra node flags for the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   // to profile it under a test or benchmark (NODE_OPTIONS refuses --cpu-prof).
   const nodeArgs = (process.env.GH_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, "--import", "tsx", "server.ts"], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [...nodeArgs, SERVER_BUNDLE], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));

@@ -1,0 +1,66 @@
+// The server (server.ts and the gateway code it imports) as one plain JavaScript module,
+// dist/server.mjs, so production runs on Node alone: no TypeScript loader in the process
+// (measured: 50–60 MB less resident, and it starts faster). Packages stay external, loaded from
+// node_modules as usual. `npm run dev` still runs server.ts through tsx.
+//
+//   node scripts/build-server.mjs             build now
+//   node scripts/build-server.mjs --if-stale  build when missing or older than any source
+//   import { ensureServerBundle } ...          the same, from a script
+import fs from "node:fs";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const SERVER_BUNDLE = path.join(root, "dist", "server.mjs");
+
+/** What the bundle is made of: everything server.ts can import, and how it is resolved. */
+const SOURCES = ["server.ts", "lib", "db", "package-lock.json", "tsconfig.json"];
+
+function newestSource() {
+  let newest = 0;
+  const walk = (p) => {
+    const st = fs.statSync(p);
+    if (!st.isDirectory()) return void (newest = Math.max(newest, st.mtimeMs));
+    for (const e of fs.readdirSync(p)) if (e !== "node_modules" && !e.startsWith(".")) walk(path.join(p, e));
+  };
+  for (const s of SOURCES) if (fs.existsSync(path.join(root, s))) walk(path.join(root, s));
+  return newest;
+}
+
+export async function buildServer() {
+  const { build } = await import("esbuild");
+  // Written beside and renamed into place: test workers may rebuild at the same moment, and a
+  // server starting meanwhile must never read half a file.
+  const tmp = `${SERVER_BUNDLE}.${process.pid}.tmp`;
+  await build({
+    entryPoints: [path.join(root, "server.ts")],
+    outfile: tmp,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    packages: "external",
+    tsconfig: path.join(root, "tsconfig.json"),
+    // For stack traces in TypeScript terms: NODE_OPTIONS=--enable-source-maps (off by default:
+    // Node then keeps every loaded module's source map in memory).
+    sourcemap: "linked",
+    sourcesContent: false,
+    logLevel: "warning",
+    banner: { js: "// Built by scripts/build-server.mjs from server.ts; do not edit." },
+  });
+  fs.renameSync(`${tmp}.map`, `${SERVER_BUNDLE}.map`);
+  // the linked map's name inside the bundle is the temporary one: point it at the final name
+  const code = fs.readFileSync(tmp, "utf8").replace(/\/\/# sourceMappingURL=.*$/m, `//# sourceMappingURL=${path.basename(SERVER_BUNDLE)}.map`);
+  fs.writeFileSync(tmp, code);
+  fs.renameSync(tmp, SERVER_BUNDLE);
+}
+
+export async function ensureServerBundle() {
+  if (fs.existsSync(SERVER_BUNDLE) && fs.statSync(SERVER_BUNDLE).mtimeMs > newestSource()) return;
+  console.log("$ node scripts/build-server.mjs");
+  await buildServer();
+}
+
+if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
+  await (process.argv.includes("--if-stale") ? ensureServerBundle() : buildServer());
+}
