@@ -1,4 +1,5 @@
 import type { Client as UpstreamClient, Connection, ServerChannel, Session } from "ssh2";
+import type { Socket } from "node:net";
 import type { Db } from "@/db/client";
 import { GatewaySession } from "@/lib/gateway/core/session";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
@@ -45,6 +46,8 @@ export class SshConnection {
   private x11: X11Relay | null = null;
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
+  /** ssh2 keeps the client's socket to itself; its writes are batched per tick (writeBatcher) */
+  private readonly batchWrites: () => void;
 
   constructor(
     private readonly db: Db,
@@ -52,6 +55,7 @@ export class SshConnection {
     private readonly address: string,
   ) {
     this.closed = new Promise((r) => (this.resolveClosed = r));
+    this.batchWrites = writeBatcher((client as unknown as { _sock?: Socket })._sock);
   }
 
   start() {
@@ -187,7 +191,7 @@ export class SshConnection {
     });
     const run = async (mode: "shell" | "exec", channel: ServerChannel, command?: string) => {
       commandRequested = true;
-      const side = clientSide(channel);
+      const side = clientSide(channel, this.batchWrites);
       const tell = (text: string) => side.writeStderr(Buffer.from(`gatehouse: ${text}${pty ? "\r\n" : "\n"}`));
       notices.write = tell;
       for (const text of notices.queued.splice(0)) tell(text);
@@ -297,6 +301,25 @@ export class SshConnection {
   }
 }
 
+/**
+ * Makes the socket's writes within one tick go out as one writev. Bulk output arrives as socket
+ * reads holding two or more 32 KiB packets, each decrypted and re-encrypted for the client; written
+ * one by one, each would cost its own syscall and loopback delivery. Uncorked in the same tick:
+ * nothing waits (keystroke echoes included).
+ */
+function writeBatcher(sock: Socket | undefined): () => void {
+  let corked = false;
+  return () => {
+    if (corked || !sock || sock.destroyed) return;
+    corked = true;
+    sock.cork();
+    process.nextTick(() => {
+      corked = false;
+      sock.uncork();
+    });
+  };
+}
+
 function clientSoftware(client: Connection): string {
   // ssh2 exposes the client's identification string after the handshake
   const ident = (client as unknown as { _protocol?: { _remoteIdentRaw?: string } })._protocol?._remoteIdentRaw;
@@ -314,10 +337,16 @@ function channelFailure(client: Connection, session: Session) {
 }
 
 /** Adapts an ssh2 server channel to the ClientSide interface of TerminalChannel. */
-function clientSide(channel: ServerChannel): ClientSide {
+function clientSide(channel: ServerChannel, batch: () => void): ClientSide {
   return {
-    write: (d) => channel.write(d),
-    writeStderr: (d) => void channel.stderr.write(d),
+    write: (d) => {
+      batch();
+      return channel.write(d);
+    },
+    writeStderr: (d) => {
+      batch();
+      channel.stderr.write(d);
+    },
     onData: (fn) => void channel.on("data", fn),
     onEof: (fn) => void channel.on("end", fn),
     onClose: (fn) => void channel.on("close", fn),
