@@ -14,8 +14,8 @@
  * - null    SQL NULL for whole column values. Inside text there is no NULL, so it degrades to
  *           redact.
  */
-import { createHmac, createSecretKey, type KeyObject } from "node:crypto";
 import { Buffer } from "node:buffer";
+import { HmacSha256 } from "./hmac-sha256";
 
 export const REDACTED = "[REDACTED]";
 export const DEFAULT_KEEP_LAST = 4;
@@ -49,19 +49,19 @@ export function maskPartial(value: string, keepLast: number): string {
 }
 
 export class Hasher {
-  private readonly key: KeyObject;
+  private readonly hmac: HmacSha256;
   private readonly cache = new Map<string, string>();
 
   constructor(key: Uint8Array | string) {
     const bytes = typeof key === "string" ? Buffer.from(key, "utf8") : key;
     if (bytes.length === 0) throw new Error("masking hash key must not be empty");
-    this.key = createSecretKey(Buffer.from(bytes));
+    this.hmac = new HmacSha256(Uint8Array.from(bytes));
   }
 
   hash(value: string): string {
     const cached = this.cache.get(value);
     if (cached !== undefined) return cached;
-    const token = "h_" + createHmac("sha256", this.key).update(value, "utf8").digest("hex").slice(0, HASH_HEX_DIGITS);
+    const token = "h_" + this.hmac.hex(value, HASH_HEX_DIGITS);
     if (this.cache.size >= HASH_CACHE_LIMIT) this.cache.clear();
     this.cache.set(value, token);
     return token;

@@ -65,7 +65,11 @@ export interface MaskerOptions {
 export interface Masker {
   /** false when no enabled rule applies: callers may skip masking entirely */
   readonly active: boolean;
-  /** null = no rule can touch this column (no column rule and no detectors at all) */
+  /**
+   * null = no rule can touch this column (no column rule and no detectors at all). A plan that
+   * does not mask the whole value scans with the column's rules and every text-wide rule too, so
+   * a value it leaves unchanged holds nothing `maskValue(value)` would find.
+   */
   columnPlan(col: ColumnRef): ColumnMaskPlan | null;
   /**
    * Mask one value. With a plan: the column's rules. With no plan argument: detectors only,

@@ -120,7 +120,9 @@ export function maskRow(values: readonly (Buffer | null)[], plans: readonly Fiel
       }
       // The detector backstop, except after a whole-value rule (alone in its list, wholeFirst):
       // what that rule left (a redaction, a hash token, the last digits) is no longer the data.
-      if (m !== null && !plan.plans[0]?.masksWholeValue) m = masker.maskValue(m);
+      // Nor for a value the plans scanned and left as it was: a column plan's scan includes every
+      // text-wide detector and pattern (Masker.columnPlan), so the backstop would find nothing.
+      if (m !== null && !plan.plans[0]?.masksWholeValue && (m !== text || plan.plans.length === 0)) m = masker.maskValue(m);
       if (m === text) continue;
       next = m === null ? null : Buffer.from(m, "utf8");
     }
