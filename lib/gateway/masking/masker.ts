@@ -45,13 +45,16 @@ interface MatcherSet {
 }
 
 class Plan implements ColumnMaskPlan {
+  readonly replacement: string | null | undefined;
   constructor(
     readonly column: string,
     readonly whole: CompiledRule | null,
     readonly set: MatcherSet,
     /** [values, matches] per rule index, shared by every plan of this column key */
     readonly counters: Float64Array,
-  ) {}
+  ) {
+    this.replacement = whole?.style === "redact" ? REDACTED : whole?.style === "null" ? null : undefined;
+  }
   get masksWholeValue(): boolean {
     return this.whole !== null;
   }

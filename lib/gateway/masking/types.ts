@@ -43,6 +43,11 @@ export interface ColumnMaskPlan {
   readonly column: string;
   /** true when a columns-only rule replaces every value of this column */
   readonly masksWholeValue: boolean;
+  /**
+   * What every value of the column becomes when that does not depend on the value (a whole-value
+   * redact → "[REDACTED]", null → null): callers need not decode the value. Undefined otherwise.
+   */
+  readonly replacement: string | null | undefined;
 }
 
 export interface MaskCount {

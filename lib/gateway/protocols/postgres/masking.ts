@@ -1,4 +1,4 @@
-import type { ColumnMaskPlan, Masker } from "@/lib/gateway/masking";
+import { REDACTED, type ColumnMaskPlan, type Masker } from "@/lib/gateway/masking";
 import type { OutputColumn } from "./column-sources";
 import type { FieldDescription } from "./wire";
 import type { ColumnName, UpstreamMetadata } from "./metadata";
@@ -94,6 +94,9 @@ async function sourcePlans(src: string, masker: Masker, metadata: UpstreamMetada
   return cols.columns.map((column) => masker.columnPlan({ connection, schema: cols.schema, table: cols.table, column })).filter((p): p is ColumnMaskPlan => p !== null);
 }
 
+/** The bytes of a redacted cell, shared: a DataRow is built by copying its values. */
+const REDACTED_BYTES = Buffer.from(REDACTED, "utf8");
+
 /** A whole-value plan first: once it replaced the value, the rest has nothing left to find. */
 function wholeFirst(list: ColumnMaskPlan[]): ColumnMaskPlan[] {
   const whole = list.find((p) => p.masksWholeValue);
@@ -112,7 +115,8 @@ export function maskRow(values: readonly (Buffer | null)[], plans: readonly Fiel
     if (!plan || plan.binary) {
       next = null; // binary (or undescribed) value under a masker: withheld, never guessed at
     } else {
-      const text = v.toString("utf8");
+      // A whole-value redaction or NULL does not depend on the value: it is not decoded.
+      const text = plan.plans[0]?.replacement !== undefined ? "" : v.toString("utf8");
       let m: string | null = text;
       for (const p of plan.plans) {
         if (m === null) break;
@@ -124,7 +128,7 @@ export function maskRow(values: readonly (Buffer | null)[], plans: readonly Fiel
       // text-wide detector and pattern (Masker.columnPlan), so the backstop would find nothing.
       if (m !== null && !plan.plans[0]?.masksWholeValue && (m !== text || plan.plans.length === 0)) m = masker.maskValue(m);
       if (m === text) continue;
-      next = m === null ? null : Buffer.from(m, "utf8");
+      next = m === null ? null : m === REDACTED ? REDACTED_BYTES : Buffer.from(m, "utf8");
     }
     out ??= values.slice();
     out[i] = next;
