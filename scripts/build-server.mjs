@@ -27,14 +27,19 @@ function newestSource() {
   return newest;
 }
 
+/** Bundles: the server, and the worker thread it starts to mask large results (mask-pool.ts). */
+const ENTRIES = { server: "server.ts", "mask-worker": "lib/gateway/protocols/postgres/mask-worker.ts" };
+
 export async function buildServer() {
   const { build } = await import("esbuild");
-  // Written beside and renamed into place: test workers may rebuild at the same moment, and a
-  // server starting meanwhile must never read half a file.
-  const tmp = `${SERVER_BUNDLE}.${process.pid}.tmp`;
+  // Written into a directory of its own and renamed into place: test workers may rebuild at the
+  // same moment, and a server starting meanwhile must never read half a file.
+  const tmp = path.join(path.dirname(SERVER_BUNDLE), `.build-${process.pid}`);
+  fs.rmSync(tmp, { recursive: true, force: true });
   await build({
-    entryPoints: [path.join(root, "server.ts")],
-    outfile: tmp,
+    entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, path.join(root, file)])),
+    outdir: tmp,
+    outExtension: { ".js": ".mjs" },
     bundle: true,
     platform: "node",
     format: "esm",
@@ -46,13 +51,13 @@ export async function buildServer() {
     sourcemap: "linked",
     sourcesContent: false,
     logLevel: "warning",
-    banner: { js: "// Built by scripts/build-server.mjs from server.ts; do not edit." },
+    banner: { js: "// Built by scripts/build-server.mjs (see ENTRIES there); do not edit." },
   });
-  fs.renameSync(`${tmp}.map`, `${SERVER_BUNDLE}.map`);
-  // the linked map's name inside the bundle is the temporary one: point it at the final name
-  const code = fs.readFileSync(tmp, "utf8").replace(/\/\/# sourceMappingURL=.*$/m, `//# sourceMappingURL=${path.basename(SERVER_BUNDLE)}.map`);
-  fs.writeFileSync(tmp, code);
-  fs.renameSync(tmp, SERVER_BUNDLE);
+  // the server last: its date is what ensureServerBundle compares
+  for (const name of Object.keys(ENTRIES).reverse()) {
+    for (const file of [`${name}.mjs.map`, `${name}.mjs`]) fs.renameSync(path.join(tmp, file), path.join(path.dirname(SERVER_BUNDLE), file));
+  }
+  fs.rmSync(tmp, { recursive: true, force: true });
 }
 
 export async function ensureServerBundle() {

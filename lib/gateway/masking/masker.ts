@@ -65,6 +65,10 @@ export interface MaskerInternals {
   masksText: boolean;
   textHasCustomPatterns: boolean;
   textDetectsPrivateKeys: boolean;
+  /** what the masker was compiled from: another thread compiles the same masker from it */
+  recipe: { rules: readonly MaskingRule[]; opts: MaskerOptions };
+  /** adds counts made by such a copy (its `counts()`) to this masker's */
+  addCounts(counts: readonly MaskCount[]): void;
 }
 // Process-wide, like the masking runtime that builds maskers: server.ts and the Next bundle load
 // this module separately, and a masker compiled by one is streamed by the other (MCP
@@ -86,6 +90,8 @@ export function compileMasker(rules: readonly MaskingRule[], opts: MaskerOptions
     masksText: !masker.textSet.empty,
     textHasCustomPatterns: masker.textSet.customs.length > 0,
     textDetectsPrivateKeys: (masker.textSet.mask & bit(K_PRIVATE_KEY)) !== 0,
+    recipe: { rules, opts },
+    addCounts: (counts) => masker.addCounts(counts),
   });
   return masker;
 }
@@ -201,6 +207,16 @@ class CompiledMasker implements Masker {
       }
     }
     return result;
+  }
+
+  addCounts(counts: readonly MaskCount[]): void {
+    for (const c of counts) {
+      const rule = this.rules.find((r) => r.id === c.ruleId);
+      if (!rule) continue;
+      const counters = this.countersFor(c.column);
+      counters[rule.index * 2] += c.values;
+      counters[rule.index * 2 + 1] += c.matches;
+    }
   }
 
   resetCounts(): void {

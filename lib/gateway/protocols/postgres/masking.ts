@@ -1,4 +1,4 @@
-import { REDACTED, type ColumnMaskPlan, type Masker } from "@/lib/gateway/masking";
+import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/lib/gateway/masking";
 import type { OutputColumn } from "./column-sources";
 import type { FieldDescription } from "./wire";
 import type { ColumnName, UpstreamMetadata } from "./metadata";
@@ -14,6 +14,8 @@ import type { ColumnName, UpstreamMetadata } from "./metadata";
 export interface FieldPlan {
   /** plans applied in order; an empty list still runs the detector backstop */
   plans: ColumnMaskPlan[];
+  /** the column each plan was made for (`Masker.columnPlan`), so another thread can remake them */
+  refs?: ColumnRef[];
   /** binary-format value: cannot be masked as text, so it is withheld (sent as NULL) */
   binary: boolean;
   label: string;
@@ -69,37 +71,42 @@ export async function buildFieldPlans(
   const plans: FieldPlan[] = [];
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i];
-    const list: ColumnMaskPlan[] = [];
+    const list: PlanOf[] = [];
     const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
-    if (named) {
-      const p = masker.columnPlan({ connection, schema: named.schema, table: named.table, column: named.column });
-      if (p) list.push(p);
-    }
+    if (named) list.push(...planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }));
     for (const src of aligned[i] ?? []) list.push(...(await sourcePlans(src, masker, metadata, connection)));
-    plans.push({ plans: wholeFirst(list), binary: f.format === 1, label: named ? `${named.table}.${named.column}` : f.name });
+    const chosen = wholeFirst(list);
+    plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: f.format === 1, label: named ? `${named.table}.${named.column}` : f.name });
   }
   return plans;
 }
 
-async function sourcePlans(src: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string): Promise<ColumnMaskPlan[]> {
+interface PlanOf {
+  plan: ColumnMaskPlan;
+  ref: ColumnRef;
+}
+
+function planOf(masker: Masker, ref: ColumnRef): PlanOf[] {
+  const plan = masker.columnPlan(ref);
+  return plan ? [{ plan, ref }] : [];
+}
+
+async function sourcePlans(src: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string): Promise<PlanOf[]> {
   const s = splitSource(src);
   if (!s) return [];
-  if (s.column !== "*") {
-    const p = masker.columnPlan({ connection, ...s });
-    return p ? [p] : [];
-  }
+  if (s.column !== "*") return planOf(masker, { connection, ...s });
   // A whole row (row_to_json(c), c::text): every column of the table counts as a source.
   const cols = metadata ? await metadata.tableColumns(s.schema ? `${s.schema}.${s.table}` : s.table).catch(() => null) : null;
   if (!cols) return [];
-  return cols.columns.map((column) => masker.columnPlan({ connection, schema: cols.schema, table: cols.table, column })).filter((p): p is ColumnMaskPlan => p !== null);
+  return cols.columns.flatMap((column) => planOf(masker, { connection, schema: cols.schema, table: cols.table, column }));
 }
 
 /** The bytes of a redacted cell, shared: a DataRow is built by copying its values. */
 const REDACTED_BYTES = Buffer.from(REDACTED, "utf8");
 
 /** A whole-value plan first: once it replaced the value, the rest has nothing left to find. */
-function wholeFirst(list: ColumnMaskPlan[]): ColumnMaskPlan[] {
-  const whole = list.find((p) => p.masksWholeValue);
+export function wholeFirst<T extends { plan: ColumnMaskPlan }>(list: T[]): T[] {
+  const whole = list.find((p) => p.plan.masksWholeValue);
   return whole ? [whole] : list;
 }
 

@@ -4,6 +4,7 @@ import type { Classification } from "./classify";
 import { columnSourcesOfSelect, type OutputColumn } from "./column-sources";
 import type { BatchOp, Portal } from "./extended";
 import { buildFieldPlans, maskRow, type FieldPlan } from "./masking";
+import { maskPool, type MaskPool } from "./mask-pool";
 import type { UpstreamMetadata } from "./metadata";
 import type { ResultUnit } from "./unit";
 import { binaryConvertible, textToBinary } from "./binary-results";
@@ -22,6 +23,10 @@ import { build, parseBackendMessage, ProtocolError, type ErrorFields, type Field
 
 /** Bytes gathered before a socket write during one pump run. */
 const OUT_CHUNK = 256 * 1024;
+/** Masked rows received together from which half go to the masking worker (mask-pool.ts). */
+const PARALLEL_MIN_ROWS = 128;
+/** The worker's part of such a run (0.6 measured no different from 0.5: within the noise). */
+const WORKER_SHARE = 0.5;
 
 export type RelayOp =
   | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
@@ -135,7 +140,7 @@ export class Relay {
     this.pumping = true;
     try {
       for (let f = this.reader.next(); f; f = this.reader.next()) {
-        const p = this.handle(f);
+        const p = f.tag === "D" ? this.dataRows(f) : this.handle(f);
         if (p) {
           this.flushOut();
           this.waiting = true;
@@ -234,6 +239,52 @@ export class Relay {
       }
     }
     this.write(f.raw);
+  }
+
+  /**
+   * A DataRow and the rows received with it. Once a masked result's plans are made and its sample
+   * taken, a run of many rows is masked on two cores: the first half by the masking worker, the
+   * second here meanwhile; then both are written in order. The frame after the run (not a row)
+   * is handled after them.
+   */
+  private dataRows(first: Frame): Promise<void> | void {
+    const op = this.queue[0];
+    const pool = maskPool();
+    if (!pool.available || !op?.unit?.masker?.active || !("plans" in op && op.plans?.every((p) => p.refs)) || op.unit.wantsSample() || (op.t === "execute" && op.portal?.textUpstream)) {
+      return this.dataRow(first, op);
+    }
+    const frames = [first];
+    let next = this.reader.next();
+    for (; next?.tag === "D"; next = this.reader.next()) frames.push(next);
+    const done = this.maskRun(frames, op, op.unit.masker, pool);
+    if (!next) return done;
+    const after = next;
+    return done ? done.then(() => this.handle(after)) : this.handle(after);
+  }
+
+  private maskRun(frames: Frame[], op: RelayOp, masker: Masker, pool: MaskPool): Promise<void> | void {
+    const unit = op.unit!;
+    const plans = ("plans" in op && op.plans) || [];
+    unit.rows += frames.length;
+    if (frames.length < PARALLEL_MIN_ROWS) {
+      for (const f of frames) this.write(this.maskedRow(f, plans, unit, masker));
+      return;
+    }
+    const half = Math.round(frames.length * WORKER_SHARE);
+    const job = pool.mask(masker, plans, frames.slice(0, half).map((f) => f.raw));
+    const rest = frames.slice(half).map((f) => this.maskedRow(f, plans, unit, masker));
+    return job.then(({ out, masked }) => {
+      unit.maskedCells += masked;
+      this.write(out);
+      for (const row of rest) this.write(row);
+    });
+  }
+
+  private maskedRow(f: Frame, plans: readonly FieldPlan[], unit: ResultUnit, masker: Masker): Buffer {
+    const out = maskRow(rowValues(f), plans, masker);
+    if (!out) return f.raw;
+    unit.maskedCells += out.masked;
+    return build.dataRow(out.values);
   }
 
   private dataRow(f: Frame, op: RelayOp | undefined): Promise<void> | void {
