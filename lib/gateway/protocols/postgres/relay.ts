@@ -23,7 +23,7 @@ import { build, parseBackendMessage, ProtocolError, type ErrorFields, type Field
 
 /** Bytes gathered before a socket write during one pump run. */
 const OUT_CHUNK = 256 * 1024;
-/** Masked rows received together from which half go to the masking worker (mask-pool.ts). */
+/** A run of masked rows received together at least this long is shared with the masking worker (mask-pool.ts). */
 const PARALLEL_MIN_ROWS = 128;
 /** The worker's part of such a run (0.6 measured no different from 0.5: within the noise). */
 const WORKER_SHARE = 0.5;
@@ -272,7 +272,13 @@ export class Relay {
     }
     const half = Math.round(frames.length * WORKER_SHARE);
     const job = pool.mask(masker, plans, frames.slice(0, half).map((f) => f.raw));
-    const rest = frames.slice(half).map((f) => this.maskedRow(f, plans, unit, masker));
+    let rest: Buffer[];
+    try {
+      rest = frames.slice(half).map((f) => this.maskedRow(f, plans, unit, masker));
+    } catch (err) {
+      job.catch(() => {}); // the session ends with err; the job's outcome no longer matters
+      throw err;
+    }
     return job.then(({ out, masked }) => {
       unit.maskedCells += masked;
       this.write(out);
