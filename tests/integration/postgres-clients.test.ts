@@ -196,6 +196,11 @@ describe("PostgreSQL gateway with real client libraries", () => {
     let rows: Record<string, any>[];
     try {
       rows = (await client.query(sql)).rows;
+      // Runs are masked while the next ones arrive: what follows them (the next statement's
+      // result, each CommandComplete) must still come after every row of the runs.
+      const [big, after] = (await client.query(`${sql}; select 'after' as marker`)) as unknown as pg.QueryResult[];
+      expect(big.rows.map((r) => [r.g, r.id, r.ssn])).toEqual(rows.map((r) => [r.g, r.id, "[REDACTED]"]));
+      expect(after.rows).toEqual([{ marker: "after" }]);
     } finally {
       await client.end();
     }

@@ -27,6 +27,8 @@ const OUT_CHUNK = 256 * 1024;
 const PARALLEL_MIN_ROWS = 128;
 /** The worker's part of such a run (0.6 measured no different from 0.5: within the noise). */
 const WORKER_SHARE = 0.5;
+/** Runs being masked at once; one more makes the pump wait (and the upstream pause). */
+const MAX_RUNS_IN_FLIGHT = 2;
 
 export type RelayOp =
   | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
@@ -55,6 +57,10 @@ export class Relay {
   private isoDates: boolean;
   private out: Buffer[] = [];
   private outBytes = 0;
+  /** the last masked run still being masked (maskRun); every later write waits for it */
+  private inflight: Promise<void> | null = null;
+  private runsInFlight = 0;
+  private dead = false;
 
   constructor(
     private readonly client: net.Socket,
@@ -68,7 +74,7 @@ export class Relay {
       try {
         this.reader.push(d);
       } catch (err) {
-        return this.onFatal(err as Error);
+        return this.fatal(err as Error);
       }
       void this.pump();
     });
@@ -110,6 +116,7 @@ export class Relay {
    * more than the masking itself on large results.
    */
   write(buf: Buffer) {
+    if (this.dead) return; // after a fatal error nothing more reaches the client (fail closed)
     const last = this.out.length ? this.out[this.out.length - 1] : null;
     if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
       // Physically adjacent in memory: the merged view holds exactly last's bytes then buf's.
@@ -140,7 +147,7 @@ export class Relay {
     this.pumping = true;
     try {
       for (let f = this.reader.next(); f; f = this.reader.next()) {
-        const p = f.tag === "D" ? this.dataRows(f) : this.handle(f);
+        const p = f.tag === "D" ? this.dataRows(f) : this.afterRuns(f);
         if (p) {
           this.flushOut();
           this.waiting = true;
@@ -152,12 +159,23 @@ export class Relay {
       }
     } catch (err) {
       this.flushOut(); // what was relayed before the failure goes out ahead of the FATAL
-      this.onFatal(err as Error);
+      this.fatal(err as Error);
     } finally {
       // Always before anything else can write to the client (the session's own replies).
       this.flushOut();
       this.pumping = false;
     }
+  }
+
+  private fatal(err: Error) {
+    if (this.dead) return;
+    this.dead = true;
+    this.onFatal(err);
+  }
+
+  /** A frame after masked rows still being masked: handled once they are written. */
+  private afterRuns(f: Frame): Promise<void> | void {
+    return this.inflight ? this.inflight.then(() => this.handle(f)) : this.handle(f);
   }
 
   /** Handles one backend frame; returns a promise only when masking needs catalog lookups. */
@@ -244,14 +262,15 @@ export class Relay {
   /**
    * A DataRow and the rows received with it. Once a masked result's plans are made and its sample
    * taken, a run of many rows is masked on two cores: the first half by the masking worker, the
-   * second here meanwhile; then both are written in order. The frame after the run (not a row)
-   * is handled after them.
+   * second here meanwhile; both are written, in order, when the worker is done, while the pump
+   * goes on with the next run (at most MAX_RUNS_IN_FLIGHT at once). Whatever comes after (the
+   * frame after the run, a small run) waits for the runs in flight.
    */
   private dataRows(first: Frame): Promise<void> | void {
     const op = this.queue[0];
     const pool = maskPool();
     if (!pool.available || !op?.unit?.masker?.active || !("plans" in op && op.plans?.every((p) => p.refs)) || op.unit.wantsSample() || (op.t === "execute" && op.portal?.textUpstream)) {
-      return this.dataRow(first, op);
+      return this.inflight ? this.inflight.then(() => this.dataRow(first, op)) : this.dataRow(first, op);
     }
     const frames = [first];
     let next = this.reader.next();
@@ -259,7 +278,7 @@ export class Relay {
     const done = this.maskRun(frames, op, op.unit.masker, pool);
     if (!next) return done;
     const after = next;
-    return done ? done.then(() => this.handle(after)) : this.handle(after);
+    return done ? done.then(() => this.afterRuns(after)) : this.afterRuns(after);
   }
 
   private maskRun(frames: Frame[], op: RelayOp, masker: Masker, pool: MaskPool): Promise<void> | void {
@@ -267,8 +286,10 @@ export class Relay {
     const plans = ("plans" in op && op.plans) || [];
     unit.rows += frames.length;
     if (frames.length < PARALLEL_MIN_ROWS) {
-      for (const f of frames) this.write(this.maskedRow(f, plans, unit, masker));
-      return;
+      const send = () => {
+        for (const f of frames) this.write(this.maskedRow(f, plans, unit, masker));
+      };
+      return this.inflight ? this.inflight.then(send) : send();
     }
     const half = Math.round(frames.length * WORKER_SHARE);
     const job = pool.mask(masker, plans, frames.slice(0, half).map((f) => f.raw));
@@ -279,11 +300,24 @@ export class Relay {
       job.catch(() => {}); // the session ends with err; the job's outcome no longer matters
       throw err;
     }
-    return job.then(({ out, masked }) => {
+    // Promise.all handles the job's rejection at once (a job failing while an earlier run is
+    // still in flight must not surface as an unhandled rejection).
+    const run: Promise<void> = Promise.all([this.inflight, job]).then(([, { out, masked }]) => {
       unit.maskedCells += masked;
       this.write(out);
       for (const row of rest) this.write(row);
+      this.flushOut(); // the pump may have finished its run meanwhile
     });
+    this.runsInFlight++;
+    const tracked: Promise<void> = run.finally(() => {
+      this.runsInFlight--;
+      if (this.inflight === tracked) this.inflight = null;
+    });
+    this.inflight = tracked;
+    // Nothing may be waiting for it: a failure ends the session here (fail closed: none of the
+    // run's rows, nor any later output, was written).
+    tracked.catch((err: Error) => this.fatal(err));
+    return this.runsInFlight > MAX_RUNS_IN_FLIGHT ? tracked : undefined;
   }
 
   private maskedRow(f: Frame, plans: readonly FieldPlan[], unit: ResultUnit, masker: Masker): Buffer {
