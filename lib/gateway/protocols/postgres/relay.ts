@@ -4,7 +4,8 @@ import type { Classification } from "./classify";
 import { columnSourcesOfSelect, type OutputColumn } from "./column-sources";
 import type { BatchOp, Portal } from "./extended";
 import { buildFieldPlans, maskRow, type FieldPlan } from "./masking";
-import { maskPool, type MaskPool } from "./mask-pool";
+import { maskPool } from "./mask-pool";
+import { MaskedRuns } from "./masked-runs";
 import type { UpstreamMetadata } from "./metadata";
 import type { ResultUnit } from "./unit";
 import { binaryConvertible, textToBinary } from "./binary-results";
@@ -23,13 +24,6 @@ import { build, parseBackendMessage, ProtocolError, type ErrorFields, type Field
 
 /** Bytes gathered before a socket write during one pump run. */
 const OUT_CHUNK = 256 * 1024;
-/** A run of masked rows received together at least this long is shared with the masking worker (mask-pool.ts). */
-const PARALLEL_MIN_ROWS = 128;
-/** The worker's part of such a run (0.6 measured no different from 0.5: within the noise). */
-const WORKER_SHARE = 0.5;
-/** Runs being masked at once; one more makes the pump wait (and the upstream pause). */
-const MAX_RUNS_IN_FLIGHT = 2;
-
 export type RelayOp =
   | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
   | { t: "query"; unit: ResultUnit; classification: Classification; prepared: ReadonlyMap<string, Classification>; rd: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
@@ -57,9 +51,8 @@ export class Relay {
   private isoDates: boolean;
   private out: Buffer[] = [];
   private outBytes = 0;
-  /** the last masked run still being masked (maskRun); every later write waits for it */
-  private inflight: Promise<void> | null = null;
-  private runsInFlight = 0;
+  /** masked runs of rows still being masked; every later write waits for them */
+  private readonly runs: MaskedRuns;
   private dead = false;
 
   constructor(
@@ -70,6 +63,7 @@ export class Relay {
     private readonly onFatal: (err: Error) => void,
   ) {
     this.isoDates = isIsoDateStyle(ctx.dateStyle ?? "ISO");
+    this.runs = new MaskedRuns({ write: (b) => this.write(b), flush: () => this.flushOut(), fatal: (e) => this.fatal(e) });
     upstream.on("data", (d: Buffer) => {
       try {
         this.reader.push(d);
@@ -175,7 +169,7 @@ export class Relay {
 
   /** A frame after masked rows still being masked: handled once they are written. */
   private afterRuns(f: Frame): Promise<void> | void {
-    return this.inflight ? this.inflight.then(() => this.handle(f)) : this.handle(f);
+    return this.runs.after(() => this.handle(f));
   }
 
   /** Handles one backend frame; returns a promise only when masking needs catalog lookups. */
@@ -262,69 +256,21 @@ export class Relay {
   /**
    * A DataRow and the rows received with it. Once a masked result's plans are made and its sample
    * taken, a run of many rows is masked on two cores: the first half by the masking worker, the
-   * second here meanwhile; both are written, in order, when the worker is done, while the pump
-   * goes on with the next run (at most MAX_RUNS_IN_FLIGHT at once). Whatever comes after (the
-   * frame after the run, a small run) waits for the runs in flight.
+   * second here meanwhile (masked-runs.ts). The frame after the run waits for the runs in flight.
    */
   private dataRows(first: Frame): Promise<void> | void {
     const op = this.queue[0];
     const pool = maskPool();
     if (!pool.available || !op?.unit?.masker?.active || !("plans" in op && op.plans?.every((p) => p.refs)) || op.unit.wantsSample() || (op.t === "execute" && op.portal?.textUpstream)) {
-      return this.inflight ? this.inflight.then(() => this.dataRow(first, op)) : this.dataRow(first, op);
+      return this.runs.after(() => this.dataRow(first, op));
     }
     const frames = [first];
     let next = this.reader.next();
     for (; next?.tag === "D"; next = this.reader.next()) frames.push(next);
-    const done = this.maskRun(frames, op, op.unit.masker, pool);
+    const done = this.runs.mask(frames, op.plans, op.unit, op.unit.masker, pool);
     if (!next) return done;
     const after = next;
     return done ? done.then(() => this.afterRuns(after)) : this.afterRuns(after);
-  }
-
-  private maskRun(frames: Frame[], op: RelayOp, masker: Masker, pool: MaskPool): Promise<void> | void {
-    const unit = op.unit!;
-    const plans = ("plans" in op && op.plans) || [];
-    unit.rows += frames.length;
-    if (frames.length < PARALLEL_MIN_ROWS) {
-      const send = () => {
-        for (const f of frames) this.write(this.maskedRow(f, plans, unit, masker));
-      };
-      return this.inflight ? this.inflight.then(send) : send();
-    }
-    const half = Math.round(frames.length * WORKER_SHARE);
-    const job = pool.mask(masker, plans, frames.slice(0, half).map((f) => f.raw));
-    let rest: Buffer[];
-    try {
-      rest = frames.slice(half).map((f) => this.maskedRow(f, plans, unit, masker));
-    } catch (err) {
-      job.catch(() => {}); // the session ends with err; the job's outcome no longer matters
-      throw err;
-    }
-    // Promise.all handles the job's rejection at once (a job failing while an earlier run is
-    // still in flight must not surface as an unhandled rejection).
-    const run: Promise<void> = Promise.all([this.inflight, job]).then(([, { out, masked }]) => {
-      unit.maskedCells += masked;
-      this.write(out);
-      for (const row of rest) this.write(row);
-      this.flushOut(); // the pump may have finished its run meanwhile
-    });
-    this.runsInFlight++;
-    const tracked: Promise<void> = run.finally(() => {
-      this.runsInFlight--;
-      if (this.inflight === tracked) this.inflight = null;
-    });
-    this.inflight = tracked;
-    // Nothing may be waiting for it: a failure ends the session here (fail closed: none of the
-    // run's rows, nor any later output, was written).
-    tracked.catch((err: Error) => this.fatal(err));
-    return this.runsInFlight > MAX_RUNS_IN_FLIGHT ? tracked : undefined;
-  }
-
-  private maskedRow(f: Frame, plans: readonly FieldPlan[], unit: ResultUnit, masker: Masker): Buffer {
-    const out = maskRow(rowValues(f), plans, masker);
-    if (!out) return f.raw;
-    unit.maskedCells += out.masked;
-    return build.dataRow(out.values);
   }
 
   private dataRow(f: Frame, op: RelayOp | undefined): Promise<void> | void {
