@@ -121,10 +121,10 @@ describe("TerminalSocket", () => {
     await until(() => c.output() === "hello world!" && c.phase() === "ready");
     expect(c.gaps).toEqual([100]);
     s.conns[2].ws.terminate();
-    // The same wait, as generous: in a loaded CI run (2 cores, all suites at once) the third
-    // reconnect once missed 5 s too, while the backoff asks for 250 ms.
-    await until(() => s.conns.length === 4, 20_000);
+    await until(() => s.conns.length === 4);
     expect(s.conns[3].query.get("offset")).toBe("112");
+    // Closed while this connection may still be opening on the client's side: the server is told
+    // once it is open (it failed here under load when close() dropped a connecting socket).
     c.sock.close();
     await until(() => s.conns[3].text.length === 1);
     expect(s.conns[3].text).toEqual([{ type: "close" }]);

@@ -47,6 +47,7 @@ export interface TerminalSocketOptions {
   graceMs?: number;
 }
 
+const CONNECTING = 0;
 const OPEN = 1;
 const FINAL_CLOSE: Record<number, string> = {
   1000: "the terminal was closed",
@@ -127,9 +128,20 @@ export class TerminalSocket {
   close() {
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
-    if (this.ws?.readyState === OPEN) this.ws.send(JSON.stringify({ type: "close" }));
-    this.ws?.close(1000, "closed by the user");
+    const ws = this.ws;
     this.ws = null;
+    if (!ws) return;
+    ws.onmessage = null; // nothing more reaches the page
+    // The server ends the shell only when told; a bare close reads as a network loss and keeps
+    // the shell for the grace period. A connection still opening (closed mid-reconnect) is told
+    // once it is open.
+    const bye = () => {
+      ws.send(JSON.stringify({ type: "close" }));
+      ws.close(1000, "closed by the user");
+    };
+    if (ws.readyState === OPEN) bye();
+    else if (ws.readyState === CONNECTING) ws.onopen = bye;
+    else ws.close(1000, "closed by the user");
   }
 
   private sendBytes(bytes: Uint8Array) {
