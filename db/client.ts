@@ -130,7 +130,7 @@ export async function openPglite(dir: string | null): Promise<DbHandle> {
  * afterwards, but what the C allocator handed out meanwhile (100–450 MB measured) stayed
  * resident for the life of the process. When the child cannot run, initdb runs here as before.
  */
-async function initClusterInChild(dir: string, startParams: string[]): Promise<void> {
+export async function initClusterInChild(dir: string, startParams: string[]): Promise<void> {
   const staging = `${dir}.initdb`; // ours alone: the caller holds the data dir's lock
   fs.rmSync(staging, { recursive: true, force: true });
   let specifier = "@electric-sql/pglite";

@@ -1,5 +1,6 @@
 import path from "node:path";
 import fs from "node:fs";
+import { initClusterInChild } from "@/db/client";
 
 /**
  * The demo upstream: a second PGlite, served on a loopback port with the real PostgreSQL wire
@@ -52,7 +53,14 @@ export async function startSampleDb(dataDir: string, port: number, password: str
   const { PGLiteSocketServer } = await import("@electric-sql/pglite-socket");
   const dir = path.join(dataDir, "demo-db");
   const fresh = !fs.existsSync(dir);
-  const db = await PGlite.create(dir);
+  // A small buffer pool (PGlite's default is 128 MB, all of it resident) and initdb in a child
+  // process, as for Gatehouse's own database (db/client.ts): a first start was ~900 MB resident.
+  const startParams = [...PGlite.defaultStartParams, "-c", "shared_buffers=16MB"];
+  if (fresh) {
+    fs.mkdirSync(dir, { recursive: true });
+    await initClusterInChild(dir, startParams);
+  }
+  const db = await PGlite.create(dir, { startParams });
   if (fresh) await seed(db);
   const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 16 });
   await server.start();
