@@ -17,14 +17,15 @@ export const SERVER_BUNDLE = path.join(root, "dist", "server.mjs");
 /** What the bundle is made of: everything server.ts can import, and how it is resolved. */
 const SOURCES = ["server.ts", "lib", "db", "package-lock.json", "tsconfig.json"];
 
-function newestSource() {
+/** The newest modification time among these files and directories (relative to the repo root). */
+export function newestMtime(entries) {
   let newest = 0;
   const walk = (p) => {
     const st = fs.statSync(p);
     if (!st.isDirectory()) return void (newest = Math.max(newest, st.mtimeMs));
     for (const e of fs.readdirSync(p)) if (e !== "node_modules" && !e.startsWith(".")) walk(path.join(p, e));
   };
-  for (const s of SOURCES) if (fs.existsSync(path.join(root, s))) walk(path.join(root, s));
+  for (const s of entries) if (fs.existsSync(path.join(root, s))) walk(path.join(root, s));
   return newest;
 }
 
@@ -63,7 +64,7 @@ export async function buildServer() {
 
 export async function ensureServerBundle() {
   const outputs = Object.keys(ENTRIES).map((name) => path.join(path.dirname(SERVER_BUNDLE), `${name}.mjs`));
-  if (outputs.every((f) => fs.existsSync(f)) && fs.statSync(SERVER_BUNDLE).mtimeMs > newestSource()) return;
+  if (outputs.every((f) => fs.existsSync(f)) && fs.statSync(SERVER_BUNDLE).mtimeMs > newestMtime(SOURCES)) return;
   console.log("$ node scripts/build-server.mjs");
   await buildServer();
 }

@@ -3,7 +3,7 @@ import { createHash } from "node:crypto";
 import { execFileSync, spawnSync } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
-import { ensureServerBundle } from "./build-server.mjs";
+import { ensureServerBundle, newestMtime } from "./build-server.mjs";
 
 export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 
@@ -24,26 +24,13 @@ export function ensureNodeModules() {
   fs.writeFileSync(stamp, want);
 }
 
-const SOURCE_DIRS = ["app", "components", "lib", "db"];
-const SOURCE_FILES = ["next.config.mjs", "package-lock.json", "postcss.config.mjs", "tsconfig.json"];
-
-function newestSource() {
-  let newest = 0;
-  const walk = (p) => {
-    const st = fs.statSync(p);
-    if (st.isDirectory()) {
-      for (const e of fs.readdirSync(p)) if (e !== "node_modules" && !e.startsWith(".")) walk(path.join(p, e));
-    } else newest = Math.max(newest, st.mtimeMs);
-  };
-  for (const d of SOURCE_DIRS) if (fs.existsSync(path.join(root, d))) walk(path.join(root, d));
-  for (const f of SOURCE_FILES) if (fs.existsSync(path.join(root, f))) newest = Math.max(newest, fs.statSync(path.join(root, f)).mtimeMs);
-  return newest;
-}
+/** What the console build is made of. */
+const CONSOLE_SOURCES = ["app", "components", "lib", "db", "next.config.mjs", "package-lock.json", "postcss.config.mjs", "tsconfig.json"];
 
 /** `next build` and the server bundle, each when missing or older than its sources. */
 export async function ensureBuild() {
   const buildId = path.join(root, ".next", "BUILD_ID");
-  if (!fs.existsSync(buildId) || fs.statSync(buildId).mtimeMs <= newestSource()) {
+  if (!fs.existsSync(buildId) || fs.statSync(buildId).mtimeMs <= newestMtime(CONSOLE_SOURCES)) {
     run("npx", ["next", "build"], { env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
   }
   await ensureServerBundle();

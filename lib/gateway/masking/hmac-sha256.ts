@@ -65,14 +65,14 @@ export class HmacSha256 {
     return ENCODER.encodeInto(value, this.buf).written;
   }
 
-  /** SHA-256 padding after `len` bytes of buf, for a message of `bitsOf` bytes in all. */
-  private pad(len: number, bitsOf: number): number {
+  /** SHA-256 padding after `len` bytes of buf, for a message of `totalBytes` bytes in all. */
+  private pad(len: number, totalBytes: number): number {
     const b = this.buf;
     b[len] = 0x80;
     let end = len + 1;
     while ((end + 8) % 64 !== 0) b[end++] = 0;
     // the length in bits, 64-bit big-endian (messages here stay far below 2^32 bits)
-    const bits = bitsOf * 8;
+    const bits = totalBytes * 8;
     b[end] = b[end + 1] = b[end + 2] = 0;
     b[end + 3] = Math.floor(bits / 2 ** 32);
     b[end + 4] = bits >>> 24;

@@ -7,8 +7,8 @@
 import { parentPort, workerData } from "node:worker_threads";
 import { compileMasker, type ColumnRef, type Masker, type MaskerOptions, type MaskingRule } from "@/lib/gateway/masking";
 import { unpooledConcat } from "./mask-pool";
-import { maskRow, wholeFirst, type FieldPlan } from "./masking";
-import { build, FrameReader, parseBackendMessage } from "./wire";
+import { maskDataRow, wholeFirst, type FieldPlan } from "./masking";
+import { FrameReader } from "./wire";
 
 export type ToWorker =
   | { t: "masker"; id: number; rules: MaskingRule[]; opts: MaskerOptions }
@@ -52,11 +52,9 @@ function maskFrames(msg: Extract<ToWorker, { t: "rows" }>): FromWorker {
   const out: Buffer[] = [];
   let masked = 0;
   for (let f = reader.next(); f; f = reader.next()) {
-    const m = parseBackendMessage(f);
-    if (m.type !== "DataRow") throw new Error(`expected DataRow, got ${m.type}`);
-    const r = maskRow(m.values, plans, entry.masker);
-    if (r) masked += r.masked;
-    out.push(r ? build.dataRow(r.values) : f.raw);
+    const row = maskDataRow(f, plans, entry.masker);
+    masked += row.masked;
+    out.push(row.bytes);
   }
   if (reader.buffered > 0) throw new Error("incomplete frame in a batch of rows");
   const counts = entry.masker.counts();

@@ -1,8 +1,8 @@
 import type { Masker } from "@/lib/gateway/masking";
 import type { MaskPool } from "./mask-pool";
-import { maskRow, type FieldPlan } from "./masking";
+import { maskDataRow, type FieldPlan } from "./masking";
 import type { ResultUnit } from "./unit";
-import { build, parseBackendMessage, type Frame } from "./wire";
+import type { Frame } from "./wire";
 
 /** A run of masked rows received together at least this long is shared with the masking worker. */
 const PARALLEL_MIN_ROWS = 128;
@@ -27,6 +27,11 @@ export class MaskedRuns {
   private count = 0;
 
   constructor(private readonly out: { write(b: Buffer): void; flush(): void; fatal(err: Error): void }) {}
+
+  /** A run is being masked: whatever the relay writes now must go through `after`. */
+  get busy(): boolean {
+    return this.inflight !== null;
+  }
 
   /** Runs fn once every run in flight is written (at once when none is). */
   after(fn: () => Promise<void> | void): Promise<void> | void {
@@ -70,11 +75,8 @@ export class MaskedRuns {
   }
 }
 
-/** One DataRow as sent: the frame as received when masking changed nothing. */
 function maskedRow(f: Frame, plans: readonly FieldPlan[], unit: ResultUnit, masker: Masker): Buffer {
-  const m = parseBackendMessage(f);
-  const out = maskRow(m.type === "DataRow" ? m.values : [], plans, masker);
-  if (!out) return f.raw;
-  unit.maskedCells += out.masked;
-  return build.dataRow(out.values);
+  const row = maskDataRow(f, plans, masker);
+  unit.maskedCells += row.masked;
+  return row.bytes;
 }

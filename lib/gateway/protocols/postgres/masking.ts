@@ -1,6 +1,6 @@
 import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/lib/gateway/masking";
 import type { OutputColumn } from "./column-sources";
-import type { FieldDescription } from "./wire";
+import { build, parseBackendMessage, type FieldDescription, type Frame } from "./wire";
 import type { ColumnName, UpstreamMetadata } from "./metadata";
 
 /**
@@ -142,4 +142,15 @@ export function maskRow(values: readonly (Buffer | null)[], plans: readonly Fiel
     masked++;
   }
   return out ? { values: out, masked } : null;
+}
+
+/**
+ * One DataRow frame under a masker, as it goes to the client: the frame as received when masking
+ * changed nothing. Throws on any other frame (the callers hand it rows only).
+ */
+export function maskDataRow(f: Frame, plans: readonly FieldPlan[], masker: Masker): { bytes: Buffer; masked: number } {
+  const m = parseBackendMessage(f);
+  if (m.type !== "DataRow") throw new Error(`expected DataRow, got ${m.type}`);
+  const out = maskRow(m.values, plans, masker);
+  return out ? { bytes: build.dataRow(out.values), masked: out.masked } : { bytes: f.raw, masked: 0 };
 }

@@ -57,15 +57,20 @@ function setup() {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+/** A 400-row result in two socket reads of 200 rows (two runs, two jobs), then C and Z. */
+async function twoRuns(upstream: FakeSocket) {
+  upstream.emit("data", rows(0, 200));
+  await tick();
+  upstream.emit("data", Buffer.concat([rows(200, 200), build.commandComplete("SELECT 400"), build.readyForQuery("I")]));
+  await tick();
+}
 const range = (from: number, n: number, upper = false) => Array.from({ length: n }, (_, i) => (upper ? `ROW${from + i}` : `row${from + i}`));
 
 describe("relay: masked runs shared with the masking worker", () => {
   it("writes runs in order even when a later job finishes first, and what follows waits for them", async () => {
     const { upstream, unit, received } = setup();
-    upstream.emit("data", rows(0, 200));
-    await tick();
-    upstream.emit("data", Buffer.concat([rows(200, 200), build.commandComplete("SELECT 400"), build.readyForQuery("I")]));
-    await tick();
+    await twoRuns(upstream);
     expect(jobs).toHaveLength(2);
     expect(received()).toEqual([]); // nothing may overtake the first run
     jobs[1].settle(true);
@@ -81,10 +86,7 @@ describe("relay: masked runs shared with the masking worker", () => {
 
   it("fails closed: a failed job ends the session and nothing of that run, or after it, is sent", async () => {
     const { upstream, fatal, received } = setup();
-    upstream.emit("data", rows(0, 200));
-    await tick();
-    upstream.emit("data", Buffer.concat([rows(200, 200), build.commandComplete("SELECT 400"), build.readyForQuery("I")]));
-    await tick();
+    await twoRuns(upstream);
     jobs[0].settle(false);
     jobs[1].settle(true);
     await tick();

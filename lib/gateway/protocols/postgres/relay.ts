@@ -24,6 +24,7 @@ import { build, parseBackendMessage, ProtocolError, type ErrorFields, type Field
 
 /** Bytes gathered before a socket write during one pump run. */
 const OUT_CHUNK = 256 * 1024;
+
 export type RelayOp =
   | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
   | { t: "query"; unit: ResultUnit; classification: Classification; prepared: ReadonlyMap<string, Classification>; rd: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
@@ -169,7 +170,7 @@ export class Relay {
 
   /** A frame after masked rows still being masked: handled once they are written. */
   private afterRuns(f: Frame): Promise<void> | void {
-    return this.runs.after(() => this.handle(f));
+    return this.runs.busy ? this.runs.after(() => this.handle(f)) : this.handle(f);
   }
 
   /** Handles one backend frame; returns a promise only when masking needs catalog lookups. */
@@ -260,9 +261,10 @@ export class Relay {
    */
   private dataRows(first: Frame): Promise<void> | void {
     const op = this.queue[0];
-    const pool = maskPool();
-    if (!pool.available || !op?.unit?.masker?.active || !("plans" in op && op.plans?.every((p) => p.refs)) || op.unit.wantsSample() || (op.t === "execute" && op.portal?.textUpstream)) {
-      return this.runs.after(() => this.dataRow(first, op));
+    // Unmasked rows (the common case) take the first test and go straight on.
+    const pool = op?.unit?.masker?.active ? maskPool() : null;
+    if (!pool?.available || !op?.unit?.masker || !("plans" in op && op.plans?.every((p) => p.refs)) || op.unit.wantsSample() || (op.t === "execute" && op.portal?.textUpstream)) {
+      return this.runs.busy ? this.runs.after(() => this.dataRow(first, op)) : this.dataRow(first, op);
     }
     const frames = [first];
     let next = this.reader.next();
