@@ -256,3 +256,32 @@ test("the sessions list shows live and past sessions, filters them, and updates 
   await sql`select pg_notify('gatehouse_events', ${JSON.stringify({ topic: "session.started", data: { id: started.id }, origin: "test-process" })})`;
   await expect(page.getByTestId(`session-${started.id}`)).toContainText("new-host");
 });
+
+test("a SQL session recorded by another Gatehouse process on the same database is followed live", async ({ page }) => {
+  test.setTimeout(120_000);
+  const other = await startGatehouse({ env: { DATABASE_URL: pg.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 5).toString("base64") }, demo: false });
+  const token = await login(gh.url, gh.adminEmail, gh.adminPassword);
+  const created = await apiCall(gh.url, token, "POST", "/connections", { name: "loopback-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+  expect(created.status).toBe(200);
+  const client = postgres({ host: "127.0.0.1", port: other.ports.postgres, database: "loopback-pg", username: gh.adminEmail, password: token, ssl: false, max: 1, onnotice: () => {} });
+  try {
+    await client`select 'before-the-viewer'`;
+    const live = await apiCall(gh.url, token, "GET", "/sessions?status=live&protocol=postgres&connection=loopback-pg");
+    const id = live.body.sessions[0].id as string;
+    await signIn(page);
+    await page.goto(`${gh.url}/sessions/${id}`);
+    const timeline = page.getByTestId("event-timeline");
+    await expect(timeline).toContainText("before-the-viewer");
+    // Recorded by the other process while this page loads and after: every statement shows up, without a reload.
+    for (let i = 1; i <= 3; i++) {
+      await client.unsafe(`select 'followed-live-${i}'`);
+      await expect(timeline).toContainText(`followed-live-${i}`);
+    }
+    // each once, though it arrived both live and (maybe) from the stored events
+    for (const text of ["before-the-viewer", "followed-live-1", "followed-live-3"]) await expect(timeline.getByText(`select '${text}'`, { exact: true })).toHaveCount(1);
+  } finally {
+    await client.end();
+    await other.stop();
+    fs.rmSync(other.dataDir, { recursive: true, force: true });
+  }
+});

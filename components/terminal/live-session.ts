@@ -5,7 +5,10 @@ import { SeqFollower, type SessionEventMessage } from "./seq-follower";
  * "Live view"). Order matters so that nothing is lost or shown twice:
  * 1. subscribe to /ws/sessions/:id first, buffering what arrives;
  * 2. fetch the tail (current screen up to seq S) and write it;
- * 3. apply buffered and live events with seq > S, filling holes from the stored events.
+ * 3. apply buffered and live events with seq > S, filling holes from the stored events;
+ * 4. for a session recorded by another Gatehouse process, the socket says "watching" once that
+ *    process sends this one its events: load the stored events after the last applied one then
+ *    (the ones recorded before went only to the database).
  * Not React: the component gives it a sink (an xterm.js terminal) and renders its state.
  */
 export interface TermSize {
@@ -61,6 +64,7 @@ export class LiveSessionView {
   private ws: WebSocket | null = null;
   private stopped = false;
   private filling = false;
+  private catchUpAfterStart = false;
   private skewMs = 0;
   private startedAtMs = 0;
   private reconnectDelay = 250;
@@ -98,6 +102,7 @@ export class LiveSessionView {
     this.writeTail(tail);
     this.set({ size: tail.size, status: tail.session.status, endReason: tail.session.endReason, channelExit: tail.exit, capped: tail.from === "cap", lastSeq: tail.seq });
     this.follower.start(tail.seq);
+    if (this.catchUpAfterStart) void this.catchUp();
     if (tail.session.status !== "live") await this.ended(tail.session.status, tail.session.endReason);
     else {
       this.set({ phase: "live" });
@@ -135,14 +140,18 @@ export class LiveSessionView {
       if (this.follower.started) void this.catchUp();
     };
     ws.onmessage = (m) => {
-      let msg: SessionEventMessage | { kind: "session-ended"; status: string };
+      let msg: SessionEventMessage | { kind: "session-ended"; status: string } | { kind: "watching" };
       try {
         msg = JSON.parse(String(m.data));
       } catch {
         return;
       }
       if (msg.kind === "session-ended") void this.ended((msg as { status: string }).status, null);
-      else {
+      else if (msg.kind === "watching") {
+        // Recorded by another process: what it recorded before it knew of this viewer is stored now.
+        if (this.follower.started) void this.catchUp();
+        else this.catchUpAfterStart = true;
+      } else {
         this.follower.live(msg as SessionEventMessage);
         if (this.follower.missingAfter !== null) void this.fill();
       }

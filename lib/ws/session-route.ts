@@ -4,10 +4,17 @@ import { can } from "@/lib/auth/authorize";
 import { getBus, Topics } from "@/lib/events/bus";
 import { registerWsRoute } from "./router";
 
+/** How long a recorded event may take to reach the database (event-writer FLUSH_MS, with room). */
+const STORED_WITHIN_MS = 300;
+
 /**
  * /ws/sessions/:id — follow one session live. Object check before the upgrade: only the
  * session's own user or someone who may read all sessions. The client first loads past events
- * over REST, then applies live ones with a higher seq (so joining mid-session loses nothing).
+ * over REST, then applies live ones with a higher seq, filling holes from REST.
+ *
+ * A session recorded by another process reaches this one only once it knows of the watch
+ * (bus.watch): events recorded before that were only stored. So once the watch is known there and
+ * those are stored, the socket says `{kind: "watching"}` and the client loads what it lacks.
  */
 registerWsRoute({
   pattern: /^\/ws\/sessions\/([0-9a-f-]{36})$/i,
@@ -18,15 +25,24 @@ registerWsRoute({
   },
   onConnection(ws, _caller, match) {
     const id = match[1];
-    const off = getBus().subscribe<{ sessionId: string; event: unknown }>(Topics.sessionEvent, (data) => {
+    const bus = getBus();
+    const off = bus.subscribe<{ sessionId: string; event: unknown }>(Topics.sessionEvent, (data) => {
       if (data.sessionId === id && ws.readyState === ws.OPEN) ws.send(JSON.stringify(data.event));
     });
-    const offEnd = getBus().subscribe<{ id: string; status: string }>(Topics.sessionEnded, (data) => {
+    const offEnd = bus.subscribe<{ id: string; status: string }>(Topics.sessionEnded, (data) => {
       if (data.id === id && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ kind: "session-ended", status: data.status }));
+    });
+    const watch = bus.watch(Topics.sessionEvent, id);
+    let synced: NodeJS.Timeout | null = null;
+    void watch.ready.then((bridged) => {
+      if (!bridged) return; // one process: every event published here was delivered here
+      synced = setTimeout(() => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ kind: "watching" })), STORED_WITHIN_MS);
     });
     ws.on("close", () => {
       off();
       offEnd();
+      watch.stop();
+      if (synced) clearTimeout(synced);
     });
   },
 });

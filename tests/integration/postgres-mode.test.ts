@@ -60,6 +60,47 @@ describe("two processes on a shared PostgreSQL 15", () => {
     expect(list.body.connections.map((c: { name: string }) => c.name)).toContain("shared-db");
   });
 
+  it("a session's events go to the other process only while a viewer there watches it", async () => {
+    const token = await login(a.url, a.adminEmail, a.adminPassword);
+    const created = await apiCall(a.url, token, "POST", "/connections", { name: "loopback-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+    expect(created.status).toBe(200);
+    // What crosses between the processes, as a third listener on their channel sees it.
+    const listener = postgres(pg.url, { max: 1, onnotice: () => {} });
+    const crossed: string[] = [];
+    await listener.listen("gatehouse_events", (p) => p.includes('"topic":"session.event"') && crossed.push(p));
+    const client = postgres({ host: "127.0.0.1", port: a.ports.postgres, database: "loopback-pg", username: a.adminEmail, password: token, ssl: false, max: 1, onnotice: () => {} });
+    const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
+    try {
+      await client`select 'nobody-watches'`;
+      const live = await apiCall(a.url, token, "GET", "/sessions?status=live&protocol=postgres");
+      const id = live.body.sessions[0].id as string;
+      await pause(300); // live events leave every 40 ms
+      expect(crossed).toEqual([]);
+
+      const ws = new WebSocket(`ws://127.0.0.1:${b.port}/ws/sessions/${id}`, { headers: { authorization: `Bearer ${token}` } });
+      const messages: { kind: string; payload?: { text?: string } }[] = [];
+      ws.on("message", (m) => messages.push(JSON.parse(String(m))));
+      const until = async (what: string, ok: () => boolean) => {
+        for (const deadline = Date.now() + 5_000; !ok(); await pause(20)) if (Date.now() > deadline) throw new Error(`no ${what} within 5 s: ${JSON.stringify(messages)}`);
+      };
+      await until("watching", () => messages.some((m) => m.kind === "watching"));
+      await client`select 'cross-process-probe'`;
+      await until("probe event", () => messages.some((m) => m.payload?.text?.includes("cross-process-probe")));
+      expect(crossed.length).toBeGreaterThan(0);
+      expect(crossed.every((p) => p.includes(id))).toBe(true);
+
+      ws.close();
+      await pause(500);
+      const before = crossed.length;
+      await client`select 'watched-no-more'`;
+      await pause(300);
+      expect(crossed.length).toBe(before);
+    } finally {
+      await client.end();
+      await listener.end();
+    }
+  });
+
   it("a policy saved on one process is in force on the other within a second", async () => {
     const token = await login(a.url, a.adminEmail, a.adminPassword);
     const current = await apiCall(a.url, token, "GET", "/policies");

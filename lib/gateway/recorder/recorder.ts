@@ -12,8 +12,9 @@ import { MAX_SPOOL_BYTES, processSpool } from "./spool";
  *
  * Both paths are batched across all sessions of the process, because per-event costs were the
  * gateway's bottleneck: database writes go through the process's EventWriter (one insert per
- * FLUSH_MS for every session), live events leave every LIVE_MS as one bus publication (on
- * PostgreSQL one NOTIFY per ~8 kB instead of one per event).
+ * FLUSH_MS for every session), live events leave every LIVE_MS as one bus publication. On
+ * PostgreSQL other processes get a session's events only while one of them watches it (a live
+ * viewer there), packed one NOTIFY per ~8 kB: unwatched, recording costs no NOTIFY at all.
  *
  * Bulk output (`recordBulk`) goes to the process's spool on disk and is stored by the writer at
  * its own pace (spool.ts explains why), so memory stays bounded however fast a session prints.
@@ -138,5 +139,5 @@ function flushLive() {
   if (!live.length) return;
   const batch = live;
   live = [];
-  void getBus().publishMany(Topics.sessionEvent, batch);
+  void getBus().publishMany(Topics.sessionEvent, batch, { watchKey: (item) => item.sessionId });
 }

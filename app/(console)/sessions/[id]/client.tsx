@@ -2,7 +2,8 @@
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "@/components/api";
-import { EventTimeline, type SessionEvent } from "@/components/sessions/event-timeline";
+import { EventTimeline } from "@/components/sessions/event-timeline";
+import { useSessionEvents } from "@/components/sessions/use-session-events";
 import { LiveTerminal } from "@/components/terminal/live-terminal";
 import { Badge, Button, Card, ErrorText, PageHeader, Select } from "@/components/ui";
 import { useLiveEvents } from "@/components/use-live-events";
@@ -141,32 +142,7 @@ function TerminalView({ id, live, channels, channel, onChannel, data }: { id: st
 
 /** Query sessions (and terminal-less ones): every event, loaded page by page, then followed live. */
 function QueryEvents({ id }: { id: string }) {
-  const [events, setEvents] = useState<SessionEvent[]>([]);
-  useEffect(() => {
-    let ws: WebSocket | null = null;
-    let stop = false;
-    (async () => {
-      let after = 0;
-      const all: SessionEvent[] = [];
-      for (;;) {
-        const page = await api<{ events: SessionEvent[] }>(`/sessions/${id}/events?after=${after}&limit=2000`).then((r) => r.events);
-        all.push(...page);
-        if (page.length < 2000) break;
-        after = page[page.length - 1].seq;
-      }
-      if (stop) return;
-      setEvents(all);
-      ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/sessions/${id}`);
-      ws.onmessage = (m) => {
-        const e = JSON.parse(String(m.data)) as SessionEvent;
-        if (typeof e.seq === "number") setEvents((prev) => (prev.length && prev[prev.length - 1].seq >= e.seq ? prev : [...prev, e]));
-      };
-    })().catch(() => {});
-    return () => {
-      stop = true;
-      ws?.close();
-    };
-  }, [id]);
+  const events = useSessionEvents(id);
   return (
     <Card title={`Events (${events.length})`}>
       <EventTimeline events={events} />
