@@ -6,6 +6,7 @@ import { getBus, Topics } from "@/lib/events/bus";
 import { holdForApproval } from "@/lib/gateway/approvals/hold";
 import type { MaskChannel, Masker } from "@/lib/gateway/masking";
 import { getPolicyRuntime } from "@/lib/gateway/policy";
+import { sealForPolicy } from "@/lib/gateway/policy/context";
 import { SessionRecorder } from "@/lib/gateway/recorder/recorder";
 import { activeGrantsOf } from "@/db/queries/approvals";
 import { getMaskingRuntime } from "./masking-runtime";
@@ -53,6 +54,11 @@ export class GatewaySession {
     readonly connection: ConnectionRef,
     readonly client: ClientInfo,
   ) {
+    // Who, where and from where are fixed when the session opens (a revoked credential or a
+    // disabled user ends it): sealed, so each statement's decision reuses them (policy/context.ts).
+    sealForPolicy(principal);
+    sealForPolicy(connection);
+    sealForPolicy(client);
     this.recorder = new SessionRecorder(db, id);
     this.recorder.onOverflow = () => this.terminate("recording backlog exceeded: the database is not accepting session events");
   }

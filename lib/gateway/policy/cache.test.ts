@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from "vitest";
 import type { Verdict } from "@/lib/gateway/core/types";
 import { DecisionCache, decisionCacheKey, MAX_CACHE_KEY_LENGTH } from "./cache";
-import { buildCedarRequest } from "./context";
+import fc from "fast-check";
+import type { GatewayRequest } from "@/lib/gateway/core/types";
+import { buildCedarRequest, sealForPolicy, type CedarRequest } from "./context";
 import { PolicyRuntime } from "./runtime";
 import { makeRequest, type RequestSpec } from "./test-fixtures";
 
@@ -23,9 +25,17 @@ describe("DecisionCache (LRU)", () => {
   });
 });
 
-describe("decisionCacheKey: everything Cedar sees is in the key", () => {
+/** As a gateway session makes its requests: principal, connection and client sealed. */
+function sealed(req: GatewayRequest): GatewayRequest {
+  return { ...req, principal: sealForPolicy(req.principal), connection: sealForPolicy(req.connection), client: sealForPolicy(req.client) };
+}
+
+describe.each([
+  ["spelled out", (r: GatewayRequest) => r],
+  ["sealed session inputs", sealed],
+])("decisionCacheKey (%s): everything Cedar sees is in the key", (_, prepare) => {
   const key = (spec: RequestSpec, time: "none" | "coarse" | "exact" = "none") => {
-    const req = makeRequest(spec);
+    const req = prepare(makeRequest(spec));
     const built = buildCedarRequest(req, req.now!);
     if (!built.ok) throw new Error(built.reason);
     return decisionCacheKey("engine-1", built.request, time);
@@ -93,6 +103,66 @@ describe("decisionCacheKey: everything Cedar sees is in the key", () => {
 
   it("refuses to key huge statements", () => {
     expect(key({ text: "x".repeat(MAX_CACHE_KEY_LENGTH) })).toBeNull();
+  });
+});
+
+describe("decisionCacheKey with sealed session inputs", () => {
+  /** The key as if nothing were sealed: Cedar's whole input, spelled out. */
+  const fullKey = (r: CedarRequest) => decisionCacheKey("engine-1", { ...r, sessionPartId: null }, "none");
+  const spec = fc.record(
+    {
+      email: fc.constantFrom("alice@example.com", "bob@example.com"),
+      role: fc.constantFrom("member" as const, "admin" as const),
+      groups: fc.subarray(["engineering", "dba", "ops"]),
+      depth: fc.integer({ min: 0, max: 2 }),
+      agentNames: fc.array(fc.constantFrom("claude", "helper"), { maxLength: 2 }),
+      connection: fc.constantFrom("orders-db", "billing-db"),
+      tags: fc.subarray(["prod", "pii"]),
+      address: fc.constantFrom("127.0.0.1", "10.0.0.9"),
+      origin: fc.constantFrom("native" as const, "web-console" as const),
+      tables: fc.subarray(["orders", "customers"]),
+      text: fc.constantFrom("SELECT 1", "SELECT 2"),
+    },
+    { requiredKeys: [] },
+  );
+
+  it("two requests get one key exactly when Cedar would see the same input", () => {
+    fc.assert(
+      fc.property(spec, spec, fc.boolean(), fc.boolean(), (a, b, sealA, sealB) => {
+        const build = (s: RequestSpec, seal: boolean) => {
+          const req = makeRequest(s);
+          const built = buildCedarRequest(seal ? sealed(req) : req, req.now!);
+          if (!built.ok) throw new Error(built.reason);
+          return built.request;
+        };
+        const [ra, rb] = [build(a, sealA), build(b, sealB)];
+        const same = fullKey(ra) === fullKey(rb);
+        const key = (r: CedarRequest) => decisionCacheKey("engine-1", r, "none");
+        if (sealA === sealB) expect(key(ra) === key(rb)).toBe(same);
+        else expect(key(ra)).not.toEqual(key(rb)); // an id and a spelled-out part never collide
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("one sealed principal over two connections or from two clients: as many parts", () => {
+    const base = sealed(makeRequest());
+    const other = sealed(makeRequest({ connection: "billing-db", address: "10.0.0.9" }));
+    const key = (r: GatewayRequest) => {
+      const built = buildCedarRequest(r, r.now!);
+      if (!built.ok) throw new Error(built.reason);
+      return decisionCacheKey("engine-1", built.request, "none");
+    };
+    const keys = [base, { ...base, connection: other.connection }, { ...base, client: other.client }, other].map(key);
+    expect(new Set(keys).size).toBe(4);
+    expect(key({ ...base })).toBe(keys[0]);
+  });
+
+  it("a sealed principal cannot change under its session", () => {
+    const req = sealed(makeRequest());
+    expect(() => req.principal.groups.push("admins")).toThrow(TypeError);
+    expect(() => Object.assign(req.principal, { role: "admin" })).toThrow(TypeError);
+    expect(() => Object.assign(req.connection, { name: "other" })).toThrow(TypeError);
   });
 });
 

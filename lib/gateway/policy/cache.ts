@@ -13,6 +13,11 @@
  * The same holds for `context.request.text` (compile.ts `readsRequestText`): it is left out of
  * the key only when no policy can read it, so one entry serves every literal of a statement.
  *
+ * What comes from the session (principal, resource, entities, the chain and client context) is
+ * built once per session and named by an id when the session sealed its inputs (context.ts
+ * `sealForPolicy`): the key then holds that id — which stands for exactly one content — instead
+ * of serializing the same parts again for every statement.
+ *
  * Only clean decisions are stored: denies caused by timeouts or evaluation errors are
  * recomputed next time rather than pinned.
  */
@@ -31,8 +36,12 @@ export function decisionCacheKey(
   readsText = true,
 ): string | null {
   if (time === "exact") return null;
-  const context = readsText ? input.context : { ...input.context, request: { ...input.context.request, text: null } };
-  const parts: unknown[] = [engineId, input.principal, input.action, input.resource, input.entities, context];
+  // The session's part by its id when it has one (the same content always has the same id),
+  // else spelled out; the rest of the context whatever it holds.
+  const { chain, client, ...rest } = input.context;
+  const session = input.sessionPartId ?? [input.principal, input.resource, input.entities, chain, client];
+  const context = readsText ? rest : { ...rest, request: { ...rest.request, text: null } };
+  const parts: unknown[] = [engineId, session, input.action, context];
   if (time === "coarse") parts.push(input.time.hour, input.time.weekday);
   const key = JSON.stringify(parts);
   return key.length > MAX_CACHE_KEY_LENGTH ? null : key;

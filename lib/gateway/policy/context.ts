@@ -7,7 +7,7 @@
  * everything the decision depends on" true by construction rather than by a hand-kept list.
  */
 import type { Context, EntityJson, EntityUidJson } from "@cedar-policy/cedar-wasm/nodejs";
-import type { GatewayRequest } from "@/lib/gateway/core/types";
+import type { ClientInfo, ConnectionRef, GatewayRequest, Principal } from "@/lib/gateway/core/types";
 import { ENTITY, isPolicyAction } from "./schema";
 
 export interface CedarRequest {
@@ -18,6 +18,12 @@ export interface CedarRequest {
   /** everything except `time`, which is kept apart so the cache can leave it out of the key */
   context: Omit<CedarContext, "time">;
   time: CedarContext["time"];
+  /**
+   * Names the parts that come from the session's principal, connection and client (principal,
+   * resource, entities, context.chain, context.client) when they were sealed (`sealForPolicy`):
+   * equal ids, equal parts. null: not sealed, the cache key spells them out.
+   */
+  sessionPartId: number | null;
 }
 
 export interface CedarContext {
@@ -48,6 +54,75 @@ export function buildCedarRequest(req: GatewayRequest, now: Date): BuildResult {
     return { ok: false, reason: `credential scope does not include action ${request.action}` };
   }
 
+  const part = sessionPart(principal, connection, client);
+  const epochMs = now.getTime();
+  return {
+    ok: true,
+    request: {
+      principal: part.principal,
+      action: { type: ENTITY.action, id: request.action },
+      resource: part.resource,
+      entities: part.entities,
+      context: {
+        request: {
+          kind: request.kind,
+          tables: canonicalSet(request.tables),
+          functions: canonicalSet(request.functions),
+          text: request.text ?? "",
+        },
+        chain: part.chain,
+        client: part.client,
+        grants: { active: grantActive(req, epochMs) },
+      },
+      time: { hour: now.getUTCHours(), weekday: now.getUTCDay(), epoch: Math.floor(epochMs / 1000) },
+      sessionPartId: part.id,
+    },
+  };
+}
+
+/**
+ * Deep-freezes a principal, connection or client so that what Cedar sees of it can be built once
+ * per session rather than per statement (a gateway session's own are fixed when it opens).
+ * Returns the same object.
+ */
+export function sealForPolicy<T extends object>(value: T): T {
+  deepFreeze(value);
+  sealed.add(value);
+  return value;
+}
+
+interface SessionPart {
+  id: number | null;
+  principal: EntityUidJson;
+  resource: EntityUidJson;
+  entities: EntityJson[];
+  chain: CedarContext["chain"];
+  client: CedarContext["client"];
+}
+
+const sealed = new WeakSet<object>();
+const parts = new WeakMap<Principal, WeakMap<ConnectionRef, WeakMap<ClientInfo, SessionPart>>>();
+/**
+ * Part content (its JSON) → id. Ids are never reused: when the table is full it starts afresh
+ * and equal parts get a new id, so an id always stood for exactly one content.
+ */
+const partIds = new Map<string, number>();
+const MAX_PART_IDS = 10_000;
+let nextPartId = 1;
+
+/** What Cedar sees of the session: memoized (and named by an id) when its three inputs are sealed. */
+function sessionPart(principal: Principal, connection: ConnectionRef, client: ClientInfo): SessionPart {
+  if (!(sealed.has(principal) && sealed.has(connection) && sealed.has(client))) return buildSessionPart(principal, connection, client, false);
+  let byConnection = parts.get(principal);
+  if (!byConnection) parts.set(principal, (byConnection = new WeakMap()));
+  let byClient = byConnection.get(connection);
+  if (!byClient) byConnection.set(connection, (byClient = new WeakMap()));
+  let part = byClient.get(client);
+  if (!part) byClient.set(client, (part = buildSessionPart(principal, connection, client, true)));
+  return part;
+}
+
+function buildSessionPart(principal: Principal, connection: ConnectionRef, client: ClientInfo, named: boolean): SessionPart {
   const rootUid = { type: ENTITY.user, id: principal.email };
   const entities: EntityJson[] = [
     {
@@ -69,36 +144,38 @@ export function buildCedarRequest(req: GatewayRequest, now: Date): BuildResult {
     attrs: { name: connection.name, type: connection.type, tags: canonicalSet(connection.tags) },
     parents: [],
   });
-
   const agents = principal.chain.slice(1).filter((a) => a.kind === "agent");
-  const epochMs = now.getTime();
-  return {
-    ok: true,
-    request: {
-      principal: current,
-      action: { type: ENTITY.action, id: request.action },
-      resource,
-      entities,
-      context: {
-        request: {
-          kind: request.kind,
-          tables: canonicalSet(request.tables),
-          functions: canonicalSet(request.functions),
-          text: request.text ?? "",
-        },
-        chain: {
-          depth: principal.chain.length - 1,
-          rootUser: principal.email,
-          actorKinds: canonicalSet(principal.chain.map((a) => a.kind)),
-          actors: canonicalSet(principal.chain.map((a) => a.name)),
-          agentNames: canonicalSet(agents.map((a) => a.name)),
-        },
-        client: { address: client.address, protocol: client.protocol, origin: client.origin },
-        grants: { active: grantActive(req, epochMs) },
-      },
-      time: { hour: now.getUTCHours(), weekday: now.getUTCDay(), epoch: Math.floor(epochMs / 1000) },
+  const part: SessionPart = {
+    id: null,
+    principal: current,
+    resource,
+    entities,
+    chain: {
+      depth: principal.chain.length - 1,
+      rootUser: principal.email,
+      actorKinds: canonicalSet(principal.chain.map((a) => a.kind)),
+      actors: canonicalSet(principal.chain.map((a) => a.name)),
+      agentNames: canonicalSet(agents.map((a) => a.name)),
     },
+    client: { address: client.address, protocol: client.protocol, origin: client.origin },
   };
+  if (!named) return part;
+  const content = JSON.stringify(part);
+  let id = partIds.get(content);
+  if (id === undefined) {
+    if (partIds.size >= MAX_PART_IDS) partIds.clear();
+    partIds.set(content, (id = nextPartId++));
+  }
+  part.id = id;
+  return deepFreeze(part);
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value)) deepFreeze(v);
+  }
+  return value;
 }
 
 export function toCedarContext(r: CedarRequest): Context {
