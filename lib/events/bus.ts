@@ -68,8 +68,13 @@ export class EventBus {
       if (Array.isArray(msg.batch)) for (const data of msg.batch) this.deliver({ topic: msg.topic, data, origin: msg.origin });
       else this.deliver(msg);
     });
-    // Learn the watches of the processes already running (they answer with announcements).
+    // Learn the watches of the processes already running (they answer with announcements), and
+    // tell them ours, if any were made before attaching.
     await this.notify({ topic: WATCH_TOPIC, origin: this.nodeId, data: { query: true } });
+    if (this.localWatches.size) {
+      this.keepRenewing();
+      void this.announce(this.localWatches.all(), true);
+    }
   }
 
   async detach(): Promise<void> {
@@ -138,7 +143,7 @@ export class EventBus {
    */
   watch(topic: string, key: string): Watch {
     const first = this.localWatches.add(topic, key);
-    this.renewTimer ??= setInterval(() => void this.announce(this.localWatches.all(), true), WATCH_RENEW_MS).unref();
+    this.keepRenewing();
     const bridged = !!this.handle?.notify;
     const ready = (first ? this.announce([[topic, key]], true) : Promise.resolve()).then(() => bridged);
     let stopped = false;
@@ -189,6 +194,11 @@ export class EventBus {
 
   private deliver(msg: BusMessage) {
     this.emitter.emit("message", msg);
+  }
+
+  /** Re-announces this process's watches every WATCH_RENEW_MS while it has any. */
+  private keepRenewing() {
+    this.renewTimer ??= setInterval(() => void this.announce(this.localWatches.all(), true), WATCH_RENEW_MS).unref();
   }
 
   private async notify(msg: BusMessage): Promise<void> {
