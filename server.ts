@@ -14,6 +14,7 @@ import { startMaskingSync } from "@/lib/gateway/core/masking-runtime";
 import { startReplayIndexer } from "@/lib/gateway/recorder/replay/service";
 import { recoverSpools } from "@/lib/gateway/recorder/recover-spool";
 import { endOrphanedSessions } from "@/lib/services/sessions/end-orphaned";
+import { startNodeLiveness, type NodeLiveness } from "@/lib/services/sessions/node-liveness";
 import { processSpool } from "@/lib/gateway/recorder/spool";
 import "@/lib/gateway/protocols";
 import { ensureDemoConnection, ensureFirstAdmin } from "@/lib/services/bootstrap";
@@ -35,10 +36,13 @@ async function main() {
   const stopPolicySync = await startPolicySync(dbHandle.db, bus);
   const stopMaskingSync = await startMaskingSync(dbHandle.db, bus);
   const stopReplayIndexer = startReplayIndexer(dbHandle.db, bus);
+  // Sessions left live by a process that is gone: at start (one process on the embedded
+  // database), or whenever a process stops renewing its heartbeat (a shared PostgreSQL).
+  let liveness: NodeLiveness | null = null;
   if (dbHandle.kind === "pglite") {
     const orphaned = await endOrphanedSessions(dbHandle.db);
     if (orphaned) console.log(`[gatehouse] ${orphaned} session(s) left live by the previous process marked failed`);
-  }
+  } else liveness = await startNodeLiveness(dbHandle.db, bus);
   // Output a killed process spooled but never stored (lib/gateway/recorder/spool.ts).
   void recoverSpools(dbHandle.db).catch((err: Error) => console.error(`[recorder] spool recovery failed:`, err.message));
 
@@ -107,6 +111,7 @@ async function main() {
     closeAllSockets();
     stopReplayIndexer();
     await gateways.stopAll(`Gatehouse is shutting down (${signal})`);
+    await liveness?.stop();
     server.closeAllConnections();
     await sample?.stop().catch(() => {});
     stopPolicySync();

@@ -1,3 +1,4 @@
+import { sql } from "drizzle-orm";
 import { bigint, customType, index, integer, jsonb, pgTable, primaryKey, text, timestamp, uuid } from "drizzle-orm/pg-core";
 import type { StoredActor } from "./tokens";
 
@@ -25,8 +26,23 @@ export const sessions = pgTable(
     startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
     endedAt: timestamp("ended_at", { withTimezone: true }),
   },
-  (t) => [index("sessions_started_idx").on(t.startedAt), index("sessions_token_idx").on(t.tokenId)],
+  (t) => [
+    index("sessions_started_idx").on(t.startedAt),
+    index("sessions_token_idx").on(t.tokenId),
+    // the live sessions of a process (node-liveness.ts ends those of a process that is gone)
+    index("sessions_live_node_idx").on(t.nodeId).where(sql`${t.status} = 'live'`),
+  ],
 );
+
+/**
+ * Gatehouse processes on a shared PostgreSQL, each renewing `lastSeen` (the database's clock)
+ * while it runs: the live sessions of a process that stopped renewing are over (node-liveness.ts).
+ */
+export const gatewayNodes = pgTable("gateway_nodes", {
+  nodeId: text("node_id").primaryKey(),
+  startedAt: timestamp("started_at", { withTimezone: true }).notNull().defaultNow(),
+  lastSeen: timestamp("last_seen", { withTimezone: true }).notNull().defaultNow(),
+});
 
 const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
   dataType: () => "bytea",

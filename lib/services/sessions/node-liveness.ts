@@ -1,0 +1,88 @@
+import { and, eq, inArray, lt, sql } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { gatewayNodes, sessions } from "@/db/schema";
+import { Topics, type EventBus } from "@/lib/events/bus";
+import { liveSessions } from "@/lib/gateway/core/live-sessions";
+import { ORPHANED_REASON } from "./end-orphaned";
+
+/** How often a process renews its row; it counts as gone after NODE_TTL_BEATS missed renewals. */
+const HEARTBEAT_MS = Number(process.env.GATEHOUSE_NODE_HEARTBEAT_MS ?? 10_000);
+const NODE_TTL_BEATS = 6;
+/** Rows of processes gone this long are deleted (their sessions were ended long before). */
+const FORGET_AFTER = "1 day";
+
+export interface NodeLiveness {
+  stop(): Promise<void>;
+}
+
+/**
+ * Several Gatehouse processes on one PostgreSQL: a process that dies without ending its sessions
+ * (killed, crashed, its machine gone) would leave them `live` for ever — in the console, to kill
+ * from it, as parents of delegated sessions. So each process renews its row in `gateway_nodes`
+ * every HEARTBEAT_MS, and every process ends (status `failed`) the live sessions of any process
+ * whose row is older than NODE_TTL_BEATS heartbeats, at start and at every heartbeat. All times
+ * are the database's, so the processes' clocks do not matter. Processes that never wrote a row
+ * (an older version during an upgrade) are left alone.
+ *
+ * The other way round, a process that could not renew its row for that long (cut off from the
+ * database) may find its sessions ended by others: it then ends them itself, as the console
+ * already shows — a session the recording says is over does not go on serving traffic.
+ *
+ * (The embedded database has one process: endOrphanedSessions covers it at start.)
+ */
+export async function startNodeLiveness(db: Db, bus: EventBus): Promise<NodeLiveness> {
+  const nodeId = bus.nodeId;
+  const ttl = sql.raw(`interval '${Math.ceil((HEARTBEAT_MS * NODE_TTL_BEATS) / 1000)} seconds'`);
+
+  const beat = () =>
+    db
+      .insert(gatewayNodes)
+      .values({ nodeId })
+      .onConflictDoUpdate({ target: gatewayNodes.nodeId, set: { lastSeen: sql`now()` } });
+
+  /** Ends the live sessions of processes that stopped renewing their row. */
+  const sweep = async () => {
+    const gone = db.select({ nodeId: gatewayNodes.nodeId }).from(gatewayNodes).where(lt(gatewayNodes.lastSeen, sql`now() - ${ttl}`));
+    const ended = await db
+      .update(sessions)
+      .set({ status: "failed", endReason: ORPHANED_REASON, endedAt: sql`now()` })
+      .where(and(eq(sessions.status, "live"), inArray(sessions.nodeId, gone)))
+      .returning({ id: sessions.id, userId: sessions.userId, nodeId: sessions.nodeId });
+    for (const s of ended) {
+      console.log(`[gatehouse] session ${s.id} of node ${s.nodeId} ended: that process stopped renewing its heartbeat`);
+      void bus.publish(Topics.sessionEnded, { id: s.id, userId: s.userId, status: "failed" });
+    }
+    await db.delete(gatewayNodes).where(lt(gatewayNodes.lastSeen, sql`now() - interval ${sql.raw(`'${FORGET_AFTER}'`)}`));
+  };
+
+  /** Ends here the sessions this process still serves that the database says are over. */
+  const reconcile = async () => {
+    const mine = liveSessions().all();
+    if (!mine.length) return;
+    const over = await db
+      .select({ id: sessions.id, status: sessions.status })
+      .from(sessions)
+      .where(and(inArray(sessions.id, mine.map((s) => s.id)), sql`${sessions.status} <> 'live'`));
+    for (const row of over) liveSessions().get(row.id)?.terminate(`the session was ended (${row.status}) while this Gatehouse process could not reach its database`);
+  };
+
+  const tick = async () => {
+    try {
+      await beat();
+      await sweep();
+      await reconcile();
+    } catch (err) {
+      console.error(`[gatehouse] node heartbeat failed:`, (err as Error).message);
+    }
+  };
+
+  await tick();
+  const timer = setInterval(() => void tick(), HEARTBEAT_MS);
+  timer.unref();
+  return {
+    async stop() {
+      clearInterval(timer);
+      await db.delete(gatewayNodes).where(eq(gatewayNodes.nodeId, nodeId)).catch(() => {});
+    },
+  };
+}
