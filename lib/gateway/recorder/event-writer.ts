@@ -102,11 +102,15 @@ export class EventWriter {
     this.timer = setTimeout(() => void this.drain(), ms);
   }
 
-  /** The source is gone (its session closed): whatever it still holds is no longer retried. */
+  /**
+   * The source is gone (its session closed before the database took everything): its rows are
+   * no longer retried here. Rows held only in memory are lost (the caller reports how many);
+   * rows whose bytes are in the spool stay there: their segment file is kept, and the next
+   * process to start stores them (recoverSpools).
+   */
   forget(src: EventSource) {
     this.sources.delete(src);
     this.forgotten.add(src);
-    for (const row of src.queue) release(src, row);
   }
 
   /**

@@ -106,7 +106,8 @@ export class SessionRecorder implements EventSource {
 
   /**
    * Flush until empty, or until the database made no progress for `deadlineMs` (a large spooled
-   * backlog takes as long as it takes); returns how many events could not be written.
+   * backlog takes as long as it takes); returns how many events could not be written and are
+   * lost. Bulk output still in the spool is not lost: the next process to start stores it.
    */
   async close(deadlineMs = 5_000): Promise<number> {
     flushLive();
@@ -121,7 +122,9 @@ export class SessionRecorder implements EventSource {
       if (this.pending) await new Promise((r) => setTimeout(r, 200));
     }
     this.writer.forget(this);
-    return this.pending;
+    const kept = this.queue.filter((row) => row.spooled).length;
+    if (kept) console.error(`[recorder] session ${this.sessionId}: ${kept} spooled events left for the next start to store (the database is not taking them)`);
+    return this.pending - kept;
   }
 }
 

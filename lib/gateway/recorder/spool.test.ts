@@ -140,4 +140,21 @@ describe("spool recovery and bulk recording against a real (embedded) database",
     expect(rec.spooled).toBe(0);
     expect((await termOutput(id)).equals(Buffer.concat(chunks))).toBe(true);
   });
+
+  it("bulk output of a session that ends while the database stays down stays in the spool for the next start", async () => {
+    const flaky = flakyDb(handle.db, () => true);
+    const id = await newSession(handle.db);
+    const rec = new SessionRecorder(flaky, id);
+    const chunks = Array.from({ length: 5 }, (_, i) => Buffer.from(`kept ${i}\n`.repeat(3000)));
+    for (const c of chunks) rec.recordBulk("term.o", { ch: 0 }, c, new OutputPacker());
+    rec.record("exit", { code: 0 }); // in memory only: that one is lost
+    const file = rec.queue.find((r) => r.spooled)!.spooled!.ref.segment.file;
+    expect(await rec.close(300)).toBe(1);
+    processSpool().flush();
+    // what recoverSpools reads at the next start: every chunk, byte for byte
+    const kept = [...readSpoolFile(file)].filter((r) => r.header.s === id);
+    expect(kept.map((r) => r.header.seq)).toEqual([1, 2, 3, 4, 5]);
+    expect(Buffer.concat(kept.map((r) => r.data)).equals(Buffer.concat(chunks))).toBe(true);
+    expect(fs.existsSync(file)).toBe(true);
+  });
 });
