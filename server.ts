@@ -7,7 +7,7 @@ import http from "node:http";
 import next from "next";
 import { getDbHandle } from "@/db/client";
 import { loadConfig } from "@/lib/config/env";
-import { getBus } from "@/lib/events/bus";
+import { getBus, Topics } from "@/lib/events/bus";
 import { GatewayRegistry } from "@/lib/gateway/core/registry";
 import { startPolicySync } from "@/lib/gateway/policy/sync";
 import { startMaskingSync } from "@/lib/gateway/core/masking-runtime";
@@ -39,12 +39,18 @@ async function main() {
   // Sessions left live by a process that is gone: at start (one process on the embedded
   // database), or whenever a process stops renewing its heartbeat (a shared PostgreSQL).
   let liveness: NodeLiveness | null = null;
+  let orphaned: { id: string; userId: string | null }[] = [];
   if (dbHandle.kind === "pglite") {
-    const orphaned = await endOrphanedSessions(dbHandle.db);
-    if (orphaned) console.log(`[gatehouse] ${orphaned} session(s) left live by the previous process marked failed`);
+    orphaned = await endOrphanedSessions(dbHandle.db);
+    if (orphaned.length) console.log(`[gatehouse] ${orphaned.length} session(s) left live by the previous process marked failed`);
   } else liveness = await startNodeLiveness(dbHandle.db, bus);
-  // Output a killed process spooled but never stored (lib/gateway/recorder/spool.ts).
-  void recoverSpools(dbHandle.db).catch((err: Error) => console.error(`[recorder] spool recovery failed:`, err.message));
+  // Output a killed process spooled but never stored (lib/gateway/recorder/spool.ts); then its
+  // sessions are complete, and announced as ended (the replay indexer prepares them).
+  void recoverSpools(dbHandle.db)
+    .catch((err: Error) => console.error(`[recorder] spool recovery failed:`, err.message))
+    .then(() => {
+      for (const s of orphaned) void bus.publish(Topics.sessionEnded, { id: s.id, userId: s.userId, status: "failed" });
+    });
 
   const admin = await ensureFirstAdmin(dbHandle.db, cfg);
   if (admin?.password) {

@@ -9,13 +9,12 @@ export const ORPHANED_REASON = "the Gatehouse process serving it stopped without
  * open before, which is gone (only one process opens an embedded data dir): they are marked
  * failed, so the console stops showing them live and their replay can be prepared. Not for a
  * shared PostgreSQL, where other processes' live sessions are really live.
- * Returns how many sessions were ended.
+ * Returns the sessions ended.
  */
-export async function endOrphanedSessions(db: Db): Promise<number> {
-  const ended = await db
+export async function endOrphanedSessions(db: Db): Promise<{ id: string; userId: string | null }[]> {
+  return db
     .update(sessions)
     .set({ status: "failed", endReason: ORPHANED_REASON, endedAt: new Date() })
     .where(eq(sessions.status, "live"))
-    .returning({ id: sessions.id });
-  return ended.length;
+    .returning({ id: sessions.id, userId: sessions.userId });
 }
