@@ -31,6 +31,7 @@ export interface NodeLiveness {
  * (The embedded database has one process: endOrphanedSessions covers it at start.)
  */
 export async function startNodeLiveness(db: Db, bus: EventBus): Promise<NodeLiveness> {
+  if (!Number.isInteger(HEARTBEAT_MS) || HEARTBEAT_MS < 100) throw new Error(`GATEHOUSE_NODE_HEARTBEAT_MS must be a whole number of milliseconds, at least 100, not "${process.env.GATEHOUSE_NODE_HEARTBEAT_MS}"`);
   const nodeId = bus.nodeId;
   const ttl = sql.raw(`interval '${Math.ceil((HEARTBEAT_MS * NODE_TTL_BEATS) / 1000)} seconds'`);
 
