@@ -101,7 +101,7 @@ describe("nested agents through the PostgreSQL gateway", () => {
       if (!approvalId) await new Promise((r) => setTimeout(r, 100));
     }
     expect(approvalId).toBeTruthy();
-    await apiCall(gh.url, admin, "PATCH", `/users/${gh.adminEmail}`, { groups: ["approvers"] });
+    expect((await apiCall(gh.url, admin, "PATCH", `/users/${gh.adminEmail}`, { groups: ["approvers"] })).status).toBe(200);
     const denied = await apiCall(gh.url, admin, "POST", `/approvals/${approvalId}/deny`, { reason: "agents do not write customers" });
     expect(denied.status).toBe(200);
     const out = await held;

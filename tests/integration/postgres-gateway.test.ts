@@ -38,6 +38,12 @@ when { ["demo-masked", "pg-masked"].contains(resource.name) };
 @reason("the secrets table is off limits")
 forbid (principal, action, resource)
 when { context.request.tables.contains("secrets") };
+
+@id("payroll-dba-only")
+@reason("payroll is for the dba group")
+forbid (principal, action, resource)
+when { context.request.tables.contains("payroll") }
+unless { principal in Gatehouse::Group::"dba" };
 `);
 
 interface Run {
@@ -117,6 +123,33 @@ describe("PostgreSQL gateway", () => {
     await gh?.stop();
     await pg?.stop();
     if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("a live session follows its user's group membership: removed from a group, its next statement is decided without it", async () => {
+    const c = client("prod-pg", tokens.member, { connection: { application_name: "groups-follow" } });
+    // payroll does not exist upstream: allowed shows as 42P01 from PostgreSQL, denied as 42501 from Gatehouse
+    const code = () => c`select * from payroll`.then(() => "ok", (err: { code?: string }) => err.code);
+    const setGroups = async (groups: string[]) => expect((await apiCall(gh.url, tokens.admin, "PATCH", `/users/${MEMBER}`, { groups })).status).toBe(200);
+    const becomes = async (want: string) => {
+      let got = await code();
+      for (const deadline = Date.now() + 5_000; got !== want && Date.now() < deadline; got = await code()) await new Promise((r) => setTimeout(r, 50));
+      return got;
+    };
+    try {
+      expect(await code()).toBe("42501");
+      await setGroups(["dba"]);
+      expect(await becomes("42P01")).toBe("42P01");
+      await setGroups([]);
+      expect(await becomes("42501")).toBe("42501");
+      const [session] = await sessionsOf((s) => s.applicationName === "groups-follow" && s.status === "live");
+      const changes = (await eventsOf(session.id)).filter((e) => e.kind === "principal").map((e) => e.payload);
+      expect(changes).toEqual([
+        { role: "member", groups: ["dba"], before: { role: "member", groups: [] } },
+        { role: "member", groups: [], before: { role: "member", groups: ["dba"] } },
+      ]);
+    } finally {
+      await c.end();
+    }
   });
 
   it("psql SELECT on demo-postgres returns rows, without and with TLS", async () => {

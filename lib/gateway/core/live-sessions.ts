@@ -3,7 +3,8 @@ import type { GatewaySession } from "./session";
 
 /**
  * This process's live sessions, and the one place that ends them when the rest of Gatehouse
- * says so: an admin kill, a revoked token (and its delegated descendants), a disabled user.
+ * says so: an admin kill, a revoked token (and its delegated descendants), a disabled user;
+ * and that brings a changed role or group membership to them.
  * The messages come over the event bus, so a revocation in any process ends sessions in all.
  */
 class LiveSessions {
@@ -41,6 +42,12 @@ class LiveSessions {
     bus.subscribe<{ tokenIds: string[] }>(Topics.tokenRevoked, ({ tokenIds }) => {
       const revoked = new Set(tokenIds);
       for (const s of this.all()) if (s.principal.tokenId && revoked.has(s.principal.tokenId)) s.terminate("the token of this session was revoked");
+    });
+    // Role or groups changed (or the password): later requests are decided with the new ones.
+    bus.subscribe<{ userId: string }>(Topics.userChanged, ({ userId }) => {
+      for (const s of this.all()) {
+        if (s.principal.userId === userId) void s.refreshPrincipal().catch((err) => s.terminate(`the account changed and could not be re-read (${(err as Error).message})`));
+      }
     });
     bus.subscribe<{ userId: string }>(Topics.userDisabled, ({ userId }) => {
       for (const s of this.all()) if (s.principal.userId === userId) s.terminate("the account was disabled");

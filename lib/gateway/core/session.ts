@@ -9,6 +9,8 @@ import { getPolicyRuntime } from "@/lib/gateway/policy";
 import { sealForPolicy } from "@/lib/gateway/policy/context";
 import { SessionRecorder } from "@/lib/gateway/recorder/recorder";
 import { activeGrantsOf } from "@/db/queries/approvals";
+import { getUserForSession } from "@/db/queries/users";
+import { groupNamesOf } from "@/lib/identity/tokens";
 import { getMaskingRuntime } from "./masking-runtime";
 import { liveSessions } from "./live-sessions";
 import { GatehouseError, type AccessGrant, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
@@ -50,17 +52,37 @@ export class GatewaySession {
   private constructor(
     private readonly db: Db,
     readonly id: string,
-    readonly principal: Principal,
+    private current: Principal,
     readonly connection: ConnectionRef,
     readonly client: ClientInfo,
   ) {
     // Who, where and from where are fixed when the session opens (a revoked credential or a
     // disabled user ends it): sealed, so each statement's decision reuses them (policy/context.ts).
-    sealForPolicy(principal);
+    sealForPolicy(current);
     sealForPolicy(connection);
     sealForPolicy(client);
     this.recorder = new SessionRecorder(db, id);
     this.recorder.onOverflow = () => this.terminate("recording backlog exceeded: the database is not accepting session events");
+  }
+
+  /** Who the session acts for: as authenticated, with the user's role and groups as they are now. */
+  get principal(): Principal {
+    return this.current;
+  }
+
+  /**
+   * The user's role or groups may have changed (Topics.userChanged): requests from now on are
+   * decided with them as they are in the database, so a removed group or a demotion applies to
+   * live sessions too, not only to new ones. Recorded when something changed.
+   */
+  async refreshPrincipal(): Promise<void> {
+    const [user, groups] = await Promise.all([getUserForSession(this.db, this.current.userId), groupNamesOf(this.db, this.current.userId)]);
+    if (this.ended) return;
+    if (!user || user.disabled) return this.terminate("the account was disabled");
+    const before = this.current;
+    if (user.role === before.role && groups.join("\n") === [...before.groups].sort().join("\n")) return;
+    this.current = sealForPolicy({ ...before, role: user.role as Principal["role"], groups });
+    this.recorder.record("principal", { role: user.role, groups, before: { role: before.role, groups: before.groups } });
   }
 
   /** Records the session and decides `connect`. Throws DENIED when policy refuses the session. */

@@ -27,16 +27,15 @@ export async function updateUser(db: Db, caller: Caller | null, id: string, inpu
     const [before] = await tx.select({ role: users.role, disabled: users.disabled, email: users.email }).from(users).where(eq(users.id, id));
     if (!before) throw new GatehouseError("NOT_FOUND", "no such user");
     const killsSessions = (patch.disabled === true && !before.disabled) || (patch.role !== undefined && patch.role !== before.role) || passwordHash !== undefined;
-    await tx
-      .update(users)
-      .set({
-        ...(patch.name !== undefined ? { name: patch.name } : {}),
-        ...(patch.role !== undefined ? { role: patch.role as never } : {}),
-        ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
-        ...(passwordHash ? { passwordHash } : {}),
-        ...(killsSessions ? { sessionVersion: sql`${users.sessionVersion} + 1` } : {}),
-      })
-      .where(eq(users.id, id));
+    const set = {
+      ...(patch.name !== undefined ? { name: patch.name } : {}),
+      ...(patch.role !== undefined ? { role: patch.role as never } : {}),
+      ...(patch.disabled !== undefined ? { disabled: patch.disabled } : {}),
+      ...(passwordHash ? { passwordHash } : {}),
+      ...(killsSessions ? { sessionVersion: sql`${users.sessionVersion} + 1` } : {}),
+    };
+    // a patch of groups alone changes no column of the user (an empty SET is an error)
+    if (Object.keys(set).length) await tx.update(users).set(set).where(eq(users.id, id));
     if (patch.groups) await setMemberships(tx, id, patch.groups);
     if (killsSessions || patch.groups) emit(Topics.userChanged, { userId: id });
     let revoked: string[] = [];
