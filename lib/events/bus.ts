@@ -261,6 +261,8 @@ export const Topics = {
   userDisabled: "user.disabled",
   /** role, password or session version changed: console sessions and sockets must re-authenticate */
   userChanged: "user.changed",
+  /** groups re-synced from an identity provider at login: live gateway sessions re-read them */
+  userGroupsSynced: "user.groups-synced",
   sessionStarted: "session.started",
   sessionEnded: "session.ended",
   sessionKill: "session.kill",

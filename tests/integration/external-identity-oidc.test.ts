@@ -3,7 +3,9 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import postgres from "postgres";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15 } from "../support/postgres";
 
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
@@ -96,6 +98,28 @@ describe("OIDC tokens as subject_token", () => {
     const audit = await apiCall(gh.url, admin, "GET", "/audit?limit=20");
     const row = audit.body.entries.find((e: { action: string; subject: string }) => e.action === "token.exchange" && e.subject === `token:${res.body.token_id}`);
     expect(row?.detail).toMatchObject({ via: "oidc", issuer, externalSubject: "idp-user-42", subjectTokenType: ID_TOKEN, depth: 0, userCreated: false });
+  });
+
+  it("groups the identity provider sends at a later exchange reach the user's live gateway sessions", async () => {
+    const pg = await startPostgres15();
+    const created = await apiCall(gh.url, admin, "POST", "/connections", { name: "oidc-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+    expect(created.status).toBe(200);
+    const first = await exchange(await sign({}));
+    const client = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "oidc-pg", username: "dev@example.test", password: first.body.access_token, ssl: false, max: 1, onnotice: () => {}, connection: { application_name: "oidc-groups" } });
+    try {
+      await client`select 1`;
+      const live = await apiCall(gh.url, admin, "GET", "/sessions?status=live&protocol=postgres&connection=oidc-pg");
+      const id = live.body.sessions[0].id as string;
+      expect((await exchange(await sign({ roles: ["oncall"] }))).status).toBe(200); // no longer dba
+      let change: Record<string, unknown> | undefined;
+      for (const deadline = Date.now() + 5_000; !change && Date.now() < deadline; await new Promise((r) => setTimeout(r, 50))) {
+        change = ((await apiCall(gh.url, admin, "GET", `/sessions/${id}/events`)).body.events as { kind: string; payload: Record<string, unknown> }[]).find((e) => e.kind === "principal")?.payload;
+      }
+      expect(change).toEqual({ role: "member", groups: ["console-group", "oncall"], before: { role: "member", groups: ["console-group", "dba", "oncall"] } });
+    } finally {
+      await client.end();
+      await pg.stop();
+    }
   });
 
   it("with an actor, issues a narrowed delegated child under the usual rules", async () => {

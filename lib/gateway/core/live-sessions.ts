@@ -43,12 +43,15 @@ class LiveSessions {
       const revoked = new Set(tokenIds);
       for (const s of this.all()) if (s.principal.tokenId && revoked.has(s.principal.tokenId)) s.terminate("the token of this session was revoked");
     });
-    // Role or groups changed (or the password): later requests are decided with the new ones.
-    bus.subscribe<{ userId: string }>(Topics.userChanged, ({ userId }) => {
+    // Role or groups changed (or the password; or groups re-synced from an identity provider at
+    // login): later requests are decided with them as they are now.
+    const refresh = ({ userId }: { userId: string }) => {
       for (const s of this.all()) {
         if (s.principal.userId === userId) void s.refreshPrincipal().catch((err) => s.terminate(`the account changed and could not be re-read (${(err as Error).message})`));
       }
-    });
+    };
+    bus.subscribe(Topics.userChanged, refresh);
+    bus.subscribe(Topics.userGroupsSynced, refresh);
     bus.subscribe<{ userId: string }>(Topics.userDisabled, ({ userId }) => {
       for (const s of this.all()) if (s.principal.userId === userId) s.terminate("the account was disabled");
     });

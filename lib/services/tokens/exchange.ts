@@ -3,6 +3,7 @@ import { z } from "zod";
 import type { Db } from "@/db/client";
 import { tokens, type StoredActor } from "@/db/schema";
 import { loadConfig } from "@/lib/config/env";
+import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { claimsExternalIssuer, verifyExternalToken } from "@/lib/identity/external-oidc";
 import { getSigningKeys } from "@/lib/identity/keys";
@@ -156,9 +157,10 @@ async function exchangeExternal(db: Db, req: ExchangeRequest, oidc: OidcConfig, 
   const keys = await getSigningKeys(db);
   let issued;
   try {
-    issued = await mutate(db, async (tx) => {
+    issued = await mutate(db, async (tx, emit) => {
       const user = await syncExternalUser(tx, { email: identity.email, name: identity.name, groups: identity.groups, source: "oidc", create: oidc.autoCreateUsers });
       if (!user.ok) throw new OAuthError("invalid_grant", user.reason);
+      emit(Topics.userGroupsSynced, { userId: user.id });
       const userActor: StoredActor = { kind: "user", id: user.id, name: user.email };
       const base = { userId: user.id, email: user.email };
       const rootToken = await issueToken(tx, keys, {

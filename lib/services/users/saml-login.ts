@@ -1,4 +1,5 @@
 import type { Db } from "@/db/client";
+import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { issueLoginCode } from "@/lib/identity/login-code";
 import { validateSamlResponse, type SamlConfig } from "@/lib/identity/saml";
@@ -21,9 +22,10 @@ export async function samlLogin(db: Db, cfg: SamlConfig, publicUrl: string, saml
     throw err;
   }
   try {
-    return await mutate(db, async (tx) => {
+    return await mutate(db, async (tx, emit) => {
       const user = await syncExternalUser(tx, { email: identity.email, name: identity.name, groups: identity.groups, source: "saml", create: cfg.autoCreateUsers });
       if (!user.ok) throw new GatehouseError("UNAUTHENTICATED", user.reason);
+      emit(Topics.userGroupsSynced, { userId: user.id });
       const code = await issueLoginCode(tx, user.id, identity.requestId);
       await appendAudit(tx, { userId: user.id, email: user.email }, {
         action: "auth.login",
