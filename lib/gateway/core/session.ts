@@ -45,6 +45,7 @@ export class GatewaySession {
   readonly recorder: SessionRecorder;
   private grants: { at: number; list: AccessGrant[] } | null = null;
   private ended = false;
+  private refreshes = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
   private terminateHandlers: ((reason: string) => void)[] = [];
   readonly startedAt = Date.now();
@@ -76,8 +77,10 @@ export class GatewaySession {
    * live sessions too, not only to new ones. Recorded when something changed.
    */
   async refreshPrincipal(): Promise<void> {
+    const gen = ++this.refreshes;
     const [user, groups] = await Promise.all([getUserForSession(this.db, this.current.userId), groupNamesOf(this.db, this.current.userId)]);
-    if (this.ended) return;
+    // A refresh started later (for a later change) read at least as late: it decides, not this one.
+    if (this.ended || gen !== this.refreshes) return;
     if (!user || user.disabled) return this.terminate("the account was disabled");
     const before = this.current;
     if (user.role === before.role && groups.join("\n") === [...before.groups].sort().join("\n")) return;
