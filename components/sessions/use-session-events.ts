@@ -10,9 +10,9 @@ const FILL_TRIES = 30;
 
 /**
  * Every event of a session, in seq order and each once: stored ones loaded page by page, live ones
- * from /ws/sessions/:id (opened first, so nothing published while loading is lost). Holes — a
- * payload too large for the live socket, an event another process recorded before it knew of this
- * viewer ({kind: "watching"}) — are filled from the stored events.
+ * from /ws/sessions/:id (opened first, so nothing published while loading is lost; reopened after
+ * a network loss). Holes — a payload too large for the live socket, an event another process
+ * recorded before it knew of this viewer ({kind: "watching"}) — are filled from the stored events.
  */
 export function useSessionEvents(id: string): SessionEvent[] {
   const [events, setEvents] = useState<SessionEvent[]>([]);
@@ -54,25 +54,39 @@ export function useSessionEvents(id: string): SessionEvent[] {
       }
     };
 
-    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/sessions/${id}`);
-    ws.onmessage = (m) => {
-      let e: SessionEvent | { kind: string; seq?: undefined };
-      try {
-        e = JSON.parse(String(m.data));
-      } catch {
-        return;
-      }
-      if (e.kind === "watching" || e.kind === "session-ended") void load();
-      else if (typeof e.seq === "number") {
-        follower.live(e as SessionEvent);
-        if (follower.missingAfter !== null) void load();
-      }
+    let ws: WebSocket | null = null;
+    const connect = () => {
+      const socket = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/sessions/${id}`);
+      ws = socket;
+      socket.onmessage = (m) => {
+        let e: SessionEvent | { kind: string; seq?: undefined };
+        try {
+          e = JSON.parse(String(m.data));
+        } catch {
+          return;
+        }
+        if (e.kind === "watching" || e.kind === "session-ended") void load();
+        else if (typeof e.seq === "number") {
+          follower.live(e as SessionEvent);
+          if (follower.missingAfter !== null) void load();
+        }
+      };
+      // After a network loss: reconnect, and load what was published meanwhile.
+      socket.onclose = () => {
+        if (stopped || ws !== socket) return;
+        setTimeout(() => {
+          if (stopped) return;
+          connect();
+          void load();
+        }, 1_000);
+      };
     };
+    connect();
     follower.start(0);
     void load();
     return () => {
       stopped = true;
-      ws.close();
+      ws?.close();
       if (render !== null) cancelAnimationFrame(render);
     };
   }, [id]);
