@@ -4,7 +4,8 @@ import { CancelRegistry } from "./cancel";
 import { initClassifier } from "./classify";
 import { decodeParams, ExtendedState } from "./extended";
 import { alignSources, maskRow, splitSource } from "./masking";
-import { fieldsOfPortal, maskErrorFields } from "./relay";
+import { maskErrorFields } from "./masking";
+import { fieldsOfPortal } from "./portal-formats";
 import { sampleLimitsOf } from "./unit";
 
 /** Pure helpers of the gateway: source alignment, row masking, batch planning, cancel keys. */

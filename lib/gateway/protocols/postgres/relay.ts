@@ -2,14 +2,15 @@ import type net from "node:net";
 import type { Masker } from "@/lib/gateway/masking";
 import type { Classification } from "./classify";
 import { columnSourcesOfSelect, type OutputColumn } from "./column-sources";
-import type { BatchOp, Portal } from "./extended";
-import { buildFieldPlans, maskRow, type FieldPlan } from "./masking";
+import type { BatchOp } from "./extended";
+import { buildFieldPlans, maskErrorFields, maskRow, type FieldPlan } from "./masking";
 import { maskPool } from "./mask-pool";
 import { MaskedRuns } from "./masked-runs";
 import type { UpstreamMetadata } from "./metadata";
 import type { ResultUnit } from "./unit";
-import { binaryConvertible, textToBinary } from "./binary-results";
-import { build, parseBackendMessage, ProtocolError, type ErrorFields, type FieldDescription, type Frame, type FrameReader, type TransactionStatus } from "./wire";
+import { isIsoDateStyle, unsafeParameter } from "./parameters";
+import { clientFormat, conversionFor, fieldsOfPortal, toClientFormats } from "./portal-formats";
+import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame, type FrameReader, type TransactionStatus } from "./wire";
 
 /**
  * The response path, upstream → client, message by message (results are never buffered
@@ -296,40 +297,10 @@ export class Relay {
     if (out) op.unit!.maskedCells += out.masked;
     if (op.unit?.wantsSample()) op.unit.addSample(sent, plans.map((p) => (p.binary ? 1 : 0)));
     if (op.t === "execute" && op.portal?.textUpstream) {
-      sent = this.toClientFormats(op, sent, values);
+      sent = toClientFormats((op.conversion ??= conversionFor(op.portal, this.isoDates)), sent, values);
       return void this.write(build.dataRow(sent));
     }
     this.write(out ? build.dataRow(sent) : f.raw);
-  }
-
-  /** Masked text values → the formats the client bound (binary-results.ts); see Portal.textUpstream. */
-  private toClientFormats(op: Extract<RelayOp, { t: "execute" }>, masked: (Buffer | null)[], original: readonly (Buffer | null)[]): (Buffer | null)[] {
-    const portal = op.portal!;
-    const conv = (op.conversion ??= this.conversionFor(portal));
-    const out = masked.slice();
-    for (let i = 0; i < out.length; i++) {
-      const v = out[i];
-      if (v === null || conv[i] === null) continue;
-      const b = textToBinary(conv[i]!, v.toString("utf8"));
-      if (b) out[i] = b;
-      else if (v === original[i]) throw new ProtocolError(`gatehouse: a value of type oid ${conv[i]} could not be converted to binary; request text results on this masked connection`, "0A000");
-      else out[i] = null; // masked into something that is no longer of the column's type: withheld
-    }
-    return out;
-  }
-
-  /** Per column: the type OID to encode in binary, or null to keep text. Refuses types it cannot encode. */
-  private conversionFor(portal: Portal): (number | null)[] {
-    const fields = fieldsOfPortal(portal);
-    if (!fields) throw new ProtocolError("gatehouse: binary results of a portal that was never described cannot be converted on a masked connection; request text results", "0A000");
-    return fields.map((x, i) => {
-      if (clientFormat(portal.resultFormats, i) === 0) return null;
-      if (!binaryConvertible(x.typeOid, this.isoDates)) {
-        const why = binaryConvertible(x.typeOid, true) ? " while DateStyle is not ISO" : "";
-        throw new ProtocolError(`gatehouse: binary results for column "${x.name}" (type oid ${x.typeOid}) are not available on a masked connection${why}; request text results`, "0A000");
-      }
-      return x.typeOid;
-    });
   }
 
   private formatsOf(op: RelayOp | undefined): number[] {
@@ -418,21 +389,6 @@ function rowValues(f: Frame): (Buffer | null)[] {
   return m.type === "DataRow" ? m.values : [];
 }
 
-/** A portal's columns: from Describe P, else the statement's cached description with Bind's formats. */
-export function fieldsOfPortal(portal: Portal | null): FieldDescription[] | null {
-  if (!portal) return null;
-  if (portal.fields) return portal.fields;
-  const base = portal.statement?.fields;
-  if (!base) return null;
-  // The upstream sends what it was asked for: text when the gateway rewrote the Bind.
-  return base.map((f, i) => ({ ...f, format: portal.textUpstream ? 0 : clientFormat(portal.resultFormats, i) }));
-}
-
-/** Bind's result-format rule: none = all text, one = for all columns, else one per column. */
-export function clientFormat(rf: readonly number[], i: number): number {
-  return rf.length === 0 ? 0 : rf.length === 1 ? rf[0] : (rf[i] ?? 0);
-}
-
 /** Sources for the n-th result set of a simple Query: the n-th statement that has output columns. */
 function querySources(op: Extract<RelayOp, { t: "query" }>, copy = false): OutputColumn[] | null {
   const lists: OutputColumn[][] = [];
@@ -444,25 +400,4 @@ function querySources(op: Extract<RelayOp, { t: "query" }>, copy = false): Outpu
     if (cols) lists.push(cols);
   }
   return lists[Math.max(0, (copy ? 1 : op.rd) - 1)] ?? null;
-}
-
-const MASKED_FIELDS = ["message", "detail", "hint", "where", "internalQuery"] as const;
-
-export function maskErrorFields(fields: ErrorFields, masker: Masker): ErrorFields {
-  const out: ErrorFields = { ...fields };
-  for (const k of MASKED_FIELDS) if (out[k]) out[k] = masker.maskText(out[k]!);
-  return out;
-}
-
-/** A server setting under which the gateway's reading of SQL text would differ from the server's. */
-export function unsafeParameter(name: string, value: string): string | null {
-  const n = name.toLowerCase();
-  if (n === "client_encoding" && !/^(utf8|utf-8|unicode)$/i.test(value.trim())) return `client_encoding ${value} is not supported through the gateway`;
-  if (n === "standard_conforming_strings" && value.trim().toLowerCase() === "off") return "standard_conforming_strings=off is not supported through the gateway";
-  return null;
-}
-
-/** "ISO, MDY" → true; "SQL, DMY", "German", "Postgres" → false */
-export function isIsoDateStyle(value: string): boolean {
-  return value.trim().toUpperCase().startsWith("ISO");
 }
