@@ -299,6 +299,12 @@ describe("SSH gateway", () => {
         expect.objectContaining({ ch: 0, type: "agent", allowed: true }),
         expect.objectContaining({ type: "agent", target: "agent channel opened by the upstream host", allowed: true }),
       ]);
+      // the agent channel's bytes each way (its contents are not recorded): a request for the
+      // identities went to the client's agent, the key list came back
+      const [ended] = (await eventsOfLatest("forward.end")).events.map((e) => e.payload);
+      expect(ended).toMatchObject({ type: "agent", target: "agent channel", fromClient: expect.any(Number), toClient: expect.any(Number) });
+      expect(ended.toClient).toBeGreaterThan(0);
+      expect(ended.fromClient).toBeGreaterThan(ended.toClient as number);
 
       const refusedRun = sshExec(target("box"), "ssh-add -l", { extraArgs: ["-A"], env });
       await approveNext();

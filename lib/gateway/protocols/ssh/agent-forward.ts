@@ -18,7 +18,8 @@ export class ClientAgentBridge extends BaseAgent {
 
   constructor(
     private readonly client: Connection,
-    private readonly onOpen: () => void,
+    /** an agent channel opened; the function returned learns the bytes each way when it closes */
+    private readonly onOpen: () => (bytes: { fromClient: number; toClient: number }) => void,
   ) {
     super();
   }
@@ -38,10 +39,26 @@ export class ClientAgentBridge extends BaseAgent {
   getStream(cb: (err: Error | null, stream?: ServerChannel) => void) {
     if (!this.allowed) return cb(new Error("agent forwarding was not allowed for this session"));
     openAgentChannel(this.client).then((ch) => {
-      this.onOpen();
+      countBytes(ch, this.onOpen());
       cb(null, ch);
     }, cb);
   }
+}
+
+/**
+ * ssh2 pipes the channel to the upstream host's agent request itself, so the bytes are counted
+ * on the channel: what the client's agent sends arrives as data, what it is sent is written.
+ */
+function countBytes(ch: ServerChannel, onEnd: (bytes: { fromClient: number; toClient: number }) => void) {
+  let fromClient = 0;
+  let toClient = 0;
+  ch.on("data", (d: Buffer) => (fromClient += d.length));
+  const write = ch.write.bind(ch) as (chunk: Buffer | string, ...rest: unknown[]) => boolean;
+  ch.write = ((chunk: Buffer | string, ...rest: unknown[]) => {
+    toClient += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.length;
+    return write(chunk, ...rest);
+  }) as typeof ch.write;
+  ch.once("close", () => onEnd({ fromClient, toClient }));
 }
 
 interface ServerInternals {

@@ -119,7 +119,10 @@ export class SshConnection {
     this.heldNotice = null;
     this.term = new TerminalRecorder(gw.recorder, () => this.masker);
     gw.onTerminate((reason) => this.kill(reason));
-    this.agent = new ClientAgentBridge(this.client, () => gw.recorder.record("forward", { type: "agent", target: "agent channel opened by the upstream host", allowed: true }));
+    this.agent = new ClientAgentBridge(this.client, () => {
+      gw.recorder.record("forward", { type: "agent", target: "agent channel opened by the upstream host", allowed: true });
+      return forwardEnded(gw, "agent", "agent channel");
+    });
     try {
       this.upstream = await connectUpstream(this.db, target, { agent: this.agent });
     } catch (err) {

@@ -123,7 +123,7 @@ export function pipe(client: ServerChannel | ClientChannel, other: ServerChannel
 }
 
 /** Records how a forwarded connection ended: its bytes each way and how long it lasted (the contents are not recorded). */
-export function forwardEnded(gw: GatewaySession, type: "local" | "remote" | "x11", target: string) {
+export function forwardEnded(gw: GatewaySession, type: "local" | "remote" | "x11" | "agent", target: string) {
   const started = Date.now();
   return (bytes: { fromClient: number; toClient: number }) => {
     if (!gw.isEnded) gw.recorder.record("forward.end", { type, target, ...bytes, durationMs: Date.now() - started });
