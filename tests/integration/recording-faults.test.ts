@@ -59,8 +59,10 @@ describe("recording when the gateway is killed", () => {
     await expect.poll(() => /\[recorder\] recovered .*: [1-9]\d* events stored/.test(gh.output()), { timeout: 30_000 }).toBe(true);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     const [session] = (await apiCall(gh.url, admin, "GET", "/sessions?protocol=ssh")).body.sessions as { id: string; status: string; endReason: string | null }[];
-    // the killed process's session is not shown live forever
+    // the killed process's session is not shown live forever, and is prepared for replay
+    // (keyframes) once its spool is stored, without waiting for someone to open it
     expect(session).toMatchObject({ status: "failed", endReason: expect.stringMatching(/process serving it stopped/) });
+    await expect.poll(() => gh.output().includes(`[replay] session ${session.id} channel 0 prepared for replay`), { timeout: 30_000 }).toBe(true);
     const res = await fetch(`${gh.url}/api/v1/sessions/${session.id}/export?format=jsonl`, { headers: { authorization: `Bearer ${admin}` } });
     const events = (await res.text()).trim().split("\n").map((l) => JSON.parse(l)) as { kind: string; payload: { d?: string; b64?: string } }[];
     const recorded = Buffer.concat(events.filter((e) => e.kind === "term.o").map((e) => (e.payload.d !== undefined ? Buffer.from(e.payload.d) : Buffer.from(e.payload.b64 ?? "", "base64"))));

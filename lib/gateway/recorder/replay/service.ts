@@ -105,7 +105,9 @@ export function startReplayIndexer(db: Db, bus: EventBus): () => void {
       if (!session || session.protocol === "postgres" || session.protocol === "mysql") return;
       for (const c of await terminalChannels(db, session.id)) {
         const entry = await replayEntry(db, session, c.ch);
-        if (entry) await startBuild(db, entry, { background: true });
+        if (!entry) continue;
+        await startBuild(db, entry, { background: true });
+        if (entry.complete) console.log(`[replay] session ${session.id} channel ${c.ch} prepared for replay`);
       }
     })().catch((err) => console.error(`[replay] indexing session ${data.id} failed:`, (err as Error).message));
   });
