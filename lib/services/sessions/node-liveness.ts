@@ -61,10 +61,10 @@ export async function startNodeLiveness(db: Db, bus: EventBus): Promise<NodeLive
     const mine = liveSessions().all();
     if (!mine.length) return;
     const over = await db
-      .select({ id: sessions.id, status: sessions.status })
+      .select({ id: sessions.id, status: sessions.status, endReason: sessions.endReason })
       .from(sessions)
       .where(and(inArray(sessions.id, mine.map((s) => s.id)), sql`${sessions.status} <> 'live'`));
-    for (const row of over) liveSessions().get(row.id)?.terminate(`the session was ended (${row.status}) while this Gatehouse process could not reach its database`);
+    for (const row of over) liveSessions().get(row.id)?.terminate(`the session was ended elsewhere (${row.status}${row.endReason ? `: ${row.endReason}` : ""})`);
   };
 
   const tick = async () => {
