@@ -158,6 +158,13 @@ describe("decisionCacheKey with sealed session inputs", () => {
     expect(key({ ...base })).toBe(keys[0]);
   });
 
+  it("sealing leaves byte buffers alone (they cannot be frozen)", () => {
+    const req = makeRequest();
+    const client = Object.assign(req.client, { fingerprint: Buffer.from("key") });
+    expect(() => sealForPolicy(client)).not.toThrow();
+    expect(Object.isFrozen(client)).toBe(true);
+  });
+
   it("a sealed principal cannot change under its session", () => {
     const req = sealed(makeRequest());
     expect(() => req.principal.groups.push("admins")).toThrow(TypeError);

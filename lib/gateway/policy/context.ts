@@ -171,7 +171,8 @@ function buildSessionPart(principal: Principal, connection: ConnectionRef, clien
 }
 
 function deepFreeze<T>(value: T): T {
-  if (value && typeof value === "object" && !Object.isFrozen(value)) {
+  // Byte buffers cannot be frozen (and policy reads none); everything else can.
+  if (value && typeof value === "object" && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
     Object.freeze(value);
     for (const v of Object.values(value)) deepFreeze(v);
   }
