@@ -279,6 +279,10 @@ test("a SQL session recorded by another Gatehouse process on the same database i
     }
     // each once, though it arrived both live and (maybe) from the stored events
     for (const text of ["before-the-viewer", "followed-live-1", "followed-live-3"]) await expect(timeline.getByText(`select '${text}'`, { exact: true })).toHaveCount(1);
+    // the sessions page lists both processes on this database, one serving this session
+    await page.goto(`${gh.url}/sessions`);
+    await expect(page.getByText("Gateway processes (2 running)")).toBeVisible();
+    await expect(page.locator('[data-testid^="node-"]').filter({ hasText: /running/ })).toHaveCount(2);
   } finally {
     await client.end();
     await other.stop();

@@ -44,6 +44,12 @@ describe("sessions of a Gatehouse process that is gone", () => {
       await viaA`select 1`;
       await viaB`select 1`;
       expect((await sessionOf("on-a")).status).toBe("live");
+      const nodeOfA = (await sessionOf("on-a")).node_id as string;
+      const nodes = async () => (await apiCall(b.url, token, "GET", "/nodes")).body.nodes as { nodeId: string; liveSessions: number; gone: boolean }[];
+      const [{ n: liveOnA }] = await sql`select count(*)::int as n from sessions where node_id = ${nodeOfA} and status = 'live'`;
+      expect(liveOnA).toBeGreaterThanOrEqual(1);
+      expect((await nodes()).find((n) => n.nodeId === nodeOfA)).toMatchObject({ liveSessions: liveOnA, gone: false });
+      expect((await nodes()).filter((n) => !n.gone)).toHaveLength(2);
       await a.stop("SIGKILL");
       const killedAt = Date.now();
       let row = await sessionOf("on-a");
@@ -54,6 +60,8 @@ describe("sessions of a Gatehouse process that is gone", () => {
       expect(row).toMatchObject({ status: "failed", end_reason: "the Gatehouse process serving it stopped without ending it" });
       // gone after 6 missed heartbeats (~2 s), not at once
       expect(Date.now() - killedAt).toBeGreaterThan(1_000);
+      // the console's list of processes shows it gone, its session no longer counted
+      expect((await nodes()).find((n) => n.nodeId === nodeOfA)).toMatchObject({ liveSessions: 0, gone: true });
       // the living process's session is untouched and still serves
       expect((await sessionOf("on-b")).status).toBe("live");
       expect(await viaB`select 2 as two`).toEqual([{ two: 2 }]);

@@ -3,6 +3,7 @@ import { useQuery, useQueryClient } from "@tanstack/react-query";
 import Link from "next/link";
 import { useEffect, useState } from "react";
 import { api } from "@/components/api";
+import { GatewayNodes } from "@/components/sessions/gateway-nodes";
 import { Badge, Card, Input, PageHeader, Select, Table } from "@/components/ui";
 import { useLiveEvents } from "@/components/use-live-events";
 
@@ -109,6 +110,7 @@ export function SessionsClient({ all, initial }: { all: boolean; initial: Sessio
           {list.data?.length === 0 && <tr><td colSpan={9} className="px-2 py-6 text-center text-sm text-slate-500">No sessions match.</td></tr>}
         </Table>
       </Card>
+      {all && <GatewayNodes />}
     </div>
   );
 }

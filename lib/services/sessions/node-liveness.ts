@@ -11,6 +11,9 @@ const NODE_TTL_BEATS = 6;
 /** Rows of processes gone this long are deleted (their sessions were ended long before). */
 const FORGET_AFTER = "1 day";
 
+/** A process whose heartbeat is this old is gone (its live sessions are ended). */
+export const NODE_GONE_AFTER_MS = HEARTBEAT_MS * NODE_TTL_BEATS;
+
 export interface NodeLiveness {
   stop(): Promise<void>;
 }
@@ -33,7 +36,7 @@ export interface NodeLiveness {
 export async function startNodeLiveness(db: Db, bus: EventBus): Promise<NodeLiveness> {
   if (!Number.isInteger(HEARTBEAT_MS) || HEARTBEAT_MS < 100) throw new Error(`GATEHOUSE_NODE_HEARTBEAT_MS must be a whole number of milliseconds, at least 100, not "${process.env.GATEHOUSE_NODE_HEARTBEAT_MS}"`);
   const nodeId = bus.nodeId;
-  const ttl = sql.raw(`interval '${Math.ceil((HEARTBEAT_MS * NODE_TTL_BEATS) / 1000)} seconds'`);
+  const ttl = sql.raw(`interval '${Math.ceil(NODE_GONE_AFTER_MS / 1000)} seconds'`);
 
   const beat = () =>
     db
