@@ -1,12 +1,10 @@
 "use client";
 import { useEffect, useState } from "react";
 import { api } from "@/components/api";
-import { SeqFollower } from "@/components/terminal/seq-follower";
+import { loadStored, SeqFollower } from "@/components/terminal/seq-follower";
 import type { SessionEvent } from "./event-timeline";
 
 const PAGE = 2000;
-/** Recorded events are stored within ~100 ms: a hole still open after this many tries is skipped. */
-const FILL_TRIES = 30;
 
 /**
  * Every event of a session, in seq order and each once: stored ones loaded page by page, live ones
@@ -36,17 +34,10 @@ export function useSessionEvents(id: string): SessionEvent[] {
       if (loading) return void (again = true);
       loading = true;
       try {
-        for (let tries = 0; !stopped; ) {
+        do {
           again = false;
-          const got = await page(follower.applied);
-          follower.stored(got);
-          if (got.length === PAGE || again) continue;
-          if (follower.missingAfter === null) break;
-          if (++tries > FILL_TRIES) {
-            follower.skipMissing();
-            tries = 0;
-          } else await new Promise((r) => setTimeout(r, 100));
-        }
+          await loadStored(follower, page, { pageSize: PAGE, stopped: () => stopped });
+        } while (again && !stopped);
       } catch {
         if (!stopped) setTimeout(() => void load(), 1_000);
       } finally {

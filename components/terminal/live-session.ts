@@ -1,4 +1,4 @@
-import { SeqFollower, type SessionEventMessage } from "./seq-follower";
+import { loadStored, SeqFollower, type SessionEventMessage } from "./seq-follower";
 
 /**
  * Follows one terminal channel of a session for a viewer (lib/gateway/recorder/TERMINAL.md,
@@ -57,7 +57,6 @@ export interface TerminalSink {
 }
 
 const EVENTS_PAGE = 1000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export class LiveSessionView {
   private readonly follower: SeqFollower;
@@ -193,20 +192,7 @@ export class LiveSessionView {
     if (this.filling) return;
     this.filling = true;
     try {
-      let idle = 0;
-      while (!this.stopped) {
-        const after = this.follower.missingAfter;
-        if (after === null) break;
-        const before = this.follower.applied;
-        this.follower.stored(await this.events(after));
-        if (this.follower.applied > before) idle = 0;
-        else if (++idle > 30) {
-          // Recorded events are written within ~100 ms; one that is still missing is not coming.
-          this.follower.skipMissing();
-          this.set({ gap: true });
-          idle = 0;
-        } else await sleep(100);
-      }
+      await loadStored(this.follower, (after) => this.events(after), { pageSize: EVENTS_PAGE, stopped: () => this.stopped, onSkip: () => this.set({ gap: true }) });
     } catch {
       if (!this.stopped) setTimeout(() => void this.fill(), 1_000);
     } finally {

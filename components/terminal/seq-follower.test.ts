@@ -1,5 +1,5 @@
-import { describe, expect, it } from "vitest";
-import { SeqFollower, type SessionEventMessage } from "./seq-follower";
+import { describe, expect, it, vi } from "vitest";
+import { loadStored, SeqFollower, type SessionEventMessage } from "./seq-follower";
 
 const ev = (seq: number, payload: Record<string, unknown> = { ch: 0, d: `#${seq}` }): SessionEventMessage => ({ seq, tMs: seq, kind: "term.o", payload });
 
@@ -60,5 +60,49 @@ describe("SeqFollower", () => {
     f.skipMissing();
     expect(seqs()).toEqual([3, 5]);
     expect(f.missingAfter).toBeNull();
+  });
+});
+
+describe("loadStored", () => {
+  /** A store holding `seqs`, served in pages of `size` after a seq, as the events API does. */
+  const store = (seqs: () => number[], size: number) => {
+    const asked: number[] = [];
+    return { asked, fetch: async (after: number) => (asked.push(after), seqs().filter((s) => s > after).slice(0, size).map((s) => ev(s))) };
+  };
+
+  it("reads every page after the last applied event", async () => {
+    const { f, seqs } = follower();
+    f.start(0);
+    const s = store(() => [1, 2, 3, 4, 5], 2);
+    await loadStored(f, s.fetch, { pageSize: 2, stopped: () => false });
+    expect(seqs()).toEqual([1, 2, 3, 4, 5]);
+    expect(s.asked).toEqual([0, 2, 4]);
+  });
+
+  it("waits for a hole the store fills, and skips one it never fills", async () => {
+    vi.useFakeTimers();
+    try {
+      const { f, seqs } = follower();
+      f.start(0);
+      f.live(ev(3));
+      let stored = [1];
+      const s = store(() => stored, 100);
+      const filled = loadStored(f, s.fetch, { pageSize: 100, stopped: () => false });
+      await vi.advanceTimersByTimeAsync(250);
+      stored = [1, 2];
+      await vi.advanceTimersByTimeAsync(200);
+      await filled;
+      expect(seqs()).toEqual([1, 2, 3]);
+
+      f.live(ev(5)); // 4 never comes
+      let skipped = 0;
+      const gaveUp = loadStored(f, s.fetch, { pageSize: 100, stopped: () => false, onSkip: () => skipped++ });
+      await vi.advanceTimersByTimeAsync(5_000);
+      await gaveUp;
+      expect(skipped).toBe(1);
+      expect(seqs()).toEqual([1, 2, 3, 5]);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

@@ -3,7 +3,8 @@
  * arrive in and from wherever: the live socket (which may skip events — a payload over the live
  * size limit arrives as `{truncated: true}`, a message too large for NOTIFY never reaches another
  * process, a socket drops) or the stored events fetched over REST to fill those holes.
- * Pure: no I/O; the caller fetches when `missingAfter` says so.
+ * SeqFollower is pure: no I/O; the caller fetches when `missingAfter` says so (`loadStored`
+ * does, with the fetch it is given).
  */
 export interface SessionEventMessage {
   seq: number;
@@ -81,4 +82,32 @@ export class SeqFollower {
 
 export function isTruncated(e: SessionEventMessage) {
   return e.payload?.truncated === true;
+}
+
+/** Recorded events are stored within ~100 ms: a hole still open after this many fetches 100 ms apart is skipped. */
+const FILL_TRIES = 30;
+
+/**
+ * Applies stored events to `follower` until it misses nothing: every page after the last applied
+ * event, and while a hole stays open, again every 100 ms; a hole that makes no progress for
+ * FILL_TRIES fetches is skipped (`onSkip`). The one loop both live views fill holes with.
+ */
+export async function loadStored(
+  follower: SeqFollower,
+  fetchAfter: (after: number) => Promise<SessionEventMessage[]>,
+  opts: { pageSize: number; stopped: () => boolean; onSkip?: () => void },
+): Promise<void> {
+  for (let tries = 0; !opts.stopped(); ) {
+    const before = follower.applied;
+    const got = await fetchAfter(follower.applied);
+    follower.stored(got);
+    if (got.length === opts.pageSize) continue;
+    if (follower.missingAfter === null) return;
+    if (follower.applied > before) tries = 0;
+    else if (++tries > FILL_TRIES) {
+      follower.skipMissing();
+      opts.onSkip?.();
+      tries = 0;
+    } else await new Promise((r) => setTimeout(r, 100));
+  }
 }
