@@ -18,7 +18,8 @@ interface GatewayNode {
  * such processes (not on the embedded database).
  */
 export function GatewayNodes() {
-  const q = useQuery({ queryKey: ["nodes"], queryFn: () => api<{ nodes: GatewayNode[]; goneAfterSeconds: number }>("/nodes"), refetchInterval: 5_000 });
+  // No processes listed: the embedded database (one process, no heartbeats); stop asking.
+  const q = useQuery({ queryKey: ["nodes"], queryFn: () => api<{ nodes: GatewayNode[]; goneAfterSeconds: number }>("/nodes"), refetchInterval: (query) => (query.state.data?.nodes.length ? 5_000 : false) });
   const nodes = q.data?.nodes ?? [];
   if (!nodes.length) return null;
   return (
