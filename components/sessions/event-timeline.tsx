@@ -21,7 +21,8 @@ export function EventTimeline({ events }: { events: SessionEvent[] }) {
     const ref = typeof e.payload.requestSeq === "number" ? (e.payload.requestSeq as number) : null;
     if (ref !== null) byRequest.set(ref, [...(byRequest.get(ref) ?? []), e]);
   }
-  const top = events.filter((e) => typeof e.payload.requestSeq !== "number" && e.kind !== "output" && e.kind !== "input" && e.kind !== "resize");
+  // A revocation names the request that once allowed what it ended, but is its own moment.
+  const top = events.filter((e) => (typeof e.payload.requestSeq !== "number" || e.kind === "revoked") && e.kind !== "output" && e.kind !== "input" && e.kind !== "resize");
   return (
     <ol className="space-y-2 text-sm" data-testid="event-timeline">
       {top.map((e) => {

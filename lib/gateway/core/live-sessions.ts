@@ -1,10 +1,15 @@
 import { getBus, Topics } from "@/lib/events/bus";
+import { getPolicyRuntime } from "@/lib/gateway/policy/runtime";
 import type { GatewaySession } from "./session";
+
+/** How often standing decisions (standing.ts) are decided again while the policies read the time. */
+const RECHECK_INTERVAL_MS = Number(process.env.GATEHOUSE_RECHECK_INTERVAL_MS) || 60_000;
 
 /**
  * This process's live sessions, and the one place that ends them when the rest of Gatehouse
  * says so: an admin kill, a revoked token (and its delegated descendants), a disabled user;
- * and that brings a changed role or group membership to them.
+ * and that brings a changed role or group membership, an edited connection, a new policy version, an ended access
+ * grant or (for policies that read the time) the clock to what they hold open (standing.ts).
  * The messages come over the event bus, so a revocation in any process ends sessions in all.
  */
 class LiveSessions {
@@ -64,7 +69,28 @@ class LiveSessions {
       for (const s of this.all()) s.invalidateGrants();
     };
     bus.subscribe(Topics.approvalDecided, refreshGrants);
-    bus.subscribe(Topics.grantRevoked, refreshGrants);
+    bus.subscribe<{ userId: string; connectionId: string }>(Topics.grantRevoked, ({ userId, connectionId }) => {
+      for (const s of this.all()) {
+        if (s.principal.userId === userId && s.connection.id === connectionId) s.grantsChanged("an access grant was revoked");
+        else s.invalidateGrants();
+      }
+    });
+    // A connection edited (its tags) or deleted, in any process.
+    bus.subscribe<{ id: string; deleted?: boolean }>(Topics.connectionChanged, ({ id, deleted }) => {
+      for (const s of this.all()) {
+        if (s.connection.id !== id) continue;
+        if (deleted) s.terminate("the connection was deleted");
+        else void s.refreshConnection().catch((err) => s.terminate(`the connection changed and could not be re-read (${(err as Error).message})`));
+      }
+    });
+    const runtime = getPolicyRuntime();
+    runtime.onInstalled((version) => {
+      for (const s of this.all()) void s.standing.recheck(`policy version ${version} was installed`);
+    });
+    setInterval(() => {
+      if (!runtime.readsTime) return;
+      for (const s of this.all()) void s.standing.recheck("time passed (the policies read the time)");
+    }, RECHECK_INTERVAL_MS).unref();
   }
 }
 

@@ -9,10 +9,12 @@ import { getPolicyRuntime } from "@/lib/gateway/policy";
 import { sealForPolicy } from "@/lib/gateway/policy/context";
 import { SessionRecorder } from "@/lib/gateway/recorder/recorder";
 import { activeGrantsOf } from "@/db/queries/approvals";
+import { getConnection } from "@/db/queries/connections";
 import { getUserForSession } from "@/db/queries/users";
 import { groupNamesOf } from "@/lib/identity/tokens";
 import { getMaskingRuntime } from "./masking-runtime";
 import { liveSessions } from "./live-sessions";
+import { StandingDecisions, type Revocation } from "./standing";
 import { GatehouseError, type AccessGrant, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
 
 /**
@@ -44,8 +46,12 @@ const GRANTS_TTL_MS = 5_000;
 export class GatewaySession {
   readonly recorder: SessionRecorder;
   private grants: { at: number; list: AccessGrant[] } | null = null;
+  private grantExpiryTimer: NodeJS.Timeout | null = null;
+  /** what was decided once and stays open (standing.ts): this session's connect, shells, forwards */
+  readonly standing = new StandingDecisions((request) => this.verdictNow(request), (r) => this.recordRevocation(r));
   private ended = false;
   private refreshes = 0;
+  private connectionRefreshes = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
   private terminateHandlers: ((reason: string) => void)[] = [];
   readonly startedAt = Date.now();
@@ -54,13 +60,13 @@ export class GatewaySession {
     private readonly db: Db,
     readonly id: string,
     private current: Principal,
-    readonly connection: ConnectionRef,
+    private target: ConnectionRef,
     readonly client: ClientInfo,
   ) {
     // Who, where and from where are fixed when the session opens (a revoked credential or a
     // disabled user ends it): sealed, so each statement's decision reuses them (policy/context.ts).
     sealForPolicy(current);
-    sealForPolicy(connection);
+    sealForPolicy(target);
     sealForPolicy(client);
     this.recorder = new SessionRecorder(db, id);
     this.recorder.onOverflow = () => this.terminate("recording backlog exceeded: the database is not accepting session events");
@@ -69,6 +75,28 @@ export class GatewaySession {
   /** Who the session acts for: as authenticated, with the user's role and groups as they are now. */
   get principal(): Principal {
     return this.current;
+  }
+
+  /** Where it goes, as policy sees it (name, type, tags) as it is now. */
+  get connection(): ConnectionRef {
+    return this.target;
+  }
+
+  /**
+   * The connection was edited (Topics.connectionChanged): later requests, and what stays open,
+   * are decided with its tags as they are now (a connection newly tagged `prod` holds the next
+   * write of a session already open). Deleted: the session ends.
+   */
+  async refreshConnection(): Promise<void> {
+    const gen = ++this.connectionRefreshes;
+    const row = await getConnection(this.db, { id: this.target.id });
+    if (this.ended || gen !== this.connectionRefreshes) return;
+    if (!row) return this.terminate("the connection was deleted");
+    const before = this.target;
+    if (row.name === before.name && row.tags.join("\n") === before.tags.join("\n")) return;
+    this.target = sealForPolicy({ id: row.id, name: row.name, type: row.type, tags: row.tags });
+    this.recorder.record("connection", { name: row.name, tags: row.tags, before: { name: before.name, tags: before.tags } });
+    await this.standing.recheck("the connection changed");
   }
 
   /**
@@ -86,6 +114,29 @@ export class GatewaySession {
     if (user.role === before.role && groups.join("\n") === [...before.groups].sort().join("\n")) return;
     this.current = sealForPolicy({ ...before, role: user.role as Principal["role"], groups });
     this.recorder.record("principal", { role: user.role, groups, before: { role: before.role, groups: before.groups } });
+    await this.standing.recheck("the user's role or groups changed");
+  }
+
+  /**
+   * Registers something open that was allowed by `decision` (a shell, a forward) so that it is
+   * decided again when its inputs change, and ended with `revoke` when policy no longer allows
+   * it. Returns the function to call when it closes by itself.
+   */
+  stand(request: ClassifiedRequest, decision: Extract<Decision, { type: "allow" }>, revoke: (reason: string) => void): () => void {
+    const verdict = decision.verdict;
+    const ruleSets = verdict.type === "mask" ? verdict.ruleSets : verdict.type === "hold" ? verdict.maskRuleSets : [];
+    return this.standing.add({ request, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke });
+  }
+
+  /** The policy's verdict on `request` now, without holding (a standing decision's recheck). */
+  private async verdictNow(request: ClassifiedRequest): Promise<Verdict> {
+    if (this.ended) throw new Error("the session has ended");
+    const grants = await this.currentGrants();
+    return getPolicyRuntime().decide({ principal: this.principal, connection: this.connection, client: this.client, request, grants, now: new Date() });
+  }
+
+  private recordRevocation({ standing, verdict, reason, cause }: Revocation) {
+    this.recorder.record("revoked", { requestSeq: standing.requestSeq, action: standing.request.action, text: standing.request.text, cause, verdict: verdict?.type ?? "deny", policies: verdict?.policies ?? [], reason });
   }
 
   /** Records the session and decides `connect`. Throws DENIED when policy refuses the session. */
@@ -115,6 +166,8 @@ export class GatewaySession {
       await session.end("failed", decision.reason);
       throw new GatehouseError("DENIED", decision.reason);
     }
+    const connectRequest: ClassifiedRequest = { action: "connect", kind: "read", tables: [], functions: [], text: "" };
+    session.stand(connectRequest, decision, (reason) => session.terminate(`policy no longer allows this session: ${reason}`));
     session.endAtExpiry(input.principal.expiresAt);
     void getBus().publish(Topics.sessionStarted, { id: row.id, userId: input.principal.userId, connection: input.connection.name, user: input.principal.email, protocol: input.client.protocol });
     return session;
@@ -200,11 +253,30 @@ export class GatewaySession {
     if (this.grants && Date.now() - this.grants.at < GRANTS_TTL_MS) return this.grants.list;
     const list = await activeGrantsOf(this.db, this.principal.userId, this.connection.id);
     this.grants = { at: Date.now(), list };
+    this.recheckAtGrantExpiry(list);
     return list;
   }
 
+  /** A grant's end is a change like a revocation: what stood on it is decided again then. */
+  private recheckAtGrantExpiry(list: AccessGrant[]) {
+    if (this.grantExpiryTimer) clearTimeout(this.grantExpiryTimer);
+    this.grantExpiryTimer = null;
+    if (this.ended || !list.length) return;
+    const ms = Math.min(...list.map((g) => g.expiresAt.getTime())) - Date.now();
+    if (ms > 2 ** 31 - 1) return;
+    this.grantExpiryTimer = setTimeout(() => this.grantsChanged("an access grant expired"), Math.max(0, ms) + 50);
+    this.grantExpiryTimer.unref();
+  }
+
+  /** An approval was decided (maybe granting access): requests from now on see the grants as they are. */
   invalidateGrants() {
     this.grants = null;
+  }
+
+  /** A grant of this user ended: re-read the grants and decide the standing decisions again. */
+  grantsChanged(cause: string) {
+    this.grants = null;
+    void this.standing.recheck(cause);
   }
 
   /**
@@ -248,6 +320,8 @@ export class GatewaySession {
     if (this.ended) return;
     this.ended = true;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
+    if (this.grantExpiryTimer) clearTimeout(this.grantExpiryTimer);
+    this.standing.clear();
     liveSessions().remove(this);
     this.recorder.record("end", { status, ...(reason ? { reason } : {}) });
     const unwritten = await this.recorder.close();

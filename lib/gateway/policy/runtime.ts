@@ -32,6 +32,7 @@ type Active =
 export class PolicyRuntime {
   private active: Active = { state: "empty" };
   private readonly cache: DecisionCache | null;
+  private readonly installed = new Set<(version: string) => void>();
 
   constructor(private readonly options: RuntimeOptions = {}) {
     this.cache = options.cache === false ? null : new DecisionCache(options.cacheEntries ?? DEFAULT_CACHE_ENTRIES);
@@ -72,7 +73,28 @@ export class PolicyRuntime {
     // Entries are keyed by engine id and could never match again; clearing just frees memory.
     this.cache?.invalidate();
     if (current.state === "ready") current.engine.dispose();
+    for (const fn of this.installed) {
+      try {
+        fn(version);
+      } catch (err) {
+        console.error("[policy] a listener of the new version failed:", err);
+      }
+    }
     return result;
+  }
+
+  /**
+   * Calls `fn` after each newly installed version (not on a re-install of the same one), so what
+   * was decided under the previous version can be decided again. Returns the unsubscribe.
+   */
+  onInstalled(fn: (version: string) => void): () => void {
+    this.installed.add(fn);
+    return () => this.installed.delete(fn);
+  }
+
+  /** Whether the loaded policies read the time (decisions can change as the clock moves). */
+  get readsTime(): boolean {
+    return this.active.state === "ready" && this.active.engine.timeSensitivity !== "none";
   }
 
   decide(req: GatewayRequest): Verdict {

@@ -80,6 +80,12 @@ export function timelineEntries(events: TimelineEvent[]): Entry[] {
       case "term.exit":
         out.push({ ...base, label: `channel ${str(p.ch)} exited${p.code !== undefined ? ` with ${str(p.code)}` : ""}${p.signal ? ` (${str(p.signal)})` : ""}` });
         break;
+      case "revoked":
+        out.push({ ...base, label: `${str(p.action) === "connect" ? "session" : `${str(p.action)}${p.text ? `: ${str(p.text)}` : ""}`} no longer allowed`, detail: `${str(p.reason)} (${str(p.cause)})`, tone: "red", status: "revoked" });
+        break;
+      case "principal":
+        out.push({ ...base, label: `role or groups changed: ${str(p.role)}${Array.isArray(p.groups) && p.groups.length ? ` · ${p.groups.map(str).join(", ")}` : ""}` });
+        break;
       case "terminated":
       case "end":
         out.push({ ...base, label: `${e.kind}${p.reason ? `: ${str(p.reason)}` : p.status ? `: ${str(p.status)}` : ""}` });

@@ -28,6 +28,11 @@ export class ClientAgentBridge extends BaseAgent {
     this.allowed = true;
   }
 
+  /** Policy no longer allows it: later agent requests are refused (each lasts one signature). */
+  withdraw() {
+    this.allowed = false;
+  }
+
   getIdentities(cb: (err: Error | null, keys?: never[]) => void) {
     cb(null, []);
   }

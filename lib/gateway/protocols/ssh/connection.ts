@@ -3,7 +3,7 @@ import type { Socket } from "node:net";
 import type { Db } from "@/db/client";
 import { GatewaySession } from "@/lib/gateway/core/session";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
-import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
+import { GatehouseError, type ClassifiedRequest, type Principal } from "@/lib/gateway/core/types";
 import type { Masker } from "@/lib/gateway/masking";
 import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { ClientAgentBridge } from "./agent-forward";
@@ -269,13 +269,14 @@ export class SshConnection {
   private async decideForward(ch: number, type: "agent" | "x11", notify: (text: string) => void): Promise<string | null> {
     try {
       const { gw } = await this.opening!;
-      const decision = await gw.decide(
-        { action: "forward", kind: "admin", tables: [], functions: [], text: type },
-        { onHeld: (n) => notify(`${type === "agent" ? "agent" : "X11"} forwarding held for approval #${n.approvalId}: ${n.url} (waiting)`) },
-      );
+      const request: ClassifiedRequest = { action: "forward", kind: "admin", tables: [], functions: [], text: type };
+      const decision = await gw.decide(request, { onHeld: (n) => notify(`${type === "agent" ? "agent" : "X11"} forwarding held for approval #${n.approvalId}: ${n.url} (waiting)`) });
       gw.recorder.record("forward", { ch, type, allowed: decision.type === "allow", ...(decision.type === "deny" ? { reason: decision.reason } : {}) });
       if (decision.type === "deny") return decision.reason;
-      (type === "agent" ? this.agent : this.x11)?.allow();
+      const relay = type === "agent" ? this.agent : this.x11;
+      relay?.allow();
+      // Allowed for the rest of the connection, unless policy stops allowing it.
+      gw.stand(request, decision, () => relay?.withdraw());
       return null;
     } catch {
       return "the session could not be opened";

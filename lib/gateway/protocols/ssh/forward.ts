@@ -1,5 +1,6 @@
 import type { AcceptConnection, Client as UpstreamClient, ClientChannel, Connection, RejectConnection, ServerChannel, TcpipBindInfo, TcpipRequestInfo } from "ssh2";
-import type { GatewaySession } from "@/lib/gateway/core/session";
+import type { Decision, GatewaySession } from "@/lib/gateway/core/session";
+import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 
 /**
  * Port forwarding through the gateway, refused unless policy permits the action `forward` for
@@ -11,8 +12,12 @@ import type { GatewaySession } from "@/lib/gateway/core/session";
  */
 type Opened = () => Promise<{ gw: GatewaySession; upstream: UpstreamClient }>;
 
+type Allowed = Extract<Decision, { type: "allow" }>;
+
 export class Forwarding {
-  private remoteBound = false;
+  /** the upstream listeners of allowed remote forwards, by port: connections to them come back as forwarded-tcpip */
+  private readonly remote = new Map<number, { channels: Set<ServerChannel>; release: () => void }>();
+  private listening = false;
 
   constructor(
     private readonly client: Connection,
@@ -20,17 +25,18 @@ export class Forwarding {
     private readonly address: string,
   ) {}
 
-  private async decide(type: "local" | "remote", target: string): Promise<{ gw: GatewaySession; upstream: UpstreamClient; allowed: boolean; reason?: string } | null> {
+  private async decide(type: "local" | "remote", target: string): Promise<{ gw: GatewaySession; upstream: UpstreamClient; request: ClassifiedRequest; decision: Decision } | null> {
     let o;
     try {
       o = await this.opened();
     } catch {
       return null;
     }
-    const decision = await o.gw.decide({ action: "forward", kind: "admin", tables: [], functions: [], text: `${type} ${target}` });
+    const request: ClassifiedRequest = { action: "forward", kind: "admin", tables: [], functions: [], text: `${type} ${target}` };
+    const decision = await o.gw.decide(request);
     const allowed = decision.type === "allow";
     o.gw.recorder.record("forward", { type, target, allowed, ...(allowed ? {} : { reason: decision.type === "deny" ? decision.reason : "" }) });
-    return { ...o, allowed, ...(decision.type === "deny" ? { reason: decision.reason } : {}) };
+    return { ...o, request, decision };
   }
 
   /** Refusal without a policy question (kinds Gatehouse does not carry), still recorded. */
@@ -43,11 +49,20 @@ export class Forwarding {
 
   onDirectTcpip(accept: AcceptConnection<ServerChannel>, reject: RejectConnection, info: TcpipRequestInfo) {
     void (async () => {
-      const d = await this.decide("local", `${info.destIP}:${info.destPort}`);
-      if (!d?.allowed) return prohibited(this.client, reject, d?.reason ?? "the session is not open");
+      const target = `${info.destIP}:${info.destPort}`;
+      const d = await this.decide("local", target);
+      if (d?.decision.type !== "allow") return prohibited(this.client, reject, d?.decision.type === "deny" ? d.decision.reason : "the session is not open");
+      const { gw, request, decision } = d as typeof d & { decision: Allowed };
       d.upstream.forwardOut(info.srcIP || "127.0.0.1", info.srcPort || 0, info.destIP, info.destPort, (err, up) => {
         if (err) return reject();
-        pipe(accept(), up, forwardEnded(d.gw, "local", `${info.destIP}:${info.destPort}`));
+        const channel = accept();
+        // Open for as long as the client keeps it: closed if policy stops allowing it.
+        const release = gw.stand(request, decision, () => channel.close());
+        const ended = forwardEnded(gw, "local", target);
+        pipe(channel, up, (bytes) => {
+          release();
+          ended(bytes);
+        });
       });
     })().catch(() => prohibited(this.client, reject, "forwarding failed"));
   }
@@ -58,24 +73,43 @@ export class Forwarding {
     void (async () => {
       if (name === "cancel-tcpip-forward") {
         const o = await this.opened();
+        this.remote.get(bind.bindPort)?.release();
+        this.remote.delete(bind.bindPort);
         return o.upstream.unforwardIn(bind.bindAddr, bind.bindPort, () => accept?.());
       }
       const d = await this.decide("remote", `${bind.bindAddr}:${bind.bindPort}`);
-      if (!d?.allowed) return reject?.();
-      d.upstream.forwardIn(bind.bindAddr, bind.bindPort, (err, port) => {
+      if (d?.decision.type !== "allow") return reject?.();
+      const { gw, upstream, request, decision } = d as typeof d & { decision: Allowed };
+      upstream.forwardIn(bind.bindAddr, bind.bindPort, (err, port) => {
         if (err) return reject?.();
         accept?.(port);
-        if (this.remoteBound) return;
-        this.remoteBound = true;
-        // Connections arriving at the upstream's listener come back to the client as forwarded-tcpip.
-        d.upstream.on("tcp connection", (details, acceptUp, rejectUp) => {
-          this.client.forwardOut(details.destIP, details.destPort, details.srcIP, details.srcPort, (e, ch) => {
-            if (e) return rejectUp();
-            pipe(ch, acceptUp(), forwardEnded(d.gw, "remote", `${details.destIP}:${details.destPort} from ${details.srcIP}:${details.srcPort}`));
-          });
+        const channels = new Set<ServerChannel>();
+        // The listener stays open until cancelled: taken down, with its connections, if policy stops allowing it.
+        const release = gw.stand(request, decision, () => {
+          this.remote.delete(port);
+          upstream.unforwardIn(bind.bindAddr, port, () => {});
+          for (const ch of channels) ch.close();
         });
+        this.remote.set(port, { channels, release });
+        this.listen(gw, upstream);
       });
     })().catch(() => reject?.());
+  }
+
+  /** Connections arriving at an allowed upstream listener come back to the client as forwarded-tcpip. */
+  private listen(gw: GatewaySession, upstream: UpstreamClient) {
+    if (this.listening) return;
+    this.listening = true;
+    upstream.on("tcp connection", (details, acceptUp, rejectUp) => {
+      const bound = this.remote.get(details.destPort);
+      if (!bound) return rejectUp();
+      this.client.forwardOut(details.destIP, details.destPort, details.srcIP, details.srcPort, (e, ch) => {
+        if (e) return rejectUp();
+        bound.channels.add(ch);
+        ch.once("close", () => bound.channels.delete(ch));
+        pipe(ch, acceptUp(), forwardEnded(gw, "remote", `${details.destIP}:${details.destPort} from ${details.srcIP}:${details.srcPort}`));
+      });
+    });
   }
 }
 

@@ -93,8 +93,12 @@ export class TerminalChannel {
 
   /** Ends the channel from outside (admin kill, revocation, shutdown) with a visible reason. */
   terminate(reason: string) {
+    this.endWith(`session ended: ${reason}`);
+  }
+
+  private endWith(notice: string) {
     if (this.closed) return;
-    this.notice(`session ended: ${reason}`);
+    this.notice(notice);
     this.o.client.exit({ code: 255 });
     this.o.client.end();
     this.upstreamChannel?.close();
@@ -130,7 +134,7 @@ export class TerminalChannel {
     }
     if (this.closed) return void upstream.close();
     this.upstreamChannel = upstream;
-    this.relay(upstream, decision, started);
+    this.relay(upstream, request, decision, started);
   }
 
   private async openUpstream(): Promise<UpstreamChannel> {
@@ -165,8 +169,10 @@ export class TerminalChannel {
     });
   }
 
-  private relay(up: UpstreamChannel, decision: Extract<Decision, { type: "allow" }>, started: number) {
+  private relay(up: UpstreamChannel, request: ClassifiedRequest, decision: Extract<Decision, { type: "allow" }>, started: number) {
     const { client, term, ch, gw, pty, mode, command } = this.o;
+    // Decided once, open for as long as it runs: decided again when its inputs change.
+    const release = gw.stand(request, decision, (reason) => this.endWith(`${mode} ended: policy no longer allows it (${reason})`));
     // The command is recorded masked, as its `request` event is (a secret on a command line).
     const shown = command && decision.masker ? decision.masker.maskText(command) : command;
     term.start(ch, { mode, cols: pty?.cols ?? 80, rows: pty?.rows ?? 24, term: pty?.term ?? "", ...(shown ? { command: shown } : {}) });
@@ -191,6 +197,7 @@ export class TerminalChannel {
     up.on("drain", () => client.resume());
     client.onEof(() => up.end());
     up.on("close", () => {
+      release();
       const status = this.exitStatus;
       out.end();
       err.end();

@@ -1,4 +1,4 @@
-import type { Client as UpstreamClient, Connection, X11Info, X11Options } from "ssh2";
+import type { Client as UpstreamClient, Connection, ServerChannel, X11Info, X11Options } from "ssh2";
 import { pipe } from "./forward";
 
 /**
@@ -37,6 +37,7 @@ export function x11ForwardOf(info: X11Info): X11Forward {
  */
 export class X11Relay {
   private allowed = false;
+  private readonly open = new Set<ServerChannel>();
 
   constructor(
     private readonly client: Connection,
@@ -48,6 +49,8 @@ export class X11Relay {
       if (!this.allowed) return reject();
       this.client.x11(details.srcIP, details.srcPort, (err, channel) => {
         if (err) return reject();
+        this.open.add(channel);
+        channel.once("close", () => this.open.delete(channel));
         pipe(channel, accept(), this.onOpen());
       });
     });
@@ -55,5 +58,11 @@ export class X11Relay {
 
   allow() {
     this.allowed = true;
+  }
+
+  /** Policy no longer allows it: open X11 channels close, later ones are refused. */
+  withdraw() {
+    this.allowed = false;
+    for (const ch of this.open) ch.close();
   }
 }

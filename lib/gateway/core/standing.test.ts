@@ -1,0 +1,116 @@
+import { describe, expect, it } from "vitest";
+import { revocationReason, StandingDecisions, type Revocation, type Standing } from "./standing";
+import type { ClassifiedRequest, Verdict } from "./types";
+
+const request = (text: string): ClassifiedRequest => ({ action: "exec", kind: "interactive", tables: [], functions: [], text });
+const allow: Verdict = { type: "allow", policies: ["exec"] };
+const deny: Verdict = { type: "deny", reason: "shells are closed", policies: ["no-shells"] };
+const hold = (maskRuleSets: string[] = []): Verdict => ({ type: "hold", requirement: { approverGroups: ["approvers"], minApprovals: 1 }, maskRuleSets, policies: ["h"] });
+const mask = (ruleSets: string[]): Verdict => ({ type: "mask", ruleSets, policies: ["m"] });
+
+describe("revocationReason", () => {
+  const plain = { approved: false, ruleSets: [] };
+  const approved = { approved: true, ruleSets: ["pii"] };
+
+  it("keeps what policy still allows, ends what it denies with the policy's reason", () => {
+    expect(revocationReason(plain, allow)).toBeNull();
+    expect(revocationReason(plain, deny)).toBe("shells are closed");
+    expect(revocationReason(approved, deny)).toBe("shells are closed");
+  });
+
+  it("a hold ends what opened without an approval; what an approval opened stands", () => {
+    expect(revocationReason(plain, hold())).toBe("it now needs an approval");
+    expect(revocationReason(approved, hold(["pii"]))).toBeNull();
+  });
+
+  it("masking it was not opened under ends it; less or equal masking does not", () => {
+    expect(revocationReason(plain, mask(["pii"]))).toBe("masking (pii) now applies to it");
+    expect(revocationReason(approved, mask(["pii", "secrets"]))).toBe("masking (secrets) now applies to it");
+    expect(revocationReason(approved, hold(["pii", "cards"]))).toBe("masking (cards) now applies to it");
+    expect(revocationReason(approved, mask([]))).toBeNull();
+    expect(revocationReason(approved, allow)).toBeNull();
+  });
+});
+
+function harness(answer: (text: string) => Verdict | Promise<Verdict>) {
+  const revoked: string[] = [];
+  const recorded: Revocation[] = [];
+  let asked = 0;
+  const decisions = new StandingDecisions(
+    async (req) => {
+      asked++;
+      return answer(req.text);
+    },
+    (r) => recorded.push(r),
+  );
+  const add = (text: string, extra: Partial<Standing> = {}) =>
+    decisions.add({ request: request(text), requestSeq: text.length, approved: false, ruleSets: [], revoke: (reason) => revoked.push(`${text}: ${reason}`), ...extra });
+  return { decisions, add, revoked, recorded, asked: () => asked };
+}
+
+describe("StandingDecisions", () => {
+  it("revokes exactly the entries policy no longer allows, once, recording why", async () => {
+    const h = harness((text) => (text === "b" ? deny : allow));
+    h.add("a");
+    h.add("b");
+    await h.decisions.recheck("policy version 2 was installed");
+    expect(h.revoked).toEqual(["b: shells are closed"]);
+    expect(h.recorded).toEqual([expect.objectContaining({ cause: "policy version 2 was installed", verdict: deny, reason: "shells are closed" })]);
+    expect(h.decisions.size).toBe(1);
+    await h.decisions.recheck("again");
+    expect(h.revoked).toHaveLength(1);
+  });
+
+  it("fails closed: a decision that throws ends the entry", async () => {
+    const h = harness(() => {
+      throw new Error("database unavailable");
+    });
+    h.add("a");
+    await h.decisions.recheck("grant revoked");
+    expect(h.revoked).toEqual(["a: it could not be decided again (database unavailable)"]);
+    expect(h.recorded[0].verdict).toBeNull();
+  });
+
+  it("forgets released entries and everything once cleared", async () => {
+    const h = harness(() => deny);
+    const release = h.add("a");
+    release();
+    h.add("b");
+    h.decisions.clear();
+    await h.decisions.recheck("x");
+    expect(h.revoked).toEqual([]);
+    expect(h.asked()).toBe(0);
+  });
+
+  it("does not overlap passes: changes during a pass run one more pass, decided on the latest inputs", async () => {
+    let current: Verdict = allow;
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    let first = true;
+    const h = harness(async () => {
+      const inputs = current; // what the decision read before it was slow
+      if (first) {
+        first = false;
+        await gate;
+      }
+      return inputs;
+    });
+    h.add("a");
+    const one = h.decisions.recheck("first");
+    current = deny;
+    const two = h.decisions.recheck("second");
+    const three = h.decisions.recheck("third");
+    release();
+    await Promise.all([one, two, three]);
+    expect(h.asked()).toBe(2); // the first pass and one more for both later causes
+    expect(h.recorded.map((r) => r.cause)).toEqual(["third"]);
+  });
+
+  it("an entry revoked by an earlier one's revocation (the session ending) is not decided", async () => {
+    const h = harness((text) => (text === "connect" ? deny : allow));
+    h.add("connect", { revoke: () => h.decisions.clear() });
+    h.add("shell");
+    await h.decisions.recheck("groups changed");
+    expect(h.asked()).toBe(1);
+  });
+});

@@ -1,0 +1,217 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { ssh2Connect, ssh2Exec, startSsh, type SshTarget } from "../support/ssh-client";
+import { startSshd, type Sshd } from "../support/sshd";
+
+/**
+ * What stays open after one decision — the session itself, a shell, a long-running exec — is
+ * decided again when what it was decided on changes, and ends when policy no longer allows it:
+ * a new policy version, a changed group membership, a revoked access grant, the clock. Real
+ * OpenSSH sshd and `ssh`, PostgreSQL 15 and postgres.js, through a real Gatehouse process.
+ */
+const TEST_POLICIES = `${DEFAULT_POLICIES}
+@id("ledger-oncall")
+@reason("ledger is for on-call engineers")
+forbid (principal, action == Gatehouse::Action::"connect", resource)
+when { resource.tags.contains("oncall-only") }
+unless { principal in Gatehouse::Group::"oncall" };
+
+@id("jit")
+@reason("jitbox needs an access grant")
+forbid (principal, action == Gatehouse::Action::"connect", resource)
+when { resource.tags.contains("jit") && !context.grants.active };
+`;
+
+describe("standing access is decided again when its inputs change", () => {
+  let gh: GatehouseProcess;
+  let sshd: Sshd;
+  let pg: Postgres15;
+  const MEMBER = "oncall@example.test";
+  const tokens = { admin: "", member: "", approver: "" };
+  const target = (connection: string): SshTarget => ({ port: gh.ports.ssh, user: connection, password: tokens.member });
+
+  async function setPolicies(text: string, comment: string) {
+    const res = await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text, comment });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return res.body.version as number;
+  }
+  async function liveSession(connection: string): Promise<Record<string, any>> {
+    let live: Record<string, any> | undefined;
+    await expect
+      .poll(async () => (live = ((await apiCall(gh.url, tokens.admin, "GET", "/sessions?status=live")).body.sessions as Record<string, any>[]).find((s) => s.connectionName === connection)), { timeout: 10_000 })
+      .toBeTruthy();
+    return live!;
+  }
+  async function session(id: string): Promise<Record<string, any>> {
+    return (await apiCall(gh.url, tokens.admin, "GET", `/sessions/${id}`)).body.session;
+  }
+  async function revocations(id: string): Promise<Record<string, any>[]> {
+    const events = (await apiCall(gh.url, tokens.admin, "GET", `/sessions/${id}/events`)).body.events as Record<string, any>[];
+    return events.filter((e) => e.kind === "revoked").map((e) => e.payload);
+  }
+
+  beforeAll(async () => {
+    [gh, sshd, pg] = await Promise.all([startGatehouse({ demo: false, env: { GATEHOUSE_RECHECK_INTERVAL_MS: "250" } }), startSshd(), startPostgres15()]);
+    tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [key, email, role, groups] of [["member", MEMBER, "member", ["oncall"]], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
+      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
+      tokens[key] = await login(gh.url, email, "a-long-password-1");
+    }
+    const ssh = { type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password };
+    for (const [name, extra] of [
+      ["box", { ...ssh, tags: ["maint-box"] }],
+      ["jitbox", { ...ssh, tags: ["jit"] }],
+      ["timebox", { ...ssh, tags: ["timebox"] }],
+      ["ledger", { type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["oncall-only"] }],
+    ] as const) {
+      const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, ...extra });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    await setPolicies(TEST_POLICIES, "standing access test");
+  }, 120_000);
+
+  afterAll(async () => {
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    await gh?.stop();
+    await Promise.all([sshd?.stop(), pg?.stop()]);
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("a new policy version ends the shell it forbids, then the exec, and leaves the rest of the session alone", async () => {
+    const client = await ssh2Connect(target("box"));
+    const ssh = startSsh(target("box"), "sleep 60");
+    try {
+      const shell = await new Promise<import("ssh2").ClientChannel>((resolve, reject) => client.shell({ term: "xterm", cols: 80, rows: 24 }, (err, ch) => (err ? reject(err) : resolve(ch))));
+      let shellErr = "";
+      let shellOut = "";
+      shell.stderr.on("data", (d: Buffer) => (shellErr += d));
+      shell.on("data", (d: Buffer) => (shellOut += d));
+      const shellExit = new Promise<number | null>((r) => shell.on("exit", (code: number | null) => r(code)));
+      shell.write("echo shell-is-up\n");
+      await expect.poll(() => shellOut, { timeout: 10_000 }).toContain("shell-is-up");
+      const sleeper = await liveSessionRunning("sleep 60");
+
+      const v1 = await setPolicies(`${TEST_POLICIES}\n@id("no-shells") @reason("box is in maintenance")\nforbid (principal, action == Gatehouse::Action::"exec", resource)\nwhen { resource.tags.contains("maint-box") && context.request.kind == "interactive" };\n`, "no shells on box");
+      expect(await shellExit).toBe(255);
+      expect(shellErr).toMatch(/gatehouse: shell ended: policy no longer allows it \(box is in maintenance\)/);
+      // the same SSH connection still runs what policy allows, and the other session's exec runs on
+      const after = await ssh2Exec(client, "echo still-here");
+      expect(await after.done).toBe(0);
+      expect(after.stdout()).toBe("still-here\n");
+      expect((await session(sleeper.id)).status).toBe("live");
+      const shellSession = (await apiCall(gh.url, tokens.admin, "GET", "/sessions?status=live")).body.sessions.find((s: any) => s.connectionName === "box" && s.id !== sleeper.id);
+      await expect.poll(() => revocations(shellSession.id)).toEqual([expect.objectContaining({ action: "exec", text: "shell", verdict: "deny", policies: ["no-shells"], reason: "box is in maintenance", cause: `policy version ${v1} was installed` })]);
+
+      await setPolicies(`${TEST_POLICIES}\n@id("box-closed") @reason("box is closed")\nforbid (principal, action == Gatehouse::Action::"exec", resource)\nwhen { resource.tags.contains("maint-box") };\n`, "no exec on box");
+      expect(await ssh.exited).toBe(255);
+      expect(ssh.stderr()).toMatch(/gatehouse: exec ended: policy no longer allows it \(box is closed\)/);
+      await expect.poll(() => revocations(sleeper.id)).toEqual([expect.objectContaining({ text: "sleep 60", reason: "box is closed" })]);
+    } finally {
+      client.end();
+      ssh.child.kill();
+      await setPolicies(TEST_POLICIES, "back to the test policies");
+    }
+  });
+
+  /** The live session on "box" whose request was `command`. */
+  async function liveSessionRunning(command: string): Promise<Record<string, any>> {
+    let hit: Record<string, any> | undefined;
+    await expect
+      .poll(async () => {
+        for (const s of (await apiCall(gh.url, tokens.admin, "GET", "/sessions?status=live")).body.sessions as Record<string, any>[]) {
+          const events = (await apiCall(gh.url, tokens.admin, "GET", `/sessions/${s.id}/events`)).body.events as Record<string, any>[];
+          if (events.some((e) => e.kind === "request" && e.payload.text === command)) return (hit = s);
+        }
+        return undefined;
+      }, { timeout: 10_000 })
+      .toBeTruthy();
+    return hit!;
+  }
+
+  it("removed from the group policy requires, a user's open PostgreSQL session ends with the policy's reason", async () => {
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "ledger", username: MEMBER, password: tokens.member, ssl: false, max: 1, onnotice: () => {} });
+    try {
+      expect(await sql`select 1 as one`).toEqual([{ one: 1 }]);
+      const live = await liveSession("ledger");
+      expect((await apiCall(gh.url, tokens.admin, "PATCH", `/users/${MEMBER}`, { groups: [] })).status).toBe(200);
+      await expect.poll(async () => (await session(live.id)).status, { timeout: 10_000 }).toBe("killed");
+      expect((await session(live.id)).endReason).toBe("policy no longer allows this session: ledger is for on-call engineers");
+      await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "connect", policies: ["ledger-oncall"], cause: "the user's role or groups changed" })]);
+      // the client learns it from the server (an error on its next statement, not a hang)
+      await expect(sql`select 1`).rejects.toThrow();
+      // and a new session is refused outright
+      const again = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "ledger", username: MEMBER, password: tokens.member, ssl: false, max: 1, onnotice: () => {} });
+      await expect(again`select 1`).rejects.toThrow(/ledger is for on-call engineers/);
+      await again.end();
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      await apiCall(gh.url, tokens.admin, "PATCH", `/users/${MEMBER}`, { groups: ["oncall"] });
+    }
+  });
+
+  it("an open session is decided with its connection's tags as edited, and ends when the connection is deleted", async () => {
+    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await direct.unsafe("create table if not exists notes (t text)");
+    await direct.end();
+    const add = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "notes", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+    expect(add.status).toBe(200);
+    const notices: string[] = [];
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "notes", username: MEMBER, password: tokens.member, ssl: false, max: 1, onnotice: (n) => notices.push(n.message) });
+    try {
+      await sql`insert into notes values ('before')`; // staging: writes allowed
+      const live = await liveSession("notes");
+      expect((await apiCall(gh.url, tokens.admin, "PATCH", "/connections/notes", { tags: ["prod"] })).status).toBe(200);
+      await expect.poll(async () => ((await apiCall(gh.url, tokens.admin, "GET", `/sessions/${live.id}/events`)).body.events as Record<string, any>[]).some((e) => e.kind === "connection")).toBe(true);
+      // prod: the same session's next write is held for an approver (shipped prod-write-approval)
+      const held = sql`insert into notes values ('after')`.then(() => "ran", (err: Error) => err.message);
+      await expect.poll(() => notices.join("\n"), { timeout: 10_000 }).toMatch(/held for approval #\d+/);
+      expect((await apiCall(gh.url, tokens.admin, "DELETE", "/connections/notes")).status).toBe(200);
+      expect(await held).not.toBe("ran");
+      await expect.poll(async () => (await session(live.id)).status, { timeout: 10_000 }).toBe("killed");
+      expect((await session(live.id)).endReason).toBe("the connection was deleted");
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
+    }
+  });
+
+  it("revoking the access grant a session stands on ends it", async () => {
+    expect((await startSsh(target("jitbox"), "true").exited)).not.toBe(0); // no grant: refused
+    const waiting = apiCall(gh.url, tokens.member, "POST", "/access-requests", { connection: "jitbox", durationSeconds: 600, reason: "INC-9 disk full", wait: 20 });
+    let pending: Record<string, any> | undefined;
+    await expect
+      .poll(async () => (pending = ((await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending")).body.approvals as Record<string, any>[]).find((a) => a.reason === "INC-9 disk full")), { timeout: 10_000 })
+      .toBeTruthy();
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${pending!.id}/approve`, {})).status).toBe(200);
+    const granted = await waiting;
+    expect(granted.body.status).toBe("approved");
+
+    const ssh = startSsh(target("jitbox"), "sleep 60");
+    const live = await liveSession("jitbox");
+    await new Promise((r) => setTimeout(r, 300));
+    expect((await apiCall(gh.url, tokens.approver, "DELETE", `/grants/${granted.body.grant.id}`)).status).toBe(200);
+    expect(await ssh.exited).toBe(255);
+    expect(ssh.stderr()).toMatch(/gatehouse: session ended: policy no longer allows this session: jitbox needs an access grant/);
+    await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "connect", cause: "an access grant was revoked", policies: ["jit"] })]);
+  });
+
+  it("policies that read the clock end what they stop allowing when the time comes", async () => {
+    const closesAt = Math.floor(Date.now() / 1000) + 4;
+    await setPolicies(`${TEST_POLICIES}\n@id("timebox-window") @reason("the change window closed")\nforbid (principal, action == Gatehouse::Action::"exec", resource)\nwhen { resource.tags.contains("timebox") && context.time.epoch >= ${closesAt} };\n`, "a change window");
+    try {
+      const ssh = startSsh(target("timebox"), "sleep 60");
+      await liveSession("timebox");
+      expect(Date.now() / 1000).toBeLessThan(closesAt);
+      expect(await ssh.exited).toBe(255);
+      const endedAt = Date.now() / 1000;
+      expect(endedAt).toBeGreaterThanOrEqual(closesAt);
+      expect(endedAt - closesAt).toBeLessThan(3);
+      expect(ssh.stderr()).toMatch(/exec ended: policy no longer allows it \(the change window closed\)/);
+    } finally {
+      await setPolicies(TEST_POLICIES, "back to the test policies");
+    }
+  });
+});
