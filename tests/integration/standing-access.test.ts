@@ -1,10 +1,13 @@
 import fs from "node:fs";
+import net from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
-import { ssh2Connect, ssh2Exec, startSsh, type SshTarget } from "../support/ssh-client";
+import { freePort } from "../support/ports";
+import { authOptions, COMMON_OPTIONS, spawnClient, ssh2Connect, ssh2Exec, startSsh, type SshTarget } from "../support/ssh-client";
+import { stopClient, tcpTarget } from "../support/ssh-forward";
 import { startSshd, type Sshd } from "../support/sshd";
 
 /**
@@ -66,6 +69,7 @@ describe("standing access is decided again when its inputs change", () => {
       ["box", { ...ssh, tags: ["maint-box"] }],
       ["jitbox", { ...ssh, tags: ["jit"] }],
       ["timebox", { ...ssh, tags: ["timebox"] }],
+      ["fwdbox", { ...ssh, tags: ["fwd-box"] }],
       ["ledger", { type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["oncall-only"] }],
     ] as const) {
       const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, ...extra });
@@ -196,6 +200,40 @@ describe("standing access is decided again when its inputs change", () => {
     expect(await ssh.exited).toBe(255);
     expect(ssh.stderr()).toMatch(/gatehouse: session ended: policy no longer allows this session: jitbox needs an access grant/);
     await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "connect", cause: "an access grant was revoked", policies: ["jit"] })]);
+  });
+
+  it("a port forward policy stops allowing is closed, with the connection it carries", async () => {
+    const echo = await tcpTarget({ echo: true });
+    const local = await freePort();
+    const permit = `${TEST_POLICIES}\n@id("fwd-ok")\npermit (principal, action == Gatehouse::Action::"forward", resource)\nwhen { resource.tags.contains("fwd-box") && context.request.text == "local 127.0.0.1:${echo.port}" };\n`;
+    await setPolicies(permit, "a local forward allowed");
+    const ssh = spawnClient("ssh", ["-p", String(gh.ports.ssh), ...COMMON_OPTIONS, ...authOptions(target("fwdbox")), "-N", "-L", `127.0.0.1:${local}:127.0.0.1:${echo.port}`, "fwdbox@127.0.0.1"], target("fwdbox"));
+    try {
+      let sock: net.Socket | null = null;
+      for (let i = 0; !sock && i < 150; i++) {
+        sock = await new Promise<net.Socket | null>((resolve) => {
+          const c = net.connect(local, "127.0.0.1", () => resolve(c));
+          c.once("error", () => resolve(null));
+        });
+        if (!sock) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(sock, "ssh -L never listened").toBeTruthy();
+      let received = "";
+      sock!.on("data", (d: Buffer) => (received += d));
+      sock!.on("error", () => {});
+      const closed = new Promise<void>((r) => sock!.once("close", () => r()));
+      sock!.write("ping\n");
+      await expect.poll(() => received).toBe("ping\n");
+      const live = await liveSession("fwdbox");
+
+      await setPolicies(TEST_POLICIES, "the forward no longer allowed");
+      await closed;
+      await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "forward", text: `local 127.0.0.1:${echo.port}`, reason: expect.stringMatching(/no policy permits/) })]);
+    } finally {
+      await stopClient(ssh);
+      await echo.close();
+      await setPolicies(TEST_POLICIES, "back to the test policies");
+    }
   });
 
   it("policies that read the clock end what they stop allowing when the time comes", async () => {
