@@ -14,8 +14,9 @@ import { getUserForSession } from "@/db/queries/users";
 import { groupNamesOf } from "@/lib/identity/tokens";
 import { getMaskingRuntime } from "./masking-runtime";
 import { liveSessions } from "./live-sessions";
+import { SessionGrants } from "./session-grants";
 import { StandingDecisions, type Revocation } from "./standing";
-import { GatehouseError, type AccessGrant, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
+import { GatehouseError, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
 
 /**
  * The core pipeline for one client session, written once for every protocol. An adapter
@@ -41,12 +42,13 @@ export interface DecideOptions {
 }
 
 const CHANNEL: Record<ClientInfo["protocol"], MaskChannel> = { postgres: "sql", mysql: "sql", ssh: "terminal", kubernetes: "terminal", http: "http", mcp: "mcp" };
-const GRANTS_TTL_MS = 5_000;
 
 export class GatewaySession {
   readonly recorder: SessionRecorder;
-  private grants: { at: number; list: AccessGrant[] } | null = null;
-  private grantExpiryTimer: NodeJS.Timeout | null = null;
+  private readonly grants = new SessionGrants(
+    () => activeGrantsOf(this.db, this.principal.userId, this.connection.id),
+    () => this.grantsChanged("an access grant expired"),
+  );
   /** what was decided once and stays open (standing.ts): this session's connect, shells, forwards */
   readonly standing = new StandingDecisions((request) => this.verdictNow(request), (r) => this.recordRevocation(r));
   private ended = false;
@@ -131,7 +133,7 @@ export class GatewaySession {
   /** The policy's verdict on `request` now, without holding (a standing decision's recheck). */
   private async verdictNow(request: ClassifiedRequest): Promise<Verdict> {
     if (this.ended) throw new Error("the session has ended");
-    const grants = await this.currentGrants();
+    const grants = await this.grants.current();
     return getPolicyRuntime().decide({ principal: this.principal, connection: this.connection, client: this.client, request, grants, now: new Date() });
   }
 
@@ -180,7 +182,7 @@ export class GatewaySession {
     let failure: string | null = this.ended ? "session has ended" : null;
     if (!failure) {
       try {
-        req = { principal: this.principal, connection: this.connection, client: this.client, request, grants: await this.currentGrants(), now: new Date() };
+        req = { principal: this.principal, connection: this.connection, client: this.client, request, grants: await this.grants.current(), now: new Date() };
         verdict = getPolicyRuntime().decide(req);
       } catch (err) {
         console.error(`[gateway] session ${this.id}: decision failed, denying:`, err);
@@ -249,33 +251,14 @@ export class GatewaySession {
     this.recorder.record("result", { requestSeq, ...result });
   }
 
-  private async currentGrants(): Promise<AccessGrant[]> {
-    if (this.grants && Date.now() - this.grants.at < GRANTS_TTL_MS) return this.grants.list;
-    const list = await activeGrantsOf(this.db, this.principal.userId, this.connection.id);
-    this.grants = { at: Date.now(), list };
-    this.recheckAtGrantExpiry(list);
-    return list;
-  }
-
-  /** A grant's end is a change like a revocation: what stood on it is decided again then. */
-  private recheckAtGrantExpiry(list: AccessGrant[]) {
-    if (this.grantExpiryTimer) clearTimeout(this.grantExpiryTimer);
-    this.grantExpiryTimer = null;
-    if (this.ended || !list.length) return;
-    const ms = Math.min(...list.map((g) => g.expiresAt.getTime())) - Date.now();
-    if (ms > 2 ** 31 - 1) return;
-    this.grantExpiryTimer = setTimeout(() => this.grantsChanged("an access grant expired"), Math.max(0, ms) + 50);
-    this.grantExpiryTimer.unref();
-  }
-
   /** An approval was decided (maybe granting access): requests from now on see the grants as they are. */
   invalidateGrants() {
-    this.grants = null;
+    this.grants.invalidate();
   }
 
   /** A grant of this user ended: re-read the grants and decide the standing decisions again. */
   grantsChanged(cause: string) {
-    this.grants = null;
+    this.grants.invalidate();
     void this.standing.recheck(cause);
   }
 
@@ -320,7 +303,7 @@ export class GatewaySession {
     if (this.ended) return;
     this.ended = true;
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
-    if (this.grantExpiryTimer) clearTimeout(this.grantExpiryTimer);
+    this.grants.stop();
     this.standing.clear();
     liveSessions().remove(this);
     this.recorder.record("end", { status, ...(reason ? { reason } : {}) });

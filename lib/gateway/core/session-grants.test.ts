@@ -1,0 +1,54 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { SessionGrants } from "./session-grants";
+import type { AccessGrant } from "./types";
+
+const grant = (id: string, inMs: number): AccessGrant => ({ id, connectionId: "c", expiresAt: new Date(Date.now() + inMs) });
+
+describe("SessionGrants", () => {
+  beforeEach(() => void vi.useFakeTimers());
+  afterEach(() => void vi.useRealTimers());
+
+  it("reads at most every 5 s unless invalidated", async () => {
+    const load = vi.fn(async () => [grant("a", 60_000)]);
+    const grants = new SessionGrants(load, () => {});
+    await grants.current();
+    await grants.current();
+    expect(load).toHaveBeenCalledTimes(1);
+    grants.invalidate();
+    await grants.current();
+    expect(load).toHaveBeenCalledTimes(2);
+    vi.advanceTimersByTime(5_001);
+    await grants.current();
+    expect(load).toHaveBeenCalledTimes(3);
+    grants.stop();
+  });
+
+  it("reports the first expiry just after it, then reads again", async () => {
+    let list = [grant("late", 120_000), grant("soon", 30_000)];
+    const load = vi.fn(async () => list);
+    const expired = vi.fn();
+    const grants = new SessionGrants(load, expired);
+    await grants.current();
+    vi.advanceTimersByTime(29_999);
+    expect(expired).not.toHaveBeenCalled();
+    vi.advanceTimersByTime(100);
+    expect(expired).toHaveBeenCalledTimes(1);
+    list = [list[0]];
+    expect(await grants.current()).toEqual(list);
+    expect(load).toHaveBeenCalledTimes(2);
+    grants.stop();
+    vi.advanceTimersByTime(200_000);
+    expect(expired).toHaveBeenCalledTimes(1);
+  });
+
+  it("watches nothing without grants or once stopped", async () => {
+    const expired = vi.fn();
+    const none = new SessionGrants(async () => [], expired);
+    await none.current();
+    const stopped = new SessionGrants(async () => [grant("a", 1_000)], expired);
+    stopped.stop();
+    await stopped.current();
+    vi.advanceTimersByTime(10_000);
+    expect(expired).not.toHaveBeenCalled();
+  });
+});
