@@ -122,11 +122,12 @@ export class GatewaySession {
   /**
    * Registers something open that was allowed by `decision` (a shell, a forward) so that it is
    * decided again when its inputs change, and ended with `revoke` when policy no longer allows
-   * it. Returns the function to call when it closes by itself.
+   * it. `masked`: its stream goes through the decision's masker (a terminal), so masking it was
+   * not opened under ends it too. Returns the function to call when it closes by itself.
    */
-  stand(request: ClassifiedRequest, decision: Extract<Decision, { type: "allow" }>, revoke: (reason: string) => void): () => void {
+  stand(request: ClassifiedRequest, decision: Extract<Decision, { type: "allow" }>, revoke: (reason: string) => void, opts: { masked?: boolean } = {}): () => void {
     const verdict = decision.verdict;
-    const ruleSets = verdict.type === "mask" ? verdict.ruleSets : verdict.type === "hold" ? verdict.maskRuleSets : [];
+    const ruleSets = !opts.masked ? null : verdict.type === "mask" ? verdict.ruleSets : verdict.type === "hold" ? verdict.maskRuleSets : [];
     return this.standing.add({ request, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke });
   }
 

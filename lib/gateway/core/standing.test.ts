@@ -30,6 +30,14 @@ describe("revocationReason", () => {
     expect(revocationReason(approved, mask([]))).toBeNull();
     expect(revocationReason(approved, allow)).toBeNull();
   });
+
+  it("masking does not concern what carries no masked stream (a session, a forward); denial and holds still do", () => {
+    const unmasked = { approved: false, ruleSets: null };
+    expect(revocationReason(unmasked, mask(["pii"]))).toBeNull();
+    expect(revocationReason({ approved: true, ruleSets: null }, hold(["pii"]))).toBeNull();
+    expect(revocationReason(unmasked, hold())).toBe("it now needs an approval");
+    expect(revocationReason(unmasked, deny)).toBe("shells are closed");
+  });
 });
 
 function harness(answer: (text: string) => Verdict | Promise<Verdict>) {

@@ -9,8 +9,8 @@ import type { ClassifiedRequest, Verdict } from "./types";
  * answer would not let it open now:
  *   - deny: ended, with the policy's reason;
  *   - hold: ended, unless an approval let it open (the approval stands for what it approved);
- *   - allow or mask: stands, unless it now needs masking it was not opened under (its stream is
- *     already flowing unmasked).
+ *   - allow or mask: stands, unless its stream (a shell's output) now needs masking it was not
+ *     opened under: that stream is already flowing.
  * A decision that fails ends it (fail closed).
  */
 export interface Standing {
@@ -19,8 +19,11 @@ export interface Standing {
   requestSeq: number;
   /** an approval let it open */
   approved: boolean;
-  /** the masking rule sets it was opened under */
-  ruleSets: readonly string[];
+  /**
+   * the masking rule sets its stream was opened under; null when nothing it carries is masked
+   * (the session itself, whose statements are decided one by one; a forward's bytes)
+   */
+  ruleSets: readonly string[] | null;
   /** ends it, telling its user why; called at most once */
   revoke(reason: string): void;
 }
@@ -40,7 +43,8 @@ export function revocationReason(standing: Pick<Standing, "approved" | "ruleSets
   }
 }
 
-function moreMasking(had: readonly string[], now: readonly string[]): string | null {
+function moreMasking(had: readonly string[] | null, now: readonly string[]): string | null {
+  if (had === null) return null;
   const added = now.filter((r) => !had.includes(r));
   return added.length ? `masking (${added.join(", ")}) now applies to it` : null;
 }

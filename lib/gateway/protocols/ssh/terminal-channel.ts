@@ -172,7 +172,7 @@ export class TerminalChannel {
   private relay(up: UpstreamChannel, request: ClassifiedRequest, decision: Extract<Decision, { type: "allow" }>, started: number) {
     const { client, term, ch, gw, pty, mode, command } = this.o;
     // Decided once, open for as long as it runs: decided again when its inputs change.
-    const release = gw.stand(request, decision, (reason) => this.endWith(`${mode} ended: policy no longer allows it (${reason})`));
+    const release = gw.stand(request, decision, (reason) => this.endWith(`${mode} ended: policy no longer allows it (${reason})`), { masked: true });
     // The command is recorded masked, as its `request` event is (a secret on a command line).
     const shown = command && decision.masker ? decision.masker.maskText(command) : command;
     term.start(ch, { mode, cols: pty?.cols ?? 80, rows: pty?.rows ?? 24, term: pty?.term ?? "", ...(shown ? { command: shown } : {}) });
