@@ -24,7 +24,7 @@ when { resource.tags.contains("oncall-only") }
 unless { principal in Gatehouse::Group::"oncall" };
 
 @id("jit")
-@reason("jitbox needs an access grant")
+@reason("this connection needs an access grant")
 forbid (principal, action == Gatehouse::Action::"connect", resource)
 when { resource.tags.contains("jit") && !context.grants.active };
 `;
@@ -121,7 +121,7 @@ describe("standing access is decided again when its inputs change", () => {
     }
   });
 
-  /** The live session on "box" whose request was `command`. */
+  /** The live session whose request was `command`. */
   async function liveSessionRunning(command: string): Promise<Record<string, any>> {
     let hit: Record<string, any> | undefined;
     await expect
@@ -157,14 +157,18 @@ describe("standing access is decided again when its inputs change", () => {
     }
   });
 
-  it("an open session is decided with its connection's tags as edited, and ends when the connection is deleted", async () => {
+  it("an open session is decided with its connection's tags as edited, and ends when they no longer let it in or the connection is deleted", async () => {
     const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
     await direct.unsafe("create table if not exists notes (t text)");
     await direct.end();
-    const add = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "notes", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
-    expect(add.status).toBe(200);
+    for (const name of ["notes", "notes2"]) {
+      const add = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+      expect(add.status).toBe(200);
+    }
     const notices: string[] = [];
-    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "notes", username: MEMBER, password: tokens.member, ssl: false, max: 1, onnotice: (n) => notices.push(n.message) });
+    const open = (db: string) => postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: db, username: MEMBER, password: tokens.member, ssl: false, max: 1, onnotice: (n) => notices.push(n.message) });
+    const sql = open("notes");
+    const other = open("notes2");
     try {
       await sql`insert into notes values ('before')`; // staging: writes allowed
       const live = await liveSession("notes");
@@ -173,12 +177,21 @@ describe("standing access is decided again when its inputs change", () => {
       // prod: the same session's next write is held for an approver (shipped prod-write-approval)
       const held = sql`insert into notes values ('after')`.then(() => "ran", (err: Error) => err.message);
       await expect.poll(() => notices.join("\n"), { timeout: 10_000 }).toMatch(/held for approval #\d+/);
-      expect((await apiCall(gh.url, tokens.admin, "DELETE", "/connections/notes")).status).toBe(200);
-      expect(await held).not.toBe("ran");
+      // tagged "jit" without a grant: the session itself is no longer allowed
+      expect((await apiCall(gh.url, tokens.admin, "PATCH", "/connections/notes", { tags: ["prod", "jit"] })).status).toBe(200);
       await expect.poll(async () => (await session(live.id)).status, { timeout: 10_000 }).toBe("killed");
-      expect((await session(live.id)).endReason).toBe("the connection was deleted");
+      expect((await session(live.id)).endReason).toBe("policy no longer allows this session: this connection needs an access grant");
+      await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "connect", cause: "the connection changed", policies: ["jit"] })]);
+      expect(await held).not.toBe("ran");
+
+      await other`select 1`;
+      const second = await liveSession("notes2");
+      expect((await apiCall(gh.url, tokens.admin, "DELETE", "/connections/notes2")).status).toBe(200);
+      await expect.poll(async () => (await session(second.id)).status, { timeout: 10_000 }).toBe("killed");
+      expect((await session(second.id)).endReason).toBe("the connection was deleted");
     } finally {
       await sql.end({ timeout: 1 }).catch(() => {});
+      await other.end({ timeout: 1 }).catch(() => {});
     }
   });
 
@@ -193,12 +206,11 @@ describe("standing access is decided again when its inputs change", () => {
     const granted = await waiting;
     expect(granted.body.status).toBe("approved");
 
-    const ssh = startSsh(target("jitbox"), "sleep 60");
-    const live = await liveSession("jitbox");
-    await new Promise((r) => setTimeout(r, 300));
+    const ssh = startSsh(target("jitbox"), "sleep 59");
+    const live = await liveSessionRunning("sleep 59");
     expect((await apiCall(gh.url, tokens.approver, "DELETE", `/grants/${granted.body.grant.id}`)).status).toBe(200);
     expect(await ssh.exited).toBe(255);
-    expect(ssh.stderr()).toMatch(/gatehouse: session ended: policy no longer allows this session: jitbox needs an access grant/);
+    expect(ssh.stderr()).toMatch(/gatehouse: session ended: policy no longer allows this session: this connection needs an access grant/);
     await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "connect", cause: "an access grant was revoked", policies: ["jit"] })]);
   });
 
@@ -229,6 +241,42 @@ describe("standing access is decided again when its inputs change", () => {
       await setPolicies(TEST_POLICIES, "the forward no longer allowed");
       await closed;
       await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "forward", text: `local 127.0.0.1:${echo.port}`, reason: expect.stringMatching(/no policy permits/) })]);
+    } finally {
+      await stopClient(ssh);
+      await echo.close();
+      await setPolicies(TEST_POLICIES, "back to the test policies");
+    }
+  });
+
+  it("a remote forward (-R) policy stops allowing is taken down upstream, with the connections it carries", async () => {
+    const echo = await tcpTarget({ echo: true });
+    const permit = `${TEST_POLICIES}\n@id("rfwd-ok")\npermit (principal, action == Gatehouse::Action::"forward", resource)\nwhen { resource.tags.contains("fwd-box") && context.request.text like "remote 127.0.0.1:*" };\n`;
+    await setPolicies(permit, "remote forwards allowed");
+    // LogLevel INFO: ssh says which port the upstream allocated
+    const options = COMMON_OPTIONS.map((o) => (o === "LogLevel=ERROR" ? "LogLevel=INFO" : o));
+    const ssh = spawnClient("ssh", ["-p", String(gh.ports.ssh), ...options, ...authOptions(target("fwdbox")), "-N", "-o", "ExitOnForwardFailure=yes", "-R", `127.0.0.1:0:127.0.0.1:${echo.port}`, "fwdbox@127.0.0.1"], target("fwdbox"));
+    let stderr = "";
+    ssh.stderr!.on("data", (d) => (stderr += d));
+    try {
+      let port = 0;
+      await expect.poll(() => (port = Number(/Allocated port (\d+)/.exec(stderr)?.[1] ?? 0)), { timeout: 15_000 }).toBeGreaterThan(0);
+      // the upstream host's listener reaches the echo server through the client
+      const sock = net.connect(port, "127.0.0.1");
+      sock.on("error", () => {});
+      let received = "";
+      sock.on("data", (d: Buffer) => (received += d));
+      const closed = new Promise<void>((r) => sock.once("close", () => r()));
+      sock.write("pong\n");
+      await expect.poll(() => received, { timeout: 10_000 }).toBe("pong\n");
+      const live = await liveSession("fwdbox");
+
+      await setPolicies(TEST_POLICIES, "remote forwards no longer allowed");
+      await closed;
+      await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "forward", text: "remote 127.0.0.1:0" })]);
+      // nothing listens upstream any more
+      await expect
+        .poll(() => new Promise<string>((resolve) => net.connect(port, "127.0.0.1").once("connect", function (this: net.Socket) { this.destroy(); resolve("listening"); }).once("error", () => resolve("refused"))))
+        .toBe("refused");
     } finally {
       await stopClient(ssh);
       await echo.close();

@@ -25,7 +25,15 @@ import { GatehouseError, type ClassifiedRequest, type ClientInfo, type Connectio
  * and recording of decisions happen here, never in adapters.
  */
 export type Decision =
-  | { type: "allow"; verdict: Verdict; masker: Masker | null; requestSeq: number; approvalId?: number }
+  | {
+      type: "allow";
+      verdict: Verdict;
+      masker: Masker | null;
+      requestSeq: number;
+      approvalId?: number;
+      /** the session's standing-decision epoch its inputs were read at (StandingDecisions.epoch) */
+      epoch: number;
+    }
   | { type: "deny"; verdict: Verdict | null; reason: string; requestSeq: number; approvalId?: number };
 
 export interface HeldNotice {
@@ -125,10 +133,15 @@ export class GatewaySession {
    * it. `masked`: its stream goes through the decision's masker (a terminal), so masking it was
    * not opened under ends it too. Returns the function to call when it closes by itself.
    */
-  stand(request: ClassifiedRequest, decision: Extract<Decision, { type: "allow" }>, revoke: (reason: string) => void, opts: { masked?: boolean } = {}): () => void {
+  stand(
+    request: ClassifiedRequest,
+    decision: Extract<Decision, { type: "allow" }>,
+    revoke: (reason: string) => void,
+    opts: { masked?: boolean } = {},
+  ): () => void {
     const verdict = decision.verdict;
     const ruleSets = !opts.masked ? null : verdict.type === "mask" ? verdict.ruleSets : verdict.type === "hold" ? verdict.maskRuleSets : [];
-    return this.standing.add({ request, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke });
+    return this.standing.add({ request, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke }, decision.epoch);
   }
 
   /** The policy's verdict on `request` now, without holding (a standing decision's recheck). */
@@ -139,7 +152,8 @@ export class GatewaySession {
   }
 
   private recordRevocation({ standing, verdict, reason, cause }: Revocation) {
-    this.recorder.record("revoked", { requestSeq: standing.requestSeq, action: standing.request.action, text: standing.request.text, cause, verdict: verdict?.type ?? "deny", policies: verdict?.policies ?? [], reason });
+    const { action, text } = standing.request;
+    this.recorder.record("revoked", { requestSeq: standing.requestSeq, action, text, cause, verdict: verdict?.type ?? "deny", policies: verdict?.policies ?? [], reason });
   }
 
   /** Records the session and decides `connect`. Throws DENIED when policy refuses the session. */
@@ -181,6 +195,7 @@ export class GatewaySession {
     let verdict: Verdict | null = null;
     let req: GatewayRequest | null = null;
     let failure: string | null = this.ended ? "session has ended" : null;
+    const epoch = this.standing.epoch;
     if (!failure) {
       try {
         req = { principal: this.principal, connection: this.connection, client: this.client, request, grants: await this.grants.current(), now: new Date() };
@@ -210,14 +225,14 @@ export class GatewaySession {
     if (!verdict || !req) return this.deny(event.seq, null, failure ?? "policy decision failed");
     switch (verdict.type) {
       case "allow":
-        return { type: "allow", verdict, masker: null, requestSeq: event.seq };
+        return { type: "allow", verdict, masker: null, requestSeq: event.seq, epoch };
       case "mask":
-        return { type: "allow", verdict, masker, requestSeq: event.seq };
+        return { type: "allow", verdict, masker, requestSeq: event.seq, epoch };
       case "deny":
         return this.deny(event.seq, verdict, verdict.reason);
       case "hold":
         try {
-          return await this.hold(event.seq, req, verdict, masker, opts);
+          return await this.hold(event.seq, req, verdict, masker, epoch, opts);
         } catch (err) {
           console.error(`[gateway] session ${this.id}: hold failed, denying:`, err);
           return this.deny(event.seq, verdict, "approval could not be obtained");
@@ -225,7 +240,7 @@ export class GatewaySession {
     }
   }
 
-  private async hold(seq: number, req: GatewayRequest, verdict: Extract<Verdict, { type: "hold" }>, masker: Masker | null, opts: DecideOptions): Promise<Decision> {
+  private async hold(seq: number, req: GatewayRequest, verdict: Extract<Verdict, { type: "hold" }>, masker: Masker | null, epoch: number, opts: DecideOptions): Promise<Decision> {
     const outcome = await holdForApproval(
       this.db,
       { request: req, requirement: verdict.requirement, sessionId: this.id, onCreated: (a) => {
@@ -240,7 +255,7 @@ export class GatewaySession {
       return this.deny(seq, verdict, reason, outcome.approvalId);
     }
     this.recorder.record("approval", { requestSeq: seq, status: "approved", approvalId: outcome.approvalId });
-    return { type: "allow", verdict, masker, requestSeq: seq, approvalId: outcome.approvalId };
+    return { type: "allow", verdict, masker, requestSeq: seq, approvalId: outcome.approvalId, epoch };
   }
 
   private deny(seq: number, verdict: Verdict | null, reason: string, approvalId?: number): Decision {

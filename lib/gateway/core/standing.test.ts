@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { revocationReason, StandingDecisions, type Revocation, type Standing } from "./standing";
 import type { ClassifiedRequest, Verdict } from "./types";
 
@@ -51,8 +51,8 @@ function harness(answer: (text: string) => Verdict | Promise<Verdict>) {
     },
     (r) => recorded.push(r),
   );
-  const add = (text: string, extra: Partial<Standing> = {}) =>
-    decisions.add({ request: request(text), requestSeq: text.length, approved: false, ruleSets: [], revoke: (reason) => revoked.push(`${text}: ${reason}`), ...extra });
+  const add = (text: string, extra: Partial<Standing> = {}, decidedAt = decisions.epoch) =>
+    decisions.add({ request: request(text), requestSeq: text.length, approved: false, ruleSets: [], revoke: (reason) => revoked.push(`${text}: ${reason}`), ...extra }, decidedAt);
   return { decisions, add, revoked, recorded, asked: () => asked };
 }
 
@@ -112,6 +112,49 @@ describe("StandingDecisions", () => {
     await Promise.all([one, two, three]);
     expect(h.asked()).toBe(2); // the first pass and one more for both later causes
     expect(h.recorded.map((r) => r.cause)).toEqual(["third"]);
+  });
+
+  it("a revocation that throws does not spare the entry or stop the others", async () => {
+    const h = harness(() => deny);
+    const errors = vi.spyOn(console, "error").mockImplementation(() => {});
+    h.add("a", {
+      revoke: () => {
+        throw new Error("Not connected");
+      },
+    });
+    h.add("b");
+    await expect(h.decisions.recheck("policy")).resolves.toBeUndefined();
+    expect(h.revoked).toEqual(["b: shells are closed"]);
+    expect(h.decisions.size).toBe(0);
+    expect(errors).toHaveBeenCalledTimes(1);
+    errors.mockRestore();
+  });
+
+  it("what was decided before a change and registers after it is decided again at once", async () => {
+    let current: Verdict = allow;
+    const h = harness(() => current);
+    const decidedAt = h.decisions.epoch; // decided, then waited for the upstream...
+    current = deny;
+    await h.decisions.recheck("policy"); // ...while the policy changed
+    h.add("late", {}, decidedAt);
+    await vi.waitFor(() => expect(h.revoked).toEqual(["late: shells are closed"]));
+    expect(h.recorded[0].cause).toBe("what it was decided on changed while it opened");
+    h.add("current"); // decided on the latest inputs: not decided again
+    await Promise.resolve();
+    expect(h.asked()).toBe(1);
+  });
+
+  it("a change announced right as a recheck finishes starts a new one", async () => {
+    let current: Verdict = allow;
+    const h = harness(() => current);
+    h.add("a");
+    const first = h.decisions.recheck("one");
+    void first.then(() => {
+      current = deny;
+      void h.decisions.recheck("two");
+    });
+    await first;
+    await vi.waitFor(() => expect(h.revoked).toEqual(["a: shells are closed"]));
   });
 
   it("an entry revoked by an earlier one's revocation (the session ending) is not decided", async () => {

@@ -4,9 +4,9 @@ import type { ClassifiedRequest, Verdict } from "./types";
  * Standing decisions: what is decided once and then stays open — the session itself
  * (`connect`), a shell or exec, a port forward, agent or X11 forwarding. A statement is decided
  * when it runs; these would otherwise outlive what they were decided on. Each is decided again,
- * without holding, whenever one of those inputs changes (the user's role or groups, the policy
- * version, the user's access grants, the clock when the policies read it), and ended when the
- * answer would not let it open now:
+ * without holding, whenever one of those inputs changes (the user's role or groups, the
+ * connection's tags, the policy version, the user's access grants, the clock when the policies
+ * read it), and ended when the answer would not let it open now:
  *   - deny: ended, with the policy's reason;
  *   - hold: ended, unless an approval let it open (the approval stands for what it approved);
  *   - allow or mask: stands, unless its stream (a shell's output) now needs masking it was not
@@ -59,12 +59,14 @@ export interface Revocation {
 /**
  * One session's standing decisions, decided again on `recheck(cause)`. Rechecks never overlap: a
  * cause arriving during one runs one more pass after it, so the last change is always decided
- * on its own inputs.
+ * on its own inputs. Something decided before a change but registered after it (it waited for
+ * an approval or for the upstream) is decided again as it registers: `epoch` tells them apart.
  */
 export class StandingDecisions {
   private readonly entries = new Set<Standing>();
   private running: Promise<void> | null = null;
   private pending: string | null = null;
+  private changes = 0;
 
   constructor(
     /** the policy's answer now, with the session's current inputs; a throw ends the entry */
@@ -73,9 +75,21 @@ export class StandingDecisions {
     private readonly onRevoked: (r: Revocation) => void,
   ) {}
 
-  /** Registers an open thing; the returned function forgets it (it closed by itself). */
-  add(standing: Standing): () => void {
+  /**
+   * Counts the changes announced so far. A decision taken at epoch N was taken on inputs no older
+   * than the N-th change: the caller reads it just before deciding and hands it to `add`.
+   */
+  get epoch() {
+    return this.changes;
+  }
+
+  /**
+   * Registers an open thing decided at `decidedAt` (an `epoch`); the returned function forgets it
+   * (it closed by itself). Decided before the latest change: decided again now.
+   */
+  add(standing: Standing, decidedAt: number): () => void {
     this.entries.add(standing);
+    if (decidedAt !== this.changes) void this.recheck("what it was decided on changed while it opened");
     return () => void this.entries.delete(standing);
   }
 
@@ -89,20 +103,22 @@ export class StandingDecisions {
     this.pending = null;
   }
 
+  /** Never rejects: a failed decision or revocation is handled (and logged) per entry. */
   recheck(cause: string): Promise<void> {
+    this.changes++;
     if (this.running) {
       this.pending = cause;
       return this.running;
     }
     const run = async () => {
-      let next: string | null = cause;
-      while (next !== null) {
+      for (let next: string | null = cause; next !== null; next = this.pending) {
         this.pending = null;
-        await this.pass(next);
-        next = this.pending;
+        await this.pass(next).catch((err) => console.error("[gateway] deciding standing access again failed:", err));
       }
+      // Cleared in the same tick as the last look at `pending`: a later cause starts a new run.
+      this.running = null;
     };
-    this.running = run().finally(() => (this.running = null));
+    this.running = run();
     return this.running;
   }
 
@@ -119,8 +135,17 @@ export class StandingDecisions {
         reason = `it could not be decided again (${(err as Error).message})`;
       }
       if (reason === null || !this.entries.delete(standing)) continue;
-      this.onRevoked({ standing, verdict, reason, cause });
-      standing.revoke(reason);
+      // Each step on its own: a failing one neither spares this entry nor stops the next ones.
+      attempt(standing, "recording the end of", () => this.onRevoked({ standing, verdict, reason, cause }));
+      attempt(standing, "ending", () => standing.revoke(reason));
     }
+  }
+}
+
+function attempt(standing: Standing, what: string, fn: () => void) {
+  try {
+    fn();
+  } catch (err) {
+    console.error(`[gateway] ${what} ${standing.request.action} "${standing.request.text}" failed:`, err);
   }
 }

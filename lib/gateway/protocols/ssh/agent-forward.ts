@@ -15,6 +15,7 @@ const { BaseAgent } = ssh2; // CommonJS: named exports are not visible to Node's
  */
 export class ClientAgentBridge extends BaseAgent {
   private allowed = false;
+  private readonly open = new Set<ServerChannel>();
 
   constructor(
     private readonly client: Connection,
@@ -28,9 +29,10 @@ export class ClientAgentBridge extends BaseAgent {
     this.allowed = true;
   }
 
-  /** Policy no longer allows it: later agent requests are refused (each lasts one signature). */
+  /** Policy no longer allows it: open agent channels close, later requests are refused. */
   withdraw() {
     this.allowed = false;
+    for (const ch of this.open) ch.close();
   }
 
   getIdentities(cb: (err: Error | null, keys?: never[]) => void) {
@@ -44,6 +46,13 @@ export class ClientAgentBridge extends BaseAgent {
   getStream(cb: (err: Error | null, stream?: ServerChannel) => void) {
     if (!this.allowed) return cb(new Error("agent forwarding was not allowed for this session"));
     openAgentChannel(this.client).then((ch) => {
+      // withdrawn while the client opened it
+      if (!this.allowed) {
+        ch.close();
+        return cb(new Error("agent forwarding is no longer allowed for this session"));
+      }
+      this.open.add(ch);
+      ch.once("close", () => this.open.delete(ch));
       countBytes(ch, this.onOpen());
       cb(null, ch);
     }, cb);

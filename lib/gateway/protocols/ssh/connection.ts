@@ -44,6 +44,8 @@ export class SshConnection {
   private term: TerminalRecorder | null = null;
   private agent: ClientAgentBridge | null = null;
   private x11: X11Relay | null = null;
+  /** agent and X11 forwarding allowed on this connection, each standing once (standing.ts) */
+  private readonly forwardStanding = new Set<"agent" | "x11">();
   readonly closed: Promise<void>;
   private resolveClosed!: () => void;
   /** ssh2 keeps the client's socket to itself; its writes are batched per tick (writeBatcher) */
@@ -275,8 +277,15 @@ export class SshConnection {
       if (decision.type === "deny") return decision.reason;
       const relay = type === "agent" ? this.agent : this.x11;
       relay?.allow();
-      // Allowed for the rest of the connection, unless policy stops allowing it.
-      gw.stand(request, decision, () => relay?.withdraw());
+      // Allowed for the rest of the connection, unless policy stops allowing it: decided again
+      // as one thing per connection, however many session channels ask for it.
+      if (!this.forwardStanding.has(type)) {
+        this.forwardStanding.add(type);
+        gw.stand(request, decision, () => {
+          this.forwardStanding.delete(type);
+          relay?.withdraw();
+        });
+      }
       return null;
     } catch {
       return "the session could not be opened";

@@ -13,10 +13,18 @@ import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 type Opened = () => Promise<{ gw: GatewaySession; upstream: UpstreamClient }>;
 
 type Allowed = Extract<Decision, { type: "allow" }>;
+type Decided = { gw: GatewaySession; upstream: UpstreamClient; request: ClassifiedRequest; decision: Decision };
+
+const allowed = (d: Decided | null): d is Decided & { decision: Allowed } => d?.decision.type === "allow";
+
+/** An allowed remote forward's upstream listener, keyed as ssh2 and sshd name it: "bindAddr:port". */
+interface RemoteBind {
+  channels: Set<ServerChannel>;
+  release: () => void;
+}
 
 export class Forwarding {
-  /** the upstream listeners of allowed remote forwards, by port: connections to them come back as forwarded-tcpip */
-  private readonly remote = new Map<number, { channels: Set<ServerChannel>; release: () => void }>();
+  private readonly remote = new Map<string, RemoteBind>();
   private listening = false;
 
   constructor(
@@ -25,7 +33,7 @@ export class Forwarding {
     private readonly address: string,
   ) {}
 
-  private async decide(type: "local" | "remote", target: string): Promise<{ gw: GatewaySession; upstream: UpstreamClient; request: ClassifiedRequest; decision: Decision } | null> {
+  private async decide(type: "local" | "remote", target: string): Promise<Decided | null> {
     let o;
     try {
       o = await this.opened();
@@ -34,8 +42,8 @@ export class Forwarding {
     }
     const request: ClassifiedRequest = { action: "forward", kind: "admin", tables: [], functions: [], text: `${type} ${target}` };
     const decision = await o.gw.decide(request);
-    const allowed = decision.type === "allow";
-    o.gw.recorder.record("forward", { type, target, allowed, ...(allowed ? {} : { reason: decision.type === "deny" ? decision.reason : "" }) });
+    const ok = decision.type === "allow";
+    o.gw.recorder.record("forward", { type, target, allowed: ok, ...(ok ? {} : { reason: decision.type === "deny" ? decision.reason : "" }) });
     return { ...o, request, decision };
   }
 
@@ -51,14 +59,13 @@ export class Forwarding {
     void (async () => {
       const target = `${info.destIP}:${info.destPort}`;
       const d = await this.decide("local", target);
-      if (d?.decision.type !== "allow") return prohibited(this.client, reject, d?.decision.type === "deny" ? d.decision.reason : "the session is not open");
-      const { gw, request, decision } = d as typeof d & { decision: Allowed };
+      if (!allowed(d)) return prohibited(this.client, reject, d?.decision.type === "deny" ? d.decision.reason : "the session is not open");
       d.upstream.forwardOut(info.srcIP || "127.0.0.1", info.srcPort || 0, info.destIP, info.destPort, (err, up) => {
         if (err) return reject();
         const channel = accept();
         // Open for as long as the client keeps it: closed if policy stops allowing it.
-        const release = gw.stand(request, decision, () => channel.close());
-        const ended = forwardEnded(gw, "local", target);
+        const release = d.gw.stand(d.request, d.decision, () => channel.close());
+        const ended = forwardEnded(d.gw, "local", target);
         pipe(channel, up, (bytes) => {
           release();
           ended(bytes);
@@ -73,25 +80,32 @@ export class Forwarding {
     void (async () => {
       if (name === "cancel-tcpip-forward") {
         const o = await this.opened();
-        this.remote.get(bind.bindPort)?.release();
-        this.remote.delete(bind.bindPort);
+        const key = `${bind.bindAddr}:${bind.bindPort}`;
+        this.remote.get(key)?.release();
+        this.remote.delete(key);
         return o.upstream.unforwardIn(bind.bindAddr, bind.bindPort, () => accept?.());
       }
       const d = await this.decide("remote", `${bind.bindAddr}:${bind.bindPort}`);
-      if (d?.decision.type !== "allow") return reject?.();
-      const { gw, upstream, request, decision } = d as typeof d & { decision: Allowed };
-      upstream.forwardIn(bind.bindAddr, bind.bindPort, (err, port) => {
+      if (!allowed(d)) return reject?.();
+      d.upstream.forwardIn(bind.bindAddr, bind.bindPort, (err, port) => {
         if (err) return reject?.();
         accept?.(port);
-        const channels = new Set<ServerChannel>();
-        // The listener stays open until cancelled: taken down, with its connections, if policy stops allowing it.
-        const release = gw.stand(request, decision, () => {
-          this.remote.delete(port);
-          upstream.unforwardIn(bind.bindAddr, port, () => {});
-          for (const ch of channels) ch.close();
+        const key = `${bind.bindAddr}:${port}`;
+        const entry: RemoteBind = { channels: new Set(), release: () => {} };
+        // The listener stays open until cancelled: taken down, with its connections, if policy
+        // stops allowing it (its connections first: the upstream may already be gone).
+        entry.release = d.gw.stand(d.request, d.decision, () => {
+          if (this.remote.get(key) === entry) this.remote.delete(key);
+          for (const ch of entry.channels) ch.close();
+          try {
+            d.upstream.unforwardIn(bind.bindAddr, port, () => {});
+          } catch {
+            // not connected any more: nothing listens upstream
+          }
         });
-        this.remote.set(port, { channels, release });
-        this.listen(gw, upstream);
+        this.remote.get(key)?.release();
+        this.remote.set(key, entry);
+        this.listen(d.gw, d.upstream);
       });
     })().catch(() => reject?.());
   }
@@ -101,10 +115,16 @@ export class Forwarding {
     if (this.listening) return;
     this.listening = true;
     upstream.on("tcp connection", (details, acceptUp, rejectUp) => {
-      const bound = this.remote.get(details.destPort);
-      if (!bound) return rejectUp();
+      const key = `${details.destIP}:${details.destPort}`;
+      if (!this.remote.has(key)) return rejectUp();
       this.client.forwardOut(details.destIP, details.destPort, details.srcIP, details.srcPort, (e, ch) => {
         if (e) return rejectUp();
+        // Still allowed? The bind may have been revoked while the client opened the channel.
+        const bound = this.remote.get(key);
+        if (!bound) {
+          ch.close();
+          return rejectUp();
+        }
         bound.channels.add(ch);
         ch.once("close", () => bound.channels.delete(ch));
         pipe(ch, acceptUp(), forwardEnded(gw, "remote", `${details.destIP}:${details.destPort} from ${details.srcIP}:${details.srcPort}`));

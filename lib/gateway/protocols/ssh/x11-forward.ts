@@ -49,6 +49,11 @@ export class X11Relay {
       if (!this.allowed) return reject();
       this.client.x11(details.srcIP, details.srcPort, (err, channel) => {
         if (err) return reject();
+        // withdrawn while the client opened it
+        if (!this.allowed) {
+          channel.close();
+          return reject();
+        }
         this.open.add(channel);
         channel.once("close", () => this.open.delete(channel));
         pipe(channel, accept(), this.onOpen());
