@@ -1,6 +1,8 @@
 import { expect, test } from "@playwright/test";
+import postgres from "postgres";
 import { E2E } from "../playwright.config";
 import { LoginPage } from "./pages/console";
+import { adminToken } from "./support";
 
 test("policy editor validates as you type, saves a version, and the simulator explains verdicts", async ({ page }) => {
   await new LoginPage(page).signIn(E2E.adminEmail, E2E.adminPassword);
@@ -44,4 +46,31 @@ test("masking rule editor previews live and the rule masks stored text", async (
   await expect(page.getByTestId("rule-preview")).toHaveText("ticket [REDACTED:custom] is secret");
   await page.getByRole("button", { name: "Save rule" }).click();
   await expect(page.getByTestId("rule-e2e-project-codes")).toBeVisible();
+});
+
+test("before saving, the editor lists the live sessions the edited policies would end", async ({ page, request }) => {
+  const token = await adminToken(request);
+  const port = new URL(E2E.url).port;
+  // a live PostgreSQL session through the gateway, as the admin
+  const sql = postgres({ host: "127.0.0.1", port: Number(port) + 1, database: "demo-postgres", username: E2E.adminEmail, password: token, ssl: false, max: 1, onnotice: () => {} });
+  try {
+    await sql`select 1`;
+    await new LoginPage(page).signIn(E2E.adminEmail, E2E.adminPassword);
+    await page.getByRole("link", { name: "Policies" }).click();
+    const editor = page.getByLabel("Cedar policies");
+    await expect(page.getByTestId("policy-validation")).toContainText("valid");
+    const original = await editor.inputValue();
+
+    await editor.fill(original + '\n@id("e2e-harmless")\nforbid(principal, action, resource) when { context.request.text like "*e2e-never*" };');
+    await expect(page.getByTestId("policy-impact")).toContainText(/Saving ends none of the [1-9]\d* live session/);
+
+    await editor.fill(original + '\n@id("e2e-close-demo")\n@reason("demo is closed")\nforbid(principal, action == Gatehouse::Action::"connect", resource) when { resource.name == "demo-postgres" };');
+    const impact = page.getByTestId("policy-impact");
+    await expect(impact).toContainText("Saving ends");
+    await expect(impact).toContainText(`${E2E.adminEmail} on demo-postgres (postgres): session — demo is closed`);
+    // not saved: the session goes on
+    expect(await sql`select 2 as two`).toEqual([{ two: 2 }]);
+  } finally {
+    await sql.end({ timeout: 1 });
+  }
 });

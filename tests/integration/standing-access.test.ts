@@ -99,7 +99,15 @@ describe("standing access is decided again when its inputs change", () => {
       await expect.poll(() => shellOut, { timeout: 10_000 }).toContain("shell-is-up");
       const sleeper = await liveSessionRunning("sleep 60");
 
-      const v1 = await setPolicies(`${TEST_POLICIES}\n@id("no-shells") @reason("box is in maintenance")\nforbid (principal, action == Gatehouse::Action::"exec", resource)\nwhen { resource.tags.contains("maint-box") && context.request.kind == "interactive" };\n`, "no shells on box");
+      const noShells = `${TEST_POLICIES}\n@id("no-shells") @reason("box is in maintenance")\nforbid (principal, action == Gatehouse::Action::"exec", resource)\nwhen { resource.tags.contains("maint-box") && context.request.kind == "interactive" };\n`;
+      // previewed before saving: exactly the shell, nothing ended yet; admins only
+      const preview = await apiCall(gh.url, tokens.admin, "POST", "/policies/impact", { text: noShells });
+      expect(preview.body).toMatchObject({ ok: true, elsewhere: 0 });
+      expect(preview.body.previewed).toBeGreaterThanOrEqual(2);
+      expect(preview.body.items).toEqual([expect.objectContaining({ user: MEMBER, chain: [MEMBER], connection: "box", protocol: "ssh", what: "exec: shell", reason: "box is in maintenance" })]);
+      expect((await apiCall(gh.url, tokens.member, "POST", "/policies/impact", { text: noShells })).status).toBe(403);
+      expect((await apiCall(gh.url, tokens.admin, "POST", "/policies/impact", { text: "permit(" })).body).toMatchObject({ ok: false, items: [] });
+      const v1 = await setPolicies(noShells, "no shells on box");
       expect(await shellExit).toBe(255);
       expect(shellErr).toMatch(/gatehouse: shell ended: policy no longer allows it \(box is in maintenance\)/);
       // the same SSH connection still runs what policy allows, and the other session's exec runs on

@@ -4,6 +4,7 @@ import { useEffect, useMemo, useState } from "react";
 import { api } from "@/components/api";
 import { CedarEditor } from "@/components/policy/cedar-editor";
 import { Badge, Button, Card, ErrorText, Input, PageHeader } from "@/components/ui";
+import { SaveImpact } from "./impact";
 import { Simulator } from "./simulator";
 import { Versions } from "./versions";
 
@@ -65,6 +66,7 @@ export function PoliciesClient(props: { initialText: string; initialVersion: num
               ))}
             </ul>
           )}
+          {props.canWrite && dirty && v?.ok && <SaveImpact text={debounced} />}
           {props.canWrite && (
             <div className="mt-3 flex items-center gap-2">
               <Input placeholder="What changed and why" value={comment} onChange={(e) => setComment(e.target.value)} />

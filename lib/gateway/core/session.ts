@@ -151,6 +151,19 @@ export class GatewaySession {
     return getPolicyRuntime().decide({ principal: this.principal, connection: this.connection, client: this.client, request, grants, now: new Date() });
   }
 
+  /**
+   * What another policy version (`decideWith`) would end of what stands in this session now,
+   * with its current inputs; nothing is ended or recorded. For previewing a policy change.
+   */
+  async previewStanding(decideWith: (req: GatewayRequest) => Verdict): Promise<{ request: ClassifiedRequest; reason: string }[]> {
+    if (this.ended) return [];
+    const grants = await this.grants.current();
+    const now = new Date();
+    return this.standing
+      .preview((request) => decideWith({ principal: this.principal, connection: this.connection, client: this.client, request, grants, now }))
+      .map(({ standing, reason }) => ({ request: standing.request, reason }));
+  }
+
   private recordRevocation({ standing, verdict, reason, cause }: Revocation) {
     const { action, text } = standing.request;
     this.recorder.record("revoked", { requestSeq: standing.requestSeq, action, text, cause, verdict: verdict?.type ?? "deny", policies: verdict?.policies ?? [], reason });

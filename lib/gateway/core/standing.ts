@@ -122,6 +122,21 @@ export class StandingDecisions {
     return this.running;
   }
 
+  /** What `verdictOf` (say, a policy version not yet saved) would end of what stands now; nothing is ended. */
+  preview(verdictOf: (request: ClassifiedRequest) => Verdict): { standing: Standing; reason: string }[] {
+    const out: { standing: Standing; reason: string }[] = [];
+    for (const standing of this.entries) {
+      let reason: string | null;
+      try {
+        reason = revocationReason(standing, verdictOf(standing.request));
+      } catch (err) {
+        reason = `it could not be decided (${(err as Error).message})`;
+      }
+      if (reason !== null) out.push({ standing, reason });
+    }
+    return out;
+  }
+
   private async pass(cause: string) {
     // Insertion order: the session's own `connect` first; when it falls, everything ends with it.
     for (const standing of [...this.entries]) {
