@@ -157,6 +157,24 @@ describe("StandingDecisions", () => {
     await vi.waitFor(() => expect(h.revoked).toEqual(["a: shells are closed"]));
   });
 
+  it("previews what another policy would end without ending or recording anything", () => {
+    const h = harness(() => allow);
+    h.add("a");
+    h.add("b", { approved: true });
+    h.add("c");
+    const preview = h.decisions.preview((req) => {
+      if (req.text === "c") throw new Error("engine disposed");
+      return hold();
+    });
+    expect(preview.map((p) => [p.standing.request.text, p.reason])).toEqual([
+      ["a", "it now needs an approval"],
+      ["c", "it could not be decided (engine disposed)"],
+    ]);
+    expect(h.revoked).toEqual([]);
+    expect(h.recorded).toEqual([]);
+    expect(h.decisions.size).toBe(3);
+  });
+
   it("an entry revoked by an earlier one's revocation (the session ending) is not decided", async () => {
     const h = harness((text) => (text === "connect" ? deny : allow));
     h.add("connect", { revoke: () => h.decisions.clear() });
