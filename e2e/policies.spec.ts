@@ -70,6 +70,13 @@ test("before saving, the editor lists the live sessions the edited policies woul
     await expect(impact).toContainText(`${E2E.adminEmail} on demo-postgres (postgres): session — demo is closed`);
     // not saved: the session goes on
     expect(await sql`select 2 as two`).toEqual([{ two: 2 }]);
+    // an older version in the history says what rolling back to it would end
+    await editor.fill(original + "\n// e2e: a harmless change");
+    await page.getByPlaceholder("What changed and why").fill("e2e: harmless");
+    await page.getByRole("button", { name: /Save as v/ }).click();
+    await expect(page.getByText("e2e: harmless")).toBeVisible();
+    await page.getByRole("button", { name: /^v1\b/ }).click();
+    await expect(page.getByTestId("rollback-impact")).toContainText(/Rolling back to it ends none of the [1-9]\d* live session/);
   } finally {
     await sql.end({ timeout: 1 });
   }

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "@/components/api";
 import { Button, Card, ErrorText } from "@/components/ui";
+import { SaveImpact } from "./impact";
 
 interface VersionRow { version: number; comment: string; createdAt: string; authorEmail: string | null }
 interface VersionDetail { version: { version: number; text: string }; diff: { op: string; text: string }[] }
@@ -43,6 +44,7 @@ export function Versions({ canWrite, onLoad }: { canWrite: boolean; onLoad: (tex
                   ))}
                 </pre>
                 <button className="mt-1 text-xs text-brand underline" onClick={() => onLoad(detail.data!.version.text)}>Load this version into the editor</button>
+                {canWrite && v.version !== versions.data?.[0]?.version && <SaveImpact text={detail.data.version.text} verb="Rolling back to it" testId="rollback-impact" />}
               </div>
             )}
           </li>
