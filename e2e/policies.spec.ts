@@ -48,11 +48,11 @@ test("masking rule editor previews live and the rule masks stored text", async (
   await expect(page.getByTestId("rule-e2e-project-codes")).toBeVisible();
 });
 
-test("before saving, the editor lists the live sessions the edited policies would end", async ({ page, request }) => {
+test("before saving, the editor lists the live sessions the edited policies would end; saved, they end and say why", async ({ page, request }) => {
   const token = await adminToken(request);
   const port = new URL(E2E.url).port;
   // a live PostgreSQL session through the gateway, as the admin
-  const sql = postgres({ host: "127.0.0.1", port: Number(port) + 1, database: "demo-postgres", username: E2E.adminEmail, password: token, ssl: false, max: 1, onnotice: () => {} });
+  const sql = postgres({ host: "127.0.0.1", port: Number(port) + 1, database: "demo-postgres", username: E2E.adminEmail, password: token, ssl: false, max: 1, connection: { application_name: "e2e-impact" }, onnotice: () => {} });
   try {
     await sql`select 1`;
     await new LoginPage(page).signIn(E2E.adminEmail, E2E.adminPassword);
@@ -60,6 +60,11 @@ test("before saving, the editor lists the live sessions the edited policies woul
     const editor = page.getByLabel("Cedar policies");
     await expect(page.getByTestId("policy-validation")).toContainText("valid");
     const original = await editor.inputValue();
+    const save = async (comment: string) => {
+      await page.getByPlaceholder("What changed and why").fill(comment);
+      await page.getByRole("button", { name: /Save as v/ }).click();
+      await expect(page.getByText(comment)).toBeVisible();
+    };
 
     await editor.fill(original + '\n@id("e2e-harmless")\nforbid(principal, action, resource) when { context.request.text like "*e2e-never*" };');
     await expect(page.getByTestId("policy-impact")).toContainText(/Saving ends none of the [1-9]\d* live session/);
@@ -68,15 +73,25 @@ test("before saving, the editor lists the live sessions the edited policies woul
     const impact = page.getByTestId("policy-impact");
     await expect(impact).toContainText("Saving ends");
     await expect(impact).toContainText(`${E2E.adminEmail} on demo-postgres (postgres): session — demo is closed`);
-    // not saved: the session goes on
+    // not saved yet: the session goes on
     expect(await sql`select 2 as two`).toEqual([{ two: 2 }]);
+
+    // saved: the session ends, then the previous text is restored
+    await save("e2e: close demo");
+    await expect.poll(() => sql`select 3`.then(() => "open", () => "ended")).toBe("ended");
+    await editor.fill(original);
+    await save("e2e: reopen demo");
+
+    // the session page says what ended it and why
+    const found = await request.get("/api/v1/sessions?connection=demo-postgres&status=killed&q=e2e-impact", { headers: { authorization: `Bearer ${token}` } });
+    const [ended] = (await found.json()).sessions as { id: string }[];
+    await page.goto(`/sessions/${ended.id}`);
+    await expect(page.getByTestId("event-timeline")).toContainText(/the session is no longer allowed: demo is closed \(policy version \d+ was installed\)/);
+
     // an older version in the history says what rolling back to it would end
-    await editor.fill(original + "\n// e2e: a harmless change");
-    await page.getByPlaceholder("What changed and why").fill("e2e: harmless");
-    await page.getByRole("button", { name: /Save as v/ }).click();
-    await expect(page.getByText("e2e: harmless")).toBeVisible();
+    await page.goto("/policies");
     await page.getByRole("button", { name: /^v1\b/ }).click();
-    await expect(page.getByTestId("rollback-impact")).toContainText(/Rolling back to it ends none of the [1-9]\d* live session/);
+    await expect(page.getByTestId("rollback-impact")).toContainText(/Rolling back to it ends none of the \d+ live session/);
   } finally {
     await sql.end({ timeout: 1 });
   }

@@ -40,7 +40,13 @@ export function EventTimeline({ events }: { events: SessionEvent[] }) {
               {approval.map((a, i) => <span key={i}>{a.approvalId ? `approval #${String(a.approvalId)}` : ""} {a.status ? String(a.status) : "held"}</span>)}
             </div>
             {typeof e.payload.text === "string" && e.payload.text && <pre className="mt-1 whitespace-pre-wrap font-mono text-xs">{e.payload.text}</pre>}
-            {e.kind !== "request" && e.kind !== "connect" && <pre className="mt-1 whitespace-pre-wrap font-mono text-[11px] text-slate-600">{JSON.stringify(e.payload)}</pre>}
+            {e.kind === "revoked" ? (
+              <p className="mt-1 text-xs text-red-700">
+                {e.payload.action === "connect" ? "the session" : String(e.payload.action)} is no longer allowed: {String(e.payload.reason)} ({String(e.payload.cause)})
+              </p>
+            ) : (
+              e.kind !== "request" && e.kind !== "connect" && <pre className="mt-1 whitespace-pre-wrap font-mono text-[11px] text-slate-600">{JSON.stringify(e.payload)}</pre>
+            )}
             {verdict?.reason ? <p className="mt-1 text-xs text-red-700">{String(verdict.reason)}</p> : null}
             {result && <ResultSummary r={result} />}
           </li>
