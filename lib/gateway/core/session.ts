@@ -73,8 +73,8 @@ export class GatewaySession {
     private target: ConnectionRef,
     readonly client: ClientInfo,
   ) {
-    // Who, where and from where are fixed when the session opens (a revoked credential or a
-    // disabled user ends it): sealed, so each statement's decision reuses them (policy/context.ts).
+    // Who, where and from where, sealed so that each statement's decision reuses what Cedar sees
+    // of them (policy/context.ts); a refresh (a changed user or connection) seals a new one.
     sealForPolicy(current);
     sealForPolicy(target);
     sealForPolicy(client);
