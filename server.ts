@@ -13,6 +13,7 @@ import { startPolicySync } from "@/lib/gateway/policy/sync";
 import { startMaskingSync } from "@/lib/gateway/core/masking-runtime";
 import { startReplayIndexer } from "@/lib/gateway/recorder/replay/service";
 import { recoverSpools } from "@/lib/gateway/recorder/recover-spool";
+import { endedSessions } from "@/db/queries/sessions";
 import { endOrphanedSessions } from "@/lib/services/sessions/end-orphaned";
 import { startNodeLiveness, type NodeLiveness } from "@/lib/services/sessions/node-liveness";
 import { processSpool } from "@/lib/gateway/recorder/spool";
@@ -45,12 +46,19 @@ async function main() {
     if (orphaned.length) console.log(`[gatehouse] ${orphaned.length} session(s) left live by the previous process marked failed`);
   } else liveness = await startNodeLiveness(dbHandle.db, bus);
   // Output a killed process spooled but never stored (lib/gateway/recorder/spool.ts); then its
-  // sessions are complete, and announced as ended (the replay indexer prepares them).
+  // sessions are complete, and announced as ended: the replay indexer prepares them (again, when
+  // on a shared PostgreSQL another process ended them and prepared what it had).
   void recoverSpools(dbHandle.db)
-    .catch((err: Error) => console.error(`[recorder] spool recovery failed:`, err.message))
-    .then(() => {
-      for (const s of orphaned) void bus.publish(Topics.sessionEnded, { id: s.id, userId: s.userId, status: "failed" });
-    });
+    .catch((err: Error) => {
+      console.error(`[recorder] spool recovery failed:`, err.message);
+      return { sessions: [] as string[] };
+    })
+    .then(async ({ sessions: recovered }) => {
+      const ended = new Map(orphaned.map((s) => [s.id, { id: s.id, userId: s.userId, status: "failed" }]));
+      for (const s of await endedSessions(dbHandle.db, recovered)) ended.set(s.id, s);
+      for (const s of ended.values()) void bus.publish(Topics.sessionEnded, s);
+    })
+    .catch((err: Error) => console.error(`[recorder] announcing recovered sessions failed:`, err.message));
 
   const admin = await ensureFirstAdmin(dbHandle.db, cfg);
   if (admin?.password) {

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, ilike, inArray, notInArray, or, sql, type SQL } from "drizzle-orm";
+import { and, asc, desc, eq, gt, ilike, inArray, ne, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client";
 import { sessionEvents, sessions } from "../schema";
 import { unpackEvents } from "@/lib/gateway/recorder/packed-output";
@@ -127,4 +127,13 @@ export async function liveParentSession(db: Db, parentTokenId: string | null | u
     .orderBy(desc(sessions.startedAt))
     .limit(1);
   return row?.id ?? null;
+}
+
+/** Of `ids`, the sessions that are over (not live), with their user and status. */
+export async function endedSessions(db: Db, ids: string[]): Promise<{ id: string; userId: string | null; status: string }[]> {
+  if (!ids.length) return [];
+  return db
+    .select({ id: sessions.id, userId: sessions.userId, status: sessions.status })
+    .from(sessions)
+    .where(and(inArray(sessions.id, ids), ne(sessions.status, "live")));
 }

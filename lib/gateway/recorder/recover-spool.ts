@@ -13,16 +13,18 @@ const BATCH_BYTES = 2 * 1024 * 1024;
 /**
  * Stores what a killed process left in its spool (spool.ts): every record whose event is not in
  * the database yet, for sessions this database knows, then removes the file. Run at startup,
- * before anything else writes; safe to repeat (an event already stored is skipped).
+ * before anything else writes; safe to repeat (an event already stored is skipped). Returns the
+ * sessions that got events, whose replay keyframes (if another process prepared them) are stale.
  */
-export async function recoverSpools(db: Db, files = orphanedSpools()): Promise<{ files: number; events: number }> {
+export async function recoverSpools(db: Db, files = orphanedSpools()): Promise<{ files: number; events: number; sessions: string[] }> {
   let events = 0;
+  const touched = new Set<string>();
   for (const file of files) {
     const before = events;
     let batch: { header: SpoolHeader; data: Buffer }[] = [];
     let bytes = 0;
     const flush = async () => {
-      events += await storeMissing(db, batch);
+      events += await storeMissing(db, batch, touched);
       batch = [];
       bytes = 0;
     };
@@ -35,10 +37,10 @@ export async function recoverSpools(db: Db, files = orphanedSpools()): Promise<{
     fs.rmSync(file, { force: true });
     console.log(`[recorder] recovered ${file}: ${events - before} events stored`);
   }
-  return { files: files.length, events };
+  return { files: files.length, events, sessions: [...touched] };
 }
 
-async function storeMissing(db: Db, records: { header: SpoolHeader; data: Buffer }[]): Promise<number> {
+async function storeMissing(db: Db, records: { header: SpoolHeader; data: Buffer }[], touched: Set<string>): Promise<number> {
   const bySession = new Map<string, { header: SpoolHeader; data: Buffer }[]>();
   for (const r of records) bySession.set(r.header.s, [...(bySession.get(r.header.s) ?? []), r]);
   const parts: { sessionId: string; rows: SessionEventRow[] }[] = [];
@@ -60,5 +62,6 @@ async function storeMissing(db: Db, records: { header: SpoolHeader; data: Buffer
     if (rows.length) parts.push({ sessionId, rows });
   }
   if (parts.length) await appendEvents(db, parts);
+  for (const p of parts) touched.add(p.sessionId);
   return parts.reduce((n, p) => n + p.rows.length, 0);
 }

@@ -107,7 +107,7 @@ describe("spool recovery and bulk recording against a real (embedded) database",
 
     const files = orphanedSpools(dir);
     expect(files).toHaveLength(1);
-    expect(await recoverSpools(handle.db, files)).toEqual({ files: 1, events: 2 });
+    expect(await recoverSpools(handle.db, files)).toEqual({ files: 1, events: 2, sessions: [id] });
     expect(fs.existsSync(files[0])).toBe(false);
     const rows = await handle.db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, id)).orderBy(asc(sessionEvents.seq));
     expect(rows.map((r) => [r.seq, r.kind])).toEqual([

@@ -132,6 +132,28 @@ describe("terminal replay windows", () => {
     expect(again.snapshots.map((s) => s?.init)).toEqual(entry.snapshots.map((s) => s?.init));
   });
 
+  it("prepares an ended session again when events are stored after its keyframes (a spool recovered later)", async () => {
+    const s = new RecordingScript();
+    s.add(0, "term.start", { ch: 0, cols: 80, rows: 24 });
+    s.output(1_000, "before the kill\r\n");
+    const { id: late } = await seedTerminalSession(handle.db, {}, s.rows);
+    const first = (await replayEntry(handle.db, ended(late), 0))!;
+    await first.building;
+    expect((await replayIndex(handle.db, ended(late), 0, null)).duration).toBe(1);
+    // the killed process's spooled output, stored when it starts again
+    await appendSessionEvents(handle.db, late, [{ seq: 3, tMs: 40_000, kind: "term.o", payloadJson: JSON.stringify({ ch: 0, d: "recovered output\r\n" }) }]);
+    const again = (await replayEntry(handle.db, ended(late), 0))!;
+    expect(again).not.toBe(first);
+    expect(again.lastSeq).toBe(3);
+    expect((await replayIndex(handle.db, ended(late), 0, null)).duration).toBe(40);
+    // and another process (nothing in memory) does not take the stored, older keyframes
+    clearReplayMemory();
+    const elsewhere = (await replayEntry(handle.db, ended(late), 0))!;
+    expect(elsewhere.lastSeq).toBe(3);
+    const seg = await replayWindow(handle.db, ended(late), 0, 39_000, 2_000, null);
+    expect(seg.events.map((e) => e[2]).join("") + seg.snapshot.init).toContain("recovered output");
+  });
+
   it("lists the channels and the non-I/O timeline", async () => {
     const t = await terminalTimeline(handle.db, id);
     expect(t.channels).toEqual([expect.objectContaining({ ch: 0, cols: 100, rows: 30, mode: "shell", exit: { code: 0 } })]);

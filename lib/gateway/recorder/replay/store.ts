@@ -106,8 +106,10 @@ async function writeCached(db: Db, entry: Entry): Promise<void> {
 }
 
 /**
- * The replay entry of a session's channel (default: its first). Live sessions are re-planned
- * whenever new events arrived; ended ones are planned once.
+ * The replay entry of a session's channel (default: its first), re-planned whenever events
+ * arrived after it was planned: a live session's as it grows, and an ended one's when a process
+ * killed mid-session stores its spooled output later (on a shared PostgreSQL another process
+ * may have ended the session and prepared it first). The check is one indexed read.
  */
 export async function replayEntry(db: Db, session: { id: string; status: string }, ch: number | undefined): Promise<Entry | null> {
   if (ch === undefined) {
@@ -116,14 +118,11 @@ export async function replayEntry(db: Db, session: { id: string; status: string 
   }
   const live = session.status === "live";
   const known = store.entries.get(`${session.id}:${ch}`);
-  if (known) {
-    if (!known.live && !live) return touch(known);
-    const last = await lastSessionEvent(db, session.id);
-    if (last?.seq === known.lastSeq && known.live === live) return touch(known);
-  }
+  const lastSeq = (await lastSessionEvent(db, session.id))?.seq ?? 0;
+  if (known && known.lastSeq === lastSeq && known.live === live) return touch(known);
   if (!live) {
     const cached = await readCached(db, session.id, ch);
-    if (cached) {
+    if (cached && cached.lastSeq === lastSeq) {
       remember(cached);
       return cached;
     }
