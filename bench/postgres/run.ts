@@ -1,14 +1,14 @@
 /**
  * PostgreSQL gateway throughput: pgbench against a real PostgreSQL 15 directly and through
  * Gatehouse, in the same run, printing the ratio. Also: fetching 500k rows with three masked
- * columns, and the process memory with 200 idle connections.
+ * columns, the process memory with 200 idle connections, and what a policy save costs them.
  *
  * Gatehouse records into its own database; both stores are measured (`--store both`, default):
  * the embedded PGlite (on the gateway's thread) and a real PostgreSQL via DATABASE_URL (a
  * separate database `gatehouse` on the same PostgreSQL 15 server).
  *
  * Usage: npx tsx bench/postgres/run.ts [--seconds 10] [--clients 8] [--store pglite|postgres|both]
- *          [--only simple,extended,prepared,tpcb,fetch,memory] [--idle-seconds 60] [--profile DIR]
+ *          [--only simple,extended,prepared,tpcb,fetch,memory,recheck] [--idle-seconds 60] [--profile DIR]
  * --profile writes a V8 CPU profile of the Gatehouse process per store into DIR.
  * --idle-seconds: how long the 200 connections of the memory step stay idle before the second reading.
  */
@@ -20,6 +20,7 @@ import { apiCall, login, startGatehouse, type GatehouseProcess } from "../../tes
 import { freePort, waitForPort } from "../../tests/support/ports";
 import { startPostgres15, type Postgres15 } from "../../tests/support/postgres";
 import { cpuMs, idleConnectionsMemory } from "./memory";
+import { policySaveCost, type RecheckCost } from "./recheck";
 
 const arg = (name: string, fallback: string) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -29,7 +30,7 @@ const SECONDS = Number(arg("seconds", "10"));
 /** as the issue specifies: select-only with 8 clients, TPC-B-like with 4 */
 const SELECT_CLIENTS = Number(arg("clients", "8"));
 const TPCB_CLIENTS = 4;
-const ONLY = new Set(arg("only", "simple,extended,prepared,tpcb,fetch,memory").split(","));
+const ONLY = new Set(arg("only", "simple,extended,prepared,tpcb,fetch,memory,recheck").split(","));
 const STORES = (arg("store", "both") === "both" ? ["pglite", "postgres"] : [arg("store", "both")]) as Store[];
 const PROFILE = arg("profile", "");
 const IDLE_SECONDS = Number(arg("idle-seconds", "60"));
@@ -84,6 +85,8 @@ async function gatehouseOn(store: Store, pg: Postgres15): Promise<{ gh: Gatehous
 async function main() {
   const pg = await startPostgres15();
   const results: Record<string, Record<string, number>> = {};
+  /** by "store:sessions" */
+  const rechecks: Record<string, RecheckCost> = {};
   const put = (key: string, col: string, v: number) => ((results[key] ??= {})[col] = v);
   const gates: { store: Store; gh: GatehouseProcess; env: Env; agentEnv: Env }[] = [];
   let relay: ReturnType<typeof spawn> | null = null;
@@ -135,6 +138,9 @@ async function main() {
       }
       for (const [k, v] of Object.entries(best)) put("fetch", k, v);
     }
+    if (ONLY.has("recheck")) {
+      for (const g of gates) for (const n of [1, 200]) rechecks[`${g.store}:${n}`] = await policySaveCost(g.gh, g.env.PGPASSWORD, n);
+    }
     if (ONLY.has("memory")) {
       for (const g of gates) put("memory", `${g.store}:afterLoad`, (await idleConnectionsMemory(g.gh, g.env.PGPASSWORD, 200)).after);
       // PGlite's first start runs initdb, whose WebAssembly memory stays mapped: every later start
@@ -180,9 +186,14 @@ async function main() {
     for (const s of STORES) console.log(`RSS with 200 idle connections (${s}): fresh process ${r[`${s}:before`].toFixed(0)} MB → ${r[`${s}:after`].toFixed(0)} MB 1 s after their logins${idle(`${s}:idle`)}; after the workloads ${r[`${s}:afterLoad`]?.toFixed(0) ?? "–"} MB`);
     if (r["pglite:restartBefore"]) console.log(`RSS with 200 idle connections (pglite, restarted on its data dir): ${r["pglite:restartBefore"].toFixed(0)} MB → ${r["pglite:restartAfter"].toFixed(0)} MB${idle("pglite:restartIdle")}`);
   }
+  for (const [key, c] of Object.entries(rechecks)) {
+    const [store, n] = key.split(":");
+    console.log(`policy save with ${n.padStart(3)} idle session(s) (${store}): PUT ${c.saveMs.toFixed(0)} ms; a probe's select 1 p50/max ${c.before.p50.toFixed(2)}/${c.before.max.toFixed(1)} ms before, ${c.after.p50.toFixed(2)}/${c.after.max.toFixed(1)} ms in the 2 s after`);
+  }
   console.log("\nrelay-only = a Node.js process that only copies bytes (noop-proxy.ts), as a ratio: the ceiling for any Node proxy on this machine.");
   console.log("ratio = gatehouse / direct throughput (1.00 = no overhead); cpu µs/tx = Gatehouse process CPU time (user+system) per pgbench transaction");
   console.log("(select-only: 1 statement, TPC-B: 7). Every statement through Gatehouse is classified, decided by policy and recorded.");
+  if (Object.keys(rechecks).length) console.log("policy save: each live session decides what it holds open again (lib/gateway/core/standing.ts); with 1 and 200 sessions, the difference is their cost.");
 }
 
 main().catch((err) => {
