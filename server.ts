@@ -54,9 +54,9 @@ async function main() {
       return { sessions: [] as string[] };
     })
     .then(async ({ sessions: recovered }) => {
-      const ended = new Map(orphaned.map((s) => [s.id, { id: s.id, userId: s.userId, status: "failed" }]));
-      for (const s of await endedSessions(dbHandle.db, recovered)) ended.set(s.id, s);
-      for (const s of ended.values()) void bus.publish(Topics.sessionEnded, s);
+      for (const s of orphaned) void bus.publish(Topics.sessionEnded, { id: s.id, userId: s.userId, status: "failed" });
+      const announced = new Set(orphaned.map((s) => s.id));
+      for (const s of await endedSessions(dbHandle.db, recovered)) if (!announced.has(s.id)) void bus.publish(Topics.sessionEnded, s);
     })
     .catch((err: Error) => console.error(`[recorder] announcing recovered sessions failed:`, err.message));
 

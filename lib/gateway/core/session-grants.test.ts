@@ -41,6 +41,27 @@ describe("SessionGrants", () => {
     expect(expired).toHaveBeenCalledTimes(1);
   });
 
+  it("does not keep a read that began before a change (it may hold a revoked grant)", async () => {
+    let release!: () => void;
+    const slow = new Promise<void>((r) => (release = r));
+    let list = [grant("revoked-soon", 60_000)];
+    const load = vi.fn(async () => {
+      const seen = list;
+      if (load.mock.calls.length === 1) await slow;
+      return seen;
+    });
+    const grants = new SessionGrants(load, () => {});
+    const first = grants.current();
+    list = []; // revoked while the first read was on its way
+    grants.invalidate();
+    expect(await grants.current()).toEqual([]);
+    release();
+    expect(await first).toHaveLength(1); // its caller decided before the change: rechecked by it
+    expect(await grants.current()).toEqual([]);
+    expect(load).toHaveBeenCalledTimes(2);
+    grants.stop();
+  });
+
   it("watches nothing without grants or once stopped", async () => {
     const expired = vi.fn();
     const none = new SessionGrants(async () => [], expired);

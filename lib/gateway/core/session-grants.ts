@@ -11,6 +11,7 @@ export class SessionGrants {
   private cached: { at: number; list: AccessGrant[] } | null = null;
   private expiryTimer: NodeJS.Timeout | null = null;
   private stopped = false;
+  private generation = 0;
 
   constructor(
     private readonly load: () => Promise<AccessGrant[]>,
@@ -20,14 +21,19 @@ export class SessionGrants {
 
   async current(): Promise<AccessGrant[]> {
     if (this.cached && Date.now() - this.cached.at < GRANTS_TTL_MS) return this.cached.list;
+    const generation = this.generation;
     const list = await this.load();
-    this.cached = { at: Date.now(), list };
-    this.watchExpiry(list);
+    // A read that began before a change may have missed it: used by its caller, never kept.
+    if (generation === this.generation) {
+      this.cached = { at: Date.now(), list };
+      this.watchExpiry(list);
+    }
     return list;
   }
 
   /** Something changed (an approval decided, a grant revoked): the next read goes to the database. */
   invalidate() {
+    this.generation++;
     this.cached = null;
   }
 

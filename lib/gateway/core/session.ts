@@ -141,7 +141,9 @@ export class GatewaySession {
   ): () => void {
     const verdict = decision.verdict;
     const ruleSets = !opts.masked ? null : verdict.type === "mask" ? verdict.ruleSets : verdict.type === "hold" ? verdict.maskRuleSets : [];
-    return this.standing.add({ request, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke }, decision.epoch);
+    // Shown as its request was recorded: masked where masking applies (a secret on a command line).
+    const shown = decision.masker ? decision.masker.maskText(request.text) : request.text;
+    return this.standing.add({ request, shown, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke }, decision.epoch);
   }
 
   /** The policy's verdict on `request` now, without holding (a standing decision's recheck). */
@@ -155,18 +157,18 @@ export class GatewaySession {
    * What another policy version (`decideWith`) would end of what stands in this session now,
    * with its current inputs; nothing is ended or recorded. For previewing a policy change.
    */
-  async previewStanding(decideWith: (req: GatewayRequest) => Verdict): Promise<{ request: ClassifiedRequest; reason: string }[]> {
+  async previewStanding(decideWith: (req: GatewayRequest) => Verdict): Promise<{ action: string; shown: string; reason: string }[]> {
     if (this.ended) return [];
     const grants = await this.grants.current();
     const now = new Date();
     return this.standing
       .preview((request) => decideWith({ principal: this.principal, connection: this.connection, client: this.client, request, grants, now }))
-      .map(({ standing, reason }) => ({ request: standing.request, reason }));
+      .map(({ standing, reason }) => ({ action: standing.request.action, shown: standing.shown, reason }));
   }
 
   private recordRevocation({ standing, verdict, reason, cause }: Revocation) {
-    const { action, text } = standing.request;
-    this.recorder.record("revoked", { requestSeq: standing.requestSeq, action, text, cause, verdict: verdict?.type ?? "deny", policies: verdict?.policies ?? [], reason });
+    const { requestSeq, shown: text, request } = standing;
+    this.recorder.record("revoked", { requestSeq, action: request.action, text, cause, verdict: verdict?.type ?? "deny", policies: verdict?.policies ?? [], reason });
   }
 
   /** Records the session and decides `connect`. Throws DENIED when policy refuses the session. */

@@ -52,7 +52,7 @@ function harness(answer: (text: string) => Verdict | Promise<Verdict>) {
     (r) => recorded.push(r),
   );
   const add = (text: string, extra: Partial<Standing> = {}, decidedAt = decisions.epoch) =>
-    decisions.add({ request: request(text), requestSeq: text.length, approved: false, ruleSets: [], revoke: (reason) => revoked.push(`${text}: ${reason}`), ...extra }, decidedAt);
+    decisions.add({ request: request(text), shown: text, requestSeq: text.length, approved: false, ruleSets: [], revoke: (reason) => revoked.push(`${text}: ${reason}`), ...extra }, decidedAt);
   return { decisions, add, revoked, recorded, asked: () => asked };
 }
 

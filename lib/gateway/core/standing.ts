@@ -15,6 +15,8 @@ import type { ClassifiedRequest, Verdict } from "./types";
  */
 export interface Standing {
   request: ClassifiedRequest;
+  /** the request's text as recorded (masked when masking applied): what revocations and previews show */
+  shown: string;
   /** the recorded request it was decided by */
   requestSeq: number;
   /** an approval let it open */
@@ -89,7 +91,7 @@ export class StandingDecisions {
    */
   add(standing: Standing, decidedAt: number): () => void {
     this.entries.add(standing);
-    if (decidedAt !== this.changes) void this.recheck("what it was decided on changed while it opened");
+    if (decidedAt !== this.changes) void this.recheck("what it was decided on changed while it opened", false);
     return () => void this.entries.delete(standing);
   }
 
@@ -103,9 +105,13 @@ export class StandingDecisions {
     this.pending = null;
   }
 
-  /** Never rejects: a failed decision or revocation is handled (and logged) per entry. */
-  recheck(cause: string): Promise<void> {
-    this.changes++;
+  /**
+   * Decides every entry again. `change`: an input changed (counted in `epoch`); false when only
+   * an entry registered late needs deciding. Never rejects: a failed decision or revocation is
+   * handled (and logged) per entry.
+   */
+  recheck(cause: string, change = true): Promise<void> {
+    if (change) this.changes++;
     if (this.running) {
       this.pending = cause;
       return this.running;
@@ -161,6 +167,6 @@ function attempt(standing: Standing, what: string, fn: () => void) {
   try {
     fn();
   } catch (err) {
-    console.error(`[gateway] ${what} ${standing.request.action} "${standing.request.text}" failed:`, err);
+    console.error(`[gateway] ${what} ${standing.request.action} "${standing.shown}" failed:`, err);
   }
 }

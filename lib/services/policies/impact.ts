@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { and, eq, ne, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
@@ -6,8 +7,8 @@ import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { getBus } from "@/lib/events/bus";
 import { liveSessions } from "@/lib/gateway/core/live-sessions";
+import { GatehouseError } from "@/lib/gateway/core/types";
 import { PolicyEngine } from "@/lib/gateway/policy/engine";
-import { compilePolicySet } from "@/lib/gateway/policy";
 
 export const impactInput = z.object({ text: z.string().max(256 * 1024) });
 
@@ -17,9 +18,51 @@ export interface ImpactItem {
   chain: string[];
   connection: string;
   protocol: string;
-  /** what would end: "session", "exec: sleep 60", "forward: local db:5432" */
+  /** what would end: "session", "exec: sleep 60", "forward: local db:5432" (as recorded: masked) */
   what: string;
   reason: string;
+}
+
+/**
+ * Engines of texts previewed lately, newest last. The editor asks again every few seconds while
+ * the same text is on screen; and Cedar keeps a slot for every engine ever made (disposing only
+ * empties it), so each text gets one. An engine evicted while a preview still uses it is
+ * disposed when that preview is done.
+ */
+interface Held {
+  engine: PolicyEngine;
+  users: number;
+  evicted: boolean;
+}
+const engines = new Map<string, Held>();
+const KEEP_ENGINES = 4;
+
+function release(held: Held) {
+  held.users--;
+  if (held.evicted && held.users === 0) held.engine.dispose();
+}
+
+function acquire(text: string): Held | null {
+  const key = createHash("sha256").update(text).digest("hex");
+  let held = engines.get(key);
+  if (held) engines.delete(key);
+  else {
+    try {
+      held = { engine: new PolicyEngine(text, `preview-${key.slice(0, 12)}`), users: 0, evicted: false };
+    } catch (err) {
+      if (err instanceof GatehouseError && err.code === "INVALID") return null;
+      throw err;
+    }
+    for (const [k, old] of engines) {
+      if (engines.size < KEEP_ENGINES) break;
+      engines.delete(k);
+      old.evicted = true;
+      if (old.users === 0) old.engine.dispose();
+    }
+  }
+  engines.set(key, held);
+  held.users++;
+  return held;
 }
 
 /**
@@ -33,30 +76,27 @@ export async function policyImpact(db: Db, caller: Caller | null, input: unknown
   authorize(caller, "policies:write");
   authorize(caller, "sessions:read-all");
   const { text } = impactInput.parse(input);
-  if (!compilePolicySet(text).ok) return { ok: false as const, items: [], previewed: 0, elsewhere: 0 };
-  const engine = new PolicyEngine(text, "preview");
+  const held = acquire(text);
+  if (!held) return { ok: false as const, items: [], previewed: 0, elsewhere: 0 };
+  const live = liveSessions().all();
+  const items: ImpactItem[] = [];
   try {
-    const live = liveSessions().all();
-    const items: ImpactItem[] = [];
     for (const s of live) {
-      for (const { request, reason } of await s.previewStanding((req) => engine.decide(req))) {
-        items.push({
-          sessionId: s.id,
-          user: s.principal.email,
-          chain: s.principal.chain.map((a) => a.name),
-          connection: s.connection.name,
-          protocol: s.client.protocol,
-          what: request.action === "connect" ? "session" : `${request.action}: ${request.text}`,
-          reason,
-        });
+      const about = { sessionId: s.id, user: s.principal.email, chain: s.principal.chain.map((a) => a.name), connection: s.connection.name, protocol: s.client.protocol };
+      try {
+        for (const { action, shown, reason } of await s.previewStanding((req) => held.engine.decide(req))) {
+          items.push({ ...about, what: action === "connect" ? "session" : `${action}: ${shown}`, reason });
+        }
+      } catch (err) {
+        items.push({ ...about, what: "session", reason: `could not be previewed (${(err as Error).message})` });
       }
     }
-    const [{ n }] = await db
-      .select({ n: sql<number>`count(*)::int` })
-      .from(sessions)
-      .where(and(eq(sessions.status, "live"), ne(sessions.nodeId, getBus().nodeId)));
-    return { ok: true as const, items, previewed: live.length, elsewhere: Number(n) };
   } finally {
-    engine.dispose();
+    release(held);
   }
+  const [{ n }] = await db
+    .select({ n: sql<number>`count(*)::int` })
+    .from(sessions)
+    .where(and(eq(sessions.status, "live"), ne(sessions.nodeId, getBus().nodeId)));
+  return { ok: true as const, items, previewed: live.length, elsewhere: Number(n) };
 }
