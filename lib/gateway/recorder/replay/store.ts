@@ -98,6 +98,9 @@ async function readCached(db: Db, sessionId: string, ch: number): Promise<Entry 
 /** Compressed off the event loop (zlib's thread pool); consecutive equal keyframes are one string in memory but not in JSON, which deflate folds back. */
 async function writeCached(db: Db, entry: Entry): Promise<void> {
   try {
+    // Planned before events that arrived since (a recovered spool): a newer plan's keyframes
+    // are, or will be, the ones to keep; these would only send the next reader to rebuild.
+    if ((await lastSessionEvent(db, entry.sessionId))?.seq !== entry.lastSeq) return;
     const json = JSON.stringify({ lastSeq: entry.lastSeq, plan: entry.plan, snapshots: entry.snapshots });
     await keepKeyframes(db, entry.sessionId, entry.ch, FORMAT, (await deflate(json)).toString("base64"));
   } catch (err) {
