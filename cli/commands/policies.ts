@@ -1,5 +1,5 @@
 import fs from "node:fs";
-import { parseList, positionals, str, UsageError } from "../args";
+import { flag, parseList, positionals, str, UsageError } from "../args";
 import type { Command, Context, Group } from "../command";
 import { CliError, type ApiClient } from "../http";
 import { formatTime } from "../output";
@@ -110,16 +110,19 @@ Without --json, stdout is exactly the policy text (the version line goes to stde
 const apply: Command = {
   name: "apply",
   summary: "validate a Cedar file and save it as the new policy version",
-  usage: "apply FILE.cedar [--comment C]",
+  usage: "apply FILE.cedar [--comment C] [--dry-run]",
   help: `  FILE.cedar    the whole policy set ('-' reads stdin); it replaces the current one
   --comment C   why, kept with the version (see 'policies versions')
+  --dry-run     validate and list what it would end among the live sessions; save nothing
 
 The file is validated first; problems are printed as FILE:LINE:COLUMN and nothing is saved
-(exit 1) unless it validates.`,
-  options: { comment: { type: "string" } },
+(exit 1) unless it validates. What stays open (sessions, shells, forwards) is decided again under
+the new version: the live sessions it would end are listed before it is saved.`,
+  options: { comment: { type: "string" }, "dry-run": { type: "boolean" } },
   async run(ctx, args) {
     const [file] = positionals(args, "FILE.cedar");
     const comment = str(args.values, "comment");
+    const dryRun = flag(args.values, "dry-run");
     const text = file === "-" ? await ctx.readStdin() : readPolicyFile(file);
     if (!text.trim()) throw new CliError("INVALID", `${file === "-" ? "stdin" : file} is empty; a policy set needs at least one policy`);
     const api = ctx.api();
@@ -139,10 +142,35 @@ The file is validated first; problems are printed as FILE:LINE:COLUMN and nothin
       );
     }
     for (const w of check.warnings) ctx.out.note(problemLine(label, w));
+    const impact = await api.post<Impact>("/policies/impact", { text });
+    if (dryRun) {
+      ctx.out.result({ validation: check, impact }, () => {
+        ctx.out.line(`${label} validates (${check.policies.length} polic${check.policies.length === 1 ? "y" : "ies"}); nothing was applied`);
+        for (const l of impactLines(impact)) ctx.out.line(l);
+      });
+      return;
+    }
+    for (const l of impactLines(impact)) ctx.out.note(l);
     const saved = await api.put<Saved>("/policies", { text, ...(comment !== undefined ? { comment } : {}) });
     ctx.out.result(saved, () => ctx.out.line(`applied ${label} as policy version ${saved.version} (${check.policies.length} polic${check.policies.length === 1 ? "y" : "ies"})`));
   },
 };
+
+/** What a policy text would end among the live sessions (POST /policies/impact). */
+interface Impact {
+  items: { sessionId: string; user: string; chain: string[]; connection: string; protocol: string; what: string; reason: string }[];
+  previewed: number;
+  elsewhere: number;
+}
+
+function impactLines(impact: Impact): string[] {
+  const elsewhere = impact.elsewhere ? ` (${impact.elsewhere} in other Gatehouse processes not previewed)` : "";
+  if (!impact.items.length) return [`ends none of the ${impact.previewed} live session(s)${elsewhere}`];
+  return [
+    `ends ${impact.items.length} live session(s) or what runs in them${elsewhere}:`,
+    ...impact.items.map((i) => `  ${i.sessionId}  ${i.chain.join(" > ") || i.user} on ${i.connection} (${i.protocol}): ${i.what} -- ${i.reason}`),
+  ];
+}
 
 function readPolicyFile(file: string): string {
   try {

@@ -1,6 +1,7 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonOf, runCli, type Run } from "../support/cli";
 import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
@@ -117,6 +118,27 @@ describe("gatehouse CLI: policies, masking, approvals", () => {
       expect(j.stdout).not.toBe("");
 
       expect((await apiCall(gh.url, adminToken, "GET", "/policies")).body.policy.version).toBe(before);
+    });
+
+    it("apply --dry-run lists the live sessions the file would end and saves nothing", async () => {
+      const current = (await apiCall(gh.url, adminToken, "GET", "/policies")).body.policy as { version: number; text: string };
+      const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: gh.adminEmail, password: adminToken, ssl: false, max: 1, onnotice: () => {} });
+      try {
+        await sql`select 1`;
+        const file = path.join(tmp, "close-demo.cedar");
+        fs.writeFileSync(file, `${current.text}\n@id("cli-close-demo")\n@reason("demo closed for the CLI test")\nforbid (principal, action == Gatehouse::Action::"connect", resource)\nwhen { resource.name == "demo-postgres" };\n`);
+        const r = await admin(["policies", "apply", file, "--dry-run"]);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toContain("validates");
+        expect(r.stdout).toContain("nothing was applied");
+        expect(r.stdout).toMatch(new RegExp(`ends 1 live session\\(s\\) or what runs in them:\\n +[0-9a-f-]{36}  ${gh.adminEmail.replace(/[.]/g, "\\.")} on demo-postgres \\(postgres\\): session -- demo closed for the CLI test`));
+        const j = jsonOf((await admin(["policies", "apply", file, "--dry-run", "--json"])).stdout);
+        expect(j.impact.items).toEqual([expect.objectContaining({ connection: "demo-postgres", what: "session", reason: "demo closed for the CLI test" })]);
+        expect((await apiCall(gh.url, adminToken, "GET", "/policies")).body.policy.version).toBe(current.version);
+        expect(await sql`select 2 as two`).toEqual([{ two: 2 }]);
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
     });
 
     it("apply saves a new version, versions lists it, rollback restores the previous text", async () => {
