@@ -142,15 +142,19 @@ the new version: the live sessions it would end are listed before it is saved.`,
       );
     }
     for (const w of check.warnings) ctx.out.note(problemLine(label, w));
-    const impact = await api.post<Impact>("/policies/impact", { text });
+    const preview = api.post<Impact>("/policies/impact", { text });
     if (dryRun) {
+      const impact = await preview;
       ctx.out.result({ validation: check, impact }, () => {
         ctx.out.line(`${label} validates (${check.policies.length} polic${check.policies.length === 1 ? "y" : "ies"}); nothing was applied`);
         for (const l of impactLines(impact)) ctx.out.line(l);
       });
       return;
     }
-    for (const l of impactLines(impact)) ctx.out.note(l);
+    // The list informs; it does not gate the save.
+    const impact = await preview.catch((err: Error) => err);
+    if (impact instanceof Error) ctx.out.note(`could not list what this version ends among the live sessions: ${impact.message}`);
+    else for (const l of impactLines(impact)) ctx.out.note(l);
     const saved = await api.put<Saved>("/policies", { text, ...(comment !== undefined ? { comment } : {}) });
     ctx.out.result(saved, () => ctx.out.line(`applied ${label} as policy version ${saved.version} (${check.policies.length} polic${check.policies.length === 1 ? "y" : "ies"})`));
   },
