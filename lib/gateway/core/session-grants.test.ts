@@ -62,6 +62,23 @@ describe("SessionGrants", () => {
     grants.stop();
   });
 
+  it("with staleOk, a failed read falls back to the last grants read, unless a change was announced since", async () => {
+    let fail = false;
+    const load = vi.fn(async () => {
+      if (fail) throw new Error("database unavailable");
+      return [grant("g", 600_000)];
+    });
+    const grants = new SessionGrants(load, () => {});
+    await grants.current();
+    fail = true;
+    vi.advanceTimersByTime(5_001);
+    await expect(grants.current()).rejects.toThrow("database unavailable");
+    expect(await grants.current({ staleOk: true })).toEqual([expect.objectContaining({ id: "g" })]);
+    grants.invalidate();
+    await expect(grants.current({ staleOk: true })).rejects.toThrow("database unavailable");
+    grants.stop();
+  });
+
   it("watches nothing without grants or once stopped", async () => {
     const expired = vi.fn();
     const none = new SessionGrants(async () => [], expired);

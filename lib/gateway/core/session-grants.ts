@@ -19,10 +19,22 @@ export class SessionGrants {
     private readonly onExpired: () => void,
   ) {}
 
-  async current(): Promise<AccessGrant[]> {
+  /**
+   * `staleOk`: when the database cannot be read, the grants read last will do, unless a change
+   * was announced since (for rechecks of what stands on a clock tick or a policy change: a
+   * database blip should not end every open shell when the grants did not change).
+   */
+  async current(opts: { staleOk?: boolean } = {}): Promise<AccessGrant[]> {
     if (this.cached && Date.now() - this.cached.at < GRANTS_TTL_MS) return this.cached.list;
     const generation = this.generation;
-    const list = await this.load();
+    const last = this.cached;
+    let list: AccessGrant[];
+    try {
+      list = await this.load();
+    } catch (err) {
+      if (opts.staleOk && last && generation === this.generation) return last.list;
+      throw err;
+    }
     // A read that began before a change may have missed it: used by its caller, never kept.
     if (generation === this.generation) {
       this.cached = { at: Date.now(), list };

@@ -149,7 +149,7 @@ export class GatewaySession {
   /** The policy's verdict on `request` now, without holding (a standing decision's recheck). */
   private async verdictNow(request: ClassifiedRequest): Promise<Verdict> {
     if (this.ended) throw new Error("the session has ended");
-    const grants = await this.grants.current();
+    const grants = await this.grants.current({ staleOk: true });
     return getPolicyRuntime().decide({ principal: this.principal, connection: this.connection, client: this.client, request, grants, now: new Date() });
   }
 
