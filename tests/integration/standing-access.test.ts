@@ -13,8 +13,9 @@ import { startSshd, type Sshd } from "../support/sshd";
 /**
  * What stays open after one decision — the session itself, a shell, a long-running exec — is
  * decided again when what it was decided on changes, and ends when policy no longer allows it:
- * a new policy version, a changed group membership, a revoked access grant, the clock. Real
- * OpenSSH sshd and `ssh`, PostgreSQL 15 and postgres.js, through a real Gatehouse process.
+ * a new policy version, a changed group membership, an edited connection, a revoked or expired
+ * access grant, the clock. Real OpenSSH sshd and `ssh`, PostgreSQL 15 and postgres.js, through a
+ * real Gatehouse process that stores into the same PostgreSQL (DATABASE_URL).
  */
 const TEST_POLICIES = `${DEFAULT_POLICIES}
 @id("ledger-oncall")
@@ -33,6 +34,7 @@ describe("standing access is decided again when its inputs change", () => {
   let gh: GatehouseProcess;
   let sshd: Sshd;
   let pg: Postgres15;
+  let storeUrl: string;
   const MEMBER = "oncall@example.test";
   const tokens = { admin: "", member: "", approver: "" };
   const target = (connection: string): SshTarget => ({ port: gh.ports.ssh, user: connection, password: tokens.member });
@@ -58,7 +60,14 @@ describe("standing access is decided again when its inputs change", () => {
   }
 
   beforeAll(async () => {
-    [gh, sshd, pg] = await Promise.all([startGatehouse({ demo: false, env: { GATEHOUSE_RECHECK_INTERVAL_MS: "250" } }), startSshd(), startPostgres15()]);
+    [sshd, pg] = await Promise.all([startSshd(), startPostgres15()]);
+    // Gatehouse keeps its own data in a database of the same PostgreSQL (the scale-out setup):
+    // the grant-expiry test shortens a grant there.
+    const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await setup.unsafe("create database gh_store");
+    await setup.end();
+    storeUrl = pg.url.replace(/\/postgres$/, "/gh_store");
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: storeUrl, GATEHOUSE_RECHECK_INTERVAL_MS: "250" } });
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     for (const [key, email, role, groups] of [["member", MEMBER, "member", ["oncall"]], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
       expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
@@ -203,23 +212,41 @@ describe("standing access is decided again when its inputs change", () => {
     }
   });
 
-  it("revoking the access grant a session stands on ends it", async () => {
-    expect((await startSsh(target("jitbox"), "true").exited)).not.toBe(0); // no grant: refused
-    const waiting = apiCall(gh.url, tokens.member, "POST", "/access-requests", { connection: "jitbox", durationSeconds: 600, reason: "INC-9 disk full", wait: 20 });
+  /** The member asks for access to `connection`, an approver approves: the grant. */
+  async function grantFor(connection: string, reason: string): Promise<{ id: string }> {
+    const waiting = apiCall(gh.url, tokens.member, "POST", "/access-requests", { connection, durationSeconds: 600, reason, wait: 20 });
     let pending: Record<string, any> | undefined;
     await expect
-      .poll(async () => (pending = ((await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending")).body.approvals as Record<string, any>[]).find((a) => a.reason === "INC-9 disk full")), { timeout: 10_000 })
+      .poll(async () => (pending = ((await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending")).body.approvals as Record<string, any>[]).find((a) => a.reason === reason)), { timeout: 10_000 })
       .toBeTruthy();
     expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${pending!.id}/approve`, {})).status).toBe(200);
     const granted = await waiting;
     expect(granted.body.status).toBe("approved");
+    return granted.body.grant;
+  }
 
+  it("revoking the access grant a session stands on ends it", async () => {
+    expect((await startSsh(target("jitbox"), "true").exited)).not.toBe(0); // no grant: refused
+    const grant = await grantFor("jitbox", "INC-9 disk full");
     const ssh = startSsh(target("jitbox"), "sleep 59");
     const live = await liveSessionRunning("sleep 59");
-    expect((await apiCall(gh.url, tokens.approver, "DELETE", `/grants/${granted.body.grant.id}`)).status).toBe(200);
+    expect((await apiCall(gh.url, tokens.approver, "DELETE", `/grants/${grant.id}`)).status).toBe(200);
     expect(await ssh.exited).toBe(255);
     expect(ssh.stderr()).toMatch(/gatehouse: session ended: policy no longer allows this session: this connection needs an access grant/);
     await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "connect", cause: "an access grant was revoked", policies: ["jit"] })]);
+  });
+
+  it("an access grant running out ends the session standing on it", async () => {
+    const grant = await grantFor("jitbox", "INC-10 short window");
+    // Grants last at least a minute; shortened in the store to keep the test short.
+    const store = postgres(storeUrl, { max: 1, onnotice: () => {} });
+    await store`update access_grants set expires_at = now() + interval '5 seconds' where id = ${grant.id}`;
+    await store.end();
+    const ssh = startSsh(target("jitbox"), "sleep 58");
+    const live = await liveSessionRunning("sleep 58");
+    expect(await ssh.exited).toBe(255);
+    expect(ssh.stderr()).toMatch(/gatehouse: session ended: policy no longer allows this session: this connection needs an access grant/);
+    await expect.poll(() => revocations(live.id)).toEqual([expect.objectContaining({ action: "connect", cause: "an access grant expired", policies: ["jit"] })]);
   });
 
   it("a port forward policy stops allowing is closed, with the connection it carries", async () => {
