@@ -12,6 +12,7 @@ import { GatewayRegistry } from "@/lib/gateway/core/registry";
 import { startPolicySync } from "@/lib/gateway/policy/sync";
 import { startMaskingSync } from "@/lib/gateway/core/masking-runtime";
 import { startReplayIndexer } from "@/lib/gateway/recorder/replay/service";
+import { startPolicyPreviewResponder } from "@/lib/services/policies/impact";
 import { recoverSpools } from "@/lib/gateway/recorder/recover-spool";
 import { endedSessions } from "@/db/queries/sessions";
 import { endOrphanedSessions } from "@/lib/services/sessions/end-orphaned";
@@ -37,6 +38,7 @@ async function main() {
   const stopPolicySync = await startPolicySync(dbHandle.db, bus);
   const stopMaskingSync = await startMaskingSync(dbHandle.db, bus);
   const stopReplayIndexer = startReplayIndexer(dbHandle.db, bus);
+  const stopPreviews = startPolicyPreviewResponder(dbHandle.db, bus);
   // Sessions left live by a process that is gone: at start (one process on the embedded
   // database), or whenever a process stops renewing its heartbeat (a shared PostgreSQL).
   let liveness: NodeLiveness | null = null;
@@ -124,6 +126,7 @@ async function main() {
     server.close();
     closeAllSockets();
     stopReplayIndexer();
+    stopPreviews();
     await gateways.stopAll(`Gatehouse is shutting down (${signal})`);
     await liveness?.stop();
     server.closeAllConnections();

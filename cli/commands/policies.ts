@@ -168,7 +168,7 @@ interface Impact {
 }
 
 function impactLines(impact: Impact): string[] {
-  const elsewhere = impact.elsewhere ? ` (${impact.elsewhere} in other Gatehouse processes not previewed)` : "";
+  const elsewhere = impact.elsewhere ? ` (${impact.elsewhere} in Gatehouse processes that did not answer, not previewed)` : "";
   if (!impact.items.length) return [`ends none of the ${impact.previewed} live session(s)${elsewhere}`];
   return [
     `ends ${impact.items.length} live session(s) or what runs in them${elsewhere}:`,

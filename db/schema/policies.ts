@@ -10,6 +10,18 @@ export const policyVersions = pgTable("policy_versions", {
   createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
 });
 
+/**
+ * A policy text being previewed across processes on a shared database
+ * (lib/services/policies/impact.ts): each process adds what the text would end among its live
+ * sessions under its node id. Short-lived: rows older than ten minutes are deleted.
+ */
+export const policyPreviews = pgTable("policy_previews", {
+  id: uuid("id").primaryKey().defaultRandom(),
+  text: text("text").notNull(),
+  results: jsonb("results").$type<Record<string, unknown>>().notNull().default({}),
+  createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
+});
+
 export const maskingRules = pgTable("masking_rules", {
   id: uuid("id").primaryKey().defaultRandom(),
   name: text("name").notNull().unique(),

@@ -271,4 +271,6 @@ export const Topics = {
   connectionChanged: "connection.changed",
   grantRevoked: "grant.revoked",
   sshKeyRemoved: "ssh-key.removed",
+  /** a policy text to preview against each process's live sessions (lib/services/policies/impact.ts) */
+  policyPreview: "policy.preview",
 } as const;

@@ -119,6 +119,25 @@ describe("two processes on a shared PostgreSQL 15", () => {
     expect(sim.body.simulation.verdict).toMatchObject({ type: "deny", reason: "no DROP through the gateway" });
   });
 
+  it("a policy preview asked of one process lists what it would end in the other's sessions too", async () => {
+    const token = await login(a.url, a.adminEmail, a.adminPassword);
+    const created = await apiCall(a.url, token, "POST", "/connections", { name: "preview-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+    expect(created.status).toBe(200);
+    const onB = postgres({ host: "127.0.0.1", port: b.ports.postgres, database: "preview-pg", username: a.adminEmail, password: token, ssl: false, max: 1, onnotice: () => {} });
+    try {
+      await onB`select 1`;
+      const current = (await apiCall(a.url, token, "GET", "/policies")).body.policy.text as string;
+      const text = `${current}\n@id("close-preview-pg")\n@reason("preview-pg is closed")\nforbid (principal, action == Gatehouse::Action::"connect", resource) when { resource.name == "preview-pg" };`;
+      const preview = await apiCall(a.url, token, "POST", "/policies/impact", { text });
+      expect(preview.status).toBe(200);
+      expect(preview.body).toMatchObject({ ok: true, elsewhere: 0 });
+      expect(preview.body.items).toEqual([expect.objectContaining({ connection: "preview-pg", what: "session", reason: "preview-pg is closed" })]);
+      expect(await onB`select 2 as two`).toEqual([{ two: 2 }]); // nothing was ended
+    } finally {
+      await onB.end();
+    }
+  });
+
   it("audit verify fails, naming the row, after one row is edited in PostgreSQL", async () => {
     const token = await login(a.url, a.adminEmail, a.adminPassword);
     expect((await apiCall(b.url, token, "GET", "/audit/verify")).body).toMatchObject({ ok: true });

@@ -19,7 +19,7 @@ export function SaveImpact({ text, verb = "Saving", testId = "policy-impact" }: 
   });
   const d = impact.data;
   if (!d?.ok) return null;
-  const elsewhere = d.elsewhere > 0 ? ` ${d.elsewhere} live session(s) in other Gatehouse processes are not previewed.` : "";
+  const elsewhere = d.elsewhere > 0 ? ` ${d.elsewhere} live session(s) in Gatehouse processes that did not answer are not previewed.` : "";
   if (d.items.length === 0) {
     return <p className="mt-2 text-xs text-slate-500" data-testid={testId}>{verb} ends none of the {d.previewed} live session(s).{elsewhere}</p>;
   }

@@ -1,11 +1,14 @@
 import { createHash } from "node:crypto";
-import { and, eq, ne, sql } from "drizzle-orm";
+import { and, eq, notInArray, sql } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
 import { sessions } from "@/db/schema";
 import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
-import { getBus } from "@/lib/events/bus";
+import { addPolicyPreviewResult, createPolicyPreview, policyPreviewResults, policyPreviewText } from "@/db/queries/policy-previews";
+import { gatewayNodesWithLoad } from "@/db/queries/nodes";
+import { getBus, Topics, type EventBus } from "@/lib/events/bus";
+import { NODE_GONE_AFTER_MS } from "@/lib/services/sessions/node-liveness";
 import { liveSessions } from "@/lib/gateway/core/live-sessions";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { PolicyEngine } from "@/lib/gateway/policy/engine";
@@ -65,19 +68,10 @@ function acquire(text: string): Held | null {
   return held;
 }
 
-/**
- * What saving `text` would end right now: each live session (or the shell, exec or forward in
- * it) that the new version would no longer allow (lib/gateway/core/standing.ts), decided with
- * its current inputs, nothing ended. Covers this process's sessions; sessions served by other
- * processes on a shared database are counted, not previewed (their standing decisions live in
- * those processes).
- */
-export async function policyImpact(db: Db, caller: Caller | null, input: unknown) {
-  authorize(caller, "policies:write");
-  authorize(caller, "sessions:read-all");
-  const { text } = impactInput.parse(input);
+/** What `text` would end among this process's live sessions; null when it does not compile. */
+async function localImpact(text: string): Promise<{ items: ImpactItem[]; previewed: number } | null> {
   const held = acquire(text);
-  if (!held) return { ok: false as const, items: [], previewed: 0, elsewhere: 0 };
+  if (!held) return null;
   const live = liveSessions().all();
   const items: ImpactItem[] = [];
   try {
@@ -94,9 +88,59 @@ export async function policyImpact(db: Db, caller: Caller | null, input: unknown
   } finally {
     release(held);
   }
+  return { items, previewed: live.length };
+}
+
+/** How long the other processes on a shared database get to answer a preview. */
+const ANSWER_WITHIN_MS = 2_000;
+
+/**
+ * What saving `text` would end right now: each live session (or the shell, exec or forward in
+ * it) that the new version would no longer allow (lib/gateway/core/standing.ts), decided with
+ * its current inputs, nothing ended. On a shared database the other running processes preview
+ * their own sessions (the text goes through `policy_previews`, the question over the bus) and
+ * answer within two seconds; sessions of processes that did not answer are counted, not listed.
+ */
+export async function policyImpact(db: Db, caller: Caller | null, input: unknown) {
+  authorize(caller, "policies:write");
+  authorize(caller, "sessions:read-all");
+  const { text } = impactInput.parse(input);
+  const local = await localImpact(text);
+  if (!local) return { ok: false as const, items: [], previewed: 0, elsewhere: 0 };
+  const bus = getBus();
+  const others = (await gatewayNodesWithLoad(db)).filter((n) => n.nodeId !== bus.nodeId && n.silentSeconds * 1000 < NODE_GONE_AFTER_MS);
+  const items = [...local.items];
+  let previewed = local.previewed;
+  const answered = [bus.nodeId];
+  if (others.length) {
+    const id = await createPolicyPreview(db, text);
+    await bus.publish(Topics.policyPreview, { id });
+    let answers: Record<string, unknown> = {};
+    for (const deadline = Date.now() + ANSWER_WITHIN_MS; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+      answers = await policyPreviewResults(db, id);
+      if (others.every((n) => n.nodeId in answers)) break;
+    }
+    for (const [node, answer] of Object.entries(answers) as [string, { items: ImpactItem[]; previewed: number }][]) {
+      answered.push(node);
+      items.push(...answer.items);
+      previewed += answer.previewed;
+    }
+  }
   const [{ n }] = await db
     .select({ n: sql<number>`count(*)::int` })
     .from(sessions)
-    .where(and(eq(sessions.status, "live"), ne(sessions.nodeId, getBus().nodeId)));
-  return { ok: true as const, items, previewed: live.length, elsewhere: Number(n) };
+    .where(and(eq(sessions.status, "live"), notInArray(sessions.nodeId, answered)));
+  return { ok: true as const, items, previewed, elsewhere: Number(n) };
+}
+
+/** Answers other processes' previews with this process's live sessions (a shared database). */
+export function startPolicyPreviewResponder(db: Db, bus: EventBus): () => void {
+  return bus.subscribe<{ id: string }>(Topics.policyPreview, (data, msg) => {
+    if (msg.origin === bus.nodeId || typeof data?.id !== "string") return;
+    void (async () => {
+      const text = await policyPreviewText(db, data.id);
+      if (text === null) return;
+      await addPolicyPreviewResult(db, data.id, bus.nodeId, (await localImpact(text)) ?? { items: [], previewed: 0 });
+    })().catch((err) => console.error(`[policy] previewing ${data.id} failed:`, (err as Error).message));
+  });
 }
