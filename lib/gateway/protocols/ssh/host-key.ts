@@ -12,7 +12,9 @@ const { utils } = ssh2; // CommonJS: named exports are not visible to Node's ESM
  */
 export function ensureHostKey(dataDir: string): { key: Buffer; fingerprint: string } {
   const file = process.env.GATEHOUSE_SSH_HOST_KEY ?? path.join(dataDir, "ssh", "ssh_host_ed25519_key");
-  if (!fs.existsSync(file)) {
+  // turbopackIgnore: a data-dir path, not a source file (the MCP route bundles this module; without
+  // the hint Next traces the whole project into its output)
+  if (!fs.existsSync(/*turbopackIgnore: true*/ file)) {
     if (process.env.GATEHOUSE_SSH_HOST_KEY) throw new Error(`GATEHOUSE_SSH_HOST_KEY points at a missing file (${file})`);
     fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
     // Seen on CI: an ssh2-generated key that ssh2 itself then could not parse. Check before keeping
@@ -28,7 +30,7 @@ export function ensureHostKey(dataDir: string): { key: Buffer; fingerprint: stri
       if (attempt === 5) throw new Error("could not generate a readable SSH host key");
     }
   }
-  const key = fs.readFileSync(file);
+  const key = fs.readFileSync(/*turbopackIgnore: true*/ file);
   const parsed = utils.parseKey(key);
   if (parsed instanceof Error) throw new Error(`cannot read the SSH host key ${file}: ${parsed.message}`);
   const pub = (Array.isArray(parsed) ? parsed[0] : parsed).getPublicSSH();
