@@ -5,7 +5,7 @@ import { liveParentSession } from "@/db/queries/sessions";
 import { getBus, Topics } from "@/lib/events/bus";
 import { holdForApproval } from "@/lib/gateway/approvals/hold";
 import type { MaskChannel, Masker } from "@/lib/gateway/masking";
-import { getPolicyRuntime } from "@/lib/gateway/policy";
+import { getPolicyRuntime, maskingOf } from "@/lib/gateway/policy";
 import { sealForPolicy } from "@/lib/gateway/policy/context";
 import { SessionRecorder } from "@/lib/gateway/recorder/recorder";
 import { activeGrantsOf } from "@/db/queries/approvals";
@@ -16,7 +16,7 @@ import { getMaskingRuntime } from "./masking-runtime";
 import { liveSessions } from "./live-sessions";
 import { SessionGrants } from "./session-grants";
 import { StandingDecisions, type Revocation } from "./standing";
-import { GatehouseError, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
+import { GatehouseError, type AccessGrant, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
 
 /**
  * The core pipeline for one client session, written once for every protocol. An adapter
@@ -139,8 +139,7 @@ export class GatewaySession {
     revoke: (reason: string) => void,
     opts: { masked?: boolean } = {},
   ): () => void {
-    const verdict = decision.verdict;
-    const ruleSets = !opts.masked ? null : verdict.type === "mask" ? verdict.ruleSets : verdict.type === "hold" ? verdict.maskRuleSets : [];
+    const ruleSets = opts.masked ? maskingOf(decision.verdict) : null;
     // Shown as its request was recorded: masked where masking applies (a secret on a command line).
     const shown = decision.masker ? decision.masker.maskText(request.text) : request.text;
     return this.standing.add({ request, shown, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke }, decision.epoch);
@@ -149,8 +148,12 @@ export class GatewaySession {
   /** The policy's verdict on `request` now, without holding (a standing decision's recheck). */
   private async verdictNow(request: ClassifiedRequest): Promise<Verdict> {
     if (this.ended) throw new Error("the session has ended");
-    const grants = await this.grants.current({ staleOk: true });
-    return getPolicyRuntime().decide({ principal: this.principal, connection: this.connection, client: this.client, request, grants, now: new Date() });
+    return getPolicyRuntime().decide(this.requestOf(request, await this.grants.current({ staleOk: true })));
+  }
+
+  /** What policy decides on: `request` by this session's principal, connection and client as they are now. */
+  private requestOf(request: ClassifiedRequest, grants: AccessGrant[], now = new Date()): GatewayRequest {
+    return { principal: this.principal, connection: this.connection, client: this.client, request, grants, now };
   }
 
   /**
@@ -162,7 +165,7 @@ export class GatewaySession {
     const grants = await this.grants.current();
     const now = new Date();
     return this.standing
-      .preview((request) => decideWith({ principal: this.principal, connection: this.connection, client: this.client, request, grants, now }))
+      .preview((request) => decideWith(this.requestOf(request, grants, now)))
       .map(({ standing, reason }) => ({ action: standing.request.action, shown: standing.shown, reason }));
   }
 
@@ -213,14 +216,14 @@ export class GatewaySession {
     const epoch = this.standing.epoch;
     if (!failure) {
       try {
-        req = { principal: this.principal, connection: this.connection, client: this.client, request, grants: await this.grants.current(), now: new Date() };
+        req = this.requestOf(request, await this.grants.current());
         verdict = getPolicyRuntime().decide(req);
       } catch (err) {
         console.error(`[gateway] session ${this.id}: decision failed, denying:`, err);
         failure = "policy decision failed";
       }
     }
-    const ruleSets = verdict?.type === "mask" ? verdict.ruleSets : verdict?.type === "hold" ? verdict.maskRuleSets : [];
+    const ruleSets = maskingOf(verdict);
     const masker = ruleSets.length ? getMaskingRuntime().maskerFor(ruleSets, CHANNEL[this.client.protocol]) : null;
     // Recorded after the decision, with it: under masking, literals in the statement and its
     // parameters are masked in the recording too (the recording is read by more people than the

@@ -1,3 +1,4 @@
+import { maskingOf } from "@/lib/gateway/policy/verdict";
 import type { ClassifiedRequest, Verdict } from "./types";
 
 /**
@@ -32,22 +33,11 @@ export interface Standing {
 
 /** null when the standing decision still stands under `verdict`, else why it does not. */
 export function revocationReason(standing: Pick<Standing, "approved" | "ruleSets">, verdict: Verdict): string | null {
-  switch (verdict.type) {
-    case "deny":
-      return verdict.reason;
-    case "hold":
-      if (!standing.approved) return "it now needs an approval";
-      return moreMasking(standing.ruleSets, verdict.maskRuleSets);
-    case "mask":
-      return moreMasking(standing.ruleSets, verdict.ruleSets);
-    case "allow":
-      return null;
-  }
-}
-
-function moreMasking(had: readonly string[] | null, now: readonly string[]): string | null {
-  if (had === null) return null;
-  const added = now.filter((r) => !had.includes(r));
+  if (verdict.type === "deny") return verdict.reason;
+  if (verdict.type === "hold" && !standing.approved) return "it now needs an approval";
+  if (standing.ruleSets === null) return null;
+  const had = standing.ruleSets;
+  const added = maskingOf(verdict).filter((r) => !had.includes(r));
   return added.length ? `masking (${added.join(", ")}) now applies to it` : null;
 }
 

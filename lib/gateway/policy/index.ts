@@ -6,7 +6,7 @@
 export { PolicyRuntime, getPolicyRuntime, type RuntimeOptions } from "./runtime";
 export { PolicyEngine, DEFAULT_TIMEOUT_MS, type EngineOptions, type Evaluation, type CedarEvaluator } from "./engine";
 export { compilePolicySet, type CompileResult, type CompiledPolicy, type PolicyProblem, type TimeSensitivity } from "./compile";
-export { combineVerdict, DENY_REASONS, type CombineInput, type EvaluationResult, type PolicyInfo } from "./verdict";
+export { combineVerdict, DENY_REASONS, maskingOf, type CombineInput, type EvaluationResult, type PolicyInfo } from "./verdict";
 export { DecisionCache, decisionCacheKey, DEFAULT_CACHE_ENTRIES } from "./cache";
 export { explainVerdict, type Simulation } from "./simulate";
 export { DEFAULT_POLICIES } from "./defaults";

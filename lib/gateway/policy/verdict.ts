@@ -69,6 +69,11 @@ export const DENY_REASONS = {
 
 const deny = (reason: string, policies: string[] = []): Verdict => ({ type: "deny", reason, policies });
 
+/** The masking rule sets a verdict applies (a held request's apply once it is approved). */
+export function maskingOf(verdict: Verdict | null): readonly string[] {
+  return verdict?.type === "mask" ? verdict.ruleSets : verdict?.type === "hold" ? verdict.maskRuleSets : [];
+}
+
 export function combineVerdict(input: CombineInput): Verdict {
   const { result, policies } = input;
   if (!isRequestKind(input.kind)) return deny(DENY_REASONS.unclassified);
