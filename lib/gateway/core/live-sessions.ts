@@ -69,11 +69,9 @@ class LiveSessions {
       for (const s of this.all()) s.invalidateGrants();
     };
     bus.subscribe(Topics.approvalDecided, refreshGrants);
+    // A revoked grant concerns only its user's sessions on its connection.
     bus.subscribe<{ userId: string; connectionId: string }>(Topics.grantRevoked, ({ userId, connectionId }) => {
-      for (const s of this.all()) {
-        if (s.principal.userId === userId && s.connection.id === connectionId) s.grantsChanged("an access grant was revoked");
-        else s.invalidateGrants();
-      }
+      for (const s of this.all()) if (s.principal.userId === userId && s.connection.id === connectionId) s.grantsChanged("an access grant was revoked");
     });
     // A connection edited (its tags) or deleted, in any process.
     bus.subscribe<{ id: string; deleted?: boolean }>(Topics.connectionChanged, ({ id, deleted }) => {
