@@ -8,7 +8,7 @@ import type { Caller } from "@/lib/auth/caller";
 import { addPolicyPreviewResult, createPolicyPreview, policyPreviewResults, policyPreviewText } from "@/db/queries/policy-previews";
 import { gatewayNodesWithLoad } from "@/db/queries/nodes";
 import { getBus, Topics, type EventBus } from "@/lib/events/bus";
-import { NODE_GONE_AFTER_MS } from "@/lib/services/sessions/node-liveness";
+import { nodeIsGone } from "@/lib/services/sessions/node-liveness";
 import { liveSessions } from "@/lib/gateway/core/live-sessions";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { PolicyEngine } from "@/lib/gateway/policy/engine";
@@ -108,7 +108,7 @@ export async function policyImpact(db: Db, caller: Caller | null, input: unknown
   const local = await localImpact(text);
   if (!local) return { ok: false as const, items: [], previewed: 0, elsewhere: 0 };
   const bus = getBus();
-  const others = (await gatewayNodesWithLoad(db)).filter((n) => n.nodeId !== bus.nodeId && n.silentSeconds * 1000 < NODE_GONE_AFTER_MS);
+  const others = (await gatewayNodesWithLoad(db)).filter((n) => n.nodeId !== bus.nodeId && !nodeIsGone(n));
   const items = [...local.items];
   let previewed = local.previewed;
   const answered = [bus.nodeId];

@@ -14,6 +14,11 @@ const FORGET_AFTER = "1 day";
 /** A process whose heartbeat is this old is gone (its live sessions are ended). */
 export const NODE_GONE_AFTER_MS = HEARTBEAT_MS * NODE_TTL_BEATS;
 
+/** Whether a process (a `gateway_nodes` row) is gone: silent for NODE_GONE_AFTER_MS. */
+export function nodeIsGone(node: { silentSeconds: number }): boolean {
+  return node.silentSeconds * 1000 > NODE_GONE_AFTER_MS;
+}
+
 export interface NodeLiveness {
   stop(): Promise<void>;
 }

@@ -1,7 +1,7 @@
 import { getDb } from "@/db/client";
 import { gatewayNodesWithLoad } from "@/db/queries/nodes";
 import { route } from "@/lib/http/route";
-import { NODE_GONE_AFTER_MS } from "@/lib/services/sessions/node-liveness";
+import { NODE_GONE_AFTER_MS, nodeIsGone } from "@/lib/services/sessions/node-liveness";
 
 /**
  * The Gatehouse processes sharing this PostgreSQL, with their last heartbeat and live sessions
@@ -10,5 +10,5 @@ import { NODE_GONE_AFTER_MS } from "@/lib/services/sessions/node-liveness";
  */
 export const GET = route("sessions:read-all", async () => {
   const nodes = await gatewayNodesWithLoad(await getDb());
-  return { goneAfterSeconds: Math.ceil(NODE_GONE_AFTER_MS / 1000), nodes: nodes.map((n) => ({ ...n, gone: n.silentSeconds * 1000 > NODE_GONE_AFTER_MS })) };
+  return { goneAfterSeconds: Math.ceil(NODE_GONE_AFTER_MS / 1000), nodes: nodes.map((n) => ({ ...n, gone: nodeIsGone(n) })) };
 });
