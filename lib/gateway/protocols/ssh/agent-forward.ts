@@ -1,4 +1,5 @@
 import ssh2, { type Connection, type ServerChannel } from "ssh2";
+import { ForwardGate } from "./forward";
 
 const { BaseAgent } = ssh2; // CommonJS: named exports are not visible to Node's ESM loader
 
@@ -14,8 +15,7 @@ const { BaseAgent } = ssh2; // CommonJS: named exports are not visible to Node's
  * to forward the agent, every request for it is refused.
  */
 export class ClientAgentBridge extends BaseAgent {
-  private allowed = false;
-  private readonly open = new Set<ServerChannel>();
+  readonly gate = new ForwardGate();
 
   constructor(
     private readonly client: Connection,
@@ -23,16 +23,6 @@ export class ClientAgentBridge extends BaseAgent {
     private readonly onOpen: () => (bytes: { fromClient: number; toClient: number }) => void,
   ) {
     super();
-  }
-
-  allow() {
-    this.allowed = true;
-  }
-
-  /** Policy no longer allows it: open agent channels close, later requests are refused. */
-  withdraw() {
-    this.allowed = false;
-    for (const ch of this.open) ch.close();
   }
 
   getIdentities(cb: (err: Error | null, keys?: never[]) => void) {
@@ -44,15 +34,9 @@ export class ClientAgentBridge extends BaseAgent {
   }
 
   getStream(cb: (err: Error | null, stream?: ServerChannel) => void) {
-    if (!this.allowed) return cb(new Error("agent forwarding was not allowed for this session"));
+    if (!this.gate.isOpen) return cb(new Error("agent forwarding was not allowed for this session"));
     openAgentChannel(this.client).then((ch) => {
-      // withdrawn while the client opened it
-      if (!this.allowed) {
-        ch.close();
-        return cb(new Error("agent forwarding is no longer allowed for this session"));
-      }
-      this.open.add(ch);
-      ch.once("close", () => this.open.delete(ch));
+      if (!this.gate.admit(ch)) return cb(new Error("agent forwarding is no longer allowed for this session"));
       countBytes(ch, this.onOpen());
       cb(null, ch);
     }, cb);

@@ -275,15 +275,15 @@ export class SshConnection {
       const decision = await gw.decide(request, { onHeld: (n) => notify(`${type === "agent" ? "agent" : "X11"} forwarding held for approval #${n.approvalId}: ${n.url} (waiting)`) });
       gw.recorder.record("forward", { ch, type, allowed: decision.type === "allow", ...(decision.type === "deny" ? { reason: decision.reason } : {}) });
       if (decision.type === "deny") return decision.reason;
-      const relay = type === "agent" ? this.agent : this.x11;
-      relay?.allow();
+      const gate = (type === "agent" ? this.agent : this.x11)?.gate;
+      gate?.allow();
       // Allowed for the rest of the connection, unless policy stops allowing it: decided again
       // as one thing per connection, however many session channels ask for it.
       if (!this.forwardStanding.has(type)) {
         this.forwardStanding.add(type);
         gw.stand(request, decision, () => {
           this.forwardStanding.delete(type);
-          relay?.withdraw();
+          gate?.withdraw();
         });
       }
       return null;

@@ -134,6 +134,39 @@ export class Forwarding {
 }
 
 /**
+ * Whether one kind of connection-wide forwarding (agent, X11) is allowed now, and its open
+ * channels: withdrawing it (policy no longer allows it) closes them and refuses later ones.
+ */
+export class ForwardGate {
+  private allowed = false;
+  private readonly open = new Set<ServerChannel>();
+
+  get isOpen() {
+    return this.allowed;
+  }
+
+  allow() {
+    this.allowed = true;
+  }
+
+  withdraw() {
+    this.allowed = false;
+    for (const ch of this.open) ch.close();
+  }
+
+  /** Tracks a channel opened while allowed; one whose opening raced a withdrawal is closed: false. */
+  admit(ch: ServerChannel): boolean {
+    if (!this.allowed) {
+      ch.close();
+      return false;
+    }
+    this.open.add(ch);
+    ch.once("close", () => this.open.delete(ch));
+    return true;
+  }
+}
+
+/**
  * Refuses a channel open as "administratively prohibited" with Gatehouse's reason, as sshd does
  * for a forward its configuration forbids. ssh2's reject() always says "connect failed" with no
  * text, which tells the user the target is down; its one call to channelOpenFail is redirected.

@@ -1,5 +1,5 @@
-import type { Client as UpstreamClient, Connection, ServerChannel, X11Info, X11Options } from "ssh2";
-import { pipe } from "./forward";
+import type { Client as UpstreamClient, Connection, X11Info, X11Options } from "ssh2";
+import { ForwardGate, pipe } from "./forward";
 
 /**
  * X11 forwarding through the gateway (`ssh -X` / `ssh -Y`), when policy permits the action
@@ -36,8 +36,7 @@ export function x11ForwardOf(info: X11Info): X11Forward {
  * until a channel of this connection was permitted, every one is refused all the same.
  */
 export class X11Relay {
-  private allowed = false;
-  private readonly open = new Set<ServerChannel>();
+  readonly gate = new ForwardGate();
 
   constructor(
     private readonly client: Connection,
@@ -46,28 +45,11 @@ export class X11Relay {
     private readonly onOpen: () => (bytes: { fromClient: number; toClient: number }) => void,
   ) {
     upstream.on("x11", (details, accept, reject) => {
-      if (!this.allowed) return reject();
+      if (!this.gate.isOpen) return reject();
       this.client.x11(details.srcIP, details.srcPort, (err, channel) => {
-        if (err) return reject();
-        // withdrawn while the client opened it
-        if (!this.allowed) {
-          channel.close();
-          return reject();
-        }
-        this.open.add(channel);
-        channel.once("close", () => this.open.delete(channel));
+        if (err || !this.gate.admit(channel)) return reject();
         pipe(channel, accept(), this.onOpen());
       });
     });
-  }
-
-  allow() {
-    this.allowed = true;
-  }
-
-  /** Policy no longer allows it: open X11 channels close, later ones are refused. */
-  withdraw() {
-    this.allowed = false;
-    for (const ch of this.open) ch.close();
   }
 }
