@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../lib/util/process-alive";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { orderedNotify } from "./notify";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -75,9 +76,7 @@ export async function openPostgres(url: string): Promise<DbHandle> {
       const sub = await client.listen(channel, onPayload);
       return () => sub.unlisten();
     },
-    notify: async (channel, payload) => {
-      await client.notify(channel, payload);
-    },
+    notify: orderedNotify((text, params) => client.unsafe(text, params)),
     close: () => client.end({ timeout: 5 }),
   };
 }

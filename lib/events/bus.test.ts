@@ -113,6 +113,29 @@ describe("EventBus on-demand topics over LISTEN/NOTIFY", () => {
     watch.stop();
   });
 
+  it("one process's NOTIFYs arrive in the order they were sent, however many are in flight", async () => {
+    const seen: number[] = [];
+    const all = new Promise<void>((resolve) => {
+      const off = b.subscribe<{ i: number }>("test.order", (d) => {
+        seen.push(d.i);
+        if (seen.length === 300) resolve(off());
+      });
+    });
+    await Promise.all(Array.from({ length: 300 }, (_, i) => a.publish("test.order", { i })));
+    await all;
+    expect(seen).toEqual(Array.from({ length: 300 }, (_, i) => i));
+  });
+
+  it("the same message sent twice arrives twice (PostgreSQL merges identical NOTIFYs of one transaction)", async () => {
+    let n = 0;
+    const off = b.subscribe<{ same?: true }>("test.twice", (d) => (n += d.same ? 1 : 0));
+    // the first goes out alone; the two alike wait for it, together
+    await Promise.all([a.publish("test.twice", { first: true }), a.publish("test.twice", { same: true }), a.publish("test.twice", { same: true })]);
+    await settled(a, b);
+    off();
+    expect(n).toBe(2);
+  });
+
   it("without a database bridge a watch is local and ready at once", async () => {
     const alone = new EventBus();
     const watch = alone.watch(TOPIC, "k1");
