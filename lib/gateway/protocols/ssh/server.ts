@@ -3,6 +3,7 @@ import ssh2, { type Connection, type Server } from "ssh2";
 import type { Db } from "@/db/client";
 import type { GatewayContext, ProtocolServer } from "@/lib/gateway/core/registry";
 import { SshConnection } from "./connection";
+import { explainAlgorithmError, listenerAlgorithms } from "./algorithms";
 import { ensureHostKey } from "./host-key";
 
 /**
@@ -24,7 +25,13 @@ export class SshServer implements ProtocolServer {
   async start(ctx: GatewayContext): Promise<{ port: number }> {
     const db = ctx.db.db as Db;
     const hostKey = ensureHostKey(ctx.config.dataDir);
-    const ssh = new ssh2.Server({ hostKeys: [hostKey.key], ident: BANNER }, (client, info) => this.onClient(db, client, info.ip ?? ""));
+    const algorithms = listenerAlgorithms();
+    let ssh: Server;
+    try {
+      ssh = new ssh2.Server({ hostKeys: [hostKey.key], ident: BANNER, algorithms }, (client, info) => this.onClient(db, client, info.ip ?? ""));
+    } catch (err) {
+      throw explainAlgorithmError(err, algorithms);
+    }
     this.ssh = ssh;
     const listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
     listener.on("error", (err) => console.error("[ssh] listener error:", err.message));
