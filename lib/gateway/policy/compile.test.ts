@@ -157,3 +157,17 @@ describe("compilePolicySet: reads the statement text", () => {
     expect(compilePolicySet(`permit (`).readsRequestText).toBe(true);
   });
 });
+
+describe("compilePolicySet: recent results", () => {
+  it("answers a text it compiled lately with the same frozen result, and forgets the oldest", () => {
+    const text = (n: number) => `@id("p${n}") permit (principal, action, resource);`;
+    const first = compilePolicySet(text(0));
+    expect(compilePolicySet(text(0))).toBe(first);
+    expect(Object.isFrozen(first) && Object.isFrozen(first.policies) && Object.isFrozen(first.policies[0])).toBe(true);
+    expect(() => (first.policies as unknown[]).push({})).toThrow(TypeError);
+    for (let n = 1; n <= 4; n++) compilePolicySet(text(n));
+    const again = compilePolicySet(text(0));
+    expect(again).not.toBe(first);
+    expect(again).toEqual(first);
+  });
+});

@@ -6,6 +6,7 @@
  */
 import * as cedar from "@cedar-policy/cedar-wasm/nodejs";
 import type { DetailedError, PolicyJson } from "@cedar-policy/cedar-wasm/nodejs";
+import { deepFreeze } from "@/lib/util/deep-freeze";
 import { parseAnnotations } from "./annotations";
 import { POLICY_SCHEMA } from "./schema";
 import type { PolicyInfo } from "./verdict";
@@ -44,7 +45,29 @@ export interface CompileResult {
   readsRequestText: boolean;
 }
 
+/**
+ * The last few results by text, frozen. One save compiles its text up to three times in a
+ * process (the editor's preview, the save's validation, the runtime installing it), each ~40 ms
+ * of Cedar on the thread that also relays every gateway session. The result depends on the text
+ * alone (the schema is fixed).
+ */
+const recent = new Map<string, CompileResult>();
+const RECENT = 4;
+
 export function compilePolicySet(text: string): CompileResult {
+  const hit = recent.get(text);
+  if (hit) {
+    recent.delete(text);
+    recent.set(text, hit);
+    return hit;
+  }
+  const result = deepFreeze(compile(text));
+  recent.set(text, result);
+  if (recent.size > RECENT) recent.delete(recent.keys().next().value!);
+  return result;
+}
+
+function compile(text: string): CompileResult {
   const result: CompileResult = { ok: false, errors: [], warnings: [], policies: [], timeSensitivity: "none", readsRequestText: true };
   const where = locator(text);
 

@@ -8,6 +8,7 @@
  */
 import type { Context, EntityJson, EntityUidJson } from "@cedar-policy/cedar-wasm/nodejs";
 import type { ClientInfo, ConnectionRef, GatewayRequest, Principal } from "@/lib/gateway/core/types";
+import { deepFreeze } from "@/lib/util/deep-freeze";
 import { ENTITY, isPolicyAction } from "./schema";
 
 export interface CedarRequest {
@@ -168,15 +169,6 @@ function buildSessionPart(principal: Principal, connection: ConnectionRef, clien
   }
   part.id = id;
   return deepFreeze(part);
-}
-
-function deepFreeze<T>(value: T): T {
-  // Byte buffers cannot be frozen (and policy reads none); everything else can.
-  if (value && typeof value === "object" && !ArrayBuffer.isView(value) && !Object.isFrozen(value)) {
-    Object.freeze(value);
-    for (const v of Object.values(value)) deepFreeze(v);
-  }
-  return value;
 }
 
 export function toCedarContext(r: CedarRequest): Context {
