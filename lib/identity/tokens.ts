@@ -132,11 +132,23 @@ export async function verifyToken(db: Db, token: string, opts: { audience?: stri
     chain: row.chain.map((a) => ({ ...a })),
     tokenId: row.id,
     parentTokenId: row.parentTokenId,
-    expiresAt: row.expiresAt,
+    expiresAt: row.kind === "ticket" ? await ticketSessionExpiry(db, row) : row.expiresAt,
     credentialKind: row.kind,
     scopeConnections: row.scopeConnections,
     scopeActions: row.scopeActions,
   };
+}
+
+/**
+ * A ticket only gates one connection (60 s); the session it opens must still end when the token
+ * it was minted from expires, or a ticket would outlive a short-lived (delegated) token by as long
+ * as the client keeps the connection open. A ticket without a parent lives only as long as itself.
+ */
+async function ticketSessionExpiry(db: Db, row: { parentTokenId: string | null; expiresAt: Date }): Promise<Date> {
+  if (!row.parentTokenId) return row.expiresAt;
+  const [parent] = await db.select({ expiresAt: tokens.expiresAt }).from(tokens).where(eq(tokens.id, row.parentTokenId));
+  if (!parent) throw new GatehouseError("UNAUTHENTICATED", "unknown token");
+  return parent.expiresAt;
 }
 
 /**

@@ -298,10 +298,11 @@ export class GatewaySession {
 
   /**
    * A session never outlives its credential: at the token's expiry it is terminated like a
-   * revocation. (Tickets expire after 60 s but only gate the connection, so they are exempt.)
+   * revocation. (A ticket only gates the connection: its principal carries the expiry of the
+   * token it was minted from, see verifyToken.)
    */
   private endAtExpiry(expiresAt: Date | undefined) {
-    if (!expiresAt || this.principal.credentialKind === "ticket") return;
+    if (!expiresAt) return;
     const ms = expiresAt.getTime() - Date.now();
     if (ms > 2 ** 31 - 1) return; // beyond setTimeout's range (> 24 days): revocation still applies
     const timer = setTimeout(() => this.terminate("the token of this session expired"), Math.max(0, ms));

@@ -25,7 +25,7 @@ export interface Principal {
   /** root first, current actor last; length 1 for a plain user token */
   chain: Actor[];
   tokenId: string | null;
-  /** when the presented credential expires; gateway sessions end then (except tickets) */
+  /** when gateway sessions opened with it end: the credential's expiry (a ticket's: that of the token it was minted from) */
   expiresAt?: Date;
   /** personal | login | delegated | ticket */
   credentialKind?: string;
