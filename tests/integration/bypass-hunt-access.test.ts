@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { ssh2Connect, ssh2Exec } from "../support/ssh-client";
+import { ssh2Connect, ssh2Exec, type Ssh2Client } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
 /**
@@ -10,6 +11,16 @@ import { startSshd, type Sshd } from "../support/sshd";
  * tokens). Each test failed before its fix.
  */
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Rec = Record<string, any>;
+
+// An agent named "gated" waits for an approver before its SSH session opens.
+const POLICIES = `${DEFAULT_POLICIES}
+@id("gated-connect")
+@hold("approvers")
+permit (principal, action == Gatehouse::Action::"connect", resource)
+when { context.chain.agentNames.contains("gated") };
+`;
 
 describe("access bypass hunt", () => {
   let gh: GatehouseProcess;
@@ -24,6 +35,16 @@ describe("access bypass hunt", () => {
     return json;
   }
 
+  async function pendingApproval(match: (a: Rec) => boolean): Promise<Rec> {
+    for (let i = 0; i < 200; i++) {
+      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
+      const hit = (list.body.approvals as Rec[]).find(match);
+      if (hit) return hit;
+      await sleep(50);
+    }
+    throw new Error("no pending approval");
+  }
+
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
@@ -33,6 +54,7 @@ describe("access bypass hunt", () => {
     }
     const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: POLICIES, comment: "bypass hunt" })).status).toBe(200);
   }, 120_000);
 
   afterAll(async () => {
@@ -57,6 +79,44 @@ describe("access bypass hunt", () => {
       expect(run.stderr()).toMatch(/session ended: the token of this session expired/);
     } finally {
       client.end();
+    }
+  }, 30_000);
+
+  it("an SSH session whose held connect was ended (token revoked) while waiting stays ended when an approver then approves: no SFTP read reaches the upstream", async () => {
+    const agent = await exchange(tokens.member, "gated");
+    const secret = `/tmp/gh-hunt-secret-${process.pid}.txt`;
+    fs.writeFileSync(secret, "GH-HUNT-SECRET\n");
+    fs.chmodSync(secret, 0o644);
+    let client: Ssh2Client | null = null;
+    try {
+      client = await ssh2Connect({ port: gh.ports.ssh, user: "box", password: agent.access_token });
+      // The SFTP channel is accepted at once and waits for the session (held).
+      const sftp = new Promise<import("ssh2").SFTPWrapper>((resolve, reject) => client!.sftp((err, s) => (err ? reject(err) : resolve(s))));
+      sftp.catch(() => {}); // refused before it is read below
+      const held = await pendingApproval((a) => a.request.action === "connect" && a.chain.at(-1)?.name === "gated");
+      // The agent's token is revoked while its session waits: the session is ended ...
+      expect((await apiCall(gh.url, tokens.member, "DELETE", `/tokens/${agent.token_id}`)).status).toBe(200);
+      await sleep(500);
+      // ... and an approver, who cannot see that, approves the connection afterwards.
+      // The ended session gave its hold up: the approval is withdrawn, not left for someone to approve.
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${held.id}/approve`, {})).status).toBe(409);
+      const read = await sftp
+        .then(
+          (s) =>
+            new Promise<string>((resolve) => {
+              s.readFile(secret, (err, data) => resolve(err ? `error: ${err.message}` : data.toString()));
+            }),
+        )
+        .catch((err: Error) => `error: ${err.message}`);
+      expect(read).not.toContain("GH-HUNT-SECRET");
+      const exec = await ssh2Exec(client, `cat ${secret}`).catch(() => null);
+      if (exec) {
+        await exec.done;
+        expect(exec.stdout()).not.toContain("GH-HUNT-SECRET");
+      }
+    } finally {
+      client?.end();
+      fs.rmSync(secret, { force: true });
     }
   }, 30_000);
 });

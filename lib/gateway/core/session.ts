@@ -64,6 +64,8 @@ export class GatewaySession {
   private connectionRefreshes = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
   private terminateHandlers: ((reason: string) => void)[] = [];
+  /** aborted when the session ends: a hold still waiting then gives up (nothing may run in an ended session) */
+  private readonly ending = new AbortController();
   readonly startedAt = Date.now();
 
   private constructor(
@@ -201,6 +203,9 @@ export class GatewaySession {
       await session.end("failed", decision.reason);
       throw new GatehouseError("DENIED", decision.reason);
     }
+    // Killed, revoked or expired while `connect` waited for an approver: an approval given after
+    // that must not hand the adapter a session to relay through (it would reach the upstream).
+    if (session.ended) throw new GatehouseError("DENIED", "the session was ended while it waited for approval");
     const connectRequest: ClassifiedRequest = { action: "connect", kind: "read", tables: [], functions: [], text: "" };
     session.stand(connectRequest, decision, (reason) => session.terminate(`policy no longer allows this session: ${reason}`));
     session.endAtExpiry(input.principal.expiresAt);
@@ -250,7 +255,9 @@ export class GatewaySession {
         return this.deny(event.seq, verdict, verdict.reason);
       case "hold":
         try {
-          return await this.hold(event.seq, req, verdict, masker, epoch, opts);
+          const held = await this.hold(event.seq, req, verdict, masker, epoch, opts);
+          // Ended while it waited (the hold was given up then; an approval racing it counts for nothing).
+          return held.type === "allow" && this.ended ? this.deny(event.seq, verdict, "session has ended", held.approvalId) : held;
         } catch (err) {
           console.error(`[gateway] session ${this.id}: hold failed, denying:`, err);
           return this.deny(event.seq, verdict, "approval could not be obtained");
@@ -265,7 +272,7 @@ export class GatewaySession {
         this.recorder.record("held", { requestSeq: seq, approvalId: a.id, url: a.url, requirement: verdict.requirement });
         opts.onHeld?.({ approvalId: a.id, url: a.url });
       } },
-      { timeoutMs: opts.holdTimeoutMs, signal: opts.signal },
+      { timeoutMs: opts.holdTimeoutMs, signal: opts.signal ? AbortSignal.any([opts.signal, this.ending.signal]) : this.ending.signal },
     );
     if (outcome.status !== "approved") {
       const reason = outcome.status === "denied" ? `denied by approver${outcome.reason ? `: ${outcome.reason}` : ""}` : `approval ${outcome.status}`;
@@ -337,6 +344,7 @@ export class GatewaySession {
   async end(status: "ended" | "killed" | "failed" = "ended", reason?: string): Promise<void> {
     if (this.ended) return;
     this.ended = true;
+    this.ending.abort();
     if (this.expiryTimer) clearTimeout(this.expiryTimer);
     this.grants.stop();
     this.standing.clear();
