@@ -82,6 +82,34 @@ describe("access bypass hunt", () => {
     }
   }, 30_000);
 
+  it("read-only programs told to run a command (sed's e flag; less on a pty) are held, not run as reads", async () => {
+    const client = await ssh2Connect({ port: gh.ports.ssh, user: "box", password: tokens.member });
+    try {
+      // GNU sed runs the pattern space as a command with the `e` flag of `s`.
+      const line = "echo | sed 's/.*/printf GH-SED-%s RAN/e'";
+      const sed = await ssh2Exec(client, line);
+      const a = await pendingApproval((p) => p.request.text === line);
+      await sleep(300);
+      expect(sed.stdout()).not.toContain("GH-SED-RAN");
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${a.id}/deny`, { reason: "hunt" })).status).toBe(200);
+      expect(await sed.done).toBe(126);
+      expect(sed.stdout()).not.toContain("GH-SED-RAN");
+
+      // On a pty (ssh -t), less runs `!cmd`: as good as a shell.
+      const less = await ssh2Exec(client, "less /etc/hostname", { pty: true });
+      const b = await pendingApproval((p) => p.request.text === "less /etc/hostname");
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${b.id}/deny`, { reason: "hunt" })).status).toBe(200);
+      expect(await less.done).toBe(126);
+
+      // Without a pty the same pager is a plain read, and runs.
+      const plain = await ssh2Exec(client, "less /etc/hostname");
+      expect(await plain.done).toBe(0);
+      expect(plain.stdout()).toBe(fs.readFileSync("/etc/hostname", "utf8"));
+    } finally {
+      client.end();
+    }
+  }, 30_000);
+
   it("an SSH session whose held connect was ended (token revoked) while waiting stays ended when an approver then approves: no SFTP read reaches the upstream", async () => {
     const agent = await exchange(tokens.member, "gated");
     const secret = `/tmp/gh-hunt-secret-${process.pid}.txt`;

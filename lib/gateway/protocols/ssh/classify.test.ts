@@ -55,6 +55,41 @@ describe("classifyCommand", () => {
     ["eval ls"],
   ])("%s is unknown", (c) => expect(kind(c)).toBe("unknown"));
 
+  // Read-only programs whose options run a command of the caller's choosing: each was "read",
+  // so the default policies let a member or an agent run anything with no approval.
+  it.each([
+    ["echo | sed 's/.*/id/e'"],
+    ["sed -n 's|x|y|ge' file"],
+    ["sed --expression='s/x/y/e' file"],
+    ["sed -e '1e id' file"],
+    ["sed -f script.sed file"],
+    ["tar -tf x.tar -I 'sh -c id'"],
+    ["tar tIf 'sh -c id' x.tar"],
+    ["tar -tf x.tar --checkpoint=1 --checkpoint-action=exec=id"],
+    ["tar -tf x.tar --use-compress=sh"],
+    ["tar -tf x.tar --to-command=id"],
+    ["rg --pre ./run.sh pattern"],
+    ["rg --pre=sh x"],
+    ["sort -S 1 --compress-program=sh big"],
+    ["sort --comp=sh big"],
+    ["find / -fprint0 /tmp/list"],
+  ])("%s runs a program of its own choosing: unknown", (c) => expect(kind(c)).toBe("unknown"));
+
+  it.each([
+    ["sed 's/x/y/w /tmp/out' file"],
+    ["sed --in-pl s/a/b/ file"],
+  ])("%s writes", (c) => expect(kind(c)).toBe("write"));
+
+  it.each([["sed 's/e/E/g' file"], ["sed -n '/see/p' file"], ["sed -E 's/(a|e)x/y/' file"], ["tar tvf x.tar"], ["sort -r file"], ["rg -n pattern"]])("%s stays read", (c) => expect(kind(c)).toBe("read"));
+
+  // On a pseudo-terminal (ssh -t), less runs any command typed as `!cmd`; git and journalctl page through it.
+  it.each([["less /etc/hostname"], ["more x"], ["git log"], ["journalctl -u nginx"], ["cat x | less"], ["sh -c 'less x'"]])("%s on a tty is unknown, without one read", (c) => {
+    expect(classifyCommand(c, { tty: true }).kind).toBe("unknown");
+    expect(kind(c)).toBe("read");
+  });
+
+  it.each([["ls -la"], ["git status"], ["journalctl --no-pager -n 5"]])("%s on a tty stays read", (c) => expect(classifyCommand(c, { tty: true }).kind).toBe("read"));
+
   it("keeps the exact text and action", () => {
     expect(classifyCommand("uptime")).toEqual({ action: "exec", kind: "read", tables: [], functions: [], text: "uptime" });
   });

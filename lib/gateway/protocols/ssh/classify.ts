@@ -36,11 +36,19 @@ const ADMIN = new Set(
 /** Programs that run another command given as their arguments. */
 const WRAPPERS = new Set(["nice", "nohup", "time", "timeout", "stdbuf", "ionice", "xargs", "command"]);
 
-export function classifyCommand(command: string): ClassifiedRequest {
-  return { action: "exec", kind: classifyLine(command, 0), tables: [], functions: [], text: command };
+/** Programs that page their output on a terminal (through less, whose `!cmd` runs any command). */
+const PAGING = new Set(["less", "more", "journalctl"]);
+
+/**
+ * `tty`: the command runs on a pseudo-terminal (ssh -t). Pagers are then interactive: less and
+ * more run any command typed as `!cmd`, and git and journalctl page through less, so on a
+ * terminal they are `unknown` — otherwise a "read" would open what amounts to a shell.
+ */
+export function classifyCommand(command: string, opts: { tty?: boolean } = {}): ClassifiedRequest {
+  return { action: "exec", kind: classifyLine(command, 0, opts.tty === true), tables: [], functions: [], text: command };
 }
 
-function classifyLine(line: string, depth: number): RequestKind {
+function classifyLine(line: string, depth: number, tty = false): RequestKind {
   if (depth > 3) return "unknown";
   // Substitutions and here-documents run code we would have to evaluate to understand.
   if (/\$\(|`|<\(|>\(|<<|\$\{[^}]*[:@][^}]*\}/.test(line)) return "unknown";
@@ -48,14 +56,14 @@ function classifyLine(line: string, depth: number): RequestKind {
   if (parts === null) return "unknown";
   let worst: RequestKind = "read";
   for (const words of parts) {
-    const kind = classifySimple(words, depth);
+    const kind = classifySimple(words, depth, tty);
     if (RANK[kind] > RANK[worst]) worst = kind;
   }
   return worst;
 }
 
 /** A simple command: its words after redirections were taken out. */
-function classifySimple(tokens: Token[], depth: number): RequestKind {
+function classifySimple(tokens: Token[], depth: number, tty: boolean): RequestKind {
   let redirectWrite = false;
   const words: string[] = [];
   for (const t of tokens) {
@@ -67,36 +75,89 @@ function classifySimple(tokens: Token[], depth: number): RequestKind {
   }
   while (words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) words.shift(); // VAR=value cmd
   if (!words.length) return redirectWrite ? "write" : "read";
-  const kind = classifyProgram(words, depth);
+  const kind = classifyProgram(words, depth, tty);
   return redirectWrite && RANK[kind] < RANK.write ? "write" : kind;
 }
 
-function classifyProgram(words: string[], depth: number): RequestKind {
+function classifyProgram(words: string[], depth: number, tty: boolean): RequestKind {
   const prog = words[0].replace(/^.*\//, "");
   const args = words.slice(1);
   if (ADMIN.has(prog)) return "admin";
   if (prog === "env") {
     const i = args.findIndex((a) => !a.startsWith("-") && !a.includes("="));
-    return i < 0 ? "read" : classifyProgram(args.slice(i), depth);
+    return i < 0 ? "read" : classifyProgram(args.slice(i), depth, tty);
   }
   if (WRAPPERS.has(prog)) {
     const rest = args.filter((a) => !a.startsWith("-"));
     if (prog === "timeout") rest.shift(); // the duration
     if (prog === "command" && args[0] === "-v") return "read";
-    return rest.length ? classifyProgram(rest, depth) : "read";
+    return rest.length ? classifyProgram(rest, depth, tty) : "read";
   }
-  if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1);
-  if (prog === "sed") return args.some((a) => /^-[a-zA-Z]*i/.test(a) || a.startsWith("--in-place")) || args.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*[wWe](\s|$)/.test(a)) ? "write" : "read";
-  if (prog === "find") return args.some((a) => /^-(delete|exec|execdir|ok|okdir|fprint|fprintf|fls)$/.test(a)) ? "unknown" : "read";
-  if (prog === "sort") return args.some((a) => a === "-o" || a.startsWith("--output")) ? "write" : "read";
+  if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1, tty);
+  if (prog === "sed") return classifySed(args);
+  if (prog === "find") return args.some((a) => /^-(delete|exec|execdir|ok|okdir|fprint|fprint0|fprintf|fls)$/.test(a)) ? "unknown" : "read";
+  // --compress-program runs a program of the caller's choosing
+  if (prog === "sort") return args.some((a) => longOption(a, "compress-program")) ? "unknown" : args.some((a) => a === "-o" || a.startsWith("--output")) ? "write" : "read";
   if (prog === "top") return args.includes("-b") ? "read" : "unknown";
-  if (prog === "tar") return /^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list") ? "read" : "write";
-  if (prog === "git") return ["status", "log", "diff", "show", "branch", "remote", "rev-parse", "ls-files", "blame"].includes(args[0] ?? "") ? "read" : "write";
+  // --pre runs a program on every file searched
+  if (prog === "rg") return args.some((a) => a.startsWith("--pre")) ? "unknown" : "read";
+  if (prog === "tar") return classifyTar(args);
+  if (prog === "git") return ["status", "log", "diff", "show", "branch", "remote", "rev-parse", "ls-files", "blame"].includes(args[0] ?? "") ? (tty && args[0] !== "status" && args[0] !== "rev-parse" ? "unknown" : "read") : "write";
+  if (tty && PAGING.has(prog) && !args.includes("--no-pager")) return "unknown";
   if (prog === "scp") return args.includes("-f") ? "read" : args.includes("-t") ? "write" : "unknown";
   if (prog === "rsync") return args.includes("--server") && args.includes("--sender") ? "read" : "write";
   if (prog === "echo" || prog === "printf" || READ.has(prog)) return "read";
   if (WRITE.has(prog)) return "write";
   return "unknown";
+}
+
+/**
+ * sed: writing with -i, `w`/`W` commands or the `w` flag of `s`; running commands with the `e`
+ * command or the `e` flag of `s` (GNU sed); a script read from a file is not known.
+ */
+function classifySed(args: string[]): RequestKind {
+  if (args.some((a) => /^-[a-zA-Z]*f/.test(a) || longOption(a, "file"))) return "unknown";
+  const scripts = args.map((a) => (a.startsWith("--") && a.includes("=") ? a.slice(a.indexOf("=") + 1) : a)).filter((a) => !a.startsWith("-"));
+  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*e(\s|$|;)/.test(a) || sFlags(a).some((f) => f.includes("e")))) return "unknown";
+  if (args.some((a) => /^-[a-zA-Z]*i/.test(a) || longOption(a, "in-place"))) return "write";
+  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*[wW](\s|$)/.test(a) || sFlags(a).some((f) => f.includes("w")))) return "write";
+  return "read";
+}
+
+/** `arg` is GNU long option `--name` (getopt_long takes any prefix of it, and `--name=value`). */
+function longOption(arg: string, ...names: string[]): boolean {
+  if (!arg.startsWith("--") || arg.length < 3) return false;
+  const given = arg.slice(2).split("=")[0];
+  return names.some((n) => n.startsWith(given));
+}
+
+/** The flags of every `s` command in a sed script (`s/a/b/gpe` → "gpe"), any delimiter. */
+function sFlags(script: string): string[] {
+  const flags: string[] = [];
+  const re = /(?:^|[;\n{}\s0-9,$!])s([^\\\n])/g;
+  for (let m = re.exec(script); m; m = re.exec(script)) {
+    const delim = m[1];
+    let i = m.index + m[0].length;
+    for (let parts = 0; parts < 2 && i <= script.length; i++) {
+      if (script[i] === "\\") i++;
+      else if (script[i] === delim) parts++;
+    }
+    const rest = /^[a-zA-Z0-9]*/.exec(script.slice(i))![0];
+    flags.push(rest);
+    re.lastIndex = i;
+  }
+  return flags;
+}
+
+/**
+ * tar lists with t (read) and otherwise writes; options that run a program are unknown whatever
+ * the mode: a (de)compressor, --to-command, checkpoint actions, volume scripts, a remote shell.
+ */
+function classifyTar(args: string[]): RequestKind {
+  const RUNS = ["use-compress-program", "to-command", "checkpoint-action", "info-script", "new-volume-script", "rsh-command", "rmt-command"];
+  const runs = args.some((a, i) => longOption(a, ...RUNS) || /^-[a-zA-Z]*[IF]/.test(a) || (i === 0 && /^[a-zA-Z]+$/.test(a) && /[IF]/.test(a)));
+  if (runs) return "unknown";
+  return /^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list") ? "read" : "write";
 }
 
 interface Token {

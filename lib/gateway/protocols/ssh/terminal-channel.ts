@@ -55,8 +55,9 @@ export interface TerminalChannelOptions {
 export const EXIT_DENIED = 126;
 const MASK_IDLE_FLUSH_MS = 30;
 
-export function requestOf(mode: "shell" | "exec", command?: string): ClassifiedRequest {
-  return mode === "shell" ? { action: "exec", kind: "interactive", tables: [], functions: [], text: "shell" } : classifyCommand(command ?? "");
+/** `tty`: the command gets a pseudo-terminal (pagers are then interactive, see classifyCommand). */
+export function requestOf(mode: "shell" | "exec", command?: string, tty = false): ClassifiedRequest {
+  return mode === "shell" ? { action: "exec", kind: "interactive", tables: [], functions: [], text: "shell" } : classifyCommand(command ?? "", { tty });
 }
 
 export class TerminalChannel {
@@ -105,8 +106,8 @@ export class TerminalChannel {
   }
 
   async run(): Promise<void> {
-    const { gw, client, mode, command } = this.o;
-    const request = requestOf(mode, command);
+    const { gw, client, mode, command, pty } = this.o;
+    const request = requestOf(mode, command, pty !== null);
     const decision: Decision = await gw.decide(request, {
       signal: this.abort.signal,
       onHeld: (n) => this.notice(`held for approval #${n.approvalId}: ${n.url} (waiting; Ctrl-C to give up)`),
