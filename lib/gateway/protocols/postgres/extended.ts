@@ -1,7 +1,7 @@
 import { preparedDefinitions } from "./classify";
 import { actionOf } from "@/lib/gateway/core/classify";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
-import { maxKind, type Classification } from "./classify";
+import { maxKind, type Classification, type StatementClass } from "./classify";
 import { classifyCached } from "./classify-cache";
 import type { OutputColumn } from "./column-sources";
 import type { BindMessage, FieldDescription, FrontendMessage } from "./wire";
@@ -76,6 +76,8 @@ export class ExtendedState {
   portals = new Map<string, Portal>();
   /** SQL PREPARE and named Parse statements, for resolving EXECUTE */
   readonly prepared = new Map<string, Classification>();
+  /** cursor name → the DECLARE that opened it: a FETCH returns that query's columns, to be masked by its lineage */
+  readonly cursors = new Map<string, string>();
 
   /** Classifies SQL text (through the process-wide cache: pgbench re-sends the same statements). */
   classify(text: string): Classification {
@@ -103,8 +105,26 @@ export class ExtendedState {
     }
     for (const [name, inner] of preparedDefinitions(c)) {
       this.prepared.set(name, inner);
-      this.statements.set(name, { name, text, classification: inner, paramTypes: [], fields: null });
+      // The PREPARE's own text, not the whole Query: masking derives the statement's columns from
+      // it, which fails on a text of several statements (`select 1; prepare p as select ...`).
+      this.statements.set(name, { name, text: inner.statements[0]?.text ?? text, classification: inner, paramTypes: [], fields: null });
     }
+    this.noteCursors(c);
+  }
+
+  /** Cursors a statement opens; kept until redefined (a stale entry only adds lineage). */
+  private noteCursors(c: Classification) {
+    for (const s of c.statements) if (s.declares !== undefined) this.cursors.set(s.declares, s.text);
+  }
+
+  /**
+   * The text whose output columns a statement returns, for masking lineage: an EXECUTE returns
+   * its prepared statement's columns, a FETCH its cursor's; anything else its own text.
+   */
+  resultText(s: StatementClass): string {
+    if (s.executes.length === 1) return this.prepared.get(s.executes[0])?.statements[0]?.text ?? s.text;
+    if (s.fetches !== undefined) return this.cursors.get(s.fetches) ?? s.text;
+    return s.text;
   }
 
   plan(batch: readonly FrontendMessage[]): BatchPlan {
@@ -175,6 +195,7 @@ export class ExtendedState {
       parsed,
       settingProblems,
       commit: () => {
+        for (const r of runs) this.noteCursors(r.c);
         this.statements = statements;
         this.portals = portals;
         this.prepared.clear();

@@ -43,7 +43,7 @@ function setup() {
   const masker = compileMasker([{ id: "r", name: "r", enabled: true, detectors: ["email"], columns: [], style: "redact" }], { hashKey: "k" });
   const unit = new ResultUnit(1, masker, { rows: 0, bytes: 0 });
   const plans: FieldPlan[] = [{ plans: [], refs: [], binary: false, label: "v" }];
-  relay.enqueue([{ t: "query", unit, classification: { statements: [] }, prepared: new Map(), rd: 1, fields: null, plans } as unknown as RelayOp]);
+  relay.enqueue([{ t: "query", unit, classification: { statements: [] }, done: 0, fields: null, plans } as unknown as RelayOp]);
   relay.start();
   /** what the client got: each DataRow's value, other frames by tag */
   const received = () => {

@@ -1,6 +1,6 @@
 import type net from "node:net";
 import type { Masker } from "@/lib/gateway/masking";
-import type { Classification } from "./classify";
+import type { Classification, StatementClass } from "./classify";
 import { columnSourcesOfSelect, type OutputColumn } from "./column-sources";
 import type { BatchOp } from "./extended";
 import { buildFieldPlans, maskErrorFields, maskRow, type FieldPlan } from "./masking";
@@ -28,7 +28,8 @@ const OUT_CHUNK = 256 * 1024;
 
 export type RelayOp =
   | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
-  | { t: "query"; unit: ResultUnit; classification: Classification; prepared: ReadonlyMap<string, Classification>; rd: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
+  /** `done`: statements of the Query completed so far, so the result arriving belongs to statements[done] */
+  | { t: "query"; unit: ResultUnit; classification: Classification; done: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
   | { t: "call"; unit: ResultUnit };
 
 export interface RelayContext {
@@ -36,6 +37,8 @@ export interface RelayContext {
   connection: string;
   /** the upstream's DateStyle at startup (binary conversion of dates reads ISO text only) */
   dateStyle?: string;
+  /** the text whose columns a statement returns (EXECUTE → its prepared statement, FETCH → its cursor's DECLARE) */
+  resultText?(s: StatementClass): string;
   onUnitDone(unit: ResultUnit): void;
 }
 
@@ -195,7 +198,6 @@ export class Relay {
         } else if (op?.t === "query") {
           op.fields = msg.fields;
           op.plans = null;
-          op.rd++;
           op.unit.columns = msg.fields.map((x) => x.name);
         }
         break;
@@ -215,7 +217,10 @@ export class Relay {
         const tag = f.tag === "C" ? (parseBackendMessage(f) as { tag: string }).tag : f.tag === "I" ? "EMPTY" : "SUSPENDED";
         if (op && op.unit && f.tag !== "s") op.unit.tags.push(tag);
         if (op?.t === "execute") this.queue.shift();
-        else if (op?.t === "query") {
+        else if (op?.t === "query" && f.tag !== "s") {
+          // Every statement of a simple Query ends with exactly one CommandComplete (or the Query
+          // with EmptyQueryResponse): counting them says which statement the next result is from.
+          op.done++;
           op.fields = null;
           op.plans = null;
         }
@@ -313,11 +318,15 @@ export class Relay {
     let sources: OutputColumn[] | null = null;
     if (op.t === "query") {
       fields = op.fields;
-      sources = querySources(op);
+      sources = this.querySources(op);
     } else if (op.t === "execute" && op.portal) {
       fields = fieldsOfPortal(op.portal);
       const stmt = op.portal.statement;
-      if (stmt) sources = stmt.sources === undefined ? (stmt.sources = columnSourcesOfSelect(stmt.text)) : stmt.sources;
+      const only = stmt?.classification.statements.length === 1 ? stmt.classification.statements[0] : null;
+      const text = only && this.ctx.resultText ? this.ctx.resultText(only) : stmt?.text;
+      // Parsed `EXECUTE p` / `FETCH c` resolve through names that can be redefined: never cached.
+      if (stmt && text !== stmt.text) sources = columnSourcesOfSelect(text!);
+      else if (stmt) sources = stmt.sources === undefined ? (stmt.sources = columnSourcesOfSelect(stmt.text)) : stmt.sources;
       if (op.unit && fields) op.unit.columns = fields.map((x) => x.name);
     }
     // No description at all (a portal we never saw described): every value is withheld.
@@ -345,7 +354,7 @@ export class Relay {
       const count = msg.type === "CopyOutResponse" ? msg.columnFormats.length : 0;
       const fields = Array.from({ length: count }, (_, i): FieldDescription => ({ name: `column${i + 1}`, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1, format: msg.type === "CopyOutResponse" ? msg.format : 0 }));
       op.fields = fields;
-      op.plans = await buildFieldPlans(fields, { masker: op.unit.masker!, metadata: this.ctx.metadata, sources: querySources(op, true), connection: this.ctx.connection });
+      op.plans = await buildFieldPlans(fields, { masker: op.unit.masker!, metadata: this.ctx.metadata, sources: this.querySources(op), connection: this.ctx.connection });
     }
     this.write(f.raw);
   }
@@ -369,6 +378,18 @@ export class Relay {
     this.write(build.copyData(Buffer.from(masked.join("\t") + nl, "utf8")));
   }
 
+  /**
+   * Sources for the result (rows or COPY OUT) arriving now in a simple Query: the statement that
+   * produces it is the one after those already completed. Not "the n-th statement with output
+   * columns": SHOW, EXPLAIN and FETCH return rows without a derivation, PREPARE, DECLARE and
+   * UPDATE without RETURNING have one without returning rows, and either would shift a later
+   * SELECT's lineage onto the wrong result.
+   */
+  private querySources(op: Extract<RelayOp, { t: "query" }>): OutputColumn[] | null {
+    const s = op.classification.statements[op.done];
+    return s ? columnSourcesOfSelect(this.ctx.resultText ? this.ctx.resultText(s) : s.text) : null;
+  }
+
   private readyForQuery(f: Frame) {
     this.txStatus = String.fromCharCode(f.body[0]) as TransactionStatus;
     while (this.queue.length) {
@@ -389,15 +410,3 @@ function rowValues(f: Frame): (Buffer | null)[] {
   return m.type === "DataRow" ? m.values : [];
 }
 
-/** Sources for the n-th result set of a simple Query: the n-th statement that has output columns. */
-function querySources(op: Extract<RelayOp, { t: "query" }>, copy = false): OutputColumn[] | null {
-  const lists: OutputColumn[][] = [];
-  for (const s of op.classification.statements) {
-    let text = s.text;
-    if (s.executes.length === 1) text = op.prepared.get(s.executes[0])?.statements[0]?.text ?? text;
-    if (copy && s.node !== "CopyStmt") continue;
-    const cols = columnSourcesOfSelect(text);
-    if (cols) lists.push(cols);
-  }
-  return lists[Math.max(0, (copy ? 1 : op.rd) - 1)] ?? null;
-}

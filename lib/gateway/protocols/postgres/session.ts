@@ -54,6 +54,7 @@ export class PgSession {
       metadata: metadataFor(est.target),
       connection: est.target.ref.name,
       dateStyle: upstream.parameters.DateStyle,
+      resultText: (s) => this.state.resultText(s),
       onUnitDone: (unit) => unit.record(session),
     }, (err) => this.fail(err));
     session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
@@ -165,7 +166,7 @@ export class PgSession {
     this.state.applySqlNamespaceChanges(c, text);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
-    this.relay.enqueue([{ t: "query", unit, classification: c, prepared: this.state.prepared, rd: 0, fields: null }]);
+    this.relay.enqueue([{ t: "query", unit, classification: c, done: 0, fields: null }]);
     this.toUpstream(raw);
   }
 

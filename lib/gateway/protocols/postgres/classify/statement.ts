@@ -87,6 +87,11 @@ export function classifyStatement(type: string, node: AstObject, text: string, f
     }
     case "DeclareCursorStmt":
       base = inner(node.query)?.ownKind ?? "unknown";
+      out.declares = str(node.portalname) ?? "";
+      break;
+    case "FetchStmt":
+      base = "read";
+      if (node.ismove !== true) out.fetches = str(node.portalname) ?? "";
       break;
     case "CopyStmt":
       base = classifyCopy(node, inner, reasons);

@@ -32,6 +32,10 @@ export interface StatementClass {
   prepare?: { name: string; statement: StatementClass };
   /** names of prepared statements this statement runs (EXECUTE x, EXPLAIN ANALYZE EXECUTE x) */
   executes: string[];
+  /** DECLARE name CURSOR FOR ...: the cursor it opens (a later FETCH returns that query's columns) */
+  declares?: string;
+  /** FETCH ... FROM name (not MOVE): the cursor whose rows it returns */
+  fetches?: string;
   /** DEALLOCATE name / DEALLOCATE ALL / DISCARD ALL: prepared statements that stop existing */
   deallocates?: { all: true } | { all: false; name: string };
 }

@@ -1,0 +1,218 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import net from "node:net";
+import pg from "pg";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { build, FrameReader, parseBackendMessage } from "@/lib/gateway/protocols/postgres/wire";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+
+/**
+ * SECURITY.md "Masking bypass" and "Policy and guardrail bypass (SQL)": bypasses found by trying
+ * them for real (psql, node-postgres and postgres-js through a real Gatehouse to a real
+ * PostgreSQL 15). Each test failed before its fix.
+ *
+ * The masked column is accounts.password_hash, masked whole by the shipped "pii" rule set's
+ * column rule `*.password*`. Its values look like nothing a detector knows, so a value that
+ * loses its column lineage reaches the client as it is: exactly what these tests look for.
+ */
+
+const POLICIES = `
+@id("connect")
+permit (principal, action == Gatehouse::Action::"connect", resource);
+
+@id("read-masked")
+@mask("pii")
+permit (principal, action == Gatehouse::Action::"read", resource);
+
+@id("changes-approval")
+@hold("approvers")
+permit (principal, action, resource)
+when { ["write", "ddl", "admin", "unknown"].contains(context.request.kind) };
+
+@id("read-only-connection")
+@reason("hunt-ro is read-only")
+forbid (principal, action, resource)
+when { resource.name == "hunt-ro" && context.request.kind != "read" };
+`;
+
+const MEMBER = "hunter@example.test";
+const SECRETS = ["pbkdf2$Zq9xK7mWvT", "argon2$Lr4pN8sYhQ"];
+const reversed = (s: string) => [...s].reverse().join("");
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+describe("PostgreSQL bypass hunt", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let token = "";
+
+  function psql(sql: string, db = "hunt-masked"): Promise<Run> {
+    return new Promise((resolve) => {
+      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=${db} user=${MEMBER} sslmode=disable`, "-X", "-A", "-t", "-c", sql], {
+        env: { ...process.env, PGPASSWORD: token, PGCONNECT_TIMEOUT: "10" },
+      });
+      let stdout = "";
+      let stderr = "";
+      p.stdout.on("data", (d) => (stdout += d));
+      p.stderr.on("data", (d) => (stderr += d));
+      p.on("close", (code) => resolve({ code, stdout, stderr }));
+      p.stdin.end();
+    });
+  }
+  const expectNoSecret = (out: string, what: string) => {
+    for (const s of SECRETS) {
+      expect(out.includes(s), `${what} leaked ${s}`).toBe(false);
+      expect(out.includes(reversed(s)), `${what} leaked reversed ${s}`).toBe(false);
+    }
+  };
+  /** Runs through psql; the query must succeed and print something. */
+  async function masked(sql: string): Promise<string> {
+    const r = await psql(sql);
+    expect(r.stderr, sql).toBe("");
+    expect(r.code, sql).toBe(0);
+    expect(r.stdout.length, sql).toBeGreaterThan(0);
+    expectNoSecret(r.stdout, sql);
+    return r.stdout;
+  }
+
+  beforeAll(async () => {
+    [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
+    token = await login(gh.url, MEMBER, "a-long-password-1");
+    for (const name of ["hunt-masked", "hunt-ro"]) {
+      const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "bypass hunt" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    await direct.unsafe(`create table accounts (id int primary key, login text, password_hash text);
+      create table events (id int, tags text[]);
+      create index events_brin on events using brin (id);
+      create index events_gin on events using gin (tags) with (fastupdate = on);
+      insert into events select g, array['t' || g] from generate_series(1, 1000) g;`);
+    for (const [i, s] of SECRETS.entries()) await direct`insert into accounts values (${i + 1}, ${`user${i + 1}`}, ${s})`;
+    await direct.end();
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    await pg15?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("the masked column is masked plainly and through a transformation (the baseline these tests build on)", async () => {
+    expect(await masked("select password_hash from accounts order by id")).toContain("[REDACTED]");
+    expect(await masked("select reverse(password_hash) from accounts order by id")).toContain("[REDACTED]");
+  });
+
+  it.each([
+    ["a SHOW before the SELECT", "show server_version; select reverse(password_hash) from accounts"],
+    ["an EXPLAIN before the SELECT", "explain select 1; select reverse(password_hash) from accounts"],
+    ["a PREPARE before the SELECT", "prepare hunt_p1 as select 1; select reverse(password_hash) from accounts"],
+    ["a DECLARE before the SELECT", "begin; declare hunt_c0 cursor for select 1; select reverse(password_hash) from accounts; commit"],
+    ["a COPY before the SELECT", "copy (select 1) to stdout; select reverse(password_hash) from accounts"],
+    ["two COPYs", "copy (select 1) to stdout; copy (select reverse(password_hash) from accounts) to stdout"],
+  ])("multi-statement Query: %s does not shift lineage off the masked result", async (_what, sql) => {
+    await masked(sql);
+  });
+
+  it.each([
+    ["a set-returning function in FROM", "select x from unnest(array(select password_hash from accounts)) as x"],
+    ["ROWS FROM", "select * from rows from (reverse((select password_hash from accounts order by id limit 1)))"],
+    ["a LATERAL function", "select x from accounts a, lateral regexp_split_to_table(reverse(a.password_hash), '@') x"],
+    ["XMLTABLE", "select * from xmltable('/r' passing xmlelement(name r, (select reverse(password_hash) from accounts order by id limit 1)) columns v text path '.')"],
+    ["a schema-qualified column reference", "select reverse(public.accounts.password_hash) from accounts"],
+    ["a FULL JOIN USING merged column under *", "select * from accounts full join (select null::text as password_hash) o using (password_hash)"],
+    ["a recursive CTE that swaps columns", "with recursive r(n, a, b) as (select 0, password_hash, ''::text from accounts union all select n + 1, b, a from r where n < 1) select reverse(b) from r"],
+  ])("lineage through %s", async (_what, sql) => {
+    await masked(sql);
+  });
+
+  const pgClient = () => new pg.Client({ host: "127.0.0.1", port: gh.ports.postgres, database: "hunt-masked", user: MEMBER, password: token, ssl: false });
+
+  /** A raw wire-protocol client: for a Bind of a statement that only SQL PREPARE defined. */
+  async function rawSession() {
+    const s = net.connect(gh.ports.postgres, "127.0.0.1");
+    const reader = new FrameReader();
+    const msgs: any[] = [];
+    s.on("data", (d) => {
+      reader.push(d);
+      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
+    });
+    const until = async (pred: () => boolean) => {
+      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(pred()).toBe(true);
+    };
+    const ready = async () => {
+      await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
+      return msgs.splice(0);
+    };
+    await new Promise((r) => s.once("connect", r));
+    s.write(build.startupMessage({ user: MEMBER, database: "hunt-masked" }));
+    await until(() => msgs.some((m) => m.type === "AuthenticationCleartextPassword"));
+    s.write(build.password(token));
+    await ready();
+    return { write: (...parts: Buffer[]) => s.write(Buffer.concat(parts)), ready, end: () => s.end(build.terminate()) };
+  }
+
+  it("a cursor: FETCH in a later Query of a DECLAREd transformation stays masked", async () => {
+    const client = pgClient();
+    await client.connect();
+    try {
+      await client.query("begin");
+      await client.query("declare hunt_c1 cursor for select reverse(password_hash) as r from accounts");
+      const rows = (await client.query("fetch all from hunt_c1")).rows;
+      await client.query("commit");
+      expect(rows).toHaveLength(2);
+      expectNoSecret(JSON.stringify(rows), "fetch all from hunt_c1");
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("node-postgres: SQL EXECUTE through the extended protocol of a statement PREPAREd by a simple query", async () => {
+    const client = pgClient();
+    await client.connect();
+    try {
+      await client.query("prepare hunt_p2 as select reverse(password_hash) as r from accounts");
+      const rows = (await client.query({ text: "execute hunt_p2", queryMode: "extended" } as pg.QueryConfig)).rows;
+      expect(rows).toHaveLength(2);
+      expectNoSecret(JSON.stringify(rows), "execute hunt_p2");
+    } finally {
+      await client.end();
+    }
+  });
+
+  it("a Bind by name of a statement PREPAREd in a multi-statement Query", async () => {
+    const raw = await rawSession();
+    try {
+      raw.write(build.query("select 1; prepare hunt_p3 as select reverse(password_hash) as r from accounts"));
+      await raw.ready();
+      raw.write(build.bind({ statement: "hunt_p3" }), build.describe("P", ""), build.execute(), build.sync());
+      const out = await raw.ready();
+      const rows = out.filter((m) => m.type === "DataRow");
+      expect(rows).toHaveLength(2);
+      expectNoSecret(JSON.stringify(rows.map((m) => m.values.map((v: Buffer | null) => v?.toString()))), "bind hunt_p3");
+    } finally {
+      raw.end();
+    }
+  });
+
+  it.each([
+    ["brin_summarize_new_values", "select brin_summarize_new_values('events_brin')"],
+    ["brin_summarize_range", "select brin_summarize_range('events_brin', 0)"],
+    ["brin_desummarize_range", "select brin_desummarize_range('events_brin', 0)"],
+    ["gin_clean_pending_list", "select gin_clean_pending_list('events_gin')"],
+  ])("%s changes an index from a SELECT: not a read on a read-only connection", async (_name, sql) => {
+    const r = await psql(sql, "hunt-ro");
+    expect(r.code, r.stdout).not.toBe(0);
+    expect(r.stderr).toContain("hunt-ro is read-only");
+  });
+});
