@@ -104,11 +104,20 @@ function returningColumns(node: AstObject, parent: Level | null): OutputColumn[]
 
 function addCtes(level: Level, withClause: AstObject): void {
   const ctes = asArray(withClause.ctes).map((c) => unwrap(c)?.[1]).filter(isObject);
-  // In a recursive WITH a CTE may reference itself: that reference is unknown (no fixed point).
-  if (withClause.recursive === true) for (const c of ctes) level.ctes.set(str(c.ctename) ?? "", { kind: "opaque" });
-  for (const c of ctes) {
+  const columnsOf = (c: AstObject) => {
     const q = unwrap(c.ctequery);
-    const cols = q ? statementColumns(q[0], q[1], level) : null;
+    return q ? statementColumns(q[0], q[1], level) : null;
+  };
+  if (withClause.recursive === true) {
+    // A CTE may reference itself, and its recursive part may move a value to another column
+    // (`SELECT b, a FROM r`): a self-reference carries everything any of them computes. One
+    // pass with unknown self-references finds every source that enters; the real pass uses it.
+    for (const c of ctes) level.ctes.set(str(c.ctename) ?? "", { kind: "opaque" });
+    const entering = ctes.flatMap((c) => columnsOf(c)?.flatMap((col) => col.sources) ?? []);
+    for (const c of ctes) level.ctes.set(str(c.ctename) ?? "", { kind: "opaque", sources: [...new Set(entering)] });
+  }
+  for (const c of ctes) {
+    const cols = columnsOf(c);
     const rel: Rel = cols ? { kind: "derived", columns: cols } : { kind: "opaque" };
     level.ctes.set(str(c.ctename) ?? "", renameColumns(rel, names(c.aliascolnames)));
   }
@@ -148,11 +157,12 @@ function addFrom(level: Level, item: unknown): Rel[] {
     case "RangeFunction": {
       const first = unwrap(asArray(unwrap(asArray(n.functions)[0])?.[1].items)[0]);
       key ??= first && first[0] === "FuncCall" ? baseFunctionName(first[1].funcname) : null;
-      rel = { kind: "opaque" };
+      rel = { kind: "opaque", sources: exprSources(item, level) };
       break;
     }
     default:
-      rel = { kind: "opaque" };
+      // XMLTABLE, JSON_TABLE: columns computed from the arguments.
+      rel = { kind: "opaque", sources: exprSources(item, level) };
   }
   level.rels.push({ alias: key, rel });
   return [rel];

@@ -68,13 +68,16 @@ export async function buildFieldPlans(
     }
   }
   const aligned = alignSources(fields.length, ctx.sources);
+  // A field no derivation aligns with and without a table origin (inside a `*`: a FULL JOIN
+  // USING column is a COALESCE) may carry any source of the statement: all of them apply.
+  const every = ctx.sources ? [...new Set(ctx.sources.flatMap((s) => s.sources))] : [];
   const plans: FieldPlan[] = [];
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i];
     const list: PlanOf[] = [];
     const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
     if (named) list.push(...planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }));
-    for (const src of aligned[i] ?? []) list.push(...(await sourcePlans(src, masker, metadata, connection)));
+    for (const src of aligned[i] ?? (f.tableOid === 0 ? every : [])) list.push(...(await sourcePlans(src, masker, metadata, connection)));
     const chosen = wholeFirst(list);
     plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: f.format === 1, label: named ? `${named.table}.${named.column}` : f.name });
   }

@@ -21,8 +21,11 @@ export type Rel =
   /** renamed: `FROM customers AS c(a, b)` — column names no longer say which column */
   | { kind: "table"; name: string; renamed: boolean }
   | { kind: "derived"; columns: OutputColumn[] }
-  /** a function in FROM, XMLTABLE, JSON_TABLE, a recursive CTE's self-reference */
-  | { kind: "opaque" }
+  /**
+   * a function in FROM, XMLTABLE, JSON_TABLE, a recursive CTE's self-reference: its columns are
+   * unknown, but carry what went in (`unnest(array(SELECT ssn ...))` returns SSNs)
+   */
+  | { kind: "opaque"; sources?: string[] }
   | { kind: "join"; rels: Rel[] };
 
 export interface LevelRel {
@@ -57,7 +60,7 @@ export function wholeRow(rel: Rel): string[] {
     case "derived":
       return rel.columns.flatMap((c) => c.sources);
     case "opaque":
-      return [UNKNOWN_SOURCE];
+      return [UNKNOWN_SOURCE, ...(rel.sources ?? [])];
     case "join":
       return rel.rels.flatMap(wholeRow);
   }
@@ -75,7 +78,7 @@ export function columnOf(rel: Rel, col: string): string[] | null {
       return [...named, ...stars].flatMap((c) => c.sources);
     }
     case "opaque":
-      return [UNKNOWN_SOURCE];
+      return wholeRow(rel);
     case "join": {
       const parts = rel.rels.map((r) => columnOf(r, col)).filter((p): p is string[] => p !== null);
       return parts.length ? parts.flat() : null;
@@ -91,7 +94,7 @@ export function expandStar(rel: Rel): OutputColumn[] {
     case "derived":
       return rel.columns.map((c) => ({ ...c, sources: [...c.sources] }));
     case "opaque":
-      return [{ name: "*", sources: [UNKNOWN_SOURCE], star: true }];
+      return [{ name: "*", sources: wholeRow(rel), star: true }];
     case "join":
       return rel.rels.flatMap(expandStar);
   }
@@ -132,16 +135,20 @@ export function resolveColumnRef(parts: string[], star: boolean, level: Level): 
   const relParts = star ? parts : parts.slice(0, -1);
   const col = star ? null : parts[parts.length - 1];
   const rel = findRel(relParts, level);
-  if (!rel) return relParts.length === 1 ? resolveColumnRef([relParts[0]], false, level) : [UNKNOWN_SOURCE];
-  return col === null ? wholeRow(rel) : (columnOf(rel, col) ?? [UNKNOWN_SOURCE]);
+  if (rel) return col === null ? wholeRow(rel) : (columnOf(rel, col) ?? [UNKNOWN_SOURCE]);
+  if (relParts.length === 1) return resolveColumnRef([relParts[0]], false, level);
+  // schema.t.col naming no relation we resolved: every candidate for col (or every row), as unqualified.
+  return [UNKNOWN_SOURCE, ...resolveColumnRef(col === null ? [] : [col], false, level)];
 }
 
 function findRel(relParts: string[], level: Level): Rel | null {
   const wanted = relParts.map(identifier).join(".");
+  const last = relParts[relParts.length - 1];
   for (let l: Level | null = level; l; l = l.parent) {
     for (const { alias, rel } of l.rels) {
       if (relParts.length === 1 && alias === relParts[0]) return rel;
-      if (relParts.length > 1 && rel.kind === "table" && alias === relParts[relParts.length - 1] && rel.name === wanted) return rel;
+      // PostgreSQL lets `public.t.col` name a `FROM t` (same relation): match the written name either way.
+      if (relParts.length > 1 && rel.kind === "table" && alias === last && (rel.name === wanted || rel.name === identifier(last))) return rel;
     }
   }
   return null;
