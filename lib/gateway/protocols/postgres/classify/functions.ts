@@ -64,6 +64,21 @@ export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
     "pg_import_system_collations",
   ]),
   ...admin("takes session-level advisory locks that outlive the statement", ["pg_advisory_*", "pg_try_advisory_*"]),
+  // What VACUUM, ANALYZE and REINDEX (admin) do, one index or table at a time, from a SELECT.
+  ...admin("maintains indexes, visibility maps or planner statistics (what VACUUM/ANALYZE do)", [
+    "brin_summarize_new_values",
+    "brin_summarize_range",
+    "brin_desummarize_range",
+    "gin_clean_pending_list",
+    "pg_restore_relation_stats",
+    "pg_restore_attribute_stats",
+    "pg_clear_relation_stats",
+    "pg_clear_attribute_stats",
+    "pg_truncate_visibility_map",
+    "heap_force_kill",
+    "heap_force_freeze",
+    "pg_stat_statements_reset",
+  ]),
   ...admin("reads the change stream or manages replication", [
     "pg_logical_slot_*",
     "pg_create_*_replication_slot",
