@@ -90,6 +90,72 @@ describe("classifyCommand", () => {
 
   it.each([["ls -la"], ["git status"], ["journalctl --no-pager -n 5"]])("%s on a tty stays read", (c) => expect(classifyCommand(c, { tty: true }).kind).toBe("read"));
 
+  // "Read-only" programs given an operand or option that writes a file or changes the system:
+  // each was "read", so a read-only policy let it through.
+  it.each([
+    ["uniq in.txt out.txt", "write"],
+    ["uniq -f 1 in.txt out.txt", "write"],
+    ["xxd -r dump.hex /usr/local/bin/tool", "write"],
+    ["xxd in.bin out.hex", "write"],
+    ["sort -uo out.txt in.txt", "write"],
+    ["sort --out=out.txt in.txt", "write"],
+    ["git branch -D main", "write"],
+    ["git branch new-feature", "write"],
+    ["git branch -m old new", "write"],
+    ["git branch --set-upstream-to=origin/x", "write"],
+    ["git log --output=/tmp/x", "write"],
+    ["git diff --out=/tmp/x", "write"],
+    ["git tag v1", "write"],
+    ["git tag -d v1", "write"],
+    ["git remote add evil https://x", "write"],
+    ["git remote set-url origin https://x", "write"],
+    ["git reflog expire --all", "write"],
+    ["git commit -m x", "write"],
+    ["date 010100002030", "admin"],
+    ["date -s '2030-01-01'", "admin"],
+    ["date --set=tomorrow", "admin"],
+    ["hostname evil", "admin"],
+    ["hostname -F /tmp/name", "admin"],
+    ["dmesg -C", "admin"],
+    ["dmesg --read-clear", "admin"],
+    ["journalctl --vacuum-time=1s", "admin"],
+    ["journalctl --rotate", "admin"],
+    ["ss -K dst 10.0.0.1", "admin"],
+  ])("%s is %s", (c, k) => expect(kind(c)).toBe(k));
+
+  it.each([
+    ["git -c core.pager=id log"],
+    ["git --exec-path=/tmp status"],
+    ["git my-alias"],
+    ["git grep -O'sh -c id' x"],
+    ["git grep --open-files-in-pager=id x"],
+  ])("%s may run anything: unknown", (c) => expect(kind(c)).toBe("unknown"));
+
+  it.each([
+    ["uniq -c in.txt"],
+    ["sort -k2 -t, in.csv"],
+    ["xxd -l 64 file.bin"],
+    ["git branch"],
+    ["git branch -avv"],
+    ["git branch --list 'feat*'"],
+    ["git branch --contains HEAD"],
+    ["git tag"],
+    ["git tag -l 'v1*'"],
+    ["git remote -v"],
+    ["git remote show origin"],
+    ["git reflog"],
+    ["git -C /srv/app --no-pager log -5"],
+    ["git --version"],
+    ["git grep -n TODO"],
+    ["date +%s"],
+    ["date -u -d '2 days ago' +%F"],
+    ["date -Iseconds"],
+    ["hostname -f"],
+    ["dmesg -T -l err"],
+    ["journalctl --no-pager -u nginx --since today"],
+    ["ss -tlnp"],
+  ])("%s stays read", (c) => expect(kind(c)).toBe("read"));
+
   it("keeps the exact text and action", () => {
     expect(classifyCommand("uptime")).toEqual({ action: "exec", kind: "read", tables: [], functions: [], text: "uptime" });
   });

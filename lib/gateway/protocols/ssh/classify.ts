@@ -1,4 +1,5 @@
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
+import { programRule } from "./program-rules";
 
 /**
  * Classifies an SSH exec command line for policy. A shell command can do anything its program
@@ -94,70 +95,14 @@ function classifyProgram(words: string[], depth: number, tty: boolean): RequestK
     return rest.length ? classifyProgram(rest, depth, tty) : "read";
   }
   if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1, tty);
-  if (prog === "sed") return classifySed(args);
-  if (prog === "find") return args.some((a) => /^-(delete|exec|execdir|ok|okdir|fprint|fprint0|fprintf|fls)$/.test(a)) ? "unknown" : "read";
-  // --compress-program runs a program of the caller's choosing
-  if (prog === "sort") return args.some((a) => longOption(a, "compress-program")) ? "unknown" : args.some((a) => a === "-o" || a.startsWith("--output")) ? "write" : "read";
-  if (prog === "top") return args.includes("-b") ? "read" : "unknown";
-  // --pre runs a program on every file searched
-  if (prog === "rg") return args.some((a) => a.startsWith("--pre")) ? "unknown" : "read";
-  if (prog === "tar") return classifyTar(args);
-  if (prog === "git") return ["status", "log", "diff", "show", "branch", "remote", "rev-parse", "ls-files", "blame"].includes(args[0] ?? "") ? (tty && args[0] !== "status" && args[0] !== "rev-parse" ? "unknown" : "read") : "write";
+  const ruled = programRule(prog, args, tty);
+  if (ruled) return ruled;
   if (tty && PAGING.has(prog) && !args.includes("--no-pager")) return "unknown";
   if (prog === "scp") return args.includes("-f") ? "read" : args.includes("-t") ? "write" : "unknown";
   if (prog === "rsync") return args.includes("--server") && args.includes("--sender") ? "read" : "write";
   if (prog === "echo" || prog === "printf" || READ.has(prog)) return "read";
   if (WRITE.has(prog)) return "write";
   return "unknown";
-}
-
-/**
- * sed: writing with -i, `w`/`W` commands or the `w` flag of `s`; running commands with the `e`
- * command or the `e` flag of `s` (GNU sed); a script read from a file is not known.
- */
-function classifySed(args: string[]): RequestKind {
-  if (args.some((a) => /^-[a-zA-Z]*f/.test(a) || longOption(a, "file"))) return "unknown";
-  const scripts = args.map((a) => (a.startsWith("--") && a.includes("=") ? a.slice(a.indexOf("=") + 1) : a)).filter((a) => !a.startsWith("-"));
-  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*e(\s|$|;)/.test(a) || sFlags(a).some((f) => f.includes("e")))) return "unknown";
-  if (args.some((a) => /^-[a-zA-Z]*i/.test(a) || longOption(a, "in-place"))) return "write";
-  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*[wW](\s|$)/.test(a) || sFlags(a).some((f) => f.includes("w")))) return "write";
-  return "read";
-}
-
-/** `arg` is GNU long option `--name` (getopt_long takes any prefix of it, and `--name=value`). */
-function longOption(arg: string, ...names: string[]): boolean {
-  if (!arg.startsWith("--") || arg.length < 3) return false;
-  const given = arg.slice(2).split("=")[0];
-  return names.some((n) => n.startsWith(given));
-}
-
-/** The flags of every `s` command in a sed script (`s/a/b/gpe` → "gpe"), any delimiter. */
-function sFlags(script: string): string[] {
-  const flags: string[] = [];
-  const re = /(?:^|[;\n{}\s0-9,$!])s([^\\\n])/g;
-  for (let m = re.exec(script); m; m = re.exec(script)) {
-    const delim = m[1];
-    let i = m.index + m[0].length;
-    for (let parts = 0; parts < 2 && i <= script.length; i++) {
-      if (script[i] === "\\") i++;
-      else if (script[i] === delim) parts++;
-    }
-    const rest = /^[a-zA-Z0-9]*/.exec(script.slice(i))![0];
-    flags.push(rest);
-    re.lastIndex = i;
-  }
-  return flags;
-}
-
-/**
- * tar lists with t (read) and otherwise writes; options that run a program are unknown whatever
- * the mode: a (de)compressor, --to-command, checkpoint actions, volume scripts, a remote shell.
- */
-function classifyTar(args: string[]): RequestKind {
-  const RUNS = ["use-compress-program", "to-command", "checkpoint-action", "info-script", "new-volume-script", "rsh-command", "rmt-command"];
-  const runs = args.some((a, i) => longOption(a, ...RUNS) || /^-[a-zA-Z]*[IF]/.test(a) || (i === 0 && /^[a-zA-Z]+$/.test(a) && /[IF]/.test(a)));
-  if (runs) return "unknown";
-  return /^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list") ? "read" : "write";
 }
 
 interface Token {

@@ -1,0 +1,167 @@
+import type { RequestKind } from "@/lib/gateway/core/types";
+
+/**
+ * What a program counted as read-only really does with the arguments it was given. Most read,
+ * but many have an option or an argument that writes a file (`uniq in out`, `sort -o`), changes
+ * the system (`date 0101…`, `dmesg -C`) or runs a program of the caller's choosing (`sed …/e`,
+ * `tar -I`, `rg --pre`): a "read" that does any of these would pass a read-only policy.
+ * Returns null for programs without a rule here (classify.ts decides them by name).
+ */
+export function programRule(prog: string, args: string[], tty: boolean): RequestKind | null {
+  switch (prog) {
+    case "sed":
+      return classifySed(args);
+    case "tar":
+      return classifyTar(args);
+    case "git":
+      return classifyGit(args, tty);
+    case "find":
+      return args.some((a) => /^-(delete|exec|execdir|ok|okdir|fprint|fprint0|fprintf|fls)$/.test(a)) ? "unknown" : "read";
+    case "sort": // --compress-program runs a program of the caller's choosing
+      return args.some((a) => longOption(a, "compress-program")) ? "unknown" : hasShort(args, "o", "kStT") || args.some((a) => longOption(a, "output")) ? "write" : "read";
+    case "rg": // --pre runs a program on every file searched
+      return args.some((a) => a.startsWith("--pre")) ? "unknown" : "read";
+    case "top":
+      return args.includes("-b") ? "read" : "unknown";
+    case "uniq": // uniq [in [out]]
+      return positionals(args, "fsw").length >= 2 ? "write" : "read";
+    case "xxd": // xxd [in [out]], -r too
+      return positionals(args, "cglsonC").length >= 2 ? "write" : "read";
+    case "date": // date -s X, or date MMDDhhmm…: sets the clock
+      return hasShort(args, "s", "dfrI") || args.some((a) => longOption(a, "set")) || positionals(args, "dfr").some((a) => !a.startsWith("+")) ? "admin" : "read";
+    case "hostname": // hostname NAME, -F file, -b: sets the name
+      return hasShort(args, "Fb") || args.some((a) => longOption(a, "file", "boot")) || positionals(args, "").length > 0 ? "admin" : "read";
+    case "dmesg":
+      return hasShort(args, "cCnDE", "flsF") || args.some((a) => longOption(a, "clear", "read-clear", "console-level", "console-off", "console-on")) ? "admin" : "read";
+    case "journalctl":
+      return args.some((a) => longOption(a, ...JOURNAL_CHANGES)) ? "admin" : null;
+    case "ss": // -K kills the sockets it lists
+      return hasShort(args, "K", "fAFN") || args.some((a) => longOption(a, "kill")) ? "admin" : "read";
+    default:
+      return null;
+  }
+}
+
+const JOURNAL_CHANGES = ["rotate", "vacuum-size", "vacuum-time", "vacuum-files", "flush", "sync", "relinquish-var", "smart-relinquish-var", "setup-keys", "update-catalog"];
+
+/** Operands: the words that are neither options nor the value of a short option in `valued` given separately (`-f 3`). */
+function positionals(args: string[], valued: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") return out.concat(args.slice(i + 1));
+    if (a.startsWith("-") && a !== "-") {
+      if (a.length === 2 && valued.includes(a[1])) i++;
+      continue;
+    }
+    out.push(a);
+  }
+  return out;
+}
+
+/** Whether a short option in `flags` is given, alone or in a bundle (`-xvf`); what follows one in `valued` is its value. */
+function hasShort(args: string[], flags: string, valued = ""): boolean {
+  for (const a of args) {
+    if (a === "--") return false;
+    if (!/^-[^-]/.test(a)) continue;
+    for (const c of a.slice(1)) {
+      if (flags.includes(c)) return true;
+      if (valued.includes(c)) break;
+    }
+  }
+  return false;
+}
+
+/** `arg` is GNU long option `--name` (getopt_long takes any prefix of it, and `--name=value`). */
+function longOption(arg: string, ...names: string[]): boolean {
+  if (!arg.startsWith("--") || arg.length < 3) return false;
+  const given = arg.slice(2).split("=")[0];
+  return names.some((n) => n.startsWith(given));
+}
+
+/**
+ * git: a few subcommands only look (listing branches and remotes, not changing them; log/diff
+ * without --output); every other known one writes; an alias or an unknown one may run anything
+ * (`alias.x = !cmd`), as may `-c`/`--config-env`/`--exec-path`. On a terminal, the subcommands
+ * that page do so through less, whose `!cmd` runs a command.
+ */
+function classifyGit(args: string[], tty: boolean): RequestKind {
+  let i = 0;
+  let paging = tty;
+  for (; i < args.length && args[i].startsWith("-"); i++) {
+    const a = args[i];
+    if (a === "--version") return "read";
+    if (a === "--no-pager" || a === "-P") paging = false;
+    else if (a === "-C") i++;
+    else if (!/^--(git-dir|work-tree|namespace)=|^--(bare|no-replace-objects|literal-pathspecs|no-optional-locks)$/.test(a)) return "unknown";
+  }
+  const sub = args[i] ?? "";
+  const rest = args.slice(i + 1);
+  const pages = paging && !rest.includes("--no-pager") && ["log", "diff", "show", "blame", "branch", "grep", "shortlog", "tag"].includes(sub);
+  let kind: RequestKind;
+  if (sub === "grep" && (hasShort(rest, "O", "efABCm") || rest.some((a) => longOption(a, "open-files-in-pager")))) return "unknown";
+  if (["status", "rev-parse", "ls-files", "ls-tree", "cat-file", "describe", "grep", "shortlog"].includes(sub)) kind = "read";
+  else if (sub === "reflog") kind = rest[0] === "expire" || rest[0] === "delete" ? "write" : "read";
+  else if (["log", "diff", "show", "blame"].includes(sub)) kind = rest.some((a) => longOption(a, "output")) ? "write" : "read";
+  else if (sub === "branch") kind = gitBranchLists(rest) ? "read" : "write";
+  else if (sub === "tag") kind = rest.length === 0 || (hasShort(rest, "l", "n") || rest.some((a) => longOption(a, "list"))) && !hasShort(rest, "dafsumF", "n") && !rest.some((a) => longOption(a, "delete", "annotate", "force", "sign", "local-user", "message", "file")) ? "read" : "write";
+  else if (sub === "remote") kind = rest.length === 0 || rest.every((a) => a === "-v" || a === "--verbose") || rest[0] === "show" || rest[0] === "get-url" ? "read" : "write";
+  else if (GIT_WRITES.has(sub)) kind = "write";
+  else return "unknown";
+  return pages && kind === "read" ? "unknown" : kind;
+}
+
+const GIT_WRITES = new Set(
+  "add am apply bisect checkout cherry-pick clean clone commit config fetch gc init merge mv notes prune pull push rebase reset restore revert rm stash submodule switch worktree".split(" "),
+);
+
+/** `git branch` lists when it gets no operand (or --list with patterns) and no option that changes a branch. */
+function gitBranchLists(args: string[]): boolean {
+  const changes = hasShort(args, "dDmMcCfut") || args.some((a) => longOption(a, "delete", "move", "copy", "force", "set-upstream-to", "unset-upstream", "edit-description", "track", "no-track", "create-reflog"));
+  if (changes) return false;
+  const listing = args.some((a) => a === "-l" || longOption(a, "list", "contains", "no-contains", "merged", "no-merged", "points-at"));
+  return listing || !args.some((a) => !a.startsWith("-"));
+}
+
+/**
+ * sed: writing with -i, `w`/`W` commands or the `w` flag of `s`; running commands with the `e`
+ * command or the `e` flag of `s` (GNU sed); a script read from a file is not known.
+ */
+function classifySed(args: string[]): RequestKind {
+  if (args.some((a) => /^-[a-zA-Z]*f/.test(a) || longOption(a, "file"))) return "unknown";
+  const scripts = args.map((a) => (a.startsWith("--") && a.includes("=") ? a.slice(a.indexOf("=") + 1) : a)).filter((a) => !a.startsWith("-"));
+  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*e(\s|$|;)/.test(a) || sFlags(a).some((f) => f.includes("e")))) return "unknown";
+  if (args.some((a) => /^-[a-zA-Z]*i/.test(a) || longOption(a, "in-place"))) return "write";
+  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*[wW](\s|$)/.test(a) || sFlags(a).some((f) => f.includes("w")))) return "write";
+  return "read";
+}
+
+
+/** The flags of every `s` command in a sed script (`s/a/b/gpe` → "gpe"), any delimiter. */
+function sFlags(script: string): string[] {
+  const flags: string[] = [];
+  const re = /(?:^|[;\n{}\s0-9,$!])s([^\\\n])/g;
+  for (let m = re.exec(script); m; m = re.exec(script)) {
+    const delim = m[1];
+    let i = m.index + m[0].length;
+    for (let parts = 0; parts < 2 && i <= script.length; i++) {
+      if (script[i] === "\\") i++;
+      else if (script[i] === delim) parts++;
+    }
+    const rest = /^[a-zA-Z0-9]*/.exec(script.slice(i))![0];
+    flags.push(rest);
+    re.lastIndex = i;
+  }
+  return flags;
+}
+
+/**
+ * tar lists with t (read) and otherwise writes; options that run a program are unknown whatever
+ * the mode: a (de)compressor, --to-command, checkpoint actions, volume scripts, a remote shell.
+ */
+function classifyTar(args: string[]): RequestKind {
+  const RUNS = ["use-compress-program", "to-command", "checkpoint-action", "info-script", "new-volume-script", "rsh-command", "rmt-command"];
+  const runs = args.some((a, i) => longOption(a, ...RUNS) || /^-[a-zA-Z]*[IF]/.test(a) || (i === 0 && /^[a-zA-Z]+$/.test(a) && /[IF]/.test(a)));
+  if (runs) return "unknown";
+  return /^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list") ? "read" : "write";
+}
