@@ -127,6 +127,24 @@ describe("nested agents through the PostgreSQL gateway", () => {
     expect(Date.now() - t0).toBeLessThan(5000);
   });
 
+  it("an agent's writes that bring rows back are masked as its reads are (FOR UPDATE, nextval(), UPDATE … RETURNING)", async () => {
+    const user = (await apiCall(gh.url, await login(gh.url, USER, "dev-password-123"), "POST", "/tokens", { name: "root-2", ttlSeconds: 600 })).body.token as string;
+    const sql = connect((await exchange(user, "claude-2")).access_token);
+    const SSN = /^\d{3}-\d{2}-\d{4}$/;
+    const reads = await sql`select ssn from customers where id = 1`;
+    expect(reads[0].ssn).not.toMatch(SSN);
+    // Each is classified a write (it locks rows, advances a sequence, changes a row): before, the
+    // shipped policies masked only an agent's reads, and each of these returned the SSN as stored.
+    for (const rows of [
+      await sql`select ssn from customers where id = 1 for update`,
+      await sql`select ssn, nextval('orders_id_seq') from customers where id = 1`,
+      await sql`update customers set country = country where id = 1 returning ssn`,
+    ]) {
+      expect(rows).toHaveLength(1);
+      expect(rows[0].ssn).toBe(reads[0].ssn);
+    }
+  });
+
   it("a gateway session ends when its token expires", async () => {
     const user = (await apiCall(gh.url, await login(gh.url, USER, "dev-password-123"), "POST", "/tokens", { name: "short", ttlSeconds: 600 })).body.token as string;
     const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: user, actor: "brief", expires_in: "3" }) });

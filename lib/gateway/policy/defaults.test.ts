@@ -8,7 +8,7 @@ import { makeRequest } from "./test-fixtures";
 const engine = new PolicyEngine(DEFAULT_POLICIES, "defaults");
 afterAll(() => engine.dispose());
 
-type Expected = "allow" | "mask pii" | "hold 1" | "hold 2";
+type Expected = "allow" | "mask pii" | "hold 1" | "hold 1 pii" | "hold 2";
 const expectedShape = (e: Expected): Partial<Verdict> => {
   switch (e) {
     case "allow":
@@ -17,22 +17,25 @@ const expectedShape = (e: Expected): Partial<Verdict> => {
       return { type: "mask", ruleSets: ["pii"] };
     case "hold 1":
       return { type: "hold", requirement: { approverGroups: ["approvers"], minApprovals: 1 }, maskRuleSets: [] };
+    case "hold 1 pii":
+      return { type: "hold", requirement: { approverGroups: ["approvers"], minApprovals: 1 }, maskRuleSets: ["pii"] };
     case "hold 2":
       return { type: "hold", requirement: { approverGroups: ["approvers"], minApprovals: 2 }, maskRuleSets: [] };
   }
 };
 
 // [kind, prod?, user, agent depth 1, agent depth 2]; unknown statements arrive with action write.
+// An agent's writes are masked too (RETURNING, FOR UPDATE and nextval() bring rows back).
 const MATRIX: [RequestKind, boolean, Expected, Expected, Expected][] = [
   ["read", false, "allow", "mask pii", "mask pii"],
   ["read", true, "allow", "mask pii", "mask pii"],
-  ["write", false, "allow", "allow", "hold 1"],
-  ["write", true, "hold 1", "hold 1", "hold 1"],
+  ["write", false, "allow", "mask pii", "hold 1 pii"],
+  ["write", true, "hold 1", "hold 1 pii", "hold 1 pii"],
   ["ddl", false, "hold 2", "hold 2", "hold 2"],
   ["ddl", true, "hold 2", "hold 2", "hold 2"],
   ["admin", false, "hold 1", "hold 1", "hold 1"],
-  ["unknown", false, "hold 1", "hold 1", "hold 1"],
-  ["unknown", true, "hold 1", "hold 1", "hold 1"],
+  ["unknown", false, "hold 1", "hold 1 pii", "hold 1 pii"],
+  ["unknown", true, "hold 1", "hold 1 pii", "hold 1 pii"],
 ];
 const CASES = MATRIX.flatMap(([kind, prod, ...byDepth]) =>
   byDepth.map((expected, depth) => ({ kind, prod, depth, expected })),
@@ -91,7 +94,9 @@ describe("default policies", () => {
 
   it("people get shells, agents' shells are held; forwarding is refused to everyone", () => {
     expect(engine.decide(makeRequest({ action: "exec", kind: "interactive", text: "shell" })).type).toBe("allow");
-    expect(engine.decide(makeRequest({ action: "exec", kind: "interactive", text: "shell", depth: 1 }))).toMatchObject({ type: "hold", policies: ["exec", "agent-shell-approval"] });
+    expect(engine.decide(makeRequest({ action: "exec", kind: "interactive", text: "shell", depth: 1 }))).toMatchObject({ type: "hold", policies: ["agents-masked", "exec", "agent-shell-approval"], maskRuleSets: ["pii"] });
+    // an agent's command output is masked like its query results
+    expect(engine.decide(makeRequest({ action: "exec", kind: "read", text: "cat /etc/app.env", depth: 1 }))).toMatchObject({ type: "mask", ruleSets: ["pii"] });
     for (const depth of [0, 1, 2]) {
       expect(engine.decide(makeRequest({ action: "forward", kind: "admin", text: "local 127.0.0.1:5432", depth }))).toMatchObject({ type: "deny", reason: "no policy permits forward on orders-db" });
     }

@@ -9,11 +9,12 @@
  *
  *   kind     | user                   | agent, depth 1         | agent, depth 2
  *   read     | allow                  | mask pii               | mask pii
- *   write    | allow / prod: hold 1   | allow / prod: hold 1   | hold 1
+ *   write    | allow / prod: hold 1   | mask pii / prod: hold 1| hold 1
  *   ddl      | hold 2                 | hold 2                 | hold 2
  *   admin    | hold 1                 | hold 1                 | hold 1
  *   unknown  | hold 1                 | hold 1                 | hold 1
  *   shell    | allow                  | hold 1                 | hold 1   (exec, kind interactive)
+ *   (an agent's writes, unknown statements and exec are masked with pii too, held or not)
  *   forward  | deny                   | deny                   | deny     (nothing permits it)
  *   (any, depth > 3)                                            deny
  *
@@ -36,12 +37,15 @@ permit (
   resource
 );
 
-// Agents see data through the "pii" masking rules, whatever their depth.
-@id("agents-read-masked")
+// Agents see data through the "pii" masking rules, whatever their depth, and whatever brings
+// it back: a write returns rows too (UPDATE … RETURNING, SELECT … FOR UPDATE, a SELECT calling
+// nextval()), and so does a command's output. (Write and exec are granted to everyone below:
+// this adds the masking, not the permission.)
+@id("agents-masked")
 @mask("pii")
 permit (
   principal is Gatehouse::Agent,
-  action in [Gatehouse::Action::"read", Gatehouse::Action::"http", Gatehouse::Action::"tool"],
+  action in [Gatehouse::Action::"read", Gatehouse::Action::"write", Gatehouse::Action::"exec", Gatehouse::Action::"http", Gatehouse::Action::"tool"],
   resource
 );
 

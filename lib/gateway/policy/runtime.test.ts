@@ -100,10 +100,10 @@ describe("PolicyRuntime.simulate", () => {
     const s = rt.simulate(makeRequest({ kind: "write", tags: ["prod"], depth: 2, agentNames: ["claude", "helper"] }));
     expect(s.verdict.type).toBe("hold");
     expect(s.policyVersion).toBe("v7");
-    expect(s.determining.map((p) => p.id)).toEqual(["write", "prod-write-approval", "deep-agent-change-approval"]);
+    expect(s.determining.map((p) => p.id)).toEqual(["agents-masked", "write", "prod-write-approval", "deep-agent-change-approval"]);
     expect(s.determining.every((p) => p.effect === "permit" && typeof p.line === "number")).toBe(true);
     expect(s.explanation).toBe(
-      "hold: write on orders-db needs 1 approval from approvers (write, prod-write-approval, deep-agent-change-approval)",
+      "hold: write on orders-db needs 1 approval from approvers; results are masked with pii (agents-masked, write, prod-write-approval, deep-agent-change-approval)",
     );
     expect(s.errors).toEqual([]);
     expect(s.elapsedMs).toBeGreaterThanOrEqual(0);
@@ -124,7 +124,7 @@ describe("PolicyRuntime.simulate", () => {
     expect(rt.simulate(makeRequest()).explanation).toBe("deny: no policy set is loaded");
     rt.setPolicies(DEFAULT_POLICIES, "v1");
     expect(rt.simulate(makeRequest({ depth: 1 })).explanation).toBe(
-      "mask: read on orders-db is permitted; results are masked with pii (agents-read-masked)",
+      "mask: read on orders-db is permitted; results are masked with pii (agents-masked)",
     );
     rt.setPolicies(`permit (principal, action == Gatehouse::Action::"connect", resource);`, "v2");
     expect(rt.simulate(makeRequest()).explanation).toBe("deny: no policy permits read on orders-db");
