@@ -1,6 +1,7 @@
 import { getBus, Topics } from "@/lib/events/bus";
 import { getPolicyRuntime } from "@/lib/gateway/policy/runtime";
 import type { GatewaySession } from "./session";
+import type { Principal } from "./types";
 
 /** How often standing decisions (standing.ts) are decided again while the policies read the time. */
 const RECHECK_INTERVAL_MS = Number(process.env.GATEHOUSE_RECHECK_INTERVAL_MS) || 60_000;
@@ -46,7 +47,7 @@ class LiveSessions {
     });
     bus.subscribe<{ tokenIds: string[] }>(Topics.tokenRevoked, ({ tokenIds }) => {
       const revoked = new Set(tokenIds);
-      for (const s of this.all()) if (s.principal.tokenId && revoked.has(s.principal.tokenId)) s.terminate("the token of this session was revoked");
+      for (const s of this.all()) if (restsOnRevoked(s.principal, revoked)) s.terminate("the token of this session was revoked");
     });
     // Role or groups changed (or the password; or groups re-synced from an identity provider at
     // login): later requests are decided with them as they are now.
@@ -95,4 +96,16 @@ class LiveSessions {
 export function liveSessions(): LiveSessions {
   const g = globalThis as { __gatehouseLiveSessions?: LiveSessions };
   return (g.__gatehouseLiveSessions ??= new LiveSessions());
+}
+
+/**
+ * Whether a session's credential is among the revoked tokens or descends from one. The list is
+ * the revoked token's descendants as the revoking transaction saw them; a child token committed
+ * meanwhile is not in it, but its session still names the revoked ancestor (its parent, or an
+ * actor of its chain), and ends too.
+ */
+export function restsOnRevoked(p: Pick<Principal, "tokenId" | "parentTokenId" | "chain">, revoked: ReadonlySet<string>): boolean {
+  if (p.tokenId && revoked.has(p.tokenId)) return true;
+  if (p.parentTokenId && revoked.has(p.parentTokenId)) return true;
+  return p.chain.some((a) => a.tokenId !== undefined && revoked.has(a.tokenId));
 }
