@@ -147,4 +147,32 @@ describe("access bypass hunt", () => {
       fs.rmSync(secret, { force: true });
     }
   }, 30_000);
+
+  it("an agent, whose reads are masked, cannot read a file raw over SFTP; a person can; a command's output is masked instead", async () => {
+    const secret = `/tmp/gh-hunt-pii-${process.pid}.txt`;
+    fs.writeFileSync(secret, "card 4111 1111 1111 1111\n");
+    fs.chmodSync(secret, 0o644);
+    const readOver = async (token: string) => {
+      const client = await ssh2Connect({ port: gh.ports.ssh, user: "box", password: token });
+      try {
+        const sftp = await new Promise<import("ssh2").SFTPWrapper>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+        const read = await new Promise<string>((resolve) => sftp.readFile(secret, (err, data) => resolve(err ? `error: ${err.message}` : data.toString())));
+        const cat = await ssh2Exec(client, `cat ${secret}`);
+        await cat.done;
+        return { read, cat: cat.stdout() };
+      } finally {
+        client.end();
+      }
+    };
+    try {
+      const person = await readOver(tokens.member);
+      expect(person.read).toBe("card 4111 1111 1111 1111\n");
+      const agent = await readOver((await exchange(tokens.member, "file-reader")).access_token);
+      expect(agent.read).toMatch(/^error: gatehouse: masking applies to your reads here, and file contents cannot be masked over SFTP/);
+      expect(agent.cat).toContain("card ");
+      expect(agent.cat).not.toContain("4111 1111 1111 1111");
+    } finally {
+      fs.rmSync(secret, { force: true });
+    }
+  }, 30_000);
 });
