@@ -6,6 +6,9 @@ import { classifyCached } from "./classify-cache";
 import type { OutputColumn } from "./column-sources";
 import type { BindMessage, FieldDescription, FrontendMessage } from "./wire";
 
+/** cursors remembered per connection for masking lineage (see noteCursors) */
+const MAX_CURSORS = 1024;
+
 /**
  * Extended-protocol state of one client connection: prepared statements (Parse) and portals
  * (Bind), exactly as far as the gateway has let them reach the upstream. A batch (messages up
@@ -112,9 +115,19 @@ export class ExtendedState {
     this.noteCursors(c);
   }
 
-  /** Cursors a statement opens; kept until redefined (a stale entry only adds lineage). */
+  /**
+   * Cursors a statement opens; kept until redefined (a stale entry only adds lineage), the
+   * MAX_CURSORS most recent: drivers that name a cursor per query would otherwise grow this for
+   * as long as the connection lives. A FETCH from a forgotten one is masked by its columns'
+   * tables and the detectors.
+   */
   private noteCursors(c: Classification) {
-    for (const s of c.statements) if (s.declares !== undefined) this.cursors.set(s.declares, s.text);
+    for (const s of c.statements) {
+      if (s.declares === undefined) continue;
+      this.cursors.delete(s.declares);
+      this.cursors.set(s.declares, s.text);
+      if (this.cursors.size > MAX_CURSORS) this.cursors.delete(this.cursors.keys().next().value!);
+    }
   }
 
   /**

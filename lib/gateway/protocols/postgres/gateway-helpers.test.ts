@@ -135,3 +135,22 @@ describe("sampleLimitsOf", () => {
     expect(sampleLimitsOf({ sampleRows: 5, sampleBytes: 10 ** 9 })).toEqual({ rows: 5, bytes: 4 * 1024 * 1024 });
   });
 });
+
+describe("ExtendedState cursors", () => {
+  const run = (st: ExtendedState, text: string) => {
+    const c = st.classify(text);
+    st.applySqlNamespaceChanges(c, text);
+    return c.statements[0]!;
+  };
+
+  it("a FETCH returns its cursor's DECLAREd columns; the most recent 1024 cursors are kept", () => {
+    const st = new ExtendedState();
+    run(st, "declare c0 cursor for select reverse(password_hash) from accounts");
+    expect(st.resultText(run(st, "fetch 1 from c0"))).toMatch(/^declare c0 cursor for select reverse/);
+    // a driver naming a cursor per query does not grow the map for as long as the connection lives
+    for (let i = 1; i <= 1024; i++) run(st, `declare c${i} cursor for select ${i}`);
+    expect(st.cursors.size).toBe(1024);
+    expect(st.cursors.has("c0")).toBe(false);
+    expect(st.resultText(run(st, "fetch 1 from c1024"))).toBe("declare c1024 cursor for select 1024");
+  });
+});
