@@ -97,7 +97,10 @@ describe("PostgreSQL bypass hunt", () => {
       create table events (id int, tags text[]);
       create index events_brin on events using brin (id);
       create index events_gin on events using gin (tags) with (fastupdate = on);
-      insert into events select g, array['t' || g] from generate_series(1, 1000) g;`);
+      insert into events select g, array['t' || g] from generate_series(1, 1000) g;
+      create function open_hashes() returns refcursor language plpgsql as $$
+        declare c refcursor := 'fn_cursor';
+        begin open c for select login, reverse(password_hash) as r from accounts order by id; return c; end $$;`);
     for (const [i, s] of SECRETS.entries()) await direct`insert into accounts values (${i + 1}, ${`user${i + 1}`}, ${s})`;
     await direct.end();
   });
@@ -174,6 +177,23 @@ describe("PostgreSQL bypass hunt", () => {
       expectNoSecret(JSON.stringify(rows), "fetch all from hunt_c1");
     } finally {
       await client.end();
+    }
+  });
+
+  it("a cursor opened inside a function: its FETCH withholds what has no table origin (its lineage cannot be known)", async () => {
+    for (const mode of ["simple", "extended"] as const) {
+      const client = pgClient();
+      await client.connect();
+      try {
+        await client.query("begin");
+        await client.query("select open_hashes()");
+        const rows = (mode === "simple" ? await client.query("fetch all from fn_cursor") : await client.query({ text: "fetch all from fn_cursor", values: [] , queryMode: "extended" } as never)).rows as { login: string; r: string | null }[];
+        await client.query("commit");
+        expect(rows.map((x) => x.login), mode).toEqual(["user1", "user2"]); // table columns are masked by their rules, not withheld
+        expect(rows.map((x) => x.r), mode).toEqual([null, null]);
+      } finally {
+        await client.end();
+      }
     }
   });
 

@@ -118,8 +118,8 @@ export class ExtendedState {
   /**
    * Cursors a statement opens; kept until redefined (a stale entry only adds lineage), the
    * MAX_CURSORS most recent: drivers that name a cursor per query would otherwise grow this for
-   * as long as the connection lives. A FETCH from a forgotten one is masked by its columns'
-   * tables and the detectors.
+   * as long as the connection lives. A FETCH from a forgotten one withholds what has no table
+   * origin (resultText).
    */
   private noteCursors(c: Classification) {
     for (const s of c.statements) {
@@ -132,11 +132,13 @@ export class ExtendedState {
 
   /**
    * The text whose output columns a statement returns, for masking lineage: an EXECUTE returns
-   * its prepared statement's columns, a FETCH its cursor's; anything else its own text.
+   * its prepared statement's columns, a FETCH its cursor's; anything else its own text. Null: a
+   * FETCH from a cursor this connection did not declare through the gateway (opened inside a
+   * function or DO block) or that was forgotten, whose columns' lineage cannot be known.
    */
-  resultText(s: StatementClass): string {
+  resultText(s: StatementClass): string | null {
     if (s.executes.length === 1) return this.prepared.get(s.executes[0])?.statements[0]?.text ?? s.text;
-    if (s.fetches !== undefined) return this.cursors.get(s.fetches) ?? s.text;
+    if (s.fetches !== undefined) return this.cursors.get(s.fetches) ?? null;
     return s.text;
   }
 

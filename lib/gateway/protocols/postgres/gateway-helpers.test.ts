@@ -143,7 +143,7 @@ describe("ExtendedState cursors", () => {
     return c.statements[0]!;
   };
 
-  it("a FETCH returns its cursor's DECLAREd columns; the most recent 1024 cursors are kept", () => {
+  it("a FETCH returns its cursor's DECLAREd columns; the most recent 1024 cursors are kept, a forgotten one is opaque", () => {
     const st = new ExtendedState();
     run(st, "declare c0 cursor for select reverse(password_hash) from accounts");
     expect(st.resultText(run(st, "fetch 1 from c0"))).toMatch(/^declare c0 cursor for select reverse/);
@@ -151,6 +151,7 @@ describe("ExtendedState cursors", () => {
     for (let i = 1; i <= 1024; i++) run(st, `declare c${i} cursor for select ${i}`);
     expect(st.cursors.size).toBe(1024);
     expect(st.cursors.has("c0")).toBe(false);
+    expect(st.resultText(run(st, "fetch 1 from c0"))).toBeNull(); // forgotten: its lineage is not knowable
     expect(st.resultText(run(st, "fetch 1 from c1024"))).toBe("declare c1024 cursor for select 1024");
   });
 });

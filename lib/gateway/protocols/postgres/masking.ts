@@ -16,7 +16,10 @@ export interface FieldPlan {
   plans: ColumnMaskPlan[];
   /** the column each plan was made for (`Masker.columnPlan`), so another thread can remake them */
   refs?: ColumnRef[];
-  /** binary-format value: cannot be masked as text, so it is withheld (sent as NULL) */
+  /**
+   * withheld (sent as NULL): a binary-format value, which cannot be masked as text, or one whose
+   * lineage cannot be known (no table origin, from a result whose derivation is opaque)
+   */
   binary: boolean;
   label: string;
 }
@@ -54,7 +57,7 @@ export function splitSource(src: string): { table: string; column: string; schem
 
 export async function buildFieldPlans(
   fields: readonly FieldDescription[],
-  ctx: { masker: Masker; metadata: UpstreamMetadata | null; sources: readonly OutputColumn[] | null; connection: string },
+  ctx: { masker: Masker; metadata: UpstreamMetadata | null; sources: readonly OutputColumn[] | null; connection: string; opaque?: boolean },
 ): Promise<FieldPlan[]> {
   const { masker, metadata, connection } = ctx;
   let names = new Map<string, ColumnName | null>();
@@ -79,7 +82,10 @@ export async function buildFieldPlans(
     if (named) list.push(...planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }));
     for (const src of aligned[i] ?? (f.tableOid === 0 ? every : [])) list.push(...(await sourcePlans(src, masker, metadata, connection)));
     const chosen = wholeFirst(list);
-    plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: f.format === 1, label: named ? `${named.table}.${named.column}` : f.name });
+    // An opaque result (a FETCH from a cursor the gateway never saw declared): a field without a
+    // table origin may be anything derived from anything, masked columns included: withheld.
+    const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0);
+    plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name });
   }
   return plans;
 }

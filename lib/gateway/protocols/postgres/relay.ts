@@ -32,13 +32,19 @@ export type RelayOp =
   | { t: "query"; unit: ResultUnit; classification: Classification; done: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
   | { t: "call"; unit: ResultUnit };
 
+/** What a result's columns derive from; `opaque`: not knowable (see buildFieldPlans). */
+interface Lineage {
+  sources: OutputColumn[] | null;
+  opaque: boolean;
+}
+
 export interface RelayContext {
   metadata: UpstreamMetadata | null;
   connection: string;
   /** the upstream's DateStyle at startup (binary conversion of dates reads ISO text only) */
   dateStyle?: string;
-  /** the text whose columns a statement returns (EXECUTE → its prepared statement, FETCH → its cursor's DECLARE) */
-  resultText?(s: StatementClass): string;
+  /** the text whose columns a statement returns (EXECUTE → its prepared statement, FETCH → its cursor's DECLARE); null: not knowable */
+  resultText?(s: StatementClass): string | null;
   onUnitDone(unit: ResultUnit): void;
 }
 
@@ -315,22 +321,23 @@ export class Relay {
 
   private async planFor(op: RelayOp, masker: Masker) {
     let fields: FieldDescription[] | null = null;
-    let sources: OutputColumn[] | null = null;
+    let lineage: Lineage = { sources: null, opaque: false };
     if (op.t === "query") {
       fields = op.fields;
-      sources = this.querySources(op);
+      lineage = this.queryLineage(op);
     } else if (op.t === "execute" && op.portal) {
       fields = fieldsOfPortal(op.portal);
       const stmt = op.portal.statement;
       const only = stmt?.classification.statements.length === 1 ? stmt.classification.statements[0] : null;
       const text = only && this.ctx.resultText ? this.ctx.resultText(only) : stmt?.text;
       // Parsed `EXECUTE p` / `FETCH c` resolve through names that can be redefined: never cached.
-      if (stmt && text !== stmt.text) sources = columnSourcesOfSelect(text!);
-      else if (stmt) sources = stmt.sources === undefined ? (stmt.sources = columnSourcesOfSelect(stmt.text)) : stmt.sources;
+      if (stmt && text === null) lineage = { sources: null, opaque: true };
+      else if (stmt && text !== stmt.text) lineage.sources = columnSourcesOfSelect(text!);
+      else if (stmt) lineage.sources = stmt.sources === undefined ? (stmt.sources = columnSourcesOfSelect(stmt.text)) : stmt.sources;
       if (op.unit && fields) op.unit.columns = fields.map((x) => x.name);
     }
     // No description at all (a portal we never saw described): every value is withheld.
-    const plans = fields ? await buildFieldPlans(fields, { masker, metadata: this.ctx.metadata, sources, connection: this.ctx.connection }) : [];
+    const plans = fields ? await buildFieldPlans(fields, { masker, metadata: this.ctx.metadata, ...lineage, connection: this.ctx.connection }) : [];
     (op as { plans?: FieldPlan[] | null }).plans = plans;
   }
 
@@ -354,7 +361,7 @@ export class Relay {
       const count = msg.type === "CopyOutResponse" ? msg.columnFormats.length : 0;
       const fields = Array.from({ length: count }, (_, i): FieldDescription => ({ name: `column${i + 1}`, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1, format: msg.type === "CopyOutResponse" ? msg.format : 0 }));
       op.fields = fields;
-      op.plans = await buildFieldPlans(fields, { masker: op.unit.masker!, metadata: this.ctx.metadata, sources: this.querySources(op), connection: this.ctx.connection });
+      op.plans = await buildFieldPlans(fields, { masker: op.unit.masker!, metadata: this.ctx.metadata, ...this.queryLineage(op), connection: this.ctx.connection });
     }
     this.write(f.raw);
   }
@@ -385,9 +392,11 @@ export class Relay {
    * UPDATE without RETURNING have one without returning rows, and either would shift a later
    * SELECT's lineage onto the wrong result.
    */
-  private querySources(op: Extract<RelayOp, { t: "query" }>): OutputColumn[] | null {
+  private queryLineage(op: Extract<RelayOp, { t: "query" }>): Lineage {
     const s = op.classification.statements[op.done];
-    return s ? columnSourcesOfSelect(this.ctx.resultText ? this.ctx.resultText(s) : s.text) : null;
+    if (!s) return { sources: null, opaque: false };
+    const text = this.ctx.resultText ? this.ctx.resultText(s) : s.text;
+    return text === null ? { sources: null, opaque: true } : { sources: columnSourcesOfSelect(text), opaque: false };
   }
 
   private readyForQuery(f: Frame) {

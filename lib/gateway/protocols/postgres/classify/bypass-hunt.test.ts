@@ -60,7 +60,9 @@ describe("results resolved through names", () => {
     expect(state.resultText(execute)).toBe("PREPARE p AS SELECT reverse(password_hash) FROM accounts");
     expect(state.resultText(fetch)).toBe("DECLARE c1 CURSOR FOR SELECT upper(password_hash) FROM accounts");
     expect(state.resultText(other)).toBe("SELECT 2");
-    expect(columnSourcesOfSelect(state.resultText(fetch))?.map((c) => c.sources)).toEqual([["accounts.password_hash"]]);
+    expect(columnSourcesOfSelect(state.resultText(fetch)!)?.map((c) => c.sources)).toEqual([["accounts.password_hash"]]);
+    // a cursor never declared through the gateway (opened in a function): not knowable
+    expect(state.resultText(state.classify("FETCH 5 FROM from_a_function").statements[0])).toBeNull();
   });
 });
 
