@@ -33,6 +33,24 @@ describe("authorize", () => {
   });
 });
 
+describe("narrowed tokens", () => {
+  const token = (scopeConnections: string[], scopeActions: string[]) =>
+    caller("admin", { via: "token", principal: { userId: "u1", email: "u@x", role: "admin", groups: [], tokenId: "t3", scopeConnections, scopeActions, chain: [{ kind: "user", id: "u1", name: "u@x" }] } });
+
+  it("an admin's token scoped to some connections or actions reaches them, and administers nothing", () => {
+    for (const t of [token(["orders-db"], ["*"]), token(["*"], ["read"])]) {
+      expect(can(t, "gateway:use")).toBe(true);
+      expect(can(t, "connections:read")).toBe(true);
+      expect(can(t, "approvals:request")).toBe(true);
+      expect(can(t, "approvals:decide")).toBe(false);
+      expect(can(t, "policies:write")).toBe(false);
+      expect(can(t, "users:write")).toBe(false);
+      expect(can(t, "sessions:kill")).toBe(false);
+    }
+    expect(can(token(["*"], ["*"]), "approvals:decide")).toBe(true);
+  });
+});
+
 describe("ssh-keys:own", () => {
   it("everyone manages their own keys; only users:write manages another user's; agents none", () => {
     for (const role of ["member", "auditor", "approver", "admin"] as const) expect(can(caller(role), "ssh-keys:own", { ownerId: "u1" })).toBe(true);

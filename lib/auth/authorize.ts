@@ -48,8 +48,10 @@ export function can(caller: Caller | null, permission: Permission, object?: Obje
   if (!caller) return false;
   const perms = ROLE_PERMISSIONS[caller.role];
   if (!perms) return false;
-  // A delegated agent token manages at most its own descendants; it never administers the console.
-  if (caller.principal && caller.principal.chain.length > 1 && !AGENT_ALLOWED.has(permission)) return false;
+  // A delegated agent token manages at most its own descendants; it never administers the
+  // console. Nor does a token narrowed to some connections or actions: it was made to reach
+  // those, and the role's whole API would make a leaked script token an admin's.
+  if (caller.principal && narrowed(caller.principal) && !AGENT_ALLOWED.has(permission)) return false;
   if (permission === "tokens:own" || permission === "sessions:read-own") {
     if (!perms.has(permission)) return false;
     if (object && object.ownerId !== caller.userId) {
@@ -65,6 +67,11 @@ export function can(caller: Caller | null, permission: Permission, object?: Obje
   return perms.has(permission);
 }
 
+function narrowed(p: NonNullable<Caller["principal"]>): boolean {
+  return p.chain.length > 1 || !p.scopeConnections.includes("*") || !p.scopeActions.includes("*");
+}
+
+/** What a delegated or narrowed token may do on the API: reach infrastructure, manage what it minted, ask for access. */
 const AGENT_ALLOWED: ReadonlySet<Permission> = new Set(["connections:read", "tokens:own", "approvals:request", "gateway:use", "sessions:read-own", "approvals:read"]);
 
 export function requireCaller(caller: Caller | null): Caller {
