@@ -2,7 +2,7 @@ import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { ssh2Connect, ssh2Exec, type Ssh2Client } from "../support/ssh-client";
+import { scp, ssh2Connect, ssh2Exec, type Ssh2Client } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
 /**
@@ -148,7 +148,7 @@ describe("access bypass hunt", () => {
     }
   }, 30_000);
 
-  it("an agent, whose reads are masked, cannot read a file raw over SFTP; a person can; a command's output is masked instead", async () => {
+  it("an agent, whose reads are masked, cannot read a file raw over SFTP or legacy scp; a person can; a command's output is masked instead", async () => {
     const secret = `/tmp/gh-hunt-pii-${process.pid}.txt`;
     fs.writeFileSync(secret, "card 4111 1111 1111 1111\n");
     fs.chmodSync(secret, 0o644);
@@ -171,6 +171,17 @@ describe("access bypass hunt", () => {
       expect(agent.read).toMatch(/^error: gatehouse: masking applies to your reads here, and file contents cannot be masked over SFTP/);
       expect(agent.cat).toContain("card ");
       expect(agent.cat).not.toContain("4111 1111 1111 1111");
+      // nor with the legacy scp protocol (a binary stream the terminal masking cannot apply to)
+      const agentToken = (await exchange(tokens.member, "scp-reader")).access_token;
+      const copied = `${secret}.copy`;
+      const refused = await scp({ port: gh.ports.ssh, user: "box", password: agentToken }, `:${secret}`, copied, { legacy: true });
+      expect(refused.code).not.toBe(0);
+      expect(refused.stderr).toMatch(/files copied with scp or rsync cannot be masked/);
+      expect(fs.existsSync(copied)).toBe(false);
+      const person2 = await scp({ port: gh.ports.ssh, user: "box", password: tokens.member }, `:${secret}`, copied, { legacy: true });
+      expect(person2.code, person2.stderr).toBe(0);
+      expect(fs.readFileSync(copied, "utf8")).toBe("card 4111 1111 1111 1111\n");
+      fs.rmSync(copied, { force: true });
     } finally {
       fs.rmSync(secret, { force: true });
     }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { classifyCommand } from "./classify";
+import { classifyCommand, isBinaryTransfer } from "./classify";
 
 const kind = (c: string) => classifyCommand(c).kind;
 
@@ -155,6 +155,11 @@ describe("classifyCommand", () => {
     ["journalctl --no-pager -u nginx --since today"],
     ["ss -tlnp"],
   ])("%s stays read", (c) => expect(kind(c)).toBe("read"));
+
+  it("tells the binary file transfers (scp sending files, rsync's server side) from commands", () => {
+    for (const c of ["scp -f /etc/hosts", "/usr/bin/scp -r -f dir", "rsync --server --sender -vlogDtpre.iLsfxC . /srv", "rsync --server -vlogDtpre.iLsfxC . /srv"]) expect(isBinaryTransfer(c), c).toBe(true);
+    for (const c of ["scp -t /tmp", "cat file", "echo scp -f x", "scp -f x; ls", "rsync -av a b"]) expect(isBinaryTransfer(c), c).toBe(false);
+  });
 
   it("keeps the exact text and action", () => {
     expect(classifyCommand("uptime")).toEqual({ action: "exec", kind: "read", tables: [], functions: [], text: "uptime" });

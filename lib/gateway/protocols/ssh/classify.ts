@@ -49,6 +49,19 @@ export function classifyCommand(command: string, opts: { tty?: boolean } = {}): 
   return { action: "exec", kind: classifyLine(command, 0, opts.tty === true), tables: [], functions: [], text: command };
 }
 
+/**
+ * A file transfer whose answer is a binary protocol, not terminal output: `scp -f` (sending files
+ * to the client) and rsync's server side. Terminal masking cannot apply to it (it would mangle the
+ * protocol, and a file is not text).
+ */
+export function isBinaryTransfer(command: string): boolean {
+  const parts = splitCommands(command);
+  if (!parts || parts.length !== 1) return false;
+  const [prog, ...args] = parts[0].filter((t) => !t.redirect).map((t) => t.value);
+  const name = prog?.replace(/^.*\//, "");
+  return (name === "scp" && args.includes("-f")) || (name === "rsync" && args.includes("--server"));
+}
+
 function classifyLine(line: string, depth: number, tty = false): RequestKind {
   if (depth > 3) return "unknown";
   // Substitutions and here-documents run code we would have to evaluate to understand.
