@@ -1,11 +1,11 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
-import net from "node:net";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { build, FrameReader, parseBackendMessage } from "@/lib/gateway/protocols/postgres/wire";
+import { build } from "@/lib/gateway/protocols/postgres/wire";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -141,29 +141,8 @@ describe("PostgreSQL bypass hunt", () => {
   const pgClient = () => new pg.Client({ host: "127.0.0.1", port: gh.ports.postgres, database: "hunt-masked", user: MEMBER, password: token, ssl: false });
 
   /** A raw wire-protocol client: for a Bind of a statement that only SQL PREPARE defined. */
-  async function rawSession() {
-    const s = net.connect(gh.ports.postgres, "127.0.0.1");
-    const reader = new FrameReader();
-    const msgs: any[] = [];
-    s.on("data", (d) => {
-      reader.push(d);
-      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
-    });
-    const until = async (pred: () => boolean) => {
-      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(pred()).toBe(true);
-    };
-    const ready = async () => {
-      await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
-      return msgs.splice(0);
-    };
-    await new Promise((r) => s.once("connect", r));
-    s.write(build.startupMessage({ user: MEMBER, database: "hunt-masked" }));
-    await until(() => msgs.some((m) => m.type === "AuthenticationCleartextPassword"));
-    s.write(build.password(token));
-    await ready();
-    return { write: (...parts: Buffer[]) => s.write(Buffer.concat(parts)), ready, end: () => s.end(build.terminate()) };
-  }
+  const rawSession = () => rawPgSession(gh.ports.postgres, { user: MEMBER, database: "hunt-masked", password: token });
+
 
   it("a cursor: FETCH in a later Query of a DECLAREd transformation stays masked", async () => {
     const client = pgClient();

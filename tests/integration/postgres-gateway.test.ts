@@ -4,8 +4,9 @@ import net from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
-import { build, FrameReader, parseBackendMessage } from "@/lib/gateway/protocols/postgres/wire";
+import { build } from "@/lib/gateway/protocols/postgres/wire";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -332,32 +333,7 @@ describe("PostgreSQL gateway", () => {
    * A raw wire-protocol client, logged in as the member: for what libpq-style drivers cannot
    * express (named statements reused across SQL PREPARE, Flush-split pipelines, binary formats).
    */
-  async function rawSession(database: string) {
-    const s = net.connect(gh.ports.postgres, "127.0.0.1");
-    const reader = new FrameReader();
-    const msgs: any[] = [];
-    let ended = false;
-    s.on("data", (d) => {
-      reader.push(d);
-      for (let f = reader.next(); f; f = reader.next()) msgs.push(parseBackendMessage(f));
-    });
-    s.on("close", () => (ended = true));
-    const until = async (pred: () => boolean) => {
-      for (let i = 0; i < 200 && !pred(); i++) await new Promise((r) => setTimeout(r, 50));
-      expect(pred()).toBe(true);
-    };
-    /** waits for ReadyForQuery and returns (and clears) everything received since the last call */
-    const ready = async () => {
-      await until(() => msgs.some((m) => m.type === "ReadyForQuery"));
-      return msgs.splice(0);
-    };
-    await new Promise((r) => s.once("connect", r));
-    s.write(build.startupMessage({ user: MEMBER, database }));
-    await until(() => msgs.some((m) => m.type === "AuthenticationCleartextPassword"));
-    s.write(build.password(tokens.member));
-    await ready();
-    return { write: (...parts: Buffer[]) => s.write(Buffer.concat(parts)), msgs, until, ready, ended: () => ended, end: () => s.end(build.terminate()) };
-  }
+  const rawSession = (database: string) => rawPgSession(gh.ports.postgres, { user: MEMBER, database, password: tokens.member });
 
   it("binary result columns on a masked connection: masked as text, sent in binary, never raw", async () => {
     const conn = await rawSession("demo-masked");
