@@ -168,7 +168,7 @@ describe("access bypass hunt", () => {
       const person = await readOver(tokens.member);
       expect(person.read).toBe("card 4111 1111 1111 1111\n");
       const agent = await readOver((await exchange(tokens.member, "file-reader")).access_token);
-      expect(agent.read).toMatch(/^error: gatehouse: masking applies to your reads here, and file contents cannot be masked over SFTP/);
+      expect(agent.read).toMatch(/^error: gatehouse: denied: masking applies to you here, and what this returns cannot be masked \(files over SFTP, scp or rsync\)/);
       expect(agent.cat).toContain("card ");
       expect(agent.cat).not.toContain("4111 1111 1111 1111");
       // nor with the legacy scp protocol (a binary stream the terminal masking cannot apply to)
@@ -176,7 +176,7 @@ describe("access bypass hunt", () => {
       const copied = `${secret}.copy`;
       const refused = await scp({ port: gh.ports.ssh, user: "box", password: agentToken }, `:${secret}`, copied, { legacy: true });
       expect(refused.code).not.toBe(0);
-      expect(refused.stderr).toMatch(/files copied with scp or rsync cannot be masked/);
+      expect(refused.stderr).toMatch(/denied: masking applies to you here, and what this returns cannot be masked/);
       expect(fs.existsSync(copied)).toBe(false);
       const person2 = await scp({ port: gh.ports.ssh, user: "box", password: tokens.member }, `:${secret}`, copied, { legacy: true });
       expect(person2.code, person2.stderr).toBe(0);

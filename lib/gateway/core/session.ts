@@ -50,6 +50,7 @@ export interface DecideOptions {
 }
 
 const CHANNEL: Record<ClientInfo["protocol"], MaskChannel> = { postgres: "sql", mysql: "sql", ssh: "terminal", kubernetes: "terminal", http: "http", mcp: "mcp" };
+const UNMASKABLE = "masking applies to you here, and what this returns cannot be masked (files over SFTP, scp or rsync); read the file with a command instead (its output is masked)";
 
 export class GatewaySession {
   readonly recorder: SessionRecorder;
@@ -230,6 +231,8 @@ export class GatewaySession {
     }
     const ruleSets = maskingOf(verdict);
     const masker = ruleSets.length ? getMaskingRuntime().maskerFor(ruleSets, CHANNEL[this.client.protocol]) : null;
+    // Masking applies and the result cannot be masked: refused (held first would only waste an approver's time).
+    if (request.unmaskable && masker?.active && verdict && verdict.type !== "deny") verdict = { type: "deny", reason: UNMASKABLE, policies: verdict.policies };
     // Recorded after the decision, with it: under masking, literals in the statement and its
     // parameters are masked in the recording too (the recording is read by more people than the
     // data); and one event instead of a request and a verdict: a SQL statement costs the recorder

@@ -64,6 +64,11 @@ export interface ClassifiedRequest {
   text: string;
   /** bound parameters, if any; part of the approval binding */
   params?: (string | null)[];
+  /**
+   * what it returns cannot be masked (file bytes over SFTP, the scp/rsync protocols): where
+   * masking applies, the core refuses it rather than let the data through raw or mangled
+   */
+  unmaskable?: true;
 }
 
 export interface ClientInfo {

@@ -46,13 +46,14 @@ const PAGING = new Set(["less", "more", "journalctl"]);
  * terminal they are `unknown` — otherwise a "read" would open what amounts to a shell.
  */
 export function classifyCommand(command: string, opts: { tty?: boolean } = {}): ClassifiedRequest {
-  return { action: "exec", kind: classifyLine(command, 0, opts.tty === true), tables: [], functions: [], text: command };
+  const request: ClassifiedRequest = { action: "exec", kind: classifyLine(command, 0, opts.tty === true), tables: [], functions: [], text: command };
+  return isBinaryTransfer(command) ? { ...request, unmaskable: true } : request;
 }
 
 /**
  * A file transfer whose answer is a binary protocol, not terminal output: `scp -f` (sending files
  * to the client) and rsync's server side. Terminal masking cannot apply to it (it would mangle the
- * protocol, and a file is not text).
+ * protocol, and a file is not text): the request is `unmaskable`.
  */
 export function isBinaryTransfer(command: string): boolean {
   const parts = splitCommands(command);

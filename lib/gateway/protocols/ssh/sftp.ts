@@ -9,10 +9,11 @@ import type { ClassifiedRequest } from "@/lib/gateway/core/types";
  * remove, rename, mkdir, rmdir, setstat, symlink, unknown extensions) is decided by policy
  * before it is forwarded; a refusal is answered to the client as SSH_FX_PERMISSION_DENIED with
  * the reason, and a hold parks the packet stream (in order) until the approver decides.
- * Opening a file for reading is decided too (action read): file contents cannot be masked (an
- * SFTP read returns byte ranges of files that may be binary), so where masking applies to the
- * reader (agents, by the default policies) the open is refused rather than the bytes leaking;
- * `cat` through exec is masked instead. Listings and stat are recorded, not decided.
+ * Opening a file for reading is decided too (action read), as `unmaskable`: file contents cannot
+ * be masked (an SFTP read returns byte ranges of files that may be binary), so where masking
+ * applies to the reader (agents, by the default policies) the core refuses the open rather than
+ * let the bytes leak; `cat` through exec is masked instead. Listings and stat are recorded, not
+ * decided.
  */
 const MAX_PACKET = 1 << 20; // OpenSSH sends ≤ 256 KiB; anything far larger is an attack or a bug
 
@@ -124,11 +125,6 @@ export class SftpRelay {
             this.reply(request.id, FX_PERMISSION_DENIED, `gatehouse: denied: ${decision.reason}`);
             continue;
           }
-          if (request.reads && decision.masker?.active) {
-            this.record({ ...request.event, status: "refused: masking applies and file contents cannot be masked" });
-            this.reply(request.id, FX_PERMISSION_DENIED, "gatehouse: masking applies to your reads here, and file contents cannot be masked over SFTP; read the file with a command (its output is masked)");
-            continue;
-          }
           if (decision.approvalId) this.record({ ...request.event, status: `approved #${decision.approvalId}` });
         }
         if (!this.upstream.write(packet)) this.client.pause();
@@ -146,7 +142,7 @@ export class SftpRelay {
    * Reads one client packet; returns the policy request when it needs a decision. Records the
    * operations that do not need one.
    */
-  private inspect(p: Buffer): { id: number; req: ClassifiedRequest; event: SftpEvent; reads?: boolean } | null {
+  private inspect(p: Buffer): { id: number; req: ClassifiedRequest; event: SftpEvent } | null {
     const type = p[4];
     if (type === T.INIT) return null;
     const r = new Reader(p, 5);
@@ -164,8 +160,12 @@ export class SftpRelay {
         const label = flagLabel(flags);
         this.requests.set(id, { op: "open", path });
         this.record({ op: "open", path, flags: label });
-        if (writes) return { ...decideWrite("write", path), reads: (flags & PFLAGS.READ) !== 0 };
-        return { id, req: { action: "read", kind: "read", tables: [], functions: [], text: `sftp read ${path}` }, event: { op: "read", path }, reads: true };
+        // File bytes cannot be masked: where masking applies, the core refuses a read (unmaskable).
+        if (writes) {
+          const w = decideWrite("write", path);
+          return (flags & PFLAGS.READ) !== 0 ? { ...w, req: { ...w.req, unmaskable: true } } : w;
+        }
+        return { id, req: { action: "read", kind: "read", tables: [], functions: [], text: `sftp read ${path}`, unmaskable: true }, event: { op: "read", path } };
       }
       case T.OPENDIR:
         this.requests.set(id, { op: "opendir", path: r.string() });

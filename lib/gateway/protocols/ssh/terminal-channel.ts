@@ -3,7 +3,7 @@ import type { Decision, GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import { createStreamMasker, type Masker, type StreamMasker } from "@/lib/gateway/masking";
 import { completeUtf8Length, type TerminalRecorder } from "@/lib/gateway/recorder/terminal";
-import { classifyCommand, isBinaryTransfer } from "./classify";
+import { classifyCommand } from "./classify";
 import type { X11Forward } from "./x11-forward";
 
 /**
@@ -117,14 +117,6 @@ export class TerminalChannel {
       this.notice(`denied: ${decision.reason}`);
       gw.recordResult(decision.requestSeq, { exitCode: EXIT_DENIED, denied: true });
       client.exit({ code: EXIT_DENIED });
-      client.end();
-      return;
-    }
-    if (mode === "exec" && decision.masker?.active && isBinaryTransfer(command ?? "")) {
-      // Like an SFTP read under masking: refused rather than sent raw or mangled.
-      this.notice("masking applies to you here, and files copied with scp or rsync cannot be masked; read the file with a command (its output is masked)");
-      gw.recordResult(decision.requestSeq, { exitCode: 1, error: "file transfer refused: masking applies" });
-      client.exit({ code: 1 });
       client.end();
       return;
     }
