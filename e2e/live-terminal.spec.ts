@@ -158,11 +158,16 @@ test("joining mid-session shows the current screen, then follows the session liv
   await expect(screen(page)).toContainText("after-resize");
   await expect(screen(page)).not.toContainText("exec-channel-output");
 
-  // The session ends: the view says so and stops being live.
+  // The recorder's last event: the live view says the session ended and stops being live. (The
+  // row still says live here, so the page keeps this view; once the row says ended, the page
+  // turns into the replay, which would race this badge.)
   await s.live("end", { status: "ended" });
-  await endTerminalSession(sql, s.id);
   await expect(view.getByTestId("ended-badge")).toContainText("session ended");
   await expect(view.getByTestId("live-badge")).toHaveCount(0);
+  // The session ends in the database too: the pushed end turns the page into the replay.
+  await endTerminalSession(sql, s.id);
+  await expect(page.getByTestId("replay-player")).toHaveAttribute("data-first-frame-ms", /\d+/);
+  await expect(page.getByTestId("live-terminal")).toHaveCount(0);
 });
 
 test("joining while a full-screen program runs shows its screen, and the shell's when it exits", async ({ page }) => {
