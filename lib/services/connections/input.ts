@@ -18,19 +18,32 @@ const upstream = z
     }
   }, "an URL such as postgres://db.internal:5432/app or ssh://host:22");
 
-export const connectionInput = z.object({
+const fields = {
   name: connectionName,
   type: z.enum(CONNECTION_TYPES),
   upstream,
-  username: z.string().max(256).default(""),
+  username: z.string().max(256),
   /** password, private key (PEM) or bearer token; write-only */
   secret: z.string().max(65536).optional(),
-  tags: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/)).max(32).default([]),
-  options: z.record(z.string(), z.unknown()).default({}),
-  description: z.string().max(2000).default(""),
+  tags: z.array(z.string().min(1).max(64).regex(/^[A-Za-z0-9_.:-]+$/)).max(32),
+  options: z.record(z.string(), z.unknown()),
+  description: z.string().max(2000),
+};
+
+export const connectionInput = z.object({
+  ...fields,
+  username: fields.username.default(""),
+  tags: fields.tags.default([]),
+  options: fields.options.default({}),
+  description: fields.description.default(""),
 });
 
-export const connectionPatch = connectionInput.partial().extend({
+/**
+ * What a PATCH may change: only the fields it names. Built from the fields without their
+ * defaults: zod applies a default inside `.partial()`, so a patch of the tags alone would have
+ * reset the username, options and description.
+ */
+export const connectionPatch = z.object(fields).partial().extend({
   /** empty string clears the stored secret; absent keeps it */
   secret: z.string().max(65536).optional(),
 });
