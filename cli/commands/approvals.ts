@@ -32,12 +32,16 @@ interface Grant {
   id: string;
   userId: string;
   connectionId: string;
+  /** the agent's token the grant holds for (and the agents it spawns); null: all the user's sessions */
+  actorTokenId: string | null;
   requestId: number | null;
   expiresAt: string;
   revokedAt: string | null;
   createdAt: string;
   /** list only */
   user?: string;
+  /** list only: that agent's delegation chain */
+  actor?: string | null;
   connection?: string;
   active?: boolean;
 }
@@ -330,6 +334,7 @@ const grants: Command = {
         [
           { header: "ID", value: (g) => g.id },
           { header: "USER", value: (g) => g.user },
+          { header: "FOR", value: (g) => g.actor ?? "all their sessions" },
           { header: "CONNECTION", value: (g) => g.connection },
           { header: "APPROVAL", value: (g) => (g.requestId ? `#${g.requestId}` : "") },
           { header: "EXPIRES", value: (g) => formatTime(g.expiresAt) },

@@ -1,6 +1,6 @@
-import { and, desc, eq, gt, inArray, isNull, ne, notInArray, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, ne, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db, Tx } from "../client";
-import { accessGrants, approvalDecisions, approvalRequests, connections, users } from "../schema";
+import { accessGrants, approvalDecisions, approvalRequests, connections, tokens, users } from "../schema";
 
 export const DECIDED_STATUSES = ["approved", "denied", "expired", "cancelled", "used"] as const;
 export type ApprovalStatusFilter = "pending" | "decided" | "all" | (typeof DECIDED_STATUSES)[number];
@@ -109,31 +109,41 @@ const grantColumns = {
   id: accessGrants.id,
   userId: accessGrants.userId,
   connectionId: accessGrants.connectionId,
+  actorTokenId: accessGrants.actorTokenId,
   requestId: accessGrants.requestId,
   expiresAt: accessGrants.expiresAt,
   revokedAt: accessGrants.revokedAt,
   createdAt: accessGrants.createdAt,
 };
 
-/** Grants newest first, with user email and connection name; `userId` narrows to one user. */
+/**
+ * Grants newest first, with user email, connection name and the delegation chain of the agent a
+ * grant is for (null: the user's own, for all their sessions); `userId` narrows to one user.
+ */
 export function listGrants(db: Db, params: { userId?: string; activeOnly?: boolean; limit?: number }) {
   const now = new Date();
   return db
-    .select({ ...grantColumns, user: users.email, connection: connections.name })
+    .select({ ...grantColumns, user: users.email, connection: connections.name, actorChain: tokens.chain })
     .from(accessGrants)
     .innerJoin(users, eq(users.id, accessGrants.userId))
     .innerJoin(connections, eq(connections.id, accessGrants.connectionId))
+    .leftJoin(tokens, eq(tokens.id, accessGrants.actorTokenId))
     .where(and(params.userId ? eq(accessGrants.userId, params.userId) : undefined, params.activeOnly ? and(isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, now)) : undefined))
     .orderBy(desc(accessGrants.createdAt))
     .limit(Math.min(Math.max(params.limit ?? 200, 1), 500));
 }
 
-/** Unexpired, unrevoked grants of one user on one connection: feeds the policy's `grants.active`. */
-export function activeGrantsOf(db: Db, userId: string, connectionId: string) {
+/**
+ * Unexpired, unrevoked grants of one user on one connection that hold for a session whose
+ * credential descends from `lineage` (its tokens, root first: see grantLineage): the user's own
+ * grants, and those of any agent in the lineage. Feeds the policy's `grants.active`.
+ */
+export function activeGrantsOf(db: Db, userId: string, connectionId: string, lineage: readonly string[]) {
+  const forActor = lineage.length ? or(isNull(accessGrants.actorTokenId), inArray(accessGrants.actorTokenId, [...lineage])) : isNull(accessGrants.actorTokenId);
   return db
     .select({ id: accessGrants.id, connectionId: accessGrants.connectionId, expiresAt: accessGrants.expiresAt })
     .from(accessGrants)
-    .where(and(eq(accessGrants.userId, userId), eq(accessGrants.connectionId, connectionId), isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, new Date())));
+    .where(and(eq(accessGrants.userId, userId), eq(accessGrants.connectionId, connectionId), forActor, isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, new Date())));
 }
 
 export async function getGrant(db: Db, id: string) {

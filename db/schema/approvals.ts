@@ -1,7 +1,7 @@
 import { index, integer, jsonb, pgTable, serial, text, timestamp, uniqueIndex, uuid } from "drizzle-orm/pg-core";
 import { connections } from "./connections";
 import { users } from "./users";
-import type { StoredActor } from "./tokens";
+import { tokens, type StoredActor } from "./tokens";
 
 export const approvalRequests = pgTable(
   "approval_requests",
@@ -54,6 +54,13 @@ export const accessGrants = pgTable(
     id: uuid("id").primaryKey().defaultRandom(),
     userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
     connectionId: uuid("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+    /**
+     * The delegated token (an agent's) that asked: the grant holds for sessions of that agent and
+     * of the agents it spawns, not for its human or its siblings. Null when the user asked
+     * themself: then it holds for all of the user's sessions. Never set null on delete: that
+     * would widen the grant to the whole user.
+     */
+    actorTokenId: uuid("actor_token_id").references(() => tokens.id, { onDelete: "cascade" }),
     requestId: integer("request_id").references(() => approvalRequests.id, { onDelete: "set null" }),
     expiresAt: timestamp("expires_at", { withTimezone: true }).notNull(),
     revokedAt: timestamp("revoked_at", { withTimezone: true }),

@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { ZodError } from "zod";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -8,7 +9,7 @@ import { decideApproval } from "../approvals/decide";
 import { expireOverdue } from "../approvals/expire";
 import { revokeApproval } from "../approvals/revoke";
 import { approvalsFixture, principalOf, type ApprovalsFixture } from "../approvals/test-fixtures";
-import { activeGrants, revokeGrant } from "./grants";
+import { activeGrants, grantActorOf, grantLineage, revokeGrant } from "./grants";
 import { requestAccess } from "./request";
 
 /** Just-in-time access: request → approve → grant (feeds `grants.active`) → revoke or expire. */
@@ -23,6 +24,8 @@ afterEach(() => {
   delete process.env.GATEHOUSE_ACCESS_APPROVERS;
 });
 
+/** The user's own sessions (no agent): what a grant the user asked for themself holds for. */
+const own = (userId: string) => ({ userId, chain: [] });
 const ask = (caller: Caller, extra: Record<string, unknown> = {}) => requestAccess(fx.db, caller, { connection: "billing-db", durationSeconds: 3600, reason: "INC-42 refund", ...extra });
 
 describe("just-in-time access", () => {
@@ -30,21 +33,21 @@ describe("just-in-time access", () => {
     const alice = fx.people.alice;
     const asked = await ask(alice.caller);
     expect(asked).toMatchObject({ status: "pending", approval: { kind: "access", requester: alice.email, connection: "billing-db", approverGroups: ["approvers"], minApprovals: 1, durationSeconds: 3600, reason: "INC-42 refund" } });
-    expect(await activeGrants(fx.db, alice.id, fx.conn.id)).toEqual([]);
+    expect(await activeGrants(fx.db, own(alice.id), fx.conn.id)).toEqual([]);
     const t0 = Date.now();
     const decided = await decideApproval(fx.db, fx.people.bob.caller, asked.approval.id, { decision: "approve" });
     expect(decided.grant).not.toBeNull();
     expect(decided.grant!.expiresAt.getTime()).toBeGreaterThanOrEqual(t0 + 3600_000 - 1000);
     expect(decided.grant!.expiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 3600_000);
-    const active = await activeGrants(fx.db, alice.id, fx.conn.id);
+    const active = await activeGrants(fx.db, own(alice.id), fx.conn.id);
     expect(active).toEqual([{ id: decided.grant!.id, connectionId: fx.conn.id, expiresAt: decided.grant!.expiresAt }]);
     // not on another connection, not for another user
-    expect(await activeGrants(fx.db, alice.id, fx.otherConn.id)).toEqual([]);
-    expect(await activeGrants(fx.db, fx.people.dave.id, fx.conn.id)).toEqual([]);
+    expect(await activeGrants(fx.db, own(alice.id), fx.otherConn.id)).toEqual([]);
+    expect(await activeGrants(fx.db, own(fx.people.dave.id), fx.conn.id)).toEqual([]);
 
     await expect(revokeGrant(fx.db, alice.caller, decided.grant!.id)).rejects.toMatchObject({ code: "FORBIDDEN" });
     await revokeGrant(fx.db, fx.people.admin.caller, decided.grant!.id);
-    expect(await activeGrants(fx.db, alice.id, fx.conn.id)).toEqual([]);
+    expect(await activeGrants(fx.db, own(alice.id), fx.conn.id)).toEqual([]);
     await expect(revokeGrant(fx.db, fx.people.admin.caller, decided.grant!.id)).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(revokeGrant(fx.db, fx.people.admin.caller, "not-a-uuid")).rejects.toMatchObject({ code: "NOT_FOUND" });
     const audit = await fx.db.select({ action: auditLog.action }).from(auditLog).where(eq(auditLog.subject, `grant:${decided.grant!.id}`));
@@ -54,10 +57,10 @@ describe("just-in-time access", () => {
   it("an expired grant is not active", async () => {
     const asked = await ask(fx.people.alice.caller, { connection: "other-db", durationSeconds: 60 });
     const { grant } = await decideApproval(fx.db, fx.people.carol.caller, asked.approval.id, { decision: "approve" });
-    expect(await activeGrants(fx.db, fx.people.alice.id, fx.otherConn.id)).toHaveLength(1);
+    expect(await activeGrants(fx.db, own(fx.people.alice.id), fx.otherConn.id)).toHaveLength(1);
     const { accessGrants } = await import("@/db/schema");
     await fx.db.update(accessGrants).set({ expiresAt: new Date(Date.now() - 1) }).where(eq(accessGrants.id, grant!.id));
-    expect(await activeGrants(fx.db, fx.people.alice.id, fx.otherConn.id)).toEqual([]);
+    expect(await activeGrants(fx.db, own(fx.people.alice.id), fx.otherConn.id)).toEqual([]);
   });
 
   it("a denied request creates no grant; revoking an approved access request revokes its grant", async () => {
@@ -65,9 +68,9 @@ describe("just-in-time access", () => {
     expect((await decideApproval(fx.db, fx.people.bob.caller, denied.approval.id, { decision: "deny", reason: "no" })).grant).toBeNull();
     const approved = await ask(fx.people.dave.caller);
     const { grant } = await decideApproval(fx.db, fx.people.bob.caller, approved.approval.id, { decision: "approve" });
-    expect(await activeGrants(fx.db, fx.people.dave.id, fx.conn.id)).toHaveLength(1);
+    expect(await activeGrants(fx.db, own(fx.people.dave.id), fx.conn.id)).toHaveLength(1);
     await revokeApproval(fx.db, fx.people.adminApprover.caller, approved.approval.id, {});
-    expect(await activeGrants(fx.db, fx.people.dave.id, fx.conn.id)).toEqual([]);
+    expect(await activeGrants(fx.db, own(fx.people.dave.id), fx.conn.id)).toEqual([]);
     expect((await getApproval(fx.db, approved.approval.id))!.grant).toMatchObject({ id: grant!.id, revokedAt: expect.any(Date) });
   });
 
@@ -93,7 +96,10 @@ describe("just-in-time access", () => {
   });
 
   it("an agent asks in its chain, inside its token scope only; its human cannot approve it", async () => {
-    const principal = { ...principalOf(fx.people.carol, ["claude"]), scopeConnections: ["other-db"] };
+    const bare = principalOf(fx.people.carol, ["claude"]);
+    // a delegated chain whose grant could not be bound to its agent (no token): refused
+    await expect(ask({ ...fx.people.carol.caller, via: "token", principal: bare }, { connection: "other-db" })).rejects.toMatchObject({ code: "FORBIDDEN" });
+    const principal = { ...bare, chain: bare.chain.map((a, i) => (i === 1 ? { ...a, tokenId: randomUUID() } : a)), scopeConnections: ["other-db"] };
     const agent: Caller = { ...fx.people.carol.caller, via: "token", principal };
     await expect(ask(agent)).rejects.toMatchObject({ code: "FORBIDDEN" });
     const asked = await ask(agent, { connection: "other-db" });
@@ -138,5 +144,25 @@ describe("just-in-time access", () => {
     await fx.db.update(approvalRequests).set({ expiresAt: new Date(Date.now() - 1) }).where(eq(approvalRequests.requesterId, fx.people.mallory.id));
     expect((await expireOverdue(fx.db)).length).toBeGreaterThanOrEqual(25);
     await expect(ask(flooder)).resolves.toMatchObject({ status: "pending" });
+  });
+});
+
+describe("whom a grant holds for", () => {
+  const user = { kind: "user" as const, id: "u", name: "dev", tokenId: "t-root" };
+  const agent = (name: string, tokenId: string) => ({ kind: "agent" as const, id: name, name, tokenId });
+
+  it("a grant is bound to the delegated token that asked, or to no token when the user asked", () => {
+    expect(grantActorOf([user])).toBeNull();
+    expect(grantActorOf([user, agent("claude", "t-claude")])).toBe("t-claude");
+    expect(grantActorOf([user, agent("claude", "t-claude"), agent("researcher", "t-res")])).toBe("t-res");
+    const tokenless = { kind: "agent" as const, id: "x", name: "x" };
+    expect(() => grantActorOf([user, tokenless])).toThrow(/own delegated token/);
+  });
+
+  it("a session's lineage: every token of its chain, its own, and a ticket's parent", () => {
+    expect(grantLineage({ userId: "u", chain: [user, agent("claude", "t-claude"), agent("researcher", "t-res")], tokenId: "t-res", parentTokenId: "t-claude" }).sort()).toEqual(["t-claude", "t-res", "t-root"]);
+    // a ticket minted from researcher's token: the same chain, its own token last
+    expect(grantLineage({ userId: "u", chain: [user, agent("claude", "t-claude"), agent("researcher", "t-ticket")], tokenId: "t-ticket", parentTokenId: "t-res" }).sort()).toEqual(["t-claude", "t-res", "t-root", "t-ticket"]);
+    expect(grantLineage({ userId: "u", chain: [] })).toEqual([]);
   });
 });

@@ -11,6 +11,7 @@ import { waitForDecision } from "@/lib/gateway/approvals/wait";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { createApprovalRequest } from "../approvals/create";
 import { reason } from "../approvals/input";
+import { grantActorOf } from "./grants";
 import { toPublicApproval } from "../approvals/public";
 
 /** 24 h: just-in-time access is meant to be short; standing access belongs in policy. */
@@ -28,7 +29,8 @@ export const accessRequestInput = z.object({
 /**
  * Asks for temporary access to a connection. Creates an approval request of kind "access"
  * (approvers: GATEHOUSE_ACCESS_APPROVERS, default "approvers"; one approval); approving it
- * creates an access grant (see decideApproval) that the policy sees as `grants.active`.
+ * creates an access grant (see decideApproval) that the policy sees as `grants.active`: for the
+ * asking agent and the agents it spawns, or for all of the user's sessions when they asked themself.
  * With `wait`, long-polls the decision so an agent or the CLI gets the answer in one call.
  */
 export async function requestAccess(db: Db, caller: Caller | null, input: unknown, signal?: AbortSignal) {
@@ -42,6 +44,7 @@ export async function requestAccess(db: Db, caller: Caller | null, input: unknow
     throw new GatehouseError("FORBIDDEN", `this credential's scope does not include connection ${connection.name}`);
   }
   const chain: StoredActor[] = who.principal?.chain.map((a) => ({ ...a })) ?? [{ kind: "user", id: who.userId, name: who.email }];
+  grantActorOf(chain); // refuses a request whose grant could not be bound to the agent asking
   const text = `access to ${connection.name} for ${data.durationSeconds}s`;
   const created = await createApprovalRequest(db, {
     kind: "access",

@@ -7,6 +7,7 @@ import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { groupNamesOf } from "@/lib/identity/tokens";
 import { appendAudit } from "../audit/append";
+import { grantActorOf } from "../access/grants";
 import { mutate } from "../tx";
 import { decisionInput } from "./input";
 import { announceApproval } from "./public";
@@ -85,12 +86,13 @@ export async function decideApproval(db: Db, caller: Caller | null, id: number, 
     });
     if (status === "approved" && req.kind === "access") {
       const expiresAt = new Date(now.getTime() + (req.durationSeconds ?? 3600) * 1000);
+      const actorTokenId = grantActorOf(req.chain);
       const [row] = await tx
         .insert(accessGrants)
-        .values({ userId: req.requesterId, connectionId: req.connectionId, requestId: id, expiresAt })
+        .values({ userId: req.requesterId, connectionId: req.connectionId, actorTokenId, requestId: id, expiresAt })
         .returning({ id: accessGrants.id, connectionId: accessGrants.connectionId, expiresAt: accessGrants.expiresAt });
       grant = row;
-      await appendAudit(tx, who, { action: "grant.create", subject: `grant:${row.id}`, detail: { approval: id, userId: req.requesterId, connectionId: req.connectionId, expiresAt: expiresAt.toISOString() } });
+      await appendAudit(tx, who, { action: "grant.create", subject: `grant:${row.id}`, detail: { approval: id, userId: req.requesterId, connectionId: req.connectionId, actorTokenId, expiresAt: expiresAt.toISOString() } });
     }
     emit(Topics.approvalDecided, { id, status });
     return { expired: false as const, result: { approval: { id, status, approvals: approves.length, minApprovals: req.minApprovals, windowUntil }, grant } };

@@ -37,8 +37,10 @@ export async function mintTicket(db: Db, caller: Caller | null, input: unknown) 
       kind: "ticket",
       name: "connection ticket",
       ttlSeconds: ttl,
-      // Same chain, same actor: a ticket is a narrower credential, not a new delegation.
-      chain: p.chain.map(({ tokenId: _t, ...a }) => a),
+      // Same chain, same actor: a ticket is a narrower credential, not a new delegation. The
+      // ancestors keep their tokens (revoking one ends the ticket; grants follow them); the
+      // current actor's link gets the ticket's own.
+      chain: p.chain.map((a) => ({ ...a })),
       parentTokenId: p.tokenId,
       scopeConnections: connections,
       scopeActions: p.scopeActions,

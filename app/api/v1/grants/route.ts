@@ -11,5 +11,6 @@ export const GET = route("approvals:read", async (req, caller) => {
   const q = grantsQuery.parse(Object.fromEntries(new URL(req.url).searchParams));
   const grants = await listGrants(await getDb(), { userId: seesAllApprovals(caller) ? undefined : caller.userId, activeOnly: q.active === "1" });
   const now = Date.now();
-  return { grants: grants.map((g) => ({ ...g, active: !g.revokedAt && g.expiresAt.getTime() > now })) };
+  // `actor`: the chain of the agent a grant holds for (and the agents it spawns); null: all the user's sessions.
+  return { grants: grants.map(({ actorChain, ...g }) => ({ ...g, actor: actorChain ? actorChain.map((a) => a.name).join(" → ") : null, active: !g.revokedAt && g.expiresAt.getTime() > now })) };
 });

@@ -1,0 +1,98 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+
+const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/**
+ * Just-in-time access belongs to whoever asked for it in the delegation chain: a grant approved
+ * for one agent lets that agent and the agents it spawns in, never its human or a sibling agent.
+ * A grant the human asked for themself holds for all of their sessions. Real postgres.js clients
+ * through a real Gatehouse, tokens from the real token exchange.
+ */
+const POLICIES = `${DEFAULT_POLICIES}
+@id("jit")
+@reason("this connection needs an access grant")
+forbid (principal, action == Gatehouse::Action::"connect", resource)
+when { resource.tags.contains("jit") && !context.grants.active };
+`;
+
+describe("access grants are bound to the actor that asked", () => {
+  let gh: GatehouseProcess;
+  let admin: string;
+  let approver: string;
+  const USER = "dev@example.test";
+  const open: postgres.Sql[] = [];
+
+  async function exchange(subject: string, actor: string) {
+    const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: subject, actor }) });
+    const body = await res.json();
+    expect(res.status, JSON.stringify(body)).toBe(200);
+    return body.access_token as string;
+  }
+  /** Connects and runs one statement: "ok", or the error the gateway answered with. */
+  async function tryConnect(token: string): Promise<string> {
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: USER, password: token, ssl: false, max: 1, onnotice: () => {}, connect_timeout: 10 });
+    open.push(sql);
+    try {
+      await sql`select 1`;
+      return "ok";
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+  /** `token` asks for access; the approver approves it. */
+  async function grant(token: string, reason: string) {
+    const asked = await apiCall(gh.url, token, "POST", "/access-requests", { connection: "demo-postgres", durationSeconds: 600, reason });
+    expect(asked.status, JSON.stringify(asked.body)).toBe(200);
+    const decided = await apiCall(gh.url, approver, "POST", `/approvals/${asked.body.approval.id}/approve`, {});
+    expect(decided.status, JSON.stringify(decided.body)).toBe(200);
+    return asked.body.approval.id as number;
+  }
+
+  beforeAll(async () => {
+    gh = await startGatehouse();
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [email, role, groups] of [[USER, "member", []], ["approver@example.test", "approver", ["approvers"]]] as const) {
+      expect((await apiCall(gh.url, admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
+    }
+    approver = await login(gh.url, "approver@example.test", "a-long-password-1");
+    expect((await apiCall(gh.url, admin, "PATCH", "/connections/demo-postgres", { tags: ["jit"] })).status).toBe(200);
+    expect((await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "jit" })).status).toBe(200);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
+    await gh?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("an agent's grant lets in that agent and its children; its human and its sibling stay out until the human asks", async () => {
+    const human = (await apiCall(gh.url, await login(gh.url, USER, "a-long-password-1"), "POST", "/tokens", { name: "root", ttlSeconds: 7200 })).body.token as string;
+    const claude = await exchange(human, "claude");
+    const sibling = await exchange(human, "codex");
+    const refused = /this connection needs an access grant/;
+    expect(await tryConnect(claude)).toMatch(refused);
+
+    const id = await grant(claude, "INC-7: claude investigates");
+    const child = await exchange(claude, "researcher");
+    expect(await tryConnect(claude)).toBe("ok");
+    expect(await tryConnect(child)).toBe("ok");
+    expect(await tryConnect(sibling)).toMatch(refused);
+    expect(await tryConnect(human)).toMatch(refused);
+
+    // The grant says whom it is for.
+    const listed = (await apiCall(gh.url, approver, "GET", "/grants?active=1")).body.grants as Record<string, any>[];
+    expect(listed.find((g) => g.requestId === id)).toMatchObject({ user: USER, connection: "demo-postgres", actor: `${USER} → claude` });
+
+    // The human's own grant holds for all of their sessions.
+    const own = await grant(human, "INC-7: I look myself");
+    expect(await tryConnect(human)).toBe("ok");
+    expect(await tryConnect(sibling)).toBe("ok");
+    expect(((await apiCall(gh.url, approver, "GET", "/grants?active=1")).body.grants as Record<string, any>[]).find((g) => g.requestId === own)).toMatchObject({ actor: null });
+  });
+});
