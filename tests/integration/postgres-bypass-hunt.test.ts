@@ -100,8 +100,16 @@ describe("PostgreSQL bypass hunt", () => {
       insert into events select g, array['t' || g] from generate_series(1, 1000) g;
       create function open_hashes() returns refcursor language plpgsql as $$
         declare c refcursor := 'fn_cursor';
-        begin open c for select login, reverse(password_hash) as r from accounts order by id; return c; end $$;`);
+        begin open c for select login, reverse(password_hash) as r from accounts order by id; return c; end $$;
+      create view acct_v as select id, login, password_hash as secret from accounts;
+      create view acct_cols (l, pw) as select login, password_hash from accounts;
+      create view acct_vv as select id, upper(secret) as shout from acct_v;
+      create view acct_rows as select id, row_to_json(a)::text as doc from accounts a;
+      create materialized view acct_mv as select id, password_hash as h from accounts;
+      create schema vault;
+      create view vault.keys as select id, secret as k from public.acct_v;`);
     for (const [i, s] of SECRETS.entries()) await direct`insert into accounts values (${i + 1}, ${`user${i + 1}`}, ${s})`;
+    await direct`refresh materialized view acct_mv`;
     await direct.end();
   });
   afterAll(async () => {
@@ -143,6 +151,22 @@ describe("PostgreSQL bypass hunt", () => {
   /** A raw wire-protocol client: for a Bind of a statement that only SQL PREPARE defined. */
   const rawSession = () => rawPgSession(gh.ports.postgres, { user: MEMBER, database: "hunt-masked", password: token });
 
+
+  it.each([
+    ["a view renaming the column", "select secret from acct_v order by id"],
+    ["a view's star", "select * from acct_v order by id"],
+    ["a transformation of a view's column", "select reverse(secret) from acct_v"],
+    ["a view's column list", "select pw from acct_cols"],
+    ["a view over a view", "select shout from acct_vv"],
+    ["a view over a view, transformed", "select lower(shout) from acct_vv"],
+    ["a view of whole rows", "select doc from acct_rows"],
+    ["a whole row of a view", "select row_to_json(v) from acct_v v"],
+    ["a materialized view", "select h from acct_mv"],
+    ["a view in another schema over a view", "select k from vault.keys"],
+    ["a view joined with its table", "select a.login, v.secret from accounts a join acct_v v using (id)"],
+  ])("views carry their columns' masking: %s", async (_what, sql) => {
+    expect(await masked(sql)).toContain("[REDACTED]");
+  });
 
   it("a cursor: FETCH in a later Query of a DECLAREd transformation stays masked", async () => {
     const client = pgClient();

@@ -1,7 +1,7 @@
 import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/lib/gateway/masking";
 import type { OutputColumn } from "./column-sources";
 import { build, parseBackendMessage, type ErrorFields, type FieldDescription, type Frame } from "./wire";
-import type { ColumnName, UpstreamMetadata } from "./metadata";
+import type { ColumnName, UpstreamMetadata, ViewLineage } from "./metadata";
 
 /**
  * Masking of result sets. A RowDescription names plain table columns by (table OID, attnum);
@@ -78,13 +78,17 @@ export async function buildFieldPlans(
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i];
     const list: PlanOf[] = [];
+    let unknowable = false;
+    const add = (found: PlanOf[] | typeof OPAQUE) => (found === OPAQUE ? (unknowable = true) : list.push(...found));
     const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
-    if (named) list.push(...planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }));
-    for (const src of aligned[i] ?? (f.tableOid === 0 ? every : [])) list.push(...(await sourcePlans(src, masker, metadata, connection)));
+    if (named?.view) add(await sourcePlans(`${named.schema}.${named.table}.${named.column}`, masker, metadata, connection));
+    else if (named) add(planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }));
+    for (const src of aligned[i] ?? (f.tableOid === 0 ? every : [])) add(await sourcePlans(src, masker, metadata, connection));
     const chosen = wholeFirst(list);
     // An opaque result (a FETCH from a cursor the gateway never saw declared): a field without a
     // table origin may be anything derived from anything, masked columns included: withheld.
-    const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0);
+    // So is a field made from a view whose definition could not be followed.
+    const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || unknowable;
     plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name });
   }
   return plans;
@@ -100,14 +104,51 @@ function planOf(masker: Masker, ref: ColumnRef): PlanOf[] {
   return plan ? [{ plan, ref }] : [];
 }
 
-async function sourcePlans(src: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string): Promise<PlanOf[]> {
+/** A source whose lineage cannot be followed: its field is withheld. */
+const OPAQUE = Symbol("opaque");
+/** Views over views deeper than this are not followed (PostgreSQL has no cycles; this bounds the lookups). */
+const MAX_VIEW_DEPTH = 8;
+
+/**
+ * The plans for one source ("table.column", "schema.table.column", "table.*"): its own column
+ * rule, and when the relation is a view, the plans of every column that view column is made of
+ * (a view renaming `password_hash` to `secret` is still masked by the rule on password_hash).
+ */
+async function sourcePlans(src: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string, depth = 0): Promise<PlanOf[] | typeof OPAQUE> {
   const s = splitSource(src);
   if (!s) return [];
-  if (s.column !== "*") return planOf(masker, { connection, ...s });
-  // A whole row (row_to_json(c), c::text): every column of the table counts as a source.
-  const cols = metadata ? await metadata.tableColumns(s.schema ? `${s.schema}.${s.table}` : s.table).catch(() => null) : null;
-  if (!cols) return [];
-  return cols.columns.flatMap((column) => planOf(masker, { connection, schema: cols.schema, table: cols.table, column }));
+  const relation = s.schema ? `${s.schema}.${s.table}` : s.table;
+  if (s.column === "*") {
+    // A whole row (row_to_json(c), c::text): every column of the table counts as a source.
+    const cols = metadata ? await metadata.tableColumns(relation).catch(() => null) : null;
+    if (!cols) return [];
+    return collect(cols.columns.map((column) => `${cols.schema}.${cols.table}.${column}`), masker, metadata, connection, depth);
+  }
+  const own = planOf(masker, { connection, ...s });
+  if (!metadata) return own;
+  let view: ViewLineage | null;
+  try {
+    view = await metadata.viewLineage(relation);
+  } catch (err) {
+    console.warn(`[postgres] view lookup failed on ${connection}: ${(err as Error).message}`);
+    return OPAQUE;
+  }
+  if (!view) return own;
+  if (view === "opaque" || depth >= MAX_VIEW_DEPTH) return OPAQUE;
+  const from = view.columns.get(s.column);
+  if (!from) return own; // a candidate the statement's text suggested that the view does not have
+  const base = await collect(from, masker, metadata, connection, depth + 1);
+  return base === OPAQUE ? OPAQUE : [...own, ...base];
+}
+
+async function collect(sources: readonly string[], masker: Masker, metadata: UpstreamMetadata | null, connection: string, depth: number): Promise<PlanOf[] | typeof OPAQUE> {
+  const out: PlanOf[] = [];
+  for (const src of sources) {
+    const found = await sourcePlans(src, masker, metadata, connection, depth);
+    if (found === OPAQUE) return OPAQUE;
+    out.push(...found);
+  }
+  return out;
 }
 
 /** The bytes of a redacted cell, shared: a DataRow is built by copying its values. */
