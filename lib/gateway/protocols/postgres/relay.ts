@@ -1,15 +1,16 @@
 import type net from "node:net";
 import type { Masker } from "@/lib/gateway/masking";
 import type { Classification, StatementClass } from "./classify";
-import { columnSourcesOfSelect, type OutputColumn } from "./column-sources";
 import type { BatchOp } from "./extended";
-import { buildFieldPlans, maskErrorFields, maskRow, type FieldPlan } from "./masking";
+import { maskErrorFields, maskRow, type FieldPlan } from "./masking";
 import { maskPool } from "./mask-pool";
 import { MaskedRuns } from "./masked-runs";
 import type { UpstreamMetadata } from "./metadata";
 import type { ResultUnit } from "./unit";
 import { isIsoDateStyle, unsafeParameter } from "./parameters";
 import { clientFormat, conversionFor, fieldsOfPortal, toClientFormats } from "./portal-formats";
+import { ClientOutput } from "./relay-output";
+import { maskCopyRow, planCopyOut, planResult } from "./relay-results";
 import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame, type FrameReader, type TransactionStatus } from "./wire";
 
 /**
@@ -23,20 +24,11 @@ import { build, parseBackendMessage, ProtocolError, type FieldDescription, type 
  * DataRows are rebuilt, and notices, errors, NOTIFY payloads and COPY OUT rows are masked.
  */
 
-/** Bytes gathered before a socket write during one pump run. */
-const OUT_CHUNK = 256 * 1024;
-
 export type RelayOp =
   | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
   /** `done`: statements of the Query completed so far, so the result arriving belongs to statements[done] */
   | { t: "query"; unit: ResultUnit; classification: Classification; done: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
   | { t: "call"; unit: ResultUnit };
-
-/** What a result's columns derive from; `opaque`: not knowable (see buildFieldPlans). */
-interface Lineage {
-  sources: OutputColumn[] | null;
-  opaque: boolean;
-}
 
 export interface RelayContext {
   metadata: UpstreamMetadata | null;
@@ -57,14 +49,11 @@ export class Relay {
   private readonly orphans = new Set<ResultUnit>();
   private pumping = false;
   private waiting = false;
-  private congested = false;
   /** DateStyle is ISO: date/timestamp text can be converted to binary */
   private isoDates: boolean;
-  private out: Buffer[] = [];
-  private outBytes = 0;
+  private readonly output: ClientOutput;
   /** masked runs of rows still being masked; every later write waits for them */
   private readonly runs: MaskedRuns;
-  private dead = false;
 
   constructor(
     private readonly client: net.Socket,
@@ -74,7 +63,8 @@ export class Relay {
     private readonly onFatal: (err: Error) => void,
   ) {
     this.isoDates = isIsoDateStyle(ctx.dateStyle ?? "ISO");
-    this.runs = new MaskedRuns({ write: (b) => this.write(b), flush: () => this.flushOut(), fatal: (e) => this.fatal(e) });
+    this.output = new ClientOutput(client, () => this.flow());
+    this.runs = new MaskedRuns({ write: (b) => this.output.write(b), flush: () => this.output.flush(), fatal: (e) => this.fatal(e) });
     upstream.on("data", (d: Buffer) => {
       try {
         this.reader.push(d);
@@ -82,10 +72,6 @@ export class Relay {
         return this.fatal(err as Error);
       }
       void this.pump();
-    });
-    client.on("drain", () => {
-      this.congested = false;
-      this.flow();
     });
   }
 
@@ -113,37 +99,8 @@ export class Relay {
     return new Promise((r) => this.idleWaiters.push(r));
   }
 
-  /**
-   * Queues bytes for the client; they leave in one socket write per batch of upstream frames
-   * (at the end of each pump run, before it awaits, or every OUT_CHUNK bytes). Frames forwarded
-   * unchanged are views into the received chunk, so consecutive ones merge back into a single
-   * view without copying; rebuilt (masked) rows are concatenated once. One write per row cost
-   * more than the masking itself on large results.
-   */
-  write(buf: Buffer) {
-    if (this.dead) return; // after a fatal error nothing more reaches the client (fail closed)
-    const last = this.out.length ? this.out[this.out.length - 1] : null;
-    if (last && last.buffer === buf.buffer && last.byteOffset + last.length === buf.byteOffset) {
-      // Physically adjacent in memory: the merged view holds exactly last's bytes then buf's.
-      this.out[this.out.length - 1] = Buffer.from(last.buffer, last.byteOffset, last.length + buf.length);
-    } else this.out.push(buf);
-    this.outBytes += buf.length;
-    if (this.outBytes >= OUT_CHUNK) this.flushOut();
-  }
-
-  private flushOut() {
-    if (this.outBytes === 0) return;
-    const data = this.out.length === 1 ? this.out[0] : Buffer.concat(this.out, this.outBytes);
-    this.out = [];
-    this.outBytes = 0;
-    if (!this.client.write(data)) {
-      this.congested = true;
-      this.flow();
-    }
-  }
-
   private flow() {
-    if (this.congested || this.waiting) this.upstream.pause();
+    if (this.output.congested || this.waiting) this.upstream.pause();
     else this.upstream.resume();
   }
 
@@ -154,7 +111,7 @@ export class Relay {
       for (let f = this.reader.next(); f; f = this.reader.next()) {
         const p = f.tag === "D" ? this.dataRows(f) : this.afterRuns(f);
         if (p) {
-          this.flushOut();
+          this.output.flush();
           this.waiting = true;
           this.flow();
           await p;
@@ -163,18 +120,18 @@ export class Relay {
         }
       }
     } catch (err) {
-      this.flushOut(); // what was relayed before the failure goes out ahead of the FATAL
+      this.output.flush(); // what was relayed before the failure goes out ahead of the FATAL
       this.fatal(err as Error);
     } finally {
       // Always before anything else can write to the client (the session's own replies).
-      this.flushOut();
+      this.output.flush();
       this.pumping = false;
     }
   }
 
   private fatal(err: Error) {
-    if (this.dead) return;
-    this.dead = true;
+    if (this.output.closed) return;
+    this.output.closed = true;
     this.onFatal(err);
   }
 
@@ -200,7 +157,7 @@ export class Relay {
           if (op.portal) op.portal.fields = msg.fields;
           if (op.internal) return;
           // The upstream describes the text it was asked for; the client must see its own formats.
-          if (op.portal?.textUpstream) return void this.write(build.rowDescription(msg.fields.map((x, i) => ({ ...x, format: clientFormat(op.portal!.resultFormats, i) }))));
+          if (op.portal?.textUpstream) return void this.output.write(build.rowDescription(msg.fields.map((x, i) => ({ ...x, format: clientFormat(op.portal!.resultFormats, i) }))));
         } else if (op?.t === "query") {
           op.fields = msg.fields;
           op.plans = null;
@@ -238,7 +195,7 @@ export class Relay {
       case "A":
         if (this.stickyMasker) {
           const m = parseBackendMessage(f);
-          if (m.type === "NotificationResponse") return void this.write(build.notificationResponse(m.pid, m.channel, this.stickyMasker.maskText(m.payload)));
+          if (m.type === "NotificationResponse") return void this.output.write(build.notificationResponse(m.pid, m.channel, this.stickyMasker.maskText(m.payload)));
         }
         break;
       case "H":
@@ -248,7 +205,7 @@ export class Relay {
         if (op?.unit?.masker?.active) return void this.copyData(f, op);
         break;
       case "V":
-        if (op?.unit?.masker?.active) return void this.write(build.functionCallResponse(null)); // an unknown function's result cannot be masked: withheld
+        if (op?.unit?.masker?.active) return void this.output.write(build.functionCallResponse(null)); // an unknown function's result cannot be masked: withheld
         break;
       case "Z":
         this.readyForQuery(f);
@@ -263,7 +220,7 @@ export class Relay {
         break;
       }
     }
-    this.write(f.raw);
+    this.output.write(f.raw);
   }
 
   /**
@@ -294,9 +251,9 @@ export class Relay {
     const convert = op?.t === "execute" && op.portal?.textUpstream === true;
     if ((!masker && !convert) || !op) {
       if (unit?.wantsSample()) unit.addSample(rowValues(f), this.formatsOf(op));
-      return void this.write(f.raw);
+      return void this.output.write(f.raw);
     }
-    if (masker && !("plans" in op && op.plans)) return this.planFor(op, masker).then(() => this.maskAndSend(f, op, masker));
+    if (masker && !("plans" in op && op.plans)) return planResult(op, masker, this.ctx).then(() => this.maskAndSend(f, op, masker));
     this.maskAndSend(f, op, masker);
   }
 
@@ -309,9 +266,9 @@ export class Relay {
     if (op.unit?.wantsSample()) op.unit.addSample(sent, plans.map((p) => (p.binary ? 1 : 0)));
     if (op.t === "execute" && op.portal?.textUpstream) {
       sent = toClientFormats((op.conversion ??= conversionFor(op.portal, this.isoDates)), sent, values);
-      return void this.write(build.dataRow(sent));
+      return void this.output.write(build.dataRow(sent));
     }
-    this.write(out ? build.dataRow(sent) : f.raw);
+    this.output.write(out ? build.dataRow(sent) : f.raw);
   }
 
   private formatsOf(op: RelayOp | undefined): number[] {
@@ -319,84 +276,30 @@ export class Relay {
     return fields?.map((x) => x.format) ?? [];
   }
 
-  private async planFor(op: RelayOp, masker: Masker) {
-    let fields: FieldDescription[] | null = null;
-    let lineage: Lineage = { sources: null, opaque: false };
-    if (op.t === "query") {
-      fields = op.fields;
-      lineage = this.queryLineage(op);
-    } else if (op.t === "execute" && op.portal) {
-      fields = fieldsOfPortal(op.portal);
-      const stmt = op.portal.statement;
-      const only = stmt?.classification.statements.length === 1 ? stmt.classification.statements[0] : null;
-      const text = only && this.ctx.resultText ? this.ctx.resultText(only) : stmt?.text;
-      // Parsed `EXECUTE p` / `FETCH c` resolve through names that can be redefined: never cached.
-      if (stmt && text === null) lineage = { sources: null, opaque: true };
-      else if (stmt && text !== stmt.text) lineage.sources = columnSourcesOfSelect(text!);
-      else if (stmt) lineage.sources = stmt.sources === undefined ? (stmt.sources = columnSourcesOfSelect(stmt.text)) : stmt.sources;
-      if (op.unit && fields) op.unit.columns = fields.map((x) => x.name);
-    }
-    // No description at all (a portal we never saw described): every value is withheld.
-    const plans = fields ? await buildFieldPlans(fields, { masker, metadata: this.ctx.metadata, ...lineage, connection: this.ctx.connection }) : [];
-    (op as { plans?: FieldPlan[] | null }).plans = plans;
-  }
-
   private errorOrNotice(f: Frame, op: RelayOp | undefined) {
     const msg = parseBackendMessage(f);
-    if (msg.type !== "ErrorResponse" && msg.type !== "NoticeResponse") return void this.write(f.raw);
+    if (msg.type !== "ErrorResponse" && msg.type !== "NoticeResponse") return void this.output.write(f.raw);
     const masker = op?.unit?.masker?.active ? op.unit.masker : this.stickyMasker;
     if (msg.type === "ErrorResponse") {
       if (op?.unit) op.unit.error = { code: msg.fields.code, message: masker ? masker.maskText(msg.fields.message) : msg.fields.message };
       // After an error the server skips to Sync: drop the responses we will not get.
       if (op && op.t !== "query" && op.t !== "call") while (this.queue.length && this.queue[0].t !== "sync") this.queue.shift();
     }
-    if (!masker) return void this.write(f.raw);
+    if (!masker) return void this.output.write(f.raw);
     const fields = maskErrorFields(msg.fields, masker);
-    this.write(msg.type === "ErrorResponse" ? build.errorResponse(fields) : build.noticeResponse(fields));
+    this.output.write(msg.type === "ErrorResponse" ? build.errorResponse(fields) : build.noticeResponse(fields));
   }
 
   private async copyOut(f: Frame, op: RelayOp) {
-    if (op.t === "query") {
-      const msg = parseBackendMessage(f);
-      const count = msg.type === "CopyOutResponse" ? msg.columnFormats.length : 0;
-      const fields = Array.from({ length: count }, (_, i): FieldDescription => ({ name: `column${i + 1}`, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1, format: msg.type === "CopyOutResponse" ? msg.format : 0 }));
-      op.fields = fields;
-      op.plans = await buildFieldPlans(fields, { masker: op.unit.masker!, metadata: this.ctx.metadata, ...this.queryLineage(op), connection: this.ctx.connection });
-    }
-    this.write(f.raw);
+    if (op.t === "query") await planCopyOut(f, op, this.ctx);
+    this.output.write(f.raw);
   }
 
-  /** COPY TO STDOUT text rows: tab-separated fields, masked per column, detectors as backstop. */
   private copyData(f: Frame, op: RelayOp) {
-    const masker = op.unit!.masker!;
-    const plans = ("plans" in op && op.plans) || [];
-    if (plans.some((p) => p.binary)) return; // binary COPY under a masker: withheld (see README)
-    const line = f.body.toString("utf8");
-    const nl = line.endsWith("\n") ? "\n" : "";
-    const cells = (nl ? line.slice(0, -1) : line).split("\t");
-    const masked = cells.map((c, i) => {
-      if (c === "\\N") return c;
-      let v: string | null = c;
-      for (const p of plans[i]?.plans ?? []) v = v === null ? null : masker.maskValue(v, p);
-      v = v === null ? "\\N" : masker.maskValue(v);
-      return v ?? "\\N";
-    });
+    const masked = maskCopyRow(f.body, ("plans" in op && op.plans) || [], op.unit!.masker!);
+    if (!masked) return;
     op.unit!.rows++;
-    this.write(build.copyData(Buffer.from(masked.join("\t") + nl, "utf8")));
-  }
-
-  /**
-   * Sources for the result (rows or COPY OUT) arriving now in a simple Query: the statement that
-   * produces it is the one after those already completed. Not "the n-th statement with output
-   * columns": SHOW, EXPLAIN and FETCH return rows without a derivation, PREPARE, DECLARE and
-   * UPDATE without RETURNING have one without returning rows, and either would shift a later
-   * SELECT's lineage onto the wrong result.
-   */
-  private queryLineage(op: Extract<RelayOp, { t: "query" }>): Lineage {
-    const s = op.classification.statements[op.done];
-    if (!s) return { sources: null, opaque: false };
-    const text = this.ctx.resultText ? this.ctx.resultText(s) : s.text;
-    return text === null ? { sources: null, opaque: true } : { sources: columnSourcesOfSelect(text), opaque: false };
+    this.output.write(build.copyData(masked));
   }
 
   private readyForQuery(f: Frame) {
