@@ -107,9 +107,14 @@ describe("PostgreSQL bypass hunt", () => {
       create view acct_rows as select id, row_to_json(a)::text as doc from accounts a;
       create materialized view acct_mv as select id, password_hash as h from accounts;
       create schema vault;
-      create view vault.keys as select id, secret as k from public.acct_v;`);
+      create view vault.keys as select id, secret as k from public.acct_v;
+      create table public.keys (id int, k text);
+      insert into public.keys values (1, 'a harmless decoy');
+      create view "CustView" ("PW") as select password_hash from accounts;
+      create table "Acc" as select * from accounts where false;`);
     for (const [i, s] of SECRETS.entries()) await direct`insert into accounts values (${i + 1}, ${`user${i + 1}`}, ${s})`;
     await direct`refresh materialized view acct_mv`;
+    await direct`insert into "Acc" select * from accounts`;
     await direct.end();
   });
   afterAll(async () => {
@@ -164,6 +169,10 @@ describe("PostgreSQL bypass hunt", () => {
     ["a materialized view", "select h from acct_mv"],
     ["a view in another schema over a view", "select k from vault.keys"],
     ["a view joined with its table", "select a.login, v.secret from accounts a join acct_v v using (id)"],
+    ["a quoted, mixed-case view and column", 'select "PW" from "CustView"'],
+    ["a transformation of a quoted, mixed-case view's column", 'select lower("PW") from "CustView"'],
+    ["a whole row of a quoted, mixed-case table", 'select row_to_json(a) from "Acc" a'],
+    ["an unqualified view found through the client's own search_path", "set search_path = vault, public; select lower(k) from keys"],
   ])("views carry their columns' masking: %s", async (_what, sql) => {
     expect(await masked(sql)).toContain("[REDACTED]");
   });

@@ -1,7 +1,8 @@
 import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/lib/gateway/masking";
 import type { OutputColumn } from "./column-sources";
-import { build, parseBackendMessage, type ErrorFields, type FieldDescription, type Frame } from "./wire";
-import type { ColumnName, UpstreamMetadata, ViewLineage } from "./metadata";
+import { build, parseBackendMessage, ProtocolError, type ErrorFields, type FieldDescription, type Frame } from "./wire";
+import type { ColumnName, UpstreamMetadata } from "./metadata";
+import { OPAQUE, planOf, SourcePlans } from "./source-plans";
 
 /**
  * Masking of result sets. A RowDescription names plain table columns by (table OID, attnum);
@@ -46,109 +47,48 @@ export function alignSources(fieldCount: number, sources: readonly OutputColumn[
   return out;
 }
 
-/** Splits "schema.table.column" / "table.column" / "table.*" as column-sources writes them. */
-export function splitSource(src: string): { table: string; column: string; schema?: string } | null {
-  const parts = src.split(".");
-  if (parts.length < 2) return null;
-  const column = parts.pop()!;
-  const table = parts.pop()!;
-  return { table, column, ...(parts.length ? { schema: parts.join(".") } : {}) };
-}
-
+/**
+ * The plans of a result's fields. Fails closed: when the upstream catalog cannot be read (and
+ * nothing read before can stand in), a ProtocolError ends the session rather than let the
+ * result through with detectors alone.
+ */
 export async function buildFieldPlans(
   fields: readonly FieldDescription[],
   ctx: { masker: Masker; metadata: UpstreamMetadata | null; sources: readonly OutputColumn[] | null; connection: string; opaque?: boolean },
 ): Promise<FieldPlan[]> {
   const { masker, metadata, connection } = ctx;
-  let names = new Map<string, ColumnName | null>();
-  const tableCols = fields.filter((f) => f.tableOid !== 0 && f.columnAttr > 0).map((f) => ({ oid: f.tableOid, attnum: f.columnAttr }));
-  if (tableCols.length && metadata) {
-    try {
-      names = await metadata.columns(tableCols);
-    } catch (err) {
-      // Without names only detectors apply; say so rather than stop the client's session.
-      console.warn(`[postgres] metadata lookup failed on ${connection}: ${(err as Error).message}`);
-    }
-  }
-  const aligned = alignSources(fields.length, ctx.sources);
-  // A field no derivation aligns with and without a table origin (inside a `*`: a FULL JOIN
-  // USING column is a COALESCE) may carry any source of the statement: all of them apply.
-  const every = ctx.sources ? [...new Set(ctx.sources.flatMap((s) => s.sources))] : [];
-  const plans: FieldPlan[] = [];
-  for (let i = 0; i < fields.length; i++) {
-    const f = fields[i];
-    const list: PlanOf[] = [];
-    let unknowable = false;
-    const add = (found: PlanOf[] | typeof OPAQUE) => (found === OPAQUE ? (unknowable = true) : list.push(...found));
-    const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
-    if (named?.view) add(await sourcePlans(`${named.schema}.${named.table}.${named.column}`, masker, metadata, connection));
-    else if (named) add(planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }));
-    for (const src of aligned[i] ?? (f.tableOid === 0 ? every : [])) add(await sourcePlans(src, masker, metadata, connection));
-    const chosen = wholeFirst(list);
-    // An opaque result (a FETCH from a cursor the gateway never saw declared): a field without a
-    // table origin may be anything derived from anything, masked columns included: withheld.
-    // So is a field made from a view whose definition could not be followed.
-    const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || unknowable;
-    plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name });
-  }
-  return plans;
-}
-
-interface PlanOf {
-  plan: ColumnMaskPlan;
-  ref: ColumnRef;
-}
-
-function planOf(masker: Masker, ref: ColumnRef): PlanOf[] {
-  const plan = masker.columnPlan(ref);
-  return plan ? [{ plan, ref }] : [];
-}
-
-/** A source whose lineage cannot be followed: its field is withheld. */
-const OPAQUE = Symbol("opaque");
-/** Views over views deeper than this are not followed (PostgreSQL has no cycles; this bounds the lookups). */
-const MAX_VIEW_DEPTH = 8;
-
-/**
- * The plans for one source ("table.column", "schema.table.column", "table.*"): its own column
- * rule, and when the relation is a view, the plans of every column that view column is made of
- * (a view renaming `password_hash` to `secret` is still masked by the rule on password_hash).
- */
-async function sourcePlans(src: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string, depth = 0): Promise<PlanOf[] | typeof OPAQUE> {
-  const s = splitSource(src);
-  if (!s) return [];
-  const relation = s.schema ? `${s.schema}.${s.table}` : s.table;
-  if (s.column === "*") {
-    // A whole row (row_to_json(c), c::text): every column of the table counts as a source.
-    const cols = metadata ? await metadata.tableColumns(relation).catch(() => null) : null;
-    if (!cols) return [];
-    return collect(cols.columns.map((column) => `${cols.schema}.${cols.table}.${column}`), masker, metadata, connection, depth);
-  }
-  const own = planOf(masker, { connection, ...s });
-  if (!metadata) return own;
-  let view: ViewLineage | null;
   try {
-    view = await metadata.viewLineage(relation);
+    return await plansOf(fields, ctx);
   } catch (err) {
-    console.warn(`[postgres] view lookup failed on ${connection}: ${(err as Error).message}`);
-    return OPAQUE;
+    console.warn(`[postgres] masking metadata unavailable on ${connection}: ${(err as Error).message}`);
+    throw new ProtocolError(`gatehouse: this result cannot be masked: the upstream catalog could not be read (${(err as Error).message})`, "58000");
   }
-  if (!view) return own;
-  if (view === "opaque" || depth >= MAX_VIEW_DEPTH) return OPAQUE;
-  const from = view.columns.get(s.column);
-  if (!from) return own; // a candidate the statement's text suggested that the view does not have
-  const base = await collect(from, masker, metadata, connection, depth + 1);
-  return base === OPAQUE ? OPAQUE : [...own, ...base];
-}
 
-async function collect(sources: readonly string[], masker: Masker, metadata: UpstreamMetadata | null, connection: string, depth: number): Promise<PlanOf[] | typeof OPAQUE> {
-  const out: PlanOf[] = [];
-  for (const src of sources) {
-    const found = await sourcePlans(src, masker, metadata, connection, depth);
-    if (found === OPAQUE) return OPAQUE;
-    out.push(...found);
+  async function plansOf(fields: readonly FieldDescription[], ctx: { sources: readonly OutputColumn[] | null; opaque?: boolean }): Promise<FieldPlan[]> {
+    const tableCols = fields.filter((f) => f.tableOid !== 0 && f.columnAttr > 0).map((f) => ({ oid: f.tableOid, attnum: f.columnAttr }));
+    const names = tableCols.length && metadata ? await metadata.columns(tableCols) : new Map<string, ColumnName | null>();
+    const walk = new SourcePlans(masker, metadata, connection);
+    const aligned = alignSources(fields.length, ctx.sources);
+    // A field no derivation aligns with and without a table origin (inside a `*`: a FULL JOIN
+    // USING column is a COALESCE) may carry any source of the statement: all of them apply.
+    const every = ctx.sources ? [...new Set(ctx.sources.flatMap((s) => s.sources))] : [];
+    const plans: FieldPlan[] = [];
+    for (let i = 0; i < fields.length; i++) {
+      const f = fields[i];
+      const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
+      const sources = [...(named?.view ? [`${named.schema}.${named.table}.${named.column}`] : []), ...(aligned[i] ?? (f.tableOid === 0 ? every : []))];
+      const found = await walk.all(sources);
+      const list = found === OPAQUE ? [] : found;
+      if (named && !named.view) list.unshift(...planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }));
+      const chosen = wholeFirst(list);
+      // Withheld: binary values, and a field whose lineage cannot be known — without a table
+      // origin in an opaque result (a FETCH from a cursor the gateway never saw declared), or made
+      // from something the catalog cannot explain (a view it cannot follow, an unknown relation).
+      const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || found === OPAQUE;
+      plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name });
+    }
+    return plans;
   }
-  return out;
 }
 
 /** The bytes of a redacted cell, shared: a DataRow is built by copying its values. */

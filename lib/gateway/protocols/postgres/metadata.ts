@@ -8,39 +8,70 @@ import { columnSourcesOfSelect } from "./column-sources";
  * of. We ask the upstream's catalog on a SEPARATE connection (postgres-js, same stored
  * credentials), never on the client's session: a lookup there would interleave with the
  * client's protocol stream and could run inside its aborted transaction. One small pool per
- * connection, shared by its sessions; answers are kept for CACHE_TTL_MS, so a column renamed
- * or a view replaced elsewhere is seen within that time.
+ * connection, shared by its sessions; answers are kept for CACHE_TTL_MS (`Kept`), so a column
+ * renamed or a view replaced elsewhere is seen within that time.
  */
 
 export interface ColumnName {
   schema: string;
   table: string;
   column: string;
-  /** a view or materialized view: its columns are masked as what they are made of (viewLineage) */
+  /** a view or materialized view: its columns are masked as what they are made of (RelationInfo.lineage) */
   view?: boolean;
 }
 
 /**
  * For each column of a view, the columns it is computed from ("table.column", "table.*",
- * UNKNOWN_SOURCE), as columnSourcesOfSelect finds them in the view's definition; names are as
- * the definition prints them for this metadata connection, so they resolve here. "opaque": the
+ * UNKNOWN_SOURCE), as columnSourcesOfSelect finds them in the view's definition. "opaque": the
  * definition could not be followed (its columns may be anything).
  */
-export type ViewLineage = { schema: string; view: string; columns: Map<string, string[]> } | "opaque";
+export type ViewLineage = Map<string, string[]> | "opaque";
+
+/** A relation a statement's text names, as the catalog has it. */
+export interface RelationInfo {
+  schema: string;
+  name: string;
+  columns: string[];
+  /** views and materialized views only */
+  lineage?: ViewLineage;
+}
 
 const CACHE_LIMIT = 20_000;
 const CACHE_TTL_MS = 30_000;
 
-interface Kept<T> {
-  at: number;
-  value: T;
+/**
+ * A cache whose entries are re-read after CACHE_TTL_MS; concurrent misses share one read, and
+ * when a re-read fails the entry read last is used (an outage of the catalog connection must not
+ * turn a warm gateway's masking off; a cold one fails: see buildFieldPlans).
+ */
+class Kept<K, V> {
+  private readonly entries = new Map<K, { at: number; value: V }>();
+  private readonly reading = new Map<K, Promise<V>>();
+
+  async get(key: K, read: () => Promise<V>): Promise<V> {
+    const kept = this.entries.get(key);
+    if (kept && Date.now() - kept.at < CACHE_TTL_MS) return kept.value;
+    let p = this.reading.get(key);
+    if (!p) {
+      p = read().finally(() => this.reading.delete(key));
+      this.reading.set(key, p);
+    }
+    try {
+      const value = await p;
+      if (this.entries.size > CACHE_LIMIT) this.entries.clear();
+      this.entries.set(key, { at: Date.now(), value });
+      return value;
+    } catch (err) {
+      if (kept) return kept.value;
+      throw err;
+    }
+  }
 }
 
 export class UpstreamMetadata {
   private readonly sql: postgres.Sql;
-  private readonly byAttr = new Map<string, Kept<ColumnName | null>>();
-  private readonly byTable = new Map<string, Kept<{ schema: string; table: string; columns: string[] } | null>>();
-  private readonly byView = new Map<string, Kept<ViewLineage | null>>();
+  private readonly tables = new Kept<number, Map<number, ColumnName>>();
+  private readonly relationsByName = new Kept<string, RelationInfo[]>();
 
   constructor(target: UpstreamTarget) {
     const tls = target.options.tls === "require";
@@ -60,61 +91,42 @@ export class UpstreamMetadata {
     });
   }
 
-  /** Names for (oid, attnum) pairs; unknown pairs (dropped, temp, no privilege) map to null. */
+  /** Names for (table OID, attnum) pairs; unknown pairs (dropped, another database) map to null. */
   async columns(pairs: readonly { oid: number; attnum: number }[]): Promise<Map<string, ColumnName | null>> {
-    const now = Date.now();
-    const missing = [...new Set(pairs.filter((p) => !fresh(this.byAttr.get(key(p.oid, p.attnum)), now)).map((p) => p.oid))];
-    if (missing.length) {
-      const rows = await this.sql<{ oid: number; nspname: string; relname: string; relkind: string; attnum: number; attname: string }[]>`
-        select c.oid::int8::float8 as oid, n.nspname, c.relname, c.relkind::text as relkind, a.attnum::int4 as attnum, a.attname
-        from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-        where c.oid = any(${missing.map(String)}::oid[]) and a.attnum > 0 and not a.attisdropped`;
-      this.trim();
-      for (const oid of missing) for (const p of pairs) if (p.oid === oid) this.byAttr.set(key(p.oid, p.attnum), { at: now, value: null });
-      for (const r of rows) {
-        const name: ColumnName = { schema: r.nspname, table: r.relname, column: r.attname, ...(isView(r.relkind) ? { view: true } : {}) };
-        this.byAttr.set(key(Number(r.oid), r.attnum), { at: now, value: name });
-      }
-    }
+    const oids = [...new Set(pairs.map((p) => p.oid))];
+    const byOid = new Map(await Promise.all(oids.map(async (oid) => [oid, await this.tables.get(oid, () => this.readTable(oid))] as const)));
     const out = new Map<string, ColumnName | null>();
-    for (const p of pairs) out.set(key(p.oid, p.attnum), this.byAttr.get(key(p.oid, p.attnum))?.value ?? null);
+    for (const p of pairs) out.set(key(p.oid, p.attnum), byOid.get(p.oid)?.get(p.attnum) ?? null);
     return out;
   }
 
-  /** Every column of a table named as written in SQL ("customers", "public.customers"). */
-  async tableColumns(name: string): Promise<{ schema: string; table: string; columns: string[] } | null> {
-    const kept = this.byTable.get(name);
-    if (fresh(kept, Date.now())) return kept!.value;
-    const rows = await this.sql<{ nspname: string; relname: string; attname: string }[]>`
-      select n.nspname, c.relname, a.attname from pg_attribute a join pg_class c on c.oid = a.attrelid
-      join pg_namespace n on n.oid = c.relnamespace
-      where c.oid = to_regclass(${name}) and a.attnum > 0 and not a.attisdropped order by a.attnum`;
-    this.trim();
-    const hit = rows.length ? { schema: rows[0].nspname, table: rows[0].relname, columns: rows.map((r) => r.attname) } : null;
-    this.byTable.set(name, { at: Date.now(), value: hit });
-    return hit;
-  }
-
   /**
-   * The lineage of a relation named as written ("v", "vault.keys") when it is a view or a
-   * materialized view; null when it is not one (a table, or nothing this connection can see).
+   * Every relation (table, view, materialized view, foreign table, sequence) a name in a statement's text
+   * may mean: exactly `schema.name` when qualified; when not, the relations of that name in every
+   * schema, since which one the client's search_path picks is not known here (the client may
+   * have SET it). Names are matched as the parser gives them: case and quotes already applied.
    */
-  async viewLineage(name: string): Promise<ViewLineage | null> {
-    const kept = this.byView.get(name);
-    if (fresh(kept, Date.now())) return kept!.value;
-    const rows = await this.sql<{ nspname: string; relname: string; definition: string | null; columns: string[] }[]>`
-      select n.nspname, c.relname, pg_get_viewdef(c.oid) as definition,
-        array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns
-      from pg_class c join pg_namespace n on n.oid = c.relnamespace
-      where c.oid = to_regclass(${name}) and c.relkind in ('v', 'm')`;
-    this.trim();
-    const lineage = rows.length ? lineageOf(rows[0]) : null;
-    this.byView.set(name, { at: Date.now(), value: lineage });
-    return lineage;
+  async relations(ref: { schema?: string; name: string }): Promise<RelationInfo[]> {
+    const k = `${ref.schema ?? ""}\u0000${ref.name}`;
+    return this.relationsByName.get(k, async () => {
+      const rows = await this.sql<{ nspname: string; relname: string; relkind: string; definition: string | null; columns: string[] }[]>`
+        select n.nspname, c.relname, c.relkind::text as relkind,
+          case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end as definition,
+          array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns
+        from pg_class c join pg_namespace n on n.oid = c.relnamespace
+        where c.relname = ${ref.name} and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
+          and (${ref.schema ?? null}::text is null or n.nspname = ${ref.schema ?? null}::text
+               or (${ref.schema ?? null}::text = 'pg_temp' and n.nspname like 'pg\\_temp\\_%'))`;
+      return rows.map((r) => ({ schema: r.nspname, name: r.relname, columns: r.columns, ...(isView(r.relkind) ? { lineage: lineageOf(r.definition, r.columns) } : {}) }));
+    });
   }
 
-  private trim() {
-    for (const cache of [this.byAttr, this.byTable, this.byView]) if (cache.size > CACHE_LIMIT) cache.clear();
+  private async readTable(oid: number): Promise<Map<number, ColumnName>> {
+    const rows = await this.sql<{ nspname: string; relname: string; relkind: string; attnum: number; attname: string }[]>`
+      select n.nspname, c.relname, c.relkind::text as relkind, a.attnum::int4 as attnum, a.attname
+      from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+      where c.oid = ${String(oid)}::oid and a.attnum > 0 and not a.attisdropped`;
+    return new Map(rows.map((r) => [r.attnum, { schema: r.nspname, table: r.relname, column: r.attname, ...(isView(r.relkind) ? { view: true } : {}) }]));
   }
 
   async close() {
@@ -126,20 +138,16 @@ function key(oid: number, attnum: number) {
   return `${oid}:${attnum}`;
 }
 
-function fresh<T>(kept: Kept<T> | undefined, now: number): boolean {
-  return kept !== undefined && now - kept.at < CACHE_TTL_MS;
-}
-
 /** relkind: v = view, m = materialized view */
 function isView(relkind: string) {
   return relkind === "v" || relkind === "m";
 }
 
 /** A view's definition, as pg_get_viewdef prints it, has one output column per view column. */
-function lineageOf(row: { nspname: string; relname: string; definition: string | null; columns: string[] }): ViewLineage {
-  const outputs = row.definition ? columnSourcesOfSelect(row.definition) : null;
-  if (!outputs || outputs.length !== row.columns.length || outputs.some((o) => o.star)) return "opaque";
-  return { schema: row.nspname, view: row.relname, columns: new Map(row.columns.map((c, i) => [c, outputs[i].sources])) };
+export function lineageOf(definition: string | null, columns: readonly string[]): ViewLineage {
+  const outputs = definition ? columnSourcesOfSelect(definition) : null;
+  if (!outputs || outputs.length !== columns.length || outputs.some((o) => o.star)) return "opaque";
+  return new Map(columns.map((c, i) => [c, outputs[i].sources]));
 }
 
 const g = globalThis as { __gatehousePgMetadata?: Map<string, UpstreamMetadata> };

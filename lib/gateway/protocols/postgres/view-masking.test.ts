@@ -2,71 +2,125 @@ import { describe, expect, it } from "vitest";
 import { compileMasker } from "@/lib/gateway/masking/masker";
 import type { MaskingRule } from "@/lib/gateway/masking/types";
 import { buildFieldPlans, maskRow } from "./masking";
-import type { ColumnName, UpstreamMetadata, ViewLineage } from "./metadata";
+import { lineageOf, type ColumnName, type RelationInfo, type UpstreamMetadata } from "./metadata";
 import type { FieldDescription } from "./wire";
 
 /**
  * A view's column is masked as the columns it is made of (the catalog side, pg_get_viewdef and
- * its lineage, is tested against a real PostgreSQL in tests/integration/postgres-bypass-hunt).
- * Here: how buildFieldPlans follows what the metadata answers, and that a view it cannot follow
- * withholds the field instead of guessing.
+ * name resolution, is tested against a real PostgreSQL in tests/integration/postgres-bypass-hunt).
+ * Here: how buildFieldPlans follows what the metadata answers, that what it cannot follow is
+ * withheld instead of guessed at, and that it fails closed when the catalog cannot be read.
  */
 const rule: MaskingRule = { id: "pw", name: "pw", enabled: true, detectors: [], columns: ["accounts.password_hash"], style: "redact" };
 const masker = compileMasker([rule], { hashKey: "k" });
 
-const VIEW_OID = 900;
-const views: Record<string, ViewLineage> = {
-  "public.acct_v": { schema: "public", view: "acct_v", columns: new Map([["secret", ["accounts.password_hash"]], ["login", ["accounts.login"]]]) },
-  "public.acct_vv": { schema: "public", view: "acct_vv", columns: new Map([["shout", ["acct_v.secret", "unknown"]]]) },
-  "public.weird": "opaque",
-};
+const table = (name: string, columns: string[], schema = "public"): RelationInfo => ({ schema, name, columns });
+const view = (name: string, lineage: Record<string, string[]> | "opaque", schema = "public"): RelationInfo => ({
+  schema,
+  name,
+  columns: lineage === "opaque" ? ["x"] : Object.keys(lineage),
+  lineage: lineage === "opaque" ? "opaque" : new Map(Object.entries(lineage)),
+});
+
+const CATALOG: RelationInfo[] = [
+  table("accounts", ["id", "login", "password_hash"]),
+  view("acct_v", { id: ["accounts.id"], login: ["accounts.login"], secret: ["accounts.password_hash"] }),
+  view("acct_vv", { shout: ["acct_v.secret", "unknown"] }),
+  view("weird", "opaque"),
+  // same name in another schema: which one an unqualified name means depends on the client's search_path
+  table("keys", ["k"]),
+  view("keys", { k: ["acct_v.secret"] }, "vault"),
+  // a view whose definition names itself unqualified (another schema's `loop` in truth)
+  view("loop", { c: ["loop.c", "accounts.login"] }),
+];
 const attrs: Record<string, ColumnName> = {
-  [`${VIEW_OID}:1`]: { schema: "public", table: "acct_v", column: "secret", view: true },
-  [`${VIEW_OID}:2`]: { schema: "public", table: "acct_v", column: "login", view: true },
+  "900:3": { schema: "public", table: "acct_v", column: "secret", view: true },
+  "900:2": { schema: "public", table: "acct_v", column: "login", view: true },
   "901:1": { schema: "public", table: "weird", column: "x", view: true },
 };
 
-function fakeMetadata(opts: { failViews?: boolean } = {}): UpstreamMetadata {
+function fakeMetadata(catalog: RelationInfo[] = CATALOG, opts: { fail?: boolean; lookups?: string[] } = {}): UpstreamMetadata {
   return {
     async columns(pairs: { oid: number; attnum: number }[]) {
+      if (opts.fail) throw new Error("too many connections for role");
       return new Map(pairs.map((p) => [`${p.oid}:${p.attnum}`, attrs[`${p.oid}:${p.attnum}`] ?? null]));
     },
-    async tableColumns() {
-      return null;
-    },
-    async viewLineage(name: string) {
-      if (opts.failViews) throw new Error("connection reset");
-      // as to_regclass resolves it on the metadata connection (search_path: public)
-      return views[name.includes(".") ? name : `public.${name}`] ?? null;
+    async relations(ref: { schema?: string; name: string }) {
+      if (opts.fail) throw new Error("too many connections for role");
+      opts.lookups?.push(`${ref.schema ?? ""}.${ref.name}`);
+      return catalog.filter((r) => r.name === ref.name && (!ref.schema || r.schema === ref.schema));
     },
   } as unknown as UpstreamMetadata;
 }
 
 const field = (name: string, tableOid = 0, columnAttr = 0): FieldDescription => ({ name, tableOid, columnAttr, typeOid: 25, typeSize: -1, typeMod: -1, format: 0 });
 const SECRET = Buffer.from("pbkdf2$Zq9xK7mWvT");
+const plansFor = (fields: FieldDescription[], sources: string[][] | null, metadata = fakeMetadata()) =>
+  buildFieldPlans(fields, { masker, metadata, sources: sources?.map((s, i) => ({ name: `c${i}`, sources: s })) ?? null, connection: "db" });
+const shown = (plans: Awaited<ReturnType<typeof plansFor>>, value = SECRET) => (maskRow([value], plans, masker)?.values[0] ?? value)?.toString() ?? null;
 
 describe("masking through views", () => {
-  it("a view's column is masked by the rule on the column it renames", async () => {
-    const plans = await buildFieldPlans([field("secret", VIEW_OID, 1), field("login", VIEW_OID, 2)], { masker, metadata: fakeMetadata(), sources: null, connection: "db" });
+  it("a view's column is masked by the rule on the column it renames; its other columns are not", async () => {
+    const plans = await plansFor([field("secret", 900, 3), field("login", 900, 2)], null);
     expect(maskRow([SECRET, Buffer.from("user1")], plans, masker)?.values.map((v) => v?.toString())).toEqual(["[REDACTED]", "user1"]);
   });
 
   it("an expression over a view over a view is followed to the base column", async () => {
-    const plans = await buildFieldPlans([field("lower")], { masker, metadata: fakeMetadata(), sources: [{ name: "lower", sources: ["acct_vv.shout"] }] as never, connection: "db" });
-    expect(maskRow([SECRET], plans, masker)?.values[0]?.toString()).toBe("[REDACTED]");
+    expect(shown(await plansFor([field("lower")], [["acct_vv.shout"]]))).toBe("[REDACTED]");
   });
 
-  it("a view whose definition cannot be followed, or a failed view lookup, withholds the field", async () => {
-    const weird = await buildFieldPlans([field("x", 901, 1)], { masker, metadata: fakeMetadata(), sources: null, connection: "db" });
-    expect(weird[0].binary).toBe(true);
-    const failed = await buildFieldPlans([field("r")], { masker, metadata: fakeMetadata({ failViews: true }), sources: [{ name: "r", sources: ["acct_v.secret"] }] as never, connection: "db" });
-    expect(failed[0].binary).toBe(true);
-    expect(maskRow([SECRET], failed, masker)?.values).toEqual([null]);
+  it("an unqualified name counts every relation of that name (the client's search_path is its own)", async () => {
+    expect(shown(await plansFor([field("k")], [["keys.k"]]))).toBe("[REDACTED]");
+    expect(shown(await plansFor([field("k")], [["public.keys.k"]]))).toBe(SECRET.toString());
   });
 
-  it("a column of a plain table is not withheld", async () => {
-    const plans = await buildFieldPlans([field("n")], { masker, metadata: fakeMetadata(), sources: [{ name: "n", sources: ["accounts.login"] }] as never, connection: "db" });
+  it("a whole row of a view carries every column's lineage", async () => {
+    expect(shown(await plansFor([field("row_to_json")], [["acct_v.*"]]))).toBe("[REDACTED]");
+  });
+
+  it("withholds what the catalog cannot explain: a view it cannot follow, a relation it does not know", async () => {
+    expect((await plansFor([field("x", 901, 1)], null))[0].binary).toBe(true);
+    expect((await plansFor([field("x")], [["nowhere.x"]]))[0].binary).toBe(true);
+    // a column only another candidate has is not a reason to withhold
+    expect((await plansFor([field("n")], [["accounts.login", "acct_v.nope"]]))[0].binary).toBe(false);
+  });
+
+  it("a definition that loops back through a superset name ends", async () => {
+    const plans = await plansFor([field("c")], [["loop.c"]]);
     expect(plans[0].binary).toBe(false);
-    expect(maskRow([Buffer.from("user1")], plans, masker)).toBeNull();
+  });
+
+  it("stacked views are walked once per source and bounded", async () => {
+    // 6 levels of 20-column views, each column made of every column of the level below
+    const catalog: RelationInfo[] = [table("base", ["password_hash"])];
+    let below = "base";
+    for (let level = 1; level <= 6; level++) {
+      const cols = Array.from({ length: 20 }, (_, i) => `c${i}`);
+      const lower = catalog.find((r) => r.name === below)!;
+      catalog.push(view(`v${level}`, Object.fromEntries(cols.map((c) => [c, lower.columns.map((x) => `${below}.${x}`)]))));
+      below = `v${level}`;
+    }
+    const lookups: string[] = [];
+    const t0 = performance.now();
+    const plans = await plansFor([field("c0")], [["v6.*"]], fakeMetadata(catalog, { lookups }));
+    expect(performance.now() - t0).toBeLessThan(500);
+    expect(plans[0].binary).toBe(false);
+    expect(lookups.length).toBeLessThanOrEqual(6 * 20 + 2);
+  });
+
+  it("fails closed when the catalog cannot be read: the session ends with a clear error", async () => {
+    await expect(plansFor([field("secret", 900, 3)], null, fakeMetadata(CATALOG, { fail: true }))).rejects.toMatchObject({ sqlState: "58000", message: expect.stringMatching(/cannot be masked.*too many connections/) });
+    await expect(plansFor([field("r")], [["accounts.password_hash"]], fakeMetadata(CATALOG, { fail: true }))).rejects.toMatchObject({ sqlState: "58000" });
+  });
+});
+
+describe("lineageOf", () => {
+  it("maps a view's columns to its definition's outputs; anything it cannot align is opaque", async () => {
+    const { initClassifier } = await import("./classify/parser");
+    await initClassifier();
+    expect(lineageOf(" SELECT accounts.login AS l,\n    accounts.password_hash AS pw\n   FROM accounts;", ["l", "pw"])).toEqual(new Map([["l", ["accounts.login"]], ["pw", ["accounts.password_hash"]]]));
+    expect(lineageOf("SELECT 1 AS a;", ["a", "b"])).toBe("opaque");
+    expect(lineageOf(null, ["a"])).toBe("opaque");
+    expect(lineageOf("not sql at all", ["a"])).toBe("opaque");
   });
 });

@@ -8,9 +8,10 @@ import { asArray, isObject, str, unwrap } from "./ast";
  * (role, session_authorization, work_mem, row_security, anything unlisted) stays admin.
  *
  * search_path is on the list on purpose: it changes which table an unqualified name resolves
- * to, but never what the gateway classifies (tables are reported as written, masking resolves
- * real columns from RowDescription OIDs), and putting a schema of one's own first only matters
- * with objects created there, which is DDL.
+ * to, but never what the gateway classifies (tables are reported as written) or masks (masking
+ * resolves columns from RowDescription OIDs, and an unqualified name in an expression counts
+ * every relation of that name: source-plans.ts), and putting a schema of one's own first only
+ * matters with objects created there, which is DDL.
  *
  * client_encoding and standard_conforming_strings are harmless only at the values the
  * gateway's parser reads the same way as the server (UTF8, on): the session refuses other values

@@ -1,2 +1,0 @@
-ALTER TABLE "access_grants" ADD COLUMN "actor_token_id" uuid;--> statement-breakpoint
-ALTER TABLE "access_grants" ADD CONSTRAINT "access_grants_actor_token_id_tokens_id_fk" FOREIGN KEY ("actor_token_id") REFERENCES "public"."tokens"("id") ON DELETE cascade ON UPDATE no action;

@@ -1,0 +1,105 @@
+import type { ColumnMaskPlan, ColumnRef, Masker } from "@/lib/gateway/masking";
+import { UNKNOWN_SOURCE } from "./column-sources";
+import type { UpstreamMetadata } from "./metadata";
+
+/**
+ * The masking plans a result column gets from its sources ("table.column",
+ * "schema.table.column", "table.*" as columnSourcesOfSelect writes them): each source's own
+ * column rule, and, when the source is a view's column, the plans of every column that view
+ * column is made of, through views over views (a view renaming `password_hash` to `secret` is
+ * still masked by the rule on password_hash).
+ *
+ * An unqualified name may mean a relation in any schema (the client's search_path is its own):
+ * every relation of that name counts, a superset. A source that names no relation the catalog
+ * has, or a view whose definition cannot be followed, is OPAQUE: its field is withheld. The walk
+ * is memoized per result and bounded (MAX_STEPS), so stacked views cannot stall the gateway.
+ */
+
+export interface PlanOf {
+  plan: ColumnMaskPlan;
+  ref: ColumnRef;
+}
+
+/** A source whose lineage cannot be followed: its field is withheld. */
+export const OPAQUE = Symbol("opaque");
+export type Found = PlanOf[] | typeof OPAQUE;
+
+/** Sources visited for one result at most; beyond, the field is withheld. */
+const MAX_STEPS = 1_000;
+
+export function planOf(masker: Masker, ref: ColumnRef): PlanOf[] {
+  const plan = masker.columnPlan(ref);
+  return plan ? [{ plan, ref }] : [];
+}
+
+/** Splits "schema.table.column" / "table.column" / "table.*" as column-sources writes them. */
+export function splitSource(src: string): { table: string; column: string; schema?: string } | null {
+  const parts = src.split(".");
+  if (parts.length < 2) return null;
+  const column = parts.pop()!;
+  const table = parts.pop()!;
+  return { table, column, ...(parts.length ? { schema: parts.join(".") } : {}) };
+}
+
+export class SourcePlans {
+  private readonly memo = new Map<string, Promise<Found>>();
+  private readonly active = new Set<string>();
+  private steps = 0;
+
+  constructor(
+    private readonly masker: Masker,
+    private readonly metadata: UpstreamMetadata | null,
+    private readonly connection: string,
+  ) {}
+
+  /** The plans of one source; throws when the catalog cannot be read (the caller fails closed). */
+  of(src: string): Promise<Found> {
+    // A source met again while it is being walked (names resolved as a superset can loop back):
+    // the walk under way collects its plans.
+    if (this.active.has(src)) return Promise.resolve([]);
+    let p = this.memo.get(src);
+    if (!p) {
+      this.active.add(src);
+      p = this.walk(src).finally(() => this.active.delete(src));
+      this.memo.set(src, p);
+    }
+    return p;
+  }
+
+  /** The plans of several sources; OPAQUE if any is. */
+  async all(sources: readonly string[]): Promise<Found> {
+    const out: PlanOf[] = [];
+    for (const src of sources) {
+      const found = await this.of(src);
+      if (found === OPAQUE) return OPAQUE;
+      for (const p of found) if (!out.some((o) => sameRef(o.ref, p.ref))) out.push(p);
+    }
+    return out;
+  }
+
+  private async walk(src: string): Promise<Found> {
+    if (src === UNKNOWN_SOURCE) return []; // detectors only, as for any value
+    const s = splitSource(src);
+    if (!s) return [];
+    if (!this.metadata) return s.column === "*" ? [] : planOf(this.masker, { connection: this.connection, ...s });
+    if (++this.steps > MAX_STEPS) return OPAQUE;
+    const relations = await this.metadata.relations({ schema: s.schema, name: s.table });
+    if (relations.length === 0) return OPAQUE;
+    const plans: PlanOf[] = [];
+    const from: string[] = [];
+    for (const r of relations) {
+      // `*` is a whole row: every column; a column the relation lacks is another candidate's.
+      for (const column of s.column === "*" ? r.columns : r.columns.filter((c) => c === s.column)) {
+        plans.push(...planOf(this.masker, { connection: this.connection, schema: r.schema, table: r.name, column }));
+        if (r.lineage === "opaque") return OPAQUE;
+        if (r.lineage) from.push(...(r.lineage.get(column) ?? []));
+      }
+    }
+    const base = await this.all(from);
+    return base === OPAQUE ? OPAQUE : [...plans, ...base];
+  }
+}
+
+function sameRef(a: ColumnRef, b: ColumnRef) {
+  return a.schema === b.schema && a.table === b.table && a.column === b.column;
+}
