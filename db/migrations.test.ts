@@ -47,4 +47,35 @@ describe("migrations on existing data", () => {
       fs.rmSync(before, { recursive: true, force: true });
     }
   });
+
+  it("0008 binds an agent's existing grants to its token, and revokes those it cannot bind", async () => {
+    const client = new PGlite();
+    const db = drizzle(client);
+    const before = folderUpTo("0007_policy_previews");
+    try {
+      await migrate(db, { migrationsFolder: before });
+      const u = "00000000-0000-4000-8000-000000000001";
+      const c = "00000000-0000-4000-8000-000000000002";
+      const agentToken = "00000000-0000-4000-8000-000000000003";
+      await client.query(`insert into users (id, email) values ($1, 'dev@example.test')`, [u]);
+      await client.query(`insert into connections (id, name, type, upstream) values ($1, 'db', 'postgres', 'postgres://h/db')`, [c]);
+      await client.query(`insert into tokens (id, token_hash, user_id, chain, scope_connections, scope_actions, expires_at) values ($1, 'h', $2, '[]', '["*"]', '["*"]', now() + interval '1 hour')`, [agentToken, u]);
+      const human = JSON.stringify([{ kind: "user", id: u, name: "dev" }]);
+      const agent = (tokenId?: string) => JSON.stringify([{ kind: "user", id: u, name: "dev" }, { kind: "agent", id: "claude", name: "claude", ...(tokenId ? { tokenId } : {}) }]);
+      for (const [id, chain] of [[1, human], [2, agent(agentToken)], [3, agent()]] as const) {
+        await client.query(`insert into approval_requests (id, kind, binding_hash, connection_id, requester_id, chain, request, approver_groups, expires_at) values ($1, 'access', 'b', $2, $3, $4, '{}', '[]', now())`, [id, c, u, chain]);
+        await client.query(`insert into access_grants (user_id, connection_id, request_id, expires_at) values ($1, $2, $3, now() + interval '1 hour')`, [u, c, id]);
+      }
+      await migrate(db, { migrationsFolder: FOLDER });
+      const rows = await client.query<{ request_id: number; actor_token_id: string | null; revoked: boolean }>("select request_id, actor_token_id, revoked_at is not null as revoked from access_grants order by request_id");
+      expect(rows.rows).toEqual([
+        { request_id: 1, actor_token_id: null, revoked: false },
+        { request_id: 2, actor_token_id: agentToken, revoked: false },
+        { request_id: 3, actor_token_id: null, revoked: true },
+      ]);
+    } finally {
+      await client.close();
+      fs.rmSync(before, { recursive: true, force: true });
+    }
+  });
 });

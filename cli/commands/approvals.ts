@@ -32,15 +32,13 @@ interface Grant {
   id: string;
   userId: string;
   connectionId: string;
-  /** the agent's token the grant holds for (and the agents it spawns); null: all the user's sessions */
-  actorTokenId: string | null;
   requestId: number | null;
   expiresAt: string;
   revokedAt: string | null;
   createdAt: string;
   /** list only */
   user?: string;
-  /** list only: that agent's delegation chain */
+  /** list only: the delegation chain of the agent token the grant holds for (and the agents it spawns); null: all the user's sessions */
   actor?: string | null;
   connection?: string;
   active?: boolean;

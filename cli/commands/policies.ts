@@ -232,8 +232,9 @@ const test: Command = {
   --agents a,b        agents acting for the user, outermost last (a,b = depth 2)
   --origin O          native (default), web-console or mcp
 
-With neither --statement nor --action, the request is a connect. The user's active access
-grants are taken into account; the policies are evaluated fresh (never cached).`,
+With neither --statement nor --action, the request is a connect. The access grants the user
+asked for themself are taken into account (a grant an agent obtained holds for that agent's
+token only, which a simulated agent does not have); the policies are evaluated fresh.`,
   options: {
     principal: { type: "string" },
     connection: { type: "string" },

@@ -54,7 +54,7 @@ export function ApprovalCard({ a, canDecide }: { a: ApprovalView; canDecide: boo
       {a.kind === "access" ? (
         <p className="mt-2 text-sm">
           Access for {Math.round((a.durationSeconds ?? 0) / 60)} minutes
-          {a.chain.length > 1 ? `, for ${a.chain[a.chain.length - 1].name} and the agents it starts only.` : ", for all of this user's sessions."}
+          {a.chain.length > 1 ? `, for this ${a.chain[a.chain.length - 1].name} token and the agents it starts only.` : ", for all of this user's sessions."}
         </p>
       ) : (
         <pre className="mt-2 max-h-48 overflow-auto whitespace-pre-wrap rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{req.text}</pre>

@@ -109,7 +109,6 @@ const grantColumns = {
   id: accessGrants.id,
   userId: accessGrants.userId,
   connectionId: accessGrants.connectionId,
-  actorTokenId: accessGrants.actorTokenId,
   requestId: accessGrants.requestId,
   expiresAt: accessGrants.expiresAt,
   revokedAt: accessGrants.revokedAt,

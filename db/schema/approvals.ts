@@ -66,5 +66,5 @@ export const accessGrants = pgTable(
     revokedAt: timestamp("revoked_at", { withTimezone: true }),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [index("access_grants_user_connection_idx").on(t.userId, t.connectionId)],
+  (t) => [index("access_grants_user_connection_idx").on(t.userId, t.connectionId), index("access_grants_actor_token_idx").on(t.actorTokenId)],
 );

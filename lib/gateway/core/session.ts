@@ -8,7 +8,8 @@ import type { MaskChannel, Masker } from "@/lib/gateway/masking";
 import { getPolicyRuntime, maskingOf } from "@/lib/gateway/policy";
 import { sealForPolicy } from "@/lib/gateway/policy/context";
 import { SessionRecorder } from "@/lib/gateway/recorder/recorder";
-import { activeGrants } from "@/lib/services/access/grants";
+import { activeGrantsOf } from "@/db/queries/approvals";
+import { grantLineage } from "@/lib/identity/grant-lineage";
 import { getConnection } from "@/db/queries/connections";
 import { getUserForSession } from "@/db/queries/users";
 import { groupNamesOf } from "@/lib/identity/tokens";
@@ -55,7 +56,7 @@ const UNMASKABLE = "masking applies to you here, and what this returns cannot be
 export class GatewaySession {
   readonly recorder: SessionRecorder;
   private readonly grants = new SessionGrants(
-    () => activeGrants(this.db, this.principal, this.connection.id),
+    () => activeGrantsOf(this.db, this.principal.userId, this.connection.id, grantLineage(this.principal)),
     () => this.grantsChanged("an access grant expired"),
   );
   /** what was decided once and stays open (standing.ts): this session's connect, shells, forwards */

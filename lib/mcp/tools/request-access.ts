@@ -15,6 +15,7 @@ export function registerRequestAccess(server: McpServer, ctx: McpContext) {
       title: "Request temporary access",
       description:
         "Asks human approvers for temporary access to a connection (lifts holds that policy ties to an active grant, e.g. writes on prod). " +
+        "The grant holds for this token and the agents it delegates to, not for your human or other agents. " +
         "With wait_seconds the call waits for the decision; otherwise use wait_for_approval with the returned approval id.",
       inputSchema: {
         connection: z.string().min(1).max(128),

@@ -9,7 +9,7 @@ import { decideApproval } from "../approvals/decide";
 import { expireOverdue } from "../approvals/expire";
 import { revokeApproval } from "../approvals/revoke";
 import { approvalsFixture, principalOf, type ApprovalsFixture } from "../approvals/test-fixtures";
-import { activeGrants, grantActorOf, grantLineage, revokeGrant } from "./grants";
+import { activeGrants, revokeGrant } from "./grants";
 import { requestAccess } from "./request";
 
 /** Just-in-time access: request → approve → grant (feeds `grants.active`) → revoke or expire. */
@@ -144,25 +144,5 @@ describe("just-in-time access", () => {
     await fx.db.update(approvalRequests).set({ expiresAt: new Date(Date.now() - 1) }).where(eq(approvalRequests.requesterId, fx.people.mallory.id));
     expect((await expireOverdue(fx.db)).length).toBeGreaterThanOrEqual(25);
     await expect(ask(flooder)).resolves.toMatchObject({ status: "pending" });
-  });
-});
-
-describe("whom a grant holds for", () => {
-  const user = { kind: "user" as const, id: "u", name: "dev", tokenId: "t-root" };
-  const agent = (name: string, tokenId: string) => ({ kind: "agent" as const, id: name, name, tokenId });
-
-  it("a grant is bound to the delegated token that asked, or to no token when the user asked", () => {
-    expect(grantActorOf([user])).toBeNull();
-    expect(grantActorOf([user, agent("claude", "t-claude")])).toBe("t-claude");
-    expect(grantActorOf([user, agent("claude", "t-claude"), agent("researcher", "t-res")])).toBe("t-res");
-    const tokenless = { kind: "agent" as const, id: "x", name: "x" };
-    expect(() => grantActorOf([user, tokenless])).toThrow(/own delegated token/);
-  });
-
-  it("a session's lineage: every token of its chain, its own, and a ticket's parent", () => {
-    expect(grantLineage({ userId: "u", chain: [user, agent("claude", "t-claude"), agent("researcher", "t-res")], tokenId: "t-res", parentTokenId: "t-claude" }).sort()).toEqual(["t-claude", "t-res", "t-root"]);
-    // a ticket minted from researcher's token: the same chain, its own token last
-    expect(grantLineage({ userId: "u", chain: [user, agent("claude", "t-claude"), agent("researcher", "t-ticket")], tokenId: "t-ticket", parentTokenId: "t-res" }).sort()).toEqual(["t-claude", "t-res", "t-root", "t-ticket"]);
-    expect(grantLineage({ userId: "u", chain: [] })).toEqual([]);
   });
 });

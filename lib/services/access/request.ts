@@ -11,7 +11,7 @@ import { waitForDecision } from "@/lib/gateway/approvals/wait";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { createApprovalRequest } from "../approvals/create";
 import { reason } from "../approvals/input";
-import { grantActorOf } from "./grants";
+import { grantActorOf } from "@/lib/identity/grant-lineage";
 import { toPublicApproval } from "../approvals/public";
 
 /** 24 h: just-in-time access is meant to be short; standing access belongs in policy. */

@@ -7,7 +7,7 @@ import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { groupNamesOf } from "@/lib/identity/tokens";
 import { appendAudit } from "../audit/append";
-import { grantActorOf } from "../access/grants";
+import { grantActorOf } from "@/lib/identity/grant-lineage";
 import { mutate } from "../tx";
 import { decisionInput } from "./input";
 import { announceApproval } from "./public";
