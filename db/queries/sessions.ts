@@ -24,6 +24,8 @@ const columns = {
 
 export interface SessionFilter {
   userId?: string;
+  /** only sessions opened with this token or one it delegated to */
+  descendsFrom?: string;
   status?: string;
   protocol?: string;
   connection?: string;
@@ -40,6 +42,8 @@ const likePattern = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 export function listSessions(db: Db, f: SessionFilter) {
   const conds: SQL[] = [];
   if (f.userId) conds.push(eq(sessions.userId, f.userId));
+  // Opened with this token or one it delegated to (its chain names the token).
+  if (f.descendsFrom) conds.push(or(eq(sessions.tokenId, f.descendsFrom), sql`${sessions.chain} @> ${JSON.stringify([{ tokenId: f.descendsFrom }])}::jsonb`)!);
   if (f.status) conds.push(eq(sessions.status, f.status));
   if (f.protocol) conds.push(eq(sessions.protocol, f.protocol));
   if (f.connection) conds.push(eq(sessions.connectionName, f.connection));

@@ -1,6 +1,6 @@
 import { getDb } from "@/db/client";
 import { getSession } from "@/db/queries/sessions";
-import { can } from "@/lib/auth/authorize";
+import { seesSession } from "@/lib/http/session-access";
 import { getBus, Topics } from "@/lib/events/bus";
 import { registerWsRoute } from "./router";
 
@@ -21,7 +21,7 @@ registerWsRoute({
   permission: "sessions:read-own",
   async authorizeObject(caller, match) {
     const s = await getSession(await getDb(), match[1]);
-    return !!s && can(caller, "sessions:read-own", { ownerId: s.userId });
+    return !!s && seesSession(caller, s);
   },
   onConnection(ws, _caller, match) {
     const id = match[1];

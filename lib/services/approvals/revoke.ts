@@ -36,9 +36,15 @@ export async function revokeApproval(db: Db, caller: Caller | null, id: number, 
       .returning({ id: approvalRequests.id });
     if (!row) throw new GatehouseError("CONFLICT", `approval #${id} is ${req.status} and cannot be revoked`);
     // An approved access request already produced a grant: withdrawing the approval ends it too.
-    const grants = await tx.update(accessGrants).set({ revokedAt: new Date() }).where(and(eq(accessGrants.requestId, id), isNull(accessGrants.revokedAt))).returning({ id: accessGrants.id });
+    const grants = await tx
+      .update(accessGrants)
+      .set({ revokedAt: new Date() })
+      .where(and(eq(accessGrants.requestId, id), isNull(accessGrants.revokedAt)))
+      .returning({ id: accessGrants.id, userId: accessGrants.userId, connectionId: accessGrants.connectionId });
     await appendAudit(tx, who, { action: "approval.revoke", subject: `approval:${id}`, detail: { kind: req.kind, was: req.status, reason: data.reason ?? "", revokedGrants: grants.map((g) => g.id) } });
     emit(Topics.approvalDecided, { id, status: "cancelled" });
+    // As revokeGrant does: what stands on the grant (open sessions, shells, forwards) is decided again.
+    for (const g of grants) emit(Topics.grantRevoked, g);
     return { id, status: "cancelled" as const };
   });
 }
