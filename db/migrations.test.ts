@@ -19,13 +19,26 @@ function folderUpTo(tag: string): string {
   return dir;
 }
 
+/** A fresh database migrated up to `tag`; `rest()` applies the remaining migrations. */
+async function migratedUpTo(tag: string) {
+  const client = new PGlite();
+  const db = drizzle(client);
+  const before = folderUpTo(tag);
+  await migrate(db, { migrationsFolder: before });
+  return {
+    client,
+    rest: () => migrate(db, { migrationsFolder: FOLDER }),
+    close: async () => {
+      await client.close();
+      fs.rmSync(before, { recursive: true, force: true });
+    },
+  };
+}
+
 describe("migrations on existing data", () => {
   it("0005 keys session events by (session, seq), keeping every event once", async () => {
-    const client = new PGlite();
-    const db = drizzle(client);
-    const before = folderUpTo("0004_session_event_data");
+    const { client, rest, close } = await migratedUpTo("0004_session_event_data");
     try {
-      await migrate(db, { migrationsFolder: before });
       const s = "00000000-0000-4000-8000-0000000000aa";
       // seq 2 stored twice, as a spool re-stored after a crash could have done
       await client.query(
@@ -34,7 +47,7 @@ describe("migrations on existing data", () => {
          ($1, 2, 5, 'term.o', '{"bin":"raw"}', '\\x0102'), ($1, 3, 9, 'result', '{"rows":1}', null)`,
         [s],
       );
-      await migrate(db, { migrationsFolder: FOLDER });
+      await rest();
       const rows = await client.query<{ seq: number; kind: string; data: Uint8Array | null }>("select seq, kind, data from session_events order by seq");
       expect(rows.rows.map((r) => [r.seq, r.kind, r.data ? Buffer.from(r.data).toString("hex") : null])).toEqual([
         [1, "request", null],
@@ -43,17 +56,13 @@ describe("migrations on existing data", () => {
       ]);
       await expect(client.query(`insert into session_events (session_id, seq, t_ms, kind, payload) values ($1, 3, 0, 'x', '{}')`, [s])).rejects.toThrow(/duplicate key/);
     } finally {
-      await client.close();
-      fs.rmSync(before, { recursive: true, force: true });
+      await close();
     }
   });
 
   it("0008 binds an agent's existing grants to its token, and revokes those it cannot bind", async () => {
-    const client = new PGlite();
-    const db = drizzle(client);
-    const before = folderUpTo("0007_policy_previews");
+    const { client, rest, close } = await migratedUpTo("0007_policy_previews");
     try {
-      await migrate(db, { migrationsFolder: before });
       const u = "00000000-0000-4000-8000-000000000001";
       const c = "00000000-0000-4000-8000-000000000002";
       const agentToken = "00000000-0000-4000-8000-000000000003";
@@ -66,7 +75,7 @@ describe("migrations on existing data", () => {
         await client.query(`insert into approval_requests (id, kind, binding_hash, connection_id, requester_id, chain, request, approver_groups, expires_at) values ($1, 'access', 'b', $2, $3, $4, '{}', '[]', now())`, [id, c, u, chain]);
         await client.query(`insert into access_grants (user_id, connection_id, request_id, expires_at) values ($1, $2, $3, now() + interval '1 hour')`, [u, c, id]);
       }
-      await migrate(db, { migrationsFolder: FOLDER });
+      await rest();
       const rows = await client.query<{ request_id: number; actor_token_id: string | null; revoked: boolean }>("select request_id, actor_token_id, revoked_at is not null as revoked from access_grants order by request_id");
       expect(rows.rows).toEqual([
         { request_id: 1, actor_token_id: null, revoked: false },
@@ -74,8 +83,7 @@ describe("migrations on existing data", () => {
         { request_id: 3, actor_token_id: null, revoked: true },
       ]);
     } finally {
-      await client.close();
-      fs.rmSync(before, { recursive: true, force: true });
+      await close();
     }
   });
 });

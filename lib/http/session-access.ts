@@ -4,6 +4,9 @@ import { can } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { GatehouseError } from "@/lib/gateway/core/types";
 
+/** A uuid no token has: an agent without a token (none is issued so) sees no session. */
+const NO_TOKEN = "00000000-0000-0000-0000-000000000000";
+
 /**
  * The token whose sessions a delegated (agent) caller may read: its own and its descendants',
  * never its human's or a sibling agent's (they may show what the agent's masking hides). Null for
@@ -12,7 +15,7 @@ import { GatehouseError } from "@/lib/gateway/core/types";
 export function agentScopeOf(caller: Caller): string | null {
   const p = caller.principal;
   if (!p || p.chain.length <= 1) return null;
-  return p.tokenId ?? "no token: nothing"; // matches no session (fail closed)
+  return p.tokenId ?? NO_TOKEN;
 }
 
 /** Whether the caller may read this session: its own user (an agent: its own branch), or all sessions. */

@@ -3,9 +3,8 @@ import fs from "node:fs";
 import postgres from "postgres";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 
-const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /**
  * The nested-agent scenario end to end with real clients: a user's token → an agent token →
@@ -33,12 +32,7 @@ describe("nested agents through the PostgreSQL gateway", () => {
       p.stderr.on("data", (d) => (stderr += d));
       p.on("close", (code) => resolve({ code, stdout, stderr }));
     });
-  async function exchange(subject: string, actor: string) {
-    const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: subject, actor }) });
-    const body = await res.json();
-    if (res.status !== 200) throw new Error(JSON.stringify(body));
-    return body as { access_token: string; token_id: string; depth: number };
-  }
+  const exchange = (subject: string, actor: string) => exchangeToken(gh.url, subject, actor);
 
   beforeAll(async () => {
     gh = await startGatehouse();
@@ -147,8 +141,7 @@ describe("nested agents through the PostgreSQL gateway", () => {
 
   it("a gateway session ends when its token expires", async () => {
     const user = (await apiCall(gh.url, await login(gh.url, USER, "dev-password-123"), "POST", "/tokens", { name: "short", ttlSeconds: 600 })).body.token as string;
-    const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: user, actor: "brief", expires_in: "3" }) });
-    const short = (await res.json()).access_token as string;
+    const short = (await exchangeToken(gh.url, user, "brief", { expires_in: "3" })).access_token;
     const sql = connect(short);
     await sql`select 1`;
     await new Promise((r) => setTimeout(r, 4000));

@@ -1,7 +1,7 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 import { scp, ssh2Connect, ssh2Exec, type Ssh2Client } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
@@ -10,7 +10,6 @@ import { startSshd, type Sshd } from "../support/sshd";
  * trying them for real (real OpenSSH sshd upstream, the ssh2 client, the REST API with real
  * tokens). Each test failed before its fix.
  */
-const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 type Rec = Record<string, any>;
 
@@ -27,13 +26,7 @@ describe("access bypass hunt", () => {
   let sshd: Sshd;
   const tokens = { admin: "", member: "", approver: "" };
 
-  async function exchange(subject: string, actor: string, expiresIn?: number): Promise<{ access_token: string; token_id: string }> {
-    const body = new URLSearchParams({ grant_type: EXCHANGE, subject_token: subject, actor, ...(expiresIn ? { expires_in: String(expiresIn) } : {}) });
-    const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body });
-    const json = await res.json();
-    expect(res.status, JSON.stringify(json)).toBe(200);
-    return json;
-  }
+  const exchange = (subject: string, actor: string, expiresIn?: number) => exchangeToken(gh.url, subject, actor, expiresIn ? { expires_in: String(expiresIn) } : {});
 
   async function pendingApproval(match: (a: Rec) => boolean): Promise<Rec> {
     for (let i = 0; i < 200; i++) {

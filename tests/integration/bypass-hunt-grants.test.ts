@@ -6,10 +6,9 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { build } from "@/lib/gateway/protocols/postgres/wire";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 import { rawPgSession } from "../support/pg-wire-session";
 
-const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /**
  * Bypass hunt on just-in-time access grants, approvals and delegation, with a real Gatehouse
@@ -55,16 +54,7 @@ describe("bypass hunt: grants, approvals and delegation", () => {
 
   // --- helpers --------------------------------------------------------------------------------
 
-  async function exchange(subject: string, actor: string, extra: Record<string, string> = {}) {
-    const res = await fetch(`${gh.url}/api/v1/token`, {
-      method: "POST",
-      headers: { "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: subject, actor, ...extra }),
-    });
-    const body = await res.json();
-    expect(res.status, JSON.stringify(body)).toBe(200);
-    return body as { access_token: string; token_id: string; depth: number };
-  }
+  const exchange = (subject: string, actor: string, extra: Record<string, string> = {}) => exchangeToken(gh.url, subject, actor, extra);
   /** A personal token of `email` (full scope unless narrowed). */
   async function personal(email: string, extra: Record<string, unknown> = {}) {
     const res = await apiCall(gh.url, await login(gh.url, email, PASSWORD), "POST", "/tokens", { name: `root-${Date.now()}`, ttlSeconds: 7200, ...extra });

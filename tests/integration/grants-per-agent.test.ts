@@ -2,9 +2,8 @@ import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 
-const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /**
  * Just-in-time access belongs to whoever asked for it in the delegation chain: a grant approved
@@ -26,12 +25,7 @@ describe("access grants are bound to the actor that asked", () => {
   const USER = "dev@example.test";
   const open: postgres.Sql[] = [];
 
-  async function exchange(subject: string, actor: string) {
-    const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: subject, actor }) });
-    const body = await res.json();
-    expect(res.status, JSON.stringify(body)).toBe(200);
-    return body.access_token as string;
-  }
+  const exchange = async (subject: string, actor: string) => (await exchangeToken(gh.url, subject, actor)).access_token;
   /** Connects and runs one statement: "ok", or the error the gateway answered with. */
   async function tryConnect(token: string): Promise<string> {
     const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: USER, password: token, ssl: false, max: 1, onnotice: () => {}, connect_timeout: 10 });

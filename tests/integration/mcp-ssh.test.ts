@@ -5,11 +5,10 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 import { sshExec } from "../support/ssh-client";
 import { SSH_TEST_USER, startSshd, type Sshd } from "../support/sshd";
 
-const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /** The default policies, plus terminal masking (rule set "mcpssh") on connection box-masked. */
 const MASK_POLICY = `
@@ -70,9 +69,7 @@ describe("MCP run_ssh_command", () => {
     }
     t.dev = await login(gh.url, "dev@example.test", "a-long-password-1");
     t.approver = await login(gh.url, "approver@example.test", "a-long-password-1");
-    const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: t.dev, actor: "claude" }) });
-    expect(res.status).toBe(200);
-    t.agent = (await res.json()).access_token;
+    t.agent = (await exchangeToken(gh.url, t.dev, "claude")).access_token;
 
     const upstream = `ssh://127.0.0.1:${sshd.port}`;
     for (const [name, extra] of [

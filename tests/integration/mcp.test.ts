@@ -3,9 +3,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { LoggingMessageNotificationSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 
-const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 /**
  * The MCP endpoint driven by the SDK's own client over Streamable HTTP against the production
@@ -18,12 +17,7 @@ describe("MCP endpoint (/api/mcp)", () => {
   const t = { admin: "", dev: "", approver: "", agent: "", agentId: "", sub: "" };
   const clients: Client[] = [];
 
-  async function exchange(subject: string, actor: string) {
-    const res = await fetch(`${gh.url}/api/v1/token`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: subject, actor }) });
-    const body = await res.json();
-    expect(res.status).toBe(200);
-    return body as { access_token: string; token_id: string };
-  }
+  const exchange = (subject: string, actor: string) => exchangeToken(gh.url, subject, actor);
 
   async function mcp(token: string, logs: string[] = []) {
     const client = new Client({ name: "mcp-test", version: "1.0.0" });

@@ -125,6 +125,23 @@ export async function login(url: string, email: string, password: string): Promi
   return body.token;
 }
 
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+
+/**
+ * RFC 8693 token exchange at /api/v1/token, as an agent gets its token: `subject` delegates to
+ * `actor` (`extra`: scope, expires_in, subject_token_type...). Throws with the answer unless 200.
+ */
+export async function exchangeToken(url: string, subject: string, actor: string, extra: Record<string, string> = {}): Promise<{ access_token: string; token_id: string; depth: number }> {
+  const res = await fetch(`${url}/api/v1/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: TOKEN_EXCHANGE, subject_token: subject, actor, ...extra }),
+  });
+  const body = await res.json();
+  if (res.status !== 200) throw new Error(`token exchange for ${actor} refused (${res.status}): ${JSON.stringify(body)}`);
+  return body;
+}
+
 export async function apiCall(url: string, token: string | null, method: string, pathname: string, body?: unknown) {
   const res = await fetch(`${url}/api/v1${pathname}`, {
     method,

@@ -2,14 +2,14 @@ import { randomUUID } from "node:crypto";
 import { eq } from "drizzle-orm";
 import { ZodError } from "zod";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { getApproval, listApprovals } from "@/db/queries/approvals";
+import { activeGrantsOf, getApproval, listApprovals } from "@/db/queries/approvals";
 import { approvalRequests, auditLog } from "@/db/schema";
 import type { Caller } from "@/lib/auth/caller";
 import { decideApproval } from "../approvals/decide";
 import { expireOverdue } from "../approvals/expire";
 import { revokeApproval } from "../approvals/revoke";
 import { approvalsFixture, principalOf, type ApprovalsFixture } from "../approvals/test-fixtures";
-import { activeGrants, revokeGrant } from "./grants";
+import { revokeGrant } from "./grants";
 import { requestAccess } from "./request";
 
 /** Just-in-time access: request → approve → grant (feeds `grants.active`) → revoke or expire. */
@@ -24,30 +24,28 @@ afterEach(() => {
   delete process.env.GATEHOUSE_ACCESS_APPROVERS;
 });
 
-/** The user's own sessions (no agent): what a grant the user asked for themself holds for. */
-const own = (userId: string) => ({ userId, chain: [] });
 const ask = (caller: Caller, extra: Record<string, unknown> = {}) => requestAccess(fx.db, caller, { connection: "billing-db", durationSeconds: 3600, reason: "INC-42 refund", ...extra });
 
 describe("just-in-time access", () => {
-  it("approval creates a grant for the requested duration; activeGrants sees it until revoked", async () => {
+  it("approval creates a grant for the requested duration; activeGrantsOf sees it until revoked", async () => {
     const alice = fx.people.alice;
     const asked = await ask(alice.caller);
     expect(asked).toMatchObject({ status: "pending", approval: { kind: "access", requester: alice.email, connection: "billing-db", approverGroups: ["approvers"], minApprovals: 1, durationSeconds: 3600, reason: "INC-42 refund" } });
-    expect(await activeGrants(fx.db, own(alice.id), fx.conn.id)).toEqual([]);
+    expect(await activeGrantsOf(fx.db, alice.id, fx.conn.id, [])).toEqual([]);
     const t0 = Date.now();
     const decided = await decideApproval(fx.db, fx.people.bob.caller, asked.approval.id, { decision: "approve" });
     expect(decided.grant).not.toBeNull();
     expect(decided.grant!.expiresAt.getTime()).toBeGreaterThanOrEqual(t0 + 3600_000 - 1000);
     expect(decided.grant!.expiresAt.getTime()).toBeLessThanOrEqual(Date.now() + 3600_000);
-    const active = await activeGrants(fx.db, own(alice.id), fx.conn.id);
+    const active = await activeGrantsOf(fx.db, alice.id, fx.conn.id, []);
     expect(active).toEqual([{ id: decided.grant!.id, connectionId: fx.conn.id, expiresAt: decided.grant!.expiresAt }]);
     // not on another connection, not for another user
-    expect(await activeGrants(fx.db, own(alice.id), fx.otherConn.id)).toEqual([]);
-    expect(await activeGrants(fx.db, own(fx.people.dave.id), fx.conn.id)).toEqual([]);
+    expect(await activeGrantsOf(fx.db, alice.id, fx.otherConn.id, [])).toEqual([]);
+    expect(await activeGrantsOf(fx.db, fx.people.dave.id, fx.conn.id, [])).toEqual([]);
 
     await expect(revokeGrant(fx.db, alice.caller, decided.grant!.id)).rejects.toMatchObject({ code: "FORBIDDEN" });
     await revokeGrant(fx.db, fx.people.admin.caller, decided.grant!.id);
-    expect(await activeGrants(fx.db, own(alice.id), fx.conn.id)).toEqual([]);
+    expect(await activeGrantsOf(fx.db, alice.id, fx.conn.id, [])).toEqual([]);
     await expect(revokeGrant(fx.db, fx.people.admin.caller, decided.grant!.id)).rejects.toMatchObject({ code: "CONFLICT" });
     await expect(revokeGrant(fx.db, fx.people.admin.caller, "not-a-uuid")).rejects.toMatchObject({ code: "NOT_FOUND" });
     const audit = await fx.db.select({ action: auditLog.action }).from(auditLog).where(eq(auditLog.subject, `grant:${decided.grant!.id}`));
@@ -57,10 +55,10 @@ describe("just-in-time access", () => {
   it("an expired grant is not active", async () => {
     const asked = await ask(fx.people.alice.caller, { connection: "other-db", durationSeconds: 60 });
     const { grant } = await decideApproval(fx.db, fx.people.carol.caller, asked.approval.id, { decision: "approve" });
-    expect(await activeGrants(fx.db, own(fx.people.alice.id), fx.otherConn.id)).toHaveLength(1);
+    expect(await activeGrantsOf(fx.db, fx.people.alice.id, fx.otherConn.id, [])).toHaveLength(1);
     const { accessGrants } = await import("@/db/schema");
     await fx.db.update(accessGrants).set({ expiresAt: new Date(Date.now() - 1) }).where(eq(accessGrants.id, grant!.id));
-    expect(await activeGrants(fx.db, own(fx.people.alice.id), fx.otherConn.id)).toEqual([]);
+    expect(await activeGrantsOf(fx.db, fx.people.alice.id, fx.otherConn.id, [])).toEqual([]);
   });
 
   it("a denied request creates no grant; revoking an approved access request revokes its grant", async () => {
@@ -68,9 +66,9 @@ describe("just-in-time access", () => {
     expect((await decideApproval(fx.db, fx.people.bob.caller, denied.approval.id, { decision: "deny", reason: "no" })).grant).toBeNull();
     const approved = await ask(fx.people.dave.caller);
     const { grant } = await decideApproval(fx.db, fx.people.bob.caller, approved.approval.id, { decision: "approve" });
-    expect(await activeGrants(fx.db, own(fx.people.dave.id), fx.conn.id)).toHaveLength(1);
+    expect(await activeGrantsOf(fx.db, fx.people.dave.id, fx.conn.id, [])).toHaveLength(1);
     await revokeApproval(fx.db, fx.people.adminApprover.caller, approved.approval.id, {});
-    expect(await activeGrants(fx.db, own(fx.people.dave.id), fx.conn.id)).toEqual([]);
+    expect(await activeGrantsOf(fx.db, fx.people.dave.id, fx.conn.id, [])).toEqual([]);
     expect((await getApproval(fx.db, approved.approval.id))!.grant).toMatchObject({ id: grant!.id, revokedAt: expect.any(Date) });
   });
 

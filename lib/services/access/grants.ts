@@ -1,23 +1,13 @@
 import { Topics } from "@/lib/events/bus";
 import { and, eq, isNull } from "drizzle-orm";
-import { activeGrantsOf, getGrant } from "@/db/queries/approvals";
+import { getGrant } from "@/db/queries/approvals";
 import type { Db } from "@/db/client";
 import { accessGrants } from "@/db/schema";
 import { authorize } from "@/lib/auth/authorize";
-import { grantLineage, type GrantHolder } from "@/lib/identity/grant-lineage";
 import type { Caller } from "@/lib/auth/caller";
-import type { AccessGrant } from "@/lib/gateway/core/types";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
-
-/**
- * Unexpired, unrevoked grants on a connection that hold for this credential: the pipeline's
- * `GatewayRequest.grants` (whose they are: lib/identity/grant-lineage.ts).
- */
-export async function activeGrants(db: Db, holder: GrantHolder, connectionId: string): Promise<AccessGrant[]> {
-  return activeGrantsOf(db, holder.userId, connectionId, grantLineage(holder));
-}
 
 /** Ends a grant before its time (approvers and admins). */
 export async function revokeGrant(db: Db, caller: Caller | null, id: string) {

@@ -6,7 +6,7 @@ import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { GatehouseError, type Actor, type ClassifiedRequest, type GatewayRequest, type PolicyAction, type RequestKind } from "@/lib/gateway/core/types";
 import { getPolicyRuntime } from "@/lib/gateway/policy";
-import { activeGrants } from "@/lib/services/access/grants";
+import { activeGrantsOf } from "@/db/queries/approvals";
 import { classifyForConnection } from "@/lib/gateway/core/classify";
 import { groupNamesOf } from "@/lib/identity/tokens";
 
@@ -41,7 +41,7 @@ export async function simulatePolicy(db: Db, caller: Caller | null, input: unkno
     client: { address: data.address, protocol: conn.type === "postgres" || conn.type === "mysql" || conn.type === "ssh" || conn.type === "http" ? conn.type : "kubernetes", origin: data.origin },
     request,
     // a hypothetical agent holds no token: only the grants the user asked for themself hold for it
-    grants: await activeGrants(db, { userId: user.id, chain }, conn.id),
+    grants: await activeGrantsOf(db, user.id, conn.id, []),
     now: new Date(),
   };
   return { request, simulation: getPolicyRuntime().simulate(req) };

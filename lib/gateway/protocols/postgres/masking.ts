@@ -52,43 +52,47 @@ export function alignSources(fieldCount: number, sources: readonly OutputColumn[
  * nothing read before can stand in), a ProtocolError ends the session rather than let the
  * result through with detectors alone.
  */
-export async function buildFieldPlans(
-  fields: readonly FieldDescription[],
-  ctx: { masker: Masker; metadata: UpstreamMetadata | null; sources: readonly OutputColumn[] | null; connection: string; opaque?: boolean },
-): Promise<FieldPlan[]> {
-  const { masker, metadata, connection } = ctx;
+export async function buildFieldPlans(fields: readonly FieldDescription[], ctx: PlanContext): Promise<FieldPlan[]> {
   try {
     return await plansOf(fields, ctx);
   } catch (err) {
-    console.warn(`[postgres] masking metadata unavailable on ${connection}: ${(err as Error).message}`);
+    console.warn(`[postgres] masking metadata unavailable on ${ctx.connection}: ${(err as Error).message}`);
     throw new ProtocolError(`gatehouse: this result cannot be masked: the upstream catalog could not be read (${(err as Error).message})`, "58000");
   }
+}
 
-  async function plansOf(fields: readonly FieldDescription[], ctx: { sources: readonly OutputColumn[] | null; opaque?: boolean }): Promise<FieldPlan[]> {
-    const tableCols = fields.filter((f) => f.tableOid !== 0 && f.columnAttr > 0).map((f) => ({ oid: f.tableOid, attnum: f.columnAttr }));
-    const names = tableCols.length && metadata ? await metadata.columns(tableCols) : new Map<string, ColumnName | null>();
-    const walk = new SourcePlans(masker, metadata, connection);
-    const aligned = alignSources(fields.length, ctx.sources);
-    // A field no derivation aligns with and without a table origin (inside a `*`: a FULL JOIN
-    // USING column is a COALESCE) may carry any source of the statement: all of them apply.
-    const every = ctx.sources ? [...new Set(ctx.sources.flatMap((s) => s.sources))] : [];
-    const plans: FieldPlan[] = [];
-    for (let i = 0; i < fields.length; i++) {
-      const f = fields[i];
-      const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
-      const sources = [...(named?.view ? [`${named.schema}.${named.table}.${named.column}`] : []), ...(aligned[i] ?? (f.tableOid === 0 ? every : []))];
-      const found = await walk.all(sources);
-      const list = found === OPAQUE ? [] : found;
-      if (named && !named.view) list.unshift(...planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }));
-      const chosen = wholeFirst(list);
-      // Withheld: binary values, and a field whose lineage cannot be known — without a table
-      // origin in an opaque result (a FETCH from a cursor the gateway never saw declared), or made
-      // from something the catalog cannot explain (a view it cannot follow, an unknown relation).
-      const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || found === OPAQUE;
-      plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name });
-    }
-    return plans;
+interface PlanContext {
+  masker: Masker;
+  metadata: UpstreamMetadata | null;
+  sources: readonly OutputColumn[] | null;
+  connection: string;
+  opaque?: boolean;
+}
+
+async function plansOf(fields: readonly FieldDescription[], ctx: PlanContext): Promise<FieldPlan[]> {
+  const { masker, metadata, connection } = ctx;
+  const tableCols = fields.filter((f) => f.tableOid !== 0 && f.columnAttr > 0).map((f) => ({ oid: f.tableOid, attnum: f.columnAttr }));
+  const names = tableCols.length && metadata ? await metadata.columns(tableCols) : new Map<string, ColumnName | null>();
+  const walk = new SourcePlans(masker, metadata, connection);
+  const aligned = alignSources(fields.length, ctx.sources);
+  // A field no derivation aligns with and without a table origin (inside a `*`: a FULL JOIN
+  // USING column is a COALESCE) may carry any source of the statement: all of them apply.
+  const every = ctx.sources ? [...new Set(ctx.sources.flatMap((s) => s.sources))] : [];
+  const plans: FieldPlan[] = [];
+  for (let i = 0; i < fields.length; i++) {
+    const f = fields[i];
+    const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
+    // A table column has its own rule; a view's column is walked to what it is made of.
+    const own = named && !named.view ? planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }) : [];
+    const found = await walk.all([...(named?.view ? [`${named.schema}.${named.table}.${named.column}`] : []), ...(aligned[i] ?? (f.tableOid === 0 ? every : []))]);
+    const chosen = wholeFirst(found === OPAQUE ? own : [...own, ...found]);
+    // Withheld: binary values, and a field whose lineage cannot be known — without a table
+    // origin in an opaque result (a FETCH from a cursor the gateway never saw declared), or made
+    // from something the catalog cannot explain (a view it cannot follow, an unknown relation).
+    const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || found === OPAQUE;
+    plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name });
   }
+  return plans;
 }
 
 /** The bytes of a redacted cell, shared: a DataRow is built by copying its values. */
