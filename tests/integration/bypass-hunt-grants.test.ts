@@ -416,4 +416,36 @@ describe("bypass hunt: grants, approvals and delegation", () => {
     const own = await call(makerClient, "wait_for_approval", { approval_id: id, timeout_seconds: 30 });
     expect(text(own)).toMatch(/UPDATE/);
   });
+
+  it("a window approved for a text-format Bind parameter '\\x5a5a' does not run the binary-format parameter 'ZZ' (a different value)", async () => {
+    const human = (await personal(OPS)).token;
+    const agent = (await exchange(human, "binder")).access_token;
+    const raw = await rawPgSession(gh.ports.postgres, { user: OPS, database: "demo-postgres", password: agent });
+    const stmt = "update customers set country = $1 where id = 4";
+    const TEXT = 25;
+    const runBind = (formats: (0 | 1)[], param: Buffer) => raw.write(build.parse({ text: stmt, paramTypes: [TEXT] }), build.bind({ paramFormats: formats, params: [param] }), build.execute(), build.sync());
+    const heldId = async () => {
+      let id = 0;
+      await raw.until(() => raw.msgs.some((m) => m.type === "NoticeResponse" && (id = Number(/held for approval #(\d+)/.exec(String(m.fields.message))?.[1] ?? 0)) > 0));
+      return id;
+    };
+
+    // Text format: the approver is shown the 6-character string \x5a5a (a leading backslash
+    // doubled, so no text renders like binary bytes) and approves it with a window.
+    runBind([0], Buffer.from("\\x5a5a"));
+    const id = await heldId();
+    const shown = (await apiCall(gh.url, approver, "GET", `/approvals/${id}`)).body;
+    expect(shown.approval.request.params).toEqual(["\\\\x5a5a"]);
+    await approveHeld(id, { windowSeconds: 600 });
+    expect((await raw.ready()).some((m) => m.type === "CommandComplete")).toBe(true);
+
+    // Binary-format bytes "ZZ" render as \x5a5a: a different binding, held again.
+    raw.msgs.splice(0);
+    runBind([1], Buffer.from("ZZ"));
+    await heldId();
+    raw.end();
+    const ops = pg(human, OPS, "binder-check");
+    const [row] = await ops.sql`select country from customers where id = 4`;
+    expect(row.country).toBe("\\x5a5a");
+  });
 });

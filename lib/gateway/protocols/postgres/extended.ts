@@ -246,14 +246,21 @@ export function combineRuns(runs: readonly { c: Classification; text: string; pa
 
 const UTF8 = new TextDecoder("utf-8", { fatal: true });
 
-/** Bind parameters as the approval binding and the recording see them: text as is, binary as \x-hex. */
+/**
+ * Bind parameters as the approval binding, the approver and the recording see them: text as is
+ * (one more leading backslash when it starts with one), binary and undecodable text as \x-hex.
+ */
 export function decodeParams(m: BindMessage): (string | null)[] {
   return m.params.map((p, i) => {
     if (p === null) return null;
     const format = m.paramFormats.length === 0 ? 0 : m.paramFormats.length === 1 ? m.paramFormats[0] : m.paramFormats[i];
     if (format === 0) {
       try {
-        return UTF8.decode(p);
+        const text = UTF8.decode(p);
+        // Text starting with a backslash gets one more, so no text value renders like bytes: the
+        // text '\x5a5a' renders as \\x5a5a, the binary bytes 5a 5a ('ZZ') as \x5a5a. An approval
+        // is bound to the rendering, and the two run differently.
+        return text.startsWith("\\") ? `\\${text}` : text;
       } catch {
         return `\\x${p.toString("hex")}`;
       }

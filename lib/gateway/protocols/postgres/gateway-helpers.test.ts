@@ -109,6 +109,13 @@ describe("decodeParams / fieldsOfPortal", () => {
   it("keeps text params, hex-encodes binary ones", () => {
     expect(decodeParams({ type: "Bind", portal: "", statement: "", paramFormats: [0, 1], params: [Buffer.from("a"), Buffer.from([255]), ], resultFormats: [] })).toEqual(["a", "\\xff"]);
   });
+  it("never renders a text param like a binary one: a leading backslash is doubled", () => {
+    const bind = (paramFormats: number[], params: Buffer[]) => decodeParams({ type: "Bind", portal: "", statement: "", paramFormats, params, resultFormats: [] });
+    expect(bind([0], [Buffer.from("\\x5a5a")])).toEqual(["\\\\x5a5a"]);
+    expect(bind([1], [Buffer.from("ZZ")])).toEqual(["\\x5a5a"]);
+    expect(bind([0], [Buffer.from("\\\\x5a5a")])).toEqual(["\\\\\\x5a5a"]);
+    expect(bind([0], [Buffer.from("a\\b")])).toEqual(["a\\b"]);
+  });
   it("applies Bind result formats to a statement's cached description", () => {
     const field = { name: "a", tableOid: 1, columnAttr: 1, typeOid: 25, typeSize: -1, typeMod: -1, format: 0 };
     const stmt = { name: "s", text: "select a from t", classification: { kind: "read" as const, statements: [], tables: [], functions: [] }, paramTypes: [], fields: [field] };
