@@ -448,4 +448,20 @@ describe("bypass hunt: grants, approvals and delegation", () => {
     const [row] = await ops.sql`select country from customers where id = 4`;
     expect(row.country).toBe("\\x5a5a");
   });
+
+  it("a time window approved for an agent ends when its token is revoked: the same agent exchanged anew is held again", async () => {
+    const human = (await personal(OPS)).token;
+    const { access_token: writer, token_id: writerId } = await exchange(human, "window-writer");
+    const stmt = "update customers set country = country where id = 5";
+    const first = await runOrHeld(pg(writer, OPS, "window-1"), stmt);
+    expect(first).toHaveProperty("held");
+    await approveHeld((first as { held: number }).held, { windowSeconds: 600 });
+    await (first as { done: Promise<unknown> }).done;
+    // Within the window the same write runs unheld, from a new session of the same token.
+    expect(await runOrHeld(pg(writer, OPS, "window-2"), stmt)).toEqual({ ran: true });
+
+    expect((await apiCall(gh.url, human, "DELETE", `/tokens/${writerId}`)).status).toBe(200);
+    const again = (await exchange(human, "window-writer")).access_token;
+    expect(await runOrHeld(pg(again, OPS, "window-3"), stmt)).toHaveProperty("held");
+  });
 });

@@ -25,7 +25,8 @@ export function bindingHash(input: BindingInput): string {
   // A JSON array is an unambiguous encoding: strings are quoted and escaped, null is not "null",
   // so no choice of text or params can make two different inputs serialize the same.
   // tokenId is left out on purpose: the same human + agents re-authenticating is the same
-  // requester; single use is enforced by the request id, not by the hash.
+  // requester; single use is enforced by the request id, not by the hash, and revoking a token
+  // ends the windows of the requests made with it (revokeToken).
   const canonical = JSON.stringify([
     BINDING_VERSION,
     input.connectionId,

@@ -1,6 +1,6 @@
-import { and, eq, inArray, isNull } from "drizzle-orm";
+import { and, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { tokens } from "@/db/schema";
+import { approvalRequests, tokens } from "@/db/schema";
 import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { Topics } from "@/lib/events/bus";
@@ -11,7 +11,8 @@ import { mutate } from "../tx";
 
 /**
  * Revokes a token and, through the delegation tree, every token exchanged from it. Gateways
- * subscribed to `token.revoked` end the live sessions of all of them.
+ * subscribed to `token.revoked` end the live sessions of all of them; approval time windows
+ * given to requests made with any of them end too.
  */
 export async function revokeToken(db: Db, caller: Caller | null, ref: { id?: string; token?: string }) {
   const who = authorize(caller, "tokens:own");
@@ -28,7 +29,15 @@ export async function revokeToken(db: Db, caller: Caller | null, ref: { id?: str
       .set({ revokedAt: new Date() })
       .where(and(inArray(tokens.id, ids), isNull(tokens.revokedAt)))
       .returning({ id: tokens.id });
-    await appendAudit(tx, who, { action: "token.revoke", subject: `token:${target.id}`, detail: { cascade: ids.length - 1, revoked: revoked.length } });
+    // Time windows approved for requests made with these tokens end with them: the same agent
+    // exchanged anew (same names, so the same binding) is held again.
+    const now = new Date();
+    const windows = await tx
+      .update(approvalRequests)
+      .set({ windowUntil: now })
+      .where(and(eq(approvalRequests.status, "approved"), gt(approvalRequests.windowUntil, now), sql`exists (select 1 from jsonb_array_elements(${approvalRequests.chain}) a where a->>'tokenId' in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)}))`))
+      .returning({ id: approvalRequests.id });
+    await appendAudit(tx, who, { action: "token.revoke", subject: `token:${target.id}`, detail: { cascade: ids.length - 1, revoked: revoked.length, endedWindows: windows.map((w) => w.id) } });
     emit(Topics.tokenRevoked, { tokenIds: ids });
     return { id: target.id, revoked: revoked.map((r) => r.id) };
   });
