@@ -1,4 +1,4 @@
-import { and, desc, eq, gt, inArray, isNull, ne, notInArray, or, sql, type SQL } from "drizzle-orm";
+import { and, desc, eq, gt, inArray, isNull, ne, notInArray, or, sql, type Column, type SQL } from "drizzle-orm";
 import type { Db, Tx } from "../client";
 import { accessGrants, approvalDecisions, approvalRequests, connections, tokens, users } from "../schema";
 
@@ -34,20 +34,27 @@ function chainContains(userId: string) {
   return sql`${approvalRequests.chain} @> jsonb_build_array(jsonb_build_object('id', ${userId}::text))`;
 }
 
+/** A chain naming this token: requests made with it or with a token it delegated to (its branch). */
+export function chainNamesToken(chain: Column, tokenId: string) {
+  return sql`${chain} @> jsonb_build_array(jsonb_build_object('tokenId', ${tokenId}::text))`;
+}
+
 /**
  * Approval requests, newest first. `mineToDecide` narrows to pending requests this user may
  * still decide: one of its groups approves, it is not the requester nor in the chain, and it has
- * not decided yet. Object filtering (members see only their own) is the caller's job via requesterId.
+ * not decided yet. Object filtering (members see only their own, agents their branch's) is the caller's job via
+ * requesterId and branch.
  */
 export function listApprovals(
   db: Db,
-  params: { status?: ApprovalStatusFilter; mineToDecide?: { userId: string; groups: string[] }; requesterId?: string; limit?: number },
+  params: { status?: ApprovalStatusFilter; mineToDecide?: { userId: string; groups: string[] }; requesterId?: string; branch?: string; limit?: number },
 ) {
   const conds: (SQL | undefined)[] = [];
   const status = params.status ?? "all";
   if (status === "decided") conds.push(inArray(approvalRequests.status, [...DECIDED_STATUSES]));
   else if (status !== "all") conds.push(eq(approvalRequests.status, status));
   if (params.requesterId) conds.push(eq(approvalRequests.requesterId, params.requesterId));
+  if (params.branch) conds.push(chainNamesToken(approvalRequests.chain, params.branch));
   const mine = params.mineToDecide;
   if (mine) {
     if (!mine.groups.length) conds.push(sql`false`);
@@ -117,17 +124,21 @@ const grantColumns = {
 
 /**
  * Grants newest first, with user email, connection name and the delegation chain of the agent a
- * grant is for (null: the user's own, for all their sessions); `userId` narrows to one user.
+ * grant is for (null: the user's own, for all their sessions); `userId` narrows to one user,
+ * `agent` to the grants an agent may know of: those that hold for it (its lineage's and its
+ * user's own) and those its branch asked for.
  */
-export function listGrants(db: Db, params: { userId?: string; activeOnly?: boolean; limit?: number }) {
+export function listGrants(db: Db, params: { userId?: string; agent?: { tokenId: string; lineage: readonly string[] }; activeOnly?: boolean; limit?: number }) {
   const now = new Date();
+  const agent = params.agent;
+  const forAgent = agent && or(isNull(accessGrants.actorTokenId), agent.lineage.length ? inArray(accessGrants.actorTokenId, [...agent.lineage]) : undefined, chainNamesToken(tokens.chain, agent.tokenId));
   return db
     .select({ ...grantColumns, user: users.email, connection: connections.name, actorChain: tokens.chain })
     .from(accessGrants)
     .innerJoin(users, eq(users.id, accessGrants.userId))
     .innerJoin(connections, eq(connections.id, accessGrants.connectionId))
     .leftJoin(tokens, eq(tokens.id, accessGrants.actorTokenId))
-    .where(and(params.userId ? eq(accessGrants.userId, params.userId) : undefined, params.activeOnly ? and(isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, now)) : undefined))
+    .where(and(params.userId ? eq(accessGrants.userId, params.userId) : undefined, forAgent, params.activeOnly ? and(isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, now)) : undefined))
     .orderBy(desc(accessGrants.createdAt))
     .limit(Math.min(Math.max(params.limit ?? 200, 1), 500));
 }

@@ -1,6 +1,11 @@
+import { getDb } from "@/db/client";
+import { getSession } from "@/db/queries/sessions";
+import { agentScopeOf } from "@/lib/auth/agent-branch";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { getBus, Topics } from "@/lib/events/bus";
+import { seesSession } from "@/lib/http/session-access";
+import { seesAllApprovals } from "@/lib/services/approvals/visibility";
 import { registerWsRoute } from "./router";
 
 /**
@@ -11,30 +16,46 @@ import { registerWsRoute } from "./router";
 const TOPIC_PERMISSION: Record<string, Permission> = {
   [Topics.approvalCreated]: "approvals:read",
   [Topics.approvalDecided]: "approvals:read",
-  [Topics.grantRevoked]: "approvals:read",
   [Topics.connectionChanged]: "connections:read",
   [Topics.policyChanged]: "policies:read",
   [Topics.maskingChanged]: "masking:read",
 };
-/** Session topics go to whoever may read that session: its owner, or a reader of all sessions. */
+/**
+ * Session topics go to whoever may read that session: its owner (an agent: when the session is
+ * its branch's, which takes a look at the session's chain), or a reader of all sessions.
+ */
 const SESSION_TOPICS = new Set<string>([Topics.sessionStarted, Topics.sessionEnded]);
 
-function mayReceive(caller: Caller, topic: string, data: unknown): boolean {
+async function mayReceive(caller: Caller, topic: string, data: unknown): Promise<boolean> {
+  const payload = (data ?? {}) as { id?: unknown; userId?: unknown };
+  const ownerId = typeof payload.userId === "string" ? payload.userId : "";
   if (SESSION_TOPICS.has(topic)) {
-    const ownerId = (data as { userId?: unknown } | null)?.userId;
-    return can(caller, "sessions:read-own", { ownerId: typeof ownerId === "string" ? ownerId : "" });
+    if (!can(caller, "sessions:read-own", { ownerId })) return false;
+    if (agentScopeOf(caller) === null) return true;
+    const s = typeof payload.id === "string" && UUID.test(payload.id) ? await getSession(await getDb(), payload.id) : null;
+    return !!s && seesSession(caller, s);
   }
+  // A grant's owner, or whoever sees everyone's grants.
+  if (topic === Topics.grantRevoked) return can(caller, "approvals:read") && (ownerId === caller.userId || seesAllApprovals(caller));
   const need = TOPIC_PERMISSION[topic];
   return !!need && can(caller, need);
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 registerWsRoute({
   pattern: /^\/ws\/events$/,
   permission: "connections:read",
   onConnection(ws, caller) {
+    // Checks may read the database; chaining them keeps each caller's events in publish order.
+    let queue = Promise.resolve();
     const off = getBus().subscribe("*", (data, msg) => {
-      if (!mayReceive(caller, msg.topic, data)) return;
-      if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ topic: msg.topic, data }));
+      queue = queue
+        .then(async () => {
+          if (!(await mayReceive(caller, msg.topic, data))) return;
+          if (ws.readyState === ws.OPEN) ws.send(JSON.stringify({ topic: msg.topic, data }));
+        })
+        .catch((err: Error) => console.warn(`[ws/events] ${msg.topic} not forwarded: ${err.message}`));
     });
     const ping = setInterval(() => ws.ping(), 25_000);
     ws.on("close", () => {

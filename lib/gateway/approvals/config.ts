@@ -62,5 +62,5 @@ export function webhookSettings(): WebhookSettings | null {
   return { url, format };
 }
 
-/** Pending requests one requester may have at once: a flood of holds cannot bury the queue. */
+/** Pending requests one requester (a user, or one top-level agent with its sub-agents) may have at once: a flood of holds cannot bury the queue. */
 export const MAX_PENDING_PER_REQUESTER = 25;

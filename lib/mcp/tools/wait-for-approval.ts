@@ -2,7 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { getApproval } from "@/db/queries/approvals";
 import { GatehouseError } from "@/lib/gateway/core/types";
-import { awaitApprovalDecision } from "@/lib/services/approvals/visibility";
+import { awaitApprovalDecision, madeApproval } from "@/lib/services/approvals/visibility";
 import { callerOf, safely, textResult, type McpContext } from "../context";
 import { findHeldCall, within } from "../held-calls";
 
@@ -37,7 +37,7 @@ export function registerWaitForApproval(server: McpServer, ctx: McpContext) {
         }
         // "Only the requester": approvers may long-poll through the REST API, not as an agent here.
         const row = await getApproval(ctx.db, args.approval_id);
-        if (!row || row.requesterId !== ctx.principal.userId) throw new GatehouseError("NOT_FOUND", "no such approval request");
+        if (!row || !madeApproval(callerOf(ctx.principal), row)) throw new GatehouseError("NOT_FOUND", "no such approval request");
         const res = await awaitApprovalDecision(ctx.db, callerOf(ctx.principal), row.id, timeoutMs / 1000, extra.signal);
         const out = {
           approvalId: res.approval.id,

@@ -1,5 +1,6 @@
-import { and, count, eq, gt } from "drizzle-orm";
+import { and, count, eq, gt, sql, type SQL } from "drizzle-orm";
 import type { Db } from "@/db/client";
+import { chainNamesToken } from "@/db/queries/approvals";
 import { approvalRequests, type StoredActor } from "@/db/schema";
 import type { Caller } from "@/lib/auth/caller";
 import { Topics } from "@/lib/events/bus";
@@ -43,9 +44,10 @@ export async function createApprovalRequest(db: Db, input: NewApprovalRequest): 
     const [{ pending }] = await tx
       .select({ pending: count() })
       .from(approvalRequests)
-      .where(and(eq(approvalRequests.requesterId, input.requester.userId), eq(approvalRequests.status, "pending"), gt(approvalRequests.expiresAt, now)));
+      .where(and(eq(approvalRequests.requesterId, input.requester.userId), eq(approvalRequests.status, "pending"), gt(approvalRequests.expiresAt, now), budgetOf(input.chain)));
     if (pending >= MAX_PENDING_PER_REQUESTER) {
-      throw new GatehouseError("RATE_LIMITED", `you already have ${pending} approval requests waiting; wait for a decision first`);
+      const who = input.chain.length > 1 ? "this agent and the agents it spawned already have" : "you already have";
+      throw new GatehouseError("RATE_LIMITED", `${who} ${pending} approval requests waiting; wait for a decision first`);
     }
     const [row] = await tx
       .insert(approvalRequests)
@@ -84,4 +86,16 @@ export async function createApprovalRequest(db: Db, input: NewApprovalRequest): 
   });
   void announceApproval(db, "approval.created", created.id);
   return { id: created.id, url: approvalUrl(created.id), expiresAt };
+}
+
+/**
+ * Whose budget of pending requests a new one counts against: the user's own requests, or those
+ * of the top-level agent's branch (it and every agent below it), so an agent flooding holds cannot
+ * keep its human, or a sibling agent, from asking. A delegated chain without its token counts
+ * against everything the user has pending.
+ */
+function budgetOf(chain: readonly StoredActor[]): SQL | undefined {
+  if (chain.length <= 1) return sql`jsonb_array_length(${approvalRequests.chain}) <= 1`;
+  const top = chain[1].tokenId;
+  return top ? chainNamesToken(approvalRequests.chain, top) : undefined;
 }

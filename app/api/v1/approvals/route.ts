@@ -5,7 +5,7 @@ import { can } from "@/lib/auth/authorize";
 import { route } from "@/lib/http/route";
 import { expireOverdue } from "@/lib/services/approvals/expire";
 import { toPublicApproval } from "@/lib/services/approvals/public";
-import { seesAllApprovals } from "@/lib/services/approvals/visibility";
+import { approvalsFilterOf } from "@/lib/services/approvals/visibility";
 
 const listQuery = z.object({
   status: z.enum(["pending", "decided", "all", "approved", "denied", "expired", "cancelled", "used"]).default("all"),
@@ -20,7 +20,7 @@ export const GET = route("approvals:read", async (req, caller) => {
   await expireOverdue(db);
   const rows = await listApprovals(db, {
     status: q.status,
-    requesterId: seesAllApprovals(caller) ? undefined : caller.userId,
+    ...approvalsFilterOf(caller),
     mineToDecide: q.mine === "1" && can(caller, "approvals:decide") ? { userId: caller.userId, groups: caller.groups } : undefined,
     limit: q.limit,
   });

@@ -2,7 +2,7 @@ import { getDb } from "@/db/client";
 import { listSessions } from "@/db/queries/sessions";
 import { can } from "@/lib/auth/authorize";
 import { route } from "@/lib/http/route";
-import { agentScopeOf } from "@/lib/http/session-access";
+import { agentScopeOf } from "@/lib/auth/agent-branch";
 
 /** Members see their own sessions (an agent: its own branch's); auditors, approvers and admins see all. */
 export const GET = route("sessions:read-own", async (req, caller) => {
