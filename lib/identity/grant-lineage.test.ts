@@ -15,7 +15,9 @@ describe("whom a grant holds for", () => {
 
   it("a session's lineage: every token of its chain, its own, and a ticket's parent", () => {
     expect(grantLineage({ userId: "u", chain: [user, agent("claude", "t-claude"), agent("researcher", "t-res")], tokenId: "t-res", parentTokenId: "t-claude" }).sort()).toEqual(["t-claude", "t-res", "t-root"]);
-    // a ticket minted from researcher's token: the same chain, its own token last
+    // a ticket minted from researcher's token: the same chain (naming researcher's token), its own id apart
+    expect(grantLineage({ userId: "u", chain: [user, agent("claude", "t-claude"), agent("researcher", "t-res")], tokenId: "t-ticket", parentTokenId: "t-res" }).sort()).toEqual(["t-claude", "t-res", "t-root", "t-ticket"]);
+    // one minted before tickets kept the actor's token in their chain: the parent still counts
     expect(grantLineage({ userId: "u", chain: [user, agent("claude", "t-claude"), agent("researcher", "t-ticket")], tokenId: "t-ticket", parentTokenId: "t-res" }).sort()).toEqual(["t-claude", "t-res", "t-root", "t-ticket"]);
     expect(grantLineage({ userId: "u", chain: [] })).toEqual([]);
   });

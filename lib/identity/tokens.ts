@@ -56,7 +56,10 @@ export async function issueToken(tx: Tx, keys: SigningKeys, input: IssueInput): 
     name: input.name ?? "",
     kind: input.kind,
     parentTokenId: input.parentTokenId ?? null,
-    chain: input.chain.map((a, i) => (i === input.chain.length - 1 ? { ...a, tokenId: id } : a)),
+    // The current actor's link names this token; a ticket is a narrower credential of the same
+    // actor, not a new one, so its chain keeps naming the actor's own token (whose branch's
+    // sessions, grants and requests the ticket's then belong to).
+    chain: input.kind === "ticket" ? input.chain : input.chain.map((a, i) => (i === input.chain.length - 1 ? { ...a, tokenId: id } : a)),
     depth,
     scopeConnections: input.scopeConnections ?? ["*"],
     scopeActions: input.scopeActions ?? ["*"],

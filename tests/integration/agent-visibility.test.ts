@@ -110,6 +110,22 @@ describe("an agent sees its own branch: approvals, grants, live events, pending 
     for (const e of Object.values(ears)) e.ws.close();
   });
 
+  it("an agent reads the sessions it opened with a connection ticket; its sibling does not", async () => {
+    const minted = await apiCall(gh.url, claude, "POST", "/tokens/ticket", { connection: "demo-postgres" });
+    expect(minted.status, JSON.stringify(minted.body)).toBe(200);
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: USER, password: minted.body.ticket, ssl: false, max: 1, onnotice: () => {}, connect_timeout: 10 });
+    await sql`select 'via-ticket'`;
+    await sql.end({ timeout: 1 });
+    const listedFor = async (token: string) => ((await apiCall(gh.url, token, "GET", "/sessions?limit=500")).body.sessions as { id: string }[]).map((s) => s.id);
+    const [ticketSession] = await listedFor(human); // newest first
+    const events = (await apiCall(gh.url, human, "GET", `/sessions/${ticketSession}/events`)).body;
+    expect(JSON.stringify(events)).toContain("via-ticket");
+    expect(await listedFor(claude)).toContain(ticketSession);
+    expect((await apiCall(gh.url, claude, "GET", `/sessions/${ticketSession}`)).status).toBe(200);
+    expect(await listedFor(codex)).not.toContain(ticketSession);
+    expect((await apiCall(gh.url, codex, "GET", `/sessions/${ticketSession}`)).status).toBe(404);
+  });
+
   it("an agent filling its pending-request budget leaves its human's (and its sibling's) untouched", async () => {
     let refused: { status: number; body: any } | undefined;
     for (let i = 0; i < 40 && !refused; i++) {

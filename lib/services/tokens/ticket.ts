@@ -37,9 +37,9 @@ export async function mintTicket(db: Db, caller: Caller | null, input: unknown) 
       kind: "ticket",
       name: "connection ticket",
       ttlSeconds: ttl,
-      // Same chain, same actor: a ticket is a narrower credential, not a new delegation. The
-      // ancestors keep their tokens (revoking one ends the ticket; grants follow them); the
-      // current actor's link gets the ticket's own.
+      // Same chain, same actor: a ticket is a narrower credential, not a new delegation. Every
+      // link keeps its token, the current actor's too: revoking one ends the ticket, grants
+      // follow them, and the ticket's sessions are in the actor's branch.
       chain: p.chain.map((a) => ({ ...a })),
       parentTokenId: p.tokenId,
       scopeConnections: connections,
