@@ -223,20 +223,23 @@ const test: Command = {
   name: "test",
   aliases: ["simulate"],
   summary: "what would the policies decide for this request? (exit 0 whatever the verdict)",
-  usage: "test --principal EMAIL --connection NAME [--statement TEXT | --action A --kind K] [--agents a,b] [--origin native|web-console|mcp]",
+  usage: "test (--principal EMAIL | --token ID) --connection NAME [--statement TEXT | --action A --kind K] [--agents a,b] [--origin native|web-console|mcp]",
   help: `  --principal EMAIL   the user making the request
+  --token ID          or: an existing token (id from 'tokens list'): its delegation chain, scope and grants
   --connection NAME   the target connection (its type picks the classifier, its tags feed the policy)
   --statement TEXT    SQL, a shell command, 'GET /path' ...; classified like the gateway would
   --action A          instead of a statement: ${ACTIONS.join(", ")}
   --kind K            ${KINDS.join(", ")}
-  --agents a,b        agents acting for the user, outermost last (a,b = depth 2)
+  --agents a,b        agents acting for the user (or below the token's actor), outermost last
   --origin O          native (default), web-console or mcp
 
-With neither --statement nor --action, the request is a connect. The access grants the user
-asked for themself are taken into account (a grant an agent obtained holds for that agent's
-token only, which a simulated agent does not have); the policies are evaluated fresh.`,
+With neither --statement nor --action, the request is a connect. The access grants that would
+hold are taken into account: the user's own, and with --token those its chain obtained (a grant
+an agent obtained holds for that agent's token and the agents below it only). The policies are
+evaluated fresh. Members simulate as themselves and their own tokens only.`,
   options: {
     principal: { type: "string" },
+    token: { type: "string" },
     connection: { type: "string" },
     statement: { type: "string" },
     action: { type: "string" },
@@ -247,8 +250,9 @@ token only, which a simulated agent does not have); the policies are evaluated f
   async run(ctx, args) {
     positionals(args);
     const principal = str(args.values, "principal");
+    const token = str(args.values, "token");
     const connection = str(args.values, "connection");
-    if (!principal) throw new UsageError("--principal EMAIL is required");
+    if (!principal && !token) throw new UsageError("--principal EMAIL or --token ID is required");
     if (!connection) throw new UsageError("--connection NAME is required");
     const statement = str(args.values, "statement");
     const action = oneOf(str(args.values, "action"), ACTIONS, "--action");
@@ -259,7 +263,8 @@ token only, which a simulated agent does not have); the policies are evaluated f
       throw new UsageError("give either --statement (classified by the server) or --action/--kind, not both");
     }
     const body = {
-      principal,
+      ...(principal !== undefined ? { principal } : {}),
+      ...(token !== undefined ? { token } : {}),
       connection,
       ...(statement !== undefined ? { statement } : {}),
       ...(action !== undefined ? { action } : {}),

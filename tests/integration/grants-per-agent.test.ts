@@ -89,4 +89,31 @@ describe("access grants are bound to the actor that asked", () => {
     expect(await tryConnect(sibling)).toBe("ok");
     expect(((await apiCall(gh.url, approver, "GET", "/grants?active=1")).body.grants as Record<string, any>[]).find((g) => g.requestId === own)).toMatchObject({ actor: null });
   });
+
+  it("policies test --token simulates as that token: the grant its agent obtained counts; members simulate only as themselves", async () => {
+    const OPS = "ops@example.test";
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: OPS, password: "a-long-password-1", role: "member" })).status).toBe(200);
+    const opsLogin = await login(gh.url, OPS, "a-long-password-1");
+    const opsRoot = (await apiCall(gh.url, opsLogin, "POST", "/tokens", { name: "root", ttlSeconds: 7200 })).body.token as string;
+    const agent = await exchangeToken(gh.url, opsRoot, "claude");
+    const sibling = await exchangeToken(gh.url, opsRoot, "codex");
+    await grant(agent.access_token, "INC-8: claude looks");
+    const verdict = async (caller: string, body: Record<string, unknown>) => {
+      const res = await apiCall(gh.url, caller, "POST", "/policies/simulate", { connection: "demo-postgres", ...body });
+      return res.status === 200 ? (res.body.simulation.verdict.type as string) : res.status;
+    };
+    expect(await verdict(admin, { token: agent.token_id })).toBe("allow");
+    expect(await verdict(admin, { token: agent.token_id, agents: ["researcher"] })).toBe("allow"); // a child holds its parent's grant
+    expect(await verdict(admin, { token: sibling.token_id })).toBe("deny");
+    expect(await verdict(admin, { principal: OPS, agents: ["claude"] })).toBe("deny"); // a hypothetical claude holds no token
+    expect(await verdict(admin, { principal: USER, token: agent.token_id })).toBe(400);
+    // Members: their own tokens yes; someone else, or someone else's token, no (and ids cannot be probed).
+    expect(await verdict(opsLogin, { token: agent.token_id })).toBe("allow");
+    const devLogin = await login(gh.url, USER, "a-long-password-1");
+    expect(await verdict(devLogin, { token: agent.token_id })).toBe(404);
+    expect(await verdict(devLogin, { principal: OPS })).toBe(403);
+    expect(await verdict(devLogin, { principal: "nobody@example.test" })).toBe(403);
+    await apiCall(gh.url, opsLogin, "DELETE", `/tokens/${agent.token_id}`);
+    expect(await verdict(admin, { token: agent.token_id })).toBe(400);
+  });
 });

@@ -1,50 +1,90 @@
+import { eq } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
 import { getConnection } from "@/db/queries/connections";
-import { getUserByEmail } from "@/db/queries/users";
-import { authorize } from "@/lib/auth/authorize";
+import { getUserByEmail, getUserForSession } from "@/db/queries/users";
+import { tokens } from "@/db/schema";
+import { authorize, can } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
-import { GatehouseError, type Actor, type ClassifiedRequest, type GatewayRequest, type PolicyAction, type RequestKind } from "@/lib/gateway/core/types";
+import { GatehouseError, type Actor, type ClassifiedRequest, type GatewayRequest, type PolicyAction, type Principal, type RequestKind, type Role } from "@/lib/gateway/core/types";
 import { getPolicyRuntime } from "@/lib/gateway/policy";
 import { activeGrantsOf } from "@/db/queries/approvals";
 import { classifyForConnection } from "@/lib/gateway/core/classify";
+import { grantLineage } from "@/lib/identity/grant-lineage";
 import { groupNamesOf } from "@/lib/identity/tokens";
 
-export const simulateInput = z.object({
-  principal: z.string().email(),
-  /** agent names below the user, outermost last: ["claude", "sub-agent"] = depth 2 */
-  agents: z.array(z.string().min(1).max(100)).max(8).default([]),
-  connection: z.string().min(1).max(63),
-  statement: z.string().max(100_000).optional(),
-  action: z.enum(["connect", "read", "write", "ddl", "admin", "exec", "http", "tool"]).optional(),
-  kind: z.enum(["read", "write", "ddl", "admin", "unknown"]).optional(),
-  origin: z.enum(["native", "web-console", "mcp"]).default("native"),
-  address: z.string().max(64).default("127.0.0.1"),
-});
+export const simulateInput = z
+  .object({
+    /** the user making the request; with `token`, optional (it must then be the token's user) */
+    principal: z.string().email().optional(),
+    /** an existing token (its id) to simulate as: its delegation chain, scope and the grants that hold for it */
+    token: z.string().uuid().optional(),
+    /** agent names below the user (or the token's actor), outermost last: ["claude", "sub-agent"] = depth 2 */
+    agents: z.array(z.string().min(1).max(100)).max(8).default([]),
+    connection: z.string().min(1).max(63),
+    statement: z.string().max(100_000).optional(),
+    action: z.enum(["connect", "read", "write", "ddl", "admin", "exec", "http", "tool"]).optional(),
+    kind: z.enum(["read", "write", "ddl", "admin", "unknown"]).optional(),
+    origin: z.enum(["native", "web-console", "mcp"]).default("native"),
+    address: z.string().max(64).default("127.0.0.1"),
+  })
+  .refine((d) => d.principal || d.token, { message: "give principal (an email) or token (a token id)" });
 
 /**
  * "What would happen if…": builds the exact GatewayRequest a gateway would build (same
  * classifier, same principal and grants) and asks the loaded policies, never the cache.
+ * Simulating as someone else shows their groups and grants at work, so it is for those who see
+ * everyone's requests anyway (approvers, auditors, policy writers); others simulate as themselves.
  */
 export async function simulatePolicy(db: Db, caller: Caller | null, input: unknown) {
-  authorize(caller, "policies:read");
+  const who = authorize(caller, "policies:read");
   const data = simulateInput.parse(input);
-  const user = await getUserByEmail(db, data.principal);
-  if (!user) throw new GatehouseError("NOT_FOUND", `no user ${data.principal}`);
+  const mayActAs = (userId: string) => userId === who.userId || can(who, "approvals:decide") || can(who, "audit:read") || can(who, "policies:write");
+  const as = await simulatedPrincipal(db, data, mayActAs);
   const conn = await getConnection(db, { name: data.connection });
   if (!conn) throw new GatehouseError("NOT_FOUND", `no connection ${data.connection}`);
-  const chain: Actor[] = [{ kind: "user", id: user.id, name: user.email }, ...data.agents.map((name) => ({ kind: "agent" as const, id: name, name }))];
+  const chain: Actor[] = [...as.chain, ...data.agents.map((name) => ({ kind: "agent" as const, id: name, name }))];
   const request = await buildRequest(conn.type, data);
   const req: GatewayRequest = {
-    principal: { userId: user.id, email: user.email, role: user.role as never, groups: await groupNamesOf(db, user.id), chain, tokenId: null, scopeConnections: ["*"], scopeActions: ["*"] },
+    principal: { ...as, chain },
     connection: { id: conn.id, name: conn.name, type: conn.type, tags: conn.tags },
     client: { address: data.address, protocol: conn.type === "postgres" || conn.type === "mysql" || conn.type === "ssh" || conn.type === "http" ? conn.type : "kubernetes", origin: data.origin },
     request,
-    // a hypothetical agent holds no token: only the grants the user asked for themself hold for it
-    grants: await activeGrantsOf(db, user.id, conn.id, []),
+    // A hypothetical agent holds no token of its own: the grants that hold for it are its
+    // user's own and those of the token it would be exchanged from (none without `token`).
+    grants: await activeGrantsOf(db, as.userId, conn.id, as.tokenId ? grantLineage(as) : []),
     now: new Date(),
   };
   return { request, simulation: getPolicyRuntime().simulate(req) };
+}
+
+/** The user asked about, or the token's principal as the gateway would build it from its stored row. */
+async function simulatedPrincipal(db: Db, data: z.infer<typeof simulateInput>, mayActAs: (userId: string) => boolean): Promise<Principal> {
+  if (data.token) {
+    const [t] = await db.select().from(tokens).where(eq(tokens.id, data.token));
+    const user = t ? await getUserForSession(db, t.userId) : null;
+    // Not found and not yours look the same, so token ids cannot be probed.
+    if (!t || !user || !mayActAs(user.id)) throw new GatehouseError("NOT_FOUND", "no such token");
+    if (data.principal && data.principal.toLowerCase() !== user.email) throw new GatehouseError("INVALID", `token ${t.id} is not ${data.principal}'s`);
+    if (t.revokedAt || t.expiresAt.getTime() <= Date.now()) throw new GatehouseError("INVALID", `token ${t.id} is ${t.revokedAt ? "revoked" : "expired"}: the gateways refuse it before any policy`);
+    return {
+      userId: user.id,
+      email: user.email,
+      role: user.role as Role,
+      groups: await groupNamesOf(db, user.id),
+      chain: t.chain.map((a) => ({ ...a })),
+      tokenId: t.id,
+      parentTokenId: t.parentTokenId,
+      credentialKind: t.kind,
+      scopeConnections: t.scopeConnections,
+      scopeActions: t.scopeActions,
+    };
+  }
+  const user = await getUserByEmail(db, data.principal!);
+  // Whether the user exists is no member's business either: the same refusal.
+  if (!mayActAs(user?.id ?? "")) throw new GatehouseError("FORBIDDEN", "you may simulate requests as yourself (and with your own tokens) only");
+  if (!user) throw new GatehouseError("NOT_FOUND", `no user ${data.principal}`);
+  return { userId: user.id, email: user.email, role: user.role as Role, groups: await groupNamesOf(db, user.id), chain: [{ kind: "user", id: user.id, name: user.email }], tokenId: null, scopeConnections: ["*"], scopeActions: ["*"] };
 }
 
 async function buildRequest(type: string, data: z.infer<typeof simulateInput>): Promise<ClassifiedRequest> {
