@@ -1,5 +1,6 @@
 import { NextResponse } from "next/server";
 import { ZodError } from "zod";
+import { isStoreUnavailable, STORE_UNAVAILABLE } from "@/db/unavailable";
 import { authorize, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { callerFromRequest } from "@/lib/auth/session";
@@ -79,6 +80,7 @@ export function errorResponse(err: unknown): Response {
     return NextResponse.json({ error: { code: "INVALID", message: err.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ") } }, { status: 400 });
   }
   if (err instanceof SyntaxError) return NextResponse.json({ error: { code: "INVALID", message: "request body is not valid JSON" } }, { status: 400 });
+  if (isStoreUnavailable(err)) return NextResponse.json({ error: { code: "UNAVAILABLE", message: STORE_UNAVAILABLE } }, { status: 503, headers: { "retry-after": "5" } });
   // Internal causes are logged, never shown.
   console.error("[api] unexpected error:", err);
   return NextResponse.json({ error: { code: "INTERNAL", message: "internal error" } }, { status: 500 });

@@ -12,6 +12,10 @@ export interface Postgres15 {
   url: string;
   port: number;
   stop(): Promise<void>;
+  /** a fast shutdown that keeps the data: the database is unavailable until up() */
+  down(): Promise<void>;
+  /** starts it again on the same port with the same data */
+  up(): Promise<void>;
 }
 
 const BIN = "/usr/lib/postgresql/15/bin";
@@ -26,25 +30,36 @@ export async function startPostgres15(): Promise<Postgres15> {
   fs.writeFileSync(pwFile, "gatehouse-test\n");
   if (asRoot) execFileSync("chown", ["postgres:postgres", pwFile]);
   execFileSync(...as(`${BIN}/initdb`, ["-D", path.join(dir, "data"), "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwFile}`, "-E", "UTF8", "--no-sync"]), { stdio: "ignore" });
-  const [cmd, args] = as(`${BIN}/postgres`, ["-D", path.join(dir, "data"), "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300"]);
-  const proc = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
-  let err = "";
-  proc.stderr!.on("data", (d) => (err += d));
-  await waitForPort(port, 30_000).catch((e) => {
-    throw new Error(`${e.message}\n${err}`);
-  });
-  // The port opens slightly before the server accepts logins.
-  await new Promise((r) => setTimeout(r, 300));
+  const data = path.join(dir, "data");
+  let proc: ReturnType<typeof spawn> | null = null;
+  const up = async () => {
+    const [cmd, args] = as(`${BIN}/postgres`, ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300"]);
+    const started = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
+    proc = started;
+    let err = "";
+    started.stderr!.on("data", (d) => (err += d));
+    await waitForPort(port, 30_000).catch((e) => {
+      throw new Error(`${e.message}\n${err}`);
+    });
+    // The port opens slightly before the server accepts logins.
+    await new Promise((r) => setTimeout(r, 300));
+  };
+  const down = async () => {
+    const running = proc;
+    if (!running || running.exitCode !== null) return;
+    const exited = new Promise((r) => running.once("exit", r));
+    // runuser does not forward signals: ask the postmaster itself for a fast shutdown.
+    execFileSync(...as(`${BIN}/pg_ctl`, ["-D", data, "stop", "-m", "fast", "-w"]), { stdio: "ignore" });
+    await exited;
+  };
+  await up();
   return {
     url: `postgres://postgres:gatehouse-test@127.0.0.1:${port}/postgres`,
     port,
+    down,
+    up,
     stop: async () => {
-      if (proc.exitCode === null) {
-        const exited = new Promise((r) => proc.once("exit", r));
-        // runuser does not forward signals: ask the postmaster itself for a fast shutdown.
-        execFileSync(...as(`${BIN}/pg_ctl`, ["-D", path.join(dir, "data"), "stop", "-m", "fast", "-w"]), { stdio: "ignore" });
-        await exited;
-      }
+      await down();
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -1,4 +1,5 @@
 import type { Db } from "@/db/client";
+import { isStoreUnavailable, STORE_UNAVAILABLE } from "@/db/unavailable";
 import { can } from "@/lib/auth/authorize";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
 import { verifyToken } from "@/lib/identity/tokens";
@@ -27,7 +28,9 @@ export async function authenticateToken(
       throw new GatehouseError("FORBIDDEN", "this account may not use the gateway");
     }
     return principal;
-  } catch (err) {
+  } catch (caught) {
+    // Not being able to check a credential is not the client's failure: say so, let nothing in.
+    const err = !(caught instanceof GatehouseError) && isStoreUnavailable(caught) ? new GatehouseError("UNAVAILABLE", STORE_UNAVAILABLE) : caught;
     const message = err instanceof GatehouseError ? err.message : "authentication failed";
     await mutate(db, (tx) =>
       appendAudit(tx, null, {

@@ -1,5 +1,6 @@
 import type net from "node:net";
 import type { Db } from "@/db/client";
+import { isStoreUnavailable, STORE_UNAVAILABLE } from "@/db/unavailable";
 import { authenticateToken } from "@/lib/gateway/core/authenticate";
 import { GatewaySession } from "@/lib/gateway/core/session";
 import type { TlsMaterial } from "@/lib/gateway/core/tls";
@@ -73,6 +74,7 @@ export async function establish(raw: net.Socket, ctx: HandshakeContext): Promise
     try {
       principal = await authenticateToken(ctx.db, token, { protocol: "postgres", address, claimedUser: screened.user!, connection });
     } catch (err) {
+      if (err instanceof GatehouseError && err.code === "UNAVAILABLE") throw err;
       throw new Refusal("28P01", `password authentication failed for user "${screened.user}"${err instanceof GatehouseError && err.code === "FORBIDDEN" ? `: ${err.message}` : ""}`);
     }
     const target = await loadUpstream(ctx.db, connection);
@@ -113,6 +115,8 @@ export function refuse(socket: net.Socket, err: unknown) {
   let message = "internal error in the gateway";
   if (err instanceof Refusal) [code, message] = [err.sqlState, err.message];
   else if (err instanceof ProtocolError) [code, message] = [err.sqlState, err.message];
+  // 57P03 cannot_connect_now: what PostgreSQL itself answers while it cannot serve; clients retry.
+  else if ((err instanceof GatehouseError && err.code === "UNAVAILABLE") || isStoreUnavailable(err)) [code, message] = ["57P03", `gatehouse: ${err instanceof GatehouseError ? err.message : STORE_UNAVAILABLE}`];
   else console.error("[postgres] startup failed:", err);
   if (socket.writable && !socket.destroyed) {
     socket.end(build.errorResponse({ severity: "FATAL", code, message }));
