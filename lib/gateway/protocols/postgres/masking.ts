@@ -1,6 +1,6 @@
 import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/lib/gateway/masking";
 import type { OutputColumn } from "./column-sources";
-import { build, parseBackendMessage, ProtocolError, type ErrorFields, type FieldDescription, type Frame } from "./wire";
+import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame } from "./wire";
 import type { ColumnName, UpstreamMetadata } from "./metadata";
 import { OPAQUE, planOf, SourcePlans } from "./source-plans";
 
@@ -147,13 +147,4 @@ export function maskDataRow(f: Frame, plans: readonly FieldPlan[], masker: Maske
   if (m.type !== "DataRow") throw new Error(`expected DataRow, got ${m.type}`);
   const out = maskRow(m.values, plans, masker);
   return out ? { bytes: build.dataRow(out.values), masked: out.masked } : { bytes: f.raw, masked: 0 };
-}
-
-const MASKED_FIELDS = ["message", "detail", "hint", "where", "internalQuery"] as const;
-
-/** ErrorResponse / NoticeResponse fields that carry data, masked as text. */
-export function maskErrorFields(fields: ErrorFields, masker: Masker): ErrorFields {
-  const out: ErrorFields = { ...fields };
-  for (const k of MASKED_FIELDS) if (out[k]) out[k] = masker.maskText(out[k]!);
-  return out;
 }

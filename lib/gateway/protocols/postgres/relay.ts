@@ -2,7 +2,8 @@ import type net from "node:net";
 import type { Masker } from "@/lib/gateway/masking";
 import type { Classification, StatementClass } from "./classify";
 import type { BatchOp } from "./extended";
-import { maskErrorFields, maskRow, type FieldPlan } from "./masking";
+import { maskRow, type FieldPlan } from "./masking";
+import { maskServerFields } from "./server-messages";
 import { maskPool } from "./mask-pool";
 import { MaskedRuns } from "./masked-runs";
 import type { UpstreamMetadata } from "./metadata";
@@ -279,14 +280,16 @@ export class Relay {
   private errorOrNotice(f: Frame, op: RelayOp | undefined) {
     const msg = parseBackendMessage(f);
     if (msg.type !== "ErrorResponse" && msg.type !== "NoticeResponse") return void this.output.write(f.raw);
-    const masker = op?.unit?.masker?.active ? op.unit.masker : this.stickyMasker;
+    const own = op?.unit?.masker?.active ? op.unit.masker : null;
+    const masker = own ?? this.stickyMasker;
+    // A request masked by its own verdict: only what its client sent may be quoted back.
+    const fields = masker ? maskServerFields(msg.fields, masker, own ? op!.unit!.clientText : null) : msg.fields;
     if (msg.type === "ErrorResponse") {
-      if (op?.unit) op.unit.error = { code: msg.fields.code, message: masker ? masker.maskText(msg.fields.message) : msg.fields.message };
+      if (op?.unit) op.unit.error = { code: fields.code, message: fields.message };
       // After an error the server skips to Sync: drop the responses we will not get.
       if (op && op.t !== "query" && op.t !== "call") while (this.queue.length && this.queue[0].t !== "sync") this.queue.shift();
     }
     if (!masker) return void this.output.write(f.raw);
-    const fields = maskErrorFields(msg.fields, masker);
     this.output.write(msg.type === "ErrorResponse" ? build.errorResponse(fields) : build.noticeResponse(fields));
   }
 

@@ -166,6 +166,7 @@ export class PgSession {
     this.state.applySqlNamespaceChanges(c, text);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
+    unit.clientText = text;
     this.relay.enqueue([{ t: "query", unit, classification: c, done: 0, fields: null }]);
     this.toUpstream(raw);
   }
@@ -216,6 +217,7 @@ export class PgSession {
     }
     plan.commit();
     const unit = new ResultUnit(decision.requestSeq, masker, this.limits);
+    unit.clientText = [plan.request.text, ...(plan.request.params ?? [])].join("\n");
     this.relay.enqueue(ops.map((op) => ({ ...op, unit })));
     this.ranSinceSync = !synced;
     this.toUpstream(out);
@@ -226,7 +228,9 @@ export class PgSession {
     // The fast-path function interface runs any function by OID: the gateway cannot tell what it does.
     const decision = await this.decide({ action: actionOf("unknown"), kind: "unknown", tables: [], functions: [`oid:${oid}`], text: `FunctionCall ${oid}` });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
-    this.relay.enqueue([{ t: "call", unit: new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits) }]);
+    const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
+    unit.clientText = ""; // its arguments may be binary: nothing counts as written by the client
+    this.relay.enqueue([{ t: "call", unit }]);
     this.toUpstream(raw);
   }
 

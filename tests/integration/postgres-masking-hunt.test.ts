@@ -1,0 +1,122 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+
+/**
+ * SECURITY.md "Masking bypass": channels a masked column's values took to the client, tried for
+ * real with psql through a real Gatehouse to a real PostgreSQL 15. Each test failed before its
+ * fix.
+ *
+ * The masked column is accounts.password_hash, masked whole by the shipped "pii" rule set's
+ * column rule `*.password*`; its values look like nothing a detector knows, so only the column
+ * rule can catch them. `hunt-rw` permits writes with masking, as the default policies do for an
+ * agent on a non-prod connection.
+ */
+
+const POLICIES = `
+@id("connect")
+permit (principal, action == Gatehouse::Action::"connect", resource);
+
+@id("read-masked")
+@mask("pii")
+permit (principal, action == Gatehouse::Action::"read", resource);
+
+@id("writes-masked")
+@mask("pii")
+permit (principal, action == Gatehouse::Action::"write", resource)
+when { resource.name == "hunt-rw" };
+
+@id("changes-approval")
+@hold("approvers")
+permit (principal, action, resource)
+when { ["write", "ddl", "admin", "unknown"].contains(context.request.kind) && resource.name != "hunt-rw" };
+`;
+
+const MEMBER = "masker@example.test";
+const SECRETS = ["pbkdf2$Zq9xK7mWvT", "argon2$Lr4pN8sYhQ"];
+/** how the values can come back changed: reversed, lower-cased (a regclass cast folds case) */
+const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(""), s.toLowerCase(), s.slice(0, 6), s.slice(7)]);
+
+interface Run {
+  code: number | null;
+  out: string;
+}
+
+describe("PostgreSQL masking hunt", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let token = "";
+
+  function psql(sql: string, db = "hunt-masked"): Promise<Run> {
+    return new Promise((resolve) => {
+      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=${db} user=${MEMBER} sslmode=disable`, "-X", "-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql], {
+        env: { ...process.env, PGPASSWORD: token, PGCONNECT_TIMEOUT: "10" },
+      });
+      let out = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (out += d));
+      p.on("close", (code) => resolve({ code, out }));
+      p.stdin.end();
+    });
+  }
+  /** Everything psql printed (rows, errors, notices, notifications) must be free of the secrets. */
+  const expectNoSecret = (out: string, what: string) => {
+    for (const s of FORMS) expect(out.includes(s), `${what} leaked ${s}:\n${out}`).toBe(false);
+  };
+
+  beforeAll(async () => {
+    [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
+    token = await login(gh.url, MEMBER, "a-long-password-1");
+    for (const name of ["hunt-masked", "hunt-rw"]) {
+      const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "masking hunt" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    await direct.unsafe(`create table accounts (id int primary key, login text unique, password_hash text);
+      create function shout(t text) returns int language plpgsql as $$ begin raise notice 'got %', t; return 1; end $$;
+      create function boom(t text) returns int language plpgsql as $$ begin raise exception 'bad %', t; end $$;`);
+    for (const [i, s] of SECRETS.entries()) await direct`insert into accounts values (${i + 1}, ${`user${i + 1}`}, ${s})`;
+    await direct.end();
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    await pg15?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("the masked column is masked (the baseline these tests build on)", async () => {
+    const r = await psql("select password_hash from accounts order by id");
+    expect(r.out).toContain("[REDACTED]");
+    expectNoSecret(r.out, "baseline");
+  });
+
+  it.each([
+    ["a cast to int", "select password_hash::int from accounts"],
+    ["a cast to a date", "select password_hash::date from accounts"],
+    ["a cast to uuid in WHERE", "select id from accounts where password_hash::uuid is not null"],
+    ["a cast to regclass (quoted, case-folded)", "select password_hash::regclass from accounts"],
+    ["a cast to regproc", "select password_hash::regproc from accounts"],
+    ["a cast to jsonb (DETAIL and CONTEXT)", "select password_hash::jsonb from accounts"],
+    ["xmlparse (DETAIL)", "select xmlparse(document password_hash) from accounts"],
+    ["a unique violation's DETAIL", "insert into accounts select 10 + g, (select password_hash from accounts where id = 1), null from generate_series(1, 2) g"],
+    ["a NOTICE raised by a function", "select shout(password_hash) from accounts"],
+    ["an exception raised by a function", "select boom(password_hash) from accounts"],
+  ])("an error or notice does not quote the masked value: %s", async (_what, sql) => {
+    const r = await psql(sql, "hunt-rw");
+    expect(r.out).toMatch(/ERROR|NOTICE/);
+    expectNoSecret(r.out, sql);
+  });
+
+  it("an error still quotes what the client wrote itself", async () => {
+    const r = await psql("select * from no_such_table");
+    expect(r.out).toContain('relation "no_such_table" does not exist');
+    expect((await psql("select 'not a number'::int")).out).toContain('invalid input syntax for type integer: "not a number"');
+  });
+});
