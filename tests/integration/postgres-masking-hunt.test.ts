@@ -119,4 +119,18 @@ describe("PostgreSQL masking hunt", () => {
     expect(r.out).toContain('relation "no_such_table" does not exist');
     expect((await psql("select 'not a number'::int")).out).toContain('invalid input syntax for type integer: "not a number"');
   });
+
+  it.each([
+    ["CSV, masked column in the middle", "copy (select id, password_hash, login from accounts order by id) to stdout with (format csv)", "1,"],
+    ["CSV with a header, old syntax", "copy (select id, login, password_hash from accounts order by id) to stdout csv header", "id,login,password_hash"],
+    ["CSV with another delimiter and quote", "copy (select password_hash, id from accounts order by id) to stdout with (format csv, delimiter ';', quote '''')", ";1"],
+    ["text with another delimiter", "copy (select id, password_hash from accounts order by id) to stdout with (delimiter ',')", "1,"],
+    ["a whole table as CSV", "copy accounts to stdout with (format csv)", "user1"],
+  ])("COPY TO STDOUT masks the masked column: %s", async (_what, sql, visible) => {
+    const r = await psql(sql);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("[REDACTED]");
+    expect(r.out).toContain(visible); // the other columns still come through
+    expectNoSecret(r.out, sql);
+  });
 });

@@ -10,6 +10,7 @@ import type { UpstreamMetadata } from "./metadata";
 import type { ResultUnit } from "./unit";
 import { isIsoDateStyle, unsafeParameter } from "./parameters";
 import { clientFormat, conversionFor, fieldsOfPortal, toClientFormats } from "./portal-formats";
+import type { CopyFormat } from "./copy-rows";
 import { ClientOutput } from "./relay-output";
 import { maskCopyRow, planCopyOut, planResult } from "./relay-results";
 import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame, type FrameReader, type TransactionStatus } from "./wire";
@@ -28,7 +29,7 @@ import { build, parseBackendMessage, ProtocolError, type FieldDescription, type 
 export type RelayOp =
   | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
   /** `done`: statements of the Query completed so far, so the result arriving belongs to statements[done] */
-  | { t: "query"; unit: ResultUnit; classification: Classification; done: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
+  | { t: "query"; unit: ResultUnit; classification: Classification; done: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean; copyFormat?: CopyFormat | null; copyRows?: number }
   | { t: "call"; unit: ResultUnit };
 
 export interface RelayContext {
@@ -299,7 +300,8 @@ export class Relay {
   }
 
   private copyData(f: Frame, op: RelayOp) {
-    const masked = maskCopyRow(f.body, ("plans" in op && op.plans) || [], op.unit!.masker!);
+    // COPY OUT is planned for simple Queries only (through Execute it is refused under masking).
+    const masked = op.t === "query" ? maskCopyRow(f.body, op, op.unit.masker!) : null;
     if (!masked) return;
     op.unit!.rows++;
     this.output.write(build.copyData(masked));
