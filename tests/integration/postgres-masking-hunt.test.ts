@@ -133,4 +133,24 @@ describe("PostgreSQL masking hunt", () => {
     expect(r.out).toContain(visible); // the other columns still come through
     expectNoSecret(r.out, sql);
   });
+
+  // Each runs in a transaction rolled back, so the table stays as it was.
+  it.each([
+    ["UPDATE ... SET login = password_hash RETURNING login", "update accounts set login = password_hash where id = 1 returning login, id"],
+    ["UPDATE ... RETURNING *", "update accounts set login = reverse(password_hash) where id = 1 returning *"],
+    ["UPDATE ... FROM another row", "update accounts a set login = b.password_hash from accounts b where a.id = 1 and b.id = 2 returning a.login"],
+    ["INSERT ... SELECT RETURNING", "insert into accounts (id, login) select 100 + id, password_hash from accounts returning login"],
+    ["INSERT ... ON CONFLICT DO UPDATE SET login = the masked column", "insert into accounts values (1, 'x', 'y') on conflict (id) do update set login = accounts.password_hash returning login"],
+    ["a data-modifying CTE (MERGE ... RETURNING needs PostgreSQL 17: unit-tested)", "with u as (update accounts set login = password_hash where id = 2 returning login) select login from u"],
+  ])("RETURNING after a write that copies the masked column: %s", async (_what, sql) => {
+    const r = await psql(`begin; ${sql}; rollback`, "hunt-rw");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("[REDACTED]");
+    expectNoSecret(r.out, sql);
+  });
+
+  it("RETURNING of a write that stores only constants is not masked", async () => {
+    const r = await psql("begin; update accounts set login = 'renamed' where id = 1 returning id, login; rollback", "hunt-rw");
+    expect(r.out).toContain("1|renamed");
+  });
 });

@@ -78,13 +78,17 @@ async function plansOf(fields: readonly FieldDescription[], ctx: PlanContext): P
   // A field no derivation aligns with and without a table origin (inside a `*`: a FULL JOIN
   // USING column is a COALESCE) may carry any source of the statement: all of them apply.
   const every = ctx.sources ? [...new Set(ctx.sources.flatMap((s) => s.sources))] : [];
+  // A table star's field has its own table origin, but the star may carry more than the stored
+  // row: RETURNING * after `SET login = password_hash` (scope.ts `written`). Those sources apply
+  // to every field a star covers.
+  const starExtra = [...new Set((ctx.sources ?? []).filter((s) => s.star && s.sources.some((x) => x.endsWith(".*"))).flatMap((s) => s.sources.filter((x) => !x.endsWith(".*"))))];
   const plans: FieldPlan[] = [];
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i];
     const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
     // A table column has its own rule; a view's column is walked to what it is made of.
     const own = named && !named.view ? planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }) : [];
-    const found = await walk.all([...(named?.view ? [`${named.schema}.${named.table}.${named.column}`] : []), ...(aligned[i] ?? (f.tableOid === 0 ? every : []))]);
+    const found = await walk.all([...(named?.view ? [`${named.schema}.${named.table}.${named.column}`] : []), ...(aligned[i] ?? (f.tableOid === 0 ? every : starExtra))]);
     const chosen = wholeFirst(found === OPAQUE ? own : [...own, ...found]);
     // Withheld: binary values, and a field whose lineage cannot be known — without a table
     // origin in an opaque result (a FETCH from a cursor the gateway never saw declared), or made
