@@ -153,4 +153,13 @@ describe("PostgreSQL masking hunt", () => {
     const r = await psql("begin; update accounts set login = 'renamed' where id = 1 returning id, login; rollback", "hunt-rw");
     expect(r.out).toContain("1|renamed");
   });
+
+  it("set_config of a harmless setting to a value from the table is not a read: the value would come back through SHOW", async () => {
+    // hunt-rw permits reads and writes only: a statement classified admin is refused there
+    const r = await psql("select length(set_config('application_name', password_hash, false)) from accounts where id = 1; show application_name; select current_setting('application_name')", "hunt-rw");
+    expectNoSecret(r.out, "set_config");
+    expect(r.out).toContain("42501");
+    const ok = await psql("select set_config('application_name', 'report-job', false); show application_name");
+    expect(ok.out).toContain("report-job");
+  });
 });

@@ -88,9 +88,12 @@ function recordFunction(facts: StatementFacts, call: AstObject): void {
   if (last) facts.functionBases.add(base);
   if (base === "set_config") {
     // Only a plain positional constant names the setting for sure (not a cast, a variable, a named argument).
-    const first = asArray(call.args)[0];
+    const [first, value] = asArray(call.args);
     const setting = call.agg_star !== true && call.func_variadic !== true ? constantText(first) : undefined;
-    facts.setConfigs.push(setting === undefined ? null : setting.toLowerCase());
+    // And only a value the client wrote (a constant, a Bind parameter) keeps it harmless: a value
+    // computed from a table stores that data where masking does not look (SHOW, current_setting,
+    // ParameterStatus, other sessions' pg_stat_activity).
+    facts.setConfigs.push(setting === undefined || !clientValue(value) ? null : setting.toLowerCase());
   }
 }
 
@@ -119,4 +122,12 @@ function pushCtes(stack: [unknown, string, Scope][], withClause: AstObject, scop
     stack.push([cte, "CommonTableExpr", visible]);
   });
   return all;
+}
+
+/** A constant or a Bind parameter, possibly cast: a value the client wrote itself. */
+function clientValue(node: unknown): boolean {
+  const u = unwrap(node);
+  if (!u) return false;
+  if (u[0] === "TypeCast") return clientValue(u[1].arg);
+  return u[0] === "ParamRef" || constantText(node) !== undefined;
 }
