@@ -44,7 +44,8 @@ export function columnSourcesOfSelect(text: string): OutputColumn[] | null {
   }
 }
 
-function statementColumns(type: string, node: AstObject, parent: Level | null): OutputColumn[] | null {
+/** Output columns of one parsed statement (exported for stored-sources.ts). */
+export function statementColumns(type: string, node: AstObject, parent: Level | null): OutputColumn[] | null {
   switch (type) {
     case "SelectStmt":
       return selectColumns(node, parent);
@@ -125,7 +126,7 @@ function writtenSources(type: string, node: AstObject, level: Level): string[] {
   return [...new Set([...rows, ...exprSources(conflict.targetList, level)])];
 }
 
-function addCtes(level: Level, withClause: AstObject): void {
+export function addCtes(level: Level, withClause: AstObject): void {
   const ctes = asArray(withClause.ctes).map((c) => unwrap(c)?.[1]).filter(isObject);
   const columnsOf = (c: AstObject) => {
     const q = unwrap(c.ctequery);
@@ -146,7 +147,7 @@ function addCtes(level: Level, withClause: AstObject): void {
   }
 }
 
-function addFrom(level: Level, item: unknown): Rel[] {
+export function addFrom(level: Level, item: unknown): Rel[] {
   const u = unwrap(item);
   if (!u) return [];
   const [type, n] = u;
@@ -208,7 +209,7 @@ function targetColumns(target: unknown, level: Level): OutputColumn[] {
 }
 
 /** Every source an expression's value may carry (see the file comment for the rules). */
-function exprSources(node: unknown, level: Level): string[] {
+export function exprSources(node: unknown, level: Level): string[] {
   const out: string[] = [];
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) return v.forEach(visit);

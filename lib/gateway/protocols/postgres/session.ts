@@ -6,6 +6,7 @@ import { sendUpstreamCancel } from "./cancel";
 import { ExtendedState } from "./extended";
 import type { Established } from "./handshake";
 import { metadataFor } from "./metadata";
+import { refusedStore } from "./stored-sources";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
 import { build, encodeFrontend, parseFrontendMessage, ProtocolError, type BindMessage, type Frame, type FrontendMessage } from "./wire";
@@ -163,6 +164,7 @@ export class PgSession {
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
     const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
+    if (decision.masker?.active && c.kind !== "read" && (await this.refuseStore(text, decision, true))) return;
     this.state.applySqlNamespaceChanges(c, text);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
@@ -190,6 +192,7 @@ export class PgSession {
     const decision = await this.decide(plan.request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
+    if (masker && plan.request.kind !== "read" && (await this.refuseStore(plan.request.text, decision, synced))) return;
     if (masker && plan.runsCopy) {
       // COPY through Parse/Execute carries no RowDescription and possibly binary format: column
       // masking could not follow it, so under masking it is refused rather than half-masked.
@@ -243,6 +246,20 @@ export class PgSession {
     } finally {
       this.deciding = false;
     }
+  }
+
+  /**
+   * A write allowed under masking that would store a masked column where masking does not follow
+   * it (stored-sources.ts) is refused, like COPY through Execute: true when it was.
+   */
+  private async refuseStore(text: string, decision: Decision, synced: boolean): Promise<boolean> {
+    if (decision.type === "deny" || !decision.masker) return false;
+    const prepared = (name: string) => this.state.prepared.get(name)?.statements[0]?.text ?? null;
+    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared);
+    if (!why) return false;
+    this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
+    await this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, synced);
+    return true;
   }
 
   private readonly onHeld = (h: { approvalId: number; url: string }) =>

@@ -1,5 +1,5 @@
 import { asArray, dottedName, isObject, isRangeVar, rangeVarName, str, unwrap, type AstObject } from "./ast";
-import { constantText } from "./settings";
+import { clientValue, constantText } from "./settings";
 
 /**
  * One pass over a statement's whole parse tree collecting what matters for policy, wherever it
@@ -122,12 +122,4 @@ function pushCtes(stack: [unknown, string, Scope][], withClause: AstObject, scop
     stack.push([cte, "CommonTableExpr", visible]);
   });
   return all;
-}
-
-/** A constant or a Bind parameter, possibly cast: a value the client wrote itself. */
-function clientValue(node: unknown): boolean {
-  const u = unwrap(node);
-  if (!u) return false;
-  if (u[0] === "TypeCast") return clientValue(u[1].arg);
-  return u[0] === "ParamRef" || constantText(node) !== undefined;
 }

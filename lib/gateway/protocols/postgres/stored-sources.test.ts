@@ -1,0 +1,36 @@
+import { beforeAll, describe, expect, it } from "vitest";
+import { initClassifier } from "./classify";
+import { storedValuesOf } from "./stored-sources";
+
+beforeAll(() => initClassifier());
+
+describe("storedValuesOf", () => {
+  it.each([
+    ["UPDATE accounts SET login = upper(password_hash) WHERE id = 1", [{ target: "accounts.login", sources: ["accounts.password_hash"] }]],
+    ["UPDATE accounts a SET login = b.password_hash FROM accounts b", [{ target: "accounts.login", sources: ["accounts.password_hash"] }]],
+    ["UPDATE accounts SET login = 'x', id = $1", [{ target: "accounts.login", sources: [] }, { target: "accounts.id", sources: [] }]],
+    ["INSERT INTO notes (id, body) SELECT id, password_hash FROM accounts", [{ target: "notes.id", sources: ["accounts.id"] }, { target: "notes.body", sources: ["accounts.password_hash"] }]],
+    ["INSERT INTO notes SELECT * FROM accounts", [{ target: "notes.*", sources: ["accounts.*"] }]],
+    ["INSERT INTO notes VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET body = notes.secret", [{ target: "notes.*", sources: [] }, { target: "notes.body", sources: ["notes.secret"] }]],
+    ["MERGE INTO notes n USING accounts a ON n.id = a.id WHEN MATCHED THEN UPDATE SET body = a.password_hash WHEN NOT MATCHED THEN INSERT (id, body) VALUES (a.id, a.password_hash)", [
+      { target: "notes.body", sources: ["accounts.password_hash"] },
+      { target: "notes.id", sources: ["accounts.id"] },
+      { target: "notes.body", sources: ["accounts.password_hash"] },
+    ]],
+    ["WITH x AS (UPDATE accounts SET login = password_hash RETURNING 1) SELECT 1", [{ target: "accounts.login", sources: ["accounts.password_hash"] }]],
+    ["CREATE TEMP TABLE t AS SELECT reverse(password_hash) AS r FROM accounts", [{ target: null, sources: ["accounts.password_hash"] }]],
+    ["SELECT password_hash INTO TEMP t FROM accounts", [{ target: null, sources: ["accounts.password_hash"] }]],
+    ["SELECT * FROM accounts", []],
+    ["DELETE FROM accounts WHERE password_hash = 'x'", []],
+    ["SELECT pg_notify('c', 'hello')", []],
+  ])("%s", (sql, expected) => {
+    expect(storedValuesOf(sql)).toEqual(expected);
+  });
+
+  it("cannot follow: a computed notification payload, an EXECUTE it does not know, text that does not parse", () => {
+    expect(storedValuesOf("SELECT pg_notify('c', password_hash) FROM accounts")).toBe("opaque");
+    expect(storedValuesOf("EXECUTE p")).toBe("opaque");
+    expect(storedValuesOf("EXECUTE p", () => "UPDATE accounts SET login = password_hash")).toEqual([{ target: "accounts.login", sources: ["accounts.password_hash"] }]);
+    expect(storedValuesOf("not sql")).toBe("opaque");
+  });
+});
