@@ -172,6 +172,10 @@ describe("PostgreSQL masking hunt", () => {
     ["CREATE TEMP TABLE AS", "begin; create temp table copy2 as select reverse(password_hash) as r from accounts; select * from copy2; rollback"],
     ["SELECT INTO", "begin; select password_hash as p into temp copy3 from accounts; select * from copy3; rollback"],
     ["a pg_notify payload", "listen hunt_c; select pg_notify('hunt_c', password_hash) from accounts where id = 1; select 1"],
+    ["a generated column", "begin; alter table accounts add column c text generated always as (password_hash) stored; select c from accounts; rollback"],
+    ["a type change USING the masked column", "begin; alter table accounts alter column login type text using password_hash; select login from accounts; rollback"],
+    ["a renamed column (its rule matches by name)", "alter table accounts rename column password_hash to pw"],
+    ["a trigger function (code that copies later)", "create function copy_pw() returns trigger language plpgsql as $$ begin new.login := new.password_hash; return new; end $$"],
     ["EXECUTE of a prepared UPDATE", "begin; prepare up1 as update accounts set login = password_hash where id = 1; execute up1; select login from accounts where id = 1; rollback"],
   ])("a write under masking cannot store the masked column where masking does not follow: %s", async (_what, sql) => {
     const r = await psql(sql, "hunt-rw");

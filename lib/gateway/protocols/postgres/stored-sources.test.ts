@@ -23,6 +23,12 @@ describe("storedValuesOf", () => {
     ["SELECT * FROM accounts", []],
     ["DELETE FROM accounts WHERE password_hash = 'x'", []],
     ["SELECT pg_notify('c', 'hello')", []],
+    ["ALTER TABLE accounts RENAME COLUMN password_hash TO pw", [{ target: "accounts.pw", sources: ["accounts.password_hash"] }]],
+    ["ALTER TABLE public.accounts RENAME TO acc2", [{ target: null, sources: ["public.accounts.*"] }]],
+    ["ALTER TABLE accounts SET SCHEMA vault", [{ target: null, sources: ["accounts.*"] }]],
+    ["ALTER TABLE accounts ADD COLUMN c text GENERATED ALWAYS AS (upper(password_hash)) STORED", [{ target: "accounts.c", sources: ["accounts.password_hash"] }]],
+    ["ALTER TABLE accounts ALTER COLUMN login TYPE text USING password_hash", [{ target: "accounts.login", sources: ["accounts.password_hash"] }]],
+    ["ALTER TABLE accounts ADD COLUMN note text DEFAULT 'x'", []],
   ])("%s", (sql, expected) => {
     expect(storedValuesOf(sql)).toEqual(expected);
   });
@@ -32,5 +38,8 @@ describe("storedValuesOf", () => {
     expect(storedValuesOf("EXECUTE p")).toBe("opaque");
     expect(storedValuesOf("EXECUTE p", () => "UPDATE accounts SET login = password_hash")).toEqual([{ target: "accounts.login", sources: ["accounts.password_hash"] }]);
     expect(storedValuesOf("not sql")).toBe("opaque");
+    expect(storedValuesOf("CREATE TRIGGER t BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION f()")).toBe("opaque");
+    expect(storedValuesOf("CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ begin return new; end $$")).toBe("opaque");
+    expect(storedValuesOf("CREATE RULE r AS ON UPDATE TO accounts DO ALSO NOTIFY c")).toBe("opaque");
   });
 });

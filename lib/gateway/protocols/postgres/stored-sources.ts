@@ -80,9 +80,48 @@ function nodeValues(type: string, n: AstObject): Stored {
     case "FuncCall":
       // NOTIFY takes only a literal; pg_notify's payload can be anything the statement reads.
       return baseFunctionName(n.funcname) === "pg_notify" && !clientValue(asArray(n.args)[1]) ? "opaque" : [];
+    case "RenameStmt":
+    case "AlterObjectSchemaStmt":
+    case "AlterTableStmt":
+      return ddlValues(type, n);
+    case "CreateTrigStmt":
+    case "RuleStmt":
+    case "CreateFunctionStmt":
+      return "opaque"; // code that runs later can copy anything anywhere
     default:
       return [];
   }
+}
+
+/**
+ * DDL that moves a column's values under another name, which column rules (matched by name) no
+ * longer find: a renamed column or table, a table moved to another schema, a generated column or
+ * a type change `USING` computed from another column.
+ */
+function ddlValues(type: string, n: AstObject): Stored {
+  if (!isObject(n.relation)) return [];
+  const table = rangeVarName(n.relation);
+  if (type === "RenameStmt") {
+    if (n.renameType === "OBJECT_COLUMN") return [{ target: `${table}.${identifier(str(n.newname) ?? "")}`, sources: [`${table}.${identifier(str(n.subname) ?? "")}`] }];
+    if (["OBJECT_TABLE", "OBJECT_VIEW", "OBJECT_MATVIEW", "OBJECT_FOREIGN_TABLE"].includes(String(n.renameType))) return [{ target: null, sources: [`${table}.*`] }];
+    return [];
+  }
+  if (type === "AlterObjectSchemaStmt") return [{ target: null, sources: [`${table}.*`] }];
+  const level = newLevel(null);
+  level.rels.push({ alias: str(n.relation.relname) ?? null, rel: { kind: "table", name: table, renamed: false } });
+  const out: StoredValue[] = [];
+  for (const c of asArray(n.cmds)) {
+    const cmd = unwrap(c)?.[1];
+    const def = unwrap(cmd?.def)?.[1];
+    if (!cmd || !def) continue;
+    if (cmd.subtype === "AT_AddColumn") {
+      const exprs = asArray(def.constraints).map((k) => unwrap(k)?.[1]).filter((k) => k?.contype === "CONSTR_GENERATED").map((k) => k!.raw_expr);
+      if (exprs.length) out.push({ target: `${table}.${identifier(str(def.colname) ?? "")}`, sources: exprSources(exprs, level) });
+    } else if (cmd.subtype === "AT_AlterColumnType" && def.raw_default !== undefined) {
+      out.push({ target: `${table}.${identifier(str(cmd.name) ?? "")}`, sources: exprSources(def.raw_default, level) });
+    }
+  }
+  return out;
 }
 
 function rowsStored(cols: OutputColumn[] | null, target: string | null): Stored {
