@@ -2,7 +2,7 @@ import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/li
 import type { OutputColumn } from "./column-sources";
 import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame } from "./wire";
 import type { ColumnName, UpstreamMetadata } from "./metadata";
-import { OPAQUE, planOf, SourcePlans } from "./source-plans";
+import { copiesValues, OPAQUE, planOf, SourcePlans } from "./source-plans";
 
 /**
  * Masking of result sets. A RowDescription names plain table columns by (table OID, attnum);
@@ -93,7 +93,7 @@ async function plansOf(fields: readonly FieldDescription[], ctx: PlanContext): P
     // Withheld: binary values, and a field whose lineage cannot be known — without a table
     // origin in an opaque result (a FETCH from a cursor the gateway never saw declared), or made
     // from something the catalog cannot explain (a view it cannot follow, an unknown relation).
-    const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || found === OPAQUE;
+    const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || found === OPAQUE || (named !== null && named !== undefined && copiesValues(named.schema, named.table, named.column));
     plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name });
   }
   return plans;

@@ -27,6 +27,20 @@ export type Found = PlanOf[] | typeof OPAQUE;
 /** Sources visited for one result at most; beyond, the field is withheld. */
 const MAX_STEPS = 1_000;
 
+/**
+ * Catalog columns that hold copies of any table's values: the planner statistics
+ * (`pg_statistic.stavalues1..5`: most common values and histogram bounds, which the views
+ * pg_stats / pg_stats_ext / pg_stats_ext_exprs show) and extended statistics' MCV lists and
+ * expression statistics. No column rule names them, yet `SELECT most_common_vals FROM pg_stats`
+ * lists a masked column's values once ANALYZE (or autovacuum) ran: they are withheld.
+ */
+export function copiesValues(schema: string | undefined, table: string, column: string): boolean {
+  if (schema !== undefined && schema !== "pg_catalog") return false;
+  if (table === "pg_statistic") return column === "*" || column.startsWith("stavalues");
+  if (table === "pg_statistic_ext_data") return column === "*" || column === "stxdmcv" || column === "stxdexpr";
+  return false;
+}
+
 export function planOf(masker: Masker, ref: ColumnRef): PlanOf[] {
   const plan = masker.columnPlan(ref);
   return plan ? [{ plan, ref }] : [];
@@ -81,6 +95,7 @@ export class SourcePlans {
     if (src === UNKNOWN_SOURCE) return []; // detectors only, as for any value
     const s = splitSource(src);
     if (!s) return [];
+    if (copiesValues(s.schema, s.table, s.column)) return OPAQUE;
     if (!this.metadata) return s.column === "*" ? [] : planOf(this.masker, { connection: this.connection, ...s });
     if (++this.steps > MAX_STEPS) return OPAQUE;
     const relations = await this.metadata.relations({ schema: s.schema, name: s.table });
@@ -90,6 +105,7 @@ export class SourcePlans {
     for (const r of relations) {
       // `*` is a whole row: every column; a column the relation lacks is another candidate's.
       for (const column of s.column === "*" ? r.columns : r.columns.filter((c) => c === s.column)) {
+        if (copiesValues(r.schema, r.name, column)) return OPAQUE;
         plans.push(...planOf(this.masker, { connection: this.connection, schema: r.schema, table: r.name, column }));
         if (r.lineage === "opaque") return OPAQUE;
         if (r.lineage) from.push(...(r.lineage.get(column) ?? []));
