@@ -38,6 +38,7 @@ when { ["write", "ddl", "admin", "unknown"].contains(context.request.kind) && re
 
 const MEMBER = "masker@example.test";
 const SECRETS = ["pbkdf2$Zq9xK7mWvT", "argon2$Lr4pN8sYhQ"];
+const PANS = ["panSecretQ7Zk", "panSecretW3Lm"];
 /** how the values can come back changed: reversed, lower-cased (a regclass cast folds case) */
 const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(""), s.toLowerCase(), s.slice(0, 6), s.slice(7)]);
 
@@ -77,6 +78,9 @@ describe("PostgreSQL masking hunt", () => {
       const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     }
+    // A rule that names one table, as rules for a known schema do: its partitions and inheritance children hold the same rows.
+    const rule = await apiCall(gh.url, admin, "POST", "/masking", { name: "payments-pan", ruleSet: "pii", columns: ["payments.pan", "ledger.pan"], style: "redact" });
+    expect(rule.status, JSON.stringify(rule.body)).toBe(200);
     const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "masking hunt" });
     expect(put.status, JSON.stringify(put.body)).toBe(200);
     const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
@@ -84,6 +88,14 @@ describe("PostgreSQL masking hunt", () => {
       create function shout(t text) returns int language plpgsql as $$ begin raise notice 'got %', t; return 1; end $$;
       create function boom(t text) returns int language plpgsql as $$ begin raise exception 'bad %', t; end $$;`);
     for (const [i, s] of SECRETS.entries()) await direct`insert into accounts values (${i + 1}, ${`user${i + 1}`}, ${s})`;
+    await direct.unsafe(`create table payments (id int, pan text) partition by range (id);
+      create table payments_low partition of payments for values from (0) to (100);
+      create table payments_mid partition of payments for values from (100) to (200) partition by range (id);
+      create table payments_mid_a partition of payments_mid for values from (100) to (150);
+      insert into payments values (1, '${PANS[0]}'), (120, '${PANS[1]}');
+      create table ledger (id int, pan text);
+      create table ledger_2019 () inherits (ledger);
+      insert into ledger_2019 values (2, '${PANS[0]}');`);
     // what autovacuum does to any table in use: the planner statistics now hold its values
     await direct.unsafe("create statistics accounts_mcv (mcv) on login, password_hash from accounts; analyze accounts");
     await direct.end();
@@ -178,6 +190,8 @@ describe("PostgreSQL masking hunt", () => {
     ["a type change USING the masked column", "begin; alter table accounts alter column login type text using password_hash; select login from accounts; rollback"],
     ["a renamed column (its rule matches by name)", "alter table accounts rename column password_hash to pw"],
     ["a trigger function (code that copies later)", "create function copy_pw() returns trigger language plpgsql as $$ begin new.login := new.password_hash; return new; end $$"],
+    ["a partition detached from the table its rule names", "begin; alter table payments detach partition payments_low; select pan from payments_low; rollback"],
+    ["an inheritance child un-inherited", "begin; alter table ledger_2019 no inherit ledger; select pan from ledger_2019; rollback"],
     ["EXECUTE of a prepared UPDATE", "begin; prepare up1 as update accounts set login = password_hash where id = 1; execute up1; select login from accounts where id = 1; rollback"],
   ])("a write under masking cannot store the masked column where masking does not follow: %s", async (_what, sql) => {
     const r = await psql(sql, "hunt-rw");
@@ -221,5 +235,20 @@ describe("PostgreSQL masking hunt", () => {
     const r = await psql(sql);
     expect(r.code, r.out).toBe(0);
     expectNoSecret(r.out, sql);
+  });
+
+  it.each([
+    ["the partitioned table itself (the baseline)", "select pan from payments order by id"],
+    ["a partition", "select pan from payments_low"],
+    ["a partition's star", "select * from payments_low"],
+    ["a sub-partition", "select reverse(pan) from payments_mid_a"],
+    ["a sub-partition, schema-qualified, whole rows", "select row_to_json(p) from public.payments_mid_a p"],
+    ["an inheritance child", "select pan from ledger_2019"],
+    ["an inheritance child, ONLY", "select pan from only ledger_2019"],
+  ])("a rule naming a table masks its partitions and children: %s", async (_what, sql) => {
+    const r = await psql(sql);
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("[REDACTED]");
+    for (const p of PANS) for (const form of [p, [...p].reverse().join("")]) expect(r.out.includes(form), `${sql} leaked ${form}`).toBe(false);
   });
 });

@@ -2,7 +2,7 @@ import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/li
 import type { OutputColumn } from "./column-sources";
 import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame } from "./wire";
 import type { ColumnName, UpstreamMetadata } from "./metadata";
-import { copiesValues, OPAQUE, planOf, SourcePlans } from "./source-plans";
+import { copiesValues, inheritedPlanOf, OPAQUE, SourcePlans } from "./source-plans";
 
 /**
  * Masking of result sets. A RowDescription names plain table columns by (table OID, attnum);
@@ -87,7 +87,7 @@ async function plansOf(fields: readonly FieldDescription[], ctx: PlanContext): P
     const f = fields[i];
     const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
     // A table column has its own rule; a view's column is walked to what it is made of.
-    const own = named && !named.view ? planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }) : [];
+    const own = named && !named.view ? await inheritedPlanOf(masker, metadata, { connection, schema: named.schema, table: named.table, column: named.column }, f.tableOid) : [];
     const found = await walk.all([...(named?.view ? [`${named.schema}.${named.table}.${named.column}`] : []), ...(aligned[i] ?? (f.tableOid === 0 ? every : starExtra))]);
     const chosen = wholeFirst(found === OPAQUE ? own : [...own, ...found]);
     // Withheld: binary values, and a field whose lineage cannot be known — without a table

@@ -55,6 +55,17 @@ export function splitSource(src: string): { table: string; column: string; schem
   return { table, column, ...(parts.length ? { schema: parts.join(".") } : {}) };
 }
 
+/**
+ * The plans of a table column and of the same column of every table it inherits from or is a
+ * partition of (metadata.ts `ancestors`); throws when the catalog cannot be read.
+ */
+export async function inheritedPlanOf(masker: Masker, metadata: UpstreamMetadata | null, ref: ColumnRef, oid: number | undefined): Promise<PlanOf[]> {
+  const own = planOf(masker, ref);
+  if (!metadata || oid === undefined || oid === 0) return own;
+  const up = await metadata.ancestors(oid);
+  return [...own, ...up.flatMap((a) => planOf(masker, { ...ref, schema: a.schema, table: a.table }))];
+}
+
 export class SourcePlans {
   private readonly memo = new Map<string, Promise<Found>>();
   private readonly active = new Set<string>();
@@ -106,7 +117,7 @@ export class SourcePlans {
       // `*` is a whole row: every column; a column the relation lacks is another candidate's.
       for (const column of s.column === "*" ? r.columns : r.columns.filter((c) => c === s.column)) {
         if (copiesValues(r.schema, r.name, column)) return OPAQUE;
-        plans.push(...planOf(this.masker, { connection: this.connection, schema: r.schema, table: r.name, column }));
+        plans.push(...(await inheritedPlanOf(this.masker, this.metadata, { connection: this.connection, schema: r.schema, table: r.name, column }, r.lineage ? undefined : r.oid)));
         if (r.lineage === "opaque") return OPAQUE;
         if (r.lineage) from.push(...(r.lineage.get(column) ?? []));
       }

@@ -29,6 +29,8 @@ describe("storedValuesOf", () => {
     ["ALTER TABLE accounts ADD COLUMN c text GENERATED ALWAYS AS (upper(password_hash)) STORED", [{ target: "accounts.c", sources: ["accounts.password_hash"] }]],
     ["ALTER TABLE accounts ALTER COLUMN login TYPE text USING password_hash", [{ target: "accounts.login", sources: ["accounts.password_hash"] }]],
     ["ALTER TABLE accounts ADD COLUMN note text DEFAULT 'x'", []],
+    ["ALTER TABLE payments DETACH PARTITION payments_low", [{ target: null, sources: ["payments_low.*"] }]],
+    ["ALTER TABLE ledger_2019 NO INHERIT ledger", [{ target: null, sources: ["ledger_2019.*"] }]],
   ])("%s", (sql, expected) => {
     expect(storedValuesOf(sql)).toEqual(expected);
   });
