@@ -43,5 +43,6 @@ describe("storedValuesOf", () => {
     expect(storedValuesOf("CREATE TRIGGER t BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION f()")).toBe("opaque");
     expect(storedValuesOf("CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ begin return new; end $$")).toBe("opaque");
     expect(storedValuesOf("CREATE RULE r AS ON UPDATE TO accounts DO ALSO NOTIFY c")).toBe("opaque");
+    expect(storedValuesOf("DO $$ begin perform 1; end $$")).toBe("opaque");
   });
 });

@@ -87,7 +87,8 @@ function nodeValues(type: string, n: AstObject): Stored {
     case "CreateTrigStmt":
     case "RuleStmt":
     case "CreateFunctionStmt":
-      return "opaque"; // code that runs later can copy anything anywhere
+    case "DoStmt":
+      return "opaque"; // code the client wrote (to run now or later) can copy anything anywhere
     default:
       return [];
   }
