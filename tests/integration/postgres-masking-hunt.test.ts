@@ -252,4 +252,28 @@ describe("PostgreSQL masking hunt", () => {
     expect(r.out).toContain("[REDACTED]");
     for (const p of PANS) for (const form of [p, [...p].reverse().join("")]) expect(r.out.includes(form), `${sql} leaked ${form}`).toBe(false);
   });
+
+  it("a notification from another session (a trigger's row_to_json) reaches a masked listener without its payload", async () => {
+    const listener = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "hunt-masked", username: MEMBER, password: token, ssl: false, max: 1, onnotice: () => {} });
+    const got: string[] = [];
+    try {
+      await listener.listen("app_events", (payload) => got.push(payload));
+      const app = postgres(pg15.url, { max: 1, onnotice: () => {} });
+      await app`select pg_notify('app_events', row_to_json(a)::text) from accounts a where id = 1`;
+      await app.end();
+      for (let i = 0; i < 100 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(got).toEqual(["[REDACTED]"]);
+    } finally {
+      await listener.end();
+    }
+    // the session's own NOTIFY (a literal it wrote) still arrives as sent
+    const own = await new Promise<string>((resolve) => {
+      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=hunt-rw user=${MEMBER} sslmode=disable`, "-X", "-A", "-t", "-c", "listen own_c", "-c", "notify own_c, 'job 42 done'", "-c", "select 1"], { env: { ...process.env, PGPASSWORD: token } });
+      let out = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (out += d));
+      p.on("close", () => resolve(out));
+    });
+    expect(own).toContain('payload "job 42 done"');
+  });
 });

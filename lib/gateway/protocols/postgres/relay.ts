@@ -1,5 +1,5 @@
 import type net from "node:net";
-import type { Masker } from "@/lib/gateway/masking";
+import { REDACTED, type Masker } from "@/lib/gateway/masking";
 import type { Classification, StatementClass } from "./classify";
 import type { BatchOp } from "./extended";
 import { maskRow, type FieldPlan } from "./masking";
@@ -37,6 +37,8 @@ export interface RelayContext {
   connection: string;
   /** the upstream's DateStyle at startup (binary conversion of dates reads ISO text only) */
   dateStyle?: string;
+  /** the upstream backend's own pid: a notification from it was sent by this session */
+  upstreamPid?: number;
   /** the text whose columns a statement returns (EXECUTE → its prepared statement, FETCH → its cursor's DECLARE); null: not knowable */
   resultText?(s: StatementClass): string | null;
   onUnitDone(unit: ResultUnit): void;
@@ -197,7 +199,12 @@ export class Relay {
       case "A":
         if (this.stickyMasker) {
           const m = parseBackendMessage(f);
-          if (m.type === "NotificationResponse") return void this.output.write(build.notificationResponse(m.pid, m.channel, this.stickyMasker.maskText(m.payload)));
+          // Another session's payload can be anything it read (a trigger's `pg_notify(ch,
+          // row_to_json(NEW)::text)` carries whole rows) and has no lineage to mask by: withheld,
+          // the channel still wakes the listener. This session's own payloads passed the store
+          // check (constants and parameters only): detectors suffice.
+          const own = m.type === "NotificationResponse" && this.ctx.upstreamPid !== undefined && m.pid === this.ctx.upstreamPid;
+          if (m.type === "NotificationResponse") return void this.output.write(build.notificationResponse(m.pid, m.channel, own || m.payload === "" ? this.stickyMasker.maskText(m.payload) : REDACTED));
         }
         break;
       case "H":

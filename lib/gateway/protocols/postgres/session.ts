@@ -55,6 +55,7 @@ export class PgSession {
       metadata: metadataFor(est.target),
       connection: est.target.ref.name,
       dateStyle: upstream.parameters.DateStyle,
+      upstreamPid: upstream.backendKey?.pid,
       resultText: (s) => this.state.resultText(s),
       onUnitDone: (unit) => unit.record(session),
     }, (err) => this.fail(err));
