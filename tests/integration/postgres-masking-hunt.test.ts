@@ -192,6 +192,7 @@ describe("PostgreSQL masking hunt", () => {
     ["a trigger function (code that copies later)", "create function copy_pw() returns trigger language plpgsql as $$ begin new.login := new.password_hash; return new; end $$"],
     ["a partition detached from the table its rule names", "begin; alter table payments detach partition payments_low; select pan from payments_low; rollback"],
     ["an inheritance child un-inherited", "begin; alter table ledger_2019 no inherit ledger; select pan from ledger_2019; rollback"],
+    ["a large object written from the masked column", "begin; select lo_from_bytea(0, convert_to(password_hash, 'UTF8')) from accounts where id = 1; select convert_from(lo_get(m.oid), 'UTF8') from pg_largeobject_metadata m; rollback"],
     ["a DO block (its code stores where it likes)", "do $$ begin perform set_config('application_name', (select password_hash from accounts where id = 1), false); end $$; show application_name"],
     ["EXECUTE of a prepared UPDATE", "begin; prepare up1 as update accounts set login = password_hash where id = 1; execute up1; select login from accounts where id = 1; rollback"],
   ])("a write under masking cannot store the masked column where masking does not follow: %s", async (_what, sql) => {

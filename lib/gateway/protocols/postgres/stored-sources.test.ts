@@ -44,5 +44,9 @@ describe("storedValuesOf", () => {
     expect(storedValuesOf("CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ begin return new; end $$")).toBe("opaque");
     expect(storedValuesOf("CREATE RULE r AS ON UPDATE TO accounts DO ALSO NOTIFY c")).toBe("opaque");
     expect(storedValuesOf("DO $$ begin perform 1; end $$")).toBe("opaque");
+    expect(storedValuesOf("SELECT lo_from_bytea(0, password_hash::bytea) FROM accounts")).toBe("opaque");
+    expect(storedValuesOf("SELECT lo_put(42, 0, convert_to(password_hash, 'UTF8')) FROM accounts")).toBe("opaque");
+    expect(storedValuesOf("SELECT set_config('application_name', password_hash, false) FROM accounts")).toBe("opaque");
+    expect(storedValuesOf("SELECT lo_from_bytea(0, $1), lo_put(42, 0, '\\x00'), set_config('application_name', 'x', false)")).toEqual([]);
   });
 });

@@ -63,6 +63,19 @@ export function storedValuesOf(text: string, prepared: (name: string) => string 
   return opaque ? "opaque" : out;
 }
 
+/**
+ * Built-ins that store their data argument (by position) where masking does not look: a
+ * notification payload, a setting (`SHOW`), a large object (`lo_get`, `pg_largeobject`), WAL.
+ */
+const SINKS = new Map([
+  ["pg_notify", 1],
+  ["set_config", 1],
+  ["lo_from_bytea", 1],
+  ["lo_put", 2],
+  ["lowrite", 1],
+  ["pg_logical_emit_message", 2],
+]);
+
 function nodeValues(type: string, n: AstObject): Stored {
   switch (type) {
     case "InsertStmt":
@@ -77,9 +90,11 @@ function nodeValues(type: string, n: AstObject): Stored {
     case "SelectStmt":
       if (!isObject(n.intoClause)) return [];
       return rowsStored(statementColumns(type, { ...n, intoClause: undefined }, null), null);
-    case "FuncCall":
-      // NOTIFY takes only a literal; pg_notify's payload can be anything the statement reads.
-      return baseFunctionName(n.funcname) === "pg_notify" && !clientValue(asArray(n.args)[1]) ? "opaque" : [];
+    case "FuncCall": {
+      // NOTIFY takes only a literal; these functions' data argument can be anything the statement reads.
+      const at = SINKS.get(baseFunctionName(n.funcname) ?? "");
+      return at !== undefined && !clientValue(asArray(n.args)[at]) ? "opaque" : [];
+    }
     case "RenameStmt":
     case "AlterObjectSchemaStmt":
     case "AlterTableStmt":
