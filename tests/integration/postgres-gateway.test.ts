@@ -304,7 +304,8 @@ describe("PostgreSQL gateway", () => {
       await direct.end();
       for (let i = 0; i < 50 && got.length === 0; i++) await new Promise((r) => setTimeout(r, 50));
       expect(got).toHaveLength(1);
-      expect(got[0]).toContain("contact");
+      // another session's payload has no lineage to mask by: withheld whole (postgres-masking-hunt)
+      expect(got[0]).toBe("[REDACTED]");
       expect(got[0]).not.toContain("ada.lovelace@example.com");
     } finally {
       await sql.end();

@@ -160,6 +160,8 @@ const SETTINGS: [string, RequestKind][] = [
   ["SELECT set_config('search_path', 'evil', false)", "read"],
   ["SELECT pg_catalog.set_config('application_name', 'x', true)", "read"],
   ["SELECT set_config('TimeZone', 'UTC', false), current_setting('TimeZone')", "read"],
+  ["SELECT set_config('application_name', $1, false)", "read"],
+  ["SELECT set_config('application_name', $1::text, false)", "read"],
   // identity, privileges, resources and anything unlisted stay admin
   ["SET ROLE NONE", "admin"],
   ["RESET SESSION AUTHORIZATION", "admin"],
@@ -178,6 +180,10 @@ const SETTINGS: [string, RequestKind][] = [
   ["SELECT set_config(setting_name => 'search_path', new_value => 'x', is_local => false)", "admin"],
   ["SELECT set_config('client_encoding', 'SJIS', false)", "admin"],
   ["SELECT set_config('work_mem', '64GB', false)", "admin"],
+  // a harmless setting given a value computed from data stores that data outside masking's reach
+  ["SELECT set_config('application_name', password_hash, false) FROM accounts", "admin"],
+  ["SELECT length(set_config('search_path', (SELECT ssn FROM customers LIMIT 1), false))", "admin"],
+  ["SELECT set_config('application_name', 'app-' || id, false) FROM accounts", "admin"],
 ];
 
 describe("session settings", () => {

@@ -67,6 +67,19 @@ describe("columnSourcesOfSelect: derivations masking must follow", () => {
     expect(sources("UPDATE customers SET ssn = '1' RETURNING old.ssn, new.email")).toEqual([["customers.ssn"], ["customers.email"]]);
   });
 
+  it("a returned column of the written table carries what the statement wrote (it returns the row after the write)", () => {
+    expect(sources("UPDATE customers SET name = ssn RETURNING name, id")).toEqual([["customers.name", "customers.ssn"], ["customers.id", "customers.ssn"]]);
+    expect(sources("UPDATE customers c SET name = o.ssn FROM orders o RETURNING c.name")).toEqual([["customers.name", "orders.ssn"]]);
+    expect(columnSourcesOfSelect("UPDATE customers SET name = ssn RETURNING *")).toEqual([{ name: "*", sources: ["customers.*", "customers.ssn"], star: true }]);
+    expect(sources("INSERT INTO notes (id, body) SELECT id, ssn FROM customers RETURNING body")).toEqual([["customers.id", "customers.ssn", "notes.body"]]);
+    expect(sources("INSERT INTO notes VALUES (1, (SELECT ssn FROM customers LIMIT 1)) RETURNING body")).toEqual([["customers.ssn", "notes.body"]]);
+    expect(sources("INSERT INTO notes VALUES (1, 'x') ON CONFLICT (id) DO UPDATE SET body = notes.secret RETURNING body")).toEqual([["notes.body", "notes.secret"]]);
+    expect(sources("MERGE INTO notes n USING customers c ON n.id = c.id WHEN MATCHED THEN UPDATE SET body = c.ssn RETURNING n.body")).toEqual([["customers.ssn", "notes.body"]]);
+    // constants write nothing from anywhere; a DELETE returns the stored row
+    expect(sources("INSERT INTO notes VALUES (1, 'x') RETURNING id")).toEqual([["notes.id"]]);
+    expect(sources("UPDATE customers SET name = 'x' WHERE ssn = '1' RETURNING id")).toEqual([["customers.id"]]);
+  });
+
   it("reports unknown where values may come from anywhere", () => {
     expect(sources("SELECT get_ssn(id) FROM customers")).toEqual([["customers.id", "unknown"]]);
     expect(sources("SELECT query_to_xml('select ssn from customers', true, false, '')")).toEqual([["unknown"]]);

@@ -44,7 +44,8 @@ export function columnSourcesOfSelect(text: string): OutputColumn[] | null {
   }
 }
 
-function statementColumns(type: string, node: AstObject, parent: Level | null): OutputColumn[] | null {
+/** Output columns of one parsed statement (exported for stored-sources.ts). */
+export function statementColumns(type: string, node: AstObject, parent: Level | null): OutputColumn[] | null {
   switch (type) {
     case "SelectStmt":
       return selectColumns(node, parent);
@@ -52,7 +53,7 @@ function statementColumns(type: string, node: AstObject, parent: Level | null): 
     case "UpdateStmt":
     case "DeleteStmt":
     case "MergeStmt":
-      return returningColumns(node, parent);
+      return returningColumns(type, node, parent);
     case "CopyStmt": {
       const q = unwrap(node.query);
       if (q) return statementColumns(q[0], q[1], parent);
@@ -88,21 +89,44 @@ function selectColumns(node: AstObject, parent: Level | null): OutputColumn[] {
   return asArray(node.targetList).flatMap((t) => targetColumns(t, level));
 }
 
-function returningColumns(node: AstObject, parent: Level | null): OutputColumn[] {
+function returningColumns(type: string, node: AstObject, parent: Level | null): OutputColumn[] {
   const level = newLevel(parent);
   if (isObject(node.withClause)) addCtes(level, node.withClause);
+  let table: Extract<Rel, { kind: "table" }> | null = null;
   if (isObject(node.relation)) {
-    const table: Rel = { kind: "table", name: rangeVarName(node.relation), renamed: false };
+    table = { kind: "table", name: rangeVarName(node.relation), renamed: false };
     const alias = str((node.relation.alias as AstObject | undefined)?.aliasname) ?? str(node.relation.relname) ?? null;
     // PostgreSQL 18: RETURNING old.* / new.* name the target row before and after.
     level.rels.push({ alias, rel: table }, { alias: "old", rel: table, qualifiedOnly: true }, { alias: "new", rel: table, qualifiedOnly: true });
   }
   for (const item of [...asArray(node.fromClause), ...asArray(node.usingClause), node.sourceRelation]) if (item) addFrom(level, item);
+  const written = writtenSources(type, node, level);
+  if (table && written.length) table.written = written;
   const returning = isObject(node.returningClause) ? asArray(node.returningClause.exprs) : asArray(node.returningList);
   return returning.flatMap((t) => targetColumns(t, level));
 }
 
-function addCtes(level: Level, withClause: AstObject): void {
+/**
+ * Every source of what the statement stores: UPDATE's SET values, INSERT's rows (and ON
+ * CONFLICT DO UPDATE's SET, where `excluded` is the row proposed), MERGE's actions. A superset:
+ * which column each value lands in is not followed (an INSERT without a column list needs the
+ * catalog for that), so a returned column of the target carries all of them.
+ */
+function writtenSources(type: string, node: AstObject, level: Level): string[] {
+  if (type === "UpdateStmt") return exprSources(node.targetList, level);
+  if (type === "MergeStmt") return exprSources(node.mergeWhenClauses, level);
+  if (type !== "InsertStmt") return [];
+  const q = unwrap(node.selectStmt);
+  // The rows inserted do not see the target table: only the statement's CTEs.
+  const outer: Level = { rels: [], ctes: level.ctes, parent: level.parent };
+  const rows = q ? (statementColumns(q[0], q[1], outer)?.flatMap((c) => c.sources) ?? [UNKNOWN_SOURCE]) : [];
+  const conflict = isObject(node.onConflictClause) ? node.onConflictClause : null;
+  if (!conflict) return [...new Set(rows)];
+  level.rels.push({ alias: "excluded", rel: { kind: "opaque", sources: rows }, qualifiedOnly: true });
+  return [...new Set([...rows, ...exprSources(conflict.targetList, level)])];
+}
+
+export function addCtes(level: Level, withClause: AstObject): void {
   const ctes = asArray(withClause.ctes).map((c) => unwrap(c)?.[1]).filter(isObject);
   const columnsOf = (c: AstObject) => {
     const q = unwrap(c.ctequery);
@@ -123,7 +147,7 @@ function addCtes(level: Level, withClause: AstObject): void {
   }
 }
 
-function addFrom(level: Level, item: unknown): Rel[] {
+export function addFrom(level: Level, item: unknown): Rel[] {
   const u = unwrap(item);
   if (!u) return [];
   const [type, n] = u;
@@ -185,7 +209,7 @@ function targetColumns(target: unknown, level: Level): OutputColumn[] {
 }
 
 /** Every source an expression's value may carry (see the file comment for the rules). */
-function exprSources(node: unknown, level: Level): string[] {
+export function exprSources(node: unknown, level: Level): string[] {
   const out: string[] = [];
   const visit = (v: unknown): void => {
     if (Array.isArray(v)) return v.forEach(visit);

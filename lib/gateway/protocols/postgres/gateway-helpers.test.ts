@@ -5,7 +5,8 @@ import { initClassifier } from "./classify";
 import { decodeParams, ExtendedState } from "./extended";
 import { alignSources, maskRow } from "./masking";
 import { splitSource } from "./source-plans";
-import { maskErrorFields } from "./masking";
+import { maskServerFields } from "./server-messages";
+import type { ErrorFields } from "./wire";
 import { fieldsOfPortal } from "./portal-formats";
 import { sampleLimitsOf } from "./unit";
 
@@ -61,11 +62,29 @@ describe("maskRow", () => {
   });
 });
 
-describe("maskErrorFields", () => {
-  it("masks message, detail and hint", () => {
-    const f = maskErrorFields({ severity: "ERROR", code: "23505", message: "dup ada@example.com", detail: "Key (email)=(ada@example.com)" }, masker);
+describe("maskServerFields", () => {
+  it("masks message, detail and hint with detectors when the request's text is not known", () => {
+    const f = maskServerFields({ severity: "ERROR", code: "23505", message: "dup ada@example.com", detail: "Key (email)=(ada@example.com)" }, masker, null);
     expect(JSON.stringify(f)).not.toContain("ada@example.com");
     expect(f.code).toBe("23505");
+  });
+
+  it("keeps only what the client wrote: quoted spans, numbers; withholds detail, CONTEXT and code-made messages", () => {
+    const sql = "select password_hash::int, 'x y'::date from nosuch where id = 42";
+    const m = (message: string, extra: Partial<ErrorFields> = {}) => maskServerFields({ severity: "ERROR", code: "22P02", message, ...extra }, masker, sql);
+    expect(m('invalid input syntax for type integer: "pbkdf2$Zq9xK7mWvT"').message).toBe('invalid input syntax for type integer: "[REDACTED]"');
+    expect(m('relation "nosuch" does not exist').message).toBe('relation "nosuch" does not exist');
+    expect(m('invalid input syntax for type date: "x y"').message).toBe('invalid input syntax for type date: "x y"');
+    // a value holding quotes cannot shift the pairing into leaking its tail
+    expect(m('invalid input syntax for type integer: "a"secret"').message).toBe('invalid input syntax for type integer: "[REDACTED]"');
+    expect(m('invalid value "nosuch" for "secret" and "x y"').message).toBe('invalid value "nosuch" for "[REDACTED]"');
+    expect(m("requested character too large for encoding: 1114112, id 42").message).toBe("requested character too large for encoding: [REDACTED], id 42");
+    expect(m("invalid byte sequence for encoding \"UTF8\": 0x9f").message).toBe('invalid byte sequence for encoding "[REDACTED]": [REDACTED]');
+    const dup = m("duplicate key value violates unique constraint", { detail: "Key (login)=(pbkdf2$Zq9xK7mWvT) already exists.", where: "x", internalQuery: "q" });
+    expect(dup.detail).toBeUndefined();
+    expect(dup.internalQuery).toBeUndefined();
+    expect(dup.message).toBe("[REDACTED]"); // raised with a CONTEXT: code-made text
+    expect(m("oops", { where: "PL/pgSQL function f() line 3 at RAISE", hint: "pbkdf2$Zq9xK7mWvT" })).toMatchObject({ message: "[REDACTED]", hint: "[REDACTED]" });
   });
 });
 

@@ -1,8 +1,8 @@
 import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/lib/gateway/masking";
 import type { OutputColumn } from "./column-sources";
-import { build, parseBackendMessage, ProtocolError, type ErrorFields, type FieldDescription, type Frame } from "./wire";
+import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame } from "./wire";
 import type { ColumnName, UpstreamMetadata } from "./metadata";
-import { OPAQUE, planOf, SourcePlans } from "./source-plans";
+import { copiesValues, inheritedPlanOf, OPAQUE, SourcePlans } from "./source-plans";
 
 /**
  * Masking of result sets. A RowDescription names plain table columns by (table OID, attnum);
@@ -78,18 +78,22 @@ async function plansOf(fields: readonly FieldDescription[], ctx: PlanContext): P
   // A field no derivation aligns with and without a table origin (inside a `*`: a FULL JOIN
   // USING column is a COALESCE) may carry any source of the statement: all of them apply.
   const every = ctx.sources ? [...new Set(ctx.sources.flatMap((s) => s.sources))] : [];
+  // A table star's field has its own table origin, but the star may carry more than the stored
+  // row: RETURNING * after `SET login = password_hash` (scope.ts `written`). Those sources apply
+  // to every field a star covers.
+  const starExtra = [...new Set((ctx.sources ?? []).filter((s) => s.star && s.sources.some((x) => x.endsWith(".*"))).flatMap((s) => s.sources.filter((x) => !x.endsWith(".*"))))];
   const plans: FieldPlan[] = [];
   for (let i = 0; i < fields.length; i++) {
     const f = fields[i];
     const named = f.tableOid !== 0 ? names.get(`${f.tableOid}:${f.columnAttr}`) : null;
     // A table column has its own rule; a view's column is walked to what it is made of.
-    const own = named && !named.view ? planOf(masker, { connection, schema: named.schema, table: named.table, column: named.column }) : [];
-    const found = await walk.all([...(named?.view ? [`${named.schema}.${named.table}.${named.column}`] : []), ...(aligned[i] ?? (f.tableOid === 0 ? every : []))]);
+    const own = named && !named.view ? await inheritedPlanOf(masker, metadata, { connection, schema: named.schema, table: named.table, column: named.column }, f.tableOid) : [];
+    const found = await walk.all([...(named?.view ? [`${named.schema}.${named.table}.${named.column}`] : []), ...(aligned[i] ?? (f.tableOid === 0 ? every : starExtra))]);
     const chosen = wholeFirst(found === OPAQUE ? own : [...own, ...found]);
     // Withheld: binary values, and a field whose lineage cannot be known — without a table
     // origin in an opaque result (a FETCH from a cursor the gateway never saw declared), or made
     // from something the catalog cannot explain (a view it cannot follow, an unknown relation).
-    const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || found === OPAQUE;
+    const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || found === OPAQUE || (named !== null && named !== undefined && copiesValues(named.schema, named.table, named.column));
     plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name });
   }
   return plans;
@@ -147,13 +151,4 @@ export function maskDataRow(f: Frame, plans: readonly FieldPlan[], masker: Maske
   if (m.type !== "DataRow") throw new Error(`expected DataRow, got ${m.type}`);
   const out = maskRow(m.values, plans, masker);
   return out ? { bytes: build.dataRow(out.values), masked: out.masked } : { bytes: f.raw, masked: 0 };
-}
-
-const MASKED_FIELDS = ["message", "detail", "hint", "where", "internalQuery"] as const;
-
-/** ErrorResponse / NoticeResponse fields that carry data, masked as text. */
-export function maskErrorFields(fields: ErrorFields, masker: Masker): ErrorFields {
-  const out: ErrorFields = { ...fields };
-  for (const k of MASKED_FIELDS) if (out[k]) out[k] = masker.maskText(out[k]!);
-  return out;
 }

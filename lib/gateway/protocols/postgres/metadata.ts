@@ -31,6 +31,8 @@ export type ViewLineage = Map<string, string[]> | "opaque";
 export interface RelationInfo {
   schema: string;
   name: string;
+  /** its OID (for its inheritance ancestors) */
+  oid?: number;
   columns: string[];
   /** views and materialized views only */
   lineage?: ViewLineage;
@@ -72,6 +74,7 @@ export class UpstreamMetadata {
   private readonly sql: postgres.Sql;
   private readonly tables = new Kept<number, Map<number, ColumnName>>();
   private readonly relationsByName = new Kept<string, RelationInfo[]>();
+  private readonly ancestorsByOid = new Kept<number, { schema: string; table: string }[]>();
 
   constructor(target: UpstreamTarget) {
     const tls = target.options.tls === "require";
@@ -109,15 +112,33 @@ export class UpstreamMetadata {
   async relations(ref: { schema?: string; name: string }): Promise<RelationInfo[]> {
     const k = `${ref.schema ?? ""}\u0000${ref.name}`;
     return this.relationsByName.get(k, async () => {
-      const rows = await this.sql<{ nspname: string; relname: string; relkind: string; definition: string | null; columns: string[] }[]>`
-        select n.nspname, c.relname, c.relkind::text as relkind,
+      const rows = await this.sql<{ oid: string; nspname: string; relname: string; relkind: string; definition: string | null; columns: string[] }[]>`
+        select c.oid::text as oid, n.nspname, c.relname, c.relkind::text as relkind,
           case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end as definition,
           array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where c.relname = ${ref.name} and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
           and (${ref.schema ?? null}::text is null or n.nspname = ${ref.schema ?? null}::text
                or (${ref.schema ?? null}::text = 'pg_temp' and n.nspname like 'pg\\_temp\\_%'))`;
-      return rows.map((r) => ({ schema: r.nspname, name: r.relname, columns: r.columns, ...(isView(r.relkind) ? { lineage: lineageOf(r.definition, r.columns) } : {}) }));
+      return rows.map((r) => ({ schema: r.nspname, name: r.relname, oid: Number(r.oid), columns: r.columns, ...(isView(r.relkind) ? { lineage: lineageOf(r.definition, r.columns) } : {}) }));
+    });
+  }
+
+  /**
+   * The tables a table inherits from or is a partition of, nearest first. A column rule names the
+   * table people query (`payments.pan`); its partitions (`payments_2024`) and inheritance
+   * children hold the same rows under other names, and `SELECT pan FROM payments_2024` must be
+   * masked by that rule too.
+   */
+  async ancestors(oid: number): Promise<{ schema: string; table: string }[]> {
+    return this.ancestorsByOid.get(oid, async () => {
+      const rows = await this.sql<{ nspname: string; relname: string }[]>`
+        with recursive up(oid, depth) as (
+          select inhparent, 1 from pg_inherits where inhrelid = ${String(oid)}::oid
+          union select i.inhparent, up.depth + 1 from pg_inherits i join up on i.inhrelid = up.oid where up.depth < 64)
+        select n.nspname, c.relname from up join pg_class c on c.oid = up.oid join pg_namespace n on n.oid = c.relnamespace
+        order by up.depth`;
+      return rows.map((r) => ({ schema: r.nspname, table: r.relname }));
     });
   }
 

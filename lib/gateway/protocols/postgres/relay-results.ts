@@ -1,7 +1,10 @@
 import type { Masker } from "@/lib/gateway/masking";
+import { identifier } from "./classify/ast";
 import { columnSourcesOfSelect, type OutputColumn } from "./column-sources";
+import { copyFormatOf, maskCopyText } from "./copy-rows";
 import { buildFieldPlans, type FieldPlan } from "./masking";
 import { fieldsOfPortal } from "./portal-formats";
+import { splitSource } from "./source-plans";
 import type { RelayContext, RelayOp } from "./relay";
 import { parseBackendMessage, type FieldDescription, type Frame } from "./wire";
 
@@ -39,33 +42,55 @@ export async function planResult(op: RelayOp, masker: Masker, ctx: RelayContext)
   (op as { plans?: FieldPlan[] | null }).plans = plans;
 }
 
-/** A CopyOutResponse of a simple Query: its columns (text, unnamed) and their plans. */
+/**
+ * A CopyOutResponse of a simple Query: its columns (text, unnamed), their plans, and the row
+ * format the COPY statement asked for (copy-rows.ts; null: its rows are withheld).
+ */
 export async function planCopyOut(f: Frame, op: Extract<RelayOp, { t: "query" }>, ctx: RelayContext): Promise<void> {
   const msg = parseBackendMessage(f);
   const count = msg.type === "CopyOutResponse" ? msg.columnFormats.length : 0;
   const format = msg.type === "CopyOutResponse" ? msg.format : 0;
   const fields = Array.from({ length: count }, (_, i): FieldDescription => ({ name: `column${i + 1}`, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1, format }));
   op.fields = fields;
-  op.plans = await buildFieldPlans(fields, { masker: op.unit.masker!, metadata: ctx.metadata, ...queryLineage(op, ctx), connection: ctx.connection });
+  const lineage = queryLineage(op, ctx);
+  lineage.sources = await spreadStar(lineage.sources, count, ctx);
+  op.plans = await buildFieldPlans(fields, { masker: op.unit.masker!, metadata: ctx.metadata, ...lineage, connection: ctx.connection });
+  const s = op.classification.statements[op.done];
+  op.copyFormat = format === 0 && s ? copyFormatOf(s.text) : null;
+  op.copyRows = 0;
 }
 
 /**
- * One COPY TO STDOUT text row (tab-separated fields) masked per column, detectors as the
- * backstop; null when the COPY is binary (withheld: see README).
+ * `COPY t TO STDOUT` (or `SELECT *` of one table) is one star: COPY OUT names no columns, so each
+ * column would get the plans of every column of t. When the catalog knows exactly one such
+ * relation with that many columns, the star becomes its columns, in order.
  */
-export function maskCopyRow(body: Buffer, plans: readonly FieldPlan[], masker: Masker): Buffer | null {
-  if (plans.some((p) => p.binary)) return null;
+async function spreadStar(sources: OutputColumn[] | null, count: number, ctx: RelayContext): Promise<OutputColumn[] | null> {
+  const star = sources?.length === 1 && sources[0].star && sources[0].sources.length === 1 ? sources[0].sources[0] : null;
+  const s = star?.endsWith(".*") ? splitSource(star) : null;
+  if (!s || !ctx.metadata) return sources;
+  // A catalog failure leaves the star: buildFieldPlans then fails closed on its own lookups.
+  const rels = await ctx.metadata.relations({ schema: s.schema, name: s.table }).catch(() => []);
+  if (rels.length !== 1 || rels[0].columns.length !== count) return sources;
+  const prefix = star!.slice(0, -1);
+  return rels[0].columns.map((c) => ({ name: c, sources: [prefix + identifier(c)] }));
+}
+
+/**
+ * One COPY TO STDOUT row (one CopyData) masked per column, detectors as the backstop; null when
+ * it is withheld (binary COPY, a format the gateway cannot read: see copy-rows.ts). A header
+ * row holds the column names.
+ */
+export function maskCopyRow(body: Buffer, op: Extract<RelayOp, { t: "query" }>, masker: Masker): Buffer | null {
+  const plans = op.plans ?? [];
+  const f = op.copyFormat;
+  if (!f || plans.some((p) => p.binary)) return null;
+  const row = op.copyRows ?? 0;
+  op.copyRows = row + 1;
   const line = body.toString("utf8");
   const nl = line.endsWith("\n") ? "\n" : "";
-  const cells = (nl ? line.slice(0, -1) : line).split("\t");
-  const masked = cells.map((c, i) => {
-    if (c === "\\N") return c;
-    let v: string | null = c;
-    for (const p of plans[i]?.plans ?? []) v = v === null ? null : masker.maskValue(v, p);
-    v = v === null ? "\\N" : masker.maskValue(v);
-    return v ?? "\\N";
-  });
-  return Buffer.from(masked.join("\t") + nl, "utf8");
+  const text = nl ? line.slice(0, -1) : line;
+  return Buffer.from((row === 0 && f.header ? masker.maskText(text) : maskCopyText(text, plans, masker, f)) + nl, "utf8");
 }
 
 /**

@@ -1,14 +1,16 @@
 import type net from "node:net";
-import type { Masker } from "@/lib/gateway/masking";
+import { REDACTED, type Masker } from "@/lib/gateway/masking";
 import type { Classification, StatementClass } from "./classify";
 import type { BatchOp } from "./extended";
-import { maskErrorFields, maskRow, type FieldPlan } from "./masking";
+import { maskRow, type FieldPlan } from "./masking";
+import { maskServerFields } from "./server-messages";
 import { maskPool } from "./mask-pool";
 import { MaskedRuns } from "./masked-runs";
 import type { UpstreamMetadata } from "./metadata";
 import type { ResultUnit } from "./unit";
 import { isIsoDateStyle, unsafeParameter } from "./parameters";
 import { clientFormat, conversionFor, fieldsOfPortal, toClientFormats } from "./portal-formats";
+import type { CopyFormat } from "./copy-rows";
 import { ClientOutput } from "./relay-output";
 import { maskCopyRow, planCopyOut, planResult } from "./relay-results";
 import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame, type FrameReader, type TransactionStatus } from "./wire";
@@ -27,7 +29,7 @@ import { build, parseBackendMessage, ProtocolError, type FieldDescription, type 
 export type RelayOp =
   | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
   /** `done`: statements of the Query completed so far, so the result arriving belongs to statements[done] */
-  | { t: "query"; unit: ResultUnit; classification: Classification; done: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean }
+  | { t: "query"; unit: ResultUnit; classification: Classification; done: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean; copyFormat?: CopyFormat | null; copyRows?: number }
   | { t: "call"; unit: ResultUnit };
 
 export interface RelayContext {
@@ -35,6 +37,8 @@ export interface RelayContext {
   connection: string;
   /** the upstream's DateStyle at startup (binary conversion of dates reads ISO text only) */
   dateStyle?: string;
+  /** the upstream backend's own pid: a notification from it was sent by this session */
+  upstreamPid?: number;
   /** the text whose columns a statement returns (EXECUTE → its prepared statement, FETCH → its cursor's DECLARE); null: not knowable */
   resultText?(s: StatementClass): string | null;
   onUnitDone(unit: ResultUnit): void;
@@ -195,7 +199,12 @@ export class Relay {
       case "A":
         if (this.stickyMasker) {
           const m = parseBackendMessage(f);
-          if (m.type === "NotificationResponse") return void this.output.write(build.notificationResponse(m.pid, m.channel, this.stickyMasker.maskText(m.payload)));
+          // Another session's payload can be anything it read (a trigger's `pg_notify(ch,
+          // row_to_json(NEW)::text)` carries whole rows) and has no lineage to mask by: withheld,
+          // the channel still wakes the listener. This session's own payloads passed the store
+          // check (constants and parameters only): detectors suffice.
+          const own = m.type === "NotificationResponse" && this.ctx.upstreamPid !== undefined && m.pid === this.ctx.upstreamPid;
+          if (m.type === "NotificationResponse") return void this.output.write(build.notificationResponse(m.pid, m.channel, own || m.payload === "" ? this.stickyMasker.maskText(m.payload) : REDACTED));
         }
         break;
       case "H":
@@ -279,14 +288,16 @@ export class Relay {
   private errorOrNotice(f: Frame, op: RelayOp | undefined) {
     const msg = parseBackendMessage(f);
     if (msg.type !== "ErrorResponse" && msg.type !== "NoticeResponse") return void this.output.write(f.raw);
-    const masker = op?.unit?.masker?.active ? op.unit.masker : this.stickyMasker;
+    const own = op?.unit?.masker?.active ? op.unit.masker : null;
+    const masker = own ?? this.stickyMasker;
+    // A request masked by its own verdict: only what its client sent may be quoted back.
+    const fields = masker ? maskServerFields(msg.fields, masker, own ? op!.unit!.clientText : null) : msg.fields;
     if (msg.type === "ErrorResponse") {
-      if (op?.unit) op.unit.error = { code: msg.fields.code, message: masker ? masker.maskText(msg.fields.message) : msg.fields.message };
+      if (op?.unit) op.unit.error = { code: fields.code, message: fields.message };
       // After an error the server skips to Sync: drop the responses we will not get.
       if (op && op.t !== "query" && op.t !== "call") while (this.queue.length && this.queue[0].t !== "sync") this.queue.shift();
     }
     if (!masker) return void this.output.write(f.raw);
-    const fields = maskErrorFields(msg.fields, masker);
     this.output.write(msg.type === "ErrorResponse" ? build.errorResponse(fields) : build.noticeResponse(fields));
   }
 
@@ -296,7 +307,8 @@ export class Relay {
   }
 
   private copyData(f: Frame, op: RelayOp) {
-    const masked = maskCopyRow(f.body, ("plans" in op && op.plans) || [], op.unit!.masker!);
+    // COPY OUT is planned for simple Queries only (through Execute it is refused under masking).
+    const masked = op.t === "query" ? maskCopyRow(f.body, op, op.unit.masker!) : null;
     if (!masked) return;
     op.unit!.rows++;
     this.output.write(build.copyData(masked));

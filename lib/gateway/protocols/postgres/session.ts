@@ -6,6 +6,7 @@ import { sendUpstreamCancel } from "./cancel";
 import { ExtendedState } from "./extended";
 import type { Established } from "./handshake";
 import { metadataFor } from "./metadata";
+import { refusedStore } from "./stored-sources";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
 import { build, encodeFrontend, parseFrontendMessage, ProtocolError, type BindMessage, type Frame, type FrontendMessage } from "./wire";
@@ -54,6 +55,7 @@ export class PgSession {
       metadata: metadataFor(est.target),
       connection: est.target.ref.name,
       dateStyle: upstream.parameters.DateStyle,
+      upstreamPid: upstream.backendKey?.pid,
       resultText: (s) => this.state.resultText(s),
       onUnitDone: (unit) => unit.record(session),
     }, (err) => this.fail(err));
@@ -163,9 +165,11 @@ export class PgSession {
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
     const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
+    if (decision.masker?.active && c.kind !== "read" && (await this.refuseStore(text, decision, true))) return;
     this.state.applySqlNamespaceChanges(c, text);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
+    unit.clientText = text;
     this.relay.enqueue([{ t: "query", unit, classification: c, done: 0, fields: null }]);
     this.toUpstream(raw);
   }
@@ -189,6 +193,7 @@ export class PgSession {
     const decision = await this.decide(plan.request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
+    if (masker && plan.request.kind !== "read" && (await this.refuseStore(plan.request.text, decision, synced))) return;
     if (masker && plan.runsCopy) {
       // COPY through Parse/Execute carries no RowDescription and possibly binary format: column
       // masking could not follow it, so under masking it is refused rather than half-masked.
@@ -216,6 +221,7 @@ export class PgSession {
     }
     plan.commit();
     const unit = new ResultUnit(decision.requestSeq, masker, this.limits);
+    unit.clientText = [plan.request.text, ...(plan.request.params ?? [])].join("\n");
     this.relay.enqueue(ops.map((op) => ({ ...op, unit })));
     this.ranSinceSync = !synced;
     this.toUpstream(out);
@@ -226,7 +232,9 @@ export class PgSession {
     // The fast-path function interface runs any function by OID: the gateway cannot tell what it does.
     const decision = await this.decide({ action: actionOf("unknown"), kind: "unknown", tables: [], functions: [`oid:${oid}`], text: `FunctionCall ${oid}` });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
-    this.relay.enqueue([{ t: "call", unit: new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits) }]);
+    const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
+    unit.clientText = ""; // its arguments may be binary: nothing counts as written by the client
+    this.relay.enqueue([{ t: "call", unit }]);
     this.toUpstream(raw);
   }
 
@@ -239,6 +247,20 @@ export class PgSession {
     } finally {
       this.deciding = false;
     }
+  }
+
+  /**
+   * A write allowed under masking that would store a masked column where masking does not follow
+   * it (stored-sources.ts) is refused, like COPY through Execute: true when it was.
+   */
+  private async refuseStore(text: string, decision: Decision, synced: boolean): Promise<boolean> {
+    if (decision.type === "deny" || !decision.masker) return false;
+    const prepared = (name: string) => this.state.prepared.get(name)?.statements[0]?.text ?? null;
+    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared);
+    if (!why) return false;
+    this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
+    await this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, synced);
+    return true;
   }
 
   private readonly onHeld = (h: { approvalId: number; url: string }) =>

@@ -27,6 +27,20 @@ export type Found = PlanOf[] | typeof OPAQUE;
 /** Sources visited for one result at most; beyond, the field is withheld. */
 const MAX_STEPS = 1_000;
 
+/**
+ * Catalog columns that hold copies of any table's values: the planner statistics
+ * (`pg_statistic.stavalues1..5`: most common values and histogram bounds, which the views
+ * pg_stats / pg_stats_ext / pg_stats_ext_exprs show) and extended statistics' MCV lists and
+ * expression statistics. No column rule names them, yet `SELECT most_common_vals FROM pg_stats`
+ * lists a masked column's values once ANALYZE (or autovacuum) ran: they are withheld.
+ */
+export function copiesValues(schema: string | undefined, table: string, column: string): boolean {
+  if (schema !== undefined && schema !== "pg_catalog") return false;
+  if (table === "pg_statistic") return column === "*" || column.startsWith("stavalues");
+  if (table === "pg_statistic_ext_data") return column === "*" || column === "stxdmcv" || column === "stxdexpr";
+  return false;
+}
+
 export function planOf(masker: Masker, ref: ColumnRef): PlanOf[] {
   const plan = masker.columnPlan(ref);
   return plan ? [{ plan, ref }] : [];
@@ -39,6 +53,17 @@ export function splitSource(src: string): { table: string; column: string; schem
   const column = parts.pop()!;
   const table = parts.pop()!;
   return { table, column, ...(parts.length ? { schema: parts.join(".") } : {}) };
+}
+
+/**
+ * The plans of a table column and of the same column of every table it inherits from or is a
+ * partition of (metadata.ts `ancestors`); throws when the catalog cannot be read.
+ */
+export async function inheritedPlanOf(masker: Masker, metadata: UpstreamMetadata | null, ref: ColumnRef, oid: number | undefined): Promise<PlanOf[]> {
+  const own = planOf(masker, ref);
+  if (!metadata || oid === undefined || oid === 0) return own;
+  const up = await metadata.ancestors(oid);
+  return [...own, ...up.flatMap((a) => planOf(masker, { ...ref, schema: a.schema, table: a.table }))];
 }
 
 export class SourcePlans {
@@ -81,6 +106,7 @@ export class SourcePlans {
     if (src === UNKNOWN_SOURCE) return []; // detectors only, as for any value
     const s = splitSource(src);
     if (!s) return [];
+    if (copiesValues(s.schema, s.table, s.column)) return OPAQUE;
     if (!this.metadata) return s.column === "*" ? [] : planOf(this.masker, { connection: this.connection, ...s });
     if (++this.steps > MAX_STEPS) return OPAQUE;
     const relations = await this.metadata.relations({ schema: s.schema, name: s.table });
@@ -90,7 +116,8 @@ export class SourcePlans {
     for (const r of relations) {
       // `*` is a whole row: every column; a column the relation lacks is another candidate's.
       for (const column of s.column === "*" ? r.columns : r.columns.filter((c) => c === s.column)) {
-        plans.push(...planOf(this.masker, { connection: this.connection, schema: r.schema, table: r.name, column }));
+        if (copiesValues(r.schema, r.name, column)) return OPAQUE;
+        plans.push(...(await inheritedPlanOf(this.masker, this.metadata, { connection: this.connection, schema: r.schema, table: r.name, column }, r.lineage ? undefined : r.oid)));
         if (r.lineage === "opaque") return OPAQUE;
         if (r.lineage) from.push(...(r.lineage.get(column) ?? []));
       }

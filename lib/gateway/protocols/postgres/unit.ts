@@ -20,6 +20,11 @@ export class ResultUnit {
   tags: string[] = [];
   error: { code: string; message: string } | null = null;
   columns: string[] = [];
+  /**
+   * What the client itself sent for this request (statement texts, Bind parameters): what a
+   * masked error or notice may quote back (server-messages.ts). null: not known.
+   */
+  clientText: string | null = null;
   sample: (string | null)[][] = [];
   private sampleBytes = 0;
   private recorded = false;

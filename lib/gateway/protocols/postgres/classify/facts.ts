@@ -1,5 +1,5 @@
 import { asArray, dottedName, isObject, isRangeVar, rangeVarName, str, unwrap, type AstObject } from "./ast";
-import { constantText } from "./settings";
+import { clientValue, constantText } from "./settings";
 
 /**
  * One pass over a statement's whole parse tree collecting what matters for policy, wherever it
@@ -88,9 +88,12 @@ function recordFunction(facts: StatementFacts, call: AstObject): void {
   if (last) facts.functionBases.add(base);
   if (base === "set_config") {
     // Only a plain positional constant names the setting for sure (not a cast, a variable, a named argument).
-    const first = asArray(call.args)[0];
+    const [first, value] = asArray(call.args);
     const setting = call.agg_star !== true && call.func_variadic !== true ? constantText(first) : undefined;
-    facts.setConfigs.push(setting === undefined ? null : setting.toLowerCase());
+    // And only a value the client wrote (a constant, a Bind parameter) keeps it harmless: a value
+    // computed from a table stores that data where masking does not look (SHOW, current_setting,
+    // ParameterStatus, other sessions' pg_stat_activity).
+    facts.setConfigs.push(setting === undefined || !clientValue(value) ? null : setting.toLowerCase());
   }
 }
 

@@ -18,8 +18,13 @@ export interface OutputColumn {
 }
 
 export type Rel =
-  /** renamed: `FROM customers AS c(a, b)` — column names no longer say which column */
-  | { kind: "table"; name: string; renamed: boolean }
+  /**
+   * renamed: `FROM customers AS c(a, b)` — column names no longer say which column.
+   * written: what an INSERT/UPDATE/MERGE stores into this target table; RETURNING reads the row
+   * after the write, so any of its columns may hold it (`UPDATE t SET login = password_hash
+   * RETURNING login`).
+   */
+  | { kind: "table"; name: string; renamed: boolean; written?: string[] }
   | { kind: "derived"; columns: OutputColumn[] }
   /**
    * a function in FROM, XMLTABLE, JSON_TABLE, a recursive CTE's self-reference: its columns are
@@ -56,7 +61,7 @@ export function findCte(level: Level | null, name: string): Rel | null {
 export function wholeRow(rel: Rel): string[] {
   switch (rel.kind) {
     case "table":
-      return [`${rel.name}.*`];
+      return [`${rel.name}.*`, ...(rel.written ?? [])];
     case "derived":
       return rel.columns.flatMap((c) => c.sources);
     case "opaque":
@@ -70,7 +75,7 @@ export function wholeRow(rel: Rel): string[] {
 export function columnOf(rel: Rel, col: string): string[] | null {
   switch (rel.kind) {
     case "table":
-      return [rel.renamed ? `${rel.name}.*` : `${rel.name}.${identifier(col)}`];
+      return [rel.renamed ? `${rel.name}.*` : `${rel.name}.${identifier(col)}`, ...(rel.written ?? [])];
     case "derived": {
       const named = rel.columns.filter((c) => c.name === col && !c.star);
       const stars = rel.columns.filter((c) => c.star);
@@ -90,7 +95,7 @@ export function columnOf(rel: Rel, col: string): string[] | null {
 export function expandStar(rel: Rel): OutputColumn[] {
   switch (rel.kind) {
     case "table":
-      return [{ name: "*", sources: [`${rel.name}.*`], star: true }];
+      return [{ name: "*", sources: wholeRow(rel), star: true }];
     case "derived":
       return rel.columns.map((c) => ({ ...c, sources: [...c.sources] }));
     case "opaque":

@@ -79,3 +79,11 @@ export function byteReadingProblem(setting: string, value: string | undefined, k
   if (setting === "client_encoding") return /^(utf8|utf-8|unicode)$/.test(v) ? null : `client_encoding ${value ?? "(not a constant)"}`;
   return /^(on|true|yes|1)$/.test(v) ? null : `standard_conforming_strings ${value ?? "(not a constant)"}`;
 }
+
+/** A constant or a Bind parameter, possibly cast: a value the client wrote itself. */
+export function clientValue(node: unknown): boolean {
+  const u = unwrap(node);
+  if (!u) return false;
+  if (u[0] === "TypeCast") return clientValue(u[1].arg);
+  return u[0] === "ParamRef" || constantText(node) !== undefined;
+}
