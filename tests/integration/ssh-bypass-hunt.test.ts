@@ -71,6 +71,11 @@ describe("SSH exec lines that run more than the classifier saw", () => {
   const attacks: [string, (m: string) => string][] = [
     ["a comment hides an opening quote", (m) => `echo #'\neval touch ${m}\n#'`],
     ["BASH_ENV=/dev/stdin makes bash run its stdin first", (m) => `echo 'touch ${m}' | BASH_ENV=/dev/stdin bash -c true`],
+    ["env -S splits its argument into a command", (m) => `env '-Stouch ${m}'`],
+    ["env -u takes a value: the program is not the word after it", (m) => `env -u cat sh -c 'eval touch ${m}'`],
+    ["env BASH_ENV=/dev/stdin, the same through env", (m) => `echo 'touch ${m}' | env BASH_ENV=/dev/stdin bash -c true`],
+    ["xargs -I takes a value: the program is not the word after it", (m) => `echo 'touch ${m}' | xargs -I cat sh -c cat`],
+    ["xargs appends options read from stdin to a read-only program", (m) => `echo '-exec touch ${m} ;' | xargs find / -maxdepth 0`],
     ["a variable expands into an option", (m) => `X=-exec; find / -maxdepth 0 $X touch ${m} ';'`],
     ["ANSI-C quoting spells an option", (m) => `find / -maxdepth 0 $'-exec' touch ${m} ';'`],
     ["brace expansion spells an option", (m) => `find / -maxdepth 0 {-exec,} touch ${m} ';'`],

@@ -1,6 +1,7 @@
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
 import { programRule } from "./program-rules";
 import { splitCommands, type Token } from "./shell-words";
+import { ASSIGNMENT, isWrapper, SAFE_VARIABLE, unwrap } from "./wrappers";
 
 export { splitCommands, type Token };
 
@@ -36,9 +37,6 @@ const ADMIN = new Set(
     "snap crontab at modprobe insmod rmmod sysctl swapon swapoff mkfs fdisk parted chroot nsenter setcap"
   ).split(" "),
 );
-
-/** Programs that run another command given as their arguments. */
-const WRAPPERS = new Set(["nice", "nohup", "time", "timeout", "stdbuf", "ionice", "xargs", "command"]);
 
 /** Programs that page their output on a terminal (through less, whose `!cmd` runs any command). */
 const PAGING = new Set(["less", "more", "journalctl"]);
@@ -80,15 +78,6 @@ function classifyLine(line: string, depth: number, tty = false): RequestKind {
   return worst;
 }
 
-/**
- * Variables a command may be given (`LANG=C ls`): the ones that only pick a language, a time zone
- * or a terminal. Any other may change what runs: BASH_ENV=/dev/stdin makes `bash -c true` run its
- * input, PATH and LD_PRELOAD pick the code, PS4, GIT_*, TAR_OPTIONS and the like feed programs
- * options. A plain assignment (`X=-exec; find / $X …`) is refused too: exported ones (PATH) reach
- * the commands after it.
- */
-const SAFE_VARIABLE = /^(LANG|LANGUAGE|LC_[A-Z]+|TZ|TERM|COLORTERM|COLUMNS|LINES|NO_COLOR)=/;
-
 /** Where a program may be named by its path: elsewhere `cat` may be any file the caller wrote there. */
 const SYSTEM_PATH = /^\/(usr\/)?(local\/)?s?bin\/[^/]+$/;
 
@@ -118,12 +107,15 @@ function classifySimple(tokens: Token[], depth: number, tty: boolean): RequestKi
     }
     words.push(t);
   }
-  for (; words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0].value); words.shift()) {
-    if (!SAFE_VARIABLE.test(words[0].value)) return "unknown";
+  // A plain assignment (`X=-exec; find / $X …`) is held to the same names: exported ones (PATH)
+  // reach the commands after it.
+  let least: RequestKind = redirectWrite ? "write" : "read";
+  for (; words.length && ASSIGNMENT.test(words[0].value); words.shift()) {
+    if (!SAFE_VARIABLE.test(words[0].value)) least = "unknown";
   }
-  if (!words.length) return redirectWrite ? "write" : "read";
+  if (!words.length) return least;
   const kind = classifyProgram(words, depth, tty);
-  return redirectWrite && RANK[kind] < RANK.write ? "write" : kind;
+  return RANK[kind] < RANK[least] ? least : kind;
 }
 
 function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKind {
@@ -133,17 +125,13 @@ function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKi
   const args = rest.map((t) => t.value);
   if (ADMIN.has(prog)) return "admin";
   if (head.value.includes("/") && !SYSTEM_PATH.test(head.value)) return "unknown";
+  if (isWrapper(prog)) {
+    const w = unwrap(prog, rest);
+    if ("kind" in w) return w.kind;
+    const kind = w.inner.length ? classifyProgram(w.inner, depth, tty) : "read";
+    return w.atLeast && RANK[kind] < RANK[w.atLeast] ? w.atLeast : kind;
+  }
   if (rest.some((t) => t.dynamic) && !ARGS_HARMLESS.has(prog)) return "unknown";
-  if (prog === "env") {
-    const i = rest.findIndex((t) => !t.value.startsWith("-") && !t.value.includes("="));
-    return i < 0 ? "read" : classifyProgram(rest.slice(i), depth, tty);
-  }
-  if (WRAPPERS.has(prog)) {
-    const inner = rest.filter((t) => !t.value.startsWith("-"));
-    if (prog === "timeout") inner.shift(); // the duration
-    if (prog === "command" && args[0] === "-v") return "read";
-    return inner.length ? classifyProgram(inner, depth, tty) : "read";
-  }
   if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1, tty);
   const ruled = programRule(prog, args, tty);
   if (ruled) return ruled;
