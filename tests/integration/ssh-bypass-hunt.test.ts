@@ -74,6 +74,8 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     ["env -S splits its argument into a command", (m) => `env '-Stouch ${m}'`],
     ["env -u takes a value: the program is not the word after it", (m) => `env -u cat sh -c 'eval touch ${m}'`],
     ["env BASH_ENV=/dev/stdin, the same through env", (m) => `echo 'touch ${m}' | env BASH_ENV=/dev/stdin bash -c true`],
+    ["sed's e command after a regex address", (m) => `echo | sed '/^/e touch ${m}'`],
+    ["sed's e command after a first~step address", (m) => `echo | sed -n '0~1e touch ${m}'`],
     ["xargs -I takes a value: the program is not the word after it", (m) => `echo 'touch ${m}' | xargs -I cat sh -c cat`],
     ["xargs appends options read from stdin to a read-only program", (m) => `echo '-exec touch ${m} ;' | xargs find / -maxdepth 0`],
     ["a variable expands into an option", (m) => `X=-exec; find / -maxdepth 0 $X touch ${m} ';'`],

@@ -99,3 +99,46 @@ describe("classifyCommand: the command a wrapper runs is the one after its optio
     ["timeout $T sh", "unknown"],
   ])("%j is %s", (c, k) => expect(kind(c)).toBe(k));
 });
+
+describe("classifyCommand: a sed script read command by command", () => {
+  it.each([
+    ["sed '/^/e id'"],
+    ["sed -n '0~1e id' f"],
+    ["sed '1!e id' f"],
+    ["sed '$!N;/x/I,+2e id' f"],
+    ["sed '\\,x,e id' f"],
+    ["sed -n '/a/,/b/{e id\n}' f"],
+    ["sed 's/x/y/;e' f"],
+    ["sed 'y/a/b/;1e' f"],
+    ["sed 's/x/id/3e' f"],
+    ["sed -e p -e 'x;e' f"],
+    ["sed --expression=p --expression='1 e id' f"],
+    ["sed -nf script f"],
+    ["sed --file=script f"],
+    ["sed --unknown-option p f"],
+    ["sed 's/a/b' f"],
+    ["sed '}' f"],
+  ])("%j runs a command (or cannot be read): unknown", (c) => expect(kind(c)).toBe("unknown"));
+
+  it.each([["sed -n '1w/tmp/x' f"], ["sed '/a/w /tmp/x' f"], ["sed '$!W /tmp/x' f"], ["sed 's/a/b/gw /tmp/x' f"], ["sed -i.bak p f"], ["sed -n -i p f"], ["sed --in-place=.b p f"]])("%j writes", (c) =>
+    expect(kind(c)).toBe("write"),
+  );
+
+  it.each([
+    ["sed -n '/error/p' f"],
+    ["sed 's/e/E/g;s/w/W/' f"],
+    ["sed -n '1~2p' f"],
+    ["sed '/^#/d' f"],
+    ["sed -e '/start/,/end/{/skip/!p}' -n f"],
+    ["sed '1i header text with e and w' f"],
+    ["sed 'a\\\nappended e' f"],
+    ["sed -E 's/(a|b)+/x/2g' f"],
+    ["sed 'y/abc/xyz/' f"],
+    ["sed ':a;N;$!ba;s/\\n/ /g' f"],
+    ["sed 'r /etc/hosts' f"],
+    ["sed -n '$=' f"],
+    ["sed 10q f"],
+    ["sed -u -z --posix p f"],
+    ["sed -- p f"],
+  ])("%j stays read", (c) => expect(kind(c)).toBe("read"));
+});

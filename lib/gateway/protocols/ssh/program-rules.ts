@@ -1,4 +1,5 @@
 import type { RequestKind } from "@/lib/gateway/core/types";
+import { sedScriptKind } from "./sed-script";
 
 /**
  * What a program counted as read-only really does with the arguments it was given. Most read,
@@ -124,36 +125,53 @@ function gitBranchLists(args: string[]): boolean {
 }
 
 /**
- * sed: writing with -i, `w`/`W` commands or the `w` flag of `s`; running commands with the `e`
- * command or the `e` flag of `s` (GNU sed); a script read from a file is not known.
+ * sed: its script (given with -e/--expression, else the first operand) read by sedScriptKind;
+ * -i writes; a script read from a file, or an option not known here, is unknown.
  */
 function classifySed(args: string[]): RequestKind {
-  if (args.some((a) => /^-[a-zA-Z]*f/.test(a) || longOption(a, "file"))) return "unknown";
-  const scripts = args.map((a) => (a.startsWith("--") && a.includes("=") ? a.slice(a.indexOf("=") + 1) : a)).filter((a) => !a.startsWith("-"));
-  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*e(\s|$|;)/.test(a) || sFlags(a).some((f) => f.includes("e")))) return "unknown";
-  if (args.some((a) => /^-[a-zA-Z]*i/.test(a) || longOption(a, "in-place"))) return "write";
-  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*[wW](\s|$)/.test(a) || sFlags(a).some((f) => f.includes("w")))) return "write";
-  return "read";
-}
-
-
-/** The flags of every `s` command in a sed script (`s/a/b/gpe` → "gpe"), any delimiter. */
-function sFlags(script: string): string[] {
-  const flags: string[] = [];
-  const re = /(?:^|[;\n{}\s0-9,$!])s([^\\\n])/g;
-  for (let m = re.exec(script); m; m = re.exec(script)) {
-    const delim = m[1];
-    let i = m.index + m[0].length;
-    for (let parts = 0; parts < 2 && i <= script.length; i++) {
-      if (script[i] === "\\") i++;
-      else if (script[i] === delim) parts++;
+  const scripts: string[] = [];
+  const operands: string[] = [];
+  let inPlace = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      operands.push(...args.slice(i + 1));
+      break;
     }
-    const rest = /^[a-zA-Z0-9]*/.exec(script.slice(i))![0];
-    flags.push(rest);
-    re.lastIndex = i;
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      const value = () => (eq >= 0 ? a.slice(eq + 1) : args[++i]);
+      if (longOption(a, "expression")) scripts.push(value() ?? "");
+      else if (longOption(a, "in-place")) inPlace = true;
+      else if (longOption(a, "line-length")) value();
+      else if (!longOption(a, ...SED_FLAGS) || eq >= 0) return "unknown"; // --file among them
+    } else if (a.startsWith("-") && a !== "-") {
+      for (let j = 1; j < a.length; j++) {
+        const c = a[j];
+        if ("nrEsuz".includes(c)) continue;
+        if (c === "i") inPlace = true; // the rest is a backup suffix
+        else if (c === "e" || c === "l") {
+          const value = a.length > j + 1 ? a.slice(j + 1) : args[++i];
+          if (c === "e") scripts.push(value ?? "");
+        } else return "unknown"; // -f among them
+        break;
+      }
+    } else operands.push(a);
   }
-  return flags;
+  if (!scripts.length) {
+    if (!operands.length) return "unknown";
+    scripts.push(operands[0]);
+  }
+  let kind: RequestKind = inPlace ? "write" : "read";
+  for (const script of scripts) {
+    const k = sedScriptKind(script);
+    if (k === "unknown") return "unknown";
+    if (k === "write") kind = "write";
+  }
+  return kind;
 }
+
+const SED_FLAGS = ["quiet", "silent", "debug", "posix", "regexp-extended", "separate", "unbuffered", "null-data", "zero-terminated", "follow-symlinks", "sandbox"];
 
 /**
  * tar lists with t (read) and otherwise writes; options that run a program are unknown whatever
