@@ -1,3 +1,4 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
@@ -24,10 +25,10 @@ describe("SSH exec lines that run more than the classifier saw", () => {
   const gw = (): SshTarget => ({ port: gh.ports.ssh, user: "box", password: tokens.member });
   const direct = (): SshTarget => ({ port: sshd.port, user: sshd.user, identityFile: sshd.privateKeyPath });
 
-  async function pendingApproval(text: string, give: () => boolean): Promise<Rec | null> {
+  async function pendingApproval(text: string | RegExp, give: () => boolean): Promise<Rec | null> {
     for (;;) {
       const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
-      const hit = (list.body.approvals as Rec[]).find((a) => a.request.text === text);
+      const hit = (list.body.approvals as Rec[]).find((a) => (typeof text === "string" ? a.request.text === text : text.test(a.request.text)));
       if (hit) return hit;
       if (give()) return null;
       await sleep(50);
@@ -54,6 +55,8 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     }
     const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const prod = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-prod", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["prod"] });
+    expect(prod.status, JSON.stringify(prod.body)).toBe(200);
     // A scratch dir the upstream login user owns.
     const setup = await sshExec(direct(), `mkdir -p ${dir} && cp /bin/sh ${dir}/cat && echo ok`);
     expect(setup.stdout, setup.stderr).toBe("ok\n");
@@ -82,6 +85,9 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     ["ANSI-C quoting spells an option", (m) => `find / -maxdepth 0 $'-exec' touch ${m} ';'`],
     ["brace expansion spells an option", (m) => `find / -maxdepth 0 {-exec,} touch ${m} ';'`],
     ["a program named like a reader, outside the system's directories", (m) => `${dir}/cat -c 'touch ${m}'`],
+    ["install --strip-program runs the file it installs", (m) => `printf 'touch ${m}' > ${m}.sh; install -s --strip-program=sh ${m}.sh ${m}.out`],
+    ["rsync -e runs its remote shell locally", (m) => `rsync -e 'sh -c "touch ${m}"' x:/ ${m}.dst`],
+    ["git clone --upload-pack runs a shell command", (m) => `git clone -q --upload-pack='touch ${m}; false' file:///nonexistent ${m}.git`],
   ];
 
   it.each(attacks)("%s: held, and nothing runs once denied", async (_what, build) => {
@@ -105,6 +111,33 @@ describe("SSH exec lines that run more than the classifier saw", () => {
       const r = await sshExec(gw(), line);
       expect(r.code, `${line}: ${r.stderr}`).toBe(0);
       expect(r.stderr, line).not.toMatch(/held/);
+    }
+  });
+
+  // On prod every write waits for an approver. rsync pulling a file runs `rsync --server --sender`
+  // upstream, a read; with --remove-source-files that sender deletes the file once sent.
+  it("rsync --remove-source-files from a prod connection is a write: held, and the file stays until approved", async () => {
+    const file = `${dir}/prod-report.txt`;
+    expect((await sshExec(direct(), `echo quarterly > ${file} && echo ok`)).stdout).toBe("ok\n");
+    const local = fs.mkdtempSync("/tmp/gh-ssh-hunt-local-");
+    try {
+      const rsh = `sshpass -e ssh -p ${gh.ports.ssh} -F none -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o LogLevel=ERROR -o PreferredAuthentications=password -o PubkeyAuthentication=no`;
+      const child = spawn("rsync", ["-e", rsh, "--remove-source-files", `box-prod@127.0.0.1:${file}`, `${local}/`], { env: { ...process.env, SSHPASS: tokens.member }, stdio: ["ignore", "pipe", "pipe"] });
+      let stderr = "";
+      child.stderr!.on("data", (d) => (stderr += d));
+      child.stdout!.resume();
+      let exited = false;
+      const code = new Promise<number | null>((r) => child.once("close", (c) => ((exited = true), r(c))));
+      const approval = await pendingApproval(/^rsync --server --sender .*--remove-source-files/, () => exited);
+      expect(approval, `rsync ran without approval: ${stderr}`).not.toBe(null);
+      expect(approval!.request.kind).toBe("write");
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval!.id}/deny`, { reason: "bypass hunt" })).status).toBe(200);
+      expect(await code).not.toBe(0);
+      expect(stderr).toMatch(/held for approval/);
+      expect(fs.readFileSync(file, "utf8")).toBe("quarterly\n");
+      expect(fs.existsSync(`${local}/prod-report.txt`)).toBe(false);
+    } finally {
+      fs.rmSync(local, { recursive: true, force: true });
     }
   });
 });

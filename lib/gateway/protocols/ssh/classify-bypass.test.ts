@@ -142,3 +142,43 @@ describe("classifyCommand: a sed script read command by command", () => {
     ["sed -- p f"],
   ])("%j stays read", (c) => expect(kind(c)).toBe("read"));
 });
+
+describe("classifyCommand: writers and readers whose options run a program", () => {
+  it.each([
+    ["install -s --strip-program=sh a b"],
+    ["install --strip-prog sh -s a b"],
+    ["rsync -e 'sh -c id' x: y"],
+    ["rsync -avze sh x: y"],
+    ["rsync --rsh=sh x: y"],
+    ["rsync --rsync-path='sudo rsync' a host:b"],
+    ["git rebase --exec 'id' HEAD~1"],
+    ["git rebase -x id HEAD~1"],
+    ["git bisect run ./t.sh"],
+    ["git submodule foreach 'id'"],
+    ["git fetch --upload-pack='id;' /srv/r"],
+    ["git pull --upload-pack=id /srv/r"],
+    ["git clone -u 'id;' file:///srv/r x"],
+    ["git clone --template=/tmp/hooks /srv/r x"],
+    ["git clone -c core.fsmonitor=id /srv/r x"],
+    ["git push --receive-pack='id;' /srv/r"],
+    ["git init --template=/tmp/t"],
+    ["printf -v PATH %s /tmp/evil"],
+    ["printf -vPATH /tmp/evil"],
+  ])("%j is unknown", (c) => expect(kind(c)).toBe("unknown"));
+
+  it.each([
+    ["rsync --server --sender -vlogDtpre.iLsfxC --remove-source-files . /srv/f"],
+    ["rsync --server --sender -vlogDtpre.iLsfxC --log-file=/tmp/x . /srv/f"],
+    ["rsync --server -vlogDtpre.iLsfxC . /srv"],
+    ["rsync -av a/ b/"],
+    ["install -m 755 a /usr/local/bin/a"],
+    ["git rebase main"],
+    ["git submodule update --init"],
+    ["git clone https://example.test/r.git"],
+    ["git fetch origin"],
+    ["git push origin main"],
+    ["file -C -m ./magic"],
+  ])("%j is write", (c) => expect(kind(c)).toBe("write"));
+
+  it.each([["rsync --server --sender -vlogDtpre.iLsfxC . /srv/f"], ["printf '%s\\n' x"], ["printf -- -v"], ["file /bin/ls"]])("%j stays read", (c) => expect(kind(c)).toBe("read"));
+});

@@ -137,7 +137,6 @@ function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKi
   if (ruled) return ruled;
   if (tty && PAGING.has(prog) && !args.includes("--no-pager")) return "unknown";
   if (prog === "scp") return args.includes("-f") ? "read" : args.includes("-t") ? "write" : "unknown";
-  if (prog === "rsync") return args.includes("--server") && args.includes("--sender") ? "read" : "write";
   if (prog === "echo" || prog === "printf" || READ.has(prog)) return "read";
   if (WRITE.has(prog)) return "write";
   return "unknown";

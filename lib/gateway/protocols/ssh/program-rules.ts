@@ -38,9 +38,30 @@ export function programRule(prog: string, args: string[], tty: boolean): Request
       return args.some((a) => longOption(a, ...JOURNAL_CHANGES)) ? "admin" : null;
     case "ss": // -K kills the sockets it lists
       return hasShort(args, "K", "fAFN") || args.some((a) => longOption(a, "kill")) ? "admin" : "read";
+    case "install": // --strip-program runs a program of the caller's choosing on what it installed
+      return args.some((a) => longOption(a, "strip-program")) ? "unknown" : null;
+    case "rsync":
+      return classifyRsync(args);
+    case "printf": // bash's printf -v sets a shell variable (PATH, for the commands after it)
+      return /^-[^-]*v/.test(args[0] ?? "") ? "unknown" : null;
+    case "file": // -C compiles the magic file into magic.mgc
+      return hasShort(args, "C", "eFfmP") || args.some((a) => longOption(a, "compile")) ? "write" : null;
     default:
       return null;
   }
+}
+
+/**
+ * rsync: its server side sends (read) or receives (write); a sender told to remove what it sent,
+ * or to log to a file, writes. As a client it writes, and runs the remote shell of -e/--rsh (or a
+ * remote command, --rsync-path) of the caller's choosing: unknown.
+ */
+function classifyRsync(args: string[]): RequestKind {
+  if (args.includes("--server")) {
+    const writes = args.some((a) => longOption(a, "remove-source-files", "remove-sent-files", "log-file"));
+    return args.includes("--sender") && !writes ? "read" : "write";
+  }
+  return hasShort(args, "e", "BfTM") || args.some((a) => longOption(a, "rsh", "rsync-path")) ? "unknown" : "write";
 }
 
 const JOURNAL_CHANGES = ["rotate", "vacuum-size", "vacuum-time", "vacuum-files", "flush", "sync", "relinquish-var", "smart-relinquish-var", "setup-keys", "update-catalog"];
@@ -101,6 +122,7 @@ function classifyGit(args: string[], tty: boolean): RequestKind {
   const pages = paging && !rest.includes("--no-pager") && ["log", "diff", "show", "blame", "branch", "grep", "shortlog", "tag"].includes(sub);
   let kind: RequestKind;
   if (sub === "grep" && (hasShort(rest, "O", "efABCm") || rest.some((a) => longOption(a, "open-files-in-pager")))) return "unknown";
+  if (GIT_RUNS[sub]?.(rest)) return "unknown";
   if (["status", "rev-parse", "ls-files", "ls-tree", "cat-file", "describe", "grep", "shortlog"].includes(sub)) kind = "read";
   else if (sub === "reflog") kind = rest[0] === "expire" || rest[0] === "delete" ? "write" : "read";
   else if (["log", "diff", "show", "blame"].includes(sub)) kind = rest.some((a) => longOption(a, "output")) ? "write" : "read";
@@ -115,6 +137,22 @@ function classifyGit(args: string[], tty: boolean): RequestKind {
 const GIT_WRITES = new Set(
   "add am apply bisect checkout cherry-pick clean clone commit config fetch gc init merge mv notes prune pull push rebase reset restore revert rm stash submodule switch worktree".split(" "),
 );
+
+/**
+ * Git commands that run a command given as an option or operand: `rebase --exec`, `bisect run`,
+ * `submodule foreach`, the upload-pack/receive-pack programs of the transports (run through a
+ * shell for local and file:// remotes), and clone's config and hook templates.
+ */
+const GIT_RUNS: Record<string, (rest: string[]) => boolean> = {
+  rebase: (r) => hasShort(r, "x", "sXC") || r.some((a) => longOption(a, "exec")),
+  bisect: (r) => r[0] === "run",
+  submodule: (r) => r.includes("foreach"),
+  fetch: (r) => r.some((a) => longOption(a, "upload-pack")),
+  pull: (r) => r.some((a) => longOption(a, "upload-pack", "exec")),
+  clone: (r) => hasShort(r, "uc", "objL") || r.some((a) => longOption(a, "upload-pack", "config", "template")),
+  init: (r) => r.some((a) => longOption(a, "template")),
+  push: (r) => r.some((a) => longOption(a, "receive-pack", "exec")),
+};
 
 /** `git branch` lists when it gets no operand (or --list with patterns) and no option that changes a branch. */
 function gitBranchLists(args: string[]): boolean {
