@@ -1,8 +1,11 @@
 import { spawn } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { COMMON_OPTIONS, authOptions, spawnClient, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { stopClient } from "../support/ssh-forward";
+import { freePort } from "../support/ports";
 import { startSshd, type Sshd } from "../support/sshd";
 
 /**
@@ -45,6 +48,34 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     const code = await run.exited;
     return { outcome: approval ? "held" : "ran", code, stderr: run.stderr(), approval };
   }
+
+  async function sessionIds(): Promise<Set<string>> {
+    const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=ssh");
+    return new Set((res.body.sessions as Rec[]).map((x) => x.id));
+  }
+  async function newSession(known: Set<string>): Promise<string> {
+    for (let i = 0; i < 200; i++) {
+      const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=ssh");
+      const fresh = (res.body.sessions as Rec[]).filter((x) => !known.has(x.id));
+      if (fresh.length === 1) return fresh[0].id;
+      if (fresh.length > 1) throw new Error(`expected one new session, got ${fresh.length}`);
+      await sleep(50);
+    }
+    throw new Error("no new session");
+  }
+  /** The recording; waits for `until`, or for the session to end. */
+  async function recorded(id: string, until: (events: Rec[]) => boolean = () => false, waitMs = 10_000): Promise<Rec[]> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const res = await fetch(`${gh.url}/api/v1/sessions/${id}/export?format=jsonl`, { headers: { authorization: `Bearer ${tokens.admin}` } });
+      const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as Rec);
+      const session = lines.find((l) => l.kind === "session");
+      const events = lines.filter((l) => l.kind !== "session");
+      if (until(events) || (session && session.status !== "live") || Date.now() > deadline) return events;
+      await sleep(100);
+    }
+  }
+  const ofKind = (events: Rec[], kind: string) => events.filter((e) => e.kind === kind).map((e) => e.payload as Rec);
 
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
@@ -138,6 +169,70 @@ describe("SSH exec lines that run more than the classifier saw", () => {
       expect(fs.existsSync(`${local}/prod-report.txt`)).toBe(false);
     } finally {
       fs.rmSync(local, { recursive: true, force: true });
+    }
+  });
+
+  /** OpenSSH client options without the suite's "no multiplexing" pair, so ControlPath can be set. */
+  const unmuxed = () => {
+    const out: string[] = [];
+    for (let i = 0; i < COMMON_OPTIONS.length; i += 2) if (!/^Control(Master|Path)=/.test(COMMON_OPTIONS[i + 1])) out.push(COMMON_OPTIONS[i], COMMON_OPTIONS[i + 1]);
+    return out;
+  };
+
+  // ssh -R /path:host:port asks for a remote unix-socket listener (streamlocal-forward@openssh.com).
+  it("-R onto a unix socket upstream is refused, and the refusal is recorded", async () => {
+    const remoteSock = `${dir}/remote-fwd.sock`;
+    const known = await sessionIds();
+    const options = unmuxed().concat(["-o", "ControlMaster=no", "-o", "ControlPath=none"]).map((o) => (o === "LogLevel=ERROR" ? "LogLevel=INFO" : o));
+    const child = spawnClient("ssh", ["-p", String(gh.ports.ssh), ...options, ...authOptions(gw()), "-N", "-o", "ExitOnForwardFailure=yes", "-R", `${remoteSock}:127.0.0.1:9`, "box@127.0.0.1"], gw());
+    let stderr = "";
+    child.stderr!.on("data", (d) => (stderr += d));
+    const code = await Promise.race([new Promise<number | null>((r) => child.once("close", r)), sleep(20_000).then(() => "timeout" as const)]);
+    await stopClient(child);
+    expect(code, stderr).not.toBe("timeout");
+    expect(stderr).toMatch(/remote port forwarding failed/i);
+    expect(fs.existsSync(remoteSock)).toBe(false);
+    const events = await recorded(await newSession(known), (ev) => ofKind(ev, "forward").length > 0);
+    expect(ofKind(events, "forward")).toEqual([expect.objectContaining({ type: "remote", target: `unix socket ${remoteSock}`, allowed: false })]);
+  });
+
+  // ssh -L PORT:/path asks the upstream host to connect to a unix socket (direct-streamlocal@openssh.com).
+  it("-L onto a unix socket upstream never reaches it; the refusal is recorded", async () => {
+    const path = `${dir}/service.sock`;
+    let reached = 0;
+    const service = net.createServer((c) => (reached++, c.end("SOCKET-HELLO\n")));
+    await new Promise<void>((r) => service.listen(path, r));
+    fs.chmodSync(path, 0o777); // sshd connects as the login user
+    const through = async (t: SshTarget) => {
+      const local = await freePort();
+      const child = spawnClient("ssh", ["-p", String(t.port), ...unmuxed(), "-o", "ControlMaster=no", "-o", "ControlPath=none", ...authOptions(t), "-N", "-L", `127.0.0.1:${local}:${path}`, `${t.user}@127.0.0.1`], t);
+      try {
+        for (let i = 0; i < 150; i++) {
+          const got = await new Promise<string | null>((resolve) => {
+            const sock = net.connect(local, "127.0.0.1");
+            let data = "";
+            sock.on("data", (d) => (data += d));
+            sock.once("error", () => resolve(null));
+            sock.once("close", () => resolve(data));
+          });
+          if (got !== null) return got;
+          await sleep(100);
+        }
+        throw new Error("ssh -L never listened");
+      } finally {
+        await stopClient(child);
+      }
+    };
+    try {
+      expect(await through(direct())).toBe("SOCKET-HELLO\n");
+      expect(reached).toBe(1);
+      const known = await sessionIds();
+      expect(await through(gw())).toBe("");
+      expect(reached).toBe(1);
+      const events = await recorded(await newSession(known), (ev) => ofKind(ev, "forward").length > 0);
+      expect(ofKind(events, "forward")).toEqual([expect.objectContaining({ type: "local", target: `unix socket ${path}`, allowed: false })]);
+    } finally {
+      await new Promise((r) => service.close(r));
     }
   });
 });
