@@ -179,6 +179,68 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     return out;
   };
 
+  // ssh -M / ControlMaster: one authenticated connection, later `ssh` commands open session
+  // channels on it without logging in again. Each must be decided on its own.
+  it("ControlMaster: a command sent through the mux of an allowed connection is decided on its own (held, denied, not run)", async () => {
+    const sock = `${dir}/mux.sock`;
+    const marker = `${dir}/mux-marker`;
+    const known = await sessionIds();
+    const master = spawnClient("ssh", ["-p", String(gh.ports.ssh), ...unmuxed(), ...authOptions(gw()), "-o", "ControlMaster=yes", "-o", `ControlPath=${sock}`, "-N", "box@127.0.0.1"], gw());
+    try {
+      for (let i = 0; i < 200 && !fs.existsSync(sock); i++) await sleep(50);
+      expect(fs.existsSync(sock), "the master never listened").toBe(true);
+      const id = await newSession(known);
+      const viaMux = (line: string) => {
+        const args = ["-p", String(gh.ports.ssh), ...unmuxed(), "-o", "ControlMaster=no", "-o", `ControlPath=${sock}`, "-o", "BatchMode=yes", "-T", "box@127.0.0.1", "--", line];
+        return spawnClient("ssh", args, { port: gh.ports.ssh, user: "box", identityFile: "unused" }); // no login: the master's connection
+      };
+      const run = (line: string) =>
+        new Promise<{ code: number | null; out: string; err: string }>((resolve) => {
+          const c = viaMux(line);
+          let out = "";
+          let err = "";
+          c.stdout!.on("data", (d) => (out += d));
+          c.stderr!.on("data", (d) => (err += d));
+          c.stdin!.end();
+          c.once("close", (code) => resolve({ code, out, err }));
+        });
+      const first = await run("echo via-mux");
+      expect(first, JSON.stringify(first)).toMatchObject({ code: 0, out: "via-mux\n" });
+
+      const line = `eval touch ${marker}`;
+      let done = false;
+      const second = run(line).then((r) => ((done = true), r));
+      const approval = await pendingApproval(line, () => done);
+      expect(approval, "the muxed command ran without approval").not.toBe(null);
+      await sleep(300);
+      expect(fs.existsSync(marker)).toBe(false);
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval!.id}/deny`, { reason: "bypass hunt" })).status).toBe(200);
+      const r = await second;
+      expect(r.code).toBe(126);
+      expect(fs.existsSync(marker)).toBe(false);
+
+      // one connection, one session: both commands are in its recording, decided one by one
+      const events = await recorded(id, (ev) => ofKind(ev, "request").length >= 2);
+      expect(ofKind(events, "request").map((p) => [p.text, p.verdict])).toEqual([["echo via-mux", "allow"], [line, "hold"]]);
+      expect(await sessionIds()).toEqual(new Set([...known, id]));
+    } finally {
+      await stopClient(master);
+    }
+  });
+
+  it("a held exec whose client went away never runs, even when approved afterwards", async () => {
+    const marker = `${dir}/gone-marker`;
+    const line = `eval touch ${marker}`;
+    const run = startSsh(gw(), line);
+    const approval = await pendingApproval(line, () => false);
+    await stopClient(run.child);
+    await sleep(500);
+    const res = await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval!.id}/approve`, {});
+    expect(res.status).not.toBe(500);
+    await sleep(1500);
+    expect(fs.existsSync(marker)).toBe(false);
+  });
+
   // ssh -R /path:host:port asks for a remote unix-socket listener (streamlocal-forward@openssh.com).
   it("-R onto a unix socket upstream is refused, and the refusal is recorded", async () => {
     const remoteSock = `${dir}/remote-fwd.sock`;
