@@ -4,7 +4,7 @@ import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { COMMON_OPTIONS, authOptions, spawnClient, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
-import { stopClient } from "../support/ssh-forward";
+import { stopClient, tcpTarget } from "../support/ssh-forward";
 import { freePort } from "../support/ports";
 import { startSshd, type Sshd } from "../support/sshd";
 
@@ -142,6 +142,24 @@ describe("SSH exec lines that run more than the classifier saw", () => {
       const r = await sshExec(gw(), line);
       expect(r.code, `${line}: ${r.stderr}`).toBe(0);
       expect(r.stderr, line).not.toMatch(/held/);
+    }
+  });
+
+  // Forwarding is refused by default; bash's /dev/tcp makes the same connection from the upstream
+  // host inside a "read".
+  it("a redirection from /dev/tcp reaches no service without approval (it is a forward by another name)", async () => {
+    const target = await tcpTarget();
+    try {
+      const line = `cat < /dev/tcp/127.0.0.1/${target.port}`;
+      const control = await sshExec(direct(), line);
+      expect(control.stdout).toBe("TARGET-HELLO\n");
+      expect(target.connections()).toBe(1);
+      const r = await throughGateway(line);
+      expect(r.outcome, `${line} ran without approval: ${r.stderr}`).toBe("held");
+      expect(r.code).toBe(126);
+      expect(target.connections()).toBe(1);
+    } finally {
+      await target.close();
     }
   });
 

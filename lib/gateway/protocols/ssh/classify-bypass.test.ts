@@ -182,3 +182,19 @@ describe("classifyCommand: writers and readers whose options run a program", () 
 
   it.each([["rsync --server --sender -vlogDtpre.iLsfxC . /srv/f"], ["printf '%s\\n' x"], ["printf -- -v"], ["file /bin/ls"]])("%j stays read", (c) => expect(kind(c)).toBe("read"));
 });
+
+describe("classifyCommand: network connections from the upstream host", () => {
+  it.each([
+    ["cat < /dev/tcp/10.0.0.5/6379"],
+    ["printf 'x' > /dev/udp/10.0.0.5/53"],
+    ["sh -c 'printf x >&0; cat' <> /dev/tcp/10.0.0.5/80"],
+    ["LANG=/dev/tcp/10.0.0.5/80; cat < $LANG"],
+    ["cat < \"$F\""],
+    ["echo x > $F"],
+    ["rsync -a db:/var/backups/ ."],
+    ["rsync -a . backup::module"],
+    ["rsync rsync://mirror/x ."],
+    ["rg --hostname-bin=/tmp/x pattern"],
+  ])("%j is unknown", (c) => expect(kind(c)).toBe("unknown"));
+  it.each([["rsync -a /srv/a/ /srv/b/"], ["cat < /dev/tcpx"], ["echo > /tmp/dev/tcp/x"]])("%j is not", (c) => expect(kind(c)).not.toBe("unknown"));
+});

@@ -102,6 +102,10 @@ function classifySimple(tokens: Token[], depth: number, tty: boolean): RequestKi
   const words: Token[] = [];
   for (const t of tokens) {
     if (t.redirect) {
+      // bash opens /dev/tcp/HOST/PORT (and udp) as a network connection, either way round: a
+      // forward from the upstream host by another name (`cat < /dev/tcp/10.0.0.5/6379`), which
+      // policy refuses. A target the shell expands may be one.
+      if (t.dynamic || /^\/dev\/(tcp|udp)\//.test(t.value)) return "unknown";
       if (t.redirect === ">" && !/^(\/dev\/null|&[12])$/.test(t.value)) redirectWrite = true;
       continue;
     }

@@ -20,8 +20,8 @@ export function programRule(prog: string, args: string[], tty: boolean): Request
       return args.some((a) => /^-(delete|exec|execdir|ok|okdir|fprint|fprint0|fprintf|fls)$/.test(a)) ? "unknown" : "read";
     case "sort": // --compress-program runs a program of the caller's choosing
       return args.some((a) => longOption(a, "compress-program")) ? "unknown" : hasShort(args, "o", "kStT") || args.some((a) => longOption(a, "output")) ? "write" : "read";
-    case "rg": // --pre runs a program on every file searched
-      return args.some((a) => a.startsWith("--pre")) ? "unknown" : "read";
+    case "rg": // --pre runs a program on every file searched, --hostname-bin one to name the host
+      return args.some((a) => a.startsWith("--pre") || a.startsWith("--hostname-bin")) ? "unknown" : "read";
     case "top":
       return args.includes("-b") ? "read" : "unknown";
     case "uniq": // uniq [in [out]]
@@ -61,7 +61,10 @@ function classifyRsync(args: string[]): RequestKind {
     const writes = args.some((a) => longOption(a, "remove-source-files", "remove-sent-files", "log-file"));
     return args.includes("--sender") && !writes ? "read" : "write";
   }
-  return hasShort(args, "e", "BfTM") || args.some((a) => longOption(a, "rsh", "rsync-path")) ? "unknown" : "write";
+  if (hasShort(args, "e", "BfTM") || args.some((a) => longOption(a, "rsh", "rsync-path"))) return "unknown";
+  // HOST:PATH, HOST::MODULE or rsync://: a connection from the upstream host to another one,
+  // with the upstream account's keys, as `ssh` (unknown) would make.
+  return args.some((a) => !a.startsWith("-") && (/^[^/]*:/.test(a) || a.startsWith("rsync://"))) ? "unknown" : "write";
 }
 
 const JOURNAL_CHANGES = ["rotate", "vacuum-size", "vacuum-time", "vacuum-files", "flush", "sync", "relinquish-var", "smart-relinquish-var", "setup-keys", "update-catalog"];
