@@ -2,8 +2,8 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { COMMON_OPTIONS, authOptions, spawnClient, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { COMMON_OPTIONS, authOptions, spawnClient, ssh2Connect, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { stopClient, tcpTarget } from "../support/ssh-forward";
 import { freePort } from "../support/ports";
 import { startSshd, type Sshd } from "../support/sshd";
@@ -161,6 +161,38 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     } finally {
       await target.close();
     }
+  });
+
+  // An agent's reads are masked, and SFTP file contents cannot be (the open is refused). OpenSSH's
+  // sftp-server opens a file read-only when the open asks for neither READ nor WRITE: CREAT (or
+  // APPEND, TRUNC) alone gave a readable handle, decided as a write, so nothing was masked.
+  it("an agent's SFTP open without READ or WRITE (CREAT alone) is refused like a read: no unmasked bytes", async () => {
+    const file = `${dir}/customers.txt`;
+    expect((await sshExec(direct(), `echo 'alice.smith@example.com' > ${file} && echo ok`)).stdout).toBe("ok\n");
+    const agent = (await exchangeToken(gh.url, tokens.member, "hunt-agent")).access_token;
+    const client = await ssh2Connect({ port: gh.ports.ssh, user: "box", password: agent });
+    try {
+      const sftp = await new Promise<any>((resolve, reject) => client.sftp((err, s) => (err ? reject(err) : resolve(s))));
+      const open = (flags: string | number) => new Promise<Buffer | Error>((resolve) =>
+        sftp.open(file, flags, (err: Error | undefined, handle: Buffer) => {
+          if (err) return resolve(err);
+          const buf = Buffer.alloc(4096);
+          sftp.read(handle, buf, 0, buf.length, 0, (e: Error | undefined, n: number) => sftp.close(handle, () => resolve(e ?? buf.subarray(0, n))));
+        }),
+      );
+      const plain = await open("r");
+      expect(plain).toBeInstanceOf(Error); // the ordinary read: refused, masking applies
+      for (const flags of [0x08, 0x04, 0x0c]) {
+        const got = await open(flags); // CREAT, APPEND, both: no READ bit, no WRITE bit
+        expect(got instanceof Error ? got.message : `read ${JSON.stringify(got.toString())}`, `flags ${flags}`).toMatch(/denied|masking/i);
+      }
+      const w = await open("a"); // append for writing: still allowed (a write), not readable
+      expect(w).toBeInstanceOf(Error);
+      expect((w as Error).message).not.toMatch(/denied/);
+    } finally {
+      client.end();
+    }
+    expect(fs.readFileSync(file, "utf8")).toBe("alice.smith@example.com\n");
   });
 
   // On prod every write waits for an approver. rsync pulling a file runs `rsync --server --sender`

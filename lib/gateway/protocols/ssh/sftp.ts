@@ -161,9 +161,12 @@ export class SftpRelay {
         this.requests.set(id, { op: "open", path });
         this.record({ op: "open", path, flags: label });
         // File bytes cannot be masked: where masking applies, the core refuses a read (unmaskable).
+        // A handle is readable unless it was opened for writing only: OpenSSH's sftp-server opens
+        // O_RDONLY when neither READ nor WRITE is asked, so CREAT or APPEND alone reads the file.
+        const readable = (flags & PFLAGS.READ) !== 0 || (flags & PFLAGS.WRITE) === 0;
         if (writes) {
           const w = decideWrite("write", path);
-          return (flags & PFLAGS.READ) !== 0 ? { ...w, req: { ...w.req, unmaskable: true } } : w;
+          return readable ? { ...w, req: { ...w.req, unmaskable: true } } : w;
         }
         return { id, req: { action: "read", kind: "read", tables: [], functions: [], text: `sftp read ${path}`, unmaskable: true }, event: { op: "read", path } };
       }
