@@ -347,4 +347,36 @@ describe("SSH exec lines that run more than the classifier saw", () => {
       await new Promise((r) => service.close(r));
     }
   });
+
+  // A policy may hold `connect` itself. A client that gives up while it waits must take its hold
+  // with it: an approval given later would otherwise connect to the upstream host for nobody, and
+  // the session would stay "live" in the console for ever.
+  it("a client that leaves while its connect is held cancels the hold and ends its session", async () => {
+    const current = (await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy as { text: string };
+    const gate = `\n@id("hunt-gated-connect")\n@hold("approvers")\npermit (principal, action == Gatehouse::Action::"connect", resource)\nwhen { resource.tags.contains("hunt-gated") };\n`;
+    expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: current.text + gate, comment: "gated connect" })).status).toBe(200);
+    const added = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-gated", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["hunt-gated"] });
+    expect(added.status).toBe(200);
+    const known = await sessionIds();
+    const run = startSsh({ port: gh.ports.ssh, user: "box-gated", password: tokens.member }, "echo hi");
+    let approval: Rec | undefined;
+    for (let i = 0; i < 200 && !approval; i++) {
+      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
+      approval = (list.body.approvals as Rec[]).find((a) => a.request.action === "connect" && a.connectionName === "box-gated") ?? (list.body.approvals as Rec[]).find((a) => a.request.action === "connect");
+      if (!approval) await sleep(50);
+    }
+    expect(approval, "connect was not held").toBeTruthy();
+    const id = await newSession(known);
+    await stopClient(run.child);
+    let status = "";
+    let pending = true;
+    for (let i = 0; i < 100 && (pending || status === "live"); i++) {
+      await sleep(100);
+      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
+      pending = (list.body.approvals as Rec[]).some((a) => a.id === approval!.id);
+      status = (await apiCall(gh.url, tokens.admin, "GET", `/sessions/${id}`)).body.session.status;
+    }
+    expect(pending, "the hold outlived its client").toBe(false);
+    expect(status).not.toBe("live");
+  });
 });
