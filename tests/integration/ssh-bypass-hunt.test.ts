@@ -3,7 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { COMMON_OPTIONS, authOptions, spawnClient, ssh2Connect, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { COMMON_OPTIONS, authOptions, spawnClient, ssh2Connect, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { stopClient, tcpTarget } from "../support/ssh-forward";
 import { freePort } from "../support/ports";
 import { startSshd, type Sshd } from "../support/sshd";
@@ -193,6 +193,51 @@ describe("SSH exec lines that run more than the classifier saw", () => {
       client.end();
     }
     expect(fs.readFileSync(file, "utf8")).toBe("alice.smith@example.com\n");
+  });
+
+  // While an SFTP request waits for an approver, the packets after it wait in the gateway's memory.
+  // The client must then be made to wait (its SSH window left closed), or one client with a held
+  // write can pour any amount into the gateway, which serves everyone.
+  it("SFTP packets queued behind a held request stop being read: the client's window closes", async () => {
+    const packet = (type: number, id: number, ...fields: Buffer[]) => {
+      const body = Buffer.concat([Buffer.from([type]), u32(id), ...fields]);
+      return Buffer.concat([u32(body.length), body]);
+    };
+    const u32 = (n: number) => {
+      const b = Buffer.alloc(4);
+      b.writeUInt32BE(n);
+      return b;
+    };
+    const str = (v: string | Buffer) => Buffer.concat([u32(Buffer.byteLength(v)), Buffer.from(v)]);
+    const file = `${dir}/held-flood.txt`;
+    const client = await ssh2Connect({ port: gh.ports.ssh, user: "box-prod", password: tokens.member });
+    try {
+      const run = await ssh2Subsystem(client, "sftp");
+      const ch = run.channel;
+      ch.on("data", () => {}); // replies are not the point
+      ch.write(Buffer.concat([u32(5), Buffer.from([1]), u32(3)])); // INIT v3
+      ch.write(packet(3, 1, str(file), u32(0x02 | 0x08 | 0x10), u32(0))); // OPEN write|creat|trunc: held on prod
+      expect(await pendingApproval(`sftp write ${file}`, () => false)).toBeTruthy();
+      const junk = packet(6, 2, str("no-such-handle"), Buffer.alloc(8), str(Buffer.alloc(256 * 1024))); // WRITE to a handle that does not exist
+      let accepted = 0;
+      const limit = 64 << 20;
+      while (accepted < limit) {
+        accepted += junk.length;
+        if (!ch.write(junk)) {
+          const drained = await Promise.race([new Promise((r) => ch.once("drain", () => r(true))), sleep(3000).then(() => false)]);
+          if (!drained) break;
+        }
+      }
+      expect(accepted, `the gateway read ${accepted >> 20} MiB from a client whose first request waits for approval`).toBeLessThan(24 << 20);
+      const approval = await pendingApproval(`sftp write ${file}`, () => false);
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval!.id}/deny`, { reason: "bypass hunt" })).status).toBe(200);
+      ch.end();
+    } finally {
+      client.end();
+    }
+    expect(fs.existsSync(file)).toBe(false);
+    const alive = await sshExec(gw(), "echo alive");
+    expect(alive.stdout).toBe("alive\n");
   });
 
   // On prod every write waits for an approver. rsync pulling a file runs `rsync --server --sender`
