@@ -198,3 +198,11 @@ describe("classifyCommand: network connections from the upstream host", () => {
   ])("%j is unknown", (c) => expect(kind(c)).toBe("unknown"));
   it.each([["rsync -a /srv/a/ /srv/b/"], ["cat < /dev/tcpx"], ["echo > /tmp/dev/tcp/x"]])("%j is not", (c) => expect(kind(c)).not.toBe("unknown"));
 });
+
+describe("classifyCommand: programs that page on a terminal", () => {
+  it.each([["dmesg -H"], ["dmesg --human -T"], ["dmesg -TH"]])("%j on a tty is unknown (less runs !cmd), without one read", (c) => {
+    expect(classifyCommand(c, { tty: true }).kind).toBe("unknown");
+    expect(kind(c)).toBe("read");
+  });
+  it.each([["dmesg -H -P"], ["dmesg --human --nopager"], ["dmesg -T"]])("%j on a tty stays read", (c) => expect(classifyCommand(c, { tty: true }).kind).toBe("read"));
+});

@@ -32,8 +32,12 @@ export function programRule(prog: string, args: string[], tty: boolean): Request
       return hasShort(args, "s", "dfrI") || args.some((a) => longOption(a, "set")) || positionals(args, "dfr").some((a) => !a.startsWith("+")) ? "admin" : "read";
     case "hostname": // hostname NAME, -F file, -b: sets the name
       return hasShort(args, "Fb") || args.some((a) => longOption(a, "file", "boot")) || positionals(args, "").length > 0 ? "admin" : "read";
-    case "dmesg":
-      return hasShort(args, "cCnDE", "flsF") || args.some((a) => longOption(a, "clear", "read-clear", "console-level", "console-off", "console-on")) ? "admin" : "read";
+    case "dmesg": {
+      if (hasShort(args, "cCnDE", "flsF") || args.some((a) => longOption(a, "clear", "read-clear", "console-level", "console-off", "console-on"))) return "admin";
+      // -H pages through less on a terminal (unless -P), whose `!cmd` runs a command
+      const pages = (hasShort(args, "H", "flsF") || args.some((a) => longOption(a, "human"))) && !hasShort(args, "P", "flsF") && !args.some((a) => longOption(a, "nopager"));
+      return tty && pages ? "unknown" : "read";
+    }
     case "journalctl":
       return args.some((a) => longOption(a, ...JOURNAL_CHANGES)) ? "admin" : null;
     case "ss": // -K kills the sockets it lists
