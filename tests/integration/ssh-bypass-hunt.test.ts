@@ -240,6 +240,19 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     expect(alive.stdout).toBe("alive\n");
   });
 
+  // The exec line is classified on the gateway's one event loop: a line that makes the classifier
+  // slow stalls every session, console and listener at once.
+  it("a hostile 12 KB exec line does not stall the gateway for other users", async () => {
+    const evil = startSsh(gw(), `echo ${"${:".repeat(4000)}`);
+    try {
+      await sleep(1000);
+      const other = await sshExec(gw(), "echo alive", { timeoutMs: 20_000 });
+      expect(other.stdout, other.stderr).toBe("alive\n");
+    } finally {
+      await stopClient(evil.child);
+    }
+  });
+
   // On prod every write waits for an approver. rsync pulling a file runs `rsync --server --sender`
   // upstream, a read; with --remove-source-files that sender deletes the file once sent.
   it("rsync --remove-source-files from a prod connection is a write: held, and the file stays until approved", async () => {

@@ -206,3 +206,15 @@ describe("classifyCommand: programs that page on a terminal", () => {
   });
   it.each([["dmesg -H -P"], ["dmesg --human --nopager"], ["dmesg -T"]])("%j on a tty stays read", (c) => expect(classifyCommand(c, { tty: true }).kind).toBe("read"));
 });
+
+describe("classifyCommand on hostile long lines", () => {
+  // A regular expression for ${…:…} backtracked cubically: 12 KB of "${:" held the event loop 27 s.
+  it("classifies 300 KB of ${: (and other long lines) in linear time", () => {
+    for (const line of ["${:".repeat(100_000), "${".repeat(100_000) + "}", `sed '${"s/a/b/;".repeat(30_000)}' f`, "[".repeat(100_000) + "]"]) {
+      expect(["read", "unknown"]).toContain(classifyCommand(line).kind);
+    }
+    expect(kind("echo ${X:-y}")).toBe("unknown");
+    expect(kind("echo ${a@Q}")).toBe("unknown");
+    expect(kind("echo ${X} : }")).toBe("read");
+  }, 20_000);
+});

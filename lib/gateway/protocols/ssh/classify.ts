@@ -67,7 +67,7 @@ export function isBinaryTransfer(command: string): boolean {
 function classifyLine(line: string, depth: number, tty = false): RequestKind {
   if (depth > 3) return "unknown";
   // Substitutions and here-documents run code we would have to evaluate to understand.
-  if (/\$\(|`|<\(|>\(|<<|\$\{[^}]*[:@][^}]*\}/.test(line)) return "unknown";
+  if (/\$\(|`|<\(|>\(|<</.test(line) || expansionWithOperator(line)) return "unknown";
   const parts = splitCommands(line);
   if (parts === null) return "unknown";
   let worst: RequestKind = "read";
@@ -76,6 +76,25 @@ function classifyLine(line: string, depth: number, tty = false): RequestKind {
     if (RANK[kind] > RANK[worst]) worst = kind;
   }
   return worst;
+}
+
+/**
+ * `${X:-word}`, `${X:=word}`, `${@…}`: a "${" whose text up to the next "}" holds ":" or "@". One
+ * pass from the right, as a regular expression for it (`\$\{[^}]*[:@][^}]*\}`) backtracks
+ * cubically: a 12 KB exec line of "${:" held the gateway's event loop (every session) for 27 s.
+ */
+function expansionWithOperator(line: string): boolean {
+  let close = false; // a "}" further right
+  let operator = false; // a ":" or "@" between here and that "}"
+  for (let i = line.length - 1; i >= 0; i--) {
+    const c = line[i];
+    if (c === "}") {
+      close = true;
+      operator = false;
+    } else if (c === ":" || c === "@") operator = close;
+    else if (c === "$" && line[i + 1] === "{" && operator) return true;
+  }
+  return false;
 }
 
 /** Where a program may be named by its path: elsewhere `cat` may be any file the caller wrote there. */
