@@ -3,7 +3,7 @@ import fs from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { COMMON_OPTIONS, authOptions, spawnClient, ssh2Connect, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { COMMON_OPTIONS, authOptions, scp, sftpBatch, spawnClient, ssh2Connect, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { stopClient, tcpTarget } from "../support/ssh-forward";
 import { freePort } from "../support/ports";
 import { startSshd, type Sshd } from "../support/sshd";
@@ -250,6 +250,43 @@ describe("SSH exec lines that run more than the classifier saw", () => {
       expect(other.stdout, other.stderr).toBe("alive\n");
     } finally {
       await stopClient(evil.child);
+    }
+  });
+
+  // Every SFTP request that changes the file system, sent by the real sftp/scp clients, on a prod
+  // connection (every write waits for an approver): held, and once denied, nothing changed upstream.
+  it("sftp rename (posix-rename), ln (hardlink), ln -s, chmod, mkdir, rmdir, rm, put and scp -O on prod are each held; denied, nothing changes", async () => {
+    const box = `${dir}/prod-fs`;
+    expect((await sshExec(direct(), `mkdir -p ${box}/sub && echo data > ${box}/a.txt && chmod 644 ${box}/a.txt && echo ok`)).stdout).toBe("ok\n");
+    const local = `${dir}-local.txt`;
+    fs.writeFileSync(local, "local\n");
+    const prod: SshTarget = { port: gh.ports.ssh, user: "box-prod", password: tokens.member };
+    const snapshot = async () => (await sshExec(direct(), `cd ${box} && find . -printf '%p %m %s\\n' | sort`)).stdout;
+    const before = await snapshot();
+    const ops: [string, RegExp, () => Promise<{ code: number | null; stderr: string }>][] = [
+      ["rename", /^sftp rename /, () => sftpBatch(prod, [`rename ${box}/a.txt ${box}/b.txt`])],
+      ["hardlink", /^sftp hardlink /, () => sftpBatch(prod, [`ln ${box}/a.txt ${box}/hard.txt`])],
+      ["symlink", /^sftp symlink /, () => sftpBatch(prod, [`ln -s ${box}/a.txt ${box}/sym.txt`])],
+      ["setstat", /^sftp setstat /, () => sftpBatch(prod, [`chmod 600 ${box}/a.txt`])],
+      ["mkdir", /^sftp mkdir /, () => sftpBatch(prod, [`mkdir ${box}/new`])],
+      ["rmdir", /^sftp rmdir /, () => sftpBatch(prod, [`rmdir ${box}/sub`])],
+      ["remove", /^sftp remove /, () => sftpBatch(prod, [`rm ${box}/a.txt`])],
+      ["put", /^sftp write /, () => sftpBatch(prod, [`put ${local} ${box}/a.txt`])],
+      ["scp -O", /^scp .*-t/, () => scp(prod, local, `:${box}/a.txt`, { legacy: true })],
+    ];
+    try {
+      for (const [what, text, run] of ops) {
+        let done = false;
+        const result = run().then((r) => ((done = true), r));
+        const approval = await pendingApproval(text, () => done);
+        expect(approval, `${what} ran without approval`).not.toBe(null);
+        const denied = await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval!.id}/deny`, { reason: "bypass hunt" });
+        expect(denied.status, JSON.stringify(denied.body)).toBe(200);
+        expect((await result).code, what).not.toBe(0);
+        expect(await snapshot(), what).toBe(before);
+      }
+    } finally {
+      fs.rmSync(local, { force: true });
     }
   });
 
