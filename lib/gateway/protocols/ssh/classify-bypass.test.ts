@@ -218,3 +218,10 @@ describe("classifyCommand on hostile long lines", () => {
     expect(kind("echo ${X} : }")).toBe("read");
   }, 20_000);
 });
+
+describe("classifyCommand: tar on a remote archive", () => {
+  it.each([["tar -tf db:/backups/x.tar"], ["tar tf db:x.tar"], ["tar --file=db:x.tar -t"], ["tar -tfdb:x.tar"], ["tar -t -f user@db:/x.tar"]])("%j opens HOST:FILE through a remote shell: unknown", (c) =>
+    expect(kind(c)).toBe("unknown"),
+  );
+  it.each([["tar -tf x.tar", "read"], ["tar -tf c:x.tar --force-local", "read"], ["tar -tf /srv/a:b.tar", "read"], ["tar -cf out.tar --exclude=a:b dir", "write"]])("%j is %s", (c, k) => expect(kind(c)).toBe(k));
+});
