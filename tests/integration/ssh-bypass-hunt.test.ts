@@ -290,6 +290,33 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     }
   });
 
+  it("auth: none, a 30 KB user name, a wrong connection are refused, and a client is cut off after six password tries; the gateway keeps serving", async () => {
+    const attempt = (extra: Record<string, unknown>) => ssh2Connect({ port: gh.ports.ssh, user: "box", password: tokens.member }, extra as never).then((c) => (c.end(), "accepted"), (e: Error) => e.message);
+    expect(await attempt({ password: undefined, authHandler: ["none"] })).toMatch(/authentication methods failed/);
+    expect(await attempt({ username: "b".repeat(30_000) })).toMatch(/authentication methods failed|Connection lost|ECONNRESET|closed/i);
+    expect(await attempt({ username: "no-such-connection" })).toMatch(/authentication methods failed/);
+    // twenty password tries offered on one connection: the gateway hangs up after six
+    let tries = 0;
+    const ssh2 = await import("ssh2");
+    const outcome = await new Promise<string>((resolve) => {
+      const c = new ssh2.default.Client();
+      c.on("ready", () => (c.end(), resolve("accepted")));
+      c.on("error", (e) => resolve(`error: ${e.message}`));
+      c.on("close", () => resolve("closed"));
+      c.connect({
+        host: "127.0.0.1",
+        port: gh.ports.ssh,
+        username: "box",
+        readyTimeout: 30_000,
+        authHandler: (_methods, _partial, next) => (++tries <= 20 ? next({ type: "password", username: "box", password: `wrong-${tries}` }) : next(false as never)),
+      });
+    });
+    expect(outcome).not.toBe("accepted");
+    expect(tries, outcome).toBeLessThanOrEqual(8);
+    const alive = await sshExec(gw(), "echo alive");
+    expect(alive.stdout).toBe("alive\n");
+  });
+
   // On prod every write waits for an approver. rsync pulling a file runs `rsync --server --sender`
   // upstream, a read; with --remove-source-files that sender deletes the file once sent.
   it("rsync --remove-source-files from a prod connection is a write: held, and the file stays until approved", async () => {
