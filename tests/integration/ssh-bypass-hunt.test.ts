@@ -317,6 +317,47 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     expect(alive.stdout).toBe("alive\n");
   });
 
+  // The connection outlives its SFTP channel (ControlMaster, sftp then ssh): a request held on a
+  // channel the client closed must be given up with it, not wait for an approver to say yes.
+  it("closing an SFTP channel whose write is held cancels the hold; the connection stays usable", async () => {
+    const file = `${dir}/held-then-closed.txt`;
+    const client = await ssh2Connect({ port: gh.ports.ssh, user: "box-prod", password: tokens.member });
+    try {
+      const run = await ssh2Subsystem(client, "sftp");
+      const ch = run.channel;
+      ch.on("data", () => {});
+      const u32 = (n: number) => {
+        const b = Buffer.alloc(4);
+        b.writeUInt32BE(n);
+        return b;
+      };
+      const body = Buffer.concat([Buffer.from([3]), u32(1), u32(Buffer.byteLength(file)), Buffer.from(file), u32(0x02 | 0x08), u32(0)]);
+      ch.write(Buffer.concat([u32(5), Buffer.from([1]), u32(3)]));
+      ch.write(Buffer.concat([u32(body.length), body])); // OPEN write|creat: held on prod
+      const approval = await pendingApproval(`sftp write ${file}`, () => false);
+      ch.close();
+      await run.done;
+      let status = "pending";
+      for (let i = 0; i < 100 && status === "pending"; i++) {
+        await sleep(100);
+        status = (await apiCall(gh.url, tokens.admin, "GET", `/approvals/${approval!.id}`)).body.approval?.status ?? "?";
+      }
+      expect(status).toBe("cancelled");
+      const after = await new Promise<string>((resolve, reject) =>
+        client.exec("echo still-here", (err, c) => {
+          if (err) return reject(err);
+          let out = "";
+          c.on("data", (d: Buffer) => (out += d));
+          c.on("close", () => resolve(out));
+        }),
+      );
+      expect(after).toBe("still-here\n");
+    } finally {
+      client.end();
+    }
+    expect(fs.existsSync(file)).toBe(false);
+  });
+
   // On prod every write waits for an approver. rsync pulling a file runs `rsync --server --sender`
   // upstream, a read; with --remove-source-files that sender deletes the file once sent.
   it("rsync --remove-source-files from a prod connection is a write: held, and the file stays until approved", async () => {

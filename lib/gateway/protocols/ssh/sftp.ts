@@ -61,6 +61,8 @@ export class SftpRelay {
   /** request id → what it was, to label replies */
   private readonly requests = new Map<number, { op: string; path: string; handle?: string }>();
   private readonly handles = new Map<string, HandleInfo>();
+  /** the channel closed: a request still held for approval is given up (the connection may live on) */
+  private readonly gone = new AbortController();
 
   constructor(
     private readonly gw: GatewaySession,
@@ -96,6 +98,7 @@ export class SftpRelay {
   private close() {
     if (this.closed) return;
     this.closed = true;
+    this.gone.abort();
     for (const [, h] of this.handles) this.record({ op: "close", path: h.path, bytes: h.read + h.written, status: "connection closed" });
     this.handles.clear();
     this.upstream.close();
@@ -144,7 +147,8 @@ export class SftpRelay {
         if (this.queueFull) this.resumeClient();
         const request = this.inspect(packet);
         if (request) {
-          const decision = await this.gw.decide(request.req);
+          const decision = await this.gw.decide(request.req, { signal: this.gone.signal });
+          if (this.closed) break;
           if (decision.type === "deny") {
             this.record({ ...request.event, status: `denied: ${decision.reason}` });
             this.reply(request.id, FX_PERMISSION_DENIED, `gatehouse: denied: ${decision.reason}`);
