@@ -11,7 +11,7 @@ describe("classifyCommand", () => {
     ["ls > /dev/null 2>&1", "read"],
     ["exit 3", "read"],
     ["sh -c 'exit 3'", "read"],
-    ["FOO=1 env LANG=C ls", "read"],
+    ["LC_ALL=C env LANG=C ls", "read"],
     ["timeout 5 cat x", "read"],
     ["git status", "read"],
     ["find / -name x", "read"],

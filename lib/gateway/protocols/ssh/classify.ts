@@ -1,5 +1,9 @@
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
 import { programRule } from "./program-rules";
+import { splitCommands, type Token } from "./shell-words";
+import { ASSIGNMENT, isWrapper, SAFE_VARIABLE, unwrap } from "./wrappers";
+
+export { splitCommands, type Token };
 
 /**
  * Classifies an SSH exec command line for policy. A shell command can do anything its program
@@ -34,9 +38,6 @@ const ADMIN = new Set(
   ).split(" "),
 );
 
-/** Programs that run another command given as their arguments. */
-const WRAPPERS = new Set(["nice", "nohup", "time", "timeout", "stdbuf", "ionice", "xargs", "command"]);
-
 /** Programs that page their output on a terminal (through less, whose `!cmd` runs any command). */
 const PAGING = new Set(["less", "more", "journalctl"]);
 
@@ -66,7 +67,7 @@ export function isBinaryTransfer(command: string): boolean {
 function classifyLine(line: string, depth: number, tty = false): RequestKind {
   if (depth > 3) return "unknown";
   // Substitutions and here-documents run code we would have to evaluate to understand.
-  if (/\$\(|`|<\(|>\(|<<|\$\{[^}]*[:@][^}]*\}/.test(line)) return "unknown";
+  if (/\$\(|`|<\(|>\(|<</.test(line) || expansionWithOperator(line)) return "unknown";
   const parts = splitCommands(line);
   if (parts === null) return "unknown";
   let worst: RequestKind = "read";
@@ -77,130 +78,89 @@ function classifyLine(line: string, depth: number, tty = false): RequestKind {
   return worst;
 }
 
+/**
+ * `${X:-word}`, `${X:=word}`, `${@…}`: a "${" whose text up to the next "}" holds ":" or "@". One
+ * pass from the right, as a regular expression for it (`\$\{[^}]*[:@][^}]*\}`) backtracks
+ * cubically: a 12 KB exec line of "${:" held the gateway's event loop (every session) for 27 s.
+ */
+function expansionWithOperator(line: string): boolean {
+  let close = false; // a "}" further right
+  let operator = false; // a ":" or "@" between here and that "}"
+  for (let i = line.length - 1; i >= 0; i--) {
+    const c = line[i];
+    if (c === "}") {
+      close = true;
+      operator = false;
+    } else if (c === ":" || c === "@") operator = close;
+    else if (c === "$" && line[i + 1] === "{" && operator) return true;
+  }
+  return false;
+}
+
+/** Where a program may be named by its path: elsewhere `cat` may be any file the caller wrote there. */
+const SYSTEM_PATH = /^\/(usr\/)?(local\/)?s?bin\/[^/]+$/;
+
+/**
+ * Programs whose arguments cannot make them do more than their kind, whatever they turn out to
+ * be: an argument the shell expands (`$X`, `*`, `{a,b}`) or xargs appends may be any option, so
+ * every other program with such an argument is `unknown`.
+ */
+const ARGS_HARMLESS = new Set(
+  (
+    "ls cat head tail grep egrep fgrep zgrep zcat stat wc du df free uptime w who whoami id groups uname pwd echo true " +
+    "false exit ps pgrep which type test [ cut tr column diff cmp md5sum sha1sum sha256sum sha512sum base64 od hexdump " +
+    "jq basename dirname realpath readlink nproc lscpu lsblk lsof netstat last locale tty sleep seq yes getent nslookup " +
+    "dig ping cal vmstat iostat fold fmt nl expand unexpand paste join comm rev tac " +
+    "rm rmdir mv cp touch mkdir ln chmod chown chgrp truncate tee dd shred unlink mkfifo"
+  ).split(" "),
+);
+
 /** A simple command: its words after redirections were taken out. */
 function classifySimple(tokens: Token[], depth: number, tty: boolean): RequestKind {
   let redirectWrite = false;
-  const words: string[] = [];
+  const words: Token[] = [];
   for (const t of tokens) {
     if (t.redirect) {
+      // bash opens /dev/tcp/HOST/PORT (and udp) as a network connection, either way round: a
+      // forward from the upstream host by another name (`cat < /dev/tcp/10.0.0.5/6379`), which
+      // policy refuses. A target the shell expands may be one.
+      if (t.dynamic || /^\/dev\/(tcp|udp)\//.test(t.value)) return "unknown";
       if (t.redirect === ">" && !/^(\/dev\/null|&[12])$/.test(t.value)) redirectWrite = true;
       continue;
     }
-    words.push(t.value);
+    words.push(t);
   }
-  while (words.length && /^[A-Za-z_][A-Za-z0-9_]*=/.test(words[0])) words.shift(); // VAR=value cmd
-  if (!words.length) return redirectWrite ? "write" : "read";
+  // A plain assignment (`X=-exec; find / $X …`) is held to the same names: exported ones (PATH)
+  // reach the commands after it.
+  let least: RequestKind = redirectWrite ? "write" : "read";
+  for (; words.length && ASSIGNMENT.test(words[0].value); words.shift()) {
+    if (!SAFE_VARIABLE.test(words[0].value)) least = "unknown";
+  }
+  if (!words.length) return least;
   const kind = classifyProgram(words, depth, tty);
-  return redirectWrite && RANK[kind] < RANK.write ? "write" : kind;
+  return RANK[kind] < RANK[least] ? least : kind;
 }
 
-function classifyProgram(words: string[], depth: number, tty: boolean): RequestKind {
-  const prog = words[0].replace(/^.*\//, "");
-  const args = words.slice(1);
+function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKind {
+  const [head, ...rest] = words;
+  if (head.dynamic) return "unknown";
+  const prog = head.value.replace(/^.*\//, "");
+  const args = rest.map((t) => t.value);
   if (ADMIN.has(prog)) return "admin";
-  if (prog === "env") {
-    const i = args.findIndex((a) => !a.startsWith("-") && !a.includes("="));
-    return i < 0 ? "read" : classifyProgram(args.slice(i), depth, tty);
+  if (head.value.includes("/") && !SYSTEM_PATH.test(head.value)) return "unknown";
+  if (isWrapper(prog)) {
+    const w = unwrap(prog, rest);
+    if ("kind" in w) return w.kind;
+    const kind = w.inner.length ? classifyProgram(w.inner, depth, tty) : "read";
+    return w.atLeast && RANK[kind] < RANK[w.atLeast] ? w.atLeast : kind;
   }
-  if (WRAPPERS.has(prog)) {
-    const rest = args.filter((a) => !a.startsWith("-"));
-    if (prog === "timeout") rest.shift(); // the duration
-    if (prog === "command" && args[0] === "-v") return "read";
-    return rest.length ? classifyProgram(rest, depth, tty) : "read";
-  }
+  if (rest.some((t) => t.dynamic) && !ARGS_HARMLESS.has(prog)) return "unknown";
   if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1, tty);
   const ruled = programRule(prog, args, tty);
   if (ruled) return ruled;
   if (tty && PAGING.has(prog) && !args.includes("--no-pager")) return "unknown";
   if (prog === "scp") return args.includes("-f") ? "read" : args.includes("-t") ? "write" : "unknown";
-  if (prog === "rsync") return args.includes("--server") && args.includes("--sender") ? "read" : "write";
   if (prog === "echo" || prog === "printf" || READ.has(prog)) return "read";
   if (WRITE.has(prog)) return "write";
   return "unknown";
-}
-
-interface Token {
-  value: string;
-  /** set for the target of a redirection: ">" (write) or "<" (read) */
-  redirect?: ">" | "<";
-}
-
-/**
- * Splits a command line into simple commands (at ; & && || | and newlines) and words, with
- * POSIX quoting. Returns null for what it cannot lex (unterminated quotes).
- */
-export function splitCommands(line: string): Token[][] | null {
-  const commands: Token[][] = [];
-  let words: Token[] = [];
-  let cur = "";
-  let inWord = false;
-  let pendingRedirect: Token["redirect"] | null = null;
-  const endWord = () => {
-    if (!inWord) return;
-    words.push(pendingRedirect ? { value: cur, redirect: pendingRedirect } : { value: cur });
-    pendingRedirect = null;
-    cur = "";
-    inWord = false;
-  };
-  const endCommand = () => {
-    endWord();
-    if (words.length) commands.push(words);
-    words = [];
-  };
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i];
-    if (c === "'") {
-      const end = line.indexOf("'", i + 1);
-      if (end < 0) return null;
-      cur += line.slice(i + 1, end);
-      inWord = true;
-      i = end;
-    } else if (c === '"') {
-      let j = i + 1;
-      for (; j < line.length && line[j] !== '"'; j++) {
-        if (line[j] === "\\" && j + 1 < line.length) cur += line[++j];
-        else cur += line[j];
-      }
-      if (j >= line.length) return null;
-      inWord = true;
-      i = j;
-    } else if (c === "\\") {
-      if (i + 1 < line.length && line[i + 1] !== "\n") cur += line[i + 1];
-      inWord = true;
-      i++;
-    } else if (c === " " || c === "\t") {
-      endWord();
-    } else if (c === ";" || c === "&" || c === "|" || c === "\n" || c === "(" || c === ")") {
-      if (c === "&" && line[i + 1] === ">") {
-        endWord();
-        pendingRedirect = ">";
-        i++;
-        if (line[i + 1] === ">") i++;
-        continue;
-      }
-      endCommand();
-    } else if (c === ">" || c === "<") {
-      // "2>&1", "2>/dev/null", "> file", ">> file": an fd number before it belongs to the operator.
-      if (/^[0-9]+$/.test(cur) && inWord) {
-        cur = "";
-        inWord = false;
-      } else endWord();
-      pendingRedirect = c;
-      if (line[i + 1] === ">" || line[i + 1] === "|") i++;
-      if (line[i + 1] === "&") {
-        // >&2 duplicates a descriptor: not a file
-        i++;
-        let j = i + 1;
-        while (j < line.length && /[0-9-]/.test(line[j])) j++;
-        words.push({ value: `&${line.slice(i + 1, j)}`, redirect: ">" });
-        pendingRedirect = null;
-        i = j - 1;
-      }
-    } else {
-      cur += c;
-      inWord = true;
-    }
-  }
-  endCommand();
-  return commands;
 }

@@ -40,6 +40,8 @@ export class SshConnection {
   private heldNotice: string | null = null;
   private readonly waiting = new Set<ClientSide>();
   private ended = false;
+  /** aborted when the client goes: a `connect` still held for approval is given up with it */
+  private readonly gone = new AbortController();
   private masker: Masker | null = null;
   private term: TerminalRecorder | null = null;
   private agent: ClientAgentBridge | null = null;
@@ -111,6 +113,7 @@ export class SshConnection {
       this.db,
       { principal, connection: target.ref, client: { address: this.address, protocol: "ssh", origin: "native" }, applicationName: clientSoftware(this.client) },
       {
+        signal: this.gone.signal,
         onHeld: (n) => {
           this.heldNotice = `connection held for approval #${n.approvalId}: ${n.url}`;
           for (const side of this.waiting) side.writeStderr(Buffer.from(`gatehouse: ${this.heldNotice}\r\n`));
@@ -119,6 +122,11 @@ export class SshConnection {
     );
     this.gw = gw;
     this.heldNotice = null;
+    // The client left while the session was being opened (end() found no session to end).
+    if (this.ended) {
+      await gw.end("ended", "client disconnected");
+      throw new GatehouseError("DENIED", "the client disconnected");
+    }
     this.term = new TerminalRecorder(gw.recorder, () => this.masker);
     gw.onTerminate((reason) => this.kill(reason));
     this.agent = new ClientAgentBridge(this.client, () => {
@@ -138,7 +146,10 @@ export class SshConnection {
       return forwardEnded(gw, "x11", target);
     });
     this.upstream.on("close", () => this.kill("the upstream host closed the connection"));
-    if (this.ended) this.upstream.end();
+    if (this.ended) {
+      this.upstream.end();
+      if (!gw.isEnded) await gw.end("ended", "client disconnected");
+    }
     return { gw, upstream: this.upstream };
   }
 
@@ -301,6 +312,7 @@ export class SshConnection {
   async end(reason: string) {
     if (this.ended) return;
     this.ended = true;
+    this.gone.abort();
     this.term?.flushAll();
     this.upstream?.end();
     if (this.gw && !this.gw.isEnded) await this.gw.end("ended", reason);

@@ -47,12 +47,16 @@ export class Forwarding {
     return { ...o, request, decision };
   }
 
-  /** Refusal without a policy question (kinds Gatehouse does not carry), still recorded. */
+  /**
+   * Refusal without a policy question (kinds Gatehouse does not carry), still recorded: recorded
+   * first, then refused, as a client (ExitOnForwardFailure) may disconnect at the refusal and
+   * the session end before a later record could land.
+   */
   refuse(reject: RejectConnection | (() => void), type: string, target: string) {
-    reject();
     this.opened()
       .then(({ gw }) => gw.recorder.record("forward", { type, target, allowed: false, reason: "not supported" }))
-      .catch(() => {});
+      .catch(() => {})
+      .finally(() => reject());
   }
 
   onDirectTcpip(accept: AcceptConnection<ServerChannel>, reject: RejectConnection, info: TcpipRequestInfo) {
@@ -75,6 +79,9 @@ export class Forwarding {
   }
 
   onGlobalRequest(accept: ((port?: number) => void) | undefined, reject: (() => void) | undefined, name: string, info: TcpipBindInfo | unknown) {
+    // ssh -R /path:host:port: a listener on a unix socket upstream, which Gatehouse does not carry.
+    // Refused like the local kind (openssh.streamlocal), and recorded as every refused forward is.
+    if (name === "streamlocal-forward@openssh.com") return this.refuse(() => reject?.(), "remote", `unix socket ${(info as { socketPath?: string })?.socketPath ?? ""}`);
     if (name !== "tcpip-forward" && name !== "cancel-tcpip-forward") return reject?.();
     const bind = info as TcpipBindInfo;
     void (async () => {

@@ -1,4 +1,5 @@
 import type { RequestKind } from "@/lib/gateway/core/types";
+import { sedScriptKind } from "./sed-script";
 
 /**
  * What a program counted as read-only really does with the arguments it was given. Most read,
@@ -19,8 +20,8 @@ export function programRule(prog: string, args: string[], tty: boolean): Request
       return args.some((a) => /^-(delete|exec|execdir|ok|okdir|fprint|fprint0|fprintf|fls)$/.test(a)) ? "unknown" : "read";
     case "sort": // --compress-program runs a program of the caller's choosing
       return args.some((a) => longOption(a, "compress-program")) ? "unknown" : hasShort(args, "o", "kStT") || args.some((a) => longOption(a, "output")) ? "write" : "read";
-    case "rg": // --pre runs a program on every file searched
-      return args.some((a) => a.startsWith("--pre")) ? "unknown" : "read";
+    case "rg": // --pre runs a program on every file searched, --hostname-bin one to name the host
+      return args.some((a) => a.startsWith("--pre") || a.startsWith("--hostname-bin")) ? "unknown" : "read";
     case "top":
       return args.includes("-b") ? "read" : "unknown";
     case "uniq": // uniq [in [out]]
@@ -31,15 +32,43 @@ export function programRule(prog: string, args: string[], tty: boolean): Request
       return hasShort(args, "s", "dfrI") || args.some((a) => longOption(a, "set")) || positionals(args, "dfr").some((a) => !a.startsWith("+")) ? "admin" : "read";
     case "hostname": // hostname NAME, -F file, -b: sets the name
       return hasShort(args, "Fb") || args.some((a) => longOption(a, "file", "boot")) || positionals(args, "").length > 0 ? "admin" : "read";
-    case "dmesg":
-      return hasShort(args, "cCnDE", "flsF") || args.some((a) => longOption(a, "clear", "read-clear", "console-level", "console-off", "console-on")) ? "admin" : "read";
+    case "dmesg": {
+      if (hasShort(args, "cCnDE", "flsF") || args.some((a) => longOption(a, "clear", "read-clear", "console-level", "console-off", "console-on"))) return "admin";
+      // -H pages through less on a terminal (unless -P), whose `!cmd` runs a command
+      const pages = (hasShort(args, "H", "flsF") || args.some((a) => longOption(a, "human"))) && !hasShort(args, "P", "flsF") && !args.some((a) => longOption(a, "nopager"));
+      return tty && pages ? "unknown" : "read";
+    }
     case "journalctl":
       return args.some((a) => longOption(a, ...JOURNAL_CHANGES)) ? "admin" : null;
     case "ss": // -K kills the sockets it lists
       return hasShort(args, "K", "fAFN") || args.some((a) => longOption(a, "kill")) ? "admin" : "read";
+    case "install": // --strip-program runs a program of the caller's choosing on what it installed
+      return args.some((a) => longOption(a, "strip-program")) ? "unknown" : null;
+    case "rsync":
+      return classifyRsync(args);
+    case "printf": // bash's printf -v sets a shell variable (PATH, for the commands after it)
+      return /^-[^-]*v/.test(args[0] ?? "") ? "unknown" : null;
+    case "file": // -C compiles the magic file into magic.mgc
+      return hasShort(args, "C", "eFfmP") || args.some((a) => longOption(a, "compile")) ? "write" : null;
     default:
       return null;
   }
+}
+
+/**
+ * rsync: its server side sends (read) or receives (write); a sender told to remove what it sent,
+ * or to log to a file, writes. As a client it writes, and runs the remote shell of -e/--rsh (or a
+ * remote command, --rsync-path) of the caller's choosing: unknown.
+ */
+function classifyRsync(args: string[]): RequestKind {
+  if (args.includes("--server")) {
+    const writes = args.some((a) => longOption(a, "remove-source-files", "remove-sent-files", "log-file"));
+    return args.includes("--sender") && !writes ? "read" : "write";
+  }
+  if (hasShort(args, "e", "BfTM") || args.some((a) => longOption(a, "rsh", "rsync-path"))) return "unknown";
+  // HOST:PATH, HOST::MODULE or rsync://: a connection from the upstream host to another one,
+  // with the upstream account's keys, as `ssh` (unknown) would make.
+  return args.some((a) => !a.startsWith("-") && (/^[^/]*:/.test(a) || a.startsWith("rsync://"))) ? "unknown" : "write";
 }
 
 const JOURNAL_CHANGES = ["rotate", "vacuum-size", "vacuum-time", "vacuum-files", "flush", "sync", "relinquish-var", "smart-relinquish-var", "setup-keys", "update-catalog"];
@@ -100,6 +129,7 @@ function classifyGit(args: string[], tty: boolean): RequestKind {
   const pages = paging && !rest.includes("--no-pager") && ["log", "diff", "show", "blame", "branch", "grep", "shortlog", "tag"].includes(sub);
   let kind: RequestKind;
   if (sub === "grep" && (hasShort(rest, "O", "efABCm") || rest.some((a) => longOption(a, "open-files-in-pager")))) return "unknown";
+  if (GIT_RUNS[sub]?.(rest)) return "unknown";
   if (["status", "rev-parse", "ls-files", "ls-tree", "cat-file", "describe", "grep", "shortlog"].includes(sub)) kind = "read";
   else if (sub === "reflog") kind = rest[0] === "expire" || rest[0] === "delete" ? "write" : "read";
   else if (["log", "diff", "show", "blame"].includes(sub)) kind = rest.some((a) => longOption(a, "output")) ? "write" : "read";
@@ -115,6 +145,22 @@ const GIT_WRITES = new Set(
   "add am apply bisect checkout cherry-pick clean clone commit config fetch gc init merge mv notes prune pull push rebase reset restore revert rm stash submodule switch worktree".split(" "),
 );
 
+/**
+ * Git commands that run a command given as an option or operand: `rebase --exec`, `bisect run`,
+ * `submodule foreach`, the upload-pack/receive-pack programs of the transports (run through a
+ * shell for local and file:// remotes), and clone's config and hook templates.
+ */
+const GIT_RUNS: Record<string, (rest: string[]) => boolean> = {
+  rebase: (r) => hasShort(r, "x", "sXC") || r.some((a) => longOption(a, "exec")),
+  bisect: (r) => r[0] === "run",
+  submodule: (r) => r.includes("foreach"),
+  fetch: (r) => r.some((a) => longOption(a, "upload-pack")),
+  pull: (r) => r.some((a) => longOption(a, "upload-pack", "exec")),
+  clone: (r) => hasShort(r, "uc", "objL") || r.some((a) => longOption(a, "upload-pack", "config", "template")),
+  init: (r) => r.some((a) => longOption(a, "template")),
+  push: (r) => r.some((a) => longOption(a, "receive-pack", "exec")),
+};
+
 /** `git branch` lists when it gets no operand (or --list with patterns) and no option that changes a branch. */
 function gitBranchLists(args: string[]): boolean {
   const changes = hasShort(args, "dDmMcCfut") || args.some((a) => longOption(a, "delete", "move", "copy", "force", "set-upstream-to", "unset-upstream", "edit-description", "track", "no-track", "create-reflog"));
@@ -124,36 +170,53 @@ function gitBranchLists(args: string[]): boolean {
 }
 
 /**
- * sed: writing with -i, `w`/`W` commands or the `w` flag of `s`; running commands with the `e`
- * command or the `e` flag of `s` (GNU sed); a script read from a file is not known.
+ * sed: its script (given with -e/--expression, else the first operand) read by sedScriptKind;
+ * -i writes; a script read from a file, or an option not known here, is unknown.
  */
 function classifySed(args: string[]): RequestKind {
-  if (args.some((a) => /^-[a-zA-Z]*f/.test(a) || longOption(a, "file"))) return "unknown";
-  const scripts = args.map((a) => (a.startsWith("--") && a.includes("=") ? a.slice(a.indexOf("=") + 1) : a)).filter((a) => !a.startsWith("-"));
-  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*e(\s|$|;)/.test(a) || sFlags(a).some((f) => f.includes("e")))) return "unknown";
-  if (args.some((a) => /^-[a-zA-Z]*i/.test(a) || longOption(a, "in-place"))) return "write";
-  if (scripts.some((a) => /(^|[;\n{}])\s*[0-9,$/]*\s*[wW](\s|$)/.test(a) || sFlags(a).some((f) => f.includes("w")))) return "write";
-  return "read";
-}
-
-
-/** The flags of every `s` command in a sed script (`s/a/b/gpe` → "gpe"), any delimiter. */
-function sFlags(script: string): string[] {
-  const flags: string[] = [];
-  const re = /(?:^|[;\n{}\s0-9,$!])s([^\\\n])/g;
-  for (let m = re.exec(script); m; m = re.exec(script)) {
-    const delim = m[1];
-    let i = m.index + m[0].length;
-    for (let parts = 0; parts < 2 && i <= script.length; i++) {
-      if (script[i] === "\\") i++;
-      else if (script[i] === delim) parts++;
+  const scripts: string[] = [];
+  const operands: string[] = [];
+  let inPlace = false;
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") {
+      operands.push(...args.slice(i + 1));
+      break;
     }
-    const rest = /^[a-zA-Z0-9]*/.exec(script.slice(i))![0];
-    flags.push(rest);
-    re.lastIndex = i;
+    if (a.startsWith("--")) {
+      const eq = a.indexOf("=");
+      const value = () => (eq >= 0 ? a.slice(eq + 1) : args[++i]);
+      if (longOption(a, "expression")) scripts.push(value() ?? "");
+      else if (longOption(a, "in-place")) inPlace = true;
+      else if (longOption(a, "line-length")) value();
+      else if (!longOption(a, ...SED_FLAGS) || eq >= 0) return "unknown"; // --file among them
+    } else if (a.startsWith("-") && a !== "-") {
+      for (let j = 1; j < a.length; j++) {
+        const c = a[j];
+        if ("nrEsuz".includes(c)) continue;
+        if (c === "i") inPlace = true; // the rest is a backup suffix
+        else if (c === "e" || c === "l") {
+          const value = a.length > j + 1 ? a.slice(j + 1) : args[++i];
+          if (c === "e") scripts.push(value ?? "");
+        } else return "unknown"; // -f among them
+        break;
+      }
+    } else operands.push(a);
   }
-  return flags;
+  if (!scripts.length) {
+    if (!operands.length) return "unknown";
+    scripts.push(operands[0]);
+  }
+  let kind: RequestKind = inPlace ? "write" : "read";
+  for (const script of scripts) {
+    const k = sedScriptKind(script);
+    if (k === "unknown") return "unknown";
+    if (k === "write") kind = "write";
+  }
+  return kind;
 }
+
+const SED_FLAGS = ["quiet", "silent", "debug", "posix", "regexp-extended", "separate", "unbuffered", "null-data", "zero-terminated", "follow-symlinks", "sandbox"];
 
 /**
  * tar lists with t (read) and otherwise writes; options that run a program are unknown whatever
@@ -163,5 +226,8 @@ function classifyTar(args: string[]): RequestKind {
   const RUNS = ["use-compress-program", "to-command", "checkpoint-action", "info-script", "new-volume-script", "rsh-command", "rmt-command"];
   const runs = args.some((a, i) => longOption(a, ...RUNS) || /^-[a-zA-Z]*[IF]/.test(a) || (i === 0 && /^[a-zA-Z]+$/.test(a) && /[IF]/.test(a)));
   if (runs) return "unknown";
+  // An archive named HOST:FILE is opened through the remote shell (rsh, often ssh) on that host,
+  // with the upstream account's keys, unless --force-local.
+  if (!args.some((a) => longOption(a, "force-local")) && args.some((a) => /^(--file=|-[a-zA-Z]*f)?[^/=]*:/.test(a) && !/^--[a-z-]+=[^:]*$/.test(a))) return "unknown";
   return /^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list") ? "read" : "write";
 }

@@ -16,6 +16,12 @@ import type { ClassifiedRequest } from "@/lib/gateway/core/types";
  * decided.
  */
 const MAX_PACKET = 1 << 20; // OpenSSH sends ≤ 256 KiB; anything far larger is an attack or a bug
+/**
+ * Packets waiting behind a decision (an approver may take hours) are held in memory: past this
+ * many bytes the client channel is paused, so the SSH window closes and the client waits, rather
+ * than one client filling the gateway's memory.
+ */
+const MAX_QUEUED = 4 << 20;
 
 const T = {
   INIT: 1, OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, FSETSTAT: 10, OPENDIR: 11, REMOVE: 13, MKDIR: 14, RMDIR: 15,
@@ -46,11 +52,17 @@ export class SftpRelay {
   private fromClient: Buffer = Buffer.alloc(0);
   private fromServer: Buffer = Buffer.alloc(0);
   private queue: Buffer[] = [];
+  private queued = 0;
+  /** paused because the upstream channel is full / because too much waits in the queue */
+  private upstreamFull = false;
+  private queueFull = false;
   private busy = false;
   private closed = false;
   /** request id → what it was, to label replies */
   private readonly requests = new Map<number, { op: string; path: string; handle?: string }>();
   private readonly handles = new Map<string, HandleInfo>();
+  /** the channel closed: a request still held for approval is given up (the connection may live on) */
+  private readonly gone = new AbortController();
 
   constructor(
     private readonly gw: GatewaySession,
@@ -63,7 +75,10 @@ export class SftpRelay {
     const { client, upstream } = this;
     client.on("data", (d: Buffer) => this.onClientData(d));
     upstream.on("data", (d: Buffer) => this.onServerData(d));
-    upstream.on("drain", () => client.resume());
+    upstream.on("drain", () => {
+      this.upstreamFull = false;
+      this.resumeClient();
+    });
     client.on("drain", () => upstream.resume());
     client.on("end", () => upstream.end());
     client.on("close", () => this.close());
@@ -83,6 +98,7 @@ export class SftpRelay {
   private close() {
     if (this.closed) return;
     this.closed = true;
+    this.gone.abort();
     for (const [, h] of this.handles) this.record({ op: "close", path: h.path, bytes: h.read + h.written, status: "connection closed" });
     this.handles.clear();
     this.upstream.close();
@@ -99,9 +115,19 @@ export class SftpRelay {
       if (len < 1 || len > MAX_PACKET) return this.protocolError(`client sent an SFTP packet of ${len} bytes`);
       if (this.fromClient.length < 4 + len) break;
       this.queue.push(this.fromClient.subarray(0, 4 + len));
+      this.queued += 4 + len;
       this.fromClient = this.fromClient.subarray(4 + len);
     }
+    if (this.queued + this.fromClient.length > MAX_QUEUED && !this.queueFull) {
+      this.queueFull = true;
+      this.client.pause();
+    }
     this.pump();
+  }
+
+  private resumeClient() {
+    if (this.queueFull && this.queued + this.fromClient.length <= MAX_QUEUED / 2) this.queueFull = false;
+    if (!this.upstreamFull && !this.queueFull) this.client.resume();
   }
 
   private protocolError(why: string) {
@@ -117,9 +143,12 @@ export class SftpRelay {
     const step = async () => {
       while (this.queue.length && !this.closed) {
         const packet = this.queue.shift()!;
+        this.queued -= packet.length;
+        if (this.queueFull) this.resumeClient();
         const request = this.inspect(packet);
         if (request) {
-          const decision = await this.gw.decide(request.req);
+          const decision = await this.gw.decide(request.req, { signal: this.gone.signal });
+          if (this.closed) break;
           if (decision.type === "deny") {
             this.record({ ...request.event, status: `denied: ${decision.reason}` });
             this.reply(request.id, FX_PERMISSION_DENIED, `gatehouse: denied: ${decision.reason}`);
@@ -127,7 +156,10 @@ export class SftpRelay {
           }
           if (decision.approvalId) this.record({ ...request.event, status: `approved #${decision.approvalId}` });
         }
-        if (!this.upstream.write(packet)) this.client.pause();
+        if (!this.upstream.write(packet)) {
+          this.upstreamFull = true;
+          this.client.pause();
+        }
       }
     };
     step()
@@ -161,9 +193,12 @@ export class SftpRelay {
         this.requests.set(id, { op: "open", path });
         this.record({ op: "open", path, flags: label });
         // File bytes cannot be masked: where masking applies, the core refuses a read (unmaskable).
+        // A handle is readable unless it was opened for writing only: OpenSSH's sftp-server opens
+        // O_RDONLY when neither READ nor WRITE is asked, so CREAT or APPEND alone reads the file.
+        const readable = (flags & PFLAGS.READ) !== 0 || (flags & PFLAGS.WRITE) === 0;
         if (writes) {
           const w = decideWrite("write", path);
-          return (flags & PFLAGS.READ) !== 0 ? { ...w, req: { ...w.req, unmaskable: true } } : w;
+          return readable ? { ...w, req: { ...w.req, unmaskable: true } } : w;
         }
         return { id, req: { action: "read", kind: "read", tables: [], functions: [], text: `sftp read ${path}`, unmaskable: true }, event: { op: "read", path } };
       }
