@@ -4,7 +4,8 @@ import { loadConfig } from "@/lib/config/env";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { clientAddressOf } from "@/lib/http/client-address";
 import { publicRoute } from "@/lib/http/route";
-import { safeCallbackPath, samlCookie, samlCookieNames } from "@/lib/identity/saml-cookies";
+import { safeCallbackPath } from "@/lib/http/callback-path";
+import { samlCookie, samlCookieNames } from "@/lib/identity/saml-cookies";
 import { samlLogin } from "@/lib/services/users/saml-login";
 
 const MAX_BODY = 512 * 1024;

@@ -1,0 +1,97 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+
+/**
+ * Bypass hunt on the console, the REST API and the WebSockets, each attack made for real against
+ * a production build: the login page's redirect, sign-out, credentials in connection listings,
+ * ids written in capitals, and sockets outliving their authorization.
+ */
+describe("web bypass hunt: console, REST API, WebSockets", () => {
+  let gh: GatehouseProcess;
+  let admin: string;
+  let member: string;
+  const PASSWORD = "a-long-password-1";
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    gh = await startGatehouse();
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [email, role] of [
+      ["member@example.test", "member"],
+      ["victim@example.test", "member"],
+      ["out@example.test", "member"],
+      ["admin2@example.test", "admin"],
+    ] as const) {
+      const res = await apiCall(gh.url, admin, "POST", "/users", { email, password: PASSWORD, role });
+      expect(res.status).toBe(200);
+      ids[email] = res.body.user.id;
+    }
+    member = await login(gh.url, "member@example.test", PASSWORD);
+  }, 120_000);
+
+  afterAll(async () => {
+    await gh?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  const ws = (path: string, headers: Record<string, string>) => {
+    const socket = new WebSocket(`${gh.url.replace(/^http/, "ws")}${path}`, { headers });
+    const closed = new Promise<number>((resolve) => socket.once("close", (code) => resolve(code)));
+    const opened = new Promise<void>((resolve, reject) => {
+      socket.once("open", () => resolve());
+      socket.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      socket.once("error", reject);
+    });
+    return { socket, opened, closed };
+  };
+
+  it("the login page does not hand the browser a callbackUrl that leaves the site (/%09/evil is //evil to a browser)", async () => {
+    // The browser drops tabs and newlines from URLs and reads "\" as "/": after sign-in the form
+    // calls window.location.assign(callbackUrl), so each of these went to evil.example.
+    for (const evil of ["/%09/evil.example", "/%0a/evil.example", "/%0d%0a/evil.example", "/%09%5Cevil.example", "/..//evil.example"]) {
+      const html = await (await fetch(`${gh.url}/login?callbackUrl=${evil}`)).text();
+      // The prop in the page's RSC payload, JSON inside a JS string: unescape twice.
+      const m = /callbackUrl\\":\\"((?:[^"\\]|\\\\.)*)\\"/.exec(html);
+      expect(m, "callbackUrl prop in the page").not.toBeNull();
+      const value = JSON.parse(`"${JSON.parse(`"${m![1]}"`)}"`) as string;
+      const followed = new URL(value, gh.url);
+      expect({ evil, origin: followed.origin }).toEqual({ evil, origin: gh.url });
+    }
+    const html = await (await fetch(`${gh.url}/login?callbackUrl=${encodeURIComponent("/sessions?status=live")}`)).text();
+    expect(html).toContain("/sessions?status=live");
+  });
+
+});
+
+/** GET /api/v1/me with a console cookie: 200 while the session is good. */
+async function meStatus(url: string, cookie: string): Promise<number> {
+  return (await fetch(`${url}/api/v1/me`, { headers: { cookie } })).status;
+}
+
+/** Signs in through next-auth's credentials flow as the browser does; returns the Cookie header. */
+async function consoleCookie(url: string, email: string, password: string): Promise<{ header: string }> {
+  const jar = new Map<string, string>();
+  const keep = (res: Response) => {
+    for (const c of res.headers.getSetCookie()) {
+      const [pair] = c.split(";");
+      const i = pair.indexOf("=");
+      jar.set(pair.slice(0, i), pair.slice(i + 1));
+    }
+  };
+  const csrfRes = await fetch(`${url}/api/auth/csrf`);
+  keep(csrfRes);
+  const { csrfToken } = await csrfRes.json();
+  const header = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
+  const res = await fetch(`${url}/api/auth/callback/credentials`, {
+    method: "POST",
+    redirect: "manual",
+    headers: { "content-type": "application/x-www-form-urlencoded", cookie: header() },
+    body: new URLSearchParams({ csrfToken, email, password, json: "true" }),
+  });
+  keep(res);
+  if (![...jar.keys()].some((k) => k.endsWith("gatehouse.session"))) throw new Error(`console login failed for ${email}: ${res.status}`);
+  return { header: header() };
+}
