@@ -64,6 +64,25 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     expect(html).toContain("/sessions?status=live");
   });
 
+  it("a console cookie stops working when its user signs out (a copy taken earlier is not good for 12 more hours)", async () => {
+    const jar = await consoleCookie(gh.url, "out@example.test", PASSWORD);
+    expect(await meStatus(gh.url, jar.header)).toBe(200);
+    const csrf = await (await fetch(`${gh.url}/api/auth/csrf`, { headers: { cookie: jar.header } })).json();
+    const out = await fetch(`${gh.url}/api/auth/signout`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", cookie: jar.header },
+      body: new URLSearchParams({ csrfToken: csrf.csrfToken, json: "true" }),
+    });
+    expect(out.status).toBe(200);
+    expect(await meStatus(gh.url, jar.header)).toBe(401);
+    // A fresh sign-in works, and signing out wrote an audit row.
+    const again = await consoleCookie(gh.url, "out@example.test", PASSWORD);
+    expect(await meStatus(gh.url, again.header)).toBe(200);
+    const audit = (await apiCall(gh.url, admin, "GET", "/audit?limit=50")).body.entries as { action: string; subject: string }[];
+    expect(audit.some((e) => e.action === "auth.logout" && e.subject === "user:out@example.test")).toBe(true);
+  });
+
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
