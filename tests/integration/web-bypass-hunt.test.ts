@@ -83,6 +83,21 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     expect(audit.some((e) => e.action === "auth.logout" && e.subject === "user:out@example.test")).toBe(true);
   });
 
+  it("a password written into a connection's upstream URL is refused, so it never reaches members, agents or the audit log", async () => {
+    const res = await apiCall(gh.url, admin, "POST", "/connections", { name: "pw-in-url", type: "postgres", upstream: "postgres://app:hunter2-upstream@10.9.8.7:5432/app", tags: [] });
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).not.toContain("hunter2-upstream");
+    const listed = await apiCall(gh.url, member, "GET", "/connections");
+    expect(JSON.stringify(listed.body)).not.toContain("hunter2-upstream");
+    const audit = await apiCall(gh.url, admin, "GET", "/audit?limit=200");
+    expect(JSON.stringify(audit.body)).not.toContain("hunter2-upstream");
+    // Editing one in later is refused too.
+    const ok = await apiCall(gh.url, admin, "POST", "/connections", { name: "pw-later", type: "postgres", upstream: "postgres://10.9.8.7:5432/app" });
+    expect(ok.status).toBe(200);
+    expect((await apiCall(gh.url, admin, "PATCH", "/connections/pw-later", { upstream: "postgres://app:hunter2-upstream@10.9.8.7:5432/app" })).status).toBe(400);
+    expect(JSON.stringify((await apiCall(gh.url, member, "GET", "/connections/pw-later")).body)).not.toContain("hunter2-upstream");
+  });
+
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
