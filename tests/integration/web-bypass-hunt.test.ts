@@ -98,6 +98,27 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     expect(JSON.stringify((await apiCall(gh.url, member, "GET", "/connections/pw-later")).body)).not.toContain("hunter2-upstream");
   });
 
+  it("disabling a user by their id written in capitals ends their open console WebSockets (the id matched in SQL, not in the event)", async () => {
+    const jar = await consoleCookie(gh.url, "victim@example.test", PASSWORD);
+    const live = ws("/ws/events", { cookie: jar.header, origin: gh.url });
+    await live.opened;
+    const res = await apiCall(gh.url, admin, "PATCH", `/users/${ids["victim@example.test"].toUpperCase()}`, { disabled: true });
+    expect(res.status).toBe(200);
+    const code = await Promise.race([live.closed, new Promise<string>((r) => setTimeout(() => r("still open after 10 s"), 10_000))]);
+    live.socket.terminate();
+    expect(code).toBe(4401);
+    expect(res.body.id).toBe(ids["victim@example.test"]);
+  });
+
+  it("an admin cannot disable or demote themselves by writing their own id in capitals", async () => {
+    const admin2 = await login(gh.url, "admin2@example.test", PASSWORD);
+    const upper = ids["admin2@example.test"].toUpperCase();
+    expect((await apiCall(gh.url, admin2, "PATCH", `/users/${upper}`, { role: "member" })).status).toBe(400);
+    expect((await apiCall(gh.url, admin2, "PATCH", `/users/${upper}`, { disabled: true })).status).toBe(400);
+    expect((await apiCall(gh.url, admin2, "GET", "/users")).status).toBe(200);
+    expect((await apiCall(gh.url, admin, "PATCH", "/users/not-a-user-id", { name: "x" })).status).toBe(404);
+  });
+
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
