@@ -119,6 +119,17 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     expect((await apiCall(gh.url, admin, "PATCH", "/users/not-a-user-id", { name: "x" })).status).toBe(404);
   });
 
+  it("a WebSocket opened with a short-lived agent token closes when the token expires", async () => {
+    const agent = await exchangeToken(gh.url, member, "short-lived", { expires_in: "3" });
+    const live = ws("/ws/events", { authorization: `Bearer ${agent.access_token}` });
+    await live.opened;
+    const code = await Promise.race([live.closed, new Promise<string>((r) => setTimeout(() => r("still open 15 s after the token expired"), 18_000))]);
+    live.socket.terminate();
+    expect(code).toBe(4401);
+    // A new upgrade with it is refused, as before.
+    await expect(ws("/ws/events", { authorization: `Bearer ${agent.access_token}` }).opened).rejects.toThrow(/401/);
+  }, 40_000);
+
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
