@@ -130,6 +130,20 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     await expect(ws("/ws/events", { authorization: `Bearer ${agent.access_token}` }).opened).rejects.toThrow(/401/);
   }, 40_000);
 
+  it("killing a session by its id written in capitals ends it (the API said killed, and it ran on)", async () => {
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: gh.adminEmail, password: admin, ssl: false, max: 1, onnotice: () => {}, connect_timeout: 10 });
+    try {
+      await sql`select 1`;
+      const sessions = (await apiCall(gh.url, admin, "GET", "/sessions?status=live")).body.sessions as { id: string }[];
+      expect(sessions).toHaveLength(1);
+      const id = sessions[0].id;
+      const res = await apiCall(gh.url, admin, "POST", `/sessions/${id.toUpperCase()}/kill`, { reason: "web bypass hunt" });
+      expect(res.status).toBe(200);
+      await expect.poll(async () => (await apiCall(gh.url, admin, "GET", `/sessions/${id}`)).body.session.status, { timeout: 10_000 }).not.toBe("live");
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
+    }
+  });
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
