@@ -1,24 +1,34 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { startSsh, type SshTarget } from "../support/ssh-client";
+import { startSshd, type Sshd } from "../support/sshd";
 
 /**
  * Bypass hunt on the console, the REST API and the WebSockets, each attack made for real against
  * a production build: the login page's redirect, sign-out, credentials in connection listings,
- * ids written in capitals, and sockets outliving their authorization.
+ * ids written in capitals, and sockets outliving their authorization. A real sshd is the upstream
+ * where a live SSH session is needed.
  */
 describe("web bypass hunt: console, REST API, WebSockets", () => {
   let gh: GatehouseProcess;
+  let sshd: Sshd;
   let admin: string;
   let member: string;
   const PASSWORD = "a-long-password-1";
   const ids: Record<string, string> = {};
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), "gh-web-hunt-"));
 
   beforeAll(async () => {
-    gh = await startGatehouse();
+    [gh, sshd] = await Promise.all([startGatehouse(), startSshd()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    const box = await apiCall(gh.url, admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
+    expect(box.status, JSON.stringify(box.body)).toBe(200);
     for (const [email, role] of [
       ["member@example.test", "member"],
       ["victim@example.test", "member"],
@@ -34,7 +44,9 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
 
   afterAll(async () => {
     await gh?.stop();
+    await sshd?.stop();
     if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    fs.rmSync(tmp, { recursive: true, force: true });
   });
 
   const ws = (path: string, headers: Record<string, string>) => {
@@ -144,6 +156,23 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
       await sql.end({ timeout: 1 }).catch(() => {});
     }
   });
+
+  it("removing an SSH key by its id written in capitals ends the live session that logged in with it", async () => {
+    const file = path.join(tmp, "member-key");
+    execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-C", "member@test", "-f", file]);
+    const added = await apiCall(gh.url, member, "POST", "/ssh-keys", { name: "laptop", publicKey: fs.readFileSync(`${file}.pub`, "utf8") });
+    expect(added.status).toBe(200);
+    const keyTarget: SshTarget = { port: gh.ports.ssh, user: "box", identityFile: file };
+    const { stderr, exited } = startSsh(keyTarget, "sleep 60");
+    const liveSsh = async () => ((await apiCall(gh.url, admin, "GET", "/sessions?protocol=ssh&status=live")).body.sessions as unknown[]).length;
+    await expect.poll(liveSsh, { timeout: 15_000 }).toBe(1);
+    await new Promise((r) => setTimeout(r, 300)); // the exec is running upstream
+    const del = await apiCall(gh.url, member, "DELETE", `/ssh-keys/${(added.body.key.id as string).toUpperCase()}`);
+    expect(del.status).toBe(200);
+    const code = await Promise.race([exited, new Promise<string>((r) => setTimeout(() => r("still running 15 s after its key was removed"), 15_000))]);
+    expect(code).not.toBe("still running 15 s after its key was removed");
+    expect(stderr()).toMatch(/the SSH key this session logged in with was removed/);
+  }, 60_000);
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
