@@ -173,6 +173,17 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     expect(code).not.toBe("still running 15 s after its key was removed");
     expect(stderr()).toMatch(/the SSH key this session logged in with was removed/);
   }, 60_000);
+
+  it("a member cannot use the policy simulator to find accounts or learn what another user's groups and grants allow", async () => {
+    const sim = (token: string, principal: string) => apiCall(gh.url, token, "POST", "/policies/simulate", { principal, connection: "box", statement: "id" });
+    // Before: 200 with the other user's verdict, and 404 "no user" for a missing account.
+    const other = await sim(member, "admin2@example.test");
+    const missing = await sim(member, "nobody@example.test");
+    expect([other.status, missing.status]).toEqual([403, 403]);
+    expect(other.body).toEqual(missing.body);
+    expect((await sim(member, "MEMBER@example.test")).status).toBe(200);
+    expect((await sim(admin, "member@example.test")).status).toBe(200);
+  });
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */

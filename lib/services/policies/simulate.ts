@@ -2,7 +2,7 @@ import { z } from "zod";
 import type { Db } from "@/db/client";
 import { getConnection } from "@/db/queries/connections";
 import { getUserByEmail } from "@/db/queries/users";
-import { authorize } from "@/lib/auth/authorize";
+import { authorize, can } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { GatehouseError, type Actor, type ClassifiedRequest, type GatewayRequest, type PolicyAction, type RequestKind } from "@/lib/gateway/core/types";
 import { getPolicyRuntime } from "@/lib/gateway/policy";
@@ -27,8 +27,14 @@ export const simulateInput = z.object({
  * classifier, same principal and grants) and asks the loaded policies, never the cache.
  */
 export async function simulatePolicy(db: Db, caller: Caller | null, input: unknown) {
-  authorize(caller, "policies:read");
+  const who = authorize(caller, "policies:read");
   const data = simulateInput.parse(input);
+  // Members may read the policies and try them on themselves. Another principal is someone
+  // else's account: whether it exists, and what its groups and active grants let it do, is
+  // user administration to know (users:read), asked before the lookup so it probes nothing.
+  if (data.principal.toLowerCase() !== who.email.toLowerCase() && !can(who, "users:read")) {
+    throw new GatehouseError("FORBIDDEN", "simulating another user needs users:read; members may simulate themselves");
+  }
   const user = await getUserByEmail(db, data.principal);
   if (!user) throw new GatehouseError("NOT_FOUND", `no user ${data.principal}`);
   const conn = await getConnection(db, { name: data.connection });
