@@ -184,6 +184,18 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     expect((await sim(member, "MEMBER@example.test")).status).toBe(200);
     expect((await sim(admin, "member@example.test")).status).toBe(200);
   });
+
+  it("an agent lists its own token and the ones it delegated, not its human's or a sibling agent's", async () => {
+    const human = (await apiCall(gh.url, member, "POST", "/tokens", { name: "laptop", ttlSeconds: 7200 })).body.token as string;
+    const claude = await exchangeToken(gh.url, human, "claude");
+    const codex = await exchangeToken(gh.url, human, "codex");
+    const researcher = await exchangeToken(gh.url, claude.access_token, "researcher");
+    const listed = async (token: string) => ((await apiCall(gh.url, token, "GET", "/tokens")).body.tokens as { id: string }[]).map((t) => t.id).sort();
+    expect(await listed(claude.access_token)).toEqual([claude.token_id, researcher.token_id].sort());
+    expect(await listed(codex.access_token)).toEqual([codex.token_id]);
+    // The human still sees all of them.
+    expect(await listed(human)).toEqual(expect.arrayContaining([claude.token_id, codex.token_id, researcher.token_id]));
+  });
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
