@@ -196,6 +196,36 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     // The human still sees all of them.
     expect(await listed(human)).toEqual(expect.arrayContaining([claude.token_id, codex.token_id, researcher.token_id]));
   });
+
+  it("a delegated agent of the same user cannot resume its human's browser terminal with the resume token", async () => {
+    const jar = await consoleCookie(gh.url, "member@example.test", PASSWORD);
+    const terminal = (query: string, headers: Record<string, string>) => {
+      const socket = new WebSocket(`${gh.url.replace(/^http/, "ws")}/ws/terminal/box?${query}`, { headers });
+      const got = { out: "", messages: [] as Record<string, any>[], closed: null as number | null };
+      socket.on("message", (data, isBinary) => (isBinary ? (got.out += data.toString()) : got.messages.push(JSON.parse(data.toString()))));
+      socket.on("close", (code) => (got.closed = code));
+      socket.on("error", () => {});
+      return { socket, got, opened: new Promise<void>((r) => socket.once("open", () => r())) };
+    };
+    const human = terminal("cols=80&rows=24", { cookie: jar.header, origin: gh.url });
+    await human.opened;
+    await expect.poll(() => human.got.messages.find((m) => m.type === "ready"), { timeout: 15_000 }).toBeTruthy();
+    const { resumeToken } = human.got.messages.find((m) => m.type === "ready")!;
+    human.socket.terminate(); // a dropped connection: the shell waits for its browser to come back
+
+    const agent = await exchangeToken(gh.url, member, "helper");
+    const stolen = terminal(`resume=${resumeToken}`, { authorization: `Bearer ${agent.access_token}` });
+    await stolen.opened;
+    await expect.poll(() => stolen.got.closed, { timeout: 10_000 }).toBe(4404);
+    expect(stolen.got.messages.filter((m) => m.type === "ready")).toEqual([]);
+
+    // The human's browser comes back with it.
+    const back = terminal(`resume=${resumeToken}`, { cookie: jar.header, origin: gh.url });
+    await back.opened;
+    await expect.poll(() => back.got.messages.find((m) => m.type === "ready" && m.resumed), { timeout: 10_000 }).toBeTruthy();
+    back.socket.send(JSON.stringify({ type: "close" }));
+    back.socket.close();
+  });
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
