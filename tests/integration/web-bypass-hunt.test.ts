@@ -226,6 +226,25 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     back.socket.send(JSON.stringify({ type: "close" }));
     back.socket.close();
   });
+
+  // Last: before the fix it stalls the whole server for good.
+  it("a member cannot stall the gateway with a backtracking regex in the masking preview", async () => {
+    const attempts: [string, string][] = [
+      ["(?:a|aa)+!", "a".repeat(5000) + "b"],
+      ["a*a*a*a*a*a*!", "a".repeat(3000)],
+      ["(?=(a|a)*!)a", "a".repeat(5000)],
+    ];
+    for (const [regex, text] of attempts) {
+      const preview = apiCall(gh.url, member, "POST", "/masking/test", { text, rule: { style: "redact", regexes: [regex], detectors: [], columns: [] } });
+      const answered = await Promise.race([preview.then((r) => r.status), new Promise<string>((r) => setTimeout(() => r("no answer in 30 s"), 30_000))]);
+      expect({ regex, answered }).toEqual({ regex, answered: expect.any(Number) });
+      expect((await apiCall(gh.url, member, "GET", "/me")).status).toBe(200);
+    }
+    // A lookaround cannot fall back to the linear-time engine: refused, as a saved rule would be.
+    const refused = await apiCall(gh.url, member, "POST", "/masking/test", { text: "x", rule: { style: "redact", regexes: ["(?=(a|a)*!)a"], detectors: [], columns: [] } });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.message).toMatch(/linear time/);
+  }, 150_000);
 });
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
