@@ -1,5 +1,6 @@
 import { execFileSync } from "node:child_process";
 import fs from "node:fs";
+import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
@@ -227,6 +228,19 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     back.socket.close();
   });
 
+
+  it("the public endpoints refuse an oversized body as it arrives, not after holding all of it (or waiting forever for it)", async () => {
+    for (const path of ["/api/v1/login", "/api/v1/token"]) {
+      // Announced as 2 GB, never sent: answered at once rather than awaited.
+      const announced = await rawRequest(gh.port, `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 2000000000\r\n\r\n{"email":`, []);
+      expect({ path, announced }).toEqual({ path, announced: 400 });
+      // Chunked, 2 MiB and still coming: refused once past the limit.
+      const chunk = "a".repeat(64 * 1024);
+      const chunks = Array.from({ length: 32 }, () => `${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+      const streamed = await rawRequest(gh.port, `POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n`, chunks);
+      expect({ path, streamed }).toEqual({ path, streamed: 400 });
+    }
+  });
   // Last: before the fix it stalls the whole server for good.
   it("a member cannot stall the gateway with a backtracking regex in the masking preview", async () => {
     const rule = (over: Record<string, unknown>) => ({ style: "redact", regexes: [], detectors: [], columns: [], ...over });
@@ -249,6 +263,31 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     expect(refused.body.error.message).toMatch(/linear time/);
   }, 150_000);
 });
+
+/**
+ * Writes a request by hand (head, then body pieces, never finishing it) and resolves with the
+ * status of the answer, or "no answer" if none came within 15 s while the body was still open.
+ */
+function rawRequest(port: number, head: string, pieces: string[]): Promise<number | string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, "127.0.0.1");
+    let got = "";
+    const done = (v: number | string) => {
+      clearTimeout(timer);
+      socket.destroy();
+      resolve(v);
+    };
+    const timer = setTimeout(() => done("no answer in 15 s"), 15_000);
+    socket.on("data", (d) => {
+      got += d.toString("latin1");
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(got);
+      if (m) done(Number(m[1]));
+    });
+    socket.on("error", () => done(got ? got.slice(0, 40) : "connection failed"));
+    socket.write(head);
+    for (const p of pieces) socket.write(p);
+  });
+}
 
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
 async function meStatus(url: string, cookie: string): Promise<number> {
