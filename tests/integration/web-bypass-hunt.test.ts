@@ -241,6 +241,22 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
       expect({ path, streamed }).toEqual({ path, streamed: 400 });
     }
   });
+
+  it("an agent token gets from the REST API no more of a connection than MCP's list_connections gives it (no upstream, user name, options)", async () => {
+    const agent = await exchangeToken(gh.url, member, "lister");
+    const all = await apiCall(gh.url, agent.access_token, "GET", "/connections");
+    const one = await apiCall(gh.url, agent.access_token, "GET", "/connections/box");
+    expect([all.status, one.status]).toEqual([200, 200]);
+    const box = (all.body.connections as Record<string, unknown>[]).find((c) => c.name === "box");
+    for (const c of [box, one.body.connection]) {
+      expect(c).toMatchObject({ name: "box", type: "ssh", tags: ["staging"] });
+      expect(Object.keys(c!)).not.toEqual(expect.arrayContaining(["upstream"]));
+      expect(JSON.stringify(c)).not.toContain(String(sshd.port));
+      expect(JSON.stringify(c)).not.toContain(sshd.user);
+    }
+    // The person still sees where it points.
+    expect((await apiCall(gh.url, member, "GET", "/connections/box")).body.connection.upstream).toBe(`ssh://127.0.0.1:${sshd.port}`);
+  });
   // Last: before the fix it stalls the whole server for good.
   it("a member cannot stall the gateway with a backtracking regex in the masking preview", async () => {
     const rule = (over: Record<string, unknown>) => ({ style: "redact", regexes: [], detectors: [], columns: [], ...over });
