@@ -196,6 +196,8 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     expect(await listed(codex.access_token)).toEqual([codex.token_id]);
     // The human still sees all of them.
     expect(await listed(human)).toEqual(expect.arrayContaining([claude.token_id, codex.token_id, researcher.token_id]));
+    // Not a token id: the same 404 as someone else's token (it was a 500).
+    expect((await apiCall(gh.url, member, "DELETE", "/tokens/not-a-token-id")).status).toBe(404);
   });
 
   it("a delegated agent of the same user cannot resume its human's browser terminal with the resume token", async () => {
