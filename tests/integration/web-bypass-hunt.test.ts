@@ -259,6 +259,24 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     // The person still sees where it points.
     expect((await apiCall(gh.url, member, "GET", "/connections/box")).body.connection.upstream).toBe(`ssh://127.0.0.1:${sshd.port}`);
   });
+
+  it("the masking preview is no oracle for the hash tokens masked sessions show", async () => {
+    const agent = await exchangeToken(gh.url, member, "hashed-reader");
+    const connect = (password: string) => postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: "member@example.test", password, ssl: false, max: 1, onnotice: () => {}, connect_timeout: 10 });
+    const [asAgent, asHuman] = [connect(agent.access_token), connect(member)];
+    try {
+      const hashed = (await asAgent`select email from customers order by id limit 1`)[0].email as string;
+      const clear = (await asHuman`select email from customers order by id limit 1`)[0].email as string;
+      expect(hashed).toMatch(/^h_[0-9a-f]+$/); // the default policies hash an agent's emails
+      expect(clear).toContain("@");
+      const preview = await apiCall(gh.url, member, "POST", "/masking/test", { text: clear, ruleSets: ["pii"] });
+      expect(preview.status).toBe(200);
+      expect(preview.body.masked).toMatch(/^h_[0-9a-f]+$/); // still shows what the style does…
+      expect(preview.body.masked).not.toBe(hashed); // …but not the token to compare guesses with
+    } finally {
+      await Promise.all([asAgent.end({ timeout: 1 }), asHuman.end({ timeout: 1 })]).catch(() => {});
+    }
+  });
   // Last: before the fix it stalls the whole server for good.
   it("a member cannot stall the gateway with a backtracking regex in the masking preview", async () => {
     const rule = (over: Record<string, unknown>) => ({ style: "redact", regexes: [], detectors: [], columns: [], ...over });
