@@ -277,6 +277,29 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
       await Promise.all([asAgent.end({ timeout: 1 }), asHuman.end({ timeout: 1 })]).catch(() => {});
     }
   });
+
+  it("a token narrowed to one connection and to reads cannot mint itself an unrestricted one (an admin's script token became an admin)", async () => {
+    const narrowed = await apiCall(gh.url, admin, "POST", "/tokens", { name: "ci-read-only", ttlSeconds: 3600, connections: ["demo-postgres"], actions: ["read"] });
+    expect(narrowed.status).toBe(200);
+    const script = narrowed.body.token as string;
+    expect((await apiCall(gh.url, script, "GET", "/users")).status).toBe(403);
+    // Before: 200, a 30-day token for everything, and with it the whole admin API.
+    expect((await apiCall(gh.url, script, "POST", "/tokens", { name: "escalated", connections: ["*"], actions: ["*"] })).status).toBe(403);
+    const unsaid = await apiCall(gh.url, script, "POST", "/tokens", { name: "escalated" });
+    if (unsaid.status === 200) expect((await apiCall(gh.url, unsaid.body.token, "GET", "/users")).status).toBe(403);
+    expect((await apiCall(gh.url, script, "POST", "/tokens", { name: "x", connections: ["*"], actions: ["read"] })).status).toBe(403);
+    expect((await apiCall(gh.url, script, "POST", "/tokens", { name: "x", connections: ["demo-postgres"], actions: ["write"] })).status).toBe(403);
+    expect((await apiCall(gh.url, script, "POST", "/tokens", { name: "x", ttlSeconds: 7 * 24 * 3600, connections: ["demo-postgres"], actions: ["read"] })).status).toBe(403);
+    // Within its scope and its life it may: the new one is narrowed alike and administers nothing.
+    const inside = await apiCall(gh.url, script, "POST", "/tokens", { name: "inside" });
+    expect(inside.status).toBe(200);
+    expect(new Date(inside.body.expiresAt).getTime()).toBeLessThanOrEqual(Date.now() + 3600_000);
+    expect((await apiCall(gh.url, inside.body.token, "GET", "/users")).status).toBe(403);
+    const listed = ((await apiCall(gh.url, admin, "GET", "/tokens")).body.tokens as { id: string; scopeConnections: string[]; scopeActions: string[] }[]).find((t) => t.id === inside.body.id);
+    expect(listed).toMatchObject({ scopeConnections: ["demo-postgres"], scopeActions: ["read"] });
+    // A plain login token still creates a long-lived personal token, as `gatehouse tokens create` does.
+    expect((await apiCall(gh.url, admin, "POST", "/tokens", { name: "laptop", ttlSeconds: 30 * 24 * 3600 })).status).toBe(200);
+  });
   // Last: before the fix it stalls the whole server for good.
   it("a member cannot stall the gateway with a backtracking regex in the masking preview", async () => {
     const rule = (over: Record<string, unknown>) => ({ style: "redact", regexes: [], detectors: [], columns: [], ...over });
