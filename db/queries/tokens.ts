@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull } from "drizzle-orm";
+import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "../client";
 import { tokens } from "../schema";
 
@@ -17,8 +17,15 @@ const columns = {
   createdAt: tokens.createdAt,
 };
 
-/** Tokens of one user (or all, for admins), newest first; never the hash. */
-export function listTokens(db: Db, params: { userId?: string; includeRevoked?: boolean }) {
-  const conds = [params.userId ? eq(tokens.userId, params.userId) : undefined, params.includeRevoked ? undefined : isNull(tokens.revokedAt)].filter(Boolean);
+/**
+ * Tokens of one user (or all, for admins), newest first; never the hash. `branch`: only that
+ * token and those delegated below it (their stored chain names it).
+ */
+export function listTokens(db: Db, params: { userId?: string; branch?: string; includeRevoked?: boolean }) {
+  const conds = [
+    params.userId ? eq(tokens.userId, params.userId) : undefined,
+    params.branch ? or(eq(tokens.id, params.branch), sql`${tokens.chain} @> ${JSON.stringify([{ tokenId: params.branch }])}::jsonb`) : undefined,
+    params.includeRevoked ? undefined : isNull(tokens.revokedAt),
+  ].filter(Boolean);
   return db.select(columns).from(tokens).where(and(...conds)).orderBy(desc(tokens.createdAt)).limit(500);
 }

@@ -6,6 +6,7 @@ import { loadConfig } from "@/lib/config/env";
 import { redeemLoginCode } from "@/lib/identity/login-code";
 import { readCookie, samlCookieNames } from "@/lib/identity/saml-cookies";
 import { syncOidcUser } from "@/lib/services/users/oidc-sync";
+import { endConsoleSessions } from "@/lib/services/users/sign-out";
 import { checkPassword } from "@/lib/services/tokens/login";
 import { clientAddressOf } from "@/lib/http/client-address";
 import { sessionCookie, sessionSecret } from "./cookie";
@@ -19,7 +20,8 @@ const CredentialsProvider = ((CredentialsProviderImport as unknown as { default?
  * one OIDC provider when GATEHOUSE_OIDC_ISSUER and a client id are set, and SAML when
  * GATEHOUSE_SAML_* is set (the ACS issues a login code that the "saml" provider redeems). Sessions are JWT cookies that carry
  * only the user id and session version; every request re-reads the user (lib/auth/session.ts),
- * so disabling a user or changing their role ends their console sessions at once.
+ * so disabling a user or changing their role ends their console sessions at once; signing out
+ * bumps the session version too (lib/services/users/sign-out.ts).
  */
 export function authOptions(): AuthOptions {
   const cfg = loadConfig();
@@ -88,6 +90,12 @@ export function authOptions(): AuthOptions {
     pages: { signIn: "/login", error: "/login" },
     useSecureCookies: cookie.secure,
     cookies: { sessionToken: { name: cookie.name, options: { httpOnly: true, sameSite: "lax", path: "/", secure: cookie.secure } } },
+    events: {
+      // Clearing the cookie is not enough: a copy of it would stay valid until it expires.
+      async signOut({ token }) {
+        await endConsoleSessions(await getDb(), token as { uid?: unknown; sv?: unknown } | null);
+      },
+    },
     callbacks: {
       async signIn({ user, account }) {
         if (account?.provider !== "oidc") return true;

@@ -87,7 +87,32 @@ export function errorResponse(err: unknown): Response {
 }
 
 export async function jsonBody(req: Request): Promise<unknown> {
-  const text = await req.text();
-  if (text.length > 1_000_000) throw new GatehouseError("INVALID", "request body too large");
+  const text = await bodyText(req, 1_000_000);
   return text ? JSON.parse(text) : {};
+}
+
+/**
+ * The body as text, refused once it passes `maxBytes`: by its Content-Length before reading, or
+ * while reading (chunked). Reading it all and then measuring let anyone, signed in or not (login,
+ * token exchange), make the process hold bodies of any size, or wait forever for one announced.
+ */
+export async function bodyText(req: Request, maxBytes: number): Promise<string> {
+  const tooLarge = () => new GatehouseError("INVALID", "request body too large");
+  const declared = Number(req.headers.get("content-length") ?? "");
+  if (Number.isFinite(declared) && declared > maxBytes) throw tooLarge();
+  if (!req.body) return "";
+  const reader = req.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > maxBytes) {
+      void reader.cancel().catch(() => {});
+      throw tooLarge();
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

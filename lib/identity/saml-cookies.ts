@@ -30,8 +30,3 @@ export function readCookie(header: string | null | undefined, name: string): str
   }
   return null;
 }
-
-/** Only same-site relative paths: "/x" but never "//evil" or "/\\evil". */
-export function safeCallbackPath(url: string | null | undefined): string {
-  return url && /^\/(?![/\\])/.test(url) && url.length < 2048 ? url : "/connections";
-}

@@ -58,7 +58,8 @@ export async function handleWsUpgrade(req: IncomingMessage, socket: Duplex, head
 
 /**
  * Authorization was checked at upgrade; a socket must not outlive it. Disabling the user,
- * changing their role or password (session version), or revoking the token closes it at once.
+ * changing their role or password (session version), or revoking the token closes it at once;
+ * so does the token's expiry — a five-minute agent token must not watch sessions for a day.
  */
 function closeOnRevocation(ws: WebSocket, caller: Caller) {
   const bus = getBus();
@@ -68,6 +69,18 @@ function closeOnRevocation(ws: WebSocket, caller: Caller) {
     bus.subscribe<{ userId: string }>(Topics.userChanged, (d) => d.userId === caller.userId && close()),
     bus.subscribe<{ tokenIds: string[] }>(Topics.tokenRevoked, (d) => !!caller.principal?.tokenId && d.tokenIds.includes(caller.principal.tokenId) && close()),
   ];
+  const expiresAt = caller.principal?.expiresAt?.getTime();
+  if (expiresAt !== undefined) {
+    // setTimeout fires at once past 2^31-1 ms (~24.8 days): re-arm in steps for longer-lived tokens.
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      const left = expiresAt - Date.now();
+      if (left <= 0) return close();
+      timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
+    };
+    arm();
+    offs.push(() => clearTimeout(timer));
+  }
   ws.on("close", () => offs.forEach((off) => off()));
 }
 

@@ -2,6 +2,7 @@ import { getDb } from "@/db/client";
 import { getConnection } from "@/db/queries/connections";
 import { principalForUser } from "@/lib/gateway/core/user-principal";
 import { BrowserTerminal, browserTerminals } from "@/lib/gateway/protocols/ssh/browser-terminal";
+import type { Caller } from "@/lib/auth/caller";
 import { registerWsRoute } from "./router";
 
 /**
@@ -9,8 +10,14 @@ import { registerWsRoute } from "./router";
  * The router has authenticated the caller and checked the Origin; the object check here is that
  * the connection exists and is an SSH connection — whether this person may use it is the
  * gateway's policy decision (`connect`, then the shell), exactly as for `ssh`. A resume token
- * is honoured only for the user who opened the terminal.
+ * is honoured only for the credential that opened the terminal: the same user, and the same
+ * token (or the console cookie). The shell runs with the opener's principal, so a delegated agent
+ * of that user holding the token (it travels in the URL) must not take over its human's shell.
  */
+/** Which credential a caller holds: its token, or the console session. */
+const credentialOf = (caller: Caller) => `${caller.userId}|${caller.principal?.tokenId ?? "console"}`;
+const openedBy = new WeakMap<BrowserTerminal, string>();
+
 const size = (v: string | null, fallback: number, max: number) => {
   const n = Number(v);
   return Number.isInteger(n) && n > 0 ? Math.min(n, max) : fallback;
@@ -31,11 +38,12 @@ registerWsRoute({
     const resume = url.searchParams.get("resume");
     const address = (ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress ?? "";
     let terminal = resume ? browserTerminals.get(resume) : undefined;
-    if (resume && (!terminal || terminal.isFinished || terminal.userId !== caller.userId)) return ws.close(4404, "terminal session is gone");
+    if (resume && (!terminal || terminal.isFinished || terminal.userId !== caller.userId || openedBy.get(terminal) !== credentialOf(caller))) return ws.close(4404, "terminal session is gone");
     const socket = { send: (d: Buffer | string) => ws.readyState === ws.OPEN && ws.send(d), close: (code: number, reason: string) => ws.close(code, reason), get bufferedAmount() { return ws.bufferedAmount; } };
     if (!terminal) {
       const t = new BrowserTerminal(caller.userId, { cols: size(url.searchParams.get("cols"), 80, 500), rows: size(url.searchParams.get("rows"), 24, 200) });
       terminal = t;
+      openedBy.set(t, credentialOf(caller));
       browserTerminals.set(t.resumeToken, t);
       t.attach(socket, null);
       void (async () => {

@@ -1,4 +1,5 @@
 import { loadConfig } from "@/lib/config/env";
+import { safeCallbackPath } from "@/lib/http/callback-path";
 import { LoginForm } from "./login-form";
 
 export const dynamic = "force-dynamic";
@@ -12,7 +13,7 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
         <h1 className="text-xl font-semibold">Gatehouse</h1>
         <p className="mb-5 text-sm text-slate-600">Sign in to the access gateway console.</p>
         <LoginForm
-          callbackUrl={safeCallback(params.callbackUrl)}
+          callbackUrl={safeCallbackPath(params.callbackUrl)}
           error={params.error}
           oidcName={oidc?.clientId ? oidc.name : null}
           samlName={saml?.name ?? null}
@@ -21,9 +22,4 @@ export default async function LoginPage({ searchParams }: { searchParams: Promis
       </div>
     </main>
   );
-}
-
-/** Only same-site relative paths: "/x" but never "//evil" or "/\\evil". */
-function safeCallback(url: string | undefined): string {
-  return url && /^\/(?![/\\])/.test(url) ? url : "/connections";
 }

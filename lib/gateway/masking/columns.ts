@@ -14,12 +14,17 @@
  */
 import type { ColumnRef } from "./types";
 
+/** One level's glob. */
+export interface GlobPart {
+  test(value: string): boolean;
+}
+
 export interface ColumnGlob {
   /** null = any value, including unknown */
-  connection: RegExp | null;
-  schema: RegExp | null;
-  table: RegExp | null;
-  column: RegExp | null;
+  connection: GlobPart | null;
+  schema: GlobPart | null;
+  table: GlobPart | null;
+  column: GlobPart | null;
 }
 
 const MAX_PATTERN_LENGTH = 256;
@@ -39,17 +44,36 @@ export function parseColumnPattern(pattern: string): ColumnGlob | string {
     while (parts.length < 4) parts.unshift("*");
   }
   if (parts.some((part) => part.length === 0)) return `"${p}": empty part`;
-  const [connection, schema, table, column] = parts.map(globToRegExp);
+  const [connection, schema, table, column] = parts.map(globPart);
   return { connection, schema, table, column };
 }
 
-function globToRegExp(glob: string): RegExp | null {
+/**
+ * Matched without a regex: "*a*a*…*b" as /^.*a.*a.*…b$/ backtracks polynomially in the number
+ * of stars (a member's masking preview with one 256-character glob held the process for good),
+ * and V8's linear-time fallback does not take case-insensitive patterns. The pieces between the
+ * stars are found leftmost-first instead, which is exact for globs whose only wildcard is '*'.
+ */
+function globPart(glob: string): GlobPart | null {
   if (glob === "*") return null;
-  const body = glob
-    .split("*")
-    .map((s) => s.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-    .join(".*");
-  return new RegExp(`^${body}$`, "i");
+  const pieces = glob.toLowerCase().split("*");
+  return { test: (value) => globMatches(pieces, value.toLowerCase()) };
+}
+
+function globMatches(pieces: readonly string[], value: string): boolean {
+  if (pieces.length === 1) return value === pieces[0];
+  const first = pieces[0];
+  const last = pieces[pieces.length - 1];
+  if (value.length < first.length + last.length || !value.startsWith(first) || !value.endsWith(last)) return false;
+  let from = first.length;
+  const end = value.length - last.length;
+  for (let i = 1; i < pieces.length - 1; i++) {
+    if (!pieces[i]) continue;
+    const at = value.indexOf(pieces[i], from);
+    if (at < 0 || at + pieces[i].length > end) return false;
+    from = at + pieces[i].length;
+  }
+  return true;
 }
 
 export function columnMatches(glob: ColumnGlob, col: ColumnRef): boolean {
@@ -61,8 +85,8 @@ export function columnMatches(glob: ColumnGlob, col: ColumnRef): boolean {
   );
 }
 
-function partMatches(re: RegExp | null, value: string | undefined): boolean {
-  return re === null || (value !== undefined && re.test(value));
+function partMatches(part: GlobPart | null, value: string | undefined): boolean {
+  return part === null || (value !== undefined && part.test(value));
 }
 
 /** The key counts are reported under: "table.column", or just "column" without a table. */

@@ -25,6 +25,16 @@ describe("custom regex validation", () => {
     expect(checkCustomRegex("a".repeat(257))).toMatch(/longer than 256/);
   });
 
+  it("refuses what V8's linear-time engine cannot run: lookaround and huge counted repetition have no safe fallback", () => {
+    expect(checkCustomRegex("(?=(a|a)*!)a")).toMatch(/linear time/);
+    expect(checkCustomRegex("a(?!b)")).toMatch(/linear time/);
+    expect(checkCustomRegex("(?<=x)a")).toMatch(/linear time/);
+    expect(checkCustomRegex("\\d{1,1000}")).toMatch(/linear time/);
+    // Overlapping alternatives and stacked quantifiers are accepted: excessive backtracking falls back.
+    expect(checkCustomRegex("(a|a)*!")).toBeNull();
+    expect(checkCustomRegex("a*a*a*a*a*a*!")).toBeNull();
+  });
+
   it("is not fooled by quantifier characters inside classes or escapes", () => {
     expect(checkCustomRegex("([+*])+")).toBeNull();
     expect(checkCustomRegex("(a\\+)+")).toBeNull();

@@ -5,8 +5,21 @@
  * gateway process (every session shares one event loop). We therefore refuse risky patterns at
  * validation time: a length limit, nested quantifiers ("(a+)+", "(\w*\s?)*"), backreferences,
  * and patterns that match the empty string (they would mask nothing and loop forever).
+ *
+ * Those shapes are not the only slow ones: overlapping alternatives ("(a|a)*!", "(?:a|aa)+!") and
+ * stacked quantifiers ("a*a*a*a*a*!") passed, and any member can send one to the masking preview
+ * (POST /api/v1/masking/test, masking:read): 40 characters of input held the process for
+ * seconds, 3000 for good. So V8 runs a regex that backtracks too much on its linear-time engine
+ * instead, and a custom regex must be one that engine can run (no lookaround, no backreference,
+ * no huge counted repetition): then no input makes it slow.
  */
+import v8 from "node:v8";
 import { RangeList } from "./detectors/scanner";
+
+// Process-wide V8 flags (workers included); they change no regex's meaning. The first lets the
+// "l" flag compile, which is how a pattern is tested for the linear-time engine.
+v8.setFlagsFromString("--enable-experimental-regexp-engine");
+v8.setFlagsFromString("--enable-experimental-regexp-engine-on-excessive-backtracks");
 
 export const MAX_REGEX_LENGTH = 256;
 export const MAX_DICTIONARY_ENTRIES = 2000;
@@ -24,8 +37,19 @@ export function checkCustomRegex(source: string): string | null {
   }
   if (/\\[1-9]|\\k</.test(source)) return "uses a backreference (can take exponential time)";
   if (hasNestedQuantifier(source)) return "nests a quantifier inside a repeated group (can take exponential time)";
+  if (!runsInLinearTime(source)) return "cannot run in linear time (no lookahead, lookbehind or large counted repetition)";
   if (re.test("")) return "matches the empty string";
   return null;
+}
+
+/** Whether V8's linear-time engine can run the pattern, so excessive backtracking can fall back to it. */
+function runsInLinearTime(source: string): boolean {
+  try {
+    new RegExp(source, "gl");
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 /**

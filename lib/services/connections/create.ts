@@ -7,7 +7,7 @@ import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
-import { connectionInput } from "./input";
+import { connectionInput, upstreamWithoutPassword } from "./input";
 import { toPublicConnection } from "./public";
 
 export async function createConnection(db: Db, caller: Caller | null, input: unknown) {
@@ -20,7 +20,7 @@ export async function createConnection(db: Db, caller: Caller | null, input: unk
       .onConflictDoNothing({ target: connections.name })
       .returning();
     if (!row) throw new GatehouseError("CONFLICT", `a connection named "${data.name}" already exists`);
-    await appendAudit(tx, who, { action: "connection.create", subject: `connection:${row.name}`, detail: { type: row.type, upstream: row.upstream, tags: row.tags, secret: data.secret ? "set" : "none" } });
+    await appendAudit(tx, who, { action: "connection.create", subject: `connection:${row.name}`, detail: { type: row.type, upstream: upstreamWithoutPassword(row.upstream), tags: row.tags, secret: data.secret ? "set" : "none" } });
     emit(Topics.connectionChanged, { id: row.id });
     return toPublicConnection(row);
   });

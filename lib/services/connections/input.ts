@@ -16,7 +16,10 @@ const upstream = z
     } catch {
       return false;
     }
-  }, "an URL such as postgres://db.internal:5432/app or ssh://host:22");
+  }, "an URL such as postgres://db.internal:5432/app or ssh://host:22")
+  // Every signed-in user (agents too) may list connections with their upstream, and the audit
+  // log keeps it: a password there would be handed to all of them. The gateway never reads one.
+  .refine((s) => !URL.canParse(s) || !new URL(s).password, "no password in the upstream URL: give it as the connection's secret (write-only)");
 
 const fields = {
   name: connectionName,
@@ -47,3 +50,18 @@ export const connectionPatch = z.object(fields).partial().extend({
   /** empty string clears the stored secret; absent keeps it */
   secret: z.string().max(65536).optional(),
 });
+
+/**
+ * The upstream as it may be shown and audited: without a password in its userinfo. Input refuses
+ * one; this covers rows stored before it did (the gateway never used it: the secret is the credential).
+ */
+export function upstreamWithoutPassword(upstream: string): string {
+  try {
+    const u = new URL(upstream);
+    if (!u.password) return upstream;
+    u.password = "";
+    return u.href;
+  } catch {
+    return upstream.replace(/\/\/[^/@]*@/, "//");
+  }
+}

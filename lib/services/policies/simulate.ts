@@ -33,13 +33,15 @@ export const simulateInput = z
 /**
  * "What would happen if…": builds the exact GatewayRequest a gateway would build (same
  * classifier, same principal and grants) and asks the loaded policies, never the cache.
- * Simulating as someone else shows their groups and grants at work, so it is for those who see
- * everyone's requests anyway (approvers, auditors, policy writers); others simulate as themselves.
+ * Simulating as someone else shows their groups and grants at work, so it needs users:read;
+ * members simulate as themselves and with their own tokens.
  */
 export async function simulatePolicy(db: Db, caller: Caller | null, input: unknown) {
   const who = authorize(caller, "policies:read");
   const data = simulateInput.parse(input);
-  const mayActAs = (userId: string) => userId === who.userId || can(who, "approvals:decide") || can(who, "audit:read") || can(who, "policies:write");
+  // Another principal is someone else's account: whether it exists, and what its groups and
+  // grants let it do, is for those who may read users (approvers, auditors, admins).
+  const mayActAs = (userId: string) => userId === who.userId || can(who, "users:read");
   const as = await simulatedPrincipal(db, data, mayActAs);
   const conn = await getConnection(db, { name: data.connection });
   if (!conn) throw new GatehouseError("NOT_FOUND", `no connection ${data.connection}`);

@@ -7,19 +7,24 @@ import { GatehouseError } from "@/lib/gateway/core/types";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * Ends a live session wherever it runs: the process serving it receives `session.kill` and
  * closes the client with a protocol-native message ("session ended by an administrator").
  */
 export async function killSession(db: Db, caller: Caller | null, id: string, input: { reason?: string } = {}) {
   const who = authorize(caller, "sessions:kill");
-  const s = await getSession(db, id);
+  const s = UUID.test(id) ? await getSession(db, id) : null;
   if (!s) throw new GatehouseError("NOT_FOUND", "no such session");
+  // The stored id, not the one given: the database finds "ABC…" as "abc…", but the process
+  // serving the session looks it up by exact string, and an id in capitals killed nothing.
+  const sessionId = s.id;
   if (s.status !== "live") throw new GatehouseError("CONFLICT", `session is already ${s.status}`);
   const reason = (input.reason ?? "").slice(0, 500);
   return mutate(db, async (tx, emit) => {
-    await appendAudit(tx, who, { action: "session.kill", subject: `session:${id}`, detail: { user: s.userEmail, connection: s.connectionName, reason } });
-    emit(Topics.sessionKill, { sessionId: id, by: who.email, reason: reason ? `session ended by an administrator: ${reason}` : undefined });
-    return { id, killed: true };
+    await appendAudit(tx, who, { action: "session.kill", subject: `session:${sessionId}`, detail: { user: s.userEmail, connection: s.connectionName, reason } });
+    emit(Topics.sessionKill, { sessionId, by: who.email, reason: reason ? `session ended by an administrator: ${reason}` : undefined });
+    return { id: sessionId, killed: true };
   });
 }

@@ -25,9 +25,11 @@ export async function removeSshKey(db: Db, caller: Caller | null, id: string) {
       .where(eq(userSshKeys.id, id))
       .for("update");
     if (!row || !can(who, "ssh-keys:own", { ownerId: row.userId })) throw notFound();
-    await tx.delete(userSshKeys).where(eq(userSshKeys.id, id));
-    await appendAudit(tx, who, { action: "ssh-key.remove", subject: `ssh-key:${id}`, detail: { owner: row.owner, name: row.name, fingerprint: row.fingerprint } });
-    emit(Topics.sshKeyRemoved, { keyId: id, userId: row.userId });
-    return { id, removed: true };
+    // The stored id from here on: SQL finds "AB12…" as "ab12…", but live sessions compare the
+    // key id they logged in with as a string, and one named in capitals ended none of them.
+    await tx.delete(userSshKeys).where(eq(userSshKeys.id, row.id));
+    await appendAudit(tx, who, { action: "ssh-key.remove", subject: `ssh-key:${row.id}`, detail: { owner: row.owner, name: row.name, fingerprint: row.fingerprint } });
+    emit(Topics.sshKeyRemoved, { keyId: row.id, userId: row.userId });
+    return { id: row.id, removed: true };
   });
 }

@@ -9,6 +9,8 @@ import { descendantTokenIds, hashToken } from "@/lib/identity/tokens";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 /**
  * Revokes a token and, through the delegation tree, every token exchanged from it. Gateways
  * subscribed to `token.revoked` end the live sessions of all of them; approval time windows
@@ -18,6 +20,8 @@ export async function revokeToken(db: Db, caller: Caller | null, ref: { id?: str
   const who = authorize(caller, "tokens:own");
   const where = ref.id ? eq(tokens.id, ref.id) : ref.token ? eq(tokens.tokenHash, hashToken(ref.token)) : null;
   if (!where) throw new GatehouseError("INVALID", "give a token id or the token itself");
+  // Not an id at all: the same answer as someone else's (it was a 500 from the uuid column).
+  if (ref.id && !UUID.test(ref.id)) throw new GatehouseError("NOT_FOUND", "no such token");
   const [target] = await db.select({ id: tokens.id, userId: tokens.userId, chain: tokens.chain }).from(tokens).where(where);
   // Not-found and not-yours look the same, so token ids cannot be probed.
   if (!target) throw new GatehouseError("NOT_FOUND", "no such token");

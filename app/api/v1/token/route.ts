@@ -1,7 +1,7 @@
 import { NextResponse } from "next/server";
 import { getDb } from "@/db/client";
 import { clientAddressOf } from "@/lib/http/client-address";
-import { publicRoute } from "@/lib/http/route";
+import { bodyText, publicRoute } from "@/lib/http/route";
 import { exchangeToken, OAuthError } from "@/lib/services/tokens/exchange";
 
 /**
@@ -11,8 +11,8 @@ import { exchangeToken, OAuthError } from "@/lib/services/tokens/exchange";
  */
 export const POST = publicRoute(async (req) => {
   const type = req.headers.get("content-type") ?? "";
-  const text = await req.text();
-  if (text.length > 64 * 1024) return NextResponse.json({ error: "invalid_request", error_description: "request too large" }, { status: 400 });
+  const text = await bodyText(req, 64 * 1024).catch(() => null);
+  if (text === null) return NextResponse.json({ error: "invalid_request", error_description: "request too large" }, { status: 400 });
   let input: unknown;
   try {
     input = type.includes("application/json") ? JSON.parse(text) : Object.fromEntries(new URLSearchParams(text));

@@ -3,8 +3,9 @@ import { getDb } from "@/db/client";
 import { loadConfig } from "@/lib/config/env";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { clientAddressOf } from "@/lib/http/client-address";
-import { publicRoute } from "@/lib/http/route";
-import { safeCallbackPath, samlCookie, samlCookieNames } from "@/lib/identity/saml-cookies";
+import { bodyText, publicRoute } from "@/lib/http/route";
+import { safeCallbackPath } from "@/lib/http/callback-path";
+import { samlCookie, samlCookieNames } from "@/lib/identity/saml-cookies";
 import { samlLogin } from "@/lib/services/users/saml-login";
 
 const MAX_BODY = 512 * 1024;
@@ -19,9 +20,8 @@ export const POST = publicRoute(async (req) => {
   const cfg = loadConfig();
   if (!cfg.saml) return NextResponse.json({ error: { code: "NOT_FOUND", message: "SAML login is not configured" } }, { status: 404 });
   const refused = (error: string) => redirect(`${cfg.publicUrl}/login?error=${error}`);
-  if (Number(req.headers.get("content-length") ?? 0) > MAX_BODY) return refused("SamlRefused");
-  const text = await req.text();
-  if (text.length > MAX_BODY) return refused("SamlRefused");
+  const text = await bodyText(req, MAX_BODY).catch(() => null);
+  if (text === null) return refused("SamlRefused");
   const form = new URLSearchParams(text);
   const samlResponse = form.get("SAMLResponse");
   if (!samlResponse) return refused("SamlRefused");

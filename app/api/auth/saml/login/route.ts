@@ -2,7 +2,8 @@ import { NextResponse } from "next/server";
 import { loadConfig } from "@/lib/config/env";
 import { publicRoute } from "@/lib/http/route";
 import { samlLoginRedirect } from "@/lib/identity/saml";
-import { safeCallbackPath, samlCookie, samlCookieNames } from "@/lib/identity/saml-cookies";
+import { safeCallbackPath } from "@/lib/http/callback-path";
+import { samlCookie, samlCookieNames } from "@/lib/identity/saml-cookies";
 import { REQUEST_TTL_MS } from "@/lib/identity/saml-request";
 
 /**

@@ -3,7 +3,7 @@ import { getConnection } from "@/db/queries/connections";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { jsonBody, route } from "@/lib/http/route";
 import { deleteConnection } from "@/lib/services/connections/delete";
-import { toPublicConnection } from "@/lib/services/connections/public";
+import { connectionFor } from "@/lib/services/connections/public";
 import { updateConnection } from "@/lib/services/connections/update";
 
 type P = { id: string };
@@ -16,7 +16,7 @@ async function resolve(idOrName: string) {
   return row;
 }
 
-export const GET = route<P>("connections:read", async (_req, _caller, { id }) => ({ connection: toPublicConnection(await resolve(id)) }));
+export const GET = route<P>("connections:read", async (_req, caller, { id }) => ({ connection: connectionFor(caller, await resolve(id)) }));
 
 export const PATCH = route<P>("connections:write", async (req, caller, { id }) => ({
   connection: await updateConnection(await getDb(), caller, (await resolve(id)).id, await jsonBody(req)),

@@ -15,7 +15,15 @@ const input = z.object({
   channel: z.enum(MASK_CHANNELS).default("sql"),
 });
 
-/** Masks sample text; nothing is stored. Used by the console's live preview and `gatehouse masking test`. */
+/**
+ * Masks sample text; nothing is stored. Used by the console's live preview and `gatehouse masking test`.
+ *
+ * Always with a preview-only hash key, stored rules too: with the real key, the "hash" style's
+ * tokens here were the very ones masked sessions show, so anyone who may read masking rules
+ * (every role) could confirm a guess for a value an agent or a masked user was shown only as
+ * h_c03a0f1ca2c4 ("is it ada.lovelace0@example.com?"), one request per guess.
+ */
+const PREVIEW_HASH_KEY = "preview-only";
 export const POST = route("masking:read", async (req) => {
   const data = input.parse(await jsonBody(req));
   let masker;
@@ -24,9 +32,9 @@ export const POST = route("masking:read", async (req) => {
     const { ruleSet: _set, ...rule } = data.rule;
     const v = validateRule({ id: "preview", name: "preview", ...rule });
     if (!v.ok) throw new GatehouseError("INVALID", v.errors.join("; "), { errors: v.errors });
-    masker = compileMasker([v.rule], { hashKey: "preview-only", channel: data.channel });
+    masker = compileMasker([v.rule], { hashKey: PREVIEW_HASH_KEY, channel: data.channel });
   } else {
-    masker = getMaskingRuntime().maskerFor(data.ruleSets, data.channel);
+    masker = compileMasker(getMaskingRuntime().rulesFor(data.ruleSets), { hashKey: PREVIEW_HASH_KEY, channel: data.channel });
   }
   let masked: string | null;
   if (data.column) {
