@@ -2,6 +2,7 @@ import { EventEmitter } from "node:events";
 import { randomUUID } from "node:crypto";
 import type { DbHandle } from "@/db/client";
 import { LocalWatches, RemoteWatches, WATCH_RENEW_MS, watchList } from "./watches";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * Publish/subscribe for everything that must reach other parts of Gatehouse at once: policy
@@ -168,7 +169,7 @@ export class EventBus {
         try {
           fn(msg.data, msg);
         } catch (err) {
-          console.error(`[events] subscriber for ${pattern} failed:`, err);
+          console.error(`[events] subscriber for ${pattern} failed:`, loggable(err));
         }
       }
     };

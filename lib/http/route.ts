@@ -5,6 +5,7 @@ import { authorize, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { callerFromRequest } from "@/lib/auth/session";
 import { GatehouseError, type ErrorCode } from "@/lib/gateway/core/types";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * The one wrapper for every route handler under /api/v1: authenticate, check the permission,
@@ -82,7 +83,7 @@ export function errorResponse(err: unknown): Response {
   if (err instanceof SyntaxError) return NextResponse.json({ error: { code: "INVALID", message: "request body is not valid JSON" } }, { status: 400 });
   if (isStoreUnavailable(err)) return NextResponse.json({ error: { code: "UNAVAILABLE", message: STORE_UNAVAILABLE } }, { status: 503, headers: { "retry-after": "5" } });
   // Internal causes are logged, never shown.
-  console.error("[api] unexpected error:", err);
+  console.error("[api] unexpected error:", loggable(err));
   return NextResponse.json({ error: { code: "INTERNAL", message: "internal error" } }, { status: 500 });
 }
 

@@ -3,6 +3,7 @@ import { ZodError } from "zod";
 import type { Db } from "@/db/client";
 import type { Caller } from "@/lib/auth/caller";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * What every MCP tool handler gets: the database, the authenticated principal (from the
@@ -40,7 +41,7 @@ export async function safely(tool: string, fn: () => Promise<CallToolResult>): P
   } catch (err) {
     if (err instanceof GatehouseError) return errorResult(`${err.code}: ${err.message}`);
     if (err instanceof ZodError) return errorResult(`INVALID: ${err.issues.map((i) => `${i.path.join(".") || "input"}: ${i.message}`).join("; ")}`);
-    console.error(`[mcp] ${tool} failed:`, err);
+    console.error(`[mcp] ${tool} failed:`, loggable(err));
     return errorResult("internal error");
   }
 }

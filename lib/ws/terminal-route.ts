@@ -4,6 +4,7 @@ import { principalForUser } from "@/lib/gateway/core/user-principal";
 import { BrowserTerminal, browserTerminals } from "@/lib/gateway/protocols/ssh/browser-terminal";
 import type { Caller } from "@/lib/auth/caller";
 import { registerWsRoute } from "./router";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * /ws/terminal/:connection — the browser SSH terminal (protocol: lib/gateway/recorder/TERMINAL.md).
@@ -52,7 +53,7 @@ registerWsRoute({
         await t.run(db, principal, match[1], address);
       })()
         .catch((err) => {
-          console.error("[terminal] failed:", err);
+          console.error("[terminal] failed:", loggable(err));
           ws.close(1011, "terminal failed");
         })
         .finally(() => browserTerminals.delete(t.resumeToken));

@@ -7,6 +7,7 @@ import { Topics, type EventBus } from "@/lib/events/bus";
 import { compileMasker, type MaskChannel, type Masker, type MaskingRule } from "@/lib/gateway/masking";
 import { appendAudit } from "@/lib/services/audit/append";
 import { mutate } from "@/lib/services/tx";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * The stored masking rules, kept in memory and reloaded on `masking.changed`. Gateways ask for
@@ -69,5 +70,5 @@ export async function startMaskingSync(db: Db, bus: EventBus): Promise<() => voi
   }
   const reload = async () => getMaskingRuntime().load(await listMaskingRules(db));
   await reload();
-  return bus.subscribe(Topics.maskingChanged, () => void reload().catch((err) => console.error("[masking] reload failed:", err)));
+  return bus.subscribe(Topics.maskingChanged, () => void reload().catch((err) => console.error("[masking] reload failed:", loggable(err))));
 }

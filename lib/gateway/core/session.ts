@@ -18,6 +18,7 @@ import { liveSessions } from "./live-sessions";
 import { SessionGrants } from "./session-grants";
 import { StandingDecisions, type Revocation } from "./standing";
 import { GatehouseError, type AccessGrant, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * The core pipeline for one client session, written once for every protocol. An adapter
@@ -226,7 +227,7 @@ export class GatewaySession {
         req = this.requestOf(request, await this.grants.current());
         verdict = getPolicyRuntime().decide(req);
       } catch (err) {
-        console.error(`[gateway] session ${this.id}: decision failed, denying:`, err);
+        console.error(`[gateway] session ${this.id}: decision failed, denying:`, loggable(err));
         failure = "policy decision failed";
       }
     }
@@ -263,7 +264,7 @@ export class GatewaySession {
           // Ended while it waited (the hold was given up then; an approval racing it counts for nothing).
           return held.type === "allow" && this.ended ? this.deny(event.seq, verdict, "session has ended", held.approvalId) : held;
         } catch (err) {
-          console.error(`[gateway] session ${this.id}: hold failed, denying:`, err);
+          console.error(`[gateway] session ${this.id}: hold failed, denying:`, loggable(err));
           return this.deny(event.seq, verdict, "approval could not be obtained");
         }
     }
@@ -335,7 +336,7 @@ export class GatewaySession {
       try {
         fn(reason);
       } catch (err) {
-        console.error(`[gateway] terminate handler of ${this.id} failed:`, err);
+        console.error(`[gateway] terminate handler of ${this.id} failed:`, loggable(err));
       }
     }
     void this.end("killed", reason);

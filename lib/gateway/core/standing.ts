@@ -1,5 +1,6 @@
 import { maskingOf } from "@/lib/gateway/policy/verdict";
 import type { ClassifiedRequest, Verdict } from "./types";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * Standing decisions: what is decided once and then stays open — the session itself
@@ -109,7 +110,7 @@ export class StandingDecisions {
     const run = async () => {
       for (let next: string | null = cause; next !== null; next = this.pending) {
         this.pending = null;
-        await this.pass(next).catch((err) => console.error("[gateway] deciding standing access again failed:", err));
+        await this.pass(next).catch((err) => console.error("[gateway] deciding standing access again failed:", loggable(err)));
       }
       // Cleared in the same tick as the last look at `pending`: a later cause starts a new run.
       this.running = null;
@@ -157,6 +158,6 @@ function attempt(standing: Standing, what: string, fn: () => void) {
   try {
     fn();
   } catch (err) {
-    console.error(`[gateway] ${what} ${standing.request.action} "${standing.shown}" failed:`, err);
+    console.error(`[gateway] ${what} ${standing.request.action} "${standing.shown}" failed:`, loggable(err));
   }
 }

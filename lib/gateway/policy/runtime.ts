@@ -17,6 +17,7 @@ import { compilePolicySet, type CompileResult } from "./compile";
 import { PolicyEngine, freezeVerdict, type EngineOptions } from "./engine";
 import { explainVerdict, simulateWith, type Simulation } from "./simulate";
 import { DENY_REASONS } from "./verdict";
+import { loggable } from "@/lib/util/loggable";
 
 export interface RuntimeOptions extends EngineOptions {
   cacheEntries?: number;
@@ -77,7 +78,7 @@ export class PolicyRuntime {
       try {
         fn(version);
       } catch (err) {
-        console.error("[policy] a listener of the new version failed:", err);
+        console.error("[policy] a listener of the new version failed:", loggable(err));
       }
     }
     return result;

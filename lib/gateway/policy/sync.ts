@@ -7,6 +7,7 @@ import { appendAudit } from "@/lib/services/audit/append";
 import { mutate } from "@/lib/services/tx";
 import { DEFAULT_POLICIES } from "./defaults";
 import { getPolicyRuntime } from "./runtime";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * Keeps this process's policy runtime equal to the newest stored version: installs the shipped
@@ -37,7 +38,7 @@ export async function startPolicySync(db: Db, bus: EventBus): Promise<() => void
     running = true;
     do {
       again = false;
-      await reload().catch((err) => console.error("[policy] reload failed; keeping the loaded version:", err));
+      await reload().catch((err) => console.error("[policy] reload failed; keeping the loaded version:", loggable(err)));
     } while (again);
     running = false;
   };

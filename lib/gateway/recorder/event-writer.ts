@@ -5,6 +5,7 @@ import { appendEvents, type SessionEventRow } from "@/lib/services/sessions/appe
 import { serialize } from "./serialize";
 import type { OutputPacker } from "./packed-output";
 import { processSpool, type SpoolRef } from "./spool";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * The process's one writer of session events per database: every FLUSH_MS it writes what all
@@ -146,7 +147,7 @@ export class EventWriter {
         await new Promise((r) => setImmediate(r));
       }
     } catch (err) {
-      console.error(`[recorder] event writer:`, (err as Error).message);
+      console.error(`[recorder] event writer:`, loggable(err));
     } finally {
       this.draining = false;
     }

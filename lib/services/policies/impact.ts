@@ -12,6 +12,7 @@ import { nodeIsGone } from "@/lib/services/sessions/node-liveness";
 import { liveSessions } from "@/lib/gateway/core/live-sessions";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { PolicyEngine } from "@/lib/gateway/policy/engine";
+import { loggable } from "@/lib/util/loggable";
 
 export const impactInput = z.object({ text: z.string().max(256 * 1024) });
 
@@ -141,6 +142,6 @@ export function startPolicyPreviewResponder(db: Db, bus: EventBus): () => void {
       const text = await policyPreviewText(db, data.id);
       if (text === null) return;
       await addPolicyPreviewResult(db, data.id, bus.nodeId, (await localImpact(text)) ?? { items: [], previewed: 0 });
-    })().catch((err) => console.error(`[policy] previewing ${data.id} failed:`, (err as Error).message));
+    })().catch((err) => console.error(`[policy] previewing ${data.id} failed:`, loggable(err)));
   });
 }

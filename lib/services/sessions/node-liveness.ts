@@ -4,6 +4,7 @@ import { gatewayNodes, sessions } from "@/db/schema";
 import { Topics, type EventBus } from "@/lib/events/bus";
 import { liveSessions } from "@/lib/gateway/core/live-sessions";
 import { ORPHANED_REASON } from "./end-orphaned";
+import { loggable } from "@/lib/util/loggable";
 
 /** How often a process renews its row; it counts as gone after NODE_TTL_BEATS missed renewals. */
 const HEARTBEAT_MS = Number(process.env.GATEHOUSE_NODE_HEARTBEAT_MS ?? 10_000);
@@ -81,7 +82,7 @@ export async function startNodeLiveness(db: Db, bus: EventBus): Promise<NodeLive
       await sweep();
       await reconcile();
     } catch (err) {
-      console.error(`[gatehouse] node heartbeat failed:`, (err as Error).message);
+      console.error(`[gatehouse] node heartbeat failed:`, loggable(err));
     }
   };
 

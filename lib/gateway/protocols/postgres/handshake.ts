@@ -10,6 +10,7 @@ import type { CancelRegistry } from "./cancel";
 import { isLoopback, readPassword, readStartup, startupFrames } from "./client-startup";
 import { connectUpstream, UpstreamError, type UpstreamConnection } from "./upstream";
 import { build, negotiateStartup, ProtocolError, screenStartupParams, type FrameReader } from "./wire";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * From accept() to an authenticated client with a connected upstream: startup packets and TLS,
@@ -117,7 +118,7 @@ export function refuse(socket: net.Socket, err: unknown) {
   else if (err instanceof ProtocolError) [code, message] = [err.sqlState, err.message];
   // 57P03 cannot_connect_now: what PostgreSQL itself answers while it cannot serve; clients retry.
   else if ((err instanceof GatehouseError && err.code === "UNAVAILABLE") || isStoreUnavailable(err)) [code, message] = ["57P03", `gatehouse: ${err instanceof GatehouseError ? err.message : STORE_UNAVAILABLE}`];
-  else console.error("[postgres] startup failed:", err);
+  else console.error("[postgres] startup failed:", loggable(err));
   if (socket.writable && !socket.destroyed) {
     socket.end(build.errorResponse({ severity: "FATAL", code, message }));
     setTimeout(() => socket.destroy(), 1000).unref();

@@ -7,6 +7,7 @@ import { initClassifier } from "./classify";
 import { establish } from "./handshake";
 import { closeAllMetadata } from "./metadata";
 import { PgSession } from "./session";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * The PostgreSQL listener. Each accepted socket is independent: its startup runs under its own
@@ -52,7 +53,7 @@ export class PostgresServer implements ProtocolServer {
       await s.start();
       this.sessions.delete(s);
     } catch (err) {
-      console.error("[postgres] connection failed:", err);
+      console.error("[postgres] connection failed:", loggable(err));
       socket.destroy();
     }
   }

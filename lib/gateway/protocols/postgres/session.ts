@@ -10,6 +10,7 @@ import { refusedStore } from "./stored-sources";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
 import { build, encodeFrontend, parseFrontendMessage, ProtocolError, type BindMessage, type Frame, type FrontendMessage } from "./wire";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * One client connection after authentication: the frontend → upstream state machine. Client
@@ -288,7 +289,7 @@ export class PgSession {
 
   private fail(err: Error) {
     if (err instanceof ProtocolError) return this.close(build.errorResponse(err.toErrorFields()), "failed", err.message);
-    console.error(`[postgres] session ${this.id} failed:`, err);
+    console.error(`[postgres] session ${this.id} failed:`, loggable(err));
     this.close(build.errorResponse({ severity: "FATAL", code: "XX000", message: "internal error in the gateway" }), "failed", "internal error");
   }
 

@@ -9,6 +9,7 @@ import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
 import { appendAudit } from "@/lib/services/audit/append";
 import { touchSshKey } from "@/lib/services/ssh-keys/touch";
 import { mutate } from "@/lib/services/tx";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * SSH client authentication: the SSH user name is the connection, and the credential is a
@@ -68,7 +69,7 @@ async function tokenAuth(db: Db, token: string, connection: string, address: str
   try {
     return await authenticateToken(db, token.trim(), { protocol: "ssh", address, connection });
   } catch (err) {
-    if (!(err instanceof GatehouseError)) console.error("[ssh] token authentication failed:", err);
+    if (!(err instanceof GatehouseError)) console.error("[ssh] token authentication failed:", loggable(err));
     return null; // authenticateToken audited it
   }
 }

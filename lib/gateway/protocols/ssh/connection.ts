@@ -13,6 +13,7 @@ import { SftpRelay } from "./sftp";
 import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
 import { connectUpstream } from "./upstream";
 import { X11Relay, x11ForwardOf, type X11Forward } from "./x11-forward";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * One client SSH connection: authentication, then one GatewaySession (decided `connect`) and
@@ -90,7 +91,7 @@ export class SshConnection {
         this.target = target;
         ctx.accept();
       })().catch((err) => {
-        console.error("[ssh] authentication error:", err);
+        console.error("[ssh] authentication error:", loggable(err));
         ctx.reject(AUTH_METHODS);
       });
     });

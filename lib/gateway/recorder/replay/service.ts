@@ -6,6 +6,7 @@ import { GatehouseError } from "@/lib/gateway/core/types";
 import { readWindow, terminalChannels } from "./build";
 import { playerIndex, playerSegment, SKELETON_KINDS, windowBounds, type PlayerIndex, type PlayerSegment } from "./plan";
 import { replayEntry, snapshotAt, startBuild } from "./store";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * What the replay routes serve: a channel's segmented index (asciinema-player fetches it, then
@@ -109,6 +110,6 @@ export function startReplayIndexer(db: Db, bus: EventBus): () => void {
         await startBuild(db, entry, { background: true });
         if (entry.complete) console.log(`[replay] session ${session.id} channel ${c.ch} prepared for replay`);
       }
-    })().catch((err) => console.error(`[replay] indexing session ${data.id} failed:`, (err as Error).message));
+    })().catch((err) => console.error(`[replay] indexing session ${data.id} failed:`, loggable(err)));
   });
 }

@@ -7,6 +7,7 @@ import { GatehouseError } from "@/lib/gateway/core/types";
 import { keepKeyframes } from "@/lib/services/replay/keep-keyframes";
 import { buildKeyframes, planChannel, terminalChannels } from "./build";
 import type { ReplayPlan, Snapshot } from "./plan";
+import { loggable } from "@/lib/util/loggable";
 
 /**
  * Replay plans and keyframes, computed once per recorded channel and kept: in memory (LRU by
@@ -104,7 +105,7 @@ async function writeCached(db: Db, entry: Entry): Promise<void> {
     const json = JSON.stringify({ lastSeq: entry.lastSeq, plan: entry.plan, snapshots: entry.snapshots });
     await keepKeyframes(db, entry.sessionId, entry.ch, FORMAT, (await deflate(json)).toString("base64"));
   } catch (err) {
-    console.error(`[replay] could not keep keyframes of ${entry.key}:`, (err as Error).message);
+    console.error(`[replay] could not keep keyframes of ${entry.key}:`, loggable(err));
   }
 }
 
@@ -182,7 +183,7 @@ export function startBuild(db: Db, entry: Entry, opts: { background?: boolean } 
       if (!entry.live) await writeCached(db, entry);
     } catch (err) {
       entry.error = err;
-      console.error(`[replay] keyframes of ${entry.key} failed:`, (err as Error).message);
+      console.error(`[replay] keyframes of ${entry.key} failed:`, loggable(err));
     } finally {
       entry.building = null;
       release();
