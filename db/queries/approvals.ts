@@ -128,7 +128,7 @@ const grantColumns = {
  * `agent` to the grants an agent may know of: those that hold for it (its lineage's and its
  * user's own) and those its branch asked for.
  */
-export function listGrants(db: Db, params: { userId?: string; agent?: { tokenId: string; lineage: readonly string[] }; activeOnly?: boolean; limit?: number }) {
+export function listGrants(db: Db, params: { id?: string; userId?: string; agent?: { tokenId: string; lineage: readonly string[] }; activeOnly?: boolean; limit?: number }) {
   const now = new Date();
   const agent = params.agent;
   const forAgent = agent && or(isNull(accessGrants.actorTokenId), agent.lineage.length ? inArray(accessGrants.actorTokenId, [...agent.lineage]) : undefined, chainNamesToken(tokens.chain, agent.tokenId));
@@ -138,7 +138,7 @@ export function listGrants(db: Db, params: { userId?: string; agent?: { tokenId:
     .innerJoin(users, eq(users.id, accessGrants.userId))
     .innerJoin(connections, eq(connections.id, accessGrants.connectionId))
     .leftJoin(tokens, eq(tokens.id, accessGrants.actorTokenId))
-    .where(and(params.userId ? eq(accessGrants.userId, params.userId) : undefined, forAgent, params.activeOnly ? and(isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, now)) : undefined))
+    .where(and(params.id ? eq(accessGrants.id, params.id) : undefined, params.userId ? eq(accessGrants.userId, params.userId) : undefined, forAgent, params.activeOnly ? and(isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, now)) : undefined))
     .orderBy(desc(accessGrants.createdAt))
     .limit(Math.min(Math.max(params.limit ?? 200, 1), 500));
 }

@@ -1,10 +1,12 @@
 import { getDb } from "@/db/client";
+import { listGrants } from "@/db/queries/approvals";
 import { getSession } from "@/db/queries/sessions";
 import { agentScopeOf } from "@/lib/auth/agent-branch";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { getBus, Topics } from "@/lib/events/bus";
 import { seesSession } from "@/lib/http/session-access";
+import { grantLineage } from "@/lib/identity/grant-lineage";
 import { seesAllApprovals } from "@/lib/services/approvals/visibility";
 import { registerWsRoute } from "./router";
 
@@ -35,8 +37,16 @@ async function mayReceive(caller: Caller, topic: string, data: unknown): Promise
     const s = typeof payload.id === "string" && UUID.test(payload.id) ? await getSession(await getDb(), payload.id) : null;
     return !!s && seesSession(caller, s);
   }
-  // A grant's owner, or whoever sees everyone's grants.
-  if (topic === Topics.grantRevoked) return can(caller, "approvals:read") && (ownerId === caller.userId || seesAllApprovals(caller));
+  // Whoever sees everyone's grants, or the grant's owner (an agent: a grant it may list).
+  if (topic === Topics.grantRevoked) {
+    if (!can(caller, "approvals:read")) return false;
+    if (seesAllApprovals(caller)) return true;
+    if (ownerId !== caller.userId) return false;
+    const agent = agentScopeOf(caller);
+    if (agent === null) return true;
+    if (typeof payload.id !== "string" || !UUID.test(payload.id) || !caller.principal) return false;
+    return (await listGrants(await getDb(), { id: payload.id, userId: caller.userId, agent: { tokenId: agent, lineage: grantLineage(caller.principal) } })).length > 0;
+  }
   const need = TOPIC_PERMISSION[topic];
   return !!need && can(caller, need);
 }

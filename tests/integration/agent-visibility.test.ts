@@ -22,6 +22,13 @@ describe("an agent sees its own branch: approvals, grants, live events, pending 
   const USER = "dev@example.test";
 
   const ask = (token: string, reason: string) => apiCall(gh.url, token, "POST", "/access-requests", { connection: "demo-postgres", durationSeconds: 600, reason });
+  /** a /ws/events listener collecting what it is sent */
+  const listen = (token: string) => {
+    const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}/ws/events`, { headers: { authorization: `Bearer ${token}` } });
+    const topics: { topic: string; data: Record<string, any> }[] = [];
+    ws.on("message", (d) => topics.push(JSON.parse(d.toString())));
+    return { ws, topics, opened: new Promise((r) => ws.once("open", r)) };
+  };
   const idsSeenBy = async (token: string) => ((await apiCall(gh.url, token, "GET", "/approvals?status=all&limit=500")).body.approvals as { id: number }[]).map((a) => a.id);
 
   beforeAll(async () => {
@@ -83,16 +90,17 @@ describe("an agent sees its own branch: approvals, grants, live events, pending 
     // A child sees what holds for it: its human's, its parent's, its own.
     expect(await grantsOf(researcher)).toEqual([granted.human, granted.claude, granted.researcher].sort());
     expect(await grantsOf(codex)).toEqual([granted.human, granted.codex].sort());
+    // Their revocations are heard live by the same rule.
+    const ears = { claude: listen(claude), codex: listen(codex) };
+    await Promise.all(Object.values(ears).map((e) => e.opened));
     for (const id of Object.values(granted)) expect((await apiCall(gh.url, approver, "DELETE", `/grants/${id}`)).status).toBe(200);
+    const revoked = (who: keyof typeof ears) => ears[who].topics.filter((m) => m.topic === "grant.revoked").map((m) => m.data.id as string).sort();
+    await expect.poll(() => revoked("claude")).toEqual([granted.human, granted.claude, granted.researcher].sort());
+    await expect.poll(() => revoked("codex")).toEqual([granted.human, granted.codex].sort());
+    for (const e of Object.values(ears)) e.ws.close();
   });
 
   it("/ws/events: an agent hears of its own sessions, not of its human's or its sibling's", async () => {
-    const listen = (token: string) => {
-      const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}/ws/events`, { headers: { authorization: `Bearer ${token}` } });
-      const topics: { topic: string; data: Record<string, any> }[] = [];
-      ws.on("message", (d) => topics.push(JSON.parse(d.toString())));
-      return { ws, topics, opened: new Promise((r) => ws.once("open", r)) };
-    };
     const ears = { human: listen(human), claude: listen(claude), codex: listen(codex) };
     await Promise.all(Object.values(ears).map((e) => e.opened));
     const sessionIds: Record<string, string> = {};
