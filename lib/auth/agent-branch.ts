@@ -1,3 +1,4 @@
+import { isNarrowed } from "./authorize";
 import type { Caller } from "./caller";
 
 /** A uuid no token has: an agent without a token (none is issued so) sees nothing of anyone's. */
@@ -18,4 +19,15 @@ export function agentScopeOf(caller: Caller): string | null {
 /** Whether something done with this credential chain (a session, a request) is in the agent's branch. */
 export function inBranch(agentTokenId: string, done: { tokenId?: string | null; chain: readonly { tokenId?: string }[] }): boolean {
   return done.tokenId === agentTokenId || done.chain.some((a) => a.tokenId === agentTokenId);
+}
+
+/**
+ * The token whose branch a narrowed credential (an agent's, or a personal token scoped to some
+ * connections or actions, as a script or CI job holds) lists and revokes tokens in: itself and
+ * the tokens delegated below it, not the rest of its user's. Null for a full user credential.
+ */
+export function managedBranchOf(caller: Caller): string | null {
+  const p = caller.principal;
+  if (!p || !isNarrowed(p)) return null;
+  return p.tokenId ?? NO_TOKEN;
 }

@@ -51,7 +51,7 @@ export function can(caller: Caller | null, permission: Permission, object?: Obje
   // A delegated agent token manages at most its own descendants; it never administers the
   // console. Nor does a token narrowed to some connections or actions: it was made to reach
   // those, and the role's whole API would make a leaked script token an admin's.
-  if (caller.principal && narrowed(caller.principal) && !AGENT_ALLOWED.has(permission)) return false;
+  if (caller.principal && isNarrowed(caller.principal) && !AGENT_ALLOWED.has(permission)) return false;
   if (permission === "tokens:own" || permission === "sessions:read-own") {
     if (!perms.has(permission)) return false;
     if (object && object.ownerId !== caller.userId) {
@@ -67,7 +67,8 @@ export function can(caller: Caller | null, permission: Permission, object?: Obje
   return perms.has(permission);
 }
 
-function narrowed(p: NonNullable<Caller["principal"]>): boolean {
+/** A delegated token, or a personal one scoped to some connections or actions. */
+export function isNarrowed(p: NonNullable<Caller["principal"]>): boolean {
   return p.chain.length > 1 || !p.scopeConnections.includes("*") || !p.scopeActions.includes("*");
 }
 

@@ -1,10 +1,9 @@
 import { z } from "zod";
 import type { Db } from "@/db/client";
-import { authorize } from "@/lib/auth/authorize";
+import { authorize, isNarrowed } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
-import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
+import { GatehouseError } from "@/lib/gateway/core/types";
 import { getSigningKeys } from "@/lib/identity/keys";
-import { isSubset } from "@/lib/identity/narrowing";
 import { issueToken } from "@/lib/identity/tokens";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
@@ -22,9 +21,12 @@ export const tokenInput = z.object({
 export async function createPersonalToken(db: Db, caller: Caller | null, input: unknown) {
   const who = authorize(caller, "tokens:own");
   const data = tokenInput.parse(input);
-  // A token can only be minted from a plain user credential; agents use token exchange.
-  if (who.principal && who.principal.chain.length > 1) throw new GatehouseError("FORBIDDEN", "a delegated token cannot create personal tokens; use token exchange");
-  if (who.principal) narrowToCaller(who.principal, data, input);
+  // Only a full user credential mints personal tokens. An agent's or a narrowed (script) token's
+  // would not end with it: a leaked one could mint a sibling that outlives its revocation. They
+  // use token exchange, whose child is narrowed and revoked with its parent.
+  if (who.principal && isNarrowed(who.principal)) {
+    throw new GatehouseError("FORBIDDEN", "a delegated or narrowed token cannot create personal tokens (they would not be revoked with it); use token exchange");
+  }
   const keys = await getSigningKeys(db);
   return mutate(db, async (tx) => {
     const issued = await issueToken(tx, keys, {
@@ -40,23 +42,4 @@ export async function createPersonalToken(db: Db, caller: Caller | null, input: 
     await appendAudit(tx, who, { action: "token.create", subject: `token:${issued.id}`, detail: { name: data.name, ttlSeconds: data.ttlSeconds, connections: data.connections, actions: data.actions } });
     return { ...issued, expiresAt: issued.expiresAt.toISOString(), name: data.name };
   });
-}
-
-/**
- * A token narrowed to some connections or actions (a script's, a CI job's) mints at most itself:
- * the same or fewer connections and actions, living no longer than it does. Without this it
- * minted an unrestricted 90-day token, and an admin's read-only script token became an admin.
- * What the request leaves out is taken from the caller, not widened to "*".
- */
-function narrowToCaller(p: Principal, data: z.infer<typeof tokenInput>, input: unknown) {
-  if (p.scopeConnections.includes("*") && p.scopeActions.includes("*")) return;
-  const given = (input ?? {}) as Record<string, unknown>;
-  if (given.connections === undefined) data.connections = [...p.scopeConnections];
-  if (given.actions === undefined) data.actions = [...p.scopeActions] as typeof data.actions;
-  if (!isSubset(data.connections, p.scopeConnections) || !isSubset(data.actions, p.scopeActions)) {
-    throw new GatehouseError("FORBIDDEN", `this token is narrowed to connections [${p.scopeConnections.join(", ")}] and actions [${p.scopeActions.join(", ")}]; it cannot create a token beyond them`);
-  }
-  const left = Math.floor(((p.expiresAt?.getTime() ?? 0) - Date.now()) / 1000);
-  if (given.ttlSeconds === undefined) data.ttlSeconds = Math.min(data.ttlSeconds, left);
-  if (data.ttlSeconds < 60 || data.ttlSeconds > left) throw new GatehouseError("FORBIDDEN", `a token made by this narrowed token cannot outlive it (${Math.max(left, 0)} s left)`);
 }

@@ -1,6 +1,7 @@
 import { and, eq, gt, inArray, isNull, sql } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { approvalRequests, tokens } from "@/db/schema";
+import { inBranch, managedBranchOf } from "@/lib/auth/agent-branch";
 import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { Topics } from "@/lib/events/bus";
@@ -47,12 +48,11 @@ export async function revokeToken(db: Db, caller: Caller | null, ref: { id?: str
   });
 }
 
-function authorizeTarget(who: Caller, target: { userId: string; chain: { tokenId?: string }[] }) {
-  const chain = who.principal?.chain;
-  if (chain && chain.length > 1) {
-    // An agent may only revoke its own token or tokens delegated below it.
-    const own = who.principal!.tokenId;
-    if (!target.chain.some((a) => a.tokenId === own)) throw new GatehouseError("NOT_FOUND", "no such token");
+function authorizeTarget(who: Caller, target: { id: string; userId: string; chain: { tokenId?: string }[] }) {
+  const branch = managedBranchOf(who);
+  if (branch !== null) {
+    // An agent or a narrowed token may only revoke itself or tokens delegated below it.
+    if (target.userId !== who.userId || !inBranch(branch, { tokenId: target.id, chain: target.chain })) throw new GatehouseError("NOT_FOUND", "no such token");
     return;
   }
   if (!authorizeOwner(who, target.userId)) throw new GatehouseError("NOT_FOUND", "no such token");

@@ -1,21 +1,21 @@
 import { getDb } from "@/db/client";
 import { listTokens } from "@/db/queries/tokens";
-import { agentScopeOf } from "@/lib/auth/agent-branch";
+import { managedBranchOf } from "@/lib/auth/agent-branch";
 import { can } from "@/lib/auth/authorize";
 import { jsonBody, route } from "@/lib/http/route";
 import { createPersonalToken } from "@/lib/services/tokens/create";
 import { revokeToken } from "@/lib/services/tokens/revoke";
 
 /**
- * Own tokens; admins may pass ?all=1. An agent lists its own token and those it delegated, not
- * its human's or a sibling agent's (the same branch it may revoke). Hashes never leave the server.
+ * Own tokens; admins may pass ?all=1. An agent (or a narrowed script token) lists its own token
+ * and those it delegated, not its human's or a sibling's (the same branch it may revoke). Hashes never leave the server.
  */
 export const GET = route("tokens:own", async (req, caller) => {
   const url = new URL(req.url);
   const all = url.searchParams.get("all") === "1" && can(caller, "tokens:any");
   const rows = await listTokens(await getDb(), {
     userId: all ? undefined : caller.userId,
-    branch: agentScopeOf(caller) ?? undefined,
+    branch: managedBranchOf(caller) ?? undefined,
     includeRevoked: url.searchParams.get("revoked") === "1",
   });
   return { tokens: rows };
