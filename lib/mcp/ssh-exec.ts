@@ -73,8 +73,7 @@ export async function runSshExec(o: SshExecInput): Promise<SshExecOutcome> {
     return failed("terminated", "the session was ended before the command could run", started);
   }
   const client = new BufferedClient();
-  let masker: Masker | null = null;
-  const term = new ExecRecorder(session.recorder, () => masker, decision.masker);
+  const term = new ExecRecorder(session.recorder, decision.masker);
   let timedOut = false;
   let terminated: string | null = null;
   let recorded: Record<string, unknown> | null = null;
@@ -88,7 +87,7 @@ export async function runSshExec(o: SshExecInput): Promise<SshExecOutcome> {
     onRecorded();
   });
   let execChannel: ClientChannel | null = null;
-  const channel = new TerminalChannel({ gw: view, upstream: capturingExec(upstream, (c) => (execChannel = c)), client, term, ch: 0, mode: "exec", command, pty: null, env: { LANG: "C.UTF-8" }, setMasker: (m) => (masker = m) });
+  const channel = new TerminalChannel({ gw: view, upstream: capturingExec(upstream, (c) => (execChannel = c)), client, term, ch: 0, mode: "exec", command, pty: null, env: { LANG: "C.UTF-8" } });
   session.onTerminate((reason) => {
     terminated = reason;
     channel.terminate(reason);
@@ -199,16 +198,15 @@ class ExecRecorder extends TerminalRecorder {
 
   constructor(
     recorder: ConstructorParameters<typeof TerminalRecorder>[0],
-    inputMasker: () => Masker | null,
     private readonly decided: Masker | null,
   ) {
-    super(recorder, inputMasker);
+    super(recorder);
   }
 
-  override start(ch: number, info: Parameters<TerminalRecorder["start"]>[1]) {
+  override start(ch: number, info: Parameters<TerminalRecorder["start"]>[1], masker: Masker | null = null) {
     this.started = true;
     this.spansAtStart = spans(this.decided); // TerminalChannel masked the command just before
-    super.start(ch, info);
+    super.start(ch, info, masker);
   }
 }
 

@@ -9,6 +9,8 @@ import { sessionEvents } from "@/db/schema";
 import { PACK_MIN, unpackPayload } from "./packed-output";
 import { SessionRecorder } from "./recorder";
 import { TerminalRecorder } from "./terminal";
+import { compileMasker } from "@/lib/gateway/masking";
+import { DETECTOR_NAMES } from "@/lib/gateway/masking/catalog";
 
 const uuid = (n: number) => `00000000-0000-4000-8000-${n.toString(16).padStart(12, "0")}`;
 
@@ -110,5 +112,23 @@ describe("TerminalRecorder", () => {
   it("reads rows stored before bytea storage (base64 deflate in the payload)", () => {
     const z = deflateRawSync(Buffer.from("old recording\n")).toString("base64");
     expect(unpackPayload("term.o", { ch: 1, z, n: 14 })).toEqual({ ch: 1, d: "old recording\n" });
+  });
+
+  it("records each channel's input through its own decision's masking, whichever channel was decided last", async () => {
+    const id = uuid(++n);
+    const rec = new SessionRecorder(handle.db, id);
+    const term = new TerminalRecorder(rec);
+    const masker = compileMasker([{ id: "all", name: "all", enabled: true, detectors: [...DETECTOR_NAMES], columns: [], style: "redact" }], { hashKey: "k" });
+    term.start(1, { mode: "shell", cols: 80, rows: 24, term: "xterm" }, masker);
+    // A second channel of the same connection, decided unmasked after the first.
+    term.start(2, { mode: "shell", cols: 80, rows: 24, term: "xterm" }, null);
+    term.input(1, Buffer.from("echo alice.smith@corp-example.com\r"));
+    term.input(2, Buffer.from("echo bob.jones@corp-example.com\r"));
+    expect(await rec.close()).toBe(0);
+    const rows = await handle.db.select().from(sessionEvents).where(eq(sessionEvents.sessionId, id)).orderBy(asc(sessionEvents.seq));
+    const of = (ch: number) => JSON.stringify(rows.filter((r) => (r.payload as { ch?: number }).ch === ch && r.kind.startsWith("term.")).map((r) => r.payload));
+    expect(of(1)).not.toContain("alice.smith");
+    expect(of(1)).toContain("echo ");
+    expect(of(2)).toContain("bob.jones@corp-example.com");
   });
 });

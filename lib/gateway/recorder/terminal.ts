@@ -28,6 +28,8 @@ interface PendingOutput {
 }
 
 interface ChannelState {
+  /** the channel's own decision's masker, for its input: channels of one connection differ */
+  masker: Masker | null;
   out: Map<"o" | "e", PendingOutput>;
   packer: OutputPacker;
   carry: Map<"o" | "e" | "i", Buffer>;
@@ -44,13 +46,11 @@ interface ChannelState {
 export class TerminalRecorder {
   private readonly channels = new Map<number, ChannelState>();
 
-  constructor(
-    private readonly recorder: SessionRecorder,
-    private readonly masker: () => Masker | null = () => null,
-  ) {}
+  constructor(private readonly recorder: SessionRecorder) {}
 
-  start(ch: number, info: { mode: "shell" | "exec"; cols: number; rows: number; term: string; command?: string }) {
-    this.channels.set(ch, { out: new Map(), packer: new OutputPacker(), carry: new Map(), tail: EMPTY, line: "", edited: false, escape: false, hidden: 0, bytesOut: 0, bytesIn: 0 });
+  /** `masker`: the masking the channel's own decision applies (its input is recorded through it). */
+  start(ch: number, info: { mode: "shell" | "exec"; cols: number; rows: number; term: string; command?: string }, masker: Masker | null = null) {
+    this.channels.set(ch, { masker, out: new Map(), packer: new OutputPacker(), carry: new Map(), tail: EMPTY, line: "", edited: false, escape: false, hidden: 0, bytesOut: 0, bytesIn: 0 });
     this.recorder.record("term.start", { ch, ...info });
   }
 
@@ -90,7 +90,7 @@ export class TerminalRecorder {
       }
       return;
     }
-    const masker = this.masker();
+    const masker = st.masker;
     if (raw) this.recorder.record("term.i", { ch, b64: raw.toString("base64") });
     if (text) this.recorder.record("term.i", { ch, d: masker ? masker.maskText(text) : text });
     for (const line of this.reconstruct(st, text)) {

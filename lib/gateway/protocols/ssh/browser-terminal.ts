@@ -4,7 +4,6 @@ import type { Db } from "@/db/client";
 import { GatewaySession } from "@/lib/gateway/core/session";
 import type { ConnectionRef, Principal } from "@/lib/gateway/core/types";
 import { loadUpstream } from "@/lib/gateway/core/upstream";
-import type { Masker } from "@/lib/gateway/masking";
 import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { TerminalChannel, type ClientSide } from "./terminal-channel";
 import { connectUpstream } from "./upstream";
@@ -49,7 +48,6 @@ export class BrowserTerminal {
   private drainHandlers: (() => void)[] = [];
   private drainTimer: NodeJS.Timeout | null = null;
   private channel: TerminalChannel | null = null;
-  private masker: Masker | null = null;
   sessionId: string | null = null;
 
   constructor(
@@ -76,9 +74,9 @@ export class BrowserTerminal {
       await gw.end("failed", (err as Error).message);
       return this.fail((err as Error).message);
     }
-    const term = new TerminalRecorder(gw.recorder, () => this.masker);
+    const term = new TerminalRecorder(gw.recorder);
     const pty = { term: "xterm-256color", cols: this.size.cols, rows: this.size.rows, width: 0, height: 0 };
-    const channel = new TerminalChannel({ gw, upstream, client: this.clientSide(), term, ch: 0, mode: "shell", pty, env: { LANG: "C.UTF-8" }, setMasker: (m) => (this.masker = m) });
+    const channel = new TerminalChannel({ gw, upstream, client: this.clientSide(), term, ch: 0, mode: "shell", pty, env: { LANG: "C.UTF-8" } });
     this.channel = channel;
     gw.onTerminate((reason) => channel.terminate(reason));
     const done = new Promise<void>((resolve) => this.closeHandlers.push(resolve));

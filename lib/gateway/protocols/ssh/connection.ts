@@ -4,7 +4,6 @@ import type { Db } from "@/db/client";
 import { GatewaySession } from "@/lib/gateway/core/session";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { GatehouseError, type ClassifiedRequest, type Principal } from "@/lib/gateway/core/types";
-import type { Masker } from "@/lib/gateway/masking";
 import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { ClientAgentBridge } from "./agent-forward";
 import { AUTH_METHODS, authenticateSsh, isAcceptableKeyQuery } from "./auth";
@@ -43,7 +42,6 @@ export class SshConnection {
   private ended = false;
   /** aborted when the client goes: a `connect` still held for approval is given up with it */
   private readonly gone = new AbortController();
-  private masker: Masker | null = null;
   private term: TerminalRecorder | null = null;
   private agent: ClientAgentBridge | null = null;
   private x11: X11Relay | null = null;
@@ -128,7 +126,7 @@ export class SshConnection {
       await gw.end("ended", "client disconnected");
       throw new GatehouseError("DENIED", "the client disconnected");
     }
-    this.term = new TerminalRecorder(gw.recorder, () => this.masker);
+    this.term = new TerminalRecorder(gw.recorder);
     gw.onTerminate((reason) => this.kill(reason));
     this.agent = new ClientAgentBridge(this.client, () => {
       gw.recorder.record("forward", { type: "agent", target: "agent channel opened by the upstream host", allowed: true });
@@ -232,7 +230,7 @@ export class SshConnection {
       let x11Forward: X11Forward | null = null;
       if (x11Decided && "refused" in x11Decided) tell(`X11 forwarding refused: ${x11Decided.refused}`);
       else x11Forward = x11Decided;
-      terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, x11Forward, setMasker: (m) => (this.masker = m) });
+      terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, x11Forward });
       this.terminals.add(terminal);
       side.onClose(() => this.terminals.delete(terminal!));
       await terminal.run();

@@ -48,8 +48,6 @@ export interface TerminalChannelOptions {
   agentForward?: boolean;
   /** ask the upstream for X11 with the client's own x11-req (policy allowed it for this channel) */
   x11Forward?: X11Forward | null;
-  /** the decision's masker, shared with the TerminalRecorder for input */
-  setMasker(m: Masker | null): void;
 }
 
 export const EXIT_DENIED = 126;
@@ -121,7 +119,6 @@ export class TerminalChannel {
       return;
     }
     if (decision.approvalId) this.notice(`approved (#${decision.approvalId}), running`);
-    this.o.setMasker(decision.masker);
     const started = Date.now();
     let upstream: UpstreamChannel;
     try {
@@ -176,7 +173,7 @@ export class TerminalChannel {
     const release = gw.stand(request, decision, (reason) => this.endWith(`${mode} ended: policy no longer allows it (${reason})`), { masked: true });
     // The command is recorded masked, as its `request` event is (a secret on a command line).
     const shown = command && decision.masker ? decision.masker.maskText(command) : command;
-    term.start(ch, { mode, cols: pty?.cols ?? 80, rows: pty?.rows ?? 24, term: pty?.term ?? "", ...(shown ? { command: shown } : {}) });
+    term.start(ch, { mode, cols: pty?.cols ?? 80, rows: pty?.rows ?? 24, term: pty?.term ?? "", ...(shown ? { command: shown } : {}) }, decision.masker);
     const out = new MaskedStream(decision.masker, (buf) => {
       term.output(ch, buf);
       return client.write(buf);
