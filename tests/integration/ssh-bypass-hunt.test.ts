@@ -145,6 +145,39 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     }
   });
 
+  // A member's writes on a staging connection run without approval, but not those that land where
+  // the host runs code later or decides who logs in: ~/.ssh (authorized_keys is a door around
+  // Gatehouse), startup files, git hooks. They are admin, held by default.
+  it("writes into ~/.ssh are held as admin (exec, sh -c, sftp put; the other persistence paths in unit tests); denied, nothing is written", async () => {
+    const home = (await sshExec(direct(), "echo $HOME")).stdout.trim();
+    const probe = `.ssh/gh-hunt-probe-${process.pid}`;
+    const local = `${dir}-key.pub`;
+    fs.writeFileSync(local, "ssh-ed25519 AAAAC3Nza probe\n");
+    const exists = async (p: string) => (await sshExec(direct(), `test -e ${home}/${p} && echo yes || echo no`)).stdout.trim();
+    try {
+      for (const line of [`echo ssh-ed25519 AAAA probe >> ~/${probe}`, `cp /etc/hostname ${probe}`, `sh -c 'echo x > ~/${probe}'`]) {
+        const r = await throughGateway(line);
+        expect(r.outcome, `${line} ran without approval: ${r.stderr}`).toBe("held");
+        expect(r.approval!.request.kind).toBe("admin");
+        expect(await exists(probe), line).toBe("no");
+      }
+      let done = false;
+      const put = sftpBatch(gw(), [`put ${local} ${probe}`]).then((r) => ((done = true), r));
+      const approval = await pendingApproval(new RegExp(`^sftp write (.*/)?${probe.replace(/[.]/g, "\\.")}$`), () => done);
+      expect(approval, "sftp put into ~/.ssh ran without approval").not.toBe(null);
+      expect(approval!.request.kind).toBe("admin");
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval!.id}/deny`, { reason: "bypass hunt" })).status).toBe(200);
+      expect((await put).code).not.toBe(0);
+      expect(await exists(probe)).toBe("no");
+      // An ordinary file in the home directory is still a plain write.
+      const plain = await sftpBatch(gw(), [`put ${local} gh-hunt-plain-${process.pid}.pub`, `rm gh-hunt-plain-${process.pid}.pub`]);
+      expect(plain.code, plain.stderr).toBe(0);
+    } finally {
+      fs.rmSync(local, { force: true });
+      await sshExec(direct(), `rm -f ${home}/${probe}`);
+    }
+  });
+
   // Forwarding is refused by default; bash's /dev/tcp makes the same connection from the upstream
   // host inside a "read".
   it("a redirection from /dev/tcp reaches no service without approval (it is a forward by another name)", async () => {

@@ -171,7 +171,7 @@ describe("classifyCommand: writers and readers whose options run a program", () 
     ["rsync --server --sender -vlogDtpre.iLsfxC --log-file=/tmp/x . /srv/f"],
     ["rsync --server -vlogDtpre.iLsfxC . /srv"],
     ["rsync -av a/ b/"],
-    ["install -m 755 a /usr/local/bin/a"],
+    ["install -m 755 a /srv/tools/a"],
     ["git rebase main"],
     ["git submodule update --init"],
     ["git clone https://example.test/r.git"],

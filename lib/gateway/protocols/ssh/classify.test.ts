@@ -5,6 +5,18 @@ const kind = (c: string) => classifyCommand(c).kind;
 
 describe("classifyCommand", () => {
   it.each([
+    ["echo ssh-ed25519 AAAA >> ~/.ssh/authorized_keys"],
+    ["tee -a .bashrc"],
+    ["cp hook.sh repo/.git/hooks/pre-commit"],
+    ["sh -c 'echo x > ~/.profile'"],
+    ["dd if=k of=.ssh/authorized_keys"],
+    ["ln -s /tmp/x ~/bin/ls"],
+    ["sed -i s/a/b/ /etc/hosts"],
+    ["mkdir -p .config/systemd/user"],
+  ])("%s writes where the host runs code later: admin", (c) => expect(kind(c)).toBe("admin"));
+  it.each([["cat ~/.ssh/authorized_keys", "read"], ["grep x .bashrc", "read"], ["echo hi > notes.txt", "write"], ["cp a project/bin/app", "write"]])("%s stays %s", (c, k) => expect(kind(c)).toBe(k));
+
+  it.each([
     ["ls -la /var/log", "read"],
     ["cat /etc/hostname | grep x | wc -l", "read"],
     ["echo hello 2>&1", "read"],
@@ -95,7 +107,8 @@ describe("classifyCommand", () => {
   it.each([
     ["uniq in.txt out.txt", "write"],
     ["uniq -f 1 in.txt out.txt", "write"],
-    ["xxd -r dump.hex /usr/local/bin/tool", "write"],
+    ["xxd -r dump.hex /srv/tools/tool", "write"],
+    ["xxd -r dump.hex /usr/local/bin/tool", "admin"],
     ["xxd in.bin out.hex", "write"],
     ["sort -uo out.txt in.txt", "write"],
     ["sort --out=out.txt in.txt", "write"],

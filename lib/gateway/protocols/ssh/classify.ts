@@ -1,4 +1,5 @@
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
+import { isPersistencePath } from "./persistence-paths";
 import { programRule } from "./program-rules";
 import { splitCommands, type Token } from "./shell-words";
 import { ASSIGNMENT, isWrapper, SAFE_VARIABLE, unwrap } from "./wrappers";
@@ -136,9 +137,10 @@ function classifySimple(tokens: Token[], depth: number, tty: boolean): RequestKi
   for (; words.length && ASSIGNMENT.test(words[0].value); words.shift()) {
     if (!SAFE_VARIABLE.test(words[0].value)) least = "unknown";
   }
-  if (!words.length) return least;
-  const kind = classifyProgram(words, depth, tty);
-  return RANK[kind] < RANK[least] ? least : kind;
+  const program = words.length ? classifyProgram(words, depth, tty) : least;
+  const kind = RANK[program] < RANK[least] ? least : program;
+  // A write that may land where the host runs code later, or on who may log in, is no ordinary write.
+  return RANK[kind] === RANK.write && tokens.some((t) => isPersistencePath(t.value)) ? "admin" : kind;
 }
 
 function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKind {

@@ -1,6 +1,7 @@
 import type { ClientChannel as UpstreamChannel, ServerChannel } from "ssh2";
 import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
+import { isPersistencePath } from "./persistence-paths";
 
 /**
  * SFTP pass-through with inspection. ssh2 has no raw SFTP proxy, so the gateway relays the
@@ -179,8 +180,10 @@ export class SftpRelay {
     if (type === T.INIT) return null;
     const r = new Reader(p, 5);
     const id = r.u32();
-    const decideWrite = (op: string, path: string, path2?: string, kind: ClassifiedRequest["kind"] = "write") => {
+    const decideWrite = (op: string, path: string, path2?: string, asked: ClassifiedRequest["kind"] = "write") => {
       this.requests.set(id, { op, path });
+      // Where the host runs code later (~/.ssh, startup files, hooks, /etc): see persistence-paths.ts.
+      const kind = asked === "write" && (isPersistencePath(path) || (path2 !== undefined && isPersistencePath(path2))) ? "admin" : asked;
       const text = `sftp ${op} ${path}${path2 !== undefined ? ` ${path2}` : ""}`;
       return { id, req: { action: "write" as const, kind, tables: [], functions: [], text }, event: { op, path, ...(path2 !== undefined ? { path2 } : {}) } };
     };
