@@ -76,7 +76,7 @@ export async function holdForApproval(db: Db, input: HoldInput, opts: HoldOption
     request: {
       action: req.request.action,
       kind: req.request.kind,
-      text: req.request.text,
+      text: req.request.shown ?? req.request.text,
       params: req.request.params ?? null,
       tables: req.request.tables,
       functions: req.request.functions,

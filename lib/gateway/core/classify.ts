@@ -8,9 +8,11 @@ import type { ClassifiedRequest } from "./types";
 export async function classifyForConnection(type: string, text: string): Promise<ClassifiedRequest> {
   if (type === "postgres") {
     const { classifySql, initClassifier } = await import("@/lib/gateway/protocols/postgres/classify");
+    const { withoutSecrets } = await import("@/lib/gateway/protocols/postgres/classify/secrets");
     await initClassifier();
     const c = classifySql(text);
-    return { action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text };
+    const shown = withoutSecrets(text);
+    return { action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text, ...(shown ? { shown } : {}) };
   }
   if (type === "ssh" || type === "kubernetes") return { action: "exec", kind: "unknown", tables: [], functions: [], text };
   if (type === "http") return { action: "http", kind: "unknown", tables: [], functions: [], text };

@@ -146,7 +146,8 @@ export class GatewaySession {
   ): () => void {
     const ruleSets = opts.masked ? maskingOf(decision.verdict) : null;
     // Shown as its request was recorded: masked where masking applies (a secret on a command line).
-    const shown = decision.masker ? decision.masker.maskText(request.text) : request.text;
+    const visible = request.shown ?? request.text;
+    const shown = decision.masker ? decision.masker.maskText(visible) : visible;
     return this.standing.add({ request, shown, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke }, decision.epoch);
   }
 
@@ -244,7 +245,7 @@ export class GatewaySession {
       kind: request.kind,
       tables: request.tables,
       functions: request.functions,
-      text: masker ? masker.maskText(request.text) : request.text,
+      text: masker ? masker.maskText(request.shown ?? request.text) : (request.shown ?? request.text),
       ...(request.params ? { params: masker ? request.params.map((p) => (p === null ? null : masker.maskText(p))) : request.params } : {}),
       ...(verdict && req
         ? { verdict: verdict.type, policies: verdict.policies, ...(verdict.type === "deny" ? { reason: verdict.reason } : {}) }

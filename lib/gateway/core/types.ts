@@ -62,6 +62,11 @@ export interface ClassifiedRequest {
   functions: string[];
   /** exactly what will run (statement text, command line, method + path) */
   text: string;
+  /**
+   * `text` as the recording, live viewers and approvers see it, when it carries a credential (a
+   * role's password): what runs, what policy decides on and what an approval binds stay `text`
+   */
+  shown?: string;
   /** bound parameters, if any; part of the approval binding */
   params?: (string | null)[];
   /**

@@ -11,6 +11,7 @@ import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
 import { build, encodeFrontend, parseFrontendMessage, ProtocolError, type BindMessage, type Frame, type FrontendMessage } from "./wire";
 import { loggable } from "@/lib/util/loggable";
+import { withoutSecrets } from "./classify/secrets";
 
 /**
  * One client connection after authentication: the frontend → upstream state machine. Client
@@ -184,7 +185,7 @@ export class PgSession {
     const raw = Buffer.concat(batch.map((b) => b.raw));
     if (!plan.request) {
       // Only Parse/Describe/Close: nothing runs. Forwarded undecided, but what was parsed is recorded.
-      if (plan.parsed.length) this.est.session.recorder.record("parse", { statements: plan.parsed });
+      if (plan.parsed.length) this.est.session.recorder.record("parse", { statements: plan.parsed.map((t) => withoutSecrets(t) ?? t) });
       plan.commit();
       this.relay.enqueue(plan.ops.map((op) => ({ ...op, unit: null })));
       if (synced) this.ranSinceSync = false;
@@ -239,7 +240,10 @@ export class PgSession {
     this.toUpstream(raw);
   }
 
-  private async decide(req: ClassifiedRequest): Promise<Decision> {
+  private async decide(asked: ClassifiedRequest): Promise<Decision> {
+    // A password written into the statement is recorded and shown redacted; it still runs as written.
+    const shown = asked.shown ?? withoutSecrets(asked.text);
+    const req = shown ? { ...asked, shown } : asked;
     // One controller for every decision until it is used: allocating one per statement showed up in profiles.
     if (this.holdAbort.signal.aborted && !this.closed) this.holdAbort = new AbortController();
     this.deciding = true;
