@@ -101,7 +101,7 @@ describe("browser terminal WebSocket", () => {
     const back = open(tokens.alice, `resume=${resumeToken}&offset=${first.got.bytes}`);
     await back.opened;
     await expect.poll(() => back.got.out, { timeout: 10_000 }).toMatch(/while-away/);
-    expect(back.got.messages).toContainEqual(expect.objectContaining({ type: "ready", resumed: true }));
+    await expect.poll(() => back.got.messages, { timeout: 10_000 }).toContainEqual(expect.objectContaining({ type: "ready", resumed: true }));
     back.ws.send(Buffer.from("exit\r"));
     await expect.poll(() => back.got.closed?.code, { timeout: 10_000 }).toBe(1000);
 
