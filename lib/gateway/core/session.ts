@@ -3,7 +3,7 @@ import type { Db } from "@/db/client";
 import { sessions } from "@/db/schema";
 import { liveParentSession } from "@/db/queries/sessions";
 import { getBus, Topics } from "@/lib/events/bus";
-import { holdForApproval } from "@/lib/gateway/approvals/hold";
+import { holdForApproval, satisfies } from "@/lib/gateway/approvals/hold";
 import type { MaskChannel, Masker } from "@/lib/gateway/masking";
 import { getPolicyRuntime, maskingOf } from "@/lib/gateway/policy";
 import { sealForPolicy } from "@/lib/gateway/policy/context";
@@ -263,7 +263,8 @@ export class GatewaySession {
         try {
           const held = await this.hold(event.seq, req, verdict, masker, epoch, opts);
           // Ended while it waited (the hold was given up then; an approval racing it counts for nothing).
-          return held.type === "allow" && this.ended ? this.deny(event.seq, verdict, "session has ended", held.approvalId) : held;
+          if (held.type === "allow" && this.ended) return this.deny(event.seq, verdict, "session has ended", held.approvalId);
+          return held.type === "allow" ? await this.decideApproved(request, verdict, held) : held;
         } catch (err) {
           console.error(`[gateway] session ${this.id}: hold failed, denying:`, loggable(err));
           return this.deny(event.seq, verdict, "approval could not be obtained");
@@ -287,6 +288,40 @@ export class GatewaySession {
     }
     this.recorder.record("approval", { requestSeq: seq, status: "approved", approvalId: outcome.approvalId });
     return { type: "allow", verdict, masker, requestSeq: seq, approvalId: outcome.approvalId, epoch };
+  }
+
+  /**
+   * An approval stands for what was approved under the inputs it was held under, and an approver
+   * may take minutes: meanwhile a new policy version may forbid the request or ask for more
+   * approvers, the user may have left the group a permit needs, the connection may have been
+   * re-tagged. So an approved request is decided once more before it runs, with the user and the
+   * connection read again; it runs only if that answer would let it run now with this approval
+   * (allow, mask, or a hold the approval satisfies), masked as both decisions say. Fails closed.
+   */
+  private async decideApproved(request: ClassifiedRequest, held: Extract<Verdict, { type: "hold" }>, approved: Extract<Decision, { type: "allow" }>): Promise<Decision> {
+    const seq = approved.requestSeq;
+    let now: Verdict;
+    try {
+      await Promise.all([this.refreshPrincipal(), this.refreshConnection()]);
+      this.grants.invalidate();
+      now = getPolicyRuntime().decide(this.requestOf(request, await this.grants.current()));
+    } catch (err) {
+      console.error(`[gateway] session ${this.id}: deciding an approved request again failed, denying:`, loggable(err));
+      now = { type: "deny", reason: "policy decision failed", policies: [] };
+    }
+    if (this.ended) return this.deny(seq, held, "session has ended", approved.approvalId);
+    const ruleSets = [...new Set([...maskingOf(held), ...maskingOf(now)])].sort();
+    const masker = ruleSets.length ? getMaskingRuntime().maskerFor(ruleSets, CHANNEL[this.client.protocol]) : null;
+    const reason =
+      now.type === "deny" ? now.reason
+      : now.type === "hold" && !satisfies(held.requirement, now.requirement) ? "the policy now asks for another approval than the one given"
+      : request.unmaskable && masker?.active ? UNMASKABLE
+      : null;
+    if (reason !== null) {
+      this.recorder.record("revoked", { requestSeq: seq, action: request.action, text: approved.masker ? approved.masker.maskText(request.shown ?? request.text) : (request.shown ?? request.text), cause: "decided again once approved", verdict: now.type, policies: now.policies, reason });
+      return this.deny(seq, now, reason, approved.approvalId);
+    }
+    return { ...approved, verdict: { ...held, maskRuleSets: ruleSets }, masker };
   }
 
   private deny(seq: number, verdict: Verdict | null, reason: string, approvalId?: number): Decision {

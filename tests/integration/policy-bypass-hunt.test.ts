@@ -1,0 +1,143 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
+import { apiCall, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+
+/**
+ * Bypass hunt on the policy path: what a held request runs under once it is approved, how
+ * requests become Cedar input, and what a decision may be reused for. A real Gatehouse process
+ * (embedded store, demo PostgreSQL upstream) and postgres.js.
+ *
+ * demo-postgres is tagged `prod`, so a person's write there is held for one approver by the
+ * default policies; WRITERS_ONLY adds a forbid that keys on group membership.
+ */
+const WRITERS_ONLY = `${DEFAULT_POLICIES}
+@id("writers-only")
+@reason("only writers change demo data")
+forbid (principal, action == Gatehouse::Action::"write", resource)
+when { resource.tags.contains("demo") }
+unless { principal in Gatehouse::Group::"writers" };
+`;
+
+const PASSWORD = "a-long-password-1";
+const DEV = "dev@example.test";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("bypass hunt: the policy path", () => {
+  let gh: GatehouseProcess;
+  let admin: string;
+  let approver: string;
+  let dev: string;
+  const open: postgres.Sql[] = [];
+
+  function pg(token: string, user: string) {
+    const notices: string[] = [];
+    const sql = postgres({
+      host: "127.0.0.1",
+      port: gh.ports.postgres,
+      database: "demo-postgres",
+      username: user,
+      password: token,
+      ssl: false,
+      max: 1,
+      connect_timeout: 10,
+      onnotice: (n) => void notices.push(String(n.message)),
+    });
+    open.push(sql);
+    return { sql, notices };
+  }
+  async function setPolicies(text: string, comment: string) {
+    const res = await apiCall(gh.url, admin, "PUT", "/policies", { text, comment });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }
+  /** Starts `text`; resolves with the approval id once it is held, and the statement's outcome. */
+  async function held(c: { sql: postgres.Sql; notices: string[] }, text: string) {
+    const done = c.sql.unsafe(text).then(
+      () => "ran",
+      (e: Error) => e.message,
+    );
+    for (let i = 0; i < 400; i++) {
+      const m = c.notices.map((n) => /held for approval #(\d+)/.exec(n)).find(Boolean);
+      if (m) return { id: Number(m[1]), done };
+      const early = await Promise.race([done, sleep(25).then(() => null)]);
+      if (early !== null) throw new Error(`not held: ${early}`);
+    }
+    throw new Error("not held within 10 s");
+  }
+  /** What the upstream holds, read directly by the admin (a person's read is allowed). */
+  async function countryOf(id: number): Promise<string> {
+    const { sql } = pg(admin, gh.adminEmail);
+    try {
+      const [row] = await sql.unsafe(`select country from customers where id = ${id}`);
+      return row.country as string;
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+
+  beforeAll(async () => {
+    gh = await startGatehouse({ env: { GATEHOUSE_APPROVAL_TTL_SECONDS: "60" } });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [email, role, groups] of [
+      [DEV, "member", ["writers"]],
+      ["approver@example.test", "approver", ["approvers"]],
+    ] as const) {
+      const res = await apiCall(gh.url, admin, "POST", "/users", { email, password: PASSWORD, role, groups });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    approver = await login(gh.url, "approver@example.test", PASSWORD);
+    dev = await login(gh.url, DEV, PASSWORD);
+    expect((await apiCall(gh.url, admin, "PATCH", "/connections/demo-postgres", { tags: ["demo", "pii", "prod"] })).status).toBe(200);
+    await setPolicies(WRITERS_ONLY, "policy bypass hunt");
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    await gh?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("a write held under one policy version and approved after a version that forbids it does not run", async () => {
+    const c = pg(dev, DEV);
+    const before = await countryOf(1);
+    const hold = await held(c, "update customers set country = 'H1' where id = 1");
+    try {
+      await setPolicies(`${WRITERS_ONLY}\n@id("freeze") @reason("demo data is frozen")\nforbid (principal, action == Gatehouse::Action::"write", resource)\nwhen { resource.tags.contains("prod") };\n`, "freeze");
+      expect((await apiCall(gh.url, approver, "POST", `/approvals/${hold.id}/approve`, {})).status).toBe(200);
+      expect(await hold.done).toMatch(/demo data is frozen/);
+      expect(await countryOf(1)).toBe(before);
+    } finally {
+      await setPolicies(WRITERS_ONLY, "unfreeze");
+    }
+  });
+
+  it("a write held while its user was a writer and approved after they were removed from the group does not run", async () => {
+    const c = pg(dev, DEV);
+    const before = await countryOf(2);
+    const hold = await held(c, "update customers set country = 'H2' where id = 2");
+    try {
+      expect((await apiCall(gh.url, admin, "PATCH", `/users/${DEV}`, { groups: [] })).status).toBe(200);
+      expect((await apiCall(gh.url, approver, "POST", `/approvals/${hold.id}/approve`, {})).status).toBe(200);
+      expect(await hold.done).toMatch(/only writers change demo data/);
+      expect(await countryOf(2)).toBe(before);
+    } finally {
+      await apiCall(gh.url, admin, "PATCH", `/users/${DEV}`, { groups: ["writers"] });
+    }
+  });
+
+  it("a write held for one approval does not run on that one once the policy asks for two", async () => {
+    const c = pg(dev, DEV);
+    const before = await countryOf(4);
+    const hold = await held(c, "update customers set country = 'H4' where id = 4");
+    try {
+      await setPolicies(WRITERS_ONLY.replace(`@id("prod-write-approval")\n@hold("approvers")`, `@id("prod-write-approval")\n@hold("approvers")\n@approvals("2")`), "two approvers");
+      expect((await apiCall(gh.url, approver, "POST", `/approvals/${hold.id}/approve`, {})).status).toBe(200);
+      expect(await hold.done).toMatch(/approval/);
+      expect(await countryOf(4)).toBe(before);
+    } finally {
+      await setPolicies(WRITERS_ONLY, "one approver");
+    }
+  });
+});
