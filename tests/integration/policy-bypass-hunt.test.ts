@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { apiCall, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
  * Bypass hunt on the policy path: what a held request runs under once it is approved, how
@@ -139,5 +140,59 @@ describe("bypass hunt: the policy path", () => {
     } finally {
       await setPolicies(WRITERS_ONLY, "one approver");
     }
+  });
+});
+
+/**
+ * Several Gatehouse processes share one PostgreSQL store and learn of a saved policy version over
+ * LISTEN/NOTIFY, which is best effort: a LISTEN connection that drops and reconnects misses what
+ * was sent meanwhile. Here another process's save is a row written straight into the store with
+ * no notification at all (the notification lost); the gateway must still come to enforce it.
+ */
+describe("bypass hunt: a policy version whose notification was lost", () => {
+  let gh: GatehouseProcess;
+  let pg: Postgres15;
+  let store: postgres.Sql;
+  let admin: string;
+  let dev: string;
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await setup.unsafe("create database gh_store");
+    await setup.end();
+    const storeUrl = pg.url.replace(/\/postgres$/, "/gh_store");
+    gh = await startGatehouse({ env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500" } });
+    store = postgres(storeUrl, { max: 1, onnotice: () => {} });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: DEV, password: PASSWORD, role: "member", groups: [] })).status).toBe(200);
+    dev = await login(gh.url, DEV, PASSWORD);
+  }, 180_000);
+
+  afterAll(async () => {
+    await store?.end({ timeout: 1 });
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    await gh?.stop();
+    await pg?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  async function read(): Promise<string> {
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: dev, ssl: false, max: 1, connect_timeout: 10, onnotice: () => {} });
+    try {
+      await sql`select 1`;
+      return "ran";
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+
+  it("a version saved by another process is enforced even when its policy.changed never arrives", async () => {
+    expect(await read()).toBe("ran");
+    const closed = `${DEFAULT_POLICIES}\n@id("reads-closed") @reason("reads are closed")\nforbid (principal, action == Gatehouse::Action::"read", resource);\n`;
+    await store.unsafe("insert into policy_versions (version, text, comment) select max(version) + 1, $1, 'saved elsewhere' from policy_versions", [closed]);
+    await expect.poll(read, { timeout: 20_000, interval: 500 }).toMatch(/reads are closed/);
   });
 });
