@@ -128,6 +128,26 @@ describe("bypass hunt: the policy path", () => {
     }
   });
 
+  it("a FETCH is decided with its cursor's tables: a cursor declared before a forbid on its table reads no further rows", async () => {
+    const { sql } = pg(dev, DEV);
+    const conn = await sql.reserve();
+    try {
+      await conn.unsafe("begin");
+      await conn.unsafe("declare c cursor for select name from customers order by id");
+      expect(await conn.unsafe("fetch 1 from c")).toHaveLength(1);
+      await setPolicies(`${WRITERS_ONLY}\n@id("customers-closed") @reason("customers are closed")\nforbid (principal, action == Gatehouse::Action::"read", resource)\nwhen { context.request.tables.contains("customers") };\n`, "close customers");
+      await expect(conn.unsafe("fetch 1 from c")).rejects.toThrow(/customers are closed/);
+      // the simple query protocol too
+      await expect(conn.unsafe("fetch 1 from c").simple()).rejects.toThrow(/customers are closed/);
+      // (control) a FETCH from a cursor over another table is not caught by it
+      await conn.unsafe("declare o cursor for select total from orders order by id");
+      expect(await conn.unsafe("fetch 1 from o").simple()).toHaveLength(1);
+    } finally {
+      conn.release();
+      await setPolicies(WRITERS_ONLY, "customers open");
+    }
+  });
+
   it("a write held for one approval does not run on that one once the policy asks for two", async () => {
     const c = pg(dev, DEV);
     const before = await countryOf(4);
