@@ -148,6 +148,33 @@ describe("bypass hunt: the policy path", () => {
     }
   });
 
+  it("a session whose connect was approved ends when the policy then asks for two approvals of it; an equal hold keeps it", async () => {
+    const GATED = "gated@example.test";
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: GATED, password: PASSWORD, role: "member", groups: [] })).status).toBe(200);
+    const gated = await login(gh.url, GATED, PASSWORD);
+    const connectHeld = (extra: string) => `${WRITERS_ONLY}\n@id("gated-connect")\n@hold("approvers")\n${extra}permit (principal == Gatehouse::User::"${GATED}", action == Gatehouse::Action::"connect", resource);\n`;
+    await setPolicies(connectHeld(""), "gated connect");
+    const { sql } = pg(gated, GATED);
+    try {
+      const first = sql`select 1 as one`.then((rows) => [...rows]);
+      let id: number | undefined;
+      await expect
+        .poll(async () => (id = ((await apiCall(gh.url, approver, "GET", "/approvals?status=pending")).body.approvals as Record<string, unknown>[]).find((a) => JSON.stringify(a).includes(GATED))?.id as number | undefined), { timeout: 10_000 })
+        .toBeTruthy();
+      expect((await apiCall(gh.url, approver, "POST", `/approvals/${id}/approve`, {})).status).toBe(200);
+      expect(await first).toEqual([{ one: 1 }]);
+      // the same requirement saved again (a new version): the session stands
+      await setPolicies(connectHeld("// unchanged\n"), "gated connect, same hold");
+      await sleep(500);
+      expect(await sql`select 2 as two`).toEqual([{ two: 2 }]);
+      await setPolicies(connectHeld(`@approvals("2")\n`), "gated connect, two approvers");
+      await expect.poll(() => sql`select 3`.then(() => "ran", (e: Error) => e.message), { timeout: 10_000 }).not.toBe("ran");
+    } finally {
+      await sql.end({ timeout: 1 });
+      await setPolicies(WRITERS_ONLY, "ungated");
+    }
+  });
+
   it("a write held for one approval does not run on that one once the policy asks for two", async () => {
     const c = pg(dev, DEV);
     const before = await countryOf(4);

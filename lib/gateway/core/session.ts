@@ -3,9 +3,10 @@ import type { Db } from "@/db/client";
 import { sessions } from "@/db/schema";
 import { liveParentSession } from "@/db/queries/sessions";
 import { getBus, Topics } from "@/lib/events/bus";
-import { holdForApproval, satisfies } from "@/lib/gateway/approvals/hold";
+import { holdForApproval } from "@/lib/gateway/approvals/hold";
 import type { MaskChannel, Masker } from "@/lib/gateway/masking";
 import { getPolicyRuntime, maskingOf } from "@/lib/gateway/policy";
+import { approvalSatisfies } from "@/lib/gateway/policy/verdict";
 import { sealForPolicy } from "@/lib/gateway/policy/context";
 import { SessionRecorder } from "@/lib/gateway/recorder/recorder";
 import { activeGrantsOf } from "@/db/queries/approvals";
@@ -148,7 +149,9 @@ export class GatewaySession {
     // Shown as its request was recorded: masked where masking applies (a secret on a command line).
     const visible = request.shown ?? request.text;
     const shown = decision.masker ? decision.masker.maskText(visible) : visible;
-    return this.standing.add({ request, shown, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke }, decision.epoch);
+    const approved = decision.approvalId !== undefined;
+    const approvedUnder = approved && decision.verdict.type === "hold" ? decision.verdict.requirement : undefined;
+    return this.standing.add({ request, shown, requestSeq: decision.requestSeq, approved, approvedUnder, ruleSets, revoke }, decision.epoch);
   }
 
   /** The policy's verdict on `request` now, without holding (a standing decision's recheck). */
@@ -314,7 +317,7 @@ export class GatewaySession {
     const masker = ruleSets.length ? getMaskingRuntime().maskerFor(ruleSets, CHANNEL[this.client.protocol]) : null;
     const reason =
       now.type === "deny" ? now.reason
-      : now.type === "hold" && !satisfies(held.requirement, now.requirement) ? "the policy now asks for another approval than the one given"
+      : now.type === "hold" && !approvalSatisfies(held.requirement, now.requirement) ? "the policy now asks for another approval than the one given"
       : request.unmaskable && masker?.active ? UNMASKABLE
       : null;
     if (reason !== null) {
