@@ -2,7 +2,7 @@ import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
-import { apiCall, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -225,7 +225,7 @@ describe("bypass hunt: a policy version whose notification was lost", () => {
   });
 
   async function read(): Promise<string> {
-    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: dev, ssl: false, max: 1, connect_timeout: 10, onnotice: () => {} });
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: dev, ssl: false, max: 1, connect_timeout: 10, fetch_types: false, onnotice: () => {} });
     try {
       await sql`select 1`;
       return "ran";
@@ -241,5 +241,27 @@ describe("bypass hunt: a policy version whose notification was lost", () => {
     const closed = `${DEFAULT_POLICIES}\n@id("reads-closed") @reason("reads are closed")\nforbid (principal, action == Gatehouse::Action::"read", resource);\n`;
     await store.unsafe("insert into policy_versions (version, text, comment) select max(version) + 1, $1, 'saved elsewhere' from policy_versions", [closed]);
     await expect.poll(read, { timeout: 20_000, interval: 500 }).toMatch(/reads are closed/);
+    await store.unsafe("insert into policy_versions (version, text, comment) select max(version) + 1, $1, 'reopened elsewhere' from policy_versions", [DEFAULT_POLICIES]);
+    await expect.poll(read, { timeout: 20_000, interval: 500 }).toBe("ran");
+  });
+
+  it("a masking rule added by another process applies even when its masking.changed never arrives", async () => {
+    // agents read through the "pii" rule set (default policies)
+    const personal = await apiCall(gh.url, dev, "POST", "/tokens", { name: "masking-lost-notify", ttlSeconds: 3600 });
+    expect(personal.status, JSON.stringify(personal.body)).toBe(200);
+    const agent = (await exchangeToken(gh.url, personal.body.token, "claude")).access_token;
+    const nameOf1 = async () => {
+      const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: agent, ssl: false, max: 1, connect_timeout: 10, fetch_types: false, onnotice: () => {} });
+      try {
+        const [row] = await sql.unsafe("select name from customers where id = 1");
+        return row.name as string;
+      } finally {
+        await sql.end({ timeout: 1 });
+      }
+    };
+    const plain = await nameOf1();
+    expect(plain).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+$/);
+    await store.unsafe(`insert into masking_rules (name, rule_set, definition) values ('names-elsewhere', 'pii', '{"detectors": [], "columns": ["customers.name"], "style": "redact"}')`);
+    await expect.poll(nameOf1, { timeout: 20_000, interval: 500 }).not.toBe(plain);
   });
 });

@@ -15,12 +15,12 @@ import { loggable } from "@/lib/util/loggable";
  * misses what was sent meanwhile), and without this check a process would go on enforcing the
  * previous version — which may grant what the new one revokes — until the next save.
  */
-const POLL_MS = Number(process.env.GATEHOUSE_POLICY_POLL_MS) || 10_000;
+export const POLICY_POLL_MS = Number(process.env.GATEHOUSE_POLICY_POLL_MS) || 10_000;
 
 /**
  * Keeps this process's policy runtime equal to the newest stored version: installs the shipped
  * defaults as version 1 on first start, loads the current version, and reloads whenever any
- * process announces `policy.changed`, or the stored version is found to differ (POLL_MS). A
+ * process announces `policy.changed`, or the stored version is found to differ (POLICY_POLL_MS). A
  * reload always reads the database (the message only says "something changed"), so a lost or
  * duplicated notification cannot install the wrong text.
  */
@@ -57,7 +57,7 @@ export async function startPolicySync(db: Db, bus: EventBus): Promise<() => void
         if (version !== null && String(version) !== getPolicyRuntime().version) void schedule();
       })
       .catch(() => {}); // the store is down: the next poll (or message) tries again
-  }, POLL_MS);
+  }, POLICY_POLL_MS);
   poll.unref();
   const unsubscribe = bus.subscribe(Topics.policyChanged, () => void schedule());
   return () => {
