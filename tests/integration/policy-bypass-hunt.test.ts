@@ -143,6 +143,8 @@ describe("bypass hunt: the policy path", () => {
       await conn.unsafe("declare o cursor for select total from orders order by id");
       expect(await conn.unsafe("fetch 1 from o").simple()).toHaveLength(1);
     } finally {
+      // the demo upstream (PGlite) serves one transaction at a time: end it
+      await conn.unsafe("rollback").catch(() => {});
       conn.release();
       await setPolicies(WRITERS_ONLY, "customers open");
     }
@@ -243,6 +245,37 @@ describe("bypass hunt: a policy version whose notification was lost", () => {
     await expect.poll(read, { timeout: 20_000, interval: 500 }).toMatch(/reads are closed/);
     await store.unsafe("insert into policy_versions (version, text, comment) select max(version) + 1, $1, 'reopened elsewhere' from policy_versions", [DEFAULT_POLICIES]);
     await expect.poll(read, { timeout: 20_000, interval: 500 }).toBe("ran");
+  });
+
+  it("a live session ends when its token is revoked or its user leaves the group policy needs, even when the messages never arrive", async () => {
+    const personal = await apiCall(gh.url, dev, "POST", "/tokens", { name: "live-lost-notify", ttlSeconds: 3600 });
+    expect(personal.status, JSON.stringify(personal.body)).toBe(200);
+    const open = () => postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: personal.body.token, ssl: false, max: 1, connect_timeout: 10, fetch_types: false, onnotice: () => {} });
+    const ask = (sql: postgres.Sql) => sql.unsafe("select 1").then(() => "ran", (e: Error) => e.message);
+
+    // group membership: a policy lets only the group "ledger" in; DEV is removed from it in the store
+    await store.unsafe("insert into groups (name) values ('ledger') on conflict do nothing");
+    await store.unsafe("insert into memberships (user_id, group_id) select u.id, g.id from users u, groups g where u.email = $1 and g.name = 'ledger'", [DEV]);
+    await store.unsafe("insert into policy_versions (version, text, comment) select max(version) + 1, $1, 'ledger only' from policy_versions", [`${DEFAULT_POLICIES}\n@id("ledger-only") @reason("ledger members only")\nforbid (principal, action == Gatehouse::Action::"connect", resource)\nunless { principal in Gatehouse::Group::"ledger" };\n`]);
+    const member = open();
+    try {
+      await expect.poll(() => ask(member), { timeout: 20_000, interval: 500 }).toBe("ran");
+      await store.unsafe("delete from memberships where user_id = (select id from users where email = $1)", [DEV]);
+      await expect.poll(() => ask(member), { timeout: 20_000, interval: 500 }).not.toBe("ran");
+    } finally {
+      await member.end({ timeout: 1 });
+      await store.unsafe("insert into policy_versions (version, text, comment) select max(version) + 1, $1, 'defaults' from policy_versions", [DEFAULT_POLICIES]);
+    }
+
+    // token revocation
+    const revokable = open();
+    try {
+      await expect.poll(() => ask(revokable), { timeout: 20_000, interval: 500 }).toBe("ran");
+      await store.unsafe("update tokens set revoked_at = now() where id = $1", [personal.body.id]);
+      await expect.poll(() => ask(revokable), { timeout: 20_000, interval: 500 }).not.toBe("ran");
+    } finally {
+      await revokable.end({ timeout: 1 });
+    }
   });
 
   it("a masking rule added by another process applies even when its masking.changed never arrives", async () => {

@@ -13,6 +13,7 @@ import { activeGrantsOf } from "@/db/queries/approvals";
 import { grantLineage } from "@/lib/identity/grant-lineage";
 import { getConnection } from "@/db/queries/connections";
 import { getUserForSession } from "@/db/queries/users";
+import { anyTokenRevoked } from "@/db/queries/tokens";
 import { groupNamesOf } from "@/lib/identity/tokens";
 import { getMaskingRuntime } from "./masking-runtime";
 import { liveSessions } from "./live-sessions";
@@ -131,6 +132,21 @@ export class GatewaySession {
     this.current = sealForPolicy({ ...before, role: user.role as Principal["role"], groups });
     this.recorder.record("principal", { role: user.role, groups, before: { role: before.role, groups: before.groups } });
     await this.standing.recheck("the user's role or groups changed");
+  }
+
+  /**
+   * Reads again what the session is otherwise told of over the event bus — its credential (and
+   * the tokens it descends from) revoked, the user's role and groups, the connection, the grants
+   * — for when a message from another process never arrived (NOTIFY is best effort). Changes
+   * apply as they would have on the message.
+   */
+  async resync(): Promise<void> {
+    if (this.ended) return;
+    const p = this.principal;
+    const ids = [p.tokenId, p.parentTokenId, ...p.chain.map((a) => a.tokenId)].filter((id): id is string => !!id);
+    if (await anyTokenRevoked(this.db, [...new Set(ids)])) return this.terminate("the token of this session was revoked");
+    await Promise.all([this.refreshPrincipal(), this.refreshConnection()]);
+    this.grantsChanged("re-read in case a change was not announced");
   }
 
   /**
