@@ -177,6 +177,19 @@ describe("bypass hunt: the policy path", () => {
     }
   });
 
+  it("held: a write held in a session whose token is then revoked does not run when an approver approves", async () => {
+    const personal = await apiCall(gh.url, dev, "POST", "/tokens", { name: "revoked-while-held", ttlSeconds: 3600 });
+    expect(personal.status, JSON.stringify(personal.body)).toBe(200);
+    const c = pg(personal.body.token, DEV);
+    const before = await countryOf(5);
+    const hold = await held(c, "update customers set country = 'H5' where id = 5");
+    expect((await apiCall(gh.url, dev, "DELETE", `/tokens/${personal.body.id}`)).status).toBe(200);
+    const approved = await apiCall(gh.url, approver, "POST", `/approvals/${hold.id}/approve`, {});
+    expect(approved.status).not.toBe(500);
+    expect(await hold.done).not.toBe("ran");
+    expect(await countryOf(5)).toBe(before);
+  });
+
   it("a write held for one approval does not run on that one once the policy asks for two", async () => {
     const c = pg(dev, DEV);
     const before = await countryOf(4);
