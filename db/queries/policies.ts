@@ -15,6 +15,12 @@ export async function currentPolicy(db: Db) {
   return row ?? null;
 }
 
+/** The version in force (the highest), without its text: cheap enough to poll. */
+export async function currentPolicyVersion(db: Db): Promise<number | null> {
+  const [row] = await db.select({ version: policyVersions.version }).from(policyVersions).orderBy(desc(policyVersions.version)).limit(1);
+  return row?.version ?? null;
+}
+
 export function listPolicyVersions(db: Db, limit = 100) {
   return db
     .select({ version: policyVersions.version, comment: policyVersions.comment, createdAt: policyVersions.createdAt, authorEmail: users.email })

@@ -1,4 +1,4 @@
-import { and, desc, eq, isNull, or, sql } from "drizzle-orm";
+import { and, desc, eq, inArray, isNotNull, isNull, or, sql } from "drizzle-orm";
 import type { Db } from "../client";
 import { tokens } from "../schema";
 
@@ -28,4 +28,11 @@ export function listTokens(db: Db, params: { userId?: string; branch?: string; i
     params.includeRevoked ? undefined : isNull(tokens.revokedAt),
   ].filter(Boolean);
   return db.select(columns).from(tokens).where(and(...conds)).orderBy(desc(tokens.createdAt)).limit(500);
+}
+
+/** Whether any of `ids` is revoked (a live session's credential and the tokens it descends from). */
+export async function anyTokenRevoked(db: Db, ids: readonly string[]): Promise<boolean> {
+  if (ids.length === 0) return false;
+  const rows = await db.select({ id: tokens.id }).from(tokens).where(and(inArray(tokens.id, [...ids]), isNotNull(tokens.revokedAt))).limit(1);
+  return rows.length > 0;
 }

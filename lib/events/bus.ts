@@ -49,6 +49,11 @@ export class EventBus {
     this.emitter.setMaxListeners(0);
   }
 
+  /** Whether other processes reach this one through the database (then a message can be lost). */
+  get bridged(): boolean {
+    return this.handle !== null;
+  }
+
   /** Bridge to other processes through the database, when it can (postgres-js, not PGlite). */
   async attach(handle: DbHandle): Promise<void> {
     if (!handle.listen || !handle.notify || this.handle === handle) return;

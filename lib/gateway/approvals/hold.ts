@@ -9,6 +9,7 @@ import { findApprovedWindows, getApproval } from "@/db/queries/approvals";
 import type { Db } from "@/db/client";
 import type { StoredActor } from "@/db/schema";
 import type { GatewayRequest, HoldRequirement } from "@/lib/gateway/core/types";
+import { approvalSatisfies } from "@/lib/gateway/policy/verdict";
 import { appendAudit } from "@/lib/services/audit/append";
 import { consumeApproval } from "@/lib/services/approvals/consume";
 import { createApprovalRequest } from "@/lib/services/approvals/create";
@@ -113,7 +114,7 @@ export async function holdForApproval(db: Db, input: HoldInput, opts: HoldOption
  * was approved by must still be an approver group now, and it needed at least as many approvals.
  */
 export function satisfies(window: { approverGroups: string[]; minApprovals: number }, requirement: HoldRequirement): boolean {
-  return window.minApprovals >= requirement.minApprovals && window.approverGroups.every((g) => requirement.approverGroups.includes(g));
+  return approvalSatisfies(window, requirement);
 }
 
 async function settle(db: Db, id: number, hash: string, sessionId: string | undefined, actor: { userId: string; email: string }, waited: WaitResult): Promise<HoldOutcome> {

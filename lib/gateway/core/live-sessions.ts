@@ -1,5 +1,6 @@
 import { getBus, Topics } from "@/lib/events/bus";
 import { getPolicyRuntime } from "@/lib/gateway/policy/runtime";
+import { POLICY_POLL_MS } from "@/lib/gateway/policy/sync";
 import type { GatewaySession } from "./session";
 import type { Principal } from "./types";
 
@@ -86,6 +87,12 @@ class LiveSessions {
     runtime.onInstalled((version) => {
       for (const s of this.all()) void s.standing.recheck(`policy version ${version} was installed`);
     });
+    // Across processes a message can be lost (NOTIFY is best effort): then each live session
+    // reads again what the messages above would have told it, as often as the policies are compared.
+    setInterval(() => {
+      if (!bus.bridged) return;
+      for (const s of this.all()) void s.resync().catch((err) => console.warn(`[gateway] session ${s.id}: re-reading its inputs failed: ${(err as Error).message}`));
+    }, POLICY_POLL_MS).unref();
     setInterval(() => {
       if (!runtime.readsTime) return;
       for (const s of this.all()) void s.standing.recheck("time passed (the policies read the time)");

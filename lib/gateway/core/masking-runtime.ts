@@ -5,6 +5,7 @@ import { maskingRules } from "@/db/schema";
 import { masterKey } from "@/lib/crypto/secrets";
 import { Topics, type EventBus } from "@/lib/events/bus";
 import { compileMasker, type MaskChannel, type Masker, type MaskingRule } from "@/lib/gateway/masking";
+import { POLICY_POLL_MS } from "@/lib/gateway/policy/sync";
 import { appendAudit } from "@/lib/services/audit/append";
 import { mutate } from "@/lib/services/tx";
 import { loggable } from "@/lib/util/loggable";
@@ -68,7 +69,24 @@ export async function startMaskingSync(db: Db, bus: EventBus): Promise<() => voi
       if (inserted.length) await appendAudit(tx, null, { action: "masking.defaults", subject: "masking:defaults", detail: { rules: inserted.map((r) => r.name) } });
     });
   }
-  const reload = async () => getMaskingRuntime().load(await listMaskingRules(db));
+  // Loaded only when the rows differ: each load starts a new rules version (compiled maskers are cached per version).
+  let loaded = "";
+  const reload = async () => {
+    const rows = await listMaskingRules(db);
+    const seen = JSON.stringify(rows);
+    if (seen === loaded) return;
+    getMaskingRuntime().load(rows);
+    loaded = seen;
+  };
   await reload();
-  return bus.subscribe(Topics.maskingChanged, () => void reload().catch((err) => console.error("[masking] reload failed:", loggable(err))));
+  // NOTIFY is best effort across processes (a LISTEN connection that reconnects misses what was
+  // sent meanwhile): the rules are also re-read as often as the policies are compared (sync.ts),
+  // so a lost `masking.changed` cannot leave a process handing out data a new rule masks.
+  const poll = setInterval(() => void reload().catch(() => {}), POLICY_POLL_MS);
+  poll.unref();
+  const unsubscribe = bus.subscribe(Topics.maskingChanged, () => void reload().catch((err) => console.error("[masking] reload failed:", loggable(err))));
+  return () => {
+    clearInterval(poll);
+    unsubscribe();
+  };
 }

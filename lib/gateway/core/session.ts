@@ -6,12 +6,14 @@ import { getBus, Topics } from "@/lib/events/bus";
 import { holdForApproval } from "@/lib/gateway/approvals/hold";
 import type { MaskChannel, Masker } from "@/lib/gateway/masking";
 import { getPolicyRuntime, maskingOf } from "@/lib/gateway/policy";
+import { approvalSatisfies } from "@/lib/gateway/policy/verdict";
 import { sealForPolicy } from "@/lib/gateway/policy/context";
 import { SessionRecorder } from "@/lib/gateway/recorder/recorder";
 import { activeGrantsOf } from "@/db/queries/approvals";
 import { grantLineage } from "@/lib/identity/grant-lineage";
 import { getConnection } from "@/db/queries/connections";
 import { getUserForSession } from "@/db/queries/users";
+import { anyTokenRevoked } from "@/db/queries/tokens";
 import { groupNamesOf } from "@/lib/identity/tokens";
 import { getMaskingRuntime } from "./masking-runtime";
 import { liveSessions } from "./live-sessions";
@@ -133,6 +135,21 @@ export class GatewaySession {
   }
 
   /**
+   * Reads again what the session is otherwise told of over the event bus — its credential (and
+   * the tokens it descends from) revoked, the user's role and groups, the connection, the grants
+   * — for when a message from another process never arrived (NOTIFY is best effort). Changes
+   * apply as they would have on the message.
+   */
+  async resync(): Promise<void> {
+    if (this.ended) return;
+    const p = this.principal;
+    const ids = [p.tokenId, p.parentTokenId, ...p.chain.map((a) => a.tokenId)].filter((id): id is string => !!id);
+    if (await anyTokenRevoked(this.db, [...new Set(ids)])) return this.terminate("the token of this session was revoked");
+    await Promise.all([this.refreshPrincipal(), this.refreshConnection()]);
+    this.grantsChanged("re-read in case a change was not announced");
+  }
+
+  /**
    * Registers something open that was allowed by `decision` (a shell, a forward) so that it is
    * decided again when its inputs change, and ended with `revoke` when policy no longer allows
    * it. `masked`: its stream goes through the decision's masker (a terminal), so masking it was
@@ -148,7 +165,9 @@ export class GatewaySession {
     // Shown as its request was recorded: masked where masking applies (a secret on a command line).
     const visible = request.shown ?? request.text;
     const shown = decision.masker ? decision.masker.maskText(visible) : visible;
-    return this.standing.add({ request, shown, requestSeq: decision.requestSeq, approved: decision.approvalId !== undefined, ruleSets, revoke }, decision.epoch);
+    const approved = decision.approvalId !== undefined;
+    const approvedUnder = approved && decision.verdict.type === "hold" ? decision.verdict.requirement : undefined;
+    return this.standing.add({ request, shown, requestSeq: decision.requestSeq, approved, approvedUnder, ruleSets, revoke }, decision.epoch);
   }
 
   /** The policy's verdict on `request` now, without holding (a standing decision's recheck). */
@@ -263,7 +282,8 @@ export class GatewaySession {
         try {
           const held = await this.hold(event.seq, req, verdict, masker, epoch, opts);
           // Ended while it waited (the hold was given up then; an approval racing it counts for nothing).
-          return held.type === "allow" && this.ended ? this.deny(event.seq, verdict, "session has ended", held.approvalId) : held;
+          if (held.type === "allow" && this.ended) return this.deny(event.seq, verdict, "session has ended", held.approvalId);
+          return held.type === "allow" ? await this.decideApproved(request, verdict, held) : held;
         } catch (err) {
           console.error(`[gateway] session ${this.id}: hold failed, denying:`, loggable(err));
           return this.deny(event.seq, verdict, "approval could not be obtained");
@@ -287,6 +307,40 @@ export class GatewaySession {
     }
     this.recorder.record("approval", { requestSeq: seq, status: "approved", approvalId: outcome.approvalId });
     return { type: "allow", verdict, masker, requestSeq: seq, approvalId: outcome.approvalId, epoch };
+  }
+
+  /**
+   * An approval stands for what was approved under the inputs it was held under, and an approver
+   * may take minutes: meanwhile a new policy version may forbid the request or ask for more
+   * approvers, the user may have left the group a permit needs, the connection may have been
+   * re-tagged. So an approved request is decided once more before it runs, with the user and the
+   * connection read again; it runs only if that answer would let it run now with this approval
+   * (allow, mask, or a hold the approval satisfies), masked as both decisions say. Fails closed.
+   */
+  private async decideApproved(request: ClassifiedRequest, held: Extract<Verdict, { type: "hold" }>, approved: Extract<Decision, { type: "allow" }>): Promise<Decision> {
+    const seq = approved.requestSeq;
+    let now: Verdict;
+    try {
+      await Promise.all([this.refreshPrincipal(), this.refreshConnection()]);
+      this.grants.invalidate();
+      now = getPolicyRuntime().decide(this.requestOf(request, await this.grants.current()));
+    } catch (err) {
+      console.error(`[gateway] session ${this.id}: deciding an approved request again failed, denying:`, loggable(err));
+      now = { type: "deny", reason: "policy decision failed", policies: [] };
+    }
+    if (this.ended) return this.deny(seq, held, "session has ended", approved.approvalId);
+    const ruleSets = [...new Set([...maskingOf(held), ...maskingOf(now)])].sort();
+    const masker = ruleSets.length ? getMaskingRuntime().maskerFor(ruleSets, CHANNEL[this.client.protocol]) : null;
+    const reason =
+      now.type === "deny" ? now.reason
+      : now.type === "hold" && !approvalSatisfies(held.requirement, now.requirement) ? "the policy now asks for another approval than the one given"
+      : request.unmaskable && masker?.active ? UNMASKABLE
+      : null;
+    if (reason !== null) {
+      this.recorder.record("revoked", { requestSeq: seq, action: request.action, text: approved.masker ? approved.masker.maskText(request.shown ?? request.text) : (request.shown ?? request.text), cause: "decided again once approved", verdict: now.type, policies: now.policies, reason });
+      return this.deny(seq, now, reason, approved.approvalId);
+    }
+    return { ...approved, verdict: { ...held, maskRuleSets: ruleSets }, masker };
   }
 
   private deny(seq: number, verdict: Verdict | null, reason: string, approvalId?: number): Decision {

@@ -10,7 +10,8 @@ const mask = (ruleSets: string[]): Verdict => ({ type: "mask", ruleSets, policie
 
 describe("revocationReason", () => {
   const plain = { approved: false, ruleSets: [] };
-  const approved = { approved: true, ruleSets: ["pii"] };
+  const approvers1 = { approverGroups: ["approvers"], minApprovals: 1 };
+  const approved = { approved: true, approvedUnder: approvers1, ruleSets: ["pii"] };
 
   it("keeps what policy still allows, ends what it denies with the policy's reason", () => {
     expect(revocationReason(plain, allow)).toBeNull();
@@ -21,6 +22,16 @@ describe("revocationReason", () => {
   it("a hold ends what opened without an approval; what an approval opened stands", () => {
     expect(revocationReason(plain, hold())).toBe("it now needs an approval");
     expect(revocationReason(approved, hold(["pii"]))).toBeNull();
+  });
+
+  it("what an approval opened ends when the hold now asks for other or more approvers; a looser hold keeps it", () => {
+    const held = (approverGroups: string[], minApprovals: number): Verdict => ({ type: "hold", requirement: { approverGroups, minApprovals }, maskRuleSets: ["pii"], policies: ["h"] });
+    const stricter = "it now needs another approval than the one it was opened with";
+    expect(revocationReason(approved, held(["approvers"], 2))).toBe(stricter);
+    expect(revocationReason(approved, held(["security"], 1))).toBe(stricter);
+    expect(revocationReason(approved, held(["approvers", "security"], 1))).toBeNull();
+    // approved, but what it was approved under is not known: it covers no hold (fail closed)
+    expect(revocationReason({ approved: true, ruleSets: ["pii"] }, held(["approvers"], 1))).toBe(stricter);
   });
 
   it("masking it was not opened under ends it; less or equal masking does not", () => {
@@ -34,7 +45,7 @@ describe("revocationReason", () => {
   it("masking does not concern what carries no masked stream (a session, a forward); denial and holds still do", () => {
     const unmasked = { approved: false, ruleSets: null };
     expect(revocationReason(unmasked, mask(["pii"]))).toBeNull();
-    expect(revocationReason({ approved: true, ruleSets: null }, hold(["pii"]))).toBeNull();
+    expect(revocationReason({ approved: true, approvedUnder: approvers1, ruleSets: null }, hold(["pii"]))).toBeNull();
     expect(revocationReason(unmasked, hold())).toBe("it now needs an approval");
     expect(revocationReason(unmasked, deny)).toBe("shells are closed");
   });
@@ -160,7 +171,7 @@ describe("StandingDecisions", () => {
   it("previews what another policy would end without ending or recording anything", () => {
     const h = harness(() => allow);
     h.add("a");
-    h.add("b", { approved: true });
+    h.add("b", { approved: true, approvedUnder: { approverGroups: ["approvers"], minApprovals: 1 } });
     h.add("c");
     const preview = h.decisions.preview((req) => {
       if (req.text === "c") throw new Error("engine disposed");

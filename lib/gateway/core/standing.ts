@@ -1,5 +1,5 @@
-import { maskingOf } from "@/lib/gateway/policy/verdict";
-import type { ClassifiedRequest, Verdict } from "./types";
+import { approvalSatisfies, maskingOf } from "@/lib/gateway/policy/verdict";
+import type { ClassifiedRequest, HoldRequirement, Verdict } from "./types";
 import { loggable } from "@/lib/util/loggable";
 
 /**
@@ -10,7 +10,9 @@ import { loggable } from "@/lib/util/loggable";
  * connection's tags, the policy version, the user's access grants, the clock when the policies
  * read it), and ended when the answer would not let it open now:
  *   - deny: ended, with the policy's reason;
- *   - hold: ended, unless an approval let it open (the approval stands for what it approved);
+ *   - hold: ended, unless an approval let it open and that approval meets what the hold now
+ *     asks (the approval stands for what it approved, not for a stricter requirement: other or
+ *     more approvers, as for approval windows);
  *   - allow or mask: stands, unless its stream (a shell's output) now needs masking it was not
  *     opened under: that stream is already flowing.
  * A decision that fails ends it (fail closed).
@@ -23,6 +25,8 @@ export interface Standing {
   requestSeq: number;
   /** an approval let it open */
   approved: boolean;
+  /** what that approval was asked under (the hold's requirement); missing: it covers no hold */
+  approvedUnder?: HoldRequirement;
   /**
    * the masking rule sets its stream was opened under; null when nothing it carries is masked
    * (the session itself, whose statements are decided one by one; a forward's bytes)
@@ -33,9 +37,12 @@ export interface Standing {
 }
 
 /** null when the standing decision still stands under `verdict`, else why it does not. */
-export function revocationReason(standing: Pick<Standing, "approved" | "ruleSets">, verdict: Verdict): string | null {
+export function revocationReason(standing: Pick<Standing, "approved" | "approvedUnder" | "ruleSets">, verdict: Verdict): string | null {
   if (verdict.type === "deny") return verdict.reason;
   if (verdict.type === "hold" && !standing.approved) return "it now needs an approval";
+  if (verdict.type === "hold" && !(standing.approvedUnder && approvalSatisfies(standing.approvedUnder, verdict.requirement))) {
+    return "it now needs another approval than the one it was opened with";
+  }
   if (standing.ruleSets === null) return null;
   const had = standing.ruleSets;
   const added = maskingOf(verdict).filter((r) => !had.includes(r));

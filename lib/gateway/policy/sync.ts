@@ -1,5 +1,5 @@
 import type { Db } from "@/db/client";
-import { currentPolicy } from "@/db/queries/policies";
+import { currentPolicy, currentPolicyVersion } from "@/db/queries/policies";
 import { policyVersions } from "@/db/schema";
 import type { EventBus } from "@/lib/events/bus";
 import { Topics } from "@/lib/events/bus";
@@ -10,10 +10,19 @@ import { getPolicyRuntime } from "./runtime";
 import { loggable } from "@/lib/util/loggable";
 
 /**
+ * How often the stored version is compared with the loaded one, in case a `policy.changed`
+ * message never arrived: NOTIFY is best effort (a LISTEN connection that drops and reconnects
+ * misses what was sent meanwhile), and without this check a process would go on enforcing the
+ * previous version — which may grant what the new one revokes — until the next save.
+ */
+export const POLICY_POLL_MS = Number(process.env.GATEHOUSE_POLICY_POLL_MS) || 10_000;
+
+/**
  * Keeps this process's policy runtime equal to the newest stored version: installs the shipped
  * defaults as version 1 on first start, loads the current version, and reloads whenever any
- * process announces `policy.changed`. A reload always reads the database (the message only says
- * "something changed"), so a lost or duplicated notification cannot install the wrong text.
+ * process announces `policy.changed`, or the stored version is found to differ (POLICY_POLL_MS). A
+ * reload always reads the database (the message only says "something changed"), so a lost or
+ * duplicated notification cannot install the wrong text.
  */
 export async function startPolicySync(db: Db, bus: EventBus): Promise<() => void> {
   if (!(await currentPolicy(db))) {
@@ -42,5 +51,17 @@ export async function startPolicySync(db: Db, bus: EventBus): Promise<() => void
     } while (again);
     running = false;
   };
-  return bus.subscribe(Topics.policyChanged, () => void schedule());
+  const poll = setInterval(() => {
+    void currentPolicyVersion(db)
+      .then((version) => {
+        if (version !== null && String(version) !== getPolicyRuntime().version) void schedule();
+      })
+      .catch(() => {}); // the store is down: the next poll (or message) tries again
+  }, POLICY_POLL_MS);
+  poll.unref();
+  const unsubscribe = bus.subscribe(Topics.policyChanged, () => void schedule());
+  return () => {
+    clearInterval(poll);
+    unsubscribe();
+  };
 }

@@ -69,6 +69,15 @@ export const DENY_REASONS = {
 
 const deny = (reason: string, policies: string[] = []): Verdict => ({ type: "deny", reason, policies });
 
+/**
+ * Whether an approval given under requirement `given` covers requirement `needed` (a policy may
+ * have changed since): every group it could be approved by must still be an approver group, and
+ * it needed at least as many approvals. A looser or equal requirement is covered, a stricter not.
+ */
+export function approvalSatisfies(given: HoldRequirement, needed: HoldRequirement): boolean {
+  return given.minApprovals >= needed.minApprovals && given.approverGroups.every((g) => needed.approverGroups.includes(g));
+}
+
 /** The masking rule sets a verdict applies (a held request's apply once it is approved). */
 export function maskingOf(verdict: Verdict | null): readonly string[] {
   return verdict?.type === "mask" ? verdict.ruleSets : verdict?.type === "hold" ? verdict.maskRuleSets : [];

@@ -142,6 +142,27 @@ export class ExtendedState {
     return s.text;
   }
 
+  /**
+   * `c` with the tables and functions of the cursors its FETCHes read. A cursor's query runs as
+   * it is fetched, and a FETCH names only the cursor: decided on its own, a cursor declared before
+   * a forbid on its table (or before its user left the group a permit needed, or a grant ran
+   * out) went on returning rows. A cursor the gateway did not see declared adds nothing.
+   */
+  withCursorSources(c: Classification): Classification {
+    let tables: Set<string> | null = null;
+    let functions: Set<string> | null = null;
+    for (const s of c.statements) {
+      const declared = s.fetches === undefined ? undefined : this.cursors.get(s.fetches);
+      if (declared === undefined) continue;
+      const d = this.classify(declared);
+      tables ??= new Set(c.tables);
+      functions ??= new Set(c.functions);
+      for (const t of d.tables) tables.add(t);
+      for (const f of d.functions) functions.add(f);
+    }
+    return tables && functions ? { ...c, tables: [...tables].sort(), functions: [...functions].sort() } : c;
+  }
+
   plan(batch: readonly FrontendMessage[]): BatchPlan {
     const statements = new Map(this.statements);
     const portals = new Map(this.portals);
@@ -181,7 +202,7 @@ export class ExtendedState {
           for (const st of portal?.statement?.classification.statements ?? []) if (st.settingProblem) settingProblems.push(st.settingProblem);
           runs.push(
             portal?.statement
-              ? { c: portal.statement.classification, text: portal.statement.text, params: portal.params }
+              ? { c: this.withCursorSources(portal.statement.classification), text: portal.statement.text, params: portal.params }
               : { c: { kind: "unknown", statements: [], tables: [], functions: [] }, text: `EXECUTE PORTAL "${m.portal}" (unknown to the gateway)`, params: portal?.params ?? [] },
           );
           ops.push({ t: "execute", portal });

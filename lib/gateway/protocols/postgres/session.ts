@@ -165,7 +165,8 @@ export class PgSession {
     const c = this.state.classify(text);
     const problem = c.statements.find((s) => s.settingProblem)?.settingProblem;
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
-    const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: c.tables, functions: c.functions, text });
+    const sources = this.state.withCursorSources(c);
+    const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
     if (decision.masker?.active && c.kind !== "read" && (await this.refuseStore(text, decision, true))) return;
     this.state.applySqlNamespaceChanges(c, text);
