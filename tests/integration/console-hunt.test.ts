@@ -19,7 +19,7 @@ describe("console: hostile recordings", () => {
 
   const get = async (pathname: string) => {
     const res = await fetch(`${gh.url}/api/v1${pathname}`, { headers: { authorization: `Bearer ${token}` } });
-    return { status: res.status, headers: res.headers, body: res.headers.get("content-type")?.includes("json") ? await res.json() : await res.text() };
+    return { status: res.status, headers: res.headers, body: res.headers.get("content-type")?.startsWith("application/json") ? await res.json() : await res.text() };
   };
 
   beforeAll(async () => {
@@ -76,4 +76,16 @@ describe("console: hostile recordings", () => {
     expect(win.body.snapshot.init).toMatch(/huge at \d+/);
     expect((await get("/me")).status).toBe(200);
   }, 120_000);
+
+  it("answers API reads that carry recordings, tokens and audit rows with Cache-Control: no-store", async () => {
+    // A browser's disk cache outlives the sign-out and any later loss of access.
+    for (const p of [`/sessions/${hostile}/export?format=jsonl`, `/sessions/${hostile}/export?format=asciicast`, `/sessions/${hostile}/events`, `/sessions/${hostile}/terminal?ch=0`, `/sessions/${hostile}`, "/sessions", "/audit", "/audit/export", "/tokens", "/me", "/connections"]) {
+      const res = await get(p);
+      expect(res.status, p).toBe(200);
+      expect(String(res.headers.get("cache-control")), p).toMatch(/no-store/);
+    }
+    const unauthenticated = await fetch(`${gh.url}/api/v1/sessions`);
+    expect(unauthenticated.status).toBe(401);
+    expect(String(unauthenticated.headers.get("cache-control"))).toMatch(/no-store/);
+  });
 });
