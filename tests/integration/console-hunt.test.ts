@@ -35,9 +35,10 @@ describe("console: hostile recordings", () => {
       for (let t = 3_000; t < 40_000; t += 2_500) s.output(t, `\x1b[2J\x1b[Hline at ${t}\r\n`);
       s.add(40_500, "term.exit", { ch: 0, code: 0 });
       hostile = (await seedTerminalSession(db.db, {}, s.rows)).id;
-      // A pty-req's size is the client's: 2³² - 1 columns would be every cell allocated.
+      // A pty-req's size is the client's; the recording keeps any below 10 000: 9999×9999 is
+      // 10⁸ cells (1.2 GB in xterm.js) for whoever emulates it.
       const h = new RecordingScript();
-      h.add(0, "term.start", { ch: 0, mode: "shell", cols: 4_294_967_295, rows: 4_294_967_295, term: "xterm" });
+      h.add(0, "term.start", { ch: 0, mode: "shell", cols: 9_999, rows: 9_999, term: "xterm" });
       for (let t = 100; t < 40_000; t += 2_500) h.output(t, `\x1b[Hhuge at ${t}\r\n`);
       h.add(40_500, "term.exit", { ch: 0, code: 0 });
       huge = (await seedTerminalSession(db.db, {}, h.rows)).id;
@@ -53,11 +54,14 @@ describe("console: hostile recordings", () => {
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  const lastWindow = async (id: string) => {
+  const indexOf = async (id: string) => {
     const index = await get(`/sessions/${id}/replay?ch=0`);
     expect(index.status).toBe(200);
-    const segments = index.body.segments as { url: string }[];
-    expect(segments.length).toBeGreaterThan(2);
+    expect(index.body.segments.length).toBeGreaterThan(2);
+    return index.body as { term: { cols: number; rows: number }; segments: { url: string }[] };
+  };
+  const lastWindow = async (id: string) => {
+    const { segments } = await indexOf(id);
     return get(`/sessions/${id}/${segments[segments.length - 1].url}`);
   };
 
@@ -68,7 +72,7 @@ describe("console: hostile recordings", () => {
     expect((await get("/me")).status).toBe(200);
   }, 120_000);
 
-  it("builds a keyframe of a recording with a pty-req of 2³²-1 columns and rows, at a bounded size", async () => {
+  it("builds a keyframe of a recording with a pty-req of 9999×9999, at a bounded size", async () => {
     const win = await lastWindow(huge);
     expect(win.status).toBe(200);
     expect(win.body.snapshot.cols).toBeLessThanOrEqual(500);
@@ -76,6 +80,17 @@ describe("console: hostile recordings", () => {
     expect(win.body.snapshot.init).toMatch(/huge at \d+/);
     expect((await get("/me")).status).toBe(200);
   }, 120_000);
+
+  it("hands the browser's player bounded sizes and counts (it allocates and loops like the server)", async () => {
+    const big = await indexOf(huge);
+    expect(big.term).toEqual({ cols: 500, rows: 300 });
+    const index = await indexOf(hostile);
+    const first = await get(`/sessions/${hostile}/${index.segments[0].url}`);
+    expect(first.status).toBe(200);
+    const output = (first.body.events as [number, string, string][]).filter((e) => e[1] === "o").map((e) => e[2]).join("");
+    expect(output).toContain("\x1b[24L");
+    expect(output).not.toContain("2147483647");
+  });
 
   it("answers API reads that carry recordings, tokens and audit rows with Cache-Control: no-store", async () => {
     // A browser's disk cache outlives the sign-out and any later loss of access.
