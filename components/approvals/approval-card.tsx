@@ -3,6 +3,7 @@ import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "@/components/api";
 import { Badge, Button, ErrorText, Input, Select } from "@/components/ui";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 export interface ApprovalView {
   id: number;
@@ -57,14 +58,14 @@ export function ApprovalCard({ a, canDecide }: { a: ApprovalView; canDecide: boo
           {a.chain.length > 1 ? `, for this ${a.chain[a.chain.length - 1].name} token and the agents it starts only.` : ", for all of this user's sessions."}
         </p>
       ) : (
-        <pre className="mt-2 max-h-48 overflow-auto whitespace-pre-wrap rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{req.text}</pre>
+        <pre className="mt-2 max-h-48 overflow-auto whitespace-pre-wrap rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{revealInvisible(req.text ?? "")}</pre>
       )}
-      {req.tables && req.tables.length > 0 && <p className="mt-1 text-xs text-slate-600">tables: {req.tables.join(", ")}</p>}
-      {req.params && req.params.length > 0 && <p className="mt-1 text-xs text-slate-600">parameters: {JSON.stringify(req.params)}</p>}
-      {a.reason && <p className="mt-2 text-sm"><span className="text-slate-500">reason: </span>{a.reason}</p>}
+      {req.tables && req.tables.length > 0 && <p className="mt-1 text-xs text-slate-600">tables: {revealInvisible(req.tables.join(", "))}</p>}
+      {req.params && req.params.length > 0 && <p className="mt-1 text-xs text-slate-600">parameters: {revealInvisible(JSON.stringify(req.params))}</p>}
+      {a.reason && <p className="mt-2 text-sm"><span className="text-slate-500">reason: </span>{revealInvisible(a.reason)}</p>}
       <p className="mt-2 text-xs text-slate-600">
         needs {a.minApprovals} approval(s) from {a.approverGroups.join(" or ")} · {a.approvals} so far
-        {a.decisions?.map((d) => <span key={d.approver + d.at}> · {d.approver} {d.decision}d{d.comment ? ` (“${d.comment}”)` : ""}</span>)}
+        {a.decisions?.map((d) => <span key={d.approver + d.at}> · {d.approver} {d.decision}d{d.comment ? ` (“${revealInvisible(d.comment)}”)` : ""}</span>)}
       </p>
       {canDecide && a.status === "pending" && (
         <div className="mt-3 flex flex-wrap items-center gap-2">

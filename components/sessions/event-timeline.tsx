@@ -1,6 +1,7 @@
 "use client";
 import { Badge } from "@/components/ui";
 import { requestVerdict } from "@/lib/gateway/recorder/request-verdict";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 export interface SessionEvent { seq: number; tMs: number; kind: string; payload: Record<string, unknown> }
 
@@ -39,7 +40,7 @@ export function EventTimeline({ events }: { events: SessionEvent[] }) {
               {typeof e.payload.kind === "string" && e.kind === "request" && <span>{String(e.payload.action)} · {String(e.payload.kind)}</span>}
               {approval.map((a, i) => <span key={i}>{a.approvalId ? `approval #${String(a.approvalId)}` : ""} {a.status ? String(a.status) : "held"}</span>)}
             </div>
-            {typeof e.payload.text === "string" && e.payload.text && <pre className="mt-1 whitespace-pre-wrap font-mono text-xs">{e.payload.text}</pre>}
+            {typeof e.payload.text === "string" && e.payload.text && <pre className="mt-1 whitespace-pre-wrap font-mono text-xs">{revealInvisible(e.payload.text)}</pre>}
             {e.kind === "revoked" ? (
               <p className="mt-1 text-xs text-red-700">
                 {e.payload.action === "connect" ? "the session" : String(e.payload.action)} is no longer allowed: {String(e.payload.reason)} ({String(e.payload.cause)})

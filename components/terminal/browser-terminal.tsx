@@ -4,6 +4,7 @@ import type { Terminal } from "@xterm/xterm";
 import Link from "next/link";
 import { useEffect, useRef, useState } from "react";
 import { Badge, Button } from "@/components/ui";
+import { CountClamp } from "@/lib/terminal/count-clamp";
 import { TerminalSocket, type TerminalSocketState } from "./terminal-socket";
 import { TERMINAL_OPTIONS } from "./xterm-options";
 
@@ -35,10 +36,12 @@ export function BrowserTerminal({ connection }: { connection: string }) {
       term.open(host.current);
       fit.fit();
       setSize({ cols: term.cols, rows: term.rows });
+      // The remote host's huge counts (CSI 2147483647 L) would hang this tab in xterm.js.
+      const clamp = new CountClamp(() => ({ cols: term.cols, rows: term.rows }));
       const sock = new TerminalSocket({
         url: `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/terminal/${encodeURIComponent(connection)}`,
         size: () => ({ cols: term.cols, rows: term.rows }),
-        onOutput: (d) => term.write(d),
+        onOutput: (d) => term.write(clamp.bytes(d)),
         onState: (s) => !disposed && setState(s),
         onGap: (n) => !disposed && setLostBytes((b) => b + n),
       });

@@ -2,6 +2,7 @@
 import "@xterm/xterm/css/xterm.css";
 import { useEffect, useRef, useState } from "react";
 import { Badge } from "@/components/ui";
+import { CountClamp } from "@/lib/terminal/count-clamp";
 import { LiveSessionView, type LiveViewState } from "./live-session";
 import { clampSize, TERMINAL_OPTIONS } from "./xterm-options";
 
@@ -23,17 +24,22 @@ export function LiveTerminal({ sessionId, ch = 0 }: { sessionId: string; ch?: nu
       if (disposed || !host.current) return;
       const term = new Terminal({ ...TERMINAL_OPTIONS, disableStdin: true, cursorBlink: false, cursorInactiveStyle: "outline" });
       term.open(host.current);
+      // The size the next write will be parsed at: resizes are queued behind earlier writes.
+      let size = { cols: term.cols, rows: term.rows };
+      // A recording's huge counts (CSI 2147483647 L) would hang this tab in xterm.js.
+      const clamp = new CountClamp(() => size);
       const live = new LiveSessionView({
         sessionId,
         ch,
         onState: (s) => !disposed && setView(s),
         sink: {
-          write: (data, onParsed) => term.write(data, onParsed),
+          write: (data, onParsed) => term.write(typeof data === "string" ? clamp.text(data) : clamp.bytes(data), onParsed),
           // xterm.js parses writes asynchronously: resize in order, after what was written before.
-          resize: (cols, rows) => term.write("", () => {
+          resize: (cols, rows) => {
             const s = clampSize(cols, rows);
-            term.resize(s.cols, s.rows);
-          }),
+            size = s;
+            term.write("", () => term.resize(s.cols, s.rows));
+          },
         },
       });
       void live.start();

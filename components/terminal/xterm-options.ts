@@ -1,4 +1,5 @@
 import type { ITerminalOptions } from "@xterm/xterm";
+import { clampScreenSize } from "@/lib/terminal/count-clamp";
 
 /** Shared look of the console's terminals (live view and browser terminal). */
 export const TERMINAL_OPTIONS: ITerminalOptions = {
@@ -25,5 +26,5 @@ export const TERMINAL_OPTIONS: ITerminalOptions = {
  * browser allocate a huge buffer.
  */
 export function clampSize(cols: number, rows: number) {
-  return { cols: Math.min(Math.max(1, Math.floor(cols)), 500), rows: Math.min(Math.max(1, Math.floor(rows)), 300) };
+  return clampScreenSize(cols, rows);
 }

@@ -21,9 +21,9 @@ export function route<P = Record<string, string>>(permission: Permission, handle
       const caller = await callerFromRequest(req);
       authorize(caller, permission);
       if (caller!.via === "session") assertSameOrigin(req);
-      return toResponse(await handler(req, caller!, (await ctx?.params) ?? ({} as P)));
+      return noStore(toResponse(await handler(req, caller!, (await ctx?.params) ?? ({} as P))));
     } catch (err) {
-      return errorResponse(err);
+      return noStore(errorResponse(err));
     }
   };
 }
@@ -32,9 +32,9 @@ export function route<P = Record<string, string>>(permission: Permission, handle
 export function publicRoute<P = Record<string, string>>(handler: (req: Request, params: P) => Promise<unknown>) {
   return async (req: Request, ctx: Ctx<P>) => {
     try {
-      return toResponse(await handler(req, (await ctx?.params) ?? ({} as P)));
+      return noStore(toResponse(await handler(req, (await ctx?.params) ?? ({} as P))));
     } catch (err) {
-      return errorResponse(err);
+      return noStore(errorResponse(err));
     }
   };
 }
@@ -54,6 +54,16 @@ function assertSameOrigin(req: Request) {
     throw new GatehouseError("FORBIDDEN", "cross-site request refused");
   }
   if (originHost !== host) throw new GatehouseError("FORBIDDEN", "cross-site request refused");
+}
+
+/**
+ * API answers carry recordings, tokens, audit rows and policy: none may stay in a browser's disk
+ * cache, which outlives the sign-out and any later loss of access. A handler that may be cached
+ * (a finished replay window) says so itself.
+ */
+function noStore(res: Response): Response {
+  if (!res.headers.has("cache-control")) res.headers.set("cache-control", "no-store");
+  return res;
 }
 
 function toResponse(result: unknown): Response {

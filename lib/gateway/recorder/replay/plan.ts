@@ -1,4 +1,5 @@
 import type { CastEventMs, TerminalStart } from "../asciicast";
+import { clampScreenSize, CountClamp } from "@/lib/terminal/count-clamp";
 import { IdleCompressor, MIN_IDLE_MS, type Gap } from "./idle";
 
 /**
@@ -123,7 +124,8 @@ export function playerIndex(plan: ReplayPlan, idleMs: number | null, segmentUrl:
   return {
     version: 1,
     duration: sec(duration),
-    term: { cols: plan.start.cols, rows: plan.start.rows },
+    // The player's terminal is allocated at this size: the recorded one is the client's choice.
+    term: clampScreenSize(plan.start.cols, plan.start.rows),
     segments,
     markers,
     gatehouse: { ch: plan.ch, startMs: plan.start.tMs, durationMs: plan.durationMs, idleMs, gaps: idle.effectiveGaps },
@@ -151,10 +153,18 @@ export function playerSegment(plan: ReplayPlan, idleMs: number | null, k0: numbe
   const max = isLast ? duration : Math.max(start, end - 1);
   const out: [number, string, string][] = [[sec(start), "o", ""]];
   let last = start;
+  // What the remote host printed reaches the player's emulator too: sizes and counts bounded
+  // as on the server's screen (count-clamp.ts), from the keyframe's size on.
+  let size = clampScreenSize(snapshot.cols, snapshot.rows);
+  const clamp = new CountClamp(() => size);
   for (const [t, code, data] of events) {
     if (code === "m") continue; // markers travel in the index
     last = Math.min(Math.max(idle.map(t), last), max);
-    out.push([sec(last), code, data]);
+    if (code === "r") {
+      const [cols, rows] = data.split("x").map(Number);
+      size = clampScreenSize(cols, rows);
+      out.push([sec(last), code, `${size.cols}x${size.rows}`]);
+    } else out.push([sec(last), code, code === "o" ? clamp.text(data) : data]);
   }
   if (isLast && last !== duration) out.push([sec(duration), "o", ""]);
   return { snapshot, events: out, start: sec(start), end: sec(end) };

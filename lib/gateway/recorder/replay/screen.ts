@@ -1,6 +1,7 @@
 import * as headlessNs from "@xterm/headless";
 import * as serializeNs from "@xterm/addon-serialize";
 import type { Snapshot } from "./plan";
+import { CountClamp, clampScreenSize } from "@/lib/terminal/count-clamp";
 import { dropScrolledOff, isPlainOutput } from "./scroll-skip";
 
 /**
@@ -32,6 +33,12 @@ export class ScreenModel {
   /** The scroll region was the full screen after the last flush, and only plain output is pending since. */
   private regionFull = true;
   private pendingPlain = true;
+  /**
+   * Recorded output and sizes are the remote host's and the client's to choose: bounded before
+   * xterm.js sees them, since this runs on the thread that serves every gateway listener. The
+   * size read is the one the pending output will be parsed at (resize flushes first).
+   */
+  private readonly clamp = new CountClamp(() => ({ cols: this.term.cols, rows: this.term.rows }));
 
   constructor(
     cols: number,
@@ -41,7 +48,8 @@ export class ScreenModel {
   ) {
     // No scrollback: the player shows the screen only, and scrolled-off lines cost memory and time.
     // logLevel off: recorded binary output makes xterm log a parser warning per bad sequence.
-    this.term = new headless.Terminal({ cols, rows, scrollback: 0, allowProposedApi: true, logLevel: "off" });
+    const size = clampScreenSize(cols, rows);
+    this.term = new headless.Terminal({ cols: size.cols, rows: size.rows, scrollback: 0, allowProposedApi: true, logLevel: "off" });
     this.serializer = new serialize.SerializeAddon();
     this.term.loadAddon(this.serializer as never);
   }
@@ -60,6 +68,7 @@ export class ScreenModel {
   }
 
   async write(data: string): Promise<void> {
+    data = this.clamp.text(data);
     if (!data) return;
     if (this.skipScrolledOff) {
       if (!isPlainOutput(data)) this.pendingPlain = false;
@@ -72,7 +81,8 @@ export class ScreenModel {
 
   async resize(cols: number, rows: number): Promise<void> {
     await this.flush();
-    this.term.resize(cols, rows);
+    const size = clampScreenSize(cols, rows);
+    this.term.resize(size.cols, size.rows);
     this.regionFull = this.scrollRegionIsFullScreen();
   }
 
