@@ -76,6 +76,18 @@ function nestActors(chain: StoredActor[]): Record<string, unknown> | undefined {
 }
 
 /**
+ * Whether a token it descends from (its stored chain's, its parent) is revoked: a child exchanged
+ * while its parent was being revoked could otherwise outlive it.
+ */
+export async function hasRevokedAncestor(db: Db, row: { id: string; chain: StoredActor[]; parentTokenId: string | null }): Promise<boolean> {
+  const ancestors = row.chain.map((a) => a.tokenId).filter((id): id is string => !!id && id !== row.id);
+  if (row.parentTokenId && !ancestors.includes(row.parentTokenId)) ancestors.push(row.parentTokenId);
+  if (!ancestors.length) return false;
+  const revoked = await db.select({ id: tokens.id }).from(tokens).where(and(inArray(tokens.id, ancestors), isNotNull(tokens.revokedAt))).limit(1);
+  return revoked.length > 0;
+}
+
+/**
  * Verifies a presented token completely: signature (EdDSA only — `alg:none` and HS* are refused
  * by the algorithm allow-list), issuer, audience, expiry, then the stored row (revocation,
  * expiry, disabled owner). The principal is built from the STORED chain and scope, never from
@@ -118,14 +130,7 @@ export async function verifyToken(db: Db, token: string, opts: { audience?: stri
   if (row.revokedAt) throw new GatehouseError("UNAUTHENTICATED", "token revoked");
   if (row.expiresAt.getTime() <= Date.now()) throw new GatehouseError("UNAUTHENTICATED", "token expired");
   if (row.disabled) throw new GatehouseError("UNAUTHENTICATED", "account disabled");
-  // A child exchanged while its parent was being revoked could otherwise outlive it: every
-  // ancestor in the stored chain must still be unrevoked.
-  const ancestors = row.chain.map((a) => a.tokenId).filter((id): id is string => !!id && id !== row.id);
-  if (row.parentTokenId && !ancestors.includes(row.parentTokenId)) ancestors.push(row.parentTokenId);
-  if (ancestors.length) {
-    const revoked = await db.select({ id: tokens.id }).from(tokens).where(and(inArray(tokens.id, ancestors), isNotNull(tokens.revokedAt))).limit(1);
-    if (revoked.length) throw new GatehouseError("UNAUTHENTICATED", "token revoked");
-  }
+  if (await hasRevokedAncestor(db, row)) throw new GatehouseError("UNAUTHENTICATED", "token revoked");
   if (row.kind === "ticket") await consumeTicket(db, row, opts.allowTicket === true);
   return {
     userId: row.userId,

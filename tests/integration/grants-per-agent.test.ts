@@ -113,7 +113,11 @@ describe("access grants are bound to the actor that asked", () => {
     expect(await verdict(devLogin, { token: agent.token_id })).toBe(404);
     expect(await verdict(devLogin, { principal: OPS })).toBe(403);
     expect(await verdict(devLogin, { principal: "nobody@example.test" })).toBe(403);
+    const child = await exchangeToken(gh.url, agent.access_token, "researcher");
+    expect(await verdict(admin, { token: child.token_id })).toBe("allow");
     await apiCall(gh.url, opsLogin, "DELETE", `/tokens/${agent.token_id}`);
     expect(await verdict(admin, { token: agent.token_id })).toBe(400);
+    // A token below a revoked one is refused by the gateways before any policy: said so, not simulated.
+    expect(await verdict(admin, { token: child.token_id })).toBe(400);
   });
 });

@@ -6,12 +6,13 @@ import { getUserByEmail, getUserForSession } from "@/db/queries/users";
 import { tokens } from "@/db/schema";
 import { authorize, can } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
-import { GatehouseError, type Actor, type ClassifiedRequest, type GatewayRequest, type PolicyAction, type Principal, type RequestKind, type Role } from "@/lib/gateway/core/types";
+import { GatehouseError, type Actor, type ClassifiedRequest, type GatewayRequest, type PolicyAction, type Principal, type RequestKind } from "@/lib/gateway/core/types";
 import { getPolicyRuntime } from "@/lib/gateway/policy";
 import { activeGrantsOf } from "@/db/queries/approvals";
 import { classifyForConnection } from "@/lib/gateway/core/classify";
+import { principalForUser } from "@/lib/gateway/core/user-principal";
 import { grantLineage } from "@/lib/identity/grant-lineage";
-import { groupNamesOf } from "@/lib/identity/tokens";
+import { hasRevokedAncestor } from "@/lib/identity/tokens";
 
 export const simulateInput = z
   .object({
@@ -68,25 +69,21 @@ async function simulatedPrincipal(db: Db, data: z.infer<typeof simulateInput>, m
     // Not found and not yours look the same, so token ids cannot be probed.
     if (!t || !user || !mayActAs(user.id)) throw new GatehouseError("NOT_FOUND", "no such token");
     if (data.principal && data.principal.toLowerCase() !== user.email) throw new GatehouseError("INVALID", `token ${t.id} is not ${data.principal}'s`);
-    if (t.revokedAt || t.expiresAt.getTime() <= Date.now()) throw new GatehouseError("INVALID", `token ${t.id} is ${t.revokedAt ? "revoked" : "expired"}: the gateways refuse it before any policy`);
-    return {
-      userId: user.id,
-      email: user.email,
-      role: user.role as Role,
-      groups: await groupNamesOf(db, user.id),
-      chain: t.chain.map((a) => ({ ...a })),
-      tokenId: t.id,
-      parentTokenId: t.parentTokenId,
-      credentialKind: t.kind,
-      scopeConnections: t.scopeConnections,
-      scopeActions: t.scopeActions,
-    };
+    const revoked = t.revokedAt || (await hasRevokedAncestor(db, t));
+    if (revoked || t.expiresAt.getTime() <= Date.now()) throw new GatehouseError("INVALID", `token ${t.id} is ${revoked ? "revoked" : "expired"}: the gateways refuse it before any policy`);
+    const person = await principalForUser(db, user.id).catch(refusedAccount);
+    return { ...person, chain: t.chain.map((a) => ({ ...a })), tokenId: t.id, parentTokenId: t.parentTokenId, credentialKind: t.kind, scopeConnections: t.scopeConnections, scopeActions: t.scopeActions };
   }
   const user = await getUserByEmail(db, data.principal!);
   // Whether the user exists is no member's business either: the same refusal.
   if (!mayActAs(user?.id ?? "")) throw new GatehouseError("FORBIDDEN", "you may simulate requests as yourself (and with your own tokens) only");
   if (!user) throw new GatehouseError("NOT_FOUND", `no user ${data.principal}`);
-  return { userId: user.id, email: user.email, role: user.role as Role, groups: await groupNamesOf(db, user.id), chain: [{ kind: "user", id: user.id, name: user.email }], tokenId: null, scopeConnections: ["*"], scopeActions: ["*"] };
+  return principalForUser(db, user.id).catch(refusedAccount);
+}
+
+/** A disabled account never reaches policy: said as a bad simulation input, not as the caller's own sign-in failing (401). */
+function refusedAccount(err: unknown): never {
+  throw err instanceof GatehouseError ? new GatehouseError("INVALID", `${err.message}: the gateways refuse it before any policy`) : err;
 }
 
 async function buildRequest(type: string, data: z.infer<typeof simulateInput>): Promise<ClassifiedRequest> {
