@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { addApprover, addUser } from "../support/api-fixture";
 
 /**
  * An agent token sees what its own branch of the delegation tree did (itself and the agents it
@@ -34,11 +35,9 @@ describe("an agent sees its own branch: approvals, grants, live events, pending 
   beforeAll(async () => {
     gh = await startGatehouse();
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [email, role, groups] of [[USER, "member", []], ["approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-    }
-    approver = await login(gh.url, "approver@example.test", "a-long-password-1");
-    human = (await apiCall(gh.url, await login(gh.url, USER, "a-long-password-1"), "POST", "/tokens", { name: "root", ttlSeconds: 7200 })).body.token as string;
+    const user = await addUser(gh, admin, USER);
+    approver = await addApprover(gh, admin);
+    human = (await apiCall(gh.url, user, "POST", "/tokens", { name: "root", ttlSeconds: 7200 })).body.token as string;
     claude = (await exchangeToken(gh.url, human, "claude")).access_token;
     codex = (await exchangeToken(gh.url, human, "codex")).access_token;
     researcher = (await exchangeToken(gh.url, claude, "researcher")).access_token;

@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startSshd, type Sshd } from "../support/sshd";
+import { addUser } from "../support/api-fixture";
 
 /**
  * The browser terminal's WebSocket (TERMINAL.md) spoken directly, as the browser would, against a
@@ -17,10 +18,7 @@ describe("browser terminal WebSocket", () => {
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const name of ["alice", "bob"] as const) {
-      expect((await apiCall(gh.url, admin, "POST", "/users", { email: `${name}@example.test`, password: "a-long-password-1", role: "member" })).status).toBe(200);
-      tokens[name] = await login(gh.url, `${name}@example.test`, "a-long-password-1");
-    }
+    for (const name of ["alice", "bob"] as const) tokens[name] = await addUser(gh, admin, `${name}@example.test`);
     const res = await apiCall(gh.url, admin, "POST", "/connections", { name: "web-box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
     expect(res.status).toBe(200);
   }, 120_000);

@@ -4,6 +4,7 @@ import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 import { scp, ssh2Connect, ssh2Exec, type Ssh2Client } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
+import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
 
 /**
  * SECURITY.md "Approvals", "Identity and delegation" and "SSH escapes": bypasses found by
@@ -11,7 +12,6 @@ import { startSshd, type Sshd } from "../support/sshd";
  * tokens). Each test failed before its fix.
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-type Rec = Record<string, any>;
 
 // An agent named "gated" waits for an approver before its SSH session opens.
 const POLICIES = `${DEFAULT_POLICIES}
@@ -28,23 +28,13 @@ describe("access bypass hunt", () => {
 
   const exchange = (subject: string, actor: string, expiresIn?: number) => exchangeToken(gh.url, subject, actor, expiresIn ? { expires_in: String(expiresIn) } : {});
 
-  async function pendingApproval(match: (a: Rec) => boolean): Promise<Rec> {
-    for (let i = 0; i < 200; i++) {
-      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
-      const hit = (list.body.approvals as Rec[]).find(match);
-      if (hit) return hit;
-      await sleep(50);
-    }
-    throw new Error("no pending approval");
-  }
+  const pendingApproval = (match: (a: Rec) => boolean) => heldApproval(gh, tokens.approver, match);
 
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [key, email, role, groups] of [["member", "hunt@example.test", "member", []], ["approver", "hunt-approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-      tokens[key] = await login(gh.url, email, "a-long-password-1");
-    }
+    tokens.member = await addUser(gh, tokens.admin, "hunt@example.test");
+    tokens.approver = await addApprover(gh, tokens.admin, "hunt-approver@example.test");
     const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: POLICIES, comment: "bypass hunt" })).status).toBe(200);

@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { addApprover, addUser } from "../support/api-fixture";
 
 
 /**
@@ -51,10 +52,8 @@ describe("access grants are bound to the actor that asked", () => {
   beforeAll(async () => {
     gh = await startGatehouse();
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [email, role, groups] of [[USER, "member", []], ["approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-    }
-    approver = await login(gh.url, "approver@example.test", "a-long-password-1");
+    await addUser(gh, admin, USER);
+    approver = await addApprover(gh, admin);
     expect((await apiCall(gh.url, admin, "PATCH", "/connections/demo-postgres", { tags: ["jit"] })).status).toBe(200);
     expect((await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "jit" })).status).toBe(200);
   }, 120_000);
@@ -92,8 +91,7 @@ describe("access grants are bound to the actor that asked", () => {
 
   it("policies test --token simulates as that token: the grant its agent obtained counts; members simulate only as themselves", async () => {
     const OPS = "ops@example.test";
-    expect((await apiCall(gh.url, admin, "POST", "/users", { email: OPS, password: "a-long-password-1", role: "member" })).status).toBe(200);
-    const opsLogin = await login(gh.url, OPS, "a-long-password-1");
+    const opsLogin = await addUser(gh, admin, OPS);
     const opsRoot = (await apiCall(gh.url, opsLogin, "POST", "/tokens", { name: "root", ttlSeconds: 7200 })).body.token as string;
     const agent = await exchangeToken(gh.url, opsRoot, "claude");
     const sibling = await exchangeToken(gh.url, opsRoot, "codex");

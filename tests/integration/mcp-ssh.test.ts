@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 import { sshExec } from "../support/ssh-client";
 import { SSH_TEST_USER, startSshd, type Sshd } from "../support/sshd";
+import { addApprover, addUser, heldApproval } from "../support/api-fixture";
 
 
 /** The default policies, plus terminal masking (rule set "mcpssh") on connection box-masked. */
@@ -51,24 +52,13 @@ describe("MCP run_ssh_command", () => {
   }
   const termText = (events: Json[], err: boolean) => events.filter((e) => e.kind === "term.o" && !!e.payload.err === err).map((e) => e.payload.d).join("");
 
-  async function pendingApproval(textIs: string): Promise<number> {
-    for (let i = 0; i < 200; i++) {
-      const list = await apiCall(gh.url, t.approver, "GET", "/approvals?status=pending");
-      const hit = (list.body.approvals as Json[]).find((a) => a.request?.text === textIs);
-      if (hit) return hit.id;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error(`no pending approval for ${textIs}`);
-  }
+  const pendingApproval = async (textIs: string): Promise<number> => (await heldApproval(gh, t.approver, textIs)).id;
 
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
     t.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [email, role, groups] of [["dev@example.test", "member", []], ["approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, t.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-    }
-    t.dev = await login(gh.url, "dev@example.test", "a-long-password-1");
-    t.approver = await login(gh.url, "approver@example.test", "a-long-password-1");
+    t.dev = await addUser(gh, t.admin, "dev@example.test");
+    t.approver = await addApprover(gh, t.admin);
     t.agent = (await exchangeToken(gh.url, t.dev, "claude")).access_token;
 
     const upstream = `ssh://127.0.0.1:${sshd.port}`;

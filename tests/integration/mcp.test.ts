@@ -4,6 +4,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { LoggingMessageNotificationSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
 
 
 /**
@@ -31,24 +32,13 @@ describe("MCP endpoint (/api/mcp)", () => {
   const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
   const rowsOf = (r: CallToolResult) => JSON.parse(text(r).replace(/^[^{[]*/, "")).rows as Record<string, string | null>[];
 
-  async function pendingApproval(match: (a: { request: { text?: string }; kind: string }) => boolean): Promise<number> {
-    for (let i = 0; i < 200; i++) {
-      const list = await apiCall(gh.url, t.approver, "GET", "/approvals?status=pending");
-      const hit = (list.body.approvals as { id: number; kind: string; request: { text?: string } }[]).find(match);
-      if (hit) return hit.id;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("no pending approval appeared");
-  }
+  const pendingApproval = async (match: (a: Rec) => boolean): Promise<number> => (await heldApproval(gh, t.approver, match)).id;
 
   beforeAll(async () => {
     gh = await startGatehouse();
     t.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [email, role, groups] of [["dev@example.test", "member", []], ["approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, t.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-    }
-    t.dev = await login(gh.url, "dev@example.test", "a-long-password-1");
-    t.approver = await login(gh.url, "approver@example.test", "a-long-password-1");
+    t.dev = await addUser(gh, t.admin, "dev@example.test");
+    t.approver = await addApprover(gh, t.admin);
     const agent = await exchange(t.dev, "claude");
     t.agent = agent.access_token;
     t.agentId = agent.token_id;

@@ -7,6 +7,7 @@ import { build } from "@/lib/gateway/protocols/postgres/wire";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { addUser } from "../support/api-fixture";
 
 /**
  * SECURITY.md "Masking bypass" and "Policy and guardrail bypass (SQL)": bypasses found by trying
@@ -84,8 +85,7 @@ describe("PostgreSQL bypass hunt", () => {
   beforeAll(async () => {
     [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
-    token = await login(gh.url, MEMBER, "a-long-password-1");
+    token = await addUser(gh, admin, MEMBER);
     for (const name of ["hunt-masked", "hunt-ro"]) {
       const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
       expect(res.status, JSON.stringify(res.body)).toBe(200);

@@ -7,6 +7,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { addApprover, addUser } from "../support/api-fixture";
 
 /**
  * Real client libraries and psql's meta-commands through the PostgreSQL gateway, against a real
@@ -84,10 +85,8 @@ describe("PostgreSQL gateway with real client libraries", () => {
   beforeAll(async () => {
     [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [key, email, role, groups] of [["member", MEMBER, "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-      tokens[key] = await login(gh.url, email, "a-long-password-1");
-    }
+    tokens.member = await addUser(gh, tokens.admin, MEMBER);
+    tokens.approver = await addApprover(gh, tokens.admin);
     for (const name of ["pg15", "pg15-masked"]) {
       const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
       expect(res.status, JSON.stringify(res.body)).toBe(200);

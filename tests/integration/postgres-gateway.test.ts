@@ -8,6 +8,7 @@ import { build } from "@/lib/gateway/protocols/postgres/wire";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
 
 /**
  * The PostgreSQL gateway with real clients (psql, pgbench, postgres-js) against a real
@@ -77,15 +78,7 @@ describe("PostgreSQL gateway", () => {
   const client = (db: string, token = tokens.member, extra: Partial<postgres.Options<{}>> = {}) =>
     postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: db, username: MEMBER, password: token, ssl: false, max: 1, onnotice: () => {}, ...extra });
 
-  async function pendingApproval(match: (a: Record<string, any>) => boolean): Promise<Record<string, any>> {
-    for (let i = 0; i < 400; i++) {
-      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
-      const hit = (list.body.approvals as Record<string, any>[]).find(match);
-      if (hit) return hit;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("no pending approval");
-  }
+  const pendingApproval = (match: (a: Rec) => boolean) => heldApproval(gh, tokens.approver, match);
   async function sessionsOf(filter: (s: Record<string, any>) => boolean) {
     const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=postgres");
     return (res.body.sessions as Record<string, any>[]).filter(filter);
@@ -97,10 +90,8 @@ describe("PostgreSQL gateway", () => {
   beforeAll(async () => {
     [gh, pg] = await Promise.all([startGatehouse(), startPostgres15()]);
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [key, email, role, groups] of [["member", MEMBER, "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-      tokens[key] = await login(gh.url, email, "a-long-password-1");
-    }
+    tokens.member = await addUser(gh, tokens.admin, MEMBER);
+    tokens.approver = await addApprover(gh, tokens.admin);
     const upstream = `postgres://127.0.0.1:${pg.port}/postgres`;
     for (const [name, tags] of [["prod-pg", ["prod"]], ["bench-pg", ["bench"]], ["pg-masked", ["staging"]]] as const) {
       const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "postgres", upstream, username: "postgres", secret: "gatehouse-test", tags });

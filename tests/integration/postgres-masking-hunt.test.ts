@@ -5,6 +5,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { addUser } from "../support/api-fixture";
 
 /**
  * SECURITY.md "Masking bypass": channels a masked column's values took to the client, tried for
@@ -72,8 +73,7 @@ describe("PostgreSQL masking hunt", () => {
   beforeAll(async () => {
     [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
-    token = await login(gh.url, MEMBER, "a-long-password-1");
+    token = await addUser(gh, admin, MEMBER);
     for (const name of ["hunt-masked", "hunt-rw"]) {
       const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
       expect(res.status, JSON.stringify(res.body)).toBe(200);

@@ -7,6 +7,7 @@ import { COMMON_OPTIONS, authOptions, scp, sftpBatch, spawnClient, ssh2Connect, 
 import { stopClient, tcpTarget } from "../support/ssh-forward";
 import { freePort } from "../support/ports";
 import { startSshd, type Sshd } from "../support/sshd";
+import { addApprover, addUser, ofKind, pendingApproval as waitForApproval, type Rec, sessionsOf } from "../support/api-fixture";
 
 /**
  * Exec lines that the classifier took for a read (or a mere write) while the shell upstream runs
@@ -16,7 +17,6 @@ import { startSshd, type Sshd } from "../support/sshd";
  * through Gatehouse it must be held, and once the approver denies it, nothing has run.
  */
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-type Rec = Record<string, any>;
 
 describe("SSH exec lines that run more than the classifier saw", () => {
   let gh: GatehouseProcess;
@@ -28,17 +28,9 @@ describe("SSH exec lines that run more than the classifier saw", () => {
   const gw = (): SshTarget => ({ port: gh.ports.ssh, user: "box", password: tokens.member });
   const direct = (): SshTarget => ({ port: sshd.port, user: sshd.user, identityFile: sshd.privateKeyPath });
 
-  async function pendingApproval(text: string | RegExp, give: () => boolean): Promise<Rec | null> {
-    for (;;) {
-      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
-      const hit = (list.body.approvals as Rec[]).find((a) => (typeof text === "string" ? a.request.text === text : text.test(a.request.text)));
-      if (hit) return hit;
-      if (give()) return null;
-      await sleep(50);
-    }
-  }
+  const pendingApproval = (text: string | RegExp, give: () => boolean) => waitForApproval(gh, tokens.approver, text, { give });
+  const { ids: sessionIds, opened: newSession, recorded } = sessionsOf(() => gh, () => tokens.admin, "ssh");
 
-  /** What the gateway did with `line`: "held" (then denied by the approver) or "ran" (no approval asked). */
   async function throughGateway(line: string): Promise<{ outcome: "held" | "ran"; code: number | null; stderr: string; approval: Rec | null }> {
     const run = startSsh(gw(), line);
     let exited = false;
@@ -49,41 +41,11 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     return { outcome: approval ? "held" : "ran", code, stderr: run.stderr(), approval };
   }
 
-  async function sessionIds(): Promise<Set<string>> {
-    const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=ssh");
-    return new Set((res.body.sessions as Rec[]).map((x) => x.id));
-  }
-  async function newSession(known: Set<string>): Promise<string> {
-    for (let i = 0; i < 200; i++) {
-      const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=ssh");
-      const fresh = (res.body.sessions as Rec[]).filter((x) => !known.has(x.id));
-      if (fresh.length === 1) return fresh[0].id;
-      if (fresh.length > 1) throw new Error(`expected one new session, got ${fresh.length}`);
-      await sleep(50);
-    }
-    throw new Error("no new session");
-  }
-  /** The recording; waits for `until`, or for the session to end. */
-  async function recorded(id: string, until: (events: Rec[]) => boolean = () => false, waitMs = 10_000): Promise<Rec[]> {
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const res = await fetch(`${gh.url}/api/v1/sessions/${id}/export?format=jsonl`, { headers: { authorization: `Bearer ${tokens.admin}` } });
-      const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as Rec);
-      const session = lines.find((l) => l.kind === "session");
-      const events = lines.filter((l) => l.kind !== "session");
-      if (until(events) || (session && session.status !== "live") || Date.now() > deadline) return events;
-      await sleep(100);
-    }
-  }
-  const ofKind = (events: Rec[], kind: string) => events.filter((e) => e.kind === kind).map((e) => e.payload as Rec);
-
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [key, email, role, groups] of [["member", "ops@example.test", "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-      tokens[key] = await login(gh.url, email, "a-long-password-1");
-    }
+    tokens.member = await addUser(gh, tokens.admin, "ops@example.test");
+    tokens.approver = await addApprover(gh, tokens.admin);
     const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     const prod = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-prod", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["prod"] });

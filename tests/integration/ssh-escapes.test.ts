@@ -15,6 +15,7 @@ import {
 } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 import { tcpTarget, throughForward } from "../support/ssh-forward";
+import { addApprover, addUser, heldApproval, ofKind, type Rec, sessionsOf, termOutput as output } from "../support/api-fixture";
 
 /**
  * SECURITY.md "SSH escapes": every way an SSH client can reach past the command it was allowed
@@ -26,7 +27,6 @@ import { tcpTarget, throughForward } from "../support/ssh-forward";
  */
 const MARKER = "GH-SUBSYSTEM-REACHED";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-type Rec = Record<string, any>;
 
 describe("SSH escapes through the gateway", () => {
   let gh: GatehouseProcess;
@@ -39,49 +39,11 @@ describe("SSH escapes through the gateway", () => {
   const gw = (): SshTarget => ({ port: gh.ports.ssh, user: "box", password: tokens.member });
   const direct = (): SshTarget => ({ port: sshd.port, user: sshd.user, identityFile: sshd.privateKeyPath });
 
-  async function sessionIds(): Promise<Set<string>> {
-    const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=ssh");
-    return new Set((res.body.sessions as Rec[]).map((s) => s.id));
-  }
-  /** The session opened since `known` was taken (the gateway opens it right after auth). */
-  async function newSession(known: Set<string>): Promise<string> {
-    for (let i = 0; i < 100; i++) {
-      const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=ssh");
-      const fresh = (res.body.sessions as Rec[]).filter((s) => !known.has(s.id));
-      if (fresh.length === 1) return fresh[0].id;
-      if (fresh.length > 1) throw new Error(`expected one new session, got ${fresh.length}`);
-      await sleep(50);
-    }
-    throw new Error("no new session");
-  }
-  /** The recording; waits for `until`, or for the session to end (everything flushed). */
-  async function recorded(id: string, until: (events: Rec[]) => boolean = () => false, waitMs = 5000): Promise<Rec[]> {
-    const deadline = Date.now() + waitMs;
-    for (;;) {
-      const res = await fetch(`${gh.url}/api/v1/sessions/${id}/export?format=jsonl`, { headers: { authorization: `Bearer ${tokens.admin}` } });
-      const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as Rec);
-      const session = lines.find((l) => l.kind === "session");
-      const events = lines.filter((l) => l.kind !== "session");
-      if (until(events) || (session && session.status !== "live") || Date.now() > deadline) return events;
-      await sleep(100);
-    }
-  }
-  const ofKind = (events: Rec[], kind: string) => events.filter((e) => e.kind === kind).map((e) => e.payload as Rec);
-  const output = (events: Rec[]) => ofKind(events, "term.o").map((p) => p.d ?? Buffer.from(p.b64, "base64").toString()).join("");
-
-  async function pendingApproval(text: string): Promise<Rec> {
-    for (let i = 0; i < 200; i++) {
-      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
-      const hit = (list.body.approvals as Rec[]).find((a) => a.request.text === text);
-      if (hit) return hit;
-      await sleep(50);
-    }
-    throw new Error(`no pending approval for ${JSON.stringify(text)}`);
-  }
+  const { ids: sessionIds, opened: newSession, recorded } = sessionsOf(() => gh, () => tokens.admin, "ssh");
+  const pendingApproval = (text: string) => heldApproval(gh, tokens.approver, text);
   const decideApproval = async (id: number, verb: "approve" | "deny") =>
     expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${id}/${verb}`, verb === "deny" ? { reason: "escape test" } : {})).status).toBe(200);
 
-  /** A TCP service the forwards aim at: it counts connections and greets each one. */
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([
       startGatehouse({ demo: false }),
@@ -97,10 +59,8 @@ describe("SSH escapes through the gateway", () => {
       }),
     ]);
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [key, email, role, groups] of [["member", "ops@example.test", "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-      tokens[key] = await login(gh.url, email, "a-long-password-1");
-    }
+    tokens.member = await addUser(gh, tokens.admin, "ops@example.test");
+    tokens.approver = await addApprover(gh, tokens.admin);
     const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     agent = spawn("ssh-agent", ["-D", "-a", agentSock], { stdio: "ignore" });

@@ -10,6 +10,7 @@ import { scp, sftpBatch, sshCommand, sshExec, startSsh, type SshTarget } from ".
 import { startSshd, type Sshd } from "../support/sshd";
 import { tcpTarget, throughForward } from "../support/ssh-forward";
 import { startTmux } from "../support/tmux";
+import { addApprover, addUser, heldApproval } from "../support/api-fixture";
 
 /**
  * The SSH gateway end to end: real OpenSSH sshd upstream, real ssh/sftp/scp clients (and tmux
@@ -47,15 +48,7 @@ describe("SSH gateway", () => {
       await new Promise((r) => setTimeout(r, 100));
     }
   }
-  async function pendingApproval(): Promise<Record<string, any>> {
-    for (let i = 0; i < 200; i++) {
-      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
-      const [hit] = list.body.approvals as Record<string, any>[];
-      if (hit) return hit;
-      await new Promise((r) => setTimeout(r, 50));
-    }
-    throw new Error("no pending approval");
-  }
+  const pendingApproval = async () => (await heldApproval(gh, tokens.approver, () => true)) as Record<string, any>;
 
   /** A new connection `name` tagged so that an added policy permits `forward` with this request text (e.g. "agent"). */
   async function connectionPermittingForward(name: string, text: string, annotations = "") {
@@ -69,10 +62,8 @@ describe("SSH gateway", () => {
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    for (const [key, email, role, groups] of [["member", MEMBER, "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
-      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
-      tokens[key] = await login(gh.url, email, "a-long-password-1");
-    }
+    tokens.member = await addUser(gh, tokens.admin, MEMBER);
+    tokens.approver = await addApprover(gh, tokens.admin);
     const upstream = `ssh://127.0.0.1:${sshd.port}`;
     const add = async (name: string, extra: Record<string, unknown>) => {
       const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "ssh", upstream, username: sshd.user, tags: ["staging"], ...extra });
