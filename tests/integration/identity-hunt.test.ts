@@ -1,0 +1,254 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+
+/**
+ * Identity and delegation bypass hunt, as a hostile agent or a malicious insider would try it,
+ * against a real Gatehouse process: RFC 8693 exchanges that try to widen a child, tickets raced
+ * and replayed, tokens confused for other kinds of credential, and revocation of a parent while
+ * its branch still has things in flight (requests waiting for an approver, open sockets).
+ *
+ * Tests named "held: ..." attack something that already stood; the others failed before the fix
+ * their commit names.
+ */
+const PASSWORD = "a-long-password-1";
+const DEV = "dev@example.test";
+const OTHER = "other@example.test";
+const APPROVER = "approver@example.test";
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("identity and delegation bypass hunt", () => {
+  let gh: GatehouseProcess;
+  let admin: string;
+  let approver: string;
+  const open: postgres.Sql[] = [];
+
+  /** The raw RFC 8693 answer (status and body), refused or not. */
+  async function exchangeRaw(fields: Record<string, string>) {
+    const res = await fetch(`${gh.url}/api/v1/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: TOKEN_EXCHANGE, ...fields }),
+    });
+    return { status: res.status, body: (await res.json()) as Record<string, any> };
+  }
+  async function personal(email: string, extra: Record<string, unknown> = {}) {
+    const res = await apiCall(gh.url, await login(gh.url, email, PASSWORD), "POST", "/tokens", { name: `t-${Date.now()}`, ttlSeconds: 7200, ...extra });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return { token: res.body.token as string, id: res.body.id as string };
+  }
+  async function ticket(token: string, connection = "demo-postgres") {
+    const res = await apiCall(gh.url, token, "POST", "/tokens/ticket", { connection });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return res.body.ticket as string;
+  }
+  /** Connects and runs one statement: "ok", or the error the gateway answered with. */
+  async function tryConnect(token: string, user = DEV, database = "demo-postgres"): Promise<string> {
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database, username: user, password: token, ssl: false, max: 1, connect_timeout: 10 });
+    open.push(sql);
+    try {
+      await sql`select 1`;
+      return "ok";
+    } catch (err) {
+      return (err as Error).message;
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+  }
+  async function ask(token: string, reason: string) {
+    const asked = await apiCall(gh.url, token, "POST", "/access-requests", { connection: "demo-postgres", durationSeconds: 600, reason });
+    expect(asked.status, JSON.stringify(asked.body)).toBe(200);
+    return asked.body.approval.id as number;
+  }
+  const approval = async (id: number) => (await apiCall(gh.url, admin, "GET", `/approvals/${id}`)).body.approval as Record<string, any>;
+  function socket(path: string, headers: Record<string, string>) {
+    const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}${path}`, { headers });
+    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+    const opened = new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once("error", reject);
+    });
+    return { ws, opened, closed };
+  }
+
+  beforeAll(async () => {
+    gh = await startGatehouse({ env: { GATEHOUSE_APPROVAL_TTL_SECONDS: "120" } });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [email, role, groups] of [
+      [DEV, "member", []],
+      [OTHER, "member", []],
+      [APPROVER, "approver", ["approvers"]],
+    ] as const) {
+      const res = await apiCall(gh.url, admin, "POST", "/users", { email, password: PASSWORD, role, groups });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    approver = await login(gh.url, APPROVER, PASSWORD);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    await gh?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  // --- RFC 8693 exchange: a child never holds more than its parent ------------------------------
+
+  it("held: an exchange cannot widen connections, actions, lifetime or depth, nor take a revoked, expired or ticket parent", async () => {
+    const script = await personal(DEV, { connections: ["demo-postgres"], actions: ["connect", "read"], ttlSeconds: 600 });
+    const refused = async (fields: Record<string, string>, error: string, why: RegExp) => {
+      const res = await exchangeRaw(fields);
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error).toBe(error);
+      expect(res.body.error_description).toMatch(why);
+    };
+    const from = { subject_token: script.token, actor: "wider" };
+    await refused({ ...from, scope: "connection:other" }, "invalid_scope", /exceed the parent/);
+    await refused({ ...from, scope: "connection:*" }, "invalid_scope", /exceed the parent/);
+    await refused({ ...from, scope: "action:write" }, "invalid_scope", /exceed the parent/);
+    await refused({ ...from, scope: "action:*" }, "invalid_scope", /exceed the parent/);
+    await refused({ ...from, scope: "connection:demo-postgres admin" }, "invalid_scope", /unknown scope item/);
+    await refused({ ...from, expires_in: "3600" }, "invalid_request", /cannot outlive its parent/);
+    // A scope item that repeats a connection with something after it names only that connection.
+    const odd = await exchangeRaw({ ...from, scope: "connection:demo-postgres:other" });
+    expect(odd.status).toBe(200);
+    expect(odd.body.scope).toBe("connection:demo-postgres action:connect action:read");
+    // Depth: personal (0) → 1 → 2 → 3, and no further (GATEHOUSE_MAX_DELEGATION_DEPTH, default 3).
+    let t = script.token;
+    for (let depth = 1; depth <= 3; depth++) t = (await exchangeToken(gh.url, t, `d${depth}`)).access_token;
+    await refused({ subject_token: t, actor: "d4" }, "invalid_request", /depth 4 exceeds the maximum of 3/);
+    // The child of a narrowed parent inherits the narrowing: its own child cannot ask for "*" either.
+    const child = await exchangeToken(gh.url, script.token, "child");
+    await refused({ subject_token: child.access_token, actor: "grandchild", scope: "connection:*" }, "invalid_scope", /exceed the parent/);
+    // A ticket is no parent, as subject or as actor_token.
+    const tk = await ticket(script.token);
+    await refused({ subject_token: tk, actor: "from-ticket" }, "invalid_grant", /tickets are accepted only by the gateways/);
+    await refused({ subject_token: script.token, actor: "x", actor_token: tk }, "invalid_grant", /actor_token is not valid/);
+    // Another user's token is no actor_token for this subject.
+    await refused({ subject_token: script.token, actor: "x", actor_token: (await personal(OTHER)).token }, "invalid_grant", /actor_token is not valid/);
+    // A revoked parent, and a child below it, exchange nothing.
+    const revokedParent = await personal(DEV);
+    const below = await exchangeToken(gh.url, revokedParent.token, "below");
+    expect((await apiCall(gh.url, revokedParent.token, "DELETE", `/tokens/${revokedParent.id}`)).status).toBe(200);
+    await refused({ subject_token: revokedParent.token, actor: "after" }, "invalid_grant", /revoked/);
+    await refused({ subject_token: below.access_token, actor: "after" }, "invalid_grant", /revoked/);
+    // An expired parent exchanges nothing either.
+    const brief = await exchangeToken(gh.url, script.token, "brief", { expires_in: "2" });
+    await sleep(2500);
+    await refused({ subject_token: brief.access_token, actor: "late" }, "invalid_grant", /expired/);
+  });
+
+  // --- credentials confused for one another ---------------------------------------------------
+
+  it("held: a ticket is refused by the REST API, the WebSockets, MCP and token exchange, and is good for one gateway connection only", async () => {
+    const root = await personal(DEV);
+    const tk = await ticket(root.token);
+    expect((await apiCall(gh.url, tk, "GET", "/me")).status).toBe(401);
+    await expect(socket("/ws/events", { authorization: `Bearer ${tk}` }).opened).rejects.toThrow(/401/);
+    const mcp = await fetch(`${gh.url}/api/mcp`, { method: "POST", headers: { authorization: `Bearer ${tk}`, "content-type": "application/json", accept: "application/json, text/event-stream" }, body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list" }) });
+    expect(mcp.status).toBe(401);
+    // None of those spent it: the gateway takes it once.
+    expect(await tryConnect(tk)).toBe("ok");
+    expect(await tryConnect(tk)).toMatch(/password authentication failed/);
+  });
+
+  it("held: two connections racing one ticket: exactly one gets in", async () => {
+    const root = await personal(DEV);
+    for (let round = 0; round < 3; round++) {
+      const tk = await ticket(root.token);
+      const results = await Promise.all([tryConnect(tk), tryConnect(tk), tryConnect(tk)]);
+      expect(results.filter((r) => r === "ok")).toHaveLength(1);
+    }
+  });
+
+  it("held: a ticket minted for one connection does not open another", async () => {
+    const made = await apiCall(gh.url, admin, "POST", "/connections", { name: "second-postgres", type: "postgres", upstream: `postgres://127.0.0.1:${gh.ports.demo}/postgres`, username: "postgres" });
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    const root = await personal(DEV);
+    expect(await tryConnect(await ticket(root.token, "demo-postgres"), DEV, "second-postgres")).toMatch(/scope does not include connection second-postgres/);
+    const scoped = await personal(DEV, { connections: ["demo-postgres"] });
+    expect(await tryConnect(scoped.token, DEV, "second-postgres")).toMatch(/scope does not include connection second-postgres/);
+    expect((await apiCall(gh.url, scoped.token, "POST", "/tokens/ticket", { connection: "second-postgres" })).status).toBe(403);
+  });
+
+  it("held: a bearer token is no console cookie, a console cookie no bearer token; odd spellings and huge tokens are refused, not errors", async () => {
+    const root = await personal(DEV);
+    const page = await fetch(`${gh.url}/sessions`, { headers: { cookie: `gatehouse.session=${root.token}` }, redirect: "manual" });
+    expect([302, 307]).toContain(page.status);
+    expect(page.headers.get("location")).toMatch(/\/login/);
+    expect((await fetch(`${gh.url}/api/v1/me`, { headers: { cookie: `gatehouse.session=${root.token}` } })).status).toBe(401);
+    const variants = [root.token.toUpperCase(), `${root.token}x`, root.token.slice(0, -1), `${root.token}.${root.token}`, "a".repeat(9000), `${root.token.split(".").slice(0, 2).join(".")}.`];
+    for (const v of variants) expect((await apiCall(gh.url, v, "GET", "/me")).status, v.slice(0, 40)).toBe(401);
+    for (const header of [`Basic ${root.token}`, `Bearer`, `Bearer ${root.token} ${root.token}`, `Token ${root.token}`]) {
+      expect((await fetch(`${gh.url}/api/v1/me`, { headers: { authorization: header } })).status, header.slice(0, 20)).toBe(401);
+    }
+    // The scheme is case-insensitive (RFC 9110) and the token exact.
+    expect((await fetch(`${gh.url}/api/v1/me`, { headers: { authorization: `bearer ${root.token}` } })).status).toBe(200);
+    expect(await tryConnect("a".repeat(9000))).toMatch(/malformed token|password authentication failed|invalid/i);
+    expect(await tryConnect(`${root.token} `)).not.toBe("ok");
+  });
+
+  // --- revocation reaches what a branch has in flight -----------------------------------------
+
+  it("revoking a parent cancels the access requests its agents left waiting: an approver can no longer approve them into a grant", async () => {
+    const root = await personal(DEV);
+    const agent = await exchangeToken(gh.url, root.token, "agent");
+    const child = await exchangeToken(gh.url, agent.access_token, "child");
+    const fromAgent = await ask(agent.access_token, "agent wants in");
+    const fromChild = await ask(child.access_token, "child wants in");
+    expect((await apiCall(gh.url, root.token, "DELETE", `/tokens/${root.id}`)).status).toBe(200);
+    for (const id of [fromAgent, fromChild]) {
+      await expect.poll(async () => (await approval(id)).status, { timeout: 5000 }).toBe("cancelled");
+      const decided = await apiCall(gh.url, approver, "POST", `/approvals/${id}/approve`, {});
+      expect(decided.status, JSON.stringify(decided.body)).toBe(409);
+    }
+    const grants = (await apiCall(gh.url, admin, "GET", "/grants")).body.grants as { requestId?: number; approvalId?: number }[];
+    expect(grants.filter((g) => [fromAgent, fromChild].includes((g.requestId ?? g.approvalId)!))).toEqual([]);
+  });
+
+  it("revoking a narrowed script token cancels its waiting access request: approving it would have given its whole user a grant", async () => {
+    const script = await personal(OTHER, { connections: ["demo-postgres"], actions: ["read"] });
+    const id = await ask(script.token, "script wants in");
+    expect((await apiCall(gh.url, script.token, "DELETE", `/tokens/${script.id}`)).status).toBe(200);
+    await expect.poll(async () => (await approval(id)).status, { timeout: 5000 }).toBe("cancelled");
+    expect((await apiCall(gh.url, approver, "POST", `/approvals/${id}/approve`, {})).status).toBe(409);
+  });
+
+  it("an access request whose agent token has run out cannot be approved into a grant", async () => {
+    const root = await personal(DEV);
+    const agent = await exchangeToken(gh.url, root.token, "brief", { expires_in: "3" });
+    const id = await ask(agent.access_token, "brief agent wants in");
+    await sleep(3500);
+    const decided = await apiCall(gh.url, approver, "POST", `/approvals/${id}/approve`, {});
+    expect(decided.status, JSON.stringify(decided.body)).toBe(409);
+    expect(decided.body.error.message).toMatch(/revoked or expired/);
+    expect((await approval(id)).status).toBe("pending");
+  });
+
+  it("disabling a user cancels the access requests they left waiting", async () => {
+    const res = await apiCall(gh.url, admin, "POST", "/users", { email: "leaver@example.test", password: PASSWORD, role: "member" });
+    expect(res.status).toBe(200);
+    const leaver = await personal("leaver@example.test");
+    const agent = await exchangeToken(gh.url, leaver.token, "agent");
+    const own = await ask(leaver.token, "leaver wants in");
+    const agents = await ask(agent.access_token, "leaver's agent wants in");
+    expect((await apiCall(gh.url, admin, "PATCH", `/users/${res.body.user.id}`, { disabled: true })).status).toBe(200);
+    for (const id of [own, agents]) {
+      await expect.poll(async () => (await approval(id)).status, { timeout: 5000 }).toBe("cancelled");
+      expect((await apiCall(gh.url, approver, "POST", `/approvals/${id}/approve`, {})).status).toBe(409);
+    }
+  });
+
+  it("held: revoking a parent closes its child's open /ws/events socket", async () => {
+    const root = await personal(DEV);
+    const agent = await exchangeToken(gh.url, root.token, "watcher");
+    const s = socket("/ws/events", { authorization: `Bearer ${agent.access_token}` });
+    await s.opened;
+    expect((await apiCall(gh.url, root.token, "DELETE", `/tokens/${root.id}`)).status).toBe(200);
+    expect(await Promise.race([s.closed, sleep(5000).then(() => -1)])).toBe(4401);
+  });
+});
