@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
  * Identity and delegation bypass hunt, as a hostile agent or a malicious insider would try it,
@@ -19,6 +20,17 @@ const OTHER = "other@example.test";
 const APPROVER = "approver@example.test";
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function socketOf(url: string, path: string, headers: Record<string, string>) {
+  const ws = new WebSocket(`${url.replace(/^http/, "ws")}${path}`, { headers });
+  const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
+  const opened = new Promise<void>((resolve, reject) => {
+    ws.once("open", () => resolve());
+    ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+    ws.once("error", reject);
+  });
+  return { ws, opened, closed };
+}
 
 describe("identity and delegation bypass hunt", () => {
   let gh: GatehouseProcess;
@@ -64,16 +76,7 @@ describe("identity and delegation bypass hunt", () => {
     return asked.body.approval.id as number;
   }
   const approval = async (id: number) => (await apiCall(gh.url, admin, "GET", `/approvals/${id}`)).body.approval as Record<string, any>;
-  function socket(path: string, headers: Record<string, string>) {
-    const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}${path}`, { headers });
-    const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
-    const opened = new Promise<void>((resolve, reject) => {
-      ws.once("open", () => resolve());
-      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
-      ws.once("error", reject);
-    });
-    return { ws, opened, closed };
-  }
+  const socket = (path: string, headers: Record<string, string>) => socketOf(gh.url, path, headers);
 
   beforeAll(async () => {
     gh = await startGatehouse({ env: { GATEHOUSE_APPROVAL_TTL_SECONDS: "120" } });
@@ -250,5 +253,53 @@ describe("identity and delegation bypass hunt", () => {
     await s.opened;
     expect((await apiCall(gh.url, root.token, "DELETE", `/tokens/${root.id}`)).status).toBe(200);
     expect(await Promise.race([s.closed, sleep(5000).then(() => -1)])).toBe(4401);
+  });
+});
+
+/**
+ * Processes sharing a PostgreSQL store tell each other of revocations with NOTIFY, which is best
+ * effort. Here the store is changed behind the process's back (no message at all), as when the
+ * message was lost: what a socket was opened with must still stop being honoured.
+ */
+describe("identity hunt on a shared PostgreSQL store: lost messages", () => {
+  let gh: GatehouseProcess;
+  let pg: Postgres15;
+  let store: postgres.Sql;
+  let admin: string;
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await setup.unsafe("create database gh_store");
+    await setup.end();
+    const storeUrl = pg.url.replace(/\/postgres$/, "/gh_store");
+    gh = await startGatehouse({ env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500" } });
+    store = postgres(storeUrl, { max: 1, onnotice: () => {} });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: DEV, password: PASSWORD, role: "member" })).status).toBe(200);
+  }, 180_000);
+
+  afterAll(async () => {
+    await store?.end({ timeout: 1 });
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    await gh?.stop();
+    await pg?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("an open /ws/events socket closes when its token's parent is revoked or its user disabled, even when the messages never arrive", async () => {
+    const dev = await login(gh.url, DEV, PASSWORD);
+    const root = await apiCall(gh.url, dev, "POST", "/tokens", { name: "lost-notify", ttlSeconds: 3600 });
+    expect(root.status).toBe(200);
+    const agent = await exchangeToken(gh.url, root.body.token, "listener");
+    const s = socketOf(gh.url, "/ws/events", { authorization: `Bearer ${agent.access_token}` });
+    await s.opened;
+    await store.unsafe("update tokens set revoked_at = now() where id = $1", [root.body.id]);
+    expect(await Promise.race([s.closed, sleep(10_000).then(() => -1)])).toBe(4401);
+
+    const other = socketOf(gh.url, "/ws/events", { authorization: `Bearer ${dev}` });
+    await other.opened;
+    await store.unsafe("update users set disabled = true where email = $1", [DEV]);
+    expect(await Promise.race([other.closed, sleep(10_000).then(() => -1)])).toBe(4401);
   });
 });
