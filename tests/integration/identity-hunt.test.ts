@@ -1,5 +1,6 @@
 import fs from "node:fs";
 import postgres from "postgres";
+import ssh2 from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
@@ -193,6 +194,29 @@ describe("identity and delegation bypass hunt", () => {
     expect((await fetch(`${gh.url}/api/v1/me`, { headers: { authorization: `bearer ${root.token}` } })).status).toBe(200);
     expect(await tryConnect("a".repeat(9000))).toMatch(/malformed token|password authentication failed|invalid/i);
     expect(await tryConnect(`${root.token} `)).not.toBe("ok");
+  });
+
+  it("a token typed into the user name field (PostgreSQL user, SSH user) is not written to the audit log or the server's output", async () => {
+    const root = await personal(DEV);
+    // The usual slip: the token pasted into both fields, or into the wrong one.
+    expect(await tryConnect(root.token, root.token)).toMatch(/password authentication failed/);
+    const ssh = new ssh2.Client();
+    const refused = await new Promise<string>((resolve) => {
+      ssh.once("ready", () => resolve("ready"));
+      ssh.once("error", (err) => resolve(err.message));
+      ssh.connect({ host: "127.0.0.1", port: gh.ports.ssh, username: root.token, password: root.token, readyTimeout: 15_000 });
+    });
+    ssh.end();
+    expect(refused).toMatch(/authentication methods failed/);
+    const signature = root.token.split(".")[2];
+    let audit = "";
+    await expect
+      .poll(async () => (audit = JSON.stringify((await apiCall(gh.url, admin, "GET", "/audit?limit=50")).body)), { timeout: 5000 })
+      .toMatch(/gateway\.auth_failed/);
+    expect(audit).toMatch(/gateway\.auth_failed/);
+    expect(audit).toContain("[REDACTED token]");
+    expect(audit).not.toContain(signature);
+    expect(gh.output()).not.toContain(signature);
   });
 
   // --- revocation reaches what a branch has in flight -----------------------------------------
