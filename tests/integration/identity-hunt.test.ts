@@ -5,6 +5,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { ssh2Connect, ssh2Exec } from "../support/ssh-client";
+import { startSshd, type Sshd } from "../support/sshd";
 
 /**
  * Identity and delegation bypass hunt, as a hostile agent or a malicious insider would try it,
@@ -35,6 +37,7 @@ function socketOf(url: string, path: string, headers: Record<string, string>) {
 
 describe("identity and delegation bypass hunt", () => {
   let gh: GatehouseProcess;
+  let sshd: Sshd;
   let admin: string;
   let approver: string;
   const open: postgres.Sql[] = [];
@@ -80,8 +83,10 @@ describe("identity and delegation bypass hunt", () => {
   const socket = (path: string, headers: Record<string, string>) => socketOf(gh.url, path, headers);
 
   beforeAll(async () => {
-    gh = await startGatehouse({ env: { GATEHOUSE_APPROVAL_TTL_SECONDS: "120" } });
+    [gh, sshd] = await Promise.all([startGatehouse({ env: { GATEHOUSE_APPROVAL_TTL_SECONDS: "120" } }), startSshd()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    const box = await apiCall(gh.url, admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password });
+    expect(box.status, JSON.stringify(box.body)).toBe(200);
     for (const [email, role, groups] of [
       [DEV, "member", []],
       [OTHER, "member", []],
@@ -97,6 +102,7 @@ describe("identity and delegation bypass hunt", () => {
     await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
     if (process.env.GH_DEBUG) console.log(gh?.output());
     await gh?.stop();
+    await sshd?.stop();
     if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
   });
 
@@ -220,6 +226,38 @@ describe("identity and delegation bypass hunt", () => {
   });
 
   // --- revocation reaches what a branch has in flight -----------------------------------------
+
+  it("held: revoking the human's token ends everything its sub-agent has open: a PostgreSQL session, a held write, an SSH command, a socket", async () => {
+    const root = await personal(DEV);
+    const agent = await exchangeToken(gh.url, root.token, "planner");
+    const sub = await exchangeToken(gh.url, agent.access_token, "worker");
+    expect(sub.depth).toBe(2);
+    // A live PostgreSQL session, with a write held for approval (depth-2 agents' changes wait).
+    const notices: string[] = [];
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: sub.access_token, ssl: false, max: 1, onnotice: (n) => void notices.push(String(n.message)) });
+    open.push(sql);
+    await sql`select 1`;
+    const write = sql.unsafe("update customers set name = name where id = 1").then(() => "ran", (e: Error) => e.message);
+    await expect.poll(() => notices.join("\n"), { timeout: 10_000 }).toMatch(/held for approval #\d+/);
+    const held = Number(/held for approval #(\d+)/.exec(notices.join("\n"))![1]);
+    // A long SSH command, and a socket.
+    const ssh = await ssh2Connect({ port: gh.ports.ssh, user: "box", password: sub.access_token });
+    const run = await ssh2Exec(ssh, "sleep 60; echo finished");
+    const s = socket("/ws/events", { authorization: `Bearer ${sub.access_token}` });
+    await s.opened;
+
+    const t0 = Date.now();
+    expect((await apiCall(gh.url, root.token, "DELETE", `/tokens/${root.id}`)).status).toBe(200);
+    expect(await Promise.race([s.closed, sleep(5000).then(() => -1)])).toBe(4401);
+    expect(await Promise.race([write, sleep(5000).then(() => "still waiting")])).not.toMatch(/ran|still waiting/);
+    expect(await Promise.race([run.done.then(() => "closed"), sleep(5000).then(() => "still running")])).toBe("closed");
+    expect(run.stdout()).not.toContain("finished");
+    expect(Date.now() - t0).toBeLessThan(10_000);
+    ssh.end();
+    expect((await approval(held)).status).not.toBe("pending");
+    expect((await apiCall(gh.url, approver, "POST", `/approvals/${held}/approve`, {})).status).toBe(409);
+    expect(await tryConnect(sub.access_token)).toMatch(/password authentication failed/);
+  });
 
   it("revoking a parent cancels the access requests its agents left waiting: an approver can no longer approve them into a grant", async () => {
     const root = await personal(DEV);
