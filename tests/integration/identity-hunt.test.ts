@@ -1,8 +1,17 @@
+import { execFileSync } from "node:child_process";
+import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
 import postgres from "postgres";
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { SignedXml } from "xml-crypto";
+import { openPglite, type DbHandle } from "@/db/client";
+import { GatehouseError } from "@/lib/gateway/core/types";
+import { newRequestId } from "@/lib/identity/saml-request";
+import { validateSamlResponse, type SamlConfig } from "@/lib/identity/saml";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { ssh2Connect, ssh2Exec } from "../support/ssh-client";
@@ -363,5 +372,104 @@ describe("identity hunt on a shared PostgreSQL store: lost messages", () => {
     await other.opened;
     await store.unsafe("update users set disabled = true where email = $1", [DEV]);
     expect(await Promise.race([other.closed, sleep(10_000).then(() => -1)])).toBe(4401);
+  });
+});
+
+/**
+ * SAML assertions an attacker shapes around one the IdP really signed (XML signature wrapping):
+ * validated in-process with the ACS's own validateSamlResponse against an in-memory store, so each
+ * variant is a direct question about what the signed bytes vouch for.
+ */
+describe("identity hunt: SAML signature wrapping", () => {
+  const PUBLIC_URL = "http://gatehouse.example.test";
+  const ACS = `${PUBLIC_URL}/api/auth/saml/acs`;
+  const SP = "https://gatehouse.example.test/sp";
+  const IDP = "https://idp.example.test";
+  let dir: string;
+  let key: string;
+  let cfg: SamlConfig;
+  let handle: DbHandle;
+
+  beforeAll(async () => {
+    process.env.GATEHOUSE_SECRET_KEY ??= randomBytes(32).toString("base64");
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "gh-xsw-"));
+    execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "1", "-subj", "/CN=idp", "-keyout", path.join(dir, "idp.key"), "-out", path.join(dir, "idp.crt")], { stdio: "ignore" });
+    key = fs.readFileSync(path.join(dir, "idp.key"), "utf8");
+    cfg = { entryPoint: `${IDP}/sso`, issuer: SP, idpCert: fs.readFileSync(path.join(dir, "idp.crt"), "utf8"), idpIssuer: IDP, name: "IdP", emailAttribute: "email", groupsAttribute: "groups", autoCreateUsers: false };
+    handle = await openPglite(null);
+  }, 60_000);
+
+  afterAll(async () => {
+    await handle?.close?.();
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  function assertion(requestId: string, email: string, id = `_a${randomUUID()}`) {
+    const now = new Date();
+    const later = new Date(now.getTime() + 300_000).toISOString();
+    return (
+      `<saml:Assertion xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="${id}" Version="2.0" IssueInstant="${now.toISOString()}">` +
+      `<saml:Issuer>${IDP}</saml:Issuer>` +
+      `<saml:Subject><saml:NameID>opaque-1</saml:NameID><saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${later}" Recipient="${ACS}" InResponseTo="${requestId}"/></saml:SubjectConfirmation></saml:Subject>` +
+      `<saml:Conditions NotBefore="${new Date(now.getTime() - 60_000).toISOString()}" NotOnOrAfter="${later}"><saml:AudienceRestriction><saml:Audience>${SP}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
+      `<saml:AuthnStatement AuthnInstant="${now.toISOString()}"/>` +
+      `<saml:AttributeStatement><saml:Attribute Name="email"><saml:AttributeValue>${email}</saml:AttributeValue></saml:Attribute></saml:AttributeStatement>` +
+      `</saml:Assertion>`
+    );
+  }
+  /** The IdP's enveloped signature over one assertion (by its ID). */
+  function signed(xml: string): string {
+    const sig = new SignedXml({ privateKey: key, signatureAlgorithm: "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256", canonicalizationAlgorithm: "http://www.w3.org/2001/10/xml-exc-c14n#" });
+    sig.addReference({ xpath: "//*[local-name(.)='Assertion']", digestAlgorithm: "http://www.w3.org/2001/04/xmlenc#sha256", transforms: ["http://www.w3.org/2000/09/xmldsig#enveloped-signature", "http://www.w3.org/2001/10/xml-exc-c14n#"] });
+    sig.computeSignature(xml, { location: { reference: "//*[local-name(.)='Assertion']/*[local-name(.)='Issuer']", action: "after" } });
+    return sig.getSignedXml();
+  }
+  function response(requestId: string, inner: string) {
+    return (
+      `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomUUID()}" Version="2.0" IssueInstant="${new Date().toISOString()}" Destination="${ACS}" InResponseTo="${requestId}">` +
+      `<saml:Issuer>${IDP}</saml:Issuer><samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>${inner}</samlp:Response>`
+    );
+  }
+  const validate = (xml: string) => validateSamlResponse(handle.db, cfg, PUBLIC_URL, Buffer.from(xml).toString("base64"));
+  const refusal = (xml: string) =>
+    validate(xml).then(
+      (id) => `accepted as ${id.email}`,
+      (err: Error) => (err instanceof GatehouseError ? err.message : `crashed: ${err.message}`),
+    );
+
+  it("held (control): the IdP's own signed assertion signs its user in", async () => {
+    const rid = newRequestId();
+    expect((await validate(response(rid, signed(assertion(rid, "mallory@example.test"))))).email).toBe("mallory@example.test");
+  });
+
+  it("held: a forged assertion beside, before or wrapped around the signed one is refused", async () => {
+    const variants: Record<string, (rid: string) => string> = {
+      "forged first, signed second": (rid) => response(rid, assertion(rid, "admin@example.test") + signed(assertion(rid, "mallory@example.test"))),
+      "signed first, forged second": (rid) => response(rid, signed(assertion(rid, "mallory@example.test")) + assertion(rid, "admin@example.test")),
+      "signed one hidden in Extensions": (rid) => response(rid, `<samlp:Extensions>${signed(assertion(rid, "mallory@example.test"))}</samlp:Extensions>${assertion(rid, "admin@example.test")}`),
+      "forged one reusing the signed one's ID": (rid) => {
+        const good = signed(assertion(rid, "mallory@example.test", "_same"));
+        return response(rid, `<samlp:Extensions>${good}</samlp:Extensions>${assertion(rid, "admin@example.test", "_same")}`);
+      },
+      "forged one nested inside the signed one": (rid) => {
+        const good = signed(assertion(rid, "mallory@example.test"));
+        return response(rid, good.replace("</saml:Assertion>", `${assertion(rid, "admin@example.test")}</saml:Assertion>`));
+      },
+      "signed one nested inside a forged one": (rid) => {
+        const good = signed(assertion(rid, "mallory@example.test"));
+        return response(rid, assertion(rid, "admin@example.test").replace("<saml:AuthnStatement", `${good}<saml:AuthnStatement`));
+      },
+    };
+    for (const [name, build] of Object.entries(variants)) {
+      const answer = await refusal(build(newRequestId()));
+      expect(answer, name).toMatch(/^SAML response refused/);
+    }
+  });
+
+  it("held: a comment the IdP signed inside an email does not cut it short (admin@example.test<!---->.evil.test stays the attacker's own address)", async () => {
+    const rid = newRequestId();
+    // The IdP signs what its user registered; canonicalization drops the comment, so the signature holds.
+    const answer = await refusal(response(rid, signed(assertion(rid, "admin@example.test<!---->.evil.test"))));
+    expect(answer).toBe("accepted as admin@example.test.evil.test");
   });
 });
