@@ -1,4 +1,6 @@
 import { execFileSync } from "node:child_process";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { randomBytes, randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
@@ -7,9 +9,11 @@ import postgres from "postgres";
 import ssh2 from "ssh2";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import { exportJWK, generateKeyPair, SignJWT, type JWK } from "jose";
 import { SignedXml } from "xml-crypto";
 import { openPglite, type DbHandle } from "@/db/client";
 import { GatehouseError } from "@/lib/gateway/core/types";
+import { verifyExternalToken } from "@/lib/identity/external-oidc";
 import { newRequestId } from "@/lib/identity/saml-request";
 import { validateSamlResponse, type SamlConfig } from "@/lib/identity/saml";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
@@ -471,5 +475,70 @@ describe("identity hunt: SAML signature wrapping", () => {
     // The IdP signs what its user registered; canonicalization drops the comment, so the signature holds.
     const answer = await refusal(response(rid, signed(assertion(rid, "admin@example.test<!---->.evil.test"))));
     expect(answer).toBe("accepted as admin@example.test.evil.test");
+  });
+});
+
+/**
+ * External OIDC tokens whose header tries to choose the key they are checked with: an embedded
+ * `jwk`, a `jku` or `x5u` pointing at the attacker's keys, or the issuer's `kid` on the attacker's
+ * signature. Verified in-process with the token exchange's own verifier against a local JWKS.
+ */
+describe("identity hunt: OIDC key confusion", () => {
+  const ISSUER = "https://idp.example.test";
+  const AUDIENCE = "gatehouse-test";
+  let jwksServer: http.Server;
+  let attackerJwks: http.Server;
+  let good: { privateKey: CryptoKey; jwk: JWK };
+  let evil: { privateKey: CryptoKey; jwk: JWK };
+  let cfg: { issuer: string; audience: string; jwksUrl: string; groupsClaim: string };
+  let attackerUrl: string;
+
+  async function keyPair(kid: string) {
+    const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
+    return { privateKey, jwk: { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" } };
+  }
+  async function serve(keys: JWK[]) {
+    const server = http.createServer((_req, res) => res.end(JSON.stringify({ keys })));
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { server, url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/jwks` };
+  }
+
+  beforeAll(async () => {
+    good = await keyPair("idp-1");
+    evil = await keyPair("idp-1");
+    const idp = await serve([good.jwk]);
+    const attacker = await serve([evil.jwk]);
+    [jwksServer, attackerJwks, attackerUrl] = [idp.server, attacker.server, attacker.url];
+    cfg = { issuer: ISSUER, audience: AUDIENCE, jwksUrl: idp.url, groupsClaim: "groups" };
+  });
+  afterAll(() => {
+    jwksServer?.close();
+    attackerJwks?.close();
+  });
+
+  const token = (key: CryptoKey, header: Record<string, unknown>, claims: Record<string, unknown> = {}) =>
+    new SignJWT({ email: "admin@example.test", email_verified: true, ...claims })
+      .setProtectedHeader({ alg: "RS256", ...header })
+      .setIssuer(ISSUER)
+      .setAudience(AUDIENCE)
+      .setSubject("user-1")
+      .setIssuedAt()
+      .setExpirationTime("5m")
+      .sign(key);
+  const verdict = (t: string) =>
+    verifyExternalToken(t, cfg).then(
+      (id) => `accepted as ${id.email}`,
+      (err: Error) => err.message,
+    );
+
+  it("held: the issuer's keys decide, not the token's header", async () => {
+    expect(await verdict(await token(good.privateKey, { kid: "idp-1" }))).toBe("accepted as admin@example.test");
+    const { d: _d, ...evilPublic } = evil.jwk as JWK & { d?: string };
+    for (const header of [{ kid: "idp-1" }, { kid: "idp-1", jwk: evilPublic }, { jku: attackerUrl }, { kid: "idp-1", jku: attackerUrl }, { x5u: attackerUrl }, {}]) {
+      expect(await verdict(await token(evil.privateKey, header)), JSON.stringify(header)).toMatch(/^external token refused/);
+    }
+    // Another issuer spelled almost the same, and a token not valid yet.
+    expect(await verdict(await new SignJWT({ email: "admin@example.test" }).setProtectedHeader({ alg: "RS256", kid: "idp-1" }).setIssuer(`${ISSUER}/`).setAudience(AUDIENCE).setSubject("u").setExpirationTime("5m").sign(good.privateKey))).toMatch(/iss is not valid here/);
+    expect(await verdict(await token(good.privateKey, { kid: "idp-1" }, { nbf: Math.floor(Date.now() / 1000) + 600 }))).toMatch(/nbf is not valid here/);
   });
 });
