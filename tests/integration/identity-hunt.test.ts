@@ -215,6 +215,29 @@ describe("identity and delegation bypass hunt", () => {
     expect(await tryConnect(`${root.token} `)).not.toBe("ok");
   });
 
+  it("a script token narrowed to one connection cannot read its user's recordings of other connections (the rows they were shown)", async () => {
+    const dev = await personal(DEV);
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: dev.token, ssl: false, max: 1, connection: { application_name: "dev-by-hand" } });
+    open.push(sql);
+    await sql`select email, ssn from customers order by id limit 1`;
+    await sql.end({ timeout: 1 });
+    let id = "";
+    await expect
+      .poll(async () => (id = ((await apiCall(gh.url, dev.token, "GET", "/sessions?q=dev-by-hand")).body.sessions as { id: string; applicationName: string }[]).find((x) => x.applicationName === "dev-by-hand")?.id ?? ""), { timeout: 5000 })
+      .not.toBe("");
+    // Held by the user for a CI job that only ever reads "reports".
+    const script = await personal(DEV, { connections: ["reports"], actions: ["connect", "read"] });
+    const listed = await apiCall(gh.url, script.token, "GET", "/sessions");
+    expect(listed.status).toBe(200);
+    expect((listed.body.sessions as { id: string }[]).map((x) => x.id)).not.toContain(id);
+    for (const path of [`/sessions/${id}`, `/sessions/${id}/events`, `/sessions/${id}/export?format=jsonl`]) {
+      expect((await apiCall(gh.url, script.token, "GET", path)).status, path).toBe(404);
+    }
+    await expect(socket(`/ws/sessions/${id}`, { authorization: `Bearer ${script.token}` }).opened).rejects.toThrow(/403/);
+    // The user's full token still reads it.
+    expect((await apiCall(gh.url, dev.token, "GET", `/sessions/${id}/events`)).status).toBe(200);
+  });
+
   it("a token typed into the user name field (PostgreSQL user, SSH user) is not written to the audit log or the server's output", async () => {
     const root = await personal(DEV);
     // The usual slip: the token pasted into both fields, or into the wrong one.
