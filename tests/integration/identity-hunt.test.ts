@@ -238,6 +238,20 @@ describe("identity and delegation bypass hunt", () => {
     expect((await apiCall(gh.url, dev.token, "GET", `/sessions/${id}/events`)).status).toBe(200);
   });
 
+  it("a narrowed script token reads only the approval requests it made, not its user's others (their statements, parameters and reasons)", async () => {
+    const dev = await personal(DEV);
+    const theirs = await ask(dev.token, "payroll-fix: rerun the March bonus run for the board");
+    const script = await personal(DEV, { connections: ["demo-postgres"], actions: ["connect", "read"] });
+    const own = await ask(script.token, "the script's own request");
+    const listed = ((await apiCall(gh.url, script.token, "GET", "/approvals?status=all")).body.approvals as { id: number }[]).map((a) => a.id);
+    expect(listed).toContain(own);
+    expect(listed).not.toContain(theirs);
+    expect((await apiCall(gh.url, script.token, "GET", `/approvals/${theirs}`)).status).toBe(404);
+    expect((await apiCall(gh.url, script.token, "GET", `/approvals/${theirs}/wait?timeout=1`)).status).toBe(404);
+    expect((await apiCall(gh.url, script.token, "GET", `/approvals/${own}`)).status).toBe(200);
+    expect((await apiCall(gh.url, dev.token, "GET", `/approvals/${own}`)).status).toBe(200);
+  });
+
   it("a token typed into the user name field (PostgreSQL user, SSH user) is not written to the audit log or the server's output", async () => {
     const root = await personal(DEV);
     // The usual slip: the token pasted into both fields, or into the wrong one.
