@@ -252,6 +252,17 @@ describe("identity and delegation bypass hunt", () => {
     expect((await apiCall(gh.url, dev.token, "GET", `/approvals/${own}`)).status).toBe(200);
   });
 
+  it("a narrowed script token learns of a connection what an agent does: no upstream address, user name or options", async () => {
+    const script = await personal(DEV, { connections: ["demo-postgres"], actions: ["connect", "read"] });
+    const listed = await apiCall(gh.url, script.token, "GET", "/connections");
+    expect(listed.status).toBe(200);
+    const demo = (listed.body.connections as Record<string, unknown>[]).find((c) => c.name === "demo-postgres")!;
+    expect(demo).toBeDefined();
+    expect(Object.keys(demo).sort()).toEqual(["description", "id", "name", "tags", "type"]);
+    const full = (await apiCall(gh.url, (await personal(DEV)).token, "GET", "/connections")).body.connections as Record<string, unknown>[];
+    expect(full.find((c) => c.name === "demo-postgres")!.upstream).toMatch(/^postgres:\/\//);
+  });
+
   it("a token typed into the user name field (PostgreSQL user, SSH user) is not written to the audit log or the server's output", async () => {
     const root = await personal(DEV);
     // The usual slip: the token pasted into both fields, or into the wrong one.
