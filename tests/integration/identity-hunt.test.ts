@@ -23,9 +23,13 @@ import { startSshd, type Sshd } from "../support/sshd";
 
 /**
  * Identity and delegation bypass hunt, as a hostile agent or a malicious insider would try it,
- * against a real Gatehouse process: RFC 8693 exchanges that try to widen a child, tickets raced
- * and replayed, tokens confused for other kinds of credential, and revocation of a parent while
- * its branch still has things in flight (requests waiting for an approver, open sockets).
+ * against a real Gatehouse process (real psql-protocol and SSH clients, a real sshd): RFC 8693
+ * exchanges that try to widen a child, tickets raced and replayed, tokens confused for other kinds
+ * of credential or typed into the wrong field, narrowed tokens reading past their scope, and
+ * revocation of a parent while its branch still has things in flight (sessions, held writes,
+ * requests waiting for an approver, open sockets) — also on a shared PostgreSQL store whose
+ * messages are lost. SAML signature wrapping and OIDC key confusion are put to the gateway's own
+ * validators in-process.
  *
  * Tests named "held: ..." attack something that already stood; the others failed before the fix
  * their commit names.
@@ -37,8 +41,8 @@ const APPROVER = "approver@example.test";
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function socketOf(url: string, path: string, headers: Record<string, string>) {
-  const ws = new WebSocket(`${url.replace(/^http/, "ws")}${path}`, { headers });
+function socketOf(url: string, pathname: string, headers: Record<string, string>) {
+  const ws = new WebSocket(`${url.replace(/^http/, "ws")}${pathname}`, { headers });
   const closed = new Promise<number>((resolve) => ws.once("close", (code) => resolve(code)));
   const opened = new Promise<void>((resolve, reject) => {
     ws.once("open", () => resolve());
@@ -93,7 +97,7 @@ describe("identity and delegation bypass hunt", () => {
     return asked.body.approval.id as number;
   }
   const approval = async (id: number) => (await apiCall(gh.url, admin, "GET", `/approvals/${id}`)).body.approval as Record<string, any>;
-  const socket = (path: string, headers: Record<string, string>) => socketOf(gh.url, path, headers);
+  const socket = (pathname: string, headers: Record<string, string>) => socketOf(gh.url, pathname, headers);
 
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ env: { GATEHOUSE_APPROVAL_TTL_SECONDS: "120" } }), startSshd()]);
