@@ -1,15 +1,19 @@
 import { getDb } from "@/db/client";
 import { getSession } from "@/db/queries/sessions";
 import { can } from "@/lib/auth/authorize";
-import { agentScopeOf, inBranch } from "@/lib/auth/agent-branch";
+import { inBranch, managedBranchOf } from "@/lib/auth/agent-branch";
 import type { Caller } from "@/lib/auth/caller";
 import { GatehouseError } from "@/lib/gateway/core/types";
 
-/** Whether the caller may read this session: its own user (an agent: its own branch), or all sessions. */
+/**
+ * Whether the caller may read this session: its own user, or all sessions. A delegated (agent) or
+ * narrowed (script) token reads only its own branch's: a recording holds what its user was shown
+ * on every connection, and a token scoped to one connection must not read the others through it.
+ */
 export function seesSession(caller: Caller, s: { userId: string | null; tokenId: string | null; chain: readonly { tokenId?: string }[] }): boolean {
   if (!can(caller, "sessions:read-own", { ownerId: s.userId })) return false;
-  const agent = agentScopeOf(caller);
-  return agent === null || inBranch(agent, s);
+  const branch = managedBranchOf(caller);
+  return branch === null || inBranch(branch, s);
 }
 
 /** Object check for one session: its own user, or someone who may read all sessions. */

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { and, eq, inArray, isNotNull, isNull } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lte, or } from "drizzle-orm";
 import { errors as joseErrors, jwtVerify, SignJWT } from "jose";
 import type { Db, Tx } from "@/db/client";
 import { groups, memberships, tokens, users, type StoredActor } from "@/db/schema";
@@ -85,6 +85,22 @@ export async function hasRevokedAncestor(db: Db, row: { id: string; chain: Store
   if (!ancestors.length) return false;
   const revoked = await db.select({ id: tokens.id }).from(tokens).where(and(inArray(tokens.id, ancestors), isNotNull(tokens.revokedAt))).limit(1);
   return revoked.length > 0;
+}
+
+/**
+ * Whether a token a request's chain names was revoked or has run out: what that credential asked
+ * an approver for (a grant, a window) must not be given to it any more. Revocation also cancels
+ * such requests; this covers the ones that raced it and the ones whose token simply expired.
+ */
+export async function chainCredentialEnded(db: Db | Tx, chain: readonly { tokenId?: string }[]): Promise<boolean> {
+  const ids = chain.map((a) => a.tokenId).filter((id): id is string => !!id);
+  if (!ids.length) return false;
+  const ended = await db
+    .select({ id: tokens.id })
+    .from(tokens)
+    .where(and(inArray(tokens.id, ids), or(isNotNull(tokens.revokedAt), lte(tokens.expiresAt, new Date()))))
+    .limit(1);
+  return ended.length > 0;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { getDb } from "@/db/client";
 import { listGrants } from "@/db/queries/approvals";
 import { getSession } from "@/db/queries/sessions";
-import { agentScopeOf } from "@/lib/auth/agent-branch";
+import { agentScopeOf, managedBranchOf } from "@/lib/auth/agent-branch";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { getBus, Topics } from "@/lib/events/bus";
@@ -23,8 +23,8 @@ const TOPIC_PERMISSION: Record<string, Permission> = {
   [Topics.maskingChanged]: "masking:read",
 };
 /**
- * Session topics go to whoever may read that session: its owner (an agent: when the session is
- * its branch's, which takes a look at the session's chain), or a reader of all sessions.
+ * Session topics go to whoever may read that session: its owner (an agent or a narrowed token: when
+ * the session is its branch's, which takes a look at the session's chain), or a reader of all sessions.
  */
 const SESSION_TOPICS = new Set<string>([Topics.sessionStarted, Topics.sessionEnded]);
 
@@ -33,7 +33,7 @@ async function mayReceive(caller: Caller, topic: string, data: unknown): Promise
   const ownerId = typeof payload.userId === "string" ? payload.userId : "";
   if (SESSION_TOPICS.has(topic)) {
     if (!can(caller, "sessions:read-own", { ownerId })) return false;
-    if (agentScopeOf(caller) === null) return true;
+    if (managedBranchOf(caller) === null) return true;
     const s = typeof payload.id === "string" && UUID.test(payload.id) ? await getSession(await getDb(), payload.id) : null;
     return !!s && seesSession(caller, s);
   }

@@ -2,6 +2,7 @@ import type { Db } from "@/db/client";
 import { isStoreUnavailable, STORE_UNAVAILABLE } from "@/db/unavailable";
 import { can } from "@/lib/auth/authorize";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
+import { withoutTokens } from "@/lib/identity/redact";
 import { verifyToken } from "@/lib/identity/tokens";
 import { appendAudit } from "@/lib/services/audit/append";
 import { mutate } from "@/lib/services/tx";
@@ -10,7 +11,7 @@ import { mutate } from "@/lib/services/tx";
  * Step 1 of the pipeline for every protocol: a Gatehouse token (psql password, SSH password,
  * bearer header) → Principal. `claimedUser`, when the protocol carries one (PostgreSQL `user`,
  * MySQL user), must name the token's owner. Failures are audited with the client address and
- * never echo the token.
+ * never echo the token, nor one the client typed where its user name or connection goes.
  */
 export async function authenticateToken(
   db: Db,
@@ -22,7 +23,7 @@ export async function authenticateToken(
     // MCP re-authenticates every request, so it refuses them.
     const principal = await verifyToken(db, token, { allowTicket: ctx.allowTicket ?? true });
     if (ctx.claimedUser && ctx.claimedUser.toLowerCase() !== principal.email.toLowerCase()) {
-      throw new GatehouseError("UNAUTHENTICATED", `user "${ctx.claimedUser}" does not own this token`);
+      throw new GatehouseError("UNAUTHENTICATED", `user "${withoutTokens(ctx.claimedUser)}" does not own this token`);
     }
     if (!can({ userId: principal.userId, email: principal.email, role: principal.role, groups: principal.groups, via: "token", principal }, "gateway:use")) {
       throw new GatehouseError("FORBIDDEN", "this account may not use the gateway");
@@ -35,8 +36,9 @@ export async function authenticateToken(
     await mutate(db, (tx) =>
       appendAudit(tx, null, {
         action: "gateway.auth_failed",
-        subject: `connection:${ctx.connection ?? "?"}`,
-        detail: { protocol: ctx.protocol, address: ctx.address, user: ctx.claimedUser ?? null, reason: message },
+        // What the client typed as user or connection may be a token pasted into the wrong field.
+        subject: `connection:${withoutTokens(ctx.connection ?? "?")}`,
+        detail: { protocol: ctx.protocol, address: ctx.address, user: ctx.claimedUser === undefined ? null : withoutTokens(ctx.claimedUser), reason: message },
       }),
     ).catch(() => {});
     throw err instanceof GatehouseError ? err : new GatehouseError("UNAUTHENTICATED", "authentication failed");

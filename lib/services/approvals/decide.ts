@@ -5,7 +5,7 @@ import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
-import { groupNamesOf } from "@/lib/identity/tokens";
+import { chainCredentialEnded, groupNamesOf } from "@/lib/identity/tokens";
 import { appendAudit } from "../audit/append";
 import { grantActorOf } from "@/lib/identity/grant-lineage";
 import { mutate } from "../tx";
@@ -25,7 +25,8 @@ export interface DecisionResult {
  *  3. the caller is a member of one of the request's approverGroups. Admins are NOT implicitly
  *     approvers: a policy naming "dba" means a DBA looks at it, and an admin who should approve
  *     is put in that group, visibly;
- *  4. the request is still pending and not past its deadline (else CONFLICT);
+ *  4. the request is still pending, not past its deadline, and no token of its chain was revoked
+ *     or ran out since it was made (else CONFLICT);
  *  5. one decision per approver (also a unique index, for races between processes).
  * Any deny ends the request; it is approved once minApprovals distinct approvers said yes.
  */
@@ -47,6 +48,7 @@ export async function decideApproval(db: Db, caller: Caller | null, id: number, 
       throw new GatehouseError("FORBIDDEN", `only members of ${req.approverGroups.join(", ")} may decide this request`);
     }
     if (req.status !== "pending") throw new GatehouseError("CONFLICT", `approval #${id} is already ${req.status}`);
+    if (await chainCredentialEnded(tx, req.chain)) throw new GatehouseError("CONFLICT", `approval #${id} was asked for with a token that has since been revoked or expired`);
     if (req.expiresAt.getTime() <= now.getTime()) {
       // Record the expiry we just noticed, then refuse outside the transaction (a throw would roll it back).
       await tx.update(approvalRequests).set({ status: "expired", decidedAt: now }).where(eq(approvalRequests.id, id));

@@ -1,6 +1,6 @@
 import { getApproval } from "@/db/queries/approvals";
 import type { Db } from "@/db/client";
-import { agentScopeOf, inBranch } from "@/lib/auth/agent-branch";
+import { inBranch, managedBranchOf } from "@/lib/auth/agent-branch";
 import { authorize, can } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { waitForDecision } from "@/lib/gateway/approvals/wait";
@@ -9,28 +9,32 @@ import { toPublicApproval } from "./public";
 
 /**
  * Who sees which approval requests. Approvers and admins see the queue; auditors see it
- * read-only; everyone else sees only requests they made, and a delegated agent token only those
- * its own branch made (never its human's or a sibling agent's).
+ * read-only; everyone else sees only requests they made, and a delegated agent token (or a narrowed
+ * script token) only those its own branch made (never its human's or a sibling agent's).
  */
 export function seesAllApprovals(caller: Caller): boolean {
   return can(caller, "approvals:decide") || can(caller, "audit:read");
 }
 
-/** Whether the caller made this request: its user did; for an agent, its own branch did. */
+/**
+ * Whether the caller made this request: its user did; for an agent or a narrowed (script) token,
+ * its own branch did — its user's other requests show statements, parameters and reasons from
+ * connections it was never given.
+ */
 export function madeApproval(caller: Caller, row: { requesterId: string; chain: readonly { tokenId?: string }[] }): boolean {
   if (row.requesterId !== caller.userId) return false;
-  const agent = agentScopeOf(caller);
-  return agent === null || inBranch(agent, row);
+  const branch = managedBranchOf(caller);
+  return branch === null || inBranch(branch, row);
 }
 
 export function canSeeApproval(caller: Caller, row: { requesterId: string; chain: readonly { tokenId?: string }[] }): boolean {
   return madeApproval(caller, row) || seesAllApprovals(caller);
 }
 
-/** The list filter matching canSeeApproval: everything, the user's own, or the agent's branch's. */
+/** The list filter matching canSeeApproval: everything, the user's own, or the token's branch's. */
 export function approvalsFilterOf(caller: Caller): { requesterId?: string; branch?: string } {
   if (seesAllApprovals(caller)) return {};
-  return { requesterId: caller.userId, branch: agentScopeOf(caller) ?? undefined };
+  return { requesterId: caller.userId, branch: managedBranchOf(caller) ?? undefined };
 }
 
 /** One approval with its decisions; not-yours and not-found look alike, so ids cannot be probed. */

@@ -1,5 +1,5 @@
 import type { connections } from "@/db/schema";
-import { agentScopeOf } from "@/lib/auth/agent-branch";
+import { managedBranchOf } from "@/lib/auth/agent-branch";
 import type { Caller } from "@/lib/auth/caller";
 import { upstreamWithoutPassword } from "./input";
 
@@ -25,13 +25,13 @@ export function toPublicConnection(row: Row) {
 export type PublicConnection = ReturnType<typeof toPublicConnection>;
 
 /**
- * A connection as this caller may see it. A delegated agent gets what MCP's list_connections
- * gives it — name, type, tags, description — and not the upstream address, user name or
- * options: it has no use for them, and they would let it try to go around Gatehouse. The same
- * agent token on the REST API must not learn what the MCP endpoint withholds.
+ * A connection as this caller may see it. A delegated agent (or a narrowed script token) gets
+ * what MCP's list_connections gives it — name, type, tags, description — and not the upstream
+ * address, user name or options: it has no use for them, and they would let it try to go around
+ * Gatehouse. The same token on the REST API must not learn what the MCP endpoint withholds.
  */
 export function connectionFor(caller: Caller, row: Row) {
   const c = toPublicConnection(row);
-  if (agentScopeOf(caller) === null) return c;
+  if (managedBranchOf(caller) === null) return c;
   return { id: c.id, name: c.name, type: c.type, tags: c.tags, description: c.description };
 }

@@ -1,6 +1,6 @@
-import { and, eq, gt, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import type { Db } from "@/db/client";
-import { approvalRequests, tokens } from "@/db/schema";
+import { tokens } from "@/db/schema";
 import { inBranch, managedBranchOf } from "@/lib/auth/agent-branch";
 import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
@@ -8,6 +8,7 @@ import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { descendantTokenIds, hashToken } from "@/lib/identity/tokens";
 import { appendAudit } from "../audit/append";
+import { endRequestsOfCredentials } from "../approvals/end-for-credentials";
 import { mutate } from "../tx";
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -15,7 +16,7 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /**
  * Revokes a token and, through the delegation tree, every token exchanged from it. Gateways
  * subscribed to `token.revoked` end the live sessions of all of them; approval time windows
- * given to requests made with any of them end too.
+ * given to requests made with any of them end too, and their waiting requests are cancelled.
  */
 export async function revokeToken(db: Db, caller: Caller | null, ref: { id?: string; token?: string }) {
   const who = authorize(caller, "tokens:own");
@@ -34,15 +35,11 @@ export async function revokeToken(db: Db, caller: Caller | null, ref: { id?: str
       .set({ revokedAt: new Date() })
       .where(and(inArray(tokens.id, ids), isNull(tokens.revokedAt)))
       .returning({ id: tokens.id });
-    // Time windows approved for requests made with these tokens end with them: the same agent
-    // exchanged anew (same names, so the same binding) is held again.
-    const now = new Date();
-    const windows = await tx
-      .update(approvalRequests)
-      .set({ windowUntil: now })
-      .where(and(eq(approvalRequests.status, "approved"), gt(approvalRequests.windowUntil, now), sql`exists (select 1 from jsonb_array_elements(${approvalRequests.chain}) a where a->>'tokenId' in (${sql.join(ids.map((id) => sql`${id}`), sql`, `)}))`))
-      .returning({ id: approvalRequests.id });
-    await appendAudit(tx, who, { action: "token.revoke", subject: `token:${target.id}`, detail: { cascade: ids.length - 1, revoked: revoked.length, endedWindows: windows.map((w) => w.id) } });
+    // Time windows approved for requests made with these tokens end with them (the same agent
+    // exchanged anew, same names so the same binding, is held again), and requests still waiting
+    // for an approver are cancelled: none of them can be approved into use any more.
+    const requests = await endRequestsOfCredentials(tx, emit, { tokenIds: ids });
+    await appendAudit(tx, who, { action: "token.revoke", subject: `token:${target.id}`, detail: { cascade: ids.length - 1, revoked: revoked.length, endedWindows: requests.endedWindows, cancelledRequests: requests.cancelled } });
     emit(Topics.tokenRevoked, { tokenIds: ids });
     return { id: target.id, revoked: revoked.map((r) => r.id) };
   });

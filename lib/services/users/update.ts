@@ -8,6 +8,7 @@ import { hashPassword } from "@/lib/crypto/password";
 import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { appendAudit } from "../audit/append";
+import { endRequestsOfCredentials } from "../approvals/end-for-credentials";
 import { mutate } from "../tx";
 import { userPatch } from "./input";
 import { setMemberships } from "./memberships";
@@ -17,7 +18,8 @@ const uuid = z.string().uuid();
 /**
  * Role, name, password, groups and the disabled flag. Disabling (or demoting) bumps the
  * session version, which kills console sessions; disabling also revokes every token the user
- * holds and tells every gateway process to end the user's live sessions.
+ * holds, cancels the requests they left waiting, and tells every gateway process to end the
+ * user's live sessions.
  */
 export async function updateUser(db: Db, caller: Caller | null, id: string, input: unknown) {
   const who = authorize(caller, "users:write");
@@ -47,15 +49,18 @@ export async function updateUser(db: Db, caller: Caller | null, id: string, inpu
     if (patch.groups) await setMemberships(tx, uid, patch.groups);
     if (killsSessions || patch.groups) emit(Topics.userChanged, { userId: uid });
     let revoked: string[] = [];
+    let cancelled: number[] = [];
     if (patch.disabled === true && !before.disabled) {
       revoked = (
         await tx.update(tokens).set({ revokedAt: new Date() }).where(and(eq(tokens.userId, uid), isNull(tokens.revokedAt))).returning({ id: tokens.id })
       ).map((r) => r.id);
       emit(Topics.userDisabled, { userId: uid });
       if (revoked.length) emit(Topics.tokenRevoked, { tokenIds: revoked });
+      // Nothing an approver decides later may reopen access for the account (console-made requests name no token).
+      cancelled = (await endRequestsOfCredentials(tx, emit, { tokenIds: revoked, userId: uid })).cancelled;
     }
     const changed = Object.keys(patch).map((k) => (k === "password" ? "password" : k));
-    await appendAudit(tx, who, { action: patch.disabled === true ? "user.disable" : "user.update", subject: `user:${before.email}`, detail: { changed, role: patch.role, groups: patch.groups, revokedTokens: revoked.length } });
+    await appendAudit(tx, who, { action: patch.disabled === true ? "user.disable" : "user.update", subject: `user:${before.email}`, detail: { changed, role: patch.role, groups: patch.groups, revokedTokens: revoked.length, ...(cancelled.length ? { cancelledRequests: cancelled } : {}) } });
     return { id: uid, revokedTokens: revoked.length };
   });
 }

@@ -2,15 +2,15 @@ import { getDb } from "@/db/client";
 import { listSessions } from "@/db/queries/sessions";
 import { can } from "@/lib/auth/authorize";
 import { route } from "@/lib/http/route";
-import { agentScopeOf } from "@/lib/auth/agent-branch";
+import { managedBranchOf } from "@/lib/auth/agent-branch";
 
-/** Members see their own sessions (an agent: its own branch's); auditors, approvers and admins see all. */
+/** Members see their own sessions (an agent or a narrowed token: its own branch's); auditors, approvers and admins see all. */
 export const GET = route("sessions:read-own", async (req, caller) => {
   const p = new URL(req.url).searchParams;
   const all = can(caller, "sessions:read-all");
   const rows = await listSessions(await getDb(), {
     userId: all ? undefined : caller.userId,
-    descendsFrom: agentScopeOf(caller) ?? undefined,
+    descendsFrom: managedBranchOf(caller) ?? undefined,
     status: p.get("status") ?? undefined,
     protocol: p.get("protocol") ?? undefined,
     connection: p.get("connection") ?? undefined,

@@ -4,6 +4,7 @@ const { utils } = ssh2; // CommonJS: named exports are not visible to Node's ESM
 import type { Db } from "@/db/client";
 import { findSshKeyOwner } from "@/db/queries/ssh-keys";
 import { authenticateToken } from "@/lib/gateway/core/authenticate";
+import { withoutTokens } from "@/lib/identity/redact";
 import { principalForUser } from "@/lib/gateway/core/user-principal";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
 import { appendAudit } from "@/lib/services/audit/append";
@@ -75,5 +76,5 @@ async function tokenAuth(db: Db, token: string, connection: string, address: str
 }
 
 async function auditFailure(db: Db, connection: string, address: string, reason: string) {
-  await mutate(db, (tx) => appendAudit(tx, null, { action: "gateway.auth_failed", subject: `connection:${connection}`, detail: { protocol: "ssh", address, reason } })).catch(() => {});
+  await mutate(db, (tx) => appendAudit(tx, null, { action: "gateway.auth_failed", subject: `connection:${withoutTokens(connection)}`, detail: { protocol: "ssh", address, reason } })).catch(() => {});
 }

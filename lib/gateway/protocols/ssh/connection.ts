@@ -13,6 +13,7 @@ import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./t
 import { connectUpstream } from "./upstream";
 import { X11Relay, x11ForwardOf, type X11Forward } from "./x11-forward";
 import { loggable } from "@/lib/util/loggable";
+import { withoutTokens } from "@/lib/identity/redact";
 
 /**
  * One client SSH connection: authentication, then one GatewaySession (decided `connect`) and
@@ -82,7 +83,7 @@ export class SshConnection {
         if (!principal) return ctx.reject(AUTH_METHODS);
         const target = await loadUpstream(this.db, ctx.username);
         if (!target || target.ref.type !== "ssh") {
-          console.error(`[ssh] ${principal.email}: no ssh connection named "${ctx.username}"`);
+          console.error(`[ssh] ${principal.email}: no ssh connection named "${withoutTokens(ctx.username)}"`);
           return ctx.reject(AUTH_METHODS);
         }
         this.principal = principal;
