@@ -4,7 +4,8 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { callerFromBearer, callerFromCookieHeader } from "@/lib/auth/session";
-import { getBus, Topics } from "@/lib/events/bus";
+import { GatehouseError } from "@/lib/gateway/core/types";
+import { closeWhenAuthorizationEnds } from "./socket-authorization";
 
 /**
  * WebSocket upgrades under /ws/... . Every route declares the permission it needs; the router
@@ -37,9 +38,11 @@ export async function handleWsUpgrade(req: IncomingMessage, socket: Duplex, head
   for (const route of routes) {
     const match = route.pattern.exec(url.pathname);
     if (!match) continue;
+    const { authorization, cookie } = req.headers;
+    const authenticate = () => (authorization ? callerFromBearer(authorization) : callerFromCookieHeader(cookie));
     let caller: Caller | null = null;
     try {
-      caller = req.headers.authorization ? await callerFromBearer(req.headers.authorization) : await callerFromCookieHeader(req.headers.cookie);
+      caller = await authenticate();
     } catch {
       caller = null;
     }
@@ -48,40 +51,17 @@ export async function handleWsUpgrade(req: IncomingMessage, socket: Duplex, head
     if (!can(caller, route.permission)) return refuse(403, "Forbidden");
     if (route.authorizeObject && !(await route.authorizeObject(caller, match, url).catch(() => false))) return refuse(403, "Forbidden");
     wss.handleUpgrade(req, socket, head, (ws) => {
-      closeOnRevocation(ws, caller!);
+      closeWhenAuthorizationEnds(ws, caller!, async () => {
+        // A refused credential (expired, revoked) is an answer; anything else (the database) is not.
+        const now = await authenticate().catch((err) => (err instanceof GatehouseError && err.code !== "UNAVAILABLE" ? null : Promise.reject(err)));
+        // The same person with the same role: a changed role is re-decided by a new upgrade.
+        return !!now && now.userId === caller!.userId && now.role === caller!.role && can(now, route.permission) && (!route.authorizeObject || (await route.authorizeObject(now, match, url)));
+      });
       route.onConnection(ws, caller!, match, url);
     });
     return;
   }
   refuse(404, "Not Found");
-}
-
-/**
- * Authorization was checked at upgrade; a socket must not outlive it. Disabling the user,
- * changing their role or password (session version), or revoking the token closes it at once;
- * so does the token's expiry — a five-minute agent token must not watch sessions for a day.
- */
-function closeOnRevocation(ws: WebSocket, caller: Caller) {
-  const bus = getBus();
-  const close = () => ws.close(4401, "authorization ended");
-  const offs = [
-    bus.subscribe<{ userId: string }>(Topics.userDisabled, (d) => d.userId === caller.userId && close()),
-    bus.subscribe<{ userId: string }>(Topics.userChanged, (d) => d.userId === caller.userId && close()),
-    bus.subscribe<{ tokenIds: string[] }>(Topics.tokenRevoked, (d) => !!caller.principal?.tokenId && d.tokenIds.includes(caller.principal.tokenId) && close()),
-  ];
-  const expiresAt = caller.principal?.expiresAt?.getTime();
-  if (expiresAt !== undefined) {
-    // setTimeout fires at once past 2^31-1 ms (~24.8 days): re-arm in steps for longer-lived tokens.
-    let timer: NodeJS.Timeout;
-    const arm = () => {
-      const left = expiresAt - Date.now();
-      if (left <= 0) return close();
-      timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
-    };
-    arm();
-    offs.push(() => clearTimeout(timer));
-  }
-  ws.on("close", () => offs.forEach((off) => off()));
 }
 
 function sameOrigin(req: IncomingMessage): boolean {

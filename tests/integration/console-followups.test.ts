@@ -1,0 +1,136 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { apiCall, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { consoleSignIn, consoleSignOut, expiringCopy } from "../support/console-cookie";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { appendTerminalEvents, endTerminalSession, insertTerminalSession, type TermEvent } from "../support/terminal-sessions";
+
+/**
+ * Follow-ups on the console, the REST API and the WebSockets, each tried for real against a
+ * production build on PostgreSQL 15: console-cookie sockets outliving the cookie, its sign-out or
+ * a change whose NOTIFY was lost; approval events reaching members who may not see the request;
+ * replay windows a browser could keep serving after access was lost; paging parameters; names
+ * with invisible characters. The test writes sessions and user rows straight into the database,
+ * as another Gatehouse process (or an operator) on it would.
+ */
+describe("console follow-ups: sockets, approval events, replay cache, paging, names", () => {
+  let pg: Postgres15;
+  let gh: GatehouseProcess;
+  let sql: postgres.Sql;
+  const SECRET = "console-followups-nextauth-secret-0123456789";
+  const PASSWORD = "followups-password-1";
+  const tokens: Record<string, string> = {};
+  const ids: Record<string, string> = {};
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    gh = await startGatehouse({
+      demo: false,
+      env: { DATABASE_URL: pg.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 7).toString("base64"), NEXTAUTH_SECRET: SECRET, GATEHOUSE_POLICY_POLL_MS: "1000" },
+    });
+    sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+    tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [name, role, groups] of [["alice", "member", []], ["bob", "member", []], ["carol", "member", []], ["audrey", "auditor", []], ["april", "approver", ["approvers"]]] as const) {
+      const email = `${name}@example.test`;
+      const res = await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: PASSWORD, role, groups });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      ids[name] = res.body.user.id;
+      tokens[name] = await login(gh.url, email, PASSWORD);
+    }
+    expect((await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "orders", type: "postgres", upstream: "postgres://127.0.0.1:1/orders", tags: ["prod"] })).status).toBe(200);
+  }, 120_000);
+
+  afterAll(async () => {
+    await sql?.end();
+    await gh?.stop();
+    await pg?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  /** A socket, what it was sent, and how it closed. */
+  const socket = (path: string, headers: Record<string, string>) => {
+    const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}${path}`, { headers });
+    const received: { topic?: string; data?: Record<string, any>; kind?: string }[] = [];
+    ws.on("message", (d) => received.push(JSON.parse(d.toString())));
+    const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+    const opened = new Promise<void>((resolve, reject) => {
+      ws.once("open", () => resolve());
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`upgrade refused: ${res.statusCode}`)));
+      ws.once("error", reject);
+    });
+    return { ws, received, opened, closed };
+  };
+  const cookieHeaders = (header: string) => ({ cookie: header, origin: gh.url });
+  const closedWithin = async (s: ReturnType<typeof socket>, ms: number) => {
+    const r = await Promise.race([s.closed, new Promise<string>((r) => setTimeout(() => r(`still open after ${ms} ms`), ms))]);
+    s.ws.terminate();
+    return r;
+  };
+
+  let seq = 0;
+  const ev = (kind: string, payload: Record<string, unknown>): TermEvent => ({ seq: ++seq, tMs: seq * 100, kind, payload });
+  const terminalSession = async (owner: string, status: "live" | "ended") => {
+    seq = 0;
+    const id = await insertTerminalSession(sql, { userId: ids[owner], userEmail: `${owner}@example.test` });
+    await appendTerminalEvents(sql, id, [
+      ev("connect", { connection: "web-host" }),
+      ev("term.start", { ch: 0, mode: "shell", cols: 80, rows: 24, term: "xterm-256color" }),
+      ev("term.o", { ch: 0, d: "$ cat secrets.txt\r\nthe launch code is 0000\r\n" }),
+      ev("term.exit", { ch: 0, code: 0 }),
+    ]);
+    if (status === "ended") await endTerminalSession(sql, id);
+    return id;
+  };
+
+  describe("WebSockets opened with a console cookie", () => {
+    it("close when the cookie expires (token sockets already did; a cookie's socket stayed open for good)", async () => {
+      const jar = await consoleSignIn(gh.url, "alice@example.test", PASSWORD);
+      const short = await expiringCopy(jar, SECRET, 3);
+      const events = socket("/ws/events", cookieHeaders(short.header));
+      await events.opened;
+      expect(await closedWithin(events, 12_000)).toEqual({ code: 4401, reason: "console session expired" });
+      // The full-length cookie of the same sign-in is unaffected.
+      const still = socket("/ws/events", cookieHeaders(jar.header));
+      await still.opened;
+      still.ws.close();
+    }, 30_000);
+
+    it("close on sign-out: the live view of a session and /ws/events", async () => {
+      const id = await terminalSession("alice", "live");
+      const jar = await consoleSignIn(gh.url, "alice@example.test", PASSWORD);
+      const view = socket(`/ws/sessions/${id}`, cookieHeaders(jar.header));
+      const events = socket("/ws/events", cookieHeaders(jar.header));
+      await Promise.all([view.opened, events.opened]);
+      expect(await consoleSignOut(gh.url, jar)).toBe(200);
+      expect(await closedWithin(view, 5_000)).toMatchObject({ code: 4401 });
+      expect(await closedWithin(events, 5_000)).toMatchObject({ code: 4401 });
+      await expect(socket("/ws/events", cookieHeaders(jar.header)).opened).rejects.toThrow(/401/);
+    });
+
+    it("close when the session version changes without a message reaching this process (a lost NOTIFY)", async () => {
+      const jar = await consoleSignIn(gh.url, "carol@example.test", PASSWORD);
+      const events = socket("/ws/events", cookieHeaders(jar.header));
+      await events.opened;
+      // As another process signing carol out everywhere would, minus its NOTIFY.
+      await sql`update users set session_version = session_version + 1 where id = ${ids.carol}`;
+      expect(await closedWithin(events, 8_000)).toMatchObject({ code: 4401 });
+    });
+
+    it("close when the role that let them in is taken away without a message: an auditor watching someone else's session", async () => {
+      const id = await terminalSession("bob", "live");
+      const jar = await consoleSignIn(gh.url, "audrey@example.test", PASSWORD);
+      const view = socket(`/ws/sessions/${id}`, cookieHeaders(jar.header));
+      await view.opened;
+      await sql`update users set role = 'member' where id = ${ids.audrey}`;
+      try {
+        expect(await closedWithin(view, 8_000)).toMatchObject({ code: 4401 });
+        await expect(socket(`/ws/sessions/${id}`, cookieHeaders(jar.header)).opened).rejects.toThrow(/403/);
+      } finally {
+        await sql`update users set role = 'auditor' where id = ${ids.audrey}`;
+      }
+    });
+  });
+
+});
