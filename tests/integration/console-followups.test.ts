@@ -133,4 +133,21 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     });
   });
 
+  it("approval events reach the requester and those who may see the queue, not every member", async () => {
+    const listeners = Object.fromEntries(["alice", "bob", "audrey", "april"].map((who) => [who, socket("/ws/events", { authorization: `Bearer ${tokens[who]}` })]));
+    await Promise.all(Object.values(listeners).map((l) => l.opened));
+    const asked = await apiCall(gh.url, tokens.alice, "POST", "/access-requests", { connection: "orders", durationSeconds: 600, reason: "INC-7 alice needs orders" });
+    expect(asked.status, JSON.stringify(asked.body)).toBe(200);
+    const id = asked.body.approval.id as number;
+    const approvalTopics = (who: string) => listeners[who].received.filter((m) => m.topic?.startsWith("approval.")).map((m) => `${m.topic}:${m.data?.id}`);
+    await expect.poll(() => approvalTopics("april"), { timeout: 5_000 }).toContain(`approval.created:${id}`);
+    expect((await apiCall(gh.url, tokens.april, "POST", `/approvals/${id}/deny`, { comment: "not now" })).status).toBe(200);
+    for (const who of ["alice", "april", "audrey"]) await expect.poll(() => approvalTopics(who), { timeout: 5_000 }).toEqual([`approval.created:${id}`, `approval.decided:${id}`]);
+    // bob's socket got everything published meanwhile that he may see: nothing of alice's request.
+    expect(approvalTopics("bob")).toEqual([]);
+    // The REST rule it follows: bob cannot read it either.
+    expect((await apiCall(gh.url, tokens.bob, "GET", `/approvals/${id}`)).status).toBe(404);
+    for (const l of Object.values(listeners)) l.ws.close();
+  });
+
 });
