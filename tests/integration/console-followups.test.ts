@@ -150,4 +150,33 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     for (const l of Object.values(listeners)) l.ws.close();
   });
 
+  it("a finished replay window is re-authorized on every read: kept by the browser, never served from its cache without asking", async () => {
+    const id = await terminalSession("bob", "ended");
+    const auditor = await login(gh.url, "audrey@example.test", PASSWORD);
+    const get = (path: string, token: string, headers: Record<string, string> = {}) => fetch(`${gh.url}/api/v1/sessions/${id}/${path}`, { headers: { authorization: `Bearer ${token}`, ...headers } });
+    expect((await get("replay?ch=0", auditor)).status).toBe(200);
+    const window = await get("replay?ch=0&from=0&span=10000", auditor);
+    expect(window.status).toBe(200);
+    expect(JSON.stringify(await window.json())).toContain("launch code");
+    // A browser may keep it, but must ask before each use (was: private, max-age=600).
+    expect(window.headers.get("cache-control")).toBe("private, no-cache");
+    const etag = window.headers.get("etag");
+    expect(etag).toMatch(/^".+"$/);
+    // Asking again costs a 304 while access lasts...
+    const again = await get("replay?ch=0&from=0&span=10000", auditor, { "if-none-match": etag! });
+    expect(again.status).toBe(304);
+    expect(await again.text()).toBe("");
+    // ...another window is another tag...
+    expect((await get("replay?ch=0&from=0&span=5000", auditor, { "if-none-match": etag! })).status).toBe(200);
+    // ...and once access is gone, the answer is no, not "use what you have".
+    expect((await apiCall(gh.url, tokens.admin, "PATCH", `/users/${ids.audrey}`, { role: "member" })).status).toBe(200);
+    try {
+      const refused = await get("replay?ch=0&from=0&span=10000", auditor, { "if-none-match": etag! });
+      expect(refused.status).toBe(404);
+      expect(await refused.text()).not.toContain("launch code");
+    } finally {
+      expect((await apiCall(gh.url, tokens.admin, "PATCH", `/users/${ids.audrey}`, { role: "auditor" })).status).toBe(200);
+    }
+  });
+
 });

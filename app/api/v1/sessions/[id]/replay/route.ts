@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import { NextResponse } from "next/server";
 import { z } from "zod";
 import { getDb } from "@/db/client";
@@ -21,6 +22,13 @@ const Query = z.object({
  * - with `from` (and `span`): one window — the screen at its keyframe, then its events.
  * A long recording is never sent whole: the player asks for the window it needs and the next.
  */
+/** What an ended session's window is a function of. */
+function windowTag(session: { id: string; endedAt: Date | null }, ...params: unknown[]): string {
+  return `"${createHash("sha256").update(JSON.stringify([WINDOW_FORMAT, session.id, session.endedAt, ...params])).digest("base64url").slice(0, 32)}"`;
+}
+/** Bump when a window's content changes for the same recording. */
+const WINDOW_FORMAT = 1;
+
 export const GET = route<{ id: string }>("sessions:read-own", async (req, caller, { id }) => {
   const session = await readableSession(caller, id);
   const q = Query.parse(Object.fromEntries(new URL(req.url).searchParams));
@@ -29,7 +37,13 @@ export const GET = route<{ id: string }>("sessions:read-own", async (req, caller
   if (q.from === undefined) {
     return NextResponse.json(await replayIndex(db, session, q.ch, idle), { headers: { "cache-control": "private, no-cache" } });
   }
-  const window = await replayWindow(db, session, q.ch, q.from, q.span ?? 1, idle);
-  // A window of an ended session never changes; a live one may grow.
-  return NextResponse.json(window, { headers: { "cache-control": session.status === "live" ? "private, no-store" : "private, max-age=600" } });
+  // A live session's window may grow: never kept.
+  if (session.status === "live") return NextResponse.json(await replayWindow(db, session, q.ch, q.from, q.span ?? 1, idle), { headers: { "cache-control": "private, no-store" } });
+  // An ended session's window never changes, but whoever asks may lose the right to read it (a
+  // role taken away, signed out, the session purged): a browser may keep it, never serve it
+  // without asking. Asking again is cheap: after the check above, an unchanged window is a 304.
+  const etag = windowTag(session, q.ch, q.from, q.span, idle);
+  const headers = { "cache-control": "private, no-cache", etag };
+  if (req.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
+  return NextResponse.json(await replayWindow(db, session, q.ch, q.from, q.span ?? 1, idle), { headers });
 });
