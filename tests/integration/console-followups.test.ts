@@ -179,4 +179,25 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     }
   });
 
+  it("paging parameters are validated on every paged endpoint: 400 naming the parameter, never a 500 or a silent default", async () => {
+    const id = await terminalSession("alice", "ended");
+    const cases: [string, string][] = [];
+    for (const bad of ["-1", "0", "1.5", "abc", "1e9", "", "99999999999999999999"]) {
+      cases.push([`/sessions/${id}/events?limit=${bad}`, "limit"], [`/audit?limit=${bad}`, "limit"], [`/sessions?limit=${bad}`, "limit"], [`/approvals?limit=${bad}`, "limit"]);
+    }
+    for (const bad of ["-1", "2.5", "x", "1e400"]) cases.push([`/sessions/${id}/events?after=${bad}`, "after"]);
+    for (const [path, param] of cases) {
+      const res = await apiCall(gh.url, tokens.admin, "GET", path);
+      expect({ path, status: res.status }).toEqual({ path, status: 400 });
+      expect(res.body.error.code).toBe("INVALID");
+      expect(res.body.error.message).toContain(param);
+    }
+    const events = await apiCall(gh.url, tokens.alice, "GET", `/sessions/${id}/events?after=1&limit=2`);
+    expect(events.status).toBe(200);
+    expect(events.body.events.map((e: { seq: number }) => e.seq)).toEqual([2, 3]);
+    for (const ok of [`/audit?limit=1000`, `/sessions?limit=1000`, `/approvals?limit=500`, `/sessions/${id}/events?limit=5000`, `/audit`, `/sessions`]) {
+      expect({ ok, status: (await apiCall(gh.url, tokens.admin, "GET", ok)).status }).toEqual({ ok, status: 200 });
+    }
+  });
+
 });
