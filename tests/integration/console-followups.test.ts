@@ -200,4 +200,22 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     }
   });
 
+  it("names with text-direction, zero-width or control characters are refused where they are made", async () => {
+    const spoof = "deploy\u202e1yek\u202c";
+    const refused = [
+      await apiCall(gh.url, tokens.alice, "POST", "/tokens", { name: spoof, ttlSeconds: 3600 }),
+      await apiCall(gh.url, tokens.alice, "POST", "/tokens", { name: "ci\u001b]8;;https://evil.example\u0007token", ttlSeconds: 3600 }),
+      await apiCall(gh.url, tokens.alice, "POST", "/ssh-keys", { name: "lap\u200btop", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl laptop" }),
+      await apiCall(gh.url, tokens.admin, "POST", "/users", { email: "dan@example.test", name: "Dan \u2066admin\u2069", password: PASSWORD }),
+      await apiCall(gh.url, tokens.admin, "PATCH", `/users/${ids.bob}`, { name: "Bob\u200f" }),
+      await apiCall(gh.url, tokens.admin, "POST", "/masking", { name: "pii\u202e", detectors: ["email"], style: "redact" }),
+    ];
+    for (const res of refused) {
+      expect(res.status, JSON.stringify(res.body)).toBe(400);
+      expect(res.body.error.message).toMatch(/text-direction/);
+    }
+    // Other scripts are names like any other.
+    const ok = await apiCall(gh.url, tokens.alice, "POST", "/tokens", { name: "מפתח-ci", ttlSeconds: 3600 });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+  });
 });

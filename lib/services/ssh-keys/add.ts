@@ -10,9 +10,10 @@ import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
 import { resolveKeyOwner } from "./owner";
 import { parseSshPublicKey } from "./parse";
+import { plainName } from "@/lib/util/plain-name";
 
 export const sshKeyInput = z.object({
-  name: z.string().trim().max(100).optional(),
+  name: plainName(z.string().trim().max(100)).optional(),
   /** one OpenSSH public key line; parseSshPublicKey gives the precise refusal */
   publicKey: z.string({ error: "publicKey is required: paste one OpenSSH public key line" }),
   /** admins only: another user's id or email */
