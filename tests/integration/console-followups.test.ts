@@ -3,6 +3,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { apiCall, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { runCli } from "../support/cli";
 import { consoleSignIn, consoleSignOut, expiringCopy } from "../support/console-cookie";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { appendTerminalEvents, endTerminalSession, insertTerminalSession, type TermEvent } from "../support/terminal-sessions";
@@ -218,4 +219,21 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     const ok = await apiCall(gh.url, tokens.alice, "POST", "/tokens", { name: "מפתח-ci", ttlSeconds: 3600 });
     expect(ok.status, JSON.stringify(ok.body)).toBe(200);
   });
+
+  it("the CLI shows control, bidi and zero-width characters from the server as visible tags: an approver reads what was asked", async () => {
+    // The reason a requester writes reaches the approver's terminal through `approvals show`: a
+    // carriage return and an erase-line sequence overwrote it with text of the requester's choice.
+    const reason = "drop the orders table\r\u001b[2Kreason:      routine read-only check\u202e";
+    const asked = await apiCall(gh.url, tokens.alice, "POST", "/access-requests", { connection: "orders", durationSeconds: 600, reason });
+    expect(asked.status, JSON.stringify(asked.body)).toBe(200);
+    const id = String(asked.body.approval.id);
+    const show = await runCli(["approvals", "show", id], { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: tokens.april } });
+    expect(show.code, show.stderr).toBe(0);
+    expect(show.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
+    expect(show.stdout).toContain("drop the orders table⟦U+000D⟧⟦U+001B⟧[2Kreason:      routine read-only check⟦U+202E⟧");
+    // --json is data: the exact text, JSON-escaped.
+    const json = await runCli(["approvals", "show", id, "--json"], { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: tokens.april } });
+    expect(JSON.parse(json.stdout).approval.reason).toBe(reason);
+    expect((await apiCall(gh.url, tokens.april, "POST", `/approvals/${id}/deny`, { comment: "no" })).status).toBe(200);
+  }, 60_000);
 });
