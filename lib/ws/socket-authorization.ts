@@ -8,9 +8,11 @@ export const AUTHORIZATION_ENDED = 4401;
 
 /**
  * Authorization was checked at upgrade; a socket must not outlive it, whichever credential opened
- * it. Disabling the user, changing their role or password, signing out (session version), or
- * revoking the token closes it at once (bus events); so does the credential's expiry — the console
- * cookie's `exp` (12 hours after sign-in) as much as a five-minute agent token's.
+ * it. Disabling the user or revoking the token closes it at once; a change of the user (role,
+ * password, sign-out: the session version; groups) has the upgrade's checks run again at once,
+ * which end a console cookie's socket and a token's whose role changed, and keep one whose user
+ * only changed groups. The credential's expiry closes it too — the console cookie's `exp` (12
+ * hours after sign-in) as much as a five-minute agent token's.
  *
  * Events between processes travel over NOTIFY, which can be lost; and the permission the route
  * needs may have gone with a change that published nothing this socket listens for. So the upgrade's
@@ -21,9 +23,30 @@ export const AUTHORIZATION_ENDED = 4401;
 export function closeWhenAuthorizationEnds(ws: WebSocket, caller: Caller, stillAuthorized: () => Promise<boolean>) {
   const bus = getBus();
   const close = (reason = "authorization ended") => ws.close(AUTHORIZATION_ENDED, reason);
+  // One check at a time; a change announced during one is checked again after it (the running
+  // check may have read the row before the change).
+  let checking = false;
+  let again = false;
+  const recheck = () => {
+    if (ws.readyState !== ws.OPEN) return;
+    if (checking) return void (again = true);
+    checking = true;
+    stillAuthorized()
+      .then((yes) => yes || close())
+      .catch(() => ws.close(1013, "authorization could not be checked"))
+      .finally(() => {
+        checking = false;
+        if (again) {
+          again = false;
+          recheck();
+        }
+      });
+  };
   const offs = [
     bus.subscribe<{ userId: string }>(Topics.userDisabled, (d) => d.userId === caller.userId && close()),
-    bus.subscribe<{ userId: string }>(Topics.userChanged, (d) => d.userId === caller.userId && close()),
+    // Role, password, sign-out (the session version) or groups: decided again at once. A change of
+    // groups alone keeps the socket (and the browser terminal on it); the others end it.
+    bus.subscribe<{ userId: string }>(Topics.userChanged, (d) => d.userId === caller.userId && recheck()),
     bus.subscribe<{ tokenIds: string[] }>(Topics.tokenRevoked, (d) => !!caller.principal?.tokenId && d.tokenIds.includes(caller.principal.tokenId) && close()),
   ];
   const expiresAt = (caller.principal?.expiresAt ?? caller.sessionExpiresAt)?.getTime();
@@ -39,15 +62,7 @@ export function closeWhenAuthorizationEnds(ws: WebSocket, caller: Caller, stillA
     arm();
     offs.push(() => clearTimeout(timer));
   }
-  let checking = false;
-  const recheck = setInterval(() => {
-    if (checking || ws.readyState !== ws.OPEN) return;
-    checking = true;
-    stillAuthorized()
-      .then((yes) => yes || close())
-      .catch(() => ws.close(1013, "authorization could not be checked"))
-      .finally(() => (checking = false));
-  }, POLICY_POLL_MS);
-  offs.push(() => clearInterval(recheck));
+  const poll = setInterval(recheck, POLICY_POLL_MS);
+  offs.push(() => clearInterval(poll));
   ws.on("close", () => offs.forEach((off) => off()));
 }

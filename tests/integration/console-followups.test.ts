@@ -110,6 +110,22 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
       await expect(socket("/ws/events", cookieHeaders(jar.header)).opened).rejects.toThrow(/401/);
     });
 
+    it("stay open when the user's groups change (the browser terminal lost its shell), close when the role does", async () => {
+      const jar = await consoleSignIn(gh.url, "bob@example.test", PASSWORD);
+      const events = socket("/ws/events", cookieHeaders(jar.header));
+      const byToken = socket("/ws/events", { authorization: `Bearer ${tokens.bob}` });
+      await Promise.all([events.opened, byToken.opened]);
+      expect((await apiCall(gh.url, tokens.admin, "PATCH", `/users/${ids.bob}`, { groups: ["dba"] })).status).toBe(200);
+      expect(await Promise.race([events.closed, byToken.closed, new Promise((r) => setTimeout(() => r("open"), 2_500))])).toBe("open");
+      expect((await apiCall(gh.url, tokens.admin, "PATCH", `/users/${ids.bob}`, { role: "auditor" })).status).toBe(200);
+      try {
+        expect(await closedWithin(events, 5_000)).toMatchObject({ code: 4401 });
+        expect(await closedWithin(byToken, 5_000)).toMatchObject({ code: 4401 });
+      } finally {
+        expect((await apiCall(gh.url, tokens.admin, "PATCH", `/users/${ids.bob}`, { role: "member", groups: [] })).status).toBe(200);
+      }
+    });
+
     it("close when the session version changes without a message reaching this process (a lost NOTIFY)", async () => {
       const jar = await consoleSignIn(gh.url, "carol@example.test", PASSWORD);
       const events = socket("/ws/events", cookieHeaders(jar.header));
