@@ -252,4 +252,21 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     expect(JSON.parse(json.stdout).approval.reason).toBe(reason);
     expect((await apiCall(gh.url, tokens.april, "POST", `/approvals/${id}/deny`, { comment: "no" })).status).toBe(200);
   }, 60_000);
+
+  it("a token narrowed to some connections reads its own user's sessions only, even an admin's (it read anyone's by id)", async () => {
+    const id = await terminalSession("bob", "ended");
+    const scoped = await apiCall(gh.url, tokens.admin, "POST", "/tokens", { name: "ci-orders", ttlSeconds: 3600, connections: ["orders"] });
+    expect(scoped.status, JSON.stringify(scoped.body)).toBe(200);
+    const ci = scoped.body.token as string;
+    // Its listing was already its own user's only; reading by id must agree with it.
+    expect(((await apiCall(gh.url, ci, "GET", "/sessions")).body.sessions as { id: string }[]).map((s) => s.id)).not.toContain(id);
+    for (const path of [`/sessions/${id}`, `/sessions/${id}/events`, `/sessions/${id}/replay?ch=0`, `/sessions/${id}/export?format=jsonl`, `/sessions/${id}/terminal?ch=0`]) {
+      const res = await apiCall(gh.url, ci, "GET", path);
+      expect({ path, status: res.status }).toEqual({ path, status: 404 });
+      expect(JSON.stringify(res.body)).not.toContain("launch code");
+    }
+    await expect(socket(`/ws/sessions/${id}`, { authorization: `Bearer ${ci}` }).opened).rejects.toThrow(/403/);
+    // The admin's full token still reads it.
+    expect((await apiCall(gh.url, tokens.admin, "GET", `/sessions/${id}`)).status).toBe(200);
+  });
 });
