@@ -269,4 +269,23 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     // The admin's full token still reads it.
     expect((await apiCall(gh.url, tokens.admin, "GET", `/sessions/${id}`)).status).toBe(200);
   });
+
+  it("policy text with text-direction or zero-width characters is refused on save and flagged while edited (Trojan Source)", async () => {
+    const current = (await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy as { version: number; text: string };
+    // Reads as a comment ending the line; the forbid after it is code.
+    const text = `${current.text}\n// lets everyone read \u202e} ;(ecruoser ,noitca ,lapicnirp)timrep\u2066\n`;
+    const validated = await apiCall(gh.url, tokens.admin, "POST", "/policies/validate", { text });
+    expect(validated.status).toBe(200);
+    expect(validated.body.ok).toBe(false);
+    const lines = text.split("\n").length - 1;
+    expect(validated.body.errors[0]).toMatchObject({ severity: "error", line: lines, column: 23 });
+    expect(validated.body.errors[0].message).toContain("U+202E");
+    const saved = await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text, comment: "innocent" });
+    expect(saved.status).toBe(400);
+    expect(saved.body.error.message).toMatch(/U\+202E.*line \d+, column 23/);
+    expect((await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy.version).toBe(current.version);
+    // The same text without them saves.
+    const clean = await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: `${current.text}\n// שלום: right-to-left letters are fine\n`, comment: "rtl comment" });
+    expect(clean.status, JSON.stringify(clean.body)).toBe(200);
+  });
 });
