@@ -183,12 +183,17 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     const again = await get("replay?ch=0&from=0&span=10000", auditor, { "if-none-match": etag! });
     expect(again.status).toBe(304);
     expect(await again.text()).toBe("");
-    // ...another window is another tag...
+    // ...another window is another tag, and so is the same window once output stored late (spooled
+    // by a process killed mid-session) joins the recording...
     expect((await get("replay?ch=0&from=0&span=5000", auditor, { "if-none-match": etag! })).status).toBe(200);
+    await appendTerminalEvents(sql, id, [{ seq: 5, tMs: 350, kind: "term.o", payload: { ch: 0, d: "late output\r\n" } }]);
+    const grown = await get("replay?ch=0&from=0&span=10000", auditor, { "if-none-match": etag! });
+    expect(grown.status).toBe(200);
+    expect(grown.headers.get("etag")).not.toBe(etag);
     // ...and once access is gone, the answer is no, not "use what you have".
     expect((await apiCall(gh.url, tokens.admin, "PATCH", `/users/${ids.audrey}`, { role: "member" })).status).toBe(200);
     try {
-      const refused = await get("replay?ch=0&from=0&span=10000", auditor, { "if-none-match": etag! });
+      const refused = await get("replay?ch=0&from=0&span=10000", auditor, { "if-none-match": grown.headers.get("etag")! });
       expect(refused.status).toBe(404);
       expect(await refused.text()).not.toContain("launch code");
     } finally {
