@@ -228,6 +228,8 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
       await apiCall(gh.url, tokens.alice, "POST", "/tokens", { name: spoof, ttlSeconds: 3600 }),
       await apiCall(gh.url, tokens.alice, "POST", "/tokens", { name: "ci\u001b]8;;https://evil.example\u0007token", ttlSeconds: 3600 }),
       await apiCall(gh.url, tokens.alice, "POST", "/ssh-keys", { name: "lap\u200btop", publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl laptop" }),
+      // Without a name, the key's comment is its name: the same rule.
+      await apiCall(gh.url, tokens.alice, "POST", "/ssh-keys", { publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl alice@\u202elaptop" }),
       await apiCall(gh.url, tokens.admin, "POST", "/users", { email: "dan@example.test", name: "Dan \u2066admin\u2069", password: PASSWORD }),
       await apiCall(gh.url, tokens.admin, "PATCH", `/users/${ids.bob}`, { name: "Bob\u200f" }),
       await apiCall(gh.url, tokens.admin, "POST", "/masking", { name: "pii\u202e", detectors: ["email"], style: "redact" }),
