@@ -1,5 +1,6 @@
 import { UsageError } from "./args";
 import { CliError } from "./http";
+import { revealForTerminal } from "../lib/util/reveal-invisible";
 
 /**
  * Everything a command prints goes through here, so `--json` is honoured in one place:
@@ -35,13 +36,18 @@ export class Output {
     this.stdout.write(JSON.stringify(data, null, 2) + "\n");
   }
 
+  /**
+   * Human output: what the server holds was chosen by others (reasons, statements, names, a
+   * client's application name), so control, bidi and zero-width characters are shown as tags,
+   * never sent to the terminal to act on. --json output is data and goes out exact.
+   */
   line(text = ""): void {
-    this.stdout.write(text + "\n");
+    this.stdout.write(revealForTerminal(text) + "\n");
   }
 
   /** For humans only; silent in --json mode so stderr stays parseable there. */
   note(text: string): void {
-    if (!this.json) this.stderr.write(text + "\n");
+    if (!this.json) this.stderr.write(revealForTerminal(text) + "\n");
   }
 
   table<T>(rows: T[], columns: Column<T>[], empty = "(none)"): void {
@@ -68,7 +74,7 @@ export class Output {
     if (this.json) {
       this.stderr.write(JSON.stringify({ error: { code, message, ...(detail !== undefined ? { detail } : {}) } }) + "\n");
     } else {
-      this.stderr.write(`gatehouse: ${message}\n`);
+      this.stderr.write(`gatehouse: ${revealForTerminal(message)}\n`);
       if (code === "USAGE" && err instanceof UsageError && err.hint) this.stderr.write(`${err.hint}\n`);
     }
     return exitCode;
@@ -85,9 +91,10 @@ function describe(err: unknown): { code: string; message: string; exitCode: numb
 
 function cell(v: unknown): string {
   if (v === null || v === undefined || v === "") return "-";
-  if (Array.isArray(v)) return v.length ? v.map(String).join(",") : "-";
+  if (Array.isArray(v)) return v.length ? revealForTerminal(v.map(String).join(",")) : "-";
   if (v instanceof Date) return formatTime(v.toISOString());
-  return String(v);
+  // Tagged before the columns are measured, so a tag widens its column rather than misaligning it.
+  return revealForTerminal(String(v));
 }
 
 /** ISO timestamp → "2026-03-01 14:05Z": minute precision is what a table reader needs. */

@@ -44,18 +44,18 @@ export function ApprovalCard({ a, canDecide }: { a: ApprovalView; canDecide: boo
         <a href={`/approvals/${a.id}`} className="font-semibold">#{a.id}</a>
         <Badge tone={STATUS_TONE[a.status] ?? "slate"}>{a.status}</Badge>
         <Badge tone="blue">{a.kind === "access" ? "access request" : `${req.action ?? "?"} · ${req.kind ?? "?"}`}</Badge>
-        <span className="text-sm">on <b>{a.connection}</b></span>
+        <span className="text-sm">on <b>{revealInvisible(a.connection)}</b></span>
         <span className="ml-auto text-xs text-slate-500">expires {new Date(a.expiresAt).toLocaleTimeString()}</span>
       </header>
       <div className="mt-2 text-sm">
         <span className="text-slate-500">requested by </span>
-        <span data-testid="approval-chain">{a.chain.map((c) => `${c.name}${c.kind !== "user" ? ` (${c.kind})` : ""}`).join(" → ")}</span>
-        {req.client?.address && <span className="text-xs text-slate-500"> from {req.client.address} via {req.client.origin}</span>}
+        <span data-testid="approval-chain">{revealInvisible(a.chain.map((c) => `${c.name}${c.kind !== "user" ? ` (${c.kind})` : ""}`).join(" → "))}</span>
+        {req.client?.address && <span className="text-xs text-slate-500"> from {revealInvisible(`${req.client.address} via ${req.client.origin}`)}</span>}
       </div>
       {a.kind === "access" ? (
         <p className="mt-2 text-sm">
           Access for {Math.round((a.durationSeconds ?? 0) / 60)} minutes
-          {a.chain.length > 1 ? `, for this ${a.chain[a.chain.length - 1].name} token and the agents it starts only.` : ", for all of this user's sessions."}
+          {a.chain.length > 1 ? `, for this ${revealInvisible(a.chain[a.chain.length - 1].name)} token and the agents it starts only.` : ", for all of this user's sessions."}
         </p>
       ) : (
         <pre className="mt-2 max-h-48 overflow-auto whitespace-pre-wrap rounded bg-slate-900 p-2 font-mono text-xs text-slate-100">{revealInvisible(req.text ?? "")}</pre>

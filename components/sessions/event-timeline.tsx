@@ -43,12 +43,12 @@ export function EventTimeline({ events }: { events: SessionEvent[] }) {
             {typeof e.payload.text === "string" && e.payload.text && <pre className="mt-1 whitespace-pre-wrap font-mono text-xs">{revealInvisible(e.payload.text)}</pre>}
             {e.kind === "revoked" ? (
               <p className="mt-1 text-xs text-red-700">
-                {e.payload.action === "connect" ? "the session" : String(e.payload.action)} is no longer allowed: {String(e.payload.reason)} ({String(e.payload.cause)})
+                {e.payload.action === "connect" ? "the session" : String(e.payload.action)} is no longer allowed: {revealInvisible(`${String(e.payload.reason)} (${String(e.payload.cause)})`)}
               </p>
             ) : (
-              e.kind !== "request" && e.kind !== "connect" && <pre className="mt-1 whitespace-pre-wrap font-mono text-[11px] text-slate-600">{JSON.stringify(e.payload)}</pre>
+              e.kind !== "request" && e.kind !== "connect" && <pre className="mt-1 whitespace-pre-wrap font-mono text-[11px] text-slate-600">{revealInvisible(JSON.stringify(e.payload))}</pre>
             )}
-            {verdict?.reason ? <p className="mt-1 text-xs text-red-700">{String(verdict.reason)}</p> : null}
+            {verdict?.reason ? <p className="mt-1 text-xs text-red-700">{revealInvisible(String(verdict.reason))}</p> : null}
             {result && <ResultSummary r={result} />}
           </li>
         );
@@ -61,11 +61,11 @@ function ResultSummary({ r }: { r: Record<string, unknown> }) {
   const sample = r.sample as { columns?: string[]; rows?: (string | null)[][] } | undefined;
   return (
     <div className="mt-1 text-xs text-slate-600">
-      {r.error ? <span className="text-red-700">error: {String(r.error)}</span> : <span>{String(r.tag ?? "")} {r.rows !== undefined ? `· ${String(r.rows)} rows` : ""} {r.durationMs !== undefined ? `· ${String(r.durationMs)} ms` : ""} {r.maskedCells ? `· ${String(r.maskedCells)} cells masked` : ""}</span>}
+      {r.error ? <span className="text-red-700">error: {revealInvisible(String(r.error))}</span> : <span>{String(r.tag ?? "")} {r.rows !== undefined ? `· ${String(r.rows)} rows` : ""} {r.durationMs !== undefined ? `· ${String(r.durationMs)} ms` : ""} {r.maskedCells ? `· ${String(r.maskedCells)} cells masked` : ""}</span>}
       {sample?.columns && (
         <table className="mt-1 border border-slate-200 font-mono text-[11px]">
-          <thead><tr>{sample.columns.map((c, i) => <th key={i} className="border border-slate-200 px-1 text-left">{c}</th>)}</tr></thead>
-          <tbody>{(sample.rows ?? []).slice(0, 20).map((row, i) => <tr key={i}>{row.map((v, j) => <td key={j} className="border border-slate-200 px-1">{v ?? "NULL"}</td>)}</tr>)}</tbody>
+          <thead><tr>{sample.columns.map((c, i) => <th key={i} className="border border-slate-200 px-1 text-left">{revealInvisible(c)}</th>)}</tr></thead>
+          <tbody>{(sample.rows ?? []).slice(0, 20).map((row, i) => <tr key={i}>{row.map((v, j) => <td key={j} className="border border-slate-200 px-1">{v == null ? "NULL" : revealInvisible(v)}</td>)}</tr>)}</tbody>
         </table>
       )}
     </div>

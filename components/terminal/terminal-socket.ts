@@ -52,7 +52,7 @@ const OPEN = 1;
 const FINAL_CLOSE: Record<number, string> = {
   1000: "the terminal was closed",
   1011: "the terminal failed on the server",
-  4401: "your authorization ended (signed out, disabled or token revoked)",
+  4401: "your authorization ended (signed out, session expired, disabled or token revoked)",
   4404: "the terminal session is gone",
 };
 const encoder = new TextEncoder();

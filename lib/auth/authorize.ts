@@ -55,7 +55,9 @@ export function can(caller: Caller | null, permission: Permission, object?: Obje
   if (permission === "tokens:own" || permission === "sessions:read-own") {
     if (!perms.has(permission)) return false;
     if (object && object.ownerId !== caller.userId) {
-      return perms.has(permission === "tokens:own" ? "tokens:any" : "sessions:read-all");
+      // Someone else's needs the role's "any" permission, asked through can() so a narrowed token
+      // (which never holds it) does not read every user's sessions by id while listing its own.
+      return can(caller, permission === "tokens:own" ? "tokens:any" : "sessions:read-all");
     }
     return true;
   }

@@ -9,6 +9,8 @@ export interface Caller {
   via: "session" | "token";
   /** set when via = token: the token's principal (chain, scope) */
   principal?: Principal;
+  /** set when via = session: when the console cookie stops being valid (its `exp`) */
+  sessionExpiresAt?: Date;
 }
 
 export const SYSTEM: Pick<Caller, "userId" | "email"> = { userId: "", email: "system" };

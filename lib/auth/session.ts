@@ -28,12 +28,14 @@ export async function callerFromBearer(auth: string): Promise<Caller> {
 export async function callerFromCookieHeader(cookieHeader: string | null | undefined): Promise<Caller | null> {
   const raw = readCookie(cookieHeader ?? "", cookieName());
   if (!raw) return null;
-  const claims = (await decode({ token: raw, secret: sessionSecret() }).catch(() => null)) as { uid?: string; sv?: number } | null;
-  if (!claims?.uid) return null;
+  const claims = (await decode({ token: raw, secret: sessionSecret() }).catch(() => null)) as { uid?: string; sv?: number; exp?: number } | null;
+  // next-auth always writes `exp`; a cookie without one would never expire, and a socket opened
+  // with it would never close: refused.
+  if (!claims?.uid || typeof claims.exp !== "number") return null;
   const db = await getDb();
   const user = await getUserForSession(db, claims.uid);
   if (!user || user.disabled || user.sessionVersion !== claims.sv) return null;
-  return { userId: user.id, email: user.email, role: user.role as Role, groups: await groupNamesOf(db, user.id), via: "session" };
+  return { userId: user.id, email: user.email, role: user.role as Role, groups: await groupNamesOf(db, user.id), via: "session", sessionExpiresAt: new Date(claims.exp * 1000) };
 }
 
 export async function callerFromServerComponent(): Promise<Caller | null> {

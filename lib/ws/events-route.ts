@@ -1,5 +1,5 @@
 import { getDb } from "@/db/client";
-import { listGrants } from "@/db/queries/approvals";
+import { getApproval, listGrants } from "@/db/queries/approvals";
 import { getSession } from "@/db/queries/sessions";
 import { agentScopeOf, managedBranchOf } from "@/lib/auth/agent-branch";
 import { can, type Permission } from "@/lib/auth/authorize";
@@ -7,7 +7,7 @@ import type { Caller } from "@/lib/auth/caller";
 import { getBus, Topics } from "@/lib/events/bus";
 import { seesSession } from "@/lib/http/session-access";
 import { grantLineage } from "@/lib/identity/grant-lineage";
-import { seesAllApprovals } from "@/lib/services/approvals/visibility";
+import { canSeeApproval, seesAllApprovals } from "@/lib/services/approvals/visibility";
 import { registerWsRoute } from "./router";
 
 /**
@@ -16,8 +16,6 @@ import { registerWsRoute } from "./router";
  * the page refetches through the authorized REST routes.
  */
 const TOPIC_PERMISSION: Record<string, Permission> = {
-  [Topics.approvalCreated]: "approvals:read",
-  [Topics.approvalDecided]: "approvals:read",
   [Topics.connectionChanged]: "connections:read",
   [Topics.policyChanged]: "policies:read",
   [Topics.maskingChanged]: "masking:read",
@@ -27,6 +25,12 @@ const TOPIC_PERMISSION: Record<string, Permission> = {
  * the session is its branch's, which takes a look at the session's chain), or a reader of all sessions.
  */
 const SESSION_TOPICS = new Set<string>([Topics.sessionStarted, Topics.sessionEnded]);
+/**
+ * Approval topics go to whoever may see that request, as the REST list decides (canSeeApproval):
+ * deciders and auditors see the queue, everyone else only what they (an agent: its branch) asked.
+ * Every member learning of every request, and its id, told them who is asking for what, when.
+ */
+const APPROVAL_TOPICS = new Set<string>([Topics.approvalCreated, Topics.approvalDecided]);
 
 async function mayReceive(caller: Caller, topic: string, data: unknown): Promise<boolean> {
   const payload = (data ?? {}) as { id?: unknown; userId?: unknown };
@@ -36,6 +40,12 @@ async function mayReceive(caller: Caller, topic: string, data: unknown): Promise
     if (managedBranchOf(caller) === null) return true;
     const s = typeof payload.id === "string" && UUID.test(payload.id) ? await getSession(await getDb(), payload.id) : null;
     return !!s && seesSession(caller, s);
+  }
+  if (APPROVAL_TOPICS.has(topic)) {
+    if (!can(caller, "approvals:read")) return false;
+    if (seesAllApprovals(caller)) return true;
+    const row = typeof payload.id === "number" && Number.isSafeInteger(payload.id) ? await getApproval(await getDb(), payload.id) : null;
+    return !!row && canSeeApproval(caller, row);
   }
   // Whoever sees everyone's grants, or the grant's owner (an agent: a grant it may list).
   if (topic === Topics.grantRevoked) {

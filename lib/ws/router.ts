@@ -4,10 +4,8 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { callerFromBearer, callerFromCookieHeader } from "@/lib/auth/session";
-import { getBus, Topics } from "@/lib/events/bus";
-import { restsOnRevoked } from "@/lib/gateway/core/live-sessions";
 import { GatehouseError } from "@/lib/gateway/core/types";
-import { POLICY_POLL_MS } from "@/lib/gateway/policy/sync";
+import { closeWhenAuthorizationEnds } from "./socket-authorization";
 
 /**
  * WebSocket upgrades under /ws/... . Every route declares the permission it needs; the router
@@ -40,8 +38,8 @@ export async function handleWsUpgrade(req: IncomingMessage, socket: Duplex, head
   for (const route of routes) {
     const match = route.pattern.exec(url.pathname);
     if (!match) continue;
-    // The credential the socket opened with; read again while it is open (closeOnRevocation).
-    const authenticate = () => (req.headers.authorization ? callerFromBearer(req.headers.authorization) : callerFromCookieHeader(req.headers.cookie));
+    const { authorization, cookie } = req.headers;
+    const authenticate = () => (authorization ? callerFromBearer(authorization) : callerFromCookieHeader(cookie));
     let caller: Caller | null = null;
     try {
       caller = await authenticate();
@@ -53,55 +51,17 @@ export async function handleWsUpgrade(req: IncomingMessage, socket: Duplex, head
     if (!can(caller, route.permission)) return refuse(403, "Forbidden");
     if (route.authorizeObject && !(await route.authorizeObject(caller, match, url).catch(() => false))) return refuse(403, "Forbidden");
     wss.handleUpgrade(req, socket, head, (ws) => {
-      closeOnRevocation(ws, caller!, authenticate);
+      closeWhenAuthorizationEnds(ws, caller!, async () => {
+        // A refused credential (expired, revoked) is an answer; anything else (the database) is not.
+        const now = await authenticate().catch((err) => (err instanceof GatehouseError && err.code !== "UNAVAILABLE" ? null : Promise.reject(err)));
+        // The same person with the same role: a changed role is re-decided by a new upgrade.
+        return !!now && now.userId === caller!.userId && now.role === caller!.role && can(now, route.permission) && (!route.authorizeObject || (await route.authorizeObject(now, match, url)));
+      });
       route.onConnection(ws, caller!, match, url);
     });
     return;
   }
   refuse(404, "Not Found");
-}
-
-/**
- * Authorization was checked at upgrade; a socket must not outlive it. Disabling the user,
- * changing their role or password (session version), or revoking the token closes it at once;
- * so does the token's expiry — a five-minute agent token must not watch sessions for a day.
- */
-function closeOnRevocation(ws: WebSocket, caller: Caller, authenticate: () => Promise<Caller | null>) {
-  const bus = getBus();
-  const close = () => ws.close(4401, "authorization ended");
-  const offs = [
-    bus.subscribe<{ userId: string }>(Topics.userDisabled, (d) => d.userId === caller.userId && close()),
-    bus.subscribe<{ userId: string }>(Topics.userChanged, (d) => d.userId === caller.userId && close()),
-    // As for gateway sessions: also a token below a revoked one that the cascade's list missed (committed meanwhile).
-    bus.subscribe<{ tokenIds: string[] }>(Topics.tokenRevoked, (d) => !!caller.principal && restsOnRevoked(caller.principal, new Set(d.tokenIds)) && close()),
-  ];
-  const expiresAt = caller.principal?.expiresAt?.getTime();
-  if (expiresAt !== undefined) {
-    // setTimeout fires at once past 2^31-1 ms (~24.8 days): re-arm in steps for longer-lived tokens.
-    let timer: NodeJS.Timeout;
-    const arm = () => {
-      const left = expiresAt - Date.now();
-      if (left <= 0) return close();
-      timer = setTimeout(arm, Math.min(left, 2 ** 31 - 1));
-    };
-    arm();
-    offs.push(() => clearTimeout(timer));
-  }
-  if (bus.bridged) {
-    // Across processes the messages above can be lost (NOTIFY is best effort): then the socket
-    // reads its credential again, as live gateway sessions do, as often as policies are compared.
-    // A store that cannot be read keeps it open (a blip must not drop every console); a credential
-    // now refused (revoked, below a revoked token, expired, account disabled or changed) closes it.
-    const recheck = setInterval(() => {
-      authenticate().then(
-        (now) => (!now || now.role !== caller.role) && close(),
-        (err) => err instanceof GatehouseError && err.code === "UNAUTHENTICATED" && close(),
-      );
-    }, POLICY_POLL_MS);
-    recheck.unref();
-    offs.push(() => clearInterval(recheck));
-  }
-  ws.on("close", () => offs.forEach((off) => off()));
 }
 
 function sameOrigin(req: IncomingMessage): boolean {

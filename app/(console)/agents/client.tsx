@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "@/components/api";
 import { Badge, Button, Card, ErrorText, Field, Input, PageHeader, Select, Table } from "@/components/ui";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 interface TokenRow {
   id: string;
@@ -76,10 +77,10 @@ export function TokensClient() {
             <tr key={t.id} data-testid={`token-${t.name}`}>
               <td className="px-2 py-2 font-medium" style={{ paddingLeft: `${0.5 + depth * 1.25}rem` }}>
                 {depth > 0 && <span className="text-slate-400">└ </span>}
-                {t.name || <span className="text-slate-400">(unnamed)</span>}
+                {t.name ? revealInvisible(t.name) : <span className="text-slate-400">(unnamed)</span>}
               </td>
               <td className="px-2 py-2"><Badge tone={t.kind === "delegated" ? "blue" : "slate"}>{t.kind}</Badge></td>
-              <td className="px-2 py-2 text-xs">{t.chain.map((a) => a.name).join(" → ")}</td>
+              <td className="px-2 py-2 text-xs">{revealInvisible(t.chain.map((a) => a.name).join(" → "))}</td>
               <td className="px-2 py-2 text-xs">{t.scopeConnections.join(", ")} · {t.scopeActions.join(", ")}</td>
               <td className="px-2 py-2 text-xs">{new Date(t.expiresAt).toLocaleString()}</td>
               <td className="px-2 py-2 text-right">

@@ -2,6 +2,7 @@
 import { useMutation, useQuery } from "@tanstack/react-query";
 import { api } from "@/components/api";
 import { Badge, Button, Card, PageHeader, Table } from "@/components/ui";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 interface Entry { seq: number; at: string; actorEmail: string; action: string; subject: string; detail: Record<string, unknown>; hash: string }
 type Verify = { ok: true; rows: number; head: string } | { ok: false; rows: number; seq: number; problem: string };
@@ -33,10 +34,10 @@ export function AuditClient() {
             <tr key={e.seq}>
               <td className="px-2 py-1.5 font-mono text-xs">{e.seq}</td>
               <td className="px-2 py-1.5 text-xs">{new Date(e.at).toLocaleString()}</td>
-              <td className="px-2 py-1.5 text-xs">{e.actorEmail}</td>
+              <td className="px-2 py-1.5 text-xs">{revealInvisible(e.actorEmail)}</td>
               <td className="px-2 py-1.5"><Badge tone={e.action.includes("fail") ? "red" : "slate"}>{e.action}</Badge></td>
-              <td className="px-2 py-1.5 text-xs">{e.subject}</td>
-              <td className="max-w-md truncate px-2 py-1.5 font-mono text-xs text-slate-500">{JSON.stringify(e.detail)}</td>
+              <td className="px-2 py-1.5 text-xs">{revealInvisible(e.subject)}</td>
+              <td className="max-w-md truncate px-2 py-1.5 font-mono text-xs text-slate-500">{revealInvisible(JSON.stringify(e.detail))}</td>
             </tr>
           ))}
         </Table>

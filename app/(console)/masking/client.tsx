@@ -6,6 +6,7 @@ import { Badge, Button, Card, ErrorText, PageHeader, Table } from "@/components/
 import type { DetectorInfo } from "@/lib/gateway/masking/catalog";
 import { RuleEditor, type RuleRow } from "./rule-editor";
 import { TestPane } from "./test-pane";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 export function MaskingClient({ initial, detectors, canWrite }: { initial: RuleRow[]; detectors: DetectorInfo[]; canWrite: boolean }) {
   const qc = useQueryClient();
@@ -36,7 +37,7 @@ export function MaskingClient({ initial, detectors, canWrite }: { initial: RuleR
             const d = r.definition as { detectors?: string[]; columns?: string[]; style?: string; regexes?: string[]; dictionary?: string[] };
             return (
               <tr key={r.id} data-testid={`rule-${r.name}`}>
-                <td className="px-2 py-2 font-medium">{r.name}</td>
+                <td className="px-2 py-2 font-medium">{revealInvisible(r.name)}</td>
                 <td className="px-2 py-2"><Badge tone="blue">{r.ruleSet}</Badge></td>
                 <td className="px-2 py-2 text-xs">
                   {[...(d.detectors ?? []), ...(d.columns ?? []).map((c) => `column ${c}`), ...(d.regexes ?? []).map(() => "regex"), ...(d.dictionary?.length ? ["dictionary"] : [])].join(", ")}

@@ -2,6 +2,7 @@
 import { useQuery } from "@tanstack/react-query";
 import Link from "next/link";
 import { api } from "@/components/api";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 interface ImpactItem { sessionId: string; user: string; chain: string[]; connection: string; protocol: string; what: string; reason: string }
 interface Impact { ok: boolean; items: ImpactItem[]; previewed: number; elsewhere: number }
@@ -29,7 +30,7 @@ export function SaveImpact({ text, verb = "Saving", testId = "policy-impact" }: 
       <ul className="mt-1 max-h-40 space-y-0.5 overflow-auto">
         {d.items.map((i, n) => (
           <li key={n}>
-            <Link className="underline" href={`/sessions/${i.sessionId}`}>{i.chain.join(" → ") || i.user}</Link> on {i.connection} ({i.protocol}): <span className="font-mono">{i.what}</span> — {i.reason}
+            <Link className="underline" href={`/sessions/${i.sessionId}`}>{revealInvisible(i.chain.join(" → ") || i.user)}</Link> on {revealInvisible(i.connection)} ({i.protocol}): <span className="font-mono">{revealInvisible(i.what)}</span> — {revealInvisible(i.reason)}
           </li>
         ))}
       </ul>

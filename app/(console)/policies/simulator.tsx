@@ -2,6 +2,7 @@
 import { useMutation } from "@tanstack/react-query";
 import { api } from "@/components/api";
 import { Badge, Button, Card, ErrorText, Field, Input, Select, Textarea } from "@/components/ui";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 interface SimResult {
   request: { action: string; kind: string; tables: string[]; functions: string[] };
@@ -52,19 +53,19 @@ export function Simulator({ connections, me }: { connections: string[]; me: stri
         <div className="mt-4 space-y-2 text-sm" data-testid="simulation-result">
           <div className="flex items-center gap-2">
             <Badge tone={TONE[r.simulation.verdict.type] ?? "slate"}>{r.simulation.verdict.type}</Badge>
-            <span>{r.simulation.explanation}</span>
+            <span>{revealInvisible(r.simulation.explanation)}</span>
           </div>
           <div className="text-xs text-slate-600">
             classified as <b>{r.request.action}</b> / {r.request.kind}
-            {r.request.tables.length > 0 && <> · tables {r.request.tables.join(", ")}</>}
-            {r.request.functions.length > 0 && <> · functions {r.request.functions.join(", ")}</>}
+            {r.request.tables.length > 0 && <> · tables {revealInvisible(r.request.tables.join(", "))}</>}
+            {r.request.functions.length > 0 && <> · functions {revealInvisible(r.request.functions.join(", "))}</>}
           </div>
           {r.simulation.verdict.requirement && (
             <div className="text-xs">needs {r.simulation.verdict.requirement.minApprovals} approval(s) from {r.simulation.verdict.requirement.approverGroups.join(" or ")}</div>
           )}
           {masks.length > 0 && <div className="text-xs">masking rule sets applied: {masks.join(", ")}</div>}
-          <div className="text-xs">decided by: {r.simulation.determining.map((d) => `${d.id} (${d.effect}${d.line ? `, line ${d.line}` : ""})`).join("; ") || "no policy (default deny)"}</div>
-          {r.simulation.errors.length > 0 && <div className="text-xs text-red-700">errors: {r.simulation.errors.map((e) => `${e.policy}: ${e.message}`).join("; ")}</div>}
+          <div className="text-xs">decided by: {revealInvisible(r.simulation.determining.map((d) => `${d.id} (${d.effect}${d.line ? `, line ${d.line}` : ""})`).join("; ")) || "no policy (default deny)"}</div>
+          {r.simulation.errors.length > 0 && <div className="text-xs text-red-700">errors: {revealInvisible(r.simulation.errors.map((e) => `${e.policy}: ${e.message}`).join("; "))}</div>}
         </div>
       )}
     </Card>

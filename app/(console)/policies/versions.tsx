@@ -4,6 +4,7 @@ import { useState } from "react";
 import { api } from "@/components/api";
 import { Button, Card, ErrorText } from "@/components/ui";
 import { SaveImpact } from "./impact";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 interface VersionRow { version: number; comment: string; createdAt: string; authorEmail: string | null }
 interface VersionDetail { version: { version: number; text: string }; diff: { op: string; text: string }[] }
@@ -28,7 +29,7 @@ export function Versions({ canWrite, onLoad }: { canWrite: boolean; onLoad: (tex
             <div className="flex items-center justify-between gap-2">
               <button className="text-left" onClick={() => setOpen(open === v.version ? null : v.version)}>
                 <b>v{v.version}</b> <span className="text-xs text-slate-500">{new Date(v.createdAt).toLocaleString()} · {v.authorEmail ?? "system"}</span>
-                <div className="text-xs text-slate-600">{v.comment}</div>
+                <div className="text-xs text-slate-600">{revealInvisible(v.comment)}</div>
               </button>
               {canWrite && v.version !== versions.data?.[0]?.version && (
                 <Button variant="secondary" onClick={() => rollback.mutate(v.version)}>Roll back</Button>
@@ -39,7 +40,7 @@ export function Versions({ canWrite, onLoad }: { canWrite: boolean; onLoad: (tex
                 <pre className="max-h-60 overflow-auto rounded bg-slate-50 p-2 font-mono text-[11px] leading-4">
                   {detail.data.diff.map((d, i) => (
                     <div key={i} className={d.op === "+" ? "bg-emerald-50 text-emerald-800" : d.op === "-" ? "bg-red-50 text-red-800" : "text-slate-500"}>
-                      {d.op} {d.text}
+                      {d.op} {revealInvisible(d.text)}
                     </div>
                   ))}
                 </pre>

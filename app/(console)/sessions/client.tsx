@@ -6,6 +6,7 @@ import { api } from "@/components/api";
 import { GatewayNodes } from "@/components/sessions/gateway-nodes";
 import { Badge, Card, Input, PageHeader, Select, Table } from "@/components/ui";
 import { useLiveEvents } from "@/components/use-live-events";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 export interface SessionRow {
   id: string;
@@ -94,14 +95,14 @@ export function SessionsClient({ all, initial }: { all: boolean; initial: Sessio
               <td className="px-2 py-2 text-xs whitespace-nowrap"><Link className="text-brand underline" href={`/sessions/${s.id}`}>{new Date(s.startedAt).toLocaleString()}</Link></td>
               <td className="px-2 py-2 text-xs" style={{ paddingLeft: `${0.5 + depth * 1.25}rem` }}>
                 {depth > 0 && <span className="text-slate-400">└ </span>}
-                {s.userEmail}
+                {revealInvisible(s.userEmail)}
               </td>
-              <td className="px-2 py-2 text-xs text-slate-600">{s.chain.length > 1 ? s.chain.slice(1).map((a) => a.name).join(" → ") : <span className="text-slate-400">direct</span>}</td>
-              <td className="px-2 py-2">{s.connectionName}</td>
+              <td className="px-2 py-2 text-xs text-slate-600">{s.chain.length > 1 ? revealInvisible(s.chain.slice(1).map((a) => a.name).join(" → ")) : <span className="text-slate-400">direct</span>}</td>
+              <td className="px-2 py-2">{revealInvisible(s.connectionName)}</td>
               <td className="px-2 py-2 whitespace-nowrap"><Badge tone="blue">{s.protocol}</Badge> <span className="text-xs text-slate-500">{s.origin}</span></td>
-              <td className="px-2 py-2 text-xs">{s.clientAddress} {s.applicationName && `· ${s.applicationName}`}</td>
+              <td className="px-2 py-2 text-xs">{revealInvisible(`${s.clientAddress}${s.applicationName ? ` · ${s.applicationName}` : ""}`)}</td>
               <td className="px-2 py-2 text-xs tabular-nums" data-testid="duration">{duration(s, now)}</td>
-              <td className="px-2 py-2" title={s.endReason ?? undefined}><Badge tone={TONE[s.status] ?? "slate"}>{s.status}</Badge></td>
+              <td className="px-2 py-2" title={s.endReason ? revealInvisible(s.endReason) : undefined}><Badge tone={TONE[s.status] ?? "slate"}>{s.status}</Badge></td>
               <td className="px-2 py-2 text-right text-xs">
                 <Link className="text-brand underline" href={`/sessions/${s.id}`}>{s.status === "live" ? "Watch" : "View"}</Link>
               </td>

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "@/components/api";
 import { Badge, Button, Card, ErrorText, Field, Input, PageHeader, Table, Textarea } from "@/components/ui";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 export interface SshKeyRow {
   id: string;
@@ -74,7 +75,7 @@ export function SshKeysClient({ initial }: { initial: SshKeyRow[] }) {
         <Table head={["Name", "Type", "Fingerprint", "Added", "Last used", ""]}>
           {keys.data.map((k) => (
             <tr key={k.id} data-testid={`ssh-key-${k.fingerprint}`}>
-              <td className="px-2 py-2 font-medium">{k.name}</td>
+              <td className="px-2 py-2 font-medium">{revealInvisible(k.name)}</td>
               <td className="px-2 py-2"><Badge tone="blue">{k.algorithm}</Badge></td>
               <td className="px-2 py-2 font-mono text-xs">{k.fingerprint}</td>
               <td className="px-2 py-2 text-xs">{new Date(k.createdAt).toLocaleString()}</td>

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 import { api } from "@/components/api";
 import { Badge, Button, Card, ErrorText, Field, Input, PageHeader, Select, Table } from "@/components/ui";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 interface UserRow { id: string; email: string; name: string; role: string; disabled: boolean; source: string; groups: string[] }
 const ROLES = ["member", "approver", "auditor", "admin"];
@@ -58,7 +59,7 @@ export function UsersClient({ canWrite, selfId }: { canWrite: boolean; selfId: s
         <Table head={["Email", "Role", "Groups", "Status", ""]}>
           {(users.data ?? []).map((u) => (
             <tr key={u.id} data-testid={`user-${u.email}`}>
-              <td className="px-2 py-2"><div className="font-medium">{u.email}</div><div className="text-xs text-slate-500">{u.name} · {u.source}</div></td>
+              <td className="px-2 py-2"><div className="font-medium">{u.email}</div><div className="text-xs text-slate-500">{revealInvisible(u.name)} · {u.source}</div></td>
               <td className="px-2 py-2">
                 {canWrite && u.id !== selfId ? (
                   <Select aria-label={`role of ${u.email}`} value={u.role} onChange={(e) => update.mutate({ id: u.id, body: { role: e.target.value } })}>

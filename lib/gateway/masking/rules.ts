@@ -8,6 +8,7 @@ import { DETECTOR_NAMES } from "./catalog";
 import { parseColumnPattern } from "./columns";
 import { MAX_DICTIONARY_ENTRIES, MAX_PHRASE_LENGTH, checkCustomRegex } from "./custom";
 import type { MaskingRule } from "./types";
+import { plainName } from "@/lib/util/plain-name";
 
 export const MASK_STYLES = ["redact", "partial", "hash", "null"] as const;
 export const MASK_CHANNELS = ["sql", "terminal", "http", "mcp"] as const;
@@ -17,7 +18,7 @@ const MAX_COLUMNS = 200;
 export const maskingRuleSchema = z
   .strictObject({
     id: z.string().trim().min(1).max(100),
-    name: z.string().trim().min(1).max(200),
+    name: plainName(z.string().trim().min(1).max(200)),
     enabled: z.boolean().default(true),
     detectors: z.array(z.enum(DETECTOR_NAMES)).max(DETECTOR_NAMES.length).default([]),
     columns: z.array(z.string().max(256)).max(MAX_COLUMNS).default([]),

@@ -10,6 +10,7 @@ import { compilePolicySet } from "@/lib/gateway/policy";
 import { diffStats, lineDiff } from "@/lib/util/line-diff";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
+import { hiddenCharacterProblem } from "./hidden-characters";
 
 export const policyInput = z.object({
   text: z.string().min(1).max(256 * 1024),
@@ -26,6 +27,8 @@ const POLICY_LOCK = 7347003;
 export async function savePolicies(db: Db, caller: Caller | null, input: unknown) {
   const who = authorize(caller, "policies:write");
   const data = policyInput.parse(input);
+  const hidden = hiddenCharacterProblem(data.text);
+  if (hidden) throw new GatehouseError("INVALID", `${hidden.message} (line ${hidden.line}, column ${hidden.column})`, { errors: [hidden] });
   const compiled = compilePolicySet(data.text);
   if (!compiled.ok) throw new GatehouseError("INVALID", `the policy set does not validate: ${compiled.errors[0]?.message ?? "unknown error"}`, { errors: compiled.errors });
   return mutate(db, async (tx, emit) => {

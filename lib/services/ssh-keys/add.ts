@@ -10,9 +10,10 @@ import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
 import { resolveKeyOwner } from "./owner";
 import { parseSshPublicKey } from "./parse";
+import { isPlainName, NAME_CHARACTERS_MESSAGE, plainName } from "@/lib/util/plain-name";
 
 export const sshKeyInput = z.object({
-  name: z.string().trim().max(100).optional(),
+  name: plainName(z.string().trim().max(100)).optional(),
   /** one OpenSSH public key line; parseSshPublicKey gives the precise refusal */
   publicKey: z.string({ error: "publicKey is required: paste one OpenSSH public key line" }),
   /** admins only: another user's id or email */
@@ -30,6 +31,8 @@ export async function addSshKey(db: Db, caller: Caller | null, input: unknown) {
   const data = sshKeyInput.parse(input);
   const owner = await resolveKeyOwner(db, who, data.user);
   const key = parseSshPublicKey(data.publicKey);
+  // The comment is the default name: it is held to the same rule as a name given.
+  if (!data.name && key.comment && !isPlainName(key.comment)) throw new GatehouseError("INVALID", `the key's comment, its name by default, ${NAME_CHARACTERS_MESSAGE}: give the key a name`);
   const name = (data.name || key.comment || `${key.algorithm} key`).slice(0, 100);
   return mutate(db, async (tx) => {
     const [row] = await tx

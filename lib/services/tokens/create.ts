@@ -7,11 +7,12 @@ import { getSigningKeys } from "@/lib/identity/keys";
 import { issueToken } from "@/lib/identity/tokens";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
+import { plainName } from "@/lib/util/plain-name";
 
 export const MAX_PERSONAL_TTL = 90 * 24 * 3600;
 
 export const tokenInput = z.object({
-  name: z.string().max(100).default(""),
+  name: plainName(z.string().max(100)).default(""),
   ttlSeconds: z.number().int().min(60).max(MAX_PERSONAL_TTL).default(30 * 24 * 3600),
   connections: z.array(z.string().min(1).max(63)).max(100).default(["*"]),
   actions: z.array(z.enum(["*", "connect", "read", "write", "ddl", "admin", "exec", "http", "tool"])).max(16).default(["*"]),

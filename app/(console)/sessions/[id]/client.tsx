@@ -10,6 +10,7 @@ import { useLiveEvents } from "@/components/use-live-events";
 import { duration, type SessionRow } from "../client";
 import { ReplayPlayer, type ReplayControl } from "./replay-player";
 import { TerminalTimeline, type TerminalChannelSummary, type TimelineEvent } from "./terminal-timeline";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 /** Query sessions have no terminal; everything else may (SSH shells and execs, kubectl exec). */
 const QUERY_PROTOCOLS = new Set(["postgres", "mysql"]);
@@ -56,8 +57,8 @@ export function SessionDetailClient({ id, canKill }: { id: string; canKill: bool
   return (
     <div className="space-y-5">
       <PageHeader
-        title={s ? `${s.connectionName} · ${s.protocol}` : "Session"}
-        description={s ? `${s.chain.map((a) => a.name).join(" → ")} from ${s.clientAddress}` : undefined}
+        title={s ? revealInvisible(`${s.connectionName} · ${s.protocol}`) : "Session"}
+        description={s ? revealInvisible(`${s.chain.map((a) => a.name).join(" → ")} from ${s.clientAddress}`) : undefined}
         actions={
           <>
             {channel && (
@@ -76,7 +77,7 @@ export function SessionDetailClient({ id, canKill }: { id: string; canKill: bool
           <Badge tone={s.status === "live" ? "green" : "slate"}>{s.status}</Badge>
           <span>started {new Date(s.startedAt).toLocaleString()}</span>
           <span>duration {duration(s)}</span>
-          {s.endReason && <span className="text-slate-600">({s.endReason})</span>}
+          {s.endReason && <span className="text-slate-600">({revealInvisible(s.endReason)})</span>}
         </div>
       )}
       {decided && channel && terminal.data ? (

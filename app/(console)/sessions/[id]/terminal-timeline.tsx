@@ -1,6 +1,7 @@
 "use client";
 import { Badge } from "@/components/ui";
 import { requestVerdict } from "@/lib/gateway/recorder/request-verdict";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 export interface TimelineEvent {
   seq: number;
@@ -130,8 +131,8 @@ export function TerminalTimeline({ events, channel, currentMs, onSeek, truncated
                 {e.status && <Badge tone={e.tone}>{e.status}</Badge>}
                 {other && <span>ch {e.ch}</span>}
               </span>
-              <span className={e.kind === "term.cmd" || e.kind === "request" ? "block break-all font-mono text-xs" : "block text-xs"}>{e.label}</span>
-              {e.detail && <span className="block text-xs text-slate-500">{e.detail}</span>}
+              <span className={e.kind === "term.cmd" || e.kind === "request" ? "block break-all font-mono text-xs" : "block text-xs"}>{revealInvisible(e.label)}</span>
+              {e.detail && <span className="block text-xs text-slate-500">{revealInvisible(e.detail)}</span>}
             </>
           );
           return (

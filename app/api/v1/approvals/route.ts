@@ -2,6 +2,7 @@ import { z } from "zod";
 import { getDb } from "@/db/client";
 import { listApprovals } from "@/db/queries/approvals";
 import { can } from "@/lib/auth/authorize";
+import { limitParam } from "@/lib/http/paging";
 import { route } from "@/lib/http/route";
 import { expireOverdue } from "@/lib/services/approvals/expire";
 import { toPublicApproval } from "@/lib/services/approvals/public";
@@ -11,7 +12,7 @@ const listQuery = z.object({
   status: z.enum(["pending", "decided", "all", "approved", "denied", "expired", "cancelled", "used"]).default("all"),
   /** 1 = only requests waiting for MY decision (approvers); members always see only their own */
   mine: z.enum(["0", "1"]).default("0"),
-  limit: z.coerce.number().int().min(1).max(500).default(100),
+  limit: limitParam(100, 500),
 });
 
 export const GET = route("approvals:read", async (req, caller) => {

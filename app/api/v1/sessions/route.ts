@@ -1,8 +1,12 @@
+import { z } from "zod";
 import { getDb } from "@/db/client";
 import { listSessions } from "@/db/queries/sessions";
 import { can } from "@/lib/auth/authorize";
+import { limitParam, parseQuery } from "@/lib/http/paging";
 import { route } from "@/lib/http/route";
 import { managedBranchOf } from "@/lib/auth/agent-branch";
+
+const Paging = z.object({ limit: limitParam(200, 1000) });
 
 /** Members see their own sessions (an agent or a narrowed token: its own branch's); auditors, approvers and admins see all. */
 export const GET = route("sessions:read-own", async (req, caller) => {
@@ -17,7 +21,7 @@ export const GET = route("sessions:read-own", async (req, caller) => {
     user: all ? (p.get("user")?.slice(0, 200) ?? undefined) : undefined,
     origin: p.get("origin") ?? undefined,
     q: p.get("q")?.slice(0, 200) ?? undefined,
-    limit: Number(p.get("limit") ?? 200) || 200,
+    limit: parseQuery(req, Paging).limit,
   });
   return { sessions: rows };
 });

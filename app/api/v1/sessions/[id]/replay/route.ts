@@ -1,6 +1,8 @@
+import { createHash } from "node:crypto";
 import { NextResponse } from "next/server";
 import { z } from "zod";
 import { getDb } from "@/db/client";
+import { lastSessionEvent } from "@/db/queries/sessions";
 import { readableSession } from "@/lib/http/session-access";
 import { route } from "@/lib/http/route";
 import { parseIdleLimit } from "@/lib/gateway/recorder/replay/idle";
@@ -14,6 +16,13 @@ const Query = z.object({
   /** seconds; "off" or absent: no idle-time compression */
   idle: z.string().max(16).optional(),
 });
+
+/** What an ended session's window is a function of. */
+function windowTag(session: { id: string; endedAt: Date | null }, ...params: unknown[]): string {
+  return `"${createHash("sha256").update(JSON.stringify([WINDOW_FORMAT, session.id, session.endedAt, ...params])).digest("base64url").slice(0, 32)}"`;
+}
+/** Bump when a window's content changes for the same recording. */
+const WINDOW_FORMAT = 1;
 
 /**
  * Terminal replay for asciinema-player's segmented recordings (TERMINAL.md):
@@ -29,7 +38,14 @@ export const GET = route<{ id: string }>("sessions:read-own", async (req, caller
   if (q.from === undefined) {
     return NextResponse.json(await replayIndex(db, session, q.ch, idle), { headers: { "cache-control": "private, no-cache" } });
   }
-  const window = await replayWindow(db, session, q.ch, q.from, q.span ?? 1, idle);
-  // A window of an ended session never changes; a live one may grow.
-  return NextResponse.json(window, { headers: { "cache-control": session.status === "live" ? "private, no-store" : "private, max-age=600" } });
+  // A live session's window may grow: never kept.
+  if (session.status === "live") return NextResponse.json(await replayWindow(db, session, q.ch, q.from, q.span ?? 1, idle), { headers: { "cache-control": "private, no-store" } });
+  // An ended session's window does not change (unless output a killed process spooled is stored
+  // later: the last seq is in the tag), but whoever asks may lose the right to read it (a role
+  // taken away, signed out, the session purged): a browser may keep it, never serve it without
+  // asking. Asking again is cheap: after the check above, an unchanged window is a 304.
+  const etag = windowTag(session, (await lastSessionEvent(db, session.id))?.seq ?? 0, q.ch, q.from, q.span, idle);
+  const headers = { "cache-control": "private, no-cache", etag };
+  if (req.headers.get("if-none-match") === etag) return new Response(null, { status: 304, headers });
+  return NextResponse.json(await replayWindow(db, session, q.ch, q.from, q.span ?? 1, idle), { headers });
 });
