@@ -75,6 +75,7 @@ export class UpstreamMetadata {
   private readonly tables = new Kept<number, Map<number, ColumnName>>();
   private readonly relationsByName = new Kept<string, RelationInfo[]>();
   private readonly ancestorsByOid = new Kept<number, { schema: string; table: string }[]>();
+  private readonly codeByName = new Kept<string, string[]>();
 
   constructor(target: UpstreamTarget) {
     const tls = target.options.tls === "require";
@@ -142,6 +143,31 @@ export class UpstreamMetadata {
     });
   }
 
+  /**
+   * Code written by users (functions outside pg_catalog and information_schema) that runs when a
+   * statement names `ref`, as "schema.function" (user-code.ts says why it matters):
+   *   - function: a function, procedure or aggregate of that name (in any schema when unqualified:
+   *     the client's search_path may put its schema ahead of pg_catalog);
+   *   - operator: the function behind an operator of that name;
+   *   - cast: the function of a cast to a type of that name;
+   *   - relation: triggers, rules, defaults, constraints, row-level security policies and index
+   *     expressions of the relations of that name, and views' definitions, through views over views.
+   * The answer is cached like every catalog answer (CACHE_TTL_MS).
+   */
+  async userCode(kind: "function" | "operator" | "cast" | "relation", ref: { schema?: string; name: string }): Promise<string[]> {
+    const schema = ref.schema ?? null;
+    return this.codeByName.get(`${kind}\u0000${schema ?? ""}\u0000${ref.name}`, async () => {
+      const rows = await this.sql.unsafe<{ fn: string }[]>(USER_CODE[kind], [ref.name, schema]);
+      return rows.map((r) => r.fn);
+    });
+  }
+
+  /** Whether the function with this OID (a FunctionCall names only that) is code written in the database; true when there is none. */
+  async isUserFunction(oid: number): Promise<boolean> {
+    const rows = await this.sql.unsafe<{ system: boolean }[]>(`select ${SYSTEM} as system from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = $1::oid`, [String(oid)]);
+    return rows[0]?.system !== true;
+  }
+
   private async readTable(oid: number): Promise<Map<number, ColumnName>> {
     const rows = await this.sql<{ nspname: string; relname: string; relkind: string; attnum: number; attname: string }[]>`
       select n.nspname, c.relname, c.relkind::text as relkind, a.attnum::int4 as attnum, a.attname
@@ -154,6 +180,43 @@ export class UpstreamMetadata {
     await this.sql.end({ timeout: 1 }).catch(() => {});
   }
 }
+
+/**
+ * Functions shipped with PostgreSQL or with an installed extension (hstore's casts, pgcrypto):
+ * code the gateway takes as not moving data by itself. Extensions that do (dblink) are classified
+ * by the function rules (classify/functions.ts) before this.
+ */
+const SYSTEM = `(n.nspname in ('pg_catalog', 'information_schema')
+  or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
+/** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
+const inSchema = (alias: string) => `($2::text is null or ${alias}.nspname = $2::text or ($2::text = 'pg_temp' and ${alias}.nspname like 'pg\\_temp\\_%'))`;
+const USER_CODE = {
+  function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
+  operator: `select n.nspname || '.' || p.proname as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
+    join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
+    where o.oprname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
+  cast: `select n.nspname || '.' || p.proname as fn from pg_cast c join pg_type t on t.oid = c.casttarget join pg_namespace s on s.oid = t.typnamespace
+    join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
+    where t.typname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
+  relation: `with recursive rels(oid, depth) as (
+      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
+      union
+      select d.refobjid, r.depth + 1 from rels r join pg_rewrite w on w.ev_class = r.oid
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      where r.depth < 32 and d.refobjid <> r.oid),
+    objs(classid, objid) as (
+      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid
+      union all select 'pg_trigger'::regclass, t.oid from rels r join pg_trigger t on t.tgrelid = r.oid
+      union all select 'pg_attrdef'::regclass, a.oid from rels r join pg_attrdef a on a.adrelid = r.oid
+      union all select 'pg_constraint'::regclass, k.oid from rels r join pg_constraint k on k.conrelid = r.oid
+      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
+      union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid)
+    select distinct n.nspname || '.' || p.proname as fn from objs o
+      join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
+      join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
+    where not ${SYSTEM}`,
+};
 
 function key(oid: number, attnum: number) {
   return `${oid}:${attnum}`;

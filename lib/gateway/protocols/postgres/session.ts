@@ -168,7 +168,7 @@ export class PgSession {
     const sources = this.state.withCursorSources(c);
     const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
-    if (decision.masker?.active && c.kind !== "read" && (await this.refuseStore(text, decision, true))) return;
+    if (decision.masker?.active && (await this.refuseStore(text, c.kind !== "read", decision, true))) return;
     this.state.applySqlNamespaceChanges(c, text);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
@@ -196,7 +196,7 @@ export class PgSession {
     const decision = await this.decide(plan.request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
-    if (masker && plan.request.kind !== "read" && (await this.refuseStore(plan.request.text, decision, synced))) return;
+    if (masker && (await this.refuseStore(plan.request.text, plan.request.kind !== "read", decision, synced))) return;
     if (masker && plan.runsCopy) {
       // COPY through Parse/Execute carries no RowDescription and possibly binary format: column
       // masking could not follow it, so under masking it is refused rather than half-masked.
@@ -235,6 +235,18 @@ export class PgSession {
     // The fast-path function interface runs any function by OID: the gateway cannot tell what it does.
     const decision = await this.decide({ action: actionOf("unknown"), kind: "unknown", tables: [], functions: [`oid:${oid}`], text: `FunctionCall ${oid}` });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
+    // Its result is withheld under masking, but a function written in the database can also copy
+    // masked values into a table (user-code.ts): only PostgreSQL's own functions run.
+    if (decision.masker?.active) {
+      const why = await metadataFor(this.est.target).isUserFunction(oid).then(
+        (user) => (user ? "the function called is code written in the database, which can copy masked values where masking does not follow them" : null),
+        (err: Error) => `the upstream catalog could not be read (${err.message})`,
+      );
+      if (why) {
+        this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
+        return this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, true);
+      }
+    }
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     unit.clientText = ""; // its arguments may be binary: nothing counts as written by the client
     this.relay.enqueue([{ t: "call", unit }]);
@@ -256,13 +268,14 @@ export class PgSession {
   }
 
   /**
-   * A write allowed under masking that would store a masked column where masking does not follow
-   * it (stored-sources.ts) is refused, like COPY through Execute: true when it was.
+   * A statement allowed under masking that runs code written in the database (user-code.ts), or a
+   * write (`writes`) that would store a masked column where masking does not follow it
+   * (stored-sources.ts), is refused, like COPY through Execute: true when it was.
    */
-  private async refuseStore(text: string, decision: Decision, synced: boolean): Promise<boolean> {
+  private async refuseStore(text: string, writes: boolean, decision: Decision, synced: boolean): Promise<boolean> {
     if (decision.type === "deny" || !decision.masker) return false;
     const prepared = (name: string) => this.state.prepared.get(name)?.statements[0]?.text ?? null;
-    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared);
+    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared, writes);
     if (!why) return false;
     this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
     await this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, synced);

@@ -6,6 +6,7 @@ import type { Masker } from "@/lib/gateway/masking";
 import { addCtes, addFrom, exprSources, statementColumns } from "./column-sources";
 import type { UpstreamMetadata } from "./metadata";
 import { OPAQUE, SourcePlans } from "./source-plans";
+import { userCodeRefusal } from "./user-code";
 
 /**
  * What a statement stores, and where: masking follows a value to the client, not into a table.
@@ -198,13 +199,21 @@ function dmlValues(type: string, n: AstObject): Stored {
 
 
 /**
- * Why a statement allowed under masking must not run, or null. It may not store a value of a
+ * Why a statement allowed under masking must not run, or null. It may not run code written in the
+ * database (user-code.ts), reads included; and a write (`writes`) may not store a value of a
  * column masked whole (a redacted, nulled or hashed column: `Masker.columnPlan().masksWholeValue`)
  * anywhere but into a column masked whole itself, nor anything the analysis cannot follow.
  * Detector-masked values need no such rule: detectors find them wherever they are read back.
  * A catalog that cannot be read refuses too (fail closed).
  */
-export async function refusedStore(text: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string, prepared: (name: string) => string | null): Promise<string | null> {
+export async function refusedStore(text: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string, prepared: (name: string) => string | null, writes = true): Promise<string | null> {
+  try {
+    const code = metadata ? await userCodeRefusal(text, metadata, prepared) : null;
+    if (code) return code;
+  } catch (err) {
+    return `the upstream catalog could not be read (${(err as Error).message})`;
+  }
+  if (!writes) return null;
   const stored = storedValuesOf(text, prepared);
   if (stored === "opaque") return "it stores values the gateway cannot follow (a computed pg_notify payload, an unknown EXECUTE)";
   if (stored.every((s) => s.sources.length === 0)) return null;

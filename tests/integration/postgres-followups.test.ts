@@ -1,0 +1,170 @@
+import { spawn } from "node:child_process";
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { build } from "@/lib/gateway/protocols/postgres/wire";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { rawPgSession } from "../support/pg-wire-session";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+
+/**
+ * Follow-ups of the PostgreSQL gateway review, tried for real (psql, postgres-js and raw wire
+ * messages through a real Gatehouse to a real PostgreSQL 15). Each test failed before its fix.
+ *
+ * The masked column is vault.password_hash (the shipped "pii" rule `*.password*`, masked whole);
+ * its values look like nothing a detector knows, so only the column rule can catch them.
+ * `fu-rw` permits writes (and anything unknown: CALL) under masking, as an approved hold would.
+ */
+
+const POLICIES = `
+@id("connect")
+permit (principal, action == Gatehouse::Action::"connect", resource);
+
+@id("read-masked")
+@mask("pii")
+permit (principal, action == Gatehouse::Action::"read", resource);
+
+@id("writes-masked")
+@mask("pii")
+permit (principal, action in [Gatehouse::Action::"write", Gatehouse::Action::"ddl"], resource)
+when { resource.name == "fu-rw" };
+`;
+
+const MEMBER = "followup@example.test";
+const SECRETS = ["pbkdf2$Zq9xK7mWvT", "argon2$Lr4pN8sYhQ"];
+/** the card number a partial rule shows as its last 4 digits only */
+const PAN = "4111-2222-3333-9876";
+const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(""), s.toLowerCase(), s.slice(7)]);
+
+interface Run {
+  code: number | null;
+  out: string;
+}
+
+describe("PostgreSQL gateway follow-ups", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let admin = "";
+  let token = "";
+
+  function psql(sql: string, db = "fu-masked"): Promise<Run> {
+    return new Promise((resolve) => {
+      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=${db} user=${MEMBER} sslmode=disable`, "-X", "-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql], {
+        env: { ...process.env, PGPASSWORD: token, PGCONNECT_TIMEOUT: "10" },
+      });
+      let out = "";
+      p.stdout.on("data", (d) => (out += d));
+      p.stderr.on("data", (d) => (out += d));
+      p.on("close", (code) => resolve({ code, out }));
+      p.stdin.end();
+    });
+  }
+  const expectNoSecret = (out: string, what: string) => {
+    for (const s of FORMS) expect(out.includes(s), `${what} leaked ${s}:\n${out}`).toBe(false);
+  };
+  const direct = async (sql: string) => {
+    const db = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    try {
+      await db.unsafe(sql);
+    } finally {
+      await db.end();
+    }
+  };
+
+  beforeAll(async () => {
+    [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
+    token = await login(gh.url, MEMBER, "a-long-password-1");
+    for (const name of ["fu-masked", "fu-rw"]) {
+      const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    // Rules that show part of a value: a card number's last 4 digits, and matches of a pattern inside one column only.
+    for (const rule of [
+      { name: "cards-pan", ruleSet: "pii", columns: ["cards.pan"], style: "partial", keepLast: 4 },
+      { name: "cards-long", ruleSet: "pii", columns: ["cards.pan_long"], style: "partial", keepLast: 12 },
+      { name: "cards-memo", ruleSet: "pii", columns: ["cards.memo"], regexes: ["ACCT-[0-9]{6}"], style: "redact" },
+    ]) {
+      const res = await apiCall(gh.url, admin, "POST", "/masking", rule);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "follow-ups" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await direct(`create table vault (id int primary key, login text, password_hash text);
+      insert into vault values (1, 'user1', '${SECRETS[0]}'), (2, 'user2', '${SECRETS[1]}');
+      create table notes (id int, body text);
+      create table cards (id int, pan text, pan_long text, memo text, note text);
+      insert into cards values (1, '${PAN}', null, 'paid from ACCT-123456 today', null);
+      -- server-side code an administrator wrote: each returns or copies the masked column under a name masking does not know
+      create function leak_sql() returns text language sql as 'select password_hash from vault where id = 1';
+      create function leak_plpgsql(i int) returns text language plpgsql as $$ begin return (select password_hash from vault where id = i); end $$;
+      create function leak_rows() returns table (a text) language sql as 'select password_hash from vault';
+      create function copy_now() returns int language plpgsql as $$ begin update vault set login = password_hash; return 1; end $$;
+      create procedure copy_proc() language plpgsql as $$ begin insert into notes select id, password_hash from vault; end $$;
+      create function leak_op(int, int) returns text language sql as 'select password_hash from vault where id = $1';
+      create operator ### (leftarg = int, rightarg = int, function = leak_op);
+      create view leak_view as select id, leak_plpgsql(id) as s from vault;
+      create table audit (id int, body text);
+      create function audit_row() returns trigger language plpgsql as $$ begin insert into audit values (new.id, new.password_hash); return new; end $$;
+      create table watched (id int, login text, password_hash text);
+      insert into watched select * from vault;
+      create trigger watched_audit after update on watched for each row execute function audit_row();`);
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    await pg15?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("the masked column is masked (the baseline)", async () => {
+    const r = await psql("select password_hash from vault order by id");
+    expect(r.out).toContain("[REDACTED]");
+    expectNoSecret(r.out, "baseline");
+  });
+
+  it.each([
+    ["a SQL function", "select leak_sql()", "fu-masked"],
+    ["a plpgsql function", "select leak_plpgsql(1)", "fu-masked"],
+    ["a set-returning function in FROM", "select * from leak_rows()", "fu-masked"],
+    ["a function in WHERE that copies, then a read", "begin; select 1 where copy_now() = 1; select login from vault; rollback", "fu-masked"],
+    ["a procedure (CALL) that copies, then a read", "begin; call copy_proc(); select body from notes; rollback", "fu-rw"],
+    ["a user-defined operator", "select 1 ### 1", "fu-masked"],
+    ["a view over a user-defined function", "select s from leak_view", "fu-masked"],
+    ["a trigger that copies on a harmless UPDATE", "begin; update watched set login = 'x' where id = 1; select body from audit; rollback", "fu-rw"],
+    ["a function through PREPARE and EXECUTE", "prepare p1 as select leak_sql(); execute p1", "fu-rw"],
+  ])("server-side code cannot hand a masked principal the clear value: %s", async (_what, sql, db) => {
+    const r = await psql(sql, db);
+    expect(r.out).toContain("0A000");
+    expectNoSecret(r.out, sql);
+  });
+
+  it("built-in functions and operators still run under masking", async () => {
+    const r = await psql("select upper(login), length(login) > 3, 1 + 1 from vault where id = 1");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("USER1|t|2");
+  });
+
+  it("the fast-path FunctionCall of a user-defined function is refused under masking", async () => {
+    const oid = await (async () => {
+      const db = postgres(pg15.url, { max: 1 });
+      try {
+        return Number((await db`select 'copy_now'::regproc::oid as oid`)[0].oid);
+      } finally {
+        await db.end();
+      }
+    })();
+    const s = await rawPgSession(gh.ports.postgres, { user: MEMBER, database: "fu-rw", password: token });
+    try {
+      s.write(build.functionCall({ functionOid: oid, argFormats: [], args: [], resultFormat: 0 }));
+      const msgs = await s.ready();
+      expect(msgs.find((m) => m.type === "ErrorResponse")?.fields.code).toBe("0A000");
+      s.write(build.query("select login from vault where id = 1"));
+      const after = JSON.stringify(await s.ready(), (_k, v) => (v?.type === "Buffer" ? Buffer.from(v.data).toString() : v));
+      expectNoSecret(after, "FunctionCall");
+      expect(after).toContain("user1");
+    } finally {
+      s.end();
+    }
+  });
+});
