@@ -167,4 +167,25 @@ describe("PostgreSQL gateway follow-ups", () => {
       s.end();
     }
   });
+
+  it.each([
+    ["a partial rule's column into an unmasked column", "begin; update cards set note = pan; select note from cards; rollback", "9876"],
+    ["a partial rule's column into one that shows more of it", "begin; update cards set pan_long = pan; select pan_long from cards; rollback", "9876"],
+    ["a column-scoped pattern's column into an unmasked column", "begin; update cards set note = memo; select note from cards; rollback", "today"],
+  ])("a value masked in part cannot be copied where it shows more: %s", async (_what, sql) => {
+    const r = await psql(sql, "fu-rw");
+    expect(r.out).toContain("0A000");
+    expect(r.out).not.toContain("4111");
+    expect(r.out).not.toContain("3333");
+    expect(r.out).not.toContain("ACCT-123456");
+  });
+
+  it("a value masked in part is still shown as its rule says, and copies within its own rule still run", async () => {
+    const r = await psql("select pan, memo from cards; begin; update cards set pan = pan || ''; select pan from cards; rollback", "fu-rw");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("9876");
+    expect(r.out).not.toContain("3333");
+    expect(r.out).toContain("paid from");
+    expect(r.out).not.toContain("ACCT-123456");
+  });
 });

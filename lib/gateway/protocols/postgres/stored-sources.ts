@@ -5,7 +5,7 @@ import { clientValue } from "./classify/settings";
 import type { Masker } from "@/lib/gateway/masking";
 import { addCtes, addFrom, exprSources, statementColumns } from "./column-sources";
 import type { UpstreamMetadata } from "./metadata";
-import { OPAQUE, SourcePlans } from "./source-plans";
+import { OPAQUE, SourcePlans, type PlanOf } from "./source-plans";
 import { userCodeRefusal } from "./user-code";
 
 /**
@@ -199,11 +199,23 @@ function dmlValues(type: string, n: AstObject): Stored {
 
 
 /**
+ * Whether a column masked by `into`'s plans shows no more of the stored values than their own
+ * columns did: it hides whole values (redact, null, hash), or every source's column rules apply
+ * to it too (a partial rule keeping 4 characters into its own column; not into one keeping 12,
+ * nor a rule masking pattern matches inside one column into a column the rule does not name).
+ */
+function maskedAsMuch(sources: readonly PlanOf[], into: readonly PlanOf[]): boolean {
+  if (into.some((p) => p.plan.hidesWholeValue)) return true;
+  return sources.every((s) => into.some((t) => s.plan.columnRules.every((r) => t.plan.columnRules.includes(r))));
+}
+
+/**
  * Why a statement allowed under masking must not run, or null. It may not run code written in the
  * database (user-code.ts), reads included; and a write (`writes`) may not store a value of a
- * column masked whole (a redacted, nulled or hashed column: `Masker.columnPlan().masksWholeValue`)
- * anywhere but into a column masked whole itself, nor anything the analysis cannot follow.
- * Detector-masked values need no such rule: detectors find them wherever they are read back.
+ * column a column rule masks (whole, in part, or pattern matches inside it: `columnRules`)
+ * anywhere but into a column masked as much (maskedAsMuch), nor anything the analysis cannot
+ * follow. Values masked by text-wide detectors need no such rule: those find them wherever they
+ * are read back.
  * A catalog that cannot be read refuses too (fail closed).
  */
 export async function refusedStore(text: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string, prepared: (name: string) => string | null, writes = true): Promise<string | null> {
@@ -222,11 +234,11 @@ export async function refusedStore(text: string, masker: Masker, metadata: Upstr
     for (const s of stored) {
       const found = await walk.all(s.sources);
       if (found === OPAQUE) return `it stores values derived from ${s.sources.join(", ")}, whose masking cannot be followed`;
-      const whole = found.filter((p) => p.plan.masksWholeValue);
-      if (whole.length === 0) continue;
+      const masked = found.filter((p) => p.plan.columnRules.length > 0);
+      if (masked.length === 0) continue;
       const into = s.target && !s.target.endsWith(".*") ? await walk.all([s.target]) : OPAQUE;
-      if (into !== OPAQUE && into.some((p) => p.plan.masksWholeValue)) continue;
-      return `it stores the masked column ${whole.map((p) => p.plan.column).join(", ")} into ${s.target ?? "a new table or a notification"}, where masking would not follow it`;
+      if (into !== OPAQUE && maskedAsMuch(masked, into)) continue;
+      return `it stores the masked column ${masked.map((p) => p.plan.column).join(", ")} into ${s.target ?? "a new table or a notification"}, where masking would not follow it`;
     }
   } catch (err) {
     return `the upstream catalog could not be read (${(err as Error).message})`;
