@@ -24,6 +24,10 @@ permit (principal, action == Gatehouse::Action::"connect", resource);
 @mask("pii")
 permit (principal, action == Gatehouse::Action::"read", resource);
 
+@id("copy-writes")
+permit (principal, action == Gatehouse::Action::"write", resource)
+when { resource.name == "fu-copy" };
+
 @id("writes-masked")
 @mask("pii")
 permit (principal, action in [Gatehouse::Action::"write", Gatehouse::Action::"ddl"], resource)
@@ -71,12 +75,44 @@ describe("PostgreSQL gateway follow-ups", () => {
     }
   };
 
+  const count = async (table: string) => {
+    const db = postgres(pg15.url, { max: 1 });
+    try {
+      return Number((await db.unsafe(`select count(*)::int as n from ${table}`))[0].n);
+    } finally {
+      await db.end();
+    }
+  };
+  /** Saves `text` as the policy set; the API answers once this process has installed it. */
+  const setPolicies = async (text: string) => {
+    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text, comment: "follow-ups" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+  };
+  const liveSession = async (connection: string) => {
+    for (let i = 0; i < 50; i++) {
+      const res = await apiCall(gh.url, admin, "GET", "/sessions?protocol=postgres");
+      const live = (res.body.sessions as Record<string, any>[]).filter((x) => x.connectionName === connection && x.status === "live");
+      if (live.length === 1) return live[0];
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    throw new Error(`no single live session on ${connection}`);
+  };
+  /** A raw session on fu-copy in the middle of COPY copy_target FROM STDIN, one row sent. */
+  const copying = async () => {
+    const s = await rawPgSession(gh.ports.postgres, { user: MEMBER, database: "fu-copy", password: token });
+    s.write(build.query("copy copy_target from stdin"));
+    await s.until(() => s.msgs.some((m) => m.type === "CopyInResponse"));
+    s.msgs.splice(0);
+    s.write(build.copyData(Buffer.from("1\tfirst row\n")));
+    return s;
+  };
+
   beforeAll(async () => {
     [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
     token = await login(gh.url, MEMBER, "a-long-password-1");
-    for (const name of ["fu-masked", "fu-rw"]) {
+    for (const name of ["fu-masked", "fu-rw", "fu-copy"]) {
       const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     }
@@ -106,6 +142,7 @@ describe("PostgreSQL gateway follow-ups", () => {
       create operator ### (leftarg = int, rightarg = int, function = leak_op);
       create view leak_view as select id, leak_plpgsql(id) as s from vault;
       create table audit (id int, body text);
+      create table copy_target (id int, body text);
       create function audit_row() returns trigger language plpgsql as $$ begin insert into audit values (new.id, new.password_hash); return new; end $$;
       create table watched (id int, login text, password_hash text);
       insert into watched select * from vault;
@@ -187,5 +224,87 @@ describe("PostgreSQL gateway follow-ups", () => {
     expect(r.out).not.toContain("3333");
     expect(r.out).toContain("paid from");
     expect(r.out).not.toContain("ACCT-123456");
+  });
+
+  describe("what stays open after its decision", () => {
+    const FORBID_WRITES = `${POLICIES}
+@id("no-copy")
+forbid (principal, action == Gatehouse::Action::"write", resource) when { resource.name == "fu-copy" };`;
+    const FORBID_READS = `${POLICIES}
+@id("no-reads")
+forbid (principal, action == Gatehouse::Action::"read", resource) when { resource.name == "fu-copy" };`;
+
+    it("a policy change during COPY FROM STDIN aborts it upstream (CopyFail): nothing is stored, the client gets an error, the session goes on", async () => {
+      const s = await copying();
+      try {
+        await setPolicies(FORBID_WRITES);
+        const msgs = await s.ready();
+        const err = msgs.find((m) => m.type === "ErrorResponse");
+        expect(err?.fields.code).toBe("57014");
+        expect(err?.fields.message).toContain("policy no longer allows this COPY");
+        // what the client still sends of that COPY goes nowhere
+        s.write(build.copyData(Buffer.from("2\tlate row\n")), build.copyDone());
+        s.write(build.query("select 42"));
+        const after = await s.ready();
+        expect(after.find((m) => m.type === "CommandComplete")?.tag).toBe("SELECT 1");
+        expect(await count("copy_target")).toBe(0);
+      } finally {
+        s.end();
+        await setPolicies(POLICIES);
+      }
+    });
+
+    it("a COPY FROM STDIN that stays allowed is not disturbed by a policy change", async () => {
+      const s = await copying();
+      try {
+        await setPolicies(`${POLICIES}\n// an unrelated edit\n`);
+        s.write(build.copyData(Buffer.from("2\tsecond row\n")), build.copyDone());
+        const msgs = await s.ready();
+        expect(msgs.find((m) => m.type === "CommandComplete")?.tag).toBe("COPY 2");
+        expect(await count("copy_target")).toBe(2);
+      } finally {
+        s.end();
+        await direct("truncate copy_target");
+      }
+    });
+
+    it("a session killed during COPY FROM STDIN ends with 57P01 and stores nothing", async () => {
+      const s = await copying();
+      try {
+        const live = await liveSession("fu-copy");
+        expect((await apiCall(gh.url, admin, "POST", `/sessions/${live.id}/kill`, { reason: "follow-up" })).status).toBe(200);
+        await s.until(() => s.ended());
+        expect(s.msgs.find((m) => m.type === "ErrorResponse")?.fields.code).toBe("57P01");
+        expect(await count("copy_target")).toBe(0);
+      } finally {
+        s.end();
+      }
+    });
+
+    it("a LISTEN whose access was revoked stops receiving notifications", async () => {
+      const s = await rawPgSession(gh.ports.postgres, { user: MEMBER, database: "fu-copy", password: token });
+      try {
+        s.write(build.query("listen fu_events"));
+        await s.ready();
+        await direct("notify fu_events, 'before'");
+        await s.until(() => s.msgs.some((m) => m.type === "NotificationResponse"));
+        s.msgs.splice(0);
+        await setPolicies(FORBID_READS);
+        await s.until(() => s.msgs.some((m) => m.type === "NoticeResponse"));
+        expect(s.msgs.find((m) => m.type === "NoticeResponse")?.fields.message).toContain('channel "fu_events"');
+        await direct("notify fu_events, 'after'");
+        await new Promise((r) => setTimeout(r, 500));
+        expect(s.msgs.filter((m) => m.type === "NotificationResponse")).toEqual([]);
+        // allowed again, a new LISTEN is decided again and delivers again
+        await setPolicies(POLICIES);
+        s.write(build.query("listen fu_events"));
+        await s.ready();
+        await direct("notify fu_events, 'again'");
+        await s.until(() => s.msgs.some((m) => m.type === "NotificationResponse"));
+      } finally {
+        s.end();
+        await setPolicies(POLICIES);
+      }
+    });
   });
 });

@@ -5,6 +5,7 @@ import type { CancelKey, CancelRegistry } from "./cancel";
 import { sendUpstreamCancel } from "./cancel";
 import { ExtendedState } from "./extended";
 import type { Established } from "./handshake";
+import { LongRunning } from "./long-running";
 import { metadataFor } from "./metadata";
 import { refusedStore } from "./stored-sources";
 import { Relay } from "./relay";
@@ -31,6 +32,7 @@ export class PgSession {
   readonly key: CancelKey;
   private readonly relay: Relay;
   private readonly state = new ExtendedState();
+  private readonly long: LongRunning;
   private readonly limits: SampleLimits;
   private batch: { msg: FrontendMessage; raw: Buffer }[] = [];
   private batchBytes = 0;
@@ -53,13 +55,23 @@ export class PgSession {
     this.key = cancels.issue({ cancel: () => this.cancel() });
     this.limits = sampleLimitsOf(est.target.options);
     const { client, upstream, session } = est;
+    this.long = new LongRunning(session, {
+      copyFail: (message) => {
+        if (upstream.socket.writable) this.toUpstream(build.copyFail(message));
+      },
+      notice: (message) => void client.write(build.noticeResponse({ severity: "WARNING", code: "01000", message })),
+    });
     this.relay = new Relay(client, upstream.socket, upstream.reader, {
       metadata: metadataFor(est.target),
       connection: est.target.ref.name,
       dateStyle: upstream.parameters.DateStyle,
       upstreamPid: upstream.backendKey?.pid,
       resultText: (s) => this.state.resultText(s),
-      onUnitDone: (unit) => unit.record(session),
+      withheldChannels: this.long.blocked,
+      onUnitDone: (unit) => {
+        unit.record(session);
+        unit.onDone?.();
+      },
     }, (err) => this.fail(err));
     session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
   }
@@ -121,6 +133,8 @@ export class PgSession {
 
   private handle(f: Frame): Promise<void> | void {
     const msg = parseFrontendMessage(f);
+    const copyData = msg.type === "CopyData" || msg.type === "CopyDone" || msg.type === "CopyFail";
+    if (!copyData) this.long.dropCopyData = false;
     switch (msg.type) {
       case "Query":
         if (this.batch.length) return this.flushBatch(false).then(() => this.query(msg.text, f.raw));
@@ -150,6 +164,8 @@ export class PgSession {
       case "CopyDone":
       case "CopyFail":
         // Part of a COPY FROM STDIN the gateway already allowed; the server ignores them otherwise.
+        // After the gateway aborted it (long-running.ts) the rest of its data goes nowhere.
+        if (this.long.dropCopyData) return;
         return this.toUpstream(f.raw);
       case "FunctionCall":
         return this.functionCall(msg.functionOid, f.raw);
@@ -175,6 +191,8 @@ export class PgSession {
     unit.clientText = text;
     this.relay.enqueue([{ t: "query", unit, classification: c, done: 0, fields: null }]);
     this.toUpstream(raw);
+    // After the statement went out: a revocation's CopyFail must reach the upstream behind it.
+    unit.onDone = this.long.opened(c.statements, { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text }, decision);
   }
 
   private async flushBatch(synced: boolean) {
@@ -228,6 +246,7 @@ export class PgSession {
     this.relay.enqueue(ops.map((op) => ({ ...op, unit })));
     this.ranSinceSync = !synced;
     this.toUpstream(out);
+    unit.onDone = this.long.opened(plan.executed, plan.request, decision);
   }
 
   private async functionCall(oid: number, raw: Buffer) {
@@ -318,6 +337,7 @@ export class PgSession {
     this.holdAbort.abort();
     this.cancels.release(this.key.pid);
     const { client, upstream, session } = this.est;
+    this.long.closing(reason ?? "the session ended");
     if (last && client.writable) client.end(last);
     else client.end();
     setTimeout(() => client.destroy(), 1000).unref();
