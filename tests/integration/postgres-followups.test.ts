@@ -226,13 +226,14 @@ describe("PostgreSQL gateway follow-ups", () => {
     expect(r.out).not.toContain("ACCT-123456");
   });
 
-  describe("what stays open after its decision", () => {
-    const FORBID_WRITES = `${POLICIES}
+  const FORBID_WRITES = `${POLICIES}
 @id("no-copy")
 forbid (principal, action == Gatehouse::Action::"write", resource) when { resource.name == "fu-copy" };`;
-    const FORBID_READS = `${POLICIES}
+  const FORBID_READS = `${POLICIES}
 @id("no-reads")
 forbid (principal, action == Gatehouse::Action::"read", resource) when { resource.name == "fu-copy" };`;
+
+  describe("what stays open after its decision", () => {
 
     it("a policy change during COPY FROM STDIN aborts it upstream (CopyFail): nothing is stored, the client gets an error, the session goes on", async () => {
       const s = await copying();
@@ -306,5 +307,52 @@ forbid (principal, action == Gatehouse::Action::"read", resource) when { resourc
         await setPolicies(POLICIES);
       }
     });
+  });
+});
+
+describe("PUT /policies on a PostgreSQL store", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let admin = "";
+  let token = "";
+
+  beforeAll(async () => {
+    pg15 = await startPostgres15();
+    const setup = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    await setup.unsafe("create database gh_store");
+    await setup.end();
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: pg15.url.replace(/\/postgres$/, "/gh_store") } });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
+    token = await login(gh.url, MEMBER, "a-long-password-1");
+    const res = await apiCall(gh.url, admin, "POST", "/connections", { name: "fu-store", type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }, 180_000);
+  afterAll(async () => {
+    await gh?.stop();
+    await pg15?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("answers once the new version is in force: a statement sent right after the answer is decided by it", async () => {
+    const OPEN = `@id("connect")\npermit (principal, action == Gatehouse::Action::"connect", resource);\n@id("reads")\npermit (principal, action == Gatehouse::Action::"read", resource);\n`;
+    const CLOSED = `${OPEN}@id("no-reads")\nforbid (principal, action == Gatehouse::Action::"read", resource);\n`;
+    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: OPEN, comment: "open" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    const s = await rawPgSession(gh.ports.postgres, { user: MEMBER, database: "fu-store", password: token });
+    try {
+      const stale: number[] = [];
+      for (let i = 0; i < 30; i++) {
+        const forbidden = i % 2 === 0;
+        const r = await apiCall(gh.url, admin, "PUT", "/policies", { text: forbidden ? CLOSED : OPEN, comment: `flip ${i}` });
+        expect(r.status, JSON.stringify(r.body)).toBe(200);
+        s.write(build.query("select 1"));
+        const refused = (await s.ready()).some((m) => m.type === "ErrorResponse" && m.fields.code === "42501");
+        if (refused !== forbidden) stale.push(i);
+      }
+      expect(stale, "statements decided by the version before the one just saved").toEqual([]);
+    } finally {
+      s.end();
+    }
   });
 });
