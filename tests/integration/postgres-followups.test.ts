@@ -38,6 +38,8 @@ const MEMBER = "followup@example.test";
 const SECRETS = ["pbkdf2$Zq9xK7mWvT", "argon2$Lr4pN8sYhQ"];
 /** the card number a partial rule shows as its last 4 digits only */
 const PAN = "4111-2222-3333-9876";
+/** held by kid_vault, whose rule names it and not its parent */
+const KID_SECRET = "famSecretX9Kq";
 const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(""), s.toLowerCase(), s.slice(7)]);
 
 interface Run {
@@ -121,6 +123,8 @@ describe("PostgreSQL gateway follow-ups", () => {
       { name: "cards-pan", ruleSet: "pii", columns: ["cards.pan"], style: "partial", keepLast: 4 },
       { name: "cards-long", ruleSet: "pii", columns: ["cards.pan_long"], style: "partial", keepLast: 12 },
       { name: "cards-memo", ruleSet: "pii", columns: ["cards.memo"], regexes: ["ACCT-[0-9]{6}"], style: "redact" },
+      // a rule naming an inheritance child: a scan of its parent returns its rows
+      { name: "kid-secret", ruleSet: "pii", columns: ["kid_vault.secret"], style: "redact" },
     ]) {
       const res = await apiCall(gh.url, admin, "POST", "/masking", rule);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -143,6 +147,10 @@ describe("PostgreSQL gateway follow-ups", () => {
       create view leak_view as select id, leak_plpgsql(id) as s from vault;
       create table audit (id int, body text);
       create table copy_target (id int, body text);
+      create table family (id int, secret text);
+      create table kid_vault () inherits (family);
+      insert into kid_vault values (1, '${KID_SECRET}');
+      create table fam2 (id int, secret text);
       create function audit_row() returns trigger language plpgsql as $$ begin insert into audit values (new.id, new.password_hash); return new; end $$;
       create table watched (id int, login text, password_hash text);
       insert into watched select * from vault;
@@ -174,6 +182,22 @@ describe("PostgreSQL gateway follow-ups", () => {
     const r = await psql(sql, db);
     expect(r.out).toContain("0A000");
     expectNoSecret(r.out, sql);
+  });
+
+  it("a rule naming an inheritance child masks the child's rows read through its parent", async () => {
+    for (const sql of ["select secret from family", "select * from family", "select reverse(secret) from family", "select secret from kid_vault"]) {
+      const r = await psql(sql);
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toContain("[REDACTED]");
+      expect(r.out.includes(KID_SECRET) || r.out.includes([...KID_SECRET].reverse().join("")), `${sql}:\n${r.out}`).toBe(false);
+    }
+  });
+
+  it("a masked table cannot be made to inherit (or be attached to) a parent masking does not know", async () => {
+    const r = await psql("alter table kid_vault inherit fam2", "fu-rw");
+    expect(r.out).toContain("0A000");
+    const after = await psql("select secret from fam2");
+    expect(after.out).not.toContain(KID_SECRET);
   });
 
   it("built-in functions and operators still run under masking", async () => {

@@ -31,7 +31,7 @@ export type ViewLineage = Map<string, string[]> | "opaque";
 export interface RelationInfo {
   schema: string;
   name: string;
-  /** its OID (for its inheritance ancestors) */
+  /** its OID (for its inheritance relatives) */
   oid?: number;
   columns: string[];
   /** views and materialized views only */
@@ -74,7 +74,7 @@ export class UpstreamMetadata {
   private readonly sql: postgres.Sql;
   private readonly tables = new Kept<number, Map<number, ColumnName>>();
   private readonly relationsByName = new Kept<string, RelationInfo[]>();
-  private readonly ancestorsByOid = new Kept<number, { schema: string; table: string }[]>();
+  private readonly relativesByOid = new Kept<number, { schema: string; table: string }[]>();
   private readonly codeByName = new Kept<string, string[]>();
 
   constructor(target: UpstreamTarget) {
@@ -126,19 +126,25 @@ export class UpstreamMetadata {
   }
 
   /**
-   * The tables a table inherits from or is a partition of, nearest first. A column rule names the
-   * table people query (`payments.pan`); its partitions (`payments_2024`) and inheritance
-   * children hold the same rows under other names, and `SELECT pan FROM payments_2024` must be
-   * masked by that rule too.
+   * The tables a table inherits from or is a partition of, nearest first, then the tables that
+   * inherit from it or are its partitions. A column rule names the table people query
+   * (`payments.pan`); its partitions (`payments_2024`) and inheritance children hold the same rows
+   * under other names, and `SELECT pan FROM payments_2024` must be masked by that rule too. The
+   * other way round, a parent's scan returns its children's rows: a rule naming a child
+   * (`cards.pan`) masks `SELECT pan FROM parent_of_cards` (its own rows too: a superset).
    */
-  async ancestors(oid: number): Promise<{ schema: string; table: string }[]> {
-    return this.ancestorsByOid.get(oid, async () => {
+  async relatives(oid: number): Promise<{ schema: string; table: string }[]> {
+    return this.relativesByOid.get(oid, async () => {
       const rows = await this.sql<{ nspname: string; relname: string }[]>`
         with recursive up(oid, depth) as (
           select inhparent, 1 from pg_inherits where inhrelid = ${String(oid)}::oid
-          union select i.inhparent, up.depth + 1 from pg_inherits i join up on i.inhrelid = up.oid where up.depth < 64)
-        select n.nspname, c.relname from up join pg_class c on c.oid = up.oid join pg_namespace n on n.oid = c.relnamespace
-        order by up.depth`;
+          union select i.inhparent, up.depth + 1 from pg_inherits i join up on i.inhrelid = up.oid where up.depth < 64),
+        down(oid, depth) as (
+          select inhrelid, 1 from pg_inherits where inhparent = ${String(oid)}::oid
+          union select i.inhrelid, down.depth + 1 from pg_inherits i join down on i.inhparent = down.oid where down.depth < 64),
+        kin(oid, rank) as (select oid, depth from up union all select oid, 1000 + depth from down)
+        select n.nspname, c.relname from kin join pg_class c on c.oid = kin.oid join pg_namespace n on n.oid = c.relnamespace
+        order by kin.rank`;
       return rows.map((r) => ({ schema: r.nspname, table: r.relname }));
     });
   }

@@ -113,7 +113,8 @@ function nodeValues(type: string, n: AstObject): Stored {
 /**
  * DDL that moves a column's values under another name, which column rules (matched by name) no
  * longer find: a renamed column or table, a table moved to another schema, a partition detached
- * or a child un-inherited from the table a rule names, a generated column or a type change
+ * or a child un-inherited from the table a rule names, a table attached as a partition or made to
+ * inherit (its rows then show under the parent's name), a generated column or a type change
  * `USING` computed from another column.
  */
 function ddlValues(type: string, n: AstObject): Stored {
@@ -135,6 +136,9 @@ function ddlValues(type: string, n: AstObject): Stored {
     // A partition detached or a child no longer inheriting leaves the rules that name its parent.
     if (cmd.subtype === "AT_DetachPartition" && isObject(def.name)) out.push({ target: null, sources: [`${rangeVarName(def.name)}.*`] });
     if (cmd.subtype === "AT_DropInherit") out.push({ target: null, sources: [`${table}.*`] });
+    // ...and one attached or made to inherit shows its rows under the new parent's name.
+    if (cmd.subtype === "AT_AttachPartition" && isObject(def.name)) out.push({ target: null, sources: [`${rangeVarName(def.name)}.*`] });
+    if (cmd.subtype === "AT_AddInherit") out.push({ target: null, sources: [`${table}.*`] });
     if (cmd.subtype === "AT_AddColumn") {
       const exprs = asArray(def.constraints).map((k) => unwrap(k)?.[1]).filter((k) => k?.contype === "CONSTR_GENERATED").map((k) => k!.raw_expr);
       if (exprs.length) out.push({ target: `${table}.${identifier(str(def.colname) ?? "")}`, sources: exprSources(exprs, level) });
