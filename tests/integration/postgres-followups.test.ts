@@ -200,6 +200,20 @@ describe("PostgreSQL gateway follow-ups", () => {
     expect(after.out).not.toContain(KID_SECRET);
   });
 
+  it("DDL does not run under masking while an event trigger would run code written in the database", async () => {
+    await direct(`create function ddl_copy() returns event_trigger language plpgsql as $$ begin insert into notes select id, password_hash from vault; end $$;
+      create event trigger et_copy on ddl_command_end execute function ddl_copy();`);
+    try {
+      const r = await psql("begin; create table harmless (x int); select body from notes; rollback", "fu-rw");
+      expect(r.out).toContain("0A000");
+      expectNoSecret(r.out, "event trigger");
+      const read = await psql("select login from vault where id = 1", "fu-rw"); // reads and writes fire no event trigger
+      expect(read.out).toContain("user1");
+    } finally {
+      await direct("drop event trigger et_copy; drop function ddl_copy()");
+    }
+  });
+
   it("built-in functions and operators still run under masking", async () => {
     const r = await psql("select upper(login), length(login) > 3, 1 + 1 from vault where id = 1");
     expect(r.code, r.out).toBe(0);

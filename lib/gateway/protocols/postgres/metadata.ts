@@ -157,15 +157,15 @@ export class UpstreamMetadata {
    *   - operator: the function behind an operator of that name;
    *   - cast: the function of a cast to a type of that name;
    *   - relation: triggers, rules, defaults, constraints, row-level security policies and index
-   *     expressions of the relations of that name, and views' definitions, through views over views.
-   * The answer is cached like every catalog answer (CACHE_TTL_MS).
+   *     expressions of the relations of that name, and views' definitions, through views over views;
+   *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
+   * The answer is cached like every catalog answer (CACHE_TTL_MS), but for event triggers.
    */
-  async userCode(kind: "function" | "operator" | "cast" | "relation", ref: { schema?: string; name: string }): Promise<string[]> {
+  async userCode(kind: keyof typeof USER_CODE, ref: { schema?: string; name: string }): Promise<string[]> {
     const schema = ref.schema ?? null;
-    return this.codeByName.get(`${kind}\u0000${schema ?? ""}\u0000${ref.name}`, async () => {
-      const rows = await this.sql.unsafe<{ fn: string }[]>(USER_CODE[kind], [ref.name, schema]);
-      return rows.map((r) => r.fn);
-    });
+    const read = async () => (await this.sql.unsafe<{ fn: string }[]>(USER_CODE[kind], kind === "event" ? [] : [ref.name, schema])).map((r) => r.fn);
+    // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
+    return kind === "event" ? read() : this.codeByName.get(`${kind}\u0000${schema ?? ""}\u0000${ref.name}`, read);
   }
 
   /** Whether the function with this OID (a FunctionCall names only that) is code written in the database; true when there is none. */
@@ -222,6 +222,8 @@ const USER_CODE = {
       join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
       join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
     where not ${SYSTEM}`,
+  event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
+    where e.evtenabled <> 'D' and not ${SYSTEM}`,
 };
 
 function key(oid: number, attnum: number) {

@@ -1,6 +1,6 @@
 import { actionOf } from "@/lib/gateway/core/classify";
 import type { Decision } from "@/lib/gateway/core/session";
-import type { ClassifiedRequest } from "@/lib/gateway/core/types";
+import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
 import type { CancelKey, CancelRegistry } from "./cancel";
 import { sendUpstreamCancel } from "./cancel";
 import { ExtendedState } from "./extended";
@@ -184,7 +184,7 @@ export class PgSession {
     const sources = this.state.withCursorSources(c);
     const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
-    if (decision.masker?.active && (await this.refuseStore(text, c.kind !== "read", decision, true))) return;
+    if (decision.masker?.active && (await this.refuseStore(text, c.kind, decision, true))) return;
     this.state.applySqlNamespaceChanges(c, text);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
@@ -214,7 +214,7 @@ export class PgSession {
     const decision = await this.decide(plan.request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
-    if (masker && (await this.refuseStore(plan.request.text, plan.request.kind !== "read", decision, synced))) return;
+    if (masker && (await this.refuseStore(plan.request.text, plan.request.kind, decision, synced))) return;
     if (masker && plan.runsCopy) {
       // COPY through Parse/Execute carries no RowDescription and possibly binary format: column
       // masking could not follow it, so under masking it is refused rather than half-masked.
@@ -287,14 +287,14 @@ export class PgSession {
   }
 
   /**
-   * A statement allowed under masking that runs code written in the database (user-code.ts), or a
-   * write (`writes`) that would store a masked column where masking does not follow it
+   * A statement allowed under masking that runs code written in the database (user-code.ts), or
+   * one that is not a read (`kind`) and would store a masked column where masking does not follow it
    * (stored-sources.ts), is refused, like COPY through Execute: true when it was.
    */
-  private async refuseStore(text: string, writes: boolean, decision: Decision, synced: boolean): Promise<boolean> {
+  private async refuseStore(text: string, kind: RequestKind, decision: Decision, synced: boolean): Promise<boolean> {
     if (decision.type === "deny" || !decision.masker) return false;
     const prepared = (name: string) => this.state.prepared.get(name)?.statements[0]?.text ?? null;
-    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared, writes);
+    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared, kind);
     if (!why) return false;
     this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
     await this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, synced);

@@ -2,6 +2,7 @@ import { asArray, baseFunctionName, identifier, isObject, rangeVarName, str, unw
 import { parseSql } from "./classify/parser";
 import { newLevel, type OutputColumn } from "./classify/scope";
 import { clientValue } from "./classify/settings";
+import type { RequestKind } from "@/lib/gateway/core/types";
 import type { Masker } from "@/lib/gateway/masking";
 import { addCtes, addFrom, exprSources, statementColumns } from "./column-sources";
 import type { UpstreamMetadata } from "./metadata";
@@ -215,21 +216,21 @@ function maskedAsMuch(sources: readonly PlanOf[], into: readonly PlanOf[]): bool
 
 /**
  * Why a statement allowed under masking must not run, or null. It may not run code written in the
- * database (user-code.ts), reads included; and a write (`writes`) may not store a value of a
+ * database (user-code.ts), reads included; and anything but a read (`kind`) may not store a value of a
  * column a column rule masks (whole, in part, or pattern matches inside it: `columnRules`)
  * anywhere but into a column masked as much (maskedAsMuch), nor anything the analysis cannot
  * follow. Values masked by text-wide detectors need no such rule: those find them wherever they
  * are read back.
  * A catalog that cannot be read refuses too (fail closed).
  */
-export async function refusedStore(text: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string, prepared: (name: string) => string | null, writes = true): Promise<string | null> {
+export async function refusedStore(text: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string, prepared: (name: string) => string | null, kind: RequestKind = "write"): Promise<string | null> {
   try {
-    const code = metadata ? await userCodeRefusal(text, metadata, prepared) : null;
+    const code = metadata ? await userCodeRefusal(text, metadata, prepared, kind) : null;
     if (code) return code;
   } catch (err) {
     return `the upstream catalog could not be read (${(err as Error).message})`;
   }
-  if (!writes) return null;
+  if (kind === "read") return null;
   const stored = storedValuesOf(text, prepared);
   if (stored === "opaque") return "it stores values the gateway cannot follow (a computed pg_notify payload, an unknown EXECUTE)";
   if (stored.every((s) => s.sources.length === 0)) return null;

@@ -1,12 +1,13 @@
 import { asArray, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
 import { parseSql } from "./classify/parser";
+import type { RequestKind } from "@/lib/gateway/core/types";
 import type { UpstreamMetadata } from "./metadata";
 
 /**
  * Code the statement runs that is not in its text: a user-defined function, procedure,
  * aggregate, operator or cast it calls, and the triggers, rules, defaults, constraints,
  * row-level security policies and index expressions of the relations it names (views'
- * definitions included). Such code can read a masked column and return it under a name masking
+ * definitions included), and for DDL the database's event triggers. Such code can read a masked column and return it under a name masking
  * does not know (`SELECT my_func()` where my_func is `SELECT ssn FROM people`), or copy it into
  * a table that is not masked (a trigger, a CALL); its body is not something the gateway can
  * follow (plpgsql builds SQL at run time). So under masking a statement that would run any is
@@ -82,13 +83,16 @@ function add(list: Name[], n: Name | null) {
  * Why a statement under masking must not run because it runs user-written code, or null.
  * Throws when the catalog cannot be read (the caller refuses: fail closed).
  */
-export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null): Promise<string | null> {
+export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null, kind: RequestKind): Promise<string | null> {
   const names = codeNamesOf(text, prepared);
   if (names === null) return "it cannot be analysed for the code it runs";
   const kinds = Object.keys(names) as (keyof CodeNames)[];
-  const found = await Promise.all(kinds.flatMap((kind) => names[kind].map(async (n) => ({ kind, n, code: await metadata.userCode(kind, n) }))));
+  const lookups = kinds.flatMap((k) => names[k].map(async (n) => ({ kind: k as keyof CodeNames | "event", n, code: await metadata.userCode(k, n) })));
+  // DDL (and what may run DDL) fires the database's event triggers.
+  if (kind !== "read" && kind !== "write") lookups.push(metadata.userCode("event", { name: "" }).then((code) => ({ kind: "event" as const, n: { name: "" }, code })));
+  const found = await Promise.all(lookups);
   const hit = found.find((f) => f.code.length > 0);
   if (!hit) return null;
-  const what = hit.kind === "relation" ? `${hit.n.name} (its triggers, rules, defaults, policies or view definition)` : `the ${hit.kind} ${hit.n.name}`;
+  const what = hit.kind === "relation" ? `${hit.n.name} (its triggers, rules, defaults, policies or view definition)` : hit.kind === "event" ? "an event trigger this DDL fires" : `the ${hit.kind} ${hit.n.name}`;
   return `it runs code written in the database (${hit.code.slice(0, 3).join(", ")}, through ${what}), which can return or copy masked values where masking does not follow them`;
 }
