@@ -154,7 +154,13 @@ describe("PostgreSQL gateway follow-ups", () => {
       create function audit_row() returns trigger language plpgsql as $$ begin insert into audit values (new.id, new.password_hash); return new; end $$;
       create table watched (id int, login text, password_hash text);
       insert into watched select * from vault;
-      create trigger watched_audit after update on watched for each row execute function audit_row();`);
+      create trigger watched_audit after update on watched for each row execute function audit_row();
+      create table owners (id int primary key);
+      insert into owners values (1);
+      create table owned (id int, owner int references owners on delete cascade, password_hash text);
+      insert into owned values (1, 1, '${SECRETS[0]}');
+      create function audit_old() returns trigger language plpgsql as $$ begin insert into audit values (old.id, old.password_hash); return old; end $$;
+      create trigger owned_audit before delete on owned for each row execute function audit_old();`);
   });
   afterAll(async () => {
     await gh?.stop();
@@ -177,6 +183,7 @@ describe("PostgreSQL gateway follow-ups", () => {
     ["a user-defined operator", "select 1 ### 1", "fu-masked"],
     ["a view over a user-defined function", "select s from leak_view", "fu-masked"],
     ["a trigger that copies on a harmless UPDATE", "begin; update watched set login = 'x' where id = 1; select body from audit; rollback", "fu-rw"],
+    ["a trigger a foreign key's ON DELETE CASCADE fires in another table", "begin; delete from owners where id = 1; select body from audit; rollback", "fu-rw"],
     ["a function through PREPARE and EXECUTE", "prepare p1 as select leak_sql(); execute p1", "fu-rw"],
   ])("server-side code cannot hand a masked principal the clear value: %s", async (_what, sql, db) => {
     const r = await psql(sql, db);

@@ -157,7 +157,8 @@ export class UpstreamMetadata {
    *   - operator: the function behind an operator of that name;
    *   - cast: the function of a cast to a type of that name;
    *   - relation: triggers, rules, defaults, constraints, row-level security policies and index
-   *     expressions of the relations of that name, and views' definitions, through views over views;
+   *     expressions of the relations of that name, and views' definitions, through views over views
+   *     and the tables a foreign key cascades into;
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
    * The answer is cached like every catalog answer (CACHE_TTL_MS), but for event triggers.
    */
@@ -205,12 +206,18 @@ const USER_CODE = {
   cast: `select n.nspname || '.' || p.proname as fn from pg_cast c join pg_type t on t.oid = c.casttarget join pg_namespace s on s.oid = t.typnamespace
     join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
     where t.typname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
-  relation: `with recursive rels(oid, depth) as (
+  // The relations a statement on one reaches: what its views and rules read or write, and the
+  // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too).
+  relation: `with recursive edges(src, dst) as (
+      select w.ev_class, d.refobjid from pg_rewrite w
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      union all
+      select k.confrelid, k.conrelid from pg_constraint k
+      where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))),
+    rels(oid, depth) as (
       select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
       union
-      select d.refobjid, r.depth + 1 from rels r join pg_rewrite w on w.ev_class = r.oid
-        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
-      where r.depth < 32 and d.refobjid <> r.oid),
+      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
     objs(classid, objid) as (
       select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid
       union all select 'pg_trigger'::regclass, t.oid from rels r join pg_trigger t on t.tgrelid = r.oid
