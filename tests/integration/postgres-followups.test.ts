@@ -160,7 +160,10 @@ describe("PostgreSQL gateway follow-ups", () => {
       create table owned (id int, owner int references owners on delete cascade, password_hash text);
       insert into owned values (1, 1, '${SECRETS[0]}');
       create function audit_old() returns trigger language plpgsql as $$ begin insert into audit values (old.id, old.password_hash); return old; end $$;
-      create trigger owned_audit before delete on owned for each row execute function audit_old();`);
+      create trigger owned_audit before delete on owned for each row execute function audit_old();
+      create function checked(t text) returns boolean language plpgsql as $$ begin insert into audit select id, password_hash from vault; return true; end $$;
+      create domain checked_text as text check (checked(value));
+      create table forms (id int, answer checked_text);`);
   });
   afterAll(async () => {
     await gh?.stop();
@@ -184,6 +187,7 @@ describe("PostgreSQL gateway follow-ups", () => {
     ["a view over a user-defined function", "select s from leak_view", "fu-masked"],
     ["a trigger that copies on a harmless UPDATE", "begin; update watched set login = 'x' where id = 1; select body from audit; rollback", "fu-rw"],
     ["a trigger a foreign key's ON DELETE CASCADE fires in another table", "begin; delete from owners where id = 1; select body from audit; rollback", "fu-rw"],
+    ["a domain's check constraint on a column written", "begin; insert into forms values (1, 'yes'); select body from audit; rollback", "fu-rw"],
     ["a function through PREPARE and EXECUTE", "prepare p1 as select leak_sql(); execute p1", "fu-rw"],
   ])("server-side code cannot hand a masked principal the clear value: %s", async (_what, sql, db) => {
     const r = await psql(sql, db);

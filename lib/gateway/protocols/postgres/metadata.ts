@@ -156,8 +156,8 @@ export class UpstreamMetadata {
    *     the client's search_path may put its schema ahead of pg_catalog);
    *   - operator: the function behind an operator of that name;
    *   - cast: the function of a cast to a type of that name;
-   *   - relation: triggers, rules, defaults, constraints, row-level security policies and index
-   *     expressions of the relations of that name, and views' definitions, through views over views
+   *   - relation: triggers, rules, defaults, constraints (its columns' domains' too), row-level
+   *     security policies, index and partition key expressions of the relations of that name, and views' definitions, through views over views
    *     and the tables a foreign key cascades into;
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
    * The answer is cached like every catalog answer (CACHE_TTL_MS), but for event triggers.
@@ -224,7 +224,10 @@ const USER_CODE = {
       union all select 'pg_attrdef'::regclass, a.oid from rels r join pg_attrdef a on a.adrelid = r.oid
       union all select 'pg_constraint'::regclass, k.oid from rels r join pg_constraint k on k.conrelid = r.oid
       union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
-      union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid)
+      union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
+      union all select 'pg_class'::regclass, r.oid from rels r
+      union all select 'pg_constraint'::regclass, k.oid from rels r
+        join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 join pg_constraint k on k.contypid = a.atttypid)
     select distinct n.nspname || '.' || p.proname as fn from objs o
       join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
       join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
