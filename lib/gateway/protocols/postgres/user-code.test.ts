@@ -14,6 +14,7 @@ describe("codeNamesOf", () => {
     expect(sorted(names.relation)).toEqual(["s.u", "t"]);
     expect(codeNamesOf("CALL copy_proc(1)")?.function).toEqual([{ name: "copy_proc" }]);
     expect(codeNamesOf("SELECT 1 OPERATOR(public.###) 2")?.operator).toEqual([{ schema: "public", name: "###" }]);
+    expect(codeNamesOf("SELECT x FROM t ORDER BY x USING ###")?.operator).toEqual([{ name: "###" }]);
     expect(codeNamesOf("SELECT x::int FROM t")?.cast).toEqual([{ schema: "pg_catalog", name: "int4" }]);
   });
 

@@ -45,7 +45,8 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
     if (!isObject(v)) continue;
     for (const [type, n] of nodes(v)) {
       if (type === "FuncCall" || type === "funccall") add(out.function, qualified(n.funcname));
-      else if (type === "A_Expr" && isObject(n) && asArray(n.name).length) add(out.operator, qualified(n.name));
+      else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
+      else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
       else if (type === "TypeCast" && isObject(n.typeName)) add(out.cast, qualified((n.typeName as AstObject).names));
       else if (type === "ExecuteStmt") {
         const inner = depth < 4 ? prepared(str(n.name) ?? "") : null;
