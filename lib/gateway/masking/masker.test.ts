@@ -94,6 +94,18 @@ describe("compileMasker: columns", () => {
     expect(m.maskValue("ask bob@example.com", other)).toBe("ask [REDACTED:email]");
   });
 
+  it("says which column rules apply and whether what they show tells anything of the value (the store check)", () => {
+    const fields = (c: ReturnType<typeof col>) => {
+      const p = m.columnPlan(c)!;
+      return { rules: p.columnRules, hides: p.hidesWholeValue };
+    };
+    expect(fields(col("customers", "ssn"))).toEqual({ rules: ["ssn-col"], hides: true });
+    expect(fields(col("customers", "email"))).toEqual({ rules: ["email-hash"], hides: true });
+    expect(fields(col("payments", "card_number"))).toEqual({ rules: ["card-col"], hides: false }); // partial keeps the last digits
+    expect(fields(col("customers", "notes"))).toEqual({ rules: ["notes-emails"], hides: false });
+    expect(fields(col("orders", "total"))).toEqual({ rules: [], hides: false }); // text-wide detectors only
+  });
+
   it("returns a plan with detectors for unrelated columns, and null only when nothing can apply", () => {
     const plain = m.columnPlan(col("orders", "total"));
     expect(plain).not.toBeNull();

@@ -52,11 +52,15 @@ class Plan implements ColumnMaskPlan {
     readonly set: MatcherSet,
     /** [values, matches] per rule index, shared by every plan of this column key */
     readonly counters: Float64Array,
+    readonly columnRules: readonly string[],
   ) {
     this.replacement = whole?.style === "redact" ? REDACTED : whole?.style === "null" ? null : undefined;
   }
   get masksWholeValue(): boolean {
     return this.whole !== null;
+  }
+  get hidesWholeValue(): boolean {
+    return this.whole !== null && this.whole.style !== "partial";
   }
 }
 
@@ -171,7 +175,7 @@ class CompiledMasker implements Masker {
     const set = this.matcherSet([...matching.filter((r) => r.hasMatchers), ...this.textRules]);
     if (!whole && set.empty) return null;
     const key = columnKey(col);
-    return new Plan(key, whole, set, this.countersFor(key));
+    return new Plan(key, whole, set, this.countersFor(key), matching.map((r) => r.id));
   }
 
   maskValue(value: string, plan?: ColumnMaskPlan | null): string | null {

@@ -44,6 +44,13 @@ export interface ColumnMaskPlan {
   /** true when a columns-only rule replaces every value of this column */
   readonly masksWholeValue: boolean;
   /**
+   * true when that rule's output tells nothing of the value's parts (redact, null, hash; not
+   * partial, which keeps the last characters)
+   */
+  readonly hidesWholeValue: boolean;
+  /** ids of the rules whose columns name this column; empty when only text-wide rules apply */
+  readonly columnRules: readonly string[];
+  /**
    * What every value of the column becomes when that does not depend on the value (a whole-value
    * redact → "[REDACTED]", null → null): callers need not decode the value. Undefined otherwise.
    */

@@ -34,6 +34,7 @@ export class PolicyRuntime {
   private active: Active = { state: "empty" };
   private readonly cache: DecisionCache | null;
   private readonly installed = new Set<(version: string) => void>();
+  private reload: (() => void) | null = null;
 
   constructor(private readonly options: RuntimeOptions = {}) {
     this.cache = options.cache === false ? null : new DecisionCache(options.cacheEntries ?? DEFAULT_CACHE_ENTRIES);
@@ -91,6 +92,34 @@ export class PolicyRuntime {
   onInstalled(fn: (version: string) => void): () => void {
     this.installed.add(fn);
     return () => this.installed.delete(fn);
+  }
+
+  /** How this process loads the newest stored version now (policy/sync.ts sets it). */
+  setReloader(fn: (() => void) | null): void {
+    this.reload = fn;
+  }
+
+  /**
+   * Resolves true once version `version` (or a later one) is installed in this process, asking the
+   * sync to load it at once; false after `timeoutMs`. A save answers only then: a statement sent
+   * right after the answer must be decided by what was saved, not by the version before.
+   */
+  whenInstalled(version: number, timeoutMs: number): Promise<boolean> {
+    const reached = () => Number(this.version) >= version;
+    if (reached()) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      let off = () => {};
+      const finish = (ok: boolean) => {
+        clearTimeout(timer);
+        off();
+        resolve(ok);
+      };
+      const timer = setTimeout(() => finish(false), timeoutMs);
+      off = this.onInstalled(() => {
+        if (reached()) finish(true);
+      });
+      this.reload?.();
+    });
   }
 
   /** Whether the loaded policies read the time (decisions can change as the clock moves). */

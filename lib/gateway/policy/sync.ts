@@ -60,8 +60,11 @@ export async function startPolicySync(db: Db, bus: EventBus): Promise<() => void
   }, POLICY_POLL_MS);
   poll.unref();
   const unsubscribe = bus.subscribe(Topics.policyChanged, () => void schedule());
+  // A save in this process waits for its version to be installed here (savePolicies) and asks now.
+  getPolicyRuntime().setReloader(() => void schedule());
   return () => {
     clearInterval(poll);
     unsubscribe();
+    getPolicyRuntime().setReloader(null);
   };
 }

@@ -6,7 +6,7 @@ import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
-import { compilePolicySet } from "@/lib/gateway/policy";
+import { compilePolicySet, getPolicyRuntime } from "@/lib/gateway/policy";
 import { diffStats, lineDiff } from "@/lib/util/line-diff";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
@@ -18,11 +18,13 @@ export const policyInput = z.object({
 });
 
 const POLICY_LOCK = 7347003;
+/** How long a save waits for this process to install what it saved before answering 503. */
+const INSTALL_WAIT_MS = 10_000;
 
 /**
  * Saves a new policy version. The text must validate against the Gatehouse schema; a set that
  * does not is refused with Cedar's errors (line and column) and nothing changes. Every process
- * loads the new version when `policy.changed` arrives.
+ * loads the new version when `policy.changed` arrives; the answer waits until this one has.
  */
 export async function savePolicies(db: Db, caller: Caller | null, input: unknown) {
   const who = authorize(caller, "policies:write");
@@ -31,7 +33,7 @@ export async function savePolicies(db: Db, caller: Caller | null, input: unknown
   if (hidden) throw new GatehouseError("INVALID", `${hidden.message} (line ${hidden.line}, column ${hidden.column})`, { errors: [hidden] });
   const compiled = compilePolicySet(data.text);
   if (!compiled.ok) throw new GatehouseError("INVALID", `the policy set does not validate: ${compiled.errors[0]?.message ?? "unknown error"}`, { errors: compiled.errors });
-  return mutate(db, async (tx, emit) => {
+  const saved = await mutate(db, async (tx, emit) => {
     await tx.execute(sql.raw(`select pg_advisory_xact_lock(${POLICY_LOCK})`));
     const [prev] = await tx.select({ version: policyVersions.version, text: policyVersions.text }).from(policyVersions).orderBy(desc(policyVersions.version)).limit(1);
     const version = (prev?.version ?? 0) + 1;
@@ -41,4 +43,10 @@ export async function savePolicies(db: Db, caller: Caller | null, input: unknown
     emit(Topics.policyChanged, { version });
     return { version, warnings: compiled.warnings };
   });
+  // Answered once this process enforces it: a statement sent right after the answer is decided by
+  // the new version. Other processes load it on `policy.changed` (or their next poll).
+  if (!(await getPolicyRuntime().whenInstalled(saved.version, INSTALL_WAIT_MS))) {
+    throw new GatehouseError("UNAVAILABLE", `policy version ${saved.version} was saved but is not in force yet (it could not be loaded within ${INSTALL_WAIT_MS / 1000} s); every process keeps trying to load it`);
+  }
+  return saved;
 }

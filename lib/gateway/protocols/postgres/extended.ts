@@ -66,6 +66,8 @@ export interface BatchPlan {
   runsBinaryPortal: boolean;
   /** an Execute runs COPY (its CopyOut rows have no RowDescription to plan masking from) */
   runsCopy: boolean;
+  /** the statements the batch's Executes run, in order */
+  executed: StatementClass[];
   ops: BatchOp[];
   /** statement texts parsed in this batch, for recording */
   parsed: string[];
@@ -227,6 +229,7 @@ export class ExtendedState {
       binaryBinds,
       runsBinaryPortal,
       runsCopy: runs.some((r) => r.c.statements.some((st) => st.node === "CopyStmt")),
+      executed: runs.flatMap((r) => r.c.statements),
       ops,
       parsed,
       settingProblems,

@@ -31,7 +31,7 @@ export type ViewLineage = Map<string, string[]> | "opaque";
 export interface RelationInfo {
   schema: string;
   name: string;
-  /** its OID (for its inheritance ancestors) */
+  /** its OID (for its inheritance relatives) */
   oid?: number;
   columns: string[];
   /** views and materialized views only */
@@ -74,7 +74,8 @@ export class UpstreamMetadata {
   private readonly sql: postgres.Sql;
   private readonly tables = new Kept<number, Map<number, ColumnName>>();
   private readonly relationsByName = new Kept<string, RelationInfo[]>();
-  private readonly ancestorsByOid = new Kept<number, { schema: string; table: string }[]>();
+  private readonly relativesByOid = new Kept<number, { schema: string; table: string }[]>();
+  private readonly codeByName = new Kept<string, string[]>();
 
   constructor(target: UpstreamTarget) {
     const tls = target.options.tls === "require";
@@ -125,21 +126,53 @@ export class UpstreamMetadata {
   }
 
   /**
-   * The tables a table inherits from or is a partition of, nearest first. A column rule names the
-   * table people query (`payments.pan`); its partitions (`payments_2024`) and inheritance
-   * children hold the same rows under other names, and `SELECT pan FROM payments_2024` must be
-   * masked by that rule too.
+   * The tables a table inherits from or is a partition of, nearest first, then the tables that
+   * inherit from it or are its partitions. A column rule names the table people query
+   * (`payments.pan`); its partitions (`payments_2024`) and inheritance children hold the same rows
+   * under other names, and `SELECT pan FROM payments_2024` must be masked by that rule too. The
+   * other way round, a parent's scan returns its children's rows: a rule naming a child
+   * (`cards.pan`) masks `SELECT pan FROM parent_of_cards` (its own rows too: a superset).
    */
-  async ancestors(oid: number): Promise<{ schema: string; table: string }[]> {
-    return this.ancestorsByOid.get(oid, async () => {
+  async relatives(oid: number): Promise<{ schema: string; table: string }[]> {
+    return this.relativesByOid.get(oid, async () => {
       const rows = await this.sql<{ nspname: string; relname: string }[]>`
         with recursive up(oid, depth) as (
           select inhparent, 1 from pg_inherits where inhrelid = ${String(oid)}::oid
-          union select i.inhparent, up.depth + 1 from pg_inherits i join up on i.inhrelid = up.oid where up.depth < 64)
-        select n.nspname, c.relname from up join pg_class c on c.oid = up.oid join pg_namespace n on n.oid = c.relnamespace
-        order by up.depth`;
+          union select i.inhparent, up.depth + 1 from pg_inherits i join up on i.inhrelid = up.oid where up.depth < 64),
+        down(oid, depth) as (
+          select inhrelid, 1 from pg_inherits where inhparent = ${String(oid)}::oid
+          union select i.inhrelid, down.depth + 1 from pg_inherits i join down on i.inhparent = down.oid where down.depth < 64),
+        kin(oid, rank) as (select oid, depth from up union all select oid, 1000 + depth from down)
+        select n.nspname, c.relname from kin join pg_class c on c.oid = kin.oid join pg_namespace n on n.oid = c.relnamespace
+        order by kin.rank`;
       return rows.map((r) => ({ schema: r.nspname, table: r.relname }));
     });
+  }
+
+  /**
+   * Code written by users (functions outside pg_catalog and information_schema) that runs when a
+   * statement names `ref`, as "schema.function" (user-code.ts says why it matters):
+   *   - function: a function, procedure or aggregate of that name (in any schema when unqualified:
+   *     the client's search_path may put its schema ahead of pg_catalog);
+   *   - operator: the function behind an operator of that name;
+   *   - cast: the function of a cast to a type of that name;
+   *   - relation: triggers, rules, defaults, constraints (its columns' domains' too), row-level
+   *     security policies, index and partition key expressions of the relations of that name, and views' definitions, through views over views
+   *     and the tables a foreign key cascades into;
+   *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
+   * The answer is cached like every catalog answer (CACHE_TTL_MS), but for event triggers.
+   */
+  async userCode(kind: keyof typeof USER_CODE, ref: { schema?: string; name: string }): Promise<string[]> {
+    const schema = ref.schema ?? null;
+    const read = async () => (await this.sql.unsafe<{ fn: string }[]>(USER_CODE[kind], kind === "event" ? [] : [ref.name, schema])).map((r) => r.fn);
+    // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
+    return kind === "event" ? read() : this.codeByName.get(`${kind}\u0000${schema ?? ""}\u0000${ref.name}`, read);
+  }
+
+  /** Whether the function with this OID (a FunctionCall names only that) is code written in the database; true when there is none. */
+  async isUserFunction(oid: number): Promise<boolean> {
+    const rows = await this.sql.unsafe<{ system: boolean }[]>(`select ${SYSTEM} as system from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = $1::oid`, [String(oid)]);
+    return rows[0]?.system !== true;
   }
 
   private async readTable(oid: number): Promise<Map<number, ColumnName>> {
@@ -154,6 +187,54 @@ export class UpstreamMetadata {
     await this.sql.end({ timeout: 1 }).catch(() => {});
   }
 }
+
+/**
+ * Functions shipped with PostgreSQL or with an installed extension (hstore's casts, pgcrypto):
+ * code the gateway takes as not moving data by itself. Extensions that do (dblink) are classified
+ * by the function rules (classify/functions.ts) before this.
+ */
+const SYSTEM = `(n.nspname in ('pg_catalog', 'information_schema')
+  or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
+/** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
+const inSchema = (alias: string) => `($2::text is null or ${alias}.nspname = $2::text or ($2::text = 'pg_temp' and ${alias}.nspname like 'pg\\_temp\\_%'))`;
+const USER_CODE = {
+  function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
+  operator: `select n.nspname || '.' || p.proname as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
+    join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
+    where o.oprname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
+  cast: `select n.nspname || '.' || p.proname as fn from pg_cast c join pg_type t on t.oid = c.casttarget join pg_namespace s on s.oid = t.typnamespace
+    join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
+    where t.typname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
+  // The relations a statement on one reaches: what its views and rules read or write, and the
+  // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too).
+  relation: `with recursive edges(src, dst) as (
+      select w.ev_class, d.refobjid from pg_rewrite w
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      union all
+      select k.confrelid, k.conrelid from pg_constraint k
+      where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))),
+    rels(oid, depth) as (
+      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
+      union
+      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
+    objs(classid, objid) as (
+      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid
+      union all select 'pg_trigger'::regclass, t.oid from rels r join pg_trigger t on t.tgrelid = r.oid
+      union all select 'pg_attrdef'::regclass, a.oid from rels r join pg_attrdef a on a.adrelid = r.oid
+      union all select 'pg_constraint'::regclass, k.oid from rels r join pg_constraint k on k.conrelid = r.oid
+      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
+      union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
+      union all select 'pg_class'::regclass, r.oid from rels r
+      union all select 'pg_constraint'::regclass, k.oid from rels r
+        join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 join pg_constraint k on k.contypid = a.atttypid)
+    select distinct n.nspname || '.' || p.proname as fn from objs o
+      join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
+      join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
+    where not ${SYSTEM}`,
+  event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
+    where e.evtenabled <> 'D' and not ${SYSTEM}`,
+};
 
 function key(oid: number, attnum: number) {
   return `${oid}:${attnum}`;

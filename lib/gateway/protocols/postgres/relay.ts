@@ -39,6 +39,8 @@ export interface RelayContext {
   dateStyle?: string;
   /** the upstream backend's own pid: a notification from it was sent by this session */
   upstreamPid?: number;
+  /** channels whose notifications are withheld (their LISTEN was revoked: long-running.ts) */
+  withheldChannels?: ReadonlySet<string>;
   /** the text whose columns a statement returns (EXECUTE → its prepared statement, FETCH → its cursor's DECLARE); null: not knowable */
   resultText?(s: StatementClass): string | null;
   onUnitDone(unit: ResultUnit): void;
@@ -197,6 +199,10 @@ export class Relay {
       case "N":
         return this.errorOrNotice(f, op);
       case "A":
+        if (this.ctx.withheldChannels?.size) {
+          const m = parseBackendMessage(f);
+          if (m.type === "NotificationResponse" && this.ctx.withheldChannels.has(m.channel)) return;
+        }
         if (this.stickyMasker) {
           const m = parseBackendMessage(f);
           // Another session's payload can be anything it read (a trigger's `pg_notify(ch,

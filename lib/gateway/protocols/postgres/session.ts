@@ -1,10 +1,11 @@
 import { actionOf } from "@/lib/gateway/core/classify";
 import type { Decision } from "@/lib/gateway/core/session";
-import type { ClassifiedRequest } from "@/lib/gateway/core/types";
+import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
 import type { CancelKey, CancelRegistry } from "./cancel";
 import { sendUpstreamCancel } from "./cancel";
 import { ExtendedState } from "./extended";
 import type { Established } from "./handshake";
+import { LongRunning } from "./long-running";
 import { metadataFor } from "./metadata";
 import { refusedStore } from "./stored-sources";
 import { Relay } from "./relay";
@@ -31,6 +32,7 @@ export class PgSession {
   readonly key: CancelKey;
   private readonly relay: Relay;
   private readonly state = new ExtendedState();
+  private readonly long: LongRunning;
   private readonly limits: SampleLimits;
   private batch: { msg: FrontendMessage; raw: Buffer }[] = [];
   private batchBytes = 0;
@@ -53,13 +55,23 @@ export class PgSession {
     this.key = cancels.issue({ cancel: () => this.cancel() });
     this.limits = sampleLimitsOf(est.target.options);
     const { client, upstream, session } = est;
+    this.long = new LongRunning(session, {
+      copyFail: (message) => {
+        if (upstream.socket.writable) this.toUpstream(build.copyFail(message));
+      },
+      notice: (message) => void client.write(build.noticeResponse({ severity: "WARNING", code: "01000", message })),
+    });
     this.relay = new Relay(client, upstream.socket, upstream.reader, {
       metadata: metadataFor(est.target),
       connection: est.target.ref.name,
       dateStyle: upstream.parameters.DateStyle,
       upstreamPid: upstream.backendKey?.pid,
       resultText: (s) => this.state.resultText(s),
-      onUnitDone: (unit) => unit.record(session),
+      withheldChannels: this.long.blocked,
+      onUnitDone: (unit) => {
+        unit.record(session);
+        unit.onDone?.();
+      },
     }, (err) => this.fail(err));
     session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
   }
@@ -121,6 +133,8 @@ export class PgSession {
 
   private handle(f: Frame): Promise<void> | void {
     const msg = parseFrontendMessage(f);
+    const copyData = msg.type === "CopyData" || msg.type === "CopyDone" || msg.type === "CopyFail";
+    if (!copyData) this.long.dropCopyData = false;
     switch (msg.type) {
       case "Query":
         if (this.batch.length) return this.flushBatch(false).then(() => this.query(msg.text, f.raw));
@@ -150,6 +164,8 @@ export class PgSession {
       case "CopyDone":
       case "CopyFail":
         // Part of a COPY FROM STDIN the gateway already allowed; the server ignores them otherwise.
+        // After the gateway aborted it (long-running.ts) the rest of its data goes nowhere.
+        if (this.long.dropCopyData) return;
         return this.toUpstream(f.raw);
       case "FunctionCall":
         return this.functionCall(msg.functionOid, f.raw);
@@ -168,13 +184,15 @@ export class PgSession {
     const sources = this.state.withCursorSources(c);
     const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
-    if (decision.masker?.active && c.kind !== "read" && (await this.refuseStore(text, decision, true))) return;
+    if (decision.masker?.active && (await this.refuseStore(text, c.kind, decision, true))) return;
     this.state.applySqlNamespaceChanges(c, text);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     unit.clientText = text;
     this.relay.enqueue([{ t: "query", unit, classification: c, done: 0, fields: null }]);
     this.toUpstream(raw);
+    // After the statement went out: a revocation's CopyFail must reach the upstream behind it.
+    unit.onDone = this.long.opened(c.statements, { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text }, decision);
   }
 
   private async flushBatch(synced: boolean) {
@@ -196,7 +214,7 @@ export class PgSession {
     const decision = await this.decide(plan.request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
-    if (masker && plan.request.kind !== "read" && (await this.refuseStore(plan.request.text, decision, synced))) return;
+    if (masker && (await this.refuseStore(plan.request.text, plan.request.kind, decision, synced))) return;
     if (masker && plan.runsCopy) {
       // COPY through Parse/Execute carries no RowDescription and possibly binary format: column
       // masking could not follow it, so under masking it is refused rather than half-masked.
@@ -228,6 +246,7 @@ export class PgSession {
     this.relay.enqueue(ops.map((op) => ({ ...op, unit })));
     this.ranSinceSync = !synced;
     this.toUpstream(out);
+    unit.onDone = this.long.opened(plan.executed, plan.request, decision);
   }
 
   private async functionCall(oid: number, raw: Buffer) {
@@ -235,6 +254,18 @@ export class PgSession {
     // The fast-path function interface runs any function by OID: the gateway cannot tell what it does.
     const decision = await this.decide({ action: actionOf("unknown"), kind: "unknown", tables: [], functions: [`oid:${oid}`], text: `FunctionCall ${oid}` });
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
+    // Its result is withheld under masking, but a function written in the database can also copy
+    // masked values into a table (user-code.ts): only PostgreSQL's own functions run.
+    if (decision.masker?.active) {
+      const why = await metadataFor(this.est.target).isUserFunction(oid).then(
+        (user) => (user ? "the function called is code written in the database, which can copy masked values where masking does not follow them" : null),
+        (err: Error) => `the upstream catalog could not be read (${err.message})`,
+      );
+      if (why) {
+        this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
+        return this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, true);
+      }
+    }
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     unit.clientText = ""; // its arguments may be binary: nothing counts as written by the client
     this.relay.enqueue([{ t: "call", unit }]);
@@ -256,13 +287,14 @@ export class PgSession {
   }
 
   /**
-   * A write allowed under masking that would store a masked column where masking does not follow
-   * it (stored-sources.ts) is refused, like COPY through Execute: true when it was.
+   * A statement allowed under masking that runs code written in the database (user-code.ts), or
+   * one that is not a read (`kind`) and would store a masked column where masking does not follow it
+   * (stored-sources.ts), is refused, like COPY through Execute: true when it was.
    */
-  private async refuseStore(text: string, decision: Decision, synced: boolean): Promise<boolean> {
+  private async refuseStore(text: string, kind: RequestKind, decision: Decision, synced: boolean): Promise<boolean> {
     if (decision.type === "deny" || !decision.masker) return false;
     const prepared = (name: string) => this.state.prepared.get(name)?.statements[0]?.text ?? null;
-    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared);
+    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared, kind);
     if (!why) return false;
     this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
     await this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, synced);
@@ -305,6 +337,7 @@ export class PgSession {
     this.holdAbort.abort();
     this.cancels.release(this.key.pid);
     const { client, upstream, session } = this.est;
+    this.long.closing(reason ?? "the session ended");
     if (last && client.writable) client.end(last);
     else client.end();
     setTimeout(() => client.destroy(), 1000).unref();

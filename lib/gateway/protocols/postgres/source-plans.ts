@@ -57,12 +57,13 @@ export function splitSource(src: string): { table: string; column: string; schem
 
 /**
  * The plans of a table column and of the same column of every table it inherits from or is a
- * partition of (metadata.ts `ancestors`); throws when the catalog cannot be read.
+ * partition of, and of every table inheriting from it or partitioning it (metadata.ts
+ * `relatives`); throws when the catalog cannot be read.
  */
 export async function inheritedPlanOf(masker: Masker, metadata: UpstreamMetadata | null, ref: ColumnRef, oid: number | undefined): Promise<PlanOf[]> {
   const own = planOf(masker, ref);
   if (!metadata || oid === undefined || oid === 0) return own;
-  const up = await metadata.ancestors(oid);
+  const up = await metadata.relatives(oid);
   return [...own, ...up.flatMap((a) => planOf(masker, { ...ref, schema: a.schema, table: a.table }))];
 }
 

@@ -31,6 +31,8 @@ describe("storedValuesOf", () => {
     ["ALTER TABLE accounts ADD COLUMN note text DEFAULT 'x'", []],
     ["ALTER TABLE payments DETACH PARTITION payments_low", [{ target: null, sources: ["payments_low.*"] }]],
     ["ALTER TABLE ledger_2019 NO INHERIT ledger", [{ target: null, sources: ["ledger_2019.*"] }]],
+    ["ALTER TABLE cards INHERIT par", [{ target: null, sources: ["cards.*"] }]],
+    ["ALTER TABLE par ATTACH PARTITION cards FOR VALUES IN (1)", [{ target: null, sources: ["cards.*"] }]],
   ])("%s", (sql, expected) => {
     expect(storedValuesOf(sql)).toEqual(expected);
   });

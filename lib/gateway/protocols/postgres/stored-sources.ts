@@ -2,10 +2,12 @@ import { asArray, baseFunctionName, identifier, isObject, rangeVarName, str, unw
 import { parseSql } from "./classify/parser";
 import { newLevel, type OutputColumn } from "./classify/scope";
 import { clientValue } from "./classify/settings";
+import type { RequestKind } from "@/lib/gateway/core/types";
 import type { Masker } from "@/lib/gateway/masking";
 import { addCtes, addFrom, exprSources, statementColumns } from "./column-sources";
 import type { UpstreamMetadata } from "./metadata";
-import { OPAQUE, SourcePlans } from "./source-plans";
+import { OPAQUE, SourcePlans, type PlanOf } from "./source-plans";
+import { userCodeRefusal } from "./user-code";
 
 /**
  * What a statement stores, and where: masking follows a value to the client, not into a table.
@@ -112,7 +114,8 @@ function nodeValues(type: string, n: AstObject): Stored {
 /**
  * DDL that moves a column's values under another name, which column rules (matched by name) no
  * longer find: a renamed column or table, a table moved to another schema, a partition detached
- * or a child un-inherited from the table a rule names, a generated column or a type change
+ * or a child un-inherited from the table a rule names, a table attached as a partition or made to
+ * inherit (its rows then show under the parent's name), a generated column or a type change
  * `USING` computed from another column.
  */
 function ddlValues(type: string, n: AstObject): Stored {
@@ -134,6 +137,9 @@ function ddlValues(type: string, n: AstObject): Stored {
     // A partition detached or a child no longer inheriting leaves the rules that name its parent.
     if (cmd.subtype === "AT_DetachPartition" && isObject(def.name)) out.push({ target: null, sources: [`${rangeVarName(def.name)}.*`] });
     if (cmd.subtype === "AT_DropInherit") out.push({ target: null, sources: [`${table}.*`] });
+    // ...and one attached or made to inherit shows its rows under the new parent's name.
+    if (cmd.subtype === "AT_AttachPartition" && isObject(def.name)) out.push({ target: null, sources: [`${rangeVarName(def.name)}.*`] });
+    if (cmd.subtype === "AT_AddInherit") out.push({ target: null, sources: [`${table}.*`] });
     if (cmd.subtype === "AT_AddColumn") {
       const exprs = asArray(def.constraints).map((k) => unwrap(k)?.[1]).filter((k) => k?.contype === "CONSTR_GENERATED").map((k) => k!.raw_expr);
       if (exprs.length) out.push({ target: `${table}.${identifier(str(def.colname) ?? "")}`, sources: exprSources(exprs, level) });
@@ -198,13 +204,33 @@ function dmlValues(type: string, n: AstObject): Stored {
 
 
 /**
- * Why a statement allowed under masking must not run, or null. It may not store a value of a
- * column masked whole (a redacted, nulled or hashed column: `Masker.columnPlan().masksWholeValue`)
- * anywhere but into a column masked whole itself, nor anything the analysis cannot follow.
- * Detector-masked values need no such rule: detectors find them wherever they are read back.
+ * Whether a column masked by `into`'s plans shows no more of the stored values than their own
+ * columns did: it hides whole values (redact, null, hash), or every source's column rules apply
+ * to it too (a partial rule keeping 4 characters into its own column; not into one keeping 12,
+ * nor a rule masking pattern matches inside one column into a column the rule does not name).
+ */
+function maskedAsMuch(sources: readonly PlanOf[], into: readonly PlanOf[]): boolean {
+  if (into.some((p) => p.plan.hidesWholeValue)) return true;
+  return sources.every((s) => into.some((t) => s.plan.columnRules.every((r) => t.plan.columnRules.includes(r))));
+}
+
+/**
+ * Why a statement allowed under masking must not run, or null. It may not run code written in the
+ * database (user-code.ts), reads included; and anything but a read (`kind`) may not store a value of a
+ * column a column rule masks (whole, in part, or pattern matches inside it: `columnRules`)
+ * anywhere but into a column masked as much (maskedAsMuch), nor anything the analysis cannot
+ * follow. Values masked by text-wide detectors need no such rule: those find them wherever they
+ * are read back.
  * A catalog that cannot be read refuses too (fail closed).
  */
-export async function refusedStore(text: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string, prepared: (name: string) => string | null): Promise<string | null> {
+export async function refusedStore(text: string, masker: Masker, metadata: UpstreamMetadata | null, connection: string, prepared: (name: string) => string | null, kind: RequestKind = "write"): Promise<string | null> {
+  try {
+    const code = metadata ? await userCodeRefusal(text, metadata, prepared, kind) : null;
+    if (code) return code;
+  } catch (err) {
+    return `the upstream catalog could not be read (${(err as Error).message})`;
+  }
+  if (kind === "read") return null;
   const stored = storedValuesOf(text, prepared);
   if (stored === "opaque") return "it stores values the gateway cannot follow (a computed pg_notify payload, an unknown EXECUTE)";
   if (stored.every((s) => s.sources.length === 0)) return null;
@@ -213,11 +239,11 @@ export async function refusedStore(text: string, masker: Masker, metadata: Upstr
     for (const s of stored) {
       const found = await walk.all(s.sources);
       if (found === OPAQUE) return `it stores values derived from ${s.sources.join(", ")}, whose masking cannot be followed`;
-      const whole = found.filter((p) => p.plan.masksWholeValue);
-      if (whole.length === 0) continue;
+      const masked = found.filter((p) => p.plan.columnRules.length > 0);
+      if (masked.length === 0) continue;
       const into = s.target && !s.target.endsWith(".*") ? await walk.all([s.target]) : OPAQUE;
-      if (into !== OPAQUE && into.some((p) => p.plan.masksWholeValue)) continue;
-      return `it stores the masked column ${whole.map((p) => p.plan.column).join(", ")} into ${s.target ?? "a new table or a notification"}, where masking would not follow it`;
+      if (into !== OPAQUE && maskedAsMuch(masked, into)) continue;
+      return `it stores the masked column ${masked.map((p) => p.plan.column).join(", ")} into ${s.target ?? "a new table or a notification"}, where masking would not follow it`;
     }
   } catch (err) {
     return `the upstream catalog could not be read (${(err as Error).message})`;

@@ -26,6 +26,8 @@ export class ResultUnit {
    */
   clientText: string | null = null;
   sample: (string | null)[][] = [];
+  /** called once its results are complete (what it kept open ends: long-running.ts) */
+  onDone: (() => void) | null = null;
   private sampleBytes = 0;
   private recorded = false;
 

@@ -1,0 +1,99 @@
+import { asArray, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
+import { parseSql } from "./classify/parser";
+import type { RequestKind } from "@/lib/gateway/core/types";
+import type { UpstreamMetadata } from "./metadata";
+
+/**
+ * Code the statement runs that is not in its text: a user-defined function, procedure,
+ * aggregate, operator or cast it calls, and the triggers, rules, defaults, constraints,
+ * row-level security policies and index expressions of the relations it names (views'
+ * definitions included), and for DDL the database's event triggers. Such code can read a masked column and return it under a name masking
+ * does not know (`SELECT my_func()` where my_func is `SELECT ssn FROM people`), or copy it into
+ * a table that is not masked (a trigger, a CALL); its body is not something the gateway can
+ * follow (plpgsql builds SQL at run time). So under masking a statement that would run any is
+ * refused (session.ts refuseStore, 0A000): only code shipped with PostgreSQL (pg_catalog,
+ * information_schema) runs.
+ *
+ *   codeNamesOf("SELECT public.f(x) FROM t WHERE a ### 1")
+ *   → { function: [{ schema: "public", name: "f" }], operator: [{ name: "###" }], cast: [], relation: [{ name: "t" }] }
+ */
+
+export interface Name {
+  schema?: string;
+  name: string;
+}
+
+export type CodeNames = Record<"function" | "operator" | "cast" | "relation", Name[]>;
+
+/** Names a statement's text uses, following EXECUTE into the prepared statement's text; null when it does not parse. */
+export function codeNamesOf(text: string, prepared: (name: string) => string | null = () => null, depth = 0): CodeNames | null {
+  let stmts: unknown;
+  try {
+    stmts = parseSql(text, "codeNamesOf").stmts ?? [];
+  } catch {
+    return null;
+  }
+  const out: CodeNames = { function: [], operator: [], cast: [], relation: [] };
+  // Iterative: hostile parse trees can be thousands of levels deep.
+  const stack: unknown[] = [stmts];
+  while (stack.length) {
+    const v = stack.pop();
+    if (Array.isArray(v)) {
+      stack.push(...v);
+      continue;
+    }
+    if (!isObject(v)) continue;
+    for (const [type, n] of nodes(v)) {
+      if (type === "FuncCall" || type === "funccall") add(out.function, qualified(n.funcname));
+      else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
+      else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
+      else if (type === "TypeCast" && isObject(n.typeName)) add(out.cast, qualified((n.typeName as AstObject).names));
+      else if (type === "ExecuteStmt") {
+        const inner = depth < 4 ? prepared(str(n.name) ?? "") : null;
+        const names = inner === null ? null : codeNamesOf(inner, prepared, depth + 1);
+        if (names === null) return null;
+        for (const k of Object.keys(out) as (keyof CodeNames)[]) for (const x of names[k]) add(out[k], x);
+      }
+    }
+    if (isRangeVar(v)) add(out.relation, { ...(str(v.schemaname) ? { schema: str(v.schemaname) } : {}), name: str(v.relname)! });
+    for (const k in v) if (typeof v[k] === "object" && v[k] !== null) stack.push(v[k]);
+  }
+  return out;
+}
+
+/** A node wrapper `{ Type: {...} }`, or a bare concrete field (`funccall` of CALL). */
+function nodes(v: AstObject): [string, AstObject][] {
+  const u = unwrap(v);
+  if (u) return [u];
+  return isObject(v.funccall) ? [["funccall", v.funccall as AstObject]] : [];
+}
+
+function qualified(parts: unknown): Name | null {
+  const names = asArray(parts).map(stringValue);
+  if (names.length === 0 || names.some((p) => p === undefined)) return null;
+  const name = names[names.length - 1]!;
+  // pg_catalog.int4 / `OPERATOR(pg_catalog.+)`: a two-part name is schema.name; three parts add a database.
+  return names.length > 1 ? { schema: names[names.length - 2], name } : { name };
+}
+
+function add(list: Name[], n: Name | null) {
+  if (n && !list.some((x) => x.name === n.name && x.schema === n.schema)) list.push(n);
+}
+
+/**
+ * Why a statement under masking must not run because it runs user-written code, or null.
+ * Throws when the catalog cannot be read (the caller refuses: fail closed).
+ */
+export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null, kind: RequestKind): Promise<string | null> {
+  const names = codeNamesOf(text, prepared);
+  if (names === null) return "it cannot be analysed for the code it runs";
+  const kinds = Object.keys(names) as (keyof CodeNames)[];
+  const lookups = kinds.flatMap((k) => names[k].map(async (n) => ({ kind: k as keyof CodeNames | "event", n, code: await metadata.userCode(k, n) })));
+  // DDL (and what may run DDL) fires the database's event triggers.
+  if (kind !== "read" && kind !== "write") lookups.push(metadata.userCode("event", { name: "" }).then((code) => ({ kind: "event" as const, n: { name: "" }, code })));
+  const found = await Promise.all(lookups);
+  const hit = found.find((f) => f.code.length > 0);
+  if (!hit) return null;
+  const what = hit.kind === "relation" ? `${hit.n.name} (its triggers, rules, defaults, policies or view definition)` : hit.kind === "event" ? "an event trigger this DDL fires" : `the ${hit.kind} ${hit.n.name}`;
+  return `it runs code written in the database (${hit.code.slice(0, 3).join(", ")}, through ${what}), which can return or copy masked values where masking does not follow them`;
+}
