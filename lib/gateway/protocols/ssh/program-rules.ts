@@ -1,4 +1,5 @@
 import type { RequestKind } from "@/lib/gateway/core/types";
+import { isPersistenceAncestor } from "./persistence-paths";
 import { sedScriptKind } from "./sed-script";
 
 /**
@@ -229,5 +230,22 @@ function classifyTar(args: string[]): RequestKind {
   // An archive named HOST:FILE is opened through the remote shell (rsh, often ssh) on that host,
   // with the upstream account's keys, unless --force-local.
   if (!args.some((a) => longOption(a, "force-local")) && args.some((a) => /^(--file=|-[a-zA-Z]*f)?[^/=]*:/.test(a) && !/^--[a-z-]+=[^:]*$/.test(a))) return "unknown";
-  return /^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list") ? "read" : "write";
+  if (/^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list")) return "read";
+  // Extracting writes the archive's names, which the line does not show, under -C (else the
+  // working directory, a home directory): there, `.ssh/authorized_keys` or `.bashrc` among them.
+  const extracts = /^-?[a-zA-Z]*x/.test(args[0] ?? "") || hasShort(args, "x", "CfbHIKLNTgVX") || args.some((a) => longOption(a, "extract", "get"));
+  return extracts && tarDirectories(args).some((d) => isPersistenceAncestor(d)) ? "admin" : "write";
+}
+
+/** tar's -C / --directory values (each may apply to some members), else the working directory. */
+function tarDirectories(args: string[]): string[] {
+  const dirs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-C" || (a.startsWith("--di") && !a.includes("=") && longOption(a, "directory"))) dirs.push(args[++i] ?? ".");
+    else if (/^-C./.test(a)) dirs.push(a.slice(2));
+    else if (a.includes("=") && longOption(a, "directory")) dirs.push(a.slice(a.indexOf("=") + 1));
+  }
+  // A -C inside a cluster (`-xvC DIR`) or abbreviated is not read here: then "." is judged, the stricter.
+  return dirs.length && !args.some((a) => /^-[a-zA-Z]+C/.test(a)) ? dirs : [".", ...dirs];
 }

@@ -1,7 +1,7 @@
 import type { ClientChannel as UpstreamChannel, ServerChannel } from "ssh2";
 import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
-import { isPersistencePath } from "./persistence-paths";
+import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
 
 /**
  * SFTP pass-through with inspection. ssh2 has no raw SFTP proxy, so the gateway relays the
@@ -183,7 +183,10 @@ export class SftpRelay {
     const decideWrite = (op: string, path: string, path2?: string, asked: ClassifiedRequest["kind"] = "write") => {
       this.requests.set(id, { op, path });
       // Where the host runs code later (~/.ssh, startup files, hooks, /etc): see persistence-paths.ts.
-      const kind = asked === "write" && (isPersistencePath(path) || (path2 !== undefined && isPersistencePath(path2))) ? "admin" : asked;
+      // A link to a directory above them (`/`, the home directory) reaches them by another name.
+      const paths = path2 === undefined ? [path] : [path, path2];
+      const reaches = (p: string) => isPersistencePath(p) || ((op === "symlink" || op === "hardlink") && isPersistenceAncestor(p));
+      const kind = asked === "write" && paths.some(reaches) ? "admin" : asked;
       const text = `sftp ${op} ${path}${path2 !== undefined ? ` ${path2}` : ""}`;
       return { id, req: { action: "write" as const, kind, tables: [], functions: [], text }, event: { op, path, ...(path2 !== undefined ? { path2 } : {}) } };
     };

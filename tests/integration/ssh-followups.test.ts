@@ -1,0 +1,130 @@
+import { execFileSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { sftpBatch, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { startSshd, type Sshd } from "../support/sshd";
+
+/**
+ * Follow-ups on the SSH gateway, with real OpenSSH clients through a real Gatehouse (its store a
+ * real PostgreSQL 15) to a real sshd: persistence paths reached by another name than the one
+ * written, SFTP beyond version 3, kills and key removals whose notification was lost, and what an
+ * SSH client is told while Gatehouse's database is down.
+ */
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+type Rec = Record<string, any>;
+
+describe("SSH gateway follow-ups", () => {
+  let pg: Postgres15;
+  let gh: GatehouseProcess;
+  let sshd: Sshd;
+  let storeUrl: string;
+  let home: string;
+  const tokens = { admin: "", member: "", approver: "" };
+  const local = fs.mkdtempSync(path.join(os.tmpdir(), "gh-ssh-followups-"));
+  const probe = `gh-followup-${process.pid}`;
+
+  const gw = (): SshTarget => ({ port: gh.ports.ssh, user: "box", password: tokens.member });
+  const direct = (): SshTarget => ({ port: sshd.port, user: sshd.user, identityFile: sshd.privateKeyPath });
+  const upstream = async (line: string) => (await sshExec(direct(), line)).stdout.trim();
+  const exists = (p: string) => upstream(`test -e ${p} -o -L ${p} && echo yes || echo no`);
+
+  async function pendingApproval(match: (text: string) => boolean, give: () => boolean): Promise<Rec | null> {
+    for (;;) {
+      const list = await apiCall(gh.url, tokens.approver, "GET", "/approvals?status=pending");
+      const hit = (list.body.approvals as Rec[]).find((a) => match(a.request.text));
+      if (hit) return hit;
+      if (give()) return null;
+      await sleep(50);
+    }
+  }
+
+  /** Runs `run` (an ssh or sftp client) and denies the approval it waits for, if any: "held" (with the kind asked) or "ran". */
+  async function heldOrRan(match: (text: string) => boolean, run: () => Promise<unknown>): Promise<{ outcome: "held" | "ran"; kind?: string }> {
+    let done = false;
+    const finished = run().finally(() => (done = true));
+    const approval = await pendingApproval(match, () => done);
+    if (approval) expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval.id}/deny`, { reason: "follow-up" })).status).toBe(200);
+    await finished;
+    return approval ? { outcome: "held", kind: approval.request.kind } : { outcome: "ran" };
+  }
+
+  const execHeld = (line: string) => heldOrRan((t) => t === line, () => startSsh(gw(), line).exited);
+
+  beforeAll(async () => {
+    [pg, sshd] = await Promise.all([startPostgres15(), startSshd()]);
+    const setup = (await import("postgres")).default(pg.url, { max: 1, onnotice: () => {} });
+    await setup.unsafe("create database gh_store");
+    await setup.end();
+    storeUrl = pg.url.replace(/\/postgres$/, "/gh_store");
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500", GATEHOUSE_NODE_HEARTBEAT_MS: "1000" } });
+    tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [key, email, role, groups] of [["member", "ops@example.test", "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
+      expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
+      tokens[key] = await login(gh.url, email, "a-long-password-1");
+    }
+    const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    home = await upstream("mkdir -p ~/.ssh && echo $HOME");
+    expect(home).toMatch(/^\//);
+  }, 180_000);
+
+  afterAll(async () => {
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    if (sshd) await sshExec(direct(), `rm -rf ${home}/${probe}* ${home}/.ssh/${probe}*`).catch(() => {});
+    await gh?.stop();
+    await sshd?.stop();
+    await pg?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    fs.rmSync(local, { recursive: true, force: true });
+  });
+
+  describe("persistence paths reached by another name", () => {
+    // Each line really reaches ~/.ssh (or a link to a directory above it) upstream when it runs:
+    // through Gatehouse it must wait for an approver as admin, and nothing exists once denied.
+    it("exec: a glob, a link to the home directory, an archive extracted there, env -C", async () => {
+      const tarDir = path.join(local, "payload");
+      fs.mkdirSync(path.join(tarDir, ".ssh"), { recursive: true });
+      fs.writeFileSync(path.join(tarDir, ".ssh", `${probe}-tar`), "ssh-ed25519 AAAA planted\n");
+      execFileSync("tar", ["cf", path.join(local, "payload.tar"), "-C", tarDir, ".ssh"]);
+      // (copies from /tmp: a system path such as /etc/hostname in a write is admin by itself)
+      const put = await sftpBatch(direct(), [`put ${path.join(local, "payload.tar")} /tmp/${probe}.tar`, `put ${path.join(local, "payload.tar")} /tmp/${probe}.src`]);
+      expect(put.code, put.stderr).toBe(0);
+      const cases: [string, string][] = [
+        [`cp /tmp/${probe}.src ~/.ss?/${probe}-glob`, `.ssh/${probe}-glob`],
+        [`ln -s ~ ${probe}-home`, `${probe}-home`],
+        [`tar xf /tmp/${probe}.tar`, `.ssh/${probe}-tar`],
+        [`env -C ${home}/.. cp /tmp/${probe}.src ${path.basename(home)}/.ss[h]/${probe}-chdir`, `.ssh/${probe}-chdir`],
+      ];
+      try {
+        for (const [line, made] of cases) {
+          const r = await execHeld(line);
+          expect(r.outcome, `${line} ran without approval`).toBe("held");
+          expect(r.kind, line).toBe("admin");
+          expect(await exists(`${home}/${made}`), line).toBe("no");
+        }
+        // an ordinary copy in the home directory is still a plain write
+        const plain = await sshExec(gw(), `cp /tmp/${probe}.src ${probe}-plain && rm ${probe}-plain`);
+        expect(plain.code, plain.stderr).toBe(0);
+      } finally {
+        await upstream(`rm -f /tmp/${probe}.tar /tmp/${probe}.src`);
+      }
+    });
+
+    it("sftp: a symlink to / or to the home directory is held as admin", async () => {
+      for (const [target, link] of [["/", `${probe}-root`], [home, `${probe}-h`], ["..", `${probe}-up`]]) {
+        const r = await heldOrRan((t) => t.startsWith("sftp symlink ") && t.includes(link), () => sftpBatch(gw(), [`ln -s ${target} ${link}`]));
+        expect(r.outcome, `sftp ln -s ${target} ran without approval`).toBe("held");
+        expect(r.kind).toBe("admin");
+        expect(await exists(`${home}/${link}`)).toBe("no");
+      }
+      // a link to an ordinary file is a plain write
+      const plain = await sftpBatch(gw(), [`ln -s /tmp/${probe}-nowhere ${probe}-plain-link`, `rm ${probe}-plain-link`]);
+      expect(plain.code, plain.stderr).toBe(0);
+    });
+  });
+
+});
