@@ -5,7 +5,8 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
-import { sftpBatch, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { rawSftp, statusOf } from "../support/sftp-raw";
+import { sftpBatch, ssh2Connect, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
 /**
@@ -50,6 +51,20 @@ describe("SSH gateway follow-ups", () => {
     if (approval) expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval.id}/deny`, { reason: "follow-up" })).status).toBe(200);
     await finished;
     return approval ? { outcome: "held", kind: approval.request.kind } : { outcome: "ran" };
+  }
+
+  /** The newest SSH session's id, and its recorded events once it has ended. */
+  async function newestSession(): Promise<string> {
+    const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=ssh&limit=1");
+    return (res.body.sessions as Rec[])[0].id;
+  }
+  async function eventsOf(id: string): Promise<Rec[]> {
+    for (let i = 0; ; i++) {
+      const s = await apiCall(gh.url, tokens.admin, "GET", `/sessions/${id}`);
+      if (s.body.session.status !== "live" || i > 100) break;
+      await sleep(100);
+    }
+    return (await apiCall(gh.url, tokens.admin, "GET", `/sessions/${id}/events`)).body.events as Rec[];
   }
 
   const execHeld = (line: string) => heldOrRan((t) => t === line, () => startSsh(gw(), line).exited);
@@ -127,4 +142,38 @@ describe("SSH gateway follow-ups", () => {
     });
   });
 
+  describe("SFTP beyond version 3", () => {
+    // OpenSSH's sftp-server speaks 3 only and never answers a request type it does not know (the
+    // client waits for ever); a server that speaks 6 would read OPEN, RENAME and LINK in a layout
+    // the gateway does not parse. So the gateway asks upstream for 3, and answers itself what 3 lacks.
+    it("a client asking for version 6 gets 3; LINK and BLOCK are refused by the gateway and recorded, never forwarded", async () => {
+      const client = await ssh2Connect(gw());
+      let id: string;
+      try {
+        const sftp = rawSftp((await ssh2Subsystem(client, "sftp")).channel);
+        sftp.send(1, 6); // INIT, version 6
+        const version = await sftp.next();
+        expect(version?.type).toBe(2);
+        expect(version!.body.readUInt32BE(0)).toBe(3);
+        // version 6's LINK (21): new-link-path, existing-path, sym-link; BLOCK (22): handle, offset, length, mask
+        sftp.send(21, 7, `${home}/${probe}-v6link`, "/", Buffer.from([1]));
+        const link = await sftp.next();
+        expect(link?.type, "no answer to LINK").toBe(101);
+        expect(statusOf(link!.body)).toEqual({ id: 7, code: 8, message: "gatehouse: SFTP request type 21 is not supported (SFTP version 3 only)" });
+        sftp.send(22, 8, "h", 0, 0, 0, 0, 0, 1);
+        expect(statusOf((await sftp.next())!.body)).toMatchObject({ id: 8, code: 8 });
+        // the channel goes on: a version 3 REALPATH is answered by the upstream (NAME)
+        sftp.send(16, 9, ".");
+        expect((await sftp.next())?.type).toBe(104);
+        id = await newestSession();
+      } finally {
+        client.end();
+      }
+      expect(await exists(`${home}/${probe}-v6link`)).toBe("no");
+      const sftpEvents = (await eventsOf(id)).filter((e) => e.kind === "sftp").map((e) => e.payload as Rec);
+      expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "init", flags: "version 6", status: "offered version 3" }));
+      expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "type 21", status: "refused: not an SFTP version 3 request" }));
+      expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "type 22", status: "refused: not an SFTP version 3 request" }));
+    });
+  });
 });
