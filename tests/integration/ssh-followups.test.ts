@@ -4,6 +4,10 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { openPostgres, type DbHandle } from "@/db/client";
+import type { Caller } from "@/lib/auth/caller";
+import { killSession } from "@/lib/services/sessions/kill";
+import { removeSshKey } from "@/lib/services/ssh-keys/remove";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { rawSftp, statusOf } from "../support/sftp-raw";
 import { sftpBatch, ssh2Connect, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
@@ -174,6 +178,68 @@ describe("SSH gateway follow-ups", () => {
       expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "init", flags: "version 6", status: "offered version 3" }));
       expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "type 21", status: "refused: not an SFTP version 3 request" }));
       expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "type 22", status: "refused: not an SFTP version 3 request" }));
+    });
+  });
+
+  /**
+   * Another Gatehouse process on the same store kills a session or removes a key, and its
+   * NOTIFY never reaches the process serving the session: here that other process is this test,
+   * running the same services on the same database with no event-bus bridge (so nothing is sent).
+   */
+  describe("a kill or a key removal whose notification was lost", () => {
+    let store: DbHandle;
+    const callerOf = async (email: string, role: Caller["role"]): Promise<Caller> => {
+      const [row] = await store.query<{ id: string }>("select id from users where email = $1", [email]);
+      return { userId: row.id, email, role, groups: [], via: "session" };
+    };
+    /** A command that runs for 60 s; resolves with how it ended once it exits. */
+    const longRunning = (t: SshTarget) => {
+      const run = startSsh(t, "sleep 60; echo finished");
+      return { stderr: run.stderr, exited: run.exited };
+    };
+    const seen = new Set<string>();
+    /** The one live SSH session of `email` not seen before. */
+    const newLiveSessionOf = async (email: string): Promise<string> => {
+      for (let i = 0; i < 200; i++) {
+        const res = await apiCall(gh.url, tokens.admin, "GET", `/sessions?protocol=ssh&status=live&user=${encodeURIComponent(email)}`);
+        const live = (res.body.sessions as Rec[]).filter((x) => !seen.has(x.id));
+        if (live.length === 1) {
+          seen.add(live[0].id);
+          return live[0].id;
+        }
+        await sleep(100);
+      }
+      throw new Error("no new live session");
+    };
+    const endsWithin = (exited: Promise<number | null>, ms: number) => Promise.race([exited.then(() => "ended"), sleep(ms).then(() => "still running")]);
+
+    beforeAll(async () => {
+      store = await openPostgres(storeUrl);
+    });
+    afterAll(async () => {
+      await store?.close();
+    });
+
+    it("a session killed by another process ends though session.kill never arrived", async () => {
+      const run = longRunning(gw());
+      const id = await newLiveSessionOf("ops@example.test");
+      await killSession(store.db, await callerOf(gh.adminEmail, "admin"), id, { reason: "lost notify" });
+      expect(await endsWithin(run.exited, 10_000), "the killed session kept running").toBe("ended");
+      expect(run.stderr()).toMatch(/session ended by an administrator: lost notify/);
+      const session = (await apiCall(gh.url, tokens.admin, "GET", `/sessions/${id}`)).body.session;
+      expect(session).toMatchObject({ status: "killed", endReason: "session ended by an administrator: lost notify" });
+    });
+
+    it("a session that logged in with a key ends when another process removes the key, though ssh-key.removed never arrived", async () => {
+      const keyFile = path.join(local, "member-key");
+      execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-C", "member@followups", "-f", keyFile]);
+      const added = await apiCall(gh.url, tokens.member, "POST", "/ssh-keys", { name: "followups", publicKey: fs.readFileSync(`${keyFile}.pub`, "utf8") });
+      expect(added.status, JSON.stringify(added.body)).toBe(200);
+      const run = longRunning({ port: gh.ports.ssh, user: "box", identityFile: keyFile });
+      await newLiveSessionOf("ops@example.test");
+      await removeSshKey(store.db, await callerOf("ops@example.test", "member"), added.body.key.id);
+      expect(await endsWithin(run.exited, 10_000), "the session of the removed key kept running").toBe("ended");
+      expect(run.stderr()).toMatch(/the SSH key this session logged in with was removed/);
     });
   });
 });
