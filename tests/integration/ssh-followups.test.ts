@@ -242,4 +242,35 @@ describe("SSH gateway follow-ups", () => {
       expect(run.stderr()).toMatch(/the SSH key this session logged in with was removed/);
     });
   });
+
+  // Last: it takes the store down. Nothing can be checked then, so nobody gets in; but `ssh`
+  // says why (the PostgreSQL gateway answers 57P03 the same way) instead of "Permission denied".
+  describe("Gatehouse's database unavailable", () => {
+    it("ssh and sftp clients are told the database is unreachable, by password, keyboard-interactive and key; then log in again", async () => {
+      const keyFile = path.join(local, "outage-key");
+      execFileSync("ssh-keygen", ["-q", "-N", "", "-t", "ed25519", "-C", "outage@followups", "-f", keyFile]);
+      expect((await apiCall(gh.url, tokens.member, "POST", "/ssh-keys", { name: "outage", publicKey: fs.readFileSync(`${keyFile}.pub`, "utf8") })).status).toBe(200);
+      const byKey: SshTarget = { port: gh.ports.ssh, user: "box", identityFile: keyFile };
+      const byKeyboard: SshTarget = { ...gw(), passwordMethod: "keyboard-interactive" };
+      await pg.down();
+      try {
+        for (const [how, attempt] of [
+          ["password", () => sshExec(gw(), "echo in")],
+          ["keyboard-interactive", () => sshExec(byKeyboard, "echo in")],
+          ["key", () => sshExec(byKey, "echo in")],
+          ["sftp", () => sftpBatch(gw(), ["pwd"])],
+        ] as const) {
+          const r = await attempt();
+          expect(r.code, how).not.toBe(0);
+          expect(r.stdout, how).not.toMatch(/in|Remote working directory/);
+          expect(r.stderr, how).toMatch(/Gatehouse cannot reach its database; try again shortly/);
+          expect(r.stderr, how).not.toMatch(/Permission denied/);
+        }
+      } finally {
+        await pg.up();
+      }
+      await expect.poll(async () => (await sshExec(gw(), "echo in")).stdout, { timeout: 60_000, interval: 1000 }).toBe("in\n");
+      expect((await sshExec(byKey, "echo in")).stdout).toBe("in\n");
+    });
+  });
 });

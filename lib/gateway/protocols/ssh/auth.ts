@@ -15,7 +15,8 @@ import { loggable } from "@/lib/util/loggable";
  * SSH client authentication: the SSH user name is the connection, and the credential is a
  * Gatehouse token (as the password, or typed at a keyboard-interactive prompt) or a public key
  * the user registered. Returns the principal, or null after rejecting the attempt (the client
- * may try another method). Key lookups happen only for the key the client offers, and a key
+ * may try another method); throws when the credential could not be checked (the database is
+ * unreachable: UNAVAILABLE, or the store's own error from a key lookup). Key lookups happen only for the key the client offers, and a key
  * is accepted only with a valid signature over this session's id.
  */
 export const AUTH_METHODS: AuthContext["method"][] = ["publickey", "password", "keyboard-interactive"];
@@ -26,9 +27,9 @@ export async function authenticateSsh(db: Db, ctx: AuthContext, address: string)
     case "password":
       return tokenAuth(db, ctx.password, connection, address);
     case "keyboard-interactive":
-      return new Promise((resolve) => {
+      return new Promise((resolve, reject) => {
         ctx.prompt([{ prompt: "Gatehouse token (password): ", echo: false }], "Gatehouse", "Paste a Gatehouse token (gatehouse tokens create).", (answers) => {
-          tokenAuth(db, answers[0] ?? "", connection, address).then(resolve, () => resolve(null));
+          tokenAuth(db, answers[0] ?? "", connection, address).then(resolve, reject);
         });
       });
     case "publickey": {
@@ -69,6 +70,8 @@ async function tokenAuth(db: Db, token: string, connection: string, address: str
   try {
     return await authenticateToken(db, token.trim(), { protocol: "ssh", address, connection });
   } catch (err) {
+    // The token could not be checked (the database is down): not the client's failure, say so.
+    if (err instanceof GatehouseError && err.code === "UNAVAILABLE") throw err;
     if (!(err instanceof GatehouseError)) console.error("[ssh] token authentication failed:", loggable(err));
     return null; // authenticateToken audited it
   }
