@@ -117,6 +117,7 @@ describe("SSH gateway follow-ups", () => {
         [`ln -s ~ ${probe}-home`, `${probe}-home`],
         [`tar xf /tmp/${probe}.tar`, `.ssh/${probe}-tar`],
         [`env -C ${home}/.. cp /tmp/${probe}.src ${path.basename(home)}/.ss[h]/${probe}-chdir`, `.ssh/${probe}-chdir`],
+        [`mkdir -p ${probe}-repo2 ${probe}-stage2/hooks && mv ${probe}-stage2 ${probe}-repo2/.git`, `${probe}-repo2/.git`],
       ];
       try {
         for (const [line, made] of cases) {
@@ -133,13 +134,19 @@ describe("SSH gateway follow-ups", () => {
       }
     });
 
-    it("sftp: a symlink to / or to the home directory is held as admin", async () => {
+    it("sftp: a symlink to / or to the home directory, a directory renamed to .git, are held as admin", async () => {
       for (const [target, link] of [["/", `${probe}-root`], [home, `${probe}-h`], ["..", `${probe}-up`]]) {
         const r = await heldOrRan((t) => t.startsWith("sftp symlink ") && t.includes(link), () => sftpBatch(gw(), [`ln -s ${target} ${link}`]));
         expect(r.outcome, `sftp ln -s ${target} ran without approval`).toBe("held");
         expect(r.kind).toBe("admin");
         expect(await exists(`${home}/${link}`)).toBe("no");
       }
+      // a directory renamed to a repository's .git brings its hooks/ with it
+      await upstream(`mkdir -p ${probe}-repo ${probe}-stage/hooks && echo 'touch /tmp/${probe}-hooked' > ${probe}-stage/hooks/post-checkout`);
+      const moved = await heldOrRan((t) => t.startsWith("sftp rename ") && t.includes(`${probe}-repo/.git`), () => sftpBatch(gw(), [`rename ${probe}-stage ${probe}-repo/.git`]));
+      expect(moved.outcome, "sftp rename onto .git ran without approval").toBe("held");
+      expect(moved.kind).toBe("admin");
+      expect(await exists(`${home}/${probe}-repo/.git`)).toBe("no");
       // a link to an ordinary file is a plain write
       const plain = await sftpBatch(gw(), [`ln -s /tmp/${probe}-nowhere ${probe}-plain-link`, `rm ${probe}-plain-link`]);
       expect(plain.code, plain.stderr).toBe(0);

@@ -25,8 +25,8 @@ describe("persistence paths by another name", () => {
   });
 
   it("knows the directories above persistence paths", () => {
-    for (const p of ["/", "//", "~", "~/", ".", "", "$HOME", "~root", "/home", "/home/gh", "/home/gh/", "/var", "/var/spool", "/run", "..", "../..", "/proc/self/root", "/proc/self/cwd", "/usr/local/../.."]) expect(isPersistenceAncestor(p), p).toBe(true);
-    for (const p of ["/tmp", "/tmp/x", "project", "/home/gh/project", "/var/log", "../notes.txt", "/srv/app"]) expect(isPersistenceAncestor(p), p).toBe(false);
+    for (const p of ["/", "//", "~", "~/", ".", "", "$HOME", "~root", "/home", "/home/gh", "/home/gh/", "/var", "/var/spool", "/run", "..", "../..", "/proc/self/root", "/proc/self/cwd", "/usr/local/../..", "repo/.git", "~/.config", "/srv/app/.git/", ".local", "/home/gh/.local"]) expect(isPersistenceAncestor(p), p).toBe(true);
+    for (const p of ["/tmp", "/tmp/x", "project", "/home/gh/project", "/var/log", "../notes.txt", "/srv/app", "repo/.gitignore", "project/.local"]) expect(isPersistenceAncestor(p), p).toBe(false);
   });
 
   it("exec lines that reach a persistence path by another name are admin", () => {
@@ -35,7 +35,7 @@ describe("persistence paths by another name", () => {
       "cp x ../../etc/cron.d/job", "cp x ~/.ss?/authorized_keys", "cp x ~/.[s]sh/authorized_keys", "cp x x/../bin/ls", "cp x ~gh/bin/ls",
       "cp x ${HOME}/bin/ls", "cp x /home/gh/bin/ls", "cp x /proc/self/root/etc/cron.d/x", "D=~/.ssh; cp x $D/k",
       "cp -rT stage ~", "cp -r stage/. ~/", "mv stage/* ~", "tar xf payload.tar", "tar -xzf payload.tgz -C ~", "tar --extract --file=p.tar --directory=/",
-      "scp -t .", "rsync --server -logDtpre.iLsfxC . ~/",
+      "scp -t .", "rsync --server -logDtpre.iLsfxC . ~/", "mv stage ~/.config", "cp -r hooks/. repo/.git", "tar xf t.tar -C ~/.local",
     ]) expect(classifyCommand(line).kind, line).toBe("admin");
   });
 

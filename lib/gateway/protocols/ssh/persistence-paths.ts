@@ -55,7 +55,7 @@ export function isPersistencePath(written: string, opts: PathOptions = {}): bool
 
 /**
  * A directory above persistence paths: `/`, `/var`, a home directory (`~`, `.`, `/home/USER`), a
- * path climbing out with `..` to one of them. A link to one (`ln -s / r`, then `r/etc/cron.d/x`)
+ * path climbing out with `..` to one of them, `.git`, `.config`, `~/.local`. A link to one (`ln -s / r`, then `r/etc/cron.d/x`)
  * or a write into one whose names come from elsewhere (`cp -rT stage ~`, `tar x` in the home
  * directory, a legacy `scp -t .`) reaches persistence paths the text never names.
  */
@@ -63,8 +63,11 @@ export function isPersistenceAncestor(written: string, opts: PathOptions = {}): 
   const value = optionValue(written);
   if (opts.dynamic && hasVariable(value)) return true;
   const match = matcher(opts.dynamic === true);
+  // A directory that holds a code directory: `.git` (hooks), `.config` (systemd, autostart, …).
+  const holdsCode = (segments: string[]) => segments.length > 0 && CODE_DIRS.some((dir) => dir.length > 1 && match(segments[segments.length - 1], dir[0]));
   return placesOf(value).some((p) => {
-    if (p.from !== "root") return p.from === "home" && p.segments.length === 0;
+    if (holdsCode(p.segments)) return true;
+    if (p.from !== "root") return p.from === "home" && (p.segments.length === 0 || HOME_DIRS.some((dir) => dir.length > p.segments.length && p.segments.every((s, i) => match(s, dir[i]))));
     // `/`, `/home`, `/home/USER`, and what leads to the system's directories (`/var`, `/var/spool`)
     const above = (dir: readonly string[]) => dir.length > p.segments.length && p.segments.every((s, i) => match(s, dir[i]));
     return p.segments.length === 0 || (p.segments.length <= 2 && match(p.segments[0], "home")) || SYSTEM.some(above);

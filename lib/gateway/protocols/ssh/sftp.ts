@@ -217,10 +217,11 @@ export class SftpRelay {
     const decideWrite = (op: string, path: string, path2?: string, asked: ClassifiedRequest["kind"] = "write") => {
       this.requests.set(id, { op, path });
       // Where the host runs code later (~/.ssh, startup files, hooks, /etc): see persistence-paths.ts.
-      // A link to a directory above them (`/`, the home directory) reaches them by another name.
+      // A link to a directory above them (`/`, the home directory) reaches them by another name,
+      // and a directory renamed to one above them (`.git`, `.config`) brings names nobody saw.
       const paths = path2 === undefined ? [path] : [path, path2];
-      const reaches = (p: string) => isPersistencePath(p) || ((op === "symlink" || op === "hardlink") && isPersistenceAncestor(p));
-      const kind = asked === "write" && paths.some(reaches) ? "admin" : asked;
+      const above = (p: string, i: number) => (op === "symlink" || op === "hardlink" || (op === "rename" && i === 1)) && isPersistenceAncestor(p);
+      const kind = asked === "write" && paths.some((p, i) => isPersistencePath(p) || above(p, i)) ? "admin" : asked;
       const text = `sftp ${op} ${path}${path2 !== undefined ? ` ${path2}` : ""}`;
       return { id, req: { action: "write" as const, kind, tables: [], functions: [], text }, event: { op, path, ...(path2 !== undefined ? { path2 } : {}) } };
     };
