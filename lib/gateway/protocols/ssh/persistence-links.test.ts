@@ -15,6 +15,13 @@ describe("persistence paths by another name", () => {
     for (const p of ["../notes.txt", "../project/src/a.ts", "/home/gh/data/x.csv", "/proc/self/status", "x/../notes", "src/lib/a.js"]) expect(isPersistencePath(p), p).toBe(false);
   });
 
+  it("knows the files the startup files source and the plugins tools run", () => {
+    for (const p of ["~/.bash_aliases", ".bashrc.d/x.sh", ".vim/plugin/x.vim", ".emacs.d/init.el", ".hgrc", ".kube/config", ".aws/config", ".docker/config.json", ".gnupg/gpg-agent.conf", ".config/nvim/init.lua", ".local/lib/python3.11/site-packages/x.pth"]) {
+      expect(isPersistencePath(p), p).toBe(true);
+    }
+    expect(isPersistencePath("project/.local/lib/x")).toBe(false);
+  });
+
   it("a glob that could match a persistence name matches it; a variable may be anything", () => {
     for (const p of ["~/.ss?/authorized_keys", "~/.[s]sh/authorized_keys", "~/.bash*", "repo/.git/hoo*/pre-commit", "/e*/cron.d/x", "b?n/ls"]) expect(isPersistencePath(p, { dynamic: true }), p).toBe(true);
     expect(isPersistencePath("$D/k", { dynamic: true })).toBe(true);

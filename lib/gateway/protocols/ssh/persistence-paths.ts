@@ -18,13 +18,20 @@
 const STARTUP_FILES = (
   ".bashrc .bash_profile .bash_login .bash_logout .profile .zshrc .zshenv .zprofile .zlogin .zlogout .cshrc .tcshrc " +
   ".login .logout .kshrc .mkshrc .xprofile .xinitrc .xsession .xsessionrc .pam_environment .forward .gitconfig " +
-  ".npmrc .pypirc .curlrc .wgetrc .vimrc .exrc .lesskey .inputrc .Xresources .screenrc .tmux.conf .ssh"
+  ".npmrc .pypirc .curlrc .wgetrc .vimrc .exrc .lesskey .inputrc .Xresources .screenrc .tmux.conf .ssh " +
+  // sourced by the startup files (Debian's .bashrc reads .bash_aliases), or run by tools the user
+  // runs later: editors' init, Mercurial hooks, kubectl exec and AWS credential_process plugins,
+  // docker credential helpers, gpg-agent's pinentry-program
+  ".bash_aliases .bashrc.d .vim .emacs .emacs.d .hgrc .kube .aws .docker .gnupg"
 ).split(" ");
 
 /** Directories (as path segments, anywhere in the path) where what is written runs, or is trusted, later. */
-const CODE_DIRS: readonly (readonly string[])[] = [[".git", "hooks"], [".git", "config"], [".config", "systemd"], [".config", "autostart"], [".config", "git"], [".config", "fish"]];
-/** The same, only in a home directory: they are on its PATH. */
-const HOME_DIRS: readonly (readonly string[])[] = [["bin"], [".local", "bin"]];
+const CODE_DIRS: readonly (readonly string[])[] = [
+  [".git", "hooks"], [".git", "config"], [".config", "systemd"], [".config", "autostart"], [".config", "git"], [".config", "fish"],
+  [".config", "nvim"], [".config", "environment.d"],
+];
+/** The same, only in a home directory: on its PATH, or Python's user site (a `.pth` file there runs at every start). */
+const HOME_DIRS: readonly (readonly string[])[] = [["bin"], [".local", "bin"], [".local", "lib"]];
 
 /** The system's own configuration and code, from `/`. */
 const SYSTEM: readonly (readonly string[])[] = [
