@@ -117,6 +117,7 @@ describe("SSH gateway follow-ups", () => {
         [`ln -s ~ ${probe}-home`, `${probe}-home`],
         [`tar xf /tmp/${probe}.tar`, `.ssh/${probe}-tar`],
         [`env -C ${home}/.. cp /tmp/${probe}.src ${path.basename(home)}/.ss[h]/${probe}-chdir`, `.ssh/${probe}-chdir`],
+        [`printf %s ~/.ssh/${probe}-xargs | xargs -0 tee -a`, `.ssh/${probe}-xargs`],
         [`mkdir -p ${probe}-repo2 ${probe}-stage2/hooks && mv ${probe}-stage2 ${probe}-repo2/.git`, `${probe}-repo2/.git`],
       ];
       try {

@@ -29,6 +29,9 @@ const READ = new Set(
   ).split(" "),
 );
 
+/** Writers that only take away: they plant nothing that could run later. */
+const REMOVES = new Set(["rm", "rmdir", "unlink", "shred"]);
+
 const WRITE = new Set("rm rmdir mv cp touch mkdir ln chmod chown chgrp truncate tee dd install shred unlink mkfifo patch".split(" "));
 
 const ADMIN = new Set(
@@ -176,7 +179,11 @@ function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKi
     if ("kind" in w) return w.kind;
     const inner = w.inner.length ? classifyProgram(w.inner, depth, tty) : "read";
     const kind = w.atLeast && RANK[inner] < RANK[w.atLeast] ? w.atLeast : inner;
-    return w.chdir && RANK[kind] === RANK.write && writesUnder(w.chdir, w.inner.slice(1)) ? "admin" : kind;
+    if (RANK[kind] !== RANK.write) return kind;
+    // xargs writes where its input says (`printf ~/.bashrc | xargs tee -a`): places nobody saw. A
+    // removal plants nothing, and stays a write.
+    if (prog === "xargs" && !REMOVES.has(w.inner[0]?.value.replace(/^.*\//, "") ?? "")) return "admin";
+    return w.chdir && writesUnder(w.chdir, w.inner.slice(1)) ? "admin" : kind;
   }
   if (rest.some((t) => t.dynamic) && !ARGS_HARMLESS.has(prog)) return "unknown";
   if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1, tty);

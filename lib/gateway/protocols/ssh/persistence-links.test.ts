@@ -42,6 +42,7 @@ describe("persistence paths by another name", () => {
       "cp x ../../etc/cron.d/job", "cp x ~/.ss?/authorized_keys", "cp x ~/.[s]sh/authorized_keys", "cp x x/../bin/ls", "cp x ~gh/bin/ls",
       "cp x ${HOME}/bin/ls", "cp x /home/gh/bin/ls", "cp x /proc/self/root/etc/cron.d/x", "D=~/.ssh; cp x $D/k",
       "cp -rT stage ~", "cp -r stage/. ~/", "mv stage/* ~", "tar xf payload.tar", "tar -xzf payload.tgz -C ~", "tar --extract --file=p.tar --directory=/",
+      "printf %s ~/.bashrc | xargs -0 tee -a", "echo /etc | xargs -I{} cp /tmp/k {}/cron.d/x", "echo bin | xargs -I@ cp k @/ls",
       "scp -t .", "rsync --server -logDtpre.iLsfxC . ~/", "mv stage ~/.config", "cp -r hooks/. repo/.git", "tar xf t.tar -C ~/.local",
     ]) expect(classifyCommand(line).kind, line).toBe("admin");
   });
