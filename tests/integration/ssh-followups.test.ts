@@ -187,6 +187,26 @@ describe("SSH gateway follow-ups", () => {
       expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "type 21", status: "refused: not an SFTP version 3 request" }));
       expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "type 22", status: "refused: not an SFTP version 3 request" }));
     });
+
+    it("an upstream that answers a version other than 3 is cut off before the client speaks to it", async () => {
+      // An sshd whose every session is a server answering VERSION 6 (as one speaking 6 would).
+      fs.chmodSync(local, 0o755);
+      const script = path.join(local, "sftp-v6.sh");
+      fs.writeFileSync(script, "#!/bin/sh\nprintf '\\000\\000\\000\\005\\002\\000\\000\\000\\006'\nsleep 10\n", { mode: 0o755 });
+      const v6 = await startSshd({ extraConfig: [`ForceCommand ${script}`] });
+      try {
+        const added = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-v6", type: "ssh", upstream: `ssh://127.0.0.1:${v6.port}`, username: v6.user, secret: v6.password, tags: ["staging"] });
+        expect(added.status, JSON.stringify(added.body)).toBe(200);
+        const r = await sftpBatch({ ...gw(), user: "box-v6" }, ["pwd"], { timeoutMs: 20_000 });
+        expect(r.code).not.toBe(0);
+        expect(r.stdout).not.toMatch(/Remote working directory/);
+        const id = await newestSession();
+        const sftpEvents = (await eventsOf(id)).filter((e) => e.kind === "sftp").map((e) => e.payload as Rec);
+        expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "error", status: "upstream answered SFTP version 6, not 3" }));
+      } finally {
+        await v6.stop();
+      }
+    });
   });
 
   /**
