@@ -188,6 +188,25 @@ describe("SSH gateway follow-ups", () => {
       expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "type 22", status: "refused: not an SFTP version 3 request" }));
     });
 
+    it("a path with a NUL in it ends the channel: it never reaches a server that would read it up to the NUL", async () => {
+      const client = await ssh2Connect(gw());
+      let id: string;
+      try {
+        const run = await ssh2Subsystem(client, "sftp");
+        const sftp = rawSftp(run.channel);
+        sftp.send(1, 3);
+        expect((await sftp.next())?.type).toBe(2);
+        sftp.send(20, 5, `${probe}-nul`, "/\0junk"); // SYMLINK to "/" for a server reading C strings
+        await Promise.race([run.done, sleep(5000)]);
+        id = await newestSession();
+      } finally {
+        client.end();
+      }
+      expect(await exists(`${home}/${probe}-nul`)).toBe("no");
+      const sftpEvents = (await eventsOf(id)).filter((e) => e.kind === "sftp").map((e) => e.payload as Rec);
+      expect(sftpEvents).toContainEqual(expect.objectContaining({ op: "error", status: "malformed SFTP packet from the client" }));
+    });
+
     it("an upstream that answers a version other than 3 is cut off before the client speaks to it", async () => {
       // An sshd whose every session is a server answering VERSION 6 (as one speaking 6 would).
       fs.chmodSync(local, 0o755);

@@ -392,8 +392,14 @@ class Reader {
     this.o += n;
     return v;
   }
+  /**
+   * A path or a name. A NUL in it is refused: a server in C may read only the part before it
+   * (`/\0x`, a symlink to `/`), while the gateway would judge the whole.
+   */
   string(): string {
-    return this.str().toString("utf8");
+    const bytes = this.str();
+    if (bytes.includes(0)) throw new RangeError("NUL in an SFTP string");
+    return bytes.toString("utf8");
   }
   skip(n: number) {
     this.o += n;
