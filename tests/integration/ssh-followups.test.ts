@@ -10,7 +10,7 @@ import { killSession } from "@/lib/services/sessions/kill";
 import { removeSshKey } from "@/lib/services/ssh-keys/remove";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { rawSftp, statusOf } from "../support/sftp-raw";
-import { sftpBatch, ssh2Connect, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { sftpBatch, ssh2Connect, ssh2Exec, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
 /**
@@ -133,6 +133,19 @@ describe("SSH gateway follow-ups", () => {
       } finally {
         await upstream(`rm -f /tmp/${probe}.tar /tmp/${probe}.src`);
       }
+    });
+
+    it("exec: a command with a NUL in it is refused (a server reading C strings would run only the part before it)", async () => {
+      const client = await ssh2Connect(gw());
+      try {
+        await expect(ssh2Exec(client, `cp /etc/hostname ~/.ssh\0_old/${probe}-nul`)).rejects.toThrow();
+        const after = await ssh2Exec(client, "echo still-serving");
+        await after.done;
+        expect(after.stdout()).toBe("still-serving\n");
+      } finally {
+        client.end();
+      }
+      expect(await exists(`${home}/.ssh/${probe}-nul`)).toBe("no");
     });
 
     it("sftp: a symlink to / or to the home directory, a directory renamed to .git, are held as admin", async () => {
