@@ -138,7 +138,9 @@ describe("SSH gateway follow-ups", () => {
     it("exec: a command with a NUL in it is refused (a server reading C strings would run only the part before it)", async () => {
       const client = await ssh2Connect(gw());
       try {
-        await expect(ssh2Exec(client, `cp /etc/hostname ~/.ssh\0_old/${probe}-nul`)).rejects.toThrow();
+        const refused = await ssh2Exec(client, `cp /etc/hostname ~/.ssh\0_old/${probe}-nul`);
+        expect(await refused.done).toBe(126);
+        expect(refused.stderr()).toBe("gatehouse: denied: the command contains a NUL byte\n");
         const after = await ssh2Exec(client, "echo still-serving");
         await after.done;
         expect(after.stdout()).toBe("still-serving\n");
