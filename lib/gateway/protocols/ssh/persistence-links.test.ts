@@ -9,7 +9,7 @@ import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
 describe("persistence paths by another name", () => {
   it("folds and resolves the path before judging it", () => {
     for (const p of [
-      "x/../bin/ls", "a/b/../../.local/bin/x", "~gh/bin/ls", "${HOME}/bin/ls", "~gh-ssh-test/.local/bin/x", "/home/gh/bin/ls", "/home//gh/./bin/ls",
+      "x/../bin/ls", "a/b/../../.local/bin/x", "~+/bin/ls", "~-/.local/bin/x", "~gh/bin/ls", "${HOME}/bin/ls", "~gh-ssh-test/.local/bin/x", "/home/gh/bin/ls", "/home//gh/./bin/ls",
       "../../etc/cron.d/job", "../../../usr/local/bin/x", "../other/bin/ls", "/proc/self/root/etc/cron.d/x", "/proc/1/root/usr/bin/x", "/proc/self/cwd/bin/ls",
     ]) expect(isPersistencePath(p), p).toBe(true);
     for (const p of ["../notes.txt", "../project/src/a.ts", "/home/gh/data/x.csv", "/proc/self/status", "x/../notes", "src/lib/a.js"]) expect(isPersistencePath(p), p).toBe(false);

@@ -7,13 +7,14 @@
  * approval.
  *
  * The path is read as the kernel would reach it, as far as that can be known from the text:
- * `//`, `/./` and `a/..` are folded; `~`, `~user`, `$HOME`, `${HOME}` and `/home/USER` are a home
- * directory (a relative path starts in one: SFTP's and exec's working directory); a path that
- * climbs out with `..` may end anywhere above, so it is judged as every place it could reach;
- * `/proc/PID/root` is `/` and `/proc/PID/cwd` the working directory. A glob (`.ss?`) matches what
- * it could match, and a variable (`$D/k`) can be anything: a write through one is judged as a
- * write here. What this cannot see: names that come from elsewhere (an archive's members, a
- * directory's contents copied into another) — hence isPersistenceAncestor.
+ * `//`, `/./` and `a/..` are folded; `~`, `~user`, `~+` (the working directory), `$HOME`,
+ * `${HOME}` and `/home/USER` are a home directory (a relative path starts in one: SFTP's and
+ * exec's working directory); a path that climbs out with `..` may end anywhere above, so it is
+ * judged as every place it could reach; `/proc/PID/root` is `/` and `/proc/PID/cwd` the working
+ * directory. A glob (`.ss?`) matches what it could match, and a variable (`$D/k`) can be
+ * anything: a write through one is judged a persistence write. What the text cannot show are
+ * names that come from elsewhere (an archive's members, a directory's contents copied into
+ * another): see isPersistenceAncestor.
  */
 const STARTUP_FILES = (
   ".bashrc .bash_profile .bash_login .bash_logout .profile .zshrc .zshenv .zprofile .zlogin .zlogout .cshrc .tcshrc " +
@@ -96,7 +97,7 @@ function placesOf(value: string): Place[] {
   const raw = value.split("/");
   let from: Place["from"] = "home"; // a relative path starts in the working directory: a home directory
   if (value.startsWith("/")) from = "root";
-  else if (/^(~[\w.-]*|\$HOME|\$\{HOME\})$/.test(raw[0])) raw.shift();
+  else if (/^(~[\w.+-]*|\$HOME|\$\{HOME\})$/.test(raw[0])) raw.shift();
   const { segments, climbs } = fold(raw);
   if (from === "root") return fromRoot(segments);
   if (climbs === 0) return [{ from: "home", segments }];
