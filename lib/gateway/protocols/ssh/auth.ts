@@ -16,8 +16,9 @@ import { loggable } from "@/lib/util/loggable";
  * Gatehouse token (as the password, or typed at a keyboard-interactive prompt) or a public key
  * the user registered. Returns the principal, or null after rejecting the attempt (the client
  * may try another method); throws when the credential could not be checked (the database is
- * unreachable: UNAVAILABLE, or the store's own error from a key lookup). Key lookups happen only for the key the client offers, and a key
- * is accepted only with a valid signature over this session's id.
+ * unreachable: UNAVAILABLE, or the store's own error from a key lookup). Key lookups happen only
+ * for the key the client offers, and a key is accepted only with a valid signature over this
+ * session's id.
  */
 export const AUTH_METHODS: AuthContext["method"][] = ["publickey", "password", "keyboard-interactive"];
 

@@ -14,7 +14,7 @@
  * directory. A glob (`.ss?`) matches what it could match, and a variable (`$D/k`) can be
  * anything: a write through one is judged a persistence write. What the text cannot show are
  * names that come from elsewhere (an archive's members, a directory's contents copied into
- * another): see isPersistenceAncestor.
+ * another): see isPersistenceAncestor. Nor does it see a symlink that already exists upstream.
  */
 const STARTUP_FILES = (
   ".bashrc .bash_profile .bash_login .bash_logout .profile .zshrc .zshenv .zprofile .zlogin .zlogout .cshrc .tcshrc " +
