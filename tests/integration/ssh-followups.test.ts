@@ -135,6 +135,21 @@ describe("SSH gateway follow-ups", () => {
       }
     });
 
+    it("exec: git config that points hooks, the pager or fsmonitor at a program is held as admin; reading it is not", async () => {
+      const repo = `${home}/${probe}-gitrepo`;
+      await upstream(`git init -q ${repo}`);
+      const hooksPath = async () => upstream(`git -C ${repo} config --get core.hooksPath || echo unset`);
+      for (const line of [`git -C ${repo} config core.hooksPath /tmp/${probe}-hooks`, `git -C ${repo} config core.fsmonitor /tmp/${probe}-monitor`]) {
+        const r = await execHeld(line);
+        expect(r.outcome, `${line} ran without approval`).toBe("held");
+        expect(r.kind).toBe("admin");
+      }
+      expect(await hooksPath()).toBe("unset");
+      const read = await sshExec(gw(), `git -C ${repo} config --get core.bare`);
+      expect(read.code, read.stderr).toBe(0);
+      expect(read.stdout).toBe("false\n");
+    });
+
     it("exec: a command with a NUL in it is refused (a server reading C strings would run only the part before it)", async () => {
       const client = await ssh2Connect(gw());
       try {

@@ -47,6 +47,14 @@ describe("persistence paths by another name", () => {
     ]) expect(classifyCommand(line).kind, line).toBe("admin");
   });
 
+  it("git config that sets something writes a file that runs commands later: admin; reading stays a read", () => {
+    for (const line of ["git config core.hooksPath /tmp/h", "git config core.fsmonitor ./evil", "git config --global core.pager 'sh -c x'", "git -C repo config alias.st '!sh -c x'", "git config --add core.sshCommand x", "git config set core.pager x", "git config --file .git/config core.editor x", "git config --unset core.pager"]) {
+      expect(classifyCommand(line).kind, line).toBe("admin");
+    }
+    for (const line of ["git config --get user.name", "git config -l", "git config --list --show-origin", "git config user.email", "git config get core.pager", "git config --file x.cfg --get a.b"]) expect(classifyCommand(line).kind, line).toBe("read");
+    expect(classifyCommand("git config -e").kind).toBe("unknown");
+  });
+
   it("a write's relative paths are read from env -C's directory; cd is unknown", () => {
     for (const line of ["env -C / cp x etc/cron.d/x", "env --chdir=/home/gh cp x bin/ls", "env -C ~/.ssh tee -a authorized_keys", "nice env -C / cp -rT stage home/gh"]) expect(classifyCommand(line).kind, line).toBe("admin");
     expect(classifyCommand("env -C /tmp cp a b").kind).toBe("write");
