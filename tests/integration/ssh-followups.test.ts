@@ -8,6 +8,7 @@ import { openPostgres, type DbHandle } from "@/db/client";
 import type { Caller } from "@/lib/auth/caller";
 import { killSession } from "@/lib/services/sessions/kill";
 import { removeSshKey } from "@/lib/services/ssh-keys/remove";
+import { freezePostgres } from "../support/pg-freeze";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { rawSftp, statusOf } from "../support/sftp-raw";
 import { sftpBatch, ssh2Connect, ssh2Exec, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
@@ -79,7 +80,7 @@ describe("SSH gateway follow-ups", () => {
     await setup.unsafe("create database gh_store");
     await setup.end();
     storeUrl = pg.url.replace(/\/postgres$/, "/gh_store");
-    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500", GATEHOUSE_NODE_HEARTBEAT_MS: "1000" } });
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500", GATEHOUSE_NODE_HEARTBEAT_MS: "1000", GATEHOUSE_SSH_STORE_TIMEOUT_MS: "3000" } });
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     for (const [key, email, role, groups] of [["member", "ops@example.test", "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
       expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
@@ -349,5 +350,19 @@ describe("SSH gateway follow-ups", () => {
       await expect.poll(async () => (await sshExec(gw(), "echo in")).stdout, { timeout: 60_000, interval: 1000 }).toBe("in\n");
       expect((await sshExec(byKey, "echo in")).stdout).toBe("in\n");
     });
+
+    it("a database that hangs (connections open, nothing answered) is told the same within GATEHOUSE_SSH_STORE_TIMEOUT_MS, not cut off silently", async () => {
+      await expect.poll(async () => (await sshExec(gw(), "echo in")).stdout, { timeout: 60_000, interval: 1000 }).toBe("in\n");
+      const thaw = freezePostgres(pg.port);
+      try {
+        const started = Date.now();
+        const r = await sshExec(gw(), "echo in", { timeoutMs: 40_000 });
+        expect(r.stderr).toMatch(/Gatehouse cannot reach its database; try again shortly/);
+        expect(Date.now() - started).toBeLessThan(20_000);
+      } finally {
+        thaw();
+      }
+      await expect.poll(async () => (await sshExec(gw(), "echo in")).stdout, { timeout: 60_000, interval: 1000 }).toBe("in\n");
+    }, 120_000);
   });
 });

@@ -6,7 +6,7 @@ import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { GatehouseError, type ClassifiedRequest, type Principal } from "@/lib/gateway/core/types";
 import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { ClientAgentBridge } from "./agent-forward";
-import { AUTH_METHODS, authenticateSsh, isAcceptableKeyQuery } from "./auth";
+import { AUTH_METHODS, authenticateSsh, isAcceptableKeyQuery, storeLookup } from "./auth";
 import { disconnectWithReason } from "./disconnect";
 import { Forwarding, forwardEnded } from "./forward";
 import { SftpRelay } from "./sftp";
@@ -82,7 +82,7 @@ export class SshConnection {
         if (ctx.method === "publickey" && !ctx.signature) return (await isAcceptableKeyQuery(this.db, ctx)) ? ctx.accept() : ctx.reject(AUTH_METHODS);
         const principal = await authenticateSsh(this.db, ctx, this.address);
         if (!principal) return ctx.reject(AUTH_METHODS);
-        const target = await loadUpstream(this.db, ctx.username);
+        const target = await storeLookup(loadUpstream(this.db, ctx.username));
         if (!target || target.ref.type !== "ssh") {
           console.error(`[ssh] ${principal.email}: no ssh connection named "${ctx.username}"`);
           return ctx.reject(AUTH_METHODS);
