@@ -22,3 +22,18 @@ export function isStoreUnavailable(err: unknown): boolean {
   }
   return false;
 }
+
+/**
+ * `work` on Gatehouse's database, or an error isStoreUnavailable recognizes once `ms` have
+ * passed: a database that accepts connections but never answers (frozen, or cut off with its
+ * connections still open) would otherwise hold the caller until its own timeout, with nothing
+ * said. What `work` does after that is not waited for.
+ */
+export function storeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(Object.assign(new Error(`Gatehouse's database did not answer within ${ms} ms`), { code: "CONNECT_TIMEOUT" })), ms);
+  });
+  work.catch(() => {}); // rejected after the deadline: nobody listens any more
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}

@@ -37,3 +37,9 @@ export async function findSshKeyOwner(db: Db, algorithm: string, blobBase64: str
     .where(and(eq(userSshKeys.algorithm, algorithm), eq(userSshKeys.publicKey, blobBase64), eq(users.disabled, false)));
   return row ?? null;
 }
+
+/** Whether the key is still registered (a session that logged in with a removed one ends). */
+export async function sshKeyExists(db: Db, keyId: string): Promise<boolean> {
+  const [row] = await db.select({ id: userSshKeys.id }).from(userSshKeys).where(eq(userSshKeys.id, keyId));
+  return !!row;
+}

@@ -14,6 +14,7 @@ import { grantLineage } from "@/lib/identity/grant-lineage";
 import { getConnection } from "@/db/queries/connections";
 import { getUserForSession } from "@/db/queries/users";
 import { anyTokenRevoked } from "@/db/queries/tokens";
+import { sshKeyExists } from "@/db/queries/ssh-keys";
 import { groupNamesOf } from "@/lib/identity/tokens";
 import { getMaskingRuntime } from "./masking-runtime";
 import { liveSessions } from "./live-sessions";
@@ -136,15 +137,17 @@ export class GatewaySession {
 
   /**
    * Reads again what the session is otherwise told of over the event bus — its credential (and
-   * the tokens it descends from) revoked, the user's role and groups, the connection, the grants
-   * — for when a message from another process never arrived (NOTIFY is best effort). Changes
-   * apply as they would have on the message.
+   * the tokens it descends from) revoked, the SSH key it logged in with removed, the user's role
+   * and groups, the connection, the grants — for when a message from another process never
+   * arrived (NOTIFY is best effort). Changes apply as they would have on the message. (An
+   * administrator's kill is stored on the session row: node-liveness.ts finds it.)
    */
   async resync(): Promise<void> {
     if (this.ended) return;
     const p = this.principal;
     const ids = [p.tokenId, p.parentTokenId, ...p.chain.map((a) => a.tokenId)].filter((id): id is string => !!id);
     if (await anyTokenRevoked(this.db, [...new Set(ids)])) return this.terminate("the token of this session was revoked");
+    if (p.sshKeyId && !(await sshKeyExists(this.db, p.sshKeyId))) return this.terminate("the SSH key this session logged in with was removed");
     await Promise.all([this.refreshPrincipal(), this.refreshConnection()]);
     this.grantsChanged("re-read in case a change was not announced");
   }

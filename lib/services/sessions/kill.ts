@@ -1,4 +1,6 @@
+import { and, eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
+import { sessions } from "@/db/schema";
 import { getSession } from "@/db/queries/sessions";
 import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
@@ -22,9 +24,19 @@ export async function killSession(db: Db, caller: Caller | null, id: string, inp
   const sessionId = s.id;
   if (s.status !== "live") throw new GatehouseError("CONFLICT", `session is already ${s.status}`);
   const reason = (input.reason ?? "").slice(0, 500);
+  const told = reason ? `session ended by an administrator: ${reason}` : `session ended by an administrator (${who.email})`;
   return mutate(db, async (tx, emit) => {
+    // Stored, not only announced: `session.kill` reaches another process over NOTIFY, which is
+    // best effort; the process serving the session also finds it over in the database at its next
+    // heartbeat (node-liveness.ts, reconcile) and ends it then.
+    const killed = await tx
+      .update(sessions)
+      .set({ status: "killed", endReason: told, endedAt: new Date() })
+      .where(and(eq(sessions.id, sessionId), eq(sessions.status, "live")))
+      .returning({ id: sessions.id });
+    if (!killed.length) throw new GatehouseError("CONFLICT", "session is already over");
     await appendAudit(tx, who, { action: "session.kill", subject: `session:${sessionId}`, detail: { user: s.userEmail, connection: s.connectionName, reason } });
-    emit(Topics.sessionKill, { sessionId, by: who.email, reason: reason ? `session ended by an administrator: ${reason}` : undefined });
+    emit(Topics.sessionKill, { sessionId, by: who.email, reason: told });
     return { id: sessionId, killed: true };
   });
 }

@@ -73,7 +73,8 @@ export async function startNodeLiveness(db: Db, bus: EventBus): Promise<NodeLive
       .select({ id: sessions.id, status: sessions.status, endReason: sessions.endReason })
       .from(sessions)
       .where(and(inArray(sessions.id, mine.map((s) => s.id)), sql`${sessions.status} <> 'live'`));
-    for (const row of over) liveSessions().get(row.id)?.terminate(`the session was ended elsewhere (${row.status}${row.endReason ? `: ${row.endReason}` : ""})`);
+    // An administrator's kill is stored with what to tell the client (its message may never have come).
+    for (const row of over) liveSessions().get(row.id)?.terminate(row.status === "killed" && row.endReason ? row.endReason : `the session was ended elsewhere (${row.status}${row.endReason ? `: ${row.endReason}` : ""})`);
   };
 
   const tick = async () => {

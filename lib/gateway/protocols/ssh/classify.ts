@@ -1,5 +1,5 @@
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
-import { isPersistencePath } from "./persistence-paths";
+import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
 import { programRule } from "./program-rules";
 import { splitCommands, type Token } from "./shell-words";
 import { ASSIGNMENT, isWrapper, SAFE_VARIABLE, unwrap } from "./wrappers";
@@ -28,6 +28,9 @@ const READ = new Set(
     "fold fmt nl expand unexpand paste join comm rev tac"
   ).split(" "),
 );
+
+/** Writers that only take away: they plant nothing that could run later. */
+const REMOVES = new Set(["rm", "rmdir", "unlink", "shred"]);
 
 const WRITE = new Set("rm rmdir mv cp touch mkdir ln chmod chown chgrp truncate tee dd install shred unlink mkfifo patch".split(" "));
 
@@ -139,8 +142,29 @@ function classifySimple(tokens: Token[], depth: number, tty: boolean): RequestKi
   }
   const program = words.length ? classifyProgram(words, depth, tty) : least;
   const kind = RANK[program] < RANK[least] ? least : program;
-  // A write that may land where the host runs code later, or on who may log in, is no ordinary write.
-  return RANK[kind] === RANK.write && tokens.some((t) => isPersistencePath(t.value)) ? "admin" : kind;
+  // A write that may land where the host runs code later, or on who may log in, is no ordinary
+  // write; nor is one into a directory above such paths (`ln -s / r`, `cp -rT stage ~`), whose
+  // names the line does not show.
+  if (RANK[kind] !== RANK.write) return kind;
+  if (tokens.some((t) => isPersistencePath(t.value, { dynamic: t.dynamic }))) return "admin";
+  return writtenOperands(words).some((t) => isPersistenceAncestor(t.value, { dynamic: t.dynamic })) ? "admin" : kind;
+}
+
+/** `env -C DIR cmd …`: whether cmd's words, relative ones read from DIR, reach a persistence path or a directory above them. */
+function writesUnder(dir: Token, words: Token[]): boolean {
+  return words.some((t) => {
+    const path = /^(\/|~|\$HOME|\$\{HOME\})/.test(t.value) ? t.value : `${dir.value}/${t.value}`;
+    const opts = { dynamic: t.dynamic || dir.dynamic };
+    return isPersistencePath(path, opts) || isPersistenceAncestor(path, opts);
+  });
+}
+
+/** The words a write may name a place with: all but the program, and rsync's placeholder `.` (`rsync --server … . DEST`). */
+function writtenOperands(words: Token[]): Token[] {
+  const rest = words.slice(1);
+  if (words[0]?.value.replace(/^.*\//, "") !== "rsync" || !rest.some((t) => t.value === "--server")) return rest;
+  const dot = rest.findIndex((t) => t.value === ".");
+  return rest.filter((_, i) => i !== dot);
 }
 
 function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKind {
@@ -153,8 +177,13 @@ function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKi
   if (isWrapper(prog)) {
     const w = unwrap(prog, rest);
     if ("kind" in w) return w.kind;
-    const kind = w.inner.length ? classifyProgram(w.inner, depth, tty) : "read";
-    return w.atLeast && RANK[kind] < RANK[w.atLeast] ? w.atLeast : kind;
+    const inner = w.inner.length ? classifyProgram(w.inner, depth, tty) : "read";
+    const kind = w.atLeast && RANK[inner] < RANK[w.atLeast] ? w.atLeast : inner;
+    if (RANK[kind] !== RANK.write) return kind;
+    // xargs writes where its input says (`printf ~/.bashrc | xargs tee -a`): places nobody saw. A
+    // removal plants nothing, and stays a write.
+    if (prog === "xargs" && !REMOVES.has(w.inner[0]?.value.replace(/^.*\//, "") ?? "")) return "admin";
+    return w.chdir && writesUnder(w.chdir, w.inner.slice(1)) ? "admin" : kind;
   }
   if (rest.some((t) => t.dynamic) && !ARGS_HARMLESS.has(prog)) return "unknown";
   if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1, tty);

@@ -6,7 +6,8 @@ import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { GatehouseError, type ClassifiedRequest, type Principal } from "@/lib/gateway/core/types";
 import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { ClientAgentBridge } from "./agent-forward";
-import { AUTH_METHODS, authenticateSsh, isAcceptableKeyQuery } from "./auth";
+import { AUTH_METHODS, authenticateSsh, isAcceptableKeyQuery, storeLookup } from "./auth";
+import { disconnectWithReason } from "./disconnect";
 import { Forwarding, forwardEnded } from "./forward";
 import { SftpRelay } from "./sftp";
 import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
@@ -14,6 +15,7 @@ import { connectUpstream } from "./upstream";
 import { X11Relay, x11ForwardOf, type X11Forward } from "./x11-forward";
 import { loggable } from "@/lib/util/loggable";
 import { withoutTokens } from "@/lib/identity/redact";
+import { isStoreUnavailable, STORE_UNAVAILABLE } from "@/db/unavailable";
 
 /**
  * One client SSH connection: authentication, then one GatewaySession (decided `connect`) and
@@ -81,7 +83,7 @@ export class SshConnection {
         if (ctx.method === "publickey" && !ctx.signature) return (await isAcceptableKeyQuery(this.db, ctx)) ? ctx.accept() : ctx.reject(AUTH_METHODS);
         const principal = await authenticateSsh(this.db, ctx, this.address);
         if (!principal) return ctx.reject(AUTH_METHODS);
-        const target = await loadUpstream(this.db, ctx.username);
+        const target = await storeLookup(loadUpstream(this.db, ctx.username));
         if (!target || target.ref.type !== "ssh") {
           console.error(`[ssh] ${principal.email}: no ssh connection named "${withoutTokens(ctx.username)}"`);
           return ctx.reject(AUTH_METHODS);
@@ -90,6 +92,9 @@ export class SshConnection {
         this.target = target;
         ctx.accept();
       })().catch((err) => {
+        // Gatehouse's database is down: nothing can be checked, so nobody gets in, but the client
+        // is told why rather than "Permission denied" (as the PostgreSQL gateway answers 57P03).
+        if (storeUnavailable(err)) return disconnectWithReason(client, STORE_UNAVAILABLE);
         console.error("[ssh] authentication error:", loggable(err));
         ctx.reject(AUTH_METHODS);
       });
@@ -218,7 +223,7 @@ export class SshConnection {
         opened = await this.opening!;
       } catch (err) {
         this.waiting.delete(side);
-        const why = err instanceof GatehouseError ? err.message : "the session could not be opened";
+        const why = err instanceof GatehouseError ? err.message : storeUnavailable(err) ? STORE_UNAVAILABLE : "the session could not be opened";
         tell(why);
         side.exit({ code: EXIT_DENIED });
         side.end();
@@ -349,6 +354,11 @@ function clientSoftware(client: Connection): string {
   // ssh2 exposes the client's identification string after the handshake
   const ident = (client as unknown as { _protocol?: { _remoteIdentRaw?: string } })._protocol?._remoteIdentRaw;
   return typeof ident === "string" ? ident.replace(/^SSH-2\.0-/, "").slice(0, 64) : "";
+}
+
+/** Gatehouse's own database could not be reached (the credential, the key, the connection could not be read). */
+function storeUnavailable(err: unknown): boolean {
+  return (err instanceof GatehouseError && err.code === "UNAVAILABLE" && err.message === STORE_UNAVAILABLE) || isStoreUnavailable(err);
 }
 
 /**

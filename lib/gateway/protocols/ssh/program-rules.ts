@@ -1,4 +1,5 @@
 import type { RequestKind } from "@/lib/gateway/core/types";
+import { isPersistenceAncestor } from "./persistence-paths";
 import { sedScriptKind } from "./sed-script";
 
 /**
@@ -135,6 +136,7 @@ function classifyGit(args: string[], tty: boolean): RequestKind {
   else if (["log", "diff", "show", "blame"].includes(sub)) kind = rest.some((a) => longOption(a, "output")) ? "write" : "read";
   else if (sub === "branch") kind = gitBranchLists(rest) ? "read" : "write";
   else if (sub === "tag") kind = rest.length === 0 || (hasShort(rest, "l", "n") || rest.some((a) => longOption(a, "list"))) && !hasShort(rest, "dafsumF", "n") && !rest.some((a) => longOption(a, "delete", "annotate", "force", "sign", "local-user", "message", "file")) ? "read" : "write";
+  else if (sub === "config") return classifyGitConfig(rest);
   else if (sub === "remote") kind = rest.length === 0 || rest.every((a) => a === "-v" || a === "--verbose") || rest[0] === "show" || rest[0] === "get-url" ? "read" : "write";
   else if (GIT_WRITES.has(sub)) kind = "write";
   else return "unknown";
@@ -142,7 +144,7 @@ function classifyGit(args: string[], tty: boolean): RequestKind {
 }
 
 const GIT_WRITES = new Set(
-  "add am apply bisect checkout cherry-pick clean clone commit config fetch gc init merge mv notes prune pull push rebase reset restore revert rm stash submodule switch worktree".split(" "),
+  "add am apply bisect checkout cherry-pick clean clone commit fetch gc init merge mv notes prune pull push rebase reset restore revert rm stash submodule switch worktree".split(" "),
 );
 
 /**
@@ -160,6 +162,27 @@ const GIT_RUNS: Record<string, (rest: string[]) => boolean> = {
   init: (r) => r.some((a) => longOption(a, "template")),
   push: (r) => r.some((a) => longOption(a, "receive-pack", "exec")),
 };
+
+/**
+ * `git config`: reading a value or the list is a read; anything else writes .git/config,
+ * ~/.gitconfig or a --file, where core.hooksPath, core.fsmonitor, core.pager, core.sshCommand
+ * and `!` aliases run commands at the next git command: a persistence write (admin), as writing
+ * those files directly is. Its editor (-e) is unknown.
+ */
+function classifyGitConfig(args: string[]): RequestKind {
+  const [first] = args;
+  if (first === "get" || first === "list") return "read"; // git ≥ 2.46 subcommands
+  if (first === "edit" || hasShort(args, "e", "ft") || args.some((a) => longOption(a, "edit"))) return "unknown";
+  if (args.some((a) => longOption(a, "add", "unset", "unset-all", "replace-all", "rename-section", "remove-section"))) return "admin";
+  if (hasShort(args, "l", "ft") || args.some((a) => longOption(a, "get", "get-all", "get-regexp", "get-urlmatch", "get-color", "get-colorbool", "list"))) return "read";
+  const positionals: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-f" || a === "-t" || ["--file", "--blob", "--type", "--default", "--comment"].includes(a)) i++;
+    else if (!a.startsWith("-")) positionals.push(a);
+  }
+  return positionals.length <= 1 ? "read" : "admin"; // `git config NAME` reads it; `git config NAME VALUE` sets it
+}
 
 /** `git branch` lists when it gets no operand (or --list with patterns) and no option that changes a branch. */
 function gitBranchLists(args: string[]): boolean {
@@ -229,5 +252,22 @@ function classifyTar(args: string[]): RequestKind {
   // An archive named HOST:FILE is opened through the remote shell (rsh, often ssh) on that host,
   // with the upstream account's keys, unless --force-local.
   if (!args.some((a) => longOption(a, "force-local")) && args.some((a) => /^(--file=|-[a-zA-Z]*f)?[^/=]*:/.test(a) && !/^--[a-z-]+=[^:]*$/.test(a))) return "unknown";
-  return /^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list") ? "read" : "write";
+  if (/^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list")) return "read";
+  // Extracting writes the archive's names, which the line does not show, under -C (else the
+  // working directory, a home directory): there, `.ssh/authorized_keys` or `.bashrc` among them.
+  const extracts = /^-?[a-zA-Z]*x/.test(args[0] ?? "") || hasShort(args, "x", "CfbHIKLNTgVX") || args.some((a) => longOption(a, "extract", "get"));
+  return extracts && tarDirectories(args).some((d) => isPersistenceAncestor(d)) ? "admin" : "write";
+}
+
+/** tar's -C / --directory values (each may apply to some members), else the working directory. */
+function tarDirectories(args: string[]): string[] {
+  const dirs: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "-C" || (a.startsWith("--di") && !a.includes("=") && longOption(a, "directory"))) dirs.push(args[++i] ?? ".");
+    else if (/^-C./.test(a)) dirs.push(a.slice(2));
+    else if (a.includes("=") && longOption(a, "directory")) dirs.push(a.slice(a.indexOf("=") + 1));
+  }
+  // A -C inside a cluster (`-xvC DIR`) or abbreviated is not read here: then "." is judged, the stricter.
+  return dirs.length && !args.some((a) => /^-[a-zA-Z]+C/.test(a)) ? dirs : [".", ...dirs];
 }

@@ -1,7 +1,7 @@
 import type { ClientChannel as UpstreamChannel, ServerChannel } from "ssh2";
 import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
-import { isPersistencePath } from "./persistence-paths";
+import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
 
 /**
  * SFTP pass-through with inspection. ssh2 has no raw SFTP proxy, so the gateway relays the
@@ -25,10 +25,23 @@ const MAX_PACKET = 1 << 20; // OpenSSH sends ≤ 256 KiB; anything far larger is
 const MAX_QUEUED = 4 << 20;
 
 const T = {
-  INIT: 1, OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, SETSTAT: 9, FSETSTAT: 10, OPENDIR: 11, REMOVE: 13, MKDIR: 14, RMDIR: 15,
-  RENAME: 18, SYMLINK: 20, EXTENDED: 200, STATUS: 101, HANDLE: 102, DATA: 103,
+  INIT: 1, VERSION: 2, OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, LSTAT: 7, FSTAT: 8, SETSTAT: 9, FSETSTAT: 10, OPENDIR: 11, READDIR: 12,
+  REMOVE: 13, MKDIR: 14, RMDIR: 15, REALPATH: 16, STAT: 17, RENAME: 18, READLINK: 19, SYMLINK: 20, EXTENDED: 200,
+  STATUS: 101, HANDLE: 102, DATA: 103,
 } as const;
+/**
+ * The one version spoken: packets are read in version 3's layout, so a client asking for a later
+ * one (whose OPEN, RENAME and LINK read differently) is offered 3, and an upstream answering
+ * anything else is cut off. A request type version 3 does not have (LINK, BLOCK, …) is answered
+ * here as unsupported, never forwarded unread.
+ */
+const SFTP_VERSION = 3;
+const V3_REQUESTS: ReadonlySet<number> = new Set([
+  T.OPEN, T.CLOSE, T.READ, T.WRITE, T.LSTAT, T.FSTAT, T.SETSTAT, T.FSETSTAT, T.OPENDIR, T.READDIR, T.REMOVE, T.MKDIR, T.RMDIR,
+  T.REALPATH, T.STAT, T.RENAME, T.READLINK, T.SYMLINK, T.EXTENDED,
+]);
 const FX_PERMISSION_DENIED = 3;
+const FX_OP_UNSUPPORTED = 8;
 const FX_OK = 0;
 const PFLAGS = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 0x10, EXCL: 0x20 };
 /** extensions that only read; any other extension is decided as unknown */
@@ -59,6 +72,8 @@ export class SftpRelay {
   private queueFull = false;
   private busy = false;
   private closed = false;
+  /** the client's INIT went upstream (once: a second one is a protocol error) */
+  private initialised = false;
   /** request id → what it was, to label replies */
   private readonly requests = new Map<number, { op: string; path: string; handle?: string }>();
   private readonly handles = new Map<string, HandleInfo>();
@@ -143,9 +158,18 @@ export class SftpRelay {
     this.busy = true;
     const step = async () => {
       while (this.queue.length && !this.closed) {
-        const packet = this.queue.shift()!;
+        let packet = this.queue.shift()!;
         this.queued -= packet.length;
         if (this.queueFull) this.resumeClient();
+        const type = packet[4];
+        if ((type === T.INIT) === this.initialised) return this.protocolError(type === T.INIT ? "client sent a second SFTP INIT" : `client sent SFTP request type ${type} before INIT`);
+        if (type === T.INIT) packet = this.negotiate(packet);
+        else if (!V3_REQUESTS.has(type)) {
+          const id = new Reader(packet, 5).u32();
+          this.record({ op: `type ${type}`, path: "", status: "refused: not an SFTP version 3 request" });
+          this.reply(id, FX_OP_UNSUPPORTED, `gatehouse: SFTP request type ${type} is not supported (SFTP version 3 only)`);
+          continue;
+        }
         const request = this.inspect(packet);
         if (request) {
           const decision = await this.gw.decide(request.req, { signal: this.gone.signal });
@@ -171,19 +195,33 @@ export class SftpRelay {
       });
   }
 
+  /** The client's INIT, asking for version 3 whatever it asked for (its extension pairs kept). */
+  private negotiate(init: Buffer): Buffer {
+    this.initialised = true;
+    const asked = new Reader(init, 5).u32();
+    if (asked === SFTP_VERSION) return init;
+    this.record({ op: "init", path: "", flags: `version ${asked}`, status: `offered version ${SFTP_VERSION}` });
+    const clamped = Buffer.from(init);
+    clamped.writeUInt32BE(SFTP_VERSION, 5);
+    return clamped;
+  }
+
   /**
    * Reads one client packet; returns the policy request when it needs a decision. Records the
    * operations that do not need one.
    */
   private inspect(p: Buffer): { id: number; req: ClassifiedRequest; event: SftpEvent } | null {
     const type = p[4];
-    if (type === T.INIT) return null;
     const r = new Reader(p, 5);
     const id = r.u32();
     const decideWrite = (op: string, path: string, path2?: string, asked: ClassifiedRequest["kind"] = "write") => {
       this.requests.set(id, { op, path });
       // Where the host runs code later (~/.ssh, startup files, hooks, /etc): see persistence-paths.ts.
-      const kind = asked === "write" && (isPersistencePath(path) || (path2 !== undefined && isPersistencePath(path2))) ? "admin" : asked;
+      // A link to a directory above them (`/`, the home directory) reaches them by another name,
+      // and a directory renamed to one above them (`.git`, `.config`) brings names nobody saw.
+      const paths = path2 === undefined ? [path] : [path, path2];
+      const above = (p: string, i: number) => (op === "symlink" || op === "hardlink" || (op === "rename" && i === 1)) && isPersistenceAncestor(p);
+      const kind = asked === "write" && paths.some((p, i) => isPersistencePath(p) || above(p, i)) ? "admin" : asked;
       const text = `sftp ${op} ${path}${path2 !== undefined ? ` ${path2}` : ""}`;
       return { id, req: { action: "write" as const, kind, tables: [], functions: [], text }, event: { op, path, ...(path2 !== undefined ? { path2 } : {}) } };
     };
@@ -271,16 +309,26 @@ export class SftpRelay {
         return;
       }
       if (this.fromServer.length - offset < 4 + len) break;
-      this.observeReply(this.fromServer.subarray(offset, offset + 4 + len));
+      try {
+        this.observeReply(this.fromServer.subarray(offset, offset + 4 + len));
+      } catch {
+        this.protocolError("malformed SFTP packet from upstream");
+      }
+      if (this.closed) return;
       offset += 4 + len;
     }
-    // Forward bytes as they came; parsing only observes.
+    // Forward bytes as they came; parsing only observes (a VERSION other than 3 closed the relay above).
     this.fromServer = this.fromServer.subarray(offset);
     if (!this.client.write(d)) this.upstream.pause();
   }
 
   private observeReply(p: Buffer) {
     const type = p[4];
+    if (type === T.VERSION) {
+      const version = new Reader(p, 5).u32();
+      if (version !== SFTP_VERSION) this.protocolError(`upstream answered SFTP version ${version}, not ${SFTP_VERSION}`);
+      return;
+    }
     if (type !== T.HANDLE && type !== T.DATA && type !== T.STATUS) return;
     const r = new Reader(p, 5);
     const id = r.u32();
@@ -344,8 +392,14 @@ class Reader {
     this.o += n;
     return v;
   }
+  /**
+   * A path or a name. A NUL in it is refused: a server in C may read only the part before it
+   * (`/\0x`, a symlink to `/`), while the gateway would judge the whole.
+   */
   string(): string {
-    return this.str().toString("utf8");
+    const bytes = this.str();
+    if (bytes.includes(0)) throw new RangeError("NUL in an SFTP string");
+    return bytes.toString("utf8");
   }
   skip(n: number) {
     this.o += n;

@@ -105,6 +105,15 @@ export class TerminalChannel {
 
   async run(): Promise<void> {
     const { gw, client, mode, command, pty } = this.o;
+    // A server reading the command as a C string runs only what precedes a NUL (`cp k ~/.ssh\0_old/k`
+    // copies into ~/.ssh), while policy would judge, and the recording show, the whole line.
+    if (command?.includes("\0")) {
+      gw.recorder.record("error", { ch: this.o.ch, message: "refused an exec command containing a NUL byte" });
+      this.notice("denied: the command contains a NUL byte");
+      client.exit({ code: EXIT_DENIED });
+      client.end();
+      return;
+    }
     const request = requestOf(mode, command, pty !== null);
     const decision: Decision = await gw.decide(request, {
       signal: this.abort.signal,

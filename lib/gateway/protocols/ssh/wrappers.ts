@@ -8,7 +8,7 @@ import type { Token } from "./shell-words";
  * input. So each wrapper's options are read exactly; one it does not know (`env -S 'sh -c …'`
  * runs its value as a command line) makes the line `unknown`.
  */
-export type Unwrapped = { kind: RequestKind } | { inner: Token[]; atLeast?: RequestKind };
+export type Unwrapped = { kind: RequestKind } | { inner: Token[]; atLeast?: RequestKind; chdir?: Token };
 
 /**
  * Variables a command may be given (`LANG=C ls`, `env LANG=C ls`): the ones that only pick a
@@ -64,7 +64,10 @@ export function unwrap(prog: string, args: Token[]): Unwrapped {
     case "env": {
       let unsafe = false;
       for (; inner.length && ASSIGNMENT.test(inner[0].value); inner = inner.slice(1)) unsafe ||= !!inner[0].dynamic || !SAFE_VARIABLE.test(inner[0].value);
-      return unsafe ? { inner, atLeast: "unknown" } : { inner };
+      // -C DIR: the command's relative paths are read from DIR, not from the home directory.
+      const dir = opts.get("C") ?? opts.get("chdir");
+      const chdir = dir === undefined ? {} : { chdir: { value: dir } };
+      return unsafe ? { inner, atLeast: "unknown", ...chdir } : { inner, ...chdir };
     }
     case "time": // -o FILE writes the timings there
       return { inner, ...(opts.has("o") || opts.has("output") ? { atLeast: "write" as const } : {}) };
