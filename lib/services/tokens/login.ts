@@ -34,6 +34,16 @@ export async function checkPassword(db: Db, email: string, password: string, add
   return { id: user.id, email: user.email, role: user.role as Role, sessionVersion: user.sessionVersion };
 }
 
+/**
+ * Console sign-in with a password: checked like `gatehouse login` and audited like it (only the
+ * failures were, so a stolen password used in a browser left no trace of the sign-in).
+ */
+export async function consoleLogin(db: Db, email: string, password: string, address: string) {
+  const user = await checkPassword(db, email, password, address);
+  await mutate(db, (tx) => appendAudit(tx, { userId: user.id, email: user.email }, { action: "auth.login", subject: `user:${user.email}`, detail: { via: "console", address } }));
+  return user;
+}
+
 /** `gatehouse login`: email + password → a short-lived login token. */
 export async function loginWithPassword(db: Db, input: unknown, address: string) {
   const data = loginInput.parse(input);
