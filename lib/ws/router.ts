@@ -4,6 +4,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { callerFromBearer, callerFromCookieHeader } from "@/lib/auth/session";
+import { clientAddressOf } from "@/lib/http/client-address";
 import { getBus, Topics } from "@/lib/events/bus";
 
 /**
@@ -39,7 +40,9 @@ export async function handleWsUpgrade(req: IncomingMessage, socket: Duplex, head
     if (!match) continue;
     let caller: Caller | null = null;
     try {
-      caller = req.headers.authorization ? await callerFromBearer(req.headers.authorization) : await callerFromCookieHeader(req.headers.cookie);
+      caller = req.headers.authorization
+        ? await callerFromBearer(req.headers.authorization, { address: clientAddressOf(req.headers), method: "GET", path: url.pathname })
+        : await callerFromCookieHeader(req.headers.cookie);
     } catch {
       caller = null;
     }

@@ -97,7 +97,7 @@ describe("recording and audit integrity", () => {
       for (const t of [made.body.token, forged, "not-a-token"]) expect((await apiCall(gh.url, t, "GET", "/me")).status).toBe(401);
       const failed = (await auditSince(before)).filter((r) => r.action === "api.auth_failed");
       expect(failed).toHaveLength(3);
-      expect(failed[0]).toMatchObject({ subject: `user:${MEMBER}`, detail: { protocol: "http" } });
+      expect(failed[0]).toMatchObject({ subject: "api:/api/v1/me", detail: { protocol: "http", method: "GET" } });
       expect(String(failed[0].detail.reason)).toMatch(/revoked/);
       for (const row of failed) {
         expect(row.detail.address).toBe("127.0.0.1");

@@ -6,9 +6,8 @@ import { findSshKeyOwner } from "@/db/queries/ssh-keys";
 import { authenticateToken } from "@/lib/gateway/core/authenticate";
 import { principalForUser } from "@/lib/gateway/core/user-principal";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
-import { appendAudit } from "@/lib/services/audit/append";
+import { auditRefusedCredential } from "@/lib/services/audit/refusal";
 import { touchSshKey } from "@/lib/services/ssh-keys/touch";
-import { mutate } from "@/lib/services/tx";
 import { loggable } from "@/lib/util/loggable";
 
 /**
@@ -75,5 +74,5 @@ async function tokenAuth(db: Db, token: string, connection: string, address: str
 }
 
 async function auditFailure(db: Db, connection: string, address: string, reason: string) {
-  await mutate(db, (tx) => appendAudit(tx, null, { action: "gateway.auth_failed", subject: `connection:${connection}`, detail: { protocol: "ssh", address, reason } })).catch(() => {});
+  await auditRefusedCredential(db, { action: "gateway.auth_failed", subject: `connection:${connection}`, detail: { protocol: "ssh", address, reason } });
 }
