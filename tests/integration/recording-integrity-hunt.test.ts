@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli";
 import { consoleSignIn } from "../support/console-login";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { rawPgSession } from "../support/pg-wire-session";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { build } from "@/lib/gateway/protocols/postgres/wire";
 
 /**
  * Can security trust the audit log and what the tools show of recordings? Attacks on the audit
@@ -161,5 +164,79 @@ describe("recording and audit integrity", () => {
       expect(failed.stderr).toContain("no connection named");
       inert(failed.stderr);
     });
+  });
+});
+
+/** What the recording of a PostgreSQL session holds when the session does not end politely. */
+describe("recording completeness against PostgreSQL 15", () => {
+  let pg: Postgres15;
+  let gh: GatehouseProcess;
+  let admin: string;
+  let direct: postgres.Sql;
+
+  type Event = { seq: number; kind: string; payload: Record<string, any> };
+  const sessionNamed = async (app: string) => {
+    let found: { id: string; status: string } | undefined;
+    await expect
+      .poll(async () => (found = ((await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-pg")).body.sessions as { id: string; status: string; applicationName: string }[]).find((s) => s.applicationName === app && s.status !== "live")), { timeout: 15_000 })
+      .toBeTruthy();
+    return found!;
+  };
+  const eventsOf = async (id: string): Promise<Event[]> => {
+    const text = await fetch(`${gh.url}/api/v1/sessions/${id}/export?format=jsonl`, { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.text());
+    return text.trim().split("\n").map((l) => JSON.parse(l));
+  };
+  const client = (app: string) => postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "hunt-pg", username: gh.adminEmail, password: admin, ssl: false, max: 1, onnotice: () => {}, connection: { application_name: app } });
+
+  beforeAll(async () => {
+    [gh, pg] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    const created = await apiCall(gh.url, admin, "POST", "/connections", { name: "hunt-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    direct = postgres(pg.url, { max: 1, onnotice: () => {} });
+    await direct`create table hung (id int)`;
+  }, 120_000);
+
+  afterAll(async () => {
+    await direct?.end();
+    await gh?.stop();
+    await pg?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("a write whose client hangs up before the result still ran upstream, and the recording says its outcome was not seen", async () => {
+    const raw = await rawPgSession(gh.ports.postgres, { user: gh.adminEmail, database: "hunt-pg", password: admin });
+    raw.write(build.query("select pg_sleep(1); insert into hung values (1)"));
+    await new Promise((r) => setTimeout(r, 300));
+    raw.end();
+    await expect.poll(async () => (await direct`select count(*)::int as n from hung`)[0].n, { timeout: 10_000 }).toBe(1);
+    // the first session on hunt-pg (a raw client sends no application_name)
+    const events = await eventsOf((await sessionNamed("")).id);
+    const request = events.find((e) => e.kind === "request" && String(e.payload.text).includes("insert into hung"));
+    expect(request?.payload.verdict).toBe("allow");
+    const result = events.find((e) => e.kind === "result" && e.payload.requestSeq === request!.seq);
+    expect(result, JSON.stringify(events.map((e) => e.kind))).toBeDefined();
+    expect(result!.payload.incomplete).toMatch(/session ended before the upstream.s answer \(the client closed the connection\); the statement may have run/);
+  });
+
+  it("an error after some rows were sent is recorded with the rows and the error", async () => {
+    const sql = client("midstream");
+    await expect(sql.unsafe("select g / (3 - g) as v from generate_series(1, 5) g")).rejects.toThrow(/division by zero/);
+    await sql.end();
+    const events = await eventsOf((await sessionNamed("midstream")).id);
+    const request = events.find((e) => e.kind === "request" && String(e.payload.text).includes("generate_series"));
+    const result = events.find((e) => e.kind === "result" && e.payload.requestSeq === request?.seq);
+    expect(result?.payload.error?.code).toBe("22012");
+    expect(result?.payload.sample.rows, JSON.stringify(result)).toEqual([["0"], ["2"]]);
+  });
+
+  it("a 512 KiB statement is recorded whole", async () => {
+    const big = "x".repeat(512 * 1024);
+    const sql = client("huge-statement");
+    expect((await sql.unsafe(`select length('${big}') as n`))[0].n).toBe(big.length);
+    await sql.end();
+    const events = await eventsOf((await sessionNamed("huge-statement")).id);
+    const request = events.find((e) => e.kind === "request" && String(e.payload.text).startsWith("select length"));
+    expect(String(request?.payload.text).length).toBe(big.length + "select length('') as n".length);
   });
 });

@@ -26,6 +26,8 @@ export class ResultUnit {
    */
   clientText: string | null = null;
   sample: (string | null)[][] = [];
+  /** set when the session ended before the upstream's answer: why the outcome is not known */
+  incomplete: string | null = null;
   private sampleBytes = 0;
   private recorded = false;
 
@@ -56,6 +58,7 @@ export class ResultUnit {
       maskedCells: this.maskedCells,
       maskCounts: this.masker?.counts() ?? [],
       ...(this.error ? { error: this.error } : {}),
+      ...(this.incomplete ? { incomplete: this.incomplete } : {}),
       sample: { columns: this.columns, rows: this.sample },
     });
   }
