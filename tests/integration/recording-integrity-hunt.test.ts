@@ -8,6 +8,8 @@ import { consoleSignIn } from "../support/console-login";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { ssh2Connect } from "../support/ssh-client";
+import { startSshd, type Sshd } from "../support/sshd";
 import { build } from "@/lib/gateway/protocols/postgres/wire";
 
 /**
@@ -167,9 +169,13 @@ describe("recording and audit integrity", () => {
   });
 });
 
-/** What the recording of a PostgreSQL session holds when the session does not end politely. */
-describe("recording completeness against PostgreSQL 15", () => {
+/**
+ * What recordings hold when a session does not end politely, and what they must not hold:
+ * PostgreSQL 15 and OpenSSH's sshd upstream.
+ */
+describe("recording completeness against PostgreSQL 15 and sshd", () => {
   let pg: Postgres15;
+  let sshd: Sshd;
   let gh: GatehouseProcess;
   let admin: string;
   let direct: postgres.Sql;
@@ -189,18 +195,22 @@ describe("recording completeness against PostgreSQL 15", () => {
   const client = (app: string) => postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "hunt-pg", username: gh.adminEmail, password: admin, ssl: false, max: 1, onnotice: () => {}, connection: { application_name: app } });
 
   beforeAll(async () => {
-    [gh, pg] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
+    [gh, pg, sshd] = await Promise.all([startGatehouse({ demo: false }), startPostgres15(), startSshd()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     const created = await apiCall(gh.url, admin, "POST", "/connections", { name: "hunt-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
     expect(created.status, JSON.stringify(created.body)).toBe(200);
+    const box = await apiCall(gh.url, admin, "POST", "/connections", { name: "hunt-box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password });
+    expect(box.status, JSON.stringify(box.body)).toBe(200);
     direct = postgres(pg.url, { max: 1, onnotice: () => {} });
     await direct`create table hung (id int)`;
+    await direct`create role probe login`;
   }, 120_000);
 
   afterAll(async () => {
     await direct?.end();
     await gh?.stop();
     await pg?.stop();
+    await sshd?.stop();
     if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
   });
 
@@ -238,5 +248,54 @@ describe("recording completeness against PostgreSQL 15", () => {
     const events = await eventsOf((await sessionNamed("huge-statement")).id);
     const request = events.find((e) => e.kind === "request" && String(e.payload.text).startsWith("select length"));
     expect(String(request?.payload.text).length).toBe(big.length + "select length('') as n".length);
+  });
+
+  it("psql's \\password typed in an SSH shell: neither the password nor its confirmation reaches the recording", async () => {
+    const SECRET = "Typed-s3cret-7791";
+    const ssh = await ssh2Connect({ port: gh.ports.ssh, user: "hunt-box", password: admin });
+    let screen = "";
+    const channel = await new Promise<import("ssh2").ClientChannel>((resolve, reject) => ssh.shell({ term: "xterm", cols: 120, rows: 40 }, (err, ch) => (err ? reject(err) : resolve(ch))));
+    channel.on("data", (d: Buffer) => (screen += d.toString("utf8")));
+    const waitFor = async (re: RegExp) => {
+      await expect.poll(() => re.test(screen), { timeout: 15_000, message: `waiting for ${re} on ${JSON.stringify(screen.slice(-300))}` }).toBe(true);
+      screen = "";
+    };
+    // one keystroke at a time, as a person types (the recorder sees each as its own input event)
+    const type = async (text: string) => {
+      for (const c of text) {
+        channel.write(c);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    try {
+      await type(`PGPASSWORD=gatehouse-test psql -h 127.0.0.1 -p ${pg.port} -U postgres postgres\r`);
+      await waitFor(/postgres=# $/);
+      await type("\\password probe\r");
+      await waitFor(/Enter new password for user "probe": $/);
+      await type(`${SECRET}\r`);
+      await waitFor(/Enter it again: $/);
+      await type(`${SECRET}\r`);
+      await waitFor(/postgres=# $/);
+      await type("\\q\r");
+      await waitFor(/~\$ /);
+      const closed = new Promise((r) => channel.once("close", r));
+      await type("exit\r");
+      await closed;
+    } finally {
+      ssh.end();
+    }
+    // it ran: the role now logs in with the password typed
+    const asProbe = postgres({ host: "127.0.0.1", port: pg.port, database: "postgres", username: "probe", password: SECRET, max: 1, onnotice: () => {} });
+    expect((await asProbe`select current_user as u`)[0].u).toBe("probe");
+    await asProbe.end();
+    let sessions: { id: string; status: string }[] = [];
+    await expect.poll(async () => (sessions = (await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions).some((x) => x.status !== "live"), { timeout: 15_000 }).toBe(true);
+    const events = await eventsOf(sessions[0].id);
+    const all = JSON.stringify(events);
+    expect(all).toContain("\\\\password probe");
+    expect(all).not.toContain(SECRET);
+    const b64 = events.filter((e) => typeof e.payload?.b64 === "string").map((e) => Buffer.from(e.payload.b64, "base64").toString("latin1")).join("");
+    expect(b64).not.toContain(SECRET);
+    expect(events.filter((e) => e.kind === "term.i" && e.payload?.hidden).length).toBe(2);
   });
 });
