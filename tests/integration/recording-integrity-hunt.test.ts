@@ -289,7 +289,7 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
     expect((await asProbe`select current_user as u`)[0].u).toBe("probe");
     await asProbe.end();
     let sessions: { id: string; status: string }[] = [];
-    await expect.poll(async () => (sessions = (await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions).some((x) => x.status !== "live"), { timeout: 15_000 }).toBe(true);
+    await expect.poll(async () => (sessions = (await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string; status: string }[]).some((x) => x.status !== "live"), { timeout: 15_000 }).toBe(true);
     const events = await eventsOf(sessions[0].id);
     const all = JSON.stringify(events);
     expect(all).toContain("\\\\password probe");
