@@ -299,3 +299,61 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
     expect(events.filter((e) => e.kind === "term.i" && e.payload?.hidden).length).toBe(2);
   });
 });
+
+/**
+ * Two processes on one DATABASE_URL append to one chain: none may claim another's predecessor.
+ * And what the embedded database forgives, PostgreSQL may not: failed logins there.
+ */
+describe("the audit chain with two writers on a shared PostgreSQL 15", () => {
+  let pg: Postgres15;
+  let a: GatehouseProcess;
+  let b: GatehouseProcess;
+  let ta: string;
+  let tb: string;
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    const env = { DATABASE_URL: pg.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 9).toString("base64") };
+    [a, b] = await Promise.all([startGatehouse({ env, demo: false }), startGatehouse({ env, demo: false })]);
+    [ta, tb] = await Promise.all([login(a.url, a.adminEmail, a.adminPassword), login(b.url, b.adminEmail, b.adminPassword)]);
+  }, 120_000);
+
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await pg?.stop();
+    for (const p of [a, b]) if (p) fs.rmSync(p.dataDir, { recursive: true, force: true });
+  });
+
+  it("concurrent audited writes from both processes leave one unbroken chain", async () => {
+    const before = (await apiCall(a.url, ta, "GET", "/audit/verify")).body;
+    expect(before).toMatchObject({ ok: true });
+    const N = 30;
+    const writes: Promise<{ status: number }>[] = [];
+    for (let i = 0; i < N; i++) {
+      writes.push(apiCall(a.url, ta, "POST", "/tokens", { name: `a-${i}`, ttlSeconds: 600 }));
+      writes.push(apiCall(b.url, tb, "POST", "/tokens", { name: `b-${i}`, ttlSeconds: 600 }));
+      // failed logins audit outside any other transaction, on the same lock (10: under the per-address limit)
+      if (i % 3 === 0) writes.push(fetch(`${(i % 2 ? a : b).url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: `nobody-${i}@example.test`, password: "wrong-password" }) }));
+    }
+    const statuses = (await Promise.all(writes)).map((r) => r.status);
+    expect(statuses.filter((s) => s === 200)).toHaveLength(2 * N);
+    expect(statuses.filter((s) => s === 401), JSON.stringify(statuses)).toHaveLength(N / 3);
+    for (const [gh, token] of [[a, ta], [b, tb]] as const) {
+      const after = (await apiCall(gh.url, token, "GET", "/audit/verify")).body;
+      expect(after).toMatchObject({ ok: true, rows: before.rows + 2 * N + N / 3 });
+    }
+  });
+
+  it("failed logins are answered 401, audited, and throttled across both processes", async () => {
+    const attempt = (gh: GatehouseProcess, password: string) =>
+      fetch(`${gh.url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: a.adminEmail, password }) }).then((r) => r.status);
+    const failed: number[] = [];
+    for (let i = 0; i < 5; i++) failed.push(await attempt(i % 2 ? a : b, `wrong-${i}`));
+    expect(failed).toEqual([401, 401, 401, 401, 401]);
+    // the account is locked now, in both processes, even for the right password
+    expect(await attempt(b, a.adminPassword)).toBe(429);
+    expect(await attempt(a, a.adminPassword)).toBe(429);
+    const audit = (await apiCall(a.url, ta, "GET", "/audit?limit=50")).body.entries as { action: string; subject: string }[];
+    expect(audit.filter((e) => e.action === "auth.login_failed" && e.subject === `user:${a.adminEmail}`)).toHaveLength(5);
+  });
+});
