@@ -314,7 +314,7 @@ describe("the audit chain with two writers on a shared PostgreSQL 15", () => {
   beforeAll(async () => {
     pg = await startPostgres15();
     const env = { DATABASE_URL: pg.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 9).toString("base64") };
-    [a, b] = await Promise.all([startGatehouse({ env, demo: false }), startGatehouse({ env, demo: false })]);
+    [a, b] = await Promise.all([startGatehouse({ env }), startGatehouse({ env, demo: false })]);
     [ta, tb] = await Promise.all([login(a.url, a.adminEmail, a.adminPassword), login(b.url, b.adminEmail, b.adminPassword)]);
   }, 120_000);
 
@@ -355,5 +355,25 @@ describe("the audit chain with two writers on a shared PostgreSQL 15", () => {
     expect(await attempt(a, a.adminPassword)).toBe(429);
     const audit = (await apiCall(a.url, ta, "GET", "/audit?limit=50")).body.entries as { action: string; subject: string }[];
     expect(audit.filter((e) => e.action === "auth.login_failed" && e.subject === `user:${a.adminEmail}`)).toHaveLength(5);
+  });
+
+  it("recorded events the database refuses while it is down are kept out of the log", async () => {
+    const VALUE = "row-value-only-the-recording-may-hold-5531";
+    const sql = postgres({ host: "127.0.0.1", port: a.ports.postgres, database: "demo-postgres", username: a.adminEmail, password: ta, ssl: false, max: 1, onnotice: () => {}, connection: { application_name: "outage-log" } });
+    try {
+      expect((await sql`select 1 as v`)[0].v).toBe(1);
+      await pg.down();
+      expect((await sql.unsafe(`select '${VALUE}' as v`))[0].v).toBe(VALUE);
+      // The statement and its sampled row are queued now: every write attempt from here on holds
+      // them, fails, and is logged.
+      const failures = () => a.output().match(/\[recorder\] session [0-9a-f-]+: write failed/g)?.length ?? 0;
+      const before = failures();
+      await expect.poll(failures, { timeout: 15_000 }).toBeGreaterThan(before);
+      await pg.up();
+      await expect.poll(async () => (await apiCall(a.url, ta, "GET", "/sessions?limit=5")).status, { timeout: 60_000, interval: 1000 }).toBe(200);
+    } finally {
+      await sql.end({ timeout: 1 });
+    }
+    expect(a.output()).not.toContain(VALUE);
   });
 });

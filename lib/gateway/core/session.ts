@@ -415,7 +415,7 @@ export class GatewaySession {
       .update(sessions)
       .set({ status, endReason: reason ?? (unwritten ? `${unwritten} events could not be recorded` : null), endedAt: new Date() })
       .where(eq(sessions.id, this.id))
-      .catch((err) => console.error(`[gateway] could not close session ${this.id}:`, err.message));
+      .catch((err) => console.error(`[gateway] could not close session ${this.id}:`, loggable(err)));
     void getBus().publish(Topics.sessionEnded, { id: this.id, userId: this.principal.userId, status });
   }
 }
