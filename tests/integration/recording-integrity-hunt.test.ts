@@ -376,4 +376,31 @@ describe("the audit chain with two writers on a shared PostgreSQL 15", () => {
     }
     expect(a.output()).not.toContain(VALUE);
   });
+
+  it("a session that ends while the database is down is marked ended once it returns, saying what was lost", async () => {
+    const sql = postgres({ host: "127.0.0.1", port: a.ports.postgres, database: "demo-postgres", username: a.adminEmail, password: ta, ssl: false, max: 1, onnotice: () => {}, connection: { application_name: "ends-in-outage" } });
+    expect((await sql`select 1 as v`)[0].v).toBe(1);
+    const closeFailures = () => a.output().match(/could not close session/g)?.length ?? 0;
+    const before = closeFailures();
+    await pg.down();
+    try {
+      await sql.end({ timeout: 1 });
+      // the recorder gives up after 5 s without progress; then the session row cannot be written
+      await expect.poll(closeFailures, { timeout: 30_000, interval: 500 }).toBeGreaterThan(before);
+    } finally {
+      await pg.up();
+    }
+    let found: { status: string; endReason: string | null } | undefined;
+    await expect
+      .poll(
+        async () => {
+          const res = await apiCall(a.url, ta, "GET", "/sessions?limit=50");
+          found = res.status === 200 ? (res.body.sessions as { applicationName: string; status: string; endReason: string | null }[]).find((x) => x.applicationName === "ends-in-outage") : undefined;
+          return found?.status;
+        },
+        { timeout: 60_000, interval: 1000 },
+      )
+      .toBe("ended");
+    expect(found!.endReason).toMatch(/events could not be recorded/);
+  }, 120_000);
 });
