@@ -19,7 +19,11 @@ const loginInput = z.object({
 /** Password check shared by the console (next-auth) and `gatehouse login`; throttled and audited. */
 export async function checkPassword(db: Db, email: string, password: string, address: string) {
   const locked = await loginLockedUntil(db, email, address);
-  if (locked) throw new GatehouseError("RATE_LIMITED", `too many failed logins; try again after ${locked.toISOString()}`);
+  if (locked) {
+    // Still a failed login: guessing on against a locked account is what security must see.
+    await mutate(db, (tx) => appendAudit(tx, null, { action: "auth.login_failed", subject: `user:${email.toLowerCase()}`, detail: { address, locked: true } }));
+    throw new GatehouseError("RATE_LIMITED", `too many failed logins; try again after ${locked.toISOString()}`);
+  }
   const [user] = await db
     .select({ id: users.id, email: users.email, role: users.role, passwordHash: users.passwordHash, disabled: users.disabled, sessionVersion: users.sessionVersion })
     .from(users)
