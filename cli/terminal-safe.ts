@@ -1,4 +1,5 @@
-import { INVISIBLE, revealInvisible } from "../lib/util/reveal-invisible";
+import { revealInvisible } from "../lib/util/reveal-invisible";
+export { terminalSafeJson } from "../lib/util/terminal-safe-json";
 
 /**
  * What the CLI prints comes largely from other people: a requester's reason and statement, a
@@ -13,15 +14,4 @@ const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/g;
 
 export function terminalSafe(text: string): string {
   return revealInvisible(text.replace(CONTROL, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`));
-}
-
-/**
- * JSON for stdout, which is often a terminal too: JSON.stringify escapes C0 controls but writes
- * DEL, the C1 controls (U+009B is CSI to many terminals) and invisible characters as they are.
- * As \u escapes they parse back to exactly the same text.
- */
-const JSON_UNSAFE = new RegExp(`[\\x7f-\\x9f\\u2028\\u2029]|${INVISIBLE.source}`, "g");
-
-export function terminalSafeJson(json: string): string {
-  return json.replace(JSON_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
 }

@@ -8,7 +8,7 @@ import { consoleSignIn } from "../support/console-login";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
-import { ssh2Connect } from "../support/ssh-client";
+import { ssh2Connect, ssh2Exec } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 import { build } from "@/lib/gateway/protocols/postgres/wire";
 
@@ -160,6 +160,16 @@ describe("recording and audit integrity", () => {
       expect(shown.stdout).toContain("]0;pwned");
     });
 
+    it("`audit export` to a terminal: audited text with C1 or invisible characters is \\u-escaped and parses back exactly", async () => {
+      const name = "t\u009b2J\u202e";
+      expect((await apiCall(gh.url, member, "POST", "/tokens", { name, ttlSeconds: 600 })).status).toBe(200);
+      const out = await cli(admin, ["audit", "export"]);
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e\u2028\u2029]/);
+      const rows = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
+      expect(rows.some((r) => r.action === "token.create" && r.detail.name === name)).toBe(true);
+    });
+
     it("an error message that echoes what the caller typed reaches stderr inert", async () => {
       const failed = await cli(member, ["access", "request", `x${HOSTILE}`, "--duration", "1h", "--reason", "r"]);
       expect(failed.code).not.toBe(0);
@@ -248,6 +258,35 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
     const events = await eventsOf((await sessionNamed("huge-statement")).id);
     const request = events.find((e) => e.kind === "request" && String(e.payload.text).startsWith("select length"));
     expect(String(request?.payload.text).length).toBe(big.length + "select length('') as n".length);
+  });
+
+  it("exports written to a terminal carry no raw C1 control or invisible character, and parse back to the exact output", async () => {
+    // a host prints an 8-bit CSI (U+009B, a control to terminals that decode UTF-8 C1) and a bidi override
+    const ssh = await ssh2Connect({ port: gh.ports.ssh, user: "hunt-box", password: admin });
+    try {
+      const run = await ssh2Exec(ssh, "printf 'a\\302\\2332J\\342\\200\\256b'");
+      expect(await run.done).toBe(0);
+      expect(run.stdout()).toBe("a\u009b2J\u202eb");
+    } finally {
+      ssh.end();
+    }
+    let sessions: { id: string; status: string }[] = [];
+    await expect.poll(async () => (sessions = (await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string; status: string }[]).some((x) => x.status !== "live"), { timeout: 15_000 }).toBe(true);
+    const id = sessions.find((x) => x.status !== "live")!.id;
+    const cliHome = fs.mkdtempSync(path.join(os.tmpdir(), "gh-integrity-cli-"));
+    try {
+      const env = { HOME: cliHome, GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: admin };
+      for (const format of ["asciicast", "jsonl"]) {
+        const out = await runCli(["sessions", "export", id, "--format", format], { env });
+        expect(out.code, out.stderr).toBe(0);
+        expect(out.stdout).not.toMatch(/[\x00-\x09\x0b-\x1f\x7f-\x9f\u202e\u2028\u2029]/);
+        const printed = out.stdout.trim().split("\n").map((l) => JSON.parse(l));
+        const data = format === "asciicast" ? printed.filter((e) => Array.isArray(e) && e[1] === "o").map((e) => e[2]).join("") : printed.filter((e) => e.kind === "term.o").map((e) => e.payload.d ?? "").join("");
+        expect(data).toContain("a\u009b2J\u202eb");
+      }
+    } finally {
+      fs.rmSync(cliHome, { recursive: true, force: true });
+    }
   });
 
   it("psql's \\password typed in an SSH shell: neither the password nor its confirmation reaches the recording", async () => {
