@@ -289,6 +289,25 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
     }
   });
 
+  it("an SSH exec whose client disconnects mid-command is recorded with what became of it", async () => {
+    const before = new Set(((await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string }[]).map((x) => x.id));
+    const ssh = await ssh2Connect({ port: gh.ports.ssh, user: "hunt-box", password: admin });
+    const run = await ssh2Exec(ssh, "echo started; sleep 1; echo finished");
+    await expect.poll(() => run.stdout(), { timeout: 10_000 }).toContain("started");
+    ssh.end();
+    let session: { id: string; status: string } | undefined;
+    await expect
+      .poll(async () => (session = ((await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string; status: string }[]).find((x) => !before.has(x.id) && x.status !== "live")), { timeout: 15_000 })
+      .toBeTruthy();
+    await new Promise((r) => setTimeout(r, 1500));
+    const events = await eventsOf(session!.id);
+    const request = events.find((e) => e.kind === "request" && e.payload.text === "echo started; sleep 1; echo finished");
+    expect(request?.payload.verdict).toBe("allow");
+    const kinds = events.map((e) => e.kind);
+    expect(events.find((e) => e.kind === "result" && e.payload.requestSeq === request!.seq), JSON.stringify(kinds)).toBeDefined();
+    expect(kinds.indexOf("end"), JSON.stringify(events.map((e) => [e.seq, e.kind, e.payload]))).toBe(kinds.length - 1);
+  });
+
   it("psql's \\password typed in an SSH shell: neither the password nor its confirmation reaches the recording", async () => {
     const SECRET = "Typed-s3cret-7791";
     const ssh = await ssh2Connect({ port: gh.ports.ssh, user: "hunt-box", password: admin });
