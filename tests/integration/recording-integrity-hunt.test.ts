@@ -202,6 +202,15 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
     const text = await fetch(`${gh.url}/api/v1/sessions/${id}/export?format=jsonl`, { headers: { authorization: `Bearer ${admin}` } }).then((r) => r.text());
     return text.trim().split("\n").map((l) => JSON.parse(l));
   };
+  /** ids of hunt-box sessions so far: the one a test opens is the one not among them */
+  const boxSessions = async () => new Set(((await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string }[]).map((x) => x.id));
+  const endedBoxSessionAfter = async (before: Set<string>) => {
+    let found: { id: string; status: string } | undefined;
+    await expect
+      .poll(async () => (found = ((await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string; status: string }[]).find((x) => !before.has(x.id) && x.status !== "live")), { timeout: 15_000 })
+      .toBeTruthy();
+    return found!.id;
+  };
   const client = (app: string) => postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "hunt-pg", username: gh.adminEmail, password: admin, ssl: false, max: 1, onnotice: () => {}, connection: { application_name: app } });
 
   beforeAll(async () => {
@@ -262,6 +271,7 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
 
   it("exports written to a terminal carry no raw C1 control or invisible character, and parse back to the exact output", async () => {
     // a host prints an 8-bit CSI (U+009B, a control to terminals that decode UTF-8 C1) and a bidi override
+    const before = await boxSessions();
     const ssh = await ssh2Connect({ port: gh.ports.ssh, user: "hunt-box", password: admin });
     try {
       const run = await ssh2Exec(ssh, "printf 'a\\302\\2332J\\342\\200\\256b'");
@@ -270,9 +280,7 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
     } finally {
       ssh.end();
     }
-    let sessions: { id: string; status: string }[] = [];
-    await expect.poll(async () => (sessions = (await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string; status: string }[]).some((x) => x.status !== "live"), { timeout: 15_000 }).toBe(true);
-    const id = sessions.find((x) => x.status !== "live")!.id;
+    const id = await endedBoxSessionAfter(before);
     const cliHome = fs.mkdtempSync(path.join(os.tmpdir(), "gh-integrity-cli-"));
     try {
       const env = { HOME: cliHome, GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: admin };
@@ -290,17 +298,14 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
   });
 
   it("an SSH exec whose client disconnects mid-command is recorded with what became of it", async () => {
-    const before = new Set(((await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string }[]).map((x) => x.id));
+    const before = await boxSessions();
     const ssh = await ssh2Connect({ port: gh.ports.ssh, user: "hunt-box", password: admin });
     const run = await ssh2Exec(ssh, "echo started; sleep 1; echo finished");
     await expect.poll(() => run.stdout(), { timeout: 10_000 }).toContain("started");
     ssh.end();
-    let session: { id: string; status: string } | undefined;
-    await expect
-      .poll(async () => (session = ((await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string; status: string }[]).find((x) => !before.has(x.id) && x.status !== "live")), { timeout: 15_000 })
-      .toBeTruthy();
+    const id = await endedBoxSessionAfter(before);
     await new Promise((r) => setTimeout(r, 1500));
-    const events = await eventsOf(session!.id);
+    const events = await eventsOf(id);
     const request = events.find((e) => e.kind === "request" && e.payload.text === "echo started; sleep 1; echo finished");
     expect(request?.payload.verdict).toBe("allow");
     const kinds = events.map((e) => e.kind);
@@ -310,6 +315,7 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
 
   it("psql's \\password typed in an SSH shell: neither the password nor its confirmation reaches the recording", async () => {
     const SECRET = "Typed-s3cret-7791";
+    const before = await boxSessions();
     const ssh = await ssh2Connect({ port: gh.ports.ssh, user: "hunt-box", password: admin });
     let screen = "";
     const channel = await new Promise<import("ssh2").ClientChannel>((resolve, reject) => ssh.shell({ term: "xterm", cols: 120, rows: 40 }, (err, ch) => (err ? reject(err) : resolve(ch))));
@@ -346,9 +352,7 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
     const asProbe = postgres({ host: "127.0.0.1", port: pg.port, database: "postgres", username: "probe", password: SECRET, max: 1, onnotice: () => {} });
     expect((await asProbe`select current_user as u`)[0].u).toBe("probe");
     await asProbe.end();
-    let sessions: { id: string; status: string }[] = [];
-    await expect.poll(async () => (sessions = (await apiCall(gh.url, admin, "GET", "/sessions?connection=hunt-box")).body.sessions as { id: string; status: string }[]).some((x) => x.status !== "live"), { timeout: 15_000 }).toBe(true);
-    const events = await eventsOf(sessions[0].id);
+    const events = await eventsOf(await endedBoxSessionAfter(before));
     const all = JSON.stringify(events);
     expect(all).toContain("\\\\password probe");
     expect(all).not.toContain(SECRET);
