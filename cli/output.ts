@@ -1,6 +1,6 @@
 import { UsageError } from "./args";
 import { CliError } from "./http";
-import { revealForTerminal } from "../lib/util/reveal-invisible";
+import { terminalSafe, terminalSafeJson } from "./terminal-safe";
 
 /**
  * Everything a command prints goes through here, so `--json` is honoured in one place:
@@ -33,21 +33,22 @@ export class Output {
   }
 
   printJson(data: unknown): void {
-    this.stdout.write(JSON.stringify(data, null, 2) + "\n");
+    this.stdout.write(terminalSafeJson(JSON.stringify(data, null, 2)) + "\n");
   }
 
   /**
    * Human output: what the server holds was chosen by others (reasons, statements, names, a
-   * client's application name), so control, bidi and zero-width characters are shown as tags,
-   * never sent to the terminal to act on. --json output is data and goes out exact.
+   * client's application name), so control characters are shown as `\xNN` and bidi and zero-width
+   * ones as tags (terminalSafe), never sent to the terminal to act on. --json output keeps the data
+   * exact, with such characters \u-escaped.
    */
   line(text = ""): void {
-    this.stdout.write(revealForTerminal(text) + "\n");
+    this.stdout.write(terminalSafe(text) + "\n");
   }
 
   /** For humans only; silent in --json mode so stderr stays parseable there. */
   note(text: string): void {
-    if (!this.json) this.stderr.write(revealForTerminal(text) + "\n");
+    if (!this.json) this.stderr.write(terminalSafe(text) + "\n");
   }
 
   table<T>(rows: T[], columns: Column<T>[], empty = "(none)"): void {
@@ -72,10 +73,10 @@ export class Output {
   error(err: unknown): number {
     const { code, message, exitCode, detail } = describe(err);
     if (this.json) {
-      this.stderr.write(JSON.stringify({ error: { code, message, ...(detail !== undefined ? { detail } : {}) } }) + "\n");
+      this.stderr.write(terminalSafeJson(JSON.stringify({ error: { code, message, ...(detail !== undefined ? { detail } : {}) } })) + "\n");
     } else {
-      this.stderr.write(`gatehouse: ${revealForTerminal(message)}\n`);
-      if (code === "USAGE" && err instanceof UsageError && err.hint) this.stderr.write(`${err.hint}\n`);
+      this.stderr.write(`gatehouse: ${terminalSafe(message)}\n`);
+      if (code === "USAGE" && err instanceof UsageError && err.hint) this.stderr.write(`${terminalSafe(err.hint)}\n`);
     }
     return exitCode;
   }
@@ -89,12 +90,12 @@ function describe(err: unknown): { code: string; message: string; exitCode: numb
   return { code: "INTERNAL", message: `unexpected error: ${message}`, exitCode: 1 };
 }
 
+/** Made terminal-safe here already, so column widths count what is shown. */
 function cell(v: unknown): string {
   if (v === null || v === undefined || v === "") return "-";
-  if (Array.isArray(v)) return v.length ? revealForTerminal(v.map(String).join(",")) : "-";
+  if (Array.isArray(v)) return v.length ? terminalSafe(v.map(String).join(",")) : "-";
   if (v instanceof Date) return formatTime(v.toISOString());
-  // Tagged before the columns are measured, so a tag widens its column rather than misaligning it.
-  return revealForTerminal(String(v));
+  return terminalSafe(String(v));
 }
 
 /** ISO timestamp → "2026-03-01 14:05Z": minute precision is what a table reader needs. */

@@ -1,6 +1,7 @@
 "use client";
 import { Badge } from "@/components/ui";
 import { requestVerdict } from "@/lib/gateway/recorder/request-verdict";
+import { resultSummary } from "@/lib/gateway/recorder/result-summary";
 import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 export interface SessionEvent { seq: number; tMs: number; kind: string; payload: Record<string, unknown> }
@@ -59,13 +60,14 @@ export function EventTimeline({ events }: { events: SessionEvent[] }) {
 
 function ResultSummary({ r }: { r: Record<string, unknown> }) {
   const sample = r.sample as { columns?: string[]; rows?: (string | null)[][] } | undefined;
+  const summary = resultSummary(r);
   return (
     <div className="mt-1 text-xs text-slate-600">
-      {r.error ? <span className="text-red-700">error: {revealInvisible(String(r.error))}</span> : <span>{String(r.tag ?? "")} {r.rows !== undefined ? `· ${String(r.rows)} rows` : ""} {r.durationMs !== undefined ? `· ${String(r.durationMs)} ms` : ""} {r.maskedCells ? `· ${String(r.maskedCells)} cells masked` : ""}</span>}
+      <span className={summary.problem ? "text-red-700" : undefined} data-testid="result-summary">{revealInvisible(summary.text)}</span>
       {sample?.columns && (
         <table className="mt-1 border border-slate-200 font-mono text-[11px]">
-          <thead><tr>{sample.columns.map((c, i) => <th key={i} className="border border-slate-200 px-1 text-left">{revealInvisible(c)}</th>)}</tr></thead>
-          <tbody>{(sample.rows ?? []).slice(0, 20).map((row, i) => <tr key={i}>{row.map((v, j) => <td key={j} className="border border-slate-200 px-1">{v == null ? "NULL" : revealInvisible(v)}</td>)}</tr>)}</tbody>
+          <thead><tr>{sample.columns.map((c, i) => <th key={i} className="border border-slate-200 px-1 text-left">{revealInvisible(String(c))}</th>)}</tr></thead>
+          <tbody>{(sample.rows ?? []).slice(0, 20).map((row, i) => <tr key={i}>{row.map((v, j) => <td key={j} className="border border-slate-200 px-1">{v === null ? "NULL" : revealInvisible(String(v))}</td>)}</tr>)}</tbody>
         </table>
       )}
     </div>

@@ -7,7 +7,7 @@ import { redeemLoginCode } from "@/lib/identity/login-code";
 import { readCookie, samlCookieNames } from "@/lib/identity/saml-cookies";
 import { syncOidcUser } from "@/lib/services/users/oidc-sync";
 import { endConsoleSessions } from "@/lib/services/users/sign-out";
-import { checkPassword } from "@/lib/services/tokens/login";
+import { consoleLogin } from "@/lib/services/tokens/login";
 import { clientAddressOf } from "@/lib/http/client-address";
 import { sessionCookie, sessionSecret } from "./cookie";
 
@@ -36,7 +36,7 @@ export function authOptions(): AuthOptions {
         const db = await getDb();
         const address = clientAddressOf(req?.headers as Record<string, string | string[] | undefined> | undefined);
         try {
-          const user = await checkPassword(db, credentials.email, credentials.password, address);
+          const user = await consoleLogin(db, credentials.email, credentials.password, address);
           return { id: user.id, email: user.email, sv: user.sessionVersion } as never;
         } catch (err) {
           // RATE_LIMITED surfaces as its own error code on the login page.

@@ -2,7 +2,9 @@ import { decode } from "next-auth/jwt";
 import { getDb } from "@/db/client";
 import { getUserForSession } from "@/db/queries/users";
 import { GatehouseError, type Role } from "@/lib/gateway/core/types";
+import { clientAddressOf } from "@/lib/http/client-address";
 import { groupNamesOf, verifyToken } from "@/lib/identity/tokens";
+import { auditRefusedCredential } from "@/lib/services/audit/refusal";
 import { sessionCookie, sessionSecret } from "./cookie";
 import type { Caller } from "./caller";
 
@@ -13,15 +15,27 @@ import type { Caller } from "./caller";
  */
 export async function callerFromRequest(req: Request): Promise<Caller | null> {
   const auth = req.headers.get("authorization");
-  if (auth) return callerFromBearer(auth);
+  if (auth) return callerFromBearer(auth, { address: clientAddressOf(req.headers), method: req.method, path: new URL(req.url).pathname });
   return callerFromCookieHeader(req.headers.get("cookie"));
 }
 
-export async function callerFromBearer(auth: string): Promise<Caller> {
-  const m = /^Bearer\s+(\S+)$/i.exec(auth);
-  if (!m) throw new GatehouseError("UNAUTHENTICATED", "Authorization must be 'Bearer <token>'");
-  const principal = await verifyToken(await getDb(), m[1]);
-  return { userId: principal.userId, email: principal.email, role: principal.role, groups: principal.groups, via: "token", principal };
+/**
+ * A presented bearer token that does not verify is audited as the gateways audit theirs: a
+ * revoked or expired token still in use, or guessed ones, are what security looks for. (No
+ * cookie, or an expired one, is a signed-out browser, not an attempt: not audited.)
+ */
+export async function callerFromBearer(auth: string, from: { address: string; method: string; path: string }): Promise<Caller> {
+  const db = await getDb();
+  try {
+    const m = /^Bearer\s+(\S+)$/i.exec(auth);
+    if (!m) throw new GatehouseError("UNAUTHENTICATED", "Authorization must be 'Bearer <token>'");
+    const principal = await verifyToken(db, m[1]);
+    return { userId: principal.userId, email: principal.email, role: principal.role, groups: principal.groups, via: "token", principal };
+  } catch (err) {
+    const reason = err instanceof GatehouseError ? err.message : "authentication failed";
+    await auditRefusedCredential(db, { action: "api.auth_failed", subject: `api:${from.path.slice(0, 200)}`, detail: { protocol: "http", method: from.method, address: from.address, reason } });
+    throw err;
+  }
 }
 
 /** Server components and WebSocket upgrades use the raw Cookie header. */

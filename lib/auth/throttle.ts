@@ -25,10 +25,17 @@ export async function loginLockedUntil(db: Db, email: string, address: string): 
   return null;
 }
 
+/**
+ * Times go into the raw SQL below as ISO text with a cast: drizzle leaves a Date in `sql` as is,
+ * which PGlite accepts but postgres.js (DATABASE_URL) refuses, so every failed login there failed
+ * with a 500 before it was counted or audited, and the limits never applied.
+ */
+const at = (d: Date) => sql`${d.toISOString()}::timestamptz`;
+
 export async function recordLoginFailure(db: Db, email: string, address: string) {
   for (const { key, limit } of keys(email, address)) {
     const now = new Date();
-    const windowFloor = new Date(now.getTime() - WINDOW_MS);
+    const windowFloor = at(new Date(now.getTime() - WINDOW_MS));
     await db
       .insert(loginThrottle)
       .values({ key, failures: 1, windowStart: now })
@@ -36,8 +43,8 @@ export async function recordLoginFailure(db: Db, email: string, address: string)
         target: loginThrottle.key,
         set: {
           failures: sql`case when ${loginThrottle.windowStart} < ${windowFloor} then 1 else ${loginThrottle.failures} + 1 end`,
-          windowStart: sql`case when ${loginThrottle.windowStart} < ${windowFloor} then ${now} else ${loginThrottle.windowStart} end`,
-          lockedUntil: sql`case when ${loginThrottle.windowStart} >= ${windowFloor} and ${loginThrottle.failures} + 1 >= ${limit} then ${new Date(now.getTime() + LOCK_MS)} else ${loginThrottle.lockedUntil} end`,
+          windowStart: sql`case when ${loginThrottle.windowStart} < ${windowFloor} then ${at(now)} else ${loginThrottle.windowStart} end`,
+          lockedUntil: sql`case when ${loginThrottle.windowStart} >= ${windowFloor} and ${loginThrottle.failures} + 1 >= ${limit} then ${at(new Date(now.getTime() + LOCK_MS))} else ${loginThrottle.lockedUntil} end`,
         },
       });
   }

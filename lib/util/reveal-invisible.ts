@@ -6,7 +6,7 @@
  * the characters in the order the server sees them. Display only: the stored and bound text is
  * unchanged.
  */
-const INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
+export const INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g;
 
 /** The first such character in `text`, with its 1-based line and column, or null. */
 export function findInvisible(text: string): { codePoint: string; line: number; column: number } | null {
@@ -21,16 +21,4 @@ const tag = (c: string) => `⟦U+${c.charCodeAt(0).toString(16).toUpperCase().pa
 
 export function revealInvisible(text: string): string {
   return text.replace(INVISIBLE, tag);
-}
-
-/** Control characters but tab and newline: what a terminal acts on (ESC, CR, BS, C1 CSI...). */
-const CONTROL = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
-
-/**
- * For text printed into a terminal (the CLI): as revealInvisible, and control characters too. A
- * carriage return, an erase-line sequence or a cursor move in a value the server holds (a reason,
- * a statement, a client's application name) would otherwise overwrite what the reader sees.
- */
-export function revealForTerminal(text: string): string {
-  return revealInvisible(text).replace(CONTROL, tag);
 }

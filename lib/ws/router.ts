@@ -6,6 +6,7 @@ import type { Caller } from "@/lib/auth/caller";
 import { callerFromBearer, callerFromCookieHeader } from "@/lib/auth/session";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { closeWhenAuthorizationEnds } from "./socket-authorization";
+import { clientAddressOf } from "@/lib/http/client-address";
 
 /**
  * WebSocket upgrades under /ws/... . Every route declares the permission it needs; the router
@@ -39,7 +40,9 @@ export async function handleWsUpgrade(req: IncomingMessage, socket: Duplex, head
     const match = route.pattern.exec(url.pathname);
     if (!match) continue;
     const { authorization, cookie } = req.headers;
-    const authenticate = () => (authorization ? callerFromBearer(authorization) : callerFromCookieHeader(cookie));
+    // A refused bearer token is audited (api.auth_failed), at the upgrade as at a later recheck.
+    const from = { address: clientAddressOf(req.headers), method: "GET", path: url.pathname };
+    const authenticate = () => (authorization ? callerFromBearer(authorization, from) : callerFromCookieHeader(cookie));
     let caller: Caller | null = null;
     try {
       caller = await authenticate();

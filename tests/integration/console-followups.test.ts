@@ -253,7 +253,7 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     const show = await runCli(["approvals", "show", id], { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: tokens.april } });
     expect(show.code, show.stderr).toBe(0);
     expect(show.stdout).not.toMatch(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u202a-\u202e]/);
-    expect(show.stdout).toContain("drop the orders table⟦U+000D⟧⟦U+001B⟧[2Kreason:      routine read-only check⟦U+202E⟧");
+    expect(show.stdout).toContain("drop the orders table\\x0d\\x1b[2Kreason:      routine read-only check⟦U+202E⟧");
     // --json is data: the exact text, JSON-escaped.
     const json = await runCli(["approvals", "show", id, "--json"], { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: tokens.april } });
     expect(JSON.parse(json.stdout).approval.reason).toBe(reason);

@@ -4,8 +4,7 @@ import { can } from "@/lib/auth/authorize";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
 import { withoutTokens } from "@/lib/identity/redact";
 import { verifyToken } from "@/lib/identity/tokens";
-import { appendAudit } from "@/lib/services/audit/append";
-import { mutate } from "@/lib/services/tx";
+import { auditRefusedCredential } from "@/lib/services/audit/refusal";
 
 /**
  * Step 1 of the pipeline for every protocol: a Gatehouse token (psql password, SSH password,
@@ -33,14 +32,12 @@ export async function authenticateToken(
     // Not being able to check a credential is not the client's failure: say so, let nothing in.
     const err = !(caught instanceof GatehouseError) && isStoreUnavailable(caught) ? new GatehouseError("UNAVAILABLE", STORE_UNAVAILABLE) : caught;
     const message = err instanceof GatehouseError ? err.message : "authentication failed";
-    await mutate(db, (tx) =>
-      appendAudit(tx, null, {
-        action: "gateway.auth_failed",
-        // What the client typed as user or connection may be a token pasted into the wrong field.
-        subject: `connection:${withoutTokens(ctx.connection ?? "?")}`,
-        detail: { protocol: ctx.protocol, address: ctx.address, user: ctx.claimedUser === undefined ? null : withoutTokens(ctx.claimedUser), reason: message },
-      }),
-    ).catch(() => {});
+    // What the client typed as user or connection may be a token pasted into the wrong field.
+    await auditRefusedCredential(db, {
+      action: "gateway.auth_failed",
+      subject: `connection:${withoutTokens(ctx.connection ?? "?")}`,
+      detail: { protocol: ctx.protocol, address: ctx.address, user: ctx.claimedUser === undefined ? null : withoutTokens(ctx.claimedUser), reason: message },
+    });
     throw err instanceof GatehouseError ? err : new GatehouseError("UNAUTHENTICATED", "authentication failed");
   }
 }

@@ -1,4 +1,3 @@
-import { eq } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { sessions } from "@/db/schema";
 import { liveParentSession } from "@/db/queries/sessions";
@@ -21,6 +20,7 @@ import { liveSessions } from "./live-sessions";
 import { SessionGrants } from "./session-grants";
 import { StandingDecisions, type Revocation } from "./standing";
 import { GatehouseError, type AccessGrant, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
+import { recordSessionEnd } from "@/lib/services/sessions/record-end";
 import { loggable } from "@/lib/util/loggable";
 
 /**
@@ -414,11 +414,8 @@ export class GatewaySession {
     liveSessions().remove(this);
     this.recorder.record("end", { status, ...(reason ? { reason } : {}) });
     const unwritten = await this.recorder.close();
-    await this.db
-      .update(sessions)
-      .set({ status, endReason: reason ?? (unwritten ? `${unwritten} events could not be recorded` : null), endedAt: new Date() })
-      .where(eq(sessions.id, this.id))
-      .catch((err) => console.error(`[gateway] could not close session ${this.id}:`, err.message));
+    const lost = unwritten ? `${unwritten} events could not be recorded` : null;
+    await recordSessionEnd(this.db, this.id, { status, endReason: reason && lost ? `${reason} (${lost})` : (reason ?? lost), endedAt: new Date() });
     void getBus().publish(Topics.sessionEnded, { id: this.id, userId: this.principal.userId, status });
   }
 }

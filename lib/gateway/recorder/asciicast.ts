@@ -3,6 +3,7 @@
  * `session_events` rows — there is no second recording format. Pure: no I/O, no Node-only APIs,
  * so the export route, the replay windows and the tests share exactly this conversion.
  */
+import { terminalSafeJson } from "@/lib/util/terminal-safe-json";
 
 export interface TerminalEventRow {
   seq: number;
@@ -203,11 +204,12 @@ function markerLabel(row: TerminalEventRow, requests: Map<number, string>): stri
 }
 
 /**
- * `[t, code, data]` with t in seconds, as asciicast v2 writes it. U+2028/U+2029 are escaped too:
- * valid in JSON, but some line readers split on them.
+ * `[t, code, data]` with t in seconds, as asciicast v2 writes it. U+2028/U+2029, C1 controls and
+ * invisible characters are escaped too (terminal-safe-json.ts): a cast is often printed to a
+ * terminal (`sessions export` to stdout), where a raw U+009B in a host's output is a CSI.
  */
 export function castLine([tMs, code, data]: CastEventMs): string {
-  return JSON.stringify([tMs / 1000, code, data]).replace(/[\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16)}`);
+  return terminalSafeJson(JSON.stringify([tMs / 1000, code, data]));
 }
 
 /**
@@ -225,7 +227,7 @@ export async function* encodeAsciicast(pages: AsyncIterable<readonly TerminalEve
         const start = terminalStartOf(row, opts.ch);
         if (!start) continue;
         channel = new TerminalChannel(start, { markers: true });
-        lines += JSON.stringify(castHeader(session, start)) + "\n";
+        lines += terminalSafeJson(JSON.stringify(castHeader(session, start))) + "\n";
         continue;
       }
       for (const e of channel.convert(row)) lines += castLine(e) + "\n";

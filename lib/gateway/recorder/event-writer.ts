@@ -280,7 +280,8 @@ export class EventWriter {
     if (!this.forgotten.has(p.src)) this.sources.add(p.src);
     p.src.failures++;
     p.src.retryAt = Date.now() + Math.min(5_000, 200 * 2 ** p.src.failures);
-    console.error(`[recorder] session ${p.src.sessionId}: write failed (${p.src.failures}), retrying:`, err.message);
+    // Never err.message: drizzle puts the query's parameters there, which are the recorded events.
+    console.error(`[recorder] session ${p.src.sessionId}: write failed (${p.src.failures}), retrying:`, loggable(err));
   }
 }
 

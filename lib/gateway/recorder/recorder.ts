@@ -45,7 +45,11 @@ export class SessionRecorder implements EventSource {
   failures = 0;
   retryAt = 0;
   private readonly writer: EventWriter;
-  private readonly startedAt = Date.now();
+  /**
+   * Event times come from the monotonic clock: a wall clock stepped back (NTP, a resumed VM) made
+   * them run backwards, and replay windows and asciicast assume they never do.
+   */
+  private readonly startedAt = performance.now();
   onOverflow: (() => void) | null = null;
 
   constructor(
@@ -56,7 +60,7 @@ export class SessionRecorder implements EventSource {
   }
 
   record(kind: string, payload: Record<string, unknown>): RecordedEvent {
-    const event: RecordedEvent = { seq: ++this.seq, tMs: Date.now() - this.startedAt, kind, payload };
+    const event: RecordedEvent = { seq: ++this.seq, tMs: this.now(), kind, payload };
     const payloadJson = serialize(payload);
     this.queue.push({ seq: event.seq, tMs: event.tMs, kind, payloadJson });
     const whole = payloadJson.length <= MAX_LIVE_PAYLOAD;
@@ -71,7 +75,7 @@ export class SessionRecorder implements EventSource {
    * its pace. Live viewers get the announcement and fetch the event once stored.
    */
   recordBulk(kind: string, fields: Record<string, unknown>, bytes: Buffer, packer: OutputPacker): RecordedEvent {
-    const event: RecordedEvent = { seq: ++this.seq, tMs: Date.now() - this.startedAt, kind, payload: fields };
+    const event: RecordedEvent = { seq: ++this.seq, tMs: this.now(), kind, payload: fields };
     const row: QueuedEvent = { seq: event.seq, tMs: event.tMs, kind, payloadJson: "" };
     try {
       row.spooled = { ref: processSpool().append({ s: this.sessionId, seq: row.seq, t: row.tMs, k: kind, p: fields }, bytes), fields, packer };
@@ -86,6 +90,10 @@ export class SessionRecorder implements EventSource {
     publishLive({ sessionId: this.sessionId, event: { ...event, payload: { truncated: true } } });
     this.queued();
     return event;
+  }
+
+  private now(): number {
+    return Math.round(performance.now() - this.startedAt);
   }
 
   private queued() {

@@ -19,7 +19,19 @@ import type { SessionRecorder } from "./recorder";
 const COALESCE_MS = 25;
 const COALESCE_BYTES = 32 * 1024;
 const TAIL_BYTES = 200;
-const PASSWORD_PROMPT = /(password|passphrase|passcode|pin)( for [^\n]*)?: *$/i;
+/**
+ * The output's last line asks for a secret: the word anywhere in the line, which ends in a colon.
+ * Requiring the word right before the colon missed psql's `\password` and `createuser -P`
+ * confirmation ("Enter it again: "), ssh-keygen ("Enter passphrase (empty for no passphrase): ",
+ * "Enter same passphrase again: "), OpenSSL ("Enter PEM pass phrase:") and "Password (will be
+ * hidden): ", so the typed secret went into the recording. A false positive costs only the
+ * keystrokes of one line (their count is still recorded).
+ */
+const PASSWORD_PROMPT = /(password|passwd|pass ?phrase|passcode|\bpin\b|enter it again)[^\n]*: *$/i;
+
+export function looksLikePasswordPrompt(tail: string): boolean {
+  return PASSWORD_PROMPT.test(stripAnsi(tail));
+}
 
 interface PendingOutput {
   parts: Buffer[];
@@ -78,7 +90,7 @@ export class TerminalRecorder {
     // Keep the order of events: output shown before this keystroke is recorded before it.
     this.flushOutput(ch, "o");
     this.flushOutput(ch, "e");
-    const secret = st.hidden > 0 || PASSWORD_PROMPT.test(stripAnsi(st.tail.toString("utf8")));
+    const secret = st.hidden > 0 || looksLikePasswordPrompt(st.tail.toString("utf8"));
     const { text, raw } = decodeChunk(st.carry, "i", data);
     if (secret) {
       st.hidden += data.length;

@@ -19,7 +19,11 @@ const loginInput = z.object({
 /** Password check shared by the console (next-auth) and `gatehouse login`; throttled and audited. */
 export async function checkPassword(db: Db, email: string, password: string, address: string) {
   const locked = await loginLockedUntil(db, email, address);
-  if (locked) throw new GatehouseError("RATE_LIMITED", `too many failed logins; try again after ${locked.toISOString()}`);
+  if (locked) {
+    // Still a failed login: guessing on against a locked account is what security must see.
+    await mutate(db, (tx) => appendAudit(tx, null, { action: "auth.login_failed", subject: `user:${email.toLowerCase()}`, detail: { address, locked: true } }));
+    throw new GatehouseError("RATE_LIMITED", `too many failed logins; try again after ${locked.toISOString()}`);
+  }
   const [user] = await db
     .select({ id: users.id, email: users.email, role: users.role, passwordHash: users.passwordHash, disabled: users.disabled, sessionVersion: users.sessionVersion })
     .from(users)
@@ -32,6 +36,16 @@ export async function checkPassword(db: Db, email: string, password: string, add
   }
   await clearLoginFailures(db, email);
   return { id: user.id, email: user.email, role: user.role as Role, sessionVersion: user.sessionVersion };
+}
+
+/**
+ * Console sign-in with a password: checked like `gatehouse login` and audited like it (only the
+ * failures were, so a stolen password used in a browser left no trace of the sign-in).
+ */
+export async function consoleLogin(db: Db, email: string, password: string, address: string) {
+  const user = await checkPassword(db, email, password, address);
+  await mutate(db, (tx) => appendAudit(tx, { userId: user.id, email: user.email }, { action: "auth.login", subject: `user:${user.email}`, detail: { via: "console", address } }));
+  return user;
 }
 
 /** `gatehouse login`: email + password → a short-lived login token. */

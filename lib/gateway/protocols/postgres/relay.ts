@@ -99,6 +99,16 @@ export class Relay {
     return this.queue.length;
   }
 
+  /**
+   * The requests forwarded upstream whose ReadyForQuery never came, for a session ending now: it
+   * ran (or began to) upstream, so it is recorded even though its outcome is not known.
+   */
+  unfinished(): ResultUnit[] {
+    const units = new Set(this.orphans);
+    for (const op of this.queue) if (op.unit) units.add(op.unit);
+    return [...units];
+  }
+
   /** Resolves when every forwarded request got its ReadyForQuery (before injecting our own). */
   idle(): Promise<void> {
     if (this.queue.length === 0) return Promise.resolve();

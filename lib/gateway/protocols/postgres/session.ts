@@ -338,6 +338,12 @@ export class PgSession {
     this.cancels.release(this.key.pid);
     const { client, upstream, session } = this.est;
     this.long.closing(reason ?? "the session ended");
+    // A client that hangs up mid-statement does not stop it upstream (a write still commits):
+    // the recording must not show an allowed statement with no trace of what became of it.
+    for (const unit of this.relay.unfinished()) {
+      unit.incomplete = `the session ended before the upstream's answer (${reason ?? "the client closed the connection"}); the statement may have run`;
+      unit.record(session);
+    }
     if (last && client.writable) client.end(last);
     else client.end();
     setTimeout(() => client.destroy(), 1000).unref();

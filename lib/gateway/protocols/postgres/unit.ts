@@ -28,6 +28,8 @@ export class ResultUnit {
   sample: (string | null)[][] = [];
   /** called once its results are complete (what it kept open ends: long-running.ts) */
   onDone: (() => void) | null = null;
+  /** set when the session ended before the upstream's answer: why the outcome is not known */
+  incomplete: string | null = null;
   private sampleBytes = 0;
   private recorded = false;
 
@@ -58,6 +60,7 @@ export class ResultUnit {
       maskedCells: this.maskedCells,
       maskCounts: this.masker?.counts() ?? [],
       ...(this.error ? { error: this.error } : {}),
+      ...(this.incomplete ? { incomplete: this.incomplete } : {}),
       sample: { columns: this.columns, rows: this.sample },
     });
   }

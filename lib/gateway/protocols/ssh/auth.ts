@@ -8,9 +8,8 @@ import { authenticateToken } from "@/lib/gateway/core/authenticate";
 import { withoutTokens } from "@/lib/identity/redact";
 import { principalForUser } from "@/lib/gateway/core/user-principal";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
-import { appendAudit } from "@/lib/services/audit/append";
+import { auditRefusedCredential } from "@/lib/services/audit/refusal";
 import { touchSshKey } from "@/lib/services/ssh-keys/touch";
-import { mutate } from "@/lib/services/tx";
 import { loggable } from "@/lib/util/loggable";
 
 /**
@@ -90,5 +89,5 @@ async function tokenAuth(db: Db, token: string, connection: string, address: str
 }
 
 async function auditFailure(db: Db, connection: string, address: string, reason: string) {
-  await mutate(db, (tx) => appendAudit(tx, null, { action: "gateway.auth_failed", subject: `connection:${withoutTokens(connection)}`, detail: { protocol: "ssh", address, reason } })).catch(() => {});
+  await auditRefusedCredential(db, { action: "gateway.auth_failed", subject: `connection:${withoutTokens(connection)}`, detail: { protocol: "ssh", address, reason } });
 }

@@ -31,6 +31,9 @@ const AUTH_TIMEOUT_MS = Number(process.env.GATEHOUSE_SSH_AUTH_TIMEOUT_MS ?? 30_0
 const MAX_AUTH_ATTEMPTS = 6;
 const ENV_ALLOWED = /^(LANG|LC_[A-Z]+|TERM|COLORTERM|TZ)$/;
 
+/** How long a disconnect waits for the channels' outcomes before the session ends anyway. */
+const SETTLE_MS = 2_000;
+
 export class SshConnection {
   private principal: Principal | null = null;
   private target: UpstreamTarget | null = null;
@@ -39,6 +42,8 @@ export class SshConnection {
   private upstream: UpstreamClient | null = null;
   private nextChannel = 0;
   private readonly terminals = new Set<TerminalChannel>();
+  /** channels whose outcome is not recorded yet: the session's `end` waits for them (briefly) */
+  private readonly unsettled = new Set<Promise<void>>();
   /** a held `connect`: told to every channel waiting for the session, and to later ones */
   private heldNotice: string | null = null;
   private readonly waiting = new Set<ClientSide>();
@@ -238,6 +243,8 @@ export class SshConnection {
       else x11Forward = x11Decided;
       terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, x11Forward });
       this.terminals.add(terminal);
+      this.unsettled.add(terminal.settled);
+      void terminal.settled.then(() => this.unsettled.delete(terminal!.settled));
       side.onClose(() => this.terminals.delete(terminal!));
       await terminal.run();
     };
@@ -320,6 +327,10 @@ export class SshConnection {
     this.gone.abort();
     this.term?.flushAll();
     this.upstream?.end();
+    // Closing the upstream ends its channels; each records how its command ended. The session's
+    // `end` comes after those (it came before, and a result recorded once the recorder had closed
+    // was lost), but never waits long on an upstream that does not answer.
+    if (this.unsettled.size) await Promise.race([Promise.all(this.unsettled), new Promise((r) => setTimeout(r, SETTLE_MS).unref())]);
     if (this.gw && !this.gw.isEnded) await this.gw.end("ended", reason);
     this.resolveClosed();
   }

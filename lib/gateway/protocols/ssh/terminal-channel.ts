@@ -63,9 +63,13 @@ export class TerminalChannel {
   private exitStatus: { code: number | null; signal?: string | null } = { code: null };
   private closed = false;
   private readonly nl: string;
+  /** resolves once the channel's outcome is recorded (its result, or that it never ran) */
+  readonly settled: Promise<void>;
+  private settle!: () => void;
 
   constructor(private readonly o: TerminalChannelOptions) {
     this.nl = o.pty ? "\r\n" : "\n";
+    this.settled = new Promise((r) => (this.settle = r));
     o.client.onClose(() => {
       this.closed = true;
       this.abort.abort();
@@ -104,6 +108,15 @@ export class TerminalChannel {
   }
 
   async run(): Promise<void> {
+    try {
+      await this.decideAndRelay();
+    } finally {
+      // relaying: settled when the upstream channel closes (relay); otherwise it never ran
+      if (!this.upstreamChannel) this.settle();
+    }
+  }
+
+  private async decideAndRelay(): Promise<void> {
     const { gw, client, mode, command, pty } = this.o;
     // A server reading the command as a C string runs only what precedes a NUL (`cp k ~/.ssh\0_old/k`
     // copies into ~/.ssh), while policy would judge, and the recording show, the whole line.
@@ -217,6 +230,7 @@ export class TerminalChannel {
         maskedSpans: decision.masker ? decision.masker.counts().reduce((n, c) => n + c.matches, 0) : 0,
       });
       term.close(ch);
+      this.settle();
       if (!this.closed) {
         // ssh2: exit-status must be sent before the channel is ended
         client.exit(status);

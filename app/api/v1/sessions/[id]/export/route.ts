@@ -6,6 +6,7 @@ import { encodeAsciicast } from "@/lib/gateway/recorder/asciicast";
 import { terminalChannels } from "@/lib/gateway/recorder/replay/build";
 import { readableSession } from "@/lib/http/session-access";
 import { route } from "@/lib/http/route";
+import { terminalSafeJson } from "@/lib/util/terminal-safe-json";
 
 const Query = z.object({
   format: z.enum(["jsonl", "asciicast"]).default("jsonl"),
@@ -61,8 +62,8 @@ export const GET = route<{ id: string }>("sessions:read-own", async (req, caller
     });
   }
   async function* jsonl() {
-    yield JSON.stringify({ kind: "session", session }) + "\n";
-    for await (const page of pages(db, id, 0)) yield page.map((e) => JSON.stringify(e) + "\n").join("");
+    yield terminalSafeJson(JSON.stringify({ kind: "session", session })) + "\n";
+    for await (const page of pages(db, id, 0)) yield page.map((e) => terminalSafeJson(JSON.stringify(e)) + "\n").join("");
   }
   return new Response(streamOf(jsonl()), { headers: { "content-type": "application/x-ndjson", "content-disposition": `attachment; filename="session-${id}.jsonl"` } });
 });

@@ -1,0 +1,40 @@
+import { eq } from "drizzle-orm";
+import type { Db } from "@/db/client";
+import { sessions } from "@/db/schema";
+import { loggable } from "@/lib/util/loggable";
+
+export interface SessionEnd {
+  status: "ended" | "killed" | "failed";
+  endReason: string | null;
+  endedAt: Date;
+}
+
+const FIRST_RETRY_MS = 1_000;
+const MAX_RETRY_MS = 30_000;
+
+/**
+ * Writes how a session ended. If the database refuses (it is down), the write is retried in the
+ * background until it lands: a session that ended during an outage otherwise stayed `live` for
+ * good on a shared PostgreSQL (this process is alive, so no other one ends it), and the count of
+ * events lost with it, which only this row records, was lost too. Resolves after the first
+ * attempt, so ending a session never waits for the database to return.
+ */
+export async function recordSessionEnd(db: Db, id: string, end: SessionEnd): Promise<boolean> {
+  if (await attempt(db, id, end, 1)) return true;
+  const retry = (delay: number, n: number) => {
+    setTimeout(() => void attempt(db, id, end, n).then((ok) => ok || retry(Math.min(delay * 2, MAX_RETRY_MS), n + 1)), delay).unref();
+  };
+  retry(FIRST_RETRY_MS, 2);
+  return false;
+}
+
+async function attempt(db: Db, id: string, end: SessionEnd, n: number): Promise<boolean> {
+  try {
+    await db.update(sessions).set(end).where(eq(sessions.id, id));
+    if (n > 1) console.error(`[gateway] session ${id}: its end was recorded at attempt ${n}`);
+    return true;
+  } catch (err) {
+    if (n === 1 || n % 10 === 0) console.error(`[gateway] could not close session ${id} (attempt ${n}), retrying:`, loggable(err));
+    return false;
+  }
+}
