@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import pg from "pg";
 import postgres from "postgres";
@@ -8,6 +7,7 @@ import { apiCall, login, startGatehouse, type GatehouseProcess } from "../suppor
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { addUser } from "../support/api-fixture";
+import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
  * SECURITY.md "Masking bypass" and "Policy and guardrail bypass (SQL)": bypasses found by trying
@@ -42,30 +42,13 @@ const MEMBER = "hunter@example.test";
 const SECRETS = ["pbkdf2$Zq9xK7mWvT", "argon2$Lr4pN8sYhQ"];
 const reversed = (s: string) => [...s].reverse().join("");
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
 
 describe("PostgreSQL bypass hunt", () => {
   let gh: GatehouseProcess;
   let pg15: Postgres15;
   let token = "";
 
-  function psql(sql: string, db = "hunt-masked"): Promise<Run> {
-    return new Promise((resolve) => {
-      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=${db} user=${MEMBER} sslmode=disable`, "-X", "-A", "-t", "-c", sql], {
-        env: { ...process.env, PGPASSWORD: token, PGCONNECT_TIMEOUT: "10" },
-      });
-      let stdout = "";
-      let stderr = "";
-      p.stdout.on("data", (d) => (stdout += d));
-      p.stderr.on("data", (d) => (stderr += d));
-      p.on("close", (code) => resolve({ code, stdout, stderr }));
-      p.stdin.end();
-    });
-  }
+  const psql = (sql: string, db = "hunt-masked") => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-c", sql]);
   const expectNoSecret = (out: string, what: string) => {
     for (const s of SECRETS) {
       expect(out.includes(s), `${what} leaked ${s}`).toBe(false);

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -8,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { addApprover, addUser } from "../support/api-fixture";
+import { gatewayConninfo, type PsqlRun, runPsql } from "../support/psql";
 
 /**
  * Real client libraries and psql's meta-commands through the PostgreSQL gateway, against a real
@@ -41,12 +41,6 @@ const CUSTOMERS = [
   { id: 2, name: "Alan Turing", email: "alan.turing@example.com", ssn: "234-56-7890", card: "5500005555555559", balance: "-17.25", active: false, born: "1912-06-23" },
 ];
 
-interface Run {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
-
 describe("PostgreSQL gateway with real client libraries", () => {
   let gh: GatehouseProcess;
   let pg15: Postgres15;
@@ -55,19 +49,7 @@ describe("PostgreSQL gateway with real client libraries", () => {
   const pgClient = (database: string, extra: pg.ClientConfig = {}) =>
     new pg.Client({ host: "127.0.0.1", port: gh.ports.postgres, database, user: MEMBER, password: tokens.member, ssl: false, ...extra });
 
-  function psql(database: string, args: string[], stdin?: string): Promise<Run> {
-    return new Promise((resolve) => {
-      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=${database} user=${MEMBER} sslmode=disable`, "-X", "-v", "ON_ERROR_STOP=1", ...args], {
-        env: { ...process.env, PGPASSWORD: tokens.member, PGCONNECT_TIMEOUT: "10" },
-      });
-      let stdout = "";
-      let stderr = "";
-      p.stdout.on("data", (d) => (stdout += d));
-      p.stderr.on("data", (d) => (stderr += d));
-      p.on("close", (code) => resolve({ code, stdout, stderr }));
-      p.stdin.end(stdin ?? "");
-    });
-  }
+  const psql = (database: string, args: string[], stdin?: string) => runPsql(gatewayConninfo(gh.ports.postgres, database, MEMBER), tokens.member, ["-v", "ON_ERROR_STOP=1", ...args], { stdin });
 
   /** Each matching session's events (seq numbers are per session). */
   async function eventsBySession(connection: string, appName?: string): Promise<Record<string, any>[][]> {
@@ -291,7 +273,7 @@ describe("PostgreSQL gateway with real client libraries", () => {
 select 'done' as marker;
 `;
 
-  function expectMetaOutput(r: Run) {
+  function expectMetaOutput(r: PsqlRun) {
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);
     // \d and \dt list both tables; \d customers describes its columns, types, index and the FK.

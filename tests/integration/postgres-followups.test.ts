@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -6,6 +5,7 @@ import { build } from "@/lib/gateway/protocols/postgres/wire";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
  * Follow-ups of the PostgreSQL gateway review, tried for real (psql, postgres-js and raw wire
@@ -42,10 +42,6 @@ const PAN = "4111-2222-3333-9876";
 const KID_SECRET = "famSecretX9Kq";
 const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(""), s.toLowerCase(), s.slice(7)]);
 
-interface Run {
-  code: number | null;
-  out: string;
-}
 
 describe("PostgreSQL gateway follow-ups", () => {
   let gh: GatehouseProcess;
@@ -53,18 +49,7 @@ describe("PostgreSQL gateway follow-ups", () => {
   let admin = "";
   let token = "";
 
-  function psql(sql: string, db = "fu-masked"): Promise<Run> {
-    return new Promise((resolve) => {
-      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=${db} user=${MEMBER} sslmode=disable`, "-X", "-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql], {
-        env: { ...process.env, PGPASSWORD: token, PGCONNECT_TIMEOUT: "10" },
-      });
-      let out = "";
-      p.stdout.on("data", (d) => (out += d));
-      p.stderr.on("data", (d) => (out += d));
-      p.on("close", (code) => resolve({ code, out }));
-      p.stdin.end();
-    });
-  }
+  const psql = (sql: string, db = "fu-masked") => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
   const expectNoSecret = (out: string, what: string) => {
     for (const s of FORMS) expect(out.includes(s), `${what} leaked ${s}:\n${out}`).toBe(false);
   };

@@ -1,4 +1,4 @@
-import { execFile, spawn } from "node:child_process";
+import { execFile } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import postgres from "postgres";
@@ -9,6 +9,7 @@ import { apiCall, login, startGatehouse, type GatehouseProcess } from "../suppor
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
+import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
  * The PostgreSQL gateway with real clients (psql, pgbench, postgres-js) against a real
@@ -62,19 +63,8 @@ describe("PostgreSQL gateway", () => {
   let raw: { emails: string[]; ssns: string[]; cards: string[] };
 
   const dsn = (db: string, user = MEMBER, ssl = "disable") => `host=127.0.0.1 port=${gh.ports.postgres} dbname=${db} user=${user} sslmode=${ssl}`;
-  function psql(db: string, sql: string, opts: { token?: string; user?: string; ssl?: string; onStderr?: (s: string) => void } = {}): Promise<Run> {
-    return new Promise((resolve) => {
-      const p = spawn("psql", [dsn(db, opts.user, opts.ssl), "-X", "-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-c", sql], { env: { ...process.env, PGPASSWORD: opts.token ?? tokens.member, PGCONNECT_TIMEOUT: "10" } });
-      let stdout = "";
-      let stderr = "";
-      p.stdout.on("data", (d) => (stdout += d));
-      p.stderr.on("data", (d) => {
-        stderr += d;
-        opts.onStderr?.(stderr);
-      });
-      p.on("close", (code) => resolve({ code, stdout, stderr }));
-    });
-  }
+  const psql = (db: string, sql: string, opts: { token?: string; user?: string; ssl?: string; onStderr?: (s: string) => void } = {}) =>
+    runPsql(dsn(db, opts.user, opts.ssl), opts.token ?? tokens.member, ["-v", "ON_ERROR_STOP=1", "-v", "VERBOSITY=verbose", "-c", sql], { onStderr: opts.onStderr });
   const client = (db: string, token = tokens.member, extra: Partial<postgres.Options<{}>> = {}) =>
     postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: db, username: MEMBER, password: token, ssl: false, max: 1, onnotice: () => {}, ...extra });
 
@@ -306,15 +296,7 @@ describe("PostgreSQL gateway", () => {
   it("relays COPY FROM STDIN after the decision", async () => {
     const direct = postgres(pg.url, { max: 1 });
     await direct`create table if not exists copy_in (a int, b text)`;
-    const r = await new Promise<Run>((resolve) => {
-      const p = spawn("psql", [dsn("bench-pg"), "-X", "-c", "copy copy_in from stdin"], { env: { ...process.env, PGPASSWORD: tokens.member } });
-      let stdout = "";
-      let stderr = "";
-      p.stdout.on("data", (d) => (stdout += d));
-      p.stderr.on("data", (d) => (stderr += d));
-      p.on("close", (code) => resolve({ code, stdout, stderr }));
-      p.stdin.end("1\tone\n2\ttwo\n\\.\n");
-    });
+    const r = await runPsql(dsn("bench-pg"), tokens.member, ["-c", "copy copy_in from stdin"], { stdin: "1\tone\n2\ttwo\n\\.\n" });
     expect(r.stderr).toBe("");
     expect(r.stdout).toContain("COPY 2");
     expect(await direct`select count(*)::int as n from copy_in`).toEqual([{ n: 2 }]);

@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import fs from "node:fs";
 import pg from "pg";
 import postgres from "postgres";
@@ -6,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { addUser } from "../support/api-fixture";
+import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
  * SECURITY.md "Masking bypass": channels a masked column's values took to the client, tried for
@@ -43,28 +43,13 @@ const PANS = ["panSecretQ7Zk", "panSecretW3Lm"];
 /** how the values can come back changed: reversed, lower-cased (a regclass cast folds case) */
 const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(""), s.toLowerCase(), s.slice(0, 6), s.slice(7)]);
 
-interface Run {
-  code: number | null;
-  out: string;
-}
 
 describe("PostgreSQL masking hunt", () => {
   let gh: GatehouseProcess;
   let pg15: Postgres15;
   let token = "";
 
-  function psql(sql: string, db = "hunt-masked"): Promise<Run> {
-    return new Promise((resolve) => {
-      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=${db} user=${MEMBER} sslmode=disable`, "-X", "-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql], {
-        env: { ...process.env, PGPASSWORD: token, PGCONNECT_TIMEOUT: "10" },
-      });
-      let out = "";
-      p.stdout.on("data", (d) => (out += d));
-      p.stderr.on("data", (d) => (out += d));
-      p.on("close", (code) => resolve({ code, out }));
-      p.stdin.end();
-    });
-  }
+  const psql = (sql: string, db = "hunt-masked") => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
   /** Everything psql printed (rows, errors, notices, notifications) must be free of the secrets. */
   const expectNoSecret = (out: string, what: string) => {
     for (const s of FORMS) expect(out.includes(s), `${what} leaked ${s}:\n${out}`).toBe(false);
@@ -268,13 +253,7 @@ describe("PostgreSQL masking hunt", () => {
       await listener.end();
     }
     // the session's own NOTIFY (a literal it wrote) still arrives as sent
-    const own = await new Promise<string>((resolve) => {
-      const p = spawn("psql", [`host=127.0.0.1 port=${gh.ports.postgres} dbname=hunt-rw user=${MEMBER} sslmode=disable`, "-X", "-A", "-t", "-c", "listen own_c", "-c", "notify own_c, 'job 42 done'", "-c", "select 1"], { env: { ...process.env, PGPASSWORD: token } });
-      let out = "";
-      p.stdout.on("data", (d) => (out += d));
-      p.stderr.on("data", (d) => (out += d));
-      p.on("close", () => resolve(out));
-    });
+    const { out: own } = await runPsql(gatewayConninfo(gh.ports.postgres, "hunt-rw", MEMBER), token, ["-A", "-t", "-c", "listen own_c", "-c", "notify own_c, 'job 42 done'", "-c", "select 1"]);
     expect(own).toContain('payload "job 42 done"');
   });
 });

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { consoleSignIn } from "../support/console-cookie";
 
 /**
  * Walks every route handler and page under app/ — new ones are picked up automatically — and
@@ -89,7 +90,7 @@ describe("every route and page checks who is asking", () => {
       const email = `${role}@example.test`;
       await apiCall(gh.url, admin, "POST", "/users", { email, password: "role-password-123", role });
       tokens[role] = await login(gh.url, email, "role-password-123");
-      cookies[role] = await consoleCookie(gh.url, email, "role-password-123");
+      cookies[role] = (await consoleSignIn(gh.url, email, "role-password-123")).header;
     }
   });
   afterAll(async () => {
@@ -177,28 +178,3 @@ describe("every route and page checks who is asking", () => {
     expect(await attempt({ cookie: cookies.member, origin: gh.url })).toBe(101);
   });
 });
-
-/** Signs in through next-auth's credentials flow exactly as the browser does; returns the Cookie header. */
-async function consoleCookie(url: string, email: string, password: string): Promise<string> {
-  const csrfRes = await fetch(`${url}/api/auth/csrf`);
-  const jar = new Map<string, string>();
-  const keep = (res: Response) => {
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const i = pair.indexOf("=");
-      jar.set(pair.slice(0, i), pair.slice(i + 1));
-    }
-  };
-  keep(csrfRes);
-  const { csrfToken } = await csrfRes.json();
-  const cookie = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-  const res = await fetch(`${url}/api/auth/callback/credentials`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: cookie() },
-    body: new URLSearchParams({ csrfToken, email, password, json: "true" }),
-  });
-  keep(res);
-  if (![...jar.keys()].some((k) => k.endsWith("gatehouse.session"))) throw new Error(`console login failed for ${email}: ${res.status}`);
-  return cookie();
-}

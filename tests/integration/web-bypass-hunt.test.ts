@@ -7,6 +7,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { consoleSignIn } from "../support/console-cookie";
 import { startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
@@ -78,7 +79,7 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
   });
 
   it("a console cookie stops working when its user signs out (a copy taken earlier is not good for 12 more hours)", async () => {
-    const jar = await consoleCookie(gh.url, "out@example.test", PASSWORD);
+    const jar = await consoleSignIn(gh.url, "out@example.test", PASSWORD);
     expect(await meStatus(gh.url, jar.header)).toBe(200);
     const csrf = await (await fetch(`${gh.url}/api/auth/csrf`, { headers: { cookie: jar.header } })).json();
     const out = await fetch(`${gh.url}/api/auth/signout`, {
@@ -90,7 +91,7 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
     expect(out.status).toBe(200);
     expect(await meStatus(gh.url, jar.header)).toBe(401);
     // A fresh sign-in works, and signing out wrote an audit row.
-    const again = await consoleCookie(gh.url, "out@example.test", PASSWORD);
+    const again = await consoleSignIn(gh.url, "out@example.test", PASSWORD);
     expect(await meStatus(gh.url, again.header)).toBe(200);
     const audit = (await apiCall(gh.url, admin, "GET", "/audit?limit=50")).body.entries as { action: string; subject: string }[];
     expect(audit.some((e) => e.action === "auth.logout" && e.subject === "user:out@example.test")).toBe(true);
@@ -112,7 +113,7 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
   });
 
   it("disabling a user by their id written in capitals ends their open console WebSockets (the id matched in SQL, not in the event)", async () => {
-    const jar = await consoleCookie(gh.url, "victim@example.test", PASSWORD);
+    const jar = await consoleSignIn(gh.url, "victim@example.test", PASSWORD);
     const live = ws("/ws/events", { cookie: jar.header, origin: gh.url });
     await live.opened;
     const res = await apiCall(gh.url, admin, "PATCH", `/users/${ids["victim@example.test"].toUpperCase()}`, { disabled: true });
@@ -201,7 +202,7 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
   });
 
   it("a delegated agent of the same user cannot resume its human's browser terminal with the resume token", async () => {
-    const jar = await consoleCookie(gh.url, "member@example.test", PASSWORD);
+    const jar = await consoleSignIn(gh.url, "member@example.test", PASSWORD);
     const terminal = (query: string, headers: Record<string, string>) => {
       const socket = new WebSocket(`${gh.url.replace(/^http/, "ws")}/ws/terminal/box?${query}`, { headers });
       const got = { out: "", messages: [] as Record<string, any>[], closed: null as number | null };
@@ -351,29 +352,4 @@ function rawRequest(port: number, head: string, pieces: string[]): Promise<numbe
 /** GET /api/v1/me with a console cookie: 200 while the session is good. */
 async function meStatus(url: string, cookie: string): Promise<number> {
   return (await fetch(`${url}/api/v1/me`, { headers: { cookie } })).status;
-}
-
-/** Signs in through next-auth's credentials flow as the browser does; returns the Cookie header. */
-async function consoleCookie(url: string, email: string, password: string): Promise<{ header: string }> {
-  const jar = new Map<string, string>();
-  const keep = (res: Response) => {
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const i = pair.indexOf("=");
-      jar.set(pair.slice(0, i), pair.slice(i + 1));
-    }
-  };
-  const csrfRes = await fetch(`${url}/api/auth/csrf`);
-  keep(csrfRes);
-  const { csrfToken } = await csrfRes.json();
-  const header = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-  const res = await fetch(`${url}/api/auth/callback/credentials`, {
-    method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: header() },
-    body: new URLSearchParams({ csrfToken, email, password, json: "true" }),
-  });
-  keep(res);
-  if (![...jar.keys()].some((k) => k.endsWith("gatehouse.session"))) throw new Error(`console login failed for ${email}: ${res.status}`);
-  return { header: header() };
 }
