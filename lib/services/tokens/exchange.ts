@@ -158,9 +158,9 @@ async function exchangeExternal(db: Db, req: ExchangeRequest, oidc: OidcConfig, 
   let issued;
   try {
     issued = await mutate(db, async (tx, emit) => {
-      const user = await syncExternalUser(tx, { email: identity.email, name: identity.name, groups: identity.groups, source: "oidc", create: oidc.autoCreateUsers });
+      const user = await syncExternalUser(tx, { ...identity, trustEmail: oidc.trustUnverifiedEmail, source: "oidc", create: oidc.autoCreateUsers });
       if (!user.ok) throw new OAuthError("invalid_grant", user.reason);
-      emit(Topics.userGroupsSynced, { userId: user.id });
+      if (user.groupsSynced) emit(Topics.userGroupsSynced, { userId: user.id });
       const userActor: StoredActor = { kind: "user", id: user.id, name: user.email };
       const base = { userId: user.id, email: user.email };
       const rootToken = await issueToken(tx, keys, {
@@ -179,7 +179,7 @@ async function exchangeExternal(db: Db, req: ExchangeRequest, oidc: OidcConfig, 
       await appendAudit(tx, base, {
         action: "token.exchange",
         subject: `token:${t.id}`,
-        detail: { ...detail, userCreated: user.created, groups: user.groups, root: rootToken.id, actor: req.actor ?? null, depth: n.depth, chain: chain.map((a) => a.name), connections: n.connections, actions: n.actions, ttlSeconds: n.ttlSeconds, address },
+        detail: { ...detail, userCreated: user.created, linked: user.linked, groups: user.groups, groupsSynced: user.groupsSynced, root: rootToken.id, actor: req.actor ?? null, depth: n.depth, chain: chain.map((a) => a.name), connections: n.connections, actions: n.actions, ttlSeconds: n.ttlSeconds, address },
       });
       return t;
     });

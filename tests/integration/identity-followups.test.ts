@@ -1,0 +1,170 @@
+import fs from "node:fs";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPglite, type DbHandle } from "@/db/client";
+import { mutate } from "@/lib/services/tx";
+import { syncExternalUser, type ExternalProfile } from "@/lib/services/users/external-sync";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+
+const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
+const AUDIENCE = "gatehouse-api";
+const DEV = "dev@example.test";
+
+/**
+ * Follow-ups of the identity hunt, against a real Gatehouse process and a real local OIDC
+ * identity provider (discovery + JWKS over HTTP): external identities are pinned to their
+ * (issuer, subject) and take over no account by email alone, replayed old IdP tokens cannot give
+ * back groups the IdP took away, agents cannot be named like people, out-of-range ids are clean
+ * client errors, and no single caller can hold an unbounded number of sockets or long-polls.
+ */
+describe("identity follow-ups", () => {
+  let idp: http.Server;
+  let issuer: string;
+  let gh: GatehouseProcess;
+  let admin: string;
+  let key: CryptoKey;
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair("RS256", { extractable: true });
+    key = pair.privateKey;
+    const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+    idp = http.createServer((req, res) => {
+      res.setHeader("content-type", "application/json");
+      if (req.url === "/.well-known/openid-configuration") return res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/keys` }));
+      if (req.url === "/keys") return res.end(JSON.stringify({ keys: [jwk] }));
+      res.statusCode = 404;
+      res.end("{}");
+    });
+    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    gh = await startGatehouse({
+      demo: false,
+      env: { GATEHOUSE_OIDC_ISSUER: issuer, GATEHOUSE_OIDC_AUDIENCE: AUDIENCE, GATEHOUSE_OIDC_AUTO_CREATE_USERS: "1", GATEHOUSE_MAX_WEBSOCKETS_PER_CALLER: "3", GATEHOUSE_MAX_WAITS_PER_CALLER: "2" },
+    });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: DEV, password: "dev-password-123" })).status).toBe(200);
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    idp?.close();
+  });
+
+  /** An IdP token; `email_verified` is left out unless given, as many IdPs do. */
+  function sign(sub: string, claims: JWTPayload, iatAgo = 5) {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(issuer).setAudience(AUDIENCE).setSubject(sub).setIssuedAt(now - iatAgo).setExpirationTime(now + 600).sign(key);
+  }
+
+  async function exchange(subject: string, extra: Record<string, string> = {}) {
+    const res = await fetch(`${gh.url}/api/v1/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: subject, subject_token_type: ID_TOKEN, ...extra }),
+    });
+    return { status: res.status, body: await res.json() };
+  }
+
+  describe("external identities are pinned to (issuer, subject)", () => {
+    it("an IdP token without email_verified cannot take over the first admin by email", async () => {
+      const res = await exchange(await sign("attacker-1", { email: gh.adminEmail }));
+      expect(res).toMatchObject({ status: 400, body: { error: "invalid_grant", error_description: expect.stringMatching(/verified/) } });
+      expect(res.body.access_token).toBeUndefined();
+    });
+
+    it("nor create an account for an unverified email", async () => {
+      const res = await exchange(await sign("attacker-2", { email: "newcomer@example.test" }));
+      expect(res).toMatchObject({ status: 400, body: { error: "invalid_grant", error_description: expect.stringMatching(/verified/) } });
+      const users = await apiCall(gh.url, admin, "GET", "/users");
+      expect(JSON.stringify(users.body)).not.toContain("newcomer@example.test");
+    });
+
+    it("a verified email links the account to that subject only; another subject with the same email is refused", async () => {
+      const first = await exchange(await sign("idp-dev", { email: DEV, email_verified: true }));
+      expect(first.status).toBe(200);
+      expect((await apiCall(gh.url, first.body.access_token, "GET", "/me")).body).toMatchObject({ email: DEV });
+      const other = await exchange(await sign("idp-impostor", { email: DEV, email_verified: true }));
+      expect(other).toMatchObject({ status: 400, body: { error: "invalid_grant", error_description: expect.stringMatching(/another identity/) } });
+      // The linked subject keeps its account when its email changes at the IdP, verified or not.
+      const moved = await exchange(await sign("idp-dev", { email: "dev.renamed@example.test" }));
+      expect(moved.status).toBe(200);
+      expect((await apiCall(gh.url, moved.body.access_token, "GET", "/me")).body).toMatchObject({ email: DEV });
+      const audit = await apiCall(gh.url, admin, "GET", "/audit?limit=50");
+      const refused = audit.body.entries.find((e: { action: string; detail: { externalSubject?: string } }) => e.action === "token.exchange_refused" && e.detail.externalSubject === "idp-impostor");
+      expect(refused?.detail.reason).toMatch(/another identity/);
+    });
+
+    it("an explicit email_verified false is refused even for a linked subject", async () => {
+      const res = await exchange(await sign("idp-dev", { email: DEV, email_verified: false }));
+      expect(res).toMatchObject({ status: 400, body: { error: "invalid_grant", error_description: expect.stringMatching(/not verified/) } });
+    });
+  });
+
+  describe("a replayed older IdP token cannot give back groups", () => {
+    it("syncs groups only from a token at least as new as the last one synced", async () => {
+      const old = await sign("idp-grp", { email: "grp@example.test", email_verified: true, groups: ["dba", "oncall"] }, 120);
+      expect((await exchange(old)).status).toBe(200);
+      const fresh = await exchange(await sign("idp-grp", { email: "grp@example.test", email_verified: true, groups: ["oncall"] }, 5));
+      expect(fresh.status).toBe(200);
+      expect((await apiCall(gh.url, fresh.body.access_token, "GET", "/me")).body.groups).toEqual(["oncall"]);
+      // The old token is still valid at the IdP, so it still authenticates, but it re-syncs nothing.
+      const replay = await exchange(old);
+      expect(replay.status).toBe(200);
+      expect((await apiCall(gh.url, replay.body.access_token, "GET", "/me")).body.groups).toEqual(["oncall"]);
+      const audit = await apiCall(gh.url, admin, "GET", "/audit?limit=20");
+      const row = audit.body.entries.find((e: { action: string; subject: string }) => e.action === "token.exchange" && e.subject === `token:${replay.body.token_id}`);
+      expect(row?.detail).toMatchObject({ groupsSynced: false });
+    });
+  });
+});
+
+/**
+ * The mapping itself, as the SAML ACS and the OIDC console login call it, on an embedded store:
+ * SAML has no email_verified, so linking an existing account by its email needs
+ * GATEHOUSE_SAML_TRUST_EMAIL (passed here as `trustEmail`); a transient NameID is no identity.
+ */
+describe("syncExternalUser", () => {
+  let handle: DbHandle;
+  beforeAll(async () => {
+    handle = await openPglite(null);
+  });
+  afterAll(async () => {
+    await handle?.close();
+  });
+  const saml = (over: Partial<ExternalProfile>): ExternalProfile => ({
+    issuer: "https://idp.example.test",
+    subject: "opaque-1",
+    email: "local@example.test",
+    emailVerified: null,
+    trustEmail: false,
+    name: "",
+    groups: ["saml-group"],
+    issuedAt: new Date(),
+    source: "saml",
+    create: true,
+    ...over,
+  });
+  const sync = (p: ExternalProfile) => mutate(handle.db, (tx) => syncExternalUser(tx, p));
+
+  it("does not link an existing account by an email the IdP does not vouch for", async () => {
+    await mutate(handle.db, async (tx) => {
+      const { users } = await import("@/db/schema");
+      await tx.insert(users).values({ email: "local@example.test", passwordHash: "x", role: "admin" });
+    });
+    expect(await sync(saml({}))).toMatchObject({ ok: false, reason: expect.stringMatching(/GATEHOUSE_SAML_TRUST_EMAIL/) });
+    expect(await sync(saml({ trustEmail: true }))).toMatchObject({ ok: true, email: "local@example.test", groupsSynced: true });
+    expect(await sync(saml({ subject: "opaque-2", trustEmail: true }))).toMatchObject({ ok: false, reason: expect.stringMatching(/another identity/) });
+  });
+
+  it("creates new accounts from a SAML email (auto-create) and pins them", async () => {
+    expect(await sync(saml({ subject: "opaque-3", email: "fresh@example.test" }))).toMatchObject({ ok: true, created: true });
+    expect(await sync(saml({ subject: "opaque-4", email: "fresh@example.test" }))).toMatchObject({ ok: false });
+  });
+
+  it("refuses a transient NameID: it names nobody for long", async () => {
+    expect(await sync(saml({ subject: "", email: "fresh2@example.test" }))).toMatchObject({ ok: false, reason: expect.stringMatching(/subject/) });
+  });
+});
