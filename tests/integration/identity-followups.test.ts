@@ -119,6 +119,30 @@ describe("identity follow-ups", () => {
       expect(row?.detail).toMatchObject({ groupsSynced: false });
     });
   });
+
+  describe("agents cannot be named like people", () => {
+    it("refuses an actor name with @ at token exchange, from a Gatehouse or an external subject", async () => {
+      const dev = await login(gh.url, DEV, "dev-password-123");
+      for (const actor of ["approver@example.test", gh.adminEmail, "claude@work"]) {
+        const res = await fetch(`${gh.url}/api/v1/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: dev, actor }),
+        });
+        expect(res.status).toBe(400);
+        expect(await res.json()).toMatchObject({ error: "invalid_request", error_description: expect.stringMatching(/actor: .*not contain @/) });
+      }
+      const external = await exchange(await sign("idp-dev", { email: DEV }), { actor: "approver@example.test" });
+      expect(external).toMatchObject({ status: 400, body: { error: "invalid_request", error_description: expect.stringMatching(/not contain @/) } });
+      // Names agents are usually given still work.
+      const ok = await fetch(`${gh.url}/api/v1/token`, {
+        method: "POST",
+        headers: { "content-type": "application/x-www-form-urlencoded" },
+        body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: dev, actor: "claude-code:run_42.a" }),
+      });
+      expect(ok.status).toBe(200);
+    });
+  });
 });
 
 /**
