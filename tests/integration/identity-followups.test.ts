@@ -2,6 +2,9 @@ import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPglite, type DbHandle } from "@/db/client";
 import { mutate } from "@/lib/services/tx";
@@ -141,6 +144,61 @@ describe("identity follow-ups", () => {
         body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: dev, actor: "claude-code:run_42.a" }),
       });
       expect(ok.status).toBe(200);
+    });
+  });
+
+  describe("out-of-range ids are client errors, never internal ones", () => {
+    const HUGE = ["2147483648", "99999999999", "1e400", "-1", "0x10", "not-an-id", "00000000-0000-0000-0000-00000000000g"];
+
+    it("REST path params answer 400 or 404", async () => {
+      const paths = (id: string) => [
+        ["GET", `/approvals/${id}`],
+        ["GET", `/approvals/${id}/wait?timeout=0`],
+        ["POST", `/approvals/${id}/approve`],
+        ["POST", `/approvals/${id}/deny`],
+        ["POST", `/approvals/${id}/revoke`],
+        ["GET", `/policies/versions/${id}`],
+        ["GET", `/sessions/${id}`],
+        ["GET", `/sessions/${id}/events`],
+        ["GET", `/sessions/${id}/export`],
+        ["GET", `/sessions/${id}/replay`],
+        ["GET", `/sessions/${id}/replay/timeline`],
+        ["GET", `/sessions/${id}/terminal`],
+        ["POST", `/sessions/${id}/kill`],
+        ["DELETE", `/grants/${id}`],
+        ["DELETE", `/tokens/${id}`],
+        ["DELETE", `/ssh-keys/${id}`],
+        ["PATCH", `/users/${id}`],
+        ["GET", `/connections/${id}`],
+        ["GET", `/masking/${id}`],
+      ];
+      const bad: string[] = [];
+      for (const id of HUGE) {
+        for (const [method, path] of paths(encodeURIComponent(id))) {
+          const res = await apiCall(gh.url, admin, method, path, method === "GET" || method === "DELETE" ? undefined : { comment: "x", reason: "x" });
+          if (![400, 404].includes(res.status)) bad.push(`${method} ${path} -> ${res.status}`);
+        }
+      }
+      for (const version of [2 ** 31, 2 ** 53, -1]) {
+        const res = await apiCall(gh.url, admin, "POST", "/policies/rollback", { version });
+        if (![400, 404].includes(res.status)) bad.push(`POST /policies/rollback ${version} -> ${res.status}`);
+      }
+      expect(bad).toEqual([]);
+    });
+
+    it("MCP wait_for_approval answers invalid params", async () => {
+      const client = new Client({ name: "followups", version: "1.0.0" });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${admin}` } } }));
+      try {
+        for (const approval_id of [2 ** 31, 2 ** 53, 1e300]) {
+          const res = (await client.callTool({ name: "wait_for_approval", arguments: { approval_id, timeout_seconds: 0 } })) as CallToolResult;
+          const text = res.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+          expect(res.isError).toBe(true);
+          expect(text).toMatch(/Input validation error.*approval_id/s);
+        }
+      } finally {
+        await client.close();
+      }
     });
   });
 });

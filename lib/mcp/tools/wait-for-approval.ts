@@ -4,6 +4,7 @@ import { getApproval } from "@/db/queries/approvals";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { awaitApprovalDecision, madeApproval } from "@/lib/services/approvals/visibility";
 import { callerOf, safely, textResult, type McpContext } from "../context";
+import { serialId } from "@/lib/util/serial-id";
 import { findHeldCall, within } from "../held-calls";
 
 /**
@@ -21,7 +22,7 @@ export function registerWaitForApproval(server: McpServer, ctx: McpContext) {
       title: "Wait for an approval",
       description: "Waits (up to timeout_seconds, max 60) for a decision on one of your approval requests; returns the held call's result once it ran, or the request's status.",
       inputSchema: {
-        approval_id: z.number().int().positive(),
+        approval_id: serialId,
         timeout_seconds: z.number().int().min(0).max(60).optional(),
       },
       annotations: { readOnlyHint: true },
