@@ -6,10 +6,11 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
 import { openPglite, type DbHandle } from "@/db/client";
 import { mutate } from "@/lib/services/tx";
 import { syncExternalUser, type ExternalProfile } from "@/lib/services/users/external-sync";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
@@ -196,6 +197,75 @@ describe("identity follow-ups", () => {
           expect(res.isError).toBe(true);
           expect(text).toMatch(/Input validation error.*approval_id/s);
         }
+      } finally {
+        await client.close();
+      }
+    });
+  });
+
+  describe("per-caller caps on open sockets and approval long-polls", () => {
+    /** Resolves with the socket once it stayed open a moment, or with the close code it got. */
+    function openSocket(token: string): Promise<{ ws: WebSocket; closed: number | null; reason: string }> {
+      const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}/ws/events`, { headers: { authorization: `Bearer ${token}` } });
+      return new Promise((resolve, reject) => {
+        ws.once("error", reject);
+        ws.once("close", (code, reason) => resolve({ ws, closed: code, reason: reason.toString() }));
+        ws.once("open", () => setTimeout(() => ws.readyState === WebSocket.OPEN && resolve({ ws, closed: null, reason: "" }), 300));
+      });
+    }
+    const sockets: WebSocket[] = [];
+    afterAll(() => sockets.forEach((ws) => ws.close()));
+
+    it("WebSockets: at most GATEHOUSE_MAX_WEBSOCKETS_PER_CALLER per user, per agent branch; refused with close 1008", async () => {
+      const open = async (token: string) => {
+        const r = await openSocket(token);
+        if (r.closed === null) sockets.push(r.ws);
+        return r;
+      };
+      const mine = [await open(admin), await open(admin), await open(admin)];
+      expect(mine.map((r) => r.closed)).toEqual([null, null, null]);
+      const fourth = await open(admin);
+      expect(fourth).toMatchObject({ closed: 1008, reason: expect.stringMatching(/too many open WebSockets/) });
+      // Someone else is not affected; nor is an agent branch, which has its own count, shared with its sub-agents.
+      expect((await open(await login(gh.url, DEV, "dev-password-123"))).closed).toBeNull();
+      const agent = (await exchangeToken(gh.url, admin, "watcher")).access_token;
+      const sub = (await exchangeToken(gh.url, agent, "watcher-child")).access_token;
+      expect([(await open(agent)).closed, (await open(agent)).closed, (await open(sub)).closed]).toEqual([null, null, null]);
+      expect((await open(sub)).closed).toBe(1008);
+      expect((await open(agent)).closed).toBe(1008);
+      // Closing one frees its place.
+      mine[0].ws.close();
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await open(admin)).closed).toBeNull();
+    });
+
+    it("approval long-polls: at most GATEHOUSE_MAX_WAITS_PER_CALLER at once; the next gets 429 / an MCP tool error", async () => {
+      expect((await apiCall(gh.url, admin, "POST", "/connections", { name: "cap-pg", type: "postgres", upstream: "postgres://127.0.0.1:9/postgres", username: "postgres", secret: "x" })).status).toBe(200);
+      const dev = await login(gh.url, DEV, "dev-password-123");
+      const asked = await apiCall(gh.url, dev, "POST", "/access-requests", { connection: "cap-pg", durationSeconds: 600, reason: "cap test" });
+      expect(asked.status).toBe(200);
+      const id = asked.body.approval.id as number;
+      const long = [apiCall(gh.url, dev, "GET", `/approvals/${id}/wait?timeout=4`), apiCall(gh.url, dev, "GET", `/approvals/${id}/wait?timeout=4`)];
+      await new Promise((r) => setTimeout(r, 500));
+      const third = await apiCall(gh.url, dev, "GET", `/approvals/${id}/wait?timeout=4`);
+      expect(third.status).toBe(429);
+      expect(JSON.stringify(third.body)).toMatch(/too many approval waits/);
+      // An access request that would wait is refused before anything is asked for.
+      const before = (await apiCall(gh.url, admin, "GET", "/approvals")).body;
+      expect((await apiCall(gh.url, dev, "POST", "/access-requests", { connection: "cap-pg", durationSeconds: 600, reason: "cap test 2", wait: 4 })).status).toBe(429);
+      expect((await apiCall(gh.url, admin, "GET", "/approvals")).body).toEqual(before);
+      const client = new Client({ name: "followups-cap", version: "1.0.0" });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${dev}` } } }));
+      try {
+        const res = (await client.callTool({ name: "wait_for_approval", arguments: { approval_id: id, timeout_seconds: 4 } })) as CallToolResult;
+        expect(res.isError).toBe(true);
+        expect(res.content.map((c) => (c.type === "text" ? c.text : "")).join("")).toMatch(/RATE_LIMITED: too many approval waits/);
+        // Another caller (the approver) waits fine meanwhile.
+        expect((await apiCall(gh.url, admin, "GET", `/approvals/${id}/wait?timeout=0`)).status).toBe(200);
+        expect((await Promise.all(long)).map((r) => r.status)).toEqual([200, 200]);
+        // Once they answered, the places are free again.
+        const again = (await client.callTool({ name: "wait_for_approval", arguments: { approval_id: id, timeout_seconds: 0 } })) as CallToolResult;
+        expect(again.isError).toBeFalsy();
       } finally {
         await client.close();
       }
