@@ -10,6 +10,7 @@ import WebSocket from "ws";
 import { openPglite, type DbHandle } from "@/db/client";
 import { mutate } from "@/lib/services/tx";
 import { syncExternalUser, type ExternalProfile } from "@/lib/services/users/external-sync";
+import { CookieBrowser } from "../support/cookie-jar";
 import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -318,5 +319,101 @@ describe("syncExternalUser", () => {
 
   it("refuses a transient NameID: it names nobody for long", async () => {
     expect(await sync(saml({ subject: "", email: "fresh2@example.test" }))).toMatchObject({ ok: false, reason: expect.stringMatching(/subject/) });
+  });
+});
+
+/**
+ * Console OIDC login (next-auth's authorization-code flow with PKCE and state) against a real local
+ * IdP: discovery, authorize, token endpoint and JWKS. The ID token's claims go through the same
+ * mapping as token exchange.
+ */
+describe("console OIDC login", () => {
+  let idp: http.Server;
+  let issuer: string;
+  let gh: GatehouseProcess;
+  let key: CryptoKey;
+  let nextClaims: JWTPayload = {};
+  const codes = new Map<string, JWTPayload>();
+
+  beforeAll(async () => {
+    const pair = await generateKeyPair("RS256", { extractable: true });
+    key = pair.privateKey;
+    const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "c1", alg: "RS256", use: "sig" };
+    idp = http.createServer(async (req, res) => {
+      const url = new URL(req.url ?? "/", issuer);
+      const json = (o: unknown) => {
+        res.setHeader("content-type", "application/json");
+        res.end(JSON.stringify(o));
+      };
+      if (url.pathname === "/.well-known/openid-configuration") {
+        return json({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/keys`, response_types_supported: ["code"], subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["RS256"] });
+      }
+      if (url.pathname === "/keys") return json({ keys: [jwk] });
+      if (url.pathname === "/authorize") {
+        // The user "signs in" as whoever the test says; the code carries those claims.
+        const code = `code-${codes.size + 1}`;
+        codes.set(code, nextClaims);
+        res.statusCode = 302;
+        res.setHeader("location", `${url.searchParams.get("redirect_uri")}?code=${code}&state=${encodeURIComponent(url.searchParams.get("state") ?? "")}`);
+        return res.end();
+      }
+      if (url.pathname === "/token") {
+        let body = "";
+        for await (const chunk of req) body += chunk;
+        const claims = codes.get(new URLSearchParams(body).get("code") ?? "");
+        if (!claims) {
+          res.statusCode = 400;
+          return json({ error: "invalid_grant" });
+        }
+        const now = Math.floor(Date.now() / 1000);
+        const idToken = await new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "c1" }).setIssuer(issuer).setAudience("console-client").setIssuedAt(now).setExpirationTime(now + 300).sign(key);
+        return json({ access_token: `at-${now}`, token_type: "Bearer", expires_in: 300, id_token: idToken });
+      }
+      res.statusCode = 404;
+      res.end();
+    });
+    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
+    issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: issuer, GATEHOUSE_OIDC_CLIENT_ID: "console-client", GATEHOUSE_OIDC_CLIENT_SECRET: "console-secret" } });
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    idp?.close();
+  });
+
+  /** Clicks "Sign in with SSO" as someone with these ID-token claims; returns who the console session is, if any. */
+  async function signInAs(claims: JWTPayload): Promise<{ email: string } | null> {
+    nextClaims = claims;
+    const browser = new CookieBrowser();
+    const { csrfToken } = await (await browser.fetch(`${gh.url}/api/auth/csrf`)).json();
+    const start = await browser.fetch(`${gh.url}/api/auth/signin/oidc`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: gh.url },
+      body: new URLSearchParams({ csrfToken, callbackUrl: "/connections", json: "true" }),
+    });
+    const authorize = (await start.json()).url as string;
+    expect(authorize.startsWith(`${issuer}/authorize`)).toBe(true);
+    const back = (await browser.fetch(authorize)).headers.get("location")!;
+    const done = await browser.fetch(back);
+    expect(done.status).toBe(302);
+    const session = browser.jar.get("gatehouse.session");
+    if (!session) return null;
+    const me = await fetch(`${gh.url}/api/v1/me`, { headers: { cookie: `gatehouse.session=${session}` } });
+    return me.status === 200 ? ((await me.json()) as { email: string }) : null;
+  }
+
+  it("signs in a verified identity, and refuses one without email_verified claiming the first admin", async () => {
+    expect(await signInAs({ sub: "takeover", email: gh.adminEmail })).toBeNull();
+    expect(await signInAs({ sub: "takeover", email: gh.adminEmail, email_verified: false })).toBeNull();
+    expect(await signInAs({ sub: "console-user", email: "console.user@example.test", email_verified: true })).toMatchObject({ email: "console.user@example.test" });
+    // Pinned: another subject with that (verified) email is refused; the linked one is not.
+    expect(await signInAs({ sub: "console-impostor", email: "console.user@example.test", email_verified: true })).toBeNull();
+    expect(await signInAs({ sub: "console-user", email: "console.user@example.test" })).toMatchObject({ email: "console.user@example.test" });
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    const audit = await apiCall(gh.url, admin, "GET", "/audit?limit=50");
+    const reasons = audit.body.entries.filter((e: { action: string; detail: { via?: string } }) => e.action === "auth.login_failed" && e.detail.via === "oidc").map((e: { detail: { reason: string } }) => e.detail.reason);
+    expect(reasons.join("\n")).toMatch(/not verified/);
+    expect(reasons.join("\n")).toMatch(/another identity/);
   });
 });
