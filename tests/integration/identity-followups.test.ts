@@ -317,6 +317,16 @@ describe("syncExternalUser", () => {
     expect(await sync(saml({ subject: "opaque-4", email: "fresh@example.test" }))).toMatchObject({ ok: false });
   });
 
+  it("an account an earlier SAML login created (no password, not yet linked) links on its next SAML login", async () => {
+    await mutate(handle.db, async (tx) => {
+      const { users } = await import("@/db/schema");
+      await tx.insert(users).values({ email: "legacy@example.test", source: "saml" });
+      await tx.insert(users).values({ email: "legacy-oidc@example.test", source: "oidc" });
+    });
+    expect(await sync(saml({ subject: "opaque-legacy", email: "legacy@example.test" }))).toMatchObject({ ok: true, created: false, linked: true });
+    expect(await sync(saml({ subject: "opaque-legacy-2", email: "legacy-oidc@example.test" }))).toMatchObject({ ok: false, reason: expect.stringMatching(/GATEHOUSE_SAML_TRUST_EMAIL/) });
+  });
+
   it("refuses a transient NameID: it names nobody for long", async () => {
     expect(await sync(saml({ subject: "", email: "fresh2@example.test" }))).toMatchObject({ ok: false, reason: expect.stringMatching(/subject/) });
   });

@@ -87,8 +87,9 @@ async function userByVouchedEmail(tx: Tx, profile: ExternalProfile): Promise<Fou
   const email = emailSchema.safeParse(profile.email);
   if (!email.success) return { ok: false, reason: "the identity provider sent no usable email address" };
   if (profile.emailVerified === false) return { ok: false, reason: "email is not verified" };
-  let [user] = await tx.select(columns).from(users).where(eq(users.email, email.data));
-  if (user && profile.emailVerified !== true && !profile.trustEmail) {
+  const [existing] = await tx.select({ ...columns, source: users.source, passwordHash: users.passwordHash }).from(users).where(eq(users.email, email.data));
+  let user = existing && { id: existing.id, email: existing.email, role: existing.role, disabled: existing.disabled, sessionVersion: existing.sessionVersion };
+  if (existing && profile.emailVerified !== true && !profile.trustEmail && !createdByThisKindOfLogin(existing, profile)) {
     const setting = profile.source === "saml" ? "GATEHOUSE_SAML_TRUST_EMAIL=1" : "email_verified: true, or GATEHOUSE_OIDC_TRUST_UNVERIFIED_EMAIL=1";
     return { ok: false, reason: `email is not verified: linking the existing account ${email.data} by email needs ${setting}` };
   }
@@ -106,6 +107,15 @@ async function userByVouchedEmail(tx: Tx, profile: ExternalProfile): Promise<Fou
   if (user) return { ok: true, user, created: true };
   [user] = await tx.select(columns).from(users).where(eq(users.email, email.data));
   return user ? { ok: true, user, created: false } : { ok: false, reason: `no Gatehouse user ${email.data}` };
+}
+
+/**
+ * SAML has no email_verified, and SAML logins have always created accounts by email: an account
+ * such a login created (no password) and not yet linked — one from before accounts were linked —
+ * links on its next SAML login as it would have been created. Local accounts never do.
+ */
+function createdByThisKindOfLogin(user: { source: string; passwordHash: string | null }, profile: ExternalProfile): boolean {
+  return profile.source === "saml" && user.source === "saml" && user.passwordHash === null;
 }
 
 /** Group names that Gatehouse can store; anything else the IdP sends is dropped, not fatal. */
