@@ -7,3 +7,4 @@ export * from "./sessions";
 export * from "./audit";
 export * from "./misc";
 export * from "./ssh-keys";
+export * from "./external-identities";

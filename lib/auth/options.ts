@@ -79,7 +79,8 @@ export function authOptions(): AuthOptions {
       idToken: true,
       checks: ["pkce", "state"],
       profile(profile: Record<string, unknown>) {
-        return { id: String(profile.sub), email: String(profile.email ?? ""), name: String(profile.name ?? ""), groups: profile[cfg.oidc!.groupsClaim] } as never;
+        // sub, email_verified and iat go on to the mapping: accounts are pinned to the subject.
+        return { id: String(profile.sub), email: String(profile.email ?? ""), name: String(profile.name ?? ""), groups: profile[cfg.oidc!.groupsClaim], emailVerified: profile.email_verified, iat: profile.iat } as never;
       },
     });
   }
@@ -100,7 +101,17 @@ export function authOptions(): AuthOptions {
       async signIn({ user, account }) {
         if (account?.provider !== "oidc") return true;
         const db = await getDb();
-        const synced = await syncOidcUser(db, { email: user.email ?? "", name: user.name ?? "", groups: (user as { groups?: unknown }).groups });
+        const claims = user as { id: string; groups?: unknown; emailVerified?: unknown; iat?: unknown };
+        const synced = await syncOidcUser(db, {
+          issuer: cfg.oidc!.issuer,
+          sub: claims.id,
+          email: user.email ?? "",
+          emailVerified: claims.emailVerified,
+          iat: claims.iat,
+          name: user.name ?? "",
+          groups: claims.groups,
+          trustUnverifiedEmail: cfg.oidc!.trustUnverifiedEmail,
+        });
         if (!synced) return false;
         (user as { id: string; sv?: number }).id = synced.id;
         (user as { sv?: number }).sv = synced.sessionVersion;

@@ -45,6 +45,8 @@ export function loadConfig() {
           jwksUrl: process.env.GATEHOUSE_OIDC_JWKS_URL || null,
           /** token exchange only: create an unknown user on first use (console OIDC login always does) */
           autoCreateUsers: process.env.GATEHOUSE_OIDC_AUTO_CREATE_USERS === "1",
+          /** map emails without `email_verified: true` to accounts (for IdPs that never send the claim) */
+          trustUnverifiedEmail: process.env.GATEHOUSE_OIDC_TRUST_UNVERIFIED_EMAIL === "1",
         }
       : null,
     saml:
@@ -61,6 +63,8 @@ export function loadConfig() {
             emailAttribute: process.env.GATEHOUSE_SAML_EMAIL_ATTRIBUTE ?? "email",
             groupsAttribute: process.env.GATEHOUSE_SAML_GROUPS_ATTRIBUTE ?? "groups",
             autoCreateUsers: process.env.GATEHOUSE_SAML_AUTO_CREATE_USERS !== "0",
+            /** link an existing account by the email attribute alone (SAML has no email_verified) */
+            trustEmail: process.env.GATEHOUSE_SAML_TRUST_EMAIL === "1",
           }
         : null,
   };

@@ -24,8 +24,12 @@ export interface ExternalIdentity {
   issuer: string;
   subject: string;
   email: string;
+  /** `email_verified`; null when the token does not say */
+  emailVerified: boolean | null;
   name: string;
   groups: unknown;
+  /** `iat`: orders group syncs, so an older token cannot undo a newer one */
+  issuedAt: Date | null;
   expiresAt: Date;
 }
 
@@ -62,16 +66,26 @@ export async function verifyExternalToken(token: string, cfg: ExternalOidcConfig
   }
   const email = typeof claims.email === "string" ? claims.email : "";
   if (!email) throw new GatehouseError("UNAUTHENTICATED", "external token refused: it carries no email claim");
-  // An unverified address could name someone else's Gatehouse account.
-  if (claims.email_verified === false || claims.email_verified === "false") throw new GatehouseError("UNAUTHENTICATED", "external token refused: email is not verified");
+  const emailVerified = emailVerifiedOf(claims.email_verified);
+  // An address the IdP says it did not verify could name someone else's Gatehouse account.
+  if (emailVerified === false) throw new GatehouseError("UNAUTHENTICATED", "external token refused: email is not verified");
   return {
     issuer: cfg.issuer,
     subject: String(claims.sub),
     email,
+    emailVerified,
     name: typeof claims.name === "string" ? claims.name : "",
     groups: claims[cfg.groupsClaim],
+    issuedAt: typeof claims.iat === "number" ? new Date(claims.iat * 1000) : null,
     expiresAt: new Date(claims.exp! * 1000),
   };
+}
+
+/** Some IdPs (Cognito, older Azure AD B2C) send the flag as a string. */
+export function emailVerifiedOf(claim: unknown): boolean | null {
+  if (claim === true || claim === "true") return true;
+  if (claim === false || claim === "false") return false;
+  return null;
 }
 
 function whyRefused(err: unknown): string {

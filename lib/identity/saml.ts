@@ -19,11 +19,15 @@ export type SamlConfig = NonNullable<GatehouseConfig["saml"]>;
 export interface SamlIdentity {
   requestId: string;
   nameId: string;
+  /** the NameID when it is stable (any format but transient), else "": the key an account is linked by */
+  subject: string;
   issuer: string;
   email: string;
   name: string;
   groups: unknown;
 }
+
+const TRANSIENT = "urn:oasis:names:tc:SAML:2.0:nameid-format:transient";
 
 export function acsUrl(publicUrl: string): string {
   return `${publicUrl}/api/auth/saml/acs`;
@@ -87,6 +91,7 @@ export async function validateSamlResponse(db: Db, cfg: SamlConfig, publicUrl: s
   return {
     requestId,
     nameId: profile.nameID,
+    subject: profile.nameIDFormat === TRANSIENT ? "" : (profile.nameID ?? ""),
     issuer: profile.issuer,
     email: emailOf(profile, cfg.emailAttribute),
     name: firstString(attribute(profile, "displayName") ?? attribute(profile, "name")) ?? "",

@@ -6,6 +6,7 @@ import type { Caller } from "@/lib/auth/caller";
 import { callerFromBearer, callerFromCookieHeader } from "@/lib/auth/session";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { closeWhenAuthorizationEnds } from "./socket-authorization";
+import { openSockets } from "@/lib/auth/caller-caps";
 import { clientAddressOf } from "@/lib/http/client-address";
 
 /**
@@ -54,6 +55,10 @@ export async function handleWsUpgrade(req: IncomingMessage, socket: Duplex, head
     if (!can(caller, route.permission)) return refuse(403, "Forbidden");
     if (route.authorizeObject && !(await route.authorizeObject(caller, match, url).catch(() => false))) return refuse(403, "Forbidden");
     wss.handleUpgrade(req, socket, head, (ws) => {
+      // Counted once open (the callback runs only for a completed upgrade), freed when it closes.
+      const release = openSockets.acquire(caller!);
+      if (!release) return ws.close(1008, `too many open WebSockets for this caller (at most ${openSockets.limit()})`);
+      ws.once("close", release);
       closeWhenAuthorizationEnds(ws, caller!, async () => {
         // A refused credential (expired, revoked) is an answer; anything else (the database) is not.
         const now = await authenticate().catch((err) => (err instanceof GatehouseError && err.code !== "UNAVAILABLE" ? null : Promise.reject(err)));

@@ -52,13 +52,13 @@ describe("OIDC tokens as subject_token", () => {
     idp?.close();
   });
 
-  function sign(claims: JWTPayload, opts: { kid?: string; key?: CryptoKey | Uint8Array; alg?: string; typ?: string; exp?: number; iss?: string; aud?: string } = {}) {
+  function sign(claims: JWTPayload, opts: { kid?: string; key?: CryptoKey | Uint8Array; alg?: string; typ?: string; exp?: number; iss?: string; aud?: string; sub?: string } = {}) {
     const now = Math.floor(Date.now() / 1000);
     return new SignJWT({ email: "dev@example.test", email_verified: true, roles: ["dba", "oncall", "not a valid group!"], ...claims })
       .setProtectedHeader({ alg: opts.alg ?? "RS256", kid: opts.kid ?? "k1", typ: opts.typ ?? "JWT" })
       .setIssuer(opts.iss ?? issuer)
       .setAudience(opts.aud ?? AUDIENCE)
-      .setSubject("idp-user-42")
+      .setSubject(opts.sub ?? "idp-user-42")
       .setIssuedAt(now - 5)
       .setExpirationTime(opts.exp ?? now + 600)
       .sign(opts.key ?? key);
@@ -178,7 +178,7 @@ describe("OIDC tokens as subject_token", () => {
   });
 
   it("refuses unknown users (no auto-create), unverified emails and tokens without email", async () => {
-    await refusedWith(await sign({ email: "stranger@example.test" }), /no Gatehouse user/);
+    await refusedWith(await sign({ email: "stranger@example.test" }, { sub: "idp-stranger" }), /no Gatehouse user/);
     const users = await apiCall(gh.url, admin, "GET", "/users");
     expect(JSON.stringify(users.body)).not.toContain("stranger@example.test");
     await refusedWith(await sign({ email_verified: false }), /not verified/);
@@ -222,7 +222,7 @@ describe("OIDC tokens with GATEHOUSE_OIDC_AUTO_CREATE_USERS=1 and an explicit JW
     try {
       const now = Math.floor(Date.now() / 1000);
       // The audience defaults to the client id: an ID token's aud.
-      const idToken = await new SignJWT({ email: "New.Person@Example.test", groups: ["analysts"] })
+      const idToken = await new SignJWT({ email: "New.Person@Example.test", email_verified: true, groups: ["analysts"] })
         .setProtectedHeader({ alg: "ES256", kid: "ec1" })
         .setIssuer(issuer)
         .setAudience("console-client")

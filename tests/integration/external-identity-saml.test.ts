@@ -131,13 +131,15 @@ describe("SAML console login", () => {
     const irt = s.requestId ? ` InResponseTo="${s.requestId}"` : "";
     const subjectIrt = s.subjectInResponseTo === undefined ? irt : s.subjectInResponseTo ? ` InResponseTo="${s.subjectInResponseTo}"` : "";
     const issuer = s.issuer ?? IDP_ENTITY;
+    // Accounts are pinned to the NameID: each person has their own.
+    const nameId = s.email ? `opaque-${Buffer.from(s.email).toString("hex").slice(0, 16)}` : "opaque-7f3a";
     return (
       `<samlp:Response xmlns:samlp="urn:oasis:names:tc:SAML:2.0:protocol" xmlns:saml="urn:oasis:names:tc:SAML:2.0:assertion" ID="_r${randomUUID()}" Version="2.0" IssueInstant="${iso(now)}" Destination="${acs}"${irt}>` +
       `<saml:Issuer>${issuer}</saml:Issuer>` +
       `<samlp:Status><samlp:StatusCode Value="urn:oasis:names:tc:SAML:2.0:status:Success"/></samlp:Status>` +
       `<saml:Assertion ID="_a${randomUUID()}" Version="2.0" IssueInstant="${iso(now)}">` +
       `<saml:Issuer>${issuer}</saml:Issuer>` +
-      `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">opaque-7f3a</saml:NameID>` +
+      `<saml:Subject><saml:NameID Format="urn:oasis:names:tc:SAML:2.0:nameid-format:persistent">${nameId}</saml:NameID>` +
       `<saml:SubjectConfirmation Method="urn:oasis:names:tc:SAML:2.0:cm:bearer"><saml:SubjectConfirmationData NotOnOrAfter="${iso(later)}" Recipient="${s.recipient ?? acs}"${subjectIrt}/></saml:SubjectConfirmation></saml:Subject>` +
       `<saml:Conditions NotBefore="${iso(new Date(now.getTime() - 60_000))}" NotOnOrAfter="${iso(later)}"><saml:AudienceRestriction><saml:Audience>${s.audience ?? SP_ENTITY}</saml:Audience></saml:AudienceRestriction></saml:Conditions>` +
       `<saml:AuthnStatement AuthnInstant="${iso(now)}" SessionIndex="_s1"><saml:AuthnContext><saml:AuthnContextClassRef>urn:oasis:names:tc:SAML:2.0:ac:classes:PasswordProtectedTransport</saml:AuthnContextClassRef></saml:AuthnContext></saml:AuthnStatement>` +

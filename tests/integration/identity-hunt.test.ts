@@ -451,7 +451,7 @@ describe("identity hunt: SAML signature wrapping", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "gh-xsw-"));
     execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-sha256", "-days", "1", "-subj", "/CN=idp", "-keyout", path.join(dir, "idp.key"), "-out", path.join(dir, "idp.crt")], { stdio: "ignore" });
     key = fs.readFileSync(path.join(dir, "idp.key"), "utf8");
-    cfg = { entryPoint: `${IDP}/sso`, issuer: SP, idpCert: fs.readFileSync(path.join(dir, "idp.crt"), "utf8"), idpIssuer: IDP, name: "IdP", emailAttribute: "email", groupsAttribute: "groups", autoCreateUsers: false };
+    cfg = { entryPoint: `${IDP}/sso`, issuer: SP, idpCert: fs.readFileSync(path.join(dir, "idp.crt"), "utf8"), idpIssuer: IDP, name: "IdP", emailAttribute: "email", groupsAttribute: "groups", autoCreateUsers: false, trustEmail: false };
     handle = await openPglite(null);
   }, 60_000);
 

@@ -4,6 +4,8 @@ import { getApproval } from "@/db/queries/approvals";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { awaitApprovalDecision, madeApproval } from "@/lib/services/approvals/visibility";
 import { callerOf, safely, textResult, type McpContext } from "../context";
+import { approvalWaits } from "@/lib/auth/caller-caps";
+import { serialId } from "@/lib/util/serial-id";
 import { findHeldCall, within } from "../held-calls";
 
 /**
@@ -21,13 +23,13 @@ export function registerWaitForApproval(server: McpServer, ctx: McpContext) {
       title: "Wait for an approval",
       description: "Waits (up to timeout_seconds, max 60) for a decision on one of your approval requests; returns the held call's result once it ran, or the request's status.",
       inputSchema: {
-        approval_id: z.number().int().positive(),
+        approval_id: serialId,
         timeout_seconds: z.number().int().min(0).max(60).optional(),
       },
       annotations: { readOnlyHint: true },
     },
     (args, extra) =>
-      safely("wait_for_approval", async () => {
+      safely("wait_for_approval", () => approvalWaits.within(callerOf(ctx.principal), async () => {
         const timeoutMs = (args.timeout_seconds ?? 30) * 1000;
         const held = findHeldCall(args.approval_id, ctx.principal);
         if (held) {
@@ -49,6 +51,6 @@ export function registerWaitForApproval(server: McpServer, ctx: McpContext) {
         };
         const hint = res.approval.kind === "statement" && res.decided ? " (the held call is not waiting on this node any more; run it again if it did not complete)" : "";
         return textResult(`approval #${row.id} is ${res.status}${hint}. ${JSON.stringify(out)}`, out);
-      }),
+      })),
   );
 }

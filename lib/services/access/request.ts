@@ -4,6 +4,7 @@ import { getConnection } from "@/db/queries/connections";
 import type { Db } from "@/db/client";
 import type { StoredActor } from "@/db/schema";
 import { authorize } from "@/lib/auth/authorize";
+import { approvalWaits } from "@/lib/auth/caller-caps";
 import type { Caller } from "@/lib/auth/caller";
 import { bindingHash } from "@/lib/gateway/approvals/binding";
 import { accessApproverGroups } from "@/lib/gateway/approvals/config";
@@ -36,6 +37,12 @@ export const accessRequestInput = z.object({
 export async function requestAccess(db: Db, caller: Caller | null, input: unknown, signal?: AbortSignal) {
   const who = authorize(caller, "approvals:request");
   const data = accessRequestInput.parse(input);
+  // Waiting is a long-poll like /approvals/:id/wait: it takes one of the caller's slots, and with
+  // none free nothing is asked for.
+  return data.wait ? approvalWaits.within(who, () => ask(db, who, data, signal)) : ask(db, who, data, signal);
+}
+
+async function ask(db: Db, who: Caller, data: z.infer<typeof accessRequestInput>, signal?: AbortSignal) {
   const connection = await getConnection(db, { name: data.connection });
   if (!connection) throw new GatehouseError("NOT_FOUND", `no connection named "${data.connection}"`);
   const scope = who.principal?.scopeConnections;

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { parseSerialId } from "@/lib/util/serial-id";
 
 /** Free text an approver writes; bounded so nobody can flood the queue or the audit log. */
 export const comment = z.string().max(1000, "comments are limited to 1000 characters");
@@ -17,9 +18,4 @@ export const decisionInput = z.object({
 export type DecisionInput = z.input<typeof decisionInput>;
 
 /** Approval ids are serial integers; anything else is "no such approval", not a 500. */
-export function parseApprovalId(raw: unknown): number | null {
-  const s = String(raw ?? "");
-  if (!/^[0-9]{1,10}$/.test(s)) return null;
-  const n = Number(s);
-  return n >= 1 && n <= 2_147_483_647 ? n : null;
-}
+export const parseApprovalId = parseSerialId;

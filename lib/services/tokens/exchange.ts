@@ -29,6 +29,19 @@ export class OAuthError extends Error {
   }
 }
 
+/**
+ * An agent's name. Never email-shaped: an agent named like a person would read as that person in
+ * chains and audit rows, and an agent named like an approver would lock that approver out of
+ * deciding its requests (self-approval is refused by name). Tokens issued before keep working.
+ */
+const agentName = z
+  .string()
+  .trim()
+  .min(1)
+  .max(100)
+  .refine((s) => !s.includes("@"), "must not contain @ (agent names must not look like a user's email)")
+  .regex(/^[A-Za-z0-9_.:-]*$/, "letters, digits and _ . : - only");
+
 const exchangeInput = z.object({
   grant_type: z.string(),
   subject_token: z.string().min(20).max(8192),
@@ -39,7 +52,7 @@ const exchangeInput = z.object({
    * Gatehouse extension: the name the new actor (agent) is known by in sessions and policy.
    * Required with a Gatehouse subject_token; optional with an external one (no actor = a root token).
    */
-  actor: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9_.:@-]+$/, "letters, digits and _ . : @ -").optional(),
+  actor: agentName.optional(),
   /** space-separated: "connection:NAME" and "action:ACTION" items narrow the child */
   scope: z.string().max(4000).optional(),
   expires_in: z.coerce.number().int().positive().max(90 * 24 * 3600).optional(),
@@ -158,9 +171,9 @@ async function exchangeExternal(db: Db, req: ExchangeRequest, oidc: OidcConfig, 
   let issued;
   try {
     issued = await mutate(db, async (tx, emit) => {
-      const user = await syncExternalUser(tx, { email: identity.email, name: identity.name, groups: identity.groups, source: "oidc", create: oidc.autoCreateUsers });
+      const user = await syncExternalUser(tx, { ...identity, trustEmail: oidc.trustUnverifiedEmail, source: "oidc", create: oidc.autoCreateUsers });
       if (!user.ok) throw new OAuthError("invalid_grant", user.reason);
-      emit(Topics.userGroupsSynced, { userId: user.id });
+      if (user.groupsSynced) emit(Topics.userGroupsSynced, { userId: user.id });
       const userActor: StoredActor = { kind: "user", id: user.id, name: user.email };
       const base = { userId: user.id, email: user.email };
       const rootToken = await issueToken(tx, keys, {
@@ -179,7 +192,7 @@ async function exchangeExternal(db: Db, req: ExchangeRequest, oidc: OidcConfig, 
       await appendAudit(tx, base, {
         action: "token.exchange",
         subject: `token:${t.id}`,
-        detail: { ...detail, userCreated: user.created, groups: user.groups, root: rootToken.id, actor: req.actor ?? null, depth: n.depth, chain: chain.map((a) => a.name), connections: n.connections, actions: n.actions, ttlSeconds: n.ttlSeconds, address },
+        detail: { ...detail, userCreated: user.created, linked: user.linked, groups: user.groups, groupsSynced: user.groupsSynced, root: rootToken.id, actor: req.actor ?? null, depth: n.depth, chain: chain.map((a) => a.name), connections: n.connections, actions: n.actions, ttlSeconds: n.ttlSeconds, address },
       });
       return t;
     });

@@ -1,31 +1,44 @@
-import { eq } from "drizzle-orm";
-import { z } from "zod";
 import type { Db } from "@/db/client";
-import { users } from "@/db/schema";
 import { Topics } from "@/lib/events/bus";
+import { GatehouseError } from "@/lib/gateway/core/types";
+import { emailVerifiedOf } from "@/lib/identity/external-oidc";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
-import { email as emailSchema, groupName } from "./input";
-import { setMemberships } from "./memberships";
+import { syncExternalUser } from "./external-sync";
+
+/** What next-auth's OIDC provider hands over: the ID token's claims (see lib/auth/options.ts). */
+export interface OidcLoginProfile {
+  issuer: string;
+  sub: string;
+  email: string;
+  emailVerified: unknown;
+  iat: unknown;
+  name: string;
+  groups: unknown;
+  trustUnverifiedEmail: boolean;
+}
 
 /**
- * First OIDC login creates a member account; every login re-syncs the groups that came from
- * the IdP's groups claim (console-managed memberships are left alone). Disabled users are refused.
+ * Console OIDC login: the same mapping as every external identity (lib/services/users/external-sync.ts):
+ * pinned to (issuer, sub), an email maps only when verified, the first login creates a member
+ * account, groups re-sync from the newest ID token. Refused (null) when disabled or not vouched
+ * for; refusals are audited.
  */
-export async function syncOidcUser(db: Db, profile: { email: string; name: string; groups: unknown }) {
-  const email = emailSchema.safeParse(profile.email);
-  if (!email.success) return null;
-  const groups = z.array(groupName).max(256).safeParse(Array.isArray(profile.groups) ? profile.groups : []);
-  const groupNames = groups.success ? groups.data : [];
-  return mutate(db, async (tx, emit) => {
-    let [user] = await tx.select({ id: users.id, disabled: users.disabled, sessionVersion: users.sessionVersion }).from(users).where(eq(users.email, email.data));
-    if (!user) {
-      [user] = await tx.insert(users).values({ email: email.data, name: profile.name, source: "oidc", role: "member" }).returning({ id: users.id, disabled: users.disabled, sessionVersion: users.sessionVersion });
-    }
-    if (user.disabled) return null;
-    await setMemberships(tx, user.id, groupNames, "oidc");
-    emit(Topics.userGroupsSynced, { userId: user.id });
-    await appendAudit(tx, { userId: user.id, email: email.data }, { action: "auth.login", subject: `user:${email.data}`, detail: { via: "oidc", groups: groupNames } });
-    return user;
-  });
+export async function syncOidcUser(db: Db, profile: OidcLoginProfile) {
+  const issuedAt = typeof profile.iat === "number" ? new Date(profile.iat * 1000) : null;
+  const emailVerified = emailVerifiedOf(profile.emailVerified);
+  try {
+    return await mutate(db, async (tx, emit) => {
+      if (emailVerified === false) throw new GatehouseError("UNAUTHENTICATED", "email is not verified");
+      const user = await syncExternalUser(tx, { issuer: profile.issuer, subject: profile.sub, email: profile.email, emailVerified, trustEmail: profile.trustUnverifiedEmail, name: profile.name, groups: profile.groups, issuedAt, source: "oidc", create: true });
+      if (!user.ok) throw new GatehouseError("UNAUTHENTICATED", user.reason);
+      if (user.groupsSynced) emit(Topics.userGroupsSynced, { userId: user.id });
+      await appendAudit(tx, { userId: user.id, email: user.email }, { action: "auth.login", subject: `user:${user.email}`, detail: { via: "oidc", externalSubject: profile.sub, groups: user.groups, groupsSynced: user.groupsSynced, userCreated: user.created, linked: user.linked } });
+      return { id: user.id, sessionVersion: user.sessionVersion };
+    });
+  } catch (err) {
+    if (!(err instanceof GatehouseError)) throw err;
+    await mutate(db, (tx) => appendAudit(tx, null, { action: "auth.login_failed", subject: `user:${profile.email || "?"}`, detail: { via: "oidc", externalSubject: profile.sub, reason: err.message } })).catch(() => {});
+    return null;
+  }
 }

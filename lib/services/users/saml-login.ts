@@ -23,14 +23,16 @@ export async function samlLogin(db: Db, cfg: SamlConfig, publicUrl: string, saml
   }
   try {
     return await mutate(db, async (tx, emit) => {
-      const user = await syncExternalUser(tx, { email: identity.email, name: identity.name, groups: identity.groups, source: "saml", create: cfg.autoCreateUsers });
+      // Each assertion answers one request of ours and is honoured once: none can be replayed, so
+      // its groups are always the newest the IdP has said.
+      const user = await syncExternalUser(tx, { ...identity, issuer: identity.issuer || cfg.entryPoint, emailVerified: null, trustEmail: cfg.trustEmail, issuedAt: new Date(), source: "saml", create: cfg.autoCreateUsers });
       if (!user.ok) throw new GatehouseError("UNAUTHENTICATED", user.reason);
       emit(Topics.userGroupsSynced, { userId: user.id });
       const code = await issueLoginCode(tx, user.id, identity.requestId);
       await appendAudit(tx, { userId: user.id, email: user.email }, {
         action: "auth.login",
         subject: `user:${user.email}`,
-        detail: { via: "saml", idp: identity.issuer, nameId: identity.nameId, groups: user.groups, userCreated: user.created, address },
+        detail: { via: "saml", idp: identity.issuer, nameId: identity.nameId, groups: user.groups, userCreated: user.created, linked: user.linked, address },
       });
       return { code, requestId: identity.requestId };
     });
