@@ -1,4 +1,4 @@
-import { eq } from "drizzle-orm";
+import { and, eq, or } from "drizzle-orm";
 import type { Db } from "@/db/client";
 import { sessions } from "@/db/schema";
 import { loggable } from "@/lib/util/loggable";
@@ -30,7 +30,10 @@ export async function recordSessionEnd(db: Db, id: string, end: SessionEnd): Pro
 
 async function attempt(db: Db, id: string, end: SessionEnd, n: number): Promise<boolean> {
   try {
-    await db.update(sessions).set(end).where(eq(sessions.id, id));
+    // Only a live session's row, or one already ending the same way: a final status is never
+    // downgraded. A kill stored by killSession (or `failed` by node liveness) stays when the client
+    // leaves before this process hears of it and the session ends itself as `ended`.
+    await db.update(sessions).set(end).where(and(eq(sessions.id, id), or(eq(sessions.status, "live"), eq(sessions.status, end.status))));
     if (n > 1) console.error(`[gateway] session ${id}: its end was recorded at attempt ${n}`);
     return true;
   } catch (err) {
