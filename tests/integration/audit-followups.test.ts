@@ -1,0 +1,124 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
+import { jsonOf, runCli } from "../support/cli";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { appendTerminalEvents, endTerminalSession, insertTerminalSession, type TermEvent } from "../support/terminal-sessions";
+
+/**
+ * Follow-ups of the recording hunt on what the audit log keeps: approval evidence outliving the
+ * connection it was for, reads of recordings (exports, replays, live views) on record, a flood of
+ * failed authentications bounded without losing any, and server-held text the CLI prints. A real
+ * Gatehouse process on PostgreSQL 15 (its migrations included), real postgres.js clients through
+ * its PostgreSQL listener, the real `gatehouse` CLI.
+ */
+const POLICIES = `${DEFAULT_POLICIES}
+@id("jit")
+@reason("this connection needs an access grant")
+forbid (principal, action == Gatehouse::Action::"connect", resource)
+when { resource.tags.contains("jit") && !context.grants.active };
+`;
+const PASSWORD = "a-long-password-1";
+const WINDOW_MS = 3000;
+const BURST = 2;
+
+type Row = Record<string, any>;
+
+describe("audit follow-ups: deleted connections, recording reads, refusal floods, CLI text", () => {
+  let pg: Postgres15;
+  let gh: GatehouseProcess;
+  let sql: postgres.Sql;
+  const tokens: Record<string, string> = {};
+  const ids: Record<string, string> = {};
+  const upstream = () => ({ type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+  const cli = (token: string, args: string[]) => runCli(args, { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: token } });
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: pg.url, GATEHOUSE_AUTH_FAILURE_WINDOW_MS: String(WINDOW_MS), GATEHOUSE_AUTH_FAILURE_BURST: String(BURST) } });
+    sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+    tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    for (const [name, role, groups] of [["alice", "member", []], ["april", "approver", ["approvers"]], ["audrey", "auditor", []]] as const) {
+      const res = await apiCall(gh.url, tokens.admin, "POST", "/users", { email: `${name}@example.test`, password: PASSWORD, role, groups });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      ids[name] = res.body.user.id;
+      tokens[name] = await login(gh.url, `${name}@example.test`, PASSWORD);
+    }
+    expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: POLICIES, comment: "jit" })).status).toBe(200);
+    for (const [name, tags] of [["doomed", ["jit"]], ["ledger", []]] as const) {
+      const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, tags, ...upstream() });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    await sql?.end();
+    await gh?.stop();
+    await pg?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  /** A statement run as `user` through Gatehouse's PostgreSQL listener on `connection`. */
+  const through = async (connection: string, user: string, password: string, statement = "select 1 as one") => {
+    const client = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: connection, username: user, password, max: 1, onnotice: () => {}, connect_timeout: 10 });
+    try {
+      return await client.unsafe(statement);
+    } finally {
+      await client.end({ timeout: 1 }).catch(() => {});
+    }
+  };
+  const auditRows = async (where: { action: string | string[]; subject?: string; sinceSeq: number }) =>
+    (await sql`select seq, action, subject, actor_email, detail from audit_log
+      where seq > ${where.sinceSeq} and action = any(${[where.action].flat()}) and (${where.subject ?? null}::text is null or subject = ${where.subject ?? null})
+      order by seq`) as Row[];
+  const headSeq = async () => Number((await sql`select coalesce(max(seq), 0) as seq from audit_log`)[0].seq);
+
+  describe("a deleted connection's approvals", () => {
+    it("keeps its requests, decisions and grants, says the connection is gone, and none of them grants access to a new connection of the same name", async () => {
+      // A grant on doomed, approved by april: alice gets in with it.
+      const asked = apiCall(gh.url, tokens.alice, "POST", "/access-requests", { connection: "doomed", durationSeconds: 600, reason: "INC-1 disk", wait: 20 });
+      let pending: Row | undefined;
+      await expect.poll(async () => (pending = ((await apiCall(gh.url, tokens.april, "GET", "/approvals?status=pending")).body.approvals as Row[]).find((a) => a.reason === "INC-1 disk")), { timeout: 10_000 }).toBeTruthy();
+      expect((await apiCall(gh.url, tokens.april, "POST", `/approvals/${pending!.id}/approve`, { comment: "go" })).status).toBe(200);
+      const granted = (await asked).body;
+      expect(granted.status).toBe("approved");
+      expect(await through("doomed", "alice@example.test", tokens.alice)).toEqual([{ one: 1 }]);
+      // A second request, still pending when the connection goes.
+      const second = await apiCall(gh.url, tokens.alice, "POST", "/access-requests", { connection: "doomed", durationSeconds: 900, reason: "INC-2 later" });
+      expect(second.status, JSON.stringify(second.body)).toBe(200);
+      const secondId = second.body.approval.id as number;
+
+      expect((await apiCall(gh.url, tokens.admin, "DELETE", "/connections/doomed")).status).toBe(200);
+
+      // The evidence stays, in the API...
+      const first = await apiCall(gh.url, tokens.admin, "GET", `/approvals/${pending!.id}`);
+      expect(first.status, JSON.stringify(first.body)).toBe(200);
+      const kept = first.body.approval ?? first.body;
+      expect(kept).toMatchObject({ connection: "doomed", connectionDeleted: true, status: "approved", requester: "alice@example.test", reason: "INC-1 disk" });
+      expect(kept.decisions).toEqual([expect.objectContaining({ approver: "april@example.test", decision: "approve", comment: "go" })]);
+      expect(kept.grant).toMatchObject({ id: granted.grant.id, connectionId: null });
+      expect(kept.grant.revokedAt).toBeTruthy();
+      const later = await apiCall(gh.url, tokens.admin, "GET", `/approvals/${secondId}`);
+      expect((later.body.approval ?? later.body).status).toBe("cancelled");
+      const grants = (await apiCall(gh.url, tokens.admin, "GET", "/grants")).body.grants as Row[];
+      expect(grants.find((g) => g.id === granted.grant.id)).toMatchObject({ connection: "doomed", connectionId: null, active: false });
+      // ...in the CLI...
+      const listed = await cli(tokens.admin, ["approvals", "list", "--status", "all"]);
+      expect(listed.code, listed.stderr).toBe(0);
+      expect(listed.stdout).toContain("doomed (deleted)");
+      // ...and in the audit log, with what the deletion ended.
+      const [deletion] = await auditRows({ action: "connection.delete", subject: "connection:doomed", sinceSeq: 0 });
+      expect(deletion.detail).toMatchObject({ cancelledApprovals: [secondId], revokedGrants: [granted.grant.id] });
+
+      // Nothing left of it decides or grants anything: the pending one cannot be approved, and a
+      // new connection of the same name is not reached with the old grant.
+      expect((await apiCall(gh.url, tokens.april, "POST", `/approvals/${secondId}/approve`, {})).status).toBe(409);
+      expect((await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "doomed", tags: ["jit"], ...upstream() })).status).toBe(200);
+      await expect(through("doomed", "alice@example.test", tokens.alice)).rejects.toThrow(/needs an access grant/);
+      expect(((await apiCall(gh.url, tokens.admin, "GET", "/grants?active=1")).body.grants as Row[]).filter((g) => g.connection === "doomed")).toEqual([]);
+    });
+  });
+});
