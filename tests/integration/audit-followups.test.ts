@@ -121,4 +121,76 @@ describe("audit follow-ups: deleted connections, recording reads, refusal floods
       expect(((await apiCall(gh.url, tokens.admin, "GET", "/grants?active=1")).body.grants as Row[]).filter((g) => g.connection === "doomed")).toEqual([]);
     });
   });
+
+  describe("reading a recording", () => {
+    const READS = ["session.export", "session.replay", "session.watch"];
+    let terminal = "";
+    let query = "";
+
+    beforeAll(async () => {
+      let seq = 0;
+      const ev = (kind: string, payload: Record<string, unknown>): TermEvent => ({ seq: ++seq, tMs: seq * 100, kind, payload });
+      terminal = await insertTerminalSession(sql, { userId: ids.alice, userEmail: "alice@example.test", connection: "web-host" });
+      await appendTerminalEvents(sql, terminal, [
+        ev("connect", { connection: "web-host" }),
+        ev("term.start", { ch: 0, mode: "shell", cols: 80, rows: 24, term: "xterm-256color" }),
+        ...Array.from({ length: 40 }, (_, i) => ev("term.o", { ch: 0, d: `line ${i}\r\n` })),
+        ev("term.exit", { ch: 0, code: 0 }),
+      ]);
+      await endTerminalSession(sql, terminal);
+      await through("ledger", "alice@example.test", tokens.alice, "select 42 as answer");
+      // the session ends as the client leaves (expect.poll is for tests, not hooks)
+      for (let i = 0; i < 100 && !query; i++) {
+        query = ((await apiCall(gh.url, tokens.admin, "GET", "/sessions")).body.sessions as Row[]).find((s) => s.connectionName === "ledger" && s.status !== "live")?.id ?? "";
+        if (!query) await new Promise((r) => setTimeout(r, 100));
+      }
+      expect(query).not.toBe("");
+    });
+
+    it("an export through the API or the CLI is one audit row each: who, which session, which format, how", async () => {
+      const before = await headSeq();
+      const res = await fetch(`${gh.url}/api/v1/sessions/${query}/export?format=jsonl`, { headers: { authorization: `Bearer ${tokens.audrey}` } });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain("select 42");
+      const out = await cli(tokens.admin, ["sessions", "export", terminal, "--format", "asciicast"]);
+      expect(out.code, out.stderr).toBe(0);
+      expect(out.stdout).toContain("line 39");
+      const rows = await auditRows({ action: READS, sinceSeq: before });
+      expect(rows).toEqual([
+        expect.objectContaining({ action: "session.export", subject: `session:${query}`, actor_email: "audrey@example.test", detail: expect.objectContaining({ format: "jsonl", via: "api", owner: "alice@example.test", connection: "ledger" }) }),
+        expect.objectContaining({ action: "session.export", subject: `session:${terminal}`, actor_email: gh.adminEmail, detail: expect.objectContaining({ format: "asciicast", ch: 0, via: "api", client: "gatehouse-cli" }) }),
+      ]);
+    });
+
+    it("opening a replay is one row, not one per window it fetches; fetching windows without opening is on record too", async () => {
+      const before = await headSeq();
+      const index = await apiCall(gh.url, tokens.admin, "GET", `/sessions/${terminal}/replay?ch=0`);
+      expect(index.status, JSON.stringify(index.body)).toBe(200);
+      for (let from = 0; from < 4000; from += 1000) expect((await apiCall(gh.url, tokens.admin, "GET", `/sessions/${terminal}/replay?ch=0&from=${from}&span=1000`)).status).toBe(200);
+      // audrey skips the index and pages through the windows, then a query session's events
+      for (let from = 0; from < 4000; from += 1000) expect((await apiCall(gh.url, tokens.audrey, "GET", `/sessions/${terminal}/replay?ch=0&from=${from}&span=1000`)).status).toBe(200);
+      for (const after of [0, 1, 2]) expect((await apiCall(gh.url, tokens.audrey, "GET", `/sessions/${query}/events?after=${after}&limit=1`)).status).toBe(200);
+      const rows = await auditRows({ action: READS, sinceSeq: before });
+      expect(rows.map((r) => [r.action, r.subject, r.actor_email])).toEqual([
+        ["session.replay", `session:${terminal}`, gh.adminEmail],
+        ["session.replay", `session:${terminal}`, "audrey@example.test"],
+        ["session.replay", `session:${query}`, "audrey@example.test"],
+      ]);
+    });
+
+    it("opening a live view is one row, written before the socket sends anything", async () => {
+      const live = await insertTerminalSession(sql, { userId: ids.alice, userEmail: "alice@example.test", connection: "web-host" });
+      const before = await headSeq();
+      const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}/ws/sessions/${live}`, { headers: { authorization: `Bearer ${tokens.admin}` } });
+      await new Promise<void>((resolve, reject) => {
+        ws.once("open", () => resolve());
+        ws.once("error", reject);
+      });
+      await expect.poll(() => auditRows({ action: READS, sinceSeq: before })).toEqual([
+        expect.objectContaining({ action: "session.watch", subject: `session:${live}`, actor_email: gh.adminEmail, detail: expect.objectContaining({ via: "api", live: true }) }),
+      ]);
+      ws.close();
+      await endTerminalSession(sql, live);
+    });
+  });
 });

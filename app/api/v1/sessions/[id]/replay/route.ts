@@ -5,6 +5,7 @@ import { getDb } from "@/db/client";
 import { lastSessionEvent } from "@/db/queries/sessions";
 import { readableSession } from "@/lib/http/session-access";
 import { route } from "@/lib/http/route";
+import { auditRecordingPiece, auditRecordingRead, readVia } from "@/lib/services/sessions/audit-read";
 import { parseIdleLimit } from "@/lib/gateway/recorder/replay/idle";
 import { replayIndex, replayWindow } from "@/lib/gateway/recorder/replay/service";
 
@@ -36,8 +37,12 @@ export const GET = route<{ id: string }>("sessions:read-own", async (req, caller
   const idle = parseIdleLimit(q.idle);
   const db = await getDb();
   if (q.from === undefined) {
+    // The index is what a player asks for first, once per channel it opens: the opening is audited
+    // here, the windows it then fetches are not (one row per replay, not per window).
+    await auditRecordingRead(db, caller, session, "session.replay", { ch: q.ch ?? null, ...readVia(req, caller) });
     return NextResponse.json(await replayIndex(db, session, q.ch, idle), { headers: { "cache-control": "private, no-cache" } });
   }
+  await auditRecordingPiece(db, caller, session, "session.replay", { ch: q.ch ?? null, ...readVia(req, caller) });
   // A live session's window may grow: never kept.
   if (session.status === "live") return NextResponse.json(await replayWindow(db, session, q.ch, q.from, q.span ?? 1, idle), { headers: { "cache-control": "private, no-store" } });
   // An ended session's window does not change (unless output a killed process spooled is stored
