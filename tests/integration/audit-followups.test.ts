@@ -193,4 +193,30 @@ describe("audit follow-ups: deleted connections, recording reads, refusal floods
       await endTerminalSession(sql, live);
     });
   });
+
+  describe("a flood of failed authentications", () => {
+    it("costs a bounded number of rows per address and claim, never loses a new claim's first failure, and keeps the count", async () => {
+      const before = await headSeq();
+      for (let i = 0; i < 40; i++) expect((await apiCall(gh.url, `not-a-token-${i}`, "GET", `/sessions?n=${i}`)).status).toBe(401);
+      for (let i = 0; i < 10; i++) await expect(through("ledger", "alice@example.test", `wrong-${i}`)).rejects.toThrow();
+      // a claim not seen before, in the middle of the flood: written at once
+      const fresh = await fetch(`${gh.url}/api/v1/login`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ email: "mallory@example.test", password: "guess" }) });
+      expect(fresh.status).toBe(401);
+      const failed = ["api.auth_failed", "gateway.auth_failed", "auth.login_failed"];
+      const now = await auditRows({ action: failed, sinceSeq: before });
+      expect(now.filter((r) => r.action === "api.auth_failed")).toHaveLength(BURST);
+      expect(now.filter((r) => r.action === "gateway.auth_failed")).toHaveLength(BURST);
+      expect(now.filter((r) => r.action === "auth.login_failed").map((r) => r.subject)).toEqual(["user:mallory@example.test"]);
+      // once the window is over, the rest is one row per claim, with its count
+      await expect
+        .poll(async () => (await auditRows({ action: failed, sinceSeq: before })).filter((r) => r.detail.repeated).map((r) => [r.action, r.detail.repeated, r.detail.address]), { timeout: WINDOW_MS * 4, interval: 500 })
+        .toEqual(expect.arrayContaining([["api.auth_failed", 40 - BURST, "127.0.0.1"], ["gateway.auth_failed", 10 - BURST, "127.0.0.1"]]));
+      const all = await auditRows({ action: failed, sinceSeq: before });
+      expect(all).toHaveLength(2 * BURST + 1 + 2);
+      expect(JSON.stringify(all)).not.toContain("not-a-token");
+      const verify = await cli(tokens.admin, ["audit", "verify", "--json"]);
+      expect(verify.code, verify.stderr).toBe(0);
+      expect(jsonOf(verify.stdout)).toMatchObject({ ok: true });
+    });
+  });
 });
