@@ -219,4 +219,20 @@ describe("audit follow-ups: deleted connections, recording reads, refusal floods
       expect(jsonOf(verify.stdout)).toMatchObject({ ok: true });
     });
   });
+
+  describe("server-held text the CLI prints", () => {
+    it("policies get shows control characters of the policy text inert on a terminal; --json keeps the exact text", async () => {
+      const hostile = `${DEFAULT_POLICIES}\n// ops note \x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07\x1b]0;pwned\x07\x1b[6n\x9b31m end\n`;
+      const put = await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: hostile, comment: "note" });
+      expect(put.status, JSON.stringify(put.body)).toBe(200);
+      const shown = await cli(tokens.admin, ["policies", "get"]);
+      expect(shown.code, shown.stderr).toBe(0);
+      expect(shown.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);
+      expect(shown.stdout).toContain("// ops note \\x1b]52;c;");
+      expect(shown.stdout).toContain('@id("prod-write-approval")');
+      const exact = await cli(tokens.admin, ["policies", "get", "--json"]);
+      expect(jsonOf(exact.stdout).policy.text).toBe(hostile);
+      expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: POLICIES, comment: "back" })).status).toBe(200);
+    });
+  });
 });
