@@ -43,9 +43,13 @@ async function writeRefusal(state: Refusals, entry: AuditEntry): Promise<void> {
  * turn the refusal into a different answer. Never pass the credential itself.
  *
  * `key` says which refusals are the same attempt repeated — the address and what it claimed to
- * be (an email, a user at a connection): past the first few in a window, a flood of them is one
- * row with the count when the window ends (coalesce.ts); a new key is always written at once.
+ * be (an email, a user at a connection), with the same reason: past the first few in a window, a
+ * flood of them is one row with the count when the window ends (coalesce.ts); a new key is
+ * always written at once.
  */
 export async function auditRefusedCredential(db: Db, key: string, entry: AuditEntry): Promise<void> {
-  await refusals(db).refuse(`${entry.action}\u0000${key}`, entry);
+  // A different reason is different evidence (a forged signature after a few expired tokens): its
+  // own key, written at once. Only the same refusal, repeated, is counted.
+  const reason = typeof entry.detail?.reason === "string" ? entry.detail.reason : "";
+  await refusals(db).refuse(`${entry.action}\u0000${key}\u0000${reason}`, entry);
 }
