@@ -27,7 +27,8 @@ describe("recordSessionEnd never downgrades a session's final status", () => {
 
   it("a killed session whose client then left stays killed, with the kill's reason", async () => {
     const id = await session("killed", "session ended by an administrator (admin@example.test)");
-    expect(await recordSessionEnd(handle.db, id, { status: "ended", endReason: null, endedAt: new Date() })).toBe(true);
+    // ...and says so, for what the session tells its live viewers
+    expect(await recordSessionEnd(handle.db, id, { status: "ended", endReason: null, endedAt: new Date() })).toBe("killed");
     expect(await stored(id)).toEqual({ status: "killed", endReason: "session ended by an administrator (admin@example.test)" });
   });
 
@@ -40,7 +41,7 @@ describe("recordSessionEnd never downgrades a session's final status", () => {
 
   it("a live session ends as it says; the kill it learns of later may complete its own row", async () => {
     const live = await session("live");
-    await recordSessionEnd(handle.db, live, { status: "ended", endReason: null, endedAt: new Date() });
+    expect(await recordSessionEnd(handle.db, live, { status: "ended", endReason: null, endedAt: new Date() })).toBe("ended");
     expect(await stored(live)).toEqual({ status: "ended", endReason: null });
     const killed = await session("killed", "session ended by an administrator");
     await recordSessionEnd(handle.db, killed, { status: "killed", endReason: "session ended by an administrator (3 events could not be recorded)", endedAt: new Date() });
