@@ -164,17 +164,22 @@ describe("audit follow-ups: deleted connections, recording reads, refusal floods
 
     it("opening a replay is one row, not one per window it fetches; fetching windows without opening is on record too", async () => {
       const before = await headSeq();
+      // what the console's player asks for: the timeline, the channel's index, then windows
+      expect((await apiCall(gh.url, tokens.admin, "GET", `/sessions/${terminal}/replay/timeline`)).status).toBe(200);
       const index = await apiCall(gh.url, tokens.admin, "GET", `/sessions/${terminal}/replay?ch=0`);
       expect(index.status, JSON.stringify(index.body)).toBe(200);
       for (let from = 0; from < 4000; from += 1000) expect((await apiCall(gh.url, tokens.admin, "GET", `/sessions/${terminal}/replay?ch=0&from=${from}&span=1000`)).status).toBe(200);
       // audrey skips the index and pages through the windows, then a query session's events
       for (let from = 0; from < 4000; from += 1000) expect((await apiCall(gh.url, tokens.audrey, "GET", `/sessions/${terminal}/replay?ch=0&from=${from}&span=1000`)).status).toBe(200);
       for (const after of [0, 1, 2]) expect((await apiCall(gh.url, tokens.audrey, "GET", `/sessions/${query}/events?after=${after}&limit=1`)).status).toBe(200);
+      // the commands typed, without the screen, are the recording too (alice reads her own)
+      expect((await apiCall(gh.url, tokens.alice, "GET", `/sessions/${terminal}/replay/timeline`)).status).toBe(200);
       const rows = await auditRows({ action: READS, sinceSeq: before });
       expect(rows.map((r) => [r.action, r.subject, r.actor_email])).toEqual([
         ["session.replay", `session:${terminal}`, gh.adminEmail],
         ["session.replay", `session:${terminal}`, "audrey@example.test"],
         ["session.replay", `session:${query}`, "audrey@example.test"],
+        ["session.replay", `session:${terminal}`, "alice@example.test"],
       ]);
     });
 

@@ -24,9 +24,9 @@ const RECENT_MS = 10 * 60_000;
 const RECENT_MAX = 10_000;
 
 /**
- * Audits that someone read a session's recording (as Teleport audits playback): one row per
- * export, per replay opened (its index) and per live view opened (its socket). Awaited before
- * anything is sent: a read that cannot be audited is refused, not served unrecorded.
+ * Audits that someone read a session's recording (as Teleport audits playback), before anything
+ * is sent: a read that cannot be audited is refused, not served unrecorded. One row each time:
+ * for an export, and for a live view's socket.
  */
 export async function auditRecordingRead(db: Db, caller: Reader, session: ReadSession, action: RecordingRead, detail: Record<string, unknown>) {
   await mutate(db, (tx) => appendAudit(tx, caller, { action, subject: `session:${session.id}`, detail: { connection: session.connectionName, owner: session.userEmail, ...detail } }));
@@ -37,9 +37,10 @@ export async function auditRecordingRead(db: Db, caller: Reader, session: ReadSe
 }
 
 /**
- * For the pieces a player fetches many of (replay windows, events pages, a live view's tail):
- * audited only when the same reader did not open the same kind of read of this session lately,
- * so a client that skips the opening request is still on record, without a row per piece.
+ * For a read made of many requests — a replay's index, timeline and windows, a query session's
+ * events pages, a live view's tail: one row when the reader opens it, none for the requests that
+ * follow within 10 minutes of the last row for the same reader, session and kind of read. Every
+ * way in is covered, so a client that skips the index still goes on record.
  */
 export async function auditRecordingPiece(db: Db, caller: Reader, session: ReadSession, action: RecordingRead, detail: Record<string, unknown>) {
   if ((recent.get(`${caller.userId}:${session.id}:${action}`) ?? 0) > Date.now()) return;

@@ -5,7 +5,7 @@ import { getDb } from "@/db/client";
 import { lastSessionEvent } from "@/db/queries/sessions";
 import { readableSession } from "@/lib/http/session-access";
 import { route } from "@/lib/http/route";
-import { auditRecordingPiece, auditRecordingRead, readVia } from "@/lib/services/sessions/audit-read";
+import { auditRecordingPiece, readVia } from "@/lib/services/sessions/audit-read";
 import { parseIdleLimit } from "@/lib/gateway/recorder/replay/idle";
 import { replayIndex, replayWindow } from "@/lib/gateway/recorder/replay/service";
 
@@ -36,13 +36,12 @@ export const GET = route<{ id: string }>("sessions:read-own", async (req, caller
   const q = Query.parse(Object.fromEntries(new URL(req.url).searchParams));
   const idle = parseIdleLimit(q.idle);
   const db = await getDb();
+  // One row per replay opened, not per window: the index, the timeline and the windows a player
+  // fetches for it are one read (audit-read.ts).
+  await auditRecordingPiece(db, caller, session, "session.replay", { ch: q.ch ?? null, ...readVia(req, caller) });
   if (q.from === undefined) {
-    // The index is what a player asks for first, once per channel it opens: the opening is audited
-    // here, the windows it then fetches are not (one row per replay, not per window).
-    await auditRecordingRead(db, caller, session, "session.replay", { ch: q.ch ?? null, ...readVia(req, caller) });
     return NextResponse.json(await replayIndex(db, session, q.ch, idle), { headers: { "cache-control": "private, no-cache" } });
   }
-  await auditRecordingPiece(db, caller, session, "session.replay", { ch: q.ch ?? null, ...readVia(req, caller) });
   // A live session's window may grow: never kept.
   if (session.status === "live") return NextResponse.json(await replayWindow(db, session, q.ch, q.from, q.span ?? 1, idle), { headers: { "cache-control": "private, no-store" } });
   // An ended session's window does not change (unless output a killed process spooled is stored
