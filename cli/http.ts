@@ -75,7 +75,8 @@ export class ApiClient {
       throw new CliError("UNAUTHENTICATED", `not logged in to ${this.url}: run \`gatehouse login\` or set GATEHOUSE_TOKEN`);
     }
     const target = this.endpoint(path, opts.query);
-    const headers: Record<string, string> = { accept: "application/json" };
+    // The server audits recording reads with the client that made them: `gatehouse` says it is itself.
+    const headers: Record<string, string> = { accept: "application/json", "user-agent": "gatehouse-cli" };
     if (auth) headers.authorization = `Bearer ${this.token}`;
     if (opts.body !== undefined) headers["content-type"] = "application/json";
     try {

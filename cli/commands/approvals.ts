@@ -9,6 +9,8 @@ interface Approval {
   kind: "statement" | "access";
   status: string;
   connection: string;
+  /** the connection was deleted since */
+  connectionDeleted?: boolean;
   requester: string;
   chain: { kind: string; id: string; name: string }[];
   sessionId: string | null;
@@ -31,7 +33,8 @@ interface Approval {
 interface Grant {
   id: string;
   userId: string;
-  connectionId: string;
+  /** null once the connection is deleted */
+  connectionId: string | null;
   requestId: number | null;
   expiresAt: string;
   revokedAt: string | null;
@@ -130,12 +133,15 @@ function outcome(a: Approval, waitedFor: number): void {
   throw new CliError("NOT_APPROVED", `approval #${a.id} was ${a.status}${why ? `: ${why}` : ""}`);
 }
 
+/** A deleted connection's requests are kept as evidence: say it is gone. */
+const connectionOf = (a: Approval) => (a.connectionDeleted ? `${a.connection} (deleted)` : a.connection);
+
 function printApproval(ctx: Context, a: Approval): void {
   ctx.out.fields([
     ["id", `#${a.id}`],
     ["status", a.status],
     ["kind", a.kind],
-    ["connection", a.connection],
+    ["connection", connectionOf(a)],
     ["requester", who(a)],
     ["request", a.kind === "access" ? what(a) : `${a.request.action ?? "?"}`],
     ...(a.kind === "statement" ? ([["statement", a.request.text ?? ""]] as [string, unknown][]) : []),
@@ -174,7 +180,7 @@ Members see only their own requests; approvers, admins and auditors see everyone
         [
           { header: "ID", value: (a) => a.id },
           { header: "STATUS", value: (a) => a.status },
-          { header: "CONNECTION", value: (a) => a.connection },
+          { header: "CONNECTION", value: (a) => connectionOf(a) },
           { header: "REQUESTER", value: (a) => who(a) },
           { header: "APPROVALS", value: (a) => `${a.approvals}/${a.minApprovals} ${a.approverGroups.join(",")}` },
           { header: "CREATED", value: (a) => formatTime(a.createdAt) },
@@ -333,7 +339,7 @@ const grants: Command = {
           { header: "ID", value: (g) => g.id },
           { header: "USER", value: (g) => g.user },
           { header: "FOR", value: (g) => g.actor ?? "all their sessions" },
-          { header: "CONNECTION", value: (g) => g.connection },
+          { header: "CONNECTION", value: (g) => (g.connectionId ? g.connection : `${g.connection} (deleted)`) },
           { header: "APPROVAL", value: (g) => (g.requestId ? `#${g.requestId}` : "") },
           { header: "EXPIRES", value: (g) => formatTime(g.expiresAt) },
           { header: "STATE", value: (g) => (g.revokedAt ? "revoked" : g.active ? "active" : "expired") },

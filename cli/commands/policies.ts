@@ -80,8 +80,9 @@ const get: Command = {
   usage: "get [--version N]",
   help: `  --version N   an earlier version (see 'policies versions'); default the current one
 
-Without --json, stdout is exactly the policy text (the version line goes to stderr), so
-'gatehouse policies get > policies.cedar' gives a file 'policies apply' takes back.`,
+Without --json, stdout is the policy text (the version line goes to stderr), so
+'gatehouse policies get > policies.cedar' gives a file 'policies apply' takes back. Control
+characters in it are shown as \\xNN (as every text the CLI prints); --json has it exactly.`,
   options: { version: { type: "string" } },
   async run(ctx, args) {
     positionals(args);
@@ -102,7 +103,10 @@ Without --json, stdout is exactly the policy text (the version line goes to stde
     if (!row) throw new CliError("NOT_FOUND", "no policy version has been saved yet");
     ctx.out.result(res, () => {
       ctx.out.note(`# policy version ${row.version}, ${formatTime(row.createdAt)}${row.authorEmail ? ` by ${row.authorEmail}` : ""}${row.comment ? `: ${row.comment}` : ""}`);
-      ctx.out.stdout.write(row.text.endsWith("\n") ? row.text : `${row.text}\n`);
+      // Through the terminal-safe Output like everything else printed: policy text is stored as an
+      // admin (or an agent with policies:write) sent it, and Cedar accepts escape sequences in its
+      // comments and strings. Line breaks and tabs stay, so the text round-trips through a file.
+      ctx.out.line(row.text.replace(/\r\n/g, "\n").replace(/\n$/, ""));
     });
   },
 };

@@ -10,6 +10,7 @@ export interface ApprovalView {
   kind: string;
   status: string;
   connection: string;
+  connectionDeleted?: boolean;
   requester: string;
   chain: { kind: string; name: string }[];
   request: { action?: string; kind?: string; text?: string; tables?: string[]; params?: unknown[]; client?: { address?: string; origin?: string; protocol?: string } };
@@ -44,7 +45,7 @@ export function ApprovalCard({ a, canDecide }: { a: ApprovalView; canDecide: boo
         <a href={`/approvals/${a.id}`} className="font-semibold">#{a.id}</a>
         <Badge tone={STATUS_TONE[a.status] ?? "slate"}>{a.status}</Badge>
         <Badge tone="blue">{a.kind === "access" ? "access request" : `${req.action ?? "?"} · ${req.kind ?? "?"}`}</Badge>
-        <span className="text-sm">on <b>{revealInvisible(a.connection)}</b></span>
+        <span className="text-sm">on <b>{revealInvisible(a.connection)}</b>{a.connectionDeleted && <span className="text-slate-500"> (deleted)</span>}</span>
         <span className="ml-auto text-xs text-slate-500">expires {new Date(a.expiresAt).toLocaleTimeString()}</span>
       </header>
       <div className="mt-2 text-sm">

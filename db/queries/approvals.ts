@@ -10,7 +10,10 @@ const listColumns = {
   kind: approvalRequests.kind,
   status: approvalRequests.status,
   connectionId: approvalRequests.connectionId,
-  connection: connections.name,
+  /** the connection's current name, or the one it had when it was deleted */
+  connection: sql<string>`coalesce(${connections.name}, ${approvalRequests.connectionName})`,
+  /** false once the connection is deleted: the request stays, as evidence */
+  connectionExists: sql<boolean>`(${connections.id} is not null)`,
   requesterId: approvalRequests.requesterId,
   requester: users.email,
   chain: approvalRequests.chain,
@@ -68,7 +71,7 @@ export function listApprovals(
   return db
     .select(listColumns)
     .from(approvalRequests)
-    .innerJoin(connections, eq(connections.id, approvalRequests.connectionId))
+    .leftJoin(connections, eq(connections.id, approvalRequests.connectionId))
     .innerJoin(users, eq(users.id, approvalRequests.requesterId))
     .where(and(...conds))
     .orderBy(desc(approvalRequests.id))
@@ -80,7 +83,7 @@ export async function getApproval(db: Db | Tx, id: number) {
   const [row] = await db
     .select(listColumns)
     .from(approvalRequests)
-    .innerJoin(connections, eq(connections.id, approvalRequests.connectionId))
+    .leftJoin(connections, eq(connections.id, approvalRequests.connectionId))
     .innerJoin(users, eq(users.id, approvalRequests.requesterId))
     .where(eq(approvalRequests.id, id));
   if (!row) return null;
@@ -133,10 +136,10 @@ export function listGrants(db: Db, params: { id?: string; userId?: string; agent
   const agent = params.agent;
   const forAgent = agent && or(isNull(accessGrants.actorTokenId), agent.lineage.length ? inArray(accessGrants.actorTokenId, [...agent.lineage]) : undefined, chainNamesToken(tokens.chain, agent.tokenId));
   return db
-    .select({ ...grantColumns, user: users.email, connection: connections.name, actorChain: tokens.chain })
+    .select({ ...grantColumns, user: users.email, connection: sql<string>`coalesce(${connections.name}, ${accessGrants.connectionName})`, actorChain: tokens.chain })
     .from(accessGrants)
     .innerJoin(users, eq(users.id, accessGrants.userId))
-    .innerJoin(connections, eq(connections.id, accessGrants.connectionId))
+    .leftJoin(connections, eq(connections.id, accessGrants.connectionId))
     .leftJoin(tokens, eq(tokens.id, accessGrants.actorTokenId))
     .where(and(params.id ? eq(accessGrants.id, params.id) : undefined, params.userId ? eq(accessGrants.userId, params.userId) : undefined, forAgent, params.activeOnly ? and(isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, now)) : undefined))
     .orderBy(desc(accessGrants.createdAt))
@@ -148,12 +151,13 @@ export function listGrants(db: Db, params: { id?: string; userId?: string; agent
  * credential descends from `lineage` (its tokens, root first: see grantLineage): the user's own
  * grants, and those of any agent in the lineage. Feeds the policy's `grants.active`.
  */
-export function activeGrantsOf(db: Db, userId: string, connectionId: string, lineage: readonly string[]) {
+export async function activeGrantsOf(db: Db, userId: string, connectionId: string, lineage: readonly string[]) {
   const forActor = lineage.length ? or(isNull(accessGrants.actorTokenId), inArray(accessGrants.actorTokenId, [...lineage])) : isNull(accessGrants.actorTokenId);
-  return db
-    .select({ id: accessGrants.id, connectionId: accessGrants.connectionId, expiresAt: accessGrants.expiresAt })
+  const rows = await db
+    .select({ id: accessGrants.id, expiresAt: accessGrants.expiresAt })
     .from(accessGrants)
     .where(and(eq(accessGrants.userId, userId), eq(accessGrants.connectionId, connectionId), forActor, isNull(accessGrants.revokedAt), gt(accessGrants.expiresAt, new Date())));
+  return rows.map((r) => ({ ...r, connectionId }));
 }
 
 export async function getGrant(db: Db, id: string) {

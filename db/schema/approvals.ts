@@ -11,7 +11,14 @@ export const approvalRequests = pgTable(
     kind: text("kind").notNull().default("statement"),
     /** sha256 over exactly what will run; see lib/gateway/approvals/binding.ts */
     bindingHash: text("binding_hash").notNull(),
-    connectionId: uuid("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+    /**
+     * Null once the connection is deleted: the request, its decisions and its grant are evidence
+     * of who asked for and who allowed what, and outlive the connection (with its name below).
+     * Null matches no connection, so nothing left here grants access to anything.
+     */
+    connectionId: uuid("connection_id").references(() => connections.id, { onDelete: "set null" }),
+    /** the connection's name when the request was made; what is shown once the connection is gone */
+    connectionName: text("connection_name").notNull().default(""),
     requesterId: uuid("requester_id").notNull().references(() => users.id, { onDelete: "cascade" }),
     chain: jsonb("chain").$type<StoredActor[]>().notNull(),
     sessionId: uuid("session_id"),
@@ -53,7 +60,9 @@ export const accessGrants = pgTable(
   {
     id: uuid("id").primaryKey().defaultRandom(),
     userId: uuid("user_id").notNull().references(() => users.id, { onDelete: "cascade" }),
-    connectionId: uuid("connection_id").notNull().references(() => connections.id, { onDelete: "cascade" }),
+    /** null once the connection is deleted (the grant is then revoked and kept as evidence) */
+    connectionId: uuid("connection_id").references(() => connections.id, { onDelete: "set null" }),
+    connectionName: text("connection_name").notNull().default(""),
     /**
      * The delegated token (an agent's) that asked: the grant holds for sessions of that agent and
      * of the agents it spawns, not for its human or its siblings. Null when the user asked

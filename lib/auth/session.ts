@@ -33,7 +33,8 @@ export async function callerFromBearer(auth: string, from: { address: string; me
     return { userId: principal.userId, email: principal.email, role: principal.role, groups: principal.groups, via: "token", principal };
   } catch (err) {
     const reason = err instanceof GatehouseError ? err.message : "authentication failed";
-    await auditRefusedCredential(db, { action: "api.auth_failed", subject: `api:${from.path.slice(0, 200)}`, detail: { protocol: "http", method: from.method, address: from.address, reason } });
+    // Keyed by address only: a guesser walking the paths is one attempt, repeated.
+    await auditRefusedCredential(db, from.address, { action: "api.auth_failed", subject: `api:${from.path.slice(0, 200)}`, detail: { protocol: "http", method: from.method, address: from.address, reason } });
     throw err;
   }
 }

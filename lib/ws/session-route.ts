@@ -2,6 +2,8 @@ import { getDb } from "@/db/client";
 import { getSession } from "@/db/queries/sessions";
 import { seesSession } from "@/lib/http/session-access";
 import { getBus, Topics } from "@/lib/events/bus";
+import { auditRecordingRead } from "@/lib/services/sessions/audit-read";
+import { loggable } from "@/lib/util/loggable";
 import { registerWsRoute } from "./router";
 
 /** How long a recorded event may take to reach the database (event-writer FLUSH_MS, with room). */
@@ -23,20 +25,40 @@ registerWsRoute({
     const s = await getSession(await getDb(), match[1]);
     return !!s && seesSession(caller, s);
   },
-  onConnection(ws, _caller, match) {
+  onConnection(ws, caller, match) {
     const id = match[1];
+    // Watching a session is reading its recording: audited once per socket, and nothing is sent
+    // before the row is written. A view that cannot be audited is closed, not served.
+    let held: string[] | null = [];
+    const send = (msg: string) => {
+      if (held) held.push(msg);
+      else if (ws.readyState === ws.OPEN) ws.send(msg);
+    };
+    void getDb()
+      .then(async (db) => {
+        const s = await getSession(db, id);
+        if (!s) throw new Error("the session is gone");
+        await auditRecordingRead(db, caller, s, "session.watch", { via: caller.via === "session" ? "console" : "api", live: s.status === "live" });
+        const queued = held ?? [];
+        held = null;
+        for (const msg of queued) send(msg);
+      })
+      .catch((err) => {
+        console.error("[ws] could not audit a session view:", loggable(err));
+        ws.close(1011, "could not record this view in the audit log");
+      });
     const bus = getBus();
     const off = bus.subscribe<{ sessionId: string; event: unknown }>(Topics.sessionEvent, (data) => {
-      if (data.sessionId === id && ws.readyState === ws.OPEN) ws.send(JSON.stringify(data.event));
+      if (data.sessionId === id) send(JSON.stringify(data.event));
     });
     const offEnd = bus.subscribe<{ id: string; status: string }>(Topics.sessionEnded, (data) => {
-      if (data.id === id && ws.readyState === ws.OPEN) ws.send(JSON.stringify({ kind: "session-ended", status: data.status }));
+      if (data.id === id) send(JSON.stringify({ kind: "session-ended", status: data.status }));
     });
     const watch = bus.watch(Topics.sessionEvent, id);
     let synced: NodeJS.Timeout | null = null;
     void watch.ready.then((bridged) => {
       if (!bridged) return; // one process: every event published here was delivered here
-      synced = setTimeout(() => ws.readyState === ws.OPEN && ws.send(JSON.stringify({ kind: "watching" })), STORED_WITHIN_MS);
+      synced = setTimeout(() => send(JSON.stringify({ kind: "watching" })), STORED_WITHIN_MS);
     });
     ws.on("close", () => {
       off();

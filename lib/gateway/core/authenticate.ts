@@ -33,7 +33,7 @@ export async function authenticateToken(
     const err = !(caught instanceof GatehouseError) && isStoreUnavailable(caught) ? new GatehouseError("UNAVAILABLE", STORE_UNAVAILABLE) : caught;
     const message = err instanceof GatehouseError ? err.message : "authentication failed";
     // What the client typed as user or connection may be a token pasted into the wrong field.
-    await auditRefusedCredential(db, {
+    await auditRefusedCredential(db, `${ctx.protocol}\u0000${ctx.address}\u0000${ctx.connection ?? ""}\u0000${ctx.claimedUser ?? ""}`, {
       action: "gateway.auth_failed",
       subject: `connection:${withoutTokens(ctx.connection ?? "?")}`,
       detail: { protocol: ctx.protocol, address: ctx.address, user: ctx.claimedUser === undefined ? null : withoutTokens(ctx.claimedUser), reason: message },

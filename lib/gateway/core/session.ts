@@ -415,8 +415,9 @@ export class GatewaySession {
     this.recorder.record("end", { status, ...(reason ? { reason } : {}) });
     const unwritten = await this.recorder.close();
     const lost = unwritten ? `${unwritten} events could not be recorded` : null;
-    await recordSessionEnd(this.db, this.id, { status, endReason: reason && lost ? `${reason} (${lost})` : (reason ?? lost), endedAt: new Date() });
-    void getBus().publish(Topics.sessionEnded, { id: this.id, userId: this.principal.userId, status });
+    const stored = await recordSessionEnd(this.db, this.id, { status, endReason: reason && lost ? `${reason} (${lost})` : (reason ?? lost), endedAt: new Date() });
+    // Viewers are told the status the session has: a kill stored before the client left stays one.
+    void getBus().publish(Topics.sessionEnded, { id: this.id, userId: this.principal.userId, status: stored ?? status });
   }
 }
 

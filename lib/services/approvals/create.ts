@@ -55,6 +55,7 @@ export async function createApprovalRequest(db: Db, input: NewApprovalRequest): 
         kind: input.kind,
         bindingHash: input.bindingHash,
         connectionId: input.connection.id,
+        connectionName: input.connection.name,
         requesterId: input.requester.userId,
         chain: input.chain,
         sessionId: input.sessionId ?? null,

@@ -48,6 +48,9 @@ export async function decideApproval(db: Db, caller: Caller | null, id: number, 
       throw new GatehouseError("FORBIDDEN", `only members of ${req.approverGroups.join(", ")} may decide this request`);
     }
     if (req.status !== "pending") throw new GatehouseError("CONFLICT", `approval #${id} is already ${req.status}`);
+    // deleteConnection cancels what was pending on it; this is for a decision racing that.
+    const connectionId = req.connectionId;
+    if (!connectionId) throw new GatehouseError("CONFLICT", `approval #${id} was for connection ${req.connectionName}, which has since been deleted`);
     if (await chainCredentialEnded(tx, req.chain)) throw new GatehouseError("CONFLICT", `approval #${id} was asked for with a token that has since been revoked or expired`);
     if (req.expiresAt.getTime() <= now.getTime()) {
       // Record the expiry we just noticed, then refuse outside the transaction (a throw would roll it back).
@@ -91,10 +94,10 @@ export async function decideApproval(db: Db, caller: Caller | null, id: number, 
       const actorTokenId = grantActorOf(req.chain);
       const [row] = await tx
         .insert(accessGrants)
-        .values({ userId: req.requesterId, connectionId: req.connectionId, actorTokenId, requestId: id, expiresAt })
-        .returning({ id: accessGrants.id, connectionId: accessGrants.connectionId, expiresAt: accessGrants.expiresAt });
-      grant = row;
-      await appendAudit(tx, who, { action: "grant.create", subject: `grant:${row.id}`, detail: { approval: id, userId: req.requesterId, connectionId: req.connectionId, actorTokenId, expiresAt: expiresAt.toISOString() } });
+        .values({ userId: req.requesterId, connectionId, connectionName: req.connectionName, actorTokenId, requestId: id, expiresAt })
+        .returning({ id: accessGrants.id, expiresAt: accessGrants.expiresAt });
+      grant = { ...row, connectionId };
+      await appendAudit(tx, who, { action: "grant.create", subject: `grant:${row.id}`, detail: { approval: id, userId: req.requesterId, connectionId, actorTokenId, expiresAt: expiresAt.toISOString() } });
     }
     emit(Topics.approvalDecided, { id, status });
     return { expired: false as const, result: { approval: { id, status, approvals: approves.length, minApprovals: req.minApprovals, windowUntil }, grant } };

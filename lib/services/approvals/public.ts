@@ -11,6 +11,8 @@ export function toPublicApproval(row: ApprovalRow | ApprovalDetail) {
     kind: row.kind,
     status: row.status,
     connection: row.connection,
+    /** the connection was deleted after the request: kept as evidence, usable for nothing */
+    connectionDeleted: !row.connectionExists,
     requester: row.requester,
     // token ids are internal; kind/id/name is what an approver needs to recognise the chain
     chain: row.chain.map((a) => ({ kind: a.kind, id: a.id, name: a.name })),

@@ -8,6 +8,7 @@ import { GatehouseError, type Role } from "@/lib/gateway/core/types";
 import { getSigningKeys } from "@/lib/identity/keys";
 import { issueToken } from "@/lib/identity/tokens";
 import { appendAudit } from "../audit/append";
+import { auditRefusedCredential } from "../audit/refusal";
 import { mutate } from "../tx";
 
 const loginInput = z.object({
@@ -21,7 +22,7 @@ export async function checkPassword(db: Db, email: string, password: string, add
   const locked = await loginLockedUntil(db, email, address);
   if (locked) {
     // Still a failed login: guessing on against a locked account is what security must see.
-    await mutate(db, (tx) => appendAudit(tx, null, { action: "auth.login_failed", subject: `user:${email.toLowerCase()}`, detail: { address, locked: true } }));
+    await auditRefusedCredential(db, `${address}\u0000${email.toLowerCase()}\u0000locked`, { action: "auth.login_failed", subject: `user:${email.toLowerCase()}`, detail: { address, locked: true } });
     throw new GatehouseError("RATE_LIMITED", `too many failed logins; try again after ${locked.toISOString()}`);
   }
   const [user] = await db
@@ -31,7 +32,7 @@ export async function checkPassword(db: Db, email: string, password: string, add
   const ok = await verifyPassword(password, user?.passwordHash);
   if (!ok || !user || user.disabled) {
     await recordLoginFailure(db, email, address);
-    await mutate(db, (tx) => appendAudit(tx, null, { action: "auth.login_failed", subject: `user:${email.toLowerCase()}`, detail: { address } }));
+    await auditRefusedCredential(db, `${address}\u0000${email.toLowerCase()}`, { action: "auth.login_failed", subject: `user:${email.toLowerCase()}`, detail: { address } });
     throw new GatehouseError("UNAUTHENTICATED", "wrong email or password");
   }
   await clearLoginFailures(db, email);

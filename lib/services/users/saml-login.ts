@@ -4,6 +4,7 @@ import { GatehouseError } from "@/lib/gateway/core/types";
 import { issueLoginCode } from "@/lib/identity/login-code";
 import { validateSamlResponse, type SamlConfig } from "@/lib/identity/saml";
 import { appendAudit } from "../audit/append";
+import { auditRefusedCredential } from "../audit/refusal";
 import { mutate } from "../tx";
 import { syncExternalUser } from "./external-sync";
 
@@ -44,5 +45,5 @@ export async function samlLogin(db: Db, cfg: SamlConfig, publicUrl: string, saml
 
 async function auditRefusal(db: Db, email: string, err: unknown, address: string) {
   const reason = err instanceof GatehouseError ? err.message : "SAML login failed";
-  await mutate(db, (tx) => appendAudit(tx, null, { action: "auth.login_failed", subject: `user:${email}`, detail: { via: "saml", reason, address } })).catch(() => {});
+  await auditRefusedCredential(db, `${address}\u0000${email}\u0000saml`, { action: "auth.login_failed", subject: `user:${email}`, detail: { via: "saml", reason, address } });
 }

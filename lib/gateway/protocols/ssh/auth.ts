@@ -89,5 +89,5 @@ async function tokenAuth(db: Db, token: string, connection: string, address: str
 }
 
 async function auditFailure(db: Db, connection: string, address: string, reason: string) {
-  await auditRefusedCredential(db, { action: "gateway.auth_failed", subject: `connection:${withoutTokens(connection)}`, detail: { protocol: "ssh", address, reason } });
+  await auditRefusedCredential(db, `ssh\u0000${address}\u0000${connection}`, { action: "gateway.auth_failed", subject: `connection:${withoutTokens(connection)}`, detail: { protocol: "ssh", address, reason } });
 }

@@ -6,6 +6,7 @@ import { encodeAsciicast } from "@/lib/gateway/recorder/asciicast";
 import { terminalChannels } from "@/lib/gateway/recorder/replay/build";
 import { readableSession } from "@/lib/http/session-access";
 import { route } from "@/lib/http/route";
+import { auditRecordingRead, readVia } from "@/lib/services/sessions/audit-read";
 import { terminalSafeJson } from "@/lib/util/terminal-safe-json";
 
 const Query = z.object({
@@ -56,11 +57,13 @@ export const GET = route<{ id: string }>("sessions:read-own", async (req, caller
     const channels = await terminalChannels(db, id);
     const channel = q.ch === undefined ? channels[0] : channels.find((c) => c.ch === q.ch);
     if (!channel) throw new GatehouseError(channels.length ? "NOT_FOUND" : "INVALID", channels.length ? `this session has no terminal channel ${q.ch}` : "this session has no terminal recording (asciicast is for terminal sessions; jsonl is for all)");
+    await auditRecordingRead(db, caller, session, "session.export", { format: q.format, ch: channel.ch, ...readVia(req, caller) });
     const lines = encodeAsciicast(pages(db, id, channel.seq - 1), session, { ch: channel.ch });
     return new Response(streamOf(lines), {
       headers: { "content-type": "application/x-asciicast", "content-disposition": `attachment; filename="session-${id}-ch${channel.ch}.cast"` },
     });
   }
+  await auditRecordingRead(db, caller, session, "session.export", { format: q.format, ...readVia(req, caller) });
   async function* jsonl() {
     yield terminalSafeJson(JSON.stringify({ kind: "session", session })) + "\n";
     for await (const page of pages(db, id, 0)) yield page.map((e) => terminalSafeJson(JSON.stringify(e)) + "\n").join("");

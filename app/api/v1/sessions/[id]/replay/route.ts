@@ -5,6 +5,7 @@ import { getDb } from "@/db/client";
 import { lastSessionEvent } from "@/db/queries/sessions";
 import { readableSession } from "@/lib/http/session-access";
 import { route } from "@/lib/http/route";
+import { auditRecordingPiece, readVia } from "@/lib/services/sessions/audit-read";
 import { parseIdleLimit } from "@/lib/gateway/recorder/replay/idle";
 import { replayIndex, replayWindow } from "@/lib/gateway/recorder/replay/service";
 
@@ -35,6 +36,9 @@ export const GET = route<{ id: string }>("sessions:read-own", async (req, caller
   const q = Query.parse(Object.fromEntries(new URL(req.url).searchParams));
   const idle = parseIdleLimit(q.idle);
   const db = await getDb();
+  // One row per replay opened, not per window: the index, the timeline and the windows a player
+  // fetches for it are one read (audit-read.ts).
+  await auditRecordingPiece(db, caller, session, "session.replay", { ch: q.ch ?? null, ...readVia(req, caller) });
   if (q.from === undefined) {
     return NextResponse.json(await replayIndex(db, session, q.ch, idle), { headers: { "cache-control": "private, no-cache" } });
   }

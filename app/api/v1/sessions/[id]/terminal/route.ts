@@ -4,6 +4,7 @@ import { liveSessions } from "@/lib/gateway/core/live-sessions";
 import { loadTerminalTail } from "@/lib/gateway/recorder/load-terminal-tail";
 import { readableSession } from "@/lib/http/session-access";
 import { route } from "@/lib/http/route";
+import { auditRecordingPiece, readVia } from "@/lib/services/sessions/audit-read";
 
 const Query = z.object({ ch: z.coerce.number().int().min(0).max(10_000).default(0) });
 
@@ -15,6 +16,8 @@ const Query = z.object({ ch: z.coerce.number().int().min(0).max(10_000).default(
 export const GET = route<{ id: string }>("sessions:read-own", async (req, caller, { id }) => {
   const session = await readableSession(caller, id);
   const { ch } = Query.parse({ ch: new URL(req.url).searchParams.get("ch") ?? undefined });
+  // The socket of a live view audits its opening; a tail fetched without one still goes on record.
+  await auditRecordingPiece(await getDb(), caller, session, "session.watch", { ch, ...readVia(req, caller) });
   // Events recorded in this process but not yet batched into the database must be in the tail.
   await liveSessions().get(id)?.recorder.flush();
   const tail = await loadTerminalTail(await getDb(), id, ch);
