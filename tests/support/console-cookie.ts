@@ -1,4 +1,5 @@
 import { decode, encode } from "next-auth/jwt";
+import { CookieBrowser } from "./cookie-jar";
 
 /**
  * A console session as a browser holds it: the next-auth cookie from a real credentials sign-in
@@ -13,28 +14,16 @@ export interface ConsoleCookie {
 }
 
 export async function consoleSignIn(url: string, email: string, password: string): Promise<ConsoleCookie> {
-  const jar = new Map<string, string>();
-  const keep = (res: Response) => {
-    for (const c of res.headers.getSetCookie()) {
-      const [pair] = c.split(";");
-      const i = pair.indexOf("=");
-      jar.set(pair.slice(0, i), pair.slice(i + 1));
-    }
-  };
-  const csrfRes = await fetch(`${url}/api/auth/csrf`);
-  keep(csrfRes);
-  const { csrfToken } = await csrfRes.json();
-  const header = () => [...jar].map(([k, v]) => `${k}=${v}`).join("; ");
-  const res = await fetch(`${url}/api/auth/callback/credentials`, {
+  const browser = new CookieBrowser();
+  const { csrfToken } = await (await browser.fetch(`${url}/api/auth/csrf`)).json();
+  const res = await browser.fetch(`${url}/api/auth/callback/credentials`, {
     method: "POST",
-    redirect: "manual",
-    headers: { "content-type": "application/x-www-form-urlencoded", cookie: header() },
+    headers: { "content-type": "application/x-www-form-urlencoded" },
     body: new URLSearchParams({ csrfToken, email, password, json: "true" }),
   });
-  keep(res);
-  const name = [...jar.keys()].find((k) => k.endsWith("gatehouse.session"));
+  const name = [...browser.jar.keys()].find((k) => k.endsWith("gatehouse.session"));
   if (!name) throw new Error(`console login failed for ${email}: ${res.status}`);
-  return { header: header(), name, value: jar.get(name)! };
+  return { header: browser.cookie(), name, value: browser.jar.get(name)! };
 }
 
 /** Signs out as the console's Sign out button does (POST /api/auth/signout with the CSRF token). */
