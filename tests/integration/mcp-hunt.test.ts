@@ -1,0 +1,94 @@
+import fs from "node:fs";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
+
+/**
+ * The MCP endpoint attacked as a hostile agent would: the SDK's own client (and raw HTTP where
+ * the SDK would not send such bytes) against a real Gatehouse process and a real PostgreSQL 15.
+ * Each test failed before its fix.
+ *
+ * The masked column is accounts.password_hash, masked whole for agents by the shipped "pii" rule
+ * set (`*.password*`, default policy `agents-read-masked`); its values look like nothing a
+ * detector knows, so only the column rule can catch them, also when a query transforms them.
+ */
+
+const SECRETS = ["pbkdf2$Zq9xK7mWvT", "argon2$Lr4pN8sYhQ"];
+/** how the values can come back changed: whole, reversed, in pieces */
+const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(""), s.slice(0, 7), s.slice(7)]);
+
+describe("MCP endpoint bypass hunt", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let direct: postgres.Sql;
+  const t = { admin: "", dev: "", approver: "", agent: "", sub: "" };
+  const clients: Client[] = [];
+
+  async function mcp(token: string) {
+    const client = new Client({ name: "mcp-hunt", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    clients.push(client);
+    return client;
+  }
+  const call = async (token: string, name: string, args: Rec) => (await mcp(token)).callTool({ name, arguments: args }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
+  const sql = (token: string, text: string, extra: Rec = {}) => call(token, "run_sql", { connection: "hunt-pg", sql: text, ...extra });
+  /** A statement policy holds (PREPARE/EXECUTE is `unknown`), approved by a human, then run. */
+  async function approved(token: string, q: string): Promise<CallToolResult> {
+    const pending = sql(token, q);
+    const a = await heldApproval(gh, t.approver, q);
+    expect((await apiCall(gh.url, t.approver, "POST", `/approvals/${a.id}/approve`, {})).status).toBe(200);
+    return pending;
+  }
+  const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+  const expectNoSecret = (out: string, what: string) => {
+    for (const s of FORMS) expect(out.includes(s), `${what} leaked ${s}:\n${out.slice(0, 2000)}`).toBe(false);
+  };
+
+  /** One JSON-RPC message posted as a browser or a bare agent would, with a valid token. */
+  const post = (body: unknown, headers: Record<string, string> = {}) =>
+    fetch(`${gh.url}/api/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${t.agent}`, ...headers },
+      body: JSON.stringify(body),
+    });
+  const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } };
+
+  beforeAll(async () => {
+    [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
+    direct = postgres(pg15.url, { max: 2, onnotice: () => {} });
+    await direct.unsafe(`create table accounts (id int primary key, login text, password_hash text);
+      insert into accounts values (1, 'alice', '${SECRETS[0]}'), (2, 'bob', '${SECRETS[1]}');`);
+    t.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    t.dev = await addUser(gh, t.admin, "dev@example.test");
+    t.approver = await addApprover(gh, t.admin);
+    t.agent = (await exchangeToken(gh.url, t.dev, "claude")).access_token;
+    t.sub = (await exchangeToken(gh.url, t.agent, "helper")).access_token;
+    const res = await apiCall(gh.url, t.admin, "POST", "/connections", { name: "hunt-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    await direct?.end({ timeout: 1 });
+    await gh?.stop();
+    await pg15?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("refuses browser origins it does not serve (DNS rebinding), and still serves agents without one", async () => {
+    const evil = await post(initialize, { origin: "http://evil.example" });
+    expect(evil.status).toBe(403);
+    const opaque = await post(initialize, { origin: "null" });
+    expect(opaque.status).toBe(403);
+    const agent = await post(initialize);
+    expect(agent.status).toBe(200);
+    const own = await post(initialize, { origin: new URL(gh.url).origin });
+    expect(own.status).toBe(200);
+  });
+});
