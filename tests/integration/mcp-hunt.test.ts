@@ -81,6 +81,13 @@ describe("MCP endpoint bypass hunt", () => {
     if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
   });
 
+  it("masks a column's value quoted back in an upstream error message", async () => {
+    const res = await sql(t.agent, "select password_hash::int from accounts order by id");
+    expect(res.isError).toBe(true);
+    expect(text(res)).toMatch(/^UPSTREAM: 22P02 invalid input syntax for type integer/);
+    expectNoSecret(text(res), "the cast error");
+  });
+
   it("refuses browser origins it does not serve (DNS rebinding), and still serves agents without one", async () => {
     const evil = await post(initialize, { origin: "http://evil.example" });
     expect(evil.status).toBe(403);

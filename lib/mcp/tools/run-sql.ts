@@ -2,6 +2,7 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { classifyForConnection } from "@/lib/gateway/core/classify";
 import type { Masker } from "@/lib/gateway/masking";
+import { maskServerFields } from "@/lib/gateway/protocols/postgres/server-messages";
 import { errorResult, safely, textResult, type McpContext } from "../context";
 import { runGatewayCall } from "../gateway-call";
 import { MAX_ROWS, runSqlUpstream, sampleOf, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
@@ -45,7 +46,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
             try {
               outcome = await runSqlUpstream(target, args.sql, params, decision.masker);
             } catch (err) {
-              const message = upstreamMessage(err, decision.masker);
+              const message = upstreamMessage(err, decision.masker, clientText(args.sql, params));
               session.recordResult(decision.requestSeq, { error: message });
               return errorResult(`UPSTREAM: ${message.code ? `${message.code} ` : ""}${message.message}`);
             }
@@ -68,15 +69,25 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
 }
 
 /**
- * An upstream error as the agent may see it: PostgreSQL's own message (masked — an error can
- * quote a value, e.g. a unique violation's DETAIL) or, for connection failures, a generic line;
- * the cause with host and port goes to the log only.
+ * An upstream error as the agent may see it: PostgreSQL's own message or, for connection
+ * failures, a generic line; the cause with host and port goes to the log only. Under a masker
+ * the message is masked as the PostgreSQL gateway masks an ErrorResponse (maskServerFields): an
+ * error can quote a masked column's value (`invalid input syntax for type integer: "<value>"`,
+ * a unique violation), which no detector recognises, so only what the agent itself sent may be
+ * quoted back, and text raised inside code is withheld.
  */
-function upstreamMessage(err: unknown, masker: Masker | null): { code?: string; message: string } {
-  const e = err as { name?: string; code?: string; message?: string };
+function upstreamMessage(err: unknown, masker: Masker | null, sent: string): { code?: string; message: string } {
+  const e = err as { name?: string; code?: string; message?: string; where?: string; severity?: string };
   if (e?.name === "PostgresError" && typeof e.message === "string") {
-    return { code: e.code, message: masker ? masker.maskText(e.message) : e.message };
+    if (!masker) return { code: e.code, message: e.message };
+    const fields = maskServerFields({ severity: e.severity ?? "ERROR", code: e.code ?? "XX000", message: e.message, ...(e.where ? { where: e.where } : {}) }, masker, sent);
+    return { code: e.code, message: fields.message };
   }
   console.warn(`[mcp] upstream failure: ${e?.message ?? String(err)}`);
   return { message: "the upstream database could not be reached or closed the connection" };
+}
+
+/** What the agent sent, as maskServerFields may quote it back: the statement and its parameters. */
+function clientText(sql: string, params: (string | null)[] | undefined): string {
+  return [sql, ...(params ?? []).filter((p): p is string => p !== null)].join("\n");
 }
