@@ -1,10 +1,10 @@
 import postgres from "postgres";
 import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import type { Masker } from "@/lib/gateway/masking";
-import { columnSourcesOfSelect } from "@/lib/gateway/protocols/postgres/column-sources";
 import { buildFieldPlans, maskRow, type FieldPlan } from "@/lib/gateway/protocols/postgres/masking";
 import { metadataFor } from "@/lib/gateway/protocols/postgres/metadata";
 import type { FieldDescription } from "@/lib/gateway/protocols/postgres/wire";
+import { lineageOfResults } from "./sql-lineage";
 
 /**
  * Runs one decided SQL string on a postgres connection's upstream for run_sql, with the
@@ -17,6 +17,7 @@ import type { FieldDescription } from "@/lib/gateway/protocols/postgres/wire";
  * the classifier saw and policy decided it — never split, never re-parsed differently. With
  * parameters it goes as Parse/Bind/Execute, which PostgreSQL itself limits to one statement.
  * Results are read in text format (`raw()`), so what is masked is exactly what is shown.
+ * Each result is masked with its own statement's lineage (sql-lineage.ts).
  */
 export const MAX_ROWS = 500;
 export const STATEMENT_TIMEOUT_MS = 30_000;
@@ -66,12 +67,12 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     // One statement resolves to one result (rows are arrays); several to an array of results.
     const sets: RawSet[] = Array.isArray(raw) && raw.length > 0 && isResult(raw[0]) ? (raw as RawSet[]) : [raw as RawSet];
-    const sources = sets.length === 1 && masker ? columnSourcesOfSelect(text) : null;
+    const lineage = masker ? lineageOfResults(text, sets.length) : [];
     let maskedCells = 0;
     const out: ResultSet[] = [];
-    for (const set of sets) {
+    for (const [i, set] of sets.entries()) {
       const cols = set.columns ?? [];
-      const plans = masker && cols.length ? await buildFieldPlans(cols.map(toField), { masker, metadata: metadataFor(target), sources, connection: target.ref.name }) : null;
+      const plans = masker && cols.length ? await buildFieldPlans(cols.map(toField), { masker, metadata: metadataFor(target), ...lineage[i], connection: target.ref.name }) : null;
       const rows: (string | null)[][] = [];
       for (const row of set.slice(0, MAX_ROWS)) {
         const masked = plans && masker ? maskRow(row, plans as FieldPlan[], masker) : null;

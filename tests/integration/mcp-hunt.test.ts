@@ -81,11 +81,52 @@ describe("MCP endpoint bypass hunt", () => {
     if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
   });
 
+  it("the column rule holds for a transformed value (baseline the next tests build on)", async () => {
+    const res = await sql(t.agent, "select login, reverse(password_hash) as r from accounts order by id");
+    expect(res.isError, text(res)).toBeFalsy();
+    expect(text(res)).toContain("alice");
+    expectNoSecret(text(res), "one statement");
+  });
+
+  it("masks transformed columns in every result of a multi-statement string, also through PREPARE/EXECUTE", async () => {
+    for (const q of [
+      "select 1 as one; select reverse(password_hash) as r from accounts",
+      "select reverse(password_hash) as r from accounts; select 1 as one",
+      "select reverse(password_hash) as r from accounts; set application_name = 'x'",
+      "begin; declare c cursor for select reverse(password_hash) as r from accounts; fetch all from c; commit",
+    ]) {
+      const res = await sql(t.agent, q);
+      expect(res.isError, `${q}: ${text(res)}`).toBeFalsy();
+      expect(text(res)).toContain('"rows"');
+      expectNoSecret(text(res), q);
+    }
+    const prepared = "prepare p as select reverse(password_hash) as r from accounts; execute p";
+    const res = await approved(t.agent, prepared);
+    expect(text(res)).toMatch(/approved\. .*"rows"/);
+    expectNoSecret(text(res), prepared);
+  });
+
   it("masks a column's value quoted back in an upstream error message", async () => {
     const res = await sql(t.agent, "select password_hash::int from accounts order by id");
     expect(res.isError).toBe(true);
     expect(text(res)).toMatch(/^UPSTREAM: 22P02 invalid input syntax for type integer/);
     expectNoSecret(text(res), "the cast error");
+  });
+
+  it("records every call with origin mcp and the full delegation chain, masked as the agent saw it", async () => {
+    const q = "select 1 as one; select reverse(password_hash) as r from accounts";
+    expect((await sql(t.sub, q)).isError).toBeFalsy();
+    const list = await apiCall(gh.url, t.admin, "GET", "/sessions?origin=mcp");
+    const sessions = list.body.sessions as Rec[];
+    const mine = sessions.find((s) => s.chain.map((a: Rec) => a.name).join(">") === "dev@example.test>claude>helper");
+    expect(mine).toMatchObject({ origin: "mcp", protocol: "postgres", connectionName: "hunt-pg" });
+    const events = (await apiCall(gh.url, t.admin, "GET", `/sessions/${mine!.id}/events`)).body.events as Rec[];
+    expect(events.find((e) => e.kind === "request")?.payload).toMatchObject({ text: q, verdict: "mask" });
+    expect(events.map((e) => e.kind)).toEqual(expect.arrayContaining(["connect", "request", "result", "end"]));
+    // no recording of any agent call (rows, samples, error texts) holds a secret
+    const agents = sessions.filter((s) => s.chain.length > 1);
+    const recorded = await Promise.all(agents.map((s) => apiCall(gh.url, t.admin, "GET", `/sessions/${s.id}/events`)));
+    expectNoSecret(JSON.stringify(recorded.map((r) => r.body.events)), "the recording");
   });
 
   it("refuses browser origins it does not serve (DNS rebinding), and still serves agents without one", async () => {
