@@ -113,6 +113,33 @@ describe("MCP endpoint bypass hunt", () => {
     expectNoSecret(text(res), "the cast error");
   });
 
+  it("caps the bytes of an answer, not only its rows", async () => {
+    const res = await sql(t.dev, "select g, repeat('x', 1048576) as big from generate_series(1, 40) g");
+    expect(res.isError, text(res).slice(0, 300)).toBeFalsy();
+    const body = text(res);
+    expect(body.length).toBeLessThan(1.5 * 1024 * 1024);
+    const out = JSON.parse(body.replace(/^[^{[]*/, ""));
+    expect(out).toMatchObject({ command: "SELECT", rowCount: 40, truncated: true });
+  });
+
+  it("refuses COPY to or from the client promptly instead of hanging or leaking", async () => {
+    for (const q of ["copy accounts to stdout", "select 1; copy (select password_hash from accounts) to stdout", "copy accounts from stdin"]) {
+      const started = Date.now();
+      const res = await sql(t.agent, q);
+      expect(Date.now() - started, q).toBeLessThan(10_000);
+      expect(res.isError, q).toBe(true);
+      expectNoSecret(text(res), q);
+    }
+    expect(text(await sql(t.dev, "copy accounts to stdout"))).toMatch(/^INVALID: COPY/);
+  });
+
+  it("nothing outlives a call: an open transaction is rolled back, session settings do not carry over", async () => {
+    const open = await sql(t.dev, "begin; insert into accounts values (3, 'eve', 'x'); set application_name = 'carried'");
+    expect(open.isError, text(open)).toBeFalsy();
+    const next = await sql(t.dev, "select count(*)::int as n, current_setting('application_name') as app from accounts");
+    expect(JSON.parse(text(next)).rows).toEqual([{ n: "2", app: "gatehouse-mcp" }]);
+  });
+
   it("records every call with origin mcp and the full delegation chain, masked as the agent saw it", async () => {
     const q = "select 1 as one; select reverse(password_hash) as r from accounts";
     expect((await sql(t.sub, q)).isError).toBeFalsy();

@@ -1,11 +1,12 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { classifyForConnection } from "@/lib/gateway/core/classify";
+import { GatehouseError } from "@/lib/gateway/core/types";
 import type { Masker } from "@/lib/gateway/masking";
 import { maskServerFields } from "@/lib/gateway/protocols/postgres/server-messages";
 import { errorResult, safely, textResult, type McpContext } from "../context";
 import { runGatewayCall } from "../gateway-call";
-import { MAX_ROWS, runSqlUpstream, sampleOf, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
+import { MAX_RESULT_BYTES, MAX_ROWS, runSqlUpstream, sampleOf, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, notifier } from "./shared";
 
 const input = {
@@ -27,7 +28,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
       title: "Run SQL",
       description:
         `Runs SQL on a postgres connection through Gatehouse. Policy may allow, mask (values come back masked), deny, or hold the statement for a human approver. ` +
-        `Returns up to ${MAX_ROWS} rows per result as JSON; statements time out after ${STATEMENT_TIMEOUT_MS / 1000} s. ` +
+        `Returns up to ${MAX_ROWS} rows per result and ${MAX_RESULT_BYTES / (1 << 20)} MiB of values in all as JSON (truncated: true beyond); statements time out after ${STATEMENT_TIMEOUT_MS / 1000} s. ` +
         `If it stays held longer than wait_seconds, the result says "held for approval #N": call wait_for_approval with that id.`,
       inputSchema: input,
     },
@@ -48,7 +49,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
             } catch (err) {
               const message = upstreamMessage(err, decision.masker, clientText(args.sql, params));
               session.recordResult(decision.requestSeq, { error: message });
-              return errorResult(`UPSTREAM: ${message.code ? `${message.code} ` : ""}${message.message}`);
+              return errorResult(`${err instanceof GatehouseError ? err.code : "UPSTREAM"}: ${message.code ? `${message.code} ` : ""}${message.message}`);
             }
             const rows = outcome.sets.reduce((n, s) => n + s.rowCount, 0);
             session.recordResult(decision.requestSeq, {
@@ -77,6 +78,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
  * quoted back, and text raised inside code is withheld.
  */
 function upstreamMessage(err: unknown, masker: Masker | null, sent: string): { code?: string; message: string } {
+  if (err instanceof GatehouseError) return { message: err.message };
   const e = err as { name?: string; code?: string; message?: string; where?: string; severity?: string };
   if (e?.name === "PostgresError" && typeof e.message === "string") {
     if (!masker) return { code: e.code, message: e.message };
