@@ -29,9 +29,14 @@ export const MAX_ROWS = 500;
  */
 export const MAX_RESULT_BYTES = 1 << 20;
 export const STATEMENT_TIMEOUT_MS = 30_000;
-/** a statement that ignores statement_timeout (or an upstream that does) loses its connection */
+/** a statement that ignores statement_timeout (`SET statement_timeout = 0; ...`) is cancelled then */
 const HARD_KILL_GRACE_MS = 5_000;
 const SAMPLE_ROWS = 20;
+
+/** The statement outlived STATEMENT_TIMEOUT_MS (and its grace) and was cancelled upstream. */
+export class SqlTimeout extends Error {
+  readonly code = "57014";
+}
 
 export interface ResultSet {
   command: string;
@@ -73,21 +78,34 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
   const kept = new Map<RawSet, { rows: Row[]; seen: number }>();
   let budget = MAX_RESULT_BYTES;
   const query = sql.unsafe(text, params ?? []).raw();
-  const killer = setTimeout(() => void sql.end({ timeout: 0 }), STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS);
+  let timedOut = false;
+  // The statement can turn statement_timeout off itself; closing the connection would not stop it
+  // (a backend notices a gone client only when it next writes), so it is cancelled upstream.
+  const killer = setTimeout(() => {
+    timedOut = true;
+    void Promise.resolve(query.cancel()).catch(() => {});
+    void sql.end({ timeout: 0 });
+  }, STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS);
   const started = performance.now();
   try {
-    const raw: unknown = await query.forEach((row, result) => {
-      const set = result as unknown as RawSet;
-      let k = kept.get(set);
-      if (!k) kept.set(set, (k = { rows: [], seen: 0 }));
-      k.seen++;
-      const values = row as unknown as Row;
-      const size = values.reduce((n, v) => n + (v?.length ?? 0), 0);
-      if (k.rows.length >= MAX_ROWS) return;
-      if (size > budget) return void (budget = 0); // the answer keeps a prefix of the rows
-      budget -= size;
-      k.rows.push(values);
-    });
+    let raw: unknown;
+    try {
+      raw = await query.forEach((row, result) => {
+        const set = result as unknown as RawSet;
+        let k = kept.get(set);
+        if (!k) kept.set(set, (k = { rows: [], seen: 0 }));
+        k.seen++;
+        const values = row as unknown as Row;
+        const size = values.reduce((n, v) => n + (v?.length ?? 0), 0);
+        if (k.rows.length >= MAX_ROWS) return;
+        if (size > budget) return void (budget = 0); // the answer keeps a prefix of the rows
+        budget -= size;
+        k.rows.push(values);
+      });
+    } catch (err) {
+      if (timedOut) throw new SqlTimeout(`the statement ran longer than ${(STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS) / 1000} s and was cancelled`);
+      throw err;
+    }
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
     // One statement resolves to one result; several to an array of results. COPY resolves to a
     // stream, whose rows could not be masked here: refused (the connection's end aborts it).

@@ -122,6 +122,16 @@ describe("MCP endpoint bypass hunt", () => {
     expect(out).toMatchObject({ command: "SELECT", rowCount: 40, truncated: true });
   });
 
+  it("a statement that turns its own timeout off is cancelled upstream, not left running", async () => {
+    const started = Date.now();
+    const res = await sql(t.dev, "set statement_timeout = 0; select pg_sleep(300)");
+    expect(Date.now() - started).toBeLessThan(60_000);
+    expect(res.isError).toBe(true);
+    await new Promise((r) => setTimeout(r, 2000));
+    const running = await direct`select pid from pg_stat_activity where application_name = 'gatehouse-mcp' and query like '%pg_sleep(300)%' and state = 'active'`;
+    expect(running).toHaveLength(0);
+  }, 90_000);
+
   it("refuses COPY to or from the client promptly instead of hanging or leaking", async () => {
     for (const q of ["copy accounts to stdout", "select 1; copy (select password_hash from accounts) to stdout", "copy accounts from stdin"]) {
       const started = Date.now();

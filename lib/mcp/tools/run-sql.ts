@@ -6,7 +6,7 @@ import type { Masker } from "@/lib/gateway/masking";
 import { maskServerFields } from "@/lib/gateway/protocols/postgres/server-messages";
 import { errorResult, safely, textResult, type McpContext } from "../context";
 import { runGatewayCall } from "../gateway-call";
-import { MAX_RESULT_BYTES, MAX_ROWS, runSqlUpstream, sampleOf, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
+import { MAX_RESULT_BYTES, MAX_ROWS, runSqlUpstream, sampleOf, SqlTimeout, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, notifier } from "./shared";
 
 const input = {
@@ -79,6 +79,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
  */
 function upstreamMessage(err: unknown, masker: Masker | null, sent: string): { code?: string; message: string } {
   if (err instanceof GatehouseError) return { message: err.message };
+  if (err instanceof SqlTimeout) return { code: err.code, message: err.message };
   const e = err as { name?: string; code?: string; message?: string; where?: string; severity?: string };
   if (e?.name === "PostgresError" && typeof e.message === "string") {
     if (!masker) return { code: e.code, message: e.message };
