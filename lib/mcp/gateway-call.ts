@@ -2,6 +2,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { GatewaySession, type Decision, type HeldNotice } from "@/lib/gateway/core/session";
 import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
+import { MAX_CALLS_PER_USER, takeCallSlot } from "./call-slots";
 import { errorResult, textResult, type McpContext } from "./context";
 import { parkHeldCall, within } from "./held-calls";
 
@@ -18,6 +19,9 @@ import { parkHeldCall, within } from "./held-calls";
  * Holds: the call waits up to `waitSeconds` for the decision. If it is still pending then, the
  * tool answers "held for approval #N" and the hold continues in the background (held-calls.ts);
  * `wait_for_approval` returns the outcome. A denied or expired hold never runs anything.
+ *
+ * Each call takes one of its user's call slots first (call-slots.ts): over the limit it is
+ * refused before a session is opened.
  */
 export type Allowed = Extract<Decision, { type: "allow" }>;
 
@@ -33,6 +37,18 @@ export interface GatewayCall {
 }
 
 export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promise<CallToolResult> {
+  const release = takeCallSlot(ctx.principal.userId);
+  if (!release) return errorResult(`UNAVAILABLE: ${MAX_CALLS_PER_USER} calls for ${ctx.principal.chain[0]?.name ?? "this user"} are already running; wait for one to finish`);
+  // The slot is handed to the call's job once there is one (released when it settles or is held).
+  let running: Promise<unknown> | null = null;
+  try {
+    return await admitted(ctx, call, release, (job) => (running = job.then(release)));
+  } finally {
+    if (!running) release();
+  }
+}
+
+async function admitted(ctx: McpContext, call: GatewayCall, release: () => void, started: (job: Promise<CallToolResult>) => void): Promise<CallToolResult> {
   const target = await loadUpstream(ctx.db, call.connection);
   if (!target) return errorResult(`NOT_FOUND: no connection named "${call.connection}"`);
   if (target.ref.type !== call.type) return errorResult(`INVALID: ${call.connection} is a ${target.ref.type} connection, not ${call.type}`);
@@ -44,6 +60,7 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
   const log = (n: HeldNotice) => console.info(`[mcp] ${call.tool} by ${ctx.principal.chain.map((a) => a.name).join(" > ")} on ${call.connection} held for approval #${n.approvalId}: ${n.url}`);
   const onHeld = (n: HeldNotice) => {
     log(n);
+    release(); // waiting for a person holds nothing upstream (call-slots.ts)
     announce(n);
   };
 
@@ -79,6 +96,7 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
       await session.end();
     }
   })();
+  started(job);
 
   const first = await Promise.race([job.then((r) => ({ done: r })), held.then((n) => ({ held: n }))]);
   if ("done" in first) return first.done;

@@ -166,6 +166,23 @@ describe("MCP endpoint bypass hunt", () => {
     expectNoSecret(JSON.stringify(recorded.map((r) => r.body.events)), "the recording");
   });
 
+  it("bounds the calls one user's agents may have running at once; others are still served", async () => {
+    const c = await mcp(t.agent);
+    const child = await mcp(t.sub); // a child token shares its human's slots
+    const calls = Array.from({ length: 24 }, (_, i) => (i % 2 ? child : c).callTool({ name: "run_sql", arguments: { connection: "hunt-pg", sql: "select pg_sleep(4)" } }, undefined, { timeout: 60_000 }) as Promise<CallToolResult>);
+    await new Promise((r) => setTimeout(r, 2000));
+    const [{ n }] = await direct`select count(*)::int as n from pg_stat_activity where application_name = 'gatehouse-mcp' and query like '%pg_sleep(4)%'`;
+    expect(n).toBe(16);
+    const other = await sql(t.admin, "select 1 as one");
+    expect(other.isError, text(other)).toBeFalsy();
+    const results = await Promise.all(calls);
+    const refused = results.filter((r) => r.isError);
+    expect(refused).toHaveLength(8);
+    for (const r of refused) expect(text(r)).toMatch(/^UNAVAILABLE: 16 calls for dev@example\.test are already running/);
+    // the slots come back: the next call runs
+    expect((await sql(t.agent, "select 1 as one")).isError).toBeFalsy();
+  });
+
   it("refuses browser origins it does not serve (DNS rebinding), and still serves agents without one", async () => {
     const evil = await post(initialize, { origin: "http://evil.example" });
     expect(evil.status).toBe(403);
