@@ -30,8 +30,11 @@ export interface GatewayCall {
   connection: string;
   type: ConnectionRef["type"];
   classify(target: UpstreamTarget): Promise<ClassifiedRequest>;
-  execute(run: { session: GatewaySession; decision: Allowed; target: UpstreamTarget; request: ClassifiedRequest }): Promise<CallToolResult>;
+  /** aborts when the call ends early: the session was ended, or the client went away before a hold parked the call */
+  execute(run: { session: GatewaySession; decision: Allowed; target: UpstreamTarget; request: ClassifiedRequest; signal: AbortSignal }): Promise<CallToolResult>;
   waitSeconds: number;
+  /** the MCP request's own signal: aborts when the client cancels the call or disconnects */
+  signal?: AbortSignal;
   /** tells the live MCP request (a log notification) that the call is waiting for an approver */
   notify?(text: string): Promise<void>;
 }
@@ -58,8 +61,10 @@ async function admitted(ctx: McpContext, call: GatewayCall, release: () => void,
   const held = new Promise<HeldNotice>((resolve) => (announce = resolve));
   // The URL is what a human needs; the approval id is what the agent needs.
   const log = (n: HeldNotice) => console.info(`[mcp] ${call.tool} by ${ctx.principal.chain.map((a) => a.name).join(" > ")} on ${call.connection} held for approval #${n.approvalId}: ${n.url}`);
+  let parked = false;
   const onHeld = (n: HeldNotice) => {
     log(n);
+    parked = true;
     release(); // waiting for a person holds nothing upstream (call-slots.ts)
     announce(n);
   };
@@ -80,6 +85,13 @@ async function admitted(ctx: McpContext, call: GatewayCall, release: () => void,
   // Revoking the token, disabling the user or an admin kill ends the session: stop waiting too.
   const cancel = new AbortController();
   session.onTerminate(() => cancel.abort());
+  // A client that goes away (or cancels) stops what it started, as a closed psql or ssh does; a
+  // call parked on a hold is no longer the request's: it runs once approved (held-calls.ts).
+  const gone = () => {
+    if (!parked) cancel.abort();
+  };
+  if (call.signal?.aborted) gone();
+  call.signal?.addEventListener("abort", gone, { once: true });
 
   const job = (async (): Promise<CallToolResult> => {
     try {
@@ -87,12 +99,17 @@ async function admitted(ctx: McpContext, call: GatewayCall, release: () => void,
       const note = decision.approvalId ? `held for approval #${decision.approvalId}; ` : "";
       if (decision.type === "deny") return errorResult(`DENIED: ${note}${decision.reason}`, { status: "denied", reason: decision.reason, ...(decision.approvalId ? { approvalId: decision.approvalId } : {}) });
       if (session.isEnded) return errorResult(`DENIED: ${note}the session ended before the request could run`);
-      const result = await call.execute({ session, decision, target, request });
+      if (cancel.signal.aborted) {
+        session.recordResult(decision.requestSeq, { error: "the MCP client went away before the request could run" });
+        return errorResult(`DENIED: ${note}the call was cancelled before it could run`);
+      }
+      const result = await call.execute({ session, decision, target, request, signal: cancel.signal });
       return note ? prefixed(result, note.replace(/; $/, ", approved. ")) : result;
     } catch (err) {
       console.error(`[mcp] ${call.tool} on ${call.connection} failed:`, err);
       return errorResult("internal error");
     } finally {
+      call.signal?.removeEventListener("abort", gone);
       await session.end();
     }
   })();

@@ -33,8 +33,8 @@ export const STATEMENT_TIMEOUT_MS = 30_000;
 const HARD_KILL_GRACE_MS = 5_000;
 const SAMPLE_ROWS = 20;
 
-/** The statement outlived STATEMENT_TIMEOUT_MS (and its grace) and was cancelled upstream. */
-export class SqlTimeout extends Error {
+/** The statement was cancelled upstream: it outlived STATEMENT_TIMEOUT_MS (and its grace), or its caller went away. */
+export class SqlCancelled extends Error {
   readonly code = "57014";
 }
 
@@ -57,7 +57,7 @@ type Row = (Buffer | null)[];
 type RawColumn = { name: string; table: number; number: number; type: number };
 type RawSet = Row[] & { command?: string; count?: number | null; columns?: RawColumn[] };
 
-export async function runSqlUpstream(target: UpstreamTarget, text: string, params: (string | null)[] | undefined, masker: Masker | null): Promise<SqlOutcome> {
+export async function runSqlUpstream(target: UpstreamTarget, text: string, params: (string | null)[] | undefined, masker: Masker | null, signal?: AbortSignal): Promise<SqlOutcome> {
   const sql = postgres({
     host: target.url.hostname.replace(/^\[|\]$/g, ""),
     port: Number(target.url.port || 5432),
@@ -78,14 +78,19 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
   const kept = new Map<RawSet, { rows: Row[]; seen: number }>();
   let budget = MAX_RESULT_BYTES;
   const query = sql.unsafe(text, params ?? []).raw();
-  let timedOut = false;
+  let cancelled: string | null = null;
   // The statement can turn statement_timeout off itself; closing the connection would not stop it
-  // (a backend notices a gone client only when it next writes), so it is cancelled upstream.
-  const killer = setTimeout(() => {
-    timedOut = true;
+  // (a backend notices a gone client only when it next writes), so it is cancelled upstream. So is
+  // the statement of a caller that went away (or cancelled the call) before it finished.
+  const cancel = (why: string) => {
+    cancelled ??= why;
     void Promise.resolve(query.cancel()).catch(() => {});
     void sql.end({ timeout: 0 });
-  }, STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS);
+  };
+  const killer = setTimeout(() => cancel(`the statement ran longer than ${(STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS) / 1000} s and was cancelled`), STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS);
+  const gone = () => cancel("the MCP client went away before the statement finished; it was cancelled");
+  if (signal?.aborted) gone();
+  signal?.addEventListener("abort", gone, { once: true });
   const started = performance.now();
   try {
     let raw: unknown;
@@ -103,7 +108,7 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
         k.rows.push(values);
       });
     } catch (err) {
-      if (timedOut) throw new SqlTimeout(`the statement ran longer than ${(STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS) / 1000} s and was cancelled`);
+      if (cancelled) throw new SqlCancelled(cancelled);
       throw err;
     }
     const durationMs = Math.round((performance.now() - started) * 100) / 100;
@@ -129,6 +134,7 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
     return { sets: out, maskedCells, durationMs };
   } finally {
     clearTimeout(killer);
+    signal?.removeEventListener("abort", gone);
     await sql.end({ timeout: 1 }).catch(() => {});
   }
 }

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -6,6 +7,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { startSshd, type Sshd } from "../support/sshd";
 import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
 
 /**
@@ -25,6 +27,7 @@ const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(""), s.slice(0, 7
 describe("MCP endpoint bypass hunt", () => {
   let gh: GatehouseProcess;
   let pg15: Postgres15;
+  let sshd: Sshd;
   let direct: postgres.Sql;
   const t = { admin: "", dev: "", approver: "", agent: "", sub: "" };
   const clients: Client[] = [];
@@ -56,10 +59,17 @@ describe("MCP endpoint bypass hunt", () => {
       headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${t.agent}`, ...headers },
       body: JSON.stringify(body),
     });
+  async function until(ok: () => Promise<boolean>, ms = 15_000) {
+    const deadline = Date.now() + ms;
+    while (!(await ok())) {
+      if (Date.now() > deadline) throw new Error("timed out waiting");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
   const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } };
 
   beforeAll(async () => {
-    [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
+    [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false }), startPostgres15(), startSshd()]);
     direct = postgres(pg15.url, { max: 2, onnotice: () => {} });
     await direct.unsafe(`create table accounts (id int primary key, login text, password_hash text);
       insert into accounts values (1, 'alice', '${SECRETS[0]}'), (2, 'bob', '${SECRETS[1]}');`);
@@ -70,6 +80,8 @@ describe("MCP endpoint bypass hunt", () => {
     t.sub = (await exchangeToken(gh.url, t.agent, "helper")).access_token;
     const res = await apiCall(gh.url, t.admin, "POST", "/connections", { name: "hunt-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const box = await apiCall(gh.url, t.admin, "POST", "/connections", { name: "hunt-box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
+    expect(box.status, JSON.stringify(box.body)).toBe(200);
   }, 180_000);
 
   afterAll(async () => {
@@ -78,6 +90,7 @@ describe("MCP endpoint bypass hunt", () => {
     await direct?.end({ timeout: 1 });
     await gh?.stop();
     await pg15?.stop();
+    await sshd?.stop();
     if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
   });
 
@@ -181,6 +194,41 @@ describe("MCP endpoint bypass hunt", () => {
     for (const r of refused) expect(text(r)).toMatch(/^UNAVAILABLE: 16 calls for dev@example\.test are already running/);
     // the slots come back: the next call runs
     expect((await sql(t.agent, "select 1 as one")).isError).toBeFalsy();
+  });
+
+  it("a client that goes away cancels its statement upstream; the recording says so", async () => {
+    const c = await mcp(t.dev);
+    const pending = c.callTool({ name: "run_sql", arguments: { connection: "hunt-pg", sql: "select pg_sleep(33)" } }, undefined, { timeout: 60_000 }).catch((e: Error) => e);
+    const running = () => direct`select pid from pg_stat_activity where application_name = 'gatehouse-mcp' and query = 'select pg_sleep(33)' and state = 'active'`;
+    await until(async () => (await running()).length === 1);
+    await c.close(); // the SDK aborts the open HTTP request: the agent process went away
+    await pending;
+    await until(async () => (await running()).length === 0, 5000);
+    const list = (await apiCall(gh.url, t.admin, "GET", "/sessions?origin=mcp")).body.sessions as Rec[];
+    const events = await Promise.all(list.map(async (s) => (await apiCall(gh.url, t.admin, "GET", `/sessions/${s.id}/events`)).body.events as Rec[]));
+    const mine = events.find((e) => e.some((x) => x.kind === "request" && x.payload.text === "select pg_sleep(33)"))!;
+    expect(mine.find((e) => e.kind === "result")?.payload).toMatchObject({ error: { code: "57014", message: expect.stringMatching(/MCP client went away/) } });
+  });
+
+  it("a client that goes away kills its SSH command upstream; the recording says so", async () => {
+    const c = await mcp(t.dev);
+    const command = "sleep 43; echo finished";
+    const pending = c.callTool({ name: "run_ssh_command", arguments: { connection: "hunt-box", command, timeout_seconds: 120 } }, undefined, { timeout: 120_000 }).catch((e: Error) => e);
+    const sleeping = () => {
+      try {
+        return execFileSync("pgrep", ["-u", sshd.user, "-f", "^sleep 43$"], { encoding: "utf8" }).trim() !== "";
+      } catch {
+        return false; // pgrep exits 1 when nothing matches
+      }
+    };
+    await until(async () => sleeping());
+    await c.close();
+    await pending;
+    await until(async () => !sleeping(), 10_000);
+    const list = (await apiCall(gh.url, t.admin, "GET", "/sessions?origin=mcp")).body.sessions as Rec[];
+    const events = await Promise.all(list.map(async (s) => (await apiCall(gh.url, t.admin, "GET", `/sessions/${s.id}/events`)).body.events as Rec[]));
+    const mine = events.find((e) => e.some((x) => x.kind === "request" && x.payload.text === command))!;
+    expect(mine.find((e) => e.kind === "result")?.payload).toMatchObject({ cancelled: true });
   });
 
   it("refuses browser origins it does not serve (DNS rebinding), and still serves agents without one", async () => {

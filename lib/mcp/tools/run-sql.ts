@@ -6,7 +6,7 @@ import type { Masker } from "@/lib/gateway/masking";
 import { maskServerFields } from "@/lib/gateway/protocols/postgres/server-messages";
 import { errorResult, safely, textResult, type McpContext } from "../context";
 import { runGatewayCall } from "../gateway-call";
-import { MAX_RESULT_BYTES, MAX_ROWS, runSqlUpstream, sampleOf, SqlTimeout, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
+import { MAX_RESULT_BYTES, MAX_ROWS, runSqlUpstream, sampleOf, SqlCancelled, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, notifier } from "./shared";
 
 const input = {
@@ -41,11 +41,12 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
           type: "postgres",
           waitSeconds: args.wait_seconds ?? DEFAULT_WAIT_SECONDS,
           notify: notifier(extra),
+          signal: extra.signal,
           classify: async () => ({ ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}) }),
-          execute: async ({ session, decision, target }) => {
+          execute: async ({ session, decision, target, signal }) => {
             let outcome: SqlOutcome;
             try {
-              outcome = await runSqlUpstream(target, args.sql, params, decision.masker);
+              outcome = await runSqlUpstream(target, args.sql, params, decision.masker, signal);
             } catch (err) {
               const message = upstreamMessage(err, decision.masker, clientText(args.sql, params));
               session.recordResult(decision.requestSeq, { error: message });
@@ -79,7 +80,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
  */
 function upstreamMessage(err: unknown, masker: Masker | null, sent: string): { code?: string; message: string } {
   if (err instanceof GatehouseError) return { message: err.message };
-  if (err instanceof SqlTimeout) return { code: err.code, message: err.message };
+  if (err instanceof SqlCancelled) return { code: err.code, message: err.message };
   const e = err as { name?: string; code?: string; message?: string; where?: string; severity?: string };
   if (e?.name === "PostgresError" && typeof e.message === "string") {
     if (!masker) return { code: e.code, message: e.message };

@@ -53,10 +53,11 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
           type: "ssh",
           waitSeconds: args.wait_seconds ?? DEFAULT_WAIT_SECONDS,
           notify: notifier(extra),
+          signal: extra.signal,
           // exactly the request the SSH gateway builds for an exec channel
           classify: async () => requestOf("exec", args.command),
-          execute: async ({ session, decision, target }) => {
-            const r = await runSshExec({ db: ctx.db, session, decision, target, command: args.command, timeoutMs: timeoutSeconds * 1000, onProgress, progressMs: PROGRESS_MS });
+          execute: async ({ session, decision, target, signal }) => {
+            const r = await runSshExec({ db: ctx.db, session, decision, target, command: args.command, timeoutMs: timeoutSeconds * 1000, onProgress, progressMs: PROGRESS_MS, signal });
             if (r.failure?.kind === "upstream") return errorResult(`UPSTREAM: ${r.failure.message}`);
             const out = {
               exitCode: r.exitCode,
