@@ -231,6 +231,19 @@ describe("MCP endpoint bypass hunt", () => {
     expect(mine.find((e) => e.kind === "result")?.payload).toMatchObject({ cancelled: true });
   });
 
+  it("a NUL byte is refused before policy, as on the native exec path: no approval is asked for what could never run as shown", async () => {
+    const marker = `/tmp/gh-mcp-nul-${Date.now()}`;
+    const command = `true\0; touch ${marker}`;
+    const res = await call(t.agent, "run_ssh_command", { connection: "hunt-box", command, wait_seconds: 1 });
+    expect(res.isError, text(res)).toBe(true);
+    expect(text(res)).toBe("DENIED: the command contains a NUL byte");
+    expect(fs.existsSync(marker)).toBe(false);
+    const stmt = await sql(t.agent, "select 1\0; drop table accounts", { wait_seconds: 1 });
+    expect(text(stmt)).toBe("DENIED: the SQL contains a NUL byte");
+    const pending = (await apiCall(gh.url, t.approver, "GET", "/approvals?status=pending")).body.approvals as Rec[];
+    expect(pending.filter((a) => String(a.request?.text ?? "").includes("touch") || String(a.request?.text ?? "").includes("drop table"))).toEqual([]);
+  });
+
   it("refuses browser origins it does not serve (DNS rebinding), and still serves agents without one", async () => {
     const evil = await post(initialize, { origin: "http://evil.example" });
     expect(evil.status).toBe(403);

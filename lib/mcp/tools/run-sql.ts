@@ -33,7 +33,10 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
       inputSchema: input,
     },
     (args, extra) =>
-      safely("run_sql", () => {
+      safely("run_sql", async () => {
+        // PostgreSQL reads a Query as a C string: it would run only what precedes a NUL, while the
+        // text decided, shown to an approver and recorded is the whole. No client can send one.
+        if (args.sql.includes("\0")) return errorResult("DENIED: the SQL contains a NUL byte");
         const params = args.params?.map((p) => (p === null ? null : String(p)));
         return runGatewayCall(ctx, {
           tool: "run_sql",

@@ -39,7 +39,10 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
       inputSchema: input,
     },
     (args, extra) =>
-      safely("run_ssh_command", () => {
+      safely("run_ssh_command", async () => {
+        // As the native exec path refuses it (terminal-channel.ts), before policy: the remote
+        // side reads the command as a C string and would run only what precedes the NUL.
+        if (args.command.includes("\0")) return errorResult("DENIED: the command contains a NUL byte");
         const timeoutSeconds = args.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS;
         const token = extra._meta?.progressToken;
         const onProgress =
