@@ -244,6 +244,37 @@ describe("MCP endpoint bypass hunt", () => {
     expect(pending.filter((a) => String(a.request?.text ?? "").includes("touch") || String(a.request?.text ?? "").includes("drop table"))).toEqual([]);
   });
 
+  it("bounds what one HTTP request may carry; no session id to hijack; GET and DELETE are refused", async () => {
+    const big = await fetch(`${gh.url}/api/mcp`, {
+      method: "POST",
+      headers: { "content-type": "application/json", accept: "application/json, text/event-stream", authorization: `Bearer ${t.agent}` },
+      body: JSON.stringify({ ...initialize, params: { ...initialize.params, pad: "x".repeat(5 << 20) } }),
+    });
+    expect(big.status).toBe(413);
+    const batch = await post(Array.from({ length: 101 }, (_, i) => ({ jsonrpc: "2.0", id: i + 1, method: "tools/list" })));
+    expect(batch.status).toBe(400);
+    const ok = await post(initialize, { "mcp-session-id": "forged-session" });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get("mcp-session-id")).toBeNull();
+    for (const method of ["GET", "DELETE"]) {
+      const res = await fetch(`${gh.url}/api/mcp`, { method, headers: { authorization: `Bearer ${t.agent}`, accept: "text/event-stream" } });
+      expect(res.status, method).toBe(405);
+    }
+  });
+
+  it("records the socket's address, not one the agent claims in headers", async () => {
+    const client = new Client({ name: "mcp-hunt-spoof", version: "1.0.0" });
+    const headers = { authorization: `Bearer ${t.agent}`, "x-forwarded-for": "10.9.9.9", "x-gatehouse-peer": "10.8.8.8" };
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers } }));
+    clients.push(client);
+    const q = "select 'spoof-check' as s";
+    expect(((await client.callTool({ name: "run_sql", arguments: { connection: "hunt-pg", sql: q } })) as CallToolResult).isError).toBeFalsy();
+    const list = (await apiCall(gh.url, t.admin, "GET", "/sessions?origin=mcp")).body.sessions as Rec[];
+    const events = await Promise.all(list.map(async (s) => ({ s, events: (await apiCall(gh.url, t.admin, "GET", `/sessions/${s.id}/events`)).body.events as Rec[] })));
+    const mine = events.find((x) => x.events.some((e) => e.kind === "request" && e.payload.text === q))!;
+    expect(mine.s.clientAddress).toBe("127.0.0.1");
+  });
+
   it("refuses browser origins it does not serve (DNS rebinding), and still serves agents without one", async () => {
     const evil = await post(initialize, { origin: "http://evil.example" });
     expect(evil.status).toBe(403);
