@@ -1,9 +1,10 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { GatewaySession, type Decision, type HeldNotice } from "@/lib/gateway/core/session";
 import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { MAX_CALLS_PER_USER, takeCallSlot } from "./call-slots";
 import { errorResult, textResult, type McpContext } from "./context";
+import { trackCall } from "./in-flight";
 import { parkHeldCall, within } from "./held-calls";
 
 /**
@@ -33,8 +34,10 @@ export interface GatewayCall {
   /** aborts when the call ends early: the session was ended, or the client went away before a hold parked the call */
   execute(run: { session: GatewaySession; decision: Allowed; target: UpstreamTarget; request: ClassifiedRequest; signal: AbortSignal }): Promise<CallToolResult>;
   waitSeconds: number;
-  /** the MCP request's own signal: aborts when the client cancels the call or disconnects */
+  /** the MCP request's own signal: aborts when the client disconnects */
   signal?: AbortSignal;
+  /** the call's JSON-RPC id, which a `notifications/cancelled` names (in-flight.ts) */
+  requestId?: RequestId;
   /** tells the live MCP request (a log notification) that the call is waiting for an approver */
   notify?(text: string): Promise<void>;
 }
@@ -85,13 +88,14 @@ async function admitted(ctx: McpContext, call: GatewayCall, release: () => void,
   // Revoking the token, disabling the user or an admin kill ends the session: stop waiting too.
   const cancel = new AbortController();
   session.onTerminate(() => cancel.abort());
-  // A client that goes away (or cancels) stops what it started, as a closed psql or ssh does; a
+  // A client that goes away or cancels the call stops what it started, as a closed psql or ssh does; a
   // call parked on a hold is no longer the request's: it runs once approved (held-calls.ts).
   const gone = () => {
     if (!parked) cancel.abort();
   };
   if (call.signal?.aborted) gone();
   call.signal?.addEventListener("abort", gone, { once: true });
+  const untrack = call.requestId === undefined ? () => {} : trackCall(ctx.principal, call.requestId, gone);
 
   const job = (async (): Promise<CallToolResult> => {
     try {
@@ -110,6 +114,7 @@ async function admitted(ctx: McpContext, call: GatewayCall, release: () => void,
       return errorResult("internal error");
     } finally {
       call.signal?.removeEventListener("abort", gone);
+      untrack();
       await session.end();
     }
   })();

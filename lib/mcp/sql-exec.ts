@@ -88,7 +88,7 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
     void sql.end({ timeout: 0 });
   };
   const killer = setTimeout(() => cancel(`the statement ran longer than ${(STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS) / 1000} s and was cancelled`), STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS);
-  const gone = () => cancel("the MCP client went away before the statement finished; it was cancelled");
+  const gone = () => cancel("the MCP client went away or cancelled the call before the statement finished; it was cancelled");
   if (signal?.aborted) gone();
   signal?.addEventListener("abort", gone, { once: true });
   const started = performance.now();

@@ -41,7 +41,7 @@ export interface SshExecInput {
   /** called every `progressMs` while the command runs (keeps MCP clients' request timeouts alive) */
   onProgress?(elapsedMs: number): void;
   progressMs?: number;
-  /** aborts when the MCP client went away: the command is killed as on a timeout */
+  /** aborts when the MCP client went away or cancelled the call: the command is killed as on a timeout */
   signal?: AbortSignal;
 }
 
@@ -106,10 +106,10 @@ export async function runSshExec(o: SshExecInput): Promise<SshExecOutcome> {
     timedOut = true;
     kill(`the command did not stop within ${Math.round(o.timeoutMs / 1000)} s`);
   }, o.timeoutMs);
-  // A client that went away stops its command, as closing a native ssh does.
+  // A client that went away or cancelled stops its command, as closing a native ssh does.
   const gone = () => {
     cancelled = true;
-    kill("the MCP client went away");
+    kill("the MCP client went away or cancelled the call");
   };
   o.signal?.addEventListener("abort", gone, { once: true });
   const progress = o.onProgress ? setInterval(() => o.onProgress!(Date.now() - started), o.progressMs ?? 10_000) : null;

@@ -210,6 +210,20 @@ describe("MCP endpoint bypass hunt", () => {
     expect(mine.find((e) => e.kind === "result")?.payload).toMatchObject({ error: { code: "57014", message: expect.stringMatching(/MCP client went away/) } });
   });
 
+  it("a call the SDK client cancels (abort or its request timeout) is cancelled upstream, though the cancel arrives at another server", async () => {
+    const c = await mcp(t.dev);
+    const ac = new AbortController();
+    const q = "select pg_sleep(34)";
+    const pending = c.callTool({ name: "run_sql", arguments: { connection: "hunt-pg", sql: q } }, undefined, { signal: ac.signal, timeout: 60_000 }).catch((e: Error) => e);
+    const running = () => direct`select pid from pg_stat_activity where application_name = 'gatehouse-mcp' and query = ${q} and state = 'active'`;
+    await until(async () => (await running()).length === 1);
+    ac.abort(); // the client sends notifications/cancelled in a new HTTP request; the call's request stays open
+    expect(await pending).toBeInstanceOf(Error);
+    await until(async () => (await running()).length === 0, 5000);
+    // the same client goes on working
+    expect(((await c.callTool({ name: "run_sql", arguments: { connection: "hunt-pg", sql: "select 1 as one" } })) as CallToolResult).isError).toBeFalsy();
+  });
+
   it("a client that goes away kills its SSH command upstream; the recording says so", async () => {
     const c = await mcp(t.dev);
     const command = "sleep 43; echo finished";

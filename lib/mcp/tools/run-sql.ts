@@ -45,6 +45,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
           waitSeconds: args.wait_seconds ?? DEFAULT_WAIT_SECONDS,
           notify: notifier(extra),
           signal: extra.signal,
+          requestId: extra.requestId,
           classify: async () => ({ ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}) }),
           execute: async ({ session, decision, target, signal }) => {
             let outcome: SqlOutcome;

@@ -57,6 +57,7 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
           waitSeconds: args.wait_seconds ?? DEFAULT_WAIT_SECONDS,
           notify: notifier(extra),
           signal: extra.signal,
+          requestId: extra.requestId,
           // exactly the request the SSH gateway builds for an exec channel
           classify: async () => requestOf("exec", args.command),
           execute: async ({ session, decision, target, signal }) => {
