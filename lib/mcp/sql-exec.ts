@@ -105,7 +105,8 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
         if (k.rows.length >= MAX_ROWS) return;
         if (size > budget) return void (budget = 0); // the answer keeps a prefix of the rows
         budget -= size;
-        k.rows.push(values);
+        // a copy: postgres-js hands out slices of its read buffer, which a kept slice would pin
+        k.rows.push(values.map((v) => (v === null ? null : Buffer.from(v))));
       });
     } catch (err) {
       if (cancelled) throw new SqlCancelled(cancelled);
