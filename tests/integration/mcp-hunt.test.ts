@@ -12,12 +12,13 @@ import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fix
 
 /**
  * The MCP endpoint attacked as a hostile agent would: the SDK's own client (and raw HTTP where
- * the SDK would not send such bytes) against a real Gatehouse process and a real PostgreSQL 15.
- * Each test failed before its fix.
+ * the SDK would not send such bytes) against a real Gatehouse process, a real PostgreSQL 15 and
+ * a real OpenSSH sshd. Each test about a hole failed before its fix; the baseline, the open
+ * transaction, the request bounds and the client address tests pin down what already held.
  *
  * The masked column is accounts.password_hash, masked whole for agents by the shipped "pii" rule
- * set (`*.password*`, default policy `agents-read-masked`); its values look like nothing a
- * detector knows, so only the column rule can catch them, also when a query transforms them.
+ * set (`*.password*`, default policy `agents-masked`); its values look like nothing a detector
+ * knows, so only the column rule can catch them, also when a query transforms them.
  */
 
 const SECRETS = ["pbkdf2$Zq9xK7mWvT", "argon2$Lr4pN8sYhQ"];
