@@ -1,8 +1,10 @@
-import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { CallToolResult, RequestId } from "@modelcontextprotocol/sdk/types.js";
 import { GatewaySession, type Decision, type HeldNotice } from "@/lib/gateway/core/session";
 import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
+import { MAX_CALLS_PER_USER, takeCallSlot } from "./call-slots";
 import { errorResult, textResult, type McpContext } from "./context";
+import { trackCall } from "./in-flight";
 import { parkHeldCall, within } from "./held-calls";
 
 /**
@@ -18,6 +20,9 @@ import { parkHeldCall, within } from "./held-calls";
  * Holds: the call waits up to `waitSeconds` for the decision. If it is still pending then, the
  * tool answers "held for approval #N" and the hold continues in the background (held-calls.ts);
  * `wait_for_approval` returns the outcome. A denied or expired hold never runs anything.
+ *
+ * Each call takes one of its user's call slots first (call-slots.ts): over the limit it is
+ * refused before a session is opened.
  */
 export type Allowed = Extract<Decision, { type: "allow" }>;
 
@@ -26,13 +31,30 @@ export interface GatewayCall {
   connection: string;
   type: ConnectionRef["type"];
   classify(target: UpstreamTarget): Promise<ClassifiedRequest>;
-  execute(run: { session: GatewaySession; decision: Allowed; target: UpstreamTarget; request: ClassifiedRequest }): Promise<CallToolResult>;
+  /** aborts when the call ends early: the session was ended, or the client went away before a hold parked the call */
+  execute(run: { session: GatewaySession; decision: Allowed; target: UpstreamTarget; request: ClassifiedRequest; signal: AbortSignal }): Promise<CallToolResult>;
   waitSeconds: number;
+  /** the MCP request's own signal: aborts when the client disconnects */
+  signal?: AbortSignal;
+  /** the call's JSON-RPC id, which a `notifications/cancelled` names (in-flight.ts) */
+  requestId?: RequestId;
   /** tells the live MCP request (a log notification) that the call is waiting for an approver */
   notify?(text: string): Promise<void>;
 }
 
 export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promise<CallToolResult> {
+  const release = takeCallSlot(ctx.principal.userId);
+  if (!release) return errorResult(`UNAVAILABLE: ${MAX_CALLS_PER_USER} calls for ${ctx.principal.chain[0]?.name ?? "this user"} are already running; wait for one to finish`);
+  // The slot is handed to the call's job once there is one (released when it settles or is held).
+  let running: Promise<unknown> | null = null;
+  try {
+    return await admitted(ctx, call, release, (job) => (running = job.then(release)));
+  } finally {
+    if (!running) release();
+  }
+}
+
+async function admitted(ctx: McpContext, call: GatewayCall, release: () => void, started: (job: Promise<CallToolResult>) => void): Promise<CallToolResult> {
   const target = await loadUpstream(ctx.db, call.connection);
   if (!target) return errorResult(`NOT_FOUND: no connection named "${call.connection}"`);
   if (target.ref.type !== call.type) return errorResult(`INVALID: ${call.connection} is a ${target.ref.type} connection, not ${call.type}`);
@@ -42,8 +64,11 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
   const held = new Promise<HeldNotice>((resolve) => (announce = resolve));
   // The URL is what a human needs; the approval id is what the agent needs.
   const log = (n: HeldNotice) => console.info(`[mcp] ${call.tool} by ${ctx.principal.chain.map((a) => a.name).join(" > ")} on ${call.connection} held for approval #${n.approvalId}: ${n.url}`);
+  let parked = false;
   const onHeld = (n: HeldNotice) => {
     log(n);
+    parked = true;
+    release(); // waiting for a person holds nothing upstream (call-slots.ts)
     announce(n);
   };
 
@@ -63,6 +88,14 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
   // Revoking the token, disabling the user or an admin kill ends the session: stop waiting too.
   const cancel = new AbortController();
   session.onTerminate(() => cancel.abort());
+  // A client that goes away or cancels the call stops what it started, as a closed psql or ssh does; a
+  // call parked on a hold is no longer the request's: it runs once approved (held-calls.ts).
+  const gone = () => {
+    if (!parked) cancel.abort();
+  };
+  if (call.signal?.aborted) gone();
+  call.signal?.addEventListener("abort", gone, { once: true });
+  const untrack = call.requestId === undefined ? () => {} : trackCall(ctx.principal, call.requestId, gone);
 
   const job = (async (): Promise<CallToolResult> => {
     try {
@@ -70,15 +103,22 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
       const note = decision.approvalId ? `held for approval #${decision.approvalId}; ` : "";
       if (decision.type === "deny") return errorResult(`DENIED: ${note}${decision.reason}`, { status: "denied", reason: decision.reason, ...(decision.approvalId ? { approvalId: decision.approvalId } : {}) });
       if (session.isEnded) return errorResult(`DENIED: ${note}the session ended before the request could run`);
-      const result = await call.execute({ session, decision, target, request });
+      if (cancel.signal.aborted) {
+        session.recordResult(decision.requestSeq, { error: "the MCP client went away before the request could run" });
+        return errorResult(`DENIED: ${note}the call was cancelled before it could run`);
+      }
+      const result = await call.execute({ session, decision, target, request, signal: cancel.signal });
       return note ? prefixed(result, note.replace(/; $/, ", approved. ")) : result;
     } catch (err) {
       console.error(`[mcp] ${call.tool} on ${call.connection} failed:`, err);
       return errorResult("internal error");
     } finally {
+      call.signal?.removeEventListener("abort", gone);
+      untrack();
       await session.end();
     }
   })();
+  started(job);
 
   const first = await Promise.race([job.then((r) => ({ done: r })), held.then((n) => ({ held: n }))]);
   if ("done" in first) return first.done;

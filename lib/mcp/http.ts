@@ -3,6 +3,7 @@ import { getDb } from "@/db/client";
 import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
 import { clientAddressOf } from "@/lib/http/client-address";
 import { authenticateToken } from "@/lib/gateway/core/authenticate";
+import { foreignOrigin } from "./origin";
 import { createMcpServer } from "./server";
 
 /**
@@ -14,10 +15,14 @@ import { createMcpServer } from "./server";
  * Stateless mode (no Mcp-Session-Id): each POST gets a fresh server + transport, nothing to
  * hijack or leak between callers, and any Gatehouse node can answer any request. GET (the
  * optional server→client stream) and DELETE (session end) have no meaning without sessions: 405.
+ * A browser Origin other than the console's own is refused first (origin.ts: DNS rebinding).
  */
 const CHALLENGE = 'Bearer realm="gatehouse"';
 
 export async function handleMcpRequest(req: Request): Promise<Response> {
+  if (foreignOrigin(req) !== null) {
+    return Response.json({ jsonrpc: "2.0", error: { code: -32000, message: "Forbidden: this MCP endpoint does not serve browser pages of other origins" }, id: null }, { status: 403 });
+  }
   const auth = await authenticate(req);
   if (auth instanceof Response) return auth;
   if (req.method !== "POST") {

@@ -1,5 +1,7 @@
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
+import { CancelledNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import type { McpContext } from "./context";
+import { cancelCall } from "./in-flight";
 import { registerListConnections } from "./tools/list-connections";
 import { registerRequestAccess } from "./tools/request-access";
 import { registerRunSql } from "./tools/run-sql";
@@ -22,6 +24,10 @@ export function createMcpServer(ctx: McpContext): McpServer {
         "Use list_connections first. When a result says 'held for approval #N', call wait_for_approval with that id; do not retry the statement.",
     },
   );
+  // Stateless: a cancel arrives at a fresh server; it reaches the call through in-flight.ts.
+  server.server.setNotificationHandler(CancelledNotificationSchema, (n) => {
+    if (n.params.requestId !== undefined) cancelCall(ctx.principal, n.params.requestId);
+  });
   registerListConnections(server, ctx);
   registerRunSql(server, ctx);
   registerRunSshCommand(server, ctx);

@@ -41,6 +41,8 @@ export interface SshExecInput {
   /** called every `progressMs` while the command runs (keeps MCP clients' request timeouts alive) */
   onProgress?(elapsedMs: number): void;
   progressMs?: number;
+  /** aborts when the MCP client went away or cancelled the call: the command is killed as on a timeout */
+  signal?: AbortSignal;
 }
 
 /**
@@ -75,6 +77,7 @@ export async function runSshExec(o: SshExecInput): Promise<SshExecOutcome> {
   const client = new BufferedClient();
   const term = new ExecRecorder(session.recorder, decision.masker);
   let timedOut = false;
+  let cancelled = false;
   let terminated: string | null = null;
   let recorded: Record<string, unknown> | null = null;
   let onRecorded: () => void = () => {};
@@ -83,7 +86,7 @@ export async function runSshExec(o: SshExecInput): Promise<SshExecOutcome> {
   const view = sessionView(session, command, { ...decision, approvalId: undefined }, (seq, result) => {
     // The channel records its result when the upstream channel closes; add what only this side knows.
     recorded = result;
-    session.recordResult(seq, { ...result, ...(timedOut ? { timedOut: true } : {}), ...(client.truncated ? { truncated: true } : {}) });
+    session.recordResult(seq, { ...result, ...(timedOut ? { timedOut: true } : {}), ...(cancelled ? { cancelled: true } : {}), ...(client.truncated ? { truncated: true } : {}) });
     onRecorded();
   });
   let execChannel: ClientChannel | null = null;
@@ -94,12 +97,21 @@ export async function runSshExec(o: SshExecInput): Promise<SshExecOutcome> {
   });
 
   let killTimer: NodeJS.Timeout | null = null;
+  // killpg on the upstream (OpenSSH's "signal" request); without an exit in time, close the channel.
+  const kill = (why: string) => {
+    if (execChannel) sendSignal(upstream, execChannel, "KILL");
+    killTimer ??= setTimeout(() => channel.terminate(why), KILL_GRACE_MS);
+  };
   const timer = setTimeout(() => {
     timedOut = true;
-    // killpg on the upstream (OpenSSH's "signal" request); without an exit in time, close the channel.
-    if (execChannel) sendSignal(upstream, execChannel, "KILL");
-    killTimer = setTimeout(() => channel.terminate(`the command did not stop within ${Math.round(o.timeoutMs / 1000)} s`), KILL_GRACE_MS);
+    kill(`the command did not stop within ${Math.round(o.timeoutMs / 1000)} s`);
   }, o.timeoutMs);
+  // A client that went away or cancelled stops its command, as closing a native ssh does.
+  const gone = () => {
+    cancelled = true;
+    kill("the MCP client went away or cancelled the call");
+  };
+  o.signal?.addEventListener("abort", gone, { once: true });
   const progress = o.onProgress ? setInterval(() => o.onProgress!(Date.now() - started), o.progressMs ?? 10_000) : null;
   try {
     await channel.run();
@@ -107,6 +119,7 @@ export async function runSshExec(o: SshExecInput): Promise<SshExecOutcome> {
     if (term.started && !recorded) await Promise.race([resultRecorded, new Promise((r) => setTimeout(r, RESULT_GRACE_MS))]);
   } finally {
     clearTimeout(timer);
+    o.signal?.removeEventListener("abort", gone);
     if (killTimer) clearTimeout(killTimer);
     if (progress) clearInterval(progress);
     term.flushAll();

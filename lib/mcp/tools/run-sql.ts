@@ -1,10 +1,12 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { classifyForConnection } from "@/lib/gateway/core/classify";
+import { GatehouseError } from "@/lib/gateway/core/types";
 import type { Masker } from "@/lib/gateway/masking";
+import { maskServerFields } from "@/lib/gateway/protocols/postgres/server-messages";
 import { errorResult, safely, textResult, type McpContext } from "../context";
 import { runGatewayCall } from "../gateway-call";
-import { MAX_ROWS, runSqlUpstream, sampleOf, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
+import { MAX_RESULT_BYTES, MAX_ROWS, runSqlUpstream, sampleOf, SqlCancelled, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, notifier } from "./shared";
 
 const input = {
@@ -26,12 +28,15 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
       title: "Run SQL",
       description:
         `Runs SQL on a postgres connection through Gatehouse. Policy may allow, mask (values come back masked), deny, or hold the statement for a human approver. ` +
-        `Returns up to ${MAX_ROWS} rows per result as JSON; statements time out after ${STATEMENT_TIMEOUT_MS / 1000} s. ` +
+        `Returns up to ${MAX_ROWS} rows per result and ${MAX_RESULT_BYTES / (1 << 20)} MiB of values in all as JSON (truncated: true beyond); statements time out after ${STATEMENT_TIMEOUT_MS / 1000} s. ` +
         `If it stays held longer than wait_seconds, the result says "held for approval #N": call wait_for_approval with that id.`,
       inputSchema: input,
     },
     (args, extra) =>
-      safely("run_sql", () => {
+      safely("run_sql", async () => {
+        // PostgreSQL reads a Query as a C string: it would run only what precedes a NUL, while the
+        // text decided, shown to an approver and recorded is the whole. No client can send one.
+        if (args.sql.includes("\0")) return errorResult("DENIED: the SQL contains a NUL byte");
         const params = args.params?.map((p) => (p === null ? null : String(p)));
         return runGatewayCall(ctx, {
           tool: "run_sql",
@@ -39,15 +44,17 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
           type: "postgres",
           waitSeconds: args.wait_seconds ?? DEFAULT_WAIT_SECONDS,
           notify: notifier(extra),
+          signal: extra.signal,
+          requestId: extra.requestId,
           classify: async () => ({ ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}) }),
-          execute: async ({ session, decision, target }) => {
+          execute: async ({ session, decision, target, signal }) => {
             let outcome: SqlOutcome;
             try {
-              outcome = await runSqlUpstream(target, args.sql, params, decision.masker);
+              outcome = await runSqlUpstream(target, args.sql, params, decision.masker, signal);
             } catch (err) {
-              const message = upstreamMessage(err, decision.masker);
+              const message = upstreamMessage(err, decision.masker, clientText(args.sql, params));
               session.recordResult(decision.requestSeq, { error: message });
-              return errorResult(`UPSTREAM: ${message.code ? `${message.code} ` : ""}${message.message}`);
+              return errorResult(`${err instanceof GatehouseError ? err.code : "UPSTREAM"}: ${message.code ? `${message.code} ` : ""}${message.message}`);
             }
             const rows = outcome.sets.reduce((n, s) => n + s.rowCount, 0);
             session.recordResult(decision.requestSeq, {
@@ -68,15 +75,27 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
 }
 
 /**
- * An upstream error as the agent may see it: PostgreSQL's own message (masked — an error can
- * quote a value, e.g. a unique violation's DETAIL) or, for connection failures, a generic line;
- * the cause with host and port goes to the log only.
+ * An upstream error as the agent may see it: PostgreSQL's own message or, for connection
+ * failures, a generic line; the cause with host and port goes to the log only. Under a masker
+ * the message is masked as the PostgreSQL gateway masks an ErrorResponse (maskServerFields): an
+ * error can quote a masked column's value (`invalid input syntax for type integer: "<value>"`,
+ * a unique violation), which no detector recognises, so only what the agent itself sent may be
+ * quoted back, and text raised inside code is withheld.
  */
-function upstreamMessage(err: unknown, masker: Masker | null): { code?: string; message: string } {
-  const e = err as { name?: string; code?: string; message?: string };
+function upstreamMessage(err: unknown, masker: Masker | null, sent: string): { code?: string; message: string } {
+  if (err instanceof GatehouseError) return { message: err.message };
+  if (err instanceof SqlCancelled) return { code: err.code, message: err.message };
+  const e = err as { name?: string; code?: string; message?: string; where?: string; severity?: string };
   if (e?.name === "PostgresError" && typeof e.message === "string") {
-    return { code: e.code, message: masker ? masker.maskText(e.message) : e.message };
+    if (!masker) return { code: e.code, message: e.message };
+    const fields = maskServerFields({ severity: e.severity ?? "ERROR", code: e.code ?? "XX000", message: e.message, ...(e.where ? { where: e.where } : {}) }, masker, sent);
+    return { code: e.code, message: fields.message };
   }
   console.warn(`[mcp] upstream failure: ${e?.message ?? String(err)}`);
   return { message: "the upstream database could not be reached or closed the connection" };
+}
+
+/** What the agent sent, as maskServerFields may quote it back: the statement and its parameters. */
+function clientText(sql: string, params: (string | null)[] | undefined): string {
+  return [sql, ...(params ?? []).filter((p): p is string => p !== null)].join("\n");
 }

@@ -39,7 +39,10 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
       inputSchema: input,
     },
     (args, extra) =>
-      safely("run_ssh_command", () => {
+      safely("run_ssh_command", async () => {
+        // As the native exec path refuses it (terminal-channel.ts), before policy: the remote
+        // side reads the command as a C string and would run only what precedes the NUL.
+        if (args.command.includes("\0")) return errorResult("DENIED: the command contains a NUL byte");
         const timeoutSeconds = args.timeout_seconds ?? DEFAULT_TIMEOUT_SECONDS;
         const token = extra._meta?.progressToken;
         const onProgress =
@@ -53,10 +56,12 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
           type: "ssh",
           waitSeconds: args.wait_seconds ?? DEFAULT_WAIT_SECONDS,
           notify: notifier(extra),
+          signal: extra.signal,
+          requestId: extra.requestId,
           // exactly the request the SSH gateway builds for an exec channel
           classify: async () => requestOf("exec", args.command),
-          execute: async ({ session, decision, target }) => {
-            const r = await runSshExec({ db: ctx.db, session, decision, target, command: args.command, timeoutMs: timeoutSeconds * 1000, onProgress, progressMs: PROGRESS_MS });
+          execute: async ({ session, decision, target, signal }) => {
+            const r = await runSshExec({ db: ctx.db, session, decision, target, command: args.command, timeoutMs: timeoutSeconds * 1000, onProgress, progressMs: PROGRESS_MS, signal });
             if (r.failure?.kind === "upstream") return errorResult(`UPSTREAM: ${r.failure.message}`);
             const out = {
               exitCode: r.exitCode,
