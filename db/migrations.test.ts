@@ -1,39 +1,5 @@
-import fs from "node:fs";
-import os from "node:os";
-import path from "node:path";
-import { PGlite } from "@electric-sql/pglite";
-import { drizzle } from "drizzle-orm/pglite";
-import { migrate } from "drizzle-orm/pglite/migrator";
 import { describe, expect, it } from "vitest";
-
-const FOLDER = path.join(import.meta.dirname, "migrations");
-
-/** The migrations folder as it was up to `tag`: its files and a journal that ends there. */
-function folderUpTo(tag: string): string {
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gh-migrations-"));
-  const journal = JSON.parse(fs.readFileSync(path.join(FOLDER, "meta/_journal.json"), "utf8")) as { entries: { tag: string }[] };
-  const entries = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag === tag) + 1);
-  fs.mkdirSync(path.join(dir, "meta"));
-  fs.writeFileSync(path.join(dir, "meta/_journal.json"), JSON.stringify({ ...journal, entries }));
-  for (const e of entries) fs.copyFileSync(path.join(FOLDER, `${e.tag}.sql`), path.join(dir, `${e.tag}.sql`));
-  return dir;
-}
-
-/** A fresh database migrated up to `tag`; `rest()` applies the remaining migrations. */
-async function migratedUpTo(tag: string) {
-  const client = new PGlite();
-  const db = drizzle(client);
-  const before = folderUpTo(tag);
-  await migrate(db, { migrationsFolder: before });
-  return {
-    client,
-    rest: () => migrate(db, { migrationsFolder: FOLDER }),
-    close: async () => {
-      await client.close();
-      fs.rmSync(before, { recursive: true, force: true });
-    },
-  };
-}
+import { migratedUpTo } from "../tests/support/migrations-at";
 
 describe("migrations on existing data", () => {
   it("0005 keys session events by (session, seq), keeping every event once", async () => {

@@ -10,6 +10,7 @@ import { chromium } from "playwright-core";
 import { SignedXml } from "xml-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { CookieBrowser } from "../support/cookie-jar";
 
 const SP_ENTITY = "https://gatehouse.example.test/sp";
 const IDP_ENTITY = "https://idp.example.test";
@@ -80,29 +81,8 @@ describe("SAML console login", () => {
     idp?.close();
   });
 
-  /** A browser's cookie jar, just enough for these flows. */
-  class Browser {
-    jar = new Map<string, string>();
-    keep(res: Response) {
-      for (const c of res.headers.getSetCookie()) {
-        const [pair] = c.split(";");
-        const i = pair.indexOf("=");
-        const gone = /max-age=0\b/i.test(c) || pair.slice(i + 1) === "";
-        if (gone) this.jar.delete(pair.slice(0, i));
-        else this.jar.set(pair.slice(0, i), pair.slice(i + 1));
-      }
-      return res;
-    }
-    cookie() {
-      return [...this.jar].map(([k, v]) => `${k}=${v}`).join("; ");
-    }
-    async fetch(url: string, init: RequestInit = {}) {
-      return this.keep(await fetch(url, { redirect: "manual", ...init, headers: { ...(init.headers as Record<string, string>), cookie: this.cookie() } }));
-    }
-  }
-
   /** Clicks "Sign in with …": returns the AuthnRequest id the IdP would answer. */
-  async function startLogin(browser: Browser, callbackUrl = "/connections") {
+  async function startLogin(browser: CookieBrowser, callbackUrl = "/connections") {
     const res = await browser.fetch(`${gh.url}/api/auth/saml/login?callbackUrl=${encodeURIComponent(callbackUrl)}`);
     expect(res.status).toBe(302);
     const to = new URL(res.headers.get("location")!);
@@ -168,7 +148,7 @@ describe("SAML console login", () => {
     return sig.getSignedXml();
   }
 
-  async function postToAcs(browser: Browser, xml: string, relayState = "/connections") {
+  async function postToAcs(browser: CookieBrowser, xml: string, relayState = "/connections") {
     const res = await browser.fetch(acs, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded", origin: "https://idp.example.test" },
@@ -179,7 +159,7 @@ describe("SAML console login", () => {
   }
 
   /** What the login page does on /login?saml=1: next-auth signIn("saml"). Returns the session cookie, if any. */
-  async function completeSignIn(browser: Browser) {
+  async function completeSignIn(browser: CookieBrowser) {
     const csrf = await browser.fetch(`${gh.url}/api/auth/csrf`);
     const { csrfToken } = await csrf.json();
     const res = await browser.fetch(`${gh.url}/api/auth/callback/saml`, {
@@ -190,7 +170,7 @@ describe("SAML console login", () => {
     return { status: res.status, session: browser.jar.get("gatehouse.session") };
   }
 
-  async function expectRefused(browser: Browser, xml: string) {
+  async function expectRefused(browser: CookieBrowser, xml: string) {
     const { location, codeCookie } = await postToAcs(browser, xml);
     expect(location).toBe(`${gh.url}/login?error=SamlRefused`);
     expect(codeCookie).toBeUndefined();
@@ -204,7 +184,7 @@ describe("SAML console login", () => {
 
   let validXml = "";
   it("signs in through the IdP: ACS → login code → console session that loads console pages", async () => {
-    const browser = new Browser();
+    const browser = new CookieBrowser();
     const requestId = await startLogin(browser, "/connections");
     validXml = sign(responseXml({ requestId }));
     const { location, codeCookie } = await postToAcs(browser, validXml);
@@ -251,57 +231,57 @@ describe("SAML console login", () => {
 
   it("refuses the same response posted again (replay)", async () => {
     expect(validXml).not.toBe("");
-    await expectRefused(new Browser(), validXml);
+    await expectRefused(new CookieBrowser(), validXml);
   });
 
   it("refuses a tampered response (email changed after signing)", async () => {
-    const browser = new Browser();
+    const browser = new CookieBrowser();
     const requestId = await startLogin(browser);
     const signed = sign(responseXml({ requestId, email: "saml.user@example.test" }));
     await expectRefused(browser, signed.replace("saml.user@example.test", "admin@example.test"));
   });
 
   it("refuses a response signed by another key", async () => {
-    const browser = new Browser();
+    const browser = new CookieBrowser();
     await expectRefused(browser, sign(responseXml({ requestId: await startLogin(browser) }), "Assertion", otherKey));
   });
 
   it("refuses an unsigned assertion even inside a signed Response", async () => {
-    const browser = new Browser();
+    const browser = new CookieBrowser();
     await expectRefused(browser, sign(responseXml({ requestId: await startLogin(browser) }), "Response"));
   });
 
   it("refuses a wrong audience", async () => {
-    const browser = new Browser();
+    const browser = new CookieBrowser();
     await expectRefused(browser, sign(responseXml({ requestId: await startLogin(browser), audience: "https://other-sp.example.test" })));
   });
 
   it("refuses an expired assertion", async () => {
-    const browser = new Browser();
+    const browser = new CookieBrowser();
     await expectRefused(browser, sign(responseXml({ requestId: await startLogin(browser), notOnOrAfter: new Date(Date.now() - 120_000) })));
   });
 
   it("refuses another issuer, another Recipient, and unsolicited or forged request ids", async () => {
-    let browser = new Browser();
+    let browser = new CookieBrowser();
     await expectRefused(browser, sign(responseXml({ requestId: await startLogin(browser), issuer: "https://evil-idp.example.test" })));
-    browser = new Browser();
+    browser = new CookieBrowser();
     await expectRefused(browser, sign(responseXml({ requestId: await startLogin(browser), recipient: "https://elsewhere.example.test/acs" })));
     // IdP-initiated (no InResponseTo at all) and a made-up id.
-    await expectRefused(new Browser(), sign(responseXml({ requestId: null })));
-    await expectRefused(new Browser(), sign(responseXml({ requestId: `_gh-${Date.now().toString(36)}-${"0".repeat(24)}-${"0".repeat(32)}` })));
+    await expectRefused(new CookieBrowser(), sign(responseXml({ requestId: null })));
+    await expectRefused(new CookieBrowser(), sign(responseXml({ requestId: `_gh-${Date.now().toString(36)}-${"0".repeat(24)}-${"0".repeat(32)}` })));
     // InResponseTo only on the unsigned Response: the signed assertion is not bound to our request.
-    browser = new Browser();
+    browser = new CookieBrowser();
     await expectRefused(browser, sign(responseXml({ requestId: await startLogin(browser), subjectInResponseTo: null })));
   });
 
   it("refuses to finish a login in a browser that did not start it (login CSRF)", async () => {
     // The attacker starts a login and obtains a good response for their own account...
-    const attacker = new Browser();
+    const attacker = new CookieBrowser();
     const requestId = await startLogin(attacker);
     const xml = sign(responseXml({ requestId, email: "attacker@example.test" }));
     // ...and makes the victim's browser post it. The ACS accepts it, but the victim's browser
     // holds no (or another) request cookie, so the login code is refused.
-    const victim = new Browser();
+    const victim = new CookieBrowser();
     await startLogin(victim);
     const { location } = await postToAcs(victim, xml);
     expect(location).toContain("/login?saml=1");
