@@ -32,6 +32,7 @@
  */
 import { F_B64, F_ENTITY, has } from "./detectors/chars";
 import { isIntlLetter } from "./detectors/email";
+import { foldsUnit } from "./detectors/fold";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
 import type { Masker } from "./types";
@@ -126,9 +127,12 @@ function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number
   return n - p > maxHold ? n - maxHold : p;
 }
 
-/** Characters that can occur inside a built-in match (non-ASCII letters: in email addresses). */
+/**
+ * Characters that can occur inside a built-in match: non-ASCII letters (in email addresses), and
+ * characters that fold to match characters (full-width digits, NBSP, zero-width spaces, fold.ts).
+ */
 function mayBeInMatch(c: number): boolean {
-  return c < 128 ? has(c, F_ENTITY) : isIntlLetter(c);
+  return c < 128 ? has(c, F_ENTITY) : isIntlLetter(c) || foldsUnit(c);
 }
 
 /** End of the escape sequence at `esc`, or -1 while it is incomplete. Only CSI is tracked. */

@@ -17,6 +17,7 @@ import { matchIpv6 } from "./ipv6";
 import { NUMBER_KINDS, matchNumber } from "./numbers";
 import { matchPrivateKey } from "./private-key";
 import { matchSecret } from "./secrets";
+import { foldText, foldsAt } from "./fold";
 import { codeUnits } from "./units";
 
 const T_NONE = 0;
@@ -90,16 +91,38 @@ export function buildTriggerTable(mask: number): Uint8Array {
 const match: MatchOut = { start: 0, end: 0, kind: 0 };
 const COLON = 58;
 
-/** Append every built-in match in `text` to `out` (which the caller cleared). */
+/**
+ * Append every built-in match in `text` to `out` (which the caller cleared). A text with
+ * characters that fold (full-width digits, NBSP, zero-width spaces, '＠', see fold.ts) is scanned
+ * again in folded form, and what that finds is reported at the original positions.
+ */
 export function scanBuiltins(text: string, mask: number, table: Uint8Array, out: RangeList): void {
+  if (!scanPass(text, mask, table, out)) return;
+  out.clear();
+  const folded = foldText(text);
+  scanPass(folded.text, mask, table, out);
+  for (let r = 0; r < out.length; r++) {
+    out.starts[r] = folded.starts[out.starts[r]];
+    out.ends[r] = folded.ends[out.ends[r] - 1];
+  }
+}
+
+/** One scan; returns true when the text has characters that fold (the matches are then incomplete). */
+function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList): boolean {
   const n = text.length;
   const u = codeUnits(text);
+  let folds = false;
   let i = 0;
   // No match may start before `guard`: the end of the previous match or escape sequence.
   let guard = 0;
   while (i < n) {
     const c = u[i];
-    const t = c < 128 ? table[c] : T_NONE;
+    if (c >= 128) {
+      if (!folds && foldsAt(u, i)) folds = true;
+      i++;
+      continue;
+    }
+    const t = table[c];
     if (t === T_NONE) {
       i++;
       continue;
@@ -168,6 +191,7 @@ export function scanBuiltins(text: string, mask: number, table: Uint8Array, out:
       i = guard = match.end;
     } else i = resume;
   }
+  return folds;
 }
 
 /**
