@@ -181,6 +181,17 @@ describe("masking detector hunt", () => {
     expect(r.stdout).toBe("card [REDACTED:card] ok\n");
   });
 
+  it.each([
+    ["a colour between two groups, in two chunks", ["card 4111 1111 \x1b[1m", "1111 1111\x1b[0m end\n"], "card [REDACTED:card]\x1b[0m end\n"],
+    ["a chunk ending inside the escape sequence", ["card 4111 1111 \x1b[1", ";31m1111 1111\x1b[0m end\n"], "card [REDACTED:card]\x1b[0m end\n"],
+    ["a cursor move between the digits", ["card 41111111\x1b[C11111111 end\n"], "card [REDACTED:card] end\n"],
+    ["a colour around the @ of an email", ["mail alice\x1b[1m@\x1b[0mexample.com end\n"], "mail [REDACTED:email] end\n"],
+  ])("ssh: a value with %s is masked", async (_what, chunks, expected) => {
+    const r = await sshExec(target(), chunks.map(printf).join("; sleep 0.005; "));
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toBe(expected);
+  });
+
   it("ssh with a pty: look-alikes are masked in what the terminal shows", async () => {
     const r = await sshExec(target(), values.map((v) => printf(`> ${v} <\n`)).join("; "), { tty: true });
     expect(r.code, r.stderr).toBe(0);

@@ -14,6 +14,7 @@
  * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=" (full-width forms,
  *   small forms, mathematical letters and digits, circled digits, superscripts) → that character
  * - ideographic full stops (U+3002, U+FF61: label separators in IDNA) → '.'
+ * - terminal escape sequences between the parts of a value ("4111 \x1b[1m1111…") → dropped
  *
  * Matches found in the folded text are mapped back to the original positions, so the original
  * characters are what gets masked. The set of characters that fold is one character class
@@ -22,6 +23,7 @@
  * confusables that are letters of another script (Cyrillic 'а' for 'a').
  */
 import { Buffer } from "node:buffer";
+import { csiChainEnd, escapeJoins } from "./escapes";
 
 /** Characters above U+007F that fold (for a `u`-flag regex character class). */
 export const FOLDABLE_CLASS =
@@ -96,6 +98,13 @@ export function foldsUnit(c: number): boolean {
   return c >= 0x80 && (c >= 0xd800 && c <= 0xdfff ? true : foldOfUnit(c) !== KEEP);
 }
 
+/** The ASCII character a code unit reads as (itself, or what it folds to); 0 for anything else. */
+function asciiOf(c: number): number {
+  if (c < 0x80) return c;
+  const v = c >= 0xd800 && c <= 0xdfff ? KEEP : foldOfUnit(c);
+  return v >= ASCII_BASE ? v - ASCII_BASE : 0;
+}
+
 export interface Folded {
   text: string;
   /** starts[j] / ends[j]: the original range that folded character j came from */
@@ -115,6 +124,14 @@ export function foldText(text: string): Folded {
   let j = 0;
   for (let i = 0; i < n; ) {
     const c = text.charCodeAt(i);
+    if (c === 27 && j > 0) {
+      // Escape sequences inside a value are dropped (escapes.ts); the match then covers them.
+      const end = csiChainEnd(text, i);
+      if (end > i && end < n && escapeJoins(out[j - 1], asciiOf(text.charCodeAt(end)))) {
+        i = end;
+        continue;
+      }
+    }
     let width = 1;
     let v = KEEP;
     if (c >= 0x80) {

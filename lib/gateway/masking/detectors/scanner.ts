@@ -8,7 +8,8 @@
  * reaches a detector at all: that is the fast path.
  *
  * Matches never overlap and are reported in order. ANSI CSI sequences (ESC '[' ... final byte)
- * are skipped and act as boundaries, so a colour code is never masked or split.
+ * are skipped and act as boundaries, so a colour code is never masked or split; except between
+ * the parts of a value ("4111 \x1b[1m1111 …"), where the folding pass joins them (escapes.ts).
  */
 import { F_WORD, FLAGS, K_AWS, K_EMAIL, K_GITHUB, K_GOOGLE, K_IBAN, K_IPV6, K_JWT, K_PHONE, K_PRIVATE_KEY, K_SLACK, K_STRIPE, bit, type MatchOut } from "./chars";
 import { matchEmail } from "./email";
@@ -17,6 +18,7 @@ import { matchIpv6 } from "./ipv6";
 import { NUMBER_KINDS, matchNumber } from "./numbers";
 import { matchPrivateKey } from "./private-key";
 import { matchSecret } from "./secrets";
+import { joiningChainEnd } from "./escapes";
 import { foldText, foldsAt } from "./fold";
 import { codeUnits } from "./units";
 
@@ -181,6 +183,7 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
           break;
         case T_ESC:
           resume = guard = csiEnd(u, i, n);
+          if (!folds && joiningChainEnd(text, i) > 0) folds = true; // "4111 \x1b[1m1111 …": fold.ts joins it
           break;
       }
     }
