@@ -100,6 +100,8 @@ describe("masking detector hunt", () => {
     const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
     await direct.unsafe("create extension hstore; create table notes (id int primary key, body text)");
     for (const [i, v] of values.entries()) await direct`insert into notes values (${i + 1}, ${v})`;
+    await direct.unsafe(`create table pages (id int primary key, doc json, html text, url text);
+      insert into pages values (1, '{"to": "alice.smith\\u0040example.com"}', '<a>alice.smith&#64;example&#46;com</a>', 'https://x.test/?to=alice.smith%40example.com&n=1')`);
     await direct.end();
   }, 180_000);
 
@@ -150,6 +152,12 @@ describe("masking detector hunt", () => {
       expect(err.out).toMatch(/invalid input syntax/);
       expectMasked(err.out, [v], "error");
     }
+  });
+
+  it("psql: an email with an encoded '@' (a json escape, an HTML entity, percent-encoding) is masked", async () => {
+    const r = await psql("select doc, html, url, doc->>'to' from pages");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toBe('{"to": "[REDACTED:email]"}|<a>[REDACTED:email]</a>|https://x.test/?to=[REDACTED:email]&n=1|[REDACTED:email]\n');
   });
 
   it("postgres.js: the look-alikes come back masked through the extended protocol", async () => {

@@ -15,6 +15,7 @@
  *   small forms, mathematical letters and digits, circled digits, superscripts) → that character
  * - ideographic full stops (U+3002, U+FF61: label separators in IDNA) → '.'
  * - terminal escape sequences between the parts of a value ("4111 \x1b[1m1111…") → dropped
+ * - '@' and '.' percent-, HTML- or backslash-encoded ("bob%40x.com", encoded.ts) → '@', '.'
  *
  * Matches found in the folded text are mapped back to the original positions, so the original
  * characters are what gets masked. The set of characters that fold is one character class
@@ -23,6 +24,7 @@
  * confusables that are letters of another script (Cyrillic 'а' for 'a').
  */
 import { Buffer } from "node:buffer";
+import { encodedCharAt } from "./encoded";
 import { csiChainEnd, escapeJoins } from "./escapes";
 
 /** Characters above U+007F that fold (for a `u`-flag regex character class). */
@@ -129,6 +131,17 @@ export function foldText(text: string): Folded {
       const end = csiChainEnd(text, i);
       if (end > i && end < n && escapeJoins(out[j - 1], asciiOf(text.charCodeAt(end)))) {
         i = end;
+        continue;
+      }
+    }
+    if ((c === 37 || c === 38 || c === 92) && i + 2 < n) {
+      const packed = encodedCharAt(text, i); // "%40", "&#64;", "\u0040" (encoded.ts)
+      if (packed !== 0) {
+        out[j] = packed & 255;
+        starts[j] = i;
+        ends[j] = i + (packed >> 8);
+        j++;
+        i += packed >> 8;
         continue;
       }
     }

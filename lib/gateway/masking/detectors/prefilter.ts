@@ -27,6 +27,10 @@ const LITERALS: [kind: number, gate: string, prefixes: string[]][] = [
   [K_STRIPE, "_", ["k_live_"]],
   [K_GOOGLE, "A", ["AIza"]],
   [K_PRIVATE_KEY, "-", ["-----BEGIN "]],
+  // an encoded '@' (encoded.ts): "%40", "&#64;", "&#x40;", "&commat;", "\u0040", "\x40"
+  [K_EMAIL, "%", ["%40"]],
+  [K_EMAIL, "&", ["&#", "&commat;"]],
+  [K_EMAIL, "\\", ["\\u00", "\\x40"]],
 ];
 
 export class Prefilter {

@@ -18,6 +18,7 @@ import { matchIpv6 } from "./ipv6";
 import { NUMBER_KINDS, matchNumber } from "./numbers";
 import { matchPrivateKey } from "./private-key";
 import { matchSecret } from "./secrets";
+import { encodedAtSignAt } from "./encoded";
 import { joiningChainEnd } from "./escapes";
 import { foldText, foldsAt } from "./fold";
 import { codeUnits } from "./units";
@@ -33,6 +34,7 @@ const T_PHONE_START = 7;
 const T_DASH = 8;
 const T_COLON = 9;
 const T_ESC = 10;
+const T_ENCODED = 11;
 
 /** Sorted, non-overlapping [start, end) ranges with a kind each; grows, never shrinks. */
 export class RangeList {
@@ -86,6 +88,7 @@ export function buildTriggerTable(mask: number): Uint8Array {
   if (on(K_PHONE)) set("+(", T_PHONE_START);
   if (on(K_PRIVATE_KEY)) set("-", T_DASH);
   if (on(K_IPV6)) set(":", T_COLON);
+  if (on(K_EMAIL)) set("%&\\", T_ENCODED);
   t[27] = T_ESC;
   return t;
 }
@@ -184,6 +187,9 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
         case T_ESC:
           resume = guard = csiEnd(u, i, n);
           if (!folds && joiningChainEnd(text, i) > 0) folds = true; // "4111 \x1b[1m1111 …": fold.ts joins it
+          break;
+        case T_ENCODED:
+          if (!folds && encodedAtSignAt(text, i)) folds = true; // "bob%40example.com": fold.ts decodes it
           break;
       }
     }
