@@ -160,6 +160,22 @@ describe("masking detector hunt", () => {
     expect(r.out).toBe('{"to": "[REDACTED:email]"}|<a>[REDACTED:email]</a>|https://x.test/?to=[REDACTED:email]&n=1|[REDACTED:email]\n');
   });
 
+  it("psql and postgres.js: a text value read as bytea (hex output) is masked in its bytes", async () => {
+    const plain = "mail alice.smith@example.com card 4111 1111 1111 1111";
+    const r = await psql(`select convert_to(body, 'UTF8'), convert_to('${plain}', 'UTF8') from notes where id = 1`);
+    expect(r.code, r.out).toBe(0);
+    const [fullWidth, ascii] = r.out.trim().split("|").map((h) => Buffer.from(h.slice(2), "hex").toString("utf8"));
+    expect(fullWidth).toBe("[REDACTED:card]");
+    expect(ascii).toBe("mail [REDACTED:email] card [REDACTED:card]");
+    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "det", username: MEMBER, password: token, ssl: false, max: 1 });
+    try {
+      const [row] = await sql`select convert_to(body, 'UTF8') as b from notes where id = 10`;
+      expect(Buffer.isBuffer(row.b) && row.b.toString("utf8")).toBe("[REDACTED:email]");
+    } finally {
+      await sql.end();
+    }
+  });
+
   it("postgres.js: the look-alikes come back masked through the extended protocol", async () => {
     const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "det", username: MEMBER, password: token, ssl: false, max: 1, onnotice: () => {} });
     try {
