@@ -5,6 +5,7 @@ import { compileMasker } from "../masker";
 import { createStreamMasker } from "../stream";
 import type { MaskingRule } from "../types";
 import { foldText } from "./fold";
+import { Prefilter } from "./prefilter";
 
 const all: MaskingRule = { id: "all", name: "all", enabled: true, detectors: [...DETECTOR_NAMES], columns: [], style: "redact" };
 const masker = compileMasker([all], { hashKey: "k" });
@@ -94,6 +95,18 @@ describe("folding look-alike characters before detection", () => {
   it("masks a look-alike value in long text too (past the prefilter)", () => {
     const text = "lorem ipsum dolor sit amet ".repeat(8) + inDigits(CARD_COMPACT, 0x660) + " end";
     expect(masker.maskText(text)).toBe("lorem ipsum dolor sit amet ".repeat(8) + "[REDACTED:card] end");
+  });
+
+  it("lets the prefilter pass look-alikes but not other non-ASCII text", () => {
+    const all14 = new Prefilter((1 << DETECTOR_NAMES.length) - 1);
+    const emailOnly = new Prefilter(1 << DETECTOR_NAMES.indexOf("email"));
+    const prose = "Grüße aus Köln, schöne Tage – bis bald! ".repeat(4);
+    expect(all14.mayMatch(prose)).toBe(false);
+    expect(all14.mayMatch(prose + "\uff14")).toBe(true);
+    expect(all14.mayMatch(prose + "\u00a0\u200b")).toBe(false); // separators join digits; alone they match nothing
+    expect(emailOnly.mayMatch(prose + "4111")).toBe(false);
+    expect(emailOnly.mayMatch(prose + "\uff20")).toBe(true);
+    expect(emailOnly.mayMatch(prose + "\u0664")).toBe(true); // an Arabic-Indic digit: evidence once folded
   });
 
   it("streams a full-width card split across chunks", () => {

@@ -19,20 +19,29 @@
  *
  * Matches found in the folded text are mapped back to the original positions, so the original
  * characters are what gets masked. The set of characters that fold is one character class
- * (FOLDABLE_CLASS) shared with the prefilter, so a long text made only of such characters still
- * reaches the scanner. Not folded (a transform, not a spelling): reversed or re-ordered values,
+ * (FOLDABLE_CLASS); the prefilter knows the part of it a match can start with, so a long text
+ * whose only digits are such characters still reaches the scanner. Not folded (a transform, not a spelling): reversed or re-ordered values,
  * confusables that are letters of another script (Cyrillic 'а' for 'a').
  */
 import { Buffer } from "node:buffer";
 import { encodedCharAt } from "./encoded";
 import { csiChainEnd, escapeJoins } from "./escapes";
 
+/**
+ * Characters above U+007F that fold to what a match needs to start (digits of any script, and
+ * compatibility forms such as '＠' or full-width letters), for a `u`-flag regex character class.
+ * Folded spaces, dashes and dropped characters only join such characters: without one, folding
+ * cannot make a match, so the prefilter looks for this class alone.
+ */
+export const FOLDED_EVIDENCE_CLASS =
+  "\\p{Nd}\\u00aa\\u00b2\\u00b3\\u00b9\\u00ba\\u2024\\u2070-\\u209f\\u2460-\\u24ff\\u2776-\\u2793\\u3002\\ufe50-\\ufe6b\\uff01-\\uff5e\\uff61\\u{1d400}-\\u{1d7ff}";
+
 /** Characters above U+007F that fold (for a `u`-flag regex character class). */
-export const FOLDABLE_CLASS =
-  "\\p{Nd}\\p{Cf}\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000" + // digits, format chars, spaces
+const FOLDABLE_CLASS =
+  FOLDED_EVIDENCE_CLASS +
+  "\\p{Cf}\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000" + // format characters, spaces
   "\\u058a\\u05be\\u1400\\u1806\\u2010-\\u2015\\u2e17\\u2e1a\\u2e3a\\u2e3b\\u2e40\\u301c\\u3030\\u30a0\\ufe31\\ufe32\\ufe58\\ufe63\\uff0d\\u2212" + // dashes
-  "\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe00-\\ufe0f\\ufe20-\\ufe2f" + // combining marks
-  "\\u00aa\\u00b2\\u00b3\\u00b9\\u00ba\\u2024\\u2070-\\u209f\\u2460-\\u24ff\\u2776-\\u2793\\u3002\\ufe50-\\ufe6b\\uff01-\\uff5e\\uff61\\u{1d400}-\\u{1d7ff}"; // compatibility forms
+  "\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe00-\\ufe0f\\ufe20-\\ufe2f"; // combining marks
 
 const FOLDABLE = new RegExp(`^[${FOLDABLE_CLASS}]$`, "u");
 const DROPPED = /^[\p{Cf}\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]$/u;
