@@ -34,7 +34,7 @@
 import { F_B64, F_ENTITY, has } from "./detectors/chars";
 import { isIntlLetter } from "./detectors/email";
 import { csiChainEnd, escapeJoins } from "./detectors/escapes";
-import { foldsUnit } from "./detectors/fold";
+import { asciiOf, foldsUnit } from "./detectors/fold";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
 import type { Masker } from "./types";
@@ -123,14 +123,16 @@ function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number
       p = esc;
     }
   }
-  // The run may start inside the parameters of the last escape sequence ("\x1b[0m ok"): those
-  // characters are never part of a match, so start after the sequence; or the sequence may be
+  // The run may start inside the parameters of an escape sequence ("\x1b[0m ok"; the last one,
+  // or an earlier one when the run went on across sequences that join a value): those
+  // characters are never part of a match, so start after the sequence. The last sequence may be
   // incomplete, and then it is held whole.
-  const esc = buf.lastIndexOf("\x1b");
+  const last = buf.lastIndexOf("\x1b");
+  if (last >= lineStart && escapeEnd(buf, last) < 0) p = Math.min(p, last);
+  const esc = p > lineStart ? buf.lastIndexOf("\x1b", p - 1) : -1;
   if (esc >= lineStart) {
     const end = escapeEnd(buf, esc);
-    if (end < 0) p = Math.min(p, esc);
-    else if (p > esc && p < end) p = end;
+    if (end >= 0 && p > esc && p < end) p = end;
   }
   if (!holdWholeLine) while (p < n && buf.charCodeAt(p) === SPACE) p++;
   return n - p > maxHold ? n - maxHold : p;
@@ -166,10 +168,11 @@ function joiningEscapeBefore(buf: string, p: number, lineStart: number): number 
     esc = prev;
   }
   if (esc === lineStart) return -1;
-  if (end < buf.length) return escapeJoins(buf.charCodeAt(esc - 1), buf.charCodeAt(end)) ? esc : -1;
+  // as the folding pass reads them: a full-width digit is a digit
+  if (end < buf.length) return escapeJoins(asciiOf(buf.charCodeAt(esc - 1)), asciiOf(buf.charCodeAt(end))) ? esc : -1;
   let q = esc - 1;
-  while (q > lineStart && (buf.charCodeAt(q) === SPACE || buf.charCodeAt(q) === 45)) q--;
-  const c = buf.charCodeAt(q);
+  while (q > lineStart && (asciiOf(buf.charCodeAt(q)) === SPACE || asciiOf(buf.charCodeAt(q)) === 45)) q--;
+  const c = asciiOf(buf.charCodeAt(q));
   return (c >= 48 && c <= 57) || c === 64 ? esc : -1;
 }
 

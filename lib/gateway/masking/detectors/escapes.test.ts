@@ -40,6 +40,14 @@ describe("escape sequences inside a value", () => {
     for (let cut = 1; cut < line.length; cut++) expect(stream([line.slice(0, cut), line.slice(cut)]), `cut at ${cut}`).toBe(expected);
   });
 
+  it("streams a colour between two digits the way the whole text is masked, full-width digits too", () => {
+    for (const line of [`42\x1b[1m\uff14\uff11\uff11\uff11 ${"\uff11\uff11\uff11\uff11 ".repeat(2)}\uff11\uff11\uff11\uff11\n`, "\x1b[1m4111 1111 1111 1111\x1b[1m\n"]) {
+      const expected = masker.maskText(line);
+      expect(expected).toContain("[REDACTED:card]");
+      for (let cut = 0; cut <= line.length; cut++) expect(stream([line.slice(0, cut), line.slice(cut)]), `cut at ${cut}`).toBe(expected);
+    }
+  });
+
   it("still emits a coloured prompt at once", () => {
     const s = createStreamMasker(masker);
     expect(s.push("\x1b[01;32muser@host\x1b[00m:\x1b[01;34m~\x1b[00m$ ")).toBe("\x1b[01;32muser@host\x1b[00m:\x1b[01;34m~\x1b[00m$ ");

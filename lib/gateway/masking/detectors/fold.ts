@@ -14,7 +14,8 @@
  * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=" (full-width forms,
  *   small forms, mathematical letters and digits, circled digits, superscripts) → that character
  * - ideographic full stops (U+3002, U+FF61: label separators in IDNA) → '.'
- * - terminal escape sequences between the parts of a value ("4111 \x1b[1m1111…") → dropped
+ * - terminal escape sequences between the parts of a value ("4111 \x1b[1m1111…") → dropped, or
+ *   a space between two digits
  * - '@' and '.' percent-, HTML- or backslash-encoded ("bob%40x.com", encoded.ts) → '@', '.'
  *
  * Matches found in the folded text are mapped back to the original positions, so the original
@@ -109,8 +110,12 @@ export function foldsUnit(c: number): boolean {
   return c >= 0x80 && (c >= 0xd800 && c <= 0xdfff ? true : foldOfUnit(c) !== KEEP);
 }
 
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
 /** The ASCII character a code unit reads as (itself, or what it folds to); 0 for anything else. */
-function asciiOf(c: number): number {
+export function asciiOf(c: number): number {
   if (c < 0x80) return c;
   const v = c >= 0xd800 && c <= 0xdfff ? KEEP : foldOfUnit(c);
   return v >= ASCII_BASE ? v - ASCII_BASE : 0;
@@ -124,21 +129,45 @@ export interface Folded {
 }
 
 let buffer = new Uint16Array(1024);
+/** Larger texts get a temporary buffer, so one huge body does not pin memory (as units.ts). */
+const RETAIN_LIMIT = 1 << 20;
 
 /** `text` folded, with the way back to original positions. */
 export function foldText(text: string): Folded {
   const n = text.length;
-  if (buffer.length < n) buffer = new Uint16Array(Math.max(n, buffer.length * 2));
-  const out = buffer;
+  let out = buffer;
+  if (out.length < n) {
+    out = new Uint16Array(Math.max(n, out.length * 2));
+    if (out.length <= RETAIN_LIMIT) buffer = out;
+  }
   const starts = new Int32Array(n + 1);
   const ends = new Int32Array(n + 1);
   let j = 0;
   for (let i = 0; i < n; ) {
     const c = text.charCodeAt(i);
-    if (c === 27 && j > 0) {
+    if (c === 27) {
       // Escape sequences inside a value are dropped (escapes.ts); the match then covers them.
       const end = csiChainEnd(text, i);
-      if (end > i && end < n && escapeJoins(out[j - 1], asciiOf(text.charCodeAt(end)))) {
+      const right = end > i && end < n ? asciiOf(text.charCodeAt(end)) : 0;
+      if (end === i) {
+        // Not a complete CSI sequence: a boundary (NUL), so that what follows, folded to ASCII
+        // ("\x1b[４１１１…"), is not read as its parameters.
+        out[j] = 0;
+        starts[j] = i;
+        ends[j] = i + 1;
+        j++;
+        i++;
+        continue;
+      }
+      if (j > 0 && right !== 0 && escapeJoins(out[j - 1], right)) {
+        // Between two digits it reads as a space: a value grouped there ("4111\e[1m1111 …"), or
+        // two values side by side, which must not merge into one long, unmatched run.
+        if (isDigit(out[j - 1]) && isDigit(right)) {
+          out[j] = 32;
+          starts[j] = i;
+          ends[j] = end;
+          j++;
+        }
         i = end;
         continue;
       }

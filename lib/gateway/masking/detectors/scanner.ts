@@ -68,6 +68,26 @@ export class RangeList {
   }
 }
 
+/** Merge two sorted disjoint lists into `out`; on overlap the range from `first` wins. */
+export function mergeRanges(first: RangeList, second: RangeList, out: RangeList): void {
+  out.clear();
+  let a = 0;
+  let lastEnd = 0;
+  for (let b = 0; b <= second.length; b++) {
+    const bStart = b < second.length ? second.starts[b] : Number.MAX_SAFE_INTEGER;
+    while (a < first.length && first.starts[a] <= bStart) {
+      out.push(first.starts[a], first.ends[a], first.kinds[a]);
+      lastEnd = first.ends[a];
+      a++;
+    }
+    if (b === second.length) break;
+    const overlapsNextFirst = a < first.length && second.ends[b] > first.starts[a];
+    if (bStart < lastEnd || overlapsNextFirst) continue;
+    out.push(bStart, second.ends[b], second.kinds[b]);
+    lastEnd = second.ends[b];
+  }
+}
+
 /** Per-detector-set dispatch table: which handler (if any) a character at a boundary needs. */
 export function buildTriggerTable(mask: number): Uint8Array {
   const t = new Uint8Array(128);
@@ -102,18 +122,33 @@ const COLON = 58;
  * again in folded form, and what that finds is reported at the original positions.
  */
 export function scanBuiltins(text: string, mask: number, table: Uint8Array, out: RangeList): void {
-  if (!scanPass(text, mask, table, out)) return;
-  out.clear();
-  const folded = foldText(text);
-  scanPass(folded.text, mask, table, out);
-  for (let r = 0; r < out.length; r++) {
-    out.starts[r] = folded.starts[out.starts[r]];
-    out.ends[r] = folded.ends[out.ends[r] - 1];
+  if (!scanPass(text, mask, table, rawRanges)) {
+    copyRanges(rawRanges, out);
+    return;
   }
+  const folded = foldText(text);
+  foldedRanges.clear();
+  scanPass(folded.text, mask, table, foldedRanges);
+  for (let r = 0; r < foldedRanges.length; r++) {
+    foldedRanges.starts[r] = folded.starts[foldedRanges.starts[r]];
+    foldedRanges.ends[r] = folded.ends[foldedRanges.ends[r] - 1];
+  }
+  // Folding only adds: what the plain pass found stays where no folded match overlaps it
+  // ("bob@x.org–4111…": the en dash, folded to '-', glues the address to the card).
+  mergeRanges(foldedRanges, rawRanges, out);
+}
+
+// Scratch for scanBuiltins (synchronous, never re-entered).
+const rawRanges = new RangeList();
+const foldedRanges = new RangeList();
+
+function copyRanges(from: RangeList, to: RangeList): void {
+  for (let r = 0; r < from.length; r++) to.push(from.starts[r], from.ends[r], from.kinds[r]);
 }
 
 /** One scan; returns true when the text has characters that fold (the matches are then incomplete). */
 function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList): boolean {
+  out.clear();
   const n = text.length;
   const u = codeUnits(text);
   let folds = false;
