@@ -16,6 +16,8 @@
 import v8 from "node:v8";
 import { RangeList } from "./detectors/scanner";
 
+export { mergeRanges } from "./detectors/scanner";
+
 // Process-wide V8 flags (workers included); they change no regex's meaning. The first lets the
 // "l" flag compile, which is how a pattern is tested for the linear-time engine.
 v8.setFlagsFromString("--enable-experimental-regexp-engine");
@@ -168,22 +170,3 @@ function sortAndDedupe(list: RangeList): void {
   list.length = kept;
 }
 
-/** Merge two sorted disjoint lists into `out`; on overlap the range from `first` wins. */
-export function mergeRanges(first: RangeList, second: RangeList, out: RangeList): void {
-  out.clear();
-  let a = 0;
-  let lastEnd = 0;
-  for (let b = 0; b <= second.length; b++) {
-    const bStart = b < second.length ? second.starts[b] : Number.MAX_SAFE_INTEGER;
-    while (a < first.length && first.starts[a] <= bStart) {
-      out.push(first.starts[a], first.ends[a], first.kinds[a]);
-      lastEnd = first.ends[a];
-      a++;
-    }
-    if (b === second.length) break;
-    const overlapsNextFirst = a < first.length && second.ends[b] > first.starts[a];
-    if (bStart < lastEnd || overlapsNextFirst) continue;
-    out.push(bStart, second.ends[b], second.kinds[b]);
-    lastEnd = second.ends[b];
-  }
-}

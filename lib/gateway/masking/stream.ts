@@ -17,9 +17,10 @@
  *   instead, and those patterns are matched within lines.
  * - At most `maxHold` (default 2048) characters: enough for long JWTs; a single unbroken run
  *   longer than that may be split and then masked best-effort.
- * - An incomplete ANSI CSI sequence is held whole, so escape sequences are never split and
- *   never masked (the scanner skips CSI sequences). A value interrupted by an escape sequence
- *   ("4111 \x1b[1m1111 ...") is not recognised: best effort, as for any reformatted value.
+ * - An incomplete ANSI CSI sequence is held whole, so escape sequences are never split. A
+ *   sequence that may join two parts of a value ("4111 1111 \x1b[1m" + "1111 1111", escapes.ts)
+ *   does not end the held run: the run continues before it, and the value is masked whole,
+ *   sequence included.
  *
  * Callers must call `flush()` when the stream goes idle (e.g. 20–50 ms without data) and at the
  * end: held text is only delayed, never dropped. Characters typed one per chunk are therefore
@@ -32,6 +33,8 @@
  */
 import { F_B64, F_ENTITY, has } from "./detectors/chars";
 import { isIntlLetter } from "./detectors/email";
+import { csiChainEnd, escapeJoins } from "./detectors/escapes";
+import { asciiOf, foldsUnit } from "./detectors/fold";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
 import type { Masker } from "./types";
@@ -111,24 +114,66 @@ function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number
   let p = lineStart;
   if (!holdWholeLine) {
     p = n;
-    while (p > lineStart && mayBeInMatch(buf.charCodeAt(p - 1))) p--;
+    for (;;) {
+      while (p > lineStart && mayBeInMatch(buf.charCodeAt(p - 1))) p--;
+      // The run stopped in (or right after) an escape sequence that may join two parts of a
+      // value ("4111 1111 \x1b[1m" + "1111 1111"): hold from before it and keep walking.
+      const esc = joiningEscapeBefore(buf, p, lineStart);
+      if (esc < 0) break;
+      p = esc;
+    }
   }
-  // The run may start inside the parameters of the last escape sequence ("\x1b[0m ok"): those
-  // characters are never part of a match, so start after the sequence; or the sequence may be
+  // The run may start inside the parameters of an escape sequence ("\x1b[0m ok"; the last one,
+  // or an earlier one when the run went on across sequences that join a value): those
+  // characters are never part of a match, so start after the sequence. The last sequence may be
   // incomplete, and then it is held whole.
-  const esc = buf.lastIndexOf("\x1b");
+  const last = buf.lastIndexOf("\x1b");
+  if (last >= lineStart && escapeEnd(buf, last) < 0) p = Math.min(p, last);
+  const esc = p > lineStart ? buf.lastIndexOf("\x1b", p - 1) : -1;
   if (esc >= lineStart) {
     const end = escapeEnd(buf, esc);
-    if (end < 0) p = Math.min(p, esc);
-    else if (p > esc && p < end) p = end;
+    if (end >= 0 && p > esc && p < end) p = end;
   }
   if (!holdWholeLine) while (p < n && buf.charCodeAt(p) === SPACE) p++;
   return n - p > maxHold ? n - maxHold : p;
 }
 
-/** Characters that can occur inside a built-in match (non-ASCII letters: in email addresses). */
+/**
+ * Characters that can occur inside a built-in match: non-ASCII letters (in email addresses), and
+ * characters that fold to match characters (full-width digits, NBSP, zero-width spaces, fold.ts).
+ */
 function mayBeInMatch(c: number): boolean {
-  return c < 128 ? has(c, F_ENTITY) : isIntlLetter(c);
+  return c < 128 ? has(c, F_ENTITY) : isIntlLetter(c) || foldsUnit(c);
+}
+
+/**
+ * The first ESC of a chain of CSI sequences (the last may be incomplete) that contains or ends at `p` and may join a
+ * value (escapes.ts): with text after it, as the folding pass decides; at the end of the buffer,
+ * when a digit or '@' (possibly then spaces or dashes) comes before it. Else -1.
+ */
+function joiningEscapeBefore(buf: string, p: number, lineStart: number): number {
+  let esc = buf.lastIndexOf("\x1b", p - 1);
+  if (esc < lineStart) return -1;
+  let end = csiChainEnd(buf, esc);
+  if (end === esc) {
+    if (escapeEnd(buf, esc) >= 0) return -1; // not a CSI sequence
+    end = buf.length; // incomplete: it reaches the end of the buffer
+  }
+  if (end < p) return -1;
+  // the start of the chain: earlier sequences that end where this one starts
+  // (lastIndexOf with a negative start searches from 0: stop at lineStart first)
+  while (esc > lineStart) {
+    const prev = buf.lastIndexOf("\x1b", esc - 1);
+    if (prev < lineStart || csiChainEnd(buf, prev) < end) break;
+    esc = prev;
+  }
+  if (esc === lineStart) return -1;
+  // as the folding pass reads them: a full-width digit is a digit
+  if (end < buf.length) return escapeJoins(asciiOf(buf.charCodeAt(esc - 1)), asciiOf(buf.charCodeAt(end))) ? esc : -1;
+  let q = esc - 1;
+  while (q > lineStart && (asciiOf(buf.charCodeAt(q)) === SPACE || asciiOf(buf.charCodeAt(q)) === 45)) q--;
+  const c = asciiOf(buf.charCodeAt(q));
+  return (c >= 48 && c <= 57) || c === 64 ? esc : -1;
 }
 
 /** End of the escape sequence at `esc`, or -1 while it is incomplete. Only CSI is tracked. */

@@ -33,8 +33,10 @@ export function matchEmail(u: Uint16Array, at: number, n: number, guard: number,
   let s = at;
   // ".." never occurs inside a local part, so it marks where the address starts ("see...bob@x").
   while (s > floor && (has(u[s - 1], F_LOCAL) || isIntlLetter(u[s - 1])) && !(u[s - 1] === DOT && u[s] === DOT)) s--;
-  // A local part cannot start with a dot ("...see.alice@x" still finds "alice@x").
+  // A local part cannot start with a dot ("...see.alice@x" still finds "alice@x"). Leading
+  // dashes are punctuation too ("–alice@x", an en dash folded to '-'), unless they are all of it.
   while (s < at && u[s] === DOT) s++;
+  while (s < at - 1 && u[s] === DASH) s++;
   if (s === at) return false;
 
   const domainStart = at + 1;

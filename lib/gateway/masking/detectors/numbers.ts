@@ -10,6 +10,7 @@
  * One parse per chain keeps number-dense text (tables, logs) linear.
  */
 import { luhnValid, ssnValid } from "../checksums";
+import { matchEmail } from "./email";
 import { F_WORD, FLAGS, K_CARD, K_IPV4, K_PHONE, K_SSN, bit, type MatchOut } from "./chars";
 
 const MAX_GROUPS = 12;
@@ -33,6 +34,7 @@ const gEnd = new Int32Array(MAX_GROUPS);
 const gSep = new Uint16Array(MAX_GROUPS);
 /** 1 if group k was written inside parentheses */
 const gParen = new Uint8Array(MAX_GROUPS);
+const emailProbe: MatchOut = { start: 0, end: 0, kind: 0 };
 /** digitsBefore[k] = number of digits in groups 0..k-1 */
 const digitsBefore = new Int32Array(MAX_GROUPS + 1);
 
@@ -150,7 +152,9 @@ function cardRunsPast(text: string, u: Uint16Array, s: number, g: number, groups
 function rightBoundaryOk(u: Uint16Array, end: number, n: number): boolean {
   if (end >= n) return true;
   const c = u[end];
-  if (c === AT || (c < 128 && (FLAGS[c] & F_WORD) !== 0)) return false; // "4111...@x.com" is an email
+  if (c < 128 && (FLAGS[c] & F_WORD) !== 0) return false;
+  // "4111...@x.com" is an email (masked as one); "4111...@" with no address after it is not
+  if (c === AT) return !matchEmail(u, end, n, 0, emailProbe);
   // "10.0.0.1.example" or "555-123-4567-x1": the token continues, so this is not its end.
   if (c === DASH || c === DOT) {
     const next = u[end + 1];

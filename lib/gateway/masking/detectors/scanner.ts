@@ -8,7 +8,8 @@
  * reaches a detector at all: that is the fast path.
  *
  * Matches never overlap and are reported in order. ANSI CSI sequences (ESC '[' ... final byte)
- * are skipped and act as boundaries, so a colour code is never masked or split.
+ * are skipped and act as boundaries, so a colour code is never masked or split; except between
+ * the parts of a value ("4111 \x1b[1m1111 …"), where the folding pass joins them (escapes.ts).
  */
 import { F_WORD, FLAGS, K_AWS, K_EMAIL, K_GITHUB, K_GOOGLE, K_IBAN, K_IPV6, K_JWT, K_PHONE, K_PRIVATE_KEY, K_SLACK, K_STRIPE, bit, type MatchOut } from "./chars";
 import { matchEmail } from "./email";
@@ -17,6 +18,9 @@ import { matchIpv6 } from "./ipv6";
 import { NUMBER_KINDS, matchNumber } from "./numbers";
 import { matchPrivateKey } from "./private-key";
 import { matchSecret } from "./secrets";
+import { encodedAtSignAt } from "./encoded";
+import { joiningChainEnd } from "./escapes";
+import { foldText, foldsAt } from "./fold";
 import { codeUnits } from "./units";
 
 const T_NONE = 0;
@@ -30,6 +34,7 @@ const T_PHONE_START = 7;
 const T_DASH = 8;
 const T_COLON = 9;
 const T_ESC = 10;
+const T_ENCODED = 11;
 
 /** Sorted, non-overlapping [start, end) ranges with a kind each; grows, never shrinks. */
 export class RangeList {
@@ -63,6 +68,26 @@ export class RangeList {
   }
 }
 
+/** Merge two sorted disjoint lists into `out`; on overlap the range from `first` wins. */
+export function mergeRanges(first: RangeList, second: RangeList, out: RangeList): void {
+  out.clear();
+  let a = 0;
+  let lastEnd = 0;
+  for (let b = 0; b <= second.length; b++) {
+    const bStart = b < second.length ? second.starts[b] : Number.MAX_SAFE_INTEGER;
+    while (a < first.length && first.starts[a] <= bStart) {
+      out.push(first.starts[a], first.ends[a], first.kinds[a]);
+      lastEnd = first.ends[a];
+      a++;
+    }
+    if (b === second.length) break;
+    const overlapsNextFirst = a < first.length && second.ends[b] > first.starts[a];
+    if (bStart < lastEnd || overlapsNextFirst) continue;
+    out.push(bStart, second.ends[b], second.kinds[b]);
+    lastEnd = second.ends[b];
+  }
+}
+
 /** Per-detector-set dispatch table: which handler (if any) a character at a boundary needs. */
 export function buildTriggerTable(mask: number): Uint8Array {
   const t = new Uint8Array(128);
@@ -83,6 +108,7 @@ export function buildTriggerTable(mask: number): Uint8Array {
   if (on(K_PHONE)) set("+(", T_PHONE_START);
   if (on(K_PRIVATE_KEY)) set("-", T_DASH);
   if (on(K_IPV6)) set(":", T_COLON);
+  if (on(K_EMAIL)) set("%&\\", T_ENCODED);
   t[27] = T_ESC;
   return t;
 }
@@ -90,16 +116,53 @@ export function buildTriggerTable(mask: number): Uint8Array {
 const match: MatchOut = { start: 0, end: 0, kind: 0 };
 const COLON = 58;
 
-/** Append every built-in match in `text` to `out` (which the caller cleared). */
+/**
+ * Append every built-in match in `text` to `out` (which the caller cleared). A text with
+ * characters that fold (full-width digits, NBSP, zero-width spaces, '＠', see fold.ts) is scanned
+ * again in folded form, and what that finds is reported at the original positions.
+ */
 export function scanBuiltins(text: string, mask: number, table: Uint8Array, out: RangeList): void {
+  if (!scanPass(text, mask, table, rawRanges)) {
+    copyRanges(rawRanges, out);
+    return;
+  }
+  const folded = foldText(text);
+  foldedRanges.clear();
+  scanPass(folded.text, mask, table, foldedRanges);
+  for (let r = 0; r < foldedRanges.length; r++) {
+    foldedRanges.starts[r] = folded.starts[foldedRanges.starts[r]];
+    foldedRanges.ends[r] = folded.ends[foldedRanges.ends[r] - 1];
+  }
+  // Folding only adds: what the plain pass found stays where no folded match overlaps it
+  // ("bob@x.org–4111…": the en dash, folded to '-', glues the address to the card).
+  mergeRanges(foldedRanges, rawRanges, out);
+}
+
+// Scratch for scanBuiltins (synchronous, never re-entered).
+const rawRanges = new RangeList();
+const foldedRanges = new RangeList();
+
+function copyRanges(from: RangeList, to: RangeList): void {
+  for (let r = 0; r < from.length; r++) to.push(from.starts[r], from.ends[r], from.kinds[r]);
+}
+
+/** One scan; returns true when the text has characters that fold (the matches are then incomplete). */
+function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList): boolean {
+  out.clear();
   const n = text.length;
   const u = codeUnits(text);
+  let folds = false;
   let i = 0;
   // No match may start before `guard`: the end of the previous match or escape sequence.
   let guard = 0;
   while (i < n) {
     const c = u[i];
-    const t = c < 128 ? table[c] : T_NONE;
+    if (c >= 128) {
+      if (!folds && foldsAt(u, i)) folds = true;
+      i++;
+      continue;
+    }
+    const t = table[c];
     if (t === T_NONE) {
       i++;
       continue;
@@ -158,6 +221,10 @@ export function scanBuiltins(text: string, mask: number, table: Uint8Array, out:
           break;
         case T_ESC:
           resume = guard = csiEnd(u, i, n);
+          if (!folds && joiningChainEnd(text, i) > 0) folds = true; // "4111 \x1b[1m1111 …": fold.ts joins it
+          break;
+        case T_ENCODED:
+          if (!folds && encodedAtSignAt(text, i)) folds = true; // "bob%40example.com": fold.ts decodes it
           break;
       }
     }
@@ -168,6 +235,7 @@ export function scanBuiltins(text: string, mask: number, table: Uint8Array, out:
       i = guard = match.end;
     } else i = resume;
   }
+  return folds;
 }
 
 /**

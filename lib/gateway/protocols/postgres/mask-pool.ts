@@ -123,7 +123,7 @@ export class MaskPool {
   private specOf(plans: readonly FieldPlan[]): FieldSpec[] {
     let spec = this.specs.get(plans);
     if (!spec) {
-      spec = plans.map((p) => ({ refs: p.refs ?? [], binary: p.binary, label: p.label }));
+      spec = plans.map((p) => ({ refs: p.refs ?? [], binary: p.binary, label: p.label, bytea: p.bytea }));
       this.specs.set(plans, spec);
     }
     return spec;

@@ -17,11 +17,12 @@ export type ToWorker =
 
 export type FromWorker = { job: number; out: Uint8Array; masked: number; counts: ReturnType<Masker["counts"]> } | { job: number; error: string };
 
-/** What remakes a FieldPlan: its columns (refs) and whether the value is binary. */
+/** What remakes a FieldPlan: its columns (refs), whether the value is binary, or a bytea. */
 export interface FieldSpec {
   refs: ColumnRef[];
   binary: boolean;
   label: string;
+  bytea?: boolean;
 }
 
 const maskers = new Map<number, { masker: Masker; plans: Map<string, FieldPlan[]> }>();
@@ -35,7 +36,7 @@ function plansFor(entry: { masker: Masker; plans: Map<string, FieldPlan[]> }, fi
         const plan = entry.masker.columnPlan(ref);
         return plan ? [{ plan, ref }] : [];
       }));
-      return { plans: made.map((m) => m.plan), refs: made.map((m) => m.ref), binary: f.binary, label: f.label };
+      return { plans: made.map((m) => m.plan), refs: made.map((m) => m.ref), binary: f.binary, label: f.label, bytea: f.bytea };
     });
     if (entry.plans.size > 64) entry.plans.clear();
     entry.plans.set(key, plans);

@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/lib/gateway/masking";
 import type { OutputColumn } from "./column-sources";
 import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame } from "./wire";
@@ -23,6 +24,11 @@ export interface FieldPlan {
    */
   binary: boolean;
   label: string;
+  /**
+   * a bytea in text format ("\\x616c…"): the detectors read the bytes, not their hex; a value
+   * they mask goes out as the hex of the masked bytes (still a valid bytea)
+   */
+  bytea?: boolean;
 }
 
 /**
@@ -94,10 +100,12 @@ async function plansOf(fields: readonly FieldDescription[], ctx: PlanContext): P
     // origin in an opaque result (a FETCH from a cursor the gateway never saw declared), or made
     // from something the catalog cannot explain (a view it cannot follow, an unknown relation).
     const withheld = f.format === 1 || (ctx.opaque === true && f.tableOid === 0) || found === OPAQUE || (named !== null && named !== undefined && copiesValues(named.schema, named.table, named.column));
-    plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name });
+    plans.push({ plans: chosen.map((x) => x.plan), refs: chosen.map((x) => x.ref), binary: withheld, label: named ? `${named.table}.${named.column}` : f.name, bytea: f.typeOid === BYTEA_OID });
   }
   return plans;
 }
+
+const BYTEA_OID = 17;
 
 /** The bytes of a redacted cell, shared: a DataRow is built by copying its values. */
 const REDACTED_BYTES = Buffer.from(REDACTED, "utf8");
@@ -121,7 +129,14 @@ export function maskRow(values: readonly (Buffer | null)[], plans: readonly Fiel
       next = null; // binary (or undescribed) value under a masker: withheld, never guessed at
     } else {
       // A whole-value redaction or NULL does not depend on the value: it is not decoded.
-      const text = plan.plans[0]?.replacement !== undefined ? "" : v.toString("utf8");
+      const raw = plan.plans[0]?.replacement !== undefined ? "" : v.toString("utf8");
+      // `select convert_to(email, 'UTF8')` answers "\x616c69…": the detectors read the bytes,
+      // as UTF-8 when they are, else as latin1 (one character per byte): either way the bytes
+      // outside the matches go back unchanged.
+      const hex = plan.bytea === true && !plan.plans[0]?.masksWholeValue && raw.startsWith("\\x");
+      const bytes = hex ? Buffer.from(raw.slice(2), "hex") : null;
+      const encoding = bytes && isUtf8(bytes) ? "utf8" : "latin1";
+      const text = bytes ? bytes.toString(encoding) : raw;
       let m: string | null = text;
       for (const p of plan.plans) {
         if (m === null) break;
@@ -133,6 +148,7 @@ export function maskRow(values: readonly (Buffer | null)[], plans: readonly Fiel
       // text-wide detector and pattern (Masker.columnPlan), so the backstop would find nothing.
       if (m !== null && !plan.plans[0]?.masksWholeValue && (m !== text || plan.plans.length === 0)) m = masker.maskValue(m);
       if (m === text) continue;
+      if (hex && m !== null) m = "\\x" + Buffer.from(m, encoding).toString("hex");
       next = m === null ? null : m === REDACTED ? REDACTED_BYTES : Buffer.from(m, "utf8");
     }
     out ??= values.slice();
