@@ -132,7 +132,9 @@ function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number
   const esc = p > lineStart ? buf.lastIndexOf("\x1b", p - 1) : -1;
   if (esc >= lineStart) {
     const end = escapeEnd(buf, esc);
-    if (end >= 0 && p > esc && p < end) p = end;
+    // A broken CSI ("\x1b[ 123-45-6789": a parameter after an intermediate) is not skipped: the
+    // detectors read it as a boundary, so what follows it may be the start of a value.
+    if (end >= 0 && p > esc && p < end && !brokenCsi(buf, esc, end)) p = end;
   }
   if (!holdWholeLine) while (p < n && buf.charCodeAt(p) === SPACE) p++;
   return n - p > maxHold ? n - maxHold : p;
@@ -186,6 +188,21 @@ function escapeEnd(buf: string, esc: number): number {
     if (c < 0x20 || c > 0x3f) return p; // malformed: not ours to protect
   }
   return -1;
+}
+
+/** Whether the CSI at `esc`, ended at `end` by escapeEnd, broke off without a final byte or out of order. */
+function brokenCsi(buf: string, esc: number, end: number): boolean {
+  if (buf.charCodeAt(esc + 1) !== 91) return false;
+  const last = buf.charCodeAt(end - 1);
+  if (last < 0x40 || last > 0x7e) return true;
+  // parameters (0x30-0x3f), then intermediates (0x20-0x2f), then the final byte
+  let intermediate = false;
+  for (let q = esc + 2; q < end - 1; q++) {
+    const c = buf.charCodeAt(q);
+    if (c <= 0x2f) intermediate = true;
+    else if (intermediate) return true;
+  }
+  return false;
 }
 
 /** A partial line that may still turn out to be key material or the END line. */

@@ -120,6 +120,13 @@ describe("folding look-alike characters before detection", () => {
     expect(emailOnly.mayMatch(prose + "\u0664")).toBe(true); // an Arabic-Indic digit: evidence once folded
   });
 
+  it("streams a value after a broken CSI as the whole text masks it (a counterexample the property found)", () => {
+    const t = "\x1b[ 123\u201145\u20116789 ";
+    const s = createStreamMasker(masker);
+    expect(s.push(t) + s.flush()).toBe(masker.maskText(t));
+    expect(masker.maskText(t)).toContain("[REDACTED:ssn]");
+  });
+
   it("streams a full-width card split across chunks", () => {
     const line = `card ${inDigits(CARD, 0xff10)} ok\n`;
     for (let cut = 1; cut < line.length; cut++) {
