@@ -5,6 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { chunksAt } from "./chunks.testkit";
 import { DETECTOR_NAMES } from "./catalog";
 import { luhnCheckDigit } from "./checksums";
 import { detect } from "./detect";
@@ -91,14 +92,7 @@ describe("property: streaming equals whole-text masking", () => {
   it("for any chunking", () => {
     fc.assert(
       fc.property(text, fc.array(fc.nat(), { maxLength: 6 }), (t, cuts) => {
-        const points = [...new Set(cuts.map((c) => c % (t.length + 1)))].sort((a, b) => a - b);
-        const chunks: string[] = [];
-        let last = 0;
-        for (const p of points) {
-          chunks.push(t.slice(last, p));
-          last = p;
-        }
-        chunks.push(t.slice(last));
+        const chunks = chunksAt(t, cuts);
         const stream = createStreamMasker(redact);
         const out = chunks.map((c) => stream.push(c)).join("") + stream.flush();
         expect(out).toBe(redact.maskText(t));

@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { chunksAt } from "../chunks.testkit";
 import { DETECTOR_NAMES } from "../catalog";
 import { detect } from "../detect";
 import { compileMasker } from "../masker";
@@ -177,14 +178,7 @@ describe("property: folding and streaming with look-alikes and escape sequences"
   it("streams any chunking like the whole text, and masking masked output changes nothing", () => {
     fc.assert(
       fc.property(separated, fc.array(fc.nat(), { maxLength: 6 }), (t, cuts) => {
-        const points = [...new Set(cuts.map((c) => c % (t.length + 1)))].sort((a, b) => a - b);
-        const chunks: string[] = [];
-        let last = 0;
-        for (const p of points) {
-          chunks.push(t.slice(last, p));
-          last = p;
-        }
-        chunks.push(t.slice(last));
+        const chunks = chunksAt(t, cuts);
         const s = createStreamMasker(masker);
         const whole = masker.maskText(t);
         expect(chunks.map((c) => s.push(c)).join("") + s.flush()).toBe(whole);
