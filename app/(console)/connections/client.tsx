@@ -58,6 +58,9 @@ export function ConnectionsClient({ initial, canWrite }: { initial: PublicConnec
                 {c.type === "ssh" && (
                   <Link className="inline-block rounded-md px-3 py-1.5 text-sm font-medium text-brand hover:bg-slate-100" href={`/connections/${encodeURIComponent(c.name)}/terminal`}>Open terminal</Link>
                 )}
+                {c.type === "postgres" && (
+                  <Link className="inline-block rounded-md px-3 py-1.5 text-sm font-medium text-brand hover:bg-slate-100" href={`/connections/${encodeURIComponent(c.name)}/sql`}>Open SQL console</Link>
+                )}
                 {canWrite && (
                   <>
                     <Button variant="ghost" onClick={() => setEditing(c)}>Edit</Button>

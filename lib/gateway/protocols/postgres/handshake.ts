@@ -4,10 +4,11 @@ import { isStoreUnavailable, STORE_UNAVAILABLE } from "@/db/unavailable";
 import { authenticateToken } from "@/lib/gateway/core/authenticate";
 import { GatewaySession } from "@/lib/gateway/core/session";
 import type { TlsMaterial } from "@/lib/gateway/core/tls";
-import { GatehouseError, type Principal } from "@/lib/gateway/core/types";
+import { GatehouseError, type Origin, type Principal } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
 import type { CancelRegistry } from "./cancel";
 import { isLoopback, readPassword, readStartup, startupFrames } from "./client-startup";
+import { isHandoffSecret, takeHandoff } from "./console-handoff";
 import { connectUpstream, UpstreamError, type UpstreamConnection } from "./upstream";
 import { build, negotiateStartup, ProtocolError, screenStartupParams, type FrameReader } from "./wire";
 import { loggable } from "@/lib/util/loggable";
@@ -71,20 +72,14 @@ export async function establish(raw: net.Socket, ctx: HandshakeContext): Promise
     clearTimeout(timer);
     frames.detach();
     const connection = screened.database!;
-    let principal: Principal;
-    try {
-      principal = await authenticateToken(ctx.db, token, { protocol: "postgres", address, claimedUser: screened.user!, connection });
-    } catch (err) {
-      if (err instanceof GatehouseError && err.code === "UNAVAILABLE") throw err;
-      throw new Refusal("28P01", `password authentication failed for user "${screened.user}"${err instanceof GatehouseError && err.code === "FORBIDDEN" ? `: ${err.message}` : ""}`);
-    }
+    const { principal, client: who } = await loginOf(ctx.db, token, { address, user: screened.user!, connection });
     const target = await loadUpstream(ctx.db, connection);
     if (!target) throw new Refusal("3D000", `database "${connection}" does not exist (no Gatehouse connection of that name)`);
     if (target.ref.type !== "postgres") throw new Refusal("3D000", `connection "${connection}" is a ${target.ref.type} connection, not PostgreSQL`);
     const applicationName = screened.forward.application_name ?? Object.entries(screened.forward).find(([k]) => k.toLowerCase() === "application_name")?.[1] ?? "";
     let session: GatewaySession;
     try {
-      session = await GatewaySession.open(ctx.db, { principal, connection: target.ref, client: { address, protocol: "postgres", origin: "native" }, applicationName }, {
+      session = await GatewaySession.open(ctx.db, { principal, connection: target.ref, client: { address: who.address, origin: who.origin, protocol: "postgres" }, applicationName }, {
         onHeld: (h) => client.write(build.noticeResponse({ severity: "NOTICE", code: "00000", message: `connection held for approval #${h.approvalId}: ${h.url}` })),
       });
     } catch (err) {
@@ -100,6 +95,7 @@ export async function establish(raw: net.Socket, ctx: HandshakeContext): Promise
       await session.end("failed", message);
       throw new Refusal("08006", `gatehouse: ${message}`);
     }
+    who.opened?.(session.id);
     return { client, clientReader: start.reader, session, upstream, target };
   } catch (err) {
     refuse(frames.socket, err);
@@ -107,6 +103,26 @@ export async function establish(raw: net.Socket, ctx: HandshakeContext): Promise
   } finally {
     clearTimeout(timer);
     frames.detach();
+  }
+}
+
+/**
+ * Who logs in: the owner of a Gatehouse token given as the password, from the socket's address;
+ * or, for the console's SQL page (console-handoff.ts), the person at the browser, from theirs.
+ */
+async function loginOf(db: Db, password: string, at: { address: string; user: string; connection: string }): Promise<{ principal: Principal; client: { address: string; origin: Origin; opened?: (id: string) => void } }> {
+  const refused = (why?: string) => new Refusal("28P01", `password authentication failed for user "${at.user}"${why ? `: ${why}` : ""}`);
+  if (isHandoffSecret(password)) {
+    const handoff = takeHandoff(password, at.connection, at.user);
+    if (!handoff) throw refused();
+    return { principal: handoff.principal, client: { address: handoff.address, origin: "web-console", opened: handoff.opened } };
+  }
+  try {
+    const principal = await authenticateToken(db, password, { protocol: "postgres", address: at.address, claimedUser: at.user, connection: at.connection });
+    return { principal, client: { address: at.address, origin: "native" } };
+  } catch (err) {
+    if (err instanceof GatehouseError && err.code === "UNAVAILABLE") throw err;
+    throw refused(err instanceof GatehouseError && err.code === "FORBIDDEN" ? err.message : undefined);
   }
 }
 

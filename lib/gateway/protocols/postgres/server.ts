@@ -4,6 +4,8 @@ import type { GatewayContext, ProtocolServer } from "@/lib/gateway/core/registry
 import { ensureTlsMaterial, type TlsMaterial } from "@/lib/gateway/core/tls";
 import { CancelRegistry } from "./cancel";
 import { initClassifier } from "./classify";
+import { isLoopback } from "./client-startup";
+import { setGatewayListening } from "./console-handoff";
 import { establish } from "./handshake";
 import { closeAllMetadata } from "./metadata";
 import { PgSession } from "./session";
@@ -38,7 +40,11 @@ export class PostgresServer implements ProtocolServer {
       });
     });
     this.server = server;
-    return { port: (server.address() as net.AddressInfo).port };
+    const port = (server.address() as net.AddressInfo).port;
+    const bind = ctx.config.bind;
+    const anyAddress = bind === "0.0.0.0" || bind === "::" || bind === "";
+    setGatewayListening({ host: anyAddress ? "127.0.0.1" : bind, port, cert: isLoopback(bind) || anyAddress ? null : tls().cert.toString() });
+    return { port };
   }
 
   private async accept(socket: net.Socket, db: Db, tls: () => TlsMaterial) {
@@ -59,6 +65,7 @@ export class PostgresServer implements ProtocolServer {
   }
 
   async stopAccepting(): Promise<void> {
+    setGatewayListening(null);
     await new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
   }
 

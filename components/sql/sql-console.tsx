@@ -1,0 +1,146 @@
+"use client";
+import Link from "next/link";
+import { useEffect, useRef, useState } from "react";
+import { Badge, Button, Textarea } from "@/components/ui";
+import { revealInvisible } from "@/lib/util/reveal-invisible";
+import type { ConsoleMessage, ResultSet } from "@/lib/sql-console/console";
+
+/**
+ * SQL in the browser, through the same gateway path as psql (policy per statement, holds,
+ * masking, recording; origin web-console). Statements run in order on one connection, so a
+ * transaction carries from one to the next. Ctrl+Enter (⌘+Enter) runs the editor's text.
+ */
+type Entry = {
+  id: number;
+  sql: string;
+  status: "running" | "held" | "done" | "error";
+  approvalId?: number;
+  url?: string;
+  sets?: ResultSet[];
+  durationMs?: number;
+  error?: { code: string | null; message: string };
+  notices: string[];
+};
+
+type Phase = { phase: "connecting" } | { phase: "ready"; sessionId: string | null } | { phase: "closed"; reason: string };
+
+export function SqlConsole({ connection }: { connection: string }) {
+  const [phase, setPhase] = useState<Phase>({ phase: "connecting" });
+  const [entries, setEntries] = useState<Entry[]>([]);
+  const [text, setText] = useState("select now()");
+  const [generation, setGeneration] = useState(0);
+  const socket = useRef<WebSocket | null>(null);
+  const nextId = useRef(1);
+
+  useEffect(() => {
+    setPhase({ phase: "connecting" });
+    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/sql/${encodeURIComponent(connection)}`);
+    socket.current = ws;
+    const update = (id: number | null, change: (e: Entry) => Entry) => setEntries((all) => all.map((e) => (e.id === id ? change(e) : e)));
+    ws.onmessage = (ev) => {
+      const msg = JSON.parse(String(ev.data)) as ConsoleMessage;
+      if (msg.type === "ready") setPhase({ phase: "ready", sessionId: null });
+      else if (msg.type === "session") setPhase({ phase: "ready", sessionId: msg.sessionId });
+      else if (msg.type === "closed") setPhase({ phase: "closed", reason: msg.reason });
+      else if (msg.type === "held") update(msg.id, (e) => ({ ...e, status: "held", approvalId: msg.approvalId, url: msg.url }));
+      else if (msg.type === "notice") update(msg.id, (e) => ({ ...e, notices: [...e.notices, msg.message] }));
+      else if (msg.type === "result") update(msg.id, (e) => ({ ...e, status: "done", sets: msg.sets, durationMs: msg.durationMs }));
+      else if (msg.type === "error") update(msg.id, (e) => ({ ...e, status: "error", error: { code: msg.code, message: msg.message } }));
+    };
+    ws.onclose = () => setPhase((p) => (p.phase === "closed" ? p : { phase: "closed", reason: "the connection to Gatehouse was lost" }));
+    return () => ws.close();
+  }, [connection, generation]);
+
+  const ready = phase.phase === "ready";
+  const busy = entries.some((e) => e.status === "running" || e.status === "held");
+  const run = () => {
+    if (!ready || busy || !text.trim()) return;
+    const id = nextId.current++;
+    setEntries((all) => [{ id, sql: text, status: "running", notices: [] }, ...all]);
+    socket.current?.send(JSON.stringify({ type: "run", id, sql: text }));
+  };
+
+  return (
+    <div className="space-y-3" data-testid="sql-console" data-phase={phase.phase}>
+      <div className="flex flex-wrap items-center gap-3 text-sm">
+        <span className="font-medium">{connection}</span>
+        <PhaseBadge phase={phase} />
+        {phase.phase === "ready" && phase.sessionId && <Link className="text-xs text-brand underline" href={`/sessions/${phase.sessionId}`} target="_blank">recording</Link>}
+        <span className="ml-auto text-xs text-slate-500">Ctrl+Enter runs · statements share one connection (transactions carry over)</span>
+        {phase.phase === "closed" && <Button variant="secondary" onClick={() => setGeneration((g) => g + 1)}>New session</Button>}
+      </div>
+      {phase.phase === "closed" && <div role="alert" className="rounded-md border border-slate-300 bg-slate-50 px-3 py-2 text-sm" data-testid="sql-closed">Session ended: {phase.reason}</div>}
+      <Textarea
+        aria-label="SQL"
+        className="h-40 w-full font-mono text-sm"
+        value={text}
+        spellCheck={false}
+        onChange={(e) => setText(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
+            e.preventDefault();
+            run();
+          }
+        }}
+      />
+      <div className="flex gap-2">
+        <Button onClick={run} disabled={!ready || busy}>Run</Button>
+        <Button variant="secondary" onClick={() => socket.current?.send(JSON.stringify({ type: "cancel" }))} disabled={!busy}>Cancel</Button>
+      </div>
+      <ol className="space-y-3" data-testid="sql-results">
+        {entries.map((e) => <EntryView key={e.id} entry={e} onReuse={() => setText(e.sql)} />)}
+      </ol>
+    </div>
+  );
+}
+
+function EntryView({ entry: e, onReuse }: { entry: Entry; onReuse: () => void }) {
+  const [tone, label] = ({ running: ["blue", "running…"], held: ["amber", "held for approval"], done: ["green", "done"], error: ["red", "error"] } as const)[e.status];
+  return (
+    <li className="rounded-md border border-slate-200 bg-white p-3" data-testid="sql-entry" data-status={e.status}>
+      <div className="flex items-start gap-2">
+        <button type="button" className="flex-1 whitespace-pre-wrap text-left font-mono text-xs text-slate-700 hover:underline" title="Edit again" onClick={onReuse}>{revealInvisible(e.sql)}</button>
+        <Badge tone={tone}>{label}</Badge>
+        {e.durationMs !== undefined && <span className="text-xs text-slate-500">{e.durationMs} ms</span>}
+      </div>
+      {e.status === "held" && (
+        <p role="status" className="mt-2 text-sm text-amber-900" data-testid="sql-held">
+          Held for approval #{e.approvalId}. <a className="underline" href={e.url} target="_blank" rel="noopener noreferrer">Open the approval request</a>; it runs as soon as it is approved.
+        </p>
+      )}
+      {e.notices.map((n, i) => <p key={i} className="mt-1 text-xs text-slate-600">NOTICE: {revealInvisible(n)}</p>)}
+      {e.error && <p role="alert" className="mt-2 text-sm text-red-800">{e.error.code ? `${e.error.code}: ` : ""}{revealInvisible(e.error.message)}</p>}
+      {e.sets?.map((s, i) => <SetView key={i} set={s} />)}
+    </li>
+  );
+}
+
+function SetView({ set }: { set: ResultSet }) {
+  return (
+    <div className="mt-2">
+      <p className="text-xs text-slate-500">{set.command} · {set.rowCount} row{set.rowCount === 1 ? "" : "s"}{set.truncated ? ` (showing the first ${set.rows.length})` : ""}</p>
+      {set.columns.length > 0 && (
+        <div className="mt-1 max-h-96 overflow-auto">
+          <table className="min-w-full text-left font-mono text-xs">
+            <thead className="sticky top-0 bg-slate-100">
+              <tr>{set.columns.map((c, i) => <th key={i} className="px-2 py-1 font-semibold">{revealInvisible(c)}</th>)}</tr>
+            </thead>
+            <tbody>
+              {set.rows.map((r, i) => (
+                <tr key={i} className="border-t border-slate-100">
+                  {r.map((v, j) => <td key={j} className="whitespace-pre px-2 py-1">{v === null ? <span className="text-slate-400">NULL</span> : revealInvisible(v)}</td>)}
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </div>
+  );
+}
+
+function PhaseBadge({ phase }: { phase: Phase }) {
+  if (phase.phase === "ready") return <Badge tone="green">{phase.sessionId ? "connected" : "ready: the session opens with the first statement"}</Badge>;
+  if (phase.phase === "closed") return <Badge>closed</Badge>;
+  return <Badge>connecting…</Badge>;
+}

@@ -1,0 +1,91 @@
+import { expect, test, type Page } from "@playwright/test";
+import { E2E } from "../playwright.config";
+import { ConnectionsPage, LoginPage } from "./pages/console";
+import { adminToken, apiLogin, ensureUser } from "./support";
+
+/**
+ * The browser SQL console in real Chromium, through the real PostgreSQL gateway to the demo
+ * database: open it from the connections page, run statements and see their rows, keep a
+ * transaction across statements, watch a held write turn into its result once an approver
+ * approves it (no reload), and find it all in the session's recording.
+ */
+test.describe.configure({ mode: "serial" });
+
+const APPROVER = { email: "sql-approver@e2e.test", password: "sql-approver-password-1" };
+let admin: string;
+
+test.beforeAll(async ({ request }) => {
+  admin = await adminToken(request);
+  await ensureUser(request, admin, { ...APPROVER, role: "approver", groups: ["approvers"] });
+  // The demo database once more, tagged prod: writes there are held for an approver by the default policies.
+  const listed = await (await request.get("/api/v1/connections", { headers: { authorization: `Bearer ${admin}` } })).json();
+  const demo = (listed.connections as { name: string; upstream: string; username: string }[]).find((c) => c.name === "demo-postgres")!;
+  const res = await request.post("/api/v1/connections", { headers: { authorization: `Bearer ${admin}` }, data: { name: "demo-prod", type: "postgres", upstream: demo.upstream, username: demo.username, secret: "demo", tags: ["prod"] } });
+  expect([200, 409], await res.text()).toContain(res.status());
+});
+
+const sqlConsole = (page: Page) => page.getByTestId("sql-console");
+const entries = (page: Page) => page.getByTestId("sql-entry");
+
+async function openConsole(page: Page, connection: string) {
+  await new LoginPage(page).signIn(E2E.adminEmail, E2E.adminPassword);
+  const connections = new ConnectionsPage(page);
+  await connections.open();
+  await connections.row(connection).getByRole("link", { name: "Open SQL console" }).click();
+  await expect(page).toHaveURL(new RegExp(`/connections/${connection}/sql$`));
+  await expect(sqlConsole(page)).toHaveAttribute("data-phase", "ready", { timeout: 20_000 });
+}
+
+/** Types `sql` into the editor and runs it with Ctrl+Enter, as a person would. */
+async function runSql(page: Page, sql: string) {
+  const editor = page.getByRole("textbox", { name: "SQL" });
+  await editor.fill(sql);
+  await editor.press("Control+Enter");
+}
+
+test("runs statements from the connections page and shows their rows; a transaction carries over", async ({ page }) => {
+  await openConsole(page, "demo-postgres");
+  await runSql(page, "select id, name from customers order by id limit 3");
+  const first = entries(page).first();
+  await expect(first).toHaveAttribute("data-status", "done", { timeout: 15_000 });
+  await expect(first.locator("th")).toHaveText(["id", "name"]);
+  await expect(first.locator("tbody tr")).toHaveCount(3);
+  await expect(first).toContainText("SELECT · 3 rows");
+
+  // The statements share one connection: inside the transaction a previous run opened, now() stands still.
+  await runSql(page, "begin");
+  await expect(entries(page).first()).toHaveAttribute("data-status", "done", { timeout: 15_000 });
+  const now = async () => {
+    await runSql(page, "select now()::text as t");
+    await expect(entries(page).first()).toHaveAttribute("data-status", "done", { timeout: 15_000 });
+    return entries(page).first().locator("tbody td").innerText();
+  };
+  const t1 = await now();
+  expect(await now()).toBe(t1);
+  await runSql(page, "commit");
+  await expect(entries(page).first()).toHaveAttribute("data-status", "done", { timeout: 15_000 });
+  expect(await now()).not.toBe(t1);
+});
+
+test("a held write shows the approval link, then its result once an approver approves it, without a reload", async ({ page, request }) => {
+  await openConsole(page, "demo-prod");
+  await runSql(page, "update customers set name = name where id = 1");
+  const entry = entries(page).first();
+  await expect(entry).toHaveAttribute("data-status", "held", { timeout: 15_000 });
+  const link = entry.getByRole("link", { name: "Open the approval request" });
+  const approvalId = (await link.getAttribute("href"))!.split("/").pop()!;
+  const approver = await apiLogin(request, APPROVER.email, APPROVER.password);
+  const approved = await request.post(`/api/v1/approvals/${approvalId}/approve`, { headers: { authorization: `Bearer ${approver}` }, data: { reason: "fine" } });
+  expect(approved.status(), await approved.text()).toBe(200);
+  await expect(entry).toHaveAttribute("data-status", "done", { timeout: 15_000 });
+  await expect(entry).toContainText("UPDATE · 1 row");
+
+  // All of it is the session's recording: origin web-console, the statement, its approval.
+  const href = await sqlConsole(page).getByRole("link", { name: "recording" }).getAttribute("href");
+  const id = href!.split("/").pop()!;
+  const session = await (await request.get(`/api/v1/sessions/${id}`, { headers: { authorization: `Bearer ${admin}` } })).json();
+  expect(session.session).toMatchObject({ connectionName: "demo-prod", protocol: "postgres", origin: "web-console", applicationName: "browser sql console" });
+  const events = (await (await request.get(`/api/v1/sessions/${id}/events`, { headers: { authorization: `Bearer ${admin}` } })).json()).events as { kind: string; payload: Record<string, unknown> }[];
+  expect(events.find((e) => e.kind === "request" && e.payload.text === "update customers set name = name where id = 1")).toBeTruthy();
+  expect(events.find((e) => e.kind === "approval" && e.payload.status === "approved")).toBeTruthy();
+});

@@ -1,0 +1,187 @@
+import postgres from "postgres";
+import { getSession } from "@/db/queries/sessions";
+import type { Db } from "@/db/client";
+import type { Principal } from "@/lib/gateway/core/types";
+import { gatewayListening, issueHandoff } from "@/lib/gateway/protocols/postgres/console-handoff";
+import { loggable } from "@/lib/util/loggable";
+
+/**
+ * The server side of the console's SQL page: one PostgreSQL client, over one connection, of this
+ * process's own PostgreSQL gateway, logged in for the person at the browser (console-handoff.ts).
+ * Everything psql gets applies unchanged because it is the same path: classification, policy,
+ * holds (the gateway's "held for approval" notice becomes a `held` message), masking, the
+ * refusals under masking, recording (origin web-console), kills. Statements run in order on the
+ * one connection, so a transaction or a SET carries from one to the next, as in psql.
+ *
+ * The browser gets at most MAX_ROWS rows and MAX_BYTES of values per statement; the rest is
+ * counted. Values are shown as PostgreSQL's text output, exactly as the gateway masked them.
+ */
+export const MAX_ROWS = 1000;
+export const MAX_BYTES = 2 << 20;
+const HELD = /^(?:connection )?held for approval #(\d+): (\S+)/;
+
+export type ConsoleMessage =
+  | { type: "ready" }
+  | { type: "session"; sessionId: string }
+  | { type: "held"; id: number | null; approvalId: number; url: string }
+  | { type: "notice"; id: number | null; message: string }
+  | { type: "result"; id: number; sets: ResultSet[]; durationMs: number }
+  | { type: "error"; id: number | null; code: string | null; message: string }
+  | { type: "closed"; reason: string };
+
+export interface ResultSet {
+  command: string;
+  rowCount: number;
+  columns: string[];
+  rows: (string | null)[][];
+  truncated: boolean;
+}
+
+type RawColumn = { name: string };
+type RawSet = (Buffer | null)[][] & { command?: string; count?: number | null; columns?: RawColumn[] };
+
+export class SqlConsole {
+  private sql: postgres.Sql | null = null;
+  private running: { id: number; query: { cancel(): unknown } } | null = null;
+  private sessionId: string | null = null;
+  /** the gateway's FATAL answer, which ends the connection */
+  private fatal: string | null = null;
+  private closed = false;
+
+  constructor(
+    private readonly db: Db,
+    private readonly send: (msg: ConsoleMessage) => void,
+  ) {}
+
+  /**
+   * Prepares the client. It logs in through the gateway with the first statement (which is when
+   * the gateway decides `connect`, maybe holding it): `session` then names the recording.
+   * (postgres.js cannot hold a connection open without a statement unless it may run its own
+   * type query first, which would be recorded as the user's.)
+   */
+  open(principal: Principal, connection: string, address: string): void {
+    const at = gatewayListening();
+    if (!at) return this.close("the PostgreSQL gateway does not run in this process");
+    // One connection for the console's life: a reconnect would be a new session without the
+    // old one's transaction, so after the first login no password is given out again.
+    let loggedIn = false;
+    const password = () => {
+      if (loggedIn || this.closed) return "gatehouse-console:spent";
+      loggedIn = true;
+      return issueHandoff({ principal, address, connection, opened: (id) => this.opened(id) });
+    };
+    this.sql = postgres({
+      host: at.host,
+      port: at.port,
+      database: connection,
+      username: principal.email,
+      password,
+      ssl: at.cert ? { ca: at.cert, checkServerIdentity: () => undefined } : false,
+      max: 1,
+      prepare: false,
+      fetch_types: false,
+      idle_timeout: 0,
+      max_lifetime: 0,
+      // A held `connect` waits for its approver (the notice says so meanwhile); a request expires by then.
+      connect_timeout: 3600,
+      onnotice: (n) => this.notice(null, String(n.message)),
+      connection: { application_name: "browser sql console" },
+      onclose: () => void this.lost(),
+    });
+    this.send({ type: "ready" });
+  }
+
+  /** Runs one string (several statements allowed) and answers with its results or its error. */
+  async run(id: number, text: string): Promise<void> {
+    if (!this.sql || this.closed) return this.send({ type: "error", id, code: null, message: "the console is not connected" });
+    if (this.running) return this.send({ type: "error", id, code: null, message: "a statement is still running; wait for it or cancel it" });
+    const kept = new Map<RawSet, { rows: (string | null)[][]; seen: number; bytes: number }>();
+    const query = this.sql.unsafe(text).raw();
+    this.running = { id, query };
+    const started = performance.now();
+    try {
+      const raw = await query.forEach((row, result) => {
+        const set = result as unknown as RawSet;
+        let k = kept.get(set);
+        if (!k) kept.set(set, (k = { rows: [], seen: 0, bytes: 0 }));
+        k.seen++;
+        const values = row as unknown as (Buffer | null)[];
+        const size = values.reduce((n, v) => n + (v?.length ?? 0), 0);
+        if (k.rows.length >= MAX_ROWS || k.bytes + size > MAX_BYTES) return;
+        k.bytes += size;
+        k.rows.push(values.map((v) => (v === null ? null : v.toString("utf8"))));
+      });
+      const sets = (Array.isArray(raw) && raw.length > 0 && isResult(raw[0]) ? raw : [raw]) as RawSet[];
+      const out = sets.filter(isResult).map((set) => {
+        const k = kept.get(set) ?? { rows: [], seen: 0 };
+        return { command: set.command ?? "", rowCount: set.count ?? k.seen, columns: (set.columns ?? []).map((c) => c.name), rows: k.rows, truncated: k.seen > k.rows.length };
+      });
+      this.send({ type: "result", id, sets: out, durationMs: Math.round(performance.now() - started) });
+    } catch (err) {
+      const message = messageOf(err);
+      if ((err as { severity?: string }).severity === "FATAL") this.fatal = message.message;
+      this.send({ type: "error", id, ...message });
+    } finally {
+      this.running = null;
+    }
+  }
+
+  /** Cancels the running statement, or its wait for an approver (the gateway maps it, as for psql). */
+  cancel() {
+    if (this.running) void Promise.resolve(this.running.query.cancel()).catch(() => {});
+  }
+
+  /** The browser went away: the session ends as a psql session ends when psql quits. */
+  async end(): Promise<void> {
+    this.closed = true;
+    this.cancel();
+    await this.sql?.end({ timeout: 2 }).catch(() => {});
+  }
+
+  private opened(sessionId: string) {
+    this.sessionId = sessionId;
+    this.send({ type: "session", sessionId });
+  }
+
+  private notice(id: number | null, message: string) {
+    const held = HELD.exec(message);
+    const during = id ?? this.running?.id ?? null;
+    if (held) this.send({ type: "held", id: during, approvalId: Number(held[1]), url: held[2] });
+    else this.send({ type: "notice", id: during, message });
+  }
+
+  /** The connection closed under the console: ended by Gatehouse (a kill, a revocation) or lost. */
+  private async lost() {
+    if (this.closed) return;
+    let reason = "the connection to the gateway was closed";
+    // Why: the gateway stores it as it closes the connection (read back, briefly), or it refused
+    // the login itself (FATAL, before any session was open).
+    for (let tries = 0; tries < 20; tries++) {
+      const row = this.sessionId ? await getSession(this.db, this.sessionId).catch((err) => void console.warn("[sql-console] reading the session's end failed:", loggable(err))) : null;
+      if (row?.endReason || (!this.sessionId && this.fatal)) {
+        reason = row?.endReason ?? this.fatal!;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    this.close(reason);
+  }
+
+  private close(reason: string) {
+    if (this.closed) return;
+    this.closed = true;
+    this.send({ type: "closed", reason });
+    void this.sql?.end({ timeout: 1 }).catch(() => {});
+  }
+}
+
+function isResult(x: unknown): x is RawSet {
+  return Array.isArray(x) && "command" in x;
+}
+
+/** What the gateway (or PostgreSQL through it) answered; the gateway already masked it. */
+function messageOf(err: unknown): { code: string | null; message: string } {
+  const e = err as { name?: string; code?: string; message?: string };
+  if (e?.name === "PostgresError") return { code: e.code ?? null, message: e.message ?? "error" };
+  return { code: null, message: "the gateway could not be reached or closed the connection" };
+}
