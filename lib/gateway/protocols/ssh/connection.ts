@@ -12,6 +12,7 @@ import { Forwarding, forwardEnded } from "./forward";
 import { SftpRelay } from "./sftp";
 import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
 import { connectUpstream } from "./upstream";
+import { upstreamPaths } from "./upstream-paths";
 import { X11Relay, x11ForwardOf, type X11Forward } from "./x11-forward";
 import { loggable } from "@/lib/util/loggable";
 import { withoutTokens } from "@/lib/identity/redact";
@@ -279,7 +280,7 @@ export class SshConnection {
       const { gw, upstream } = await this.opening!;
       const up = await new Promise<import("ssh2").ClientChannel>((resolve, reject) => upstream.subsys("sftp", (err, s) => (err ? reject(err) : resolve(s))));
       gw.recorder.record("sftp", { ch, op: "start", path: "" });
-      new SftpRelay(gw, ch, channel, up).start();
+      new SftpRelay(gw, ch, channel, up, upstreamPaths(upstream)).start();
     } catch (err) {
       channel.stderr.write(`gatehouse: ${(err as Error).message}\n`);
       channel.exit(EXIT_DENIED);

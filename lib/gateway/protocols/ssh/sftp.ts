@@ -2,6 +2,7 @@ import type { ClientChannel as UpstreamChannel, ServerChannel } from "ssh2";
 import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
+import type { UpstreamPaths } from "./upstream-paths";
 
 /**
  * SFTP pass-through with inspection. ssh2 has no raw SFTP proxy, so the gateway relays the
@@ -85,6 +86,8 @@ export class SftpRelay {
     private readonly ch: number,
     private readonly client: ServerChannel,
     private readonly upstream: UpstreamChannel,
+    /** where a written path leads on the host (a symlink already there, a home outside /home) */
+    private readonly paths: UpstreamPaths,
   ) {}
 
   start() {
@@ -172,7 +175,9 @@ export class SftpRelay {
         }
         const request = this.inspect(packet);
         if (request) {
-          const decision = await this.gw.decide(request.req, { signal: this.gone.signal });
+          const req = await this.paths.judge(request.req, request.paths);
+          if (this.closed) break;
+          const decision = await this.gw.decide(req, { signal: this.gone.signal });
           if (this.closed) break;
           if (decision.type === "deny") {
             this.record({ ...request.event, status: `denied: ${decision.reason}` });
@@ -210,7 +215,7 @@ export class SftpRelay {
    * Reads one client packet; returns the policy request when it needs a decision. Records the
    * operations that do not need one.
    */
-  private inspect(p: Buffer): { id: number; req: ClassifiedRequest; event: SftpEvent } | null {
+  private inspect(p: Buffer): { id: number; req: ClassifiedRequest; event: SftpEvent; paths: string[] } | null {
     const type = p[4];
     const r = new Reader(p, 5);
     const id = r.u32();
@@ -223,7 +228,7 @@ export class SftpRelay {
       const above = (p: string, i: number) => (op === "symlink" || op === "hardlink" || (op === "rename" && i === 1)) && isPersistenceAncestor(p);
       const kind = asked === "write" && paths.some((p, i) => isPersistencePath(p) || above(p, i)) ? "admin" : asked;
       const text = `sftp ${op} ${path}${path2 !== undefined ? ` ${path2}` : ""}`;
-      return { id, req: { action: "write" as const, kind, tables: [], functions: [], text }, event: { op, path, ...(path2 !== undefined ? { path2 } : {}) } };
+      return { id, req: { action: "write" as const, kind, tables: [], functions: [], text }, event: { op, path, ...(path2 !== undefined ? { path2 } : {}) }, paths };
     };
     switch (type) {
       case T.OPEN: {
@@ -241,7 +246,7 @@ export class SftpRelay {
           const w = decideWrite("write", path);
           return readable ? { ...w, req: { ...w.req, unmaskable: true } } : w;
         }
-        return { id, req: { action: "read", kind: "read", tables: [], functions: [], text: `sftp read ${path}`, unmaskable: true }, event: { op: "read", path } };
+        return { id, req: { action: "read", kind: "read", tables: [], functions: [], text: `sftp read ${path}`, unmaskable: true }, event: { op: "read", path }, paths: [] };
       }
       case T.OPENDIR:
         this.requests.set(id, { op: "opendir", path: r.string() });
