@@ -1,6 +1,9 @@
 import fs from "node:fs";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { sftpBatch, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 import { ensureHomeUser, HOME_USER } from "../support/ssh-home-user";
@@ -120,6 +123,30 @@ describe("SSH writes judged where they land on the host", () => {
       expect(await exists(direct(), `${home}/${tag}-plain/new/${probe}`)).toBe("yes");
     } finally {
       fs.rmSync(local, { force: true });
+    }
+  });
+
+  // An agent's write is allowed (masked) by the default policies; through the same link it is
+  // admin, held for everyone.
+  it("MCP run_ssh_command: an agent's write through the symlink is held as admin; an ordinary one runs", async () => {
+    const probe = `${tag}-mcp-probe`;
+    const agent = (await exchangeToken(gh.url, tokens.member, "hunt2-agent")).access_token;
+    const client = new Client({ name: "ssh-hunt2", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${agent}` } } }));
+    const run = (command: string) => client.callTool({ name: "run_ssh_command", arguments: { connection: "box", command, wait_seconds: 0 } }, undefined, { timeout: 60_000 }) as Promise<CallToolResult>;
+    try {
+      const line = `echo x >> ${tag}-notes/${probe}`;
+      const held = await run(line);
+      expect(held.structuredContent?.status, JSON.stringify(held.content)).toBe("held");
+      const approval = await waitForApproval(gh, tokens.approver, line);
+      expect(approval!.request.kind).toBe("admin");
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval!.id}/deny`, { reason: "hunt2" })).status).toBe(200);
+      const plain = await run(`echo x >> ${tag}-plain/mcp && echo done`);
+      expect(plain.isError, JSON.stringify(plain.content)).toBeFalsy();
+      expect(JSON.stringify(plain.content)).toContain("done");
+      expect(await exists(direct(), `${home}/.ssh/${probe}`)).toBe("no");
+    } finally {
+      await client.close();
     }
   });
 

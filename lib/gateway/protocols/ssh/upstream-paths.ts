@@ -1,7 +1,10 @@
 import path from "node:path";
 import type { Client, SFTPWrapper, Stats } from "ssh2";
+import type { Db } from "@/db/client";
+import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import { globMatches, isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
+import { connectUpstream } from "./upstream";
 
 /**
  * Where a write's paths lead on the upstream host, asked of the host itself: the text of a line
@@ -116,6 +119,26 @@ function call<T>(start: (cb: (err: Error | undefined | null, value: T) => void) 
       else resolve(value);
     });
   });
+}
+
+/**
+ * The same judgement for a caller with no upstream connection yet: MCP's run_ssh_command decides
+ * before it connects (ssh-exec.ts), so an ordinary write opens one short connection to ask,
+ * closed after. One that cannot be made leaves the write admin.
+ */
+export async function judgeOnTarget(db: Db, target: UpstreamTarget, request: ClassifiedRequest, paths: readonly string[]): Promise<ClassifiedRequest> {
+  if (request.kind !== "write" || paths.length === 0) return request;
+  let client: Client;
+  try {
+    client = await connectUpstream(db, target);
+  } catch {
+    return { ...request, kind: "admin" };
+  }
+  try {
+    return await new UpstreamPaths(client).judge(request, paths);
+  } finally {
+    client.end();
+  }
 }
 
 const byClient = new WeakMap<Client, UpstreamPaths>();
