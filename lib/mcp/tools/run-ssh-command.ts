@@ -1,6 +1,7 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
-import { requestOf } from "@/lib/gateway/protocols/ssh/terminal-channel";
+import { classifyExec } from "@/lib/gateway/protocols/ssh/classify";
+import { judgeOnTarget } from "@/lib/gateway/protocols/ssh/upstream-paths";
 import { errorResult, safely, textResult, type McpContext } from "../context";
 import { runGatewayCall } from "../gateway-call";
 import { MAX_OUTPUT_BYTES, runSshExec } from "../ssh-exec";
@@ -58,8 +59,12 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
           notify: notifier(extra),
           signal: extra.signal,
           requestId: extra.requestId,
-          // exactly the request the SSH gateway builds for an exec channel
-          classify: async () => requestOf("exec", args.command),
+          // exactly the request the SSH gateway builds for an exec channel: an ordinary write as
+          // its paths resolve on the host (a symlink already there, a home outside /home)
+          classify: async (target) => {
+            const { request, targets } = classifyExec(args.command);
+            return judgeOnTarget(ctx.db, target, request, targets);
+          },
           execute: async ({ session, decision, target, signal }) => {
             const r = await runSshExec({ db: ctx.db, session, decision, target, command: args.command, timeoutMs: timeoutSeconds * 1000, onProgress, progressMs: PROGRESS_MS, signal });
             if (r.failure?.kind === "upstream") return errorResult(`UPSTREAM: ${r.failure.message}`);

@@ -172,8 +172,9 @@ describe("classifyCommand: writers and readers whose options run a program", () 
     ["rsync --server -vlogDtpre.iLsfxC . /srv"],
     ["rsync -av a/ b/"],
     ["install -m 755 a /srv/tools/a"],
-    ["git rebase main"],
-    ["git submodule update --init"],
+    // in a project directory: in the working directory (a home directory) a checkout is admin (write-targets.test.ts)
+    ["git -C repo rebase main"],
+    ["git -C repo submodule update --init"],
     ["git clone https://example.test/r.git"],
     ["git fetch origin"],
     ["git push origin main"],

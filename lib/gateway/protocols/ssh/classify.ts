@@ -3,6 +3,7 @@ import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
 import { programRule } from "./program-rules";
 import { splitCommands, type Token } from "./shell-words";
 import { ASSIGNMENT, isWrapper, SAFE_VARIABLE, unwrap } from "./wrappers";
+import { changeDirectory, collectTargets, isCd, newWalk, type Walk } from "./write-targets";
 
 export { splitCommands, type Token };
 
@@ -14,7 +15,8 @@ export { splitCommands, type Token };
  * `unknown`, which the default policies hold for a human.
  *
  * A compound line (`a; b && c | d`) is classified as its most dangerous part, in the order
- * read < write < unknown < admin: one unknown part makes the whole line unknown.
+ * read < write < unknown < admin: one unknown part makes the whole line unknown. A `cd` is a
+ * read that moves where the later parts' relative paths lead (write-targets.ts).
  */
 
 const RANK: Record<RequestKind, number> = { read: 0, write: 1, ddl: 1, interactive: 2, unknown: 2, admin: 3 };
@@ -51,8 +53,18 @@ const PAGING = new Set(["less", "more", "journalctl"]);
  * terminal they are `unknown` — otherwise a "read" would open what amounts to a shell.
  */
 export function classifyCommand(command: string, opts: { tty?: boolean } = {}): ClassifiedRequest {
-  const request: ClassifiedRequest = { action: "exec", kind: classifyLine(command, 0, opts.tty === true), tables: [], functions: [], text: command };
-  return isBinaryTransfer(command) ? { ...request, unmaskable: true } : request;
+  return classifyExec(command, opts).request;
+}
+
+/**
+ * The request, and for a write the paths it names (`targets`), which the host resolves before
+ * the write is taken for an ordinary one (upstream-paths.ts): the text cannot show a symlink
+ * already there, nor a home directory outside /home.
+ */
+export function classifyExec(command: string, opts: { tty?: boolean } = {}): { request: ClassifiedRequest; targets: string[] } {
+  const walk = newWalk();
+  const request: ClassifiedRequest = { action: "exec", kind: classifyLine(command, 0, opts.tty === true, walk), tables: [], functions: [], text: command };
+  return { request: isBinaryTransfer(command) ? { ...request, unmaskable: true } : request, targets: walk.targets };
 }
 
 /**
@@ -68,7 +80,7 @@ export function isBinaryTransfer(command: string): boolean {
   return (name === "scp" && args.includes("-f")) || (name === "rsync" && args.includes("--server"));
 }
 
-function classifyLine(line: string, depth: number, tty = false): RequestKind {
+function classifyLine(line: string, depth: number, tty: boolean, walk: Walk): RequestKind {
   if (depth > 3) return "unknown";
   // Substitutions and here-documents run code we would have to evaluate to understand.
   if (/\$\(|`|<\(|>\(|<</.test(line) || expansionWithOperator(line)) return "unknown";
@@ -76,7 +88,7 @@ function classifyLine(line: string, depth: number, tty = false): RequestKind {
   if (parts === null) return "unknown";
   let worst: RequestKind = "read";
   for (const words of parts) {
-    const kind = classifySimple(words, depth, tty);
+    const kind = isCd(words) ? changeDirectory(words, walk) : classifySimple(words, depth, tty, walk);
     if (RANK[kind] > RANK[worst]) worst = kind;
   }
   return worst;
@@ -120,7 +132,7 @@ const ARGS_HARMLESS = new Set(
 );
 
 /** A simple command: its words after redirections were taken out. */
-function classifySimple(tokens: Token[], depth: number, tty: boolean): RequestKind {
+function classifySimple(tokens: Token[], depth: number, tty: boolean, walk: Walk): RequestKind {
   let redirectWrite = false;
   const words: Token[] = [];
   for (const t of tokens) {
@@ -140,14 +152,21 @@ function classifySimple(tokens: Token[], depth: number, tty: boolean): RequestKi
   for (; words.length && ASSIGNMENT.test(words[0].value); words.shift()) {
     if (!SAFE_VARIABLE.test(words[0].value)) least = "unknown";
   }
-  const program = words.length ? classifyProgram(words, depth, tty) : least;
+  const program = words.length ? classifyProgram(words, depth, tty, walk) : least;
   const kind = RANK[program] < RANK[least] ? least : program;
   // A write that may land where the host runs code later, or on who may log in, is no ordinary
   // write; nor is one into a directory above such paths (`ln -s / r`, `cp -rT stage ~`), whose
   // names the line does not show.
   if (RANK[kind] !== RANK.write) return kind;
   if (tokens.some((t) => isPersistencePath(t.value, { dynamic: t.dynamic }))) return "admin";
-  return writtenOperands(words).some((t) => isPersistenceAncestor(t.value, { dynamic: t.dynamic })) ? "admin" : kind;
+  if (writtenOperands(words).some((t) => isPersistenceAncestor(t.value, { dynamic: t.dynamic }))) return "admin";
+  // After a `cd`: from the directory it named too (`cd / && echo x > etc/cron.d/j`); after one
+  // the text cannot follow (`cd -`), a write lands nobody knows where.
+  const operands = [...writtenOperands(words), ...tokens.filter((t) => t.redirect === ">")];
+  if (walk.cwd === null) return "unknown";
+  if (walk.cwd && writesUnder({ value: walk.cwd }, operands)) return "admin";
+  collectTargets(operands, walk);
+  return kind;
 }
 
 /** `env -C DIR cmd …`: whether cmd's words, relative ones read from DIR, reach a persistence path or a directory above them. */
@@ -167,7 +186,7 @@ function writtenOperands(words: Token[]): Token[] {
   return rest.filter((_, i) => i !== dot);
 }
 
-function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKind {
+function classifyProgram(words: Token[], depth: number, tty: boolean, walk: Walk): RequestKind {
   const [head, ...rest] = words;
   if (head.dynamic) return "unknown";
   const prog = head.value.replace(/^.*\//, "");
@@ -177,16 +196,19 @@ function classifyProgram(words: Token[], depth: number, tty: boolean): RequestKi
   if (isWrapper(prog)) {
     const w = unwrap(prog, rest);
     if ("kind" in w) return w.kind;
-    const inner = w.inner.length ? classifyProgram(w.inner, depth, tty) : "read";
+    const inner = w.inner.length ? classifyProgram(w.inner, depth, tty, walk) : "read";
     const kind = w.atLeast && RANK[inner] < RANK[w.atLeast] ? w.atLeast : inner;
     if (RANK[kind] !== RANK.write) return kind;
     // xargs writes where its input says (`printf ~/.bashrc | xargs tee -a`): places nobody saw. A
     // removal plants nothing, and stays a write.
     if (prog === "xargs" && !REMOVES.has(w.inner[0]?.value.replace(/^.*\//, "") ?? "")) return "admin";
-    return w.chdir && writesUnder(w.chdir, w.inner.slice(1)) ? "admin" : kind;
+    if (!w.chdir) return kind;
+    if (writesUnder(w.chdir, w.inner.slice(1))) return "admin";
+    collectTargets(w.inner.slice(1), { cwd: w.chdir.dynamic ? null : w.chdir.value, targets: walk.targets });
+    return kind;
   }
   if (rest.some((t) => t.dynamic) && !ARGS_HARMLESS.has(prog)) return "unknown";
-  if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1, tty);
+  if ((prog === "sh" || prog === "bash" || prog === "dash" || prog === "zsh") && args[0] === "-c" && args.length >= 2) return classifyLine(args[1], depth + 1, tty, walk);
   const ruled = programRule(prog, args, tty);
   if (ruled) return ruled;
   if (tty && PAGING.has(prog) && !args.includes("--no-pager")) return "unknown";

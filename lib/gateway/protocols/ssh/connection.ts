@@ -2,20 +2,19 @@ import type { Client as UpstreamClient, Connection, ServerChannel, Session } fro
 import type { Socket } from "node:net";
 import type { Db } from "@/db/client";
 import { GatewaySession } from "@/lib/gateway/core/session";
-import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
+import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { GatehouseError, type ClassifiedRequest, type Principal } from "@/lib/gateway/core/types";
 import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { ClientAgentBridge } from "./agent-forward";
-import { AUTH_METHODS, authenticateSsh, isAcceptableKeyQuery, storeLookup } from "./auth";
-import { disconnectWithReason } from "./disconnect";
+import { channelFailure, clientSide, writeBatcher } from "./client-channel";
 import { Forwarding, forwardEnded } from "./forward";
+import { acceptLogins, clientSoftware, storeUnavailable } from "./login";
 import { SftpRelay } from "./sftp";
 import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
 import { connectUpstream } from "./upstream";
+import { upstreamPaths } from "./upstream-paths";
 import { X11Relay, x11ForwardOf, type X11Forward } from "./x11-forward";
-import { loggable } from "@/lib/util/loggable";
-import { withoutTokens } from "@/lib/identity/redact";
-import { isStoreUnavailable, STORE_UNAVAILABLE } from "@/db/unavailable";
+import { STORE_UNAVAILABLE } from "@/db/unavailable";
 
 /**
  * One client SSH connection: authentication, then one GatewaySession (decided `connect`) and
@@ -28,7 +27,6 @@ import { isStoreUnavailable, STORE_UNAVAILABLE } from "@/db/unavailable";
  *   client ──auth-agent / x11 on a session channel──► decideForward ──► ClientAgentBridge / X11Relay
  */
 const AUTH_TIMEOUT_MS = Number(process.env.GATEHOUSE_SSH_AUTH_TIMEOUT_MS ?? 30_000);
-const MAX_AUTH_ATTEMPTS = 6;
 const ENV_ALLOWED = /^(LANG|LC_[A-Z]+|TERM|COLORTERM|TZ)$/;
 
 /** How long a disconnect waits for the channels' outcomes before the session ends anyway. */
@@ -71,38 +69,15 @@ export class SshConnection {
 
   start() {
     const { client } = this;
-    let attempts = 0;
     const authTimer = setTimeout(() => client.end(), AUTH_TIMEOUT_MS);
     client.on("error", () => {});
     client.on("close", () => {
       clearTimeout(authTimer);
       void this.end("client disconnected");
     });
-    client.on("authentication", (ctx) => {
-      if (ctx.method === "none") return ctx.reject(AUTH_METHODS);
-      if (++attempts > MAX_AUTH_ATTEMPTS) {
-        ctx.reject([]);
-        return client.end();
-      }
-      void (async () => {
-        if (ctx.method === "publickey" && !ctx.signature) return (await isAcceptableKeyQuery(this.db, ctx)) ? ctx.accept() : ctx.reject(AUTH_METHODS);
-        const principal = await authenticateSsh(this.db, ctx, this.address);
-        if (!principal) return ctx.reject(AUTH_METHODS);
-        const target = await storeLookup(loadUpstream(this.db, ctx.username));
-        if (!target || target.ref.type !== "ssh") {
-          console.error(`[ssh] ${principal.email}: no ssh connection named "${withoutTokens(ctx.username)}"`);
-          return ctx.reject(AUTH_METHODS);
-        }
-        this.principal = principal;
-        this.target = target;
-        ctx.accept();
-      })().catch((err) => {
-        // Gatehouse's database is down: nothing can be checked, so nobody gets in, but the client
-        // is told why rather than "Permission denied" (as the PostgreSQL gateway answers 57P03).
-        if (storeUnavailable(err)) return disconnectWithReason(client, STORE_UNAVAILABLE);
-        console.error("[ssh] authentication error:", loggable(err));
-        ctx.reject(AUTH_METHODS);
-      });
+    acceptLogins(this.db, client, this.address, (principal, target) => {
+      this.principal = principal;
+      this.target = target;
     });
     client.on("ready", () => {
       clearTimeout(authTimer);
@@ -279,7 +254,7 @@ export class SshConnection {
       const { gw, upstream } = await this.opening!;
       const up = await new Promise<import("ssh2").ClientChannel>((resolve, reject) => upstream.subsys("sftp", (err, s) => (err ? reject(err) : resolve(s))));
       gw.recorder.record("sftp", { ch, op: "start", path: "" });
-      new SftpRelay(gw, ch, channel, up).start();
+      new SftpRelay(gw, ch, channel, up, upstreamPaths(upstream)).start();
     } catch (err) {
       channel.stderr.write(`gatehouse: ${(err as Error).message}\n`);
       channel.exit(EXIT_DENIED);
@@ -340,69 +315,4 @@ export class SshConnection {
     if (this.gw) this.gw.terminate(reason);
     else this.client.end();
   }
-}
-
-/**
- * Makes the socket's writes within one tick go out as one writev. Bulk output arrives as socket
- * reads holding two or more 32 KiB packets, each decrypted and re-encrypted for the client; written
- * one by one, each would cost its own syscall and loopback delivery. Uncorked in the same tick:
- * nothing waits (keystroke echoes included).
- */
-function writeBatcher(sock: Socket | undefined): () => void {
-  let corked = false;
-  return () => {
-    if (corked || !sock || sock.destroyed) return;
-    corked = true;
-    sock.cork();
-    process.nextTick(() => {
-      corked = false;
-      sock.uncork();
-    });
-  };
-}
-
-function clientSoftware(client: Connection): string {
-  // ssh2 exposes the client's identification string after the handshake
-  const ident = (client as unknown as { _protocol?: { _remoteIdentRaw?: string } })._protocol?._remoteIdentRaw;
-  return typeof ident === "string" ? ident.replace(/^SSH-2\.0-/, "").slice(0, 64) : "";
-}
-
-/** Gatehouse's own database could not be reached (the credential, the key, the connection could not be read). */
-function storeUnavailable(err: unknown): boolean {
-  return (err instanceof GatehouseError && err.code === "UNAVAILABLE" && err.message === STORE_UNAVAILABLE) || isStoreUnavailable(err);
-}
-
-/**
- * CHANNEL_FAILURE for a request on a session channel whose reject() ssh2 has disabled (the
- * channel already started), as RFC 4254 requires for a request that wants a reply.
- */
-function channelFailure(client: Connection, session: Session) {
-  const id = (session as unknown as { _chanInfo?: { outgoing?: { id?: number } } })._chanInfo?.outgoing?.id;
-  const protocol = (client as unknown as { _protocol?: { channelFailure(id: number): void } })._protocol;
-  if (typeof id === "number") protocol?.channelFailure(id);
-}
-
-/** Adapts an ssh2 server channel to the ClientSide interface of TerminalChannel. */
-function clientSide(channel: ServerChannel, batch: () => void): ClientSide {
-  return {
-    write: (d) => {
-      batch();
-      return channel.write(d);
-    },
-    writeStderr: (d) => {
-      batch();
-      channel.stderr.write(d);
-    },
-    onData: (fn) => void channel.on("data", fn),
-    onEof: (fn) => void channel.on("end", fn),
-    onClose: (fn) => void channel.on("close", fn),
-    onDrain: (fn) => void channel.on("drain", fn),
-    pause: () => void channel.pause(),
-    resume: () => void channel.resume(),
-    exit: ({ code, signal }) => {
-      if (signal) channel.exit(signal.replace(/^SIG/, ""), false, "");
-      else channel.exit(code ?? 255);
-    },
-    end: () => void channel.end(),
-  };
 }

@@ -55,10 +55,11 @@ describe("persistence paths by another name", () => {
     expect(classifyCommand("git config -e").kind).toBe("unknown");
   });
 
-  it("a write's relative paths are read from env -C's directory; cd is unknown", () => {
+  it("a write's relative paths are read from env -C's directory, and from cd's (write-targets.test.ts)", () => {
     for (const line of ["env -C / cp x etc/cron.d/x", "env --chdir=/home/gh cp x bin/ls", "env -C ~/.ssh tee -a authorized_keys", "nice env -C / cp -rT stage home/gh"]) expect(classifyCommand(line).kind, line).toBe("admin");
     expect(classifyCommand("env -C /tmp cp a b").kind).toBe("write");
-    for (const line of ["cd ~/.ssh && echo x >> authorized_keys", "pushd .ssh; cp x k"]) expect(classifyCommand(line).kind, line).toBe("unknown");
+    expect(classifyCommand("cd ~/.ssh && echo x >> authorized_keys").kind).toBe("admin");
+    expect(classifyCommand("pushd .ssh; cp x k").kind).toBe("unknown");
   });
 
   it("ordinary writes stay writes", () => {

@@ -14,7 +14,8 @@
  * directory. A glob (`.ss?`) matches what it could match, and a variable (`$D/k`) can be
  * anything: a write through one is judged a persistence write. What the text cannot show are
  * names that come from elsewhere (an archive's members, a directory's contents copied into
- * another): see isPersistenceAncestor. Nor does it see a symlink that already exists upstream.
+ * another): see isPersistenceAncestor. A symlink that already exists upstream, and a home outside
+ * /home, are for the host to tell: see upstream-paths.ts.
  */
 const STARTUP_FILES = (
   ".bashrc .bash_profile .bash_login .bash_logout .profile .zshrc .zshenv .zprofile .zlogin .zlogout .cshrc .tcshrc " +
@@ -45,6 +46,11 @@ type Place = { from: "root" | "home" | "anywhere"; segments: string[] };
 export interface PathOptions {
   /** the shell expands this word (a glob, a variable): `value` is only its spelling */
   dynamic?: boolean;
+  /**
+   * The upstream login's home directories as absolute paths (learned from the host): a home
+   * outside /home/USER (`/srv/app`, `/var/lib/jenkins`) holds the same persistence paths.
+   */
+  homes?: readonly string[];
 }
 
 export function isPersistencePath(written: string, opts: PathOptions = {}): boolean {
@@ -53,7 +59,7 @@ export function isPersistencePath(written: string, opts: PathOptions = {}): bool
   const match = matcher(opts.dynamic === true);
   // As written too: `x/.ssh/../y` goes through .ssh when x/.ssh is a symlink somewhere else.
   if (hasSegments(value.split("/"), match)) return true;
-  return placesOf(value).some((p) => {
+  return placesOf(value, opts.homes).some((p) => {
     if (hasSegments(p.segments, match)) return true;
     if (p.from === "root") return SYSTEM.some((dir) => startsWith(p.segments, dir, match));
     if (p.from === "home") return HOME_DIRS.some((dir) => startsWith(p.segments, dir, match));
@@ -73,7 +79,7 @@ export function isPersistenceAncestor(written: string, opts: PathOptions = {}): 
   const match = matcher(opts.dynamic === true);
   // A directory that holds a code directory: `.git` (hooks), `.config` (systemd, autostart, …).
   const holdsCode = (segments: string[]) => segments.length > 0 && CODE_DIRS.some((dir) => dir.length > 1 && match(segments[segments.length - 1], dir[0]));
-  return placesOf(value).some((p) => {
+  return placesOf(value, opts.homes).some((p) => {
     if (holdsCode(p.segments)) return true;
     if (p.from !== "root") return p.from === "home" && (p.segments.length === 0 || HOME_DIRS.some((dir) => dir.length > p.segments.length && p.segments.every((s, i) => match(s, dir[i]))));
     // `/`, `/home`, `/home/USER`, and what leads to the system's directories (`/var`, `/var/spool`)
@@ -93,24 +99,31 @@ function hasVariable(value: string): boolean {
 }
 
 /** The places a path may name, its segments folded (`.` dropped, `a/..` removed). */
-function placesOf(value: string): Place[] {
+function placesOf(value: string, homes: readonly string[] = []): Place[] {
   const raw = value.split("/");
   let from: Place["from"] = "home"; // a relative path starts in the working directory: a home directory
   if (value.startsWith("/")) from = "root";
   else if (/^(~[\w.+-]*|\$HOME|\$\{HOME\})$/.test(raw[0])) raw.shift();
   const { segments, climbs } = fold(raw);
-  if (from === "root") return fromRoot(segments);
+  if (from === "root") return fromRoot(segments, homes);
   if (climbs === 0) return [{ from: "home", segments }];
   // `../../x` from an unknown depth: x under `/`, under a home directory, or under /home (another user's home).
-  const places: Place[] = [...fromRoot(segments), { from: "home", segments }, { from: "anywhere", segments }];
+  const places: Place[] = [...fromRoot(segments, homes), { from: "home", segments }, { from: "anywhere", segments }];
   return segments.length > 1 ? [...places, { from: "home", segments: segments.slice(1) }] : places;
 }
 
-/** An absolute path, and what it is besides: /home/USER/… is a home directory, /proc/PID/root is `/`. */
-function fromRoot(segments: string[]): Place[] {
+/**
+ * An absolute path, and what it is besides: /home/USER/… and a home the host named are a home
+ * directory, /proc/PID/root is `/`.
+ */
+function fromRoot(segments: string[], homes: readonly string[]): Place[] {
   const places: Place[] = [{ from: "root", segments }];
   if (segments[0] === "home" && segments.length >= 2) places.push({ from: "home", segments: segments.slice(2) });
-  if (segments[0] === "proc" && segments.length >= 3 && segments[2] === "root") places.push(...fromRoot(segments.slice(3)));
+  for (const home of homes) {
+    const h = fold(home.split("/")).segments;
+    if (h.length <= segments.length && h.every((s, i) => s === segments[i])) places.push({ from: "home", segments: segments.slice(h.length) });
+  }
+  if (segments[0] === "proc" && segments.length >= 3 && segments[2] === "root") places.push(...fromRoot(segments.slice(3), homes));
   if (segments[0] === "proc" && segments.length >= 3 && segments[2] === "cwd") places.push({ from: "home", segments: segments.slice(3) }, { from: "anywhere", segments: segments.slice(3) });
   return places;
 }
@@ -133,6 +146,9 @@ type Match = (segment: string, name: string) => boolean;
 function matcher(glob: boolean): Match {
   return (segment, name) => segment === name || (glob && /[*?[]/.test(segment) && globRegExp(segment).test(name));
 }
+
+/** Whether the shell's glob `pattern` (one path segment) matches `name`. */
+export const globMatches = (pattern: string, name: string) => globRegExp(pattern).test(name);
 
 function globRegExp(segment: string): RegExp {
   let re = "";

@@ -1,5 +1,5 @@
 import type { RequestKind } from "@/lib/gateway/core/types";
-import { isPersistenceAncestor } from "./persistence-paths";
+import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
 import { sedScriptKind } from "./sed-script";
 
 /**
@@ -118,11 +118,14 @@ function longOption(arg: string, ...names: string[]): boolean {
 function classifyGit(args: string[], tty: boolean): RequestKind {
   let i = 0;
   let paging = tty;
+  /** where the work tree is: each -C moves from the one before (`git -C a -C b` is a/b), --work-tree names it */
+  let worktree = ".";
   for (; i < args.length && args[i].startsWith("-"); i++) {
     const a = args[i];
     if (a === "--version") return "read";
     if (a === "--no-pager" || a === "-P") paging = false;
-    else if (a === "-C") i++;
+    else if (a === "-C") worktree = /^[/~]/.test(args[++i] ?? "") ? args[i] : `${worktree}/${args[i] ?? ""}`;
+    else if (a.startsWith("--work-tree=")) worktree = a.slice("--work-tree=".length);
     else if (!/^--(git-dir|work-tree|namespace)=|^--(bare|no-replace-objects|literal-pathspecs|no-optional-locks)$/.test(a)) return "unknown";
   }
   const sub = args[i] ?? "";
@@ -140,12 +143,33 @@ function classifyGit(args: string[], tty: boolean): RequestKind {
   else if (sub === "remote") kind = rest.length === 0 || rest.every((a) => a === "-v" || a === "--verbose") || rest[0] === "show" || rest[0] === "get-url" ? "read" : "write";
   else if (GIT_WRITES.has(sub)) kind = "write";
   else return "unknown";
+  if (kind === "write" && gitBringsNames(sub, rest, worktree)) return "admin";
   return pages && kind === "read" ? "unknown" : kind;
 }
 
 const GIT_WRITES = new Set(
   "add am apply bisect checkout cherry-pick clean clone commit fetch gc init merge mv notes prune pull push rebase reset restore revert rm stash submodule switch worktree".split(" "),
 );
+
+/**
+ * Git commands that write into the work tree files whose names come from commits, not from the
+ * line: in a directory above persistence paths (a home directory kept in git, the working
+ * directory of an exec), `git pull` brings `.bashrc` or `.ssh/authorized_keys` as `tar x` would.
+ */
+const GIT_CHECKS_OUT = new Set("am apply bisect checkout cherry-pick merge pull rebase reset restore revert stash submodule switch worktree".split(" "));
+
+function gitBringsNames(sub: string, rest: string[], worktree: string): boolean {
+  if (GIT_CHECKS_OUT.has(sub)) return isPersistenceAncestor(worktree);
+  if (sub !== "clone") return false;
+  // clone's directory: its second operand, else the last part of the URL without ".git"
+  // (`host:/r/.ssh.git` is `.ssh`). A long option's value given apart (`--depth 1`) reads as an
+  // operand here, so every operand is judged both as the directory and as the URL.
+  const dirs = positionals(rest, "obcjuL").flatMap((a) => [a, a.replace(/[/:]*$/, "").replace(/^.*[/:]/, "").replace(/\.git$/, "")]);
+  return dirs.some((dir) => {
+    const path = /^[/~]/.test(dir) ? dir : `${worktree}/${dir}`;
+    return isPersistencePath(path) || isPersistenceAncestor(path);
+  });
+}
 
 /**
  * Git commands that run a command given as an option or operand: `rebase --exec`, `bisect run`,

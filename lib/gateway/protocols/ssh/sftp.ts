@@ -1,7 +1,8 @@
 import type { ClientChannel as UpstreamChannel, ServerChannel } from "ssh2";
 import type { GatewaySession } from "@/lib/gateway/core/session";
-import type { ClassifiedRequest } from "@/lib/gateway/core/types";
-import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
+import { SftpRequests, type SftpEvent } from "./sftp-requests";
+import { FX_OP_UNSUPPORTED, FX_PERMISSION_DENIED, Reader, SFTP_VERSION, statusPacket, T, V3_REQUESTS } from "./sftp-wire";
+import type { UpstreamPaths } from "./upstream-paths";
 
 /**
  * SFTP pass-through with inspection. ssh2 has no raw SFTP proxy, so the gateway relays the
@@ -24,44 +25,6 @@ const MAX_PACKET = 1 << 20; // OpenSSH sends ≤ 256 KiB; anything far larger is
  */
 const MAX_QUEUED = 4 << 20;
 
-const T = {
-  INIT: 1, VERSION: 2, OPEN: 3, CLOSE: 4, READ: 5, WRITE: 6, LSTAT: 7, FSTAT: 8, SETSTAT: 9, FSETSTAT: 10, OPENDIR: 11, READDIR: 12,
-  REMOVE: 13, MKDIR: 14, RMDIR: 15, REALPATH: 16, STAT: 17, RENAME: 18, READLINK: 19, SYMLINK: 20, EXTENDED: 200,
-  STATUS: 101, HANDLE: 102, DATA: 103,
-} as const;
-/**
- * The one version spoken: packets are read in version 3's layout, so a client asking for a later
- * one (whose OPEN, RENAME and LINK read differently) is offered 3, and an upstream answering
- * anything else is cut off. A request type version 3 does not have (LINK, BLOCK, …) is answered
- * here as unsupported, never forwarded unread.
- */
-const SFTP_VERSION = 3;
-const V3_REQUESTS: ReadonlySet<number> = new Set([
-  T.OPEN, T.CLOSE, T.READ, T.WRITE, T.LSTAT, T.FSTAT, T.SETSTAT, T.FSETSTAT, T.OPENDIR, T.READDIR, T.REMOVE, T.MKDIR, T.RMDIR,
-  T.REALPATH, T.STAT, T.RENAME, T.READLINK, T.SYMLINK, T.EXTENDED,
-]);
-const FX_PERMISSION_DENIED = 3;
-const FX_OP_UNSUPPORTED = 8;
-const FX_OK = 0;
-const PFLAGS = { READ: 1, WRITE: 2, APPEND: 4, CREAT: 8, TRUNC: 0x10, EXCL: 0x20 };
-/** extensions that only read; any other extension is decided as unknown */
-const READ_EXTENSIONS = new Set(["statvfs@openssh.com", "fstatvfs@openssh.com", "limits@openssh.com", "expand-path@openssh.com", "home-directory", "users-groups-by-id@openssh.com"]);
-
-export interface SftpEvent {
-  op: string;
-  path: string;
-  path2?: string;
-  flags?: string;
-  bytes?: number;
-  status?: string;
-}
-
-interface HandleInfo {
-  path: string;
-  read: number;
-  written: number;
-}
-
 export class SftpRelay {
   private fromClient: Buffer = Buffer.alloc(0);
   private fromServer: Buffer = Buffer.alloc(0);
@@ -74,9 +37,8 @@ export class SftpRelay {
   private closed = false;
   /** the client's INIT went upstream (once: a second one is a protocol error) */
   private initialised = false;
-  /** request id → what it was, to label replies */
-  private readonly requests = new Map<number, { op: string; path: string; handle?: string }>();
-  private readonly handles = new Map<string, HandleInfo>();
+  /** what the packets ask, read both ways */
+  private readonly requests: SftpRequests;
   /** the channel closed: a request still held for approval is given up (the connection may live on) */
   private readonly gone = new AbortController();
 
@@ -85,7 +47,11 @@ export class SftpRelay {
     private readonly ch: number,
     private readonly client: ServerChannel,
     private readonly upstream: UpstreamChannel,
-  ) {}
+    /** where a written path leads on the host (a symlink already there, a home outside /home) */
+    private readonly paths: UpstreamPaths,
+  ) {
+    this.requests = new SftpRequests((e) => this.record(e));
+  }
 
   start() {
     const { client, upstream } = this;
@@ -115,8 +81,7 @@ export class SftpRelay {
     if (this.closed) return;
     this.closed = true;
     this.gone.abort();
-    for (const [, h] of this.handles) this.record({ op: "close", path: h.path, bytes: h.read + h.written, status: "connection closed" });
-    this.handles.clear();
+    this.requests.closeAll();
     this.upstream.close();
   }
 
@@ -170,9 +135,11 @@ export class SftpRelay {
           this.reply(id, FX_OP_UNSUPPORTED, `gatehouse: SFTP request type ${type} is not supported (SFTP version 3 only)`);
           continue;
         }
-        const request = this.inspect(packet);
+        const request = this.requests.inspect(packet);
         if (request) {
-          const decision = await this.gw.decide(request.req, { signal: this.gone.signal });
+          const req = await this.paths.judge(request.req, request.paths);
+          if (this.closed) break;
+          const decision = await this.gw.decide(req, { signal: this.gone.signal });
           if (this.closed) break;
           if (decision.type === "deny") {
             this.record({ ...request.event, status: `denied: ${decision.reason}` });
@@ -206,97 +173,8 @@ export class SftpRelay {
     return clamped;
   }
 
-  /**
-   * Reads one client packet; returns the policy request when it needs a decision. Records the
-   * operations that do not need one.
-   */
-  private inspect(p: Buffer): { id: number; req: ClassifiedRequest; event: SftpEvent } | null {
-    const type = p[4];
-    const r = new Reader(p, 5);
-    const id = r.u32();
-    const decideWrite = (op: string, path: string, path2?: string, asked: ClassifiedRequest["kind"] = "write") => {
-      this.requests.set(id, { op, path });
-      // Where the host runs code later (~/.ssh, startup files, hooks, /etc): see persistence-paths.ts.
-      // A link to a directory above them (`/`, the home directory) reaches them by another name,
-      // and a directory renamed to one above them (`.git`, `.config`) brings names nobody saw.
-      const paths = path2 === undefined ? [path] : [path, path2];
-      const above = (p: string, i: number) => (op === "symlink" || op === "hardlink" || (op === "rename" && i === 1)) && isPersistenceAncestor(p);
-      const kind = asked === "write" && paths.some((p, i) => isPersistencePath(p) || above(p, i)) ? "admin" : asked;
-      const text = `sftp ${op} ${path}${path2 !== undefined ? ` ${path2}` : ""}`;
-      return { id, req: { action: "write" as const, kind, tables: [], functions: [], text }, event: { op, path, ...(path2 !== undefined ? { path2 } : {}) } };
-    };
-    switch (type) {
-      case T.OPEN: {
-        const path = r.string();
-        const flags = r.u32();
-        const writes = (flags & (PFLAGS.WRITE | PFLAGS.APPEND | PFLAGS.CREAT | PFLAGS.TRUNC)) !== 0;
-        const label = flagLabel(flags);
-        this.requests.set(id, { op: "open", path });
-        this.record({ op: "open", path, flags: label });
-        // File bytes cannot be masked: where masking applies, the core refuses a read (unmaskable).
-        // A handle is readable unless it was opened for writing only: OpenSSH's sftp-server opens
-        // O_RDONLY when neither READ nor WRITE is asked, so CREAT or APPEND alone reads the file.
-        const readable = (flags & PFLAGS.READ) !== 0 || (flags & PFLAGS.WRITE) === 0;
-        if (writes) {
-          const w = decideWrite("write", path);
-          return readable ? { ...w, req: { ...w.req, unmaskable: true } } : w;
-        }
-        return { id, req: { action: "read", kind: "read", tables: [], functions: [], text: `sftp read ${path}`, unmaskable: true }, event: { op: "read", path } };
-      }
-      case T.OPENDIR:
-        this.requests.set(id, { op: "opendir", path: r.string() });
-        return null;
-      case T.READ: {
-        const handle = r.str().toString("hex");
-        this.requests.set(id, { op: "read", path: this.handles.get(handle)?.path ?? "", handle });
-        return null;
-      }
-      case T.WRITE: {
-        const h = this.handles.get(r.str().toString("hex"));
-        r.skip(8);
-        if (h) h.written += r.u32();
-        return null;
-      }
-      case T.CLOSE: {
-        const handle = r.str().toString("hex");
-        const h = this.handles.get(handle);
-        if (h) {
-          this.handles.delete(handle);
-          this.record({ op: "close", path: h.path, ...(h.read ? { bytes: h.read, flags: "read" } : {}), ...(h.written ? { bytes: h.written, flags: "written" } : {}) });
-        }
-        return null;
-      }
-      case T.REMOVE:
-        return decideWrite("remove", r.string());
-      case T.RMDIR:
-        return decideWrite("rmdir", r.string());
-      case T.MKDIR:
-        return decideWrite("mkdir", r.string());
-      case T.SETSTAT:
-        return decideWrite("setstat", r.string());
-      case T.FSETSTAT:
-        return decideWrite("setstat", this.handles.get(r.str().toString("hex"))?.path ?? "(handle)");
-      case T.RENAME: {
-        const from = r.string();
-        return decideWrite("rename", from, r.string());
-      }
-      case T.SYMLINK: {
-        const a = r.string();
-        return decideWrite("symlink", a, r.string());
-      }
-      case T.EXTENDED: {
-        const name = r.string();
-        if (READ_EXTENSIONS.has(name)) return null;
-        if (name === "posix-rename@openssh.com" || name === "hardlink@openssh.com") {
-          const from = r.string();
-          return decideWrite(name.startsWith("posix") ? "rename" : "hardlink", from, r.string());
-        }
-        if (name === "fsync@openssh.com") return null;
-        return decideWrite(name, "", undefined, "unknown");
-      }
-      default:
-        return null; // stat, lstat, fstat, readdir, realpath, readlink: reads
-    }
+  private reply(id: number, code: number, message: string) {
+    this.client.write(statusPacket(id, code, message));
   }
 
   private onServerData(d: Buffer) {
@@ -310,7 +188,8 @@ export class SftpRelay {
       }
       if (this.fromServer.length - offset < 4 + len) break;
       try {
-        this.observeReply(this.fromServer.subarray(offset, offset + 4 + len));
+        const wrong = this.requests.observeReply(this.fromServer.subarray(offset, offset + 4 + len));
+        if (wrong) this.protocolError(wrong);
       } catch {
         this.protocolError("malformed SFTP packet from upstream");
       }
@@ -322,86 +201,5 @@ export class SftpRelay {
     if (!this.client.write(d)) this.upstream.pause();
   }
 
-  private observeReply(p: Buffer) {
-    const type = p[4];
-    if (type === T.VERSION) {
-      const version = new Reader(p, 5).u32();
-      if (version !== SFTP_VERSION) this.protocolError(`upstream answered SFTP version ${version}, not ${SFTP_VERSION}`);
-      return;
-    }
-    if (type !== T.HANDLE && type !== T.DATA && type !== T.STATUS) return;
-    const r = new Reader(p, 5);
-    const id = r.u32();
-    const req = this.requests.get(id);
-    if (!req) return;
-    this.requests.delete(id);
-    if (type === T.HANDLE && (req.op === "open" || req.op === "write")) this.handles.set(r.str().toString("hex"), { path: req.path, read: 0, written: 0 });
-    else if (type === T.DATA && req.handle) {
-      const h = this.handles.get(req.handle);
-      if (h) h.read += r.u32();
-    } else if (type === T.STATUS && !["open", "opendir", "read"].includes(req.op)) {
-      const code = r.u32();
-      this.record({ op: req.op, path: req.path, status: code === FX_OK ? "ok" : `error ${code}: ${safe(() => r.string())}` });
-    }
-  }
-
-  private reply(id: number, code: number, message: string) {
-    const msg = Buffer.from(message, "utf8");
-    const body = Buffer.alloc(1 + 4 + 4 + 4 + msg.length + 4);
-    let o = body.writeUInt8(T.STATUS, 0);
-    o = body.writeUInt32BE(id, o);
-    o = body.writeUInt32BE(code, o);
-    o = body.writeUInt32BE(msg.length, o);
-    o += msg.copy(body, o);
-    body.writeUInt32BE(0, o); // language tag ""
-    const len = Buffer.alloc(4);
-    len.writeUInt32BE(body.length);
-    this.client.write(Buffer.concat([len, body]));
-  }
-
 }
 
-function flagLabel(flags: number): string {
-  return [flags & PFLAGS.READ && "read", flags & PFLAGS.WRITE && "write", flags & PFLAGS.APPEND && "append", flags & PFLAGS.CREAT && "create", flags & PFLAGS.TRUNC && "truncate", flags & PFLAGS.EXCL && "excl"].filter(Boolean).join(",");
-}
-
-function safe(fn: () => string): string {
-  try {
-    return fn();
-  } catch {
-    return "";
-  }
-}
-
-/** Bounds-checked reader: a short or lying packet throws, and the relay treats it as a protocol error. */
-class Reader {
-  constructor(
-    private readonly b: Buffer,
-    private o: number,
-  ) {}
-  u32(): number {
-    if (this.o + 4 > this.b.length) throw new RangeError("short SFTP packet");
-    const v = this.b.readUInt32BE(this.o);
-    this.o += 4;
-    return v;
-  }
-  str(): Buffer {
-    const n = this.u32();
-    if (this.o + n > this.b.length) throw new RangeError("short SFTP packet");
-    const v = this.b.subarray(this.o, this.o + n);
-    this.o += n;
-    return v;
-  }
-  /**
-   * A path or a name. A NUL in it is refused: a server in C may read only the part before it
-   * (`/\0x`, a symlink to `/`), while the gateway would judge the whole.
-   */
-  string(): string {
-    const bytes = this.str();
-    if (bytes.includes(0)) throw new RangeError("NUL in an SFTP string");
-    return bytes.toString("utf8");
-  }
-  skip(n: number) {
-    this.o += n;
-  }
-}

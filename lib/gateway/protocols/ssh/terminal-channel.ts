@@ -4,7 +4,8 @@ import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import { createStreamMasker, type Masker, type StreamMasker } from "@/lib/gateway/masking";
 import { completeUtf8Length, type TerminalRecorder } from "@/lib/gateway/recorder/terminal";
-import { classifyCommand } from "./classify";
+import { classifyCommand, classifyExec } from "./classify";
+import { upstreamPaths } from "./upstream-paths";
 import type { X11Forward } from "./x11-forward";
 
 /**
@@ -128,7 +129,7 @@ export class TerminalChannel {
       client.end();
       return;
     }
-    const request = requestOf(mode, command, pty !== null);
+    const request = await this.requestOnHost();
     const decision: Decision = await gw.decide(request, {
       signal: this.abort.signal,
       onHeld: (n) => this.notice(`held for approval #${n.approvalId}: ${n.url} (waiting; Ctrl-C to give up)`),
@@ -156,6 +157,14 @@ export class TerminalChannel {
     if (this.closed) return void upstream.close();
     this.upstreamChannel = upstream;
     this.relay(upstream, request, decision, started);
+  }
+
+  /** The channel's request; an exec that writes, as its paths resolve on the host (upstream-paths.ts). */
+  private async requestOnHost(): Promise<ClassifiedRequest> {
+    const { mode, command, pty, upstream } = this.o;
+    if (mode === "shell") return requestOf(mode);
+    const { request, targets } = classifyExec(command ?? "", { tty: pty !== null });
+    return upstreamPaths(upstream).judge(request, targets);
   }
 
   private async openUpstream(): Promise<UpstreamChannel> {

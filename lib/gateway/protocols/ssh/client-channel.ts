@@ -1,0 +1,59 @@
+import type { Socket } from "node:net";
+import type { Connection, ServerChannel, Session } from "ssh2";
+import type { ClientSide } from "./terminal-channel";
+
+/** ssh2 server channels as the rest of the SSH gateway uses them (connection.ts). */
+
+/**
+ * Makes the socket's writes within one tick go out as one writev. Bulk output arrives as socket
+ * reads holding two or more 32 KiB packets, each decrypted and re-encrypted for the client; written
+ * one by one, each would cost its own syscall and loopback delivery. Uncorked in the same tick:
+ * nothing waits (keystroke echoes included).
+ */
+export function writeBatcher(sock: Socket | undefined): () => void {
+  let corked = false;
+  return () => {
+    if (corked || !sock || sock.destroyed) return;
+    corked = true;
+    sock.cork();
+    process.nextTick(() => {
+      corked = false;
+      sock.uncork();
+    });
+  };
+}
+
+/**
+ * CHANNEL_FAILURE for a request on a session channel whose reject() ssh2 has disabled (the
+ * channel already started), as RFC 4254 requires for a request that wants a reply.
+ */
+export function channelFailure(client: Connection, session: Session) {
+  const id = (session as unknown as { _chanInfo?: { outgoing?: { id?: number } } })._chanInfo?.outgoing?.id;
+  const protocol = (client as unknown as { _protocol?: { channelFailure(id: number): void } })._protocol;
+  if (typeof id === "number") protocol?.channelFailure(id);
+}
+
+/** Adapts an ssh2 server channel to the ClientSide interface of TerminalChannel. */
+export function clientSide(channel: ServerChannel, batch: () => void): ClientSide {
+  return {
+    write: (d) => {
+      batch();
+      return channel.write(d);
+    },
+    writeStderr: (d) => {
+      batch();
+      channel.stderr.write(d);
+    },
+    onData: (fn) => void channel.on("data", fn),
+    onEof: (fn) => void channel.on("end", fn),
+    onClose: (fn) => void channel.on("close", fn),
+    onDrain: (fn) => void channel.on("drain", fn),
+    pause: () => void channel.pause(),
+    resume: () => void channel.resume(),
+    exit: ({ code, signal }) => {
+      if (signal) channel.exit(signal.replace(/^SIG/, ""), false, "");
+      else channel.exit(code ?? 255);
+    },
+    end: () => void channel.end(),
+  };
+}
