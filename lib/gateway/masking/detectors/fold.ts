@@ -26,7 +26,7 @@
  */
 import { Buffer } from "node:buffer";
 import { encodedCharAt } from "./encoded";
-import { csiChainEnd, escapeJoins } from "./escapes";
+import { chainEnd, escapeJoins, isEscapeStart } from "./escapes";
 
 /**
  * Characters above U+007F that fold to what a match needs to start (digits of any script, and
@@ -143,23 +143,25 @@ export function foldText(text: string): Folded {
   const starts = new Int32Array(n + 1);
   const ends = new Int32Array(n + 1);
   let j = 0;
+  // A chain of sequences that does not join is kept as it is, as one unit (its payloads are
+  // still text): the stream masker decides by the same whole chain.
+  let keptUntil = 0;
   for (let i = 0; i < n; ) {
     const c = text.charCodeAt(i);
-    if (c === 27) {
+    if (i >= keptUntil && isEscapeStart(c)) {
       // Escape sequences inside a value are dropped (escapes.ts); the match then covers them.
-      const end = csiChainEnd(text, i);
+      const end = chainEnd(text, i);
       const right = end > i && end < n ? asciiOf(text.charCodeAt(end)) : 0;
       if (end === i) {
-        // Not a complete CSI sequence: a boundary (NUL), so that what follows, folded to ASCII
-        // ("\x1b[４１１１…"), is not read as its parameters.
+        // Broken or cut off (escapes.ts scanResume): a boundary (NUL), so that what follows,
+        // folded to ASCII ("\x1b[４１１１…"), is not read as its parameters.
         out[j] = 0;
         starts[j] = i;
         ends[j] = i + 1;
         j++;
         i++;
         continue;
-      }
-      if (j > 0 && right !== 0 && escapeJoins(out[j - 1], right)) {
+      } else if (j > 0 && right !== 0 && escapeJoins(out[j - 1], right)) {
         // Between two digits it reads as a space: a value grouped there ("4111\e[1m1111 …"), or
         // two values side by side, which must not merge into one long, unmatched run.
         if (isDigit(out[j - 1]) && isDigit(right)) {
@@ -170,7 +172,7 @@ export function foldText(text: string): Folded {
         }
         i = end;
         continue;
-      }
+      } else keptUntil = end;
     }
     if ((c === 37 || c === 38 || c === 92) && i + 2 < n) {
       const packed = encodedCharAt(text, i); // "%40", "&#64;", "\u0040" (encoded.ts)
