@@ -248,19 +248,27 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
 }
 
 /**
- * Digit-led word [i, e): worth a full number parse only if it is all digits and either is
- * card-length or continues with a separator and another digit ("555-", "10.", "4111 ").
+ * Digit-led word [i, e): worth a full number parse only if it ends in a digit and either is
+ * card-length, holds '_' ("123_45_6789"), or continues with a separator and another digit
+ * ("555-", "10.", "4111 ").
  */
 function mayBeNumber(u: Uint16Array, i: number, e: number, n: number): boolean {
   const last = u[e - 1];
   if (last < 48 || last > 57) return false; // "12ms", "8f3a": letters inside
   const len = e - i;
   if (len >= 13 && len <= 19) return true;
+  if (len >= 7 && hasUnderscore(u, i, e)) return true; // "123_45_6789"
   if (e >= n) return false;
   const sep = u[e];
-  if (sep !== 32 && sep !== 45 && sep !== 46 && sep !== 41) return false;
+  // space, '-', '.', ')', '/', ':', '|' (numbers.ts)
+  if (sep !== 32 && sep !== 45 && sep !== 46 && sep !== 41 && sep !== 47 && sep !== 58 && sep !== 124) return false;
   const next = u[e + 1];
   return next >= 48 && next <= 57;
+}
+
+function hasUnderscore(u: Uint16Array, i: number, e: number): boolean {
+  for (let p = i + 1; p < e; p++) if (u[p] === 95) return true;
+  return false;
 }
 
 /** "gh"/"gi" (GitHub), "xo" (Slack), "sk_"/"rk_" (Stripe): two compares before any string call. */
