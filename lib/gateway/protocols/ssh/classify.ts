@@ -1,4 +1,5 @@
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
+import { transformsOutput } from "./output-transforms";
 import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
 import { programRule } from "./program-rules";
 import { splitCommands, type Token } from "./shell-words";
@@ -52,7 +53,8 @@ const PAGING = new Set(["less", "more", "journalctl"]);
  */
 export function classifyCommand(command: string, opts: { tty?: boolean } = {}): ClassifiedRequest {
   const request: ClassifiedRequest = { action: "exec", kind: classifyLine(command, 0, opts.tty === true), tables: [], functions: [], text: command };
-  return isBinaryTransfer(command) ? { ...request, unmaskable: true } : request;
+  // A binary transfer, or output re-encoded (`base64`, `rev`, `xxd`…): masking cannot read it.
+  return isBinaryTransfer(command) || transformsOutput(command) ? { ...request, unmaskable: true } : request;
 }
 
 /**
