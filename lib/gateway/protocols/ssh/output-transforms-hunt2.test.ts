@@ -34,6 +34,11 @@ describe("output transforms are unmaskable", () => {
     "tar -cf - dir",
     "openssl base64 -in cards.txt",
     "cat cards.txt | xargs -n1",
+    // reflowed into columns: a value's groups land on different lines
+    "cat cards.txt | column",
+    "column -c 10 cards.txt",
+    "pr -4 -t cards.txt",
+    "pr --columns=3 cards.txt",
     // through wrappers, shells, sudo, find and watch
     "env LANG=C rev cards.txt",
     "timeout 5 base64 cards.txt",
@@ -67,5 +72,7 @@ describe("ordinary reads stay maskable", () => {
     "ls -la",
     "echo $(date)",
     "sudo cat /etc/hosts",
+    "column -t -s, table.csv",
+    "pr -t cards.txt",
   ])("%s", (c) => expect(unmaskable(c)).toBe(false));
 });

@@ -1,7 +1,7 @@
 /**
  * Commands whose output is the data re-encoded, cut up or reshaped. Terminal masking reads the
  * output for values as a reader would see them; `rev`, `base64`, `xxd`, `od`, `tr 0-9 a-j`,
- * `fold -w1`, `cut -c1-4`, `grep -o .`, `sed y/…/`, `awk`/`perl -e`/`python -c`, a compressor
+ * `fold -w1`, `column`, `cut -c1-4`, `grep -o .`, `sed y/…/`, `awk`/`perl -e`/`python -c`, a compressor
  * writing to stdout: each prints a value in a form no detector can see, and the reader turns it
  * back. So where masking applies such a command is refused like any other result that cannot be
  * masked (classify.ts marks it `unmaskable`; the core denies it when the session is masked, and
@@ -76,6 +76,11 @@ function simpleTransforms(words: Token[], depth: number): boolean {
       return !sedScripts(args).every((s) => SED_SELECT.test(s));
     case "jq":
       return !jqFilterIsPath(args);
+    case "column":
+      // fills columns word by word ("4111" and "1111" on different lines); -t keeps each line a row
+      return !args.some((a) => /^-[a-zA-Z]*t|^--table$/.test(a));
+    case "pr":
+      return args.some((a) => /^-\d|^--columns/.test(a));
     case "tar":
       return /^-?[a-zA-Z]*[cru]/.test(args[0] ?? "") || args.some((a) => /^--(create|append|update)$/.test(a));
   }
