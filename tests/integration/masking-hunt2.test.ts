@@ -5,15 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addUser } from "../support/api-fixture";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
-import { sshExec, type SshTarget } from "../support/ssh-client";
+import { sshCommand, sshExec, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
+import { startTmux } from "../support/tmux";
 
 /**
  * Masking, round 2, through a real Gatehouse in front of a real sshd (OpenSSH ssh) and a real
  * PostgreSQL 15 (psql): values split by escape sequences other than CSI (OSC titles, DCS strings,
  * 8-bit CSI, charset designations) and by chunk boundaries inside them; digits joined by '_',
  * '|', '/'; look-alike digits and separators the fold table missed; and commands that re-encode
- * their output (rev, base64, xxd…), refused where masking applies and run where it does not.
+ * their output (rev, base64, xxd…), refused where masking applies and run where it does not;
+ * and a value a program wraps at the terminal's width, seen through a real terminal (tmux).
  * Each case failed before its fix.
  *
  * Rule set "det" (every detector, redact) masks reads and exec on the connections tagged
@@ -164,5 +166,23 @@ describe("masking hunt, round 2", () => {
     const read = await sshExec(target(), `${printf(`${CARD}\n`)} | cat`);
     expect(read.code, read.stderr).toBe(0);
     expect(read.stdout).toBe("[REDACTED:card]\n");
+  });
+
+  it("ssh -tt in a 40-column terminal: a card wrapped by the program at the terminal's width is masked", async () => {
+    // what `fold -w $COLUMNS` (or psql's wrapped format) prints: a line break exactly at column 40
+    const line = "order 1234 paid by card 4111 1111 1111 1111 on the 3rd of May";
+    const rows = line.match(/.{1,40}/g)!;
+    expect(rows).toEqual(["order 1234 paid by card 4111 1111 1111 1", "111 on the 3rd of May"]);
+    const cmd = sshCommand(target(), [`${printf(`${rows.join("\n")}\n`)}; sleep 1`], ["-tt"]);
+    const tmux = await startTmux(cmd.argv, { cols: 40, rows: 10, env: cmd.env });
+    try {
+      const screen = await tmux.waitFor("on the 3rd", 15_000);
+      expect(screen).toContain("order 1234 paid by card [REDACTED:card]");
+      expect(screen).toContain("on the 3rd of May");
+      expect(screen).not.toMatch(/4111|1111/);
+    } finally {
+      await tmux.kill();
+      cmd.cleanup();
+    }
   });
 });

@@ -39,6 +39,7 @@ import { asciiOf, foldsUnit } from "./detectors/fold";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
 import type { Masker } from "./types";
+import { advanceColumn, markSoftBreaks, originalIndex, restoreBreaks } from "./wrap";
 
 export const STREAM_MAX_HOLD = 2048;
 const SPACE = 32;
@@ -50,18 +51,40 @@ export interface StreamMasker {
   flush(): string;
 }
 
-export function createStreamMasker(masker: Masker, opts: { maxHold?: number } = {}): StreamMasker {
+/**
+ * `columns`: the width of the terminal the stream is shown on (0 or absent: not a terminal, or
+ * unknown). A line break a program prints where that terminal wraps anyway does not split a
+ * value (wrap.ts).
+ */
+export function createStreamMasker(masker: Masker, opts: { maxHold?: number; columns?: () => number } = {}): StreamMasker {
   const maxHold = opts.maxHold ?? STREAM_MAX_HOLD;
   const facts = maskerInternals(masker);
   if (!facts.masksText) return { push: (chunk) => chunk, flush: () => "" };
   let pending = "";
   let inKey = false;
+  /** the display column where `pending` starts */
+  let col = 0;
 
   /** Emit `text` masked and note whether it leaves us inside a key block. */
   const emit = (text: string): string => {
     if (text.length === 0) return "";
     if (facts.textDetectsPrivateKeys && endsInsideKeyBlock(text)) inKey = true;
-    return masker.maskText(text);
+    return restoreBreaks(masker.maskText(text));
+  };
+  /** What of `buf` can be emitted (all of it when `final`), masked with its soft breaks (wrap.ts), and the rest. */
+  const emitWrapped = (buf: string, final: boolean): [out: string, rest: string] => {
+    const columns = opts.columns?.() ?? 0;
+    // A CR at the end may be the first half of a soft CRLF: read it as one, never emit the LF
+    // not received yet.
+    const cr = !final && columns > 0 && buf.endsWith("\r");
+    const marked = columns > 0 ? markSoftBreaks(cr ? `${buf}\n` : buf, col, columns, final) : null;
+    let text = marked ? marked.text : buf;
+    if (cr && marked && text.endsWith("\n")) text = text.slice(0, -1);
+    let cut = final ? text.length : holdPoint(text, facts.textHasCustomPatterns, maxHold);
+    if (cr && marked && cut === text.length && text.length > 0 && originalIndex(marked, cut) > buf.length) cut--;
+    const end = marked ? Math.min(originalIndex(marked, cut), buf.length) : cut;
+    if (columns > 0) col = advanceColumn(col, buf, 0, end);
+    return [emit(text.slice(0, cut)), buf.slice(end)];
   };
 
   return {
@@ -93,16 +116,17 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number } = 
           inKey = false;
         }
         buf = buf.slice(pos);
+        if (pos > 0) col = 0;
       }
-      const cut = holdPoint(buf, facts.textHasCustomPatterns, maxHold);
-      pending = buf.slice(cut);
-      return emit(buf.slice(0, cut));
+      const [out, rest] = emitWrapped(buf, false);
+      pending = rest;
+      return out;
     },
     flush(): string {
       const rest = pending;
       pending = "";
       if (inKey) return ""; // a partial line of key material
-      return emit(rest);
+      return emitWrapped(rest, true)[0];
     },
   };
 }
