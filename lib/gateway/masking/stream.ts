@@ -39,7 +39,7 @@ import { asciiOf, foldsUnit } from "./detectors/fold";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
 import type { Masker } from "./types";
-import { advanceColumn, markSoftBreaks, originalIndex, restoreBreaks } from "./wrap";
+import { columnAfter, markSoftBreaks, originalIndex, restoreBreaks } from "./wrap";
 
 export const STREAM_MAX_HOLD = 2048;
 const SPACE = 32;
@@ -83,7 +83,7 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
     let cut = final ? text.length : holdPoint(text, facts.textHasCustomPatterns, maxHold);
     if (cr && marked && cut === text.length && text.length > 0 && originalIndex(marked, cut) > buf.length) cut--;
     const end = marked ? Math.min(originalIndex(marked, cut), buf.length) : cut;
-    if (columns > 0) col = advanceColumn(col, buf, 0, end);
+    if (columns > 0) col = columnAfter(col, buf, end);
     return [emit(text.slice(0, cut)), buf.slice(end)];
   };
 

@@ -28,6 +28,13 @@ const CR = 13;
 const BS = 8;
 const SPACE = 32;
 
+/** The display column after `text`[0, end), which starts at column `col`: counted from its last line break. */
+export function columnAfter(col: number, text: string, end: number): number {
+  if (end === 0) return col;
+  const nl = text.lastIndexOf("\n", end - 1);
+  return nl < 0 ? advanceColumn(col, text, 0, end) : advanceColumn(0, text, nl + 1, end);
+}
+
 /** The display column after `text`[from, to) starting at column `col` (rows the terminal wraps itself included). */
 export function advanceColumn(col: number, text: string, from = 0, to = text.length): number {
   for (let i = from; i < to; ) {
@@ -87,9 +94,11 @@ export function markSoftBreaks(text: string, col: number, columns: number, final
   for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", nl + 1)) {
     const crlf = nl > 0 && text.charCodeAt(nl - 1) === CR;
     const brk = crlf ? nl - 1 : nl;
-    col = advanceColumn(col, text, last, brk);
     const next = nl + 1 < text.length ? text.charCodeAt(nl + 1) : -1;
-    const soft = col > 0 && col % columns === 0 && brk > 0 && valueSide(text.charCodeAt(brk - 1), true) && (next < 0 ? !final : valueSide(next, false));
+    // the row's width only matters between value characters (most rows end otherwise)
+    const candidate = brk > 0 && valueSide(text.charCodeAt(brk - 1), true) && (next < 0 ? !final : valueSide(next, false));
+    if (candidate) col = advanceColumn(col, text, last, brk);
+    const soft = candidate && col > 0 && col % columns === 0;
     if (soft) {
       out += text.slice(last, brk) + (crlf ? SOFT_CRLF : SOFT_LF);
       softs.push(out.length - 1);
