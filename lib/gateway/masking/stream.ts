@@ -69,7 +69,7 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
   const emit = (text: string): string => {
     if (text.length === 0) return "";
     if (facts.textDetectsPrivateKeys && endsInsideKeyBlock(text)) inKey = true;
-    return restoreBreaks(masker.maskText(text));
+    return masker.maskText(text);
   };
   /** What of `buf` can be emitted (all of it when `final`), masked with its soft breaks (wrap.ts), and the rest. */
   const emitWrapped = (buf: string, final: boolean): [out: string, rest: string] => {
@@ -84,7 +84,8 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
     if (cr && marked && cut === text.length && text.length > 0 && originalIndex(marked, cut) > buf.length) cut--;
     const end = marked ? Math.min(originalIndex(marked, cut), buf.length) : cut;
     if (columns > 0) col = columnAfter(col, buf, end);
-    return [emit(text.slice(0, cut)), buf.slice(end)];
+    const out = emit(text.slice(0, cut));
+    return [marked ? restoreBreaks(out) : out, buf.slice(end)];
   };
 
   return {

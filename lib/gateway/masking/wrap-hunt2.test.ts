@@ -78,3 +78,13 @@ describe("property: streamed equals whole with soft breaks", () => {
     );
   });
 });
+
+describe("the stand-ins", () => {
+  it("a text that holds one already is masked as before, the character untouched", () => {
+    const text = `x\u2064y card 4111 1\r\n111 1111 1111\r\n`;
+    const s = createStreamMasker(masker, { columns: () => 16 });
+    expect(s.push(text) + s.flush()).toBe(masker.maskText(text));
+    const plain = createStreamMasker(masker);
+    expect(plain.push("a\u2063b\n") + plain.flush()).toBe("a\u2063b\n");
+  });
+});
