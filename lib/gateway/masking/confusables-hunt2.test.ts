@@ -68,6 +68,9 @@ describe("look-alike separators", () => {
     ["modifier minus", "4111\u02d71111\u02d71111\u02d71111"],
     ["heavy minus", "4111\u27961111\u27961111\u27961111"],
     ["halfwidth long vowel", "4111\uff701111\uff701111\uff701111"],
+    ["full-width vertical lines", "4111\uff5c1111\uff5c1111\uff5c1111"],
+    ["fraction slashes", "4111\u20441111\u20441111\u20441111"],
+    ["division slashes", "4111\u22151111\u22151111\u22151111"],
   ])("a card grouped by %s is masked", (_name, card) => {
     expect(masker.maskText(`pay ${card} now`)).toBe("pay [REDACTED:card] now");
   });

@@ -11,7 +11,7 @@
  * - dashes (U+2010–2015 and the other Pd), the minus sign U+2212 → '-'
  * - format characters (zero-width space/joiners, soft hyphen, bidi controls, BOM) and combining
  *   marks (diacritics, variation selectors, the keycap mark) → dropped
- * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=" (full-width forms,
+ * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=|" (full-width forms,
  *   small forms, mathematical letters and digits, circled digits, superscripts) → that character
  * - ideographic full stops (U+3002, U+FF61: label separators in IDNA) → '.'
  * - terminal escape sequences between the parts of a value ("4111 \x1b[1m1111…") → dropped, or
@@ -45,6 +45,8 @@ const DASH_CLASS =
   "\\u058a\\u05be\\u1400\\u1806\\u2010-\\u2015\\u2e17\\u2e1a\\u2e3a\\u2e3b\\u2e40\\u301c\\u3030\\u30a0\\ufe31\\ufe32\\ufe58\\ufe63\\uff0d\\u2212\\u02d7\\u2043\\u2796\\u30fc\\uff70";
 /** Dot-likes used between digits: middle dots, bullets, the dot operators. */
 const DOT_CLASS = "\\u00b7\\u2022\\u2027\\u2219\\u22c5\\u30fb\\uff65";
+/** Slash-likes without a compatibility decomposition: the fraction and division slashes. */
+const SLASH_CLASS = "\\u2044\\u2215";
 
 /**
  * Enclosed digits without a compatibility decomposition: [first code point, its value, count].
@@ -67,6 +69,7 @@ const FOLDABLE_CLASS =
   "\\p{Cf}\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000" + // format characters, spaces
   DASH_CLASS +
   DOT_CLASS +
+  SLASH_CLASS +
   "\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe00-\\ufe0f\\ufe20-\\ufe2f"; // combining marks
 
 const FOLDABLE = new RegExp(`^[${FOLDABLE_CLASS}]$`, "u");
@@ -74,11 +77,12 @@ const DROPPED = /^[\p{Cf}\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\uf
 const SPACES = /^[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]$/u;
 const DASHES = new RegExp(`^[${DASH_CLASS}]$`, "u");
 const DOTS = new RegExp(`^[${DOT_CLASS}]$`, "u");
+const SLASHES = new RegExp(`^[${SLASH_CLASS}]$`, "u");
 /** "(4)", "4.", "4,": a digit in parentheses or with a full stop or comma (⑷, ⒋, 🄅) */
 const PUNCTUATED_DIGIT = /^\(?([0-9])[).,]?$/;
 const DIGIT = /^\p{Nd}$/u;
 /** what a compatibility form may fold to: the characters the detectors' formats are made of */
-const STRUCTURAL = /^[A-Za-z0-9@.\-+()_:/%=]$/;
+const STRUCTURAL = /^[A-Za-z0-9@.\-+()_:/%=|]$/;
 
 /** Per BMP code unit: 0 not computed yet, KEEP, DROP, or the folded ASCII code + ASCII_BASE. */
 const KEEP = 1;
@@ -95,6 +99,7 @@ function computeFold(cp: number): number {
   if (SPACES.test(ch)) return ASCII_BASE + 32;
   if (DASHES.test(ch)) return ASCII_BASE + 45;
   if (cp === 0x3002 || cp === 0xff61 || DOTS.test(ch)) return ASCII_BASE + 46;
+  if (SLASHES.test(ch)) return ASCII_BASE + 47;
   for (const [first, value, count] of ENCLOSED_DIGITS) if (cp >= first && cp < first + count) return ASCII_BASE + 48 + value + cp - first;
   const nfkc = ch.normalize("NFKC");
   if (nfkc.length === 1 && STRUCTURAL.test(nfkc)) return ASCII_BASE + nfkc.charCodeAt(0);
