@@ -17,10 +17,11 @@
  *   instead, and those patterns are matched within lines.
  * - At most `maxHold` (default 2048) characters: enough for long JWTs; a single unbroken run
  *   longer than that may be split and then masked best-effort.
- * - An incomplete ANSI CSI sequence is held whole, so escape sequences are never split. A
- *   sequence that may join two parts of a value ("4111 1111 \x1b[1m" + "1111 1111", escapes.ts)
- *   does not end the held run: the run continues before it, and the value is masked whole,
- *   sequence included.
+ * - An incomplete escape sequence (CSI, a control string such as a title, escapes.ts: the same
+ *   grammar the detectors use) is held whole, so sequences are never split, and a chain of
+ *   sequences is emitted whole (the folding pass decides for the whole chain). A chain that may
+ *   join two parts of a value ("4111 1111 \x1b[1m" + "1111 1111") does not end the held run:
+ *   the run continues before it, and the value is masked whole, sequences included.
  *
  * Callers must call `flush()` when the stream goes idle (e.g. 20–50 ms without data) and at the
  * end: held text is only delayed, never dropped. Characters typed one per chunk are therefore
@@ -31,13 +32,14 @@
  * block, following lines that look like key material (base64, PEM headers, the END line) are
  * swallowed: the marker already printed stands for the whole block.
  */
-import { F_B64, F_ENTITY, has } from "./detectors/chars";
+import { F_B64, F_ENTITY, F_LOCAL, has } from "./detectors/chars";
 import { isIntlLetter } from "./detectors/email";
-import { csiChainEnd, escapeJoins } from "./detectors/escapes";
+import { ESC_INCOMPLETE, chainEnd, escapeJoins, isEscapeStart, lastEscapeStart, scanResume, sequenceEnd } from "./detectors/escapes";
 import { asciiOf, foldsUnit } from "./detectors/fold";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
 import type { Masker } from "./types";
+import { columnAfter, markSoftBreaks, originalIndex, restoreBreaks } from "./wrap";
 
 export const STREAM_MAX_HOLD = 2048;
 const SPACE = 32;
@@ -49,18 +51,41 @@ export interface StreamMasker {
   flush(): string;
 }
 
-export function createStreamMasker(masker: Masker, opts: { maxHold?: number } = {}): StreamMasker {
+/**
+ * `columns`: the width of the terminal the stream is shown on (0 or absent: not a terminal, or
+ * unknown). A line break a program prints where that terminal wraps anyway does not split a
+ * value (wrap.ts).
+ */
+export function createStreamMasker(masker: Masker, opts: { maxHold?: number; columns?: () => number } = {}): StreamMasker {
   const maxHold = opts.maxHold ?? STREAM_MAX_HOLD;
   const facts = maskerInternals(masker);
   if (!facts.masksText) return { push: (chunk) => chunk, flush: () => "" };
   let pending = "";
   let inKey = false;
+  /** the display column where `pending` starts */
+  let col = 0;
 
   /** Emit `text` masked and note whether it leaves us inside a key block. */
   const emit = (text: string): string => {
     if (text.length === 0) return "";
     if (facts.textDetectsPrivateKeys && endsInsideKeyBlock(text)) inKey = true;
     return masker.maskText(text);
+  };
+  /** What of `buf` can be emitted (all of it when `final`), masked with its soft breaks (wrap.ts), and the rest. */
+  const emitWrapped = (buf: string, final: boolean): [out: string, rest: string] => {
+    const columns = opts.columns?.() ?? 0;
+    // A CR at the end may be the first half of a soft CRLF: read it as one, never emit the LF
+    // not received yet.
+    const cr = !final && columns > 0 && buf.endsWith("\r");
+    const marked = columns > 0 ? markSoftBreaks(cr ? `${buf}\n` : buf, col, columns, final) : null;
+    let text = marked ? marked.text : buf;
+    if (cr && marked && text.endsWith("\n")) text = text.slice(0, -1);
+    let cut = final ? text.length : holdPoint(text, facts.textHasCustomPatterns, maxHold);
+    if (cr && marked && cut === text.length && text.length > 0 && originalIndex(marked, cut) > buf.length) cut--;
+    const end = marked ? Math.min(originalIndex(marked, cut), buf.length) : cut;
+    if (columns > 0) col = columnAfter(col, buf, end);
+    const out = emit(text.slice(0, cut));
+    return [marked ? restoreBreaks(out) : out, buf.slice(end)];
   };
 
   return {
@@ -92,16 +117,17 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number } = 
           inKey = false;
         }
         buf = buf.slice(pos);
+        if (pos > 0) col = 0;
       }
-      const cut = holdPoint(buf, facts.textHasCustomPatterns, maxHold);
-      pending = buf.slice(cut);
-      return emit(buf.slice(0, cut));
+      const [out, rest] = emitWrapped(buf, false);
+      pending = rest;
+      return out;
     },
     flush(): string {
       const rest = pending;
       pending = "";
       if (inKey) return ""; // a partial line of key material
-      return emit(rest);
+      return emitWrapped(rest, true)[0];
     },
   };
 }
@@ -111,30 +137,32 @@ function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number
   const n = buf.length;
   const lineStart = buf.lastIndexOf("\n") + 1;
   if (lineStart === n) return n;
-  let p = lineStart;
+  // An incomplete sequence is held whole: until it ends, nobody knows whether it joins a value.
+  // When it may, the value before it is held too.
+  const open = openSequence(buf, lineStart);
+  let p = holdWholeLine ? lineStart : n;
   if (!holdWholeLine) {
-    p = n;
-    for (;;) {
-      while (p > lineStart && mayBeInMatch(buf.charCodeAt(p - 1))) p--;
-      // The run stopped in (or right after) an escape sequence that may join two parts of a
-      // value ("4111 1111 \x1b[1m" + "1111 1111"): hold from before it and keep walking.
-      const esc = joiningEscapeBefore(buf, p, lineStart);
-      if (esc < 0) break;
-      p = esc;
+    const joining = open >= 0 ? joiningEscapeBefore(buf, open, lineStart, open) : -1;
+    p = joining >= 0 ? joining : open >= 0 ? open : n;
+    if (open < 0 || joining >= 0) {
+      for (;;) {
+        while (p > lineStart && mayBeInMatch(buf.charCodeAt(p - 1))) p--;
+        // The run stopped in (or right after) an escape sequence that may join two parts of a
+        // value ("4111 1111 \x1b[1m" + "1111 1111"): hold from before it and keep walking.
+        const esc = joiningEscapeBefore(buf, p, lineStart, -1);
+        if (esc < 0) break;
+        p = esc;
+      }
     }
   }
-  // The run may start inside the parameters of an escape sequence ("\x1b[0m ok"; the last one,
-  // or an earlier one when the run went on across sequences that join a value): those
-  // characters are never part of a match, so start after the sequence. The last sequence may be
-  // incomplete, and then it is held whole.
-  const last = buf.lastIndexOf("\x1b");
-  if (last >= lineStart && escapeEnd(buf, last) < 0) p = Math.min(p, last);
-  const esc = p > lineStart ? buf.lastIndexOf("\x1b", p - 1) : -1;
-  if (esc >= lineStart) {
-    const end = escapeEnd(buf, esc);
-    // A broken CSI ("\x1b[ 123-45-6789": a parameter after an intermediate) is not skipped: the
-    // detectors read it as a boundary, so what follows it may be the start of a value.
-    if (end >= 0 && p > esc && p < end && !brokenCsi(buf, esc, end)) p = end;
+  // The run may start inside a chain of sequences that does not join ("\x1b[0m ok": in its
+  // parameters, or in the payload of a title): the folding pass keeps such a chain whole, so it
+  // is emitted whole. A broken sequence ("\x1b[ 123-45-6789") is a boundary and nothing more.
+  const esc = p > lineStart ? lastEscapeStart(buf, p, lineStart) : -1;
+  if (esc >= 0) {
+    const start = chainStart(buf, esc, lineStart);
+    const end = chainEnd(buf, start);
+    if (p > start && p < end) p = end;
   }
   if (!holdWholeLine) while (p < n && buf.charCodeAt(p) === SPACE) p++;
   return n - p > maxHold ? n - maxHold : p;
@@ -149,60 +177,57 @@ function mayBeInMatch(c: number): boolean {
 }
 
 /**
- * The first ESC of a chain of CSI sequences (the last may be incomplete) that contains or ends at `p` and may join a
- * value (escapes.ts): with text after it, as the folding pass decides; at the end of the buffer,
- * when a digit or '@' (possibly then spaces or dashes) comes before it. Else -1.
+ * The first escape start of the chain of sequences that contains or ends at `p` (or ends in the
+ * incomplete sequence at `open`), when the chain may join two parts of a value as the folding
+ * pass decides (escapes.ts): by the character before the chain and the one after it. A chain
+ * that ends at the end of the buffer may join whatever comes next ("bob" + "\x1b[1m@x.com"),
+ * so it does unless it starts the line or follows a character that cannot be in a value. Else -1.
  */
-function joiningEscapeBefore(buf: string, p: number, lineStart: number): number {
-  let esc = buf.lastIndexOf("\x1b", p - 1);
-  if (esc < lineStart) return -1;
-  let end = csiChainEnd(buf, esc);
-  if (end === esc) {
-    if (escapeEnd(buf, esc) >= 0) return -1; // not a CSI sequence
-    end = buf.length; // incomplete: it reaches the end of the buffer
+function joiningEscapeBefore(buf: string, p: number, lineStart: number, open: number): number {
+  const last = open >= 0 ? open : lastEscapeStart(buf, p, lineStart);
+  if (last < 0) return -1;
+  let end = chainEnd(buf, last);
+  if (end === last) {
+    if (sequenceEnd(buf, last) !== ESC_INCOMPLETE) return -1; // broken: a boundary
+    end = buf.length;
   }
   if (end < p) return -1;
-  // the start of the chain: earlier sequences that end where this one starts
-  // (lastIndexOf with a negative start searches from 0: stop at lineStart first)
-  while (esc > lineStart) {
-    const prev = buf.lastIndexOf("\x1b", esc - 1);
-    if (prev < lineStart || csiChainEnd(buf, prev) < end) break;
-    esc = prev;
-  }
+  const esc = chainStart(buf, last, lineStart);
   if (esc === lineStart) return -1;
   // as the folding pass reads them: a full-width digit is a digit
-  if (end < buf.length) return escapeJoins(asciiOf(buf.charCodeAt(esc - 1)), asciiOf(buf.charCodeAt(end))) ? esc : -1;
-  let q = esc - 1;
-  while (q > lineStart && (asciiOf(buf.charCodeAt(q)) === SPACE || asciiOf(buf.charCodeAt(q)) === 45)) q--;
-  const c = asciiOf(buf.charCodeAt(q));
-  return (c >= 48 && c <= 57) || c === 64 ? esc : -1;
+  const left = asciiOf(buf.charCodeAt(esc - 1));
+  // At the end of the buffer what comes next is unknown: a digit or an '@' may. After spaces,
+  // joining matters only to a value before them ("4111 " + "\x1b[1m1111 …"); else " " +
+  // "4111…" reads as the sequence + "4111…" does.
+  if (end === buf.length) return left === 64 || has(left, F_LOCAL) || (left === SPACE && digitBeforeSpaces(buf, esc - 1, lineStart)) ? esc : -1;
+  return escapeJoins(left, asciiOf(buf.charCodeAt(end))) ? esc : -1;
 }
 
-/** End of the escape sequence at `esc`, or -1 while it is incomplete. Only CSI is tracked. */
-function escapeEnd(buf: string, esc: number): number {
-  if (esc + 1 >= buf.length) return -1;
-  if (buf.charCodeAt(esc + 1) !== 91) return esc + 1;
-  for (let p = esc + 2; p < buf.length; p++) {
-    const c = buf.charCodeAt(p);
-    if (c >= 0x40 && c <= 0x7e) return p + 1;
-    if (c < 0x20 || c > 0x3f) return p; // malformed: not ours to protect
+/** Whether a digit comes before the spaces that end at `q`. */
+function digitBeforeSpaces(buf: string, q: number, lineStart: number): boolean {
+  while (q > lineStart && asciiOf(buf.charCodeAt(q)) === SPACE) q--;
+  const c = asciiOf(buf.charCodeAt(q));
+  return c >= 48 && c <= 57;
+}
+
+/** The first sequence of the chain that the sequence at `esc` belongs to: earlier ones that end where the next starts. */
+function chainStart(buf: string, esc: number, lineStart: number): number {
+  for (;;) {
+    const prev = lastEscapeStart(buf, esc, lineStart);
+    if (prev < 0 || chainEnd(buf, prev) < esc) return esc;
+    esc = prev;
+  }
+}
+
+/** The start of a sequence in the line from `lineStart` that the buffer ends inside, or -1. */
+function openSequence(buf: string, lineStart: number): number {
+  for (let p = lineStart; p < buf.length; p++) {
+    if (!isEscapeStart(buf.charCodeAt(p))) continue;
+    const end = sequenceEnd(buf, p);
+    if (end === ESC_INCOMPLETE) return p;
+    if (end > p + 1) p = end - 1;
   }
   return -1;
-}
-
-/** Whether the CSI at `esc`, ended at `end` by escapeEnd, broke off without a final byte or out of order. */
-function brokenCsi(buf: string, esc: number, end: number): boolean {
-  if (buf.charCodeAt(esc + 1) !== 91) return false;
-  const last = buf.charCodeAt(end - 1);
-  if (last < 0x40 || last > 0x7e) return true;
-  // parameters (0x30-0x3f), then intermediates (0x20-0x2f), then the final byte
-  let intermediate = false;
-  for (let q = esc + 2; q < end - 1; q++) {
-    const c = buf.charCodeAt(q);
-    if (c <= 0x2f) intermediate = true;
-    else if (intermediate) return true;
-  }
-  return false;
 }
 
 /** A partial line that may still turn out to be key material or the END line. */

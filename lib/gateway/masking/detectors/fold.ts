@@ -11,7 +11,7 @@
  * - dashes (U+2010–2015 and the other Pd), the minus sign U+2212 → '-'
  * - format characters (zero-width space/joiners, soft hyphen, bidi controls, BOM) and combining
  *   marks (diacritics, variation selectors, the keycap mark) → dropped
- * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=" (full-width forms,
+ * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=|" (full-width forms,
  *   small forms, mathematical letters and digits, circled digits, superscripts) → that character
  * - ideographic full stops (U+3002, U+FF61: label separators in IDNA) → '.'
  * - terminal escape sequences between the parts of a value ("4111 \x1b[1m1111…") → dropped, or
@@ -26,7 +26,7 @@
  */
 import { Buffer } from "node:buffer";
 import { encodedCharAt } from "./encoded";
-import { csiChainEnd, escapeJoins } from "./escapes";
+import { chainEnd, escapeJoins, isEscapeStart } from "./escapes";
 
 /**
  * Characters above U+007F that fold to what a match needs to start (digits of any script, and
@@ -35,22 +35,54 @@ import { csiChainEnd, escapeJoins } from "./escapes";
  * cannot make a match, so the prefilter looks for this class alone.
  */
 export const FOLDED_EVIDENCE_CLASS =
-  "\\p{Nd}\\u00aa\\u00b2\\u00b3\\u00b9\\u00ba\\u2024\\u2070-\\u209f\\u2460-\\u24ff\\u2776-\\u2793\\u3002\\ufe50-\\ufe6b\\uff01-\\uff5e\\uff61\\u{1d400}-\\u{1d7ff}";
+  "\\p{Nd}\\u00aa\\u00b2\\u00b3\\u00b9\\u00ba\\u2024\\u2070-\\u209f\\u2460-\\u24ff\\u2776-\\u2793\\u3002\\ufe50-\\ufe6b\\uff01-\\uff5e\\uff61\\u{1d400}-\\u{1d7ff}\\u{1f100}-\\u{1f10c}";
+
+/**
+ * Dashes (Pd), the minus signs, and dash-likes used between digits: the katakana long vowel mark
+ * ("090ー1234ー5678"), the hyphen bullet, the modifier minus, the heavy minus.
+ */
+const DASH_CLASS =
+  "\\u058a\\u05be\\u1400\\u1806\\u2010-\\u2015\\u2e17\\u2e1a\\u2e3a\\u2e3b\\u2e40\\u301c\\u3030\\u30a0\\ufe31\\ufe32\\ufe58\\ufe63\\uff0d\\u2212\\u02d7\\u2043\\u2796\\u30fc\\uff70";
+/** Dot-likes used between digits: middle dots, bullets, the dot operators. */
+const DOT_CLASS = "\\u00b7\\u2022\\u2027\\u2219\\u22c5\\u30fb\\uff65";
+/** Slash-likes without a compatibility decomposition: the fraction and division slashes. */
+const SLASH_CLASS = "\\u2044\\u2215";
+
+/**
+ * Enclosed digits without a compatibility decomposition: [first code point, its value, count].
+ * Dingbat negative circled, circled sans-serif and negative circled sans-serif 1-9, double
+ * circled 1-9, negative circled 0, and the two dingbat sans-serif zeros.
+ */
+const ENCLOSED_DIGITS: [number, number, number][] = [
+  [0x2776, 1, 9],
+  [0x2780, 1, 9],
+  [0x278a, 1, 9],
+  [0x24f5, 1, 9],
+  [0x24ff, 0, 1],
+  [0x1f10b, 0, 1],
+  [0x1f10c, 0, 1],
+];
 
 /** Characters above U+007F that fold (for a `u`-flag regex character class). */
 const FOLDABLE_CLASS =
   FOLDED_EVIDENCE_CLASS +
   "\\p{Cf}\\u00a0\\u1680\\u2000-\\u200a\\u202f\\u205f\\u3000" + // format characters, spaces
-  "\\u058a\\u05be\\u1400\\u1806\\u2010-\\u2015\\u2e17\\u2e1a\\u2e3a\\u2e3b\\u2e40\\u301c\\u3030\\u30a0\\ufe31\\ufe32\\ufe58\\ufe63\\uff0d\\u2212" + // dashes
+  DASH_CLASS +
+  DOT_CLASS +
+  SLASH_CLASS +
   "\\u0300-\\u036f\\u1ab0-\\u1aff\\u1dc0-\\u1dff\\u20d0-\\u20ff\\ufe00-\\ufe0f\\ufe20-\\ufe2f"; // combining marks
 
 const FOLDABLE = new RegExp(`^[${FOLDABLE_CLASS}]$`, "u");
 const DROPPED = /^[\p{Cf}\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe00-\ufe0f\ufe20-\ufe2f]$/u;
 const SPACES = /^[\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]$/u;
-const DASHES = /^[\u058a\u05be\u1400\u1806\u2010-\u2015\u2e17\u2e1a\u2e3a\u2e3b\u2e40\u301c\u3030\u30a0\ufe31\ufe32\ufe58\ufe63\uff0d\u2212]$/u;
+const DASHES = new RegExp(`^[${DASH_CLASS}]$`, "u");
+const DOTS = new RegExp(`^[${DOT_CLASS}]$`, "u");
+const SLASHES = new RegExp(`^[${SLASH_CLASS}]$`, "u");
+/** "(4)", "4.", "4,": a digit in parentheses or with a full stop or comma (⑷, ⒋, 🄅) */
+const PUNCTUATED_DIGIT = /^\(?([0-9])[).,]?$/;
 const DIGIT = /^\p{Nd}$/u;
 /** what a compatibility form may fold to: the characters the detectors' formats are made of */
-const STRUCTURAL = /^[A-Za-z0-9@.\-+()_:/%=]$/;
+const STRUCTURAL = /^[A-Za-z0-9@.\-+()_:/%=|]$/;
 
 /** Per BMP code unit: 0 not computed yet, KEEP, DROP, or the folded ASCII code + ASCII_BASE. */
 const KEEP = 1;
@@ -66,9 +98,13 @@ function computeFold(cp: number): number {
   if (DROPPED.test(ch)) return DROP;
   if (SPACES.test(ch)) return ASCII_BASE + 32;
   if (DASHES.test(ch)) return ASCII_BASE + 45;
-  if (cp === 0x3002 || cp === 0xff61) return ASCII_BASE + 46;
+  if (cp === 0x3002 || cp === 0xff61 || DOTS.test(ch)) return ASCII_BASE + 46;
+  if (SLASHES.test(ch)) return ASCII_BASE + 47;
+  for (const [first, value, count] of ENCLOSED_DIGITS) if (cp >= first && cp < first + count) return ASCII_BASE + 48 + value + cp - first;
   const nfkc = ch.normalize("NFKC");
   if (nfkc.length === 1 && STRUCTURAL.test(nfkc)) return ASCII_BASE + nfkc.charCodeAt(0);
+  const punctuated = PUNCTUATED_DIGIT.exec(nfkc);
+  if (punctuated) return ASCII_BASE + punctuated[1].charCodeAt(0);
   if (DIGIT.test(ch)) return ASCII_BASE + 48 + digitValue(cp);
   return KEEP;
 }
@@ -143,23 +179,25 @@ export function foldText(text: string): Folded {
   const starts = new Int32Array(n + 1);
   const ends = new Int32Array(n + 1);
   let j = 0;
+  // A chain of sequences that does not join is kept as it is, as one unit (its payloads are
+  // still text): the stream masker decides by the same whole chain.
+  let keptUntil = 0;
   for (let i = 0; i < n; ) {
     const c = text.charCodeAt(i);
-    if (c === 27) {
+    if (i >= keptUntil && isEscapeStart(c)) {
       // Escape sequences inside a value are dropped (escapes.ts); the match then covers them.
-      const end = csiChainEnd(text, i);
+      const end = chainEnd(text, i);
       const right = end > i && end < n ? asciiOf(text.charCodeAt(end)) : 0;
       if (end === i) {
-        // Not a complete CSI sequence: a boundary (NUL), so that what follows, folded to ASCII
-        // ("\x1b[４１１１…"), is not read as its parameters.
+        // Broken or cut off (escapes.ts scanResume): a boundary (NUL), so that what follows,
+        // folded to ASCII ("\x1b[４１１１…"), is not read as its parameters.
         out[j] = 0;
         starts[j] = i;
         ends[j] = i + 1;
         j++;
         i++;
         continue;
-      }
-      if (j > 0 && right !== 0 && escapeJoins(out[j - 1], right)) {
+      } else if (j > 0 && right !== 0 && escapeJoins(out[j - 1], right)) {
         // Between two digits it reads as a space: a value grouped there ("4111\e[1m1111 …"), or
         // two values side by side, which must not merge into one long, unmatched run.
         if (isDigit(out[j - 1]) && isDigit(right)) {
@@ -170,7 +208,7 @@ export function foldText(text: string): Folded {
         }
         i = end;
         continue;
-      }
+      } else keptUntil = end;
     }
     if ((c === 37 || c === 38 || c === 92) && i + 2 < n) {
       const packed = encodedCharAt(text, i); // "%40", "&#64;", "\u0040" (encoded.ts)

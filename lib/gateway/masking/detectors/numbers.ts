@@ -2,12 +2,20 @@
  * Digit-led detectors: payment cards, US SSNs, IPv4 addresses and phone numbers.
  *
  * They share one parse: from a word boundary, read a chain of digit groups joined by single
- * separators (space, dash, dot, or parentheses around a group) into fixed scratch arrays. Then
- * every sub-chain that starts at the chain start or after a space, and ends at the chain end or
- * before a space, is tried against each format, earliest start first, longest first. Cutting
- * only at spaces means "call 555-123-4567 2 times" and "order 12 555-123-4567" still find the
+ * separators (space, dash, dot, '_', '/', '|', ':', or parentheses around a group) into fixed
+ * scratch arrays. Then every sub-chain that starts at the chain start or after a space (or ':',
+ * '/', '|'), and ends at the chain end or before one, is tried against each format, earliest
+ * start first, longest first. Not cutting at '-', '.' or '_' means "call 555-123-4567 2 times" and "order 12 555-123-4567" still find the
  * phone, while "555-123-4567-89" (some other identifier) and "1.10.0.0.1" yield nothing.
  * One parse per chain keeps number-dense text (tables, logs) linear.
+ *
+ * Which separators each format accepts (uniform within a value):
+ * - card: space or dash; '_', '/', '|', ':' or '.' only in three or more groups of 3-6 digits
+ *   ("4111_1111_1111_1111"; not a float "3.1415926535897932" or a version "4.1111.1111.1111.1")
+ * - SSN: dash, '_', '/' or '.' ("123_45_6789"); not space (tables of numbers), '|' or ':'
+ * - phone: any but '|' and ':' (columns, times and MAC-like runs "00:11:22:33:44"); not right
+ *   after '/' ("/data/0123/456789" is a path)
+ * - IPv4: dots only
  */
 import { luhnValid, ssnValid } from "../checksums";
 import { matchEmail } from "./email";
@@ -21,6 +29,10 @@ const PLUS = 43;
 const LPAREN = 40;
 const RPAREN = 41;
 const AT = 64;
+const UNDERSCORE = 95;
+const SLASH = 47;
+const PIPE = 124;
+const COLON = 58;
 /** separator code meaning "the previous group was closed by ')'" */
 const PAREN = 1;
 /** no format has fewer digits (IPv4 "1.1.1.1") or more (a 19-digit card) */
@@ -68,12 +80,12 @@ export function matchNumber(text: string, u: Uint16Array, i: number, n: number, 
   out.end = groups > 0 ? gEnd[groups - 1] : i + 1;
   if (groups === 0 || digitsBefore[groups] < MIN_DIGITS) return false;
   for (let s = 0; s < (fromStartOnly ? 1 : groups); s++) {
-    if (s > 0 && gSep[s] !== SPACE) continue;
+    if (s > 0 && !isCut(gSep[s])) continue;
     if (digitsBefore[groups] - digitsBefore[s] < MIN_DIGITS) break;
     const start = s === 0 ? i : gParen[s] ? gStart[s] - 1 : gStart[s];
     const prev = start > 0 ? u[start - 1] : SPACE;
     for (let g = groups; g > s; g--) {
-      if (g < groups && gSep[g] !== SPACE) continue;
+      if (g < groups && !isCut(gSep[g])) continue;
       const digits = digitsBefore[g] - digitsBefore[s];
       if (digits > MAX_DIGITS) continue;
       if (digits < MIN_DIGITS) break;
@@ -123,7 +135,7 @@ function parseChain(u: Uint16Array, pos: number, n: number, paren: boolean): num
       return groups;
     }
     const next = u[pos + 1];
-    if ((c === SPACE || c === DASH || c === DOT) && isDigit(next)) {
+    if (isSeparator(c) && isDigit(next)) {
       sep = c;
       pos++;
     } else if (c === SPACE && next === LPAREN && isDigit(u[pos + 2])) {
@@ -132,6 +144,19 @@ function parseChain(u: Uint16Array, pos: number, n: number, paren: boolean): num
       pos += 2;
     } else return groups;
   }
+}
+
+/**
+ * Where a value may start or end inside a chain: a space, or ':', '/', '|' ("10.0.0.1:5432",
+ * "192.168.1.0/24", "4111…:12/29"); not '-', '.' or '_', which continue an identifier
+ * ("555-123-4567-89").
+ */
+function isCut(sep: number): boolean {
+  return sep === SPACE || sep === COLON || sep === SLASH || sep === PIPE;
+}
+
+function isSeparator(c: number): boolean {
+  return c === SPACE || c === DASH || c === DOT || c === UNDERSCORE || c === SLASH || c === PIPE || c === COLON;
 }
 
 /** A payment card starts at a space-separated group inside [s, g) and ends after group g - 1. */
@@ -171,11 +196,11 @@ function classify(text: string, u: Uint16Array, s: number, g: number, digits: nu
   if (mask & bit(K_CARD) && !plus && !paren && digits >= 13 && first >= 2 && first <= 6) {
     if (uniformSeparators(s, g) && luhnValid(text, gStart[s], gEnd[g - 1])) return K_CARD;
   }
-  if (mask & bit(K_SSN) && count === 3 && !plus && !paren && gSep[s + 1] === DASH && gSep[s + 2] === DASH && lengths(s, 3, 2, 4)) {
+  if (mask & bit(K_SSN) && count === 3 && !plus && !paren && isSsnSeparator(gSep[s + 1]) && gSep[s + 2] === gSep[s + 1] && lengths(s, 3, 2, 4)) {
     if (ssnValid(numberAt(u, s), numberAt(u, s + 1), numberAt(u, s + 2))) return K_SSN;
   }
   if (mask & bit(K_IPV4) && count === 4 && !plus && !paren && prev !== DOT && isDottedQuad(u, s)) return K_IPV4;
-  if (mask & bit(K_PHONE) && prev !== DOT && prev !== DASH && isPhone(u, s, count, digits, plus, paren, first)) return K_PHONE;
+  if (mask & bit(K_PHONE) && prev !== DOT && prev !== DASH && prev !== SLASH && phoneSeparators(s, g) && isPhone(u, s, count, digits, plus, paren, first)) return K_PHONE;
   return -1;
 }
 
@@ -209,15 +234,29 @@ function hasParen(s: number, g: number): boolean {
   return false;
 }
 
-/** Separators inside [s, g) are absent or all the same one of space / dash. */
+/**
+ * Separators inside [s, g) are absent or all the same: space or dash, or another separator
+ * between three or more groups of 3-6 digits.
+ */
 function uniformSeparators(s: number, g: number): boolean {
-  let seen = 0;
-  for (let k = s + 1; k < g; k++) {
-    const sep = gSep[k];
-    if (sep !== SPACE && sep !== DASH) return false;
-    if (seen === 0) seen = sep;
-    else if (sep !== seen) return false;
+  const seen = g - s > 1 ? gSep[s + 1] : 0;
+  for (let k = s + 2; k < g; k++) if (gSep[k] !== seen) return false;
+  if (seen === 0 || seen === SPACE || seen === DASH) return true;
+  if (seen === PAREN || g - s < 3) return false;
+  for (let k = s; k < g; k++) {
+    const len = gEnd[k] - gStart[k];
+    if (len < 3 || len > 6) return false;
   }
+  return true;
+}
+
+function isSsnSeparator(sep: number): boolean {
+  return sep === DASH || sep === UNDERSCORE || sep === SLASH || sep === DOT;
+}
+
+/** Columns ('|') and times or MAC-like runs (':') are not phone numbers. */
+function phoneSeparators(s: number, g: number): boolean {
+  for (let k = s + 1; k < g; k++) if (gSep[k] === PIPE || gSep[k] === COLON) return false;
   return true;
 }
 

@@ -7,9 +7,10 @@
  * in one tight loop. Text with no digits, no '@', no ':' next to hex and no secret prefix never
  * reaches a detector at all: that is the fast path.
  *
- * Matches never overlap and are reported in order. ANSI CSI sequences (ESC '[' ... final byte)
- * are skipped and act as boundaries, so a colour code is never masked or split; except between
- * the parts of a value ("4111 \x1b[1m1111 …"), where the folding pass joins them (escapes.ts).
+ * Matches never overlap and are reported in order. Terminal escape sequences (escapes.ts: CSI,
+ * control strings, short escapes, C1 controls) are skipped and act as boundaries, so a colour
+ * code is never masked or split; except between the parts of a value ("4111 \x1b[1m1111 …"),
+ * where the folding pass joins them. The payload of a control string (a title) is read as text.
  */
 import { F_WORD, FLAGS, K_AWS, K_EMAIL, K_GITHUB, K_GOOGLE, K_IBAN, K_IPV6, K_JWT, K_PHONE, K_PRIVATE_KEY, K_SLACK, K_STRIPE, bit, type MatchOut } from "./chars";
 import { matchEmail } from "./email";
@@ -19,7 +20,7 @@ import { NUMBER_KINDS, matchNumber } from "./numbers";
 import { matchPrivateKey } from "./private-key";
 import { matchSecret } from "./secrets";
 import { encodedAtSignAt } from "./encoded";
-import { joiningChainEnd } from "./escapes";
+import { joiningChainEnd, scanResume } from "./escapes";
 import { foldText, foldsAt } from "./fold";
 import { codeUnits } from "./units";
 
@@ -155,9 +156,17 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
   let i = 0;
   // No match may start before `guard`: the end of the previous match or escape sequence.
   let guard = 0;
+  // The end of the last escape sequence: its final byte ("\x1b7", "\x1b[1m") is not a word.
+  let sequenceEnd = -1;
   while (i < n) {
     const c = u[i];
     if (c >= 128) {
+      if (c <= 0x9f) {
+        // a C1 control: an 8-bit escape sequence ("\x9b1m"), like ESC below
+        if (!folds && joiningChainEnd(text, i) > 0) folds = true;
+        i = guard = sequenceEnd = scanResume(text, i);
+        continue;
+      }
       if (!folds && foldsAt(u, i)) folds = true;
       i++;
       continue;
@@ -211,16 +220,16 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
           found = matchEmail(u, i, n, guard, match);
           break;
         case T_PHONE_START:
-          found = startsNumber(u, i, n) && matchNumber(text, u, i, n, mask & bit(K_PHONE), match, true);
+          found = startsNumber(u, i, n, sequenceEnd) && matchNumber(text, u, i, n, mask & bit(K_PHONE), match, true);
           break;
         case T_DASH:
           found = u[i + 1] === 45 && matchPrivateKey(text, i, n, match);
           break;
         case T_COLON:
-          found = u[i + 1] === COLON && !isWordAt(u, i - 1) && matchIpv6(u, i, n, match);
+          found = u[i + 1] === COLON && (i === sequenceEnd || !isWordAt(u, i - 1)) && matchIpv6(u, i, n, match);
           break;
         case T_ESC:
-          resume = guard = csiEnd(u, i, n);
+          resume = guard = sequenceEnd = scanResume(text, i);
           if (!folds && joiningChainEnd(text, i) > 0) folds = true; // "4111 \x1b[1m1111 …": fold.ts joins it
           break;
         case T_ENCODED:
@@ -239,19 +248,27 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
 }
 
 /**
- * Digit-led word [i, e): worth a full number parse only if it is all digits and either is
- * card-length or continues with a separator and another digit ("555-", "10.", "4111 ").
+ * Digit-led word [i, e): worth a full number parse only if it ends in a digit and either is
+ * card-length, holds '_' ("123_45_6789"), or continues with a separator and another digit
+ * ("555-", "10.", "4111 ").
  */
 function mayBeNumber(u: Uint16Array, i: number, e: number, n: number): boolean {
   const last = u[e - 1];
   if (last < 48 || last > 57) return false; // "12ms", "8f3a": letters inside
   const len = e - i;
   if (len >= 13 && len <= 19) return true;
+  if (len >= 7 && hasUnderscore(u, i, e)) return true; // "123_45_6789"
   if (e >= n) return false;
   const sep = u[e];
-  if (sep !== 32 && sep !== 45 && sep !== 46 && sep !== 41) return false;
+  // space, '-', '.', ')', '/', ':', '|' (numbers.ts)
+  if (sep !== 32 && sep !== 45 && sep !== 46 && sep !== 41 && sep !== 47 && sep !== 58 && sep !== 124) return false;
   const next = u[e + 1];
   return next >= 48 && next <= 57;
+}
+
+function hasUnderscore(u: Uint16Array, i: number, e: number): boolean {
+  for (let p = i + 1; p < e; p++) if (u[p] === 95) return true;
+  return false;
 }
 
 /** "gh"/"gi" (GitHub), "xo" (Slack), "sk_"/"rk_" (Stripe): two compares before any string call. */
@@ -269,8 +286,8 @@ function mayBeKeyPrefix(u: Uint16Array, i: number): boolean {
 }
 
 /** '+' or '(' begins a phone only at a boundary and when a digit (or "(" digit) follows. */
-function startsNumber(u: Uint16Array, i: number, n: number): boolean {
-  if (isWordAt(u, i - 1) || i + 1 >= n) return false;
+function startsNumber(u: Uint16Array, i: number, n: number, sequenceEnd: number): boolean {
+  if ((i !== sequenceEnd && isWordAt(u, i - 1)) || i + 1 >= n) return false;
   let next = u[i + 1];
   if (next === 40 && u[i] === 43) next = u[i + 2]; // "+(" is not a format, but "+(44)" is seen
   return next >= 48 && next <= 57;
@@ -280,14 +297,4 @@ function isWordAt(u: Uint16Array, p: number): boolean {
   if (p < 0) return false;
   const c = u[p];
   return c < 128 && (FLAGS[c] & F_WORD) !== 0;
-}
-
-/** End of an ECMA-48 CSI sequence at i (ESC '[' params intermediates final), else i + 1. */
-function csiEnd(u: Uint16Array, i: number, n: number): number {
-  if (u[i + 1] !== 91) return i + 1;
-  let p = i + 2;
-  while (p < n && u[p] >= 0x30 && u[p] <= 0x3f) p++;
-  while (p < n && u[p] >= 0x20 && u[p] <= 0x2f) p++;
-  if (p < n && u[p] >= 0x40 && u[p] <= 0x7e) p++;
-  return p;
 }

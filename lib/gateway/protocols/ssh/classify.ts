@@ -1,4 +1,5 @@
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
+import { transformsOutput } from "./output-transforms";
 import { isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
 import { programRule } from "./program-rules";
 import { splitCommands, type Token } from "./shell-words";
@@ -64,7 +65,9 @@ export function classifyCommand(command: string, opts: { tty?: boolean } = {}): 
 export function classifyExec(command: string, opts: { tty?: boolean } = {}): { request: ClassifiedRequest; targets: string[] } {
   const walk = newWalk();
   const request: ClassifiedRequest = { action: "exec", kind: classifyLine(command, 0, opts.tty === true, walk), tables: [], functions: [], text: command };
-  return { request: isBinaryTransfer(command) ? { ...request, unmaskable: true } : request, targets: walk.targets };
+  // A binary transfer, or output re-encoded (`base64`, `rev`, `xxd`…): masking cannot read it.
+  const unmaskable = isBinaryTransfer(command) || transformsOutput(command);
+  return { request: unmaskable ? { ...request, unmaskable: true } : request, targets: walk.targets };
 }
 
 /**

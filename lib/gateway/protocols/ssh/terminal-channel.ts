@@ -206,11 +206,13 @@ export class TerminalChannel {
     // The command is recorded masked, as its `request` event is (a secret on a command line).
     const shown = command && decision.masker ? decision.masker.maskText(command) : command;
     term.start(ch, { mode, cols: pty?.cols ?? 80, rows: pty?.rows ?? 24, term: pty?.term ?? "", ...(shown ? { command: shown } : {}) }, decision.masker);
-    const out = new MaskedStream(decision.masker, (buf) => {
+    // On a terminal, a line break where it wraps anyway does not split a value (masking/wrap.ts).
+    const columns = () => this.o.pty?.cols ?? 0;
+    const out = new MaskedStream(decision.masker, columns, (buf) => {
       term.output(ch, buf);
       return client.write(buf);
     });
-    const err = new MaskedStream(decision.masker, (buf) => {
+    const err = new MaskedStream(decision.masker, columns, (buf) => {
       term.output(ch, buf, true);
       client.writeStderr(buf);
       return true;
@@ -261,9 +263,10 @@ class MaskedStream {
 
   constructor(
     private readonly base: Masker | null,
+    columns: () => number,
     private readonly sink: (buf: Buffer) => boolean,
   ) {
-    this.masker = base ? createStreamMasker(base) : null;
+    this.masker = base ? createStreamMasker(base, { columns }) : null;
   }
 
   push(chunk: Buffer): boolean {
