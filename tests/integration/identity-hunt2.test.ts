@@ -1,0 +1,147 @@
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addUser, type Rec } from "../support/api-fixture";
+import { jsonOf, runCli } from "../support/cli";
+import { consoleSignIn } from "../support/console-cookie";
+import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { exchangeIdToken, startOidcIdp, type OidcIdp } from "../support/oidc-idp";
+
+/**
+ * Identity hunt, second round. External-identity links (issuer + subject → account) can be
+ * listed and removed by an admin, through the API, the CLI and the console; removing one ends
+ * what was obtained through it.
+ */
+describe("external identity links: list and unlink", () => {
+  let gh: GatehouseProcess;
+  let idp: OidcIdp;
+  let home: string;
+  const t = { admin: "", dev: "", other: "", auditor: "", approver: "", adminAgent: "" };
+  const ids = { dev: "", other: "" };
+
+  const identities = (token: string, who: string) => apiCall(gh.url, token, "GET", `/users/${encodeURIComponent(who)}/identities`);
+  const unlink = (token: string, who: string, body: unknown) => apiCall(gh.url, token, "DELETE", `/users/${encodeURIComponent(who)}/identities`, body);
+  const cli = (args: string[]) => runCli([...args, "--json"], { env: { HOME: home, GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: t.admin } });
+
+  beforeAll(async () => {
+    idp = await startOidcIdp();
+    gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_AUDIENCE: idp.audience, GATEHOUSE_OIDC_GROUPS_CLAIM: "roles" } });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "gh-ident2-"));
+    t.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    t.dev = await addUser(gh, t.admin, "dev@example.test", { groups: ["console-group"] });
+    t.other = await addUser(gh, t.admin, "other@example.test");
+    t.auditor = await addUser(gh, t.admin, "auditor@example.test", { role: "auditor" });
+    t.approver = await addUser(gh, t.admin, "approver@example.test", { role: "approver" });
+    t.adminAgent = (await exchangeToken(gh.url, t.admin, "admin-bot")).access_token;
+    const users = (await apiCall(gh.url, t.admin, "GET", "/users")).body.users as Rec[];
+    ids.dev = users.find((u) => u.email === "dev@example.test")!.id;
+    ids.other = users.find((u) => u.email === "other@example.test")!.id;
+    // Both accounts get linked by their first exchange.
+    for (const [sub, email] of [["idp-dev", "dev@example.test"], ["idp-other", "other@example.test"]]) {
+      const res = await exchangeIdToken(gh.url, await idp.sign(sub, email, { roles: ["dba"] }));
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+  }, 120_000);
+
+  afterAll(async () => {
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    await gh?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+    idp?.close();
+  });
+
+  it("whoever reads users (admin, auditor, approver) lists a user's links, by id or email; a member or an admin's agent cannot", async () => {
+    for (const [token, who] of [[t.admin, ids.dev], [t.admin, "dev@example.test"], [t.auditor, ids.dev], [t.approver, ids.dev]]) {
+      const res = await identities(token, who);
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      expect(res.body.identities).toEqual([expect.objectContaining({ issuer: idp.issuer, subject: "idp-dev", createdAt: expect.any(String) })]);
+    }
+    expect((await identities(t.dev, ids.dev)).status).toBe(403);
+    expect((await identities(t.adminAgent, ids.dev)).status).toBe(403);
+    expect((await identities(t.admin, "00000000-0000-0000-0000-000000000000")).status).toBe(404);
+    expect((await identities(t.admin, "nobody@example.test")).status).toBe(404);
+  });
+
+  it("held: only an admin unlinks, and only the link of the user named: another user's link, a member, an auditor, an agent of an admin are refused", async () => {
+    const link = { issuer: idp.issuer, subject: "idp-dev" };
+    expect((await unlink(t.dev, ids.dev, link)).status).toBe(403); // even one's own
+    expect((await unlink(t.auditor, ids.dev, link)).status).toBe(403);
+    expect((await unlink(t.approver, ids.dev, link)).status).toBe(403);
+    expect((await unlink(t.adminAgent, ids.dev, link)).status).toBe(403);
+    // dev's link named under other's id (and the other way round) is no link of that user
+    expect((await unlink(t.admin, ids.other, link)).status).toBe(404);
+    expect((await unlink(t.admin, ids.dev, { issuer: idp.issuer, subject: "idp-other" })).status).toBe(404);
+    expect((await unlink(t.admin, ids.dev, { issuer: "https://elsewhere.example", subject: "idp-dev" })).status).toBe(404);
+    expect((await unlink(t.admin, ids.dev, {})).status).toBe(400);
+    expect((await unlink(t.admin, ids.dev, { issuer: idp.issuer, subject: "x".repeat(5000) })).status).toBe(400);
+    // a console cookie from another site cannot do it either (CSRF)
+    const adminCookie = await consoleSignIn(gh.url, gh.adminEmail, gh.adminPassword);
+    const crossSite = await fetch(`${gh.url}/api/v1/users/${ids.dev}/identities`, { method: "DELETE", headers: { cookie: adminCookie.header, origin: "https://evil.example", "content-type": "application/json" }, body: JSON.stringify(link) });
+    expect(crossSite.status).toBe(403);
+    // nothing moved
+    expect((await identities(t.admin, ids.dev)).body.identities).toHaveLength(1);
+    expect((await identities(t.admin, ids.other)).body.identities).toHaveLength(1);
+  });
+
+  it("unlinking ends what came through the link: console sessions, tokens exchanged from it (and their agents), the groups it synced; audited; a new subject can then link", async () => {
+    const cookie = await consoleSignIn(gh.url, "dev@example.test", "a-long-password-1");
+    const me = (token: string | null, headers: Record<string, string> = {}) => fetch(`${gh.url}/api/v1/me`, { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } }).then((r) => r.status);
+    expect(await me(null, { cookie: cookie.header })).toBe(200);
+    const root = await exchangeIdToken(gh.url, await idp.sign("idp-dev", "dev@example.test", { roles: ["dba"] }));
+    const agent = await exchangeIdToken(gh.url, await idp.sign("idp-dev", "dev@example.test", { roles: ["dba"] }), { actor: "oidc-bot" });
+    expect(root.status).toBe(200);
+    expect(agent.status).toBe(200);
+    expect(await me(root.body.access_token)).toBe(200);
+    expect((await apiCall(gh.url, t.admin, "GET", "/users")).body.users.find((u: Rec) => u.email === "dev@example.test").groups).toEqual(["console-group", "dba"]);
+
+    const res = await unlink(t.admin, "dev@example.test", { issuer: idp.issuer, subject: "idp-dev" });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(res.body).toMatchObject({ issuer: idp.issuer, subject: "idp-dev", revokedTokens: expect.any(Number) });
+    expect(res.body.revokedTokens).toBeGreaterThanOrEqual(3);
+
+    expect((await identities(t.admin, ids.dev)).body.identities).toEqual([]);
+    expect(await me(null, { cookie: cookie.header })).toBe(401);
+    expect(await me(root.body.access_token)).toBe(401);
+    expect(await me(agent.body.access_token)).toBe(401);
+    // the groups the IdP gave go with it; the ones given in the console stay
+    expect((await apiCall(gh.url, t.admin, "GET", "/users")).body.users.find((u: Rec) => u.email === "dev@example.test").groups).toEqual(["console-group"]);
+    // what the user got otherwise (a password login token) is theirs still
+    expect(await me(t.dev)).toBe(200);
+    // the other user's link is untouched
+    expect((await identities(t.admin, ids.other)).body.identities).toHaveLength(1);
+
+    const audit = (await apiCall(gh.url, t.admin, "GET", "/audit?limit=50")).body.entries as Rec[];
+    const row = audit.find((e) => e.action === "user.unlink_external");
+    expect(row).toMatchObject({ subject: "user:dev@example.test", actorEmail: gh.adminEmail });
+    expect(row!.detail).toMatchObject({ issuer: idp.issuer, externalSubject: "idp-dev", revokedTokens: res.body.revokedTokens });
+
+    // The point of unlinking: the IdP gave the person a new subject; it links on its next sign-in.
+    const again = await exchangeIdToken(gh.url, await idp.sign("idp-dev-new", "dev@example.test"));
+    expect(again.status, JSON.stringify(again.body)).toBe(200);
+    expect((await identities(t.admin, ids.dev)).body.identities).toEqual([expect.objectContaining({ subject: "idp-dev-new" })]);
+    // and the old one no longer maps to the account
+    const old = await exchangeIdToken(gh.url, await idp.sign("idp-dev", "dev@example.test"));
+    expect(old.status).toBe(400);
+  });
+
+  it("unlinking again, or a link that is gone, is NOT_FOUND and changes nothing", async () => {
+    expect((await unlink(t.admin, ids.dev, { issuer: idp.issuer, subject: "idp-dev" })).status).toBe(404);
+    expect((await identities(t.admin, ids.dev)).body.identities).toHaveLength(1);
+  });
+
+  it("the CLI lists and unlinks: users identities EMAIL, users unlink EMAIL --issuer I --subject S", async () => {
+    const listed = await cli(["users", "identities", "other@example.test"]);
+    expect(listed.code, listed.stderr).toBe(0);
+    expect(jsonOf(listed.stdout).identities).toEqual([expect.objectContaining({ issuer: idp.issuer, subject: "idp-other" })]);
+    const plain = await runCli(["users", "identities", "other@example.test"], { env: { HOME: home, GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: t.admin } });
+    expect(plain.stdout).toContain("idp-other");
+    const refused = await runCli(["users", "unlink", "other@example.test", "--issuer", idp.issuer, "--subject", "idp-other", "--json"], { env: { HOME: home, GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: t.dev } });
+    expect(refused.code).not.toBe(0);
+    const done = await cli(["users", "unlink", "other@example.test", "--issuer", idp.issuer, "--subject", "idp-other"]);
+    expect(done.code, done.stderr).toBe(0);
+    expect(jsonOf(done.stdout)).toMatchObject({ issuer: idp.issuer, subject: "idp-other" });
+    expect((await identities(t.admin, ids.other)).body.identities).toEqual([]);
+  });
+});
