@@ -2,8 +2,8 @@ import type { CallToolResult, RequestId } from "@modelcontextprotocol/sdk/types.
 import { GatewaySession, type Decision, type HeldNotice } from "@/lib/gateway/core/session";
 import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
-import { MAX_CALLS_PER_USER, takeCallSlot } from "./call-slots";
-import { errorResult, textResult, type McpContext } from "./context";
+import { maxCallsPerUser, takeCallSlot } from "./call-slots";
+import { callerOf, errorResult, textResult, type McpContext } from "./context";
 import { trackCall } from "./in-flight";
 import { parkHeldCall, within } from "./held-calls";
 
@@ -43,8 +43,8 @@ export interface GatewayCall {
 }
 
 export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promise<CallToolResult> {
-  const release = takeCallSlot(ctx.principal.userId);
-  if (!release) return errorResult(`UNAVAILABLE: ${MAX_CALLS_PER_USER} calls for ${ctx.principal.chain[0]?.name ?? "this user"} are already running; wait for one to finish`);
+  const release = takeCallSlot(callerOf(ctx.principal));
+  if (!release) return errorResult(busy(ctx));
   // The slot is handed to the call's job once there is one (released when it settles or is held).
   let running: Promise<unknown> | null = null;
   try {
@@ -52,6 +52,11 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
   } finally {
     if (!running) release();
   }
+}
+
+function busy(ctx: McpContext): string {
+  const agents = ctx.principal.chain.length > 1 ? " by its agents (its own calls are counted apart)" : "";
+  return `UNAVAILABLE: ${maxCallsPerUser()} calls for ${ctx.principal.chain[0]?.name ?? "this user"} are already running${agents}; wait for one to finish`;
 }
 
 async function admitted(ctx: McpContext, call: GatewayCall, release: () => void, started: (job: Promise<CallToolResult>) => void): Promise<CallToolResult> {

@@ -1,12 +1,17 @@
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addUser, type Rec } from "../support/api-fixture";
+import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
 import { jsonOf, runCli } from "../support/cli";
 import { consoleSignIn } from "../support/console-cookie";
 import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { exchangeIdToken, startOidcIdp, type OidcIdp } from "../support/oidc-idp";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
  * Identity hunt, second round. External-identity links (issuer + subject → account) can be
@@ -143,5 +148,88 @@ describe("external identity links: list and unlink", () => {
     expect(done.code, done.stderr).toBe(0);
     expect(jsonOf(done.stdout)).toMatchObject({ issuer: idp.issuer, subject: "idp-other" });
     expect((await identities(t.admin, ids.other)).body.identities).toEqual([]);
+  });
+});
+
+/**
+ * MCP call slots (GATEHOUSE_MCP_MAX_CALLS_PER_USER, 3 here): a user's agents share one pool and
+ * the human's own credentials another, so a runaway agent cannot lock its human out; a call whose
+ * `connect` waits for an approver holds an approval-wait slot (GATEHOUSE_MAX_WAITS_PER_CALLER, 2
+ * here), not a call slot.
+ */
+describe("MCP call slots: agents and held connects", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let direct: postgres.Sql;
+  const t = { admin: "", dev: "", approver: "", agent: "", sub: "", sibling: "" };
+  const clients: Client[] = [];
+
+  async function call(token: string, sql: string, connection = "slots-pg", extra: Rec = {}): Promise<CallToolResult> {
+    const client = new Client({ name: "ident-hunt2", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    clients.push(client);
+    return client.callTool({ name: "run_sql", arguments: { connection, sql, ...extra } }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
+  }
+  const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+  const sleeping = async (marker: string) => (await direct`select count(*)::int as n from pg_stat_activity where query like ${`%${marker}%`} and pid <> pg_backend_pid()`)[0].n as number;
+  async function until(ok: () => Promise<boolean>, ms = 15_000) {
+    const deadline = Date.now() + ms;
+    while (!(await ok())) {
+      if (Date.now() > deadline) throw new Error("timed out waiting");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
+  beforeAll(async () => {
+    [gh, pg15] = await Promise.all([startGatehouse({ demo: false, env: { GATEHOUSE_MCP_MAX_CALLS_PER_USER: "3", GATEHOUSE_MAX_WAITS_PER_CALLER: "2" } }), startPostgres15()]);
+    direct = postgres(pg15.url, { max: 2, onnotice: () => {} });
+    t.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    t.dev = await addUser(gh, t.admin, "dev@example.test");
+    t.approver = await addApprover(gh, t.admin);
+    t.agent = (await exchangeToken(gh.url, t.dev, "claude")).access_token;
+    t.sub = (await exchangeToken(gh.url, t.agent, "helper")).access_token;
+    t.sibling = (await exchangeToken(gh.url, t.dev, "other-bot")).access_token;
+    for (const [name, tags] of [["slots-pg", ["staging"]], ["gated-pg", ["staging", "hunt-gated"]]] as const) {
+      const res = await apiCall(gh.url, t.admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    const current = await apiCall(gh.url, t.admin, "GET", "/policies");
+    const gate = `\n@id("hunt2-gated-connect")\n@hold("approvers")\npermit (principal, action == Gatehouse::Action::"connect", resource)\nwhen { resource.tags.contains("hunt-gated") };`;
+    const put = await apiCall(gh.url, t.admin, "PUT", "/policies", { text: current.body.policy.text + gate, comment: "hunt2 gated connect" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    await direct?.end({ timeout: 1 });
+    await gh?.stop();
+    await pg15?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("held: a runaway agent (and the sub-agents and siblings it shares with) cannot take its human's slots", async () => {
+    const marker = "pg_sleep(3.01)";
+    const calls = [t.agent, t.sub, t.agent, t.sub, t.sibling].map((tok) => call(tok, `select ${marker}`));
+    await until(async () => (await sleeping(marker)) === 3);
+    // The human still runs their own calls while their agents hold all of theirs.
+    const own = await call(t.dev, "select 1 as one");
+    const results = await Promise.all(calls);
+    expect(own.isError, text(own)).toBeFalsy();
+    const refused = results.filter((r) => r.isError);
+    expect(refused).toHaveLength(2);
+    for (const r of refused) expect(text(r)).toMatch(/^UNAVAILABLE: 3 calls for dev@example\.test are already running/);
+    expect(text(refused[0])).toMatch(/agents/);
+  });
+
+  it("held: the human's own calls are bounded too, and leave the agents theirs", async () => {
+    const marker = "pg_sleep(3.02)";
+    const calls = [t.dev, t.dev, t.dev, t.dev].map((tok) => call(tok, `select ${marker}`));
+    await until(async () => (await sleeping(marker)) === 3);
+    const agent = await call(t.agent, "select 1 as one");
+    const refused = (await Promise.all(calls)).filter((r) => r.isError);
+    expect(agent.isError, text(agent)).toBeFalsy();
+    expect(refused).toHaveLength(1);
+    expect(text(refused[0])).toMatch(/^UNAVAILABLE: 3 calls for dev@example\.test are already running/);
   });
 });
