@@ -11,9 +11,9 @@ import { CallerCap, limitFrom } from "@/lib/auth/caller-caps";
  * Nothing else bounded it: one HTTP request may carry a batch of 100 calls, a client may send
  * requests without end, and each call holds an upstream connection (a run_ssh_command up to
  * ten minutes), so one agent could open as many database and SSH connections as it liked. A
- * call over the limit is refused before anything is opened. A call parked on a hold gives its
- * slot back while it waits for a person (it holds nothing upstream); once approved it runs.
- * Per process: each Gatehouse node counts its own.
+ * call over the limit is refused before anything is opened. A call waiting for a person (a held
+ * `connect` or request) holds nothing upstream and gives its slot back; a held `connect` counts
+ * as an approval wait instead (gateway-call.ts). Per process: each Gatehouse node counts its own.
  */
 const limit = limitFrom("GATEHOUSE_MCP_MAX_CALLS_PER_USER", 16);
 

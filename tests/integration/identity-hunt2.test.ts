@@ -232,4 +232,24 @@ describe("MCP call slots: agents and held connects", () => {
     expect(refused).toHaveLength(1);
     expect(text(refused[0])).toMatch(/^UNAVAILABLE: 3 calls for dev@example\.test are already running/);
   });
+  it("held: a call whose connect waits for an approver holds no call slot but an approval-wait slot; once approved it runs", async () => {
+    const gated = (a: Rec) => a.connection === "gated-pg" && a.status === "pending" && a.request?.action === "connect";
+    const pendingGated = async () => ((await apiCall(gh.url, t.approver, "GET", "/approvals?status=pending")).body.approvals as Rec[]).filter(gated);
+    const held = [call(t.agent, "select 'gated-1' as g", "gated-pg", { wait_seconds: 60 }), call(t.agent, "select 'gated-2' as g", "gated-pg", { wait_seconds: 60 })];
+    await until(async () => (await pendingGated()).length === 2);
+    // Both wait for a person: all three of the agents' call slots are free for work meanwhile.
+    const marker = "pg_sleep(2.03)";
+    const work = await Promise.all([0, 1, 2].map(() => call(t.agent, `select ${marker}`)));
+    for (const r of work) expect(r.isError, text(r)).toBeFalsy();
+    // A third waiting connect is over the approval-wait cap: refused, and its hold withdrawn.
+    const third = await call(t.agent, "select 'gated-3' as g", "gated-pg", { wait_seconds: 60 });
+    expect(third.isError).toBe(true);
+    expect(text(third)).toMatch(/^RATE_LIMITED: too many approval waits/);
+    await until(async () => (await pendingGated()).length === 2);
+    // Approved, each takes a call slot back and runs.
+    for (const a of await pendingGated()) expect((await apiCall(gh.url, t.approver, "POST", `/approvals/${a.id}/approve`, {})).status).toBe(200);
+    const done = await Promise.all(held);
+    for (const r of done) expect(r.isError, text(r)).toBeFalsy();
+    expect(done.map(text).join("\n")).toMatch(/gated-1[\s\S]*gated-2|gated-2[\s\S]*gated-1/);
+  });
 });
