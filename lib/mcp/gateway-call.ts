@@ -48,16 +48,16 @@ export interface GatewayCall {
 /** The call's slot, given back while a person decides and taken again to run. */
 interface CallSlot {
   release(): void;
-  retake(): boolean;
+  retake(): Promise<boolean>;
 }
 
 export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promise<CallToolResult> {
   const caller = callerOf(ctx.principal);
-  let release = takeCallSlot(caller);
+  let release = await takeCallSlot(caller);
   if (!release) return errorResult(busy(ctx));
   const slot: CallSlot = {
     release: () => release?.(),
-    retake: () => !!(release = takeCallSlot(caller)),
+    retake: async () => !!(release = await takeCallSlot(caller)),
   };
   // The slot is handed to the call's job once there is one (released when it settles or is held).
   let running: Promise<unknown> | null = null;
@@ -179,9 +179,15 @@ async function openSession(ctx: McpContext, call: GatewayCall, target: UpstreamT
   } finally {
     (waiting as (() => void) | null)?.();
   }
-  if (held && !slot.retake()) {
-    await session.end("failed", "approved, but no MCP call slot was free to run it");
-    return errorResult(busy(ctx));
+  if (held) {
+    const free = await slot.retake().catch(async (err) => {
+      await session.end("failed", "approved, but the call slots could not be counted");
+      throw err;
+    });
+    if (!free) {
+      await session.end("failed", "approved, but no MCP call slot was free to run it");
+      return errorResult(busy(ctx));
+    }
   }
   return session;
 }

@@ -253,3 +253,82 @@ describe("MCP call slots: agents and held connects", () => {
     expect(done.map(text).join("\n")).toMatch(/gated-1[\s\S]*gated-2|gated-2[\s\S]*gated-1/);
   });
 });
+
+/**
+ * Scale-out: an MCP call holds an upstream connection, and the upstream's connections are shared
+ * by every Gatehouse process. Two processes on one PostgreSQL count one user's calls together; a
+ * process that dies holding slots gives them back once the others see it gone (heartbeat).
+ */
+describe("MCP call slots on a shared PostgreSQL: one count across processes", () => {
+  let pg: Postgres15;
+  let a: GatehouseProcess;
+  let b: GatehouseProcess;
+  let direct: postgres.Sql;
+  let agent = "";
+  const clients: Client[] = [];
+
+  async function call(gh: GatehouseProcess, sql: string): Promise<CallToolResult> {
+    const client = new Client({ name: "ident-hunt2-shared", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${agent}` } } }));
+    clients.push(client);
+    return client.callTool({ name: "run_sql", arguments: { connection: "shared-pg", sql } }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
+  }
+  const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+  const sleeping = async (marker: string) => (await direct`select count(*)::int as n from pg_stat_activity where query like ${`%${marker}%`} and pid <> pg_backend_pid()`)[0].n as number;
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    const env = { DATABASE_URL: pg.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 5).toString("base64"), GATEHOUSE_NODE_HEARTBEAT_MS: "300", GATEHOUSE_MCP_MAX_CALLS_PER_USER: "3" };
+    a = await startGatehouse({ env, demo: false });
+    b = await startGatehouse({ env, demo: false });
+    direct = postgres(pg.url, { max: 2, onnotice: () => {} });
+    const admin = await login(a.url, a.adminEmail, a.adminPassword);
+    const dev = await addUser(a, admin, "dev@example.test");
+    agent = (await exchangeToken(a.url, dev, "claude")).access_token;
+    const res = await apiCall(a.url, admin, "POST", "/connections", { name: "shared-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await direct?.end({ timeout: 1 });
+    await Promise.all([a?.proc.signalCode ? null : a?.stop(), b?.stop()]);
+    await pg?.stop();
+    for (const p of [a, b]) if (p) fs.rmSync(p.dataDir, { recursive: true, force: true });
+  });
+
+  it("held: an agent's calls on two processes share one pool; the slots of a killed process come back", async () => {
+    const long = "pg_sleep(30.01)";
+    const onA = [call(a, `select ${long}`), call(a, `select ${long}`)];
+    const deadline = Date.now() + 15_000;
+    while ((await sleeping(long)) < 2) {
+      if (Date.now() > deadline) throw new Error("the calls on the first process did not start");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const onB = await Promise.all([call(b, "select pg_sleep(1.02)"), call(b, "select pg_sleep(1.02)")]);
+    const refused = onB.filter((r) => r.isError);
+    expect(refused.map(text)).toEqual([expect.stringMatching(/^UNAVAILABLE: 3 calls for dev@example\.test are already running/)]);
+
+    // The first process dies holding two slots: once it is seen gone, the pool is whole again.
+    const lost = Promise.allSettled(onA); // they fail with their process: handled before it dies
+    await a.stop("SIGKILL");
+    await lost;
+    let ran = 0;
+    for (const until = Date.now() + 20_000; ran < 3 && Date.now() < until; ) {
+      const results = await Promise.all([0, 1, 2].map(() => call(b, "select pg_sleep(0.5)")));
+      ran = results.filter((r) => !r.isError).length;
+    }
+    expect(ran).toBe(3);
+  });
+  it("held: when the shared count cannot be read the call is refused, not let through uncounted", async () => {
+    await direct`alter table mcp_call_slots rename to mcp_call_slots_away`;
+    try {
+      const res = await call(b, "select 'ran-uncounted' as x");
+      expect(res.isError).toBe(true);
+      expect(text(res)).toMatch(/^UNAVAILABLE: Gatehouse cannot reach its database/);
+    } finally {
+      await direct`alter table mcp_call_slots_away rename to mcp_call_slots`;
+    }
+    expect((await call(b, "select 1 as one")).isError).toBeFalsy();
+  });
+});
