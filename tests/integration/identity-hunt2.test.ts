@@ -6,6 +6,12 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { openPglite, type DbHandle } from "@/db/client";
+import { externalIdentities, users } from "@/db/schema";
+import type { Caller } from "@/lib/auth/caller";
+import { issueLoginCode, redeemLoginCode } from "@/lib/identity/login-code";
+import { endConsoleSessions } from "@/lib/services/users/sign-out";
+import { unlinkExternalIdentity } from "@/lib/services/users/unlink-external";
 import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
 import { jsonOf, runCli } from "../support/cli";
 import { consoleSignIn } from "../support/console-cookie";
@@ -330,5 +336,50 @@ describe("MCP call slots on a shared PostgreSQL: one count across processes", ()
       await direct`alter table mcp_call_slots_away rename to mcp_call_slots`;
     }
     expect((await call(b, "select 1 as one")).isError).toBeFalsy();
+  });
+});
+
+/**
+ * The SAML ACS hands the browser a two-minute login code that next-auth redeems for a console
+ * session. Whatever ends a user's console sessions (unlinking the identity the code came through,
+ * signing out everywhere, a password or role change) must void the codes not yet redeemed: a cookie
+ * minted from one afterwards carries the new session version and would be a live session.
+ * In-process, on the embedded database, against the functions the ACS and the sign-in use.
+ */
+describe("login codes issued before the user's sessions were ended", () => {
+  let h: DbHandle;
+  let user: { id: string; email: string };
+  let admin: Caller;
+  const ISSUER = "https://idp.example.test";
+
+  beforeAll(async () => {
+    process.env.GATEHOUSE_SECRET_KEY ??= Buffer.alloc(32, 4).toString("base64");
+    h = await openPglite(null);
+    [user] = await h.db.insert(users).values({ email: "saml-user@example.test", role: "member", source: "saml" }).returning({ id: users.id, email: users.email });
+    const [a] = await h.db.insert(users).values({ email: "admin@example.test", role: "admin" }).returning({ id: users.id, email: users.email });
+    admin = { userId: a.id, email: a.email, role: "admin", groups: [], via: "session" };
+    await h.db.insert(externalIdentities).values({ issuer: ISSUER, subject: "name-id-1", userId: user.id });
+  });
+  afterAll(async () => h?.close());
+
+  const code = () => h.db.transaction((tx) => issueLoginCode(tx, user.id, "request-1"));
+
+  it("control: a fresh code signs its user in once", async () => {
+    const c = await code();
+    expect(await redeemLoginCode(h.db, c, "request-1")).toBe(user.id);
+    expect(await redeemLoginCode(h.db, c, "request-1")).toBeNull();
+  });
+
+  it("a code issued before the user signed out everywhere is void", async () => {
+    const c = await code();
+    const [{ sv }] = await h.query<{ sv: number }>("select session_version as sv from users where id = $1", [user.id]);
+    expect(await endConsoleSessions(h.db, { uid: user.id, sv })).toEqual({ ended: true });
+    expect(await redeemLoginCode(h.db, c, "request-1")).toBeNull();
+  });
+
+  it("a code issued through an identity that was then unlinked is void", async () => {
+    const c = await code();
+    await unlinkExternalIdentity(h.db, admin, user.id, { issuer: ISSUER, subject: "name-id-1" });
+    expect(await redeemLoginCode(h.db, c, "request-1")).toBeNull();
   });
 });
