@@ -326,6 +326,19 @@ describe("MCP call slots on a shared PostgreSQL: one count across processes", ()
     }
     expect(ran).toBe(3);
   });
+  it("slots a process failed to give back, and those of dead processes, are swept", async () => {
+    const [{ live }] = await direct`select node_id as live from gateway_nodes order by last_seen desc limit 1`;
+    await direct`insert into mcp_call_slots (pool, node_id, taken_at) values ('agents:leftover', ${live}, now() - interval '2 minutes'), ('agents:leftover', 'a-dead-node', now())`;
+    await direct`insert into gateway_nodes (node_id, started_at, last_seen) values ('a-dead-node', now() - interval '1 hour', now() - interval '1 hour') on conflict do nothing`;
+    const deadline = Date.now() + 25_000;
+    let left = 2;
+    while (left > 0 && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 500));
+      [{ left }] = await direct`select count(*)::int as left from mcp_call_slots where pool = 'agents:leftover'`;
+    }
+    expect(left).toBe(0);
+  });
+
   it("held: when the shared count cannot be read the call is refused, not let through uncounted", async () => {
     await direct`alter table mcp_call_slots rename to mcp_call_slots_away`;
     try {

@@ -75,7 +75,7 @@ function startSweeping(db: Db) {
       .delete(mcpCallSlots)
       .where(
         // this process's leftovers only once old: a slot being taken right now is not in `held` yet for this snapshot
-        sql`(mcp_call_slots.node_id = ${nodeId} and mcp_call_slots.taken_at < now() - interval '1 minute' and ${held.length ? sql`mcp_call_slots.id not in (${sql.join(held.map((h) => sql`${h}`), sql`, `)})` : sql`true`})
+        sql`(mcp_call_slots.node_id = ${nodeId} and mcp_call_slots.taken_at < now() - interval '1 minute' and ${held.length ? sql`mcp_call_slots.id::text not in (${sql.join(held.map((h) => sql`${h}`), sql`, `)})` : sql`true`})
           or mcp_call_slots.node_id in (select node_id from gateway_nodes where last_seen < ${gone()})`,
       )
       .catch((err) => console.error("[mcp] sweeping shared call slots failed:", loggable(err)));
