@@ -1,7 +1,6 @@
-import fs from "node:fs";
 import { expect, test } from "@playwright/test";
 import postgres from "postgres";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../tests/support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../tests/support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../tests/support/postgres";
 import { appendTerminalEvents, insertTerminalSession, publishTerminalEvent } from "../tests/support/terminal-sessions";
 
@@ -23,9 +22,7 @@ test.beforeAll(async () => {
 
 test.afterAll(async () => {
   await sql?.end();
-  await gh?.stop();
-  await pg?.stop();
-  if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  await teardown(gh, pg);
 });
 
 test("huge line and repeat counts in live output do not hang the viewer's terminal", async ({ page }) => {

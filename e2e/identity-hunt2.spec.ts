@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import { expect, test } from "@playwright/test";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../tests/support/gatehouse";
-import { exchangeIdToken, startOidcIdp, type OidcIdp } from "../tests/support/oidc-idp";
+import { startOidcIdp, type OidcIdp } from "../tests/support/oidc-idp";
+import { exchangeIdToken, idTokenFor, OIDC_AUDIENCE } from "../tests/support/oidc-exchange";
 import { LoginPage } from "./pages/console";
 
 /**
@@ -14,13 +15,13 @@ let idp: OidcIdp;
 const PASSWORD = "a-long-password-1";
 
 test.beforeAll(async () => {
-  idp = await startOidcIdp();
-  gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_AUDIENCE: idp.audience } });
+  idp = await startOidcIdp({ audience: OIDC_AUDIENCE });
+  gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_AUDIENCE: OIDC_AUDIENCE } });
   const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
   for (const [email, role] of [["linked@example.test", "member"], ["auditor@example.test", "auditor"]]) {
     expect((await apiCall(gh.url, admin, "POST", "/users", { email, password: PASSWORD, role })).status).toBe(200);
   }
-  expect((await exchangeIdToken(gh.url, await idp.sign("idp-subject-7", "linked@example.test"))).status).toBe(200);
+  expect((await exchangeIdToken(gh.url, await idTokenFor(idp, "idp-subject-7", "linked@example.test"))).status).toBe(200);
 });
 
 test.afterAll(async () => {

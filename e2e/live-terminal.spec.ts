@@ -1,7 +1,8 @@
 import fs from "node:fs";
 import { expect, test, type Page } from "@playwright/test";
 import postgres from "postgres";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../tests/support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../tests/support/gatehouse";
+import { addConnection, pgUpstream } from "../tests/support/api-fixture";
 import { startPostgres15, type Postgres15 } from "../tests/support/postgres";
 import { appendTerminalEvents, endTerminalSession, insertTerminalSession, publishTerminalEvent, type TermEvent } from "../tests/support/terminal-sessions";
 
@@ -30,9 +31,7 @@ test.beforeAll(async () => {
 
 test.afterAll(async () => {
   await sql?.end();
-  await gh?.stop();
-  await pg?.stop();
-  if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  await teardown(gh, pg);
 });
 
 const CLEAR = "\x1b[H\x1b[2J";
@@ -266,8 +265,7 @@ test("a SQL session recorded by another Gatehouse process on the same database i
   test.setTimeout(120_000);
   const other = await startGatehouse({ env: { DATABASE_URL: pg.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 5).toString("base64") }, demo: false });
   const token = await login(gh.url, gh.adminEmail, gh.adminPassword);
-  const created = await apiCall(gh.url, token, "POST", "/connections", { name: "loopback-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
-  expect(created.status).toBe(200);
+  await addConnection(gh, token, "loopback-pg", { ...pgUpstream(pg) });
   const client = postgres({ host: "127.0.0.1", port: other.ports.postgres, database: "loopback-pg", username: gh.adminEmail, password: token, ssl: false, max: 1, onnotice: () => {} });
   try {
     await client`select 'before-the-viewer'`;

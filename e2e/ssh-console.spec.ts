@@ -1,8 +1,8 @@
 import { execFileSync } from "node:child_process";
 import crypto from "node:crypto";
-import fs from "node:fs";
 import { expect, test, type Browser, type Page } from "@playwright/test";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../tests/support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../tests/support/gatehouse";
+import { addConnection, sshUpstream } from "../tests/support/api-fixture";
 import { sshCommand, startSsh, type SshTarget } from "../tests/support/ssh-client";
 import { startSshd, type Sshd } from "../tests/support/sshd";
 import { startTmux, type TmuxSession } from "../tests/support/tmux";
@@ -32,15 +32,11 @@ test.beforeAll(async () => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
   }
   memberToken = await login(gh.url, MEMBER.email, MEMBER.password);
-  const res = await apiCall(gh.url, admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password });
-  expect(res.status, JSON.stringify(res.body)).toBe(200);
+  await addConnection(gh, admin, "box", { ...sshUpstream(sshd) });
 });
 
 test.afterAll(async () => {
-  if (process.env.GH_DEBUG) console.log(gh?.output());
-  await gh?.stop();
-  await sshd?.stop();
-  if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  await teardown(gh, sshd);
 });
 
 const box = (): SshTarget => ({ port: gh.ports.ssh, user: "box", password: memberToken });

@@ -1,22 +1,8 @@
 import { positionals, str, UsageError } from "../args";
+import type { SessionJson as Session } from "../../lib/api-types/session";
 import type { Command, Group } from "../command";
 import { formatTime } from "../output";
 import { writeStream } from "../stream-out";
-
-interface Session {
-  id: string;
-  userEmail: string;
-  chain: { kind: string; name: string }[];
-  connectionName: string;
-  protocol: string;
-  origin: string;
-  clientAddress: string;
-  applicationName: string;
-  status: string;
-  endReason: string | null;
-  startedAt: string;
-  endedAt: string | null;
-}
 
 const list: Command = {
   name: "list",

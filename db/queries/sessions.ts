@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, gt, ilike, inArray, ne, notInArray, or, sql, type SQL } from "drizzle-orm";
 import type { Db } from "../client";
 import { sessionEvents, sessions } from "../schema";
+import type { ClientInfo, ConnectionRef, Principal } from "@/lib/gateway/core/types";
 import { unpackEvents } from "@/lib/gateway/recorder/packed-output";
 
 const columns = {
@@ -131,6 +132,31 @@ export async function liveParentSession(db: Db, parentTokenId: string | null | u
     .orderBy(desc(sessions.startedAt))
     .limit(1);
   return row?.id ?? null;
+}
+
+/** A live session's row, as a gateway opens it: who (with the delegation chain), where, from where. Returns its id. */
+export async function insertSession(
+  db: Db,
+  s: { principal: Principal; connection: ConnectionRef; client: ClientInfo; applicationName: string; parentSessionId: string | null; nodeId: string },
+): Promise<string> {
+  const [row] = await db
+    .insert(sessions)
+    .values({
+      userId: s.principal.userId,
+      userEmail: s.principal.email,
+      chain: s.principal.chain,
+      tokenId: s.principal.tokenId,
+      parentSessionId: s.parentSessionId,
+      connectionId: s.connection.id,
+      connectionName: s.connection.name,
+      protocol: s.client.protocol,
+      origin: s.client.origin,
+      clientAddress: s.client.address,
+      applicationName: s.applicationName,
+      nodeId: s.nodeId,
+    })
+    .returning({ id: sessions.id });
+  return row.id;
 }
 
 /** Of `ids`, the sessions that are over (not live), with their user and status. */

@@ -1,5 +1,6 @@
 import type { CallToolResult, RequestId } from "@modelcontextprotocol/sdk/types.js";
-import { GatewaySession, type Decision, type HeldNotice } from "@/lib/gateway/core/session";
+import type { Decision, HeldNotice } from "@/lib/gateway/core/decision";
+import { GatewaySession } from "@/lib/gateway/core/session";
 import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { approvalWaits } from "@/lib/auth/caller-caps";

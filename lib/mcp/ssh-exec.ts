@@ -1,6 +1,7 @@
 import type { ClientChannel, Client as UpstreamClient } from "ssh2";
 import type { Db } from "@/db/client";
-import type { Decision, GatewaySession } from "@/lib/gateway/core/session";
+import type { Decision } from "@/lib/gateway/core/decision";
+import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import type { Masker } from "@/lib/gateway/masking";
 import { TerminalChannel } from "@/lib/gateway/protocols/ssh/terminal-channel";

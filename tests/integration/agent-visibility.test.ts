@@ -1,8 +1,7 @@
-import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { addApprover, addUser } from "../support/api-fixture";
 
 /**
@@ -44,8 +43,7 @@ describe("an agent sees its own branch: approvals, grants, live events, pending 
   }, 120_000);
 
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
   });
 
   it("approval requests: an agent reads, lists and waits on its branch's only; its human sees them all", async () => {

@@ -1,9 +1,8 @@
 import { spawn } from "node:child_process";
-import fs from "node:fs";
 import postgres from "postgres";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 
 
 /**
@@ -41,8 +40,7 @@ describe("nested agents through the PostgreSQL gateway", () => {
   });
   afterAll(async () => {
     await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
   });
 
   it("children sessions form a tree under the agent, depth-2 writes are held, revoking the agent ends them", async () => {

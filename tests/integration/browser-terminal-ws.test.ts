@@ -1,9 +1,8 @@
-import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startSshd, type Sshd } from "../support/sshd";
-import { addUser } from "../support/api-fixture";
+import { addConnection, addUser, sshUpstream } from "../support/api-fixture";
 
 /**
  * The browser terminal's WebSocket (TERMINAL.md) spoken directly, as the browser would, against a
@@ -19,14 +18,11 @@ describe("browser terminal WebSocket", () => {
     [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     for (const name of ["alice", "bob"] as const) tokens[name] = await addUser(gh, admin, `${name}@example.test`);
-    const res = await apiCall(gh.url, admin, "POST", "/connections", { name: "web-box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
-    expect(res.status).toBe(200);
+    await addConnection(gh, admin, "web-box", { ...sshUpstream(sshd), tags: ["staging"] });
   }, 120_000);
 
   afterAll(async () => {
-    await gh?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, sshd);
   });
 
   /** A terminal socket with everything it received: output bytes, JSON messages, the close. */

@@ -1,10 +1,10 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { scp, ssh2Connect, ssh2Exec, type Ssh2Client } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
-import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
+import { addApprover, addConnection, addUser, heldApproval, type Rec, sshUpstream } from "../support/api-fixture";
 
 /**
  * SECURITY.md "Approvals", "Identity and delegation" and "SSH escapes": bypasses found by
@@ -35,16 +35,12 @@ describe("access bypass hunt", () => {
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     tokens.member = await addUser(gh, tokens.admin, "hunt@example.test");
     tokens.approver = await addApprover(gh, tokens.admin, "hunt-approver@example.test");
-    const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    await addConnection(gh, tokens.admin, "box", { ...sshUpstream(sshd), tags: ["staging"] });
     expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: POLICIES, comment: "bypass hunt" })).status).toBe(200);
   }, 120_000);
 
   afterAll(async () => {
-    if (process.env.GH_DEBUG) console.log(gh?.output());
-    await gh?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, sshd);
   });
 
   it("a session opened with a connection ticket ends when the token the ticket was minted from expires", async () => {

@@ -1,4 +1,3 @@
-import fs from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -6,7 +5,9 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { build } from "@/lib/gateway/protocols/postgres/wire";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { putPolicies } from "../support/api-fixture";
+import { connectOutcome, gatewayClient } from "../support/gateway-pg";
 import { rawPgSession } from "../support/pg-wire-session";
 
 
@@ -66,35 +67,9 @@ describe("bypass hunt: grants, approvals and delegation", () => {
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     return res.body.ticket as string;
   }
-  function pg(token: string, user: string, app: string) {
-    const notices: string[] = [];
-    const sql = postgres({
-      host: "127.0.0.1",
-      port: gh.ports.postgres,
-      database: "demo-postgres",
-      username: user,
-      password: token,
-      ssl: false,
-      max: 1,
-      connect_timeout: 10,
-      onnotice: (n) => void notices.push(String(n.message)),
-      connection: { application_name: app },
-    });
-    open.push(sql);
-    return { sql, notices };
-  }
+  const pg = (password: string, user: string, application: string) => gatewayClient(gh.ports.postgres, { password, user, application, track: open });
   /** Connects and runs one statement: "ok", or the error the gateway answered with. */
-  async function tryConnect(token: string, user = DEV): Promise<string> {
-    const { sql } = pg(token, user, "try-connect");
-    try {
-      await sql`select 1`;
-      return "ok";
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  }
+  const tryConnect = (password: string, user = DEV) => connectOutcome(gh.ports.postgres, { password, user, application: "try-connect" });
   /** Runs `text`; answers as soon as it either completes, fails, or is held for approval. */
   async function runOrHeld(c: { sql: postgres.Sql; notices: string[] }, text: string): Promise<{ held: number; done: Promise<unknown> } | { ran: true } | { error: string }> {
     let settled = false;
@@ -164,8 +139,7 @@ describe("bypass hunt: grants, approvals and delegation", () => {
     }
     approver = await login(gh.url, "approver@example.test", PASSWORD);
     expect((await apiCall(gh.url, admin, "PATCH", "/connections/demo-postgres", { tags: ["demo", "pii", "jit", "agent-hold"] })).status).toBe(200);
-    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "grants bypass hunt" });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await putPolicies(gh, admin, POLICIES, "grants bypass hunt");
     // OPS asks for access themself: a grant for all of OPS's sessions (their agents connect on it;
     // the agent-hold policy still holds the agents' writes).
     opsHuman = (await personal(OPS)).token;
@@ -175,9 +149,7 @@ describe("bypass hunt: grants, approvals and delegation", () => {
   afterAll(async () => {
     await Promise.allSettled(mcpClients.map((c) => c.close()));
     await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
-    if (process.env.GH_DEBUG) console.log(gh?.output());
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
   });
 
   // --- grants bound to the agent that asked ---------------------------------------------------

@@ -4,7 +4,7 @@ import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonOf, runCli, type Run } from "../support/cli";
-import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, ROOT, startGatehouse, teardown } from "../support/gatehouse";
 
 /**
  * The policy, masking and approval commands of the `gatehouse` CLI, run as users run them
@@ -52,8 +52,7 @@ describe("gatehouse CLI: policies, masking, approvals", () => {
   });
 
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
     for (const dir of [home, tmp]) if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

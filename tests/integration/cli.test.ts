@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { BIN, jsonOf, runCli, type Run } from "../support/cli";
 import { freePort } from "../support/ports";
-import { login, ROOT, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { type GatehouseProcess, login, ROOT, startGatehouse, teardown } from "../support/gatehouse";
 
 /**
  * The `gatehouse` CLI as users run it: `node bin/gatehouse.mjs ...` as a child process against a
@@ -33,8 +33,7 @@ describe("gatehouse CLI", () => {
   });
 
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
     if (home) fs.rmSync(home, { recursive: true, force: true });
   });
 

@@ -1,8 +1,8 @@
-import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { apiCall, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { putPolicies } from "../support/api-fixture";
 import { runCli } from "../support/cli";
 import { consoleSignIn, consoleSignOut, expiringCopy } from "../support/console-cookie";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
@@ -45,9 +45,7 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
 
   afterAll(async () => {
     await sql?.end();
-    await gh?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg);
   });
 
   /** A socket, what it was sent, and how it closed. */
@@ -292,7 +290,6 @@ describe("console follow-ups: sockets, approval events, replay cache, paging, na
     expect(saved.body.error.message).toMatch(/U\+202E.*line \d+, column 23/);
     expect((await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy.version).toBe(current.version);
     // The same text without them saves.
-    const clean = await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: `${current.text}\n// שלום: right-to-left letters are fine\n`, comment: "rtl comment" });
-    expect(clean.status, JSON.stringify(clean.body)).toBe(200);
+    await putPolicies(gh, tokens.admin, `${current.text}\n// שלום: right-to-left letters are fine\n`, "rtl comment");
   });
 });

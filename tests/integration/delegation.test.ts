@@ -1,8 +1,7 @@
-import fs from "node:fs";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 
@@ -34,8 +33,7 @@ describe("delegation chains", () => {
     user = personal.body.token;
   });
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
   });
 
   it("user → agent → two children, each carrying the stored chain", async () => {

@@ -1,6 +1,6 @@
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 
 /**
  * The embedded (PGlite) deployment end to end through the REST API: secrets stay write-only,
@@ -16,8 +16,7 @@ describe("embedded mode", () => {
     token = await login(gh.url, gh.adminEmail, gh.adminPassword);
   });
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
   });
 
   it("creates a connection whose secret never comes back", async () => {

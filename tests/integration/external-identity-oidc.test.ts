@@ -1,10 +1,12 @@
 import fs from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { exportJWK, generateKeyPair, SignJWT, type JWTPayload } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import postgres from "postgres";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { addConnection, pgUpstream } from "../support/api-fixture";
+import { startOidcIdp, type OidcIdp, type SignOptions } from "../support/oidc-idp";
 import { startPostgres15 } from "../support/postgres";
 
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -19,50 +21,23 @@ const AUDIENCE = "gatehouse-api";
  * and audited.
  */
 describe("OIDC tokens as subject_token", () => {
-  let idp: http.Server;
-  let issuer: string;
+  let idp: OidcIdp;
   let gh: GatehouseProcess;
   let admin: string;
-  let key: CryptoKey;
-  let publicPem: string;
-  const hits: string[] = [];
 
   beforeAll(async () => {
-    const pair = await generateKeyPair("RS256", { extractable: true });
-    key = pair.privateKey;
-    publicPem = await exportSPKI(pair.publicKey);
-    const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
-    idp = http.createServer((req, res) => {
-      hits.push(req.url ?? "");
-      res.setHeader("content-type", "application/json");
-      if (req.url === "/.well-known/openid-configuration") return res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/keys`, id_token_signing_alg_values_supported: ["RS256"] }));
-      if (req.url === "/keys") return res.end(JSON.stringify({ keys: [jwk] }));
-      res.statusCode = 404;
-      res.end("{}");
-    });
-    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
-    issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
-    gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: issuer, GATEHOUSE_OIDC_AUDIENCE: AUDIENCE, GATEHOUSE_OIDC_GROUPS_CLAIM: "roles" } });
+    idp = await startOidcIdp({ audience: AUDIENCE });
+    gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_AUDIENCE: AUDIENCE, GATEHOUSE_OIDC_GROUPS_CLAIM: "roles" } });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     expect((await apiCall(gh.url, admin, "POST", "/users", { email: "dev@example.test", password: "dev-password-123", groups: ["console-group"] })).status).toBe(200);
   });
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
     idp?.close();
   });
 
-  function sign(claims: JWTPayload, opts: { kid?: string; key?: CryptoKey | Uint8Array; alg?: string; typ?: string; exp?: number; iss?: string; aud?: string; sub?: string } = {}) {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT({ email: "dev@example.test", email_verified: true, roles: ["dba", "oncall", "not a valid group!"], ...claims })
-      .setProtectedHeader({ alg: opts.alg ?? "RS256", kid: opts.kid ?? "k1", typ: opts.typ ?? "JWT" })
-      .setIssuer(opts.iss ?? issuer)
-      .setAudience(opts.aud ?? AUDIENCE)
-      .setSubject(opts.sub ?? "idp-user-42")
-      .setIssuedAt(now - 5)
-      .setExpirationTime(opts.exp ?? now + 600)
-      .sign(opts.key ?? key);
-  }
+  /** dev@example.test's token, with its IdP groups in `roles`, unless `claims` say otherwise */
+  const sign = (claims: JWTPayload, opts: SignOptions = {}) => idp.sign({ email: "dev@example.test", email_verified: true, roles: ["dba", "oncall", "not a valid group!"], ...claims }, { typ: "JWT", sub: "idp-user-42", ...opts });
 
   async function exchange(subject: string, extra: Record<string, string> = {}) {
     const res = await fetch(`${gh.url}/api/v1/token`, {
@@ -85,8 +60,8 @@ describe("OIDC tokens as subject_token", () => {
     expect(res.body).toMatchObject({ token_type: "Bearer", issued_token_type: "urn:ietf:params:oauth:token-type:jwt", depth: 0, scope: "connection:* action:*" });
     // Nothing Gatehouse issues outlives the external token (600 s here).
     expect(res.body.expires_in).toBeLessThanOrEqual(600);
-    expect(hits).toContain("/.well-known/openid-configuration");
-    expect(hits).toContain("/keys");
+    expect(idp.hits).toContain("/.well-known/openid-configuration");
+    expect(idp.hits).toContain("/keys");
 
     const me = await apiCall(gh.url, res.body.access_token, "GET", "/me");
     expect(me.status).toBe(200);
@@ -97,13 +72,12 @@ describe("OIDC tokens as subject_token", () => {
 
     const audit = await apiCall(gh.url, admin, "GET", "/audit?limit=20");
     const row = audit.body.entries.find((e: { action: string; subject: string }) => e.action === "token.exchange" && e.subject === `token:${res.body.token_id}`);
-    expect(row?.detail).toMatchObject({ via: "oidc", issuer, externalSubject: "idp-user-42", subjectTokenType: ID_TOKEN, depth: 0, userCreated: false });
+    expect(row?.detail).toMatchObject({ via: "oidc", issuer: idp.issuer, externalSubject: "idp-user-42", subjectTokenType: ID_TOKEN, depth: 0, userCreated: false });
   });
 
   it("groups the identity provider sends at a later exchange reach the user's live gateway sessions", async () => {
     const pg = await startPostgres15();
-    const created = await apiCall(gh.url, admin, "POST", "/connections", { name: "oidc-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
-    expect(created.status).toBe(200);
+    await addConnection(gh, admin, "oidc-pg", { ...pgUpstream(pg) });
     const first = await exchange(await sign({}));
     const client = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "oidc-pg", username: "dev@example.test", password: first.body.access_token, ssl: false, max: 1, onnotice: () => {}, connection: { application_name: "oidc-groups" } });
     try {
@@ -163,12 +137,12 @@ describe("OIDC tokens as subject_token", () => {
   it("refuses alg:none", async () => {
     const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
     const now = Math.floor(Date.now() / 1000);
-    const unsigned = `${enc({ alg: "none", typ: "JWT" })}.${enc({ iss: issuer, aud: AUDIENCE, sub: "idp-user-42", email: "dev@example.test", iat: now, exp: now + 600 })}.`;
+    const unsigned = `${enc({ alg: "none", typ: "JWT" })}.${enc({ iss: idp.issuer, aud: AUDIENCE, sub: "idp-user-42", email: "dev@example.test", iat: now, exp: now + 600 })}.`;
     await refusedWith(unsigned, /algorithm not allowed|invalid token/);
   });
 
   it("refuses HS256 signed with the issuer's public key as the secret", async () => {
-    await refusedWith(await sign({}, { alg: "HS256", key: new TextEncoder().encode(publicPem) }), /algorithm not allowed/);
+    await refusedWith(await sign({}, { alg: "HS256", key: new TextEncoder().encode(idp.publicPem) }), /algorithm not allowed/);
   });
 
   it("refuses an unknown kid and a valid kid with a foreign signature", async () => {

@@ -9,7 +9,7 @@ import { inflateRawSync } from "node:zlib";
 import { chromium } from "playwright-core";
 import { SignedXml } from "xml-crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { CookieBrowser } from "../support/cookie-jar";
 
 const SP_ENTITY = "https://gatehouse.example.test/sp";
@@ -75,8 +75,7 @@ describe("SAML console login", () => {
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
   });
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
     idp?.close();
   });

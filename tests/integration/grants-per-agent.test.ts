@@ -1,8 +1,7 @@
-import fs from "node:fs";
-import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { connectOutcome } from "../support/gateway-pg";
 import { addApprover, addUser } from "../support/api-fixture";
 
 
@@ -24,22 +23,10 @@ describe("access grants are bound to the actor that asked", () => {
   let admin: string;
   let approver: string;
   const USER = "dev@example.test";
-  const open: postgres.Sql[] = [];
 
   const exchange = async (subject: string, actor: string) => (await exchangeToken(gh.url, subject, actor)).access_token;
   /** Connects and runs one statement: "ok", or the error the gateway answered with. */
-  async function tryConnect(token: string): Promise<string> {
-    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: USER, password: token, ssl: false, max: 1, onnotice: () => {}, connect_timeout: 10 });
-    open.push(sql);
-    try {
-      await sql`select 1`;
-      return "ok";
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  }
+  const tryConnect = (password: string) => connectOutcome(gh.ports.postgres, { password, user: USER });
   /** `token` asks for access; the approver approves it. */
   async function grant(token: string, reason: string) {
     const asked = await apiCall(gh.url, token, "POST", "/access-requests", { connection: "demo-postgres", durationSeconds: 600, reason });
@@ -59,9 +46,7 @@ describe("access grants are bound to the actor that asked", () => {
   }, 120_000);
 
   afterAll(async () => {
-    await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
   });
 
   it("an agent's grant lets in that agent and its children; its human and its sibling stay out until the human asks", async () => {

@@ -1,7 +1,4 @@
-import fs from "node:fs";
-import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import type { JWTPayload } from "jose";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
@@ -11,7 +8,8 @@ import { openPglite, type DbHandle } from "@/db/client";
 import { mutate } from "@/lib/services/tx";
 import { syncExternalUser, type ExternalProfile } from "@/lib/services/users/external-sync";
 import { CookieBrowser } from "../support/cookie-jar";
-import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { startOidcIdp, type OidcIdp } from "../support/oidc-idp";
 
 const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
@@ -26,43 +24,26 @@ const DEV = "dev@example.test";
  * client errors, and no single caller can hold an unbounded number of sockets or long-polls.
  */
 describe("identity follow-ups", () => {
-  let idp: http.Server;
-  let issuer: string;
+  let idp: OidcIdp;
   let gh: GatehouseProcess;
   let admin: string;
-  let key: CryptoKey;
 
   beforeAll(async () => {
-    const pair = await generateKeyPair("RS256", { extractable: true });
-    key = pair.privateKey;
-    const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
-    idp = http.createServer((req, res) => {
-      res.setHeader("content-type", "application/json");
-      if (req.url === "/.well-known/openid-configuration") return res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/keys` }));
-      if (req.url === "/keys") return res.end(JSON.stringify({ keys: [jwk] }));
-      res.statusCode = 404;
-      res.end("{}");
-    });
-    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
-    issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
+    idp = await startOidcIdp({ audience: AUDIENCE });
     gh = await startGatehouse({
       demo: false,
-      env: { GATEHOUSE_OIDC_ISSUER: issuer, GATEHOUSE_OIDC_AUDIENCE: AUDIENCE, GATEHOUSE_OIDC_AUTO_CREATE_USERS: "1", GATEHOUSE_MAX_WEBSOCKETS_PER_CALLER: "3", GATEHOUSE_MAX_WAITS_PER_CALLER: "2" },
+      env: { GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_AUDIENCE: AUDIENCE, GATEHOUSE_OIDC_AUTO_CREATE_USERS: "1", GATEHOUSE_MAX_WEBSOCKETS_PER_CALLER: "3", GATEHOUSE_MAX_WAITS_PER_CALLER: "2" },
     });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     expect((await apiCall(gh.url, admin, "POST", "/users", { email: DEV, password: "dev-password-123" })).status).toBe(200);
   });
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
     idp?.close();
   });
 
   /** An IdP token; `email_verified` is left out unless given, as many IdPs do. */
-  function sign(sub: string, claims: JWTPayload, iatAgo = 5) {
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "k1" }).setIssuer(issuer).setAudience(AUDIENCE).setSubject(sub).setIssuedAt(now - iatAgo).setExpirationTime(now + 600).sign(key);
-  }
+  const sign = (sub: string, claims: JWTPayload, iatAgo = 5) => idp.sign(claims, { sub, iatAgo });
 
   async function exchange(subject: string, extra: Record<string, string> = {}) {
     const res = await fetch(`${gh.url}/api/v1/token`, {
@@ -338,63 +319,21 @@ describe("syncExternalUser", () => {
  * mapping as token exchange.
  */
 describe("console OIDC login", () => {
-  let idp: http.Server;
-  let issuer: string;
+  let idp: OidcIdp;
   let gh: GatehouseProcess;
-  let key: CryptoKey;
-  let nextClaims: JWTPayload = {};
-  const codes = new Map<string, JWTPayload>();
 
   beforeAll(async () => {
-    const pair = await generateKeyPair("RS256", { extractable: true });
-    key = pair.privateKey;
-    const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "c1", alg: "RS256", use: "sig" };
-    idp = http.createServer(async (req, res) => {
-      const url = new URL(req.url ?? "/", issuer);
-      const json = (o: unknown) => {
-        res.setHeader("content-type", "application/json");
-        res.end(JSON.stringify(o));
-      };
-      if (url.pathname === "/.well-known/openid-configuration") {
-        return json({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/keys`, response_types_supported: ["code"], subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["RS256"] });
-      }
-      if (url.pathname === "/keys") return json({ keys: [jwk] });
-      if (url.pathname === "/authorize") {
-        // The user "signs in" as whoever the test says; the code carries those claims.
-        const code = `code-${codes.size + 1}`;
-        codes.set(code, nextClaims);
-        res.statusCode = 302;
-        res.setHeader("location", `${url.searchParams.get("redirect_uri")}?code=${code}&state=${encodeURIComponent(url.searchParams.get("state") ?? "")}`);
-        return res.end();
-      }
-      if (url.pathname === "/token") {
-        let body = "";
-        for await (const chunk of req) body += chunk;
-        const claims = codes.get(new URLSearchParams(body).get("code") ?? "");
-        if (!claims) {
-          res.statusCode = 400;
-          return json({ error: "invalid_grant" });
-        }
-        const now = Math.floor(Date.now() / 1000);
-        const idToken = await new SignJWT(claims).setProtectedHeader({ alg: "RS256", kid: "c1" }).setIssuer(issuer).setAudience("console-client").setIssuedAt(now).setExpirationTime(now + 300).sign(key);
-        return json({ access_token: `at-${now}`, token_type: "Bearer", expires_in: 300, id_token: idToken });
-      }
-      res.statusCode = 404;
-      res.end();
-    });
-    await new Promise<void>((resolve) => idp.listen(0, "127.0.0.1", resolve));
-    issuer = `http://127.0.0.1:${(idp.address() as AddressInfo).port}`;
-    gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: issuer, GATEHOUSE_OIDC_CLIENT_ID: "console-client", GATEHOUSE_OIDC_CLIENT_SECRET: "console-secret" } });
+    idp = await startOidcIdp({ audience: "console-client", clientId: "console-client" });
+    gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_CLIENT_ID: "console-client", GATEHOUSE_OIDC_CLIENT_SECRET: "console-secret" } });
   });
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
     idp?.close();
   });
 
   /** Clicks "Sign in with SSO" as someone with these ID-token claims; returns who the console session is, if any. */
   async function signInAs(claims: JWTPayload): Promise<{ email: string } | null> {
-    nextClaims = claims;
+    idp.signInNext(claims);
     const browser = new CookieBrowser();
     const { csrfToken } = await (await browser.fetch(`${gh.url}/api/auth/csrf`)).json();
     const start = await browser.fetch(`${gh.url}/api/auth/signin/oidc`, {
@@ -403,7 +342,7 @@ describe("console OIDC login", () => {
       body: new URLSearchParams({ csrfToken, callbackUrl: "/connections", json: "true" }),
     });
     const authorize = (await start.json()).url as string;
-    expect(authorize.startsWith(`${issuer}/authorize`)).toBe(true);
+    expect(authorize.startsWith(`${idp.issuer}/authorize`)).toBe(true);
     const back = (await browser.fetch(authorize)).headers.get("location")!;
     const done = await browser.fetch(back);
     expect(done.status).toBe(302);

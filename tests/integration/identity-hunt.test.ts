@@ -16,8 +16,10 @@ import { GatehouseError } from "@/lib/gateway/core/types";
 import { verifyExternalToken } from "@/lib/identity/external-oidc";
 import { newRequestId } from "@/lib/identity/saml-request";
 import { validateSamlResponse, type SamlConfig } from "@/lib/identity/saml";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { connectOutcome } from "../support/gateway-pg";
+import { addConnection, sshUpstream } from "../support/api-fixture";
+import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
 import { ssh2Connect, ssh2Exec } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
@@ -79,18 +81,7 @@ describe("identity and delegation bypass hunt", () => {
     return res.body.ticket as string;
   }
   /** Connects and runs one statement: "ok", or the error the gateway answered with. */
-  async function tryConnect(token: string, user = DEV, database = "demo-postgres"): Promise<string> {
-    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database, username: user, password: token, ssl: false, max: 1, connect_timeout: 10 });
-    open.push(sql);
-    try {
-      await sql`select 1`;
-      return "ok";
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  }
+  const tryConnect = (password: string, user = DEV, database = "demo-postgres") => connectOutcome(gh.ports.postgres, { password, user, database });
   async function ask(token: string, reason: string) {
     const asked = await apiCall(gh.url, token, "POST", "/access-requests", { connection: "demo-postgres", durationSeconds: 600, reason });
     expect(asked.status, JSON.stringify(asked.body)).toBe(200);
@@ -102,8 +93,7 @@ describe("identity and delegation bypass hunt", () => {
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ env: { GATEHOUSE_APPROVAL_TTL_SECONDS: "120" } }), startSshd()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    const box = await apiCall(gh.url, admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password });
-    expect(box.status, JSON.stringify(box.body)).toBe(200);
+    await addConnection(gh, admin, "box", { ...sshUpstream(sshd) });
     for (const [email, role, groups] of [
       [DEV, "member", []],
       [OTHER, "member", []],
@@ -117,10 +107,7 @@ describe("identity and delegation bypass hunt", () => {
 
   afterAll(async () => {
     await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
-    if (process.env.GH_DEBUG) console.log(gh?.output());
-    await gh?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, sshd);
   });
 
   // --- RFC 8693 exchange: a child never holds more than its parent ------------------------------
@@ -396,10 +383,7 @@ describe("identity hunt on a shared PostgreSQL store: lost messages", () => {
 
   beforeAll(async () => {
     pg = await startPostgres15();
-    const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
-    await setup.unsafe("create database gh_store");
-    await setup.end();
-    const storeUrl = pg.url.replace(/\/postgres$/, "/gh_store");
+    const storeUrl = await createDatabase(pg, "gh_store");
     gh = await startGatehouse({ env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500" } });
     store = postgres(storeUrl, { max: 1, onnotice: () => {} });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
@@ -408,10 +392,7 @@ describe("identity hunt on a shared PostgreSQL store: lost messages", () => {
 
   afterAll(async () => {
     await store?.end({ timeout: 1 });
-    if (process.env.GH_DEBUG) console.log(gh?.output());
-    await gh?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg);
   });
 
   it("an open /ws/events socket closes when its token's parent is revoked or its user disabled, even when the messages never arrive", async () => {

@@ -16,7 +16,8 @@ import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fix
 import { jsonOf, runCli } from "../support/cli";
 import { consoleSignIn } from "../support/console-cookie";
 import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { exchangeIdToken, startOidcIdp, type OidcIdp } from "../support/oidc-idp";
+import { startOidcIdp, type OidcIdp } from "../support/oidc-idp";
+import { exchangeIdToken, idTokenFor, OIDC_AUDIENCE } from "../support/oidc-exchange";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -36,8 +37,8 @@ describe("external identity links: list and unlink", () => {
   const cli = (args: string[]) => runCli([...args, "--json"], { env: { HOME: home, GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: t.admin } });
 
   beforeAll(async () => {
-    idp = await startOidcIdp();
-    gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_AUDIENCE: idp.audience, GATEHOUSE_OIDC_GROUPS_CLAIM: "roles" } });
+    idp = await startOidcIdp({ audience: OIDC_AUDIENCE });
+    gh = await startGatehouse({ demo: false, env: { GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_AUDIENCE: OIDC_AUDIENCE, GATEHOUSE_OIDC_GROUPS_CLAIM: "roles" } });
     home = fs.mkdtempSync(path.join(os.tmpdir(), "gh-ident2-"));
     t.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     t.dev = await addUser(gh, t.admin, "dev@example.test", { groups: ["console-group"] });
@@ -50,7 +51,7 @@ describe("external identity links: list and unlink", () => {
     ids.other = users.find((u) => u.email === "other@example.test")!.id;
     // Both accounts get linked by their first exchange.
     for (const [sub, email] of [["idp-dev", "dev@example.test"], ["idp-other", "other@example.test"]]) {
-      const res = await exchangeIdToken(gh.url, await idp.sign(sub, email, { roles: ["dba"] }));
+      const res = await exchangeIdToken(gh.url, await idTokenFor(idp, sub, email, { roles: ["dba"] }));
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     }
   }, 120_000);
@@ -100,8 +101,8 @@ describe("external identity links: list and unlink", () => {
     const cookie = await consoleSignIn(gh.url, "dev@example.test", "a-long-password-1");
     const me = (token: string | null, headers: Record<string, string> = {}) => fetch(`${gh.url}/api/v1/me`, { headers: { ...(token ? { authorization: `Bearer ${token}` } : {}), ...headers } }).then((r) => r.status);
     expect(await me(null, { cookie: cookie.header })).toBe(200);
-    const root = await exchangeIdToken(gh.url, await idp.sign("idp-dev", "dev@example.test", { roles: ["dba"] }));
-    const agent = await exchangeIdToken(gh.url, await idp.sign("idp-dev", "dev@example.test", { roles: ["dba"] }), { actor: "oidc-bot" });
+    const root = await exchangeIdToken(gh.url, await idTokenFor(idp, "idp-dev", "dev@example.test", { roles: ["dba"] }));
+    const agent = await exchangeIdToken(gh.url, await idTokenFor(idp, "idp-dev", "dev@example.test", { roles: ["dba"] }), { actor: "oidc-bot" });
     expect(root.status).toBe(200);
     expect(agent.status).toBe(200);
     expect(await me(root.body.access_token)).toBe(200);
@@ -129,11 +130,11 @@ describe("external identity links: list and unlink", () => {
     expect(row!.detail).toMatchObject({ issuer: idp.issuer, externalSubject: "idp-dev", revokedTokens: res.body.revokedTokens });
 
     // The point of unlinking: the IdP gave the person a new subject; it links on its next sign-in.
-    const again = await exchangeIdToken(gh.url, await idp.sign("idp-dev-new", "dev@example.test"));
+    const again = await exchangeIdToken(gh.url, await idTokenFor(idp, "idp-dev-new", "dev@example.test"));
     expect(again.status, JSON.stringify(again.body)).toBe(200);
     expect((await identities(t.admin, ids.dev)).body.identities).toEqual([expect.objectContaining({ subject: "idp-dev-new" })]);
     // and the old one no longer maps to the account
-    const old = await exchangeIdToken(gh.url, await idp.sign("idp-dev", "dev@example.test"));
+    const old = await exchangeIdToken(gh.url, await idTokenFor(idp, "idp-dev", "dev@example.test"));
     expect(old.status).toBe(400);
   });
 

@@ -1,8 +1,7 @@
-import fs from "node:fs";
 import postgres from "postgres";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { appendTerminalEvents, insertTerminalSession, publishTerminalEvent, type TermEvent } from "../support/terminal-sessions";
 
@@ -33,9 +32,7 @@ describe("live terminal: tail route and live events", () => {
   });
   afterAll(async () => {
     await sql?.end();
-    await gh?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg);
   });
 
   let seq = 0;

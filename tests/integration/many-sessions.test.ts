@@ -1,8 +1,8 @@
-import fs from "node:fs";
 import net from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { addConnection, pgUpstream } from "../support/api-fixture";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -24,8 +24,7 @@ describe("hundreds of concurrent sessions", () => {
   beforeAll(async () => {
     [gh, pg] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    const created = await apiCall(gh.url, admin, "POST", "/connections", { name: "load-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
-    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    await addConnection(gh, admin, "load-pg", { ...pgUpstream(pg) });
     const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
     await direct`create table people (id int primary key, email text not null)`;
     await direct`insert into people ${direct(emails.map((email, id) => ({ id, email })))}`;
@@ -35,9 +34,7 @@ describe("hundreds of concurrent sessions", () => {
   }, 120_000);
 
   afterAll(async () => {
-    await gh?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg);
   });
 
   it(`${SESSIONS} agent sessions at once, each answered and recorded as its own, masked; hanging sockets stall nobody`, async () => {

@@ -1,9 +1,8 @@
 import { spawn } from "node:child_process";
-import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { addUser } from "../support/api-fixture";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { addConnection, addMaskingRule, addUser, pgUpstream, putPolicies, sshUpstream } from "../support/api-fixture";
+import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { sshExec, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
@@ -89,14 +88,10 @@ describe("masking detector hunt", () => {
     [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false }), startPostgres15(), startSshd()]);
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     token = await addUser(gh, admin, MEMBER);
-    const conn = await apiCall(gh.url, admin, "POST", "/connections", { name: "det", type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
-    expect(conn.status, JSON.stringify(conn.body)).toBe(200);
-    const box = await apiCall(gh.url, admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
-    expect(box.status, JSON.stringify(box.body)).toBe(200);
-    const rule = await apiCall(gh.url, admin, "POST", "/masking", { name: "all-detectors", ruleSet: "det", detectors: ["email", "phone", "ssn", "card", "iban", "ipv4", "ipv6", "jwt", "aws-key", "github-token", "slack-token", "stripe-key", "google-api-key", "private-key"], style: "redact" });
-    expect(rule.status, JSON.stringify(rule.body)).toBe(200);
-    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "detector hunt" });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await addConnection(gh, admin, "det", { ...pgUpstream(pg15), tags: ["staging"] });
+    await addConnection(gh, admin, "box", { ...sshUpstream(sshd), tags: ["staging"] });
+    await addMaskingRule(gh, admin, { name: "all-detectors", ruleSet: "det", detectors: ["email", "phone", "ssn", "card", "iban", "ipv4", "ipv6", "jwt", "aws-key", "github-token", "slack-token", "stripe-key", "google-api-key", "private-key"], style: "redact" });
+    await putPolicies(gh, admin, POLICIES, "detector hunt");
     const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
     await direct.unsafe("create extension hstore; create table notes (id int primary key, body text)");
     for (const [i, v] of values.entries()) await direct`insert into notes values (${i + 1}, ${v})`;
@@ -106,10 +101,7 @@ describe("masking detector hunt", () => {
   }, 180_000);
 
   afterAll(async () => {
-    await gh?.stop();
-    await pg15?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg15, sshd);
   });
 
   it("sees the plain values masked (the baseline)", async () => {

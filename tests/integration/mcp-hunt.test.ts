@@ -5,10 +5,10 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { startSshd, type Sshd } from "../support/sshd";
-import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
+import { addApprover, addConnection, addUser, heldApproval, pgUpstream, type Rec, sshUpstream } from "../support/api-fixture";
 
 /**
  * The MCP endpoint attacked as a hostile agent would: the SDK's own client (and raw HTTP where
@@ -79,20 +79,15 @@ describe("MCP endpoint bypass hunt", () => {
     t.approver = await addApprover(gh, t.admin);
     t.agent = (await exchangeToken(gh.url, t.dev, "claude")).access_token;
     t.sub = (await exchangeToken(gh.url, t.agent, "helper")).access_token;
-    const res = await apiCall(gh.url, t.admin, "POST", "/connections", { name: "hunt-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    const box = await apiCall(gh.url, t.admin, "POST", "/connections", { name: "hunt-box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
-    expect(box.status, JSON.stringify(box.body)).toBe(200);
+    await addConnection(gh, t.admin, "hunt-pg", { ...pgUpstream(pg15), tags: ["staging"] });
+    await addConnection(gh, t.admin, "hunt-box", { ...sshUpstream(sshd), tags: ["staging"] });
   }, 180_000);
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
     if (process.env.GH_DEBUG) console.log(gh?.output());
     await direct?.end({ timeout: 1 });
-    await gh?.stop();
-    await pg15?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg15, sshd);
   });
 
   it("the column rule holds for a transformed value (baseline the next tests build on)", async () => {

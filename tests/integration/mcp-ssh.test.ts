@@ -5,10 +5,10 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { sshExec } from "../support/ssh-client";
 import { SSH_TEST_USER, startSshd, type Sshd } from "../support/sshd";
-import { addApprover, addUser, heldApproval } from "../support/api-fixture";
+import { addApprover, addMaskingRule, addUser, heldApproval } from "../support/api-fixture";
 
 
 /** The default policies, plus terminal masking (rule set "mcpssh") on connection box-masked. */
@@ -71,18 +71,14 @@ describe("MCP run_ssh_command", () => {
       expect(r.status, JSON.stringify(r.body)).toBe(200);
     }
     // A terminal-only rule: it masks run_ssh_command output only if that output is treated as terminal output.
-    const rule = await apiCall(gh.url, t.admin, "POST", "/masking", { name: "mcp-ssh-secrets", ruleSet: "mcpssh", regexes: ["SECRET-[0-9]+"], detectors: ["email"], style: "redact", appliesTo: ["terminal"] });
-    expect(rule.status, JSON.stringify(rule.body)).toBe(200);
+    await addMaskingRule(gh, t.admin, { name: "mcp-ssh-secrets", ruleSet: "mcpssh", regexes: ["SECRET-[0-9]+"], detectors: ["email"], style: "redact", appliesTo: ["terminal"] });
     const current = await apiCall(gh.url, t.admin, "GET", "/policies");
     expect((await apiCall(gh.url, t.admin, "PUT", "/policies", { text: current.body.policy.text + MASK_POLICY, comment: "mcp-ssh test" })).status).toBe(200);
   }, 180_000);
 
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
-    if (process.env.GH_DEBUG) console.log(gh?.output());
-    await gh?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, sshd);
   });
 
   it("runs a read command and returns its stdout and exit code; recorded like a native exec, origin mcp", async () => {

@@ -1,9 +1,8 @@
-import fs from "node:fs";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { LoggingMessageNotificationSchema, type CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
 
 
@@ -46,8 +45,7 @@ describe("MCP endpoint (/api/mcp)", () => {
   });
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close().catch(() => {})));
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
   });
 
   it("refuses requests without a valid bearer token (401 + Bearer challenge); cookies do not count", async () => {

@@ -2,6 +2,7 @@ import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { addConnection, pgUpstream } from "../support/api-fixture";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -26,8 +27,7 @@ describe("sessions of a Gatehouse process that is gone", () => {
     pg = await startPostgres15();
     [a, b] = await Promise.all([startGatehouse({ env: env(), demo: false }), startGatehouse({ env: env(), demo: false })]);
     token = await login(b.url, b.adminEmail, b.adminPassword);
-    const created = await apiCall(b.url, token, "POST", "/connections", { name: "loopback-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
-    expect(created.status).toBe(200);
+    await addConnection(b, token, "loopback-pg", { ...pgUpstream(pg) });
     sql = postgres(pg.url, { max: 1, onnotice: () => {} });
   });
   afterAll(async () => {

@@ -1,9 +1,10 @@
-import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { connectOutcome, gatewayClient, runOnce } from "../support/gateway-pg";
+import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
+import { putPolicies } from "../support/api-fixture";
 
 /**
  * Bypass hunt on the policy path: what a held request runs under once it is approved, how
@@ -32,26 +33,8 @@ describe("bypass hunt: the policy path", () => {
   let dev: string;
   const open: postgres.Sql[] = [];
 
-  function pg(token: string, user: string) {
-    const notices: string[] = [];
-    const sql = postgres({
-      host: "127.0.0.1",
-      port: gh.ports.postgres,
-      database: "demo-postgres",
-      username: user,
-      password: token,
-      ssl: false,
-      max: 1,
-      connect_timeout: 10,
-      onnotice: (n) => void notices.push(String(n.message)),
-    });
-    open.push(sql);
-    return { sql, notices };
-  }
-  async function setPolicies(text: string, comment: string) {
-    const res = await apiCall(gh.url, admin, "PUT", "/policies", { text, comment });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-  }
+  const pg = (password: string, user: string) => gatewayClient(gh.ports.postgres, { password, user, track: open });
+  const setPolicies = (text: string, comment: string) => putPolicies(gh, admin, text, comment);
   /** Starts `text`; resolves with the approval id once it is held, and the statement's outcome. */
   async function held(c: { sql: postgres.Sql; notices: string[] }, text: string) {
     const done = c.sql.unsafe(text).then(
@@ -95,9 +78,7 @@ describe("bypass hunt: the policy path", () => {
 
   afterAll(async () => {
     await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
-    if (process.env.GH_DEBUG) console.log(gh?.output());
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
   });
 
   it("a write held under one policy version and approved after a version that forbids it does not run", async () => {
@@ -220,10 +201,7 @@ describe("bypass hunt: a policy version whose notification was lost", () => {
 
   beforeAll(async () => {
     pg = await startPostgres15();
-    const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
-    await setup.unsafe("create database gh_store");
-    await setup.end();
-    const storeUrl = pg.url.replace(/\/postgres$/, "/gh_store");
+    const storeUrl = await createDatabase(pg, "gh_store");
     gh = await startGatehouse({ env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500" } });
     store = postgres(storeUrl, { max: 1, onnotice: () => {} });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
@@ -233,37 +211,25 @@ describe("bypass hunt: a policy version whose notification was lost", () => {
 
   afterAll(async () => {
     await store?.end({ timeout: 1 });
-    if (process.env.GH_DEBUG) console.log(gh?.output());
-    await gh?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg);
   });
 
-  async function read(): Promise<string> {
-    const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: dev, ssl: false, max: 1, connect_timeout: 10, fetch_types: false, onnotice: () => {} });
-    try {
-      await sql`select 1`;
-      return "ran";
-    } catch (err) {
-      return (err as Error).message;
-    } finally {
-      await sql.end({ timeout: 1 });
-    }
-  }
+  const NO_TYPES = { fetch_types: false };
+  const read = () => connectOutcome(gh.ports.postgres, { password: dev, user: DEV, options: NO_TYPES });
 
   it("a version saved by another process is enforced even when its policy.changed never arrives", async () => {
-    expect(await read()).toBe("ran");
+    expect(await read()).toBe("ok");
     const closed = `${DEFAULT_POLICIES}\n@id("reads-closed") @reason("reads are closed")\nforbid (principal, action == Gatehouse::Action::"read", resource);\n`;
     await store.unsafe("insert into policy_versions (version, text, comment) select max(version) + 1, $1, 'saved elsewhere' from policy_versions", [closed]);
     await expect.poll(read, { timeout: 20_000, interval: 500 }).toMatch(/reads are closed/);
     await store.unsafe("insert into policy_versions (version, text, comment) select max(version) + 1, $1, 'reopened elsewhere' from policy_versions", [DEFAULT_POLICIES]);
-    await expect.poll(read, { timeout: 20_000, interval: 500 }).toBe("ran");
+    await expect.poll(read, { timeout: 20_000, interval: 500 }).toBe("ok");
   });
 
   it("a live session ends when its token is revoked or its user leaves the group policy needs, even when the messages never arrive", async () => {
     const personal = await apiCall(gh.url, dev, "POST", "/tokens", { name: "live-lost-notify", ttlSeconds: 3600 });
     expect(personal.status, JSON.stringify(personal.body)).toBe(200);
-    const open = () => postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: personal.body.token, ssl: false, max: 1, connect_timeout: 10, fetch_types: false, onnotice: () => {} });
+    const open = () => gatewayClient(gh.ports.postgres, { password: personal.body.token, user: DEV, options: NO_TYPES }).sql;
     const ask = (sql: postgres.Sql) => sql.unsafe("select 1").then(() => "ran", (e: Error) => e.message);
 
     // group membership: a policy lets only the group "ledger" in; DEV is removed from it in the store
@@ -296,15 +262,7 @@ describe("bypass hunt: a policy version whose notification was lost", () => {
     const personal = await apiCall(gh.url, dev, "POST", "/tokens", { name: "masking-lost-notify", ttlSeconds: 3600 });
     expect(personal.status, JSON.stringify(personal.body)).toBe(200);
     const agent = (await exchangeToken(gh.url, personal.body.token, "claude")).access_token;
-    const nameOf1 = async () => {
-      const sql = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "demo-postgres", username: DEV, password: agent, ssl: false, max: 1, connect_timeout: 10, fetch_types: false, onnotice: () => {} });
-      try {
-        const [row] = await sql.unsafe("select name from customers where id = 1");
-        return row.name as string;
-      } finally {
-        await sql.end({ timeout: 1 });
-      }
-    };
+    const nameOf1 = async () => (await runOnce(gh.ports.postgres, { password: agent, user: DEV, options: NO_TYPES }, "select name from customers where id = 1"))[0].name as string;
     const plain = await nameOf1();
     expect(plain).toMatch(/^[A-Z][a-z]+ [A-Z][a-z]+$/);
     await store.unsafe(`insert into masking_rules (name, rule_set, definition) values ('names-elsewhere', 'pii', '{"detectors": [], "columns": ["customers.name"], "style": "redact"}')`);

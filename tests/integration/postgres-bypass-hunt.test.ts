@@ -1,12 +1,11 @@
-import fs from "node:fs";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "@/lib/gateway/protocols/postgres/wire";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
-import { addUser } from "../support/api-fixture";
+import { addConnection, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -70,11 +69,9 @@ describe("PostgreSQL bypass hunt", () => {
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     token = await addUser(gh, admin, MEMBER);
     for (const name of ["hunt-masked", "hunt-ro"]) {
-      const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      await addConnection(gh, admin, name, { ...pgUpstream(pg15), tags: ["staging"] });
     }
-    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "bypass hunt" });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await putPolicies(gh, admin, POLICIES, "bypass hunt");
     const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
     await direct.unsafe(`create table accounts (id int primary key, login text, password_hash text);
       create table events (id int, tags text[]);
@@ -101,9 +98,7 @@ describe("PostgreSQL bypass hunt", () => {
     await direct.end();
   });
   afterAll(async () => {
-    await gh?.stop();
-    await pg15?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg15);
   });
 
   it("the masked column is masked plainly and through a transformation (the baseline these tests build on)", async () => {

@@ -4,9 +4,9 @@ import path from "node:path";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
-import { addApprover, addUser } from "../support/api-fixture";
+import { addApprover, addConnection, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
 import { gatewayConninfo, type PsqlRun, runPsql } from "../support/psql";
 
 /**
@@ -70,11 +70,9 @@ describe("PostgreSQL gateway with real client libraries", () => {
     tokens.member = await addUser(gh, tokens.admin, MEMBER);
     tokens.approver = await addApprover(gh, tokens.admin);
     for (const name of ["pg15", "pg15-masked"]) {
-      const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      await addConnection(gh, tokens.admin, name, { ...pgUpstream(pg15), tags: ["staging"] });
     }
-    const put = await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: POLICIES, comment: "client libraries test" });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await putPolicies(gh, tokens.admin, POLICIES, "client libraries test");
     const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
     await direct.unsafe(`
       create table customers (id int primary key, name text not null, email text, ssn text, card_number text,
@@ -85,9 +83,7 @@ describe("PostgreSQL gateway with real client libraries", () => {
     await direct.end();
   });
   afterAll(async () => {
-    await gh?.stop();
-    await pg15?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg15);
   });
 
   it("node-postgres: named prepared statements are parsed once and re-executed with new parameters", async () => {

@@ -1,10 +1,10 @@
-import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build } from "@/lib/gateway/protocols/postgres/wire";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { addConnection, pgUpstream, putPolicies } from "../support/api-fixture";
 import { rawPgSession } from "../support/pg-wire-session";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -72,8 +72,7 @@ describe("PostgreSQL gateway follow-ups", () => {
   };
   /** Saves `text` as the policy set; the API answers once this process has installed it. */
   const setPolicies = async (text: string) => {
-    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text, comment: "follow-ups" });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await putPolicies(gh, admin, text, "follow-ups");
   };
   const liveSession = async (connection: string) => {
     for (let i = 0; i < 50; i++) {
@@ -114,8 +113,7 @@ describe("PostgreSQL gateway follow-ups", () => {
       const res = await apiCall(gh.url, admin, "POST", "/masking", rule);
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     }
-    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "follow-ups" });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await putPolicies(gh, admin, POLICIES, "follow-ups");
     await direct(`create table vault (id int primary key, login text, password_hash text);
       insert into vault values (1, 'user1', '${SECRETS[0]}'), (2, 'user2', '${SECRETS[1]}');
       create table notes (id int, body text);
@@ -151,9 +149,7 @@ describe("PostgreSQL gateway follow-ups", () => {
       create table forms (id int, answer checked_text);`);
   });
   afterAll(async () => {
-    await gh?.stop();
-    await pg15?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg15);
   });
 
   it("the masked column is masked (the baseline)", async () => {
@@ -352,27 +348,20 @@ describe("PUT /policies on a PostgreSQL store", () => {
 
   beforeAll(async () => {
     pg15 = await startPostgres15();
-    const setup = postgres(pg15.url, { max: 1, onnotice: () => {} });
-    await setup.unsafe("create database gh_store");
-    await setup.end();
-    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: pg15.url.replace(/\/postgres$/, "/gh_store") } });
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: await createDatabase(pg15, "gh_store") } });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
     token = await login(gh.url, MEMBER, "a-long-password-1");
-    const res = await apiCall(gh.url, admin, "POST", "/connections", { name: "fu-store", type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    await addConnection(gh, admin, "fu-store", { ...pgUpstream(pg15), tags: ["staging"] });
   }, 180_000);
   afterAll(async () => {
-    await gh?.stop();
-    await pg15?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg15);
   });
 
   it("answers once the new version is in force: a statement sent right after the answer is decided by it", async () => {
     const OPEN = `@id("connect")\npermit (principal, action == Gatehouse::Action::"connect", resource);\n@id("reads")\npermit (principal, action == Gatehouse::Action::"read", resource);\n`;
     const CLOSED = `${OPEN}@id("no-reads")\nforbid (principal, action == Gatehouse::Action::"read", resource);\n`;
-    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: OPEN, comment: "open" });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await putPolicies(gh, admin, OPEN, "open");
     const s = await rawPgSession(gh.ports.postgres, { user: MEMBER, database: "fu-store", password: token });
     try {
       const stale: number[] = [];

@@ -1,14 +1,13 @@
 import { execFile } from "node:child_process";
-import fs from "node:fs";
 import net from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { build } from "@/lib/gateway/protocols/postgres/wire";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
-import { addApprover, addUser, heldApproval, type Rec } from "../support/api-fixture";
+import { addApprover, addUser, heldApproval, putPolicies, type Rec } from "../support/api-fixture";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -89,8 +88,7 @@ describe("PostgreSQL gateway", () => {
     }
     const demo = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "demo-masked", type: "postgres", upstream: `postgres://127.0.0.1:${gh.ports.demo}/postgres`, username: "postgres", secret: "demo", tags: ["demo"] });
     expect(demo.status, JSON.stringify(demo.body)).toBe(200);
-    const put = await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: POLICIES, comment: "postgres gateway test" });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await putPolicies(gh, tokens.admin, POLICIES, "postgres gateway test");
     await new Promise((r) => setTimeout(r, 500));
 
     const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
@@ -102,9 +100,7 @@ describe("PostgreSQL gateway", () => {
     raw = { emails: rows.map((r) => r.email), ssns: rows.map((r) => r.ssn), cards: rows.map((r) => r.card_number) };
   });
   afterAll(async () => {
-    await gh?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg);
   });
 
   it("a live session follows its user's group membership: removed from a group, its next statement is decided without it", async () => {

@@ -1,10 +1,9 @@
-import fs from "node:fs";
 import pg from "pg";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
-import { addUser } from "../support/api-fixture";
+import { addConnection, addMaskingRule, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -60,14 +59,11 @@ describe("PostgreSQL masking hunt", () => {
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     token = await addUser(gh, admin, MEMBER);
     for (const name of ["hunt-masked", "hunt-rw"]) {
-      const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
-      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      await addConnection(gh, admin, name, { ...pgUpstream(pg15), tags: ["staging"] });
     }
     // A rule that names one table, as rules for a known schema do: its partitions and inheritance children hold the same rows.
-    const rule = await apiCall(gh.url, admin, "POST", "/masking", { name: "payments-pan", ruleSet: "pii", columns: ["payments.pan", "ledger.pan"], style: "redact" });
-    expect(rule.status, JSON.stringify(rule.body)).toBe(200);
-    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "masking hunt" });
-    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await addMaskingRule(gh, admin, { name: "payments-pan", ruleSet: "pii", columns: ["payments.pan", "ledger.pan"], style: "redact" });
+    await putPolicies(gh, admin, POLICIES, "masking hunt");
     const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
     await direct.unsafe(`create table accounts (id int primary key, login text unique, password_hash text);
       create function shout(t text) returns int language plpgsql as $$ begin raise notice 'got %', t; return 1; end $$;
@@ -86,9 +82,7 @@ describe("PostgreSQL masking hunt", () => {
     await direct.end();
   });
   afterAll(async () => {
-    await gh?.stop();
-    await pg15?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg15);
   });
 
   it("the masked column is masked (the baseline these tests build on)", async () => {

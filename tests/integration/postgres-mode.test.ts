@@ -3,6 +3,7 @@ import postgres from "postgres";
 import WebSocket from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { addConnection, pgUpstream } from "../support/api-fixture";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -62,8 +63,7 @@ describe("two processes on a shared PostgreSQL 15", () => {
 
   it("a session's events go to the other process only while a viewer there watches it", async () => {
     const token = await login(a.url, a.adminEmail, a.adminPassword);
-    const created = await apiCall(a.url, token, "POST", "/connections", { name: "loopback-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
-    expect(created.status).toBe(200);
+    await addConnection(a, token, "loopback-pg", { ...pgUpstream(pg) });
     // What crosses between the processes, as a third listener on their channel sees it.
     const listener = postgres(pg.url, { max: 1, onnotice: () => {} });
     const crossed: string[] = [];
@@ -121,8 +121,7 @@ describe("two processes on a shared PostgreSQL 15", () => {
 
   it("a policy preview asked of one process lists what it would end in the other's sessions too", async () => {
     const token = await login(a.url, a.adminEmail, a.adminPassword);
-    const created = await apiCall(a.url, token, "POST", "/connections", { name: "preview-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
-    expect(created.status).toBe(200);
+    await addConnection(a, token, "preview-pg", { ...pgUpstream(pg) });
     const onB = postgres({ host: "127.0.0.1", port: b.ports.postgres, database: "preview-pg", username: a.adminEmail, password: token, ssl: false, max: 1, onnotice: () => {} });
     try {
       await onB`select 1`;

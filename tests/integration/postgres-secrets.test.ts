@@ -1,7 +1,7 @@
-import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { addConnection, pgUpstream } from "../support/api-fixture";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -21,17 +21,14 @@ describe("credentials written into SQL statements", () => {
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     expect((await apiCall(gh.url, admin, "POST", "/users", { email: "approver@example.test", password: "a-long-password-1", role: "approver", groups: ["approvers"] })).status).toBe(200);
     approver = await login(gh.url, "approver@example.test", "a-long-password-1");
-    const created = await apiCall(gh.url, admin, "POST", "/connections", { name: "roles-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
-    expect(created.status, JSON.stringify(created.body)).toBe(200);
+    await addConnection(gh, admin, "roles-pg", { ...pgUpstream(pg) });
     const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
     await direct`create role probe login`;
     await direct.end();
   }, 120_000);
 
   afterAll(async () => {
-    await gh?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg);
   });
 
   it("ALTER ROLE … PASSWORD: held with the password redacted, approved, run as written, recorded redacted", async () => {

@@ -4,6 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { addConnection, sshUpstream } from "../support/api-fixture";
 import { startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
@@ -23,8 +24,7 @@ describe("recording when the gateway is killed", () => {
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse({ demo: false, dataDir }), startSshd()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    const added = await apiCall(gh.url, admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password });
-    expect(added.status, JSON.stringify(added.body)).toBe(200);
+    await addConnection(gh, admin, "box", { ...sshUpstream(sshd) });
   }, 120_000);
 
   afterAll(async () => {

@@ -5,7 +5,8 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runCli } from "../support/cli";
 import { consoleSignIn } from "../support/console-cookie";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { addConnection, pgUpstream, sshUpstream } from "../support/api-fixture";
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { ssh2Connect, ssh2Exec } from "../support/ssh-client";
@@ -216,10 +217,8 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
   beforeAll(async () => {
     [gh, pg, sshd] = await Promise.all([startGatehouse({ demo: false }), startPostgres15(), startSshd()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    const created = await apiCall(gh.url, admin, "POST", "/connections", { name: "hunt-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
-    expect(created.status, JSON.stringify(created.body)).toBe(200);
-    const box = await apiCall(gh.url, admin, "POST", "/connections", { name: "hunt-box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password });
-    expect(box.status, JSON.stringify(box.body)).toBe(200);
+    await addConnection(gh, admin, "hunt-pg", { ...pgUpstream(pg) });
+    await addConnection(gh, admin, "hunt-box", { ...sshUpstream(sshd) });
     direct = postgres(pg.url, { max: 1, onnotice: () => {} });
     await direct`create table hung (id int)`;
     await direct`create role probe login`;
@@ -227,10 +226,7 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
 
   afterAll(async () => {
     await direct?.end();
-    await gh?.stop();
-    await pg?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg, sshd);
   });
 
   it("a write whose client hangs up before the result still ran upstream, and the recording says its outcome was not seen", async () => {

@@ -3,7 +3,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
-import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, ROOT, startGatehouse, teardown } from "../support/gatehouse";
 import { consoleSignIn } from "../support/console-cookie";
 
 /**
@@ -94,8 +94,7 @@ describe("every route and page checks who is asking", () => {
     }
   });
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
   });
 
   it("found the routes and pages", () => {

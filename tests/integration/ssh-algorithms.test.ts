@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { addConnection, sshUpstream } from "../support/api-fixture";
 import { sshExec, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
@@ -19,8 +20,7 @@ describe("SSH listener algorithms pinned by the operator", () => {
       startSshd(),
     ]);
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    const added = await apiCall(gh.url, admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
-    expect(added.status).toBe(200);
+    await addConnection(gh, admin, "box", { ...sshUpstream(sshd), tags: ["staging"] });
     target = { port: gh.ports.ssh, user: "box", password: admin };
   }, 120_000);
 

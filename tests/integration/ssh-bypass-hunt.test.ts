@@ -2,12 +2,12 @@ import { spawn } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { COMMON_OPTIONS, authOptions, scp, sftpBatch, spawnClient, ssh2Connect, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { stopClient, tcpTarget } from "../support/ssh-forward";
 import { freePort } from "../support/ports";
 import { startSshd, type Sshd } from "../support/sshd";
-import { addApprover, addUser, ofKind, pendingApproval as waitForApproval, type Rec, sessionsOf } from "../support/api-fixture";
+import { addApprover, addConnection, addUser, ofKind, pendingApproval as waitForApproval, type Rec, sessionsOf, sshUpstream } from "../support/api-fixture";
 
 /**
  * Exec lines that the classifier took for a read (or a mere write) while the shell upstream runs
@@ -46,20 +46,15 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     tokens.member = await addUser(gh, tokens.admin, "ops@example.test");
     tokens.approver = await addApprover(gh, tokens.admin);
-    const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
-    const prod = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-prod", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["prod"] });
-    expect(prod.status, JSON.stringify(prod.body)).toBe(200);
+    await addConnection(gh, tokens.admin, "box", { ...sshUpstream(sshd), tags: ["staging"] });
+    await addConnection(gh, tokens.admin, "box-prod", { ...sshUpstream(sshd), tags: ["prod"] });
     // A scratch dir the upstream login user owns.
     const setup = await sshExec(direct(), `mkdir -p ${dir} && cp /bin/sh ${dir}/cat && echo ok`);
     expect(setup.stdout, setup.stderr).toBe("ok\n");
   }, 120_000);
 
   afterAll(async () => {
-    if (process.env.GH_DEBUG) console.log(gh?.output());
-    await gh?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, sshd);
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
@@ -513,8 +508,7 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     const current = (await apiCall(gh.url, tokens.admin, "GET", "/policies")).body.policy as { text: string };
     const gate = `\n@id("hunt-gated-connect")\n@hold("approvers")\npermit (principal, action == Gatehouse::Action::"connect", resource)\nwhen { resource.tags.contains("hunt-gated") };\n`;
     expect((await apiCall(gh.url, tokens.admin, "PUT", "/policies", { text: current.text + gate, comment: "gated connect" })).status).toBe(200);
-    const added = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box-gated", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["hunt-gated"] });
-    expect(added.status).toBe(200);
+    await addConnection(gh, tokens.admin, "box-gated", { ...sshUpstream(sshd), tags: ["hunt-gated"] });
     const known = await sessionIds();
     const run = startSsh({ port: gh.ports.ssh, user: "box-gated", password: tokens.member }, "echo hi");
     let approval: Rec | undefined;

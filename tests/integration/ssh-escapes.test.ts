@@ -3,7 +3,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import {
   ssh2ChannelRequest,
   ssh2Connect,
@@ -15,7 +15,7 @@ import {
 } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 import { tcpTarget, throughForward } from "../support/ssh-forward";
-import { addApprover, addUser, heldApproval, ofKind, type Rec, sessionsOf, termOutput as output } from "../support/api-fixture";
+import { addApprover, addConnection, addUser, heldApproval, ofKind, type Rec, sessionsOf, sshUpstream, termOutput as output } from "../support/api-fixture";
 
 /**
  * SECURITY.md "SSH escapes": every way an SSH client can reach past the command it was allowed
@@ -61,8 +61,7 @@ describe("SSH escapes through the gateway", () => {
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     tokens.member = await addUser(gh, tokens.admin, "ops@example.test");
     tokens.approver = await addApprover(gh, tokens.admin);
-    const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    await addConnection(gh, tokens.admin, "box", { ...sshUpstream(sshd), tags: ["staging"] });
     agent = spawn("ssh-agent", ["-D", "-a", agentSock], { stdio: "ignore" });
     for (let i = 0; i < 100 && !fs.existsSync(agentSock); i++) await sleep(50);
   }, 120_000);
@@ -70,9 +69,7 @@ describe("SSH escapes through the gateway", () => {
   afterAll(async () => {
     if (process.env.GH_DEBUG) console.log(gh?.output());
     agent?.kill("SIGTERM");
-    await gh?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, sshd);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 

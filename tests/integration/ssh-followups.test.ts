@@ -3,13 +3,14 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { addConnection, sshUpstream } from "../support/api-fixture";
 import { openPostgres, type DbHandle } from "@/db/client";
 import type { Caller } from "@/lib/auth/caller";
 import { killSession } from "@/lib/services/sessions/kill";
 import { removeSshKey } from "@/lib/services/ssh-keys/remove";
 import { freezePostgres } from "../support/pg-freeze";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
 import { rawSftp, statusOf } from "../support/sftp-raw";
 import { sftpBatch, ssh2Connect, ssh2Exec, ssh2Subsystem, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
@@ -76,18 +77,14 @@ describe("SSH gateway follow-ups", () => {
 
   beforeAll(async () => {
     [pg, sshd] = await Promise.all([startPostgres15(), startSshd()]);
-    const setup = (await import("postgres")).default(pg.url, { max: 1, onnotice: () => {} });
-    await setup.unsafe("create database gh_store");
-    await setup.end();
-    storeUrl = pg.url.replace(/\/postgres$/, "/gh_store");
+    storeUrl = await createDatabase(pg, "gh_store");
     gh = await startGatehouse({ demo: false, env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500", GATEHOUSE_NODE_HEARTBEAT_MS: "1000", GATEHOUSE_SSH_STORE_TIMEOUT_MS: "3000" } });
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     for (const [key, email, role, groups] of [["member", "ops@example.test", "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
       expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
       tokens[key] = await login(gh.url, email, "a-long-password-1");
     }
-    const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
-    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    await addConnection(gh, tokens.admin, "box", { ...sshUpstream(sshd), tags: ["staging"] });
     home = await upstream("mkdir -p ~/.ssh && echo $HOME");
     expect(home).toMatch(/^\//);
   }, 180_000);
@@ -95,10 +92,7 @@ describe("SSH gateway follow-ups", () => {
   afterAll(async () => {
     if (process.env.GH_DEBUG) console.log(gh?.output());
     if (sshd) await sshExec(direct(), `rm -rf ${home}/${probe}* ${home}/.ssh/${probe}*`).catch(() => {});
-    await gh?.stop();
-    await sshd?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, sshd, pg);
     fs.rmSync(local, { recursive: true, force: true });
   });
 

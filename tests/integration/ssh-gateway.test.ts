@@ -5,7 +5,7 @@ import net from "node:net";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { scp, sftpBatch, sshCommand, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 import { tcpTarget, throughForward } from "../support/ssh-forward";
@@ -75,10 +75,7 @@ describe("SSH gateway", () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (process.env.GH_DEBUG) console.log(gh?.output());
-    await gh?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, sshd);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 

@@ -4,7 +4,7 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonOf, runCli } from "../support/cli";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 
 /**
  * SSH public keys through a real Gatehouse process: REST, the `gatehouse ssh-keys` CLI as a
@@ -50,8 +50,7 @@ describe("SSH keys", () => {
     bob = await login(gh.url, "bob@example.test", "bob-password-123");
   });
   afterAll(async () => {
-    await gh?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh);
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 

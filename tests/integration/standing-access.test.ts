@@ -4,7 +4,8 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { addConnection, pgUpstream } from "../support/api-fixture";
+import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
 import { freePort } from "../support/ports";
 import { authOptions, COMMON_OPTIONS, spawnClient, ssh2Connect, ssh2Exec, startSsh, type SshTarget } from "../support/ssh-client";
 import { stopClient, tcpTarget } from "../support/ssh-forward";
@@ -63,10 +64,7 @@ describe("standing access is decided again when its inputs change", () => {
     [sshd, pg] = await Promise.all([startSshd(), startPostgres15()]);
     // Gatehouse keeps its own data in a database of the same PostgreSQL (the scale-out setup):
     // the grant-expiry test shortens a grant there.
-    const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
-    await setup.unsafe("create database gh_store");
-    await setup.end();
-    storeUrl = pg.url.replace(/\/postgres$/, "/gh_store");
+    storeUrl = await createDatabase(pg, "gh_store");
     gh = await startGatehouse({ demo: false, env: { DATABASE_URL: storeUrl, GATEHOUSE_RECHECK_INTERVAL_MS: "250" } });
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     for (const [key, email, role, groups] of [["member", MEMBER, "member", ["oncall"]], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
@@ -179,8 +177,7 @@ describe("standing access is decided again when its inputs change", () => {
     await direct.unsafe("create table if not exists notes (t text)");
     await direct.end();
     for (const name of ["notes", "notes2"]) {
-      const add = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
-      expect(add.status).toBe(200);
+      await addConnection(gh, tokens.admin, name, { ...pgUpstream(pg), tags: ["staging"] });
     }
     const notices: string[] = [];
     const open = (db: string) => postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: db, username: MEMBER, password: tokens.member, ssl: false, max: 1, onnotice: (n) => notices.push(n.message) });

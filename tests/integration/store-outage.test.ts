@@ -1,7 +1,6 @@
-import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -35,9 +34,7 @@ describe("Gatehouse's database unavailable mid-session", () => {
 
   afterAll(async () => {
     await Promise.allSettled(open.map((s) => s.end({ timeout: 1 })));
-    await gh?.stop();
-    await pg?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, pg);
   });
 
   it("new sessions are refused with a clear error; the open one's statements are kept and recorded once it returns", async () => {

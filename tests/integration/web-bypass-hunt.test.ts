@@ -6,7 +6,8 @@ import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse } from "../support/gatehouse";
+import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { addConnection, sshUpstream } from "../support/api-fixture";
 import { consoleSignIn } from "../support/console-cookie";
 import { startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
@@ -29,8 +30,7 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
   beforeAll(async () => {
     [gh, sshd] = await Promise.all([startGatehouse(), startSshd()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    const box = await apiCall(gh.url, admin, "POST", "/connections", { name: "box", type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
-    expect(box.status, JSON.stringify(box.body)).toBe(200);
+    await addConnection(gh, admin, "box", { ...sshUpstream(sshd), tags: ["staging"] });
     for (const [email, role] of [
       ["member@example.test", "member"],
       ["victim@example.test", "member"],
@@ -45,9 +45,7 @@ describe("web bypass hunt: console, REST API, WebSockets", () => {
   }, 120_000);
 
   afterAll(async () => {
-    await gh?.stop();
-    await sshd?.stop();
-    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    await teardown(gh, sshd);
     fs.rmSync(tmp, { recursive: true, force: true });
   });
 

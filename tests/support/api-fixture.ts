@@ -22,6 +22,32 @@ export async function addUser(gh: GatehouseProcess, admin: string, email: string
 /** An approver in the `approvers` group, which the shipped policies' holds name. */
 export const addApprover = (gh: GatehouseProcess, admin: string, email = "approver@example.test") => addUser(gh, admin, email, { role: "approver", groups: ["approvers"] });
 
+/** What registers the real PostgreSQL 15 of startPostgres15 as a connection: its superuser, on loopback. */
+export const pgUpstream = (pg: { port: number }) => ({ type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+
+/** What registers the real sshd of startSshd as a connection, by password. */
+export const sshUpstream = (sshd: { port: number; user: string; password: string }) => ({ type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username: sshd.user, secret: sshd.password });
+
+/** Creates a connection as `admin` from `body` (e.g. `{ ...pgUpstream(pg), tags }`); throws with the API's answer when refused. */
+export async function addConnection(gh: GatehouseProcess, admin: string, name: string, body: Rec): Promise<Rec> {
+  return accepted(`creating connection ${name}`, await apiCall(gh.url, admin, "POST", "/connections", { name, ...body }));
+}
+
+/** Saves `text` as the policy set; throws with the API's answer when it is refused. */
+export async function putPolicies(gh: GatehouseProcess, admin: string, text: string, comment = "test policies"): Promise<Rec> {
+  return accepted(`saving policies (${comment})`, await apiCall(gh.url, admin, "PUT", "/policies", { text, comment }));
+}
+
+/** Adds a masking rule; throws with the API's answer when it is refused. */
+export async function addMaskingRule(gh: GatehouseProcess, admin: string, rule: Rec): Promise<Rec> {
+  return accepted(`adding masking rule ${rule.name}`, await apiCall(gh.url, admin, "POST", "/masking", rule));
+}
+
+function accepted(what: string, res: { status: number; body: any }): Rec {
+  if (res.status !== 200) throw new Error(`${what} failed (${res.status}): ${JSON.stringify(res.body)}`);
+  return res.body;
+}
+
 /** A pending request's text matches `match` when equal to it (string) or tested by it (RegExp). */
 export type ApprovalMatch = string | RegExp | ((a: Rec) => boolean);
 

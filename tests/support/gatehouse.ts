@@ -157,3 +157,15 @@ export async function apiCall(url: string, token: string | null, method: string,
   }
   return { status: res.status, body: json as Record<string, any> };
 }
+
+/**
+ * The end of a suite: stops Gatehouse, then the servers it fronted (in that order, so that no
+ * upstream vanishes under a live session), and removes Gatehouse's data dir. GH_DEBUG=1 prints
+ * the server's output first. Anything not started (a failed beforeAll) is skipped.
+ */
+export async function teardown(gh: GatehouseProcess | undefined, ...servers: ({ stop(): Promise<unknown> } | undefined)[]): Promise<void> {
+  if (process.env.GH_DEBUG) console.log(gh?.output());
+  await gh?.stop();
+  for (const server of servers) await server?.stop();
+  if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+}

@@ -1,59 +1,99 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
+import { exportJWK, exportSPKI, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from "jose";
 
 /**
- * A real local OpenID provider as far as token exchange needs one: a discovery document and a
- * JWKS over HTTP, and a key that signs ID tokens for a given subject and email.
+ * A real OpenID Connect identity provider on loopback, as far as Gatehouse uses one: discovery,
+ * JWKS, and the authorization-code flow of a console sign-in. The user "signs in" as whoever the
+ * test says (`signInNext`). Tokens are signed with one RS256 key; `sign` makes any token a test
+ * needs, valid or not.
  */
 export interface OidcIdp {
   issuer: string;
-  audience: string;
-  sign(sub: string, email: string, claims?: JWTPayload): Promise<string>;
+  key: CryptoKey;
+  /** the public key as PEM, to configure it without discovery */
+  publicPem: string;
+  /** every path requested, in order */
+  hits: string[];
+  /** the claims of the next console sign-in's ID token */
+  signInNext(claims: JWTPayload): void;
+  sign(claims: JWTPayload, opts?: SignOptions): Promise<string>;
   close(): void;
 }
 
-export async function startOidcIdp(audience = "gatehouse-api"): Promise<OidcIdp> {
+export interface SignOptions {
+  kid?: string;
+  key?: CryptoKey | Uint8Array;
+  alg?: string;
+  typ?: string;
+  iss?: string;
+  aud?: string;
+  sub?: string;
+  /** seconds since the token was issued; 5 unless told */
+  iatAgo?: number;
+  /** expiry, in seconds since the epoch; ten minutes from now unless told */
+  exp?: number;
+}
+
+export async function startOidcIdp(opts: { kid?: string; audience: string; clientId?: string }): Promise<OidcIdp> {
+  const kid = opts.kid ?? "k1";
   const pair = await generateKeyPair("RS256", { extractable: true });
-  const key: CryptoKey = pair.privateKey;
-  const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid: "k1", alg: "RS256", use: "sig" };
+  const jwk: JWK = { ...(await exportJWK(pair.publicKey)), kid, alg: "RS256", use: "sig" };
+  const hits: string[] = [];
+  const codes = new Map<string, JWTPayload>();
+  let nextClaims: JWTPayload = {};
   let issuer = "";
-  const server = http.createServer((req, res) => {
-    res.setHeader("content-type", "application/json");
-    if (req.url === "/.well-known/openid-configuration") return res.end(JSON.stringify({ issuer, jwks_uri: `${issuer}/keys`, id_token_signing_alg_values_supported: ["RS256"] }));
-    if (req.url === "/keys") return res.end(JSON.stringify({ keys: [jwk] }));
-    res.statusCode = 404;
-    res.end("{}");
+
+  const sign = (claims: JWTPayload, o: SignOptions = {}) => {
+    const now = Math.floor(Date.now() / 1000);
+    return new SignJWT(claims)
+      .setProtectedHeader({ alg: o.alg ?? "RS256", kid: o.kid ?? kid, ...(o.typ ? { typ: o.typ } : {}) })
+      .setIssuer(o.iss ?? issuer)
+      .setAudience(o.aud ?? opts.audience)
+      .setSubject(o.sub ?? String(claims.sub ?? "idp-user-42"))
+      .setIssuedAt(now - (o.iatAgo ?? 5))
+      .setExpirationTime(o.exp ?? now + 600)
+      .sign(o.key ?? pair.privateKey);
+  };
+
+  const server = http.createServer(async (req, res) => {
+    hits.push(req.url ?? "");
+    const url = new URL(req.url ?? "/", issuer);
+    const json = (o: unknown, status = 200) => {
+      res.statusCode = status;
+      res.setHeader("content-type", "application/json");
+      res.end(JSON.stringify(o));
+    };
+    if (url.pathname === "/.well-known/openid-configuration") {
+      return json({ issuer, authorization_endpoint: `${issuer}/authorize`, token_endpoint: `${issuer}/token`, jwks_uri: `${issuer}/keys`, response_types_supported: ["code"], subject_types_supported: ["public"], id_token_signing_alg_values_supported: ["RS256"] });
+    }
+    if (url.pathname === "/keys") return json({ keys: [jwk] });
+    if (url.pathname === "/authorize") {
+      const code = `code-${codes.size + 1}`;
+      codes.set(code, nextClaims);
+      res.statusCode = 302;
+      res.setHeader("location", `${url.searchParams.get("redirect_uri")}?code=${code}&state=${encodeURIComponent(url.searchParams.get("state") ?? "")}`);
+      return res.end();
+    }
+    if (url.pathname === "/token") {
+      let body = "";
+      for await (const chunk of req) body += chunk;
+      const claims = codes.get(new URLSearchParams(body).get("code") ?? "");
+      if (!claims) return json({ error: "invalid_grant" }, 400);
+      const idToken = await sign(claims, { aud: opts.clientId ?? opts.audience, iatAgo: 0, exp: Math.floor(Date.now() / 1000) + 300 });
+      return json({ access_token: `at-${Date.now()}`, token_type: "Bearer", expires_in: 300, id_token: idToken });
+    }
+    json({}, 404);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return {
     issuer,
-    audience,
-    sign(sub, email, claims = {}) {
-      const now = Math.floor(Date.now() / 1000);
-      return new SignJWT({ email, email_verified: true, ...claims })
-        .setProtectedHeader({ alg: "RS256", kid: "k1", typ: "JWT" })
-        .setIssuer(issuer)
-        .setAudience(audience)
-        .setSubject(sub)
-        .setIssuedAt(now - 5)
-        .setExpirationTime(now + 600)
-        .sign(key);
-    },
-    close: () => server.close(),
+    key: pair.privateKey,
+    publicPem: await exportSPKI(pair.publicKey),
+    hits,
+    signInNext: (claims) => void (nextClaims = claims),
+    sign,
+    close: () => void server.close(),
   };
-}
-
-const EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
-const ID_TOKEN = "urn:ietf:params:oauth:token-type:id_token";
-
-/** RFC 8693 exchange of an IdP's ID token at Gatehouse's /api/v1/token. */
-export async function exchangeIdToken(url: string, idToken: string, extra: Record<string, string> = {}) {
-  const res = await fetch(`${url}/api/v1/token`, {
-    method: "POST",
-    headers: { "content-type": "application/x-www-form-urlencoded" },
-    body: new URLSearchParams({ grant_type: EXCHANGE, subject_token: idToken, subject_token_type: ID_TOKEN, ...extra }),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, any> };
 }

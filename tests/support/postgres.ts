@@ -2,6 +2,7 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import postgres from "postgres";
 import { freePort, waitForPort } from "./ports";
 
 /**
@@ -63,4 +64,15 @@ export async function startPostgres15(): Promise<Postgres15> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Creates database `name` on `pg` and returns its URL: a Gatehouse store (DATABASE_URL) beside the upstream data. */
+export async function createDatabase(pg: Postgres15, name: string): Promise<string> {
+  const setup = postgres(pg.url, { max: 1, onnotice: () => {} });
+  try {
+    await setup.unsafe(`create database "${name}"`);
+  } finally {
+    await setup.end();
+  }
+  return pg.url.replace(/\/postgres$/, `/${name}`);
 }

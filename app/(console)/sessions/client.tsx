@@ -6,23 +6,8 @@ import { api } from "@/components/api";
 import { GatewayNodes } from "@/components/sessions/gateway-nodes";
 import { Badge, Card, Input, PageHeader, Select, Table } from "@/components/ui";
 import { useLiveEvents } from "@/components/use-live-events";
+import type { SessionJson } from "@/lib/api-types/session";
 import { revealInvisible } from "@/lib/util/reveal-invisible";
-
-export interface SessionRow {
-  id: string;
-  parentSessionId: string | null;
-  userEmail: string;
-  chain: { kind: string; name: string }[];
-  connectionName: string;
-  protocol: string;
-  origin: string;
-  clientAddress: string;
-  applicationName: string;
-  status: string;
-  endReason: string | null;
-  startedAt: string;
-  endedAt: string | null;
-}
 
 export function duration(s: { startedAt: string; endedAt: string | null }, now = Date.now()) {
   const ms = (s.endedAt ? new Date(s.endedAt).getTime() : now) - new Date(s.startedAt).getTime();
@@ -55,7 +40,7 @@ export function SessionsClient({ all, initial }: { all: boolean; initial: Sessio
   useEffect(() => {
     window.history.replaceState(null, "", qs ? `?${qs}` : location.pathname);
   }, [qs]);
-  const list = useQuery({ queryKey: ["sessions", qs], queryFn: () => api<{ sessions: SessionRow[] }>(`/sessions?${qs}`).then((r) => r.sessions), refetchInterval: 15_000 });
+  const list = useQuery({ queryKey: ["sessions", qs], queryFn: () => api<{ sessions: SessionJson[] }>(`/sessions?${qs}`).then((r) => r.sessions), refetchInterval: 15_000 });
   const connections = useQuery({ queryKey: ["connections"], queryFn: () => api<{ connections: { name: string }[] }>("/connections").then((r) => r.connections) });
   useLiveEvents(["session.started", "session.ended"], () => void qc.invalidateQueries({ queryKey: ["sessions"] }));
   const rows = list.data ?? [];
@@ -131,14 +116,14 @@ function useNow(intervalMs: number | null) {
  * Sessions as a lineage tree: a child agent's session (opened with a token exchanged from a
  * token that had a live session) is listed under its parent's session.
  */
-function lineage(rows: SessionRow[]): { s: SessionRow; depth: number }[] {
+function lineage(rows: SessionJson[]): { s: SessionJson; depth: number }[] {
   const ids = new Set(rows.map((r) => r.id));
-  const kids = new Map<string | null, SessionRow[]>();
+  const kids = new Map<string | null, SessionJson[]>();
   for (const r of rows) {
     const p = r.parentSessionId && ids.has(r.parentSessionId) ? r.parentSessionId : null;
     kids.set(p, [...(kids.get(p) ?? []), r]);
   }
-  const out: { s: SessionRow; depth: number }[] = [];
+  const out: { s: SessionJson; depth: number }[] = [];
   const walk = (p: string | null, depth: number) => {
     for (const s of kids.get(p) ?? []) {
       out.push({ s, depth });

@@ -1,9 +1,8 @@
 import type { Db } from "@/db/client";
-import { sessions } from "@/db/schema";
-import { liveParentSession } from "@/db/queries/sessions";
+import { insertSession, liveParentSession } from "@/db/queries/sessions";
 import { getBus, Topics } from "@/lib/events/bus";
 import { holdForApproval } from "@/lib/gateway/approvals/hold";
-import type { MaskChannel, Masker } from "@/lib/gateway/masking";
+import type { Masker } from "@/lib/gateway/masking";
 import { getPolicyRuntime, maskingOf } from "@/lib/gateway/policy";
 import { approvalSatisfies } from "@/lib/gateway/policy/verdict";
 import { sealForPolicy } from "@/lib/gateway/policy/context";
@@ -15,7 +14,7 @@ import { getUserForSession } from "@/db/queries/users";
 import { anyTokenRevoked } from "@/db/queries/tokens";
 import { sshKeyExists } from "@/db/queries/ssh-keys";
 import { groupNamesOf } from "@/lib/identity/tokens";
-import { getMaskingRuntime } from "./masking-runtime";
+import { maskerFor, maskerOf, requestEvent, UNMASKABLE, type Allowed, type Decision, type DecideOptions, type Held } from "./decision";
 import { liveSessions } from "./live-sessions";
 import { SessionGrants } from "./session-grants";
 import { StandingDecisions, type Revocation } from "./standing";
@@ -29,34 +28,6 @@ import { loggable } from "@/lib/util/loggable";
  * every statement/command calls `decide()` and obeys the Decision. Holding, masking selection
  * and recording of decisions happen here, never in adapters.
  */
-export type Decision =
-  | {
-      type: "allow";
-      verdict: Verdict;
-      masker: Masker | null;
-      requestSeq: number;
-      approvalId?: number;
-      /** the session's standing-decision epoch its inputs were read at (StandingDecisions.epoch) */
-      epoch: number;
-    }
-  | { type: "deny"; verdict: Verdict | null; reason: string; requestSeq: number; approvalId?: number };
-
-export interface HeldNotice {
-  approvalId: number;
-  url: string;
-}
-
-export interface DecideOptions {
-  /** called as soon as a request is held, so the client can be told where to get it approved */
-  onHeld?: (notice: HeldNotice) => void;
-  signal?: AbortSignal;
-  /** max time to wait for an approval (default: until the request expires) */
-  holdTimeoutMs?: number;
-}
-
-const CHANNEL: Record<ClientInfo["protocol"], MaskChannel> = { postgres: "sql", mysql: "sql", ssh: "terminal", kubernetes: "terminal", http: "http", mcp: "mcp" };
-const UNMASKABLE = "masking applies to you here, and what this returns cannot be masked (files over SFTP, scp or rsync); read the file with a command instead (its output is masked)";
-
 export class GatewaySession {
   readonly recorder: SessionRecorder;
   private readonly grants = new SessionGrants(
@@ -160,7 +131,7 @@ export class GatewaySession {
    */
   stand(
     request: ClassifiedRequest,
-    decision: Extract<Decision, { type: "allow" }>,
+    decision: Allowed,
     revoke: (reason: string) => void,
     opts: { masked?: boolean } = {},
   ): () => void {
@@ -205,24 +176,8 @@ export class GatewaySession {
   /** Records the session and decides `connect`. Throws DENIED when policy refuses the session. */
   static async open(db: Db, input: { principal: Principal; connection: ConnectionRef; client: ClientInfo; applicationName?: string; parentSessionId?: string | null }, opts: DecideOptions = {}): Promise<GatewaySession> {
     const parentSessionId = input.parentSessionId ?? (await liveParentSession(db, input.principal.parentTokenId));
-    const [row] = await db
-      .insert(sessions)
-      .values({
-        userId: input.principal.userId,
-        userEmail: input.principal.email,
-        chain: input.principal.chain,
-        tokenId: input.principal.tokenId,
-        parentSessionId,
-        connectionId: input.connection.id,
-        connectionName: input.connection.name,
-        protocol: input.client.protocol,
-        origin: input.client.origin,
-        clientAddress: input.client.address,
-        applicationName: input.applicationName ?? "",
-        nodeId: getBus().nodeId,
-      })
-      .returning({ id: sessions.id });
-    const session = new GatewaySession(db, row.id, input.principal, input.connection, input.client);
+    const id = await insertSession(db, { principal: input.principal, connection: input.connection, client: input.client, applicationName: input.applicationName ?? "", parentSessionId, nodeId: getBus().nodeId });
+    const session = new GatewaySession(db, id, input.principal, input.connection, input.client);
     liveSessions().add(session);
     const decision = await session.decide({ action: "connect", kind: "read", tables: [], functions: [], text: "" }, opts);
     if (decision.type === "deny") {
@@ -235,7 +190,7 @@ export class GatewaySession {
     const connectRequest: ClassifiedRequest = { action: "connect", kind: "read", tables: [], functions: [], text: "" };
     session.stand(connectRequest, decision, (reason) => session.terminate(`policy no longer allows this session: ${reason}`));
     session.endAtExpiry(input.principal.expiresAt);
-    void getBus().publish(Topics.sessionStarted, { id: row.id, userId: input.principal.userId, connection: input.connection.name, user: input.principal.email, protocol: input.client.protocol });
+    void getBus().publish(Topics.sessionStarted, { id, userId: input.principal.userId, connection: input.connection.name, user: input.principal.email, protocol: input.client.protocol });
     return session;
   }
 
@@ -254,26 +209,12 @@ export class GatewaySession {
         failure = "policy decision failed";
       }
     }
-    const ruleSets = maskingOf(verdict);
-    const masker = ruleSets.length ? getMaskingRuntime().maskerFor(ruleSets, CHANNEL[this.client.protocol]) : null;
+    const masker = maskerFor(verdict, this.client.protocol);
     // Masking applies and the result cannot be masked: refused (held first would only waste an approver's time).
     if (request.unmaskable && masker?.active && verdict && verdict.type !== "deny") verdict = { type: "deny", reason: UNMASKABLE, policies: verdict.policies };
-    // Recorded after the decision, with it: under masking, literals in the statement and its
-    // parameters are masked in the recording too (the recording is read by more people than the
-    // data); and one event instead of a request and a verdict: a SQL statement costs the recorder
-    // two rows (request, result) instead of three. Older recordings have separate `verdict` events.
-    const event = this.recorder.record(request.action === "connect" ? "connect" : "request", {
-      action: request.action,
-      kind: request.kind,
-      tables: request.tables,
-      functions: request.functions,
-      text: masker ? masker.maskText(request.shown ?? request.text) : (request.shown ?? request.text),
-      ...(request.params ? { params: masker ? request.params.map((p) => (p === null ? null : masker.maskText(p))) : request.params } : {}),
-      ...(verdict && req
-        ? { verdict: verdict.type, policies: verdict.policies, ...(verdict.type === "deny" ? { reason: verdict.reason } : {}) }
-        : { verdict: "deny", policies: [], reason: failure ?? "policy decision failed" }),
-    });
-    if (!verdict || !req) return this.deny(event.seq, null, failure ?? "policy decision failed");
+    failure ??= "policy decision failed";
+    const event = this.recorder.record(request.action === "connect" ? "connect" : "request", requestEvent(request, masker, verdict, failure));
+    if (!verdict || !req) return this.deny(event.seq, null, failure);
     switch (verdict.type) {
       case "allow":
         return { type: "allow", verdict, masker: null, requestSeq: event.seq, epoch };
@@ -294,7 +235,7 @@ export class GatewaySession {
     }
   }
 
-  private async hold(seq: number, req: GatewayRequest, verdict: Extract<Verdict, { type: "hold" }>, masker: Masker | null, epoch: number, opts: DecideOptions): Promise<Decision> {
+  private async hold(seq: number, req: GatewayRequest, verdict: Held, masker: Masker | null, epoch: number, opts: DecideOptions): Promise<Decision> {
     const outcome = await holdForApproval(
       this.db,
       { request: req, requirement: verdict.requirement, sessionId: this.id, onCreated: (a) => {
@@ -320,7 +261,7 @@ export class GatewaySession {
    * connection read again; it runs only if that answer would let it run now with this approval
    * (allow, mask, or a hold the approval satisfies), masked as both decisions say. Fails closed.
    */
-  private async decideApproved(request: ClassifiedRequest, held: Extract<Verdict, { type: "hold" }>, approved: Extract<Decision, { type: "allow" }>): Promise<Decision> {
+  private async decideApproved(request: ClassifiedRequest, held: Held, approved: Allowed): Promise<Decision> {
     const seq = approved.requestSeq;
     let now: Verdict;
     try {
@@ -333,7 +274,7 @@ export class GatewaySession {
     }
     if (this.ended) return this.deny(seq, held, "session has ended", approved.approvalId);
     const ruleSets = [...new Set([...maskingOf(held), ...maskingOf(now)])].sort();
-    const masker = ruleSets.length ? getMaskingRuntime().maskerFor(ruleSets, CHANNEL[this.client.protocol]) : null;
+    const masker = maskerOf(ruleSets, this.client.protocol);
     const reason =
       now.type === "deny" ? now.reason
       : now.type === "hold" && !approvalSatisfies(held.requirement, now.requirement) ? "the policy now asks for another approval than the one given"

@@ -7,7 +7,8 @@ import { useSessionEvents } from "@/components/sessions/use-session-events";
 import { LiveTerminal } from "@/components/terminal/live-terminal";
 import { Badge, Button, Card, ErrorText, PageHeader, Select } from "@/components/ui";
 import { useLiveEvents } from "@/components/use-live-events";
-import { duration, type SessionRow } from "../client";
+import type { SessionJson } from "@/lib/api-types/session";
+import { duration } from "../client";
 import { ReplayPlayer, type ReplayControl } from "./replay-player";
 import { TerminalTimeline, type TerminalChannelSummary, type TimelineEvent } from "./terminal-timeline";
 import { revealInvisible } from "@/lib/util/reveal-invisible";
@@ -25,7 +26,7 @@ interface TerminalTimelineData {
 /** A session: its facts, then its terminal (live or replayed, with a timeline) or its query events. */
 export function SessionDetailClient({ id, canKill }: { id: string; canKill: boolean }) {
   const qc = useQueryClient();
-  const session = useQuery({ queryKey: ["session", id], queryFn: () => api<{ session: SessionRow }>(`/sessions/${id}`).then((r) => r.session), refetchInterval: 10_000 });
+  const session = useQuery({ queryKey: ["session", id], queryFn: () => api<{ session: SessionJson }>(`/sessions/${id}`).then((r) => r.session), refetchInterval: 10_000 });
   // The end of the session is pushed (to whoever may see it): the live view turns into the replay
   // at once; the poll above stays as the fallback while the socket reconnects.
   useLiveEvents(["session.ended"], (topic, data) => {

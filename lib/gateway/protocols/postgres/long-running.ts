@@ -1,4 +1,5 @@
-import type { Decision, GatewaySession } from "@/lib/gateway/core/session";
+import type { Decision } from "@/lib/gateway/core/decision";
+import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import { str, unwrap } from "./classify/ast";
 import { parseSql } from "./classify/parser";

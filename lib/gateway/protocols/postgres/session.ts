@@ -1,5 +1,5 @@
 import { actionOf } from "@/lib/gateway/core/classify";
-import type { Decision } from "@/lib/gateway/core/session";
+import type { Decision } from "@/lib/gateway/core/decision";
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
 import type { CancelKey, CancelRegistry } from "./cancel";
 import { sendUpstreamCancel } from "./cancel";

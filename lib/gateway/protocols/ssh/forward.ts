@@ -1,5 +1,6 @@
 import type { AcceptConnection, Client as UpstreamClient, ClientChannel, Connection, RejectConnection, ServerChannel, TcpipBindInfo, TcpipRequestInfo } from "ssh2";
-import type { Decision, GatewaySession } from "@/lib/gateway/core/session";
+import type { Decision } from "@/lib/gateway/core/decision";
+import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 
 /**

@@ -1,5 +1,6 @@
 import type { Client, ClientChannel as UpstreamChannel, PseudoTtyOptions } from "ssh2";
-import type { Decision, GatewaySession } from "@/lib/gateway/core/session";
+import type { Decision } from "@/lib/gateway/core/decision";
+import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import { createStreamMasker, type Masker, type StreamMasker } from "@/lib/gateway/masking";
 import { completeUtf8Length, type TerminalRecorder } from "@/lib/gateway/recorder/terminal";

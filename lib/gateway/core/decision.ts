@@ -1,0 +1,71 @@
+import type { MaskChannel, Masker } from "@/lib/gateway/masking";
+import { maskingOf } from "@/lib/gateway/policy";
+import { getMaskingRuntime } from "./masking-runtime";
+import type { ClassifiedRequest, ClientInfo, Verdict } from "./types";
+
+/**
+ * What GatewaySession.decide() answers an adapter, and what it records of a request. The
+ * adapter obeys the Decision: runs the request (masking its output with `masker` when one is
+ * given) or refuses it with `reason` in its protocol's own words.
+ */
+export type Decision =
+  | {
+      type: "allow";
+      verdict: Verdict;
+      masker: Masker | null;
+      requestSeq: number;
+      approvalId?: number;
+      /** the session's standing-decision epoch its inputs were read at (StandingDecisions.epoch) */
+      epoch: number;
+    }
+  | { type: "deny"; verdict: Verdict | null; reason: string; requestSeq: number; approvalId?: number };
+
+export type Allowed = Extract<Decision, { type: "allow" }>;
+export type Held = Extract<Verdict, { type: "hold" }>;
+
+export interface HeldNotice {
+  approvalId: number;
+  url: string;
+}
+
+export interface DecideOptions {
+  /** called as soon as a request is held, so the client can be told where to get it approved */
+  onHeld?: (notice: HeldNotice) => void;
+  signal?: AbortSignal;
+  /** max time to wait for an approval (default: until the request expires) */
+  holdTimeoutMs?: number;
+}
+
+export const UNMASKABLE = "masking applies to you here, and what this returns cannot be masked (files over SFTP, scp or rsync); read the file with a command instead (its output is masked)";
+
+const CHANNEL: Record<ClientInfo["protocol"], MaskChannel> = { postgres: "sql", mysql: "sql", ssh: "terminal", kubernetes: "terminal", http: "http", mcp: "mcp" };
+
+/** The masker for `ruleSets` on what this protocol returns; null when no rule set applies. */
+export function maskerOf(ruleSets: readonly string[], protocol: ClientInfo["protocol"]): Masker | null {
+  return ruleSets.length ? getMaskingRuntime().maskerFor(ruleSets, CHANNEL[protocol]) : null;
+}
+
+/** The masker a verdict asks for. */
+export const maskerFor = (verdict: Verdict | null, protocol: ClientInfo["protocol"]) => maskerOf(maskingOf(verdict), protocol);
+
+/**
+ * The recorded event of a decided request, with its decision: under masking, literals in the
+ * statement and its parameters are masked in the recording too (the recording is read by more
+ * people than the data). One event instead of a request and a verdict: a SQL statement costs the
+ * recorder two rows (request, result) instead of three. Older recordings have separate
+ * `verdict` events. Without a verdict (the decision failed), `failure` is the recorded reason.
+ */
+export function requestEvent(request: ClassifiedRequest, masker: Masker | null, verdict: Verdict | null, failure: string) {
+  const mask = (text: string) => (masker ? masker.maskText(text) : text);
+  return {
+    action: request.action,
+    kind: request.kind,
+    tables: request.tables,
+    functions: request.functions,
+    text: mask(request.shown ?? request.text),
+    ...(request.params ? { params: request.params.map((p) => (p === null ? null : mask(p))) } : {}),
+    ...(verdict
+      ? { verdict: verdict.type, policies: verdict.policies, ...(verdict.type === "deny" ? { reason: verdict.reason } : {}) }
+      : { verdict: "deny", policies: [], reason: failure }),
+  };
+}
