@@ -140,8 +140,53 @@ const set: Command = {
   },
 };
 
+interface Identity {
+  issuer: string;
+  subject: string;
+  createdAt: string;
+  groupsSyncedAt: string | null;
+}
+
+const identities: Command = {
+  name: "identities",
+  summary: "list the identity-provider identities (issuer, subject) linked to an account",
+  usage: "identities EMAIL",
+  async run(ctx, args) {
+    const [email] = positionals(args, "EMAIL");
+    const res = await ctx.api().get<{ identities: Identity[] }>(`${path(email)}/identities`);
+    ctx.out.result(res, () =>
+      ctx.out.table(
+        res.identities,
+        [
+          { header: "ISSUER", value: (i) => i.issuer },
+          { header: "SUBJECT", value: (i) => i.subject },
+          { header: "LINKED", value: (i) => formatTime(i.createdAt) },
+        ],
+        "no linked identities",
+      ),
+    );
+  },
+};
+
+const unlink: Command = {
+  name: "unlink",
+  summary: "remove a linked identity: ends the account's console sessions and the tokens exchanged through it",
+  usage: "unlink EMAIL --issuer I --subject S",
+  help: `  --issuer I    the identity provider (as \`users identities\` shows it)
+  --subject S   its subject (OIDC sub, SAML NameID)`,
+  options: { issuer: { type: "string" }, subject: { type: "string" } },
+  async run(ctx, args) {
+    const [email] = positionals(args, "EMAIL");
+    const issuer = str(args.values, "issuer");
+    const subject = str(args.values, "subject");
+    if (!issuer || !subject) throw new UsageError("give --issuer and --subject");
+    const res = await ctx.api().delete<{ issuer: string; subject: string; revokedTokens: number }>(`${path(email)}/identities`, { issuer, subject });
+    ctx.out.result({ ...res, email }, () => ctx.out.line(`unlinked ${subject} (${issuer}) from ${email}${res.revokedTokens ? `; revoked ${res.revokedTokens} token(s)` : ""}`));
+  },
+};
+
 export const users: Group = {
   name: "users",
-  summary: "local accounts, roles and groups",
-  commands: [add, list, disable, enable, set],
+  summary: "local accounts, roles, groups and linked identities",
+  commands: [add, list, disable, enable, set, identities, unlink],
 };

@@ -8,3 +8,4 @@ export * from "./audit";
 export * from "./misc";
 export * from "./ssh-keys";
 export * from "./external-identities";
+export * from "./call-slots";

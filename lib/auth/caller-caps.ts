@@ -21,11 +21,12 @@ export class CallerCap {
     readonly what: string,
     readonly limit: () => number,
     private readonly open = new Map<string, number>(),
+    private readonly keyOf: (caller: Pick<Caller, "userId" | "principal">) => string = capKeyOf,
   ) {}
 
   /** A release function, or null when this caller already holds the maximum. */
   acquire(caller: Pick<Caller, "userId" | "principal">): (() => void) | null {
-    const key = capKeyOf(caller);
+    const key = this.keyOf(caller);
     const n = this.open.get(key) ?? 0;
     if (n >= this.limit()) return null;
     this.open.set(key, n + 1);
@@ -51,7 +52,8 @@ export class CallerCap {
   }
 }
 
-function limitFrom(name: string, fallback: number): () => number {
+/** A positive whole number from the environment, read once; a bad value is the default, said loudly. */
+export function limitFrom(name: string, fallback: number): () => number {
   let value: number | null = null;
   return () => {
     if (value !== null) return value;

@@ -1,13 +1,19 @@
 import { createHash, randomBytes } from "node:crypto";
 import { and, eq, like, lt, sql } from "drizzle-orm";
 import type { Db, Tx } from "@/db/client";
-import { settings } from "@/db/schema";
+import { getUserForSession } from "@/db/queries/users";
+import { settings, users } from "@/db/schema";
 
 /**
  * The hand-over from an external login (the SAML ACS) to a console session: a single-use code,
  * valid for two minutes, stored only as a hash, and tied to the login attempt (the AuthnRequest
  * id the browser holds in a cookie) so a code delivered into someone else's browser is useless
  * (login CSRF). Kept in `settings` so any process can redeem it.
+ *
+ * It also carries the user's session version when issued: whatever ends the user's console
+ * sessions before it is redeemed (signing out everywhere, a password or role change, unlinking
+ * the identity it came through, disabling) voids it, since a cookie minted from it would carry
+ * the new version and be a live session.
  */
 const PREFIX = "login-code:";
 const TTL_MS = 120_000;
@@ -16,6 +22,8 @@ interface Stored {
   userId: string;
   binding: string;
   exp: number;
+  /** the user's session version at issue */
+  sv: number;
 }
 
 function keyOf(code: string) {
@@ -26,7 +34,9 @@ export async function issueLoginCode(tx: Tx, userId: string, binding: string): P
   const code = randomBytes(32).toString("base64url");
   const now = Date.now();
   await tx.delete(settings).where(and(like(settings.key, `${PREFIX}%`), lt(sql`((${settings.value})::jsonb->>'exp')::bigint`, now)));
-  const value: Stored = { userId, binding, exp: now + TTL_MS };
+  const [user] = await tx.select({ sv: users.sessionVersion }).from(users).where(eq(users.id, userId));
+  if (!user) throw new Error("login code for a user that does not exist");
+  const value: Stored = { userId, binding, exp: now + TTL_MS, sv: user.sv };
   await tx.insert(settings).values({ key: keyOf(code), value: JSON.stringify(value) });
   return code;
 }
@@ -38,5 +48,8 @@ export async function redeemLoginCode(db: Db, code: string, binding: string): Pr
   if (!row) return null;
   const stored = JSON.parse(row.value) as Stored;
   if (stored.exp <= Date.now() || stored.binding !== binding) return null;
+  // A code from before the user's sessions were ended (or from before codes carried it) is void.
+  const user = await getUserForSession(db, stored.userId);
+  if (!user || typeof stored.sv !== "number" || user.sessionVersion !== stored.sv) return null;
   return stored.userId;
 }

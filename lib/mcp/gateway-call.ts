@@ -3,8 +3,9 @@ import type { Decision, HeldNotice } from "@/lib/gateway/core/decision";
 import { GatewaySession } from "@/lib/gateway/core/session";
 import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
-import { MAX_CALLS_PER_USER, takeCallSlot } from "./call-slots";
-import { errorResult, textResult, type McpContext } from "./context";
+import { approvalWaits } from "@/lib/auth/caller-caps";
+import { maxCallsPerUser, takeCallSlot } from "./call-slots";
+import { callerOf, errorResult, textResult, type McpContext } from "./context";
 import { trackCall } from "./in-flight";
 import { parkHeldCall, within } from "./held-calls";
 
@@ -23,7 +24,9 @@ import { parkHeldCall, within } from "./held-calls";
  * `wait_for_approval` returns the outcome. A denied or expired hold never runs anything.
  *
  * Each call takes one of its user's call slots first (call-slots.ts): over the limit it is
- * refused before a session is opened.
+ * refused before a session is opened. While a person decides (a held `connect` or request) the
+ * call holds no slot: a held `connect`, which waits inside this request, counts as an approval wait
+ * (GATEHOUSE_MAX_WAITS_PER_CALLER) instead and takes a call slot back once approved.
  */
 export type Allowed = Extract<Decision, { type: "allow" }>;
 
@@ -43,19 +46,35 @@ export interface GatewayCall {
   notify?(text: string): Promise<void>;
 }
 
+/** The call's slot, given back while a person decides and taken again to run. */
+interface CallSlot {
+  release(): void;
+  retake(): Promise<boolean>;
+}
+
 export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promise<CallToolResult> {
-  const release = takeCallSlot(ctx.principal.userId);
-  if (!release) return errorResult(`UNAVAILABLE: ${MAX_CALLS_PER_USER} calls for ${ctx.principal.chain[0]?.name ?? "this user"} are already running; wait for one to finish`);
+  const caller = callerOf(ctx.principal);
+  let release = await takeCallSlot(caller);
+  if (!release) return errorResult(busy(ctx));
+  const slot: CallSlot = {
+    release: () => release?.(),
+    retake: async () => !!(release = await takeCallSlot(caller)),
+  };
   // The slot is handed to the call's job once there is one (released when it settles or is held).
   let running: Promise<unknown> | null = null;
   try {
-    return await admitted(ctx, call, release, (job) => (running = job.then(release)));
+    return await admitted(ctx, call, slot, (job) => (running = job.then(slot.release)));
   } finally {
-    if (!running) release();
+    if (!running) slot.release();
   }
 }
 
-async function admitted(ctx: McpContext, call: GatewayCall, release: () => void, started: (job: Promise<CallToolResult>) => void): Promise<CallToolResult> {
+function busy(ctx: McpContext): string {
+  const agents = ctx.principal.chain.length > 1 ? " by its agents (its own calls are counted apart)" : "";
+  return `UNAVAILABLE: ${maxCallsPerUser()} calls for ${ctx.principal.chain[0]?.name ?? "this user"} are already running${agents}; wait for one to finish`;
+}
+
+async function admitted(ctx: McpContext, call: GatewayCall, slot: CallSlot, started: (job: Promise<CallToolResult>) => void): Promise<CallToolResult> {
   const target = await loadUpstream(ctx.db, call.connection);
   if (!target) return errorResult(`NOT_FOUND: no connection named "${call.connection}"`);
   if (target.ref.type !== call.type) return errorResult(`INVALID: ${call.connection} is a ${target.ref.type} connection, not ${call.type}`);
@@ -69,22 +88,12 @@ async function admitted(ctx: McpContext, call: GatewayCall, release: () => void,
   const onHeld = (n: HeldNotice) => {
     log(n);
     parked = true;
-    release(); // waiting for a person holds nothing upstream (call-slots.ts)
+    slot.release(); // waiting for a person holds nothing upstream (call-slots.ts)
     announce(n);
   };
 
-  let session: GatewaySession;
-  try {
-    session = await GatewaySession.open(
-      ctx.db,
-      { principal: ctx.principal, connection: target.ref, client: { address: ctx.address, protocol: target.ref.type, origin: "mcp" }, applicationName: `mcp:${call.tool}` },
-      // A held `connect` waits in-band only: there is no call yet to resume in the background.
-      { onHeld: log, holdTimeoutMs: call.waitSeconds * 1000 },
-    );
-  } catch (err) {
-    if (err instanceof GatehouseError && err.code === "DENIED") return errorResult(`DENIED: ${err.message}`);
-    throw err;
-  }
+  const session = await openSession(ctx, call, target, slot, log);
+  if (!(session instanceof GatewaySession)) return session;
 
   // Revoking the token, disabling the user or an admin kill ends the session: stop waiting too.
   const cancel = new AbortController();
@@ -133,6 +142,55 @@ async function admitted(ctx: McpContext, call: GatewayCall, release: () => void,
       `call wait_for_approval with approval_id ${notice.approvalId} to wait for the outcome and get the result.`,
     { status: "held", approvalId: notice.approvalId, url: notice.url },
   );
+}
+
+/**
+ * Opens the call's session (decides `connect`). A held `connect` waits inside this request, for a
+ * person: it gives its call slot back and holds an approval wait instead (over that cap its hold
+ * is withdrawn), and takes a call slot again once approved. The client going away withdraws it too:
+ * nothing could resume it.
+ */
+async function openSession(ctx: McpContext, call: GatewayCall, target: UpstreamTarget, slot: CallSlot, log: (n: HeldNotice) => void): Promise<GatewaySession | CallToolResult> {
+  const withdraw = new AbortController();
+  let waiting: (() => void) | null = null;
+  let held = false;
+  let overWaits = false;
+  const onHeld = (n: HeldNotice) => {
+    log(n);
+    held = true;
+    slot.release();
+    waiting = approvalWaits.acquire(callerOf(ctx.principal));
+    if (!waiting) {
+      overWaits = true;
+      withdraw.abort();
+    }
+  };
+  let session: GatewaySession;
+  try {
+    session = await GatewaySession.open(
+      ctx.db,
+      { principal: ctx.principal, connection: target.ref, client: { address: ctx.address, protocol: target.ref.type, origin: "mcp" }, applicationName: `mcp:${call.tool}` },
+      // A held `connect` waits in-band only: there is no call yet to resume in the background.
+      { onHeld, holdTimeoutMs: call.waitSeconds * 1000, signal: call.signal ? AbortSignal.any([call.signal, withdraw.signal]) : withdraw.signal },
+    );
+  } catch (err) {
+    if (overWaits) throw new GatehouseError("RATE_LIMITED", `too many approval waits open at once for this caller (at most ${approvalWaits.limit()}); this connection needs an approver: try again when one of your waits has ended`);
+    if (err instanceof GatehouseError && err.code === "DENIED") return errorResult(`DENIED: ${err.message}`);
+    throw err;
+  } finally {
+    (waiting as (() => void) | null)?.();
+  }
+  if (held) {
+    const free = await slot.retake().catch(async (err) => {
+      await session.end("failed", "approved, but the call slots could not be counted");
+      throw err;
+    });
+    if (!free) {
+      await session.end("failed", "approved, but no MCP call slot was free to run it");
+      return errorResult(busy(ctx));
+    }
+  }
+  return session;
 }
 
 function prefixed(result: CallToolResult, note: string): CallToolResult {

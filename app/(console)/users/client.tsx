@@ -1,9 +1,10 @@
 "use client";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
-import { useState } from "react";
+import { Fragment, useState } from "react";
 import { api } from "@/components/api";
 import { Badge, Button, Card, ErrorText, Field, Input, PageHeader, Select, Table } from "@/components/ui";
 import { revealInvisible } from "@/lib/util/reveal-invisible";
+import { LinkedIdentities } from "./identities";
 
 interface UserRow { id: string; email: string; name: string; role: string; disabled: boolean; source: string; groups: string[] }
 const ROLES = ["member", "approver", "auditor", "admin"];
@@ -20,6 +21,7 @@ export function UsersClient({ canWrite, selfId }: { canWrite: boolean; selfId: s
       void refresh();
     },
   });
+  const [opened, setOpened] = useState<string | null>(null);
   const update = useMutation({ mutationFn: ({ id, body }: { id: string; body: unknown }) => api(`/users/${id}`, { method: "PATCH", body }), onSuccess: refresh });
 
   return (
@@ -58,34 +60,42 @@ export function UsersClient({ canWrite, selfId }: { canWrite: boolean; selfId: s
       <Card>
         <Table head={["Email", "Role", "Groups", "Status", ""]}>
           {(users.data ?? []).map((u) => (
-            <tr key={u.id} data-testid={`user-${u.email}`}>
-              <td className="px-2 py-2"><div className="font-medium">{u.email}</div><div className="text-xs text-slate-500">{revealInvisible(u.name)} · {u.source}</div></td>
-              <td className="px-2 py-2">
-                {canWrite && u.id !== selfId ? (
-                  <Select aria-label={`role of ${u.email}`} value={u.role} onChange={(e) => update.mutate({ id: u.id, body: { role: e.target.value } })}>
-                    {ROLES.map((r) => <option key={r}>{r}</option>)}
-                  </Select>
-                ) : <Badge>{u.role}</Badge>}
-              </td>
-              <td className="px-2 py-2">
-                {canWrite ? (
-                  <Input
-                    aria-label={`groups of ${u.email}`}
-                    defaultValue={u.groups.join(", ")}
-                    onBlur={(e) => {
-                      const groups = e.target.value.split(",").map((s) => s.trim()).filter(Boolean);
-                      if (groups.join(",") !== u.groups.join(",")) update.mutate({ id: u.id, body: { groups } });
-                    }}
-                  />
-                ) : u.groups.join(", ")}
-              </td>
-              <td className="px-2 py-2">{u.disabled ? <Badge tone="red">disabled</Badge> : <Badge tone="green">active</Badge>}</td>
-              <td className="px-2 py-2 text-right">
-                {canWrite && u.id !== selfId && (
-                  <Button variant="ghost" onClick={() => update.mutate({ id: u.id, body: { disabled: !u.disabled } })}>{u.disabled ? "Enable" : "Disable"}</Button>
-                )}
-              </td>
-            </tr>
+            <Fragment key={u.id}>
+              <tr data-testid={`user-${u.email}`}>
+                <td className="px-2 py-2"><div className="font-medium">{u.email}</div><div className="text-xs text-slate-500">{revealInvisible(u.name)} · {u.source}</div></td>
+                <td className="px-2 py-2">
+                  {canWrite && u.id !== selfId ? (
+                    <Select aria-label={`role of ${u.email}`} value={u.role} onChange={(e) => update.mutate({ id: u.id, body: { role: e.target.value } })}>
+                      {ROLES.map((r) => <option key={r}>{r}</option>)}
+                    </Select>
+                  ) : <Badge>{u.role}</Badge>}
+                </td>
+                <td className="px-2 py-2">
+                  {canWrite ? (
+                    <Input
+                      aria-label={`groups of ${u.email}`}
+                      defaultValue={u.groups.join(", ")}
+                      onBlur={(e) => {
+                        const groups = e.target.value.split(",").map((s) => s.trim()).filter(Boolean);
+                        if (groups.join(",") !== u.groups.join(",")) update.mutate({ id: u.id, body: { groups } });
+                      }}
+                    />
+                  ) : u.groups.join(", ")}
+                </td>
+                <td className="px-2 py-2">{u.disabled ? <Badge tone="red">disabled</Badge> : <Badge tone="green">active</Badge>}</td>
+                <td className="px-2 py-2 text-right">
+                  <Button variant="ghost" aria-expanded={opened === u.id} onClick={() => setOpened(opened === u.id ? null : u.id)}>Identities</Button>
+                  {canWrite && u.id !== selfId && (
+                    <Button variant="ghost" onClick={() => update.mutate({ id: u.id, body: { disabled: !u.disabled } })}>{u.disabled ? "Enable" : "Disable"}</Button>
+                  )}
+                </td>
+              </tr>
+              {opened === u.id && (
+                <tr>
+                  <td colSpan={5} className="px-2 pb-3"><LinkedIdentities userId={u.id} email={u.email} canWrite={canWrite} /></td>
+                </tr>
+              )}
+            </Fragment>
           ))}
         </Table>
         <ErrorText error={users.error ?? update.error} />
