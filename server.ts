@@ -18,6 +18,7 @@ import { endedSessions } from "@/db/queries/sessions";
 import { endOrphanedSessions } from "@/lib/services/sessions/end-orphaned";
 import { startNodeLiveness, type NodeLiveness } from "@/lib/services/sessions/node-liveness";
 import { processSpool } from "@/lib/gateway/recorder/spool";
+import { checkAuditKey } from "@/lib/services/audit/append";
 import "@/lib/gateway/protocols";
 import { ensureDemoConnection, ensureFirstAdmin } from "@/lib/services/bootstrap";
 import { startSampleDb, type SampleDb } from "@/lib/demo/sample-db";
@@ -31,6 +32,11 @@ process.env.NEXTAUTH_URL ??= cfg.publicUrl;
 async function main() {
   const dbHandle = await getDbHandle().catch((err: Error) => {
     console.error(`[gatehouse] cannot open the database: ${err.message}`);
+    process.exit(1);
+  });
+  // Before anything is audited: a key other than the log's would fail every audited change.
+  await checkAuditKey(dbHandle.db).catch((err: Error) => {
+    console.error(`[gatehouse] cannot write the audit log: ${err.message}`);
     process.exit(1);
   });
   const bus = getBus();

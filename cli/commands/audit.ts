@@ -3,7 +3,7 @@ import type { Command, Group } from "../command";
 import { CliError } from "../http";
 import { writeStream } from "../stream-out";
 
-type Verdict = { ok: true; rows: number; head: string } | { ok: false; rows: number; seq: number; problem: string };
+type Verdict = { ok: true; rows: number; head: string; keyedFrom?: number } | { ok: false; rows: number; seq: number; problem: string; key?: "missing" | "mismatch" };
 
 const verify: Command = {
   name: "verify",
@@ -13,10 +13,14 @@ const verify: Command = {
     positionals(args);
     const v = await ctx.api().get<Verdict>("/audit/verify");
     if (v.ok) {
-      ctx.out.result(v, () => ctx.out.line(`audit chain intact: ${v.rows} rows, head ${v.head}`));
+      ctx.out.result(v, () => ctx.out.line(`audit chain intact: ${v.rows} rows${v.keyedFrom ? `, keyed from row ${v.keyedFrom}` : ""}, head ${v.head}`));
       return 0;
     }
     // The verdict is data (stdout); the failure is also reported as an error (stderr) for scripts.
+    if (v.key) {
+      ctx.out.result(v, () => ctx.out.line(`audit chain NOT VERIFIED: ${v.problem}`));
+      throw new CliError("AUDIT_KEY", `audit chain not verified: ${v.problem}`);
+    }
     ctx.out.result(v, () => ctx.out.line(`audit chain BROKEN at row ${v.seq}: ${v.problem}`));
     throw new CliError("AUDIT_CHAIN_BROKEN", `audit chain broken at row ${v.seq}: ${v.problem}`);
   },

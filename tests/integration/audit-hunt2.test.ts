@@ -1,0 +1,124 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { GENESIS_HASH, hashAuditRow, type AuditRow } from "@/lib/services/audit/chain";
+import { jsonOf, runCli } from "../support/cli";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+
+/**
+ * Audit and recording integrity, round 2: a chain someone with write access to the database
+ * recomputes, a process started with another audit key, refusal counts held in memory when the
+ * process stops. A real Gatehouse on PostgreSQL 15, the real `gatehouse` CLI, tampering done with
+ * SQL as such a person would.
+ */
+type Row = Record<string, any>;
+const WINDOW_MS = 60_000;
+const BURST = 2;
+
+describe("the keyed audit chain, on PostgreSQL 15", () => {
+  let pg: Postgres15;
+  let gh: GatehouseProcess;
+  let sql: postgres.Sql;
+  let admin: string;
+  const env = () => ({ DATABASE_URL: pg.url, GATEHOUSE_AUTH_FAILURE_WINDOW_MS: String(WINDOW_MS), GATEHOUSE_AUTH_FAILURE_BURST: String(BURST), GATEHOUSE_AUTH_FAILURE_FLUSH_MS: "3600000" });
+  const verify = async () => {
+    const run = await runCli(["audit", "verify", "--json"], { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: admin } });
+    return { ...run, verdict: jsonOf(run.stdout) };
+  };
+  const rows = async () => (await sql`select seq::int as seq, at, actor_id as "actorId", actor_email as "actorEmail", action, subject, detail, prev_hash as "prevHash", hash from audit_log order by seq`) as unknown as AuditRow[];
+  /** Rewrites rows as they are (edited or not) with links recomputed the only way one can without the key. */
+  const relinkUnkeyed = async (all: AuditRow[]) => {
+    let prev = GENESIS_HASH;
+    await sql.begin(async (tx) => {
+      await tx`delete from audit_log`;
+      for (const [i, r] of all.entries()) {
+        const row = { ...r, seq: i + 1 };
+        const hash = hashAuditRow(prev, row);
+        await tx`insert into audit_log (seq, at, actor_id, actor_email, action, subject, detail, prev_hash, hash)
+          values (${row.seq}, ${row.at}, ${row.actorId}, ${row.actorEmail}, ${row.action}, ${row.subject}, ${tx.json(row.detail as never)}, ${prev}, ${hash})`;
+        prev = hash;
+      }
+    });
+  };
+  const restore = async (all: AuditRow[]) =>
+    sql.begin(async (tx) => {
+      await tx`delete from audit_log`;
+      for (const r of all)
+        await tx`insert into audit_log (seq, at, actor_id, actor_email, action, subject, detail, prev_hash, hash)
+          values (${r.seq}, ${r.at}, ${r.actorId}, ${r.actorEmail}, ${r.action}, ${r.subject}, ${tx.json(r.detail as never)}, ${r.prevHash}, ${r.hash})`;
+    });
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+    // A log as a Gatehouse from before keyed links left it: its start writes rows, which are then
+    // relinked with the plain hashes the older version wrote.
+    const old = await startGatehouse({ demo: false, env: env() });
+    admin = await login(old.url, old.adminEmail, old.adminPassword);
+    await old.stop();
+    await relinkUnkeyed((await rows()).filter((r) => r.action !== "audit.chain_keyed"));
+    gh = await startGatehouse({ demo: false, dataDir: old.dataDir, env: env() });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+  }, 180_000);
+
+  afterAll(async () => {
+    await sql?.end();
+    await gh?.stop();
+    await pg?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("a log from before the switch keeps verifying: its rows as they were, then the switch row, then keyed rows", async () => {
+    const all = await rows();
+    const switchRow = all.find((r) => r.action === "audit.chain_keyed")!;
+    expect(switchRow, JSON.stringify(all.map((r) => r.action))).toBeDefined();
+    expect(switchRow.seq).toBeGreaterThan(1);
+    expect(switchRow.detail).toMatchObject({ keyId: expect.stringMatching(/^[0-9a-f]{16}$/), scheme: "hmac-sha256" });
+    // the rows before it are the old plain hashes, the ones after are not
+    expect(all[switchRow.seq - 2].hash).toBe(hashAuditRow(all[switchRow.seq - 2].prevHash, all[switchRow.seq - 2]));
+    const last = all[all.length - 1];
+    expect(last.seq).toBeGreaterThan(switchRow.seq);
+    expect(last.hash).not.toBe(hashAuditRow(last.prevHash, last));
+    const v = await verify();
+    expect(v.code, v.stderr).toBe(0);
+    expect(v.verdict).toMatchObject({ ok: true, rows: all.length, keyedFrom: switchRow.seq, head: last.hash });
+  });
+
+  it("a row edited and the whole chain recomputed with SQL fails verification", async () => {
+    const all = await rows();
+    try {
+      const target = all.findIndex((r) => r.action === "auth.login");
+      expect(target).toBeGreaterThan(-1);
+      const edited = all.map((r, i) => (i === target ? { ...r, actorEmail: "someone-else@example.test" } : r));
+      await relinkUnkeyed(edited);
+      let v = await verify();
+      expect(v.code).toBe(1);
+      expect(v.verdict).toMatchObject({ ok: false });
+      // without its switch row too: a log with a key configured and no keyed row is rewritten
+      await relinkUnkeyed(edited.filter((r) => r.action !== "audit.chain_keyed"));
+      v = await verify();
+      expect(v.code).toBe(1);
+      expect(v.verdict).toMatchObject({ ok: false, problem: expect.stringContaining("no row of the log is keyed") });
+      expect(v.stderr).toMatch(/audit chain broken/);
+    } finally {
+      await restore(all);
+    }
+    expect((await verify()).verdict).toMatchObject({ ok: true });
+  });
+
+  it("a process without the log's key refuses to start and says why; nothing is written with the wrong key", async () => {
+    const before = (await rows()).length;
+    // another data dir: its own master key, so another derived audit key (the key "missing")
+    const other = fs.mkdtempSync(`${gh.dataDir}-other`);
+    try {
+      await expect(startGatehouse({ demo: false, dataDir: other, env: env() })).rejects.toThrow(/cannot write the audit log: the audit log is keyed .* GATEHOUSE_AUDIT_KEY/s);
+      await expect(startGatehouse({ demo: false, dataDir: other, env: { ...env(), GATEHOUSE_AUDIT_KEY: Buffer.alloc(32, 1).toString("base64") } })).rejects.toThrow(/audit key [0-9a-f]{16}, but this process's key is [0-9a-f]{16}/);
+      await expect(startGatehouse({ demo: false, dataDir: other, env: { ...env(), GATEHOUSE_AUDIT_KEY: "c2hvcnQ=" } })).rejects.toThrow(/GATEHOUSE_AUDIT_KEY must be at least 32 bytes/);
+    } finally {
+      fs.rmSync(other, { recursive: true, force: true });
+    }
+    expect((await rows()).length).toBe(before);
+    expect((await verify()).verdict).toMatchObject({ ok: true });
+  }, 120_000);
+});
