@@ -121,4 +121,45 @@ describe("the keyed audit chain, on PostgreSQL 15", () => {
     expect((await rows()).length).toBe(before);
     expect((await verify()).verdict).toMatchObject({ ok: true });
   }, 120_000);
+
+  it("SIGTERM during a flood of failed authentications: the counts still in their window are written before the process exits", async () => {
+    const seqBefore = Number((await sql`select max(seq) as s from audit_log`)[0].s);
+    let answered = 0;
+    for (let i = 0; i < 30; i++) if ((await apiCall(gh.url, `not-a-token-${i}`, "GET", "/sessions")).status === 401) answered++;
+    // the flood goes on while the process is told to stop
+    let flooding = true;
+    const flood = (async () => {
+      for (let i = 0; flooding && i < 500; i++) {
+        const status = await apiCall(gh.url, `still-not-a-token-${i}`, "GET", "/sessions").then((r) => r.status, () => 0);
+        if (status === 401) answered++;
+        else if (status === 0) return;
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await gh.stop("SIGTERM")).toBe(0);
+    flooding = false;
+    await flood;
+    const failed = (await sql`select detail from audit_log where seq > ${seqBefore} and action = 'api.auth_failed' order by seq`) as Row[];
+    const counted = failed.reduce((n, r) => n + (typeof r.detail.repeated === "number" ? r.detail.repeated : 1), 0);
+    expect(failed.filter((r) => r.detail.repeated).length).toBeGreaterThan(0);
+    expect(counted, JSON.stringify(failed)).toBeGreaterThanOrEqual(answered);
+    expect(answered).toBeGreaterThan(30);
+    // the log still verifies, with the key the next start uses
+    gh = await startGatehouse({ demo: false, dataDir: gh.dataDir, env: env() });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await verify()).verdict).toMatchObject({ ok: true });
+  }, 120_000);
+
+  it("a process killed outright loses at most the flush interval of a count", async () => {
+    await gh.stop();
+    gh = await startGatehouse({ demo: false, dataDir: gh.dataDir, env: { ...env(), GATEHOUSE_AUTH_FAILURE_FLUSH_MS: "1000" } });
+    const seqBefore = Number((await sql`select max(seq) as s from audit_log`)[0].s);
+    for (let i = 0; i < 20; i++) expect((await apiCall(gh.url, `nope-${i}`, "GET", "/sessions")).status).toBe(401);
+    await new Promise((r) => setTimeout(r, 2500));
+    await gh.stop("SIGKILL");
+    const failed = (await sql`select detail from audit_log where seq > ${seqBefore} and action = 'api.auth_failed' order by seq`) as Row[];
+    expect(failed.reduce((n, r) => n + (typeof r.detail.repeated === "number" ? r.detail.repeated : 1), 0), JSON.stringify(failed)).toBe(20);
+    gh = await startGatehouse({ demo: false, dataDir: gh.dataDir, env: env() });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+  }, 120_000);
 });
