@@ -5,6 +5,8 @@ import { GENESIS_HASH, hashAuditRow, type AuditRow } from "@/lib/services/audit/
 import { jsonOf, runCli } from "../support/cli";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { appendTerminalEvents, endTerminalSession, insertTerminalSession, type TermEvent } from "../support/terminal-sessions";
+import { castOutput, playInTerminal } from "../support/viewer-terminal";
 
 /**
  * Audit and recording integrity, round 2: a chain someone with write access to the database
@@ -162,4 +164,77 @@ describe("the keyed audit chain, on PostgreSQL 15", () => {
     gh = await startGatehouse({ demo: false, dataDir: gh.dataDir, env: env() });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
   }, 120_000);
+});
+
+/**
+ * A hostile host's output exported as asciicast and played in someone's terminal (a real
+ * xterm.js stands in for it): by default the cast draws what the host drew and nothing else;
+ * `--raw` gives the bytes as recorded, and says so in the audit log.
+ */
+describe("asciicast export of a hostile recording", () => {
+  let pg: Postgres15;
+  let gh: GatehouseProcess;
+  let sql: postgres.Sql;
+  let admin: string;
+  let session = "";
+  const HOSTILE = [
+    "$ cat notes.txt\r\n\x1b[1;32mhello\x1b[0m from the host\r\n",
+    "\x1b]52;c;cm0gLXJmIH4K\x07\x1b]0;innocent title\x07\x1b[21t",
+    "\x1b[6n\x1b[c\x1bP$qm\x1b\\\x1bPtmux;\x1b\x1b]52;c;eA==\x07\x1b\\",
+    // split across events
+    "done\x1b",
+    "]2;split\x07\x1b[",
+    "6n\r\n",
+  ];
+  const cli = (args: string[]) => runCli(args, { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: admin } });
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: pg.url } });
+    sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    const [{ id }] = await sql`select id from users where email = ${gh.adminEmail}`;
+    let seq = 0;
+    const ev = (kind: string, payload: Record<string, unknown>): TermEvent => ({ seq: ++seq, tMs: seq * 100, kind, payload });
+    session = await insertTerminalSession(sql, { userId: id, userEmail: gh.adminEmail });
+    await appendTerminalEvents(sql, session, [ev("term.start", { ch: 0, mode: "shell", cols: 80, rows: 24, term: "xterm-256color" }), ...HOSTILE.map((d) => ev("term.o", { ch: 0, d })), ev("term.exit", { ch: 0, code: 0 })]);
+    await endTerminalSession(sql, session);
+  }, 120_000);
+
+  afterAll(async () => {
+    await sql?.end();
+    await gh?.stop();
+    await pg?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it("played raw, the recording answers queries, sets titles and writes the clipboard in the viewer's terminal", async () => {
+    const raw = await cli(["sessions", "export", session, "--format", "asciicast", "--raw"]);
+    expect(raw.code, raw.stderr).toBe(0);
+    expect(castOutput(raw.stdout).join("")).toBe(HOSTILE.join(""));
+    const played = await playInTerminal(castOutput(raw.stdout));
+    expect(played.acted).toEqual(expect.arrayContaining([expect.stringMatching(/^answer /), "title innocent title", expect.stringMatching(/^osc 52 /), expect.stringMatching(/^decrqss /)]));
+    const [row] = await sql`select detail from audit_log where action = 'session.export' order by seq desc limit 1`;
+    expect(row.detail).toMatchObject({ format: "asciicast", raw: true, client: "gatehouse-cli" });
+  });
+
+  it("the default export (CLI, API, download button) draws the same screen and does nothing else", async () => {
+    const out = await cli(["sessions", "export", session, "--format", "asciicast"]);
+    expect(out.code, out.stderr).toBe(0);
+    const res = await fetch(`${gh.url}/api/v1/sessions/${session}/export?format=asciicast`, { headers: { authorization: `Bearer ${admin}` } });
+    expect(await res.text()).toBe(out.stdout);
+    const played = await playInTerminal(castOutput(out.stdout));
+    expect(played.acted).toEqual([]);
+    expect(played.screen).toBe((await playInTerminal(HOSTILE)).screen);
+    expect(played.screen).toContain("hello from the host");
+    expect(castOutput(out.stdout).join("")).toContain("\x1b[1;32mhello\x1b[0m");
+    const [row] = await sql`select detail from audit_log where action = 'session.export' order by seq desc limit 1`;
+    expect(row.detail.raw).toBeUndefined();
+  });
+
+  it("--raw is for asciicast only: jsonl is always as recorded", async () => {
+    const out = await cli(["sessions", "export", session, "--format", "jsonl", "--raw"]);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("--raw goes with --format asciicast");
+  });
 });
