@@ -36,7 +36,7 @@ async function main() {
     process.exit(1);
   });
   // Before anything is audited: a key other than the log's would fail every audited change.
-  await checkAuditKey(dbHandle.db).catch((err: Error) => {
+  await checkAuditKey(dbHandle.db, cfg.dataDir).catch((err: Error) => {
     console.error(`[gatehouse] cannot write the audit log: ${err.message}`);
     process.exit(1);
   });

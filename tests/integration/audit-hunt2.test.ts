@@ -60,6 +60,8 @@ describe("the keyed audit chain, on PostgreSQL 15", () => {
     admin = await login(old.url, old.adminEmail, old.adminPassword);
     await old.stop();
     await relinkUnkeyed((await rows()).filter((r) => r.action !== "audit.chain_keyed"));
+    // nor did the older version leave a note in its data dir that the log was keyed
+    fs.rmSync(`${old.dataDir}/audit-keyed.json`);
     gh = await startGatehouse({ demo: false, dataDir: old.dataDir, env: env() });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
   }, 180_000);
@@ -121,6 +123,28 @@ describe("the keyed audit chain, on PostgreSQL 15", () => {
       fs.rmSync(other, { recursive: true, force: true });
     }
     expect((await rows()).length).toBe(before);
+    expect((await verify()).verdict).toMatchObject({ ok: true });
+  }, 120_000);
+
+  it("a log stripped of its keyed rows and relinked unkeyed is not keyed afresh: audited changes fail while it runs, and the next start refuses", async () => {
+    const all = await rows();
+    try {
+      await relinkUnkeyed(all.filter((r) => r.action !== "audit.chain_keyed"));
+      const stripped = (await rows()).length;
+      const res = await apiCall(gh.url, admin, "POST", "/tokens", { name: "during-rewrite", ttlSeconds: 600 });
+      expect(res.status).not.toBe(200);
+      expect((await rows()).length).toBe(stripped);
+      expect((await sql`select count(*)::int as n from tokens where name = 'during-rewrite'`)[0].n).toBe(0);
+      expect((await verify()).code).toBe(1);
+      await gh.stop();
+      await expect(startGatehouse({ demo: false, dataDir: gh.dataDir, env: env() })).rejects.toThrow(/the audit log was keyed from row \d+, but it has no keyed row now/);
+      expect((await rows()).length).toBe(stripped);
+    } finally {
+      await gh.stop();
+      await restore(all);
+      gh = await startGatehouse({ demo: false, dataDir: gh.dataDir, env: env() });
+      admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    }
     expect((await verify()).verdict).toMatchObject({ ok: true });
   }, 120_000);
 

@@ -6,6 +6,7 @@ import { storableJson, storableText } from "@/lib/util/storable-json";
 import { mutate } from "../tx";
 import { auditKeyId, GENESIS_HASH, KEYED_ACTION, macAuditRow } from "./chain";
 import { auditKey } from "./key";
+import { readKeyedMarker, writeKeyedMarker } from "./keyed-marker";
 
 /** Any lock id works as long as every writer of audit_log uses the same one. */
 const AUDIT_LOCK = 7347002;
@@ -40,12 +41,24 @@ export async function appendAudit(tx: Tx, actor: Pick<Caller, "userId" | "email"
   return appendLocked(tx, key, actor, entry);
 }
 
-async function keyChain(tx: Tx, key: Buffer) {
+/**
+ * Set at start once this process has seen the log keyed: from then on a log without its keyed
+ * row was rewritten underneath it, and keying it again would bless the rewrite.
+ */
+const g = globalThis as { __gatehouseAuditKeyedFrom?: number };
+
+/** Keys the log if it never was, else checks it is keyed with `key`; the switch row's seq. */
+async function keyChain(tx: Tx, key: Buffer, seenKeyed = g.__gatehouseAuditKeyedFrom): Promise<number> {
   const keyId = auditKeyId(key);
   const [keyed] = await tx.select({ seq: auditLog.seq, detail: auditLog.detail }).from(auditLog).where(eq(auditLog.action, KEYED_ACTION)).orderBy(asc(auditLog.seq)).limit(1);
   if (!keyed) {
-    await appendLocked(tx, key, null, { action: KEYED_ACTION, subject: "audit_log", detail: { keyId, scheme: "hmac-sha256" } });
-    return;
+    if (seenKeyed !== undefined) {
+      throw new AuditKeyMismatch(
+        `the audit log was keyed from row ${seenKeyed}, but it has no keyed row now: it was rewritten without the audit key. ` +
+          "Run `gatehouse audit verify` against a backup; nothing more is written to this log",
+      );
+    }
+    return appendLocked(tx, key, null, { action: KEYED_ACTION, subject: "audit_log", detail: { keyId, scheme: "hmac-sha256" } });
   }
   if (keyed.detail.keyId !== keyId) {
     throw new AuditKeyMismatch(
@@ -54,6 +67,7 @@ async function keyChain(tx: Tx, key: Buffer) {
         "if the data dir's master.key was lost, restore it",
     );
   }
+  return keyed.seq;
 }
 
 async function appendLocked(tx: Tx, key: Buffer, actor: Pick<Caller, "userId" | "email"> | null, entry: AuditEntry) {
@@ -76,11 +90,15 @@ async function appendLocked(tx: Tx, key: Buffer, actor: Pick<Caller, "userId" | 
 
 /**
  * At start: keys the log if it is not yet, and refuses to start with a key other than the log's,
- * rather than failing every audited change later.
+ * rather than failing every audited change later. The data dir remembers that the log was keyed
+ * (keyed-marker.ts): a log that lost its keyed rows while no process ran is not keyed afresh.
  */
-export async function checkAuditKey(db: Db): Promise<void> {
-  await mutate(db, async (tx) => {
+export async function checkAuditKey(db: Db, dataDir: string): Promise<void> {
+  const marker = readKeyedMarker(dataDir);
+  const seq = await mutate(db, async (tx) => {
     await tx.execute(sql.raw(`select pg_advisory_xact_lock(${AUDIT_LOCK})`));
-    await keyChain(tx, auditKey());
+    return keyChain(tx, auditKey(), marker?.seq);
   });
+  writeKeyedMarker(dataDir, { seq, keyId: auditKeyId(auditKey()) });
+  g.__gatehouseAuditKeyedFrom = seq;
 }
