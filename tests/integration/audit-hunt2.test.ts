@@ -111,6 +111,24 @@ describe("the keyed audit chain, on PostgreSQL 15", () => {
     expect((await verify()).verdict).toMatchObject({ ok: true });
   });
 
+  it("verify --head with a head printed earlier shows the newest rows cut off, which the links alone cannot", async () => {
+    const all = await rows();
+    const earlier = (await verify()).verdict.head as string;
+    try {
+      expect(all[all.length - 1].action).not.toBe("audit.chain_keyed");
+      await sql`delete from audit_log where seq = ${all.length}`;
+      expect((await verify()).verdict).toMatchObject({ ok: true });
+      const run = await runCli(["audit", "verify", "--head", earlier], { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: admin } });
+      expect(run.code).toBe(1);
+      expect(run.stdout).toContain(`the earlier head ${earlier} is not in the log`);
+    } finally {
+      await restore(all);
+    }
+    const run = await runCli(["audit", "verify", "--head", earlier], { env: { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: admin } });
+    expect(run.code, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/audit chain intact: \d+ rows, head [0-9a-f]{64} \(keyed from row \d+\)/);
+  });
+
   it("a process without the log's key refuses to start and says why; nothing is written with the wrong key", async () => {
     const before = (await rows()).length;
     // another data dir: its own master key, so another derived audit key (the key "missing")

@@ -69,8 +69,12 @@ export type ChainVerdict =
  * row as a hash mismatch, a reordered pair as both; the first broken row is named. Rows before the
  * KEYED_ACTION row are checked as plain hashes (logs written before the switch), the rest as HMACs
  * under `key`; with a key, a log without that row was rewritten by someone without the key.
+ *
+ * `head`: a head reported by an earlier verification. The log only grows, so it must still be in
+ * it; if not, its newest rows were cut off (which no link can show) or it was rewritten.
  */
-export function verifyChain(rows: Iterable<AuditRow>, key: Buffer | null = null): ChainVerdict {
+export function verifyChain(rows: Iterable<AuditRow>, key: Buffer | null = null, opts: { head?: string } = {}): ChainVerdict {
+  let headSeen = opts.head === undefined;
   let prev = GENESIS_HASH;
   let expectedSeq = 1;
   let count = 0;
@@ -88,8 +92,10 @@ export function verifyChain(rows: Iterable<AuditRow>, key: Buffer | null = null)
     const actual = keyedFrom === null ? hashAuditRow(prev, row) : macAuditRow(key!, prev, row);
     if (actual !== row.hash) return { ok: false, rows: count, seq: row.seq, problem: keyedFrom === null ? "row content does not match its hash (the row was edited)" : "row content does not match its keyed hash (the row was edited, or its link recomputed without the audit key)" };
     prev = row.hash;
+    if (row.hash === opts.head) headSeen = true;
     expectedSeq++;
   }
+  if (!headSeen) return { ok: false, rows: count, seq: count, problem: `the earlier head ${opts.head} is not in the log: rows after it were removed, or the log was rewritten` };
   if (key && keyedFrom === null) return { ok: false, rows: count, seq: count, problem: "an audit key is configured but no row of the log is keyed: the log was rewritten (or written) without the key" };
   return { ok: true, rows: count, head: prev, ...(keyedFrom === null ? {} : { keyedFrom }) };
 }

@@ -81,4 +81,13 @@ describe("keyed audit chain", () => {
     expect(auditKeyId(KEY)).not.toBe(auditKeyId(OTHER));
     expect(KEY.toString("hex")).not.toContain(auditKeyId(KEY));
   });
+
+  it("a head from an earlier verification must still be in the log: the newest rows cut off show", () => {
+    const rows = buildLog(2, 6);
+    const earlier = rows[5].hash;
+    expect(verifyChain(rows, KEY, { head: earlier })).toMatchObject({ ok: true });
+    const cut = rows.slice(0, 4);
+    expect(verifyChain(cut, KEY)).toMatchObject({ ok: true }); // what links alone can tell
+    expect(verifyChain(cut, KEY, { head: earlier })).toMatchObject({ ok: false, problem: expect.stringContaining(`earlier head ${earlier} is not in the log`) });
+  });
 });
