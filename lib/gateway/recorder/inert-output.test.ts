@@ -49,13 +49,19 @@ describe("InertTerminalOutput: a cast played in someone's terminal", () => {
     expect(inert(["\x1bP$q", "m\x1b", "\\x"]).join("")).toBe("x");
   });
 
+  it("a C1 control inside a CSI ends it and is judged on its own; ENQ (answerback) is left out", () => {
+    expect(inert(["\x1b[\x9am"]).join("")).toBe("m");
+    expect(inert(["\x1b[1\x9b6n;2m"]).join("")).toBe(";2m");
+    expect(inert(["a\x05b\x1b[3\x051m"]).join("")).toBe("ab\x1b[31m");
+  });
+
   it("a CSI that never ends, or runs past any real one, is not passed on", () => {
     expect(inert(["\x1b[" + "1;".repeat(200) + "6n"]).join("")).not.toContain("\x1b");
     expect(inert(["\x1b[12"]).join("")).toBe("");
   });
 
   it("property: however hostile output is cut into events, the viewer's terminal does nothing but draw, and cutting changes nothing", async () => {
-    const piece = fc.oneof(fc.constantFrom(...HOSTILE, "\x1b", "\x1b[", "\x1b]", "\x1bP", "\x07", "\x1b\\", "\x9b", "\x9d", "\x90", "\x9c", "\x18", "6n", "c", "52;c;eA==", "[31m", "text "), fc.string({ maxLength: 4 }));
+    const piece = fc.oneof(fc.constantFrom(...HOSTILE, "\x1b", "\x1b[", "\x1b]", "\x1bP", "\x07", "\x1b\\", "\x9b", "\x9d", "\x90", "\x9c", "\x9a", "\x05", "\x18", "6n", "c", "52;c;eA==", "[31m", "text "), fc.string({ maxLength: 4 }));
     await fc.assert(
       fc.asyncProperty(fc.array(piece, { maxLength: 30 }), fc.array(fc.nat(), { maxLength: 6 }), async (pieces, cuts) => {
         const text = pieces.join("");

@@ -12,7 +12,7 @@
  * iTerm2 file transfer), every DCS, APC, PM and SOS string, ESC Z (DECID), and the CSI sequences
  * that answer or move the window: final n (DSR), c (DA), t (window ops and reports), x
  * (DECREQTPARM), $p (DECRQM), $w (DECRQPSR), > q (XTVERSION), ? u (keyboard flags query),
- * ? S (XTSMGRAPHICS). 8-bit C1 introducers (U+009B, U+009D, U+0090, U+009F, U+009E, U+0098)
+ * ? S (XTSMGRAPHICS), and ENQ (answerback). 8-bit C1 introducers (U+009B, U+009D, U+0090, U+009F, U+009E, U+0098)
  * count as their ESC forms, since terminals decoding UTF-8 C1 act on them.
  */
 type State = "ground" | "esc" | "csi" | "string" | "string-esc";
@@ -22,7 +22,7 @@ const ESC = "\x1b";
 const MAX_CSI = 256;
 const C1: Record<string, string> = { "\x9b": "[", "\x9d": "]", "\x90": "P", "\x9f": "_", "\x9e": "^", "\x98": "X" };
 /** where text stops being plain: ESC, CAN, SUB and the C1 controls that start or end a sequence */
-const CONTROL = /[\x1b\x18\x1a\x90\x98\x9a-\x9f]/g;
+const CONTROL = /[\x05\x1b\x18\x1a\x90\x98\x9a-\x9f]/g;
 
 function answersOrMovesWindow(csi: string): boolean {
   const final = csi[csi.length - 1];
@@ -62,6 +62,8 @@ export class InertTerminalOutput {
   }
 
   private step(c: string): string {
+    // ENQ: some terminals answer it with their answerback message
+    if (c === "\x05") return "";
     // CAN and SUB abort any sequence in progress (and are shown by nothing)
     if (c === "\x18" || c === "\x1a") {
       this.state = "ground";
@@ -90,7 +92,11 @@ export class InertTerminalOutput {
           this.state = "esc";
           return "";
         }
-        if (c in C1) return this.introduce(C1[c], c);
+        // a C1 control ends the CSI unfinished and acts on its own (0x9A: DECID), as in ground
+        if (c >= "\x80" && c <= "\x9f") {
+          this.state = "ground";
+          return this.step(c);
+        }
         this.csi += c;
         if (c >= "@" && c <= "~") {
           this.state = "ground";
