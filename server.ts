@@ -18,6 +18,8 @@ import { endedSessions } from "@/db/queries/sessions";
 import { endOrphanedSessions } from "@/lib/services/sessions/end-orphaned";
 import { startNodeLiveness, type NodeLiveness } from "@/lib/services/sessions/node-liveness";
 import { processSpool } from "@/lib/gateway/recorder/spool";
+import { checkAuditKey } from "@/lib/services/audit/append";
+import { flushRefusals } from "@/lib/services/audit/refusal";
 import "@/lib/gateway/protocols";
 import { ensureDemoConnection, ensureFirstAdmin } from "@/lib/services/bootstrap";
 import { startSampleDb, type SampleDb } from "@/lib/demo/sample-db";
@@ -31,6 +33,11 @@ process.env.NEXTAUTH_URL ??= cfg.publicUrl;
 async function main() {
   const dbHandle = await getDbHandle().catch((err: Error) => {
     console.error(`[gatehouse] cannot open the database: ${err.message}`);
+    process.exit(1);
+  });
+  // Before anything is audited: a key other than the log's would fail every audited change.
+  await checkAuditKey(dbHandle.db, cfg.dataDir).catch((err: Error) => {
+    console.error(`[gatehouse] cannot write the audit log: ${err.message}`);
     process.exit(1);
   });
   const bus = getBus();
@@ -130,6 +137,8 @@ async function main() {
     await gateways.stopAll(`Gatehouse is shutting down (${signal})`);
     await liveness?.stop();
     server.closeAllConnections();
+    // Counted refusals still in their window (a flood in progress) are evidence too.
+    await flushRefusals().catch((err: Error) => console.error(`[audit] could not write refusal counts: ${err.message}`));
     await sample?.stop().catch(() => {});
     stopPolicySync();
     stopMaskingSync();

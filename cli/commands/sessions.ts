@@ -62,16 +62,21 @@ const show: Command = {
 const exportCmd: Command = {
   name: "export",
   summary: "download a session's recording (asciicast v2 for terminal sessions, JSON lines for all)",
-  usage: "export ID [--format jsonl|asciicast] [--channel N] [-o|--out FILE]",
-  options: { format: { type: "string" }, channel: { type: "string" }, out: { type: "string", short: "o" } },
+  usage: "export ID [--format jsonl|asciicast] [--channel N] [--raw] [-o|--out FILE]",
+  help: `  --raw   asciicast: the output exactly as recorded. Without it, sequences that act on the
+          terminal that plays the cast (clipboard writes, titles, queries it answers, DCS/APC
+          strings) are left out; everything that draws is kept`,
+  options: { format: { type: "string" }, channel: { type: "string" }, out: { type: "string", short: "o" }, raw: { type: "boolean" } },
   async run(ctx, args) {
     const [id] = positionals(args, "ID");
     const format = str(args.values, "format") ?? "jsonl";
     if (!["jsonl", "asciicast"].includes(format)) throw new UsageError("--format must be jsonl or asciicast");
     const channel = str(args.values, "channel");
     if (channel !== undefined && (format !== "asciicast" || !/^\d{1,7}$/.test(channel))) throw new UsageError("--channel takes a channel number and goes with --format asciicast");
+    const raw = args.values.raw === true;
+    if (raw && format !== "asciicast") throw new UsageError("--raw goes with --format asciicast (jsonl is always as recorded)");
     const out = str(args.values, "out");
-    const body = await ctx.api().stream(`/sessions/${encodeURIComponent(id)}/export`, { format, ch: channel });
+    const body = await ctx.api().stream(`/sessions/${encodeURIComponent(id)}/export`, { format, ch: channel, raw: raw ? "1" : undefined });
     const { rows, bytes } = await writeStream(ctx, body, out, "session export");
     if (out) ctx.out.result({ out, rows, bytes }, () => ctx.out.note(`wrote ${rows} lines to ${out}`));
   },

@@ -1,17 +1,25 @@
-import { bigint, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
+import { sql } from "drizzle-orm";
+import { bigint, index, jsonb, pgTable, text, timestamp } from "drizzle-orm/pg-core";
 
 /**
- * Append-only, hash-chained: hash = sha256(prevHash + canonical(row)). Editing, deleting or
- * reordering any row breaks every later link; `gatehouse audit verify` names the first bad row.
+ * Append-only, hash-chained: hash = sha256(prevHash + canonical(row)) up to the row that keys the
+ * chain (action `audit.chain_keyed`), HMAC-SHA256 under the audit key from it on
+ * (lib/services/audit/chain.ts). Editing, deleting or reordering any row breaks every later link;
+ * `gatehouse audit verify` names the first bad row.
  */
-export const auditLog = pgTable("audit_log", {
-  seq: bigint("seq", { mode: "number" }).primaryKey(),
-  at: timestamp("at", { withTimezone: true, precision: 3 }).notNull(),
-  actorId: text("actor_id"),
-  actorEmail: text("actor_email").notNull(),
-  action: text("action").notNull(),
-  subject: text("subject").notNull(),
-  detail: jsonb("detail").$type<Record<string, unknown>>().notNull(),
-  prevHash: text("prev_hash").notNull(),
-  hash: text("hash").notNull(),
-});
+export const auditLog = pgTable(
+  "audit_log",
+  {
+    seq: bigint("seq", { mode: "number" }).primaryKey(),
+    at: timestamp("at", { withTimezone: true, precision: 3 }).notNull(),
+    actorId: text("actor_id"),
+    actorEmail: text("actor_email").notNull(),
+    action: text("action").notNull(),
+    subject: text("subject").notNull(),
+    detail: jsonb("detail").$type<Record<string, unknown>>().notNull(),
+    prevHash: text("prev_hash").notNull(),
+    hash: text("hash").notNull(),
+  },
+  // every append looks up the switch to keyed links: one row, found without reading the log
+  (t) => [index("audit_log_keyed_idx").on(t.seq).where(sql`${t.action} = 'audit.chain_keyed'`)],
+);

@@ -11,7 +11,7 @@ async function* pagesOf(all: TerminalEventRow[], size = 3) {
   for (let i = 0; i < all.length; i += size) yield all.slice(i, i + size);
 }
 
-async function cast(all: TerminalEventRow[], opts: { ch?: number } = {}, pageSize = 3): Promise<string> {
+async function cast(all: TerminalEventRow[], opts: { ch?: number; raw?: boolean } = {}, pageSize = 3): Promise<string> {
   let text = "";
   for await (const chunk of encodeAsciicast(pagesOf(all, pageSize), session, opts)) text += chunk;
   return text;
@@ -131,12 +131,14 @@ describe("encodeAsciicast", () => {
     expect(events.map((e) => e[0])).toEqual([1, 1, 1, 2]);
   });
 
-  it("keeps escape sequences as data (JSON-escaped), never interprets them", async () => {
+  it("keeps escape sequences as data (JSON-escaped), never interprets them; raw keeps them all, by default those that act on the player's terminal are left out", async () => {
     const nasty = "\x1b]52;c;cHduZWQ=\x07\x1b]0;owned\x07\x1b]8;;javascript:alert(1)\x07x\x1b]8;;\x07<img src=x onerror=alert(1)>\u2028";
-    const text = await cast(rows([[0, "term.start", { ch: 0, cols: 80, rows: 24 }], [1, "term.o", { ch: 0, d: nasty }]]));
+    const events = rows([[0, "term.start", { ch: 0, cols: 80, rows: 24 }], [1, "term.o", { ch: 0, d: nasty }]]);
+    const text = await cast(events, { raw: true });
     expect(text).not.toMatch(/[\u2028\u2029]/);
     expect(text.split("\n")).toHaveLength(3);
     expect(parseAsciicastV2(text).events[0][2]).toBe(nasty);
+    expect(parseAsciicastV2(await cast(events)).events[0][2]).toBe("x<img src=x onerror=alert(1)>\u2028");
   });
 
   it("bounds the screen size a row may ask for", async () => {

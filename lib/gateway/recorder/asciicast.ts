@@ -4,6 +4,7 @@
  * so the export route, the replay windows and the tests share exactly this conversion.
  */
 import { terminalSafeJson } from "@/lib/util/terminal-safe-json";
+import { InertTerminalOutput } from "./inert-output";
 
 export interface TerminalEventRow {
   seq: number;
@@ -217,9 +218,13 @@ export function castLine([tMs, code, data]: CastEventMs): string {
  * (each ending in "\n"). The channel is `ch`, or the first `term.start` when omitted. Nothing is
  * yielded before the channel's `term.start`; a stream without one yields nothing (callers check
  * that the channel exists before they start a response).
+ *
+ * Output is made inert for a viewer's terminal (inert-output.ts) unless `raw`: a cast is made to
+ * be played in one, where a recorded host's queries and clipboard writes would act.
  */
-export async function* encodeAsciicast(pages: AsyncIterable<readonly TerminalEventRow[]>, session: CastSessionInfo, opts: { ch?: number } = {}): AsyncGenerator<string> {
+export async function* encodeAsciicast(pages: AsyncIterable<readonly TerminalEventRow[]>, session: CastSessionInfo, opts: { ch?: number; raw?: boolean } = {}): AsyncGenerator<string> {
   let channel: TerminalChannel | null = null;
+  const inert = opts.raw ? null : new InertTerminalOutput();
   for await (const page of pages) {
     let lines = "";
     for (const row of page) {
@@ -230,7 +235,10 @@ export async function* encodeAsciicast(pages: AsyncIterable<readonly TerminalEve
         lines += terminalSafeJson(JSON.stringify(castHeader(session, start))) + "\n";
         continue;
       }
-      for (const e of channel.convert(row)) lines += castLine(e) + "\n";
+      for (const e of channel.convert(row)) {
+        if (inert && e[1] === "o") e[2] = inert.write(e[2]);
+        if (e[2] || e[1] !== "o") lines += castLine(e) + "\n";
+      }
     }
     if (lines) yield lines;
     if (channel?.ended) return;

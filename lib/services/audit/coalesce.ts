@@ -9,6 +9,8 @@ interface Window {
   written: number;
   /** refusals after those, not yet written */
   repeated: number;
+  /** when the count in `repeated` began: the window's start, or when the last count was written */
+  countedSince: number;
 }
 
 /**
@@ -20,21 +22,25 @@ interface Window {
  * into a count. So a key costs at most burst + 1 rows per window, however fast it is tried.
  *
  * Per process, in memory: at most `maxOpen` windows; opening one more closes the oldest (its
- * count is written then). Counts of windows still open when the process stops are lost; their
- * first refusal was written.
+ * count is written then). A count is written at the latest `flushMs` after it began, even in a
+ * window still open, so a process killed outright loses at most that much of it; a process that
+ * stops writes every count it holds (`flush`) and, from then on, every refusal one by one.
  */
 export class RefusalCoalescer {
   private open = new Map<string, Window>();
   private timer: NodeJS.Timeout | null = null;
+  private flushed = false;
 
   constructor(
     private readonly write: (entry: AuditEntry) => Promise<void>,
     private readonly windowMs: number,
     private readonly burst = 1,
     private readonly maxOpen = 10_000,
+    private readonly flushMs = Infinity,
   ) {}
 
   async refuse(key: string, entry: AuditEntry, now = Date.now()): Promise<void> {
+    if (this.flushed) return this.write(entry);
     const w = this.open.get(key);
     if (w && w.until > now) {
       if (w.written < this.burst) {
@@ -50,23 +56,42 @@ export class RefusalCoalescer {
       const [oldest, ow] = this.open.entries().next().value!;
       await this.close(oldest, ow);
     }
-    this.open.set(key, { last: entry, since: now, until: now + this.windowMs, written: 1, repeated: 0 });
+    this.open.set(key, { last: entry, since: now, until: now + this.windowMs, written: 1, repeated: 0, countedSince: now });
     this.schedule();
     await this.write(entry);
   }
 
-  /** Writes the counts of every window that has run out (the timer calls it). */
+  /** Writes the counts of every window that has run out, and of those counting for `flushMs` (the timer calls it). */
   async sweep(now = Date.now()): Promise<void> {
-    for (const [key, w] of [...this.open]) if (w.until <= now) await this.close(key, w);
+    for (const [key, w] of [...this.open]) {
+      if (w.until <= now) await this.close(key, w);
+      else if (w.repeated && now - w.countedSince >= this.flushMs) await this.writeCount(w, now);
+    }
   }
 
-  private async close(key: string, w: Window) {
+  /** At shutdown: every count held is written now; later refusals are written one by one. */
+  async flush(now = Date.now()): Promise<void> {
+    this.flushed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    for (const [key, w] of [...this.open]) await this.close(key, w, Math.min(now, w.until));
+  }
+
+  private async close(key: string, w: Window, until = w.until) {
     this.open.delete(key);
-    if (!w.repeated) return;
+    if (w.repeated) await this.writeCount(w, until);
+  }
+
+  /** `since`..`until`: when the refusals counted in this row happened. */
+  private async writeCount(w: Window, until: number) {
+    const repeated = w.repeated;
+    const since = w.countedSince;
+    w.repeated = 0;
+    w.countedSince = until;
     await this.write({
       action: w.last.action,
       subject: w.last.subject,
-      detail: { ...w.last.detail, repeated: w.repeated, since: new Date(w.since).toISOString(), until: new Date(w.until).toISOString() },
+      detail: { ...w.last.detail, repeated, since: new Date(since).toISOString(), until: new Date(until).toISOString() },
     });
   }
 
@@ -79,7 +104,7 @@ export class RefusalCoalescer {
           this.timer = null;
         }
       });
-    }, Math.max(this.windowMs / 2, 50));
+    }, Math.max(Math.min(this.windowMs / 2, this.flushMs), 50));
     this.timer.unref();
   }
 }

@@ -27,6 +27,9 @@ function refusals(db: Db): RefusalCoalescer {
       // how long repeated refusals of one key are counted, and how many are written one by one first
       setting("GATEHOUSE_AUTH_FAILURE_WINDOW_MS", 60_000, 0, 3_600_000),
       setting("GATEHOUSE_AUTH_FAILURE_BURST", 5, 1, 1000),
+      10_000,
+      // the most of a count a process killed outright can lose
+      setting("GATEHOUSE_AUTH_FAILURE_FLUSH_MS", 10_000, 50, 3_600_000),
     ),
   });
   state.db = db;
@@ -52,4 +55,9 @@ export async function auditRefusedCredential(db: Db, key: string, entry: AuditEn
   // own key, written at once. Only the same refusal, repeated, is counted.
   const reason = typeof entry.detail?.reason === "string" ? entry.detail.reason : "";
   await refusals(db).refuse(`${entry.action}\u0000${key}\u0000${reason}`, entry);
+}
+
+/** At shutdown, after the listeners stopped: the counts still held are written. */
+export async function flushRefusals(): Promise<void> {
+  await g.__gatehouseRefusals?.coalescer.flush();
 }

@@ -12,6 +12,8 @@ import { terminalSafeJson } from "@/lib/util/terminal-safe-json";
 const Query = z.object({
   format: z.enum(["jsonl", "asciicast"]).default("jsonl"),
   ch: z.coerce.number().int().min(0).max(1_000_000).optional(),
+  // asciicast: the output bytes as recorded, sequences that act on a viewer's terminal included
+  raw: z.enum(["0", "1"]).default("0"),
 });
 
 const PAGE = 2000;
@@ -45,7 +47,8 @@ function streamOf(source: AsyncIterable<string>): ReadableStream<Uint8Array> {
 /**
  * ?format=jsonl: every event as one JSON line (query sessions: statement, classification,
  * verdict, rows, masked cells, timing).
- * ?format=asciicast[&ch=N]: terminal channel N (default: the first) as asciicast v2.
+ * ?format=asciicast[&ch=N][&raw=1]: terminal channel N (default: the first) as asciicast v2, its
+ * output inert for a viewer's terminal unless raw=1.
  * Both streamed page by page.
  */
 export const GET = route<{ id: string }>("sessions:read-own", async (req, caller, { id }) => {
@@ -57,8 +60,9 @@ export const GET = route<{ id: string }>("sessions:read-own", async (req, caller
     const channels = await terminalChannels(db, id);
     const channel = q.ch === undefined ? channels[0] : channels.find((c) => c.ch === q.ch);
     if (!channel) throw new GatehouseError(channels.length ? "NOT_FOUND" : "INVALID", channels.length ? `this session has no terminal channel ${q.ch}` : "this session has no terminal recording (asciicast is for terminal sessions; jsonl is for all)");
-    await auditRecordingRead(db, caller, session, "session.export", { format: q.format, ch: channel.ch, ...readVia(req, caller) });
-    const lines = encodeAsciicast(pages(db, id, channel.seq - 1), session, { ch: channel.ch });
+    const raw = q.raw === "1";
+    await auditRecordingRead(db, caller, session, "session.export", { format: q.format, ch: channel.ch, ...(raw ? { raw } : {}), ...readVia(req, caller) });
+    const lines = encodeAsciicast(pages(db, id, channel.seq - 1), session, { ch: channel.ch, raw });
     return new Response(streamOf(lines), {
       headers: { "content-type": "application/x-asciicast", "content-disposition": `attachment; filename="session-${id}-ch${channel.ch}.cast"` },
     });

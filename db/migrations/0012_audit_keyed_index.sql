@@ -1,0 +1,1 @@
+CREATE INDEX "audit_log_keyed_idx" ON "audit_log" USING btree ("seq") WHERE "audit_log"."action" = 'audit.chain_keyed';
