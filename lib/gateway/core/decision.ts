@@ -36,7 +36,11 @@ export interface DecideOptions {
   holdTimeoutMs?: number;
 }
 
-export const UNMASKABLE = "masking applies to you here, and what this returns cannot be masked (files over SFTP, scp or rsync); read the file with a command instead (its output is masked)";
+/** Why a request whose result cannot be masked is refused where masking applies, with what to do instead. */
+export const UNMASKABLE: Record<NonNullable<ClassifiedRequest["unmaskable"]>, string> = {
+  transfer: "masking applies to you here, and what this returns cannot be masked (files over SFTP, scp or rsync); read the file with a command instead (its output is masked)",
+  transform: "masking applies to you here, and what this returns cannot be masked (the command re-encodes or cuts up its output: rev, base64, xxd, tr, cut, awk, ...); run it without the transform (its output is masked)",
+};
 
 const CHANNEL: Record<ClientInfo["protocol"], MaskChannel> = { postgres: "sql", mysql: "sql", ssh: "terminal", kubernetes: "terminal", http: "http", mcp: "mcp" };
 

@@ -211,7 +211,7 @@ export class GatewaySession {
     }
     const masker = maskerFor(verdict, this.client.protocol);
     // Masking applies and the result cannot be masked: refused (held first would only waste an approver's time).
-    if (request.unmaskable && masker?.active && verdict && verdict.type !== "deny") verdict = { type: "deny", reason: UNMASKABLE, policies: verdict.policies };
+    if (request.unmaskable && masker?.active && verdict && verdict.type !== "deny") verdict = { type: "deny", reason: UNMASKABLE[request.unmaskable], policies: verdict.policies };
     failure ??= "policy decision failed";
     const event = this.recorder.record(request.action === "connect" ? "connect" : "request", requestEvent(request, masker, verdict, failure));
     if (!verdict || !req) return this.deny(event.seq, null, failure);
@@ -278,7 +278,7 @@ export class GatewaySession {
     const reason =
       now.type === "deny" ? now.reason
       : now.type === "hold" && !approvalSatisfies(held.requirement, now.requirement) ? "the policy now asks for another approval than the one given"
-      : request.unmaskable && masker?.active ? UNMASKABLE
+      : request.unmaskable && masker?.active ? UNMASKABLE[request.unmaskable]
       : null;
     if (reason !== null) {
       this.recorder.record("revoked", { requestSeq: seq, action: request.action, text: approved.masker ? approved.masker.maskText(request.shown ?? request.text) : (request.shown ?? request.text), cause: "decided again once approved", verdict: now.type, policies: now.policies, reason });

@@ -70,10 +70,11 @@ export interface ClassifiedRequest {
   /** bound parameters, if any; part of the approval binding */
   params?: (string | null)[];
   /**
-   * what it returns cannot be masked (file bytes over SFTP, the scp/rsync protocols): where
-   * masking applies, the core refuses it rather than let the data through raw or mangled
+   * what it returns cannot be masked — file bytes over SFTP or the scp/rsync protocols
+   * (`transfer`), output the command re-encodes or cuts up (`transform`): where masking applies,
+   * the core refuses it rather than let the data through raw or mangled
    */
-  unmaskable?: true;
+  unmaskable?: "transfer" | "transform";
 }
 
 export interface ClientInfo {

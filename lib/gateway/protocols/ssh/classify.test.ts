@@ -172,7 +172,7 @@ describe("classifyCommand", () => {
   it("tells the binary file transfers (scp sending files, rsync's server side) from commands", () => {
     for (const c of ["scp -f /etc/hosts", "/usr/bin/scp -r -f dir", "rsync --server --sender -vlogDtpre.iLsfxC . /srv", "rsync --server -vlogDtpre.iLsfxC . /srv"]) expect(isBinaryTransfer(c), c).toBe(true);
     for (const c of ["scp -t /tmp", "cat file", "echo scp -f x", "scp -f x; ls", "rsync -av a b"]) expect(isBinaryTransfer(c), c).toBe(false);
-    expect(classifyCommand("scp -f /etc/hosts")).toMatchObject({ kind: "read", unmaskable: true });
+    expect(classifyCommand("scp -f /etc/hosts")).toMatchObject({ kind: "read", unmaskable: "transfer" });
     expect(classifyCommand("cat /etc/hosts").unmaskable).toBeUndefined();
   });
 

@@ -66,8 +66,8 @@ export function classifyExec(command: string, opts: { tty?: boolean } = {}): { r
   const walk = newWalk();
   const request: ClassifiedRequest = { action: "exec", kind: classifyLine(command, 0, opts.tty === true, walk), tables: [], functions: [], text: command };
   // A binary transfer, or output re-encoded (`base64`, `rev`, `xxd`…): masking cannot read it.
-  const unmaskable = isBinaryTransfer(command) || transformsOutput(command);
-  return { request: unmaskable ? { ...request, unmaskable: true } : request, targets: walk.targets };
+  const unmaskable = isBinaryTransfer(command) ? "transfer" : transformsOutput(command) ? "transform" : undefined;
+  return { request: unmaskable ? { ...request, unmaskable } : request, targets: walk.targets };
 }
 
 /**

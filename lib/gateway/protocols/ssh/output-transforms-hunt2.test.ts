@@ -6,7 +6,7 @@
 import { describe, expect, it } from "vitest";
 import { classifyCommand } from "./classify";
 
-const unmaskable = (c: string) => classifyCommand(c).unmaskable === true;
+const unmaskable = (c: string) => classifyCommand(c).unmaskable === "transform";
 
 describe("output transforms are unmaskable", () => {
   it.each([

@@ -68,9 +68,9 @@ export class SftpRequests {
         const readable = (flags & PFLAGS.READ) !== 0 || (flags & PFLAGS.WRITE) === 0;
         if (writes) {
           const w = decideWrite("write", path);
-          return readable ? { ...w, req: { ...w.req, unmaskable: true } } : w;
+          return readable ? { ...w, req: { ...w.req, unmaskable: "transfer" } } : w;
         }
-        return { id, req: { action: "read", kind: "read", tables: [], functions: [], text: `sftp read ${path}`, unmaskable: true }, event: { op: "read", path }, paths: [] };
+        return { id, req: { action: "read", kind: "read", tables: [], functions: [], text: `sftp read ${path}`, unmaskable: "transfer" }, event: { op: "read", path }, paths: [] };
       }
       case T.OPENDIR:
         this.requests.set(id, { op: "opendir", path: r.string() });
