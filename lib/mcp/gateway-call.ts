@@ -78,7 +78,6 @@ async function admitted(ctx: McpContext, call: GatewayCall, slot: CallSlot, star
   const target = await loadUpstream(ctx.db, call.connection);
   if (!target) return errorResult(`NOT_FOUND: no connection named "${call.connection}"`);
   if (target.ref.type !== call.type) return errorResult(`INVALID: ${call.connection} is a ${target.ref.type} connection, not ${call.type}`);
-  const request = await call.classify(target);
 
   let announce: (n: HeldNotice) => void = () => {};
   const held = new Promise<HeldNotice>((resolve) => (announce = resolve));
@@ -109,6 +108,9 @@ async function admitted(ctx: McpContext, call: GatewayCall, slot: CallSlot, star
 
   const job = (async (): Promise<CallToolResult> => {
     try {
+      // Classified once `connect` was decided: an SSH write's classification asks the host where
+      // its paths lead, which nobody refused the connection may make the gateway do.
+      const request = await call.classify(target);
       const decision = await session.decide(request, { onHeld, signal: cancel.signal });
       const note = decision.approvalId ? `held for approval #${decision.approvalId}; ` : "";
       if (decision.type === "deny") return errorResult(`DENIED: ${note}${decision.reason}`, { status: "denied", reason: decision.reason, ...(decision.approvalId ? { approvalId: decision.approvalId } : {}) });
