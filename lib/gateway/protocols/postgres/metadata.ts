@@ -155,10 +155,13 @@ export class UpstreamMetadata {
    *   - function: a function, procedure or aggregate of that name (in any schema when unqualified:
    *     the client's search_path may put its schema ahead of pg_catalog);
    *   - operator: the function behind an operator of that name;
-   *   - cast: the function of a cast to a type of that name;
-   *   - relation: triggers, rules, defaults, constraints (its columns' domains' too), row-level
-   *     security policies, index and partition key expressions of the relations of that name, and views' definitions, through views over views
-   *     and the tables a foreign key cascades into;
+   *   - cast: the function of a cast to or from a type of that name, and for a domain the CHECK
+   *     constraints of it and of the domains it is made from (a domain over a domain checks both);
+   *   - relation: triggers, rules, defaults, constraints, row-level security policies, index and
+   *     partition key expressions of the relations of that name, and views' definitions, through
+   *     views over views and the tables a foreign key cascades into; and what their columns' types
+   *     run: their domains' CHECKs (domains under domains too), casts from them (an IMPLICIT cast
+   *     runs in `length(col)` unnamed), input/output functions;
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
    * The answer is cached like every catalog answer (CACHE_TTL_MS), but for event triggers.
    */
@@ -197,15 +200,41 @@ const SYSTEM = `(n.nspname in ('pg_catalog', 'information_schema')
   or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
 /** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
 const inSchema = (alias: string) => `($2::text is null or ${alias}.nspname = $2::text or ($2::text = 'pg_temp' and ${alias}.nspname like 'pg\\_temp\\_%'))`;
+/** The user functions objects (classid, objid) in a CTE `objs` depend on. */
+const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from objs o
+      join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
+      join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
+    where not ${SYSTEM}`;
+/** The types of the columns of the relations in a CTE `rels`. */
+const COLUMN_TYPES = `select distinct a.atttypid, 0 from rels r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`;
+/**
+ * CTE `types`: the types `seed` selects (oid, 0), and under each domain its base type (a domain
+ * over a domain checks both), under each array its element type.
+ */
+const typeChain = (seed: string) => `types(oid, depth) as (${seed}
+      union select x.oid, ty.depth + 1 from types ty join pg_type t on t.oid = ty.oid
+        cross join lateral (values (case when t.typtype = 'd' then t.typbasetype end), (nullif(t.typelem, 0))) x(oid)
+      where x.oid is not null and ty.depth < 32)`;
+/**
+ * Code a value of a type in CTE `types` runs without the statement naming it: a cast from it (an
+ * IMPLICIT one runs in `length(col)`) and its input/output functions; when it is stored or cast to,
+ * a domain's CHECK constraints too (TYPE_CODE), and a cast to it when one is written (`x::t`).
+ */
+const TYPE_READ_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.castsource = ty.oid
+      union all select 'pg_type'::regclass, ty.oid from types ty`;
+const TYPE_CODE = `select 'pg_constraint'::regclass, k.oid from types ty join pg_constraint k on k.contypid = ty.oid
+      union all ${TYPE_READ_CODE}`;
+const CAST_TO_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid
+      union all ${TYPE_CODE}`;
 const USER_CODE = {
   function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
   operator: `select n.nspname || '.' || p.proname as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
     join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
     where o.oprname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
-  cast: `select n.nspname || '.' || p.proname as fn from pg_cast c join pg_type t on t.oid = c.casttarget join pg_namespace s on s.oid = t.typnamespace
-    join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
-    where t.typname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
+  cast: `with recursive ${typeChain(`select t.oid, 0 from pg_type t join pg_namespace s on s.oid = t.typnamespace where t.typname = $1 and ${inSchema("s")}`)},
+    objs(classid, objid) as (${CAST_TO_CODE})
+    ${CODE_OF_OBJS}`,
   // The relations a statement on one reaches: what its views and rules read or write, and the
   // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too).
   relation: `with recursive edges(src, dst) as (
@@ -218,6 +247,7 @@ const USER_CODE = {
       select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
       union
       select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
+    ${typeChain(COLUMN_TYPES)},
     objs(classid, objid) as (
       select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid
       union all select 'pg_trigger'::regclass, t.oid from rels r join pg_trigger t on t.tgrelid = r.oid
@@ -226,12 +256,8 @@ const USER_CODE = {
       union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
       union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
       union all select 'pg_class'::regclass, r.oid from rels r
-      union all select 'pg_constraint'::regclass, k.oid from rels r
-        join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 join pg_constraint k on k.contypid = a.atttypid)
-    select distinct n.nspname || '.' || p.proname as fn from objs o
-      join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
-      join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
-    where not ${SYSTEM}`,
+      union all ${TYPE_CODE})
+    ${CODE_OF_OBJS}`,
   event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
     where e.evtenabled <> 'D' and not ${SYSTEM}`,
 };

@@ -80,6 +80,21 @@ function add(list: Name[], n: Name | null) {
   if (n && !list.some((x) => x.name === n.name && x.schema === n.schema)) list.push(n);
 }
 
+type Found = { kind: keyof CodeNames | "event"; n: Name; code: string[] };
+
+/** The first name in `names` that runs code written in the database. Throws when the catalog cannot be read. */
+async function findUserCode(names: CodeNames, metadata: UpstreamMetadata, events: boolean): Promise<Found | undefined> {
+  const kinds = Object.keys(names) as (keyof CodeNames)[];
+  const lookups = kinds.flatMap((k) => names[k].map(async (n): Promise<Found> => ({ kind: k, n, code: await metadata.userCode(k, n) })));
+  if (events) lookups.push(metadata.userCode("event", { name: "" }).then((code) => ({ kind: "event" as const, n: { name: "" }, code })));
+  return (await Promise.all(lookups)).find((f) => f.code.length > 0);
+}
+
+function described(hit: Found): string {
+  const what = hit.kind === "relation" ? `${hit.n.name} (its triggers, rules, defaults, policies, column types or view definition)` : hit.kind === "event" ? "an event trigger this DDL fires" : `the ${hit.kind} ${hit.n.name}`;
+  return `code written in the database (${hit.code.slice(0, 3).join(", ")}, through ${what})`;
+}
+
 /**
  * Why a statement under masking must not run because it runs user-written code, or null.
  * Throws when the catalog cannot be read (the caller refuses: fail closed).
@@ -87,13 +102,7 @@ function add(list: Name[], n: Name | null) {
 export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null, kind: RequestKind): Promise<string | null> {
   const names = codeNamesOf(text, prepared);
   if (names === null) return "it cannot be analysed for the code it runs";
-  const kinds = Object.keys(names) as (keyof CodeNames)[];
-  const lookups = kinds.flatMap((k) => names[k].map(async (n) => ({ kind: k as keyof CodeNames | "event", n, code: await metadata.userCode(k, n) })));
   // DDL (and what may run DDL) fires the database's event triggers.
-  if (kind !== "read" && kind !== "write") lookups.push(metadata.userCode("event", { name: "" }).then((code) => ({ kind: "event" as const, n: { name: "" }, code })));
-  const found = await Promise.all(lookups);
-  const hit = found.find((f) => f.code.length > 0);
-  if (!hit) return null;
-  const what = hit.kind === "relation" ? `${hit.n.name} (its triggers, rules, defaults, policies or view definition)` : hit.kind === "event" ? "an event trigger this DDL fires" : `the ${hit.kind} ${hit.n.name}`;
-  return `it runs code written in the database (${hit.code.slice(0, 3).join(", ")}, through ${what}), which can return or copy masked values where masking does not follow them`;
+  const hit = await findUserCode(names, metadata, kind !== "read" && kind !== "write");
+  return hit ? `it runs ${described(hit)}, which can return or copy masked values where masking does not follow them` : null;
 }

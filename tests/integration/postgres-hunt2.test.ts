@@ -1,0 +1,125 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { gatewayConninfo, runPsql } from "../support/psql";
+
+/**
+ * PostgreSQL gateway hunt, round 2 (SECURITY.md "Policy and guardrail bypass (SQL)" and "Masking
+ * bypass"), tried for real with psql through a real Gatehouse to a real PostgreSQL 15. Each test
+ * failed before its fix.
+ *
+ * - h2-ro permits reads only, unmasked: a write must not pass as a read.
+ * - h2-masked permits reads under the shipped "pii" rules (`*.password*` masked whole).
+ * - h2-rw permits anything under the same masking, as an approved hold would.
+ * - h2-admin permits anything unmasked: the DBA whose DDL the masked sessions must see at once.
+ */
+
+const POLICIES = `
+@id("connect")
+permit (principal, action == Gatehouse::Action::"connect", resource);
+
+@id("reads")
+permit (principal, action == Gatehouse::Action::"read", resource)
+when { resource.name == "h2-ro" || resource.name == "h2-admin" };
+
+@id("reads-masked")
+@mask("pii")
+permit (principal, action == Gatehouse::Action::"read", resource)
+when { resource.name == "h2-masked" };
+
+@id("anything-masked")
+@mask("pii")
+permit (principal, action, resource)
+when { resource.name == "h2-rw" };
+
+@id("anything-admin")
+permit (principal, action, resource)
+when { resource.name == "h2-admin" };
+`;
+
+const MEMBER = "hunt2@example.test";
+const SECRET = "pbkdf2$Hq7LmZx2Wv";
+const RENAMED = "argon2$Tk5RwQ8nYp";
+const FORMS = [SECRET, RENAMED].flatMap((s) => [s, [...s].reverse().join(""), s.toLowerCase()]);
+
+describe("PostgreSQL gateway hunt, round 2", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let token = "";
+
+  const psql = (sql: string, db: string) => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
+  const expectNoSecret = (out: string, what: string) => {
+    for (const s of FORMS) expect(out.includes(s), `${what} leaked ${s}:\n${out}`).toBe(false);
+  };
+  const direct = async <T extends Record<string, unknown>[]>(sql: string): Promise<T> => {
+    const db = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    try {
+      return (await db.unsafe(sql)) as unknown as T;
+    } finally {
+      await db.end();
+    }
+  };
+  const audited = async () => (await direct<{ body: string }[]>("select body from audit")).map((r) => r.body);
+
+  beforeAll(async () => {
+    [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
+    token = await login(gh.url, MEMBER, "a-long-password-1");
+    for (const name of ["h2-ro", "h2-masked", "h2-rw", "h2-admin"]) {
+      const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "hunt 2" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await direct(`
+      create table audit (body text);
+      create table counters (n int);
+      insert into counters values (0);
+      create table vault (id int, login text, password_hash text);
+      insert into vault values (1, 'user1', '${SECRET}');
+      -- functions a DBA wrote that write when called from a SELECT
+      create function write_audit() returns int language plpgsql as $$ begin insert into audit values ('plpgsql'); return 1; end $$;
+      create function bump() returns int language sql as 'update counters set n = n + 1 returning n';
+      -- STABLE, so PostgreSQL refuses an INSERT in its body, but not in a function it calls
+      create function looks_stable() returns int language plpgsql stable as $$ begin return write_audit(); end $$;
+      create function write_op(int, int) returns int language plpgsql as $$ begin insert into audit values ('operator'); return $1 + $2; end $$;
+      create operator #@# (leftarg = int, rightarg = int, function = write_op);
+      create view audit_view as select write_audit() as w;
+      -- a cast a user defined as IMPLICIT: length(w) runs it without naming it
+      create type wrap as (v text);
+      create function wrap_to_text(wrap) returns text language plpgsql as $$ begin insert into audit values ($1.v); return $1.v; end $$;
+      create cast (wrap as text) with function wrap_to_text(wrap) as implicit;
+      create table wrapped (id int, password_w wrap);
+      insert into wrapped values (1, row('${SECRET}'));
+      -- a domain over a domain whose CHECK runs a user function
+      create function chk(t text) returns boolean language plpgsql as $$ begin insert into audit values (t); return true; end $$;
+      create domain checked as text check (chk(value));
+      create domain checked_again as checked;
+      create function chk_copy(t text) returns boolean language plpgsql as $$ begin insert into audit select password_hash from vault; return true; end $$;
+      create domain copying as text check (chk_copy(value));
+      create domain copying_again as copying;
+      create table forms (id int, answer copying_again);
+      create table creds (id int, secret_v2 text);
+      insert into creds values (1, '${RENAMED}');`);
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    await pg15?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  it.each([
+    ["an implicit cast a user defined, on a masked column", "select length(password_w) from wrapped"],
+    ["an explicit cast to a domain over a domain with a CHECK", "select password_hash::checked_again from vault"],
+    ["an explicit cast to a domain with a CHECK", "select password_hash::checked from vault"],
+    ["a column typed as a domain over a domain with a CHECK", "insert into forms values (1, 'yes')"],
+  ])("code reached through a type does not see a masked value: %s", async (_what, sql) => {
+    const r = await psql(`begin; ${sql}; select body from audit; rollback`, "h2-rw");
+    expect(r.out).toContain("0A000");
+    expectNoSecret(r.out, sql);
+    expectNoSecret((await audited()).join("\n"), sql);
+  });
+});
