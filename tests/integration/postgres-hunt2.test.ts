@@ -111,6 +111,29 @@ describe("PostgreSQL gateway hunt, round 2", () => {
     if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
   });
 
+  it("builtin functions still make a read (the baseline)", async () => {
+    const r = await psql("select upper(login), length(login), now() is not null from vault", "h2-ro");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("USER1|5|t");
+  });
+
+  it.each([
+    ["a plpgsql function that inserts", "select write_audit()"],
+    ["a SQL function that updates", "select bump()"],
+    ["a STABLE function that calls one that inserts", "select looks_stable()"],
+    ["a user function in WHERE", "select 1 from vault where write_audit() = 1"],
+    ["a user-defined operator", "select 1 #@# 2"],
+    ["a view over a writing function", "select * from audit_view"],
+    ["an implicit cast a user defined", "select length(password_w) from wrapped"],
+    ["PREPARE and EXECUTE of a writing function", "prepare w1 as select write_audit(); execute w1"],
+  ])("code written in the database that may write is not a read: %s", async (_what, sql) => {
+    const before = await direct<{ n: number }[]>("select (select count(*)::int from audit) + (select n from counters) as n");
+    const r = await psql(sql, "h2-ro");
+    expect(r.out).toContain("42501");
+    const after = await direct<{ n: number }[]>("select (select count(*)::int from audit) + (select n from counters) as n");
+    expect(after[0].n, `${sql} wrote through a read-only policy`).toBe(before[0].n);
+  });
+
   it.each([
     ["an implicit cast a user defined, on a masked column", "select length(password_w) from wrapped"],
     ["an explicit cast to a domain over a domain with a CHECK", "select password_hash::checked_again from vault"],

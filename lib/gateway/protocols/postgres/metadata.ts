@@ -162,6 +162,8 @@ export class UpstreamMetadata {
    *     views over views and the tables a foreign key cascades into; and what their columns' types
    *     run: their domains' CHECKs (domains under domains too), casts from them (an IMPLICIT cast
    *     runs in `length(col)` unnamed), input/output functions;
+   *   - reads: the part of `relation` that reading the relations runs (views' definitions, SELECT
+   *     rules, row-level security policies, casts from and input/output functions of column types);
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
    * The answer is cached like every catalog answer (CACHE_TTL_MS), but for event triggers.
    */
@@ -218,7 +220,7 @@ const typeChain = (seed: string) => `types(oid, depth) as (${seed}
 /**
  * Code a value of a type in CTE `types` runs without the statement naming it: a cast from it (an
  * IMPLICIT one runs in `length(col)`) and its input/output functions; when it is stored or cast to,
- * a domain's CHECK constraints too (TYPE_CODE), and a cast to it when one is written (`x::t`).
+ * a domain's CHECK constraints too (typeCode), and a cast to it when one is written (`x::t`).
  */
 const TYPE_READ_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.castsource = ty.oid
       union all select 'pg_type'::regclass, ty.oid from types ty`;
@@ -257,6 +259,20 @@ const USER_CODE = {
       union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
       union all select 'pg_class'::regclass, r.oid from rels r
       union all ${TYPE_CODE})
+    ${CODE_OF_OBJS}`,
+  // What reading the relations of that name runs: views' definitions (through views over views),
+  // SELECT rules, row-level security policies, and what their columns' types run.
+  reads: `with recursive rels(oid, depth) as (
+      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
+      union
+      select d.refobjid, r.depth + 1 from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      where r.depth < 32 and d.refobjid <> r.oid),
+    ${typeChain(COLUMN_TYPES)},
+    objs(classid, objid) as (
+      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
+      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
+      union all ${TYPE_READ_CODE})
     ${CODE_OF_OBJS}`,
   event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
     where e.evtenabled <> 'D' and not ${SYSTEM}`,

@@ -8,6 +8,7 @@ import type { Established } from "./handshake";
 import { LongRunning } from "./long-running";
 import { metadataFor } from "./metadata";
 import { refusedStore } from "./stored-sources";
+import { userCodeCalled } from "./user-code";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
 import { build, encodeFrontend, parseFrontendMessage, ProtocolError, type BindMessage, type Frame, type FrontendMessage } from "./wire";
@@ -182,9 +183,10 @@ export class PgSession {
     const problem = c.statements.find((s) => s.settingProblem)?.settingProblem;
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
     const sources = this.state.withCursorSources(c);
-    const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text });
+    const request = await this.withUserCode({ action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text });
+    const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
-    if (decision.masker?.active && (await this.refuseStore(text, c.kind, decision, true))) return;
+    if (decision.masker?.active && (await this.refuseStore(text, request.kind, decision, true))) return;
     this.state.applySqlNamespaceChanges(c, text);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
@@ -192,7 +194,7 @@ export class PgSession {
     this.relay.enqueue([{ t: "query", unit, classification: c, done: 0, fields: null }]);
     this.toUpstream(raw);
     // After the statement went out: a revocation's CopyFail must reach the upstream behind it.
-    unit.onDone = this.long.opened(c.statements, { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text }, decision);
+    unit.onDone = this.long.opened(c.statements, request, decision);
   }
 
   private async flushBatch(synced: boolean) {
@@ -211,10 +213,11 @@ export class PgSession {
       return this.toUpstream(raw);
     }
     if (plan.settingProblems.length) return this.reject("0A000", refusedSetting(plan.settingProblems[0]), synced);
-    const decision = await this.decide(plan.request);
+    const request = await this.withUserCode(plan.request);
+    const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
-    if (masker && (await this.refuseStore(plan.request.text, plan.request.kind, decision, synced))) return;
+    if (masker && (await this.refuseStore(request.text, request.kind, decision, synced))) return;
     if (masker && plan.runsCopy) {
       // COPY through Parse/Execute carries no RowDescription and possibly binary format: column
       // masking could not follow it, so under masking it is refused rather than half-masked.
@@ -242,11 +245,11 @@ export class PgSession {
     }
     plan.commit();
     const unit = new ResultUnit(decision.requestSeq, masker, this.limits);
-    unit.clientText = [plan.request.text, ...(plan.request.params ?? [])].join("\n");
+    unit.clientText = [request.text, ...(request.params ?? [])].join("\n");
     this.relay.enqueue(ops.map((op) => ({ ...op, unit })));
     this.ranSinceSync = !synced;
     this.toUpstream(out);
-    unit.onDone = this.long.opened(plan.executed, plan.request, decision);
+    unit.onDone = this.long.opened(plan.executed, request, decision);
   }
 
   private async functionCall(oid: number, raw: Buffer) {
@@ -272,6 +275,17 @@ export class PgSession {
     this.toUpstream(raw);
   }
 
+  /**
+   * A statement that calls code written in the database is "unknown" whatever its text says
+   * (user-code.ts userCodeCalled): it may write, run DDL or change settings. A catalog that cannot
+   * be read makes it unknown too (fail closed).
+   */
+  private async withUserCode(req: ClassifiedRequest): Promise<ClassifiedRequest> {
+    if (req.kind === "unknown") return req;
+    const why = await userCodeCalled(req.text, metadataFor(this.est.target), this.preparedText).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
+    return why ? { ...req, kind: "unknown", action: actionOf("unknown") } : req;
+  }
+
   private async decide(asked: ClassifiedRequest): Promise<Decision> {
     // A password written into the statement is recorded and shown redacted; it still runs as written.
     const shown = asked.shown ?? withoutSecrets(asked.text);
@@ -293,13 +307,15 @@ export class PgSession {
    */
   private async refuseStore(text: string, kind: RequestKind, decision: Decision, synced: boolean): Promise<boolean> {
     if (decision.type === "deny" || !decision.masker) return false;
-    const prepared = (name: string) => this.state.prepared.get(name)?.statements[0]?.text ?? null;
-    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared, kind);
+    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, this.preparedText, kind);
     if (!why) return false;
     this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
     await this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, synced);
     return true;
   }
+
+  /** The text of a prepared statement an EXECUTE runs, or null when unknown. */
+  private readonly preparedText = (name: string) => this.state.prepared.get(name)?.statements[0]?.text ?? null;
 
   private readonly onHeld = (h: { approvalId: number; url: string }) =>
     this.est.client.write(build.noticeResponse({ severity: "NOTICE", code: "00000", message: `held for approval #${h.approvalId}: ${h.url}` }));

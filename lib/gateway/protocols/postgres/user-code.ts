@@ -1,5 +1,6 @@
 import { asArray, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
 import { parseSql } from "./classify/parser";
+import { Lru, shapeKey } from "./classify-cache";
 import type { RequestKind } from "@/lib/gateway/core/types";
 import type { UpstreamMetadata } from "./metadata";
 
@@ -82,10 +83,14 @@ function add(list: Name[], n: Name | null) {
 
 type Found = { kind: keyof CodeNames | "event"; n: Name; code: string[] };
 
-/** The first name in `names` that runs code written in the database. Throws when the catalog cannot be read. */
-async function findUserCode(names: CodeNames, metadata: UpstreamMetadata, events: boolean): Promise<Found | undefined> {
+/**
+ * The first name in `names` that runs code written in the database; relations are looked up as
+ * `relation` (all a statement on them can run) or `reads` (what reading them runs).
+ * Throws when the catalog cannot be read.
+ */
+async function findUserCode(names: CodeNames, metadata: UpstreamMetadata, relations: "relation" | "reads", events: boolean): Promise<Found | undefined> {
   const kinds = Object.keys(names) as (keyof CodeNames)[];
-  const lookups = kinds.flatMap((k) => names[k].map(async (n): Promise<Found> => ({ kind: k, n, code: await metadata.userCode(k, n) })));
+  const lookups = kinds.flatMap((k) => names[k].map(async (n): Promise<Found> => ({ kind: k, n, code: await metadata.userCode(k === "relation" ? relations : k, n) })));
   if (events) lookups.push(metadata.userCode("event", { name: "" }).then((code) => ({ kind: "event" as const, n: { name: "" }, code })));
   return (await Promise.all(lookups)).find((f) => f.code.length > 0);
 }
@@ -103,6 +108,34 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
   const names = codeNamesOf(text, prepared);
   if (names === null) return "it cannot be analysed for the code it runs";
   // DDL (and what may run DDL) fires the database's event triggers.
-  const hit = await findUserCode(names, metadata, kind !== "read" && kind !== "write");
+  const hit = await findUserCode(names, metadata, "relation", kind !== "read" && kind !== "write");
   return hit ? `it runs ${described(hit)}, which can return or copy masked values where masking does not follow them` : null;
+}
+
+/**
+ * Why a statement is "unknown" whatever its text says, or null: it calls code written in the
+ * database (a function, operator or cast, or through a view, a row-level security policy or an
+ * implicit cast of a column's type), which may write, run DDL or change settings. Volatility does
+ * not tell: PostgreSQL refuses an INSERT in a STABLE function's body, not in a function it calls.
+ * Throws when the catalog cannot be read (the caller takes the statement as unknown).
+ */
+export async function userCodeCalled(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null): Promise<string | null> {
+  const names = codeNamesCached(text, prepared);
+  if (names === null) return "it cannot be analysed for the code it runs";
+  const hit = await findUserCode(names, metadata, "reads", false);
+  return hit ? `it runs ${described(hit)}, which the gateway cannot tell reads only` : null;
+}
+
+/** Every statement asks userCodeCalled: names kept per text shape (integers do not change them), as classify-cache.ts does. */
+const namesByShape = new Lru<CodeNames>(1000);
+
+function codeNamesCached(text: string, prepared: (name: string) => string | null): CodeNames | null {
+  if (text.length > 4096) return codeNamesOf(text, prepared);
+  const key = shapeKey(text) ?? text;
+  const hit = namesByShape.get(key);
+  if (hit) return hit;
+  let executes = false; // an EXECUTE's names depend on the session's prepared statements: not kept
+  const names = codeNamesOf(text, (name) => ((executes = true), prepared(name)));
+  if (names && !executes) namesByShape.set(key, names);
+  return names;
 }
