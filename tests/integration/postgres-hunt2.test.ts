@@ -145,4 +145,75 @@ describe("PostgreSQL gateway hunt, round 2", () => {
     expectNoSecret(r.out, sql);
     expectNoSecret((await audited()).join("\n"), sql);
   });
+
+  it("a column renamed through the gateway is masked by its new name at once, on every connection to that database", async () => {
+    // The masked session reads the table first: its catalog answer is now kept.
+    const first = await psql("select secret_v2 from creds", "h2-masked");
+    expect(first.out).toContain(RENAMED);
+    const ddl = await psql("alter table creds rename column secret_v2 to password_v2", "h2-admin");
+    expect(ddl.out).toContain("ALTER TABLE");
+    for (const sql of ["select password_v2 from creds", "select * from creds", "select upper(password_v2) from creds"]) {
+      const r = await psql(sql, "h2-masked");
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toContain("[REDACTED]");
+      expectNoSecret(r.out, sql);
+    }
+  });
+
+  it("a function created through the gateway counts as code written in the database at once", async () => {
+    // Looked up (and found absent) before it exists...
+    const missing = await psql("select fresh_leak()", "h2-rw");
+    expect(missing.out).toContain("42883");
+    const ddl = await psql("create function fresh_leak() returns text language sql as 'select password_hash from vault'", "h2-admin");
+    expect(ddl.out).toContain("CREATE FUNCTION");
+    // ...and refused the moment it does.
+    const r = await psql("select fresh_leak()", "h2-rw");
+    expect(r.out).toContain("0A000");
+    expectNoSecret(r.out, "fresh_leak");
+  });
+});
+
+/**
+ * The same rename, run through one Gatehouse process while a masked session reads through
+ * another on the same store: the other forgets what it kept as soon as the change is announced.
+ */
+describe("PostgreSQL gateway hunt, round 2: two Gatehouse processes", () => {
+  let pg15: Postgres15;
+  let a: GatehouseProcess;
+  let b: GatehouseProcess;
+  let token = "";
+  const env = () => ({ DATABASE_URL: pg15.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 7).toString("base64") });
+  const psql = (gh: GatehouseProcess, sql: string, db: string) => runPsql(gatewayConninfo(gh.ports.postgres, db, gh.adminEmail), token, ["-A", "-t", "-c", sql]);
+
+  beforeAll(async () => {
+    pg15 = await startPostgres15();
+    const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    await direct.unsafe(`create table creds (id int, secret_v2 text); insert into creds values (1, '${RENAMED}')`);
+    await direct.end();
+    [a, b] = await Promise.all([startGatehouse({ env: env(), demo: false }), startGatehouse({ env: env(), demo: false })]);
+    token = await login(a.url, a.adminEmail, a.adminPassword);
+    for (const name of ["h2-masked", "h2-admin"]) {
+      const res = await apiCall(a.url, token, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    expect((await apiCall(a.url, token, "PUT", "/policies", { text: POLICIES, comment: "hunt 2" })).status).toBe(200);
+    // Wait until b enforces them: the masked read is permitted there.
+    for (let i = 0; i < 100 && (await psql(b, "select 1", "h2-masked")).code !== 0; i++) await new Promise((r) => setTimeout(r, 200));
+  });
+  afterAll(async () => {
+    await Promise.all([a?.stop(), b?.stop()]);
+    await pg15?.stop();
+    for (const p of [a, b]) if (p) fs.rmSync(p.dataDir, { recursive: true, force: true });
+  });
+
+  it("a column renamed through one process is masked by its new name at once through the other", async () => {
+    const first = await psql(b, "select secret_v2 from creds", "h2-masked");
+    expect(first.out).toContain(RENAMED);
+    const ddl = await psql(a, "begin; alter table creds rename column secret_v2 to password_v2; commit", "h2-admin");
+    expect(ddl.out).toContain("COMMIT");
+    const r = await psql(b, "select password_v2 from creds", "h2-masked");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("[REDACTED]");
+    expect(r.out).not.toContain(RENAMED);
+  });
 });

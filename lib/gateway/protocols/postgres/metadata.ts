@@ -9,7 +9,8 @@ import { columnSourcesOfSelect } from "./column-sources";
  * credentials), never on the client's session: a lookup there would interleave with the
  * client's protocol stream and could run inside its aborted transaction. One small pool per
  * connection, shared by its sessions; answers are kept for CACHE_TTL_MS (`Kept`), so a column
- * renamed or a view replaced elsewhere is seen within that time.
+ * renamed or a view replaced elsewhere is seen within that time, and at once when the DDL ran
+ * through a Gatehouse (catalog-changes.ts: every pool on that database, in every process, forgets).
  */
 
 export interface ColumnName {
@@ -49,24 +50,34 @@ const CACHE_TTL_MS = 30_000;
 class Kept<K, V> {
   private readonly entries = new Map<K, { at: number; value: V }>();
   private readonly reading = new Map<K, Promise<V>>();
+  /** bumped by clear(): a read that started before it may have seen the catalog before the change */
+  private generation = 0;
 
   async get(key: K, read: () => Promise<V>): Promise<V> {
     const kept = this.entries.get(key);
     if (kept && Date.now() - kept.at < CACHE_TTL_MS) return kept.value;
+    const generation = this.generation;
     let p = this.reading.get(key);
     if (!p) {
-      p = read().finally(() => this.reading.delete(key));
-      this.reading.set(key, p);
+      const reading = read().finally(() => this.reading.get(key) === reading && this.reading.delete(key));
+      this.reading.set(key, (p = reading));
     }
     try {
       const value = await p;
       if (this.entries.size > CACHE_LIMIT) this.entries.clear();
-      this.entries.set(key, { at: Date.now(), value });
+      if (generation === this.generation) this.entries.set(key, { at: Date.now(), value });
       return value;
     } catch (err) {
       if (kept) return kept.value;
       throw err;
     }
+  }
+
+  /** Forget every answer, and answers being read now: the catalog changed. */
+  clear() {
+    this.generation++;
+    this.entries.clear();
+    this.reading.clear();
   }
 }
 
@@ -76,8 +87,11 @@ export class UpstreamMetadata {
   private readonly relationsByName = new Kept<string, RelationInfo[]>();
   private readonly relativesByOid = new Kept<number, { schema: string; table: string }[]>();
   private readonly codeByName = new Kept<string, string[]>();
+  /** the database it reads (catalog-changes.ts): connections to the same one forget together */
+  readonly database: string;
 
   constructor(target: UpstreamTarget) {
+    this.database = databaseOf(target);
     const tls = target.options.tls === "require";
     this.sql = postgres({
       host: target.url.hostname,
@@ -188,9 +202,19 @@ export class UpstreamMetadata {
     return new Map(rows.map((r) => [r.attnum, { schema: r.nspname, table: r.relname, column: r.attname, ...(isView(r.relkind) ? { view: true } : {}) }]));
   }
 
+  /** Drops every kept answer (DDL ran on this database). */
+  forget() {
+    for (const kept of [this.tables, this.relationsByName, this.relativesByOid, this.codeByName] as Kept<unknown, unknown>[]) kept.clear();
+  }
+
   async close() {
     await this.sql.end({ timeout: 1 }).catch(() => {});
   }
+}
+
+/** "host:port/database" of a connection's upstream. */
+export function databaseOf(target: UpstreamTarget): string {
+  return `${target.url.hostname}:${target.url.port || 5432}/${decodeURIComponent(target.url.pathname.slice(1)) || target.username}`;
 }
 
 /**
@@ -306,6 +330,11 @@ export function metadataFor(target: UpstreamTarget): UpstreamMetadata {
     pools.set(id, m);
   }
   return m;
+}
+
+/** Every pool of this process on `database` forgets what it kept. */
+export function forgetDatabase(database: string) {
+  for (const m of pools.values()) if (m.database === database) m.forget();
 }
 
 export async function closeAllMetadata() {

@@ -6,6 +6,7 @@ import { sendUpstreamCancel } from "./cancel";
 import { ExtendedState } from "./extended";
 import type { Established } from "./handshake";
 import { LongRunning } from "./long-running";
+import { catalogChanged, listenForCatalogChanges, mayChangeCatalog } from "./catalog-changes";
 import { metadataFor } from "./metadata";
 import { refusedStore } from "./stored-sources";
 import { userCodeCalled } from "./user-code";
@@ -45,6 +46,8 @@ export class PgSession {
   private holdAbort = new AbortController();
   private deciding = false;
   private closed = false;
+  /** a statement that may change the catalog ran since the session was last outside a transaction (catalog-changes.ts) */
+  private changedCatalog = false;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
 
@@ -70,10 +73,16 @@ export class PgSession {
       resultText: (s) => this.state.resultText(s),
       withheldChannels: this.long.blocked,
       onUnitDone: (unit) => {
+        if (this.changedCatalog) {
+          catalogChanged(est.target);
+          // Others see the change at COMMIT: until the transaction ends, every statement forgets again.
+          if (this.relay.txStatus === "I") this.changedCatalog = false;
+        }
         unit.record(session);
         unit.onDone?.();
       },
     }, (err) => this.fail(err));
+    listenForCatalogChanges();
     session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
   }
 
@@ -188,6 +197,7 @@ export class PgSession {
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
     if (decision.masker?.active && (await this.refuseStore(text, request.kind, decision, true))) return;
     this.state.applySqlNamespaceChanges(c, text);
+    this.changedCatalog ||= mayChangeCatalog(request.kind);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     unit.clientText = text;
@@ -244,6 +254,7 @@ export class PgSession {
       out = Buffer.concat(parts);
     }
     plan.commit();
+    this.changedCatalog ||= mayChangeCatalog(request.kind);
     const unit = new ResultUnit(decision.requestSeq, masker, this.limits);
     unit.clientText = [request.text, ...(request.params ?? [])].join("\n");
     this.relay.enqueue(ops.map((op) => ({ ...op, unit })));
@@ -269,6 +280,7 @@ export class PgSession {
         return this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, true);
       }
     }
+    this.changedCatalog = true; // a function called by OID may run anything
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     unit.clientText = ""; // its arguments may be binary: nothing counts as written by the client
     this.relay.enqueue([{ t: "call", unit }]);
