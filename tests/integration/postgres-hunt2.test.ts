@@ -1,4 +1,7 @@
 import fs from "node:fs";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
@@ -103,7 +106,10 @@ describe("PostgreSQL gateway hunt, round 2", () => {
       create domain copying_again as copying;
       create table forms (id int, answer copying_again);
       create table creds (id int, secret_v2 text);
-      insert into creds values (1, '${RENAMED}');`);
+      insert into creds values (1, '${RENAMED}');
+      create function leak_sql() returns text language sql as 'select password_hash from vault';
+      create table mcp_creds (id int, secret_v3 text);
+      insert into mcp_creds values (1, '${RENAMED}');`);
   });
   afterAll(async () => {
     await gh?.stop();
@@ -144,6 +150,44 @@ describe("PostgreSQL gateway hunt, round 2", () => {
     expect(r.out).toContain("0A000");
     expectNoSecret(r.out, sql);
     expectNoSecret((await audited()).join("\n"), sql);
+  });
+
+  /** run_sql over MCP (the same PostgreSQL path, without a wire protocol) as MEMBER */
+  const runSql = async (connection: string, sql: string): Promise<{ error: boolean; text: string }> => {
+    const client = new Client({ name: "hunt2", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    try {
+      const r = (await client.callTool({ name: "run_sql", arguments: { connection, sql } }, undefined, { timeout: 60_000 })) as CallToolResult;
+      return { error: r.isError === true, text: r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n") };
+    } finally {
+      await client.close();
+    }
+  };
+
+  it("run_sql over MCP: a function that writes is not a read either", async () => {
+    const before = (await audited()).length;
+    const r = await runSql("h2-ro", "select write_audit()");
+    expect(r.error, r.text).toBe(true);
+    expect((await audited()).length).toBe(before);
+  });
+
+  it("run_sql over MCP: code written in the database does not hand a masked principal the clear value", async () => {
+    for (const sql of ["select leak_sql()", "select length(password_w) from wrapped", "select password_hash::checked_again from vault"]) {
+      const r = await runSql("h2-rw", `${sql}`);
+      expect(r.error, `${sql}: ${r.text}`).toBe(true);
+      expectNoSecret(r.text, sql);
+    }
+    expectNoSecret((await audited()).join("\n"), "run_sql");
+  });
+
+  it("run_sql over MCP: DDL run there makes the catalog answers kept for masking forget at once", async () => {
+    expect((await runSql("h2-masked", "select secret_v3 from mcp_creds")).text).toContain(RENAMED);
+    const ddl = await runSql("h2-admin", "alter table mcp_creds rename column secret_v3 to password_v3");
+    expect(ddl.error, ddl.text).toBe(false);
+    const r = await runSql("h2-masked", "select password_v3 from mcp_creds");
+    expect(r.error, r.text).toBe(false);
+    expect(r.text).toContain("[REDACTED]");
+    expectNoSecret(r.text, "password_v3");
   });
 
   it("a column renamed through the gateway is masked by its new name at once, on every connection to that database", async () => {

@@ -9,7 +9,7 @@ import { LongRunning } from "./long-running";
 import { catalogChanged, listenForCatalogChanges, mayChangeCatalog } from "./catalog-changes";
 import { metadataFor } from "./metadata";
 import { refusedStore } from "./stored-sources";
-import { userCodeCalled } from "./user-code";
+import { withUserCode } from "./user-code";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
 import { build, encodeFrontend, parseFrontendMessage, ProtocolError, type BindMessage, type Frame, type FrontendMessage } from "./wire";
@@ -192,7 +192,7 @@ export class PgSession {
     const problem = c.statements.find((s) => s.settingProblem)?.settingProblem;
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
     const sources = this.state.withCursorSources(c);
-    const request = await this.withUserCode({ action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text });
+    const request = await withUserCode(metadataFor(this.est.target), { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text }, this.preparedText);
     const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
     if (decision.masker?.active && (await this.refuseStore(text, request.kind, decision, true))) return;
@@ -223,7 +223,7 @@ export class PgSession {
       return this.toUpstream(raw);
     }
     if (plan.settingProblems.length) return this.reject("0A000", refusedSetting(plan.settingProblems[0]), synced);
-    const request = await this.withUserCode(plan.request);
+    const request = await withUserCode(metadataFor(this.est.target), plan.request, this.preparedText);
     const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
@@ -285,17 +285,6 @@ export class PgSession {
     unit.clientText = ""; // its arguments may be binary: nothing counts as written by the client
     this.relay.enqueue([{ t: "call", unit }]);
     this.toUpstream(raw);
-  }
-
-  /**
-   * A statement that calls code written in the database is "unknown" whatever its text says
-   * (user-code.ts userCodeCalled): it may write, run DDL or change settings. A catalog that cannot
-   * be read makes it unknown too (fail closed).
-   */
-  private async withUserCode(req: ClassifiedRequest): Promise<ClassifiedRequest> {
-    if (req.kind === "unknown") return req;
-    const why = await userCodeCalled(req.text, metadataFor(this.est.target), this.preparedText).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
-    return why ? { ...req, kind: "unknown", action: actionOf("unknown") } : req;
   }
 
   private async decide(asked: ClassifiedRequest): Promise<Decision> {

@@ -1,7 +1,8 @@
 import { asArray, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
 import { parseSql } from "./classify/parser";
 import { Lru, shapeKey } from "./classify-cache";
-import type { RequestKind } from "@/lib/gateway/core/types";
+import { actionOf } from "@/lib/gateway/core/classify";
+import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
 import type { UpstreamMetadata } from "./metadata";
 
 /**
@@ -110,6 +111,16 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
   // DDL (and what may run DDL) fires the database's event triggers.
   const hit = await findUserCode(names, metadata, "relation", kind !== "read" && kind !== "write");
   return hit ? `it runs ${described(hit)}, which can return or copy masked values where masking does not follow them` : null;
+}
+
+/**
+ * `req` as policy must see it: "unknown" when it calls code written in the database
+ * (userCodeCalled), or when the catalog cannot be read to tell (fail closed).
+ */
+export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRequest, prepared: (name: string) => string | null = () => null): Promise<ClassifiedRequest> {
+  if (req.kind === "unknown") return req;
+  const why = await userCodeCalled(req.text, metadata, prepared).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
+  return why ? { ...req, kind: "unknown", action: actionOf("unknown") } : req;
 }
 
 /**
