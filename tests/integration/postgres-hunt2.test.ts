@@ -131,6 +131,8 @@ describe("PostgreSQL gateway hunt, round 2", () => {
     ["a user-defined operator", "select 1 #@# 2"],
     ["a view over a writing function", "select * from audit_view"],
     ["an implicit cast a user defined", "select length(password_w) from wrapped"],
+    ["a domain CHECK in a column definition list", "select * from json_to_record('{\"a\": \"x\"}') as x(a checked)"],
+    ["a domain CHECK run by domain_in", "select domain_in('x'::cstring, 'checked'::regtype, -1) is null"],
     ["PREPARE and EXECUTE of a writing function", "prepare w1 as select write_audit(); execute w1"],
   ])("code written in the database that may write is not a read: %s", async (_what, sql) => {
     const before = await direct<{ n: number }[]>("select (select count(*)::int from audit) + (select n from counters) as n");
@@ -145,6 +147,10 @@ describe("PostgreSQL gateway hunt, round 2", () => {
     ["an explicit cast to a domain over a domain with a CHECK", "select password_hash::checked_again from vault"],
     ["an explicit cast to a domain with a CHECK", "select password_hash::checked from vault"],
     ["a column typed as a domain over a domain with a CHECK", "insert into forms values (1, 'yes')"],
+    ["a domain in a column definition list", "select * from vault, json_to_record(json_build_object('a', password_hash)) as x(a checked)"],
+    ["a table's row type holding such a domain", "select * from vault, json_populate_record(null::forms, json_build_object('answer', password_hash))"],
+    ["a row cast to that row type", "select row(1, password_hash)::forms from vault"],
+    ["domain_in with the domain given at run time", "select domain_in(password_hash::cstring, 'checked'::regtype, -1) is null from vault"],
   ])("code reached through a type does not see a masked value: %s", async (_what, sql) => {
     const r = await psql(`begin; ${sql}; select body from audit; rollback`, "h2-rw");
     expect(r.out).toContain("0A000");

@@ -235,11 +235,14 @@ const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from o
 const COLUMN_TYPES = `select distinct a.atttypid, 0 from rels r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`;
 /**
  * CTE `types`: the types `seed` selects (oid, 0), and under each domain its base type (a domain
- * over a domain checks both), under each array its element type.
+ * over a domain checks both), under each array its element type, under each composite type (a
+ * table's row type: `row(...)::t`, `json_populate_record(null::t, ...)`) its attributes' types.
  */
 const typeChain = (seed: string) => `types(oid, depth) as (${seed}
       union select x.oid, ty.depth + 1 from types ty join pg_type t on t.oid = ty.oid
-        cross join lateral (values (case when t.typtype = 'd' then t.typbasetype end), (nullif(t.typelem, 0))) x(oid)
+        cross join lateral (select case when t.typtype = 'd' then t.typbasetype end
+          union all select nullif(t.typelem, 0)
+          union all select a.atttypid from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) x(oid)
       where x.oid is not null and ty.depth < 32)`;
 /**
  * Code a value of a type in CTE `types` runs without the statement naming it: a cast from it (an

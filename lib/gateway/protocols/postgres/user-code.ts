@@ -1,4 +1,4 @@
-import { asArray, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
+import { asArray, baseFunctionName, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
 import { parseSql } from "./classify/parser";
 import { Lru, shapeKey } from "./classify-cache";
 import { actionOf } from "@/lib/gateway/core/classify";
@@ -27,7 +27,10 @@ export interface Name {
 
 export type CodeNames = Record<"function" | "operator" | "cast" | "relation", Name[]>;
 
-/** Names a statement's text uses, following EXECUTE into the prepared statement's text; null when it does not parse. */
+/**
+ * Names a statement's text uses, following EXECUTE into the prepared statement's text; null when
+ * it does not parse, or calls a built-in that converts to a type chosen at run time (TYPE_BY_OID).
+ */
 export function codeNamesOf(text: string, prepared: (name: string) => string | null = () => null, depth = 0): CodeNames | null {
   let stmts: unknown;
   try {
@@ -46,22 +49,32 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
     }
     if (!isObject(v)) continue;
     for (const [type, n] of nodes(v)) {
-      if (type === "FuncCall" || type === "funccall") add(out.function, qualified(n.funcname));
-      else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
+      if (type === "FuncCall" || type === "funccall") {
+        // A type chosen at run time (domain_in(x, 'checked'::regtype, -1)) runs its CHECKs unnamed.
+        if (TYPE_BY_OID.has(baseFunctionName(n.funcname) ?? "")) return null;
+        add(out.function, qualified(n.funcname));
+      } else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
       else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
-      else if (type === "TypeCast" && isObject(n.typeName)) add(out.cast, qualified((n.typeName as AstObject).names));
       else if (type === "ExecuteStmt") {
         const inner = depth < 4 ? prepared(str(n.name) ?? "") : null;
         const names = inner === null ? null : codeNamesOf(inner, prepared, depth + 1);
         if (names === null) return null;
         for (const k of Object.keys(out) as (keyof CodeNames)[]) for (const x of names[k]) add(out[k], x);
       }
+      // A type named anywhere: a cast, a column definition list (`json_to_record(...) AS x(a checked)`).
+      if (isObject(n.typeName)) add(out.cast, qualified((n.typeName as AstObject).names));
     }
     if (isRangeVar(v)) add(out.relation, { ...(str(v.schemaname) ? { schema: str(v.schemaname) } : {}), name: str(v.relname)! });
     for (const k in v) if (typeof v[k] === "object" && v[k] !== null) stack.push(v[k]);
   }
   return out;
 }
+
+/**
+ * Built-ins that convert a value to a type given by OID at run time: for a domain (or a composite
+ * or array made of one) they run its CHECKs, and which type it is the text does not say.
+ */
+const TYPE_BY_OID = new Set(["domain_in", "domain_recv", "record_in", "record_recv", "array_in", "array_recv", "range_in", "range_recv", "multirange_in", "multirange_recv", "pg_input_is_valid", "pg_input_error_info"]);
 
 /** A node wrapper `{ Type: {...} }`, or a bare concrete field (`funccall` of CALL). */
 function nodes(v: AstObject): [string, AstObject][] {
