@@ -108,6 +108,8 @@ describe("PostgreSQL gateway hunt, round 2", () => {
       create table creds (id int, secret_v2 text);
       insert into creds values (1, '${RENAMED}');
       create function leak_sql() returns text language sql as 'select password_hash from vault';
+      create extension pageinspect;
+      create extension xml2;
       create table mcp_creds (id int, secret_v3 text);
       insert into mcp_creds values (1, '${RENAMED}');`);
   });
@@ -156,6 +158,19 @@ describe("PostgreSQL gateway hunt, round 2", () => {
     expect(r.out).toContain("0A000");
     expectNoSecret(r.out, sql);
     expectNoSecret((await audited()).join("\n"), sql);
+  });
+
+  it.each([
+    ["xml2's xpath_table, which runs SQL built from its arguments", "select * from xpath_table('id', '''<a>'' || password_hash || ''</a>''', 'vault', '/a', 'true') as t(id int, v varchar)"],
+    ["pageinspect's get_raw_page, a table's bytes by name", "select encode(get_raw_page('vault', 0), 'escape')"],
+    ["query_to_xml, SQL text run inside", "select query_to_xml('select password_hash from vault', true, false, '')"],
+  ])("built-ins that read around masking are admin, and refused under masking: %s", async (_what, sql) => {
+    const ro = await psql(sql, "h2-ro");
+    expect(ro.out).toContain("42501");
+    expectNoSecret(ro.out, sql);
+    const rw = await psql(sql, "h2-rw");
+    expect(rw.out).toContain("0A000");
+    expectNoSecret(rw.out, sql);
   });
 
   /** run_sql over MCP (the same PostgreSQL path, without a wire protocol) as MEMBER */

@@ -1,4 +1,5 @@
 import { asArray, baseFunctionName, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
+import { DEFAULT_FUNCTION_RULES, functionMatcher } from "./classify/functions";
 import { parseSql } from "./classify/parser";
 import { Lru, shapeKey } from "./classify-cache";
 import { actionOf } from "@/lib/gateway/core/classify";
@@ -121,6 +122,11 @@ function described(hit: Found): string {
 export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null, kind: RequestKind): Promise<string | null> {
   const names = codeNamesOf(text, prepared);
   if (names === null) return "it cannot be analysed for the code it runs";
+  const matcher = functionMatcher(DEFAULT_FUNCTION_RULES);
+  for (const f of names.function) {
+    const rule = matcher.match(f.name.toLowerCase());
+    if (rule?.unmaskable) return `it calls ${f.name}, which ${rule.why}: masking cannot follow what it returns`;
+  }
   // DDL (and what may run DDL) fires the database's event triggers.
   const hit = await findUserCode(names, metadata, "relation", kind !== "read" && kind !== "write");
   return hit ? `it runs ${described(hit)}, which can return or copy masked values where masking does not follow them` : null;
