@@ -110,6 +110,23 @@ describe("PostgreSQL gateway hunt, round 2", () => {
       create function leak_sql() returns text language sql as 'select password_hash from vault';
       create extension pageinspect;
       create extension xml2;
+      -- a type whose default sort order is a user function: ORDER BY runs it unnamed
+      create type sorted as (v text);
+      create function sorted_cmp(a sorted, b sorted) returns int language plpgsql as $$ begin insert into audit values (a.v); return case when a.v < b.v then -1 when a.v > b.v then 1 else 0 end; end $$;
+      create function sorted_lt(a sorted, b sorted) returns boolean language sql as 'select sorted_cmp(a, b) < 0';
+      create function sorted_le(a sorted, b sorted) returns boolean language sql as 'select sorted_cmp(a, b) <= 0';
+      create function sorted_eq(a sorted, b sorted) returns boolean language sql as 'select sorted_cmp(a, b) = 0';
+      create function sorted_ge(a sorted, b sorted) returns boolean language sql as 'select sorted_cmp(a, b) >= 0';
+      create function sorted_gt(a sorted, b sorted) returns boolean language sql as 'select sorted_cmp(a, b) > 0';
+      create operator <<# (leftarg = sorted, rightarg = sorted, function = sorted_lt);
+      create operator <<=# (leftarg = sorted, rightarg = sorted, function = sorted_le);
+      create operator =# (leftarg = sorted, rightarg = sorted, function = sorted_eq);
+      create operator >>=# (leftarg = sorted, rightarg = sorted, function = sorted_ge);
+      create operator >># (leftarg = sorted, rightarg = sorted, function = sorted_gt);
+      create operator class sorted_ops default for type sorted using btree as
+        operator 1 <<#, operator 2 <<=#, operator 3 =#, operator 4 >>=#, operator 5 >>#, function 1 sorted_cmp(sorted, sorted);
+      create table sorted_vault (id int, password_s sorted);
+      insert into sorted_vault values (1, row('${SECRET}')), (2, row('${SECRET}x'));
       create table mcp_creds (id int, secret_v3 text);
       insert into mcp_creds values (1, '${RENAMED}');`);
   });
@@ -135,6 +152,7 @@ describe("PostgreSQL gateway hunt, round 2", () => {
     ["an implicit cast a user defined", "select length(password_w) from wrapped"],
     ["a domain CHECK in a column definition list", "select * from json_to_record('{\"a\": \"x\"}') as x(a checked)"],
     ["a domain CHECK run by domain_in", "select domain_in('x'::cstring, 'checked'::regtype, -1) is null"],
+    ["a type's default sort order written by a user, run by ORDER BY", "select id from sorted_vault order by password_s"],
     ["PREPARE and EXECUTE of a writing function", "prepare w1 as select write_audit(); execute w1"],
   ])("code written in the database that may write is not a read: %s", async (_what, sql) => {
     const before = await direct<{ n: number }[]>("select (select count(*)::int from audit) + (select n from counters) as n");
@@ -153,6 +171,7 @@ describe("PostgreSQL gateway hunt, round 2", () => {
     ["a table's row type holding such a domain", "select * from vault, json_populate_record(null::forms, json_build_object('answer', password_hash))"],
     ["a row cast to that row type", "select row(1, password_hash)::forms from vault"],
     ["domain_in with the domain given at run time", "select domain_in(password_hash::cstring, 'checked'::regtype, -1) is null from vault"],
+    ["a type's default sort order written by a user (ORDER BY, DISTINCT)", "select id from sorted_vault order by password_s; select count(distinct password_s) from sorted_vault"],
   ])("code reached through a type does not see a masked value: %s", async (_what, sql) => {
     const r = await psql(`begin; ${sql}; select body from audit; rollback`, "h2-rw");
     expect(r.out).toContain("0A000");

@@ -175,7 +175,7 @@ export class UpstreamMetadata {
    *     partition key expressions of the relations of that name, and views' definitions, through
    *     views over views and the tables a foreign key cascades into; and what their columns' types
    *     run: their domains' CHECKs (domains under domains too), casts from them (an IMPLICIT cast
-   *     runs in `length(col)` unnamed), input/output functions;
+   *     runs in `length(col)` unnamed), input/output functions, operator classes (ORDER BY);
    *   - reads: the part of `relation` that reading the relations runs (views' definitions, SELECT
    *     rules, row-level security policies, casts from and input/output functions of column types);
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
@@ -246,11 +246,15 @@ const typeChain = (seed: string) => `types(oid, depth) as (${seed}
       where x.oid is not null and ty.depth < 32)`;
 /**
  * Code a value of a type in CTE `types` runs without the statement naming it: a cast from it (an
- * IMPLICIT one runs in `length(col)`) and its input/output functions; when it is stored or cast to,
- * a domain's CHECK constraints too (typeCode), and a cast to it when one is written (`x::t`).
+ * IMPLICIT one runs in `length(col)`), its input/output functions, the support functions and
+ * operators of its operator classes (ORDER BY, DISTINCT, GROUP BY, joins compare with them); when
+ * it is stored or cast to, a domain's CHECK constraints too (TYPE_CODE), and a cast to it when one
+ * is written (`x::t`, CAST_TO_CODE).
  */
 const TYPE_READ_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.castsource = ty.oid
-      union all select 'pg_type'::regclass, ty.oid from types ty`;
+      union all select 'pg_type'::regclass, ty.oid from types ty
+      union all select 'pg_amproc'::regclass, p.oid from types ty join pg_opclass k on k.opcintype = ty.oid join pg_amproc p on p.amprocfamily = k.opcfamily
+      union all select 'pg_operator'::regclass, o.amopopr from types ty join pg_opclass k on k.opcintype = ty.oid join pg_amop o on o.amopfamily = k.opcfamily`;
 const TYPE_CODE = `select 'pg_constraint'::regclass, k.oid from types ty join pg_constraint k on k.contypid = ty.oid
       union all ${TYPE_READ_CODE}`;
 const CAST_TO_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid
