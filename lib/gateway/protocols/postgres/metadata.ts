@@ -87,6 +87,8 @@ export class UpstreamMetadata {
   private readonly relationsByName = new Kept<string, RelationInfo[]>();
   private readonly relativesByOid = new Kept<number, { schema: string; table: string }[]>();
   private readonly codeByName = new Kept<string, string[]>();
+  /** whether the database has any function written by users (null: not known); see mayHaveUserCode */
+  private anyUserCode: { value: boolean | null; at: number; generation: number; reading: boolean } = { value: null, at: 0, generation: 0, reading: false };
   /** the database it reads (catalog-changes.ts): connections to the same one forget together */
   readonly database: string;
 
@@ -188,6 +190,34 @@ export class UpstreamMetadata {
     return kind === "event" ? read() : this.codeByName.get(`${kind}\u0000${schema ?? ""}\u0000${ref.name}`, read);
   }
 
+  /**
+   * false only when the database is known to have no function written by users at all: then no
+   * statement can run user code (every way to run some ends at a pg_proc row outside SYSTEM) and
+   * the per-name lookups are skipped. It is read in the background (a session asks at its start,
+   * while idle), never on a statement's path: an upstream that serves one transaction at a time
+   * (the embedded demo's PGlite) would hold a lookup behind the client's own open transaction.
+   * Unknown (true) until read, and again at once after the catalog changed (forget).
+   */
+  mayHaveUserCode(): boolean {
+    const flag = this.anyUserCode;
+    if (!flag.reading && Date.now() - flag.at >= CACHE_TTL_MS / 3) {
+      flag.reading = true;
+      const generation = flag.generation;
+      this.sql
+        .unsafe<{ any: boolean }[]>(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as any`)
+        .then(
+          (rows) => {
+            if (generation === flag.generation) Object.assign(flag, { value: rows[0]?.any !== false, at: Date.now() });
+          },
+          () => {
+            if (generation === flag.generation) Object.assign(flag, { value: null, at: Date.now() });
+          },
+        )
+        .finally(() => (flag.reading = false));
+    }
+    return flag.value !== false;
+  }
+
   /** Whether the function with this OID (a FunctionCall names only that) is code written in the database; true when there is none. */
   async isUserFunction(oid: number): Promise<boolean> {
     const rows = await this.sql.unsafe<{ system: boolean }[]>(`select ${SYSTEM} as system from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = $1::oid`, [String(oid)]);
@@ -204,6 +234,7 @@ export class UpstreamMetadata {
 
   /** Drops every kept answer (DDL ran on this database). */
   forget() {
+    Object.assign(this.anyUserCode, { value: null, at: 0, generation: this.anyUserCode.generation + 1, reading: false });
     for (const kept of [this.tables, this.relationsByName, this.relativesByOid, this.codeByName] as Kept<unknown, unknown>[]) kept.clear();
   }
 

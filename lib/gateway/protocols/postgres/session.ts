@@ -83,6 +83,7 @@ export class PgSession {
       },
     }, (err) => this.fail(err));
     listenForCatalogChanges();
+    metadataFor(est.target).mayHaveUserCode(); // read now, while the session is idle
     session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
   }
 

@@ -137,7 +137,7 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
  * (userCodeCalled), or when the catalog cannot be read to tell (fail closed).
  */
 export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRequest, prepared: (name: string) => string | null = () => null): Promise<ClassifiedRequest> {
-  if (req.kind === "unknown") return req;
+  if (req.kind === "unknown" || !metadata.mayHaveUserCode()) return req;
   const why = await userCodeCalled(req.text, metadata, prepared).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
   return why ? { ...req, kind: "unknown", action: actionOf("unknown") } : req;
 }
