@@ -260,6 +260,8 @@ export function getBus(): EventBus {
 
 export const Topics = {
   policyChanged: "policy.changed",
+  /** DDL ran through a PostgreSQL gateway: catalog answers kept for that database are stale (postgres/catalog-changes.ts) */
+  pgCatalogChanged: "pg.catalog-changed",
   maskingChanged: "masking.changed",
   approvalCreated: "approval.created",
   approvalDecided: "approval.decided",

@@ -13,7 +13,8 @@ import { gatewayConninfo, runPsql } from "../support/psql";
  *
  * The masked column is vault.password_hash (the shipped "pii" rule `*.password*`, masked whole);
  * its values look like nothing a detector knows, so only the column rule can catch them.
- * `fu-rw` permits writes (and anything unknown: CALL) under masking, as an approved hold would.
+ * `fu-rw` permits writes (and anything unknown: CALL, code written in the database) under masking,
+ * as an approved hold would.
  */
 
 const POLICIES = `
@@ -159,13 +160,13 @@ describe("PostgreSQL gateway follow-ups", () => {
   });
 
   it.each([
-    ["a SQL function", "select leak_sql()", "fu-masked"],
-    ["a plpgsql function", "select leak_plpgsql(1)", "fu-masked"],
-    ["a set-returning function in FROM", "select * from leak_rows()", "fu-masked"],
-    ["a function in WHERE that copies, then a read", "begin; select 1 where copy_now() = 1; select login from vault; rollback", "fu-masked"],
+    ["a SQL function", "select leak_sql()", "fu-rw"],
+    ["a plpgsql function", "select leak_plpgsql(1)", "fu-rw"],
+    ["a set-returning function in FROM", "select * from leak_rows()", "fu-rw"],
+    ["a function in WHERE that copies, then a read", "begin; select 1 where copy_now() = 1; select login from vault; rollback", "fu-rw"],
     ["a procedure (CALL) that copies, then a read", "begin; call copy_proc(); select body from notes; rollback", "fu-rw"],
-    ["a user-defined operator", "select 1 ### 1", "fu-masked"],
-    ["a view over a user-defined function", "select s from leak_view", "fu-masked"],
+    ["a user-defined operator", "select 1 ### 1", "fu-rw"],
+    ["a view over a user-defined function", "select s from leak_view", "fu-rw"],
     ["a trigger that copies on a harmless UPDATE", "begin; update watched set login = 'x' where id = 1; select body from audit; rollback", "fu-rw"],
     ["a trigger a foreign key's ON DELETE CASCADE fires in another table", "begin; delete from owners where id = 1; select body from audit; rollback", "fu-rw"],
     ["a domain's check constraint on a column written", "begin; insert into forms values (1, 'yes'); select body from audit; rollback", "fu-rw"],

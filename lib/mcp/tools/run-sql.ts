@@ -3,7 +3,12 @@ import { z } from "zod";
 import { classifyForConnection } from "@/lib/gateway/core/classify";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import type { Masker } from "@/lib/gateway/masking";
+import { classifySql, preparedDefinitions } from "@/lib/gateway/protocols/postgres/classify";
+import { catalogChanged, mayChangeCatalog } from "@/lib/gateway/protocols/postgres/catalog-changes";
+import { metadataFor } from "@/lib/gateway/protocols/postgres/metadata";
 import { maskServerFields } from "@/lib/gateway/protocols/postgres/server-messages";
+import { refusedStore } from "@/lib/gateway/protocols/postgres/stored-sources";
+import { withUserCode } from "@/lib/gateway/protocols/postgres/user-code";
 import { errorResult, safely, textResult, type McpContext } from "../context";
 import { runGatewayCall } from "../gateway-call";
 import { MAX_RESULT_BYTES, MAX_ROWS, runSqlUpstream, sampleOf, SqlCancelled, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
@@ -38,6 +43,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
         // text decided, shown to an approver and recorded is the whole. No client can send one.
         if (args.sql.includes("\0")) return errorResult("DENIED: the SQL contains a NUL byte");
         const params = args.params?.map((p) => (p === null ? null : String(p)));
+        let prepared: (name: string) => string | null = () => null;
         return runGatewayCall(ctx, {
           tool: "run_sql",
           connection: args.connection,
@@ -46,8 +52,19 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
           notify: notifier(extra),
           signal: extra.signal,
           requestId: extra.requestId,
-          classify: async () => ({ ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}) }),
-          execute: async ({ session, decision, target, signal }) => {
+          // Code written in the database may write whatever the text says (user-code.ts withUserCode).
+          classify: async (target) => {
+            const request = { ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}) };
+            prepared = preparedIn(args.sql);
+            return withUserCode(metadataFor(target), request, prepared);
+          },
+          execute: async ({ session, decision, target, request, signal }) => {
+            // The PostgreSQL gateway's refusals under masking (stored-sources.ts): user code, masked values stored elsewhere.
+            const refused = decision.masker?.active ? await refusedStore(args.sql, decision.masker, metadataFor(target), target.ref.name, prepared, request.kind) : null;
+            if (refused) {
+              session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${refused}` } });
+              return errorResult(`DENIED: 0A000 not available on a masked connection: ${refused}`);
+            }
             let outcome: SqlOutcome;
             try {
               outcome = await runSqlUpstream(target, args.sql, params, decision.masker, signal);
@@ -55,6 +72,8 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
               const message = upstreamMessage(err, decision.masker, clientText(args.sql, params));
               session.recordResult(decision.requestSeq, { error: message });
               return errorResult(`${err instanceof GatehouseError ? err.code : "UPSTREAM"}: ${message.code ? `${message.code} ` : ""}${message.message}`);
+            } finally {
+              if (mayChangeCatalog(request.kind)) catalogChanged(target);
             }
             const rows = outcome.sets.reduce((n, s) => n + s.rowCount, 0);
             session.recordResult(decision.requestSeq, {
@@ -72,6 +91,12 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
         });
       }),
   );
+}
+
+/** The statements the text PREPAREs itself: each call runs on a connection of its own, where no other exists. */
+function preparedIn(sql: string): (name: string) => string | null {
+  const defs = new Map(preparedDefinitions(classifySql(sql)));
+  return (name) => defs.get(name)?.statements[0]?.text ?? null;
 }
 
 /**

@@ -26,7 +26,7 @@ const MAX_ENTRIES = 1000;
 /** Statement types classified from their tree's shape alone (no literal value is looked at). */
 const SHAPE_SAFE = new Set(["SelectStmt", "InsertStmt", "UpdateStmt", "DeleteStmt", "TransactionStmt"]);
 
-class Lru<V> {
+export class Lru<V> {
   private readonly map = new Map<string, V>();
   constructor(private readonly max: number) {}
   get(k: string): V | undefined {

@@ -9,7 +9,8 @@ import { columnSourcesOfSelect } from "./column-sources";
  * credentials), never on the client's session: a lookup there would interleave with the
  * client's protocol stream and could run inside its aborted transaction. One small pool per
  * connection, shared by its sessions; answers are kept for CACHE_TTL_MS (`Kept`), so a column
- * renamed or a view replaced elsewhere is seen within that time.
+ * renamed or a view replaced elsewhere is seen within that time, and at once when the DDL ran
+ * through a Gatehouse (catalog-changes.ts: every pool on that database, in every process, forgets).
  */
 
 export interface ColumnName {
@@ -49,24 +50,34 @@ const CACHE_TTL_MS = 30_000;
 class Kept<K, V> {
   private readonly entries = new Map<K, { at: number; value: V }>();
   private readonly reading = new Map<K, Promise<V>>();
+  /** bumped by clear(): a read that started before it may have seen the catalog before the change */
+  private generation = 0;
 
   async get(key: K, read: () => Promise<V>): Promise<V> {
     const kept = this.entries.get(key);
     if (kept && Date.now() - kept.at < CACHE_TTL_MS) return kept.value;
+    const generation = this.generation;
     let p = this.reading.get(key);
     if (!p) {
-      p = read().finally(() => this.reading.delete(key));
-      this.reading.set(key, p);
+      const reading = read().finally(() => this.reading.get(key) === reading && this.reading.delete(key));
+      this.reading.set(key, (p = reading));
     }
     try {
       const value = await p;
       if (this.entries.size > CACHE_LIMIT) this.entries.clear();
-      this.entries.set(key, { at: Date.now(), value });
+      if (generation === this.generation) this.entries.set(key, { at: Date.now(), value });
       return value;
     } catch (err) {
       if (kept) return kept.value;
       throw err;
     }
+  }
+
+  /** Forget every answer, and answers being read now: the catalog changed. */
+  clear() {
+    this.generation++;
+    this.entries.clear();
+    this.reading.clear();
   }
 }
 
@@ -76,8 +87,13 @@ export class UpstreamMetadata {
   private readonly relationsByName = new Kept<string, RelationInfo[]>();
   private readonly relativesByOid = new Kept<number, { schema: string; table: string }[]>();
   private readonly codeByName = new Kept<string, string[]>();
+  /** whether the database has any function written by users (null: not known); see mayHaveUserCode */
+  private anyUserCode: { value: boolean | null; at: number; generation: number; reading: boolean } = { value: null, at: 0, generation: 0, reading: false };
+  /** the database it reads (catalog-changes.ts): connections to the same one forget together */
+  readonly database: string;
 
   constructor(target: UpstreamTarget) {
+    this.database = databaseOf(target);
     const tls = target.options.tls === "require";
     this.sql = postgres({
       host: target.url.hostname,
@@ -155,10 +171,15 @@ export class UpstreamMetadata {
    *   - function: a function, procedure or aggregate of that name (in any schema when unqualified:
    *     the client's search_path may put its schema ahead of pg_catalog);
    *   - operator: the function behind an operator of that name;
-   *   - cast: the function of a cast to a type of that name;
-   *   - relation: triggers, rules, defaults, constraints (its columns' domains' too), row-level
-   *     security policies, index and partition key expressions of the relations of that name, and views' definitions, through views over views
-   *     and the tables a foreign key cascades into;
+   *   - cast: the function of a cast to or from a type of that name, and for a domain the CHECK
+   *     constraints of it and of the domains it is made from (a domain over a domain checks both);
+   *   - relation: triggers, rules, defaults, constraints, row-level security policies, index and
+   *     partition key expressions of the relations of that name, and views' definitions, through
+   *     views over views and the tables a foreign key cascades into; and what their columns' types
+   *     run: their domains' CHECKs (domains under domains too), casts from them (an IMPLICIT cast
+   *     runs in `length(col)` unnamed), input/output functions, operator classes (ORDER BY);
+   *   - reads: the part of `relation` that reading the relations runs (views' definitions, SELECT
+   *     rules, row-level security policies, casts from and input/output functions of column types);
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
    * The answer is cached like every catalog answer (CACHE_TTL_MS), but for event triggers.
    */
@@ -167,6 +188,34 @@ export class UpstreamMetadata {
     const read = async () => (await this.sql.unsafe<{ fn: string }[]>(USER_CODE[kind], kind === "event" ? [] : [ref.name, schema])).map((r) => r.fn);
     // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
     return kind === "event" ? read() : this.codeByName.get(`${kind}\u0000${schema ?? ""}\u0000${ref.name}`, read);
+  }
+
+  /**
+   * false only when the database is known to have no function written by users at all: then no
+   * statement can run user code (every way to run some ends at a pg_proc row outside SYSTEM) and
+   * the per-name lookups are skipped. It is read in the background (a session asks at its start,
+   * while idle), never on a statement's path: an upstream that serves one transaction at a time
+   * (the embedded demo's PGlite) would hold a lookup behind the client's own open transaction.
+   * Unknown (true) until read, and again at once after the catalog changed (forget).
+   */
+  mayHaveUserCode(): boolean {
+    const flag = this.anyUserCode;
+    if (!flag.reading && Date.now() - flag.at >= CACHE_TTL_MS / 3) {
+      flag.reading = true;
+      const generation = flag.generation;
+      this.sql
+        .unsafe<{ any: boolean }[]>(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as any`)
+        .then(
+          (rows) => {
+            if (generation === flag.generation) Object.assign(flag, { value: rows[0]?.any !== false, at: Date.now() });
+          },
+          () => {
+            if (generation === flag.generation) Object.assign(flag, { value: null, at: Date.now() });
+          },
+        )
+        .finally(() => (flag.reading = false));
+    }
+    return flag.value !== false;
   }
 
   /** Whether the function with this OID (a FunctionCall names only that) is code written in the database; true when there is none. */
@@ -183,9 +232,20 @@ export class UpstreamMetadata {
     return new Map(rows.map((r) => [r.attnum, { schema: r.nspname, table: r.relname, column: r.attname, ...(isView(r.relkind) ? { view: true } : {}) }]));
   }
 
+  /** Drops every kept answer (DDL ran on this database). */
+  forget() {
+    Object.assign(this.anyUserCode, { value: null, at: 0, generation: this.anyUserCode.generation + 1, reading: false });
+    for (const kept of [this.tables, this.relationsByName, this.relativesByOid, this.codeByName] as Kept<unknown, unknown>[]) kept.clear();
+  }
+
   async close() {
     await this.sql.end({ timeout: 1 }).catch(() => {});
   }
+}
+
+/** "host:port/database" of a connection's upstream. */
+export function databaseOf(target: UpstreamTarget): string {
+  return `${target.url.hostname}:${target.url.port || 5432}/${decodeURIComponent(target.url.pathname.slice(1)) || target.username}`;
 }
 
 /**
@@ -197,15 +257,48 @@ const SYSTEM = `(n.nspname in ('pg_catalog', 'information_schema')
   or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
 /** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
 const inSchema = (alias: string) => `($2::text is null or ${alias}.nspname = $2::text or ($2::text = 'pg_temp' and ${alias}.nspname like 'pg\\_temp\\_%'))`;
+/** The user functions objects (classid, objid) in a CTE `objs` depend on. */
+const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from objs o
+      join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
+      join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
+    where not ${SYSTEM}`;
+/** The types of the columns of the relations in a CTE `rels`. */
+const COLUMN_TYPES = `select distinct a.atttypid, 0 from rels r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`;
+/**
+ * CTE `types`: the types `seed` selects (oid, 0), and under each domain its base type (a domain
+ * over a domain checks both), under each array its element type, under each composite type (a
+ * table's row type: `row(...)::t`, `json_populate_record(null::t, ...)`) its attributes' types.
+ */
+const typeChain = (seed: string) => `types(oid, depth) as (${seed}
+      union select x.oid, ty.depth + 1 from types ty join pg_type t on t.oid = ty.oid
+        cross join lateral (select case when t.typtype = 'd' then t.typbasetype end
+          union all select nullif(t.typelem, 0)
+          union all select a.atttypid from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) x(oid)
+      where x.oid is not null and ty.depth < 32)`;
+/**
+ * Code a value of a type in CTE `types` runs without the statement naming it: a cast from it (an
+ * IMPLICIT one runs in `length(col)`), its input/output functions, the support functions and
+ * operators of its operator classes (ORDER BY, DISTINCT, GROUP BY, joins compare with them); when
+ * it is stored or cast to, a domain's CHECK constraints too (TYPE_CODE), and a cast to it when one
+ * is written (`x::t`, CAST_TO_CODE).
+ */
+const TYPE_READ_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.castsource = ty.oid
+      union all select 'pg_type'::regclass, ty.oid from types ty
+      union all select 'pg_amproc'::regclass, p.oid from types ty join pg_opclass k on k.opcintype = ty.oid join pg_amproc p on p.amprocfamily = k.opcfamily
+      union all select 'pg_operator'::regclass, o.amopopr from types ty join pg_opclass k on k.opcintype = ty.oid join pg_amop o on o.amopfamily = k.opcfamily`;
+const TYPE_CODE = `select 'pg_constraint'::regclass, k.oid from types ty join pg_constraint k on k.contypid = ty.oid
+      union all ${TYPE_READ_CODE}`;
+const CAST_TO_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid
+      union all ${TYPE_CODE}`;
 const USER_CODE = {
   function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
   operator: `select n.nspname || '.' || p.proname as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
     join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
     where o.oprname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
-  cast: `select n.nspname || '.' || p.proname as fn from pg_cast c join pg_type t on t.oid = c.casttarget join pg_namespace s on s.oid = t.typnamespace
-    join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
-    where t.typname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
+  cast: `with recursive ${typeChain(`select t.oid, 0 from pg_type t join pg_namespace s on s.oid = t.typnamespace where t.typname = $1 and ${inSchema("s")}`)},
+    objs(classid, objid) as (${CAST_TO_CODE})
+    ${CODE_OF_OBJS}`,
   // The relations a statement on one reaches: what its views and rules read or write, and the
   // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too).
   relation: `with recursive edges(src, dst) as (
@@ -218,6 +311,7 @@ const USER_CODE = {
       select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
       union
       select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
+    ${typeChain(COLUMN_TYPES)},
     objs(classid, objid) as (
       select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid
       union all select 'pg_trigger'::regclass, t.oid from rels r join pg_trigger t on t.tgrelid = r.oid
@@ -226,12 +320,22 @@ const USER_CODE = {
       union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
       union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
       union all select 'pg_class'::regclass, r.oid from rels r
-      union all select 'pg_constraint'::regclass, k.oid from rels r
-        join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 join pg_constraint k on k.contypid = a.atttypid)
-    select distinct n.nspname || '.' || p.proname as fn from objs o
-      join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
-      join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
-    where not ${SYSTEM}`,
+      union all ${TYPE_CODE})
+    ${CODE_OF_OBJS}`,
+  // What reading the relations of that name runs: views' definitions (through views over views),
+  // SELECT rules, row-level security policies, and what their columns' types run.
+  reads: `with recursive rels(oid, depth) as (
+      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
+      union
+      select d.refobjid, r.depth + 1 from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      where r.depth < 32 and d.refobjid <> r.oid),
+    ${typeChain(COLUMN_TYPES)},
+    objs(classid, objid) as (
+      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
+      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
+      union all ${TYPE_READ_CODE})
+    ${CODE_OF_OBJS}`,
   event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
     where e.evtenabled <> 'D' and not ${SYSTEM}`,
 };
@@ -264,6 +368,11 @@ export function metadataFor(target: UpstreamTarget): UpstreamMetadata {
     pools.set(id, m);
   }
   return m;
+}
+
+/** Every pool of this process on `database` forgets what it kept. */
+export function forgetDatabase(database: string) {
+  for (const m of pools.values()) if (m.database === database) m.forget();
 }
 
 export async function closeAllMetadata() {

@@ -6,8 +6,10 @@ import { sendUpstreamCancel } from "./cancel";
 import { ExtendedState } from "./extended";
 import type { Established } from "./handshake";
 import { LongRunning } from "./long-running";
+import { catalogChanged, listenForCatalogChanges, mayChangeCatalog } from "./catalog-changes";
 import { metadataFor } from "./metadata";
 import { refusedStore } from "./stored-sources";
+import { withUserCode } from "./user-code";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
 import { build, encodeFrontend, parseFrontendMessage, ProtocolError, type BindMessage, type Frame, type FrontendMessage } from "./wire";
@@ -44,6 +46,8 @@ export class PgSession {
   private holdAbort = new AbortController();
   private deciding = false;
   private closed = false;
+  /** a statement that may change the catalog ran since the session was last outside a transaction (catalog-changes.ts) */
+  private changedCatalog = false;
   private readonly done: Promise<void>;
   private resolveDone!: () => void;
 
@@ -69,10 +73,17 @@ export class PgSession {
       resultText: (s) => this.state.resultText(s),
       withheldChannels: this.long.blocked,
       onUnitDone: (unit) => {
+        if (this.changedCatalog) {
+          catalogChanged(est.target);
+          // Others see the change at COMMIT: until the transaction ends, every statement forgets again.
+          if (this.relay.txStatus === "I") this.changedCatalog = false;
+        }
         unit.record(session);
         unit.onDone?.();
       },
     }, (err) => this.fail(err));
+    listenForCatalogChanges();
+    metadataFor(est.target).mayHaveUserCode(); // read now, while the session is idle
     session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
   }
 
@@ -182,17 +193,19 @@ export class PgSession {
     const problem = c.statements.find((s) => s.settingProblem)?.settingProblem;
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
     const sources = this.state.withCursorSources(c);
-    const decision = await this.decide({ action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text });
+    const request = await withUserCode(metadataFor(this.est.target), { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text }, this.preparedText);
+    const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
-    if (decision.masker?.active && (await this.refuseStore(text, c.kind, decision, true))) return;
+    if (decision.masker?.active && (await this.refuseStore(text, request.kind, decision, true))) return;
     this.state.applySqlNamespaceChanges(c, text);
+    this.changedCatalog ||= mayChangeCatalog(request.kind);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     unit.clientText = text;
     this.relay.enqueue([{ t: "query", unit, classification: c, done: 0, fields: null }]);
     this.toUpstream(raw);
     // After the statement went out: a revocation's CopyFail must reach the upstream behind it.
-    unit.onDone = this.long.opened(c.statements, { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text }, decision);
+    unit.onDone = this.long.opened(c.statements, request, decision);
   }
 
   private async flushBatch(synced: boolean) {
@@ -211,10 +224,11 @@ export class PgSession {
       return this.toUpstream(raw);
     }
     if (plan.settingProblems.length) return this.reject("0A000", refusedSetting(plan.settingProblems[0]), synced);
-    const decision = await this.decide(plan.request);
+    const request = await withUserCode(metadataFor(this.est.target), plan.request, this.preparedText);
+    const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
-    if (masker && (await this.refuseStore(plan.request.text, plan.request.kind, decision, synced))) return;
+    if (masker && (await this.refuseStore(request.text, request.kind, decision, synced))) return;
     if (masker && plan.runsCopy) {
       // COPY through Parse/Execute carries no RowDescription and possibly binary format: column
       // masking could not follow it, so under masking it is refused rather than half-masked.
@@ -241,12 +255,13 @@ export class PgSession {
       out = Buffer.concat(parts);
     }
     plan.commit();
+    this.changedCatalog ||= mayChangeCatalog(request.kind);
     const unit = new ResultUnit(decision.requestSeq, masker, this.limits);
-    unit.clientText = [plan.request.text, ...(plan.request.params ?? [])].join("\n");
+    unit.clientText = [request.text, ...(request.params ?? [])].join("\n");
     this.relay.enqueue(ops.map((op) => ({ ...op, unit })));
     this.ranSinceSync = !synced;
     this.toUpstream(out);
-    unit.onDone = this.long.opened(plan.executed, plan.request, decision);
+    unit.onDone = this.long.opened(plan.executed, request, decision);
   }
 
   private async functionCall(oid: number, raw: Buffer) {
@@ -266,6 +281,7 @@ export class PgSession {
         return this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, true);
       }
     }
+    this.changedCatalog = true; // a function called by OID may run anything
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     unit.clientText = ""; // its arguments may be binary: nothing counts as written by the client
     this.relay.enqueue([{ t: "call", unit }]);
@@ -293,13 +309,15 @@ export class PgSession {
    */
   private async refuseStore(text: string, kind: RequestKind, decision: Decision, synced: boolean): Promise<boolean> {
     if (decision.type === "deny" || !decision.masker) return false;
-    const prepared = (name: string) => this.state.prepared.get(name)?.statements[0]?.text ?? null;
-    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, prepared, kind);
+    const why = await refusedStore(text, decision.masker, metadataFor(this.est.target), this.est.target.ref.name, this.preparedText, kind);
     if (!why) return false;
     this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
     await this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, synced);
     return true;
   }
+
+  /** The text of a prepared statement an EXECUTE runs, or null when unknown. */
+  private readonly preparedText = (name: string) => this.state.prepared.get(name)?.statements[0]?.text ?? null;
 
   private readonly onHeld = (h: { approvalId: number; url: string }) =>
     this.est.client.write(build.noticeResponse({ severity: "NOTICE", code: "00000", message: `held for approval #${h.approvalId}: ${h.url}` }));

@@ -1,6 +1,9 @@
-import { asArray, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
+import { asArray, baseFunctionName, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
+import { DEFAULT_FUNCTION_RULES, functionMatcher } from "./classify/functions";
 import { parseSql } from "./classify/parser";
-import type { RequestKind } from "@/lib/gateway/core/types";
+import { Lru, shapeKey } from "./classify-cache";
+import { actionOf } from "@/lib/gateway/core/classify";
+import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
 import type { UpstreamMetadata } from "./metadata";
 
 /**
@@ -25,7 +28,10 @@ export interface Name {
 
 export type CodeNames = Record<"function" | "operator" | "cast" | "relation", Name[]>;
 
-/** Names a statement's text uses, following EXECUTE into the prepared statement's text; null when it does not parse. */
+/**
+ * Names a statement's text uses, following EXECUTE into the prepared statement's text; null when
+ * it does not parse, or calls a built-in that converts to a type chosen at run time (TYPE_BY_OID).
+ */
 export function codeNamesOf(text: string, prepared: (name: string) => string | null = () => null, depth = 0): CodeNames | null {
   let stmts: unknown;
   try {
@@ -44,22 +50,32 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
     }
     if (!isObject(v)) continue;
     for (const [type, n] of nodes(v)) {
-      if (type === "FuncCall" || type === "funccall") add(out.function, qualified(n.funcname));
-      else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
+      if (type === "FuncCall" || type === "funccall") {
+        // A type chosen at run time (domain_in(x, 'checked'::regtype, -1)) runs its CHECKs unnamed.
+        if (TYPE_BY_OID.has(baseFunctionName(n.funcname) ?? "")) return null;
+        add(out.function, qualified(n.funcname));
+      } else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
       else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
-      else if (type === "TypeCast" && isObject(n.typeName)) add(out.cast, qualified((n.typeName as AstObject).names));
       else if (type === "ExecuteStmt") {
         const inner = depth < 4 ? prepared(str(n.name) ?? "") : null;
         const names = inner === null ? null : codeNamesOf(inner, prepared, depth + 1);
         if (names === null) return null;
         for (const k of Object.keys(out) as (keyof CodeNames)[]) for (const x of names[k]) add(out[k], x);
       }
+      // A type named anywhere: a cast, a column definition list (`json_to_record(...) AS x(a checked)`).
+      if (isObject(n.typeName)) add(out.cast, qualified((n.typeName as AstObject).names));
     }
     if (isRangeVar(v)) add(out.relation, { ...(str(v.schemaname) ? { schema: str(v.schemaname) } : {}), name: str(v.relname)! });
     for (const k in v) if (typeof v[k] === "object" && v[k] !== null) stack.push(v[k]);
   }
   return out;
 }
+
+/**
+ * Built-ins that convert a value to a type given by OID at run time: for a domain (or a composite
+ * or array made of one) they run its CHECKs, and which type it is the text does not say.
+ */
+const TYPE_BY_OID = new Set(["domain_in", "domain_recv", "record_in", "record_recv", "array_in", "array_recv", "range_in", "range_recv", "multirange_in", "multirange_recv", "pg_input_is_valid", "pg_input_error_info"]);
 
 /** A node wrapper `{ Type: {...} }`, or a bare concrete field (`funccall` of CALL). */
 function nodes(v: AstObject): [string, AstObject][] {
@@ -80,6 +96,25 @@ function add(list: Name[], n: Name | null) {
   if (n && !list.some((x) => x.name === n.name && x.schema === n.schema)) list.push(n);
 }
 
+type Found = { kind: keyof CodeNames | "event"; n: Name; code: string[] };
+
+/**
+ * The first name in `names` that runs code written in the database; relations are looked up as
+ * `relation` (all a statement on them can run) or `reads` (what reading them runs).
+ * Throws when the catalog cannot be read.
+ */
+async function findUserCode(names: CodeNames, metadata: UpstreamMetadata, relations: "relation" | "reads", events: boolean): Promise<Found | undefined> {
+  const kinds = Object.keys(names) as (keyof CodeNames)[];
+  const lookups = kinds.flatMap((k) => names[k].map(async (n): Promise<Found> => ({ kind: k, n, code: await metadata.userCode(k === "relation" ? relations : k, n) })));
+  if (events) lookups.push(metadata.userCode("event", { name: "" }).then((code) => ({ kind: "event" as const, n: { name: "" }, code })));
+  return (await Promise.all(lookups)).find((f) => f.code.length > 0);
+}
+
+function described(hit: Found): string {
+  const what = hit.kind === "relation" ? `${hit.n.name} (its triggers, rules, defaults, policies, column types or view definition)` : hit.kind === "event" ? "an event trigger this DDL fires" : `the ${hit.kind} ${hit.n.name}`;
+  return `code written in the database (${hit.code.slice(0, 3).join(", ")}, through ${what})`;
+}
+
 /**
  * Why a statement under masking must not run because it runs user-written code, or null.
  * Throws when the catalog cannot be read (the caller refuses: fail closed).
@@ -87,13 +122,50 @@ function add(list: Name[], n: Name | null) {
 export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null, kind: RequestKind): Promise<string | null> {
   const names = codeNamesOf(text, prepared);
   if (names === null) return "it cannot be analysed for the code it runs";
-  const kinds = Object.keys(names) as (keyof CodeNames)[];
-  const lookups = kinds.flatMap((k) => names[k].map(async (n) => ({ kind: k as keyof CodeNames | "event", n, code: await metadata.userCode(k, n) })));
+  const matcher = functionMatcher(DEFAULT_FUNCTION_RULES);
+  for (const f of names.function) {
+    const rule = matcher.match(f.name.toLowerCase());
+    if (rule?.unmaskable) return `it calls ${f.name}, which ${rule.why}: masking cannot follow what it returns`;
+  }
   // DDL (and what may run DDL) fires the database's event triggers.
-  if (kind !== "read" && kind !== "write") lookups.push(metadata.userCode("event", { name: "" }).then((code) => ({ kind: "event" as const, n: { name: "" }, code })));
-  const found = await Promise.all(lookups);
-  const hit = found.find((f) => f.code.length > 0);
-  if (!hit) return null;
-  const what = hit.kind === "relation" ? `${hit.n.name} (its triggers, rules, defaults, policies or view definition)` : hit.kind === "event" ? "an event trigger this DDL fires" : `the ${hit.kind} ${hit.n.name}`;
-  return `it runs code written in the database (${hit.code.slice(0, 3).join(", ")}, through ${what}), which can return or copy masked values where masking does not follow them`;
+  const hit = await findUserCode(names, metadata, "relation", kind !== "read" && kind !== "write");
+  return hit ? `it runs ${described(hit)}, which can return or copy masked values where masking does not follow them` : null;
+}
+
+/**
+ * `req` as policy must see it: "unknown" when it calls code written in the database
+ * (userCodeCalled), or when the catalog cannot be read to tell (fail closed).
+ */
+export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRequest, prepared: (name: string) => string | null = () => null): Promise<ClassifiedRequest> {
+  if (req.kind === "unknown" || !metadata.mayHaveUserCode()) return req;
+  const why = await userCodeCalled(req.text, metadata, prepared).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
+  return why ? { ...req, kind: "unknown", action: actionOf("unknown") } : req;
+}
+
+/**
+ * Why a statement is "unknown" whatever its text says, or null: it calls code written in the
+ * database (a function, operator or cast, or through a view, a row-level security policy or an
+ * implicit cast of a column's type), which may write, run DDL or change settings. Volatility does
+ * not tell: PostgreSQL refuses an INSERT in a STABLE function's body, not in a function it calls.
+ * Throws when the catalog cannot be read (the caller takes the statement as unknown).
+ */
+export async function userCodeCalled(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null): Promise<string | null> {
+  const names = codeNamesCached(text, prepared);
+  if (names === null) return "it cannot be analysed for the code it runs";
+  const hit = await findUserCode(names, metadata, "reads", false);
+  return hit ? `it runs ${described(hit)}, which the gateway cannot tell reads only` : null;
+}
+
+/** Every statement asks userCodeCalled: names kept per text shape (integers do not change them), as classify-cache.ts does. */
+const namesByShape = new Lru<CodeNames>(1000);
+
+function codeNamesCached(text: string, prepared: (name: string) => string | null): CodeNames | null {
+  if (text.length > 4096) return codeNamesOf(text, prepared);
+  const key = shapeKey(text) ?? text;
+  const hit = namesByShape.get(key);
+  if (hit) return hit;
+  let executes = false; // an EXECUTE's names depend on the session's prepared statements: not kept
+  const names = codeNamesOf(text, (name) => ((executes = true), prepared(name)));
+  if (names && !executes) namesByShape.set(key, names);
+  return names;
 }

@@ -18,14 +18,21 @@ export interface FunctionRule {
   name: string;
   kind: RequestKind;
   why: string;
+  /**
+   * What it returns comes from SQL or data the statement's text does not name (SQL text run
+   * inside, a table's raw pages, the change stream): masking cannot follow it, so under masking a
+   * statement calling it is refused (user-code.ts userCodeRefusal).
+   */
+  unmaskable?: true;
 }
 
 const admin = (why: string, names: string[]): FunctionRule[] => names.map((name) => ({ name, kind: "admin", why }));
+const unmaskable = (rules: FunctionRule[]): FunctionRule[] => rules.map((r) => ({ ...r, unmaskable: true }));
 const write = (why: string, names: string[]): FunctionRule[] => names.map((name) => ({ name, kind: "write", why }));
 
 export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
-  ...admin("connects to another database and runs SQL there", ["dblink*"]),
-  ...admin("runs the SQL text it is given (or reads a whole table by name), which the gateway never sees parsed", [
+  ...unmaskable(admin("connects to another database and runs SQL there", ["dblink*"])),
+  ...unmaskable(admin("runs the SQL text it is given (or reads a whole table by name), which the gateway never sees parsed", [
     "query_to_xml*",
     "table_to_xml*",
     "cursor_to_xml*",
@@ -36,9 +43,12 @@ export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
     "crosstab*",
     "connectby",
     "pg_background_*",
-  ]),
+    "xpath_table", // xml2: builds SELECT <key>, <document> FROM <relname> WHERE <criteria> from its arguments
+  ])),
+  ...unmaskable(admin("reads a relation's raw pages by name (pageinspect), around masking and privileges", ["get_raw_page", "bt_page_items"])),
+  ...admin("schedules SQL to run later as a background job (pg_cron)", ["schedule", "schedule_in_database", "unschedule", "alter_job"]),
   ...admin("reads or writes server files", [
-    "pg_read_file",
+    "pg_read_file*", // pg_read_file_old too
     "pg_read_binary_file",
     "pg_stat_file",
     "pg_ls_*",
@@ -52,7 +62,7 @@ export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
     "pg_terminate_backend",
     "pg_cancel_backend",
     "pg_reload_conf",
-    "pg_rotate_logfile",
+    "pg_rotate_logfile*",
     "pg_log_backend_memory_contexts",
     "pg_promote",
     "pg_switch_wal",
@@ -79,8 +89,8 @@ export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
     "heap_force_freeze",
     "pg_stat_statements_reset",
   ]),
-  ...admin("reads the change stream or manages replication", [
-    "pg_logical_slot_*",
+  ...unmaskable(admin("reads the change stream (every changed row, in clear)", ["pg_logical_slot_*"])),
+  ...admin("manages replication", [
     "pg_create_*_replication_slot",
     "pg_copy_*_replication_slot",
     "pg_drop_replication_slot",
