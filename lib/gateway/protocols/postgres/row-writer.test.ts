@@ -45,6 +45,8 @@ const cell = fc.oneof(
   fc.uint8Array({ maxLength: 24 }).map((b) => Buffer.from(b)), // not always UTF-8
   fc.oneof(fc.emailAddress(), fc.constant("card 4111111111111111")).map((s) => hex(Buffer.from(s))), // a bytea's text form
   fc.uint8Array({ maxLength: 16 }).map((b) => hex(Buffer.from(b))),
+  // long text around a match: longer than what the writer copies and encodes by hand
+  fc.tuple(fc.string({ maxLength: 100 }), fc.constantFrom("bob@example.com", "4111 1111 1111 1111", "ü"), fc.string({ maxLength: 100 })).map((p) => Buffer.from(p.join(" "))),
 );
 
 function frames(bytes: Buffer): Frame[] {

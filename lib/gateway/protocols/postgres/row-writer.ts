@@ -14,6 +14,9 @@ import { BodyReader } from "./wire/codec";
  * A frame that is not a well-formed DataRow throws, as parseBackendMessage does: the run is
  * not sent and the session ends.
  */
+/** Up to this many bytes are copied by hand: for a cell value a native copy's call costs more. */
+const SHORT = 64;
+
 export class MaskedRowWriter {
   private buf: Buffer;
   private off = 0;
@@ -70,15 +73,32 @@ export class MaskedRowWriter {
     }
     // a UTF-16 unit takes at most 3 bytes of UTF-8
     this.ensure(4 + text.length * 3);
-    const len = this.buf.write(text, this.off + 4, "utf8");
-    this.buf.writeInt32BE(len, this.off);
-    this.off += 4 + len;
+    const buf = this.buf;
+    const at = this.off + 4;
+    const n = text.length;
+    // Short ASCII text (a redaction, a hash token, a partial) by hand: Buffer.write's call costs more.
+    let len = 0;
+    if (n <= SHORT) {
+      for (; len < n; len++) {
+        const c = text.charCodeAt(len);
+        if (c >= 0x80) break;
+        buf[at + len] = c;
+      }
+    }
+    if (len < n) len = buf.write(text, at, "utf8");
+    buf.writeInt32BE(len, this.off);
+    this.off = at + len;
   }
 
   private copy(from: Buffer, start: number, end: number): void {
-    if (end <= start) return;
-    this.ensure(end - start);
-    this.off += from.copy(this.buf, this.off, start, end);
+    const n = end - start;
+    if (n <= 0) return;
+    this.ensure(n);
+    const buf = this.buf;
+    const at = this.off;
+    if (n <= SHORT) for (let i = 0; i < n; i++) buf[at + i] = from[start + i];
+    else from.copy(buf, at, start, end);
+    this.off = at + n;
   }
 
   private ensure(n: number): void {
