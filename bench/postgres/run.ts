@@ -8,9 +8,11 @@
  * separate database `gatehouse` on the same PostgreSQL 15 server).
  *
  * Usage: npx tsx bench/postgres/run.ts [--seconds 10] [--clients 8] [--store pglite|postgres|both]
- *          [--only simple,extended,prepared,tpcb,fetch,memory,recheck] [--idle-seconds 60] [--profile DIR]
+ *          [--only simple,extended,prepared,tpcb,fetch,memory,recheck] [--idle-seconds 60] [--profile DIR] [--fetch-inline]
  * --profile writes a V8 CPU profile of the Gatehouse process per store into DIR.
  * --idle-seconds: how long the 200 connections of the memory step stay idle before the second reading.
+ * --fetch-inline: the masked fetch also through one more Gatehouse (PGlite) without the masking
+ *   worker (GATEHOUSE_MASK_WORKER=0), in the same rounds: what the worker gains or costs here.
  */
 import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
@@ -34,6 +36,7 @@ const ONLY = new Set(arg("only", "simple,extended,prepared,tpcb,fetch,memory,rec
 const STORES = (arg("store", "both") === "both" ? ["pglite", "postgres"] : [arg("store", "both")]) as Store[];
 const PROFILE = arg("profile", "");
 const IDLE_SECONDS = Number(arg("idle-seconds", "60"));
+const FETCH_INLINE = process.argv.includes("--fetch-inline");
 const PGBENCH = "/usr/lib/postgresql/15/bin/pgbench";
 
 type Store = "pglite" | "postgres";
@@ -70,8 +73,8 @@ function fetchSecs(env: Env, gh?: GatehouseProcess): { secs: number; cpuUs: numb
 }
 
 /** A Gatehouse on the given store, with a connection "bench" to the PostgreSQL 15 under test. */
-async function gatehouseOn(store: Store, pg: Postgres15): Promise<{ gh: GatehouseProcess; env: Env; agentEnv: Env }> {
-  const env: Env = {};
+async function gatehouseOn(store: Store, pg: Postgres15, extra: Env = {}): Promise<{ gh: GatehouseProcess; env: Env; agentEnv: Env }> {
+  const env: Env = { ...extra };
   if (store === "postgres") env.DATABASE_URL = pg.url.replace(/\/postgres$/, "/gatehouse");
   if (PROFILE) {
     fs.mkdirSync(path.join(PROFILE, store), { recursive: true });
@@ -95,6 +98,8 @@ async function main() {
   const rechecks: Record<string, RecheckCost> = {};
   const put = (key: string, col: string, v: number) => ((results[key] ??= {})[col] = v);
   const gates: { store: Store; gh: GatehouseProcess; env: Env; agentEnv: Env }[] = [];
+  /** --fetch-inline: a Gatehouse without the masking worker, for the masked fetch only */
+  let inline: { gh: GatehouseProcess; env: Env; agentEnv: Env } | null = null;
   let relay: ReturnType<typeof spawn> | null = null;
   try {
     const direct: Env = { PGHOST: "127.0.0.1", PGPORT: String(pg.port), PGUSER: "postgres", PGPASSWORD: "gatehouse-test", PGDATABASE: "postgres", PGSSLMODE: "disable" };
@@ -109,6 +114,7 @@ async function main() {
     // Every Gatehouse runs for the whole benchmark (idle when not measured), so each workload is
     // measured direct and through every store back to back, under the same machine load.
     for (const store of STORES) gates.push({ store, ...(await gatehouseOn(store, pg)) });
+    if (FETCH_INLINE && ONLY.has("fetch")) inline = await gatehouseOn("pglite", pg, { GATEHOUSE_MASK_WORKER: "0" });
     // The ceiling for any Node.js proxy here: a process that only copies bytes (noop-proxy.ts).
     const relayPort = await freePort();
     relay = spawn(process.execPath, ["--import", "tsx", path.join(import.meta.dirname, "noop-proxy.ts"), String(relayPort), String(pg.port)], { stdio: "ignore" });
@@ -146,6 +152,11 @@ async function main() {
           best[g.store] = Math.min(best[g.store] ?? Infinity, r.secs);
           best[`${g.store}:cpu`] = Math.min(best[`${g.store}:cpu`] ?? Infinity, r.cpuUs);
         }
+        if (inline) {
+          const r = fetchSecs(inline.agentEnv, inline.gh);
+          best.inline = Math.min(best.inline ?? Infinity, r.secs);
+          best["inline:cpu"] = Math.min(best["inline:cpu"] ?? Infinity, r.cpuUs);
+        }
       }
       for (const [k, v] of Object.entries(best)) put("fetch", k, v);
     }
@@ -171,7 +182,7 @@ async function main() {
     for (const g of gates) console.error(`--- gatehouse (${g.store}) output:\n` + g.gh.output().split("\n").filter((l) => !l.includes("GET ")).slice(-40).join("\n"));
     throw err;
   } finally {
-    for (const g of gates) {
+    for (const g of inline ? [...gates, inline] : gates) {
       await g.gh.stop();
       fs.rmSync(g.gh.dataDir, { recursive: true, force: true });
     }
@@ -190,6 +201,7 @@ async function main() {
   if (results.fetch) {
     const r = results.fetch;
     console.log(["fetch 500k rows, 3 masked (s, best of 3)".padEnd(34), r.direct.toFixed(2).padStart(10), "".padStart(11), ...STORES.flatMap((s) => [r[s].toFixed(2).padStart(12), (r.direct / r[s]).toFixed(2).padStart(7), `${r[`${s}:cpu`].toFixed(2)} µs/row`.padStart(14)])].join(""));
+    if (r.inline) console.log(["  without the masking worker".padEnd(34), "".padStart(21), r.inline.toFixed(2).padStart(12), (r.direct / r.inline).toFixed(2).padStart(7), `${r["inline:cpu"].toFixed(2)} µs/row`.padStart(14)].join(""));
   }
   if (results.memory) {
     const r = results.memory;
