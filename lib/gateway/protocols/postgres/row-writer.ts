@@ -3,6 +3,9 @@ import { maskCell, UNCHANGED, type FieldPlan } from "./masking";
 import type { Frame } from "./wire";
 import { BodyReader } from "./wire/codec";
 
+/** Up to this many bytes are copied by hand: for a cell value a native copy's call costs more. */
+const SHORT = 64;
+
 /**
  * The masked DataRows of a run (masked-runs.ts, mask-worker.ts), written straight into one
  * buffer: each value is read where it lies in the received frame and masked through maskCell,
@@ -14,9 +17,6 @@ import { BodyReader } from "./wire/codec";
  * A frame that is not a well-formed DataRow throws, as parseBackendMessage does: the run is
  * not sent and the session ends.
  */
-/** Up to this many bytes are copied by hand: for a cell value a native copy's call costs more. */
-const SHORT = 64;
-
 export class MaskedRowWriter {
   private buf: Buffer;
   private off = 0;
