@@ -22,6 +22,14 @@ export const DEFAULT_KEEP_LAST = 4;
 const HASH_HEX_DIGITS = 12;
 /** Cache hashes of repeated values (join keys, repeated emails); cleared when full. */
 const HASH_CACHE_LIMIT = 8192;
+/**
+ * A cache that filled up with fewer hits than this is skipped for the next HASH_CACHE_SKIP values,
+ * then tried again. On distinct values (a column of emails) a miss cost 0.4 µs on top of the 0.6 µs
+ * HMAC: the lookup, the insert, and the collector copying entries that all die young; a hit saves
+ * the HMAC. Below about one hit in three lookups the cache loses.
+ */
+const HASH_CACHE_MIN_HITS = HASH_CACHE_LIMIT / 2;
+const HASH_CACHE_SKIP = 8 * HASH_CACHE_LIMIT;
 
 export function redactMarker(label: string): string {
   return `[REDACTED:${label}]`;
@@ -51,6 +59,10 @@ export function maskPartial(value: string, keepLast: number): string {
 export class Hasher {
   private readonly hmac: HmacSha256;
   private readonly cache = new Map<string, string>();
+  /** cache hits since it was last cleared */
+  private hits = 0;
+  /** values still to hash without the cache (HASH_CACHE_MIN_HITS) */
+  private skip = 0;
 
   constructor(key: Uint8Array | string) {
     const bytes = typeof key === "string" ? Buffer.from(key, "utf8") : key;
@@ -59,10 +71,21 @@ export class Hasher {
   }
 
   hash(value: string): string {
+    if (this.skip > 0) {
+      this.skip--;
+      return "h_" + this.hmac.hex(value, HASH_HEX_DIGITS);
+    }
     const cached = this.cache.get(value);
-    if (cached !== undefined) return cached;
+    if (cached !== undefined) {
+      this.hits++;
+      return cached;
+    }
     const token = "h_" + this.hmac.hex(value, HASH_HEX_DIGITS);
-    if (this.cache.size >= HASH_CACHE_LIMIT) this.cache.clear();
+    if (this.cache.size >= HASH_CACHE_LIMIT) {
+      if (this.hits < HASH_CACHE_MIN_HITS) this.skip = HASH_CACHE_SKIP;
+      this.hits = 0;
+      this.cache.clear();
+    }
     this.cache.set(value, token);
     return token;
   }

@@ -1,13 +1,13 @@
 /**
  * Worker thread that masks DataRows for the relay (mask-pool.ts): the same maskers, compiled here
  * from the recipe the relay's masker was compiled from, the same plans, remade from the columns
- * they were made for, and the same maskRow. It returns the rows to send, the number of masked
+ * they were made for, and the same row writer (row-writer.ts). It returns the rows to send, the number of masked
  * cells and the rule counts it made, which the relay adds to its own masker.
  */
 import { parentPort, workerData } from "node:worker_threads";
 import { compileMasker, type ColumnRef, type Masker, type MaskerOptions, type MaskingRule } from "@/lib/gateway/masking";
-import { unpooledConcat } from "./mask-pool";
-import { maskDataRow, wholeFirst, type FieldPlan } from "./masking";
+import { wholeFirst, type FieldPlan } from "./masking";
+import { MaskedRowWriter } from "./row-writer";
 import { FrameReader } from "./wire";
 
 export type ToWorker =
@@ -50,17 +50,13 @@ function maskFrames(msg: Extract<ToWorker, { t: "rows" }>): FromWorker {
   const plans = plansFor(entry, msg.fields);
   const reader = new FrameReader();
   reader.push(Buffer.from(msg.frames.buffer, msg.frames.byteOffset, msg.frames.byteLength));
-  const out: Buffer[] = [];
-  let masked = 0;
-  for (let f = reader.next(); f; f = reader.next()) {
-    const row = maskDataRow(f, plans, entry.masker);
-    masked += row.masked;
-    out.push(row.bytes);
-  }
+  // unpooled (MaskedRowWriter): its memory can be transferred
+  const writer = new MaskedRowWriter(plans, entry.masker, msg.frames.byteLength);
+  for (let f = reader.next(); f; f = reader.next()) writer.row(f);
   if (reader.buffered > 0) throw new Error("incomplete frame in a batch of rows");
   const counts = entry.masker.counts();
   entry.masker.resetCounts();
-  return { job: msg.job, out: unpooledConcat(out), masked, counts };
+  return { job: msg.job, out: writer.bytes(), masked: writer.masked, counts };
 }
 
 // Only in a thread the pool started (vitest, for one, runs test files in worker threads too).

@@ -1,6 +1,7 @@
 import type { Masker } from "@/lib/gateway/masking";
 import type { MaskPool } from "./mask-pool";
-import { maskDataRow, type FieldPlan } from "./masking";
+import type { FieldPlan } from "./masking";
+import { MaskedRowWriter } from "./row-writer";
 import type { ResultUnit } from "./unit";
 import type { Frame } from "./wire";
 
@@ -41,16 +42,15 @@ export class MaskedRuns {
   /** Masks and writes one run; returns a promise only when the caller must wait for it. */
   mask(frames: readonly Frame[], plans: readonly FieldPlan[], unit: ResultUnit, masker: Masker, pool: MaskPool): Promise<void> | void {
     unit.rows += frames.length;
-    if (frames.length < PARALLEL_MIN_ROWS || !pool.available) {
-      return this.after(() => {
-        for (const f of frames) this.out.write(maskedRow(f, plans, unit, masker));
-      });
+    // The worker remakes plans from the columns they were made for (FieldPlan.refs).
+    if (frames.length < PARALLEL_MIN_ROWS || !pool.available || !plans.every((p) => p.refs)) {
+      return this.after(() => this.out.write(maskRows(frames, plans, unit, masker)));
     }
     const half = Math.round(frames.length * WORKER_SHARE);
     const job = pool.mask(masker, plans, frames.slice(0, half).map((f) => f.raw));
-    let rest: Buffer[];
+    let rest: Buffer;
     try {
-      rest = frames.slice(half).map((f) => maskedRow(f, plans, unit, masker));
+      rest = maskRows(frames.slice(half), plans, unit, masker);
     } catch (err) {
       job.catch(() => {}); // the session ends with err; the job's outcome no longer matters
       throw err;
@@ -60,7 +60,7 @@ export class MaskedRuns {
     const run: Promise<void> = Promise.all([this.inflight, job]).then(([, { out, masked }]) => {
       unit.maskedCells += masked;
       this.out.write(out);
-      for (const row of rest) this.out.write(row);
+      this.out.write(rest);
       this.out.flush(); // the relay's pump may have finished meanwhile
     });
     this.count++;
@@ -75,8 +75,12 @@ export class MaskedRuns {
   }
 }
 
-function maskedRow(f: Frame, plans: readonly FieldPlan[], unit: ResultUnit, masker: Masker): Buffer {
-  const row = maskDataRow(f, plans, masker);
-  unit.maskedCells += row.masked;
-  return row.bytes;
+/** The run's rows as they go to the client, in one buffer. */
+function maskRows(frames: readonly Frame[], plans: readonly FieldPlan[], unit: ResultUnit, masker: Masker): Buffer {
+  let size = 0;
+  for (const f of frames) size += f.raw.length;
+  const writer = new MaskedRowWriter(plans, masker, size);
+  for (const f of frames) writer.row(f);
+  unit.maskedCells += writer.masked;
+  return writer.bytes();
 }

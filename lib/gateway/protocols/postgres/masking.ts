@@ -1,7 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import { REDACTED, type ColumnMaskPlan, type ColumnRef, type Masker } from "@/lib/gateway/masking";
 import type { OutputColumn } from "./column-sources";
-import { build, parseBackendMessage, ProtocolError, type FieldDescription, type Frame } from "./wire";
+import { ProtocolError, type FieldDescription } from "./wire";
 import type { ColumnName, UpstreamMetadata } from "./metadata";
 import { copiesValues, inheritedPlanOf, OPAQUE, SourcePlans } from "./source-plans";
 
@@ -116,6 +116,9 @@ export function wholeFirst<T extends { plan: ColumnMaskPlan }>(list: T[]): T[] {
   return whole ? [whole] : list;
 }
 
+/** maskCell's answer for a value masking leaves as it is (forwarded byte for byte). */
+export const UNCHANGED: unique symbol = Symbol("unchanged");
+
 /** Masks one DataRow's values; returns null when nothing changed (forward the raw frame). */
 export function maskRow(values: readonly (Buffer | null)[], plans: readonly FieldPlan[], masker: Masker): { values: (Buffer | null)[]; masked: number } | null {
   let out: (Buffer | null)[] | null = null;
@@ -123,48 +126,43 @@ export function maskRow(values: readonly (Buffer | null)[], plans: readonly Fiel
   for (let i = 0; i < values.length; i++) {
     const v = values[i];
     if (v === null) continue;
-    const plan = plans[i];
-    let next: Buffer | null;
-    if (!plan || plan.binary) {
-      next = null; // binary (or undescribed) value under a masker: withheld, never guessed at
-    } else {
-      // A whole-value redaction or NULL does not depend on the value: it is not decoded.
-      const raw = plan.plans[0]?.replacement !== undefined ? "" : v.toString("utf8");
-      // `select convert_to(email, 'UTF8')` answers "\x616c69…": the detectors read the bytes,
-      // as UTF-8 when they are, else as latin1 (one character per byte): either way the bytes
-      // outside the matches go back unchanged.
-      const hex = plan.bytea === true && !plan.plans[0]?.masksWholeValue && raw.startsWith("\\x");
-      const bytes = hex ? Buffer.from(raw.slice(2), "hex") : null;
-      const encoding = bytes && isUtf8(bytes) ? "utf8" : "latin1";
-      const text = bytes ? bytes.toString(encoding) : raw;
-      let m: string | null = text;
-      for (const p of plan.plans) {
-        if (m === null) break;
-        m = masker.maskValue(m, p);
-      }
-      // The detector backstop, except after a whole-value rule (alone in its list, wholeFirst):
-      // what that rule left (a redaction, a hash token, the last digits) is no longer the data.
-      // Nor for a value the plans scanned and left as it was: a column plan's scan includes every
-      // text-wide detector and pattern (Masker.columnPlan), so the backstop would find nothing.
-      if (m !== null && !plan.plans[0]?.masksWholeValue && (m !== text || plan.plans.length === 0)) m = masker.maskValue(m);
-      if (m === text) continue;
-      if (hex && m !== null) m = "\\x" + Buffer.from(m, encoding).toString("hex");
-      next = m === null ? null : m === REDACTED ? REDACTED_BYTES : Buffer.from(m, "utf8");
-    }
+    const m = maskCell(v, 0, v.length, plans[i], masker);
+    if (m === UNCHANGED) continue;
     out ??= values.slice();
-    out[i] = next;
+    out[i] = m === null ? null : m === REDACTED ? REDACTED_BYTES : Buffer.from(m, "utf8");
     masked++;
   }
   return out ? { values: out, masked } : null;
 }
 
 /**
- * One DataRow frame under a masker, as it goes to the client: the frame as received when masking
- * changed nothing. Throws on any other frame (the callers hand it rows only).
+ * What masking makes of one non-NULL value, the bytes [start, end) of `bytes` (read in place, so
+ * the row path need not cut a view per value): the text to send, null (sent as SQL NULL), or
+ * UNCHANGED. maskRow and the masked-row writer (row-writer.ts) both mask through here.
  */
-export function maskDataRow(f: Frame, plans: readonly FieldPlan[], masker: Masker): { bytes: Buffer; masked: number } {
-  const m = parseBackendMessage(f);
-  if (m.type !== "DataRow") throw new Error(`expected DataRow, got ${m.type}`);
-  const out = maskRow(m.values, plans, masker);
-  return out ? { bytes: build.dataRow(out.values), masked: out.masked } : { bytes: f.raw, masked: 0 };
+export function maskCell(bytes: Buffer, start: number, end: number, plan: FieldPlan | undefined, masker: Masker): string | null | typeof UNCHANGED {
+  // binary (or undescribed) value under a masker: withheld, never guessed at
+  if (!plan || plan.binary) return null;
+  // A whole-value redaction or NULL does not depend on the value: it is not decoded.
+  const raw = plan.plans[0]?.replacement !== undefined ? "" : bytes.toString("utf8", start, end);
+  // `select convert_to(email, 'UTF8')` answers "\x616c69…": the detectors read the bytes,
+  // as UTF-8 when they are, else as latin1 (one character per byte): either way the bytes
+  // outside the matches go back unchanged.
+  const hex = plan.bytea === true && !plan.plans[0]?.masksWholeValue && raw.startsWith("\\x");
+  const decoded = hex ? Buffer.from(raw.slice(2), "hex") : null;
+  const encoding = decoded && isUtf8(decoded) ? "utf8" : "latin1";
+  const text = decoded ? decoded.toString(encoding) : raw;
+  let m: string | null = text;
+  for (const p of plan.plans) {
+    if (m === null) break;
+    m = masker.maskValue(m, p);
+  }
+  // The detector backstop, except after a whole-value rule (alone in its list, wholeFirst):
+  // what that rule left (a redaction, a hash token, the last digits) is no longer the data.
+  // Nor for a value the plans scanned and left as it was: a column plan's scan includes every
+  // text-wide detector and pattern (Masker.columnPlan), so the backstop would find nothing.
+  if (m !== null && !plan.plans[0]?.masksWholeValue && (m !== text || plan.plans.length === 0)) m = masker.maskValue(m);
+  if (m === text) return UNCHANGED;
+  if (hex && m !== null) m = "\\x" + Buffer.from(m, encoding).toString("hex");
+  return m;
 }

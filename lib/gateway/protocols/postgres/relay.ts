@@ -250,20 +250,22 @@ export class Relay {
 
   /**
    * A DataRow and the rows received with it. Once a masked result's plans are made and its sample
-   * taken, a run of many rows is masked on two cores: the first half by the masking worker, the
-   * second here meanwhile (masked-runs.ts). The frame after the run waits for the runs in flight.
+   * taken, the rows received together are masked as one run into one buffer (row-writer.ts), and a
+   * run of many on two cores: the first half by the masking worker, the second here meanwhile
+   * (masked-runs.ts). The frame after the run waits for the runs in flight.
    */
   private dataRows(first: Frame): Promise<void> | void {
     const op = this.queue[0];
     // Unmasked rows (the common case) take the first test and go straight on.
-    const pool = op?.unit?.masker?.active ? maskPool() : null;
-    if (!pool?.available || !op?.unit?.masker || !("plans" in op && op.plans?.every((p) => p.refs)) || op.unit.wantsSample() || (op.t === "execute" && op.portal?.textUpstream)) {
+    const unit = op?.unit;
+    const masker = unit?.masker?.active ? unit.masker : null;
+    if (!unit || !masker || !("plans" in op && op.plans) || unit.wantsSample() || (op.t === "execute" && op.portal?.textUpstream)) {
       return this.runs.busy ? this.runs.after(() => this.dataRow(first, op)) : this.dataRow(first, op);
     }
     const frames = [first];
     let next = this.reader.next();
     for (; next?.tag === "D"; next = this.reader.next()) frames.push(next);
-    const done = this.runs.mask(frames, op.plans, op.unit, op.unit.masker, pool);
+    const done = this.runs.mask(frames, op.plans, unit, masker, maskPool());
     if (!next) return done;
     const after = next;
     return done ? done.then(() => this.afterRuns(after)) : this.afterRuns(after);

@@ -95,6 +95,24 @@ export class BodyReader {
   }
 
   /**
+   * Int32 length then that many bytes, skipped: returns the length (-1 for SQL NULL); the bytes
+   * are the `length` before `offset`. nullableBytes without the view, for the masked-row path.
+   */
+  nullableLength(): number {
+    const len = this.int32();
+    if (len === -1) return -1;
+    if (len < 0) throw this.malformed("negative length");
+    this.need(len);
+    this.off += len;
+    return len;
+  }
+
+  /** The next byte to read. */
+  get offset(): number {
+    return this.off;
+  }
+
+  /**
    * Guards a count read from the wire before an array of that size is built: each element
    * needs at least `minBytes`, so a count the body cannot hold is rejected up front.
    */
