@@ -128,7 +128,7 @@ describe("MCP run_ssh_command", () => {
 
   it("holds an unknown command; after an approver approves over REST, wait_for_approval returns its output", async () => {
     const c = await mcp(t.agent);
-    const command = "awk 'BEGIN { print 6*7 }'";
+    const command = "expr 6 '*' 7";
     const first = await call(c, { connection: "box", command, wait_seconds: 1 });
     expect(first.isError, text(first)).toBeFalsy();
     expect(first.structuredContent).toMatchObject({ status: "held" });
@@ -150,7 +150,7 @@ describe("MCP run_ssh_command", () => {
 
   it("a denied command returns isError with the reason, and never runs", async () => {
     const marker = `/tmp/gh-mcp-denied-${randomBytes(4).toString("hex")}`;
-    const command = `awk 'BEGIN { print 1 }' > ${marker}`;
+    const command = `expr 1 > ${marker}`;
     const pending = call(await mcp(t.agent), { connection: "box", command });
     const id = await pendingApproval(command);
     expect((await apiCall(gh.url, t.approver, "POST", `/approvals/${id}/deny`, { reason: "not on a Friday" })).status).toBe(200);
@@ -208,7 +208,11 @@ describe("MCP run_ssh_command", () => {
   });
 
   it("caps each stream at 1 MiB with a truncated flag; the command still runs to its end", async () => {
-    const res = await call(await mcp(t.agent), { connection: "box", command: "head -c 1100000 /dev/zero | tr '\\0' a; echo done >&2" });
+    // The host is this machine: a file of 1,100,000 'a's to print (a command that made them with
+    // `tr` or `head -c` would be an output transform, refused under the agent's masking).
+    const file = `/tmp/gh-mcp-big-${randomBytes(4).toString("hex")}`;
+    fs.writeFileSync(file, "a".repeat(1_100_000), { mode: 0o644 });
+    const res = await call(await mcp(t.agent), { connection: "box", command: `cat ${file}; echo done >&2` }).finally(() => fs.rmSync(file, { force: true }));
     expect(res.isError, text(res)).toBeFalsy();
     expect(text(res)).toMatch(/^output truncated to 1 MiB per stream/);
     const out = outputOf(res);
