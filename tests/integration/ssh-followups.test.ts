@@ -78,7 +78,10 @@ describe("SSH gateway follow-ups", () => {
   beforeAll(async () => {
     [pg, sshd] = await Promise.all([startPostgres15(), startSshd()]);
     storeUrl = await createDatabase(pg, "gh_store");
-    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500", GATEHOUSE_NODE_HEARTBEAT_MS: "1000", GATEHOUSE_SSH_STORE_TIMEOUT_MS: "3000" } });
+    // This test process stands in for a second Gatehouse on the store (it kills sessions and
+    // removes keys through the services layer): like every process there, it needs the audit key.
+    process.env.GATEHOUSE_AUDIT_KEY = Buffer.alloc(32, 7).toString("base64");
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: storeUrl, GATEHOUSE_POLICY_POLL_MS: "500", GATEHOUSE_NODE_HEARTBEAT_MS: "1000", GATEHOUSE_SSH_STORE_TIMEOUT_MS: "3000", GATEHOUSE_AUDIT_KEY: process.env.GATEHOUSE_AUDIT_KEY } });
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     for (const [key, email, role, groups] of [["member", "ops@example.test", "member", []], ["approver", "approver@example.test", "approver", ["approvers"]]] as const) {
       expect((await apiCall(gh.url, tokens.admin, "POST", "/users", { email, password: "a-long-password-1", role, groups })).status).toBe(200);
