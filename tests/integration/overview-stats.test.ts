@@ -13,8 +13,12 @@ import type { StatsBucket, StatsJson } from "@/lib/api-types/stats";
 import type { Caller } from "@/lib/auth/caller";
 import { RANGES } from "@/lib/stats/buckets";
 import { overviewStats } from "@/lib/stats/overview";
-import { ROOT } from "../support/gatehouse";
+import { addApprover, addConnection, addUser, heldApproval, pgUpstream, putPolicies, sshUpstream, type Rec } from "../support/api-fixture";
+import { apiCall, exchangeToken, login, ROOT, startGatehouse, teardown, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { gatewayConninfo, runPsql } from "../support/psql";
+import { sshExec, type SshTarget } from "../support/ssh-client";
+import { startSshd, type Sshd } from "../support/sshd";
 import { expectedStats, seedStats, type Expected, type Seeded } from "../support/stats-seed";
 
 const MIGRATIONS = path.join(ROOT, "db/migrations");
@@ -126,4 +130,198 @@ describe.each(["pglite", "postgres"] as const)("Overview aggregates over 100k ev
       }
     });
   }
+});
+
+const POLICIES = `
+@id("connect")
+permit (principal, action == Gatehouse::Action::"connect", resource);
+
+@id("reads")
+permit (principal, action in [Gatehouse::Action::"read", Gatehouse::Action::"exec"], resource);
+
+@id("probe-masked")
+@mask("pii")
+permit (principal, action == Gatehouse::Action::"read", resource)
+when { context.request.text like "*mask_probe*" };
+
+@id("writes-held")
+@hold("approvers")
+permit (principal, action, resource)
+when { context.request.kind == "write" };
+
+@id("no-probes")
+@reason("no deny probes here")
+forbid (principal, action, resource)
+when { context.request.text like "*deny_probe*" };
+`;
+
+/**
+ * Real Gatehouse, real psql and ssh through it, real approvals: the Overview's numbers equal what
+ * the session list, the recordings and the approval queue say, and each caller counts only what
+ * those lists show it — a member its own, an agent its branch, an auditor everything.
+ */
+describe("GET /api/v1/stats against sessions made with psql and ssh", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let sshd: Sshd;
+  const tok = { admin: "", ops: "", dev: "", auditor: "", approver: "" };
+  const stats = async (token: string, range = "24h") => {
+    const res = await apiCall(gh.url, token, "GET", `/stats?range=${range}`);
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return res.body as StatsJson;
+  };
+  const psql = (token: string, email: string, sqlText: string) => runPsql(gatewayConninfo(gh.ports.postgres, "app-db", email), token, ["-A", "-t", "-c", sqlText]);
+  const gw = (token: string): SshTarget => ({ port: gh.ports.ssh, user: "box", password: token });
+
+  /** Runs a statement that policy holds, and has the approver decide it. */
+  async function heldThenDecided(token: string, email: string, text: string, decision: "approve" | "deny") {
+    const run = psql(token, email, text);
+    const approval = await heldApproval(gh, tok.approver, text);
+    await new Promise((r) => setTimeout(r, 1100)); // a wait long enough to show in the median
+    const res = await apiCall(gh.url, tok.approver, "POST", `/approvals/${approval.id}/${decision}`, decision === "deny" ? { reason: "not today" } : {});
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    return run;
+  }
+
+  beforeAll(async () => {
+    [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false }), startPostgres15(), startSshd()]);
+    tok.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    tok.ops = await addUser(gh, tok.admin, "ops@example.test");
+    tok.dev = await addUser(gh, tok.admin, "dev@example.test");
+    tok.auditor = await addUser(gh, tok.admin, "auditor@example.test", { role: "auditor" });
+    tok.approver = await addApprover(gh, tok.admin);
+    await addConnection(gh, tok.admin, "app-db", pgUpstream(pg15));
+    await addConnection(gh, tok.admin, "box", sshUpstream(sshd));
+    await putPolicies(gh, tok.admin, POLICIES, "overview");
+    const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    await direct.unsafe("create table notes (id serial primary key, body text)");
+    await direct.end();
+  }, 180_000);
+  afterAll(async () => {
+    await teardown(gh, pg15, sshd);
+  });
+
+  it("refuses anonymous callers and a range it does not know", async () => {
+    expect((await apiCall(gh.url, null, "GET", "/stats?range=24h")).status).toBe(401);
+    const bad = await apiCall(gh.url, tok.admin, "GET", "/stats?range=1y");
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe("INVALID");
+  });
+
+  it("counts exactly the sessions, verdicts and approvals that were recorded, per caller", async () => {
+    // ops: allow, mask, deny, and a write approved; dev: one denied write, and ssh (allow, deny)
+    expect((await psql(tok.ops, "ops@example.test", "select 1")).stdout.trim()).toBe("1");
+    expect((await psql(tok.ops, "ops@example.test", "select 'mask_probe'")).code).toBe(0);
+    expect((await psql(tok.ops, "ops@example.test", "select 'deny_probe'")).stderr).toMatch(/no deny probes here/);
+    expect((await heldThenDecided(tok.ops, "ops@example.test", "insert into notes (body) values ('a')", "approve")).code).toBe(0);
+    expect((await heldThenDecided(tok.dev, "dev@example.test", "insert into notes (body) values ('b')", "deny")).code).not.toBe(0);
+    expect((await sshExec(gw(tok.dev), "echo overview")).stdout.trim()).toBe("overview");
+    expect((await sshExec(gw(tok.dev), "echo deny_probe")).code).not.toBe(0);
+
+    // every session over and flushed
+    let list: Rec[] = [];
+    await expect.poll(async () => (list = (await apiCall(gh.url, tok.admin, "GET", "/sessions")).body.sessions).filter((s: Rec) => s.status === "live").length, { timeout: 15_000 }).toBe(0);
+    expect(list).toHaveLength(7);
+
+    // what the recordings say, read one by one through the export
+    const verdictsOf = async (id: string) => {
+      const res = await fetch(`${gh.url}/api/v1/sessions/${id}/export?format=jsonl`, { headers: { authorization: `Bearer ${tok.admin}` } });
+      const lines = (await res.text()).trim().split("\n").map((l) => JSON.parse(l) as Rec);
+      return lines.filter((l) => ["request", "connect"].includes(l.kind) && l.payload?.verdict).map((l) => l.payload as Rec);
+    };
+    const recorded = new Map<string, Rec[]>();
+    for (const s of list) recorded.set(s.id, await verdictsOf(s.id));
+    const tally = (sessions: Rec[]) => {
+      const verdicts: Record<string, number> = {};
+      const reasons: Record<string, number> = {};
+      for (const s of sessions)
+        for (const v of recorded.get(s.id)!) {
+          verdicts[v.verdict] = (verdicts[v.verdict] ?? 0) + 1;
+          if (v.verdict === "deny") reasons[v.reason ?? ""] = (reasons[v.reason ?? ""] ?? 0) + 1;
+        }
+      return { verdicts, reasons };
+    };
+    const sum = (buckets: StatsBucket<string>[]) => {
+      const out: Record<string, number> = {};
+      for (const b of buckets) for (const [k, n] of Object.entries(b.counts)) if (n) out[k] = (out[k] ?? 0) + n;
+      return out;
+    };
+    const bySeries = (sessions: Rec[]) => {
+      const out: Record<string, number> = {};
+      for (const s of sessions) out[s.protocol] = (out[s.protocol] ?? 0) + 1;
+      return out;
+    };
+
+    const all = await stats(tok.auditor);
+    expect(all.scope).toBe("all");
+    expect(all.unit).toBe("hour");
+    expect(all.sessions).toHaveLength(24);
+    expect(sum(all.sessions)).toEqual({ postgres: 5, ssh: 2 });
+    expect(sum(all.sessions)).toEqual(bySeries(list));
+    // each session in the hour it started
+    for (const s of list) {
+      const b = all.sessions.find((x) => x.start <= Date.parse(s.startedAt) && Date.parse(s.startedAt) < x.start + 3_600_000);
+      expect(b && b.counts[s.protocol as "postgres"], s.startedAt).toBeGreaterThan(0);
+    }
+    const everyone = tally(list);
+    expect(sum(all.decisions)).toEqual(everyone.verdicts);
+    expect(everyone.verdicts).toMatchObject({ mask: 1, hold: 2, deny: 2 });
+    expect(Object.fromEntries(all.topDenyReasons.map((r) => [r.reason, r.count]))).toEqual(everyone.reasons);
+    expect(all.topDenyPolicies).toEqual([{ policy: "no-probes", count: 2 }]);
+    expect(all.approvals.pending).toBe(0);
+    expect(sum(all.approvals.decided)).toEqual({ approved: 1, denied: 1 });
+    const waits = ((await apiCall(gh.url, tok.admin, "GET", "/approvals?status=decided")).body.approvals as Rec[]).map((a) => (Date.parse(a.decidedAt) - Date.parse(a.createdAt)) / 1000).sort((a, b) => a - b);
+    expect(waits).toHaveLength(2);
+    expect(all.approvals.medianSeconds).toBeCloseTo((waits[0] + waits[1]) / 2, 1);
+    expect(all.approvals.p90Seconds).toBeCloseTo(waits[0] + 0.9 * (waits[1] - waits[0]), 1);
+    expect(all.approvals.medianSeconds).toBeGreaterThan(1);
+    expect(all.live.total).toBe(0);
+    expect(all.nodes).toEqual([]); // the embedded store: one process, no heartbeats
+
+    // a member counts their own only, everywhere
+    const opsSessions = list.filter((s) => s.userEmail === "ops@example.test");
+    const ops = await stats(tok.ops);
+    expect(ops.scope).toBe("own");
+    expect(sum(ops.sessions)).toEqual({ postgres: 4 });
+    expect(sum(ops.decisions)).toEqual(tally(opsSessions).verdicts);
+    expect(ops.topDenyReasons).toEqual([{ reason: "no deny probes here", count: 1 }]);
+    expect(sum(ops.approvals.decided)).toEqual({ approved: 1 });
+    expect(ops.nodes).toBeNull();
+    const dev = await stats(tok.dev);
+    expect(sum(dev.sessions)).toEqual({ postgres: 1, ssh: 2 });
+    expect(sum(dev.approvals.decided)).toEqual({ denied: 1 });
+    expect(sum(dev.decisions)).toEqual(tally(list.filter((s) => s.userEmail === "dev@example.test")).verdicts);
+
+    // 7 and 30 days: the same sessions, per day
+    for (const range of ["7d", "30d"]) {
+      const r = await stats(tok.admin, range);
+      expect(r.unit).toBe("day");
+      expect(r.sessions).toHaveLength(range === "7d" ? 7 : 30);
+      expect(sum(r.sessions)).toEqual({ postgres: 5, ssh: 2 });
+      expect(sum(r.decisions)).toEqual(everyone.verdicts);
+    }
+  });
+
+  it("an agent counts its own branch only; a live session shows as live", async () => {
+    const root = (await apiCall(gh.url, tok.ops, "POST", "/tokens", { name: "root", ttlSeconds: 3600 })).body.token as string;
+    const agent = (await exchangeToken(gh.url, root, "claude")).access_token;
+    const before = await stats(agent);
+    expect(before.scope).toBe("own");
+    expect(before.sessions.every((b) => Object.values(b.counts).every((n) => n === 0))).toBe(true);
+    expect(before.decisions.every((b) => Object.values(b.counts).every((n) => n === 0))).toBe(true);
+    expect(before.approvals.decided.every((b) => Object.values(b.counts).every((n) => n === 0))).toBe(true);
+    // the agent holds a session open: it is live, for the agent, its human and the auditor
+    const held = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "app-db", username: "ops@example.test", password: agent, ssl: false, max: 1, onnotice: () => {} });
+    try {
+      await held`select 1`;
+      const mine = await stats(agent);
+      expect(mine.live).toMatchObject({ total: 1, bySeries: { postgres: 1 } });
+      expect(mine.sessions.reduce((a, b) => a + b.counts.postgres, 0)).toBe(1);
+      expect((await stats(tok.auditor)).live.total).toBe(1);
+      expect((await stats(tok.ops)).live.total).toBe(1);
+      expect((await stats(tok.dev)).live.total).toBe(0);
+    } finally {
+      await held.end({ timeout: 1 });
+    }
+  });
 });
