@@ -4,6 +4,9 @@ import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
 import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import postgres from "postgres";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -156,7 +159,7 @@ when { context.request.text like "*deny_probe*" };
 `;
 
 /**
- * Real Gatehouse, real psql and ssh through it, real approvals: the Overview's numbers equal what
+ * Real Gatehouse, real psql, ssh and an MCP client through it, real approvals: the Overview's numbers equal what
  * the session list, the recordings and the approval queue say, and each caller counts only what
  * those lists show it — a member its own, an agent its branch, an auditor everything.
  */
@@ -209,7 +212,7 @@ describe("GET /api/v1/stats against sessions made with psql and ssh", () => {
   });
 
   it("counts exactly the sessions, verdicts and approvals that were recorded, per caller", async () => {
-    // ops: allow, mask, deny, and a write approved; dev: one denied write, and ssh (allow, deny)
+    // ops: allow, mask, deny, and a write approved; dev: one denied write, ssh (allow, deny) and MCP
     expect((await psql(tok.ops, "ops@example.test", "select 1")).stdout.trim()).toBe("1");
     expect((await psql(tok.ops, "ops@example.test", "select 'mask_probe'")).code).toBe(0);
     expect((await psql(tok.ops, "ops@example.test", "select 'deny_probe'")).stderr).toMatch(/no deny probes here/);
@@ -217,11 +220,20 @@ describe("GET /api/v1/stats against sessions made with psql and ssh", () => {
     expect((await heldThenDecided(tok.dev, "dev@example.test", "insert into notes (body) values ('b')", "deny")).code).not.toBe(0);
     expect((await sshExec(gw(tok.dev), "echo overview")).stdout.trim()).toBe("overview");
     expect((await sshExec(gw(tok.dev), "echo deny_probe")).code).not.toBe(0);
+    // and an MCP tool call of dev's: its session counts as "mcp", whatever it reached
+    const mcp = new Client({ name: "overview-test", version: "1.0.0" });
+    await mcp.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${tok.dev}` } } }));
+    try {
+      const res = (await mcp.callTool({ name: "run_sql", arguments: { connection: "app-db", sql: "select 1 as one" } })) as CallToolResult;
+      expect(res.isError ?? false, JSON.stringify(res.content)).toBe(false);
+    } finally {
+      await mcp.close();
+    }
 
     // every session over and flushed
     let list: Rec[] = [];
     await expect.poll(async () => (list = (await apiCall(gh.url, tok.admin, "GET", "/sessions")).body.sessions).filter((s: Rec) => s.status === "live").length, { timeout: 15_000 }).toBe(0);
-    expect(list).toHaveLength(7);
+    expect(list).toHaveLength(8);
 
     // what the recordings say, read one by one through the export
     const verdictsOf = async (id: string) => {
@@ -246,9 +258,10 @@ describe("GET /api/v1/stats against sessions made with psql and ssh", () => {
       for (const b of buckets) for (const [k, n] of Object.entries(b.counts)) if (n) out[k] = (out[k] ?? 0) + n;
       return out;
     };
+    const seriesOf = (s: Rec) => (["mcp", "web-console"].includes(s.origin) ? s.origin : s.protocol) as "postgres";
     const bySeries = (sessions: Rec[]) => {
       const out: Record<string, number> = {};
-      for (const s of sessions) out[s.protocol] = (out[s.protocol] ?? 0) + 1;
+      for (const s of sessions) out[seriesOf(s)] = (out[seriesOf(s)] ?? 0) + 1;
       return out;
     };
 
@@ -256,12 +269,12 @@ describe("GET /api/v1/stats against sessions made with psql and ssh", () => {
     expect(all.scope).toBe("all");
     expect(all.unit).toBe("hour");
     expect(all.sessions).toHaveLength(24);
-    expect(sum(all.sessions)).toEqual({ postgres: 5, ssh: 2 });
+    expect(sum(all.sessions)).toEqual({ postgres: 5, ssh: 2, mcp: 1 });
     expect(sum(all.sessions)).toEqual(bySeries(list));
     // each session in the hour it started
     for (const s of list) {
       const b = all.sessions.find((x) => x.start <= Date.parse(s.startedAt) && Date.parse(s.startedAt) < x.start + 3_600_000);
-      expect(b && b.counts[s.protocol as "postgres"], s.startedAt).toBeGreaterThan(0);
+      expect(b && b.counts[seriesOf(s)], s.startedAt).toBeGreaterThan(0);
     }
     const everyone = tally(list);
     expect(sum(all.decisions)).toEqual(everyone.verdicts);
@@ -288,7 +301,7 @@ describe("GET /api/v1/stats against sessions made with psql and ssh", () => {
     expect(sum(ops.approvals.decided)).toEqual({ approved: 1 });
     expect(ops.nodes).toBeNull();
     const dev = await stats(tok.dev);
-    expect(sum(dev.sessions)).toEqual({ postgres: 1, ssh: 2 });
+    expect(sum(dev.sessions)).toEqual({ postgres: 1, ssh: 2, mcp: 1 });
     expect(sum(dev.approvals.decided)).toEqual({ denied: 1 });
     expect(sum(dev.decisions)).toEqual(tally(list.filter((s) => s.userEmail === "dev@example.test")).verdicts);
 
@@ -297,7 +310,7 @@ describe("GET /api/v1/stats against sessions made with psql and ssh", () => {
       const r = await stats(tok.admin, range);
       expect(r.unit).toBe("day");
       expect(r.sessions).toHaveLength(range === "7d" ? 7 : 30);
-      expect(sum(r.sessions)).toEqual({ postgres: 5, ssh: 2 });
+      expect(sum(r.sessions)).toEqual({ postgres: 5, ssh: 2, mcp: 1 });
       expect(sum(r.decisions)).toEqual(everyone.verdicts);
     }
   });
