@@ -84,4 +84,13 @@ test("the console lands on the Overview; its plots follow the range and count a 
     await held.end({ timeout: 1 });
   }
   await expect(page.getByTestId("live-total")).toHaveText("0", { timeout: 10_000 });
+
+  // a burst of sessions (40 start and end events) asks for the numbers a few times, not per event
+  await page.waitForTimeout(2500);
+  let asked = 0;
+  page.on("request", (r) => void (r.url().includes("/api/v1/stats") && asked++));
+  const burst = await Promise.all(Array.from({ length: 20 }, (_, i) => runPsql(gatewayConninfo(gh.ports.postgres, "app-db", gh.adminEmail), token, ["-A", "-t", "-c", `select ${i}`])));
+  expect(burst.every((r) => r.code === 0)).toBe(true);
+  await expect.poll(() => total(page, "chart-sessions"), { timeout: 10_000 }).toBe(23);
+  expect(asked).toBeLessThanOrEqual(4);
 });

@@ -5,6 +5,7 @@ import { api } from "@/components/api";
 import { StackedBars } from "@/components/charts/stacked-bars";
 import { Card, ErrorText, PageHeader, Table } from "@/components/ui";
 import { useLiveEvents } from "@/components/use-live-events";
+import { useThrottled } from "@/components/use-throttled";
 import type { StatsJson, StatsRange } from "@/lib/api-types/stats";
 import { bucketLabel, OUTCOME_COLORS, seconds, SESSION_COLORS, VERDICT_COLORS } from "./labels";
 
@@ -18,8 +19,10 @@ export function OverviewClient({ all }: { all: boolean }) {
   const qc = useQueryClient();
   const [range, setRange] = useState<StatsRange>("7d");
   const stats = useQuery({ queryKey: ["stats", range], queryFn: () => api<StatsJson>(`/stats?range=${range}`), refetchInterval: 15_000 });
-  // Counts come only through the authorized route: an event just says it is time to ask again.
-  useLiveEvents(["session.started", "session.ended", "approval.created", "approval.decided"], () => void qc.invalidateQueries({ queryKey: ["stats"] }));
+  // Counts come only through the authorized route: an event just says it is time to ask again
+  // (at most every 2 s, however many sessions a busy gateway starts meanwhile).
+  const refresh = useThrottled(() => void qc.invalidateQueries({ queryKey: ["stats"] }), 2000);
+  useLiveEvents(["session.started", "session.ended", "approval.created", "approval.decided"], refresh);
   const s = stats.data;
   const label = bucketLabel(s?.unit ?? (range === "24h" ? "hour" : "day"));
   const per = range === "24h" ? "hour" : "day";
