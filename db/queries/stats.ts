@@ -53,26 +53,30 @@ export async function sessionsPerBucket(db: Db, scope: StatsScope, unit: Unit, f
 }
 
 /**
- * A decided request's or connection's event: since verdicts are recorded on the request itself;
- * older recordings have a separate `verdict` event instead (their request carries none, so
- * nothing is counted twice).
- */
-const decided = and(inArray(sessionEvents.kind, ["request", "connect", "verdict"]), sql`${sessionEvents.payload} ? 'verdict'`);
-
-/**
  * The decisions of sessions started in the range, or still live (a long session that began
- * before it), made in the range. The events are read per session, through the (session_id, seq)
- * key, as a LATERAL join: a plain join let the planner hash the whole event table (every
- * recording ever made) even for the last 24 hours (tests/integration/overview-stats.test.ts
- * checks the plans on both stores).
+ * before it), made in the range. The events are read per session, as a LATERAL join, through
+ * `session_events_decided_idx` (session, time; decided kinds only): a plain join let the planner
+ * hash the whole event table (every recording ever made) even for the last 24 hours, and the
+ * (session_id, seq) key read a weeks-old live shell's every line of output
+ * (tests/integration/overview-stats.test.ts checks the plans and rows read on both stores).
+ *
+ * A decided request's or connection's event carries its `verdict`; older recordings have a
+ * separate `verdict` event instead (their request carries none, so nothing is counted twice).
+ * The kinds are literals, not parameters: only so can the planner match the index's predicate.
  */
 function decisionsIn(scope: StatsScope, from: number, extra: (payload: SQL) => SQL[] = () => []) {
+  const since = atTime(from);
   // OFFSET 0 keeps the planner from flattening the LATERAL back into that plain join; the outer
   // row is spelled out because drizzle writes an outer column unqualified inside a subquery.
-  const source = sql`${sessions} cross join lateral (select ${sessionEvents.tMs}, ${sessionEvents.payload} from ${sessionEvents} where ${sessionEvents.sessionId} = "sessions"."id" and ${decided} offset 0) as e`;
+  const source = sql`${sessions} cross join lateral (
+    select ${sessionEvents.tMs}, ${sessionEvents.payload} from ${sessionEvents}
+    where ${sessionEvents.sessionId} = "sessions"."id" and ${sessionEvents.kind} in ('request', 'connect', 'verdict')
+      and ${sessionEvents.tMs} >= extract(epoch from ${since} - "sessions"."started_at") * 1000
+      and ${sessionEvents.payload} ? 'verdict'
+    offset 0) as e`;
   const at = sql`${sessions.startedAt} + e.t_ms * interval '1 millisecond'`;
   const payload = sql`e.payload`;
-  const where = and(sql`(${sessions.startedAt} >= ${atTime(from)} or ${sessions.status} = 'live')`, ...sessionScope(scope), sql`${at} >= ${atTime(from)}`, ...extra(payload));
+  const where = and(sql`(${sessions.startedAt} >= ${since} or ${sessions.status} = 'live')`, ...sessionScope(scope), sql`${at} >= ${since}`, ...extra(payload));
   return { source, at, payload, where };
 }
 

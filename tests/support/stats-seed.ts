@@ -113,3 +113,28 @@ export function expectedStats(seed: Seeded, from: number, unitMs: number, userId
   }
   return out;
 }
+
+/**
+ * One terminal session live for `days` (as a long `tmux` or a forgotten shell is), `output` events
+ * of screen output, and its last few commands decided within the last hour. Added to `seed`.
+ */
+export async function seedLongLiveSession(db: Db, seed: Seeded, opts: { now: number; userId: string; days: number; output: number; decisions: number }) {
+  const id = randomUUID();
+  const s: SeededSession = { startedAt: opts.now - opts.days * DAY, series: "ssh", userId: opts.userId, live: true };
+  seed.sessions.push(s);
+  await db.insert(sessions).values({ id, userId: s.userId, userEmail: "long@example.test", chain: [], connectionName: "box", protocol: "ssh", origin: "native", status: "live", startedAt: new Date(s.startedAt) });
+  const span = opts.days * DAY - 3_600_000;
+  let rows: (typeof sessionEvents.$inferInsert)[] = [];
+  for (let seq = 1; seq <= opts.output + opts.decisions; seq++) {
+    const decision = seq > opts.output;
+    const tMs = decision ? span + (seq - opts.output) * 60_000 : Math.floor((seq / opts.output) * span);
+    if (decision) seed.decisions.push({ at: s.startedAt + tMs, verdict: "allow", policies: ["permit-all"], session: s });
+    rows.push({ sessionId: id, seq, tMs, kind: decision ? "request" : "term.o", payload: decision ? { action: "exec", text: "uptime", verdict: "allow", policies: ["permit-all"] } : { ch: 0, d: "y".repeat(40) } });
+    if (rows.length >= 2000) {
+      await db.insert(sessionEvents).values(rows);
+      rows = [];
+    }
+    seed.events++;
+  }
+  if (rows.length) await db.insert(sessionEvents).values(rows);
+}
