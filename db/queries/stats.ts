@@ -92,7 +92,8 @@ export async function decisionsPerBucket(db: Db, scope: StatsScope, unit: Unit, 
 
 export async function topDenyReasons(db: Db, scope: StatsScope, from: number, limit = 5) {
   const d = decisionsIn(scope, from, deniedOnly);
-  const reason = sql<string>`coalesce(${d.payload} ->> 'reason', '')`;
+  // a reason is policy text or a failure message, which may quote a statement: 300 characters say enough
+  const reason = sql<string>`left(coalesce(${d.payload} ->> 'reason', ''), 300)`;
   const rows = await db.select({ reason, count: count() }).from(d.source).where(d.where).groupBy(reason).orderBy(desc(count()), reason).limit(limit);
   return rows.map((r) => ({ reason: r.reason, count: Number(r.count) }));
 }

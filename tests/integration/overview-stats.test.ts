@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import path from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite";
@@ -149,6 +150,15 @@ describe.each(["pglite", "postgres"] as const)("Overview aggregates over 100k ev
       // the range's decided events number in the hundreds; the live session's output alone is 20,000
       expect(touched, s.text).toBeLessThan(3000);
     }
+  });
+
+  it("shows at most 300 characters of a deny reason, however long the recorded one (last: it adds a session)", async () => {
+    const id = randomUUID();
+    await db.insert(schema.sessions).values({ id, userId: OTHER, userEmail: "long@example.test", chain: [], connectionName: "db", protocol: "postgres", status: "live" });
+    const reason = `statement could not be parsed: ${"select ".repeat(2000)}`;
+    for (const seq of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) await db.insert(schema.sessionEvents).values({ sessionId: id, seq, tMs: seq, kind: "request", payload: { action: "query", verdict: "deny", policies: [], reason } });
+    const top = (await overviewStats(db, admin, "24h")).topDenyReasons;
+    expect(top.find((r) => r.reason.startsWith("statement could not be parsed"))).toEqual({ reason: reason.slice(0, 300), count: 10 });
   });
 });
 
