@@ -14,6 +14,9 @@ export function niceMax(max: number): number {
   return ([1, 2, 5, 10].find((m) => m * p >= max) ?? 10) * p;
 }
 
+/** Gridlines at whole counts only: 0, the top, and the middle when it is whole (5 has none at 2.5). */
+const ticks = (top: number) => (top % 2 === 0 ? [0, top / 2, top] : [0, top]);
+
 /**
  * Counts per time bucket as stacked bars, drawn as plain SVG. For screen readers the figure is
  * one image with a name and a summary, and the numbers themselves are a table beside it; each
@@ -39,14 +42,14 @@ export function StackedBars<K extends string>({ title, summary, buckets, series,
   // at most ~8 axis labels, whatever the number of buckets
   const every = Math.ceil(buckets.length / 8);
   return (
-    <figure data-testid={testId} className="space-y-2">
+    <figure data-testid={testId} className="max-w-4xl space-y-2">
       <svg viewBox={`0 0 ${W} ${H}`} role="img" aria-labelledby={`${id}-t ${id}-d`} className="h-auto w-full">
         <title id={`${id}-t`}>{title}</title>
         <desc id={`${id}-d`}>{summary}</desc>
-        {[0, 0.5, 1].map((f) => (
-          <g key={f} aria-hidden="true">
-            <line x1={PAD.left} x2={W - PAD.right} y1={PAD.top + plotH - f * plotH} y2={PAD.top + plotH - f * plotH} className="stroke-slate-200" />
-            <text x={PAD.left - 4} y={PAD.top + plotH - f * plotH + 3} textAnchor="end" className="fill-slate-500 text-[10px]">{Math.round(top * f)}</text>
+        {ticks(top).map((n) => (
+          <g key={n} aria-hidden="true">
+            <line x1={PAD.left} x2={W - PAD.right} y1={PAD.top + plotH - y(n)} y2={PAD.top + plotH - y(n)} className="stroke-slate-200" />
+            <text x={PAD.left - 4} y={PAD.top + plotH - y(n) + 3} textAnchor="end" className="fill-slate-500 text-[10px]">{n}</text>
           </g>
         ))}
         {buckets.map((b, i) => {
