@@ -39,5 +39,5 @@ test("login never redirects off-site", async ({ page }) => {
   await page.getByLabel("Email").fill(E2E.adminEmail);
   await page.getByLabel("Password").fill(E2E.adminPassword);
   await page.getByRole("button", { name: "Sign in" }).click();
-  await expect(page).toHaveURL(new RegExp(`^${E2E.url}/connections`));
+  await expect(page).toHaveURL(new RegExp(`^${E2E.url}/overview`));
 });

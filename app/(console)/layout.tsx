@@ -7,6 +7,7 @@ import { Nav } from "./nav";
 export const dynamic = "force-dynamic";
 
 const ITEMS: { href: string; label: string; permission: Permission }[] = [
+  { href: "/overview", label: "Overview", permission: "sessions:read-own" },
   { href: "/sessions", label: "Sessions", permission: "sessions:read-own" },
   { href: "/approvals", label: "Approvals", permission: "approvals:read" },
   { href: "/policies", label: "Policies", permission: "policies:read" },

@@ -40,11 +40,17 @@ export interface SessionFilter {
 
 const likePattern = (s: string) => `%${s.replace(/[\\%_]/g, (c) => `\\${c}`)}%`;
 
-export function listSessions(db: Db, f: SessionFilter) {
+/** Whose sessions a caller may read: a user's, and of those only a token's branch (the list's and the Overview's one rule). */
+export function sessionScope(f: Pick<SessionFilter, "userId" | "descendsFrom">): SQL[] {
   const conds: SQL[] = [];
   if (f.userId) conds.push(eq(sessions.userId, f.userId));
   // Opened with this token or one it delegated to (its chain names the token).
   if (f.descendsFrom) conds.push(or(eq(sessions.tokenId, f.descendsFrom), sql`${sessions.chain} @> ${JSON.stringify([{ tokenId: f.descendsFrom }])}::jsonb`)!);
+  return conds;
+}
+
+export function listSessions(db: Db, f: SessionFilter) {
+  const conds = sessionScope(f);
   if (f.status) conds.push(eq(sessions.status, f.status));
   if (f.protocol) conds.push(eq(sessions.protocol, f.protocol));
   if (f.connection) conds.push(eq(sessions.connectionName, f.connection));

@@ -69,7 +69,13 @@ export const sessionEvents = pgTable(
      */
     data: bytea("data"),
   },
-  (t) => [primaryKey({ name: "session_events_pkey", columns: [t.sessionId, t.seq] })],
+  (t) => [
+    primaryKey({ name: "session_events_pkey", columns: [t.sessionId, t.seq] }),
+    // A session's decided requests by time (db/queries/stats.ts), without its screen output: a
+    // shell live for weeks is all output. Only these kinds are indexed, so the recorder's bulk
+    // output costs no second index; the kinds must stay literal in the queries that use it.
+    index("session_events_decided_idx").on(t.sessionId, t.tMs).where(sql`${t.kind} in ('request', 'connect', 'verdict')`),
+  ],
 );
 
 /**

@@ -21,7 +21,7 @@ describe("safeCallbackPath", () => {
       " //evil.example",
       "javascript:alert(1)",
     ]) {
-      expect({ evil, got: safeCallbackPath(evil) }).toEqual({ evil, got: "/connections" });
+      expect({ evil, got: safeCallbackPath(evil) }).toEqual({ evil, got: "/overview" });
     }
   });
 
@@ -33,8 +33,8 @@ describe("safeCallbackPath", () => {
   });
 
   it("falls back on empty, missing and oversized values", () => {
-    expect(safeCallbackPath(undefined)).toBe("/connections");
-    expect(safeCallbackPath("")).toBe("/connections");
-    expect(safeCallbackPath("/" + "a".repeat(3000))).toBe("/connections");
+    expect(safeCallbackPath(undefined)).toBe("/overview");
+    expect(safeCallbackPath("")).toBe("/overview");
+    expect(safeCallbackPath("/" + "a".repeat(3000))).toBe("/overview");
   });
 });

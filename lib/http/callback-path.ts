@@ -9,7 +9,8 @@
  * what was checked is what is followed.
  */
 const BASE = "http://gatehouse.invalid";
-const FALLBACK = "/connections";
+/** where sign-in lands when no (acceptable) destination was asked for: the Overview, as "/" does */
+const FALLBACK = "/overview";
 
 export function safeCallbackPath(url: string | null | undefined): string {
   if (!url || url.length >= 2048 || !url.startsWith("/")) return FALLBACK;

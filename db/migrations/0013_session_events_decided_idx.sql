@@ -1,0 +1,1 @@
+CREATE INDEX "session_events_decided_idx" ON "session_events" USING btree ("session_id","t_ms") WHERE "session_events"."kind" in ('request', 'connect', 'verdict');
