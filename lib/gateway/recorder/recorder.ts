@@ -2,6 +2,7 @@ import type { Db } from "@/db/client";
 import { getBus, Topics } from "@/lib/events/bus";
 import { eventWriterFor, type EventSource, type EventWriter, type QueuedEvent } from "./event-writer";
 import type { OutputPacker } from "./packed-output";
+import { scrubJson } from "./credential-scrub";
 import { serialize } from "./serialize";
 import { MAX_SPOOL_BYTES, processSpool } from "./spool";
 
@@ -63,7 +64,10 @@ export class SessionRecorder implements EventSource {
   record(kind: string, payload: Record<string, unknown>): RecordedEvent {
     this.lastRecordAt = performance.now();
     const event: RecordedEvent = { seq: ++this.seq, tMs: this.now(), kind, payload };
-    const payloadJson = serialize(payload);
+    const serialized = serialize(payload);
+    // Gatehouse's credentials are never recorded, whichever event carries them (credential-scrub.ts).
+    const payloadJson = scrubJson(serialized);
+    if (payloadJson !== serialized) event.payload = JSON.parse(payloadJson) as Record<string, unknown>;
     this.queue.push({ seq: event.seq, tMs: event.tMs, kind, payloadJson });
     const whole = payloadJson.length <= MAX_LIVE_PAYLOAD;
     publishLive({ sessionId: this.sessionId, event: whole ? event : { ...event, payload: { truncated: true } } });
