@@ -1,3 +1,4 @@
+import crypto from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -6,7 +7,7 @@ import { runCli, jsonOf } from "../support/cli";
 import { addConnection, sessionsOf, sshUpstream, type Rec } from "../support/api-fixture";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { gatewayConninfo, runPsql } from "../support/psql";
-import { ssh2Connect, ssh2Exec, type SshTarget } from "../support/ssh-client";
+import { ssh2Connect, ssh2Exec, startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 
 /**
@@ -93,8 +94,16 @@ describe("sealed recordings", () => {
   }, 180_000);
 
   it("an edited event and a deleted (spooled) event say TAMPERED; a session the killed gateway left live is sealed at the next start", async () => {
-    await new Promise((r) => setTimeout(r, 500)); // the live shell's events are stored
+    // a large output streaming when the gateway dies: its spool is stored by the next start
+    const big = path.join(sshd.dir, "seal-big.bin");
+    fs.writeFileSync(big, crypto.randomBytes(48 * 2 ** 20), { mode: 0o644 });
+    const knownBig = await ssh.ids();
+    const streaming = startSsh(target(), `cat ${big}`);
+    let received = 0;
+    await new Promise<void>((resolve) => streaming.child.stdout!.on("data", (d: Buffer) => (received += d.length) >= 16 * 2 ** 20 && resolve()));
+    const spooledId = await ssh.opened(knownBig);
     await gh.stop("SIGKILL");
+    await streaming.exited;
     liveClient?.end();
     liveClient = null;
 
@@ -124,6 +133,10 @@ describe("sealed recordings", () => {
     const live = (await apiCall(gh.url, admin, "GET", `/sessions/${ids.live}`)).body.session as Rec;
     expect(live.status).toBe("failed");
     await sealedState(ids.live).toBe("intact");
+    await expect.poll(() => /\[recorder\] recovered .*: [1-9]\d* events stored/.test(gh.output()), { timeout: 30_000 }).toBe(true);
+    await sealedState(spooledId).toBe("intact");
+    const seals = ((await apiCall(gh.url, admin, "GET", "/audit?limit=1000")).body.entries as Rec[]).filter((e) => e.action === "session.sealed");
+    expect(seals.find((e) => e.subject === `session:${spooledId}`)?.detail).toMatchObject({ status: "failed", after: "restart" });
 
     const env = { GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: admin };
     const bad = await runCli(["sessions", "verify", ids.exec], { env });
