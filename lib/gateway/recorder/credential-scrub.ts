@@ -4,6 +4,9 @@
  * (`gatehouse-console:` + 43 characters) typed, pasted or printed inside a session would otherwise
  * be stored verbatim, for every auditor to read and use. The client's own terminal is not
  * touched (it is their credential); only what is recorded (and shown to other viewers) is.
+ * (A console secret is never shown to anyone: the console's server side logs in with it. It is
+ * scrubbed from events as JSON only, not searched for in the terminal byte stream, where looking
+ * for its "…e:" cost more than the rest of the scrubbing together.)
  *
  * A credential is replaced by a placeholder of the same length, so byte counts and offsets in the
  * recording (replay windows, asciicast timing) stay what they were. Terminal output and input are
@@ -15,7 +18,7 @@
 const JWS = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/;
 const CONSOLE = /gatehouse-console:[A-Za-z0-9_-]{43}/;
 const ANY = new RegExp(`${JWS.source}|${CONSOLE.source}`, "g");
-const STARTS = ["eyJ", "gatehouse-console:"];
+const STARTS = ["eyJ"];
 /** A candidate longer than this is not held back (no credential is this long): recorded as it is. */
 export const MAX_HOLD = 8 * 1024;
 const LABEL = "[REDACTED gatehouse credential";
@@ -33,7 +36,7 @@ export function scrubJson(json: string): string {
 }
 
 const CRED = new Uint8Array(256);
-for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.:") CRED[c.charCodeAt(0)] = 1;
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") CRED[c.charCodeAt(0)] = 1;
 const ESC = 0x1b;
 const PREFIX_CHAR = new Uint8Array(256);
 for (const s of STARTS) for (const c of s.slice(0, -1)) PREFIX_CHAR[c.charCodeAt(0)] = 1;
@@ -109,7 +112,7 @@ export function scrubBytes(buf: Buffer, final: boolean): { body: Buffer; hold: B
     const w = walk(buf, next);
     if (w.open && !final && buf.length - next <= MAX_HOLD) return { body: (out ?? buf).subarray(0, next), hold: Buffer.from(buf.subarray(next)) };
     const text = String.fromCharCode(...w.at.map((i) => buf[i]));
-    const m = (text.startsWith("eyJ") ? JWS : CONSOLE).exec(text);
+    const m = JWS.exec(text);
     if (m && m.index === 0) {
       out ??= Buffer.from(buf);
       const p = placeholder(m[0].length);
@@ -124,32 +127,16 @@ export function scrubBytes(buf: Buffer, final: boolean): { body: Buffer; hold: B
 }
 
 /**
- * The next credential start at or after `from`. Searched by their two-byte cores ("yJ" of "eyJ",
- * "e:" of "…console:"), which Buffer.indexOf finds several times faster than the longer needles:
- * bulk output passes through here, and this search is most of what scrubbing costs.
+ * The next token start at or after `from`, searched by "yJ": Buffer.indexOf finds a two-byte
+ * needle whose first byte is rare several times faster than "eyJ" ("e" is everywhere in text),
+ * and bulk output passes through here.
  */
 function nextStart(buf: Buffer, from: number): number {
-  return minStart(nextJws(buf, from), nextConsole(buf, from));
-}
-
-const YJ = Buffer.from("yJ");
-const E_COLON = Buffer.from("e:");
-const CONSOLE_PREFIX = Buffer.from("gatehouse-console:");
-
-function nextJws(buf: Buffer, from: number): number {
   for (let i = buf.indexOf(YJ, from + 1); i > 0; i = buf.indexOf(YJ, i + 1)) if (buf[i - 1] === 0x65) return i - 1;
   return -1;
 }
 
-function nextConsole(buf: Buffer, from: number): number {
-  const back = CONSOLE_PREFIX.length - 2;
-  for (let i = buf.indexOf(E_COLON, from + back); i >= 0; i = buf.indexOf(E_COLON, i + 1)) {
-    if (buf.compare(CONSOLE_PREFIX, 0, CONSOLE_PREFIX.length, i - back, i + 2) === 0) return i - back;
-  }
-  return -1;
-}
-
-const minStart = (a: number, b: number) => (a < 0 ? b : b < 0 ? a : Math.min(a, b));
+const YJ = Buffer.from("yJ");
 
 /** scrubBytes for decoded text (typed input): the same, in characters. */
 export function scrubText(text: string, final: boolean): { text: string; hold: string } {
