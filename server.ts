@@ -16,6 +16,7 @@ import { startPolicyPreviewResponder } from "@/lib/services/policies/impact";
 import { recoverSpools } from "@/lib/gateway/recorder/recover-spool";
 import { endedSessions } from "@/db/queries/sessions";
 import { endOrphanedSessions } from "@/lib/services/sessions/end-orphaned";
+import { sealQuietly } from "@/lib/services/sessions/seal";
 import { startNodeLiveness, type NodeLiveness } from "@/lib/services/sessions/node-liveness";
 import { processSpool } from "@/lib/gateway/recorder/spool";
 import { checkAuditKey } from "@/lib/services/audit/append";
@@ -65,7 +66,13 @@ async function main() {
     .then(async ({ sessions: recovered }) => {
       for (const s of orphaned) void bus.publish(Topics.sessionEnded, { id: s.id, userId: s.userId, status: "failed" });
       const announced = new Set(orphaned.map((s) => s.id));
-      for (const s of await endedSessions(dbHandle.db, recovered)) if (!announced.has(s.id)) void bus.publish(Topics.sessionEnded, s);
+      const ended = await endedSessions(dbHandle.db, recovered);
+      for (const s of ended) if (!announced.has(s.id)) void bus.publish(Topics.sessionEnded, s);
+      // Complete now: sealed as any ended session is (lib/services/sessions/seal.ts). On a shared
+      // PostgreSQL, sessions another process's heartbeat sweep ended are sealed only here, by
+      // their own process's next start (its spool may still hold their output).
+      const toSeal = new Map<string, string>([...orphaned.map((s) => [s.id, "failed"] as const), ...ended.map((s) => [s.id, s.status] as const)]);
+      for (const [id, status] of toSeal) await sealQuietly(dbHandle.db, id, { status, after: "restart" });
     })
     .catch((err: Error) => console.error(`[recorder] announcing recovered sessions failed:`, err.message));
 

@@ -1,6 +1,7 @@
 import { positionals, str, UsageError } from "../args";
 import type { SessionJson as Session } from "../../lib/api-types/session";
 import type { Command, Group } from "../command";
+import { CliError } from "../http";
 import { formatTime } from "../output";
 import { writeStream } from "../stream-out";
 
@@ -94,8 +95,36 @@ const kill: Command = {
   },
 };
 
+type Verification =
+  | { state: "intact"; events: number; sealedAt: string; auditSeq: number }
+  | { state: "tampered"; events: number; auditSeq: number; problem: string }
+  | { state: "unsealed"; reason: string };
+
+const verify: Command = {
+  name: "verify",
+  summary: "check a session's recording against the seal written into the audit log when it ended",
+  usage: "verify ID",
+  help: `  exit 0: intact; 1: TAMPERED (an event was edited, removed or added since it was sealed);
+  3: not sealed (the session is live, or ended before recordings were sealed)`,
+  async run(ctx, args) {
+    const [id] = positionals(args, "ID");
+    const res = await ctx.api().get<{ verification: Verification }>(`/sessions/${encodeURIComponent(id)}/verify`);
+    const v = res.verification;
+    if (v.state === "intact") {
+      ctx.out.result(res, () => ctx.out.line(`recording intact: ${v.events} events, sealed ${formatTime(v.sealedAt)} (audit row ${v.auditSeq})`));
+      return 0;
+    }
+    if (v.state === "tampered") {
+      ctx.out.result(res, () => ctx.out.line(`recording TAMPERED: ${v.problem}`));
+      throw new CliError("RECORDING_TAMPERED", `recording of session ${id} tampered: ${v.problem}`);
+    }
+    ctx.out.result(res, () => ctx.out.line(`recording not sealed: ${v.reason}`));
+    throw new CliError("RECORDING_NOT_SEALED", `recording of session ${id} not sealed: ${v.reason}`, 3);
+  },
+};
+
 export const sessions: Group = {
   name: "sessions",
   summary: "live and recorded sessions",
-  commands: [list, show, exportCmd, kill],
+  commands: [list, show, exportCmd, kill, verify],
 };

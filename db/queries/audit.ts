@@ -1,4 +1,4 @@
-import { asc, desc, gt } from "drizzle-orm";
+import { and, asc, desc, eq, gt } from "drizzle-orm";
 import type { Db } from "../client";
 import { auditLog } from "../schema";
 import type { AuditRow } from "@/lib/services/audit/chain";
@@ -28,4 +28,10 @@ export async function* walkAudit(db: Db, pageSize = 1000): AsyncGenerator<AuditR
     if (page.length < pageSize) return;
     after = page[page.length - 1].seq;
   }
+}
+
+/** The first row of `action` about `subject` (e.g. a session's `session.sealed`), or null. */
+export async function firstAuditRowFor(db: Db, action: string, subject: string): Promise<AuditRow | null> {
+  const [row] = await db.select(columns).from(auditLog).where(and(eq(auditLog.action, action), eq(auditLog.subject, subject))).orderBy(asc(auditLog.seq)).limit(1);
+  return row ?? null;
 }

@@ -3,6 +3,7 @@ import type { Db } from "../client";
 import { sessionEvents, sessions } from "../schema";
 import type { ClientInfo, ConnectionRef, Principal } from "@/lib/gateway/core/types";
 import { unpackEvents } from "@/lib/gateway/recorder/packed-output";
+import type { StoredEvent } from "@/lib/gateway/recorder/recording-digest";
 
 const columns = {
   id: sessions.id,
@@ -172,4 +173,23 @@ export async function endedSessions(db: Db, ids: string[]): Promise<{ id: string
     .select({ id: sessions.id, userId: sessions.userId, status: sessions.status })
     .from(sessions)
     .where(and(inArray(sessions.id, ids), ne(sessions.status, "live")));
+}
+
+/**
+ * A session's events as stored (payload as jsonb's text, `data` still packed), in seq order, page
+ * by page: what its seal covers (lib/gateway/recorder/recording-digest.ts).
+ */
+export async function* walkStoredEvents(db: Db, sessionId: string, pageSize = 2000): AsyncGenerator<StoredEvent> {
+  let after = 0;
+  for (;;) {
+    const page = await db
+      .select({ seq: sessionEvents.seq, tMs: sessionEvents.tMs, kind: sessionEvents.kind, payload: sql<string>`${sessionEvents.payload}::text`, data: sessionEvents.data })
+      .from(sessionEvents)
+      .where(and(eq(sessionEvents.sessionId, sessionId), gt(sessionEvents.seq, after)))
+      .orderBy(asc(sessionEvents.seq))
+      .limit(pageSize);
+    for (const row of page) yield { ...row, tMs: Number(row.tMs) };
+    if (page.length < pageSize) return;
+    after = page[page.length - 1].seq;
+  }
 }

@@ -6,7 +6,7 @@ import type { Masker } from "@/lib/gateway/masking";
 import { getPolicyRuntime, maskingOf } from "@/lib/gateway/policy";
 import { approvalSatisfies } from "@/lib/gateway/policy/verdict";
 import { sealForPolicy } from "@/lib/gateway/policy/context";
-import { SessionRecorder } from "@/lib/gateway/recorder/recorder";
+import { recordingSettled, SessionRecorder } from "@/lib/gateway/recorder/recorder";
 import { activeGrantsOf } from "@/db/queries/approvals";
 import { grantLineage } from "@/lib/identity/grant-lineage";
 import { getConnection } from "@/db/queries/connections";
@@ -20,6 +20,7 @@ import { SessionGrants } from "./session-grants";
 import { StandingDecisions, type Revocation } from "./standing";
 import { GatehouseError, type AccessGrant, type ClassifiedRequest, type ClientInfo, type ConnectionRef, type GatewayRequest, type Principal, type Verdict } from "./types";
 import { recordSessionEnd } from "@/lib/services/sessions/record-end";
+import { sealQuietly } from "@/lib/services/sessions/seal";
 import { loggable } from "@/lib/util/loggable";
 
 /**
@@ -359,6 +360,13 @@ export class GatewaySession {
     const stored = await recordSessionEnd(this.db, this.id, { status, endReason: reason && lost ? `${reason} (${lost})` : (reason ?? lost), endedAt: new Date() });
     // Viewers are told the status the session has: a kill stored before the client left stays one.
     void getBus().publish(Topics.sessionEnded, { id: this.id, userId: this.principal.userId, status: stored ?? status });
+    // Sealed once complete; output left in the spool is stored, and the session sealed, by the next start.
+    if (this.recorder.pending === 0) void this.sealWhenSettled(stored ?? status);
+  }
+
+  private async sealWhenSettled(status: string) {
+    if (await recordingSettled(this.recorder)) await sealQuietly(this.db, this.id, { status });
+    else console.error(`[recorder] session ${this.id}: not sealed, its recording did not settle (events unstored or still arriving)`);
   }
 }
 

@@ -2,6 +2,7 @@ import type { Db } from "@/db/client";
 import { getBus, Topics } from "@/lib/events/bus";
 import { eventWriterFor, type EventSource, type EventWriter, type QueuedEvent } from "./event-writer";
 import type { OutputPacker } from "./packed-output";
+import { scrubJson } from "./credential-scrub";
 import { serialize } from "./serialize";
 import { MAX_SPOOL_BYTES, processSpool } from "./spool";
 
@@ -51,6 +52,7 @@ export class SessionRecorder implements EventSource {
    */
   private readonly startedAt = performance.now();
   onOverflow: (() => void) | null = null;
+  private lastRecordAt = 0;
 
   constructor(
     db: Db,
@@ -60,8 +62,12 @@ export class SessionRecorder implements EventSource {
   }
 
   record(kind: string, payload: Record<string, unknown>): RecordedEvent {
+    this.lastRecordAt = performance.now();
     const event: RecordedEvent = { seq: ++this.seq, tMs: this.now(), kind, payload };
-    const payloadJson = serialize(payload);
+    const serialized = serialize(payload);
+    // Gatehouse's credentials are never recorded, whichever event carries them (credential-scrub.ts).
+    const payloadJson = scrubJson(serialized);
+    if (payloadJson !== serialized) event.payload = JSON.parse(payloadJson) as Record<string, unknown>;
     this.queue.push({ seq: event.seq, tMs: event.tMs, kind, payloadJson });
     const whole = payloadJson.length <= MAX_LIVE_PAYLOAD;
     publishLive({ sessionId: this.sessionId, event: whole ? event : { ...event, payload: { truncated: true } } });
@@ -75,6 +81,7 @@ export class SessionRecorder implements EventSource {
    * its pace. Live viewers get the announcement and fetch the event once stored.
    */
   recordBulk(kind: string, fields: Record<string, unknown>, bytes: Buffer, packer: OutputPacker): RecordedEvent {
+    this.lastRecordAt = performance.now();
     const event: RecordedEvent = { seq: ++this.seq, tMs: this.now(), kind, payload: fields };
     const row: QueuedEvent = { seq: event.seq, tMs: event.tMs, kind, payloadJson: "" };
     try {
@@ -99,6 +106,11 @@ export class SessionRecorder implements EventSource {
   private queued() {
     if (this.pending - this.spooled >= MAX_BACKLOG || processSpool().pendingBytes >= MAX_SPOOL_BYTES) this.onOverflow?.();
     this.writer.schedule(this);
+  }
+
+  /** Milliseconds since the last event was recorded. */
+  get idleMs(): number {
+    return performance.now() - this.lastRecordAt;
   }
 
   /** Events recorded and not yet in the database. */
@@ -133,6 +145,22 @@ export class SessionRecorder implements EventSource {
     const kept = this.queue.filter((row) => row.spooled).length;
     if (kept) console.error(`[recorder] session ${this.sessionId}: ${kept} spooled events left for the next start to store (the database is not taking them)`);
     return this.pending - kept;
+  }
+}
+
+/**
+ * After its session ended, whether the recording is complete: everything stored and nothing
+ * recorded for `quietMs` (a request decided while the session was ending is still recorded, after
+ * its `end` event). False after `maxMs`, or with events unstored (the database refused them, or
+ * output is left in the spool for the next start).
+ */
+export async function recordingSettled(rec: SessionRecorder, quietMs = 500, maxMs = 10_000): Promise<boolean> {
+  const until = performance.now() + maxMs;
+  for (;;) {
+    await rec.flush();
+    if (rec.pending === 0 && rec.idleMs >= quietMs) return true;
+    if (performance.now() > until) return false;
+    await new Promise((r) => setTimeout(r, Math.max(50, quietMs - rec.idleMs)));
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Masker } from "@/lib/gateway/masking";
+import { scrubBytes, scrubText } from "./credential-scrub";
 import { asTextOrBase64, OutputPacker, PACK_MIN } from "./packed-output";
 import type { SessionRecorder } from "./recorder";
 
@@ -45,6 +46,8 @@ interface ChannelState {
   out: Map<"o" | "e", PendingOutput>;
   packer: OutputPacker;
   carry: Map<"o" | "e" | "i", Buffer>;
+  /** typed text that may be the start of a credential, recorded once it is known not to be (credential-scrub.ts) */
+  heldInput: string;
   /** the last TAIL_BYTES of output, to notice password prompts (decoded only when input arrives) */
   tail: Buffer;
   line: string;
@@ -62,7 +65,7 @@ export class TerminalRecorder {
 
   /** `masker`: the masking the channel's own decision applies (its input is recorded through it). */
   start(ch: number, info: { mode: "shell" | "exec"; cols: number; rows: number; term: string; command?: string }, masker: Masker | null = null) {
-    this.channels.set(ch, { masker, out: new Map(), packer: new OutputPacker(), carry: new Map(), tail: EMPTY, line: "", edited: false, escape: false, hidden: 0, bytesOut: 0, bytesIn: 0 });
+    this.channels.set(ch, { masker, out: new Map(), packer: new OutputPacker(), carry: new Map(), heldInput: "", tail: EMPTY, line: "", edited: false, escape: false, hidden: 0, bytesOut: 0, bytesIn: 0 });
     this.recorder.record("term.start", { ch, ...info });
   }
 
@@ -103,8 +106,10 @@ export class TerminalRecorder {
       return;
     }
     const masker = st.masker;
-    if (raw) this.recorder.record("term.i", { ch, b64: raw.toString("base64") });
-    if (text) this.recorder.record("term.i", { ch, d: masker ? masker.maskText(text) : text });
+    if (raw) this.recorder.record("term.i", { ch, b64: scrubBytes(raw, true).body.toString("base64") });
+    const typed = scrubText(st.heldInput + text, false);
+    st.heldInput = typed.hold;
+    if (typed.text) this.recorder.record("term.i", { ch, d: masker ? masker.maskText(typed.text) : typed.text });
     for (const line of this.reconstruct(st, text)) {
       this.recorder.record("term.cmd", { ch, text: masker ? masker.maskText(line.text) : line.text, reconstructed: true, ...(line.edited ? { edited: true } : {}) });
     }
@@ -142,13 +147,19 @@ export class TerminalRecorder {
   private flushChannel(ch: number) {
     const st = this.channels.get(ch);
     if (!st) return;
+    if (st.heldInput) {
+      this.recorder.record("term.i", { ch, d: scrubText(st.heldInput, true).text });
+      st.heldInput = "";
+    }
     for (const key of ["o", "e"] as const) {
       this.flushOutput(ch, key);
-      // An incomplete character at the very end of the output: recorded as the bytes it was.
+      // What is left (the start of what may be a credential, an incomplete character) is recorded as it is now.
       const rest = st.carry.get(key);
       if (rest?.length) {
         st.carry.delete(key);
-        this.recorder.record("term.o", { ch, b64: rest.toString("base64"), ...(key === "e" ? { err: true } : {}) });
+        const err = key === "e" ? { err: true } : {};
+        const body = scrubBytes(rest, true).body;
+        this.recorder.record("term.o", { ch, ...asTextOrBase64(body), ...err });
       }
     }
   }
@@ -172,10 +183,12 @@ export class TerminalRecorder {
     p.parts = [];
     p.bytes = 0;
     const end = completeUtf8Length(buf);
-    if (end < buf.length) st.carry.set(key, Buffer.from(buf.subarray(end)));
+    // A credential split across writes is held back until complete, then recorded replaced.
+    const { body, hold } = scrubBytes(buf.subarray(0, end), false);
+    const rest = hold ? Buffer.concat([hold, buf.subarray(end)]) : end < buf.length ? Buffer.from(buf.subarray(end)) : null;
+    if (rest) st.carry.set(key, rest);
     else st.carry.delete(key);
-    if (end === 0) return;
-    const body = buf.subarray(0, end);
+    if (body.length === 0) return;
     const err = key === "e" ? { err: true } : {};
     // Bulk output is stored as bytes (deflated, or spooled raw when it does not compress); live viewers fetch it.
     if (body.length >= PACK_MIN) this.recorder.recordBulk("term.o", { ch, ...err }, body, st.packer);

@@ -3,8 +3,8 @@ import type { Caller } from "@/lib/auth/caller";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
 
-/** How a recording was read: a download, a replay opened, a live session watched. */
-export type RecordingRead = "session.export" | "session.replay" | "session.watch";
+/** How a recording was read: a download, a replay opened, a live session watched, its seal checked. */
+export type RecordingRead = "session.export" | "session.replay" | "session.watch" | "session.verify";
 
 type Reader = Pick<Caller, "userId" | "email">;
 type ReadSession = { id: string; connectionName: string; userEmail: string };

@@ -3,6 +3,7 @@ import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useCallback, useEffect, useRef, useState } from "react";
 import { api } from "@/components/api";
 import { EventTimeline } from "@/components/sessions/event-timeline";
+import { RecordingSeal } from "@/components/sessions/recording-seal";
 import { useSessionEvents } from "@/components/sessions/use-session-events";
 import { LiveTerminal } from "@/components/terminal/live-terminal";
 import { Badge, Button, Card, ErrorText, PageHeader, Select } from "@/components/ui";
@@ -79,6 +80,7 @@ export function SessionDetailClient({ id, canKill }: { id: string; canKill: bool
           <span>started {new Date(s.startedAt).toLocaleString()}</span>
           <span>duration {duration(s)}</span>
           {s.endReason && <span className="text-slate-600">({revealInvisible(s.endReason)})</span>}
+          <RecordingSeal id={id} live={s.status === "live"} />
         </div>
       )}
       {decided && channel && terminal.data ? (

@@ -1,0 +1,146 @@
+/**
+ * Gatehouse's own credentials never go into a recording, whatever the masking rules say: a token
+ * (a compact JWS: Gatehouse tokens, tickets, and any other JWT) or a console secret
+ * (`gatehouse-console:` + 43 characters) typed, pasted or printed inside a session would otherwise
+ * be stored verbatim, for every auditor to read and use. The client's own terminal is not
+ * touched (it is their credential); only what is recorded (and shown to other viewers) is.
+ * (A console secret is never shown to anyone: the console's server side logs in with it. It is
+ * scrubbed from events as JSON only, not searched for in the terminal byte stream, where looking
+ * for its "…e:" cost more than the rest of the scrubbing together.)
+ *
+ * A credential is replaced by a placeholder of the same length, so byte counts and offsets in the
+ * recording (replay windows, asciicast timing) stay what they were. Terminal output and input are
+ * scrubbed as streams (`scrubBytes` / `scrubText` with a hold): a credential split across two
+ * writes is held back until it is complete; escape sequences a line editor puts inside it
+ * (cursor moves, readline's " \r" at the wrap) do not break it. Every other recorded event is
+ * scrubbed as its serialized JSON (`scrubJson`), where a credential's characters appear as is.
+ */
+const JWS = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/;
+const CONSOLE = /gatehouse-console:[A-Za-z0-9_-]{43}/;
+const ANY = new RegExp(`${JWS.source}|${CONSOLE.source}`, "g");
+const STARTS = ["eyJ"];
+/** A candidate longer than this is not held back (no credential is this long): recorded as it is. */
+export const MAX_HOLD = 8 * 1024;
+const LABEL = "[REDACTED gatehouse credential";
+
+/** `n` characters that say what was there, and cannot be a credential themselves. */
+export function placeholder(n: number): string {
+  if (n < LABEL.length + 2) return "*".repeat(n);
+  return `${LABEL}${"*".repeat(n - LABEL.length - 1)}]`;
+}
+
+/** The serialized payload with every credential replaced (characters JSON never escapes). */
+export function scrubJson(json: string): string {
+  if (!json.includes("eyJ") && !json.includes("gatehouse-console:")) return json;
+  return json.replace(ANY, (m) => placeholder(m.length));
+}
+
+const CRED = new Uint8Array(256);
+for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") CRED[c.charCodeAt(0)] = 1;
+const ESC = 0x1b;
+const PREFIX_CHAR = new Uint8Array(256);
+for (const s of STARTS) for (const c of s.slice(0, -1)) PREFIX_CHAR[c.charCodeAt(0)] = 1;
+
+/**
+ * Bytes at `i` a line editor may put inside a typed word: a CSI sequence, " \r", or a lone "\r"
+ * (bash's readline at the wrap column writes the row's last character, "\r", and that character
+ * again). 0 if none.
+ */
+function glueAt(buf: Buffer, i: number): number {
+  if (buf[i] === 0x20 && buf[i + 1] === 0x0d) return 2;
+  if (buf[i] === 0x0d && buf[i + 1] !== 0x0a) return 1;
+  if (buf[i] !== ESC || buf[i + 1] !== 0x5b) return 0;
+  for (let j = i + 2; j < buf.length && j < i + 24; j++) {
+    const b = buf[j];
+    if (b >= 0x40 && b <= 0x7e) return j + 1 - i;
+    if (b < 0x20 || b > 0x3f) return 0;
+  }
+  return buf.length - i < 24 ? buf.length - i : 0; // cut at the end: maybe glue
+}
+
+interface Walk {
+  /** indexes of the candidate's own characters (not glue) */
+  at: number[];
+  /** it runs to the end of the buffer: more may follow in the next write */
+  open: boolean;
+}
+
+function walk(buf: Buffer, start: number): Walk {
+  const at: number[] = [];
+  let i = start;
+  while (i < buf.length && at.length <= MAX_HOLD) {
+    if (CRED[buf[i]]) {
+      at.push(i++);
+      continue;
+    }
+    // glue (possibly several sequences in a row) counts only between two credential characters
+    let j = i;
+    for (let g = glueAt(buf, j); g > 0 && j < buf.length; g = glueAt(buf, j)) j += g;
+    if (j === i) return { at, open: false };
+    if (j >= buf.length) return { at, open: true };
+    if (!CRED[buf[j]]) return { at, open: false };
+    i = j;
+  }
+  return { at, open: i >= buf.length };
+}
+
+/** Where `buf` ends with the start of a credential prefix ("e", "ey", "gate…"), or -1. */
+function partialStartAtEnd(buf: Buffer): number {
+  if (!buf.length || !PREFIX_CHAR[buf[buf.length - 1]]) return -1;
+  let earliest = -1;
+  for (const s of STARTS) {
+    for (let n = Math.min(s.length - 1, buf.length); n > 0; n--) {
+      if (buf.toString("latin1", buf.length - n) !== s.slice(0, n)) continue;
+      if (earliest < 0 || buf.length - n < earliest) earliest = buf.length - n;
+      break;
+    }
+  }
+  return earliest;
+}
+
+/**
+ * `buf` with credentials replaced (a copy when one is; `buf` is never changed), and, unless
+ * `final`, the end that may be the start of a credential continued by the next write (`hold`,
+ * to be put in front of it).
+ */
+export function scrubBytes(buf: Buffer, final: boolean): { body: Buffer; hold: Buffer | null } {
+  let out: Buffer | null = null;
+  let from = 0;
+  for (;;) {
+    const next = nextStart(buf, from);
+    if (next < 0) break;
+    const w = walk(buf, next);
+    if (w.open && !final && buf.length - next <= MAX_HOLD) return { body: (out ?? buf).subarray(0, next), hold: Buffer.from(buf.subarray(next)) };
+    const text = String.fromCharCode(...w.at.map((i) => buf[i]));
+    const m = JWS.exec(text);
+    if (m && m.index === 0) {
+      out ??= Buffer.from(buf);
+      const p = placeholder(m[0].length);
+      for (let k = 0; k < m[0].length; k++) out[w.at[k]] = p.charCodeAt(k);
+    }
+    from = (w.at.length ? w.at[w.at.length - 1] : next) + 1;
+  }
+  const body = out ?? buf;
+  if (final) return { body, hold: null };
+  const partial = partialStartAtEnd(buf);
+  return partial < 0 ? { body, hold: null } : { body: body.subarray(0, partial), hold: Buffer.from(buf.subarray(partial)) };
+}
+
+/**
+ * The next token start at or after `from`, searched by "yJ": Buffer.indexOf finds a two-byte
+ * needle whose first byte is rare several times faster than "eyJ" ("e" is everywhere in text),
+ * and bulk output passes through here.
+ */
+function nextStart(buf: Buffer, from: number): number {
+  for (let i = buf.indexOf(YJ, from + 1); i > 0; i = buf.indexOf(YJ, i + 1)) if (buf[i - 1] === 0x65) return i - 1;
+  return -1;
+}
+
+const YJ = Buffer.from("yJ");
+
+/** scrubBytes for decoded text (typed input): the same, in characters. */
+export function scrubText(text: string, final: boolean): { text: string; hold: string } {
+  if (!text) return { text, hold: "" };
+  const { body, hold } = scrubBytes(Buffer.from(text, "utf8"), final);
+  return { text: body.toString("utf8"), hold: hold ? hold.toString("utf8") : "" };
+}

@@ -1,0 +1,68 @@
+import type { Db } from "@/db/client";
+import { firstAuditRowFor } from "@/db/queries/audit";
+import { walkStoredEvents } from "@/db/queries/sessions";
+import { checkRecording, RecordingDigest, type RecordingSeal } from "@/lib/gateway/recorder/recording-digest";
+import { loggable } from "@/lib/util/loggable";
+import { appendAudit } from "../audit/append";
+import { macAuditRow } from "../audit/chain";
+import { auditKey } from "../audit/key";
+import { mutate } from "../tx";
+
+export const SEALED_ACTION = "session.sealed";
+const subjectOf = (id: string) => `session:${id}`;
+
+/**
+ * Seals an ended session's recording: its digest (recording-digest.ts), computed by reading the
+ * stored events back, goes into the keyed audit log as `session.sealed`. From then on an edit,
+ * removal or addition of an event by someone who can write to the database (but has not the
+ * audit key, so cannot rewrite the seal) shows in `gatehouse sessions verify`.
+ *
+ * Read back rather than hashed as recorded: what is sealed is exactly what is stored, bulk output
+ * spooled and stored later (or by the next start, after a crash) included, and recording pays
+ * nothing for it. Only one seal counts (the first); sealing again does nothing.
+ */
+export async function sealSession(db: Db, id: string, why: Record<string, unknown> = {}): Promise<RecordingSeal | null> {
+  if (await firstAuditRowFor(db, SEALED_ACTION, subjectOf(id))) return null;
+  const t0 = performance.now();
+  const digest = new RecordingDigest();
+  for await (const e of walkStoredEvents(db, id)) digest.add(e);
+  const seal = digest.seal();
+  await mutate(db, (tx) => appendAudit(tx, null, { action: SEALED_ACTION, subject: subjectOf(id), detail: { ...seal, scheme: "sha256-chain-v1", ...why } }));
+  const ms = performance.now() - t0;
+  if (ms > 1_000) console.log(`[recorder] session ${id}: ${seal.events} events sealed in ${Math.round(ms)} ms`);
+  return seal;
+}
+
+/** Seals and logs a failure: the session's end never waits for or fails on its seal. */
+export async function sealQuietly(db: Db, id: string, why: Record<string, unknown> = {}): Promise<void> {
+  try {
+    await sealSession(db, id, why);
+  } catch (err) {
+    console.error(`[recorder] session ${id}: its recording could not be sealed:`, loggable(err));
+  }
+}
+
+export type SessionVerification =
+  | { state: "intact"; events: number; sealedAt: string; auditSeq: number }
+  | { state: "tampered"; events: number; sealedAt: string | null; auditSeq: number; problem: string; afterSeq: number | null; upToSeq: number | null }
+  | { state: "unsealed"; reason: string };
+
+/**
+ * Recomputes the recording's digest and compares it with its seal. The seal row's own keyed link
+ * is checked too (a seal edited in place to match an edited recording fails it); a seal row
+ * deleted from the log shows in `gatehouse audit verify` as a gap, not here.
+ */
+export async function verifySession(db: Db, session: { id: string; status: string }): Promise<SessionVerification> {
+  const row = await firstAuditRowFor(db, SEALED_ACTION, subjectOf(session.id));
+  if (!row) {
+    return { state: "unsealed", reason: session.status === "live" ? "the session is live: it is sealed when it ends" : "no seal: the session ended before recordings were sealed, or its seal is still being written (or was removed from the audit log: run `gatehouse audit verify`)" };
+  }
+  const sealedAt = row.at.toISOString();
+  if (macAuditRow(auditKey(), row.prevHash, row) !== row.hash) {
+    return { state: "tampered", events: 0, sealedAt: null, auditSeq: row.seq, problem: `the seal (audit row ${row.seq}) does not match its keyed hash: it was edited`, afterSeq: null, upToSeq: null };
+  }
+  const seal = row.detail as unknown as RecordingSeal;
+  const check = await checkRecording(walkStoredEvents(db, session.id), seal);
+  if (check.intact) return { state: "intact", events: check.events, sealedAt, auditSeq: row.seq };
+  return { state: "tampered", events: check.events, sealedAt, auditSeq: row.seq, problem: check.problem, afterSeq: check.afterSeq, upToSeq: check.upToSeq };
+}
