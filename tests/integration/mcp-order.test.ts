@@ -19,13 +19,14 @@ describe("MCP: connect is decided before anything reaches the upstream", () => {
   let admin = "";
 
   beforeAll(async () => {
-    // A host that accepts and never answers: any login attempt shows up here, and would hang.
+    // A host that counts connections and hangs up: any login attempt shows up here (and fails at once).
     host = net.createServer((s) => {
       reached++;
       s.on("error", () => {});
+      s.destroy();
     });
     await new Promise<void>((r) => host.listen(0, "127.0.0.1", r));
-    gh = await startGatehouse({ demo: false, env: { GATEHOUSE_SSH_RESOLVE_TIMEOUT_MS: "2000" } });
+    gh = await startGatehouse({ demo: false });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     for (const name of ["sealed-box", "open-box"]) await addConnection(gh, admin, name, { type: "ssh", upstream: `ssh://127.0.0.1:${(host.address() as net.AddressInfo).port}`, username: "nobody", secret: "x" });
     await putPolicies(gh, admin, `${DEFAULT_POLICIES}\n@id("sealed") @reason("sealed-box is closed")\nforbid (principal, action == Gatehouse::Action::"connect", resource)\nwhen { resource.name == "sealed-box" };\n`, "sealed");
