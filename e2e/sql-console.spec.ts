@@ -85,7 +85,8 @@ test("a held write shows the approval link, then its result once an approver app
   const id = href!.split("/").pop()!;
   const session = await (await request.get(`/api/v1/sessions/${id}`, { headers: { authorization: `Bearer ${admin}` } })).json();
   expect(session.session).toMatchObject({ connectionName: "demo-prod", protocol: "postgres", origin: "web-console", applicationName: "browser sql console" });
-  const events = (await (await request.get(`/api/v1/sessions/${id}/events`, { headers: { authorization: `Bearer ${admin}` } })).json()).events as { kind: string; payload: Record<string, unknown> }[];
-  expect(events.find((e) => e.kind === "request" && e.payload.text === "update customers set name = name where id = 1")).toBeTruthy();
-  expect(events.find((e) => e.kind === "approval" && e.payload.status === "approved")).toBeTruthy();
+  // Recorded events reach the database in batches: the result can be on screen a moment before them.
+  const events = async () => (await (await request.get(`/api/v1/sessions/${id}/events`, { headers: { authorization: `Bearer ${admin}` } })).json()).events as { kind: string; payload: Record<string, unknown> }[];
+  await expect.poll(async () => (await events()).some((e) => e.kind === "request" && e.payload.text === "update customers set name = name where id = 1")).toBe(true);
+  await expect.poll(async () => (await events()).some((e) => e.kind === "approval" && e.payload.status === "approved")).toBe(true);
 });
