@@ -107,7 +107,8 @@ export class SqlConsole {
         k.seen++;
         const values = row as unknown as (Buffer | null)[];
         const size = values.reduce((n, v) => n + (v?.length ?? 0), 0);
-        if (k.rows.length >= MAX_ROWS || k.bytes + size > MAX_BYTES) return;
+        // A prefix of the rows: once one does not fit, none after it is kept either.
+        if (k.rows.length >= MAX_ROWS || k.bytes + size > MAX_BYTES) return void (k.bytes = MAX_BYTES + 1);
         k.bytes += size;
         k.rows.push(values.map((v) => (v === null ? null : v.toString("utf8"))));
       });
