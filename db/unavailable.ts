@@ -1,3 +1,5 @@
+import { withDeadline } from "@/lib/util/deadline";
+
 /**
  * Whether an error says Gatehouse's own database cannot be reached (down, restarting, the
  * connection lost) rather than that a query was wrong. Such failures must not read as the
@@ -30,10 +32,5 @@ export function isStoreUnavailable(err: unknown): boolean {
  * said. What `work` does after that is not waited for.
  */
 export function storeDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(Object.assign(new Error(`Gatehouse's database did not answer within ${ms} ms`), { code: "CONNECT_TIMEOUT" })), ms);
-  });
-  work.catch(() => {}); // rejected after the deadline: nobody listens any more
-  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+  return withDeadline(work, ms, () => Object.assign(new Error(`Gatehouse's database did not answer within ${ms} ms`), { code: "CONNECT_TIMEOUT" }));
 }

@@ -1,5 +1,6 @@
 import postgres from "postgres";
 import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
+import { withDeadline } from "@/lib/util/deadline";
 import { columnSourcesOfSelect } from "./column-sources";
 
 /**
@@ -41,6 +42,15 @@ export interface RelationInfo {
 
 const CACHE_LIMIT = 20_000;
 const CACHE_TTL_MS = 30_000;
+/**
+ * How long a statement waits for a catalog answer before it is decided without one (fail
+ * closed: masking refuses, user code counts as called). An upstream that serves one transaction
+ * at a time (the embedded demo's PGlite) answers the catalog connection only once the client's
+ * own open transaction ends: without a deadline the statement would wait for ever.
+ */
+const CATALOG_TIMEOUT_MS = Number(process.env.GATEHOUSE_PG_CATALOG_TIMEOUT_MS) || 5_000;
+
+const catalogRead = <T>(work: Promise<T>) => withDeadline(work, CATALOG_TIMEOUT_MS, () => new Error(`the upstream catalog did not answer within ${CATALOG_TIMEOUT_MS} ms`));
 
 /**
  * A cache whose entries are re-read after CACHE_TTL_MS; concurrent misses share one read, and
@@ -59,7 +69,7 @@ class Kept<K, V> {
     const generation = this.generation;
     let p = this.reading.get(key);
     if (!p) {
-      const reading = read().finally(() => this.reading.get(key) === reading && this.reading.delete(key));
+      const reading = catalogRead(read()).finally(() => this.reading.get(key) === reading && this.reading.delete(key));
       this.reading.set(key, (p = reading));
     }
     try {
@@ -187,7 +197,7 @@ export class UpstreamMetadata {
     const schema = ref.schema ?? null;
     const read = async () => (await this.sql.unsafe<{ fn: string }[]>(USER_CODE[kind], kind === "event" ? [] : [ref.name, schema])).map((r) => r.fn);
     // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
-    return kind === "event" ? read() : this.codeByName.get(`${kind}\u0000${schema ?? ""}\u0000${ref.name}`, read);
+    return kind === "event" ? catalogRead(read()) : this.codeByName.get(`${kind}\u0000${schema ?? ""}\u0000${ref.name}`, read);
   }
 
   /**
@@ -220,7 +230,7 @@ export class UpstreamMetadata {
 
   /** Whether the function with this OID (a FunctionCall names only that) is code written in the database; true when there is none. */
   async isUserFunction(oid: number): Promise<boolean> {
-    const rows = await this.sql.unsafe<{ system: boolean }[]>(`select ${SYSTEM} as system from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = $1::oid`, [String(oid)]);
+    const rows = await catalogRead(this.sql.unsafe<{ system: boolean }[]>(`select ${SYSTEM} as system from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = $1::oid`, [String(oid)]));
     return rows[0]?.system !== true;
   }
 
