@@ -3,7 +3,8 @@ import Link from "next/link";
 import { useEffect, useRef, useState } from "react";
 import { Badge, Button, Textarea } from "@/components/ui";
 import { revealInvisible } from "@/lib/util/reveal-invisible";
-import type { ConsoleMessage, ResultSet } from "@/lib/sql-console/console";
+import type { ResultSet } from "@/lib/sql-console/console";
+import { useSqlSocket, type Phase } from "./use-sql-socket";
 
 /**
  * SQL in the browser, through the same gateway path as psql (policy per statement, holds,
@@ -22,34 +23,26 @@ type Entry = {
   notices: string[];
 };
 
-type Phase = { phase: "connecting" } | { phase: "ready"; sessionId: string | null } | { phase: "closed"; reason: string };
-
 export function SqlConsole({ connection }: { connection: string }) {
-  const [phase, setPhase] = useState<Phase>({ phase: "connecting" });
   const [entries, setEntries] = useState<Entry[]>([]);
+  const [gaps, setGaps] = useState(0);
   const [text, setText] = useState("select now()");
   const [generation, setGeneration] = useState(0);
-  const socket = useRef<WebSocket | null>(null);
   const nextId = useRef(1);
+  const update = (id: number | null, change: (e: Entry) => Entry) => setEntries((all) => all.map((e) => (e.id === id ? change(e) : e)));
+  const { phase, send } = useSqlSocket(connection, generation, (msg) => {
+    if (msg.type === "held") update(msg.id, (e) => ({ ...e, status: "held", approvalId: msg.approvalId, url: msg.url }));
+    else if (msg.type === "notice") update(msg.id, (e) => ({ ...e, notices: [...e.notices, msg.message] }));
+    else if (msg.type === "result") update(msg.id, (e) => ({ ...e, status: "done", sets: msg.sets, durationMs: msg.durationMs }));
+    else if (msg.type === "error") update(msg.id, (e) => ({ ...e, status: "error", error: { code: msg.code, message: msg.message } }));
+    else if (msg.type === "gap") setGaps((n) => n + msg.lost);
+  });
 
+  // A statement still running when the session ended will not answer any more.
+  const closedReason = phase.phase === "closed" ? phase.reason : null;
   useEffect(() => {
-    setPhase({ phase: "connecting" });
-    const ws = new WebSocket(`${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws/sql/${encodeURIComponent(connection)}`);
-    socket.current = ws;
-    const update = (id: number | null, change: (e: Entry) => Entry) => setEntries((all) => all.map((e) => (e.id === id ? change(e) : e)));
-    ws.onmessage = (ev) => {
-      const msg = JSON.parse(String(ev.data)) as ConsoleMessage;
-      if (msg.type === "ready") setPhase({ phase: "ready", sessionId: null });
-      else if (msg.type === "session") setPhase({ phase: "ready", sessionId: msg.sessionId });
-      else if (msg.type === "closed") setPhase({ phase: "closed", reason: msg.reason });
-      else if (msg.type === "held") update(msg.id, (e) => ({ ...e, status: "held", approvalId: msg.approvalId, url: msg.url }));
-      else if (msg.type === "notice") update(msg.id, (e) => ({ ...e, notices: [...e.notices, msg.message] }));
-      else if (msg.type === "result") update(msg.id, (e) => ({ ...e, status: "done", sets: msg.sets, durationMs: msg.durationMs }));
-      else if (msg.type === "error") update(msg.id, (e) => ({ ...e, status: "error", error: { code: msg.code, message: msg.message } }));
-    };
-    ws.onclose = () => setPhase((p) => (p.phase === "closed" ? p : { phase: "closed", reason: "the connection to Gatehouse was lost" }));
-    return () => ws.close();
-  }, [connection, generation]);
+    if (closedReason !== null) setEntries((all) => all.map((e) => (e.status === "running" || e.status === "held" ? { ...e, status: "error", error: { code: null, message: `the session ended: ${closedReason}` } } : e)));
+  }, [closedReason]);
 
   const ready = phase.phase === "ready";
   const busy = entries.some((e) => e.status === "running" || e.status === "held");
@@ -57,7 +50,7 @@ export function SqlConsole({ connection }: { connection: string }) {
     if (!ready || busy || !text.trim()) return;
     const id = nextId.current++;
     setEntries((all) => [{ id, sql: text, status: "running", notices: [] }, ...all]);
-    socket.current?.send(JSON.stringify({ type: "run", id, sql: text }));
+    send({ type: "run", id, sql: text });
   };
 
   return (
@@ -70,6 +63,8 @@ export function SqlConsole({ connection }: { connection: string }) {
         {phase.phase === "closed" && <Button variant="secondary" onClick={() => setGeneration((g) => g + 1)}>New session</Button>}
       </div>
       {phase.phase === "closed" && <div role="alert" className="rounded-md border border-slate-300 bg-slate-50 px-3 py-2 text-sm" data-testid="sql-closed">Session ended: {phase.reason}</div>}
+      {phase.phase === "reconnecting" && <Reconnecting deadline={phase.deadline} />}
+      {gaps > 0 && <p role="status" className="text-xs text-amber-900">{gaps} message{gaps === 1 ? "" : "s"} from the server could not be delivered after the reconnect (too much came meanwhile); their statements are in the recording.</p>}
       <Textarea
         aria-label="SQL"
         className="h-40 w-full font-mono text-sm"
@@ -85,7 +80,7 @@ export function SqlConsole({ connection }: { connection: string }) {
       />
       <div className="flex gap-2">
         <Button onClick={run} disabled={!ready || busy}>Run</Button>
-        <Button variant="secondary" onClick={() => socket.current?.send(JSON.stringify({ type: "cancel" }))} disabled={!busy}>Cancel</Button>
+        <Button variant="secondary" onClick={() => send({ type: "cancel" })} disabled={!busy}>Cancel</Button>
       </div>
       <ol className="space-y-3" data-testid="sql-results">
         {entries.map((e) => <EntryView key={e.id} entry={e} onReuse={() => setText(e.sql)} />)}
@@ -139,7 +134,21 @@ function SetView({ set }: { set: ResultSet }) {
   );
 }
 
+function Reconnecting({ deadline }: { deadline: number }) {
+  const [now, setNow] = useState(() => Date.now());
+  useEffect(() => {
+    const t = setInterval(() => setNow(Date.now()), 1000);
+    return () => clearInterval(t);
+  }, []);
+  return (
+    <div role="status" className="rounded-md border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-900" data-testid="sql-reconnecting">
+      Connection lost — reconnecting… ({Math.max(0, Math.ceil((deadline - now) / 1000))} s left before the session and its transaction are closed)
+    </div>
+  );
+}
+
 function PhaseBadge({ phase }: { phase: Phase }) {
+  if (phase.phase === "reconnecting") return <Badge tone="amber">reconnecting…</Badge>;
   if (phase.phase === "ready") return <Badge tone="green">{phase.sessionId ? "connected" : "ready: the session opens with the first statement"}</Badge>;
   if (phase.phase === "closed") return <Badge>closed</Badge>;
   return <Badge>connecting…</Badge>;

@@ -3,10 +3,8 @@ import { getConnection } from "@/db/queries/connections";
 import { principalForUser } from "@/lib/gateway/core/user-principal";
 import { SqlConsole } from "@/lib/sql-console/console";
 import { loggable } from "@/lib/util/loggable";
+import { resumeRegistry } from "./resumable";
 import { registerWsRoute } from "./router";
-
-/** Longest SQL text one message may carry (the socket's own limit is 1 MiB). */
-const MAX_SQL_CHARS = 100_000;
 
 /**
  * /ws/sql/:connection — the console's SQL page. The router has authenticated the caller and
@@ -14,32 +12,49 @@ const MAX_SQL_CHARS = 100_000;
  * Whether this person may use it, and each statement, is the gateway's policy decision, exactly
  * as for psql: the console logs in through the PostgreSQL gateway as the caller (sql-console).
  *
- * Messages in: {type:"run", id, sql}, {type:"cancel"}. Out: ConsoleMessage.
+ * After a network loss the browser comes back with `?resume=TOKEN&after=SEQ` (console.ts: the
+ * connection waits for it, and the token is honoured only for the credential that opened it).
+ *
+ * Messages in: {type:"run", id, sql}, {type:"cancel"}, {type:"close"}. Out: WireMessage.
  */
+const consoles = resumeRegistry<SqlConsole>("sql-console");
 registerWsRoute({
   pattern: /^\/ws\/sql\/([a-z0-9][a-z0-9_-]{0,62})$/,
   permission: "gateway:use",
-  async authorizeObject(_caller, match) {
+  async authorizeObject(_caller, match, url) {
+    // A resume is checked on connection (below): an unknown, ended or foreign token closes with
+    // 4404, so the browser stops retrying at once instead of for the whole grace period.
+    if (url.searchParams.get("resume")) return true;
     const c = await getConnection(await getDb(), { name: match[1] });
     return c?.type === "postgres";
   },
-  onConnection(ws, caller, match) {
+  onConnection(ws, caller, match, url) {
+    const resume = url.searchParams.get("resume");
     const address = (ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress ?? "";
-    const send = (msg: object) => ws.readyState === ws.OPEN && ws.send(JSON.stringify(msg));
-    let sqlConsole: SqlConsole | null = null;
-    const opened = (async () => {
-      const db = await getDb();
-      const principal = caller.principal ?? (await principalForUser(db, caller.userId));
-      sqlConsole = new SqlConsole(db, (msg) => {
-        send(msg);
-        if (msg.type === "closed") ws.close(1000, "closed");
+    const socket = { send: (json: string) => ws.readyState === ws.OPEN && ws.send(json), close: (code: number, reason: string) => ws.close(code, reason) };
+    const found = resume ? consoles.find(resume, caller, match[1]) : undefined;
+    if (resume && !found) return ws.close(4404, "console session is gone");
+    let opened: Promise<void> = Promise.resolve();
+    let con: SqlConsole;
+    if (found) {
+      con = found;
+      const after = Number(url.searchParams.get("after"));
+      con.attach(socket, Number.isSafeInteger(after) && after >= 0 ? after : 0);
+    } else {
+      const fresh = new SqlConsole(() => consoles.delete(fresh));
+      con = fresh;
+      consoles.add(fresh, caller, match[1]);
+      fresh.attach(socket, null);
+      opened = (async () => {
+        const db = await getDb();
+        const principal = caller.principal ?? (await principalForUser(db, caller.userId));
+        fresh.open(db, principal, match[1], address);
+      })().catch((err) => {
+        console.error("[sql-console] failed:", loggable(err));
+        ws.close(1011, "failed");
+        void fresh.end();
       });
-      sqlConsole.open(principal, match[1], address);
-    })().catch((err) => {
-      console.error("[sql-console] failed:", loggable(err));
-      send({ type: "closed", reason: "the console failed to open" });
-      ws.close(1011, "failed");
-    });
+    }
     ws.on("message", (data, isBinary) => {
       let msg: { type?: unknown; id?: unknown; sql?: unknown };
       try {
@@ -47,20 +62,20 @@ registerWsRoute({
       } catch {
         return;
       }
-      if (msg.type === "cancel") return sqlConsole?.cancel();
+      if (msg.type === "cancel") return con.cancel();
+      if (msg.type === "close") return void con.end();
       if (msg.type !== "run") return;
       const id = Number.isSafeInteger(msg.id) ? (msg.id as number) : 0;
-      if (typeof msg.sql !== "string" || msg.sql.trim() === "") return send({ type: "error", id, code: null, message: "nothing to run" });
-      if (msg.sql.length > MAX_SQL_CHARS) return send({ type: "error", id, code: null, message: `the SQL is longer than ${MAX_SQL_CHARS} characters` });
-      // PostgreSQL reads a Query as a C string: it would run only what precedes a NUL.
-      if (msg.sql.includes("\0")) return send({ type: "error", id, code: null, message: "the SQL contains a NUL byte" });
       const text = msg.sql;
-      void opened.then(() => sqlConsole?.run(id, text));
+      void opened.then(() => con.run(id, text));
     });
     const ping = setInterval(() => ws.ping(), 20_000);
-    ws.on("close", () => {
+    ws.on("close", (code) => {
       clearInterval(ping);
-      void opened.then(() => sqlConsole?.end());
+      // 1000: the browser closed it on purpose; 4401: authorization ended (revoked, disabled,
+      // signed out). No grace for either: only a lost connection is waited for.
+      if (code === 1000 || code === 4401) void con.end();
+      else con.detach(socket);
     });
   },
 });

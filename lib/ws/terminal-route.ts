@@ -1,23 +1,19 @@
 import { getDb } from "@/db/client";
 import { getConnection } from "@/db/queries/connections";
 import { principalForUser } from "@/lib/gateway/core/user-principal";
-import { BrowserTerminal, browserTerminals } from "@/lib/gateway/protocols/ssh/browser-terminal";
-import type { Caller } from "@/lib/auth/caller";
+import { BrowserTerminal } from "@/lib/gateway/protocols/ssh/browser-terminal";
 import { registerWsRoute } from "./router";
 import { loggable } from "@/lib/util/loggable";
+import { resumeRegistry } from "./resumable";
 
 /**
  * /ws/terminal/:connection — the browser SSH terminal (protocol: lib/gateway/recorder/TERMINAL.md).
  * The router has authenticated the caller and checked the Origin; the object check here is that
  * the connection exists and is an SSH connection — whether this person may use it is the
  * gateway's policy decision (`connect`, then the shell), exactly as for `ssh`. A resume token
- * is honoured only for the credential that opened the terminal: the same user, and the same
- * token (or the console cookie). The shell runs with the opener's principal, so a delegated agent
- * of that user holding the token (it travels in the URL) must not take over its human's shell.
+ * is honoured only for the credential that opened the terminal (resumable.ts).
  */
-/** Which credential a caller holds: its token, or the console session. */
-const credentialOf = (caller: Caller) => `${caller.userId}|${caller.principal?.tokenId ?? "console"}`;
-const openedBy = new WeakMap<BrowserTerminal, string>();
+const terminals = resumeRegistry<BrowserTerminal>("terminal");
 
 const size = (v: string | null, fallback: number, max: number) => {
   const n = Number(v);
@@ -38,14 +34,13 @@ registerWsRoute({
   onConnection(ws, caller, match, url) {
     const resume = url.searchParams.get("resume");
     const address = (ws as unknown as { _socket?: { remoteAddress?: string } })._socket?.remoteAddress ?? "";
-    let terminal = resume ? browserTerminals.get(resume) : undefined;
-    if (resume && (!terminal || terminal.isFinished || terminal.userId !== caller.userId || openedBy.get(terminal) !== credentialOf(caller))) return ws.close(4404, "terminal session is gone");
+    let terminal = resume ? terminals.find(resume, caller, match[1]) : undefined;
+    if (resume && !terminal) return ws.close(4404, "terminal session is gone");
     const socket = { send: (d: Buffer | string) => ws.readyState === ws.OPEN && ws.send(d), close: (code: number, reason: string) => ws.close(code, reason), get bufferedAmount() { return ws.bufferedAmount; } };
     if (!terminal) {
-      const t = new BrowserTerminal(caller.userId, { cols: size(url.searchParams.get("cols"), 80, 500), rows: size(url.searchParams.get("rows"), 24, 200) });
+      const t = new BrowserTerminal({ cols: size(url.searchParams.get("cols"), 80, 500), rows: size(url.searchParams.get("rows"), 24, 200) });
       terminal = t;
-      openedBy.set(t, credentialOf(caller));
-      browserTerminals.set(t.resumeToken, t);
+      terminals.add(t, caller, match[1]);
       t.attach(socket, null);
       void (async () => {
         const db = await getDb();
@@ -56,7 +51,7 @@ registerWsRoute({
           console.error("[terminal] failed:", loggable(err));
           ws.close(1011, "terminal failed");
         })
-        .finally(() => browserTerminals.delete(t.resumeToken));
+        .finally(() => terminals.delete(t));
     } else {
       terminal.attach(socket, size(url.searchParams.get("offset"), 0, Number.MAX_SAFE_INTEGER));
     }

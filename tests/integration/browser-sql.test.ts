@@ -118,7 +118,7 @@ describe("browser SQL console", () => {
     expect((await c.run("select now()::text as t")).sets[0].rows[0][0]).toBe(t1);
     expect((await c.run("commit")).type).toBe("result");
     expect((await c.run("select now()::text as t")).sets[0].rows[0][0]).not.toBe(t1);
-    c.ws.close();
+    c.ws.close(1000);
   });
 
   it("a held write waits for an approver, then runs; a denied statement leaves the console usable", async () => {
@@ -139,7 +139,7 @@ describe("browser SQL console", () => {
     expect(refused).toMatchObject({ type: "error", code: "42501" });
     expect(refused.message).toContain("no truncating from the browser");
     expect((await c.run("select count(*) from notes")).sets[0].rows[0][0]).toBe("1");
-    c.ws.close();
+    c.ws.close(1000);
   });
 
   it("is recorded as a web-console session of the member, with its statements", async () => {
@@ -147,7 +147,7 @@ describe("browser SQL console", () => {
     await c.ready();
     await c.run("select 'recorded-from-browser' as marker");
     const sessionId = await c.sessionId();
-    c.ws.close();
+    c.ws.close(1000);
     await expect.poll(async () => (await apiCall(gh.url, admin, "GET", `/sessions/${sessionId}`)).body.session?.status, { timeout: 10_000 }).toBe("ended");
     const { session } = (await apiCall(gh.url, admin, "GET", `/sessions/${sessionId}`)).body;
     expect(session).toMatchObject({ userEmail: MEMBER, origin: "web-console", applicationName: "browser sql console", connectionName: "app-db" });
@@ -194,7 +194,7 @@ describe("browser SQL console", () => {
     const answer = c.messages.find((m) => m.id === id && (m.type === "result" || m.type === "error"))!;
     expect(answer).toMatchObject({ type: "error", code: "0A000" });
     expect(JSON.stringify(c.messages)).not.toContain("Zq9xK7");
-    c.ws.close();
+    c.ws.close(1000);
   });
 
   it("checks who asks: no credential, a foreign Origin, an SSH or unknown connection are refused before the upgrade", async () => {
@@ -208,7 +208,7 @@ describe("browser SQL console", () => {
     expect(await viaToken.upgraded).toBe(101);
     await viaToken.ready();
     expect((await viaToken.run("select current_user = current_user as ok")).type).toBe("result");
-    viaToken.ws.close();
+    viaToken.ws.close(1000);
     // The console's one-time login secrets exist only inside the process: a guessed one is refused like a bad token.
     const guessed = await runPsql(gatewayConninfo(gh.ports.postgres, "app-db", MEMBER), "gatehouse-console:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA", ["-A", "-t", "-c", "select 1"]);
     expect(guessed.out).toContain(`password authentication failed for user "${MEMBER}"`);

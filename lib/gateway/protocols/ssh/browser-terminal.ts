@@ -50,10 +50,7 @@ export class BrowserTerminal {
   private channel: TerminalChannel | null = null;
   sessionId: string | null = null;
 
-  constructor(
-    readonly userId: string,
-    private size: { cols: number; rows: number },
-  ) {}
+  constructor(private size: { cols: number; rows: number }) {}
 
   /** Opens the session and the shell; resolves when the shell ended or was refused. */
   async run(db: Db, principal: Principal, connectionName: string, address: string): Promise<void> {
@@ -192,7 +189,3 @@ export class BrowserTerminal {
     }, 20);
   }
 }
-
-/** Terminals waiting for (or attached to) a browser, by resume token. In-process only. */
-const g = globalThis as { __gatehouseBrowserTerminals?: Map<string, BrowserTerminal> };
-export const browserTerminals: Map<string, BrowserTerminal> = (g.__gatehouseBrowserTerminals ??= new Map());
