@@ -1,6 +1,7 @@
 "use client";
 import { useEffect, useRef, useState } from "react";
 import type { ConsoleMessage, WireMessage } from "@/lib/sql-console/console";
+import { finalCloseReason } from "@/components/terminal/close-codes";
 
 /**
  * The SQL console's WebSocket (/ws/sql/:connection, lib/ws/sql-route.ts). After a network loss it
@@ -15,13 +16,6 @@ export type Phase =
   | { phase: "closed"; reason: string };
 
 const GRACE_MS = 60_000;
-/** Closed on purpose by the server: nothing to resume. */
-const FINAL_CLOSE: Record<number, string> = {
-  1000: "the console was closed",
-  1011: "the console failed on the server",
-  4401: "your authorization ended (signed out, session expired, disabled or token revoked)",
-  4404: "the console session is gone (it was not resumed within a minute)",
-};
 
 export function useSqlSocket(connection: string, generation: number, onMessage: (msg: ConsoleMessage) => void) {
   const [phase, setPhase] = useState<Phase>({ phase: "connecting" });
@@ -62,7 +56,8 @@ export function useSqlSocket(connection: string, generation: number, onMessage: 
       };
       ws.onclose = (ev) => {
         if (done || socket.current !== ws) return;
-        if (FINAL_CLOSE[ev.code] || !resumeToken) return finish(FINAL_CLOSE[ev.code] ?? "the connection to Gatehouse was lost");
+        const final = finalCloseReason(ev.code, "console");
+        if (final || !resumeToken) return finish(final ?? "the connection to Gatehouse was lost");
         lostAt ??= Date.now();
         const deadline = lostAt + GRACE_MS;
         if (Date.now() >= deadline) return finish("the connection to Gatehouse was lost for longer than a minute");

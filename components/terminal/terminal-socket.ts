@@ -1,3 +1,5 @@
+import { finalCloseReason } from "./close-codes";
+
 /**
  * The client side of the browser terminal WebSocket, `/ws/terminal/:connection`
  * (lib/gateway/recorder/TERMINAL.md): binary frames carry keystrokes up and terminal output
@@ -49,12 +51,6 @@ export interface TerminalSocketOptions {
 
 const CONNECTING = 0;
 const OPEN = 1;
-const FINAL_CLOSE: Record<number, string> = {
-  1000: "the terminal was closed",
-  1011: "the terminal failed on the server",
-  4401: "your authorization ended (signed out, session expired, disabled or token revoked)",
-  4404: "the terminal session is gone",
-};
 const encoder = new TextEncoder();
 
 export class TerminalSocket {
@@ -191,7 +187,7 @@ export class TerminalSocket {
     this.ws = null;
     if (this.finished) return;
     // Closed on purpose by the server (not a network loss): there is nothing to resume.
-    const final = code !== undefined ? FINAL_CLOSE[code] : undefined;
+    const final = finalCloseReason(code, "terminal");
     if (final) {
       this.finish(code === 1000 ? { phase: "exited", code: null, reason: final } : { phase: "error", message: final });
       return;
