@@ -32,10 +32,14 @@ const MAX_STEPS = 1_000;
  * (`pg_statistic.stavalues1..5`: most common values and histogram bounds, which the views
  * pg_stats / pg_stats_ext / pg_stats_ext_exprs show) and extended statistics' MCV lists and
  * expression statistics. No column rule names them, yet `SELECT most_common_vals FROM pg_stats`
- * lists a masked column's values once ANALYZE (or autovacuum) ran: they are withheld.
+ * lists a masked column's values once ANALYZE (or autovacuum) ran: they are withheld. So is the
+ * SQL text of other sessions (`pg_stat_activity.query`, and pg_stat_statements' in whatever
+ * schema the extension was created): its literals are the values they write or look for.
  */
 export function copiesValues(schema: string | undefined, table: string, column: string): boolean {
+  if (table === "pg_stat_statements") return column === "*" || column === "query";
   if (schema !== undefined && schema !== "pg_catalog") return false;
+  if (table === "pg_stat_activity") return column === "*" || column === "query";
   if (table === "pg_statistic") return column === "*" || column.startsWith("stavalues");
   if (table === "pg_statistic_ext_data") return column === "*" || column === "stxdmcv" || column === "stxdexpr";
   return false;

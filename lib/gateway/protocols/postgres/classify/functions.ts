@@ -29,6 +29,7 @@ export interface FunctionRule {
 const admin = (why: string, names: string[]): FunctionRule[] => names.map((name) => ({ name, kind: "admin", why }));
 const unmaskable = (rules: FunctionRule[]): FunctionRule[] => rules.map((r) => ({ ...r, unmaskable: true }));
 const write = (why: string, names: string[]): FunctionRule[] => names.map((name) => ({ name, kind: "write", why }));
+const read = (why: string, names: string[]): FunctionRule[] => names.map((name) => ({ name, kind: "read", why }));
 
 export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
   ...unmaskable(admin("connects to another database and runs SQL there", ["dblink*"])),
@@ -46,6 +47,8 @@ export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
     "xpath_table", // xml2: builds SELECT <key>, <document> FROM <relname> WHERE <criteria> from its arguments
   ])),
   ...unmaskable(admin("reads a relation's raw pages by name (pageinspect), around masking and privileges", ["get_raw_page", "bt_page_items"])),
+  // The views over them (pg_stat_activity, pg_stat_statements) withhold the text instead (source-plans.ts copiesValues).
+  ...unmaskable(read("returns other sessions' SQL text, with the values in its literals", ["pg_stat_get_activity", "pg_stat_get_backend_activity", "pg_stat_statements"])),
   ...admin("schedules SQL to run later as a background job (pg_cron)", ["schedule", "schedule_in_database", "unschedule", "alter_job"]),
   ...admin("reads or writes server files", [
     "pg_read_file*", // pg_read_file_old too
