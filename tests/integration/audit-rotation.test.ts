@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -9,7 +10,7 @@ import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Db } from "@/db/client";
+import { openPostgres, type Db } from "@/db/client";
 import { auditKeyRows, firstAuditRowFor } from "@/db/queries/audit";
 import * as schema from "@/db/schema";
 import { auditKeyId, macAuditRow, type AuditRow } from "@/lib/services/audit/chain";
@@ -17,6 +18,7 @@ import { addConnection, pgUpstream, sessionsOf, type Rec } from "../support/api-
 import { jsonOf, runCli } from "../support/cli";
 import { apiCall, login, ROOT, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { migrationsFolderUpTo } from "../support/migrations-folder";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -324,4 +326,94 @@ describe.each(["pglite", "postgres"] as const)("audit lookups by action and subj
       expect(plan.map((n) => n["Index Name"]), s.text).toContain("audit_log_action_subject_idx");
     }
   });
+});
+
+/**
+ * A new version's index migration at the first start on a PostgreSQL store other processes are
+ * writing to (db/concurrent-indexes.ts): the index is built concurrently, so their writes go on
+ * while it waits and builds (a plain CREATE INDEX queues every writer of the table behind it).
+ */
+describe("an index migration on a PostgreSQL 15 store in use", () => {
+  const INDEX = "audit_log_action_subject_idx";
+  const TAG = "0014_audit_subject_index";
+  let pg: Postgres15;
+  let sql: postgres.Sql;
+  let seq = 100_000;
+  const row = (s: number) => ({ seq: s, at: new Date(), actor_email: "system", action: "test.write", subject: `row:${s}`, detail: {}, prev_hash: "x", hash: "y" });
+  const indexState = async () => (await sql`select i.indisvalid as valid from pg_index i join pg_class c on c.oid = i.indexrelid where c.relname = ${INDEX}`)[0]?.valid ?? null;
+  const recorded = async () => (await sql`select hash, created_at::text as at from drizzle.__drizzle_migrations order by created_at desc`) as unknown as { hash: string; at: string }[];
+  const journalWhen = () => String((JSON.parse(fs.readFileSync(path.join(MIGRATIONS, "meta/_journal.json"), "utf8")).entries as { tag: string; when: number }[]).find((e) => e.tag === TAG)!.when);
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    sql = postgres(pg.url, { max: 2, onnotice: () => {} });
+    const older = migrationsFolderUpTo("0013_session_events_decided_idx");
+    try {
+      await migratePostgres(drizzlePostgres(sql), { migrationsFolder: older.folder });
+    } finally {
+      older.remove();
+    }
+    await sql`insert into audit_log (seq, at, actor_email, action, subject, detail, prev_hash, hash)
+      select i, now(), 'system', 'seed', 'session:' || i, '{}'::jsonb, 'x', 'y' from generate_series(1, 50000) as i`;
+  }, 120_000);
+  afterAll(async () => {
+    await sql?.end();
+    await pg?.stop();
+  });
+
+  it("builds it concurrently: another process's writes go on while it waits for an open transaction and builds", async () => {
+    const holder = postgres(pg.url, { max: 1, onnotice: () => {} });
+    const writer = postgres(pg.url, { max: 1, onnotice: () => {} });
+    let release = () => {};
+    try {
+      // another process mid-append: its transaction has written to audit_log and is still open
+      let wrote = () => {};
+      const written = new Promise<void>((r) => (wrote = r));
+      const open = holder.begin(async (tx) => {
+        await tx`insert into audit_log ${tx(row(++seq))}`;
+        wrote();
+        await new Promise<void>((r) => (release = r));
+      });
+      await written;
+      const starting = openPostgres(pg.url);
+      await expect
+        .poll(async () => (await sql`select count(*)::int as n from pg_stat_activity where query ilike ${`%index%${INDEX}%`} and state = 'active' and wait_event_type = 'Lock'`)[0].n, { timeout: 20_000 })
+        .toBe(1);
+      // a third process writes meanwhile; it would wait behind a plain CREATE INDEX until the open transaction ends
+      await writer`set statement_timeout = 3000`;
+      await writer`insert into audit_log ${writer(row(++seq))}`;
+      release();
+      await open;
+      await (await starting).close();
+    } finally {
+      release();
+      await holder.end();
+      await writer.end();
+    }
+    expect(await indexState()).toBe(true);
+    // recorded as drizzle's migrator records it: the next start does not apply it again
+    const [newest] = await recorded();
+    expect(newest).toEqual({ hash: createHash("sha256").update(fs.readFileSync(path.join(MIGRATIONS, `${TAG}.sql`))).digest("hex"), at: journalWhen() });
+  }, 60_000);
+
+  it("an index left invalid by a build that was killed is dropped and built again at the next start", async () => {
+    await sql`delete from drizzle.__drizzle_migrations where created_at = ${journalWhen()}`;
+    await sql`update pg_index set indisvalid = false where indexrelid = ${INDEX}::regclass`;
+    expect(await indexState()).toBe(false);
+    await (await openPostgres(pg.url)).close();
+    expect(await indexState()).toBe(true);
+    expect((await recorded()).filter((r) => r.at === journalWhen())).toHaveLength(1);
+    // and a start with nothing pending changes nothing
+    await (await openPostgres(pg.url)).close();
+    expect((await recorded()).filter((r) => r.at === journalWhen())).toHaveLength(1);
+  }, 60_000);
+
+  it("processes starting together build it once and all start", async () => {
+    await sql`delete from drizzle.__drizzle_migrations where created_at = ${journalWhen()}`;
+    await sql.unsafe(`drop index ${INDEX}`);
+    const handles = await Promise.all([openPostgres(pg.url), openPostgres(pg.url), openPostgres(pg.url)]);
+    for (const h of handles) await h.close();
+    expect(await indexState()).toBe(true);
+    expect((await recorded()).filter((r) => r.at === journalWhen())).toHaveLength(1);
+  }, 60_000);
 });
