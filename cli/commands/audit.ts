@@ -44,14 +44,19 @@ const rotateKey: Command = {
   help: `  Before: give every process the new key as GATEHOUSE_AUDIT_KEY and the old one in
   GATEHOUSE_AUDIT_KEYS_RETIRED (\`master\` for the key derived from the master key), and restart
   them. The rotation row is keyed with the old key and names the new key's id; rows after it are
-  keyed with the new key, and a process still on the old key refuses to write.
+  keyed with the new key, and a process still on the old key refuses to write. Keep the head it
+  prints: someone holding the old key could rewrite the rows after the rotation and forge it again
+  further on; \`audit verify --head HEAD\` shows that.
   --reason TEXT   why (kept in the rotation row)`,
   options: { reason: { type: "string" } },
   async run(ctx, args) {
     positionals(args);
     const reason = str(args.values, "reason");
-    const r = await ctx.api().post<{ rotatedAt: number; fromKeyId: string; toKeyId: string }>("/audit/rotate-key", reason === undefined ? {} : { reason });
-    ctx.out.result(r, () => ctx.out.line(`audit key rotated at row ${r.rotatedAt}: ${r.fromKeyId} -> ${r.toKeyId}`));
+    const r = await ctx.api().post<{ rotatedAt: number; fromKeyId: string; toKeyId: string; head: string }>("/audit/rotate-key", reason === undefined ? {} : { reason });
+    ctx.out.result(r, () => {
+      ctx.out.line(`audit key rotated at row ${r.rotatedAt}: ${r.fromKeyId} -> ${r.toKeyId}, head ${r.head}`);
+      ctx.out.note(`keep the head apart from the database: \`gatehouse audit verify --head ${r.head}\` proves the rotation still stands where it was`);
+    });
   },
 };
 

@@ -1,4 +1,4 @@
-import { and, asc, desc, eq, gt, inArray, lte } from "drizzle-orm";
+import { and, asc, desc, eq, gt, inArray } from "drizzle-orm";
 import type { Db, Tx } from "../client";
 import { auditLog } from "../schema";
 import { KEYED_ACTION, ROTATED_ACTION, type AuditRow } from "@/lib/services/audit/chain";
@@ -37,12 +37,11 @@ export async function firstAuditRowFor(db: Db, action: string, subject: string):
   return row ?? null;
 }
 
-/** The rows that say which key the log is under (its switch to keyed links, its rotations), up to row `upTo`: a few, read by index. */
-export function auditKeyRows(db: Db | Tx, upTo?: number): Promise<KeyRow[]> {
-  const keyRows = inArray(auditLog.action, [KEYED_ACTION, ROTATED_ACTION]);
+/** The rows that say which key the log is under (its switch to keyed links, its rotations): a few, read by index. */
+export function auditKeyRows(db: Db | Tx): Promise<KeyRow[]> {
   return db
     .select({ seq: auditLog.seq, action: auditLog.action, detail: auditLog.detail })
     .from(auditLog)
-    .where(upTo === undefined ? keyRows : and(keyRows, lte(auditLog.seq, upTo)))
+    .where(inArray(auditLog.action, [KEYED_ACTION, ROTATED_ACTION]))
     .orderBy(asc(auditLog.seq));
 }

@@ -5,7 +5,7 @@ import { auditLog } from "@/db/schema";
 import type { Caller } from "@/lib/auth/caller";
 import { storableJson, storableText } from "@/lib/util/storable-json";
 import { mutate } from "../tx";
-import { GENESIS_HASH, KEYED_ACTION, macAuditRow, type KeyRing } from "./chain";
+import { GENESIS_HASH, KEYED_ACTION, macAuditRow, type KeyRing, type KeySegment } from "./chain";
 import { auditKeyRing } from "./key";
 import { AuditKeyMismatch, keyHistory, lastRotation, type KeyHistory } from "./key-history";
 import { readKeyedMarker, writeKeyedMarker } from "./keyed-marker";
@@ -39,7 +39,7 @@ export interface AuditEntry {
 export async function appendAudit(tx: Tx, actor: Pick<Caller, "userId" | "email"> | null, entry: AuditEntry) {
   await lockAudit(tx);
   const { key } = await lockedLogKey(tx, auditKeyRing());
-  return appendLocked(tx, key, actor, entry);
+  return (await appendLocked(tx, key, actor, entry)).seq;
 }
 
 export async function lockAudit(tx: Tx): Promise<void> {
@@ -47,16 +47,45 @@ export async function lockAudit(tx: Tx): Promise<void> {
 }
 
 /**
- * What this process has seen of the log, set at start and on every write: from then on a log
- * without its keyed row, or without its newest rotation, was rewritten underneath it (keying it
- * again would bless the rewrite; writing under the key before the rotation would continue a log
- * cut off by someone holding that retired key).
+ * What this process has seen of the log, set at start (from the data dir's note) and on every
+ * write: from then on a log without its keyed row was rewritten underneath it (keying it again
+ * would bless the rewrite), and one without its newest rotation, where and to which key it was,
+ * was rewritten by someone holding the retired key: with it, the rows after the rotation can be
+ * relinked under the old key and the rotation forged again further on, or dropped.
  */
 interface Seen {
   keyedFrom: number;
-  rotatedAt?: number;
+  /** the segment the newest rotation began */
+  rotated?: KeySegment;
 }
 const g = globalThis as { __gatehouseAuditSeen?: Seen };
+
+function seenOf(history: KeyHistory): Seen {
+  return { keyedFrom: history.keyedFrom, ...(history.segments.length > 1 ? { rotated: history.segments.at(-1)! } : {}) };
+}
+
+/** The newest rotation this process saw, for `audit verify` to hold the log to. */
+export function seenRotation(): KeySegment | undefined {
+  return g.__gatehouseAuditSeen?.rotated;
+}
+
+/** Throws when the log lost what this process saw of it (above). */
+export function checkSeen(history: KeyHistory | null, seen = g.__gatehouseAuditSeen): void {
+  if (!seen) return;
+  if (!history) {
+    throw new AuditKeyMismatch(
+      `the audit log was keyed from row ${seen.keyedFrom}, but it has no keyed row now: it was rewritten without the audit key. ` +
+        "Run `gatehouse audit verify` against a backup; nothing more is written to this log",
+    );
+  }
+  const r = seen.rotated;
+  if (r && !history.segments.some((s) => s.from === r.from && s.keyId === r.keyId)) {
+    throw new AuditKeyMismatch(
+      `the audit key was rotated at row ${r.from - 1} (to ${r.keyId}), but the log has no such rotation now: it was moved or removed, and the rows after it rewritten under the retired key. ` +
+        "Run `gatehouse audit verify` against a backup; nothing more is written to this log",
+    );
+  }
+}
 
 /**
  * Under the audit lock: the key the next row is written with, and the log's key history. Keys the
@@ -66,22 +95,10 @@ const g = globalThis as { __gatehouseAuditSeen?: Seen };
  */
 export async function lockedLogKey(tx: Tx, ring: KeyRing, seen = g.__gatehouseAuditSeen): Promise<{ key: Buffer; history: KeyHistory }> {
   const history = keyHistory(await auditKeyRows(tx));
+  checkSeen(history, seen);
   if (!history) {
-    if (seen !== undefined) {
-      throw new AuditKeyMismatch(
-        `the audit log was keyed from row ${seen.keyedFrom}, but it has no keyed row now: it was rewritten without the audit key. ` +
-          "Run `gatehouse audit verify` against a backup; nothing more is written to this log",
-      );
-    }
-    const seq = await appendLocked(tx, ring.current, null, { action: KEYED_ACTION, subject: "audit_log", detail: { keyId: ring.currentId, scheme: "hmac-sha256" } });
+    const { seq } = await appendLocked(tx, ring.current, null, { action: KEYED_ACTION, subject: "audit_log", detail: { keyId: ring.currentId, scheme: "hmac-sha256" } });
     return { key: ring.current, history: { keyedFrom: seq, segments: [{ from: seq, keyId: ring.currentId }], retiredAt: new Map() } };
-  }
-  const rotatedAt = lastRotation(history);
-  if (seen?.rotatedAt !== undefined && (rotatedAt === undefined || rotatedAt < seen.rotatedAt)) {
-    throw new AuditKeyMismatch(
-      `the audit key was rotated at row ${seen.rotatedAt}, but the log has no such rotation now: its rows were cut off, and the log continued under the retired key. ` +
-        "Run `gatehouse audit verify` against a backup; nothing more is written to this log",
-    );
   }
   const logKeyId = history.segments.at(-1)!.keyId;
   const retiredAt = history.retiredAt.get(ring.currentId);
@@ -101,11 +118,12 @@ export async function lockedLogKey(tx: Tx, ring: KeyRing, seen = g.__gatehouseAu
         "if the data dir's master.key was lost, restore it",
     );
   }
-  g.__gatehouseAuditSeen = { keyedFrom: history.keyedFrom, ...(rotatedAt === undefined ? {} : { rotatedAt }) };
+  g.__gatehouseAuditSeen = seenOf(history);
   return { key, history };
 }
 
-export async function appendLocked(tx: Tx, key: Buffer, actor: Pick<Caller, "userId" | "email"> | null, entry: AuditEntry) {
+/** Under the audit lock: the row, linked under `key`; its seq and hash. */
+export async function appendLocked(tx: Tx, key: Buffer, actor: Pick<Caller, "userId" | "email"> | null, entry: AuditEntry): Promise<{ seq: number; hash: string }> {
   const [last] = await tx.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
   const seq = (last?.seq ?? 0) + 1;
   const prevHash = last?.hash ?? GENESIS_HASH;
@@ -120,7 +138,7 @@ export async function appendLocked(tx: Tx, key: Buffer, actor: Pick<Caller, "use
   };
   const hash = macAuditRow(key, prevHash, row);
   await tx.insert(auditLog).values({ ...row, prevHash, hash });
-  return seq;
+  return { seq, hash };
 }
 
 /**
@@ -131,7 +149,7 @@ export async function appendLocked(tx: Tx, key: Buffer, actor: Pick<Caller, "use
  */
 export async function checkAuditKey(db: Db, dataDir: string): Promise<void> {
   const marker = readKeyedMarker(dataDir);
-  const seen = marker ? { keyedFrom: marker.seq, ...(marker.rotatedAt === undefined ? {} : { rotatedAt: marker.rotatedAt }) } : undefined;
+  const seen = marker ? { keyedFrom: marker.seq, ...(marker.rotatedAt === undefined ? {} : { rotated: { from: marker.rotatedAt + 1, keyId: marker.keyId } }) } : undefined;
   const history = await mutate(db, async (tx) => {
     await lockAudit(tx);
     return (await lockedLogKey(tx, auditKeyRing(), seen)).history;
@@ -143,5 +161,5 @@ export async function checkAuditKey(db: Db, dataDir: string): Promise<void> {
 export function rememberKeyHistory(dataDir: string, history: KeyHistory): void {
   const rotatedAt = lastRotation(history);
   writeKeyedMarker(dataDir, { seq: history.keyedFrom, keyId: history.segments.at(-1)!.keyId, ...(rotatedAt === undefined ? {} : { rotatedAt }) });
-  g.__gatehouseAuditSeen = { keyedFrom: history.keyedFrom, ...(rotatedAt === undefined ? {} : { rotatedAt }) };
+  g.__gatehouseAuditSeen = seenOf(history);
 }

@@ -108,8 +108,13 @@ const RETIRED_HINT = "give it as GATEHOUSE_AUDIT_KEY, or in GATEHOUSE_AUDIT_KEYS
  *
  * `head`: a head reported by an earlier verification. The log only grows, so it must still be in
  * it; if not, its newest rows were cut off (which no link can show) or it was rewritten.
+ *
+ * `rotation`: a segment a rotation began, as seen earlier (by the server, or the head printed by
+ * `rotate-key` given as `head`). Someone holding the retired key can relink every row after the
+ * rotation under it and forge the rotation again further on: the links then verify, and only
+ * where the rotation was shows it.
  */
-export function verifyChain(rows: Iterable<AuditRow>, keys: KeyRing | Buffer | null = null, opts: { head?: string } = {}): ChainVerdict {
+export function verifyChain(rows: Iterable<AuditRow>, keys: KeyRing | Buffer | null = null, opts: { head?: string; rotation?: KeySegment } = {}): ChainVerdict {
   const ring = Buffer.isBuffer(keys) ? keyRing(keys) : keys;
   let headSeen = opts.head === undefined;
   let prev = GENESIS_HASH;
@@ -153,6 +158,10 @@ export function verifyChain(rows: Iterable<AuditRow>, keys: KeyRing | Buffer | n
   }
   if (!headSeen) return fail(count, `the earlier head ${opts.head} is not in the log: rows after it were removed, or the log was rewritten`);
   if (ring && key === null) return fail(count, "an audit key is configured but no row of the log is keyed: the log was rewritten (or written) without the key");
+  const r = opts.rotation;
+  if (r && !segments.some((s) => s.from === r.from && s.keyId === r.keyId)) {
+    return fail(count, `the key rotation to audit key ${r.keyId} at row ${r.from - 1}, seen earlier, is not in the log: it was moved or removed, and the rows after it rewritten under the retired key`);
+  }
   const last = segments.at(-1);
   if (ring && last && last.keyId !== ring.currentId) {
     return fail(count, `the log's newest rows (from row ${last.from}) are keyed with audit key ${last.keyId}, which this process holds as retired, not with its key ${ring.currentId}: run \`gatehouse audit rotate-key\` to finish the rotation; if it was done, its rows were cut off and the log continued under the retired key`, { key: "retired" });

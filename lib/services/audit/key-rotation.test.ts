@@ -71,6 +71,16 @@ describe("audit key rotation: verify", () => {
     expect(verifyChain(cut, keyRing(NEW, [OLD]))).toMatchObject({ ok: false, key: "retired", segment: { from: 1, keyId: id(OLD) }, problem: expect.stringContaining("rotate-key") });
   });
 
+  it("the rows after the rotation relinked under the old key and the rotation forged again later verify link by link; the rotation seen earlier, or its head, shows it", () => {
+    const real = log();
+    const moved = [...bodies.slice(0, 4), body(5), body(6), rotation(7, OLD, NEW), body(8)];
+    const forged = relink(moved, (s) => (s <= 7 ? OLD : NEW));
+    expect(verifyChain(forged, keyRing(NEW, [OLD]))).toMatchObject({ ok: true });
+    expect(verifyChain(forged, keyRing(NEW, [OLD]), { rotation: { from: 6, keyId: id(NEW) } })).toMatchObject({ ok: false, problem: expect.stringContaining("at row 5, seen earlier, is not in the log") });
+    expect(verifyChain(forged, keyRing(NEW, [OLD]), { head: real[4].hash })).toMatchObject({ ok: false });
+    expect(verifyChain(real, keyRing(NEW, [OLD]), { head: real[4].hash, rotation: { from: 6, keyId: id(NEW) } })).toMatchObject({ ok: true });
+  });
+
   it("a rotation row that does not start from the log's key, or one before the log was keyed, is forged", () => {
     const wrongFrom = bodies.map((b) => (b.seq === 5 ? rotation(5, THIRD, NEW) : b));
     expect(verifyChain(relink(wrongFrom, honestKey), keyRing(NEW, [OLD, THIRD]))).toMatchObject({ ok: false, seq: 5, problem: expect.stringContaining("forged") });

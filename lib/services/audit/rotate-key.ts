@@ -34,10 +34,11 @@ export async function rotateAuditKey(db: Db, caller: Caller | null, input: unkno
           "and the old one in GATEHOUSE_AUDIT_KEYS_RETIRED (`master` if it was derived from the master key), restart them, then rotate",
       );
     }
-    const seq = await appendLocked(tx, key, who, { action: ROTATED_ACTION, subject: "audit_log", detail: { fromKeyId, toKeyId: ring.currentId, scheme: "hmac-sha256", ...(reason ? { reason } : {}) } });
+    const { seq, hash } = await appendLocked(tx, key, who, { action: ROTATED_ACTION, subject: "audit_log", detail: { fromKeyId, toKeyId: ring.currentId, scheme: "hmac-sha256", ...(reason ? { reason } : {}) } });
     const after = { ...history, segments: [...history.segments, { from: seq + 1, keyId: ring.currentId }], retiredAt: new Map([...history.retiredAt, [fromKeyId, seq]]) };
-    return { seq, fromKeyId, toKeyId: ring.currentId, after };
+    return { seq, hash, fromKeyId, toKeyId: ring.currentId, after };
   });
   rememberKeyHistory(loadConfig().dataDir, done.after);
-  return { rotatedAt: done.seq, fromKeyId: done.fromKeyId, toKeyId: done.toKeyId };
+  // `head`: kept apart from the database, `audit verify --head` proves the rotation still stands where it was
+  return { rotatedAt: done.seq, fromKeyId: done.fromKeyId, toKeyId: done.toKeyId, head: done.hash };
 }

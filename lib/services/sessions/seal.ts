@@ -4,7 +4,7 @@ import { walkStoredEvents } from "@/db/queries/sessions";
 import { checkRecording, RecordingDigest, type RecordingSeal } from "@/lib/gateway/recorder/recording-digest";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { loggable } from "@/lib/util/loggable";
-import { appendAudit } from "../audit/append";
+import { appendAudit, checkSeen } from "../audit/append";
 import { macAuditRow } from "../audit/chain";
 import { auditKeyRing } from "../audit/key";
 import { keyHistory, segmentAt } from "../audit/key-history";
@@ -70,9 +70,15 @@ export async function verifySession(db: Db, session: { id: string; status: strin
   return { state: "tampered", events: check.events, sealedAt, auditSeq: row.seq, problem: check.problem, afterSeq: check.afterSeq, upToSeq: check.upToSeq };
 }
 
-/** The key the audit row `seq` was written with; one this process lacks is no answer either way. */
+/**
+ * The key the audit row `seq` was written with; one this process lacks is no answer either way.
+ * A log whose newest rotation is not where this process saw it is none either: the seal could have
+ * been rewritten under the retired key (append.ts).
+ */
 async function sealKey(db: Db, seq: number): Promise<Buffer> {
-  const segment = segmentAt(keyHistory(await auditKeyRows(db, seq)), seq);
+  const history = keyHistory(await auditKeyRows(db));
+  checkSeen(history);
+  const segment = segmentAt(history, seq);
   const key = segment && auditKeyRing().byId.get(segment.keyId);
   if (!key) {
     throw new GatehouseError(
