@@ -60,14 +60,11 @@ async function openFromEnv(): Promise<DbHandle> {
 export async function openPostgres(url: string): Promise<DbHandle> {
   const { default: postgres } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
-  const { migrate } = await import("drizzle-orm/postgres-js/migrator");
+  const { migratePostgresStore } = await import("./migrate-postgres");
   const client = postgres(url, { max: Number(process.env.GATEHOUSE_DB_POOL ?? 10), onnotice: () => {}, connect_timeout: 10 });
   const db = drizzle(client, { schema });
-  // Several processes may start together against one database: serialize migrations.
-  await client.begin(async (tx) => {
-    await tx`select pg_advisory_xact_lock(7347001)`;
-    await migrate(db, { migrationsFolder: migrationsDir() });
-  });
+  // one process at a time; indexes added to a store in use are built without blocking its writers
+  await migratePostgresStore(client, db, migrationsDir());
   return {
     db: db as unknown as Db,
     kind: "postgres",

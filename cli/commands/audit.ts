@@ -3,7 +3,14 @@ import type { Command, Group } from "../command";
 import { CliError } from "../http";
 import { writeStream } from "../stream-out";
 
-type Verdict = { ok: true; rows: number; head: string; keyedFrom?: number } | { ok: false; rows: number; seq: number; problem: string; key?: "missing" | "mismatch" };
+type Segment = { from: number; keyId: string };
+type Verdict =
+  | { ok: true; rows: number; head: string; keyedFrom?: number; segments?: Segment[] }
+  | { ok: false; rows: number; seq: number; problem: string; key?: "missing" | "mismatch" | "retired"; segment?: Segment };
+
+/** "keyed from row 4", and each rotation: "; key 1a2b.. from row 40". */
+const keyedNote = (v: { keyedFrom?: number; segments?: Segment[] }) =>
+  v.keyedFrom ? ` (keyed from row ${v.keyedFrom}${(v.segments ?? []).slice(1).map((s) => `; key ${s.keyId} from row ${s.from}`).join("")})` : "";
 
 const verify: Command = {
   name: "verify",
@@ -17,7 +24,7 @@ const verify: Command = {
     const head = str(args.values, "head");
     const v = await ctx.api().get<Verdict>("/audit/verify", { head });
     if (v.ok) {
-      ctx.out.result(v, () => ctx.out.line(`audit chain intact: ${v.rows} rows, head ${v.head}${v.keyedFrom ? ` (keyed from row ${v.keyedFrom})` : ""}`));
+      ctx.out.result(v, () => ctx.out.line(`audit chain intact: ${v.rows} rows, head ${v.head}${keyedNote(v)}`));
       return 0;
     }
     // The verdict is data (stdout); the failure is also reported as an error (stderr) for scripts.
@@ -27,6 +34,29 @@ const verify: Command = {
     }
     ctx.out.result(v, () => ctx.out.line(`audit chain BROKEN at row ${v.seq}: ${v.problem}`));
     throw new CliError("AUDIT_CHAIN_BROKEN", `audit chain broken at row ${v.seq}: ${v.problem}`);
+  },
+};
+
+const rotateKey: Command = {
+  name: "rotate-key",
+  summary: "rotate the audit key to the server's GATEHOUSE_AUDIT_KEY (admins)",
+  usage: "rotate-key [--reason TEXT]",
+  help: `  Before: give every process the new key as GATEHOUSE_AUDIT_KEY and the old one in
+  GATEHOUSE_AUDIT_KEYS_RETIRED (\`master\` for the key derived from the master key), and restart
+  them. The rotation row is keyed with the old key and names the new key's id; rows after it are
+  keyed with the new key, and a process still on the old key refuses to write. Keep the head it
+  prints: someone holding the old key could rewrite the rows after the rotation and forge it again
+  further on; \`audit verify --head HEAD\` shows that.
+  --reason TEXT   why (kept in the rotation row)`,
+  options: { reason: { type: "string" } },
+  async run(ctx, args) {
+    positionals(args);
+    const reason = str(args.values, "reason");
+    const r = await ctx.api().post<{ rotatedAt: number; fromKeyId: string; toKeyId: string; head: string }>("/audit/rotate-key", reason === undefined ? {} : { reason });
+    ctx.out.result(r, () => {
+      ctx.out.line(`audit key rotated at row ${r.rotatedAt}: ${r.fromKeyId} -> ${r.toKeyId}, head ${r.head}`);
+      ctx.out.note(`keep the head apart from the database: \`gatehouse audit verify --head ${r.head}\` proves the rotation still stands where it was`);
+    });
   },
 };
 
@@ -49,5 +79,5 @@ const exportCmd: Command = {
 export const audit: Group = {
   name: "audit",
   summary: "tamper-evident audit log",
-  commands: [verify, exportCmd],
+  commands: [verify, rotateKey, exportCmd],
 };

@@ -1,7 +1,8 @@
-import { and, asc, desc, eq, gt } from "drizzle-orm";
-import type { Db } from "../client";
+import { and, asc, desc, eq, gt, inArray } from "drizzle-orm";
+import type { Db, Tx } from "../client";
 import { auditLog } from "../schema";
-import type { AuditRow } from "@/lib/services/audit/chain";
+import { KEYED_ACTION, ROTATED_ACTION, type AuditRow } from "@/lib/services/audit/chain";
+import type { KeyRow } from "@/lib/services/audit/key-history";
 
 const columns = {
   seq: auditLog.seq,
@@ -34,4 +35,13 @@ export async function* walkAudit(db: Db, pageSize = 1000): AsyncGenerator<AuditR
 export async function firstAuditRowFor(db: Db, action: string, subject: string): Promise<AuditRow | null> {
   const [row] = await db.select(columns).from(auditLog).where(and(eq(auditLog.action, action), eq(auditLog.subject, subject))).orderBy(asc(auditLog.seq)).limit(1);
   return row ?? null;
+}
+
+/** The rows that say which key the log is under (its switch to keyed links, its rotations): a few, read by index. */
+export function auditKeyRows(db: Db | Tx): Promise<KeyRow[]> {
+  return db
+    .select({ seq: auditLog.seq, action: auditLog.action, detail: auditLog.detail })
+    .from(auditLog)
+    .where(inArray(auditLog.action, [KEYED_ACTION, ROTATED_ACTION]))
+    .orderBy(asc(auditLog.seq));
 }

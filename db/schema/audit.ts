@@ -20,6 +20,11 @@ export const auditLog = pgTable(
     prevHash: text("prev_hash").notNull(),
     hash: text("hash").notNull(),
   },
-  // every append looks up the switch to keyed links: one row, found without reading the log
-  (t) => [index("audit_log_keyed_idx").on(t.seq).where(sql`${t.action} = 'audit.chain_keyed'`)],
+  (t) => [
+    // every append looks up the switch to keyed links: one row, found without reading the log
+    index("audit_log_keyed_idx").on(t.seq).where(sql`${t.action} = 'audit.chain_keyed'`),
+    // the rows of one action about one subject, first or newest: a session's seal (its verify, its
+    // badge, every seal's "sealed already?"), the key rotations every append reads
+    index("audit_log_action_subject_idx").on(t.action, t.subject, t.seq),
+  ],
 );

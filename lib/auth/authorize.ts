@@ -16,6 +16,7 @@ export type Permission =
   | "tokens:any" // list / revoke anyone's
   | "ssh-keys:own" // add / list / remove one's own SSH public keys; another user's needs users:write
   | "audit:read"
+  | "audit:rotate" // rotate the audit chain's key (admins only)
   | "policies:read"
   | "policies:write"
   | "masking:read"
@@ -33,7 +34,7 @@ const ROLE_PERMISSIONS: Record<Role, ReadonlySet<Permission>> = {
   auditor: new Set(["connections:read", "tokens:own", "ssh-keys:own", "approvals:request", "sessions:read-own", "gateway:use", "approvals:read", "policies:read", "masking:read", "audit:read", "sessions:read-all", "users:read"]),
   approver: new Set(["connections:read", "tokens:own", "ssh-keys:own", "approvals:request", "sessions:read-own", "gateway:use", "approvals:read", "policies:read", "masking:read", "approvals:decide", "sessions:read-all", "users:read"]),
   admin: new Set<Permission>([
-    "connections:read", "connections:write", "users:read", "users:write", "groups:write", "tokens:own", "tokens:any", "ssh-keys:own", "audit:read",
+    "connections:read", "connections:write", "users:read", "users:write", "groups:write", "tokens:own", "tokens:any", "ssh-keys:own", "audit:read", "audit:rotate",
     "policies:read", "policies:write", "masking:read", "masking:write", "approvals:read", "approvals:decide", "approvals:request",
     "sessions:read-own", "sessions:read-all", "sessions:kill", "gateway:use",
   ]),

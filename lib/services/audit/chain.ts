@@ -60,42 +60,111 @@ export function macAuditRow(key: Buffer, prevHash: string, row: Omit<AuditRow, "
   return createHmac("sha256", key).update(prevHash).update("\n").update(rowBody(row)).digest("hex");
 }
 
+/**
+ * The row that rotates the audit key (rotate-key.ts): `detail.fromKeyId` is the key it is itself
+ * keyed with, `detail.toKeyId` the key of every row after it. It names the new key by id only, and
+ * being an HMAC under the old key it commits to that id: someone holding only the new key cannot
+ * rewrite a row before it, nor the rotation itself.
+ */
+export const ROTATED_ACTION = "audit.key_rotated";
+
+/** The keys a process can verify with, by id; `current` is the one it writes with. */
+export interface KeyRing {
+  current: Buffer;
+  currentId: string;
+  byId: ReadonlyMap<string, Buffer>;
+}
+
+export function keyRing(current: Buffer, retired: Buffer[] = []): KeyRing {
+  const byId = new Map<string, Buffer>(retired.map((k) => [auditKeyId(k), k]));
+  const currentId = auditKeyId(current);
+  byId.set(currentId, current);
+  return { current, currentId, byId };
+}
+
+/** Rows `from` on are keyed with `keyId` (a rotation row belongs to the segment before it). */
+export interface KeySegment {
+  from: number;
+  keyId: string;
+}
+
 export type ChainVerdict =
-  | { ok: true; rows: number; head: string; keyedFrom?: number }
-  | { ok: false; rows: number; seq: number; problem: string; key?: "missing" | "mismatch" };
+  | { ok: true; rows: number; head: string; keyedFrom?: number; segments?: KeySegment[] }
+  | { ok: false; rows: number; seq: number; problem: string; key?: "missing" | "mismatch" | "retired"; segment?: KeySegment };
+
+const RETIRED_HINT = "give it as GATEHOUSE_AUDIT_KEY, or in GATEHOUSE_AUDIT_KEYS_RETIRED if it was rotated away from";
 
 /**
  * Walks rows in seq order. A deleted row shows as a seq gap or a prev-hash mismatch, an edited
  * row as a hash mismatch, a reordered pair as both; the first broken row is named. Rows before the
  * KEYED_ACTION row are checked as plain hashes (logs written before the switch), the rest as HMACs
- * under `key`; with a key, a log without that row was rewritten by someone without the key.
+ * under the key of their segment: the switch row's key, then from each ROTATED_ACTION row on the
+ * key it names, found in `ring` by id. With a key, a log without the switch row was rewritten by
+ * someone without the key; a failure names the segment (first row, key id) it is in.
+ *
+ * A log whose newest segment is under a key the ring holds as retired fails too: either the
+ * rotation was not done yet, or its rows were cut off and the log continued under the old key
+ * (by someone who has it: the exposure a rotation answers).
  *
  * `head`: a head reported by an earlier verification. The log only grows, so it must still be in
  * it; if not, its newest rows were cut off (which no link can show) or it was rewritten.
+ *
+ * `rotation`: a segment a rotation began, as seen earlier (by the server, or the head printed by
+ * `rotate-key` given as `head`). Someone holding the retired key can relink every row after the
+ * rotation under it and forge the rotation again further on: the links then verify, and only
+ * where the rotation was shows it.
  */
-export function verifyChain(rows: Iterable<AuditRow>, key: Buffer | null = null, opts: { head?: string } = {}): ChainVerdict {
+export function verifyChain(rows: Iterable<AuditRow>, keys: KeyRing | Buffer | null = null, opts: { head?: string; rotation?: KeySegment } = {}): ChainVerdict {
+  const ring = Buffer.isBuffer(keys) ? keyRing(keys) : keys;
   let headSeen = opts.head === undefined;
   let prev = GENESIS_HASH;
   let expectedSeq = 1;
   let count = 0;
-  let keyedFrom: number | null = null;
+  const segments: KeySegment[] = [];
+  let key: Buffer | null = null;
+  const fail = (seq: number, problem: string, extra: { key?: "missing" | "mismatch" | "retired"; segment?: KeySegment } = {}): ChainVerdict => {
+    const segment = extra.segment ?? segments.at(-1);
+    return { ok: false, rows: count, seq, problem: segment ? `${problem} [segment from row ${segment.from}, audit key ${segment.keyId}]` : problem, ...extra, ...(segment ? { segment } : {}) };
+  };
   for (const row of rows) {
     count++;
-    if (row.seq !== expectedSeq) return { ok: false, rows: count, seq: row.seq, problem: `expected row ${expectedSeq} but found row ${row.seq} (a row was deleted or reordered)` };
-    if (row.prevHash !== prev) return { ok: false, rows: count, seq: row.seq, problem: "prev_hash does not match the previous row's hash (a row before it was changed, removed or reordered)" };
-    if (keyedFrom === null && row.action === KEYED_ACTION) {
+    if (row.seq !== expectedSeq) return fail(row.seq, `expected row ${expectedSeq} but found row ${row.seq} (a row was deleted or reordered)`);
+    if (row.prevHash !== prev) return fail(row.seq, "prev_hash does not match the previous row's hash (a row before it was changed, removed or reordered)");
+    if (key === null && row.action === KEYED_ACTION) {
       const logKey = typeof row.detail.keyId === "string" ? row.detail.keyId : "?";
-      if (!key) return { ok: false, rows: count, seq: row.seq, key: "missing", problem: `the log is keyed from row ${row.seq} (audit key ${logKey}) but no audit key is configured: set GATEHOUSE_AUDIT_KEY` };
-      if (logKey !== auditKeyId(key)) return { ok: false, rows: count, seq: row.seq, key: "mismatch", problem: `the log is keyed from row ${row.seq} with audit key ${logKey}, not with this process's key ${auditKeyId(key)}` };
-      keyedFrom = row.seq;
+      const segment = { from: row.seq, keyId: logKey };
+      if (!ring) return fail(row.seq, `the log is keyed from row ${row.seq} (audit key ${logKey}) but no audit key is configured: set GATEHOUSE_AUDIT_KEY`, { key: "missing", segment });
+      const found = ring.byId.get(logKey);
+      if (!found) return fail(row.seq, `the log is keyed from row ${row.seq} with audit key ${logKey}, not with this process's key ${ring.currentId}`, { key: "mismatch", segment });
+      key = found;
+      segments.push(segment);
+    } else if (row.action === ROTATED_ACTION) {
+      // its own link is under the key it rotates from, checked below with the rest of that segment
+      if (key === null) return fail(row.seq, `a key rotation at row ${row.seq}, before the log was keyed: the row was forged`);
+      if (row.detail.fromKeyId !== segments.at(-1)!.keyId) return fail(row.seq, `the key rotation at row ${row.seq} says it rotates from audit key ${String(row.detail.fromKeyId)}: the row was forged or edited`);
     }
-    const actual = keyedFrom === null ? hashAuditRow(prev, row) : macAuditRow(key!, prev, row);
-    if (actual !== row.hash) return { ok: false, rows: count, seq: row.seq, problem: keyedFrom === null ? "row content does not match its hash (the row was edited)" : "row content does not match its keyed hash (the row was edited, or its link recomputed without the audit key)" };
+    const actual = key === null ? hashAuditRow(prev, row) : macAuditRow(key, prev, row);
+    if (actual !== row.hash) return fail(row.seq, key === null ? "row content does not match its hash (the row was edited)" : "row content does not match its keyed hash (the row was edited, or its link recomputed without the audit key)");
+    if (key !== null && row.action === ROTATED_ACTION) {
+      const next = { from: row.seq + 1, keyId: String(row.detail.toKeyId) };
+      const found = ring!.byId.get(next.keyId);
+      if (!found) return fail(row.seq, `rows after the key rotation at row ${row.seq} are keyed with audit key ${next.keyId}, which this process does not have: ${RETIRED_HINT}`, { key: "missing", segment: next });
+      key = found;
+      segments.push(next);
+    }
     prev = row.hash;
     if (row.hash === opts.head) headSeen = true;
     expectedSeq++;
   }
-  if (!headSeen) return { ok: false, rows: count, seq: count, problem: `the earlier head ${opts.head} is not in the log: rows after it were removed, or the log was rewritten` };
-  if (key && keyedFrom === null) return { ok: false, rows: count, seq: count, problem: "an audit key is configured but no row of the log is keyed: the log was rewritten (or written) without the key" };
-  return { ok: true, rows: count, head: prev, ...(keyedFrom === null ? {} : { keyedFrom }) };
+  if (!headSeen) return fail(count, `the earlier head ${opts.head} is not in the log: rows after it were removed, or the log was rewritten`);
+  if (ring && key === null) return fail(count, "an audit key is configured but no row of the log is keyed: the log was rewritten (or written) without the key");
+  const r = opts.rotation;
+  if (r && !segments.some((s) => s.from === r.from && s.keyId === r.keyId)) {
+    return fail(count, `the key rotation to audit key ${r.keyId} at row ${r.from - 1}, seen earlier, is not in the log: it was moved or removed, and the rows after it rewritten under the retired key`);
+  }
+  const last = segments.at(-1);
+  if (ring && last && last.keyId !== ring.currentId) {
+    return fail(count, `the log's newest rows (from row ${last.from}) are keyed with audit key ${last.keyId}, which this process holds as retired, not with its key ${ring.currentId}: run \`gatehouse audit rotate-key\` to finish the rotation; if it was done, its rows were cut off and the log continued under the retired key`, { key: "retired" });
+  }
+  return { ok: true, rows: count, head: prev, ...(last ? { keyedFrom: segments[0].from, segments } : {}) };
 }

@@ -38,7 +38,7 @@ function recomputeUnkeyed(rows: AuditRow[], from: number): AuditRow[] {
 describe("keyed audit chain", () => {
   it("verifies a log keyed after older unkeyed rows, saying where the keyed part starts", () => {
     const rows = buildLog(3, 4);
-    expect(verifyChain(rows, KEY)).toEqual({ ok: true, rows: 8, head: rows[7].hash, keyedFrom: 4 });
+    expect(verifyChain(rows, KEY)).toEqual({ ok: true, rows: 8, head: rows[7].hash, keyedFrom: 4, segments: [{ from: 4, keyId: auditKeyId(KEY) }] });
   });
 
   it("an edited keyed row relinked without the key fails", () => {

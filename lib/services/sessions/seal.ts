@@ -1,11 +1,13 @@
 import type { Db } from "@/db/client";
-import { firstAuditRowFor } from "@/db/queries/audit";
+import { auditKeyRows, firstAuditRowFor } from "@/db/queries/audit";
 import { walkStoredEvents } from "@/db/queries/sessions";
 import { checkRecording, RecordingDigest, type RecordingSeal } from "@/lib/gateway/recorder/recording-digest";
+import { GatehouseError } from "@/lib/gateway/core/types";
 import { loggable } from "@/lib/util/loggable";
-import { appendAudit } from "../audit/append";
+import { appendAudit, checkSeen } from "../audit/append";
 import { macAuditRow } from "../audit/chain";
-import { auditKey } from "../audit/key";
+import { auditKeyRing } from "../audit/key";
+import { keyHistory, segmentAt } from "../audit/key-history";
 import { mutate } from "../tx";
 
 export const SEALED_ACTION = "session.sealed";
@@ -49,8 +51,9 @@ export type SessionVerification =
 
 /**
  * Recomputes the recording's digest and compares it with its seal. The seal row's own keyed link
- * is checked too (a seal edited in place to match an edited recording fails it); a seal row
- * deleted from the log shows in `gatehouse audit verify` as a gap, not here.
+ * is checked too (a seal edited in place to match an edited recording fails it), under the key of
+ * its segment of the log (sealed before a key rotation: a retired key); a seal row deleted from
+ * the log shows in `gatehouse audit verify` as a gap, not here.
  */
 export async function verifySession(db: Db, session: { id: string; status: string }): Promise<SessionVerification> {
   const row = await firstAuditRowFor(db, SEALED_ACTION, subjectOf(session.id));
@@ -58,11 +61,32 @@ export async function verifySession(db: Db, session: { id: string; status: strin
     return { state: "unsealed", reason: session.status === "live" ? "the session is live: it is sealed when it ends" : "no seal: the session ended before recordings were sealed, or its seal is still being written (or was removed from the audit log: run `gatehouse audit verify`)" };
   }
   const sealedAt = row.at.toISOString();
-  if (macAuditRow(auditKey(), row.prevHash, row) !== row.hash) {
+  if (macAuditRow(await sealKey(db, row.seq), row.prevHash, row) !== row.hash) {
     return { state: "tampered", events: 0, sealedAt: null, auditSeq: row.seq, problem: `the seal (audit row ${row.seq}) does not match its keyed hash: it was edited`, afterSeq: null, upToSeq: null };
   }
   const seal = row.detail as unknown as RecordingSeal;
   const check = await checkRecording(walkStoredEvents(db, session.id), seal);
   if (check.intact) return { state: "intact", events: check.events, sealedAt, auditSeq: row.seq };
   return { state: "tampered", events: check.events, sealedAt, auditSeq: row.seq, problem: check.problem, afterSeq: check.afterSeq, upToSeq: check.upToSeq };
+}
+
+/**
+ * The key the audit row `seq` was written with; one this process lacks is no answer either way.
+ * A log whose newest rotation is not where this process saw it is none either: the seal could have
+ * been rewritten under the retired key (append.ts).
+ */
+async function sealKey(db: Db, seq: number): Promise<Buffer> {
+  const history = keyHistory(await auditKeyRows(db));
+  checkSeen(history);
+  const segment = segmentAt(history, seq);
+  const key = segment && auditKeyRing().byId.get(segment.keyId);
+  if (!key) {
+    throw new GatehouseError(
+      "CONFLICT",
+      segment
+        ? `the seal (audit row ${seq}) is keyed with audit key ${segment.keyId}, which this process does not have: list it in GATEHOUSE_AUDIT_KEYS_RETIRED`
+        : `the seal (audit row ${seq}) is in the part of the audit log written before it was keyed: run \`gatehouse audit verify\``,
+    );
+  }
+  return key;
 }

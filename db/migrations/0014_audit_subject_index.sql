@@ -1,0 +1,1 @@
+CREATE INDEX "audit_log_action_subject_idx" ON "audit_log" USING btree ("action","subject","seq");
