@@ -1,0 +1,176 @@
+import fs from "node:fs";
+import http from "node:http";
+import os from "node:os";
+import path from "node:path";
+import type { AddressInfo } from "node:net";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
+import type { JWTPayload } from "jose";
+import { decode, encode } from "next-auth/jwt";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addApprover, addUser, heldApproval, TEST_PASSWORD, type Rec } from "../support/api-fixture";
+import { jsonOf, runCli } from "../support/cli";
+import { consoleSignIn } from "../support/console-cookie";
+import { CookieBrowser } from "../support/cookie-jar";
+import { apiCall, exchangeToken, login, startGatehouse, teardown, type GatehouseProcess } from "../support/gatehouse";
+import { gatewayClient } from "../support/gateway-pg";
+import { startOidcIdp, type OidcIdp } from "../support/oidc-idp";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+
+/**
+ * Identity hunt, third round: agents' fair share of MCP call slots, console sessions that know how
+ * they were signed in, and approval requests that never show a Gatehouse token.
+ */
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(ok: () => Promise<boolean> | boolean, ms = 20_000) {
+  const deadline = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > deadline) throw new Error("timed out waiting");
+    await sleep(100);
+  }
+}
+const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
+async function mcpClient(gh: GatehouseProcess, token: string, clients: Client[]) {
+  const client = new Client({ name: "ident-hunt3", version: "1.0.0" });
+  await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+  clients.push(client);
+  return client;
+}
+async function runSql(gh: GatehouseProcess, token: string, clients: Client[], connection: string, sql: string, extra: Rec = {}): Promise<CallToolResult> {
+  const client = await mcpClient(gh, token, clients);
+  return client.callTool({ name: "run_sql", arguments: { connection, sql, ...extra } }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
+}
+
+/**
+ * A held statement's text is shown to approvers, auditors, the webhook and the CLI. A Gatehouse
+ * token written into it (`select '<token>'`) was stored and shown verbatim, for any of them to
+ * use. It is now stored as a same-length placeholder, as in recordings; the approval stays bound
+ * to the real text, so it covers that statement with that token only.
+ */
+describe("approval requests never show a Gatehouse token", () => {
+  let pg: Postgres15;
+  let gh: GatehouseProcess;
+  let direct: postgres.Sql;
+  let hookServer: http.Server;
+  let home: string;
+  const hookBodies: string[] = [];
+  const clients: Client[] = [];
+  const ends: postgres.Sql[] = [];
+  const t = { admin: "", dev: "", approver: "", agent: "" };
+
+  beforeAll(async () => {
+    hookServer = http.createServer((req, res) => {
+      let data = "";
+      req.on("data", (d) => (data += d));
+      req.on("end", () => {
+        hookBodies.push(data);
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => hookServer.listen(0, "127.0.0.1", r));
+    const hook = `http://127.0.0.1:${(hookServer.address() as AddressInfo).port}/hook`;
+    pg = await startPostgres15();
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: pg.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 8).toString("base64"), GATEHOUSE_APPROVAL_WEBHOOK_URL: hook, GATEHOUSE_APPROVAL_WEBHOOK_FORMAT: "json" } });
+    direct = postgres(pg.url, { max: 2, onnotice: () => {} });
+    home = fs.mkdtempSync(path.join(os.tmpdir(), "gh-ident3-"));
+    t.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    t.dev = await addUser(gh, t.admin, "dev@example.test");
+    t.approver = await addApprover(gh, t.admin);
+    t.agent = (await exchangeToken(gh.url, t.dev, "claude")).access_token;
+    const res = await apiCall(gh.url, t.admin, "POST", "/connections", { name: "held-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["hunt3-held"] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    const current = await apiCall(gh.url, t.admin, "GET", "/policies");
+    const hold = `\n@id("hunt3-hold-reads")\n@hold("approvers")\npermit (principal, action == Gatehouse::Action::"read", resource)\nwhen { resource.tags.contains("hunt3-held") };`;
+    const put = await apiCall(gh.url, t.admin, "PUT", "/policies", { text: current.body.policy.text + hold, comment: "hunt3 held reads" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    await Promise.all(ends.map((s) => s.end({ timeout: 1 }).catch(() => {})));
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    await direct?.end({ timeout: 1 });
+    await gh?.stop();
+    await pg?.stop();
+    hookServer?.close();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+    if (home) fs.rmSync(home, { recursive: true, force: true });
+  });
+
+  /** Every place a held request is stored or shown: none may hold `secret`. */
+  async function surfaces(id: number): Promise<Record<string, string>> {
+    const cookie = await consoleSignIn(gh.url, "approver@example.test", TEST_PASSWORD);
+    const cli = (args: string[]) => runCli(args, { env: { HOME: home, GATEHOUSE_URL: gh.url, GATEHOUSE_TOKEN: t.approver } });
+    const [row] = await direct`select request::text as request, reason from approval_requests where id = ${id}`;
+    return {
+      table: `${row.request} ${row.reason}`,
+      restList: JSON.stringify((await apiCall(gh.url, t.approver, "GET", "/approvals")).body),
+      restDetail: JSON.stringify((await apiCall(gh.url, t.approver, "GET", `/approvals/${id}`)).body),
+      requesterView: JSON.stringify((await apiCall(gh.url, t.dev, "GET", `/approvals/${id}`)).body),
+      // the console's approval pages render what these answer to their cookie (app/(console)/approvals)
+      consolePage: await (await fetch(`${gh.url}/api/v1/approvals/${id}`, { headers: { cookie: cookie.header } })).text(),
+      consoleList: await (await fetch(`${gh.url}/api/v1/approvals?status=pending`, { headers: { cookie: cookie.header } })).text(),
+      cliJson: (await cli(["approvals", "list", "--json"])).stdout,
+      cliHuman: (await cli(["approvals", "list"])).stdout,
+      audit: JSON.stringify((await apiCall(gh.url, t.admin, "GET", "/audit?limit=200")).body),
+      webhook: hookBodies.join("\n"),
+    };
+  }
+  function expectNoToken(all: Record<string, string>, secret: string) {
+    for (const [where, body] of Object.entries(all)) {
+      expect(body.length, where).toBeGreaterThan(0);
+      expect(body.includes(secret), `${where} shows the token`).toBe(false);
+    }
+  }
+
+  it("held: a psql statement with the user's token in it is held; no surface shows the token; approving runs exactly that statement", async () => {
+    const { sql } = gatewayClient(gh.ports.postgres, { user: "dev@example.test", password: t.dev, database: "held-pg", track: ends, options: { fetch_types: false } });
+    const statement = `select '${t.dev}' as leaked`;
+    const running = sql.unsafe(statement).then((rows) => rows); // postgres.js sends a query once it is awaited
+    const approval = await heldApproval(gh, t.approver, (x) => x.connection === "held-pg" && /leaked/.test(x.request?.text ?? ""));
+    expect(approval.request.text).toMatch(/^select '\[REDACTED gatehouse credential\**\]' as leaked$/);
+    expect(approval.request.text).toHaveLength(statement.length);
+    await until(() => hookBodies.some((h) => h.includes(`"id":${approval.id}`)));
+    const all = await surfaces(approval.id);
+    expectNoToken(all, t.dev);
+    expect(all.consolePage).toContain("REDACTED gatehouse credential");
+    expect(jsonOf(all.cliJson)).toBeTruthy();
+
+    const ok = await apiCall(gh.url, t.approver, "POST", `/approvals/${approval.id}/approve`, { windowSeconds: 600 });
+    expect(ok.status, JSON.stringify(ok.body)).toBe(200);
+    // the statement that runs is the one with the real token: the client gets its own value back
+    expect((await running)[0].leaked).toBe(t.dev);
+  });
+
+  it("held: the approval is bound to the real text: the same statement with another token of the same length (the same placeholder) is held anew", async () => {
+    const { sql } = gatewayClient(gh.ports.postgres, { user: "dev@example.test", password: t.dev, database: "held-pg", track: ends, options: { fetch_types: false } });
+    // the window approved above covers the statement with t.dev, and only it
+    expect((await sql.unsafe(`select '${t.dev}' as leaked`))[0].leaked).toBe(t.dev);
+    const last = t.dev.at(-1) === "A" ? "B" : "A";
+    const other = t.dev.slice(0, -1) + last;
+    const running = sql.unsafe(`select '${other}' as leaked`).catch((e: Error) => e);
+    const again = await heldApproval(gh, t.approver, (x) => x.connection === "held-pg" && x.status === "pending" && /leaked/.test(x.request?.text ?? ""));
+    expect(again.request.text).toMatch(/REDACTED gatehouse credential/);
+    expectNoToken({ detail: JSON.stringify((await apiCall(gh.url, t.approver, "GET", `/approvals/${again.id}`)).body) }, other);
+    expect((await apiCall(gh.url, t.approver, "POST", `/approvals/${again.id}/deny`, { reason: "not that one" })).status).toBe(200);
+    expect(String(await running)).toMatch(/denied/);
+  });
+
+  it("held: an agent's MCP call with a token in its SQL, and an access request with a token in its reason, show none", async () => {
+    const held = await runSql(gh, t.agent, clients, "held-pg", `select '${t.agent}' as agent_leak`, { wait_seconds: 1 });
+    expect(text(held)).toMatch(/held for approval #\d+/);
+    expect(text(held).includes(t.agent)).toBe(false);
+    const id = Number(/#(\d+)/.exec(text(held))![1]);
+    const asked = await apiCall(gh.url, t.dev, "POST", "/access-requests", { connection: "held-pg", durationSeconds: 600, reason: `for the job run with ${t.agent}` });
+    expect(asked.status, JSON.stringify(asked.body)).toBe(200);
+    const access = (await apiCall(gh.url, t.approver, "GET", "/approvals?status=pending")).body.approvals.find((x: Rec) => x.kind === "access") as Rec;
+    expect(access.reason).toMatch(/^for the job run with \[REDACTED gatehouse credential\**\]$/);
+    await until(() => hookBodies.some((h) => h.includes(`"id":${access.id}`)));
+    expectNoToken(await surfaces(id), t.agent);
+    const waited = (await (await mcpClient(gh, t.agent, clients)).callTool({ name: "wait_for_approval", arguments: { approval_id: id, timeout_seconds: 1 } })) as CallToolResult;
+    expect(text(waited).includes(t.agent)).toBe(false);
+  });
+});
