@@ -31,3 +31,12 @@ export async function tokensExchangedThrough(db: Db | Tx, userId: string, link: 
     );
   return [...new Set(rows.map((r) => r.root).filter((r): r is string => !!r))];
 }
+
+/** When this (issuer, subject) was linked to `userId`, in ms; null when it is not linked to that user. */
+export async function linkedAt(db: Db | Tx, userId: string, link: { issuer: string; subject: string }): Promise<number | null> {
+  const [row] = await db
+    .select({ createdAt: externalIdentities.createdAt })
+    .from(externalIdentities)
+    .where(and(eq(externalIdentities.userId, userId), eq(externalIdentities.issuer, link.issuer), eq(externalIdentities.subject, link.subject)));
+  return row ? row.createdAt.getTime() : null;
+}

@@ -45,6 +45,88 @@ async function runSql(gh: GatehouseProcess, token: string, clients: Client[], co
 }
 
 /**
+ * Unlinking an external identity ended every console session of the user (the cookie did not
+ * say how it was signed in, so the session version was bumped). The cookie now records the
+ * sign-in (password, or which identity link), and unlinking ends only the sessions that came
+ * through that link.
+ */
+describe("console sessions record how they were signed in; unlinking ends only those through the link", () => {
+  let idp: OidcIdp;
+  let gh: GatehouseProcess;
+  let admin = "";
+  let devId = "";
+  const NEXTAUTH_SECRET = "identity-hunt3-nextauth-secret-0123456789";
+
+  beforeAll(async () => {
+    idp = await startOidcIdp({ audience: "console-client", clientId: "console-client" });
+    gh = await startGatehouse({ demo: false, env: { NEXTAUTH_SECRET, GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_CLIENT_ID: "console-client", GATEHOUSE_OIDC_CLIENT_SECRET: "console-secret" } });
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    await addUser(gh, admin, "dev@example.test");
+    devId = ((await apiCall(gh.url, admin, "GET", "/users")).body.users as Rec[]).find((u) => u.email === "dev@example.test")!.id;
+  }, 120_000);
+  afterAll(async () => {
+    await teardown(gh);
+    idp?.close();
+  });
+
+  /** Signs in through the console's OIDC button as someone with these claims; the session cookie header. */
+  async function oidcSignIn(claims: JWTPayload): Promise<string> {
+    idp.signInNext(claims);
+    const browser = new CookieBrowser();
+    const { csrfToken } = await (await browser.fetch(`${gh.url}/api/auth/csrf`)).json();
+    const start = await browser.fetch(`${gh.url}/api/auth/signin/oidc`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded", origin: gh.url },
+      body: new URLSearchParams({ csrfToken, callbackUrl: "/", json: "true" }),
+    });
+    const back = (await browser.fetch((await start.json()).url as string)).headers.get("location")!;
+    await browser.fetch(back);
+    const session = browser.jar.get("gatehouse.session");
+    if (!session) throw new Error("the OIDC sign-in set no session cookie");
+    return `gatehouse.session=${session}`;
+  }
+  const me = (cookie: string) => fetch(`${gh.url}/api/v1/me`, { headers: { cookie } }).then(async (r) => ({ status: r.status, email: r.status === 200 ? ((await r.json()) as Rec).email : null }));
+  const unlink = (subject: string) => apiCall(gh.url, admin, "DELETE", `/users/${devId}/identities`, { issuer: idp.issuer, subject });
+
+  it("held: a user signed in by password and by OIDC; unlinking the OIDC identity ends the OIDC session only", async () => {
+    const byPassword = (await consoleSignIn(gh.url, "dev@example.test", TEST_PASSWORD)).header;
+    const byOidc = await oidcSignIn({ sub: "dev-at-idp", email: "dev@example.test", email_verified: true });
+    expect(await me(byPassword)).toEqual({ status: 200, email: "dev@example.test" });
+    expect(await me(byOidc)).toEqual({ status: 200, email: "dev@example.test" });
+
+    const res = await unlink("dev-at-idp");
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect((await me(byOidc)).status).toBe(401);
+    expect(await me(byPassword)).toEqual({ status: 200, email: "dev@example.test" });
+  });
+
+  it("held: linking the same subject again makes a new link: a session through the removed one stays ended", async () => {
+    const before = await oidcSignIn({ sub: "dev-again", email: "dev@example.test", email_verified: true });
+    expect((await me(before)).status).toBe(200);
+    expect((await unlink("dev-again")).status).toBe(200);
+    const after = await oidcSignIn({ sub: "dev-again", email: "dev@example.test", email_verified: true });
+    expect((await me(after)).status).toBe(200);
+    expect((await me(before)).status).toBe(401);
+  });
+
+  it("held: a cookie that does not say how it was signed in (one from before sessions recorded it) is refused", async () => {
+    const signedIn = await consoleSignIn(gh.url, "dev@example.test", TEST_PASSWORD);
+    const sessionVersion = await currentSessionVersion(signedIn.value);
+    const forge = async (claims: Rec) => `gatehouse.session=${encodeURIComponent(await encode({ token: { uid: devId, sv: sessionVersion, ...claims }, secret: NEXTAUTH_SECRET, maxAge: 600 }))}`;
+    // control: the same claims with a password sign-in are a live session
+    expect((await me(await forge({ si: { via: "password" } }))).status).toBe(200);
+    expect((await me(await forge({}))).status).toBe(401);
+    expect((await me(await forge({ si: { via: "oidc", issuer: idp.issuer, subject: "never-linked", linkedAt: Date.now() } }))).status).toBe(401);
+  });
+
+  /** The session version a live cookie carries (read back with the server's secret). */
+  async function currentSessionVersion(cookie: string): Promise<number> {
+    const claims = await decode({ token: decodeURIComponent(cookie), secret: NEXTAUTH_SECRET });
+    return (claims as { sv: number }).sv;
+  }
+});
+
+/**
  * A held statement's text is shown to approvers, auditors, the webhook and the CLI. A Gatehouse
  * token written into it (`select '<token>'`) was stored and shown verbatim, for any of them to
  * use. It is now stored as a same-length placeholder, as in recordings; the approval stays bound
