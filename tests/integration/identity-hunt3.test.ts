@@ -45,6 +45,87 @@ async function runSql(gh: GatehouseProcess, token: string, clients: Client[], co
 }
 
 /**
+ * One user's agents share one pool of MCP call slots (GATEHOUSE_MCP_MAX_CALLS_PER_USER, 4 here).
+ * Without a share per agent, one busy agent (with its sub-agents) took every slot and its sibling
+ * agents got "UNAVAILABLE" until it finished. Each top-level agent's branch now holds at most
+ * GATEHOUSE_MCP_MAX_CALLS_PER_AGENT (default half the pool: 2 here), counted across processes.
+ */
+describe("MCP call slots: each agent's share of its user's agents' pool, across two processes", () => {
+  let pg: Postgres15;
+  let a: GatehouseProcess;
+  let b: GatehouseProcess;
+  let direct: postgres.Sql;
+  const clients: Client[] = [];
+  const t = { dev: "", agentA: "", subA: "", agentB: "" };
+  const sleeping = async (marker: string) => (await direct`select count(*)::int as n from pg_stat_activity where query like ${`%${marker}%`} and pid <> pg_backend_pid()`)[0].n as number;
+
+  beforeAll(async () => {
+    pg = await startPostgres15();
+    const env = { DATABASE_URL: pg.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 7).toString("base64"), GATEHOUSE_MCP_MAX_CALLS_PER_USER: "4" };
+    [a, b] = await Promise.all([startGatehouse({ env, demo: false }), startGatehouse({ env, demo: false })]);
+    direct = postgres(pg.url, { max: 2, onnotice: () => {} });
+    const admin = await login(a.url, a.adminEmail, a.adminPassword);
+    t.dev = await addUser(a, admin, "dev@example.test");
+    t.agentA = (await exchangeToken(a.url, t.dev, "agent-a")).access_token;
+    t.subA = (await exchangeToken(a.url, t.agentA, "agent-a-helper")).access_token;
+    t.agentB = (await exchangeToken(a.url, t.dev, "agent-b")).access_token;
+    const res = await apiCall(a.url, admin, "POST", "/connections", { name: "shared-pg", type: "postgres", upstream: `postgres://127.0.0.1:${pg.port}/postgres`, username: "postgres", secret: "gatehouse-test", tags: ["staging"] });
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+  }, 180_000);
+
+  afterAll(async () => {
+    await Promise.all(clients.map((c) => c.close().catch(() => {})));
+    if (process.env.GH_DEBUG) console.log(a?.output(), b?.output());
+    await direct?.end({ timeout: 1 });
+    await Promise.all([a?.stop(), b?.stop()]);
+    await pg?.stop();
+    for (const p of [a, b]) if (p) fs.rmSync(p.dataDir, { recursive: true, force: true });
+  });
+
+  it("held: agent A (with its sub-agent) fills its share with slow calls on both processes; sibling agent B still gets calls through on either", async () => {
+    const marker = "pg_sleep(6.01)";
+    let settled = 0;
+    const calls = [
+      [a, t.agentA],
+      [b, t.subA],
+      [a, t.subA],
+      [b, t.agentA],
+    ].map(([gh, token]) => runSql(gh as GatehouseProcess, token as string, clients, "shared-pg", `select ${marker}`).finally(() => settled++));
+    // A's share is two: two of its calls run, the others are refused at once. (Unshared, all four would run.)
+    await until(async () => (await sleeping(marker)) === 4 || ((await sleeping(marker)) === 2 && settled === 2));
+    const [onA, onB] = await Promise.all([runSql(a, t.agentB, clients, "shared-pg", "select 'b-on-a' as x"), runSql(b, t.agentB, clients, "shared-pg", "select 'b-on-b' as x")]);
+    expect(onA.isError, text(onA)).toBeFalsy();
+    expect(onB.isError, text(onB)).toBeFalsy();
+    expect(text(onA)).toContain("b-on-a");
+
+    const results = await Promise.all(calls);
+    const refused = results.filter((r) => r.isError).map(text);
+    expect(refused).toHaveLength(2);
+    for (const r of refused) expect(r).toMatch(/^UNAVAILABLE: 2 calls of agent agent-a \(with the agents it spawned\) are already running/);
+    // the human's own pool is untouched by all of it
+    const own = await runSql(b, t.dev, clients, "shared-pg", "select 1 as one");
+    expect(own.isError, text(own)).toBeFalsy();
+  });
+
+  it("the whole agents' pool still bounds them together: two busy siblings fill it and a third sibling waits", async () => {
+    const dev = t.dev;
+    const agentC = (await exchangeToken(a.url, dev, "agent-c")).access_token;
+    const marker = "pg_sleep(4.02)";
+    const calls = [
+      [a, t.agentA],
+      [b, t.agentA],
+      [a, t.agentB],
+      [b, t.agentB],
+    ].map(([gh, token]) => runSql(gh as GatehouseProcess, token as string, clients, "shared-pg", `select ${marker}`));
+    await until(async () => (await sleeping(marker)) === 4);
+    const third = await runSql(b, agentC, clients, "shared-pg", "select 1 as one");
+    expect(third.isError).toBe(true);
+    expect(text(third)).toMatch(/^UNAVAILABLE: 4 calls for dev@example\.test are already running by its agents/);
+    for (const r of await Promise.all(calls)) expect(r.isError, text(r)).toBeFalsy();
+  });
+});
+
+/**
  * Unlinking an external identity ended every console session of the user (the cookie did not
  * say how it was signed in, so the session version was bumped). The cookie now records the
  * sign-in (password, or which identity link), and unlinking ends only the sessions that came
