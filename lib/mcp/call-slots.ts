@@ -60,13 +60,14 @@ export type SlotRefusal = "pool" | "agent";
  */
 export async function takeCallSlot(caller: Pick<Caller, "userId" | "principal">): Promise<(() => void) | SlotRefusal> {
   // This process's own counts first: no store round trip for a caller already over a limit here.
+  // The pool first: when both are full, that the whole pool is busy is what the caller needs to know.
+  const pooled = calls.acquire(caller);
+  if (!pooled) return "pool";
   const branch = branchOf(caller);
   const ownShare = branch ? branchCalls.acquire(caller) : () => {};
-  if (!ownShare) return "agent";
-  const pooled = calls.acquire(caller);
-  if (!pooled) {
-    ownShare();
-    return "pool";
+  if (!ownShare) {
+    pooled();
+    return "agent";
   }
   const local = () => {
     pooled();
