@@ -56,7 +56,7 @@ export async function callerFromCookieHeader(cookieHeader: string | null | undef
   if (!user || user.disabled || user.sessionVersion !== claims.sv) return null;
   // Signed in through an identity link: good only while that link stands (unlinking ends it).
   if (!(await signInHolds(db, user.id, signIn))) return null;
-  return { userId: user.id, email: user.email, role: user.role as Role, groups: await groupNamesOf(db, user.id), via: "session", sessionExpiresAt: new Date(claims.exp * 1000) };
+  return { userId: user.id, email: user.email, role: user.role as Role, groups: await groupNamesOf(db, user.id), via: "session", sessionExpiresAt: new Date(claims.exp * 1000), signIn };
 }
 
 export async function callerFromServerComponent(): Promise<Caller | null> {

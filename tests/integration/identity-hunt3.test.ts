@@ -16,6 +16,7 @@ import { consoleSignIn } from "../support/console-cookie";
 import { CookieBrowser } from "../support/cookie-jar";
 import { apiCall, exchangeToken, login, startGatehouse, teardown, type GatehouseProcess } from "../support/gatehouse";
 import { gatewayClient } from "../support/gateway-pg";
+import { exchangeIdToken, idTokenFor } from "../support/oidc-exchange";
 import { startOidcIdp, type OidcIdp } from "../support/oidc-idp";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
@@ -140,6 +141,7 @@ describe("console sessions record how they were signed in; unlinking ends only t
 
   beforeAll(async () => {
     idp = await startOidcIdp({ audience: "console-client", clientId: "console-client" });
+    // the console client id is also the audience token exchange accepts ID tokens for
     gh = await startGatehouse({ demo: false, env: { NEXTAUTH_SECRET, GATEHOUSE_OIDC_ISSUER: idp.issuer, GATEHOUSE_OIDC_CLIENT_ID: "console-client", GATEHOUSE_OIDC_CLIENT_SECRET: "console-secret" } });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     await addUser(gh, admin, "dev@example.test");
@@ -188,6 +190,36 @@ describe("console sessions record how they were signed in; unlinking ends only t
     const after = await oidcSignIn({ sub: "dev-again", email: "dev@example.test", email_verified: true });
     expect((await me(after)).status).toBe(200);
     expect((await me(before)).status).toBe(401);
+  });
+
+  it("held: personal tokens minted through the link (from its console session, or from a token exchanged on its word) end with it; one minted from a password session stays", async () => {
+    const mint = async (auth: { cookie?: string; bearer?: string }, name: string) => {
+      const headers: Record<string, string> = { "content-type": "application/json", origin: gh.url };
+      if (auth.cookie) headers.cookie = auth.cookie;
+      if (auth.bearer) headers.authorization = `Bearer ${auth.bearer}`;
+      const res = await fetch(`${gh.url}/api/v1/tokens`, { method: "POST", headers, body: JSON.stringify({ name, ttlSeconds: 86_400 }) });
+      expect(res.status, name).toBe(200);
+      return ((await res.json()) as Rec).token as string;
+    };
+    // a user of its own: dev is linked to another subject of this issuer by now
+    await addUser(gh, admin, "minter@example.test");
+    const minterId = ((await apiCall(gh.url, admin, "GET", "/users")).body.users as Rec[]).find((u) => u.email === "minter@example.test")!.id;
+    const bearerMe = (token: string) => fetch(`${gh.url}/api/v1/me`, { headers: { authorization: `Bearer ${token}` } }).then((r) => r.status);
+    const byPassword = (await consoleSignIn(gh.url, "minter@example.test", TEST_PASSWORD)).header;
+    const byOidc = await oidcSignIn({ sub: "minter-at-idp", email: "minter@example.test", email_verified: true });
+    const exchanged = await exchangeIdToken(gh.url, await idTokenFor(idp, "minter-at-idp", "minter@example.test"));
+    expect(exchanged.status, JSON.stringify(exchanged.body)).toBe(200);
+    const fromPassword = await mint({ cookie: byPassword }, "from-password");
+    const fromOidcSession = await mint({ cookie: byOidc }, "from-oidc-session");
+    const fromExchanged = await mint({ bearer: exchanged.body.access_token }, "from-exchanged");
+    const fromThat = await mint({ bearer: fromOidcSession }, "minted-by-a-minted-one");
+    for (const tok of [fromPassword, fromOidcSession, fromExchanged, fromThat]) expect(await bearerMe(tok)).toBe(200);
+
+    expect((await apiCall(gh.url, admin, "DELETE", `/users/${minterId}/identities`, { issuer: idp.issuer, subject: "minter-at-idp" })).status).toBe(200);
+    expect(await bearerMe(fromOidcSession)).toBe(401);
+    expect(await bearerMe(fromExchanged)).toBe(401);
+    expect(await bearerMe(fromThat)).toBe(401);
+    expect(await bearerMe(fromPassword)).toBe(200);
   });
 
   it("held: a cookie that does not say how it was signed in (one from before sessions recorded it) is refused", async () => {
