@@ -9,6 +9,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import type { JWTPayload } from "jose";
 import { decode, encode } from "next-auth/jwt";
 import postgres from "postgres";
+import { WebSocket } from "ws";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { addApprover, addUser, heldApproval, TEST_PASSWORD, type Rec } from "../support/api-fixture";
 import { jsonOf, runCli } from "../support/cli";
@@ -181,6 +182,25 @@ describe("console sessions record how they were signed in; unlinking ends only t
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect((await me(byOidc)).status).toBe(401);
     expect(await me(byPassword)).toEqual({ status: 200, email: "dev@example.test" });
+  });
+
+  it("an open console WebSocket ends with the link it came through; one of a password session stays open", async () => {
+    const open = async (cookie: string) => {
+      const ws = new WebSocket(`${gh.url.replace(/^http/, "ws")}/ws/events`, { headers: { cookie, origin: gh.url } });
+      const closed = new Promise<number>((r) => ws.on("close", (code) => r(code)));
+      await new Promise<void>((resolve, reject) => {
+        ws.once("open", () => resolve());
+        ws.once("error", reject);
+      });
+      return { ws, closed };
+    };
+    const byPassword = await open((await consoleSignIn(gh.url, "dev@example.test", TEST_PASSWORD)).header);
+    const byOidc = await open(await oidcSignIn({ sub: "dev-socket", email: "dev@example.test", email_verified: true }));
+    expect((await unlink("dev-socket")).status).toBe(200);
+    expect(await Promise.race([byOidc.closed, sleep(10_000).then(() => "still open")])).toBe(4401);
+    await sleep(500);
+    expect(byPassword.ws.readyState).toBe(WebSocket.OPEN);
+    byPassword.ws.close();
   });
 
   it("held: linking the same subject again makes a new link: a session through the removed one stays ended", async () => {
