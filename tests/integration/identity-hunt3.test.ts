@@ -374,6 +374,25 @@ describe("approval requests never show a Gatehouse token", () => {
     expect(String(await running)).toMatch(/denied/);
   });
 
+  it("held: an approver's comment with a token in it reaches neither the requester, the API, the audit log nor the webhook", async () => {
+    const { sql } = gatewayClient(gh.ports.postgres, { user: "dev@example.test", password: t.dev, database: "held-pg", track: ends, options: { fetch_types: false } });
+    const running = sql.unsafe("select 'commented' as c").catch((e: Error) => e);
+    const held = await heldApproval(gh, t.approver, (x) => x.connection === "held-pg" && /commented/.test(x.request?.text ?? ""));
+    expect((await apiCall(gh.url, t.approver, "POST", `/approvals/${held.id}/deny`, { reason: `use your own token, not ${t.approver}` })).status).toBe(200);
+    const refusal = String(await running);
+    expect(refusal).toMatch(/denied by approver@example\.test: use your own token, not \[REDACTED gatehouse credential/);
+    await until(() => hookBodies.some((h) => h.includes(`"id":${held.id}`) && h.includes("approval.decided")));
+    expectNoToken(
+      {
+        refusal,
+        detail: JSON.stringify((await apiCall(gh.url, t.dev, "GET", `/approvals/${held.id}`)).body),
+        audit: JSON.stringify((await apiCall(gh.url, t.admin, "GET", "/audit?limit=200")).body),
+        webhook: hookBodies.join("\n"),
+      },
+      t.approver,
+    );
+  });
+
   it("held: an agent's MCP call with a token in its SQL, and an access request with a token in its reason, show none", async () => {
     const held = await runSql(gh, t.agent, clients, "held-pg", `select '${t.agent}' as agent_leak`, { wait_seconds: 1 });
     expect(text(held)).toMatch(/held for approval #\d+/);
