@@ -170,7 +170,7 @@ const identities: Command = {
 
 const unlink: Command = {
   name: "unlink",
-  summary: "remove a linked identity: ends the account's console sessions and the tokens exchanged through it",
+  summary: "remove a linked identity: ends the console sessions signed in through it and the tokens exchanged through it",
   usage: "unlink EMAIL --issuer I --subject S",
   help: `  --issuer I    the identity provider (as \`users identities\` shows it)
   --subject S   its subject (OIDC sub, SAML NameID)`,

@@ -10,6 +10,7 @@ import { endConsoleSessions } from "@/lib/services/users/sign-out";
 import { consoleLogin } from "@/lib/services/tokens/login";
 import { clientAddressOf } from "@/lib/http/client-address";
 import { sessionCookie, sessionSecret } from "./cookie";
+import type { SignIn } from "./sign-in";
 
 // next-auth ships CommonJS: loaded by Node itself (dist/server.mjs, or server.ts under tsx) the
 // default import is the module object.
@@ -19,7 +20,8 @@ const CredentialsProvider = ((CredentialsProviderImport as unknown as { default?
  * Console login. Local accounts through the credentials provider (throttled in checkPassword),
  * one OIDC provider when GATEHOUSE_OIDC_ISSUER and a client id are set, and SAML when
  * GATEHOUSE_SAML_* is set (the ACS issues a login code that the "saml" provider redeems). Sessions are JWT cookies that carry
- * only the user id and session version; every request re-reads the user (lib/auth/session.ts),
+ * only the user id, session version and how it was signed in (password, or which identity link:
+ * lib/auth/sign-in.ts); every request re-reads the user (lib/auth/session.ts),
  * so disabling a user or changing their role ends their console sessions at once; signing out
  * bumps the session version too (lib/services/users/sign-out.ts).
  */
@@ -37,7 +39,7 @@ export function authOptions(): AuthOptions {
         const address = clientAddressOf(req?.headers as Record<string, string | string[] | undefined> | undefined);
         try {
           const user = await consoleLogin(db, credentials.email, credentials.password, address);
-          return { id: user.id, email: user.email, sv: user.sessionVersion } as never;
+          return { id: user.id, email: user.email, sv: user.sessionVersion, signIn: { via: "password" } } as never;
         } catch (err) {
           // RATE_LIMITED surfaces as its own error code on the login page.
           if ((err as { code?: string }).code === "RATE_LIMITED") throw new Error("RATE_LIMITED");
@@ -58,11 +60,11 @@ export function authOptions(): AuthOptions {
           const cookieHeader = (req?.headers as Record<string, string | undefined> | undefined)?.cookie;
           const names = samlCookieNames();
           const db = await getDb();
-          const userId = await redeemLoginCode(db, readCookie(cookieHeader, names.code) ?? "", readCookie(cookieHeader, names.request) ?? "");
-          if (!userId) return null;
-          const user = await getUserForSession(db, userId);
+          const redeemed = await redeemLoginCode(db, readCookie(cookieHeader, names.code) ?? "", readCookie(cookieHeader, names.request) ?? "");
+          if (!redeemed) return null;
+          const user = await getUserForSession(db, redeemed.userId);
           if (!user || user.disabled) return null;
-          return { id: user.id, email: user.email, sv: user.sessionVersion } as never;
+          return { id: user.id, email: user.email, sv: user.sessionVersion, signIn: redeemed.signIn } as never;
         },
       }),
     );
@@ -115,12 +117,15 @@ export function authOptions(): AuthOptions {
         if (!synced) return false;
         (user as { id: string; sv?: number }).id = synced.id;
         (user as { sv?: number }).sv = synced.sessionVersion;
+        (user as { signIn?: SignIn }).signIn = synced.signIn;
         return true;
       },
       async jwt({ token, user }) {
         if (user) {
           token.uid = user.id;
           token.sv = (user as { sv?: number }).sv ?? 1;
+          // How it was signed in (lib/auth/sign-in.ts): a cookie without it is refused.
+          token.si = (user as { signIn?: SignIn }).signIn;
         }
         return token;
       },

@@ -7,11 +7,13 @@ import { groupNamesOf, verifyToken } from "@/lib/identity/tokens";
 import { auditRefusedCredential } from "@/lib/services/audit/refusal";
 import { sessionCookie, sessionSecret } from "./cookie";
 import type { Caller } from "./caller";
+import { signInHolds, signInOf } from "./sign-in";
 
 /**
  * Resolves who is asking: a bearer token (CLI, agents) or the console session cookie. The user
  * row is re-read every time, so a disabled user or a bumped session version (role or password
- * change) makes an existing cookie worthless immediately.
+ * change) makes an existing cookie worthless immediately, and so does removing the identity link
+ * a cookie was signed in through.
  */
 export async function callerFromRequest(req: Request): Promise<Caller | null> {
   const auth = req.headers.get("authorization");
@@ -43,14 +45,18 @@ export async function callerFromBearer(auth: string, from: { address: string; me
 export async function callerFromCookieHeader(cookieHeader: string | null | undefined): Promise<Caller | null> {
   const raw = readCookie(cookieHeader ?? "", cookieName());
   if (!raw) return null;
-  const claims = (await decode({ token: raw, secret: sessionSecret() }).catch(() => null)) as { uid?: string; sv?: number; exp?: number } | null;
+  const claims = (await decode({ token: raw, secret: sessionSecret() }).catch(() => null)) as { uid?: string; sv?: number; exp?: number; si?: unknown } | null;
   // next-auth always writes `exp`; a cookie without one would never expire, and a socket opened
   // with it would never close: refused.
   if (!claims?.uid || typeof claims.exp !== "number") return null;
+  const signIn = signInOf(claims.si);
+  if (!signIn) return null;
   const db = await getDb();
   const user = await getUserForSession(db, claims.uid);
   if (!user || user.disabled || user.sessionVersion !== claims.sv) return null;
-  return { userId: user.id, email: user.email, role: user.role as Role, groups: await groupNamesOf(db, user.id), via: "session", sessionExpiresAt: new Date(claims.exp * 1000) };
+  // Signed in through an identity link: good only while that link stands (unlinking ends it).
+  if (!(await signInHolds(db, user.id, signIn))) return null;
+  return { userId: user.id, email: user.email, role: user.role as Role, groups: await groupNamesOf(db, user.id), via: "session", sessionExpiresAt: new Date(claims.exp * 1000), signIn };
 }
 
 export async function callerFromServerComponent(): Promise<Caller | null> {

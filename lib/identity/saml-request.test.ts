@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPglite, type DbHandle } from "@/db/client";
-import { users } from "@/db/schema";
+import { externalIdentities, users } from "@/db/schema";
 import { issueLoginCode, redeemLoginCode } from "./login-code";
 import { consumeRequestId, isRequestIdConsumed, newRequestId, REQUEST_TTL_MS, requestIdIssuedAt } from "./saml-request";
 
@@ -39,12 +39,15 @@ describe("SAML request ids and login codes", () => {
   it("redeems a login code once, and only with the request binding it was issued for", async () => {
     // A code names a user that exists (it carries the user's session version).
     await h.db.insert(users).values({ id: "00000000-0000-0000-0000-000000000001", email: "saml-code@example.test", source: "saml" });
-    const code = await h.db.transaction((tx) => issueLoginCode(tx, "00000000-0000-0000-0000-000000000001", "req-a"));
+    // ... and the identity link it came through (the console session records it).
+    const link = { issuer: "https://idp.example.test", subject: "name-id" };
+    await h.db.insert(externalIdentities).values({ ...link, userId: "00000000-0000-0000-0000-000000000001" });
+    const code = await h.db.transaction((tx) => issueLoginCode(tx, "00000000-0000-0000-0000-000000000001", "req-a", link));
     expect(await redeemLoginCode(h.db, code, "req-b")).toBeNull();
     // the wrong binding burned it
     expect(await redeemLoginCode(h.db, code, "req-a")).toBeNull();
-    const again = await h.db.transaction((tx) => issueLoginCode(tx, "00000000-0000-0000-0000-000000000001", "req-a"));
-    expect(await redeemLoginCode(h.db, again, "req-a")).toBe("00000000-0000-0000-0000-000000000001");
+    const again = await h.db.transaction((tx) => issueLoginCode(tx, "00000000-0000-0000-0000-000000000001", "req-a", link));
+    expect(await redeemLoginCode(h.db, again, "req-a")).toEqual({ userId: "00000000-0000-0000-0000-000000000001", signIn: { via: "saml", ...link, linkedAt: expect.any(Number) } });
     expect(await redeemLoginCode(h.db, again, "req-a")).toBeNull();
     expect(await redeemLoginCode(h.db, "", "req-a")).toBeNull();
   });

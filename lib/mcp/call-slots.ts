@@ -1,7 +1,7 @@
 import { getDbHandle } from "@/db/client";
 import { STORE_UNAVAILABLE } from "@/db/unavailable";
 import type { Caller } from "@/lib/auth/caller";
-import { CallerCap, limitFrom } from "@/lib/auth/caller-caps";
+import { CallerCap, capKeyOf, limitFrom } from "@/lib/auth/caller-caps";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { giveSharedSlot, takeSharedSlot } from "@/lib/services/mcp/shared-call-slots";
 import { loggable } from "@/lib/util/loggable";
@@ -11,7 +11,10 @@ import { loggable } from "@/lib/util/loggable";
  * (GATEHOUSE_MCP_MAX_CALLS_PER_USER each, in two pools): the human's own tokens (login, personal,
  * script tokens) in one, and every agent acting for it — all branches and their sub-agents — in
  * the other. Minting more child tokens does not raise either, and a runaway agent fills at most
- * its agents' pool: its human can still work (and revoke it).
+ * its agents' pool: its human can still work (and revoke it). Inside the agents' pool each
+ * top-level agent with the sub-agents it spawned (its branch) may hold at most
+ * GATEHOUSE_MCP_MAX_CALLS_PER_AGENT (default: half the pool, rounded up), so one busy agent
+ * cannot starve its sibling agents either.
  *
  * Nothing else bounded it: one HTTP request may carry a batch of 100 calls, a client may send
  * requests without end, and each call holds an upstream connection (a run_ssh_command up to
@@ -22,9 +25,16 @@ import { loggable } from "@/lib/util/loggable";
  * together (lib/services/mcp/shared-call-slots.ts): a store that fails refuses the call.
  */
 const limit = limitFrom("GATEHOUSE_MCP_MAX_CALLS_PER_USER", 16);
+let perAgent: (() => number) | null = null;
 
 export function maxCallsPerUser(): number {
   return limit();
+}
+
+/** What one agent branch may hold of its agents' pool: never more than the pool. */
+export function maxCallsPerAgent(): number {
+  perAgent ??= limitFrom("GATEHOUSE_MCP_MAX_CALLS_PER_AGENT", Math.ceil(limit() / 2));
+  return Math.min(perAgent(), limit());
 }
 
 /** The pool a call counts in: the human's own, or the one all its agents share. */
@@ -32,29 +42,53 @@ export function callPoolOf(caller: Pick<Caller, "userId" | "principal">): string
   return (caller.principal?.chain.length ?? 1) > 1 ? `agents:${caller.userId}` : `user:${caller.userId}`;
 }
 
-const g = globalThis as { __gatehouseMcpSlots?: Map<string, number> };
-const calls = new CallerCap("MCP calls", limit, (g.__gatehouseMcpSlots ??= new Map()), callPoolOf);
+/** An agent's branch (its top-level agent and everything below it), or null for the human's own credentials. */
+function branchOf(caller: Pick<Caller, "userId" | "principal">): string | null {
+  return (caller.principal?.chain.length ?? 1) > 1 ? capKeyOf(caller) : null;
+}
 
-/** A slot for one call, as its release function (safe to call twice); null when none is free. Throws UNAVAILABLE when the shared count cannot be read. */
-export async function takeCallSlot(caller: Pick<Caller, "userId" | "principal">): Promise<(() => void) | null> {
-  // This process's own count first: no store round trip for a caller already over the limit here.
-  const local = calls.acquire(caller);
-  if (!local) return null;
+const g = globalThis as { __gatehouseMcpSlots?: Map<string, number>; __gatehouseMcpBranchSlots?: Map<string, number> };
+const calls = new CallerCap("MCP calls", limit, (g.__gatehouseMcpSlots ??= new Map()), callPoolOf);
+const branchCalls = new CallerCap("MCP calls", maxCallsPerAgent, (g.__gatehouseMcpBranchSlots ??= new Map()), capKeyOf);
+
+/** Which count was full: the pool (the human's own, or all the agents'), or this agent branch's share of it. */
+export type SlotRefusal = "pool" | "agent";
+
+/**
+ * A slot for one call, as its release function (safe to call twice), or which count is full.
+ * Throws UNAVAILABLE when the shared count cannot be read.
+ */
+export async function takeCallSlot(caller: Pick<Caller, "userId" | "principal">): Promise<(() => void) | SlotRefusal> {
+  // This process's own counts first: no store round trip for a caller already over a limit here.
+  // The pool first: when both are full, that the whole pool is busy is what the caller needs to know.
+  const pooled = calls.acquire(caller);
+  if (!pooled) return "pool";
+  const branch = branchOf(caller);
+  const ownShare = branch ? branchCalls.acquire(caller) : () => {};
+  if (!ownShare) {
+    pooled();
+    return "agent";
+  }
+  const local = () => {
+    pooled();
+    ownShare();
+  };
   let handle;
-  let id: string | null;
+  let taken: string | SlotRefusal;
   try {
     handle = await getDbHandle();
     if (handle.kind !== "postgres") return local; // the embedded database has one process: the local count is the count
-    id = await takeSharedSlot(handle.db, callPoolOf(caller), limit());
+    taken = await takeSharedSlot(handle.db, callPoolOf(caller), limit(), branch ? { key: branch, limit: maxCallsPerAgent() } : null);
   } catch (err) {
     local();
     console.error("[mcp] taking a shared call slot failed, refusing the call:", loggable(err));
     throw new GatehouseError("UNAVAILABLE", STORE_UNAVAILABLE);
   }
-  if (!id) {
+  if (taken === "pool" || taken === "agent") {
     local();
-    return null;
+    return taken;
   }
+  const id = taken;
   const { db } = handle;
   let released = false;
   return () => {

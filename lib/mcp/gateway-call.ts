@@ -4,7 +4,7 @@ import { GatewaySession } from "@/lib/gateway/core/session";
 import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { approvalWaits } from "@/lib/auth/caller-caps";
-import { maxCallsPerUser, takeCallSlot } from "./call-slots";
+import { maxCallsPerAgent, maxCallsPerUser, takeCallSlot, type SlotRefusal } from "./call-slots";
 import { callerOf, errorResult, textResult, type McpContext } from "./context";
 import { trackCall } from "./in-flight";
 import { parkHeldCall, within } from "./held-calls";
@@ -49,16 +49,23 @@ export interface GatewayCall {
 /** The call's slot, given back while a person decides and taken again to run. */
 interface CallSlot {
   release(): void;
-  retake(): Promise<boolean>;
+  /** null once taken; else which count was full */
+  retake(): Promise<SlotRefusal | null>;
 }
 
 export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promise<CallToolResult> {
   const caller = callerOf(ctx.principal);
-  let release = await takeCallSlot(caller);
-  if (!release) return errorResult(busy(ctx));
+  const first = await takeCallSlot(caller);
+  if (typeof first === "string") return errorResult(busy(ctx, first));
+  let release: (() => void) | null = first;
   const slot: CallSlot = {
     release: () => release?.(),
-    retake: async () => !!(release = await takeCallSlot(caller)),
+    retake: async () => {
+      const again = await takeCallSlot(caller);
+      if (typeof again === "string") return again;
+      release = again;
+      return null;
+    },
   };
   // The slot is handed to the call's job once there is one (released when it settles or is held).
   let running: Promise<unknown> | null = null;
@@ -69,9 +76,11 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
   }
 }
 
-function busy(ctx: McpContext): string {
-  const agents = ctx.principal.chain.length > 1 ? " by its agents (its own calls are counted apart)" : "";
-  return `UNAVAILABLE: ${maxCallsPerUser()} calls for ${ctx.principal.chain[0]?.name ?? "this user"} are already running${agents}; wait for one to finish`;
+function busy(ctx: McpContext, full: SlotRefusal): string {
+  const { chain } = ctx.principal;
+  if (full === "agent") return `UNAVAILABLE: ${maxCallsPerAgent()} calls of agent ${chain[1]?.name ?? "?"} (with the agents it spawned) are already running, its share of ${chain[0]?.name ?? "this user"}'s agents' calls; wait for one to finish`;
+  const agents = chain.length > 1 ? " by its agents (its own calls are counted apart)" : "";
+  return `UNAVAILABLE: ${maxCallsPerUser()} calls for ${chain[0]?.name ?? "this user"} are already running${agents}; wait for one to finish`;
 }
 
 async function admitted(ctx: McpContext, call: GatewayCall, slot: CallSlot, started: (job: Promise<CallToolResult>) => void): Promise<CallToolResult> {
@@ -183,13 +192,13 @@ async function openSession(ctx: McpContext, call: GatewayCall, target: UpstreamT
     (waiting as (() => void) | null)?.();
   }
   if (held) {
-    const free = await slot.retake().catch(async (err) => {
+    const full = await slot.retake().catch(async (err) => {
       await session.end("failed", "approved, but the call slots could not be counted");
       throw err;
     });
-    if (!free) {
+    if (full) {
       await session.end("failed", "approved, but no MCP call slot was free to run it");
-      return errorResult(busy(ctx));
+      return errorResult(busy(ctx, full));
     }
   }
   return session;

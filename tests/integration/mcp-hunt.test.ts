@@ -70,7 +70,8 @@ describe("MCP endpoint bypass hunt", () => {
   const initialize = { jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "x", version: "1" } } };
 
   beforeAll(async () => {
-    [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false }), startPostgres15(), startSshd()]);
+    // one agent's share of its agents' pool is the whole pool here: the slot test below is about the pool (identity-hunt3 tests the share)
+    [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false, env: { GATEHOUSE_MCP_MAX_CALLS_PER_AGENT: "16" } }), startPostgres15(), startSshd()]);
     direct = postgres(pg15.url, { max: 2, onnotice: () => {} });
     await direct.unsafe(`create table accounts (id int primary key, login text, password_hash text);
       insert into accounts values (1, 'alice', '${SECRETS[0]}'), (2, 'bob', '${SECRETS[1]}');`);

@@ -8,7 +8,8 @@ interface Identity { issuer: string; subject: string; createdAt: string }
 
 /**
  * The identity-provider identities linked to one user, with Unlink for admins. Unlinking ends the
- * user's console sessions and the tokens exchanged through that identity (the server says how many).
+ * console sessions signed in through that identity and the tokens exchanged through it (the server
+ * says how many tokens).
  */
 export function LinkedIdentities({ userId, email, canWrite }: { userId: string; email: string; canWrite: boolean }) {
   const qc = useQueryClient();
@@ -34,7 +35,7 @@ export function LinkedIdentities({ userId, email, canWrite }: { userId: string; 
               aria-label={`unlink ${i.subject} from ${email}`}
               disabled={unlink.isPending}
               onClick={() => {
-                if (window.confirm(`Unlink ${i.subject} from ${email}? Their console sessions and the tokens exchanged through it end.`)) unlink.mutate(i);
+                if (window.confirm(`Unlink ${i.subject} from ${email}? The console sessions signed in through it and the tokens exchanged through it end.`)) unlink.mutate(i);
               }}
             >
               Unlink

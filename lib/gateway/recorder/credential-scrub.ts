@@ -35,6 +35,19 @@ export function scrubJson(json: string): string {
   return json.replace(ANY, (m) => placeholder(m.length));
 }
 
+/**
+ * A JSON-shaped value (an approval request's text, parameters, reason) with every credential in
+ * its strings replaced, as scrubJson does for a recorded event. What is stored from a held
+ * statement is read by approvers, auditors, the webhook and the CLI: a token written into it
+ * (`select '<token>'`, `curl -H "Authorization: Bearer <token>"`) would be handed to all of them.
+ */
+export function scrubValue<T>(value: T): T {
+  const json = JSON.stringify(value);
+  if (json === undefined) return value;
+  const scrubbed = scrubJson(json);
+  return scrubbed === json ? value : (JSON.parse(scrubbed) as T);
+}
+
 const CRED = new Uint8Array(256);
 for (const c of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-.") CRED[c.charCodeAt(0)] = 1;
 const ESC = 0x1b;

@@ -6,6 +6,7 @@ import type { Caller } from "@/lib/auth/caller";
 import { Topics } from "@/lib/events/bus";
 import { approvalTtlSeconds, approvalUrl, MAX_PENDING_PER_REQUESTER } from "@/lib/gateway/approvals/config";
 import { GatehouseError } from "@/lib/gateway/core/types";
+import { scrubValue } from "@/lib/gateway/recorder/credential-scrub";
 import { appendAudit } from "../audit/append";
 import { mutate } from "../tx";
 import { announceApproval } from "./public";
@@ -28,7 +29,8 @@ export interface NewApprovalRequest {
 
 /**
  * Inserts a pending approval request (audited) and announces it: approval.created on the bus
- * after commit, and the webhook. Not a caller-facing service: the gateway (holds) and
+ * after commit, and the webhook. Gatehouse credentials (JWTs, console secrets) in what it shows
+ * are stored as same-length placeholders (credential-scrub.ts), as in recordings. Not a caller-facing service: the gateway (holds) and
  * requestAccess have already decided that the requester may ask.
  */
 export async function createApprovalRequest(db: Db, input: NewApprovalRequest): Promise<{ id: number; url: string; expiresAt: Date }> {
@@ -59,8 +61,10 @@ export async function createApprovalRequest(db: Db, input: NewApprovalRequest): 
         requesterId: input.requester.userId,
         chain: input.chain,
         sessionId: input.sessionId ?? null,
-        request: input.request,
-        reason: input.reason ?? "",
+        // Shown to approvers, auditors, the webhook and the CLI: never a credential written into
+        // the statement or the reason. The binding hash stays over the real text and parameters.
+        request: scrubValue(input.request),
+        reason: scrubValue(input.reason ?? ""),
         approverGroups: groups,
         minApprovals: input.minApprovals,
         durationSeconds: input.durationSeconds ?? null,

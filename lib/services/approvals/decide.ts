@@ -5,6 +5,7 @@ import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
+import { scrubValue } from "@/lib/gateway/recorder/credential-scrub";
 import { chainCredentialEnded, groupNamesOf } from "@/lib/identity/tokens";
 import { appendAudit } from "../audit/append";
 import { grantActorOf } from "@/lib/identity/grant-lineage";
@@ -34,7 +35,8 @@ export async function decideApproval(db: Db, caller: Caller | null, id: number, 
   const who = authorize(caller, "approvals:decide");
   const data = decisionInput.parse(input);
   if (data.decision === "deny" && data.windowSeconds !== undefined) throw new GatehouseError("INVALID", "a time window only applies to an approval");
-  const comment = data.reason ?? data.comment ?? "";
+  // Shown to the requester (the refusal), in the API, the audit log and the webhook: never a credential.
+  const comment = scrubValue(data.reason ?? data.comment ?? "");
   const now = new Date();
 
   const outcome = await mutate(db, async (tx, emit) => {

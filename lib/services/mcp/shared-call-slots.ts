@@ -14,7 +14,8 @@ import { loggable } from "@/lib/util/loggable";
  *
  * One row per running call. Taking one counts the pool's rows under a transaction-scoped advisory
  * lock on the pool (no two processes count the same pool at once) and inserts only below the
- * limit: one short transaction per call. Rows of a process whose heartbeat (`gateway_nodes`) is
+ * limit: one short transaction per call. A call of an agent branch also counts against the
+ * branch's share of the pool: its row's `pool` is "<pool>/<branch>", counted in both. Rows of a process whose heartbeat (`gateway_nodes`) is
  * older than NODE_GONE_AFTER_MS do not count, so a crashed process frees its slots; a row of a
  * process with no heartbeat row counts (fail closed). A delete that failed is retried by the
  * sweep, which removes this process's rows it no longer holds and gone processes' rows.
@@ -28,8 +29,11 @@ const SWEEP_MS = 10_000;
 
 const gone = () => sql.raw(`now() - interval '${Math.ceil(NODE_GONE_AFTER_MS / 1000)} seconds'`);
 
-/** A slot in `pool` as its id, or null when `limit` calls of the pool are running on live processes. Throws when the store fails. */
-export async function takeSharedSlot(db: Db, pool: string, limit: number): Promise<string | null> {
+/**
+ * A slot in `pool` (and in `branch`'s share of it) as its id, or which is full when `limit` calls of
+ * the pool (or `branch.limit` of the branch) are running on live processes. Throws when the store fails.
+ */
+export async function takeSharedSlot(db: Db, pool: string, limit: number, branch: { key: string; limit: number } | null): Promise<string | "pool" | "agent"> {
   startSweeping(db);
   const nodeId = getBus().nodeId;
   // Held before it exists, so a sweep running meanwhile never deletes it as a leftover.
@@ -39,19 +43,21 @@ export async function takeSharedSlot(db: Db, pool: string, limit: number): Promi
     const taken = await storeDeadline(
       db.transaction(async (tx) => {
         await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:mcp-call-slots:${pool}`}, 0))`);
+        const own = branch ? `${pool}/${branch.key}` : pool;
         // spelled out: drizzle would write the outer column unqualified inside the subquery
-        const [{ n }] = await tx
-          .select({ n: sql<number>`count(*)::int` })
+        const [{ n, mine }] = await tx
+          .select({ n: sql<number>`count(*)::int`, mine: sql<number>`(count(*) filter (where ${mcpCallSlots.pool} = ${own}))::int` })
           .from(mcpCallSlots)
-          .where(and(eq(mcpCallSlots.pool, pool), sql`not exists (select 1 from gateway_nodes n where n.node_id = mcp_call_slots.node_id and n.last_seen < ${gone()})`));
-        if (Number(n) >= limit) return false;
-        await tx.insert(mcpCallSlots).values({ id, pool, nodeId });
-        return true;
+          .where(and(sql`(${mcpCallSlots.pool} = ${pool} or starts_with(${mcpCallSlots.pool}, ${`${pool}/`}))`, sql`not exists (select 1 from gateway_nodes n where n.node_id = mcp_call_slots.node_id and n.last_seen < ${gone()})`));
+        if (Number(n) >= limit) return "pool";
+        if (branch && Number(mine) >= branch.limit) return "agent";
+        await tx.insert(mcpCallSlots).values({ id, pool: own, nodeId });
+        return id;
       }),
       STORE_WAIT_MS,
     );
-    if (!taken) state.held.delete(id);
-    return taken ? id : null;
+    if (taken !== id) state.held.delete(id);
+    return taken;
   } catch (err) {
     state.held.delete(id);
     throw err;

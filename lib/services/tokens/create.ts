@@ -1,5 +1,6 @@
 import { z } from "zod";
-import type { Db } from "@/db/client";
+import type { Db, Tx } from "@/db/client";
+import { linkThatIssued } from "@/db/queries/external-identities";
 import { authorize, isNarrowed } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { GatehouseError } from "@/lib/gateway/core/types";
@@ -30,6 +31,9 @@ export async function createPersonalToken(db: Db, caller: Caller | null, input: 
   }
   const keys = await getSigningKeys(db);
   return mutate(db, async (tx) => {
+    // Minted by a console session or a token that came through an external identity link: it is
+    // that identity's doing, and ends when the link is removed (unlink-external.ts reads this row).
+    const through = await linkOfCaller(tx, who);
     const issued = await issueToken(tx, keys, {
       userId: who.userId,
       email: who.email,
@@ -40,7 +44,17 @@ export async function createPersonalToken(db: Db, caller: Caller | null, input: 
       scopeConnections: data.connections,
       scopeActions: data.actions,
     });
-    await appendAudit(tx, who, { action: "token.create", subject: `token:${issued.id}`, detail: { name: data.name, ttlSeconds: data.ttlSeconds, connections: data.connections, actions: data.actions } });
+    await appendAudit(tx, who, {
+      action: "token.create",
+      subject: `token:${issued.id}`,
+      detail: { name: data.name, ttlSeconds: data.ttlSeconds, connections: data.connections, actions: data.actions, ...(through ? { issuer: through.issuer, externalSubject: through.subject, root: issued.id } : {}) },
+    });
     return { ...issued, expiresAt: issued.expiresAt.toISOString(), name: data.name };
   });
+}
+
+/** The external identity link the caller came through, if any: its console sign-in's, or the one its token was issued through. */
+async function linkOfCaller(tx: Tx, who: Caller): Promise<{ issuer: string; subject: string } | null> {
+  if (who.via === "session") return who.signIn && who.signIn.via !== "password" ? { issuer: who.signIn.issuer, subject: who.signIn.subject } : null;
+  return who.principal?.tokenId ? linkThatIssued(tx, who.userId, who.principal.tokenId) : null;
 }

@@ -27,7 +27,7 @@ export interface ExternalProfile {
 }
 
 export type ExternalUser =
-  | { ok: true; id: string; email: string; role: Role; sessionVersion: number; groups: string[]; groupsSynced: boolean; created: boolean; linked: boolean }
+  | { ok: true; id: string; email: string; role: Role; sessionVersion: number; groups: string[]; groupsSynced: boolean; created: boolean; linked: boolean; link: { issuer: string; subject: string } }
   | { ok: false; reason: string };
 
 const columns = { id: users.id, email: users.email, role: users.role, disabled: users.disabled, sessionVersion: users.sessionVersion };
@@ -77,7 +77,7 @@ export async function syncExternalUser(tx: Tx, profile: ExternalProfile): Promis
     await setMemberships(tx, user.id, groups, "oidc");
     await tx.update(externalIdentities).set({ groupsSyncedAt: profile.issuedAt }).where(key);
   }
-  return { ok: true, id: user.id, email: user.email, role: user.role as Role, sessionVersion: user.sessionVersion, groups, groupsSynced, created, linked: !link };
+  return { ok: true, id: user.id, email: user.email, role: user.role as Role, sessionVersion: user.sessionVersion, groups, groupsSynced, created, linked: !link, link: { issuer: profile.issuer, subject: profile.subject } };
 }
 
 type Found = { ok: true; user: { id: string; email: string; role: string; disabled: boolean; sessionVersion: number }; created: boolean } | { ok: false; reason: string };

@@ -1,4 +1,6 @@
 import type { Db } from "@/db/client";
+import { linkedAt } from "@/db/queries/external-identities";
+import { throughLink } from "@/lib/auth/sign-in";
 import { Topics } from "@/lib/events/bus";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { emailVerifiedOf } from "@/lib/identity/external-oidc";
@@ -34,7 +36,10 @@ export async function syncOidcUser(db: Db, profile: OidcLoginProfile) {
       if (!user.ok) throw new GatehouseError("UNAUTHENTICATED", user.reason);
       if (user.groupsSynced) emit(Topics.userGroupsSynced, { userId: user.id });
       await appendAudit(tx, { userId: user.id, email: user.email }, { action: "auth.login", subject: `user:${user.email}`, detail: { via: "oidc", externalSubject: profile.sub, groups: user.groups, groupsSynced: user.groupsSynced, userCreated: user.created, linked: user.linked } });
-      return { id: user.id, sessionVersion: user.sessionVersion };
+      const at = await linkedAt(tx, user.id, user.link);
+      if (at === null) throw new GatehouseError("UNAUTHENTICATED", "the identity is not linked to this account");
+      // The console session records the link it came through: unlinking it ends this session only.
+      return { id: user.id, sessionVersion: user.sessionVersion, signIn: throughLink("oidc", { ...user.link, linkedAt: at }) };
     });
   } catch (err) {
     if (!(err instanceof GatehouseError)) throw err;

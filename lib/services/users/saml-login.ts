@@ -29,7 +29,7 @@ export async function samlLogin(db: Db, cfg: SamlConfig, publicUrl: string, saml
       const user = await syncExternalUser(tx, { ...identity, issuer: identity.issuer || cfg.entryPoint, emailVerified: null, trustEmail: cfg.trustEmail, issuedAt: new Date(), source: "saml", create: cfg.autoCreateUsers });
       if (!user.ok) throw new GatehouseError("UNAUTHENTICATED", user.reason);
       emit(Topics.userGroupsSynced, { userId: user.id });
-      const code = await issueLoginCode(tx, user.id, identity.requestId);
+      const code = await issueLoginCode(tx, user.id, identity.requestId, user.link);
       await appendAudit(tx, { userId: user.id, email: user.email }, {
         action: "auth.login",
         subject: `user:${user.email}`,

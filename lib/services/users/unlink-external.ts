@@ -1,7 +1,7 @@
-import { and, eq, inArray, isNull, sql } from "drizzle-orm";
+import { and, eq, inArray, isNull } from "drizzle-orm";
 import { z } from "zod";
 import type { Db } from "@/db/client";
-import { tokensExchangedThrough } from "@/db/queries/external-identities";
+import { tokensIssuedThrough } from "@/db/queries/external-identities";
 import { externalIdentities, tokens, users } from "@/db/schema";
 import { authorize } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
@@ -21,9 +21,11 @@ const linkInput = z.object({ issuer: z.string().min(1).max(2048), subject: z.str
  * the person a new subject or the wrong subject was linked. The next sign-in of any subject
  * carrying the account's (vouched-for) email links anew.
  *
- * What was obtained through the link ends with it: console sessions (the cookie does not say how it
- * was signed in, so all of the user's: the session version is bumped, as a password change does),
- * the tokens token exchange issued on that subject's word and everything delegated below them,
+ * What was obtained through the link ends with it: the console sessions signed in through it
+ * (their cookies record the link, lib/auth/sign-in.ts: removing it is what ends them; sessions
+ * signed in with a password or through another link stay), SAML login codes not yet redeemed, the
+ * tokens issued on that subject's word (by token exchange, and personal tokens minted by a session
+ * or token that came through the link) and everything delegated below them,
  * the waiting requests and approved windows of those tokens, and the groups the IdP synced (they
  * come back at the next sign-in through a remaining link). Tokens the user got another way stay.
  */
@@ -42,12 +44,11 @@ export async function unlinkExternalIdentity(db: Db, caller: Caller | null, user
     // Another user's link, or none: the same answer, and nothing changed.
     if (!removed) throw new GatehouseError("NOT_FOUND", "no such identity linked to this user");
 
-    const roots = await tokensExchangedThrough(tx, uid, removed);
+    const roots = await tokensIssuedThrough(tx, uid, removed);
     const ids = roots.length ? await descendantTokenIds(tx, roots) : [];
     const revoked = ids.length ? (await tx.update(tokens).set({ revokedAt: new Date() }).where(and(inArray(tokens.id, ids), eq(tokens.userId, uid), isNull(tokens.revokedAt))).returning({ id: tokens.id })).map((r) => r.id) : [];
     const requests = ids.length ? await endRequestsOfCredentials(tx, emit, { tokenIds: ids }) : { endedWindows: [], cancelled: [] };
     await setMemberships(tx, uid, [], "oidc");
-    await tx.update(users).set({ sessionVersion: sql`${users.sessionVersion} + 1` }).where(eq(users.id, uid));
     await appendAudit(tx, who, {
       action: "user.unlink_external",
       subject: `user:${user.email}`,
