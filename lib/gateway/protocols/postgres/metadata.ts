@@ -173,7 +173,7 @@ export class UpstreamMetadata {
    *   - operator: the function behind an operator of that name;
    *   - cast: the function of a cast to or from a type of that name, and for a domain the CHECK
    *     constraints of it and of the domains it is made from (a domain over a domain checks both);
-   *   - relation: triggers, rules, defaults, constraints, row-level security policies, index and
+   *   - relation: triggers (any a user created, USER_TRIGGERS), rules, defaults, constraints, row-level security policies, index and
    *     partition key expressions of the relations of that name, and views' definitions, through
    *     views over views and the tables a foreign key cascades into; and what their columns' types
    *     run: their domains' CHECKs (domains under domains too), casts from them (an IMPLICIT cast
@@ -204,7 +204,8 @@ export class UpstreamMetadata {
       flag.reading = true;
       const generation = flag.generation;
       this.sql
-        .unsafe<{ any: boolean }[]>(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as any`)
+        .unsafe<{ any: boolean }[]>(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM})
+          or exists (select 1 from pg_trigger where not tgisinternal) as any`)
         .then(
           (rows) => {
             if (generation === flag.generation) Object.assign(flag, { value: rows[0]?.any !== false, at: Date.now() });
@@ -290,6 +291,14 @@ const TYPE_CODE = `select 'pg_constraint'::regclass, k.oid from types ty join pg
       union all ${TYPE_READ_CODE}`;
 const CAST_TO_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid
       union all ${TYPE_CODE}`;
+/**
+ * Triggers a user created count whatever their function: one shipped with an extension runs
+ * SQL its arguments name (refint's check_foreign_key deletes from the tables they list) or sends
+ * a row's key in a NOTIFY payload (tcn). The foreign-key triggers PostgreSQL makes itself
+ * (tgisinternal) run only its own RI_FKey functions.
+ */
+const USER_TRIGGERS = `select n.nspname || '.' || p.proname as fn from rels r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal
+      join pg_proc p on p.oid = t.tgfoid join pg_namespace n on n.oid = p.pronamespace`;
 const USER_CODE = {
   function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
@@ -321,7 +330,8 @@ const USER_CODE = {
       union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
       union all select 'pg_class'::regclass, r.oid from rels r
       union all ${TYPE_CODE})
-    ${CODE_OF_OBJS}`,
+    ${CODE_OF_OBJS}
+    union ${USER_TRIGGERS}`,
   // What reading the relations of that name runs: views' definitions (through views over views),
   // SELECT rules, row-level security policies, and what their columns' types run.
   reads: `with recursive rels(oid, depth) as (

@@ -138,7 +138,7 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
  */
 export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRequest, prepared: (name: string) => string | null = () => null): Promise<ClassifiedRequest> {
   if (req.kind === "unknown" || !metadata.mayHaveUserCode()) return req;
-  const why = await userCodeCalled(req.text, metadata, prepared).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
+  const why = await userCodeCalled(req.text, metadata, prepared, req.kind).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
   return why ? { ...req, kind: "unknown", action: actionOf("unknown") } : req;
 }
 
@@ -147,13 +147,16 @@ export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRe
  * database (a function, operator or cast, or through a view, a row-level security policy or an
  * implicit cast of a column's type), which may write, run DDL or change settings. Volatility does
  * not tell: PostgreSQL refuses an INSERT in a STABLE function's body, not in a function it calls.
+ * A write runs more than a read of the same tables: their triggers (and those of the tables a
+ * foreign key cascades into), rules, defaults, constraints and domain CHECKs. Such code can write
+ * to tables the policy does not allow, so a write that fires any is no plain write either.
  * Throws when the catalog cannot be read (the caller takes the statement as unknown).
  */
-export async function userCodeCalled(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null): Promise<string | null> {
+export async function userCodeCalled(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null, kind: RequestKind = "read"): Promise<string | null> {
   const names = codeNamesCached(text, prepared);
   if (names === null) return "it cannot be analysed for the code it runs";
-  const hit = await findUserCode(names, metadata, "reads", false);
-  return hit ? `it runs ${described(hit)}, which the gateway cannot tell reads only` : null;
+  const hit = await findUserCode(names, metadata, kind === "write" ? "relation" : "reads", false);
+  return hit ? `it runs ${described(hit)}, which the gateway cannot tell ${kind === "write" ? "writes only what it names" : "reads only"}` : null;
 }
 
 /** Every statement asks userCodeCalled: names kept per text shape (integers do not change them), as classify-cache.ts does. */
