@@ -15,7 +15,6 @@ import { gatewayConninfo, runPsql } from "../support/psql";
  * - h3-ro permits reads only, unmasked.
  * - h3-writer permits reads and plain writes (kind "write"), unmasked, not "unknown".
  * - h3-rw permits anything under the shipped "pii" rules (`*.password*` masked whole).
- * - h3-cast permits reads, on another database whose superuser wrote a cast between built-in types.
  */
 
 const POLICIES = `
@@ -24,7 +23,7 @@ permit (principal, action == Gatehouse::Action::"connect", resource);
 
 @id("reads")
 permit (principal, action == Gatehouse::Action::"read", resource)
-when { ["h3-ro", "h3-writer", "h3-cast"].contains(resource.name) };
+when { ["h3-ro", "h3-writer"].contains(resource.name) };
 
 @id("plain-writes")
 permit (principal, action == Gatehouse::Action::"write", resource)
@@ -108,7 +107,13 @@ describe("PostgreSQL gateway hunt, round 3", () => {
       create extension tcn;
       create table keyed (password_key text primary key, n int);
       insert into keyed values ('${SECRET}', 0);
-      create trigger keyed_tcn after update on keyed for each row execute function triggered_change_notification('keyed_changes');`);
+      create trigger keyed_tcn after update on keyed for each row execute function triggered_change_notification('keyed_changes');
+      -- casts written by users, to and from text
+      create type wrap as (v text);
+      create function wrap_to_text(wrap) returns text language plpgsql as $$ begin insert into audit values ('wrap_to_text'); return $1.v; end $$;
+      create cast (wrap as text) with function wrap_to_text(wrap) as implicit;
+      create function text_to_wrap(text) returns wrap language plpgsql as $$ begin insert into audit values ('text_to_wrap'); return row($1)::wrap; end $$;
+      create cast (text as wrap) with function text_to_wrap(text);`);
   });
   afterAll(async () => {
     await gh?.stop();
@@ -175,5 +180,24 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     const r = await psql("begin; insert into triggered values (3); select body from audit; rollback", "h3-rw");
     expect(r.out).toContain("0A000");
     expect(r.out).not.toContain(SECRET);
+  });
+
+  it("a cast counts as code written in the database only from the operand's type, when the text gives it", async () => {
+    const before = await effects();
+    const r = await psql("select 'x'::text, 1::text, true::text, null::text, 'x'::text::varchar, 1::int8, text 'y'", "h3-ro");
+    expect(r.code, r.out).toBe(0);
+    expect(r.out).toContain("x|1|true||x|1|y");
+    expect(await effects()).toEqual(before);
+  });
+
+  it.each([
+    ["a cast written by users from the operand's type", "select '(x)'::wrap::text"],
+    ["a cast written by users to the target type, from text", "select 'x'::text::wrap"],
+    ["an operand whose type the text does not give", "select v::text from (values (1::int8)) s(v)"],
+  ])("...and still does where it may run: %s", async (_what, sql) => {
+    const before = await effects();
+    const r = await psql(sql, "h3-ro");
+    expect(r.out).toContain("42501");
+    expect(await effects(), `${sql} ran a cast written by users`).toEqual(before);
   });
 });

@@ -24,6 +24,8 @@ import type { UpstreamMetadata } from "./metadata";
 export interface Name {
   schema?: string;
   name: string;
+  /** a cast's operand type, when the text gives it (operandType): only the cast from it runs */
+  from?: Name;
 }
 
 export type CodeNames = Record<"function" | "operator" | "cast" | "relation", Name[]>;
@@ -63,7 +65,7 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
         for (const k of Object.keys(out) as (keyof CodeNames)[]) for (const x of names[k]) add(out[k], x);
       }
       // A type named anywhere: a cast, a column definition list (`json_to_record(...) AS x(a checked)`).
-      if (isObject(n.typeName)) add(out.cast, qualified((n.typeName as AstObject).names));
+      if (isObject(n.typeName)) add(out.cast, castName(type, n));
     }
     if (isRangeVar(v)) add(out.relation, { ...(str(v.schemaname) ? { schema: str(v.schemaname) } : {}), name: str(v.relname)! });
     for (const k in v) if (typeof v[k] === "object" && v[k] !== null) stack.push(v[k]);
@@ -76,6 +78,36 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
  * or array made of one) they run its CHECKs, and which type it is the text does not say.
  */
 const TYPE_BY_OID = new Set(["domain_in", "domain_recv", "record_in", "record_recv", "array_in", "array_recv", "range_in", "range_recv", "multirange_in", "multirange_recv", "pg_input_is_valid", "pg_input_error_info"]);
+
+/** The type a node names; for `x::t` whose operand's type the text gives, with that type. */
+function castName(type: string, n: AstObject): Name | null {
+  const target = qualified((n.typeName as AstObject).names);
+  const from = type === "TypeCast" && !isArrayType(n.typeName) ? operandType(n.arg) : null;
+  return target && from ? { ...target, from } : target;
+}
+
+/**
+ * The type of a cast's operand when the text alone gives it, or null (a column, a function's
+ * result, a parameter: then every cast to the target counts). A quoted literal or NULL is of type
+ * unknown, which the target type's input function reads: no cast from it exists. A number is int4
+ * only when the parser says so (a larger one is int8 or numeric by its size: not guessed).
+ */
+function operandType(arg: unknown): Name | null {
+  const u = unwrap(arg);
+  if (!u) return null;
+  const [type, n] = u;
+  if (type === "A_Const") {
+    if (n.isnull === true || isObject(n.sval)) return { schema: "pg_catalog", name: "unknown" };
+    if (isObject(n.ival)) return { schema: "pg_catalog", name: "int4" };
+    if (isObject(n.boolval)) return { schema: "pg_catalog", name: "bool" };
+    return null;
+  }
+  return type === "TypeCast" && !isArrayType(n.typeName) ? qualified((n.typeName as AstObject | undefined)?.names) : null;
+}
+
+function isArrayType(typeName: unknown): boolean {
+  return !isObject(typeName) || asArray(typeName.arrayBounds).length > 0;
+}
 
 /** A node wrapper `{ Type: {...} }`, or a bare concrete field (`funccall` of CALL). */
 function nodes(v: AstObject): [string, AstObject][] {
@@ -93,7 +125,11 @@ function qualified(parts: unknown): Name | null {
 }
 
 function add(list: Name[], n: Name | null) {
-  if (n && !list.some((x) => x.name === n.name && x.schema === n.schema)) list.push(n);
+  if (n && !list.some((x) => sameName(x, n) && (x.from === n.from || (!!x.from && !!n.from && sameName(x.from, n.from))))) list.push(n);
+}
+
+function sameName(a: Name, b: Name): boolean {
+  return a.name === b.name && a.schema === b.schema;
 }
 
 type Found = { kind: keyof CodeNames | "event"; n: Name; code: string[] };
