@@ -15,6 +15,7 @@ import { gatewayConninfo, runPsql } from "../support/psql";
  * - h3-ro permits reads only, unmasked.
  * - h3-writer permits reads and plain writes (kind "write"), unmasked, not "unknown".
  * - h3-rw permits anything under the shipped "pii" rules (`*.password*` masked whole).
+ * - h3-cast permits reads, on another database whose superuser wrote a cast between built-in types.
  */
 
 const POLICIES = `
@@ -23,7 +24,7 @@ permit (principal, action == Gatehouse::Action::"connect", resource);
 
 @id("reads")
 permit (principal, action == Gatehouse::Action::"read", resource)
-when { ["h3-ro", "h3-writer"].contains(resource.name) };
+when { ["h3-ro", "h3-writer", "h3-cast"].contains(resource.name) };
 
 @id("plain-writes")
 permit (principal, action == Gatehouse::Action::"write", resource)
@@ -66,8 +67,8 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
     token = await login(gh.url, MEMBER, "a-long-password-1");
-    for (const name of ["h3-ro", "h3-writer", "h3-rw"]) {
-      const db = "postgres";
+    for (const name of ["h3-ro", "h3-writer", "h3-rw", "h3-cast"]) {
+      const db = name === "h3-cast" ? "h3cast" : "postgres";
       const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/${db}`, username: "postgres", secret: "gatehouse-test" });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     }
@@ -114,6 +115,11 @@ describe("PostgreSQL gateway hunt, round 3", () => {
       create cast (wrap as text) with function wrap_to_text(wrap) as implicit;
       create function text_to_wrap(text) returns wrap language plpgsql as $$ begin insert into audit values ('text_to_wrap'); return row($1)::wrap; end $$;
       create cast (text as wrap) with function text_to_wrap(text);`);
+    await direct("create database h3cast");
+    await direct(`
+      create table audit (body text);
+      create function int8_to_text(int8) returns text language plpgsql as $$ begin insert into audit values ('int8_to_text'); return format('%s', $1); end $$;
+      create cast (int8 as text) with function int8_to_text(int8);`, "h3cast");
   });
   afterAll(async () => {
     await gh?.stop();
@@ -199,5 +205,17 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     const r = await psql(sql, "h3-ro");
     expect(r.out).toContain("42501");
     expect(await effects(), `${sql} ran a cast written by users`).toEqual(before);
+  });
+
+  it.each([
+    ["a built-in SQL function casting inside (textanycat)", "select count(*) || ' rows'"],
+    ["quote_literal of a value of that type", "select quote_literal(count(*))"],
+    ["the cast written out", "select 1::int8::text"],
+  ])("a cast a superuser wrote between built-in types counts as code written in the database anywhere: %s", async (_what, sql) => {
+    const calls = async () => (await direct<{ n: number }[]>("select count(*)::int as n from audit", "h3cast"))[0].n;
+    const before = await calls();
+    const r = await psql(sql, "h3-cast");
+    expect(r.out).toContain("42501");
+    expect(await calls(), `${sql} ran a cast written by users`).toBe(before);
   });
 });

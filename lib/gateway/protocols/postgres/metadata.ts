@@ -189,13 +189,15 @@ export class UpstreamMetadata {
    *     runs in `length(col)` unnamed), input/output functions, operator classes (ORDER BY);
    *   - reads: the part of `relation` that reading the relations runs (views' definitions, SELECT
    *     rules, row-level security policies, casts from and input/output functions of column types);
+   *   - systemCasts: casts users wrote between types shipped with PostgreSQL, which any statement
+   *     may run (`ref` is ignored);
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
    * The answer is cached like every catalog answer (CACHE_TTL_MS), but for event triggers.
    */
-  async userCode(kind: "function" | "operator" | "cast" | "relation" | "reads" | "event", ref: CodeRef): Promise<string[]> {
+  async userCode(kind: "function" | "operator" | "cast" | "relation" | "reads" | "systemCasts" | "event", ref: CodeRef): Promise<string[]> {
     const schema = ref.schema ?? null;
     const query = kind === "cast" && ref.from ? "castFrom" : kind;
-    const params = query === "event" ? [] : query === "castFrom" ? [ref.name, schema, ref.from!.name, ref.from!.schema ?? null] : [ref.name, schema];
+    const params = query === "event" || query === "systemCasts" ? [] : query === "castFrom" ? [ref.name, schema, ref.from!.name, ref.from!.schema ?? null] : [ref.name, schema];
     const read = async () => (await this.sql.unsafe<{ fn: string }[]>(USER_CODE[query], params)).map((r) => r.fn);
     // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
     return kind === "event" ? read() : this.codeByName.get([query, ...params].map((p) => p ?? "").join("\u0000"), read);
@@ -390,6 +392,11 @@ const USER_CODE = {
       union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
       union all ${TYPE_READ_CODE})
     ${CODE_OF_OBJS}`,
+  // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
+  // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
+  // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`.
+  systemCasts: `select distinct n.nspname || '.' || p.proname as fn from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
+    where not ${SYSTEM} and ${systemType("c.castsource")} and ${systemType("c.casttarget")}`,
   event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
     where e.evtenabled <> 'D' and not ${SYSTEM}`,
 };

@@ -132,7 +132,7 @@ function sameName(a: Name, b: Name): boolean {
   return a.name === b.name && a.schema === b.schema;
 }
 
-type Found = { kind: keyof CodeNames | "event"; n: Name; code: string[] };
+type Found = { kind: keyof CodeNames | "systemCasts" | "event"; n: Name; code: string[] };
 
 /**
  * The first name in `names` that runs code written in the database; relations are looked up as
@@ -142,12 +142,21 @@ type Found = { kind: keyof CodeNames | "event"; n: Name; code: string[] };
 async function findUserCode(names: CodeNames, metadata: UpstreamMetadata, relations: "relation" | "reads", events: boolean): Promise<Found | undefined> {
   const kinds = Object.keys(names) as (keyof CodeNames)[];
   const lookups = kinds.flatMap((k) => names[k].map(async (n): Promise<Found> => ({ kind: k, n, code: await metadata.userCode(k === "relation" ? relations : k, n) })));
-  if (events) lookups.push(metadata.userCode("event", { name: "" }).then((code) => ({ kind: "event" as const, n: { name: "" }, code })));
+  // Casts between built-in types run from any statement (metadata.ts systemCasts).
+  const everywhere = events ? (["systemCasts", "event"] as const) : (["systemCasts"] as const);
+  for (const kind of everywhere) lookups.push(metadata.userCode(kind, { name: "" }).then((code) => ({ kind, n: { name: "" }, code })));
   return (await Promise.all(lookups)).find((f) => f.code.length > 0);
 }
 
 function described(hit: Found): string {
-  const what = hit.kind === "relation" ? `${hit.n.name} (its triggers, rules, defaults, policies, column types or view definition)` : hit.kind === "event" ? "an event trigger this DDL fires" : `the ${hit.kind} ${hit.n.name}`;
+  const what =
+    hit.kind === "relation"
+      ? `${hit.n.name} (its triggers, rules, defaults, policies, column types or view definition)`
+      : hit.kind === "event"
+        ? "an event trigger this DDL fires"
+        : hit.kind === "systemCasts"
+          ? "a cast between built-in types, which any statement may run"
+          : `the ${hit.kind} ${hit.n.name}`;
   return `code written in the database (${hit.code.slice(0, 3).join(", ")}, through ${what})`;
 }
 
