@@ -218,4 +218,34 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     expect(r.out).toContain("42501");
     expect(await calls(), `${sql} ran a cast written by users`).toBe(before);
   });
+
+  it.each([
+    ["h3-ro", "select write_audit()"],
+    ["h3-ro", "select count(*) from vault"],
+    ["h3-ro", "select '(x)'::wrap::text"],
+    ["h3-ro", "select 1::text"],
+    ["h3-writer", "insert into triggered values (4)"],
+    ["h3-writer", "insert into plain values (2, 'b')"],
+  ])("the policy simulator gives the gateway's answer: %s %s", async (connection, statement) => {
+    const sim = await apiCall(gh.url, token, "POST", "/policies/simulate", { principal: MEMBER, connection, statement });
+    expect(sim.status, JSON.stringify(sim.body)).toBe(200);
+    const simulated = (sim.body as { simulation: { verdict: { type: string } } }).simulation.verdict.type;
+    const r = await psql(`begin; ${statement}; rollback`, connection);
+    const gateway = r.out.includes("42501") ? "deny" : r.code === 0 ? "allow" : `failed: ${r.out}`;
+    expect(simulated, JSON.stringify(sim.body)).toBe(gateway);
+  });
+
+  it("the simulator says why the upstream made a statement unknown, naming the code only to those who may read users", async () => {
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    const body = { principal: MEMBER, connection: "h3-ro", statement: "select write_audit()" };
+    const full = (await apiCall(gh.url, admin, "POST", "/policies/simulate", body)).body as { request: { kind: string }; upstream: { userCode: string } };
+    expect(full.request.kind).toBe("unknown");
+    expect(full.upstream.userCode).toContain("public.write_audit");
+    const member = (await apiCall(gh.url, token, "POST", "/policies/simulate", body)).body as { upstream: { userCode: string } };
+    expect(member.upstream.userCode).toMatch(/code written in the database/);
+    expect(member.upstream.userCode).not.toContain("write_audit");
+    const plain = (await apiCall(gh.url, admin, "POST", "/policies/simulate", { ...body, statement: "select 1::text" })).body as { request: { kind: string }; upstream: { userCode: string | null } };
+    expect(plain.request.kind).toBe("read");
+    expect(plain.upstream.userCode).toBeNull();
+  });
 });
