@@ -114,7 +114,11 @@ describe("PostgreSQL gateway hunt, round 3", () => {
       create function wrap_to_text(wrap) returns text language plpgsql as $$ begin insert into audit values ('wrap_to_text'); return $1.v; end $$;
       create cast (wrap as text) with function wrap_to_text(wrap) as implicit;
       create function text_to_wrap(text) returns wrap language plpgsql as $$ begin insert into audit values ('text_to_wrap'); return row($1)::wrap; end $$;
-      create cast (text as wrap) with function text_to_wrap(text);`);
+      create cast (text as wrap) with function text_to_wrap(text);
+      -- extensions Debian's PostgreSQL 15 ships whose functions reach around policy and masking
+      create extension pg_walinspect;
+      create extension pg_prewarm;
+      create extension adminpack;`);
     await direct("create database h3cast");
     await direct(`
       create table audit (body text);
@@ -217,6 +221,39 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     const r = await psql(sql, "h3-cast");
     expect(r.out).toContain("42501");
     expect(await calls(), `${sql} ran a cast written by users`).toBe(before);
+  });
+
+  describe("extension functions that reach around policy and masking", () => {
+    let lsn = "";
+    beforeAll(async () => {
+      // An application's outbox message, in the WAL of the database.
+      lsn = (await direct<{ lsn: string }[]>("select pg_current_wal_insert_lsn()::text as lsn"))[0].lsn;
+      await direct(`select pg_logical_emit_message(true, 'outbox', '${SECRET}')`);
+    });
+    const walRead = () => `select description from pg_get_wal_records_info_till_end_of_wal('${lsn}') where resource_manager = 'LogicalMessage'`;
+    const hex = [...Buffer.from(SECRET)].map((b) => b.toString(16).toUpperCase().padStart(2, "0")).join(" ");
+
+    it("pg_walinspect reads a logical message's payload (the baseline, directly)", async () => {
+      expect((await direct<{ description: string }[]>(walRead())).map((r) => r.description).join("\n")).toContain(hex);
+    });
+
+    it.each([
+      ["pg_walinspect: WAL records with their payloads", walRead],
+      ["pg_prewarm: a file written in the data directory", () => "select autoprewarm_dump_now()"],
+      ["adminpack: a server file written", () => "select pg_file_write('hunt3.txt', 'x', false)"],
+      ["a server file read", () => "select pg_read_file('postgresql.conf')"],
+      ["a large object exported to a server file", () => "select lo_export(0, '/tmp/hunt3-lo')"],
+    ])("are admin, not reads: %s", async (_what, sql) => {
+      const r = await psql(sql(), "h3-ro");
+      expect(r.out).toContain("42501");
+      expect(r.out).not.toContain(hex);
+    });
+
+    it("pg_walinspect is refused under masking: masking cannot follow a payload in hex", async () => {
+      const r = await psql(walRead(), "h3-rw");
+      expect(r.out).toContain("0A000");
+      expect(r.out).not.toContain(hex);
+    });
   });
 
   it.each([
