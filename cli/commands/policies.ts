@@ -43,7 +43,7 @@ type Verdict =
 
 interface Simulated {
   request: { action: string; kind: string; tables: string[]; functions: string[]; text: string };
-  upstream?: { userCode: string | null };
+  upstream?: { userCode: string | null; unread?: string };
   simulation: {
     verdict: Verdict;
     policyVersion: string | null;
@@ -291,6 +291,7 @@ function printSimulation(ctx: Context, res: Simulated): void {
     ["explanation", explanation],
     ["request", `${r.action} (kind ${r.kind})${r.tables?.length ? ` on ${r.tables.join(", ")}` : ""}`],
     ...(res.upstream?.userCode ? ([["unknown because", res.upstream.userCode]] as [string, unknown][]) : []),
+    ...(res.upstream?.unread ? ([["catalog", res.upstream.unread]] as [string, unknown][]) : []),
     ["deciding", determining.length ? determining.map((p) => `${p.id} (${p.effect}${p.line ? `, line ${p.line}` : ""})`).join("; ") : "-"],
   ];
   if (v.type === "hold") {

@@ -285,4 +285,16 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     expect(plain.request.kind).toBe("read");
     expect(plain.upstream.userCode).toBeNull();
   });
+
+  it("the simulator says so when it answers without the upstream's catalog", async () => {
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    const made = await apiCall(gh.url, admin, "POST", "/connections", { name: "h3-gone", type: "postgres", upstream: "postgres://127.0.0.1:1/postgres", username: "postgres", secret: "gatehouse-test" });
+    expect(made.status, JSON.stringify(made.body)).toBe(200);
+    const sim = await apiCall(gh.url, admin, "POST", "/policies/simulate", { principal: MEMBER, connection: "h3-gone", statement: "select write_audit()" });
+    expect(sim.status, JSON.stringify(sim.body)).toBe(200);
+    const body = sim.body as { request: { kind: string }; upstream: { userCode: string | null; unread?: string } };
+    expect(body.request.kind).toBe("read");
+    expect(body.upstream.unread).toMatch(/could not be read: answered from the statement's text alone/);
+    expect(JSON.stringify(body)).not.toContain("127.0.0.1:1");
+  });
 });

@@ -20,18 +20,35 @@ export async function classifyForConnection(type: string, text: string): Promise
   return { action: "write", kind: "unknown", tables: [], functions: [], text };
 }
 
+/** What the upstream's catalog added to a classification (classifyAtUpstream). */
+export interface UpstreamFindings {
+  /** why the statement is unknown: it runs code written in the database; null when it does not */
+  userCode: string | null;
+  /** set when the catalog could not be read: the answer is the text's alone */
+  unread?: string;
+}
+
 /**
  * classifyForConnection as a gateway finishes it with the upstream: a PostgreSQL statement that
  * runs code written in the database is `unknown` (protocols/postgres/user-code.ts), which only
- * the database's catalog tells; `userCode` says why (the catalog unreadable counts: fail closed).
+ * the database's catalog tells. For the policy simulator: where the gateway takes a catalog it
+ * cannot read as unknown (fail closed), this says so and answers from the text (an upstream not
+ * reachable from here, or not there yet, is no answer about the policy).
  */
-export async function classifyAtUpstream(target: UpstreamTarget, text: string): Promise<{ request: ClassifiedRequest; userCode: string | null }> {
+export async function classifyAtUpstream(target: UpstreamTarget, text: string): Promise<{ request: ClassifiedRequest; upstream?: UpstreamFindings }> {
   const request = await classifyForConnection(target.ref.type, text);
-  if (target.ref.type !== "postgres") return { request, userCode: null };
+  if (target.ref.type !== "postgres") return { request };
   const { metadataFor } = await import("@/lib/gateway/protocols/postgres/metadata");
-  const { withUserCodeWhy } = await import("@/lib/gateway/protocols/postgres/user-code");
-  const { request: seen, why } = await withUserCodeWhy(metadataFor(target), request);
-  return { request: seen, userCode: why };
+  const { asUnknown, userCodeCalled } = await import("@/lib/gateway/protocols/postgres/user-code");
+  const metadata = metadataFor(target);
+  if (request.kind === "unknown" || !metadata.mayHaveUserCode()) return { request, upstream: { userCode: null } };
+  try {
+    const why = await userCodeCalled(text, metadata, () => null, request.kind);
+    return { request: why ? asUnknown(request) : request, upstream: { userCode: why } };
+  } catch (err) {
+    console.warn(`[simulate] the catalog of ${target.ref.name} could not be read: ${(err as Error).message}`);
+    return { request, upstream: { userCode: null, unread: "the upstream catalog could not be read: answered from the statement's text alone (the gateway takes such a statement as unknown)" } };
+  }
 }
 
 /** An unknown statement is asked as `write` with kind unknown (see lib/gateway/policy/README.md). */

@@ -9,7 +9,7 @@ import type { Caller } from "@/lib/auth/caller";
 import { GatehouseError, type Actor, type ClassifiedRequest, type GatewayRequest, type PolicyAction, type Principal, type RequestKind } from "@/lib/gateway/core/types";
 import { getPolicyRuntime } from "@/lib/gateway/policy";
 import { activeGrantsOf } from "@/db/queries/approvals";
-import { classifyAtUpstream, classifyForConnection } from "@/lib/gateway/core/classify";
+import { classifyAtUpstream, classifyForConnection, type UpstreamFindings } from "@/lib/gateway/core/classify";
 import { loadUpstream } from "@/lib/gateway/core/upstream";
 import { principalForUser } from "@/lib/gateway/core/user-principal";
 import { grantLineage } from "@/lib/identity/grant-lineage";
@@ -53,7 +53,7 @@ export async function simulatePolicy(db: Db, caller: Caller | null, input: unkno
   const { request, upstream } = await buildRequest(db, conn.type, data);
   // The reason names functions and tables of a database the caller may have no access to: in
   // full for those who may read users (as for simulating as others), in general otherwise.
-  if (upstream?.userCode && !can(who, "users:read")) upstream.userCode = "it runs code written in the database, or its catalog could not be read";
+  if (upstream?.userCode && !can(who, "users:read")) upstream.userCode = "it runs code written in the database";
   const req: GatewayRequest = {
     principal: { ...as, chain },
     connection: { id: conn.id, name: conn.name, type: conn.type, tags: conn.tags },
@@ -92,15 +92,14 @@ function refusedAccount(err: unknown): never {
   throw err instanceof GatehouseError ? new GatehouseError("INVALID", `${err.message}: the gateways refuse it before any policy`) : err;
 }
 
-/** `upstream.userCode`: why the upstream's catalog made the statement unknown, or null (it did not). */
-async function buildRequest(db: Db, type: string, data: z.infer<typeof simulateInput>): Promise<{ request: ClassifiedRequest; upstream?: { userCode: string | null } }> {
+/** `upstream`: what the upstream's catalog added (classifyAtUpstream). */
+async function buildRequest(db: Db, type: string, data: z.infer<typeof simulateInput>): Promise<{ request: ClassifiedRequest; upstream?: UpstreamFindings }> {
   if (data.action === "connect" || (!data.statement && !data.action)) return { request: { action: "connect", kind: "read", tables: [], functions: [], text: "" } };
   if (data.statement && !data.kind) {
     if (type !== "postgres") return { request: await classifyForConnection(type, data.statement) };
     const target = await loadUpstream(db, data.connection);
     if (!target) throw new GatehouseError("NOT_FOUND", `no connection ${data.connection}`);
-    const { request, userCode } = await classifyAtUpstream(target, data.statement);
-    return { request, upstream: { userCode } };
+    return classifyAtUpstream(target, data.statement);
   }
   const kind: RequestKind = data.kind ?? "unknown";
   const action: PolicyAction = data.action ?? (kind === "unknown" ? "write" : kind === "read" ? "read" : kind);

@@ -182,14 +182,13 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
  * (userCodeCalled), or when the catalog cannot be read to tell (fail closed).
  */
 export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRequest, prepared: (name: string) => string | null = () => null): Promise<ClassifiedRequest> {
-  return (await withUserCodeWhy(metadata, req, prepared)).request;
+  if (req.kind === "unknown" || !metadata.mayHaveUserCode()) return req;
+  const why = await userCodeCalled(req.text, metadata, prepared, req.kind).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
+  return why ? asUnknown(req) : req;
 }
 
-/** withUserCode, and why the request became unknown (null when it did not): the policy simulator shows it. */
-export async function withUserCodeWhy(metadata: UpstreamMetadata, req: ClassifiedRequest, prepared: (name: string) => string | null = () => null): Promise<{ request: ClassifiedRequest; why: string | null }> {
-  if (req.kind === "unknown" || !metadata.mayHaveUserCode()) return { request: req, why: null };
-  const why = await userCodeCalled(req.text, metadata, prepared, req.kind).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
-  return { request: why ? { ...req, kind: "unknown", action: actionOf("unknown") } : req, why };
+export function asUnknown(req: ClassifiedRequest): ClassifiedRequest {
+  return { ...req, kind: "unknown", action: actionOf("unknown") };
 }
 
 /**
