@@ -20,6 +20,9 @@ export async function classifyForConnection(type: string, text: string): Promise
   return { action: "write", kind: "unknown", tables: [], functions: [], text };
 }
 
+/** How long the simulator waits for the catalog: an upstream that drops packets must not hang it (connect_timeout is 10 s per lookup). */
+const CATALOG_WAIT_MS = 3000;
+
 /** What the upstream's catalog added to a classification (classifyAtUpstream). */
 export interface UpstreamFindings {
   /** why the statement is unknown: it runs code written in the database; null when it does not */
@@ -43,7 +46,11 @@ export async function classifyAtUpstream(target: UpstreamTarget, text: string): 
   const metadata = metadataFor(target);
   if (request.kind === "unknown" || !metadata.mayHaveUserCode()) return { request, upstream: { userCode: null } };
   try {
-    const why = await userCodeCalled(text, metadata, () => null, request.kind);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CATALOG_WAIT_MS} ms`)), CATALOG_WAIT_MS)));
+    const lookup = userCodeCalled(text, metadata, () => null, request.kind);
+    lookup.catch(() => {}); // it may fail after the wait gave up on it
+    const why = await Promise.race([lookup, late]).finally(() => clearTimeout(timer));
     return { request: why ? asUnknown(request) : request, upstream: { userCode: why } };
   } catch (err) {
     console.warn(`[simulate] the catalog of ${target.ref.name} could not be read: ${(err as Error).message}`);
