@@ -14,6 +14,7 @@ import { gatewayConninfo, runPsql } from "../support/psql";
  *
  * - h3-ro permits reads only, unmasked.
  * - h3-writer permits reads and plain writes (kind "write"), unmasked, not "unknown".
+ * - h3-ddl permits DDL (kind "ddl"), unmasked, not "unknown".
  * - h3-rw permits anything under the shipped "pii" rules (`*.password*` masked whole).
  * - h3-cast permits reads, on another database whose superuser wrote a cast between built-in types.
  */
@@ -25,6 +26,10 @@ permit (principal, action == Gatehouse::Action::"connect", resource);
 @id("reads")
 permit (principal, action == Gatehouse::Action::"read", resource)
 when { ["h3-ro", "h3-writer", "h3-cast"].contains(resource.name) };
+
+@id("ddl")
+permit (principal, action == Gatehouse::Action::"ddl", resource)
+when { resource.name == "h3-ddl" && context.request.kind == "ddl" };
 
 @id("plain-writes")
 permit (principal, action == Gatehouse::Action::"write", resource)
@@ -67,7 +72,7 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
     token = await login(gh.url, MEMBER, "a-long-password-1");
-    for (const name of ["h3-ro", "h3-writer", "h3-rw", "h3-cast"]) {
+    for (const name of ["h3-ro", "h3-writer", "h3-rw", "h3-cast", "h3-ddl"]) {
       const db = name === "h3-cast" ? "h3cast" : "postgres";
       const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/${db}`, username: "postgres", secret: "gatehouse-test" });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
@@ -118,7 +123,10 @@ describe("PostgreSQL gateway hunt, round 3", () => {
       -- extensions Debian's PostgreSQL 15 ships whose functions reach around policy and masking
       create extension pg_walinspect;
       create extension pg_prewarm;
-      create extension adminpack;`);
+      create extension adminpack;
+      -- an event trigger that writes on every DDL (created last: the DDL above does not fire it)
+      create function log_ddl() returns event_trigger language plpgsql as $$ begin insert into audit values (tg_tag); end $$;
+      create event trigger log_ddl on ddl_command_end execute function log_ddl();`);
     await direct("create database h3cast");
     await direct(`
       create table audit (body text);
@@ -156,6 +164,14 @@ describe("PostgreSQL gateway hunt, round 3", () => {
       await client.end();
     }
     expect(await effects()).toEqual(before);
+  });
+
+  it("DDL that fires an event trigger written in the database is not plain DDL", async () => {
+    const before = await effects();
+    const r = await psql("create table made_by_ddl (id int)", "h3-ddl");
+    expect(r.out).toContain("42501");
+    expect(await effects()).toEqual(before);
+    expect(await direct("select 1 from pg_class where relname = 'made_by_ddl'")).toHaveLength(0);
   });
 
   it("writes to tables without code written in the database stay plain writes", async () => {

@@ -198,14 +198,15 @@ export function asUnknown(req: ClassifiedRequest): ClassifiedRequest {
  * not tell: PostgreSQL refuses an INSERT in a STABLE function's body, not in a function it calls.
  * A write runs more than a read of the same tables: their triggers (and those of the tables a
  * foreign key cascades into), rules, defaults, constraints and domain CHECKs. Such code can write
- * to tables the policy does not allow, so a write that fires any is no plain write either.
+ * to tables the policy does not allow, so a write that fires any is no plain write either; nor is
+ * DDL while the database has an enabled event trigger written by users (it runs on every DDL).
  * Throws when the catalog cannot be read (the caller takes the statement as unknown).
  */
 export async function userCodeCalled(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null, kind: RequestKind = "read"): Promise<string | null> {
   const names = codeNamesCached(text, prepared);
   if (names === null) return "it cannot be analysed for the code it runs";
-  const hit = await findUserCode(names, metadata, kind === "write" ? "relation" : "reads", false);
-  return hit ? `it runs ${described(hit)}, which the gateway cannot tell ${kind === "write" ? "writes only what it names" : "reads only"}` : null;
+  const hit = await findUserCode(names, metadata, kind === "write" ? "relation" : "reads", kind === "ddl");
+  return hit ? `it runs ${described(hit)}, which the gateway cannot tell ${kind === "read" ? "reads only" : "does only what the statement says"}` : null;
 }
 
 /** Every statement asks userCodeCalled: names kept per text shape (integers do not change them), as classify-cache.ts does. */
