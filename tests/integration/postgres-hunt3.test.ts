@@ -65,7 +65,7 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     }
   };
   /** rows written by code in the database, and the rows a cascade deletes */
-  const effects = async () => (await direct<{ n: number[] }[]>("select array[(select count(*) from audit), (select count(*) from ref_child), (select count(*) from child)]::int[] as n"))[0].n;
+  const effects = async () => (await direct<{ n: number[] }[]>("select array[(select count(*) from audit), (select count(*) from ref_child), (select count(*) from child), (select count(*) from trunc_child)]::int[] as n"))[0].n;
 
   beforeAll(async () => {
     [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
@@ -102,6 +102,12 @@ describe("PostgreSQL gateway hunt, round 3", () => {
       create trigger child_copy after delete on child for each row execute function copy_secret();
       insert into parent values (1);
       insert into child values (1, 1);
+      -- TRUNCATE ... CASCADE empties the tables that reference it, and fires their TRUNCATE triggers
+      create table trunc_parent (id int primary key);
+      create table trunc_child (pid int references trunc_parent);
+      create trigger trunc_copy after truncate on trunc_child for each statement execute function copy_secret();
+      insert into trunc_parent values (1);
+      insert into trunc_child values (1);
       -- an extension's trigger function: refint deletes from the table its arguments name
       create extension refint;
       create table ref_parent (id int);
@@ -146,6 +152,7 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     ["a foreign key's cascade into a table with a trigger", "delete from parent where id = 1"],
     ["an extension's trigger that deletes from other tables (refint)", "delete from ref_parent where id = 1"],
     ["a trigger, through PREPARE and EXECUTE", "prepare w as insert into triggered values (2); execute w"],
+    ["TRUNCATE CASCADE into a table with a TRUNCATE trigger", "truncate trunc_parent cascade"],
   ])("a write that fires code written in the database is not a plain write: %s", async (_what, sql) => {
     const before = await effects();
     const r = await psql(sql, "h3-writer");

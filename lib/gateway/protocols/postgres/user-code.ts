@@ -56,6 +56,9 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
         // A type chosen at run time (domain_in(x, 'checked'::regtype, -1)) runs its CHECKs unnamed.
         if (TYPE_BY_OID.has(baseFunctionName(n.funcname) ?? "")) return null;
         add(out.function, qualified(n.funcname));
+      } else if (type === "TruncateStmt" && n.behavior === "DROP_CASCADE") {
+        // It also empties every table with a foreign key to these (whatever its ON DELETE), and fires their TRUNCATE triggers: not named.
+        return null;
       } else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
       else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
       else if (type === "ExecuteStmt") {
