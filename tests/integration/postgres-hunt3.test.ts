@@ -108,6 +108,14 @@ describe("PostgreSQL gateway hunt, round 3", () => {
       create trigger trunc_copy after truncate on trunc_child for each statement execute function copy_secret();
       insert into trunc_parent values (1);
       insert into trunc_child values (1);
+      -- rows routed into a partition, or updated in an inheritance child, fire that table's triggers
+      create table parted (id int, v text) partition by list (id);
+      create table parted_1 partition of parted for values in (1);
+      create trigger parted_copy after insert on parted_1 for each row execute function copy_secret();
+      create table inh_parent (id int);
+      create table inh_child () inherits (inh_parent);
+      create trigger inh_copy after update on inh_child for each row execute function copy_secret();
+      insert into inh_child values (1);
       -- an extension's trigger function: refint deletes from the table its arguments name
       create extension refint;
       create table ref_parent (id int);
@@ -153,6 +161,8 @@ describe("PostgreSQL gateway hunt, round 3", () => {
     ["an extension's trigger that deletes from other tables (refint)", "delete from ref_parent where id = 1"],
     ["a trigger, through PREPARE and EXECUTE", "prepare w as insert into triggered values (2); execute w"],
     ["TRUNCATE CASCADE into a table with a TRUNCATE trigger", "truncate trunc_parent cascade"],
+    ["a row routed into a partition with a trigger", "insert into parted values (1, 'x')"],
+    ["an UPDATE of an inheritance child with a trigger, through its parent", "update inh_parent set id = id"],
   ])("a write that fires code written in the database is not a plain write: %s", async (_what, sql) => {
     const before = await effects();
     const r = await psql(sql, "h3-writer");

@@ -184,7 +184,7 @@ export class UpstreamMetadata {
    *     what a value of the type runs (CAST_PAIR_CODE);
    *   - relation: triggers (any a user created, USER_TRIGGERS), rules, defaults, constraints, row-level security policies, index and
    *     partition key expressions of the relations of that name, and views' definitions, through
-   *     views over views and the tables a foreign key cascades into; and what their columns' types
+   *     views over views, the tables a foreign key cascades into, and partitions and inheritance children; and what their columns' types
    *     run: their domains' CHECKs (domains under domains too), casts from them (an IMPLICIT cast
    *     runs in `length(col)` unnamed), input/output functions, operator classes (ORDER BY);
    *   - reads: the part of `relation` that reading the relations runs (views' definitions, SELECT
@@ -354,11 +354,15 @@ const USER_CODE = {
   castFrom: `with recursive ${typeChain(typesNamed("$1", "$2"))}, ${typeChain(typesNamed("$3", "$4"), "operands")},
     objs(classid, objid) as (${CAST_PAIR_CODE})
     ${CODE_OF_OBJS}`,
-  // The relations a statement on one reaches: what its views and rules read or write, and the
-  // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too).
+  // The relations a statement on one reaches: what its views and rules read or write, the
+  // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too), and its
+  // partitions and inheritance children (a row routed into a partition, or updated in a child
+  // through its parent, fires that table's own triggers).
   relation: `with recursive edges(src, dst) as (
       select w.ev_class, d.refobjid from pg_rewrite w
         join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      union all
+      select i.inhparent, i.inhrelid from pg_inherits i
       union all
       select k.confrelid, k.conrelid from pg_constraint k
       where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))),
