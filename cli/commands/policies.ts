@@ -43,6 +43,7 @@ type Verdict =
 
 interface Simulated {
   request: { action: string; kind: string; tables: string[]; functions: string[]; text: string };
+  upstream?: { userCode: string | null; unread?: string };
   simulation: {
     verdict: Verdict;
     policyVersion: string | null;
@@ -289,6 +290,8 @@ function printSimulation(ctx: Context, res: Simulated): void {
     ["verdict", v.type],
     ["explanation", explanation],
     ["request", `${r.action} (kind ${r.kind})${r.tables?.length ? ` on ${r.tables.join(", ")}` : ""}`],
+    ...(res.upstream?.userCode ? ([["unknown because", res.upstream.userCode]] as [string, unknown][]) : []),
+    ...(res.upstream?.unread ? ([["catalog", res.upstream.unread]] as [string, unknown][]) : []),
     ["deciding", determining.length ? determining.map((p) => `${p.id} (${p.effect}${p.line ? `, line ${p.line}` : ""})`).join("; ") : "-"],
   ];
   if (v.type === "hold") {

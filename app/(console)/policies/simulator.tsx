@@ -6,6 +6,8 @@ import { revealInvisible } from "@/lib/util/reveal-invisible";
 
 interface SimResult {
   request: { action: string; kind: string; tables: string[]; functions: string[] };
+  /** PostgreSQL: why the upstream's catalog made the statement unknown (null: it did not) */
+  upstream?: { userCode: string | null; unread?: string };
   simulation: {
     verdict: { type: string; reason?: string; ruleSets?: string[]; maskRuleSets?: string[]; requirement?: { approverGroups: string[]; minApprovals: number } };
     determining: { id: string; effect: string; line?: number }[];
@@ -60,6 +62,8 @@ export function Simulator({ connections, me }: { connections: string[]; me: stri
             {r.request.tables.length > 0 && <> · tables {revealInvisible(r.request.tables.join(", "))}</>}
             {r.request.functions.length > 0 && <> · functions {revealInvisible(r.request.functions.join(", "))}</>}
           </div>
+          {r.upstream?.userCode && <div className="text-xs">unknown, as the gateway decides it: {revealInvisible(r.upstream.userCode)}</div>}
+          {r.upstream?.unread && <div className="text-xs text-amber-700">{r.upstream.unread}</div>}
           {r.simulation.verdict.requirement && (
             <div className="text-xs">needs {r.simulation.verdict.requirement.minApprovals} approval(s) from {r.simulation.verdict.requirement.approverGroups.join(" or ")}</div>
           )}

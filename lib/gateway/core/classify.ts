@@ -1,4 +1,5 @@
 import type { ClassifiedRequest } from "./types";
+import type { UpstreamTarget } from "./upstream";
 
 /**
  * Turns request text into a ClassifiedRequest for a connection type. SQL goes through the real
@@ -17,6 +18,44 @@ export async function classifyForConnection(type: string, text: string): Promise
   if (type === "ssh" || type === "kubernetes") return { action: "exec", kind: "unknown", tables: [], functions: [], text };
   if (type === "http") return { action: "http", kind: "unknown", tables: [], functions: [], text };
   return { action: "write", kind: "unknown", tables: [], functions: [], text };
+}
+
+/** How long the simulator waits for the catalog: an upstream that drops packets must not hang it (connect_timeout is 10 s per lookup). */
+const CATALOG_WAIT_MS = 3000;
+
+/** What the upstream's catalog added to a classification (classifyAtUpstream). */
+export interface UpstreamFindings {
+  /** why the statement is unknown: it runs code written in the database; null when it does not */
+  userCode: string | null;
+  /** set when the catalog could not be read: the answer is the text's alone */
+  unread?: string;
+}
+
+/**
+ * classifyForConnection as a gateway finishes it with the upstream: a PostgreSQL statement that
+ * runs code written in the database is `unknown` (protocols/postgres/user-code.ts), which only
+ * the database's catalog tells. For the policy simulator: where the gateway takes a catalog it
+ * cannot read as unknown (fail closed), this says so and answers from the text (an upstream not
+ * reachable from here, or not there yet, is no answer about the policy).
+ */
+export async function classifyAtUpstream(target: UpstreamTarget, text: string): Promise<{ request: ClassifiedRequest; upstream?: UpstreamFindings }> {
+  const request = await classifyForConnection(target.ref.type, text);
+  if (target.ref.type !== "postgres") return { request };
+  const { metadataFor } = await import("@/lib/gateway/protocols/postgres/metadata");
+  const { asUnknown, userCodeCalled } = await import("@/lib/gateway/protocols/postgres/user-code");
+  const metadata = metadataFor(target);
+  if (request.kind === "unknown" || !metadata.mayHaveUserCode()) return { request, upstream: { userCode: null } };
+  try {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CATALOG_WAIT_MS} ms`)), CATALOG_WAIT_MS)));
+    const lookup = userCodeCalled(text, metadata, () => null, request.kind);
+    lookup.catch(() => {}); // it may fail after the wait gave up on it
+    const why = await Promise.race([lookup, late]).finally(() => clearTimeout(timer));
+    return { request: why ? asUnknown(request) : request, upstream: { userCode: why } };
+  } catch (err) {
+    console.warn(`[simulate] the catalog of ${target.ref.name} could not be read: ${(err as Error).message}`);
+    return { request, upstream: { userCode: null, unread: "the upstream catalog could not be read: answered from the statement's text alone (the gateway takes such a statement as unknown)" } };
+  }
 }
 
 /** An unknown statement is asked as `write` with kind unknown (see lib/gateway/policy/README.md). */

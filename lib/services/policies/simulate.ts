@@ -9,7 +9,8 @@ import type { Caller } from "@/lib/auth/caller";
 import { GatehouseError, type Actor, type ClassifiedRequest, type GatewayRequest, type PolicyAction, type Principal, type RequestKind } from "@/lib/gateway/core/types";
 import { getPolicyRuntime } from "@/lib/gateway/policy";
 import { activeGrantsOf } from "@/db/queries/approvals";
-import { classifyForConnection } from "@/lib/gateway/core/classify";
+import { classifyAtUpstream, classifyForConnection, type UpstreamFindings } from "@/lib/gateway/core/classify";
+import { loadUpstream } from "@/lib/gateway/core/upstream";
 import { principalForUser } from "@/lib/gateway/core/user-principal";
 import { grantLineage } from "@/lib/identity/grant-lineage";
 import { hasRevokedAncestor } from "@/lib/identity/tokens";
@@ -33,7 +34,9 @@ export const simulateInput = z
 
 /**
  * "What would happen if…": builds the exact GatewayRequest a gateway would build (same
- * classifier, same principal and grants) and asks the loaded policies, never the cache.
+ * classifier, same principal and grants) and asks the loaded policies, never the cache. A
+ * PostgreSQL statement is looked up in the upstream's catalog as the gateway does (code written
+ * in the database makes it unknown); `upstream` says what that lookup found.
  * Simulating as someone else shows their groups and grants at work, so it needs users:read;
  * members simulate as themselves and with their own tokens.
  */
@@ -47,7 +50,10 @@ export async function simulatePolicy(db: Db, caller: Caller | null, input: unkno
   const conn = await getConnection(db, { name: data.connection });
   if (!conn) throw new GatehouseError("NOT_FOUND", `no connection ${data.connection}`);
   const chain: Actor[] = [...as.chain, ...data.agents.map((name) => ({ kind: "agent" as const, id: name, name }))];
-  const request = await buildRequest(conn.type, data);
+  const { request, upstream } = await buildRequest(db, conn.type, data);
+  // The reason names functions and tables of a database the caller may have no access to: in
+  // full for those who may read users (as for simulating as others), in general otherwise.
+  if (upstream?.userCode && !can(who, "users:read")) upstream.userCode = "it runs code written in the database";
   const req: GatewayRequest = {
     principal: { ...as, chain },
     connection: { id: conn.id, name: conn.name, type: conn.type, tags: conn.tags },
@@ -58,7 +64,7 @@ export async function simulatePolicy(db: Db, caller: Caller | null, input: unkno
     grants: await activeGrantsOf(db, as.userId, conn.id, as.tokenId ? grantLineage(as) : []),
     now: new Date(),
   };
-  return { request, simulation: getPolicyRuntime().simulate(req) };
+  return { request, ...(upstream ? { upstream } : {}), simulation: getPolicyRuntime().simulate(req) };
 }
 
 /** The user asked about, or the token's principal as the gateway would build it from its stored row. */
@@ -86,10 +92,16 @@ function refusedAccount(err: unknown): never {
   throw err instanceof GatehouseError ? new GatehouseError("INVALID", `${err.message}: the gateways refuse it before any policy`) : err;
 }
 
-async function buildRequest(type: string, data: z.infer<typeof simulateInput>): Promise<ClassifiedRequest> {
-  if (data.action === "connect" || (!data.statement && !data.action)) return { action: "connect", kind: "read", tables: [], functions: [], text: "" };
-  if (data.statement && !data.kind) return classifyForConnection(type, data.statement);
+/** `upstream`: what the upstream's catalog added (classifyAtUpstream). */
+async function buildRequest(db: Db, type: string, data: z.infer<typeof simulateInput>): Promise<{ request: ClassifiedRequest; upstream?: UpstreamFindings }> {
+  if (data.action === "connect" || (!data.statement && !data.action)) return { request: { action: "connect", kind: "read", tables: [], functions: [], text: "" } };
+  if (data.statement && !data.kind) {
+    if (type !== "postgres") return { request: await classifyForConnection(type, data.statement) };
+    const target = await loadUpstream(db, data.connection);
+    if (!target) throw new GatehouseError("NOT_FOUND", `no connection ${data.connection}`);
+    return classifyAtUpstream(target, data.statement);
+  }
   const kind: RequestKind = data.kind ?? "unknown";
   const action: PolicyAction = data.action ?? (kind === "unknown" ? "write" : kind === "read" ? "read" : kind);
-  return { action, kind, tables: [], functions: [], text: data.statement ?? "" };
+  return { request: { action, kind, tables: [], functions: [], text: data.statement ?? "" } };
 }

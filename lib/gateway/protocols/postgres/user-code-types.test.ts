@@ -10,7 +10,7 @@ describe("codeNamesOf: types", () => {
     const casts = codeNamesOf("SELECT * FROM json_to_record('{}') AS x(a checked, b public.other)")?.cast;
     expect(casts).toHaveLength(2);
     expect(casts).toEqual(expect.arrayContaining([{ name: "checked" }, { schema: "public", name: "other" }]));
-    expect(codeNamesOf("SELECT * FROM json_populate_record(null::forms, '{}')")?.cast).toEqual([{ name: "forms" }]);
+    expect(codeNamesOf("SELECT * FROM json_populate_record(null::forms, '{}')")?.cast).toEqual([{ name: "forms", from: { schema: "pg_catalog", name: "unknown" } }]);
   });
 
   it("cannot analyse a call converting to a type given by OID at run time", () => {

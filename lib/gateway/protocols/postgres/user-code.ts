@@ -24,6 +24,8 @@ import type { UpstreamMetadata } from "./metadata";
 export interface Name {
   schema?: string;
   name: string;
+  /** a cast's operand type, when the text gives it (operandType): only the cast from it runs */
+  from?: Name;
 }
 
 export type CodeNames = Record<"function" | "operator" | "cast" | "relation", Name[]>;
@@ -54,6 +56,9 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
         // A type chosen at run time (domain_in(x, 'checked'::regtype, -1)) runs its CHECKs unnamed.
         if (TYPE_BY_OID.has(baseFunctionName(n.funcname) ?? "")) return null;
         add(out.function, qualified(n.funcname));
+      } else if (type === "TruncateStmt" && n.behavior === "DROP_CASCADE") {
+        // It also empties every table with a foreign key to these (whatever its ON DELETE), and fires their TRUNCATE triggers: not named.
+        return null;
       } else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
       else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
       else if (type === "ExecuteStmt") {
@@ -63,7 +68,7 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
         for (const k of Object.keys(out) as (keyof CodeNames)[]) for (const x of names[k]) add(out[k], x);
       }
       // A type named anywhere: a cast, a column definition list (`json_to_record(...) AS x(a checked)`).
-      if (isObject(n.typeName)) add(out.cast, qualified((n.typeName as AstObject).names));
+      if (isObject(n.typeName)) add(out.cast, castName(type, n));
     }
     if (isRangeVar(v)) add(out.relation, { ...(str(v.schemaname) ? { schema: str(v.schemaname) } : {}), name: str(v.relname)! });
     for (const k in v) if (typeof v[k] === "object" && v[k] !== null) stack.push(v[k]);
@@ -76,6 +81,36 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
  * or array made of one) they run its CHECKs, and which type it is the text does not say.
  */
 const TYPE_BY_OID = new Set(["domain_in", "domain_recv", "record_in", "record_recv", "array_in", "array_recv", "range_in", "range_recv", "multirange_in", "multirange_recv", "pg_input_is_valid", "pg_input_error_info"]);
+
+/** The type a node names; for `x::t` whose operand's type the text gives, with that type. */
+function castName(type: string, n: AstObject): Name | null {
+  const target = qualified((n.typeName as AstObject).names);
+  const from = type === "TypeCast" && !isArrayType(n.typeName) ? operandType(n.arg) : null;
+  return target && from ? { ...target, from } : target;
+}
+
+/**
+ * The type of a cast's operand when the text alone gives it, or null (a column, a function's
+ * result, a parameter: then every cast to the target counts). A quoted literal or NULL is of type
+ * unknown, which the target type's input function reads: no cast from it exists. A number is int4
+ * only when the parser says so (a larger one is int8 or numeric by its size: not guessed).
+ */
+function operandType(arg: unknown): Name | null {
+  const u = unwrap(arg);
+  if (!u) return null;
+  const [type, n] = u;
+  if (type === "A_Const") {
+    if (n.isnull === true || isObject(n.sval)) return { schema: "pg_catalog", name: "unknown" };
+    if (isObject(n.ival)) return { schema: "pg_catalog", name: "int4" };
+    if (isObject(n.boolval)) return { schema: "pg_catalog", name: "bool" };
+    return null;
+  }
+  return type === "TypeCast" && !isArrayType(n.typeName) ? qualified((n.typeName as AstObject | undefined)?.names) : null;
+}
+
+function isArrayType(typeName: unknown): boolean {
+  return !isObject(typeName) || asArray(typeName.arrayBounds).length > 0;
+}
 
 /** A node wrapper `{ Type: {...} }`, or a bare concrete field (`funccall` of CALL). */
 function nodes(v: AstObject): [string, AstObject][] {
@@ -93,10 +128,14 @@ function qualified(parts: unknown): Name | null {
 }
 
 function add(list: Name[], n: Name | null) {
-  if (n && !list.some((x) => x.name === n.name && x.schema === n.schema)) list.push(n);
+  if (n && !list.some((x) => sameName(x, n) && (x.from === n.from || (!!x.from && !!n.from && sameName(x.from, n.from))))) list.push(n);
 }
 
-type Found = { kind: keyof CodeNames | "event"; n: Name; code: string[] };
+function sameName(a: Name, b: Name): boolean {
+  return a.name === b.name && a.schema === b.schema;
+}
+
+type Found = { kind: keyof CodeNames | "systemCasts" | "event"; n: Name; code: string[] };
 
 /**
  * The first name in `names` that runs code written in the database; relations are looked up as
@@ -106,12 +145,21 @@ type Found = { kind: keyof CodeNames | "event"; n: Name; code: string[] };
 async function findUserCode(names: CodeNames, metadata: UpstreamMetadata, relations: "relation" | "reads", events: boolean): Promise<Found | undefined> {
   const kinds = Object.keys(names) as (keyof CodeNames)[];
   const lookups = kinds.flatMap((k) => names[k].map(async (n): Promise<Found> => ({ kind: k, n, code: await metadata.userCode(k === "relation" ? relations : k, n) })));
-  if (events) lookups.push(metadata.userCode("event", { name: "" }).then((code) => ({ kind: "event" as const, n: { name: "" }, code })));
+  // Casts between built-in types run from any statement (metadata.ts systemCasts).
+  const everywhere = events ? (["systemCasts", "event"] as const) : (["systemCasts"] as const);
+  for (const kind of everywhere) lookups.push(metadata.userCode(kind, { name: "" }).then((code) => ({ kind, n: { name: "" }, code })));
   return (await Promise.all(lookups)).find((f) => f.code.length > 0);
 }
 
 function described(hit: Found): string {
-  const what = hit.kind === "relation" ? `${hit.n.name} (its triggers, rules, defaults, policies, column types or view definition)` : hit.kind === "event" ? "an event trigger this DDL fires" : `the ${hit.kind} ${hit.n.name}`;
+  const what =
+    hit.kind === "relation"
+      ? `${hit.n.name} (its triggers, rules, defaults, policies, column types or view definition)`
+      : hit.kind === "event"
+        ? "an event trigger this DDL fires"
+        : hit.kind === "systemCasts"
+          ? "a cast between built-in types, which any statement may run"
+          : `the ${hit.kind} ${hit.n.name}`;
   return `code written in the database (${hit.code.slice(0, 3).join(", ")}, through ${what})`;
 }
 
@@ -138,8 +186,12 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
  */
 export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRequest, prepared: (name: string) => string | null = () => null): Promise<ClassifiedRequest> {
   if (req.kind === "unknown" || !metadata.mayHaveUserCode()) return req;
-  const why = await userCodeCalled(req.text, metadata, prepared).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
-  return why ? { ...req, kind: "unknown", action: actionOf("unknown") } : req;
+  const why = await userCodeCalled(req.text, metadata, prepared, req.kind).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
+  return why ? asUnknown(req) : req;
+}
+
+export function asUnknown(req: ClassifiedRequest): ClassifiedRequest {
+  return { ...req, kind: "unknown", action: actionOf("unknown") };
 }
 
 /**
@@ -147,13 +199,17 @@ export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRe
  * database (a function, operator or cast, or through a view, a row-level security policy or an
  * implicit cast of a column's type), which may write, run DDL or change settings. Volatility does
  * not tell: PostgreSQL refuses an INSERT in a STABLE function's body, not in a function it calls.
+ * A write runs more than a read of the same tables: their triggers (and those of the tables a
+ * foreign key cascades into), rules, defaults, constraints and domain CHECKs. Such code can write
+ * to tables the policy does not allow, so a write that fires any is no plain write either; nor is
+ * DDL while the database has an enabled event trigger written by users (it runs on every DDL).
  * Throws when the catalog cannot be read (the caller takes the statement as unknown).
  */
-export async function userCodeCalled(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null): Promise<string | null> {
+export async function userCodeCalled(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null, kind: RequestKind = "read"): Promise<string | null> {
   const names = codeNamesCached(text, prepared);
   if (names === null) return "it cannot be analysed for the code it runs";
-  const hit = await findUserCode(names, metadata, "reads", false);
-  return hit ? `it runs ${described(hit)}, which the gateway cannot tell reads only` : null;
+  const hit = await findUserCode(names, metadata, kind === "write" ? "relation" : "reads", kind === "ddl");
+  return hit ? `it runs ${described(hit)}, which the gateway cannot tell ${kind === "read" ? "reads only" : "does only what the statement says"}` : null;
 }
 
 /** Every statement asks userCodeCalled: names kept per text shape (integers do not change them), as classify-cache.ts does. */

@@ -93,6 +93,10 @@ export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
     "pg_stat_statements_reset",
   ]),
   ...unmaskable(admin("reads the change stream (every changed row, in clear)", ["pg_logical_slot_*"])),
+  // pg_walinspect: WAL records of every database, a logical message's payload in hex (an outbox's
+  // rows), and from PostgreSQL 16 full-page images; pg_get_wal_stats counts records only.
+  ...unmaskable(admin("reads WAL records (logical message payloads, page images) of every database", ["pg_get_wal_record*", "pg_get_wal_block_info", "pg_get_wal_fpi_info"])),
+  ...admin("starts a background worker or writes a file in the data directory (pg_prewarm)", ["autoprewarm_*"]),
   ...admin("manages replication", [
     "pg_create_*_replication_slot",
     "pg_copy_*_replication_slot",
