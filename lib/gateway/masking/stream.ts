@@ -6,7 +6,8 @@
  * masked. What is held:
  *
  * - Never anything before the last line break: every built-in match except a private-key block
- *   lies within one line, so a newline always releases the text before it.
+ *   lies within one line, so a newline always releases the text before it. A line break inside
+ *   a control string (a title holding "\n") is not one: terminals print nothing of the string.
  * - From the last line break, the trailing run of characters that can occur inside a match
  *   (ASCII letters and digits, "_-.%+@:()/=", spaces, non-ASCII letters), minus leading spaces.
  *   Every other character (",;$#>\"'", control characters) cannot be inside a built-in match,
@@ -34,7 +35,7 @@
  */
 import { F_B64, F_ENTITY, F_LOCAL, has } from "./detectors/chars";
 import { isIntlLetter } from "./detectors/email";
-import { ESC_INCOMPLETE, chainEnd, escapeJoins, isEscapeStart, lastEscapeStart, scanResume, sequenceEnd } from "./detectors/escapes";
+import { ESC_INCOMPLETE, chainEnd, controlStringBody, escapeJoins, isEscapeStart, lastEscapeStart, lastLineStart, scanResume, sequenceEnd } from "./detectors/escapes";
 import { asciiOf, foldsUnit } from "./detectors/fold";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
@@ -135,7 +136,8 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
 /** Index from which `buf` must be held back (buf.length = emit everything). */
 function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number {
   const n = buf.length;
-  const lineStart = buf.lastIndexOf("\n") + 1;
+  // a line break inside a control string is no line break (the terminal prints none of it)
+  const lineStart = lastLineStart(buf, maxHold);
   if (lineStart === n) return n;
   // An incomplete sequence is held whole: until it ends, nobody knows whether it joins a value.
   // When it may, the value before it is held too.
@@ -165,7 +167,22 @@ function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number
     if (p > start && p < end) p = end;
   }
   if (!holdWholeLine) while (p < n && buf.charCodeAt(p) === SPACE) p++;
+  p = beforeCancelledString(buf, p, lineStart);
   return n - p > maxHold ? n - maxHold : p;
+}
+
+/**
+ * A control string that the sequence at `p` cancels ("\x1b_4111…" + "\x1b]0;…") is complete only
+ * with that sequence after it: cut at `p`, it would read as cut off (its ESC a boundary, its
+ * payload glued to the introducer) instead of as a string with a payload. So it is held too.
+ */
+function beforeCancelledString(buf: string, p: number, lineStart: number): number {
+  while (p < buf.length && isEscapeStart(buf.charCodeAt(p))) {
+    const esc = lastEscapeStart(buf, p, lineStart);
+    if (esc < 0 || controlStringBody(buf, esc) < 0 || sequenceEnd(buf, esc) !== p) break;
+    p = esc; // which may itself cancel a string before it
+  }
+  return p;
 }
 
 /**

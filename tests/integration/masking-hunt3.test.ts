@@ -1,0 +1,127 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { addConnection, addMaskingRule, addUser, pgUpstream, putPolicies, sshUpstream, termOutput, type Rec } from "../support/api-fixture";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { gatewayConninfo, runPsql } from "../support/psql";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { sshCommand, sshExec, type SshTarget } from "../support/ssh-client";
+import { startSshd, type Sshd } from "../support/sshd";
+import { startTmux } from "../support/tmux";
+
+/**
+ * Masking, round 3, through a real Gatehouse in front of a real sshd (OpenSSH ssh, and a real
+ * terminal: tmux) and a real PostgreSQL 15 (psql): a control string holding a line break
+ * between the parts of a value; values broken over lines at an arbitrary column; tab and comma
+ * separators; letters written for digits. Each case failed before its fix; the ordinary output
+ * next to them must stay as it was.
+ *
+ * Rule set "det" (every detector, redact) masks reads and exec on the connections tagged
+ * "masked"; the connection tagged "plain" is not masked.
+ */
+
+const POLICIES = `
+@id("connect")
+permit (principal, action == Gatehouse::Action::"connect", resource);
+
+@id("read-detected")
+@mask("det")
+permit (principal, action == Gatehouse::Action::"read", resource);
+
+@id("exec-masked")
+@mask("det")
+permit (principal, action == Gatehouse::Action::"exec", resource)
+when { resource.tags.contains("masked") };
+
+@id("exec-plain")
+permit (principal, action == Gatehouse::Action::"exec", resource)
+when { resource.tags.contains("plain") };
+`;
+
+const MEMBER = "mask-hunt3@example.test";
+const DETECTORS = ["email", "phone", "ssn", "card", "iban", "ipv4", "ipv6", "jwt", "aws-key", "github-token", "slack-token", "stripe-key", "google-api-key", "private-key"];
+
+/** `printf` of `text` with every byte outside printable ASCII as an octal escape: the command line stays ASCII. */
+const printf = (text: string) =>
+  `printf '${[...Buffer.from(text, "utf8")].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x27 && b !== 0x5c && b !== 0x25 ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, "0")}`)).join("")}'`;
+/** Chunks printed one after the other, a few ms apart: separate channel writes. */
+const chunked = (chunks: string[]) => chunks.map(printf).join("; sleep 0.005; ");
+
+describe("masking hunt, round 3", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let sshd: Sshd;
+  let admin = "";
+  let token = "";
+  const target = (connection = "box"): SshTarget => ({ port: gh.ports.ssh, user: connection, password: token });
+  const psql = (sql: string) => runPsql(gatewayConninfo(gh.ports.postgres, "db", MEMBER), token, ["-X", "-A", "-t", "-c", sql]);
+
+  /** The events of the member's newest session, once `done` holds for them. */
+  async function newestEvents(done: (events: Rec[]) => boolean): Promise<Rec[]> {
+    let events: Rec[] = [];
+    for (let i = 0; i < 50; i++) {
+      const [newest] = (await apiCall(gh.url, admin, "GET", "/sessions?limit=1")).body.sessions as { id: string }[];
+      events = (await apiCall(gh.url, admin, "GET", `/sessions/${newest.id}/events`)).body.events as Rec[];
+      if (done(events)) return events;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    return events;
+  }
+
+  /** `command` run through `ssh -tt` in a real terminal `cols` wide; the screen once `until` shows. */
+  async function screenOf(connection: string, command: string, until: string, cols = 80): Promise<string> {
+    const cmd = sshCommand(target(connection), [`${command}; sleep 1`], ["-tt"]);
+    const tmux = await startTmux(cmd.argv, { cols, rows: 12, env: cmd.env });
+    try {
+      return await tmux.waitFor(until, 15_000);
+    } finally {
+      await tmux.kill();
+      cmd.cleanup();
+    }
+  }
+
+  beforeAll(async () => {
+    [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false }), startPostgres15(), startSshd()]);
+    admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    token = await addUser(gh, admin, MEMBER);
+    await addConnection(gh, admin, "box", { ...sshUpstream(sshd), tags: ["masked"] });
+    await addConnection(gh, admin, "plainbox", { ...sshUpstream(sshd), tags: ["plain"] });
+    await addConnection(gh, admin, "db", { ...pgUpstream(pg15), tags: ["masked"] });
+    await addMaskingRule(gh, admin, { name: "all-detectors", ruleSet: "det", detectors: DETECTORS, style: "redact" });
+    await putPolicies(gh, admin, POLICIES, "masking hunt 3");
+    const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    await direct.unsafe("create table notes (id int primary key, body text)");
+    await direct.end();
+  }, 180_000);
+
+  afterAll(async () => {
+    await gh?.stop();
+    await pg15?.stop();
+    await sshd?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  describe("a control string holding a line break between the parts of a value", () => {
+    it.each([
+      ["an OSC title", ["card 4111 1111 \x1b]0;a\nb\x071111 1111 end\n"]],
+      ["an OSC title, the chunk ending after its line break", ["card 4111 1111 \x1b]0;a\r\n", "b\x071111 1111 end\n"]],
+      ["a DCS string", ["card 4111 1111 \x1bPq\n\x1b\\1111 1111 end\n"]],
+      ["an APC string, the chunk ending inside it", ["card 4111 \x1b_x\n", "y\x1b\\1111 1111 1111 end\n"]],
+      ["an OSC title at the '@'", ["mail alice\x1b]2;\n\x07@example.com end\n"]],
+    ])("ssh: %s is masked with the value (output and recording)", async (_what, chunks) => {
+      const r = await sshExec(target(), chunked(chunks));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toMatch(/^(card|mail) \[REDACTED:(card|email)\] end\n$/);
+      const events = await newestEvents((e) => termOutput(e).includes(" end"));
+      expect(termOutput(events)).toMatch(/^(card|mail) \[REDACTED:(card|email)\] end\n$/);
+    });
+
+    it("a real terminal shows such a value whole on one row (unmasked connection), and the masked one redacted", async () => {
+      const text = printf("card 4111 1111 \x1b]0;a\nb\x071111 1111 end\n");
+      expect(await screenOf("plainbox", text, "end")).toContain("card 4111 1111 1111 1111 end");
+      const masked = await screenOf("box", text, "end");
+      expect(masked).toContain("card [REDACTED:card] end");
+      expect(masked).not.toMatch(/4111|1111/);
+    });
+  });
+});
