@@ -54,7 +54,7 @@ describe("masking hunt, round 3", () => {
   let admin = "";
   let token = "";
   const target = (connection = "box"): SshTarget => ({ port: gh.ports.ssh, user: connection, password: token });
-  const psql = (sql: string) => runPsql(gatewayConninfo(gh.ports.postgres, "db", MEMBER), token, ["-X", "-A", "-t", "-c", sql]);
+  const psql = (...statements: string[]) => runPsql(gatewayConninfo(gh.ports.postgres, "db", MEMBER), token, ["-A", "-t", ...statements.flatMap((s) => ["-c", s])]);
 
   /** The events of the member's newest session, once `done` holds for them. */
   async function newestEvents(done: (events: Rec[]) => boolean): Promise<Rec[]> {
@@ -91,6 +91,7 @@ describe("masking hunt, round 3", () => {
     await putPolicies(gh, admin, POLICIES, "masking hunt 3");
     const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
     await direct.unsafe("create table notes (id int primary key, body text)");
+    await direct.unsafe("insert into notes values (1, '4111 1111 1111 1111'), (2, 'released 2026-11-27 14:30:05,123 in 4,512 ms, v20.20.2')");
     await direct.end();
   }, 180_000);
 
@@ -122,6 +123,36 @@ describe("masking hunt, round 3", () => {
       const masked = await screenOf("box", text, "end");
       expect(masked).toContain("card [REDACTED:card] end");
       expect(masked).not.toMatch(/4111|1111/);
+    });
+  });
+
+  describe("tabs and commas between the groups of a card", () => {
+    it.each([
+      ["tabs", "v 4111\t1111\t1111\t1111 ok\n", "v [REDACTED:card] ok\n"],
+      ["commas", "v 4111,1111,1111,1111 ok\n", "v [REDACTED:card] ok\n"],
+      ["a list", "v [4111, 1111, 1111, 1111] ok\n", "v [[REDACTED:card]] ok\n"],
+      ["nothing (ordinary numbers)", "at 14:30:05,123 took 4,512 ms; 1,234,567,890,123,456 rows\tv1.2.3\n", "at 14:30:05,123 took 4,512 ms; 1,234,567,890,123,456 rows\tv1.2.3\n"],
+    ])("ssh: a line with %s", async (_what, text, masked) => {
+      const r = await sshExec(target(), printf(text));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(masked);
+    });
+
+    it("ssh: split across writes at the separator", async () => {
+      const r = await sshExec(target(), chunked(["v 4111,1111,", "1111,1111 ok\n"]));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe("v [REDACTED:card] ok\n");
+    });
+
+    it("psql: a card cut into a text array, or re-joined with tabs or commas, is masked; ordinary text stays", async () => {
+      const r = await psql(
+        "select string_to_array(body, ' ') from notes where id = 1",
+        "select replace(body, ' ', E'\\t') from notes where id = 1",
+        "select array_to_string(string_to_array(body, ' '), ', ') from notes where id = 1",
+        "select body from notes where id = 2",
+      );
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe("{[REDACTED:card]}\n[REDACTED:card]\n[REDACTED:card]\nreleased 2026-11-27 14:30:05,123 in 4,512 ms, v20.20.2\n");
     });
   });
 });

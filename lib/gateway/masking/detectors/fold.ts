@@ -11,7 +11,7 @@
  * - dashes (U+2010–2015 and the other Pd), the minus sign U+2212 → '-'
  * - format characters (zero-width space/joiners, soft hyphen, bidi controls, BOM) and combining
  *   marks (diacritics, variation selectors, the keycap mark) → dropped
- * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=|" (full-width forms,
+ * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=|," (full-width forms,
  *   small forms, mathematical letters and digits, circled digits, superscripts) → that character
  * - ideographic full stops (U+3002, U+FF61: label separators in IDNA) → '.'
  * - terminal escape sequences between the parts of a value ("4111 \x1b[1m1111…") → dropped, or
@@ -81,8 +81,8 @@ const SLASHES = new RegExp(`^[${SLASH_CLASS}]$`, "u");
 /** "(4)", "4.", "4,": a digit in parentheses or with a full stop or comma (⑷, ⒋, 🄅) */
 const PUNCTUATED_DIGIT = /^\(?([0-9])[).,]?$/;
 const DIGIT = /^\p{Nd}$/u;
-/** what a compatibility form may fold to: the characters the detectors' formats are made of */
-const STRUCTURAL = /^[A-Za-z0-9@.\-+()_:/%=|]$/;
+/** what a compatibility form may fold to: the characters the detectors' formats are made of (with ',': "４１１１，…") */
+const STRUCTURAL = /^[A-Za-z0-9@.\-+()_:/%=|,]$/;
 
 /** Per BMP code unit: 0 not computed yet, KEEP, DROP, or the folded ASCII code + ASCII_BASE. */
 const KEEP = 1;

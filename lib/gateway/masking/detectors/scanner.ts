@@ -260,9 +260,10 @@ function mayBeNumber(u: Uint16Array, i: number, e: number, n: number): boolean {
   if (len >= 7 && hasUnderscore(u, i, e)) return true; // "123_45_6789"
   if (e >= n) return false;
   const sep = u[e];
-  // space, '-', '.', ')', '/', ':', '|' (numbers.ts)
-  if (sep !== 32 && sep !== 45 && sep !== 46 && sep !== 41 && sep !== 47 && sep !== 58 && sep !== 124) return false;
-  const next = u[e + 1];
+  // space, '-', '.', ')', '/', ':', '|', tab, ',' (numbers.ts)
+  if (sep !== 32 && sep !== 45 && sep !== 46 && sep !== 41 && sep !== 47 && sep !== 58 && sep !== 124 && sep !== 9 && sep !== 44) return false;
+  let next = u[e + 1];
+  if (sep === 44 && next === 32) next = u[e + 2]; // ", "
   return next >= 48 && next <= 57;
 }
 
