@@ -40,7 +40,7 @@ import { asciiOf, foldsUnit } from "./detectors/fold";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
 import type { Masker } from "./types";
-import { columnAfter, markSoftBreaks, originalIndex, restoreBreaks } from "./wrap";
+import { columnAfter, markSoftBreaks, numberRowAfter, originalIndex, restoreBreaks } from "./wrap";
 
 export const STREAM_MAX_HOLD = 2048;
 const SPACE = 32;
@@ -65,26 +65,31 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
   let inKey = false;
   /** the display column where `pending` starts */
   let col = 0;
+  /** what was emitted of the row `pending` starts in held only number material (wrap.ts) */
+  let openRow = true;
 
   /** Emit `text` masked and note whether it leaves us inside a key block. */
   const emit = (text: string): string => {
     if (text.length === 0) return "";
     if (facts.textDetectsPrivateKeys && endsInsideKeyBlock(text)) inKey = true;
-    return masker.maskText(text);
+    return facts.maskMarkedText(text);
   };
   /** What of `buf` can be emitted (all of it when `final`), masked with its soft breaks (wrap.ts), and the rest. */
   const emitWrapped = (buf: string, final: boolean): [out: string, rest: string] => {
     const columns = opts.columns?.() ?? 0;
     // A CR at the end may be the first half of a soft CRLF: read it as one, never emit the LF
     // not received yet.
-    const cr = !final && columns > 0 && buf.endsWith("\r");
-    const marked = columns > 0 ? markSoftBreaks(cr ? `${buf}\n` : buf, col, columns, final) : null;
+    const cr = !final && buf.endsWith("\r");
+    const marked = markSoftBreaks(cr ? `${buf}\n` : buf, col, columns, final, openRow);
     let text = marked ? marked.text : buf;
     if (cr && marked && text.endsWith("\n")) text = text.slice(0, -1);
     let cut = final ? text.length : holdPoint(text, facts.textHasCustomPatterns, maxHold);
+    // a break joined on a guess about the row after it: the value before it waits for that row
+    if (marked && marked.provisional >= 0 && cut > marked.provisional) cut = holdPoint(text.slice(0, marked.provisional + 1), facts.textHasCustomPatterns, maxHold);
     if (cr && marked && cut === text.length && text.length > 0 && originalIndex(marked, cut) > buf.length) cut--;
     const end = marked ? Math.min(originalIndex(marked, cut), buf.length) : cut;
     if (columns > 0) col = columnAfter(col, buf, end);
+    if (end > 0) openRow = numberRowAfter(openRow, buf, end);
     const out = emit(text.slice(0, cut));
     return [marked ? restoreBreaks(out) : out, buf.slice(end)];
   };
@@ -118,7 +123,10 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
           inKey = false;
         }
         buf = buf.slice(pos);
-        if (pos > 0) col = 0;
+        if (pos > 0) {
+          col = 0;
+          openRow = true;
+        }
       }
       const [out, rest] = emitWrapped(buf, false);
       pending = rest;

@@ -168,8 +168,16 @@ let buffer = new Uint16Array(1024);
 /** Larger texts get a temporary buffer, so one huge body does not pin memory (as units.ts). */
 const RETAIN_LIMIT = 1 << 20;
 
-/** `text` folded, with the way back to original positions. */
-export function foldText(text: string): Folded {
+/** The stand-ins of soft line breaks (wrap.ts): format characters, dropped like any other. */
+export const SOFT_LF = "\u2063";
+export const SOFT_CRLF = "\u2064";
+
+/**
+ * `text` folded, with the way back to original positions. `softAs`: what soft line breaks
+ * (SOFT_LF, SOFT_CRLF) read as: 0 dropped (like any format character), else that ASCII code
+ * (a line break: the lines apart; a space: the parts side by side).
+ */
+export function foldText(text: string, softAs = 0): Folded {
   const n = text.length;
   let out = buffer;
   if (out.length < n) {
@@ -232,6 +240,7 @@ export function foldText(text: string): Folded {
         }
       } else v = foldOfUnit(c);
     }
+    if (v === DROP && softAs !== 0 && (c === 0x2063 || c === 0x2064)) v = ASCII_BASE + softAs;
     if (v === DROP) {
       // A combining mark belongs to the character before it: masked with it.
       if (j > 0) ends[j - 1] = i + width;
