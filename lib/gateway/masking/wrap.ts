@@ -130,19 +130,21 @@ function isNumberMaterial(c: number): boolean {
   return isDigit(c) || isNumberSeparator(c) || c === CR || c === 43 || c === 40 || c === 41 || c === 124 || c === 58;
 }
 
-/**
- * Whether the row from `p` (stepping by `step` to its line break, or the end of the text) holds
- * only number material. `openEnd`: what a row reaching the end of the text is taken for (its
- * rest, not known).
- */
-function numberRow(text: string, p: number, step: number, openEnd: boolean): boolean {
+const NO = 0;
+const YES = 1;
+/** the row reaches the start or end of the text (or its line break is the text's last character): not all known yet */
+const OPEN = 2;
+
+/** Whether the row from `p` (stepping by `step` to its line break) holds only number material: NO, YES or OPEN. */
+function numberRow(text: string, p: number, step: number): number {
   for (; p >= 0 && p < text.length; p += step) {
     const c = asciiOf(text.charCodeAt(p));
-    if (c === LF) return true;
+    // a stream's last line break may be one it appended to read a trailing CR as CRLF
+    if (c === LF) return p === text.length - 1 && step > 0 ? OPEN : YES;
     // a CR is the row's end only as part of CRLF (alone it moves back over the row)
-    if (c === CR ? text.charCodeAt(p + 1) !== LF && p + 1 < text.length : !isNumberMaterial(c)) return false;
+    if (c === CR ? p + 1 < text.length && text.charCodeAt(p + 1) !== LF : !isNumberMaterial(c)) return NO;
   }
-  return openEnd;
+  return OPEN;
 }
 
 const HARD = 0;
@@ -163,13 +165,15 @@ function joinsDigits(text: string, brk: number, after: number, final: boolean, o
   const left = separatorsBeforeDigit(text, brk - 1, -1);
   if (left < 0) return HARD;
   const right = separatorsBeforeDigit(text, after, 1);
-  if (right === END) return final ? HARD : SOFT;
+  if (right === END) return final ? HARD : SOFT_FOR_NOW;
   if (right < 0 || left + right > 1) return HARD;
   if (left + right === 1 && text.charCodeAt(brk - 1) !== LF && text.charCodeAt(after) !== CR) {
     if (isNumberSeparator(asciiOf(text.charCodeAt(brk - 1))) || isNumberSeparator(asciiOf(text.charCodeAt(after)))) return SOFT;
   }
-  if (numberRow(text, brk - 1, -1, openRow) || numberRow(text, after, 1, false)) return SOFT;
-  return !final && numberRow(text, after, 1, true) ? SOFT_FOR_NOW : HARD;
+  const before = numberRow(text, brk - 1, -1);
+  if (before === YES || (before === OPEN && openRow)) return SOFT;
+  const rest = numberRow(text, after, 1);
+  return rest === YES || (rest === OPEN && final) ? SOFT : rest === OPEN ? SOFT_FOR_NOW : HARD;
 }
 
 /**
