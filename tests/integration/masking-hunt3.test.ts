@@ -91,7 +91,7 @@ describe("masking hunt, round 3", () => {
     await putPolicies(gh, admin, POLICIES, "masking hunt 3");
     const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
     await direct.unsafe("create table notes (id int primary key, body text)");
-    await direct.unsafe("insert into notes values (1, '4111 1111 1111 1111'), (2, 'released 2026-11-27 14:30:05,123 in 4,512 ms, v20.20.2'), (3, E'card 4111 1111\\n1111 1111\\nthanks'), (4, E'build 42\\n2026-11-27 14:30\\n10.0.0.1 v1.2.3')");
+    await direct.unsafe("insert into notes values (1, '4111 1111 1111 1111'), (2, 'released 2026-11-27 14:30:05,123 in 4,512 ms, v20.20.2'), (3, E'card 4111 1111\\n1111 1111\\nthanks'), (4, E'build 42\\n2026-11-27 14:30\\n10.0.0.1 v1.2.3'), (5, 'card 4111 1111 1111 111l, ssn l23-45-6789; lol I logged 12 lines, O errors')");
     await direct.end();
   }, 180_000);
 
@@ -201,6 +201,25 @@ describe("masking hunt, round 3", () => {
       const r = await psql("select body from notes where id in (3, 4) order by id");
       expect(r.code, r.stderr).toBe(0);
       expect(r.stdout).toBe("card [REDACTED:card]\nthanks\nbuild 42\n2026-11-27 14:30\n[REDACTED:ipv4] v1.2.3\n");
+    });
+  });
+
+  describe("letters written for digits", () => {
+    it.each([
+      ["a card with an 'l' for a 1", "v 4111 1111 1111 111l ok\n", "v [REDACTED:card] ok\n"],
+      ["a card with 'O's for 0s", "v 5500 O000 0000 0004 ok\n", "v [REDACTED:card] ok\n"],
+      ["an SSN with an 'l' for a 1", "v l23-45-6789 ok\n", "v [REDACTED:ssn] ok\n"],
+      ["nothing (words)", "lol I logged 12 lines, O errors, Oslo 10:00\n", "lol I logged 12 lines, O errors, Oslo 10:00\n"],
+    ])("ssh: %s", async (_what, text, masked) => {
+      const r = await sshExec(target(), printf(text));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(masked);
+    });
+
+    it("psql: in a text value", async () => {
+      const r = await psql("select body from notes where id = 5");
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe("card [REDACTED:card], ssn [REDACTED:ssn]; lol I logged 12 lines, O errors\n");
     });
   });
 });

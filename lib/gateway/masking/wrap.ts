@@ -170,10 +170,12 @@ function joinsDigits(text: string, brk: number, after: number, final: boolean, o
   if (left + right === 1 && text.charCodeAt(brk - 1) !== LF && text.charCodeAt(after) !== CR) {
     if (isNumberSeparator(asciiOf(text.charCodeAt(brk - 1))) || isNumberSeparator(asciiOf(text.charCodeAt(after)))) return SOFT;
   }
+  // the row after first: rows of a log or a table stop being number material soon after their start
+  const rest = numberRow(text, after, 1);
+  if (rest === YES || (rest === OPEN && final)) return SOFT;
   const before = numberRow(text, brk - 1, -1);
   if (before === YES || (before === OPEN && openRow)) return SOFT;
-  const rest = numberRow(text, after, 1);
-  return rest === YES || (rest === OPEN && final) ? SOFT : rest === OPEN ? SOFT_FOR_NOW : HARD;
+  return rest === OPEN ? SOFT_FOR_NOW : HARD;
 }
 
 /**

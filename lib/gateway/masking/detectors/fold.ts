@@ -26,6 +26,7 @@
  */
 import { Buffer } from "node:buffer";
 import { encodedCharAt } from "./encoded";
+import { letterDigit } from "./letter-digits";
 import { chainEnd, escapeJoins, isEscapeStart } from "./escapes";
 
 /**
@@ -175,9 +176,10 @@ export const SOFT_CRLF = "\u2064";
 /**
  * `text` folded, with the way back to original positions. `softAs`: what soft line breaks
  * (SOFT_LF, SOFT_CRLF) read as: 0 dropped (like any format character), else that ASCII code
- * (a line break: the lines apart; a space: the parts side by side).
+ * (a line break: the lines apart; a space: the parts side by side). `letterDigits`: positions of
+ * letters read as digits (letter-digits.ts).
  */
-export function foldText(text: string, softAs = 0): Folded {
+export function foldText(text: string, softAs = 0, letterDigits: Uint8Array | null = null): Folded {
   const n = text.length;
   let out = buffer;
   if (out.length < n) {
@@ -231,7 +233,8 @@ export function foldText(text: string, softAs = 0): Folded {
     }
     let width = 1;
     let v = KEEP;
-    if (c >= 0x80) {
+    if (letterDigits !== null && letterDigits[i] === 1) v = ASCII_BASE + letterDigit(c); // "111l" (letter-digits.ts)
+    else if (c >= 0x80) {
       if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
         const lo = text.charCodeAt(i + 1);
         if (lo >= 0xdc00 && lo <= 0xdfff) {

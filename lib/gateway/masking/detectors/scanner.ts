@@ -22,6 +22,7 @@ import { matchSecret } from "./secrets";
 import { encodedAtSignAt } from "./encoded";
 import { ESC_INCOMPLETE, joiningChainEnd, lastEscapeStart, scanResume, sequenceEnd } from "./escapes";
 import { foldText, foldsAt } from "./fold";
+import { letterDigit, markLetterDigits } from "./letter-digits";
 import { codeUnits } from "./units";
 
 const T_NONE = 0;
@@ -128,7 +129,9 @@ export function scanBuiltins(text: string, mask: number, table: Uint8Array, out:
     copyRanges(rawRanges, out);
     return;
   }
-  if (found === HAS_SOFT_BREAKS) {
+  if ((found & (FOLDS | HAS_SOFT_BREAKS)) === 0) {
+    foldedRanges.clear();
+  } else if (found === HAS_SOFT_BREAKS) {
     // Nothing else folds: only the text around each soft break can read differently folded.
     scanSoftWindows(text, mask, table, foldedRanges);
   } else {
@@ -141,6 +144,15 @@ export function scanBuiltins(text: string, mask: number, table: Uint8Array, out:
       unionRanges(foldedRanges, apartRanges, joinedRanges);
       scanFolded(text, 32, mask, table, apartRanges);
       unionRanges(joinedRanges, apartRanges, foldedRanges);
+    }
+  }
+  if (found & LETTER_DIGITS) {
+    // "4111 1111 1111 111l": read with the look-alike letters of mostly-digit runs as digits
+    const marks = markLetterDigits(text);
+    if (marks) {
+      scanFolded(text, 0, mask, table, apartRanges, 0, marks);
+      unionRanges(foldedRanges, apartRanges, joinedRanges);
+      copyRanges(joinedRanges, foldedRanges);
     }
   }
   // Folding only adds: what the plain pass found stays masked, joined with a folded match that
@@ -165,8 +177,8 @@ function unionRanges(first: RangeList, second: RangeList, out: RangeList): void 
 }
 
 /** The matches of `text` folded (fold.ts; soft breaks as `softAs`), at their original positions (+ `offset`), into `out`. */
-function scanFolded(text: string, softAs: number, mask: number, table: Uint8Array, out: RangeList, offset = 0): void {
-  const folded = foldText(text, softAs);
+function scanFolded(text: string, softAs: number, mask: number, table: Uint8Array, out: RangeList, offset = 0, letterDigits: Uint8Array | null = null): void {
+  const folded = foldText(text, softAs, letterDigits);
   scanPass(folded.text, mask, table, out);
   for (let r = 0; r < out.length; r++) {
     out.starts[r] = folded.starts[out.starts[r]] + offset;
@@ -295,6 +307,8 @@ function softBreaksOf(text: string): number {
 const FOLDS = 1;
 /** scanPass found soft-break stand-ins (wrap.ts) */
 const HAS_SOFT_BREAKS = 2;
+/** scanPass found a number next to or holding a letter that reads as a digit (letter-digits.ts) */
+const LETTER_DIGITS = 4;
 
 /** One scan; returns FOLDS | HAS_SOFT_BREAKS for what the text holds that folds (the matches are then incomplete), else 0. */
 function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList): number {
@@ -303,6 +317,7 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
   const u = codeUnits(text);
   let folds = false;
   let soft = false;
+  let letters = false;
   let i = 0;
   // No match may start before `guard`: the end of the previous match or escape sequence.
   let guard = 0;
@@ -340,6 +355,7 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
         e++;
       }
       resume = e;
+      if (!letters && (t === T_DIGIT ? nearLetterDigit(u, i, e, n) : letterDigit(c) >= 0 && e - i <= 19 && isLetterDigitGroup(u, i + 1, e))) letters = true;
       if (t !== T_WORD) {
         // IPv6 needs a group of at most 4 hex digits followed by ':'.
         const v6 = (mask & bit(K_IPV6)) !== 0 && e - i <= 4 && u[e] === COLON;
@@ -349,6 +365,8 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
             else if (mask & NUMBER_KINDS && mayBeNumber(u, i, e, n)) {
               found = matchNumber(text, u, i, n, mask, match);
               if (!found && match.end > e) resume = match.end;
+              // the chain stopped at a letter that reads as a digit ("4111 1111 1111 111l")
+              if (!found && !letters && match.end < n && letterDigit(u[match.end]) >= 0) letters = true;
             }
             break;
           case T_UPPER:
@@ -395,7 +413,7 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
       i = guard = match.end;
     } else i = resume;
   }
-  return (folds ? FOLDS : 0) | (soft ? HAS_SOFT_BREAKS : 0);
+  return (folds ? FOLDS : 0) | (soft ? HAS_SOFT_BREAKS : 0) | (letters ? LETTER_DIGITS : 0);
 }
 
 /**
@@ -443,6 +461,35 @@ function startsNumber(u: Uint16Array, i: number, n: number, sequenceEnd: number)
   let next = u[i + 1];
   if (next === 40 && u[i] === 43) next = u[i + 2]; // "+(" is not a format, but "+(44)" is seen
   return next >= 48 && next <= 57;
+}
+
+/**
+ * A digit-led word [i, e) holding a letter read as a digit, or next to a whole word of digits and
+ * such letters, a single separator away ("1111 llll", "lI-45-6789"); not "12 lines" or "5 of".
+ */
+function nearLetterDigit(u: Uint16Array, i: number, e: number, n: number): boolean {
+  for (let p = i + 1; p < e; p++) if (letterDigit(u[p]) >= 0) return true;
+  if (e + 1 < n && letterDigit(u[e + 1]) >= 0 && !isWordAt(u, e)) {
+    let p = e + 1;
+    while (p < n && (letterDigit(u[p]) >= 0 || (u[p] >= 48 && u[p] <= 57))) p++;
+    if (p >= n || !isWordAt(u, p)) return true;
+  }
+  if (i >= 2 && letterDigit(u[i - 2]) >= 0 && !isWordAt(u, i - 1)) {
+    let p = i - 2;
+    while (p >= 0 && (letterDigit(u[p]) >= 0 || (u[p] >= 48 && u[p] <= 57))) p--;
+    if (p < 0 || !isWordAt(u, p)) return true;
+  }
+  return false;
+}
+
+/** [from, to) is digits and letters read as digits only, with a digit ("l23", not "oscar29"). */
+function isLetterDigitGroup(u: Uint16Array, from: number, to: number): boolean {
+  let digit = false;
+  for (let p = from; p < to; p++) {
+    if (u[p] >= 48 && u[p] <= 57) digit = true;
+    else if (letterDigit(u[p]) < 0) return false;
+  }
+  return digit;
 }
 
 function isWordAt(u: Uint16Array, p: number): boolean {
