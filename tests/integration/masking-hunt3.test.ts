@@ -117,6 +117,15 @@ describe("masking hunt, round 3", () => {
       expect(termOutput(events)).toMatch(/^(card|mail) \[REDACTED:(card|email)\] end\n$/);
     });
 
+    it.each([
+      ["an OSC title inside an address's domain", "mail bob@exa\x1b]0;x\x07mple.com end\n", "mail [REDACTED:email] end\n"],
+      ["a colour inside an AWS key", "key AKIA\x1b[0mIOSFODNN7EXAMPLE end\n", "key [REDACTED:aws-key] end\n"],
+    ])("ssh: %s is masked whole", async (_what, text, masked) => {
+      const r = await sshExec(target(), printf(text));
+      expect(r.code, r.stderr).toBe(0);
+      expect(r.stdout).toBe(masked);
+    });
+
     it("a real terminal shows such a value whole on one row (unmasked connection), and the masked one redacted", async () => {
       const text = printf("card 4111 1111 \x1b]0;a\nb\x071111 1111 end\n");
       expect(await screenOf("plainbox", text, "end")).toContain("card 4111 1111 1111 1111 end");

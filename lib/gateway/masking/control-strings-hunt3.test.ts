@@ -54,6 +54,28 @@ describe("a control string spanning lines", () => {
 });
 
 // (not dash-grouped: a sequence inside a group of one is a known gap, escapes.ts)
+describe("a sequence between the letters of an address or a key", () => {
+  it.each([
+    ["mail bob@exa\x1b]0;x\x07mple.com ok\n", "mail [REDACTED:email] ok\n"],
+    ["mail bob@example\x1b[1m.com ok\n", "mail [REDACTED:email] ok\n"],
+    ["key AKIA\x1b[0mIOSFODNN7EXAMPLE ok\n", "key [REDACTED:aws-key] ok\n"],
+    ["key AKIAIOSF\x1b]2;t\nu\x07ODNN7EXAMPLE ok\n", "key [REDACTED:aws-key] ok\n"],
+    ["t ghp_\x1b[1mabcdefghijklmnopqrstuvwxyz0123456789 ok\n", "t [REDACTED:github-token] ok\n"],
+  ])("%j is masked whole (and streamed alike)", (text, masked) => {
+    expect(masker.maskText(text)).toBe(masked);
+    for (let cut = 0; cut <= text.length; cut++) expect(streamed([text.slice(0, cut), text.slice(cut)]), `cut ${cut}`).toBe(masked);
+  });
+
+  it("coloured output that holds no value stays as it was", () => {
+    for (const text of ["src/a.ts:\x1b[01;31m\x1b[Kfoo\x1b[m\x1b[Kbar baz\n", "\x1b[01;34mbin\x1b[0m  \x1b[01;32mrun.sh\x1b[0m\n", "\x1b[32m+added\x1b[m line 42\n", "card 4111 1111 1111 1111\x1b[0mok\n".replace(/4111 1111 1111 1111/, "order 12")]) {
+      expect(masker.maskText(text)).toBe(text);
+      expect(streamed([...text])).toBe(text);
+    }
+    // a value glued to letters by a sequence is still masked on its own
+    expect(masker.maskText("card 4111 1111 1111 1111\x1b[0mok\n")).toBe("card [REDACTED:card]\x1b[0mok\n");
+  });
+});
+
 const card = fc.constantFrom("4111 1111 1111 1111", "5500 0000 0000 0004", "4012888888881881");
 const quiet = fc.constantFrom(...Object.values(STRINGS), "\x1b[1m");
 const noise = fc.string({ unit: fc.constantFrom(..."ab19 .-@\n\r\x07".split("")), maxLength: 10 });

@@ -26,9 +26,12 @@
  * sequences, which are masked with it. Known gap: inside a group of a dash-grouped card
  * ("4111-11\x1b[1m11-…") the space makes the separators mixed, and no card is found.
  *
- * A chain joins when it sits between a digit and a digit or number separator (space, '-', '.')
- * or next to an '@'. Elsewhere ("ok\x1b[0m 42", a coloured prompt) it stays a boundary.
+ * A chain joins when it sits between a digit and a digit or number separator (space, '-', '.'),
+ * next to an '@', or between two characters of an address or a key (letters, digits, "_.%+-":
+ * "AKIA\x1b[0mIOSF…"). Elsewhere ("ok\x1b[0m 42", a coloured prompt) it stays a boundary.
  */
+
+import { F_LOCAL, has } from "./chars";
 
 const ESC = 27;
 /** the text ends before the sequence does: a stream holds it whole */
@@ -156,10 +159,21 @@ function isNumberSeparator(c: number): boolean {
   return c === 32 || c === 45 || c === 46;
 }
 
-/** Whether a character `left` before and `right` after an escape chain make one value of it. */
+/**
+ * Whether a character `left` before and `right` after an escape chain make one value of it: around
+ * an '@', between digits (and a number separator), and between the characters of an address or
+ * a key ("bob@exa\e]0;x\ample.com", "AKIA\e[0mIOSF…", "ghp_\e[1mabc…": the terminal shows them
+ * whole). A space on either side keeps it a boundary ("ok\e[0m 42").
+ */
 export function escapeJoins(left: number, right: number): boolean {
   if (left === 64 || right === 64) return true; // '@'
-  return (isDigit(left) && (isDigit(right) || isNumberSeparator(right))) || (isNumberSeparator(left) && isDigit(right));
+  if ((isDigit(left) && (isDigit(right) || isNumberSeparator(right))) || (isNumberSeparator(left) && isDigit(right))) return true;
+  return inToken(left) && inToken(right);
+}
+
+/** A character of an address or a key: letters, digits, "_.%+-". */
+function inToken(c: number): boolean {
+  return has(c, F_LOCAL) || c === 95;
 }
 
 /**
