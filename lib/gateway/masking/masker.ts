@@ -20,6 +20,7 @@ import { Prefilter } from "./detectors/prefilter";
 import { RangeList, buildTriggerTable, scanBuiltins } from "./detectors/scanner";
 import { DEFAULT_KEEP_LAST, Hasher, REDACTED, maskPartial, redactMarker } from "./styles";
 import type { ColumnMaskPlan, ColumnRef, MaskCount, Masker, MaskerOptions, MaskingRule, MaskStyle } from "./types";
+import { markSoftBreaks, restoreBreaks } from "./wrap";
 
 interface CompiledRule {
   index: number;
@@ -73,6 +74,11 @@ export interface MaskerInternals {
   recipe: { rules: readonly MaskingRule[]; opts: MaskerOptions };
   /** adds counts made by such a copy (its `counts()`) to this masker's */
   addCounts(counts: readonly MaskCount[]): void;
+  /**
+   * maskText for a text whose soft line breaks the caller marked (the stream masker: it knows
+   * the terminal's width and where its text starts in a row); no marking of its own.
+   */
+  maskMarkedText(text: string): string;
 }
 // Process-wide, like the masking runtime that builds maskers: server.ts and the Next bundle load
 // this module separately, and a masker compiled by one is streamed by the other (MCP
@@ -96,6 +102,7 @@ export function compileMasker(rules: readonly MaskingRule[], opts: MaskerOptions
     textDetectsPrivateKeys: (masker.textSet.mask & bit(K_PRIVATE_KEY)) !== 0,
     recipe: { rules, opts },
     addCounts: (counts) => masker.addCounts(counts),
+    maskMarkedText: (text) => masker.maskMarkedText(text),
   });
   return masker;
 }
@@ -202,6 +209,10 @@ class CompiledMasker implements Masker {
     return this.maskWith(text, this.textSet, this.textCounters);
   }
 
+  maskMarkedText(text: string): string {
+    return this.textSet.empty || text.length === 0 ? text : this.maskMarked(text, this.textSet, this.textCounters);
+  }
+
   counts(): MaskCount[] {
     const result: MaskCount[] = [];
     for (const [column, c] of this.counters) {
@@ -229,6 +240,13 @@ class CompiledMasker implements Masker {
 
   private maskWith(text: string, set: MatcherSet, counters: Float64Array): string {
     if (set.empty || text.length === 0) return text;
+    // A line break between the digits of a value does not split it (`fold -w 7`, one group per
+    // line): read as absent, put back where no match covers it (wrap.ts).
+    const marked = text.length > 2 && text.includes("\n") ? markSoftBreaks(text, 0, 0, true) : null;
+    return marked ? restoreBreaks(this.maskMarked(marked.text, set, counters)) : this.maskMarked(text, set, counters);
+  }
+
+  private maskMarked(text: string, set: MatcherSet, counters: Float64Array): string {
     const ranges = this.scan(text, set);
     if (ranges.length === 0) return text;
     const epoch = ++this.epoch;

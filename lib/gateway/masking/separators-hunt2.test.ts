@@ -37,7 +37,8 @@ describe("separators", () => {
     "id job_4111_1111_1111_1111",
     "row 4111_1111_1111_1111_x",
     "cols 123|45|6789 and 555|123|4567 and 555:123:4567",
-    "csv 4111,1111,1111,1111",
+    // (a card grouped by commas is masked since round 3: tab-comma-hunt3.test.ts)
+    "csv 1,234,567,890,123,456",
     "ratio 12/34/56",
   ])("%s is left alone", (text) => {
     expect(masker.maskText(text)).toBe(text);

@@ -41,9 +41,9 @@ describe("stream masker", () => {
     const s = createStreamMasker(masker);
     // Letters, digits and spaces may all belong to a match, so the line tail is held...
     expect(s.push("pay 4111 1111")).toBe("");
-    expect(s.push(" 1111 1111\n")).toBe("pay [REDACTED:card]\n");
-    // ...but a character that no match contains (here ',') releases what is before it.
-    expect(s.push("to: carol, bob")).toBe("to: carol, ");
+    expect(s.push(" 1111 1111 ok\n")).toBe("pay [REDACTED:card] ok\n");
+    // ...but a character that no match contains (here ';') releases what is before it.
+    expect(s.push("to: carol; bob")).toBe("to: carol; ");
     expect(s.push("@example.com")).toBe("");
     expect(s.flush()).toBe("[REDACTED:email]");
   });

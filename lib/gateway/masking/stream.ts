@@ -6,7 +6,8 @@
  * masked. What is held:
  *
  * - Never anything before the last line break: every built-in match except a private-key block
- *   lies within one line, so a newline always releases the text before it.
+ *   lies within one line, so a newline always releases the text before it. A line break inside
+ *   a control string (a title holding "\n") is not one: terminals print nothing of the string.
  * - From the last line break, the trailing run of characters that can occur inside a match
  *   (ASCII letters and digits, "_-.%+@:()/=", spaces, non-ASCII letters), minus leading spaces.
  *   Every other character (",;$#>\"'", control characters) cannot be inside a built-in match,
@@ -34,12 +35,12 @@
  */
 import { F_B64, F_ENTITY, F_LOCAL, has } from "./detectors/chars";
 import { isIntlLetter } from "./detectors/email";
-import { ESC_INCOMPLETE, chainEnd, escapeJoins, isEscapeStart, lastEscapeStart, scanResume, sequenceEnd } from "./detectors/escapes";
+import { ESC_INCOMPLETE, chainEnd, controlStringBody, escapeJoins, isEscapeStart, lastEscapeStart, lastLineStart, scanResume, sequenceEnd } from "./detectors/escapes";
 import { asciiOf, foldsUnit } from "./detectors/fold";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
 import type { Masker } from "./types";
-import { columnAfter, markSoftBreaks, originalIndex, restoreBreaks } from "./wrap";
+import { columnAfter, markSoftBreaks, numberRowAfter, originalIndex, restoreBreaks } from "./wrap";
 
 export const STREAM_MAX_HOLD = 2048;
 const SPACE = 32;
@@ -64,26 +65,31 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
   let inKey = false;
   /** the display column where `pending` starts */
   let col = 0;
+  /** what was emitted of the row `pending` starts in held only number material (wrap.ts) */
+  let openRow = true;
 
   /** Emit `text` masked and note whether it leaves us inside a key block. */
   const emit = (text: string): string => {
     if (text.length === 0) return "";
     if (facts.textDetectsPrivateKeys && endsInsideKeyBlock(text)) inKey = true;
-    return masker.maskText(text);
+    return facts.maskMarkedText(text);
   };
   /** What of `buf` can be emitted (all of it when `final`), masked with its soft breaks (wrap.ts), and the rest. */
   const emitWrapped = (buf: string, final: boolean): [out: string, rest: string] => {
     const columns = opts.columns?.() ?? 0;
     // A CR at the end may be the first half of a soft CRLF: read it as one, never emit the LF
     // not received yet.
-    const cr = !final && columns > 0 && buf.endsWith("\r");
-    const marked = columns > 0 ? markSoftBreaks(cr ? `${buf}\n` : buf, col, columns, final) : null;
+    const cr = !final && buf.endsWith("\r");
+    const marked = markSoftBreaks(cr ? `${buf}\n` : buf, col, columns, final, openRow);
     let text = marked ? marked.text : buf;
     if (cr && marked && text.endsWith("\n")) text = text.slice(0, -1);
     let cut = final ? text.length : holdPoint(text, facts.textHasCustomPatterns, maxHold);
+    // a break joined on a guess about the row after it: the value before it waits for that row
+    if (marked && marked.provisional >= 0 && cut > marked.provisional) cut = holdPoint(text.slice(0, marked.provisional + 1), facts.textHasCustomPatterns, maxHold);
     if (cr && marked && cut === text.length && text.length > 0 && originalIndex(marked, cut) > buf.length) cut--;
     const end = marked ? Math.min(originalIndex(marked, cut), buf.length) : cut;
     if (columns > 0) col = columnAfter(col, buf, end);
+    if (end > 0) openRow = numberRowAfter(openRow, buf, end);
     const out = emit(text.slice(0, cut));
     return [marked ? restoreBreaks(out) : out, buf.slice(end)];
   };
@@ -117,7 +123,10 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
           inKey = false;
         }
         buf = buf.slice(pos);
-        if (pos > 0) col = 0;
+        if (pos > 0) {
+          col = 0;
+          openRow = true;
+        }
       }
       const [out, rest] = emitWrapped(buf, false);
       pending = rest;
@@ -135,7 +144,8 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
 /** Index from which `buf` must be held back (buf.length = emit everything). */
 function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number {
   const n = buf.length;
-  const lineStart = buf.lastIndexOf("\n") + 1;
+  // a line break inside a control string is no line break (the terminal prints none of it)
+  const lineStart = lastLineStart(buf, maxHold);
   if (lineStart === n) return n;
   // An incomplete sequence is held whole: until it ends, nobody knows whether it joins a value.
   // When it may, the value before it is held too.
@@ -165,7 +175,22 @@ function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number
     if (p > start && p < end) p = end;
   }
   if (!holdWholeLine) while (p < n && buf.charCodeAt(p) === SPACE) p++;
+  p = beforeCancelledString(buf, p, lineStart);
   return n - p > maxHold ? n - maxHold : p;
+}
+
+/**
+ * A control string that the sequence at `p` cancels ("\x1b_4111…" + "\x1b]0;…") is complete only
+ * with that sequence after it: cut at `p`, it would read as cut off (its ESC a boundary, its
+ * payload glued to the introducer) instead of as a string with a payload. So it is held too.
+ */
+function beforeCancelledString(buf: string, p: number, lineStart: number): number {
+  while (p < buf.length && isEscapeStart(buf.charCodeAt(p))) {
+    const esc = lastEscapeStart(buf, p, lineStart);
+    if (esc < 0 || controlStringBody(buf, esc) < 0 || sequenceEnd(buf, esc) !== p) break;
+    p = esc; // which may itself cancel a string before it
+  }
+  return p;
 }
 
 /**

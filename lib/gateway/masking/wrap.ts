@@ -1,5 +1,7 @@
 /**
- * Line breaks at the terminal's wrap boundary. A program that wraps its own output to the
+ * Line breaks that do not split a value: at the terminal's wrap boundary, and between digits.
+ *
+ * At the terminal's wrap boundary. A program that wraps its own output to the
  * terminal's width (psql's wrapped format, `fold -w $COLUMNS`, many CLI tables) prints a line
  * break exactly where the terminal would have wrapped the row anyway: "…4111 1111 11" at the end
  * of a full row, "11 1111 1111…" at the start of the next. A reader sees one value over two rows,
@@ -11,17 +13,24 @@
  * For masking, a soft break is replaced by an invisible format character (SOFT_LF, SOFT_CRLF),
  * which the folding pass drops (the parts join) and which survives where no match covers it;
  * those that survive are put back as the breaks they were. Text that already holds one of them
- * is masked without this (best effort, as before). Not covered: breaks elsewhere than at the
- * width (a value split by `fold -w 8` on a wider terminal, `column`): those are refused as
- * output transforms on exec (protocols/ssh/output-transforms.ts), and best effort in a shell.
+ * is masked without this (best effort, as before).
+ *
+ * Between digits. A program can break a value anywhere else too: `fold -w 7`, `printf '%s\n'` of
+ * its halves, one group per line, a pager or a narrow column. A reader still joins the parts, so
+ * a break between two digits, with at most one number separator next to it, is soft too, at any
+ * column and with no known width, when that separator is there ("123-" / "45-6789") or one of the
+ * two rows holds nothing but number material ("4111 11" / "11 1111", "4111" / "1111"): rows of a
+ * table or a log that happen to end and start with numbers are left alone. It only adds: the
+ * scanner reads the text with the lines apart as well, so a value a line holds on its own is
+ * found as before (scanner.ts keeps both). Not covered: letters (prose would run words together:
+ * an email or a key broken over lines), and a number cut mid-row in prose by a fold narrower
+ * than the terminal ("…card 4111 1111 1" / "111 1111 on…"; `fold` is refused on exec).
  */
 import { F_ENTITY, has } from "./detectors/chars";
 import { isEscapeStart, sequenceEnd } from "./detectors/escapes";
-import { foldsUnit } from "./detectors/fold";
+import { SOFT_CRLF, SOFT_LF, asciiOf, foldsUnit } from "./detectors/fold";
 import type { Masker } from "./types";
 
-const SOFT_LF = "\u2063";
-const SOFT_CRLF = "\u2064";
 const TAB = 9;
 const LF = 10;
 const CR = 13;
@@ -78,17 +87,109 @@ export interface Marked {
   softs: number[];
   /** the original lengths of the breaks at `softs` (1 or 2) */
   lengths: number[];
+  /**
+   * index in `text` of the first stand-in that is soft only because the row after it is not
+   * complete yet (it may turn out to hold more than a number's parts), or -1: a stream must not
+   * emit the value before it on that guess
+   */
+  provisional: number;
+}
+
+function isDigit(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/** What may stand next to a break between the digits of one value: space, tab, "-._/,". */
+function isNumberSeparator(c: number): boolean {
+  return c === SPACE || c === TAB || c === 45 || c === 46 || c === 95 || c === 47 || c === 44;
+}
+
+const END = -2;
+
+/**
+ * From `p` stepping by `step`: the number of separators (0 or 1) before a digit, END at the end
+ * of the text, else -1. A line break is passed only after a separator: a row holding just the
+ * space between two groups (`fold -w 1`), never a blank line.
+ */
+function separatorsBeforeDigit(text: string, p: number, step: number): number {
+  let seps = 0;
+  let breaks = 0;
+  for (; ; p += step) {
+    if (p < 0) return -1;
+    if (p >= text.length) return END;
+    const c = asciiOf(text.charCodeAt(p));
+    if (isDigit(c)) return seps;
+    if (c === LF) {
+      if (seps === 0 || ++breaks > 1) return -1;
+    } else if (c !== CR && (!isNumberSeparator(c) || ++seps > 1)) return -1;
+  }
+}
+
+/** What a row that only continues a number holds: digits, separators, "+()|:". */
+function isNumberMaterial(c: number): boolean {
+  return isDigit(c) || isNumberSeparator(c) || c === CR || c === 43 || c === 40 || c === 41 || c === 124 || c === 58;
+}
+
+const NO = 0;
+const YES = 1;
+/** the row reaches the start or end of the text (or its line break is the text's last character): not all known yet */
+const OPEN = 2;
+
+/** Whether the row from `p` (stepping by `step` to its line break) holds only number material: NO, YES or OPEN. */
+function numberRow(text: string, p: number, step: number): number {
+  for (; p >= 0 && p < text.length; p += step) {
+    const c = asciiOf(text.charCodeAt(p));
+    // a stream's last line break may be one it appended to read a trailing CR as CRLF
+    if (c === LF) return p === text.length - 1 && step > 0 ? OPEN : YES;
+    // a CR is the row's end only as part of CRLF (alone it moves back over the row)
+    if (c === CR ? p + 1 < text.length && text.charCodeAt(p + 1) !== LF : !isNumberMaterial(c)) return NO;
+  }
+  return OPEN;
+}
+
+const HARD = 0;
+const SOFT = 1;
+/** soft on the guess that the rest of the row after it, not received yet, holds a number's parts only */
+const SOFT_FOR_NOW = 2;
+
+/**
+ * Whether the break [brk, after) joins the parts of a number: it stands between two digits,
+ * with at most one separator next to it ("4111 11" / "11 1111", "1111" / " 1111"), and either
+ * that separator is there ("123-" / "45-6789") or one of the two rows holds nothing but the
+ * number's parts (`fold -w 7`, halves or groups printed one per line). Rows of a table or a log
+ * that end and start with numbers are not joined. At the very end of the text: whether it may
+ * (not `final`). `openRow`: whether the row the text starts in held only number material before
+ * it (true at a line start; a stream knows what it emitted of the row).
+ */
+function joinsDigits(text: string, brk: number, after: number, final: boolean, openRow: boolean): number {
+  const left = separatorsBeforeDigit(text, brk - 1, -1);
+  if (left < 0) return HARD;
+  const right = separatorsBeforeDigit(text, after, 1);
+  if (right === END) return final ? HARD : SOFT_FOR_NOW;
+  if (right < 0 || left + right > 1) return HARD;
+  if (left + right === 1 && text.charCodeAt(brk - 1) !== LF && text.charCodeAt(after) !== CR) {
+    if (isNumberSeparator(asciiOf(text.charCodeAt(brk - 1))) || isNumberSeparator(asciiOf(text.charCodeAt(after)))) return SOFT;
+  }
+  // the row after first: rows of a log or a table stop being number material soon after their start
+  const rest = numberRow(text, after, 1);
+  if (rest === YES || (rest === OPEN && final)) return SOFT;
+  const before = numberRow(text, brk - 1, -1);
+  if (before === YES || (before === OPEN && openRow)) return SOFT;
+  return rest === OPEN ? SOFT_FOR_NOW : HARD;
 }
 
 /**
- * `text`, starting at display column `col` on a terminal `columns` wide, with its soft breaks
- * replaced. A break at the very end is soft unless `final` (what follows is not known yet: the
- * stream holds it); null when the text holds a stand-in already, or nothing is soft.
+ * `text`, starting at display column `col` on a terminal `columns` wide (0: not known), with its
+ * soft breaks replaced. A break at the very end is soft unless `final` (what follows is not
+ * known yet: the stream holds it); null when the text holds a stand-in already, or nothing is soft.
  */
-export function markSoftBreaks(text: string, col: number, columns: number, final: boolean): Marked | null {
-  if (columns <= 0 || text.includes(SOFT_LF) || text.includes(SOFT_CRLF)) return null;
+export function markSoftBreaks(text: string, col: number, columns: number, final: boolean, openRow = true): Marked | null {
+  if (text.includes(SOFT_LF) || text.includes(SOFT_CRLF)) return null;
   let out = "";
   let last = 0;
+  /** text before this is in `out` (copied only at soft breaks: most texts have none) */
+  let copied = 0;
+  let provisional = -1;
   const softs: number[] = [];
   const lengths: number[] = [];
   for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", nl + 1)) {
@@ -96,19 +197,33 @@ export function markSoftBreaks(text: string, col: number, columns: number, final
     const brk = crlf ? nl - 1 : nl;
     const next = nl + 1 < text.length ? text.charCodeAt(nl + 1) : -1;
     // the row's width only matters between value characters (most rows end otherwise)
-    const candidate = brk > 0 && valueSide(text.charCodeAt(brk - 1), true) && (next < 0 ? !final : valueSide(next, false));
+    const candidate = columns > 0 && brk > 0 && valueSide(text.charCodeAt(brk - 1), true) && (next < 0 ? !final : valueSide(next, false));
     if (candidate) col = advanceColumn(col, text, last, brk);
-    const soft = candidate && col > 0 && col % columns === 0;
+    const digits = joinsDigits(text, brk, nl + 1, final, openRow);
+    const soft = (candidate && col > 0 && col % columns === 0) || digits !== HARD;
     if (soft) {
-      out += text.slice(last, brk) + (crlf ? SOFT_CRLF : SOFT_LF);
+      if (digits === SOFT_FOR_NOW && provisional < 0) provisional = out.length + (brk - copied);
+      out += text.slice(copied, brk) + (crlf ? SOFT_CRLF : SOFT_LF);
       softs.push(out.length - 1);
       lengths.push(crlf ? 2 : 1);
-    } else out += text.slice(last, nl + 1);
+      copied = nl + 1;
+    }
     last = nl + 1;
     col = 0;
   }
   if (!softs.length) return null;
-  return { text: out + text.slice(last), softs, lengths };
+  return { text: out + text.slice(copied), softs, lengths, provisional };
+}
+
+/**
+ * Whether the row `text`[0, end) ends in holds only number material, counting what came before
+ * `text` in that row as `openRow` (what a stream passes to markSoftBreaks for the text after it).
+ */
+export function numberRowAfter(openRow: boolean, text: string, end: number): boolean {
+  const nl = end > 0 ? text.lastIndexOf("\n", end - 1) : -1;
+  if (nl < 0 && !openRow) return false;
+  for (let p = nl + 1; p < end; p++) if (!isNumberMaterial(asciiOf(text.charCodeAt(p)))) return false;
+  return true;
 }
 
 /** The index in the original text of index `at` of a marked text. */

@@ -44,7 +44,7 @@ function buildFlags(): Uint16Array {
   add(alnum + "._%+-", F_LOCAL);
   add(alnum + ".-", F_DOMAIN);
   add(alnum + "+/=", F_B64);
-  add(alnum + "_-.%+@:()/=| ", F_ENTITY);
+  add(alnum + "_-.%+@:()/=| \t,", F_ENTITY);
   return t;
 }
 

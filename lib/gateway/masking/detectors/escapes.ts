@@ -6,8 +6,9 @@
  *
  * - CSI: ESC '[' (or C1 0x9B), parameters 0x30-0x3F, intermediates 0x20-0x2F, a final 0x40-0x7E
  * - control strings: OSC ESC ']' (0x9D), DCS ESC 'P' (0x90), SOS ESC 'X' (0x98), PM ESC '^'
- *   (0x9E), APC ESC '_' (0x9F), up to BEL (OSC), ST (ESC '\' or 0x9C), CAN or SUB; any other
- *   control (an ESC that does not begin ST, a C1 control, a line break) ends the string before it
+ *   (0x9E), APC ESC '_' (0x9F), up to BEL (OSC), ST (ESC '\' or 0x9C), CAN or SUB; an ESC that
+ *   does not begin ST or a C1 control ends the string before it; other C0 controls (line breaks
+ *   too) are ignored inside it, as terminals do, so a string may span lines
  * - ESC, intermediates 0x20-0x2F, a final 0x30-0x7E: charset designations ("\x1b(B"), "\x1b7", "\x1b="
  * - any other C1 control (0x80-0x9F) alone
  *
@@ -25,9 +26,12 @@
  * sequences, which are masked with it. Known gap: inside a group of a dash-grouped card
  * ("4111-11\x1b[1m11-…") the space makes the separators mixed, and no card is found.
  *
- * A chain joins when it sits between a digit and a digit or number separator (space, '-', '.')
- * or next to an '@'. Elsewhere ("ok\x1b[0m 42", a coloured prompt) it stays a boundary.
+ * A chain joins when it sits between a digit and a digit or number separator (space, '-', '.'),
+ * next to an '@', or between two characters of an address or a key (letters, digits, "_.%+-":
+ * "AKIA\x1b[0mIOSF…"). Elsewhere ("ok\x1b[0m 42", a coloured prompt) it stays a boundary.
  */
+
+import { F_LOCAL, has } from "./chars";
 
 const ESC = 27;
 /** the text ends before the sequence does: a stream holds it whole */
@@ -88,10 +92,12 @@ function controlStringEnd(text: string, p: number, osc: boolean): number {
     if (c === ESC) {
       if (p + 1 >= n) return ESC_INCOMPLETE;
       if (text.charCodeAt(p + 1) === 0x5c) return p + 2; // ST
+      return p; // a new sequence cancels the string
     }
-    // Any other control ends the string before it: a new sequence cancels it, and a line break
-    // ends it here (the stream masker works line by line; a terminal would read on, unprinted).
-    return p;
+    // Other C0 controls, line breaks included, are ignored inside a string (xterm, VTE, tmux):
+    // "4111 \e]0;x\ny\a1111 …" shows one value on one row, so the string goes on.
+    if (c < 0x20) continue;
+    return p; // a C1 control ends it before it
   }
   return ESC_INCOMPLETE;
 }
@@ -121,6 +127,24 @@ export function chainEnd(text: string, i: number): number {
   return p;
 }
 
+/**
+ * Index just past the last line break of `text` that is not inside a control string (a
+ * terminal prints nothing of a string's payload, its line breaks included), looking back at
+ * most `max` characters from each break; 0 when there is none.
+ */
+export function lastLineStart(text: string, max: number): number {
+  let nl = text.lastIndexOf("\n");
+  while (nl > 0) {
+    // inside a string there is no other escape start: the last one before the break is its introducer
+    const esc = lastEscapeStart(text, nl, Math.max(0, nl - max));
+    if (esc < 0 || controlStringBody(text, esc) < 0) break;
+    const end = sequenceEnd(text, esc);
+    if (end >= 0 && end <= nl) break;
+    nl = esc > 0 ? text.lastIndexOf("\n", esc - 1) : -1;
+  }
+  return nl + 1;
+}
+
 /** The last escape start in [from, before), or -1. */
 export function lastEscapeStart(text: string, before: number, from: number): number {
   for (let p = before - 1; p >= from; p--) if (isEscapeStart(text.charCodeAt(p))) return p;
@@ -135,10 +159,21 @@ function isNumberSeparator(c: number): boolean {
   return c === 32 || c === 45 || c === 46;
 }
 
-/** Whether a character `left` before and `right` after an escape chain make one value of it. */
+/**
+ * Whether a character `left` before and `right` after an escape chain make one value of it: around
+ * an '@', between digits (and a number separator), and between the characters of an address or
+ * a key ("bob@exa\e]0;x\ample.com", "AKIA\e[0mIOSF…", "ghp_\e[1mabc…": the terminal shows them
+ * whole). A space on either side keeps it a boundary ("ok\e[0m 42").
+ */
 export function escapeJoins(left: number, right: number): boolean {
   if (left === 64 || right === 64) return true; // '@'
-  return (isDigit(left) && (isDigit(right) || isNumberSeparator(right))) || (isNumberSeparator(left) && isDigit(right));
+  if ((isDigit(left) && (isDigit(right) || isNumberSeparator(right))) || (isNumberSeparator(left) && isDigit(right))) return true;
+  return inToken(left) && inToken(right);
+}
+
+/** A character of an address or a key: letters, digits, "_.%+-". */
+function inToken(c: number): boolean {
+  return has(c, F_LOCAL) || c === 95;
 }
 
 /**

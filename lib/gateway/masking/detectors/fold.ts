@@ -11,7 +11,7 @@
  * - dashes (U+2010–2015 and the other Pd), the minus sign U+2212 → '-'
  * - format characters (zero-width space/joiners, soft hyphen, bidi controls, BOM) and combining
  *   marks (diacritics, variation selectors, the keycap mark) → dropped
- * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=|" (full-width forms,
+ * - compatibility forms whose NFKC is one ASCII letter, digit or "@.-+()_:/%=|," (full-width forms,
  *   small forms, mathematical letters and digits, circled digits, superscripts) → that character
  * - ideographic full stops (U+3002, U+FF61: label separators in IDNA) → '.'
  * - terminal escape sequences between the parts of a value ("4111 \x1b[1m1111…") → dropped, or
@@ -26,6 +26,7 @@
  */
 import { Buffer } from "node:buffer";
 import { encodedCharAt } from "./encoded";
+import { letterDigit } from "./letter-digits";
 import { chainEnd, escapeJoins, isEscapeStart } from "./escapes";
 
 /**
@@ -81,8 +82,8 @@ const SLASHES = new RegExp(`^[${SLASH_CLASS}]$`, "u");
 /** "(4)", "4.", "4,": a digit in parentheses or with a full stop or comma (⑷, ⒋, 🄅) */
 const PUNCTUATED_DIGIT = /^\(?([0-9])[).,]?$/;
 const DIGIT = /^\p{Nd}$/u;
-/** what a compatibility form may fold to: the characters the detectors' formats are made of */
-const STRUCTURAL = /^[A-Za-z0-9@.\-+()_:/%=|]$/;
+/** what a compatibility form may fold to: the characters the detectors' formats are made of (with ',': "４１１１，…") */
+const STRUCTURAL = /^[A-Za-z0-9@.\-+()_:/%=|,]$/;
 
 /** Per BMP code unit: 0 not computed yet, KEEP, DROP, or the folded ASCII code + ASCII_BASE. */
 const KEEP = 1;
@@ -168,8 +169,17 @@ let buffer = new Uint16Array(1024);
 /** Larger texts get a temporary buffer, so one huge body does not pin memory (as units.ts). */
 const RETAIN_LIMIT = 1 << 20;
 
-/** `text` folded, with the way back to original positions. */
-export function foldText(text: string): Folded {
+/** The stand-ins of soft line breaks (wrap.ts): format characters, dropped like any other. */
+export const SOFT_LF = "\u2063";
+export const SOFT_CRLF = "\u2064";
+
+/**
+ * `text` folded, with the way back to original positions. `softAs`: what soft line breaks
+ * (SOFT_LF, SOFT_CRLF) read as: 0 dropped (like any format character), else that ASCII code
+ * (a line break: the lines apart; a space: the parts side by side). `letterDigits`: positions of
+ * letters read as digits (letter-digits.ts).
+ */
+export function foldText(text: string, softAs = 0, letterDigits: Uint8Array | null = null): Folded {
   const n = text.length;
   let out = buffer;
   if (out.length < n) {
@@ -223,7 +233,8 @@ export function foldText(text: string): Folded {
     }
     let width = 1;
     let v = KEEP;
-    if (c >= 0x80) {
+    if (letterDigits !== null && letterDigits[i] === 1) v = ASCII_BASE + letterDigit(c); // "111l" (letter-digits.ts)
+    else if (c >= 0x80) {
       if (c >= 0xd800 && c <= 0xdbff && i + 1 < n) {
         const lo = text.charCodeAt(i + 1);
         if (lo >= 0xdc00 && lo <= 0xdfff) {
@@ -232,6 +243,7 @@ export function foldText(text: string): Folded {
         }
       } else v = foldOfUnit(c);
     }
+    if (v === DROP && softAs !== 0 && (c === 0x2063 || c === 0x2064)) v = ASCII_BASE + softAs;
     if (v === DROP) {
       // A combining mark belongs to the character before it: masked with it.
       if (j > 0) ends[j - 1] = i + width;

@@ -2,7 +2,7 @@
  * Digit-led detectors: payment cards, US SSNs, IPv4 addresses and phone numbers.
  *
  * They share one parse: from a word boundary, read a chain of digit groups joined by single
- * separators (space, dash, dot, '_', '/', '|', ':', or parentheses around a group) into fixed
+ * separators (space, dash, dot, '_', '/', '|', ':', tab, ',' or ", ", or parentheses around a group) into fixed
  * scratch arrays. Then every sub-chain that starts at the chain start or after a space (or ':',
  * '/', '|'), and ends at the chain end or before one, is tried against each format, earliest
  * start first, longest first. Not cutting at '-', '.' or '_' means "call 555-123-4567 2 times" and "order 12 555-123-4567" still find the
@@ -10,10 +10,11 @@
  * One parse per chain keeps number-dense text (tables, logs) linear.
  *
  * Which separators each format accepts (uniform within a value):
- * - card: space or dash; '_', '/', '|', ':' or '.' only in three or more groups of 3-6 digits
- *   ("4111_1111_1111_1111"; not a float "3.1415926535897932" or a version "4.1111.1111.1111.1")
- * - SSN: dash, '_', '/' or '.' ("123_45_6789"); not space (tables of numbers), '|' or ':'
- * - phone: any but '|' and ':' (columns, times and MAC-like runs "00:11:22:33:44"); not right
+ * - card: space or dash; '_', '/', '|', ':', '.', tab or ',' only in three or more groups of 3-6
+ *   digits ("4111_1111_1111_1111", a PostgreSQL array "{4111,1111,1111,1111}"; not a float
+ *   "3.1415926535897932", a version "4.1111.1111.1111.1" or thousands "234,567,890,123,456")
+ * - SSN: dash, '_', '/' or '.' ("123_45_6789"); not space, tab or ',' (tables of numbers), '|' or ':'
+ * - phone: any but '|', ':', tab and ',' (columns, times and MAC-like runs "00:11:22:33:44"); not right
  *   after '/' ("/data/0123/456789" is a path)
  * - IPv4: dots only
  */
@@ -33,6 +34,8 @@ const UNDERSCORE = 95;
 const SLASH = 47;
 const PIPE = 124;
 const COLON = 58;
+const TAB = 9;
+const COMMA = 44;
 /** separator code meaning "the previous group was closed by ')'" */
 const PAREN = 1;
 /** no format has fewer digits (IPv4 "1.1.1.1") or more (a 19-digit card) */
@@ -138,6 +141,9 @@ function parseChain(u: Uint16Array, pos: number, n: number, paren: boolean): num
     if (isSeparator(c) && isDigit(next)) {
       sep = c;
       pos++;
+    } else if (c === COMMA && next === SPACE && isDigit(u[pos + 2])) {
+      sep = COMMA; // a list: "[4111, 1111, 1111, 1111]"
+      pos += 2;
     } else if (c === SPACE && next === LPAREN && isDigit(u[pos + 2])) {
       sep = SPACE;
       paren = true;
@@ -147,16 +153,16 @@ function parseChain(u: Uint16Array, pos: number, n: number, paren: boolean): num
 }
 
 /**
- * Where a value may start or end inside a chain: a space, or ':', '/', '|' ("10.0.0.1:5432",
- * "192.168.1.0/24", "4111…:12/29"); not '-', '.' or '_', which continue an identifier
- * ("555-123-4567-89").
+ * Where a value may start or end inside a chain: a space, tab or ',', or ':', '/', '|'
+ * ("10.0.0.1:5432", "192.168.1.0/24", "4111…:12/29", "1\t4111…\t12/29"); not '-', '.' or '_',
+ * which continue an identifier ("555-123-4567-89").
  */
 function isCut(sep: number): boolean {
-  return sep === SPACE || sep === COLON || sep === SLASH || sep === PIPE;
+  return sep === SPACE || sep === COLON || sep === SLASH || sep === PIPE || sep === TAB || sep === COMMA;
 }
 
 function isSeparator(c: number): boolean {
-  return c === SPACE || c === DASH || c === DOT || c === UNDERSCORE || c === SLASH || c === PIPE || c === COLON;
+  return c === SPACE || c === DASH || c === DOT || c === UNDERSCORE || c === SLASH || c === PIPE || c === COLON || c === TAB || c === COMMA;
 }
 
 /** A payment card starts at a space-separated group inside [s, g) and ends after group g - 1. */
@@ -243,20 +249,22 @@ function uniformSeparators(s: number, g: number): boolean {
   for (let k = s + 2; k < g; k++) if (gSep[k] !== seen) return false;
   if (seen === 0 || seen === SPACE || seen === DASH) return true;
   if (seen === PAREN || g - s < 3) return false;
+  let threes = 0;
   for (let k = s; k < g; k++) {
     const len = gEnd[k] - gStart[k];
     if (len < 3 || len > 6) return false;
+    if (len === 3) threes++;
   }
-  return true;
+  return seen !== COMMA || threes < g - s; // "234,567,890,123,456" is a number with thousands separators
 }
 
 function isSsnSeparator(sep: number): boolean {
   return sep === DASH || sep === UNDERSCORE || sep === SLASH || sep === DOT;
 }
 
-/** Columns ('|') and times or MAC-like runs (':') are not phone numbers. */
+/** Columns ('|', tab, ',') and times or MAC-like runs (':') are not phone numbers. */
 function phoneSeparators(s: number, g: number): boolean {
-  for (let k = s + 1; k < g; k++) if (gSep[k] === PIPE || gSep[k] === COLON) return false;
+  for (let k = s + 1; k < g; k++) if (gSep[k] === PIPE || gSep[k] === COLON || gSep[k] === TAB || gSep[k] === COMMA) return false;
   return true;
 }
 

@@ -12,7 +12,7 @@
  * code is never masked or split; except between the parts of a value ("4111 \x1b[1m1111 …"),
  * where the folding pass joins them. The payload of a control string (a title) is read as text.
  */
-import { F_WORD, FLAGS, K_AWS, K_EMAIL, K_GITHUB, K_GOOGLE, K_IBAN, K_IPV6, K_JWT, K_PHONE, K_PRIVATE_KEY, K_SLACK, K_STRIPE, bit, type MatchOut } from "./chars";
+import { F_ENTITY, F_WORD, FLAGS, K_AWS, K_EMAIL, K_GITHUB, K_GOOGLE, K_IBAN, K_IPV6, K_JWT, K_PHONE, K_PRIVATE_KEY, K_SLACK, K_STRIPE, bit, type MatchOut } from "./chars";
 import { matchEmail } from "./email";
 import { matchIban } from "./iban";
 import { matchIpv6 } from "./ipv6";
@@ -20,8 +20,9 @@ import { NUMBER_KINDS, matchNumber } from "./numbers";
 import { matchPrivateKey } from "./private-key";
 import { matchSecret } from "./secrets";
 import { encodedAtSignAt } from "./encoded";
-import { joiningChainEnd, scanResume } from "./escapes";
+import { ESC_INCOMPLETE, joiningChainEnd, lastEscapeStart, scanResume, sequenceEnd } from "./escapes";
 import { foldText, foldsAt } from "./fold";
+import { letterDigit, markLetterDigits } from "./letter-digits";
 import { codeUnits } from "./units";
 
 const T_NONE = 0;
@@ -123,36 +124,200 @@ const COLON = 58;
  * again in folded form, and what that finds is reported at the original positions.
  */
 export function scanBuiltins(text: string, mask: number, table: Uint8Array, out: RangeList): void {
-  if (!scanPass(text, mask, table, rawRanges)) {
+  const found = scanPass(text, mask, table, rawRanges);
+  if (found === 0) {
     copyRanges(rawRanges, out);
     return;
   }
-  const folded = foldText(text);
-  foldedRanges.clear();
-  scanPass(folded.text, mask, table, foldedRanges);
-  for (let r = 0; r < foldedRanges.length; r++) {
-    foldedRanges.starts[r] = folded.starts[foldedRanges.starts[r]];
-    foldedRanges.ends[r] = folded.ends[foldedRanges.ends[r] - 1];
+  if ((found & (FOLDS | HAS_SOFT_BREAKS)) === 0) {
+    foldedRanges.clear();
+  } else if (found === HAS_SOFT_BREAKS) {
+    // Nothing else folds: only the text around each soft break can read differently folded.
+    scanSoftWindows(text, mask, table, foldedRanges);
+  } else {
+    scanFolded(text, 0, mask, table, foldedRanges);
+    if (found & HAS_SOFT_BREAKS) {
+      // Joining lines only adds too: a value on the next line that needs folding ("4111 …" /
+      // "４１１１ …") may vanish into an overlong joined run, so it is also read with the lines
+      // apart, and with the parts side by side (a value a line holds whole, then one folded).
+      scanFolded(text, 10, mask, table, apartRanges);
+      unionRanges(foldedRanges, apartRanges, joinedRanges);
+      scanFolded(text, 32, mask, table, apartRanges);
+      unionRanges(joinedRanges, apartRanges, foldedRanges);
+    }
   }
-  // Folding only adds: what the plain pass found stays where no folded match overlaps it
-  // ("bob@x.org–4111…": the en dash, folded to '-', glues the address to the card).
-  mergeRanges(foldedRanges, rawRanges, out);
+  if (found & LETTER_DIGITS) {
+    // "4111 1111 1111 111l": read with the look-alike letters of mostly-digit runs as digits
+    const marks = markLetterDigits(text);
+    if (marks) {
+      scanFolded(text, 0, mask, table, apartRanges, 0, marks);
+      unionRanges(foldedRanges, apartRanges, joinedRanges);
+      copyRanges(joinedRanges, foldedRanges);
+    }
+  }
+  // Folding only adds: what the plain pass found stays masked, joined with a folded match that
+  // overlaps it ("bob@x.org–4111…": the en dash, folded to '-', glues the address to the card; a
+  // line of its own "4111 1111 1111 1111" and the next, joined by a soft break, wrap.ts).
+  unionRanges(foldedRanges, rawRanges, out);
+}
+
+/** Merge two sorted disjoint lists into `out`, overlapping ranges joined into one (of the kind that starts first, `first` on a tie). */
+function unionRanges(first: RangeList, second: RangeList, out: RangeList): void {
+  out.clear();
+  let a = 0;
+  let b = 0;
+  while (a < first.length || b < second.length) {
+    const fromFirst = b >= second.length || (a < first.length && first.starts[a] <= second.starts[b]);
+    const list = fromFirst ? first : second;
+    const r = fromFirst ? a++ : b++;
+    const last = out.length - 1;
+    if (last >= 0 && list.starts[r] < out.ends[last]) out.ends[last] = Math.max(out.ends[last], list.ends[r]);
+    else out.push(list.starts[r], list.ends[r], list.kinds[r]);
+  }
+}
+
+/** The matches of `text` folded (fold.ts; soft breaks as `softAs`), at their original positions (+ `offset`), into `out`. */
+function scanFolded(text: string, softAs: number, mask: number, table: Uint8Array, out: RangeList, offset = 0, letterDigits: Uint8Array | null = null): void {
+  const folded = foldText(text, softAs, letterDigits);
+  scanPass(folded.text, mask, table, out);
+  for (let r = 0; r < out.length; r++) {
+    out.starts[r] = folded.starts[out.starts[r]] + offset;
+    out.ends[r] = folded.ends[out.ends[r] - 1] + offset;
+  }
+}
+
+/** How far around a soft break a value joined by it can reach (a grouped IBAN is the longest, 42). */
+const SOFT_WINDOW = 48;
+/** How far a window's edge moves out of a run of value characters (an email, a key). */
+const SOFT_WIDEN = 256;
+
+/** Whether text[p] is a character a match holds (a space only between digits): a window's edge is not put next to one. */
+function inRun(text: string, p: number): boolean {
+  const c = text.charCodeAt(p);
+  if (c === 32) return isDigitCode(text.charCodeAt(p - 1)) || isDigitCode(text.charCodeAt(p + 1));
+  return c < 128 ? (FLAGS[c] & F_ENTITY) !== 0 : c !== 0x2063 && c !== 0x2064;
+}
+
+function isDigitCode(c: number): boolean {
+  return c >= 48 && c <= 57;
+}
+
+/**
+ * The matches of `text` with its soft breaks dropped, read in windows around them (merged where
+ * they meet, widened to word boundaries), into `out`. Only for a text where nothing else folds:
+ * dropping the stand-ins is then all the folding there is, and the rest reads the same.
+ */
+function scanSoftWindows(text: string, mask: number, table: Uint8Array, out: RangeList): void {
+  out.clear();
+  const n = text.length;
+  const count = softBreaksOf(text);
+  for (let a = 0; a < count; ) {
+    let b = a + 1; // the window holds stand-ins [a, b)
+    while (b < count && softs[b] - softs[b - 1] <= 2 * SOFT_WINDOW) b++;
+    let from = Math.max(0, softs[a] - SOFT_WINDOW);
+    let to = Math.min(n, softs[b - 1] + 1 + SOFT_WINDOW);
+    // An edge inside a run of value characters could cut a match the join makes ("1234" /
+    // "5678@x.com"), or make one ("…1111 1111 1111 1111", cut after its first group); an edge
+    // inside an escape sequence would read its parameters as text.
+    for (let k = 0; k < SOFT_WIDEN && from > 0 && inRun(text, from - 1); k++) from--;
+    for (let k = 0; k < SOFT_WIDEN && to < n && inRun(text, to); k++) to++;
+    const esc = lastEscapeStart(text, from, Math.max(0, from - SOFT_WIDEN));
+    if (esc >= 0 && (sequenceEnd(text, esc) > from || sequenceEnd(text, esc) === ESC_INCOMPLETE)) from = esc;
+    const last = lastEscapeStart(text, to, from);
+    if (last >= 0) {
+      const end = sequenceEnd(text, last);
+      if (end === ESC_INCOMPLETE) to = n;
+      else if (end > to) to = end;
+    }
+    scanJoined(text, from, to, a, b, mask, table, out);
+    a = b;
+  }
+}
+
+/**
+ * Scan text[from, to) with the stand-ins softs[a, b) dropped, and again read as spaces (the
+ * parts side by side: "4111 1111 1111 1111" / "5500 0000 00" / "00 0004" joins neither the
+ * first card to the second nor loses it); append the union at original positions.
+ */
+function scanJoined(text: string, from: number, to: number, a: number, b: number, mask: number, table: Uint8Array, out: RangeList): void {
+  let joined = "";
+  let spaced = "";
+  let copied = from;
+  for (let k = a; k < b; k++) {
+    const part = text.slice(copied, softs[k]);
+    joined += part;
+    spaced += `${part} `;
+    copied = softs[k] + 1;
+  }
+  const tail = text.slice(copied, to);
+  scanPass(joined + tail, mask, table, windowRanges);
+  // joined index j -> original: j + the stand-ins dropped before it (the k-th sits at joined index
+  // softs[k] - from - (k - a)); those right after a match's last character are its own, as the
+  // folding pass gives a dropped character to the one before it
+  joinedRanges.clear();
+  let k = a;
+  for (let r = 0; r < windowRanges.length; r++) {
+    const start = windowRanges.starts[r];
+    while (k < b && softs[k] - from - (k - a) <= start) k++;
+    let e = k;
+    while (e < b && softs[e] - from - (e - a) <= windowRanges.ends[r]) e++;
+    joinedRanges.push(from + start + (k - a), from + windowRanges.ends[r] + (e - a), windowRanges.kinds[r]);
+  }
+  scanPass(spaced + tail, mask, table, windowRanges);
+  for (let r = 0; r < windowRanges.length; r++) {
+    windowRanges.starts[r] += from;
+    windowRanges.ends[r] += from;
+  }
+  unionRanges(joinedRanges, windowRanges, apartRanges);
+  for (let r = 0; r < apartRanges.length; r++) out.push(apartRanges.starts[r], apartRanges.ends[r], apartRanges.kinds[r]);
 }
 
 // Scratch for scanBuiltins (synchronous, never re-entered).
 const rawRanges = new RangeList();
 const foldedRanges = new RangeList();
+const apartRanges = new RangeList();
+const joinedRanges = new RangeList();
+const windowRanges = new RangeList();
 
 function copyRanges(from: RangeList, to: RangeList): void {
+  to.clear();
   for (let r = 0; r < from.length; r++) to.push(from.starts[r], from.ends[r], from.kinds[r]);
 }
 
-/** One scan; returns true when the text has characters that fold (the matches are then incomplete). */
-function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList): boolean {
+/** positions of the stand-ins in the text scanSoftWindows reads (grows as needed) */
+let softs = new Int32Array(64);
+
+/** Fills `softs` with the positions of the stand-ins in `text`, in order; returns how many. */
+function softBreaksOf(text: string): number {
+  let count = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c !== 0x2063 && c !== 0x2064) continue; // SOFT_LF, SOFT_CRLF
+    if (count === softs.length) {
+      const grown = new Int32Array(count * 2);
+      grown.set(softs);
+      softs = grown;
+    }
+    softs[count++] = i;
+  }
+  return count;
+}
+
+/** scanPass found characters that fold, other than soft-break stand-ins */
+const FOLDS = 1;
+/** scanPass found soft-break stand-ins (wrap.ts) */
+const HAS_SOFT_BREAKS = 2;
+/** scanPass found a number next to or holding a letter that reads as a digit (letter-digits.ts) */
+const LETTER_DIGITS = 4;
+
+/** One scan; returns FOLDS | HAS_SOFT_BREAKS for what the text holds that folds (the matches are then incomplete), else 0. */
+function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList): number {
   out.clear();
   const n = text.length;
   const u = codeUnits(text);
   let folds = false;
+  let soft = false;
+  let letters = false;
   let i = 0;
   // No match may start before `guard`: the end of the previous match or escape sequence.
   let guard = 0;
@@ -167,7 +332,8 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
         i = guard = sequenceEnd = scanResume(text, i);
         continue;
       }
-      if (!folds && foldsAt(u, i)) folds = true;
+      if (c === 0x2063 || c === 0x2064) soft = true; // SOFT_LF, SOFT_CRLF
+      else if (!folds && foldsAt(u, i)) folds = true;
       i++;
       continue;
     }
@@ -189,6 +355,7 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
         e++;
       }
       resume = e;
+      if (!letters && (t === T_DIGIT ? nearLetterDigit(u, i, e, n) : letterDigit(c) >= 0 && e - i <= 19 && isLetterDigitGroup(u, i + 1, e))) letters = true;
       if (t !== T_WORD) {
         // IPv6 needs a group of at most 4 hex digits followed by ':'.
         const v6 = (mask & bit(K_IPV6)) !== 0 && e - i <= 4 && u[e] === COLON;
@@ -198,6 +365,8 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
             else if (mask & NUMBER_KINDS && mayBeNumber(u, i, e, n)) {
               found = matchNumber(text, u, i, n, mask, match);
               if (!found && match.end > e) resume = match.end;
+              // the chain stopped at a letter that reads as a digit ("4111 1111 1111 111l")
+              if (!found && !letters && match.end < n && letterDigit(u[match.end]) >= 0) letters = true;
             }
             break;
           case T_UPPER:
@@ -244,7 +413,7 @@ function scanPass(text: string, mask: number, table: Uint8Array, out: RangeList)
       i = guard = match.end;
     } else i = resume;
   }
-  return folds;
+  return (folds ? FOLDS : 0) | (soft ? HAS_SOFT_BREAKS : 0) | (letters ? LETTER_DIGITS : 0);
 }
 
 /**
@@ -260,9 +429,10 @@ function mayBeNumber(u: Uint16Array, i: number, e: number, n: number): boolean {
   if (len >= 7 && hasUnderscore(u, i, e)) return true; // "123_45_6789"
   if (e >= n) return false;
   const sep = u[e];
-  // space, '-', '.', ')', '/', ':', '|' (numbers.ts)
-  if (sep !== 32 && sep !== 45 && sep !== 46 && sep !== 41 && sep !== 47 && sep !== 58 && sep !== 124) return false;
-  const next = u[e + 1];
+  // space, '-', '.', ')', '/', ':', '|', tab, ',' (numbers.ts)
+  if (sep !== 32 && sep !== 45 && sep !== 46 && sep !== 41 && sep !== 47 && sep !== 58 && sep !== 124 && sep !== 9 && sep !== 44) return false;
+  let next = u[e + 1];
+  if (sep === 44 && next === 32) next = u[e + 2]; // ", "
   return next >= 48 && next <= 57;
 }
 
@@ -291,6 +461,35 @@ function startsNumber(u: Uint16Array, i: number, n: number, sequenceEnd: number)
   let next = u[i + 1];
   if (next === 40 && u[i] === 43) next = u[i + 2]; // "+(" is not a format, but "+(44)" is seen
   return next >= 48 && next <= 57;
+}
+
+/**
+ * A digit-led word [i, e) holding a letter read as a digit, or next to a whole word of digits and
+ * such letters, a single separator away ("1111 llll", "lI-45-6789"); not "12 lines" or "5 of".
+ */
+function nearLetterDigit(u: Uint16Array, i: number, e: number, n: number): boolean {
+  for (let p = i + 1; p < e; p++) if (letterDigit(u[p]) >= 0) return true;
+  if (e + 1 < n && letterDigit(u[e + 1]) >= 0 && !isWordAt(u, e)) {
+    let p = e + 1;
+    while (p < n && (letterDigit(u[p]) >= 0 || (u[p] >= 48 && u[p] <= 57))) p++;
+    if (p >= n || !isWordAt(u, p)) return true;
+  }
+  if (i >= 2 && letterDigit(u[i - 2]) >= 0 && !isWordAt(u, i - 1)) {
+    let p = i - 2;
+    while (p >= 0 && (letterDigit(u[p]) >= 0 || (u[p] >= 48 && u[p] <= 57))) p--;
+    if (p < 0 || !isWordAt(u, p)) return true;
+  }
+  return false;
+}
+
+/** [from, to) is digits and letters read as digits only, with a digit ("l23", not "oscar29"). */
+function isLetterDigitGroup(u: Uint16Array, from: number, to: number): boolean {
+  let digit = false;
+  for (let p = from; p < to; p++) {
+    if (u[p] >= 48 && u[p] <= 57) digit = true;
+    else if (letterDigit(u[p]) < 0) return false;
+  }
+  return digit;
 }
 
 function isWordAt(u: Uint16Array, p: number): boolean {
