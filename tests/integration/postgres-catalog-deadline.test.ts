@@ -29,6 +29,10 @@ describe("PostgreSQL gateway: a catalog that does not answer", () => {
     gh = await startGatehouse({ env: { GATEHOUSE_PG_CATALOG_TIMEOUT_MS: process.env.CATALOG_TIMEOUT_MS ?? "1500" } });
     token = await login(gh.url, gh.adminEmail, gh.adminPassword);
     await putPolicies(gh, token, POLICIES, "catalog deadline");
+    // One function written by users: without any, the gateway knows no statement can reach user
+    // code and skips the per-name lookups this is about (metadata.ts mayHaveUserCode).
+    const created = await runPsql(gatewayConninfo(gh.ports.postgres, "demo-postgres", gh.adminEmail), token, ["-c", "create function deadline_probe() returns int language sql as 'select 1'"]);
+    expect(created.out).toContain("CREATE FUNCTION");
   }, 120_000);
 
   afterAll(async () => {
