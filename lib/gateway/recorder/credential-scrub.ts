@@ -135,6 +135,19 @@ export function scrubBytes(buf: Buffer, final: boolean): { body: Buffer; hold: B
 }
 
 /**
+ * Whether a credential may start in `held` (what scrubBytes held back, plus any incomplete
+ * character) and go on into `next`, the bytes that follow it. When not, scrubbing `held` and
+ * `next` together finds exactly what scrubbing `next` alone finds (every start, hence every walk
+ * and hold, lies in `next`), so `next` need not be copied behind `held` to be scrubbed.
+ */
+export function startsAcross(held: Buffer, next: Buffer): boolean {
+  const seam = Buffer.concat([held, next.subarray(0, START_MAX - 1)]);
+  return STARTS.some((s) => seam.includes(s));
+}
+
+const START_MAX = Math.max(...STARTS.map((s) => s.length));
+
+/**
  * The next token start at or after `from`, searched by "yJ": Buffer.indexOf finds a two-byte
  * needle whose first byte is rare several times faster than "eyJ" ("e" is everywhere in text),
  * and bulk output passes through here.
