@@ -34,9 +34,9 @@ export function cpuMs(gh: GatehouseProcess): { user: number; sys: number } {
   return processCpuMs(gh.proc.pid!);
 }
 
-/** CPU time process `pid` (all threads) has used so far, user and system, in ms. */
-export function processCpuMs(pid: number): { user: number; sys: number } {
-  const fields = fs.readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1].split(" ");
+/** CPU time process `pid` (all threads, or its thread `tid` alone) has used so far, user and system, in ms. */
+export function processCpuMs(pid: number, tid?: number): { user: number; sys: number } {
+  const fields = fs.readFileSync(`/proc/${pid}${tid ? `/task/${tid}` : ""}/stat`, "utf8").split(") ")[1].split(" ");
   // after "comm)": state is [0], utime [11], stime [12], in clock ticks (100 Hz on Linux)
   return { user: Number(fields[11]) * 10, sys: Number(fields[12]) * 10 };
 }

@@ -51,8 +51,11 @@ interface Side {
   settle?: Partial<Record<Bulk, number>>;
   /** MB/s of each run */
   bulk: Partial<Record<Bulk, number[]>>;
-  /** CPU ms per MB during each run: the whole machine (every process and the kernel), and the gateway process alone */
-  cpu?: Partial<Record<Bulk, { machine: number[]; gateway: number[] }>>;
+  /**
+   * CPU ms per MB during each run: the whole machine (every process and the kernel), the gateway
+   * process alone, and of that its main thread (the rest is V8's helper threads: garbage collection)
+   */
+  cpu?: Partial<Record<Bulk, { machine: number[]; gateway: number[]; main: number[] }>>;
   rtt?: { p50: number; p95: number };
   /** measured again right after the bulk sessions, while the gateway prepares their replay keyframes */
   rttBusy?: { p50: number; p95: number };
@@ -67,13 +70,13 @@ function machineCpuMs(): { total: number; idle: number } {
   return { total: ticks.reduce((a, b) => a + b, 0) * 10, idle: (ticks[3] + ticks[4]) * 10 };
 }
 
-/** CPU time used so far, in ms: by the whole machine (all CPUs, busy), or by one process (all threads). */
-function cpuMs(pid?: number): number {
+/** CPU time used so far, in ms: by the whole machine (all CPUs, busy), by one process (all threads), or by one of its threads. */
+function cpuMs(pid?: number, tid?: number): number {
   if (pid === undefined) {
     const m = machineCpuMs();
     return m.total - m.idle;
   }
-  const p = processCpuMs(pid);
+  const p = processCpuMs(pid, tid);
   return p.user + p.sys;
 }
 
@@ -82,19 +85,19 @@ function cpuMs(pid?: number): number {
  * per MB the machine and the gateway process (`gatewayPid`) spent meanwhile: where the cost is.
  * The gateway's thread is the bottleneck of a transfer through it (MB/s ≈ 1000 / its ms per MB).
  */
-async function throughput(t: SshTarget, command: string, expectBytes: number, gatewayPid?: number): Promise<{ mbps: number; machine: number; gateway: number }> {
+async function throughput(t: SshTarget, command: string, expectBytes: number, gatewayPid?: number): Promise<{ mbps: number; machine: number; gateway: number; main: number }> {
   const args = ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-T", `${t.user}@${t.host ?? "127.0.0.1"}`, "--", command];
   const child = spawnClient("ssh", args, t);
   child.stdin!.end();
   let bytes = 0;
   let stderr = "";
   let start = 0n;
-  let cpu0 = { machine: 0, gateway: 0 };
+  let cpu0 = { machine: 0, gateway: 0, main: 0 };
   child.stdout!.on("data", (d: Buffer) => {
     // The clock starts at the first byte: connection setup and login are not throughput.
     if (!start) {
       start = process.hrtime.bigint();
-      cpu0 = { machine: cpuMs(), gateway: gatewayPid ? cpuMs(gatewayPid) : 0 };
+      cpu0 = { machine: cpuMs(), gateway: gatewayPid ? cpuMs(gatewayPid) : 0, main: gatewayPid ? cpuMs(gatewayPid, gatewayPid) : 0 };
     }
     bytes += d.length;
   });
@@ -102,7 +105,11 @@ async function throughput(t: SshTarget, command: string, expectBytes: number, ga
   const code = await new Promise<number | null>((resolve) => child.once("close", resolve));
   const secs = Number(process.hrtime.bigint() - start) / 1e9;
   const mb = bytes / 2 ** 20;
-  const cpu = { machine: (cpuMs() - cpu0.machine) / mb, gateway: gatewayPid ? (cpuMs(gatewayPid) - cpu0.gateway) / mb : 0 };
+  const cpu = {
+    machine: (cpuMs() - cpu0.machine) / mb,
+    gateway: gatewayPid ? (cpuMs(gatewayPid) - cpu0.gateway) / mb : 0,
+    main: gatewayPid ? (cpuMs(gatewayPid, gatewayPid) - cpu0.main) / mb : 0,
+  };
   if (code !== 0 || bytes !== expectBytes) throw new Error(`ssh exited ${code} after ${bytes} of ${expectBytes} bytes: ${stderr.trim() || "(no stderr)"}`);
   return { mbps: mb / secs, ...cpu };
 }
@@ -173,10 +180,11 @@ const bulkStep =
   async (t, f, side) => {
     const r = await throughput(t, command(f), mb * 2 ** 20, t.pid);
     (side.bulk[key] ??= []).push(r.mbps);
-    const cpu = ((side.cpu ??= {})[key] ??= { machine: [], gateway: [] });
+    const cpu = ((side.cpu ??= {})[key] ??= { machine: [], gateway: [], main: [] });
     cpu.machine.push(r.machine);
     cpu.gateway.push(r.gateway);
-    if (VERBOSE) console.error(`${key} ${t.pid ? "gateway" : "direct"}: ${r.mbps.toFixed(1)} MB/s, machine ${r.machine.toFixed(2)} ms/MB${t.pid ? `, gateway ${r.gateway.toFixed(2)} ms/MB, rss ${/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${t.pid}/status`, "utf8"))![1]} kB` : ""}`);
+    cpu.main.push(r.main);
+    if (VERBOSE) console.error(`${key} ${t.pid ? "gateway" : "direct"}: ${r.mbps.toFixed(1)} MB/s, machine ${r.machine.toFixed(2)} ms/MB${t.pid ? `, gateway ${r.gateway.toFixed(2)} ms/MB (main thread ${r.main.toFixed(2)}), rss ${/VmRSS:\s+(\d+)/.exec(fs.readFileSync(`/proc/${t.pid}/status`, "utf8"))![1]} kB` : ""}`);
   };
 const ALL_STEPS: [string, Step][] = [
   ["rtt", async (t, _f, side) => void (side.rtt = await roundTrip(t))],
@@ -263,8 +271,8 @@ function report(direct: Side, gated: { store: Store; side: Side }[]) {
   throughputRow("bulk output, zeros (MB/s)", "zeros");
   throughputRow("bulk output, text lines (MB/s)", "text");
   throughputRow("bulk output, random (MB/s)", "random");
-  const cpu = (side: Side, pick: "machine" | "gateway") => (["zeros", "text", "random"] as const).map((k) => fmt(median(side.cpu?.[k]?.[pick]))).join("/");
-  console.log(`${"… CPU per MB, zeros/text/random (ms)".padEnd(35)} machine: direct ${cpu(direct, "machine")}, ${gated.map((g) => `${g.store} ${cpu(g.side, "machine")}`).join(", ")}; gateway process: ${gated.map((g) => `${g.store} ${cpu(g.side, "gateway")}`).join(", ")}`);
+  const cpu = (side: Side, pick: "machine" | "gateway" | "main") => (["zeros", "text", "random"] as const).map((k) => fmt(median(side.cpu?.[k]?.[pick]))).join("/");
+  console.log(`${"… CPU per MB, zeros/text/random (ms)".padEnd(35)} machine: direct ${cpu(direct, "machine")}, ${gated.map((g) => `${g.store} ${cpu(g.side, "machine")}`).join(", ")}; gateway process: ${gated.map((g) => `${g.store} ${cpu(g.side, "gateway")} (main thread ${cpu(g.side, "main")})`).join(", ")}`);
   const settled = gated.map((g) => `${(["zeros", "text", "random"] as const).map((k) => fmt(g.side.settle?.[k])).join("/").padStart(10)}       `);
   console.log(`${"… recording stored after (s)".padEnd(35)}${"".padStart(8)}${settled.join("")}   zeros/text/random`);
   for (const [key, label] of [["rtt", "keystroke round trip"], ["rttBusy", "… after bulk, keyframing"]] as const) {
@@ -275,7 +283,7 @@ function report(direct: Side, gated: { store: Store; side: Side }[]) {
       console.log(`${`${label} ${p} (ms)`.padEnd(35)}${fmt(d, 2).padStart(8)}${cells.join("")}   ${key === "rtt" && p === "p50" ? `added ≤ ${TARGET_ADDED_P50_MS} ms ${verdict(ok)}` : ""}`);
     }
   }
-  console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead); CPU per MB = CPU time spent during the transfer (the machine: every process and the kernel, 2 cores; the gateway: its process), medians; “recording stored after” = seconds from the client having every byte until the machine was idle again (the recording in the database, replay keyframes prepared; an upper bound, it includes the 0.5 s idle probe): bulk output is spooled to disk during the transfer and stored from there (lib/gateway/recorder/spool.ts). Each measure starts on an idle machine. For round trips, the added milliseconds; the second pair runs through the gateway right after the bulk transfers, while it still stores and indexes them. SSH compression is off on both legs, so zeros, text and random differ only in what the gateway's recording and masking do with them.");
+  console.log("\nratio = gatehouse / direct throughput (1.00 = no overhead); CPU per MB = CPU time spent during the transfer (the machine: every process and the kernel, 2 cores; the gateway: its process, and its main thread, the relay's; the difference is V8's helper threads, garbage collection), medians; “recording stored after” = seconds from the client having every byte until the machine was idle again (the recording in the database, replay keyframes prepared; an upper bound, it includes the 0.5 s idle probe): bulk output is spooled to disk during the transfer and stored from there (lib/gateway/recorder/spool.ts). Each measure starts on an idle machine. For round trips, the added milliseconds; the second pair runs through the gateway right after the bulk transfers, while it still stores and indexes them. SSH compression is off on both legs, so zeros, text and random differ only in what the gateway's recording and masking do with them.");
   if (direct.error) console.log(`\ndirect measurement FAILED: ${direct.error}`);
   // startGatehouse's error carries the whole server log: its tail is what explains a failure.
   for (const g of gated) if (g.side.error) console.log(`\ngateway (${g.store}) measurement FAILED: ${g.side.error.length > 3000 ? "…" + g.side.error.slice(-3000) : g.side.error}`);

@@ -17,7 +17,13 @@
  */
 const JWS = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/;
 const CONSOLE = /gatehouse-console:[A-Za-z0-9_-]{43}/;
-const ANY = new RegExp(`${JWS.source}|${CONSOLE.source}`, "g");
+/**
+ * A match runs on to the end of its run of token characters: a token's signature segment is
+ * greedy, so a second token written right behind a first (or behind "e", or behind an escape
+ * sequence between them) lost only its header to the first match, and its payload and signature
+ * (the header being the same in every Gatehouse token) stayed in the recording.
+ */
+const ANY_RUN = new RegExp(`${JWS.source}[A-Za-z0-9_.-]*|${CONSOLE.source}`, "g");
 const STARTS = ["eyJ"];
 /** A candidate longer than this is not held back (no credential is this long): recorded as it is. */
 export const MAX_HOLD = 8 * 1024;
@@ -32,7 +38,7 @@ export function placeholder(n: number): string {
 /** The serialized payload with every credential replaced (characters JSON never escapes). */
 export function scrubJson(json: string): string {
   if (!json.includes("eyJ") && !json.includes("gatehouse-console:")) return json;
-  return json.replace(ANY, (m) => placeholder(m.length));
+  return json.replace(ANY_RUN, (m) => placeholder(m.length));
 }
 
 /**
@@ -125,11 +131,13 @@ export function scrubBytes(buf: Buffer, final: boolean): { body: Buffer; hold: B
     const w = walk(buf, next);
     if (w.open && !final && buf.length - next <= MAX_HOLD) return { body: (out ?? buf).subarray(0, next), hold: Buffer.from(buf.subarray(next)) };
     const text = String.fromCharCode(...w.at.map((i) => buf[i]));
+    // Anywhere in the run ("eyJ." then a token was left as it was), and from there to the run's
+    // end (ANY_RUN says why).
     const m = JWS.exec(text);
-    if (m && m.index === 0) {
+    if (m) {
       out ??= Buffer.from(buf);
-      const p = placeholder(m[0].length);
-      for (let k = 0; k < m[0].length; k++) out[w.at[k]] = p.charCodeAt(k);
+      const p = placeholder(text.length - m.index);
+      for (let k = m.index; k < text.length; k++) out[w.at[k]] = p.charCodeAt(k - m.index);
     }
     from = (w.at.length ? w.at[w.at.length - 1] : next) + 1;
   }
@@ -138,6 +146,19 @@ export function scrubBytes(buf: Buffer, final: boolean): { body: Buffer; hold: B
   const partial = partialStartAtEnd(buf);
   return partial < 0 ? { body, hold: null } : { body: body.subarray(0, partial), hold: Buffer.from(buf.subarray(partial)) };
 }
+
+/**
+ * Whether a credential may start in `held` (what scrubBytes held back, plus any incomplete
+ * character) and go on into `next`, the bytes that follow it. When not, scrubbing `held` and
+ * `next` together finds exactly what scrubbing `next` alone finds (every start, hence every walk
+ * and hold, lies in `next`), so `next` need not be copied behind `held` to be scrubbed.
+ */
+export function startsAcross(held: Buffer, next: Buffer): boolean {
+  const seam = Buffer.concat([held, next.subarray(0, START_MAX - 1)]);
+  return STARTS.some((s) => seam.includes(s));
+}
+
+const START_MAX = Math.max(...STARTS.map((s) => s.length));
 
 /**
  * The next token start at or after `from`, searched by "yJ": Buffer.indexOf finds a two-byte

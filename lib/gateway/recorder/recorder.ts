@@ -76,11 +76,12 @@ export class SessionRecorder implements EventSource {
   }
 
   /**
-   * An event whose payload is `fields` plus `bytes`, stored in the `data` column as `packer`
-   * decides (packed-output.ts). The bytes go to the spool now; the writer packs and stores them at
-   * its pace. Live viewers get the announcement and fetch the event once stored.
+   * An event whose payload is `fields` plus `bytes` (one buffer, or its parts in order), stored in
+   * the `data` column as `packer` decides (packed-output.ts). The bytes go to the spool now; the
+   * writer packs and stores them at its pace. Live viewers get the announcement and fetch the
+   * event once stored.
    */
-  recordBulk(kind: string, fields: Record<string, unknown>, bytes: Buffer, packer: OutputPacker): RecordedEvent {
+  recordBulk(kind: string, fields: Record<string, unknown>, bytes: Buffer | readonly Buffer[], packer: OutputPacker): RecordedEvent {
     this.lastRecordAt = performance.now();
     const event: RecordedEvent = { seq: ++this.seq, tMs: this.now(), kind, payload: fields };
     const row: QueuedEvent = { seq: event.seq, tMs: event.tMs, kind, payloadJson: "" };
@@ -89,8 +90,9 @@ export class SessionRecorder implements EventSource {
       this.spooled++;
     } catch (err) {
       console.error(`[recorder] spool unavailable, keeping output in memory:`, (err as Error).message);
-      const packed = packer.pack(bytes);
-      row.payloadJson = serialize({ ...fields, n: bytes.length, bin: packed.bin });
+      const whole = Buffer.isBuffer(bytes) ? bytes : Buffer.concat(bytes);
+      const packed = packer.pack(whole);
+      row.payloadJson = serialize({ ...fields, n: whole.length, bin: packed.bin });
       row.data = packed.bin === "raw" ? Buffer.from(packed.data) : packed.data;
     }
     this.queue.push(row);

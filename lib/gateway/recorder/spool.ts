@@ -63,7 +63,8 @@ export class Spool {
     return n;
   }
 
-  append(header: SpoolHeader, data: Buffer): SpoolRef {
+  /** `data`: the record's bytes, or its bytes in parts (written one after the other, read back as one). */
+  append(header: SpoolHeader, data: Buffer | readonly Buffer[]): SpoolRef {
     if (!this.current || this.current.size >= SEGMENT_BYTES) {
       this.current?.seal();
       this.current = new SpoolSegment(`${this.prefix}-${this.next++}.spool`, (seg) => this.live.delete(seg));
@@ -106,23 +107,25 @@ export class SpoolSegment {
     return this.outstanding ? this.size : 0;
   }
 
-  append(header: SpoolHeader, data: Buffer): SpoolRef {
+  append(header: SpoolHeader, data: Buffer | readonly Buffer[]): SpoolRef {
     if (this.fd === null) {
       fs.mkdirSync(path.dirname(this.file), { recursive: true, mode: 0o700 });
       this.fd = fs.openSync(this.file, "w+", 0o600);
       this.size = 0;
     }
+    const parts = Buffer.isBuffer(data) ? [data] : data;
+    const len = parts.reduce((n, b) => n + b.length, 0);
     const head = Buffer.from(JSON.stringify(header));
     const frame = Buffer.allocUnsafe(8 + head.length);
     frame.writeUInt32BE(head.length, 0);
     head.copy(frame, 4);
-    frame.writeUInt32BE(data.length, 4 + head.length);
-    const ref = { segment: this, pos: this.size + frame.length, len: data.length };
-    this.size += frame.length + data.length;
+    frame.writeUInt32BE(len, 4 + head.length);
+    const ref = { segment: this, pos: this.size + frame.length, len };
+    this.size += frame.length + len;
     this.outstanding++;
-    // Not copied: the buffer is the caller's, who hands it over (as to a stream's write).
-    this.unwritten.push(frame, data);
-    this.unwrittenBytes += frame.length + data.length;
+    // Not copied: the buffers are the caller's, who hands them over (as to a stream's write).
+    this.unwritten.push(frame, ...parts);
+    this.unwrittenBytes += frame.length + len;
     if (this.unwrittenBytes >= WRITE_BATCH) this.writeOut();
     else this.writeTimer ??= setTimeout(() => this.writeOut(), WRITE_DELAY_MS).unref();
     return ref;
