@@ -57,7 +57,17 @@ async function openFromEnv(): Promise<DbHandle> {
   return openPglite(path.join(dataDir, "db"));
 }
 
+/**
+ * Bumped each time this process opens a store. A process serves one store; what it remembers of
+ * that store's contents (the audit log's keyed row and newest rotation: services/audit/append.ts)
+ * belongs to the store it was learnt from, and is not held against the next one a test opens.
+ */
+const stores = globalThis as { __gatehouseStoreGeneration?: number };
+export const storeGeneration = () => stores.__gatehouseStoreGeneration ?? 0;
+const storeOpened = () => void (stores.__gatehouseStoreGeneration = storeGeneration() + 1);
+
 export async function openPostgres(url: string): Promise<DbHandle> {
+  storeOpened();
   const { default: postgres } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
   const { migratePostgresStore } = await import("./migrate-postgres");
@@ -89,6 +99,7 @@ const PGLITE_SHARED_BUFFERS = process.env.GATEHOUSE_PGLITE_SHARED_BUFFERS ?? "32
 
 /** Embedded PostgreSQL. dir = null → in memory (tests). */
 export async function openPglite(dir: string | null): Promise<DbHandle> {
+  storeOpened();
   const { PGlite } = await import("@electric-sql/pglite");
   const { drizzle } = await import("drizzle-orm/pglite");
   const { migrate } = await import("drizzle-orm/pglite/migrator");

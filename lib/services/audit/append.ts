@@ -1,5 +1,5 @@
 import { desc, sql } from "drizzle-orm";
-import type { Db, Tx } from "@/db/client";
+import { storeGeneration, type Db, type Tx } from "@/db/client";
 import { auditKeyRows } from "@/db/queries/audit";
 import { auditLog } from "@/db/schema";
 import type { Caller } from "@/lib/auth/caller";
@@ -57,20 +57,25 @@ interface Seen {
   keyedFrom: number;
   /** the segment the newest rotation began */
   rotated?: KeySegment;
+  /** the store it was seen in (db/client.ts storeGeneration) */
+  store: number;
 }
 const g = globalThis as { __gatehouseAuditSeen?: Seen };
 
 function seenOf(history: KeyHistory): Seen {
-  return { keyedFrom: history.keyedFrom, ...(history.segments.length > 1 ? { rotated: history.segments.at(-1)! } : {}) };
+  return { keyedFrom: history.keyedFrom, ...(history.segments.length > 1 ? { rotated: history.segments.at(-1)! } : {}), store: storeGeneration() };
 }
+
+/** What this process saw of the store it has open now. */
+const seenNow = () => (g.__gatehouseAuditSeen?.store === storeGeneration() ? g.__gatehouseAuditSeen : undefined);
 
 /** The newest rotation this process saw, for `audit verify` to hold the log to. */
 export function seenRotation(): KeySegment | undefined {
-  return g.__gatehouseAuditSeen?.rotated;
+  return seenNow()?.rotated;
 }
 
 /** Throws when the log lost what this process saw of it (above). */
-export function checkSeen(history: KeyHistory | null, seen = g.__gatehouseAuditSeen): void {
+export function checkSeen(history: KeyHistory | null, seen: Omit<Seen, "store"> | undefined = seenNow()): void {
   if (!seen) return;
   if (!history) {
     throw new AuditKeyMismatch(
@@ -93,7 +98,7 @@ export function checkSeen(history: KeyHistory | null, seen = g.__gatehouseAuditS
  * processes on one database switch at the rotation row, and none can write after it with the key
  * it retired.
  */
-export async function lockedLogKey(tx: Tx, ring: KeyRing, seen = g.__gatehouseAuditSeen): Promise<{ key: Buffer; history: KeyHistory }> {
+export async function lockedLogKey(tx: Tx, ring: KeyRing, seen: Omit<Seen, "store"> | undefined = seenNow()): Promise<{ key: Buffer; history: KeyHistory }> {
   const history = keyHistory(await auditKeyRows(tx));
   checkSeen(history, seen);
   if (!history) {
