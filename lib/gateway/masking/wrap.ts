@@ -222,7 +222,11 @@ export function markSoftBreaks(text: string, col: number, columns: number, final
 export function numberRowAfter(openRow: boolean, text: string, end: number): boolean {
   const nl = end > 0 ? text.lastIndexOf("\n", end - 1) : -1;
   if (nl < 0 && !openRow) return false;
-  for (let p = nl + 1; p < end; p++) if (!isNumberMaterial(asciiOf(text.charCodeAt(p)))) return false;
+  for (let p = nl + 1; p < end; p++) {
+    const c = asciiOf(text.charCodeAt(p));
+    // as numberRow reads it: a CR not followed by its LF moves back over the row, which is no number then
+    if (c === CR ? p + 1 >= end || text.charCodeAt(p + 1) !== LF : !isNumberMaterial(c)) return false;
+  }
   return true;
 }
 
