@@ -45,6 +45,7 @@ export function useSqlSocket(connection: string, generation: number, onMessage: 
         if (msg.seq > 0) {
           if (msg.seq <= lastSeq) return; // already had it
           lastSeq = msg.seq;
+          ws.send(JSON.stringify({ type: "ack", seq: msg.seq })); // the server need not keep it for a resume
         }
         lostAt = null;
         attempt = 0;

@@ -20,9 +20,9 @@ import type { Resumable } from "@/lib/ws/resumable";
  *
  * The browser's WebSocket is only attached, as for the browser terminal: after a network loss the
  * connection (and its transaction, and a statement still running or held) waits GRACE_MS for the
- * same credential to come back with the resume token (resumable.ts). Every message is numbered;
- * the browser resumes after the last number it has and is sent what it missed, from the last
- * OUTBOX_BYTES of messages.
+ * same credential to come back with the resume token (resumable.ts). Every message is numbered
+ * and kept until the browser acknowledges it (at most OUTBOX_BYTES of them); the browser resumes
+ * after the last number it has and is sent what it missed.
  */
 export const MAX_ROWS = 1000;
 export const MAX_BYTES = 2 << 20;
@@ -100,6 +100,11 @@ export class SqlConsole implements Resumable {
     for (const m of missed) socket.send(m.json);
     if (this.closed) return this.finish(1000, "closed");
     socket.send(JSON.stringify({ type: "resumed", seq: 0 }));
+  }
+
+  /** The browser has every message up to `seq`: they need not be kept for a resume. */
+  acknowledge(seq: number) {
+    while (this.outbox.length && this.outbox[0].seq <= seq) this.outboxBytes -= this.outbox.shift()!.json.length;
   }
 
   /** The browser went away without closing the console: keep the connection for the grace period. */

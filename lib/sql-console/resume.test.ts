@@ -24,6 +24,23 @@ describe("SqlConsole: messages kept for a browser that comes back", () => {
     await c.end();
   });
 
+  it("keeps only what the browser has not acknowledged", async () => {
+    const c = new SqlConsole();
+    const first = socket();
+    c.attach(first, null);
+    for (let id = 1; id <= 5; id++) await c.run(id, "");
+    c.acknowledge(3);
+    c.detach(first);
+    const back = socket();
+    c.attach(back, 3);
+    expect(back.got.map((m) => m.seq)).toEqual([4, 5, 0]);
+    // What was acknowledged is gone: a browser that (wrongly) asks from before it is told so.
+    const confused = socket();
+    c.attach(confused, 1);
+    expect(confused.got[0]).toMatchObject({ type: "gap", lost: 2 });
+    await c.end();
+  });
+
   it("says how many messages it no longer had when more than it keeps came meanwhile", async () => {
     const c = new SqlConsole();
     const first = socket();

@@ -15,7 +15,7 @@ import { registerWsRoute } from "./router";
  * After a network loss the browser comes back with `?resume=TOKEN&after=SEQ` (console.ts: the
  * connection waits for it, and the token is honoured only for the credential that opened it).
  *
- * Messages in: {type:"run", id, sql}, {type:"cancel"}, {type:"close"}. Out: WireMessage.
+ * Messages in: {type:"run", id, sql}, {type:"cancel"}, {type:"close"}, {type:"ack", seq}. Out: WireMessage.
  */
 const consoles = resumeRegistry<SqlConsole>("sql-console");
 registerWsRoute({
@@ -56,12 +56,13 @@ registerWsRoute({
       });
     }
     ws.on("message", (data, isBinary) => {
-      let msg: { type?: unknown; id?: unknown; sql?: unknown };
+      let msg: { type?: unknown; id?: unknown; sql?: unknown; seq?: unknown };
       try {
         msg = isBinary ? {} : JSON.parse(data.toString());
       } catch {
         return;
       }
+      if (msg.type === "ack") return Number.isSafeInteger(msg.seq) ? con.acknowledge(msg.seq as number) : undefined;
       if (msg.type === "cancel") return con.cancel();
       if (msg.type === "close") return void con.end();
       if (msg.type !== "run") return;
