@@ -374,6 +374,10 @@ describe("the audit chain with two writers on a shared PostgreSQL 15", () => {
     const env = { DATABASE_URL: pg.url, GATEHOUSE_SECRET_KEY: Buffer.alloc(32, 9).toString("base64") };
     [a, b] = await Promise.all([startGatehouse({ env }), startGatehouse({ env, demo: false })]);
     [ta, tb] = await Promise.all([login(a.url, a.adminEmail, a.adminPassword), login(b.url, b.adminEmail, b.adminPassword)]);
+    // The outage tests below run a session on the demo upstream: say why if it did not start
+    // (one CI run found no "demo-postgres" connection here, with nothing else to go on).
+    const names = ((await apiCall(a.url, ta, "GET", "/connections")).body.connections as { name: string }[]).map((c) => c.name);
+    if (!names.includes("demo-postgres")) throw new Error(`process a has no demo-postgres connection (${names.join(", ")}); its output:\n${a.output()}`);
   }, 120_000);
 
   afterAll(async () => {
