@@ -83,6 +83,13 @@ const opener = fc.constantFrom("\x1b]0;", "\x1bP", "\x1b_", "\x9d");
 const text = fc.array(fc.oneof(noise, card, quiet, opener), { maxLength: 8 }).map((parts) => parts.join(""));
 
 describe("property: control strings across lines", () => {
+  it("a CR without its LF ends no number row, streamed or whole (a case the property below found)", () => {
+    const t = "\r5500 0000 0000 0004\n1@";
+    expect(masker.maskText(t)).toBe("\r[REDACTED:card]\n1@");
+    for (let cut = 0; cut <= t.length; cut++) expect(streamed([t.slice(0, cut), t.slice(cut)]), `cut ${cut}`).toBe("\r[REDACTED:card]\n1@");
+  });
+
+
   it("streamed masking equals whole-text masking for any chunking", () => {
     fc.assert(
       fc.property(text, fc.array(fc.nat(), { maxLength: 8 }), (t, cuts) => {
