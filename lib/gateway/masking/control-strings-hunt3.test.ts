@@ -7,18 +7,11 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DETECTOR_NAMES } from "./catalog";
-import { chunksAt } from "./chunks.testkit";
+import { allDetectorsMasker, chunksAt, streamedThrough } from "./chunks.testkit";
 import { sequenceEnd } from "./detectors/escapes";
-import { compileMasker } from "./masker";
-import { createStreamMasker } from "./stream";
 
-const masker = compileMasker([{ id: "all", name: "all", enabled: true, detectors: [...DETECTOR_NAMES], columns: [], style: "redact" }], { hashKey: "k" });
-
-function streamed(chunks: string[]): string {
-  const s = createStreamMasker(masker);
-  return chunks.map((c) => s.push(c)).join("") + s.flush();
-}
+const masker = allDetectorsMasker();
+const streamed = (chunks: string[]) => streamedThrough(masker, chunks);
 
 const STRINGS = {
   "an OSC title with a LF": "\x1b]0;a\nb\x07",

@@ -7,19 +7,12 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DETECTOR_NAMES } from "./catalog";
-import { chunksAt } from "./chunks.testkit";
+import { allDetectorsMasker, chunksAt, streamedThrough } from "./chunks.testkit";
 import { luhnCheckDigit } from "./checksums";
 import { ESC_BROKEN, ESC_INCOMPLETE, sequenceEnd } from "./detectors/escapes";
-import { compileMasker } from "./masker";
-import { createStreamMasker } from "./stream";
 
-const masker = compileMasker([{ id: "all", name: "all", enabled: true, detectors: [...DETECTOR_NAMES], columns: [], style: "redact" }], { hashKey: "k" });
-
-function streamed(chunks: string[]): string {
-  const s = createStreamMasker(masker);
-  return chunks.map((c) => s.push(c)).join("") + s.flush();
-}
+const masker = allDetectorsMasker();
+const streamed = (chunks: string[]) => streamedThrough(masker, chunks);
 
 const SEQUENCES = {
   osc: "\x1b]0;title\x07",

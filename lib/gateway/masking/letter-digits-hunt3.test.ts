@@ -6,17 +6,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DETECTOR_NAMES } from "./catalog";
-import { chunksAt } from "./chunks.testkit";
-import { compileMasker } from "./masker";
-import { createStreamMasker } from "./stream";
+import { allDetectorsMasker, chunksAt, streamedThrough } from "./chunks.testkit";
 
-const masker = compileMasker([{ id: "all", name: "all", enabled: true, detectors: [...DETECTOR_NAMES], columns: [], style: "redact" }], { hashKey: "k" });
-
-function streamed(chunks: string[]): string {
-  const s = createStreamMasker(masker);
-  return chunks.map((c) => s.push(c)).join("") + s.flush();
-}
+const masker = allDetectorsMasker();
+const streamed = (chunks: string[]) => streamedThrough(masker, chunks);
 
 describe("letters read as digits inside a number", () => {
   it.each([
