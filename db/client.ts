@@ -4,6 +4,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { isProcessAlive } from "../lib/util/process-alive";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
+import { clusterTemplates } from "./cluster-template";
 import { orderedNotify } from "./notify";
 import * as schema from "./schema";
 
@@ -136,10 +137,17 @@ export async function openPglite(dir: string | null): Promise<DbHandle> {
  * In this process, PGlite's initdb runs a second PostgreSQL instance whose memory is freed
  * afterwards, but what the C allocator handed out meanwhile (100–450 MB measured) stayed
  * resident for the life of the process. When the child cannot run, initdb runs here as before.
+ * A cluster this installation already made with the same PGlite and parameters is copied instead
+ * (cluster-template.ts).
  */
-export async function initClusterInChild(dir: string, startParams: string[]): Promise<void> {
+export async function initClusterInChild(dir: string, startParams: string[], templates = clusterTemplates(startParams)): Promise<void> {
   const staging = `${dir}.initdb`; // ours alone: the caller holds the data dir's lock
   fs.rmSync(staging, { recursive: true, force: true });
+  if (templates?.copyTo(staging)) {
+    fs.rmdirSync(dir);
+    fs.renameSync(staging, dir);
+    return;
+  }
   let specifier = "@electric-sql/pglite";
   try {
     specifier = import.meta.resolve(specifier);
@@ -155,6 +163,7 @@ export async function initClusterInChild(dir: string, startParams: string[]): Pr
         err ? reject(new Error(`exit ${err.code ?? err.signal}${stderr ? `: ${stderr.trim().slice(-500)}` : ""}`)) : resolve(),
       ),
     );
+    templates?.keep(staging);
     fs.rmdirSync(dir);
     fs.renameSync(staging, dir);
   } catch (err) {
