@@ -119,3 +119,36 @@ test("after a network loss the page reconnects to the same session: the transact
   await runSql(page, "commit");
   await expect(entries(page).first()).toHaveAttribute("data-status", "done", { timeout: 15_000 });
 });
+
+test("loads the schema through the gateway; the editor then completes table and column names", async ({ page }) => {
+  await openConsole(page, "demo-postgres");
+  await page.getByRole("button", { name: "Load schema" }).click();
+  // The catalog query is a statement like any other: listed, decided and recorded.
+  await expect(entries(page).first()).toHaveAttribute("data-status", "done", { timeout: 15_000 });
+  await expect(entries(page).first()).toContainText("information_schema.columns");
+  const schema = page.getByRole("navigation", { name: "Schema" });
+  await expect(schema.getByRole("button", { name: "customers", exact: true })).toBeVisible();
+
+  const editor = page.getByRole("textbox", { name: "SQL" });
+  await editor.fill("");
+  await editor.pressSequentially("select ema");
+  // Enter accepts the selected completion (CodeMirror ignores it for 75 ms after the list opens,
+  // against accidental accepts: a person does not press it that fast, a test must wait).
+  const accept = async (option: RegExp) => {
+    await expect(page.getByRole("listbox").getByRole("option", { name: option, selected: true })).toBeVisible();
+    await page.waitForTimeout(150);
+    await page.keyboard.press("Enter");
+  };
+  await accept(/^email/);
+  await editor.pressSequentially(" from custo");
+  await accept(/^customers/);
+  await expect(editor).toHaveText("select email from customers");
+  await editor.press("Control+Enter");
+  await expect(entries(page).first()).toHaveAttribute("data-status", "done", { timeout: 15_000 });
+  await expect(entries(page).first().locator("th")).toHaveText(["email"]);
+
+  // A name picked in the schema list goes into the editor too.
+  await editor.fill("select * from ");
+  await schema.getByRole("button", { name: "customers", exact: true }).click();
+  await expect(editor).toHaveText("select * from customers");
+});

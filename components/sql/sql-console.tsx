@@ -1,15 +1,20 @@
 "use client";
 import Link from "next/link";
 import { useEffect, useRef, useState } from "react";
-import { Badge, Button, Textarea } from "@/components/ui";
+import { Badge, Button } from "@/components/ui";
 import { revealInvisible } from "@/lib/util/reveal-invisible";
 import type { ResultSet } from "@/lib/sql-console/console";
+import { SCHEMA_SQL, schemaOf, type LoadedSchema } from "./schema";
+import { SchemaList } from "./schema-list";
+import { SqlEditor } from "./sql-editor";
 import { useSqlSocket, type Phase } from "./use-sql-socket";
 
 /**
  * SQL in the browser, through the same gateway path as psql (policy per statement, holds,
  * masking, recording; origin web-console). Statements run in order on one connection, so a
  * transaction carries from one to the next. Ctrl+Enter (⌘+Enter) runs the editor's text.
+ * "Load schema" runs a catalog query the same way (shown, decided, recorded like any other) and
+ * the editor then completes its schemas, tables and columns.
  */
 type Entry = {
   id: number;
@@ -29,11 +34,16 @@ export function SqlConsole({ connection }: { connection: string }) {
   const [text, setText] = useState("select now()");
   const [generation, setGeneration] = useState(0);
   const nextId = useRef(1);
+  const [schema, setSchema] = useState<LoadedSchema | null>(null);
+  const schemaRequest = useRef<number | null>(null);
   const update = (id: number | null, change: (e: Entry) => Entry) => setEntries((all) => all.map((e) => (e.id === id ? change(e) : e)));
   const { phase, send } = useSqlSocket(connection, generation, (msg) => {
     if (msg.type === "held") update(msg.id, (e) => ({ ...e, status: "held", approvalId: msg.approvalId, url: msg.url }));
     else if (msg.type === "notice") update(msg.id, (e) => ({ ...e, notices: [...e.notices, msg.message] }));
-    else if (msg.type === "result") update(msg.id, (e) => ({ ...e, status: "done", sets: msg.sets, durationMs: msg.durationMs }));
+    else if (msg.type === "result") {
+      update(msg.id, (e) => ({ ...e, status: "done", sets: msg.sets, durationMs: msg.durationMs }));
+      if (msg.id === schemaRequest.current) setSchema(schemaOf(msg.sets[0]));
+    }
     else if (msg.type === "error") update(msg.id, (e) => ({ ...e, status: "error", error: { code: msg.code, message: msg.message } }));
     else if (msg.type === "gap") setGaps((n) => n + msg.lost);
   });
@@ -46,12 +56,14 @@ export function SqlConsole({ connection }: { connection: string }) {
 
   const ready = phase.phase === "ready";
   const busy = entries.some((e) => e.status === "running" || e.status === "held");
-  const run = () => {
-    if (!ready || busy || !text.trim()) return;
+  const submit = (sql: string) => {
+    if (!ready || busy || !sql.trim()) return null;
     const id = nextId.current++;
-    setEntries((all) => [{ id, sql: text, status: "running", notices: [] }, ...all]);
-    send({ type: "run", id, sql: text });
+    setEntries((all) => [{ id, sql, status: "running", notices: [] }, ...all]);
+    send({ type: "run", id, sql });
+    return id;
   };
+  const run = () => void submit(text);
 
   return (
     <div className="space-y-3" data-testid="sql-console" data-phase={phase.phase}>
@@ -65,22 +77,18 @@ export function SqlConsole({ connection }: { connection: string }) {
       {phase.phase === "closed" && <div role="alert" className="rounded-md border border-slate-300 bg-slate-50 px-3 py-2 text-sm" data-testid="sql-closed">Session ended: {phase.reason}</div>}
       {phase.phase === "reconnecting" && <Reconnecting deadline={phase.deadline} />}
       {gaps > 0 && <p role="status" className="text-xs text-amber-900">{gaps} message{gaps === 1 ? "" : "s"} from the server could not be delivered after the reconnect (too much came meanwhile); their statements are in the recording.</p>}
-      <Textarea
-        aria-label="SQL"
-        className="h-40 w-full font-mono text-sm"
-        value={text}
-        spellCheck={false}
-        onChange={(e) => setText(e.target.value)}
-        onKeyDown={(e) => {
-          if (e.key === "Enter" && (e.ctrlKey || e.metaKey)) {
-            e.preventDefault();
-            run();
-          }
-        }}
-      />
+      <div className="flex gap-3">
+        <div className="min-w-0 flex-1">
+          <SqlEditor value={text} onChange={setText} onRun={run} schema={schema} />
+        </div>
+        {schema && <SchemaList schema={schema} onPick={(name) => setText((t) => (t.endsWith(" ") || !t ? t : `${t} `) + name)} />}
+      </div>
       <div className="flex gap-2">
         <Button onClick={run} disabled={!ready || busy}>Run</Button>
         <Button variant="secondary" onClick={() => send({ type: "cancel" })} disabled={!busy}>Cancel</Button>
+        <Button variant="secondary" onClick={() => (schemaRequest.current = submit(SCHEMA_SQL))} disabled={!ready || busy} title="Runs a catalog query through the gateway; the editor then completes table and column names">
+          {schema ? "Reload schema" : "Load schema"}
+        </Button>
       </div>
       <ol className="space-y-3" data-testid="sql-results">
         {entries.map((e) => <EntryView key={e.id} entry={e} onReuse={() => setText(e.sql)} />)}
