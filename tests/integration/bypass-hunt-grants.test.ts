@@ -125,7 +125,7 @@ describe("bypass hunt: grants, approvals and delegation", () => {
   // --- setup ----------------------------------------------------------------------------------
 
   beforeAll(async () => {
-    gh = await startGatehouse({ env: { GATEHOUSE_APPROVAL_TTL_SECONDS: "30" } });
+    gh = await startGatehouse({ env: { GATEHOUSE_APPROVAL_TTL_SECONDS: "15" } });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     for (const [email, role, groups] of [
       [DEV, "member", []],
@@ -263,7 +263,7 @@ describe("bypass hunt: grants, approvals and delegation", () => {
     const human = (await personal(DEV)).token;
     const agent = (await exchange(human, "late-agent")).access_token;
     const id = await ask(agent, "hunt-5: approved too late");
-    await sleep(31_000); // GATEHOUSE_APPROVAL_TTL_SECONDS=30
+    await sleep(16_000); // GATEHOUSE_APPROVAL_TTL_SECONDS=15
     const late = await approve(id);
     expect(late.status).toBe(409);
     expect(((await apiCall(gh.url, approver, "GET", "/grants")).body.grants as Record<string, any>[]).some((g) => g.requestId === id)).toBe(false);
