@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import { auditKeyId, keyRing, macAuditRow, ROTATED_ACTION, verifyChain, type AuditRow } from "@/lib/services/audit/chain";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { jsonOf, runCli } from "../support/cli";
 import { addConnection, pgUpstream, sessionsOf, type Rec } from "../support/api-fixture";
@@ -11,6 +12,10 @@ import { createDatabase, startPostgres15, type Postgres15 } from "../support/pos
  * hang on, and a live session's recording edited in the database before its seal is written. The
  * tampering is done with SQL, as someone with write access to the database (not the audit key) would.
  */
+const OLD = Buffer.alloc(32, 0x41).toString("base64");
+const NEW = Buffer.alloc(32, 0x42).toString("base64");
+const [OLD_ID, NEW_ID] = [auditKeyId(Buffer.from(OLD, "base64")), auditKeyId(Buffer.from(NEW, "base64"))];
+
 describe("audit hunt 4", () => {
   let pg: Postgres15;
   let store = "";
@@ -36,7 +41,7 @@ describe("audit hunt 4", () => {
     await expect(Promise.race([start, hung])).rejects.toThrow(/GATEHOUSE_DB_POOL must be a whole number of connections, at least 2/);
     start.catch(() => {});
     // The smallest pool that is allowed serves: the rest of this file runs on it.
-    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: store, GATEHOUSE_DB_POOL: "2" } });
+    gh = await startGatehouse({ demo: false, env: { DATABASE_URL: store, GATEHOUSE_DB_POOL: "2", GATEHOUSE_AUDIT_KEY: OLD } });
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     await addConnection(gh, admin, "pg15", pgUpstream(pg));
   }, 60_000);
@@ -87,4 +92,53 @@ describe("audit hunt 4", () => {
     expect(v.verification).toMatchObject({ state: "tampered" });
     expect(v.stderr).toContain(`recording of session ${id} tampered`);
   }, 60_000);
+
+  describe("a key rotation, to a process that never saw one", () => {
+    const rows = async () => (await sql`select seq::int as seq, at, actor_id as "actorId", actor_email as "actorEmail", action, subject, detail, prev_hash as "prevHash", hash from audit_log order by seq`) as unknown as AuditRow[];
+    const auditVerify = async () => {
+      const run = await runCli(["audit", "verify", "--json"], { env: { GATEHOUSE_URL: gh!.url, GATEHOUSE_TOKEN: admin } });
+      return { ...run, verdict: jsonOf(run.stdout) as Rec };
+    };
+
+    it("given the next key before rotating, verify says PENDING (exit 3), not NOT VERIFIED", async () => {
+      const dataDir = gh!.dataDir;
+      await gh!.stop();
+      gh = await startGatehouse({ demo: false, dataDir, env: { DATABASE_URL: store, GATEHOUSE_DB_POOL: "2", GATEHOUSE_AUDIT_KEY: NEW, GATEHOUSE_AUDIT_KEYS_RETIRED: OLD } });
+      admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+      const v = await auditVerify();
+      expect(v.code).toBe(3);
+      expect(v.verdict).toMatchObject({ ok: false, pending: true, key: "retired", segment: { keyId: OLD_ID } });
+      expect(v.stdout + v.stderr).toMatch(/rotation pending/i);
+      expect(v.stdout + v.stderr).not.toMatch(/NOT VERIFIED/);
+    }, 90_000);
+
+    it("a rotation row written with the retired key alone is refused: no process writes after it, verify names it, without any --head", async () => {
+      // The holder of the leaked OLD key appends a rotation to NEW, linked under OLD, as rotate-key would, but cannot countersign it.
+      await sql.begin(async (tx) => {
+        await tx`select pg_advisory_xact_lock(7347002)`;
+        const [last] = (await tx`select seq::int as seq, hash from audit_log order by seq desc limit 1`) as unknown as { seq: number; hash: string }[];
+        const row = { seq: last.seq + 1, at: new Date(), actorId: null, actorEmail: "system", action: ROTATED_ACTION, subject: "audit_log", detail: { fromKeyId: OLD_ID, toKeyId: NEW_ID, scheme: "hmac-sha256" } };
+        const hash = macAuditRow(Buffer.from(OLD, "base64"), last.hash, row);
+        await tx`insert into audit_log (seq, at, actor_id, actor_email, action, subject, detail, prev_hash, hash) values (${row.seq}, ${row.at}, ${null}, ${row.actorEmail}, ${row.action}, ${row.subject}, ${tx.json(row.detail)}, ${last.hash}, ${hash})`;
+      });
+      const forgedAt = (await rows()).at(-1)!.seq;
+      // the links all verify: only the countersignature gives it away
+      expect(verifyChain(await rows(), keyRing(Buffer.from(NEW, "base64"), [Buffer.from(OLD, "base64")]))).toMatchObject({ ok: false, seq: forgedAt, problem: expect.stringContaining("not countersigned") });
+      const v = await auditVerify();
+      expect(v.code).toBe(1);
+      expect(v.verdict).toMatchObject({ ok: false, seq: forgedAt, problem: expect.stringContaining(`not countersigned by audit key ${NEW_ID}`) });
+      const created = await apiCall(gh!.url, admin, "POST", "/tokens", { name: "after-forgery", ttlSeconds: 600 });
+      expect(created.status).toBeGreaterThanOrEqual(400);
+      expect((await rows()).at(-1)!.seq).toBe(forgedAt);
+
+      // the forged row removed, the real rotation (countersigned by the server's new key) verifies
+      await sql`delete from audit_log where seq = ${forgedAt}`;
+      const rotate = await runCli(["audit", "rotate-key", "--json"], { env: { GATEHOUSE_URL: gh!.url, GATEHOUSE_TOKEN: admin } });
+      expect(rotate.code, rotate.stderr).toBe(0);
+      const [real] = (await rows()).filter((r) => r.action === ROTATED_ACTION);
+      expect(real.detail).toMatchObject({ fromKeyId: OLD_ID, toKeyId: NEW_ID, countersign: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(JSON.stringify(real)).not.toContain(NEW);
+      expect((await auditVerify()).code).toBe(0);
+    }, 90_000);
+  });
 });

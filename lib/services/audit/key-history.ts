@@ -1,4 +1,4 @@
-import { KEYED_ACTION, ROTATED_ACTION, type KeySegment } from "./chain";
+import { countersigned, KEYED_ACTION, ROTATED_ACTION, type KeyRing, type KeySegment } from "./chain";
 
 /** A keyed log written with another key: a process configured apart from the others, a lost or retired key. */
 export class AuditKeyMismatch extends Error {}
@@ -8,6 +8,8 @@ export interface KeyRow {
   seq: number;
   action: string;
   detail: Record<string, unknown>;
+  /** for a rotation's countersignature (checkCountersigns) */
+  prevHash?: string;
 }
 
 export interface KeyHistory {
@@ -44,6 +46,23 @@ export function keyHistory(rows: KeyRow[]): KeyHistory | null {
     segments.push({ from: row.seq + 1, keyId: to });
   }
   return segments.length ? { keyedFrom: segments[0].from, segments, retiredAt } : null;
+}
+
+/**
+ * Every rotation to a key `ring` holds carries that key's countersignature (chain.ts): a rotation
+ * written with only the retired key is not followed, lest rows written after it under the new key
+ * bless it. Checked on every append, with the key rows it reads anyway.
+ */
+export function checkCountersigns(rows: KeyRow[], ring: KeyRing): void {
+  for (const row of rows) {
+    if (row.action !== ROTATED_ACTION) continue;
+    const key = ring.byId.get(String(row.detail.toKeyId));
+    if (key && !countersigned(key, { seq: row.seq, prevHash: row.prevHash ?? "", detail: row.detail })) {
+      throw new AuditKeyMismatch(
+        `the audit log's key rotation at row ${row.seq} (to ${String(row.detail.toKeyId)}) is not countersigned by the key it rotates to: it was forged by someone holding only the retired key. Run \`gatehouse audit verify\`; nothing more is written to this log`,
+      );
+    }
+  }
 }
 
 /** The segment row `seq` is in (null: before the log was keyed). */
