@@ -59,7 +59,8 @@ function passwordCuts(text: string): [number, number][] | typeof WITHHELD {
  * order, spell a Gatehouse credential: `'eyJhbGci' || 'OiJ…'`, `concat(…)`, `E'\x65yJ…'`,
  * `$$…$$`, `U&'…'`. The recorder's scrubbing (credential-scrub.ts) sees only the text as written,
  * where no part is a credential, so the token was recorded and shown to approvers in clear. Every
- * part is cut (fail closed: also a part that would have been harmless alone). Plain literals with
+ * part is cut (fail closed: also a part that would have been harmless alone); a credential written
+ * out whole in one literal is left to that scrubbing (a placeholder of its length). Plain literals with
  * a backslash are read both ways (standard_conforming_strings on and off).
  */
 function splitCredentialCuts(text: string): [number, number][] {
@@ -78,9 +79,10 @@ function splitCredentialCuts(text: string): [number, number][] {
     // nothing shorter than a credential, nor without the start of one, needs the search
     if (joined.length < 37 || (!joined.includes("eyJ") && !joined.includes("gatehouse-console:"))) continue;
     for (const [from, to] of credentialSpans(joined)) {
-      literals.forEach((l, i) => {
-        if (offsets[i] < to && offsets[i] + l.value.length > from) cut.set(l.start, l.end);
-      });
+      const parts = literals.filter((l, i) => offsets[i] < to && offsets[i] + l.value.length > from);
+      // written out whole in one literal: the recorder's scrubbing replaces it, keeping the length
+      if (parts.length === 1 && text.slice(parts[0].start, parts[0].end).includes(joined.slice(from, to))) continue;
+      for (const l of parts) cut.set(l.start, l.end);
     }
   }
   const byteAt = (i: number) => Buffer.byteLength(text.slice(0, i));
