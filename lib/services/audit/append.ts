@@ -102,7 +102,7 @@ export async function lockedLogKey(tx: Tx, ring: KeyRing, seen: Omit<Seen, "stor
   const keyRows = await auditKeyRows(tx);
   const history = keyHistory(keyRows);
   checkSeen(history, seen);
-  checkCountersigns(keyRows, ring);
+  checkCountersigns(keyRows, ring, seen?.rotated);
   if (!history) {
     const { seq } = await appendLocked(tx, ring.current, null, { action: KEYED_ACTION, subject: "audit_log", detail: { keyId: ring.currentId, scheme: "hmac-sha256" } });
     return { key: ring.current, history: { keyedFrom: seq, segments: [{ from: seq, keyId: ring.currentId }], retiredAt: new Map() } };

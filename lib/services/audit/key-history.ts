@@ -51,11 +51,13 @@ export function keyHistory(rows: KeyRow[]): KeyHistory | null {
 /**
  * Every rotation to a key `ring` holds carries that key's countersignature (chain.ts): a rotation
  * written with only the retired key is not followed, lest rows written after it under the new key
- * bless it. Checked on every append, with the key rows it reads anyway.
+ * bless it. Checked on every append, with the key rows it reads anyway. `seen`: the newest rotation
+ * this process saw (append.ts), taken as genuine where it saw it, countersigned or not: rotations
+ * written before they were countersigned go on being followed by the processes that saw them.
  */
-export function checkCountersigns(rows: KeyRow[], ring: KeyRing): void {
+export function checkCountersigns(rows: KeyRow[], ring: KeyRing, seen?: KeySegment): void {
   for (const row of rows) {
-    if (row.action !== ROTATED_ACTION) continue;
+    if (row.action !== ROTATED_ACTION || seenHere(seen, row.seq, row.detail.toKeyId)) continue;
     const key = ring.byId.get(String(row.detail.toKeyId));
     if (key && !countersigned(key, { seq: row.seq, prevHash: row.prevHash ?? "", detail: row.detail })) {
       throw new AuditKeyMismatch(
@@ -64,6 +66,9 @@ export function checkCountersigns(rows: KeyRow[], ring: KeyRing): void {
     }
   }
 }
+
+/** Whether `seen` is the rotation at row `seq` to `toKeyId`. */
+export const seenHere = (seen: KeySegment | undefined, seq: number, toKeyId: unknown): boolean => seen !== undefined && seen.from === seq + 1 && seen.keyId === toKeyId;
 
 /** The segment row `seq` is in (null: before the log was keyed). */
 export function segmentAt(history: KeyHistory | null, seq: number): KeySegment | null {

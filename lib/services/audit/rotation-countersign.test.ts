@@ -48,6 +48,16 @@ describe("a rotation row is countersigned by the key it rotates to", () => {
     }
   });
 
+  it("a rotation written before rotations were countersigned is followed, and verifies, where this process saw it; anywhere else it is not", () => {
+    const legacy = link(bodies, keyOf, null);
+    const seen = { from: 5, keyId: id(NEW) };
+    expect(verifyChain(legacy, keyRing(NEW, [OLD]), { rotation: seen })).toMatchObject({ ok: true, rows: 5 });
+    expect(() => checkCountersigns(keyRowsOf(legacy), keyRing(NEW, [OLD]), seen)).not.toThrow();
+    // seen one row later (so not this one): refused
+    expect(verifyChain(legacy, keyRing(NEW, [OLD]), { rotation: { from: 6, keyId: id(NEW) } })).toMatchObject({ ok: false });
+    expect(() => checkCountersigns(keyRowsOf(legacy), keyRing(NEW, [OLD]), { from: 6, keyId: id(NEW) })).toThrow(AuditKeyMismatch);
+  });
+
   it("a countersignature taken from the honest rotation does not fit the rotation moved elsewhere", () => {
     const honest = link(bodies, keyOf, NEW);
     const countersign = honest[3].detail.countersign;
