@@ -6,6 +6,7 @@ import { isProcessAlive } from "../lib/util/process-alive";
 import type { PgDatabase, PgQueryResultHKT } from "drizzle-orm/pg-core";
 import { clusterTemplates } from "./cluster-template";
 import { orderedNotify } from "./notify";
+import { dbPoolSize } from "./pool-size";
 import * as schema from "./schema";
 
 export type Schema = typeof schema;
@@ -72,7 +73,7 @@ export async function openPostgres(url: string): Promise<DbHandle> {
   const { default: postgres } = await import("postgres");
   const { drizzle } = await import("drizzle-orm/postgres-js");
   const { migratePostgresStore } = await import("./migrate-postgres");
-  const client = postgres(url, { max: Number(process.env.GATEHOUSE_DB_POOL ?? 10), onnotice: () => {}, connect_timeout: 10 });
+  const client = postgres(url, { max: dbPoolSize(), onnotice: () => {}, connect_timeout: 10 });
   const db = drizzle(client, { schema });
   // one process at a time; indexes added to a store in use are built without blocking its writers
   await migratePostgresStore(client, db, migrationsDir());

@@ -2,8 +2,11 @@
  * What sealing costs (lib/services/sessions/seal.ts) and what credential scrubbing costs
  * (lib/gateway/recorder/credential-scrub.ts), on a 1-hour, ~100 MB terminal recording, each as a
  * ratio against a direct baseline in the same run:
- *   - seal: reading the stored events back and hashing them, against only reading them back (the
- *     least any read-back costs); both on the embedded PGlite;
+ *   - seal: reading the stored events back and hashing them (scheme v2: each payload's canonical
+ *     JSON), against only reading them back (the least any read-back costs); both on the embedded
+ *     PGlite. That is what `sessions verify` costs, and sealing a session the next start ended; a
+ *     session ended by the process that recorded it is sealed with the chain computed as its
+ *     events were stored (~3–4 µs an event on the write path), without reading anything back;
  *   - scrub: the recorded output, 32 KiB at a time, through scrubBytes, against copying it
  *     (Buffer.from), the least work per chunk; MB/s of each.
  * Usage: npx tsx bench/recorder/seal.ts [--mb 100] [--minutes 60]

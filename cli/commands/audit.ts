@@ -6,7 +6,7 @@ import { writeStream } from "../stream-out";
 type Segment = { from: number; keyId: string };
 type Verdict =
   | { ok: true; rows: number; head: string; keyedFrom?: number; segments?: Segment[] }
-  | { ok: false; rows: number; seq: number; problem: string; key?: "missing" | "mismatch" | "retired"; segment?: Segment };
+  | { ok: false; rows: number; seq: number; problem: string; key?: "missing" | "mismatch" | "retired"; segment?: Segment; pending?: true };
 
 /** "keyed from row 4", and each rotation: "; key 1a2b.. from row 40". */
 const keyedNote = (v: { keyedFrom?: number; segments?: Segment[] }) =>
@@ -17,7 +17,9 @@ const verify: Command = {
   summary: "check the audit hash chain; exit 1 if it is broken",
   usage: "verify [--head HASH]",
   help: `  --head HASH   a head an earlier verify printed (keep it somewhere else): it must still be in
-                the log, so rows cut off the end since then show`,
+                the log, so rows cut off the end since then show
+  exit 0: intact; 1: BROKEN or NOT VERIFIED; 3: every link verifies but a key rotation is pending
+  (the server has the next key, the log is still under the one it holds as retired)`,
   options: { head: { type: "string" } },
   async run(ctx, args) {
     positionals(args);
@@ -28,6 +30,10 @@ const verify: Command = {
       return 0;
     }
     // The verdict is data (stdout); the failure is also reported as an error (stderr) for scripts.
+    if (v.pending) {
+      ctx.out.result(v, () => ctx.out.line(`audit chain links intact (${v.rows} rows), key rotation PENDING: ${v.problem}`));
+      throw new CliError("AUDIT_ROTATION_PENDING", `audit key rotation pending: ${v.problem}`, 3);
+    }
     if (v.key) {
       ctx.out.result(v, () => ctx.out.line(`audit chain NOT VERIFIED: ${v.problem}`));
       throw new CliError("AUDIT_KEY", `audit chain not verified: ${v.problem}`);

@@ -40,7 +40,7 @@ export async function firstAuditRowFor(db: Db, action: string, subject: string):
 /** The rows that say which key the log is under (its switch to keyed links, its rotations): a few, read by index. */
 export function auditKeyRows(db: Db | Tx): Promise<KeyRow[]> {
   return db
-    .select({ seq: auditLog.seq, action: auditLog.action, detail: auditLog.detail })
+    .select({ seq: auditLog.seq, action: auditLog.action, detail: auditLog.detail, prevHash: auditLog.prevHash })
     .from(auditLog)
     .where(inArray(auditLog.action, [KEYED_ACTION, ROTATED_ACTION]))
     .orderBy(asc(auditLog.seq));

@@ -14,7 +14,9 @@ import { loggable } from "@/lib/util/loggable";
  * its agents' pool: its human can still work (and revoke it). Inside the agents' pool each
  * top-level agent with the sub-agents it spawned (its branch) may hold at most
  * GATEHOUSE_MCP_MAX_CALLS_PER_AGENT (default: half the pool, rounded up), so one busy agent
- * cannot starve its sibling agents either.
+ * cannot starve its sibling agents either; and so on down: each sub-agent's branch may hold at most
+ * half (rounded up) of what its parent's branch may, so no sub-agent starves its siblings or the
+ * agent that spawned it, at any depth.
  *
  * Nothing else bounded it: one HTTP request may carry a batch of 100 calls, a client may send
  * requests without end, and each call holds an upstream connection (a run_ssh_command up to
@@ -42,17 +44,56 @@ export function callPoolOf(caller: Pick<Caller, "userId" | "principal">): string
   return (caller.principal?.chain.length ?? 1) > 1 ? `agents:${caller.userId}` : `user:${caller.userId}`;
 }
 
-/** An agent's branch (its top-level agent and everything below it), or null for the human's own credentials. */
-function branchOf(caller: Pick<Caller, "userId" | "principal">): string | null {
-  return (caller.principal?.chain.length ?? 1) > 1 ? capKeyOf(caller) : null;
+/** One agent branch a call counts in: its key, what it may hold, and the agent at its top. */
+export interface Branch {
+  key: string;
+  limit: number;
+  agent: string;
 }
 
-const g = globalThis as { __gatehouseMcpSlots?: Map<string, number>; __gatehouseMcpBranchSlots?: Map<string, number> };
-const calls = new CallerCap("MCP calls", limit, (g.__gatehouseMcpSlots ??= new Map()), callPoolOf);
-const branchCalls = new CallerCap("MCP calls", maxCallsPerAgent, (g.__gatehouseMcpBranchSlots ??= new Map()), capKeyOf);
+/**
+ * The agent branches a call counts in, from its top-level agent's down to its own (none for the
+ * human's own credentials). A branch's key extends its parent's, so counting a branch counts
+ * everything below it.
+ */
+export function branchesOf(caller: Pick<Caller, "userId" | "principal">): Branch[] {
+  const chain = caller.principal?.chain ?? [];
+  if (chain.length <= 1) return [];
+  const branches: Branch[] = [{ key: capKeyOf(caller), limit: maxCallsPerAgent(), agent: chain[1].name }];
+  for (let depth = 2; depth < chain.length; depth++) {
+    const parent = branches.at(-1)!;
+    // a token id is one sub-agent; without one, sub-agents of one name count together (never more room)
+    branches.push({ key: `${parent.key}/${chain[depth].tokenId ?? `name:${chain[depth].name}`}`, limit: Math.ceil(parent.limit / 2), agent: chain[depth].name });
+  }
+  return branches;
+}
 
-/** Which count was full: the pool (the human's own, or all the agents'), or this agent branch's share of it. */
-export type SlotRefusal = "pool" | "agent";
+const g = globalThis as { __gatehouseMcpSlots?: Map<string, number>; __gatehouseMcpBranchCounts?: Map<string, number> };
+const calls = new CallerCap("MCP calls", limit, (g.__gatehouseMcpSlots ??= new Map()), callPoolOf);
+const branchCounts = (g.__gatehouseMcpBranchCounts ??= new Map());
+
+/** Which count was full: the pool (the human's own, or all the agents'), or an agent branch's share of it (its depth, 1 for a top-level agent's). */
+export type SlotRefusal = "pool" | "agent" | `agent:${number}`;
+
+/** The refusal for the branch at `index` in branchesOf (the top-level agent's is plain "agent"). */
+export const branchRefusal = (index: number): SlotRefusal => (index === 0 ? "agent" : `agent:${index + 1}`);
+
+/** One slot in every branch, or the index of the first (topmost) that is full. */
+function acquireBranches(branches: Branch[]): (() => void) | number {
+  const full = branches.findIndex((b) => (branchCounts.get(b.key) ?? 0) >= b.limit);
+  if (full >= 0) return full;
+  for (const b of branches) branchCounts.set(b.key, (branchCounts.get(b.key) ?? 0) + 1);
+  let released = false;
+  return () => {
+    if (released) return;
+    released = true;
+    for (const b of branches) {
+      const left = (branchCounts.get(b.key) ?? 1) - 1;
+      if (left > 0) branchCounts.set(b.key, left);
+      else branchCounts.delete(b.key);
+    }
+  };
+}
 
 /**
  * A slot for one call, as its release function (safe to call twice), or which count is full.
@@ -63,30 +104,30 @@ export async function takeCallSlot(caller: Pick<Caller, "userId" | "principal">)
   // The pool first: when both are full, that the whole pool is busy is what the caller needs to know.
   const pooled = calls.acquire(caller);
   if (!pooled) return "pool";
-  const branch = branchOf(caller);
-  const ownShare = branch ? branchCalls.acquire(caller) : () => {};
-  if (!ownShare) {
+  const branches = branchesOf(caller);
+  const ownShare = acquireBranches(branches);
+  if (typeof ownShare === "number") {
     pooled();
-    return "agent";
+    return branchRefusal(ownShare);
   }
   const local = () => {
     pooled();
     ownShare();
   };
   let handle;
-  let taken: string | SlotRefusal;
+  let taken: string;
   try {
     handle = await getDbHandle();
     if (handle.kind !== "postgres") return local; // the embedded database has one process: the local count is the count
-    taken = await takeSharedSlot(handle.db, callPoolOf(caller), limit(), branch ? { key: branch, limit: maxCallsPerAgent() } : null);
+    taken = await takeSharedSlot(handle.db, callPoolOf(caller), limit(), branches);
   } catch (err) {
     local();
     console.error("[mcp] taking a shared call slot failed, refusing the call:", loggable(err));
     throw new GatehouseError("UNAVAILABLE", STORE_UNAVAILABLE);
   }
-  if (taken === "pool" || taken === "agent") {
+  if (taken === "pool" || taken.startsWith("agent")) {
     local();
-    return taken;
+    return taken as SlotRefusal;
   }
   const id = taken;
   const { db } = handle;

@@ -4,7 +4,7 @@ import { GatewaySession } from "@/lib/gateway/core/session";
 import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { approvalWaits } from "@/lib/auth/caller-caps";
-import { maxCallsPerAgent, maxCallsPerUser, takeCallSlot, type SlotRefusal } from "./call-slots";
+import { branchesOf, maxCallsPerAgent, maxCallsPerUser, takeCallSlot, type SlotRefusal } from "./call-slots";
 import { callerOf, errorResult, textResult, type McpContext } from "./context";
 import { trackCall } from "./in-flight";
 import { parkHeldCall, within } from "./held-calls";
@@ -78,6 +78,11 @@ export async function runGatewayCall(ctx: McpContext, call: GatewayCall): Promis
 
 function busy(ctx: McpContext, full: SlotRefusal): string {
   const { chain } = ctx.principal;
+  if (full.startsWith("agent:")) {
+    const depth = Number(full.slice("agent:".length));
+    const branch = branchesOf(callerOf(ctx.principal))[depth - 1];
+    return `UNAVAILABLE: ${branch?.limit ?? "its share of"} calls of sub-agent ${chain[depth]?.name ?? "?"} (with the agents it spawned) are already running, its share of agent ${chain[depth - 1]?.name ?? "?"}'s; wait for one to finish`;
+  }
   if (full === "agent") return `UNAVAILABLE: ${maxCallsPerAgent()} calls of agent ${chain[1]?.name ?? "?"} (with the agents it spawned) are already running, its share of ${chain[0]?.name ?? "this user"}'s agents' calls; wait for one to finish`;
   const agents = chain.length > 1 ? " by its agents (its own calls are counted apart)" : "";
   return `UNAVAILABLE: ${maxCallsPerUser()} calls for ${chain[0]?.name ?? "this user"} are already running${agents}; wait for one to finish`;

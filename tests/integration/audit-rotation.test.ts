@@ -131,8 +131,8 @@ describe("audit key rotation, two processes on PostgreSQL 15", () => {
     expect(last.action).toBe("token.create");
     expect(isKeyedWith(last, OLD)).toBe(true);
     const pending = await verify(a);
-    expect(pending.code).toBe(1);
-    expect(pending.verdict).toMatchObject({ ok: false, key: "retired", segment: { keyId: OLD_ID } });
+    expect(pending.code).toBe(3);
+    expect(pending.verdict).toMatchObject({ ok: false, key: "retired", pending: true, segment: { keyId: OLD_ID } });
     expect(pending.verdict.problem).toContain("gatehouse audit rotate-key");
     expect((await verify(b)).verdict).toMatchObject({ ok: true });
   }, 120_000);
@@ -247,16 +247,16 @@ describe("audit key rotation, two processes on PostgreSQL 15", () => {
       const forged = { ...all[rotatedAt - 1], seq: all.length + 1, at: new Date() };
       await relinkWith([...rewritten, forged], rotatedAt, OLD);
       expect((await rows()).at(-1)).toMatchObject({ action: "audit.key_rotated", seq: all.length + 1 });
-      c = await startGatehouse({ demo: false, dataDir: dirs[2], env: env({ key: NEW, retired: OLD }) });
-      // the links alone verify: a process that never saw the rotation cannot tell
-      expect((await verify(c)).verdict).toMatchObject({ ok: true, segments: [{ keyId: OLD_ID }, { from: all.length + 2, keyId: NEW_ID }] });
-      const run = await runCli(["audit", "verify", "--head", rotationHead, "--json"], { env: { GATEHOUSE_URL: c.url, GATEHOUSE_TOKEN: admin } });
+      // the links alone verify, but the forged rotation is not countersigned by the new key: a process
+      // that never saw the rotation, given no head, refuses to start on the log
+      await expect(startGatehouse({ demo: false, dataDir: dirs[2], env: env({ key: NEW, retired: OLD }) })).rejects.toThrow(new RegExp(`key rotation at row ${all.length + 1} \\(to ${NEW_ID}\\) is not countersigned`));
+      const run = await runCli(["audit", "verify", "--head", rotationHead, "--json"], { env: { GATEHOUSE_URL: a.url, GATEHOUSE_TOKEN: admin } });
       expect(run.code).toBe(1);
-      expect(jsonOf(run.stdout)).toMatchObject({ ok: false, problem: expect.stringContaining(`the earlier head ${rotationHead} is not in the log`) });
+      expect(jsonOf(run.stdout)).toMatchObject({ ok: false, seq: all.length + 1, problem: expect.stringContaining(`not countersigned by audit key ${NEW_ID}`) });
       // the processes that saw it refuse to verify, to write and to vouch for a seal
       const v = await verify(a);
       expect(v.code).toBe(1);
-      expect(v.verdict.problem).toContain(`the key rotation to audit key ${NEW_ID} at row ${rotatedAt}, seen earlier, is not in the log`);
+      expect(v.verdict.problem).toContain("not countersigned");
       expect((await verify(b)).code).toBe(1);
       const before = (await rows()).length;
       expect((await newToken(b, "after-the-forgery")).status).toBeGreaterThanOrEqual(500);

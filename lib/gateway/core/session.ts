@@ -365,7 +365,7 @@ export class GatewaySession {
   }
 
   private async sealWhenSettled(status: string) {
-    if (await recordingSettled(this.recorder)) await sealQuietly(this.db, this.id, { status });
+    if (await recordingSettled(this.recorder)) await sealQuietly(this.db, this.id, { status }, this.recorder.recorded);
     else console.error(`[recorder] session ${this.id}: not sealed, its recording did not settle (events unstored or still arriving)`);
   }
 }

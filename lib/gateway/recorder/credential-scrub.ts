@@ -41,6 +41,11 @@ export function scrubJson(json: string): string {
   return json.replace(ANY_RUN, (m) => placeholder(m.length));
 }
 
+/** Where credentials are in `text`: [start, end) character offsets. */
+export function credentialSpans(text: string): [number, number][] {
+  return [...text.matchAll(ANY_RUN)].map((m) => [m.index, m.index + m[0].length]);
+}
+
 /**
  * A JSON-shaped value (an approval request's text, parameters, reason) with every credential in
  * its strings replaced, as scrubJson does for a recorded event. What is stored from a held

@@ -2,6 +2,7 @@ import { performance } from "node:perf_hooks";
 import type { Db } from "@/db/client";
 import { asPgliteRaw } from "@/db/pglite-binary";
 import { appendEvents, type SessionEventRow } from "@/lib/services/sessions/append-events";
+import type { RecordingDigest } from "./recording-digest";
 import { serialize } from "./serialize";
 import type { OutputPacker } from "./packed-output";
 import { processSpool, type SpoolRef } from "./spool";
@@ -59,6 +60,12 @@ export interface EventSource {
   spooled: number;
   failures: number;
   retryAt: number;
+  /**
+   * The recording's chain over the rows stored, fed as each write succeeds (a session's rows are
+   * written in order, one write at a time): the seal, so that an edit made in the database before
+   * the session ends is caught as surely as one made after it (recording-digest.ts).
+   */
+  readonly recorded?: RecordingDigest;
 }
 
 interface Part {
@@ -271,7 +278,10 @@ export class EventWriter {
   private succeeded(p: Part) {
     p.src.inFlight -= p.rows.length;
     p.src.failures = 0;
-    for (const row of p.rows) release(p.src, row);
+    for (const row of p.rows) {
+      p.src.recorded?.add({ seq: row.seq, tMs: row.tMs, kind: row.kind, payload: row.payloadJson, data: row.data ?? null });
+      release(p.src, row);
+    }
   }
 
   private failed(p: Part, err: Error) {

@@ -3,6 +3,7 @@ import { getBus, Topics } from "@/lib/events/bus";
 import { eventWriterFor, type EventSource, type EventWriter, type QueuedEvent } from "./event-writer";
 import type { OutputPacker } from "./packed-output";
 import { scrubJson } from "./credential-scrub";
+import { RecordingDigest } from "./recording-digest";
 import { serialize } from "./serialize";
 import { MAX_SPOOL_BYTES, processSpool } from "./spool";
 
@@ -45,6 +46,7 @@ export class SessionRecorder implements EventSource {
   spooled = 0;
   failures = 0;
   retryAt = 0;
+  readonly recorded = new RecordingDigest();
   private readonly writer: EventWriter;
   /**
    * Event times come from the monotonic clock: a wall clock stepped back (NTP, a resumed VM) made

@@ -6,6 +6,13 @@ import { createHash } from "node:crypto";
  * payload (jsonb's own text, which does not change while the row does not) and `data` bytes as
  * stored (packed bulk output is hashed packed: no inflating to seal or verify).
  *
+ * Scheme v2 (every seal since) links each payload's canonical JSON (keys sorted, no spacing) rather
+ * than jsonb's text: the recorder computes the same chain as it stores the events (`recorded`
+ * below) from the JSON it sent, which is jsonb's text only up to key order, spacing and number
+ * spelling. A session is sealed with that chain, so an event edited, removed or added in the
+ * database while the session was live differs from its seal as much as one edited afterwards.
+ * Seals of scheme v1 (jsonb's text, read back at the end) still verify as they were written.
+ *
  * Marks (the chain's value every `every` events, at most MAX_MARKS of them, the interval doubling
  * as the recording grows) let a verification say between which events the recording first
  * differs, not only that it does; a recording of up to MAX_MARKS events names the event itself.
@@ -27,7 +34,11 @@ export interface RecordingSeal {
   every: number;
   /** `seq:head` after event number every, 2·every, … (head abbreviated to 32 hex digits) */
   marks: string[];
+  scheme?: RecordingScheme;
 }
+
+export type RecordingScheme = "sha256-chain-v1" | "sha256-chain-v2";
+const CURRENT_SCHEME: RecordingScheme = "sha256-chain-v2";
 
 const MAX_MARKS = 64;
 const GENESIS = Buffer.alloc(32);
@@ -39,15 +50,19 @@ export class RecordingDigest {
   private marks: string[] = [];
 
   /** `every`: a verification takes marks at the seal's interval from the start */
-  constructor(private every = 1) {}
+  constructor(
+    private every = 1,
+    readonly scheme: RecordingScheme = CURRENT_SCHEME,
+  ) {}
 
+  /** `e.payload`: the JSON as sent to the database or as jsonb gives it back; both chain alike in v2 */
   add(e: StoredEvent): string | null {
     const h = createHash("sha256").update(this.head);
     const fixed = Buffer.allocUnsafe(16);
     fixed.writeUInt32BE(e.seq >>> 0, 0);
     fixed.writeDoubleBE(e.tMs, 4);
     const kind = Buffer.from(e.kind);
-    const payload = Buffer.from(e.payload);
+    const payload = Buffer.from(this.scheme === "sha256-chain-v1" ? e.payload : canonicalPayload(e.payload));
     fixed.writeUInt32BE(kind.length, 12);
     h.update(fixed).update(kind);
     h.update(lengthOf(payload.length)).update(payload);
@@ -68,8 +83,25 @@ export class RecordingDigest {
   }
 
   seal(): RecordingSeal {
-    return { digest: this.head.toString("hex"), events: this.count, lastSeq: this.lastSeq, every: this.every, marks: [...this.marks] };
+    return { digest: this.head.toString("hex"), events: this.count, lastSeq: this.lastSeq, every: this.every, marks: [...this.marks], scheme: this.scheme };
   }
+}
+
+/** One spelling of a JSON value: keys sorted, no spacing, numbers and strings as JSON.stringify writes them. */
+export function canonicalPayload(json: string): string {
+  return canonical(JSON.parse(json));
+}
+
+function canonical(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonical).join(",")}]`;
+  if (v !== null && typeof v === "object") {
+    const o = v as Record<string, unknown>;
+    return `{${Object.keys(o)
+      .sort()
+      .map((k) => `${JSON.stringify(k)}:${canonical(o[k])}`)
+      .join(",")}}`;
+  }
+  return JSON.stringify(v);
 }
 
 function lengthOf(n: number): Buffer {
@@ -85,7 +117,8 @@ export type RecordingCheck = { intact: true; events: number } | { intact: false;
  * difference is placed between the last mark that still matches and the next one.
  */
 export async function checkRecording(events: AsyncIterable<StoredEvent>, seal: RecordingSeal): Promise<RecordingCheck> {
-  const d = new RecordingDigest(seal.every);
+  // a seal from before schemes were named is v1
+  const d = new RecordingDigest(seal.every, seal.scheme ?? "sha256-chain-v1");
   const expected = new Map<number, string>(seal.marks.map((m, i) => [(i + 1) * seal.every, m]));
   let n = 0;
   let goodSeq = 0;

@@ -7,7 +7,7 @@ import { storableJson, storableText } from "@/lib/util/storable-json";
 import { mutate } from "../tx";
 import { GENESIS_HASH, KEYED_ACTION, macAuditRow, type KeyRing, type KeySegment } from "./chain";
 import { auditKeyRing } from "./key";
-import { AuditKeyMismatch, keyHistory, lastRotation, type KeyHistory } from "./key-history";
+import { AuditKeyMismatch, checkCountersigns, keyHistory, lastRotation, type KeyHistory } from "./key-history";
 import { readKeyedMarker, writeKeyedMarker } from "./keyed-marker";
 
 export { AuditKeyMismatch };
@@ -99,8 +99,10 @@ export function checkSeen(history: KeyHistory | null, seen: Omit<Seen, "store"> 
  * it retired.
  */
 export async function lockedLogKey(tx: Tx, ring: KeyRing, seen: Omit<Seen, "store"> | undefined = seenNow()): Promise<{ key: Buffer; history: KeyHistory }> {
-  const history = keyHistory(await auditKeyRows(tx));
+  const keyRows = await auditKeyRows(tx);
+  const history = keyHistory(keyRows);
   checkSeen(history, seen);
+  checkCountersigns(keyRows, ring, seen?.rotated);
   if (!history) {
     const { seq } = await appendLocked(tx, ring.current, null, { action: KEYED_ACTION, subject: "audit_log", detail: { keyId: ring.currentId, scheme: "hmac-sha256" } });
     return { key: ring.current, history: { keyedFrom: seq, segments: [{ from: seq, keyId: ring.currentId }], retiredAt: new Map() } };
@@ -127,11 +129,20 @@ export async function lockedLogKey(tx: Tx, ring: KeyRing, seen: Omit<Seen, "stor
   return { key, history };
 }
 
-/** Under the audit lock: the row, linked under `key`; its seq and hash. */
-export async function appendLocked(tx: Tx, key: Buffer, actor: Pick<Caller, "userId" | "email"> | null, entry: AuditEntry): Promise<{ seq: number; hash: string }> {
+/**
+ * Under the audit lock: the row, linked under `key`; its seq and hash. `entry` may depend on the
+ * row's place (a rotation's countersignature covers it).
+ */
+export async function appendLocked(
+  tx: Tx,
+  key: Buffer,
+  actor: Pick<Caller, "userId" | "email"> | null,
+  entryAt: AuditEntry | ((place: { seq: number; prevHash: string }) => AuditEntry),
+): Promise<{ seq: number; hash: string }> {
   const [last] = await tx.select({ seq: auditLog.seq, hash: auditLog.hash }).from(auditLog).orderBy(desc(auditLog.seq)).limit(1);
   const seq = (last?.seq ?? 0) + 1;
   const prevHash = last?.hash ?? GENESIS_HASH;
+  const entry = typeof entryAt === "function" ? entryAt({ seq, prevHash }) : entryAt;
   const row = {
     seq,
     at: new Date(),

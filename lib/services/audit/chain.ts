@@ -68,6 +68,24 @@ export function macAuditRow(key: Buffer, prevHash: string, row: Omit<AuditRow, "
  */
 export const ROTATED_ACTION = "audit.key_rotated";
 
+/**
+ * The new key's countersignature on a rotation row (its `detail.countersign`): an HMAC under the key
+ * the log rotates to, over the row's place (seq, and the hash of the row before it) and both key
+ * ids. The row's own link is under the retired key, which may be the one that leaked: with it alone
+ * someone could relink the rows after a rotation and write the rotation again further on, which
+ * only a head kept from before showed. Without the new key no rotation to it can be written anywhere
+ * but where it was.
+ */
+export function rotationCountersign(newKey: Buffer, r: { seq: number; prevHash: string; fromKeyId: string; toKeyId: string }): string {
+  return createHmac("sha256", newKey).update(`gatehouse audit key rotation\n${r.seq}\n${r.prevHash}\n${r.fromKeyId}\n${r.toKeyId}`).digest("hex");
+}
+
+/** Whether a rotation row carries the countersignature of `newKey` (the key its `toKeyId` names). */
+export function countersigned(newKey: Buffer, row: { seq: number; prevHash: string; detail: Record<string, unknown> }): boolean {
+  const { fromKeyId, toKeyId, countersign } = row.detail;
+  return typeof countersign === "string" && countersign === rotationCountersign(newKey, { seq: row.seq, prevHash: row.prevHash, fromKeyId: String(fromKeyId), toKeyId: String(toKeyId) });
+}
+
 /** The keys a process can verify with, by id; `current` is the one it writes with. */
 export interface KeyRing {
   current: Buffer;
@@ -90,7 +108,7 @@ export interface KeySegment {
 
 export type ChainVerdict =
   | { ok: true; rows: number; head: string; keyedFrom?: number; segments?: KeySegment[] }
-  | { ok: false; rows: number; seq: number; problem: string; key?: "missing" | "mismatch" | "retired"; segment?: KeySegment };
+  | { ok: false; rows: number; seq: number; problem: string; key?: "missing" | "mismatch" | "retired"; segment?: KeySegment; pending?: true };
 
 const RETIRED_HINT = "give it as GATEHOUSE_AUDIT_KEY, or in GATEHOUSE_AUDIT_KEYS_RETIRED if it was rotated away from";
 
@@ -121,8 +139,9 @@ export function verifyChain(rows: Iterable<AuditRow>, keys: KeyRing | Buffer | n
   let expectedSeq = 1;
   let count = 0;
   const segments: KeySegment[] = [];
+  const r0 = opts.rotation;
   let key: Buffer | null = null;
-  const fail = (seq: number, problem: string, extra: { key?: "missing" | "mismatch" | "retired"; segment?: KeySegment } = {}): ChainVerdict => {
+  const fail = (seq: number, problem: string, extra: { key?: "missing" | "mismatch" | "retired"; segment?: KeySegment; pending?: true } = {}): ChainVerdict => {
     const segment = extra.segment ?? segments.at(-1);
     return { ok: false, rows: count, seq, problem: segment ? `${problem} [segment from row ${segment.from}, audit key ${segment.keyId}]` : problem, ...extra, ...(segment ? { segment } : {}) };
   };
@@ -149,6 +168,11 @@ export function verifyChain(rows: Iterable<AuditRow>, keys: KeyRing | Buffer | n
       const next = { from: row.seq + 1, keyId: String(row.detail.toKeyId) };
       const found = ring!.byId.get(next.keyId);
       if (!found) return fail(row.seq, `rows after the key rotation at row ${row.seq} are keyed with audit key ${next.keyId}, which this process does not have: ${RETIRED_HINT}`, { key: "missing", segment: next });
+      // one seen where it is (opts.rotation) may predate countersigning: the place it was seen at vouches for it
+      const seenThere = r0 !== undefined && r0.from === next.from && r0.keyId === next.keyId;
+      if (!seenThere && !countersigned(found, row)) {
+        return fail(row.seq, `the key rotation at row ${row.seq} is not countersigned by audit key ${next.keyId}, the key it rotates to: it was written by someone holding only the retired key (the rows before it may have been relinked under that key)`);
+      }
       key = found;
       segments.push(next);
     }
@@ -164,7 +188,17 @@ export function verifyChain(rows: Iterable<AuditRow>, keys: KeyRing | Buffer | n
   }
   const last = segments.at(-1);
   if (ring && last && last.keyId !== ring.currentId) {
-    return fail(count, `the log's newest rows (from row ${last.from}) are keyed with audit key ${last.keyId}, which this process holds as retired, not with its key ${ring.currentId}: run \`gatehouse audit rotate-key\` to finish the rotation; if it was done, its rows were cut off and the log continued under the retired key`, { key: "retired" });
+    // Pending: the log never was under this process's key, so the rotation to it is still to be
+    // done. A log that was under it and is under another key now was rotated away and back.
+    if (segments.some((s) => s.keyId === ring.currentId)) {
+      return fail(count, `the log's newest rows (from row ${last.from}) are keyed with audit key ${last.keyId}, which this process holds as retired, though the log was keyed with this process's key ${ring.currentId} before: the rotation to it was cut off and the log continued under a retired key`, { key: "retired" });
+    }
+    return fail(
+      count,
+      `the key rotation is pending: every link verifies, but the log's newest rows (from row ${last.from}) are keyed with audit key ${last.keyId}, which this process holds as retired, not yet with its key ${ring.currentId}: run \`gatehouse audit rotate-key\` to finish the rotation. ` +
+        "If a rotation to it was done, its rows were cut off and the log continued under the retired key: `audit verify --head` with the head rotate-key printed shows that",
+      { key: "retired", pending: true },
+    );
   }
   return { ok: true, rows: count, head: prev, ...(last ? { keyedFrom: segments[0].from, segments } : {}) };
 }

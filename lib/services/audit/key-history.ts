@@ -1,4 +1,4 @@
-import { KEYED_ACTION, ROTATED_ACTION, type KeySegment } from "./chain";
+import { countersigned, KEYED_ACTION, ROTATED_ACTION, type KeyRing, type KeySegment } from "./chain";
 
 /** A keyed log written with another key: a process configured apart from the others, a lost or retired key. */
 export class AuditKeyMismatch extends Error {}
@@ -8,6 +8,8 @@ export interface KeyRow {
   seq: number;
   action: string;
   detail: Record<string, unknown>;
+  /** for a rotation's countersignature (checkCountersigns) */
+  prevHash?: string;
 }
 
 export interface KeyHistory {
@@ -45,6 +47,28 @@ export function keyHistory(rows: KeyRow[]): KeyHistory | null {
   }
   return segments.length ? { keyedFrom: segments[0].from, segments, retiredAt } : null;
 }
+
+/**
+ * Every rotation to a key `ring` holds carries that key's countersignature (chain.ts): a rotation
+ * written with only the retired key is not followed, lest rows written after it under the new key
+ * bless it. Checked on every append, with the key rows it reads anyway. `seen`: the newest rotation
+ * this process saw (append.ts), taken as genuine where it saw it, countersigned or not: rotations
+ * written before they were countersigned go on being followed by the processes that saw them.
+ */
+export function checkCountersigns(rows: KeyRow[], ring: KeyRing, seen?: KeySegment): void {
+  for (const row of rows) {
+    if (row.action !== ROTATED_ACTION || seenHere(seen, row.seq, row.detail.toKeyId)) continue;
+    const key = ring.byId.get(String(row.detail.toKeyId));
+    if (key && !countersigned(key, { seq: row.seq, prevHash: row.prevHash ?? "", detail: row.detail })) {
+      throw new AuditKeyMismatch(
+        `the audit log's key rotation at row ${row.seq} (to ${String(row.detail.toKeyId)}) is not countersigned by the key it rotates to: it was forged by someone holding only the retired key. Run \`gatehouse audit verify\`; nothing more is written to this log`,
+      );
+    }
+  }
+}
+
+/** Whether `seen` is the rotation at row `seq` to `toKeyId`. */
+export const seenHere = (seen: KeySegment | undefined, seq: number, toKeyId: unknown): boolean => seen !== undefined && seen.from === seq + 1 && seen.keyId === toKeyId;
 
 /** The segment row `seq` is in (null: before the log was keyed). */
 export function segmentAt(history: KeyHistory | null, seq: number): KeySegment | null {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { auditKeyId, GENESIS_HASH, KEYED_ACTION, keyRing, macAuditRow, ROTATED_ACTION, verifyChain, type AuditRow } from "./chain";
+import { auditKeyId, GENESIS_HASH, KEYED_ACTION, keyRing, macAuditRow, ROTATED_ACTION, rotationCountersign, verifyChain, type AuditRow } from "./chain";
 import { AuditKeyMismatch, keyHistory, segmentAt } from "./key-history";
 
 const OLD = Buffer.alloc(32, 1);
@@ -11,11 +11,16 @@ type Body = Omit<AuditRow, "hash" | "prevHash">;
 const body = (seq: number, action = `act.${seq}`, detail: Record<string, unknown> = { n: seq }): Body => ({ seq, at: new Date(1_700_000_000_000 + seq * 1000), actorId: "u1", actorEmail: "a@x", action, subject: `s:${seq}`, detail });
 const rotation = (seq: number, from: Buffer, to: Buffer) => body(seq, ROTATED_ACTION, { fromKeyId: id(from), toKeyId: id(to), scheme: "hmac-sha256" });
 
-/** Relinks rows from index `from` on as appendAudit writes them, each under the key `keyOf` says. */
-function relink(rows: Body[], keyOf: (seq: number) => Buffer, from = 0, before: AuditRow[] = []): AuditRow[] {
+/**
+ * Relinks rows from index `from` on as appendAudit writes them, each under the key `keyOf` says; a
+ * rotation is countersigned by the key it names, if the writer holds it (`held`: every test key).
+ */
+function relink(rows: Body[], keyOf: (seq: number) => Buffer, from = 0, before: AuditRow[] = [], held: Buffer[] = [OLD, NEW, THIRD]): AuditRow[] {
   const out = before.slice(0, from);
   let prev = from > 0 ? out[from - 1].hash : GENESIS_HASH;
-  for (const b of rows.slice(from)) {
+  for (const row of rows.slice(from)) {
+    const to = row.action === ROTATED_ACTION ? held.find((k) => id(k) === row.detail.toKeyId) : undefined;
+    const b = to ? { ...row, detail: { ...row.detail, countersign: rotationCountersign(to, { seq: row.seq, prevHash: prev, fromKeyId: String(row.detail.fromKeyId), toKeyId: String(row.detail.toKeyId) }) } } : row;
     const hash = macAuditRow(keyOf(b.seq), prev, b);
     out.push({ ...b, prevHash: prev, hash });
     prev = hash;
@@ -71,12 +76,17 @@ describe("audit key rotation: verify", () => {
     expect(verifyChain(cut, keyRing(NEW, [OLD]))).toMatchObject({ ok: false, key: "retired", segment: { from: 1, keyId: id(OLD) }, problem: expect.stringContaining("rotate-key") });
   });
 
-  it("the rows after the rotation relinked under the old key and the rotation forged again later verify link by link; the rotation seen earlier, or its head, shows it", () => {
+  it("the rows after the rotation relinked under the old key and the rotation forged again later: not countersigned by the new key; the rotation seen earlier, or its head, shows it too", () => {
     const real = log();
     const moved = [...bodies.slice(0, 4), body(5), body(6), rotation(7, OLD, NEW), body(8)];
-    const forged = relink(moved, (s) => (s <= 7 ? OLD : NEW));
-    expect(verifyChain(forged, keyRing(NEW, [OLD]))).toMatchObject({ ok: true });
-    expect(verifyChain(forged, keyRing(NEW, [OLD]), { rotation: { from: 6, keyId: id(NEW) } })).toMatchObject({ ok: false, problem: expect.stringContaining("at row 5, seen earlier, is not in the log") });
+    // written by someone holding the old key only (row 8: a process with the new key, after it)
+    const forged = relink(moved, (s) => (s <= 7 ? OLD : NEW), 0, [], [OLD]);
+    expect(verifyChain(forged, keyRing(NEW, [OLD]))).toMatchObject({ ok: false, seq: 7, problem: expect.stringContaining("not countersigned") });
+    expect(verifyChain(forged, keyRing(NEW, [OLD]), { rotation: { from: 6, keyId: id(NEW) } })).toMatchObject({ ok: false });
+    // were it countersigned (the new key leaked too), where the rotation was seen still shows it
+    const both = relink(moved, (s) => (s <= 7 ? OLD : NEW));
+    expect(verifyChain(both, keyRing(NEW, [OLD]))).toMatchObject({ ok: true });
+    expect(verifyChain(both, keyRing(NEW, [OLD]), { rotation: { from: 6, keyId: id(NEW) } })).toMatchObject({ ok: false, problem: expect.stringContaining("at row 5, seen earlier, is not in the log") });
     expect(verifyChain(forged, keyRing(NEW, [OLD]), { head: real[4].hash })).toMatchObject({ ok: false });
     expect(verifyChain(real, keyRing(NEW, [OLD]), { head: real[4].hash, rotation: { from: 6, keyId: id(NEW) } })).toMatchObject({ ok: true });
   });

@@ -6,7 +6,7 @@ import { loadConfig } from "@/lib/config/env";
 import { GatehouseError } from "@/lib/gateway/core/types";
 import { mutate } from "../tx";
 import { appendLocked, lockAudit, lockedLogKey, rememberKeyHistory } from "./append";
-import { ROTATED_ACTION } from "./chain";
+import { ROTATED_ACTION, rotationCountersign } from "./chain";
 import { auditKeyRing } from "./key";
 
 const Input = z.object({ reason: z.string().trim().max(500).optional() }).strict();
@@ -15,7 +15,8 @@ const Input = z.object({ reason: z.string().trim().max(500).optional() }).strict
  * Rotates the audit key: from the log's current key to this process's GATEHOUSE_AUDIT_KEY. The
  * new key never leaves the processes: every one is first restarted with it as GATEHOUSE_AUDIT_KEY
  * and the old one in GATEHOUSE_AUDIT_KEYS_RETIRED (they keep writing under the old key until the
- * rotation), then this appends one row, keyed with the OLD key, that names the new key's id. From
+ * rotation), then this appends one row, keyed with the OLD key, that names the new key's id and is
+ * countersigned with the new key. From
  * the next row on every process writes under the new key; a process still on the old key refuses
  * to write (append.ts). The row itself is the audit record of the rotation.
  */
@@ -34,7 +35,13 @@ export async function rotateAuditKey(db: Db, caller: Caller | null, input: unkno
           "and the old one in GATEHOUSE_AUDIT_KEYS_RETIRED (`master` if it was derived from the master key), restart them, then rotate",
       );
     }
-    const { seq, hash } = await appendLocked(tx, key, who, { action: ROTATED_ACTION, subject: "audit_log", detail: { fromKeyId, toKeyId: ring.currentId, scheme: "hmac-sha256", ...(reason ? { reason } : {}) } });
+    const toKeyId = ring.currentId;
+    // countersigned with the new key (chain.ts): the retired key alone cannot write a rotation to it
+    const { seq, hash } = await appendLocked(tx, key, who, (place) => ({
+      action: ROTATED_ACTION,
+      subject: "audit_log",
+      detail: { fromKeyId, toKeyId, scheme: "hmac-sha256", countersign: rotationCountersign(ring.current, { ...place, fromKeyId, toKeyId }), ...(reason ? { reason } : {}) },
+    }));
     const after = { ...history, segments: [...history.segments, { from: seq + 1, keyId: ring.currentId }], retiredAt: new Map([...history.retiredAt, [fromKeyId, seq]]) };
     return { seq, hash, fromKeyId, toKeyId: ring.currentId, after };
   });

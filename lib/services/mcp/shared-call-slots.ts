@@ -15,7 +15,8 @@ import { loggable } from "@/lib/util/loggable";
  * One row per running call. Taking one counts the pool's rows under a transaction-scoped advisory
  * lock on the pool (no two processes count the same pool at once) and inserts only below the
  * limit: one short transaction per call. A call of an agent branch also counts against the
- * branch's share of the pool: its row's `pool` is "<pool>/<branch>", counted in both. Rows of a process whose heartbeat (`gateway_nodes`) is
+ * share of its branch and of every branch above it: its row's `pool` is "<pool>/<branch>", whose
+ * key extends its parent branch's ("branch:A/B"), counted in each. Rows of a process whose heartbeat (`gateway_nodes`) is
  * older than NODE_GONE_AFTER_MS do not count, so a crashed process frees its slots; a row of a
  * process with no heartbeat row counts (fail closed). A delete that failed is retried by the
  * sweep, which removes this process's rows it no longer holds and gone processes' rows.
@@ -30,10 +31,11 @@ const SWEEP_MS = 10_000;
 const gone = () => sql.raw(`now() - interval '${Math.ceil(NODE_GONE_AFTER_MS / 1000)} seconds'`);
 
 /**
- * A slot in `pool` (and in `branch`'s share of it) as its id, or which is full when `limit` calls of
- * the pool (or `branch.limit` of the branch) are running on live processes. Throws when the store fails.
+ * A slot in `pool` (and in each of `branches`, top-level agent's first, the call's own last) as its
+ * id, or which is full when `limit` calls of the pool (or a branch's `limit` of that branch, counting
+ * everything below it) are running on live processes. Throws when the store fails.
  */
-export async function takeSharedSlot(db: Db, pool: string, limit: number, branch: { key: string; limit: number } | null): Promise<string | "pool" | "agent"> {
+export async function takeSharedSlot(db: Db, pool: string, limit: number, branches: readonly { key: string; limit: number }[]): Promise<string | "pool" | "agent" | `agent:${number}`> {
   startSweeping(db);
   const nodeId = getBus().nodeId;
   // Held before it exists, so a sweep running meanwhile never deletes it as a leftover.
@@ -43,14 +45,18 @@ export async function takeSharedSlot(db: Db, pool: string, limit: number, branch
     const taken = await storeDeadline(
       db.transaction(async (tx) => {
         await tx.execute(sql`select pg_advisory_xact_lock(hashtextextended(${`gatehouse:mcp-call-slots:${pool}`}, 0))`);
-        const own = branch ? `${pool}/${branch.key}` : pool;
+        const own = branches.length ? `${pool}/${branches.at(-1)!.key}` : pool;
+        // each branch's count: its own rows and those of every branch below it
+        const inBranch = branches.map((b, i) => sql`(count(*) filter (where ${mcpCallSlots.pool} = ${`${pool}/${b.key}`} or starts_with(${mcpCallSlots.pool}, ${`${pool}/${b.key}/`})))::int as ${sql.identifier(`b${i}`)}`);
         // spelled out: drizzle would write the outer column unqualified inside the subquery
-        const [{ n, mine }] = await tx
-          .select({ n: sql<number>`count(*)::int`, mine: sql<number>`(count(*) filter (where ${mcpCallSlots.pool} = ${own}))::int` })
-          .from(mcpCallSlots)
-          .where(and(sql`(${mcpCallSlots.pool} = ${pool} or starts_with(${mcpCallSlots.pool}, ${`${pool}/`}))`, sql`not exists (select 1 from gateway_nodes n where n.node_id = mcp_call_slots.node_id and n.last_seen < ${gone()})`));
-        if (Number(n) >= limit) return "pool";
-        if (branch && Number(mine) >= branch.limit) return "agent";
+        const [counts] = (await tx.execute(sql`
+          select count(*)::int as n${inBranch.length ? sql`, ${sql.join(inBranch, sql`, `)}` : sql``}
+          from mcp_call_slots
+          where (${mcpCallSlots.pool} = ${pool} or starts_with(${mcpCallSlots.pool}, ${`${pool}/`}))
+            and not exists (select 1 from gateway_nodes n where n.node_id = mcp_call_slots.node_id and n.last_seen < ${gone()})`)) as unknown as Record<string, number>[];
+        if (Number(counts.n) >= limit) return "pool";
+        const full = branches.findIndex((b, i) => Number(counts[`b${i}`]) >= b.limit);
+        if (full >= 0) return full === 0 ? "agent" : (`agent:${full + 1}` as const);
         await tx.insert(mcpCallSlots).values({ id, pool: own, nodeId });
         return id;
       }),

@@ -14,31 +14,37 @@ export const SEALED_ACTION = "session.sealed";
 const subjectOf = (id: string) => `session:${id}`;
 
 /**
- * Seals an ended session's recording: its digest (recording-digest.ts), computed by reading the
- * stored events back, goes into the keyed audit log as `session.sealed`. From then on an edit,
- * removal or addition of an event by someone who can write to the database (but has not the
- * audit key, so cannot rewrite the seal) shows in `gatehouse sessions verify`.
+ * Seals an ended session's recording: its digest (recording-digest.ts) goes into the keyed audit
+ * log as `session.sealed`. From then on an edit, removal or addition of an event by someone who
+ * can write to the database (but has not the audit key, so cannot rewrite the seal) shows in
+ * `gatehouse sessions verify`.
  *
- * Read back rather than hashed as recorded: what is sealed is exactly what is stored, bulk output
- * spooled and stored later (or by the next start, after a crash) included, and recording pays
- * nothing for it. Only one seal counts (the first); sealing again does nothing.
+ * The process that recorded the session seals the chain it computed as it stored each event
+ * (`recorded`, source "recorded"): what it stored, not what the database holds at the end, so an
+ * event edited, removed or slipped in while the session was live differs from the seal too. A
+ * session whose process is gone (ended by the next start, after a crash, its spooled output stored
+ * by that start) is sealed from its stored events read back (source "stored"): what was done to
+ * them before that is not seen. Only one seal counts (the first); sealing again does nothing.
  */
-export async function sealSession(db: Db, id: string, why: Record<string, unknown> = {}): Promise<RecordingSeal | null> {
+export async function sealSession(db: Db, id: string, why: Record<string, unknown> = {}, recorded?: RecordingDigest): Promise<RecordingSeal | null> {
   if (await firstAuditRowFor(db, SEALED_ACTION, subjectOf(id))) return null;
   const t0 = performance.now();
-  const digest = new RecordingDigest();
-  for await (const e of walkStoredEvents(db, id)) digest.add(e);
+  let digest = recorded;
+  if (!digest) {
+    digest = new RecordingDigest();
+    for await (const e of walkStoredEvents(db, id)) digest.add(e);
+  }
   const seal = digest.seal();
-  await mutate(db, (tx) => appendAudit(tx, null, { action: SEALED_ACTION, subject: subjectOf(id), detail: { ...seal, scheme: "sha256-chain-v1", ...why } }));
+  await mutate(db, (tx) => appendAudit(tx, null, { action: SEALED_ACTION, subject: subjectOf(id), detail: { ...seal, source: recorded ? "recorded" : "stored", ...why } }));
   const ms = performance.now() - t0;
   if (ms > 1_000) console.log(`[recorder] session ${id}: ${seal.events} events sealed in ${Math.round(ms)} ms`);
   return seal;
 }
 
 /** Seals and logs a failure: the session's end never waits for or fails on its seal. */
-export async function sealQuietly(db: Db, id: string, why: Record<string, unknown> = {}): Promise<void> {
+export async function sealQuietly(db: Db, id: string, why: Record<string, unknown> = {}, recorded?: RecordingDigest): Promise<void> {
   try {
-    await sealSession(db, id, why);
+    await sealSession(db, id, why, recorded);
   } catch (err) {
     console.error(`[recorder] session ${id}: its recording could not be sealed:`, loggable(err));
   }
