@@ -1,0 +1,150 @@
+import fs from "node:fs";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { gatewayConninfo, runPsql } from "../support/psql";
+
+/**
+ * PostgreSQL gateway hunt, round 4: what reading a table runs (its triggers do not fire, its
+ * partition key's operator class and a file_fdw program do), and DDL run directly on the
+ * database while the gateway keeps catalog answers. psql and postgres.js through a real
+ * Gatehouse to a real PostgreSQL 15. Each test failed before its fix.
+ *
+ * - h4-ro permits reads only, unmasked.
+ * - h4-writer permits reads and plain writes (kind "write"), unmasked, not "unknown".
+ * - h4-masked permits reads and plain writes under the shipped "pii" rules (`*.password*` masked whole).
+ * - h4-rw permits anything under the same rules.
+ */
+
+const POLICIES = `
+@id("connect")
+permit (principal, action == Gatehouse::Action::"connect", resource);
+
+@id("reads")
+permit (principal, action == Gatehouse::Action::"read", resource)
+when { ["h4-ro", "h4-writer"].contains(resource.name) };
+
+@id("plain-writes")
+permit (principal, action == Gatehouse::Action::"write", resource)
+when { resource.name == "h4-writer" && context.request.kind == "write" };
+
+@id("masked-reads-and-writes")
+@mask("pii")
+permit (principal, action in [Gatehouse::Action::"read", Gatehouse::Action::"write"], resource)
+when { resource.name == "h4-masked" && ["read", "write"].contains(context.request.kind) };
+
+@id("anything-masked")
+@mask("pii")
+permit (principal, action, resource)
+when { resource.name == "h4-rw" };
+`;
+
+const MEMBER = "hunt4@example.test";
+const SECRET = "scrypt$Hq7LmZp2Rw";
+
+describe("PostgreSQL gateway hunt, round 4", () => {
+  let gh: GatehouseProcess;
+  let pg15: Postgres15;
+  let token = "";
+
+  const psql = (sql: string, db: string) => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
+  const direct = async <T extends Record<string, unknown>[]>(sql: string): Promise<T> => {
+    const db = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    try {
+      return (await db.unsafe(sql)) as unknown as T;
+    } finally {
+      await db.end();
+    }
+  };
+  /** rows written by code in the database */
+  const audited = async () => Number((await direct<{ n: string }[]>("select count(*) as n from audit"))[0].n);
+  const stampedRow = async () => (await direct<{ login: string; updated_at: Date }[]>("select login, updated_at from stamped where id = 1"))[0];
+
+  beforeAll(async () => {
+    [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
+    token = await login(gh.url, MEMBER, "a-long-password-1");
+    for (const name of ["h4-ro", "h4-writer", "h4-masked", "h4-rw"]) {
+      const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "hunt 4" });
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await direct(`
+      create table audit (body text);
+      -- moddatetime's BEFORE UPDATE trigger: fires on UPDATE (and a row lock does not fire it)
+      create extension moddatetime;
+      create table stamped (id int, login text, password_hash text, updated_at timestamp default '2020-01-01');
+      create trigger stamped_moddatetime before update on stamped for each row execute procedure moddatetime(updated_at);
+      insert into stamped (id, login, password_hash) values (1, 'user1', '${SECRET}');
+      -- a btree operator class written by users whose comparison function writes; for inet, used on
+      -- cidr keys (binary coercible), so no column's own type leads to it
+      create function cmp_logged(a inet, b inet) returns int language plpgsql as $$ begin insert into audit values ('cmp_logged'); return network_cmp(a, b); end $$;
+      create operator class logged_inet_ops for type inet using btree as
+        operator 1 <, operator 2 <=, operator 3 =, operator 4 >=, operator 5 >, function 1 cmp_logged(inet, inet);
+      create table routed (k cidr, v text) partition by range (k logged_inet_ops);
+      create table routed_a partition of routed for values from ('10.0.0.0/8') to ('128.0.0.0/8');
+      create table routed_m partition of routed for values from ('128.0.0.0/8') to (maxvalue);
+      create table indexed (k cidr);
+      create index indexed_k on indexed (k logged_inet_ops);
+      -- file_fdw: a foreign table whose rows are a shell command's output
+      create extension file_fdw;
+      create server files foreign data wrapper file_fdw;
+      create foreign table shell_out (line text) server files options (program 'echo ran-a-shell-command');
+      create foreign table devnull (line text) server files options (filename '/dev/null');
+      create table logs (line text) partition by list (line);
+      create foreign table logs_shell partition of logs for values in ('ran-a-shell-command') server files options (program 'echo ran-a-shell-command');`);
+  });
+  afterAll(async () => {
+    await gh?.stop();
+    await pg15?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  describe("a table with a trigger", () => {
+    it.each(["h4-masked", "h4-rw"])("is read under masking, masked (%s)", async (db) => {
+      const r = await psql("select id, login, password_hash from stamped", db);
+      expect(r.code, r.out).toBe(0);
+      expect(r.out).toContain("1|user1|");
+      expect(r.out).not.toContain(SECRET);
+    });
+
+    it("is read under masking through the extended protocol, masked (postgres.js)", async () => {
+      const client = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "h4-masked", username: MEMBER, password: token, ssl: false, max: 1 });
+      try {
+        const rows = await client.unsafe("select login, password_hash from stamped where id = $1", [1]);
+        expect(rows[0].login).toBe("user1");
+        expect(rows[0].password_hash).not.toBe(SECRET);
+      } finally {
+        await client.end();
+      }
+    });
+
+    it.each([
+      ["a row lock", "select login from stamped for update"],
+      ["an UPDATE", "update stamped set login = 'changed'"],
+      ["an UPDATE in a data-modifying CTE", "with u as (update stamped set login = 'changed' returning id) select count(*) from u"],
+      ["an UPDATE through PREPARE and EXECUTE", "prepare u as update stamped set login = 'changed'; execute u"],
+    ])("is not written under masking: %s", async (_what, sql) => {
+      const before = await stampedRow();
+      const denied = await psql(sql, "h4-masked");
+      expect(denied.out).toContain("42501"); // unknown: the trigger is code the policy cannot see
+      const refused = await psql(sql, "h4-rw");
+      expect(refused.out).toContain("0A000");
+      expect(await stampedRow()).toEqual(before);
+    });
+
+    it("is not written as a plain write unmasked either", async () => {
+      const before = await stampedRow();
+      expect((await psql("update stamped set login = 'changed'", "h4-writer")).out).toContain("42501");
+      expect((await psql("select login from stamped for update", "h4-writer")).out).toContain("42501");
+      expect(await stampedRow()).toEqual(before);
+      const read = await psql("select login from stamped", "h4-ro");
+      expect(read.code, read.out).toBe(0);
+      expect(read.out).toContain("user1");
+    });
+  });
+
+});
