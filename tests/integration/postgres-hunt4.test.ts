@@ -147,4 +147,27 @@ describe("PostgreSQL gateway hunt, round 4", () => {
     });
   });
 
+  describe("an operator class written by users on a partition or index key", () => {
+    it("runs on insert routing: not a plain write", async () => {
+      const before = await audited();
+      const r = await psql("insert into routed values ('10.1.0.0/16', 'x')", "h4-writer");
+      expect(r.out).toContain("42501");
+      expect(await audited()).toBe(before);
+      expect(await direct("select 1 from routed")).toHaveLength(0);
+    });
+
+    it("runs on partition pruning: not a read", async () => {
+      const before = await audited();
+      expect((await psql("select v from routed where k = '10.1.0.0/16'", "h4-ro")).out).toContain("42501");
+      expect((await psql("select v from routed where k = '10.1.0.0/16'", "h4-rw")).out).toContain("0A000");
+      expect(await audited()).toBe(before);
+    });
+
+    it("runs when an index on the key is written: not a plain write", async () => {
+      const before = await audited();
+      expect((await psql("insert into indexed values ('10.1.0.0/16')", "h4-writer")).out).toContain("42501");
+      expect(await audited()).toBe(before);
+    });
+  });
+
 });

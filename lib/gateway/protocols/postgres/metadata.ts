@@ -196,9 +196,11 @@ export class UpstreamMetadata {
    *     partition key expressions of the relations of that name, and views' definitions, through
    *     views over views, the tables a foreign key cascades into, and partitions and inheritance children; and what their columns' types
    *     run: their domains' CHECKs (domains under domains too), casts from them (an IMPLICIT cast
-   *     runs in `length(col)` unnamed), input/output functions, operator classes (ORDER BY);
+   *     runs in `length(col)` unnamed), input/output functions, operator classes (ORDER BY), and
+   *     the operator classes of their partition keys and indexes (KEY_OPCLASSES);
    *   - reads: the part of `relation` that reading the relations runs (views' definitions, SELECT
-   *     rules, row-level security policies, casts from and input/output functions of column types);
+   *     rules, row-level security policies, casts from and input/output functions of column types,
+   *     key and index operator classes), for them and their partitions and inheritance children;
    *   - systemCasts: casts users wrote between types shipped with PostgreSQL, which any statement
    *     may run (`ref` is ignored);
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
@@ -351,6 +353,18 @@ const CAST_PAIR_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_
  */
 const USER_TRIGGERS = `select n.nspname || '.' || p.proname as fn from rels r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal
       join pg_proc p on p.oid = t.tgfoid join pg_namespace n on n.oid = p.pronamespace`;
+/**
+ * The operator classes of the partition keys and indexes of the relations in a CTE `rels`: their
+ * support functions and operators run on insert routing, partition pruning and index scans,
+ * whatever the column's own type (TYPE_VALUE_CODE follows that one; a class for inet on a cidr key,
+ * binary coercible, only this).
+ */
+const KEY_OPCLASSES = `(select k.opcfamily from rels r
+        join pg_depend d on d.classid = 'pg_class'::regclass and d.refclassid = 'pg_opclass'::regclass
+          and (d.objid = r.oid or d.objid in (select i.indexrelid from pg_index i where i.indrelid = r.oid))
+        join pg_opclass k on k.oid = d.refobjid)`;
+const KEY_OPCLASS_CODE = `select 'pg_amproc'::regclass, p.oid from pg_amproc p where p.amprocfamily in ${KEY_OPCLASSES}
+      union all select 'pg_operator'::regclass, o.amopopr from pg_amop o where o.amopfamily in ${KEY_OPCLASSES}`;
 const USER_CODE = {
   function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
@@ -389,21 +403,30 @@ const USER_CODE = {
       union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
       union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
       union all select 'pg_class'::regclass, r.oid from rels r
+      union all ${KEY_OPCLASS_CODE}
       union all ${TYPE_CODE})
     ${CODE_OF_OBJS}
     union ${USER_TRIGGERS}`,
   // What reading the relations of that name runs: views' definitions (through views over views),
-  // SELECT rules, row-level security policies, and what their columns' types run.
-  reads: `with recursive rels(oid, depth) as (
+  // SELECT rules, row-level security policies, what their columns' types run, the operator
+  // classes of partition keys (pruning) and indexes (scans); a scan of a parent reads its
+  // partitions and inheritance children too (a superset: their own policies do not apply
+  // through the parent).
+  reads: `with recursive edges(src, dst) as (
+      select w.ev_class, d.refobjid from pg_rewrite w
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      where w.ev_type = '1'
+      union all
+      select i.inhparent, i.inhrelid from pg_inherits i),
+    rels(oid, depth) as (
       select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
       union
-      select d.refobjid, r.depth + 1 from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
-        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
-      where r.depth < 32 and d.refobjid <> r.oid),
+      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
     ${typeChain(COLUMN_TYPES)},
     objs(classid, objid) as (
       select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
       union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
+      union all ${KEY_OPCLASS_CODE}
       union all ${TYPE_READ_CODE})
     ${CODE_OF_OBJS}`,
   // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
