@@ -170,4 +170,22 @@ describe("PostgreSQL gateway hunt, round 4", () => {
     });
   });
 
+  describe("file_fdw", () => {
+    it.each([
+      ["a foreign table reading a program's output", "select line from shell_out"],
+      ["a partitioned table with such a partition", "select line from logs"],
+    ])("%s runs a shell command: not a read", async (_what, sql) => {
+      const ro = await psql(sql, "h4-ro");
+      expect(ro.out).toContain("42501");
+      const masked = await psql(sql, "h4-rw");
+      expect(masked.out).toContain("0A000");
+      expect(ro.out + masked.out).not.toContain("ran-a-shell-command\n");
+    });
+
+    it("a foreign table reading a file stays a read", async () => {
+      const r = await psql("select count(*) from devnull", "h4-ro");
+      expect(r.code, r.out).toBe(0);
+      expect(r.out.trim()).toBe("0");
+    });
+  });
 });

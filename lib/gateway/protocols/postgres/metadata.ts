@@ -365,6 +365,13 @@ const KEY_OPCLASSES = `(select k.opcfamily from rels r
         join pg_opclass k on k.oid = d.refobjid)`;
 const KEY_OPCLASS_CODE = `select 'pg_amproc'::regclass, p.oid from pg_amproc p where p.amprocfamily in ${KEY_OPCLASSES}
       union all select 'pg_operator'::regclass, o.amopopr from pg_amop o where o.amopfamily in ${KEY_OPCLASSES}`;
+/**
+ * Foreign tables whose rows are a program's output (file_fdw's `program` option; any wrapper's,
+ * on the table or its server): every scan runs a shell command on the database server.
+ */
+const FDW_PROGRAMS = `select 'program of ' || n.nspname || '.' || c.relname as fn from rels r join pg_foreign_table f on f.ftrelid = r.oid
+      join pg_foreign_server s on s.oid = f.ftserver join pg_class c on c.oid = r.oid join pg_namespace n on n.oid = c.relnamespace
+    where exists (select 1 from unnest(coalesce(f.ftoptions, '{}') || coalesce(s.srvoptions, '{}')) o where o like 'program=%')`;
 const USER_CODE = {
   function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
@@ -406,12 +413,13 @@ const USER_CODE = {
       union all ${KEY_OPCLASS_CODE}
       union all ${TYPE_CODE})
     ${CODE_OF_OBJS}
-    union ${USER_TRIGGERS}`,
+    union ${USER_TRIGGERS}
+    union ${FDW_PROGRAMS}`,
   // What reading the relations of that name runs: views' definitions (through views over views),
   // SELECT rules, row-level security policies, what their columns' types run, the operator
-  // classes of partition keys (pruning) and indexes (scans); a scan of a parent reads its
-  // partitions and inheritance children too (a superset: their own policies do not apply
-  // through the parent).
+  // classes of partition keys (pruning) and indexes (scans), and file_fdw programs; a scan of a
+  // parent reads its partitions and inheritance children too (a superset: their own policies
+  // do not apply through the parent).
   reads: `with recursive edges(src, dst) as (
       select w.ev_class, d.refobjid from pg_rewrite w
         join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
@@ -428,7 +436,8 @@ const USER_CODE = {
       union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
       union all ${KEY_OPCLASS_CODE}
       union all ${TYPE_READ_CODE})
-    ${CODE_OF_OBJS}`,
+    ${CODE_OF_OBJS}
+    union ${FDW_PROGRAMS}`,
   // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
   // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
   // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`.
