@@ -15,6 +15,7 @@ import { gatewayConninfo, runPsql } from "../support/psql";
  * - h4-writer permits reads and plain writes (kind "write"), unmasked, not "unknown".
  * - h4-masked permits reads and plain writes under the shipped "pii" rules (`*.password*` masked whole).
  * - h4-rw permits anything under the same rules.
+ * - h4-fdw permits reads, unmasked, on another database with no function or trigger written by users.
  */
 
 const POLICIES = `
@@ -23,7 +24,7 @@ permit (principal, action == Gatehouse::Action::"connect", resource);
 
 @id("reads")
 permit (principal, action == Gatehouse::Action::"read", resource)
-when { ["h4-ro", "h4-writer"].contains(resource.name) };
+when { ["h4-ro", "h4-writer", "h4-fdw"].contains(resource.name) };
 
 @id("plain-writes")
 permit (principal, action == Gatehouse::Action::"write", resource)
@@ -49,8 +50,8 @@ describe("PostgreSQL gateway hunt, round 4", () => {
   let token = "";
 
   const psql = (sql: string, db: string) => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
-  const direct = async <T extends Record<string, unknown>[]>(sql: string): Promise<T> => {
-    const db = postgres(pg15.url, { max: 1, onnotice: () => {} });
+  const direct = async <T extends Record<string, unknown>[]>(sql: string, database = "postgres"): Promise<T> => {
+    const db = postgres(pg15.url.replace(/\/postgres$/, `/${database}`), { max: 1, onnotice: () => {} });
     try {
       return (await db.unsafe(sql)) as unknown as T;
     } finally {
@@ -66,8 +67,9 @@ describe("PostgreSQL gateway hunt, round 4", () => {
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
     token = await login(gh.url, MEMBER, "a-long-password-1");
-    for (const name of ["h4-ro", "h4-writer", "h4-masked", "h4-rw"]) {
-      const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/postgres`, username: "postgres", secret: "gatehouse-test" });
+    for (const name of ["h4-ro", "h4-writer", "h4-masked", "h4-rw", "h4-fdw"]) {
+      const db = name === "h4-fdw" ? "h4fdw" : "postgres";
+      const res = await apiCall(gh.url, admin, "POST", "/connections", { name, type: "postgres", upstream: `postgres://127.0.0.1:${pg15.port}/${db}`, username: "postgres", secret: "gatehouse-test" });
       expect(res.status, JSON.stringify(res.body)).toBe(200);
     }
     const put = await apiCall(gh.url, admin, "PUT", "/policies", { text: POLICIES, comment: "hunt 4" });
@@ -96,6 +98,11 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       create foreign table devnull (line text) server files options (filename '/dev/null');
       create table logs (line text) partition by list (line);
       create foreign table logs_shell partition of logs for values in ('ran-a-shell-command') server files options (program 'echo ran-a-shell-command');`);
+    await direct("create database h4fdw");
+    await direct(`
+      create extension file_fdw;
+      create server files foreign data wrapper file_fdw;
+      create foreign table shell_out (line text) server files options (program 'echo ran-a-shell-command');`, "h4fdw");
   });
   afterAll(async () => {
     await gh?.stop();
@@ -180,6 +187,15 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       const masked = await psql(sql, "h4-rw");
       expect(masked.out).toContain("0A000");
       expect(ro.out + masked.out).not.toContain("ran-a-shell-command\n");
+    });
+
+    it("runs a shell command on a database without any function or trigger written by users", async () => {
+      // The gateway skips the lookups once it has read that the database has no such code (in the background).
+      expect((await psql("select 1", "h4-fdw")).code).toBe(0);
+      await new Promise((r) => setTimeout(r, 1000));
+      const r = await psql("select line from shell_out", "h4-fdw");
+      expect(r.out).toContain("42501");
+      expect(r.out).not.toContain("ran-a-shell-command\n");
     });
 
     it("a foreign table reading a file stays a read", async () => {

@@ -216,9 +216,9 @@ export class UpstreamMetadata {
   }
 
   /**
-   * false only when the database is known to have no function written by users at all: then no
-   * statement can run user code (every way to run some ends at a pg_proc row outside SYSTEM) and
-   * the per-name lookups are skipped. It is read in the background (a session asks at its start,
+   * false only when the database is known to have no function, trigger or foreign table program
+   * written by users at all: then no statement can run user code (every way to run some ends at
+   * one of these: a pg_proc row outside SYSTEM, FDW_PROGRAMS) and the per-name lookups are skipped. It is read in the background (a session asks at its start,
    * while idle), never on a statement's path: an upstream that serves one transaction at a time
    * (the embedded demo's PGlite) would hold a lookup behind the client's own open transaction.
    * Unknown (true) until read, and again at once after the catalog changed (forget).
@@ -230,7 +230,9 @@ export class UpstreamMetadata {
       const generation = flag.generation;
       this.sql
         .unsafe<{ any: boolean }[]>(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM})
-          or exists (select 1 from pg_trigger where not tgisinternal) as any`)
+          or exists (select 1 from pg_trigger where not tgisinternal)
+          or exists (select 1 from pg_foreign_table f join pg_foreign_server s on s.oid = f.ftserver
+            where exists (select 1 from unnest(coalesce(f.ftoptions, '{}') || coalesce(s.srvoptions, '{}')) o where o like 'program=%')) as any`)
         .then(
           (rows) => {
             if (generation === flag.generation) Object.assign(flag, { value: rows[0]?.any !== false, at: Date.now() });
