@@ -98,6 +98,15 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       create foreign table devnull (line text) server files options (filename '/dev/null');
       create table logs (line text) partition by list (line);
       create foreign table logs_shell partition of logs for values in ('ran-a-shell-command') server files options (program 'echo ran-a-shell-command');`);
+    await direct(`
+      create table acct4 (id int, login text, password_hash text);
+      insert into acct4 values (1, 'user1', '${SECRET}');
+      create view acct4_v as select id, login from acct4;
+      create table notes4 (id int, note text);
+      insert into notes4 values (1, '${SECRET}');
+      create table notes5 (id int, note text);
+      insert into notes5 values (1, '${SECRET}');
+      create table copy5 (id int, v text);`);
     await direct("create database h4fdw");
     await direct(`
       create extension file_fdw;
@@ -175,6 +184,36 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       expect((await psql("insert into indexed values ('10.1.0.0/16')", "h4-writer")).out).toContain("42501");
       expect(await audited()).toBe(before);
     });
+  });
+
+  describe("DDL run directly on the database, not through the gateway", () => {
+    it("a view redefined is masked by its new definition at once", async () => {
+      const before = await psql("select login from acct4_v", "h4-masked");
+      expect(before.out.trim()).toBe("user1"); // the view's lineage is now kept
+      await direct("create or replace view acct4_v as select id, password_hash as login from acct4");
+      const after = await psql("select login from acct4_v", "h4-masked");
+      expect(after.code, after.out).toBe(0);
+      expect(after.out).not.toContain(SECRET);
+    });
+
+    it("a column renamed is masked by its new name at once", async () => {
+      const before = await psql("select * from notes4", "h4-masked");
+      expect(before.out.trim()).toBe(`1|${SECRET}`); // not a password column (yet): the column's name is now kept
+      await direct("alter table notes4 rename column note to password_note");
+      const after = await psql("select * from notes4", "h4-masked");
+      expect(after.code, after.out).toBe(0);
+      expect(after.out).not.toContain(SECRET);
+    });
+
+    it("a column renamed is not copied out by its old name at once", async () => {
+      const before = await psql("insert into copy5 select * from notes5", "h4-masked");
+      expect(before.out).toContain("INSERT 0 1"); // the table's columns are now kept
+      await direct("alter table notes5 rename column note to password_note");
+      const after = await psql("insert into copy5 select * from notes5", "h4-masked");
+      expect(after.out).toContain("0A000");
+      expect((await direct<{ n: string }[]>("select count(*) as n from copy5"))[0].n).toBe("1");
+    });
+
   });
 
   describe("file_fdw", () => {

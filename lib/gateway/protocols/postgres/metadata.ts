@@ -1,6 +1,7 @@
 import postgres from "postgres";
 import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { withDeadline } from "@/lib/util/deadline";
+import { changedSince, noteUsed, StampChecks, stampOf, usedBy, type Basis } from "./catalog-stamps";
 import { columnSourcesOfSelect } from "./column-sources";
 
 /**
@@ -9,9 +10,10 @@ import { columnSourcesOfSelect } from "./column-sources";
  * of. We ask the upstream's catalog on a SEPARATE connection (postgres-js, same stored
  * credentials), never on the client's session: a lookup there would interleave with the
  * client's protocol stream and could run inside its aborted transaction. One small pool per
- * connection, shared by its sessions; answers are kept for CACHE_TTL_MS (`Kept`), so a column
- * renamed or a view replaced elsewhere is seen within that time, and at once when the DDL ran
- * through a Gatehouse (catalog-changes.ts: every pool on that database, in every process, forgets).
+ * connection, shared by its sessions; answers are kept for CACHE_TTL_MS (`Kept`), forgotten at once
+ * when DDL ran through a Gatehouse (catalog-changes.ts: every pool on that database, in every
+ * process, forgets), and those masking uses are checked against the catalog after each result
+ * (`checked`, catalog-stamps.ts): a column renamed or a view replaced elsewhere is seen at once.
  */
 
 export interface ColumnName {
@@ -59,20 +61,27 @@ const CATALOG_TIMEOUT_MS = Number(process.env.GATEHOUSE_PG_CATALOG_TIMEOUT_MS) |
 
 const catalogRead = <T>(work: Promise<T>) => withDeadline(work, CATALOG_TIMEOUT_MS, () => new Error(`the upstream catalog did not answer within ${CATALOG_TIMEOUT_MS} ms`));
 
+/** An answer, and what it was read from (catalog-stamps.ts) when `checked` must compare it. */
+interface Read<V> {
+  value: V;
+  basis?: Basis;
+}
+
 /**
  * A cache whose entries are re-read after CACHE_TTL_MS; concurrent misses share one read, and
  * when a re-read fails the entry read last is used (an outage of the catalog connection must not
- * turn a warm gateway's masking off; a cold one fails: see buildFieldPlans).
+ * turn a warm gateway's masking off; a cold one fails: see buildFieldPlans; under `checked` the
+ * check cannot be made either, and it fails). Every answer given notes its basis (noteUsed).
  */
 class Kept<K, V> {
-  private readonly entries = new Map<K, { at: number; value: V }>();
-  private readonly reading = new Map<K, Promise<V>>();
+  private readonly entries = new Map<K, Read<V> & { at: number }>();
+  private readonly reading = new Map<K, Promise<Read<V>>>();
   /** bumped by clear(): a read that started before it may have seen the catalog before the change */
   private generation = 0;
 
-  async get(key: K, read: () => Promise<V>): Promise<V> {
+  async get(key: K, read: () => Promise<Read<V>>): Promise<V> {
     const kept = this.entries.get(key);
-    if (kept && Date.now() - kept.at < CACHE_TTL_MS) return kept.value;
+    if (kept && Date.now() - kept.at < CACHE_TTL_MS) return noted(kept);
     const generation = this.generation;
     let p = this.reading.get(key);
     if (!p) {
@@ -80,12 +89,12 @@ class Kept<K, V> {
       this.reading.set(key, (p = reading));
     }
     try {
-      const value = await p;
+      const answer = await p;
       if (this.entries.size > CACHE_LIMIT) this.entries.clear();
-      if (generation === this.generation) this.entries.set(key, { at: Date.now(), value });
-      return value;
+      if (generation === this.generation) this.entries.set(key, { ...answer, at: Date.now() });
+      return noted(answer);
     } catch (err) {
-      if (kept) return kept.value;
+      if (kept) return noted(kept);
       throw err;
     }
   }
@@ -98,6 +107,31 @@ class Kept<K, V> {
   }
 }
 
+function noted<V>(answer: Read<V>): V {
+  noteUsed(answer.basis);
+  return answer.value;
+}
+
+/** The answer of a lookup whose rows carry their relation's `oid` and `stamp` (stampOf). */
+function stamped<V>(value: V, rows: readonly { oid: string; stamp: string }[], name?: { schema?: string; name: string }): Read<V> {
+  const stamps = rows.map((r): [number, string] => [Number(r.oid), r.stamp]);
+  const oids = [...new Set(stamps.map(([oid]) => oid))].sort((a, b) => a - b);
+  return { value, basis: { stamps, ...(name ? { name: { schema: name.schema ?? null, name: name.name, oids } } : {}) } };
+}
+
+const g = globalThis as { __gatehousePgMetadata?: Map<string, UpstreamMetadata>; __gatehouseSerialUpstreams?: Set<string> };
+const serialUpstreams: Set<string> = (g.__gatehouseSerialUpstreams ??= new Set());
+
+/**
+ * Marks "host:port" as an upstream that serves one transaction at a time (the embedded demo's
+ * PGlite behind pglite-socket): `checked` does not ask it after a result, since the client's own
+ * open transaction would hold the question until the deadline (and then end the session). While
+ * one client's transaction is open, no other can change its catalog anyway.
+ */
+export function markSerialUpstream(hostPort: string) {
+  serialUpstreams.add(hostPort);
+}
+
 export class UpstreamMetadata {
   private readonly sql: postgres.Sql;
   private readonly tables = new Kept<number, Map<number, ColumnName>>();
@@ -108,9 +142,12 @@ export class UpstreamMetadata {
   private anyUserCode: { value: boolean | null; at: number; generation: number; reading: boolean } = { value: null, at: 0, generation: 0, reading: false };
   /** the database it reads (catalog-changes.ts): connections to the same one forget together */
   readonly database: string;
+  private readonly serial: boolean;
+  private readonly stampChecks = new StampChecks((bases) => catalogRead(changedSince(this.sql, bases)));
 
   constructor(target: UpstreamTarget) {
     this.database = databaseOf(target);
+    this.serial = serialUpstreams.has(`${target.url.hostname}:${target.url.port || 5432}`);
     const tls = target.options.tls === "require";
     this.sql = postgres({
       host: target.url.hostname,
@@ -146,15 +183,16 @@ export class UpstreamMetadata {
   async relations(ref: { schema?: string; name: string }): Promise<RelationInfo[]> {
     const k = `${ref.schema ?? ""}\u0000${ref.name}`;
     return this.relationsByName.get(k, async () => {
-      const rows = await this.sql<{ oid: string; nspname: string; relname: string; relkind: string; definition: string | null; columns: string[] }[]>`
-        select c.oid::text as oid, n.nspname, c.relname, c.relkind::text as relkind,
+      const rows = await this.sql<{ oid: string; stamp: string; nspname: string; relname: string; relkind: string; definition: string | null; columns: string[] }[]>`
+        select c.oid::text as oid, ${this.sql.unsafe(stampOf("c.oid"))} as stamp, n.nspname, c.relname, c.relkind::text as relkind,
           case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end as definition,
           array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where c.relname = ${ref.name} and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
           and (${ref.schema ?? null}::text is null or n.nspname = ${ref.schema ?? null}::text
                or (${ref.schema ?? null}::text = 'pg_temp' and n.nspname like 'pg\\_temp\\_%'))`;
-      return rows.map((r) => ({ schema: r.nspname, name: r.relname, oid: Number(r.oid), columns: r.columns, ...(isView(r.relkind) ? { lineage: lineageOf(r.definition, r.columns) } : {}) }));
+      const found = rows.map((r) => ({ schema: r.nspname, name: r.relname, oid: Number(r.oid), columns: r.columns, ...(isView(r.relkind) ? { lineage: lineageOf(r.definition, r.columns) } : {}) }));
+      return stamped(found, rows, ref);
     });
   }
 
@@ -168,17 +206,20 @@ export class UpstreamMetadata {
    */
   async relatives(oid: number): Promise<{ schema: string; table: string }[]> {
     return this.relativesByOid.get(oid, async () => {
-      const rows = await this.sql<{ nspname: string; relname: string }[]>`
+      // The relation itself (rank 0) for its stamp only: its pg_inherits rows change with ATTACH, DETACH, INHERIT.
+      const rows = await this.sql<{ oid: string; stamp: string; rank: number; nspname: string | null; relname: string | null }[]>`
         with recursive up(oid, depth) as (
           select inhparent, 1 from pg_inherits where inhrelid = ${String(oid)}::oid
           union select i.inhparent, up.depth + 1 from pg_inherits i join up on i.inhrelid = up.oid where up.depth < 64),
         down(oid, depth) as (
           select inhrelid, 1 from pg_inherits where inhparent = ${String(oid)}::oid
           union select i.inhrelid, down.depth + 1 from pg_inherits i join down on i.inhparent = down.oid where down.depth < 64),
-        kin(oid, rank) as (select oid, depth from up union all select oid, 1000 + depth from down)
-        select n.nspname, c.relname from kin join pg_class c on c.oid = kin.oid join pg_namespace n on n.oid = c.relnamespace
+        kin(oid, rank) as (select ${String(oid)}::oid, 0 union all select oid, depth from up union all select oid, 1000 + depth from down)
+        select kin.oid::text as oid, ${this.sql.unsafe(stampOf("kin.oid"))} as stamp, kin.rank, n.nspname, c.relname
+        from kin left join pg_class c on c.oid = kin.oid left join pg_namespace n on n.oid = c.relnamespace
         order by kin.rank`;
-      return rows.map((r) => ({ schema: r.nspname, table: r.relname }));
+      const kin = rows.filter((r) => r.rank > 0 && r.nspname !== null && r.relname !== null);
+      return stamped(kin.map((r) => ({ schema: r.nspname!, table: r.relname! })), rows);
     });
   }
 
@@ -212,7 +253,7 @@ export class UpstreamMetadata {
     const params = query === "event" || query === "systemCasts" ? [] : query === "castFrom" ? [ref.name, schema, ref.from!.name, ref.from!.schema ?? null] : [ref.name, schema];
     const read = async () => (await this.sql.unsafe<{ fn: string }[]>(USER_CODE[query], params)).map((r) => r.fn);
     // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
-    return kind === "event" ? catalogRead(read()) : this.codeByName.get([query, ...params].map((p) => p ?? "").join("\u0000"), read);
+    return kind === "event" ? catalogRead(read()) : this.codeByName.get([query, ...params].map((p) => p ?? "").join("\u0000"), async () => ({ value: await read() }));
   }
 
   /**
@@ -252,12 +293,31 @@ export class UpstreamMetadata {
     return rows[0]?.system !== true;
   }
 
-  private async readTable(oid: number): Promise<Map<number, ColumnName>> {
-    const rows = await this.sql<{ nspname: string; relname: string; relkind: string; attnum: number; attname: string }[]>`
-      select n.nspname, c.relname, c.relkind::text as relkind, a.attnum::int4 as attnum, a.attname
-      from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-      where c.oid = ${String(oid)}::oid and a.attnum > 0 and not a.attisdropped`;
-    return new Map(rows.map((r) => [r.attnum, { schema: r.nspname, table: r.relname, column: r.attname, ...(isView(r.relkind) ? { view: true } : {}) }]));
+  private async readTable(oid: number): Promise<Read<Map<number, ColumnName>>> {
+    // One row at least (its stamp), also for a relation that does not exist (dropped, another database's OID).
+    const rows = await this.sql<{ oid: string; stamp: string; nspname: string; relname: string; relkind: string; attnum: number | null; attname: string }[]>`
+      select t.oid::text as oid, ${this.sql.unsafe(stampOf("t.oid"))} as stamp, x.* from (select ${String(oid)}::oid as oid) t left join lateral (
+        select n.nspname, c.relname, c.relkind::text as relkind, a.attnum::int4 as attnum, a.attname
+        from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+        where c.oid = t.oid and a.attnum > 0 and not a.attisdropped) x on true`;
+    const columns = rows.filter((r) => r.attnum !== null);
+    return stamped(new Map(columns.map((r) => [r.attnum!, { schema: r.nspname, table: r.relname, column: r.attname, ...(isView(r.relkind) ? { view: true } : {}) }])), rows.slice(0, 1));
+  }
+
+  /**
+   * `work`'s answer (masking a result with this pool's answers), once the answers it used are
+   * known to still be what the catalog says (catalog-stamps.ts): when one is not (DDL ran on the
+   * database directly), every answer is forgotten and `work` runs again. One query per call; none
+   * on a serial upstream (markSerialUpstream). Throws when the catalog cannot be read or keeps
+   * changing (the caller fails closed).
+   */
+  async checked<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { value, bases } = await usedBy(work);
+      if (this.serial || bases.length === 0 || !(await this.stampChecks.changed(bases))) return value;
+      this.forget();
+    }
+    throw new Error("the upstream catalog kept changing while a result was masked");
   }
 
   /** Drops every kept answer (DDL ran on this database). */
@@ -465,7 +525,6 @@ export function lineageOf(definition: string | null, columns: readonly string[])
   return new Map(columns.map((c, i) => [c, outputs[i].sources]));
 }
 
-const g = globalThis as { __gatehousePgMetadata?: Map<string, UpstreamMetadata> };
 const pools: Map<string, UpstreamMetadata> = (g.__gatehousePgMetadata ??= new Map());
 
 /** One metadata pool per connection and upstream address (a changed connection gets a new one). */
