@@ -1,4 +1,7 @@
 import fs from "node:fs";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
@@ -58,6 +61,17 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       await db.end();
     }
   };
+  /** run_sql over MCP (the same PostgreSQL path, without a wire protocol) as MEMBER */
+  const runSql = async (connection: string, sql: string): Promise<{ error: boolean; text: string }> => {
+    const client = new Client({ name: "hunt4", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${token}` } } }));
+    try {
+      const r = (await client.callTool({ name: "run_sql", arguments: { connection, sql } }, undefined, { timeout: 60_000 })) as CallToolResult;
+      return { error: r.isError === true, text: r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n") };
+    } finally {
+      await client.close();
+    }
+  };
   /** rows written by code in the database */
   const audited = async () => Number((await direct<{ n: string }[]>("select count(*) as n from audit"))[0].n);
   const stampedRow = async () => (await direct<{ login: string; updated_at: Date }[]>("select login, updated_at from stamped where id = 1"))[0];
@@ -106,7 +120,9 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       insert into notes4 values (1, '${SECRET}');
       create table notes5 (id int, note text);
       insert into notes5 values (1, '${SECRET}');
-      create table copy5 (id int, v text);`);
+      create table copy5 (id int, v text);
+      create table notes6 (id int, note text);
+      insert into notes6 values (1, '${SECRET}');`);
     await direct("create database h4fdw");
     await direct(`
       create extension file_fdw;
@@ -203,6 +219,15 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       const after = await psql("select * from notes4", "h4-masked");
       expect(after.code, after.out).toBe(0);
       expect(after.out).not.toContain(SECRET);
+    });
+
+    it("a column renamed is masked by its new name at once in run_sql over MCP", async () => {
+      const before = await runSql("h4-masked", "select * from notes6");
+      expect(before.text).toContain(SECRET); // not a password column (yet): the column's name is now kept
+      await direct("alter table notes6 rename column note to password_note");
+      const after = await runSql("h4-masked", "select * from notes6");
+      expect(after.error, after.text).toBe(false);
+      expect(after.text).not.toContain(SECRET);
     });
 
     it("a column renamed is not copied out by its old name at once", async () => {
