@@ -4,7 +4,8 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { putPolicies } from "../support/api-fixture";
+import { apiCall, login, startGatehouse, teardown, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
@@ -267,5 +268,48 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       expect(r.code, r.out).toBe(0);
       expect(r.out.trim()).toBe("0");
     });
+  });
+});
+
+/**
+ * The embedded demo database (PGlite behind pglite-socket) serves one transaction at a time: the
+ * gateway's catalog connection waits while the client's transaction is open, so a lookup made
+ * inside it was decided without the catalog after the deadline (unknown). A session on it now
+ * reads its lookups ahead, before it can open a transaction (metadata.ts warm).
+ */
+describe("PostgreSQL gateway hunt, round 4: the embedded demo database inside a transaction", () => {
+  let gh: GatehouseProcess;
+  let token = "";
+  const psqlFile = (script: string) => runPsql(gatewayConninfo(gh.ports.postgres, "demo-postgres", gh.adminEmail), token, ["-A", "-t", "-f", "-"], { stdin: script });
+
+  beforeAll(async () => {
+    gh = await startGatehouse({ env: { GATEHOUSE_PG_CATALOG_TIMEOUT_MS: "1500" } });
+    token = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    await putPolicies(gh, token, `
+      @id("everything")
+      permit (principal, action, resource);
+
+      @id("no-unknown")
+      @reason("statements the gateway cannot classify are refused here")
+      forbid (principal, action, resource)
+      when { context.request.kind == "unknown" };`, "hunt 4 demo");
+    // A function written by users: without any, no lookup is made at all (mayHaveUserCode).
+    const created = await psqlFile("create function h4_probe() returns int language sql as 'select 1';\n");
+    expect(created.out).toContain("CREATE FUNCTION");
+  }, 120_000);
+
+  afterAll(async () => {
+    await teardown(gh);
+  });
+
+  it("reads inside a transaction are decided with the catalog's answers", async () => {
+    const r = await psqlFile("begin;\nselect count(*) from customers where name <> lower(name);\nselect count(*) from orders o join public.customers c on c.id = o.customer_id;\nrollback;\n");
+    expect(r.out).not.toContain("cannot classify");
+    expect(r.out.split("\n")).toEqual(["BEGIN", "48", "48", "ROLLBACK", ""]);
+  });
+
+  it("a function written by users inside a transaction is still decided without its answer: unknown", async () => {
+    const r = await psqlFile("begin;\nselect h4_probe();\nrollback;\n");
+    expect(r.out).toContain("statements the gateway cannot classify are refused here");
   });
 });

@@ -3,7 +3,7 @@ import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { withDeadline } from "@/lib/util/deadline";
 import { changedSince, noteUsed, StampChecks, stampOf, usedBy, type Basis } from "./catalog-stamps";
 import { columnSourcesOfSelect } from "./column-sources";
-import { RUNS_PROGRAM, SYSTEM, USER_CODE } from "./user-code-queries";
+import { INVENTORY, RUNS_PROGRAM, SYSTEM, USER_CODE } from "./user-code-queries";
 
 /**
  * Catalog lookups masking needs: RowDescription names a column only by (table OID, attnum),
@@ -144,6 +144,8 @@ export class UpstreamMetadata {
   /** the database it reads (catalog-changes.ts): connections to the same one forget together */
   readonly database: string;
   private readonly serial: boolean;
+  /** a serial upstream's names that can run user code (warm); valid while `generation` is anyUserCode's */
+  private inventory: { at: number; generation: number; function: Set<string>; operator: Set<string>; typeCode: boolean } | null = null;
   private readonly stampChecks = new StampChecks((bases) => catalogRead(changedSince(this.sql, bases)));
 
   constructor(target: UpstreamTarget) {
@@ -252,9 +254,47 @@ export class UpstreamMetadata {
     const schema = ref.schema ?? null;
     const query = kind === "cast" && ref.from ? "castFrom" : kind;
     const params = query === "event" || query === "systemCasts" ? [] : query === "castFrom" ? [ref.name, schema, ref.from!.name, ref.from!.schema ?? null] : [ref.name, schema];
+    if (this.inventoryRules(kind, ref.name)) return [];
     const read = async () => (await this.sql.unsafe<{ fn: string }[]>(USER_CODE[query], params)).map((r) => r.fn);
     // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
     return kind === "event" ? catalogRead(read()) : this.codeByName.get([query, ...params].map((p) => p ?? "").join("\u0000"), async () => ({ value: await read() }));
+  }
+
+  /**
+   * On a serial upstream (markSerialUpstream: the embedded demo's PGlite), reads ahead at a
+   * session's start, before any of its statements is forwarded (so before it opens a transaction):
+   * the names of functions and operators written by users and whether any type runs such code
+   * (INVENTORY: a lookup of another name needs no query), and every lookup on the database's own
+   * relations (user code, masking). A statement inside the client's transaction then finds its
+   * answers here instead of waiting behind that transaction until the deadline and being decided
+   * without them. Best effort: what it cannot read is looked up, and fails closed, as before.
+   */
+  warm(): Promise<void> | null {
+    return this.serial ? this.readAhead() : null;
+  }
+
+  private async readAhead(): Promise<void> {
+    const generation = this.anyUserCode.generation;
+    try {
+      const [inv] = await catalogRead(this.sql.unsafe<{ functions: string[]; operators: string[]; type_code: boolean; schemas: string[]; names: string[] }[]>(INVENTORY));
+      if (!inv || generation !== this.anyUserCode.generation) return;
+      this.inventory = { at: Date.now(), generation, function: new Set(inv.functions), operator: new Set(inv.operators), typeCode: inv.type_code };
+      const refs = inv.names.flatMap((name, i) => [{ name }, { schema: inv.schemas[i], name }]);
+      const relations = async (ref: CodeRef) => {
+        for (const r of await this.relations(ref)) if (r.oid !== undefined) await Promise.all([this.tables.get(r.oid, () => this.readTable(r.oid!)), this.relatives(r.oid)]);
+      };
+      await Promise.all([this.userCode("systemCasts", { name: "" }), ...refs.flatMap((ref) => [this.userCode("reads", ref), this.userCode("relation", ref), relations(ref)])]);
+    } catch {
+      // Not read: each lookup is made (and fails closed) when a statement needs it.
+    }
+  }
+
+  /** Whether the inventory (warm) says a lookup of `name` finds no user code, without asking. */
+  private inventoryRules(kind: string, name: string): boolean {
+    const inv = this.inventory;
+    if (!inv || inv.generation !== this.anyUserCode.generation || Date.now() - inv.at >= CACHE_TTL_MS) return false;
+    if (kind === "function" || kind === "operator") return !inv[kind].has(name);
+    return kind === "cast" && !inv.typeCode;
   }
 
   /**

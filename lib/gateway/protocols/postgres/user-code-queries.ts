@@ -177,3 +177,22 @@ export const USER_CODE = {
   event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
     where e.evtenabled <> 'D' and not ${SYSTEM}`,
 };
+
+/** The relations a serial upstream's sessions warm (metadata.ts warm): the database's own, bounded. */
+const OWN_RELATIONS = `from pg_class c join pg_namespace s on s.oid = c.relnamespace
+    where c.relkind in ('r', 'p', 'v', 'm', 'f') and s.nspname not in ('pg_catalog', 'information_schema')
+      and s.nspname not like 'pg\\_toast%' and s.nspname not like 'pg\\_temp\\_%'`;
+/**
+ * What a serial upstream has (metadata.ts warm): the names of functions and operators written by
+ * users (a lookup of any other name finds nothing), whether any type, cast, domain or operator
+ * class runs a function written by users (without, every cast lookup finds nothing), and the
+ * database's own relations.
+ */
+export const INVENTORY = `select
+    array(select distinct p.proname::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as functions,
+    array(select distinct o.oprname::text from pg_operator o join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as operators,
+    exists (select 1 from pg_depend d join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
+      where d.refclassid = 'pg_proc'::regclass and not ${SYSTEM}
+        and d.classid in ('pg_cast'::regclass, 'pg_constraint'::regclass, 'pg_amproc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass)) as type_code,
+    array(select s.nspname::text ${OWN_RELATIONS} order by c.oid limit 500) as schemas,
+    array(select c.relname::text ${OWN_RELATIONS} order by c.oid limit 500) as names`;
