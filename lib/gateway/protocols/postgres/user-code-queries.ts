@@ -194,5 +194,5 @@ export const INVENTORY = `select
     exists (select 1 from pg_depend d join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
       where d.refclassid = 'pg_proc'::regclass and not ${SYSTEM}
         and d.classid in ('pg_cast'::regclass, 'pg_constraint'::regclass, 'pg_amproc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass)) as type_code,
-    array(select s.nspname::text ${OWN_RELATIONS} order by c.oid limit 500) as schemas,
-    array(select c.relname::text ${OWN_RELATIONS} order by c.oid limit 500) as names`;
+    array(select s.nspname::text ${OWN_RELATIONS} order by c.oid limit 100) as schemas,
+    array(select c.relname::text ${OWN_RELATIONS} order by c.oid limit 100) as names`;
