@@ -4,8 +4,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { putPolicies } from "../support/api-fixture";
-import { apiCall, login, startGatehouse, teardown, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
@@ -20,6 +19,8 @@ import { gatewayConninfo, runPsql } from "../support/psql";
  * - h4-masked permits reads and plain writes under the shipped "pii" rules (`*.password*` masked whole).
  * - h4-rw permits anything under the same rules.
  * - h4-fdw permits reads, unmasked, on another database with no function or trigger written by users.
+ * - demo-postgres (the embedded demo database, PGlite) permits anything but "unknown"; its catalog
+ *   lookups give up after 1.5 s.
  */
 
 const POLICIES = `
@@ -43,6 +44,15 @@ when { resource.name == "h4-masked" && ["read", "write"].contains(context.reques
 @mask("pii")
 permit (principal, action, resource)
 when { resource.name == "h4-rw" };
+
+@id("demo-everything")
+permit (principal, action, resource)
+when { resource.name == "demo-postgres" };
+
+@id("demo-no-unknown")
+@reason("statements the gateway cannot classify are refused here")
+forbid (principal, action, resource)
+when { resource.name == "demo-postgres" && context.request.kind == "unknown" };
 `;
 
 const MEMBER = "hunt4@example.test";
@@ -52,6 +62,7 @@ describe("PostgreSQL gateway hunt, round 4", () => {
   let gh: GatehouseProcess;
   let pg15: Postgres15;
   let token = "";
+  let adminToken = "";
 
   const psql = (sql: string, db: string) => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
   const direct = async <T extends Record<string, unknown>[]>(sql: string, database = "postgres"): Promise<T> => {
@@ -78,8 +89,8 @@ describe("PostgreSQL gateway hunt, round 4", () => {
   const stampedRow = async () => (await direct<{ login: string; updated_at: Date }[]>("select login, updated_at from stamped where id = 1"))[0];
 
   beforeAll(async () => {
-    [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
-    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    [gh, pg15] = await Promise.all([startGatehouse({ env: { GATEHOUSE_PG_CATALOG_TIMEOUT_MS: "1500" } }), startPostgres15()]);
+    const admin = (adminToken = await login(gh.url, gh.adminEmail, gh.adminPassword));
     expect((await apiCall(gh.url, admin, "POST", "/users", { email: MEMBER, password: "a-long-password-1", role: "member", groups: [] })).status).toBe(200);
     token = await login(gh.url, MEMBER, "a-long-password-1");
     for (const name of ["h4-ro", "h4-writer", "h4-masked", "h4-rw", "h4-fdw"]) {
@@ -269,47 +280,30 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       expect(r.out.trim()).toBe("0");
     });
   });
-});
+  /**
+   * The embedded demo database (PGlite behind pglite-socket) serves one transaction at a time: the
+   * gateway's catalog connection waits while the client's transaction is open, so a lookup made
+   * inside it was decided without the catalog after the deadline (unknown). A session on it now
+   * reads its lookups ahead, before it can open a transaction (metadata.ts warm).
+   */
+  describe("the embedded demo database inside a transaction", () => {
+    const demo = (script: string) => runPsql(gatewayConninfo(gh.ports.postgres, "demo-postgres", gh.adminEmail), adminToken, ["-A", "-t", "-f", "-"], { stdin: script });
 
-/**
- * The embedded demo database (PGlite behind pglite-socket) serves one transaction at a time: the
- * gateway's catalog connection waits while the client's transaction is open, so a lookup made
- * inside it was decided without the catalog after the deadline (unknown). A session on it now
- * reads its lookups ahead, before it can open a transaction (metadata.ts warm).
- */
-describe("PostgreSQL gateway hunt, round 4: the embedded demo database inside a transaction", () => {
-  let gh: GatehouseProcess;
-  let token = "";
-  const psqlFile = (script: string) => runPsql(gatewayConninfo(gh.ports.postgres, "demo-postgres", gh.adminEmail), token, ["-A", "-t", "-f", "-"], { stdin: script });
+    beforeAll(async () => {
+      // A function written by users: without any, no lookup is made at all (mayHaveUserCode).
+      const created = await demo("create function h4_probe() returns int language sql as 'select 1';\n");
+      expect(created.out).toContain("CREATE FUNCTION");
+    });
 
-  beforeAll(async () => {
-    gh = await startGatehouse({ env: { GATEHOUSE_PG_CATALOG_TIMEOUT_MS: "1500" } });
-    token = await login(gh.url, gh.adminEmail, gh.adminPassword);
-    await putPolicies(gh, token, `
-      @id("everything")
-      permit (principal, action, resource);
+    it("reads inside a transaction are decided with the catalog's answers", async () => {
+      const r = await demo("begin;\nselect count(*) from customers where name <> lower(name);\nselect count(*) from orders o join public.customers c on c.id = o.customer_id;\nrollback;\n");
+      expect(r.out).not.toContain("cannot classify");
+      expect(r.out.split("\n")).toEqual(["BEGIN", "48", "48", "ROLLBACK", ""]);
+    });
 
-      @id("no-unknown")
-      @reason("statements the gateway cannot classify are refused here")
-      forbid (principal, action, resource)
-      when { context.request.kind == "unknown" };`, "hunt 4 demo");
-    // A function written by users: without any, no lookup is made at all (mayHaveUserCode).
-    const created = await psqlFile("create function h4_probe() returns int language sql as 'select 1';\n");
-    expect(created.out).toContain("CREATE FUNCTION");
-  }, 120_000);
-
-  afterAll(async () => {
-    await teardown(gh);
-  });
-
-  it("reads inside a transaction are decided with the catalog's answers", async () => {
-    const r = await psqlFile("begin;\nselect count(*) from customers where name <> lower(name);\nselect count(*) from orders o join public.customers c on c.id = o.customer_id;\nrollback;\n");
-    expect(r.out).not.toContain("cannot classify");
-    expect(r.out.split("\n")).toEqual(["BEGIN", "48", "48", "ROLLBACK", ""]);
-  });
-
-  it("a function written by users inside a transaction is still decided without its answer: unknown", async () => {
-    const r = await psqlFile("begin;\nselect h4_probe();\nrollback;\n");
-    expect(r.out).toContain("statements the gateway cannot classify are refused here");
+    it("a function written by users inside a transaction is still decided without its answer: unknown", async () => {
+      const r = await demo("begin;\nselect h4_probe();\nrollback;\n");
+      expect(r.out).toContain("statements the gateway cannot classify are refused here");
+    });
   });
 });
