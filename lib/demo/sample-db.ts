@@ -1,6 +1,7 @@
 import path from "node:path";
 import fs from "node:fs";
 import { initClusterInChild } from "@/db/client";
+import { markSerialUpstream } from "@/lib/gateway/protocols/postgres/metadata";
 
 /**
  * The demo upstream: a second PGlite, served on a loopback port with the real PostgreSQL wire
@@ -64,6 +65,8 @@ export async function startSampleDb(dataDir: string, port: number, password: str
   if (fresh) await seed(db);
   const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 16 });
   await server.start();
+  // PGlite serves one transaction at a time: the gateway must not ask its catalog after a result.
+  markSerialUpstream(`127.0.0.1:${port}`);
   void password; // pglite-socket accepts any password; the demo listens on loopback only.
   return {
     port,

@@ -123,7 +123,9 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
     for (const [i, set] of sets.entries()) {
       const cols = set.columns ?? [];
       const k = kept.get(set) ?? { rows: [], seen: 0 };
-      const plans = masker && cols.length ? await buildFieldPlans(cols.map(toField), { masker, metadata: metadataFor(target), ...lineage[i], connection: target.ref.name }) : null;
+      // The catalog answers it uses are checked against the catalog (DDL run on the database directly).
+      const metadata = metadataFor(target);
+      const plans = masker && cols.length ? await metadata.checked(() => buildFieldPlans(cols.map(toField), { masker, metadata, ...lineage[i], connection: target.ref.name })) : null;
       const rows: (string | null)[][] = [];
       for (const row of k.rows) {
         const masked = plans && masker ? maskRow(row, plans as FieldPlan[], masker) : null;

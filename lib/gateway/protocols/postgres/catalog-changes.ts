@@ -14,7 +14,7 @@ import { databaseOf, forgetDatabase } from "./metadata";
  * process at once (before the client sees ReadyForQuery) and in the others over the event bus.
  * Inside a transaction the change is seen by others only at COMMIT: the session forgets again
  * after every statement until its transaction ends. DDL run on the database directly, not through
- * a Gatehouse, is still seen only when the answers expire.
+ * a Gatehouse, is caught where masking uses the answers: catalog-stamps.ts.
  */
 
 const CHANGES_CATALOG: ReadonlySet<RequestKind> = new Set(["ddl", "admin", "unknown"]);

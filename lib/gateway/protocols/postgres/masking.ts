@@ -62,9 +62,15 @@ export async function buildFieldPlans(fields: readonly FieldDescription[], ctx: 
   try {
     return await plansOf(fields, ctx);
   } catch (err) {
-    console.warn(`[postgres] masking metadata unavailable on ${ctx.connection}: ${(err as Error).message}`);
-    throw new ProtocolError(`gatehouse: this result cannot be masked: the upstream catalog could not be read (${(err as Error).message})`, "58000");
+    throw unmaskableResult(ctx.connection, err);
   }
+}
+
+/** The error that ends a session whose result cannot be masked for want of the catalog. */
+export function unmaskableResult(connection: string, err: unknown): ProtocolError {
+  if (err instanceof ProtocolError) return err;
+  console.warn(`[postgres] masking metadata unavailable on ${connection}: ${(err as Error).message}`);
+  return new ProtocolError(`gatehouse: this result cannot be masked: the upstream catalog could not be read (${(err as Error).message})`, "58000");
 }
 
 interface PlanContext {

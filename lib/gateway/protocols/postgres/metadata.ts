@@ -1,7 +1,9 @@
 import postgres from "postgres";
 import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { withDeadline } from "@/lib/util/deadline";
+import { changedSince, noteUsed, StampChecks, stampOf, usedBy, type Basis } from "./catalog-stamps";
 import { columnSourcesOfSelect } from "./column-sources";
+import { INVENTORY, RUNS_PROGRAM, SYSTEM, USER_CODE } from "./user-code-queries";
 
 /**
  * Catalog lookups masking needs: RowDescription names a column only by (table OID, attnum),
@@ -9,9 +11,10 @@ import { columnSourcesOfSelect } from "./column-sources";
  * of. We ask the upstream's catalog on a SEPARATE connection (postgres-js, same stored
  * credentials), never on the client's session: a lookup there would interleave with the
  * client's protocol stream and could run inside its aborted transaction. One small pool per
- * connection, shared by its sessions; answers are kept for CACHE_TTL_MS (`Kept`), so a column
- * renamed or a view replaced elsewhere is seen within that time, and at once when the DDL ran
- * through a Gatehouse (catalog-changes.ts: every pool on that database, in every process, forgets).
+ * connection, shared by its sessions; answers are kept for CACHE_TTL_MS (`Kept`), forgotten at once
+ * when DDL ran through a Gatehouse (catalog-changes.ts: every pool on that database, in every
+ * process, forgets), and those masking uses are checked against the catalog after each result
+ * (`checked`, catalog-stamps.ts): a column renamed or a view replaced elsewhere is seen at once.
  */
 
 export interface ColumnName {
@@ -59,20 +62,27 @@ const CATALOG_TIMEOUT_MS = Number(process.env.GATEHOUSE_PG_CATALOG_TIMEOUT_MS) |
 
 const catalogRead = <T>(work: Promise<T>) => withDeadline(work, CATALOG_TIMEOUT_MS, () => new Error(`the upstream catalog did not answer within ${CATALOG_TIMEOUT_MS} ms`));
 
+/** An answer, and what it was read from (catalog-stamps.ts) when `checked` must compare it. */
+interface Read<V> {
+  value: V;
+  basis?: Basis;
+}
+
 /**
  * A cache whose entries are re-read after CACHE_TTL_MS; concurrent misses share one read, and
  * when a re-read fails the entry read last is used (an outage of the catalog connection must not
- * turn a warm gateway's masking off; a cold one fails: see buildFieldPlans).
+ * turn a warm gateway's masking off; a cold one fails: see buildFieldPlans; under `checked` the
+ * check cannot be made either, and it fails). Every answer given notes its basis (noteUsed).
  */
 class Kept<K, V> {
-  private readonly entries = new Map<K, { at: number; value: V }>();
-  private readonly reading = new Map<K, Promise<V>>();
+  private readonly entries = new Map<K, Read<V> & { at: number }>();
+  private readonly reading = new Map<K, Promise<Read<V>>>();
   /** bumped by clear(): a read that started before it may have seen the catalog before the change */
   private generation = 0;
 
-  async get(key: K, read: () => Promise<V>): Promise<V> {
+  async get(key: K, read: () => Promise<Read<V>>): Promise<V> {
     const kept = this.entries.get(key);
-    if (kept && Date.now() - kept.at < CACHE_TTL_MS) return kept.value;
+    if (kept && Date.now() - kept.at < CACHE_TTL_MS) return noted(kept);
     const generation = this.generation;
     let p = this.reading.get(key);
     if (!p) {
@@ -80,12 +90,12 @@ class Kept<K, V> {
       this.reading.set(key, (p = reading));
     }
     try {
-      const value = await p;
+      const answer = await p;
       if (this.entries.size > CACHE_LIMIT) this.entries.clear();
-      if (generation === this.generation) this.entries.set(key, { at: Date.now(), value });
-      return value;
+      if (generation === this.generation) this.entries.set(key, { ...answer, at: Date.now() });
+      return noted(answer);
     } catch (err) {
-      if (kept) return kept.value;
+      if (kept) return noted(kept);
       throw err;
     }
   }
@@ -98,6 +108,31 @@ class Kept<K, V> {
   }
 }
 
+function noted<V>(answer: Read<V>): V {
+  noteUsed(answer.basis);
+  return answer.value;
+}
+
+/** The answer of a lookup whose rows carry their relation's `oid` and `stamp` (stampOf). */
+function stamped<V>(value: V, rows: readonly { oid: string; stamp: string }[], name?: { schema?: string; name: string }): Read<V> {
+  const stamps = rows.map((r): [number, string] => [Number(r.oid), r.stamp]);
+  const oids = [...new Set(stamps.map(([oid]) => oid))].sort((a, b) => a - b);
+  return { value, basis: { stamps, ...(name ? { name: { schema: name.schema ?? null, name: name.name, oids } } : {}) } };
+}
+
+const g = globalThis as { __gatehousePgMetadata?: Map<string, UpstreamMetadata>; __gatehouseSerialUpstreams?: Set<string> };
+const serialUpstreams: Set<string> = (g.__gatehouseSerialUpstreams ??= new Set());
+
+/**
+ * Marks "host:port" as an upstream that serves one transaction at a time (the embedded demo's
+ * PGlite behind pglite-socket): `checked` does not ask it after a result, since the client's own
+ * open transaction would hold the question until the deadline (and then end the session). While
+ * one client's transaction is open, no other can change its catalog anyway.
+ */
+export function markSerialUpstream(hostPort: string) {
+  serialUpstreams.add(hostPort);
+}
+
 export class UpstreamMetadata {
   private readonly sql: postgres.Sql;
   private readonly tables = new Kept<number, Map<number, ColumnName>>();
@@ -108,9 +143,14 @@ export class UpstreamMetadata {
   private anyUserCode: { value: boolean | null; at: number; generation: number; reading: boolean } = { value: null, at: 0, generation: 0, reading: false };
   /** the database it reads (catalog-changes.ts): connections to the same one forget together */
   readonly database: string;
+  private readonly serial: boolean;
+  /** a serial upstream's names that can run user code (warm); valid while `generation` is anyUserCode's */
+  private inventory: { at: number; generation: number; function: Set<string>; operator: Set<string>; typeCode: boolean } | null = null;
+  private readonly stampChecks = new StampChecks((bases) => catalogRead(changedSince(this.sql, bases)));
 
   constructor(target: UpstreamTarget) {
     this.database = databaseOf(target);
+    this.serial = serialUpstreams.has(`${target.url.hostname}:${target.url.port || 5432}`);
     const tls = target.options.tls === "require";
     this.sql = postgres({
       host: target.url.hostname,
@@ -146,15 +186,16 @@ export class UpstreamMetadata {
   async relations(ref: { schema?: string; name: string }): Promise<RelationInfo[]> {
     const k = `${ref.schema ?? ""}\u0000${ref.name}`;
     return this.relationsByName.get(k, async () => {
-      const rows = await this.sql<{ oid: string; nspname: string; relname: string; relkind: string; definition: string | null; columns: string[] }[]>`
-        select c.oid::text as oid, n.nspname, c.relname, c.relkind::text as relkind,
+      const rows = await this.sql<{ oid: string; stamp: string; nspname: string; relname: string; relkind: string; definition: string | null; columns: string[] }[]>`
+        select c.oid::text as oid, ${this.sql.unsafe(stampOf("c.oid"))} as stamp, n.nspname, c.relname, c.relkind::text as relkind,
           case when c.relkind in ('v', 'm') then pg_get_viewdef(c.oid) end as definition,
           array(select a.attname::text from pg_attribute a where a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped order by a.attnum) as columns
         from pg_class c join pg_namespace n on n.oid = c.relnamespace
         where c.relname = ${ref.name} and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
           and (${ref.schema ?? null}::text is null or n.nspname = ${ref.schema ?? null}::text
                or (${ref.schema ?? null}::text = 'pg_temp' and n.nspname like 'pg\\_temp\\_%'))`;
-      return rows.map((r) => ({ schema: r.nspname, name: r.relname, oid: Number(r.oid), columns: r.columns, ...(isView(r.relkind) ? { lineage: lineageOf(r.definition, r.columns) } : {}) }));
+      const found = rows.map((r) => ({ schema: r.nspname, name: r.relname, oid: Number(r.oid), columns: r.columns, ...(isView(r.relkind) ? { lineage: lineageOf(r.definition, r.columns) } : {}) }));
+      return stamped(found, rows, ref);
     });
   }
 
@@ -168,17 +209,20 @@ export class UpstreamMetadata {
    */
   async relatives(oid: number): Promise<{ schema: string; table: string }[]> {
     return this.relativesByOid.get(oid, async () => {
-      const rows = await this.sql<{ nspname: string; relname: string }[]>`
+      // The relation itself (rank 0) for its stamp only: its pg_inherits rows change with ATTACH, DETACH, INHERIT.
+      const rows = await this.sql<{ oid: string; stamp: string; rank: number; nspname: string | null; relname: string | null }[]>`
         with recursive up(oid, depth) as (
           select inhparent, 1 from pg_inherits where inhrelid = ${String(oid)}::oid
           union select i.inhparent, up.depth + 1 from pg_inherits i join up on i.inhrelid = up.oid where up.depth < 64),
         down(oid, depth) as (
           select inhrelid, 1 from pg_inherits where inhparent = ${String(oid)}::oid
           union select i.inhrelid, down.depth + 1 from pg_inherits i join down on i.inhparent = down.oid where down.depth < 64),
-        kin(oid, rank) as (select oid, depth from up union all select oid, 1000 + depth from down)
-        select n.nspname, c.relname from kin join pg_class c on c.oid = kin.oid join pg_namespace n on n.oid = c.relnamespace
+        kin(oid, rank) as (select ${String(oid)}::oid, 0 union all select oid, depth from up union all select oid, 1000 + depth from down)
+        select kin.oid::text as oid, ${this.sql.unsafe(stampOf("kin.oid"))} as stamp, kin.rank, n.nspname, c.relname
+        from kin left join pg_class c on c.oid = kin.oid left join pg_namespace n on n.oid = c.relnamespace
         order by kin.rank`;
-      return rows.map((r) => ({ schema: r.nspname, table: r.relname }));
+      const kin = rows.filter((r) => r.rank > 0 && r.nspname !== null && r.relname !== null);
+      return stamped(kin.map((r) => ({ schema: r.nspname!, table: r.relname! })), rows);
     });
   }
 
@@ -196,9 +240,11 @@ export class UpstreamMetadata {
    *     partition key expressions of the relations of that name, and views' definitions, through
    *     views over views, the tables a foreign key cascades into, and partitions and inheritance children; and what their columns' types
    *     run: their domains' CHECKs (domains under domains too), casts from them (an IMPLICIT cast
-   *     runs in `length(col)` unnamed), input/output functions, operator classes (ORDER BY);
+   *     runs in `length(col)` unnamed), input/output functions, operator classes (ORDER BY), and
+   *     the operator classes of their partition keys and indexes (KEY_OPCLASSES);
    *   - reads: the part of `relation` that reading the relations runs (views' definitions, SELECT
-   *     rules, row-level security policies, casts from and input/output functions of column types);
+   *     rules, row-level security policies, casts from and input/output functions of column types,
+   *     key and index operator classes), for them and their partitions and inheritance children;
    *   - systemCasts: casts users wrote between types shipped with PostgreSQL, which any statement
    *     may run (`ref` is ignored);
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
@@ -208,15 +254,53 @@ export class UpstreamMetadata {
     const schema = ref.schema ?? null;
     const query = kind === "cast" && ref.from ? "castFrom" : kind;
     const params = query === "event" || query === "systemCasts" ? [] : query === "castFrom" ? [ref.name, schema, ref.from!.name, ref.from!.schema ?? null] : [ref.name, schema];
+    if (this.inventoryRules(kind, ref.name)) return [];
     const read = async () => (await this.sql.unsafe<{ fn: string }[]>(USER_CODE[query], params)).map((r) => r.fn);
     // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
-    return kind === "event" ? catalogRead(read()) : this.codeByName.get([query, ...params].map((p) => p ?? "").join("\u0000"), read);
+    return kind === "event" ? catalogRead(read()) : this.codeByName.get([query, ...params].map((p) => p ?? "").join("\u0000"), async () => ({ value: await read() }));
   }
 
   /**
-   * false only when the database is known to have no function written by users at all: then no
-   * statement can run user code (every way to run some ends at a pg_proc row outside SYSTEM) and
-   * the per-name lookups are skipped. It is read in the background (a session asks at its start,
+   * On a serial upstream (markSerialUpstream: the embedded demo's PGlite), reads ahead at a
+   * session's start, before any of its statements is forwarded (so before it opens a transaction):
+   * the names of functions and operators written by users and whether any type runs such code
+   * (INVENTORY: a lookup of another name needs no query), and every lookup on the database's own
+   * relations (user code, masking). A statement inside the client's transaction then finds its
+   * answers here instead of waiting behind that transaction until the deadline and being decided
+   * without them. Best effort: what it cannot read is looked up, and fails closed, as before.
+   */
+  warm(): Promise<void> | null {
+    return this.serial ? this.readAhead() : null;
+  }
+
+  private async readAhead(): Promise<void> {
+    const generation = this.anyUserCode.generation;
+    try {
+      const [inv] = await catalogRead(this.sql.unsafe<{ functions: string[]; operators: string[]; type_code: boolean; schemas: string[]; names: string[] }[]>(INVENTORY));
+      if (!inv || generation !== this.anyUserCode.generation) return;
+      this.inventory = { at: Date.now(), generation, function: new Set(inv.functions), operator: new Set(inv.operators), typeCode: inv.type_code };
+      const refs = inv.names.flatMap((name, i) => [{ name }, { schema: inv.schemas[i], name }]);
+      const relations = async (ref: CodeRef) => {
+        for (const r of await this.relations(ref)) if (r.oid !== undefined) await Promise.all([this.tables.get(r.oid, () => this.readTable(r.oid!)), this.relatives(r.oid)]);
+      };
+      await Promise.all([this.userCode("systemCasts", { name: "" }), ...refs.flatMap((ref) => [this.userCode("reads", ref), this.userCode("relation", ref), relations(ref)])]);
+    } catch {
+      // Not read: each lookup is made (and fails closed) when a statement needs it.
+    }
+  }
+
+  /** Whether the inventory (warm) says a lookup of `name` finds no user code, without asking. */
+  private inventoryRules(kind: string, name: string): boolean {
+    const inv = this.inventory;
+    if (!inv || inv.generation !== this.anyUserCode.generation || Date.now() - inv.at >= CACHE_TTL_MS) return false;
+    if (kind === "function" || kind === "operator") return !inv[kind].has(name);
+    return kind === "cast" && !inv.typeCode;
+  }
+
+  /**
+   * false only when the database is known to have no function, trigger or foreign table program
+   * written by users at all: then no statement can run user code (every way to run some ends at
+   * one of these: a pg_proc row outside SYSTEM, FDW_PROGRAMS) and the per-name lookups are skipped. It is read in the background (a session asks at its start,
    * while idle), never on a statement's path: an upstream that serves one transaction at a time
    * (the embedded demo's PGlite) would hold a lookup behind the client's own open transaction.
    * Unknown (true) until read, and again at once after the catalog changed (forget).
@@ -228,7 +312,8 @@ export class UpstreamMetadata {
       const generation = flag.generation;
       this.sql
         .unsafe<{ any: boolean }[]>(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM})
-          or exists (select 1 from pg_trigger where not tgisinternal) as any`)
+          or exists (select 1 from pg_trigger where not tgisinternal)
+          or exists (select 1 from pg_foreign_table f join pg_foreign_server s on s.oid = f.ftserver where ${RUNS_PROGRAM}) as any`)
         .then(
           (rows) => {
             if (generation === flag.generation) Object.assign(flag, { value: rows[0]?.any !== false, at: Date.now() });
@@ -248,12 +333,31 @@ export class UpstreamMetadata {
     return rows[0]?.system !== true;
   }
 
-  private async readTable(oid: number): Promise<Map<number, ColumnName>> {
-    const rows = await this.sql<{ nspname: string; relname: string; relkind: string; attnum: number; attname: string }[]>`
-      select n.nspname, c.relname, c.relkind::text as relkind, a.attnum::int4 as attnum, a.attname
-      from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
-      where c.oid = ${String(oid)}::oid and a.attnum > 0 and not a.attisdropped`;
-    return new Map(rows.map((r) => [r.attnum, { schema: r.nspname, table: r.relname, column: r.attname, ...(isView(r.relkind) ? { view: true } : {}) }]));
+  private async readTable(oid: number): Promise<Read<Map<number, ColumnName>>> {
+    // One row at least (its stamp), also for a relation that does not exist (dropped, another database's OID).
+    const rows = await this.sql<{ oid: string; stamp: string; nspname: string; relname: string; relkind: string; attnum: number | null; attname: string }[]>`
+      select t.oid::text as oid, ${this.sql.unsafe(stampOf("t.oid"))} as stamp, x.* from (select ${String(oid)}::oid as oid) t left join lateral (
+        select n.nspname, c.relname, c.relkind::text as relkind, a.attnum::int4 as attnum, a.attname
+        from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace
+        where c.oid = t.oid and a.attnum > 0 and not a.attisdropped) x on true`;
+    const columns = rows.filter((r) => r.attnum !== null);
+    return stamped(new Map(columns.map((r) => [r.attnum!, { schema: r.nspname, table: r.relname, column: r.attname, ...(isView(r.relkind) ? { view: true } : {}) }])), rows.slice(0, 1));
+  }
+
+  /**
+   * `work`'s answer (masking a result with this pool's answers), once the answers it used are
+   * known to still be what the catalog says (catalog-stamps.ts): when one is not (DDL ran on the
+   * database directly), every answer is forgotten and `work` runs again. One query per call; none
+   * on a serial upstream (markSerialUpstream). Throws when the catalog cannot be read or keeps
+   * changing (the caller fails closed).
+   */
+  async checked<T>(work: () => Promise<T>): Promise<T> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const { value, bases } = await usedBy(work);
+      if (this.serial || bases.length === 0 || !(await this.stampChecks.changed(bases))) return value;
+      this.forget();
+    }
+    throw new Error("the upstream catalog kept changing while a result was masked");
   }
 
   /** Drops every kept answer (DDL ran on this database). */
@@ -272,149 +376,6 @@ export function databaseOf(target: UpstreamTarget): string {
   return `${target.url.hostname}:${target.url.port || 5432}/${decodeURIComponent(target.url.pathname.slice(1)) || target.username}`;
 }
 
-/**
- * Functions shipped with PostgreSQL or with an installed extension (hstore's casts, pgcrypto):
- * code the gateway takes as not moving data by itself. Extensions that do (dblink) are classified
- * by the function rules (classify/functions.ts) before this.
- */
-const SYSTEM = `(n.nspname in ('pg_catalog', 'information_schema')
-  or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
-/** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
-const inSchema = (alias: string, schema = "$2") => `(${schema}::text is null or ${alias}.nspname = ${schema}::text or (${schema}::text = 'pg_temp' and ${alias}.nspname like 'pg\\_temp\\_%'))`;
-/** The user functions objects (classid, objid) in a CTE `objs` depend on. */
-const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from objs o
-      join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
-      join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
-    where not ${SYSTEM}`;
-/** The types of the columns of the relations in a CTE `rels`. */
-const COLUMN_TYPES = `select distinct a.atttypid, 0 from rels r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`;
-/**
- * CTE `name` (default `types`): the types `seed` selects (oid, 0), and under each domain its base
- * type (a domain over a domain checks both), under each array its element type, under each
- * composite type (a table's row type: `row(...)::t`, `json_populate_record(null::t, ...)`) its
- * attributes' types.
- */
-const typeChain = (seed: string, name = "types") => `${name}(oid, depth) as (${seed}
-      union select x.oid, ty.depth + 1 from ${name} ty join pg_type t on t.oid = ty.oid
-        cross join lateral (select case when t.typtype = 'd' then t.typbasetype end
-          union all select nullif(t.typelem, 0)
-          union all select a.atttypid from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) x(oid)
-      where x.oid is not null and ty.depth < 32)`;
-/** Types of that name ($1, $2 its schema; $3, $4 for a cast's operand type). */
-const typesNamed = (name: string, schema: string) => `select t.oid, 0 from pg_type t join pg_namespace s on s.oid = t.typnamespace where t.typname = ${name} and ${inSchema("s", schema)}`;
-/** A type shipped with PostgreSQL or an installed extension (hstore), as SYSTEM is for functions. */
-const systemType = (oid: string) => `exists (select 1 from pg_type st join pg_namespace sn on sn.oid = st.typnamespace where st.oid = ${oid}
-      and (sn.nspname in ('pg_catalog', 'information_schema')
-        or exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = st.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e')))`;
-/**
- * Code a value of a type in CTE `types` runs without the statement naming it: its input/output
- * functions, the support functions and operators of its operator classes (ORDER BY, DISTINCT,
- * GROUP BY, joins compare with them).
- */
-const TYPE_VALUE_CODE = `select 'pg_type'::regclass, ty.oid from types ty
-      union all select 'pg_amproc'::regclass, p.oid from types ty join pg_opclass k on k.opcintype = ty.oid join pg_amproc p on p.amprocfamily = k.opcfamily
-      union all select 'pg_operator'::regclass, o.amopopr from types ty join pg_opclass k on k.opcintype = ty.oid join pg_amop o on o.amopfamily = k.opcfamily`;
-/**
- * ...and the casts from it that run unnamed (an IMPLICIT one in `length(col)`, an ASSIGNMENT one
- * storing it into a column; an EXPLICIT one runs only where `::x` is written, and that cast is
- * looked up itself), and the casts to it when it is a type written by users: a value of another
- * type meets it unnamed (an assignment into a column of it, `col = 'x'::text` through an implicit
- * cast), which CAST_PAIR_CODE counts on. When it is stored
- * or cast to, a domain's CHECK constraints too (TYPE_CODE), and a cast to it when one is written
- * (`x::t`, CAST_TO_CODE).
- */
-const TYPE_READ_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.castsource = ty.oid and c.castcontext in ('i', 'a')
-      union all select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid where not ${systemType("ty.oid")}
-      union all ${TYPE_VALUE_CODE}`;
-const DOMAIN_CODE = `select 'pg_constraint'::regclass, k.oid from types ty join pg_constraint k on k.contypid = ty.oid`;
-const TYPE_CODE = `${DOMAIN_CODE}
-      union all ${TYPE_READ_CODE}`;
-const CAST_TO_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid
-      union all ${TYPE_CODE}`;
-/**
- * `x::t` where the text gives x's type (CTE `operands`: a literal's, another cast's): the cast
- * from that type, not every cast to t; what a value of t runs; and of the casts from t only the
- * IMPLICIT and ASSIGNMENT ones into types shipped with PostgreSQL (`length(1::t)` runs one
- * unnamed). A cast from t into a type written by users runs only where a value of that type is
- * expected, and such a value comes from a column, cast or function that is looked up itself
- * (TYPE_READ_CODE counts casts to it).
- */
-const CAST_PAIR_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid join operands o on o.oid = c.castsource
-      union all select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.castsource = ty.oid where c.castcontext in ('i', 'a') and ${systemType("c.casttarget")}
-      union all ${DOMAIN_CODE}
-      union all ${TYPE_VALUE_CODE}`;
-/**
- * Triggers a user created count whatever their function: one shipped with an extension runs
- * SQL its arguments name (refint's check_foreign_key deletes from the tables they list) or sends
- * a row's key in a NOTIFY payload (tcn). The foreign-key triggers PostgreSQL makes itself
- * (tgisinternal) run only its own RI_FKey functions.
- */
-const USER_TRIGGERS = `select n.nspname || '.' || p.proname as fn from rels r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal
-      join pg_proc p on p.oid = t.tgfoid join pg_namespace n on n.oid = p.pronamespace`;
-const USER_CODE = {
-  function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
-    where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
-  operator: `select n.nspname || '.' || p.proname as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
-    join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
-    where o.oprname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
-  cast: `with recursive ${typeChain(typesNamed("$1", "$2"))},
-    objs(classid, objid) as (${CAST_TO_CODE})
-    ${CODE_OF_OBJS}`,
-  // $3, $4: the operand's type, with its base types (a cast from a domain is looked up from its base too)
-  castFrom: `with recursive ${typeChain(typesNamed("$1", "$2"))}, ${typeChain(typesNamed("$3", "$4"), "operands")},
-    objs(classid, objid) as (${CAST_PAIR_CODE})
-    ${CODE_OF_OBJS}`,
-  // The relations a statement on one reaches: what its views and rules read or write, the
-  // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too), and its
-  // partitions and inheritance children (a row routed into a partition, or updated in a child
-  // through its parent, fires that table's own triggers).
-  relation: `with recursive edges(src, dst) as (
-      select w.ev_class, d.refobjid from pg_rewrite w
-        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
-      union all
-      select i.inhparent, i.inhrelid from pg_inherits i
-      union all
-      select k.confrelid, k.conrelid from pg_constraint k
-      where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))),
-    rels(oid, depth) as (
-      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
-      union
-      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
-    ${typeChain(COLUMN_TYPES)},
-    objs(classid, objid) as (
-      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid
-      union all select 'pg_trigger'::regclass, t.oid from rels r join pg_trigger t on t.tgrelid = r.oid
-      union all select 'pg_attrdef'::regclass, a.oid from rels r join pg_attrdef a on a.adrelid = r.oid
-      union all select 'pg_constraint'::regclass, k.oid from rels r join pg_constraint k on k.conrelid = r.oid
-      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
-      union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
-      union all select 'pg_class'::regclass, r.oid from rels r
-      union all ${TYPE_CODE})
-    ${CODE_OF_OBJS}
-    union ${USER_TRIGGERS}`,
-  // What reading the relations of that name runs: views' definitions (through views over views),
-  // SELECT rules, row-level security policies, and what their columns' types run.
-  reads: `with recursive rels(oid, depth) as (
-      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
-      union
-      select d.refobjid, r.depth + 1 from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
-        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
-      where r.depth < 32 and d.refobjid <> r.oid),
-    ${typeChain(COLUMN_TYPES)},
-    objs(classid, objid) as (
-      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
-      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
-      union all ${TYPE_READ_CODE})
-    ${CODE_OF_OBJS}`,
-  // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
-  // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
-  // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`.
-  systemCasts: `select distinct n.nspname || '.' || p.proname as fn from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
-    where not ${SYSTEM} and ${systemType("c.castsource")} and ${systemType("c.casttarget")}`,
-  event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
-    where e.evtenabled <> 'D' and not ${SYSTEM}`,
-};
-
 function key(oid: number, attnum: number) {
   return `${oid}:${attnum}`;
 }
@@ -431,7 +392,6 @@ export function lineageOf(definition: string | null, columns: readonly string[])
   return new Map(columns.map((c, i) => [c, outputs[i].sources]));
 }
 
-const g = globalThis as { __gatehousePgMetadata?: Map<string, UpstreamMetadata> };
 const pools: Map<string, UpstreamMetadata> = (g.__gatehousePgMetadata ??= new Map());
 
 /** One metadata pool per connection and upstream address (a changed connection gets a new one). */

@@ -2,7 +2,7 @@ import type { Masker } from "@/lib/gateway/masking";
 import { identifier } from "./classify/ast";
 import { columnSourcesOfSelect, type OutputColumn } from "./column-sources";
 import { copyFormatOf, maskCopyText } from "./copy-rows";
-import { buildFieldPlans, type FieldPlan } from "./masking";
+import { buildFieldPlans, unmaskableResult, type FieldPlan } from "./masking";
 import { fieldsOfPortal } from "./portal-formats";
 import { splitSource } from "./source-plans";
 import type { RelayContext, RelayOp } from "./relay";
@@ -38,8 +38,21 @@ export async function planResult(op: RelayOp, masker: Masker, ctx: RelayContext)
     if (op.unit && fields) op.unit.columns = fields.map((x) => x.name);
   }
   // No description at all (a portal we never saw described): every value is withheld.
-  const plans = fields ? await buildFieldPlans(fields, { masker, metadata: ctx.metadata, ...lineage, connection: ctx.connection }) : [];
+  const plans = fields ? await checked(ctx, () => buildFieldPlans(fields, { masker, metadata: ctx.metadata, ...lineage, connection: ctx.connection })) : [];
   (op as { plans?: FieldPlan[] | null }).plans = plans;
+}
+
+/**
+ * `work` (planning a result with the catalog's answers), once the answers it used are known to
+ * be the catalog's now (metadata.ts `checked`: DDL run directly on the database); fails closed.
+ */
+async function checked<T>(ctx: RelayContext, work: () => Promise<T>): Promise<T> {
+  if (!ctx.metadata) return work();
+  try {
+    return await ctx.metadata.checked(work);
+  } catch (err) {
+    throw unmaskableResult(ctx.connection, err);
+  }
 }
 
 /**
@@ -53,8 +66,10 @@ export async function planCopyOut(f: Frame, op: Extract<RelayOp, { t: "query" }>
   const fields = Array.from({ length: count }, (_, i): FieldDescription => ({ name: `column${i + 1}`, tableOid: 0, columnAttr: 0, typeOid: 25, typeSize: -1, typeMod: -1, format }));
   op.fields = fields;
   const lineage = queryLineage(op, ctx);
-  lineage.sources = await spreadStar(lineage.sources, count, ctx);
-  op.plans = await buildFieldPlans(fields, { masker: op.unit.masker!, metadata: ctx.metadata, ...lineage, connection: ctx.connection });
+  op.plans = await checked(ctx, async () => {
+    const sources = await spreadStar(lineage.sources, count, ctx);
+    return buildFieldPlans(fields, { masker: op.unit.masker!, metadata: ctx.metadata, ...lineage, sources, connection: ctx.connection });
+  });
   const s = op.classification.statements[op.done];
   op.copyFormat = format === 0 && s ? copyFormatOf(s.text) : null;
   op.copyRows = 0;

@@ -42,6 +42,8 @@ export class PgSession {
   /** statements of the current pipeline already ran upstream, in its open implicit transaction */
   private ranSinceSync = false;
   private busy = false;
+  /** a serial upstream's lookups read ahead (metadata.ts warm); null once done, or when not serial */
+  private warmed: Promise<void> | null;
   /** aborts a decision waiting for approval (client cancel, close); replaced once used */
   private holdAbort = new AbortController();
   private deciding = false;
@@ -84,6 +86,7 @@ export class PgSession {
     }, (err) => this.fail(err));
     listenForCatalogChanges();
     metadataFor(est.target).mayHaveUserCode(); // read now, while the session is idle
+    this.warmed = metadataFor(est.target).warm(); // a serial upstream's lookups, before the client can open a transaction
     session.onTerminate((reason) => this.close(build.errorResponse({ severity: "FATAL", code: "57P01", message: `terminating connection: ${reason}` }), "killed", reason));
   }
 
@@ -130,6 +133,7 @@ export class PgSession {
     if (this.busy || this.closed) return;
     this.busy = true;
     try {
+      if (this.warmed) await this.warmed.finally(() => (this.warmed = null));
       for (let f = this.est.clientReader.next(); f && !this.closed; f = this.est.clientReader.next()) {
         // Most frames (Bind, Execute, ...) only join the batch: no promise for them.
         const pending = this.handle(f);

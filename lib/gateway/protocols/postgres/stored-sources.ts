@@ -234,8 +234,9 @@ export async function refusedStore(text: string, masker: Masker, metadata: Upstr
   const stored = storedValuesOf(text, prepared);
   if (stored === "opaque") return "it stores values the gateway cannot follow (a computed pg_notify payload, an unknown EXECUTE)";
   if (stored.every((s) => s.sources.length === 0)) return null;
-  const walk = new SourcePlans(masker, metadata, connection);
-  try {
+  // Column names from the catalog, checked against it once used (DDL run directly on the database).
+  const check = async () => {
+    const walk = new SourcePlans(masker, metadata, connection);
     for (const s of stored) {
       const found = await walk.all(s.sources);
       if (found === OPAQUE) return `it stores values derived from ${s.sources.join(", ")}, whose masking cannot be followed`;
@@ -245,8 +246,11 @@ export async function refusedStore(text: string, masker: Masker, metadata: Upstr
       if (into !== OPAQUE && maskedAsMuch(masked, into)) continue;
       return `it stores the masked column ${masked.map((p) => p.plan.column).join(", ")} into ${s.target ?? "a new table or a notification"}, where masking would not follow it`;
     }
+    return null;
+  };
+  try {
+    return await (metadata ? metadata.checked(check) : check());
   } catch (err) {
     return `the upstream catalog could not be read (${(err as Error).message})`;
   }
-  return null;
 }

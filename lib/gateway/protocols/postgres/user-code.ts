@@ -175,8 +175,10 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
     const rule = matcher.match(f.name.toLowerCase());
     if (rule?.unmaskable) return `it calls ${f.name}, which ${rule.why}: masking cannot follow what it returns`;
   }
+  // A read runs what reading its relations runs: their triggers fire only on writes (a row lock
+  // is kind write), so a SELECT of a table with moddatetime's trigger is masked, not refused.
   // DDL (and what may run DDL) fires the database's event triggers.
-  const hit = await findUserCode(names, metadata, "relation", kind !== "read" && kind !== "write");
+  const hit = await findUserCode(names, metadata, kind === "read" ? "reads" : "relation", kind !== "read" && kind !== "write");
   return hit ? `it runs ${described(hit)}, which can return or copy masked values where masking does not follow them` : null;
 }
 

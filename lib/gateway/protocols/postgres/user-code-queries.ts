@@ -1,0 +1,198 @@
+/**
+ * The catalog queries behind UpstreamMetadata.userCode (metadata.ts): which functions written by
+ * users a statement naming a function, operator, type or relation runs (user-code.ts says why).
+ */
+
+/**
+ * Functions shipped with PostgreSQL or with an installed extension (hstore's casts, pgcrypto):
+ * code the gateway takes as not moving data by itself. Extensions that do (dblink) are classified
+ * by the function rules (classify/functions.ts) before this.
+ */
+export const SYSTEM = `(n.nspname in ('pg_catalog', 'information_schema')
+  or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
+/** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
+const inSchema = (alias: string, schema = "$2") => `(${schema}::text is null or ${alias}.nspname = ${schema}::text or (${schema}::text = 'pg_temp' and ${alias}.nspname like 'pg\\_temp\\_%'))`;
+/** The user functions objects (classid, objid) in a CTE `objs` depend on. */
+const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from objs o
+      join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
+      join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
+    where not ${SYSTEM}`;
+/** The types of the columns of the relations in a CTE `rels`. */
+const COLUMN_TYPES = `select distinct a.atttypid, 0 from rels r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`;
+/**
+ * CTE `name` (default `types`): the types `seed` selects (oid, 0), and under each domain its base
+ * type (a domain over a domain checks both), under each array its element type, under each
+ * composite type (a table's row type: `row(...)::t`, `json_populate_record(null::t, ...)`) its
+ * attributes' types.
+ */
+const typeChain = (seed: string, name = "types") => `${name}(oid, depth) as (${seed}
+      union select x.oid, ty.depth + 1 from ${name} ty join pg_type t on t.oid = ty.oid
+        cross join lateral (select case when t.typtype = 'd' then t.typbasetype end
+          union all select nullif(t.typelem, 0)
+          union all select a.atttypid from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) x(oid)
+      where x.oid is not null and ty.depth < 32)`;
+/** Types of that name ($1, $2 its schema; $3, $4 for a cast's operand type). */
+const typesNamed = (name: string, schema: string) => `select t.oid, 0 from pg_type t join pg_namespace s on s.oid = t.typnamespace where t.typname = ${name} and ${inSchema("s", schema)}`;
+/** A type shipped with PostgreSQL or an installed extension (hstore), as SYSTEM is for functions. */
+const systemType = (oid: string) => `exists (select 1 from pg_type st join pg_namespace sn on sn.oid = st.typnamespace where st.oid = ${oid}
+      and (sn.nspname in ('pg_catalog', 'information_schema')
+        or exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = st.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e')))`;
+/**
+ * Code a value of a type in CTE `types` runs without the statement naming it: its input/output
+ * functions, the support functions and operators of its operator classes (ORDER BY, DISTINCT,
+ * GROUP BY, joins compare with them).
+ */
+const TYPE_VALUE_CODE = `select 'pg_type'::regclass, ty.oid from types ty
+      union all select 'pg_amproc'::regclass, p.oid from types ty join pg_opclass k on k.opcintype = ty.oid join pg_amproc p on p.amprocfamily = k.opcfamily
+      union all select 'pg_operator'::regclass, o.amopopr from types ty join pg_opclass k on k.opcintype = ty.oid join pg_amop o on o.amopfamily = k.opcfamily`;
+/**
+ * ...and the casts from it that run unnamed (an IMPLICIT one in `length(col)`, an ASSIGNMENT one
+ * storing it into a column; an EXPLICIT one runs only where `::x` is written, and that cast is
+ * looked up itself), and the casts to it when it is a type written by users: a value of another
+ * type meets it unnamed (an assignment into a column of it, `col = 'x'::text` through an implicit
+ * cast), which CAST_PAIR_CODE counts on. When it is stored
+ * or cast to, a domain's CHECK constraints too (TYPE_CODE), and a cast to it when one is written
+ * (`x::t`, CAST_TO_CODE).
+ */
+const TYPE_READ_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.castsource = ty.oid and c.castcontext in ('i', 'a')
+      union all select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid where not ${systemType("ty.oid")}
+      union all ${TYPE_VALUE_CODE}`;
+const DOMAIN_CODE = `select 'pg_constraint'::regclass, k.oid from types ty join pg_constraint k on k.contypid = ty.oid`;
+const TYPE_CODE = `${DOMAIN_CODE}
+      union all ${TYPE_READ_CODE}`;
+const CAST_TO_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid
+      union all ${TYPE_CODE}`;
+/**
+ * `x::t` where the text gives x's type (CTE `operands`: a literal's, another cast's): the cast
+ * from that type, not every cast to t; what a value of t runs; and of the casts from t only the
+ * IMPLICIT and ASSIGNMENT ones into types shipped with PostgreSQL (`length(1::t)` runs one
+ * unnamed). A cast from t into a type written by users runs only where a value of that type is
+ * expected, and such a value comes from a column, cast or function that is looked up itself
+ * (TYPE_READ_CODE counts casts to it).
+ */
+const CAST_PAIR_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.casttarget = ty.oid join operands o on o.oid = c.castsource
+      union all select 'pg_cast'::regclass, c.oid from types ty join pg_cast c on c.castsource = ty.oid where c.castcontext in ('i', 'a') and ${systemType("c.casttarget")}
+      union all ${DOMAIN_CODE}
+      union all ${TYPE_VALUE_CODE}`;
+/**
+ * Triggers a user created count whatever their function: one shipped with an extension runs
+ * SQL its arguments name (refint's check_foreign_key deletes from the tables they list) or sends
+ * a row's key in a NOTIFY payload (tcn). The foreign-key triggers PostgreSQL makes itself
+ * (tgisinternal) run only its own RI_FKey functions.
+ */
+const USER_TRIGGERS = `select n.nspname || '.' || p.proname as fn from rels r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal
+      join pg_proc p on p.oid = t.tgfoid join pg_namespace n on n.oid = p.pronamespace`;
+/**
+ * The operator classes of the partition keys and indexes of the relations in a CTE `rels`: their
+ * support functions and operators run on insert routing, partition pruning and index scans,
+ * whatever the column's own type (TYPE_VALUE_CODE follows that one; a class for inet on a cidr key,
+ * binary coercible, only this).
+ */
+const KEY_OPCLASSES = `(select k.opcfamily from rels r
+        join pg_depend d on d.classid = 'pg_class'::regclass and d.refclassid = 'pg_opclass'::regclass
+          and (d.objid = r.oid or d.objid in (select i.indexrelid from pg_index i where i.indrelid = r.oid))
+        join pg_opclass k on k.oid = d.refobjid)`;
+const KEY_OPCLASS_CODE = `select 'pg_amproc'::regclass, p.oid from pg_amproc p where p.amprocfamily in ${KEY_OPCLASSES}
+      union all select 'pg_operator'::regclass, o.amopopr from pg_amop o where o.amopfamily in ${KEY_OPCLASSES}`;
+/** SQL: foreign table `f` (pg_foreign_table) of server `s` reads a program's output (FDW_PROGRAMS). */
+export const RUNS_PROGRAM = `exists (select 1 from unnest(coalesce(f.ftoptions, '{}') || coalesce(s.srvoptions, '{}')) o where o like 'program=%')`;
+/**
+ * Foreign tables whose rows are a program's output (file_fdw's `program` option; any wrapper's,
+ * on the table or its server): every scan runs a shell command on the database server.
+ */
+const FDW_PROGRAMS = `select 'program of ' || n.nspname || '.' || c.relname as fn from rels r join pg_foreign_table f on f.ftrelid = r.oid
+      join pg_foreign_server s on s.oid = f.ftserver join pg_class c on c.oid = r.oid join pg_namespace n on n.oid = c.relnamespace
+    where ${RUNS_PROGRAM}`;
+export const USER_CODE = {
+  function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
+    where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
+  operator: `select n.nspname || '.' || p.proname as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
+    join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
+    where o.oprname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
+  cast: `with recursive ${typeChain(typesNamed("$1", "$2"))},
+    objs(classid, objid) as (${CAST_TO_CODE})
+    ${CODE_OF_OBJS}`,
+  // $3, $4: the operand's type, with its base types (a cast from a domain is looked up from its base too)
+  castFrom: `with recursive ${typeChain(typesNamed("$1", "$2"))}, ${typeChain(typesNamed("$3", "$4"), "operands")},
+    objs(classid, objid) as (${CAST_PAIR_CODE})
+    ${CODE_OF_OBJS}`,
+  // The relations a statement on one reaches: what its views and rules read or write, the
+  // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too), and its
+  // partitions and inheritance children (a row routed into a partition, or updated in a child
+  // through its parent, fires that table's own triggers).
+  relation: `with recursive edges(src, dst) as (
+      select w.ev_class, d.refobjid from pg_rewrite w
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      union all
+      select i.inhparent, i.inhrelid from pg_inherits i
+      union all
+      select k.confrelid, k.conrelid from pg_constraint k
+      where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))),
+    rels(oid, depth) as (
+      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
+      union
+      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
+    ${typeChain(COLUMN_TYPES)},
+    objs(classid, objid) as (
+      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid
+      union all select 'pg_trigger'::regclass, t.oid from rels r join pg_trigger t on t.tgrelid = r.oid
+      union all select 'pg_attrdef'::regclass, a.oid from rels r join pg_attrdef a on a.adrelid = r.oid
+      union all select 'pg_constraint'::regclass, k.oid from rels r join pg_constraint k on k.conrelid = r.oid
+      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
+      union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
+      union all select 'pg_class'::regclass, r.oid from rels r
+      union all ${KEY_OPCLASS_CODE}
+      union all ${TYPE_CODE})
+    ${CODE_OF_OBJS}
+    union ${USER_TRIGGERS}
+    union ${FDW_PROGRAMS}`,
+  // What reading the relations of that name runs: views' definitions (through views over views),
+  // SELECT rules, row-level security policies, what their columns' types run, the operator
+  // classes of partition keys (pruning) and indexes (scans), and file_fdw programs; a scan of a
+  // parent reads its partitions and inheritance children too (a superset: their own policies
+  // do not apply through the parent).
+  reads: `with recursive edges(src, dst) as (
+      select w.ev_class, d.refobjid from pg_rewrite w
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      where w.ev_type = '1'
+      union all
+      select i.inhparent, i.inhrelid from pg_inherits i),
+    rels(oid, depth) as (
+      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
+      union
+      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
+    ${typeChain(COLUMN_TYPES)},
+    objs(classid, objid) as (
+      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
+      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
+      union all ${KEY_OPCLASS_CODE}
+      union all ${TYPE_READ_CODE})
+    ${CODE_OF_OBJS}
+    union ${FDW_PROGRAMS}`,
+  // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
+  // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
+  // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`.
+  systemCasts: `select distinct n.nspname || '.' || p.proname as fn from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
+    where not ${SYSTEM} and ${systemType("c.castsource")} and ${systemType("c.casttarget")}`,
+  event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
+    where e.evtenabled <> 'D' and not ${SYSTEM}`,
+};
+
+/** The relations a serial upstream's sessions warm (metadata.ts warm): the database's own, bounded. */
+const OWN_RELATIONS = `from pg_class c join pg_namespace s on s.oid = c.relnamespace
+    where c.relkind in ('r', 'p', 'v', 'm', 'f') and s.nspname not in ('pg_catalog', 'information_schema')
+      and s.nspname not like 'pg\\_toast%' and s.nspname not like 'pg\\_temp\\_%'`;
+/**
+ * What a serial upstream has (metadata.ts warm): the names of functions and operators written by
+ * users (a lookup of any other name finds nothing), whether any type, cast, domain or operator
+ * class runs a function written by users (without, every cast lookup finds nothing), and the
+ * database's own relations.
+ */
+export const INVENTORY = `select
+    array(select distinct p.proname::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as functions,
+    array(select distinct o.oprname::text from pg_operator o join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as operators,
+    exists (select 1 from pg_depend d join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
+      where d.refclassid = 'pg_proc'::regclass and not ${SYSTEM}
+        and d.classid in ('pg_cast'::regclass, 'pg_constraint'::regclass, 'pg_amproc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass)) as type_code,
+    array(select s.nspname::text ${OWN_RELATIONS} order by c.oid limit 100) as schemas,
+    array(select c.relname::text ${OWN_RELATIONS} order by c.oid limit 100) as names`;
