@@ -1,0 +1,86 @@
+import fs from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { addApprover, addUser, pendingApproval, sessionsOf, termOutput, type Rec } from "../support/api-fixture";
+import { sftpBatch, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { CDPATH_USER, ensureCdpathUser } from "../support/ssh-cdpath-user";
+import { startSshd, type Sshd } from "../support/sshd";
+
+/**
+ * SSH hunt, round 4, with the real OpenSSH client and sshd: the listener's algorithms, a `cd`
+ * that the login's CDPATH sends elsewhere, a symlink swapped while a write waits for its
+ * approver, and a Gatehouse token glued into a run of token characters longer than the
+ * scrubber's window.
+ */
+describe("SSH hunt 4", () => {
+  let gh: GatehouseProcess;
+  let sshd: Sshd;
+  const tokens = { admin: "", member: "", approver: "" };
+  const tag = `gh-hunt4-${process.pid}`;
+  let home = "";
+  const sessions = sessionsOf(() => gh, () => tokens.admin, "ssh");
+
+  const gw = (connection = "box"): SshTarget => ({ port: gh.ports.ssh, user: connection, password: tokens.member });
+  const direct = (): SshTarget => ({ port: sshd.port, user: sshd.user, identityFile: sshd.privateKeyPath });
+  const directCdpath = (): SshTarget => ({ port: sshd.port, user: CDPATH_USER.name, password: CDPATH_USER.password });
+  const exists = (p: string) => fs.existsSync(p);
+
+  beforeAll(async () => {
+    ensureCdpathUser();
+    [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd({ extraConfig: [`AllowUsers ${CDPATH_USER.name}`] })]);
+    tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    tokens.member = await addUser(gh, tokens.admin, "ops@example.test");
+    tokens.approver = await addApprover(gh, tokens.admin);
+    for (const [name, username, secret, tags] of [
+      ["box", sshd.user, sshd.password, ["staging"]],
+      ["prodbox", sshd.user, sshd.password, ["prod"]],
+      ["cdbox", CDPATH_USER.name, CDPATH_USER.password, ["staging"]],
+    ] as const) {
+      const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name, type: "ssh", upstream: `ssh://127.0.0.1:${sshd.port}`, username, secret, tags });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+    }
+    home = (await sshExec(direct(), "mkdir -p ~/.ssh && echo $HOME")).stdout.trim();
+    expect(home).toMatch(/^\//);
+  }, 120_000);
+
+  afterAll(async () => {
+    if (process.env.GH_DEBUG) console.log(gh?.output());
+    if (sshd && home) {
+      await sshExec(direct(), `rm -rf ~/${tag}-* ~/.ssh/${tag}-* /tmp/${tag}-*`);
+      await sshExec(directCdpath(), `rm -rf ~/.bashrc ~/.config/autostart/${tag}-* ~/${tag}-*`);
+    }
+    await gh?.stop();
+    await sshd?.stop();
+    if (gh) fs.rmSync(gh.dataDir, { recursive: true, force: true });
+  });
+
+  describe("the listener's algorithms, with no GATEHOUSE_SSH_* set", () => {
+    // (-v: OpenSSH says why at log level INFO, which the tests' LogLevel=ERROR hides)
+    it("refuses SHA-1 MACs, SHA-1 key exchange and CBC ciphers before authentication", async () => {
+      const refusals: [string[], RegExp][] = [
+        // a MAC is only negotiated with a non-AEAD cipher
+        [["-c", "aes128-ctr", "-o", "MACs=hmac-sha1"], /no matching MAC found/],
+        [["-c", "aes256-ctr", "-o", "MACs=hmac-sha1-etm@openssh.com,hmac-sha1-96,hmac-md5"], /no matching MAC found/],
+        [["-o", "KexAlgorithms=diffie-hellman-group14-sha1"], /no matching key exchange method found/],
+        [["-o", "KexAlgorithms=diffie-hellman-group-exchange-sha1,diffie-hellman-group1-sha1"], /no matching key exchange method found/],
+        [["-c", "aes128-cbc,aes256-cbc,3des-cbc"], /no matching cipher found/],
+      ];
+      for (const [args, why] of refusals) {
+        const r = await sshExec(gw(), "true", { extraArgs: ["-v", ...args] });
+        expect(r.code, args.join(" ")).not.toBe(0);
+        expect(r.stderr, args.join(" ")).toMatch(why);
+        expect(r.stderr, args.join(" ")).not.toMatch(/Authenticated|Permission denied/);
+      }
+    });
+
+    it("a plain ssh (and one that wants a non-AEAD cipher) still negotiates a modern set", async () => {
+      const plain = await sshExec(gw(), "echo modern", { extraArgs: ["-v"] });
+      expect(plain.code, plain.stderr).toBe(0);
+      expect(plain.stdout).toBe("modern\n");
+      expect(plain.stderr).toMatch(/kex: algorithm: (curve25519-sha256|sntrup761x25519)/);
+      const ctr = await sshExec(gw(), "echo ctr", { extraArgs: ["-v", "-c", "aes128-ctr"] });
+      expect(ctr.stdout, ctr.stderr).toBe("ctr\n");
+      expect(ctr.stderr).toMatch(/cipher: aes128-ctr MAC: hmac-sha2-256-etm@openssh\.com/);
+    });
+  });
+});
