@@ -83,4 +83,41 @@ describe("SSH hunt 4", () => {
       expect(ctr.stderr).toMatch(/cipher: aes128-ctr MAC: hmac-sha2-256-etm@openssh\.com/);
     });
   });
+
+  describe("a cd that the login's CDPATH sends elsewhere", () => {
+    beforeAll(async () => {
+      // As some people's ~/.bashrc does; Debian's bash reads it for `ssh host command` too.
+      const setup = await sshExec(directCdpath(), `echo 'export CDPATH="$HOME/.config"' > ~/.bashrc && mkdir -p ~/.config/autostart ~/${tag}-plain && echo ok`);
+      expect(setup.stdout, setup.stderr).toBe("ok\n");
+    });
+
+    it("a relative cd without ./ is not taken to stay under the home directory: held, nothing is written", async () => {
+      const entry = `${tag}-evil.desktop`;
+      // Control: straight to sshd, `cd autostart` lands in ~/.config/autostart.
+      const control = await sshExec(directCdpath(), `cd autostart >/dev/null && echo x > ${entry} && pwd && rm ${entry}`);
+      expect(control.stdout.trim(), control.stderr).toMatch(/\/\.config\/autostart$/);
+
+      const line = `cd autostart && echo '[Desktop Entry]' > ${entry}`;
+      const run = startSsh(gw("cdbox"), line);
+      let exited = false;
+      void run.exited.then(() => (exited = true));
+      const approval = await pendingApproval(gh, tokens.approver, line, { give: () => exited });
+      expect(approval, `${line} ran without approval: ${run.stderr()}`).not.toBe(null);
+      expect(["unknown", "admin"]).toContain(approval!.request.kind);
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval!.id}/deny`, { reason: "hunt4" })).status).toBe(200);
+      expect(await run.exited).toBe(126);
+      const after = await sshExec(directCdpath(), `test -e ~/.config/autostart/${entry} && echo yes || echo no`);
+      expect(after.stdout.trim()).toBe("no");
+    });
+
+    it("a cd CDPATH does not apply to (./dir, an absolute path) still runs an ordinary write unasked", async () => {
+      for (const line of [`cd ./${tag}-plain && echo x > a`, `cd ~/${tag}-plain && echo x > b`, `cd /tmp && cd && echo x > ${tag}-plain/c`]) {
+        const r = await sshExec(gw("cdbox"), line);
+        expect(r.code, `${line}: ${r.stderr}`).toBe(0);
+        expect(r.stderr, line).not.toMatch(/held|denied/);
+      }
+      const written = await sshExec(directCdpath(), `ls ~/${tag}-plain`);
+      expect(written.stdout.split("\n").filter(Boolean).sort()).toEqual(["a", "b", "c"]);
+    });
+  });
 });

@@ -62,8 +62,8 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
           // exactly the request the SSH gateway builds for an exec channel: an ordinary write as
           // its paths resolve on the host (a symlink already there, a home outside /home)
           classify: async (target) => {
-            const { request, targets } = classifyExec(args.command);
-            return judgeOnTarget(ctx.db, target, request, targets);
+            const { request, targets, atLeast } = classifyExec(args.command);
+            return judgeOnTarget(ctx.db, target, request, targets, atLeast);
           },
           execute: async ({ session, decision, target, signal }) => {
             const r = await runSshExec({ db: ctx.db, session, decision, target, command: args.command, timeoutMs: timeoutSeconds * 1000, onProgress, progressMs: PROGRESS_MS, signal });

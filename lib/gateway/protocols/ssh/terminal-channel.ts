@@ -163,8 +163,8 @@ export class TerminalChannel {
   private async requestOnHost(): Promise<ClassifiedRequest> {
     const { mode, command, pty, upstream } = this.o;
     if (mode === "shell") return requestOf(mode);
-    const { request, targets } = classifyExec(command ?? "", { tty: pty !== null });
-    return upstreamPaths(upstream).judge(request, targets);
+    const { request, targets, atLeast } = classifyExec(command ?? "", { tty: pty !== null });
+    return upstreamPaths(upstream).judge(request, targets, atLeast);
   }
 
   private async openUpstream(): Promise<UpstreamChannel> {
