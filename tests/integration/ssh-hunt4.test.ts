@@ -1,6 +1,9 @@
 import fs from "node:fs";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
+import { apiCall, exchangeToken, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
 import { addApprover, addUser, pendingApproval, sessionsOf, termOutput, type Rec } from "../support/api-fixture";
 import { sftpBatch, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
 import { CDPATH_USER, ensureCdpathUser } from "../support/ssh-cdpath-user";
@@ -118,6 +121,83 @@ describe("SSH hunt 4", () => {
       }
       const written = await sshExec(directCdpath(), `ls ~/${tag}-plain`);
       expect(written.stdout.split("\n").filter(Boolean).sort()).toEqual(["a", "b", "c"]);
+    });
+  });
+
+  // A write on a prod connection waits for an approver; the host judged its paths before the
+  // wait (a plain directory: an ordinary write). Swapping the directory for a link into ~/.ssh
+  // while it waits must not make the approved write land there.
+  describe("a symlink swapped while a write waits for its approver", () => {
+    const swapToSsh = (dir: string) => {
+      fs.rmSync(dir, { recursive: true, force: true });
+      fs.symlinkSync(`${home}/.ssh`, dir);
+    };
+
+    async function approve(match: (a: Rec) => boolean, done: () => boolean): Promise<Rec> {
+      const approval = await pendingApproval(gh, tokens.approver, match, { give: done });
+      expect(approval, "the prod write ran without approval").not.toBe(null);
+      expect(approval!.request.kind).toBe("write");
+      return approval!;
+    }
+
+    it("exec: the approved write is refused, nothing lands in ~/.ssh", async () => {
+      const dir = `${home}/${tag}-race`;
+      const probe = `${tag}-probe`;
+      expect((await sshExec(direct(), `mkdir -p ${dir} && echo ok`)).stdout).toBe("ok\n");
+      const line = `echo ssh-ed25519 AAAA planted >> ${tag}-race/${probe}`;
+      const run = startSsh(gw("prodbox"), line);
+      let exited = false;
+      void run.exited.then(() => (exited = true));
+      const approval = await approve((a) => a.request?.text === line, () => exited);
+      swapToSsh(dir);
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval.id}/approve`, {})).status).toBe(200);
+      expect(await run.exited, run.stderr()).toBe(126);
+      expect(run.stderr()).toMatch(/changed on the host while it waited/);
+      expect(exists(`${home}/.ssh/${probe}`)).toBe(false);
+    });
+
+    it("sftp: the approved put is refused, nothing lands in ~/.ssh", async () => {
+      const dir = `${home}/${tag}-race2`;
+      const probe = `${tag}-sftp-probe`;
+      const local = `/tmp/${tag}-local.pub`;
+      fs.writeFileSync(local, "ssh-ed25519 AAAAC3Nza planted\n");
+      expect((await sshExec(direct(), `mkdir -p ${dir} && echo ok`)).stdout).toBe("ok\n");
+      const known = await sessions.ids();
+      let done = false;
+      const put = sftpBatch(gw("prodbox"), [`put ${local} ${tag}-race2/${probe}`]).then((r) => ((done = true), r));
+      const approval = await approve((a) => a.request?.text?.startsWith("sftp write") && a.request.text.endsWith(`${tag}-race2/${probe}`), () => done);
+      swapToSsh(dir);
+      expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval.id}/approve`, {})).status).toBe(200);
+      const r = await put;
+      expect(r.code).not.toBe(0);
+      expect(r.stderr).toMatch(/Permission denied/); // (OpenSSH's sftp shows no status text)
+      expect(exists(`${home}/.ssh/${probe}`)).toBe(false);
+      const events = await sessions.recorded(await sessions.opened(known));
+      const refused = events.filter((e) => e.kind === "sftp" && e.payload.op === "write" && String(e.payload.path).endsWith(probe));
+      expect(refused.map((e) => e.payload.status)).toEqual([expect.stringMatching(/^denied: where its paths lead changed on the host while it waited \(now admin\)/)]);
+    });
+
+    it("MCP run_ssh_command: the approved write is refused, nothing lands in ~/.ssh", async () => {
+      const dir = `${home}/${tag}-race3`;
+      const probe = `${tag}-mcp-probe`;
+      expect((await sshExec(direct(), `mkdir -p ${dir} && echo ok`)).stdout).toBe("ok\n");
+      const agent = (await exchangeToken(gh.url, tokens.member, "hunt4-agent")).access_token;
+      const client = new Client({ name: "ssh-hunt4", version: "1.0.0" });
+      await client.connect(new StreamableHTTPClientTransport(new URL(`${gh.url}/api/mcp`), { requestInit: { headers: { authorization: `Bearer ${agent}` } } }));
+      try {
+        const line = `echo x >> ${tag}-race3/${probe}`;
+        let done = false;
+        const call = (client.callTool({ name: "run_ssh_command", arguments: { connection: "prodbox", command: line, wait_seconds: 30 } }, undefined, { timeout: 60_000 }) as Promise<CallToolResult>).then((r) => ((done = true), r));
+        const approval = await approve((a) => a.request?.text === line, () => done);
+        swapToSsh(dir);
+        expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${approval.id}/approve`, {})).status).toBe(200);
+        const result = await call;
+        expect(result.isError).toBe(true);
+        expect(JSON.stringify(result.content)).toMatch(/DENIED: where its paths lead changed on the host while it waited \(now admin\)/);
+        expect(exists(`${home}/.ssh/${probe}`)).toBe(false);
+      } finally {
+        await client.close();
+      }
     });
   });
 });

@@ -146,6 +146,17 @@ export async function judgeOnTarget(db: Db, target: UpstreamTarget, request: Cla
   }
 }
 
+/**
+ * Why a request judged before a wait (an approver, policy, the database) must not run now: asked
+ * again right before it runs, the host answers otherwise (a plain directory swapped for a link
+ * into ~/.ssh while the write waited for its approver). Null when the answer is the same. What
+ * was approved was the write as the host made it then; a changed one is refused, not re-held: the
+ * user runs it again and it is decided as it now is.
+ */
+export function changedOnHost(before: ClassifiedRequest, now: ClassifiedRequest): string | null {
+  return now.kind === before.kind ? null : `where its paths lead changed on the host while it waited (now ${now.kind}); run it again`;
+}
+
 const byClient = new WeakMap<Client, UpstreamPaths>();
 
 /** The one UpstreamPaths of an upstream connection. */
