@@ -200,4 +200,24 @@ describe("SSH hunt 4", () => {
       }
     });
   });
+
+  describe("a Gatehouse token glued into a run of token characters longer than the scrubber's window", () => {
+    it("is not recorded, in any part, wherever in the run it sits; the client still gets its bytes", async () => {
+      const [header, payload, signature] = tokens.member.split(".");
+      // (the window is 8 KiB of token characters: the token across its end, and further on)
+      for (const at of [8193 - 10, 8193 - 40, 3 * 8192 + 5]) {
+        const file = `/tmp/${tag}-run-${at}`;
+        const content = `eyJ${"A".repeat(at - 3)}${tokens.member}${"B".repeat(64)}\n`;
+        fs.writeFileSync(file, content, { mode: 0o644 });
+        const known = await sessions.ids();
+        const r = await sshExec(gw(), `cat ${file}`);
+        expect(r.code, r.stderr).toBe(0);
+        expect(r.stdout).toBe(content);
+        const recorded = termOutput(await sessions.recorded(await sessions.opened(known)));
+        expect(recorded.length, String(at)).toBeGreaterThanOrEqual(content.length);
+        expect(recorded, String(at)).toContain("[REDACTED gatehouse credential");
+        for (const part of [`${header}.`, payload, signature]) expect(recorded.includes(part), `${at}: ${part.slice(0, 12)}… recorded`).toBe(false);
+      }
+    });
+  });
 });

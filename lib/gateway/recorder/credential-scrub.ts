@@ -25,8 +25,14 @@ const CONSOLE = /gatehouse-console:[A-Za-z0-9_-]{43}/;
  */
 const ANY_RUN = new RegExp(`${JWS.source}[A-Za-z0-9_.-]*|${CONSOLE.source}`, "g");
 const STARTS = ["eyJ"];
-/** A candidate longer than this is not held back (no credential is this long): recorded as it is. */
+/**
+ * A candidate longer than this is not held back, nor looked at as one piece: a longer run of
+ * token characters is searched a window of this many at a time, each window overlapping the last
+ * by OVERLAP (no credential is that long).
+ */
 export const MAX_HOLD = 8 * 1024;
+const OVERLAP = MAX_HOLD / 2;
+const STAR = "*".charCodeAt(0);
 const LABEL = "[REDACTED gatehouse credential";
 
 /** `n` characters that say what was there, and cannot be a credential themselves. */
@@ -103,6 +109,29 @@ function walk(buf: Buffer, start: number): Walk {
   return { at, open: i >= buf.length };
 }
 
+/**
+ * Where JWS first matches the characters of `buf` at `at` (a walk's, so all token characters),
+ * or -1; the same answer as `JWS.exec(text)?.index`, in one pass. The regular expression
+ * backtracks over every "eyJ" to the next "." and back: a window of "eyJeyJ…" cost it a
+ * quadratic number of steps (600 KB of output held the event loop for seconds).
+ */
+function jwsStart(buf: Buffer, at: number[]): number {
+  // segments between dots: [start, end) in `at`
+  const starts: number[] = [0];
+  for (let k = 0; k < at.length; k++) if (buf[at[k]] === DOT) starts.push(k + 1);
+  const end = (s: number) => (s + 1 < starts.length ? starts[s + 1] - 1 : at.length);
+  for (let s = 0; s + 2 < starts.length; s++) {
+    if (end(s + 1) - starts[s + 1] < 8 || end(s + 2) - starts[s + 2] < 16) continue;
+    // "eyJ" and at least 8 more before the dot: the first such "eyJ" in the segment
+    for (let k = starts[s]; k + 3 + 8 <= end(s); k++) {
+      if (buf[at[k]] === 0x65 && buf[at[k + 1]] === 0x79 && buf[at[k + 2]] === 0x4a) return k;
+    }
+  }
+  return -1;
+}
+
+const DOT = ".".charCodeAt(0);
+
 /** Where `buf` ends with the start of a credential prefix ("e", "ey", "gate…"), or -1. */
 function partialStartAtEnd(buf: Buffer): number {
   if (!buf.length || !PREFIX_CHAR[buf[buf.length - 1]]) return -1;
@@ -130,16 +159,26 @@ export function scrubBytes(buf: Buffer, final: boolean): { body: Buffer; hold: B
     if (next < 0) break;
     const w = walk(buf, next);
     if (w.open && !final && buf.length - next <= MAX_HOLD) return { body: (out ?? buf).subarray(0, next), hold: Buffer.from(buf.subarray(next)) };
-    const text = String.fromCharCode(...w.at.map((i) => buf[i]));
     // Anywhere in the run ("eyJ." then a token was left as it was), and from there to the run's
     // end (ANY_RUN says why).
-    const m = JWS.exec(text);
-    if (m) {
+    const m = jwsStart(buf, w.at);
+    if (m >= 0) {
       out ??= Buffer.from(buf);
-      const p = placeholder(text.length - m.index);
-      for (let k = m.index; k < text.length; k++) out[w.at[k]] = p.charCodeAt(k - m.index);
-    }
-    from = (w.at.length ? w.at[w.at.length - 1] : next) + 1;
+      const p = placeholder(w.at.length - m);
+      for (let k = m; k < w.at.length; k++) out[w.at[k]] = p.charCodeAt(k - m);
+      // A run longer than the window: the rest of it too, a window at a time.
+      let rest = w;
+      while (rest.at.length > MAX_HOLD) {
+        rest = walk(buf, rest.at[rest.at.length - 1] + 1);
+        for (const i of rest.at) out[i] = STAR;
+      }
+      from = (rest.at.length ? rest.at[rest.at.length - 1] : w.at[w.at.length - 1]) + 1;
+    } else if (w.at.length > MAX_HOLD) {
+      // A run longer than the window, nothing in it so far: a credential across the window's end
+      // started in its last OVERLAP characters (none is that long). Search on from there, not
+      // from the window's end, where that credential's header would have been left behind.
+      from = w.at[w.at.length - OVERLAP];
+    } else from = (w.at.length ? w.at[w.at.length - 1] : next) + 1;
   }
   const body = out ?? buf;
   if (final) return { body, hold: null };
