@@ -68,8 +68,9 @@ describe("SSH hunt 4", () => {
         [["-o", "KexAlgorithms=diffie-hellman-group-exchange-sha1,diffie-hellman-group1-sha1"], /no matching key exchange method found/],
         [["-c", "aes128-cbc,aes256-cbc,3des-cbc"], /no matching cipher found/],
       ];
-      for (const [args, why] of refusals) {
-        const r = await sshExec(gw(), "true", { extraArgs: ["-v", ...args] });
+      const results = await Promise.all(refusals.map(([args]) => sshExec(gw(), "true", { extraArgs: ["-v", ...args] })));
+      for (const [i, [args, why]] of refusals.entries()) {
+        const r = results[i];
         expect(r.code, args.join(" ")).not.toBe(0);
         expect(r.stderr, args.join(" ")).toMatch(why);
         expect(r.stderr, args.join(" ")).not.toMatch(/Authenticated|Permission denied/);
