@@ -15,15 +15,16 @@
  * (cursor moves, readline's " \r" at the wrap) do not break it. Every other recorded event is
  * scrubbed as its serialized JSON (`scrubJson`), where a credential's characters appear as is.
  */
-const JWS = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/;
-const CONSOLE = /gatehouse-console:[A-Za-z0-9_-]{43}/;
 /**
- * A match runs on to the end of its run of token characters: a token's signature segment is
+ * A credential: a compact JWS (`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}`,
+ * found by jwsStart) or a console secret.
+ *
+ * A JWS match runs on to the end of its run of token characters: a token's signature segment is
  * greedy, so a second token written right behind a first (or behind "e", or behind an escape
  * sequence between them) lost only its header to the first match, and its payload and signature
  * (the header being the same in every Gatehouse token) stayed in the recording.
  */
-const ANY_RUN = new RegExp(`${JWS.source}[A-Za-z0-9_.-]*|${CONSOLE.source}`, "g");
+const CONSOLE = /gatehouse-console:[A-Za-z0-9_-]{43}/g;
 const STARTS = ["eyJ"];
 /**
  * A candidate longer than this is not held back, nor looked at as one piece: a longer run of
@@ -43,8 +44,30 @@ export function placeholder(n: number): string {
 
 /** The serialized payload with every credential replaced (characters JSON never escapes). */
 export function scrubJson(json: string): string {
-  if (!json.includes("eyJ") && !json.includes("gatehouse-console:")) return json;
-  return json.replace(ANY_RUN, (m) => placeholder(m.length));
+  const jws = json.includes("eyJ");
+  if (!jws && !json.includes("gatehouse-console:")) return json;
+  const out = json.replace(CONSOLE, (m) => placeholder(m.length));
+  return jws ? scrubJwsRuns(out) : out;
+}
+
+/** In each run of token characters holding a JWS: from where it starts to the run's end. One pass. */
+function scrubJwsRuns(s: string): string {
+  const cred = (i: number) => CRED[s.charCodeAt(i)] === 1; // (a code above 255 reads as undefined)
+  let out = "";
+  let done = 0;
+  for (let i = s.indexOf("eyJ"); i >= 0; ) {
+    let start = i;
+    while (start > done && cred(start - 1)) start--;
+    let end = i + 3;
+    while (end < s.length && cred(end)) end++;
+    const m = jwsStart(end - start, (k) => s.charCodeAt(start + k));
+    if (m >= 0) {
+      out += s.slice(done, start + m) + placeholder(end - start - m);
+      done = end;
+    }
+    i = s.indexOf("eyJ", end);
+  }
+  return done ? out + s.slice(done) : s;
 }
 
 /**
@@ -110,21 +133,21 @@ function walk(buf: Buffer, start: number): Walk {
 }
 
 /**
- * Where JWS first matches the characters of `buf` at `at` (a walk's, so all token characters),
- * or -1; the same answer as `JWS.exec(text)?.index`, in one pass. The regular expression
- * backtracks over every "eyJ" to the next "." and back: a window of "eyJeyJ…" cost it a
- * quadratic number of steps (600 KB of output held the event loop for seconds).
+ * Where a JWS first starts in `n` token characters (`code(k)` the k-th), or -1: the index the
+ * regular expression `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}` would find, in
+ * one pass. That expression backtracks over every "eyJ" to the next "." and back: "eyJeyJ…" cost
+ * it a number of steps growing with the square of the length (300 KB held the event loop ~1 min).
  */
-function jwsStart(buf: Buffer, at: number[]): number {
-  // segments between dots: [start, end) in `at`
+function jwsStart(n: number, code: (k: number) => number): number {
+  // segments between dots: [starts[s], end(s))
   const starts: number[] = [0];
-  for (let k = 0; k < at.length; k++) if (buf[at[k]] === DOT) starts.push(k + 1);
-  const end = (s: number) => (s + 1 < starts.length ? starts[s + 1] - 1 : at.length);
+  for (let k = 0; k < n; k++) if (code(k) === DOT) starts.push(k + 1);
+  const end = (s: number) => (s + 1 < starts.length ? starts[s + 1] - 1 : n);
   for (let s = 0; s + 2 < starts.length; s++) {
     if (end(s + 1) - starts[s + 1] < 8 || end(s + 2) - starts[s + 2] < 16) continue;
     // "eyJ" and at least 8 more before the dot: the first such "eyJ" in the segment
     for (let k = starts[s]; k + 3 + 8 <= end(s); k++) {
-      if (buf[at[k]] === 0x65 && buf[at[k + 1]] === 0x79 && buf[at[k + 2]] === 0x4a) return k;
+      if (code(k) === 0x65 && code(k + 1) === 0x79 && code(k + 2) === 0x4a) return k;
     }
   }
   return -1;
@@ -160,8 +183,8 @@ export function scrubBytes(buf: Buffer, final: boolean): { body: Buffer; hold: B
     const w = walk(buf, next);
     if (w.open && !final && buf.length - next <= MAX_HOLD) return { body: (out ?? buf).subarray(0, next), hold: Buffer.from(buf.subarray(next)) };
     // Anywhere in the run ("eyJ." then a token was left as it was), and from there to the run's
-    // end (ANY_RUN says why).
-    const m = jwsStart(buf, w.at);
+    // end (CONSOLE's comment says why).
+    const m = jwsStart(w.at.length, (k) => buf[w.at[k]]);
     if (m >= 0) {
       out ??= Buffer.from(buf);
       const p = placeholder(w.at.length - m);
