@@ -151,7 +151,7 @@ describe("SSH writes judged where they land on the host", () => {
   });
 
   it("ordinary writes, after a cd too, still run without approval; a cd the text cannot follow makes a write unknown", async () => {
-    await expectRuns(`echo x >> ${tag}-plain/f && cd ${tag}-plain && echo y >> f && mkdir -p a/b/c && touch a/b/c/d`);
+    await expectRuns(`echo x >> ${tag}-plain/f && cd ./${tag}-plain && echo y >> f && mkdir -p a/b/c && touch a/b/c/d`);
     await expectRuns(`cd / && echo x > tmp/${tag}-after-cd`);
     expect(fs.readFileSync(`/tmp/${tag}-after-cd`, "utf8")).toBe("x\n");
     fs.rmSync(`/tmp/${tag}-after-cd`);

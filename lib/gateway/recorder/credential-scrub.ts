@@ -15,18 +15,25 @@
  * (cursor moves, readline's " \r" at the wrap) do not break it. Every other recorded event is
  * scrubbed as its serialized JSON (`scrubJson`), where a credential's characters appear as is.
  */
-const JWS = /eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}/;
-const CONSOLE = /gatehouse-console:[A-Za-z0-9_-]{43}/;
 /**
- * A match runs on to the end of its run of token characters: a token's signature segment is
+ * A credential: a compact JWS (`eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}`,
+ * found by jwsStart) or a console secret.
+ *
+ * A JWS match runs on to the end of its run of token characters: a token's signature segment is
  * greedy, so a second token written right behind a first (or behind "e", or behind an escape
  * sequence between them) lost only its header to the first match, and its payload and signature
  * (the header being the same in every Gatehouse token) stayed in the recording.
  */
-const ANY_RUN = new RegExp(`${JWS.source}[A-Za-z0-9_.-]*|${CONSOLE.source}`, "g");
+const CONSOLE = /gatehouse-console:[A-Za-z0-9_-]{43}/g;
 const STARTS = ["eyJ"];
-/** A candidate longer than this is not held back (no credential is this long): recorded as it is. */
+/**
+ * A candidate longer than this is not held back, nor looked at as one piece: a longer run of
+ * token characters is searched a window of this many at a time, each window overlapping the last
+ * by OVERLAP (no credential is that long).
+ */
 export const MAX_HOLD = 8 * 1024;
+const OVERLAP = MAX_HOLD / 2;
+const STAR = "*".charCodeAt(0);
 const LABEL = "[REDACTED gatehouse credential";
 
 /** `n` characters that say what was there, and cannot be a credential themselves. */
@@ -37,8 +44,30 @@ export function placeholder(n: number): string {
 
 /** The serialized payload with every credential replaced (characters JSON never escapes). */
 export function scrubJson(json: string): string {
-  if (!json.includes("eyJ") && !json.includes("gatehouse-console:")) return json;
-  return json.replace(ANY_RUN, (m) => placeholder(m.length));
+  const jws = json.includes("eyJ");
+  if (!jws && !json.includes("gatehouse-console:")) return json;
+  const out = json.replace(CONSOLE, (m) => placeholder(m.length));
+  return jws ? scrubJwsRuns(out) : out;
+}
+
+/** In each run of token characters holding a JWS: from where it starts to the run's end. One pass. */
+function scrubJwsRuns(s: string): string {
+  const cred = (i: number) => CRED[s.charCodeAt(i)] === 1; // (a code above 255 reads as undefined)
+  let out = "";
+  let done = 0;
+  for (let i = s.indexOf("eyJ"); i >= 0; ) {
+    let start = i;
+    while (start > done && cred(start - 1)) start--;
+    let end = i + 3;
+    while (end < s.length && cred(end)) end++;
+    const m = jwsStart(end - start, (k) => s.charCodeAt(start + k));
+    if (m >= 0) {
+      out += s.slice(done, start + m) + placeholder(end - start - m);
+      done = end;
+    }
+    i = s.indexOf("eyJ", end);
+  }
+  return done ? out + s.slice(done) : s;
 }
 
 /** Where credentials are in `text`: [start, end) character offsets. */
@@ -108,6 +137,29 @@ function walk(buf: Buffer, start: number): Walk {
   return { at, open: i >= buf.length };
 }
 
+/**
+ * Where a JWS first starts in `n` token characters (`code(k)` the k-th), or -1: the index the
+ * regular expression `eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{16,}` would find, in
+ * one pass. That expression backtracks over every "eyJ" to the next "." and back: "eyJeyJ…" cost
+ * it a number of steps growing with the square of the length (300 KB held the event loop ~1 min).
+ */
+function jwsStart(n: number, code: (k: number) => number): number {
+  // segments between dots: [starts[s], end(s))
+  const starts: number[] = [0];
+  for (let k = 0; k < n; k++) if (code(k) === DOT) starts.push(k + 1);
+  const end = (s: number) => (s + 1 < starts.length ? starts[s + 1] - 1 : n);
+  for (let s = 0; s + 2 < starts.length; s++) {
+    if (end(s + 1) - starts[s + 1] < 8 || end(s + 2) - starts[s + 2] < 16) continue;
+    // "eyJ" and at least 8 more before the dot: the first such "eyJ" in the segment
+    for (let k = starts[s]; k + 3 + 8 <= end(s); k++) {
+      if (code(k) === 0x65 && code(k + 1) === 0x79 && code(k + 2) === 0x4a) return k;
+    }
+  }
+  return -1;
+}
+
+const DOT = ".".charCodeAt(0);
+
 /** Where `buf` ends with the start of a credential prefix ("e", "ey", "gate…"), or -1. */
 function partialStartAtEnd(buf: Buffer): number {
   if (!buf.length || !PREFIX_CHAR[buf[buf.length - 1]]) return -1;
@@ -135,16 +187,26 @@ export function scrubBytes(buf: Buffer, final: boolean): { body: Buffer; hold: B
     if (next < 0) break;
     const w = walk(buf, next);
     if (w.open && !final && buf.length - next <= MAX_HOLD) return { body: (out ?? buf).subarray(0, next), hold: Buffer.from(buf.subarray(next)) };
-    const text = String.fromCharCode(...w.at.map((i) => buf[i]));
     // Anywhere in the run ("eyJ." then a token was left as it was), and from there to the run's
-    // end (ANY_RUN says why).
-    const m = JWS.exec(text);
-    if (m) {
+    // end (CONSOLE's comment says why).
+    const m = jwsStart(w.at.length, (k) => buf[w.at[k]]);
+    if (m >= 0) {
       out ??= Buffer.from(buf);
-      const p = placeholder(text.length - m.index);
-      for (let k = m.index; k < text.length; k++) out[w.at[k]] = p.charCodeAt(k - m.index);
-    }
-    from = (w.at.length ? w.at[w.at.length - 1] : next) + 1;
+      const p = placeholder(w.at.length - m);
+      for (let k = m; k < w.at.length; k++) out[w.at[k]] = p.charCodeAt(k - m);
+      // A run longer than the window: the rest of it too, a window at a time.
+      let rest = w;
+      while (rest.at.length > MAX_HOLD) {
+        rest = walk(buf, rest.at[rest.at.length - 1] + 1);
+        for (const i of rest.at) out[i] = STAR;
+      }
+      from = (rest.at.length ? rest.at[rest.at.length - 1] : w.at[w.at.length - 1]) + 1;
+    } else if (w.at.length > MAX_HOLD) {
+      // A run longer than the window, nothing in it so far: a credential across the window's end
+      // started in its last OVERLAP characters (none is that long). Search on from there, not
+      // from the window's end, where that credential's header would have been left behind.
+      from = w.at[w.at.length - OVERLAP];
+    } else from = (w.at.length ? w.at[w.at.length - 1] : next) + 1;
   }
   const body = out ?? buf;
   if (final) return { body, hold: null };

@@ -89,21 +89,29 @@ describe("SessionRecorder", () => {
     const streaming = new SessionRecorder(handle.db, uuid(0x700));
     const other = new SessionRecorder(handle.db, uuid(0x701));
     const packer = new OutputPacker();
-    // ~25 MB/s of output that does not compress, for a second: the spool keeps getting appends
-    const stream = setInterval(() => streaming.recordBulk("term.o", { ch: 0 }, crypto.randomBytes(512 * 1024), packer), 20);
-    await new Promise((r) => setTimeout(r, 300));
-    for (let n = 0; n < 200; n++) other.record("request", { n });
-    await new Promise((r) => setTimeout(r, 250));
-    const otherPending = other.pending;
-    const streamingPending = streaming.pending;
-    clearInterval(stream);
-    expect(otherPending).toBe(0);
+    // ~25 MB/s of output that does not compress: the spool keeps getting appends. Steps wait for
+    // counts, not for wall-clock time: on a loaded machine the timer fires less often.
+    let appended = 0;
+    const stream = setInterval(() => {
+      streaming.recordBulk("term.o", { ch: 0 }, crypto.randomBytes(512 * 1024), packer);
+      appended++;
+    }, 20);
+    try {
+      await until(() => appended >= 20);
+      for (let n = 0; n < 200; n++) other.record("request", { n });
+      // The other session's events are stored while the stream is still coming in: they are
+      // not queued behind it. At that moment most of what streamed is still spooled (stored at
+      // ~5% of the thread meanwhile); stored in order as it came, it would have gone first.
+      await until(() => other.pending === 0);
+      const streamingPending = streaming.pending;
+      expect(streamingPending, `${appended} appended`).toBeGreaterThan(10);
+    } finally {
+      clearInterval(stream);
+    }
     expect((await rowsOf(uuid(0x701))).length).toBe(200);
-    // paced: most of what streamed is still spooled (stored at ~5% of the thread meanwhile)
-    expect(streamingPending).toBeGreaterThan(10);
     expect(await streaming.close()).toBe(0);
     expect(streaming.spooled).toBe(0);
-    expect((await rowsOf(uuid(0x700))).length).toBeGreaterThan(20);
+    expect((await rowsOf(uuid(0x700))).length).toBe(appended);
     await other.close();
   });
 
@@ -183,3 +191,12 @@ describe("EventBus.publishMany over PostgreSQL LISTEN/NOTIFY", () => {
     expect(Buffer.concat(bytes).equals(Buffer.concat(chunks))).toBe(true);
   });
 });
+
+/** Polls `done` until it holds; throws after `ms` (a step that never comes is a failure, not a hang). */
+async function until(done: () => boolean, ms = 15_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`not reached in ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}

@@ -1,7 +1,8 @@
 import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
+import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { classifyExec } from "@/lib/gateway/protocols/ssh/classify";
-import { judgeOnTarget } from "@/lib/gateway/protocols/ssh/upstream-paths";
+import { changedOnHost, judgeOnTarget } from "@/lib/gateway/protocols/ssh/upstream-paths";
 import { errorResult, safely, textResult, type McpContext } from "../context";
 import { runGatewayCall } from "../gateway-call";
 import { MAX_OUTPUT_BYTES, runSshExec } from "../ssh-exec";
@@ -51,6 +52,12 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
             ? undefined
             : (ms: number) =>
                 void extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: Math.round(ms / 1000), total: timeoutSeconds, message: "running" } }).catch(() => {});
+        // exactly the request the SSH gateway builds for an exec channel: an ordinary write as
+        // its paths resolve on the host (a symlink already there, a home outside /home)
+        const onHost = async (target: UpstreamTarget) => {
+          const { request, targets, atLeast } = classifyExec(args.command);
+          return judgeOnTarget(ctx.db, target, request, targets, atLeast);
+        };
         return runGatewayCall(ctx, {
           tool: "run_ssh_command",
           connection: args.connection,
@@ -59,13 +66,14 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
           notify: notifier(extra),
           signal: extra.signal,
           requestId: extra.requestId,
-          // exactly the request the SSH gateway builds for an exec channel: an ordinary write as
-          // its paths resolve on the host (a symlink already there, a home outside /home)
-          classify: async (target) => {
-            const { request, targets } = classifyExec(args.command);
-            return judgeOnTarget(ctx.db, target, request, targets);
-          },
-          execute: async ({ session, decision, target, signal }) => {
+          classify: onHost,
+          execute: async ({ session, decision, target, request, signal }) => {
+            // asked again right before it runs: a link swapped in while it waited (terminal-channel.ts)
+            const changed = changedOnHost(request, await onHost(target));
+            if (changed) {
+              session.recordResult(decision.requestSeq, { denied: true, error: changed });
+              return errorResult(`DENIED: ${changed}`);
+            }
             const r = await runSshExec({ db: ctx.db, session, decision, target, command: args.command, timeoutMs: timeoutSeconds * 1000, onProgress, progressMs: PROGRESS_MS, signal });
             if (r.failure?.kind === "upstream") return errorResult(`UPSTREAM: ${r.failure.message}`);
             const out = {

@@ -54,20 +54,27 @@ const PAGING = new Set(["less", "more", "journalctl"]);
  * terminal they are `unknown` — otherwise a "read" would open what amounts to a shell.
  */
 export function classifyCommand(command: string, opts: { tty?: boolean } = {}): ClassifiedRequest {
-  return classifyExec(command, opts).request;
+  const { request, atLeast } = classifyExec(command, opts);
+  return atLeastKind(request, atLeast);
+}
+
+/** `request`, its kind raised to `atLeast` when that is more dangerous. */
+export function atLeastKind(request: ClassifiedRequest, atLeast: RequestKind | undefined): ClassifiedRequest {
+  return atLeast && RANK[atLeast] > RANK[request.kind] ? { ...request, kind: atLeast } : request;
 }
 
 /**
  * The request, and for a write the paths it names (`targets`), which the host resolves before
  * the write is taken for an ordinary one (upstream-paths.ts): the text cannot show a symlink
- * already there, nor a home directory outside /home.
+ * already there, nor a home directory outside /home. `atLeast`: what the request is at least,
+ * whatever the host says (a write after a `cd` that CDPATH may send elsewhere is unknown).
  */
-export function classifyExec(command: string, opts: { tty?: boolean } = {}): { request: ClassifiedRequest; targets: string[] } {
+export function classifyExec(command: string, opts: { tty?: boolean } = {}): { request: ClassifiedRequest; targets: string[]; atLeast?: RequestKind } {
   const walk = newWalk();
   const request: ClassifiedRequest = { action: "exec", kind: classifyLine(command, 0, opts.tty === true, walk), tables: [], functions: [], text: command };
   // A binary transfer, or output re-encoded (`base64`, `rev`, `xxd`…): masking cannot read it.
   const unmaskable = isBinaryTransfer(command) ? "transfer" : transformsOutput(command) ? "transform" : undefined;
-  return { request: unmaskable ? { ...request, unmaskable } : request, targets: walk.targets };
+  return { request: unmaskable ? { ...request, unmaskable } : request, targets: walk.targets, ...(walk.atLeast ? { atLeast: walk.atLeast } : {}) };
 }
 
 /**
@@ -168,6 +175,9 @@ function classifySimple(tokens: Token[], depth: number, tty: boolean, walk: Walk
   const operands = [...writtenOperands(words), ...tokens.filter((t) => t.redirect === ">")];
   if (walk.cwd === null) return "unknown";
   if (walk.cwd && writesUnder({ value: walk.cwd }, operands)) return "admin";
+  // after a `cd` the login's CDPATH may have sent elsewhere: the host judges where the line's
+  // names lead, and the write is at least unknown (write-targets.ts)
+  if (walk.cdpath) walk.atLeast = "unknown";
   collectTargets(operands, walk);
   return kind;
 }

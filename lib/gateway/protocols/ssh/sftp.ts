@@ -2,7 +2,7 @@ import type { ClientChannel as UpstreamChannel, ServerChannel } from "ssh2";
 import type { GatewaySession } from "@/lib/gateway/core/session";
 import { SftpRequests, type SftpEvent } from "./sftp-requests";
 import { FX_OP_UNSUPPORTED, FX_PERMISSION_DENIED, Reader, SFTP_VERSION, statusPacket, T, V3_REQUESTS } from "./sftp-wire";
-import type { UpstreamPaths } from "./upstream-paths";
+import { changedOnHost, type UpstreamPaths } from "./upstream-paths";
 
 /**
  * SFTP pass-through with inspection. ssh2 has no raw SFTP proxy, so the gateway relays the
@@ -141,9 +141,13 @@ export class SftpRelay {
           if (this.closed) break;
           const decision = await this.gw.decide(req, { signal: this.gone.signal });
           if (this.closed) break;
-          if (decision.type === "deny") {
-            this.record({ ...request.event, status: `denied: ${decision.reason}` });
-            this.reply(request.id, FX_PERMISSION_DENIED, `gatehouse: denied: ${decision.reason}`);
+          // asked again right before it goes upstream: a link swapped in while it waited (terminal-channel.ts)
+          const changed = decision.type === "allow" ? changedOnHost(req, await this.paths.judge(request.req, request.paths)) : null;
+          if (this.closed) break;
+          if (decision.type === "deny" || changed) {
+            const reason = decision.type === "deny" ? decision.reason : changed;
+            this.record({ ...request.event, status: `denied: ${reason}` });
+            this.reply(request.id, FX_PERMISSION_DENIED, `gatehouse: denied: ${reason}`);
             continue;
           }
           if (decision.approvalId) this.record({ ...request.event, status: `approved #${decision.approvalId}` });

@@ -5,7 +5,7 @@ import type { ClassifiedRequest } from "@/lib/gateway/core/types";
 import { createStreamMasker, type Masker, type StreamMasker } from "@/lib/gateway/masking";
 import { completeUtf8Length, type TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { classifyCommand, classifyExec } from "./classify";
-import { upstreamPaths } from "./upstream-paths";
+import { changedOnHost, upstreamPaths } from "./upstream-paths";
 import type { X11Forward } from "./x11-forward";
 
 /**
@@ -135,9 +135,14 @@ export class TerminalChannel {
       onHeld: (n) => this.notice(`held for approval #${n.approvalId}: ${n.url} (waiting; Ctrl-C to give up)`),
     });
     if (this.closed) return;
-    if (decision.type === "deny") {
-      this.notice(`denied: ${decision.reason}`);
-      gw.recordResult(decision.requestSeq, { exitCode: EXIT_DENIED, denied: true });
+    // The host is asked again right before the run: the wait (for an approver above all) is a
+    // window to swap a judged directory for a link. (What is left is the exec's round trip.)
+    const changed = decision.type === "allow" ? changedOnHost(request, await this.requestOnHost()) : null;
+    if (this.closed) return;
+    if (decision.type === "deny" || changed) {
+      const reason = decision.type === "deny" ? decision.reason : changed;
+      this.notice(`denied: ${reason}`);
+      gw.recordResult(decision.requestSeq, { exitCode: EXIT_DENIED, denied: true, ...(changed ? { error: changed } : {}) });
       client.exit({ code: EXIT_DENIED });
       client.end();
       return;
@@ -163,8 +168,8 @@ export class TerminalChannel {
   private async requestOnHost(): Promise<ClassifiedRequest> {
     const { mode, command, pty, upstream } = this.o;
     if (mode === "shell") return requestOf(mode);
-    const { request, targets } = classifyExec(command ?? "", { tty: pty !== null });
-    return upstreamPaths(upstream).judge(request, targets);
+    const { request, targets, atLeast } = classifyExec(command ?? "", { tty: pty !== null });
+    return upstreamPaths(upstream).judge(request, targets, atLeast);
   }
 
   private async openUpstream(): Promise<UpstreamChannel> {

@@ -2,7 +2,8 @@ import path from "node:path";
 import type { Client, SFTPWrapper, Stats } from "ssh2";
 import type { Db } from "@/db/client";
 import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
-import type { ClassifiedRequest } from "@/lib/gateway/core/types";
+import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
+import { atLeastKind } from "./classify";
 import { globMatches, isPersistenceAncestor, isPersistencePath } from "./persistence-paths";
 import { connectUpstream } from "./upstream";
 
@@ -34,9 +35,13 @@ export class UpstreamPaths {
 
   /**
    * `request` as the host makes it: an ordinary write (exec or SFTP) whose path, resolved on the
-   * host, is a persistence path or a directory above them is admin.
+   * host, is a persistence path or a directory above them is admin; then at least `atLeast`.
    */
-  async judge(request: ClassifiedRequest, paths: readonly string[]): Promise<ClassifiedRequest> {
+  async judge(request: ClassifiedRequest, paths: readonly string[], atLeast?: RequestKind): Promise<ClassifiedRequest> {
+    return atLeastKind(await this.judgeWrite(request, paths), atLeast);
+  }
+
+  private async judgeWrite(request: ClassifiedRequest, paths: readonly string[]): Promise<ClassifiedRequest> {
     if (request.kind !== "write" || paths.length === 0) return request;
     try {
       if (paths.length > MAX_PATHS) throw new Error("too many paths");
@@ -126,8 +131,8 @@ function call<T>(start: (cb: (err: Error | undefined | null, value: T) => void) 
  * before it connects (ssh-exec.ts), so an ordinary write opens one short connection to ask,
  * closed after. One that cannot be made leaves the write admin.
  */
-export async function judgeOnTarget(db: Db, target: UpstreamTarget, request: ClassifiedRequest, paths: readonly string[]): Promise<ClassifiedRequest> {
-  if (request.kind !== "write" || paths.length === 0) return request;
+export async function judgeOnTarget(db: Db, target: UpstreamTarget, request: ClassifiedRequest, paths: readonly string[], atLeast?: RequestKind): Promise<ClassifiedRequest> {
+  if (request.kind !== "write" || paths.length === 0) return atLeastKind(request, atLeast);
   let client: Client;
   try {
     client = await connectUpstream(db, target);
@@ -135,10 +140,21 @@ export async function judgeOnTarget(db: Db, target: UpstreamTarget, request: Cla
     return { ...request, kind: "admin" };
   }
   try {
-    return await new UpstreamPaths(client).judge(request, paths);
+    return await new UpstreamPaths(client).judge(request, paths, atLeast);
   } finally {
     client.end();
   }
+}
+
+/**
+ * Why a request judged before a wait (an approver, policy, the database) must not run now: asked
+ * again right before it runs, the host answers otherwise (a plain directory swapped for a link
+ * into ~/.ssh while the write waited for its approver). Null when the answer is the same. What
+ * was approved was the write as the host made it then; a changed one is refused, not re-held: the
+ * user runs it again and it is decided as it now is.
+ */
+export function changedOnHost(before: ClassifiedRequest, now: ClassifiedRequest): string | null {
+  return now.kind === before.kind ? null : `where its paths lead changed on the host while it waited (now ${now.kind}); run it again`;
 }
 
 const byClient = new WeakMap<Client, UpstreamPaths>();

@@ -8,7 +8,7 @@ describe("cd moves where later relative paths lead", () => {
   it("is a read, and a write after it is judged from the directory it named too", () => {
     expect(kind("cd /var/log")).toBe("read");
     expect(kind("cd project && ls")).toBe("read");
-    expect(kind("cd project && echo x >> notes.txt")).toBe("write");
+    expect(kind("cd ./project && echo x >> notes.txt")).toBe("write");
     for (const line of ["cd .ssh && echo k >> authorized_keys", "cd / && echo x > etc/cron.d/job", "cd ~/.config && cp unit systemd/user/x.service", "cd repo && cp x .git/hooks/pre-commit", "cd /srv && cd .. && touch etc/x", "cd .local && cp x bin/ls"]) {
       expect(kind(line), line).toBe("admin");
     }

@@ -14,6 +14,10 @@ import type { Token } from "./shell-words";
 export interface Walk {
   cwd: string | null;
   targets: string[];
+  /** a `cd` the login's CDPATH may have sent elsewhere (changeDirectory) */
+  cdpath?: boolean;
+  /** what the line is at least, whatever the host says of its targets */
+  atLeast?: RequestKind;
 }
 
 export const newWalk = (): Walk => ({ cwd: "", targets: [] });
@@ -28,16 +32,27 @@ export function isCd(words: Token[]): boolean {
  * `cd [DIR]`: a read that moves where the later commands' relative paths lead. Options (`-P`),
  * `-`, a word the shell expands (other than the home directory) or more than one operand leave
  * the directory unknown; so does a redirection on it.
+ *
+ * A relative DIR whose first name is not `.` or `..` is looked up in CDPATH first, and CDPATH
+ * comes from the login's environment (~/.bashrc, ~/.ssh/environment, sshd's SetEnv), which the
+ * line does not show: `cd autostart` goes to ~/.config/autostart when CDPATH is ~/.config. Such a
+ * `cd` is still followed (a write it shows reaching a persistence path is admin, and the host
+ * judges the names it shows), and marks the walk `cdpath`: a later write is at least unknown,
+ * never ordinary. `cd ./dir` and `cd ~/dir` never use CDPATH.
  */
 export function changeDirectory(words: Token[], walk: Walk): RequestKind {
   const args = words.slice(1);
   if (args[0]?.value === "--") args.shift();
   const [dir] = args;
   const plainHome = dir && (dir.value === "~" || /^(\$HOME|\$\{HOME\})\/?$/.test(dir.value));
+  if (dir && searchesCdpath(dir.value)) walk.cdpath = true;
   if (args.length > 1 || args.some((t) => t.redirect) || (dir && !plainHome && (dir.dynamic || dir.value.startsWith("-")))) walk.cwd = null;
   else walk.cwd = !dir || plainHome ? "" : inDirectory(walk.cwd, dir.value);
   return "read";
 }
+
+/** Whether `cd value` looks in CDPATH (POSIX and bash: unless it starts with `/`, `.` or `..` as a name). */
+const searchesCdpath = (value: string) => isRelative(value) && !/^\.\.?(\/|$)/.test(value);
 
 /** `value` read from `cwd` (null: unknown). */
 export function inDirectory(cwd: string | null, value: string): string | null {
