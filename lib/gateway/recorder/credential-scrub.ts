@@ -50,10 +50,20 @@ export function scrubJson(json: string): string {
   return jws ? scrubJwsRuns(out) : out;
 }
 
-/** In each run of token characters holding a JWS: from where it starts to the run's end. One pass. */
+/** In each run of token characters holding a JWS: from where it starts to the run's end. */
 function scrubJwsRuns(s: string): string {
-  const cred = (i: number) => CRED[s.charCodeAt(i)] === 1; // (a code above 255 reads as undefined)
   let out = "";
+  let done = 0;
+  for (const [from, to] of jwsRuns(s)) {
+    out += s.slice(done, from) + placeholder(to - from);
+    done = to;
+  }
+  return done ? out + s.slice(done) : s;
+}
+
+/** [start, end) of each JWS in `s`, run on to the end of its run of token characters. One pass. */
+function* jwsRuns(s: string): Generator<[number, number]> {
+  const cred = (i: number) => CRED[s.charCodeAt(i)] === 1; // (a code above 255 reads as undefined)
   let done = 0;
   for (let i = s.indexOf("eyJ"); i >= 0; ) {
     let start = i;
@@ -62,17 +72,17 @@ function scrubJwsRuns(s: string): string {
     while (end < s.length && cred(end)) end++;
     const m = jwsStart(end - start, (k) => s.charCodeAt(start + k));
     if (m >= 0) {
-      out += s.slice(done, start + m) + placeholder(end - start - m);
+      yield [start + m, end];
       done = end;
     }
     i = s.indexOf("eyJ", end);
   }
-  return done ? out + s.slice(done) : s;
 }
 
-/** Where credentials are in `text`: [start, end) character offsets. */
+/** Where credentials are in `text`: [start, end) character offsets, in order. */
 export function credentialSpans(text: string): [number, number][] {
-  return [...text.matchAll(ANY_RUN)].map((m) => [m.index, m.index + m[0].length]);
+  const consoles = [...text.matchAll(CONSOLE)].map((m): [number, number] => [m.index, m.index + m[0].length]);
+  return [...jwsRuns(text), ...consoles].sort((a, b) => a[0] - b[0]);
 }
 
 /**
