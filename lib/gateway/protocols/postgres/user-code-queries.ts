@@ -103,6 +103,17 @@ export const RUNS_PROGRAM = `exists (select 1 from unnest(coalesce(f.ftoptions, 
 const FDW_PROGRAMS = `select 'program of ' || n.nspname || '.' || c.relname as fn from rels r join pg_foreign_table f on f.ftrelid = r.oid
       join pg_foreign_server s on s.oid = f.ftserver join pg_class c on c.oid = r.oid join pg_namespace n on n.oid = c.relnamespace
     where ${RUNS_PROGRAM}`;
+
+/** Edges from a view (its rewrite rule) to the relations it reads. */
+const VIEW_EDGES = `select w.ev_class, d.refobjid from pg_rewrite w
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass`;
+
+/** The relations named $1 (in the search path) and those its `edges` lead to, 32 steps at most. */
+const RELS_OF_NAME = `rels(oid, depth) as (
+      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
+      union
+      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid)`;
+
 export const USER_CODE = {
   function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
@@ -121,17 +132,13 @@ export const USER_CODE = {
   // partitions and inheritance children (a row routed into a partition, or updated in a child
   // through its parent, fires that table's own triggers).
   relation: `with recursive edges(src, dst) as (
-      select w.ev_class, d.refobjid from pg_rewrite w
-        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      ${VIEW_EDGES}
       union all
       select i.inhparent, i.inhrelid from pg_inherits i
       union all
       select k.confrelid, k.conrelid from pg_constraint k
       where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))),
-    rels(oid, depth) as (
-      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
-      union
-      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
+    ${RELS_OF_NAME},
     ${typeChain(COLUMN_TYPES)},
     objs(classid, objid) as (
       select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid
@@ -152,15 +159,11 @@ export const USER_CODE = {
   // parent reads its partitions and inheritance children too (a superset: their own policies
   // do not apply through the parent).
   reads: `with recursive edges(src, dst) as (
-      select w.ev_class, d.refobjid from pg_rewrite w
-        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+      ${VIEW_EDGES}
       where w.ev_type = '1'
       union all
       select i.inhparent, i.inhrelid from pg_inherits i),
-    rels(oid, depth) as (
-      select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
-      union
-      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid),
+    ${RELS_OF_NAME},
     ${typeChain(COLUMN_TYPES)},
     objs(classid, objid) as (
       select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
