@@ -228,9 +228,19 @@ function joiningEscapeBefore(buf: string, p: number, lineStart: number, open: nu
   return escapeJoins(left, asciiOf(buf.charCodeAt(end))) ? esc : -1;
 }
 
-/** Whether a digit comes before the spaces that end at `q`. */
+/**
+ * Whether a digit comes before the spaces that end at `q`, as the folding pass reads it: a chain
+ * of sequences between the digit and the spaces is dropped there ("5\x1b[1m " reads "5 ").
+ */
 function digitBeforeSpaces(buf: string, q: number, lineStart: number): boolean {
-  while (q > lineStart && asciiOf(buf.charCodeAt(q)) === SPACE) q--;
+  for (;;) {
+    while (q > lineStart && asciiOf(buf.charCodeAt(q)) === SPACE) q--;
+    const last = lastEscapeStart(buf, q + 1, lineStart);
+    if (last < 0) break;
+    const esc = chainStart(buf, last, lineStart);
+    if (esc <= lineStart || chainEnd(buf, esc) !== q + 1) break;
+    q = esc - 1;
+  }
   const c = asciiOf(buf.charCodeAt(q));
   return c >= 48 && c <= 57;
 }

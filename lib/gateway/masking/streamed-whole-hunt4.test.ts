@@ -27,3 +27,11 @@ describe("a line break joined between digits that no value covers stays", () => 
     expectEverywhere(text, masked);
   });
 });
+
+describe("a sequence between a digit and the spaces before the next part of a value", () => {
+  it("is read as the folding pass reads it, so the stream holds the digit", () => {
+    // "5" SGR " " ESC-SP-"5" "100000000000008": the screen shows "5 100000000000008"
+    expectEverywhere("\x1b7100-10-871\x1b]8;;http://x/\x1b\\5\x1b[1m \x1b 5100000000000008", "\x1b7100-10-871\x1b]8;;http://x/\x1b\\[REDACTED:card]");
+    expectEverywhere("pay 4111\x1b[1m \x1b[0m1111 1111 1111 ok\n", "pay [REDACTED:card] ok\n");
+  });
+});
