@@ -70,6 +70,14 @@ describe("clipSequenceChains", () => {
     expect(clipSequenceChains(`a\x1b]0;${"x".repeat(5000)}`, 100)).toBe(`a\x1b]0;${"x".repeat(96)}`);
   });
 
+  it("a chunk that ends at the ESC that will end a clipped string keeps it (cases the property below found)", () => {
+    for (const seqs of [`\x1bP${"w;".repeat(554)}`, `\x1bP${"w;".repeat(925)}\x1b[1m\x1bP${"w;".repeat(128)}`]) {
+      const text = `pay 4111 1111 ${seqs}\x1b[0m1111 1111 ok\n$ `;
+      const cut = text.lastIndexOf("\x1b[0m") + 1;
+      expect(streamedThrough(masker, [text.slice(0, cut), text.slice(cut)])).toBe("pay [REDACTED:card] ok\n$ ");
+    }
+  });
+
   const payload = fc.integer({ min: 0, max: 1500 }).map((k) => "w;".repeat(k));
   const sequence = fc.oneof(
     payload.map((p) => `\x1b]0;${p}\x07`),

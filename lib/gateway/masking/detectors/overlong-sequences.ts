@@ -41,7 +41,8 @@ export function clipSequenceChains(text: string, budget: number): string {
     if (i !== chainEnd) used = 0;
     const cancels = i === chainEnd && openString;
     const stop = end === ESC_INCOMPLETE ? n : end;
-    const terminator = end === ESC_INCOMPLETE ? 0 : terminatorLength(text, i, stop);
+    // a cut-off string that ends in an ESC keeps it: the rest of ST, or the sequence that ends the string, is still to come
+    const terminator = end === ESC_INCOMPLETE ? (text.charCodeAt(n - 1) === ESC && n - 1 > i ? 1 : 0) : terminatorLength(text, i, stop);
     const bodyEnd = stop - terminator;
     openString = terminator === 0 && controlStringBody(text, i) > 0;
     const keepUntil = i + budget - used;
@@ -51,7 +52,7 @@ export function clipSequenceChains(text: string, budget: number): string {
       // One that ends a string before it (which has no terminator of its own) becomes ST, which
       // ends it as well: dropped, the string would go on over the text after it.
       out += text.slice(copied, end === ESC_INCOMPLETE ? bodyStart(text, i) : i);
-      if (end !== ESC_INCOMPLETE && cancels) out += "\x1b\\";
+      if (end === ESC_INCOMPLETE ? terminator === 1 : cancels) out += end === ESC_INCOMPLETE ? "\x1b" : "\x1b\\";
       copied = stop;
       openString = false; // gone, and what it cancelled has its ST
     } else if (keepUntil < bodyEnd) {
