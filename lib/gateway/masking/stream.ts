@@ -22,7 +22,9 @@
  *   grammar the detectors use) is held whole, so sequences are never split, and a chain of
  *   sequences is emitted whole (the folding pass decides for the whole chain). A chain that may
  *   join two parts of a value ("4111 1111 \x1b[1m" + "1111 1111") does not end the held run:
- *   the run continues before it, and the value is masked whole, sequences included.
+ *   the run continues before it, and the value is masked whole, sequences included. A chain
+ *   longer than half of `maxHold` (a 10 KB title) is clipped, the rest of it dropped, so that the
+ *   value around it is still held whole (overlong-sequences.ts).
  *
  * Callers must call `flush()` when the stream goes idle (e.g. 20–50 ms without data) and at the
  * end: held text is only delayed, never dropped. Characters typed one per chunk are therefore
@@ -37,6 +39,7 @@ import { F_B64, F_ENTITY, F_LOCAL, has } from "./detectors/chars";
 import { isIntlLetter } from "./detectors/email";
 import { ESC_INCOMPLETE, chainEnd, controlStringBody, escapeJoins, isEscapeStart, lastEscapeStart, lastLineStart, scanResume, sequenceEnd } from "./detectors/escapes";
 import { asciiOf, foldsUnit } from "./detectors/fold";
+import { clipSequenceChains } from "./detectors/overlong-sequences";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
 import { maskerInternals } from "./masker";
 import type { Masker } from "./types";
@@ -96,7 +99,8 @@ export function createStreamMasker(masker: Masker, opts: { maxHold?: number; col
 
   return {
     push(chunk: string): string {
-      let buf = pending + chunk;
+      // a chain of sequences longer than the stream can hold is clipped (overlong-sequences.ts)
+      let buf = clipSequenceChains(pending + chunk, maxHold >> 1);
       pending = "";
       if (inKey) {
         let pos = 0;
@@ -228,9 +232,19 @@ function joiningEscapeBefore(buf: string, p: number, lineStart: number, open: nu
   return escapeJoins(left, asciiOf(buf.charCodeAt(end))) ? esc : -1;
 }
 
-/** Whether a digit comes before the spaces that end at `q`. */
+/**
+ * Whether a digit comes before the spaces that end at `q`, as the folding pass reads it: a chain
+ * of sequences between the digit and the spaces is dropped there ("5\x1b[1m " reads "5 ").
+ */
 function digitBeforeSpaces(buf: string, q: number, lineStart: number): boolean {
-  while (q > lineStart && asciiOf(buf.charCodeAt(q)) === SPACE) q--;
+  for (;;) {
+    while (q > lineStart && asciiOf(buf.charCodeAt(q)) === SPACE) q--;
+    const last = lastEscapeStart(buf, q + 1, lineStart);
+    if (last < 0) break;
+    const esc = chainStart(buf, last, lineStart);
+    if (esc <= lineStart || chainEnd(buf, esc) !== q + 1) break;
+    q = esc - 1;
+  }
   const c = asciiOf(buf.charCodeAt(q));
   return c >= 48 && c <= 57;
 }

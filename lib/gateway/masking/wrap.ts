@@ -167,6 +167,10 @@ function joinsDigits(text: string, brk: number, after: number, final: boolean, o
   const right = separatorsBeforeDigit(text, after, 1);
   if (right === END) return final ? HARD : SOFT_FOR_NOW;
   if (right < 0 || left + right > 1) return HARD;
+  if (left + right === 0) {
+    const column = consecutiveNumbers(text, brk, after, final);
+    if (column !== NO_OPINION) return column;
+  }
   if (left + right === 1 && text.charCodeAt(brk - 1) !== LF && text.charCodeAt(after) !== CR) {
     if (isNumberSeparator(asciiOf(text.charCodeAt(brk - 1))) || isNumberSeparator(asciiOf(text.charCodeAt(after)))) return SOFT;
   }
@@ -176,6 +180,39 @@ function joinsDigits(text: string, brk: number, after: number, final: boolean, o
   const before = numberRow(text, brk - 1, -1);
   if (before === YES || (before === OPEN && openRow)) return SOFT;
   return rest === OPEN ? SOFT_FOR_NOW : HARD;
+}
+
+const NO_OPINION = -1;
+/** the longest row read as one number (Number is exact up to 2^53) */
+const MAX_NUMBER_DIGITS = 15;
+
+/**
+ * Rows that hold one number each and follow one another as `seq`, line numbers, years or sorted
+ * ids print them (three digits or more, no leading zero, the second 1 to 9 away from the first:
+ * "2023" / "2024", "4000048" / "4000049"; the row before may end in its number after a space) are a column, not the parts of a value: HARD. A value's
+ * parts are not so (its groups are equal, "1111" / "1111", or far apart, "4111" / "1111"; a part
+ * may start with 0). SOFT_FOR_NOW while the row after is not complete; else NO_OPINION.
+ */
+function consecutiveNumbers(text: string, brk: number, after: number, final: boolean): number {
+  let start = brk;
+  while (start > 0 && isDigit(text.charCodeAt(start - 1))) start--;
+  // (the row before may end in the number: "$ seq 20002 20004" / "20002")
+  if (start > 0 && text.charCodeAt(start - 1) !== LF && text.charCodeAt(start - 1) !== SPACE) return NO_OPINION;
+  let end = after;
+  while (end < text.length && isDigit(text.charCodeAt(end))) end++;
+  if (end === text.length && !final) return SOFT_FOR_NOW;
+  if (end < text.length && text.charCodeAt(end) !== LF && text.charCodeAt(end) !== CR) return NO_OPINION;
+  const a = numberOfRow(text, start, brk);
+  const b = numberOfRow(text, after, end);
+  if (a < 0 || b < 0) return NO_OPINION;
+  const gap = Math.abs(a - b);
+  return gap >= 1 && gap <= 9 ? HARD : NO_OPINION;
+}
+
+/** The number text[from, to) spells, or -1 when it is shorter than 3 digits, longer than 15, or starts with 0. */
+function numberOfRow(text: string, from: number, to: number): number {
+  if (to - from < 3 || to - from > MAX_NUMBER_DIGITS || text.charCodeAt(from) === 48) return -1;
+  return Number(text.slice(from, to));
 }
 
 /**

@@ -245,8 +245,9 @@ export function foldText(text: string, softAs = 0, letterDigits: Uint8Array | nu
     }
     if (v === DROP && softAs !== 0 && (c === 0x2063 || c === 0x2064)) v = ASCII_BASE + softAs;
     if (v === DROP) {
-      // A combining mark belongs to the character before it: masked with it.
-      if (j > 0) ends[j - 1] = i + width;
+      // A combining mark belongs to the character before it: masked with it. A soft line break
+      // belongs to no character: a match that ends before it leaves it be, as the break it is.
+      if (j > 0 && c !== 0x2063 && c !== 0x2064) ends[j - 1] = i + width;
       i += width;
       continue;
     }

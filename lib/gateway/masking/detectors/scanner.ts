@@ -252,15 +252,15 @@ function scanJoined(text: string, from: number, to: number, a: number, b: number
   const tail = text.slice(copied, to);
   scanPass(joined + tail, mask, table, windowRanges);
   // joined index j -> original: j + the stand-ins dropped before it (the k-th sits at joined index
-  // softs[k] - from - (k - a)); those right after a match's last character are its own, as the
-  // folding pass gives a dropped character to the one before it
+  // softs[k] - from - (k - a)); one right after a match's last character is not its own (the
+  // folding pass gives it to no character either): the break stays
   joinedRanges.clear();
   let k = a;
   for (let r = 0; r < windowRanges.length; r++) {
     const start = windowRanges.starts[r];
     while (k < b && softs[k] - from - (k - a) <= start) k++;
     let e = k;
-    while (e < b && softs[e] - from - (e - a) <= windowRanges.ends[r]) e++;
+    while (e < b && softs[e] - from - (e - a) < windowRanges.ends[r]) e++;
     joinedRanges.push(from + start + (k - a), from + windowRanges.ends[r] + (e - a), windowRanges.kinds[r]);
   }
   scanPass(spaced + tail, mask, table, windowRanges);
