@@ -9,12 +9,16 @@
  *   datarow       short cell values through columnPlan + maskValue (PostgreSQL DataRow shape):
  *                 8 columns, whole-column null/partial rules, an email column rule, detectors
  *                 on every column; "+hash" hashes the email column (HMAC per distinct value)
+ *   stream/titles a terminal stream built to be slow: card halves around a chain of 2000 window
+ *                 titles, pushed a character at a time through createStreamMasker (the SSH path;
+ *                 the stream looks back over the held chain on every push)
  * Baseline for each: Buffer.byteLength over the same strings in the same run (a native scan
  * of every character). The target is >= 50 MB/s for mixed/block; exits 1 on a miss only with
  * --strict.
  */
 import { Buffer } from "node:buffer";
 import { compileMasker, DETECTOR_NAMES, type ColumnMaskPlan, type ColumnRef, type MaskingRule } from "@/lib/gateway/masking";
+import { createStreamMasker } from "@/lib/gateway/masking/stream";
 import { Gen, buildLines, cleanLine, mixedLine, toBlocks } from "./corpus";
 
 const TARGET_MBPS = 50;
@@ -114,6 +118,20 @@ function dataRowWorkload(name: string, rowCount: number, emailStyle: "hash" | "r
   rows.push({ workload: name, mb: bytesOf(values) / MB, ms: masked.ms, baseMs: base.ms, note: `${(values.length / 1e6).toFixed(1)}M values, ${(valuesPerSec / 1e6).toFixed(2)}M values/s, ${ns.toFixed(0)} ns/value, email column ${emailStyle}` });
 }
 
+/** `text` pushed through one stream masker `chunk` characters at a time. */
+function streamWorkload(name: string, text: string, chunk: number, note: string): void {
+  const masker = compileMasker([allDetectors], { hashKey: "bench-key" });
+  const pushAll = () => {
+    const s = createStreamMasker(masker);
+    let n = 0;
+    for (let i = 0; i < text.length; i += chunk) n += s.push(text.slice(i, i + chunk)).length;
+    return n + s.flush().length;
+  };
+  const base = best(3, () => Buffer.byteLength(text, "utf8"), () => 0);
+  const masked = best(2, pushAll, pushAll);
+  rows.push({ workload: name, mb: Buffer.byteLength(text, "utf8") / MB, ms: masked.ms, baseMs: base.ms, note: `${note}; ${((masked.ms * 1000) / text.length).toFixed(1)} µs per character` });
+}
+
 const t0 = Date.now();
 const mixedLines = buildLines(totalMb * MB, 1, mixedLine);
 const mixedBlocks = toBlocks(mixedLines, 64 * 1024);
@@ -125,6 +143,7 @@ textWorkload("mixed/line", mixedLines, `maskText per line (${(mixedLines.length 
 textWorkload("clean/block", cleanBlocks, "no candidates: fast path");
 dataRowWorkload("datarow", 250_000, "redact");
 dataRowWorkload("datarow+hash", 250_000, "hash");
+streamWorkload("stream/titles", `4111 ${"\x1b]0;title\x07".repeat(2000)}1111 1111 1111\n`, 1, "2000 titles inside a card, 1 character per push");
 
 const pad = (s: string, n: number) => s.padEnd(n);
 const num = (x: number, d = 1) => x.toFixed(d).padStart(9);

@@ -249,11 +249,17 @@ function digitBeforeSpaces(buf: string, q: number, lineStart: number): boolean {
   return c >= 48 && c <= 57;
 }
 
-/** The first sequence of the chain that the sequence at `esc` belongs to: earlier ones that end where the next starts. */
+/**
+ * The first sequence of the chain that the sequence at `esc` belongs to: earlier ones that end where
+ * the next starts. The sequence before is in the chain when it ends at `esc` or past it (`esc` in
+ * its payload): no escape starts between them, so that is what `chainEnd(prev) >= esc` says, read
+ * from the one sequence rather than the whole chain after it (which made each call quadratic in the
+ * chain's length, and a long chain of titles fed a character at a time took seconds).
+ */
 function chainStart(buf: string, esc: number, lineStart: number): number {
   for (;;) {
     const prev = lastEscapeStart(buf, esc, lineStart);
-    if (prev < 0 || chainEnd(buf, prev) < esc) return esc;
+    if (prev < 0 || sequenceEnd(buf, prev) < esc) return esc;
     esc = prev;
   }
 }
