@@ -1,5 +1,5 @@
 /**
- * Letters written for digits: 'O'/'o' for 0, 'l'/'I' for 1, 'S' for 5, 'B' for 8, 'Z' for 2 ("4111 1111 1111 111l", "SS00 0000 0000 0004",
+ * Letters written for digits: 'O'/'o' for 0, 'l'/'I' for 1 ("4111 1111 1111 111l",
  * "l23-45-6789"). A reader turns them back, so they are read as digits, but only inside a run of
  * number groups that is mostly digits already: words are made of the same letters ("lol", "Oslo",
  * "I"), and folding them everywhere would run numbers and words together.
@@ -19,9 +19,6 @@ const DIGITS_PER_LETTER = 3;
 export function letterDigit(c: number): number {
   if (c === 79 || c === 111) return 48; // O o
   if (c === 108 || c === 73) return 49; // l I
-  if (c === 83) return 53; // S
-  if (c === 66) return 56; // B
-  if (c === 90) return 50; // Z
   return -1;
 }
 
