@@ -79,7 +79,7 @@ export function SqlConsole({ connection }: { connection: string }) {
       {gaps > 0 && <p role="status" className="text-xs text-amber-900">{gaps} message{gaps === 1 ? "" : "s"} from the server could not be delivered after the reconnect (too much came meanwhile); their statements are in the recording.</p>}
       <div className="flex gap-3">
         <div className="min-w-0 flex-1">
-          <SqlEditor value={text} onChange={setText} onRun={run} schema={schema} />
+          <SqlEditor value={text} onChange={setText} onRun={(t) => void submit(t)} schema={schema} />
         </div>
         {schema && <SchemaList schema={schema} onPick={(name) => setText((t) => (t.endsWith(" ") || !t ? t : `${t} `) + name)} />}
       </div>

@@ -15,7 +15,7 @@ import type { LoadedSchema } from "./schema";
  * column's name too (a select list is written before its FROM). Mod-Enter runs; the rest is
  * CodeMirror's standard keymap.
  */
-export function SqlEditor({ value, onChange, onRun, schema }: { value: string; onChange(text: string): void; onRun(): void; schema: LoadedSchema | null }) {
+export function SqlEditor({ value, onChange, onRun, schema }: { value: string; onChange(text: string): void; onRun(text: string): void; schema: LoadedSchema | null }) {
   const host = useRef<HTMLDivElement>(null);
   const view = useRef<EditorView | null>(null);
   const language = useRef(new Compartment());
@@ -29,7 +29,8 @@ export function SqlEditor({ value, onChange, onRun, schema }: { value: string; o
       state: EditorState.create({
         doc: value,
         extensions: [
-          Prec.highest(keymap.of([{ key: "Mod-Enter", run: () => (handlers.current.onRun(), true) }])),
+          // the editor's own text: a keystroke just before Mod-Enter may not have reached `value` yet
+          Prec.highest(keymap.of([{ key: "Mod-Enter", run: (v) => (handlers.current.onRun(v.state.doc.toString()), true) }])),
           lineNumbers(),
           history(),
           closeBrackets(),
