@@ -54,10 +54,9 @@ export function registerRunSshCommand(server: McpServer, ctx: McpContext) {
                 void extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: Math.round(ms / 1000), total: timeoutSeconds, message: "running" } }).catch(() => {});
         // exactly the request the SSH gateway builds for an exec channel: an ordinary write as
         // its paths resolve on the host (a symlink already there, a home outside /home)
-        const onHost = async (target: UpstreamTarget) => {
-          const { request, targets, atLeast } = classifyExec(args.command);
-          return judgeOnTarget(ctx.db, target, request, targets, atLeast);
-        };
+        // (parsed once; the host is asked again right before the run)
+        const { request, targets, atLeast } = classifyExec(args.command);
+        const onHost = (target: UpstreamTarget) => judgeOnTarget(ctx.db, target, request, targets, atLeast);
         return runGatewayCall(ctx, {
           tool: "run_ssh_command",
           connection: args.connection,

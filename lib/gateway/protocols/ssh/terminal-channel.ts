@@ -129,7 +129,8 @@ export class TerminalChannel {
       client.end();
       return;
     }
-    const request = await this.requestOnHost();
+    const onHost = this.requestOnHost();
+    const request = await onHost();
     const decision: Decision = await gw.decide(request, {
       signal: this.abort.signal,
       onHeld: (n) => this.notice(`held for approval #${n.approvalId}: ${n.url} (waiting; Ctrl-C to give up)`),
@@ -137,7 +138,7 @@ export class TerminalChannel {
     if (this.closed) return;
     // The host is asked again right before the run: the wait (for an approver above all) is a
     // window to swap a judged directory for a link. (What is left is the exec's round trip.)
-    const changed = decision.type === "allow" ? changedOnHost(request, await this.requestOnHost()) : null;
+    const changed = decision.type === "allow" ? changedOnHost(request, await onHost()) : null;
     if (this.closed) return;
     if (decision.type === "deny" || changed) {
       const reason = decision.type === "deny" ? decision.reason : changed;
@@ -165,11 +166,12 @@ export class TerminalChannel {
   }
 
   /** The channel's request; an exec that writes, as its paths resolve on the host (upstream-paths.ts). */
-  private async requestOnHost(): Promise<ClassifiedRequest> {
+  /** The request as the host makes it, asked anew at each call (the command is parsed once). */
+  private requestOnHost(): () => Promise<ClassifiedRequest> {
     const { mode, command, pty, upstream } = this.o;
-    if (mode === "shell") return requestOf(mode);
+    if (mode === "shell") return async () => requestOf(mode);
     const { request, targets, atLeast } = classifyExec(command ?? "", { tty: pty !== null });
-    return upstreamPaths(upstream).judge(request, targets, atLeast);
+    return () => upstreamPaths(upstream).judge(request, targets, atLeast);
   }
 
   private async openUpstream(): Promise<UpstreamChannel> {
