@@ -16,6 +16,7 @@ import { DETECTOR_NAMES } from "./catalog";
 import { columnKey, columnMatches, parseColumnPattern, type ColumnGlob } from "./columns";
 import { checkCustomRegex, compileDictionary, mergeRanges, scanCustom, type CustomMatcher } from "./custom";
 import { BUILTIN_KIND_COUNT, K_PRIVATE_KEY, bit } from "./detectors/chars";
+import { brokenSequenceBefore } from "./detectors/escapes";
 import { Prefilter } from "./detectors/prefilter";
 import { RangeList, buildTriggerTable, scanBuiltins } from "./detectors/scanner";
 import { DEFAULT_KEEP_LAST, Hasher, REDACTED, maskPartial, redactMarker } from "./styles";
@@ -258,7 +259,9 @@ class CompiledMasker implements Masker {
       const kind = ranges.kinds[r];
       const ruleIndex = set.ruleOfKind[kind];
       const rule = this.rules[ruleIndex];
-      out += text.slice(last, start) + this.rewrite(rule, set.markers[kind], text.slice(start, end));
+      // a sequence the value broke goes with it, or it would end in the replacement (escapes.ts)
+      const broken = brokenSequenceBefore(text, start, last);
+      out += text.slice(last, broken >= 0 ? broken : start) + this.rewrite(rule, set.markers[kind], text.slice(start, end));
       last = end;
       counters[ruleIndex * 2 + 1]++;
       if (this.touched[ruleIndex] !== epoch) {

@@ -37,7 +37,7 @@
  */
 import { F_B64, F_ENTITY, F_LOCAL, has } from "./detectors/chars";
 import { isIntlLetter } from "./detectors/email";
-import { ESC_INCOMPLETE, chainEnd, controlStringBody, escapeJoins, isEscapeStart, lastEscapeStart, lastLineStart, scanResume, sequenceEnd } from "./detectors/escapes";
+import { ESC_INCOMPLETE, brokenSequenceBefore, chainEnd, controlStringBody, escapeJoins, isEscapeStart, lastEscapeStart, lastLineStart, scanResume, sequenceEnd } from "./detectors/escapes";
 import { asciiOf, foldsUnit } from "./detectors/fold";
 import { clipSequenceChains } from "./detectors/overlong-sequences";
 import { KEY_LINE_OTHER, KEY_LINE_FOOTER, classifyKeyLine, endsInsideKeyBlock } from "./detectors/private-key";
@@ -179,6 +179,11 @@ function holdPoint(buf: string, holdWholeLine: boolean, maxHold: number): number
     if (p > start && p < end) p = end;
   }
   if (!holdWholeLine) while (p < n && buf.charCodeAt(p) === SPACE) p++;
+  // a sequence cut short by the held run is masked with a value the run may become: held with it
+  if (p > lineStart && p < n) {
+    const broken = brokenSequenceBefore(buf, p, lineStart);
+    if (broken >= 0) p = broken;
+  }
   p = beforeCancelledString(buf, p, lineStart);
   return n - p > maxHold ? n - maxHold : p;
 }

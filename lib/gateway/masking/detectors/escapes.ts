@@ -116,6 +116,19 @@ export function scanResume(text: string, i: number): number {
   return body > 0 ? body : end;
 }
 
+/**
+ * The start of a sequence that the text from `at` breaks, cut short just before `at` ("\x1b " or
+ * "\x1b[1;" before a value), looking back to `from`; else -1. Such a prefix is a boundary, but
+ * left in front of a masked value's replacement it would read that replacement's first character
+ * as its own final ("\x1b " + "[REDACTED…" is one sequence): the masker drops it with the value.
+ * Control strings are not cut short this way (only BEL or ST ends one), so they never count.
+ */
+export function brokenSequenceBefore(text: string, at: number, from: number): number {
+  const esc = lastEscapeStart(text, at, from);
+  if (esc < 0 || controlStringBody(text, esc) >= 0 || sequenceEnd(text, esc) >= 0) return -1;
+  return sequenceEnd(text.substring(esc, at), 0) === ESC_INCOMPLETE ? esc : -1;
+}
+
 /** End of the run of complete sequences starting at `i` (i itself when there is none). */
 export function chainEnd(text: string, i: number): number {
   let p = i;

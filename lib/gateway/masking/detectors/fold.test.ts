@@ -106,7 +106,42 @@ describe("folding look-alike characters before detection", () => {
   it("masks a card before an '@' that starts no address, and reads a broken escape as a boundary", () => {
     expect(masker.maskText("4111111111111111@ ok")).toBe("[REDACTED:card]@ ok");
     expect(masker.maskText("4111 1111 1111 1111@4111 1111 1111 1111")).toBe("[REDACTED:card]@[REDACTED:card]");
-    expect(masker.maskText(`\x1b[${inDigits(CARD, 0xff10)}`)).toBe("\x1b[[REDACTED:card]");
+    expect(masker.maskText(`\x1b[${inDigits(CARD, 0xff10)}`)).toBe("[REDACTED:card]");
+  });
+
+  // "\x1b " + "[REDACTED…" is a complete sequence (ESC, an intermediate, the final '['): left in
+  // front of the marker, the sequence the value broke would swallow the marker's first character,
+  // the terminal would show "a@a.REDACTED:card]", and masking that output again would read an
+  // address in it. The broken sequence is masked with the value instead.
+  it.each([
+    ["an ESC and an intermediate (the property's counterexample)", "a@a.\x1b \uff14\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 \uff11\uff11\uff11\uff11 ", "a@a.[REDACTED:card] "],
+    ["a bare ESC", `x \x1b${inDigits(CARD, 0xff10)} y`, "x [REDACTED:card] y"],
+    ["a CSI with parameters", `x \x1b[1;${inDigits(CARD, 0xff10)} y`, "x [REDACTED:card] y"],
+    ["a C1 CSI", `x \x9b${inDigits(CARD, 0xff10)} y`, "x [REDACTED:card] y"],
+    ["a CSI whose parameters run into the value", "x \x1b[4111 1111 1111 1111 y", "x [REDACTED:card] y"],
+  ])("masks a sequence the value breaks with the value: %s", (_what, text, expected) => {
+    const once = masker.maskText(text);
+    expect(once).toBe(expected);
+    expect(masker.maskText(once)).toBe(once);
+    for (let cut = 1; cut < text.length; cut++) {
+      const s = createStreamMasker(masker);
+      expect(s.push(text.slice(0, cut)) + s.push(text.slice(cut)) + s.flush(), `cut at ${cut}`).toBe(expected);
+    }
+    const chars = createStreamMasker(masker);
+    expect([...text].map((c) => chars.push(c)).join("") + chars.flush()).toBe(expected);
+  });
+
+  it("keeps a complete sequence and a title's payload in front of a value", () => {
+    expect(masker.maskText("x \x1b[1m4111 1111 1111 1111 y")).toBe("x \x1b[1m[REDACTED:card] y");
+    expect(masker.maskText("\x1b]0;4111 1111 1111 1111\x07 y")).toBe("\x1b]0;[REDACTED:card]\x07 y");
+    expect(masker.maskText("\x1b]0;t 4111 1111 1111 1111")).toBe("\x1b]0;t [REDACTED:card]");
+  });
+
+  it("partial style: the kept digits do not end the broken sequence either", () => {
+    const partial = compileMasker([{ ...all, style: "partial" }], { hashKey: "k" });
+    // "\x1b " + "****…1" would be one sequence: ESC, the intermediates " ****…", the final '1'
+    const once = partial.maskText("x \x1b \uff14111 1111 1111 1111 y");
+    expect(once).toBe("x **** **** **** 1111 y");
   });
 
   it("lets the prefilter pass look-alikes but not other non-ASCII text", () => {
