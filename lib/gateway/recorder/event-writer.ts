@@ -46,6 +46,8 @@ const SPOOL_FULL = 2 * 2 ** 30;
 
 /** A recorded row: serialized, or bytes in the spool that the writer reads back and packs when it takes them. */
 export interface QueuedEvent extends SessionEventRow {
+  /** payloadJson is serialize()'s canonical spelling: chained as it is (recording-digest.ts) */
+  canonical?: boolean;
   spooled?: { ref: SpoolRef; fields: Record<string, unknown>; packer: OutputPacker };
 }
 
@@ -279,7 +281,7 @@ export class EventWriter {
     p.src.inFlight -= p.rows.length;
     p.src.failures = 0;
     for (const row of p.rows) {
-      p.src.recorded?.add({ seq: row.seq, tMs: row.tMs, kind: row.kind, payload: row.payloadJson, data: row.data ?? null });
+      p.src.recorded?.add({ seq: row.seq, tMs: row.tMs, kind: row.kind, payload: row.payloadJson, canonical: row.canonical, data: row.data ?? null });
       release(p.src, row);
     }
   }
@@ -305,9 +307,11 @@ function unspool(row: QueuedEvent) {
     const packed = packer.pack(ref.segment.read(ref));
     row.data = packed.data;
     row.payloadJson = serialize({ ...fields, n: ref.len, bin: packed.bin });
+    row.canonical = true;
   } catch (err) {
     // The spool file was damaged or removed under us: the loss is recorded, not silent.
     row.payloadJson = serialize({ ...fields, error: `${ref.len} bytes of output lost from the spool: ${(err as Error).message}` });
+    row.canonical = true;
   }
 }
 

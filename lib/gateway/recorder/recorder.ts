@@ -70,7 +70,8 @@ export class SessionRecorder implements EventSource {
     // Gatehouse's credentials are never recorded, whichever event carries them (credential-scrub.ts).
     const payloadJson = scrubJson(serialized);
     if (payloadJson !== serialized) event.payload = JSON.parse(payloadJson) as Record<string, unknown>;
-    this.queue.push({ seq: event.seq, tMs: event.tMs, kind, payloadJson });
+    // scrubbing rewrites inside strings; what it changed is chained by parsing it again
+    this.queue.push({ seq: event.seq, tMs: event.tMs, kind, payloadJson, canonical: payloadJson === serialized });
     const whole = payloadJson.length <= MAX_LIVE_PAYLOAD;
     publishLive({ sessionId: this.sessionId, event: whole ? event : { ...event, payload: { truncated: true } } });
     this.queued();
@@ -95,6 +96,7 @@ export class SessionRecorder implements EventSource {
       const whole = Buffer.isBuffer(bytes) ? bytes : Buffer.concat(bytes);
       const packed = packer.pack(whole);
       row.payloadJson = serialize({ ...fields, n: whole.length, bin: packed.bin });
+      row.canonical = true;
       row.data = packed.bin === "raw" ? Buffer.from(packed.data) : packed.data;
     }
     this.queue.push(row);

@@ -23,6 +23,8 @@ export interface StoredEvent {
   kind: string;
   /** the payload column as text */
   payload: string;
+  /** `payload` is known to be canonical JSON already (serialize.ts wrote it): v2 chains it as it is */
+  canonical?: boolean;
   data: Buffer | Uint8Array | null;
 }
 
@@ -62,7 +64,7 @@ export class RecordingDigest {
     fixed.writeUInt32BE(e.seq >>> 0, 0);
     fixed.writeDoubleBE(e.tMs, 4);
     const kind = Buffer.from(e.kind);
-    const payload = Buffer.from(this.scheme === "sha256-chain-v1" ? e.payload : canonicalPayload(e.payload));
+    const payload = Buffer.from(this.scheme === "sha256-chain-v1" || e.canonical ? e.payload : canonicalPayload(e.payload));
     fixed.writeUInt32BE(kind.length, 12);
     h.update(fixed).update(kind);
     h.update(lengthOf(payload.length)).update(payload);
