@@ -16,6 +16,23 @@ const events = (payload: string): StoredEvent[] => [
 ];
 
 describe("recording digest, scheme v2 (chained as recorded)", () => {
+  // Seals already written must keep verifying: the bytes each link hashes never change.
+  it.each([
+    ["sha256-chain-v1", "ed235fd18be70a43335bddd657b53a58e624cf8b16806ff5b78bd6d7a2eac6c3", "2:bc391900a421c31c409f5dbdb291143b"],
+    ["sha256-chain-v2", "47ef6ea69f9b00137835cb7ea22a46172bfa2a0dc7d87ccf3d9c526d76ab6a1c", "2:820fa83372955619c1ab1f632694800f"],
+  ] as const)("%s gives the digest it always gave", (scheme, digest, mark) => {
+    for (const canonical of [false, true]) {
+      const d = new RecordingDigest(1, scheme);
+      // `canonical` is the caller's promise; v1 ignores it, and v2 writes this text canonically only where no promise is made
+      const request = canonical && scheme === "sha256-chain-v2" ? '{"kind":"read","text":"select 1"}' : '{"text": "select 1", "kind": "read"}';
+      d.add({ seq: 1, tMs: 0, kind: "request", payload: request, canonical, data: null });
+      d.add({ seq: 2, tMs: 12.5, kind: "term.o", payload: canonical && scheme === "sha256-chain-v2" ? '{"ch":0,"n":3}' : '{"ch": 0, "n": 3}', canonical, data: Buffer.from("abc") });
+      d.add({ seq: 3, tMs: 13, kind: "é", payload: '{"d":"€"}', canonical, data: Buffer.alloc(0) });
+      expect(d.seal()).toMatchObject({ digest, events: 3, lastSeq: 3 });
+      expect(d.seal().marks[1]).toBe(mark);
+    }
+  });
+
   it("a payload chains alike as sent and as jsonb gives it back; a changed value does not", async () => {
     expect(canonicalPayload(sent)).toBe(canonicalPayload(asJsonb));
     const recorded = new RecordingDigest();

@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, hash } from "node:crypto";
 
 /**
  * The digest that seals a session's recording in the keyed audit log (`session.sealed`): a hash
@@ -47,6 +47,7 @@ const GENESIS = Buffer.alloc(32);
 
 export class RecordingDigest {
   private head: Buffer = GENESIS;
+  private scratch = Buffer.allocUnsafe(1024);
   private count = 0;
   private lastSeq = 0;
   private marks: string[] = [];
@@ -59,19 +60,25 @@ export class RecordingDigest {
 
   /** `e.payload`: the JSON as sent to the database or as jsonb gives it back; both chain alike in v2 */
   add(e: StoredEvent): string | null {
-    const h = createHash("sha256").update(this.head);
-    const fixed = Buffer.allocUnsafe(16);
-    fixed.writeUInt32BE(e.seq >>> 0, 0);
-    fixed.writeDoubleBE(e.tMs, 4);
-    const kind = Buffer.from(e.kind);
-    const payload = Buffer.from(this.scheme === "sha256-chain-v1" || e.canonical ? e.payload : canonicalPayload(e.payload));
-    fixed.writeUInt32BE(kind.length, 12);
-    h.update(fixed).update(kind);
-    h.update(lengthOf(payload.length)).update(payload);
+    const payload = this.scheme === "sha256-chain-v1" || e.canonical ? e.payload : canonicalPayload(e.payload);
+    // head | seq, time, kind length | kind | payload length | payload | data length (+1; 0: none)
+    const room = 32 + 16 + 4 + 4 + 3 * (e.kind.length + payload.length);
+    if (this.scratch.length < room) this.scratch = Buffer.allocUnsafe(Math.max(room, 2 * this.scratch.length));
+    const b = this.scratch;
+    this.head.copy(b, 0);
+    b.writeUInt32BE(e.seq >>> 0, 32);
+    b.writeDoubleBE(e.tMs, 36);
+    const kindLength = b.write(e.kind, 48);
+    b.writeUInt32BE(kindLength, 44);
+    let o = 48 + kindLength;
+    const payloadLength = b.write(payload, o + 4);
+    b.writeUInt32BE(payloadLength, o);
+    o += 4 + payloadLength;
     // absent data and empty data differ
-    h.update(lengthOf(e.data ? e.data.length + 1 : 0));
-    if (e.data) h.update(e.data);
-    this.head = h.digest();
+    b.writeUInt32BE(e.data ? e.data.length + 1 : 0, o);
+    o += 4;
+    // one call for the usual event; bulk output is hashed where it lies, not copied
+    this.head = e.data ? createHash("sha256").update(b.subarray(0, o)).update(e.data).digest() : hash("sha256", b.subarray(0, o), "buffer");
     this.count++;
     this.lastSeq = e.seq;
     if (this.count % this.every !== 0) return null;
@@ -104,12 +111,6 @@ function canonical(v: unknown): string {
       .join(",")}}`;
   }
   return JSON.stringify(v);
-}
-
-function lengthOf(n: number): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32BE(n, 0);
-  return b;
 }
 
 export type RecordingCheck = { intact: true; events: number } | { intact: false; events: number; problem: string; afterSeq: number; upToSeq: number | null };
