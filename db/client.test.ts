@@ -1,8 +1,9 @@
+import { spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it, vi } from "vitest";
-import { openPglite } from "./client";
+import { exitWithParent, openPglite } from "./client";
 
 /**
  * The embedded database's data dir: a new one is created by a child process (initdb) and then
@@ -38,6 +39,33 @@ describe("openPglite on a data dir", () => {
       expect(await h.query("select v from kept")).toEqual([{ v: "before restart" }]);
     } finally {
       await h.close();
+    }
+  });
+});
+
+describe("the initdb child", () => {
+  const alive = (pid: number) => {
+    try {
+      process.kill(pid, 0);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  it("ends when its parent dies, even while its main thread is busy", async () => {
+    // a parent that starts a child spinning on its main thread (as initdb does in WebAssembly), then is killed
+    const watchdog = exitWithParent(999_999_999);
+    const parentCode = `const c = require("node:child_process").spawn(process.execPath, ["--input-type=module", "-e", process.argv[1].replace("999999999", String(process.pid)) + " for (;;) {}"], { stdio: "ignore" }); console.log(c.pid); setInterval(() => {}, 1000);`;
+    const parent = spawn(process.execPath, ["-e", parentCode, watchdog], { stdio: ["ignore", "pipe", "inherit"] });
+    const childPid = await new Promise<number>((resolve) => parent.stdout.once("data", (d: Buffer) => resolve(Number(String(d).trim()))));
+    try {
+      await new Promise((r) => setTimeout(r, 1000));
+      expect(alive(childPid)).toBe(true);
+      parent.kill("SIGKILL");
+      await vi.waitFor(() => expect(alive(childPid)).toBe(false), { timeout: 10_000, interval: 100 });
+    } finally {
+      if (alive(childPid)) process.kill(childPid, "SIGKILL");
     }
   });
 });

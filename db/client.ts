@@ -155,7 +155,7 @@ export async function initClusterInChild(dir: string, startParams: string[], tem
   } catch {
     /* bundled: the child resolves the package from the working directory */
   }
-  const code = `const { PGlite } = await import(process.argv[1]); const db = await PGlite.create(process.argv[2], { startParams: JSON.parse(process.argv[3]) }); await db.close();`;
+  const code = `${exitWithParent(process.pid)} const { PGlite } = await import(process.argv[1]); const db = await PGlite.create(process.argv[2], { startParams: JSON.parse(process.argv[3]) }); await db.close();`;
   const env = { ...process.env };
   delete env.NODE_OPTIONS; // preloads meant for the server (profilers, loaders) are not for initdb
   try {
@@ -171,6 +171,15 @@ export async function initClusterInChild(dir: string, startParams: string[], tem
     fs.rmSync(staging, { recursive: true, force: true });
     console.warn(`[db] initdb in a child process failed, running it in this process: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Module code that ends its process once `parentPid` is no longer its parent (the parent died and
+ * it was reparented): an orphaned initdb otherwise ran to the end, or for ever if it hung. A
+ * thread watches, because initdb holds the main thread in WebAssembly for seconds at a time.
+ */
+export function exitWithParent(parentPid: number): string {
+  return `new (await import("node:worker_threads")).Worker("setInterval(() => { if (process.ppid !== ${parentPid}) process.kill(process.pid, 'SIGKILL'); }, 500);", { eval: true }).unref();`;
 }
 
 /**
