@@ -6,6 +6,18 @@ import { addConnection, ofKind, sessionsOf, sshUpstream } from "../support/api-f
 import { sshExec } from "../support/ssh-client";
 import { keygen, startSshd, type Sshd } from "../support/sshd";
 
+/** What sshd says it negotiated with Gatehouse (kex.c's debug lines). */
+function negotiated(sshd: Sshd) {
+  const log = sshd.log();
+  const one = (re: RegExp) => re.exec(log)?.[1] ?? `(not in the sshd log: ${re.source})`;
+  return {
+    kex: one(/kex: algorithm: (\S+)/),
+    hostKey: one(/kex: host key algorithm: (\S+)/),
+    up: one(/kex: client->server cipher: (\S+ MAC: \S+)/),
+    down: one(/kex: server->client cipher: (\S+ MAC: \S+)/),
+  };
+}
+
 /**
  * The leg from Gatehouse to the upstream host (Gatehouse is the SSH client there) negotiates only
  * modern algorithms: proved from the real sshd's own DEBUG log, not from what Gatehouse says. A
@@ -34,18 +46,6 @@ describe("algorithms on the upstream SSH leg", () => {
   }
 
   const run = (name: string, command = "echo ok") => sshExec({ port: gh.ports.ssh, user: name, password: admin }, command);
-
-  /** What sshd says it negotiated with Gatehouse (kex.c's debug lines). */
-  function negotiated(sshd: Sshd) {
-    const log = sshd.log();
-    const one = (re: RegExp) => re.exec(log)?.[1] ?? `(not in the sshd log: ${re.source})`;
-    return {
-      kex: one(/kex: algorithm: (\S+)/),
-      hostKey: one(/kex: host key algorithm: (\S+)/),
-      up: one(/kex: client->server cipher: (\S+ MAC: \S+)/),
-      down: one(/kex: server->client cipher: (\S+ MAC: \S+)/),
-    };
-  }
 
   it("a session negotiates curve25519, AES-GCM and an Ed25519 host key with a modern host", async () => {
     // (Gatehouse logs in with an Ed25519 key here, the RSA test below with an RSA one)
@@ -122,4 +122,27 @@ describe("algorithms on the upstream SSH leg", () => {
     expect(offer!.split(",").filter((a) => /sha1|md5|cbc|^ssh-rsa$/.test(a))).toEqual([]);
     expect(sshd.log()).not.toMatch(/Accepted|Failed password/);
   });
+});
+
+describe("upstream algorithms an operator allows", () => {
+  let gh: GatehouseProcess;
+  let sshd: Sshd;
+
+  afterAll(() => teardown(gh, sshd));
+
+  it("reach an old host that needs them; a name ssh2 does not know stops the start", async () => {
+    await expect(startGatehouse({ demo: false, env: { GATEHOUSE_SSH_UPSTREAM_KEX: "curve25519-sha256,rot13" } })).rejects.toThrow(/GATEHOUSE_SSH_UPSTREAM_KEX: ssh2 does not support "rot13"/);
+
+    [gh, sshd] = await Promise.all([
+      startGatehouse({ demo: false, env: { GATEHOUSE_SSH_UPSTREAM_MACS: "hmac-sha2-256-etm@openssh.com,hmac-sha1", GATEHOUSE_SSH_UPSTREAM_HOST_KEY_ALGORITHMS: "ssh-ed25519,rsa-sha2-512,ssh-rsa" } }),
+      startSshd({ hostKeyType: "rsa", logLevel: "DEBUG", extraConfig: ["HostKeyAlgorithms ssh-rsa", "Ciphers aes128-ctr", "MACs hmac-sha1"] }),
+    ]);
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    await addConnection(gh, admin, "old", sshUpstream(sshd));
+    const r = await sshExec({ port: gh.ports.ssh, user: "old", password: admin }, "echo ok");
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("ok\n");
+    const up = "aes128-ctr MAC: hmac-sha1";
+    expect(negotiated(sshd)).toEqual({ kex: "curve25519-sha256", hostKey: "ssh-rsa", up, down: up });
+  }, 120_000);
 });
