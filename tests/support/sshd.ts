@@ -42,7 +42,12 @@ export const SSH_TEST_USER = "gh-ssh-test";
 export const SSH_TEST_PASSWORD = "gh-ssh-test-Pw-4821";
 const SSHD = "/usr/sbin/sshd";
 
-export async function startSshd(opts: { extraConfig?: string[] } = {}): Promise<Sshd> {
+/**
+ * `hostKeyType`: the one host key sshd has (an RSA host key is signed with rsa-sha2-* or ssh-rsa,
+ * as negotiated). `logLevel`: sshd keeps the first value of a keyword, so a test that reads the
+ * negotiated algorithms in the log ("kex: algorithm: ...", DEBUG) sets it here, not in extraConfig.
+ */
+export async function startSshd(opts: { extraConfig?: string[]; hostKeyType?: "ed25519" | "rsa"; logLevel?: "INFO" | "DEBUG" | "DEBUG2" } = {}): Promise<Sshd> {
   if (process.getuid?.() !== 0) throw new Error("startSshd needs root (sshd must switch to the test login user); run the tests as root");
   if (!fs.existsSync(SSHD)) throw new Error(`${SSHD} is missing: apt-get install -y openssh-server`);
   ensureTestUser();
@@ -52,8 +57,9 @@ export async function startSshd(opts: { extraConfig?: string[] } = {}): Promise<
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gh-sshd-"));
   // The login user reads authorized_keys through this dir (sshd drops to the user to read it).
   fs.chmodSync(dir, 0o755);
-  const hostKey = path.join(dir, "ssh_host_ed25519_key");
-  keygen(hostKey, "gh-test-host");
+  const hostKeyType = opts.hostKeyType ?? "ed25519";
+  const hostKey = path.join(dir, `ssh_host_${hostKeyType}_key`);
+  keygen(hostKey, "gh-test-host", hostKeyType);
   const clientKey = path.join(dir, "client_ed25519");
   keygen(clientKey, "gh-test-client");
   const publicKey = fs.readFileSync(`${clientKey}.pub`, "utf8").trim();
@@ -66,7 +72,7 @@ export async function startSshd(opts: { extraConfig?: string[] } = {}): Promise<
     // freePort can race with another test grabbing the same port: retry on a fresh one.
     const port = await freePort();
     const config = path.join(dir, "sshd_config");
-    fs.writeFileSync(config, sshdConfig({ dir, port, hostKey, authorized, extra: opts.extraConfig ?? [] }));
+    fs.writeFileSync(config, sshdConfig({ dir, port, hostKey, authorized, logLevel: opts.logLevel ?? "INFO", extra: opts.extraConfig ?? [] }));
     // setpriv --pdeathsig: a test worker killed outright (no exit handlers run) must not leave a
     // root sshd listening. setpriv execs sshd, so the child is sshd itself.
     const proc = spawn("setpriv", ["--pdeathsig", "SIGTERM", SSHD, "-D", "-e", "-f", config], { stdio: ["ignore", "ignore", "pipe"] });
@@ -122,7 +128,7 @@ export async function startSshd(opts: { extraConfig?: string[] } = {}): Promise<
   throw new Error(`sshd did not start:\n${lastError}`);
 }
 
-function sshdConfig(o: { dir: string; port: number; hostKey: string; authorized: string; extra: string[] }): string {
+function sshdConfig(o: { dir: string; port: number; hostKey: string; authorized: string; logLevel: string; extra: string[] }): string {
   const lines = [
     `Port ${o.port}`,
     "ListenAddress 127.0.0.1",
@@ -153,7 +159,7 @@ function sshdConfig(o: { dir: string; port: number; hostKey: string; authorized:
     "MaxSessions 100",
     "MaxAuthTries 10",
     "LoginGraceTime 30",
-    "LogLevel INFO",
+    `LogLevel ${o.logLevel}`,
   ];
   // OpenSSH ≥ 9.8 penalizes addresses with failed logins, which would lock 127.0.0.1 out after
   // the tests that try a wrong password on purpose.
@@ -171,8 +177,8 @@ function opensshVersion(): number {
   return cachedVersion;
 }
 
-function keygen(file: string, comment: string) {
-  execFileSync("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-C", comment, "-f", file], { stdio: "ignore" });
+export function keygen(file: string, comment: string, type: "ed25519" | "rsa" = "ed25519") {
+  execFileSync("ssh-keygen", ["-q", "-t", type, ...(type === "rsa" ? ["-b", "3072"] : []), "-N", "", "-C", comment, "-f", file], { stdio: "ignore" });
 }
 
 function fingerprintOf(pubFile: string): string {

@@ -3,7 +3,7 @@ import ssh2, { type Connection, type Server } from "ssh2";
 import type { Db } from "@/db/client";
 import type { GatewayContext, ProtocolServer } from "@/lib/gateway/core/registry";
 import { SshConnection } from "./connection";
-import { explainAlgorithmError, listenerAlgorithms } from "./algorithms";
+import { checkUpstreamAlgorithms, explainAlgorithmError, listenerAlgorithms } from "./algorithms";
 import { ensureHostKey } from "./host-key";
 
 /**
@@ -25,12 +25,13 @@ export class SshServer implements ProtocolServer {
   async start(ctx: GatewayContext): Promise<{ port: number }> {
     const db = ctx.db.db as Db;
     const hostKey = ensureHostKey(ctx.config.dataDir);
+    checkUpstreamAlgorithms();
     const algorithms = listenerAlgorithms();
     let ssh: Server;
     try {
       ssh = new ssh2.Server({ hostKeys: [hostKey.key], ident: BANNER, algorithms }, (client, info) => this.onClient(db, client, info.ip ?? ""));
     } catch (err) {
-      throw explainAlgorithmError(err, algorithms);
+      throw explainAlgorithmError(err, "listener");
     }
     this.ssh = ssh;
     const listener = net.createServer({ noDelay: true }, (socket) => this.accept(socket));
