@@ -52,7 +52,10 @@ export function maskedRefusal(request: ClassifiedRequest, masker: Masker | null)
   if (!masker?.active) return null;
   if (request.unmaskable) return UNMASKABLE[request.unmaskable];
   try {
-    return request.inference?.(maskerInternals(masker).recipe.rules) ?? null;
+    if (!request.inference) return null;
+    // the rules this masker was compiled with for its channel (compileMasker's filter)
+    const { rules, opts } = maskerInternals(masker).recipe;
+    return request.inference(rules.filter((r) => r.enabled && (!opts.channel || !r.appliesTo || r.appliesTo.includes(opts.channel))));
   } catch {
     return "masking applies to you here, and what this statement reveals of masked columns could not be analysed";
   }

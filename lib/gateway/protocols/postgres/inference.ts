@@ -27,7 +27,7 @@ interface Guard {
   glob: ColumnGlob;
 }
 
-/** Why `text` is refused under `rules` (those of the session's masker), or null. */
+/** Why `text` is refused under `rules` (those the session's masker applies on its channel), or null. */
 export function inferenceRefusal(text: string, rules: readonly MaskingRule[], connection: string, prepared: (name: string) => string | null = () => null): string | null {
   const guards = guardsOf(rules, connection);
   if (guards.length === 0) return null;
@@ -40,11 +40,11 @@ export function inferenceRefusal(text: string, rules: readonly MaskingRule[], co
   }
 }
 
-/** The column globs of rules that block inference on SQL, on this connection. */
+/** The column globs of rules that block inference, on this connection. */
 function guardsOf(rules: readonly MaskingRule[], connection: string): Guard[] {
   const guards: Guard[] = [];
   for (const rule of rules) {
-    if (!rule.enabled || !rule.blockInference || (rule.appliesTo && !rule.appliesTo.includes("sql"))) continue;
+    if (!rule.enabled || !rule.blockInference) continue;
     for (const pattern of rule.columns) {
       const glob = parseColumnPattern(pattern);
       // compileMasker refuses a rule with a bad glob; here it guards everything rather than nothing
@@ -78,7 +78,6 @@ const CLAUSES: Record<string, string> = {
   withClause: "a WITH query",
   onConflictClause: "ON CONFLICT",
   valuesLists: "VALUES",
-  aggFilter: "FILTER",
   agg_filter: "FILTER",
   agg_order: "an aggregate's ORDER BY",
 };
@@ -99,7 +98,10 @@ class InferenceWalk {
     for (const stmt of stmts) {
       const u = unwrap(stmt);
       if (!u) throw new Refusal("the statement cannot be analysed for what it reveals of masked columns");
+      // A cursor's rows (FETCH; psql's FETCH_COUNT) and a prepared statement's (EXECUTE) are its output.
+      const query = u[0] === "DeclareCursorStmt" || u[0] === "PrepareStmt" ? unwrap(u[1].query) : null;
       if (u[0] === "SelectStmt") this.select(u[1], true, "");
+      else if (query?.[0] === "SelectStmt") this.select(query[1], true, "");
       else if (u[0] === "ExecuteStmt") this.execute(u[1], depth);
       else this.node(u[0], u[1], `the ${u[0].replace(/Stmt$/, "").toUpperCase()} statement`);
     }
