@@ -52,6 +52,8 @@ const INFERRING: [string, RegExp][] = [
   ["SELECT id FROM customers c WHERE c::text LIKE '%123-45%'", /whole row of "c"/],
   ["SELECT id FROM customers c WHERE row_to_json(c)::text LIKE '%123-45%'", /whole row of "c"/],
   ["SELECT id FROM leads WHERE (1, 'ann', '123-45-6789') IN (SELECT * FROM customers)", /star/],
+  // a view that renames the column: the catalog says what tax_no is made of
+  ["SELECT id FROM customer_ids WHERE tax_no LIKE '123%'", /column "tax_no".*"ssn-guarded".*WHERE/],
 ];
 
 describe("PostgreSQL masking rules that block inference", () => {
@@ -80,7 +82,8 @@ describe("PostgreSQL masking rules that block inference", () => {
     await direct.unsafe(`create table customers (id int, name text, ssn text);
       insert into customers values (1, 'ann', '${SSNS[0]}'), (2, 'bob', '${SSNS[1]}');
       create table leads (id int, ssn text);
-      insert into leads values (1, '${SSNS[0]}');`);
+      insert into leads values (1, '${SSNS[0]}');
+      create view customer_ids as select id, ssn as tax_no from customers;`);
     await direct.end();
   }, 180_000);
 
@@ -106,9 +109,9 @@ describe("PostgreSQL masking rules that block inference", () => {
   });
 
   it("still returns a masked column as plain output", async () => {
-    const run = await psql("inf-on", "SELECT id, ssn FROM customers ORDER BY id", "SELECT c.* FROM customers c WHERE c.id = 2");
+    const run = await psql("inf-on", "SELECT id, ssn FROM customers ORDER BY id", "SELECT c.* FROM customers c WHERE c.id = 2", "SELECT tax_no FROM customer_ids WHERE id = 1");
     expect(run.stderr).toBe("");
-    expect(run.stdout.trim().split("\n")).toEqual(["1|[REDACTED]", "2|[REDACTED]", "2|bob|[REDACTED]"]);
+    expect(run.stdout.trim().split("\n")).toEqual(["1|[REDACTED]", "2|[REDACTED]", "2|bob|[REDACTED]", "[REDACTED]"]);
   });
 
   it("refuses through the extended protocol too (a bound parameter is no way around it)", async () => {

@@ -7,17 +7,17 @@ const rule = (name: string, more: Partial<MaskingRule> = {}): MaskingRule => ({ 
 const request: ClassifiedRequest = { action: "read", kind: "read", tables: [], functions: [], text: "SELECT 1" };
 
 describe("maskedRefusal", () => {
-  it("hands the inference check the rules the masker applies on its channel", () => {
+  it("hands the inference check the rules the masker applies on its channel", async () => {
     const seen: string[][] = [];
     const masker = compileMasker([rule("sql-only", { appliesTo: ["sql"] }), rule("terminal-only", { appliesTo: ["terminal"] }), rule("everywhere")], { hashKey: "k", channel: "sql" });
-    expect(maskedRefusal({ ...request, inference: (rules) => (seen.push(rules.map((r) => r.name)), null) }, masker)).toBeNull();
+    expect(await maskedRefusal({ ...request, inference: async (rules) => (seen.push(rules.map((r) => r.name)), null) }, masker)).toBeNull();
     expect(seen).toEqual([["sql-only", "everywhere"]]);
   });
 
-  it("refuses when the check says why, or throws; nothing to check without masking", () => {
+  it("refuses when the check says why, or throws; nothing to check without masking", async () => {
     const masker = compileMasker([rule("r")], { hashKey: "k", channel: "sql" });
-    expect(maskedRefusal({ ...request, inference: () => "column ssn in WHERE" }, masker)).toBe("column ssn in WHERE");
-    expect(maskedRefusal({ ...request, inference: () => { throw new Error("bug"); } }, masker)).toMatch(/could not be analysed/);
-    expect(maskedRefusal({ ...request, inference: () => "column ssn in WHERE" }, null)).toBeNull();
+    expect(await maskedRefusal({ ...request, inference: async () => "column ssn in WHERE" }, masker)).toBe("column ssn in WHERE");
+    expect(await maskedRefusal({ ...request, inference: () => Promise.reject(new Error("bug")) }, masker)).toMatch(/could not be analysed/);
+    expect(await maskedRefusal({ ...request, inference: async () => "column ssn in WHERE" }, null)).toBeNull();
   });
 });

@@ -48,14 +48,14 @@ export const UNMASKABLE: Record<NonNullable<ClassifiedRequest["unmaskable"]>, st
  * (`unmaskable`), or it would reveal values a rule masks (`inference`). An analysis that throws
  * refuses (fail closed).
  */
-export function maskedRefusal(request: ClassifiedRequest, masker: Masker | null): string | null {
+export async function maskedRefusal(request: ClassifiedRequest, masker: Masker | null): Promise<string | null> {
   if (!masker?.active) return null;
   if (request.unmaskable) return UNMASKABLE[request.unmaskable];
   try {
     if (!request.inference) return null;
     // the rules this masker was compiled with for its channel (compileMasker's filter)
     const { rules, opts } = maskerInternals(masker).recipe;
-    return request.inference(rules.filter((r) => r.enabled && (!opts.channel || !r.appliesTo || r.appliesTo.includes(opts.channel))));
+    return await request.inference(rules.filter((r) => r.enabled && (!opts.channel || !r.appliesTo || r.appliesTo.includes(opts.channel))), masker);
   } catch {
     return "masking applies to you here, and what this statement reveals of masked columns could not be analysed";
   }

@@ -213,7 +213,7 @@ export class GatewaySession {
     const masker = maskerFor(verdict, this.client.protocol);
     // Masking applies and the result cannot be masked, or the request would reveal masked values:
     // refused (held first would only waste an approver's time).
-    const refused = verdict && verdict.type !== "deny" ? maskedRefusal(request, masker) : null;
+    const refused = verdict && verdict.type !== "deny" ? await maskedRefusal(request, masker) : null;
     if (refused !== null && verdict) verdict = { type: "deny", reason: refused, policies: verdict.policies };
     failure ??= "policy decision failed";
     const event = this.recorder.record(request.action === "connect" ? "connect" : "request", requestEvent(request, masker, verdict, failure));
@@ -281,7 +281,7 @@ export class GatewaySession {
     const reason =
       now.type === "deny" ? now.reason
       : now.type === "hold" && !approvalSatisfies(held.requirement, now.requirement) ? "the policy now asks for another approval than the one given"
-      : maskedRefusal(request, masker);
+      : await maskedRefusal(request, masker);
     if (reason !== null) {
       this.recorder.record("revoked", { requestSeq: seq, action: request.action, text: approved.masker ? approved.masker.maskText(request.shown ?? request.text) : (request.shown ?? request.text), cause: "decided again once approved", verdict: now.type, policies: now.policies, reason });
       return this.deny(seq, now, reason, approved.approvalId);

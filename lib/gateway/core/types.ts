@@ -4,7 +4,7 @@
  * `Verdict` is a closed union: there is no "continue on error" member on purpose.
  */
 
-import type { MaskingRule } from "@/lib/gateway/masking";
+import type { Masker, MaskingRule } from "@/lib/gateway/masking";
 
 export type ActorKind = "user" | "service" | "agent";
 
@@ -82,7 +82,7 @@ export interface ClassifiedRequest {
    * SQL statement that filters, sorts or joins on a column a rule with `blockInference` masks
    * reveals its values without returning them (postgres/inference.ts)
    */
-  inference?: (rules: readonly MaskingRule[]) => string | null;
+  inference?: (rules: readonly MaskingRule[], masker: Masker) => Promise<string | null>;
 }
 
 export interface ClientInfo {

@@ -5,7 +5,7 @@ import { GatehouseError } from "@/lib/gateway/core/types";
 import type { Masker, MaskingRule } from "@/lib/gateway/masking";
 import { classifySql, preparedDefinitions } from "@/lib/gateway/protocols/postgres/classify";
 import { catalogChanged, mayChangeCatalog } from "@/lib/gateway/protocols/postgres/catalog-changes";
-import { inferenceRefusal } from "@/lib/gateway/protocols/postgres/inference";
+import { inferenceRefusalThroughViews } from "@/lib/gateway/protocols/postgres/inference";
 import { metadataFor } from "@/lib/gateway/protocols/postgres/metadata";
 import { maskServerFields } from "@/lib/gateway/protocols/postgres/server-messages";
 import { refusedStore } from "@/lib/gateway/protocols/postgres/stored-sources";
@@ -56,7 +56,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
           // Code written in the database may write whatever the text says (user-code.ts withUserCode).
           classify: async (target) => {
             prepared = preparedIn(args.sql);
-            const inference = (rules: readonly MaskingRule[]) => inferenceRefusal(args.sql, rules, args.connection, prepared);
+            const inference = (rules: readonly MaskingRule[], masker: Masker) => inferenceRefusalThroughViews(args.sql, masker, rules, metadataFor(target), target.ref.name, prepared);
             const request = { ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}), inference };
             return withUserCode(metadataFor(target), request, prepared);
           },

@@ -113,3 +113,14 @@ describe("inferenceRefusal", () => {
     expect(refusal("SELECT name, id FROM customers", rules)).toBeNull();
   });
 });
+
+describe("inferenceRefusal with view columns", () => {
+  beforeAll(() => initClassifier());
+
+  it("guards the names views give a guarded column", () => {
+    const views = [{ name: "tax_no", rule: "pii-columns" }];
+    expect(inferenceRefusal("SELECT id FROM customer_ids WHERE tax_no LIKE '1%'", SSN, "crm", () => null, views)).toMatch(/column "tax_no".*WHERE/);
+    expect(inferenceRefusal("SELECT tax_no FROM customer_ids", SSN, "crm", () => null, views)).toBeNull();
+    expect(inferenceRefusal("SELECT id FROM customer_ids WHERE tax_no LIKE '1%'", SSN, "crm")).toBeNull();
+  });
+});

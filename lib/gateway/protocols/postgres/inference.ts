@@ -1,7 +1,9 @@
 import { parseColumnPattern, type ColumnGlob } from "@/lib/gateway/masking/columns";
-import type { MaskingRule } from "@/lib/gateway/masking";
+import type { Masker, MaskingRule } from "@/lib/gateway/masking";
 import { asArray, baseFunctionName, isObject, str, stringValue, unwrap, type AstObject } from "./classify/ast";
 import { parseSql } from "./classify/parser";
+import type { UpstreamMetadata } from "./metadata";
+import { OPAQUE, SourcePlans } from "./source-plans";
 
 /**
  * "No inference" for masking rules with `blockInference`: masking hides a column's values in
@@ -15,7 +17,9 @@ import { parseSql } from "./classify/parser";
  *
  * Matching is by column name alone, whatever table the name resolves to: a view or a CTE may
  * carry the column under its own table name, so a false refusal is the price of never missing
- * one. A glob whose column part is `*` (`customers.*`) guards every column name once the
+ * one. A view may also carry it under another column name (`CREATE VIEW v AS SELECT ssn AS s`):
+ * inferenceRefusalThroughViews asks the catalog which columns of the views the statement reads
+ * are made of a guarded column (SourcePlans, as result masking does) and guards those names too. A glob whose column part is `*` (`customers.*`) guards every column name once the
  * statement names a relation its table part matches. Whole rows (`c`, `c.*`, `row_to_json(c)`),
  * stars and column alias lists outside the top-level select list, NATURAL joins, code in strings
  * (DO) and EXECUTE of an unknown statement are refused too: the gateway cannot tell which
@@ -27,9 +31,15 @@ interface Guard {
   glob: ColumnGlob;
 }
 
+/** A column name a view gives a guarded column, and the rule that guards it. */
+export interface ViewColumn {
+  name: string;
+  rule: string;
+}
+
 /** Why `text` is refused under `rules` (those the session's masker applies on its channel), or null. */
-export function inferenceRefusal(text: string, rules: readonly MaskingRule[], connection: string, prepared: (name: string) => string | null = () => null): string | null {
-  const guards = guardsOf(rules, connection);
+export function inferenceRefusal(text: string, rules: readonly MaskingRule[], connection: string, prepared: (name: string) => string | null = () => null, viewColumns: readonly ViewColumn[] = []): string | null {
+  const guards = [...guardsOf(rules, connection), ...viewColumns.map((v) => ({ rule: v.rule, glob: { connection: null, schema: null, table: null, column: { test: (name: string) => name.toLowerCase() === v.name.toLowerCase() } } }))];
   if (guards.length === 0) return null;
   try {
     new InferenceWalk(guards, prepared).statements(text, 0);
@@ -272,4 +282,62 @@ class InferenceWalk {
     this.walk(n.params, "EXECUTE parameters");
     new InferenceWalk(this.globs, this.prepared).statements(text, depth + 1);
   }
+}
+
+/**
+ * inferenceRefusal, with the names views give guarded columns guarded too. Fails closed: a view
+ * the catalog cannot explain, or a catalog that cannot be read, refuses.
+ */
+export async function inferenceRefusalThroughViews(
+  text: string,
+  masker: Masker,
+  rules: readonly MaskingRule[],
+  metadata: UpstreamMetadata,
+  connection: string,
+  prepared: (name: string) => string | null = () => null,
+): Promise<string | null> {
+  const direct = inferenceRefusal(text, rules, connection, prepared);
+  const guarding = new Map(rules.filter((r) => r.enabled && r.blockInference).map((r) => [r.id, r.name]));
+  if (direct !== null || guarding.size === 0) return direct;
+  try {
+    const viewColumns = await viewColumnsOf(relationsIn(text, prepared), masker, metadata, connection, guarding);
+    if (viewColumns === OPAQUE) return "a view this statement reads cannot be followed to the columns it is made of, so what it reveals of masked columns cannot be told (a masking rule blocks inference)";
+    return viewColumns.length ? inferenceRefusal(text, rules, connection, prepared, viewColumns) : null;
+  } catch (err) {
+    return `the upstream catalog could not be read to tell what this statement reveals of masked columns (${err instanceof Error ? err.message : String(err)})`;
+  }
+}
+
+/** The relations `text` names (RangeVars), with those of the prepared statements it EXECUTEs. */
+function relationsIn(text: string, prepared: (name: string) => string | null, depth = 0): { schema?: string; name: string }[] {
+  const out: { schema?: string; name: string }[] = [];
+  const visit = (v: unknown): void => {
+    if (Array.isArray(v)) return v.forEach(visit);
+    if (!isObject(v)) return;
+    if (typeof v.relname === "string") out.push({ ...(str(v.schemaname) ? { schema: String(v.schemaname) } : {}), name: v.relname });
+    const u = unwrap(v);
+    const inner = u?.[0] === "ExecuteStmt" && depth < MAX_EXECUTE_DEPTH ? prepared(str(u[1].name) ?? "") : null;
+    if (inner !== null) out.push(...relationsIn(inner, prepared, depth + 1));
+    for (const k in v) visit(v[k]);
+  };
+  visit(parseSql(text, "inferenceRefusal").stmts ?? []);
+  return out;
+}
+
+/** Columns of the views among `relations` made of a column a guarding rule masks. */
+async function viewColumnsOf(relations: readonly { schema?: string; name: string }[], masker: Masker, metadata: UpstreamMetadata, connection: string, guarding: ReadonlyMap<string, string>): Promise<ViewColumn[] | typeof OPAQUE> {
+  const walk = new SourcePlans(masker, metadata, connection);
+  const out: ViewColumn[] = [];
+  for (const ref of relations) {
+    for (const r of await metadata.relations(ref)) {
+      if (!r.lineage) continue;
+      for (const column of r.columns) {
+        const found = await walk.of(`${r.schema}.${r.name}.${column}`);
+        if (found === OPAQUE) return OPAQUE;
+        const rule = found.flatMap((p) => p.plan.columnRules).find((id) => guarding.has(id));
+        if (rule !== undefined) out.push({ name: column, rule: guarding.get(rule)! });
+      }
+    }
+  }
+  return out;
 }

@@ -9,8 +9,8 @@ import { LongRunning } from "./long-running";
 import { catalogChanged, listenForCatalogChanges, mayChangeCatalog } from "./catalog-changes";
 import { metadataFor } from "./metadata";
 import { refusedStore } from "./stored-sources";
-import { inferenceRefusal } from "./inference";
-import type { MaskingRule } from "@/lib/gateway/masking";
+import { inferenceRefusalThroughViews } from "./inference";
+import type { Masker, MaskingRule } from "@/lib/gateway/masking";
 import { withUserCode } from "./user-code";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
@@ -324,7 +324,7 @@ export class PgSession {
 
   /** What `text` would reveal of columns masked by rules that block inference (inference.ts). */
   private inferenceOf(text: string) {
-    return (rules: readonly MaskingRule[]) => inferenceRefusal(text, rules, this.est.target.ref.name, this.preparedText);
+    return (rules: readonly MaskingRule[], masker: Masker) => inferenceRefusalThroughViews(text, masker, rules, metadataFor(this.est.target), this.est.target.ref.name, this.preparedText);
   }
 
   /** The text of a prepared statement an EXECUTE runs, or null when unknown. */
