@@ -124,3 +124,12 @@ describe("inferenceRefusal with view columns", () => {
     expect(inferenceRefusal("SELECT id FROM customer_ids WHERE tax_no LIKE '1%'", SSN, "crm")).toBeNull();
   });
 });
+
+describe("inferenceRefusal messages", () => {
+  beforeAll(() => initClassifier());
+
+  it("name the clause a subquery's reference sits in", () => {
+    expect(refusal("SELECT id FROM orders WHERE EXISTS (SELECT 1 FROM customers c HAVING max(ssn) > '1')")).toBe('column "ssn" (masking rule "pii-columns", which blocks inference) is used in HAVING of a subquery in WHERE, inside max()');
+    expect(refusal("SELECT id FROM customers c ORDER BY c.ssn FOR UPDATE OF c")).toBe('column "ssn" (masking rule "pii-columns", which blocks inference) is used in ORDER BY');
+  });
+});

@@ -19,8 +19,9 @@ import { OPAQUE, SourcePlans } from "./source-plans";
  * carry the column under its own table name, so a false refusal is the price of never missing
  * one. A view may also carry it under another column name (`CREATE VIEW v AS SELECT ssn AS s`):
  * inferenceRefusalThroughViews asks the catalog which columns of the views the statement reads
- * are made of a guarded column (SourcePlans, as result masking does) and guards those names too. A glob whose column part is `*` (`customers.*`) guards every column name once the
- * statement names a relation its table part matches. Whole rows (`c`, `c.*`, `row_to_json(c)`),
+ * are made of a guarded column (SourcePlans, as result masking does) and guards those names too.
+ * A glob whose column part is `*` (`customers.*`) guards every column name once the statement
+ * names a relation its table part matches. Whole rows (`c`, `c.*`, `row_to_json(c)`),
  * stars and column alias lists outside the top-level select list, NATURAL joins, code in strings
  * (DO) and EXECUTE of an unknown statement are refused too: the gateway cannot tell which
  * columns they cover. Parse failures and analysis errors refuse (fail closed).
@@ -31,6 +32,9 @@ interface Guard {
   glob: ColumnGlob;
 }
 
+/** Every column of every table. */
+const ANY: ColumnGlob = { connection: null, schema: null, table: null, column: null };
+
 /** A column name a view gives a guarded column, and the rule that guards it. */
 export interface ViewColumn {
   name: string;
@@ -39,7 +43,8 @@ export interface ViewColumn {
 
 /** Why `text` is refused under `rules` (those the session's masker applies on its channel), or null. */
 export function inferenceRefusal(text: string, rules: readonly MaskingRule[], connection: string, prepared: (name: string) => string | null = () => null, viewColumns: readonly ViewColumn[] = []): string | null {
-  const guards = [...guardsOf(rules, connection), ...viewColumns.map((v) => ({ rule: v.rule, glob: { connection: null, schema: null, table: null, column: { test: (name: string) => name.toLowerCase() === v.name.toLowerCase() } } }))];
+  const named = viewColumns.map((v) => ({ rule: v.rule, glob: { ...ANY, column: { test: (name: string) => name.toLowerCase() === v.name.toLowerCase() } } }));
+  const guards = [...guardsOf(rules, connection), ...named];
   if (guards.length === 0) return null;
   try {
     new InferenceWalk(guards, prepared).statements(text, 0);
@@ -58,7 +63,7 @@ function guardsOf(rules: readonly MaskingRule[], connection: string): Guard[] {
     for (const pattern of rule.columns) {
       const glob = parseColumnPattern(pattern);
       // compileMasker refuses a rule with a bad glob; here it guards everything rather than nothing
-      if (typeof glob === "string") guards.push({ rule: rule.name, glob: { connection: null, schema: null, table: null, column: null } });
+      if (typeof glob === "string") guards.push({ rule: rule.name, glob: ANY });
       else if (!glob.connection || glob.connection.test(connection)) guards.push({ rule: rule.name, glob });
     }
   }
@@ -134,9 +139,9 @@ class InferenceWalk {
     return () => touched;
   }
 
-  private refuseName(name: string, at: string, what = `column "${name}"`) {
+  private refuseName(name: string, at: string) {
     const hit = this.guards.find((g) => g.test(name));
-    if (hit) throw new Refusal(`${what} (masking rule "${hit.rule}", which blocks inference) is used in ${at}`);
+    if (hit) throw new Refusal(`column "${name}" (masking rule "${hit.rule}", which blocks inference) is used in ${at}`);
   }
 
   private select(n: AstObject, top: boolean, at: string) {
@@ -152,7 +157,7 @@ class InferenceWalk {
       const clause = CLAUSES[key];
       if (key === "targetList" && outputs) continue;
       if (outputs && (key === "sortClause" || key === "groupClause" || key === "distinctClause")) this.byOutput(n[key], outputs, clause);
-      this.walk(n[key], where(clause ?? at));
+      this.walk(n[key], clause ? where(clause) : top ? "the statement" : at);
     }
   }
 
