@@ -16,6 +16,7 @@ interface Rule {
     regexes?: string[];
     dictionary?: string[];
     appliesTo?: string[];
+    blockInference?: boolean;
   };
   updatedAt: string;
 }
@@ -71,7 +72,7 @@ const list: Command = {
           {
             header: "OTHER",
             value: (r) =>
-              [r.definition.regexes?.length ? `${r.definition.regexes.length} regex` : "", r.definition.dictionary?.length ? `${r.definition.dictionary.length} words` : ""].filter(Boolean).join(", "),
+              [r.definition.regexes?.length ? `${r.definition.regexes.length} regex` : "", r.definition.dictionary?.length ? `${r.definition.dictionary.length} words` : "", r.definition.blockInference ? "blocks inference" : ""].filter(Boolean).join(", "),
           },
           { header: "CHANNELS", value: (r) => r.definition.appliesTo ?? "all" },
           { header: "ENABLED", value: (r) => (r.enabled ? "yes" : "no") },
@@ -86,7 +87,7 @@ const list: Command = {
 const add: Command = {
   name: "add",
   summary: "create a masking rule",
-  usage: "add --name N (--columns table.col,... | --detectors email,card,...) [--style redact|partial|hash|null] [--keep-last N] [--set RULESET] [--regex R ...] [--dictionary w1,w2] [--applies-to sql,terminal]",
+  usage: "add --name N (--columns table.col,... | --detectors email,card,...) [--style redact|partial|hash|null] [--keep-last N] [--set RULESET] [--regex R ...] [--dictionary w1,w2] [--applies-to sql,terminal] [--block-inference]",
   help: `  --name N              unique rule name ('masking rm N' removes it)
   --columns a,b         column globs: users.ssn, *.email, billing.*; alone, the whole value is masked
   --detectors a,b       built-in detectors (see 'masking detectors'); with --columns, only inside them
@@ -95,7 +96,10 @@ const add: Command = {
   --set RULESET         the rule set a policy's @mask("...") names (default "default")
   --regex R             a custom pattern; repeat for several
   --dictionary a,b      words or phrases, matched case-insensitively as whole words
-  --applies-to a,b      channels: ${CHANNELS.join(", ")} (default all)`,
+  --applies-to a,b      channels: ${CHANNELS.join(", ")} (default all)
+  --block-inference     SQL: refuse statements that use the --columns anywhere but as plain output
+                        (WHERE, ORDER BY, GROUP BY, joins, functions, subqueries), which would reveal
+                        masked values without returning them`,
   options: {
     name: { type: "string" },
     columns: { type: "string" },
@@ -106,6 +110,7 @@ const add: Command = {
     regex: { type: "string", multiple: true },
     dictionary: { type: "string" },
     "applies-to": { type: "string" },
+    "block-inference": { type: "boolean" },
   },
   async run(ctx, args) {
     positionals(args);
@@ -139,6 +144,7 @@ const add: Command = {
       ...(regexes.length ? { regexes } : {}),
       ...(dictionary !== undefined ? { dictionary: parseList(dictionary) } : {}),
       ...(appliesTo !== undefined ? { appliesTo: checkedList(appliesTo, CHANNELS, "--applies-to") } : {}),
+      ...(args.values["block-inference"] === true ? { blockInference: true } : {}),
     };
     const res = await ctx.api().post<{ rule: { id: string; name: string } }>("/masking", body);
     ctx.out.result(res, () => ctx.out.line(`added masking rule ${res.rule.name} (set ${set ?? "default"}, ${style})`));

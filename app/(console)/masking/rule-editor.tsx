@@ -6,7 +6,7 @@ import { Button, Card, ErrorText, Field, Input, Select, Textarea } from "@/compo
 import type { DetectorInfo } from "@/lib/gateway/masking/catalog";
 
 export interface RuleRow { id: string; name: string; enabled: boolean; ruleSet: string; definition: Record<string, unknown>; updatedAt: string }
-interface Draft { name: string; ruleSet: string; enabled: boolean; detectors: string[]; columns: string; style: string; keepLast: number; regexes: string; dictionary: string; appliesTo: string[] }
+interface Draft { name: string; ruleSet: string; enabled: boolean; detectors: string[]; columns: string; style: string; keepLast: number; regexes: string; dictionary: string; appliesTo: string[]; blockInference: boolean }
 
 const CHANNELS = ["sql", "terminal", "http", "mcp"];
 const lines = (s: string) => s.split("\n").map((x) => x.trim()).filter(Boolean);
@@ -23,12 +23,13 @@ function toBody(d: Draft) {
     ...(lines(d.regexes).length ? { regexes: lines(d.regexes) } : {}),
     ...(lines(d.dictionary).length ? { dictionary: lines(d.dictionary) } : {}),
     ...(d.appliesTo.length && d.appliesTo.length < CHANNELS.length ? { appliesTo: d.appliesTo } : {}),
+    ...(d.blockInference ? { blockInference: true } : {}),
   };
 }
 
 /** Create or edit one rule, with a live preview of this (unsaved) rule on sample text. */
 export function RuleEditor({ rule, detectors, onDone }: { rule: RuleRow | null; detectors: DetectorInfo[]; onDone: () => void }) {
-  const def = (rule?.definition ?? {}) as { detectors?: string[]; columns?: string[]; style?: string; keepLast?: number; regexes?: string[]; dictionary?: string[]; appliesTo?: string[] };
+  const def = (rule?.definition ?? {}) as { detectors?: string[]; columns?: string[]; style?: string; keepLast?: number; regexes?: string[]; dictionary?: string[]; appliesTo?: string[]; blockInference?: boolean };
   const [d, setD] = useState<Draft>({
     name: rule?.name ?? "",
     ruleSet: rule?.ruleSet ?? "default",
@@ -40,6 +41,7 @@ export function RuleEditor({ rule, detectors, onDone }: { rule: RuleRow | null; 
     regexes: (def.regexes ?? []).join("\n"),
     dictionary: (def.dictionary ?? []).join("\n"),
     appliesTo: def.appliesTo ?? CHANNELS,
+    blockInference: def.blockInference ?? false,
   });
   const [sample, setSample] = useState("Contact ada@example.com or 555-867-5309; SSN 123-45-6789; card 4111-1111-1111-1111");
   const [column, setColumn] = useState("");
@@ -77,6 +79,9 @@ export function RuleEditor({ rule, detectors, onDone }: { rule: RuleRow | null; 
             </div>
           </Field>
           <Field label="Columns" hint="Globs: customers.email, *.ssn, prod-db/public/users/*"><Input value={d.columns} onChange={(e) => set({ columns: e.target.value })} /></Field>
+          <label className="flex items-center gap-2 text-sm" title="A column masked in the output can still be read one question at a time: WHERE ssn LIKE '123-%', ORDER BY ssn, length(ssn), a join on it.">
+            <input type="checkbox" checked={d.blockInference} onChange={(e) => set({ blockInference: e.target.checked })} /> Block inference (SQL): refuse statements that filter, sort, group, join or compute on these columns, not just return them
+          </label>
           <div className="grid grid-cols-2 gap-3">
             <Field label="Style">
               <Select value={d.style} onChange={(e) => set({ style: e.target.value })} className="w-full">

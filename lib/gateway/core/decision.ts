@@ -1,4 +1,5 @@
 import type { MaskChannel, Masker } from "@/lib/gateway/masking";
+import { maskerInternals } from "@/lib/gateway/masking/masker";
 import { maskingOf } from "@/lib/gateway/policy";
 import { getMaskingRuntime } from "./masking-runtime";
 import type { ClassifiedRequest, ClientInfo, Verdict } from "./types";
@@ -41,6 +42,24 @@ export const UNMASKABLE: Record<NonNullable<ClassifiedRequest["unmaskable"]>, st
   transfer: "masking applies to you here, and what this returns cannot be masked (files over SFTP, scp or rsync); read the file with a command instead (its output is masked)",
   transform: "masking applies to you here, and what this returns cannot be masked (the command re-encodes or cuts up its output: rev, base64, xxd, tr, cut, awk, ...); run it without the transform (its output is masked)",
 };
+
+/**
+ * Why masking refuses a request outright where it applies, or null: its result cannot be masked
+ * (`unmaskable`), or it would reveal values a rule masks (`inference`). An analysis that throws
+ * refuses (fail closed).
+ */
+export async function maskedRefusal(request: ClassifiedRequest, masker: Masker | null): Promise<string | null> {
+  if (!masker?.active) return null;
+  if (request.unmaskable) return UNMASKABLE[request.unmaskable];
+  try {
+    if (!request.inference) return null;
+    // the rules this masker was compiled with for its channel (compileMasker's filter)
+    const { rules, opts } = maskerInternals(masker).recipe;
+    return await request.inference(rules.filter((r) => r.enabled && (!opts.channel || !r.appliesTo || r.appliesTo.includes(opts.channel))), masker);
+  } catch {
+    return "masking applies to you here, and what this statement reveals of masked columns could not be analysed";
+  }
+}
 
 const CHANNEL: Record<ClientInfo["protocol"], MaskChannel> = { postgres: "sql", mysql: "sql", ssh: "terminal", kubernetes: "terminal", http: "http", mcp: "mcp" };
 

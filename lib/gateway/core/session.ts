@@ -14,7 +14,7 @@ import { getUserForSession } from "@/db/queries/users";
 import { anyTokenRevoked } from "@/db/queries/tokens";
 import { sshKeyExists } from "@/db/queries/ssh-keys";
 import { groupNamesOf } from "@/lib/identity/tokens";
-import { maskerFor, maskerOf, requestEvent, UNMASKABLE, type Allowed, type Decision, type DecideOptions, type Held } from "./decision";
+import { maskedRefusal, maskerFor, maskerOf, requestEvent, type Allowed, type Decision, type DecideOptions, type Held } from "./decision";
 import { liveSessions } from "./live-sessions";
 import { SessionGrants } from "./session-grants";
 import { StandingDecisions, type Revocation } from "./standing";
@@ -211,8 +211,10 @@ export class GatewaySession {
       }
     }
     const masker = maskerFor(verdict, this.client.protocol);
-    // Masking applies and the result cannot be masked: refused (held first would only waste an approver's time).
-    if (request.unmaskable && masker?.active && verdict && verdict.type !== "deny") verdict = { type: "deny", reason: UNMASKABLE[request.unmaskable], policies: verdict.policies };
+    // Masking applies and the result cannot be masked, or the request would reveal masked values:
+    // refused (held first would only waste an approver's time).
+    const refused = verdict && verdict.type !== "deny" ? await maskedRefusal(request, masker) : null;
+    if (refused !== null && verdict) verdict = { type: "deny", reason: refused, policies: verdict.policies };
     failure ??= "policy decision failed";
     const event = this.recorder.record(request.action === "connect" ? "connect" : "request", requestEvent(request, masker, verdict, failure));
     if (!verdict || !req) return this.deny(event.seq, null, failure);
@@ -279,8 +281,7 @@ export class GatewaySession {
     const reason =
       now.type === "deny" ? now.reason
       : now.type === "hold" && !approvalSatisfies(held.requirement, now.requirement) ? "the policy now asks for another approval than the one given"
-      : request.unmaskable && masker?.active ? UNMASKABLE[request.unmaskable]
-      : null;
+      : await maskedRefusal(request, masker);
     if (reason !== null) {
       this.recorder.record("revoked", { requestSeq: seq, action: request.action, text: approved.masker ? approved.masker.maskText(request.shown ?? request.text) : (request.shown ?? request.text), cause: "decided again once approved", verdict: now.type, policies: now.policies, reason });
       return this.deny(seq, now, reason, approved.approvalId);

@@ -4,6 +4,8 @@
  * `Verdict` is a closed union: there is no "continue on error" member on purpose.
  */
 
+import type { Masker, MaskingRule } from "@/lib/gateway/masking";
+
 export type ActorKind = "user" | "service" | "agent";
 
 /** One link of a delegation chain. chain[0] is the root (a human or service account). */
@@ -75,6 +77,12 @@ export interface ClassifiedRequest {
    * the core refuses it rather than let the data through raw or mangled
    */
   unmaskable?: "transfer" | "transform";
+  /**
+   * where masking applies, why the request is refused under the rules that apply, or null: a
+   * SQL statement that filters, sorts or joins on a column a rule with `blockInference` masks
+   * reveals its values without returning them (postgres/inference.ts)
+   */
+  inference?: (rules: readonly MaskingRule[], masker: Masker) => Promise<string | null>;
 }
 
 export interface ClientInfo {

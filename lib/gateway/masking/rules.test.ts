@@ -21,8 +21,15 @@ describe("validateRule", () => {
       regexes: ["EMP-\\d{6}"],
       dictionary: ["Project Apollo"],
       appliesTo: ["sql", "mcp"],
+      blockInference: true,
     });
     expect(v.ok).toBe(true);
+  });
+
+  it("blocks inference only over columns, and only with a boolean", () => {
+    expect(validateRule({ ...base, columns: ["customers.ssn"], blockInference: true })).toMatchObject({ ok: true, rule: { blockInference: true } });
+    expect(validateRule({ ...base, detectors: ["ssn"], blockInference: true })).toEqual({ ok: false, errors: ["blockInference: blocking inference needs columns: it guards the columns the rule names"] });
+    expect(validateRule({ ...base, columns: ["customers.ssn"], blockInference: "yes" }).ok).toBe(false);
   });
 
   it("reports unknown detectors and styles, bad globs and bad regexes together", () => {

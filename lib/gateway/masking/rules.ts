@@ -27,6 +27,7 @@ export const maskingRuleSchema = z
     regexes: z.array(z.string()).max(MAX_REGEXES).optional(),
     dictionary: z.array(z.string().trim().min(1).max(MAX_PHRASE_LENGTH)).max(MAX_DICTIONARY_ENTRIES).optional(),
     appliesTo: z.array(z.enum(MASK_CHANNELS)).min(1).optional(),
+    blockInference: z.boolean().optional(),
   })
   .superRefine((rule, ctx) => {
     for (const error of ruleProblems(rule)) ctx.addIssue({ code: "custom", message: error.message, path: error.path });
@@ -38,12 +39,13 @@ interface Problem {
 }
 
 /** Checks zod cannot express: patterns that must compile and a rule that masks something. */
-export function ruleProblems(rule: Pick<MaskingRule, "detectors" | "columns" | "regexes" | "dictionary">): Problem[] {
+export function ruleProblems(rule: Pick<MaskingRule, "detectors" | "columns" | "regexes" | "dictionary" | "blockInference">): Problem[] {
   const problems = patternProblems(rule.columns, rule.regexes ?? []);
   const matchesSomething = rule.detectors.length > 0 || (rule.regexes?.length ?? 0) > 0 || (rule.dictionary?.length ?? 0) > 0;
   if (!matchesSomething && rule.columns.length === 0) {
     problems.push({ path: [], message: "a rule needs columns, detectors, regexes or a dictionary" });
   }
+  if (rule.blockInference && rule.columns.length === 0) problems.push({ path: ["blockInference"], message: "blocking inference needs columns: it guards the columns the rule names" });
   return problems;
 }
 

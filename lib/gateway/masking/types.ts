@@ -23,6 +23,12 @@ export interface MaskingRule {
   dictionary?: string[];
   /** channels the rule applies to; default all */
   appliesTo?: MaskChannel[];
+  /**
+   * SQL: refuse statements that use a column of `columns` anywhere but as a plain output column
+   * (WHERE, ORDER BY, joins, functions...), which would reveal masked values without returning
+   * them (postgres/inference.ts). Default false.
+   */
+  blockInference?: boolean;
 }
 
 /** What a protocol adapter knows about a result column (RowDescription, MySQL column def). */

@@ -2,9 +2,10 @@ import type { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { z } from "zod";
 import { classifyForConnection } from "@/lib/gateway/core/classify";
 import { GatehouseError } from "@/lib/gateway/core/types";
-import type { Masker } from "@/lib/gateway/masking";
+import type { Masker, MaskingRule } from "@/lib/gateway/masking";
 import { classifySql, preparedDefinitions } from "@/lib/gateway/protocols/postgres/classify";
 import { catalogChanged, mayChangeCatalog } from "@/lib/gateway/protocols/postgres/catalog-changes";
+import { inferenceRefusalThroughViews } from "@/lib/gateway/protocols/postgres/inference";
 import { metadataFor } from "@/lib/gateway/protocols/postgres/metadata";
 import { maskServerFields } from "@/lib/gateway/protocols/postgres/server-messages";
 import { refusedStore } from "@/lib/gateway/protocols/postgres/stored-sources";
@@ -54,8 +55,9 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
           requestId: extra.requestId,
           // Code written in the database may write whatever the text says (user-code.ts withUserCode).
           classify: async (target) => {
-            const request = { ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}) };
             prepared = preparedIn(args.sql);
+            const inference = (rules: readonly MaskingRule[], masker: Masker) => inferenceRefusalThroughViews(args.sql, masker, rules, metadataFor(target), target.ref.name, prepared);
+            const request = { ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}), inference };
             return withUserCode(metadataFor(target), request, prepared);
           },
           execute: async ({ session, decision, target, request, signal }) => {

@@ -9,6 +9,8 @@ import { LongRunning } from "./long-running";
 import { catalogChanged, listenForCatalogChanges, mayChangeCatalog } from "./catalog-changes";
 import { metadataFor } from "./metadata";
 import { refusedStore } from "./stored-sources";
+import { inferenceRefusalThroughViews } from "./inference";
+import type { Masker, MaskingRule } from "@/lib/gateway/masking";
 import { withUserCode } from "./user-code";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
@@ -197,7 +199,7 @@ export class PgSession {
     const problem = c.statements.find((s) => s.settingProblem)?.settingProblem;
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
     const sources = this.state.withCursorSources(c);
-    const request = await withUserCode(metadataFor(this.est.target), { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text }, this.preparedText);
+    const request = await withUserCode(metadataFor(this.est.target), { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text, inference: this.inferenceOf(text) }, this.preparedText);
     const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
     if (decision.masker?.active && (await this.refuseStore(text, request.kind, decision, true))) return;
@@ -228,7 +230,7 @@ export class PgSession {
       return this.toUpstream(raw);
     }
     if (plan.settingProblems.length) return this.reject("0A000", refusedSetting(plan.settingProblems[0]), synced);
-    const request = await withUserCode(metadataFor(this.est.target), plan.request, this.preparedText);
+    const request = await withUserCode(metadataFor(this.est.target), { ...plan.request, inference: this.inferenceOf(plan.request.text) }, this.preparedText);
     const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
@@ -318,6 +320,11 @@ export class PgSession {
     this.est.session.recordResult(decision.requestSeq, { error: { code: "0A000", message: `refused under masking: ${why}` } });
     await this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, synced);
     return true;
+  }
+
+  /** What `text` would reveal of columns masked by rules that block inference (inference.ts). */
+  private inferenceOf(text: string) {
+    return (rules: readonly MaskingRule[], masker: Masker) => inferenceRefusalThroughViews(text, masker, rules, metadataFor(this.est.target), this.est.target.ref.name, this.preparedText);
   }
 
   /** The text of a prepared statement an EXECUTE runs, or null when unknown. */
