@@ -213,7 +213,7 @@ export class GatewaySession {
     const masker = maskerFor(verdict, this.client.protocol);
     // Masking applies and the result cannot be masked, or the request would reveal masked values:
     // refused (held first would only waste an approver's time).
-    const refused = verdict && verdict.type !== "deny" ? await maskedRefusal(request, masker) : null;
+    const refused = verdict && verdict.type !== "deny" && masker?.active ? await maskedRefusal(request, masker) : null;
     if (refused !== null && verdict) verdict = { type: "deny", reason: refused, policies: verdict.policies };
     failure ??= "policy decision failed";
     const event = this.recorder.record(request.action === "connect" ? "connect" : "request", requestEvent(request, masker, verdict, failure));
