@@ -5,6 +5,8 @@ import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { addConnection, addMaskingRule, addUser, ofKind, pgUpstream, putPolicies, sessionsOf, type Rec } from "../support/api-fixture";
 import { gatewayClient } from "../support/gateway-pg";
 import { gatewayConninfo, runPsql } from "../support/psql";
+import { mcpRunSql, resultText } from "../support/mcp-run-sql";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 
 /**
  * Masking rules with `blockInference` (postgres/inference.ts), with real psql through a real
@@ -63,6 +65,7 @@ describe("PostgreSQL masking rules that block inference", () => {
   let token = "";
   const sessions = sessionsOf(() => gh, () => admin, "postgres");
   const track: postgres.Sql[] = [];
+  const mcpClients: Client[] = [];
 
   const psql = (db: string, ...statements: string[]) =>
     runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", ...statements.flatMap((s) => ["-c", s])]);
@@ -88,7 +91,7 @@ describe("PostgreSQL masking rules that block inference", () => {
   }, 180_000);
 
   afterAll(async () => {
-    await Promise.all(track.map((s) => s.end({ timeout: 1 }).catch(() => {})));
+    await Promise.all([...track.map((s) => s.end({ timeout: 1 }).catch(() => {})), ...mcpClients.map((c) => c.close().catch(() => {}))]);
     await teardown(gh, pg15);
   });
 
@@ -120,6 +123,16 @@ describe("PostgreSQL masking rules that block inference", () => {
     expect(err).toMatchObject({ code: "42501" });
     expect((err as Error).message).toMatch(/column "ssn".*WHERE/);
     expect(await sql`SELECT ssn FROM customers WHERE id = ${1}`).toEqual([{ ssn: "[REDACTED]" }]);
+  });
+
+  it("refuses over MCP run_sql too (the same check, in the console's process)", async () => {
+    const refused = await mcpRunSql(gh, token, mcpClients, "inf-on", "SELECT id FROM customers WHERE ssn LIKE '123-45-%'");
+    expect(refused.isError).toBe(true);
+    expect(resultText(refused)).toMatch(/^DENIED: .*column "ssn".*WHERE/);
+    const plain = await mcpRunSql(gh, token, mcpClients, "inf-on", "SELECT ssn FROM customers WHERE id = 1");
+    expect(plain.isError, resultText(plain)).toBeFalsy();
+    expect(resultText(plain)).toContain("[REDACTED]");
+    expectNoSsn(resultText(plain));
   });
 
   it("records the refusal as a denied request", async () => {

@@ -55,10 +55,11 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
           requestId: extra.requestId,
           // Code written in the database may write whatever the text says (user-code.ts withUserCode).
           classify: async (target) => {
+            // classifyForConnection first: it loads the parser that preparedIn and the inference check use
+            const classified = await classifyForConnection("postgres", args.sql);
             prepared = preparedIn(args.sql);
             const inference = (rules: readonly MaskingRule[], masker: Masker) => inferenceRefusalThroughViews(args.sql, masker, rules, metadataFor(target), target.ref.name, prepared);
-            const request = { ...(await classifyForConnection("postgres", args.sql)), ...(params?.length ? { params } : {}), inference };
-            return withUserCode(metadataFor(target), request, prepared);
+            return withUserCode(metadataFor(target), { ...classified, ...(params?.length ? { params } : {}), inference }, prepared);
           },
           execute: async ({ session, decision, target, request, signal }) => {
             // The PostgreSQL gateway's refusals under masking (stored-sources.ts): user code, masked values stored elsewhere.
