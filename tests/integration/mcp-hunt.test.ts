@@ -180,9 +180,14 @@ describe("MCP endpoint bypass hunt", () => {
     const c = await mcp(t.agent);
     const child = await mcp(t.sub); // a child token shares its human's slots
     const calls = Array.from({ length: 24 }, (_, i) => (i % 2 ? child : c).callTool({ name: "run_sql", arguments: { connection: "hunt-pg", sql: "select pg_sleep(4)" } }, undefined, { timeout: 60_000 }) as Promise<CallToolResult>);
-    await new Promise((r) => setTimeout(r, 2000));
-    const [{ n }] = await direct`select count(*)::int as n from pg_stat_activity where application_name = 'gatehouse-mcp' and query like '%pg_sleep(4)%'`;
-    expect(n).toBe(16);
+    // the calls start as the machine allows (a fixed wait saw 15 of 16 under load); never more than 16
+    let most = 0;
+    await until(async () => {
+      const [{ n }] = await direct`select count(*)::int as n from pg_stat_activity where application_name = 'gatehouse-mcp' and query like '%pg_sleep(4)%' and state = 'active'`;
+      most = Math.max(most, n);
+      return n >= 16;
+    });
+    expect(most).toBe(16);
     const other = await sql(t.admin, "select 1 as one");
     expect(other.isError, text(other)).toBeFalsy();
     const results = await Promise.all(calls);
