@@ -48,6 +48,23 @@ test("masking rule editor previews live and the rule masks stored text", async (
   await expect(page.getByTestId("rule-e2e-project-codes")).toBeVisible();
 });
 
+test("a masking rule that blocks inference: set in the editor, shown in the list, kept when edited again", async ({ page, request }) => {
+  await new LoginPage(page).signIn(E2E.adminEmail, E2E.adminPassword);
+  await page.getByRole("link", { name: "Masking" }).click();
+  await page.getByRole("button", { name: "New rule" }).click();
+  await page.getByLabel("Name", { exact: true }).fill("e2e-guarded-ssn");
+  await page.getByLabel("Rule set", { exact: true }).fill("e2e-guarded");
+  await page.getByRole("textbox", { name: /^Columns/ }).fill("customers.ssn");
+  await page.getByLabel(/Block inference/).check();
+  await page.getByRole("button", { name: "Save rule" }).click();
+  const row = page.getByTestId("rule-e2e-guarded-ssn");
+  await expect(row).toContainText("blocks inference");
+  const { rules } = (await (await request.get(`${E2E.url}/api/v1/masking`, { headers: { authorization: `Bearer ${await adminToken(request)}` } })).json()) as { rules: { name: string; definition: { blockInference?: boolean } }[] };
+  expect(rules.find((r) => r.name === "e2e-guarded-ssn")?.definition.blockInference).toBe(true);
+  await row.getByRole("button", { name: "Edit" }).click();
+  await expect(page.getByLabel(/Block inference/)).toBeChecked();
+});
+
 test("before saving, the editor lists the live sessions the edited policies would end; saved, they end and say why", async ({ page, request }) => {
   const token = await adminToken(request);
   const port = new URL(E2E.url).port;

@@ -34,13 +34,14 @@ export function MaskingClient({ initial, detectors, canWrite }: { initial: RuleR
       <Card>
         <Table head={["Rule", "Set", "Masks", "Style", "Status", ""]}>
           {rules.data.map((r) => {
-            const d = r.definition as { detectors?: string[]; columns?: string[]; style?: string; regexes?: string[]; dictionary?: string[] };
+            const d = r.definition as { detectors?: string[]; columns?: string[]; style?: string; regexes?: string[]; dictionary?: string[]; blockInference?: boolean };
             return (
               <tr key={r.id} data-testid={`rule-${r.name}`}>
                 <td className="px-2 py-2 font-medium">{revealInvisible(r.name)}</td>
                 <td className="px-2 py-2"><Badge tone="blue">{r.ruleSet}</Badge></td>
                 <td className="px-2 py-2 text-xs">
                   {[...(d.detectors ?? []), ...(d.columns ?? []).map((c) => `column ${c}`), ...(d.regexes ?? []).map(() => "regex"), ...(d.dictionary?.length ? ["dictionary"] : [])].join(", ")}
+                  {d.blockInference && <> <Badge tone="amber">blocks inference</Badge></>}
                 </td>
                 <td className="px-2 py-2 text-xs">{d.style}</td>
                 <td className="px-2 py-2">{r.enabled ? <Badge tone="green">on</Badge> : <Badge>off</Badge>}</td>
