@@ -28,6 +28,9 @@ describe("inferenceRefusal", () => {
     "SELECT DISTINCT name FROM customers",
     "DECLARE _psql_cursor NO SCROLL CURSOR FOR SELECT id, ssn FROM customers",
     "PREPARE q AS SELECT ssn FROM customers WHERE id = $1",
+    // EXISTS reads whether a row comes back, not what is in it
+    "SELECT id FROM orders o WHERE EXISTS (SELECT * FROM customers c WHERE c.id = o.customer_id)",
+    "SELECT id FROM orders o WHERE NOT EXISTS (SELECT c.ssn, 1 FROM customers c WHERE c.id = o.customer_id)",
   ])("allows %s", (sql) => {
     expect(refusal(sql)).toBeNull();
   });
@@ -51,6 +54,9 @@ describe("inferenceRefusal", () => {
     ["SELECT id, rank() OVER w FROM customers WINDOW w AS (ORDER BY ssn)", /window's ORDER BY/],
     ["SELECT id FROM orders WHERE customer_id IN (SELECT id FROM customers WHERE ssn LIKE '1%')", /WHERE of a subquery in WHERE/],
     ["SELECT id FROM orders o WHERE EXISTS (SELECT 1 FROM customers c WHERE c.id = o.customer_id AND c.ssn > '5')", /subquery/],
+    ["SELECT id FROM orders o WHERE EXISTS (SELECT * FROM customers c WHERE c.id = o.customer_id AND c.ssn > '5')", /subquery/],
+    ["SELECT id FROM orders o WHERE EXISTS (SELECT 1 / (ssn::int - 5) FROM customers c)", /subquery/],
+    ["SELECT id FROM orders WHERE EXISTS (SELECT ssn FROM customers UNION SELECT ssn FROM leads)", /UNION/],
     ["WITH x AS (SELECT id FROM customers WHERE ssn LIKE '1%') SELECT id FROM x", /WITH query/],
     ["WITH x AS (SELECT ssn AS s FROM customers) SELECT s FROM x", /select list of a subquery/],
     ["SELECT s FROM (SELECT ssn AS s FROM customers) t", /subquery/],

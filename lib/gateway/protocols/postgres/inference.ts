@@ -260,6 +260,13 @@ class InferenceWalk {
         return this.fields(n, at.includes(", inside ") ? at : `${at}, inside ${baseFunctionName(n.funcname) ?? "a function"}()`);
       case "WindowDef":
         return this.fields(n, at);
+      case "SubLink": {
+        // EXISTS tells whether a row comes back, never what is in it: stars, plain columns and
+        // constants in its select list reveal nothing (other expressions may raise an error, so they count)
+        const sub = n.subLinkType === "EXISTS_SUBLINK" ? unwrap(n.subselect) : null;
+        if (sub?.[0] !== "SelectStmt" || (str(sub[1].op) && sub[1].op !== "SETOP_NONE")) return this.fields(n, at);
+        return this.select({ ...sub[1], targetList: asArray(sub[1].targetList).filter((t) => !revealsNothingInExists(t)) }, false, at);
+      }
       case "ExecuteStmt":
         return this.execute(n, 0);
       case "DoStmt":
@@ -287,6 +294,11 @@ class InferenceWalk {
     this.walk(n.params, "EXECUTE parameters");
     new InferenceWalk(this.globs, this.prepared).statements(text, depth + 1);
   }
+}
+
+function revealsNothingInExists(target: unknown): boolean {
+  const val = unwrap(unwrap(target)?.[1]?.val)?.[0];
+  return val === "ColumnRef" || val === "A_Const";
 }
 
 /**
