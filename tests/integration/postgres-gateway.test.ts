@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_POLICIES } from "@/lib/gateway/policy/defaults";
 import { build } from "@/lib/gateway/protocols/postgres/wire";
 import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { freezePostgres } from "../support/pg-freeze";
 import { rawPgSession } from "../support/pg-wire-session";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { addApprover, addUser, heldApproval, putPolicies, type Rec } from "../support/api-fixture";
@@ -423,6 +424,26 @@ describe("PostgreSQL gateway", () => {
     for (const s of live) await apiCall(gh.url, tokens.admin, "POST", `/sessions/${s.id}/kill`, {});
     const r = await running;
     expect(r.stderr).toContain("57P01");
+  });
+
+  it("a session killed while its upstream still connects is refused then, not when the upstream answers", async () => {
+    const known = new Set((await sessionsOf((s) => s.connectionName === "prod-pg")).map((s) => s.id));
+    const thaw = freezePostgres(pg.port); // accepts the connection, answers nothing
+    try {
+      const running = psql("prod-pg", "select 1");
+      let live: Record<string, any>[] = [];
+      for (let i = 0; i < 100 && live.length === 0; i++) {
+        await new Promise((r) => setTimeout(r, 100));
+        live = await sessionsOf((s) => s.connectionName === "prod-pg" && s.status === "live" && !known.has(s.id));
+      }
+      expect(live).toHaveLength(1);
+      expect((await apiCall(gh.url, tokens.admin, "POST", `/sessions/${live[0].id}/kill`, {})).status).toBe(200);
+      const r = await running;
+      // a refusal during the login: psql prints no SQLSTATE there (it is 57P01)
+      expect(r.stderr).toMatch(/FATAL:\s+terminating connection: session ended by an administrator/);
+    } finally {
+      thaw();
+    }
   });
 
   it("runs pgbench -i and short pgbench runs (simple, extended, prepared)", async () => {

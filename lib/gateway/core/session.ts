@@ -42,6 +42,8 @@ export class GatewaySession {
   private connectionRefreshes = 0;
   private expiryTimer: NodeJS.Timeout | null = null;
   private terminateHandlers: ((reason: string) => void)[] = [];
+  /** why terminate() ended the session, once it has */
+  private terminatedFor: string | null = null;
   /** aborted when the session ends: a hold still waiting then gives up (nothing may run in an ended session) */
   private readonly ending = new AbortController();
   readonly startedAt = Date.now();
@@ -324,23 +326,31 @@ export class GatewaySession {
     this.expiryTimer = timer;
   }
 
-  /** Register how the adapter closes its client (with a protocol-native message). */
+  /**
+   * Register how the adapter closes its client (with a protocol-native message). A session ended
+   * from outside before the adapter got here (killed while its upstream connected) is closed so at once.
+   */
   onTerminate(fn: (reason: string) => void) {
     this.terminateHandlers.push(fn);
+    const reason = this.terminatedFor;
+    if (reason !== null) queueMicrotask(() => this.runTerminateHandler(fn, reason));
   }
 
   /** Ends the session from outside (admin kill, token revoked, user disabled, shutdown). */
   terminate(reason: string) {
     if (this.ended) return;
+    this.terminatedFor = reason;
     this.recorder.record("terminated", { reason });
-    for (const fn of this.terminateHandlers) {
-      try {
-        fn(reason);
-      } catch (err) {
-        console.error(`[gateway] terminate handler of ${this.id} failed:`, loggable(err));
-      }
-    }
+    for (const fn of this.terminateHandlers) this.runTerminateHandler(fn, reason);
     void this.end("killed", reason);
+  }
+
+  private runTerminateHandler(fn: (reason: string) => void, reason: string) {
+    try {
+      fn(reason);
+    } catch (err) {
+      console.error(`[gateway] terminate handler of ${this.id} failed:`, loggable(err));
+    }
   }
 
   get isEnded() {

@@ -87,9 +87,19 @@ export async function establish(raw: net.Socket, ctx: HandshakeContext): Promise
       throw err;
     }
     let upstream: UpstreamConnection;
+    // Ended from outside (an admin's kill, a revoked token) while the upstream still connects:
+    // refused then, not once a slow or hung upstream answers.
+    let killedFor: string | null = null;
+    const killed = new Promise<never>((_, reject) => session.onTerminate((reason) => reject(new Error((killedFor = reason)))));
+    killed.catch(() => {});
+    const connecting = connectUpstream(target, screened.forward);
     try {
-      upstream = await connectUpstream(target, screened.forward);
+      upstream = await Promise.race([connecting, killed]);
     } catch (err) {
+      if (killedFor !== null) {
+        connecting.then((late) => late.socket.destroy(), () => {});
+        throw new Refusal("57P01", `terminating connection: ${killedFor}`);
+      }
       const message = err instanceof UpstreamError ? err.message : "cannot connect to the upstream";
       session.recorder.record("upstream_error", { message });
       await session.end("failed", message);
