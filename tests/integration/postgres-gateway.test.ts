@@ -421,6 +421,9 @@ describe("PostgreSQL gateway", () => {
       live = await sessionsOf((s) => s.connectionName === "prod-pg" && s.status === "live");
     }
     expect(live.length).toBeGreaterThan(0);
+    // killed once the statement runs (a kill during the login is the next test's)
+    const statementRecorded = async () => (await Promise.all(live.map((s) => eventsOf(s.id)))).some((events) => events.some((e) => e.kind === "request" && e.payload.text === "select pg_sleep(20)"));
+    for (let i = 0; i < 100 && !(await statementRecorded()); i++) await new Promise((r) => setTimeout(r, 100));
     for (const s of live) await apiCall(gh.url, tokens.admin, "POST", `/sessions/${s.id}/kill`, {});
     const r = await running;
     expect(r.stderr).toContain("57P01");
