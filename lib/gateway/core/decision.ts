@@ -53,9 +53,7 @@ export async function maskedRefusal(request: ClassifiedRequest, masker: Masker |
   if (request.unmaskable) return UNMASKABLE[request.unmaskable];
   try {
     if (!request.inference) return null;
-    // the rules this masker was compiled with for its channel (compileMasker's filter)
-    const { rules, opts } = maskerInternals(masker).recipe;
-    return await request.inference(rules.filter((r) => r.enabled && (!opts.channel || !r.appliesTo || r.appliesTo.includes(opts.channel))), masker);
+    return await request.inference(maskerInternals(masker).applied, masker);
   } catch {
     return "masking applies to you here, and what this statement reveals of masked columns could not be analysed";
   }

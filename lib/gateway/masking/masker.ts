@@ -73,6 +73,8 @@ export interface MaskerInternals {
   textDetectsPrivateKeys: boolean;
   /** what the masker was compiled from: another thread compiles the same masker from it */
   recipe: { rules: readonly MaskingRule[]; opts: MaskerOptions };
+  /** the rules it applies: the enabled ones for its channel, in order */
+  applied: readonly MaskingRule[];
   /** adds counts made by such a copy (its `counts()`) to this masker's */
   addCounts(counts: readonly MaskCount[]): void;
   /**
@@ -95,13 +97,15 @@ export function maskerInternals(masker: Masker): MaskerInternals {
 }
 
 export function compileMasker(rules: readonly MaskingRule[], opts: MaskerOptions): Masker {
-  const compiled = rules.filter((r) => r.enabled && (!opts.channel || !r.appliesTo || r.appliesTo.includes(opts.channel))).map(compileRule);
+  const applied = rules.filter((r) => r.enabled && (!opts.channel || !r.appliesTo || r.appliesTo.includes(opts.channel)));
+  const compiled = applied.map(compileRule);
   const masker = new CompiledMasker(compiled, new Hasher(opts.hashKey));
   internals.set(masker, {
     masksText: !masker.textSet.empty,
     textHasCustomPatterns: masker.textSet.customs.length > 0,
     textDetectsPrivateKeys: (masker.textSet.mask & bit(K_PRIVATE_KEY)) !== 0,
     recipe: { rules, opts },
+    applied,
     addCounts: (counts) => masker.addCounts(counts),
     maskMarkedText: (text) => masker.maskMarkedText(text),
   });
