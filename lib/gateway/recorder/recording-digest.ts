@@ -43,11 +43,20 @@ export type RecordingScheme = "sha256-chain-v1" | "sha256-chain-v2";
 const CURRENT_SCHEME: RecordingScheme = "sha256-chain-v2";
 
 const MAX_MARKS = 64;
+/** One buffer for every chain in the process (add() is synchronous); a larger event gets its own. */
+const SHARED_LINK_BYTES = 64 * 1024;
+let sharedLink = Buffer.allocUnsafe(4096);
+
+function linkBuffer(room: number): Buffer {
+  if (room > SHARED_LINK_BYTES) return Buffer.allocUnsafe(room);
+  if (sharedLink.length < room) sharedLink = Buffer.allocUnsafe(SHARED_LINK_BYTES);
+  return sharedLink;
+}
+
 const GENESIS = Buffer.alloc(32);
 
 export class RecordingDigest {
   private head: Buffer = GENESIS;
-  private scratch = Buffer.allocUnsafe(1024);
   private count = 0;
   private lastSeq = 0;
   private marks: string[] = [];
@@ -63,8 +72,7 @@ export class RecordingDigest {
     const payload = this.scheme === "sha256-chain-v1" || e.canonical ? e.payload : canonicalPayload(e.payload);
     // head | seq, time, kind length | kind | payload length | payload | data length (+1; 0: none)
     const room = 32 + 16 + 4 + 4 + 3 * (e.kind.length + payload.length);
-    if (this.scratch.length < room) this.scratch = Buffer.allocUnsafe(Math.max(room, 2 * this.scratch.length));
-    const b = this.scratch;
+    const b = linkBuffer(room);
     this.head.copy(b, 0);
     b.writeUInt32BE(e.seq >>> 0, 32);
     b.writeDoubleBE(e.tMs, 36);
