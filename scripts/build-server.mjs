@@ -4,6 +4,10 @@
 // (measured: 50–60 MB less resident, and it starts faster). Packages stay external, loaded from
 // node_modules as usual. `npm run dev` still runs server.ts through tsx.
 //
+// The `gatehouse` CLI too (dist/cli.mjs): bin/gatehouse.mjs runs it when it is newer than every
+// source it was built from (dist/cli.inputs.json), and cli/main.ts through tsx otherwise. Built,
+// a command starts in ~0.15 s instead of ~0.65 s.
+//
 //   node scripts/build-server.mjs             build now
 //   node scripts/build-server.mjs --if-stale  build when missing or older than any source
 //   import { ensureServerBundle } ...          the same, from a script
@@ -15,7 +19,7 @@ export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "
 export const SERVER_BUNDLE = path.join(root, "dist", "server.mjs");
 
 /** What the bundle is made of: everything server.ts can import, and how it is resolved. */
-const SOURCES = ["server.ts", "server-entry.ts", "lib", "db", "package-lock.json", "tsconfig.json"];
+const SOURCES = ["server.ts", "server-entry.ts", "lib", "db", "cli", "package-lock.json", "tsconfig.json"];
 
 /** The newest modification time among these files and directories (relative to the repo root). */
 export function newestMtime(entries) {
@@ -33,7 +37,7 @@ export function newestMtime(entries) {
  * Bundles: the entry, the server it runs, and the worker thread the server starts to mask large
  * results (mask-pool.ts). The entry first: it is renamed into place last (see buildServer).
  */
-const ENTRIES = { server: "server-entry.ts", gatehouse: "server.ts", "mask-worker": "lib/gateway/protocols/postgres/mask-worker.ts" };
+const ENTRIES = { server: "server-entry.ts", gatehouse: "server.ts", "mask-worker": "lib/gateway/protocols/postgres/mask-worker.ts", cli: "cli/main.ts" };
 
 export async function buildServer() {
   const { build } = await import("esbuild");
@@ -41,7 +45,7 @@ export async function buildServer() {
   // same moment, and a server starting meanwhile must never read half a file.
   const tmp = path.join(path.dirname(SERVER_BUNDLE), `.build-${process.pid}`);
   fs.rmSync(tmp, { recursive: true, force: true });
-  await build({
+  const result = await build({
     entryPoints: Object.fromEntries(Object.entries(ENTRIES).map(([name, file]) => [name, path.join(root, file)])),
     outdir: tmp,
     outExtension: { ".js": ".mjs" },
@@ -55,9 +59,16 @@ export async function buildServer() {
     // Node then keeps every loaded module's source map in memory).
     sourcemap: "linked",
     sourcesContent: false,
+    metafile: true,
     logLevel: "warning",
     banner: { js: "// Built by scripts/build-server.mjs (see ENTRIES there); do not edit." },
   });
+  // What the CLI was built from, repo-relative, for bin/gatehouse.mjs to tell a stale bundle.
+  const cliInputs = Object.keys(result.metafile.outputs[path.relative(process.cwd(), path.join(tmp, "cli.mjs"))]?.inputs ?? {});
+  if (!cliInputs.length) throw new Error("esbuild's metafile names no inputs for the CLI bundle");
+  const relative = [...cliInputs.map((f) => path.relative(root, path.resolve(process.cwd(), f))), "tsconfig.json"];
+  fs.writeFileSync(path.join(tmp, "cli.inputs.json"), JSON.stringify(relative));
+  fs.renameSync(path.join(tmp, "cli.inputs.json"), path.join(path.dirname(SERVER_BUNDLE), "cli.inputs.json"));
   // the server last: its date is what ensureServerBundle compares
   for (const name of Object.keys(ENTRIES).reverse()) {
     for (const file of [`${name}.mjs.map`, `${name}.mjs`]) fs.renameSync(path.join(tmp, file), path.join(path.dirname(SERVER_BUNDLE), file));
