@@ -1,4 +1,5 @@
 import postgres from "postgres";
+import { limitFrom } from "@/lib/auth/caller-caps";
 import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import type { Masker } from "@/lib/gateway/masking";
 import { GatehouseError } from "@/lib/gateway/core/types";
@@ -28,12 +29,16 @@ export const MAX_ROWS = 500;
  * more memory than this.
  */
 export const MAX_RESULT_BYTES = 1 << 20;
-export const STATEMENT_TIMEOUT_MS = 30_000;
-/** a statement that ignores statement_timeout (`SET statement_timeout = 0; ...`) is cancelled then */
-const HARD_KILL_GRACE_MS = 5_000;
+/** upstream statement_timeout of every run_sql statement (GATEHOUSE_MCP_STATEMENT_TIMEOUT_MS) */
+export const statementTimeoutMs = limitFrom("GATEHOUSE_MCP_STATEMENT_TIMEOUT_MS", 30_000);
+/**
+ * A statement that ignores statement_timeout (`SET statement_timeout = 0; ...`) is cancelled once
+ * it has run this much longer (5 s, or the timeout itself when that is shorter).
+ */
+const hardKillAfterMs = () => statementTimeoutMs() + Math.min(5_000, statementTimeoutMs());
 const SAMPLE_ROWS = 20;
 
-/** The statement was cancelled upstream: it outlived STATEMENT_TIMEOUT_MS (and its grace), or its caller went away. */
+/** The statement was cancelled upstream: it outlived statementTimeoutMs() (and its grace), or its caller went away. */
 export class SqlCancelled extends Error {
   readonly code = "57014";
 }
@@ -72,7 +77,7 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
     idle_timeout: 5,
     // Notices can carry data (RAISE NOTICE '%', ssn): never relayed unmasked, so not relayed.
     onnotice: () => {},
-    connection: { application_name: "gatehouse-mcp", statement_timeout: STATEMENT_TIMEOUT_MS },
+    connection: { application_name: "gatehouse-mcp", statement_timeout: statementTimeoutMs() },
   });
   // Rows stream through forEach (never all in memory at once) into what the answer keeps.
   const kept = new Map<RawSet, { rows: Row[]; seen: number }>();
@@ -87,7 +92,7 @@ export async function runSqlUpstream(target: UpstreamTarget, text: string, param
     void Promise.resolve(query.cancel()).catch(() => {});
     void sql.end({ timeout: 0 });
   };
-  const killer = setTimeout(() => cancel(`the statement ran longer than ${(STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS) / 1000} s and was cancelled`), STATEMENT_TIMEOUT_MS + HARD_KILL_GRACE_MS);
+  const killer = setTimeout(() => cancel(`the statement ran longer than ${hardKillAfterMs() / 1000} s and was cancelled`), hardKillAfterMs());
   const gone = () => cancel("the MCP client went away or cancelled the call before the statement finished; it was cancelled");
   if (signal?.aborted) gone();
   signal?.addEventListener("abort", gone, { once: true });

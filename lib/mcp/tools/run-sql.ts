@@ -12,7 +12,7 @@ import { refusedStore } from "@/lib/gateway/protocols/postgres/stored-sources";
 import { withUserCode } from "@/lib/gateway/protocols/postgres/user-code";
 import { errorResult, safely, textResult, type McpContext } from "../context";
 import { runGatewayCall } from "../gateway-call";
-import { MAX_RESULT_BYTES, MAX_ROWS, runSqlUpstream, sampleOf, SqlCancelled, STATEMENT_TIMEOUT_MS, type SqlOutcome } from "../sql-exec";
+import { MAX_RESULT_BYTES, MAX_ROWS, runSqlUpstream, sampleOf, SqlCancelled, statementTimeoutMs, type SqlOutcome } from "../sql-exec";
 import { DEFAULT_WAIT_SECONDS, MAX_WAIT_SECONDS, notifier } from "./shared";
 
 const input = {
@@ -34,7 +34,7 @@ export function registerRunSql(server: McpServer, ctx: McpContext) {
       title: "Run SQL",
       description:
         `Runs SQL on a postgres connection through Gatehouse. Policy may allow, mask (values come back masked), deny, or hold the statement for a human approver. ` +
-        `Returns up to ${MAX_ROWS} rows per result and ${MAX_RESULT_BYTES / (1 << 20)} MiB of values in all as JSON (truncated: true beyond); statements time out after ${STATEMENT_TIMEOUT_MS / 1000} s. ` +
+        `Returns up to ${MAX_ROWS} rows per result and ${MAX_RESULT_BYTES / (1 << 20)} MiB of values in all as JSON (truncated: true beyond); statements time out after ${statementTimeoutMs() / 1000} s. ` +
         `If it stays held longer than wait_seconds, the result says "held for approval #N": call wait_for_approval with that id.`,
       inputSchema: input,
     },
