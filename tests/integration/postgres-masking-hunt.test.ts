@@ -3,7 +3,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
-import { addConnection, addMaskingRule, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
+import { addConnection, addMaskingRule, addUser, ofKind, pgUpstream, putPolicies, sessionsOf } from "../support/api-fixture";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -30,15 +30,22 @@ permit (principal, action == Gatehouse::Action::"read", resource);
 permit (principal, action in [Gatehouse::Action::"write", Gatehouse::Action::"ddl"], resource)
 when { resource.name == "hunt-rw" };
 
+@id("admin-masked")
+@mask("pii")
+permit (principal, action == Gatehouse::Action::"admin", resource)
+when { resource.name == "hunt-admin" };
+
 @id("changes-approval")
 @hold("approvers")
 permit (principal, action, resource)
-when { ["write", "ddl", "admin", "unknown"].contains(context.request.kind) && resource.name != "hunt-rw" };
+when { ["write", "ddl", "admin", "unknown"].contains(context.request.kind) && resource.name != "hunt-rw" && resource.name != "hunt-admin" };
 `;
 
 const MEMBER = "masker@example.test";
 const SECRETS = ["pbkdf2$Zq9xK7mWvT", "argon2$Lr4pN8sYhQ"];
 const PANS = ["panSecretQ7Zk", "panSecretW3Lm"];
+/** integer secrets (masked by `*.password*`), above any PID Linux hands out (pid_max is at most 2^22) */
+const PINS = [5170023, 5170041];
 /** how the values can come back changed: reversed, lower-cased (a regclass cast folds case) */
 const FORMS = SECRETS.flatMap((s) => [s, [...s].reverse().join(""), s.toLowerCase(), s.slice(0, 6), s.slice(7)]);
 
@@ -47,6 +54,7 @@ describe("PostgreSQL masking hunt", () => {
   let gh: GatehouseProcess;
   let pg15: Postgres15;
   let token = "";
+  let adminToken = "";
 
   const psql = (sql: string, db = "hunt-masked") => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
   /** Everything psql printed (rows, errors, notices, notifications) must be free of the secrets. */
@@ -57,8 +65,9 @@ describe("PostgreSQL masking hunt", () => {
   beforeAll(async () => {
     [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    adminToken = admin;
     token = await addUser(gh, admin, MEMBER);
-    for (const name of ["hunt-masked", "hunt-rw"]) {
+    for (const name of ["hunt-masked", "hunt-rw", "hunt-admin"]) {
       await addConnection(gh, admin, name, { ...pgUpstream(pg15), tags: ["staging"] });
     }
     // A rule that names one table, as rules for a known schema do: its partitions and inheritance children hold the same rows.
@@ -76,7 +85,9 @@ describe("PostgreSQL masking hunt", () => {
       insert into payments values (1, '${PANS[0]}'), (120, '${PANS[1]}');
       create table ledger (id int, pan text);
       create table ledger_2019 () inherits (ledger);
-      insert into ledger_2019 values (2, '${PANS[0]}');`);
+      insert into ledger_2019 values (2, '${PANS[0]}');
+      create table lockers (id int, password_pin int);
+      insert into lockers values (1, ${PINS[0]}), (2, ${PINS[1]});`);
     // what autovacuum does to any table in use: the planner statistics now hold its values
     await direct.unsafe("create statistics accounts_mcv (mcv) on login, password_hash from accounts; analyze accounts");
     await direct.end();
@@ -100,12 +111,57 @@ describe("PostgreSQL masking hunt", () => {
     ["a cast to jsonb (DETAIL and CONTEXT)", "select password_hash::jsonb from accounts"],
     ["xmlparse (DETAIL)", "select xmlparse(document password_hash) from accounts"],
     ["a unique violation's DETAIL", "insert into accounts select 10 + g, (select password_hash from accounts where id = 1), null from generate_series(1, 2) g"],
-    ["a NOTICE raised by a function", "select shout(password_hash) from accounts"],
-    ["an exception raised by a function", "select boom(password_hash) from accounts"],
   ])("an error or notice does not quote the masked value: %s", async (_what, sql) => {
     const r = await psql(sql, "hunt-rw");
     expect(r.out).toMatch(/ERROR|NOTICE/);
     expectNoSecret(r.out, sql);
+  });
+
+  it.each([
+    ["a NOTICE raised by a function", "select shout(password_hash) from accounts"],
+    ["an exception raised by a function", "select boom(password_hash) from accounts"],
+  ])("code written in the database does not run under masking, so it cannot raise the masked value: %s", async (_what, sql) => {
+    const r = await psql(sql, "hunt-rw");
+    expect(r.out).toMatch(/ERROR: {2}0A000:/);
+    expect(r.out).not.toMatch(/NOTICE/);
+    expectNoSecret(r.out, sql);
+  });
+
+  // The cases above are refused before anything runs; this notice really comes from PostgreSQL
+  // carrying a masked value: pg_cancel_backend(pid) warns `PID <pid> is not a PostgreSQL backend
+  // process` (before any privilege check) for a number that is no backend's. Admin is permitted
+  // with masking on hunt-admin.
+  it("a WARNING (NoticeResponse) quoting a masked value arrives masked: psql, postgres.js, and the recording", async () => {
+    const call = "select pg_cancel_backend(password_pin) from lockers order by id";
+    const direct: string[] = [];
+    const upstream = postgres(pg15.url, { max: 1, onnotice: (n) => void direct.push(String(n.message)) });
+    await upstream.unsafe(call);
+    await upstream.end();
+    // the channel does carry the values when nothing masks it
+    expect(direct).toEqual(PINS.map((p) => `PID ${p} is not a PostgreSQL backend process`));
+
+    const sessions = sessionsOf(() => gh, () => adminToken, "postgres");
+    const known = await sessions.ids();
+    const r = await psql(call, "hunt-admin");
+    expect(r.code, r.out).toBe(0);
+    // one per row, so the notices arrived (dropping them would fail here) with the PID redacted
+    expect(r.stderr.match(/WARNING: {2}01000: PID \[REDACTED\] is not a PostgreSQL backend process/g), r.out).toHaveLength(2);
+    for (const p of PINS) expect(r.out).not.toContain(String(p));
+    const events = await sessions.recorded(await sessions.opened(known));
+    expect(ofKind(events, "request").map((q) => q.verdict)).toContain("mask");
+    expect(ofKind(events, "result")).not.toHaveLength(0);
+    for (const p of PINS) expect(JSON.stringify(events)).not.toContain(String(p));
+
+    // the extended protocol (Parse/Bind/Execute) takes the other branch of the relay
+    const got: { severity: string; code: string; message: string }[] = [];
+    const client = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "hunt-admin", username: MEMBER, password: token, ssl: false, max: 1, onnotice: (n) => void got.push({ severity: String(n.severity), code: String(n.code), message: String(n.message) }) });
+    try {
+      await client`select pg_cancel_backend(password_pin) from lockers order by id`;
+    } finally {
+      await client.end();
+    }
+    expect(got.map((n) => [n.severity, n.code, n.message])).toEqual(PINS.map(() => ["WARNING", "01000", "PID [REDACTED] is not a PostgreSQL backend process"]));
+    for (const p of PINS) expect(JSON.stringify(got)).not.toContain(String(p));
   });
 
   it("an error still quotes what the client wrote itself", async () => {
