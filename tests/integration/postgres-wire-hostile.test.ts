@@ -110,7 +110,7 @@ describe("PostgreSQL listener: hostile frames", () => {
   };
 
   beforeAll(async () => {
-    [gh, pg15] = await Promise.all([startGatehouse({ demo: false, env: { GATEHOUSE_PG_STARTUP_TIMEOUT_MS: "3000" } }), startPostgres15()]);
+    [gh, pg15] = await Promise.all([startGatehouse({ demo: false, env: { GATEHOUSE_PG_STARTUP_TIMEOUT_MS: "6000" } }), startPostgres15()]);
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     token = await addUser(gh, admin, USER);
     await addConnection(gh, admin, "wire", pgUpstream(pg15));
@@ -272,13 +272,13 @@ describe("PostgreSQL listener: hostile frames", () => {
     await Promise.all(loris.map((l) => l.connected));
     for (const l of loris) l.write(build.startupMessage({ user: USER, database: "wire" }).subarray(0, 3));
     await sleep(100);
-    const started = Date.now();
     const r = await psql("select 'not blocked'");
     expect(r.stdout.trim(), r.out).toBe("not blocked");
-    expect(Date.now() - started).toBeLessThan(2_500); // well under the 3 s startup timeout the loris sockets wait for
+    // psql was served while every loris socket still waited for its startup timeout (not after
+    // they were dropped): no timing bound needed, which a loaded machine could break
     expect(loris.every((l) => !l.closed)).toBe(true);
-    // GATEHOUSE_PG_STARTUP_TIMEOUT_MS=3000 for this file: the half-started sockets are then closed
-    for (const l of loris) await l.until(() => l.closed, "the startup timeout closed the loris socket", 6_000);
+    // GATEHOUSE_PG_STARTUP_TIMEOUT_MS=6000 for this file: the half-started sockets are then closed
+    for (const l of loris) await l.until(() => l.closed, "the startup timeout closed the loris socket", 10_000);
     await stillServing();
   }, 20_000);
 });
