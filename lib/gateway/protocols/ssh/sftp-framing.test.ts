@@ -125,7 +125,13 @@ describe("SftpRelay framing (client to upstream)", () => {
   it("a packet sequence split at arbitrary points is relayed, refused and recorded exactly as when sent whole", async () => {
     await fc.assert(
       fc.asyncProperty(fc.array(request, { maxLength: 12 }), fc.array(fc.nat(), { maxLength: 16 }), async (reqs, cuts) => {
-        const bytes = Buffer.concat([INIT, ...reqs]);
+        // ids unique, as a client's are while it awaits their replies (a reused one ends the channel)
+        const unique = reqs.map((p, i) => {
+          const q = Buffer.from(p);
+          q.writeUInt32BE(i + 1, 5);
+          return q;
+        });
+        const bytes = Buffer.concat([INIT, ...unique]);
         const whole = await run([bytes]);
         const pieces = await run(split(bytes, cuts));
         expect(pieces.upstream).toEqual(whole.upstream);
@@ -238,5 +244,72 @@ describe("SftpRequests (request and reply bodies)", () => {
       }),
       { numRuns: 500 },
     );
+  });
+});
+
+describe("SftpRelay: request ids and lengths that lie", () => {
+  const KEYS = "/home/u/.ssh/authorized_keys";
+  const forwardedTypes = (h: ReturnType<typeof harness>) => h.upstream.written.map((p) => p[4]);
+
+  it("an id reused while its OPEN is outstanding cannot make a persistence file's handle pass for another path", async () => {
+    const h = harness();
+    h.send(Buffer.concat([INIT, pkt(T.OPEN, 5, KEYS, 1, 0), pkt(T.OPEN, 5, "/tmp/x", 1, 0)]));
+    await h.settle();
+    h.reply(Buffer.concat([pkt(T.HANDLE, 5, "h1"), pkt(T.HANDLE, 5, "h2")]));
+    h.send(pkt(T.FSETSTAT, 6, "h1", 0)); // truncates or chmods authorized_keys, decided as if /tmp/x
+    await h.settle();
+    expect(forwardedTypes(h)).not.toContain(T.FSETSTAT);
+    expect(h.decided.map((r) => r.text)).not.toContain("sftp setstat /tmp/x");
+  });
+
+  it("an FSETSTAT on a handle whose OPEN reply another request's reply consumed is not decided as a plain write", async () => {
+    const h = harness();
+    // STAT 7 fails upstream (STATUS 7), then OPEN 7's HANDLE arrives with no request left to label it
+    h.send(Buffer.concat([INIT, pkt(T.STAT, 7, "/nope"), pkt(T.OPEN, 7, KEYS, 1, 0)]));
+    await h.settle();
+    h.reply(Buffer.concat([pkt(T.STATUS, 7, 2, "no such file", ""), pkt(T.HANDLE, 7, "h3")]));
+    h.send(pkt(T.FSETSTAT, 8, "h3", 0));
+    await h.settle();
+    expect(forwardedTypes(h)).not.toContain(T.FSETSTAT);
+  });
+
+  it("a refused request leaves nothing behind: a later reply to its id is not recorded as its outcome", async () => {
+    const h = harness();
+    h.send(Buffer.concat([INIT, pkt(T.REMOVE, 9, "/tmp/forbidden")]));
+    await h.settle();
+    expect(h.events).toContainEqual(expect.objectContaining({ op: "remove", path: "/tmp/forbidden", status: "denied: test policy" }));
+    // the client had its answer, so id 9 is free again
+    h.send(pkt(T.STAT, 9, "/tmp/y"));
+    await h.settle();
+    expect(h.client.closed).toBe(0);
+    expect(forwardedTypes(h)).toEqual([T.INIT, T.STAT]);
+    h.reply(pkt(T.STATUS, 9, 2, "no such file", ""));
+    await h.settle();
+    expect(h.events.filter((e) => e.op === "remove")).toHaveLength(1);
+  });
+
+  it("a WRITE whose data length claims more than its packet holds is a protocol error, never recorded as written", async () => {
+    const h = harness();
+    h.send(Buffer.concat([INIT, pkt(T.OPEN, 1, "/tmp/w", 0x1a, 0)]));
+    await h.settle();
+    h.reply(pkt(T.HANDLE, 1, "hw"));
+    h.send(Buffer.concat([pkt(T.WRITE, 2, "hw", u64, 0x7fffffff, Buffer.from("abc")), pkt(T.CLOSE, 3, "hw")]));
+    await h.settle();
+    expect(forwardedTypes(h)).toEqual([T.INIT, T.OPEN]);
+    expect(h.client.closed).toBeGreaterThan(0);
+    expect(h.events).toContainEqual(expect.objectContaining({ op: "error", status: "malformed SFTP packet from the client" }));
+    expect(h.events.filter((e) => (e.bytes ?? 0) > 3)).toEqual([]);
+  });
+
+  it("a WRITE split across chunks is counted by the bytes it carries", async () => {
+    const h = harness();
+    h.send(Buffer.concat([INIT, pkt(T.OPEN, 1, "/tmp/w", 0x1a, 0)]));
+    await h.settle();
+    h.reply(pkt(T.HANDLE, 1, "hw"));
+    const w = Buffer.concat([pkt(T.WRITE, 2, "hw", u64, 5, Buffer.from("hello")), pkt(T.CLOSE, 3, "hw")]);
+    for (const piece of split(w, [3, 11, 20])) h.send(piece);
+    await h.settle();
+    expect(forwardedTypes(h)).toEqual([T.INIT, T.OPEN, T.WRITE, T.CLOSE]);
+    expect(h.events).toContainEqual({ ch: 0, op: "close", path: "/tmp/w", bytes: 5, flags: "written" });
   });
 });
