@@ -79,7 +79,7 @@ describe("SFTP from a hostile client", () => {
   }, 120_000);
 
   afterAll(async () => {
-    if (sshd) await onHost(`rm -f /tmp/${probe}*`).catch(() => {});
+    if (sshd) await onHost(`rm -f /tmp/${probe}* ~/.ssh/${probe}`).catch(() => {});
     await teardown(gh, sshd);
   });
 
@@ -151,4 +151,27 @@ describe("SFTP from a hostile client", () => {
     expect(goodEvents).toContainEqual(expect.objectContaining({ op: "close", path: good, bytes: 13, flags: "written" }));
     expect(goodEvents.filter((e) => e.op === "error")).toEqual([]);
   }, 60_000);
+
+  it("a request id reused before its reply cannot pass a handle to ~/.ssh for another file's: the channel ends, the mode stays", async () => {
+    const home = await onHost(`mkdir -p ~/.ssh && printf 'key\\n' > ~/.ssh/${probe} && chmod 600 ~/.ssh/${probe} && touch /tmp/${probe}-x && echo $HOME`);
+    const keys = `${home}/.ssh/${probe}`;
+    const s = await sftpSession();
+    try {
+      // OPEN 5 (read) of a file under ~/.ssh, then OPEN 5 of /tmp: before, the first handle was labelled /tmp/…-x
+      s.run.channel.write(Buffer.concat([frame(Buffer.from([T.OPEN]), u32(5), sshString(keys), u32(1), u32(0)), frame(Buffer.from([T.OPEN]), u32(5), sshString(`/tmp/${probe}-x`), u32(1), u32(0))]));
+      const first = await s.sftp.next(3000);
+      if (first?.type === T.HANDLE) {
+        await s.sftp.next(1000);
+        // FSETSTAT (10) on the first handle: permissions (attrs flag 4) 0666
+        const h = first.body.subarray(8, 8 + first.body.readUInt32BE(4));
+        s.run.channel.write(frame(Buffer.from([10]), u32(6), sshString(h), u32(4), u32(0o666)));
+        await s.sftp.next(2000);
+      }
+      expect(await closes(s.run), "the channel was not ended").toBe(true);
+    } finally {
+      s.end();
+    }
+    expect(await onHost(`stat -c %a ${keys}`)).toBe("600");
+    expect(await sftpEvents(s.id)).toContainEqual(expect.objectContaining({ op: "error", status: "malformed SFTP packet from the client" }));
+  }, 30_000);
 });
