@@ -7,6 +7,9 @@ import { flagLabel, FX_OK, PFLAGS, Reader, READ_EXTENSIONS, safe, SFTP_VERSION, 
  * into the policy request it needs (if any), each reply matched to its request to follow handles
  * and record outcomes. Pure bookkeeping: no I/O but the recorder's.
  */
+/** replies that answer a request id: STATUS, HANDLE, DATA, NAME, ATTRS, EXTENDED_REPLY */
+const REPLIES: ReadonlySet<number> = new Set([T.STATUS, T.HANDLE, T.DATA, T.NAME, T.ATTRS, T.EXTENDED_REPLY]);
+
 export interface SftpEvent {
   op: string;
   path: string;
@@ -43,6 +46,9 @@ export class SftpRequests {
     const type = p[4];
     const r = new Reader(p, 5);
     const id = r.u32();
+    // An id still awaiting its reply, reused, would label the first reply (a handle) with the
+    // second request's path: a handle to ~/.ssh/authorized_keys then passes for /tmp/x (FSETSTAT).
+    if (this.requests.has(id)) throw new RangeError(`SFTP request id ${id} reused before its reply`);
     const decideWrite = (op: string, path: string, path2?: string, asked: ClassifiedRequest["kind"] = "write") => {
       this.requests.set(id, { op, path });
       // Where the host runs code later (~/.ssh, startup files, hooks, /etc): see persistence-paths.ts.
@@ -83,7 +89,9 @@ export class SftpRequests {
       case T.WRITE: {
         const h = this.handles.get(r.str().toString("hex"));
         r.skip(8);
-        if (h) h.written += r.u32();
+        // the data as a string: a length claiming more than the packet holds is a protocol error
+        const data = r.str();
+        if (h) h.written += data.length;
         return null;
       }
       case T.CLOSE: {
@@ -103,8 +111,12 @@ export class SftpRequests {
         return decideWrite("mkdir", r.string());
       case T.SETSTAT:
         return decideWrite("setstat", r.string());
-      case T.FSETSTAT:
-        return decideWrite("setstat", this.handles.get(r.str().toString("hex"))?.path ?? "(handle)");
+      case T.FSETSTAT: {
+        // A handle the gateway did not see opened (its reply consumed under a reused id) may be any
+        // file: decided as unknown, never as an ordinary write.
+        const h = this.handles.get(r.str().toString("hex"));
+        return h ? decideWrite("setstat", h.path) : decideWrite("setstat", "(handle)", undefined, "unknown");
+      }
       case T.RENAME: {
         const from = r.string();
         return decideWrite("rename", from, r.string());
@@ -128,6 +140,11 @@ export class SftpRequests {
     }
   }
 
+  /** The gateway answered request `id` itself (refused): no reply from upstream will come for it. */
+  answered(id: number) {
+    this.requests.delete(id);
+  }
+
   /** Reads one reply from upstream, to label what follows; returns why it breaks the protocol, if it does. */
   observeReply(p: Buffer): string | null {
     const type = p[4];
@@ -135,12 +152,12 @@ export class SftpRequests {
       const version = new Reader(p, 5).u32();
       return version === SFTP_VERSION ? null : `upstream answered SFTP version ${version}, not ${SFTP_VERSION}`;
     }
-    if (type !== T.HANDLE && type !== T.DATA && type !== T.STATUS) return null;
+    if (!REPLIES.has(type)) return null;
     const r = new Reader(p, 5);
     const id = r.u32();
     const req = this.requests.get(id);
     if (!req) return null;
-    this.requests.delete(id);
+    this.requests.delete(id); // whatever the reply, the request is answered: its id is free again
     if (type === T.HANDLE && (req.op === "open" || req.op === "write")) this.handles.set(r.str().toString("hex"), { path: req.path, read: 0, written: 0 });
     else if (type === T.DATA && req.handle) {
       const h = this.handles.get(req.handle);

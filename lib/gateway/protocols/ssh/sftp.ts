@@ -146,6 +146,7 @@ export class SftpRelay {
           if (this.closed) break;
           if (decision.type === "deny" || changed) {
             const reason = decision.type === "deny" ? decision.reason : changed;
+            this.requests.answered(request.id);
             this.record({ ...request.event, status: `denied: ${reason}` });
             this.reply(request.id, FX_PERMISSION_DENIED, `gatehouse: denied: ${reason}`);
             continue;
