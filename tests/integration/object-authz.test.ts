@@ -305,6 +305,34 @@ describe("one member's objects are out of another member's (and their agent's) r
     expect(await attempt(o.session, { authorization: `Bearer ${t.a}` })).toBe(101);
   });
 
+  it("lists and ?user= parameters: B's show none of A's objects, where a privileged caller's show them", async () => {
+    const ids = async (who: Who | Priv, url: string, field: string) => {
+      const got = await call(who, "GET", url);
+      expect({ who, url, status: got.status }).toEqual({ who, url, status: 200 });
+      return (JSON.parse(got.text)[field] as Rec[]).map((x) => String(x.id));
+    };
+    const lists: [string, string, keyof Objects, Priv][] = [
+      [`/api/v1/sessions?limit=500&user=${encodeURIComponent(A_EMAIL)}`, "sessions", "session", "auditor"],
+      ["/api/v1/approvals?status=all&limit=500", "approvals", "pending", "approver"],
+      ["/api/v1/grants", "grants", "grant", "admin"],
+      ["/api/v1/tokens?all=1", "tokens", "token", "admin"],
+    ];
+    for (const [url, field, object, priv] of lists) {
+      expect({ url, sees: (await ids(priv, url, field)).includes(String(o[object])) }).toEqual({ url, sees: true });
+      for (const who of ["b", "agent", "cookie"] as const) expect({ who, url, sees: (await ids(who, url, field)).includes(String(o[object])) }).toEqual({ who, url, sees: false });
+    }
+    const keysOf = (who: Who | Priv, user: string) => call(who, "GET", `/api/v1/ssh-keys?user=${encodeURIComponent(user)}`);
+    expect((await keysOf("admin", A_EMAIL)).text).toContain(o.sshKey);
+    const add = { publicKey: "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl x", name: "planted", user: A_EMAIL };
+    for (const who of ["b", "agent", "cookie"] as const) {
+      const theirs = await keysOf(who, A_EMAIL);
+      const nobody = await keysOf(who, "nobody@example.test");
+      expect({ who, status: theirs.status, same: theirs.text === nobody.text }).toEqual({ who, status: 403, same: true });
+      // nor may B plant a key that would log in as A
+      expect({ who, planted: (await call(who, "POST", "/api/v1/ssh-keys", add)).status }).toEqual({ who, planted: 403 });
+    }
+  });
+
   it("A's objects are unchanged, and A's session still runs statements", async () => {
     expect(await aSql`select 'still here' as s`).toEqual([{ s: "still here" }]);
     const after = await snapshot();
