@@ -45,6 +45,15 @@ function objectRoutes(): string[] {
   return keys.sort();
 }
 
+/** Console pages with an object in the path, as "/sessions/[id]". */
+function objectPages(): string[] {
+  return walk(APP)
+    .filter((f) => /page\.tsx$/.test(f))
+    .map((f) => "/" + path.relative(APP, path.dirname(f)).split(path.sep).filter((s) => s && !/^\(.*\)$/.test(s)).join("/"))
+    .filter((u) => /\[[^\]]+\]/.test(u))
+    .sort();
+}
+
 type Who = "b" | "agent" | "cookie";
 type Priv = "admin" | "auditor" | "approver";
 /**
@@ -136,6 +145,14 @@ const MUTATION_ORDER = [
   "PUT /api/v1/masking/[id]",
   "DELETE /api/v1/masking/[id]",
 ];
+
+/** The object of A's (or the shared one) each console page with an id is opened on. */
+const PAGES: Record<string, (o: Objects) => string> = {
+  "/sessions/[id]": (o) => o.session,
+  "/approvals/[id]": (o) => String(o.pending),
+  "/connections/[name]/sql": () => "authz-target",
+  "/connections/[name]/terminal": () => "authz-target",
+};
 
 const A_EMAIL = "alice@example.test";
 const B_EMAIL = "bob@example.test";
@@ -330,6 +347,16 @@ describe("one member's objects are out of another member's (and their agent's) r
       expect({ who, status: theirs.status, same: theirs.text === nobody.text }).toEqual({ who, status: 403, same: true });
       // nor may B plant a key that would log in as A
       expect({ who, planted: (await call(who, "POST", "/api/v1/ssh-keys", add)).status }).toEqual({ who, planted: 403 });
+    }
+  });
+
+  it("console pages with an object id render none of A's data for B (they load it through the API above)", async () => {
+    const pages = objectPages();
+    expect({ unlisted: pages.filter((p) => !PAGES[p]), stale: Object.keys(PAGES).filter((p) => !pages.includes(p)) }).toEqual({ unlisted: [], stale: [] });
+    for (const page of pages) {
+      const res = await fetch(gh.url + page.replace(/\[[^\]]+\]/, encodeURIComponent(PAGES[page](o))), { headers: { cookie: bCookie }, redirect: "manual" });
+      const html = await res.text();
+      expect({ page, status: res.status, leaks: [A_EMAIL, "INC-2 alice", "41 + 1"].filter((s) => html.includes(s)) }).toEqual({ page, status: 200, leaks: [] });
     }
   });
 
