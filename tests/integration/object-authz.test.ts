@@ -226,8 +226,8 @@ describe("one member's objects are out of another member's (and their agent's) r
     const blob = Buffer.concat([Buffer.from([0, 0, 0, 11]), Buffer.from("ssh-ed25519"), Buffer.from([0, 0, 0, 32]), pub]).toString("base64");
     const key = await apiCall(gh.url, t.a, "POST", "/ssh-keys", { publicKey: `ssh-ed25519 ${blob} alice@laptop`, name: "alice-laptop" });
     expect(key.status, JSON.stringify(key.body)).toBe(200);
-    o.sshKey = key.body.id ?? key.body.key?.id;
-    o.userA = (await apiCall(gh.url, t.aPersonal, "GET", "/me")).body.user?.id ?? (await apiCall(gh.url, t.aPersonal, "GET", "/me")).body.id;
+    o.sshKey = key.body.key.id;
+    o.userA = (await apiCall(gh.url, t.aPersonal, "GET", "/me")).body.id;
 
     // A's access requests: one approved into a grant, three pending
     const ask = async (reason: string) => {
@@ -256,10 +256,10 @@ describe("one member's objects are out of another member's (and their agent's) r
     // shared objects: a connection, a masking rule, a policy version
     const conn = await apiCall(gh.url, t.admin, "POST", "/connections", { name: "authz-target", type: "postgres", upstream: "postgres://127.0.0.1:1/x", tags: ["a"] });
     expect(conn.status, JSON.stringify(conn.body)).toBe(200);
-    o.connection = conn.body.connection?.id ?? conn.body.id;
+    o.connection = conn.body.connection.id;
     const rule = await apiCall(gh.url, t.admin, "POST", "/masking", { name: "authz-rule", columns: ["t.c"], style: "redact" });
     expect(rule.status, JSON.stringify(rule.body)).toBe(200);
-    o.masking = rule.body.rule?.id ?? rule.body.id;
+    o.masking = rule.body.rule.id;
     const versions = await apiCall(gh.url, t.admin, "GET", "/policies/versions");
     o.policyVersion = String((versions.body.versions as Rec[])[0].version);
     for (const [k, v] of Object.entries(o)) expect({ k, v }).toEqual({ k, v: expect.anything() });
