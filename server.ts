@@ -7,6 +7,7 @@ import http from "node:http";
 import next from "next";
 import { getDbHandle } from "@/db/client";
 import { loadConfig } from "@/lib/config/env";
+import { checkPublicUrl } from "@/lib/config/public-url";
 import { getBus, Topics } from "@/lib/events/bus";
 import { GatewayRegistry } from "@/lib/gateway/core/registry";
 import { startPolicySync } from "@/lib/gateway/policy/sync";
@@ -32,6 +33,13 @@ const cfg = loadConfig();
 process.env.NEXTAUTH_URL ??= cfg.publicUrl;
 
 async function main() {
+  // Before anything listens: the console cookie is Secure only over https (lib/config/public-url.ts).
+  const served = checkPublicUrl(cfg, process.env.GATEHOUSE_ALLOW_INSECURE_HTTP === "1");
+  if (served.refuse) {
+    console.error(`[gatehouse] refusing to start: ${served.refuse}`);
+    process.exit(1);
+  }
+  if (served.warn) console.warn(`\n  [gatehouse] ${served.warn}\n`);
   const dbHandle = await getDbHandle().catch((err: Error) => {
     console.error(`[gatehouse] cannot open the database: ${err.message}`);
     process.exit(1);
