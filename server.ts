@@ -34,11 +34,7 @@ process.env.NEXTAUTH_URL ??= cfg.publicUrl;
 
 async function main() {
   // Before anything listens: the console cookie is Secure only over https (lib/config/public-url.ts).
-  const served = checkPublicUrl(cfg, process.env.GATEHOUSE_ALLOW_INSECURE_HTTP === "1");
-  if (served.refuse) {
-    console.error(`[gatehouse] refusing to start: ${served.refuse}`);
-    process.exit(1);
-  }
+  const served = checkPublicUrl(cfg);
   if (served.warn) console.warn(`\n  [gatehouse] ${served.warn}\n`);
   const dbHandle = await getDbHandle().catch((err: Error) => {
     console.error(`[gatehouse] cannot open the database: ${err.message}`);
