@@ -248,6 +248,14 @@ describe("PostgreSQL guardrails end to end", () => {
       expect((await direct.unsafe("select count(*)::int as n from public.secrets"))[0].n).toBe(1);
     });
 
+    it("the policy simulator answers as the gateway decides: a view over secrets is denied, its tables completed from the catalog", async () => {
+      const sim = await apiCall(gh.url, adminToken, "POST", "/policies/simulate", { principal: MEMBER, connection: "g-tables", statement: "select * from secrets_v" });
+      expect(sim.status, JSON.stringify(sim.body)).toBe(200);
+      expect(sim.body.simulation.verdict.type).toBe("deny");
+      const items = await apiCall(gh.url, adminToken, "POST", "/policies/simulate", { principal: MEMBER, connection: "g-tables", statement: "select * from public.items" });
+      expect(items.body.simulation.verdict.type).toBe("allow");
+    });
+
     it("an SQL function reading secrets is refused (code written in the database is unknown, which the policy does not permit)", async () => {
       const r = await refused("select * from read_secrets()");
       expect(r.out).toContain("no policy permits write on g-tables");
