@@ -2,9 +2,11 @@ import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { heldApproval } from "../support/api-fixture";
 import { apiCall, login, startGatehouse, teardown, type GatehouseProcess } from "../support/gatehouse";
 import { gatewayClient } from "../support/gateway-pg";
+import { mcpRunSql, resultText } from "../support/mcp-run-sql";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
@@ -55,6 +57,7 @@ describe("PostgreSQL guardrails end to end", () => {
   let token = "";
   let adminToken = "";
   const files: string[] = [];
+  const mcpClients: Client[] = [];
 
   const psql = (db: string, sql: string) => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
   const psqlScript = (db: string, script: string) => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-f", "-"], { stdin: script });
@@ -83,6 +86,7 @@ describe("PostgreSQL guardrails end to end", () => {
       create table other.secrets (k text);
       insert into other.secrets values ('${OTHER}');
       create view secrets_v as select * from secrets;
+      create materialized view secrets_mv as select k from secrets;
       create view secrets_count as select count(*) as n, max(k) as latest from public.secrets where k <> '';
       create function read_secrets() returns setof text language sql as 'select k from public.secrets';
       create role guard_low nologin;
@@ -96,6 +100,7 @@ describe("PostgreSQL guardrails end to end", () => {
   });
   afterAll(async () => {
     for (const f of files) fs.rmSync(f, { force: true });
+    for (const c of mcpClients) await c.close().catch(() => {});
     await direct?.end();
     await teardown(gh, pg15);
   });
@@ -243,8 +248,10 @@ describe("PostgreSQL guardrails end to end", () => {
       "select * from secrets_v",
       "select * from secrets_count",
       "select * from public.secrets_v",
+      "select * from secrets_mv",
     ])("%s is refused", async (sql) => {
-      await refused(sql);
+      const r = await refused(sql);
+      expect(r.out, sql).toContain("gatehouse: the secrets table is off limits");
       expect((await direct.unsafe("select count(*)::int as n from public.secrets"))[0].n).toBe(1);
     });
 
@@ -278,6 +285,18 @@ describe("PostgreSQL guardrails end to end", () => {
       } finally {
         await sql.end({ timeout: 1 });
       }
+    });
+
+    it("run_sql over MCP takes the same path: a qualified name and a view are refused, another table is read", async () => {
+      for (const sql of ["select * from public.secrets", "select * from secrets_v"]) {
+        const r = await mcpRunSql(gh, token, mcpClients, "g-tables", sql);
+        expect(r.isError, resultText(r)).toBe(true);
+        expect(resultText(r)).toContain("the secrets table is off limits");
+        expect(resultText(r)).not.toContain(SECRET);
+      }
+      const ok = await mcpRunSql(gh, token, mcpClients, "g-tables", "select note from public.items where id = 3");
+      expect(ok.isError, resultText(ok)).toBeFalsy();
+      expect(resultText(ok)).toContain("three");
     });
 
     it("search_path: an unqualified name is refused whichever schema it resolves to", async () => {
