@@ -43,19 +43,31 @@ export async function classifyAtUpstream(target: UpstreamTarget, text: string): 
   if (target.ref.type !== "postgres") return { request };
   const { metadataFor } = await import("@/lib/gateway/protocols/postgres/metadata");
   const { asUnknown, userCodeCalled } = await import("@/lib/gateway/protocols/postgres/user-code");
+  const { withCatalogTables } = await import("@/lib/gateway/protocols/postgres/catalog-tables");
   const metadata = metadataFor(target);
-  if (request.kind === "unknown" || !metadata.mayHaveUserCode()) return { request, upstream: { userCode: null } };
   try {
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CATALOG_WAIT_MS} ms`)), CATALOG_WAIT_MS)));
-    const lookup = userCodeCalled(text, metadata, () => null, request.kind);
-    lookup.catch(() => {}); // it may fail after the wait gave up on it
-    const why = await Promise.race([lookup, late]).finally(() => clearTimeout(timer));
-    return { request: why ? asUnknown(request) : request, upstream: { userCode: why } };
+    const found = await withinWait(
+      (async () => {
+        // The tables as the gateway completes them from the catalog (every spelling's, a view's).
+        const named = await withCatalogTables(request, (ref) => metadata.relations(ref));
+        if (named.kind === "unknown" || !metadata.mayHaveUserCode()) return { named, why: null };
+        const why = await userCodeCalled(text, metadata, () => null, request.kind);
+        return { named: why ? asUnknown(named) : named, why };
+      })(),
+    );
+    return { request: found.named, upstream: { userCode: found.why } };
   } catch (err) {
     console.warn(`[simulate] the catalog of ${target.ref.name} could not be read: ${(err as Error).message}`);
     return { request, upstream: { userCode: null, unread: "the upstream catalog could not be read: answered from the statement's text alone (the gateway takes such a statement as unknown)" } };
   }
+}
+
+/** `lookup`'s answer, or a rejection after CATALOG_WAIT_MS (the lookup may still fail later: ignored). */
+async function withinWait<T>(lookup: Promise<T>): Promise<T> {
+  lookup.catch(() => {});
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${CATALOG_WAIT_MS} ms`)), CATALOG_WAIT_MS)));
+  return Promise.race([lookup, late]).finally(() => clearTimeout(timer));
 }
 
 /** An unknown statement is asked as `write` with kind unknown (see lib/gateway/policy/README.md). */

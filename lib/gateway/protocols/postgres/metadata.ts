@@ -48,6 +48,8 @@ export interface RelationInfo {
   columns: string[];
   /** views and materialized views only */
   lineage?: ViewLineage;
+  /** views and materialized views only: pg_get_viewdef's text (catalog-tables.ts reads the relations it names) */
+  definition?: string;
 }
 
 const CACHE_LIMIT = 20_000;
@@ -144,6 +146,10 @@ export class UpstreamMetadata {
   /** the database it reads (catalog-changes.ts): connections to the same one forget together */
   readonly database: string;
   private readonly serial: boolean;
+  /** a serial upstream (markSerialUpstream): a lookup inside the client's open transaction waits for its end */
+  get servesOneTransaction(): boolean {
+    return this.serial;
+  }
   /** a serial upstream's names that can run user code (warm); valid while `generation` is anyUserCode's */
   private inventory: { at: number; generation: number; function: Set<string>; operator: Set<string>; typeCode: boolean } | null = null;
   private readonly stampChecks = new StampChecks((bases) => catalogRead(changedSince(this.sql, bases)));
@@ -194,7 +200,7 @@ export class UpstreamMetadata {
         where c.relname = ${ref.name} and c.relkind in ('r', 'p', 'v', 'm', 'f', 'S')
           and (${ref.schema ?? null}::text is null or n.nspname = ${ref.schema ?? null}::text
                or (${ref.schema ?? null}::text = 'pg_temp' and n.nspname like 'pg\\_temp\\_%'))`;
-      const found = rows.map((r) => ({ schema: r.nspname, name: r.relname, oid: Number(r.oid), columns: r.columns, ...(isView(r.relkind) ? { lineage: lineageOf(r.definition, r.columns) } : {}) }));
+      const found = rows.map((r) => ({ schema: r.nspname, name: r.relname, oid: Number(r.oid), columns: r.columns, ...(isView(r.relkind) ? { lineage: lineageOf(r.definition, r.columns), definition: r.definition ?? "" } : {}) }));
       return stamped(found, rows, ref);
     });
   }

@@ -1,6 +1,7 @@
 import { asArray, baseFunctionName, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
 import { DEFAULT_FUNCTION_RULES, functionMatcher } from "./classify/functions";
 import { parseSql } from "./classify/parser";
+import { withCatalogTables, writtenTables } from "./catalog-tables";
 import { Lru, shapeKey } from "./classify-cache";
 import { actionOf } from "@/lib/gateway/core/classify";
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
@@ -183,10 +184,18 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
 }
 
 /**
- * `req` as policy must see it: "unknown" when it calls code written in the database
- * (userCodeCalled), or when the catalog cannot be read to tell (fail closed).
+ * `req` as policy must see it: its tables completed from the catalog (catalog-tables.ts: every
+ * spelling of a table, what a view reads), and "unknown" when it calls code written in the
+ * database (userCodeCalled), or when the catalog cannot be read to tell (fail closed).
  */
 export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRequest, prepared: (name: string) => string | null = () => null): Promise<ClassifiedRequest> {
+  // Policy on tables must not be dodged by spelling one differently or reading it through a view.
+  try {
+    req = await withCatalogTables(req, (ref) => metadata.relations(ref));
+  } catch {
+    if (!metadata.servesOneTransaction) return asUnknown(req);
+    req = { ...req, tables: writtenTables(req.tables) };
+  }
   if (req.kind === "unknown" || !metadata.mayHaveUserCode()) return req;
   const why = await userCodeCalled(req.text, metadata, prepared, req.kind).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
   return why ? asUnknown(req) : req;
