@@ -85,7 +85,10 @@ describe("masking detector hunt", () => {
   const printf = (text: string) => `printf '${[...Buffer.from(text, "utf8")].map((b) => (b >= 0x20 && b < 0x80 && b !== 0x27 && b !== 0x5c && b !== 0x25 ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, "0")}`)).join("")}'`;
 
   beforeAll(async () => {
-    [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false }), startPostgres15(), startSshd()]);
+    // The chunked-output cases print their pieces 5 ms apart; a loaded machine once took longer
+    // than the default 30 ms idle flush between them (a value released in halves). The held-run
+    // logic is what they test, so the flush waits long enough for any load here.
+    [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false, env: { GATEHOUSE_SSH_MASK_IDLE_MS: "1000" } }), startPostgres15(), startSshd()]);
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     token = await addUser(gh, admin, MEMBER);
     await addConnection(gh, admin, "det", { ...pgUpstream(pg15), tags: ["staging"] });

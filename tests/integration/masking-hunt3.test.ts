@@ -44,7 +44,11 @@ const DETECTORS = ["email", "phone", "ssn", "card", "iban", "ipv4", "ipv6", "jwt
 /** `printf` of `text` with every byte outside printable ASCII as an octal escape: the command line stays ASCII. */
 const printf = (text: string) =>
   `printf '${[...Buffer.from(text, "utf8")].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x27 && b !== 0x5c && b !== 0x25 ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, "0")}`)).join("")}'`;
-/** Chunks printed one after the other, a few ms apart: separate channel writes. */
+/**
+ * Chunks printed one after the other, a few ms apart: separate channel writes. The Gatehouse here
+ * waits 1 s, not 30 ms, before letting held output out (GATEHOUSE_SSH_MASK_IDLE_MS): a loaded
+ * machine once took longer than 30 ms between two chunks.
+ */
 const chunked = (chunks: string[]) => chunks.map(printf).join("; sleep 0.005; ");
 
 describe("masking hunt, round 3", () => {
@@ -81,7 +85,7 @@ describe("masking hunt, round 3", () => {
   }
 
   beforeAll(async () => {
-    [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false }), startPostgres15(), startSshd()]);
+    [gh, pg15, sshd] = await Promise.all([startGatehouse({ demo: false, env: { GATEHOUSE_SSH_MASK_IDLE_MS: "1000" } }), startPostgres15(), startSshd()]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     token = await addUser(gh, admin, MEMBER);
     await addConnection(gh, admin, "box", { ...sshUpstream(sshd), tags: ["masked"] });

@@ -1,4 +1,5 @@
 import type { Client, ClientChannel as UpstreamChannel, PseudoTtyOptions } from "ssh2";
+import { limitFrom } from "@/lib/auth/caller-caps";
 import type { Decision } from "@/lib/gateway/core/decision";
 import type { GatewaySession } from "@/lib/gateway/core/session";
 import type { ClassifiedRequest } from "@/lib/gateway/core/types";
@@ -53,7 +54,12 @@ export interface TerminalChannelOptions {
 }
 
 export const EXIT_DENIED = 126;
-const MASK_IDLE_FLUSH_MS = 30;
+/**
+ * Under terminal masking, output the stream masker holds back (a run that a later chunk may turn
+ * into a value: "4111 1111 " before "1111 1111") is let out after this long without new output.
+ * A value written in pieces further apart than this is not joined (README "Not supported yet").
+ */
+const maskIdleFlushMs = limitFrom("GATEHOUSE_SSH_MASK_IDLE_MS", 30);
 
 /** `tty`: the command gets a pseudo-terminal (pagers are then interactive, see classifyCommand). */
 export function requestOf(mode: "shell" | "exec", command?: string, tty = false): ClassifiedRequest {
@@ -297,7 +303,7 @@ class MaskedStream {
     this.idle = setTimeout(() => {
       const text = this.masker!.flush();
       if (text) this.emit(text);
-    }, MASK_IDLE_FLUSH_MS);
+    }, maskIdleFlushMs());
   }
 
   private emit(masked: string): boolean {
