@@ -75,7 +75,13 @@ test("the remote pty follows the size of the page", async ({ page }) => {
   await page.setViewportSize({ width: 900, height: 500 });
   await expect.poll(async () => (await sizeOnPage(page)).cols).toBeLessThan(big.cols);
   await run(page, "clear; echo size=$(stty size | tr ' ' x)");
-  await expect.poll(() => sizeShown(page)).not.toEqual(big);
+  // `clear` first empties the screen (no size shown yet): wait for the new size itself
+  await expect
+    .poll(async () => {
+      const shown = await sizeShown(page);
+      return shown.cols > 0 && (shown.cols !== big.cols || shown.rows !== big.rows);
+    })
+    .toBe(true);
   const small = await sizeShown(page);
   expect(small).toEqual(await sizeOnPage(page));
   expect(small.rows).toBeLessThan(big.rows);
