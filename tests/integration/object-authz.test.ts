@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { apiCall, exchangeToken, type GatehouseProcess, login, ROOT, startGatehouse, teardown } from "../support/gatehouse";
 import { addApprover, addUser, type Rec, TEST_PASSWORD } from "../support/api-fixture";
+import { appFiles } from "../support/app-tree";
 import { consoleSignIn } from "../support/console-cookie";
 import { gatewayClient } from "../support/gateway-pg";
 
@@ -19,24 +20,13 @@ import { gatewayClient } from "../support/gateway-pg";
  * everyone, or a wrong id, fails here too. The routes are read from the filesystem: a new `[id]`
  * route without an entry below fails the first test, naming it.
  */
-const APP = path.join(ROOT, "app");
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 const ZERO_UUID = "00000000-0000-4000-8000-000000000000";
-
-function walk(dir: string, out: string[] = []) {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p, out);
-    else out.push(p);
-  }
-  return out;
-}
 
 /** "METHOD /api/v1/x/[id]/y" for every exported handler of a route with a dynamic segment (catch-alls are next-auth's own). */
 function objectRoutes(): string[] {
   const keys: string[] = [];
-  for (const file of walk(APP).filter((f) => /route\.tsx?$/.test(f))) {
-    const url = "/" + path.relative(APP, path.dirname(file)).split(path.sep).filter((s) => s && !/^\(.*\)$/.test(s)).join("/");
+  for (const { file, url } of appFiles("route")) {
     if (!/\[(?!\.\.\.)[^\]]+\]/.test(url)) continue;
     const src = fs.readFileSync(file, "utf8");
     for (const m of src.matchAll(/export\s+(?:const|async function|function)\s+(GET|POST|PUT|PATCH|DELETE)\b/g)) keys.push(`${m[1]} ${url}`);
@@ -47,9 +37,8 @@ function objectRoutes(): string[] {
 
 /** Console pages with an object in the path, as "/sessions/[id]". */
 function objectPages(): string[] {
-  return walk(APP)
-    .filter((f) => /page\.tsx$/.test(f))
-    .map((f) => "/" + path.relative(APP, path.dirname(f)).split(path.sep).filter((s) => s && !/^\(.*\)$/.test(s)).join("/"))
+  return appFiles("page")
+    .map((p) => p.url)
     .filter((u) => /\[[^\]]+\]/.test(u))
     .sort();
 }

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { can, type Permission } from "@/lib/auth/authorize";
 import type { Caller } from "@/lib/auth/caller";
 import { apiCall, type GatehouseProcess, login, ROOT, startGatehouse, teardown } from "../support/gatehouse";
+import { appFiles } from "../support/app-tree";
 import { consoleSignIn } from "../support/console-cookie";
 
 /**
@@ -12,7 +13,6 @@ import { consoleSignIn } from "../support/console-cookie";
  * table grants. A handler that is not wrapped in route()/publicRoute(), or a page that does not
  * call requirePage(), fails this test before any request is made.
  */
-const APP = path.join(ROOT, "app");
 const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
 /**
  * Public by design: they authenticate the caller themselves. /api/mcp takes bearer tokens only
@@ -22,20 +22,6 @@ const METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"] as const;
 const PUBLIC_ROUTES = new Set(["/api/auth/[...nextauth]", "/api/v1/login", "/api/v1/token", "/api/mcp", "/api/auth/saml/login", "/api/auth/saml/acs"]);
 const PUBLIC_PAGES = new Set(["/login", "/"]);
 
-function walk(dir: string, out: string[] = []) {
-  for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
-    const p = path.join(dir, e.name);
-    if (e.isDirectory()) walk(p, out);
-    else out.push(p);
-  }
-  return out;
-}
-
-function urlOf(file: string) {
-  const rel = path.relative(APP, path.dirname(file)).split(path.sep).filter((s) => s && !/^\(.*\)$/.test(s));
-  return "/" + rel.join("/");
-}
-
 function concrete(url: string) {
   return url.replace(/\[\.\.\.[^\]]+\]/g, "x").replace(/\[[^\]]+\]/g, "00000000-0000-0000-0000-000000000000");
 }
@@ -43,9 +29,8 @@ function concrete(url: string) {
 interface RouteSpec { url: string; method: string; permission: Permission | null }
 function routeSpecs(): RouteSpec[] {
   const specs: RouteSpec[] = [];
-  for (const file of walk(APP).filter((f) => /route\.tsx?$/.test(f))) {
+  for (const { file, url } of appFiles("route")) {
     const src = fs.readFileSync(file, "utf8");
-    const url = urlOf(file);
     const exported = [...src.matchAll(/export\s+(?:const|async function|function)\s+(GET|POST|PUT|PATCH|DELETE)\b|export\s*\{([^}]*)\}/g)].flatMap((m) =>
       m[1] ? [m[1]] : m[2].split(",").map((s) => s.trim().split(/\s+as\s+/).pop()!).filter((n) => (METHODS as readonly string[]).includes(n)),
     );
@@ -63,15 +48,12 @@ function routeSpecs(): RouteSpec[] {
 }
 
 function pageSpecs(): { url: string; permission: Permission | null }[] {
-  return walk(APP)
-    .filter((f) => /page\.tsx$/.test(f))
-    .map((file) => {
-      const url = urlOf(file);
-      if (PUBLIC_PAGES.has(url)) return { url, permission: null };
-      const m = /requirePage\(\s*"([a-z:-]+)"/.exec(fs.readFileSync(file, "utf8"));
-      if (!m) throw new Error(`${path.relative(ROOT, file)} does not start with requirePage("permission", ...)`);
-      return { url, permission: m[1] as Permission };
-    });
+  return appFiles("page").map(({ file, url }) => {
+    if (PUBLIC_PAGES.has(url)) return { url, permission: null };
+    const m = /requirePage\(\s*"([a-z:-]+)"/.exec(fs.readFileSync(file, "utf8"));
+    if (!m) throw new Error(`${path.relative(ROOT, file)} does not start with requirePage("permission", ...)`);
+    return { url, permission: m[1] as Permission };
+  });
 }
 
 const ROLES = ["member", "auditor", "approver"] as const;
