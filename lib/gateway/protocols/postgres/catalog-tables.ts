@@ -34,13 +34,26 @@ export async function catalogTables(tables: readonly string[], relations: (ref: 
     for (const r of await relations(ref)) {
       out.add(identifier(r.name));
       out.add(`${identifier(r.schema)}.${identifier(r.name)}`);
-      if (r.definition === undefined) continue;
-      const c = classifySql(r.definition);
-      if (c.parseError !== undefined) throw new Error(`the definition of view ${r.schema}.${r.name} cannot be followed`);
-      queue.push(...c.tables.map(parseTableName));
+      if (r.definition !== undefined) queue.push(...readsOf(r));
     }
   }
   return [...out].sort();
+}
+
+/**
+ * What a view's definition names, parsed once per catalog answer: metadata.ts hands out the same
+ * RelationInfo objects while it keeps an answer, so a statement on a view does not parse the
+ * view's definition again every time.
+ */
+const viewReads = new WeakMap<RelationInfo, { schema?: string; name: string }[]>();
+function readsOf(r: RelationInfo): { schema?: string; name: string }[] {
+  let refs = viewReads.get(r);
+  if (!refs) {
+    const c = classifySql(r.definition!);
+    if (c.parseError !== undefined) throw new Error(`the definition of view ${r.schema}.${r.name} cannot be followed`);
+    viewReads.set(r, (refs = c.tables.map(parseTableName)));
+  }
+  return refs;
 }
 
 /** Views over views are followed this far; a deeper (or cyclic-looking) chain is not guessed at. */
