@@ -90,6 +90,8 @@ export class SftpRelay {
   }
 
   private onClientData(d: Buffer) {
+    // after a protocol error the channel is closing; what the client still sends is dropped, unrecorded
+    if (this.closed) return;
     this.fromClient = this.fromClient.length ? Buffer.concat([this.fromClient, d]) : d;
     while (this.fromClient.length >= 4) {
       const len = this.fromClient.readUInt32BE(0);
@@ -111,7 +113,9 @@ export class SftpRelay {
     if (!this.upstreamFull && !this.queueFull) this.client.resume();
   }
 
+  /** Records the error once and ends the channel; later errors on a closed relay are not recorded again. */
   private protocolError(why: string) {
+    if (this.closed) return;
     this.record({ op: "error", path: "", status: why });
     this.client.close();
     this.close();
@@ -183,6 +187,7 @@ export class SftpRelay {
   }
 
   private onServerData(d: Buffer) {
+    if (this.closed) return;
     this.fromServer = this.fromServer.length ? Buffer.concat([this.fromServer, d]) : d;
     let offset = 0;
     while (this.fromServer.length - offset >= 5) {
