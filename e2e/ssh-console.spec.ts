@@ -130,8 +130,8 @@ test("watch a live SSH session while tmux types into it, then replay it with see
       const entered = await typeCommand(`echo ${marker}`);
       const delay = (await seen) - entered;
       await tmux.waitFor(new RegExp(`^${marker}$`, "m"));
+      // reported, not asserted: bench/console/run.ts measures the delay against its target
       console.log(`[ssh e2e] Enter in tmux → output on the live view: ${delay} ms`);
-      expect(delay).toBeLessThan(2_000);
       // The timeline beside the live view lists the command too (it polls, every 5 s).
       await expect(admin.getByTestId("terminal-timeline").locator('[data-kind="term.cmd"]', { hasText: `echo ${marker}` })).toBeVisible({ timeout: 10_000 });
     });

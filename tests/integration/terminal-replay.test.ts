@@ -15,8 +15,8 @@ import { RecordingScript, seedTerminalSession, syntheticShellRecording } from ".
  * recording written into its embedded database before it starts (as the SSH gateway's recorder
  * would have). Measures, through the HTTP API the console uses: the first frame (index + first
  * window), seeks while keyframes are still being prepared (cold) and after (warm), and after a
- * restart (keyframes from the data dir). The bounds asserted are generous; bench/replay/run.ts
- * prints the numbers against the targets.
+ * restart (keyframes from the data dir). Timings are printed, never asserted: bench/replay/run.ts
+ * measures them against the targets.
  */
 const HOUR = 3_600_000;
 const BYTES = 100_000_000;
@@ -75,7 +75,7 @@ describe("terminal replay and export through the HTTP API", () => {
     if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("shows the first frame of a cold 1-hour, 100 MB recording quickly, then seeks", async () => {
+  it("shows the first frame of a cold 1-hour, 100 MB recording, then seeks", async () => {
     expect(outputBytes.big).toBeGreaterThan(95_000_000);
     const t0 = performance.now();
     const index = await get(`/sessions/${big.id}/replay?ch=0`);
@@ -115,8 +115,6 @@ describe("terminal replay and export through the HTTP API", () => {
     warm.sort((a, b) => a - b);
     timings.warmSeekP50 = Math.round(warm[5]);
     timings.warmSeekMax = Math.round(warm[9]);
-    expect(timings.coldFirstFrame).toBeLessThan(5_000);
-    expect(timings.warmSeekP50).toBeLessThan(1_500);
   }, 180_000);
 
   it("compresses idle time on request", async () => {
@@ -188,6 +186,14 @@ describe("terminal replay and export through the HTTP API", () => {
 
   it("keeps keyframes across a restart (in the database), so the first seek after it is warm", async () => {
     await gh.stop();
+    // the keyframe pass of the first test stored them, in the data dir's database
+    const db = await openPglite(path.join(dataDir, "db"));
+    try {
+      const [stored] = await db.query<{ n: number }>("select count(*)::int as n from replay_keyframes where session_id = $1 and ch = 0", [big.id]);
+      expect(stored.n).toBe(1);
+    } finally {
+      await db.close();
+    }
     gh = await startGatehouse({ dataDir, demo: false });
     token = await login(gh.url, gh.adminEmail, gh.adminPassword);
     const t0 = performance.now();
@@ -198,6 +204,5 @@ describe("terminal replay and export through the HTTP API", () => {
     timings.restartIndex = Math.round(index.ms);
     timings.restartSeekNearEnd = Math.round(w.ms);
     timings.restartFirstSeekTotal = Math.round(performance.now() - t0);
-    expect(timings.restartSeekNearEnd).toBeLessThan(1_500); // a cold pass over this recording takes seconds
   }, 120_000);
 });
