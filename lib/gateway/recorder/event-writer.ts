@@ -30,10 +30,12 @@ export const FLUSH_MS = 100;
 const MAX_ROWS = 5_000;
 const MAX_BYTES = 8 * 1024 * 1024;
 /**
- * Spooled bytes per statement. On PGlite a statement holds the gateway's thread (1 MiB: ~5–15 ms);
- * on PostgreSQL it does not, and each commit waits for a WAL flush, so statements are larger.
+ * Spooled bytes per statement. On PGlite a statement holds the gateway's thread (1 MiB: ~5–15 ms).
+ * On PostgreSQL too, though less: postgres.js sends bytea parameters as hex text, built and
+ * copied on this thread (8 MiB statements held it for up to ~300 ms at a time while a bulk
+ * transfer was being stored, and every live terminal of the process echoed keystrokes that late).
  */
-const MAX_BULK_BYTES = { pglite: 1024 * 1024, postgres: 8 * 1024 * 1024 };
+const MAX_BULK_BYTES = { pglite: 1024 * 1024, postgres: 1024 * 1024 };
 /** Above this event-loop utilization (not counting the writer), the process is busy relaying... */
 const BUSY_UTILIZATION = 0.5;
 /** ...and the writer takes at most this share of the thread for spooled output... */

@@ -73,4 +73,16 @@ describe("ScreenModel snapshots", () => {
     expect(snap.init).toContain("link");
     expect(snap.init).toContain(" <b>not html</b>");
   });
+  it("a write larger than one emulator write, split inside an emoji or an escape sequence, shows the same screen", async () => {
+    // one emulator write holds 16 Ki characters: put a surrogate pair or an escape sequence across the cut
+    const cut = 16 * 1024;
+    for (const [what, piece] of [["an emoji", "🎉"], ["a colour", "\x1b[38;5;196m"], ["an OSC title", "\x1b]0;t\x07"], ["a cursor move", "\x1b[3;5H"]] as const) {
+      const tail = `x${piece}after\x1b[0m`;
+      const big = "\r\n".repeat(cut / 2 - 1) + tail; // the piece starts 1 before the cut
+      expect(big.slice(0, cut).endsWith(piece), what).toBe(false);
+      const short = await screenOf([`${"\r\n".repeat(20)}${tail}`]);
+      expect((await screenOf([big])).init, what).toBe(short.init);
+    }
+    expect((await screenOf([`${"\r\n".repeat(20)}x🎉after`])).init).toContain("x🎉after");
+  });
 });

@@ -17,8 +17,16 @@ type SerializeModule = typeof import("@xterm/addon-serialize");
 const headless: HeadlessModule = "Terminal" in headlessNs ? headlessNs : (headlessNs as unknown as { default: HeadlessModule }).default;
 const serialize: SerializeModule = "SerializeAddon" in serializeNs ? serializeNs : (serializeNs as unknown as { default: SerializeModule }).default;
 
-/** Output is handed to the emulator in chunks of about this size: few async hops, short slices of the event loop. */
+/** Output is handed to the emulator in chunks of about this size: few async hops... */
 const WRITE_CHUNK = 128 * 1024;
+/**
+ * ...in writes of at most this many characters each: xterm parses each write whole and yields to
+ * the event loop only between writes (after ~12 ms of them). One 1 MiB write of binary output was
+ * one 135 ms block of the gateway's thread, felt by every live terminal of the process as a
+ * keystroke echoed that late. Split anywhere: the parser and the UTF-16 decoder keep their state
+ * from one write to the next.
+ */
+const XTERM_WRITE = 16 * 1024;
 
 interface CoreInternals {
   coreService?: { isCursorHidden?: boolean };
@@ -94,13 +102,15 @@ export class ScreenModel {
     // Until xterm has parsed this batch the scroll region is unknown; what is written meanwhile is tracked anew.
     this.regionFull = false;
     this.pendingPlain = true;
-    // xterm parses in time slices and calls back when this data is on screen.
-    return new Promise((resolve) =>
-      this.term.write(data, () => {
+    // xterm parses the writes in time slices and calls back when the last is on screen.
+    return new Promise((resolve) => {
+      let at = 0;
+      for (; data.length - at > XTERM_WRITE; at += XTERM_WRITE) this.term.write(data.slice(at, at + XTERM_WRITE));
+      this.term.write(data.slice(at), () => {
         this.regionFull = this.scrollRegionIsFullScreen();
         resolve();
-      }),
-    );
+      });
+    });
   }
 
   private scrollRegionIsFullScreen(): boolean {
