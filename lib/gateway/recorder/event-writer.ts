@@ -1,6 +1,5 @@
 import { performance } from "node:perf_hooks";
 import type { Db } from "@/db/client";
-import { asPgliteRaw } from "@/db/pglite-binary";
 import { appendEvents, type SessionEventRow } from "@/lib/services/sessions/append-events";
 import type { RecordingDigest } from "./recording-digest";
 import { serialize } from "./serialize";
@@ -30,12 +29,13 @@ export const FLUSH_MS = 100;
 const MAX_ROWS = 5_000;
 const MAX_BYTES = 8 * 1024 * 1024;
 /**
- * Spooled bytes per statement. On PGlite a statement holds the gateway's thread (1 MiB: ~5–15 ms).
- * On PostgreSQL too, though less: postgres.js sends bytea parameters as hex text, built and
- * copied on this thread (8 MiB statements held it for up to ~300 ms at a time while a bulk
- * transfer was being stored, and every live terminal of the process echoed keystrokes that late).
+ * Spooled bytes per statement, on either store. On PGlite a statement holds the gateway's thread
+ * (1 MiB: ~5–15 ms). On PostgreSQL too, though less: postgres.js sends bytea parameters as hex
+ * text, built and copied on this thread (8 MiB statements held it for up to ~300 ms at a time
+ * while a bulk transfer was being stored, and every live terminal of the process echoed
+ * keystrokes that late).
  */
-const MAX_BULK_BYTES = { pglite: 1024 * 1024, postgres: 1024 * 1024 };
+const MAX_BULK_BYTES = 1024 * 1024;
 /** Above this event-loop utilization (not counting the writer), the process is busy relaying... */
 const BUSY_UTILIZATION = 0.5;
 /** ...and the writer takes at most this share of the thread for spooled output... */
@@ -92,11 +92,7 @@ export class EventWriter {
   /** Date.now() before which spooled rows stay in the spool (pacing); other rows are not paced */
   private bulkResumeAt = 0;
 
-  private readonly maxBulkBytes: number;
-
-  constructor(private readonly db: Db) {
-    this.maxBulkBytes = MAX_BULK_BYTES[asPgliteRaw((db as unknown as { $client?: unknown }).$client) ? "pglite" : "postgres"];
-  }
+  constructor(private readonly db: Db) {}
 
   /** A source has new rows: write them within FLUSH_MS (at once when a statement's worth is waiting). */
   schedule(src: EventSource) {
@@ -226,7 +222,7 @@ export class EventWriter {
     let bytes = 0;
     let bulk = 0;
     // While paced, a session's rows are taken up to its next spooled one (its order is kept).
-    const bulkBudget = ignorePacing || this.bulkResumeAt <= now ? this.maxBulkBytes : 0;
+    const bulkBudget = ignorePacing || this.bulkResumeAt <= now ? MAX_BULK_BYTES : 0;
     for (const src of this.sources) {
       if (!src.queue.length) {
         this.sources.delete(src);
