@@ -30,6 +30,8 @@ import { startPostgres15 } from "../../tests/support/postgres";
 import { apiCall, login, ROOT, startGatehouse, teardown, type GatehouseProcess } from "../../tests/support/gatehouse";
 import { startSsh, type SshTarget } from "../../tests/support/ssh-client";
 import { startSshd, type Sshd } from "../../tests/support/sshd";
+import e2eConfig from "../../playwright.config";
+import { pct } from "../stats";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -41,11 +43,9 @@ const GAP_MS = arg("gap-ms", 150);
 
 const MEMBER = { email: "bench-member@example.test", password: "a-long-password-1" };
 const APPROVER = { email: "bench-approver@example.test", password: "a-long-password-2" };
-const CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"];
 
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 const summary = (xs: number[]) => ({ p50: pct(xs, 50), p95: pct(xs, 95), max: Math.max(...xs), n: xs.length });
 
 async function signedIn(browser: Browser, url: string, who: { email: string; password: string }): Promise<Page> {
@@ -103,7 +103,7 @@ function shell(t: SshTarget): Promise<{ client: Client; stream: ClientChannel }>
 async function sessionIdOf(gh: GatehouseProcess, admin: string, protocol: "ssh" | "postgres"): Promise<string> {
   for (let i = 0; i < 100; i++) {
     const res = await apiCall(gh.url, admin, "GET", `/sessions?status=live&protocol=${protocol}`);
-    const mine = (res.body.sessions ?? []).filter((s: { user_email?: string; userEmail?: string }) => (s.userEmail ?? s.user_email) === MEMBER.email);
+    const mine = (res.body.sessions ?? []).filter((s: { userEmail: string }) => s.userEmail === MEMBER.email);
     if (mine.length === 1) return mine[0].id as string;
     await sleep(100);
   }
@@ -249,7 +249,8 @@ async function main() {
   const distDir = process.env.GATEHOUSE_NEXT_DIST_DIR || ".next";
   if (!fs.existsSync(path.join(ROOT, distDir, "BUILD_ID"))) throw new Error(`no production build in ${distDir}/: run \`npm run build\` first`);
   const [gh, sshd, pg] = await Promise.all([startGatehouse({ demo: false }), startSshd(), startPostgres15()]);
-  const browser = await chromium.launch({ executablePath: "/usr/bin/chromium", args: CHROMIUM_ARGS });
+  // Debian's Chromium with the e2e specs' flags (playwright.config.ts)
+  const browser = await chromium.launch(e2eConfig.use!.launchOptions);
   try {
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     await addUser(gh, admin, MEMBER.email, { role: "member", password: MEMBER.password });

@@ -15,6 +15,7 @@ import path from "node:path";
 import { openPglite } from "@/db/client";
 import { login, startGatehouse, type GatehouseProcess } from "../../tests/support/gatehouse";
 import { seedTerminalSession, syntheticShellRecording } from "../../tests/support/terminal-recording";
+import { pct } from "../stats";
 
 const arg = (name: string, fallback: number) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -37,7 +38,6 @@ async function timed(url: string, token: string) {
   return { ms: performance.now() - t0, bytes: text.length, body: JSON.parse(text) };
 }
 
-const pct = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor((xs.length * p) / 100))];
 const ms = (x: number) => `${Math.round(x)} ms`;
 
 async function main() {
