@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -113,10 +114,15 @@ export async function openPglite(dir: string | null): Promise<DbHandle> {
     releaseLock = acquireDataDirLock(path.dirname(dir));
   }
   try {
-    if (dir && fs.readdirSync(dir).length === 0) await initClusterInChild(dir, startParams);
+    const migrationsFolder = migrationsDir();
+    if (dir && fs.readdirSync(dir).length === 0) {
+      const templates = clusterTemplates(startParams, undefined, { migrations: migrationsDigest(migrationsFolder) });
+      await initClusterInChild(dir, startParams, templates, { migrationsFolder });
+    }
     const client = await PGlite.create(dir ?? undefined, { startParams });
     const db = drizzle(client, { schema });
-    await migrate(db, { migrationsFolder: migrationsDir() });
+    // a no-op on a cluster the child already migrated; the real thing on an older data dir
+    await migrate(db, { migrationsFolder });
     return {
       db: db as unknown as Db,
       kind: "pglite",
@@ -138,10 +144,20 @@ export async function openPglite(dir: string | null): Promise<DbHandle> {
  * In this process, PGlite's initdb runs a second PostgreSQL instance whose memory is freed
  * afterwards, but what the C allocator handed out meanwhile (100–450 MB measured) stayed
  * resident for the life of the process. When the child cannot run, initdb runs here as before.
+ * With `migrationsFolder` the child also applies Gatehouse's migrations (0.8 s of a first start,
+ * more CPU than Next.js's), so what it keeps as the template is a migrated store: the template's
+ * key then includes the migrations' digest (`migrationsDigest`), and a new data dir of the same
+ * code starts from it with nothing left to migrate. The migrations are DDL only (no rows, no
+ * secrets), so every copy is as new as a store migrated in place.
  * A cluster this installation already made with the same PGlite and parameters is copied instead
  * (cluster-template.ts).
  */
-export async function initClusterInChild(dir: string, startParams: string[], templates = clusterTemplates(startParams)): Promise<void> {
+export async function initClusterInChild(
+  dir: string,
+  startParams: string[],
+  templates = clusterTemplates(startParams),
+  setup: { migrationsFolder?: string } = {},
+): Promise<void> {
   const staging = `${dir}.initdb`; // ours alone: the caller holds the data dir's lock
   fs.rmSync(staging, { recursive: true, force: true });
   if (templates?.copyTo(staging)) {
@@ -149,18 +165,23 @@ export async function initClusterInChild(dir: string, startParams: string[], tem
     fs.renameSync(staging, dir);
     return;
   }
-  let specifier = "@electric-sql/pglite";
-  try {
-    specifier = import.meta.resolve(specifier);
-  } catch {
-    /* bundled: the child resolves the package from the working directory */
-  }
-  const code = `${exitWithParent(process.pid)} const { PGlite } = await import(process.argv[1]); const db = await PGlite.create(process.argv[2], { startParams: JSON.parse(process.argv[3]) }); await db.close();`;
+  // bundled (dist/): the child resolves the packages from the working directory
+  const resolve = (specifier: string) => {
+    try {
+      return import.meta.resolve(specifier);
+    } catch {
+      return specifier;
+    }
+  };
+  const migrate = setup.migrationsFolder
+    ? `const { drizzle } = await import(${JSON.stringify(resolve("drizzle-orm/pglite"))}); const { migrate } = await import(${JSON.stringify(resolve("drizzle-orm/pglite/migrator"))}); await migrate(drizzle(db), { migrationsFolder: ${JSON.stringify(setup.migrationsFolder)} });`
+    : "";
+  const code = `${exitWithParent(process.pid)} const { PGlite } = await import(${JSON.stringify(resolve("@electric-sql/pglite"))}); const db = await PGlite.create(process.argv[1], { startParams: JSON.parse(process.argv[2]) }); ${migrate} await db.close();`;
   const env = { ...process.env };
   delete env.NODE_OPTIONS; // preloads meant for the server (profilers, loaders) are not for initdb
   try {
     await new Promise<void>((resolve, reject) =>
-      execFile(process.execPath, ["--input-type=module", "-e", code, specifier, staging, JSON.stringify(startParams)], { env, timeout: 120_000 }, (err, _out, stderr) =>
+      execFile(process.execPath, ["--input-type=module", "-e", code, staging, JSON.stringify(startParams)], { env, timeout: 120_000 }, (err, _out, stderr) =>
         err ? reject(new Error(`exit ${err.code ?? err.signal}${stderr ? `: ${stderr.trim().slice(-500)}` : ""}`)) : resolve(),
       ),
     );
@@ -171,6 +192,16 @@ export async function initClusterInChild(dir: string, startParams: string[], tem
     fs.rmSync(staging, { recursive: true, force: true });
     console.warn(`[db] initdb in a child process failed, running it in this process: ${(err as Error).message}`);
   }
+}
+
+/** What the migrations folder holds (names and contents): part of a migrated template's key. */
+export function migrationsDigest(folder: string): string {
+  const h = createHash("sha256");
+  for (const name of (fs.readdirSync(folder, { recursive: true }) as string[]).sort()) {
+    const file = path.join(folder, name);
+    if (fs.statSync(file).isFile()) h.update(`${name}\0`).update(fs.readFileSync(file)).update("\0");
+  }
+  return h.digest("hex");
 }
 
 /**

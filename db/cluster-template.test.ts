@@ -4,7 +4,9 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { PGlite } from "@electric-sql/pglite";
-import { initClusterInChild } from "./client";
+import { drizzle } from "drizzle-orm/pglite";
+import { migrate } from "drizzle-orm/pglite/migrator";
+import { initClusterInChild, migrationsDigest } from "./client";
 import { clusterTemplates } from "./cluster-template";
 
 /**
@@ -88,6 +90,43 @@ describe("cluster templates", () => {
     } finally {
       fs.chmodSync(template, 0o700);
     }
+  });
+
+  it("a store's template is migrated in the child and kept apart from the plain one; a copy has nothing left to migrate", async () => {
+    const folder = path.resolve(import.meta.dirname, "migrations");
+    const migrated = () => clusterTemplates(startParams, cache, { migrations: migrationsDigest(folder) });
+    const plain = onlyTemplate();
+    const store = newDir("store");
+    await initClusterInChild(store, startParams, migrated(), { migrationsFolder: folder });
+    const kept = fs.readdirSync(cache).filter((n) => path.join(cache, n) !== plain);
+    expect(kept).toHaveLength(1);
+
+    const copy = newDir("store-copy");
+    await initClusterInChild(copy, startParams, migrated(), { migrationsFolder: folder });
+    const db = await PGlite.create(copy, { startParams });
+    try {
+      const applied = await db.query<{ n: number }>("select count(*)::int as n from drizzle.__drizzle_migrations");
+      const journal = JSON.parse(fs.readFileSync(path.join(folder, "meta", "_journal.json"), "utf8")) as { entries: unknown[] };
+      expect(applied.rows[0].n).toBe(journal.entries.length);
+      const t0 = performance.now();
+      await migrate(drizzle(db), { migrationsFolder: folder });
+      console.log(`[cluster-template] migrating a copy of the store's template: ${Math.round(performance.now() - t0)} ms`);
+      // DDL only: the store starts empty, exactly as one migrated in place
+      expect((await db.query<{ n: number }>("select count(*)::int as n from users")).rows[0].n).toBe(0);
+    } finally {
+      await db.close();
+    }
+    // the demo's plain cluster is still a plain one
+    const demo = newDir("demo");
+    await initClusterInChild(demo, startParams, clusterTemplates(startParams, cache));
+    const plainDb = await PGlite.create(demo, { startParams });
+    try {
+      expect((await plainDb.query("select 1 from pg_namespace where nspname = 'drizzle'")).rows).toEqual([]);
+    } finally {
+      await plainDb.close();
+    }
+    // new migrations, new template
+    expect(clusterTemplates(startParams, cache, { migrations: "another" })!.copyTo(path.join(root, "other"))).toBe(false);
   });
 
   it("a template that cannot be copied leaves nothing behind and initdb runs", async () => {

@@ -22,11 +22,15 @@ export interface ClusterTemplates {
   keep(dir: string): void;
 }
 
-/** The templates for clusters started with `startParams`, under `root` (default: beside PGlite), or null when there is nowhere to keep them. */
-export function clusterTemplates(startParams: readonly string[], root = defaultRoot()): ClusterTemplates | null {
+/**
+ * The templates for clusters started with `startParams`, under `root` (default: beside PGlite), or
+ * null when there is nowhere to keep them. `contents` names what the cluster holds beyond initdb's
+ * (Gatehouse's store: the digest of the migrations applied), so that each kind has its own.
+ */
+export function clusterTemplates(startParams: readonly string[], root = defaultRoot(), contents: Record<string, string> = {}): ClusterTemplates | null {
   const pglite = pgliteVersion();
   if (!root || !pglite) return null;
-  const key = createHash("sha256").update(JSON.stringify({ pglite, startParams })).digest("hex").slice(0, 16);
+  const key = createHash("sha256").update(JSON.stringify({ pglite, startParams, ...contents })).digest("hex").slice(0, 16);
   const template = path.join(root, key);
   return {
     copyTo(dir) {

@@ -1,4 +1,5 @@
 import { execFileSync, spawn } from "node:child_process";
+import { createHash } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -20,6 +21,7 @@ export interface Postgres15 {
 }
 
 const BIN = "/usr/lib/postgresql/15/bin";
+const PASSWORD = "gatehouse-test";
 
 export async function startPostgres15(): Promise<Postgres15> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gh-pg15-"));
@@ -28,10 +30,11 @@ export async function startPostgres15(): Promise<Postgres15> {
   if (asRoot) execFileSync("chown", ["-R", "postgres:postgres", dir]);
   const as = (cmd: string, args: string[]) => (asRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args]) as [string, string[]];
   const pwFile = path.join(dir, "pw");
-  fs.writeFileSync(pwFile, "gatehouse-test\n");
+  fs.writeFileSync(pwFile, `${PASSWORD}\n`);
   if (asRoot) execFileSync("chown", ["postgres:postgres", pwFile]);
-  execFileSync(...as(`${BIN}/initdb`, ["-D", path.join(dir, "data"), "-U", "postgres", "--auth=scram-sha-256", `--pwfile=${pwFile}`, "-E", "UTF8", "--no-sync"]), { stdio: "ignore" });
   const data = path.join(dir, "data");
+  const template = clusterTemplate(as, pwFile);
+  execFileSync("cp", ["-a", template, data]);
   let proc: ReturnType<typeof spawn> | null = null;
   const up = async () => {
     const [cmd, args] = as(`${BIN}/postgres`, ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300"]);
@@ -55,7 +58,7 @@ export async function startPostgres15(): Promise<Postgres15> {
   };
   await up();
   return {
-    url: `postgres://postgres:gatehouse-test@127.0.0.1:${port}/postgres`,
+    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
     port,
     down,
     up,
@@ -64,6 +67,32 @@ export async function startPostgres15(): Promise<Postgres15> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * initdb makes the same cluster every time for the same binaries and options (a second of CPU for
+ * each of the ~50 suites that start one): it runs once per machine, into a template under the temp
+ * dir that later servers copy (`cp -a`, 0.2 s). A template is published by renaming a finished
+ * one into place, so a suite running in parallel never copies half of one.
+ */
+function clusterTemplate(as: (cmd: string, args: string[]) => [string, string[]], pwFile: string): string {
+  const options = ["-U", "postgres", "--auth=scram-sha-256", "-E", "UTF8", "--no-sync"];
+  const version = execFileSync(`${BIN}/initdb`, ["--version"], { encoding: "utf8" }).trim();
+  const key = createHash("sha256").update(JSON.stringify({ version, options, password: PASSWORD })).digest("hex").slice(0, 16);
+  const template = path.join(os.tmpdir(), `gh-pg15-template-${key}`);
+  if (fs.existsSync(path.join(template, "PG_VERSION"))) return template;
+  const staging = fs.mkdtempSync(path.join(os.tmpdir(), "gh-pg15-initdb-"));
+  if (process.getuid?.() === 0) execFileSync("chown", ["postgres:postgres", staging]);
+  try {
+    execFileSync(...as(`${BIN}/initdb`, ["-D", path.join(staging, "data"), ...options, `--pwfile=${pwFile}`]), { stdio: "ignore" });
+    fs.renameSync(path.join(staging, "data"), template);
+  } catch (err) {
+    // another suite published it first
+    if (!fs.existsSync(path.join(template, "PG_VERSION"))) throw err;
+  } finally {
+    fs.rmSync(staging, { recursive: true, force: true });
+  }
+  return template;
 }
 
 /** Creates database `name` on `pg` and returns its URL: a Gatehouse store (DATABASE_URL) beside the upstream data. */
