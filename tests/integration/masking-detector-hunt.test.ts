@@ -6,6 +6,7 @@ import { type GatehouseProcess, login, startGatehouse, teardown } from "../suppo
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { sshExec, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
+import { printf } from "../support/shell-printf";
 
 /**
  * The detectors are the backstop that masks what no column rule names: a card, an email, an
@@ -81,8 +82,6 @@ describe("masking detector hunt", () => {
     });
   }
   const target = (): SshTarget => ({ port: gh.ports.ssh, user: "box", password: token });
-  /** `printf` of `text` with every non-ASCII byte as an octal escape: the command line stays ASCII. */
-  const printf = (text: string) => `printf '${[...Buffer.from(text, "utf8")].map((b) => (b >= 0x20 && b < 0x80 && b !== 0x27 && b !== 0x5c && b !== 0x25 ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, "0")}`)).join("")}'`;
 
   beforeAll(async () => {
     // The chunked-output cases print their pieces 5 ms apart; a loaded machine once took longer

@@ -8,6 +8,7 @@ import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { sshCommand, sshExec, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 import { startTmux } from "../support/tmux";
+import { chunked, printf } from "../support/shell-printf";
 
 /**
  * Masking, round 3, through a real Gatehouse in front of a real sshd (OpenSSH ssh, and a real
@@ -41,15 +42,6 @@ when { resource.tags.contains("plain") };
 const MEMBER = "mask-hunt3@example.test";
 const DETECTORS = ["email", "phone", "ssn", "card", "iban", "ipv4", "ipv6", "jwt", "aws-key", "github-token", "slack-token", "stripe-key", "google-api-key", "private-key"];
 
-/** `printf` of `text` with every byte outside printable ASCII as an octal escape: the command line stays ASCII. */
-const printf = (text: string) =>
-  `printf '${[...Buffer.from(text, "utf8")].map((b) => (b >= 0x20 && b < 0x7f && b !== 0x27 && b !== 0x5c && b !== 0x25 ? String.fromCharCode(b) : `\\${b.toString(8).padStart(3, "0")}`)).join("")}'`;
-/**
- * Chunks printed one after the other, a few ms apart: separate channel writes. The Gatehouse here
- * waits 1 s, not 30 ms, before letting held output out (GATEHOUSE_SSH_MASK_IDLE_MS): a loaded
- * machine once took longer than 30 ms between two chunks.
- */
-const chunked = (chunks: string[]) => chunks.map(printf).join("; sleep 0.005; ");
 
 describe("masking hunt, round 3", () => {
   let gh: GatehouseProcess;
