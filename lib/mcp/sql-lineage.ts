@@ -1,4 +1,4 @@
-import { classifySql, columnSourcesOfSelect, type OutputColumn, type StatementClass } from "@/lib/gateway/protocols/postgres/classify";
+import { ANALYSIS_FAILED, classifySql, columnSourcesOrFailure, type OutputColumn, type StatementClass } from "@/lib/gateway/protocols/postgres/classify";
 
 /** What a result set's columns derive from, for buildFieldPlans; `opaque`: not knowable. */
 export interface Lineage {
@@ -23,7 +23,10 @@ export function lineageOfResults(text: string, resultCount: number): Lineage[] {
   if (statements.length !== resultCount) return Array.from({ length: resultCount }, () => ({ sources: null, opaque: true }));
   return statements.map((s, i) => {
     const produced = resultTextOf(statements, i);
-    return produced === null ? { sources: null, opaque: true } : { sources: columnSourcesOfSelect(produced), opaque: false };
+    if (produced === null) return { sources: null, opaque: true };
+    // A statement whose analysis fails (a select list nested thousands of levels deep) is opaque too.
+    const sources = columnSourcesOrFailure(produced);
+    return sources === ANALYSIS_FAILED ? { sources: null, opaque: true } : { sources, opaque: false };
   });
 }
 

@@ -25,7 +25,7 @@ export { DEFAULT_FUNCTION_RULES, type FunctionRule } from "./classify/functions"
 export { KIND_ORDER, maxKind } from "./classify/kinds";
 
 export { initClassifier, isClassifierReady } from "./classify/parser";
-export { columnSourcesOfSelect, UNKNOWN_SOURCE, type OutputColumn } from "./column-sources";
+export { ANALYSIS_FAILED, columnSourcesOfSelect, columnSourcesOrFailure, UNKNOWN_SOURCE, type OutputColumn } from "./column-sources";
 
 export interface ClassifyOptions {
   /** dangerous-function rules; default DEFAULT_FUNCTION_RULES (pass the same array each time) */

@@ -25,12 +25,28 @@ import { isClassifierReady, parseSql } from "./classify/parser";
  * Accepts SELECT/VALUES, INSERT/UPDATE/DELETE/MERGE ... RETURNING, COPY ... TO, DECLARE
  * CURSOR and PREPARE (its statement — EXECUTE reuses it without a new RowDescription).
  * Returns null when the text does not parse, is not exactly one such statement, or the
- * analysis fails — callers then rely on detectors alone.
+ * analysis fails — callers then rely on detectors alone. Masking a result uses
+ * columnSourcesOrFailure, which tells a failed analysis apart (its result is withheld).
  */
 
 export { UNKNOWN_SOURCE, type OutputColumn } from "./classify/scope";
 
 export function columnSourcesOfSelect(text: string): OutputColumn[] | null {
+  const out = columnSourcesOrFailure(text);
+  return out === ANALYSIS_FAILED ? null : out;
+}
+
+/** columnSourcesOrFailure's answer when the text does not parse or its analysis threw. */
+export const ANALYSIS_FAILED = "analysis-failed" as const;
+
+/**
+ * columnSourcesOfSelect for masking a result: null only when the statement has no derivation
+ * (SHOW, EXPLAIN, not exactly one statement); ANALYSIS_FAILED when the text does not parse or
+ * the analysis throws. A hostile parse tree thousands of levels deep (`upper(upper(...(ssn)))`,
+ * which PostgreSQL runs) overflows the recursive walk: its columns' lineage is not known, so the
+ * caller must withhold what has no table origin rather than fall back to detectors alone.
+ */
+export function columnSourcesOrFailure(text: string): OutputColumn[] | null | typeof ANALYSIS_FAILED {
   if (!isClassifierReady()) throw new Error("columnSourcesOfSelect called before initClassifier() finished");
   if (text.length === 0 || text.includes("\0")) return null;
   try {
@@ -40,7 +56,7 @@ export function columnSourcesOfSelect(text: string): OutputColumn[] | null {
     const out = u ? statementColumns(u[0], u[1], null) : null;
     return out?.map((c) => ({ ...c, sources: [...new Set(c.sources)].sort() })) ?? null;
   } catch {
-    return null;
+    return ANALYSIS_FAILED;
   }
 }
 

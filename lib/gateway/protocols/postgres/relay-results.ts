@@ -1,6 +1,6 @@
 import type { Masker } from "@/lib/gateway/masking";
 import { identifier } from "./classify/ast";
-import { columnSourcesOfSelect, type OutputColumn } from "./column-sources";
+import { ANALYSIS_FAILED, columnSourcesOrFailure, type OutputColumn } from "./column-sources";
 import { copyFormatOf, maskCopyText } from "./copy-rows";
 import { buildFieldPlans, unmaskableResult, type FieldPlan } from "./masking";
 import { fieldsOfPortal } from "./portal-formats";
@@ -33,8 +33,12 @@ export async function planResult(op: RelayOp, masker: Masker, ctx: RelayContext)
     const text = only && ctx.resultText ? ctx.resultText(only) : stmt?.text;
     // Parsed `EXECUTE p` / `FETCH c` resolve through names that can be redefined: never cached.
     if (stmt && text === null) lineage = { sources: null, opaque: true };
-    else if (stmt && text !== stmt.text) lineage.sources = columnSourcesOfSelect(text!);
-    else if (stmt) lineage.sources = stmt.sources === undefined ? (stmt.sources = columnSourcesOfSelect(stmt.text)) : stmt.sources;
+    else if (stmt && text !== stmt.text) lineage = lineageOf(text!);
+    else if (stmt && stmt.sources !== undefined) lineage.sources = stmt.sources;
+    else if (stmt) {
+      lineage = lineageOf(stmt.text);
+      if (!lineage.opaque) stmt.sources = lineage.sources; // a failed analysis is not cached: it withholds
+    }
     if (op.unit && fields) op.unit.columns = fields.map((x) => x.name);
   }
   // No description at all (a portal we never saw described): every value is withheld.
@@ -119,5 +123,15 @@ function queryLineage(op: Extract<RelayOp, { t: "query" }>, ctx: RelayContext): 
   const s = op.classification.statements[op.done];
   if (!s) return { sources: null, opaque: false };
   const text = ctx.resultText ? ctx.resultText(s) : s.text;
-  return text === null ? { sources: null, opaque: true } : { sources: columnSourcesOfSelect(text), opaque: false };
+  return text === null ? { sources: null, opaque: true } : lineageOf(text);
+}
+
+/**
+ * The lineage of a statement's text. When its analysis fails (it does not parse, or a parse tree
+ * thousands of levels deep overflows the walk) what it derives from is not known: opaque, so the
+ * columns without a table origin are withheld instead of masked by detectors alone.
+ */
+function lineageOf(text: string): Lineage {
+  const sources = columnSourcesOrFailure(text);
+  return sources === ANALYSIS_FAILED ? { sources: null, opaque: true } : { sources, opaque: false };
 }

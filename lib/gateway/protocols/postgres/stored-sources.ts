@@ -61,7 +61,11 @@ export function storedValuesOf(text: string, prepared: (name: string) => string 
     }
     for (const k in v) visit(v[k]);
   };
-  visit(stmts);
+  try {
+    visit(stmts);
+  } catch {
+    return "opaque"; // a parse tree too deep for the walk (RangeError): what it stores cannot be followed
+  }
   return opaque ? "opaque" : out;
 }
 
@@ -101,6 +105,10 @@ function nodeValues(type: string, n: AstObject): Stored {
     case "AlterObjectSchemaStmt":
     case "AlterTableStmt":
       return ddlValues(type, n);
+    case "CopyStmt":
+      // To or from a server file or program: rows the gateway never sees (a masked column written
+      // out in clear), or a shell command's output (which can read the database itself).
+      return n.is_program === true || typeof n.filename === "string" ? "opaque" : [];
     case "CreateTrigStmt":
     case "RuleStmt":
     case "CreateFunctionStmt":
@@ -232,7 +240,7 @@ export async function refusedStore(text: string, masker: Masker, metadata: Upstr
   }
   if (kind === "read") return null;
   const stored = storedValuesOf(text, prepared);
-  if (stored === "opaque") return "it stores values the gateway cannot follow (a computed pg_notify payload, an unknown EXECUTE)";
+  if (stored === "opaque") return "it stores values the gateway cannot follow (a computed pg_notify payload, an unknown EXECUTE, COPY to or from a server file or program)";
   if (stored.every((s) => s.sources.length === 0)) return null;
   // Column names from the catalog, checked against it once used (DDL run directly on the database).
   const check = async () => {

@@ -50,14 +50,18 @@ export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
   // The views over them (pg_stat_activity, pg_stat_statements) withhold the text instead (source-plans.ts copiesValues).
   ...unmaskable(read("returns other sessions' SQL text, with the values in its literals", ["pg_stat_get_activity", "pg_stat_get_backend_activity", "pg_stat_statements"])),
   ...admin("schedules SQL to run later as a background job (pg_cron)", ["schedule", "schedule_in_database", "unschedule", "alter_job"]),
-  ...admin("reads or writes server files", [
+  // A server file may hold a table's rows in clear: its relation file (pg_relation_filepath), WAL,
+  // the server log, an export. What these return has no lineage masking can follow.
+  ...unmaskable(admin("reads server files (a table's own data files among them), around masking", [
     "pg_read_file*", // pg_read_file_old too
     "pg_read_binary_file",
+    "lo_import",
+  ])),
+  ...admin("reads or writes server files", [
     "pg_stat_file",
     "pg_ls_*",
     "pg_file_*",
     "pg_logdir_ls",
-    "lo_import",
     "lo_export",
   ]),
   ...admin("changes session settings (role, search_path, ...)", ["set_config"]),
