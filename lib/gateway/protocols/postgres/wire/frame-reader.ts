@@ -151,9 +151,9 @@ export class FrameReader {
     // Read signed: a "wrapped" length such as 0xFFFFFFF0 becomes negative and is refused here.
     const len = this.int32At(1);
     if (len < 4) throw new ProtocolError(`invalid message length ${len}`);
-    if (len + 1 > this.maxMessageSize) {
-      throw new ProtocolError(`message of ${len + 1} bytes exceeds the limit of ${this.maxMessageSize} bytes`);
-    }
+    // The size itself stays out of the message: for an upstream row it would tell the client the
+    // length of a value masking withholds (`repeat('x', ssn::int)`).
+    if (len + 1 > this.maxMessageSize) throw new ProtocolError(`a message exceeds the limit of ${this.maxMessageSize} bytes`);
     if (this.size < len + 1) return null;
     const raw = this.take(len + 1);
     return { tag: String.fromCharCode(tag), body: raw.subarray(5), raw };
