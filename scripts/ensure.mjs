@@ -27,11 +27,17 @@ export function ensureNodeModules() {
 /** What the console build is made of. */
 const CONSOLE_SOURCES = ["app", "components", "lib", "db", "next.config.mjs", "package-lock.json", "postcss.config.mjs", "tsconfig.json"];
 
-/** `next build` and the server bundle, each when missing or older than its sources. */
-export async function ensureBuild() {
+/**
+ * `next build` and the server bundle, each when missing or older than its sources.
+ * `typecheckFollows`: the caller type-checks everything (the console included, with the route
+ * types the build generates) right after, so the build skips its own TypeScript pass.
+ */
+export async function ensureBuild({ typecheckFollows = false } = {}) {
   const buildId = path.join(root, ".next", "BUILD_ID");
   if (!fs.existsSync(buildId) || fs.statSync(buildId).mtimeMs <= newestMtime(CONSOLE_SOURCES)) {
-    run("npx", ["next", "build"], { env: { ...process.env, NEXT_TELEMETRY_DISABLED: "1" } });
+    const env = { ...process.env, NEXT_TELEMETRY_DISABLED: "1" };
+    if (typecheckFollows) env.GATEHOUSE_BUILD_SKIP_TYPECHECK = "1";
+    run("npx", ["next", "build"], { env });
   }
   await ensureServerBundle();
 }
