@@ -39,6 +39,8 @@ export interface RelayContext {
   dateStyle?: string;
   /** the upstream backend's own pid: a notification from it was sent by this session */
   upstreamPid?: number;
+  /** the pid the client was given in BackendKeyData (the gateway's own, cancel.ts) */
+  clientPid?: number;
   /** channels whose notifications are withheld (their LISTEN was revoked: long-running.ts) */
   withheldChannels?: ReadonlySet<string>;
   /** the text whose columns a statement returns (EXECUTE → its prepared statement, FETCH → its cursor's DECLARE); null: not knowable */
@@ -208,21 +210,24 @@ export class Relay {
       case "E":
       case "N":
         return this.errorOrNotice(f, op);
-      case "A":
-        if (this.ctx.withheldChannels?.size) {
-          const m = parseBackendMessage(f);
-          if (m.type === "NotificationResponse" && this.ctx.withheldChannels.has(m.channel)) return;
-        }
+      case "A": {
+        const m = parseBackendMessage(f);
+        if (m.type !== "NotificationResponse") break;
+        if (this.ctx.withheldChannels?.has(m.channel)) return;
+        const own = this.ctx.upstreamPid !== undefined && m.pid === this.ctx.upstreamPid;
+        // A client tells its own notifications by the pid of its BackendKeyData (what the LISTEN
+        // docs advise, libpq's PQbackendPID): the gateway's, not the upstream backend's.
+        const pid = own ? (this.ctx.clientPid ?? m.pid) : m.pid;
         if (this.stickyMasker) {
-          const m = parseBackendMessage(f);
           // Another session's payload can be anything it read (a trigger's `pg_notify(ch,
           // row_to_json(NEW)::text)` carries whole rows) and has no lineage to mask by: withheld,
           // the channel still wakes the listener. This session's own payloads passed the store
           // check (constants and parameters only): detectors suffice.
-          const own = m.type === "NotificationResponse" && this.ctx.upstreamPid !== undefined && m.pid === this.ctx.upstreamPid;
-          if (m.type === "NotificationResponse") return void this.output.write(build.notificationResponse(m.pid, m.channel, own || m.payload === "" ? this.stickyMasker.maskText(m.payload) : REDACTED));
+          return void this.output.write(build.notificationResponse(pid, m.channel, own || m.payload === "" ? this.stickyMasker.maskText(m.payload) : REDACTED));
         }
+        if (pid !== m.pid) return void this.output.write(build.notificationResponse(pid, m.channel, m.payload));
         break;
+      }
       case "H":
         if (op?.unit?.masker?.active) return this.copyOut(f, op);
         break;

@@ -74,6 +74,7 @@ export class PgSession {
       connection: est.target.ref.name,
       dateStyle: upstream.parameters.DateStyle,
       upstreamPid: upstream.backendKey?.pid,
+      clientPid: this.key.pid,
       resultText: (s) => this.state.resultText(s),
       withheldChannels: this.long.blocked,
       onUnitDone: (unit) => {
@@ -183,6 +184,10 @@ export class PgSession {
         // Part of a COPY FROM STDIN the gateway already allowed; the server ignores them otherwise.
         // After the gateway aborted it (long-running.ts) the rest of its data goes nowhere.
         if (this.long.dropCopyData) return;
+        // Sent behind a Parse/Bind/Execute of COPY FROM STDIN still held in the batch (no Sync or
+        // Flush in between): the batch goes first, decided as on Flush. Forwarded ahead of it, the
+        // data reached the upstream before its COPY, which then waited for data already ignored.
+        if (this.batch.length) return this.flushBatch(false).then(() => void (this.closed || this.toUpstream(f.raw)));
         return this.toUpstream(f.raw);
       case "FunctionCall":
         return this.functionCall(msg.functionOid, f.raw);
