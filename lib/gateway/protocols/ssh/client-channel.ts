@@ -58,8 +58,8 @@ export function clientSide(channel: ServerChannel, batch: () => void): ClientSid
     onDrain: (fn) => void channel.on("drain", fn),
     pause: () => void channel.pause(),
     resume: () => void channel.resume(),
-    exit: ({ code, signal }) => {
-      if (signal) channel.exit(signal.replace(/^SIG/, ""), false, "");
+    exit: ({ code, signal, coreDumped }) => {
+      if (signal) channel.exit(signal.replace(/^SIG/, ""), coreDumped === true, "");
       else channel.exit(code ?? 255);
     },
     end: () => void channel.end(),

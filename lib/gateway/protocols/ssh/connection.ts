@@ -144,7 +144,11 @@ export class SshConnection {
     const env: Record<string, string> = {};
     let terminal: TerminalChannel | null = null;
     session.on("pty", (accept, _reject, info) => {
-      pty = { term: info.term || "xterm", cols: info.cols || 80, rows: info.rows || 24, width: info.width, height: info.height, modes: info.modes };
+      // The size is asked upstream as the client asked: `ssh -tt` without a local terminal sends
+      // 0x0, and its command sees "0 0" from sshd (the recording and the masker's wrap width
+      // assume 80x24 then, terminal-channel.ts). An empty TERM cannot be passed on (ssh2 sends
+      // "vt100" for it): "xterm" is the gateway's choice.
+      pty = { term: info.term || "xterm", cols: info.cols, rows: info.rows, width: info.width, height: info.height, modes: info.modes };
       accept?.();
     });
     // The environment is what the client set before its command: a later env request (while the

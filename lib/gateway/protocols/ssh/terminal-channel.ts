@@ -24,8 +24,15 @@ export interface ClientSide {
   onDrain(fn: () => void): void;
   pause(): void;
   resume(): void;
-  exit(status: { code: number | null; signal?: string | null }): void;
+  exit(status: ExitStatus): void;
   end(): void;
+}
+
+/** How the command ended: its exit status, or the signal that killed it (and whether it dumped core). */
+export interface ExitStatus {
+  code: number | null;
+  signal?: string | null;
+  coreDumped?: boolean;
 }
 
 export interface PtyInfo {
@@ -68,7 +75,7 @@ export function requestOf(mode: "shell" | "exec", command?: string, tty = false)
 
 export class TerminalChannel {
   private upstreamChannel: UpstreamChannel | null = null;
-  private exitStatus: { code: number | null; signal?: string | null } = { code: null };
+  private exitStatus: ExitStatus = { code: null };
   private closed = false;
   private readonly nl: string;
   /** resolves once the channel's outcome is recorded (its result, or that it never ran) */
@@ -203,7 +210,7 @@ export class TerminalChannel {
         if (err) return reject(err);
         // A command that fails at once can exit before relay() runs (ssh2 emits "exit" while
         // reading the socket, and `exit` is an event, not buffered stream data): listen now.
-        ch.on("exit", (code: number | null, signal?: string) => (this.exitStatus = { code: code ?? null, signal: signal ?? null }));
+        ch.on("exit", (code: number | null, signal?: string, coreDumped?: boolean) => (this.exitStatus = { code: code ?? null, signal: signal ?? null, coreDumped: coreDumped === true }));
         resolve(ch);
       };
       const opts = { env: env as NodeJS.ProcessEnv, ...(agentForward ? { agentForward: true } : {}), ...(x11 ? { x11 } : {}) };
@@ -218,9 +225,10 @@ export class TerminalChannel {
     const release = gw.stand(request, decision, (reason) => this.endWith(`${mode} ended: policy no longer allows it (${reason})`), { masked: true });
     // The command is recorded masked, as its `request` event is (a secret on a command line).
     const shown = command && decision.masker ? decision.masker.maskText(command) : command;
-    term.start(ch, { mode, cols: pty?.cols ?? 80, rows: pty?.rows ?? 24, term: pty?.term ?? "", ...(shown ? { command: shown } : {}) }, decision.masker);
-    // On a terminal, a line break where it wraps anyway does not split a value (masking/wrap.ts).
-    const columns = () => this.o.pty?.cols ?? 0;
+    term.start(ch, { mode, cols: pty?.cols || 80, rows: pty?.rows || 24, term: pty?.term ?? "", ...(shown ? { command: shown } : {}) }, decision.masker);
+    // On a terminal, a line break where it wraps anyway does not split a value (masking/wrap.ts);
+    // a pty of unknown size (0 columns) is taken to wrap at 80, as most do.
+    const columns = () => (this.o.pty ? this.o.pty.cols || 80 : 0);
     const out = new MaskedStream(decision.masker, columns, (buf) => {
       term.output(ch, buf);
       return client.write(buf);
