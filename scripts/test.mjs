@@ -2,7 +2,7 @@
 // console, type-check, then run unit + integration tests (vitest) and browser tests (Playwright,
 // Debian's Chromium) side by side. `npm test -- <step>` runs one step alone.
 import { spawn } from "node:child_process";
-import { createWriteStream } from "node:fs";
+import { createWriteStream, rmSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { ensureBuild, ensureNodeModules, ensureSystemPackages, root } from "./ensure.mjs";
@@ -67,7 +67,7 @@ let ok = report(await run("typecheck"));
 // collide: Playwright's Gatehouse listens on fixed ports 3917-3923, below the ephemeral range
 // vitest's servers draw from, with its own data dir. Vitest reports live; Playwright's report
 // is printed when it ends, and can be followed meanwhile in a log file (not under test-results/,
-// which Playwright empties as it starts).
+// which Playwright empties as it starts), removed once printed.
 const playwrightLog = path.join(os.tmpdir(), `gatehouse-playwright-${process.pid}.log`);
 console.log(`\n=== vitest, with playwright alongside (its report follows; live in ${playwrightLog}) ===`);
 const playwright = run("playwright", playwrightLog);
@@ -75,5 +75,6 @@ ok = report(await run("vitest")) && ok;
 const browser = await playwright;
 console.log(`\n=== playwright ===`);
 process.stdout.write(browser.output);
+rmSync(playwrightLog, { force: true });
 ok = report(browser) && ok;
 process.exit(ok ? 0 : 1);
