@@ -10,7 +10,11 @@
  * requested in binary on a masked connection (the session ends with 0A000 rather than guess).
  *
  * Dates and timestamps are read in DateStyle ISO (PostgreSQL's default); the relay tracks the
- * server's reported DateStyle and treats these types as unsupported otherwise.
+ * server's reported DateStyle and treats these types as unsupported otherwise. Floats are read as
+ * the exact shortest round-trip text PostgreSQL writes while extra_float_digits > 0 (its default
+ * 1); at 0 or below float4out/float8out round to 6/15 digits, and the binary made from that text
+ * would be another number, so the session treats float4/float8 as unsupported once it may have
+ * set that (parameters.ts mayRoundFloats).
  */
 
 type Encoder = (text: string) => Buffer | null;
@@ -53,10 +57,53 @@ function float(bytes: 4 | 8): Encoder {
   return (t) => {
     if (!FLOAT.test(t)) return null;
     const b = Buffer.allocUnsafe(bytes);
-    if (bytes === 4) b.writeFloatBE(Number(t.replace(/^(-?)infinity$/i, "$1Infinity")));
-    else b.writeDoubleBE(Number(t.replace(/^(-?)infinity$/i, "$1Infinity")));
+    const n = Number(t.replace(/^(-?)infinity$/i, "$1Infinity"));
+    if (bytes === 4) b.writeFloatBE(nearestFloat32(t, n));
+    else b.writeDoubleBE(n);
     return b;
   };
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+
+/** the float32 one step from `f` (finite, not 0) away from or towards zero */
+function stepFloat32(f: number, away: boolean): number {
+  f32[0] = f;
+  u32[0] += away ? 1 : -1;
+  return f32[0];
+}
+
+/**
+ * float4in reads the decimal straight to the nearest float (strtof). Through a double first, a
+ * decimal just off the midpoint between two floats can land on it and then round to even the
+ * wrong way ("7.038531e-26"): there the decimal itself is compared with the midpoint, exactly.
+ */
+function nearestFloat32(t: string, n: number): number {
+  const f = Math.fround(n);
+  if (!Number.isFinite(n) || n === f || f === 0 || !Number.isFinite(f)) return f;
+  const other = Math.abs(f) < Math.abs(n) ? stepFloat32(f, true) : stepFloat32(f, false);
+  if (!Number.isFinite(other) || (f + other) / 2 !== n) return f; // not on a midpoint: rounding once was exact
+  const cmp = compareDecimal(t, n);
+  if (cmp === 0) return f; // a real tie: to even, as fround did
+  return (cmp > 0) === Math.abs(f) > Math.abs(n) ? f : other; // the one on the decimal's side of the midpoint
+}
+
+/** sign of |decimal text| − |double|, in exact integer arithmetic */
+function compareDecimal(t: string, d: number): number {
+  const m = /^-?(\d*)\.?(\d*)(?:e([-+]?\d+))?$/i.exec(t)!;
+  let left = BigInt(`${m[1]}${m[2]}` || "0");
+  const exp10 = Number(m[3] ?? 0) - m[2].length;
+  const bits = new DataView(new Float64Array([Math.abs(d)]).buffer);
+  const hiLo = bits.getBigUint64(0, true);
+  const biased = Number(hiLo >> 52n);
+  let right = (hiLo & ((1n << 52n) - 1n)) | (biased ? 1n << 52n : 0n);
+  const exp2 = (biased || 1) - 1075;
+  if (exp10 >= 0) left *= 10n ** BigInt(exp10);
+  else right *= 10n ** BigInt(-exp10);
+  if (exp2 >= 0) right <<= BigInt(exp2);
+  else left <<= BigInt(-exp2);
+  return left === right ? 0 : left > right ? 1 : -1;
 }
 
 const bool: Encoder = (t) => (t === "t" ? Buffer.from([1]) : t === "f" ? Buffer.from([0]) : null);
@@ -201,8 +248,8 @@ const time: Encoder = (t) => {
   return b;
 };
 
-/** type OID → encoder of the text output. `dates`: reads DateStyle-dependent text. */
-const SCALARS = new Map<number, { enc: Encoder; dates?: true }>([
+/** type OID → encoder of the text output. `dates`: reads DateStyle-dependent text; `floats`: extra_float_digits-dependent. */
+const SCALARS = new Map<number, { enc: Encoder; dates?: true; floats?: true }>([
   [16, { enc: bool }],
   [17, { enc: bytea }],
   [18, { enc: char }],
@@ -213,8 +260,8 @@ const SCALARS = new Map<number, { enc: Encoder; dates?: true }>([
   [25, { enc: utf8 }], // text
   [26, { enc: oid }],
   [114, { enc: utf8 }], // json
-  [700, { enc: float(4) }],
-  [701, { enc: float(8) }],
+  [700, { enc: float(4), floats: true }],
+  [701, { enc: float(8), floats: true }],
   [705, { enc: utf8 }], // unknown
   [1042, { enc: utf8 }], // bpchar
   [1043, { enc: utf8 }], // varchar
@@ -234,10 +281,13 @@ const ARRAYS = new Map<number, number>([
   [1185, 1184], [1231, 1700], [2951, 2950], [3807, 3802],
 ]);
 
-/** Whether values of this type can be sent in binary on a masked connection (given the DateStyle). */
-export function binaryConvertible(typeOid: number, isoDates: boolean): boolean {
+/**
+ * Whether values of this type can be sent in binary on a masked connection, given the DateStyle
+ * and whether float text is exact (extra_float_digits > 0 for all the session knows).
+ */
+export function binaryConvertible(typeOid: number, isoDates: boolean, exactFloats = true): boolean {
   const scalar = SCALARS.get(ARRAYS.get(typeOid) ?? typeOid);
-  return !!scalar && (isoDates || !scalar.dates);
+  return !!scalar && (isoDates || !scalar.dates) && (exactFloats || !scalar.floats);
 }
 
 /** The binary form of a text value of a convertible type; null when the (masked) text is not of that type. */

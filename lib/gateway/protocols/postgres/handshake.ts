@@ -33,6 +33,8 @@ export interface Established {
   session: GatewaySession;
   upstream: UpstreamConnection;
   target: UpstreamTarget;
+  /** the client's startup parameters sent on upstream (application_name, extra_float_digits, ...) */
+  forwarded: Record<string, string>;
 }
 
 export class Refusal extends Error {
@@ -106,7 +108,7 @@ export async function establish(raw: net.Socket, ctx: HandshakeContext): Promise
       throw new Refusal("08006", `gatehouse: ${message}`);
     }
     who.opened?.(session.id);
-    return { client, clientReader: start.reader, session, upstream, target };
+    return { client, clientReader: start.reader, session, upstream, target, forwarded: screened.forward };
   } catch (err) {
     refuse(frames.socket, err);
     return null;

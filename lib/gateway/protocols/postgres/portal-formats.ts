@@ -25,15 +25,15 @@ export function clientFormat(rf: readonly number[], i: number): number {
 
 /**
  * Per column: the type OID to encode in binary, or null to keep text. Refuses types it cannot
- * encode (and dates unless the upstream's DateStyle is ISO).
+ * encode (and dates unless the upstream's DateStyle is ISO, floats unless their text is exact).
  */
-export function conversionFor(portal: Portal | null, isoDates: boolean): (number | null)[] {
+export function conversionFor(portal: Portal | null, isoDates: boolean, exactFloats = true): (number | null)[] {
   const fields = fieldsOfPortal(portal);
   if (!portal || !fields) throw new ProtocolError("gatehouse: binary results of a portal that was never described cannot be converted on a masked connection; request text results", "0A000");
   return fields.map((x, i) => {
     if (clientFormat(portal.resultFormats, i) === 0) return null;
-    if (!binaryConvertible(x.typeOid, isoDates)) {
-      const why = binaryConvertible(x.typeOid, true) ? " while DateStyle is not ISO" : "";
+    if (!binaryConvertible(x.typeOid, isoDates, exactFloats)) {
+      const why = !binaryConvertible(x.typeOid, true) ? "" : !isoDates && !binaryConvertible(x.typeOid, false) ? " while DateStyle is not ISO" : " once extra_float_digits may be 0 or less";
       throw new ProtocolError(`gatehouse: binary results for column "${x.name}" (type oid ${x.typeOid}) are not available on a masked connection${why}; request text results`, "0A000");
     }
     return x.typeOid;

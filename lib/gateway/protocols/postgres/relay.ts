@@ -59,6 +59,8 @@ export class Relay {
   private waiting = false;
   /** DateStyle is ISO: date/timestamp text can be converted to binary */
   private isoDates: boolean;
+  /** extra_float_digits may be <= 0 (set by the session: parameters.ts mayRoundFloats): float text is rounded, not convertible */
+  floatsRounded = false;
   private readonly output: ClientOutput;
   /** masked runs of rows still being masked; every later write waits for them */
   private readonly runs: MaskedRuns;
@@ -297,7 +299,7 @@ export class Relay {
     if (out) op.unit!.maskedCells += out.masked;
     if (op.unit?.wantsSample()) op.unit.addSample(sent, plans.map((p) => (p.binary ? 1 : 0)));
     if (op.t === "execute" && op.portal?.textUpstream) {
-      sent = toClientFormats((op.conversion ??= conversionFor(op.portal, this.isoDates)), sent, values);
+      sent = toClientFormats((op.conversion ??= conversionFor(op.portal, this.isoDates, !this.floatsRounded)), sent, values);
       return void this.output.write(build.dataRow(sent));
     }
     this.output.write(out ? build.dataRow(sent) : f.raw);

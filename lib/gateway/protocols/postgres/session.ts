@@ -12,6 +12,7 @@ import { refusedStore } from "./stored-sources";
 import { inferenceRefusalThroughViews } from "./inference";
 import type { Masker, MaskingRule } from "@/lib/gateway/masking";
 import { withUserCode } from "./user-code";
+import { mayRoundFloats, roundsFloats } from "./parameters";
 import { Relay } from "./relay";
 import { ResultUnit, sampleLimitsOf, type SampleLimits } from "./unit";
 import { build, encodeFrontend, parseFrontendMessage, ProtocolError, type BindMessage, type Frame, type FrontendMessage } from "./wire";
@@ -69,6 +70,7 @@ export class PgSession {
       },
       notice: (message) => void client.write(build.noticeResponse({ severity: "WARNING", code: "01000", message })),
     });
+    const floatDigits = Object.entries(est.forwarded).find(([k]) => k.toLowerCase() === "extra_float_digits")?.[1];
     this.relay = new Relay(client, upstream.socket, upstream.reader, {
       metadata: metadataFor(est.target),
       connection: est.target.ref.name,
@@ -87,6 +89,7 @@ export class PgSession {
         unit.onDone?.();
       },
     }, (err) => this.fail(err));
+    if (floatDigits !== undefined && roundsFloats(floatDigits)) this.relay.floatsRounded = true;
     listenForCatalogChanges();
     metadataFor(est.target).mayHaveUserCode(); // read now, while the session is idle
     this.warmed = metadataFor(est.target).warm(); // a serial upstream's lookups, before the client can open a transaction
@@ -203,6 +206,7 @@ export class PgSession {
     const c = this.state.classify(text);
     const problem = c.statements.find((s) => s.settingProblem)?.settingProblem;
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
+    if (c.statements.some(mayRoundFloats)) this.relay.floatsRounded = true;
     const sources = this.state.withCursorSources(c);
     const request = await withUserCode(metadataFor(this.est.target), { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text, inference: this.inferenceOf(text) }, this.preparedText);
     const decision = await this.decide(request);
@@ -235,6 +239,7 @@ export class PgSession {
       return this.toUpstream(raw);
     }
     if (plan.settingProblems.length) return this.reject("0A000", refusedSetting(plan.settingProblems[0]), synced);
+    if (plan.executed.some(mayRoundFloats)) this.relay.floatsRounded = true;
     const request = await withUserCode(metadataFor(this.est.target), { ...plan.request, inference: this.inferenceOf(plan.request.text) }, this.preparedText);
     const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, synced);
