@@ -10,6 +10,7 @@ import { channelFailure, clientSide, writeBatcher } from "./client-channel";
 import { Forwarding, forwardEnded } from "./forward";
 import { acceptLogins, clientSoftware, storeUnavailable } from "./login";
 import { SftpRelay } from "./sftp";
+import { symlinkNeedsSwap } from "./sftp-wire";
 import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
 import { connectUpstream } from "./upstream";
 import { upstreamPaths } from "./upstream-paths";
@@ -258,7 +259,9 @@ export class SshConnection {
       const { gw, upstream } = await this.opening!;
       const up = await new Promise<import("ssh2").ClientChannel>((resolve, reject) => upstream.subsys("sftp", (err, s) => (err ? reject(err) : resolve(s))));
       gw.recorder.record("sftp", { ch, op: "start", path: "" });
-      new SftpRelay(gw, ch, channel, up, upstreamPaths(upstream)).start();
+      // each side's banner, as ssh2 reads it for SYMLINK's argument order (sftp-wire.ts symlinkNeedsSwap)
+      const ident = (c: unknown) => String((c as { _protocol?: { _remoteIdentRaw?: Buffer } })._protocol?._remoteIdentRaw ?? "");
+      new SftpRelay(gw, ch, channel, up, upstreamPaths(upstream), symlinkNeedsSwap(ident(this.client), ident(upstream))).start();
     } catch (err) {
       channel.stderr.write(`gatehouse: ${(err as Error).message}\n`);
       channel.exit(EXIT_DENIED);

@@ -41,6 +41,34 @@ export function statusPacket(id: number, code: number, message: string): Buffer 
   return Buffer.concat([len, body]);
 }
 
+/**
+ * SSH_FXP_SYMLINK's two paths: OpenSSH's sftp-server (and dropbear's) read them in the opposite
+ * order from the draft, target first and then the link. ssh2-based clients (banner "ssh2js")
+ * choose the order by the server's banner: OpenSSH's for a server that says OpenSSH or dropbear,
+ * the draft's otherwise. Through the gateway (banner "Gatehouse") they send the draft's, which an
+ * OpenSSH upstream reads reversed: a link named after the target, made in the home directory,
+ * pointing at the path meant for the link. For such a client in front of such a host the relay
+ * puts the paths in the order the client would have sent the host directly.
+ */
+const ORDERS_SYMLINK_BY_BANNER = /^SSH-2\.0-ssh2js/;
+const SYMLINK_REVERSED = /^SSH-2\.0-(?:OpenSSH|dropbear)/;
+export function symlinkNeedsSwap(clientIdent: string, upstreamIdent: string): boolean {
+  return ORDERS_SYMLINK_BY_BANNER.test(clientIdent) && SYMLINK_REVERSED.test(upstreamIdent);
+}
+
+/** The SYMLINK packet with its two paths the other way round (bounds-checked like any read). */
+export function swapSymlinkPaths(packet: Buffer): Buffer {
+  const r = new Reader(packet, 9);
+  const first = r.str();
+  const second = r.str();
+  const len = Buffer.alloc(4);
+  const out = Buffer.concat([packet.subarray(0, 9), len, second, len, first]);
+  out.writeUInt32BE(out.length - 4, 0);
+  out.writeUInt32BE(second.length, 9);
+  out.writeUInt32BE(first.length, 13 + second.length);
+  return out;
+}
+
 export function flagLabel(flags: number): string {
   return [flags & PFLAGS.READ && "read", flags & PFLAGS.WRITE && "write", flags & PFLAGS.APPEND && "append", flags & PFLAGS.CREAT && "create", flags & PFLAGS.TRUNC && "truncate", flags & PFLAGS.EXCL && "excl"].filter(Boolean).join(",");
 }

@@ -1,7 +1,7 @@
 import type { ClientChannel as UpstreamChannel, ServerChannel } from "ssh2";
 import type { GatewaySession } from "@/lib/gateway/core/session";
 import { SftpRequests, type SftpEvent } from "./sftp-requests";
-import { FX_OP_UNSUPPORTED, FX_PERMISSION_DENIED, Reader, SFTP_VERSION, statusPacket, T, V3_REQUESTS } from "./sftp-wire";
+import { FX_OP_UNSUPPORTED, FX_PERMISSION_DENIED, Reader, SFTP_VERSION, statusPacket, swapSymlinkPaths, T, V3_REQUESTS } from "./sftp-wire";
 import { changedOnHost, type UpstreamPaths } from "./upstream-paths";
 
 /**
@@ -34,6 +34,9 @@ export class SftpRelay {
   private upstreamFull = false;
   private queueFull = false;
   private busy = false;
+  /** the client sent EOF: the upstream gets it once every packet before it has gone upstream */
+  private clientEnded = false;
+  private upstreamEnded = false;
   private closed = false;
   /** the client's INIT went upstream (once: a second one is a protocol error) */
   private initialised = false;
@@ -49,6 +52,8 @@ export class SftpRelay {
     private readonly upstream: UpstreamChannel,
     /** where a written path leads on the host (a symlink already there, a home outside /home) */
     private readonly paths: UpstreamPaths,
+    /** the client orders SYMLINK's paths otherwise than the host reads them (sftp-wire.ts symlinkNeedsSwap) */
+    private readonly swapSymlink = false,
   ) {
     this.requests = new SftpRequests((e) => this.record(e));
   }
@@ -62,7 +67,10 @@ export class SftpRelay {
       this.resumeClient();
     });
     client.on("drain", () => upstream.resume());
-    client.on("end", () => upstream.end());
+    client.on("end", () => {
+      this.clientEnded = true;
+      this.endUpstreamWhenSent();
+    });
     client.on("close", () => this.close());
     // scp (sftp mode) checks the subsystem's exit status. ssh2 drops exit-status on a channel
     // already ended, so the status is sent first, at close, and then the client side is ended.
@@ -139,6 +147,8 @@ export class SftpRelay {
           this.reply(id, FX_OP_UNSUPPORTED, `gatehouse: SFTP request type ${type} is not supported (SFTP version 3 only)`);
           continue;
         }
+        // before it is read for policy and the recording: judged and recorded as the host will make it
+        if (type === T.SYMLINK && this.swapSymlink) packet = swapSymlinkPaths(packet);
         const request = this.requests.inspect(packet);
         if (request) {
           const req = await this.paths.judge(request.req, request.paths);
@@ -168,7 +178,20 @@ export class SftpRelay {
       .finally(() => {
         this.busy = false;
         if (this.queue.length && !this.closed) this.pump();
+        else this.endUpstreamWhenSent();
       });
+  }
+
+  /**
+   * The client's EOF, passed on after the packets it sent before it: requests still waiting for
+   * a decision (a write is judged on the host first) would otherwise be written after the
+   * upstream channel's end and lost, where sshd answers everything a client sent before its EOF
+   * (`ssh -s host sftp < requests`).
+   */
+  private endUpstreamWhenSent() {
+    if (!this.clientEnded || this.upstreamEnded || this.busy || this.queue.length || this.closed) return;
+    this.upstreamEnded = true;
+    this.upstream.end();
   }
 
   /** The client's INIT, asking for version 3 whatever it asked for (its extension pairs kept). */
@@ -206,9 +229,13 @@ export class SftpRelay {
       if (this.closed) return;
       offset += 4 + len;
     }
-    // Forward bytes as they came; parsing only observes (a VERSION other than 3 closed the relay above).
+    // Forward whole packets only; parsing only observes (a VERSION other than 3 closed the relay
+    // above). A reply the gateway writes itself (a refusal, "unsupported") must land between two
+    // packets: forwarded as they came, the first part of a large DATA reply would be followed by
+    // the gateway's STATUS and then the rest, and the client would read garbage from there on.
+    const whole = this.fromServer.subarray(0, offset);
     this.fromServer = this.fromServer.subarray(offset);
-    if (!this.client.write(d)) this.upstream.pause();
+    if (whole.length && !this.client.write(whole)) this.upstream.pause();
   }
 
 }
