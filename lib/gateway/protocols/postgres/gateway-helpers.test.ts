@@ -8,6 +8,7 @@ import { splitSource } from "./source-plans";
 import { maskServerFields } from "./server-messages";
 import type { ErrorFields } from "./wire";
 import { fieldsOfPortal } from "./portal-formats";
+import { notifierPid } from "./relay";
 import { sampleLimitsOf } from "./unit";
 
 /** Pure helpers of the gateway: source alignment, row masking, batch planning, cancel keys. */
@@ -153,6 +154,19 @@ describe("CancelRegistry", () => {
     reg.release(key.pid);
     expect(reg.cancel(key.pid, key.secretKey)).toBe(false);
     expect(n).toBe(1);
+  });
+});
+
+describe("notifierPid", () => {
+  it("shows the client its own notifications under its BackendKeyData pid, and no other backend under that pid", () => {
+    const upstream = 4242;
+    const client = 777;
+    expect(notifierPid(upstream, upstream, client)).toBe(client); // its own
+    expect(notifierPid(client, upstream, client)).toBe(upstream); // another backend that has the client's pid: not taken for its own
+    expect(notifierPid(9999, upstream, client)).toBe(9999);
+    const senders = [upstream, client, 1, 9999];
+    expect(new Set(senders.map((p) => notifierPid(p, upstream, client))).size).toBe(senders.length); // a bijection
+    expect(notifierPid(upstream, undefined, client)).toBe(upstream);
   });
 });
 

@@ -217,9 +217,7 @@ export class Relay {
         if (m.type !== "NotificationResponse") break;
         if (this.ctx.withheldChannels?.has(m.channel)) return;
         const own = this.ctx.upstreamPid !== undefined && m.pid === this.ctx.upstreamPid;
-        // A client tells its own notifications by the pid of its BackendKeyData (what the LISTEN
-        // docs advise, libpq's PQbackendPID): the gateway's, not the upstream backend's.
-        const pid = own ? (this.ctx.clientPid ?? m.pid) : m.pid;
+        const pid = notifierPid(m.pid, this.ctx.upstreamPid, this.ctx.clientPid);
         if (this.stickyMasker) {
           // Another session's payload can be anything it read (a trigger's `pg_notify(ch,
           // row_to_json(NEW)::text)` carries whole rows) and has no lineage to mask by: withheld,
@@ -359,3 +357,14 @@ function rowValues(f: Frame): (Buffer | null)[] {
   return m.type === "DataRow" ? m.values : [];
 }
 
+/**
+ * The pid a client is shown for a notification's sender. A client tells its own notifications by
+ * the pid of its BackendKeyData (what the LISTEN docs advise, libpq's PQbackendPID): the
+ * gateway's, not the upstream backend's. The two pids trade places, so another backend that
+ * happens to have the gateway's pid is shown as the upstream's (a pid the client was never given)
+ * and is never taken for the client's own.
+ */
+export function notifierPid(sender: number, upstreamPid: number | undefined, clientPid: number | undefined): number {
+  if (upstreamPid === undefined || clientPid === undefined) return sender;
+  return sender === upstreamPid ? clientPid : sender === clientPid ? upstreamPid : sender;
+}
