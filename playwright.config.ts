@@ -1,6 +1,7 @@
 import { defineConfig } from "@playwright/test";
 import os from "node:os";
 import path from "node:path";
+import { SERVER_NODE_FLAGS } from "./scripts/build-server.mjs";
 
 /**
  * Real Chromium from Debian (never a downloaded browser) against a real Gatehouse process on
@@ -31,7 +32,7 @@ export default defineConfig({
   },
   projects: [{ name: "chromium", use: { browserName: "chromium" } }],
   webServer: {
-    command: `rm -rf ${E2E.dataDir} && node scripts/build-server.mjs --if-stale && node dist/server.mjs`,
+    command: `rm -rf ${E2E.dataDir} && node scripts/build-server.mjs --if-stale && node ${SERVER_NODE_FLAGS.join(" ")} dist/server.mjs`,
     url: `${E2E.url}/login`,
     reuseExistingServer: false,
     timeout: 120_000,

@@ -1,11 +1,11 @@
 // `npm start`: install what is missing, build when needed, then run the console + gateway.
 import { spawn } from "node:child_process";
-import { SERVER_BUNDLE } from "./build-server.mjs";
+import { SERVER_BUNDLE, SERVER_NODE_FLAGS } from "./build-server.mjs";
 import { ensureBuild, ensureNodeModules, root } from "./ensure.mjs";
 
 ensureNodeModules();
 await ensureBuild();
-const child = spawn(process.execPath, [SERVER_BUNDLE], {
+const child = spawn(process.execPath, [...SERVER_NODE_FLAGS, SERVER_BUNDLE], {
   cwd: root,
   stdio: "inherit",
   // MALLOC_ARENA_MAX: glibc keeps up to 8 allocator arenas per core, one per thread that ever

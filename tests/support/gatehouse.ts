@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import { ensureServerBundle, SERVER_BUNDLE } from "../../scripts/build-server.mjs";
+import { ensureServerBundle, SERVER_BUNDLE, SERVER_NODE_FLAGS } from "../../scripts/build-server.mjs";
 import { freePort } from "./ports";
 
 /**
@@ -76,7 +76,7 @@ async function launch(dataDir: string, port: number, ports: Ports, opts: { env?:
   // GH_NODE_ARGS: extra node flags for the server only, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"
   // to profile it under a test or benchmark (NODE_OPTIONS refuses --cpu-prof).
   const nodeArgs = (process.env.GH_NODE_ARGS ?? "").split(/\s+/).filter(Boolean);
-  const proc = spawn(process.execPath, [...nodeArgs, SERVER_BUNDLE], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
+  const proc = spawn(process.execPath, [...SERVER_NODE_FLAGS, ...nodeArgs, SERVER_BUNDLE], { cwd: ROOT, env, stdio: ["ignore", "pipe", "pipe"] });
   let out = "";
   proc.stdout!.on("data", (d) => (out += d));
   proc.stderr!.on("data", (d) => (out += d));
