@@ -66,15 +66,18 @@ export class Forwarding {
       const d = await this.decide("local", target);
       if (!allowed(d)) return prohibited(this.client, reject, d?.decision.type === "deny" ? d.decision.reason : "the session is not open");
       d.upstream.forwardOut(info.srcIP || "127.0.0.1", info.srcPort || 0, info.destIP, info.destPort, (err, up) => {
-        if (err) return reject();
+        // The host's own refusal, passed on as it gave it ("connect failed: Connection refused"),
+        // as a direct `ssh -L` to that host would print it.
+        if (err) return refuseOpen(this.client, reject, ...upstreamRefusal(err));
         const channel = accept();
-        // Open for as long as the client keeps it: closed if policy stops allowing it.
-        const release = d.gw.stand(d.request, d.decision, () => channel.close());
         const ended = forwardEnded(d.gw, "local", target);
+        let release = () => {};
         pipe(channel, up, (bytes) => {
           release();
           ended(bytes);
         });
+        // Open for as long as the client keeps it: cut if policy stops allowing it.
+        release = d.gw.stand(d.request, d.decision, () => cut(channel));
       });
     })().catch(() => prohibited(this.client, reject, "forwarding failed"));
   }
@@ -104,7 +107,7 @@ export class Forwarding {
         // stops allowing it (its connections first: the upstream may already be gone).
         entry.release = d.gw.stand(d.request, d.decision, () => {
           if (this.remote.get(key) === entry) this.remote.delete(key);
-          for (const ch of entry.channels) ch.close();
+          for (const ch of entry.channels) cut(ch);
           try {
             d.upstream.unforwardIn(bind.bindAddr, port, () => {});
           } catch {
@@ -159,7 +162,7 @@ export class ForwardGate {
 
   withdraw() {
     this.allowed = false;
-    for (const ch of this.open) ch.close();
+    for (const ch of this.open) cut(ch);
   }
 
   /** Tracks a channel opened while allowed; one whose opening raced a withdrawal is closed: false. */
@@ -176,16 +179,31 @@ export class ForwardGate {
 
 /**
  * Refuses a channel open as "administratively prohibited" with Gatehouse's reason, as sshd does
- * for a forward its configuration forbids. ssh2's reject() always says "connect failed" with no
- * text, which tells the user the target is down; its one call to channelOpenFail is redirected.
+ * for a forward its configuration forbids.
  */
 const ADMINISTRATIVELY_PROHIBITED = 1;
+const CONNECT_FAILED = 2;
 
 function prohibited(client: Connection, reject: RejectConnection, reason: string) {
+  refuseOpen(client, reject, ADMINISTRATIVELY_PROHIBITED, `gatehouse: ${reason}`);
+}
+
+/** The reason code and text of the upstream's CHANNEL_OPEN_FAILURE, as ssh2's client hands them over. */
+function upstreamRefusal(err: Error & { reason?: unknown }): [number, string] {
+  const code = typeof err.reason === "number" ? err.reason : CONNECT_FAILED;
+  return [code, err.message.replace(/^\(SSH\) Channel open failure: /, "")];
+}
+
+/**
+ * Refuses a channel open with this reason code and text. ssh2's reject() always says "connect
+ * failed" with no text (which tells the user the target is down, and not why); its one call to
+ * channelOpenFail is redirected.
+ */
+function refuseOpen(client: Connection, reject: RejectConnection, code: number, description: string) {
   const protocol = (client as unknown as { _protocol?: { channelOpenFail(recipient: number, reason: number, description: string): void } })._protocol;
   if (!protocol) return reject();
   const original = protocol.channelOpenFail;
-  protocol.channelOpenFail = (recipient) => original.call(protocol, recipient, ADMINISTRATIVELY_PROHIBITED, `gatehouse: ${reason}`);
+  protocol.channelOpenFail = (recipient) => original.call(protocol, recipient, code, description);
   try {
     reject();
   } finally {
@@ -194,27 +212,67 @@ function prohibited(client: Connection, reject: RejectConnection, reason: string
 }
 
 /**
- * Relays two channels both ways, `client` being the one to the user's client; either closing
- * closes both. `onEnd` learns how many bytes went each way.
+ * Relays two channels both ways, `client` being the one to the user's client, as sshd relays a
+ * forwarded connection: an EOF is passed on as an EOF once the bytes before it were sent (the
+ * other direction goes on: a half-close), and either channel closing closes the other once what
+ * was still on its way into it was sent. `onEnd` learns how many bytes went each way.
  */
-export function pipe(client: ServerChannel | ClientChannel, other: ServerChannel | ClientChannel, onEnd?: (bytes: { fromClient: number; toClient: number }) => void) {
+type AnyChannel = ServerChannel | ClientChannel;
+
+export function pipe(client: AnyChannel, other: AnyChannel, onEnd?: (bytes: { fromClient: number; toClient: number }) => void) {
   let fromClient = 0;
   let toClient = 0;
   if (onEnd) {
     client.on("data", (d: Buffer) => (fromClient += d.length));
     other.on("data", (d: Buffer) => (toClient += d.length));
   }
-  client.pipe(other).pipe(client);
+  relay(client, other);
+  relay(other, client);
+  partners.set(client, other);
+  partners.set(other, client);
   let ended = false;
-  const close = () => {
-    client.close();
-    other.close();
+  const close = (into: AnyChannel) => {
+    afterQueued(into, () => into.close());
     if (ended) return;
     ended = true;
     onEnd?.({ fromClient, toClient });
   };
-  client.on("close", close);
-  other.on("close", close);
+  client.on("close", () => close(other));
+  other.on("close", () => close(client));
+}
+
+const partners = new WeakMap<AnyChannel, AnyChannel>();
+
+/**
+ * Closes a channel and the one pipe() relays it with, both at once: what was still queued either
+ * way is dropped, not delivered. For a forward policy stopped allowing; a channel that closes by
+ * itself lets the other side finish sending first (pipe).
+ */
+export function cut(ch: AnyChannel) {
+  ch.close();
+  partners.get(ch)?.close();
+}
+
+/**
+ * `from`'s bytes into `into`, then its EOF. Not stream.pipe's end(): ssh2 sends CLOSE right after
+ * the EOF when a server channel's write side ends, and the client, told the connection is closed,
+ * drops what it still had to send the other way (a target that shut only its write side, the
+ * answer an -R client was still sending back).
+ */
+function relay(from: AnyChannel, into: AnyChannel) {
+  from.pipe(into, { end: false });
+  from.once("end", () => afterQueued(into, () => into.eof()));
+}
+
+/**
+ * Runs `then` once everything written into `ch` so far went out (ssh2 holds writes past the
+ * peer's window). At once when nothing waits, or nothing more can go out: after our EOF, or once
+ * ssh2 itself ended the channel (the peer closed it; a write then would be an error).
+ */
+function afterQueued(ch: AnyChannel, then: () => void) {
+  const state = (ch as unknown as { outgoing?: { state?: string } }).outgoing?.state;
+  if (ch.writableLength === 0 || ch.writableEnded || state !== "open") return then();
+  ch.write(Buffer.alloc(0), () => then());
 }
 
 /** Records how a forwarded connection ended: its bytes each way and how long it lasted (the contents are not recorded). */
