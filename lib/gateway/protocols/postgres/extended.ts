@@ -11,9 +11,11 @@ const MAX_CURSORS = 1024;
 
 /**
  * Extended-protocol state of one client connection: prepared statements (Parse) and portals
- * (Bind), exactly as far as the gateway has let them reach the upstream. A batch (messages up
- * to Sync or Flush) is planned against a copy of the maps and committed only when the batch
- * is allowed, so a denied Parse never defines anything a later Bind could run.
+ * (Bind), exactly as far as the upstream confirmed them. A batch (messages up to Sync or Flush)
+ * is planned against a copy of the maps; a denied batch never reaches the upstream, and what an
+ * allowed one defines is applied as the upstream confirms each message (`Definition`), so a
+ * Parse the upstream refused never defines anything a later Bind could run. A batch that uses a
+ * name an earlier, still unanswered message defines waits for that answer (session.ts).
  *
  * Statement names share one namespace with SQL `PREPARE` (PostgreSQL keeps one list), which
  * is why `prepared` (name → classification) is fed by both and handed to the classifier to
@@ -47,10 +49,30 @@ export interface Portal {
   fields: FieldDescription[] | null;
 }
 
+/**
+ * What a Parse, Bind or Close does to the gateway's maps, applied by the relay when the upstream
+ * confirms it (ParseComplete, BindComplete, CloseComplete). One the upstream refused or skipped
+ * (error until Sync) is never applied: otherwise `Parse s1 'select 1'` refused because s1 exists
+ * would make the gateway decide a later Execute of s1 as that read while the upstream runs the
+ * old s1 (a DELETE) — a write with no hold.
+ */
+export interface Definition {
+  target: "S" | "P";
+  name: string;
+  apply(): void;
+}
+
+/** A SQL PREPARE of a simple Query: statement `index` of it, applied on its CommandComplete. */
+export interface SqlPrepare {
+  index: number;
+  name: string;
+  apply(): void;
+}
+
 export type BatchOp =
-  | { t: "parse" }
-  | { t: "bind" }
-  | { t: "close" }
+  | { t: "parse"; defines: Definition }
+  | { t: "bind"; defines: Definition }
+  | { t: "close"; defines: Definition }
   | { t: "describeS"; stmt: PreparedStatement | null }
   /** internal: sent by the gateway itself (the client did not ask); its answer is not forwarded */
   | { t: "describeP"; portal: Portal | null; internal?: boolean }
@@ -91,12 +113,14 @@ export class ExtendedState {
 
   /**
    * SQL-level PREPARE / DEALLOCATE / DISCARD share PostgreSQL's one namespace with protocol-level
-   * Parse. Applied when the simple query is ALLOWED, before it is forwarded — not when it
-   * completes — so a Bind pipelined right behind it can never be decided from a stale entry
-   * (e.g. "s1" = SELECT 1 while upstream s1 is now a DELETE). If the statement then fails
-   * upstream, the gateway's map is stricter than upstream's, which only fails closed.
+   * Parse. Applied when the simple query is ALLOWED, before it is forwarded: DEALLOCATE and
+   * DISCARD at once (a name the gateway forgot is decided as `unknown`, which only fails closed).
+   * A PREPARE is returned instead, for the relay to apply when its CommandComplete says the
+   * upstream made it (`PREPARE s1 AS SELECT 1` refused because s1 exists as a DELETE must not make
+   * a later Execute of s1 look like a read); a batch that names it meanwhile waits for that
+   * answer (Relay.definitionsSettled), as for a Parse.
    */
-  applySqlNamespaceChanges(c: Classification, text: string) {
+  applySqlNamespaceChanges(c: Classification, text: string): SqlPrepare[] {
     for (const s of c.statements) {
       if (s.deallocates?.all) {
         // DISCARD ALL also closes portals; clearing them after DEALLOCATE ALL only fails closed.
@@ -108,13 +132,19 @@ export class ExtendedState {
         this.statements.delete(s.deallocates.name);
       }
     }
-    for (const [name, inner] of preparedDefinitions(c)) {
-      this.prepared.set(name, inner);
-      // The PREPARE's own text, not the whole Query: masking derives the statement's columns from
-      // it, which fails on a text of several statements (`select 1; prepare p as select ...`).
-      this.statements.set(name, { name, text: inner.statements[0]?.text ?? text, classification: inner, paramTypes: [], fields: null });
-    }
     this.noteCursors(c);
+    // preparedDefinitions lists the PREPAREs in statement order
+    const at = c.statements.flatMap((s, i) => (s.prepare ? [i] : []));
+    return preparedDefinitions(c).map(([name, inner], k) => ({
+      index: at[k],
+      name,
+      apply: () => {
+        this.prepared.set(name, inner);
+        // The PREPARE's own text, not the whole Query: masking derives the statement's columns from
+        // it, which fails on a text of several statements (`select 1; prepare p as select ...`).
+        this.statements.set(name, { name, text: inner.statements[0]?.text ?? text, classification: inner, paramTypes: [], fields: null });
+      },
+    }));
   }
 
   /**
@@ -168,7 +198,6 @@ export class ExtendedState {
   plan(batch: readonly FrontendMessage[]): BatchPlan {
     const statements = new Map(this.statements);
     const portals = new Map(this.portals);
-    const prepared = new Map(this.prepared);
     const ops: BatchOp[] = [];
     const parsed: string[] = [];
     const runs: { c: Classification; text: string; params: (string | null)[] }[] = [];
@@ -182,9 +211,12 @@ export class ExtendedState {
           const classification = this.classify(m.text);
           const stmt: PreparedStatement = { name: m.name, text: m.text, classification, paramTypes: m.paramTypes, fields: null };
           statements.set(m.name, stmt);
-          if (m.name) prepared.set(m.name, classification);
           parsed.push(m.text);
-          ops.push({ t: "parse" });
+          const apply = () => {
+            this.statements.set(m.name, stmt);
+            if (m.name) this.prepared.set(m.name, classification);
+          };
+          ops.push({ t: "parse", defines: { target: "S", name: m.name, apply } });
           break;
         }
         case "Bind": {
@@ -192,7 +224,7 @@ export class ExtendedState {
           const portal: Portal = { name: m.portal, statement: stmt, params: decodeParams(m), resultFormats: m.resultFormats, fields: null };
           if (m.resultFormats.some((f) => f !== 0)) binaryBinds.push({ index, op: ops.length, portal });
           portals.set(m.portal, portal);
-          ops.push({ t: "bind" });
+          ops.push({ t: "bind", defines: { target: "P", name: m.portal, apply: () => void this.portals.set(m.portal, portal) } });
           break;
         }
         case "Describe":
@@ -210,13 +242,17 @@ export class ExtendedState {
           ops.push({ t: "execute", portal });
           break;
         }
-        case "Close":
-          if (m.target === "S") {
-            statements.delete(m.name);
-            prepared.delete(m.name);
-          } else portals.delete(m.name);
-          ops.push({ t: "close" });
+        case "Close": {
+          if (m.target === "S") statements.delete(m.name);
+          else portals.delete(m.name);
+          const apply = () => {
+            if (m.target === "P") return void this.portals.delete(m.name);
+            this.statements.delete(m.name);
+            this.prepared.delete(m.name);
+          };
+          ops.push({ t: "close", defines: { target: m.target, name: m.name, apply } });
           break;
+        }
         case "Sync":
           ops.push({ t: "sync" });
           break;
@@ -233,14 +269,34 @@ export class ExtendedState {
       ops,
       parsed,
       settingProblems,
+      // The maps change as the upstream confirms each message (BatchOp `defines`), not here.
       commit: () => {
         for (const r of runs) this.noteCursors(r.c);
-        this.statements = statements;
-        this.portals = portals;
-        this.prepared.clear();
-        for (const [k, v] of prepared) this.prepared.set(k, v);
       },
     };
+  }
+
+  /**
+   * The names a batch takes from before it: statements its Binds and Describes name and portals
+   * its Executes and Describes name that it does not define itself. Deciding it must wait until no earlier message that
+   * defines one of them is still unanswered (Relay.definitionsSettled).
+   */
+  referencedNames(batch: readonly FrontendMessage[]): { statements: Set<string>; portals: Set<string> } {
+    const parsedHere = new Set<string>();
+    const boundHere = new Set<string>();
+    const statements = new Set<string>();
+    const portals = new Set<string>();
+    for (const m of batch) {
+      if (m.type === "Parse") parsedHere.add(m.name);
+      else if (m.type === "Bind") {
+        if (!parsedHere.has(m.statement)) statements.add(m.statement);
+        boundHere.add(m.portal);
+      } else if (m.type === "Execute" && !boundHere.has(m.portal)) portals.add(m.portal);
+      // a Describe's answer is kept on the statement or portal (masking of a later Execute reads it)
+      else if (m.type === "Describe" && m.target === "S" && !parsedHere.has(m.name)) statements.add(m.name);
+      else if (m.type === "Describe" && m.target === "P" && !boundHere.has(m.name)) portals.add(m.name);
+    }
+    return { statements, portals };
   }
 }
 

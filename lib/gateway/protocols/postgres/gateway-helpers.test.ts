@@ -102,6 +102,11 @@ describe("ExtendedState.plan", () => {
     expect(plan.ops.map((o) => o.t)).toEqual(["parse", "bind", "execute", "sync"]);
     expect(st.statements.has("s1")).toBe(false); // not committed: a denied Parse defines nothing
     plan.commit();
+    // nor one the upstream has not confirmed (it may refuse it: s1 exists, or an error before it)
+    expect(st.statements.has("s1")).toBe(false);
+    const parse = plan.ops[0];
+    if (parse.t !== "parse") throw new Error("expected the Parse op");
+    parse.defines.apply(); // the relay does this on ParseComplete
     expect(st.statements.has("s1")).toBe(true);
     expect(st.prepared.get("s1")?.kind).toBe("write");
   });
@@ -180,7 +185,7 @@ describe("sampleLimitsOf", () => {
 describe("ExtendedState cursors", () => {
   const run = (st: ExtendedState, text: string) => {
     const c = st.classify(text);
-    st.applySqlNamespaceChanges(c, text);
+    for (const p of st.applySqlNamespaceChanges(c, text)) p.apply();
     return c.statements[0]!;
   };
 

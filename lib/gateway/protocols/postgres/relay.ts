@@ -1,7 +1,7 @@
 import type net from "node:net";
 import { REDACTED, type Masker } from "@/lib/gateway/masking";
 import type { Classification, StatementClass } from "./classify";
-import type { BatchOp } from "./extended";
+import type { BatchOp, SqlPrepare } from "./extended";
 import { maskRow, type FieldPlan } from "./masking";
 import { maskServerFields } from "./server-messages";
 import { maskPool } from "./mask-pool";
@@ -29,7 +29,7 @@ import { build, parseBackendMessage, ProtocolError, type FieldDescription, type 
 export type RelayOp =
   | (BatchOp & { unit: ResultUnit | null; plans?: FieldPlan[] | null; conversion?: (number | null)[] })
   /** `done`: statements of the Query completed so far, so the result arriving belongs to statements[done] */
-  | { t: "query"; unit: ResultUnit; classification: Classification; done: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean; copyFormat?: CopyFormat | null; copyRows?: number }
+  | { t: "query"; unit: ResultUnit; classification: Classification; done: number; fields: FieldDescription[] | null; plans?: FieldPlan[] | null; copyPlans?: boolean; copyFormat?: CopyFormat | null; copyRows?: number; prepares?: SqlPrepare[] }
   | { t: "call"; unit: ResultUnit };
 
 export interface RelayContext {
@@ -54,6 +54,13 @@ export class Relay {
   /** once any request of the session was masked, async channels (NOTIFY, notices) stay masked */
   stickyMasker: Masker | null = null;
   private idleWaiters: (() => void)[] = [];
+  /**
+   * The upstream reported an error in an extended batch and skips what follows until a Sync that
+   * was not forwarded yet (the batch ended with Flush): what is forwarded meanwhile gets no answer.
+   */
+  private skippingToSync = false;
+  /** batches waiting until no unanswered Parse/Bind/Close defines a name they use (definitionsSettled) */
+  private settleWaiters: { pending: (op: RelayOp) => boolean; resolve: () => void }[] = [];
   private readonly orphans = new Set<ResultUnit>();
   private pumping = false;
   private waiting = false;
@@ -92,6 +99,12 @@ export class Relay {
 
   enqueue(ops: RelayOp[]) {
     for (const op of ops) {
+      if (this.skippingToSync) {
+        // Skipped upstream, a Query or FunctionCall too (PostgreSQL reads nothing but Sync until
+        // then): never answered, so it must not stay queued, nor count as a pending definition.
+        if (op.t !== "sync") continue;
+        this.skippingToSync = false;
+      }
       this.queue.push(op);
       if (op.unit?.masker?.active) this.stickyMasker = op.unit.masker;
     }
@@ -111,6 +124,29 @@ export class Relay {
     const units = new Set(this.orphans);
     for (const op of this.queue) if (op.unit) units.add(op.unit);
     return [...units];
+  }
+
+  /**
+   * Null when no forwarded Parse/Bind/Close still waiting for the upstream's answer defines one of
+   * these statement or portal names; otherwise resolves once none does (each was confirmed and
+   * applied, or refused or skipped by the upstream and never applied).
+   */
+  definitionsSettled(statements: ReadonlySet<string>, portals: ReadonlySet<string>): Promise<void> | null {
+    if (statements.size === 0 && portals.size === 0) return null;
+    const pending = (op: RelayOp) =>
+      "defines" in op
+        ? op.defines.target === "S" ? statements.has(op.defines.name) : portals.has(op.defines.name)
+        : op.t === "query" && !!op.prepares?.some((p) => p.index >= op.done && statements.has(p.name));
+    if (!this.queue.some(pending)) return null;
+    return new Promise((resolve) => this.settleWaiters.push({ pending, resolve }));
+  }
+
+  private checkSettled() {
+    this.settleWaiters = this.settleWaiters.filter((w) => {
+      if (this.queue.some(w.pending)) return true;
+      w.resolve();
+      return false;
+    });
   }
 
   /** Resolves when every forwarded request got its ReadyForQuery (before injecting our own). */
@@ -138,6 +174,7 @@ export class Relay {
           this.waiting = false;
           this.flow();
         }
+        if (this.settleWaiters.length && f.tag !== "D") this.checkSettled();
       }
     } catch (err) {
       this.output.flush(); // what was relayed before the failure goes out ahead of the FATAL
@@ -192,7 +229,11 @@ export class Relay {
       case "1":
       case "2":
       case "3":
-        if (op && (op.t === "parse" || op.t === "bind" || op.t === "close")) this.queue.shift();
+        if (op && (op.t === "parse" || op.t === "bind" || op.t === "close")) {
+          // Confirmed: only now does the statement or portal exist (or is closed) for the gateway too.
+          op.defines.apply();
+          this.queue.shift();
+        }
         break;
       case "C":
       case "I":
@@ -203,6 +244,8 @@ export class Relay {
         else if (op?.t === "query" && f.tag !== "s") {
           // Every statement of a simple Query ends with exactly one CommandComplete (or the Query
           // with EmptyQueryResponse): counting them says which statement the next result is from.
+          // A PREPARE the upstream made: only now does the gateway decide its name by it.
+          if (tag === "PREPARE") op.prepares?.find((p) => p.index === op.done)?.apply();
           op.done++;
           op.fields = null;
           op.plans = null;
@@ -318,7 +361,10 @@ export class Relay {
     if (msg.type === "ErrorResponse") {
       if (op?.unit) op.unit.error = { code: fields.code, message: fields.message };
       // After an error the server skips to Sync: drop the responses we will not get.
-      if (op && op.t !== "query" && op.t !== "call") while (this.queue.length && this.queue[0].t !== "sync") this.queue.shift();
+      if (op && op.t !== "query" && op.t !== "call") {
+        while (this.queue.length && this.queue[0].t !== "sync") this.queue.shift();
+        this.skippingToSync = this.queue.length === 0;
+      }
     }
     if (!masker) return void this.output.write(f.raw);
     this.output.write(msg.type === "ErrorResponse" ? build.errorResponse(fields) : build.noticeResponse(fields));

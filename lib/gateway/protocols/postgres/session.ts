@@ -203,7 +203,10 @@ export class PgSession {
   }
 
   private async query(text: string, raw: Buffer) {
-    const c = this.state.classify(text);
+    let c = this.state.classify(text);
+    // EXECUTE of a statement a pipelined Parse is still defining: decided by what the upstream answers.
+    const executes = c.statements.flatMap((s) => s.executes);
+    if (executes.length && (await this.definitionsSettled(new Set(executes), new Set()))) c = this.state.classify(text);
     const problem = c.statements.find((s) => s.settingProblem)?.settingProblem;
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
     if (c.statements.some(mayRoundFloats)) this.relay.floatsRounded = true;
@@ -212,12 +215,12 @@ export class PgSession {
     const decision = await this.decide(request);
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
     if (decision.masker?.active && (await this.refuseStore(text, request.kind, decision, true))) return;
-    this.state.applySqlNamespaceChanges(c, text);
+    const prepares = this.state.applySqlNamespaceChanges(c, text);
     this.changedCatalog ||= mayChangeCatalog(request.kind);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     unit.clientText = text;
-    this.relay.enqueue([{ t: "query", unit, classification: c, done: 0, fields: null }]);
+    this.relay.enqueue([{ t: "query", unit, classification: c, done: 0, fields: null, prepares }]);
     this.toUpstream(raw);
     // After the statement went out: a revocation's CopyFail must reach the upstream behind it.
     unit.onDone = this.long.opened(c.statements, request, decision);
@@ -228,7 +231,11 @@ export class PgSession {
     const batch = this.batch;
     this.batch = [];
     this.batchBytes = 0;
-    const plan = this.state.plan(batch.map((b) => b.msg));
+    const msgs = batch.map((b) => b.msg);
+    // A name an earlier message still unanswered defines is decided by what the upstream made of it.
+    const refs = this.state.referencedNames(msgs);
+    await this.definitionsSettled(refs.statements, refs.portals);
+    const plan = this.state.plan(msgs);
     const raw = Buffer.concat(batch.map((b) => b.raw));
     if (!plan.request) {
       // Only Parse/Describe/Close: nothing runs. Forwarded undecided, but what was parsed is recorded.
@@ -278,6 +285,20 @@ export class PgSession {
     this.ranSinceSync = !synced;
     this.toUpstream(out);
     unit.onDone = this.long.opened(plan.executed, request, decision);
+  }
+
+  /**
+   * Waits until no forwarded Parse/Bind/Close that defines one of these names is still unanswered
+   * (true when it waited). PostgreSQL sends its answers on Flush or Sync only, and what was
+   * forwarded may have neither behind it (a batch sent ahead of a Query, COPY data or a
+   * FunctionCall): a Flush goes first, which answers nothing itself.
+   */
+  private async definitionsSettled(statements: ReadonlySet<string>, portals: ReadonlySet<string>): Promise<boolean> {
+    const settled = this.relay.definitionsSettled(statements, portals);
+    if (!settled) return false;
+    this.toUpstream(build.flush());
+    await settled;
+    return true;
   }
 
   private async functionCall(oid: number, raw: Buffer) {

@@ -54,7 +54,7 @@ describe("results resolved through names", () => {
   it("FETCH and EXECUTE resolve to the text whose columns they return; a PREPARE in a multi-statement Query keeps its own text", () => {
     const state = new ExtendedState();
     const text = "SELECT 1; PREPARE p AS SELECT reverse(password_hash) FROM accounts; DECLARE c1 CURSOR FOR SELECT upper(password_hash) FROM accounts";
-    state.applySqlNamespaceChanges(state.classify(text), text);
+    for (const p of state.applySqlNamespaceChanges(state.classify(text), text)) p.apply(); // as the relay does on each PREPARE's CommandComplete
     expect(state.statements.get("p")?.text).toBe("PREPARE p AS SELECT reverse(password_hash) FROM accounts");
     const [execute, fetch, other] = state.classify("EXECUTE p; FETCH 5 FROM c1; SELECT 2").statements;
     expect(state.resultText(execute)).toBe("PREPARE p AS SELECT reverse(password_hash) FROM accounts");
