@@ -1,11 +1,10 @@
-import net from "node:net";
 import fc from "fast-check";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ScramClient } from "@/lib/gateway/protocols/postgres/scram";
-import { build, FrameReader, parseBackendMessage, type BackendMessage } from "@/lib/gateway/protocols/postgres/wire";
+import { build, type BackendMessage } from "@/lib/gateway/protocols/postgres/wire";
 import { addConnection, addMaskingRule, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
 import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { WireClient } from "../support/pg-wire-client";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -42,96 +41,7 @@ permit (principal, action, resource);
 
 const USER = "bindiff@example.test";
 const DATABASE = "bindiff";
-const PG_PASSWORD = "gatehouse-test"; // tests/support/postgres.ts
-const ANSWER_MS = 15_000;
-
-/** A raw wire client: every backend message received after login, and whether the peer closed. */
-class WireClient {
-  readonly msgs: BackendMessage[] = [];
-  closed = false;
-  private readonly reader = new FrameReader();
-  private wake: (() => void) | null = null;
-
-  private constructor(private readonly socket: net.Socket) {
-    socket.setNoDelay(true);
-    socket.on("data", (d) => {
-      this.reader.push(d);
-      for (let f = this.reader.next(); f; f = this.reader.next()) this.msgs.push(parseBackendMessage(f));
-      this.wake?.();
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      this.closed = true;
-      this.wake?.();
-    });
-  }
-
-  static async open(port: number): Promise<WireClient> {
-    const socket = net.connect(port, "127.0.0.1");
-    await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-    return new WireClient(socket);
-  }
-
-  async until(pred: () => boolean, ms = ANSWER_MS): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!pred() && !this.closed) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(left, 200));
-        this.wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-    return pred();
-  }
-
-  private async next<T extends BackendMessage["type"]>(type: T): Promise<Extract<BackendMessage, { type: T }>> {
-    const found = () => this.msgs.find((m) => m.type === type || m.type === "ErrorResponse");
-    if (!(await this.until(() => found() !== undefined))) throw new Error(`no ${type}; got ${JSON.stringify(this.msgs.map((m) => m.type))}`);
-    const m = found()!;
-    this.msgs.splice(0, this.msgs.indexOf(m) + 1);
-    if (m.type !== type) throw new Error(`expected ${type}, got ${JSON.stringify(m)}`);
-    return m as Extract<BackendMessage, { type: T }>;
-  }
-
-  async loginDirect(): Promise<void> {
-    this.socket.write(build.startupMessage({ user: "postgres", database: "postgres" }));
-    const sasl = await this.next("AuthenticationSASL");
-    const scram = ScramClient.choose(sasl.mechanisms, { password: PG_PASSWORD });
-    this.socket.write(build.saslInitialResponse(scram.mechanism, scram.clientFirst()));
-    const cont = await this.next("AuthenticationSASLContinue");
-    this.socket.write(build.saslResponse(await scram.clientFinal(cont.data)));
-    scram.verifyServerFinal((await this.next("AuthenticationSASLFinal")).data);
-    await this.next("ReadyForQuery");
-    this.msgs.splice(0);
-  }
-
-  async loginGateway(token: string, startup: Record<string, string> = {}): Promise<void> {
-    this.socket.write(build.startupMessage({ user: USER, database: DATABASE, ...startup }));
-    await this.next("AuthenticationCleartextPassword");
-    this.socket.write(build.password(token));
-    await this.next("ReadyForQuery");
-    this.msgs.splice(0);
-  }
-
-  /** Writes `b` and returns every message up to the `syncs`-th ReadyForQuery (or the close). */
-  async exchange(b: Buffer, syncs: number): Promise<BackendMessage[]> {
-    this.msgs.splice(0);
-    this.socket.write(b);
-    const done = () => this.msgs.filter((m) => m.type === "ReadyForQuery").length >= syncs;
-    if (!(await this.until(done)) && !this.closed) throw new Error(`no answer; got ${JSON.stringify(this.msgs.map((m) => m.type))}`);
-    return this.msgs.splice(0);
-  }
-
-  async end() {
-    if (!this.closed) this.socket.end(build.terminate());
-    await this.until(() => this.closed, 2_000);
-    this.socket.destroy();
-  }
-}
+const LOGIN = { user: USER, database: DATABASE };
 
 // ---- values: the text PostgreSQL's input function reads ----
 
@@ -324,7 +234,7 @@ describe("PostgreSQL gateway: binary results on a masked connection, against Pos
     direct = await WireClient.open(pg15.port);
     await direct.loginDirect();
     gateway = await WireClient.open(gh.ports.postgres);
-    await gateway.loginGateway(token);
+    await gateway.loginGateway(token, LOGIN);
   }, 120_000);
 
   afterAll(async () => {
@@ -338,7 +248,7 @@ describe("PostgreSQL gateway: binary results on a masked connection, against Pos
     // A session the gateway ended (a failure being shrunk) is replaced, so shrinking goes on.
     if (gateway.closed) {
       gateway = await WireClient.open(gh.ports.postgres);
-      await gateway.loginGateway(token);
+      await gateway.loginGateway(token, LOGIN);
     }
     const set = build.query(setQuery(s));
     const batch = statementsOf(values);
@@ -358,7 +268,7 @@ describe("PostgreSQL gateway: binary results on a masked connection, against Pos
     // a statement that does not read bd_secret is converted too: timetz has no encoder (0A000, session ends)
     const probe = await WireClient.open(gh.ports.postgres);
     try {
-      await probe.loginGateway(token);
+      await probe.loginGateway(token, LOGIN);
       const tz = await probe.exchange(Buffer.concat([build.parse({ text: "select '12:00:00+02'::timetz as t" }), build.bind({ resultFormats: [1] }), build.execute(), build.sync()]), 1);
       expect(tz.find((m) => m.type === "ErrorResponse")).toMatchObject({ fields: { code: "0A000" } });
     } finally {
@@ -372,7 +282,7 @@ describe("PostgreSQL gateway: binary results on a masked connection, against Pos
     const g = await WireClient.open(gh.ports.postgres);
     try {
       await d.loginDirect();
-      await g.loginGateway(token, startup);
+      await g.loginGateway(token, { ...LOGIN, ...startup });
       const q = Buffer.concat([...(setup ? [build.query(setup)] : []), build.parse({ text: sql }), build.bind({ resultFormats: [1] }), build.execute(), build.sync()]);
       // the select's answer: after the setup's ReadyForQuery, up to its own (or the session's end)
       const answer = (msgs: BackendMessage[]) => msgs.slice(setup ? msgs.findIndex((m) => m.type === "ReadyForQuery") + 1 : 0).map(shown);

@@ -1,11 +1,10 @@
-import net from "node:net";
 import fc from "fast-check";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { ScramClient } from "@/lib/gateway/protocols/postgres/scram";
-import { build, encodeFrontend, FrameReader, parseBackendMessage, type BackendMessage, type FrontendMessage } from "@/lib/gateway/protocols/postgres/wire";
+import { build, encodeFrontend, type FrontendMessage } from "@/lib/gateway/protocols/postgres/wire";
 import { addConnection, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
 import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { comparable, describeSequence, lostToReset, text, WireClient, type Got } from "../support/pg-wire-client";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -15,7 +14,7 @@ import { startPostgres15, type Postgres15 } from "../support/postgres";
  * that suspend portals, transactions and errors inside them), and the SAME bytes go to a real
  * PostgreSQL 15 directly and through Gatehouse, policy allowing everything and nothing masked.
  * The backend messages that come back must be the same, message for message, except where
- * `comparable` says why a difference is legitimate.
+ * `comparable` (tests/support/pg-wire-client.ts) says why a difference is legitimate.
  */
 
 const POLICIES = `
@@ -25,116 +24,14 @@ permit (principal, action, resource);
 
 const USER = "differential@example.test";
 const DATABASE = "diff";
-const PG_PASSWORD = "gatehouse-test"; // tests/support/postgres.ts
 const END = "differential-end";
 /** How long one side may take to answer a sequence (the machine is shared and slow at times). */
 const ANSWER_MS = 8_000;
-
-/** A raw wire client: every backend message received after login, and whether the peer closed. */
-class WireClient {
-  readonly msgs: BackendMessage[] = [];
-  closed = false;
-  private readonly reader = new FrameReader();
-  private wake: (() => void) | null = null;
-
-  private constructor(private readonly socket: net.Socket) {
-    socket.setNoDelay(true);
-    socket.on("data", (d) => {
-      this.reader.push(d);
-      for (let f = this.reader.next(); f; f = this.reader.next()) this.msgs.push(parseBackendMessage(f));
-      this.wake?.();
-    });
-    socket.on("error", () => {});
-    socket.on("close", () => {
-      this.closed = true;
-      this.wake?.();
-    });
-  }
-
-  static async open(port: number): Promise<WireClient> {
-    const socket = net.connect(port, "127.0.0.1");
-    await new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject));
-    return new WireClient(socket);
-  }
-
-  /** Waits until `pred` holds or the peer closed; false after `ms`. */
-  async until(pred: () => boolean, ms = ANSWER_MS): Promise<boolean> {
-    const deadline = Date.now() + ms;
-    while (!pred() && !this.closed) {
-      const left = deadline - Date.now();
-      if (left <= 0) return false;
-      await new Promise<void>((r) => {
-        const t = setTimeout(r, Math.min(left, 200));
-        this.wake = () => {
-          clearTimeout(t);
-          r();
-        };
-      });
-    }
-    return pred();
-  }
-
-  private async next<T extends BackendMessage["type"]>(type: T): Promise<Extract<BackendMessage, { type: T }>> {
-    const found = () => this.msgs.find((m) => m.type === type || m.type === "ErrorResponse");
-    if (!(await this.until(() => found() !== undefined))) throw new Error(`no ${type}; got ${JSON.stringify(this.msgs.map((m) => m.type))}`);
-    const m = found()!;
-    this.msgs.splice(0, this.msgs.indexOf(m) + 1);
-    if (m.type !== type) throw new Error(`expected ${type}, got ${JSON.stringify(m)}`);
-    return m as Extract<BackendMessage, { type: T }>;
-  }
-
-  /** Logs in to PostgreSQL itself as its superuser (SCRAM-SHA-256, as initdb set it up). */
-  async loginDirect(): Promise<void> {
-    this.socket.write(build.startupMessage({ user: "postgres", database: "postgres" }));
-    const sasl = await this.next("AuthenticationSASL");
-    const scram = ScramClient.choose(sasl.mechanisms, { password: PG_PASSWORD });
-    this.socket.write(build.saslInitialResponse(scram.mechanism, scram.clientFirst()));
-    const cont = await this.next("AuthenticationSASLContinue");
-    this.socket.write(build.saslResponse(await scram.clientFinal(cont.data)));
-    scram.verifyServerFinal((await this.next("AuthenticationSASLFinal")).data);
-    await this.loggedIn();
-  }
-
-  /** Logs in to the gateway with the Gatehouse token as password. */
-  async loginGateway(token: string): Promise<void> {
-    this.socket.write(build.startupMessage({ user: USER, database: DATABASE }));
-    await this.next("AuthenticationCleartextPassword");
-    this.socket.write(build.password(token));
-    await this.loggedIn();
-  }
-
-  /** the pid this session was told in BackendKeyData (its notifications carry it) */
-  pid = 0;
-
-  /**
-   * Startup ParameterStatus and BackendKeyData differ by nature (pids, keys): not compared. Each
-   * connection gets its own temp table for COPY FROM STDIN to write into, so no sequence
-   * changes what another sees.
-   */
-  private async loggedIn() {
-    this.pid = (await this.next("BackendKeyData")).pid;
-    await this.next("ReadyForQuery");
-    this.socket.write(build.query("create temp table diff_in (id int, name text)"));
-    await this.next("CommandComplete");
-    await this.next("ReadyForQuery");
-    this.msgs.splice(0);
-  }
-
-  write(b: Buffer) {
-    this.socket.write(b);
-  }
-
-  /** Terminate, and wait for the server to close: its LISTEN must be gone before the next session starts. */
-  async end() {
-    if (!this.closed) this.socket.end(build.terminate());
-    await this.until(() => this.closed, 2_000);
-    this.socket.destroy();
-  }
-}
+/** Each connection gets its own temp table for COPY FROM STDIN to write into, so no sequence changes what another sees. */
+const DIFF_IN = "create temp table diff_in (id int, name text)";
 
 // ---- what the sequences are made of ----
 
-const text = (s: string) => Buffer.from(s, "utf8");
 const int4 = (n: number) => {
   const b = Buffer.alloc(4);
   b.writeInt32BE(n);
@@ -290,58 +187,7 @@ const sequence = fc
   .array(fc.oneof({ weight: 6, arbitrary: message.map((m) => [m]) }, { weight: 2, arbitrary: statementRun }, { weight: 1, arbitrary: copyIn }), { minLength: 1, maxLength: 6 })
   .map((parts) => parts.flat().slice(0, 14));
 
-/** For failure messages: a sequence as the code that would replay it. */
-function describeSequence(seq: readonly FrontendMessage[]): string {
-  return seq.map((m) => JSON.stringify(m, (_k, v) => (v && v.type === "Buffer" && Array.isArray(v.data) ? `hex:${Buffer.from(v.data).toString("hex")}` : v))).join("\n");
-}
-
 // ---- comparison ----
-
-/**
- * One backend message as compared. Everything is compared as sent, with these exceptions:
- *
- * - Startup (ParameterStatus, BackendKeyData) is consumed by login and never compared: the
- *   gateway hands out its own pid and cancel key by design (README, cancel).
- * - NotificationResponse: its pid is compared as "own" (the pid of the session's BackendKeyData)
- *   or "another": the two sessions are different backends, and through the gateway the client
- *   knows the gateway's pid, not the upstream backend's (cancel.ts).
- * - A connection PostgreSQL ended with FATAL may lose its last messages (lostToReset).
- *
- * ErrorResponse and NoticeResponse are compared whole, down to the source file, line and
- * routine: both sides talk to the same server, and the gateway relays unmasked errors unchanged
- * (its own refusals, which would differ, must not occur when policy allows everything).
- */
-function comparable(m: BackendMessage | { type: "TIMEOUT" | "CLOSED" }, ownPid: number): string {
-  switch (m.type) {
-    case "TIMEOUT":
-    case "CLOSED":
-      return m.type;
-    case "NotificationResponse":
-      return `${m.type} ${m.pid === ownPid ? "(own pid)" : "(another pid)"} ${m.channel} ${m.payload}`;
-    case "ErrorResponse":
-    case "NoticeResponse": {
-      return `${m.type} ${JSON.stringify(m.fields)}`;
-    }
-    case "DataRow":
-      return `DataRow ${JSON.stringify(m.values.map((v) => (v === null ? null : v.toString("hex"))))}`;
-    default:
-      return `${m.type} ${JSON.stringify(m, (k, v) => (k === "type" ? undefined : v && v.type === "Buffer" && Array.isArray(v.data) ? Buffer.from(v.data).toString("hex") : v))}`;
-  }
-}
-
-/**
- * PostgreSQL ends a connection on a FATAL error (e.g. "protocol synchronization was lost": an
- * Execute sent during COPY FROM STDIN) with the client's later messages still unread, so its
- * kernel answers them with a TCP RST, and a peer that has not yet read PostgreSQL's last messages
- * when the RST arrives loses them. Any client can lose them this way; the gateway, one more hop
- * that reads a little later, loses them more often (seen as a bare CLOSED where PostgreSQL sent
- * its ERROR and FATAL). So when the direct answer ends in FATAL and CLOSED, the gateway's may
- * stop early: what it got must be a prefix of PostgreSQL's answer, followed by CLOSED too.
- */
-function lostToReset(direct: readonly string[], gateway: readonly string[]): boolean {
-  const endsFatal = direct.at(-1) === "CLOSED" && direct.at(-2)?.startsWith('ErrorResponse {"severity":"FATAL"');
-  return Boolean(endsFatal) && gateway.at(-1) === "CLOSED" && gateway.length < direct.length && gateway.slice(0, -1).every((m, i) => m === direct[i]);
-}
 
 /**
  * Sends `seq`, then Sync and a Query ending any transaction and returning a marker row, and
@@ -356,7 +202,7 @@ async function answers(c: WireClient, seq: readonly FrontendMessage[]): Promise<
     const i = endRow();
     return i >= 0 && c.msgs.slice(i).some((m) => m.type === "ReadyForQuery");
   });
-  const got: (BackendMessage | { type: "TIMEOUT" | "CLOSED" })[] = [...c.msgs];
+  const got: Got[] = [...c.msgs];
   if (!done) got.push({ type: c.closed ? "CLOSED" : "TIMEOUT" });
   return got.map((m) => comparable(m, c.pid));
 }
@@ -389,17 +235,19 @@ describe("PostgreSQL gateway: extended protocol, differential against PostgreSQL
   /** The same sequence on a fresh direct connection and a fresh gateway connection, side by side. */
   async function both(seq: readonly FrontendMessage[]): Promise<{ direct: string[]; gateway: string[] }> {
     // One after the other: two sessions LISTENing at once would get each other's notifications.
-    const d = await WireClient.open(pg15.port);
+    const d = await WireClient.open(pg15.port, ANSWER_MS);
     let direct: string[];
     try {
       await d.loginDirect();
+      await d.run(DIFF_IN);
       direct = await answers(d, seq);
     } finally {
       await d.end();
     }
-    const g = await WireClient.open(gh.ports.postgres);
+    const g = await WireClient.open(gh.ports.postgres, ANSWER_MS);
     try {
-      await g.loginGateway(token);
+      await g.loginGateway(token, { user: USER, database: DATABASE });
+      await g.run(DIFF_IN);
       return { direct, gateway: await answers(g, seq) };
     } finally {
       await g.end();
