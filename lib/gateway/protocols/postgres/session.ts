@@ -206,7 +206,11 @@ export class PgSession {
     let c = this.state.classify(text);
     // EXECUTE of a statement a pipelined Parse is still defining: decided by what the upstream answers.
     const executes = c.statements.flatMap((s) => s.executes);
-    if (executes.length && (await this.definitionsSettled(new Set(executes), new Set()))) c = this.state.classify(text);
+    const unsettled = executes.length ? this.definitionsSettled(new Set(executes), new Set()) : null;
+    if (unsettled) {
+      await unsettled;
+      c = this.state.classify(text);
+    }
     const problem = c.statements.find((s) => s.settingProblem)?.settingProblem;
     if (problem) return this.reject("0A000", refusedSetting(problem), true);
     if (c.statements.some(mayRoundFloats)) this.relay.floatsRounded = true;
@@ -234,7 +238,8 @@ export class PgSession {
     const msgs = batch.map((b) => b.msg);
     // A name an earlier message still unanswered defines is decided by what the upstream made of it.
     const refs = this.state.referencedNames(msgs);
-    await this.definitionsSettled(refs.statements, refs.portals);
+    const unsettled = this.definitionsSettled(refs.statements, refs.portals);
+    if (unsettled) await unsettled;
     const plan = this.state.plan(msgs);
     const raw = Buffer.concat(batch.map((b) => b.raw));
     if (!plan.request) {
@@ -288,17 +293,16 @@ export class PgSession {
   }
 
   /**
-   * Waits until no forwarded Parse/Bind/Close that defines one of these names is still unanswered
-   * (true when it waited). PostgreSQL sends its answers on Flush or Sync only, and what was
-   * forwarded may have neither behind it (a batch sent ahead of a Query, COPY data or a
-   * FunctionCall): a Flush goes first, which answers nothing itself.
+   * Null when no forwarded Parse/Bind/Close/PREPARE that defines one of these names is still
+   * unanswered (the common case: nothing to wait for, not even a tick); otherwise resolves once none
+   * is. PostgreSQL sends its answers on Flush or Sync only, and what was forwarded may have neither
+   * behind it (a batch sent ahead of a Query, COPY data or a FunctionCall): a Flush goes first,
+   * which answers nothing itself.
    */
-  private async definitionsSettled(statements: ReadonlySet<string>, portals: ReadonlySet<string>): Promise<boolean> {
+  private definitionsSettled(statements: ReadonlySet<string>, portals: ReadonlySet<string>): Promise<void> | null {
     const settled = this.relay.definitionsSettled(statements, portals);
-    if (!settled) return false;
-    this.toUpstream(build.flush());
-    await settled;
-    return true;
+    if (settled) this.toUpstream(build.flush());
+    return settled;
   }
 
   private async functionCall(oid: number, raw: Buffer) {
