@@ -8,7 +8,7 @@ import { TerminalRecorder } from "@/lib/gateway/recorder/terminal";
 import { ClientAgentBridge } from "./agent-forward";
 import { channelFailure, clientSide, writeBatcher } from "./client-channel";
 import { Forwarding, forwardEnded } from "./forward";
-import { acceptLogins, clientSoftware, storeUnavailable } from "./login";
+import { acceptLogins, clientSoftware, remoteIdent, storeUnavailable } from "./login";
 import { SftpRelay } from "./sftp";
 import { symlinkNeedsSwap } from "./sftp-wire";
 import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
@@ -260,8 +260,7 @@ export class SshConnection {
       const up = await new Promise<import("ssh2").ClientChannel>((resolve, reject) => upstream.subsys("sftp", (err, s) => (err ? reject(err) : resolve(s))));
       gw.recorder.record("sftp", { ch, op: "start", path: "" });
       // each side's banner, as ssh2 reads it for SYMLINK's argument order (sftp-wire.ts symlinkNeedsSwap)
-      const ident = (c: unknown) => String((c as { _protocol?: { _remoteIdentRaw?: Buffer } })._protocol?._remoteIdentRaw ?? "");
-      new SftpRelay(gw, ch, channel, up, upstreamPaths(upstream), symlinkNeedsSwap(ident(this.client), ident(upstream))).start();
+      new SftpRelay(gw, ch, channel, up, upstreamPaths(upstream), symlinkNeedsSwap(remoteIdent(this.client), remoteIdent(upstream))).start();
     } catch (err) {
       channel.stderr.write(`gatehouse: ${(err as Error).message}\n`);
       channel.exit(EXIT_DENIED);

@@ -45,9 +45,14 @@ export function acceptLogins(db: Db, client: Connection, address: string, onLogi
 }
 
 export function clientSoftware(client: Connection): string {
-  // ssh2 exposes the client's identification string after the handshake
-  const ident = (client as unknown as { _protocol?: { _remoteIdentRaw?: string } })._protocol?._remoteIdentRaw;
-  return typeof ident === "string" ? ident.replace(/^SSH-2\.0-/, "").slice(0, 64) : "";
+  return remoteIdent(client).replace(/^SSH-2\.0-/, "").slice(0, 64);
+}
+
+/** The other side's identification string ("SSH-2.0-OpenSSH_9.2p1 ..."), of a client or of a host; "" before the handshake. */
+export function remoteIdent(peer: unknown): string {
+  // ssh2 keeps it on its protocol object (no public API), client and server side alike
+  const ident = (peer as { _protocol?: { _remoteIdentRaw?: unknown } })._protocol?._remoteIdentRaw;
+  return typeof ident === "string" ? ident : Buffer.isBuffer(ident) ? ident.toString("latin1") : "";
 }
 
 /** Gatehouse's own database could not be reached (the credential, the key, the connection could not be read). */
