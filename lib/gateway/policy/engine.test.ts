@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { GatehouseError } from "@/lib/gateway/core/types";
-import { PolicyEngine, type CedarEvaluator } from "./engine";
+import { evaluationBudgetMs, PolicyEngine, type CedarEvaluator } from "./engine";
 import { makeRequest } from "./test-fixtures";
 import { DENY_REASONS } from "./verdict";
 
@@ -128,6 +128,29 @@ describe("PolicyEngine: fail closed", () => {
     expect(e.decide(makeRequest()).type).toBe("allow");
     steps = [0, 500, 0, 500]; // slow twice in a row: deny
     expect(e.decide(makeRequest()).type).toBe("deny");
+  });
+
+  it("grows the budget with the request text, up to a cap (a huge statement is slow to hand to Cedar)", () => {
+    let t = 0;
+    let step = 0;
+    const clock = () => (t += step);
+    const e = engine(PERMIT_ALL, { clock, timeoutMs: 100 });
+    const withText = (chars: number) => {
+      const req = makeRequest();
+      req.request.text = "x".repeat(chars);
+      return req;
+    };
+    step = 200;
+    expect(e.decide(withText(100))).toMatchObject({ type: "deny", reason: DENY_REASONS.timeout });
+    expect(e.decide(withText(512 * 1024)).type).toBe("allow"); // 100 + 256 ms
+    step = 357;
+    expect(e.decide(withText(512 * 1024))).toMatchObject({ type: "deny", reason: DENY_REASONS.timeout });
+    step = 999;
+    expect(e.decide(withText(2 * 1024 * 1024)).type).toBe("allow");
+    step = 1001; // the allowance is capped: no text buys more than a second
+    expect(e.decide(withText(2 * 1024 * 1024))).toMatchObject({ type: "deny", reason: DENY_REASONS.timeout });
+    expect(evaluationBudgetMs(100, 1023)).toBe(100);
+    expect(evaluationBudgetMs(100, 10 * 1024)).toBe(105);
   });
 
   it("denies with a real measured timeout when the budget is zero", () => {

@@ -20,6 +20,21 @@ import { combineVerdict, type EvaluationResult, type PolicyInfo } from "./verdic
 /** Generous against GC pauses, far above a healthy evaluation (tens to hundreds of µs). */
 export const DEFAULT_TIMEOUT_MS = 100;
 
+/**
+ * Cedar's cost grows with the request text it is handed (copied into wasm, validated against the
+ * schema, matched by `like`): a 512 KiB statement measured 11-20 ms warm and 60-100 ms on its first
+ * evaluations, so under load a fixed budget denied it. Each whole KiB of text adds this much to
+ * the budget, up to `MAX_TEXT_ALLOWANCE_MS`; a short request keeps the plain budget, so a
+ * pathological policy is still caught where it matters.
+ */
+export const TEXT_ALLOWANCE_MS_PER_KIB = 0.5;
+export const MAX_TEXT_ALLOWANCE_MS = 900;
+
+/** The wall-clock budget for evaluating a request whose text is `textLength` characters long. */
+export function evaluationBudgetMs(baseMs: number, textLength: number): number {
+  return baseMs + Math.min(MAX_TEXT_ALLOWANCE_MS, Math.floor(textLength / 1024) * TEXT_ALLOWANCE_MS_PER_KIB);
+}
+
 /** The slice of the Cedar binding the engine calls; injectable so tests can make it misbehave. */
 export interface CedarEvaluator {
   statefulIsAuthorized(call: StatefulAuthorizationCall): AuthorizationAnswer;
@@ -162,6 +177,7 @@ export class PolicyEngine {
 
   evaluatePrepared(prepared: PreparedRequest): Evaluation {
     const { req, build } = prepared;
+    const budgetMs = evaluationBudgetMs(this.timeoutMs, build.ok ? textLength(build.request) : 0);
     let result: EvaluationResult;
     try {
       if (!build.ok) result = { status: "refused", reason: build.reason };
@@ -170,7 +186,7 @@ export class PolicyEngine {
         result = this.run(build.request);
         // A wall-clock budget also trips on a GC pause or a starved CPU. Evaluate once more: a
         // pathological policy is slow both times (deny), a passing stall is absorbed.
-        if (result.status === "decided" && !(result.elapsedMs <= this.timeoutMs)) result = this.run(build.request);
+        if (result.status === "decided" && !(result.elapsedMs <= budgetMs)) result = this.run(build.request);
       }
     } catch (err) {
       result = { status: "failed", message: messageOf(err), elapsedMs: 0 };
@@ -182,11 +198,11 @@ export class PolicyEngine {
         kind: req?.request?.kind,
         result,
         policies: this.byCedarId,
-        timeoutMs: this.timeoutMs,
+        timeoutMs: budgetMs,
       }),
     );
     const cacheable =
-      result.status === "decided" && result.errors.length === 0 && result.elapsedMs <= this.timeoutMs;
+      result.status === "decided" && result.errors.length === 0 && result.elapsedMs <= budgetMs;
     return { verdict, result, cacheable };
   }
 
@@ -239,4 +255,9 @@ export function freezeVerdict(v: Verdict): Verdict {
     Object.freeze(v.maskRuleSets);
   }
   return Object.freeze(v);
+}
+
+function textLength(input: CedarRequest): number {
+  const text: unknown = input.context.request.text;
+  return typeof text === "string" ? text.length : 0;
 }
