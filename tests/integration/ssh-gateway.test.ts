@@ -6,7 +6,8 @@ import os from "node:os";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
-import { scp, sftpBatch, sshCommand, sshExec, startSsh, type SshTarget } from "../support/ssh-client";
+import { Client as Ssh2Client } from "ssh2";
+import { authOptions, COMMON_OPTIONS, scp, sftpBatch, sshCommand, sshExec, spawnClient, startSsh, type SshTarget } from "../support/ssh-client";
 import { startSshd, type Sshd } from "../support/sshd";
 import { tcpTarget, throughForward } from "../support/ssh-forward";
 import { startTmux } from "../support/tmux";
@@ -126,6 +127,53 @@ describe("SSH gateway", () => {
     const r = await denied;
     expect(r.code).toBe(126);
     expect(r.stderr).toMatch(/denied/);
+  });
+
+  it("gives a held command up on a terminal's Ctrl-C or an ending signal: the approval is cancelled and nothing runs", async () => {
+    const marker = (how: string) => path.join(os.tmpdir(), `gh-gave-up-${how}-${process.pid}-${Date.now()}`);
+    const approvalOf = async (id: number) => (await apiCall(gh.url, tokens.approver, "GET", `/approvals/${id}`)).body.approval;
+
+    // OpenSSH with a terminal (-tt): Ctrl-C is a byte of input, sent while the command waits.
+    const byKey = marker("ctrl-c");
+    const t = target();
+    const child = spawnClient("ssh", ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-tt", `${t.user}@127.0.0.1`, "--", `my-deploy-tool; touch ${byKey}`], t);
+    let stderr = "";
+    child.stdout!.setEncoding("utf8").on("data", (d) => (stderr += d)); // with a pty, the notices arrive on stdout
+    child.stderr!.setEncoding("utf8").on("data", (d) => (stderr += d));
+    const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+    const a = await pendingApproval();
+    await expect.poll(() => stderr).toMatch(new RegExp(`held for approval #${a.id}`));
+    child.stdin!.write("typed ahead\x03");
+    expect(await exited).toBe(130);
+    expect(stderr).toMatch(/gave up waiting for approval \(Ctrl-C\); nothing was run/);
+    await expect.poll(async () => (await approvalOf(a.id)).status).toBe("cancelled");
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${a.id}/approve`, {})).status).not.toBe(200);
+
+    // A client program's signal request (ssh2), no terminal: INT ends the wait the same way.
+    const bySignal = marker("signal");
+    const code = await new Promise<number | null>((resolve, reject) => {
+      const c = new Ssh2Client();
+      c.on("error", reject).on("ready", () => {
+        c.exec(`my-deploy-tool; touch ${bySignal}`, (err, ch) => {
+          if (err) return reject(err);
+          let exit: number | null = null;
+          ch.on("exit", (n: number | null) => (exit = n)).on("close", () => (c.end(), resolve(exit)));
+          ch.resume();
+          ch.stderr.resume();
+          void pendingApproval().then(async (b) => {
+            ch.signal("INT");
+            await expect.poll(async () => (await approvalOf(b.id)).status).toBe("cancelled");
+          }, reject);
+        });
+      }).connect({ host: "127.0.0.1", port: gh.ports.ssh, username: "box", password: tokens.member });
+    });
+    expect(code).toBe(130);
+
+    // Given up means never run: neither command touched the host.
+    expect(fs.existsSync(byKey)).toBe(false);
+    expect(fs.existsSync(bySignal)).toBe(false);
+    const { events } = await eventsOfLatest("result");
+    expect(events.at(-1)?.payload).toMatchObject({ exitCode: 130, denied: true, error: "the user gave up waiting (signal INT)" });
   });
 
   it("refuses local, dynamic-style (-W) and remote forwarding by default and records the refusals", async () => {

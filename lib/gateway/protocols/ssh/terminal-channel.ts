@@ -61,6 +61,12 @@ export interface TerminalChannelOptions {
 }
 
 export const EXIT_DENIED = 126;
+/** a command given up before it ran (Ctrl-C, a signal): a shell's status for SIGINT */
+export const EXIT_INTERRUPTED = 130;
+/** signals that would end a command: sent while it is being decided, they give the wait up */
+const ENDING_SIGNALS = new Set(["INT", "TERM", "HUP", "KILL", "QUIT"]);
+/** typed ahead beyond this while the command is decided, the client is no longer read until it runs */
+const MAX_TYPED_AHEAD = 1024 * 1024;
 /**
  * Under terminal masking, output the stream masker holds back (a run that a later chunk may turn
  * into a value: "4111 1111 " before "1111 1111") is let out after this long without new output.
@@ -90,9 +96,19 @@ export class TerminalChannel {
       this.abort.abort();
       this.upstreamChannel?.close();
     });
+    // Read from the start: what the client sends before its command runs is kept for it
+    // (typed ahead), except that a terminal's Ctrl-C while the command is being decided gives
+    // the wait up. Left unread, that ^C reached the command the moment it was approved and
+    // started — after it had begun doing what the user meant to cancel.
+    this.input = new PendingInput(o.client, o.pty !== null, () => this.giveUp("Ctrl-C"));
+    o.client.onData((d) => this.input.data(d));
+    o.client.onEof(() => this.input.eof());
   }
 
   private readonly abort = new AbortController();
+  private readonly input: PendingInput;
+  /** why the user gave up waiting for the decision (Ctrl-C, a signal), once they did */
+  private gaveUp: string | null = null;
 
   /** Tells the client something on stderr (held notices, refusals, the kill reason). */
   notice(text: string) {
@@ -105,8 +121,21 @@ export class TerminalChannel {
     this.o.term.resize(this.o.ch, cols, rows);
   }
 
+  /**
+   * A signal for the command. Before it runs there is no process to deliver it to: a signal that
+   * would end one gives up the decision's wait (as Ctrl-C does), since delivered later it would
+   * only interrupt the command after it started; any other is dropped.
+   */
   signal(name: string) {
-    this.upstreamChannel?.signal(name);
+    if (this.upstreamChannel) return void this.upstreamChannel.signal(name);
+    if (ENDING_SIGNALS.has(name.replace(/^SIG/, ""))) this.giveUp(`signal ${name.replace(/^SIG/, "")}`);
+  }
+
+  /** The user gave up while the command was being decided (a hold given up, nothing runs). */
+  private giveUp(how: string) {
+    if (!this.input.deciding || this.gaveUp) return;
+    this.gaveUp = how;
+    this.abort.abort();
   }
 
   /** Ends the channel from outside (admin kill, revocation, shutdown) with a visible reason. */
@@ -144,11 +173,22 @@ export class TerminalChannel {
     }
     const onHost = this.requestOnHost();
     const request = await onHost();
+    this.input.deciding = true;
     const decision: Decision = await gw.decide(request, {
       signal: this.abort.signal,
       onHeld: (n) => this.notice(`held for approval #${n.approvalId}: ${n.url} (waiting; Ctrl-C to give up)`),
     });
+    this.input.deciding = false;
     if (this.closed) return;
+    if (this.gaveUp) {
+      // The hold was given up (its approval cancelled), or an answer arrived as the user gave up:
+      // either way nothing runs, as the user asked.
+      this.notice(`gave up waiting for approval (${this.gaveUp}); nothing was run`);
+      gw.recordResult(decision.requestSeq, { exitCode: EXIT_INTERRUPTED, denied: true, error: `the user gave up waiting (${this.gaveUp})` });
+      client.exit({ code: EXIT_INTERRUPTED });
+      client.end();
+      return;
+    }
     // The host is asked again right before the run: the wait (for an approver above all) is a
     // window to swap a judged directory for a link. (What is left is the exec's round trip.)
     const changed = decision.type === "allow" ? changedOnHost(request, await onHost()) : null;
@@ -243,12 +283,11 @@ export class TerminalChannel {
     });
     up.stderr.on("data", (chunk: Buffer) => err.push(chunk));
     client.onDrain(() => up.resume());
-    client.onData((data) => {
-      term.input(ch, data);
-      if (!up.write(data)) client.pause();
-    });
     up.on("drain", () => client.resume());
-    client.onEof(() => up.end());
+    this.input.relayTo((data) => {
+      term.input(ch, data);
+      return up.write(data);
+    }, () => up.end());
     up.on("close", () => {
       release();
       const status = this.exitStatus;
@@ -327,4 +366,50 @@ function decodeLossy(carry: Map<string, Buffer>, chunk: Buffer): string {
   if (end < buf.length) carry.set("x", Buffer.from(buf.subarray(end)));
   else carry.delete("x");
   return buf.subarray(0, end).toString("utf8");
+}
+
+/**
+ * What the client sends on the channel: kept while its command is decided and opened upstream
+ * (bounded: past MAX_TYPED_AHEAD the client is paused), then passed on in order, EOF included.
+ * While `deciding` on a terminal, a Ctrl-C (0x03) in the input calls `interrupt` instead of being
+ * kept: the terminal is the user's only way to say "stop waiting".
+ */
+class PendingInput {
+  deciding = false;
+  private kept: Buffer[] = [];
+  private keptBytes = 0;
+  private ended = false;
+  private sink: ((data: Buffer) => boolean) | null = null;
+  private end: (() => void) | null = null;
+
+  constructor(
+    private readonly client: ClientSide,
+    private readonly terminal: boolean,
+    private readonly interrupt: () => void,
+  ) {}
+
+  data(d: Buffer) {
+    if (this.sink) return void (this.sink(d) || this.client.pause());
+    if (this.deciding && this.terminal && d.includes(0x03)) return this.interrupt();
+    this.kept.push(d);
+    this.keptBytes += d.length;
+    if (this.keptBytes > MAX_TYPED_AHEAD) this.client.pause();
+  }
+
+  eof() {
+    if (this.end) this.end();
+    else this.ended = true;
+  }
+
+  /** From now on input goes to `sink` (false: backpressure), after what was kept. */
+  relayTo(sink: (data: Buffer) => boolean, end: () => void) {
+    let open = true;
+    for (const d of this.kept.splice(0)) open = sink(d) && open;
+    this.keptBytes = 0;
+    this.sink = sink;
+    this.end = end;
+    if (this.ended) end();
+    else if (open) this.client.resume();
+    else this.client.pause();
+  }
 }
