@@ -1,4 +1,4 @@
-import type { ChildProcess } from "node:child_process";
+import { execFileSync, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
 import net from "node:net";
 import { freePort } from "./ports";
@@ -87,4 +87,83 @@ export async function stopClient(child: ChildProcess) {
   } catch {}
   child.kill("SIGTERM");
   await Promise.race([exited, sleep(3000).then(() => child.kill("SIGKILL"))]);
+}
+
+/** One ssh client left running: what it printed so far, and how it exited. */
+export interface ForwardRun {
+  child: ChildProcess;
+  stderr(): string;
+  stdout(): Buffer;
+  exited: Promise<number | null>;
+}
+
+/**
+ * Watches a spawned ssh: its output (the host key note dropped from stderr), and its exit, with a
+ * liveness bound far from any outcome (a hang shows as code null). `running` tracks it until then.
+ */
+export function watchRun(child: ChildProcess, running: Set<ChildProcess>, opts: { input?: Buffer | string; keepStdin?: boolean } = {}): ForwardRun {
+  running.add(child);
+  let err = "";
+  const out: Buffer[] = [];
+  child.stderr!.setEncoding("utf8").on("data", (d: string) => (err += d));
+  child.stdout!.on("data", (d: Buffer) => out.push(d));
+  child.stdin!.on("error", () => {});
+  if (opts.input !== undefined) child.stdin!.write(opts.input);
+  if (!opts.keepStdin) child.stdin!.end();
+  const exited = new Promise<number | null>((resolve) => {
+    const timer = setTimeout(() => void stopClient(child), 40_000);
+    child.once("close", (code) => {
+      clearTimeout(timer);
+      running.delete(child);
+      resolve(code);
+    });
+  });
+  return { child, stderr: () => withoutHostKeyNote(err), stdout: () => Buffer.concat(out), exited };
+}
+
+/** ssh's note that it took the host's key (UserKnownHostsFile=/dev/null): it names each side's own port. */
+export const withoutHostKeyNote = (s: string) => s.replace(/^Warning: Permanently added '\[127\.0\.0\.1\]:\d+' \(\S+\) to the list of known hosts\.\r?\n/m, "");
+
+/** Ports on which something listens for TCP right now (any address), from `ss -Hltn`. */
+export function listeningPorts(): Set<number> {
+  const out = execFileSync("ss", ["-Hltn"], { encoding: "utf8" });
+  const ports = new Set<number>();
+  for (const line of out.split("\n")) {
+    const m = /:(\d+)$/.exec(line.trim().split(/\s+/)[3] ?? "");
+    if (m) ports.add(Number(m[1]));
+  }
+  return ports;
+}
+
+/** Polls `ok` until it holds, false after `ms`: a liveness bound, not a timing assertion. */
+export async function eventually(ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<boolean> {
+  for (const deadline = Date.now() + ms; ; await sleep(50)) {
+    if (await ok()) return true;
+    if (Date.now() > deadline) return false;
+  }
+}
+
+/** Waits until `port` is listened on (or, `listening` false, no longer is). */
+export const untilListening = (port: number, listening: boolean, ms = 15_000) => eventually(() => listeningPorts().has(port) === listening, ms);
+
+/**
+ * One TCP connection (half-open allowed): after `prelude`, writes `send` and ends its write side;
+ * collects everything it reads until the connection closes. A reset is an outcome to compare
+ * (`error`), not a failure; a hang shows as `closedWithin` false after a liveness bound.
+ */
+export function tcpExchange(port: number, send: Buffer, opts: { prelude?: (s: net.Socket, read: () => Buffer) => Promise<void> } = {}): Promise<{ received: Buffer; closedWithin: boolean; error?: string }> {
+  return new Promise((resolve) => {
+    let error: string | undefined;
+    const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+    const chunks: Buffer[] = [];
+    s.on("data", (d: Buffer) => chunks.push(d));
+    s.on("error", (e: NodeJS.ErrnoException) => (error ??= e.code ?? e.message));
+    const done = (closedWithin: boolean) => resolve({ received: Buffer.concat(chunks), closedWithin, ...(error ? { error } : {}) });
+    const timer = setTimeout(() => (s.destroy(), done(false)), 30_000);
+    s.once("close", () => (clearTimeout(timer), done(true)));
+    s.once("connect", async () => {
+      if (opts.prelude) await opts.prelude(s, () => Buffer.concat(chunks.splice(0)));
+      s.end(send);
+    });
+  });
 }
