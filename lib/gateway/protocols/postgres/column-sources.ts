@@ -1,6 +1,6 @@
 import { asArray, baseFunctionName, isObject, rangeVarName, str, stringValue, unwrap, type AstObject } from "./classify/ast";
 import { figureColname, isPassThrough } from "./classify/derivation";
-import { expandStar, findCte, newLevel, renameColumns, resolveColumnRef, UNKNOWN_SOURCE, type Level, type OutputColumn, type Rel } from "./classify/scope";
+import { expandLevelStar, findCte, newLevel, renameColumns, resolveColumnRef, UNKNOWN_SOURCE, type Level, type OutputColumn, type Rel } from "./classify/scope";
 import { isClassifierReady, parseSql } from "./classify/parser";
 
 /**
@@ -187,9 +187,16 @@ export function addFrom(level: Level, item: unknown): Rel[] {
       break;
     }
     case "JoinExpr": {
+      const first = level.rels.length;
       const rels = [...addFrom(level, n.larg), ...addFrom(level, n.rarg)];
+      // USING / NATURAL: `*` puts the merged columns first (a FULL join's are COALESCEs of both)
+      const merged = n.isNatural === true || asArray(n.usingClause).length > 0;
+      for (const r of level.rels.slice(first)) {
+        if (merged) r.merged = first;
+        if (aliasName !== null) r.hidden = true;
+      }
       if (aliasName === null) return rels;
-      rel = { kind: "join", rels };
+      rel = merged ? { kind: "join", rels, merged } : { kind: "join", rels };
       break;
     }
     case "RangeTableSample":
@@ -212,11 +219,15 @@ function targetColumns(target: unknown, level: Level): OutputColumn[] {
   const rt = unwrap(target)?.[1];
   if (!rt) return [{ name: "?column?", sources: [UNKNOWN_SOURCE] }];
   const ref = unwrap(rt.val);
+  // `(expr).*`: as many result columns as the composite has
+  if (ref && ref[0] === "A_Indirection" && unwrap(asArray(ref[1].indirection).at(-1))?.[0] === "A_Star") {
+    return [{ name: "*", sources: exprSources(rt.val, level), star: true }];
+  }
   if (ref && ref[0] === "ColumnRef") {
     const fields = asArray(ref[1].fields);
     if (unwrap(fields[fields.length - 1])?.[0] === "A_Star") {
       const parts = fields.slice(0, -1).map(stringValue);
-      if (parts.length === 0) return level.rels.filter((r) => !r.qualifiedOnly).flatMap((r) => expandStar(r.rel));
+      if (parts.length === 0) return expandLevelStar(level);
       const sources = resolveColumnRef(parts.filter((p): p is string => p !== undefined), true, level);
       return [{ name: "*", sources, star: true }];
     }

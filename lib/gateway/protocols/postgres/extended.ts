@@ -166,10 +166,13 @@ export class ExtendedState {
    * The text whose output columns a statement returns, for masking lineage: an EXECUTE returns
    * its prepared statement's columns, a FETCH its cursor's; anything else its own text. Null: a
    * FETCH from a cursor this connection did not declare through the gateway (opened inside a
-   * function or DO block) or that was forgotten, whose columns' lineage cannot be known.
+   * function or DO block) or that was forgotten, whose columns' lineage cannot be known. So is
+   * an EXECUTE of a statement forgotten by the time its result arrives: a DEALLOCATE in the same
+   * Query or pipelined after it is applied when allowed, before the EXECUTE's rows come back
+   * (`execute p; deallocate p`), and the EXECUTE's own text derives nothing.
    */
   resultText(s: StatementClass): string | null {
-    if (s.executes.length === 1) return this.prepared.get(s.executes[0])?.statements[0]?.text ?? s.text;
+    if (s.executes.length === 1) return this.prepared.get(s.executes[0])?.statements[0]?.text ?? null;
     if (s.fetches !== undefined) return this.cursors.get(s.fetches) ?? null;
     return s.text;
   }

@@ -31,13 +31,22 @@ export type Rel =
    * unknown, but carry what went in (`unnest(array(SELECT ssn ...))` returns SSNs)
    */
   | { kind: "opaque"; sources?: string[] }
-  | { kind: "join"; rels: Rel[] };
+  /** merged: a USING or NATURAL join, whose `*` puts the merged columns first, once (see LevelRel.merged) */
+  | { kind: "join"; rels: Rel[]; merged?: true };
 
 export interface LevelRel {
   alias: string | null;
   rel: Rel;
   /** reachable only by its alias (RETURNING's old/new): not in `*`, not an unqualified candidate */
   qualifiedOnly?: true;
+  /**
+   * inside a USING or NATURAL join (the index of the outermost such join's first relation):
+   * PostgreSQL's `*` there lists the merged columns first and once, so the columns of the
+   * relations of one join cannot be told apart by position: `*` makes them one star
+   */
+  merged?: number;
+  /** inside a join with an alias, which hides it: its columns are in `*` as the alias's */
+  hidden?: true;
 }
 
 export interface Level {
@@ -101,8 +110,23 @@ export function expandStar(rel: Rel): OutputColumn[] {
     case "opaque":
       return [{ name: "*", sources: wholeRow(rel), star: true }];
     case "join":
-      return rel.rels.flatMap(expandStar);
+      return rel.merged ? [{ name: "*", sources: wholeRow(rel), star: true }] : rel.rels.flatMap(expandStar);
   }
+}
+
+/** An unqualified `*` over a level's FROM: the relations of a USING or NATURAL join as one star. */
+export function expandLevelStar(level: Level): OutputColumn[] {
+  const out: OutputColumn[] = [];
+  let group: number | undefined;
+  for (const r of level.rels) {
+    if (r.qualifiedOnly || r.hidden) continue;
+    const cols = expandStar(r.rel);
+    if (r.merged === undefined) out.push(...cols);
+    else if (group === r.merged) out[out.length - 1].sources.push(...cols.flatMap((c) => c.sources));
+    else out.push({ name: "*", sources: cols.flatMap((c) => c.sources), star: true });
+    group = r.merged;
+  }
+  return out;
 }
 
 /** Positional renaming by an alias column list: `(SELECT ssn FROM t) AS s(x)`. */
