@@ -79,6 +79,12 @@ describe("maskServerFields", () => {
     // a value holding quotes cannot shift the pairing into leaking its tail
     expect(m('invalid input syntax for type integer: "a"secret"').message).toBe('invalid input syntax for type integer: "[REDACTED]"');
     expect(m('invalid value "nosuch" for "secret" and "x y"').message).toBe('invalid value "nosuch" for "[REDACTED]"');
+    // ... nor spans the client wrote around it (empty ones, or its own 'x"'): the text between two
+    // spans must be what PostgreSQL writes there
+    expect(m('invalid input syntax for type integer: ""pbkdf2$Zq9xK7mWvT""').message).toBe('invalid input syntax for type integer: "[REDACTED]"');
+    expect(m('invalid input syntax for type integer: "x"pbkdf2$Zq9xK7mWvT"x"').message).toBe('invalid input syntax for type integer: "[REDACTED]"');
+    expect(m('column "id" of relation "nosuch" does not exist').message).toBe('column "id" of relation "nosuch" does not exist');
+    expect(m('invalid input syntax for type integer: ""').message).toBe('invalid input syntax for type integer: ""');
     expect(m("requested character too large for encoding: 1114112, id 42").message).toBe("requested character too large for encoding: [REDACTED], id 42");
     expect(m("invalid byte sequence for encoding \"UTF8\": 0x9f").message).toBe('invalid byte sequence for encoding "[REDACTED]": [REDACTED]');
     const dup = m("duplicate key value violates unique constraint", { detail: "Key (login)=(pbkdf2$Zq9xK7mWvT) already exists.", where: "x", internalQuery: "q" });

@@ -1,4 +1,5 @@
 import { REDACTED, type Masker } from "@/lib/gateway/masking";
+import { MESSAGE_GAPS } from "./message-gaps";
 import type { ErrorFields } from "./wire";
 
 /**
@@ -12,7 +13,8 @@ import type { ErrorFields } from "./wire";
  *
  * - message: a quoted span is kept when the client's own text (statement and parameters)
  *   contains it (identifiers, literals: `relation "nosuch" does not exist`), otherwise it is
- *   redacted with everything up to the last quote (a value may itself contain quotes); bare
+ *   redacted with everything up to the last quote (a value may itself contain quotes), and so is
+ *   a text between two spans that is not one PostgreSQL writes there (message-gaps.ts); bare
  *   numbers and 0x bytes the client did not write are redacted. Raised inside code (a `where`
  *   CONTEXT: PL/pgSQL, a trigger, dynamic SQL, JSON parsing) the message is code-made text and is
  *   withheld whole.
@@ -46,15 +48,18 @@ export function keepKnown(text: string, known: string): string {
   // An odd count: some value holds a quote, so no pairing can be trusted.
   if ((text.split('"').length - 1) % 2 === 1) return `${bareValues(text.slice(0, first), known)}"${REDACTED}"${bareValues(text.slice(last + 1), known)}`;
   // Quotes pair up left to right; from the first span the client did not write to the last
-  // quote everything goes (a value containing `"` shifts the pairing).
+  // quote everything goes (a value containing `"` shifts the pairing). So does everything from a
+  // text between two spans that no message of PostgreSQL's puts there: with the pairing shifted,
+  // that text is the inside of a value (`quote_ident(v)::int`: `...: ""v""`, the spans empty).
   let out = bareValues(text.slice(0, first), known);
   let at = first;
   while (at >= 0 && at < last) {
     const close = text.indexOf('"', at + 1);
     const span = text.slice(at + 1, close);
-    if (!known.includes(span.toLowerCase())) return `${out}"${REDACTED}"${bareValues(text.slice(last + 1), known)}`;
     const next = text.indexOf('"', close + 1);
-    out += `"${span}"${bareValues(text.slice(close + 1, next < 0 ? text.length : next), known)}`;
+    const gap = text.slice(close + 1, next < 0 ? text.length : next);
+    if (!known.includes(span.toLowerCase()) || (next >= 0 && !MESSAGE_GAPS.has(gap))) return `${out}"${REDACTED}"${bareValues(text.slice(last + 1), known)}`;
+    out += `"${span}"${bareValues(gap, known)}`;
     at = next;
   }
   return out;
