@@ -111,6 +111,27 @@ describe("PostgreSQL gateway: denied statements and batches, differential agains
     expect(direct.filter((m) => m.startsWith("ReadyForQuery")).map((m) => JSON.parse(m.slice("ReadyForQuery ".length)).status).join("")).toBe("ITTEIIII");
   }, 30_000);
 
+  // PostgreSQL ignores a Sync that reaches it during COPY FROM STDIN (libpq's PQexecParams of a
+  // COPY sends one behind the Execute, and one more behind CopyDone): found by the hold property's
+  // hunt, the gateway waited for that Sync's ReadyForQuery, so the next refusal waited forever.
+  it("regression: a Sync sent during COPY FROM STDIN is not waited for; a denial after the COPY answers at once", async () => {
+    const copy = (end: FrontendMessage) => [parse("", "copy hd_in from stdin"), bind("", ""), execute(""), SYNC, { type: "CopyData", data: text("7\tseven\n") } as FrontendMessage, SYNC, end, SYNC];
+    const seq = [
+      ...copy({ type: "CopyDone" }),
+      q("select s from hd_secret"), // denied
+      ...copy({ type: "CopyFail", message: "client gave up" }),
+      q("delete from hd_secret"), // denied
+      q("select count(*) from hd_in"),
+    ];
+    const direct = await expectDeniedAsIfSync(seq, [
+      [8, 8],
+      [17, 17],
+    ]);
+    expect(direct).toContain('CommandComplete {"tag":"COPY 1"}');
+    expect(direct.some((m) => m.startsWith("ErrorResponse") && m.includes('"code":"57014"'))).toBe(true); // the CopyFail
+    expect(direct).toContain(`DataRow ${JSON.stringify([text("1").toString("hex")])}`);
+  }, 30_000);
+
   // Intended (protocols/postgres/README.md "Limits"): a part refused after an earlier part of the
   // same pipeline already ran cannot be answered as "not sent" (the client's Sync would commit the
   // earlier part): the connection ends with FATAL 42501 so that the upstream rolls it back.

@@ -62,6 +62,18 @@ export class Relay {
   /** batches waiting until no unanswered Parse/Bind/Close defines a name they use (definitionsSettled) */
   private settleWaiters: { pending: (op: RelayOp) => boolean; resolve: () => void }[] = [];
   private readonly orphans = new Set<ResultUnit>();
+  /**
+   * PostgreSQL ignores a Sync (and Flush) that reaches it during COPY FROM STDIN: never answered,
+   * it must not wait in the queue for a ReadyForQuery (libpq's PQexecParams of a COPY sends one
+   * behind the Execute, then another behind CopyDone). What reaches it during the COPY is told by
+   * the order of forwarding: each op's place in it (`placeOf`), and the places of the CopyDone /
+   * CopyFail messages forwarded (`copyEnds`, the number of ops enqueued before each).
+   */
+  private enqueued = 0;
+  private readonly placeOf = new WeakMap<RelayOp, number>();
+  private readonly copyEnds: number[] = [];
+  /** a COPY FROM STDIN runs upstream and nothing that ends it was forwarded yet: Syncs forwarded now are ignored */
+  private copyOpen = false;
   private pumping = false;
   private waiting = false;
   /** DateStyle is ISO: date/timestamp text can be converted to binary */
@@ -99,17 +111,55 @@ export class Relay {
 
   enqueue(ops: RelayOp[]) {
     for (const op of ops) {
+      if (this.copyOpen) {
+        // Reaches the upstream during its COPY FROM STDIN: a Sync is ignored there; anything else
+        // ends the COPY with an error, and what follows is read normally again.
+        if (op.t === "sync") {
+          if (op.unit) this.orphans.add(op.unit);
+          continue;
+        }
+        this.copyOpen = false;
+      }
       if (this.skippingToSync) {
         // Skipped upstream, a Query or FunctionCall too (PostgreSQL reads nothing but Sync until
         // then): never answered, so it must not stay queued, nor count as a pending definition.
         if (op.t !== "sync") continue;
         this.skippingToSync = false;
       }
+      this.placeOf.set(op, this.enqueued++);
       this.queue.push(op);
       if (op.unit?.masker?.active) this.stickyMasker = op.unit.masker;
     }
     // A batch ended by Flush has no ReadyForQuery of its own: record it at the next one.
     if (!ops.some((o) => o.t === "sync" || o.t === "query" || o.t === "call")) for (const o of ops) if (o.unit) this.orphans.add(o.unit);
+  }
+
+  /** The session forwarded a CopyDone or CopyFail (the client's, or its own on revocation). */
+  copyEnded() {
+    if (this.copyOpen) this.copyOpen = false;
+    else this.copyEnds.push(this.enqueued);
+  }
+
+  /**
+   * CopyInResponse for `op`: the upstream reads COPY data until the first CopyDone or CopyFail
+   * forwarded after `op` (or any other message: it ends the COPY with an error). The Syncs
+   * forwarded in between are ignored upstream: dropped here, their requests recorded at the next
+   * ReadyForQuery. When that end is not forwarded yet, so are the Syncs forwarded until it is.
+   */
+  private copyIn(op: RelayOp) {
+    const start = this.placeOf.get(op) ?? -1;
+    // a CopyDone/CopyFail forwarded before this COPY was ignored upstream (none was running)
+    while (this.copyEnds.length && this.copyEnds[0] <= start) this.copyEnds.shift();
+    const end = this.copyEnds.length ? this.copyEnds.shift()! : Infinity;
+    let i = 1;
+    for (; i < this.queue.length; i++) {
+      const next = this.queue[i];
+      if (next.t !== "sync" || (this.placeOf.get(next) ?? Infinity) >= end) break;
+      if (next.unit) this.orphans.add(next.unit);
+    }
+    // still open: its end not forwarded, nor anything else after the Syncs
+    this.copyOpen = end === Infinity && i === this.queue.length;
+    if (i > 1) this.queue.splice(1, i - 1);
   }
 
   get pending(): number {
@@ -280,6 +330,9 @@ export class Relay {
       case "V":
         if (op?.unit?.masker?.active) return void this.output.write(build.functionCallResponse(null)); // an unknown function's result cannot be masked: withheld
         break;
+      case "G":
+        if (op) this.copyIn(op);
+        break;
       case "Z":
         this.readyForQuery(f);
         break;
@@ -359,6 +412,8 @@ export class Relay {
     // A request masked by its own verdict: only what its client sent may be quoted back.
     const fields = masker ? maskServerFields(msg.fields, masker, own ? op!.unit!.clientText : null) : msg.fields;
     if (msg.type === "ErrorResponse") {
+      // A COPY FROM STDIN that failed upstream reads no more data: a Sync counts again.
+      this.copyOpen = false;
       if (op?.unit) op.unit.error = { code: fields.code, message: fields.message };
       // After an error the server skips to Sync: drop the responses we will not get.
       if (op && op.t !== "query" && op.t !== "call") {

@@ -66,7 +66,9 @@ export class PgSession {
     const { client, upstream, session } = est;
     this.long = new LongRunning(session, {
       copyFail: (message) => {
-        if (upstream.socket.writable) this.toUpstream(build.copyFail(message));
+        if (!upstream.socket.writable) return;
+        this.toUpstream(build.copyFail(message));
+        this.relay.copyEnded();
       },
       notice: (message) => void client.write(build.noticeResponse({ severity: "WARNING", code: "01000", message })),
     });
@@ -190,8 +192,8 @@ export class PgSession {
         // Sent behind a Parse/Bind/Execute of COPY FROM STDIN still held in the batch (no Sync or
         // Flush in between): the batch goes first, decided as on Flush. Forwarded ahead of it, the
         // data reached the upstream before its COPY, which then waited for data already ignored.
-        if (this.batch.length) return this.flushBatch(false).then(() => void (this.closed || this.toUpstream(f.raw)));
-        return this.toUpstream(f.raw);
+        if (this.batch.length) return this.flushBatch(false).then(() => void (this.closed || this.forwardCopy(msg.type, f.raw)));
+        return this.forwardCopy(msg.type, f.raw);
       case "FunctionCall":
         return this.functionCall(msg.functionOid, f.raw);
       case "Terminate":
@@ -381,6 +383,12 @@ export class PgSession {
     this.est.client.write(build.errorResponse({ severity: "ERROR", code, message }));
     if (synced) this.est.client.write(build.readyForQuery(this.relay.txStatus));
     else this.skippingToSync = true;
+  }
+
+  /** COPY data, or its end: the relay learns where the COPY ended among what was forwarded. */
+  private forwardCopy(type: "CopyData" | "CopyDone" | "CopyFail", raw: Buffer) {
+    this.toUpstream(raw);
+    if (type !== "CopyData") this.relay.copyEnded();
   }
 
   private toUpstream(raw: Buffer) {
