@@ -339,6 +339,15 @@ describe("prepared statements", () => {
     expect(classifySql("EXPLAIN ANALYZE EXECUTE del(1)", { prepared: map }).kind).toBe("write");
   });
 
+  it("an EXECUTE resolves by a PREPARE or DEALLOCATE before it in the same string, then by the session's", () => {
+    const map = new Map([["p", classifySql("DELETE FROM t")]]);
+    expect(classifySql("PREPARE p AS SELECT * FROM customers; EXECUTE p", { prepared: map })).toMatchObject({ kind: "read", tables: ["customers"] });
+    expect(classifySql("EXECUTE p; PREPARE p2 AS SELECT 1", { prepared: map }).kind).toBe("write");
+    expect(classifySql("DEALLOCATE p; EXECUTE p", { prepared: map }).kind).toBe("unknown");
+    expect(classifySql("DEALLOCATE ALL; PREPARE q AS SELECT 1; EXECUTE q; EXECUTE p", { prepared: map }).kind).toBe("unknown");
+    expect(classifySql("EXECUTE q; PREPARE q AS SELECT 1", { prepared: new Map() }).kind).toBe("unknown");
+  });
+
   it("a read prepared statement resolves to read, and parameters still count", () => {
     const map = new Map([["q", classifySql("SELECT * FROM customers WHERE id = $1")]]);
     expect(classifySql("EXECUTE q(1)", { prepared: map })).toMatchObject({ kind: "read", tables: ["customers"] });

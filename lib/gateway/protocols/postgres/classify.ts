@@ -63,45 +63,65 @@ export function classifySql(text: string, opts: ClassifyOptions = {}): Classific
       statements.push(classifyStatement(u[0], u[1], slicer(raw.stmt_location ?? 0, raw.stmt_len ?? 0), matcher));
     }
     const c = combine(statements);
-    return opts.prepared ? resolvePrepared(c, opts.prepared) : c;
+    return resolvePrepared(c, opts.prepared ?? NONE_PREPARED);
   } catch (err) {
     // A classifier bug must not become an allow: report it as unclassifiable.
     return unclassifiable(`internal classifier error: ${err instanceof Error ? err.message : String(err)}`);
   }
 }
 
+const NONE_PREPARED: ReadonlyMap<string, Classification> = new Map();
+
 /**
  * Resolves EXECUTE statements against the session's prepared statements. The session keeps
  * one map for both SQL `PREPARE name AS ...` (see preparedDefinitions) and protocol-level
  * Parse messages with a name — PostgreSQL keeps them in one namespace, so `EXECUTE foo` runs a
  * statement Parse'd as "foo" and vice versa. An unknown name stays "unknown".
+ *
+ * A PREPARE or DEALLOCATE earlier in the same string counts for the EXECUTEs after it
+ * (`prepare p as ...; execute p`): PostgreSQL runs the statements of one Query in order and
+ * stops at the first error, so an EXECUTE after a PREPARE that failed never runs.
  */
 export function resolvePrepared(c: Classification, prepared: ReadonlyMap<string, Classification>): Classification {
   if (!c.statements.some((s) => s.executes.length > 0)) return c;
+  /** this string's own PREPAREs and DEALLOCATEs so far (null: deallocated); `cleared`: DEALLOCATE ALL / DISCARD ALL ran */
+  const own = new Map<string, Classification | null>();
+  let cleared = false;
+  const lookup = (name: string) => (own.has(name) ? (own.get(name) ?? undefined) : cleared ? undefined : prepared.get(name));
   const statements = c.statements.map((s): StatementClass => {
-    if (s.executes.length === 0) return s;
-    let kind = s.ownKind;
-    const tables = new Set(s.tables);
-    const functions = new Set(s.functions);
-    const pending = new Set(s.executes.map(unresolvedExecuteReason));
-    const reasons = s.reasons.filter((r) => !pending.has(r));
-    let dataModifying = s.dataModifying;
-    for (const name of s.executes) {
-      const p = prepared.get(name);
-      if (!p) {
-        kind = "unknown";
-        reasons.push(`EXECUTE ${name}: no prepared statement of that name is known to the gateway`);
-        continue;
-      }
-      kind = maxKind(kind, p.kind);
-      p.tables.forEach((t) => tables.add(t));
-      p.functions.forEach((f) => functions.add(f));
-      dataModifying ||= p.statements.some((st) => st.dataModifying);
-      reasons.push(`EXECUTE ${name} runs a prepared ${p.kind} statement`);
-    }
-    return { ...s, kind, tables: [...tables].sort(), functions: [...functions].sort(), dataModifying, reasons };
+    const resolved = resolveExecutes(s, lookup);
+    if (s.deallocates?.all) {
+      own.clear();
+      cleared = true;
+    } else if (s.deallocates) own.set(s.deallocates.name, null);
+    if (s.prepare) own.set(s.prepare.name, combine([s.prepare.statement]));
+    return resolved;
   });
   return { ...combine(statements), ...(c.parseError ? { parseError: c.parseError } : {}) };
+}
+
+function resolveExecutes(s: StatementClass, lookup: (name: string) => Classification | undefined): StatementClass {
+  if (s.executes.length === 0) return s;
+  let kind = s.ownKind;
+  const tables = new Set(s.tables);
+  const functions = new Set(s.functions);
+  const pending = new Set(s.executes.map(unresolvedExecuteReason));
+  const reasons = s.reasons.filter((r) => !pending.has(r));
+  let dataModifying = s.dataModifying;
+  for (const name of s.executes) {
+    const p = lookup(name);
+    if (!p) {
+      kind = "unknown";
+      reasons.push(`EXECUTE ${name}: no prepared statement of that name is known to the gateway`);
+      continue;
+    }
+    kind = maxKind(kind, p.kind);
+    p.tables.forEach((t) => tables.add(t));
+    p.functions.forEach((f) => functions.add(f));
+    dataModifying ||= p.statements.some((st) => st.dataModifying);
+    reasons.push(`EXECUTE ${name} runs a prepared ${p.kind} statement`);
+  }
+  return { ...s, kind, tables: [...tables].sort(), functions: [...functions].sort(), dataModifying, reasons };
 }
 
 /**
