@@ -530,5 +530,24 @@ describe("SSH exec lines that run more than the classifier saw", () => {
     }
     expect(pending, "the hold outlived its client").toBe(false);
     expect(status).not.toBe("live");
+
+    // On a terminal, Ctrl-C while `connect` is held gives the session up the same way, at once,
+    // and what it would have run never runs (typed ahead, the ^C reached the command once approved).
+    const marker = `/tmp/gh-connect-gave-up-${process.pid}-${Date.now()}`;
+    const t: SshTarget = { port: gh.ports.ssh, user: "box-gated", password: tokens.member };
+    const child = spawnClient("ssh", ["-p", String(t.port), ...COMMON_OPTIONS, ...authOptions(t), "-tt", `${t.user}@127.0.0.1`, "--", `touch ${marker}`], t);
+    let out = "";
+    child.stdout!.setEncoding("utf8").on("data", (d) => (out += d));
+    child.stderr!.setEncoding("utf8").on("data", (d) => (out += d));
+    const exited = new Promise<number | null>((resolve) => child.once("close", resolve));
+    const held = await waitForApproval(gh, tokens.approver, (a) => a.request.action === "connect" && a.id !== approval!.id);
+    await expect.poll(() => out).toMatch(new RegExp(`connection held for approval #${held!.id}`));
+    child.stdin!.write("\x03");
+    expect(await exited).toBe(130);
+    expect(out).toMatch(/gave up waiting for approval \(Ctrl-C\); nothing was run/);
+    const after = await apiCall(gh.url, tokens.approver, "GET", `/approvals/${held!.id}`);
+    expect(after.body.approval.status).toBe("cancelled");
+    expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${held!.id}/approve`, {})).status).not.toBe(200);
+    expect(fs.existsSync(marker)).toBe(false);
   });
 });

@@ -11,7 +11,8 @@ import { Forwarding, forwardEnded } from "./forward";
 import { acceptLogins, clientSoftware, remoteIdent, storeUnavailable } from "./login";
 import { SftpRelay } from "./sftp";
 import { symlinkNeedsSwap } from "./sftp-wire";
-import { EXIT_DENIED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
+import { PendingInput } from "./pending-input";
+import { EXIT_DENIED, EXIT_INTERRUPTED, TerminalChannel, type ClientSide, type PtyInfo } from "./terminal-channel";
 import { connectUpstream } from "./upstream";
 import { upstreamPaths } from "./upstream-paths";
 import { X11Relay, x11ForwardOf, type X11Forward } from "./x11-forward";
@@ -49,6 +50,8 @@ export class SshConnection {
   private ended = false;
   /** aborted when the client goes: a `connect` still held for approval is given up with it */
   private readonly gone = new AbortController();
+  /** the user gave up the held `connect` (Ctrl-C on a terminal): `gone` aborted for that */
+  private gaveUp = false;
   private term: TerminalRecorder | null = null;
   private agent: ClientAgentBridge | null = null;
   private x11: X11Relay | null = null;
@@ -204,10 +207,27 @@ export class SshConnection {
       let opened: { gw: GatewaySession; upstream: UpstreamClient };
       if (this.heldNotice) tell(this.heldNotice);
       this.waiting.add(side);
+      // Read from now on: typed ahead for the command, but a terminal's Ctrl-C while `connect` is
+      // held gives the session up (its hold cancelled), as it gives up a command's own hold.
+      const input = PendingInput.reading(side, pty !== null);
+      input.interrupt = () => {
+        if (!this.heldNotice || this.gone.signal.aborted) return;
+        this.gaveUp = true;
+        this.gone.abort();
+      };
+      input.deciding = true;
       try {
         opened = await this.opening!;
+        input.deciding = false;
       } catch (err) {
         this.waiting.delete(side);
+        if (this.gaveUp) {
+          tell("gave up waiting for approval (Ctrl-C); nothing was run");
+          side.exit({ code: EXIT_INTERRUPTED });
+          side.end();
+          setTimeout(() => this.client.end(), 100);
+          return;
+        }
         const why = err instanceof GatehouseError ? err.message : storeUnavailable(err) ? STORE_UNAVAILABLE : "the session could not be opened";
         tell(why);
         side.exit({ code: EXIT_DENIED });
@@ -221,7 +241,7 @@ export class SshConnection {
       let x11Forward: X11Forward | null = null;
       if (x11Decided && "refused" in x11Decided) tell(`X11 forwarding refused: ${x11Decided.refused}`);
       else x11Forward = x11Decided;
-      terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, x11Forward });
+      terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, x11Forward, input });
       this.terminals.add(terminal);
       this.unsettled.add(terminal.settled);
       void terminal.settled.then(() => this.unsettled.delete(terminal!.settled));

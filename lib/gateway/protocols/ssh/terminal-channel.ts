@@ -8,6 +8,7 @@ import { completeUtf8Length, type TerminalRecorder } from "@/lib/gateway/recorde
 import { classifyCommand, classifyExec } from "./classify";
 import { changedOnHost, upstreamPaths } from "./upstream-paths";
 import type { X11Forward } from "./x11-forward";
+import { PendingInput } from "./pending-input";
 
 /**
  * One terminal channel (interactive shell or exec) through the core pipeline: decide, then
@@ -58,6 +59,8 @@ export interface TerminalChannelOptions {
   agentForward?: boolean;
   /** ask the upstream for X11 with the client's own x11-req (policy allowed it for this channel) */
   x11Forward?: X11Forward | null;
+  /** the channel's input, read since before the session opened (connection.ts); else read from here */
+  input?: PendingInput;
 }
 
 export const EXIT_DENIED = 126;
@@ -65,8 +68,6 @@ export const EXIT_DENIED = 126;
 export const EXIT_INTERRUPTED = 130;
 /** signals that would end a command: sent while it is being decided, they give the wait up */
 const ENDING_SIGNALS = new Set(["INT", "TERM", "HUP", "KILL", "QUIT"]);
-/** typed ahead beyond this while the command is decided, the client is no longer read until it runs */
-const MAX_TYPED_AHEAD = 1024 * 1024;
 /**
  * Under terminal masking, output the stream masker holds back (a run that a later chunk may turn
  * into a value: "4111 1111 " before "1111 1111") is let out after this long without new output.
@@ -100,9 +101,8 @@ export class TerminalChannel {
     // (typed ahead), except that a terminal's Ctrl-C while the command is being decided gives
     // the wait up. Left unread, that ^C reached the command the moment it was approved and
     // started — after it had begun doing what the user meant to cancel.
-    this.input = new PendingInput(o.client, o.pty !== null, () => this.giveUp("Ctrl-C"));
-    o.client.onData((d) => this.input.data(d));
-    o.client.onEof(() => this.input.eof());
+    this.input = o.input ?? PendingInput.reading(o.client, o.pty !== null);
+    this.input.interrupt = () => this.giveUp("Ctrl-C");
   }
 
   private readonly abort = new AbortController();
@@ -366,50 +366,4 @@ function decodeLossy(carry: Map<string, Buffer>, chunk: Buffer): string {
   if (end < buf.length) carry.set("x", Buffer.from(buf.subarray(end)));
   else carry.delete("x");
   return buf.subarray(0, end).toString("utf8");
-}
-
-/**
- * What the client sends on the channel: kept while its command is decided and opened upstream
- * (bounded: past MAX_TYPED_AHEAD the client is paused), then passed on in order, EOF included.
- * While `deciding` on a terminal, a Ctrl-C (0x03) in the input calls `interrupt` instead of being
- * kept: the terminal is the user's only way to say "stop waiting".
- */
-class PendingInput {
-  deciding = false;
-  private kept: Buffer[] = [];
-  private keptBytes = 0;
-  private ended = false;
-  private sink: ((data: Buffer) => boolean) | null = null;
-  private end: (() => void) | null = null;
-
-  constructor(
-    private readonly client: ClientSide,
-    private readonly terminal: boolean,
-    private readonly interrupt: () => void,
-  ) {}
-
-  data(d: Buffer) {
-    if (this.sink) return void (this.sink(d) || this.client.pause());
-    if (this.deciding && this.terminal && d.includes(0x03)) return this.interrupt();
-    this.kept.push(d);
-    this.keptBytes += d.length;
-    if (this.keptBytes > MAX_TYPED_AHEAD) this.client.pause();
-  }
-
-  eof() {
-    if (this.end) this.end();
-    else this.ended = true;
-  }
-
-  /** From now on input goes to `sink` (false: backpressure), after what was kept. */
-  relayTo(sink: (data: Buffer) => boolean, end: () => void) {
-    let open = true;
-    for (const d of this.kept.splice(0)) open = sink(d) && open;
-    this.keptBytes = 0;
-    this.sink = sink;
-    this.end = end;
-    if (this.ended) end();
-    else if (open) this.client.resume();
-    else this.client.pause();
-  }
 }
