@@ -137,7 +137,9 @@ export class Relay {
   /** The session forwarded a CopyDone or CopyFail (the client's, or its own on revocation). */
   copyEnded() {
     if (this.copyOpen) this.copyOpen = false;
-    else this.copyEnds.push(this.enqueued);
+    // Only the first end forwarded after an op can end its COPY: one mark per place, so a client
+    // sending CopyDone over and over grows nothing (they are cleared once the queue is empty).
+    else if (this.copyEnds.at(-1) !== this.enqueued) this.copyEnds.push(this.enqueued);
   }
 
   /**
@@ -449,7 +451,11 @@ export class Relay {
     }
     for (const u of this.orphans) this.ctx.onUnitDone(u);
     this.orphans.clear();
-    if (this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
+    if (this.queue.length === 0) {
+      // every later op comes after every end forwarded so far: none of them can end its COPY
+      this.copyEnds.length = 0;
+      for (const w of this.idleWaiters.splice(0)) w();
+    }
   }
 }
 

@@ -226,3 +226,33 @@ describe("classifyCommand: tar on a remote archive", () => {
   );
   it.each([["tar -tf x.tar", "read"], ["tar -tf c:x.tar --force-local", "read"], ["tar -tf /srv/a:b.tar", "read"], ["tar -cf out.tar --exclude=a:b dir", "write"]])("%j is %s", (c, k) => expect(kind(c)).toBe(k));
 });
+
+// tests/integration/ssh-write-bypass-property.test.ts: each ran under a read-only policy and wrote a file.
+describe("classifyCommand: reads that wrote (write property)", () => {
+  it.each([
+    ["echo x >'&1'"], // a quoted word is a file name, not a descriptor
+    ["echo x >\\&2"],
+    ['echo x >"&1"'],
+    ["echo x >&1x"], // >&WORD: a file unless WORD is all digits (or -)
+    ["echo x 1>&1out"],
+    ["ls>&2new"],
+    ["xxd -C in out"], // -C is a flag
+    ["ss -t -D dump"],
+    ["ss --diag=dump"],
+    ["tar -tf a.tar --index-file=idx"],
+    ["tar -cft x.tar f"], // -f takes "t": the mode is c
+    ["tar -Ct -xf a.tar"],
+    ["tar --file -t -c f"],
+    ["journalctl -n1 --cursor-file=cur"],
+    ["git reflog drop HEAD"],
+  ])("%j is no read", (c) => expect(["write", "admin", "unknown"]).toContain(kind(c)));
+  it("nohup on a terminal writes nohup.out: unknown there, read without one", () => {
+    expect(classifyCommand("nohup echo x", { tty: true }).kind).toBe("unknown");
+    expect(kind("nohup echo x")).toBe("read");
+  });
+  it.each([["echo x >&2"], ["ls 2>&1 | cat"], ["(ls 2>&1)"], ["ls >/dev/null 2>&1"], ["tar -tvf a.tar"], ["tar tvf a.tar"], ["tar --list -f a.tar"], ["ss -tlnp"], ["xxd -C a"], ["git reflog"]])(
+    "%j stays read",
+    (c) => expect(kind(c)).toBe("read"),
+  );
+  it("`>&$X` names a file the shell expands: unknown", () => expect(kind("echo x >&$X")).toBe("unknown"));
+});

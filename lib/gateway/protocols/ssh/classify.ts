@@ -151,7 +151,8 @@ function classifySimple(tokens: Token[], depth: number, tty: boolean, walk: Walk
       // forward from the upstream host by another name (`cat < /dev/tcp/10.0.0.5/6379`), which
       // policy refuses. A target the shell expands may be one.
       if (t.dynamic || /^\/dev\/(tcp|udp)\//.test(t.value)) return "unknown";
-      if (t.redirect === ">" && !/^(\/dev\/null|&[12])$/.test(t.value)) redirectWrite = true;
+      // `&1` is a descriptor only as the operator's own word (`>&1`), not quoted (`>'&1'` is a file)
+      if (t.redirect === ">" && t.value !== "/dev/null" && !(t.duplicate && /^&[12]$/.test(t.value))) redirectWrite = true;
       continue;
     }
     words.push(t);
@@ -209,6 +210,9 @@ function classifyProgram(words: Token[], depth: number, tty: boolean, walk: Walk
   if (isWrapper(prog)) {
     const w = unwrap(prog, rest);
     if ("kind" in w) return w.kind;
+    // nohup on a terminal appends the command's output to nohup.out, in the working directory or
+    // the home directory, a file the line does not name (which may already be a symlink)
+    if (prog === "nohup" && tty) return "unknown";
     const inner = w.inner.length ? classifyProgram(w.inner, depth, tty, walk) : "read";
     const kind = w.atLeast && RANK[inner] < RANK[w.atLeast] ? w.atLeast : inner;
     if (RANK[kind] !== RANK.write) return kind;

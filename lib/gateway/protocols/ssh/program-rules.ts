@@ -27,8 +27,8 @@ export function programRule(prog: string, args: string[], tty: boolean): Request
       return args.includes("-b") ? "read" : "unknown";
     case "uniq": // uniq [in [out]]
       return positionals(args, "fsw").length >= 2 ? "write" : "read";
-    case "xxd": // xxd [in [out]], -r too
-      return positionals(args, "cglsonC").length >= 2 ? "write" : "read";
+    case "xxd": // xxd [in [out]], -r too (-C is a flag: capitalized names for -i)
+      return positionals(args, "cglson").length >= 2 ? "write" : "read";
     case "date": // date -s X, or date MMDDhhmm…: sets the clock
       return hasShort(args, "s", "dfrI") || args.some((a) => longOption(a, "set")) || positionals(args, "dfr").some((a) => !a.startsWith("+")) ? "admin" : "read";
     case "hostname": // hostname NAME, -F file, -b: sets the name
@@ -39,10 +39,11 @@ export function programRule(prog: string, args: string[], tty: boolean): Request
       const pages = (hasShort(args, "H", "flsF") || args.some((a) => longOption(a, "human"))) && !hasShort(args, "P", "flsF") && !args.some((a) => longOption(a, "nopager"));
       return tty && pages ? "unknown" : "read";
     }
-    case "journalctl":
-      return args.some((a) => longOption(a, ...JOURNAL_CHANGES)) ? "admin" : null;
-    case "ss": // -K kills the sockets it lists
-      return hasShort(args, "K", "fAFN") || args.some((a) => longOption(a, "kill")) ? "admin" : "read";
+    case "journalctl": // --cursor-file=FILE writes the last entry's cursor to FILE
+      return args.some((a) => longOption(a, ...JOURNAL_CHANGES)) ? "admin" : args.some((a) => longOption(a, "cursor-file")) ? "write" : null;
+    case "ss": // -K kills the sockets it lists; -D FILE dumps them into FILE
+      if (hasShort(args, "K", "fAFND") || args.some((a) => longOption(a, "kill"))) return "admin";
+      return hasShort(args, "D", "fAFN") || args.some((a) => longOption(a, "diag")) ? "write" : "read";
     case "install": // --strip-program runs a program of the caller's choosing on what it installed
       return args.some((a) => longOption(a, "strip-program")) ? "unknown" : null;
     case "rsync":
@@ -135,7 +136,7 @@ function classifyGit(args: string[], tty: boolean): RequestKind {
   if (sub === "grep" && (hasShort(rest, "O", "efABCm") || rest.some((a) => longOption(a, "open-files-in-pager")))) return "unknown";
   if (GIT_RUNS[sub]?.(rest)) return "unknown";
   if (["status", "rev-parse", "ls-files", "ls-tree", "cat-file", "describe", "grep", "shortlog"].includes(sub)) kind = "read";
-  else if (sub === "reflog") kind = rest[0] === "expire" || rest[0] === "delete" ? "write" : "read";
+  else if (sub === "reflog") kind = ["expire", "delete", "drop", "write"].includes(rest[0]) ? "write" : "read";
   else if (["log", "diff", "show", "blame"].includes(sub)) kind = rest.some((a) => longOption(a, "output")) ? "write" : "read";
   else if (sub === "branch") kind = gitBranchLists(rest) ? "read" : "write";
   else if (sub === "tag") kind = rest.length === 0 || (hasShort(rest, "l", "n") || rest.some((a) => longOption(a, "list"))) && !hasShort(rest, "dafsumF", "n") && !rest.some((a) => longOption(a, "delete", "annotate", "force", "sign", "local-user", "message", "file")) ? "read" : "write";
@@ -276,12 +277,21 @@ function classifyTar(args: string[]): RequestKind {
   // An archive named HOST:FILE is opened through the remote shell (rsh, often ssh) on that host,
   // with the upstream account's keys, unless --force-local.
   if (!args.some((a) => longOption(a, "force-local")) && args.some((a) => /^(--file=|-[a-zA-Z]*f)?[^/=]*:/.test(a) && !/^--[a-z-]+=[^:]*$/.test(a))) return "unknown";
-  if (/^-?[a-zA-Z]*t/.test(args[0] ?? "") || args.includes("--list")) return "read";
+  // --index-file writes the listing (or verbose output) to a file, whatever the mode
+  if (args.some((a) => longOption(a, "index-file", "volno-file"))) return "write";
+  // A list: t in the leading bundle (`tvf`: every letter an option) or in a dash cluster before
+  // any option that takes a value (`-cft X` is c with the archive "t"), and no other mode anywhere
+  // (a cluster's letters read whatever their place, a word after --file included: the stricter).
+  const list = (/^[a-zA-Z]*t/.test(args[0] ?? "") || hasShort(args, "t", "CfbHIKLNTgVX") || args.includes("--list")) &&
+    !args.some((a, i) => ((/^-[^-]/.test(a) || (i === 0 && /^[a-zA-Z]+$/.test(a))) && /[cxruAd]/.test(a.replace(/^-/, ""))) || longOption(a, ...TAR_MODES));
+  if (list) return "read";
   // Extracting writes the archive's names, which the line does not show, under -C (else the
   // working directory, a home directory): there, `.ssh/authorized_keys` or `.bashrc` among them.
   const extracts = /^-?[a-zA-Z]*x/.test(args[0] ?? "") || hasShort(args, "x", "CfbHIKLNTgVX") || args.some((a) => longOption(a, "extract", "get"));
   return extracts && tarDirectories(args).some((d) => isPersistenceAncestor(d)) ? "admin" : "write";
 }
+
+const TAR_MODES = ["create", "extract", "get", "append", "update", "catenate", "concatenate", "delete", "diff", "compare", "test-label"];
 
 /** tar's -C / --directory values (each may apply to some members), else the working directory. */
 function tarDirectories(args: string[]): string[] {

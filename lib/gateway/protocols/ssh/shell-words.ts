@@ -12,6 +12,8 @@ export interface Token {
    * (`X=-exec; find / $X sh \;`).
    */
   dynamic?: true;
+  /** a redirection that duplicates or closes a descriptor (`>&2`, `2>&1`, `<&-`), not a file: value `&N` */
+  duplicate?: true;
 }
 
 /**
@@ -91,13 +93,17 @@ export function splitCommands(line: string): Token[][] | null {
       pendingRedirect = c === "<" && line[i + 1] === ">" ? ">" : c;
       if (line[i + 1] === ">" || line[i + 1] === "|") i++;
       if (line[i + 1] === "&") {
-        // >&2 duplicates a descriptor: not a file
+        // >&2 duplicates a descriptor, >&- closes one: not a file. Only when the whole word is
+        // that: `>&1x`, `>& out` or `>&$X` write stdout and stderr to the file the word names.
         i++;
         let j = i + 1;
-        while (j < line.length && /[0-9-]/.test(line[j])) j++;
-        words.push({ value: `&${line.slice(i + 1, j)}`, redirect: ">" });
-        pendingRedirect = null;
-        i = j - 1;
+        while (j < line.length && /[0-9]/.test(line[j])) j++;
+        if (j === i + 1 && line[j] === "-") j++;
+        if (j > i + 1 && (j >= line.length || " \t;&|\n()<>".includes(line[j]))) {
+          words.push({ value: `&${line.slice(i + 1, j)}`, redirect: ">", duplicate: true });
+          pendingRedirect = null;
+          i = j - 1;
+        } else pendingRedirect = ">";
       }
     } else {
       if (c === "$" || c === "*" || c === "?") dynamic = true;

@@ -89,7 +89,7 @@ export function collectTargets(words: Token[], walk: Walk, implicit: string[] = 
 
 /** The path a word names: `--target-directory=D` and `of=F` their value; other options none. */
 function pathOf(t: Token): string | null {
-  if (t.redirect) return /^&\d$/.test(t.value) ? null : t.value;
+  if (t.redirect) return t.duplicate ? null : t.value;
   const value = t.value.replace(/^-{0,2}[A-Za-z][\w-]*=/, "");
   if (value !== t.value) return value;
   return value.startsWith("-") ? null : value;
