@@ -3,7 +3,7 @@ import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { withDeadline } from "@/lib/util/deadline";
 import { changedSince, noteUsed, StampChecks, stampOf, usedBy, type Basis } from "./catalog-stamps";
 import { columnSourcesOfSelect } from "./column-sources";
-import { ANY_BUILTIN_WRITER_REACHED, INVENTORY, RUNS_PROGRAM, SYSTEM, USER_CODE } from "./user-code-queries";
+import { INVENTORY, RUNS_PROGRAM, SYSTEM, USER_CODE } from "./user-code-queries";
 
 /**
  * Catalog lookups masking needs: RowDescription names a column only by (table OID, attnum),
@@ -319,8 +319,7 @@ export class UpstreamMetadata {
       this.sql
         .unsafe<{ any: boolean }[]>(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM})
           or exists (select 1 from pg_trigger where not tgisinternal)
-          or exists (select 1 from pg_foreign_table f join pg_foreign_server s on s.oid = f.ftserver where ${RUNS_PROGRAM})
-          or ${ANY_BUILTIN_WRITER_REACHED} as any`)
+          or exists (select 1 from pg_foreign_table f join pg_foreign_server s on s.oid = f.ftserver where ${RUNS_PROGRAM}) as any`)
         .then(
           (rows) => {
             if (generation === flag.generation) Object.assign(flag, { value: rows[0]?.any !== false, at: Date.now() });

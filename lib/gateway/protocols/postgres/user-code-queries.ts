@@ -1,5 +1,3 @@
-import { DEFAULT_FUNCTION_RULES } from "./classify/functions";
-
 /**
  * The catalog queries behind UpstreamMetadata.userCode (metadata.ts): which functions written by
  * users a statement naming a function, operator, type or relation runs (user-code.ts says why).
@@ -19,42 +17,6 @@ const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from o
       join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
       join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
     where not ${SYSTEM}`;
-/**
- * `p` is a built-in the function rules (classify/functions.ts) classify as more than a read
- * (nextval, setval, pg_advisory_lock, lo_create, pg_terminate_backend, ...). Called by name, the
- * classifier sees it; reached unnamed — a view's definition, a domain's CHECK, a user operator
- * over it — it is code the statement runs that its text does not show, so it counts as code
- * written in the database (a view `select nextval('s')` made `SELECT * FROM v` a read).
- */
-const BUILTIN_WRITER = `(p.proname like any (array[${DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read")
-  .map((r) => `'${r.name.replace(/_/g, "\\_").replace(/\*/g, "%")}'`)
-  .join(", ")}]::text[]))`;
-/**
- * The functions (by OID) an expression stored as a node tree calls: PostgreSQL records no
- * dependency on its own (pinned) functions, so pg_depend does not list them.
- */
-const CALLED_IN = (tree: string) => `regexp_matches(${tree}, ':(?:funcid|opfuncid) (\\d+)', 'g')`;
-/** Built-in writers (BUILTIN_WRITER) called by the views' rules, CHECK constraints and row-level security policies in a CTE `objs`. */
-const BUILTIN_WRITERS_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from objs o
-      cross join lateral (select w.ev_action::text from pg_rewrite w where o.classid = 'pg_rewrite'::regclass and w.oid = o.objid
-        union all select k.conbin::text from pg_constraint k where o.classid = 'pg_constraint'::regclass and k.oid = o.objid and k.conbin is not null
-        union all select concat(y.polqual::text, ' ', y.polwithcheck::text) from pg_policy y where o.classid = 'pg_policy'::regclass and y.oid = o.objid) t(tree)
-      cross join lateral ${CALLED_IN("t.tree")} m
-      join pg_proc p on p.oid = m[1]::oid join pg_namespace n on n.oid = p.pronamespace
-    where ${BUILTIN_WRITER}`;
-/**
- * SQL: whether anything outside pg_catalog and information_schema reaches a built-in writer
- * unnamed (BUILTIN_WRITERS_OF_OBJS, or a user operator over one); metadata.ts mayHaveUserCode.
- */
-export const ANY_BUILTIN_WRITER_REACHED = `exists (select 1 from (
-        select w.ev_action::text from pg_rewrite w join pg_class c on c.oid = w.ev_class
-          where c.relnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-        union all select k.conbin::text from pg_constraint k where k.conbin is not null
-          and k.connamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace)
-        union all select concat(y.polqual::text, ' ', y.polwithcheck::text) from pg_policy y) t(tree)
-      cross join lateral ${CALLED_IN("t.tree")} m join pg_proc p on p.oid = m[1]::oid where ${BUILTIN_WRITER})
-    or exists (select 1 from pg_operator o join pg_proc p on p.oid = o.oprcode
-      where o.oprnamespace not in ('pg_catalog'::regnamespace, 'information_schema'::regnamespace) and ${BUILTIN_WRITER})`;
 /** The types of the columns of the relations in a CTE `rels`. */
 const COLUMN_TYPES = `select distinct a.atttypid, 0 from rels r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`;
 /**
@@ -157,16 +119,14 @@ export const USER_CODE = {
     where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
   operator: `select n.nspname || '.' || p.proname as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
     join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
-    where o.oprname = $1 and ${inSchema("s")} and (not ${SYSTEM} or (s.nspname <> 'pg_catalog' and ${BUILTIN_WRITER}))`,
+    where o.oprname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
   cast: `with recursive ${typeChain(typesNamed("$1", "$2"))},
     objs(classid, objid) as (${CAST_TO_CODE})
-    ${CODE_OF_OBJS}
-    union ${BUILTIN_WRITERS_OF_OBJS}`,
+    ${CODE_OF_OBJS}`,
   // $3, $4: the operand's type, with its base types (a cast from a domain is looked up from its base too)
   castFrom: `with recursive ${typeChain(typesNamed("$1", "$2"))}, ${typeChain(typesNamed("$3", "$4"), "operands")},
     objs(classid, objid) as (${CAST_PAIR_CODE})
-    ${CODE_OF_OBJS}
-    union ${BUILTIN_WRITERS_OF_OBJS}`,
+    ${CODE_OF_OBJS}`,
   // The relations a statement on one reaches: what its views and rules read or write, the
   // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too), and its
   // partitions and inheritance children (a row routed into a partition, or updated in a child
@@ -191,7 +151,6 @@ export const USER_CODE = {
       union all ${KEY_OPCLASS_CODE}
       union all ${TYPE_CODE})
     ${CODE_OF_OBJS}
-    union ${BUILTIN_WRITERS_OF_OBJS}
     union ${USER_TRIGGERS}
     union ${FDW_PROGRAMS}`,
   // What reading the relations of that name runs: views' definitions (through views over views),
@@ -212,7 +171,6 @@ export const USER_CODE = {
       union all ${KEY_OPCLASS_CODE}
       union all ${TYPE_READ_CODE})
     ${CODE_OF_OBJS}
-    union ${BUILTIN_WRITERS_OF_OBJS}
     union ${FDW_PROGRAMS}`,
   // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
   // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
@@ -235,11 +193,9 @@ const OWN_RELATIONS = `from pg_class c join pg_namespace s on s.oid = c.relnames
  */
 export const INVENTORY = `select
     array(select distinct p.proname::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as functions,
-    array(select distinct o.oprname::text from pg_operator o join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
-      where not ${SYSTEM} or (o.oprnamespace <> 'pg_catalog'::regnamespace and ${BUILTIN_WRITER})) as operators,
+    array(select distinct o.oprname::text from pg_operator o join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as operators,
     exists (select 1 from pg_depend d join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
       where d.refclassid = 'pg_proc'::regclass and not ${SYSTEM}
-        and d.classid in ('pg_cast'::regclass, 'pg_constraint'::regclass, 'pg_amproc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass))
-      or ${ANY_BUILTIN_WRITER_REACHED} as type_code,
+        and d.classid in ('pg_cast'::regclass, 'pg_constraint'::regclass, 'pg_amproc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass)) as type_code,
     array(select s.nspname::text ${OWN_RELATIONS} order by c.oid limit 100) as schemas,
     array(select c.relname::text ${OWN_RELATIONS} order by c.oid limit 100) as names`;

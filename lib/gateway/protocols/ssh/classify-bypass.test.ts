@@ -255,4 +255,22 @@ describe("classifyCommand: reads that wrote (write property)", () => {
     (c) => expect(kind(c)).toBe("read"),
   );
   it("`>&$X` names a file the shell expands: unknown", () => expect(kind("echo x >&$X")).toBe("unknown"));
+  it.each([["cd . > f", "write"], ["cd /tmp 2>>f && ls", "write"], ["cd &>f", "write"], ["cd . > ~/.bashrc", "admin"], ["cd > $F", "unknown"], ["cd /x 2>/dev/null && ls", "read"], ["cd /x 2>&1", "read"]])(
+    "a cd's redirection is opened all the same: %j is %s",
+    (c, k) => expect(kind(c)).toBe(k),
+  );
+  it.each([["git reflog"], ["git reflog show"], ["git config --list"], ["git config -l"], ["git config --get-regexp ."], ["git config --get-all user.name"]])("%j pages on a tty (less runs !cmd): unknown there, read without one", (c) => {
+    expect(classifyCommand(c, { tty: true }).kind).toBe("unknown");
+    expect(kind(c)).toBe("read");
+  });
+  it.each([["git --no-pager reflog"], ["git -P config -l"], ["git config user.name"], ["git config --get user.name"]])("%j on a tty stays read", (c) => expect(classifyCommand(c, { tty: true }).kind).toBe("read"));
+});
+
+describe("classifyCommand: tar's multi-volume prompt", () => {
+  // At a volume's end (any truncated archive) tar asks on stdin for the next one; a reply of `!`
+  // spawns a shell that reads the lines after it. tests/integration/ssh-write-bypass-property.test.ts
+  it.each([["tar -tMf part.tar"], ["tar tMf part.tar"], ["tar -t --multi-volume -f part.tar"], ["tar --mu -tf part.tar"]])("%j is unknown", (c) =>
+    expect(kind(c)).toBe("unknown"),
+  );
+  it.each([["tar -tvf a.tar"], ["tar -tf Music.tar"]])("%j stays read", (c) => expect(kind(c)).toBe("read"));
 });

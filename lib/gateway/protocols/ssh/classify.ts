@@ -98,7 +98,13 @@ function classifyLine(line: string, depth: number, tty: boolean, walk: Walk): Re
   if (parts === null) return "unknown";
   let worst: RequestKind = "read";
   for (const words of parts) {
-    const kind = isCd(words) ? changeDirectory(words, walk) : classifySimple(words, depth, tty, walk);
+    let kind: RequestKind;
+    if (isCd(words)) {
+      // The shell opens a cd's redirections all the same, from where it is (`cd . > f` creates f)
+      const redirects = words.filter((t) => t.redirect);
+      kind = redirects.length ? classifySimple(redirects, depth, tty, walk) : "read";
+      changeDirectory(words, walk);
+    } else kind = classifySimple(words, depth, tty, walk);
     if (RANK[kind] > RANK[worst]) worst = kind;
   }
   return worst;

@@ -131,7 +131,7 @@ function classifyGit(args: string[], tty: boolean): RequestKind {
   }
   const sub = args[i] ?? "";
   const rest = args.slice(i + 1);
-  const pages = paging && !rest.includes("--no-pager") && ["log", "diff", "show", "blame", "branch", "grep", "shortlog", "tag"].includes(sub);
+  const pages = paging && !rest.includes("--no-pager") && ["log", "diff", "show", "blame", "branch", "grep", "shortlog", "tag", "reflog"].includes(sub);
   let kind: RequestKind;
   if (sub === "grep" && (hasShort(rest, "O", "efABCm") || rest.some((a) => longOption(a, "open-files-in-pager")))) return "unknown";
   if (GIT_RUNS[sub]?.(rest)) return "unknown";
@@ -140,7 +140,12 @@ function classifyGit(args: string[], tty: boolean): RequestKind {
   else if (["log", "diff", "show", "blame"].includes(sub)) kind = rest.some((a) => longOption(a, "output")) ? "write" : "read";
   else if (sub === "branch") kind = gitBranchLists(rest) ? "read" : "write";
   else if (sub === "tag") kind = rest.length === 0 || (hasShort(rest, "l", "n") || rest.some((a) => longOption(a, "list"))) && !hasShort(rest, "dafsumF", "n") && !rest.some((a) => longOption(a, "delete", "annotate", "force", "sign", "local-user", "message", "file")) ? "read" : "write";
-  else if (sub === "config") return classifyGitConfig(rest);
+  else if (sub === "config") {
+    // what it lists (`-l`, `--get-all`, `--get-regexp`, `--get-urlmatch`) pages on a terminal too
+    const kind = classifyGitConfig(rest);
+    const lists = rest[0] === "list" || hasShort(rest, "l", "ft") || rest.some((a) => !/^--get(=|$)/.test(a) && longOption(a, "list", "get-all", "get-regexp", "get-urlmatch"));
+    return paging && kind === "read" && lists ? "unknown" : kind;
+  }
   else if (sub === "remote") kind = rest.length === 0 || rest.every((a) => a === "-v" || a === "--verbose") || rest[0] === "show" || rest[0] === "get-url" ? "read" : "write";
   else if (GIT_WRITES.has(sub)) kind = "write";
   else return "unknown";
@@ -268,11 +273,14 @@ const SED_FLAGS = ["quiet", "silent", "debug", "posix", "regexp-extended", "sepa
 
 /**
  * tar lists with t (read) and otherwise writes; options that run a program are unknown whatever
- * the mode: a (de)compressor, --to-command, checkpoint actions, volume scripts, a remote shell.
+ * the mode: a (de)compressor, --to-command, checkpoint actions, volume scripts, a remote shell, and
+ * multi-volume prompts (`!` there spawns a shell).
  */
 function classifyTar(args: string[]): RequestKind {
-  const RUNS = ["use-compress-program", "to-command", "checkpoint-action", "info-script", "new-volume-script", "rsh-command", "rmt-command"];
-  const runs = args.some((a, i) => longOption(a, ...RUNS) || /^-[a-zA-Z]*[IF]/.test(a) || (i === 0 && /^[a-zA-Z]+$/.test(a) && /[IF]/.test(a)));
+  // -M: at a volume's end (a truncated archive) tar asks on stdin for the next one, and a reply of
+  // `!` spawns a shell that reads the commands after it
+  const RUNS = ["use-compress-program", "to-command", "checkpoint-action", "info-script", "new-volume-script", "rsh-command", "rmt-command", "multi-volume"];
+  const runs = args.some((a, i) => longOption(a, ...RUNS) || /^-[a-zA-Z]*[IFM]/.test(a) || (i === 0 && /^[a-zA-Z]+$/.test(a) && /[IFM]/.test(a)));
   if (runs) return "unknown";
   // An archive named HOST:FILE is opened through the remote shell (rsh, often ssh) on that host,
   // with the upstream account's keys, unless --force-local.
