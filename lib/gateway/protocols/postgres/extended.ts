@@ -22,6 +22,16 @@ const MAX_CURSORS = 1024;
  * resolve `EXECUTE name`.
  */
 
+/**
+ * Types created after initdb (users' and extensions') have OIDs from here on. A Parse may give a
+ * parameter such a type by OID alone (a domain whose CHECK calls nextval or a user function):
+ * the text never names it, so nothing the text is looked up by reaches its code. Unknown.
+ */
+const FIRST_NORMAL_OID = 16384;
+function typedByOid(c: Classification): Classification {
+  return { ...c, kind: "unknown", statements: c.statements.map((st) => ({ ...st, kind: "unknown", reasons: [...st.reasons, "a parameter's type is given by the OID of a type created in the database, whose code (a domain's CHECK) the text does not name"] })) };
+}
+
 export interface PreparedStatement {
   name: string;
   text: string;
@@ -238,7 +248,9 @@ export class ExtendedState {
           if (portal && !portal.textUpstream && portal.resultFormats.some((f) => f !== 0) && !binaryBinds.some((b) => b.portal === portal)) runsBinaryPortal = true;
           for (const st of portal?.statement?.classification.statements ?? []) if (st.settingProblem) settingProblems.push(st.settingProblem);
           runs.push(
-            portal?.statement
+            portal?.statement && portal.statement.paramTypes.some((oid) => oid >= FIRST_NORMAL_OID)
+              ? { c: typedByOid(portal.statement.classification), text: portal.statement.text, params: portal.params }
+              : portal?.statement
               ? { c: this.withCursorSources(portal.statement.classification), text: portal.statement.text, params: portal.params }
               : { c: { kind: "unknown", statements: [], tables: [], functions: [] }, text: `EXECUTE PORTAL "${m.portal}" (unknown to the gateway)`, params: portal?.params ?? [] },
           );
