@@ -132,6 +132,32 @@ describe("PostgreSQL gateway: denied statements and batches, differential agains
     expect(direct).toContain(`DataRow ${JSON.stringify([text("1").toString("hex")])}`);
   }, 30_000);
 
+  // Found by the write-bypass property: after an error in a batch ended by Flush the upstream skips
+  // everything until a Sync; a refused unit's Sync never reached it, so it skipped all that followed.
+  it("regression: a unit refused while the upstream skips to Sync after an error gives it that Sync", async () => {
+    const seq = [
+      parse("x", "select 1; select 2"), // 42601 on Flush: the upstream now skips until Sync
+      FLUSH,
+      parse("", "select s from hd_secret"), // denied, up to its Sync
+      bind("", ""),
+      execute(""),
+      SYNC,
+      q("select count(*) from hd_t"),
+      parse("y", "select 3 as three"),
+      FLUSH,
+      q("delete from hd_secret"), // denied, the upstream not skipping
+      bind("", "y"),
+      execute(""),
+      SYNC,
+    ];
+    const direct = await expectDeniedAsIfSync(seq, [
+      [2, 5],
+      [9, 9],
+    ]);
+    expect(direct.some((m) => m.startsWith("ErrorResponse") && m.includes('"code":"42601"'))).toBe(true);
+    expect(direct).toContain(`DataRow ${JSON.stringify([text("3").toString("hex")])}`);
+  }, 30_000);
+
   // Intended (protocols/postgres/README.md "Limits"): a part refused after an earlier part of the
   // same pipeline already ran cannot be answered as "not sent" (the client's Sync would commit the
   // earlier part): the connection ends with FATAL 42501 so that the upstream rolls it back.

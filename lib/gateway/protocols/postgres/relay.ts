@@ -164,6 +164,11 @@ export class Relay {
     if (i > 1) this.queue.splice(1, i - 1);
   }
 
+  /** The upstream skips everything until a Sync after an error in a batch that ended with Flush. */
+  get awaitingSync(): boolean {
+    return this.skippingToSync;
+  }
+
   get pending(): number {
     return this.queue.length;
   }
@@ -227,6 +232,8 @@ export class Relay {
           this.flow();
         }
         if (this.settleWaiters.length && f.tag !== "D") this.checkSettled();
+        // answered all (a ParseComplete after Flush, not only a ReadyForQuery, can be the last)
+        if (this.idleWaiters.length && this.queue.length === 0) for (const w of this.idleWaiters.splice(0)) w();
       }
     } catch (err) {
       this.output.flush(); // what was relayed before the failure goes out ahead of the FATAL
@@ -421,6 +428,9 @@ export class Relay {
       if (op && op.t !== "query" && op.t !== "call") {
         while (this.queue.length && this.queue[0].t !== "sync") this.queue.shift();
         this.skippingToSync = this.queue.length === 0;
+        // nothing forwarded is answered any more: whoever waits for that goes on (a refusal then
+        // gives the upstream the Sync it skips to: session.ts endRefusedUnit)
+        if (this.skippingToSync) for (const w of this.idleWaiters.splice(0)) w();
       }
     }
     if (!masker) return void this.output.write(f.raw);

@@ -175,7 +175,7 @@ export class PgSession {
       case "Sync":
         if (this.skippingToSync) {
           this.skippingToSync = false;
-          return this.relay.idle().then(() => void this.est.client.write(build.readyForQuery(this.relay.txStatus)));
+          return this.relay.idle().then(() => this.endRefusedUnit());
         }
         this.batch.push({ msg, raw: f.raw });
         return this.flushBatch(true);
@@ -381,8 +381,20 @@ export class PgSession {
     await this.relay.idle();
     if (this.closed) return;
     this.est.client.write(build.errorResponse({ severity: "ERROR", code, message }));
-    if (synced) this.est.client.write(build.readyForQuery(this.relay.txStatus));
+    if (synced) this.endRefusedUnit();
     else this.skippingToSync = true;
+  }
+
+  /**
+   * The ReadyForQuery that ends a refused unit at its Sync. The upstream got nothing of it; but
+   * when an error in an earlier batch ended by Flush left it skipping until a Sync, it is given
+   * that Sync and answers itself: left waiting, it skipped everything the client sent next.
+   */
+  private endRefusedUnit() {
+    if (this.closed) return;
+    if (!this.relay.awaitingSync) return void this.est.client.write(build.readyForQuery(this.relay.txStatus));
+    this.relay.enqueue([{ t: "sync", unit: null }]);
+    this.toUpstream(build.sync());
   }
 
   /** COPY data, or its end: the relay learns where the COPY ended among what was forwarded. */
