@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, exchangeToken, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { startSshd, type Sshd } from "../support/sshd";
-import { addApprover, addConnection, addUser, heldApproval, pgUpstream, type Rec, sshUpstream } from "../support/api-fixture";
+import { addApprover, addConnection, addUser, pgUpstream, type Rec, sshUpstream } from "../support/api-fixture";
 
 /**
  * The MCP endpoint attacked as a hostile agent would: the SDK's own client (and raw HTTP where
@@ -44,13 +44,6 @@ describe("MCP endpoint bypass hunt", () => {
   }
   const call = async (token: string, name: string, args: Rec) => (await mcp(token)).callTool({ name, arguments: args }, undefined, { timeout: 120_000 }) as Promise<CallToolResult>;
   const sql = (token: string, text: string, extra: Rec = {}) => call(token, "run_sql", { connection: "hunt-pg", sql: text, ...extra });
-  /** A statement policy holds (PREPARE/EXECUTE is `unknown`), approved by a human, then run. */
-  async function approved(token: string, q: string): Promise<CallToolResult> {
-    const pending = sql(token, q);
-    const a = await heldApproval(gh, t.approver, q);
-    expect((await apiCall(gh.url, t.approver, "POST", `/approvals/${a.id}/approve`, {})).status).toBe(200);
-    return pending;
-  }
   const text = (r: CallToolResult) => r.content.map((c) => (c.type === "text" ? c.text : "")).join("\n");
   const expectNoSecret = (out: string, what: string) => {
     for (const s of FORMS) expect(out.includes(s), `${what} leaked ${s}:\n${out.slice(0, 2000)}`).toBe(false);
@@ -113,9 +106,11 @@ describe("MCP endpoint bypass hunt", () => {
       expect(text(res)).toContain('"rows"');
       expectNoSecret(text(res), q);
     }
+    // the EXECUTE is decided by the PREPARE before it in the same string (a read), not held as unknown
     const prepared = "prepare p as select reverse(password_hash) as r from accounts; execute p";
-    const res = await approved(t.agent, prepared);
-    expect(text(res)).toMatch(/approved\. .*"rows"/);
+    const res = await sql(t.agent, prepared);
+    expect(res.isError, text(res)).toBeFalsy();
+    expect(text(res)).toContain('"rows"');
     expectNoSecret(text(res), prepared);
   });
 
