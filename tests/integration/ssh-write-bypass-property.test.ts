@@ -94,7 +94,8 @@ function walk(into: Print, p: string, recurse: boolean, skip: (p: string) => boo
  * Top-level home names other suites sharing this login create on their own: gh-* probes, and the
  * histories their interactive shells and pagers write on exit (a parallel ssh-bypass-hunt run).
  */
-const HISTORIES = new Set([".bash_history", ".lesshst", ".python_history", ".viminfo", ".wget-hsts"]);
+// and what other suites' sessions on the same login write: xauth's ~/.Xauthority (X11 forwarding tests), caches
+const HISTORIES = new Set([".bash_history", ".lesshst", ".python_history", ".viminfo", ".wget-hsts", ".Xauthority", ".cache"]);
 const othersName = (n: string) => n.startsWith("gh-") || (n.startsWith("ghwp-") && n !== TAG) || HISTORIES.has(n);
 
 function fingerprint(): Print {
