@@ -427,10 +427,9 @@ export class Relay {
       // After an error the server skips to Sync: drop the responses we will not get.
       if (op && op.t !== "query" && op.t !== "call") {
         while (this.queue.length && this.queue[0].t !== "sync") this.queue.shift();
+        // nothing forwarded is answered any more: idle (pump), and a refusal then gives the
+        // upstream the Sync it skips to (session.ts endRefusedUnit)
         this.skippingToSync = this.queue.length === 0;
-        // nothing forwarded is answered any more: whoever waits for that goes on (a refusal then
-        // gives the upstream the Sync it skips to: session.ts endRefusedUnit)
-        if (this.skippingToSync) for (const w of this.idleWaiters.splice(0)) w();
       }
     }
     if (!masker) return void this.output.write(f.raw);
