@@ -78,6 +78,7 @@ describe("masking detector hunt", () => {
       p.stdout.on("data", (d) => (out += d));
       p.stderr.on("data", (d) => (out += d));
       p.on("close", (code) => resolve({ code, out }));
+      p.stdin.on("error", () => {}); // psql -c may exit before its stdin closes
       p.stdin.end();
     });
   }

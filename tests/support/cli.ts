@@ -25,6 +25,8 @@ export function runCli(args: string[], opts: { env?: Record<string, string | und
     child.stderr.on("data", (d) => (stderr += d));
     child.once("error", reject);
     child.once("close", (code) => resolve({ code, stdout, stderr }));
+    // A command that exits before reading its input makes the write fail with EPIPE: no error here.
+    child.stdin.on("error", () => {});
     child.stdin.end(opts.input ?? "");
   });
 }

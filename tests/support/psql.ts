@@ -27,6 +27,8 @@ export function runPsql(conninfo: string, password: string, args: string[], opts
       opts.onStderr?.(run.stderr);
     });
     p.on("close", (code) => resolve({ ...run, code }));
+    // psql -c may exit before it reads stdin; the write then fails with EPIPE, which is no error here.
+    p.stdin.on("error", () => {});
     p.stdin.end(opts.stdin ?? "");
   });
 }
