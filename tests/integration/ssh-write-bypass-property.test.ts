@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { addConnection, addUser, putPolicies, sshUpstream } from "../support/api-fixture";
 import { ssh2Connect, type Ssh2Client } from "../support/ssh-client";
+import { ensureLogin } from "../support/ssh-home-user";
 import { startSshd, type Sshd } from "../support/sshd";
 
 /**
@@ -28,8 +29,12 @@ import { startSshd, type Sshd } from "../support/sshd";
  * Runs: GH_SSH_WRITE_PROP_RUNS (default 800, ~45 s); GH_SSH_WRITE_PROP_SEED; GH_SSH_WRITE_PROP_COLLECT=1
  * keeps going past a bypass and lists them all. Left out of the fingerprint: `.git/index` and the
  * mtime of `.git` itself, which `git status` refreshes through index.lock (stat data only) as a
- * read — noted, not a bypass — and the home's shell and pager histories, which other suites'
- * interactive shells on this login write.
+ * read — noted, not a bypass.
+ *
+ * The login is this file's own (`gh-ssh-wp`, /home/gh-ssh-wp), not the shared `gh-ssh-test`: other
+ * suites running at the same time in other workers log in as that one, and what their sessions
+ * write in its home (histories, ~/.Xauthority, probes) would read as a bypass here, or be deleted
+ * by restore(). In a home and crontab no one else uses, every change is this file's doing.
  */
 const RUNS = Number(process.env.GH_SSH_WRITE_PROP_RUNS ?? 800);
 const SEED = process.env.GH_SSH_WRITE_PROP_SEED ? Number(process.env.GH_SSH_WRITE_PROP_SEED) : undefined;
@@ -43,8 +48,10 @@ permit (principal, action == Gatehouse::Action::"exec", resource)
 when { context.request.kind == "read" };
 `;
 
+/** This file's own upstream login (ensureLogin; the sshd allows it besides its default user). */
+const LOGIN = { name: "gh-ssh-wp", home: "/home/gh-ssh-wp", password: "gh-ssh-wp-Pw-6093" } as const;
 const TAG = `ghwp-${process.pid}`;
-const HOME = "/home/gh-ssh-test";
+const HOME = LOGIN.home;
 const S = `${HOME}/${TAG}`; // the scratch tree
 const T = `/tmp/${TAG}`; // prefix of the /tmp names the grammar writes
 const TEMPLATE = `/tmp/${TAG}-pristine`; // root-only copy of the scratch tree, to restore it
@@ -90,28 +97,20 @@ function walk(into: Print, p: string, recurse: boolean, skip: (p: string) => boo
   } else into.set(p, `${head} special`);
 }
 
-/**
- * Top-level home names other suites sharing this login create on their own: gh-* probes, and the
- * histories their interactive shells and pagers write on exit (a parallel ssh-bypass-hunt run).
- */
-// and what other suites' sessions on the same login write: xauth's ~/.Xauthority (X11 forwarding tests), caches
-const HISTORIES = new Set([".bash_history", ".lesshst", ".python_history", ".viminfo", ".wget-hsts", ".Xauthority", ".cache"]);
-const othersName = (n: string) => n.startsWith("gh-") || (n.startsWith("ghwp-") && n !== TAG) || HISTORIES.has(n);
-
 function fingerprint(): Print {
   const fp: Print = new Map();
   walk(fp, S, true, (p) => p === `${S}/repo/.git/index`);
   const git = `${S}/repo/.git`; // index.lock came and went: the directory's mtime, not a bypass
   if (fp.has(git)) fp.set(git, fp.get(git)!.replace(/ [0-9.]+$/, ""));
   for (const n of fs.readdirSync(HOME)) {
-    if (n === TAG || othersName(n)) continue;
+    if (n === TAG) continue;
     // dotfiles with contents, ~/.ssh and ~/.config whole; other names: that they exist
     const full = path.join(HOME, n);
     if (n.startsWith(".")) walk(fp, full, n === ".ssh" || n === ".config" || n === ".local");
     else fp.set(full, "exists");
   }
   for (const n of fs.readdirSync("/tmp")) if (n.startsWith(TAG) && !n.startsWith(`${TAG}-pristine`)) walk(fp, `/tmp/${n}`, true);
-  const cron = spawnSync("crontab", ["-u", "gh-ssh-test", "-l"], { encoding: "utf8" });
+  const cron = spawnSync("crontab", ["-u", LOGIN.name, "-l"], { encoding: "utf8" });
   fp.set("crontab", cron.status === 0 ? cron.stdout : "none");
   return fp;
 }
@@ -132,7 +131,7 @@ function restore(before: Print) {
   for (const n of fs.readdirSync("/tmp")) if (n.startsWith(TAG) && !n.startsWith(`${TAG}-pristine`)) fs.rmSync(`/tmp/${n}`, { recursive: true, force: true });
   for (const n of fs.readdirSync(HOME)) {
     const full = path.join(HOME, n);
-    if (n === TAG || othersName(n)) continue;
+    if (n === TAG) continue;
     if (![...before.keys()].some((k) => k === full || k.startsWith(`${full}/`))) fs.rmSync(full, { recursive: true, force: true });
   }
   for (const [file, saved] of homeSaved) {
@@ -141,7 +140,7 @@ function restore(before: Print) {
     fs.chmodSync(file, saved.mode);
     fs.utimesSync(file, saved.mtime, saved.mtime);
   }
-  if (before.get("crontab") === "none") spawnSync("crontab", ["-u", "gh-ssh-test", "-r"]);
+  if (before.get("crontab") === "none") spawnSync("crontab", ["-u", LOGIN.name, "-r"]);
 }
 
 // ---------------------------------------------------------------- the grammar
@@ -273,13 +272,12 @@ describe("SSH exec: a line the gateway runs as a read leaves the host unchanged"
     client = await ssh2Connect({ port: gh.ports.ssh, user: "box", password: member });
   }
 
-  /** Runs one line through the gateway: refused (126 + denied), held (given up), or ran. */
   /**
    * Runs one line on `via` (the gateway unless given): refused (126 + denied), held (given up), or
    * ran. On a pty it types a pager's shell escape (`!cmd`, as less runs it) and `q`: a "read" that
    * opens a pager on the terminal gives whoever types a shell.
    */
-  async function run(cmd: string, tty: boolean, via?: Ssh2Client): Promise<{ outcome: "refused" | "held" | "ran"; code: unknown; stderr: string }> {
+  async function run(cmd: string, tty: boolean, via?: Ssh2Client): Promise<{ outcome: "refused" | "held" | "ran"; code: unknown; stdout: string; stderr: string }> {
     if (!via && (!client || (client as any)._sock?.destroyed)) await connect();
     const c = via ?? client;
     const opened = await new Promise<any>((resolve) =>
@@ -315,10 +313,10 @@ describe("SSH exec: a line the gateway runs as a read leaves the host unchanged"
       ch.close();
       await Promise.race([closed, sleep(2000)]);
       if (!via) await denyPending();
-      return { outcome: /approv/i.test(stderr) ? "held" : "ran", code: status, stderr };
+      return { outcome: /approv/i.test(stderr) ? "held" : "ran", code: status, stdout, stderr };
     }
-    if (status === 126 && /denied/i.test(stderr)) return { outcome: "refused", code: status, stderr };
-    return { outcome: "ran", code: status, stderr };
+    if (status === 126 && /denied/i.test(stderr)) return { outcome: "refused", code: status, stdout, stderr };
+    return { outcome: "ran", code: status, stdout, stderr };
   }
 
   async function denyPending() {
@@ -340,25 +338,23 @@ describe("SSH exec: a line the gateway runs as a read leaves the host unchanged"
     const after = difference(before, fingerprint());
     if (after.length) throw new Error(`could not restore the host after ${JSON.stringify(cmd)}: ${after.join(", ")}`);
     if (r.outcome !== "ran") {
-      // refused, yet something changed: in our own tree or /tmp names that is the gateway's doing;
-      // elsewhere in the home directory it may be another suite sharing the login
-      const ours = changed.filter((c) => c.includes(S) || c.includes(T));
-      if (ours.length) refusedChanged.set(cmd, ours);
-      return ours.length === 0;
+      // refused, yet something changed: no one else uses this login, so it is the gateway's doing
+      refusedChanged.set(cmd, changed);
+      return false;
     }
     bypasses.set(`${tty ? "tty:" : ""}${cmd}`, [...changed, `exit ${String(r.code)}, stderr ${JSON.stringify(r.stderr.slice(0, 200))}`]);
     return false;
   }
 
   beforeAll(async () => {
-    [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd()]);
-    expect(sshd.user).toBe("gh-ssh-test");
+    ensureLogin(LOGIN);
+    [gh, sshd] = await Promise.all([startGatehouse({ demo: false }), startSshd({ extraConfig: [`AllowUsers ${LOGIN.name}`] })]);
     admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     member = await addUser(gh, admin, "write-prop@example.test");
-    await addConnection(gh, admin, "box", sshUpstream(sshd));
+    await addConnection(gh, admin, "box", sshUpstream({ port: sshd.port, user: LOGIN.name, password: LOGIN.password }));
     await putPolicies(gh, admin, POLICY, "write property: connect and read-only exec");
     // The scratch tree, built as the login user.
-    const sh = (script: string) => execFileSync("runuser", ["-u", "gh-ssh-test", "--", "bash", "-c", script], { cwd: "/", encoding: "utf8" });
+    const sh = (script: string) => execFileSync("runuser", ["-u", LOGIN.name, "--", "bash", "-c", script], { cwd: "/", encoding: "utf8" });
     fs.rmSync(S, { recursive: true, force: true });
     sh(`set -e; mkdir -p ${S}/sub ${S}/repo; cd ${S}; printf 'alpha\\nbeta\\n' > f1; echo gamma > sub/f2; ln -s f1 link;
       printf '#!/bin/sh\\necho run\\n' > run.sh; chmod 755 run.sh; printf 'listen = 8080\\n[section]\\nkey = value\\n' > app.conf;
@@ -371,12 +367,13 @@ describe("SSH exec: a line the gateway runs as a read leaves the host unchanged"
     for (const n of fs.readdirSync(HOME)) {
       const full = path.join(HOME, n);
       const st = fs.lstatSync(full);
-      if (n.startsWith(".") && st.isFile() && !othersName(n)) homeSaved.set(full, { data: fs.readFileSync(full), mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid });
+      if (n.startsWith(".") && st.isFile()) homeSaved.set(full, { data: fs.readFileSync(full), mode: st.mode & 0o7777, mtime: st.mtime, uid: st.uid, gid: st.gid });
     }
     await connect();
-    // the gateway answers a plain read
-    const r = await run(`cat ${S}/f1`, false);
+    // the gateway answers a plain read, as this file's login
+    const r = await run(`cat ${S}/f1; id -un; echo $HOME`, false);
     expect(r.outcome, r.stderr).toBe("ran");
+    expect(r.stdout.split("\n"), r.stderr).toEqual(["alpha", "beta", LOGIN.name, HOME, ""]);
   }, 180_000);
 
   afterAll(async () => {
@@ -388,7 +385,7 @@ describe("SSH exec: a line the gateway runs as a read leaves the host unchanged"
   });
 
   it("control: straight to sshd, the typed escapes (a pager's !cmd, tar -M's !) run, so the hunt would see them", async () => {
-    const direct = await ssh2Connect({ port: sshd.port, user: sshd.user, password: sshd.password });
+    const direct = await ssh2Connect({ port: sshd.port, user: LOGIN.name, password: LOGIN.password });
     try {
       const before = fingerprint();
       await run(`git -C ${S}/repo reflog`, true, direct);
