@@ -31,8 +31,8 @@ import { bind, describeMsg, execute, FLUSH, parse, q, SYNC, WireClient } from ".
  * Bypasses it found: a Parse naming a domain only by its OID in paramTypes was a read (fixed,
  * extended.ts: such a statement is unknown); a built-in writer (nextval, setval,
  * pg_advisory_lock, lo_create, pg_terminate_backend) reached through a view's definition, a user
- * operator, a domain's CHECK or a cast a superuser wrote between built-in types is a read — NOT
- * FIXED, pinned by the `it.fails` cases below and left out of the generator (KNOWN_BYPASSES).
+ * operator, a domain's CHECK or a cast a superuser wrote between built-in types was a read (fixed,
+ * user-code-queries.ts RULED; the regressions below, and those objects are in the generator).
  */
 
 const RUNS = Number(process.env.GH_WRITE_PROP_RUNS ?? 100);
@@ -121,6 +121,15 @@ const WRITERS = [
   "(1 ### 2)",
   "(select count(x) from v_log)",
   "(select shadow.upper('x'))",
+  // built-in writers the statement does not name: in a view, behind an operator, in a domain's CHECK
+  "(select n from v_seq)",
+  "(select count(*) from v_view_seq)",
+  "(select n from v_setval)",
+  "(select l from v_lock)",
+  "(select o from v_lo)",
+  "(select k from v_kill limit 1)",
+  "('s_main'::regclass #!# 500::bigint)",
+  "(3::posdom)",
 ];
 
 /** Expressions that only read (some of them take paths close to the writers'). */
@@ -452,17 +461,13 @@ describe("PostgreSQL gateway: no write passes a read-only policy (generative)", 
   }
 
   /**
-   * NOT FIXED: bypasses the property found that are still open, kept out of its generator. A
-   * built-in writer (nextval, setval, pg_advisory_lock, lo_create, pg_terminate_backend) reached
-   * through code the statement does not name — a view's definition, a user operator or cast over
-   * it, a domain's CHECK — runs under `read`: the function rules apply to the statement's text,
-   * and the catalog lookups (user-code-queries.ts) follow pg_depend, which records nothing for
-   * PostgreSQL's own functions. A fix reading the stored expressions of rules, constraints, casts
-   * and operators was written but made the catalog lookups too slow (past the 1.5 s deadline) and
-   * turned ordinary catalog reads into refusals, so it was taken out; see the session note.
-   * Each `it.fails` below passes while its bypass exists.
+   * Bypasses the property found: a built-in writer (nextval, setval, pg_advisory_lock, lo_create)
+   * reached through code the statement does not name — a view's definition, a user operator over
+   * it, a domain's CHECK — ran under `read`. PostgreSQL records no pg_depend row for its own
+   * functions; the catalog lookups now read the stored expressions of the objects a statement
+   * reaches (user-code-queries.ts RULED).
    */
-  const KNOWN_BYPASSES: Step[] = [
+  const REACHED_WRITERS: Step[] = [
     "SELECT * FROM v_seq",
     "TABLE v_view_seq",
     "SELECT n FROM v_setval",
@@ -472,10 +477,11 @@ describe("PostgreSQL gateway: no write passes a read-only policy (generative)", 
     "SELECT 's_main'::regclass #!# 500::bigint",
     "SELECT 3::posdom",
     "SELECT cast(4 as posdom)",
+    "PREPARE wp_dom(posdom) AS SELECT $1; EXECUTE wp_dom(5)",
   ].map((sql) => ({ sql, mode: "simple", family: "regression" }));
 
-  for (const s of KNOWN_BYPASSES) {
-    it.fails(`known bypass, not fixed: ${s.sql} changes the database through a read-only policy`, async () => {
+  for (const s of REACHED_WRITERS) {
+    it(`regression: ${s.sql} (a built-in writer reached unnamed) is refused through a read-only policy`, async () => {
       try {
         await check({ prefix: "", steps: [s] });
       } finally {
@@ -492,7 +498,7 @@ describe("PostgreSQL gateway: no write passes a read-only policy (generative)", 
     }
   }
 
-  it.fails("known bypass, not fixed: a built-in writer behind a cast between built-in types", async () => {
+  it("regression: a built-in writer behind a cast between built-in types is refused", async () => {
     const c = await WireClient.open(gh.ports.postgres);
     try {
       await c.loginGateway(token, { user: MEMBER, database: "wp-cast" });

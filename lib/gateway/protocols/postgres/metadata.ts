@@ -3,7 +3,7 @@ import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { withDeadline } from "@/lib/util/deadline";
 import { changedSince, noteUsed, StampChecks, stampOf, usedBy, type Basis } from "./catalog-stamps";
 import { columnSourcesOfSelect } from "./column-sources";
-import { INVENTORY, RUNS_PROGRAM, SYSTEM, USER_CODE } from "./user-code-queries";
+import { INVENTORY, RULED_CALLS, RUNS_PROGRAM, SYSTEM, USER_CODE } from "./user-code-queries";
 
 /**
  * Catalog lookups masking needs: RowDescription names a column only by (table OID, attnum),
@@ -254,6 +254,8 @@ export class UpstreamMetadata {
    *   - systemCasts: casts users wrote between types shipped with PostgreSQL, which any statement
    *     may run (`ref` is ignored);
    *   - event: the enabled event triggers of the database (any DDL runs them; `ref` is ignored).
+   * Each kind also names, as `builtin:schema.name`, the built-ins the function rules classify
+   * (nextval, pg_advisory_lock, dblink) that those objects call (user-code-queries.ts RULED).
    * The answer is cached like every catalog answer (CACHE_TTL_MS), but for event triggers.
    */
   async userCode(kind: "function" | "operator" | "cast" | "relation" | "reads" | "systemCasts" | "event", ref: CodeRef): Promise<string[]> {
@@ -305,7 +307,8 @@ export class UpstreamMetadata {
 
   /**
    * false only when the database is known to have no function, trigger or foreign table program
-   * written by users at all: then no statement can run user code (every way to run some ends at
+   * written by users at all, and no object of theirs calling a built-in the function rules
+   * classify (RULED_CALLS): then no statement can run user code (every way to run some ends at
    * one of these: a pg_proc row outside SYSTEM, FDW_PROGRAMS) and the per-name lookups are skipped. It is read in the background (a session asks at its start,
    * while idle), never on a statement's path: an upstream that serves one transaction at a time
    * (the embedded demo's PGlite) would hold a lookup behind the client's own open transaction.
@@ -319,7 +322,8 @@ export class UpstreamMetadata {
       this.sql
         .unsafe<{ any: boolean }[]>(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM})
           or exists (select 1 from pg_trigger where not tgisinternal)
-          or exists (select 1 from pg_foreign_table f join pg_foreign_server s on s.oid = f.ftserver where ${RUNS_PROGRAM}) as any`)
+          or exists (select 1 from pg_foreign_table f join pg_foreign_server s on s.oid = f.ftserver where ${RUNS_PROGRAM})
+          or ${RULED_CALLS} as any`)
         .then(
           (rows) => {
             if (generation === flag.generation) Object.assign(flag, { value: rows[0]?.any !== false, at: Date.now() });

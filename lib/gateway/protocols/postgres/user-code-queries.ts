@@ -1,3 +1,5 @@
+import { DEFAULT_FUNCTION_RULES, type FunctionRule } from "./classify/functions";
+
 /**
  * The catalog queries behind UpstreamMetadata.userCode (metadata.ts): which functions written by
  * users a statement naming a function, operator, type or relation runs (user-code.ts says why).
@@ -10,13 +12,55 @@
  */
 export const SYSTEM = `(n.nspname in ('pg_catalog', 'information_schema')
   or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
+/**
+ * Built-in functions the function rules (classify/functions.ts) classify, by name as those rules
+ * match: `nextval`, `pg_advisory_*`. PostgreSQL records no dependency on its own (pinned)
+ * functions, so a view, CHECK, default or policy calling one is found by reading its stored
+ * expression (BUILTINS_IN_TREES), a cast or operator backed by one by its function's OID. Such a
+ * hit is named `builtin:schema.name`; user-code.ts counts it only where the rule does more than
+ * the statement (nextval in a write's column default does not).
+ */
+const RULED = (rules: readonly FunctionRule[]) => `array[${[...new Set(rules.map((r) => r.name))].map((n) => `'${n.replace(/_/g, "\\_").replace(/\*/g, "%")}'`).join(", ")}]`;
+const RULED_PROC = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES)})`;
+/** Rules for what a column default can run beyond the write that runs it (not nextval). */
+const RULED_BEYOND_WRITE = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read" && r.kind !== "write"))})`;
+export const BUILTIN_PREFIX = "builtin:";
+/** `fn` for a pg_proc `p` in namespace `n`: a user function's name, or a built-in's with BUILTIN_PREFIX. */
+const FN = `case when ${SYSTEM} then '${BUILTIN_PREFIX}' else '' end || n.nspname || '.' || p.proname`;
+/** A function of `p` that is code written by users, or a built-in the function rules classify. */
+const USER_OR_RULED = `(not ${SYSTEM} or ${RULED_PROC})`;
+/** The function OIDs a stored expression (pg_node_tree text) `tree` calls: functions, operators' functions, aggregates, window functions. */
+const CALLED_OIDS = (tree: string) => `regexp_matches(${tree}, ':(?:funcid|opfuncid|aggfnoid|winfnoid) (\\d+)', 'g')`;
+/** Users' objects have OIDs from 16384 (FirstNormalObjectId); PostgreSQL's own views call no ruled built-in. */
+const USERS = (oid: string) => `${oid} >= 16384`;
+
 /** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
 const inSchema = (alias: string, schema = "$2") => `(${schema}::text is null or ${alias}.nspname = ${schema}::text or (${schema}::text = 'pg_temp' and ${alias}.nspname like 'pg\\_temp\\_%'))`;
-/** The user functions objects (classid, objid) in a CTE `objs` depend on. */
+/**
+ * The stored expressions of the objects (classid, objid) in a CTE `objs` that users wrote: views'
+ * and rules' actions and conditions, CHECKs (domains' too), defaults, row-level security policies.
+ */
+const TREES_OF_OBJS = `select w.ev_action::text || ' ' || w.ev_qual::text as tree from objs o join pg_rewrite w on o.classid = 'pg_rewrite'::regclass and w.oid = o.objid where ${USERS("w.oid")}
+      union all select k.conbin::text from objs o join pg_constraint k on o.classid = 'pg_constraint'::regclass and k.oid = o.objid where ${USERS("k.oid")} and k.conbin is not null
+      union all select a.adbin::text from objs o join pg_attrdef a on o.classid = 'pg_attrdef'::regclass and a.oid = o.objid where ${USERS("a.oid")}
+      union all select coalesce(y.polqual::text, '') || ' ' || coalesce(y.polwithcheck::text, '') from objs o join pg_policy y on o.classid = 'pg_policy'::regclass and y.oid = o.objid`;
+/** The functions objects users wrote name by OID: a cast's, an operator's, an operator class's support function. */
+const FUNCTIONS_OF_OBJS = `select c.castfunc from objs o join pg_cast c on o.classid = 'pg_cast'::regclass and c.oid = o.objid where ${USERS("c.oid")}
+      union all select x.oprcode from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid where ${USERS("x.oid")}
+      union all select a.amproc from objs o join pg_amproc a on o.classid = 'pg_amproc'::regclass and a.oid = o.objid where ${USERS("a.oid")}`;
+/**
+ * The user functions objects (classid, objid) in a CTE `objs` depend on, and the built-ins the
+ * function rules classify that they call (RULED).
+ */
 const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from objs o
       join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
       join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
-    where not ${SYSTEM}`;
+    where not ${SYSTEM}
+    union select ${FN} from (${TREES_OF_OBJS}) t cross join lateral ${CALLED_OIDS("t.tree")} m
+      join pg_proc p on p.oid = m[1]::oid join pg_namespace n on n.oid = p.pronamespace
+    where ${SYSTEM} and ${RULED_PROC}
+    union select ${FN} from (${FUNCTIONS_OF_OBJS}) f(oid) join pg_proc p on p.oid = f.oid join pg_namespace n on n.oid = p.pronamespace
+    where ${SYSTEM} and ${RULED_PROC}`;
 /** The types of the columns of the relations in a CTE `rels`. */
 const COLUMN_TYPES = `select distinct a.atttypid, 0 from rels r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`;
 /**
@@ -117,9 +161,9 @@ const RELS_OF_NAME = `rels(oid, depth) as (
 export const USER_CODE = {
   function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
-  operator: `select n.nspname || '.' || p.proname as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
+  operator: `select ${FN} as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
     join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
-    where o.oprname = $1 and ${inSchema("s")} and not ${SYSTEM}`,
+    where o.oprname = $1 and ${inSchema("s")} and ${USER_OR_RULED}`,
   cast: `with recursive ${typeChain(typesNamed("$1", "$2"))},
     objs(classid, objid) as (${CAST_TO_CODE})
     ${CODE_OF_OBJS}`,
@@ -175,11 +219,28 @@ export const USER_CODE = {
   // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
   // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
   // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`.
-  systemCasts: `select distinct n.nspname || '.' || p.proname as fn from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
-    where not ${SYSTEM} and ${systemType("c.castsource")} and ${systemType("c.casttarget")}`,
+  systemCasts: `select distinct ${FN} as fn from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
+    where ${USER_OR_RULED} and ${USERS("c.oid")} and ${systemType("c.castsource")} and ${systemType("c.casttarget")}`,
   event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
     where e.evtenabled <> 'D' and not ${SYSTEM}`,
 };
+
+/**
+ * Whether any object users wrote calls a built-in the function rules classify (RULED), beyond what
+ * runs it: a table's CHECK or default, a rule on INSERT/UPDATE/DELETE, run only in a write, count
+ * only with a rule beyond write (pg_advisory_lock, not nextval: every serial column's default).
+ */
+export const RULED_CALLS = `(exists (select 1 from (
+        select w.ev_action::text || ' ' || w.ev_qual::text as tree, w.ev_type <> '1' as on_write from pg_rewrite w where ${USERS("w.oid")}
+        union all select k.conbin::text, k.contypid = 0 from pg_constraint k where ${USERS("k.oid")} and k.conbin is not null
+        union all select a.adbin::text, true from pg_attrdef a where ${USERS("a.oid")}
+        union all select coalesce(y.polqual::text, '') || ' ' || coalesce(y.polwithcheck::text, ''), false from pg_policy y) t
+      cross join lateral ${CALLED_OIDS("t.tree")} m join pg_proc p on p.oid = m[1]::oid
+      where case when t.on_write then ${RULED_BEYOND_WRITE} else ${RULED_PROC} end)
+    or exists (select 1 from (select c.castfunc from pg_cast c where ${USERS("c.oid")}
+        union all select x.oprcode from pg_operator x where ${USERS("x.oid")}
+        union all select a.amproc from pg_amproc a where ${USERS("a.oid")}) f(oid)
+      join pg_proc p on p.oid = f.oid where ${RULED_PROC}))`;
 
 /** The relations a serial upstream's sessions warm (metadata.ts warm): the database's own, bounded. */
 const OWN_RELATIONS = `from pg_class c join pg_namespace s on s.oid = c.relnamespace
@@ -193,9 +254,10 @@ const OWN_RELATIONS = `from pg_class c join pg_namespace s on s.oid = c.relnames
  */
 export const INVENTORY = `select
     array(select distinct p.proname::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as functions,
-    array(select distinct o.oprname::text from pg_operator o join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as operators,
+    array(select distinct o.oprname::text from pg_operator o join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace where ${USER_OR_RULED}) as operators,
     exists (select 1 from pg_depend d join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
       where d.refclassid = 'pg_proc'::regclass and not ${SYSTEM}
-        and d.classid in ('pg_cast'::regclass, 'pg_constraint'::regclass, 'pg_amproc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass)) as type_code,
+        and d.classid in ('pg_cast'::regclass, 'pg_constraint'::regclass, 'pg_amproc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass))
+      or ${RULED_CALLS} as type_code,
     array(select s.nspname::text ${OWN_RELATIONS} order by c.oid limit 100) as schemas,
     array(select c.relname::text ${OWN_RELATIONS} order by c.oid limit 100) as names`;

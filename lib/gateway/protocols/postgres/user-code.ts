@@ -1,5 +1,7 @@
 import { asArray, baseFunctionName, isObject, isRangeVar, str, stringValue, unwrap, type AstObject } from "./classify/ast";
-import { DEFAULT_FUNCTION_RULES, functionMatcher } from "./classify/functions";
+import { DEFAULT_FUNCTION_RULES, functionMatcher, type FunctionRule } from "./classify/functions";
+import { maxKind } from "./classify/kinds";
+import { BUILTIN_PREFIX } from "./user-code-queries";
 import { parseSql } from "./classify/parser";
 import { withCatalogTables, writtenTables } from "./catalog-tables";
 import { Lru, shapeKey } from "./classify-cache";
@@ -139,17 +141,28 @@ function sameName(a: Name, b: Name): boolean {
 type Found = { kind: keyof CodeNames | "systemCasts" | "event"; n: Name; code: string[] };
 
 /**
- * The first name in `names` that runs code written in the database; relations are looked up as
- * `relation` (all a statement on them can run) or `reads` (what reading them runs).
- * Throws when the catalog cannot be read.
+ * The first name in `names` that runs code written in the database, or a built-in the function
+ * rules classify that `counts` (user-code-queries.ts RULED: `builtin:pg_catalog.nextval` behind a
+ * view); relations are looked up as `relation` (all a statement on them can run) or `reads` (what
+ * reading them runs). Throws when the catalog cannot be read.
  */
-async function findUserCode(names: CodeNames, metadata: UpstreamMetadata, relations: "relation" | "reads", events: boolean): Promise<Found | undefined> {
+async function findUserCode(names: CodeNames, metadata: UpstreamMetadata, relations: "relation" | "reads", events: boolean, counts: (rule: FunctionRule) => boolean): Promise<Found | undefined> {
   const kinds = Object.keys(names) as (keyof CodeNames)[];
   const lookups = kinds.flatMap((k) => names[k].map(async (n): Promise<Found> => ({ kind: k, n, code: await metadata.userCode(k === "relation" ? relations : k, n) })));
   // Casts between built-in types run from any statement (metadata.ts systemCasts).
   const everywhere = events ? (["systemCasts", "event"] as const) : (["systemCasts"] as const);
   for (const kind of everywhere) lookups.push(metadata.userCode(kind, { name: "" }).then((code) => ({ kind, n: { name: "" }, code })));
-  return (await Promise.all(lookups)).find((f) => f.code.length > 0);
+  const matcher = functionMatcher(DEFAULT_FUNCTION_RULES);
+  const kept = (fn: string) => {
+    if (!fn.startsWith(BUILTIN_PREFIX)) return true;
+    const rule = matcher.match(fn.slice(fn.lastIndexOf(".") + 1));
+    return rule !== null && counts(rule);
+  };
+  for (const f of await Promise.all(lookups)) {
+    const code = f.code.filter(kept);
+    if (code.length > 0) return { ...f, code };
+  }
+  return undefined;
 }
 
 function described(hit: Found): string {
@@ -161,7 +174,8 @@ function described(hit: Found): string {
         : hit.kind === "systemCasts"
           ? "a cast between built-in types, which any statement may run"
           : `the ${hit.kind} ${hit.n.name}`;
-  return `code written in the database (${hit.code.slice(0, 3).join(", ")}, through ${what})`;
+  const code = hit.code.slice(0, 3).map((fn) => (fn.startsWith(BUILTIN_PREFIX) ? `the built-in ${fn.slice(BUILTIN_PREFIX.length)}` : fn));
+  return `code written in the database (${code.join(", ")}, through ${what})`;
 }
 
 /**
@@ -179,7 +193,8 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
   // A read runs what reading its relations runs: their triggers fire only on writes (a row lock
   // is kind write), so a SELECT of a table with moddatetime's trigger is masked, not refused.
   // DDL (and what may run DDL) fires the database's event triggers.
-  const hit = await findUserCode(names, metadata, kind === "read" ? "reads" : "relation", kind !== "read" && kind !== "write");
+  // A built-in counts here when masking cannot follow what it returns (dblink behind a view).
+  const hit = await findUserCode(names, metadata, kind === "read" ? "reads" : "relation", kind !== "read" && kind !== "write", (rule) => rule.unmaskable === true);
   return hit ? `it runs ${described(hit)}, which can return or copy masked values where masking does not follow them` : null;
 }
 
@@ -219,7 +234,9 @@ export function asUnknown(req: ClassifiedRequest): ClassifiedRequest {
 export async function userCodeCalled(text: string, metadata: UpstreamMetadata, prepared: (name: string) => string | null, kind: RequestKind = "read"): Promise<string | null> {
   const names = codeNamesCached(text, prepared);
   if (names === null) return "it cannot be analysed for the code it runs";
-  const hit = await findUserCode(names, metadata, kind === "write" ? "relation" : "reads", kind === "ddl");
+  // A built-in counts when it does more than the statement: nextval behind a view a read selects
+  // from, not in the default of a column a write fills.
+  const hit = await findUserCode(names, metadata, kind === "write" ? "relation" : "reads", kind === "ddl", (rule) => maxKind(kind, rule.kind) !== kind);
   return hit ? `it runs ${described(hit)}, which the gateway cannot tell ${kind === "read" ? "reads only" : "does only what the statement says"}` : null;
 }
 
