@@ -423,7 +423,7 @@ describe("PostgreSQL masking: generated transformations of a masked column", () 
   let pg15: Postgres15;
   let token = "";
   const clients = new Map<string, WireClient>();
-  const stats = { runs: 0, refused: new Map<string, number>(), rowsMasked: 0, directEqual: 0, overMasked: 0, strictPassed: 0, strictRefused: 0, strongSkipped: 0 };
+  const stats = { runs: 0, refused: new Map<string, number>(), rowsMasked: 0, directEqual: 0, overMasked: 0, strictPassed: 0, strictRefused: 0, strongSkipped: 0, strictRetried: 0 };
 
   /** the client of `db` ("direct": PostgreSQL itself, database A), reopened after the gateway ended a session */
   async function client(db: string): Promise<WireClient> {
@@ -507,15 +507,22 @@ describe("PostgreSQL masking: generated transformations of a masked column", () 
 
   async function checkStrict(q: Q, proto: Proto) {
     const what = `[prop-strict, ${proto}] ${q.sql}`;
-    const a = await run("prop-strict-a", q.sql, proto);
-    const b = await run("prop-strict-b", q.sql, proto);
+    let a = await run("prop-strict-a", q.sql, proto);
+    let b = await run("prop-strict-b", q.sql, proto);
+    // On a loaded machine a catalog lookup can miss its deadline: the statement is then unknown and
+    // refused (fail closed) on that database only. Asked again, both answer from the catalog; a
+    // refusal that depends on the data differs again.
+    if (JSON.stringify(a.errors) !== JSON.stringify(b.errors)) {
+      stats.strictRetried++;
+      [a, b] = [await run("prop-strict-a", q.sql, proto), await run("prop-strict-b", q.sql, proto)];
+    }
     stats.runs++;
     logRun(what, a);
     for (const e of a.errors) stats.refused.set(`strict ${e}`, (stats.refused.get(`strict ${e}`) ?? 0) + 1);
     checkOutcome(a, q, needles(TAX_A), what);
     checkOutcome(b, q, needles(TAX_B), what);
     // what comes back must not depend on the tax ids: refused alike, or the same rows
-    expect(b.errors, `${what}\nrefused on one database only`).toEqual(a.errors);
+    expect(b.errors, `${what}\nrefused on one database only: ${[...a.texts, ...b.texts].filter((t) => t.startsWith("{")).join(" ")}`).toEqual(a.errors);
     expect(sortedRows(b), `${what}\nthe answer depends on the tax ids (inference)`).toEqual(sortedRows(a));
     if (a.errors.length) stats.strictRefused++;
     else {

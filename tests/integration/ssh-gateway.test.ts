@@ -108,7 +108,7 @@ describe("SSH gateway", () => {
     const bad = await sshExec(target("box", "not-a-token-at-all-xxxxxxxxxxxxxxxx"), "true");
     expect(bad.code).not.toBe(0); // sshpass exits 5 on a refused password, with nothing on stderr
     const pinned = await sshExec(target("box-wrong-pin"), "true");
-    expect(pinned.code).toBe(126);
+    expect(pinned.code, pinned.stderr).toBe(126);
     expect(pinned.stderr).toMatch(/host key changed/);
   });
 
