@@ -127,7 +127,10 @@ async function admitted(ctx: McpContext, call: GatewayCall, slot: CallSlot, star
       const request = await call.classify(target);
       const decision = await session.decide(request, { onHeld, signal: cancel.signal });
       const note = decision.approvalId ? `held for approval #${decision.approvalId}; ` : "";
-      if (decision.type === "deny") return errorResult(`DENIED: ${note}${decision.reason}`, { status: "denied", reason: decision.reason, ...(decision.approvalId ? { approvalId: decision.approvalId } : {}) });
+      if (decision.type === "deny") {
+        const why = request.kindWhy ? ` (the statement is ${request.kind}: ${request.kindWhy})` : "";
+        return errorResult(`DENIED: ${note}${decision.reason}${why}`, { status: "denied", reason: decision.reason, ...(request.kindWhy ? { kindWhy: request.kindWhy } : {}), ...(decision.approvalId ? { approvalId: decision.approvalId } : {}) });
+      }
       if (session.isEnded) return errorResult(`DENIED: ${note}the session ended before the request could run`);
       if (cancel.signal.aborted) {
         session.recordResult(decision.requestSeq, { error: "the MCP client went away before the request could run" });

@@ -490,6 +490,13 @@ describe("PostgreSQL gateway: no write passes a read-only policy (generative)", 
     });
   }
 
+  it("a refusal says what made the statement unknown: the built-in and the view it is reached through", async () => {
+    const c = await session();
+    const err = (await send(c, [q("SELECT * FROM v_seq")], 1)).find((m) => m.type === "ErrorResponse") as { fields: { code: string; message: string } } | undefined;
+    expect(err?.fields.code).toBe("42501");
+    expect(err?.fields.message).toMatch(/the statement is unknown: .*the built-in pg_catalog\.nextval.*through v_seq/);
+  });
+
   /** A session-level advisory lock a bypass took goes once its upstream backend has ended (async). */
   async function untilNoAdvisoryLocks() {
     for (let i = 0; i < 100; i++) {

@@ -52,7 +52,7 @@ export async function classifyAtUpstream(target: UpstreamTarget, text: string): 
         const named = await withCatalogTables(request, (ref) => metadata.relations(ref));
         if (named.kind === "unknown" || !metadata.mayHaveUserCode()) return { named, why: null };
         const why = await userCodeCalled(text, metadata, () => null, request.kind);
-        return { named: why ? asUnknown(named) : named, why };
+        return { named: why ? asUnknown(named, why) : named, why };
       })(),
     );
     return { request: found.named, upstream: { userCode: found.why } };

@@ -84,6 +84,7 @@ export function requestEvent(request: ClassifiedRequest, masker: Masker | null, 
     tables: request.tables,
     functions: request.functions,
     text: mask(request.shown ?? request.text),
+    ...(request.kindWhy ? { kindWhy: mask(request.kindWhy) } : {}),
     ...(request.params ? { params: request.params.map((p) => (p === null ? null : mask(p))) } : {}),
     ...(verdict
       ? { verdict: verdict.type, policies: verdict.policies, ...(verdict.type === "deny" ? { reason: verdict.reason } : {}) }

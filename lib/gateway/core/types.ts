@@ -69,6 +69,11 @@ export interface ClassifiedRequest {
    * role's password): what runs, what policy decides on and what an approval binds stay `text`
    */
   shown?: string;
+  /**
+   * why `kind` is more than the text says, when the upstream decided it (a statement that runs
+   * code written in the database, a catalog that could not be read): shown in a refusal and recorded
+   */
+  kindWhy?: string;
   /** bound parameters, if any; part of the approval binding */
   params?: (string | null)[];
   /**

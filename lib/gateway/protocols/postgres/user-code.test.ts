@@ -23,4 +23,13 @@ describe("codeNamesOf", () => {
     expect(codeNamesOf("EXECUTE p")).toBeNull();
     expect(codeNamesOf("not sql")).toBeNull();
   });
+
+  it("takes an EXECUTE of a name this text PREPAREd before it as that statement, and a PREPARE's parameter types as casts", () => {
+    const session = () => "SELECT session_code()";
+    expect(codeNamesOf("PREPARE p AS SELECT f(1) FROM t; EXECUTE p", session)).toMatchObject({ function: [{ name: "f" }], relation: [{ name: "t" }] });
+    // before its PREPARE, an EXECUTE runs the session's statement of that name
+    expect(codeNamesOf("EXECUTE p; PREPARE p AS SELECT f(1)", session)?.function).toEqual([{ name: "session_code" }, { name: "f" }]);
+    expect(codeNamesOf("EXECUTE p; PREPARE p AS SELECT 1")).toBeNull();
+    expect(codeNamesOf("PREPARE p(posdom, s.d2) AS SELECT $1; EXECUTE p(5)")?.cast).toEqual([{ name: "posdom" }, { schema: "s", name: "d2" }]);
+  });
 });

@@ -45,8 +45,21 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
     return null;
   }
   const out: CodeNames = { function: [], operator: [], cast: [], relation: [] };
+  // `prepare p as ...; execute p`: that EXECUTE runs what this text's PREPARE defines, whose names
+  // the walk collects from the PREPARE itself (the session's p is not yet that statement).
+  const preparedHere = new Set<string>();
+  for (const raw of asArray(stmts)) {
+    if (!walkNames(raw, out, preparedHere, prepared, depth)) return null;
+    const stmt = isObject(raw) ? unwrap(raw.stmt) : null;
+    if (stmt?.[0] === "PrepareStmt") preparedHere.add(str(stmt[1].name) ?? "");
+  }
+  return out;
+}
+
+/** Adds the names one statement uses to `out`; false when it cannot be analysed (codeNamesOf). */
+function walkNames(root: unknown, out: CodeNames, preparedHere: ReadonlySet<string>, prepared: (name: string) => string | null, depth: number): boolean {
   // Iterative: hostile parse trees can be thousands of levels deep.
-  const stack: unknown[] = [stmts];
+  const stack: unknown[] = [root];
   while (stack.length) {
     const v = stack.pop();
     if (Array.isArray(v)) {
@@ -57,17 +70,20 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
     for (const [type, n] of nodes(v)) {
       if (type === "FuncCall" || type === "funccall") {
         // A type chosen at run time (domain_in(x, 'checked'::regtype, -1)) runs its CHECKs unnamed.
-        if (TYPE_BY_OID.has(baseFunctionName(n.funcname) ?? "")) return null;
+        if (TYPE_BY_OID.has(baseFunctionName(n.funcname) ?? "")) return false;
         add(out.function, qualified(n.funcname));
       } else if (type === "TruncateStmt" && n.behavior === "DROP_CASCADE") {
         // It also empties every table with a foreign key to these (whatever its ON DELETE), and fires their TRUNCATE triggers: not named.
-        return null;
+        return false;
       } else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
       else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
-      else if (type === "ExecuteStmt") {
+      else if (type === "PrepareStmt") {
+        // Its parameters' types, bare TypeNames: an EXECUTE converts its arguments to them (a domain's CHECK runs).
+        for (const t of asArray(n.argtypes)) add(out.cast, qualified((unwrap(t)?.[1] as AstObject | undefined)?.names));
+      } else if (type === "ExecuteStmt" && !preparedHere.has(str(n.name) ?? "")) {
         const inner = depth < 4 ? prepared(str(n.name) ?? "") : null;
         const names = inner === null ? null : codeNamesOf(inner, prepared, depth + 1);
-        if (names === null) return null;
+        if (names === null) return false;
         for (const k of Object.keys(out) as (keyof CodeNames)[]) for (const x of names[k]) add(out[k], x);
       }
       // A type named anywhere: a cast, a column definition list (`json_to_record(...) AS x(a checked)`).
@@ -76,7 +92,7 @@ export function codeNamesOf(text: string, prepared: (name: string) => string | n
     if (isRangeVar(v)) add(out.relation, { ...(str(v.schemaname) ? { schema: str(v.schemaname) } : {}), name: str(v.relname)! });
     for (const k in v) if (typeof v[k] === "object" && v[k] !== null) stack.push(v[k]);
   }
-  return out;
+  return true;
 }
 
 /**
@@ -207,17 +223,17 @@ export async function withUserCode(metadata: UpstreamMetadata, req: ClassifiedRe
   // Policy on tables must not be dodged by spelling one differently or reading it through a view.
   try {
     req = await withCatalogTables(req, (ref) => metadata.relations(ref));
-  } catch {
-    if (!metadata.servesOneTransaction) return asUnknown(req);
+  } catch (err) {
+    if (!metadata.servesOneTransaction) return asUnknown(req, `the upstream catalog could not be read (${(err as Error).message})`);
     req = { ...req, tables: writtenTables(req.tables) };
   }
   if (req.kind === "unknown" || !metadata.mayHaveUserCode()) return req;
   const why = await userCodeCalled(req.text, metadata, prepared, req.kind).catch((err: Error) => `the upstream catalog could not be read (${err.message})`);
-  return why ? asUnknown(req) : req;
+  return why ? asUnknown(req, why) : req;
 }
 
-export function asUnknown(req: ClassifiedRequest): ClassifiedRequest {
-  return { ...req, kind: "unknown", action: actionOf("unknown") };
+export function asUnknown(req: ClassifiedRequest, why: string): ClassifiedRequest {
+  return { ...req, kind: "unknown", action: actionOf("unknown"), kindWhy: why };
 }
 
 /**
