@@ -32,7 +32,9 @@ import { bind, describeMsg, execute, FLUSH, parse, q, SYNC, WireClient } from ".
  * extended.ts: such a statement is unknown); a built-in writer (nextval, setval,
  * pg_advisory_lock, lo_create, pg_terminate_backend) reached through a view's definition, a user
  * operator, a domain's CHECK or a cast a superuser wrote between built-in types was a read (fixed,
- * user-code-queries.ts RULED; the regressions below, and those objects are in the generator).
+ * user-code-queries.ts RULED; the regressions below, and those objects are in the generator); a
+ * writing function a superuser created in pg_catalog passed as PostgreSQL's own (fixed: SYSTEM is
+ * by OID).
  */
 
 const RUNS = Number(process.env.GH_WRITE_PROP_RUNS ?? 100);
@@ -92,6 +94,8 @@ create materialized view mv_accounts as select * from accounts;
 -- a function shadowing a built-in in another schema (search_path tricks)
 create schema shadow;
 create function shadow.upper(t text) returns text language plpgsql as $$ begin perform public.log_note('shadow'); return pg_catalog.upper(t); end $$;
+-- a superuser's writing function in pg_catalog: a schema is no sign of PostgreSQL's own code
+create function pg_catalog.gh_bump() returns int language sql volatile as $$ update accounts set balance = balance + 1 where id = 2 returning 1 $$;
 create role gh_nobody;
 select lo_from_bytea(0, '\\x01');
 `;
@@ -121,6 +125,8 @@ const WRITERS = [
   "(1 ### 2)",
   "(select count(x) from v_log)",
   "(select shadow.upper('x'))",
+  "gh_bump()",
+  "pg_catalog.gh_bump()",
   // built-in writers the statement does not name: in a view, behind an operator, in a domain's CHECK
   "(select n from v_seq)",
   "(select count(*) from v_view_seq)",
@@ -495,6 +501,10 @@ describe("PostgreSQL gateway: no write passes a read-only policy (generative)", 
     const err = (await send(c, [q("SELECT * FROM v_seq")], 1)).find((m) => m.type === "ErrorResponse") as { fields: { code: string; message: string } } | undefined;
     expect(err?.fields.code).toBe("42501");
     expect(err?.fields.message).toMatch(/the statement is unknown: .*the built-in pg_catalog\.nextval.*through v_seq/);
+  });
+
+  it("regression: a writing function a superuser created in pg_catalog is code written by users, not PostgreSQL's", async () => {
+    await check({ prefix: "", steps: [{ sql: "SELECT pg_catalog.gh_bump()", mode: "simple", family: "regression" }] });
   });
 
   /** A session-level advisory lock a bypass took goes once its upstream backend has ended (async). */

@@ -8,9 +8,11 @@ import { DEFAULT_FUNCTION_RULES, type FunctionRule } from "./classify/functions"
 /**
  * Functions shipped with PostgreSQL or with an installed extension (hstore's casts, pgcrypto):
  * code the gateway takes as not moving data by itself. Extensions that do (dblink) are classified
- * by the function rules (classify/functions.ts) before this.
+ * by the function rules (classify/functions.ts) before this. PostgreSQL's own are those initdb
+ * made, below FirstNormalObjectId (16384), not those in pg_catalog: a superuser may create a
+ * function there (`CREATE FUNCTION pg_catalog.f()`), and it is code written by users like any other.
  */
-export const SYSTEM = `(n.nspname in ('pg_catalog', 'information_schema')
+export const SYSTEM = `(p.oid < 16384
   or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
 /**
  * Built-in functions the function rules (classify/functions.ts) classify, by name as those rules
@@ -77,9 +79,9 @@ const typeChain = (seed: string, name = "types") => `${name}(oid, depth) as (${s
       where x.oid is not null and ty.depth < 32)`;
 /** Types of that name ($1, $2 its schema; $3, $4 for a cast's operand type). */
 const typesNamed = (name: string, schema: string) => `select t.oid, 0 from pg_type t join pg_namespace s on s.oid = t.typnamespace where t.typname = ${name} and ${inSchema("s", schema)}`;
-/** A type shipped with PostgreSQL or an installed extension (hstore), as SYSTEM is for functions. */
-const systemType = (oid: string) => `exists (select 1 from pg_type st join pg_namespace sn on sn.oid = st.typnamespace where st.oid = ${oid}
-      and (sn.nspname in ('pg_catalog', 'information_schema')
+/** A type shipped with PostgreSQL (made by initdb) or an installed extension (hstore), as SYSTEM is for functions. */
+const systemType = (oid: string) => `exists (select 1 from pg_type st where st.oid = ${oid}
+      and (st.oid < 16384
         or exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = st.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e')))`;
 /**
  * Code a value of a type in CTE `types` runs without the statement naming it: its input/output

@@ -17,8 +17,8 @@ import type { UpstreamMetadata } from "./metadata";
  * does not know (`SELECT my_func()` where my_func is `SELECT ssn FROM people`), or copy it into
  * a table that is not masked (a trigger, a CALL); its body is not something the gateway can
  * follow (plpgsql builds SQL at run time). So under masking a statement that would run any is
- * refused (session.ts refuseStore, 0A000): only code shipped with PostgreSQL (pg_catalog,
- * information_schema) runs.
+ * refused (session.ts refuseStore, 0A000): only code shipped with PostgreSQL (made by initdb,
+ * user-code-queries.ts SYSTEM) or an installed extension runs.
  *
  *   codeNamesOf("SELECT public.f(x) FROM t WHERE a ### 1")
  *   → { function: [{ schema: "public", name: "f" }], operator: [{ name: "###" }], cast: [], relation: [{ name: "t" }] }
