@@ -99,6 +99,10 @@ describe("inferenceRefusal", () => {
     const prepared = (name: string) => (name === "p" ? "SELECT id FROM customers WHERE ssn = $1" : name === "q" ? "SELECT ssn FROM customers WHERE id = $1" : null);
     expect(refusal("EXECUTE p('123-45-6789')", SSN, prepared)).toMatch(/WHERE/);
     expect(refusal("EXECUTE q(1)", SSN, prepared)).toBeNull();
+    // an EXECUTE of what this text PREPAREd before it is that statement; before the PREPARE, the session's
+    expect(refusal("PREPARE r AS SELECT ssn FROM customers WHERE id = $1; EXECUTE r(1)")).toBeNull();
+    expect(refusal("PREPARE r AS SELECT id FROM customers WHERE ssn = $1; EXECUTE r('1')")).toMatch(/WHERE/);
+    expect(refusal("EXECUTE r(1); PREPARE r AS SELECT 1")).toMatch(/EXECUTE r/);
   });
 
   it("applies only rules that block inference, on their connection", () => {

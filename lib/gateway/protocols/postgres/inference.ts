@@ -99,6 +99,8 @@ const CLAUSES: Record<string, string> = {
 
 class InferenceWalk {
   private relations = new Set<string>();
+  /** names this text PREPAREd so far (statements): an EXECUTE of one runs that statement */
+  private readonly preparedHere = new Set<string>();
   private guards: { rule: string; test: (name: string) => boolean }[] = [];
 
   constructor(
@@ -119,6 +121,7 @@ class InferenceWalk {
       else if (query?.[0] === "SelectStmt") this.select(query[1], true, "");
       else if (u[0] === "ExecuteStmt") this.execute(u[1], depth);
       else this.node(u[0], u[1], `the ${u[0].replace(/Stmt$/, "").toUpperCase()} statement`);
+      if (u[0] === "PrepareStmt") this.preparedHere.add(str(u[1].name) ?? "");
     }
   }
 
@@ -289,6 +292,8 @@ class InferenceWalk {
 
   /** EXECUTE runs a prepared statement: its text is analysed as if sent itself. */
   private execute(n: AstObject, depth: number) {
+    // `prepare p as ...; execute p`: the PREPARE's statement, analysed already (the session's p is not that one)
+    if (this.preparedHere.has(str(n.name) ?? "")) return this.walk(n.params, "EXECUTE parameters");
     const text = depth < MAX_EXECUTE_DEPTH ? this.prepared(str(n.name) ?? "") : null;
     if (text === null) throw new Refusal(`EXECUTE ${str(n.name) ?? ""}: the prepared statement is unknown to the gateway, so what it reveals of masked columns cannot be told`);
     this.walk(n.params, "EXECUTE parameters");

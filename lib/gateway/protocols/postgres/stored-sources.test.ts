@@ -41,6 +41,9 @@ describe("storedValuesOf", () => {
     expect(storedValuesOf("SELECT pg_notify('c', password_hash) FROM accounts")).toBe("opaque");
     expect(storedValuesOf("EXECUTE p")).toBe("opaque");
     expect(storedValuesOf("EXECUTE p", () => "UPDATE accounts SET login = password_hash")).toEqual([{ target: "accounts.login", sources: ["accounts.password_hash"] }]);
+    // an EXECUTE of what this text PREPAREd before it is that statement; before the PREPARE, the session's
+    expect(storedValuesOf("PREPARE p AS UPDATE accounts SET login = password_hash; EXECUTE p")).toEqual([{ target: "accounts.login", sources: ["accounts.password_hash"] }]);
+    expect(storedValuesOf("EXECUTE p; PREPARE p AS SELECT 1")).toBe("opaque");
     expect(storedValuesOf("not sql")).toBe("opaque");
     expect(storedValuesOf("CREATE TRIGGER t BEFORE UPDATE ON accounts FOR EACH ROW EXECUTE FUNCTION f()")).toBe("opaque");
     expect(storedValuesOf("CREATE FUNCTION f() RETURNS trigger LANGUAGE plpgsql AS $$ begin return new; end $$")).toBe("opaque");

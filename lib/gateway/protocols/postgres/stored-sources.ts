@@ -52,7 +52,8 @@ export function storedValuesOf(text: string, prepared: (name: string) => string 
       const found = nodeValues(type, n);
       if (found === "opaque") opaque = true;
       else out.push(...found);
-      if (type === "ExecuteStmt") {
+      // `prepare p as ...; execute p`: the PREPARE's statement, visited already (the session's p is not that one)
+      if (type === "ExecuteStmt" && !preparedHere.has(str(n.name) ?? "")) {
         const inner = depth < 4 ? prepared(str(n.name) ?? "") : null;
         const values = inner === null ? "opaque" : storedValuesOf(inner, prepared, depth + 1);
         if (values === "opaque") opaque = true;
@@ -61,8 +62,13 @@ export function storedValuesOf(text: string, prepared: (name: string) => string 
     }
     for (const k in v) visit(v[k]);
   };
+  const preparedHere = new Set<string>();
   try {
-    visit(stmts);
+    for (const stmt of stmts) {
+      visit(stmt);
+      const u = unwrap(stmt);
+      if (u?.[0] === "PrepareStmt") preparedHere.add(str(u[1].name) ?? "");
+    }
   } catch {
     return "opaque"; // a parse tree too deep for the walk (RangeError): what it stores cannot be followed
   }
