@@ -53,6 +53,8 @@ const SYSTEM_PACKAGES = [
   { bin: "/usr/bin/xauth", pkg: "xauth" },
   { bin: "/usr/bin/psql", pkg: "postgresql-client-15" },
   { bin: "/usr/bin/openssl", pkg: "openssl" },
+  // crontab(1): a user's crontab is a place a command through the SSH gateway may write (tests fingerprint it)
+  { bin: "/usr/bin/crontab", pkg: "cron" },
   { bin: "/usr/lib/postgresql/15/bin/pgbench", pkg: "postgresql-15" },
 ];
 

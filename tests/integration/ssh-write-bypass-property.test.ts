@@ -26,7 +26,7 @@ import { startSshd, type Sshd } from "../support/sshd";
  * sort -o, uniq/xxd in out, tar, git, ss -D, wrappers (env, nice, timeout, nohup, command, exec,
  * stdbuf), shells (sh -c, eval, substitutions), quoting tricks, expansions, connectors, cd, a pty.
  *
- * Runs: GH_SSH_WRITE_PROP_RUNS (default 800, ~45 s); GH_SSH_WRITE_PROP_SEED; GH_SSH_WRITE_PROP_COLLECT=1
+ * Runs: GH_SSH_WRITE_PROP_RUNS (default 500, ~30-50 s); GH_SSH_WRITE_PROP_SEED; GH_SSH_WRITE_PROP_COLLECT=1
  * keeps going past a bypass and lists them all. Left out of the fingerprint: `.git/index` and the
  * mtime of `.git` itself, which `git status` refreshes through index.lock (stat data only) as a
  * read — noted, not a bypass.
@@ -36,7 +36,7 @@ import { startSshd, type Sshd } from "../support/sshd";
  * write in its home (histories, ~/.Xauthority, probes) would read as a bypass here, or be deleted
  * by restore(). In a home and crontab no one else uses, every change is this file's doing.
  */
-const RUNS = Number(process.env.GH_SSH_WRITE_PROP_RUNS ?? 800);
+const RUNS = Number(process.env.GH_SSH_WRITE_PROP_RUNS ?? 500);
 const SEED = process.env.GH_SSH_WRITE_PROP_SEED ? Number(process.env.GH_SSH_WRITE_PROP_SEED) : undefined;
 
 const POLICY = `
@@ -171,7 +171,7 @@ const reads = (f: string) => [
   `git -C ${S}/repo config -l`, `git -C ${S}/repo config --get-regexp .`, `git -C ${S}/repo config --get-all user.name`, `git -C ${S}/repo reflog show`, `git -C ${S}/repo --no-pager log`, `dmesg -H`, `journalctl -n1`, `cd ${S} 2>/dev/null`,
   `sed -n -e 1p -e 2p ${f}`, `sed 's/a/b/g;p' ${f}`, `sed -E 's/(a)/\\1/' ${f}`, `sed '1!G;h;$!d' ${f}`, `sed = ${f}`, `sed -s -n '$p' ${f} ${f}`,
   `tar -tvf ${S}/a.tar`, `tar tvf ${S}/a.tar`, `tar --list --file=${S}/a.tar`, `sort -u -k1,1 ${f}`, `sort -t: -k2 ${f}`, `uniq -c ${f}`, `xxd -ps ${f}`,
-  `dmesg -F ${f}`, `date -r ${f}`, `md5sum -c /dev/null`, `file -m /dev/null ${f}`, `find ${S} -type f -newer ${f}`, `find ${S} -printf '%p\n'`,
+  `crontab -l`, `dmesg -F ${f}`, `date -r ${f}`, `md5sum -c /dev/null`, `file -m /dev/null ${f}`, `find ${S} -type f -newer ${f}`, `find ${S} -printf '%p\n'`,
 ];
 
 /** Lines that write (or run something) in a way the grammar knows: `w` is where, `f` an existing file. */
@@ -189,7 +189,7 @@ const writes = (f: string, w: string) => [
   `git -C ${S}/repo config x.y z`, `git -C ${S}/repo -c core.pager='touch ${w}' log`, `git -C ${S}/repo stash`, `git -C ${S}/repo gc`,
   `git -C ${S}/repo diff --output ${w}`, `git -C ${S}/repo branch --list x -m y`, `ss -t -D ${w}`, `ss --diag=${w}`, `journalctl -n1 --cursor-file=${w}`,
   `less -o ${w} ${f}`, `perl -e 'open F,">${w}"'`, `python3 -c 'open("${w}","w")'`, `curl -so ${w} file://${S}/f1`, `wget -qO ${w} http://127.0.0.1:1/`,
-  `script -qc true ${w}`, `rsync ${f} ${w}`, `date -s 2020-01-01`, `hostname h`, `touch -d 2001-01-01 ${f}`, `cat ${f} > ${w} || true`,
+  `echo '* * * * * true' | crontab -`, `crontab -r`, `script -qc true ${w}`, `rsync ${f} ${w}`, `date -s 2020-01-01`, `hostname h`, `touch -d 2001-01-01 ${f}`, `cat ${f} > ${w} || true`,
   // more spellings of the same writes
   `echo x {fd}>${w}`, `echo x 9>>${w}`, `cat ${f} 1<>${w}`, `echo x >&2 2>${w}`, `echo x 2>${w} >&2`, `>${w}`, `>${w} echo x`, `echo x;>${w}`,
   `echo x >${w} #`, `echo x>${w}`, `echo x >"${w}"`, `ls |& tee ${w}`, `echo x >& ${w}`, `echo x >&${w}`, `exec 3>${w}`, `exec >${w}; ls`, `! echo x > ${w}`,
