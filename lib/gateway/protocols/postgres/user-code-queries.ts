@@ -41,11 +41,14 @@ const inSchema = (alias: string, schema = "$2") => `(${schema}::text is null or 
 /**
  * The stored expressions of the objects (classid, objid) in a CTE `objs` that users wrote: views'
  * and rules' actions and conditions, CHECKs (domains' too), defaults, row-level security policies.
+ * One by one (scalar subqueries by OID), so only the reached objects' expressions are read.
  */
-const TREES_OF_OBJS = `select w.ev_action::text || ' ' || w.ev_qual::text as tree from objs o join pg_rewrite w on o.classid = 'pg_rewrite'::regclass and w.oid = o.objid where ${USERS("w.oid")}
-      union all select k.conbin::text from objs o join pg_constraint k on o.classid = 'pg_constraint'::regclass and k.oid = o.objid where ${USERS("k.oid")} and k.conbin is not null
-      union all select a.adbin::text from objs o join pg_attrdef a on o.classid = 'pg_attrdef'::regclass and a.oid = o.objid where ${USERS("a.oid")}
-      union all select coalesce(y.polqual::text, '') || ' ' || coalesce(y.polwithcheck::text, '') from objs o join pg_policy y on o.classid = 'pg_policy'::regclass and y.oid = o.objid`;
+const TREES_OF_OBJS = `select (select w.ev_action::text || ' ' || w.ev_qual::text from pg_rewrite w where w.oid = o.objid) as tree
+        from objs o where o.classid = 'pg_rewrite'::regclass and ${USERS("o.objid")}
+      union all select (select k.conbin::text from pg_constraint k where k.oid = o.objid) from objs o where o.classid = 'pg_constraint'::regclass and ${USERS("o.objid")}
+      union all select (select a.adbin::text from pg_attrdef a where a.oid = o.objid) from objs o where o.classid = 'pg_attrdef'::regclass and ${USERS("o.objid")}
+      union all select (select coalesce(y.polqual::text, '') || ' ' || coalesce(y.polwithcheck::text, '') from pg_policy y where y.oid = o.objid)
+        from objs o where o.classid = 'pg_policy'::regclass`;
 /** The functions objects users wrote name by OID: a cast's, an operator's, an operator class's support function. */
 const FUNCTIONS_OF_OBJS = `select c.castfunc from objs o join pg_cast c on o.classid = 'pg_cast'::regclass and c.oid = o.objid where ${USERS("c.oid")}
       union all select x.oprcode from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid where ${USERS("x.oid")}
@@ -63,8 +66,14 @@ const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from o
     where ${SYSTEM} and ${RULED_PROC}
     union select ${FN} from (${FUNCTIONS_OF_OBJS}) f(oid) join pg_proc p on p.oid = f.oid join pg_namespace n on n.oid = p.pronamespace
     where ${SYSTEM} and ${RULED_PROC}`;
+/**
+ * `= IN_RELS`: one of the relations in a CTE `rels`, as an index lookup: the work follows what
+ * the statement reaches, not the size of the catalog (joined to `rels`, whose size the planner
+ * cannot tell, whole catalogs were scanned).
+ */
+const IN_RELS = `any (array(select oid from rels))`;
 /** The types of the columns of the relations in a CTE `rels`. */
-const COLUMN_TYPES = `select distinct a.atttypid, 0 from rels r join pg_attribute a on a.attrelid = r.oid and a.attnum > 0 and not a.attisdropped`;
+const COLUMN_TYPES = `select distinct a.atttypid, 0 from pg_attribute a where a.attrelid = ${IN_RELS} and a.attnum > 0 and not a.attisdropped`;
 /**
  * CTE `name` (default `types`): the types `seed` selects (oid, 0), and under each domain its base
  * type (a domain over a domain checks both), under each array its element type, under each
@@ -126,18 +135,18 @@ const CAST_PAIR_CODE = `select 'pg_cast'::regclass, c.oid from types ty join pg_
  * a row's key in a NOTIFY payload (tcn). The foreign-key triggers PostgreSQL makes itself
  * (tgisinternal) run only its own RI_FKey functions.
  */
-const USER_TRIGGERS = `select n.nspname || '.' || p.proname as fn from rels r join pg_trigger t on t.tgrelid = r.oid and not t.tgisinternal
-      join pg_proc p on p.oid = t.tgfoid join pg_namespace n on n.oid = p.pronamespace`;
+const USER_TRIGGERS = `select n.nspname || '.' || p.proname as fn from pg_trigger t
+      join pg_proc p on p.oid = t.tgfoid join pg_namespace n on n.oid = p.pronamespace
+    where t.tgrelid = ${IN_RELS} and not t.tgisinternal`;
 /**
  * The operator classes of the partition keys and indexes of the relations in a CTE `rels`: their
  * support functions and operators run on insert routing, partition pruning and index scans,
  * whatever the column's own type (TYPE_VALUE_CODE follows that one; a class for inet on a cidr key,
  * binary coercible, only this).
  */
-const KEY_OPCLASSES = `(select k.opcfamily from rels r
-        join pg_depend d on d.classid = 'pg_class'::regclass and d.refclassid = 'pg_opclass'::regclass
-          and (d.objid = r.oid or d.objid in (select i.indexrelid from pg_index i where i.indrelid = r.oid))
-        join pg_opclass k on k.oid = d.refobjid)`;
+const KEY_OPCLASSES = `(select k.opcfamily from pg_depend d join pg_opclass k on k.oid = d.refobjid
+        where d.classid = 'pg_class'::regclass and d.refclassid = 'pg_opclass'::regclass
+          and d.objid = any (array(select oid from rels union all select i.indexrelid from pg_index i where i.indrelid = ${IN_RELS})))`;
 const KEY_OPCLASS_CODE = `select 'pg_amproc'::regclass, p.oid from pg_amproc p where p.amprocfamily in ${KEY_OPCLASSES}
       union all select 'pg_operator'::regclass, o.amopopr from pg_amop o where o.amopfamily in ${KEY_OPCLASSES}`;
 /** SQL: foreign table `f` (pg_foreign_table) of server `s` reads a program's output (FDW_PROGRAMS). */
@@ -146,19 +155,29 @@ export const RUNS_PROGRAM = `exists (select 1 from unnest(coalesce(f.ftoptions, 
  * Foreign tables whose rows are a program's output (file_fdw's `program` option; any wrapper's,
  * on the table or its server): every scan runs a shell command on the database server.
  */
-const FDW_PROGRAMS = `select 'program of ' || n.nspname || '.' || c.relname as fn from rels r join pg_foreign_table f on f.ftrelid = r.oid
-      join pg_foreign_server s on s.oid = f.ftserver join pg_class c on c.oid = r.oid join pg_namespace n on n.oid = c.relnamespace
-    where ${RUNS_PROGRAM}`;
+const FDW_PROGRAMS = `select 'program of ' || n.nspname || '.' || c.relname as fn from pg_foreign_table f
+      join pg_foreign_server s on s.oid = f.ftserver join pg_class c on c.oid = f.ftrelid join pg_namespace n on n.oid = c.relnamespace
+    where f.ftrelid = ${IN_RELS} and ${RUNS_PROGRAM}`;
 
-/** Edges from a view (its rewrite rule) to the relations it reads. */
-const VIEW_EDGES = `select w.ev_class, d.refobjid from pg_rewrite w
-        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass`;
+/** The relations the rewrite rules of relation `r` (a view's definition, a rule's action; `ev_type` '1' for SELECT only) read or write. */
+const RULE_EDGES = (ruleFilter = "") => `select d.refobjid from pg_rewrite w
+        join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
+        where w.ev_class = r.oid${ruleFilter}`;
+/** Relation `r`'s partitions and inheritance children. */
+const CHILD_EDGES = `select i.inhrelid from pg_inherits i where i.inhparent = r.oid`;
+/** The tables whose foreign keys to relation `r` cascade an UPDATE or DELETE (or set null or the default) into them. */
+const CASCADE_EDGES = `select k.conrelid from pg_constraint k
+        where k.confrelid = r.oid and k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))`;
 
-/** The relations named $1 (in the search path) and those its `edges` lead to, 32 steps at most. */
-const RELS_OF_NAME = `rels(oid, depth) as (
+/**
+ * The relations named $1 (in the search path) and those `edges` (a query on relation `r`) lead
+ * to, 32 steps at most. Each step looks up only the relations reached, by index (a CTE of every
+ * edge in the database read them all).
+ */
+const relsOfName = (edges: string) => `rels(oid, depth) as (
       select c.oid, 0 from pg_class c join pg_namespace s on s.oid = c.relnamespace where c.relname = $1 and ${inSchema("s")}
       union
-      select e.dst, r.depth + 1 from rels r join edges e on e.src = r.oid where r.depth < 32 and e.dst <> r.oid)`;
+      select e.dst, r.depth + 1 from rels r cross join lateral (${edges}) e(dst) where r.depth < 32 and e.dst <> r.oid)`;
 
 export const USER_CODE = {
   function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
@@ -177,22 +196,17 @@ export const USER_CODE = {
   // tables a foreign key cascades an UPDATE or DELETE into (their triggers fire too), and its
   // partitions and inheritance children (a row routed into a partition, or updated in a child
   // through its parent, fires that table's own triggers).
-  relation: `with recursive edges(src, dst) as (
-      ${VIEW_EDGES}
-      union all
-      select i.inhparent, i.inhrelid from pg_inherits i
-      union all
-      select k.confrelid, k.conrelid from pg_constraint k
-      where k.contype = 'f' and (k.confdeltype in ('c', 'n', 'd') or k.confupdtype in ('c', 'n', 'd'))),
-    ${RELS_OF_NAME},
+  relation: `with recursive ${relsOfName(`${RULE_EDGES()}
+      union all ${CHILD_EDGES}
+      union all ${CASCADE_EDGES}`)},
     ${typeChain(COLUMN_TYPES)},
     objs(classid, objid) as (
-      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid
-      union all select 'pg_trigger'::regclass, t.oid from rels r join pg_trigger t on t.tgrelid = r.oid
-      union all select 'pg_attrdef'::regclass, a.oid from rels r join pg_attrdef a on a.adrelid = r.oid
-      union all select 'pg_constraint'::regclass, k.oid from rels r join pg_constraint k on k.conrelid = r.oid
-      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
-      union all select 'pg_class'::regclass, i.indexrelid from rels r join pg_index i on i.indrelid = r.oid
+      select 'pg_rewrite'::regclass, w.oid from pg_rewrite w where w.ev_class = ${IN_RELS}
+      union all select 'pg_trigger'::regclass, t.oid from pg_trigger t where t.tgrelid = ${IN_RELS}
+      union all select 'pg_attrdef'::regclass, a.oid from pg_attrdef a where a.adrelid = ${IN_RELS}
+      union all select 'pg_constraint'::regclass, k.oid from pg_constraint k where k.conrelid = ${IN_RELS}
+      union all select 'pg_policy'::regclass, p.oid from pg_policy p where p.polrelid = ${IN_RELS}
+      union all select 'pg_class'::regclass, i.indexrelid from pg_index i where i.indrelid = ${IN_RELS}
       union all select 'pg_class'::regclass, r.oid from rels r
       union all ${KEY_OPCLASS_CODE}
       union all ${TYPE_CODE})
@@ -204,16 +218,12 @@ export const USER_CODE = {
   // classes of partition keys (pruning) and indexes (scans), and file_fdw programs; a scan of a
   // parent reads its partitions and inheritance children too (a superset: their own policies
   // do not apply through the parent).
-  reads: `with recursive edges(src, dst) as (
-      ${VIEW_EDGES}
-      where w.ev_type = '1'
-      union all
-      select i.inhparent, i.inhrelid from pg_inherits i),
-    ${RELS_OF_NAME},
+  reads: `with recursive ${relsOfName(`${RULE_EDGES(" and w.ev_type = '1'")}
+      union all ${CHILD_EDGES}`)},
     ${typeChain(COLUMN_TYPES)},
     objs(classid, objid) as (
-      select 'pg_rewrite'::regclass, w.oid from rels r join pg_rewrite w on w.ev_class = r.oid and w.ev_type = '1'
-      union all select 'pg_policy'::regclass, p.oid from rels r join pg_policy p on p.polrelid = r.oid
+      select 'pg_rewrite'::regclass, w.oid from pg_rewrite w where w.ev_class = ${IN_RELS} and w.ev_type = '1'
+      union all select 'pg_policy'::regclass, p.oid from pg_policy p where p.polrelid = ${IN_RELS}
       union all ${KEY_OPCLASS_CODE}
       union all ${TYPE_READ_CODE})
     ${CODE_OF_OBJS}
