@@ -34,7 +34,7 @@ import { bind, describeMsg, execute, FLUSH, parse, q, SYNC, WireClient } from ".
  * operator, a domain's CHECK or a cast a superuser wrote between built-in types was a read (fixed,
  * user-code-queries.ts RULED; the regressions below, and those objects are in the generator); a
  * writing function a superuser created in pg_catalog passed as PostgreSQL's own (fixed: SYSTEM is
- * by OID).
+ * by OID). More object kinds (ranges, composites, replaced built-ins, ...): postgres-write-bypass-objects.test.ts.
  */
 
 const RUNS = Number(process.env.GH_WRITE_PROP_RUNS ?? 100);

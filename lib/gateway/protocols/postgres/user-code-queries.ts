@@ -76,7 +76,8 @@ const IN_RELS = `any (array(select oid from rels))`;
 const COLUMN_TYPES = `select distinct a.atttypid, 0 from pg_attribute a where a.attrelid = ${IN_RELS} and a.attnum > 0 and not a.attisdropped`;
 /**
  * CTE `name` (default `types`): the types `seed` selects (oid, 0), and under each domain its base
- * type (a domain over a domain checks both), under each array its element type, under each
+ * type (a domain over a domain checks both), under each array its element type, under each range
+ * its subtype (range_in checks each bound) and under each multirange its range, under each
  * composite type (a table's row type: `row(...)::t`, `json_populate_record(null::t, ...)`) its
  * attributes' types.
  */
@@ -84,6 +85,8 @@ const typeChain = (seed: string, name = "types") => `${name}(oid, depth) as (${s
       union select x.oid, ty.depth + 1 from ${name} ty join pg_type t on t.oid = ty.oid
         cross join lateral (select case when t.typtype = 'd' then t.typbasetype end
           union all select nullif(t.typelem, 0)
+          union all select r.rngsubtype from pg_range r where r.rngtypid = t.oid
+          union all select r.rngtypid from pg_range r where r.rngmultitypid = t.oid
           union all select a.atttypid from pg_attribute a where a.attrelid = t.typrelid and a.attnum > 0 and not a.attisdropped) x(oid)
       where x.oid is not null and ty.depth < 32)`;
 /** Types of that name ($1, $2 its schema; $3, $4 for a cast's operand type). */

@@ -24,6 +24,13 @@ describe("codeNamesOf", () => {
     expect(codeNamesOf("not sql")).toBeNull();
   });
 
+  it("marks a statement that converts into a relation's row type without naming it", () => {
+    expect(codeNamesOf("SELECT jsonb_populate_record(t, '{}') FROM t")?.populates).toBe(true);
+    expect(codeNamesOf("SELECT pg_catalog.json_populate_recordset(c, '[]') FROM t_comp")?.populates).toBe(true);
+    expect(codeNamesOf("SELECT t #= 'a=>1'::hstore FROM t")?.populates).toBe(true);
+    expect(codeNamesOf("SELECT to_jsonb(t) FROM t")?.populates).toBeUndefined();
+  });
+
   it("takes an EXECUTE of a name this text PREPAREd before it as that statement, and a PREPARE's parameter types as casts", () => {
     const session = () => "SELECT session_code()";
     expect(codeNamesOf("PREPARE p AS SELECT f(1) FROM t; EXECUTE p", session)).toMatchObject({ function: [{ name: "f" }], relation: [{ name: "t" }] });

@@ -31,7 +31,17 @@ export interface Name {
   from?: Name;
 }
 
-export type CodeNames = Record<"function" | "operator" | "cast" | "relation", Name[]>;
+const KINDS = ["function", "operator", "cast", "relation"] as const;
+
+/**
+ * `populates`: the statement converts a value into a relation's row type without naming the type
+ * (`jsonb_populate_record(t, ...)` over a row of t, hstore's `#=`): that runs the CHECKs of its
+ * columns' domains, which only a write would otherwise, so its relations are looked up as a write's.
+ */
+export type CodeNames = Record<(typeof KINDS)[number], Name[]> & { populates?: true };
+
+/** Built-ins that convert into the row type of their first argument (hstore's populate_record too). */
+const POPULATES = new Set(["json_populate_record", "json_populate_recordset", "jsonb_populate_record", "jsonb_populate_recordset", "jsonb_populate_record_valid", "populate_record"]);
 
 /**
  * Names a statement's text uses, following EXECUTE into the prepared statement's text; null when
@@ -71,11 +81,15 @@ function walkNames(root: unknown, out: CodeNames, preparedHere: ReadonlySet<stri
       if (type === "FuncCall" || type === "funccall") {
         // A type chosen at run time (domain_in(x, 'checked'::regtype, -1)) runs its CHECKs unnamed.
         if (TYPE_BY_OID.has(baseFunctionName(n.funcname) ?? "")) return false;
+        if (POPULATES.has(baseFunctionName(n.funcname) ?? "")) out.populates = true;
         add(out.function, qualified(n.funcname));
       } else if (type === "TruncateStmt" && n.behavior === "DROP_CASCADE") {
         // It also empties every table with a foreign key to these (whatever its ON DELETE), and fires their TRUNCATE triggers: not named.
         return false;
-      } else if (type === "A_Expr" && asArray(n.name).length) add(out.operator, qualified(n.name));
+      } else if (type === "A_Expr" && asArray(n.name).length) {
+        add(out.operator, qualified(n.name));
+        if (qualified(n.name)?.name === "#=") out.populates = true;
+      }
       else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
       else if (type === "PrepareStmt") {
         // Its parameters' types, bare TypeNames: an EXECUTE converts its arguments to them (a domain's CHECK runs).
@@ -84,7 +98,8 @@ function walkNames(root: unknown, out: CodeNames, preparedHere: ReadonlySet<stri
         const inner = depth < 4 ? prepared(str(n.name) ?? "") : null;
         const names = inner === null ? null : codeNamesOf(inner, prepared, depth + 1);
         if (names === null) return false;
-        for (const k of Object.keys(out) as (keyof CodeNames)[]) for (const x of names[k]) add(out[k], x);
+        for (const k of KINDS) for (const x of names[k]) add(out[k], x);
+        if (names.populates) out.populates = true;
       }
       // A type named anywhere: a cast, a column definition list (`json_to_record(...) AS x(a checked)`).
       if (isObject(n.typeName)) add(out.cast, castName(type, n));
@@ -163,8 +178,7 @@ type Found = { kind: keyof CodeNames | "systemCasts" | "event"; n: Name; code: s
  * reading them runs). Throws when the catalog cannot be read.
  */
 async function findUserCode(names: CodeNames, metadata: UpstreamMetadata, relations: "relation" | "reads", events: boolean, counts: (rule: FunctionRule) => boolean): Promise<Found | undefined> {
-  const kinds = Object.keys(names) as (keyof CodeNames)[];
-  const lookups = kinds.flatMap((k) => names[k].map(async (n): Promise<Found> => ({ kind: k, n, code: await metadata.userCode(k === "relation" ? relations : k, n) })));
+  const lookups = KINDS.flatMap((k) => names[k].map(async (n): Promise<Found> => ({ kind: k, n, code: await metadata.userCode(k === "relation" ? relations : k, n) })));
   // Casts between built-in types run from any statement (metadata.ts systemCasts).
   const everywhere = events ? (["systemCasts", "event"] as const) : (["systemCasts"] as const);
   for (const kind of everywhere) lookups.push(metadata.userCode(kind, { name: "" }).then((code) => ({ kind, n: { name: "" }, code })));
@@ -210,7 +224,7 @@ export async function userCodeRefusal(text: string, metadata: UpstreamMetadata, 
   // is kind write), so a SELECT of a table with moddatetime's trigger is masked, not refused.
   // DDL (and what may run DDL) fires the database's event triggers.
   // A built-in counts here when masking cannot follow what it returns (dblink behind a view).
-  const hit = await findUserCode(names, metadata, kind === "read" ? "reads" : "relation", kind !== "read" && kind !== "write", (rule) => rule.unmaskable === true);
+  const hit = await findUserCode(names, metadata, kind === "read" && !names.populates ? "reads" : "relation", kind !== "read" && kind !== "write", (rule) => rule.unmaskable === true);
   return hit ? `it runs ${described(hit)}, which can return or copy masked values where masking does not follow them` : null;
 }
 
@@ -252,7 +266,7 @@ export async function userCodeCalled(text: string, metadata: UpstreamMetadata, p
   if (names === null) return "it cannot be analysed for the code it runs";
   // A built-in counts when it does more than the statement: nextval behind a view a read selects
   // from, not in the default of a column a write fills.
-  const hit = await findUserCode(names, metadata, kind === "write" ? "relation" : "reads", kind === "ddl", (rule) => maxKind(kind, rule.kind) !== kind);
+  const hit = await findUserCode(names, metadata, kind === "write" || names.populates ? "relation" : "reads", kind === "ddl", (rule) => maxKind(kind, rule.kind) !== kind);
   return hit ? `it runs ${described(hit)}, which the gateway cannot tell ${kind === "read" ? "reads only" : "does only what the statement says"}` : null;
 }
 
