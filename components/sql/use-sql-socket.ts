@@ -55,23 +55,31 @@ export function useSqlSocket(connection: string, generation: number, onMessage: 
         else if (msg.type === "ready" || msg.type === "session" || msg.type === "resumed") setPhase({ phase: "ready", sessionId });
         handler.current(msg);
       };
-      ws.onclose = (ev) => {
-        if (done || socket.current !== ws) return;
-        const final = finalCloseReason(ev.code, "console");
-        if (final || !resumeToken) return finish(final ?? "the connection to Gatehouse was lost");
-        lostAt ??= Date.now();
-        const deadline = lostAt + GRACE_MS;
-        if (Date.now() >= deadline) return finish("the connection to Gatehouse was lost for longer than a minute");
-        setPhase({ phase: "reconnecting", deadline });
-        timer = setTimeout(() => {
-          timer = null;
-          connect();
-        }, Math.min(500 * 2 ** attempt++, 5_000));
-      };
+      ws.onclose = (ev) => lost(ws, ev.code);
     };
-    // The browser knows the network is gone before TCP does: stop waiting for it; back, retry at once.
+    const lost = (ws: WebSocket, code: number) => {
+      if (done || socket.current !== ws) return;
+      socket.current = null; // its close event, if it still comes, is not a second loss
+      const final = finalCloseReason(code, "console");
+      if (final || !resumeToken) return finish(final ?? "the connection to Gatehouse was lost");
+      lostAt ??= Date.now();
+      const deadline = lostAt + GRACE_MS;
+      if (Date.now() >= deadline) return finish("the connection to Gatehouse was lost for longer than a minute");
+      setPhase({ phase: "reconnecting", deadline });
+      timer = setTimeout(() => {
+        timer = null;
+        connect();
+      }, Math.min(500 * 2 ** attempt++, 5_000));
+    };
+    // The browser knows the network is gone before TCP does: stop waiting for it (offline, even the
+    // close handshake may take long: reconnecting starts now, what the old socket still delivers is
+    // dropped and asked for again by the resume); back, retry at once.
     const offline = () => {
-      if (!done && socket.current?.readyState === WebSocket.OPEN) socket.current.close(4000, "client offline");
+      const ws = socket.current;
+      if (done || ws?.readyState !== WebSocket.OPEN) return;
+      ws.onmessage = null;
+      ws.close(4000, "client offline");
+      lost(ws, 4000);
     };
     const online = () => {
       if (done || !timer) return;

@@ -130,6 +130,31 @@ describe("TerminalSocket", () => {
     expect(s.conns[3].text).toEqual([{ type: "close" }]);
   });
 
+  it("offline, reconnects at once even when the close handshake never completes", async () => {
+    const sockets: SocketLike[] = [];
+    const states: TerminalSocketState[] = [];
+    const sock = new TerminalSocket({
+      url: "ws://127.0.0.1:9/ws/terminal/web",
+      size: () => ({ cols: 80, rows: 24 }),
+      onOutput: () => {},
+      onState: (s) => states.push(s),
+      onGap: () => {},
+      // a socket whose close() never completes, as a browser's may while offline
+      createSocket: () => {
+        const ws: SocketLike = { binaryType: "", readyState: 1, onopen: null, onmessage: null, onclose: null, onerror: null, send() {}, close() {} };
+        sockets.push(ws);
+        return ws;
+      },
+    });
+    sock.connect();
+    sockets[0]!.onmessage!({ data: JSON.stringify({ type: "ready", sessionId: "s-9", resumeToken: "tok" }) });
+    sock.interrupt();
+    expect(states.at(-1)).toMatchObject({ phase: "reconnecting", sessionId: "s-9" });
+    expect(sockets[0]!.onmessage).toBeNull(); // nothing more from the old socket
+    await until(() => sockets.length === 2); // the next attempt, resuming with the token
+    sock.close();
+  });
+
   it("does not resume a terminal the server closed on purpose", async () => {
     const s = await stand((c) => {
       c.ws.send(JSON.stringify({ type: "ready", sessionId: "s-5", resumeToken: "tok" }));
