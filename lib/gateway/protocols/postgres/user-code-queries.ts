@@ -18,7 +18,7 @@ export const SYSTEM = `(p.oid < 16384
  * Built-in functions the function rules (classify/functions.ts) classify, by name as those rules
  * match: `nextval`, `pg_advisory_*`. PostgreSQL records no dependency on its own (pinned)
  * functions, so a view, CHECK, default or policy calling one is found by reading its stored
- * expression (BUILTINS_IN_TREES), a cast or operator backed by one by its function's OID. Such a
+ * expression (TREES_OF_OBJS), a cast or operator backed by one by its function's OID. Such a
  * hit is named `builtin:schema.name`; user-code.ts counts it only where the rule does more than
  * the statement (nextval in a write's column default does not).
  */
