@@ -456,7 +456,7 @@ describe("SSH gateway vs direct sshd: forwarding edges (multiplexed cancel, host
             for (const side of SIDES) {
               const run = ssh(side, host, args, { command: "echo ran" });
               out.push({ code: await run.exited, stdout: run.stdout().toString(), stderr: norm(run.stderr()) });
-              expect(await untilListening(port, false), `${side}: ${port} still listened on`).toBe(true);
+              expect(await untilListening(port, false, 15_000, "sshd"), `${side}: ${port} still listened on by sshd`).toBe(true);
             }
             const [d, g] = out;
             if (permitted) expect(d).toEqual({ code: 0, stdout: "ran\n", stderr: "" });

@@ -125,10 +125,11 @@ export function watchRun(child: ChildProcess, running: Set<ChildProcess>, opts: 
 export const withoutHostKeyNote = (s: string) => s.replace(/^Warning: Permanently added '\[127\.0\.0\.1\]:\d+' \(\S+\) to the list of known hosts\.\r?\n/m, "");
 
 /** Ports on which something listens for TCP right now (any address), from `ss -Hltn`. */
-export function listeningPorts(): Set<number> {
-  const out = execFileSync("ss", ["-Hltn"], { encoding: "utf8" });
+export function listeningPorts(owner?: string): Set<number> {
+  const out = execFileSync("ss", owner ? ["-Hltnp"] : ["-Hltn"], { encoding: "utf8" });
   const ports = new Set<number>();
   for (const line of out.split("\n")) {
+    if (owner && !line.includes(`(("${owner}",`)) continue;
     const m = /:(\d+)$/.exec(line.trim().split(/\s+/)[3] ?? "");
     if (m) ports.add(Number(m[1]));
   }
@@ -144,7 +145,12 @@ export async function eventually(ok: () => boolean | Promise<boolean>, ms = 15_0
 }
 
 /** Waits until `port` is listened on (or, `listening` false, no longer is). */
-export const untilListening = (port: number, listening: boolean, ms = 15_000) => eventually(() => listeningPorts().has(port) === listening, ms);
+/**
+ * Until `port` is (or is no longer) listened on, false after `ms`. `owner` (a process name, e.g.
+ * sshd) counts only its listeners: a port freePort() handed out may be taken meanwhile by another
+ * suite's server running at the same time.
+ */
+export const untilListening = (port: number, listening: boolean, ms = 15_000, owner?: string) => eventually(() => listeningPorts(owner).has(port) === listening, ms);
 
 /**
  * One TCP connection (half-open allowed): after `prelude`, writes `send` and ends its write side;
