@@ -5,6 +5,7 @@ import { encodeFrontend, type BackendMessage, type FrontendMessage } from "@/lib
 import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
 import { addConnection, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
+import { outcomeOf, READ_ONLY_POLICIES } from "../support/write-bypass";
 import { bind, describeMsg, execute, parse, q, SYNC, WireClient } from "../support/pg-wire-client";
 
 /**
@@ -22,13 +23,6 @@ import { bind, describeMsg, execute, parse, q, SYNC, WireClient } from "../suppo
 const RUNS = Number(process.env.GH_WRITE_PROP_RUNS ?? 100);
 const MEMBER = "writer-hunt-objects@example.test";
 const DB = "wp-obj";
-const POLICIES = `
-@id("connect")
-permit (principal, action == Gatehouse::Action::"connect", resource);
-
-@id("read-only")
-permit (principal, action == Gatehouse::Action::"read", resource);
-`;
 
 const SETUP = `
 create table accounts (id int primary key, owner text not null, balance int not null);
@@ -161,7 +155,7 @@ describe("PostgreSQL gateway: no write passes a read-only policy through more ki
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     token = await addUser(gh, admin, MEMBER);
     await addConnection(gh, admin, DB, { ...pgUpstream(pg15), upstream: `postgres://127.0.0.1:${pg15.port}/wp_objects`, tags: ["staging"] });
-    await putPolicies(gh, admin, POLICIES, "write bypass objects");
+    await putPolicies(gh, admin, READ_ONLY_POLICIES, "write bypass objects");
   }, 120_000);
 
   afterAll(async () => {
@@ -187,13 +181,6 @@ describe("PostgreSQL gateway: no write passes a read-only policy through more ki
     c.write(Buffer.concat(msgs.map(encodeFrontend)));
     if (!(await c.until(() => c.msgs.some((m) => m.type === "ReadyForQuery"), 10_000))) await c.end();
     return c.msgs.splice(0);
-  }
-
-  function outcomeOf(c: WireClient, got: BackendMessage[]): keyof typeof outcomes {
-    const errors = got.filter((m): m is Extract<BackendMessage, { type: "ErrorResponse" }> => m.type === "ErrorResponse");
-    if (errors.some((e) => e.fields.code === "42501")) return "refused";
-    if (c.closed) return "closed";
-    return errors.length ? "error" : "allowed";
   }
 
   let shared: WireClient | null = null;

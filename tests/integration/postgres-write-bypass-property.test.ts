@@ -5,6 +5,7 @@ import { build, encodeFrontend, type BackendMessage, type FrontendMessage } from
 import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
 import { addConnection, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
+import { outcomeOf, READ_ONLY_POLICIES, type Outcome } from "../support/write-bypass";
 import { bind, describeMsg, execute, FLUSH, parse, q, SYNC, WireClient } from "../support/pg-wire-client";
 
 /**
@@ -42,13 +43,6 @@ const RUNS = Number(process.env.GH_WRITE_PROP_RUNS ?? 100);
 // it per transaction (lib/services/audit/append.ts), so the checks below leave it out.
 const MEMBER = "writer-hunt@example.test";
 const DB = "wp-ro";
-const POLICIES = `
-@id("connect")
-permit (principal, action == Gatehouse::Action::"connect", resource);
-
-@id("read-only")
-permit (principal, action == Gatehouse::Action::"read", resource);
-`;
 
 const SETUP = `
 create table accounts (id int primary key, owner text not null, balance int not null);
@@ -277,7 +271,6 @@ const arbRun = fc.record({
 
 // ---- running them ----
 
-type Outcome = "refused" | "error" | "allowed" | "closed";
 
 describe("PostgreSQL gateway: no write passes a read-only policy (generative)", () => {
   let gh: GatehouseProcess;
@@ -306,7 +299,7 @@ describe("PostgreSQL gateway: no write passes a read-only policy (generative)", 
     await setupCast.unsafe("create cast (int8 as bool) with function pg_catalog.pg_try_advisory_lock(int8)");
     await setupCast.end();
     await addConnection(gh, admin, "wp-cast", { ...pgUpstream(pg15), upstream: `postgres://127.0.0.1:${pg15.port}/wp_cast`, tags: ["staging"] });
-    await putPolicies(gh, admin, POLICIES, "write bypass property");
+    await putPolicies(gh, admin, READ_ONLY_POLICIES, "write bypass property");
   }, 120_000);
 
   afterAll(async () => {
@@ -395,13 +388,6 @@ describe("PostgreSQL gateway: no write passes a read-only policy (generative)", 
       case "parseSqlExecute":
         return [...(await send(c, [parse(`wp_pe${k}`, sql), SYNC], 1)), ...(await send(c, [q(`EXECUTE wp_pe${k}`)], 1))];
     }
-  }
-
-  function outcomeOf(c: WireClient, got: BackendMessage[]): Outcome {
-    const errors = got.filter((m): m is Extract<BackendMessage, { type: "ErrorResponse" }> => m.type === "ErrorResponse");
-    if (errors.some((e) => e.fields.code === "42501")) return "refused";
-    if (c.closed) return "closed";
-    return errors.length ? "error" : "allowed";
   }
 
   async function ensureVictim() {
