@@ -1,5 +1,5 @@
 import type { CallToolResult, RequestId } from "@modelcontextprotocol/sdk/types.js";
-import type { Decision, HeldNotice } from "@/lib/gateway/core/decision";
+import { refusalReason, type Decision, type HeldNotice } from "@/lib/gateway/core/decision";
 import { GatewaySession } from "@/lib/gateway/core/session";
 import { GatehouseError, type ClassifiedRequest, type ConnectionRef } from "@/lib/gateway/core/types";
 import { loadUpstream, type UpstreamTarget } from "@/lib/gateway/core/upstream";
@@ -128,8 +128,7 @@ async function admitted(ctx: McpContext, call: GatewayCall, slot: CallSlot, star
       const decision = await session.decide(request, { onHeld, signal: cancel.signal });
       const note = decision.approvalId ? `held for approval #${decision.approvalId}; ` : "";
       if (decision.type === "deny") {
-        const why = request.kindWhy ? ` (the statement is ${request.kind}: ${request.kindWhy})` : "";
-        return errorResult(`DENIED: ${note}${decision.reason}${why}`, { status: "denied", reason: decision.reason, ...(request.kindWhy ? { kindWhy: request.kindWhy } : {}), ...(decision.approvalId ? { approvalId: decision.approvalId } : {}) });
+        return errorResult(`DENIED: ${note}${refusalReason(decision.reason, request)}`, { status: "denied", reason: decision.reason, ...(request.kindWhy ? { kindWhy: request.kindWhy } : {}), ...(decision.approvalId ? { approvalId: decision.approvalId } : {}) });
       }
       if (session.isEnded) return errorResult(`DENIED: ${note}the session ended before the request could run`);
       if (cancel.signal.aborted) {

@@ -76,6 +76,11 @@ export const maskerFor = (verdict: Verdict | null, protocol: ClientInfo["protoco
  * recorder two rows (request, result) instead of three. Older recordings have separate
  * `verdict` events. Without a verdict (the decision failed), `failure` is the recorded reason.
  */
+/** A policy's refusal reason, with why the request is of its kind when its text does not say (`kindWhy`). */
+export function refusalReason(reason: string, request: ClassifiedRequest): string {
+  return request.kindWhy ? `${reason} (the statement is ${request.kind}: ${request.kindWhy})` : reason;
+}
+
 export function requestEvent(request: ClassifiedRequest, masker: Masker | null, verdict: Verdict | null, failure: string) {
   const mask = (text: string) => (masker ? masker.maskText(text) : text);
   return {

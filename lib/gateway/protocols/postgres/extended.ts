@@ -5,6 +5,7 @@ import { maxKind, type Classification, type StatementClass } from "./classify";
 import { classifyCached } from "./classify-cache";
 import type { OutputColumn } from "./column-sources";
 import type { BindMessage, FieldDescription, FrontendMessage } from "./wire";
+import { FIRST_NORMAL_OID } from "./user-code-queries";
 
 /** cursors remembered per connection for masking lineage (see noteCursors) */
 const MAX_CURSORS = 1024;
@@ -23,11 +24,10 @@ const MAX_CURSORS = 1024;
  */
 
 /**
- * Types created after initdb (users' and extensions') have OIDs from here on. A Parse may give a
- * parameter such a type by OID alone (a domain whose CHECK calls nextval or a user function):
+ * A Parse may give a parameter a type created after initdb (FIRST_NORMAL_OID on: users' or an
+ * extension's) by OID alone (a domain whose CHECK calls nextval or a user function):
  * the text never names it, so nothing the text is looked up by reaches its code. Unknown.
  */
-const FIRST_NORMAL_OID = 16384;
 function typedByOid(c: Classification): Classification {
   return { ...c, kind: "unknown", statements: c.statements.map((st) => ({ ...st, kind: "unknown", reasons: [...st.reasons, "a parameter's type is given by the OID of a type created in the database, whose code (a domain's CHECK) the text does not name"] })) };
 }

@@ -1,5 +1,5 @@
 import { actionOf } from "@/lib/gateway/core/classify";
-import type { Decision } from "@/lib/gateway/core/decision";
+import { refusalReason, type Decision } from "@/lib/gateway/core/decision";
 import type { ClassifiedRequest, RequestKind } from "@/lib/gateway/core/types";
 import type { CancelKey, CancelRegistry } from "./cancel";
 import { sendUpstreamCancel } from "./cancel";
@@ -31,8 +31,6 @@ import { withoutSecrets } from "./classify/secrets";
 const MAX_BATCH_MESSAGES = 1000;
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
 /** A SET that would make the server read bytes differently from the classifier (README "Traps", 2). */
-/** A policy's refusal, with why the statement is of its kind when its text does not say (user-code.ts). */
-const refusal = (reason: string, request: ClassifiedRequest) => `gatehouse: ${reason}${request.kindWhy ? ` (the statement is ${request.kind}: ${request.kindWhy})` : ""}`;
 const refusedSetting = (problem: string) => `gatehouse: ${problem} is not supported through the gateway (the gateway reads SQL as UTF8 with standard_conforming_strings on)`;
 
 export class PgSession {
@@ -221,7 +219,7 @@ export class PgSession {
     const sources = this.state.withCursorSources(c);
     const request = await withUserCode(metadataFor(this.est.target), { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text, inference: this.inferenceOf(text) }, this.preparedText);
     const decision = await this.decide(request);
-    if (decision.type === "deny") return this.reject("42501", refusal(decision.reason, request), true);
+    if (decision.type === "deny") return this.reject("42501", `gatehouse: ${refusalReason(decision.reason, request)}`, true);
     if (decision.masker?.active && (await this.refuseStore(text, request.kind, decision, true))) return;
     const prepares = this.state.applySqlNamespaceChanges(c, text);
     this.changedCatalog ||= mayChangeCatalog(request.kind);
@@ -258,7 +256,7 @@ export class PgSession {
     if (plan.executed.some(mayRoundFloats)) this.relay.floatsRounded = true;
     const request = await withUserCode(metadataFor(this.est.target), { ...plan.request, inference: this.inferenceOf(plan.request.text) }, this.preparedText);
     const decision = await this.decide(request);
-    if (decision.type === "deny") return this.reject("42501", refusal(decision.reason, request), synced);
+    if (decision.type === "deny") return this.reject("42501", `gatehouse: ${refusalReason(decision.reason, request)}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
     if (masker && (await this.refuseStore(request.text, request.kind, decision, synced))) return;
     if (masker && plan.runsCopy) {

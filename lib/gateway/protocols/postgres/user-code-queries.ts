@@ -1,5 +1,8 @@
 import { DEFAULT_FUNCTION_RULES, type FunctionRule } from "./classify/functions";
 
+/** PostgreSQL's FirstNormalObjectId: what initdb made has lower OIDs; users' and extensions' objects, from here on. */
+export const FIRST_NORMAL_OID = 16384;
+
 /**
  * The catalog queries behind UpstreamMetadata.userCode (metadata.ts): which functions written by
  * users a statement naming a function, operator, type or relation runs (user-code.ts says why).
@@ -12,7 +15,7 @@ import { DEFAULT_FUNCTION_RULES, type FunctionRule } from "./classify/functions"
  * made, below FirstNormalObjectId (16384), not those in pg_catalog: a superuser may create a
  * function there (`CREATE FUNCTION pg_catalog.f()`), and it is code written by users like any other.
  */
-export const SYSTEM = `(p.oid < 16384
+export const SYSTEM = `(p.oid < ${FIRST_NORMAL_OID}
   or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
 /**
  * Built-in functions the function rules (classify/functions.ts) classify, by name as those rules
@@ -33,8 +36,8 @@ const FN = `case when ${SYSTEM} then '${BUILTIN_PREFIX}' else '' end || n.nspnam
 const USER_OR_RULED = `(not ${SYSTEM} or ${RULED_PROC})`;
 /** The function OIDs a stored expression (pg_node_tree text) `tree` calls: functions, operators' functions, aggregates, window functions. */
 const CALLED_OIDS = (tree: string) => `regexp_matches(${tree}, ':(?:funcid|opfuncid|aggfnoid|winfnoid) (\\d+)', 'g')`;
-/** Users' objects have OIDs from 16384 (FirstNormalObjectId); PostgreSQL's own views call no ruled built-in. */
-const USERS = (oid: string) => `${oid} >= 16384`;
+/** Users' objects (FIRST_NORMAL_OID on); PostgreSQL's own views call no ruled built-in. */
+const USERS = (oid: string) => `${oid} >= ${FIRST_NORMAL_OID}`;
 
 /** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
 const inSchema = (alias: string, schema = "$2") => `(${schema}::text is null or ${alias}.nspname = ${schema}::text or (${schema}::text = 'pg_temp' and ${alias}.nspname like 'pg\\_temp\\_%'))`;
@@ -93,7 +96,7 @@ const typeChain = (seed: string, name = "types") => `${name}(oid, depth) as (${s
 const typesNamed = (name: string, schema: string) => `select t.oid, 0 from pg_type t join pg_namespace s on s.oid = t.typnamespace where t.typname = ${name} and ${inSchema("s", schema)}`;
 /** A type shipped with PostgreSQL (made by initdb) or an installed extension (hstore), as SYSTEM is for functions. */
 const systemType = (oid: string) => `exists (select 1 from pg_type st where st.oid = ${oid}
-      and (st.oid < 16384
+      and (st.oid < ${FIRST_NORMAL_OID}
         or exists (select 1 from pg_depend e where e.classid = 'pg_type'::regclass and e.objid = st.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e')))`;
 /**
  * Code a value of a type in CTE `types` runs without the statement naming it: its input/output

@@ -87,8 +87,9 @@ function walkNames(root: unknown, out: CodeNames, preparedHere: ReadonlySet<stri
         // It also empties every table with a foreign key to these (whatever its ON DELETE), and fires their TRUNCATE triggers: not named.
         return false;
       } else if (type === "A_Expr" && asArray(n.name).length) {
-        add(out.operator, qualified(n.name));
-        if (qualified(n.name)?.name === "#=") out.populates = true;
+        const op = qualified(n.name);
+        add(out.operator, op);
+        if (op?.name === "#=") out.populates = true;
       }
       else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
       else if (type === "PrepareStmt") {
