@@ -3,7 +3,7 @@ import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { withDeadline } from "@/lib/util/deadline";
 import { changedSince, noteUsed, StampChecks, stampOf, usedBy, type Basis } from "./catalog-stamps";
 import { columnSourcesOfSelect } from "./column-sources";
-import { INVENTORY, RULED_CALLS, RUNS_PROGRAM, SYSTEM, USER_CODE } from "./user-code-queries";
+import { alteredOidsQuery, INVENTORY, RULED_CALLS, RUNS_PROGRAM, SYSTEM, USER_CODE, withAltered } from "./user-code-queries";
 
 /**
  * Catalog lookups masking needs: RowDescription names a column only by (table OID, attnum),
@@ -152,6 +152,8 @@ export class UpstreamMetadata {
   }
   /** a serial upstream's names that can run user code (warm); valid while `generation` is anyUserCode's */
   private inventory: { at: number; generation: number; function: Set<string>; operator: Set<string>; typeCode: boolean } | null = null;
+  /** alteredOids's answer; valid while `generation` is anyUserCode's */
+  private altered: { at: number; generation: number; oids: Promise<string> } | null = null;
   private readonly stampChecks = new StampChecks((bases) => catalogRead(changedSince(this.sql, bases)));
 
   constructor(target: UpstreamTarget) {
@@ -265,7 +267,7 @@ export class UpstreamMetadata {
     const query = kind === "cast" && ref.from ? "castFrom" : kind;
     const params = query === "event" || query === "systemCasts" ? [] : query === "castFrom" ? [ref.name, schema, ref.from!.name, ref.from!.schema ?? null] : [ref.name, schema];
     if (this.inventoryRules(kind, ref.name)) return [];
-    const read = async () => (await this.sql.unsafe<{ fn: string }[]>(USER_CODE[query], params)).map((r) => r.fn);
+    const read = async () => (await this.sql.unsafe<{ fn: string }[]>(withAltered(USER_CODE[query], await this.alteredOids()), params)).map((r) => r.fn);
     // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
     return kind === "event" ? catalogRead(read()) : this.codeByName.get([query, ...params].map((p) => p ?? "").join("\u0000"), async () => ({ value: await read() }));
   }
@@ -286,7 +288,8 @@ export class UpstreamMetadata {
   private async readAhead(): Promise<void> {
     const generation = this.anyUserCode.generation;
     try {
-      const [inv] = await catalogRead(this.sql.unsafe<{ functions: string[]; operators: string[]; type_code: boolean; schemas: string[]; names: string[] }[]>(INVENTORY));
+      const altered = await this.alteredOids();
+      const [inv] = await catalogRead(this.sql.unsafe<{ functions: string[]; operators: string[]; type_code: boolean; schemas: string[]; names: string[] }[]>(withAltered(INVENTORY, altered)));
       if (!inv || generation !== this.anyUserCode.generation) return;
       this.inventory = { at: Date.now(), generation, function: new Set(inv.functions), operator: new Set(inv.operators), typeCode: inv.type_code };
       const refs = inv.names.flatMap((name, i) => [{ name }, { schema: inv.schemas[i], name }]);
@@ -321,11 +324,11 @@ export class UpstreamMetadata {
     if (!flag.reading && Date.now() - flag.at >= CACHE_TTL_MS / 3) {
       flag.reading = true;
       const generation = flag.generation;
-      this.sql
-        .unsafe<{ any: boolean }[]>(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM})
+      this.alteredOids()
+        .then((altered) => this.sql.unsafe<{ any: boolean }[]>(withAltered(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM})
           or exists (select 1 from pg_trigger where not tgisinternal)
           or exists (select 1 from pg_foreign_table f join pg_foreign_server s on s.oid = f.ftserver where ${RUNS_PROGRAM})
-          or ${RULED_CALLS} as any`)
+          or ${RULED_CALLS} as any`, altered)))
         .then(
           (rows) => {
             if (generation === flag.generation) Object.assign(flag, { value: rows[0]?.any !== false, at: Date.now() });
@@ -339,9 +342,33 @@ export class UpstreamMetadata {
     return flag.value !== false;
   }
 
+  /**
+   * The built-ins a superuser changed (user-code-queries.ts ALTERED_BUILTINS), as the OIDs every
+   * lookup counts as code written by users: read once per CACHE_TTL_MS and again after forget(),
+   * like the answers of the lookups themselves (each read takes a few milliseconds of the
+   * upstream's: it reads the bodies of PostgreSQL's own SQL functions).
+   */
+  private alteredOids(): Promise<string> {
+    const cached = this.altered;
+    const generation = this.anyUserCode.generation;
+    if (cached && cached.generation === generation && Date.now() - cached.at < CACHE_TTL_MS) return cached.oids;
+    const oids = catalogRead(
+      (async () => {
+        const [{ v }] = await this.sql.unsafe<{ v: number }[]>(`select current_setting('server_version_num')::int as v`);
+        return (await this.sql.unsafe<{ oids: string }[]>(alteredOidsQuery(v)))[0]?.oids ?? "";
+      })(),
+    );
+    const entry = { at: Date.now(), generation, oids };
+    this.altered = entry;
+    // A failed read is not kept: the next lookup asks again (this one fails closed).
+    oids.catch(() => void (this.altered === entry && (this.altered = null)));
+    return oids;
+  }
+
   /** Whether the function with this OID (a FunctionCall names only that) is code written in the database; true when there is none. */
   async isUserFunction(oid: number): Promise<boolean> {
-    const rows = await catalogRead(this.sql.unsafe<{ system: boolean }[]>(`select ${SYSTEM} as system from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = $1::oid`, [String(oid)]));
+    const altered = await this.alteredOids();
+    const rows = await catalogRead(this.sql.unsafe<{ system: boolean }[]>(withAltered(`select ${SYSTEM} as system from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = $1::oid`, altered), [String(oid)]));
     return rows[0]?.system !== true;
   }
 

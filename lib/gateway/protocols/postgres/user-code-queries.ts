@@ -1,4 +1,5 @@
 import { DEFAULT_FUNCTION_RULES, type FunctionRule } from "./classify/functions";
+import { RULED_SYMBOLS } from "./ruled-symbols";
 
 /** PostgreSQL's FirstNormalObjectId: what initdb made has lower OIDs; users' and extensions' objects, from here on. */
 export const FIRST_NORMAL_OID = 16384;
@@ -13,9 +14,11 @@ export const FIRST_NORMAL_OID = 16384;
  * code the gateway takes as not moving data by itself. Extensions that do (dblink) are classified
  * by the function rules (classify/functions.ts) before this. PostgreSQL's own are those initdb
  * made, below FirstNormalObjectId (16384), not those in pg_catalog: a superuser may create a
- * function there (`CREATE FUNCTION pg_catalog.f()`), and it is code written by users like any other.
+ * function there (`CREATE FUNCTION pg_catalog.f()`), and it is code written by users like any other;
+ * and of those, only the ones still as initdb made them (not in CTE `altered`, ALTERED_BUILTINS):
+ * `CREATE OR REPLACE FUNCTION pg_catalog.initcap(text) ...` keeps initcap's OID.
  */
-export const SYSTEM = `(p.oid < ${FIRST_NORMAL_OID}
+export const SYSTEM = `((p.oid < ${FIRST_NORMAL_OID} and p.oid <> all (array(select oid from altered)))
   or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
 /**
  * Built-in functions the function rules (classify/functions.ts) classify, by name as those rules
@@ -28,6 +31,7 @@ export const SYSTEM = `(p.oid < ${FIRST_NORMAL_OID}
 const RULED = (rules: readonly FunctionRule[]) => `array[${[...new Set(rules.map((r) => r.name))].map((n) => `'${n.replace(/_/g, "\\_").replace(/\*/g, "%")}'`).join(", ")}]`;
 const RULED_PROC = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES)})`;
 /** Rules for what a column default can run beyond the write that runs it (not nextval). */
+const RULED_READ = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES.filter((r) => r.kind === "read"))})`;
 const RULED_BEYOND_WRITE = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read" && r.kind !== "write"))})`;
 export const BUILTIN_PREFIX = "builtin:";
 /** `fn` for a pg_proc `p` in namespace `n`: a user function's name, or a built-in's with BUILTIN_PREFIX. */
@@ -39,26 +43,114 @@ const CALLED_OIDS = (tree: string) => `regexp_matches(${tree}, ':(?:funcid|opfun
 /** Users' objects (FIRST_NORMAL_OID on); PostgreSQL's own views call no ruled built-in. */
 const USERS = (oid: string) => `${oid} >= ${FIRST_NORMAL_OID}`;
 
+/** pg_language's fixed OIDs: the languages of PostgreSQL's own functions. */
+const INTERNAL = 12, C = 13, SQL = 14;
+/** Libraries C built-ins load from: plpgsql's handlers, snowball dictionaries, encoding conversions. */
+const BUILTIN_LIBRARIES = `'^\\$libdir/(plpgsql|dict_snowball|euc2004_sjis2004|[a-z0-9_]+_and_[a-z0-9_]+)$'`;
+/**
+ * The text bodies of PostgreSQL's own SQL functions that are not parsed at creation (the others
+ * are BEGIN ATOMIC / RETURN, stored parsed in prosqlbody), in PostgreSQL 15 and 18.
+ */
+const BUILTIN_SQL_TEXTS = [
+  "select pg_catalog.quote_literal($1::pg_catalog.text)",
+  "select pg_catalog.quote_nullable($1::pg_catalog.text)",
+  "select $1 operator(pg_catalog.||) $2::pg_catalog.text",
+  "select $1::pg_catalog.text operator(pg_catalog.||) $2",
+  "SELECT * FROM pg_catalog.unnest($1) WITH ORDINALITY",
+  `select $1[s],
+        s operator(pg_catalog.-) pg_catalog.array_lower($1,1) operator(pg_catalog.+) 1
+        from pg_catalog.generate_series(pg_catalog.array_lower($1,1),
+                                        pg_catalog.array_upper($1,1),
+                                        1) as g(s)`,
+];
+const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
+/**
+ * A parsed SQL body `body` (pg_node_tree text) that does more than read PostgreSQL's own relations
+ * with PostgreSQL's own functions: a query other than SELECT, a data-modifying CTE, FOR UPDATE, a
+ * utility statement, a relation users made, or a call of a function users wrote or of a built-in
+ * the rules classify.
+ */
+const BODY_BEYOND_READ = (body: string) => `(${body} ~ ':commandType [^1]|:hasModifyingCTE true|:hasForUpdate true|:utilityStmt [^<]'
+        or exists (select 1 from regexp_matches(${body}, ':relid (\\d+)', 'g') r where ${USERS("r[1]::oid")})
+        or exists (select 1 from ${CALLED_OIDS(body)} m join pg_proc q on q.oid = m[1]::oid
+          where ${USERS("q.oid")} or q.proname like any (${RULED(DEFAULT_FUNCTION_RULES)})))`;
+/**
+ * CTE `altered(oid)`: built-ins (below FIRST_NORMAL_OID) that are no longer what initdb made, as
+ * far as their rows tell without a copy of the original (xmin does not: once frozen every row
+ * reads alike). A superuser's `CREATE OR REPLACE FUNCTION pg_catalog.initcap(text)` keeps the
+ * OID, and so would pass for PostgreSQL's own code (SYSTEM). Altered is:
+ *   - a language initdb gives no built-in (plpgsql, plperl);
+ *   - C code from another library than BUILTIN_LIBRARIES (`AS '$libdir/dblink', 'dblink_exec'`);
+ *   - a C function of PostgreSQL's the function rules classify (RULED_SYMBOLS: `nextval_oid`)
+ *     under a name no rule has: renamed (`ALTER FUNCTION nextval RENAME TO nv`) or replaced;
+ *   - a SQL function with a text body other than BUILTIN_SQL_TEXTS;
+ *   - a parsed SQL body (BEGIN ATOMIC, RETURN) that writes, locks rows, reads a relation users
+ *     made, or calls a built-in the rules classify, a function users wrote, or another altered one.
+ * Rights (GRANT EXECUTE), owner, cost and settings are not compared: they do not change what runs.
+ * Some of these run the original anyway (fmgr finds PostgreSQL's C built-ins by OID, whatever
+ * pg_proc says, unless the planner inlines a SQL body in their place); they count all the same.
+ * Before PostgreSQL 14 (no parsed bodies) every built-in SQL function has a text body, which is
+ * not compared (`parsedBodies` false): only the language, library and C function are.
+ */
+const ALTERED_BUILTINS = (parsedBodies: boolean) => `altered(oid) as (
+      select p.oid from pg_proc p where p.oid < ${FIRST_NORMAL_OID} and (
+        p.prolang not in (${INTERNAL}, ${C}, ${SQL})
+        or (p.prolang = ${C} and coalesce(p.probin, '') !~ ${BUILTIN_LIBRARIES})
+        or (p.prolang = ${INTERNAL} and p.prosrc = any (array[${RULED_SYMBOLS.map(sqlText).join(", ")}]) and not ${RULED_PROC})
+${parsedBodies ? `
+        or (p.prolang = ${SQL} and p.prosqlbody is null and p.prosrc <> all (array[${BUILTIN_SQL_TEXTS.map(sqlText).join(", ")}]))` : ""})
+    ${parsedBodies ? `
+      union all
+      select p.oid from pg_proc p cross join lateral (select p.prosqlbody::text) b(body)
+        where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is not null and ${BODY_BEYOND_READ("b.body")}
+      union
+      select p.oid from altered a join pg_proc p on p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID}
+        and p.prosqlbody::text ~ (':(?:funcid|opfuncid|aggfnoid|winfnoid) ' || a.oid || '\\M')` : ""})`;
+/**
+ * The OIDs of ALTERED_BUILTINS, comma-separated, for a server of that `server_version_num`
+ * (metadata.ts reads them once per cache period).
+ */
+export const alteredOidsQuery = (serverVersionNum: number) =>
+  `with recursive ${ALTERED_BUILTINS(serverVersionNum >= 140000)} select coalesce(string_agg(oid::text, ','), '') as oids from altered`;
+/** `query` with CTE `altered` (which SYSTEM reads) as the OIDs ALTERED_OIDS gave. */
+export const withAltered = (query: string, oids: string) => {
+  if (!/^[0-9,]*$/.test(oids)) throw new Error(`not a list of OIDs: ${JSON.stringify(oids)}`);
+  const q = query.trimStart();
+  const cte = `altered(oid) as (select unnest('{${oids}}'::oid[]))`;
+  return q.startsWith("with recursive ") ? `with recursive ${cte},\n    ${q.slice("with recursive ".length)}` : `with ${cte}\n    ${q}`;
+};
+
 /** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
 const inSchema = (alias: string, schema = "$2") => `(${schema}::text is null or ${alias}.nspname = ${schema}::text or (${schema}::text = 'pg_temp' and ${alias}.nspname like 'pg\\_temp\\_%'))`;
 /**
  * The stored expressions of the objects (classid, objid) in a CTE `objs` that users wrote: views'
- * and rules' actions and conditions, CHECKs (domains' too), defaults, row-level security policies.
- * One by one (scalar subqueries by OID), so only the reached objects' expressions are read.
+ * and rules' actions and conditions, CHECKs (domains' too), defaults, row-level security policies;
+ * and PostgreSQL's own views and rules (`own`), which a superuser may have replaced in place
+ * (`CREATE OR REPLACE VIEW information_schema.x`, same OID). One by one (scalar subqueries by
+ * OID), so only the reached objects' expressions are read.
  */
-const TREES_OF_OBJS = `select (select w.ev_action::text || ' ' || w.ev_qual::text from pg_rewrite w where w.oid = o.objid) as tree
-        from objs o where o.classid = 'pg_rewrite'::regclass and ${USERS("o.objid")}
-      union all select (select k.conbin::text from pg_constraint k where k.oid = o.objid) from objs o where o.classid = 'pg_constraint'::regclass and ${USERS("o.objid")}
-      union all select (select a.adbin::text from pg_attrdef a where a.oid = o.objid) from objs o where o.classid = 'pg_attrdef'::regclass and ${USERS("o.objid")}
-      union all select (select coalesce(y.polqual::text, '') || ' ' || coalesce(y.polwithcheck::text, '') from pg_policy y where y.oid = o.objid)
+const TREES_OF_OBJS = `select (select w.ev_action::text || ' ' || w.ev_qual::text from pg_rewrite w where w.oid = o.objid) as tree, not ${USERS("o.objid")} as own
+        from objs o where o.classid = 'pg_rewrite'::regclass
+      union all select (select k.conbin::text from pg_constraint k where k.oid = o.objid), false from objs o where o.classid = 'pg_constraint'::regclass and ${USERS("o.objid")}
+      union all select (select a.adbin::text from pg_attrdef a where a.oid = o.objid), false from objs o where o.classid = 'pg_attrdef'::regclass and ${USERS("o.objid")}
+      union all select (select coalesce(y.polqual::text, '') || ' ' || coalesce(y.polwithcheck::text, '') from pg_policy y where y.oid = o.objid), false
         from objs o where o.classid = 'pg_policy'::regclass`;
-/** The functions objects users wrote name by OID: a cast's, an operator's, an operator class's support function. */
-const FUNCTIONS_OF_OBJS = `select c.castfunc from objs o join pg_cast c on o.classid = 'pg_cast'::regclass and c.oid = o.objid where ${USERS("c.oid")}
-      union all select x.oprcode from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid where ${USERS("x.oid")}
-      union all select a.amproc from objs o join pg_amproc a on o.classid = 'pg_amproc'::regclass and a.oid = o.objid where ${USERS("a.oid")}`;
+/**
+ * The functions objects name by OID: a cast's, an operator's, an operator class's support
+ * function; and of PostgreSQL's own (`own`: those and its types' input and output functions,
+ * which record no dependency) the ones CODE_OF_OBJS finds altered (ALTERED_BUILTINS).
+ */
+const FUNCTIONS_OF_OBJS = `select c.castfunc, not ${USERS("c.oid")} from objs o join pg_cast c on o.classid = 'pg_cast'::regclass and c.oid = o.objid
+      union all select x.oprcode, not ${USERS("x.oid")} from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid
+      union all select a.amproc, not ${USERS("a.oid")} from objs o join pg_amproc a on o.classid = 'pg_amproc'::regclass and a.oid = o.objid
+      union all select f.fn, true from objs o join pg_type t on o.classid = 'pg_type'::regclass and t.oid = o.objid and ${`t.oid < ${FIRST_NORMAL_OID}`}
+        cross join lateral (values (t.typinput), (t.typoutput), (t.typreceive), (t.typsend)) f(fn) where f.fn <> 0`;
 /**
  * The user functions objects (classid, objid) in a CTE `objs` depend on, and the built-ins the
- * function rules classify that they call (RULED).
+ * function rules classify that they call (RULED); PostgreSQL's own views calling the read ones
+ * (pg_stat_activity's pg_stat_get_activity) are not counted, they withhold what masking cannot
+ * follow (source-plans.ts). Any function they reach that is altered (ALTERED_BUILTINS) is code
+ * written by users.
  */
 const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from objs o
       join pg_depend d on d.classid = o.classid and d.objid = o.objid and d.refclassid = 'pg_proc'::regclass
@@ -66,9 +158,9 @@ const CODE_OF_OBJS = `select distinct n.nspname || '.' || p.proname as fn from o
     where not ${SYSTEM}
     union select ${FN} from (${TREES_OF_OBJS}) t cross join lateral ${CALLED_OIDS("t.tree")} m
       join pg_proc p on p.oid = m[1]::oid join pg_namespace n on n.oid = p.pronamespace
-    where ${SYSTEM} and ${RULED_PROC}
-    union select ${FN} from (${FUNCTIONS_OF_OBJS}) f(oid) join pg_proc p on p.oid = f.oid join pg_namespace n on n.oid = p.pronamespace
-    where ${SYSTEM} and ${RULED_PROC}`;
+    where not ${SYSTEM} or (${RULED_PROC} and not (t.own and ${RULED_READ}))
+    union select ${FN} from (${FUNCTIONS_OF_OBJS}) f(oid, own) join pg_proc p on p.oid = f.oid join pg_namespace n on n.oid = p.pronamespace
+    where not ${SYSTEM} or (${RULED_PROC} and not f.own)`;
 /**
  * `= IN_RELS`: one of the relations in a CTE `rels`, as an index lookup: the work follows what
  * the statement reaches, not the size of the catalog (joined to `rels`, whose size the planner
@@ -236,9 +328,10 @@ export const USER_CODE = {
     union ${FDW_PROGRAMS}`,
   // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
   // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
-  // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`.
+  // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`. So do
+  // PostgreSQL's own casts whose function is altered (ALTERED_BUILTINS).
   systemCasts: `select distinct ${FN} as fn from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
-    where ${USER_OR_RULED} and ${USERS("c.oid")} and ${systemType("c.castsource")} and ${systemType("c.casttarget")}`,
+    where (${USERS("c.oid")} and ${USER_OR_RULED} or not ${SYSTEM}) and ${systemType("c.castsource")} and ${systemType("c.casttarget")}`,
   event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
     where e.evtenabled <> 'D' and not ${SYSTEM}`,
 };
@@ -247,14 +340,18 @@ export const USER_CODE = {
  * Whether any object users wrote calls a built-in the function rules classify (RULED), beyond what
  * runs it: a table's CHECK or default, a rule on INSERT/UPDATE/DELETE, run only in a write, count
  * only with a rule beyond write (pg_advisory_lock, not nextval: every serial column's default).
+ * PostgreSQL's own views too, with a rule beyond read (theirs call pg_stat_get_activity; one a
+ * superuser replaced may call nextval). Reads every view's definition (about 20 ms on PostgreSQL
+ * 15's 142): metadata.ts reads it in the background.
  */
 export const RULED_CALLS = `(exists (select 1 from (
         select w.ev_action::text || ' ' || w.ev_qual::text as tree, w.ev_type <> '1' as on_write from pg_rewrite w where ${USERS("w.oid")}
+        union all select w.ev_action::text, null from pg_rewrite w where not ${USERS("w.oid")} and w.ev_type = '1'
         union all select k.conbin::text, k.contypid = 0 from pg_constraint k where ${USERS("k.oid")} and k.conbin is not null
         union all select a.adbin::text, true from pg_attrdef a where ${USERS("a.oid")}
         union all select coalesce(y.polqual::text, '') || ' ' || coalesce(y.polwithcheck::text, ''), false from pg_policy y) t
       cross join lateral ${CALLED_OIDS("t.tree")} m join pg_proc p on p.oid = m[1]::oid
-      where case when t.on_write then ${RULED_BEYOND_WRITE} else ${RULED_PROC} end)
+      where case when t.on_write is null then ${RULED_PROC} and not ${RULED_READ} when t.on_write then ${RULED_BEYOND_WRITE} else ${RULED_PROC} end)
     or exists (select 1 from (select c.castfunc from pg_cast c where ${USERS("c.oid")}
         union all select x.oprcode from pg_operator x where ${USERS("x.oid")}
         union all select a.amproc from pg_amproc a where ${USERS("a.oid")}) f(oid)
@@ -276,6 +373,6 @@ export const INVENTORY = `select
     exists (select 1 from pg_depend d join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
       where d.refclassid = 'pg_proc'::regclass and not ${SYSTEM}
         and d.classid in ('pg_cast'::regclass, 'pg_constraint'::regclass, 'pg_amproc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass))
-      or ${RULED_CALLS} as type_code,
+      or exists (select 1 from altered) or ${RULED_CALLS} as type_code,
     array(select s.nspname::text ${OWN_RELATIONS} order by c.oid limit 100) as schemas,
     array(select c.relname::text ${OWN_RELATIONS} order by c.oid limit 100) as names`;

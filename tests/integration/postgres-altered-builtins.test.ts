@@ -1,0 +1,111 @@
+import { PGlite } from "@electric-sql/pglite";
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_FUNCTION_RULES } from "@/lib/gateway/protocols/postgres/classify/functions";
+import { RULED_SYMBOLS } from "@/lib/gateway/protocols/postgres/ruled-symbols";
+import { alteredOidsQuery } from "@/lib/gateway/protocols/postgres/user-code-queries";
+import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
+
+/**
+ * Built-ins a superuser changed in place keep the OIDs initdb gave them (below 16384), so the OID
+ * alone would take them for PostgreSQL's own code. user-code-queries.ts ALTERED_BUILTINS tells
+ * them apart by what their rows say runs; this test changes built-ins every way PostgreSQL allows
+ * on a real PostgreSQL 15 and checks which ones it finds. End to end (a read-only policy, the
+ * database unchanged): postgres-write-bypass-objects.test.ts.
+ */
+
+/** The C functions behind the built-ins a rule names, and the built-ins of other names running one, in a catalog. */
+const SYMBOLS_OF_RULED = `select
+    array(select distinct p.prosrc from pg_proc p where p.prolang = 12 and p.oid < 16384 and p.proname like any ($1::text[])) as ruled,
+    array(select p.oid::regprocedure::text from pg_proc p where p.prolang = 12 and p.oid < 16384 and not p.proname like any ($1::text[]) and p.prosrc = any ($2::text[])) as others`;
+/** PostgreSQL 15 and PGlite's 18 both have parsed SQL bodies. */
+const ALTERED_OIDS = alteredOidsQuery(150000);
+const RULE_PATTERNS = [...new Set(DEFAULT_FUNCTION_RULES.map((r) => r.name.replace(/_/g, "\\_").replace(/\*/g, "%")))];
+
+describe("PostgreSQL: built-ins a superuser changed in place are not taken for PostgreSQL's own", () => {
+  let pg15: Postgres15;
+  let direct: postgres.Sql;
+  let pglite: PGlite;
+
+  beforeAll(async () => {
+    pg15 = await startPostgres15();
+    direct = postgres(await createDatabase(pg15, "altered"), { max: 1, onnotice: () => {} });
+    pglite = new PGlite();
+  }, 120_000);
+
+  afterAll(async () => {
+    await direct?.end({ timeout: 1 });
+    await pglite?.close();
+    await pg15?.stop();
+  });
+
+  const altered = async (): Promise<string[]> => {
+    const [{ oids }] = await direct.unsafe<{ oids: string }[]>(ALTERED_OIDS);
+    if (!oids) return [];
+    return (await direct.unsafe<{ f: string }[]>(`select unnest('{${oids}}'::oid[])::regprocedure::text as f order by 1`)).map((r) => r.f);
+  };
+
+  it("PostgreSQL 15 and PGlite (PostgreSQL 18) as initdb made them: nothing is altered", async () => {
+    expect(await altered()).toEqual([]);
+    expect((await pglite.query<{ oids: string }>(ALTERED_OIDS)).rows[0]!.oids).toBe("");
+    // The query for servers before 14 does not name prosqlbody (they have no such column).
+    const before14 = alteredOidsQuery(130000);
+    expect(before14).not.toContain("prosqlbody");
+    expect((await direct.unsafe<{ oids: string }[]>(before14))[0]!.oids).toBe("");
+  });
+
+  it("RULED_SYMBOLS holds the C function of every built-in a rule names, and no other built-in runs one (PostgreSQL 15 and PGlite)", async () => {
+    const [pg] = await direct.unsafe<{ ruled: string[]; others: string[] }[]>(SYMBOLS_OF_RULED, [RULE_PATTERNS, [...RULED_SYMBOLS]]);
+    const lite = (await pglite.query<{ ruled: string[]; others: string[] }>(SYMBOLS_OF_RULED, [RULE_PATTERNS, [...RULED_SYMBOLS]])).rows[0]!;
+    for (const { ruled, others } of [pg!, lite]) {
+      expect(ruled.length).toBeGreaterThan(100);
+      expect(ruled.filter((s) => !RULED_SYMBOLS.includes(s))).toEqual([]);
+      expect(others).toEqual([]);
+    }
+  });
+
+  it("finds each way of changing what a built-in runs, and not rights, owner, cost, settings or comments", async () => {
+    await direct.unsafe(`create sequence s; create table t_log (n int); create table t_secret (secret text)`);
+    const changes: [sql: string, found: string[]][] = [
+      // what does not change what runs
+      ["grant execute on function pg_catalog.pg_ls_dir(text) to public", []],
+      ["alter function pg_catalog.initcap(text) cost 2", []],
+      ["alter function pg_catalog.upper(text) set work_mem = '8MB'", []],
+      ["comment on function pg_catalog.lower(text) is 'changed'", []],
+      ["create role gh_owner; alter function pg_catalog.initcap(text) owner to gh_owner", []],
+      // another language
+      ["create or replace function pg_catalog.to_hex(integer) returns text language plpgsql as $$ begin perform nextval('s'); return 'x'; end $$", ["to_hex(integer)"]],
+      // C from a library PostgreSQL's built-ins do not load from
+      ["create or replace function pg_catalog.btrim(text, text) returns text language c as '$libdir/dblink', 'dblink_exec'", ["btrim(text,text)"]],
+      // a writer's C function under another name (created, never called: the signature does not match)
+      ["create or replace function pg_catalog.chr(integer) returns text language internal as 'nextval_oid'", ["chr(integer)"]],
+      // a writer renamed
+      ["alter function pg_catalog.lo_unlink(oid) rename to gh_unlink", ["gh_unlink(oid)"]],
+      // a text body, whatever it does
+      ["create or replace function pg_catalog.initcap(text) returns text language sql as $$ select 'x' $$", ["initcap(text)"]],
+      // parsed bodies that write, call a writer, read a table users made, lock rows
+      ["create or replace function pg_catalog.quote_ident(text) returns text begin atomic insert into public.t_log values (1); select 'x'; end", ["quote_ident(text)"]],
+      ["create or replace function pg_catalog.to_ascii(text) returns text begin atomic select nextval('s')::text; end", ["to_ascii(text)"]],
+      ["create or replace function pg_catalog.reverse(text) returns text begin atomic select max(secret) from public.t_secret; end", ["reverse(text)"]],
+      ["create or replace function pg_catalog.repeat(text, integer) returns text begin atomic select relname::text from pg_class limit 1 for update; end", ["repeat(text,integer)"]],
+      // a built-in whose parsed body calls a changed one: date_part(text, date) calls timestamp(date)
+      ["create or replace function pg_catalog.timestamp(date) returns timestamp language plpgsql as $$ begin perform nextval('s'); return now(); end $$", ["\"timestamp\"(date)", "date_part(text,date)"]],
+    ];
+    let expected: string[] = [];
+    for (const [sql, found] of changes) {
+      await direct.unsafe(sql);
+      expected = [...expected, ...found];
+      expect({ sql, altered: await altered() }).toEqual({ sql, altered: expect.arrayContaining(expected) });
+    }
+    // Beyond what was changed, only built-ins whose parsed body calls a changed one: every other
+    // built-in is still PostgreSQL's own.
+    const [{ oids }] = await direct.unsafe<{ oids: string }[]>(ALTERED_OIDS);
+    const extras = await direct.unsafe<{ f: string; calls_altered: boolean }[]>(
+      `select p.oid::regprocedure::text as f, exists (select 1 from unnest('{${oids}}'::oid[]) a(oid) where p.prosqlbody::text ~ (':funcid ' || a.oid || '\\M')) as calls_altered
+       from pg_proc p where p.oid = any ('{${oids}}'::oid[]) and not p.oid::regprocedure::text = any ($1::text[])`,
+      [expected],
+    );
+    expect(extras.length).toBeGreaterThan(0);
+    expect(extras.filter((e) => !e.calls_altered)).toEqual([]);
+  });
+});
