@@ -3,7 +3,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_FUNCTION_RULES } from "@/lib/gateway/protocols/postgres/classify/functions";
 import { RULED_SYMBOLS } from "@/lib/gateway/protocols/postgres/ruled-symbols";
-import { alteredOidsQuery } from "@/lib/gateway/protocols/postgres/user-code-queries";
+import { alteredOidsQuery, USER_CODE, withAltered } from "@/lib/gateway/protocols/postgres/user-code-queries";
 import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
 
 /**
@@ -107,5 +107,15 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
     );
     expect(extras.length).toBeGreaterThan(0);
     expect(extras.filter((e) => !e.calls_altered)).toEqual([]);
+  });
+
+  it("an extension's functions in C are its own; one in PL/pgSQL, or added to it by a superuser in PL/pgSQL, is code written by users", async () => {
+    await direct.unsafe(`create extension hstore;
+      create function public.gh_member() returns bigint language plpgsql as $$ begin return nextval('s'); end $$;
+      alter extension hstore add function public.gh_member()`);
+    const [{ oids }] = await direct.unsafe<{ oids: string }[]>(ALTERED_OIDS);
+    const lookup = async (name: string) => (await direct.unsafe<{ fn: string }[]>(withAltered(USER_CODE.function, oids), [name, null])).map((r) => r.fn);
+    expect(await lookup("hstore_to_json")).toEqual([]);
+    expect(await lookup("gh_member")).toEqual(["public.gh_member"]);
   });
 });

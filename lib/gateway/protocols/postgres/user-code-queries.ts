@@ -3,6 +3,8 @@ import { RULED_SYMBOLS } from "./ruled-symbols";
 
 /** PostgreSQL's FirstNormalObjectId: what initdb made has lower OIDs; users' and extensions' objects, from here on. */
 export const FIRST_NORMAL_OID = 16384;
+/** pg_language's fixed OIDs: the languages of PostgreSQL's own functions. */
+const INTERNAL = 12, C = 13, SQL = 14;
 
 /**
  * The catalog queries behind UpstreamMetadata.userCode (metadata.ts): which functions written by
@@ -16,10 +18,14 @@ export const FIRST_NORMAL_OID = 16384;
  * made, below FirstNormalObjectId (16384), not those in pg_catalog: a superuser may create a
  * function there (`CREATE FUNCTION pg_catalog.f()`), and it is code written by users like any other;
  * and of those, only the ones still as initdb made them (not in CTE `altered`, ALTERED_BUILTINS):
- * `CREATE OR REPLACE FUNCTION pg_catalog.initcap(text) ...` keeps initcap's OID.
+ * `CREATE OR REPLACE FUNCTION pg_catalog.initcap(text) ...` keeps initcap's OID. An extension's
+ * own only in C or SQL: one in PL/pgSQL (pg_partman's run_maintenance, PostGIS's
+ * AddGeometryColumn) writes like any user's, and `ALTER EXTENSION ... ADD FUNCTION` makes a
+ * user's function a member.
  */
 export const SYSTEM = `((p.oid < ${FIRST_NORMAL_OID} and p.oid <> all (array(select oid from altered)))
-  or exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'))`;
+  or (p.prolang in (${INTERNAL}, ${C}, ${SQL})
+    and exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e')))`;
 /**
  * Built-in functions the function rules (classify/functions.ts) classify, by name as those rules
  * match: `nextval`, `pg_advisory_*`. PostgreSQL records no dependency on its own (pinned)
@@ -43,8 +49,6 @@ const CALLED_OIDS = (tree: string) => `regexp_matches(${tree}, ':(?:funcid|opfun
 /** Users' objects (FIRST_NORMAL_OID on); PostgreSQL's own views call no ruled built-in. */
 const USERS = (oid: string) => `${oid} >= ${FIRST_NORMAL_OID}`;
 
-/** pg_language's fixed OIDs: the languages of PostgreSQL's own functions. */
-const INTERNAL = 12, C = 13, SQL = 14;
 /** Libraries C built-ins load from: plpgsql's handlers, snowball dictionaries, encoding conversions. */
 const BUILTIN_LIBRARIES = `'^\\$libdir/(plpgsql|dict_snowball|euc2004_sjis2004|[a-z0-9_]+_and_[a-z0-9_]+)$'`;
 /**
