@@ -48,6 +48,8 @@ const WORKLOADS = [
   ["prepared", "select-only, prepared", ["-S", "-M", "prepared"], SELECT_CLIENTS],
   ["tpcb", "tpc-b (writes), simple", ["-M", "simple"], TPCB_CLIENTS],
 ] as const;
+/** The issue's throughput targets (ratio of direct), by workload. */
+const TARGETS: Partial<Record<(typeof WORKLOADS)[number][0], number>> = { simple: 0.75, tpcb: 0.85 };
 
 /** tps, and the Gatehouse process's CPU time per transaction (µs) when `gh` is given */
 function pgbench(args: readonly string[], env: Env, gh?: GatehouseProcess): { tps: number; userUs: number; sysUs: number } {
@@ -217,6 +219,24 @@ async function main() {
   console.log("ratio = gatehouse / direct throughput (1.00 = no overhead); cpu µs/tx = Gatehouse process CPU time (user+system) per pgbench transaction");
   console.log("(select-only: 1 statement, TPC-B: 7). Every statement through Gatehouse is classified, decided by policy and recorded.");
   if (Object.keys(rechecks).length) console.log("policy save: each live session decides what it holds open again (lib/gateway/core/standing.ts); with 1 and 200 sessions, the difference is their cost.");
+  printTargets(results);
+}
+
+/** Each target against what this run measured, and against the relay-only ceiling of the same run. */
+function printTargets(results: Record<string, Record<string, number>>) {
+  const lines: string[] = [];
+  const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
+  for (const [key, label] of WORKLOADS) {
+    const target = TARGETS[key];
+    const r = results[key];
+    if (target === undefined || !r) continue;
+    const relay = r.relay / r.direct;
+    const ceiling = relay < target ? `above the relay-only ceiling (${relay.toFixed(2)}): no Node.js proxy reaches it on this machine` : `below the relay-only ceiling (${relay.toFixed(2)})`;
+    lines.push(`${label} ≥ ${target}: ${STORES.map((s) => `${s} ${(r[s] / r.direct).toFixed(2)} ${verdict(r[s] / r.direct >= target)}`).join(", ")}; the target is ${ceiling}`);
+  }
+  if (results.fetch) lines.push(`masked fetch ≥ 0.5: ${STORES.map((s) => `${s} ${(results.fetch.direct / results.fetch[s]).toFixed(2)} ${verdict(results.fetch.direct / results.fetch[s] >= 0.5)}`).join(", ")}`);
+  if (results.memory) lines.push(`200 idle connections ≤ 300 MB: ${STORES.map((s) => `${s} ${results.memory[`${s}:after`].toFixed(0)} MB ${verdict(results.memory[`${s}:after`] <= 300)}`).join(", ")}`);
+  if (lines.length) console.log(`\ntargets (issue 4):\n${lines.map((l) => `  ${l}`).join("\n")}`);
 }
 
 main().catch((err) => {
