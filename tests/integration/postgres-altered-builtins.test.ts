@@ -90,6 +90,8 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
       ["create or replace function pg_catalog.repeat(text, integer) returns text begin atomic select relname::text from pg_class limit 1 for update; end", ["repeat(text,integer)"]],
       // a built-in whose parsed body calls a changed one: date_part(text, date) calls timestamp(date)
       ["create or replace function pg_catalog.timestamp(date) returns timestamp language plpgsql as $$ begin perform nextval('s'); return now(); end $$", ["\"timestamp\"(date)", "date_part(text,date)"]],
+      // an aggregate given a transition function users wrote
+      ["create function public.gh_sf(int4, int4) returns int4 language sql as 'select greatest($1, $2)'; create or replace aggregate pg_catalog.max(int4) (sfunc = public.gh_sf, stype = int4)", ["max(integer)"]],
     ];
     let expected: string[] = [];
     for (const [sql, found] of changes) {
@@ -117,5 +119,14 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
     const lookup = async (name: string) => (await direct.unsafe<{ fn: string }[]>(withAltered(USER_CODE.function, oids), [name, null])).map((r) => r.fn);
     expect(await lookup("hstore_to_json")).toEqual([]);
     expect(await lookup("gh_member")).toEqual(["public.gh_member"]);
+  });
+
+  it("a built-in type given a function users wrote (ALTER TYPE int4 SET (SEND = f)) counts for every statement", async () => {
+    const [{ oids }] = await direct.unsafe<{ oids: string }[]>(ALTERED_OIDS);
+    const everywhere = async () => (await direct.unsafe<{ fn: string }[]>(withAltered(USER_CODE.systemCasts, oids))).map((r) => r.fn);
+    expect(await everywhere()).not.toContain("public.gh_send");
+    await direct.unsafe(`create function public.gh_send(int4) returns bytea language plpgsql strict immutable as $$ begin perform nextval('s'); return int4send($1); end $$;
+      alter type pg_catalog.int4 set (send = public.gh_send)`);
+    expect(await everywhere()).toContain("public.gh_send");
   });
 });

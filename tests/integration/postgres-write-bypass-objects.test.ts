@@ -66,6 +66,9 @@ create or replace function information_schema._pg_numeric_scale(typid oid, typmo
 create or replace function pg_catalog.lpad(text, integer) returns text begin atomic insert into public.t_log values (1); select 'x'; end;
 create or replace function pg_catalog.to_ascii(text) returns text begin atomic select nextval('public.s_main')::text; end;
 alter function pg_catalog.lo_create(oid) rename to gh_lo_create;
+-- ...and a built-in aggregate given a writing transition function (CREATE OR REPLACE AGGREGATE)
+create function public.gh_or_sf(int4, int4) returns int4 language plpgsql as $$ begin perform nextval('public.s_main'); return $1 | $2; end $$;
+create or replace aggregate pg_catalog.bit_or(int4) (sfunc = public.gh_or_sf, stype = int4);
 `;
 
 /** Expressions that change the database when evaluated, through the objects above. */
@@ -95,6 +98,7 @@ const WRITERS = [
   "lpad('x', 1)",
   "to_ascii('x')",
   "gh_lo_create(0)",
+  "(select bit_or(id) from accounts)",
 ];
 
 /** Expressions that only read, over the same objects. */
@@ -145,6 +149,7 @@ const BYPASSES = [
   "SELECT lpad('x', 1)",
   "SELECT to_ascii('x')",
   "SELECT gh_lo_create(0)",
+  "SELECT bit_or(id) FROM accounts",
 ];
 
 describe("PostgreSQL gateway: no write passes a read-only policy through more kinds of objects (generative)", () => {

@@ -69,15 +69,12 @@ const BUILTIN_SQL_TEXTS = [
 ];
 const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
 /**
- * A parsed SQL body `body` (pg_node_tree text) that does more than read PostgreSQL's own relations
- * with PostgreSQL's own functions: a query other than SELECT, a data-modifying CTE, FOR UPDATE, a
- * utility statement, a relation users made, or a call of a function users wrote or of a built-in
- * the rules classify.
+ * A parsed SQL body `body` (pg_node_tree text) that does more than read PostgreSQL's own
+ * relations: a query other than SELECT, a data-modifying CTE, FOR UPDATE, a utility statement, a
+ * relation users made. (What it calls: ALTERED_BUILTINS `calls`.)
  */
 const BODY_BEYOND_READ = (body: string) => `(${body} ~ ':commandType [^1]|:hasModifyingCTE true|:hasForUpdate true|:utilityStmt [^<]'
-        or exists (select 1 from regexp_matches(${body}, ':relid (\\d+)', 'g') r where ${USERS("r[1]::oid")})
-        or exists (select 1 from ${CALLED_OIDS(body)} m join pg_proc q on q.oid = m[1]::oid
-          where ${USERS("q.oid")} or q.proname like any (${RULED(DEFAULT_FUNCTION_RULES)})))`;
+        or exists (select 1 from regexp_matches(${body}, ':relid (\\d+)', 'g') r where ${USERS("r[1]::oid")}))`;
 /**
  * CTE `altered(oid)`: built-ins (below FIRST_NORMAL_OID) that are no longer what initdb made, as
  * far as their rows tell without a copy of the original (xmin does not: once frozen every row
@@ -89,27 +86,46 @@ const BODY_BEYOND_READ = (body: string) => `(${body} ~ ':commandType [^1]|:hasMo
  *     under a name no rule has: renamed (`ALTER FUNCTION nextval RENAME TO nv`) or replaced;
  *   - a SQL function with a text body other than BUILTIN_SQL_TEXTS;
  *   - a parsed SQL body (BEGIN ATOMIC, RETURN) that writes, locks rows, reads a relation users
- *     made, or calls a built-in the rules classify, a function users wrote, or another altered one.
+ *     made, or calls a built-in the rules classify, a function users wrote, or another altered one;
+ *   - a built-in depending on a function users wrote (pg_depend: `CREATE OR REPLACE AGGREGATE
+ *     pg_catalog.max(int4) (sfunc = public.f, ...)`), or an aggregate whose support function is a
+ *     built-in the rules classify or an altered one.
  * Rights (GRANT EXECUTE), owner, cost and settings are not compared: they do not change what runs.
  * Some of these run the original anyway (fmgr finds PostgreSQL's C built-ins by OID, whatever
  * pg_proc says, unless the planner inlines a SQL body in their place); they count all the same.
  * Before PostgreSQL 14 (no parsed bodies) every built-in SQL function has a text body, which is
  * not compared (`parsedBodies` false): only the language, library and C function are.
  */
-const ALTERED_BUILTINS = (parsedBodies: boolean) => `altered(oid) as (
+/** A type `t`'s functions (pg_type): input, output, binary, type modifier, statistics, subscripting. */
+const TYPE_FUNCTIONS = (t: string) =>
+  `(values (${t}.typinput::oid), (${t}.typoutput::oid), (${t}.typreceive::oid), (${t}.typsend::oid), (${t}.typmodin::oid), (${t}.typmodout::oid), (${t}.typanalyze::oid), (${t}.typsubscript::oid))`;
+/** The support functions of aggregate `g` (pg_aggregate): what runs for each row and at the end. */
+const AGGREGATE_FUNCTIONS = (g: string) =>
+  `(values (${g}.aggtransfn::oid), (${g}.aggfinalfn::oid), (${g}.aggcombinefn::oid), (${g}.aggserialfn::oid), (${g}.aggdeserialfn::oid), (${g}.aggmtransfn::oid), (${g}.aggminvtransfn::oid), (${g}.aggmfinalfn::oid))`;
+const ALTERED_BUILTINS = (parsedBodies: boolean) => `calls(caller, callee) as (
+      select d.objid, d.refobjid from pg_depend d
+        where d.classid = 'pg_proc'::regclass and d.objid < ${FIRST_NORMAL_OID} and d.refclassid = 'pg_proc'::regclass
+      union all
+      select g.aggfnoid, f.fn from pg_aggregate g cross join lateral ${AGGREGATE_FUNCTIONS("g")} f(fn) where g.aggfnoid < ${FIRST_NORMAL_OID} and f.fn <> 0${
+        parsedBodies ? `
+      union all
+      select p.oid, m[1]::oid from pg_proc p cross join lateral ${CALLED_OIDS("p.prosqlbody::text")} m
+        where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is not null` : ""}),
+    altered(oid) as (
       select p.oid from pg_proc p where p.oid < ${FIRST_NORMAL_OID} and (
         p.prolang not in (${INTERNAL}, ${C}, ${SQL})
         or (p.prolang = ${C} and coalesce(p.probin, '') !~ ${BUILTIN_LIBRARIES})
-        or (p.prolang = ${INTERNAL} and p.prosrc = any (array[${RULED_SYMBOLS.map(sqlText).join(", ")}]) and not ${RULED_PROC})
-${parsedBodies ? `
+        or (p.prolang = ${INTERNAL} and p.prosrc = any (array[${RULED_SYMBOLS.map(sqlText).join(", ")}]) and not ${RULED_PROC})${
+          parsedBodies ? `
         or (p.prolang = ${SQL} and p.prosqlbody is null and p.prosrc <> all (array[${BUILTIN_SQL_TEXTS.map(sqlText).join(", ")}]))` : ""})
-    ${parsedBodies ? `
+      union all
+      select c.caller from calls c join pg_proc q on q.oid = c.callee where ${USERS("q.oid")} or q.proname like any (${RULED(DEFAULT_FUNCTION_RULES)})${
+        parsedBodies ? `
       union all
       select p.oid from pg_proc p cross join lateral (select p.prosqlbody::text) b(body)
-        where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is not null and ${BODY_BEYOND_READ("b.body")}
+        where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is not null and ${BODY_BEYOND_READ("b.body")}` : ""}
       union
-      select p.oid from altered a join pg_proc p on p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID}
-        and p.prosqlbody::text ~ (':(?:funcid|opfuncid|aggfnoid|winfnoid) ' || a.oid || '\\M')` : ""})`;
+      select c.caller from altered a join calls c on c.callee = a.oid)`;
 /**
  * The OIDs of ALTERED_BUILTINS, comma-separated, for a server of that `server_version_num`
  * (metadata.ts reads them once per cache period).
@@ -141,14 +157,12 @@ const TREES_OF_OBJS = `select (select w.ev_action::text || ' ' || w.ev_qual::tex
         from objs o where o.classid = 'pg_policy'::regclass`;
 /**
  * The functions objects name by OID: a cast's, an operator's, an operator class's support
- * function; and of PostgreSQL's own (`own`: those and its types' input and output functions,
- * which record no dependency) the ones CODE_OF_OBJS finds altered (ALTERED_BUILTINS).
+ * function; of PostgreSQL's own (`own`) the ones CODE_OF_OBJS finds altered (ALTERED_BUILTINS).
+ * (Its types' functions: systemCasts.)
  */
 const FUNCTIONS_OF_OBJS = `select c.castfunc, not ${USERS("c.oid")} from objs o join pg_cast c on o.classid = 'pg_cast'::regclass and c.oid = o.objid
       union all select x.oprcode, not ${USERS("x.oid")} from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid
-      union all select a.amproc, not ${USERS("a.oid")} from objs o join pg_amproc a on o.classid = 'pg_amproc'::regclass and a.oid = o.objid
-      union all select f.fn, true from objs o join pg_type t on o.classid = 'pg_type'::regclass and t.oid = o.objid and ${`t.oid < ${FIRST_NORMAL_OID}`}
-        cross join lateral (values (t.typinput), (t.typoutput), (t.typreceive), (t.typsend)) f(fn) where f.fn <> 0`;
+      union all select a.amproc, not ${USERS("a.oid")} from objs o join pg_amproc a on o.classid = 'pg_amproc'::regclass and a.oid = o.objid`;
 /**
  * The user functions objects (classid, objid) in a CTE `objs` depend on, and the built-ins the
  * function rules classify that they call (RULED); PostgreSQL's own views calling the read ones
@@ -333,9 +347,12 @@ export const USER_CODE = {
   // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
   // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
   // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`. So do
-  // PostgreSQL's own casts whose function is altered (ALTERED_BUILTINS).
+  // PostgreSQL's own casts whose function is altered (ALTERED_BUILTINS), and its types' functions
+  // a superuser changed (`ALTER TYPE int4 SET (SEND = f)`: every binary int4 result runs f).
   systemCasts: `select distinct ${FN} as fn from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
-    where (${USERS("c.oid")} and ${USER_OR_RULED} or not ${SYSTEM}) and ${systemType("c.castsource")} and ${systemType("c.casttarget")}`,
+    where (${USERS("c.oid")} and ${USER_OR_RULED} or not ${SYSTEM}) and ${systemType("c.castsource")} and ${systemType("c.casttarget")}
+    union select ${FN} from pg_type t cross join lateral ${TYPE_FUNCTIONS("t")} f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
+    where t.oid < ${FIRST_NORMAL_OID} and f.fn <> 0 and not ${SYSTEM}`,
   event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
     where e.evtenabled <> 'D' and not ${SYSTEM}`,
 };
