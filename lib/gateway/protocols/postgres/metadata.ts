@@ -345,8 +345,8 @@ export class UpstreamMetadata {
   /**
    * The built-ins a superuser changed (user-code-queries.ts ALTERED_BUILTINS), as the OIDs every
    * lookup counts as code written by users: read once per CACHE_TTL_MS and again after forget(),
-   * like the answers of the lookups themselves (each read takes a few milliseconds of the
-   * upstream's: it reads the bodies of PostgreSQL's own SQL functions).
+   * like the answers of the lookups themselves (each read takes about 10 ms of the upstream's: it
+   * reads what PostgreSQL's own functions call and their SQL bodies).
    */
   private alteredOids(): Promise<string> {
     const cached = this.altered;

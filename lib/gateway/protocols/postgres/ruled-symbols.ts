@@ -5,8 +5,8 @@
  * renamed (`ALTER FUNCTION nextval RENAME TO nv`) or replaced (`CREATE OR REPLACE FUNCTION
  * initcap(text) ... LANGUAGE internal AS 'nextval_oid'`): user-code-queries.ts ALTERED_BUILTINS.
  * A list, not a lookup by name, because the names are what such a change moves.
- * `ruled-symbols.test.ts` checks it against PostgreSQL 15 and PGlite: each symbol of a built-in a
- * rule names is here, and no other built-in runs one.
+ * tests/integration/postgres-altered-builtins.test.ts checks it against PostgreSQL 15 and PGlite:
+ * each symbol of a built-in a rule names is here, and no other built-in runs one.
  */
 export const RULED_SYMBOLS: readonly string[] = [
   "be_lo_creat", "be_lo_create", "be_lo_export", "be_lo_from_bytea", "be_lo_import",

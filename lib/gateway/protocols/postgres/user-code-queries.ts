@@ -36,8 +36,9 @@ export const SYSTEM = `((p.oid < ${FIRST_NORMAL_OID} and p.oid <> all (array(sel
  */
 const RULED = (rules: readonly FunctionRule[]) => `array[${[...new Set(rules.map((r) => r.name))].map((n) => `'${n.replace(/_/g, "\\_").replace(/\*/g, "%")}'`).join(", ")}]`;
 const RULED_PROC = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES)})`;
-/** Rules for what a column default can run beyond the write that runs it (not nextval). */
+/** Rules for functions that only read (pg_stat_get_activity: other sessions' SQL text). */
 const RULED_READ = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES.filter((r) => r.kind === "read"))})`;
+/** Rules for what a column default can run beyond the write that runs it (not nextval). */
 const RULED_BEYOND_WRITE = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read" && r.kind !== "write"))})`;
 export const BUILTIN_PREFIX = "builtin:";
 /** `fn` for a pg_proc `p` in namespace `n`: a user function's name, or a built-in's with BUILTIN_PREFIX. */
@@ -46,7 +47,7 @@ const FN = `case when ${SYSTEM} then '${BUILTIN_PREFIX}' else '' end || n.nspnam
 const USER_OR_RULED = `(not ${SYSTEM} or ${RULED_PROC})`;
 /** The function OIDs a stored expression (pg_node_tree text) `tree` calls: functions, operators' functions, aggregates, window functions. */
 const CALLED_OIDS = (tree: string) => `regexp_matches(${tree}, ':(?:funcid|opfuncid|aggfnoid|winfnoid) (\\d+)', 'g')`;
-/** Users' objects (FIRST_NORMAL_OID on); PostgreSQL's own views call no ruled built-in. */
+/** Users' objects (FIRST_NORMAL_OID on). */
 const USERS = (oid: string) => `${oid} >= ${FIRST_NORMAL_OID}`;
 
 /** Libraries C built-ins load from: plpgsql's handlers, snowball dictionaries, encoding conversions. */
@@ -75,10 +76,17 @@ const sqlText = (s: string) => `'${s.replace(/'/g, "''")}'`;
  */
 const BODY_BEYOND_READ = (body: string) => `(${body} ~ ':commandType [^1]|:hasModifyingCTE true|:hasForUpdate true|:utilityStmt [^<]'
         or exists (select 1 from regexp_matches(${body}, ':relid (\\d+)', 'g') r where ${USERS("r[1]::oid")}))`;
+/** A type `t`'s functions (pg_type): input, output, binary, type modifier, statistics, subscripting. */
+const TYPE_FUNCTIONS = (t: string) =>
+  `(values (${t}.typinput::oid), (${t}.typoutput::oid), (${t}.typreceive::oid), (${t}.typsend::oid), (${t}.typmodin::oid), (${t}.typmodout::oid), (${t}.typanalyze::oid), (${t}.typsubscript::oid))`;
+/** The support functions of aggregate `g` (pg_aggregate): what runs for each row and at the end. */
+const AGGREGATE_FUNCTIONS = (g: string) =>
+  `(values (${g}.aggtransfn::oid), (${g}.aggfinalfn::oid), (${g}.aggcombinefn::oid), (${g}.aggserialfn::oid), (${g}.aggdeserialfn::oid), (${g}.aggmtransfn::oid), (${g}.aggminvtransfn::oid), (${g}.aggmfinalfn::oid))`;
 /**
- * CTE `altered(oid)`: built-ins (below FIRST_NORMAL_OID) that are no longer what initdb made, as
- * far as their rows tell without a copy of the original (xmin does not: once frozen every row
- * reads alike). A superuser's `CREATE OR REPLACE FUNCTION pg_catalog.initcap(text)` keeps the
+ * CTEs `calls(caller, callee)`, the functions built-ins call (pg_depend, aggregates' support
+ * functions, parsed SQL bodies), and `altered(oid)`: built-ins (below FIRST_NORMAL_OID) that are
+ * no longer what initdb made, as far as their rows tell without a copy of the original (xmin does
+ * not: once frozen every row reads alike). A superuser's `CREATE OR REPLACE FUNCTION pg_catalog.initcap(text)` keeps the
  * OID, and so would pass for PostgreSQL's own code (SYSTEM). Altered is:
  *   - a language initdb gives no built-in (plpgsql, plperl);
  *   - C code from another library than BUILTIN_LIBRARIES (`AS '$libdir/dblink', 'dblink_exec'`);
@@ -96,12 +104,6 @@ const BODY_BEYOND_READ = (body: string) => `(${body} ~ ':commandType [^1]|:hasMo
  * Before PostgreSQL 14 (no parsed bodies) every built-in SQL function has a text body, which is
  * not compared (`parsedBodies` false): only the language, library and C function are.
  */
-/** A type `t`'s functions (pg_type): input, output, binary, type modifier, statistics, subscripting. */
-const TYPE_FUNCTIONS = (t: string) =>
-  `(values (${t}.typinput::oid), (${t}.typoutput::oid), (${t}.typreceive::oid), (${t}.typsend::oid), (${t}.typmodin::oid), (${t}.typmodout::oid), (${t}.typanalyze::oid), (${t}.typsubscript::oid))`;
-/** The support functions of aggregate `g` (pg_aggregate): what runs for each row and at the end. */
-const AGGREGATE_FUNCTIONS = (g: string) =>
-  `(values (${g}.aggtransfn::oid), (${g}.aggfinalfn::oid), (${g}.aggcombinefn::oid), (${g}.aggserialfn::oid), (${g}.aggdeserialfn::oid), (${g}.aggmtransfn::oid), (${g}.aggminvtransfn::oid), (${g}.aggmfinalfn::oid))`;
 const ALTERED_BUILTINS = (parsedBodies: boolean) => `calls(caller, callee) as (
       select d.objid, d.refobjid from pg_depend d
         where d.classid = 'pg_proc'::regclass and d.objid < ${FIRST_NORMAL_OID} and d.refclassid = 'pg_proc'::regclass
@@ -132,7 +134,7 @@ const ALTERED_BUILTINS = (parsedBodies: boolean) => `calls(caller, callee) as (
  */
 export const alteredOidsQuery = (serverVersionNum: number) =>
   `with recursive ${ALTERED_BUILTINS(serverVersionNum >= 140000)} select coalesce(string_agg(oid::text, ','), '') as oids from altered`;
-/** `query` with CTE `altered` (which SYSTEM reads) as the OIDs ALTERED_OIDS gave. */
+/** `query` with CTE `altered` (which SYSTEM reads) as the OIDs alteredOidsQuery gave. */
 export const withAltered = (query: string, oids: string) => {
   if (!/^[0-9,]*$/.test(oids)) throw new Error(`not a list of OIDs: ${JSON.stringify(oids)}`);
   const q = query.trimStart();
