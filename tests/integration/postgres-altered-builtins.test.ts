@@ -2,7 +2,7 @@ import { PGlite } from "@electric-sql/pglite";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_FUNCTION_RULES } from "@/lib/gateway/protocols/postgres/classify/functions";
-import { RULED_SYMBOLS } from "@/lib/gateway/protocols/postgres/ruled-symbols";
+import { RULED_FUNCTIONS, RULED_SYMBOLS } from "@/lib/gateway/protocols/postgres/ruled-symbols";
 import { alteredOidsQuery, USER_CODE, withAltered } from "@/lib/gateway/protocols/postgres/user-code-queries";
 import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
 
@@ -14,9 +14,9 @@ import { createDatabase, startPostgres15, type Postgres15 } from "../support/pos
  * database unchanged): postgres-write-bypass-objects.test.ts.
  */
 
-/** The C functions behind the built-ins a rule names, and the built-ins of other names running one, in a catalog. */
+/** "symbol name" of the built-ins a rule names, and the built-ins of other names running one of their symbols, in a catalog. */
 const SYMBOLS_OF_RULED = `select
-    array(select distinct p.prosrc from pg_proc p where p.prolang = 12 and p.oid < 16384 and p.proname like any ($1::text[])) as ruled,
+    array(select distinct p.prosrc || ' ' || p.proname from pg_proc p where p.prolang = 12 and p.oid < 16384 and p.proname like any ($1::text[])) as ruled,
     array(select p.oid::regprocedure::text from pg_proc p where p.prolang = 12 and p.oid < 16384 and not p.proname like any ($1::text[]) and p.prosrc = any ($2::text[])) as others`;
 /** PostgreSQL 15 and PGlite's 18 both have parsed SQL bodies. */
 const ALTERED_OIDS = alteredOidsQuery(150000);
@@ -54,12 +54,12 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
     expect((await direct.unsafe<{ oids: string }[]>(before14))[0]!.oids).toBe("");
   });
 
-  it("RULED_SYMBOLS holds the C function of every built-in a rule names, and no other built-in runs one (PostgreSQL 15 and PGlite)", async () => {
+  it("RULED_FUNCTIONS holds the C function and name of every built-in a rule names, and no other built-in runs one (PostgreSQL 15 and PGlite)", async () => {
     const [pg] = await direct.unsafe<{ ruled: string[]; others: string[] }[]>(SYMBOLS_OF_RULED, [RULE_PATTERNS, [...RULED_SYMBOLS]]);
     const lite = (await pglite.query<{ ruled: string[]; others: string[] }>(SYMBOLS_OF_RULED, [RULE_PATTERNS, [...RULED_SYMBOLS]])).rows[0]!;
     for (const { ruled, others } of [pg!, lite]) {
       expect(ruled.length).toBeGreaterThan(100);
-      expect(ruled.filter((s) => !RULED_SYMBOLS.includes(s))).toEqual([]);
+      expect(ruled.filter((s) => !RULED_FUNCTIONS.includes(s))).toEqual([]);
       expect(others).toEqual([]);
     }
   });
@@ -79,8 +79,9 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
       ["create or replace function pg_catalog.btrim(text, text) returns text language c as '$libdir/dblink', 'dblink_exec'", ["btrim(text,text)"]],
       // a writer's C function under another name (created, never called: the signature does not match)
       ["create or replace function pg_catalog.chr(integer) returns text language internal as 'nextval_oid'", ["chr(integer)"]],
-      // a writer renamed
+      // a writer renamed, also to the name of a built-in a rule takes for a read
       ["alter function pg_catalog.lo_unlink(oid) rename to gh_unlink", ["gh_unlink(oid)"]],
+      ["alter function pg_catalog.setval(regclass, bigint, boolean) rename to pg_stat_get_activity", ["pg_stat_get_activity(regclass,bigint,boolean)"]],
       // a text body, whatever it does
       ["create or replace function pg_catalog.initcap(text) returns text language sql as $$ select 'x' $$", ["initcap(text)"]],
       // parsed bodies that write, call a writer, read a table users made, lock rows
@@ -90,6 +91,11 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
       ["create or replace function pg_catalog.repeat(text, integer) returns text begin atomic select relname::text from pg_class limit 1 for update; end", ["repeat(text,integer)"]],
       // a built-in whose parsed body calls a changed one: date_part(text, date) calls timestamp(date)
       ["create or replace function pg_catalog.timestamp(date) returns timestamp language plpgsql as $$ begin perform nextval('s'); return now(); end $$", ["\"timestamp\"(date)", "date_part(text,date)"]],
+      // a parsed body converting to a user's domain whose CHECK writes (no call in the body's tree)
+      [
+        "create domain gh_d as int8 check (nextval('s') > 0); create or replace function pg_catalog.pg_relation_size(regclass) returns bigint language sql parallel safe strict return pg_catalog.pg_relation_size($1, 'main') + (0::int8)::public.gh_d",
+        ["pg_relation_size(regclass)"],
+      ],
       // an aggregate given a transition function users wrote
       ["create function public.gh_sf(int4, int4) returns int4 language sql as 'select greatest($1, $2)'; create or replace aggregate pg_catalog.max(int4) (sfunc = public.gh_sf, stype = int4)", ["max(integer)"]],
     ];
@@ -111,14 +117,20 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
     expect(extras.filter((e) => !e.calls_altered)).toEqual([]);
   });
 
-  it("an extension's functions in C are its own; one in PL/pgSQL, or added to it by a superuser in PL/pgSQL, is code written by users", async () => {
+  it("an extension's functions in C are its own; one in PL/pgSQL, one added to plpgsql, or a writer's C function under another name, is code written by users", async () => {
     await direct.unsafe(`create extension hstore;
       create function public.gh_member() returns bigint language plpgsql as $$ begin return nextval('s'); end $$;
-      alter extension hstore add function public.gh_member()`);
+      alter extension hstore add function public.gh_member();
+      create function public.gh_tick() returns bigint language sql as $$ select nextval('public.s') $$;
+      alter extension plpgsql add function public.gh_tick();
+      create function public.gh_peek(regclass) returns bigint language internal strict as 'nextval_oid';
+      alter extension hstore add function public.gh_peek(regclass)`);
     const [{ oids }] = await direct.unsafe<{ oids: string }[]>(ALTERED_OIDS);
     const lookup = async (name: string) => (await direct.unsafe<{ fn: string }[]>(withAltered(USER_CODE.function, oids), [name, null])).map((r) => r.fn);
     expect(await lookup("hstore_to_json")).toEqual([]);
     expect(await lookup("gh_member")).toEqual(["public.gh_member"]);
+    expect(await lookup("gh_tick")).toEqual(["public.gh_tick"]);
+    expect(await lookup("gh_peek")).toEqual(["public.gh_peek"]);
   });
 
   it("a built-in type given a function users wrote (ALTER TYPE int4 SET (SEND = f)) counts for every statement", async () => {

@@ -69,6 +69,15 @@ alter function pg_catalog.lo_create(oid) rename to gh_lo_create;
 -- ...and a built-in aggregate given a writing transition function (CREATE OR REPLACE AGGREGATE)
 create function public.gh_or_sf(int4, int4) returns int4 language plpgsql as $$ begin perform nextval('public.s_main'); return $1 | $2; end $$;
 create or replace aggregate pg_catalog.bit_or(int4) (sfunc = public.gh_or_sf, stype = int4);
+-- a view converting to the domain (its CHECK runs though no column has its type), and a built-in
+-- whose parsed body reads a system view replaced to call nextval
+create view v_domcast as select id, ((id)::posdom)::int as z from accounts;
+create or replace view pg_catalog.pg_timezone_abbrevs as select abbrev, utc_offset, is_dst, nextval('public.s_main') as gh_n
+  from pg_catalog.pg_timezone_abbrevs() pg_timezone_abbrevs(abbrev, utc_offset, is_dst);
+create or replace function pg_catalog.pg_sleep_for(interval) returns void language sql parallel safe strict
+  begin atomic select pg_catalog.pg_sleep(0) from (select count(*) from pg_catalog.pg_timezone_abbrevs) x; end;
+-- the catalog's regular expressions must not depend on the database's string settings
+alter database wp_objects set standard_conforming_strings = off;
 `;
 
 /** Expressions that change the database when evaluated, through the objects above. */
@@ -99,6 +108,8 @@ const WRITERS = [
   "to_ascii('x')",
   "gh_lo_create(0)",
   "(select bit_or(id) from accounts)",
+  "(select max(z) from v_domcast)",
+  "(select pg_sleep_for('1 ms'))",
 ];
 
 /** Expressions that only read, over the same objects. */
@@ -150,6 +161,8 @@ const BYPASSES = [
   "SELECT to_ascii('x')",
   "SELECT gh_lo_create(0)",
   "SELECT bit_or(id) FROM accounts",
+  "SELECT * FROM v_domcast",
+  "SELECT pg_sleep_for('1 ms')",
 ];
 
 describe("PostgreSQL gateway: no write passes a read-only policy through more kinds of objects (generative)", () => {

@@ -173,8 +173,10 @@ export class UpstreamMetadata {
       prepare: false,
       onnotice: () => {},
       // The catalog queries' estimated cost (recursive CTEs) passes jit_above_cost: PostgreSQL then
-      // spent 150-200 ms compiling each one that runs in 10 ms, on every lookup.
-      connection: { application_name: "gatehouse-metadata", jit: "off" },
+      // spent 150-200 ms compiling each one that runs in 10 ms, on every lookup. Their regular
+      // expressions ('\d+', '^\$libdir') need standard strings: a database or role set to
+      // standard_conforming_strings = off read them as 'd+' and found nothing.
+      connection: { application_name: "gatehouse-metadata", jit: "off", standard_conforming_strings: "on" },
     });
   }
 

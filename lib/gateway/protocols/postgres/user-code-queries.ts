@@ -1,10 +1,13 @@
 import { DEFAULT_FUNCTION_RULES, type FunctionRule } from "./classify/functions";
-import { RULED_SYMBOLS } from "./ruled-symbols";
+import { RULED_FUNCTIONS, RULED_SYMBOLS } from "./ruled-symbols";
 
 /** PostgreSQL's FirstNormalObjectId: what initdb made has lower OIDs; users' and extensions' objects, from here on. */
 export const FIRST_NORMAL_OID = 16384;
 /** pg_language's fixed OIDs: the languages of PostgreSQL's own functions. */
 const INTERNAL = 12, C = 13, SQL = 14;
+/** Function `fn` is a member of an extension (CREATE EXTENSION, or ALTER EXTENSION ... ADD). */
+const MEMBER = (fn: string) =>
+  `exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = ${fn} and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e')`;
 
 /**
  * The catalog queries behind UpstreamMetadata.userCode (metadata.ts): which functions written by
@@ -19,13 +22,10 @@ const INTERNAL = 12, C = 13, SQL = 14;
  * function there (`CREATE FUNCTION pg_catalog.f()`), and it is code written by users like any other;
  * and of those, only the ones still as initdb made them (not in CTE `altered`, ALTERED_BUILTINS):
  * `CREATE OR REPLACE FUNCTION pg_catalog.initcap(text) ...` keeps initcap's OID. An extension's
- * own only in C or SQL: one in PL/pgSQL (pg_partman's run_maintenance, PostGIS's
- * AddGeometryColumn) writes like any user's, and `ALTER EXTENSION ... ADD FUNCTION` makes a
- * user's function a member.
+ * members are its own on the same terms (ALTERED_BUILTINS says which are not: one in PL/pgSQL,
+ * pg_partman's run_maintenance or PostGIS's AddGeometryColumn, writes like any user's).
  */
-export const SYSTEM = `((p.oid < ${FIRST_NORMAL_OID} and p.oid <> all (array(select oid from altered)))
-  or (p.prolang in (${INTERNAL}, ${C}, ${SQL})
-    and exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e')))`;
+export const SYSTEM = `((p.oid < ${FIRST_NORMAL_OID} or ${MEMBER("p.oid")}) and p.oid <> all (array(select oid from altered)))`;
 /**
  * Built-in functions the function rules (classify/functions.ts) classify, by name as those rules
  * match: `nextval`, `pg_advisory_*`. PostgreSQL records no dependency on its own (pinned)
@@ -90,14 +90,20 @@ const AGGREGATE_FUNCTIONS = (g: string) =>
  * OID, and so would pass for PostgreSQL's own code (SYSTEM). Altered is:
  *   - a language initdb gives no built-in (plpgsql, plperl);
  *   - C code from another library than BUILTIN_LIBRARIES (`AS '$libdir/dblink', 'dblink_exec'`);
- *   - a C function of PostgreSQL's the function rules classify (RULED_SYMBOLS: `nextval_oid`)
- *     under a name no rule has: renamed (`ALTER FUNCTION nextval RENAME TO nv`) or replaced;
+ *   - a C function of PostgreSQL's the function rules classify (RULED_FUNCTIONS: `nextval_oid`)
+ *     under another name than its own: renamed (`ALTER FUNCTION nextval RENAME TO nv`) or
+ *     replaced; at any OID (`CREATE FUNCTION f(regclass) ... LANGUAGE internal AS 'nextval_oid'`
+ *     added to an extension);
+ *   - an extension's member in another language than C, internal or SQL (PL/pgSQL), and a member
+ *     of an extension initdb made (plpgsql) that initdb did not make (`ALTER EXTENSION plpgsql ADD
+ *     FUNCTION public.f()`);
  *   - a SQL function with a text body other than BUILTIN_SQL_TEXTS;
  *   - a parsed SQL body (BEGIN ATOMIC, RETURN) that writes, locks rows, reads a relation users
  *     made, or calls a built-in the rules classify, a function users wrote, or another altered one;
- *   - a built-in depending on a function users wrote (pg_depend: `CREATE OR REPLACE AGGREGATE
- *     pg_catalog.max(int4) (sfunc = public.f, ...)`), or an aggregate whose support function is a
- *     built-in the rules classify or an altered one.
+ *   - a built-in depending on an object users made (pg_depend: `CREATE OR REPLACE AGGREGATE
+ *     pg_catalog.max(int4) (sfunc = public.f, ...)`, a body converting to a user's domain), or
+ *     calling (an aggregate's support function, a parsed body's call, a view a parsed body reads
+ *     calls) a built-in the rules classify as more than a read, or an altered one.
  * Rights (GRANT EXECUTE), owner, cost and settings are not compared: they do not change what runs.
  * Some of these run the original anyway (fmgr finds PostgreSQL's C built-ins by OID, whatever
  * pg_proc says, unless the planner inlines a SQL body in their place); they count all the same.
@@ -105,24 +111,35 @@ const AGGREGATE_FUNCTIONS = (g: string) =>
  * not compared (`parsedBodies` false): only the language, library and C function are.
  */
 const ALTERED_BUILTINS = (parsedBodies: boolean) => `calls(caller, callee) as (
-      select d.objid, d.refobjid from pg_depend d
-        where d.classid = 'pg_proc'::regclass and d.objid < ${FIRST_NORMAL_OID} and d.refclassid = 'pg_proc'::regclass
+      select d.objid, d.refobjid from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid < ${FIRST_NORMAL_OID}
       union all
       select g.aggfnoid, f.fn from pg_aggregate g cross join lateral ${AGGREGATE_FUNCTIONS("g")} f(fn) where g.aggfnoid < ${FIRST_NORMAL_OID} and f.fn <> 0${
         parsedBodies ? `
       union all
       select p.oid, m[1]::oid from pg_proc p cross join lateral ${CALLED_OIDS("p.prosqlbody::text")} m
+        where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is not null
+      union all
+      select p.oid, x.callee from pg_proc p cross join lateral regexp_matches(p.prosqlbody::text, ':relid (\\d+)', 'g') r
+        join pg_rewrite w on w.ev_class = r[1]::oid and w.ev_type = '1'
+        cross join lateral (select m[1]::oid from ${CALLED_OIDS("w.ev_action::text")} m
+          union all select d.refobjid from pg_depend d where d.classid = 'pg_rewrite'::regclass and d.objid = w.oid) x(callee)
         where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is not null` : ""}),
     altered(oid) as (
-      select p.oid from pg_proc p where p.oid < ${FIRST_NORMAL_OID} and (
-        p.prolang not in (${INTERNAL}, ${C}, ${SQL})
-        or (p.prolang = ${C} and coalesce(p.probin, '') !~ ${BUILTIN_LIBRARIES})
-        or (p.prolang = ${INTERNAL} and p.prosrc = any (array[${RULED_SYMBOLS.map(sqlText).join(", ")}]) and not ${RULED_PROC})${
-          parsedBodies ? `
-        or (p.prolang = ${SQL} and p.prosqlbody is null and p.prosrc <> all (array[${BUILTIN_SQL_TEXTS.map(sqlText).join(", ")}]))` : ""})
+      select p.oid from pg_proc p where p.oid < ${FIRST_NORMAL_OID}
+        and (p.prolang not in (${INTERNAL}, ${C}, ${SQL}) or (p.prolang = ${C} and coalesce(p.probin, '') !~ ${BUILTIN_LIBRARIES}))
       union all
-      select c.caller from calls c join pg_proc q on q.oid = c.callee where ${USERS("q.oid")} or q.proname like any (${RULED(DEFAULT_FUNCTION_RULES)})${
+      select p.oid from pg_proc p where p.prolang = ${INTERNAL} and p.prosrc = any (array[${RULED_SYMBOLS.map(sqlText).join(", ")}])
+        and p.prosrc || ' ' || p.proname <> all (array[${RULED_FUNCTIONS.map(sqlText).join(", ")}])
+      union all
+      select p.oid from pg_proc p join pg_depend e on e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'
+        where p.prolang not in (${INTERNAL}, ${C}, ${SQL}) or (${USERS("p.oid")} and e.refobjid < ${FIRST_NORMAL_OID})
+      union all
+      select c.caller from calls c
+        where ${USERS("c.callee")} or exists (select 1 from pg_proc q where q.oid = c.callee and q.proname like any (${RULED(DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read"))}))${
         parsedBodies ? `
+      union all
+      select p.oid from pg_proc p where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is null
+        and p.prosrc <> all (array[${BUILTIN_SQL_TEXTS.map(sqlText).join(", ")}])
       union all
       select p.oid from pg_proc p cross join lateral (select p.prosqlbody::text) b(body)
         where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is not null and ${BODY_BEYOND_READ("b.body")}` : ""}
@@ -277,6 +294,18 @@ const FDW_PROGRAMS = `select 'program of ' || n.nspname || '.' || c.relname as f
       join pg_foreign_server s on s.oid = f.ftserver join pg_class c on c.oid = f.ftrelid join pg_namespace n on n.oid = c.relnamespace
     where f.ftrelid = ${IN_RELS} and ${RUNS_PROGRAM}`;
 
+/**
+ * CTE `ruletypes`: the types the rewrite rules (`ruleFilter`) of the relations in CTE `rels`
+ * name, with what they are made of: a view converting to a domain (`(a)::d`) runs its CHECKs
+ * whatever its columns' types (RULE_DOMAIN_CODE).
+ */
+const RULE_TYPES = (ruleFilter = "") =>
+  typeChain(
+    `select d.refobjid, 0 from pg_depend d where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_type'::regclass
+        and d.objid = any (array(select w.oid from pg_rewrite w where w.ev_class = ${IN_RELS}${ruleFilter}))`,
+    "ruletypes",
+  );
+const RULE_DOMAIN_CODE = `select 'pg_constraint'::regclass, k.oid from ruletypes ty join pg_constraint k on k.contypid = ty.oid`;
 /** The relations the rewrite rules of relation `r` (a view's definition, a rule's action; `ev_type` '1' for SELECT only) read or write. */
 const RULE_EDGES = (ruleFilter = "") => `select d.refobjid from pg_rewrite w
         join pg_depend d on d.classid = 'pg_rewrite'::regclass and d.objid = w.oid and d.refclassid = 'pg_class'::regclass
@@ -318,6 +347,7 @@ export const USER_CODE = {
       union all ${CHILD_EDGES}
       union all ${CASCADE_EDGES}`)},
     ${typeChain(COLUMN_TYPES)},
+    ${RULE_TYPES()},
     objs(classid, objid) as (
       select 'pg_rewrite'::regclass, w.oid from pg_rewrite w where w.ev_class = ${IN_RELS}
       union all select 'pg_trigger'::regclass, t.oid from pg_trigger t where t.tgrelid = ${IN_RELS}
@@ -327,7 +357,8 @@ export const USER_CODE = {
       union all select 'pg_class'::regclass, i.indexrelid from pg_index i where i.indrelid = ${IN_RELS}
       union all select 'pg_class'::regclass, r.oid from rels r
       union all ${KEY_OPCLASS_CODE}
-      union all ${TYPE_CODE})
+      union all ${TYPE_CODE}
+      union all ${RULE_DOMAIN_CODE})
     ${CODE_OF_OBJS}
     union ${USER_TRIGGERS}
     union ${FDW_PROGRAMS}`,
@@ -339,11 +370,13 @@ export const USER_CODE = {
   reads: `with recursive ${relsOfName(`${RULE_EDGES(" and w.ev_type = '1'")}
       union all ${CHILD_EDGES}`)},
     ${typeChain(COLUMN_TYPES)},
+    ${RULE_TYPES(" and w.ev_type = '1'")},
     objs(classid, objid) as (
       select 'pg_rewrite'::regclass, w.oid from pg_rewrite w where w.ev_class = ${IN_RELS} and w.ev_type = '1'
       union all select 'pg_policy'::regclass, p.oid from pg_policy p where p.polrelid = ${IN_RELS}
       union all ${KEY_OPCLASS_CODE}
-      union all ${TYPE_READ_CODE})
+      union all ${TYPE_READ_CODE}
+      union all ${RULE_DOMAIN_CODE})
     ${CODE_OF_OBJS}
     union ${FDW_PROGRAMS}`,
   // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
