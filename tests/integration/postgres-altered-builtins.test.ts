@@ -141,4 +141,44 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
       alter type pg_catalog.int4 set (send = public.gh_send)`);
     expect(await everywhere()).toContain("public.gh_send");
   });
+
+  it("what operators, operator classes and text search parsers run is looked up: estimators, negators, default classes on built-in types", async () => {
+    const [{ oids }] = await direct.unsafe<{ oids: string }[]>(ALTERED_OIDS);
+    const lookup = async (kind: "operator" | "systemCasts", name = "") =>
+      (await direct.unsafe<{ fn: string }[]>(withAltered(USER_CODE[kind], oids), kind === "systemCasts" ? [] : [name, null])).map((r) => r.fn);
+    await direct.unsafe(`create function public.gh_rest(internal, oid, internal, int4) returns float8 language internal strict as 'pg_advisory_lock_int8';
+      create operator public.==== (leftarg = int4, rightarg = int4, procedure = int4eq, restrict = public.gh_rest);
+      create function public.gh_neq(int4, int4) returns bool language plpgsql as $$ begin perform nextval('s'); return $1 <> $2; end $$;
+      create operator public.!== (leftarg = int4, rightarg = int4, procedure = public.gh_neq);
+      create operator public.=== (leftarg = int4, rightarg = int4, procedure = int4eq, negator = operator(public.!==))`);
+    // a user's operator: its estimator, and its negator's function
+    expect(await lookup("operator", "====")).toEqual(["public.gh_rest"]);
+    expect(await lookup("operator", "===")).toEqual(["public.gh_neq"]);
+    // Each of these makes every statement on the database run code users wrote (systemCasts).
+    const everywhere: [sql: string, fn: string][] = [
+      ["alter operator pg_catalog.= (int4, int4) set (restrict = public.gh_rest)", "public.gh_rest"],
+      [
+        `create function public.gh_notcontains(anyarray, anyarray) returns bool language plpgsql as $$ begin perform nextval('s'); return not ($1 @> $2); end $$;
+         create operator public.!@> (leftarg = anyarray, rightarg = anyarray, procedure = public.gh_notcontains, negator = operator(pg_catalog.@>))`,
+        "public.gh_notcontains",
+      ],
+      [
+        `create function public.gh_pcmp(point, point) returns int4 language plpgsql as $$ begin perform nextval('s'); return 0; end $$;
+         create operator class public.gh_point_ops default for type point using btree as operator 1 pg_catalog.<< (point, point),
+           operator 2 pg_catalog.<^ (point, point), operator 3 pg_catalog.~= (point, point), operator 4 pg_catalog.>^ (point, point),
+           operator 5 pg_catalog.>> (point, point), function 1 public.gh_pcmp(point, point)`,
+        "public.gh_pcmp",
+      ],
+      [
+        `create function public.gh_ts_start(internal, int4) returns internal language internal strict as 'pg_advisory_lock_int8';
+         create text search parser public.gh_prs (start = public.gh_ts_start, gettoken = prsd_nexttoken, end = prsd_end, lextypes = prsd_lextype)`,
+        "public.gh_ts_start",
+      ],
+    ];
+    for (const [sql, fn] of everywhere) {
+      expect(await lookup("systemCasts")).not.toContain(fn);
+      await direct.unsafe(sql);
+      expect({ sql, found: await lookup("systemCasts") }).toEqual({ sql, found: expect.arrayContaining([fn]) });
+    }
+  });
 });

@@ -76,6 +76,12 @@ create or replace view pg_catalog.pg_timezone_abbrevs as select abbrev, utc_offs
   from pg_catalog.pg_timezone_abbrevs() pg_timezone_abbrevs(abbrev, utc_offset, is_dst);
 create or replace function pg_catalog.pg_sleep_for(interval) returns void language sql parallel safe strict
   begin atomic select pg_catalog.pg_sleep(0) from (select count(*) from pg_catalog.pg_timezone_abbrevs) x; end;
+-- operators whose negator writes (NOT (a === b) runs it) or whose selectivity estimator takes an advisory lock (at plan time)
+create function public.gh_neq(int4, int4) returns bool language plpgsql as $$ begin perform nextval('public.s_main'); return $1 <> $2; end $$;
+create operator public.!== (leftarg = int4, rightarg = int4, procedure = public.gh_neq);
+create operator public.=== (leftarg = int4, rightarg = int4, procedure = int4eq, negator = operator(public.!==));
+create function public.gh_rest(internal, oid, internal, int4) returns float8 language internal strict as 'pg_advisory_lock_int8';
+create operator public.==== (leftarg = int4, rightarg = int4, procedure = int4eq, restrict = public.gh_rest);
 -- the catalog's regular expressions must not depend on the database's string settings
 alter database wp_objects set standard_conforming_strings = off;
 `;
@@ -110,6 +116,8 @@ const WRITERS = [
   "(select bit_or(id) from accounts)",
   "(select max(z) from v_domcast)",
   "(select pg_sleep_for('1 ms'))",
+  "(select count(*) from accounts where not (id === 2))",
+  "(select count(*) from accounts where id ==== 2)",
 ];
 
 /** Expressions that only read, over the same objects. */
@@ -163,6 +171,8 @@ const BYPASSES = [
   "SELECT bit_or(id) FROM accounts",
   "SELECT * FROM v_domcast",
   "SELECT pg_sleep_for('1 ms')",
+  "SELECT * FROM accounts WHERE NOT (id === 2)",
+  "SELECT * FROM accounts WHERE id ==== 2",
 ];
 
 describe("PostgreSQL gateway: no write passes a read-only policy through more kinds of objects (generative)", () => {

@@ -79,6 +79,13 @@ const BODY_BEYOND_READ = (body: string) => `(${body} ~ ':commandType [^1]|:hasMo
 /** A type `t`'s functions (pg_type): input, output, binary, type modifier, statistics, subscripting. */
 const TYPE_FUNCTIONS = (t: string) =>
   `(values (${t}.typinput::oid), (${t}.typoutput::oid), (${t}.typreceive::oid), (${t}.typsend::oid), (${t}.typmodin::oid), (${t}.typmodout::oid), (${t}.typanalyze::oid), (${t}.typsubscript::oid))`;
+/**
+ * The functions operator `o` (pg_operator) runs: its own, its selectivity estimators (the planner
+ * calls them), and its negator's and commutator's (the planner turns `NOT (a op b)` into the
+ * negator, `1 op a` into the commutator).
+ */
+const OPERATOR_FUNCTIONS = (o: string) => `(select ${o}.oprcode::oid union all select ${o}.oprrest::oid union all select ${o}.oprjoin::oid
+        union all select x.oprcode::oid from pg_operator x where x.oid in (${o}.oprnegate, ${o}.oprcom))`;
 /** The support functions of aggregate `g` (pg_aggregate): what runs for each row and at the end. */
 const AGGREGATE_FUNCTIONS = (g: string) =>
   `(values (${g}.aggtransfn::oid), (${g}.aggfinalfn::oid), (${g}.aggcombinefn::oid), (${g}.aggserialfn::oid), (${g}.aggdeserialfn::oid), (${g}.aggmtransfn::oid), (${g}.aggminvtransfn::oid), (${g}.aggmfinalfn::oid))`;
@@ -180,7 +187,7 @@ const TREES_OF_OBJS = `select (select w.ev_action::text || ' ' || w.ev_qual::tex
  * (Its types' functions: systemCasts.)
  */
 const FUNCTIONS_OF_OBJS = `select c.castfunc, not ${USERS("c.oid")} from objs o join pg_cast c on o.classid = 'pg_cast'::regclass and c.oid = o.objid
-      union all select x.oprcode, not ${USERS("x.oid")} from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid
+      union all select f.fn, not ${USERS("x.oid")} from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid cross join lateral ${OPERATOR_FUNCTIONS("x")} f(fn)
       union all select a.amproc, not ${USERS("a.oid")} from objs o join pg_amproc a on o.classid = 'pg_amproc'::regclass and a.oid = o.objid`;
 /**
  * The user functions objects (classid, objid) in a CTE `objs` depend on, and the built-ins the
@@ -295,6 +302,17 @@ const FDW_PROGRAMS = `select 'program of ' || n.nspname || '.' || c.relname as f
     where f.ftrelid = ${IN_RELS} and ${RUNS_PROGRAM}`;
 
 /**
+ * The support functions and operators' functions of operator classes users made default for a
+ * type shipped with PostgreSQL, and of what users added to its operator families: a sort, a
+ * grouping or a DISTINCT of a value of that type uses them, whatever expression it comes from.
+ */
+const SYSTEM_TYPE_OPCLASS_FUNCTIONS = `select a.amproc::oid from pg_amproc a
+        where a.amprocfamily in (select k.opcfamily from pg_opclass k where ${USERS("k.oid")} and k.opcdefault and ${systemType("k.opcintype")})
+          or (${USERS("a.oid")} and a.amprocfamily < ${FIRST_NORMAL_OID})
+      union all select f.fn from pg_amop m join pg_operator x on x.oid = m.amopopr cross join lateral ${OPERATOR_FUNCTIONS("x")} f(fn)
+        where m.amopfamily in (select k.opcfamily from pg_opclass k where ${USERS("k.oid")} and k.opcdefault and ${systemType("k.opcintype")})
+          or (${USERS("m.oid")} and m.amopfamily < ${FIRST_NORMAL_OID})`;
+/**
  * CTE `ruletypes`: the types the rewrite rules (`ruleFilter`) of the relations in CTE `rels`
  * name, with what they are made of: a view converting to a domain (`(a)::d`) runs its CHECKs
  * whatever its columns' types (RULE_DOMAIN_CODE).
@@ -330,7 +348,7 @@ export const USER_CODE = {
   function: `select n.nspname || '.' || p.proname as fn from pg_proc p join pg_namespace n on n.oid = p.pronamespace
     where p.proname = $1 and ${inSchema("n")} and not ${SYSTEM}`,
   operator: `select ${FN} as fn from pg_operator o join pg_namespace s on s.oid = o.oprnamespace
-    join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace
+    cross join lateral ${OPERATOR_FUNCTIONS("o")} f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
     where o.oprname = $1 and ${inSchema("s")} and ${USER_OR_RULED}`,
   cast: `with recursive ${typeChain(typesNamed("$1", "$2"))},
     objs(classid, objid) as (${CAST_TO_CODE})
@@ -382,12 +400,25 @@ export const USER_CODE = {
   // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
   // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
   // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`. So do
-  // PostgreSQL's own casts whose function is altered (ALTERED_BUILTINS), and its types' functions
-  // a superuser changed (`ALTER TYPE int4 SET (SEND = f)`: every binary int4 result runs f).
+  // PostgreSQL's own casts whose function is altered (ALTERED_BUILTINS), its types' functions
+  // a superuser changed (`ALTER TYPE int4 SET (SEND = f)`: every binary int4 result runs f), its
+  // operators' (`ALTER OPERATOR = (int4, int4) SET (RESTRICT = f)`, a user's operator made the
+  // negator of `@>`), the operator classes users made default for its types or added to its
+  // families (`ORDER BY point(x, 0)` sorts with them), and text search parsers and templates
+  // users made (`to_tsvector('cfg', ...)` names its configuration in a string).
   systemCasts: `select distinct ${FN} as fn from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
     where (${USERS("c.oid")} and ${USER_OR_RULED} or not ${SYSTEM}) and ${systemType("c.castsource")} and ${systemType("c.casttarget")}
     union select ${FN} from pg_type t cross join lateral ${TYPE_FUNCTIONS("t")} f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
-    where t.oid < ${FIRST_NORMAL_OID} and f.fn <> 0 and not ${SYSTEM}`,
+    where t.oid < ${FIRST_NORMAL_OID} and f.fn <> 0 and not ${SYSTEM}
+    union select ${FN} from pg_operator o cross join lateral ${OPERATOR_FUNCTIONS("o")} f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
+    where o.oid < ${FIRST_NORMAL_OID} and not ${SYSTEM}
+    union select ${FN} from (${SYSTEM_TYPE_OPCLASS_FUNCTIONS}) f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
+    where ${USER_OR_RULED}
+    union select ${FN} from (select prsstart from pg_ts_parser union all select prstoken from pg_ts_parser union all select prsend from pg_ts_parser
+        union all select prsheadline from pg_ts_parser union all select prslextype from pg_ts_parser
+        union all select tmplinit from pg_ts_template union all select tmpllexize from pg_ts_template) f(fn)
+      join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
+    where not ${SYSTEM}`,
   event: `select n.nspname || '.' || p.proname as fn from pg_event_trigger e join pg_proc p on p.oid = e.evtfoid join pg_namespace n on n.oid = p.pronamespace
     where e.evtenabled <> 'D' and not ${SYSTEM}`,
 };
@@ -409,7 +440,7 @@ export const RULED_CALLS = `(exists (select 1 from (
       cross join lateral ${CALLED_OIDS("t.tree")} m join pg_proc p on p.oid = m[1]::oid
       where case when t.on_write is null then ${RULED_PROC} and not ${RULED_READ} when t.on_write then ${RULED_BEYOND_WRITE} else ${RULED_PROC} end)
     or exists (select 1 from (select c.castfunc from pg_cast c where ${USERS("c.oid")}
-        union all select x.oprcode from pg_operator x where ${USERS("x.oid")}
+        union all select f.fn from pg_operator x cross join lateral ${OPERATOR_FUNCTIONS("x")} f(fn) where ${USERS("x.oid")}
         union all select a.amproc from pg_amproc a where ${USERS("a.oid")}) f(oid)
       join pg_proc p on p.oid = f.oid where ${RULED_PROC}))`;
 
@@ -425,7 +456,7 @@ const OWN_RELATIONS = `from pg_class c join pg_namespace s on s.oid = c.relnames
  */
 export const INVENTORY = `select
     array(select distinct p.proname::text from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM}) as functions,
-    array(select distinct o.oprname::text from pg_operator o join pg_proc p on p.oid = o.oprcode join pg_namespace n on n.oid = p.pronamespace where ${USER_OR_RULED}) as operators,
+    array(select distinct o.oprname::text from pg_operator o cross join lateral ${OPERATOR_FUNCTIONS("o")} f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace where ${USER_OR_RULED}) as operators,
     exists (select 1 from pg_depend d join pg_proc p on p.oid = d.refobjid join pg_namespace n on n.oid = p.pronamespace
       where d.refclassid = 'pg_proc'::regclass and not ${SYSTEM}
         and d.classid in ('pg_cast'::regclass, 'pg_constraint'::regclass, 'pg_amproc'::regclass, 'pg_operator'::regclass, 'pg_type'::regclass))
