@@ -182,12 +182,15 @@ const TREES_OF_OBJS = `select (select w.ev_action::text || ' ' || w.ev_qual::tex
       union all select (select coalesce(y.polqual::text, '') || ' ' || coalesce(y.polwithcheck::text, '') from pg_policy y where y.oid = o.objid), false
         from objs o where o.classid = 'pg_policy'::regclass`;
 /**
- * The functions objects name by OID: a cast's, an operator's, an operator class's support
- * function; of PostgreSQL's own (`own`) the ones CODE_OF_OBJS finds altered (ALTERED_BUILTINS).
- * (Its types' functions: systemCasts.)
+ * The functions objects name by OID: a cast's, an operator's (a user's: all OPERATOR_FUNCTIONS),
+ * an operator class's support function; of PostgreSQL's own (`own`) the ones CODE_OF_OBJS finds
+ * altered (ALTERED_BUILTINS). (Its operators' estimators and negators, and its types' functions:
+ * systemCasts, for every statement.)
  */
 const FUNCTIONS_OF_OBJS = `select c.castfunc, not ${USERS("c.oid")} from objs o join pg_cast c on o.classid = 'pg_cast'::regclass and c.oid = o.objid
-      union all select f.fn, not ${USERS("x.oid")} from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid cross join lateral ${OPERATOR_FUNCTIONS("x")} f(fn)
+      union all select x.oprcode, true from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid where not ${USERS("x.oid")}
+      union all select f.fn, false from objs o join pg_operator x on o.classid = 'pg_operator'::regclass and x.oid = o.objid and ${USERS("x.oid")}
+        cross join lateral ${OPERATOR_FUNCTIONS("x")} f(fn)
       union all select a.amproc, not ${USERS("a.oid")} from objs o join pg_amproc a on o.classid = 'pg_amproc'::regclass and a.oid = o.objid`;
 /**
  * The user functions objects (classid, objid) in a CTE `objs` depend on, and the built-ins the
@@ -412,6 +415,11 @@ export const USER_CODE = {
     where t.oid < ${FIRST_NORMAL_OID} and f.fn <> 0 and not ${SYSTEM}
     union select ${FN} from pg_operator o cross join lateral ${OPERATOR_FUNCTIONS("o")} f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
     where o.oid < ${FIRST_NORMAL_OID} and not ${SYSTEM}
+      and (greatest(o.oprcode::oid, o.oprrest::oid, o.oprjoin::oid, o.oprnegate, o.oprcom) >= ${FIRST_NORMAL_OID}
+        or array[o.oprcode::oid, o.oprrest::oid, o.oprjoin::oid] && array(select oid from altered)
+        or exists (select 1 from pg_operator x where x.oid in (o.oprnegate, o.oprcom) and x.oprcode::oid = any (array(select oid from altered))))
+    union select ${FN} from pg_amproc a join pg_proc p on p.oid = a.amproc join pg_namespace n on n.oid = p.pronamespace
+    where a.oid < ${FIRST_NORMAL_OID} and a.amproc::oid = any (array(select oid from altered))
     union select ${FN} from (${SYSTEM_TYPE_OPCLASS_FUNCTIONS}) f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
     where ${USER_OR_RULED}
     union select ${FN} from (select prsstart from pg_ts_parser union all select prstoken from pg_ts_parser union all select prsend from pg_ts_parser
