@@ -117,20 +117,24 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
     expect(extras.filter((e) => !e.calls_altered)).toEqual([]);
   });
 
-  it("an extension's functions in C are its own; one in PL/pgSQL, one added to plpgsql, or a writer's C function under another name, is code written by users", async () => {
+  it("an extension's functions in C are its own; one in PL/pgSQL, one added to plpgsql, or a writer's C function under another name (dblink_exec renamed), is code written by users", async () => {
     await direct.unsafe(`create extension hstore;
       create function public.gh_member() returns bigint language plpgsql as $$ begin return nextval('s'); end $$;
       alter extension hstore add function public.gh_member();
       create function public.gh_tick() returns bigint language sql as $$ select nextval('public.s') $$;
       alter extension plpgsql add function public.gh_tick();
       create function public.gh_peek(regclass) returns bigint language internal strict as 'nextval_oid';
-      alter extension hstore add function public.gh_peek(regclass)`);
+      alter extension hstore add function public.gh_peek(regclass);
+      create extension dblink;
+      alter function public.dblink_exec(text, text) rename to gh_harmless`);
     const [{ oids }] = await direct.unsafe<{ oids: string }[]>(ALTERED_OIDS);
     const lookup = async (name: string) => (await direct.unsafe<{ fn: string }[]>(withAltered(USER_CODE.function, oids), [name, null])).map((r) => r.fn);
     expect(await lookup("hstore_to_json")).toEqual([]);
     expect(await lookup("gh_member")).toEqual(["public.gh_member"]);
     expect(await lookup("gh_tick")).toEqual(["public.gh_tick"]);
     expect(await lookup("gh_peek")).toEqual(["public.gh_peek"]);
+    expect(await lookup("gh_harmless")).toEqual(["public.gh_harmless"]);
+    expect(await lookup("dblink_connect")).toEqual([]);
   });
 
   it("a built-in type given a function users wrote (ALTER TYPE int4 SET (SEND = f)) counts for every statement", async () => {

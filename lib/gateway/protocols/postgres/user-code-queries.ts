@@ -101,6 +101,9 @@ const AGGREGATE_FUNCTIONS = (g: string) =>
  *     under another name than its own: renamed (`ALTER FUNCTION nextval RENAME TO nv`) or
  *     replaced; at any OID (`CREATE FUNCTION f(regclass) ... LANGUAGE internal AS 'nextval_oid'`
  *     added to an extension);
+ *   - an extension's C function whose symbol a rule names under a name no rule has (`ALTER
+ *     FUNCTION dblink_exec(text) RENAME TO x`: extensions name their C functions after their SQL
+ *     ones; not pg_cron's `schedule`, whose symbol is `cron_schedule`);
  *   - an extension's member in another language than C, internal or SQL (PL/pgSQL), and a member
  *     of an extension initdb made (plpgsql) that initdb did not make (`ALTER EXTENSION plpgsql ADD
  *     FUNCTION public.f()`);
@@ -137,6 +140,8 @@ const ALTERED_BUILTINS = (parsedBodies: boolean) => `calls(caller, callee) as (
       union all
       select p.oid from pg_proc p where p.prolang = ${INTERNAL} and p.prosrc = any (array[${RULED_SYMBOLS.map(sqlText).join(", ")}])
         and p.prosrc || ' ' || p.proname <> all (array[${RULED_FUNCTIONS.map(sqlText).join(", ")}])
+      union all
+      select p.oid from pg_proc p where p.prolang = ${C} and p.prosrc like any (${RULED(DEFAULT_FUNCTION_RULES)}) and not ${RULED_PROC}
       union all
       select p.oid from pg_proc p join pg_depend e on e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'
         where p.prolang not in (${INTERNAL}, ${C}, ${SQL}) or (${USERS("p.oid")} and e.refobjid < ${FIRST_NORMAL_OID})
