@@ -269,7 +269,7 @@ export class UpstreamMetadata {
     const query = kind === "cast" && ref.from ? "castFrom" : kind;
     const params = query === "event" || query === "systemCasts" ? [] : query === "castFrom" ? [ref.name, schema, ref.from!.name, ref.from!.schema ?? null] : [ref.name, schema];
     if (this.inventoryRules(kind, ref.name)) return [];
-    const read = async () => (await this.sql.unsafe<{ fn: string }[]>(withAltered(USER_CODE[query], await this.alteredOids()), params)).map((r) => r.fn);
+    const read = async () => (await this.sql.unsafe<{ fn: string }[]>(await this.withAltered(USER_CODE[query]), params)).map((r) => r.fn);
     // Event triggers are read each time: only DDL asks, and one created a moment ago must count.
     return kind === "event" ? catalogRead(read()) : this.codeByName.get([query, ...params].map((p) => p ?? "").join("\u0000"), async () => ({ value: await read() }));
   }
@@ -290,8 +290,7 @@ export class UpstreamMetadata {
   private async readAhead(): Promise<void> {
     const generation = this.anyUserCode.generation;
     try {
-      const altered = await this.alteredOids();
-      const [inv] = await catalogRead(this.sql.unsafe<{ functions: string[]; operators: string[]; type_code: boolean; schemas: string[]; names: string[] }[]>(withAltered(INVENTORY, altered)));
+      const [inv] = await catalogRead(this.sql.unsafe<{ functions: string[]; operators: string[]; type_code: boolean; schemas: string[]; names: string[] }[]>(await this.withAltered(INVENTORY)));
       if (!inv || generation !== this.anyUserCode.generation) return;
       this.inventory = { at: Date.now(), generation, function: new Set(inv.functions), operator: new Set(inv.operators), typeCode: inv.type_code };
       const refs = inv.names.flatMap((name, i) => [{ name }, { schema: inv.schemas[i], name }]);
@@ -326,11 +325,11 @@ export class UpstreamMetadata {
     if (!flag.reading && Date.now() - flag.at >= CACHE_TTL_MS / 3) {
       flag.reading = true;
       const generation = flag.generation;
-      this.alteredOids()
-        .then((altered) => this.sql.unsafe<{ any: boolean }[]>(withAltered(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM})
+      this.withAltered(`select exists (select 1 from pg_proc p join pg_namespace n on n.oid = p.pronamespace where not ${SYSTEM})
           or exists (select 1 from pg_trigger where not tgisinternal)
           or exists (select 1 from pg_foreign_table f join pg_foreign_server s on s.oid = f.ftserver where ${RUNS_PROGRAM})
-          or ${RULED_CALLS} as any`, altered)))
+          or ${RULED_CALLS} as any`)
+        .then((query) => this.sql.unsafe<{ any: boolean }[]>(query))
         .then(
           (rows) => {
             if (generation === flag.generation) Object.assign(flag, { value: rows[0]?.any !== false, at: Date.now() });
@@ -342,6 +341,11 @@ export class UpstreamMetadata {
         .finally(() => (flag.reading = false));
     }
     return flag.value !== false;
+  }
+
+  /** `query` with the altered built-ins (alteredOids) that its SYSTEM reads. */
+  private async withAltered(query: string): Promise<string> {
+    return withAltered(query, await this.alteredOids());
   }
 
   /**
@@ -369,8 +373,8 @@ export class UpstreamMetadata {
 
   /** Whether the function with this OID (a FunctionCall names only that) is code written in the database; true when there is none. */
   async isUserFunction(oid: number): Promise<boolean> {
-    const altered = await this.alteredOids();
-    const rows = await catalogRead(this.sql.unsafe<{ system: boolean }[]>(withAltered(`select ${SYSTEM} as system from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = $1::oid`, altered), [String(oid)]));
+    const query = await this.withAltered(`select ${SYSTEM} as system from pg_proc p join pg_namespace n on n.oid = p.pronamespace where p.oid = $1::oid`);
+    const rows = await catalogRead(this.sql.unsafe<{ system: boolean }[]>(query, [String(oid)]));
     return rows[0]?.system !== true;
   }
 

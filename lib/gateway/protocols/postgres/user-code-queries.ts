@@ -35,11 +35,13 @@ export const SYSTEM = `((p.oid < ${FIRST_NORMAL_OID} or ${MEMBER("p.oid")}) and 
  * the statement (nextval in a write's column default does not).
  */
 const RULED = (rules: readonly FunctionRule[]) => `array[${[...new Set(rules.map((r) => r.name))].map((n) => `'${n.replace(/_/g, "\\_").replace(/\*/g, "%")}'`).join(", ")}]`;
-const RULED_PROC = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES)})`;
+/** SQL: `column` (a function's name, or its C symbol) matches a name of `rules`. */
+const ruledName = (column: string, rules: readonly FunctionRule[] = DEFAULT_FUNCTION_RULES) => `${column} like any (${RULED(rules)})`;
+const RULED_PROC = ruledName("p.proname");
 /** Rules for functions that only read (pg_stat_get_activity: other sessions' SQL text). */
-const RULED_READ = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES.filter((r) => r.kind === "read"))})`;
+const RULED_READ = ruledName("p.proname", DEFAULT_FUNCTION_RULES.filter((r) => r.kind === "read"));
 /** Rules for what a column default can run beyond the write that runs it (not nextval). */
-const RULED_BEYOND_WRITE = `p.proname like any (${RULED(DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read" && r.kind !== "write"))})`;
+const RULED_BEYOND_WRITE = ruledName("p.proname", DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read" && r.kind !== "write"));
 export const BUILTIN_PREFIX = "builtin:";
 /** `fn` for a pg_proc `p` in namespace `n`: a user function's name, or a built-in's with BUILTIN_PREFIX. */
 const FN = `case when ${SYSTEM} then '${BUILTIN_PREFIX}' else '' end || n.nspname || '.' || p.proname`;
@@ -141,13 +143,13 @@ const ALTERED_BUILTINS = (parsedBodies: boolean) => `calls(caller, callee) as (
       select p.oid from pg_proc p where p.prolang = ${INTERNAL} and p.prosrc = any (array[${RULED_SYMBOLS.map(sqlText).join(", ")}])
         and p.prosrc || ' ' || p.proname <> all (array[${RULED_FUNCTIONS.map(sqlText).join(", ")}])
       union all
-      select p.oid from pg_proc p where p.prolang = ${C} and p.prosrc like any (${RULED(DEFAULT_FUNCTION_RULES)}) and not ${RULED_PROC}
+      select p.oid from pg_proc p where p.prolang = ${C} and ${ruledName("p.prosrc")} and not ${RULED_PROC}
       union all
       select p.oid from pg_proc p join pg_depend e on e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e'
         where p.prolang not in (${INTERNAL}, ${C}, ${SQL}) or (${USERS("p.oid")} and e.refobjid < ${FIRST_NORMAL_OID})
       union all
       select c.caller from calls c
-        where ${USERS("c.callee")} or exists (select 1 from pg_proc q where q.oid = c.callee and q.proname like any (${RULED(DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read"))}))${
+        where ${USERS("c.callee")} or exists (select 1 from pg_proc q where q.oid = c.callee and ${ruledName("q.proname", DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read"))})${
         parsedBodies ? `
       union all
       select p.oid from pg_proc p where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is null
@@ -168,7 +170,8 @@ export const withAltered = (query: string, oids: string) => {
   if (!/^[0-9,]*$/.test(oids)) throw new Error(`not a list of OIDs: ${JSON.stringify(oids)}`);
   const q = query.trimStart();
   const cte = `altered(oid) as (select unnest('{${oids}}'::oid[]))`;
-  return q.startsWith("with recursive ") ? `with recursive ${cte},\n    ${q.slice("with recursive ".length)}` : `with ${cte}\n    ${q}`;
+  const head = /^with (recursive )?/i.exec(q)?.[0];
+  return head ? `${head}${cte},\n    ${q.slice(head.length)}` : `with ${cte}\n    ${q}`;
 };
 
 /** $1: the name as the parser gives it; $2: its schema, or null when unqualified. */
