@@ -134,7 +134,9 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       insert into notes5 values (1, '${SECRET}');
       create table copy5 (id int, v text);
       create table notes6 (id int, note text);
-      insert into notes6 values (1, '${SECRET}');`);
+      insert into notes6 values (1, '${SECRET}');
+      create function public.h4_hashes() returns setof text language sql as 'select password_hash from acct4';
+      alter extension moddatetime add function public.h4_hashes();`);
     await direct("create database h4fdw");
     await direct(`
       create extension file_fdw;
@@ -251,6 +253,19 @@ describe("PostgreSQL gateway hunt, round 4", () => {
       expect((await direct<{ n: string }[]>("select count(*) as n from copy5"))[0].n).toBe("1");
     });
 
+  });
+
+  // An extension's functions run under masking as shipped code; a superuser can make any SQL
+  // function a member (extension-bodies.ts): one reading a masked column is not the extension's.
+  // (Made before the first lookup: a change made directly on the database counts within a minute.)
+  describe("a SQL function a superuser added to an extension", () => {
+    it("is refused under masking, and is not a read", async () => {
+      const masked = await psql("select h4_hashes()", "h4-rw");
+      expect(masked.out).toContain("0A000");
+      const ro = await psql("select h4_hashes()", "h4-ro");
+      expect(ro.out).toContain("42501");
+      expect(masked.out + ro.out).not.toContain(SECRET);
+    });
   });
 
   describe("file_fdw", () => {

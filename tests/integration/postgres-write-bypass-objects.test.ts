@@ -13,8 +13,9 @@ import { bind, describeMsg, execute, parse, q, SYNC, WireClient } from "../suppo
  * superuser created: arrays, composites and ranges over a domain whose CHECK calls nextval, views
  * over a built-in writer in FROM / ROWS FROM / LATERAL / a window, a user aggregate whose final
  * function is a built-in writer, a table turned into a view by an ON SELECT rule, a hash operator
- * class whose support function is lo_unlink (on an index of a table a read scans), and built-ins
- * a superuser replaced in place (CREATE OR REPLACE keeps their OIDs below 16384) or renamed. Same fixture:
+ * class whose support function is lo_unlink (on an index of a table a read scans), built-ins
+ * a superuser replaced in place (CREATE OR REPLACE keeps their OIDs below 16384) or renamed, and
+ * SQL functions taken for an extension's (made members of hstore, or hstore's own replaced). Same fixture:
  * connection `wp-obj` permits only `connect` and `read`; whatever the gateway allows or refuses,
  * a direct superuser connection must see the database unchanged. Its own database, so replaced
  * built-ins do not reach the other file's runs. GH_WRITE_PROP_RUNS, GH_WRITE_PROP_SEED as there.
@@ -82,6 +83,16 @@ create operator public.!== (leftarg = int4, rightarg = int4, procedure = public.
 create operator public.=== (leftarg = int4, rightarg = int4, procedure = int4eq, negator = operator(public.!==));
 create function public.gh_rest(internal, oid, internal, int4) returns float8 language internal strict as 'pg_advisory_lock_int8';
 create operator public.==== (leftarg = int4, rightarg = int4, procedure = int4eq, restrict = public.gh_rest);
+-- SQL functions an extension is taken to own: users' made members (ALTER EXTENSION ... ADD), with
+-- a text body, a parsed body, or one calling a user's writer; and an extension's own replaced in SQL
+create extension hstore;
+create function public.gh_member_sql() returns bigint language sql as $$ select nextval('public.s_main') $$;
+create function public.gh_member_atomic() returns bigint begin atomic insert into public.t_log values (2); select 1::bigint; end;
+create function public.gh_member_calls() returns int4 language sql as $$ select public.gh_or_sf(1, 2) $$;
+alter extension hstore add function public.gh_member_sql();
+alter extension hstore add function public.gh_member_atomic();
+alter extension hstore add function public.gh_member_calls();
+create or replace function public.akeys(hstore) returns text[] language sql as $$ select array[nextval('public.s_main')::text] $$;
 -- the catalog's regular expressions must not depend on the database's string settings
 alter database wp_objects set standard_conforming_strings = off;
 `;
@@ -118,6 +129,10 @@ const WRITERS = [
   "(select pg_sleep_for('1 ms'))",
   "(select count(*) from accounts where not (id === 2))",
   "(select count(*) from accounts where id ==== 2)",
+  "gh_member_sql()",
+  "gh_member_atomic()",
+  "gh_member_calls()",
+  "akeys('a=>1')",
 ];
 
 /** Expressions that only read, over the same objects. */
@@ -173,6 +188,11 @@ const BYPASSES = [
   "SELECT pg_sleep_for('1 ms')",
   "SELECT * FROM accounts WHERE NOT (id === 2)",
   "SELECT * FROM accounts WHERE id ==== 2",
+  // extensions' SQL functions (extension-bodies.ts)
+  "SELECT gh_member_sql()",
+  "SELECT gh_member_atomic()",
+  "SELECT gh_member_calls()",
+  "SELECT akeys('a=>1')",
 ];
 
 describe("PostgreSQL gateway: no write passes a read-only policy through more kinds of objects (generative)", () => {

@@ -3,6 +3,7 @@ import type { UpstreamTarget } from "@/lib/gateway/core/upstream";
 import { withDeadline } from "@/lib/util/deadline";
 import { changedSince, noteUsed, StampChecks, stampOf, usedBy, type Basis } from "./catalog-stamps";
 import { columnSourcesOfSelect } from "./column-sources";
+import { alteredExtensionFunctions } from "./extension-bodies";
 import { alteredOidsQuery, INVENTORY, RULED_CALLS, RUNS_PROGRAM, SYSTEM, USER_CODE, withAltered } from "./user-code-queries";
 
 /**
@@ -349,10 +350,11 @@ export class UpstreamMetadata {
   }
 
   /**
-   * The built-ins a superuser changed (user-code-queries.ts ALTERED_BUILTINS), as the OIDs every
-   * lookup counts as code written by users: read once per CACHE_TTL_MS and again after forget(),
-   * like the answers of the lookups themselves (each read takes about 10 ms of the upstream's: it
-   * reads what PostgreSQL's own functions call and their SQL bodies).
+   * The built-ins a superuser changed (user-code-queries.ts ALTERED_BUILTINS) and the extensions'
+   * SQL functions that do more than read (extension-bodies.ts), as the OIDs every lookup counts as
+   * code written by users: read once per CACHE_TTL_MS and again after forget(), like the answers
+   * of the lookups themselves (each read takes about 10 ms of the upstream's: it reads what
+   * PostgreSQL's own functions call and their SQL bodies; the extensions' bodies are parsed here).
    */
   private alteredOids(): Promise<string> {
     const cached = this.altered;
@@ -361,7 +363,9 @@ export class UpstreamMetadata {
     const oids = catalogRead(
       (async () => {
         const [{ v }] = await this.sql.unsafe<{ v: number }[]>(`select current_setting('server_version_num')::int as v`);
-        return (await this.sql.unsafe<{ oids: string }[]>(alteredOidsQuery(v)))[0]?.oids ?? "";
+        const builtins = (await this.sql.unsafe<{ oids: string }[]>(alteredOidsQuery(v)))[0]?.oids ?? "";
+        const members = await alteredExtensionFunctions((text, params) => this.sql.unsafe(text, params as never[]), builtins, v);
+        return [builtins, ...members].filter(Boolean).join(",");
       })(),
     );
     const entry = { at: Date.now(), generation, oids };

@@ -4,9 +4,10 @@ import { RULED_FUNCTIONS, RULED_SYMBOLS } from "./ruled-symbols";
 /** PostgreSQL's FirstNormalObjectId: what initdb made has lower OIDs; users' and extensions' objects, from here on. */
 export const FIRST_NORMAL_OID = 16384;
 /** pg_language's fixed OIDs: the languages of PostgreSQL's own functions. */
-const INTERNAL = 12, C = 13, SQL = 14;
+const INTERNAL = 12, C = 13;
+export const SQL = 14;
 /** Function `fn` is a member of an extension (CREATE EXTENSION, or ALTER EXTENSION ... ADD). */
-const MEMBER = (fn: string) =>
+export const MEMBER = (fn: string) =>
   `exists (select 1 from pg_depend e where e.classid = 'pg_proc'::regclass and e.objid = ${fn} and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e')`;
 
 /**
@@ -23,7 +24,8 @@ const MEMBER = (fn: string) =>
  * and of those, only the ones still as initdb made them (not in CTE `altered`, ALTERED_BUILTINS):
  * `CREATE OR REPLACE FUNCTION pg_catalog.initcap(text) ...` keeps initcap's OID. An extension's
  * members are its own on the same terms (ALTERED_BUILTINS says which are not: one in PL/pgSQL,
- * pg_partman's run_maintenance or PostGIS's AddGeometryColumn, writes like any user's).
+ * pg_partman's run_maintenance or PostGIS's AddGeometryColumn, writes like any user's; and
+ * extension-bodies.ts which SQL ones do more than read).
  */
 export const SYSTEM = `((p.oid < ${FIRST_NORMAL_OID} or ${MEMBER("p.oid")}) and p.oid <> all (array(select oid from altered)))`;
 /**
@@ -86,7 +88,7 @@ const TYPE_FUNCTIONS = (t: string) =>
  * calls them), and its negator's and commutator's (the planner turns `NOT (a op b)` into the
  * negator, `1 op a` into the commutator).
  */
-const OPERATOR_FUNCTIONS = (o: string) => `(select ${o}.oprcode::oid union all select ${o}.oprrest::oid union all select ${o}.oprjoin::oid
+export const OPERATOR_FUNCTIONS = (o: string) => `(select ${o}.oprcode::oid union all select ${o}.oprrest::oid union all select ${o}.oprjoin::oid
         union all select x.oprcode::oid from pg_operator x where x.oid in (${o}.oprnegate, ${o}.oprcom))`;
 /** The support functions of aggregate `g` (pg_aggregate): what runs for each row and at the end. */
 const AGGREGATE_FUNCTIONS = (g: string) =>

@@ -1,0 +1,137 @@
+import { classifySql } from "./classify";
+import { DEFAULT_FUNCTION_RULES, functionMatcher } from "./classify/functions";
+import { initClassifier } from "./classify/parser";
+import { codeNamesOf } from "./user-code";
+import { FIRST_NORMAL_OID, MEMBER, OPERATOR_FUNCTIONS, SQL, SYSTEM, withAltered } from "./user-code-queries";
+
+/**
+ * An installed extension's functions count as its own code (user-code-queries.ts SYSTEM): shipped,
+ * not moving data by itself. Its functions in SQL say what they run in their text, and a
+ * superuser can make any SQL function a member (`ALTER EXTENSION hstore ADD FUNCTION
+ * public.f()`), so those are read here, every time the altered built-ins are (metadata.ts
+ * alteredOids), and one that does more than read what PostgreSQL and the extensions made counts
+ * as code written by users (its OID joins CTE `altered`):
+ *   - a body that does not parse, or that the statement classifier takes for more than a read
+ *     (a write, a lock, DDL, `set_config`, `nextval`, `dblink`, a data-modifying CTE), or that
+ *     calls a built-in whose result masking cannot follow (`pg_stat_get_activity`);
+ *   - a body naming a relation or type users made (not an extension's), or a function or operator
+ *     of that name some of which is not PostgreSQL's or an extension's (names, not OIDs: a text
+ *     body is resolved only when it runs, with the caller's search_path);
+ *   - a body naming a function found so, or a built-in a superuser changed in place.
+ * A parsed body (BEGIN ATOMIC, RETURN; PostgreSQL 14 on) is read back as text
+ * (pg_get_function_sqlbody) and taken the same way. Extensions' C functions are not read (the
+ * function rules and RULED_FUNCTIONS cover the C functions known to move data).
+ */
+
+/** The SQL functions of installed extensions and the text of their bodies. */
+const MEMBER_BODIES = (parsedBodies: boolean) => `select p.oid::text as oid, p.proname as name,
+    ${parsedBodies ? `case when p.prosqlbody is null then p.prosrc else pg_get_function_sqlbody(p.oid) end` : "p.prosrc"} as body,
+    ${parsedBodies ? "p.prosqlbody is not null" : "false"} as parsed
+  from pg_proc p where p.prolang = ${SQL} and ${MEMBER("p.oid")}`;
+
+/** Which of the names given are of code users wrote (see the module comment); $1 functions, $2 operators, $3 types, $4 relations. */
+const USERS_NAMES = `select
+    array(select distinct p.proname::text from pg_proc p where p.proname = any ($1::text[]) and not ${SYSTEM}) as functions,
+    array(select distinct o.oprname::text from pg_operator o cross join lateral ${OPERATOR_FUNCTIONS("o")} f(fn) join pg_proc p on p.oid = f.fn
+      where o.oprname = any ($2::text[]) and not ${SYSTEM}) as operators,
+    array(select distinct t.typname::text from pg_type t where t.typname = any ($3::text[]) and t.oid >= ${FIRST_NORMAL_OID} and not ${ownedByExtension("pg_type", "t.oid")}) as types,
+    array(select distinct c.relname::text from pg_class c where c.relname = any ($4::text[]) and c.oid >= ${FIRST_NORMAL_OID} and not ${ownedByExtension("pg_class", "c.oid")}) as relations`;
+
+/** Object `oid` of catalog `catalog` belongs to an extension (a member, or a relation's row type). */
+function ownedByExtension(catalog: string, oid: string): string {
+  const member = (o: string) => `exists (select 1 from pg_depend e where e.classid = '${catalog}'::regclass and e.objid = ${o} and e.refclassid = 'pg_extension'::regclass and e.deptype = 'e')`;
+  // A table's row type and an array type depend on their relation or element, not on the extension.
+  return catalog === "pg_type"
+    ? `(${member(oid)} or exists (select 1 from pg_type x where x.oid = ${oid} and (${ownedByExtension("pg_class", "x.typrelid")} or (x.typelem <> 0 and ${member("x.typelem")}))))`
+    : member(oid);
+}
+
+type Query = <T>(text: string, params?: unknown[]) => Promise<T[]>;
+interface Body {
+  oid: string;
+  name: string;
+  body: string;
+  parsed: boolean;
+}
+interface Names {
+  function: string[];
+  operator: string[];
+  type: string[];
+  relation: string[];
+}
+
+/** A body's text as statements: a parsed body comes back as `BEGIN ATOMIC ... END` or `RETURN expr`. */
+export function bodyStatements(body: string, parsed: boolean): string | null {
+  if (!parsed) return body;
+  const atomic = /^\s*BEGIN\s+ATOMIC\b([\s\S]*)\bEND\s*;?\s*$/i.exec(body);
+  if (atomic) return atomic[1]!;
+  const ret = /^\s*RETURN\b([\s\S]*)$/i.exec(body);
+  return ret ? `SELECT ${ret[1]}` : null;
+}
+
+/** What a body runs by name, or null when it does more than read or cannot be analysed. */
+export function namesOfReadingBody(text: string | null): Names | null {
+  if (text === null || classifySql(text).kind !== "read") return null;
+  const code = codeNamesOf(text);
+  if (code === null || code.populates) return null;
+  // what masking cannot follow (pg_stat_get_activity: other sessions' SQL text) is not taken for the extension's own
+  const rules = functionMatcher(DEFAULT_FUNCTION_RULES);
+  if (code.function.some((f) => rules.match(f.name.toLowerCase())?.unmaskable)) return null;
+  const names = (xs: { name: string }[]) => [...new Set(xs.map((x) => x.name))].sort();
+  return { function: names(code.function), operator: names(code.operator), type: names(code.cast), relation: names(code.relation) };
+}
+
+/** namesOfReadingBody's answers by body: read again every cache period, bodies seldom change. */
+const ANALYSED = new Map<string, Names | null>();
+const ANALYSED_LIMIT = 10_000;
+function analysed(b: Body): Names | null {
+  const key = `${b.parsed ? "parsed" : "text"}:${b.body}`;
+  let names = ANALYSED.get(key);
+  if (names === undefined) {
+    names = namesOfReadingBody(bodyStatements(b.body, b.parsed));
+    if (ANALYSED.size >= ANALYSED_LIMIT) ANALYSED.clear();
+    ANALYSED.set(key, names);
+  }
+  return names;
+}
+
+/**
+ * The OIDs of extensions' SQL functions that are code written by users (the module comment),
+ * given the built-ins already found altered (`altered`, comma-separated OIDs).
+ */
+export async function alteredExtensionFunctions(query: Query, altered: string, serverVersionNum: number): Promise<string[]> {
+  const bodies = await query<Body>(MEMBER_BODIES(serverVersionNum >= 140000));
+  if (bodies.length === 0) return [];
+  await initClassifier();
+  const flagged = new Set<string>();
+  const reading = new Map<string, Names>();
+  for (const b of bodies) {
+    const names = analysed(b);
+    if (names) reading.set(b.oid, names);
+    else flagged.add(b.oid);
+  }
+  const all = (k: keyof Names) => [...new Set([...reading.values()].flatMap((n) => n[k]))];
+  const [users] = await query<{ functions: string[]; operators: string[]; types: string[]; relations: string[] }>(withAltered(USERS_NAMES, altered), [
+    all("function"),
+    all("operator"),
+    all("type"),
+    all("relation"),
+  ]);
+  const userFunctions = new Set(users!.functions);
+  const userNames = { operator: new Set(users!.operators), type: new Set(users!.types), relation: new Set(users!.relations) };
+  const nameOf = new Map(bodies.map((b) => [b.oid, b.name]));
+  for (const oid of flagged) userFunctions.add(nameOf.get(oid)!);
+  // Until nothing changes: a body calling (by name) one found so is found so.
+  for (let changed = true; changed; ) {
+    changed = false;
+    for (const [oid, names] of reading) {
+      const users = names.function.some((f) => userFunctions.has(f)) || (["operator", "type", "relation"] as const).some((k) => names[k].some((x) => userNames[k].has(x)));
+      if (!users) continue;
+      flagged.add(oid);
+      userFunctions.add(nameOf.get(oid)!);
+      reading.delete(oid);
+      changed = true;
+    }
+  }
+  return [...flagged];
+}

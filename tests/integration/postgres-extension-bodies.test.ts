@@ -1,0 +1,86 @@
+import postgres from "postgres";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { alteredExtensionFunctions } from "@/lib/gateway/protocols/postgres/extension-bodies";
+import { alteredOidsQuery } from "@/lib/gateway/protocols/postgres/user-code-queries";
+import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
+
+/**
+ * Extensions' SQL functions on a real PostgreSQL 15 with every contrib extension that has SQL
+ * functions installed: which ones extension-bodies.ts takes for code written by users, before and
+ * after a superuser makes users' functions members (`ALTER EXTENSION ... ADD FUNCTION`) or
+ * replaces an extension's own. End to end through the gateway (a read-only policy, the database
+ * unchanged): postgres-write-bypass-objects.test.ts.
+ */
+
+const CONTRIB = ["adminpack", "citext", "cube", "earthdistance", "hstore", "lo", "pageinspect", "pg_freespacemap", "xml2", "pg_trgm", "pgcrypto", "dblink", "tablefunc", "ltree"];
+
+describe("PostgreSQL: extensions' SQL functions that do more than read are code written by users", () => {
+  let pg15: Postgres15;
+  let sql: postgres.Sql;
+
+  beforeAll(async () => {
+    pg15 = await startPostgres15();
+    sql = postgres(await createDatabase(pg15, "extension_bodies"), { max: 1, onnotice: () => {} });
+    for (const e of CONTRIB) await sql.unsafe(`create extension "${e}"`);
+  }, 120_000);
+
+  afterAll(async () => {
+    await sql?.end({ timeout: 1 });
+    await pg15?.stop();
+  });
+
+  /** The extension functions found, by signature. */
+  const found = async (serverVersionNum = 150000): Promise<string[]> => {
+    const builtins = (await sql.unsafe<{ oids: string }[]>(alteredOidsQuery(serverVersionNum)))[0]!.oids;
+    const oids = await alteredExtensionFunctions((text, params) => sql.unsafe(text, params as never[]), builtins, serverVersionNum);
+    if (oids.length === 0) return [];
+    return (await sql.unsafe<{ f: string }[]>(`select unnest('{${oids.join(",")}}'::oid[])::regprocedure::text as f order by 1`)).map((r) => r.f);
+  };
+
+  it("as the extensions ship them: only adminpack's pg_file_rename (it renames a server file), of 30 SQL functions", async () => {
+    const [{ n }] = await sql.unsafe<{ n: number }[]>(`select count(*)::int as n from pg_proc p join pg_depend e on e.classid = 'pg_proc'::regclass and e.objid = p.oid and e.deptype = 'e' where p.prolang = 14`);
+    expect(n).toBeGreaterThanOrEqual(30);
+    expect(await found()).toEqual(["pg_file_rename(text,text)"]);
+    // before PostgreSQL 14 (no parsed bodies) the same: the query names no prosqlbody
+    expect(await found(130000)).toEqual(["pg_file_rename(text,text)"]);
+  });
+
+  it("members users made and extensions' own functions replaced: each writer, reader of users' tables and caller of either is found; readers are not", async () => {
+    await sql.unsafe(`
+      create sequence s; create table secrets (ssn text);
+      create function public.w_text() returns bigint language sql as $$ select nextval('s') $$;
+      create function public.w_atomic() returns bigint begin atomic select nextval('s'); end;
+      create function public.w_return() returns bigint return nextval('s');
+      create function public.w_insert() returns int begin atomic insert into secrets values ('x'); select 1; end;
+      create function public.leak() returns setof text language sql as 'select ssn from secrets';
+      create function public.plw() returns void language plpgsql as $$ begin perform nextval('s'); end $$;
+      create function public.calls_plw() returns void language sql as 'select public.plw()';
+      create function public.calls_member() returns bigint language sql as 'select w_text()';
+      create function public.reads() returns int return 1 + 1;
+      create function public.reads_atomic() returns text begin atomic select 'a'; select lower('B'); end;
+      create function public.reads_catalog() returns bigint language sql as 'select count(*) from pg_class';
+    `);
+    for (const f of ["w_text", "w_atomic", "w_return", "w_insert", "leak", "calls_plw", "calls_member", "reads", "reads_atomic", "reads_catalog"]) {
+      await sql.unsafe(`alter extension hstore add function public.${f}()`);
+    }
+    // earthdistance's earth() replaced: everything calling it by name follows
+    await sql.unsafe(`create or replace function public.earth() returns float8 language sql as $$ select nextval('s')::float8 $$`);
+    expect(await found()).toEqual([
+      "calls_member()",
+      "calls_plw()",
+      "earth()",
+      "earth_box(earth,double precision)",
+      "earth_distance(earth,earth)",
+      "gc_to_sec(double precision)",
+      "latitude(earth)",
+      "leak()",
+      "ll_to_earth(double precision,double precision)",
+      "pg_file_rename(text,text)",
+      "sec_to_gc(double precision)",
+      "w_atomic()",
+      "w_insert()",
+      "w_return()",
+      "w_text()",
+    ]);
+  });
+});
