@@ -96,6 +96,9 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
         "create domain gh_d as int8 check (nextval('s') > 0); create or replace function pg_catalog.pg_relation_size(regclass) returns bigint language sql parallel safe strict return pg_catalog.pg_relation_size($1, 'main') + (0::int8)::public.gh_d",
         ["pg_relation_size(regclass)"],
       ],
+      // an argument default calling a writer (a call leaving the argument out runs it), and one that only reads
+      ["create or replace function pg_catalog.md5(text default lo_create(0)::text) returns text language internal immutable strict parallel safe as 'md5_text'", ["md5(text)"]],
+      ["create or replace function pg_catalog.sha224(bytea default pg_catalog.decode(lower('00'), 'hex')) returns bytea language internal immutable strict parallel safe as 'sha224_bytea'", []],
       // an aggregate given a transition function users wrote
       ["create function public.gh_sf(int4, int4) returns int4 language sql as 'select greatest($1, $2)'; create or replace aggregate pg_catalog.max(int4) (sfunc = public.gh_sf, stype = int4)", ["max(integer)"]],
     ];

@@ -45,7 +45,7 @@ describe("PostgreSQL: extensions' SQL functions that do more than read are code 
     expect(await found(130000)).toEqual(["pg_file_rename(text,text)"]);
   });
 
-  it("members users made and extensions' own functions replaced: each writer, reader of users' tables and caller of either is found; readers are not", async () => {
+  it("members users made and extensions' own functions replaced: each writer, reader of users' tables, caller of either and writing argument default is found; readers are not", async () => {
     await sql.unsafe(`
       create sequence s; create table secrets (ssn text);
       create function public.w_text() returns bigint language sql as $$ select nextval('s') $$;
@@ -65,6 +65,9 @@ describe("PostgreSQL: extensions' SQL functions that do more than read are code 
     }
     // earthdistance's earth() replaced: everything calling it by name follows
     await sql.unsafe(`create or replace function public.earth() returns float8 language sql as $$ select nextval('s')::float8 $$`);
+    // a C function given an argument default that writes (a call leaving it out runs it), and one given a default that reads
+    await sql.unsafe(`create or replace function public.show_trgm(text default lo_create(0)::text) returns text[] language c immutable strict parallel safe as '$libdir/pg_trgm', 'show_trgm'`);
+    await sql.unsafe(`create or replace function public.similarity(text, text default lower('x')) returns real language c immutable strict parallel safe as '$libdir/pg_trgm', 'similarity'`);
     expect(await found()).toEqual([
       "calls_member()",
       "calls_plw()",
@@ -77,6 +80,7 @@ describe("PostgreSQL: extensions' SQL functions that do more than read are code 
       "ll_to_earth(double precision,double precision)",
       "pg_file_rename(text,text)",
       "sec_to_gc(double precision)",
+      "show_trgm(text)",
       "w_atomic()",
       "w_insert()",
       "w_return()",

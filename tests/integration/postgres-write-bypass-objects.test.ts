@@ -15,7 +15,8 @@ import { bind, describeMsg, execute, parse, q, SYNC, WireClient } from "../suppo
  * function is a built-in writer, a table turned into a view by an ON SELECT rule, a hash operator
  * class whose support function is lo_unlink (on an index of a table a read scans), built-ins
  * a superuser replaced in place (CREATE OR REPLACE keeps their OIDs below 16384) or renamed, and
- * SQL functions taken for an extension's (made members of hstore, or hstore's own replaced). Same fixture:
+ * SQL functions taken for an extension's (made members of hstore, or hstore's own replaced), and
+ * argument defaults that write (a built-in's, an extension C function's). Same fixture:
  * connection `wp-obj` permits only `connect` and `read`; whatever the gateway allows or refuses,
  * a direct superuser connection must see the database unchanged. Its own database, so replaced
  * built-ins do not reach the other file's runs. GH_WRITE_PROP_RUNS, GH_WRITE_PROP_SEED as there.
@@ -93,6 +94,9 @@ alter extension hstore add function public.gh_member_sql();
 alter extension hstore add function public.gh_member_atomic();
 alter extension hstore add function public.gh_member_calls();
 create or replace function public.akeys(hstore) returns text[] language sql as $$ select array[nextval('public.s_main')::text] $$;
+-- argument defaults that write, given to a built-in and to an extension's C function: a call leaving the argument out runs them
+create or replace function pg_catalog.sha224(bytea default lo_from_bytea(0, ''::bytea)::text::bytea) returns bytea language internal immutable strict parallel safe as 'sha224_bytea';
+create or replace function public.defined(hstore, text default lo_from_bytea(0, ''::bytea)::text) returns bool language c immutable strict parallel safe as '$libdir/hstore', 'hstore_defined';
 -- the catalog's regular expressions must not depend on the database's string settings
 alter database wp_objects set standard_conforming_strings = off;
 `;
@@ -133,6 +137,8 @@ const WRITERS = [
   "gh_member_atomic()",
   "gh_member_calls()",
   "akeys('a=>1')",
+  "sha224()",
+  "defined('a=>1')",
 ];
 
 /** Expressions that only read, over the same objects. */
@@ -193,6 +199,8 @@ const BYPASSES = [
   "SELECT gh_member_atomic()",
   "SELECT gh_member_calls()",
   "SELECT akeys('a=>1')",
+  "SELECT sha224()",
+  "SELECT defined('a=>1')",
 ];
 
 describe("PostgreSQL gateway: no write passes a read-only policy through more kinds of objects (generative)", () => {

@@ -19,15 +19,29 @@ import { FIRST_NORMAL_OID, MEMBER, OPERATOR_FUNCTIONS, SQL, SYSTEM, withAltered 
  *     body is resolved only when it runs, with the caller's search_path);
  *   - a body naming a function found so, or a built-in a superuser changed in place.
  * A parsed body (BEGIN ATOMIC, RETURN; PostgreSQL 14 on) is read back as text
- * (pg_get_function_sqlbody) and taken the same way. Extensions' C functions are not read (the
- * function rules and RULED_FUNCTIONS cover the C functions known to move data).
+ * (pg_get_function_sqlbody) and taken the same way, and so are the argument defaults of an
+ * extension's function in any language when they are not constants (`CREATE OR REPLACE FUNCTION
+ * akeys(hstore DEFAULT ...)`: a call leaving the argument out evaluates it). Extensions' C
+ * functions are not read (the function rules and RULED_FUNCTIONS cover the C functions known to
+ * move data).
  */
 
-/** The SQL functions of installed extensions and the text of their bodies. */
+/**
+ * Function `p` (pg_proc) has an argument default other than a constant (a node other than CONST in
+ * the stored expressions; constants print no `{`), an implicit cast included: a call leaving that
+ * argument out evaluates it, in the caller's statement.
+ */
+const NON_CONSTANT_DEFAULTS = (p: string) => `coalesce(${p}.proargdefaults::text ~ '\\{(?!CONST )', false)`;
+
+/**
+ * Installed extensions' functions in SQL, with the text of their bodies, and those in any language
+ * whose argument defaults are not constants, with those (`defaults`, as a SELECT).
+ */
 const MEMBER_BODIES = (parsedBodies: boolean) => `select p.oid::text as oid, p.proname as name,
-    ${parsedBodies ? `case when p.prosqlbody is null then p.prosrc else pg_get_function_sqlbody(p.oid) end` : "p.prosrc"} as body,
-    ${parsedBodies ? "p.prosqlbody is not null" : "false"} as parsed
-  from pg_proc p where p.prolang = ${SQL} and ${MEMBER("p.oid")}`;
+    case when p.prolang = ${SQL} then ${parsedBodies ? `case when p.prosqlbody is null then p.prosrc else pg_get_function_sqlbody(p.oid) end` : "p.prosrc"} end as body,
+    ${parsedBodies ? "p.prosqlbody is not null" : "false"} as parsed,
+    case when ${NON_CONSTANT_DEFAULTS("p")} then 'select ' || (select string_agg(pg_get_function_arg_default(p.oid, n), ', ') from generate_series(1, p.pronargs) n) end as defaults
+  from pg_proc p where (p.prolang = ${SQL} or ${NON_CONSTANT_DEFAULTS("p")}) and ${MEMBER("p.oid")}`;
 
 /** Which of the names given are of code users wrote (see the module comment); $1 functions, $2 operators, $3 types, $4 relations. */
 const USERS_NAMES = `select
@@ -50,8 +64,11 @@ type Query = <T>(text: string, params?: unknown[]) => Promise<T[]>;
 interface Body {
   oid: string;
   name: string;
-  body: string;
+  /** null: not a SQL function */
+  body: string | null;
   parsed: boolean;
+  /** `select <default>, ...` when some are not constants */
+  defaults: string | null;
 }
 interface Names {
   function: string[];
@@ -84,16 +101,25 @@ export function namesOfReadingBody(text: string | null): Names | null {
 /** namesOfReadingBody's answers by body: read again every cache period, bodies seldom change. */
 const ANALYSED = new Map<string, Names | null>();
 const ANALYSED_LIMIT = 10_000;
-function analysed(b: Body): Names | null {
-  const key = `${b.parsed ? "parsed" : "text"}:${b.body}`;
+function analysed(text: string | null, parsed: boolean): Names | null {
+  const key = `${parsed ? "parsed" : "text"}:${text}`;
   let names = ANALYSED.get(key);
   if (names === undefined) {
-    names = namesOfReadingBody(bodyStatements(b.body, b.parsed));
+    names = namesOfReadingBody(text === null ? null : bodyStatements(text, parsed));
     if (ANALYSED.size >= ANALYSED_LIMIT) ANALYSED.clear();
     ANALYSED.set(key, names);
   }
   return names;
 }
+
+/** What a function's body and argument defaults name, or null when either does more than read. */
+function namesOfFunction(b: Body): Names | null {
+  const body = b.body === null ? NO_NAMES : analysed(b.body, b.parsed);
+  const defaults = b.defaults === null ? NO_NAMES : analysed(b.defaults, false);
+  if (body === null || defaults === null) return null;
+  return { function: [...body.function, ...defaults.function], operator: [...body.operator, ...defaults.operator], type: [...body.type, ...defaults.type], relation: [...body.relation, ...defaults.relation] };
+}
+const NO_NAMES: Names = { function: [], operator: [], type: [], relation: [] };
 
 /**
  * The OIDs of extensions' SQL functions that are code written by users (the module comment),
@@ -106,7 +132,7 @@ export async function alteredExtensionFunctions(query: Query, altered: string, s
   const flagged = new Set<string>();
   const reading = new Map<string, Names>();
   for (const b of bodies) {
-    const names = analysed(b);
+    const names = namesOfFunction(b);
     if (names) reading.set(b.oid, names);
     else flagged.add(b.oid);
   }

@@ -117,7 +117,9 @@ const AGGREGATE_FUNCTIONS = (g: string) =>
  *   - a built-in depending on an object users made (pg_depend: `CREATE OR REPLACE AGGREGATE
  *     pg_catalog.max(int4) (sfunc = public.f, ...)`, a body converting to a user's domain), or
  *     calling (an aggregate's support function, a parsed body's call, a view a parsed body reads
- *     calls) a built-in the rules classify as more than a read, or an altered one.
+ *     calls, an argument default's call: `CREATE OR REPLACE FUNCTION pg_catalog.md5(text DEFAULT
+ *     lo_create(0)::text)` makes `SELECT md5()` write) a built-in the rules classify as more than
+ *     a read, or an altered one.
  * Rights (GRANT EXECUTE), owner, cost and settings are not compared: they do not change what runs.
  * Some of these run the original anyway (fmgr finds PostgreSQL's C built-ins by OID, whatever
  * pg_proc says, unless the planner inlines a SQL body in their place); they count all the same.
@@ -127,7 +129,9 @@ const AGGREGATE_FUNCTIONS = (g: string) =>
 const ALTERED_BUILTINS = (parsedBodies: boolean) => `calls(caller, callee) as (
       select d.objid, d.refobjid from pg_depend d where d.classid = 'pg_proc'::regclass and d.objid < ${FIRST_NORMAL_OID}
       union all
-      select g.aggfnoid, f.fn from pg_aggregate g cross join lateral ${AGGREGATE_FUNCTIONS("g")} f(fn) where g.aggfnoid < ${FIRST_NORMAL_OID} and f.fn <> 0${
+      select g.aggfnoid, f.fn from pg_aggregate g cross join lateral ${AGGREGATE_FUNCTIONS("g")} f(fn) where g.aggfnoid < ${FIRST_NORMAL_OID} and f.fn <> 0
+      union all
+      select p.oid, m[1]::oid from pg_proc p cross join lateral ${CALLED_OIDS("p.proargdefaults::text")} m where p.oid < ${FIRST_NORMAL_OID} and p.proargdefaults is not null${
         parsedBodies ? `
       union all
       select p.oid, m[1]::oid from pg_proc p cross join lateral ${CALLED_OIDS("p.prosqlbody::text")} m
