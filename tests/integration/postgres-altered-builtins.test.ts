@@ -99,6 +99,13 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
       // an argument default calling a writer (a call leaving the argument out runs it), and one that only reads
       ["create or replace function pg_catalog.md5(text default lo_create(0)::text) returns text language internal immutable strict parallel safe as 'md5_text'", ["md5(text)"]],
       ["create or replace function pg_catalog.sha224(bytea default pg_catalog.decode(lower('00'), 'hex')) returns bytea language internal immutable strict parallel safe as 'sha224_bytea'", []],
+      // a default calling a built-in whose result masking cannot follow (other sessions' SQL text)
+      ["create or replace function pg_catalog.ltrim(text default pg_stat_get_backend_activity(3)) returns text language internal immutable strict parallel safe as 'ltrim1'", ["ltrim(text)"]],
+      // a parsed body converting to a built-in domain a superuser gave a writing CHECK
+      [
+        "alter domain information_schema.yes_or_no add constraint gh_w check (lo_creat(-1) > 0); create or replace function pg_catalog.rpad(text, integer) returns text language sql immutable strict parallel safe return pg_catalog.rpad($1, $2, ('YES'::information_schema.yes_or_no)::text)",
+        ["rpad(text,integer)"],
+      ],
       // an aggregate given a transition function users wrote
       ["create function public.gh_sf(int4, int4) returns int4 language sql as 'select greatest($1, $2)'; create or replace aggregate pg_catalog.max(int4) (sfunc = public.gh_sf, stype = int4)", ["max(integer)"]],
     ];
@@ -129,7 +136,11 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
       create function public.gh_peek(regclass) returns bigint language internal strict as 'nextval_oid';
       alter extension hstore add function public.gh_peek(regclass);
       create extension dblink;
-      alter function public.dblink_exec(text, text) rename to gh_harmless`);
+      alter function public.dblink_exec(text, text) rename to gh_harmless;
+      create extension tablefunc;
+      alter function public.connectby(text, text, text, text, int, text) rename to gh_tree;
+      create extension pageinspect;
+      alter function public.get_raw_page(text, int8) rename to gh_page`);
     const [{ oids }] = await direct.unsafe<{ oids: string }[]>(ALTERED_OIDS);
     const lookup = async (name: string) => (await direct.unsafe<{ fn: string }[]>(withAltered(USER_CODE.function, oids), [name, null])).map((r) => r.fn);
     expect(await lookup("hstore_to_json")).toEqual([]);
@@ -137,6 +148,10 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
     expect(await lookup("gh_tick")).toEqual(["public.gh_tick"]);
     expect(await lookup("gh_peek")).toEqual(["public.gh_peek"]);
     expect(await lookup("gh_harmless")).toEqual(["public.gh_harmless"]);
+    // C functions exported under a variant of the ruled name: connectby_text, get_raw_page_1_9
+    expect(await lookup("gh_tree")).toEqual(["public.gh_tree"]);
+    expect(await lookup("gh_page")).toEqual(["public.gh_page"]);
+    expect(await lookup("crosstab")).toEqual([]);
     expect(await lookup("dblink_connect")).toEqual([]);
   });
 

@@ -30,7 +30,8 @@ describe("PostgreSQL: extensions' SQL functions that do more than read are code 
   });
 
   /** The extension functions found, by signature. */
-  const found = async (serverVersionNum = 150000): Promise<string[]> => {
+  const found = async (serverVersionNum = 150000, on: postgres.Sql = sql): Promise<string[]> => {
+    const sql = on;
     const builtins = (await sql.unsafe<{ oids: string }[]>(alteredOidsQuery(serverVersionNum)))[0]!.oids;
     const oids = await alteredExtensionFunctions((text, params) => sql.unsafe(text, params as never[]), builtins, serverVersionNum);
     if (oids.length === 0) return [];
@@ -86,5 +87,69 @@ describe("PostgreSQL: extensions' SQL functions that do more than read are code 
       "w_return()",
       "w_text()",
     ]);
+  });
+  // Found by a review against this file's first version: what a member runs without its body naming it.
+  it("what members reach without naming it: aggregate support functions, signature types, views, domains' CHECKs, foreign tables, operators, PostgreSQL's value-copying views", async () => {
+    const db = postgres(await createDatabase(pg15, "extension_reach"), { max: 1, onnotice: () => {} });
+    try {
+      await db.unsafe(`
+        create extension hstore; create extension file_fdw;
+        create sequence s; create table log (t text);
+        -- an aggregate made a member, whose final function writes
+        create aggregate mk_lo(int4) (sfunc = int4larger, stype = int4, finalfunc = lo_creat);
+        alter extension hstore add aggregate mk_lo(int4);
+        -- a view made a member, read by a member
+        create view ext_v as select nextval('s') as n;
+        alter extension hstore add view ext_v;
+        create function read_ext_v() returns bigint language sql as 'select n from ext_v';
+        -- a domain made a member whose CHECK writes, converted to in a body and in a default
+        create domain ext_d as int check (lo_creat(-1) > 0);
+        alter extension hstore add type ext_d;
+        create function cast_ext_d(int) returns int language sql as 'select ($1::ext_d)::int';
+        create function dflt_ext_d(a int default 5::ext_d) returns int language sql as 'select $1';
+        -- a user's domain as the result type; a user's type reached through a user's implicit cast
+        create domain user_d as int check (nextval('public.s') > 0);
+        create function ret_user_d() returns user_d language sql as 'select 1';
+        create type ut as (a int);
+        create function to_ut(int) returns ut language plpgsql as $$ begin insert into log values ('cast'); return row($1)::ut; end $$;
+        create cast (int as ut) with function to_ut(int) as implicit;
+        create function takes_ut(ut) returns int language sql as 'select ($1).a';
+        -- a user's operator backed by a built-in writer
+        create operator !!! (rightarg = int4, function = lo_creat);
+        create function opw() returns oid language sql as 'select !!! (-1)';
+        -- a built-in domain given a writing CHECK
+        alter domain information_schema.yes_or_no add constraint w check (lo_creat(-1) > 0);
+        create function yn() returns text language sql as $$ select 'YES'::information_schema.yes_or_no::text $$;
+        -- PostgreSQL's views whose values masking cannot follow
+        create function col_stats(text, text) returns text language sql stable as 'select most_common_vals::text from pg_stats where tablename = $1 and attname = $2';
+        create function others_sql() returns setof text language sql as 'select query from pg_stat_activity';
+        -- a foreign table running a program, made a member
+        create server fsrv foreign data wrapper file_fdw;
+        create foreign table ext_ft (a text) server fsrv options (program 'echo 1');
+        alter extension file_fdw add foreign table ext_ft;
+        create function ft_read() returns text language sql as 'select a from ext_ft';
+        -- readers
+        create function reads_hstore(hstore) returns text[] language sql as 'select akeys($1)';
+        create function reads_class() returns bigint language sql as 'select count(*) from pg_class';
+      `);
+      for (const f of ["read_ext_v()", "cast_ext_d(int)", "dflt_ext_d(int)", "ret_user_d()", "takes_ut(ut)", "opw()", "yn()", "col_stats(text, text)", "others_sql()", "ft_read()", "reads_hstore(hstore)", "reads_class()"]) {
+        await db.unsafe(`alter extension hstore add function ${f}`);
+      }
+      expect(await found(150000, db)).toEqual([
+        "cast_ext_d(integer)",
+        "col_stats(text,text)",
+        "dflt_ext_d(integer)",
+        "ft_read()",
+        "mk_lo(integer)",
+        "opw()",
+        "others_sql()",
+        "read_ext_v()",
+        "ret_user_d()",
+        "takes_ut(ut)",
+        "yn()",
+      ]);
+    } finally {
+      await db.end({ timeout: 1 });
+    }
   });
 });

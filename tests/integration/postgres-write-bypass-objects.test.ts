@@ -94,6 +94,13 @@ alter extension hstore add function public.gh_member_sql();
 alter extension hstore add function public.gh_member_atomic();
 alter extension hstore add function public.gh_member_calls();
 create or replace function public.akeys(hstore) returns text[] language sql as $$ select array[nextval('public.s_main')::text] $$;
+-- an aggregate whose final function writes and a view calling a writer, made members; a member reading that view
+create aggregate public.gh_mk_lo(int4) (sfunc = int4larger, stype = int4, finalfunc = lo_creat);
+alter extension hstore add aggregate public.gh_mk_lo(int4);
+create view public.gh_ext_v as select nextval('public.s_main') as n;
+alter extension hstore add view public.gh_ext_v;
+create function public.gh_read_ext_v() returns bigint language sql as 'select n from public.gh_ext_v';
+alter extension hstore add function public.gh_read_ext_v();
 -- argument defaults that write, given to a built-in and to an extension's C function: a call leaving the argument out runs them
 create or replace function pg_catalog.sha224(bytea default lo_from_bytea(0, ''::bytea)::text::bytea) returns bytea language internal immutable strict parallel safe as 'sha224_bytea';
 create or replace function public.defined(hstore, text default lo_from_bytea(0, ''::bytea)::text) returns bool language c immutable strict parallel safe as '$libdir/hstore', 'hstore_defined';
@@ -139,6 +146,8 @@ const WRITERS = [
   "akeys('a=>1')",
   "sha224()",
   "defined('a=>1')",
+  "(select gh_mk_lo(-1))",
+  "gh_read_ext_v()",
 ];
 
 /** Expressions that only read, over the same objects. */
@@ -201,6 +210,8 @@ const BYPASSES = [
   "SELECT akeys('a=>1')",
   "SELECT sha224()",
   "SELECT defined('a=>1')",
+  "SELECT gh_mk_lo(-1)",
+  "SELECT gh_read_ext_v()",
 ];
 
 describe("PostgreSQL gateway: no write passes a read-only policy through more kinds of objects (generative)", () => {

@@ -27,7 +27,8 @@ export const MEMBER = (fn: string) =>
  * pg_partman's run_maintenance or PostGIS's AddGeometryColumn, writes like any user's; and
  * extension-bodies.ts which SQL ones do more than read).
  */
-export const SYSTEM = `((p.oid < ${FIRST_NORMAL_OID} or ${MEMBER("p.oid")}) and p.oid <> all (array(select oid from altered)))`;
+export const systemAt = (p: string) => `((${p}.oid < ${FIRST_NORMAL_OID} or ${MEMBER(`${p}.oid`)}) and ${p}.oid <> all (array(select oid from altered)))`;
+export const SYSTEM = systemAt("p");
 /**
  * Built-in functions the function rules (classify/functions.ts) classify, by name as those rules
  * match: `nextval`, `pg_advisory_*`. PostgreSQL records no dependency on its own (pinned)
@@ -44,13 +45,18 @@ const RULED_PROC = ruledName("p.proname");
 const RULED_READ = ruledName("p.proname", DEFAULT_FUNCTION_RULES.filter((r) => r.kind === "read"));
 /** Rules for what a column default can run beyond the write that runs it (not nextval). */
 const RULED_BEYOND_WRITE = ruledName("p.proname", DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read" && r.kind !== "write"));
+/**
+ * SQL: function name `column` matches a rule for more than a read, or for a read masking cannot
+ * follow (pg_stat_get_activity): what code the statement does not name must not run unseen.
+ */
+export const ruledBeyondRead = (column: string) => ruledName(column, DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read" || r.unmaskable));
 export const BUILTIN_PREFIX = "builtin:";
 /** `fn` for a pg_proc `p` in namespace `n`: a user function's name, or a built-in's with BUILTIN_PREFIX. */
 const FN = `case when ${SYSTEM} then '${BUILTIN_PREFIX}' else '' end || n.nspname || '.' || p.proname`;
 /** A function of `p` that is code written by users, or a built-in the function rules classify. */
 const USER_OR_RULED = `(not ${SYSTEM} or ${RULED_PROC})`;
 /** The function OIDs a stored expression (pg_node_tree text) `tree` calls: functions, operators' functions, aggregates, window functions. */
-const CALLED_OIDS = (tree: string) => `regexp_matches(${tree}, ':(?:funcid|opfuncid|aggfnoid|winfnoid) (\\d+)', 'g')`;
+export const CALLED_OIDS = (tree: string) => `regexp_matches(${tree}, ':(?:funcid|opfuncid|aggfnoid|winfnoid) (\\d+)', 'g')`;
 /** Users' objects (FIRST_NORMAL_OID on). */
 const USERS = (oid: string) => `${oid} >= ${FIRST_NORMAL_OID}`;
 
@@ -91,7 +97,7 @@ const TYPE_FUNCTIONS = (t: string) =>
 export const OPERATOR_FUNCTIONS = (o: string) => `(select ${o}.oprcode::oid union all select ${o}.oprrest::oid union all select ${o}.oprjoin::oid
         union all select x.oprcode::oid from pg_operator x where x.oid in (${o}.oprnegate, ${o}.oprcom))`;
 /** The support functions of aggregate `g` (pg_aggregate): what runs for each row and at the end. */
-const AGGREGATE_FUNCTIONS = (g: string) =>
+export const AGGREGATE_FUNCTIONS = (g: string) =>
   `(values (${g}.aggtransfn::oid), (${g}.aggfinalfn::oid), (${g}.aggcombinefn::oid), (${g}.aggserialfn::oid), (${g}.aggdeserialfn::oid), (${g}.aggmtransfn::oid), (${g}.aggminvtransfn::oid), (${g}.aggmfinalfn::oid))`;
 /**
  * CTEs `calls(caller, callee)`, the functions built-ins call (pg_depend, aggregates' support
@@ -131,7 +137,10 @@ const ALTERED_BUILTINS = (parsedBodies: boolean) => `calls(caller, callee) as (
       union all
       select g.aggfnoid, f.fn from pg_aggregate g cross join lateral ${AGGREGATE_FUNCTIONS("g")} f(fn) where g.aggfnoid < ${FIRST_NORMAL_OID} and f.fn <> 0
       union all
-      select p.oid, m[1]::oid from pg_proc p cross join lateral ${CALLED_OIDS("p.proargdefaults::text")} m where p.oid < ${FIRST_NORMAL_OID} and p.proargdefaults is not null${
+      select p.oid, m[1]::oid from pg_proc p cross join lateral ${CALLED_OIDS("p.proargdefaults::text")} m where p.oid < ${FIRST_NORMAL_OID} and p.proargdefaults is not null
+      union all
+      select d.objid, m[1]::oid from pg_depend d join pg_constraint k on k.contypid = d.refobjid cross join lateral ${CALLED_OIDS("k.conbin::text")} m
+        where d.classid = 'pg_proc'::regclass and d.objid < ${FIRST_NORMAL_OID} and d.refclassid = 'pg_type'::regclass and k.conbin is not null${
         parsedBodies ? `
       union all
       select p.oid, m[1]::oid from pg_proc p cross join lateral ${CALLED_OIDS("p.prosqlbody::text")} m
@@ -155,7 +164,7 @@ const ALTERED_BUILTINS = (parsedBodies: boolean) => `calls(caller, callee) as (
         where p.prolang not in (${INTERNAL}, ${C}, ${SQL}) or (${USERS("p.oid")} and e.refobjid < ${FIRST_NORMAL_OID})
       union all
       select c.caller from calls c
-        where ${USERS("c.callee")} or exists (select 1 from pg_proc q where q.oid = c.callee and ${ruledName("q.proname", DEFAULT_FUNCTION_RULES.filter((r) => r.kind !== "read"))})${
+        where ${USERS("c.callee")} or exists (select 1 from pg_proc q where q.oid = c.callee and ${ruledBeyondRead("q.proname")})${
         parsedBodies ? `
       union all
       select p.oid from pg_proc p where p.prolang = ${SQL} and p.oid < ${FIRST_NORMAL_OID} and p.prosqlbody is null

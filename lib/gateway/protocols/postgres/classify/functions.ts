@@ -42,13 +42,13 @@ export const DEFAULT_FUNCTION_RULES: readonly FunctionRule[] = [
     "ts_stat",
     "ts_rewrite",
     "crosstab*",
-    "connectby",
+    "connectby*", // its C functions are connectby_text, connectby_text_serial: a renamed one is found by them
     "pg_background_*",
     "xpath_table", // xml2: builds SELECT <key>, <document> FROM <relname> WHERE <criteria> from its arguments
   ])),
-  ...unmaskable(admin("reads a relation's raw pages by name (pageinspect), around masking and privileges", ["get_raw_page", "bt_page_items"])),
+  ...unmaskable(admin("reads a relation's raw pages by name (pageinspect), around masking and privileges", ["get_raw_page*", "bt_page_items*"])), // C: get_raw_page_1_9, bt_page_items_1_9
   // The views over them (pg_stat_activity, pg_stat_statements) withhold the text instead (source-plans.ts copiesValues).
-  ...unmaskable(read("returns other sessions' SQL text, with the values in its literals", ["pg_stat_get_activity", "pg_stat_get_backend_activity", "pg_stat_statements"])),
+  ...unmaskable(read("returns other sessions' SQL text, with the values in its literals", ["pg_stat_get_activity", "pg_stat_get_backend_activity", "pg_stat_statements*"])), // C: pg_stat_statements_1_10
   ...admin("schedules SQL to run later as a background job (pg_cron)", ["schedule", "schedule_in_database", "unschedule", "alter_job"]),
   // A server file may hold a table's rows in clear: its relation file (pg_relation_filepath), WAL,
   // the server log, an export. What these return has no lineage masking can follow.
