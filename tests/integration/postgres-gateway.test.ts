@@ -387,15 +387,20 @@ describe("PostgreSQL gateway", () => {
 
   it("cancels a running statement through the gateway's own cancel key", async () => {
     const sql = client("prod-pg");
+    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
     try {
       const q = sql`select pg_sleep(10)`;
       const err = q.catch((e) => e);
-      await new Promise((r) => setTimeout(r, 500));
+      // Once it runs upstream: postgres.js cancelled while it still connects (its type lookup, slow
+      // on a loaded CI machine) leaves the connection hung, directly against PostgreSQL as well.
+      const running = async () => (await direct`select count(*)::int as n from pg_stat_activity where query = 'select pg_sleep(10)' and state = 'active'`)[0]!.n > 0;
+      for (let i = 0; i < 200 && !(await running()); i++) await new Promise((r) => setTimeout(r, 25));
       q.cancel();
       expect((await err).code).toBe("57014");
       expect(await sql`select 1 as x`).toEqual([{ x: 1 }]);
     } finally {
       await sql.end();
+      await direct.end();
     }
   });
 
