@@ -155,13 +155,17 @@ describe("PostgreSQL: built-ins a superuser changed in place are not taken for P
     expect(await lookup("dblink_connect")).toEqual([]);
   });
 
-  it("a built-in type given a function users wrote (ALTER TYPE int4 SET (SEND = f)) counts for every statement", async () => {
+  it("a built-in or extension type given a function users wrote (ALTER TYPE int4 SET (SEND = f)) counts for every statement", async () => {
     const [{ oids }] = await direct.unsafe<{ oids: string }[]>(ALTERED_OIDS);
     const everywhere = async () => (await direct.unsafe<{ fn: string }[]>(withAltered(USER_CODE.systemCasts, oids))).map((r) => r.fn);
     expect(await everywhere()).not.toContain("public.gh_send");
     await direct.unsafe(`create function public.gh_send(int4) returns bytea language plpgsql strict immutable as $$ begin perform nextval('s'); return int4send($1); end $$;
       alter type pg_catalog.int4 set (send = public.gh_send)`);
     expect(await everywhere()).toContain("public.gh_send");
+    // an extension's type too (hstore, made by an earlier test here): any function returning one sends it
+    await direct.unsafe(`create function public.gh_hsend(hstore) returns bytea language plpgsql strict immutable as $$ begin perform nextval('s'); return hstore_send($1); end $$;
+      alter type hstore set (send = public.gh_hsend)`);
+    expect(await everywhere()).toContain("public.gh_hsend");
   });
 
   it("what operators, operator classes and text search parsers run is looked up: estimators, negators, default classes on built-in types", async () => {

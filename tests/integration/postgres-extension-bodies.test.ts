@@ -79,6 +79,8 @@ describe("PostgreSQL: extensions' SQL functions that do more than read are code 
       "latitude(earth)",
       "leak()",
       "ll_to_earth(double precision,double precision)",
+      // its argument is of earthdistance's domain earth, whose CHECK calls earth()
+      "longitude(earth)",
       "pg_file_rename(text,text)",
       "sec_to_gc(double precision)",
       "show_trgm(text)",
@@ -148,6 +150,56 @@ describe("PostgreSQL: extensions' SQL functions that do more than read are code 
         "takes_ut(ut)",
         "yn()",
       ]);
+    } finally {
+      await db.end({ timeout: 1 });
+    }
+  });
+  // Found by a second review: what a member reaches through a type made of a type, a view over a
+  // view, a child table, row-level security, a view reading users' data, another member found so,
+  // and its own settings.
+  it("what members reach through chains: domains over domains, arrays, composites, ranges, OUT columns, views over views, inheritance, RLS, found members, settings", async () => {
+    const db = postgres(await createDatabase(pg15, "extension_chains"), { max: 1, onnotice: () => {} });
+    try {
+      await db.unsafe(`
+        create extension hstore; create extension file_fdw;
+        create table people (name text, ssn text);
+        create domain d1 as int check (lo_creat(-1) > 0); alter extension hstore add type d1;
+        create domain d2 as d1; alter extension hstore add type d2;
+        create function s1_body(int) returns int language sql as 'select $1::d2::int';
+        create function s2_sig(d1[]) returns int language sql as 'select 1';
+        create type c3 as (a d1); alter extension hstore add type c3;
+        create function s3_body(int) returns text language sql as 'select row($1)::c3::text';
+        create type r4 as range (subtype = d1); alter extension hstore add type r4;
+        create function s4_sig(r4) returns int language sql as 'select 1';
+        create function s12(out x d1, out y int) language sql as 'select 5, 6';
+        create view v5a as select lo_creat(-1) as x; create view v5b as select x from v5a;
+        alter extension hstore add view v5a; alter extension hstore add view v5b;
+        create function s5_body() returns oid language sql as 'select x from v5b';
+        create table tp (a text); alter extension hstore add table tp;
+        create server fsrv foreign data wrapper file_fdw;
+        create foreign table ftc () inherits (tp) server fsrv options (program 'echo x');
+        create function s10_body() returns bigint language sql as 'select count(*) from tp';
+        create table t6 (a int); alter extension hstore add table t6;
+        alter table t6 enable row level security; create policy p6 on t6 using (lo_creat(-1) > 0);
+        create function s6_body() returns bigint language sql as 'select count(*) from t6';
+        create view vleak as select name, ssn from people; alter extension hstore add view vleak;
+        create function leak() returns text language sql as 'select ssn from vleak limit 1';
+        create view vstat as select most_common_vals::text as v from pg_stats; alter extension hstore add view vstat;
+        create function stat_leak() returns text language sql as 'select v from vstat limit 1';
+        create function f8w(int) returns oid language sql as 'select lo_creat(-1)';
+        create view v8 as select f8w(1) as x; alter extension hstore add view v8;
+        create function s8_view() returns oid language sql as 'select x from v8';
+        create function f8sf(int, int) returns int language sql as 'select (lo_creat(-1) > 0)::int';
+        create aggregate agg8m(int) (sfunc = f8sf, stype = int); alter extension hstore add aggregate agg8m(int);
+        create function scs_trick() returns bigint language sql set standard_conforming_strings = off as 'select 1';
+        create function reads_hstore(hstore) returns text[] language sql as 'select akeys($1)';
+      `);
+      for (const f of ["s1_body(int)", "s2_sig(d1[])", "s3_body(int)", "s4_sig(r4)", "s12()", "s5_body()", "s10_body()", "s6_body()", "leak()", "stat_leak()", "f8w(int)", "s8_view()", "f8sf(int, int)", "scs_trick()", "reads_hstore(hstore)"]) {
+        await db.unsafe(`alter extension hstore add function ${f}`);
+      }
+      expect(await found(150000, db)).toEqual(
+        ["agg8m(integer)", "f8sf(integer,integer)", "f8w(integer)", "leak()", "s10_body()", "s12()", "s1_body(integer)", "s2_sig(d1[])", "s3_body(integer)", "s4_sig(r4)", "s5_body()", "s6_body()", "s8_view()", "scs_trick()", "stat_leak()"].sort(),
+      );
     } finally {
       await db.end({ timeout: 1 });
     }

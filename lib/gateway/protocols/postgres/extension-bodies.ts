@@ -49,47 +49,70 @@ const MEMBER_BODIES = (parsedBodies: boolean) => `select p.oid::text as oid, p.p
 
 /** Function `q` (pg_proc) is code written by users, or a built-in a rule takes for more than a read. */
 const SUSPECT_FUNCTION = (q: string) => `(not ${systemAt(q)} or ${ruledBeyondRead(`${q}.proname`)})`;
-/** Stored expression `tree` calls a SUSPECT_FUNCTION. */
-const CALLS_SUSPECT = (tree: string) => `exists (select 1 from ${CALLED_OIDS(tree)} m join pg_proc q on q.oid = m[1]::oid where ${SUSPECT_FUNCTION("q")})`;
-/**
- * Type `t` (pg_type) was made by users, or is a domain with a CHECK calling a SUSPECT_FUNCTION
- * (an extension's own, or a built-in given one: `ALTER DOMAIN information_schema.yes_or_no ADD
- * CHECK (lo_creat(-1) > 0)`): converting to it runs that.
- */
-const SUSPECT_TYPE = (t: string) => `((${t}.oid >= ${FIRST_NORMAL_OID} and not ${ownedByExtension("pg_type", `${t}.oid`)})
-      or exists (select 1 from pg_constraint k where k.contypid = ${t}.oid and k.conbin is not null and ${CALLS_SUSPECT("k.conbin::text")}))`;
-/**
- * Relation `c` (pg_class) was made by users, is a foreign table (file_fdw's may run a program), or
- * is a view whose definition calls a SUSPECT_FUNCTION (an extension's own; PostgreSQL's
- * pg_stat_activity; one a superuser replaced).
- */
-const SUSPECT_RELATION = (c: string) => `((${c}.oid >= ${FIRST_NORMAL_OID} and not ${ownedByExtension("pg_class", `${c}.oid`)}) or ${c}.relkind = 'f'
-      or exists (select 1 from pg_rewrite w where w.ev_class = ${c}.oid and ${CALLS_SUSPECT("w.ev_action::text")}))`;
-
-/** Which of the names given are of code users wrote (see the module comment); $1 functions, $2 operators, $3 types, $4 relations. */
-const USERS_NAMES = `select
-    array(select distinct p.proname::text from pg_proc p where p.proname = any ($1::text[]) and not ${SYSTEM}) as functions,
-    array(select distinct o.oprname::text from pg_operator o cross join lateral ${OPERATOR_FUNCTIONS("o")} f(fn) join pg_proc p on p.oid = f.fn
-      where o.oprname = any ($2::text[]) and ${SUSPECT_FUNCTION("p")}) as operators,
-    array(select distinct t.typname::text from pg_type t where t.typname = any ($3::text[]) and ${SUSPECT_TYPE("t")}) as types,
-    array(select distinct c.relname::text from pg_class c where c.relname = any ($4::text[]) and ${SUSPECT_RELATION("c")}) as relations`;
-
-/**
- * Extensions' functions running what their signatures and aggregate definitions reach: an
- * argument or result of a SUSPECT_TYPE (a call converts to it; a user's implicit cast to it runs),
- * an aggregate's support function that is a SUSPECT_FUNCTION (`ALTER EXTENSION hstore ADD
- * AGGREGATE f(int4)` with `finalfunc = lo_creat`).
- */
-const MEMBERS_REACHING = `select p.oid::text as oid, p.proname as name from pg_proc p where ${MEMBER("p.oid")} and (
-      exists (select 1 from pg_type t where t.oid = any (array_append(p.proargtypes::oid[], p.prorettype)) and ${SUSPECT_TYPE("t")})
-      or exists (select 1 from pg_aggregate g cross join lateral ${AGGREGATE_FUNCTIONS("g")} f(fn) join pg_proc q on q.oid = f.fn
-        where g.aggfnoid = p.oid and f.fn <> 0 and ${SUSPECT_FUNCTION("q")}))`;
-
+/** Stored expression `tree` calls a SUSPECT_FUNCTION (CTE `suspect_functions`, SUSPECTS). */
+const CALLS_SUSPECT = (tree: string) => `exists (select 1 from ${CALLED_OIDS(tree)} m where m[1]::oid in (select oid from suspect_functions))`;
 /**
  * PostgreSQL's relations whose values masking cannot follow (source-plans.ts copiesValues):
  * other sessions' SQL text, a column's most common values.
  */
-const VALUE_COPYING = new Set(["pg_stat_activity", "pg_stat_statements", "pg_statistic", "pg_statistic_ext_data", "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs"]);
+const VALUE_COPYING_NAMES = ["pg_stat_activity", "pg_stat_statements", "pg_statistic", "pg_statistic_ext_data", "pg_stats", "pg_stats_ext", "pg_stats_ext_exprs"];
+const VALUE_COPYING = new Set(VALUE_COPYING_NAMES);
+
+/**
+ * CTEs `suspect_types` and `suspect_relations` (recursive): a type made by users, or a domain
+ * with a CHECK calling a SUSPECT_FUNCTION (an extension's own, or a built-in given one: `ALTER
+ * DOMAIN information_schema.yes_or_no ADD CHECK (lo_creat(-1) > 0)`), and every type made of one
+ * (a domain over it, an array, a range, a row type with such a column): converting to it runs
+ * that. A relation made by users, a foreign table (file_fdw's may run a program), PostgreSQL's
+ * value-copying catalogs (VALUE_COPYING), one whose row-level security policy or view definition
+ * calls a SUSPECT_FUNCTION, and every view reading (pg_depend of its rule) or table inheriting one.
+ * Each step is a join on an edge list, so the catalog is read once per CTE.
+ */
+const SUSPECTS = `suspect_functions(oid) as (select p.oid from pg_proc p where ${SUSPECT_FUNCTION("p")}),
+    type_edges(part, whole) as (
+      select t.typbasetype, t.oid from pg_type t where t.typbasetype <> 0
+      union all select t.typelem, t.oid from pg_type t where t.typelem <> 0
+      union all select r.rngsubtype, r.rngtypid from pg_range r
+      union all select r.rngsubtype, r.rngmultitypid from pg_range r
+      union all select a.atttypid, t.oid from pg_type t join pg_attribute a on a.attrelid = t.typrelid where t.typrelid <> 0 and a.attnum > 0 and not a.attisdropped),
+    suspect_types(oid) as (
+      select t.oid from pg_type t where (t.oid >= ${FIRST_NORMAL_OID} and not ${ownedByExtension("pg_type", "t.oid")})
+        or exists (select 1 from pg_constraint k where k.contypid = t.oid and k.conbin is not null and ${CALLS_SUSPECT("k.conbin::text")})
+      union
+      select e.whole from type_edges e join suspect_types s on s.oid = e.part),
+    relation_edges(part, whole) as (
+      select d.refobjid, w.ev_class from pg_depend d join pg_rewrite w on w.oid = d.objid
+        where d.classid = 'pg_rewrite'::regclass and d.refclassid = 'pg_class'::regclass and d.refobjid <> w.ev_class
+      union all select i.inhrelid, i.inhparent from pg_inherits i),
+    suspect_relations(oid) as (
+      select c.oid from pg_class c where (c.oid >= ${FIRST_NORMAL_OID} and not ${ownedByExtension("pg_class", "c.oid")}) or c.relkind = 'f'
+        or (c.oid < ${FIRST_NORMAL_OID} and c.relname = any (array[${VALUE_COPYING_NAMES.map((n) => `'${n}'`).join(", ")}]))
+        or exists (select 1 from pg_rewrite w where w.ev_class = c.oid and ${CALLS_SUSPECT("w.ev_action::text")})
+        or exists (select 1 from pg_policy y where y.polrelid = c.oid and ${CALLS_SUSPECT("coalesce(y.polqual::text, '') || coalesce(y.polwithcheck::text, '')")})
+      union
+      select e.whole from relation_edges e join suspect_relations s on s.oid = e.part)`;
+
+/** Which of the names given are of code users wrote (see the module comment); $1 functions, $2 operators, $3 types, $4 relations. */
+const USERS_NAMES = `with recursive ${SUSPECTS} select
+    array(select distinct p.proname::text from pg_proc p where p.proname = any ($1::text[]) and not ${SYSTEM}) as functions,
+    array(select distinct o.oprname::text from pg_operator o cross join lateral ${OPERATOR_FUNCTIONS("o")} f(fn) join pg_proc p on p.oid = f.fn
+      where o.oprname = any ($2::text[]) and ${SUSPECT_FUNCTION("p")}) as operators,
+    array(select distinct t.typname::text from pg_type t where t.typname = any ($3::text[]) and t.oid in (select oid from suspect_types)) as types,
+    array(select distinct c.relname::text from pg_class c where c.relname = any ($4::text[]) and c.oid in (select oid from suspect_relations)) as relations`;
+
+/**
+ * Extensions' functions running what their signatures, settings and aggregate definitions reach:
+ * an argument (OUT and TABLE columns too) or result of a suspect type (a call converts to it; a
+ * user's implicit cast to it runs); an aggregate's support function that is a SUSPECT_FUNCTION
+ * (`ALTER EXTENSION hstore ADD AGGREGATE f(int4)` with `finalfunc = lo_creat`); a SQL function
+ * setting standard_conforming_strings (its body then reads otherwise than it is parsed here).
+ */
+const MEMBERS_REACHING = `with recursive ${SUSPECTS} select p.oid::text as oid, p.proname as name from pg_proc p where ${MEMBER("p.oid")} and (
+      exists (select 1 from suspect_types t where t.oid = any (array_append(coalesce(p.proallargtypes, p.proargtypes::oid[]), p.prorettype)))
+      or exists (select 1 from pg_aggregate g cross join lateral ${AGGREGATE_FUNCTIONS("g")} f(fn) join pg_proc q on q.oid = f.fn
+        where g.aggfnoid = p.oid and f.fn <> 0 and ${SUSPECT_FUNCTION("q")})
+      or exists (select 1 from unnest(p.proconfig) c where c ~* '^(standard_conforming_strings|backslash_quote)='))`;
+
 
 /** Object `oid` of catalog `catalog` belongs to an extension (a member, or a relation's row type). */
 function ownedByExtension(catalog: string, oid: string): string {
@@ -167,39 +190,43 @@ const NO_NAMES: Names = { function: [], operator: [], type: [], relation: [] };
  * given the built-ins already found altered (`altered`, comma-separated OIDs).
  */
 export async function alteredExtensionFunctions(query: Query, altered: string, serverVersionNum: number): Promise<string[]> {
-  const reaching = await query<{ oid: string; name: string }>(withAltered(MEMBERS_REACHING, altered));
   const bodies = await query<Body>(MEMBER_BODIES(serverVersionNum >= 140000));
-  const flagged = new Set(reaching.map((r) => r.oid));
-  // by name, what found so calls: a body calling one of these names is found so too
-  const userFunctions = new Set(reaching.map((r) => r.name));
-  if (bodies.length === 0) return [...flagged];
-  await initClassifier();
+  if (bodies.length) await initClassifier();
+  const flagged = new Set<string>();
   const reading = new Map<string, Names>();
-  const nameOf = new Map(bodies.map((b) => [b.oid, b.name]));
   for (const b of bodies) {
-    const names = flagged.has(b.oid) ? null : namesOfFunction(b);
+    const names = namesOfFunction(b);
     if (names) reading.set(b.oid, names);
-    else (flagged.add(b.oid), userFunctions.add(b.name));
+    else flagged.add(b.oid);
   }
+  const nameOf = new Map(bodies.map((b) => [b.oid, b.name]));
   const all = (k: keyof Names) => [...new Set([...reading.values()].flatMap((n) => n[k]))];
-  const [users] = await query<{ functions: string[]; operators: string[]; types: string[]; relations: string[] }>(withAltered(USERS_NAMES, altered), [
-    all("function"),
-    all("operator"),
-    all("type"),
-    all("relation"),
-  ]);
-  for (const f of users!.functions) userFunctions.add(f);
-  const userNames = { operator: new Set(users!.operators), type: new Set(users!.types), relation: new Set(users!.relations) };
-  // Until nothing changes: a body calling (by name) one found so is found so.
-  for (let changed = true; changed; ) {
-    changed = false;
-    for (const [oid, names] of reading) {
-      const users = names.function.some((f) => userFunctions.has(f)) || (["operator", "type", "relation"] as const).some((k) => names[k].some((x) => userNames[k].has(x)));
-      if (!users) continue;
-      flagged.add(oid);
-      userFunctions.add(nameOf.get(oid)!);
-      reading.delete(oid);
-      changed = true;
+  // Rounds until nothing more is found: what is found counts for what reaches it (a view, type,
+  // operator or aggregate of an extension calling it), so the catalog is asked again with it.
+  for (let before = -1; flagged.size !== before; ) {
+    before = flagged.size;
+    const set = [altered, ...flagged].filter(Boolean).join(",");
+    const reaching = await query<{ oid: string; name: string }>(withAltered(MEMBERS_REACHING, set));
+    const [users] = await query<{ functions: string[]; operators: string[]; types: string[]; relations: string[] }>(withAltered(USERS_NAMES, set), [
+      all("function"),
+      all("operator"),
+      all("type"),
+      all("relation"),
+    ]);
+    for (const r of reaching) (flagged.add(r.oid), nameOf.set(r.oid, r.name), reading.delete(r.oid));
+    const userFunctions = new Set([...users!.functions, ...[...flagged].map((oid) => nameOf.get(oid)!)]);
+    const userNames = { operator: new Set(users!.operators), type: new Set(users!.types), relation: new Set(users!.relations) };
+    // Within a round: a body calling (by name) one found so is found so.
+    for (let changed = true; changed; ) {
+      changed = false;
+      for (const [oid, names] of reading) {
+        const users = names.function.some((f) => userFunctions.has(f)) || (["operator", "type", "relation"] as const).some((k) => names[k].some((x) => userNames[k].has(x)));
+        if (!users) continue;
+        flagged.add(oid);
+        userFunctions.add(nameOf.get(oid)!);
+        reading.delete(oid);
+        changed = true;
+      }
     }
   }
   return [...flagged];

@@ -426,8 +426,9 @@ export const USER_CODE = {
   // Casts between types shipped with PostgreSQL that a superuser wrote (`CREATE CAST (int8 AS text)
   // WITH FUNCTION f`) run from anywhere: built-in SQL functions cast inside (`1::int8 || 'x'` is
   // textanycat, `select $1 || $2::pg_catalog.text`), an implicit one runs in `length(1)`. So do
-  // PostgreSQL's own casts whose function is altered (ALTERED_BUILTINS), its types' functions
-  // a superuser changed (`ALTER TYPE int4 SET (SEND = f)`: every binary int4 result runs f), its
+  // PostgreSQL's own casts whose function is altered (ALTERED_BUILTINS), its and extensions' types'
+  // functions a superuser changed (`ALTER TYPE int4 SET (SEND = f)`: every binary int4 result runs
+  // f; hstore's, from any function returning one), its
   // operators' (`ALTER OPERATOR = (int4, int4) SET (RESTRICT = f)`, a user's operator made the
   // negator of `@>`), the operator classes users made default for its types or added to its
   // families (`ORDER BY point(x, 0)` sorts with them), and text search parsers and templates
@@ -435,7 +436,7 @@ export const USER_CODE = {
   systemCasts: `select distinct ${FN} as fn from pg_cast c join pg_proc p on p.oid = c.castfunc join pg_namespace n on n.oid = p.pronamespace
     where (${USERS("c.oid")} and ${USER_OR_RULED} or not ${SYSTEM}) and ${systemType("c.castsource")} and ${systemType("c.casttarget")}
     union select ${FN} from pg_type t cross join lateral ${TYPE_FUNCTIONS("t")} f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
-    where t.oid < ${FIRST_NORMAL_OID} and f.fn <> 0 and not ${SYSTEM}
+    where ${systemType("t.oid")} and f.fn <> 0 and not ${SYSTEM}
     union select ${FN} from pg_operator o cross join lateral ${OPERATOR_FUNCTIONS("o")} f(fn) join pg_proc p on p.oid = f.fn join pg_namespace n on n.oid = p.pronamespace
     where o.oid < ${FIRST_NORMAL_OID} and not ${SYSTEM}
       and (greatest(o.oprcode::oid, o.oprrest::oid, o.oprjoin::oid, o.oprnegate, o.oprcom) >= ${FIRST_NORMAL_OID}

@@ -9,13 +9,25 @@ describe("codeNamesOf", () => {
     const names = codeNamesOf("SELECT public.f(x)::mytype FROM t WHERE a ### 1 AND b IN (SELECT g() FROM s.u)")!;
     const sorted = (list: { schema?: string; name: string }[]) => list.map((n) => (n.schema ? `${n.schema}.${n.name}` : n.name)).sort();
     expect(sorted(names.function)).toEqual(["g", "public.f"]);
-    expect(sorted(names.operator)).toEqual(["###"]);
+    expect(sorted(names.operator)).toEqual(["###", "="]); // IN (SELECT ...) compares with =
     expect(sorted(names.cast)).toEqual(["mytype"]);
     expect(sorted(names.relation)).toEqual(["s.u", "t"]);
     expect(codeNamesOf("CALL copy_proc(1)")?.function).toEqual([{ name: "copy_proc" }]);
     expect(codeNamesOf("SELECT 1 OPERATOR(public.###) 2")?.operator).toEqual([{ schema: "public", name: "###" }]);
     expect(codeNamesOf("SELECT x FROM t ORDER BY x USING ###")?.operator).toEqual([{ name: "###" }]);
     expect(codeNamesOf("SELECT x::int FROM t")?.cast).toEqual([{ schema: "pg_catalog", name: "int4" }]);
+  });
+
+  it("finds the operators PostgreSQL looks up by name that the text does not spell: CASE x WHEN, IN (SELECT), BETWEEN, JOIN USING", () => {
+    const ops = (sql: string) => codeNamesOf(sql)!.operator.map((n) => n.name).sort();
+    expect(ops("select case 1 when 'x'::text then 1 end")).toEqual(["="]);
+    expect(ops("select 1 in (select 'x'::text)")).toEqual(["="]);
+    expect(ops("select 1 < all (select 2)")).toEqual(["<"]);
+    expect(ops("select 1 between 'a'::text and 'b'::text")).toEqual(["<=", ">="]);
+    expect(ops("select 1 not between symmetric 2 and 3")).toEqual(["<", ">"]);
+    expect(ops("select * from a join b using (id)")).toEqual(["="]);
+    expect(ops("select * from a natural join b")).toEqual(["="]);
+    expect(ops("select case when a then 1 end")).toEqual([]);
   });
 
   it("follows EXECUTE into the prepared statement, and gives up on what it cannot read", () => {

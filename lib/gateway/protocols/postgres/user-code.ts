@@ -87,9 +87,17 @@ function walkNames(root: unknown, out: CodeNames, preparedHere: ReadonlySet<stri
         // It also empties every table with a foreign key to these (whatever its ON DELETE), and fires their TRUNCATE triggers: not named.
         return false;
       } else if (type === "A_Expr" && asArray(n.name).length) {
-        const op = qualified(n.name);
-        add(out.operator, op);
+        // BETWEEN is named "BETWEEN" in the tree; PostgreSQL runs >= and <= (NOT BETWEEN: < and >)
+        const between = BETWEEN_OPERATORS[str(n.kind) ?? ""];
+        const op = between ? null : qualified(n.name);
+        for (const o of between ?? [op]) add(out.operator, o);
         if (op?.name === "#=") out.populates = true;
+      }
+      // Operators PostgreSQL looks up by name that the text does not spell: `CASE x WHEN v` and
+      // `JOIN ... USING` / NATURAL compare with `=`, `x IN (SELECT ...)` too (`x op ANY (SELECT ...)` names its op).
+      else if ((type === "CaseExpr" && n.arg) || (type === "JoinExpr" && (asArray(n.usingClause).length || n.isNatural === true))) add(out.operator, { name: "=" });
+      else if (type === "SubLink" && ["ANY_SUBLINK", "ALL_SUBLINK", "ROWCOMPARE_SUBLINK"].includes(str(n.subLinkType) ?? "")) {
+        add(out.operator, asArray(n.operName).length ? qualified(n.operName) : { name: "=" });
       }
       else if (type === "SortBy" && asArray(n.useOp).length) add(out.operator, qualified(n.useOp)); // ORDER BY x USING ###
       else if (type === "PrepareStmt") {
@@ -110,6 +118,14 @@ function walkNames(root: unknown, out: CodeNames, preparedHere: ReadonlySet<stri
   }
   return true;
 }
+
+/** The operators a BETWEEN runs, by A_Expr kind. */
+const BETWEEN_OPERATORS: Record<string, Name[]> = {
+  AEXPR_BETWEEN: [{ name: ">=" }, { name: "<=" }],
+  AEXPR_BETWEEN_SYM: [{ name: ">=" }, { name: "<=" }],
+  AEXPR_NOT_BETWEEN: [{ name: "<" }, { name: ">" }],
+  AEXPR_NOT_BETWEEN_SYM: [{ name: "<" }, { name: ">" }],
+};
 
 /**
  * Built-ins that convert a value to a type given by OID at run time: for a domain (or a composite
