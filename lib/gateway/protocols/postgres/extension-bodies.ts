@@ -15,13 +15,16 @@ import { AGGREGATE_FUNCTIONS, CALLED_OIDS, FIRST_NORMAL_OID, MEMBER, OPERATOR_FU
  *     (a write, a lock, DDL, `set_config`, `nextval`, `dblink`, a data-modifying CTE), or that
  *     calls a built-in whose result masking cannot follow (`pg_stat_get_activity`) or reads a
  *     relation whose values it cannot follow (VALUE_COPYING: `pg_stats`);
- *   - a body naming a SUSPECT_RELATION (users' table, a foreign table, a view calling a writer),
- *     a SUSPECT_TYPE (users' type, a domain whose CHECK writes), or a function or operator of
- *     that name some of which is users' or a writer (names, not OIDs: a text body is resolved
- *     only when it runs, with the caller's search_path);
+ *   - a body naming a suspect relation (users' table, a foreign table, a view calling a writer or
+ *     reading such a relation; SUSPECTS), a suspect type (users' type, one made of a domain whose
+ *     CHECK writes), or a function or operator of that name some of which is users' or a writer
+ *     (names, not OIDs: a text body is resolved only when it runs, with the caller's search_path);
  *   - a body naming a function found so, or a built-in a superuser changed in place;
- *   - MEMBERS_REACHING: in any language, an argument or result of a SUSPECT_TYPE, or an
- *     aggregate whose support function is a writer or users'.
+ *   - MEMBERS_REACHING: in any language, an argument, result or OUT column of a suspect type, an
+ *     aggregate whose support function is a writer or users', a SQL function setting
+ *     standard_conforming_strings.
+ * What is found counts in turn for the extensions' views, types, operators and aggregates calling
+ * it (the catalog is asked again until nothing more is found).
  * A parsed body (BEGIN ATOMIC, RETURN; PostgreSQL 14 on) is read back as text
  * (pg_get_function_sqlbody) and taken the same way, and so are the argument defaults of an
  * extension's function in any language when they are not constants (`CREATE OR REPLACE FUNCTION

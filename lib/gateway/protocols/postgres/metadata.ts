@@ -353,8 +353,9 @@ export class UpstreamMetadata {
    * The built-ins a superuser changed (user-code-queries.ts ALTERED_BUILTINS) and the extensions'
    * SQL functions that do more than read (extension-bodies.ts), as the OIDs every lookup counts as
    * code written by users: read once per CACHE_TTL_MS and again after forget(), like the answers
-   * of the lookups themselves (each read takes about 10 ms of the upstream's: it reads what
-   * PostgreSQL's own functions call and their SQL bodies; the extensions' bodies are parsed here).
+   * of the lookups themselves (each read takes some 20-120 ms of the upstream's, more with more
+   * extensions: it reads what PostgreSQL's own functions call and their SQL bodies, and the
+   * extensions' functions, whose bodies are parsed here).
    */
   private alteredOids(): Promise<string> {
     const cached = this.altered;

@@ -124,8 +124,9 @@ export const AGGREGATE_FUNCTIONS = (g: string) =>
  *     pg_catalog.max(int4) (sfunc = public.f, ...)`, a body converting to a user's domain), or
  *     calling (an aggregate's support function, a parsed body's call, a view a parsed body reads
  *     calls, an argument default's call: `CREATE OR REPLACE FUNCTION pg_catalog.md5(text DEFAULT
- *     lo_create(0)::text)` makes `SELECT md5()` write) a built-in the rules classify as more than
- *     a read, or an altered one.
+ *     lo_create(0)::text)` makes `SELECT md5()` write, the CHECK of a domain it depends on) a
+ *     built-in the rules classify as more than a read or as a read masking cannot follow
+ *     (ruledBeyondRead), or an altered one.
  * Rights (GRANT EXECUTE), owner, cost and settings are not compared: they do not change what runs.
  * Some of these run the original anyway (fmgr finds PostgreSQL's C built-ins by OID, whatever
  * pg_proc says, unless the planner inlines a SQL body in their place); they count all the same.
