@@ -232,7 +232,10 @@ describe("recording completeness against PostgreSQL 15 and sshd", () => {
   it("a write whose client hangs up before the result still ran upstream, and the recording says its outcome was not seen", async () => {
     const raw = await rawPgSession(gh.ports.postgres, { user: gh.adminEmail, database: "hunt-pg", password: admin });
     raw.write(build.query("select pg_sleep(1); insert into hung values (1)"));
-    await new Promise((r) => setTimeout(r, 300));
+    // Hang up once it runs upstream: one that hangs up while its statement is still being decided
+    // (catalog lookups, slower on a loaded CI machine than the 300 ms this waited) sent nothing.
+    const running = async () => (await direct`select count(*)::int as n from pg_stat_activity where query like 'select pg_sleep(1); insert into hung%' and state = 'active'`)[0].n > 0;
+    for (let i = 0; i < 200 && !(await running()); i++) await new Promise((r) => setTimeout(r, 20));
     raw.end();
     await expect.poll(async () => (await direct`select count(*)::int as n from hung`)[0].n, { timeout: 10_000 }).toBe(1);
     // the first session on hunt-pg (a raw client sends no application_name)
