@@ -210,13 +210,15 @@ export async function alteredExtensionFunctions(query: Query, altered: string, s
     before = flagged.size;
     const set = [altered, ...flagged].filter(Boolean).join(",");
     const reaching = await query<{ oid: string; name: string }>(withAltered(MEMBERS_REACHING, set));
+    for (const r of reaching) (flagged.add(r.oid), nameOf.set(r.oid, r.name), reading.delete(r.oid));
+    // No body left to judge by name (a database with no extension SQL functions): no names to ask.
+    if (reading.size === 0) continue;
     const [users] = await query<{ functions: string[]; operators: string[]; types: string[]; relations: string[] }>(withAltered(USERS_NAMES, set), [
       all("function"),
       all("operator"),
       all("type"),
       all("relation"),
     ]);
-    for (const r of reaching) (flagged.add(r.oid), nameOf.set(r.oid, r.name), reading.delete(r.oid));
     const userFunctions = new Set([...users!.functions, ...[...flagged].map((oid) => nameOf.get(oid)!)]);
     const userNames = { operator: new Set(users!.operators), type: new Set(users!.types), relation: new Set(users!.relations) };
     // Within a round: a body calling (by name) one found so is found so.
