@@ -425,8 +425,11 @@ describe("SSH exec: a line the gateway runs as a read leaves the host unchanged"
     if (bypasses.size) console.log(`bypasses: ${JSON.stringify([...bypasses], null, 1)}`);
     expect([...bypasses.keys()]).toEqual([]);
     expect([...refusedChanged]).toEqual([]);
-    // not vacuous: reads ran, writes were refused
-    expect(ran).toBeGreaterThan(RUNS * 0.1);
-    expect(refused).toBeGreaterThan(RUNS * 0.3);
+    // Not vacuous: reads ran, writes were refused. About a third of generated lines are refused
+    // (167-173 of 500 over three seeds, so a standard deviation near 11); 0.3 failed once in CI at
+    // 141. The bounds sit six deviations below, where only a generator that stopped making writes
+    // (or reads) falls.
+    expect(ran).toBeGreaterThan(RUNS * 0.4);
+    expect(refused).toBeGreaterThan(RUNS * 0.2);
   }, 3_600_000);
 });
