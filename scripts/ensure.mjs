@@ -56,6 +56,9 @@ const SYSTEM_PACKAGES = [
   // crontab(1): a user's crontab is a place a command through the SSH gateway may write (tests fingerprint it)
   { bin: "/usr/bin/crontab", pkg: "cron" },
   { bin: "/usr/lib/postgresql/15/bin/pgbench", pkg: "postgresql-15" },
+  // a real JDBC program through the PostgreSQL gateway: pgJDBC, run by the JDK's source launcher (javac's module)
+  { bin: "/usr/bin/javac", pkg: "openjdk-17-jdk-headless" },
+  { bin: "/usr/share/java/postgresql.jar", pkg: "libpostgresql-jdbc-java" },
 ];
 
 /** The servers and clients the tests drive for real, from Debian's packages. */
