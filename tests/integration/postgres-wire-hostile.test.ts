@@ -4,7 +4,7 @@ import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build, FrameReader, parseBackendMessage, type BackendMessage, type ErrorFields } from "@/lib/gateway/protocols/postgres/wire";
 import { addConnection, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
-import { type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
+import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
@@ -22,6 +22,11 @@ permit (principal, action == Gatehouse::Action::"connect", resource);
 @id("wire-all")
 permit (principal, action, resource)
 when { resource.name == "wire" };
+
+@id("wire-held")
+@hold("approvers")
+permit (principal, action == Gatehouse::Action::"read", resource)
+when { resource.name == "wire-held" };
 `;
 
 const USER = "wire@example.test";
@@ -114,6 +119,7 @@ describe("PostgreSQL listener: hostile frames", () => {
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     token = await addUser(gh, admin, USER);
     await addConnection(gh, admin, "wire", pgUpstream(pg15));
+    await addConnection(gh, admin, "wire-held", pgUpstream(pg15));
     await putPolicies(gh, admin, POLICIES, "wire hostile");
     direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
   }, 120_000);
@@ -169,6 +175,60 @@ describe("PostgreSQL listener: hostile frames", () => {
     expect(row.values[0]?.toString()).toBe("42");
     c.socket.end(build.terminate());
   }, 40_000);
+
+  it("a CancelRequest while the gateway still decides the statement: it never runs upstream, and the client gets 57014 as from PostgreSQL", async () => {
+    const c = new RawClient(gh.ports.postgres);
+    const key = await c.login(token);
+    c.write(build.query("create table cancel_probe (v int)"));
+    await c.until(() => c.has("ReadyForQuery"), "the table is created");
+    c.msgs.splice(0);
+    // The DDL made the gateway forget this database's catalog: it reads it again before deciding
+    // the next statement, and that read waits while catalogs it reads (and this test does not) are locked.
+    const lockerDb = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    const locker = await lockerDb.reserve();
+    try {
+      await locker`begin`;
+      await locker.unsafe("lock table pg_catalog.pg_ts_parser, pg_catalog.pg_policy, pg_catalog.pg_foreign_table in access exclusive mode");
+      c.write(build.query("insert into cancel_probe values (1)"));
+      const waiting = async () => (await direct`select count(*)::int as n from pg_stat_activity where wait_event_type = 'Lock' and pid <> pg_backend_pid()`)[0].n as number;
+      const deadline = Date.now() + 15_000;
+      while ((await waiting()) === 0 && Date.now() < deadline) await sleep(50);
+      expect(await waiting(), "the gateway's catalog read waits on the lock").toBeGreaterThan(0);
+      expect(c.msgs, "nothing answered while the statement is being decided").toEqual([]);
+      // the gateway takes the cancel before it closes the cancel socket
+      expect(await oneShot(gh.ports.postgres, build.cancelRequest(key.pid, key.secretKey))).toHaveLength(0);
+      await locker`commit`;
+    } finally {
+      locker.release();
+      await lockerDb.end();
+    }
+    await c.until(() => c.has("ReadyForQuery"), "the cancelled statement ends");
+    expect(c.errors().map((e) => [e.severity, e.code, e.message])).toEqual([["ERROR", "57014", "canceling statement due to user request"]]);
+    expect(await direct`select count(*)::int as n from cancel_probe`).toEqual([{ n: 0 }]);
+    c.msgs.splice(0);
+    c.write(build.query("insert into cancel_probe values (2)"));
+    await c.until(() => c.has("ReadyForQuery"), "the next statement runs");
+    expect(c.errors()).toEqual([]);
+    expect(await direct`select v from cancel_probe`).toEqual([{ v: 2 }]);
+    c.socket.end(build.terminate());
+  });
+
+  it("a CancelRequest while the statement is held for approval withdraws the approval and answers 57014", async () => {
+    const c = new RawClient(gh.ports.postgres);
+    const key = await c.login(token, "wire-held");
+    c.write(build.query("select 'held then cancelled'"));
+    await c.until(() => c.has("NoticeResponse"), `the hold's notice (${JSON.stringify(c.errors())})`);
+    const notice = c.msgs.find((m) => m.type === "NoticeResponse") as Extract<BackendMessage, { type: "NoticeResponse" }>;
+    const approvalId = Number(/held for approval #(\d+)/.exec(String(notice.fields.message))?.[1]);
+    expect(approvalId).toBeGreaterThan(0);
+    expect(await oneShot(gh.ports.postgres, build.cancelRequest(key.pid, key.secretKey))).toHaveLength(0);
+    await c.until(() => c.has("ReadyForQuery"), "the cancelled hold ends");
+    expect(c.errors().map((e) => [e.code, e.message])).toEqual([["57014", `canceling statement due to user request (it was held for approval #${approvalId}, which is withdrawn)`]]);
+    const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
+    const approval = await apiCall(gh.url, admin, "GET", `/approvals/${approvalId}`);
+    expect(approval.body.status ?? approval.body.approval?.status, JSON.stringify(approval.body)).toBe("cancelled");
+    c.socket.end(build.terminate());
+  });
 
   it("an SSLRequest after startup is a protocol violation (08P01, FATAL): that connection ends, others do not notice", async () => {
     const other = client();

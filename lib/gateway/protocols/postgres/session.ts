@@ -50,6 +50,12 @@ export class PgSession {
   /** aborts a decision waiting for approval (client cancel, close); replaced once used */
   private holdAbort = new AbortController();
   private deciding = false;
+  /**
+   * A CancelRequest arrived since the gateway began deciding the statement in hand: it is not run
+   * (57014, as PostgreSQL cancels what runs). Without this, a cancel while the statement was still
+   * being classified or decided found nothing running upstream, and the statement then ran anyway.
+   */
+  private cancelAsked = false;
   private closed = false;
   /** a statement that may change the catalog ran since the session was last outside a transaction (catalog-changes.ts) */
   private changedCatalog = false;
@@ -133,6 +139,7 @@ export class PgSession {
   }
 
   private cancel() {
+    this.cancelAsked = true;
     if (this.deciding) this.holdAbort.abort();
     else if (this.est.upstream.backendKey) sendUpstreamCancel(this.est.upstream.address, this.est.upstream.backendKey);
   }
@@ -205,6 +212,7 @@ export class PgSession {
   }
 
   private async query(text: string, raw: Buffer) {
+    this.cancelAsked = false;
     let c = this.state.classify(text);
     // EXECUTE of a statement a pipelined Parse is still defining: decided by what the upstream answers.
     const executes = c.statements.flatMap((s) => s.executes);
@@ -219,6 +227,7 @@ export class PgSession {
     const sources = this.state.withCursorSources(c);
     const request = await withUserCode(metadataFor(this.est.target), { action: actionOf(c.kind), kind: c.kind, tables: sources.tables, functions: sources.functions, text, inference: this.inferenceOf(text) }, this.preparedText);
     const decision = await this.decide(request);
+    if (this.cancelAsked && (await this.cancelledBeforeRun(decision, true))) return;
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${refusalReason(decision.reason, request)}`, true);
     if (decision.masker?.active && (await this.refuseStore(text, request.kind, decision, true))) return;
     const prepares = this.state.applySqlNamespaceChanges(c, text);
@@ -242,6 +251,7 @@ export class PgSession {
     const refs = this.state.referencedNames(msgs);
     const unsettled = this.definitionsSettled(refs.statements, refs.portals);
     if (unsettled) await unsettled;
+    this.cancelAsked = false;
     const plan = this.state.plan(msgs);
     const raw = Buffer.concat(batch.map((b) => b.raw));
     if (!plan.request) {
@@ -256,6 +266,7 @@ export class PgSession {
     if (plan.executed.some(mayRoundFloats)) this.relay.floatsRounded = true;
     const request = await withUserCode(metadataFor(this.est.target), { ...plan.request, inference: this.inferenceOf(plan.request.text) }, this.preparedText);
     const decision = await this.decide(request);
+    if (this.cancelAsked && (await this.cancelledBeforeRun(decision, synced))) return;
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${refusalReason(decision.reason, request)}`, synced);
     const masker = decision.masker?.active ? decision.masker : null;
     if (masker && (await this.refuseStore(request.text, request.kind, decision, synced))) return;
@@ -309,8 +320,10 @@ export class PgSession {
 
   private async functionCall(oid: number, raw: Buffer) {
     await this.flushBatch(false);
+    this.cancelAsked = false;
     // The fast-path function interface runs any function by OID: the gateway cannot tell what it does.
     const decision = await this.decide({ action: actionOf("unknown"), kind: "unknown", tables: [], functions: [`oid:${oid}`], text: `FunctionCall ${oid}` });
+    if (this.cancelAsked && (await this.cancelledBeforeRun(decision, true))) return;
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${decision.reason}`, true);
     // Its result is withheld under masking, but a function written in the database can also copy
     // masked values into a table (user-code.ts): only PostgreSQL's own functions run.
@@ -369,6 +382,19 @@ export class PgSession {
 
   private readonly onHeld = (h: { approvalId: number; url: string }) =>
     this.est.client.write(build.noticeResponse({ severity: "NOTICE", code: "00000", message: `held for approval #${h.approvalId}: ${h.url}` }));
+
+  /**
+   * The client cancelled while its statement was being decided: an allowed statement is not sent
+   * and a held one was withdrawn (the abort ended its wait), both answered as PostgreSQL answers a
+   * cancelled statement. A policy's own denial stays 42501. True when it answered.
+   */
+  private async cancelledBeforeRun(decision: Decision, synced: boolean): Promise<boolean> {
+    if (decision.type === "deny" && decision.approvalId === undefined) return false;
+    if (decision.type !== "deny") this.est.session.recordResult(decision.requestSeq, { error: { code: "57014", message: "cancelled by the client before it ran" } });
+    const held = decision.approvalId === undefined ? "" : ` (it was held for approval #${decision.approvalId}, which is withdrawn)`;
+    await this.reject("57014", `canceling statement due to user request${held}`, synced);
+    return true;
+  }
 
   /** The gateway's own refusal, after everything already forwarded has been answered. */
   private async reject(code: string, message: string, synced: boolean) {
