@@ -260,6 +260,29 @@ describe("SSH gateway", () => {
     expect(stderr()).toMatch(/gatehouse: session ended: .*incident 42/);
   });
 
+  it("a kill while the upstream is still being reached tells the waiting command why (it never runs)", async () => {
+    // An upstream that accepts and never says a word: the gateway's session is live, its ssh login upstream still pending.
+    const held: net.Socket[] = [];
+    const tarpit = net.createServer((s) => held.push(s.on("error", () => {})));
+    await new Promise<void>((r) => tarpit.listen(0, "127.0.0.1", () => r()));
+    try {
+      const port = (tarpit.address() as net.AddressInfo).port;
+      const res = await apiCall(gh.url, tokens.admin, "POST", "/connections", { name: "tarpit", type: "ssh", upstream: `ssh://127.0.0.1:${port}`, username: sshd.user, secret: sshd.password, tags: ["staging"] });
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      const { stderr, exited } = startSsh(target("tarpit"), "echo never-ran");
+      await expect.poll(() => held.length, { timeout: 10_000 }).toBeGreaterThan(0);
+      const [live] = await sessionsOf((s) => s.status === "live" && s.connectionName === "tarpit");
+      expect(live, "the session is live while its upstream is reached").toBeTruthy();
+      expect((await apiCall(gh.url, tokens.admin, "POST", `/sessions/${live.id}/kill`, { reason: "incident 43" })).status).toBe(200);
+      expect(await exited).toBe(255);
+      expect(stderr()).toMatch(/gatehouse: session ended: .*incident 43/);
+      expect(stderr()).not.toContain("never-ran");
+    } finally {
+      for (const s of held) s.destroy();
+      tarpit.close();
+    }
+  });
+
   it("loses nothing: 50 MB of output arrive and are recorded byte for byte", async () => {
     const N = 50 * 2 ** 20;
     const cmd = sshCommand(target(), [`head -c ${N} /dev/zero | tr '\\0' 'a' | fold -w 100`]);

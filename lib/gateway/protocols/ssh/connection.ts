@@ -47,6 +47,13 @@ export class SshConnection {
   /** a held `connect`: told to every channel waiting for the session, and to later ones */
   private heldNotice: string | null = null;
   private readonly waiting = new Set<ClientSide>();
+  /**
+   * Channels whose shell or command has no terminal yet (the session or the upstream is still
+   * being opened, forwarding still decided): a kill then tells them why, as it tells terminals.
+   */
+  private readonly starting = new Map<ClientSide, (text: string) => void>();
+  /** why the session was killed, once it was: a channel still starting then never runs */
+  private killedFor: string | null = null;
   private ended = false;
   /** aborted when the client goes: a `connect` still held for approval is given up with it */
   private readonly gone = new AbortController();
@@ -204,9 +211,17 @@ export class SshConnection {
       const tell = (text: string) => side.writeStderr(Buffer.from(`gatehouse: ${text}${pty ? "\r\n" : "\n"}`));
       notices.write = tell;
       for (const text of notices.queued.splice(0)) tell(text);
+      if (this.killedFor !== null) {
+        tell(`session ended: ${this.killedFor}`);
+        side.exit({ code: 255 });
+        side.end();
+        return;
+      }
       let opened: { gw: GatewaySession; upstream: UpstreamClient };
       if (this.heldNotice) tell(this.heldNotice);
       this.waiting.add(side);
+      this.starting.set(side, tell);
+      side.onClose(() => this.starting.delete(side));
       // Read from now on: typed ahead for the command, but a terminal's Ctrl-C while `connect` is
       // held gives the session up (its hold cancelled), as it gives up a command's own hold.
       const input = PendingInput.reading(side, pty !== null);
@@ -221,6 +236,8 @@ export class SshConnection {
         input.deciding = false;
       } catch (err) {
         this.waiting.delete(side);
+        this.starting.delete(side);
+        if (this.killedFor !== null) return; // killed meanwhile: told and ended already
         if (this.gaveUp) {
           tell("gave up waiting for approval (Ctrl-C); nothing was run");
           side.exit({ code: EXIT_INTERRUPTED });
@@ -241,6 +258,9 @@ export class SshConnection {
       let x11Forward: X11Forward | null = null;
       if (x11Decided && "refused" in x11Decided) tell(`X11 forwarding refused: ${x11Decided.refused}`);
       else x11Forward = x11Decided;
+      // Killed while it started: kill() told it why and ended it.
+      this.starting.delete(side);
+      if (this.killedFor !== null) return;
       terminal = new TerminalChannel({ gw: opened.gw, upstream: opened.upstream, client: side, term: this.term!, ch, mode, command, pty, env, agentForward, x11Forward, input });
       this.terminals.add(terminal);
       this.unsettled.add(terminal.settled);
@@ -318,7 +338,14 @@ export class SshConnection {
 
   /** Admin kill, revocation, expiry, upstream loss: tell every channel why, then disconnect. */
   private kill(reason: string) {
+    this.killedFor ??= reason;
     for (const t of this.terminals) t.terminate(reason);
+    for (const [side, tell] of this.starting) {
+      tell(`session ended: ${reason}`);
+      side.exit({ code: 255 });
+      side.end();
+    }
+    this.starting.clear();
     setTimeout(() => this.client.end(), 200).unref();
   }
 
