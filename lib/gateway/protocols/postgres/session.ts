@@ -139,9 +139,14 @@ export class PgSession {
   }
 
   private cancel() {
-    this.cancelAsked = true;
-    if (this.deciding) this.holdAbort.abort();
-    else if (this.est.upstream.backendKey) sendUpstreamCancel(this.est.upstream.address, this.est.upstream.backendKey);
+    if (this.deciding) {
+      this.cancelAsked = true;
+      return this.holdAbort.abort();
+    }
+    // What runs upstream is what a cancel stops; with nothing there, it stops the statement in hand
+    // (still being classified), as a cancel reaching PostgreSQL then would have stopped it running.
+    if (this.relay.pending === 0) this.cancelAsked = true;
+    if (this.est.upstream.backendKey) sendUpstreamCancel(this.est.upstream.address, this.est.upstream.backendKey);
   }
 
   private async pump() {
