@@ -123,8 +123,8 @@ describe("an agent sees its own branch: approvals, grants, live events, pending 
     await sql.end({ timeout: 1 });
     const listedFor = async (token: string) => ((await apiCall(gh.url, token, "GET", "/sessions?limit=500")).body.sessions as { id: string }[]).map((s) => s.id);
     const [ticketSession] = await listedFor(human); // newest first
-    const events = (await apiCall(gh.url, human, "GET", `/sessions/${ticketSession}/events`)).body;
-    expect(JSON.stringify(events)).toContain("via-ticket");
+    // the recorder stores events in batches: the statement may not be stored yet
+    await expect.poll(async () => JSON.stringify((await apiCall(gh.url, human, "GET", `/sessions/${ticketSession}/events`)).body), { timeout: 10_000 }).toContain("via-ticket");
     expect(await listedFor(claude)).toContain(ticketSession);
     expect((await apiCall(gh.url, claude, "GET", `/sessions/${ticketSession}`)).status).toBe(200);
     expect(await listedFor(codex)).not.toContain(ticketSession);

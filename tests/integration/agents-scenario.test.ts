@@ -69,16 +69,20 @@ describe("nested agents through the PostgreSQL gateway", () => {
     await apiCall(gh.url, admin, "POST", "/users", { email: "other@example.test", password: "other-password-1", role: "member" });
     const other = await login(gh.url, "other@example.test", "other-password-1");
     const owner = await login(gh.url, USER, "dev-password-123");
-    const follow = (token: string) =>
+    const follow = (token: string, onOpen?: () => void) =>
       new Promise<number | string>((resolve) => {
         const ws = new WebSocket(`ws://127.0.0.1:${gh.port}/ws/sessions/${agentSession.id}`, { headers: { authorization: `Bearer ${token}` } });
         ws.on("unexpected-response", (_q, res) => resolve(res.statusCode ?? 0));
-        ws.on("open", () => ws.once("message", (m) => (ws.close(), resolve(String(m)))));
+        ws.on("open", () => (onOpen?.(), ws.once("message", (m) => (ws.close(), resolve(String(m))))));
         ws.on("error", () => resolve(-1));
       });
     expect(await follow(other)).toBe(403);
-    const live = follow(owner);
-    await new Promise((r) => setTimeout(r, 200));
+    // The server subscribes before it completes the upgrade (one process: no "watching" message
+    // to wait for), so once open, the probe's live event reaches this socket.
+    let opened!: () => void;
+    const isOpen = new Promise<void>((r) => (opened = r));
+    const live = follow(owner, opened);
+    await Promise.race([isOpen, live]);
     const t = Date.now();
     await agentSql`select 'live-view-probe'`;
     expect(await live).toContain("live-view-probe");
@@ -110,14 +114,17 @@ describe("nested agents through the PostgreSQL gateway", () => {
     const audit = (await apiCall(gh.url, admin, "GET", "/audit?limit=50")).body.entries as { action: string; detail: { reason?: string } }[];
     expect(audit.some((e) => e.action === "gateway.auth_failed" && e.detail.reason?.includes("already used"))).toBe(true);
 
-    // Revoking the agent's token ends both children's live sessions (and the agent's) within a second.
+    // Revoking the agent's token ends both children's live sessions (and the agent's), promptly
+    // (a second is the aim; the bound is loose for a loaded CI machine).
     const t0 = Date.now();
     expect((await apiCall(gh.url, user, "DELETE", `/tokens/${agent.token_id}`)).status).toBe(200);
-    await new Promise((r) => setTimeout(r, 1000));
+    const statuses = async () => {
+      const after = (await apiCall(gh.url, admin, "GET", "/sessions?protocol=postgres")).body.sessions as { id: string; status: string }[];
+      return [agentSession.id, ...children.map((c) => c.id)].map((id) => after.find((s) => s.id === id)?.status);
+    };
+    await expect.poll(statuses, { timeout: 10_000 }).toEqual(["killed", "killed", "killed"]);
     for (const sql of [agentSql, s1, s2]) await expect(sql`select 1`).rejects.toThrow();
-    const after = (await apiCall(gh.url, admin, "GET", "/sessions?protocol=postgres")).body.sessions as { id: string; status: string }[];
-    for (const id of [agentSession.id, ...children.map((c) => c.id)]) expect(after.find((s) => s.id === id)?.status).toBe("killed");
-    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(Date.now() - t0).toBeLessThan(15_000);
   });
 
   it("an agent's writes that bring rows back are masked as its reads are (FOR UPDATE, nextval(), UPDATE … RETURNING)", async () => {

@@ -215,10 +215,11 @@ describe("identity follow-ups", () => {
       expect([(await open(agent)).closed, (await open(agent)).closed, (await open(sub)).closed]).toEqual([null, null, null]);
       expect((await open(sub)).closed).toBe(1008);
       expect((await open(agent)).closed).toBe(1008);
-      // Closing one frees its place.
+      // Closing one frees its place (once the server saw the close: retry a while, refused ones are closed by it).
+      const gone = new Promise((r) => mine[0].ws.once("close", r));
       mine[0].ws.close();
-      await new Promise((r) => setTimeout(r, 300));
-      expect((await open(admin)).closed).toBeNull();
+      await gone;
+      await expect.poll(async () => (await open(admin)).closed, { timeout: 5000 }).toBeNull();
     });
 
     it("approval long-polls: at most GATEHOUSE_MAX_WAITS_PER_CALLER at once; the next gets 429 / an MCP tool error", async () => {
@@ -227,8 +228,10 @@ describe("identity follow-ups", () => {
       const asked = await apiCall(gh.url, dev, "POST", "/access-requests", { connection: "cap-pg", durationSeconds: 600, reason: "cap test" });
       expect(asked.status).toBe(200);
       const id = asked.body.approval.id as number;
-      const long = [apiCall(gh.url, dev, "GET", `/approvals/${id}/wait?timeout=4`), apiCall(gh.url, dev, "GET", `/approvals/${id}/wait?timeout=4`)];
-      await new Promise((r) => setTimeout(r, 500));
+      // Long enough to outlast everything below on a loaded machine; the deny at the end answers them.
+      const long = [apiCall(gh.url, dev, "GET", `/approvals/${id}/wait?timeout=30`), apiCall(gh.url, dev, "GET", `/approvals/${id}/wait?timeout=30`)];
+      // Both registered once a third is refused (a third that gets through returns at once).
+      await expect.poll(async () => (await apiCall(gh.url, dev, "GET", `/approvals/${id}/wait?timeout=0`)).status, { timeout: 10_000 }).toBe(429);
       const third = await apiCall(gh.url, dev, "GET", `/approvals/${id}/wait?timeout=4`);
       expect(third.status).toBe(429);
       expect(JSON.stringify(third.body)).toMatch(/too many approval waits/);
@@ -244,7 +247,8 @@ describe("identity follow-ups", () => {
         expect(res.content.map((c) => (c.type === "text" ? c.text : "")).join("")).toMatch(/RATE_LIMITED: too many approval waits/);
         // Another caller (the approver) waits fine meanwhile.
         expect((await apiCall(gh.url, admin, "GET", `/approvals/${id}/wait?timeout=0`)).status).toBe(200);
-        expect((await Promise.all(long)).map((r) => r.status)).toEqual([200, 200]);
+        expect((await apiCall(gh.url, admin, "POST", `/approvals/${id}/deny`, { reason: "cap test" })).status).toBe(200);
+        expect((await Promise.all(long)).map((r) => [r.status, r.body.status])).toEqual([[200, "denied"], [200, "denied"]]);
         // Once they answered, the places are free again.
         const again = (await client.callTool({ name: "wait_for_approval", arguments: { approval_id: id, timeout_seconds: 0 } })) as CallToolResult;
         expect(again.isError).toBeFalsy();

@@ -218,7 +218,7 @@ describe("MCP call slots: agents and held connects", () => {
   });
 
   it("held: a runaway agent (and the sub-agents and siblings it shares with) cannot take its human's slots", async () => {
-    const marker = "pg_sleep(3.01)";
+    const marker = "pg_sleep(5.01)"; // long enough that every call arrives while the first three run, under load too
     const calls = [t.agent, t.sub, t.agent, t.sub, t.sibling].map((tok) => call(tok, `select ${marker}`));
     await until(async () => (await sleeping(marker)) === 3);
     // The human still runs their own calls while their agents hold all of theirs.
@@ -232,7 +232,7 @@ describe("MCP call slots: agents and held connects", () => {
   });
 
   it("held: the human's own calls are bounded too, and leave the agents theirs", async () => {
-    const marker = "pg_sleep(3.02)";
+    const marker = "pg_sleep(5.02)";
     const calls = [t.dev, t.dev, t.dev, t.dev].map((tok) => call(tok, `select ${marker}`));
     await until(async () => (await sleeping(marker)) === 3);
     const agent = await call(t.agent, "select 1 as one");
@@ -314,7 +314,8 @@ describe("MCP call slots on a shared PostgreSQL: one count across processes", ()
       if (Date.now() > deadline) throw new Error("the calls on the first process did not start");
       await new Promise((r) => setTimeout(r, 100));
     }
-    const onB = await Promise.all([call(b, "select pg_sleep(1.02)"), call(b, "select pg_sleep(1.02)")]);
+    // Long enough that the second call arrives while the first still runs, under load too.
+    const onB = await Promise.all([call(b, "select pg_sleep(5.02)"), call(b, "select pg_sleep(5.02)")]);
     const refused = onB.filter((r) => r.isError);
     expect(refused.map(text)).toEqual([expect.stringMatching(/^UNAVAILABLE: 3 calls for dev@example\.test are already running/)]);
 

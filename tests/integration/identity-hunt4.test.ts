@@ -84,7 +84,7 @@ describe("a Gatehouse token split across SQL string constants", () => {
     const [helper1, helper2] = [(await exchangeToken(gh.url, agentA, "helper-1")).access_token, (await exchangeToken(gh.url, agentA, "helper-2")).access_token];
     const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
     try {
-      const marker = "pg_sleep(3.07)";
+      const marker = "pg_sleep(5.07)"; // outlasts the second call and the sibling's, under load too
       const sleeping = async () => (await direct`select count(*)::int as n from pg_stat_activity where query like ${`%${marker}%`} and pid <> pg_backend_pid()`)[0].n as number;
       const busy = [mcpRunSql(gh, helper1, clients, "pg15", `select ${marker}`), mcpRunSql(gh, helper1, clients, "pg15", `select ${marker}`)];
       await expect.poll(sleeping, { timeout: 10_000 }).toBeGreaterThanOrEqual(1);

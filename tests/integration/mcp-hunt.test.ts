@@ -242,10 +242,14 @@ describe("MCP endpoint bypass hunt", () => {
     await c.close();
     await pending;
     await until(async () => !sleeping(), 10_000);
-    const list = (await apiCall(gh.url, t.admin, "GET", "/sessions?origin=mcp")).body.sessions as Rec[];
-    const events = await Promise.all(list.map(async (s) => (await apiCall(gh.url, t.admin, "GET", `/sessions/${s.id}/events`)).body.events as Rec[]));
-    const mine = events.find((e) => e.some((x) => x.kind === "request" && x.payload.text === command))!;
-    expect(mine.find((e) => e.kind === "result")?.payload).toMatchObject({ cancelled: true });
+    // The result is recorded as the session winds down, maybe after the process is gone.
+    const result = async () => {
+      const list = (await apiCall(gh.url, t.admin, "GET", "/sessions?origin=mcp")).body.sessions as Rec[];
+      const events = await Promise.all(list.map(async (s) => (await apiCall(gh.url, t.admin, "GET", `/sessions/${s.id}/events`)).body.events as Rec[]));
+      const mine = events.find((e) => e.some((x) => x.kind === "request" && x.payload.text === command));
+      return mine?.find((e) => e.kind === "result")?.payload;
+    };
+    await expect.poll(result, { timeout: 10_000, interval: 250 }).toMatchObject({ cancelled: true });
   });
 
   it("a NUL byte is refused before policy, as on the native exec path: no approval is asked for what could never run as shown", async () => {

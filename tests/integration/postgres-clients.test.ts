@@ -53,9 +53,11 @@ describe("PostgreSQL gateway with real client libraries", () => {
 
   /** Each matching session's events (seq numbers are per session). */
   async function eventsBySession(connection: string, appName?: string): Promise<Record<string, any>[][]> {
-    await new Promise((r) => setTimeout(r, 400)); // the recorder writes every 100 ms
-    const res = await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=postgres");
-    const list = (res.body.sessions as Record<string, any>[]).filter((s) => s.connectionName === connection && (!appName || s.applicationName === appName));
+    // Callers have ended their clients: a session's status leaves "live" once all its events are stored.
+    const matching = async () =>
+      ((await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=postgres")).body.sessions as Record<string, any>[]).filter((s) => s.connectionName === connection && (!appName || s.applicationName === appName));
+    await expect.poll(async () => (await matching()).map((s) => s.status), { timeout: 10_000 }).toSatisfy((statuses: string[]) => statuses.length > 0 && !statuses.includes("live"));
+    const list = await matching();
     return Promise.all(list.map(async (s) => (await apiCall(gh.url, tokens.admin, "GET", `/sessions/${s.id}/events`)).body.events as Record<string, any>[]));
   }
   async function sessionEvents(connection: string, appName: string): Promise<Record<string, any>[]> {

@@ -151,8 +151,8 @@ describe("PostgreSQL gateway", () => {
     let sawNotice = false;
     const running = psql("prod-pg", "insert into items values (1, 'approved')", { onStderr: (s) => (sawNotice ||= /held for approval #\d+/.test(s)) });
     const a = await pendingApproval((x) => String(x.text ?? x.statement ?? JSON.stringify(x)).includes("insert into items values (1"));
-    await new Promise((r) => setTimeout(r, 200));
-    expect(sawNotice).toBe(true);
+    // psql prints the notice in its own time: it may reach us after the approval is listed
+    await expect.poll(() => sawNotice, { timeout: 10_000 }).toBe(true);
     expect((await apiCall(gh.url, tokens.approver, "POST", `/approvals/${a.id}/approve`, {})).status).toBe(200);
     const r = await running;
     expect(r.stdout).toContain("INSERT 0 1");
@@ -234,10 +234,16 @@ describe("PostgreSQL gateway", () => {
 
   it("records statements with verdicts and results (rows, masked counts, sample)", async () => {
     await psql("demo-masked", "select id, email from customers order by id limit 5");
-    await new Promise((r) => setTimeout(r, 1500));
-    const list = await sessionsOf((s) => s.connectionName === "demo-masked");
-    expect(list.length).toBeGreaterThan(0);
-    const events = await eventsOf(list[0].id);
+    // The session that ran it, once it is over: a session's status leaves "live" after all its events are stored.
+    const ranIt = async () => {
+      for (const s of await sessionsOf((s) => s.connectionName === "demo-masked" && s.status !== "live")) {
+        const events = await eventsOf(s.id);
+        if (events.some((e) => e.kind === "request" && e.payload.text?.includes("limit 5"))) return { session: s, events };
+      }
+      return null;
+    };
+    await expect.poll(ranIt, { timeout: 10_000 }).toBeTruthy();
+    const { session, events } = (await ranIt())!;
     const req = events.find((e) => e.kind === "request" && e.payload.text?.includes("limit 5"));
     expect(req).toBeTruthy();
     expect(req!.payload.verdict).toBe("mask");
@@ -247,14 +253,16 @@ describe("PostgreSQL gateway", () => {
     expect(result.payload.maskedCells).toBeGreaterThanOrEqual(5);
     expect(result.payload.sample.rows).toHaveLength(5);
     expect(JSON.stringify(result.payload.sample)).not.toContain(raw.emails[0]);
-    expect(list[0].applicationName).toBe("psql");
+    expect(session.applicationName).toBe("psql");
     // Literals in recorded statements are masked too: the recording must not become the leak.
     await psql("demo-masked", `select id from customers where ssn = '${raw.ssns[1]}'`);
-    await new Promise((r) => setTimeout(r, 1000));
-    const sessions = await sessionsOf((s) => s.connectionName === "demo-masked");
-    const all = (await Promise.all(sessions.map((s) => eventsOf(s.id)))).flat();
-    const lookup = all.find((e) => e.kind === "request" && e.payload.text?.includes("where ssn"));
-    expect(lookup).toBeTruthy();
+    const recorded = async () => {
+      const sessions = await sessionsOf((s) => s.connectionName === "demo-masked");
+      const all = (await Promise.all(sessions.map((s) => eventsOf(s.id)))).flat();
+      return { done: sessions.every((s) => s.status !== "live") && all.some((e) => e.kind === "request" && e.payload.text?.includes("where ssn")), all };
+    };
+    await expect.poll(async () => (await recorded()).done, { timeout: 10_000 }).toBe(true);
+    const { all } = await recorded();
     expect(JSON.stringify(all)).not.toContain(raw.ssns[1]);
   });
 
@@ -409,13 +417,21 @@ describe("PostgreSQL gateway", () => {
     expect(issued.status).toBe(200);
     let ended = 0;
     const running = psql("prod-pg", "select pg_sleep(20)", { token: issued.body.token }).then((r) => ((ended = Date.now()), r));
-    await new Promise((r) => setTimeout(r, 1000));
+    // Revoked once the statement runs upstream (a revocation during the login is refused there instead).
+    const direct = postgres(pg.url, { max: 1, onnotice: () => {} });
+    try {
+      const sleeping = async () => (await direct`select count(*)::int as n from pg_stat_activity where query = 'select pg_sleep(20)' and state = 'active'`)[0]!.n;
+      await expect.poll(sleeping, { timeout: 10_000 }).toBeGreaterThan(0);
+    } finally {
+      await direct.end();
+    }
     const at = Date.now();
     expect((await apiCall(gh.url, tokens.member, "DELETE", `/tokens/${issued.body.id}`)).status).toBe(200);
     const r = await running;
     expect(r.stderr).toContain("57P01");
     expect(r.stderr).toContain("revoked");
-    expect(ended - at).toBeLessThan(1500);
+    // "within a second" is the aim; the bound is loose for a loaded CI machine, far below pg_sleep(20)
+    expect(ended - at).toBeLessThan(5000);
   });
 
   it("POST /sessions/:id/kill ends a session", async () => {

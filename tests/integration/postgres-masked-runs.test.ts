@@ -32,9 +32,10 @@ describe("PostgreSQL masked results masked inline, in runs", () => {
   const client = (app: string) => new pg.Client({ host: "127.0.0.1", port: gh.ports.postgres, database: "pg15", user: MEMBER, password: tokens.member, ssl: false, application_name: app });
 
   async function resultOf(app: string, text: string): Promise<Record<string, any>> {
-    await new Promise((r) => setTimeout(r, 400)); // the recorder writes every 100 ms
-    const list = (await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=postgres")).body.sessions as Record<string, any>[];
-    const session = list.find((s) => s.applicationName === app)!;
+    // The client has ended it: its status leaves "live" once all its events are stored.
+    const sessionOf = async () => ((await apiCall(gh.url, tokens.admin, "GET", "/sessions?protocol=postgres")).body.sessions as Record<string, any>[]).find((s) => s.applicationName === app);
+    await expect.poll(async () => (await sessionOf())?.status ?? "not listed", { timeout: 10_000 }).not.toMatch(/^(live|not listed)$/);
+    const session = (await sessionOf())!;
     const events = (await apiCall(gh.url, tokens.admin, "GET", `/sessions/${session.id}/events`)).body.events as Record<string, any>[];
     const req = events.find((e) => e.kind === "request" && e.payload.text === text)!;
     return events.find((e) => e.kind === "result" && e.payload.requestSeq === req.seq)!.payload;

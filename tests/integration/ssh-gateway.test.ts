@@ -497,7 +497,7 @@ describe("SSH gateway", () => {
     const started = Date.now();
     const r = await sshExec(target(), "echo fine");
     expect(r.stdout).toBe("fine\n");
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(9000); // room for a loaded machine, but under the 10 s handshake deadline: a stall until then would pass
     garbage.destroy();
     silent.destroy();
   });

@@ -4,7 +4,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
-import { freePort, waitForPort } from "./ports";
+import { freePort } from "./ports";
 
 /**
  * A real PostgreSQL 15 (Debian's binaries) in a temp dir on a free high port. As root, initdb
@@ -23,9 +23,16 @@ export interface Postgres15 {
 const BIN = "/usr/lib/postgresql/15/bin";
 const PASSWORD = "gatehouse-test";
 
+/** A start whose postmaster exited because another process took its port meanwhile. */
+class PortTaken extends Error {}
+
+/**
+ * `freePort()` only says a port was free a moment ago: a suite running in parallel can bind it
+ * before the postmaster does. Such a start is retried on a fresh port; any other failure is not.
+ */
 export async function startPostgres15(): Promise<Postgres15> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), "gh-pg15-"));
-  const port = await freePort();
+  let port = 0;
   const asRoot = process.getuid?.() === 0;
   if (asRoot) execFileSync("chown", ["-R", "postgres:postgres", dir]);
   const as = (cmd: string, args: string[]) => (asRoot ? ["runuser", ["-u", "postgres", "--", cmd, ...args]] : [cmd, args]) as [string, string[]];
@@ -35,18 +42,23 @@ export async function startPostgres15(): Promise<Postgres15> {
   const data = path.join(dir, "data");
   const template = clusterTemplate(as, pwFile);
   execFileSync("cp", ["-a", template, data]);
+  // Names this server, so the readiness probe cannot mistake another suite's for it on a taken port.
+  const name = path.basename(dir);
+  const url = () => `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`;
   let proc: ReturnType<typeof spawn> | null = null;
   const up = async () => {
-    const [cmd, args] = as(`${BIN}/postgres`, ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300"]);
+    const [cmd, args] = as(`${BIN}/postgres`, ["-D", data, "-p", String(port), "-k", dir, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "max_connections=300", "-c", `cluster_name=${name}`]);
     const started = spawn(cmd, args, { stdio: ["ignore", "ignore", "pipe"] });
     proc = started;
     let err = "";
+    let exit: number | null | undefined;
     started.stderr!.on("data", (d) => (err += d));
-    await waitForPort(port, 30_000).catch((e) => {
-      throw new Error(`${e.message}\n${err}`);
-    });
-    // The port opens slightly before the server accepts logins.
-    await new Promise((r) => setTimeout(r, 300));
+    started.once("close", (code) => (exit = code)); // after stderr ended: the log is complete
+    // The port opens before logins are accepted (57P03 "the database system is starting up", for
+    // longer on a loaded machine): ready once it answers a query.
+    const answered = await answers(url(), name, () => exit === undefined, 30_000).catch((e: Error) => e);
+    if (exit !== undefined) throw new (/Address already in use/.test(err) ? PortTaken : Error)(`postgres exited with ${exit}:\n${err}`);
+    if (answered instanceof Error) throw new Error(`${answered.message}\n${err}`);
   };
   const down = async () => {
     const running = proc;
@@ -56,9 +68,17 @@ export async function startPostgres15(): Promise<Postgres15> {
     execFileSync(...as(`${BIN}/pg_ctl`, ["-D", data, "stop", "-m", "fast", "-w"]), { stdio: "ignore" });
     await exited;
   };
-  await up();
+  for (let attempt = 1; ; attempt++) {
+    port = await freePort();
+    try {
+      await up();
+      break;
+    } catch (err) {
+      if (!(err instanceof PortTaken) || attempt === 5) throw err;
+    }
+  }
   return {
-    url: `postgres://postgres:${PASSWORD}@127.0.0.1:${port}/postgres`,
+    url: url(),
     port,
     down,
     up,
@@ -67,6 +87,27 @@ export async function startPostgres15(): Promise<Postgres15> {
       fs.rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** Resolves once the server named `name` answers a query at `url`; rejects after timeoutMs or once `alive()` is false. */
+async function answers(url: string, name: string, alive: () => boolean, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = "nothing tried";
+  while (alive()) {
+    const sql = postgres(url, { max: 1, connect_timeout: 5, onnotice: () => {} });
+    try {
+      const [{ cluster }] = await sql`select current_setting('cluster_name') as cluster`;
+      if (cluster === name) return;
+      last = `another server (${cluster}) answers on its port`;
+    } catch (err) {
+      last = (err as Error).message;
+    } finally {
+      await sql.end({ timeout: 1 }).catch(() => {});
+    }
+    if (Date.now() > deadline) throw new Error(`PostgreSQL did not answer within ${timeoutMs} ms: ${last}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`PostgreSQL exited: ${last}`);
 }
 
 /**
