@@ -56,7 +56,7 @@ const SYSTEM_PACKAGES = [
   // crontab(1): a user's crontab is a place a command through the SSH gateway may write (tests fingerprint it)
   { bin: "/usr/bin/crontab", pkg: "cron" },
   { bin: "/usr/lib/postgresql/15/bin/pgbench", pkg: "postgresql-15" },
-  // a real JDBC program through the PostgreSQL gateway: pgJDBC, run by the JDK's source launcher (javac's module)
+  // a real JDBC program through the PostgreSQL gateway: pgJDBC, compiled with javac and run by the JDK
   { bin: "/usr/bin/javac", pkg: "openjdk-17-jdk-headless" },
   { bin: "/usr/share/java/postgresql.jar", pkg: "libpostgresql-jdbc-java" },
 ];

@@ -1,4 +1,6 @@
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
 import path from "node:path";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -17,6 +19,9 @@ import { addApprover, addConnection, addUser, heldApproval, pgUpstream, putPolic
 
 const JAR = "/usr/share/java/postgresql.jar";
 const PROBE = path.resolve(import.meta.dirname, "../support/jdbc/JdbcProbe.java");
+/** compiled once (the source launcher would compile it for every run); a short-lived JVM starts faster with C1 only and the serial collector */
+const CLASSES = fs.mkdtempSync(path.join(os.tmpdir(), "gh-jdbc-"));
+const JVM = ["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC", "-cp", `${JAR}:${CLASSES}`, "JdbcProbe"];
 
 const POLICIES = `
 @id("connect")
@@ -93,7 +98,7 @@ describe("PostgreSQL gateway with a real JDBC program (pgJDBC)", () => {
 
   function probe(url: string, user: string, password: string, lines: string[]): Promise<ProbeRun> {
     return new Promise((resolve, reject) => {
-      const p = spawn("java", ["-cp", JAR, PROBE, url, user, password], { stdio: ["pipe", "pipe", "pipe"] });
+      const p = spawn("java", [...JVM, url, user, password], { stdio: ["pipe", "pipe", "pipe"] });
       let stdout = "";
       let stderr = "";
       p.stdout.on("data", (d) => (stdout += d));
@@ -107,6 +112,7 @@ describe("PostgreSQL gateway with a real JDBC program (pgJDBC)", () => {
   const rows = (run: ProbeRun) => run.lines.filter((l) => l.startsWith("ROW\t")).map((l) => l.split("\t").slice(1));
 
   beforeAll(async () => {
+    execFileSync("javac", ["-d", CLASSES, "-cp", JAR, PROBE]);
     [gh, pg15] = await Promise.all([startGatehouse({ demo: false }), startPostgres15()]);
     tokens.admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     tokens.member = await addUser(gh, tokens.admin, MEMBER);
@@ -121,6 +127,7 @@ describe("PostgreSQL gateway with a real JDBC program (pgJDBC)", () => {
   }, 180_000);
   afterAll(async () => {
     await teardown(gh, pg15);
+    fs.rmSync(CLASSES, { recursive: true, force: true });
   });
 
   it.each([

@@ -26,7 +26,7 @@ import java.util.Properties;
  * ERROR, its SQLState and message, and the program goes on with the next. A failed connect prints
  * CONNECT_ERROR and exits 2.
  *
- * Run with the JDK's source launcher: java -cp /usr/share/java/postgresql.jar JdbcProbe.java URL USER PASSWORD
+ * Compiled by the test (javac -cp /usr/share/java/postgresql.jar), run as java -cp postgresql.jar:DIR JdbcProbe URL USER PASSWORD
  */
 public class JdbcProbe {
   public static void main(String[] args) throws Exception {
