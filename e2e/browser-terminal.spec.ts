@@ -119,6 +119,9 @@ test("copy with Ctrl+Shift+C and paste with Ctrl+Shift+V", async ({ page, contex
 test("reconnects after a network loss and shows what was printed meanwhile; exit shows the reason", async ({ page, context }) => {
   await openTerminal(page);
   await run(page, "sleep 2; echo printed-while-offline");
+  // The shell has echoed the line (so the server got it, Enter went out right behind it) before the
+  // network goes: otherwise the last frames might never leave the browser.
+  await expect(rows(page)).toContainText("sleep 2; echo printed-while-offline");
   await context.setOffline(true);
   await expect(page.getByTestId("terminal-reconnecting")).toBeVisible();
   await expect(page.getByTestId("terminal-reconnecting")).toContainText("reconnecting");

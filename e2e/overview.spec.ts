@@ -76,8 +76,8 @@ test("the console lands on the Overview; its plots follow the range and count a 
   const held = postgres({ host: "127.0.0.1", port: gh.ports.postgres, database: "app-db", username: gh.adminEmail, password: token, ssl: false, max: 1, onnotice: () => {} });
   try {
     await held`select 3`;
-    // within 5 s: the /ws/events push, not the 15 s refetch
-    await expect.poll(() => total(page, "chart-sessions"), { timeout: 5_000 }).toBe(3);
+    // within 12 s (a loaded machine can be slow to fetch and draw): the /ws/events push, not the 15 s refetch
+    await expect.poll(() => total(page, "chart-sessions"), { timeout: 12_000 }).toBe(3);
     await expect(page.getByTestId("live-total")).toHaveText("1");
     expect(await page.evaluate(() => (window as unknown as { stayed?: boolean }).stayed)).toBe(true);
   } finally {
@@ -88,7 +88,8 @@ test("the console lands on the Overview; its plots follow the range and count a 
   // a burst of sessions (40 start and end events) asks for the numbers at most once per 2 s (the
   // page's throttle), not per event. How long the burst lasts depends on the machine's load, so
   // the bound follows from the requests' own times: one at once, then one per 2 s, plus the 15 s
-  // refetch that may fall in between.
+  // refetch that may fall in between. The times are taken in the test process, so the measured
+  // spread can be a little short of the page's own: half a throttle period and one refresh of slack.
   await page.waitForTimeout(2500);
   const asked: number[] = [];
   page.on("request", (r) => void (r.url().includes("/api/v1/stats") && asked.push(Date.now())));
@@ -100,6 +101,6 @@ test("the console lands on the Overview; its plots follow the range and count a 
   const spread = asked.length ? asked[asked.length - 1] - asked[0] : 0;
   const seen = `stats requests at +${asked.map((t) => t - asked[0]).join(", +")} ms`;
   expect(refreshes.length, seen).toBeGreaterThan(0);
-  expect(refreshes.length, seen).toBeLessThanOrEqual(Math.floor(spread / 2000) + 2);
+  expect(refreshes.length, seen).toBeLessThanOrEqual(Math.floor((spread + 500) / 2000) + 3);
   expect(refreshes.length, seen).toBeLessThan(20);
 });

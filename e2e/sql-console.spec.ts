@@ -92,6 +92,12 @@ test("a held write shows the approval link, then its result once an approver app
 });
 
 test("after a network loss the page reconnects to the same session: the transaction and a statement run meanwhile carry on", async ({ page, context }) => {
+  // What the page sends over the console's sockets: the statement must have left the browser
+  // before the network goes, or it never reaches the server.
+  const sent: string[] = [];
+  page.on("websocket", (ws) => {
+    if (new URL(ws.url()).pathname.startsWith("/ws/sql/")) ws.on("framesent", (f) => void sent.push(String(f.payload)));
+  });
   await openConsole(page, "demo-postgres");
   // Opens the session before the transaction: the demo's PGlite answers the gateway's catalog
   // lookups only outside a client's transaction (README, "what is not supported yet").
@@ -104,6 +110,7 @@ test("after a network loss the page reconnects to the same session: the transact
   const tx = await entries(page).first().locator("tbody td").innerText();
 
   await runSql(page, "select pg_sleep(2), 'answered-while-offline' as marker");
+  await expect.poll(() => sent.some((p) => p.includes('"type":"run"') && p.includes("answered-while-offline"))).toBe(true);
   await context.setOffline(true);
   await expect(page.getByTestId("sql-reconnecting")).toContainText("reconnecting");
   await expect(sqlConsole(page)).toHaveAttribute("data-phase", "reconnecting");

@@ -175,11 +175,12 @@ describe("TerminalSocket", () => {
       },
       (q) => !q.get("resume"),
     );
-    const c = client(s.url, 700);
+    // A grace long enough that a retry's refusal comes back before it ends, even on a loaded machine.
+    const c = client(s.url, 2_000);
     c.sock.connect();
     await until(() => c.phase() === "ready");
     s.conns[0].ws.terminate();
-    await until(() => c.phase() === "error", 5_000);
+    await until(() => c.phase() === "error", 10_000);
     expect(c.states.filter((x) => x.phase === "reconnecting").length).toBeGreaterThan(1);
     expect(c.states.at(-1)).toMatchObject({ phase: "error", message: expect.stringContaining("lost") });
   });

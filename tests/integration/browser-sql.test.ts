@@ -163,7 +163,15 @@ describe("browser SQL console", () => {
     const sessionId = await c.sessionId();
     const id = c.nextId();
     c.ws.send(JSON.stringify({ type: "run", id, sql: "select pg_sleep(30)" }));
-    await new Promise((r) => setTimeout(r, 500));
+    // A cancel before the upstream runs the statement would be ignored: wait until it does.
+    const direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
+    try {
+      await expect
+        .poll(async () => (await direct`select count(*)::int as n from pg_stat_activity where state = 'active' and query like '%pg_sleep(30)%' and pid <> pg_backend_pid()`)[0].n, { timeout: 15_000 })
+        .toBeGreaterThan(0);
+    } finally {
+      await direct.end({ timeout: 1 });
+    }
     c.ws.send(JSON.stringify({ type: "cancel" }));
     await expect.poll(() => c.messages.find((m) => m.id === id && m.type === "error"), { timeout: 10_000 }).toMatchObject({ code: "57014" });
     expect((await c.run("select 1 as still_here")).sets[0].rows).toEqual([["1"]]);

@@ -186,10 +186,12 @@ describe("holdForApproval", () => {
     const text = "UPDATE invoices SET reminded = now()";
     const h = startHold(statement(alice, fx.conn, text));
     const { id } = await h.created;
-    await decideApproval(fx.db, fx.people.bob.caller, id, { decision: "approve", windowSeconds: 1 });
+    // 2 s: still open when the reuse below asks, even on a loaded machine
+    await decideApproval(fx.db, fx.people.bob.caller, id, { decision: "approve", windowSeconds: 2 });
     await h.outcome;
     expect(await holdForApproval(fx.db, { request: statement(alice, fx.conn, text), requirement }, { timeoutMs: 300 })).toMatchObject({ status: "approved", via: "window" });
-    await new Promise((r) => setTimeout(r, 1100));
+    // past the window (it began at the decision, before the reuse above)
+    await new Promise((r) => setTimeout(r, 2100));
     await asksAgain(statement(alice, fx.conn, text));
 
     const text2 = "UPDATE invoices SET reminded = null";

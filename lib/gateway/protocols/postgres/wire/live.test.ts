@@ -1,4 +1,5 @@
 import net from "node:net";
+import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startPostgres15, type Postgres15 } from "@/tests/support/postgres";
 import { ScramClient } from "../scram";
@@ -167,7 +168,19 @@ describe("wire codec against PostgreSQL 15", () => {
 
   it("cancels a running query with CancelRequest", async () => {
     conn.send(build.query("select pg_sleep(20)"));
-    await new Promise((r) => setTimeout(r, 200));
+    // A cancel that comes before the backend runs the query is ignored: wait until it does.
+    const watch = postgres(pg.url, { max: 1, onnotice: () => {} });
+    try {
+      const until = Date.now() + 15_000;
+      for (;;) {
+        const [{ n }] = await watch<{ n: number }[]>`select count(*)::int as n from pg_stat_activity where pid = ${key.pid} and state = 'active' and query = 'select pg_sleep(20)'`;
+        if (n > 0) break;
+        if (Date.now() > until) throw new Error("select pg_sleep(20) never became active");
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      await watch.end({ timeout: 1 });
+    }
     const c = net.connect(pg.port, "127.0.0.1");
     await new Promise((r) => c.once("connect", r));
     c.end(build.cancelRequest(key.pid, key.secretKey));
