@@ -3,7 +3,7 @@ import net from "node:net";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { build, FrameReader, parseBackendMessage, type BackendMessage, type ErrorFields } from "@/lib/gateway/protocols/postgres/wire";
-import { addConnection, addUser, pgUpstream, putPolicies } from "../support/api-fixture";
+import { addApprover, addConnection, addUser, heldApproval, pgUpstream, putPolicies } from "../support/api-fixture";
 import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
@@ -22,6 +22,15 @@ permit (principal, action == Gatehouse::Action::"connect", resource);
 @id("wire-all")
 permit (principal, action, resource)
 when { resource.name == "wire" };
+
+@id("mixed-reads")
+permit (principal, action == Gatehouse::Action::"read", resource)
+when { resource.name == "wire-mixed" };
+
+@id("mixed-writes")
+@hold("approvers")
+permit (principal, action == Gatehouse::Action::"write", resource)
+when { resource.name == "wire-mixed" };
 
 @id("wire-held")
 @hold("approvers")
@@ -101,6 +110,7 @@ describe("PostgreSQL listener: hostile frames", () => {
   let gh: GatehouseProcess;
   let pg15: Postgres15;
   let token = "";
+  let approver = "";
   let direct: postgres.Sql;
 
   const psql = (sql: string) => runPsql(gatewayConninfo(gh.ports.postgres, "wire", USER), token, ["-A", "-t", "-v", "ON_ERROR_STOP=1", "-c", sql]);
@@ -120,6 +130,8 @@ describe("PostgreSQL listener: hostile frames", () => {
     token = await addUser(gh, admin, USER);
     await addConnection(gh, admin, "wire", pgUpstream(pg15));
     await addConnection(gh, admin, "wire-held", pgUpstream(pg15));
+    await addConnection(gh, admin, "wire-mixed", pgUpstream(pg15));
+    approver = await addApprover(gh, admin);
     await putPolicies(gh, admin, POLICIES, "wire hostile");
     direct = postgres(pg15.url, { max: 1, onnotice: () => {} });
   }, 120_000);
@@ -227,6 +239,35 @@ describe("PostgreSQL listener: hostile frames", () => {
     const admin = await login(gh.url, gh.adminEmail, gh.adminPassword);
     const approval = await apiCall(gh.url, admin, "GET", `/approvals/${approvalId}`);
     expect(approval.body.status ?? approval.body.approval?.status, JSON.stringify(approval.body)).toBe("cancelled");
+    c.socket.end(build.terminate());
+  });
+
+  it("a CancelRequest while a pipeline's earlier statement runs upstream and a later one is held cancels the running one, as PostgreSQL: the session goes on", async () => {
+    await direct`create table if not exists cancel_mixed (v int)`;
+    const c = new RawClient(gh.ports.postgres);
+    const key = await c.login(token, "wire-mixed");
+    const SLEEP6 = "select pg_sleep(6) /* mixed */";
+    c.write(Buffer.concat([build.parse({ text: SLEEP6 }), build.bind({}), build.execute(), build.flush()]));
+    // sleeping: an errored pipeline's backend stays `active` until Sync, so its wait event tells
+    const running = async () => (await direct`select count(*)::int as n from pg_stat_activity where query = ${SLEEP6} and wait_event = 'PgSleep'`)[0].n as number;
+    await expect.poll(running, { timeout: 10_000 }).toBe(1);
+    c.write(Buffer.concat([build.parse({ text: "insert into cancel_mixed values (1)" }), build.bind({}), build.execute(), build.sync()]));
+    await c.until(() => c.has("NoticeResponse"), "the write is held");
+    expect(await oneShot(gh.ports.postgres, build.cancelRequest(key.pid, key.secretKey))).toHaveLength(0);
+    // the sleep is cancelled upstream at once (not left running behind a closed session)
+    await c.until(() => c.errors().length > 0, "the running statement's cancel");
+    expect(c.errors().map((e) => e.code), JSON.stringify(c.errors())).toEqual(["57014"]);
+    expect(await running()).toBe(0);
+    expect(c.closed).toBe(false);
+    // the held write is still the approver's; approved, it reaches an upstream that skips to Sync, as PostgreSQL would have
+    const a = await heldApproval(gh, approver, /insert into cancel_mixed/);
+    expect((await apiCall(gh.url, approver, "POST", `/approvals/${a.id}/approve`, {})).status).toBe(200);
+    await c.until(() => c.has("ReadyForQuery"), "the pipeline ends at its Sync");
+    expect(await direct`select count(*)::int as n from cancel_mixed`).toEqual([{ n: 0 }]);
+    c.msgs.splice(0);
+    c.write(build.query("select 40 + 2"));
+    await c.until(() => c.has("ReadyForQuery"), "the next statement");
+    expect(c.errors()).toEqual([]);
     c.socket.end(build.terminate());
   });
 

@@ -208,7 +208,7 @@ describe("holdForApproval", () => {
     const h = startHold(statement(principalOf(fx.people.alice), fx.conn, "DELETE FROM invoices"), { timeoutMs: 10_000, signal: ac.signal });
     const { id } = await h.created;
     ac.abort();
-    expect(await h.outcome).toMatchObject({ status: "denied", approvalId: id });
+    expect(await h.outcome).toMatchObject({ status: "cancelled", approvalId: id });
     expect((await getApproval(fx.db, id))!.status).toBe("cancelled");
     await expect(decideApproval(fx.db, fx.people.bob.caller, id, { decision: "approve" })).rejects.toMatchObject({ code: "CONFLICT" });
   });

@@ -38,7 +38,9 @@ export interface HoldOptions {
 export type HoldOutcome =
   | { status: "approved"; approvalId: number; via: "request" | "window" }
   | { status: "denied"; reason: string; approvalId?: number }
-  | { status: "expired"; approvalId?: number };
+  | { status: "expired"; approvalId?: number }
+  /** the caller gave the hold up (its signal): the request is closed as cancelled */
+  | { status: "cancelled"; approvalId: number };
 
 /** The binding of a gateway request: normalized text (SQL only), params, connection, requester, chain. */
 export function bindingOfRequest(req: GatewayRequest): string {
@@ -101,8 +103,10 @@ export async function holdForApproval(db: Db, input: HoldInput, opts: HoldOption
   if (waited.outcome === "timeout" || waited.outcome === "aborted") {
     // Nobody will consume a later approval of this request: close it so the queue shows the truth.
     const status = waited.outcome === "timeout" ? "expired" : "cancelled";
-    const closed = await closePendingApproval(db, created.id, status, waited.outcome === "timeout" ? "hold timed out" : "client went away").catch(() => false);
-    if (closed || waited.outcome === "aborted") return status === "expired" ? { status: "expired", approvalId: created.id } : { status: "denied", reason: "the held request was cancelled", approvalId: created.id };
+    // An abort with a text reason says why (a PostgreSQL client's CancelRequest); else the client left.
+    const why = waited.outcome === "timeout" ? "hold timed out" : typeof opts.signal?.reason === "string" ? opts.signal.reason : "client went away";
+    const closed = await closePendingApproval(db, created.id, status, why).catch(() => false);
+    if (closed || waited.outcome === "aborted") return status === "expired" ? { status: "expired", approvalId: created.id } : { status: "cancelled", approvalId: created.id };
     // Decided in the very last moment: honour that decision.
     waited = await waitForDecision(db, created.id, { timeoutMs: 0 });
   }

@@ -30,6 +30,8 @@ import { withoutSecrets } from "./classify/secrets";
 /** A batch this large is decided and forwarded without waiting for its Sync (bounded memory). */
 const MAX_BATCH_MESSAGES = 1000;
 const MAX_BATCH_BYTES = 16 * 1024 * 1024;
+/** why a hold is given up when the client sends a CancelRequest (stored as the approval's reason) */
+const CANCELLED_BY_CLIENT = "the client cancelled the statement";
 /** A SET that would make the server read bytes differently from the classifier (README "Traps", 2). */
 const refusedSetting = (problem: string) => `gatehouse: ${problem} is not supported through the gateway (the gateway reads SQL as UTF8 with standard_conforming_strings on)`;
 
@@ -139,14 +141,16 @@ export class PgSession {
   }
 
   private cancel() {
-    if (this.deciding) {
-      this.cancelAsked = true;
-      return this.holdAbort.abort();
+    // What runs upstream is what a cancel stops (PostgreSQL then skips the rest of that pipeline itself).
+    if (this.relay.pending > 0) {
+      if (this.est.upstream.backendKey) sendUpstreamCancel(this.est.upstream.address, this.est.upstream.backendKey);
+      return;
     }
-    // What runs upstream is what a cancel stops; with nothing there, it stops the statement in hand
-    // (still being classified), as a cancel reaching PostgreSQL then would have stopped it running.
-    if (this.relay.pending === 0) this.cancelAsked = true;
-    if (this.est.upstream.backendKey) sendUpstreamCancel(this.est.upstream.address, this.est.upstream.backendKey);
+    // Nothing of this session runs upstream: the cancel is for the statement the gateway has in
+    // hand (being classified, decided or held), which then does not run. Not forwarded: a cancel
+    // arriving late upstream would stop the client's next statement.
+    this.cancelAsked = true;
+    if (this.deciding) this.holdAbort.abort(CANCELLED_BY_CLIENT);
   }
 
   private async pump() {
@@ -172,6 +176,8 @@ export class PgSession {
     if (!copyData) this.long.dropCopyData = false;
     switch (msg.type) {
       case "Query":
+        // after an error in an unsynced batch PostgreSQL discards every message until Sync
+        if (this.skippingToSync) return;
         if (this.batch.length) return this.flushBatch(false).then(() => this.query(msg.text, f.raw));
         return this.query(msg.text, f.raw);
       case "Parse":
@@ -180,6 +186,7 @@ export class PgSession {
       case "Execute":
       case "Close":
         if (this.skippingToSync) return;
+        if (this.batch.length === 0) this.cancelAsked = false; // a new unit: an earlier cancel was not for it
         this.batch.push({ msg, raw: f.raw });
         this.batchBytes += f.raw.length;
         if (this.batch.length >= MAX_BATCH_MESSAGES || this.batchBytes >= MAX_BATCH_BYTES) return this.flushBatch(false);
@@ -207,6 +214,7 @@ export class PgSession {
         if (this.batch.length) return this.flushBatch(false).then(() => void (this.closed || this.forwardCopy(msg.type, f.raw)));
         return this.forwardCopy(msg.type, f.raw);
       case "FunctionCall":
+        if (this.skippingToSync) return;
         return this.functionCall(msg.functionOid, f.raw);
       case "Terminate":
         this.est.upstream.socket.end(build.terminate());
@@ -235,6 +243,7 @@ export class PgSession {
     if (this.cancelAsked && (await this.cancelledBeforeRun(decision, true))) return;
     if (decision.type === "deny") return this.reject("42501", `gatehouse: ${refusalReason(decision.reason, request)}`, true);
     if (decision.masker?.active && (await this.refuseStore(text, request.kind, decision, true))) return;
+    if (this.cancelAsked && (await this.cancelledBeforeRun(decision, true))) return;
     const prepares = this.state.applySqlNamespaceChanges(c, text);
     this.changedCatalog ||= mayChangeCatalog(request.kind);
     this.ranSinceSync = false; // a simple Query ends the implicit transaction like Sync
@@ -256,7 +265,6 @@ export class PgSession {
     const refs = this.state.referencedNames(msgs);
     const unsettled = this.definitionsSettled(refs.statements, refs.portals);
     if (unsettled) await unsettled;
-    this.cancelAsked = false;
     const plan = this.state.plan(msgs);
     const raw = Buffer.concat(batch.map((b) => b.raw));
     if (!plan.request) {
@@ -300,6 +308,7 @@ export class PgSession {
       }
       out = Buffer.concat(parts);
     }
+    if (this.cancelAsked && (await this.cancelledBeforeRun(decision, synced))) return;
     plan.commit();
     this.changedCatalog ||= mayChangeCatalog(request.kind);
     const unit = new ResultUnit(decision.requestSeq, masker, this.limits);
@@ -342,6 +351,7 @@ export class PgSession {
         return this.reject("0A000", `gatehouse: not available on a masked connection: ${why}`, true);
       }
     }
+    if (this.cancelAsked && (await this.cancelledBeforeRun(decision, true))) return;
     this.changedCatalog = true; // a function called by OID may run anything
     const unit = new ResultUnit(decision.requestSeq, decision.masker?.active ? decision.masker : null, this.limits);
     unit.clientText = ""; // its arguments may be binary: nothing counts as written by the client
@@ -389,15 +399,18 @@ export class PgSession {
     this.est.client.write(build.noticeResponse({ severity: "NOTICE", code: "00000", message: `held for approval #${h.approvalId}: ${h.url}` }));
 
   /**
-   * The client cancelled while its statement was being decided: an allowed statement is not sent
-   * and a held one was withdrawn (the abort ended its wait), both answered as PostgreSQL answers a
-   * cancelled statement. A policy's own denial stays 42501. True when it answered.
+   * The client cancelled the statement in hand before it was sent: an allowed one is not sent, and
+   * a hold the cancel gave up was withdrawn (its approval closed as cancelled); both are answered
+   * as PostgreSQL answers a cancelled statement, and recorded so. Any other denial stays as it
+   * is (42501: nothing was about to run). True when it answered.
    */
   private async cancelledBeforeRun(decision: Decision, synced: boolean): Promise<boolean> {
-    if (decision.type === "deny" && decision.approvalId === undefined) return false;
-    if (decision.type !== "deny") this.est.session.recordResult(decision.requestSeq, { error: { code: "57014", message: "cancelled by the client before it ran" } });
-    const held = decision.approvalId === undefined ? "" : ` (it was held for approval #${decision.approvalId}, which is withdrawn)`;
-    await this.reject("57014", `canceling statement due to user request${held}`, synced);
+    const id = decision.approvalId;
+    const withdrawn = decision.type === "deny" && id !== undefined && decision.reason === "approval cancelled" && this.holdAbort.signal.reason === CANCELLED_BY_CLIENT;
+    if (decision.type === "deny" && !withdrawn) return false;
+    const why = withdrawn ? `it was held for approval #${id}, which is withdrawn` : id !== undefined ? `approval #${id} was given; it was cancelled before it ran` : "";
+    this.est.session.recordResult(decision.requestSeq, { error: { code: "57014", message: `cancelled by the client before it ran${why && `: ${why}`}` } });
+    await this.reject("57014", `canceling statement due to user request${why && ` (${why})`}`, synced);
     return true;
   }
 
