@@ -204,4 +204,22 @@ describe("PostgreSQL: extensions' SQL functions that do more than read are code 
       await db.end({ timeout: 1 });
     }
   });
+  it("C members from another library than their extension's: found (pg_cron's schedule renamed into hstore is the case); its own library's are not", async () => {
+    const db = postgres(await createDatabase(pg15, "extension_libraries"), { max: 1, onnotice: () => {} });
+    try {
+      await db.unsafe(`
+        create extension hstore; create extension pg_trgm; create extension cube; create extension earthdistance;
+        -- another extension's library, under a harmless name, in a C extension and in one of SQL functions
+        create function public.c_foreign(text) returns text[] language c strict as '$libdir/pg_trgm', 'show_trgm';
+        alter extension hstore add function public.c_foreign(text);
+        create function public.c_cube(cube) returns int4 language c strict as '$libdir/cube', 'cube_dim';
+        alter extension earthdistance add function public.c_cube(cube);
+        -- the extension's own library: as shipped
+        create function public.c_own(hstore) returns text[] language c strict immutable as '$libdir/hstore', 'hstore_akeys';
+        alter extension hstore add function public.c_own(hstore);`);
+      expect(await found(150000, db)).toEqual(["c_cube(cube)", "c_foreign(text)"]);
+    } finally {
+      await db.end({ timeout: 1 });
+    }
+  });
 });

@@ -30,8 +30,30 @@ import { AGGREGATE_FUNCTIONS, CALLED_OIDS, FIRST_NORMAL_OID, MEMBER, OPERATOR_FU
  * extension's function in any language when they are not constants (`CREATE OR REPLACE FUNCTION
  * akeys(hstore DEFAULT ...)`: a call leaving the argument out evaluates it). Extensions' C
  * functions are not read (the function rules and RULED_FUNCTIONS cover the C functions known to
- * move data).
+ * move data), but where their code comes from is (FOREIGN_LIBRARY_MEMBERS).
  */
+
+/**
+ * Extensions' C functions whose library is not their extension's: every extension PostgreSQL 15
+ * ships builds its C functions from one library, so a member from another library is one a
+ * superuser added (`CREATE FUNCTION f() ... AS '$libdir/pg_cron', 'cron_schedule'` made a member
+ * of hstore: a "read" scheduling jobs). Found: a member whose library is not its extension's (the
+ * one named as the extension, else the one most of its C members use; when two tie, both count as
+ * foreign), or is another extension's.
+ * Not found: the only C member of an extension of SQL functions, from a library no extension uses.
+ */
+const FOREIGN_LIBRARY_MEMBERS = `with members as (
+    select p.oid, p.proname, d.refobjid as ext, regexp_replace(p.probin, '^.*/|\.so$', '', 'g') as lib
+    from pg_proc p join pg_depend d on d.classid = 'pg_proc'::regclass and d.objid = p.oid and d.refclassid = 'pg_extension'::regclass and d.deptype = 'e'
+    where p.prolang = (select l.oid from pg_language l where l.lanname = 'c') and p.probin is not null),
+  libraries as (
+    select m.ext, m.lib, rank() over (partition by m.ext order by (m.lib = x.extname) desc, count(*) desc) as r
+    from members m join pg_extension x on x.oid = m.ext group by m.ext, m.lib, x.extname),
+  usual as (select ext, lib from libraries where r = 1 and not exists (select 1 from libraries t where t.ext = libraries.ext and t.r = 1 and t.lib <> libraries.lib))
+  select m.oid::text as oid, m.proname as name from members m
+  where not exists (select 1 from usual u where u.ext = m.ext and u.lib = m.lib)
+    or exists (select 1 from usual u where u.ext <> m.ext and u.lib = m.lib)
+    or exists (select 1 from pg_extension x where x.oid <> m.ext and x.extname = m.lib)`;
 
 /**
  * Function `p` (pg_proc) has an argument default other than a constant (a node other than CONST in
@@ -195,14 +217,15 @@ const NO_NAMES: Names = { function: [], operator: [], type: [], relation: [] };
 export async function alteredExtensionFunctions(query: Query, altered: string, serverVersionNum: number): Promise<string[]> {
   const bodies = await query<Body>(MEMBER_BODIES(serverVersionNum >= 140000));
   if (bodies.length) await initClassifier();
-  const flagged = new Set<string>();
+  const foreign = await query<{ oid: string; name: string }>(FOREIGN_LIBRARY_MEMBERS);
+  const flagged = new Set<string>(foreign.map((f) => f.oid));
   const reading = new Map<string, Names>();
   for (const b of bodies) {
     const names = namesOfFunction(b);
     if (names) reading.set(b.oid, names);
     else flagged.add(b.oid);
   }
-  const nameOf = new Map(bodies.map((b) => [b.oid, b.name]));
+  const nameOf = new Map([...bodies, ...foreign].map((b) => [b.oid, b.name]));
   const all = (k: keyof Names) => [...new Set([...reading.values()].flatMap((n) => n[k]))];
   // Rounds until nothing more is found: what is found counts for what reaches it (a view, type,
   // operator or aggregate of an extension calling it), so the catalog is asked again with it.
