@@ -277,6 +277,9 @@ describe("SSH gateway", () => {
       expect(await exited).toBe(255);
       expect(stderr()).toMatch(/gatehouse: session ended: .*incident 43/);
       expect(stderr()).not.toContain("never-ran");
+      // the recording says a command was asked for and not run, and why
+      await expect.poll(async () => (await sessionsOf((s) => s.id === live.id))[0]?.status, { timeout: 10_000 }).not.toBe("live");
+      expect((await allEvents(live.id)).find((e) => e.kind === "error")?.payload.message).toMatch(/^exec not run: the session ended before it started \(.*incident 43/);
     } finally {
       for (const s of held) s.destroy();
       tarpit.close();

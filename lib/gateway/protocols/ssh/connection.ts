@@ -51,7 +51,7 @@ export class SshConnection {
    * Channels whose shell or command has no terminal yet (the session or the upstream is still
    * being opened, forwarding still decided): a kill then tells them why, as it tells terminals.
    */
-  private readonly starting = new Map<ClientSide, (text: string) => void>();
+  private readonly starting = new Map<ClientSide, { tell: (text: string) => void; ch: number; mode: "shell" | "exec" }>();
   /** why the session was killed, once it was: a channel still starting then never runs */
   private killedFor: string | null = null;
   private ended = false;
@@ -220,7 +220,7 @@ export class SshConnection {
       let opened: { gw: GatewaySession; upstream: UpstreamClient };
       if (this.heldNotice) tell(this.heldNotice);
       this.waiting.add(side);
-      this.starting.set(side, tell);
+      this.starting.set(side, { tell, ch, mode });
       side.onClose(() => this.starting.delete(side));
       // Read from now on: typed ahead for the command, but a terminal's Ctrl-C while `connect` is
       // held gives the session up (its hold cancelled), as it gives up a command's own hold.
@@ -340,7 +340,9 @@ export class SshConnection {
   private kill(reason: string) {
     this.killedFor ??= reason;
     for (const t of this.terminals) t.terminate(reason);
-    for (const [side, tell] of this.starting) {
+    for (const [side, { tell, ch, mode }] of this.starting) {
+      // its command was never decided, so never recorded: this says a channel asked for one
+      this.gw?.recorder.record("error", { ch, message: `${mode} not run: the session ended before it started (${reason})` });
       tell(`session ended: ${reason}`);
       side.exit({ code: 255 });
       side.end();
