@@ -60,6 +60,8 @@ const SCRIPT = [
   "query select id, name, balance, active, born, seen, uid from customers order by id",
   // 7 executions: pgJDBC prepares S_1 on the server at the 5th and asks for binary results from then on
   "prepared 7 select id, name, balance, active, born, seen, uid, array[id, id * 10] as ids, balance * 2 as twice from customers where id >= ? order by id ;; 1",
+  // fetchSize 1: Execute with a row limit, PortalSuspended, Execute again on the same portal
+  "fetch 1 select id, name, born from customers order by id",
   "batch insert into jdbc_items values (?) ;; 10 11 12",
   "query select count(*), sum(v) from jdbc_items",
   "autocommit off",
@@ -144,16 +146,19 @@ describe("PostgreSQL gateway with a real JDBC program (pgJDBC)", () => {
     expect(got.lines).toContain("ROW\tLong=3\tLong=33");
     expect(got.lines).toContain("ROW\tLong=0");
     expect(got.lines.some((l) => l.startsWith("ERROR\t22012\t"))).toBe(true);
-    expect(rows(got).filter((r) => r[0] === "Integer=1")).toHaveLength(2);
+    expect(rows(got).filter((r) => r[0] === "Integer=1")).toHaveLength(3); // the query, the prepared one, the fetched one
   }, 120_000);
 
   it("binary results on a masked connection: the real values arrive, masked columns stay masked", async () => {
     const line = "prepared 3 select id, name, email, ssn, card_number, balance, born, upper(email) as shout from customers where id >= ? order by id ;; 1";
     const want = rows(await direct([line], "&prepareThreshold=-1"));
-    const run = await viaGateway("jdbc-masked", [line], "&prepareThreshold=-1");
+    const fetched = "fetch 1 select id, name, email, ssn, card_number, balance, born, upper(email) as shout from customers where id >= 1 order by id";
+    const run = await viaGateway("jdbc-masked", [line, fetched], "&prepareThreshold=-1");
     expect(run.code, run.stderr).toBe(0);
     const got = rows(run);
-    expect(got).toHaveLength(2);
+    // the prepared statement's rows, then the same rows fetched one at a time through a suspended portal
+    expect(got).toHaveLength(4);
+    want.push(...want);
     for (const [i, row] of got.entries()) {
       for (const col of [0, 1, 5, 6]) expect(row[col], `column ${col}`).toBe(want[i][col]);
       expect(row[3]).toBe("String=[REDACTED]");

@@ -20,6 +20,8 @@ import java.util.Properties;
  *   query SQL                  Statement.execute: ROW lines or COUNT
  *   prepared N SQL [INT...]    one PreparedStatement executed N times with these int parameters; the last result printed
  *   batch SQL INT...           PreparedStatement.addBatch per int, executeBatch: COUNTS
+ *   fetch N SQL                a query read N rows at a time (a portal Executed with a row limit,
+ *                              resumed after each PortalSuspended), in a transaction of its own
  *   autocommit on|off, commit, rollback
  *
  * After each command: WARNING lines (the server's notices), then DONE. A failed command prints
@@ -100,6 +102,21 @@ public class JdbcProbe {
         for (int n : ps.executeBatch()) counts.append(counts.length() > 0 ? "," : "").append(n);
         out("COUNTS", counts.toString());
         return ps;
+      }
+      case "fetch": {
+        String[] p = rest.split(" ", 2);
+        boolean auto = conn.getAutoCommit();
+        conn.setAutoCommit(false); // pgJDBC fetches in batches only inside a transaction
+        Statement st = conn.createStatement();
+        st.setFetchSize(Integer.parseInt(p[0]));
+        try {
+          printResults(st, st.execute(p[1]));
+          conn.commit();
+        } finally {
+          if (!conn.getAutoCommit()) conn.rollback();
+          conn.setAutoCommit(auto);
+        }
+        return st;
       }
       case "autocommit":
         conn.setAutoCommit(rest.equals("on"));
