@@ -19,7 +19,8 @@ export type Decision =
       /** the session's standing-decision epoch its inputs were read at (StandingDecisions.epoch) */
       epoch: number;
     }
-  | { type: "deny"; verdict: Verdict | null; reason: string; requestSeq: number; approvalId?: number };
+  /** `withdrawn`: a hold given up through DecideOptions.signal (the caller cancelled it), not refused */
+  | { type: "deny"; verdict: Verdict | null; reason: string; requestSeq: number; approvalId?: number; withdrawn?: true };
 
 export type Allowed = Extract<Decision, { type: "allow" }>;
 export type Held = Extract<Verdict, { type: "hold" }>;

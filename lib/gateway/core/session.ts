@@ -252,7 +252,7 @@ export class GatewaySession {
     if (outcome.status !== "approved") {
       const reason = outcome.status === "denied" ? `denied by approver${outcome.reason ? `: ${outcome.reason}` : ""}` : `approval ${outcome.status}`;
       this.recorder.record("approval", { requestSeq: seq, status: outcome.status, approvalId: outcome.approvalId });
-      return this.deny(seq, verdict, reason, outcome.approvalId);
+      return this.deny(seq, verdict, reason, outcome.approvalId, outcome.status === "cancelled");
     }
     this.recorder.record("approval", { requestSeq: seq, status: "approved", approvalId: outcome.approvalId });
     return { type: "allow", verdict, masker, requestSeq: seq, approvalId: outcome.approvalId, epoch };
@@ -291,8 +291,8 @@ export class GatewaySession {
     return { ...approved, verdict: { ...held, maskRuleSets: ruleSets }, masker };
   }
 
-  private deny(seq: number, verdict: Verdict | null, reason: string, approvalId?: number): Decision {
-    return { type: "deny", verdict, reason, requestSeq: seq, approvalId };
+  private deny(seq: number, verdict: Verdict | null, reason: string, approvalId?: number, withdrawn = false): Decision {
+    return { type: "deny", verdict, reason, requestSeq: seq, approvalId, ...(withdrawn ? { withdrawn: true as const } : {}) };
   }
 
   /** The adapter reports what happened upstream (rows, duration, masked cells, error). */

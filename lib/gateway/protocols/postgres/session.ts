@@ -406,7 +406,7 @@ export class PgSession {
    */
   private async cancelledBeforeRun(decision: Decision, synced: boolean): Promise<boolean> {
     const id = decision.approvalId;
-    const withdrawn = decision.type === "deny" && id !== undefined && decision.reason === "approval cancelled" && this.holdAbort.signal.reason === CANCELLED_BY_CLIENT;
+    const withdrawn = decision.type === "deny" && decision.withdrawn === true && this.holdAbort.signal.reason === CANCELLED_BY_CLIENT;
     if (decision.type === "deny" && !withdrawn) return false;
     const why = withdrawn ? `it was held for approval #${id}, which is withdrawn` : id !== undefined ? `approval #${id} was given; it was cancelled before it ran` : "";
     this.est.session.recordResult(decision.requestSeq, { error: { code: "57014", message: `cancelled by the client before it ran${why && `: ${why}`}` } });

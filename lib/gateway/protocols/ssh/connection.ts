@@ -211,12 +211,7 @@ export class SshConnection {
       const tell = (text: string) => side.writeStderr(Buffer.from(`gatehouse: ${text}${pty ? "\r\n" : "\n"}`));
       notices.write = tell;
       for (const text of notices.queued.splice(0)) tell(text);
-      if (this.killedFor !== null) {
-        tell(`session ended: ${this.killedFor}`);
-        side.exit({ code: 255 });
-        side.end();
-        return;
-      }
+      if (this.killedFor !== null) return endUnstarted(side, tell, this.killedFor);
       let opened: { gw: GatewaySession; upstream: UpstreamClient };
       if (this.heldNotice) tell(this.heldNotice);
       this.waiting.add(side);
@@ -343,9 +338,7 @@ export class SshConnection {
     for (const [side, { tell, ch, mode }] of this.starting) {
       // its command was never decided, so never recorded: this says a channel asked for one
       this.gw?.recorder.record("error", { ch, message: `${mode} not run: the session ended before it started (${reason})` });
-      tell(`session ended: ${reason}`);
-      side.exit({ code: 255 });
-      side.end();
+      endUnstarted(side, tell, reason);
     }
     this.starting.clear();
     setTimeout(() => this.client.end(), 200).unref();
@@ -370,4 +363,11 @@ export class SshConnection {
     if (this.gw) this.gw.terminate(reason);
     else this.client.end();
   }
+}
+
+/** A channel whose command never started, the session being ended: told why, as OpenSSH's own failures exit (255). */
+function endUnstarted(side: ClientSide, tell: (text: string) => void, reason: string) {
+  tell(`session ended: ${reason}`);
+  side.exit({ code: 255 });
+  side.end();
 }
