@@ -4,7 +4,7 @@ import { build } from "@/lib/gateway/protocols/postgres/wire";
 import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
 import { addConnection, pgUpstream, putPolicies } from "../support/api-fixture";
 import { rawPgSession } from "../support/pg-wire-session";
-import { createDatabase, startPostgres15, type Postgres15 } from "../support/postgres";
+import { createDatabase, sqlOnce, startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -54,14 +54,7 @@ describe("PostgreSQL gateway follow-ups", () => {
   const expectNoSecret = (out: string, what: string) => {
     for (const s of FORMS) expect(out.includes(s), `${what} leaked ${s}:\n${out}`).toBe(false);
   };
-  const direct = async (sql: string) => {
-    const db = postgres(pg15.url, { max: 1, onnotice: () => {} });
-    try {
-      await db.unsafe(sql);
-    } finally {
-      await db.end();
-    }
-  };
+  const direct = async (sql: string) => void (await sqlOnce(pg15.url, sql));
 
   const count = async (table: string) => {
     const db = postgres(pg15.url, { max: 1 });

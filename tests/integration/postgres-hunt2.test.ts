@@ -5,7 +5,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { sqlOnce, startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -56,14 +56,7 @@ describe("PostgreSQL gateway hunt, round 2", () => {
   const expectNoSecret = (out: string, what: string) => {
     for (const s of FORMS) expect(out.includes(s), `${what} leaked ${s}:\n${out}`).toBe(false);
   };
-  const direct = async <T extends Record<string, unknown>[]>(sql: string): Promise<T> => {
-    const db = postgres(pg15.url, { max: 1, onnotice: () => {} });
-    try {
-      return (await db.unsafe(sql)) as unknown as T;
-    } finally {
-      await db.end();
-    }
-  };
+  const direct = <T extends Record<string, unknown>[]>(sql: string) => sqlOnce<T>(pg15.url, sql);
   const audited = async () => (await direct<{ body: string }[]>("select body from audit")).map((r) => r.body);
 
   beforeAll(async () => {

@@ -3,7 +3,7 @@ import fs from "node:fs";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { sqlOnce, startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -56,14 +56,7 @@ describe("PostgreSQL gateway hunt, round 3", () => {
   let token = "";
 
   const psql = (sql: string, db: string) => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
-  const direct = async <T extends Record<string, unknown>[]>(sql: string, database = "postgres"): Promise<T> => {
-    const db = postgres(pg15.url.replace(/\/postgres$/, `/${database}`), { max: 1, onnotice: () => {} });
-    try {
-      return (await db.unsafe(sql)) as unknown as T;
-    } finally {
-      await db.end();
-    }
-  };
+  const direct = <T extends Record<string, unknown>[]>(sql: string, database = "postgres") => sqlOnce<T>(pg15.url.replace(/\/postgres$/, `/${database}`), sql);
   /** rows written by code in the database, and the rows a cascade deletes */
   const effects = async () => (await direct<{ n: number[] }[]>("select array[(select count(*) from audit), (select count(*) from ref_child), (select count(*) from child), (select count(*) from trunc_child)]::int[] as n"))[0].n;
 

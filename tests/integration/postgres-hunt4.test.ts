@@ -5,7 +5,7 @@ import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { sqlOnce, startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -65,14 +65,7 @@ describe("PostgreSQL gateway hunt, round 4", () => {
   let adminToken = "";
 
   const psql = (sql: string, db: string) => runPsql(gatewayConninfo(gh.ports.postgres, db, MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
-  const direct = async <T extends Record<string, unknown>[]>(sql: string, database = "postgres"): Promise<T> => {
-    const db = postgres(pg15.url.replace(/\/postgres$/, `/${database}`), { max: 1, onnotice: () => {} });
-    try {
-      return (await db.unsafe(sql)) as unknown as T;
-    } finally {
-      await db.end();
-    }
-  };
+  const direct = <T extends Record<string, unknown>[]>(sql: string, database = "postgres") => sqlOnce<T>(pg15.url.replace(/\/postgres$/, `/${database}`), sql);
   /** run_sql over MCP (the same PostgreSQL path, without a wire protocol) as MEMBER */
   const runSql = async (connection: string, sql: string): Promise<{ error: boolean; text: string }> => {
     const client = new Client({ name: "hunt4", version: "1.0.0" });

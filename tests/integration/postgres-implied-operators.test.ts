@@ -1,8 +1,7 @@
 import fs from "node:fs";
-import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, login, startGatehouse, type GatehouseProcess } from "../support/gatehouse";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { sqlOnce, startPostgres15, type Postgres15 } from "../support/postgres";
 import { gatewayConninfo, runPsql } from "../support/psql";
 
 /**
@@ -43,14 +42,7 @@ describe("PostgreSQL gateway: operators a statement implies are looked up like t
   let token = "";
 
   const psql = (sql: string) => runPsql(gatewayConninfo(gh.ports.postgres, "implied", MEMBER), token, ["-A", "-t", "-v", "VERBOSITY=verbose", "-c", sql]);
-  const direct = async <T extends Record<string, unknown>[]>(sql: string): Promise<T> => {
-    const db = postgres(pg15.url, { max: 1, onnotice: () => {} });
-    try {
-      return (await db.unsafe(sql)) as unknown as T;
-    } finally {
-      await db.end();
-    }
-  };
+  const direct = <T extends Record<string, unknown>[]>(sql: string) => sqlOnce<T>(pg15.url, sql);
   const audited = async () => (await direct<{ n: number }[]>("select count(*)::int as n from audit"))[0].n;
 
   beforeAll(async () => {

@@ -2,10 +2,9 @@ import { execFileSync, spawn } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
-import postgres from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { apiCall, type GatehouseProcess, login, startGatehouse, teardown } from "../support/gatehouse";
-import { startPostgres15, type Postgres15 } from "../support/postgres";
+import { sqlOnce, startPostgres15, type Postgres15 } from "../support/postgres";
 import { addApprover, addConnection, addUser, heldApproval, pgUpstream, putPolicies } from "../support/api-fixture";
 
 /**
@@ -89,14 +88,7 @@ describe("PostgreSQL gateway with a real JDBC program (pgJDBC)", () => {
   const directUrl = (params = "") => `jdbc:postgresql://127.0.0.1:${pg15.port}/postgres?sslmode=disable${params}`;
   const viaGateway = (db: string, lines: string[], params = "") => probe(gatewayUrl(db, params), MEMBER, tokens.member, lines);
   const direct = (lines: string[], params = "") => probe(directUrl(params), "postgres", "gatehouse-test", lines);
-  const sql = async <T extends Record<string, unknown>[]>(text: string): Promise<T> => {
-    const db = postgres(pg15.url, { max: 1, onnotice: () => {} });
-    try {
-      return (await db.unsafe(text)) as unknown as T;
-    } finally {
-      await db.end();
-    }
-  };
+  const sql = <T extends Record<string, unknown>[]>(text: string) => sqlOnce<T>(pg15.url, text);
 
   function probe(url: string, user: string, password: string, lines: string[]): Promise<ProbeRun> {
     return new Promise((resolve, reject) => {

@@ -136,6 +136,16 @@ function clusterTemplate(as: (cmd: string, args: string[]) => [string, string[]]
   return template;
 }
 
+/** Runs `sql` (one or more statements) on a connection of its own to `url`, closed after: a test's direct look at an upstream. */
+export async function sqlOnce<T extends Record<string, unknown>[] = Record<string, unknown>[]>(url: string, sql: string): Promise<T> {
+  const db = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return (await db.unsafe(sql)) as unknown as T;
+  } finally {
+    await db.end();
+  }
+}
+
 /** Creates database `name` on `pg` and returns its URL: a Gatehouse store (DATABASE_URL) beside the upstream data. */
 export async function createDatabase(pg: Postgres15, name: string): Promise<string> {
   const setup = postgres(pg.url, { max: 1, onnotice: () => {} });

@@ -54,7 +54,7 @@ public class JdbcProbe {
         out("ERROR", e.getSQLState(), e.getMessage());
       }
       if (used != null) {
-        for (SQLWarning w = used.getWarnings(); w != null; w = w.getNextWarning()) out("WARNING", w.getMessage());
+        printWarnings(used);
         used.close();
       }
       out("DONE");
